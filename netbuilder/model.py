@@ -1,0 +1,251 @@
+"""Input, Model and Sequential: a chain of layers with Keras's model API."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .analysis import Analysis, analyze, assign_names, format_shape
+from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, LimitError, ShapeIssue, issue_error
+from .initializers import layer_seed, resolve_seed
+from .layers import Layer, check_input_shape, check_name
+from .limits import MAX_TENSOR_ELEMENTS
+
+
+class KerasTensor:
+    """A symbolic tensor: the model input and the layers applied to it so far."""
+
+    def __init__(self, input_shape: tuple[int, ...], layers: tuple[Layer, ...] = (), name=None):
+        self.input_shape = input_shape
+        self.layers = layers
+        self.name = check_name(name)
+        analysis = analyze(list(layers), input_shape)
+        if not analysis.ok:
+            raise issue_error(analysis.issue)
+        self.shape = analysis.output_shape
+
+    def _then(self, layer: Layer) -> KerasTensor:
+        assign_names([*self.layers, layer])
+        return KerasTensor(self.input_shape, (*self.layers, layer), self.name)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}>"
+
+
+def Input(shape, name=None) -> KerasTensor:
+    """The model input; `shape` excludes the batch axis: Input(shape=(3, 2)) is (None, 3, 2)."""
+    return KerasTensor(check_input_shape(shape), name=name)
+
+
+def Model(inputs: KerasTensor, outputs: KerasTensor, name="functional", seed=None) -> Sequential:
+    """A model from `inputs` to `outputs` (a chain of layers), as keras.Model(inputs, outputs)."""
+    if not isinstance(inputs, KerasTensor) or inputs.layers:
+        raise LayerConfigError("Model(inputs=...) takes the tensor returned by Input(...)")
+    if not isinstance(outputs, KerasTensor) or outputs.layers[: len(inputs.layers)] != inputs.layers or outputs.input_shape != inputs.input_shape:
+        raise LayerConfigError("Model(outputs=...) must be computed from `inputs` by calling layers on it")
+    return Sequential([inputs, *outputs.layers], seed=seed, name=name)
+
+
+class Sequential:
+    """A stack of layers; built (shapes, weights) as soon as its input shape is known."""
+
+    def __init__(self, layers=None, seed=None, name=None):
+        self.name = check_name(name) or "sequential"
+        self.seed = resolve_seed(seed)
+        self._input: tuple[int, ...] | None = None
+        self._layers: list[Layer] = []
+        self._analysis: Analysis | None = None
+        self.compile_config: dict = {}
+        for item in layers or []:
+            self._append(item)
+        self._rebuild()
+
+    def _append(self, item) -> None:
+        if isinstance(item, KerasTensor) and not item.layers:
+            if self._input is not None or self._layers:
+                raise LayerConfigError(
+                    f"Sequential model {self.name!r} has already been configured to use input shape "
+                    f"{format_shape((None, *self._input)) if self._input is not None else 'from its first layer'}. "
+                    "An Input can only come first."
+                )
+            self._input = item.input_shape
+            return
+        if not isinstance(item, Layer):
+            raise LayerConfigError(
+                f"Only layers (Dense, Flatten, Activation) or Input(...) can be added to a Sequential model. "
+                f"Received: {str(item)[:60]} (of type {type(item).__name__})"
+            )
+        if not self._layers and self._input is None and item._declared_input_shape is not None:
+            self._input = item._declared_input_shape
+        self._layers.append(item)
+
+    def add(self, layer) -> None:
+        """Append a layer (or an Input first); a layer that does not fit is not kept."""
+        before = (self._input, list(self._layers))
+        self._append(layer)
+        try:
+            self._rebuild()
+        except ValueError:
+            self._input, self._layers = before
+            self._rebuild()
+            raise
+
+    def pop(self) -> Layer:
+        layer = self._layers.pop()
+        self._rebuild()
+        return layer
+
+    def compile(self, **kwargs) -> None:
+        """Accepted for Keras compatibility; netbuilder does not train, so nothing else happens."""
+        self.compile_config = dict(kwargs)
+
+    def _rebuild(self) -> None:
+        assign_names(self._layers)
+        self._analysis = None
+        if self._input is None:
+            return
+        analysis = analyze(self._layers, self._input)
+        if not analysis.ok:
+            raise issue_error(analysis.issue)
+        for i, (layer, report) in enumerate(zip(self._layers, analysis.layers)):
+            layer.build(report.input_shape, layer_seed(self.seed, i))
+            layer.input_shape, layer.output_shape = report.input_shape, report.output_shape
+        self._analysis = analysis
+
+    # --- shapes -------------------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        return self._analysis is not None
+
+    def _require_built(self, what: str) -> Analysis:
+        if self._analysis is None:
+            raise AttributeError(
+                f"Sequential model {self.name!r} has no defined {what} yet: give it an Input(shape=...) "
+                "or input_shape= on its first layer, or call predict once."
+            )
+        return self._analysis
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    @property
+    def input_shape(self) -> tuple:
+        return self._require_built("input shape").input_shape
+
+    @property
+    def output_shape(self) -> tuple:
+        return self._require_built("output shape").output_shape
+
+    @property
+    def analysis(self) -> Analysis:
+        """Per-layer shapes, params and formulas (see netbuilder.analyze for unfit models)."""
+        return self._require_built("analysis")
+
+    def count_params(self) -> int:
+        return self._require_built("parameter count").total_params
+
+    # --- weights ------------------------------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights) -> None:
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self._layers)
+        if len(weights) != expected:
+            raise LayerConfigError(
+                f"You called `set_weights(weights)` on layer {self.name!r} with a weight list of length "
+                f"{len(weights)}, but the layer was expecting {expected} weights."
+            )
+        for layer in self._layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[:n])
+            weights = weights[n:]
+
+    # --- computing ----------------------------------------------------------------------------
+    def _as_input(self, x) -> np.ndarray:
+        """`x` as float32 with the model's per-sample shape, or an error naming both shapes."""
+        try:
+            arr = np.asarray(x)
+        except (ValueError, TypeError) as e:
+            raise InputDataError(f"input must be a numeric array (a ragged nested list is not one): {e}") from None
+        if arr.dtype.kind not in "biuf":
+            raise InputDataError(f"input must hold real numbers; received dtype {arr.dtype}")
+        if arr.size > MAX_TENSOR_ELEMENTS:
+            raise LimitError(f"input has {arr.size:,} values; at most {MAX_TENSOR_ELEMENTS:,} are allowed")
+        if self._input is None:
+            if arr.ndim < 1:
+                raise InputDataError("input needs a batch axis; received a scalar")
+            self._input = check_input_shape(arr.shape[1:])
+            self._rebuild()
+        if arr.ndim < 1 or arr.shape[1:] != self._input:
+            issue = self._input_issue(arr.shape)
+            raise IncompatibleShapeError(issue.message, issue)
+        return arr.astype(np.float32, copy=False)
+
+    def _input_issue(self, received: tuple) -> ShapeIssue:
+        want = self._input
+        got = received[1:] if received else ()
+        first = self._layers[0] if self._layers else None
+        who = f"Layer {first.name!r} (the first layer)" if first else f"Model {self.name!r}"
+        single = received == want
+        return ShapeIssue(
+            0 if first else -1, first.name if first else self.name, type(first).__name__ if first else "Sequential",
+            f"shape {format_shape(want)} per sample", received,
+            f"{who} expects input of shape {format_shape(want)} per sample, received {format_shape(got)} "
+            f"(full input shape {format_shape(received)}).",
+            "The input must be a batch: its first axis counts samples, the rest must equal the model's input shape."
+            + (" This looks like one sample without its batch axis: wrap it in one more [ ]." if single else ""),
+        )
+
+    def forward(self, x) -> list[np.ndarray]:
+        """The input as float32 followed by every layer's output (what the app shows)."""
+        tensors = [self._as_input(x)]
+        self._check_batch(tensors[0].shape[0])
+        for layer in self._layers:
+            tensors.append(layer.call(tensors[-1]))
+        return tensors
+
+    def predict(self, x, batch_size=None, verbose=0) -> np.ndarray:
+        """The model's output for `x` (float32); batch_size and verbose are accepted as in Keras."""
+        y = self._as_input(x)
+        self._check_batch(y.shape[0])
+        for layer in self._layers:
+            y = layer.call(y)
+        return y
+
+    __call__ = predict
+
+    def _check_batch(self, batch: int) -> None:
+        for report in self._analysis.layers:
+            n = batch * math.prod(report.output_shape[1:])
+            if n > MAX_TENSOR_ELEMENTS:
+                raise LimitError(
+                    f"a batch of {batch:,} would make {report.name} output {n:,} values; at most "
+                    f"{MAX_TENSOR_ELEMENTS:,} are allowed: use a smaller batch"
+                )
+
+    # --- describing ---------------------------------------------------------------------------
+    def summary(self, line_length=None, print_fn=None) -> None:
+        """Print Keras's summary table (to `print_fn` once, as Keras does, when given)."""
+        from .summary import summary_text
+
+        text = summary_text(self, line_length)
+        (print_fn or print)(text if print_fn else text.rstrip("\n"))
+
+    def summary_frame(self):
+        """The summary as a pandas DataFrame: Layer (type), Output Shape, Param #, and more."""
+        from .summary import summary_frame
+
+        return summary_frame(self)
+
+    def get_config(self) -> dict:
+        from .serialization import model_config
+
+        return model_config(self)
+
+    def to_json(self) -> str:
+        from .serialization import to_json
+
+        return to_json(self)

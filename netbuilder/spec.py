@@ -139,7 +139,7 @@ class ModelSpec:
         for raw in raw_layers:
             if not isinstance(raw, dict) or not set(raw) <= allowed or "id" not in raw or "kind" not in raw:
                 raise LayerConfigError(f"each layer needs id and kind, and only these keys: {', '.join(sorted(allowed))}")
-            layer = LayerSpec(**raw)
+            layer = replace(new_layer(raw["kind"], raw["id"]), **raw)
             _check_layer_fields(layer)
             layers.append(layer)
         shape = data.get("input_shape", [])

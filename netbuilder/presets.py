@@ -1,0 +1,116 @@
+"""Ready-made models a learner can load: the seed article's examples, and broken ones to repair."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spec import LayerSpec, ModelSpec, seed_spec
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A model to load, the input to run it on, and what it teaches."""
+
+    title: str
+    spec: ModelSpec
+    input_text: str  # JSON nested list, batch axis first (what the app's input box holds)
+    lesson: str  # one or two sentences for the learner
+    broken: bool = False  # True: analyze() reports an issue, and the learner's job is to repair it
+
+
+def _range_text(shape: tuple[int, ...]) -> str:
+    """0, 1, 2, ... in `shape` as JSON: distinct values make every reordering visible."""
+    return json.dumps(np.arange(int(np.prod(shape))).reshape(shape).tolist(), separators=(", ", ": "))
+
+
+def _dense(i: int, units: int, **kw) -> LayerSpec:
+    return LayerSpec(i, "Dense", units=units, **kw)
+
+
+def _relu(i: int) -> LayerSpec:
+    return LayerSpec(i, "Activation", activation="relu")
+
+
+def _flatten(i: int, **kw) -> LayerSpec:
+    return LayerSpec(i, "Flatten", **kw)
+
+
+ARTICLE_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"  # the seed article's x, one (3, 2) sample
+
+PRESETS: dict[str, Preset] = {
+    "flatten-after-dense": Preset(
+        "Flatten after Dense",
+        seed_spec(),
+        ARTICLE_INPUT,
+        "Dense(16) reads only the last axis, so it maps each of the 3 rows (2 values) to 16 with one "
+        "2×16 kernel: (None, 3, 16), 48 weights. Flatten then joins the rows into 48 values for Dense(4): (None, 4).",
+    ),
+    "without-flatten": Preset(
+        "Without Flatten",
+        ModelSpec((3, 2), (_dense(0, 16), _relu(1), _dense(2, 4))),
+        ARTICLE_INPUT,
+        "Without Flatten every Dense keeps the 3 rows apart: the output is (None, 3, 4), one 4-vector per "
+        "row, and Dense(4) has only 16×4 + 4 = 68 weights.",
+    ),
+    "flatten-first": Preset(
+        "Flatten first",
+        ModelSpec((3, 2), (_flatten(0), _dense(1, 16), _relu(2), _dense(3, 4))),
+        ARTICLE_INPUT,
+        "Flatten first turns each (3, 2) sample into 6 values, so Dense(16) is fully connected: "
+        "6×16 + 16 = 112 weights, and 112 + 68 = 180 in all; the output is (None, 4).",
+    ),
+    "flatten-10x64": Preset(
+        "Flatten (10, 64) → 640",
+        ModelSpec((10, 64), (_flatten(0),)),
+        _range_text((1, 10, 64)),
+        "Flatten keeps the batch axis and joins the others: (None, 10, 64) becomes (None, 640), "
+        "row after row, with no weights.",
+    ),
+    "channels-first": Preset(
+        "channels_first ordering",
+        ModelSpec((2, 3, 4), (_flatten(0, data_format="channels_first"),)),
+        _range_text((1, 2, 3, 4)),
+        "With channels_first, Flatten moves the first axis (2 channels) last before joining, so the "
+        "output (None, 24) interleaves the channels: 0, 12, 1, 13, ...",
+    ),
+    "flatten-scalar": Preset(
+        "Flatten of one number per sample",
+        ModelSpec((), (_flatten(0),)),
+        "[1, 2, 3]",
+        "When each sample is a single number, (None,), Flatten adds a feature axis of size 1: (None, 1).",
+    ),
+    "dense-rank-3": Preset(
+        "Dense on a (2, 3, 4) sample",
+        ModelSpec((2, 3, 4), (_dense(0, 5),)),
+        _range_text((1, 2, 3, 4)),
+        "Dense(5) reads the last axis (4 values) at each of the 2 × 3 = 6 positions with one 4×5 kernel: "
+        "(None, 2, 3, 5) and 4×5 + 5 = 25 weights, not 24×5 + 5 = 125.",
+    ),
+    "broken-built-for-48": Preset(
+        "Repair: a Dense built for 48 inputs",
+        ModelSpec((3, 2), (_dense(0, 16), _relu(1), _dense(2, 4, input_dim=48))),
+        ARTICLE_INPUT,
+        "dense_1 was built for the 48 values a Flatten would give, but it receives (None, 3, 16), and Dense "
+        "reads only the last axis: 16, not 48. Put the Flatten back.",
+        broken=True,
+    ),
+    "broken-scalar-dense": Preset(
+        "Repair: Dense on one number per sample",
+        ModelSpec((), (_dense(0, 4),)),
+        "[1, 2, 3]",
+        "Each sample is a single number, (None,), so there is no feature axis for Dense to multiply by its "
+        "kernel. Give it one: a Flatten before it, or the input shape (1,).",
+        broken=True,
+    ),
+    "broken-odd-glu": Preset(
+        "Repair: glu with 5 units",
+        ModelSpec((4,), (_dense(0, 5, activation="glu"),)),
+        "[[1, 2, 3, 4]]",
+        "glu splits the last axis into two halves and gates one with the other, so Dense(5, glu) cannot "
+        "work: make the units even.",
+        broken=True,
+    ),
+}

@@ -9,6 +9,7 @@ call, is rejected when named.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -179,9 +180,21 @@ def sparsemax(x):
         return np.maximum(x - tau, 0.0).astype(x.dtype)
 
 
+def _quiet(fn):
+    """`fn` with NumPy's floating-point warnings off: Keras's values for inf, NaN and overflow
+    (inf, NaN, 0.0) are the intended results, so they must not surface as RuntimeWarnings."""
+
+    @functools.wraps(fn)
+    def quiet(x):
+        with np.errstate(all="ignore"):
+            return fn(x)
+
+    return quiet
+
+
 # Canonical names, in the order Keras lists them; aliases map to the name Keras serializes.
 ACTIVATIONS = {
-    f.__name__: f
+    f.__name__: _quiet(f)
     for f in (
         celu, elu, exponential, gelu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_tanh,
         leaky_relu, linear, log_sigmoid, log_softmax, mish, relu, relu6, selu, sigmoid, silu,

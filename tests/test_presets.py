@@ -1,0 +1,144 @@
+"""Presets: hand-computed shapes and params, Keras as the oracle, broken ones repaired by their first fix."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from netbuilder.analysis import format_shape
+from netbuilder.explain import variants
+from netbuilder.presets import PRESETS, Preset
+from netbuilder.spec import seed_spec
+
+FITTING = [name for name, p in PRESETS.items() if not p.broken]
+BROKEN = [name for name, p in PRESETS.items() if p.broken]
+
+
+def x_of(preset: Preset) -> np.ndarray:
+    return np.asarray(json.loads(preset.input_text), dtype=np.float32)
+
+
+def keras_model(spec) -> keras.Sequential:
+    """The same model in real Keras (fresh session, so layer names are dense, dense_1, ...)."""
+    keras.backend.clear_session()
+    layers = []
+    for layer in spec.layers:
+        if layer.kind == "Dense":
+            dense = keras.layers.Dense(layer.units, activation=layer.activation, use_bias=layer.use_bias)
+            if layer.input_dim is not None:  # a layer built elsewhere, e.g. loaded
+                dense.build((None, layer.input_dim))
+            layers.append(dense)
+        elif layer.kind == "Flatten":
+            layers.append(keras.layers.Flatten(data_format=layer.data_format))
+        else:
+            layers.append(keras.layers.Activation(layer.activation))
+    return keras.Sequential([keras.Input(spec.input_shape), *layers])
+
+
+def test_names_titles_and_order():
+    assert list(PRESETS)[:5] == ["flatten-after-dense", "without-flatten", "flatten-first", "flatten-10x64", "channels-first"]
+    assert PRESETS["flatten-after-dense"].title == "Flatten after Dense"
+    assert len(BROKEN) >= 2
+    assert len({p.title for p in PRESETS.values()}) == len(PRESETS)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_is_valid_and_its_input_fits_the_input_shape(name):
+    preset = PRESETS[name]
+    assert preset.spec.validate() is preset.spec
+    x = x_of(preset)
+    assert x.shape[1:] == preset.spec.input_shape and x.shape[0] >= 1
+    assert preset.lesson.strip() and preset.lesson.count(".") <= 3  # one or two sentences, not an essay
+    assert (preset.spec.analyze().issue is not None) == preset.broken
+
+
+def test_seed_preset_is_the_seed_article_model_and_input():
+    preset = PRESETS["flatten-after-dense"]
+    assert preset.spec == seed_spec()
+    assert json.loads(preset.input_text) == [[[1, 2], [3, 4], [5, 6]]]
+
+
+# hand-computed: Dense params = last axis × units + units
+EXPECTED = {
+    "flatten-after-dense": ((None, 4), 244, [48, 0, 0, 196]),  # 2·16+16, 48·4+4
+    "without-flatten": ((None, 3, 4), 116, [48, 0, 68]),  # 16·4+4 = 68 per row, not 196
+    "flatten-first": ((None, 4), 180, [0, 112, 0, 68]),  # 6·16+16 = 112
+    "flatten-10x64": ((None, 640), 0, [0]),
+    "channels-first": ((None, 24), 0, [0]),
+    "flatten-scalar": ((None, 1), 0, [0]),
+    "dense-rank-3": ((None, 2, 3, 5), 25, [25]),  # 4·5+5, reused at 2·3 positions
+}
+
+
+@pytest.mark.parametrize("name", FITTING)
+def test_hand_computed_shapes_and_params(name):
+    analysis = PRESETS[name].spec.analyze()
+    shape, total, per_layer = EXPECTED[name]
+    assert analysis.output_shape == shape
+    assert analysis.total_params == total
+    assert [r.params for r in analysis.layers] == per_layer
+    # the lesson states the output shape the learner will see
+    assert format_shape(shape) in PRESETS[name].lesson
+
+
+def test_channels_first_output_moves_the_channel_axis_last():
+    preset = PRESETS["channels-first"]
+    out = preset.spec.model().predict(x_of(preset))
+    expected = np.arange(24).reshape(2, 3, 4).transpose(1, 2, 0).ravel()
+    np.testing.assert_array_equal(out, expected[None])
+    assert out[0, :6].tolist() == [0, 12, 1, 13, 2, 14]  # keras-semantics.md §2, worked example
+
+
+def test_flatten_10x64_keeps_row_major_order():
+    preset = PRESETS["flatten-10x64"]
+    np.testing.assert_array_equal(preset.spec.model().predict(x_of(preset)), np.arange(640)[None])
+
+
+@pytest.mark.parametrize("name", FITTING)
+def test_fitting_presets_and_their_variants_match_keras(name):
+    preset = PRESETS[name]
+    x = x_of(preset)
+    for label, spec in variants(preset.spec).items():
+        analysis = spec.analyze()
+        if not analysis.ok or not spec.layers:
+            continue  # Keras cannot build a Sequential without layers; netbuilder's is the identity
+        model = spec.model()
+        km = keras_model(spec)
+        assert km.output_shape == analysis.output_shape, label
+        assert km.count_params() == analysis.total_params, label
+        assert [layer.name for layer in km.layers] == [r.name for r in analysis.layers], label
+        km.set_weights(model.get_weights())
+        np.testing.assert_array_equal(km.predict(x, verbose=0), model.predict(x), err_msg=label)
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_broken_presets_fail_in_keras_too(name):
+    preset = PRESETS[name]
+    with pytest.raises(ValueError):
+        keras_model(preset.spec).predict(x_of(preset), verbose=0)
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_broken_presets_are_repaired_by_their_first_fix(name):
+    preset = PRESETS[name]
+    issue = preset.spec.analyze().issue
+    assert issue is not None and issue.kind == "shape" and issue.fixes
+    fixed = preset.spec.apply_fix(issue.fixes[0])
+    assert fixed.analyze().ok
+    x = x_of(preset)
+    out = fixed.model().predict(x)
+    assert out.shape == (x.shape[0], *fixed.analyze().output_shape[1:])
+    # and the repaired model is what Keras builds and computes
+    km = keras_model(fixed)
+    assert km.count_params() == fixed.analyze().total_params
+    km.set_weights(fixed.model().get_weights())
+    # the real output, not km.output_shape: Keras's symbolic shape ignores glu's halving (a documented deviation)
+    np.testing.assert_array_equal(km.predict(x, verbose=0), out)
+
+
+def test_the_classic_48_message():
+    issue = PRESETS["broken-built-for-48"].spec.analyze().issue
+    assert issue.layer_name == "dense_1" and issue.received == (None, 3, 16)
+    assert "expected axis -1 of input shape to have value 48" in issue.keras_message
+    assert issue.fixes[0].action == "insert_flatten" and issue.fixes[0].layer_index == 2

@@ -44,7 +44,9 @@ def Model(inputs: KerasTensor, outputs: KerasTensor, name="functional", seed=Non
         raise LayerConfigError("Model(inputs=...) takes the tensor returned by Input(...)")
     if not isinstance(outputs, KerasTensor) or outputs.layers[: len(inputs.layers)] != inputs.layers or outputs.input_shape != inputs.input_shape:
         raise LayerConfigError("Model(outputs=...) must be computed from `inputs` by calling layers on it")
-    return Sequential([inputs, *outputs.layers], seed=seed, name=name)
+    model = Sequential([inputs, *outputs.layers], seed=seed, name=name)
+    model._summary_input_row = True  # Keras's summary of a Functional model lists its InputLayer
+    return model
 
 
 class Sequential:
@@ -57,6 +59,7 @@ class Sequential:
         self._layers: list[Layer] = []
         self._analysis: Analysis | None = None
         self.compile_config: dict = {}
+        self._summary_input_row = False
         for item in layers or []:
             self._append(item)
         self._rebuild()

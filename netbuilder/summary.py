@@ -36,7 +36,8 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def summary_rows(model) -> list[tuple[str, str, str]]:
-    return [
+    head = [("input_layer (InputLayer)", summary_shape(model.input_shape), "0")] if model._summary_input_row else []
+    return head + [
         (f"{layer.name} ({type(layer).__name__})", summary_shape(report.output_shape), f"{report.params:,}")
         for layer, report in zip(model.layers, model.analysis.layers)
     ]

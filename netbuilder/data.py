@@ -1,0 +1,208 @@
+"""Input data for the forward pass: text ⇄ float32 arrays, and ready-made fills.
+
+Text is a JSON nested list such as `[[[1, 2], [3, 4], [5, 6]]]`, read with `json` (never eval).
+Non-finite values are allowed (they are valid float32 and show how NaN spreads through a model):
+`NaN`, `Infinity`, `-Infinity` as JSON writes them, and `nan`, `inf`, `-inf`, `infinity` in any
+case. Trailing commas, strings, true/false/null and objects are rejected, as are numbers outside
+float32's range (|x| > 3.4028235e38 would become inf). Every failure is an InputDataError.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import InputDataError
+from .layers import check_input_shape
+from .limits import MAX_BATCH, MAX_INPUT_RANK, MAX_INPUT_TEXT_CHARS, MAX_TENSOR_ELEMENTS
+
+FILL_KINDS = ("random", "zeros", "range")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+_BAD_CHAR = re.compile(r"[^0-9eE+\-.\[\], \t\n\rA-Za-z]")  # JSON's whitespace only: the text stays ASCII
+_NOT_NUMBER = re.compile(r"\b(?:true|false|null)\b")
+_ALIAS = re.compile(r"\b(?:nan|inf(?:inity)?)\b", re.IGNORECASE)
+_RAGGED = re.compile(r"inhomogeneous shape after (\d+) dimensions")
+
+
+class ParsedInput(NamedTuple):
+    """A batch as float32, and whether a batch axis was added to a single sample."""
+
+    array: np.ndarray
+    batch_added: bool
+
+
+def _shape(dims) -> str:
+    """`(3, 2)`, `(3,)`, `()`: as Python prints tuples."""
+    return str(tuple(dims))
+
+
+def _batch_shape(dims, batch) -> str:
+    return "(" + ", ".join([str(batch), *map(str, dims)]) + ("," if not dims else "") + ")"
+
+
+def _where(text: str, pos: int) -> str:
+    line = text.count("\n", 0, pos) + 1
+    return f"line {line}, column {pos - (text.rfind(chr(10), 0, pos) + 1) + 1}"
+
+
+def _check_text(text) -> None:
+    """Reject, before parsing, anything that is not a bounded, shallow list of numbers."""
+    if not isinstance(text, str):
+        raise InputDataError(f"input data must be text; received {type(text).__name__}")
+    if len(text) > MAX_INPUT_TEXT_CHARS:
+        raise InputDataError(f"input text has {len(text):,} characters; at most {MAX_INPUT_TEXT_CHARS:,} are allowed")
+    if not text.strip():
+        raise InputDataError("input data is empty: enter a nested list of numbers such as [[1, 2], [3, 4]]")
+    bad = _BAD_CHAR.search(text)
+    if bad:
+        c = bad.group()
+        why = {'"': "strings are not numbers", "'": "strings are not numbers", "{": "objects are not numbers",
+               "}": "objects are not numbers"}.get(c, "use numbers, commas and [ ] only")
+        raise InputDataError(f"unexpected character {c!r} at {_where(text, bad.start())}: {why}")
+    word = _NOT_NUMBER.search(text)
+    if word:
+        raise InputDataError(f"{word.group()} at {_where(text, word.start())} is not a number; use numbers only")
+    # A cheap bracket count (no recursion) so `[[[[...` cannot reach json's recursive parser.
+    codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    depth = np.cumsum((codes == ord("[")).astype(np.int32) - (codes == ord("]")))
+    deepest = int(depth.max(initial=0))
+    if deepest > MAX_INPUT_RANK + 1:
+        raise InputDataError(
+            f"input is nested {deepest} lists deep; at most {MAX_INPUT_RANK + 1} are allowed "
+            f"(a batch axis plus up to {MAX_INPUT_RANK} axes per sample)"
+        )
+
+
+def _load(text: str):
+    """json.loads with nan/inf aliases; numbers become floats; (value, number of ±Infinity read)."""
+    replaced = []  # (start in text, length there, length written): to report columns of the original text
+
+    def alias(m):
+        word = "NaN" if m.group().lower() == "nan" else "Infinity"
+        replaced.append((m.start(), len(m.group()), len(word)))
+        return word
+
+    rewritten = _ALIAS.sub(alias, text)
+    infinities = []
+    try:
+        value = json.loads(rewritten, parse_int=float, parse_constant=lambda c: infinities.append(c) or float(c))
+    except json.JSONDecodeError as e:
+        pos = _original_pos(e.pos, replaced)
+        hint = ""
+        if e.msg == "Expecting value" and text[pos : pos + 1] == "]" and text[:pos].rstrip().endswith(","):
+            hint = ": remove the comma before ]"
+        elif e.msg == "Extra data":
+            hint = ": the text continues after the outermost list ends"
+        raise InputDataError(f"not a nested list of numbers: {e.msg} at {_where(text, pos)}{hint}") from None
+    return value, sum(c != "NaN" for c in infinities)
+
+
+def _original_pos(pos: int, replaced) -> int:
+    """Where position `pos` of the rewritten text lies in the original text."""
+    shift = 0
+    for start, old, new in replaced:
+        if pos < start + shift:
+            break
+        if pos < start + shift + new:
+            return start
+        shift += new - old
+    return pos - shift
+
+
+def _to_array(value, infinities: int) -> np.ndarray:
+    """float32 array of the parsed value, or an error for ragged lists and out-of-range numbers."""
+    try:
+        wide = np.array(value, dtype=np.float64)
+    except ValueError as e:
+        m = _RAGGED.search(str(e))
+        where = f" (the lists at depth {int(m.group(1)) + 1} differ)" if m else ""
+        raise InputDataError(f"rows have different lengths{where}: every list at one depth must be as long as the others") from None
+    if np.count_nonzero(np.isinf(wide)) > infinities:  # a literal such as 1e400 overflowed even float64
+        raise InputDataError(f"a number is outside float32's range (at most ±{FLOAT32_MAX:.8g}); write Infinity for infinity")
+    with np.errstate(over="ignore"):
+        array = wide.astype(np.float32)
+    overflow = np.isinf(array) & np.isfinite(wide)
+    if overflow.any():
+        raise InputDataError(
+            f"{wide[overflow][0]:.8g} is outside float32's range (at most ±{FLOAT32_MAX:.8g}); write Infinity for infinity"
+        )
+    return array
+
+
+def parse_array(text: str, input_shape) -> ParsedInput:
+    """A float32 batch for a model with per-sample `input_shape`; one sample gets a batch axis added."""
+    want = check_input_shape(input_shape)  # the model's shape: a bad one is the caller's bug, not the data's
+    _check_text(text)
+    array = _to_array(*_load(text))
+    if array.shape == want:
+        array, added = array[np.newaxis], True
+    elif array.ndim >= 1 and array.shape[1:] == want:
+        added = False
+    else:
+        one = f"one sample {_shape(want)}" if want else "one number"
+        raise InputDataError(
+            f"expected shape {_batch_shape(want, 'batch')} — e.g. {_batch_shape(want, 1)} — or {one}; received {_shape(array.shape)}"
+        )
+    check_batch(len(array), want)
+    return ParsedInput(array, added)
+
+
+def check_batch(batch: int, input_shape) -> int:
+    """`batch` if 1..MAX_BATCH and within MAX_TENSOR_ELEMENTS for this per-sample shape."""
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or not 1 <= batch <= MAX_BATCH:
+        raise InputDataError(f"a batch holds 1 to {MAX_BATCH:,} samples; received {str(batch)[:40]}")
+    total = int(batch) * math.prod(input_shape)
+    if total > MAX_TENSOR_ELEMENTS:
+        raise InputDataError(f"a batch of {batch:,} makes {total:,} values; at most {MAX_TENSOR_ELEMENTS:,} are allowed")
+    return int(batch)
+
+
+def fill(kind: str, input_shape, batch: int = 1, seed: int = 0) -> np.ndarray:
+    """A (batch, *input_shape) float32 array: "random" (normal, 2 decimals), "zeros" or "range" (0, 1, 2...)."""
+    shape = (check_batch(batch, check_input_shape(input_shape)), *input_shape)
+    if kind == "random":
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise InputDataError(f"seed must be a non-negative integer; received {str(seed)[:40]}")
+        # Two decimals keep the text readable; the values are still spread like real inputs.
+        return np.round(np.random.default_rng(int(seed)).standard_normal(shape), 2).astype(np.float32)
+    if kind == "zeros":
+        return np.zeros(shape, dtype=np.float32)
+    if kind == "range":
+        return np.arange(math.prod(shape), dtype=np.float32).reshape(shape)
+    raise InputDataError(f"fill kind must be one of {', '.join(FILL_KINDS)}; received {str(kind)[:40]!r}")
+
+
+_SPECIAL = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def format_array(a) -> str:
+    """Nested-list text of `a` as float32 (shortest exact digits, `1` for 1.0) that parse_array reads back exactly."""
+    a = np.asarray(a, dtype=np.float32)
+    words = a.astype(str)  # numpy's shortest digits that identify each float32
+    # Decimal → float64 → float32 rounds twice; where that could miss, write the exact float64 digits.
+    with np.errstate(over="ignore"):
+        back = words.astype(np.float64).astype(np.float32)
+    wrong = ~((back == a) | np.isnan(a))
+    if wrong.any():
+        words = words.astype(object)
+        words[wrong] = [repr(float(x)) for x in a[wrong]]
+    flat = [_SPECIAL.get(w) or (w[:-2] if w.endswith(".0") else w) for w in words.ravel().tolist()]
+    if a.ndim == 0:
+        return flat[0]
+    return _nest(flat, a.shape, 1)
+
+
+def _nest(flat: list[str], shape: tuple, depth: int) -> str:
+    """numpy-style layout: the last axis on one line, each outer row on its own line."""
+    if len(shape) == 1:
+        return "[" + ", ".join(flat) + "]"
+    if shape[0] == 0:
+        return "[]"
+    step = len(flat) // shape[0] if shape[0] else 0
+    rows = [_nest(flat[i * step : (i + 1) * step], shape[1:], depth + 1) for i in range(shape[0])]
+    return "[" + (",\n" + " " * depth).join(rows) + "]"

@@ -1,0 +1,125 @@
+"""Share links: a whole ModelSpec (and small input text) in one URL-safe token, decoded safely.
+
+Token = "1." + base64url(zlib(compact JSON)) without padding; "1" is the format version. The JSON
+is {"model": spec.to_dict()} plus "input" when input text is given and at most
+MAX_SHARED_INPUT_CHARS long (longer text is left out: check `input_fits` to tell the user).
+Decoding trusts nothing: every bound is checked before the work it protects.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import zlib
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .errors import NetbuilderError
+from .limits import MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_LINK_JSON_DEPTH, MAX_SHARED_INPUT_CHARS
+from .spec import ModelSpec
+
+VERSION = "1"
+PARAM = "model"  # the query parameter that carries the token
+_BODY = re.compile(r"[A-Za-z0-9_-]*")
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|["\[\]{}]')  # whole strings (skipped), a lone quote, brackets
+
+
+class ShareLinkError(NetbuilderError):
+    """A share link is malformed, too large, from an unknown version, or holds an invalid model."""
+
+
+def input_fits(input_text: str | None) -> bool:
+    """Whether `encode` will carry this input text (None and short text do)."""
+    return input_text is None or (isinstance(input_text, str) and len(input_text) <= MAX_SHARED_INPUT_CHARS)
+
+
+def encode(spec: ModelSpec, input_text: str | None = None) -> str:
+    """The token for `spec` (validated) and, if it fits, `input_text`; the same inputs give the same token."""
+    doc = {"model": spec.validate().to_dict()}
+    if input_text is not None and input_fits(input_text):
+        doc["input"] = input_text
+    # sort_keys and fixed separators: equal specs give byte-equal JSON, so equal tokens.
+    raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+    if len(raw) > MAX_LINK_JSON_BYTES:
+        raise ShareLinkError(f"this model is too large for a link ({len(raw):,} bytes of JSON; at most {MAX_LINK_JSON_BYTES:,})")
+    token = VERSION + "." + base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode("ascii")
+    if len(token) > MAX_LINK_CHARS:
+        raise ShareLinkError(f"this model makes a {len(token):,}-character link; at most {MAX_LINK_CHARS:,} are allowed")
+    return token
+
+
+def decode(token: str) -> tuple[ModelSpec, str | None]:
+    """The validated spec and input text (or None) of a token; ShareLinkError or another NetbuilderError otherwise."""
+    if not isinstance(token, str):
+        raise ShareLinkError("a share link token must be text")
+    if len(token) > MAX_LINK_CHARS:
+        raise ShareLinkError(f"share link is too long ({len(token):,} characters; at most {MAX_LINK_CHARS:,})")
+    version, dot, body = token.strip().partition(".")
+    if not dot or version != VERSION:
+        raise ShareLinkError("not a netbuilder share link (or one from a newer version)")
+    if not _BODY.fullmatch(body) or len(body) % 4 == 1:
+        raise ShareLinkError("share link is damaged: it has characters or a length base64url cannot have")
+    try:
+        packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        raise ShareLinkError("share link is damaged: it is not valid base64url") from None
+    raw = _inflate(packed)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ShareLinkError("share link is damaged: it is not UTF-8 text") from None
+    _check_depth(text)
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError cannot happen after _check_depth; kept as a backstop
+        raise ShareLinkError("share link is damaged: it is not valid JSON") from None
+    if not isinstance(doc, dict) or "model" not in doc or not set(doc) <= {"model", "input"}:
+        raise ShareLinkError('share link must hold {"model": ..., "input": ...} only')
+    input_text = doc.get("input")
+    if input_text is not None and not (isinstance(input_text, str) and len(input_text) <= MAX_SHARED_INPUT_CHARS):
+        raise ShareLinkError(f"share link input must be text of at most {MAX_SHARED_INPUT_CHARS:,} characters")
+    try:
+        spec = ModelSpec.from_dict(doc["model"])
+    except NetbuilderError:
+        raise
+    except (TypeError, KeyError, AttributeError, IndexError, OverflowError) as e:
+        # from_dict should say what is wrong itself; a link must never crash the app when it does not.
+        raise ShareLinkError(f"share link holds an invalid model ({type(e).__name__}: {str(e)[:80]})") from None
+    return spec, input_text
+
+
+def _inflate(packed: bytes) -> bytes:
+    """zlib-decompress at most MAX_LINK_JSON_BYTES; a bomb, a truncated or padded stream is an error."""
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(packed, MAX_LINK_JSON_BYTES)
+    except zlib.error:
+        raise ShareLinkError("share link is damaged: it does not decompress") from None
+    if inflater.unconsumed_tail:
+        raise ShareLinkError(f"share link expands to more than {MAX_LINK_JSON_BYTES:,} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise ShareLinkError("share link is damaged: it is cut short or has extra data")
+    return raw
+
+
+def _check_depth(text: str) -> None:
+    """Reject JSON nested deeper than MAX_LINK_JSON_DEPTH without recursing (brackets in strings don't count)."""
+    depth = 0
+    for m in _JSON_TOKEN.finditer(text):
+        c = m.group()
+        if c == '"':  # a string that never ends: invalid JSON, and scanning on could take quadratic time
+            raise ShareLinkError("share link is damaged: it is not valid JSON")
+        if c in ("[", "{"):
+            depth += 1
+            if depth > MAX_LINK_JSON_DEPTH:
+                raise ShareLinkError(f"share link is nested more than {MAX_LINK_JSON_DEPTH} levels deep")
+        elif c in ("]", "}"):
+            depth -= 1
+
+
+def share_url(base_url: str, token: str) -> str:
+    """`base_url` with ?model=<token> (replacing an old one, keeping other query parameters)."""
+    parts = urlsplit(base_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != PARAM]
+    return urlunsplit(parts._replace(query=urlencode([*query, (PARAM, token)]), fragment=""))

@@ -15,13 +15,15 @@ SUPPORTED = ("InputLayer", "Dense", "Flatten", "Activation")
 def _entry(class_name: str, config: dict, build_shape=None) -> dict:
     entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
     if build_shape is not None:
-        entry["build_config"] = {"input_shape": list(build_shape)}
+        entry["build_config"] = {"input_shape": tuple(build_shape)}
     return entry
 
 
 def model_config(model) -> dict:
-    """Keras's `model.get_config()` for a Sequential: name, trainable, dtype, layers, build_input_shape."""
-    input_shape = list(model.input_shape)
+    """Keras's `model.get_config()` for a Sequential: name, trainable, dtype, layers, build_input_shape.
+
+    Shapes are tuples, as in Keras's get_config (json.dumps writes them as lists)."""
+    input_shape = tuple(model.input_shape)
     layers = [
         _entry(
             "InputLayer",

@@ -1,0 +1,165 @@
+"""netbuilder.data: input text → float32 batch, fills, and text that reads back exactly."""
+
+import numpy as np
+import pytest
+
+from netbuilder import InputDataError, LayerConfigError, NetbuilderError
+from netbuilder.data import FILL_KINDS, ParsedInput, check_batch, fill, format_array, parse_array
+from netbuilder.limits import MAX_BATCH, MAX_INPUT_TEXT_CHARS
+
+
+def error(text, shape=(3, 2)) -> str:
+    with pytest.raises(InputDataError) as e:
+        parse_array(text, shape)
+    return str(e.value)
+
+
+# --- parsing valid text ---------------------------------------------------------------------------
+def test_batch_of_one_is_kept_as_is():
+    x, added = parse_array("[[[1, 2], [3, 4], [5, 6]]]", (3, 2))
+    assert x.dtype == np.float32 and x.shape == (1, 3, 2) and not added
+    assert x.tolist() == [[[1, 2], [3, 4], [5, 6]]]
+
+
+def test_one_sample_gets_a_batch_axis():
+    parsed = parse_array("[[1, 2], [3, 4], [5, 6]]", (3, 2))
+    assert isinstance(parsed, ParsedInput) and parsed.batch_added
+    assert parsed.array.shape == (1, 3, 2)
+
+
+def test_batch_of_two_with_newlines_and_spaces():
+    x, added = parse_array("[\n [[1,2],[3,4],[5,6]],\n\t[[7,8],[9,10],[11,12]]\r\n]  ", (3, 2))
+    assert x.shape == (2, 3, 2) and not added and x[1, 2, 1] == 12
+
+
+def test_scalar_samples():
+    x, added = parse_array("[1, 2, 3]", ())
+    assert x.shape == (3,) and not added and x.tolist() == [1, 2, 3]
+    x, added = parse_array("7.5", ())
+    assert x.shape == (1,) and added and x[0] == 7.5
+
+
+def test_numbers_in_every_json_form():
+    x, _ = parse_array("[-0, 0.5, -1e-3, 2E2, 1e+2, 12345678901234567890]", (6,))
+    assert x[0].tolist() == [0, 0.5, np.float32(-0.001), 200, 100, np.float32(12345678901234567890)]
+    assert np.signbit(x[0, 0])  # -0 stays negative zero
+
+
+def test_non_finite_aliases():
+    x, _ = parse_array("[NaN, nan, Infinity, inf, INF, -inf, -Infinity, infinity]", (8,))
+    assert np.isnan(x[0, :2]).all()
+    assert x[0, 2:].tolist() == [np.inf, np.inf, np.inf, -np.inf, -np.inf, np.inf]
+
+
+def test_float32_edge_values_are_accepted():
+    x, _ = parse_array("[3.4028235e38, -3.4028235e38, 1e-45, 1e-50]", (4,))
+    assert x[0, 0] == np.finfo(np.float32).max and x[0, 2] > 0 and x[0, 3] == 0  # tiny values round as float32 does
+
+
+# --- rejecting bad text ---------------------------------------------------------------------------
+def test_wrong_shape_message_names_both_forms():
+    assert error("[[1, 2, 3], [1, 2, 3], [1, 2, 3]]") == (
+        "expected shape (batch, 3, 2) — e.g. (1, 3, 2) — or one sample (3, 2); received (3, 3)"
+    )
+    assert error("[[1], [2]]", ()) == "expected shape (batch,) — e.g. (1,) — or one number; received (2, 1)"
+    assert error("[1, 2]", (3,)) == "expected shape (batch, 3) — e.g. (1, 3) — or one sample (3,); received (2,)"
+    assert error("5", (3,)) == "expected shape (batch, 3) — e.g. (1, 3) — or one sample (3,); received ()"
+
+
+def test_empty_and_oversized_batches():
+    assert error("[]", ()) == f"a batch holds 1 to {MAX_BATCH:,} samples; received 0"
+    assert error(str([0] * (MAX_BATCH + 1)), ()) == f"a batch holds 1 to {MAX_BATCH:,} samples; received {MAX_BATCH + 1}"
+    assert error("   \n") == "input data is empty: enter a nested list of numbers such as [[1, 2], [3, 4]]"
+
+
+def test_ragged_lists():
+    assert error("[[1, 2], [3]]", (2,)) == (
+        "rows have different lengths (the lists at depth 2 differ): every list at one depth must be as long as the others"
+    )
+    assert "rows have different lengths" in error("[1, [2]]", (2,))
+
+
+def test_strings_objects_and_literals():
+    assert error('[["1", 2]]') == "unexpected character '\"' at line 1, column 3: strings are not numbers"
+    assert error("[{}]") == "unexpected character '{' at line 1, column 2: objects are not numbers"
+    assert error("[1,\n true]") == "true at line 2, column 2 is not a number; use numbers only"
+    assert error("[null]") == "null at line 1, column 2 is not a number; use numbers only"
+    assert error("[1; 2]") == "unexpected character ';' at line 1, column 3: use numbers, commas and [ ] only"
+    assert error("[1\u00a02]") == "unexpected character '\\xa0' at line 1, column 3: use numbers, commas and [ ] only"
+
+
+def test_json_syntax_errors_say_where():
+    assert error("[1, 2,]", (2,)) == "not a nested list of numbers: Expecting value at line 1, column 7: remove the comma before ]"
+    assert error("[1, 2] [3]", (2,)) == (
+        "not a nested list of numbers: Extra data at line 1, column 8: the text continues after the outermost list ends"
+    )
+    # columns refer to the text as typed, even after `inf` was read as `Infinity`
+    assert error("[inf, inf x]", (2,)) == "not a nested list of numbers: Expecting ',' delimiter at line 1, column 11"
+    assert error("[[1, 2]", (2,)) == "not a nested list of numbers: Expecting ',' delimiter at line 1, column 8"
+
+
+def test_numbers_beyond_float32():
+    assert error("[1e39]", (1,)) == "1e+39 is outside float32's range (at most ±3.4028235e+38); write Infinity for infinity"
+    assert error("[-1e300]", (1,)) == "-1e+300 is outside float32's range (at most ±3.4028235e+38); write Infinity for infinity"
+    assert error("[1e400]", (1,)) == "a number is outside float32's range (at most ±3.4028235e+38); write Infinity for infinity"
+    assert "outside float32's range" in error("[" + "9" * 5000 + "]", (1,))  # not Python's int-digits ValueError
+
+
+def test_bounds_are_checked_before_parsing():
+    assert error("[" * 100_000, (1,)) == "input is nested 100000 lists deep; at most 5 are allowed (a batch axis plus up to 4 axes per sample)"
+    assert error("[[[[[[1]]]]]]", (1, 1, 1, 1)).startswith("input is nested 6 lists deep")
+    assert error(" " * (MAX_INPUT_TEXT_CHARS + 1)) == f"input text has {MAX_INPUT_TEXT_CHARS + 1:,} characters; at most {MAX_INPUT_TEXT_CHARS:,} are allowed"
+    assert error(b"[1]") == "input data must be text; received bytes"
+
+
+def test_bad_input_shape_is_the_callers_error():
+    with pytest.raises(LayerConfigError):
+        parse_array("[1]", (0,))
+
+
+# --- fills ----------------------------------------------------------------------------------------
+def test_fill_kinds():
+    assert FILL_KINDS == ("random", "zeros", "range")
+    assert fill("zeros", (2,), batch=3).tolist() == [[0, 0]] * 3
+    r = fill("range", (3, 2), batch=2)
+    assert r.dtype == np.float32 and r.shape == (2, 3, 2) and r[1, 2, 1] == 11 and r[0, 0, 0] == 0
+    a = fill("random", (4, 5), batch=2, seed=7)
+    assert a.dtype == np.float32 and a.shape == (2, 4, 5)
+    assert np.array_equal(a, fill("random", (4, 5), batch=2, seed=7))
+    assert not np.array_equal(a, fill("random", (4, 5), batch=2, seed=8))
+    assert np.array_equal(a, np.round(a.astype(np.float64), 2).astype(np.float32))  # two decimals
+    assert fill("range", ()).tolist() == [0]
+
+
+def test_fill_rejects_bad_arguments():
+    with pytest.raises(InputDataError, match="fill kind must be one of random, zeros, range; received 'ones'"):
+        fill("ones", (2,))
+    with pytest.raises(InputDataError, match="a batch holds 1 to 1,024 samples; received 0"):
+        fill("zeros", (2,), batch=0)
+    with pytest.raises(InputDataError, match="seed must be a non-negative integer; received -1"):
+        fill("random", (2,), seed=-1)
+    with pytest.raises(InputDataError, match="a batch of 1,024 makes 1,024,000,000 values; at most 67,108,864 are allowed"):
+        check_batch(1024, (1000, 1000))
+
+
+# --- formatting -----------------------------------------------------------------------------------
+def test_format_is_readable():
+    assert format_array(fill("range", (3, 2))) == "[[[0, 1],\n  [2, 3],\n  [4, 5]]]"
+    assert format_array(np.float32([0.1, -0.0, 2.5, 1e-8, 1e20])) == "[0.1, -0, 2.5, 1e-08, 1e+20]"
+    assert format_array(np.float32([np.nan, np.inf, -np.inf])) == "[NaN, Infinity, -Infinity]"
+    assert format_array(np.float32(3)) == "3"
+
+
+def test_format_round_trips_exactly():
+    values = np.float32([0.1, 1 / 3, -0.0, 1e-45, 3.4028235e38, -1.1754944e-38, 16777217, np.pi, np.nan, np.inf])
+    x, added = parse_array(format_array(values[None]), (10,))
+    assert not added
+    assert x.tobytes() == values[None].tobytes()  # bit for bit, NaN and -0 included
+
+
+def test_format_of_float64_is_its_float32_value():
+    assert format_array(np.array([0.1, 1 / 3])) == "[0.1, 0.33333334]"
+
+
+def test_every_error_is_a_netbuilder_value_error():
+    assert issubclass(InputDataError, NetbuilderError) and issubclass(InputDataError, ValueError)

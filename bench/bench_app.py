@@ -1,0 +1,259 @@
+"""The app's speed: one rerun of app.py (AppTest) for 1, 10, 50 layers, and a real server start.
+
+1. `streamlit.testing.v1.AppTest.from_file("app.py")`: run once (warm), put a model of N layers into
+   session state, run again (warm for that model), then time `at.run()`:
+   - "rerun": the same model again (what a widget interaction without an edit costs);
+   - "edit": a new ModelSpec each run (the seed changes), so no cache in the app or the spec hits.
+   Target: 50 layers ≤ 300 ms.
+2. `python -m streamlit run app.py` on a free port: time from spawn to `/_stcore/health` = "ok",
+   then time from Chromium's navigation to the first Graphviz SVG on the page. Baseline: the same
+   for a two-line app that only draws `st.graphviz_chart("digraph { a -> b }")`.
+   Targets: each ≤ 3 s. The server is always killed (finally).
+
+Adapting to app.py: `install_model` finds where the app keeps its model by looking, after a first
+run, for a session-state value that is a ModelSpec or holds one as `.present` (the app's History);
+pass --state-key to force a key. Model-building helpers below make 1/10/50-layer specs on the
+app's default (3, 2) input so its default input data stays valid.
+Run alone: python bench/bench_app.py [--skip-server]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from _common import ROOT, emit, figure, timer
+
+from netbuilder.spec import LayerSpec, ModelSpec
+
+APP = ROOT / "app.py"
+SIZES = (1, 10, 50)
+CYCLE = (
+    dict(kind="Dense", units=16, activation="relu"),
+    dict(kind="Activation", activation="tanh"),
+    dict(kind="Dense", units=16),
+    dict(kind="Flatten"),
+    dict(kind="Activation", activation="relu"),
+)
+GRAPH_SVG = '[data-testid="stGraphVizChart"] svg'
+APP_ERROR = '[data-testid="stException"]'
+HELLO_APP = 'import streamlit as st\nst.graphviz_chart("digraph { a -> b }")\n'
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-gpu"]
+TRIALS = 3
+
+
+def model_of(n: int, seed: int = 0) -> ModelSpec:
+    return ModelSpec(input_shape=(3, 2), layers=tuple(LayerSpec(id=i, **CYCLE[i % len(CYCLE)]) for i in range(n)), seed=seed).validate()
+
+
+# --- 1. AppTest reruns ------------------------------------------------------------------------
+def find_model_key(at) -> tuple[str | None, str]:
+    """The session-state key holding the model, and how it holds it ("spec" or "history")."""
+    for key, value in at.session_state.items():  # noqa: B007
+        if isinstance(value, ModelSpec):
+            return key, "spec"
+        if isinstance(getattr(value, "present", None), ModelSpec):
+            return key, "history"
+    return None, ""
+
+
+def install_model(at, key: str, how: str, spec: ModelSpec) -> None:
+    if how == "history":
+        holder = at.session_state[key]
+        at.session_state[key] = type(holder)(spec)  # a fresh History(present=spec)
+    else:
+        at.session_state[key] = spec
+
+
+def errors_of(at) -> list[str]:
+    return [str(getattr(e, "message", "") or getattr(e, "value", ""))[:200] for e in at.exception]
+
+
+def apptest_rerun(forced_key: str | None, repeat: int = 7) -> tuple[list[dict], dict, list[str]]:
+    from streamlit.testing.v1 import AppTest
+
+    notes, curve = [], {"layers": [], "rerun": [], "edit": []}
+    errors: set[str] = set()
+    key = how = None
+    for n in SIZES:
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.run()  # warm: imports, first-run state
+        errors.update(errors_of(at))
+        if key is None:
+            key, how = (forced_key, "history" if forced_key and hasattr(at.session_state[forced_key], "present") else "spec") if forced_key else find_model_key(at)
+            if key is None:
+                notes.append("no ModelSpec found in session state: timing the app as it is, for every size")
+            else:
+                notes.append(f"model installed in session_state[{key!r}] ({how})")
+        if key is not None:
+            install_model(at, key, how, model_of(n))
+        at.run()  # warm for this model (fills st.cache_data)
+        errors.update(errors_of(at))
+        samples = []
+        for _ in range(repeat):
+            t0 = timer()
+            at.run()
+            samples.append(timer() - t0)
+        errors.update(errors_of(at))
+        edits = []
+        if key is not None:
+            specs = [model_of(n, seed=100 + k) for k in range(repeat)]
+            for s in specs:
+                install_model(at, key, how, s)
+                t0 = timer()
+                at.run()
+                edits.append(timer() - t0)
+            errors.update(errors_of(at))
+        curve["layers"].append(n)
+        curve["rerun"].append(statistics.median(samples))
+        curve["edit"].append(statistics.median(edits) if edits else None)
+        print(f"  AppTest {n:3d} layers: rerun {statistics.median(samples) * 1e3:7.1f} ms (min {min(samples) * 1e3:.1f})"
+              + (f", edit {statistics.median(edits) * 1e3:7.1f} ms (min {min(edits) * 1e3:.1f})" if edits else ""))
+    if errors:
+        notes.append("app.py raised during AppTest runs (timings cover a partial page): " + " | ".join(sorted(errors))[:400])
+    ok = not errors and key is not None
+    i1, i50 = curve["layers"].index(1), curve["layers"].index(50)
+    r50, e50 = curve["rerun"][i50], curve["edit"][i50]
+    figures = [
+        figure("app.rerun.50", "AppTest rerun, 50-layer model (same model)", r50, curve["rerun"][i1], "1-layer model",
+               "s", "≤ 300 ms", (r50 <= 0.300) if ok else None, "" if ok else "app error or model not installed: see notes"),
+        figure("app.edit.50", "AppTest rerun after an edit, 50-layer model (caches miss)", e50, curve["edit"][i1], "1-layer model",
+               "s", "≤ 300 ms", (e50 is not None and e50 <= 0.300) if ok else None, "" if ok else "app error or model not installed: see notes"),
+    ]
+    return figures, curve, notes
+
+
+# --- 2. real server + Chromium ----------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(app: Path, log) -> tuple[subprocess.Popen, int, float]:
+    """Spawn `streamlit run`; return (process, port, seconds until /_stcore/health said ok)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true", "--server.port", str(port),
+           "--browser.gatherUsageStats", "false"]
+    t0 = timer()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        while timer() - t0 < 60:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        return proc, port, timer() - t0
+            except OSError:
+                pass
+            time.sleep(0.01)
+        raise TimeoutError("no healthy server within 60 s")
+    except BaseException:
+        stop_server(proc)
+        raise
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Terminate the server we started (its own process group), then kill it if it lingers."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+def first_svg(browser, port: int, timeout_s: float = 20) -> tuple[float | None, str]:
+    """Seconds from navigation to the first Graphviz SVG, or (None, why)."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        t0 = timer()
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="commit")
+        page.wait_for_selector(f"{GRAPH_SVG}, {APP_ERROR}", state="attached", timeout=timeout_s * 1000)
+        elapsed = timer() - t0
+        if page.query_selector(GRAPH_SVG) is None:
+            return None, "the app showed an exception before any graph"
+        return elapsed, ""
+    except Exception as e:  # noqa: BLE001 - a timeout is a measurement result here
+        return None, f"no graph SVG within {timeout_s:.0f} s ({type(e).__name__})"
+    finally:
+        context.close()
+
+
+def server_start() -> tuple[list[dict], list[str]]:
+    from playwright.sync_api import sync_playwright
+
+    notes = []
+    results = {"app": {"health": [], "svg": []}, "hello": {"health": [], "svg": []}}
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        hello = Path(tmp) / "hello_graph.py"
+        hello.write_text(HELLO_APP)
+        t0 = timer()
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        notes.append(f"Chromium launch {timer() - t0:.2f} s (not counted)")
+        try:
+            for trial in range(TRIALS):
+                for which, path in (("app", APP), ("hello", hello)) if trial % 2 == 0 else (("hello", hello), ("app", APP)):
+                    with open(Path(tmp) / f"{which}-{trial}.log", "w") as log:
+                        proc, port, health = start_server(path, log)
+                        try:
+                            svg, why = first_svg(browser, port)
+                        finally:
+                            stop_server(proc)
+                    results[which]["health"].append(health)
+                    results[which]["svg"].append(svg)
+                    print(f"  server {which:5s} trial {trial}: health {health:.2f} s, first graph SVG "
+                          + (f"{svg:.2f} s" if svg is not None else f"n/a: {why}"))
+                    if svg is None:
+                        notes.append(f"{which}: {why}")
+        finally:
+            browser.close()
+
+    def med(xs):
+        xs = [x for x in xs if x is not None]
+        return statistics.median(xs) if len(xs) == len(results["app"]["health"]) else None
+
+    h_app, h_hello = med(results["app"]["health"]), med(results["hello"]["health"])
+    s_app, s_hello = med(results["app"]["svg"]), med(results["hello"]["svg"])
+    figures = [
+        figure("app.server.health", f"server spawn → /_stcore/health ok (median of {TRIALS})", h_app, h_hello,
+               "two-line graphviz app", "s", "≤ 3 s", h_app is not None and h_app <= 3.0),
+        figure("app.server.svg", f"Chromium navigation → first graph SVG (median of {TRIALS})", s_app, s_hello,
+               "two-line graphviz app", "s", "≤ 3 s", None if s_app is None else s_app <= 3.0,
+               "" if s_app is not None else "no graph appeared: see notes"),
+    ]
+    return figures, notes
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", type=Path)
+    p.add_argument("--state-key", help="session-state key of the model (default: found automatically)")
+    p.add_argument("--skip-server", action="store_true", help="only the AppTest reruns")
+    args = p.parse_args()
+    figures, curve, notes = apptest_rerun(args.state_key)
+    if not args.skip_server:
+        f2, n2 = server_start()
+        figures += f2
+        notes += n2
+    emit(args, "app", figures, {"app": curve}, notes)
+
+
+if __name__ == "__main__":
+    main()

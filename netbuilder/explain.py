@@ -107,9 +107,8 @@ def _lead(a: ModelSpec, b: ModelSpec) -> str:
     if where == [0]:
         return "With Flatten first"
     names = _names(b)
-    before = [names[i + 1] for i in where if i + 1 < len(names) and b.layers[i + 1].kind != "Flatten"]
-    at_end = " at the end" if where[-1] == len(b.layers) - 1 else ""
-    return f"With Flatten{' before ' + ' and '.join(before) if before else ''}{' and' if before and at_end else ''}{at_end}"
+    spots = [f"before {names[i + 1]}" if i + 1 < len(names) else "at the end" for i in where]
+    return f"With Flatten {' and '.join(spots)}"
 
 
 def _positions(leading: tuple[int, ...]) -> str:

@@ -1,0 +1,68 @@
+"""netbuilder.initializers: layer seeds, seed checks, Glorot-uniform kernels (bounds, determinism)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import netbuilder as nb
+from netbuilder.initializers import check_seed, glorot_uniform, layer_seed, resolve_seed
+from netbuilder.limits import MAX_SEED
+
+
+def test_layer_seed_formula():
+    assert layer_seed(0, 0) == 0
+    assert layer_seed(5, 3) == 5003
+    assert layer_seed(MAX_SEED, 199) == 999_999_199
+
+
+def test_layer_seeds_of_a_model_never_collide():
+    seeds = {layer_seed(s, i) for s in range(50) for i in range(nb.limits.MAX_LAYERS)}
+    assert len(seeds) == 50 * nb.limits.MAX_LAYERS
+
+
+@pytest.mark.parametrize("seed", [0, 1, MAX_SEED, np.int64(7)])
+def test_valid_seeds(seed):
+    assert check_seed(seed) == int(seed) and type(check_seed(seed)) is int
+
+
+@pytest.mark.parametrize("seed", [-1, MAX_SEED + 1, 1.5, "3", True, None, [1]])
+def test_invalid_seeds_rejected_clearly(seed):
+    with pytest.raises(nb.LayerConfigError, match="seed must be an integer from 0 to 999,999"):
+        check_seed(seed)
+
+
+def test_resolve_seed():
+    assert resolve_seed(12) == 12
+    drawn = {resolve_seed(None) for _ in range(20)}
+    assert all(0 <= s <= MAX_SEED for s in drawn) and len(drawn) > 1
+    with pytest.raises(nb.LayerConfigError):
+        resolve_seed(-5)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 16), (48, 4), (300, 7)])
+def test_glorot_uniform_bounds_shape_dtype(shape):
+    w = glorot_uniform(shape, seed=3)
+    limit = math.sqrt(6 / sum(shape)) if sum(shape) >= 2 else math.sqrt(3)
+    assert w.shape == shape and w.dtype == np.float32
+    assert np.abs(w).max() <= limit
+    if w.size >= 100:  # uniform on [-limit, limit]: spreads over most of the range
+        assert np.abs(w).max() > 0.8 * limit and abs(w.mean()) < 0.2 * limit
+
+
+def test_glorot_uniform_small_fans_use_scale_one():
+    """fan_in + fan_out = 2 gives scale 1/max(1, 1) = 1, so limit sqrt(3) (not sqrt(6/2) by accident)."""
+    w = glorot_uniform((1, 1), seed=0)
+    assert abs(w[0, 0]) <= math.sqrt(3)
+
+
+def test_glorot_uniform_is_deterministic_per_seed():
+    np.testing.assert_array_equal(glorot_uniform((4, 5), 9), glorot_uniform((4, 5), 9))
+    assert not np.array_equal(glorot_uniform((4, 5), 9), glorot_uniform((4, 5), 10))
+
+
+def test_glorot_uniform_is_numpys_generator_seeded_as_keras_does():
+    """Keras's NumPy backend: default_rng([seed, 0] as uint32).uniform(-limit, limit) cast to float32."""
+    limit = math.sqrt(3.0 * (1.0 / max(1.0, (2 + 16) / 2.0)))
+    want = np.random.default_rng(np.array([42, 0], "uint32")).uniform(-limit, limit, (2, 16)).astype(np.float32)
+    np.testing.assert_array_equal(glorot_uniform((2, 16), 42), want)

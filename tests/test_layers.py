@@ -1,0 +1,244 @@
+"""netbuilder.layers: Dense, Flatten, Activation with hand-set weights, shapes, params, configs, checks."""
+
+import numpy as np
+import pytest
+
+import netbuilder as nb
+from netbuilder.layers import check_input_shape, check_name
+
+f32 = np.float32
+
+
+def dense_with(kernel, bias=None, activation=None):
+    kernel = np.asarray(kernel, f32)
+    layer = nb.Dense(kernel.shape[1], activation=activation, use_bias=bias is not None)
+    layer.set_weights([kernel] if bias is None else [kernel, bias])
+    return layer
+
+
+# --- Dense ------------------------------------------------------------------------------------
+def test_dense_ones_kernel_and_bias():
+    layer = dense_with(np.ones((2, 3)), bias=[1, 2, 3])
+    np.testing.assert_array_equal(layer.call(np.array([[1, 2]], f32)), [[4, 5, 6]])
+
+
+def test_dense_arange_kernel():
+    layer = dense_with(np.arange(6).reshape(2, 3), bias=[0, 0, -1])
+    # [1, 2] @ [[0, 1, 2], [3, 4, 5]] = [6, 9, 12]
+    np.testing.assert_array_equal(layer.call(np.array([[1, 2]], f32)), [[6, 9, 11]])
+
+
+def test_dense_without_bias_has_one_weight():
+    layer = dense_with(np.arange(6).reshape(3, 2))
+    assert layer.bias is None and len(layer.get_weights()) == 1
+    np.testing.assert_array_equal(layer.call(np.array([[1, 1, 1]], f32)), [[6, 9]])
+
+
+def test_dense_applies_kernel_to_last_axis_of_3d_input():
+    """(batch, 3, 2) → (batch, 3, units): each of the 3 rows goes through the same kernel."""
+    layer = dense_with([[1, 0, 1], [0, 1, 1]], bias=[0, 0, 10])
+    x = np.array([[[1, 2], [3, 4], [5, 6]]], f32)
+    np.testing.assert_array_equal(layer.call(x), [[[1, 2, 13], [3, 4, 17], [5, 6, 21]]])
+
+
+def test_dense_activation_after_bias():
+    layer = dense_with([[1, -1]], bias=[-2, 0], activation="relu")
+    np.testing.assert_array_equal(layer.call(np.array([[1], [3]], f32)), [[0, 0], [1, 0]])
+
+
+def test_dense_glu_halves_units():
+    layer = dense_with(np.eye(4), bias=[0, 0, 0, 0], activation="glu")
+    assert layer.output_units == 2
+    assert layer.compute_output_shape((None, 3, 4)) == (None, 3, 2)
+    y = layer.call(np.array([[1, 2, 0, 0]], f32))
+    np.testing.assert_allclose(y, [[0.5, 1.0]])
+
+
+@pytest.mark.parametrize("input_dim, units, use_bias, params", [(2, 16, True, 48), (48, 4, True, 196), (2, 16, False, 32), (784, 512, True, 401_920)])
+def test_dense_params_formula(input_dim, units, use_bias, params):
+    layer = nb.Dense(units, use_bias=use_bias)
+    assert layer.params_for(input_dim) == params
+    layer.build((None, 3, input_dim), seed=0)
+    assert layer.count_params() == params
+    assert layer.kernel.shape == (input_dim, units) and layer.kernel.dtype == f32
+
+
+def test_dense_build_draws_seeded_kernel_and_zero_bias_once():
+    layer = nb.Dense(3)
+    layer.build((None, 2), seed=5)
+    kernel = layer.kernel.copy()
+    np.testing.assert_array_equal(layer.bias, np.zeros(3, f32))
+    layer.build((None, 2), seed=6)  # already built: kept, as Keras keeps a built layer
+    np.testing.assert_array_equal(layer.kernel, kernel)
+    assert layer.input_dim == 2
+
+
+def test_dense_get_weights_are_copies():
+    layer = dense_with(np.ones((2, 2)), bias=[0, 0])
+    layer.get_weights()[0][0, 0] = 99
+    assert layer.kernel[0, 0] == 1
+
+
+@pytest.mark.parametrize("units", [0, -1, 2.0, "3", None, True])
+def test_dense_invalid_units(units):
+    with pytest.raises(nb.LayerConfigError, match="positive integer"):
+        nb.Dense(units)
+
+
+def test_dense_units_bound():
+    assert nb.Dense(65_536).units == 65_536
+    with pytest.raises(nb.LimitError, match="units=65,537 is above the limit of 65,536"):
+        nb.Dense(65_537)
+
+
+def test_dense_numpy_int_units_accepted():
+    assert nb.Dense(np.int64(3)).units == 3
+
+
+@pytest.mark.parametrize("kwargs, match", [({"use_bias": 1}, "use_bias"), ({"activation": "Relu"}, "unknown activation"), ({"activation": "threshold"}, "threshold")])
+def test_dense_invalid_options(kwargs, match):
+    with pytest.raises(nb.LayerConfigError, match=match):
+        nb.Dense(3, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        ([np.ones((2, 3))], "expects 2 weight arrays"),
+        ([np.ones((2, 4)), np.zeros(3)], r"kernel must have shape"),
+        ([np.ones((2, 3)), np.zeros(4)], r"bias must have shape \(3,\)"),
+        ([np.ones(3), np.zeros(3)], r"kernel must have shape"),
+    ],
+)
+def test_dense_set_weights_errors(weights, match):
+    with pytest.raises(nb.LayerConfigError, match=match):
+        nb.Dense(3).set_weights(weights)
+
+
+def test_dense_set_weights_keeps_built_input_dim():
+    layer = nb.Dense(3)
+    layer.build((None, 2), seed=0)
+    with pytest.raises(nb.LayerConfigError, match=r"\(2, 3\)"):
+        layer.set_weights([np.ones((5, 3)), np.zeros(3)])
+
+
+def test_dense_set_weights_casts_to_float32():
+    layer = dense_with(np.ones((1, 1), np.float64), bias=np.zeros(1, np.float64))
+    assert layer.kernel.dtype == f32 and layer.bias.dtype == f32
+
+
+def test_dense_config_keys_in_keras_order():
+    config = nb.Dense(4, activation="swish", name="out").get_config()
+    assert list(config) == [
+        "name", "trainable", "dtype", "units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
+        "kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint", "quantization_config",
+    ]
+    assert config["name"] == "out" and config["units"] == 4 and config["activation"] == "silu"
+    assert config["kernel_initializer"]["class_name"] == "GlorotUniform"
+
+
+# --- Flatten ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape, out", [((None,), (None, 1)), ((None, 5), (None, 5)), ((None, 3, 16), (None, 48)), ((4, 2, 3, 4), (4, 24))])
+def test_flatten_output_shape(shape, out):
+    assert nb.Flatten().compute_output_shape(shape) == out
+    assert nb.Flatten(data_format="channels_first").compute_output_shape(shape) == out
+
+
+def test_flatten_rank1_adds_feature_axis():
+    np.testing.assert_array_equal(nb.Flatten().call(np.arange(3, dtype=f32)), [[0], [1], [2]])
+
+
+def test_flatten_channels_first_rank4():
+    x = np.arange(24, dtype=f32).reshape(1, 2, 3, 4)
+    np.testing.assert_array_equal(nb.Flatten().call(x), [list(range(24))])
+    want = [0, 12, 1, 13, 2, 14, 3, 15, 4, 16, 5, 17, 6, 18, 7, 19, 8, 20, 9, 21, 10, 22, 11, 23]
+    np.testing.assert_array_equal(nb.Flatten(data_format="channels_first").call(x), [want])
+
+
+def test_flatten_channels_first_rank3_and_rank2():
+    x = np.arange(24, dtype=f32).reshape(2, 3, 4)
+    want = [[0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11], [12, 16, 20, 13, 17, 21, 14, 18, 22, 15, 19, 23]]
+    np.testing.assert_array_equal(nb.Flatten(data_format="channels_first").call(x), want)
+    np.testing.assert_array_equal(nb.Flatten(data_format="channels_first").call(np.arange(6, dtype=f32).reshape(1, 2, 3)), [[0, 3, 1, 4, 2, 5]])
+    x2 = np.arange(6, dtype=f32).reshape(2, 3)
+    np.testing.assert_array_equal(nb.Flatten(data_format="channels_first").call(x2), x2)
+
+
+def test_flatten_data_format():
+    assert nb.Flatten().data_format == "channels_last"
+    assert nb.Flatten(data_format="Channels_First").data_format == "channels_first"
+    assert nb.Flatten(data_format="channels_first").get_config()["data_format"] == "channels_first"
+    with pytest.raises(nb.LayerConfigError, match=r"must be one of \{'channels_first', 'channels_last'\}. Received: data_format=foo"):
+        nb.Flatten(data_format="foo")
+
+
+def test_flatten_has_no_weights():
+    layer = nb.Flatten()
+    assert layer.count_params() == 0 and layer.get_weights() == []
+    with pytest.raises(nb.LayerConfigError, match="no weights"):
+        layer.set_weights([np.ones(1)])
+
+
+# --- Activation -------------------------------------------------------------------------------
+def test_activation_layer():
+    layer = nb.Activation("relu")
+    assert layer.compute_output_shape((None, 3, 16)) == (None, 3, 16)
+    np.testing.assert_array_equal(layer.call(np.array([[-1, 2]], f32)), [[0, 2]])
+    assert layer.get_config()["activation"] == "relu" and layer.count_params() == 0
+
+
+def test_activation_layer_alias_is_stored_canonical():
+    assert nb.Activation("swish").activation == "silu"
+
+
+def test_activation_glu_output_shape_is_halved():
+    """Deliberate difference: Keras reports (None, 4) but returns (batch, 2)."""
+    assert nb.Activation("glu").compute_output_shape((None, 4)) == (None, 2)
+
+
+def test_activation_requires_a_known_name():
+    with pytest.raises(nb.LayerConfigError):
+        nb.Activation("softmax2")
+
+
+# --- names, input shapes, calls ---------------------------------------------------------------
+@pytest.mark.parametrize("name", ["", "a/b", "x" * 65, "tab\there", 3])
+def test_invalid_names(name):
+    with pytest.raises(nb.LayerConfigError, match="name must be 1 to 64 printable characters"):
+        check_name(name)
+
+
+def test_valid_names():
+    assert check_name(None) is None
+    assert check_name("my layer_1") == "my layer_1"
+    assert nb.Dense(2, name="x" * 64).name == "x" * 64
+
+
+@pytest.mark.parametrize("shape, out", [((), ()), ((3, 2), (3, 2)), ([4], (4,)), ((np.int64(2), 3), (2, 3)), ((1000, 1000), (1000, 1000))])
+def test_input_shape_accepted(shape, out):
+    assert check_input_shape(shape) == out
+
+
+@pytest.mark.parametrize(
+    "shape, error, match",
+    [
+        (3, nb.LayerConfigError, r"must be a tuple such as \(3,\)"),
+        ((0,), nb.LayerConfigError, "positive integers"),
+        ((-1, 2), nb.LayerConfigError, "positive integers"),
+        ((2.0,), nb.LayerConfigError, "positive integers"),
+        ((None, 3), nb.LayerConfigError, "positive integers"),
+        ((True,), nb.LayerConfigError, "positive integers"),
+        ((1, 1, 1, 1, 1), nb.LimitError, "5 axes; at most 4"),
+        ((1001, 1000), nb.LimitError, "1,001,000 elements per sample; at most 1,000,000"),
+        (None, nb.LayerConfigError, "tuple of positive integers"),
+    ],
+)
+def test_input_shape_rejected(shape, error, match):
+    with pytest.raises(error, match=match):
+        check_input_shape(shape)
+
+
+def test_layer_call_needs_a_symbolic_tensor():
+    with pytest.raises(nb.LayerConfigError, match="model.predict"):
+        nb.Dense(2)(np.ones((1, 2)))
+    assert nb.Flatten()(nb.Input((10, 64))).shape == (None, 640)

@@ -111,11 +111,11 @@ def fmt_value(value, unit: str) -> str:
 
 
 def fmt_ratio(ratio) -> str:
-    """ours/baseline, with the speed-up spelled out when we are faster."""
+    """ours/baseline; below 0.5 also as 1/N (N = how many times ours fits in the baseline)."""
     if ratio is None:
         return "n/a"
     if ratio < 0.5:
-        return f"{ratio:.3g}× ({1 / ratio:,.0f}× less)"
+        return f"{ratio:.3g}× (= 1/{1 / ratio:.3g})"
     return f"{ratio:.3g}×"
 
 

@@ -22,18 +22,27 @@ SHORTEST_REPR_LIMIT = 100_000  # weights per array written with float32's shorte
 def _float_tokens(values: np.ndarray) -> list[str]:
     """Python literals that give back each float32 of `values` exactly, via float64 then float32."""
     flat = np.ascontiguousarray(values, dtype=np.float32).ravel()
-    if flat.size <= SHORTEST_REPR_LIMIT:
-        tokens = [str(v) for v in flat]  # numpy's shortest repr that round-trips as float32: 0.1, not 0.10000000149
-    else:
-        tokens = [repr(v) for v in flat.tolist()]  # the float32's exact float64 value: always round-trips
     finite = np.isfinite(flat)
-    with np.errstate(over="ignore"):
+    if flat.size > SHORTEST_REPR_LIMIT:
+        tokens = [repr(v) for v in flat.tolist()]  # the float32's exact float64 value: always round-trips
+        redo = np.flatnonzero(~finite)
+    else:
+        tokens = [str(v) for v in flat]  # numpy's shortest float32 repr: 0.1, not 0.10000000149011612
         back = np.array([t if ok else "0" for t, ok in zip(tokens, finite)], dtype=np.float64).astype(np.float32)
-    for i in np.flatnonzero(~finite | (back.view(np.uint32) != np.where(finite, flat, 0).view(np.uint32))):
-        v = float(flat[i])
-        # a shortest float32 repr can, rarely, round differently when read as float64 first; float64's repr cannot
-        tokens[i] = repr(v) if np.isfinite(v) else ('float("nan")' if v != v else ('float("inf")' if v > 0 else '-float("inf")'))
+        # read as float64 first (as np.array and torch.tensor do), a shortest float32 repr can, rarely, round elsewhere
+        redo = np.flatnonzero(~finite | (back.view(np.uint32) != np.where(finite, flat, 0).view(np.uint32)))
+    for i in redo:
+        tokens[i] = _exact_literal(float(flat[i]))
     return tokens
+
+
+def _exact_literal(v: float) -> str:
+    """A literal for one float, non-finite ones included."""
+    if v != v:
+        return 'float("nan")'
+    if v in (float("inf"), float("-inf")):
+        return 'float("inf")' if v > 0 else '-float("inf")'
+    return repr(v)
 
 
 def array_literal(values: np.ndarray, indent: str = "") -> str:

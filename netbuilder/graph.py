@@ -19,6 +19,7 @@ RENDER_TIMEOUT_S = 30
 MAX_LABEL_NAME = 40  # characters of a layer name shown in a node; longer names are cut with "…"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_NOT_XML = re.compile(r"[\ud800-\udfff\ufffe\uffff]")  # lone surrogates cannot be UTF-8; Graphviz's XML parser rejects these
 # Graphviz expands \N, \G, \L ... even inside HTML-like labels (entities are decoded first), so no
 # backslash may reach it; U+2216 SET MINUS looks like one and means nothing to Graphviz.
 _BACKSLASH_LOOKALIKE = "\u2216"
@@ -47,8 +48,9 @@ class GraphvizMissingError(GraphvizError):
 
 # --- escaping ---------------------------------------------------------------------------------
 def _plain(text) -> str:
-    """`text` on one line with no control characters and no backslashes."""
-    return _CONTROL.sub(" ", str(text)).replace("\\", _BACKSLASH_LOOKALIKE)
+    """`text` on one line with no control characters, no backslashes, and only characters XML allows."""
+    text = _NOT_XML.sub("\ufffd", _CONTROL.sub(" ", str(text)))
+    return text.replace("\\", _BACKSLASH_LOOKALIKE)
 
 
 def html_text(text) -> str:

@@ -139,13 +139,15 @@ HOSTILE = [
     "tab\there\nnew line\r\x00\x7f\u2028end",
     "' & \" < >",
     "ü·→ unicode",
+    "lone \ud800 surrogate \ufffe non-character",
 ]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_html_text_leaves_no_markup_backslash_or_line_break(text):
     safe = graph.html_text(text)
-    assert not set(safe) & set('<>"\'\\\n\r\t\x00\x7f\u2028')
+    assert not set(safe) & set('<>"\'\\\n\r\t\x00\x7f\u2028\ud800\ufffe')
+    safe.encode("utf-8")  # no lone surrogate left
     assert "&" not in safe.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "").replace("&quot;", "").replace("&#x27;", "")
 
 

@@ -1,0 +1,112 @@
+"""netbuilder.summary: Keras's summary text (captured from Keras 3.15, reference §4.4) and summary_frame."""
+
+import keras
+import numpy as np
+import pytest
+
+import netbuilder as nb
+from netbuilder.summary import readable_size, summary_shape, summary_text
+
+# Keras 3.15.1's output for the seed model, non-TTY (line length 80 - 4 = 76), copied from the reference.
+KERAS_SEED_SUMMARY = """\
+Model: "sequential"
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
+┃ Layer (type)                    ┃ Output Shape           ┃       Param # ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
+│ dense (Dense)                   │ (None, 3, 16)          │            48 │
+├─────────────────────────────────┼────────────────────────┼───────────────┤
+│ activation (Activation)         │ (None, 3, 16)          │             0 │
+├─────────────────────────────────┼────────────────────────┼───────────────┤
+│ flatten (Flatten)               │ (None, 48)             │             0 │
+├─────────────────────────────────┼────────────────────────┼───────────────┤
+│ dense_1 (Dense)                 │ (None, 4)              │           196 │
+└─────────────────────────────────┴────────────────────────┴───────────────┘
+ Total params: 244 (976.00 B)
+ Trainable params: 244 (976.00 B)
+ Non-trainable params: 0 (0.00 B)
+"""
+
+
+def seed_model():
+    return nb.Sequential([nb.Input((3, 2)), nb.Dense(16), nb.Activation("relu"), nb.Flatten(), nb.Dense(4)], seed=0)
+
+
+def test_seed_summary_is_keras_text():
+    assert summary_text(seed_model(), line_length=76) == KERAS_SEED_SUMMARY
+
+
+def test_summary_print_fn_called_once_with_whole_text(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    calls = []
+    seed_model().summary(print_fn=calls.append)
+    assert calls == [KERAS_SEED_SUMMARY]
+
+
+def test_summary_prints_without_trailing_blank_line(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    seed_model().summary()
+    assert capsys.readouterr().out == KERAS_SEED_SUMMARY
+
+
+@pytest.mark.parametrize("length, widths", [(76, (31, 22, 13)), (88, (36, 27, 15)), (60, (24, 17, 9))])
+def test_cell_widths(length, widths):
+    header = summary_text(seed_model(), line_length=length).splitlines()[2]
+    cells = header.split("┃")[1:-1]
+    assert [len(c) - 2 for c in cells] == list(widths)
+    assert all(len(line) == length for line in summary_text(seed_model(), line_length=length).splitlines()[1:-3])
+
+
+@pytest.mark.parametrize("shape, text", [((None,), "(None)"), ((None, 3, 16), "(None, 3, 16)"), ((4, 5), "(4, 5)")])
+def test_summary_shape(shape, text):
+    assert summary_shape(shape) == text
+
+
+@pytest.mark.parametrize("params, text", [(0, "0.00 B"), (244, "976.00 B"), (256, "1.00 KB"), (407_050, "1.55 MB"), (4_355_000, "16.61 MB"), (50_000_000, "190.73 MB")])
+def test_readable_size(params, text):
+    assert readable_size(params) == text
+
+
+def capture_keras(model, **kwargs):
+    out = []
+    model.summary(print_fn=lambda text, **kw: out.append(text), **kwargs)
+    return out[0]
+
+
+def test_big_numbers_long_names_and_rank1_like_keras(monkeypatch):
+    """Thousands separators, a cut long name, `(None)` for rank 1: against Keras itself."""
+    monkeypatch.setenv("COLUMNS", "80")
+    long_name = "a_really_long_layer_name_that_will_be_cut_off_here"
+    ours = nb.Sequential([nb.Input((784,)), nb.Dense(512, name=long_name), nb.Dense(10, activation="softmax")], name="mnist")
+    keras.backend.clear_session()
+    theirs = keras.Sequential(
+        [keras.Input((784,)), keras.layers.Dense(512, name=long_name), keras.layers.Dense(10, activation="softmax")], name="mnist"
+    )
+    text = summary_text(ours)
+    assert "401,920" in text and "…" in text and "407,050 (1.55 MB)" in text
+    assert text == capture_keras(theirs)
+    keras.backend.clear_session()
+    rank1 = nb.Sequential([nb.Input(()), nb.Activation("relu")])
+    assert "(None)" in summary_text(rank1)
+    assert summary_text(rank1) == capture_keras(keras.Sequential([keras.Input(()), keras.layers.Activation("relu")]))
+
+
+def test_functional_summary_lists_input_layer():
+    x = nb.Input((10, 64))
+    text = summary_text(nb.Model(inputs=x, outputs=nb.Flatten()(x)), line_length=76)
+    assert text.splitlines()[0] == 'Model: "functional"'
+    assert "│ input_layer (InputLayer)        │ (None, 10, 64)         │             0 │" in text
+
+
+def test_summary_frame_columns_and_rows():
+    frame = seed_model().summary_frame()
+    assert list(frame.columns) == ["Layer (type)", "Output Shape", "Param #", "Input Shape", "Formula"]
+    assert frame["Layer (type)"].tolist() == ["dense (Dense)", "activation (Activation)", "flatten (Flatten)", "dense_1 (Dense)"]
+    assert frame["Output Shape"].tolist() == ["(None, 3, 16)", "(None, 3, 16)", "(None, 48)", "(None, 4)"]
+    assert frame["Param #"].tolist() == [48, 0, 0, 196] and np.issubdtype(frame["Param #"].dtype, np.integer)
+    assert frame["Input Shape"].tolist() == ["(None, 3, 2)", "(None, 3, 16)", "(None, 3, 16)", "(None, 48)"]
+    assert frame["Formula"].tolist() == ["2×16 + 16 = 48", "", "", "48×4 + 4 = 196"]
+
+
+def test_summary_of_unbuilt_model_explains():
+    with pytest.raises(AttributeError, match="no defined"):
+        nb.Sequential([nb.Dense(2)]).summary()

@@ -1,0 +1,122 @@
+"""netbuilder.serialization: to_json structure, model_from_json round trips and clear errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+import netbuilder as nb
+
+
+def seed_model(seed=0):
+    return nb.Sequential([nb.Input((3, 2)), nb.Dense(16), nb.Activation("relu"), nb.Flatten(), nb.Dense(4)], seed=seed)
+
+
+def doc_of(model):
+    return json.loads(model.to_json())
+
+
+def test_to_json_structure():
+    doc = doc_of(seed_model())
+    assert (doc["module"], doc["class_name"], doc["registered_name"]) == ("keras", "Sequential", None)
+    assert doc["build_config"] == {"input_shape": [None, 3, 2]} and doc["compile_config"] == {}
+    config = doc["config"]
+    assert list(config) == ["name", "trainable", "dtype", "layers", "build_input_shape"]
+    assert [(e["class_name"], e["config"]["name"]) for e in config["layers"]] == [
+        ("InputLayer", "input_layer"), ("Dense", "dense"), ("Activation", "activation"), ("Flatten", "flatten"), ("Dense", "dense_1"),
+    ]
+    assert config["layers"][0]["config"]["batch_shape"] == [None, 3, 2]
+    assert [e.get("build_config") for e in config["layers"]] == [
+        None, {"input_shape": [None, 3, 2]}, None, {"input_shape": [None, 3, 16]}, {"input_shape": [None, 48]},
+    ]
+
+
+def test_to_json_is_compact_keras_style():
+    text = seed_model().to_json()
+    assert text.startswith('{"module": "keras", "class_name": "Sequential", "config": {"name": "sequential"')
+
+
+def test_round_trip_keeps_architecture():
+    model = nb.Sequential(
+        [nb.Input((2, 3)), nb.Flatten(data_format="channels_first"), nb.Dense(5, activation="swish", use_bias=False, name="h"), nb.Dense(4, activation="glu")],
+        name="net",
+    )
+    loaded = nb.model_from_json(model.to_json(), seed=1)
+    assert doc_of(loaded) == doc_of(model)
+    assert loaded.name == "net" and [layer.name for layer in loaded.layers] == ["flatten", "h", "dense"]
+    loaded.set_weights(model.get_weights())
+    x = np.random.default_rng(0).normal(size=(3, 2, 3))
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_weights_come_from_seed():
+    a = nb.model_from_json(seed_model().to_json(), seed=5).get_weights()
+    b = seed_model(seed=5).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_bytes_accepted():
+    assert nb.model_from_json(seed_model().to_json().encode(), seed=0).count_params() == 244
+
+
+def test_dense_build_config_mismatch_fails_like_keras():
+    doc = doc_of(seed_model())
+    doc["config"]["layers"][4]["build_config"]["input_shape"] = [None, 50]
+    with pytest.raises(nb.IncompatibleShapeError, match="'dense_1'.*last axis has size 50"):
+        nb.model_from_json(json.dumps(doc))
+
+
+def test_without_input_layer_or_build_shape_loads_unbuilt():
+    doc = doc_of(seed_model())
+    del doc["config"]["layers"][0], doc["config"]["build_input_shape"]
+    for entry in doc["config"]["layers"]:
+        entry.pop("build_config", None)
+    model = nb.model_from_json(json.dumps(doc), seed=0)
+    assert not model.built
+    assert model.predict(np.ones((1, 3, 2))).shape == (1, 4)
+
+
+def _with_layers(layers, **config):
+    return json.dumps({"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": layers, **config}})
+
+
+INPUT = {"class_name": "InputLayer", "config": {"batch_shape": [None, 3]}}
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("not json", "not valid JSON"),
+        (json.dumps([1, 2]), "expected a Sequential model"),
+        (json.dumps({"class_name": "Functional", "config": {}}), "expected a Sequential model.*Functional"),
+        (_with_layers("x"), "config.layers must be a list"),
+        (_with_layers([{"class_name": "Dense"}]), "every layer needs a 'class_name' and a 'config'"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"name": "d"}}]), "Dense 'd' has no 'units'"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "activation": {"class_name": "X"}}}]), "custom activation object"),
+        (_with_layers([INPUT, {"class_name": "Activation", "config": {}}]), "needs an activation name"),
+        (_with_layers([INPUT, INPUT]), "InputLayer can only come first"),
+        (_with_layers([{"class_name": "InputLayer", "config": {"batch_shape": [None, None]}}]), "unknown \\(null\\) dimension"),
+        (_with_layers([{"class_name": "InputLayer", "config": {}}]), "InputLayer needs batch_shape or shape"),
+        (_with_layers([INPUT, {"class_name": "Dropout", "config": {"name": "drop", "rate": 0.5}}, {"class_name": "Conv2D", "config": {"name": "conv"}}]), r"unsupported layers: drop \(Dropout\), conv \(Conv2D\)"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply|not valid JSON"),
+        (" " * 2_000_001, "at most 2,000,000"),
+        (_with_layers([INPUT] + [{"class_name": "Flatten", "config": {}}] * 202), "at most 200"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 0}}]), "positive integer"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "activation": "threshold"}}]), "threshold"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": {"input_shape": [None, "3"]}}]), "invalid or oversized build_config"),
+    ],
+)
+def test_garbage_rejected_with_netbuilder_error(text, match):
+    with pytest.raises(nb.NetbuilderError, match=match):
+        nb.model_from_json(text)
+
+
+def test_input_layer_shape_and_legacy_batch_input_shape():
+    for cfg in ({"shape": [3]}, {"batch_input_shape": [None, 3]}):
+        model = nb.model_from_json(_with_layers([{"class_name": "InputLayer", "config": cfg}, {"class_name": "Dense", "config": {"units": 2}}]), seed=0)
+        assert model.input_shape == (None, 3) and model.output_shape == (None, 2)
+
+
+def test_not_a_string():
+    with pytest.raises(nb.InputDataError, match="expected a JSON string"):
+        nb.model_from_json(42)

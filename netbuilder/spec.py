@@ -99,12 +99,13 @@ class ModelSpec:
         check_seed(self.seed)
         if len(self.layers) > MAX_LAYERS:
             raise LimitError(f"a model holds at most {MAX_LAYERS} layers; this one would have {len(self.layers)}")
+        for layer in self.layers:  # ids first: an unhashable id must not reach set() below
+            if isinstance(layer.id, bool) or not isinstance(layer.id, int) or not 0 <= layer.id < MAX_LAYER_ID:
+                raise LayerConfigError(f"layer id must be an integer from 0 to {MAX_LAYER_ID - 1}")
         ids = [layer.id for layer in self.layers]
         if len(set(ids)) != len(ids):
             raise LayerConfigError("layer ids must be unique")
         for layer in self.layers:
-            if isinstance(layer.id, bool) or not isinstance(layer.id, int) or not 0 <= layer.id < MAX_LAYER_ID:
-                raise LayerConfigError(f"layer id must be an integer from 0 to {MAX_LAYER_ID - 1}")
             if layer.kind not in KINDS:
                 raise LayerConfigError(f"layer kind must be one of {', '.join(KINDS)}; received {str(layer.kind)[:40]!r}")
             if layer.input_dim is not None and (

@@ -170,3 +170,18 @@ def blas_threads() -> str:
         pass
     env = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ}
     return f"unknown (threadpoolctl not installed; env {env or 'unset'})"
+
+
+def cpu_busy(interval: float = 1.0) -> float:
+    """Fraction of all CPUs busy over `interval` seconds (from /proc/stat); the caller is asleep meanwhile."""
+    def snap():
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields), idle
+    try:
+        t1, i1 = snap()
+        time.sleep(interval)
+        t2, i2 = snap()
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return 1 - (i2 - i1) / max(1, t2 - t1)

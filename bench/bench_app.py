@@ -20,6 +20,8 @@ Run alone: python bench/bench_app.py [--skip-server]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import signal
 import socket
@@ -74,6 +76,12 @@ def install_model(at, key: str, how: str, spec: ModelSpec) -> None:
         at.session_state[key] = spec
 
 
+def quiet(at) -> None:
+    """at.run() without Streamlit's rich traceback on stdout when the app raises (it is collected instead)."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        at.run()
+
+
 def errors_of(at) -> list[str]:
     return [str(getattr(e, "message", "") or getattr(e, "value", ""))[:200] for e in at.exception]
 
@@ -86,7 +94,7 @@ def apptest_rerun(forced_key: str | None, repeat: int = 7) -> tuple[list[dict], 
     key = how = None
     for n in SIZES:
         at = AppTest.from_file(str(APP), default_timeout=60)
-        at.run()  # warm: imports, first-run state
+        quiet(at)  # warm: imports, first-run state
         errors.update(errors_of(at))
         if key is None:
             key, how = (forced_key, "history" if forced_key and hasattr(at.session_state[forced_key], "present") else "spec") if forced_key else find_model_key(at)
@@ -96,12 +104,12 @@ def apptest_rerun(forced_key: str | None, repeat: int = 7) -> tuple[list[dict], 
                 notes.append(f"model installed in session_state[{key!r}] ({how})")
         if key is not None:
             install_model(at, key, how, model_of(n))
-        at.run()  # warm for this model (fills st.cache_data)
+        quiet(at)  # warm for this model (fills st.cache_data)
         errors.update(errors_of(at))
         samples = []
         for _ in range(repeat):
             t0 = timer()
-            at.run()
+            quiet(at)
             samples.append(timer() - t0)
         errors.update(errors_of(at))
         edits = []
@@ -110,7 +118,7 @@ def apptest_rerun(forced_key: str | None, repeat: int = 7) -> tuple[list[dict], 
             for s in specs:
                 install_model(at, key, how, s)
                 t0 = timer()
-                at.run()
+                quiet(at)
                 edits.append(timer() - t0)
             errors.update(errors_of(at))
         curve["layers"].append(n)

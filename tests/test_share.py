@@ -134,7 +134,29 @@ def test_invalid_models_are_rejected_by_the_spec():
     assert "input shape" in fails(model(input_shape=[10**9]), NetbuilderError)
 
 
-def test_a_crash_inside_from_dict_still_becomes_a_share_link_error():
-    # ModelSpec.from_dict raises TypeError for an unhashable id (reported); decode must still fail cleanly.
-    token = pack(b'{"model": {"layers": [{"id": [1], "kind": "Flatten"}]}}')
-    assert fails(token).startswith("share link holds an invalid model (TypeError")
+def test_a_crash_inside_from_dict_still_becomes_a_share_link_error(monkeypatch):
+    # from_dict should name every problem itself (an unhashable id once raised TypeError); if it ever
+    # crashes again, a link must still fail as a NetbuilderError, never take the app down.
+    token = encode(seed_spec())
+
+    def crash(data):
+        raise TypeError("unhashable type: 'list'")
+
+    monkeypatch.setattr(ModelSpec, "from_dict", staticmethod(crash))
+    assert fails(token) == "share link holds an invalid model (TypeError: unhashable type: 'list')"
+
+
+def test_unhashable_layer_id_is_a_clean_error():
+    assert fails(pack(b'{"model": {"layers": [{"id": [1], "kind": "Flatten"}]}}'), LayerConfigError) == (
+        "layer id must be an integer from 0 to 999999"
+    )
+
+
+def test_encode_refuses_a_spec_that_would_not_read_back():
+    # validate() accepts the alias "swish" but from_dict() does not (reported): no dead links.
+    spec = ModelSpec(input_shape=(3,), layers=(LayerSpec(0, "Dense", activation="swish"),)).validate()
+    try:
+        token = encode(spec)
+    except NetbuilderError:
+        return
+    assert decode(token) == (spec, None)

@@ -4,7 +4,8 @@ Text is a JSON nested list such as `[[[1, 2], [3, 4], [5, 6]]]`, read with `json
 Non-finite values are allowed (they are valid float32 and show how NaN spreads through a model):
 `NaN`, `Infinity`, `-Infinity` as JSON writes them, and `nan`, `inf`, `-inf`, `infinity` in any
 case. Trailing commas, strings, true/false/null and objects are rejected, as are numbers outside
-float32's range (|x| > 3.4028235e38 would become inf). Every failure is an InputDataError.
+float32's range (|x| > 3.4028235e38 would become inf). Every problem with the data is an
+InputDataError; an invalid `input_shape` is the caller's bug and raises check_input_shape's error.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def _load(text: str):
     rewritten = _ALIAS.sub(alias, text)
     infinities = []
     try:
+        # parse_int=float: a 5000-digit integer becomes inf (caught below) instead of Python's digit-limit error.
         value = json.loads(rewritten, parse_int=float, parse_constant=lambda c: infinities.append(c) or float(c))
     except json.JSONDecodeError as e:
         pos = _original_pos(e.pos, replaced)

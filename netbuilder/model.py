@@ -241,7 +241,7 @@ class Sequential:
         """The summary as a pandas DataFrame: Layer (type), Output Shape, Param #, and more."""
         from .summary import summary_frame
 
-        return summary_frame(self)
+        return summary_frame(self._require_built("input shape"))
 
     def get_config(self) -> dict:
         from .serialization import model_config

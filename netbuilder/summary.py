@@ -80,18 +80,21 @@ def summary_text(model, line_length=None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_frame(model):
-    """Keras's three columns plus Input Shape and the Dense parameter formula, one row per layer."""
+def summary_frame(analysis):
+    """Keras's three columns plus Input Shape and the Dense formula, one row per layer of an Analysis.
+
+    A model that does not fit still gets its rows up to the failing layer, whose output is "—".
+    """
     import pandas as pd
 
     rows = [
         {
             "Layer (type)": f"{report.name} ({report.class_name})",
-            "Output Shape": summary_shape(report.output_shape),
+            "Output Shape": summary_shape(report.output_shape) if report.output_shape else "—",
             "Param #": report.params,
             "Input Shape": summary_shape(report.input_shape),
             "Formula": report.formula,
         }
-        for report in model.analysis.layers
+        for report in analysis.layers
     ]
     return pd.DataFrame(rows, columns=["Layer (type)", "Output Shape", "Param #", "Input Shape", "Formula"])

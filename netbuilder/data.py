@@ -208,3 +208,19 @@ def _nest(flat: list[str], shape: tuple, depth: int) -> str:
     step = len(flat) // shape[0] if shape[0] else 0
     rows = [_nest(flat[i * step : (i + 1) * step], shape[1:], depth + 1) for i in range(shape[0])]
     return "[" + (",\n" + " " * depth).join(rows) + "]"
+
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """A per-sample input shape from text such as `3, 2`, `(3, 2)`, `3x2` or `` (one number per sample)."""
+    if not isinstance(text, str) or len(text) > 100:
+        raise InputDataError("an input shape is at most 100 characters, such as `3, 2`")
+    inner = text.strip().strip("()[]").strip()
+    inner = inner[:-1] if inner.endswith(",") else inner  # Python's one-axis tuple: (3,)
+    parts = [p.strip() for p in re.split(r"[,x×]", inner)] if inner else []
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise InputDataError(
+            f"input shape {text.strip()[:40]!r} is not a list of positive integers such as `3, 2` "
+            f"(up to {MAX_INPUT_RANK} of them; empty for one number per sample)"
+        )
+    return check_input_shape(tuple(int(p) for p in parts))

@@ -149,8 +149,8 @@ def sidebar() -> None:
     with st.sidebar:
         st.header("Model")
         undo, redo = st.columns(2)
-        undo.button("↶ Undo", on_click=on_undo, disabled=not ss.history.can_undo, key="undo", width="stretch")
-        redo.button("↷ Redo", on_click=on_redo, disabled=not ss.history.can_redo, key="redo", width="stretch")
+        undo.button("Undo", icon=":material/undo:", on_click=on_undo, disabled=not ss.history.can_undo, key="undo", width="stretch")
+        redo.button("Redo", icon=":material/redo:", on_click=on_redo, disabled=not ss.history.can_redo, key="redo", width="stretch")
 
         ss.input_shape_text = ", ".join(str(d) for d in spec().input_shape)
         st.text_input(
@@ -162,7 +162,7 @@ def sidebar() -> None:
         seed_col, dice_col = st.columns([3, 1], vertical_alignment="bottom")
         seed_col.number_input("Weight seed", key="seed", step=1, on_change=on_seed,
                               help=f"0 to {MAX_SEED:,}; the same seed gives the same weights on every machine.")
-        dice_col.button("🎲", key="random_seed", on_click=on_random_seed, help="New random weights")
+        dice_col.button("", icon=":material/casino:", key="random_seed", on_click=on_random_seed, help="New random weights")
 
         st.subheader("Add a layer")
         st.selectbox("Kind", KINDS, key="add_kind")
@@ -170,7 +170,7 @@ def sidebar() -> None:
         if ss.get("add_position") not in positions:
             ss.add_position = "at the end"
         st.selectbox("Position", positions, key="add_position")
-        st.button("＋ Add layer", key="add", on_click=on_add, type="primary", width="stretch")
+        st.button("Add layer", icon=":material/add:", key="add", on_click=on_add, type="primary", width="stretch")
         st.button("Clear all layers", key="clear", on_click=lambda: commit(lambda s: s.clear(), "clear the layers"), width="stretch")
 
         st.subheader("Presets")
@@ -200,13 +200,13 @@ def layer_editor(model: ModelSpec) -> None:
             head, buttons = st.columns([3, 2], vertical_alignment="center")
             head.markdown(f"**{i + 1}. {name}** · {layer.kind}")
             up, down, dup, delete = buttons.columns(4)
-            up.button("↑", key=f"up_{layer.id}", help="Move up", disabled=i == 0,
+            up.button("", icon=":material/arrow_upward:", key=f"up_{layer.id}", help="Move up", disabled=i == 0,
                       on_click=lambda lid=layer.id: commit(lambda s: s.move(lid, -1), "move the layer"))
-            down.button("↓", key=f"down_{layer.id}", help="Move down", disabled=i == len(model.layers) - 1,
+            down.button("", icon=":material/arrow_downward:", key=f"down_{layer.id}", help="Move down", disabled=i == len(model.layers) - 1,
                         on_click=lambda lid=layer.id: commit(lambda s: s.move(lid, 1), "move the layer"))
-            dup.button("⧉", key=f"duplicate_{layer.id}", help="Duplicate",
+            dup.button("", icon=":material/content_copy:", key=f"duplicate_{layer.id}", help="Duplicate",
                        on_click=lambda lid=layer.id: commit(lambda s: s.duplicate(lid), "duplicate the layer"))
-            delete.button("✕", key=f"delete_{layer.id}", help="Delete",
+            delete.button("", icon=":material/delete:", key=f"delete_{layer.id}", help="Delete",
                           on_click=lambda lid=layer.id: commit(lambda s: s.remove(lid), "delete the layer"))
             layer_settings(layer)
 
@@ -256,7 +256,7 @@ def build_page(model: ModelSpec) -> None:
     with left:
         layer_editor(model)
     with right:
-        st.graphviz_chart(dot_source(model), width="stretch")
+        st.graphviz_chart(dot_source(model))
         issue_panel(model)
     summary_panel(model)
 

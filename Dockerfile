@@ -1,0 +1,17 @@
+# netbuilder as a container: `docker build -t netbuilder . && docker run -p 8501:8501 netbuilder`
+FROM python:3.11-slim
+WORKDIR /app
+# Graphviz's `dot` renders the SVG/PNG downloads; the page itself draws graphs in the browser.
+RUN apt-get update && apt-get install -y --no-install-recommends graphviz \
+    && rm -rf /var/lib/apt/lists/*
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY .streamlit ./.streamlit
+COPY netbuilder ./netbuilder
+COPY app.py .
+RUN useradd --create-home netbuilder
+USER netbuilder
+EXPOSE 8501
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://localhost:8501/_stcore/health', timeout=4).read() != b'ok')"
+CMD ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0"]

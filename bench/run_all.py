@@ -35,6 +35,12 @@ def version(dist: str) -> str:
         return "not installed"
 
 
+def _blas() -> str:
+    import numpy  # noqa: F401 - threadpoolctl only sees BLAS libraries that are loaded
+
+    return blas_threads()
+
+
 def machine() -> dict:
     mem = "?"
     try:
@@ -58,7 +64,7 @@ def machine() -> dict:
         "keras": version("keras"),
         "torch": version("torch"),
         "streamlit": version("streamlit"),
-        "blas": blas_threads(),
+        "blas": _blas(),
         "commit": commit,
     }
 

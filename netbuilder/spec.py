@@ -106,12 +106,7 @@ class ModelSpec:
         if len(set(ids)) != len(ids):
             raise LayerConfigError("layer ids must be unique")
         for layer in self.layers:
-            if layer.kind not in KINDS:
-                raise LayerConfigError(f"layer kind must be one of {', '.join(KINDS)}; received {str(layer.kind)[:40]!r}")
-            if layer.input_dim is not None and (
-                isinstance(layer.input_dim, bool) or not isinstance(layer.input_dim, int) or not 1 <= layer.input_dim <= MAX_UNITS
-            ):
-                raise LayerConfigError(f"a Dense's built input size must be an integer from 1 to {MAX_UNITS:,}")
+            _check_layer_fields(layer)
         issue = self.analyze().issue
         if issue is not None and issue.kind == "limit":
             raise issue_error(issue)
@@ -140,9 +135,7 @@ class ModelSpec:
         for raw in raw_layers:
             if not isinstance(raw, dict) or not set(raw) <= allowed or "id" not in raw or "kind" not in raw:
                 raise LayerConfigError(f"each layer needs id and kind, and only these keys: {', '.join(sorted(allowed))}")
-            layer = replace(new_layer(raw["kind"], raw["id"]), **raw)
-            _check_layer_fields(layer)
-            layers.append(layer)
+            layers.append(_canonical(replace(new_layer(raw["kind"], raw["id"]), **raw)))
         shape = data.get("input_shape", [])
         if not isinstance(shape, list):
             raise LayerConfigError("input_shape must be a list of positive integers")
@@ -191,8 +184,7 @@ class ModelSpec:
         unknown = set(changes) - (set(LayerSpec.__dataclass_fields__) - {"id", "kind"})
         if unknown:
             raise LayerConfigError(f"unknown layer setting(s): {', '.join(sorted(unknown))}")
-        layer = replace(self.layers[i], **changes)
-        _check_layer_fields(layer)
+        layer = _canonical(replace(self.layers[i], **changes))
         return self._with(layers=self.layers[:i] + (layer,) + self.layers[i + 1 :])
 
     def clear(self) -> ModelSpec:
@@ -223,16 +215,29 @@ def _compact(layer: LayerSpec) -> dict:
     return {k: v for k, v in asdict(layer).items() if k in ("id", "kind") or v != defaults[k]}
 
 
+def _canonical(layer: LayerSpec) -> LayerSpec:
+    """`layer` with its activation named as Keras serializes it (swish → silu); other types are left to the checks."""
+    return replace(layer, activation=canonical_name(layer.activation)) if isinstance(layer.activation, str) else layer
+
+
 def _check_layer_fields(layer: LayerSpec) -> None:
-    """Type- and range-check one layer's settings by building it (the engine's own checks)."""
+    """Type- and range-check one layer's settings, then build it (the engine's own checks)."""
+    if layer.kind not in KINDS:
+        raise LayerConfigError(f"layer kind must be one of {', '.join(KINDS)}; received {str(layer.kind)[:40]!r}")
     if layer.kind == "Dense" and (isinstance(layer.units, bool) or not isinstance(layer.units, int)):
         raise LayerConfigError(f"units must be an integer from 1 to {MAX_UNITS:,}; received {str(layer.units)[:20]}")
+    if layer.input_dim is not None and (
+        isinstance(layer.input_dim, bool) or not isinstance(layer.input_dim, int) or not 1 <= layer.input_dim <= MAX_UNITS
+    ):
+        raise LayerConfigError(f"a Dense's built input size must be an integer from 1 to {MAX_UNITS:,}")
+    if not isinstance(layer.use_bias, bool):
+        raise LayerConfigError("use_bias must be true or false")
     if not isinstance(layer.activation, str) or not isinstance(layer.data_format, str):
         raise LayerConfigError("activation and data_format must be names")
     if layer.kind == "Flatten" and layer.data_format not in DATA_FORMATS:
         raise LayerConfigError(f"data_format must be one of {', '.join(DATA_FORMATS)}")
-    if canonical_name(layer.activation) != layer.activation:
-        raise LayerConfigError(f"activation must be one of: {', '.join(ACTIVATION_NAMES)}")
+    if (name := canonical_name(layer.activation)) != layer.activation:
+        raise LayerConfigError(f"activation {layer.activation!r} is stored by the name Keras serializes: {name!r}")
     layer.to_layer()  # the engine's own checks: units bound, names, data_format
 
 

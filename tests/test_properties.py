@@ -84,13 +84,16 @@ keras_doc = st.fixed_dictionaries(
                          json_leaf)})
 
 
+CANONICAL_ACTIVATIONS = sorted({canonical_name(name) for name in ACTIVATION_NAMES})
+
+
 @st.composite
 def layer_specs(draw, layer_id):
     kind = draw(st.sampled_from(KINDS))
     return LayerSpec(
         id=layer_id, kind=kind,
         units=draw(st.one_of(st.integers(1, 64), st.sampled_from([16, 1000, 65_536]))),
-        activation=draw(st.sampled_from(ACTIVATION_NAMES)),  # includes aliases (swish): see the property
+        activation=draw(st.sampled_from(CANONICAL_ACTIVATIONS)),  # specs store names as Keras serializes them
         use_bias=draw(st.booleans()),
         data_format=draw(st.sampled_from(DATA_FORMATS)),
         input_dim=draw(st.one_of(st.none(), st.integers(1, 64))) if kind == "Dense" else None,
@@ -233,18 +236,13 @@ def test_decode_arbitrary_json(doc):
 
 @fast(1000)
 @given(model_specs(), st.one_of(st.none(), st.text(max_size=30)))
-@example(ModelSpec(input_shape=(3,), layers=(LayerSpec(0, "Dense", activation="swish"),)), None)
 def test_encode_then_decode_is_identity(spec, text):
     try:
         spec.validate()
     except NetbuilderError:
         assume(False)  # not a model the app could hold
     CASES["encode_then_decode_is_identity"] += 1
-    canonical = all(canonical_name(layer.activation) == layer.activation for layer in spec.layers)
-    token = only_netbuilder_errors(encode, spec, text)
-    if token is None:  # encode refuses only specs from_dict would not read back (aliases such as swish)
-        assert not canonical
-        return
+    token = encode(spec, text)
     assert decode(token) == (spec, text)
     assert encode(decode(token)[0], text) == token  # deterministic
 

@@ -12,6 +12,8 @@ from .errors import LayerConfigError, LimitError
 from .initializers import glorot_uniform
 from .limits import MAX_INPUT_ELEMENTS, MAX_INPUT_RANK, MAX_NAME_CHARS, MAX_UNITS
 
+_ZERO = np.array(0.0, np.float32)
+
 Shape = tuple  # a full shape, batch axis first (None when unknown)
 
 _NAME_RE = re.compile(r"[^\x00-\x1f\x7f/]+")
@@ -166,8 +168,10 @@ class Dense(Layer):
         y = np.matmul(x, self.kernel)
         if self.bias is not None:
             np.add(y, self.bias, out=y)  # in place: same bits as `y + bias`, one allocation fewer
+        if self.activation == "linear":
+            return y
         if self.activation == "relu":
-            return np.maximum(y, 0.0, out=y)
+            return np.maximum(y, _ZERO, out=y)  # a 0-d float32 array is the cheapest operand for a ufunc
         return self._activation_fn(y)
 
     def get_config(self) -> dict:

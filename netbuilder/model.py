@@ -115,6 +115,9 @@ class Sequential:
             layer.build(report.input_shape, layer_seed(self.seed, i))
             layer.input_shape, layer.output_shape = report.input_shape, report.output_shape
         self._analysis = analysis
+        # Per-call overhead is what a learner feels on a small model: precompute what predict checks.
+        self._widest = max((math.prod(r.output_shape[1:]) for r in analysis.layers), default=0)
+        self._calls = tuple(layer.call for layer in self._layers)
 
     # --- shapes -------------------------------------------------------------------------------
     @property
@@ -212,10 +215,15 @@ class Sequential:
 
     def predict(self, x, batch_size=None, verbose=0) -> np.ndarray:
         """The model's output for `x` (float32); batch_size and verbose are accepted as in Keras."""
-        y = self._as_input(x)
-        self._check_batch(y.shape[0])
-        for layer in self._layers:
-            y = layer.call(y)
+        if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim and x.shape[1:] == self._input:
+            y = x  # already a float32 batch of the right shape (its size is checked just below)
+        else:
+            y = self._as_input(x)
+        if y.size > MAX_TENSOR_ELEMENTS or y.shape[0] * self._widest > MAX_TENSOR_ELEMENTS:
+            self._as_input(y)  # these raise the LimitError that names the sizes
+            self._check_batch(y.shape[0])
+        for call in self._calls:
+            y = call(y)
         return y
 
     __call__ = predict

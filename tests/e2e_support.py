@@ -1,0 +1,242 @@
+"""Helpers for the real-browser tests: a `streamlit run` server, Debian's Chromium, and waits that
+follow Streamlit's own messages instead of sleeping.
+
+Waiting: every page listens to its websocket and decodes Streamlit's ForwardMsg frames, so "the run
+is over" means the server said `script_finished` and then `session_status_changed` with
+`script_is_running=False`, and the browser has drawn it (`data-test-script-state="notRunning"`,
+no status widget). Checks on the page then retry until their expected value shows up (Playwright's
+`expect`), because the graph is drawn to SVG asynchronously after the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+    "--no-first-run", "--disable-gpu", "--disable-dev-shm-usage",
+]
+STARTUP_TIMEOUT_S = 60
+RUN_TIMEOUT_MS = 30_000  # one script run on a busy 2-core machine; an idle one takes well under 1 s
+EXCEPTION = '[data-testid="stException"]'
+INSTALL_HINT = ("Install Debian's Chromium with `apt-get install -y chromium` and Playwright with "
+                "`pip install -r requirements-dev.txt` (no browser download is needed or used).")
+
+
+def require_browser() -> None:
+    """Skip without Chromium or Playwright, except under CI=true, where that is a failure."""
+    missing = []
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        missing.append(f"{CHROMIUM} is missing")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package is not installed")
+    if not missing:
+        return
+    message = "Real-browser tests need Chromium and Playwright: " + "; ".join(missing) + ". " + INSTALL_HINT
+    if os.environ.get("CI") == "true":
+        pytest.fail("CI=true, so the e2e tests must run, not skip. " + message, pytrace=False)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`streamlit run app.py` on a free loopback port, in its own process group."""
+
+    def __init__(self, root: Path, log_path: Path):
+        self.root, self.log_path = root, log_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Server":
+        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.port", str(self.port), "--server.address", "127.0.0.1",
+               "--browser.gatherUsageStats", "false"]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"streamlit exited with code {self.proc.returncode} before it was healthy:\n{self.log()}", pytrace=False)
+            try:
+                with urllib.request.urlopen(self.url + "_stcore/health", timeout=2) as r:
+                    if r.status == 200 and r.read().decode().strip() == "ok":
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        self.stop()
+        pytest.fail(f"GET /_stcore/health never said ok within {STARTUP_TIMEOUT_S} s; server log:\n{self.log()}", pytrace=False)
+
+    def stop(self) -> None:
+        """Terminate the whole process group (streamlit and anything it started); kill if it lingers."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(timeout=wait_s)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def log(self, tail: int = 6000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-tail:]
+        except OSError:
+            return "(no server log)"
+
+
+class AppPage:
+    """One browser page of the app, with Streamlit's run messages counted from its websocket."""
+
+    def __init__(self, context, server: Server):
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self._ForwardMsg = ForwardMsg
+        self.server = server
+        self.page = context.new_page()
+        self.finished: list[int] = []  # ScriptFinishedStatus of every finished run, in order
+        self.running = False
+        self.page.on("websocket", self._watch)
+
+    def _watch(self, ws) -> None:
+        if ws.url.endswith("/_stcore/stream"):
+            ws.on("framereceived", self._frame)
+
+    def _frame(self, payload) -> None:
+        if isinstance(payload, str):
+            return
+        try:
+            msg = self._ForwardMsg.FromString(payload)
+        except Exception:  # a frame we cannot read is not ours to judge; the page checks still run
+            return
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self.running = True
+        elif kind == "session_status_changed":
+            self.running = msg.session_status_changed.script_is_running
+        elif kind == "script_finished":
+            self.finished.append(msg.script_finished)
+
+    # --- waiting ---------------------------------------------------------------------------
+    def open(self, url: str | None = None) -> "AppPage":
+        before = len(self.finished)
+        self.page.goto(url or self.server.url)
+        self.wait_run(before)
+        return self
+
+    def act(self, action: Callable[[], object]) -> None:
+        """Do `action` (one widget interaction) and wait until the rerun it caused is over and drawn."""
+        before = len(self.finished)
+        action()
+        self.wait_run(before)
+
+    def wait_run(self, before: int, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
+        deadline = time.monotonic() + timeout_ms / 1000
+        while len(self.finished) <= before or self.running:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no Streamlit run finished within {timeout_ms} ms (finished: {self.finished[before:]}, "
+                                     f"running: {self.running}); server log:\n{self.server.log()}")
+            self.page.wait_for_timeout(20)  # lets Playwright deliver the websocket events
+        # FINISHED_EARLY_FOR_RERUN (2) may come first when two reruns overlap; the last must be a success.
+        assert self.finished[-1] == 0, f"last run ended with status {self.finished[-1]}; server log:\n{self.server.log()}"
+        self.page.wait_for_function(
+            """() => {
+                const app = document.querySelector('[data-testid="stApp"]');
+                return app && app.getAttribute('data-test-script-state') === 'notRunning'
+                    && !document.querySelector('[data-testid="stStatusWidget"]');
+            }""", timeout=timeout_ms)
+        self.assert_no_exception()
+
+    def assert_no_exception(self) -> None:
+        boxes = self.page.locator(EXCEPTION)
+        if boxes.count():
+            text = "\n---\n".join(boxes.all_inner_texts())
+            raise AssertionError(f"the page shows {boxes.count()} exception box(es):\n{text}\nserver log:\n{self.server.log()}")
+
+    # --- reading ----------------------------------------------------------------------------
+    @property
+    def edges(self):
+        """The shape labels on the graph's edges, in document order (input to output)."""
+        return self.page.locator('[data-testid="stGraphVizChart"] svg g.edge text')
+
+    @property
+    def nodes(self):
+        return self.page.locator('[data-testid="stGraphVizChart"] svg g.node')
+
+    def edge_texts(self) -> list[str]:
+        return [t.strip() for t in self.edges.all_text_contents()]
+
+    # --- widgets ----------------------------------------------------------------------------
+    def widget(self, key: str):
+        return self.page.locator(f".st-key-{key}")
+
+    def choose(self, key: str, option: str) -> None:
+        """Pick `option` in the selectbox keyed `key`, the way a person does: open it, click the option."""
+        box = self.widget(key).locator("input")
+
+        def pick():
+            box.click()
+            self.page.get_by_role("option", name=option, exact=True).click()
+
+        self.act(pick)
+        assert box.input_value() == option
+
+    def click(self, key: str) -> None:
+        self.act(lambda: self.widget(key).locator("button").first.click())
+
+    def set_number(self, key: str, value: int) -> None:
+        """Type `value` into the number input keyed `key` and commit it with Enter."""
+        box = self.widget(key).locator("input")
+
+        def type_it():
+            box.fill(str(value))
+            box.press("Enter")
+
+        self.act(type_it)
+
+    def open_tab(self, name: str):
+        """Click the tab called `name` (no rerun: tabs switch in the browser) and return its panel."""
+        self.page.get_by_role("tab", name=name, exact=True).click()
+        panel = self.page.get_by_role("tabpanel").filter(visible=True)
+        from playwright.sync_api import expect
+
+        expect(panel).to_have_count(1)
+        return panel
+
+    def forward_output(self) -> list[str]:
+        """The cells of the model's output table (the first table) in the Forward pass tab.
+
+        st.dataframe draws on a canvas; the cell text is in the grid's accessible <table> inside it."""
+        from playwright.sync_api import expect
+
+        panel = self.open_tab("Forward pass")
+        cells = panel.get_by_test_id("stDataFrame").first.locator("table td")
+        expect(cells.first).to_be_attached()
+        return cells.all_text_contents()

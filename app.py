@@ -67,7 +67,12 @@ def init_state() -> None:
 
 def sync_link() -> None:
     """Keep `?model=` equal to the current model (and its input, when small), so the URL is the share link."""
-    token = share.encode(spec(), ss.input_text)
+    try:
+        token = share.encode(spec(), ss.input_text)
+        ss.share_has_input = share.input_fits(ss.input_text)
+    except NetbuilderError:  # the input (e.g. escaped non-ASCII text) makes the link too long: share the model alone
+        token = share.encode(spec())
+        ss.share_has_input = False
     if st.query_params.get("model") != token:
         st.query_params["model"] = token
     ss.share_token = token
@@ -181,6 +186,8 @@ def sidebar() -> None:
         with st.expander("Share link"):
             url = share.share_url(st.context.url or "http://localhost:8501/", ss.share_token)
             st.caption("The address bar always holds this link; it restores the model, its weights and its input.")
+            if not ss.share_has_input:
+                st.caption("The input data is not in this link (it is too long for one); the link opens with a range as input.")
             st.code(url, language=None, wrap_lines=True)
 
         with st.expander("Import Keras JSON"):

@@ -171,7 +171,7 @@ def sidebar() -> None:
 
         st.subheader("Add a layer")
         st.selectbox("Kind", KINDS, key="add_kind")
-        positions = ["at the end"] + [f"{i + 1}. before {r.name}" for i, r in enumerate(spec().analyze().layers)]
+        positions = ["at the end"] + [f"{i + 1}. before {name}" for i, name in enumerate(layer_names(spec()))]
         if ss.get("add_position") not in positions:
             ss.add_position = "at the end"
         st.selectbox("Position", positions, key="add_position")
@@ -196,13 +196,17 @@ def sidebar() -> None:
             st.button("Import", key="import", on_click=on_import, width="stretch")
 
 
+def layer_names(model: ModelSpec) -> list[str]:
+    """Every layer's name: Keras's up to a failing layer (the analysis stops there), then `layer 5`..."""
+    reports = model.analyze().layers
+    return [reports[i].name if i < len(reports) else f"layer {i + 1}" for i in range(len(model.layers))]
+
+
 def layer_editor(model: ModelSpec) -> None:
     """One bordered row per layer; widget keys carry the layer's stable id, never its position."""
-    reports = model.analyze().layers
     if not model.layers:
         st.info("No layers yet: add one from the sidebar.")
-    for i, layer in enumerate(model.layers):
-        name = reports[i].name if i < len(reports) else f"layer {i + 1}"
+    for i, (layer, name) in enumerate(zip(model.layers, layer_names(model))):
         with st.container(border=True, key=f"layer_{layer.id}"):
             head, buttons = st.columns([3, 2], vertical_alignment="center")
             head.markdown(f"**{i + 1}. {name}** · {layer.kind}")

@@ -217,3 +217,27 @@ def test_export_tab_says_how_to_get_svg_and_png_without_dot(tmp_path, monkeypatc
     notes = " ".join(str(e.value) for kind in ("info", "warning", "markdown", "caption") for e in getattr(export_tab, kind))
     assert "apt-get install graphviz" in notes
     assert not [b for b in export_tab.get("download_button") if b.proto.label in ("Graph (SVG)", "Graph (PNG)")]
+
+
+LIVE_UPDATE = textwrap.dedent("""
+    import sys
+    from netbuilder.spec import seed_spec
+    from netbuilder import share
+
+    held = seed_spec()  # what an open session keeps in st.session_state.history
+    share.encode(held)
+    for name in [m for m in sys.modules if m.split(".")[0] == "netbuilder"]:
+        del sys.modules[name]  # what Streamlit's file watcher does when a source file changes on a live server
+    from netbuilder import share
+    share.encode(held)  # the next rerun of that session: sync_link encodes the model it holds
+""")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "app bug: after a code update on a running server (Community Cloud pulls on every git push; Streamlit "
+    "re-imports changed modules), every open session raises ShareLinkError in sync_link on each rerun, "
+    "because share.encode compares the held ModelSpec (old class) with a freshly read one (new class) by =="))
+def test_open_sessions_survive_a_code_update_on_a_live_server(tmp_path):
+    done = subprocess.run([sys.executable, "-c", LIVE_UPDATE], cwd=ROOT, env=streamlit_env(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -50,17 +50,29 @@ def server(browser, tmp_path_factory):
 
 
 @pytest.fixture
-def new_page(browser, server):
-    """Open the app in a fresh browser context (its own cookies, storage and Streamlit session)."""
-    contexts = []
+def new_page(browser, server, request):
+    """Open the app in a fresh browser context (its own cookies, storage and Streamlit session).
+
+    When the test fails, every page it opened is saved to artifacts/failed-<test>-<n>.png."""
+    contexts, pages = [], []
+    failed_before = request.session.testsfailed
 
     def open_page(url: str | None = None, viewport: dict = VIEWPORT) -> AppPage:
         context = browser.new_context(viewport=viewport)
         context.set_default_timeout(30_000)
         contexts.append(context)
-        return AppPage(context, server).open(url)
+        app = AppPage(context, server)
+        pages.append(app)
+        return app.open(url)
 
     yield open_page
+    if request.session.testsfailed > failed_before:
+        ARTIFACTS.mkdir(exist_ok=True)
+        for n, app in enumerate(pages):
+            try:
+                app.page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}-{n}.png"), full_page=True)
+            except Exception:  # a crashed page cannot be photographed; the failure itself is reported anyway
+                pass
     for context in contexts:
         context.close()
 

@@ -1,0 +1,496 @@
+"""Issue 4's features through Streamlit's AppTest: compare, explain, fix-it, presets, undo/redo,
+share links (also hostile ones), Keras import, export and the seed controls.
+
+Every run goes through `run`, which insists the page shows no exception.
+"""
+
+import base64
+import json
+import random
+import time
+import zlib
+
+import numpy as np
+import pytest
+
+from netbuilder import data, explain, export, format_shape, presets, share
+from netbuilder.graph import ERROR_FILL
+from netbuilder.spec import ModelSpec, seed_spec
+from test_app import SEED_EDGES, dot, edge_labels, layer_id, model, open_app, run, texts
+
+SEED_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"
+BUILD, FORWARD, COMPARE, EXPLAIN, EXPORT = range(5)  # tab positions
+
+
+def analysis_edges(spec: ModelSpec) -> list[str]:
+    """The shapes the graph's edges must carry: the input, then each layer's output up to a failing layer."""
+    analysis = spec.analyze()
+    return [format_shape(analysis.input_shape)] + [format_shape(r.output_shape) for r in analysis.layers if r.output_shape]
+
+
+def input_text(at) -> str:
+    return at.text_area(key="input_text").value
+
+
+def forward_output(at) -> np.ndarray:
+    """The forward pass's first table: sample 0 of the model output (after the summary table)."""
+    return at.tabs[FORWARD].dataframe[0].value.to_numpy()
+
+
+def load_preset(at, name: str):
+    at.selectbox(key="preset_name").set_value(name)
+    return run(at.button(key="load_preset").click())
+
+
+def fix_buttons(at) -> list:
+    return [b for b in at.button if b.key and b.key.startswith("fix_")]
+
+
+def expected_table(sample: np.ndarray) -> np.ndarray:
+    """What heat_table draws for one sample: last axis as columns, everything else as rows, cut to 64 × 64."""
+    return np.atleast_2d(sample.reshape(-1, sample.shape[-1]) if sample.ndim > 1 else sample)[:64, :64]
+
+
+def check_compare_tab(at) -> list:
+    """Rows, shapes, params and values of the Compare tab equal the engine's variants on the page's input."""
+    tab = at.tabs[COMPARE]
+    spec = model(at)
+    variants = explain.variants(spec)
+    x = data.parse_array(input_text(at), spec.input_shape).array
+    rows = explain.compare(variants, x)
+    titles = [m.value for m in tab.markdown if m.value.startswith("**")]
+    assert titles == [f"**{name}**" for name in variants]
+    metrics = [m.value for m in tab.metric]
+    assert metrics[0::2] == [format_shape(r.output_shape) for r in rows]
+    assert metrics[1::2] == [f"{r.total_params:,}" for r in rows]
+    tables = [d.value.to_numpy() for d in tab.dataframe]
+    assert len(tables) == len(rows)
+    for table, variant in zip(tables, variants.values()):
+        np.testing.assert_array_equal(table, expected_table(variant.model().predict(x)[0]))
+    shown = "\n".join(m.value for m in tab.markdown)
+    for row in rows[1:]:
+        assert row.difference and row.difference in shown
+    return rows
+
+
+# --- Compare ----------------------------------------------------------------------------------
+def test_compare_tab_for_the_seed_model():
+    at = open_app()
+    tab = at.tabs[COMPARE]
+    assert [m.value for m in tab.metric] == ["(None, 4)", "244", "(None, 3, 4)", "116", "(None, 4)", "180"]
+    rows = check_compare_tab(at)
+    assert [r.name for r in rows] == ["current", "without Flatten", "Flatten first"]
+    shown = "\n".join(m.value for m in tab.markdown)
+    assert "Without Flatten, Dense(4) acts on each of the 3 rows separately: output (None, 3, 4) instead of (None, 4)" in shown
+    assert "With Flatten first, Dense(16) sees all 6 values of each sample at once" in shown
+    assert [c.value for c in tab.caption][1] == "(None, 3, 2) → (None, 3, 16) → (None, 3, 16) → (None, 3, 4)"
+
+
+def test_compare_follows_the_current_model_and_its_input():
+    at = load_preset(open_app(), "dense-rank-3")
+    rows = check_compare_tab(at)
+    assert [r.name for r in rows] == ["current", "Flatten first"]  # without Flatten is the model itself
+    assert [m.value for m in at.tabs[COMPARE].metric] == ["(None, 2, 3, 5)", "25", "(None, 5)", "125"]
+    # a new input changes every row's values
+    run(at.button(key="fill_random").click())
+    check_compare_tab(at)
+
+
+def test_compare_with_input_that_does_not_fit_shows_shapes_and_an_error():
+    at = open_app()
+    run(at.text_area(key="input_text").input("[1, 2, 3]"))
+    tab = at.tabs[COMPARE]
+    assert [m.value for m in tab.metric] == ["(None, 4)", "244", "(None, 3, 4)", "116", "(None, 4)", "180"]
+    assert not tab.dataframe
+    assert any("Input data:" in e.value for e in tab.error)
+
+
+# --- Explain ----------------------------------------------------------------------------------
+def test_explain_tab_for_the_seed_model():
+    at = open_app()
+    tab = at.tabs[EXPLAIN]
+    assert [c.value for c in tab.code] == ["(3, 2) @ (2, 16) + (16,) → (3, 16)"]
+    shown = "\n".join(m.value for m in tab.markdown)
+    assert "#### dense: one kernel (2, 16), reused at 3 positions" in shown
+    assert "2×16 + 16 = 48 parameters, reused 3 times" in shown
+    assert "Contrast: Flatten → Dense(16): 6×16 + 16 = 112" in shown
+
+
+def test_explain_tab_says_so_when_every_dense_is_fully_connected():
+    at = load_preset(open_app(), "flatten-first")
+    assert not at.tabs[EXPLAIN].code
+    assert "each Dense is fully connected" in at.tabs[EXPLAIN].info[0].value
+
+
+# --- Fix-it -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", [n for n, p in presets.PRESETS.items() if p.broken])
+def test_every_fix_of_every_broken_preset_repairs_it_and_undo_redo_follow(name):
+    broken = presets.PRESETS[name].spec
+    fixes = broken.analyze().issue.fixes
+    for k, fix in enumerate(fixes):
+        at = load_preset(open_app(), name)
+        assert ERROR_FILL in dot(at)
+        buttons = fix_buttons(at)
+        assert [b.key for b in buttons] == [f"fix_{i}" for i in range(len(fixes))]
+        assert buttons[k].label == f"Fix: {fix.description}"
+        run(at.button(key=f"fix_{k}").click())
+        fixed = model(at)
+        assert fixed == broken.apply_fix(fix)
+        assert fixed.analyze().ok and ERROR_FILL not in dot(at) and not fix_buttons(at)
+        assert edge_labels(dot(at)) == analysis_edges(fixed)
+        run(at.button(key="undo").click())
+        assert model(at) == broken and ERROR_FILL in dot(at) and len(fix_buttons(at)) == len(fixes)
+        run(at.button(key="redo").click())
+        assert model(at) == fixed and ERROR_FILL not in dot(at)
+
+
+def test_fix_for_the_built_for_48_preset_inserts_the_flatten():
+    at = load_preset(open_app(), "broken-built-for-48")
+    assert "expects an input whose last axis has size 48" in texts(at)
+    assert "Keras 3 says" in texts(at)
+    run(at.button(key="fix_0").click())
+    assert [layer.kind for layer in model(at).layers] == ["Dense", "Activation", "Flatten", "Dense"]
+    assert edge_labels(dot(at)) == SEED_EDGES
+    assert not at.error
+
+
+# --- Presets ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(presets.PRESETS))
+def test_every_preset_loads_through_the_widgets(name):
+    preset = presets.PRESETS[name]
+    at = load_preset(open_app(), name)
+    spec = model(at)
+    assert spec == preset.spec
+    assert input_text(at) == preset.input_text
+    assert edge_labels(dot(at)) == analysis_edges(spec)
+    assert f"Loaded **{preset.title}**" in texts(at)
+    issue = spec.analyze().issue
+    assert (issue is not None) == preset.broken
+    if preset.broken:
+        assert issue.message in [e.value for e in at.error]
+        assert ERROR_FILL in dot(at)
+        assert len(fix_buttons(at)) == len(issue.fixes) > 0
+        assert "cannot run" in at.tabs[FORWARD].warning[0].value
+    else:
+        assert not at.error and not fix_buttons(at) and ERROR_FILL not in dot(at)
+        x = data.parse_array(preset.input_text, spec.input_shape).array
+        np.testing.assert_array_equal(forward_output(at), expected_table(spec.model().predict(x)[0]))
+
+
+def test_add_positions_reach_past_a_failing_layer():
+    """A broken model still offers a position before every layer, not only up to the failing one."""
+    at = open_app()
+    run(at.text_input(key="input_shape_text").set_value(""))  # (None,): the first Dense fails
+    assert model(at).analyze().issue.layer_index == 0
+    positions = at.selectbox(key="add_position").options
+    assert len(positions) == 1 + len(model(at).layers)
+    at.selectbox(key="add_kind").set_value("Activation")
+    at.selectbox(key="add_position").set_value(positions[-1])
+    run(at.button(key="add").click())
+    assert [layer.kind for layer in model(at).layers] == ["Dense", "Activation", "Flatten", "Activation", "Dense"]
+
+
+# --- Undo / redo ------------------------------------------------------------------------------
+def test_sixty_edits_undo_fifty_redo_and_a_new_edit_clears_redo():
+    at = open_app()
+    assert at.button(key="undo").disabled and at.button(key="redo").disabled
+    names = [n for n in at.selectbox(key=f"activation_{layer_id(at, 0)}").options if n != "glu"]
+    expected = [model(at)]
+    for i in range(60):  # edits that keep the model small: a long model makes each rerun slow
+        spec = expected[-1]
+        step = i % 4
+        if step == 0:
+            run(at.number_input(key="seed").set_value(i + 1))
+            spec = spec.with_seed(i + 1)
+        elif step == 1:
+            last = spec.layers[-1].id
+            run(at.number_input(key=f"units_{last}").set_value(10 + i))
+            spec = spec.update(last, units=10 + i)
+        elif step == 2:
+            first = spec.layers[0].id
+            run(at.selectbox(key=f"activation_{first}").set_value(names[i % len(names)]))
+            spec = spec.update(first, activation=names[i % len(names)])
+        else:
+            first = spec.layers[0]
+            run(at.checkbox(key=f"use_bias_{first.id}").set_value(not first.use_bias))
+            spec = spec.update(first.id, use_bias=not first.use_bias)
+        assert model(at) == spec and spec != expected[-1]
+        expected.append(spec)
+    for back in range(1, 51):
+        run(at.button(key="undo").click())
+        assert model(at) == expected[-1 - back]
+    assert model(at) == expected[10]
+    assert edge_labels(dot(at)) == analysis_edges(expected[10])
+    for forward in range(1, 6):
+        run(at.button(key="redo").click())
+        assert model(at) == expected[10 + forward]
+    assert not at.button(key="redo").disabled
+    run(at.button(key="clear").click())
+    assert model(at).layers == ()
+    assert at.button(key="redo").disabled and not at.session_state.history.can_redo
+    run(at.button(key="undo").click())
+    assert model(at) == expected[15]
+
+
+def test_undo_all_the_way_back_stops_at_the_first_model():
+    at = open_app()
+    run(at.button(key="clear").click())
+    run(at.button(key="undo").click())
+    assert model(at) == seed_spec() and at.button(key="undo").disabled
+
+
+# --- Share links ------------------------------------------------------------------------------
+def test_share_link_restores_model_input_and_output_in_a_fresh_session():
+    at = open_app()
+    first, flatten = layer_id(at, 0), layer_id(at, 2)
+    run(at.number_input(key=f"units_{first}").set_value(7))
+    run(at.selectbox(key=f"activation_{first}").set_value("tanh"))
+    run(at.checkbox(key=f"use_bias_{first}").uncheck())
+    run(at.selectbox(key=f"data_format_{flatten}").set_value("channels_first"))
+    at.selectbox(key="add_kind").set_value("Activation")
+    run(at.button(key="add").click())
+    run(at.number_input(key="seed").set_value(4242))
+    run(at.text_area(key="input_text").input("[[[0.5, -1], [2, 3.25], [1e-3, 7]], [[1, 1], [2, 2], [3, 3]]]"))
+    token = at.query_params["model"]
+    assert token == share.encode(model(at), input_text(at))
+    fresh = open_app({"model": token})
+    assert model(fresh) == model(at)
+    assert input_text(fresh) == input_text(at)
+    np.testing.assert_array_equal(forward_output(fresh), forward_output(at))
+    x = data.parse_array(input_text(at), model(at).input_shape).array
+    np.testing.assert_array_equal(forward_output(fresh), expected_table(model(at).model().predict(x)[0]))
+    assert not fresh.warning and not fresh.error
+
+
+def test_share_link_of_a_model_without_input_fills_a_range():
+    spec = presets.PRESETS["dense-rank-3"].spec
+    at = open_app({"model": share.encode(spec)})
+    assert model(at) == spec
+    assert input_text(at) == data.format_array(data.fill("range", spec.input_shape))
+
+
+def _token(raw: bytes, version: str = "1") -> str:
+    return version + "." + base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode()
+
+
+def _layers_doc(layers) -> bytes:
+    return json.dumps({"model": {"input_shape": [3, 2], "seed": 0, "layers": layers}}).encode()
+
+
+GOOD = share.encode(seed_spec().with_seed(5), "[[1, 2], [3, 4], [5, 6]]")
+HOSTILE = {
+    "invalid base64": "1.@@not*base64@@",
+    "bad base64 length": "1.abcde",
+    "truncated": GOOD[: len(GOOD) // 2],
+    "wrong version": "2" + GOOD[1:],
+    "no version": GOOD[2:],
+    "zlib bomb": _token(b'{"model": {"layers": [' + b" " * 20_000_000 + b"]}}"),
+    "deeply nested": _token(b'{"model": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"),
+    "units 10**12": _token(_layers_doc([{"id": 0, "kind": "Dense", "units": 10**12}])),
+    "5000 layers": _token(_layers_doc([{"id": i, "kind": "Flatten"} for i in range(5000)])),
+    "201 layers": _token(_layers_doc([{"id": i, "kind": "Activation"} for i in range(201)])),
+    "not JSON": _token(b"\xff\xfe not json"),
+    "no model": _token(b'{"input": "[1]"}'),
+    "input not text": _token(json.dumps({"model": seed_spec().to_dict(), "input": [1, 2]}).encode()),
+    "huge input shape": _token(json.dumps({"model": {"input_shape": [10**9, 10**9], "layers": []}}).encode()),
+    "100 KB value": "1." + "A" * 100_000,
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_a_hostile_link_opens_the_seed_model_with_a_short_warning(name):
+    started = time.perf_counter()
+    at = open_app({"model": HOSTILE[name]})
+    assert time.perf_counter() - started < 20
+    assert model(at) == seed_spec()
+    assert input_text(at) == SEED_INPUT
+    (warning,) = [w.value for w in at.warning if "shared link could not be opened" in w.value]
+    assert len(warning) < 300, warning
+    assert edge_labels(dot(at)) == SEED_EDGES
+    assert at.query_params["model"] == share.encode(seed_spec(), SEED_INPUT)  # the address bar is fixed
+
+
+def test_a_3_mb_link_opens_the_seed_model():
+    """Streamlit itself drops query strings over 512 KiB, so the app never sees this one."""
+    started = time.perf_counter()
+    at = open_app({"model": "1." + "A" * 3_000_000})
+    assert time.perf_counter() - started < 20
+    assert model(at) == seed_spec() and input_text(at) == SEED_INPUT
+    assert at.query_params["model"] == share.encode(seed_spec(), SEED_INPUT)
+
+
+def test_an_empty_link_opens_the_seed_model_quietly():
+    at = open_app({"model": ""})
+    assert model(at) == seed_spec() and input_text(at) == SEED_INPUT
+    assert not at.warning and not at.error
+
+
+def test_the_share_expander_shows_the_current_link():
+    at = open_app()
+    run(at.button(key="clear").click())
+    (url,) = [c.value for c in at.sidebar.code]
+    assert url.endswith("?model=" + share.encode(model(at), SEED_INPUT))
+
+
+def test_input_text_too_big_for_a_link_leaves_it_out_and_never_breaks_the_page():
+    """Input that makes the token exceed the link limit (escaped non-ASCII) must not crash sync_link."""
+    rng = random.Random(1)
+    garbage = "".join(chr(rng.randint(0x10000, 0x10FFFF)) for _ in range(2000))  # 12 escaped bytes each
+    at = open_app()
+    with pytest.raises(share.ShareLinkError):
+        share.encode(model(at), garbage)  # the premise: model and input together do not fit a link
+    run(at.text_area(key="input_text").input(garbage))
+    assert input_text(at) == garbage
+    assert any("Input data:" in e.value for e in at.error)
+    assert share.decode(at.query_params["model"]) == (model(at), None)  # the model alone is shared
+    assert "input data is not in this link" in texts(at)
+    run(at.text_area(key="input_text").input(SEED_INPUT))
+    assert share.decode(at.query_params["model"]) == (model(at), SEED_INPUT)
+
+
+# --- Import -----------------------------------------------------------------------------------
+def _import(at, text: str):
+    at.text_area(key="import_text").input(text)
+    return run(at.button(key="import").click())
+
+
+def test_import_a_real_keras_model_json():
+    import keras
+
+    km = keras.Sequential([
+        keras.Input(shape=(3, 2)),
+        keras.layers.Dense(8, activation="relu"),
+        keras.layers.Flatten(data_format="channels_first"),
+        keras.layers.Dense(5, activation="softmax", use_bias=False),
+        keras.layers.Activation("tanh"),
+        keras.layers.Dense(3, activation="swish"),
+    ])
+    at = open_app()
+    run(at.number_input(key="seed").set_value(11))
+    at = _import(at, km.to_json())
+    spec = model(at)
+    assert spec.seed == 11
+    assert spec.input_shape == (3, 2)
+    settings = [(l.kind, l.units, l.activation, l.use_bias) if l.kind == "Dense" else
+                (l.kind, l.data_format) if l.kind == "Flatten" else (l.kind, l.activation) for l in spec.layers]
+    assert settings == [("Dense", 8, "relu", True), ("Flatten", "channels_first"), ("Dense", 5, "softmax", False),
+                        ("Activation", "tanh"), ("Dense", 3, "silu", True)]
+    keras_shapes = [format_shape(layer.output.shape) for layer in km.layers]
+    assert [format_shape(r.output_shape) for r in spec.analyze().layers] == keras_shapes
+    assert edge_labels(dot(at)) == ["(None, 3, 2)", *keras_shapes]
+    assert at.dataframe[0].value["Param #"].tolist() == [layer.count_params() for layer in km.layers]
+    assert "Imported a model with 5 layers" in texts(at)
+    assert input_text(at) == data.format_array(data.fill("range", (3, 2)))
+    # editable like any other model, and undo brings back the one before the import
+    run(at.number_input(key=f"units_{layer_id(at, 0)}").set_value(4))
+    assert model(at).layers[0].units == 4
+    run(at.button(key="undo").click())
+    run(at.button(key="undo").click())
+    assert model(at) == seed_spec().with_seed(11)
+
+
+def test_import_names_unsupported_layers_and_keeps_the_model():
+    import keras
+
+    km = keras.Sequential([
+        keras.Input(shape=(8, 8, 1)),
+        keras.layers.Conv2D(2, 3),
+        keras.layers.Dropout(0.5),
+        keras.layers.Flatten(),
+        keras.layers.Dense(4),
+    ])
+    at = _import(open_app(), km.to_json())
+    assert model(at) == seed_spec()
+    (error,) = [e.value for e in at.error]
+    assert f"{km.layers[0].name} (Conv2D)" in error and f"{km.layers[1].name} (Dropout)" in error
+    assert "The model was kept as it was" in error
+
+
+@pytest.mark.parametrize("text", [
+    "{not json",
+    "[]",
+    '{"class_name": "Functional", "config": {}}',
+    '{"class_name": "Sequential", "config": {"layers": "no"}}',
+    '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"units": 4}}]}}',
+    '{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 3]}},'
+    ' {"class_name": "Dense", "config": {"units": 1000000}}]}}',
+    "[" * 100_000,
+    "\x00\x01",  # (a lone surrogate cannot even reach the app: AppTest's protobuf refuses it)
+])
+def test_garbage_import_shows_an_error_and_keeps_the_model(text):
+    at = _import(open_app(), text)
+    assert model(at) == seed_spec()
+    assert input_text(at) == SEED_INPUT
+    assert len(at.error) == 1 and "Could not import the Keras JSON" in at.error[0].value
+
+
+def test_empty_import_asks_for_json():
+    # File upload cannot be driven through AppTest (it has no file_uploader element API);
+    # the upload path only reads the file's text and then shares this code path.
+    at = _import(open_app(), "   ")
+    assert model(at) == seed_spec()
+    assert "Paste a Keras model JSON" in at.error[0].value
+
+
+# --- Export -----------------------------------------------------------------------------------
+DOWNLOADS = ["dl_keras", "dl_torch", "dl_json", "dl_dot", "dl_svg", "dl_png"]
+
+
+def test_export_tab_has_every_download_and_the_models_keras_json():
+    at = open_app()
+    keys = [b.key for b in at.tabs[EXPORT].get("download_button")]
+    from netbuilder import graph
+    assert keys == (DOWNLOADS if graph.dot_available() else DOWNLOADS[:4])
+    (code,) = [c.value for c in at.tabs[EXPORT].code if c.language == "json"]
+    assert code == export.keras_json(model(at))
+    run(at.number_input(key=f"units_{layer_id(at, 3)}").set_value(9))
+    (code,) = [c.value for c in at.tabs[EXPORT].code if c.language == "json"]
+    assert code == export.keras_json(model(at))
+    assert json.loads(code)["config"]["layers"][-1]["config"]["units"] == 9
+
+
+def test_export_of_a_broken_model_offers_only_the_graph():
+    at = load_preset(open_app(), "broken-odd-glu")
+    assert [b.key for b in at.tabs[EXPORT].get("download_button")] == ["dl_dot"]
+    assert "Fix the model first" in at.tabs[EXPORT].warning[0].value
+
+
+# --- Seed -------------------------------------------------------------------------------------
+def test_random_seed_button_changes_seed_and_weights():
+    at = open_app()
+    before = forward_output(at)
+    run(at.button(key="random_seed").click())
+    seed = model(at).seed
+    assert seed != 0 and at.number_input(key="seed").value == seed
+    after = forward_output(at)
+    assert not np.array_equal(before, after)
+    x = data.parse_array(SEED_INPUT, (3, 2)).array
+    np.testing.assert_array_equal(after, seed_spec().with_seed(seed).model().predict(x))
+    run(at.button(key="undo").click())
+    assert model(at).seed == 0
+
+
+@pytest.mark.parametrize("value", [-1, 1_000_000, 10**15])
+def test_an_out_of_range_seed_is_refused(value):
+    at = open_app()
+    run(at.number_input(key="seed").set_value(value))
+    assert model(at) == seed_spec() and at.number_input(key="seed").value == 0
+    assert "Could not set the seed" in at.error[0].value
+
+
+def test_input_shape_change_refills_the_input_and_says_so():
+    at = open_app()
+    run(at.text_input(key="input_shape_text").set_value("4, 2"))
+    assert model(at).input_shape == (4, 2)
+    assert input_text(at) == data.format_array(data.fill("range", (4, 2)))
+    assert "The input data was refilled with a range for the new shape (4, 2)." in texts(at)
+    assert edge_labels(dot(at))[:2] == ["(None, 4, 2)", "(None, 4, 16)"]
+    # the same shape again: the input still fits, so it is kept and nothing is said
+    run(at.text_area(key="input_text").input("[[[1, 1], [2, 2], [3, 3], [4, 4]]]"))
+    run(at.text_input(key="input_shape_text").set_value("(4, 2)"))
+    assert input_text(at) == "[[[1, 1], [2, 2], [3, 3], [4, 4]]]"
+    assert "refilled" not in texts(at)
+    # a refused shape keeps both the model and the input
+    run(at.text_input(key="input_shape_text").set_value("4, 0"))
+    assert model(at).input_shape == (4, 2) and input_text(at) == "[[[1, 1], [2, 2], [3, 3], [4, 4]]]"
+    assert at.text_input(key="input_shape_text").value == "4, 2"

@@ -1,0 +1,252 @@
+"""Issue 5: random sequences of widget actions through AppTest, checked against a mirror of the model.
+
+The test keeps its own History of ModelSpecs and the input text, applies each action to the engine
+spec as the app's callback would, and keeps the old spec where the engine raises ("never lose the
+last good model"). After every action: no exception on the page, the app's model is valid and equals
+the mirror, the input box holds the mirror's text, the undo/redo buttons match the mirror, and the
+graph has one edge per layer plus one, labelled with the analysis' shapes.
+
+Reproduce a failing sequence with `pytest tests/test_app_fuzz.py -k "seq_7"`; scale the run with
+NETBUILDER_APP_FUZZ_SEQUENCES / NETBUILDER_APP_FUZZ_STEPS.
+"""
+
+import os
+import random
+
+import pytest
+
+from netbuilder import NetbuilderError, data, export, presets
+from netbuilder.history import History
+from netbuilder.keras_import import spec_from_keras_json
+from netbuilder.spec import DATA_FORMATS, KINDS, ModelSpec, seed_spec
+from test_app import dot, edge_labels, model, open_app, run
+from test_app_features import SEED_INPUT, analysis_edges, fix_buttons, input_text
+
+SEQUENCES = int(os.environ.get("NETBUILDER_APP_FUZZ_SEQUENCES", "30"))
+STEPS = int(os.environ.get("NETBUILDER_APP_FUZZ_STEPS", "15"))
+MAX_FUZZ_LAYERS = 8  # beyond this, no adds: every layer adds tables to each rerun
+
+UNITS = [0, -5, 10**6, 65_537, 10**15, -(10**15), 1, 2, 3, 5, 8, 16, 33, 65_536]
+SEEDS = [-1, 1_000_000, 10**15, 0, 1, 42, 999_999]
+SHAPES = ["", "5", "3, 2", "(3, 2)", "2, 3, 4", "1, 2, 3, 4", "(6,)", "4x2", "48",  # valid
+          "3, x", "0", "-1", "1, 2, 3, 4, 5", "99999999", "1e3", "2,,3", "💥", "[[3]]", "1000, 1001", " " * 200]
+INPUTS = [
+    SEED_INPUT, "[1, 2, 3]", "[[1, 2], [3, 4], [5, 6]]", "[[NaN, inf], [-Infinity, 1e38], [0, -0]]",
+    "", "   ", "hello", "[[[1, 2], [3, 4], [5, 6]", "[" * 5000, "[1e400]", "[true]", '["1"]', "{}",
+    "日本語のテキスト", "\x00\x01\x02", "[[1, 2], [3]]", "1" * 10_000,
+    "".join(chr(0x10000 + 7919 * i % 0xFFFFF) for i in range(2000)),  # too long for a share link when escaped
+]
+KERAS_JSONS = [export.keras_json(p.spec) for p in presets.PRESETS.values() if p.spec.analyze().ok]
+IMPORTS = [
+    "", "{not json", "[]", "null", '{"class_name": "Sequential"}', '{"class_name": "Sequential", "config": {"layers": []}}',
+    '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Conv2D", "config": {"name": "c"}}]}}',
+    "[" * 50_000, "💥" * 1000,
+]
+
+
+class Mirror:
+    """What the app should hold: the model history and the input text, changed as the callbacks change them."""
+
+    def __init__(self):
+        self.history = History(seed_spec())
+        self.text = SEED_INPUT
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.history.present
+
+    def commit(self, change) -> bool:
+        try:
+            new = change(self.spec)
+        except NetbuilderError:
+            return False  # the app explains and keeps the last good model
+        self.history.push(new)
+        return True
+
+    def refill(self):
+        self.text = data.format_array(data.fill("range", self.spec.input_shape))
+
+
+# --- actions: each drives the widgets and updates the mirror the same way ------------------------
+def act_add(at, m, rng):
+    kind = rng.choice(KINDS)
+    position = rng.choice(at.selectbox(key="add_position").options)
+    at.selectbox(key="add_kind").set_value(kind)
+    at.selectbox(key="add_position").set_value(position)
+    index = None if position == "at the end" else int(position.split(".")[0]) - 1
+    m.commit(lambda s: s.add(kind, index))
+    return at.button(key="add").click()
+
+
+def _pick(m, rng, *kinds):
+    layers = [layer for layer in m.spec.layers if layer.kind in kinds]
+    return rng.choice(layers) if layers else None
+
+
+def act_units(at, m, rng):
+    layer = _pick(m, rng, "Dense")
+    if layer is None:
+        return act_add(at, m, rng)
+    value = rng.choice(UNITS)
+    if value != layer.units:  # an unchanged widget fires no callback
+        m.commit(lambda s: s.update(layer.id, units=value))
+    return at.number_input(key=f"units_{layer.id}").set_value(value)
+
+
+def act_activation(at, m, rng):
+    layer = _pick(m, rng, "Dense", "Activation")
+    if layer is None:
+        return act_add(at, m, rng)
+    box = at.selectbox(key=f"activation_{layer.id}")
+    name = rng.choice(box.options)
+    if name != layer.activation:
+        m.commit(lambda s: s.update(layer.id, activation=name))
+    return box.set_value(name)
+
+
+def act_bias(at, m, rng):
+    layer = _pick(m, rng, "Dense")
+    if layer is None:
+        return act_add(at, m, rng)
+    m.commit(lambda s: s.update(layer.id, use_bias=not layer.use_bias))
+    return at.checkbox(key=f"use_bias_{layer.id}").set_value(not layer.use_bias)
+
+
+def act_data_format(at, m, rng):
+    layer = _pick(m, rng, "Flatten")
+    if layer is None:
+        return act_add(at, m, rng)
+    value = rng.choice(DATA_FORMATS)
+    if value != layer.data_format:
+        m.commit(lambda s: s.update(layer.id, data_format=value))
+    return at.selectbox(key=f"data_format_{layer.id}").set_value(value)
+
+
+def act_layer_button(at, m, rng):
+    layers = m.spec.layers
+    if not layers:
+        return act_add(at, m, rng)
+    i = rng.randrange(len(layers))
+    lid = layers[i].id
+    choices = ["delete", "duplicate"] + ["up"] * (i > 0) + ["down"] * (i < len(layers) - 1)
+    what = rng.choice(choices)
+    change = {"delete": lambda s: s.remove(lid), "duplicate": lambda s: s.duplicate(lid),
+              "up": lambda s: s.move(lid, -1), "down": lambda s: s.move(lid, 1)}[what]
+    m.commit(change)
+    return at.button(key=f"{what}_{lid}").click()
+
+
+def act_clear(at, m, rng):
+    m.commit(lambda s: s.clear())
+    return at.button(key="clear").click()
+
+
+def act_undo_redo(at, m, rng):
+    which = rng.choice(["undo", "redo"])
+    if at.button(key=which).disabled:  # a browser cannot click it; AppTest refuses to
+        which = "redo" if which == "undo" else "undo"
+        if at.button(key=which).disabled:
+            return act_add(at, m, rng)
+    getattr(m.history, which)()
+    return at.button(key=which).click()
+
+
+def act_input_shape(at, m, rng):
+    text = rng.choice(SHAPES)
+    if text == at.text_input(key="input_shape_text").value:
+        return at  # no change, no callback: just rerun
+    if m.commit(lambda s: s.with_input_shape(data.parse_shape(text))):
+        try:
+            data.parse_array(m.text, m.spec.input_shape)
+        except NetbuilderError:
+            m.refill()
+    return at.text_input(key="input_shape_text").set_value(text)
+
+
+def act_seed(at, m, rng):
+    value = rng.choice(SEEDS + [rng.randint(0, 999_999)])
+    if value != m.spec.seed:
+        m.commit(lambda s: s.with_seed(value))
+    return at.number_input(key="seed").set_value(value)
+
+
+def act_random_seed(at, m, rng):
+    at = run(at.button(key="random_seed").click())
+    drawn = model(at).seed  # drawn by the app; the rest of the model must stay as it was
+    m.commit(lambda s: s.with_seed(drawn))
+    return at
+
+
+def act_input_text(at, m, rng):
+    kind = rng.random()
+    if kind < 0.25:
+        fill = rng.choice(["zeros", "range"])
+        m.text = data.format_array(data.fill(fill, m.spec.input_shape))
+        return at.button(key=f"fill_{fill}").click()
+    if kind < 0.4:  # valid data of the current shape, batch of 2
+        m.text = data.format_array(data.fill("random", m.spec.input_shape, batch=2, seed=rng.randrange(1000)))
+    else:
+        m.text = rng.choice(INPUTS)
+    return at.text_area(key="input_text").input(m.text)
+
+
+def act_import(at, m, rng):
+    text = rng.choice(IMPORTS + KERAS_JSONS)
+    if text.strip() and m.commit(lambda s: spec_from_keras_json(text, seed=s.seed)):
+        m.refill()
+    at.text_area(key="import_text").input(text)
+    return at.button(key="import").click()
+
+
+def act_preset(at, m, rng):
+    name = rng.choice(list(presets.PRESETS))
+    preset = presets.PRESETS[name]
+    if m.commit(lambda s: preset.spec):
+        m.text = preset.input_text
+    at.selectbox(key="preset_name").set_value(name)
+    return at.button(key="load_preset").click()
+
+
+def act_fix(at, m, rng):
+    buttons = fix_buttons(at)
+    if not buttons:
+        return act_preset(at, m, rng)
+    k = rng.randrange(len(buttons))
+    fix = m.spec.analyze().issue.fixes[k]
+    m.commit(lambda s: s.apply_fix(fix))
+    return buttons[k].click()
+
+
+ACTIONS = [act_add, act_units, act_activation, act_bias, act_data_format, act_layer_button, act_clear,
+           act_undo_redo, act_undo_redo, act_input_shape, act_seed, act_random_seed, act_input_text,
+           act_import, act_preset, act_fix]
+
+
+def check(at, m: Mirror, where: str):
+    spec = model(at)
+    assert isinstance(spec, ModelSpec), where
+    spec.validate()
+    assert spec == m.spec, where
+    assert input_text(at) == m.text, where
+    assert at.button(key="undo").disabled == (not m.history.can_undo), where
+    assert at.button(key="redo").disabled == (not m.history.can_redo), where
+    source = dot(at)
+    assert source.count("->") == len(spec.layers) + 1, where
+    assert edge_labels(source) == analysis_edges(spec), where
+    assert at.number_input(key="seed").value == spec.seed, where
+    assert at.text_input(key="input_shape_text").value == ", ".join(map(str, spec.input_shape)), where
+
+
+@pytest.mark.parametrize("sequence", range(SEQUENCES), ids=lambda i: f"seq_{i}")
+def test_random_widget_actions_never_break_the_page_or_lose_the_model(sequence):
+    rng = random.Random(sequence)
+    at, m = open_app(), Mirror()
+    check(at, m, "start")
+    done = []
+    for step in range(STEPS):
+        action = rng.choice(ACTIONS)
+        if action in (act_add, act_layer_button) and len(m.spec.layers) >= MAX_FUZZ_LAYERS:
+            action = act_clear if rng.random() < 0.3 else act_undo_redo
+        done.append(action.__name__)
+        at = run(action(at, m, rng))
+        check(at, m, f"sequence {sequence}, after {done}")

@@ -11,7 +11,6 @@ no status widget). Checks on the page then retry until their expected value show
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -192,9 +191,6 @@ class AppPage:
     @property
     def nodes(self):
         return self.page.locator('[data-testid="stGraphVizChart"] svg g.node')
-
-    def edge_texts(self) -> list[str]:
-        return [t.strip() for t in self.edges.all_text_contents()]
 
     # --- widgets ----------------------------------------------------------------------------
     def widget(self, key: str):

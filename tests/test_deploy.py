@@ -233,10 +233,6 @@ LIVE_UPDATE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app bug: after a code update on a running server (Community Cloud pulls on every git push; Streamlit "
-    "re-imports changed modules), every open session raises ShareLinkError in sync_link on each rerun, "
-    "because share.encode compares the held ModelSpec (old class) with a freshly read one (new class) by =="))
 def test_open_sessions_survive_a_code_update_on_a_live_server(tmp_path):
     done = subprocess.run([sys.executable, "-c", LIVE_UPDATE], cwd=ROOT, env=streamlit_env(tmp_path),
                           capture_output=True, text=True, timeout=120)

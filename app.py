@@ -84,14 +84,19 @@ def on_layer_setting(layer_id: int, field: str) -> None:
     commit(lambda s: s.update(layer_id, **{field: value}), f"set {field} to {str(value)[:20]}")
 
 
+def fit_input() -> None:
+    """After the input shape changed: refill the input data with a range if it no longer fits, and say so."""
+    try:
+        data.parse_array(ss.input_text, spec().input_shape)
+    except NetbuilderError:
+        ss.input_text = data.format_array(data.fill("range", spec().input_shape))
+        notify("info", f"The input data was refilled with a range for the new shape {format_shape(spec().input_shape)}.")
+
+
 def on_input_shape() -> None:
     text = ss.input_shape_text
     if commit(lambda s: s.with_input_shape(data.parse_shape(text)), f"set the input shape to {text[:30]!r}"):
-        try:
-            data.parse_array(ss.input_text, spec().input_shape)
-        except NetbuilderError:
-            ss.input_text = data.format_array(data.fill("range", spec().input_shape))
-            notify("info", f"The input data was refilled with a range for the new shape {format_shape(spec().input_shape)}.")
+        fit_input()
 
 
 def on_seed() -> None:
@@ -115,11 +120,17 @@ def on_fix(k: int) -> None:
 
 
 def on_undo() -> None:
+    shape = spec().input_shape
     ss.history.undo()
+    if spec().input_shape != shape:  # e.g. undoing a preset: the preset's input cannot feed the model before it
+        fit_input()
 
 
 def on_redo() -> None:
+    shape = spec().input_shape
     ss.history.redo()
+    if spec().input_shape != shape:
+        fit_input()
 
 
 def on_preset() -> None:

@@ -66,6 +66,13 @@ class Mirror:
     def refill(self):
         self.text = data.format_array(data.fill("range", self.spec.input_shape))
 
+    def fit(self):
+        """A range for the model's input shape, unless the text already fits it."""
+        try:
+            data.parse_array(self.text, self.spec.input_shape)
+        except NetbuilderError:
+            self.refill()
+
 
 # --- actions: each drives the widgets and updates the mirror the same way ------------------------
 def act_add(at, m, rng):
@@ -147,7 +154,10 @@ def act_undo_redo(at, m, rng):
         which = "redo" if which == "undo" else "undo"
         if at.button(key=which).disabled:
             return act_add(at, m, rng)
+    shape = m.spec.input_shape
     getattr(m.history, which)()
+    if m.spec.input_shape != shape:  # the app refills input that no longer fits the restored shape
+        m.fit()
     return at.button(key=which).click()
 
 
@@ -156,10 +166,7 @@ def act_input_shape(at, m, rng):
     if text == at.text_input(key="input_shape_text").value:
         return at  # no change, no callback: just rerun
     if m.commit(lambda s: s.with_input_shape(data.parse_shape(text))):
-        try:
-            data.parse_array(m.text, m.spec.input_shape)
-        except NetbuilderError:
-            m.refill()
+        m.fit()
     return at.text_input(key="input_shape_text").set_value(text)
 
 

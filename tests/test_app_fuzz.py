@@ -22,7 +22,7 @@ from netbuilder.spec import DATA_FORMATS, KINDS, ModelSpec, seed_spec
 from test_app import dot, edge_labels, model, open_app, run
 from test_app_features import SEED_INPUT, analysis_edges, fix_buttons, input_text
 
-SEQUENCES = int(os.environ.get("NETBUILDER_APP_FUZZ_SEQUENCES", "30"))
+SEQUENCES = int(os.environ.get("NETBUILDER_APP_FUZZ_SEQUENCES", "25"))
 STEPS = int(os.environ.get("NETBUILDER_APP_FUZZ_STEPS", "15"))
 MAX_FUZZ_LAYERS = 8  # beyond this, no adds: every layer adds tables to each rerun
 

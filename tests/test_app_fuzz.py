@@ -7,7 +7,8 @@ the mirror, the input box holds the mirror's text, the undo/redo buttons match t
 graph has one edge per layer plus one, labelled with the analysis' shapes.
 
 Reproduce a failing sequence with `pytest tests/test_app_fuzz.py -k "seq_7"`; scale the run with
-NETBUILDER_APP_FUZZ_SEQUENCES / NETBUILDER_APP_FUZZ_STEPS.
+NETBUILDER_APP_FUZZ_SEQUENCES / NETBUILDER_APP_FUZZ_STEPS. 20 × 15 takes about 35 s on an idle 2-CPU
+machine, about 60 s in the full suite: every AppTest run gets slower once keras is imported in the process.
 """
 
 import os
@@ -22,7 +23,7 @@ from netbuilder.spec import DATA_FORMATS, KINDS, ModelSpec, seed_spec
 from test_app import dot, edge_labels, model, open_app, run
 from test_app_features import SEED_INPUT, analysis_edges, fix_buttons, input_text
 
-SEQUENCES = int(os.environ.get("NETBUILDER_APP_FUZZ_SEQUENCES", "25"))
+SEQUENCES = int(os.environ.get("NETBUILDER_APP_FUZZ_SEQUENCES", "20"))
 STEPS = int(os.environ.get("NETBUILDER_APP_FUZZ_STEPS", "15"))
 MAX_FUZZ_LAYERS = 8  # beyond this, no adds: every layer adds tables to each rerun
 

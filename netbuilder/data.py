@@ -136,9 +136,26 @@ def _to_array(value, infinities: int) -> np.ndarray:
     return array
 
 
+_FILL_WORD = re.compile(r"\s*(?:(zeros|range)|random(?::(\d{1,6}))?)\s*")
+MAX_WRITTEN_ELEMENTS = 10_000  # a fill larger than this is written as its word (`range`), not as numbers
+
+
+def fill_text(kind: str, input_shape, seed: int = 0) -> str:
+    """The text of one filled sample: the numbers, or for a large input the fill word parse_array understands."""
+    if math.prod(check_input_shape(input_shape)) > MAX_WRITTEN_ELEMENTS:
+        return f"random:{seed}" if kind == "random" else kind
+    return format_array(fill(kind, input_shape, seed=seed))
+
+
 def parse_array(text: str, input_shape) -> ParsedInput:
-    """A float32 batch for a model with per-sample `input_shape`; one sample gets a batch axis added."""
+    """A float32 batch for a model with per-sample `input_shape`; one sample gets a batch axis added.
+
+    Besides numbers, the text may be a fill word for one sample of the model's shape: `zeros`,
+    `range`, `random` or `random:SEED` (how a large input is written).
+    """
     want = check_input_shape(input_shape)  # the model's shape: a bad one is the caller's bug, not the data's
+    if isinstance(text, str) and (word := _FILL_WORD.fullmatch(text[:40])) and len(text) <= 40:
+        return ParsedInput(fill(word.group(1) or "random", want, seed=int(word.group(2) or 0)), False)
     _check_text(text)
     array = _to_array(*_load(text))
     if array.shape == want:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from netbuilder import InputDataError, LayerConfigError, NetbuilderError
-from netbuilder.data import FILL_KINDS, ParsedInput, check_batch, fill, format_array, parse_array
+from netbuilder.data import FILL_KINDS, ParsedInput, check_batch, fill, fill_text, format_array, parse_array
 from netbuilder.limits import MAX_BATCH, MAX_INPUT_TEXT_CHARS
 
 
@@ -163,3 +163,31 @@ def test_format_of_float64_is_its_float32_value():
 
 def test_every_error_is_a_netbuilder_value_error():
     assert issubclass(InputDataError, NetbuilderError) and issubclass(InputDataError, ValueError)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("range", [[0, 1, 2], [3, 4, 5]]),
+    ("  zeros\n", [[0, 0, 0], [0, 0, 0]]),
+])
+def test_fill_words_stand_for_one_sample_of_the_model_shape(text, expected):
+    parsed = parse_array(text, (2, 3))
+    np.testing.assert_array_equal(parsed.array, np.array([expected], dtype=np.float32))
+    assert parsed.batch_added is False
+
+
+def test_random_fill_word_carries_its_seed():
+    np.testing.assert_array_equal(parse_array("random:7", (4,)).array, fill("random", (4,), seed=7))
+    np.testing.assert_array_equal(parse_array("random", (4,)).array, fill("random", (4,), seed=0))
+
+
+@pytest.mark.parametrize("text", ["ranges", "zeros:3", "random:1234567", "range range"])
+def test_near_fill_words_are_errors(text):
+    with pytest.raises(InputDataError):
+        parse_array(text, (4,))
+
+
+def test_fill_text_writes_numbers_for_small_inputs_and_the_word_for_large_ones():
+    assert fill_text("range", (2, 2)) == "[[[0, 1],\n  [2, 3]]]"
+    assert fill_text("range", (1000, 1000)) == "range"
+    assert fill_text("random", (200, 200), seed=5) == "random:5"
+    assert parse_array(fill_text("random", (200, 200), seed=5), (200, 200)).array.shape == (1, 200, 200)

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from netbuilder import ACTIVATION_NAMES, NetbuilderError, format_shape
-from netbuilder import data, explain, export, graph, presets, share
+from netbuilder import data, explain, export, graph, heatmap, presets, share
 from netbuilder.history import History
 from netbuilder.keras_import import spec_from_keras_json
 from netbuilder.limits import MAX_SEED
@@ -58,7 +58,7 @@ def init_state() -> None:
     if token:
         try:
             model, shared_text = share.decode(token)
-            text = shared_text if shared_text is not None else data.format_array(data.fill("range", model.input_shape))
+            text = shared_text if shared_text is not None else data.fill_text("range", model.input_shape)
         except NetbuilderError as e:
             notify("warning", f"The shared link could not be opened ({e}). Showing the default model instead.")
     ss.history = History(model)
@@ -86,10 +86,8 @@ def on_layer_setting(layer_id: int, field: str) -> None:
 
 def fit_input() -> None:
     """After the input shape changed: refill the input data with a range if it no longer fits, and say so."""
-    try:
-        data.parse_array(ss.input_text, spec().input_shape)
-    except NetbuilderError:
-        ss.input_text = data.format_array(data.fill("range", spec().input_shape))
+    if isinstance(parse_input(ss.input_text, spec().input_shape), str):
+        ss.input_text = data.fill_text("range", spec().input_shape)
         notify("info", f"The input data was refilled with a range for the new shape {format_shape(spec().input_shape)}.")
 
 
@@ -141,7 +139,7 @@ def on_preset() -> None:
 
 
 def on_fill(kind: str) -> None:
-    ss.input_text = data.format_array(data.fill(kind, spec().input_shape, seed=random.randint(0, MAX_SEED)))
+    ss.input_text = data.fill_text(kind, spec().input_shape, seed=random.randint(0, MAX_SEED))
 
 
 def on_import() -> None:
@@ -151,7 +149,7 @@ def on_import() -> None:
         notify("error", "Paste a Keras model JSON (the text of `model.to_json()`) or upload a .json file first.")
         return
     if commit(lambda s: spec_from_keras_json(text, seed=s.seed), "import the Keras JSON"):
-        ss.input_text = data.format_array(data.fill("range", spec().input_shape))
+        ss.input_text = data.fill_text("range", spec().input_shape)
         notify("success", f"Imported a model with {len(spec().layers)} layers; its weights are fresh from seed {spec().seed}.")
 
 
@@ -174,6 +172,7 @@ def sidebar() -> None:
             help="Up to 4 positive integers separated by commas; leave empty for one number per sample. "
             "The batch axis is added in front and shown as None.",
         )
+        input_panel(spec())
         ss.seed = spec().seed
         seed_col, dice_col = st.columns([3, 1], vertical_alignment="bottom")
         seed_col.number_input("Weight seed", key="seed", step=1, on_change=on_seed,
@@ -205,6 +204,33 @@ def sidebar() -> None:
             st.text_area("Paste `model.to_json()`", key="import_text", height=120)
             st.file_uploader("…or upload a .json file", type=["json"], key="import_file")
             st.button("Import", key="import", on_click=on_import, width="stretch")
+
+
+def input_panel(model: ModelSpec) -> None:
+    """The forward pass's input, with what is wrong with it (or how it was read) right below."""
+    st.text_area("Input data", key="input_text", height=110,
+                 help="A JSON-style nested list: a batch, or one sample without the batch axis. The words `zeros`, "
+                      "`range` and `random:SEED` stand for one sample of the input shape (how a large input is written).")
+    for column, kind in zip(st.columns(3), ("random", "zeros", "range")):
+        column.button(kind.capitalize(), key=f"fill_{kind}", on_click=on_fill, args=(kind,), width="stretch",
+                      help=f"Fill with {kind} for shape {format_shape(model.input_shape)}")
+    result = parse_input(ss.input_text, model.input_shape)
+    if isinstance(result, str):
+        st.error(f"Input data: {result}")
+    elif result.batch_added:
+        st.info(f"One sample of shape {format_shape(result.array.shape[1:])} was given; "
+                f"a batch axis was added: {format_shape(result.array.shape)}.")
+    else:
+        st.caption(f"A batch of {len(result.array)}: shape {format_shape(result.array.shape)}.")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def parse_input(text: str, input_shape: tuple[int, ...]) -> data.ParsedInput | str:
+    """The parsed input, or the parser's message; cached because every tab and the sidebar ask for it."""
+    try:
+        return data.parse_array(text, input_shape)
+    except NetbuilderError as e:
+        return str(e)
 
 
 def layer_names(model: ModelSpec) -> list[str]:
@@ -281,6 +307,26 @@ def build_page(model: ModelSpec) -> None:
         st.graphviz_chart(dot_source(model))
         issue_panel(model)
     summary_panel(model)
+    result = forward(model)
+    if isinstance(result, str):
+        st.caption(f"Output: {result} (see the Forward pass tab).")
+    else:
+        show_output(result[-1])
+
+
+def forward(model: ModelSpec) -> list[np.ndarray] | str:
+    """Every tensor of the forward pass on the typed input, or why it cannot run."""
+    parsed = parse_input(ss.input_text, model.input_shape)
+    if isinstance(parsed, str):
+        return "the input data has a problem (see the sidebar)"
+    if not model.analyze().ok:
+        return "the model does not fit together yet, so it cannot run"
+    return model.model().forward(parsed.array)
+
+
+def show_output(output: np.ndarray) -> None:
+    st.markdown(f"**Output for your input** — shape `{format_shape(output.shape)}` (sample 0 below)")
+    st.dataframe(heat_table(output[0]), key="output_table")
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -294,76 +340,56 @@ def dot_source(model: ModelSpec) -> str:
 
 
 def heat_table(tensor: np.ndarray):
-    """A 2-D view of one sample as a table colored by value (blue < 0 < red), cut to HEAT_CELLS."""
-    matrix = np.atleast_2d(tensor.reshape(-1, tensor.shape[-1]) if tensor.ndim > 1 else tensor)
-    frame = pd.DataFrame(matrix[:HEAT_CELLS, :HEAT_CELLS])
-    finite = frame.to_numpy()[np.isfinite(frame.to_numpy())]
-    scale = float(np.abs(finite).max()) if finite.size else 1.0
-
-    def colors(values: pd.DataFrame) -> pd.DataFrame:
-        v = np.nan_to_num(values.to_numpy(dtype=np.float64) / (scale or 1.0), posinf=1, neginf=-1).clip(-1, 1)
-        fade = (255 * (1 - np.abs(v))).astype(int)
-        css = np.where(v >= 0, "background-color: rgb(255,{f},{f})", "background-color: rgb({f},{f},255)")
-        return pd.DataFrame([[c.format(f=f) for c, f in zip(row_c, row_f)] for row_c, row_f in zip(css, fade)],
-                            index=values.index, columns=values.columns)
-
-    return frame.style.apply(colors, axis=None).format("{:.4g}")
+    """One sample's numbers as a table colored like its heatmap, cut to HEAT_CELLS rows and columns."""
+    matrix = heatmap.as_matrix(tensor)[:HEAT_CELLS, :HEAT_CELLS]
+    css = [[f"background-color: rgb{tuple(int(c) for c in rgb)}" for rgb in row] for row in heatmap.colors(matrix)]
+    frame = pd.DataFrame(matrix)
+    return frame.style.apply(lambda _: pd.DataFrame(css, index=frame.index, columns=frame.columns), axis=None).format("{:.4g}")
 
 
-def show_tensor(title: str, tensor: np.ndarray) -> None:
-    """One tensor: its shape, and its first sample as a colored table (rows = leading positions)."""
-    st.markdown(f"**{title}** — shape `{format_shape(tensor.shape)}`")
+def show_heatmap(title: str, tensor: np.ndarray) -> None:
+    """A tensor's shape and its first sample as a picture: one row per position, one column per feature."""
     sample = tensor[0]
-    if sample.ndim > 1:
-        st.caption(f"Sample 0, shape {format_shape(sample.shape)}: one row per position "
-                   f"({' × '.join(map(str, sample.shape[:-1]))}), one column per feature of the last axis.")
-    if sample.size > HEAT_CELLS * HEAT_CELLS or (sample.ndim and sample.shape[-1] > HEAT_CELLS):
-        st.caption(f"Showing at most {HEAT_CELLS} rows × {HEAT_CELLS} columns.")
-    st.dataframe(heat_table(np.asarray(sample).reshape(sample.shape or (1,))), hide_index=False)
+    finite = sample[np.isfinite(sample)]
+    span = f"from {finite.min():.4g} to {finite.max():.4g}" if finite.size else "no finite values"
+    st.markdown(f"**{title}** — `{format_shape(tensor.shape)}` · sample 0 {span}")
+    st.image(heatmap.image(heatmap.as_matrix(sample)), clamp=True)
 
 
 def forward_page(model: ModelSpec) -> None:
-    st.text_area("Input data (a nested list; a batch, or one sample)", key="input_text", height=110)
-    fills = st.columns(3)
-    for column, kind in zip(fills, ("random", "zeros", "range")):
-        column.button(f"Fill: {kind}", key=f"fill_{kind}", on_click=on_fill, args=(kind,), width="stretch")
-    try:
-        parsed = data.parse_array(ss.input_text, model.input_shape)
-    except NetbuilderError as e:
-        st.error(f"Input data: {e}")
+    tensors = forward(model)
+    if isinstance(tensors, str):
+        st.warning(tensors[0].upper() + tensors[1:] + ".")
         return
-    if parsed.batch_added:
-        st.info(f"One sample of shape {format_shape(parsed.array.shape[1:])} was given; "
-                f"a batch axis was added: {format_shape(parsed.array.shape)}.")
-    if not model.analyze().ok:
-        st.warning("The model does not fit together yet (see the Build tab), so it cannot run.")
-        return
-    tensors = model.model().forward(parsed.array)
-    names = [f"{r.name} ({r.class_name})" for r in model.analyze().layers]
-    show_tensor(f"Output of {names[-1] if names else 'the model'}", tensors[-1])
+    titles = ["Input"] + [f"{r.name} ({r.class_name})" for r in model.analyze().layers]
+    show_output(tensors[-1])
     st.subheader("Every tensor, input to output")
-    for title, tensor in zip(["Input", *names], tensors):
-        show_tensor(title, tensor)
+    st.caption("Sample 0 of each tensor: one row per position of the leading axes, one column per feature of the "
+               f"last axis (at most 64 rows); blue < 0 < red. Tables show at most {HEAT_CELLS} × {HEAT_CELLS} numbers.")
+    chosen = st.selectbox("Numbers of", range(len(tensors)), format_func=lambda i: titles[i], key="tensor_numbers",
+                          index=len(tensors) - 1)
+    st.dataframe(heat_table(tensors[chosen][0]), key="tensor_table")
+    for title, tensor in zip(titles, tensors):
+        show_heatmap(title, tensor)
     dense = [(r.name, layer) for r, layer in zip(model.analyze().layers, model.model().layers) if r.class_name == "Dense"]
     if dense:
         st.subheader(f"Weights (seed {model.seed})")
         for name, layer in dense:
             with st.expander(f"{name}: kernel {format_shape(layer.kernel.shape)}"
                              + (f", bias {format_shape(layer.bias.shape)}" if layer.bias is not None else "")):
-                st.dataframe(heat_table(layer.kernel), hide_index=False)
+                st.image(heatmap.image(layer.kernel), clamp=True)
+                st.dataframe(layer.kernel[:HEAT_CELLS, :HEAT_CELLS])
                 if layer.bias is not None:
-                    st.dataframe(heat_table(layer.bias[None, :]), hide_index=False)
+                    st.dataframe(layer.bias[None, :HEAT_CELLS])
 
 
 def compare_page(model: ModelSpec) -> None:
     st.markdown("The same input through the current model and its variants with and without `Flatten`. "
                 "Each model draws its weights from the same seed, layer by layer position.")
-    try:
-        x = data.parse_array(ss.input_text, model.input_shape).array
-    except NetbuilderError as e:
-        st.error(f"Input data: {e}")
-        x = None
-    rows = explain.compare(explain.variants(model), x)
+    parsed = parse_input(ss.input_text, model.input_shape)
+    if isinstance(parsed, str):
+        st.warning("The input data has a problem (see the sidebar); showing shapes only.")
+    rows = explain.compare(explain.variants(model), None if isinstance(parsed, str) else parsed.array)
     for column, row in zip(st.columns(len(rows)), rows):
         with column:
             st.markdown(f"**{row.name}**")
@@ -372,7 +398,7 @@ def compare_page(model: ModelSpec) -> None:
             st.metric("Output shape", format_shape(row.output_shape) if row.output_shape else "does not fit")
             st.metric("Parameters", f"{row.total_params:,}" if row.total_params is not None else "—")
             if row.output is not None:
-                st.dataframe(heat_table(row.output[0]), hide_index=False)
+                st.dataframe(heat_table(row.output[0]))
             elif row.error:
                 st.warning(row.error)
             if row.difference:
@@ -424,17 +450,14 @@ def main() -> None:
     st.caption("Build a network layer by layer and see every tensor shape, parameter and number exactly as "
                "Keras 3 computes them. Keras's Dense acts on the **last axis** only.")
     show_notices()
-    build, forward, compare, teach, carry = st.tabs(["Build", "Forward pass", "Compare", "Explain", "Export"])
-    with build:
-        build_page(model)
-    with forward:
-        forward_page(model)
-    with compare:
-        compare_page(model)
-    with teach:
-        explain_page(model)
-    with carry:
-        export_page(model)
+    # Only the open tab runs (on_change="rerun"): a 50-layer forward pass is not drawn while building.
+    tabs = st.tabs(list(PAGES), key="page", on_change="rerun")
+    for tab, page in zip(tabs, PAGES.values()):
+        if tab.open:
+            with tab:
+                page(model)
 
 
+PAGES = {"Build": build_page, "Forward pass": forward_page, "Compare": compare_page, "Explain": explain_page,
+         "Export": export_page}
 main()

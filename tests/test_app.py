@@ -12,6 +12,8 @@ from netbuilder import share
 from netbuilder.graph import ERROR_FILL
 from netbuilder.spec import LayerSpec, ModelSpec, seed_spec
 
+PAGES = ["Build", "Forward pass", "Compare", "Explain", "Export"]
+BUILD, FORWARD, COMPARE, EXPLAIN, EXPORT = range(len(PAGES))  # tab positions
 SEED_EDGES = ["(None, 3, 2)", "(None, 3, 16)", "(None, 3, 16)", "(None, 48)", "(None, 4)"]
 
 
@@ -27,6 +29,14 @@ def run(target) -> AppTest:
     at = target.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+def page(at: AppTest, index: int):
+    """Open a tab as a person would (only the open tab runs) and return it."""
+    if at.session_state["page"] != PAGES[index]:
+        at.session_state["page"] = PAGES[index]
+        run(at)
+    return at.tabs[index]
 
 
 def model(at: AppTest) -> ModelSpec:
@@ -58,18 +68,19 @@ def test_first_open_shows_the_seed_model_its_shapes_params_and_output():
     assert edge_labels(dot(at)) == SEED_EDGES
     assert "Total params: 244" in texts(at)
     assert at.text_area(key="input_text").value == "[[[1, 2], [3, 4], [5, 6]]]"
-    assert "Output of dense_1 (Dense)** — shape `(1, 4)`" in texts(at)
+    assert "Output for your input** — shape `(1, 4)`" in texts(at)
 
 
 def test_forward_pass_values_equal_the_engine():
     at = open_app()
     expected = seed_spec().model().forward(np.array([[[1, 2], [3, 4], [5, 6]]], dtype=np.float32))
-    frames = [d.value for d in at.dataframe]
-    # first table is the summary; then the output, then input and every layer's tensor
-    output = frames[1].to_numpy()
-    np.testing.assert_array_equal(output, expected[-1][0][None, :])
-    for frame, tensor in zip(frames[2:7], expected):
-        np.testing.assert_array_equal(frame.to_numpy(), tensor[0].reshape(-1, tensor.shape[-1]))
+    np.testing.assert_array_equal(at.dataframe[1].value.to_numpy(), expected[-1][0][None, :])  # Build: the output
+    tab = page(at, FORWARD)
+    np.testing.assert_array_equal(tab.dataframe[0].value.to_numpy(), expected[-1][0][None, :])
+    assert len(tab.get("image")) == len(expected) + 2  # a heatmap per tensor, and each Dense's kernel
+    for i, tensor in enumerate(expected):  # every tensor's numbers, picked one by one
+        run(at.selectbox(key="tensor_numbers").set_value(i))
+        np.testing.assert_array_equal(at.dataframe[1].value.to_numpy(), tensor[0].reshape(-1, tensor.shape[-1]))
 
 
 def test_summary_rows_and_formulas():
@@ -181,7 +192,7 @@ def test_bad_input_text_gets_a_precise_message(text, needle):
 def test_a_single_sample_gets_a_batch_axis_and_says_so():
     at = open_app()
     run(at.text_area(key="input_text").input("[[1, 2], [3, 4], [5, 6]]"))
-    assert "batch axis was added" in texts(at)
+    assert "a batch axis was added: (1, 3, 2)" in texts(at)
     assert "shape `(1, 4)`" in texts(at)
 
 

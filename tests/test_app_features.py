@@ -16,10 +16,9 @@ import pytest
 from netbuilder import data, explain, export, format_shape, presets, share
 from netbuilder.graph import ERROR_FILL
 from netbuilder.spec import LayerSpec, ModelSpec, seed_spec
-from test_app import SEED_EDGES, dot, edge_labels, layer_id, model, open_app, run, texts
+from test_app import BUILD, COMPARE, EXPLAIN, EXPORT, FORWARD, SEED_EDGES, dot, edge_labels, layer_id, model, open_app, page, run, texts
 
 SEED_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"
-BUILD, FORWARD, COMPARE, EXPLAIN, EXPORT = range(5)  # tab positions
 
 
 def analysis_edges(spec: ModelSpec) -> list[str]:
@@ -33,8 +32,8 @@ def input_text(at) -> str:
 
 
 def forward_output(at) -> np.ndarray:
-    """The forward pass's first table: sample 0 of the model output (after the summary table)."""
-    return at.tabs[FORWARD].dataframe[0].value.to_numpy()
+    """The Forward pass tab's first table: sample 0 of the model output."""
+    return page(at, FORWARD).dataframe[0].value.to_numpy()
 
 
 def load_preset(at, name: str):
@@ -53,7 +52,7 @@ def expected_table(sample: np.ndarray) -> np.ndarray:
 
 def check_compare_tab(at) -> list:
     """Rows, shapes, params and values of the Compare tab equal the engine's variants on the page's input."""
-    tab = at.tabs[COMPARE]
+    tab = page(at, COMPARE)
     spec = model(at)
     variants = explain.variants(spec)
     x = data.parse_array(input_text(at), spec.input_shape).array
@@ -76,7 +75,7 @@ def check_compare_tab(at) -> list:
 # --- Compare ----------------------------------------------------------------------------------
 def test_compare_tab_for_the_seed_model():
     at = open_app()
-    tab = at.tabs[COMPARE]
+    tab = page(at, COMPARE)
     assert [m.value for m in tab.metric] == ["(None, 4)", "244", "(None, 3, 4)", "116", "(None, 4)", "180"]
     rows = check_compare_tab(at)
     assert [r.name for r in rows] == ["current", "without Flatten", "Flatten first"]
@@ -90,7 +89,7 @@ def test_compare_follows_the_current_model_and_its_input():
     at = load_preset(open_app(), "dense-rank-3")
     rows = check_compare_tab(at)
     assert [r.name for r in rows] == ["current", "Flatten first"]  # without Flatten is the model itself
-    assert [m.value for m in at.tabs[COMPARE].metric] == ["(None, 2, 3, 5)", "25", "(None, 5)", "125"]
+    assert [m.value for m in page(at, COMPARE).metric] == ["(None, 2, 3, 5)", "25", "(None, 5)", "125"]
     # a new input changes every row's values
     run(at.button(key="fill_random").click())
     check_compare_tab(at)
@@ -99,16 +98,17 @@ def test_compare_follows_the_current_model_and_its_input():
 def test_compare_with_input_that_does_not_fit_shows_shapes_and_an_error():
     at = open_app()
     run(at.text_area(key="input_text").input("[1, 2, 3]"))
-    tab = at.tabs[COMPARE]
+    tab = page(at, COMPARE)
     assert [m.value for m in tab.metric] == ["(None, 4)", "244", "(None, 3, 4)", "116", "(None, 4)", "180"]
     assert not tab.dataframe
-    assert any("Input data:" in e.value for e in tab.error)
+    assert "showing shapes only" in tab.warning[0].value
+    assert at.sidebar.error[0].value.startswith("Input data: expected shape (batch, 3, 2)")
 
 
 # --- Explain ----------------------------------------------------------------------------------
 def test_explain_tab_for_the_seed_model():
     at = open_app()
-    tab = at.tabs[EXPLAIN]
+    tab = page(at, EXPLAIN)
     assert [c.value for c in tab.code] == ["(3, 2) @ (2, 16) + (16,) → (3, 16)"]
     shown = "\n".join(m.value for m in tab.markdown)
     assert "#### dense: one kernel (2, 16), reused at 3 positions" in shown
@@ -118,8 +118,8 @@ def test_explain_tab_for_the_seed_model():
 
 def test_explain_tab_says_so_when_every_dense_is_fully_connected():
     at = load_preset(open_app(), "flatten-first")
-    assert not at.tabs[EXPLAIN].code
-    assert "each Dense is fully connected" in at.tabs[EXPLAIN].info[0].value
+    assert not page(at, EXPLAIN).code
+    assert "each Dense is fully connected" in page(at, EXPLAIN).info[0].value
 
 
 # --- Fix-it -----------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ def test_every_preset_loads_through_the_widgets(name):
         assert issue.message in [e.value for e in at.error]
         assert ERROR_FILL in dot(at)
         assert len(fix_buttons(at)) == len(issue.fixes) > 0
-        assert "cannot run" in at.tabs[FORWARD].warning[0].value
+        assert "cannot run" in page(at, FORWARD).warning[0].value
     else:
         assert not at.error and not fix_buttons(at) and ERROR_FILL not in dot(at)
         x = data.parse_array(preset.input_text, spec.input_shape).array
@@ -458,21 +458,22 @@ DOWNLOADS = ["dl_keras", "dl_torch", "dl_json", "dl_dot", "dl_svg", "dl_png"]
 
 def test_export_tab_has_every_download_and_the_models_keras_json():
     at = open_app()
-    keys = [b.key for b in at.tabs[EXPORT].get("download_button")]
+    keys = [b.key for b in page(at, EXPORT).get("download_button")]
     from netbuilder import graph
     assert keys == (DOWNLOADS if graph.dot_available() else DOWNLOADS[:4])
-    (code,) = [c.value for c in at.tabs[EXPORT].code if c.language == "json"]
+    (code,) = [c.value for c in page(at, EXPORT).code if c.language == "json"]
     assert code == export.keras_json(model(at))
+    page(at, BUILD)  # the layer editor lives on the Build tab
     run(at.number_input(key=f"units_{layer_id(at, 3)}").set_value(9))
-    (code,) = [c.value for c in at.tabs[EXPORT].code if c.language == "json"]
+    (code,) = [c.value for c in page(at, EXPORT).code if c.language == "json"]
     assert code == export.keras_json(model(at))
     assert json.loads(code)["config"]["layers"][-1]["config"]["units"] == 9
 
 
 def test_export_of_a_broken_model_offers_only_the_graph():
     at = load_preset(open_app(), "broken-odd-glu")
-    assert [b.key for b in at.tabs[EXPORT].get("download_button")] == ["dl_dot"]
-    assert "Fix the model first" in at.tabs[EXPORT].warning[0].value
+    assert [b.key for b in page(at, EXPORT).get("download_button")] == ["dl_dot"]
+    assert "Fix the model first" in page(at, EXPORT).warning[0].value
 
 
 # --- Seed -------------------------------------------------------------------------------------

@@ -212,6 +212,8 @@ def test_export_tab_says_how_to_get_svg_and_png_without_dot(tmp_path, monkeypatc
 
     assert not graph.dot_available()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.session_state["page"] = "Export"  # only the open tab runs
+    at.run()
     assert not at.exception, [e.message for e in at.exception]
     (export_tab,) = [tab for tab in at.tabs if tab.label == "Export"]
     notes = " ".join(str(e.value) for kind in ("info", "warning", "markdown", "caption") for e in getattr(export_tab, kind))

@@ -211,8 +211,10 @@ def input_panel(model: ModelSpec) -> None:
     st.text_area("Input data", key="input_text", height=110,
                  help="A JSON-style nested list: a batch, or one sample without the batch axis. The words `zeros`, "
                       "`range` and `random:SEED` stand for one sample of the input shape (how a large input is written).")
-    for column, kind in zip(st.columns(3), ("random", "zeros", "range")):
-        column.button(kind.capitalize(), key=f"fill_{kind}", on_click=on_fill, args=(kind,), width="stretch",
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        st.caption("Fill:")
+        for kind in ("random", "zeros", "range"):
+            st.button(kind, key=f"fill_{kind}", on_click=on_fill, args=(kind,), type="tertiary",
                       help=f"Fill with {kind} for shape {format_shape(model.input_shape)}")
     result = parse_input(ss.input_text, model.input_shape)
     if isinstance(result, str):
@@ -342,7 +344,8 @@ def dot_source(model: ModelSpec) -> str:
 def heat_table(tensor: np.ndarray):
     """One sample's numbers as a table colored like its heatmap, cut to HEAT_CELLS rows and columns."""
     matrix = heatmap.as_matrix(tensor)[:HEAT_CELLS, :HEAT_CELLS]
-    css = [[f"background-color: rgb{tuple(int(c) for c in rgb)}" for rgb in row] for row in heatmap.colors(matrix)]
+    pale = 255 - (255 - heatmap.colors(matrix).astype(int)) // 2  # half strength keeps the numbers readable
+    css = [[f"background-color: rgb{tuple(int(c) for c in rgb)}" for rgb in row] for row in pale]
     frame = pd.DataFrame(matrix)
     return frame.style.apply(lambda _: pd.DataFrame(css, index=frame.index, columns=frame.columns), axis=None).format("{:.4g}")
 

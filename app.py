@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from netbuilder import ACTIVATION_NAMES, NetbuilderError, format_shape
-from netbuilder import data, explain, export, graph, heatmap, presets, share
+from netbuilder import NetbuilderError, format_shape
+from netbuilder import activations, data, explain, export, graph, heatmap, presets, share
 from netbuilder.history import History
 from netbuilder.keras_import import spec_from_keras_json
 from netbuilder.limits import MAX_SEED
 from netbuilder.spec import DATA_FORMATS, KINDS, ModelSpec, seed_spec
 from netbuilder.summary import readable_size, summary_frame
 
-SEED_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"
+ACTIVATIONS = sorted(activations.ACTIVATIONS)  # the names a spec stores (aliases are stored as these)
 HEAT_CELLS = 64  # rows and columns of a tensor drawn as a colored table; more are cut (and said so)
 ss = st.session_state
 
@@ -31,6 +32,11 @@ ss = st.session_state
 # --- state --------------------------------------------------------------------------------
 def spec() -> ModelSpec:
     return ss.history.present
+
+
+def plain(text) -> str:
+    """`text` with Markdown's special characters escaped: messages quote what a visitor typed."""
+    return re.sub(r"([\\`*\[\]<>#|~$])", r"\\\1", str(text))  # links, emphasis, HTML, math
 
 
 def notify(level: str, text: str) -> None:
@@ -43,7 +49,7 @@ def commit(change: Callable[[ModelSpec], ModelSpec], what: str) -> bool:
     try:
         new = change(spec())
     except NetbuilderError as e:
-        notify("error", f"Could not {what}: {e} The model was kept as it was.")
+        notify("error", f"Could not {plain(what)}: {plain(e)} The model was kept as it was.")
         return False
     ss.history.push(new)
     return True
@@ -53,14 +59,14 @@ def init_state() -> None:
     """First run of a session: the shared model from `?model=`, else the seed article's model."""
     if "history" in ss:
         return
-    model, text = seed_spec(), SEED_INPUT
+    model, text = seed_spec(), presets.ARTICLE_INPUT
     token = st.query_params.get("model")
     if token:
         try:
             model, shared_text = share.decode(token)
             text = shared_text if shared_text is not None else data.fill_text("range", model.input_shape)
         except NetbuilderError as e:
-            notify("warning", f"The shared link could not be opened ({e}). Showing the default model instead.")
+            notify("warning", f"The shared link could not be opened ({plain(e)}). Showing the default model instead.")
     ss.history = History(model)
     ss.input_text = text
 
@@ -218,7 +224,7 @@ def input_panel(model: ModelSpec) -> None:
                       help=f"Fill with {kind} for shape {format_shape(model.input_shape)}")
     result = parse_input(ss.input_text, model.input_shape)
     if isinstance(result, str):
-        st.error(f"Input data: {result}")
+        st.error(f"Input data: {plain(result)}")
     elif result.batch_added:
         st.info(f"One sample of shape {format_shape(result.array.shape[1:])} was given; "
                 f"a batch axis was added: {format_shape(result.array.shape)}.")
@@ -276,7 +282,7 @@ def layer_settings(layer) -> None:
             elif field == "data_format":
                 st.selectbox("data_format", DATA_FORMATS, **kwargs)
             else:
-                st.selectbox("activation", ACTIVATION_NAMES, **kwargs)
+                st.selectbox("activation", ACTIVATIONS, help="Keras's aliases swish and hard_swish are silu and hard_silu.", **kwargs)
 
 
 def issue_panel(model: ModelSpec) -> None:
@@ -311,7 +317,7 @@ def build_page(model: ModelSpec) -> None:
     summary_panel(model)
     result = forward(model)
     if isinstance(result, str):
-        st.caption(f"Output: {result} (see the Forward pass tab).")
+        st.caption(f"Output: {result}.")
     else:
         show_output(result[-1])
 
@@ -403,7 +409,7 @@ def compare_page(model: ModelSpec) -> None:
             if row.output is not None:
                 st.dataframe(heat_table(row.output[0]))
             elif row.error:
-                st.warning(row.error)
+                st.warning(plain(row.error))
             if row.difference:
                 st.markdown(row.difference)
     if len(rows) == 1:

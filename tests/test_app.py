@@ -222,3 +222,11 @@ def test_input_shape_of_every_rank():
         assert model(at).input_shape == shape
         assert edge_labels(dot(at)) == [str((None, *shape))]
         assert not at.error
+
+
+def test_messages_quoting_what_a_visitor_typed_cannot_inject_markdown():
+    at = open_app()
+    run(at.text_input(key="input_shape_text").set_value("[click](http://x) <b>$x$"))
+    (error,) = at.error
+    assert "\\[click\\](http://x) \\<b\\>\\$x\\$" in error.value
+    assert model(at) == seed_spec()

@@ -309,11 +309,11 @@ def summary_panel(model: ModelSpec) -> None:
 
 def build_page(model: ModelSpec) -> None:
     left, right = st.columns([5, 4])
-    with left:
-        layer_editor(model)
-    with right:
+    with right:  # drawn first: the graph is what a visitor waits for
         st.graphviz_chart(dot_source(model))
         issue_panel(model)
+    with left:
+        layer_editor(model)
     summary_panel(model)
     result = forward(model)
     if isinstance(result, str):
@@ -454,7 +454,6 @@ def main() -> None:
     init_state()
     model = spec()
     sync_link()
-    sidebar()
     st.title("netbuilder")
     st.caption("Build a network layer by layer and see every tensor shape, parameter and number exactly as "
                "Keras 3 computes them. Keras's Dense acts on the **last axis** only.")
@@ -465,6 +464,7 @@ def main() -> None:
         if tab.open:
             with tab:
                 page(model)
+    sidebar()  # after the page, so the graph reaches the browser first
 
 
 PAGES = {"Build": build_page, "Forward pass": forward_page, "Compare": compare_page, "Explain": explain_page,

@@ -241,4 +241,3 @@ class Activation(Layer):
         return {**super().get_config(), "activation": self.activation}
 
 
-LAYER_TYPES = {cls.__name__: cls for cls in (Dense, Flatten, Activation)}

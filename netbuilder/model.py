@@ -42,7 +42,7 @@ def Model(inputs: KerasTensor, outputs: KerasTensor, name="functional", seed=Non
     """A model from `inputs` to `outputs` (a chain of layers), as keras.Model(inputs, outputs)."""
     if not isinstance(inputs, KerasTensor) or inputs.layers:
         raise LayerConfigError("Model(inputs=...) takes the tensor returned by Input(...)")
-    if not isinstance(outputs, KerasTensor) or outputs.layers[: len(inputs.layers)] != inputs.layers or outputs.input_shape != inputs.input_shape:
+    if not isinstance(outputs, KerasTensor) or outputs.input_shape != inputs.input_shape:
         raise LayerConfigError("Model(outputs=...) must be computed from `inputs` by calling layers on it")
     model = Sequential([inputs, *outputs.layers], seed=seed, name=name)
     model._summary_input_row = True  # Keras's summary of a Functional model lists its InputLayer
@@ -184,7 +184,11 @@ class Sequential:
             if arr.ndim < 1:
                 raise InputDataError("input needs a batch axis; received a scalar")
             self._input = check_input_shape(arr.shape[1:])
-            self._rebuild()
+            try:
+                self._rebuild()
+            except ValueError:  # the data's shape does not fit the layers: stay unbuilt for the next try
+                self._input = None
+                raise
         if arr.ndim < 1 or arr.shape[1:] != self._input:
             issue = self._input_issue(arr.shape)
             raise IncompatibleShapeError(issue.message, issue)

@@ -161,10 +161,6 @@ def test_format_of_float64_is_its_float32_value():
     assert format_array(np.array([0.1, 1 / 3])) == "[0.1, 0.33333334]"
 
 
-def test_every_error_is_a_netbuilder_value_error():
-    assert issubclass(InputDataError, NetbuilderError) and issubclass(InputDataError, ValueError)
-
-
 @pytest.mark.parametrize("text, expected", [
     ("range", [[0, 1, 2], [3, 4, 5]]),
     ("  zeros\n", [[0, 0, 0], [0, 0, 0]]),

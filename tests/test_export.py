@@ -141,10 +141,6 @@ def test_keras_json_loads_in_keras():
     assert model.output_shape == (None, 4) and model.count_params() == 244
 
 
-def test_dot_source_is_the_graph():
-    assert export.dot_source(seed_spec()) == graph.model_dot(seed_spec())
-
-
 def test_an_empty_model_exports_to_torch_but_not_keras():
     spec = spec_of((3,))
     x = sample(spec)

@@ -43,17 +43,11 @@ def test_resolve_seed():
 @pytest.mark.parametrize("shape", [(1, 1), (2, 16), (48, 4), (300, 7)])
 def test_glorot_uniform_bounds_shape_dtype(shape):
     w = glorot_uniform(shape, seed=3)
-    limit = math.sqrt(6 / sum(shape)) if sum(shape) >= 2 else math.sqrt(3)
+    limit = math.sqrt(6 / sum(shape))  # a kernel has fan_in + fan_out ≥ 2
     assert w.shape == shape and w.dtype == np.float32
     assert np.abs(w).max() <= limit
     if w.size >= 100:  # uniform on [-limit, limit]: spreads over most of the range
         assert np.abs(w).max() > 0.8 * limit and abs(w.mean()) < 0.2 * limit
-
-
-def test_glorot_uniform_small_fans_use_scale_one():
-    """fan_in + fan_out = 2 gives scale 1/max(1, 1) = 1, so limit sqrt(3) (not sqrt(6/2) by accident)."""
-    w = glorot_uniform((1, 1), seed=0)
-    assert abs(w[0, 0]) <= math.sqrt(3)
 
 
 def test_glorot_uniform_is_deterministic_per_seed():

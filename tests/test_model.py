@@ -225,3 +225,11 @@ def test_functional_model():
 def test_symbolic_call_checks_shapes():
     with pytest.raises(nb.IncompatibleShapeError, match="'dense'"):
         nb.Dense(3)(nb.Input(()))
+
+
+def test_a_failed_first_predict_leaves_an_unbuilt_model_ready_for_the_right_input():
+    model = nb.Sequential([nb.Dense(4)])
+    with pytest.raises(nb.IncompatibleShapeError):
+        model.predict(np.ones(5))  # rank 1: Dense needs a feature axis
+    assert not model.built
+    assert model.predict(np.ones((5, 3))).shape == (5, 4)

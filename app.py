@@ -21,7 +21,7 @@ from netbuilder import activations, data, explain, export, graph, heatmap, prese
 from netbuilder.history import History
 from netbuilder.keras_import import spec_from_keras_json
 from netbuilder.limits import MAX_SEED
-from netbuilder.spec import DATA_FORMATS, KINDS, ModelSpec, seed_spec
+from netbuilder.spec import DATA_FORMATS, KINDS, SETTINGS, ModelSpec, seed_spec
 from netbuilder.summary import readable_size, summary_frame
 
 ACTIVATIONS = sorted(activations.ACTIVATIONS)  # the names a spec stores (aliases are stored as these)
@@ -187,7 +187,7 @@ def sidebar() -> None:
 
         st.subheader("Add a layer")
         st.selectbox("Kind", KINDS, key="add_kind")
-        positions = ["at the end"] + [f"{i + 1}. before {name}" for i, name in enumerate(layer_names(spec()))]
+        positions = ["at the end"] + [f"{i + 1}. before {name}" for i, name in enumerate(spec().analyze().names)]
         if ss.get("add_position") not in positions:
             ss.add_position = "at the end"
         st.selectbox("Position", positions, key="add_position")
@@ -219,7 +219,7 @@ def input_panel(model: ModelSpec) -> None:
                       "`range` and `random:SEED` stand for one sample of the input shape (how a large input is written).")
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         st.caption("Fill:")
-        for kind in ("random", "zeros", "range"):
+        for kind in data.FILL_KINDS:
             st.button(kind, key=f"fill_{kind}", on_click=on_fill, args=(kind,), type="tertiary",
                       help=f"Fill with {kind} for shape {format_shape(model.input_shape)}")
     result = parse_input(ss.input_text, model.input_shape)
@@ -241,17 +241,11 @@ def parse_input(text: str, input_shape: tuple[int, ...]) -> data.ParsedInput | s
         return str(e)
 
 
-def layer_names(model: ModelSpec) -> list[str]:
-    """Every layer's name: Keras's up to a failing layer (the analysis stops there), then `layer 5`..."""
-    reports = model.analyze().layers
-    return [reports[i].name if i < len(reports) else f"layer {i + 1}" for i in range(len(model.layers))]
-
-
 def layer_editor(model: ModelSpec) -> None:
     """One bordered row per layer; widget keys carry the layer's stable id, never its position."""
     if not model.layers:
         st.info("No layers yet: add one from the sidebar.")
-    for i, (layer, name) in enumerate(zip(model.layers, layer_names(model))):
+    for i, (layer, name) in enumerate(zip(model.layers, model.analyze().names)):
         with st.container(border=True, key=f"layer_{layer.id}"):
             head, buttons = st.columns([3, 2], vertical_alignment="center")
             head.markdown(f"**{i + 1}. {name}** · {layer.kind}")
@@ -268,9 +262,8 @@ def layer_editor(model: ModelSpec) -> None:
 
 
 def layer_settings(layer) -> None:
-    fields = {"Dense": ("units", "activation", "use_bias"), "Flatten": ("data_format",), "Activation": ("activation",)}
-    columns = st.columns(len(fields[layer.kind]))
-    for column, field in zip(columns, fields[layer.kind]):
+    fields = SETTINGS[layer.kind]
+    for column, field in zip(st.columns(len(fields)), fields):
         key = f"{field}_{layer.id}"
         ss[key] = getattr(layer, field)  # the model is the truth: a rejected edit snaps back
         kwargs = dict(key=key, on_change=on_layer_setting, args=(layer.id, field))

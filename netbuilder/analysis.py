@@ -35,6 +35,7 @@ class Analysis:
     input_shape: Shape
     layers: tuple[LayerReport, ...]
     issue: ShapeIssue | None
+    names: tuple[str, ...] = ()  # every layer's Keras name, also past the failing layer
 
     @property
     def ok(self) -> bool:
@@ -80,14 +81,18 @@ def dense_formula(input_dim: int, layer: Dense) -> str:
 
 
 def analyze(layers: list[Layer], input_shape: tuple[int, ...]) -> Analysis:
-    """Walk the layers from a per-sample `input_shape`; stop at the first layer that cannot run."""
+    """Walk the layers from a per-sample `input_shape`; stop at the first layer that cannot run.
+
+    Never raises for shapes or limits (they become `issue`); duplicate explicit names raise LayerConfigError.
+    """
     assign_names(layers)
+    names = tuple(layer.name for layer in layers)
     shape: Shape = (None, *input_shape)
     reports: list[LayerReport] = []
     total = 0
     if len(layers) > MAX_LAYERS:
         issue = _limit_issue(layers, MAX_LAYERS, shape, f"a model holds at most {MAX_LAYERS} layers; this one has {len(layers)}")
-        return Analysis(shape, (), issue)
+        return Analysis(shape, (), issue, names)
     for i, layer in enumerate(layers):
         issue = _check(layers, i, shape, input_shape)
         params = layer.params_for(shape[-1]) if isinstance(layer, Dense) and issue is None else layer.count_params()
@@ -105,10 +110,10 @@ def analyze(layers: list[Layer], input_shape: tuple[int, ...]) -> Analysis:
         formula = dense_formula(shape[-1], layer) if isinstance(layer, Dense) and issue is None else ""
         reports.append(LayerReport(i, layer.name, type(layer).__name__, shape, out, params, formula))
         if issue:
-            return Analysis((None, *input_shape), tuple(reports), issue)
+            return Analysis((None, *input_shape), tuple(reports), issue, names)
         total += params
         shape = out
-    return Analysis((None, *input_shape), tuple(reports), None)
+    return Analysis((None, *input_shape), tuple(reports), None, names)
 
 
 def _limit_issue(layers, i, shape, why) -> ShapeIssue:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .analysis import Analysis, LayerReport, assign_names, dense_formula, format_shape
+from .analysis import Analysis, LayerReport, dense_formula, format_shape
 from .errors import NetbuilderError
 from .spec import LayerSpec, ModelSpec, new_layer
 
@@ -88,13 +88,6 @@ def _skeleton(spec: ModelSpec) -> tuple:
     return _settings(layer for layer in spec.layers if layer.kind != "Flatten")
 
 
-def _names(spec: ModelSpec) -> list[str]:
-    """Every layer's Keras name, also past a failing layer (the analysis stops there)."""
-    layers = [layer.to_layer() for layer in spec.layers]
-    assign_names(layers)
-    return [layer.name for layer in layers]
-
-
 def _lead(a: ModelSpec, b: ModelSpec) -> str:
     """How `b` was made from `a`, as the sentence's opening words."""
     if _skeleton(a) != _skeleton(b):
@@ -106,7 +99,7 @@ def _lead(a: ModelSpec, b: ModelSpec) -> str:
         return "With the Flatten settings changed"
     if where == [0]:
         return "With Flatten first"
-    names = _names(b)
+    names = b.analyze().names
     spots = [f"before {names[i + 1]}" if i + 1 < len(names) else "at the end" for i in where]
     return f"With Flatten {' and '.join(spots)}"
 

@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 
-from .analysis import assign_names, format_shape
+from .analysis import format_shape
 from .errors import NetbuilderError
 
 RENDER_TIMEOUT_S = 30
@@ -85,15 +85,6 @@ def _small(text: str, color: str = MUTED) -> str:
     return f'<font point-size="9" color="{color}">{text}</font>'
 
 
-def _layer_names(spec, analysis) -> list[str]:
-    """Keras names of all layers: from the analysis, or (past a failure) named the way analyze() names them."""
-    if len(analysis.layers) == len(spec.layers):
-        return [report.name for report in analysis.layers]
-    layers = [layer.to_layer() for layer in spec.layers]  # unbuilt: cheap, only for naming
-    assign_names(layers)
-    return [layer.name for layer in layers]
-
-
 def _issue_note(issue) -> str:
     """A few words under the failing layer: what it needs."""
     if issue.kind == "limit":
@@ -104,7 +95,7 @@ def _issue_note(issue) -> str:
 def model_dot(spec) -> str:
     """DOT source of `spec` top to bottom: Input, one node per layer, Output; edges carry tensor shapes."""
     analysis = spec.analyze()
-    names = _layer_names(spec, analysis)
+    names = analysis.names
     rows = [(f"L{int(layer.id)}", names[i], layer.kind, layer.describe()) for i, layer in enumerate(spec.layers)]
     return _dot(analysis, rows)
 

@@ -16,6 +16,7 @@ from .layers import Activation, Dense, Flatten, Layer, check_input_shape
 from .limits import MAX_LAYERS, MAX_UNITS
 
 KINDS = ("Dense", "Flatten", "Activation")
+SETTINGS = {"Dense": ("units", "activation", "use_bias"), "Flatten": ("data_format",), "Activation": ("activation",)}
 DATA_FORMATS = ("channels_last", "channels_first")
 MAX_LAYER_ID = 10**6
 
@@ -216,8 +217,14 @@ def _compact(layer: LayerSpec) -> dict:
 
 
 def _canonical(layer: LayerSpec) -> LayerSpec:
-    """`layer` with its activation named as Keras serializes it (swish → silu); other types are left to the checks."""
-    return replace(layer, activation=canonical_name(layer.activation)) if isinstance(layer.activation, str) else layer
+    """`layer` keeping only its kind's settings (others reset to defaults), the activation named as Keras
+    serializes it (swish → silu); so two specs that behave alike compare equal. Bad values are left to the checks."""
+    if layer.kind not in SETTINGS:
+        return layer
+    kept = {name: getattr(layer, name) for name in SETTINGS[layer.kind] + (("input_dim",) if layer.kind == "Dense" else ())}
+    if isinstance(kept.get("activation"), str):
+        kept["activation"] = canonical_name(kept["activation"])
+    return replace(new_layer(layer.kind, layer.id), **kept)
 
 
 def _check_layer_fields(layer: LayerSpec) -> None:

@@ -187,3 +187,11 @@ def test_analyze_never_raises_and_agrees_with_sequential(shape, layers):
         with pytest.raises(nb.IncompatibleShapeError) as info:
             nb.Sequential([nb.Input(tuple(shape)), *layers], seed=0)
         assert info.value.issue == a.issue
+
+
+def test_names_cover_every_layer_also_past_the_failing_one():
+    layers = [nb.Dense(4), nb.Dense(3), nb.Activation("relu"), nb.Dense(2)]
+    layers[1].build((None, 48), seed=0)  # built for 48 inputs: fails on (None, 4)
+    analysis = nb.analyze(layers, (5,))
+    assert analysis.issue.layer_index == 1 and len(analysis.layers) == 2
+    assert analysis.names == ("dense", "dense_1", "activation", "dense_2")

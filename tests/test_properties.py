@@ -8,6 +8,7 @@ import base64
 import json
 import math
 import zlib
+from dataclasses import replace
 from collections import Counter
 
 import numpy as np
@@ -21,7 +22,7 @@ from netbuilder import ACTIVATION_NAMES, NetbuilderError, model_from_json
 from netbuilder.activations import canonical_name
 from netbuilder.data import format_array, parse_array
 from netbuilder.share import decode, encode
-from netbuilder.spec import DATA_FORMATS, KINDS, MAX_LAYER_ID, LayerSpec, ModelSpec
+from netbuilder.spec import DATA_FORMATS, KINDS, MAX_LAYER_ID, SETTINGS, LayerSpec, ModelSpec, new_layer
 
 CASES = Counter()  # property name → cases run
 MIN_TOTAL_CASES = 10_000
@@ -90,14 +91,16 @@ CANONICAL_ACTIVATIONS = sorted({canonical_name(name) for name in ACTIVATION_NAME
 @st.composite
 def layer_specs(draw, layer_id):
     kind = draw(st.sampled_from(KINDS))
-    return LayerSpec(
-        id=layer_id, kind=kind,
-        units=draw(st.one_of(st.integers(1, 64), st.sampled_from([16, 1000, 65_536]))),
-        activation=draw(st.sampled_from(CANONICAL_ACTIVATIONS)),  # specs store names as Keras serializes them
-        use_bias=draw(st.booleans()),
-        data_format=draw(st.sampled_from(DATA_FORMATS)),
-        input_dim=draw(st.one_of(st.none(), st.integers(1, 64))) if kind == "Dense" else None,
-    )
+    values = {
+        "units": st.one_of(st.integers(1, 64), st.sampled_from([16, 1000, 65_536])),
+        "activation": st.sampled_from(CANONICAL_ACTIVATIONS),  # specs store names as Keras serializes them
+        "use_bias": st.booleans(),
+        "data_format": st.sampled_from(DATA_FORMATS),
+    }
+    settings = {name: draw(values[name]) for name in SETTINGS[kind]}  # a spec keeps only its kind's settings
+    if kind == "Dense":
+        settings["input_dim"] = draw(st.one_of(st.none(), st.integers(1, 64)))
+    return replace(new_layer(kind, layer_id), **settings)
 
 
 @st.composite

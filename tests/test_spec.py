@@ -204,3 +204,12 @@ def test_from_dict_accepts_or_raises_netbuilder_error_only(data):
     except nb.NetbuilderError:
         return
     assert ModelSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_settings_of_another_kind_are_not_kept():
+    spec = ModelSpec.from_dict({"input_shape": [3, 2], "layers": [
+        {"id": 0, "kind": "Flatten", "units": 7, "activation": "tanh"},
+        {"id": 1, "kind": "Dense", "data_format": "channels_first"},
+    ]})
+    assert spec.layers == (new_layer("Flatten", 0), new_layer("Dense", 1))
+    assert spec.update(0, units=9) == spec

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from .activations import ACTIVATION_NAMES, canonical_name
+from .activations import canonical_name
 from .analysis import Analysis, analyze
 from .errors import Fix, LayerConfigError, LimitError, issue_error
 from .initializers import check_seed, layer_seed

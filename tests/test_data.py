@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from netbuilder import InputDataError, LayerConfigError, NetbuilderError
+from netbuilder import InputDataError, LayerConfigError
 from netbuilder.data import FILL_KINDS, ParsedInput, check_batch, fill, fill_text, format_array, parse_array
 from netbuilder.limits import MAX_BATCH, MAX_INPUT_TEXT_CHARS
 

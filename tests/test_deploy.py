@@ -13,7 +13,6 @@ import sys
 import textwrap
 import tomllib
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from netbuilder import ACTIVATION_NAMES, IncompatibleShapeError, LayerConfigError, export, graph
+from netbuilder import ACTIVATION_NAMES, IncompatibleShapeError, LayerConfigError, export
 from netbuilder.activations import canonical_name
 from netbuilder.spec import ModelSpec, seed_spec
 

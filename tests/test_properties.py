@@ -22,7 +22,7 @@ from netbuilder import ACTIVATION_NAMES, NetbuilderError, model_from_json
 from netbuilder.activations import canonical_name
 from netbuilder.data import format_array, parse_array
 from netbuilder.share import decode, encode
-from netbuilder.spec import DATA_FORMATS, KINDS, MAX_LAYER_ID, SETTINGS, LayerSpec, ModelSpec, new_layer
+from netbuilder.spec import DATA_FORMATS, KINDS, MAX_LAYER_ID, SETTINGS, ModelSpec, new_layer
 
 CASES = Counter()  # property name → cases run
 MIN_TOTAL_CASES = 10_000

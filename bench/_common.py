@@ -185,3 +185,17 @@ def cpu_busy(interval: float = 1.0) -> float:
     except (OSError, ValueError, IndexError):
         return float("nan")
     return 1 - (i2 - i1) / max(1, t2 - t1)
+
+
+def cycle_layers(n: int, units: int) -> tuple:
+    """n layers cycling Dense(relu), tanh, Dense, Flatten, relu: every kind, shapes that keep fitting."""
+    from netbuilder.spec import LayerSpec
+
+    cycle = (
+        dict(kind="Dense", units=units, activation="relu"),
+        dict(kind="Activation", activation="tanh"),
+        dict(kind="Dense", units=units),
+        dict(kind="Flatten"),
+        dict(kind="Activation", activation="relu"),
+    )
+    return tuple(LayerSpec(id=i, **cycle[i % len(cycle)]) for i in range(n))

@@ -10,10 +10,8 @@
    for a two-line app that only draws `st.graphviz_chart("digraph { a -> b }")`.
    Targets: each ≤ 3 s. The server is always killed (finally).
 
-Adapting to app.py: `install_model` finds where the app keeps its model by looking, after a first
-run, for a session-state value that is a ModelSpec or holds one as `.present` (the app's History);
-pass --state-key to force a key. Model-building helpers below make 1/10/50-layer specs on the
-app's default (3, 2) input so its default input data stays valid.
+The model goes where the app keeps it (`st.session_state.history`, an undo History); the
+1/10/50-layer specs use the app's default (3, 2) input so its default input data stays valid.
 Run alone: python bench/bench_app.py [--skip-server]
 """
 
@@ -33,19 +31,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import ROOT, emit, figure, timer
+from _common import ROOT, cycle_layers, emit, figure, timer
 
-from netbuilder.spec import LayerSpec, ModelSpec
+from netbuilder.history import History
+from netbuilder.spec import ModelSpec
 
 APP = ROOT / "app.py"
 SIZES = (1, 10, 50)
-CYCLE = (
-    dict(kind="Dense", units=16, activation="relu"),
-    dict(kind="Activation", activation="tanh"),
-    dict(kind="Dense", units=16),
-    dict(kind="Flatten"),
-    dict(kind="Activation", activation="relu"),
-)
 GRAPH_SVG = '[data-testid="stGraphVizChart"] svg'
 APP_ERROR = '[data-testid="stException"]'
 HELLO_APP = 'import streamlit as st\nst.graphviz_chart("digraph { a -> b }")\n'
@@ -54,26 +46,13 @@ TRIALS = 3
 
 
 def model_of(n: int, seed: int = 0) -> ModelSpec:
-    return ModelSpec(input_shape=(3, 2), layers=tuple(LayerSpec(id=i, **CYCLE[i % len(CYCLE)]) for i in range(n)), seed=seed).validate()
+    return ModelSpec(input_shape=(3, 2), layers=cycle_layers(n, units=16), seed=seed).validate()
 
 
 # --- 1. AppTest reruns ------------------------------------------------------------------------
-def find_model_key(at) -> tuple[str | None, str]:
-    """The session-state key holding the model, and how it holds it ("spec" or "history")."""
-    for key, value in at.session_state.items():  # noqa: B007
-        if isinstance(value, ModelSpec):
-            return key, "spec"
-        if isinstance(getattr(value, "present", None), ModelSpec):
-            return key, "history"
-    return None, ""
-
-
-def install_model(at, key: str, how: str, spec: ModelSpec) -> None:
-    if how == "history":
-        holder = at.session_state[key]
-        at.session_state[key] = type(holder)(spec)  # a fresh History(present=spec)
-    else:
-        at.session_state[key] = spec
+def install_model(at, spec: ModelSpec) -> None:
+    """Put `spec` where the app keeps its model: a fresh undo history in session state."""
+    at.session_state["history"] = History(spec)
 
 
 def quiet(at) -> None:
@@ -86,24 +65,16 @@ def errors_of(at) -> list[str]:
     return [str(getattr(e, "message", "") or getattr(e, "value", ""))[:200] for e in at.exception]
 
 
-def apptest_rerun(forced_key: str | None, repeat: int = 7) -> tuple[list[dict], dict, list[str]]:
+def apptest_rerun(repeat: int = 7) -> tuple[list[dict], dict, list[str]]:
     from streamlit.testing.v1 import AppTest
 
     notes, curve = [], {"layers": [], "rerun": [], "edit": []}
     errors: set[str] = set()
-    key = how = None
     for n in SIZES:
         at = AppTest.from_file(str(APP), default_timeout=60)
         quiet(at)  # warm: imports, first-run state
         errors.update(errors_of(at))
-        if key is None:
-            key, how = (forced_key, "history" if forced_key and hasattr(at.session_state[forced_key], "present") else "spec") if forced_key else find_model_key(at)
-            if key is None:
-                notes.append("no ModelSpec found in session state: timing the app as it is, for every size")
-            else:
-                notes.append(f"model installed in session_state[{key!r}] ({how})")
-        if key is not None:
-            install_model(at, key, how, model_of(n))
+        install_model(at, model_of(n))
         quiet(at)  # warm for this model (fills st.cache_data)
         errors.update(errors_of(at))
         samples = []
@@ -113,14 +84,12 @@ def apptest_rerun(forced_key: str | None, repeat: int = 7) -> tuple[list[dict], 
             samples.append(timer() - t0)
         errors.update(errors_of(at))
         edits = []
-        if key is not None:
-            specs = [model_of(n, seed=100 + k) for k in range(repeat)]
-            for s in specs:
-                install_model(at, key, how, s)
-                t0 = timer()
-                quiet(at)
-                edits.append(timer() - t0)
-            errors.update(errors_of(at))
+        for k in range(repeat):  # a new model each time: every cache misses
+            install_model(at, model_of(n, seed=100 + k))
+            t0 = timer()
+            quiet(at)
+            edits.append(timer() - t0)
+        errors.update(errors_of(at))
         curve["layers"].append(n)
         curve["rerun"].append(statistics.median(samples))
         curve["edit"].append(statistics.median(edits) if edits else None)
@@ -128,14 +97,14 @@ def apptest_rerun(forced_key: str | None, repeat: int = 7) -> tuple[list[dict], 
               + (f", edit {statistics.median(edits) * 1e3:7.1f} ms (min {min(edits) * 1e3:.1f})" if edits else ""))
     if errors:
         notes.append("app.py raised during AppTest runs (timings cover a partial page): " + " | ".join(sorted(errors))[:400])
-    ok = not errors and key is not None
+    ok = not errors
     i1, i50 = curve["layers"].index(1), curve["layers"].index(50)
     r50, e50 = curve["rerun"][i50], curve["edit"][i50]
     figures = [
         figure("app.rerun.50", "AppTest rerun, 50-layer model (same model)", r50, curve["rerun"][i1], "1-layer model",
-               "s", "≤ 300 ms", (r50 <= 0.300) if ok else None, "" if ok else "app error or model not installed: see notes"),
+               "s", "≤ 300 ms", (r50 <= 0.300) if ok else None, "" if ok else "app error: see notes"),
         figure("app.edit.50", "AppTest rerun after an edit, 50-layer model (caches miss)", e50, curve["edit"][i1], "1-layer model",
-               "s", "≤ 300 ms", (e50 is not None and e50 <= 0.300) if ok else None, "" if ok else "app error or model not installed: see notes"),
+               "s", "≤ 300 ms", (e50 is not None and e50 <= 0.300) if ok else None, "" if ok else "app error: see notes"),
     ]
     return figures, curve, notes
 
@@ -252,10 +221,9 @@ def server_start() -> tuple[list[dict], list[str]]:
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", type=Path)
-    p.add_argument("--state-key", help="session-state key of the model (default: found automatically)")
     p.add_argument("--skip-server", action="store_true", help="only the AppTest reruns")
     args = p.parse_args()
-    figures, curve, notes = apptest_rerun(args.state_key)
+    figures, curve, notes = apptest_rerun()
     if not args.skip_server:
         f2, n2 = server_start()
         figures += f2

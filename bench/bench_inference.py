@@ -14,24 +14,17 @@ Run alone: python bench/bench_inference.py
 
 from __future__ import annotations
 
-from _common import cli, emit, figure, measure
+from _common import cli, cycle_layers, emit, figure, measure
 
 import netbuilder.analysis
 from netbuilder.limits import MAX_LAYERS
 from netbuilder.spec import LayerSpec, ModelSpec
 
 SIZES = (10, 50, 100, 200, 500)
-CYCLE = (
-    dict(kind="Dense", units=32, activation="relu"),
-    dict(kind="Activation", activation="tanh"),
-    dict(kind="Dense", units=32),
-    dict(kind="Flatten"),
-    dict(kind="Activation", activation="relu"),
-)
 
 
 def layers(n: int) -> tuple[LayerSpec, ...]:
-    return tuple(LayerSpec(id=i, **CYCLE[i % len(CYCLE)]) for i in range(n))
+    return cycle_layers(n, units=32)
 
 
 def graph_module():

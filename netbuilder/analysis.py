@@ -15,6 +15,11 @@ def format_shape(shape: Shape) -> str:
     return str(tuple(shape))
 
 
+def format_batch_shape(shape: tuple[int, ...], batch="batch") -> str:
+    """A per-sample shape with its batch axis named or counted in front: `(batch, 3, 2)`, `(1,)`."""
+    return "(" + ", ".join(map(str, (batch, *shape))) + ("," if not shape else "") + ")"
+
+
 @dataclass(frozen=True)
 class LayerReport:
     """One layer as the model sees it; output_shape is None for the layer that fails."""

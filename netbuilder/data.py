@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .analysis import format_batch_shape, format_shape
 from .errors import InputDataError
 from .layers import check_input_shape
 from .limits import MAX_BATCH, MAX_INPUT_RANK, MAX_INPUT_TEXT_CHARS, MAX_TENSOR_ELEMENTS
@@ -35,15 +36,6 @@ class ParsedInput(NamedTuple):
 
     array: np.ndarray
     batch_added: bool
-
-
-def _shape(dims) -> str:
-    """`(3, 2)`, `(3,)`, `()`: as Python prints tuples."""
-    return str(tuple(dims))
-
-
-def _batch_shape(dims, batch) -> str:
-    return "(" + ", ".join([str(batch), *map(str, dims)]) + ("," if not dims else "") + ")"
 
 
 def _where(text: str, pos: int) -> str:
@@ -163,9 +155,10 @@ def parse_array(text: str, input_shape) -> ParsedInput:
     elif array.ndim >= 1 and array.shape[1:] == want:
         added = False
     else:
-        one = f"one sample {_shape(want)}" if want else "one number"
+        one = f"one sample {format_shape(want)}" if want else "one number"
         raise InputDataError(
-            f"expected shape {_batch_shape(want, 'batch')} — e.g. {_batch_shape(want, 1)} — or {one}; received {_shape(array.shape)}"
+            f"expected shape {format_batch_shape(want)} — e.g. {format_batch_shape(want, 1)} — or {one}; "
+            f"received {format_shape(array.shape)}"
         )
     check_batch(len(array), want)
     return ParsedInput(array, added)
@@ -222,10 +215,9 @@ def _nest(flat: list[str], shape: tuple, depth: int) -> str:
         return "[" + ", ".join(flat) + "]"
     if shape[0] == 0:
         return "[]"
-    step = len(flat) // shape[0] if shape[0] else 0
+    step = len(flat) // shape[0]
     rows = [_nest(flat[i * step : (i + 1) * step], shape[1:], depth + 1) for i in range(shape[0])]
     return "[" + (",\n" + " " * depth).join(rows) + "]"
-
 
 
 def parse_shape(text: str) -> tuple[int, ...]:

@@ -1,4 +1,4 @@
-"""Carry a model elsewhere with its current weights: a Keras 3 script, a PyTorch script, Keras JSON, DOT.
+"""Carry a model elsewhere with its current weights: a Keras 3 script, a PyTorch script, Keras JSON (DOT: graph.py).
 
 The scripts are generated text; every user-influenced string in them is a Python literal made by
 repr() (names may only appear inside literals or after `#` as a repr), and every number is an
@@ -11,10 +11,8 @@ import json
 
 import numpy as np
 
-from .activations import canonical_name
 from .analysis import format_batch_shape
 from .errors import LayerConfigError
-from .graph import model_dot
 
 SHORTEST_REPR_LIMIT = 100_000  # weights per array written with float32's shortest repr; beyond, float64 repr (faster)
 
@@ -219,7 +217,7 @@ _TORCH_CLASSES = {
 
 
 def _torch_activation(name: str) -> str:
-    name = canonical_name(name)
+    """`name` is canonical: engine layers store activations as Keras serializes them."""
     return f"KerasFunction({name})" if name in _TORCH_FUNCTIONS else _TORCH_MODULES[name]
 
 
@@ -248,7 +246,7 @@ def pytorch_code(spec) -> str:
             note = f"  # {layer.name!r} ({type(layer).__name__})" if j == 0 else ""
             lines.append(f"    {module},{note}\n")
     body = "".join(lines)
-    used = {canonical_name(getattr(layer, "activation", "linear")) for layer in model.layers}
+    used = {getattr(layer, "activation", "linear") for layer in model.layers}
     classes = "".join(f"\n\n{code}" for name, code in _TORCH_CLASSES.items() if f"{name}(" in body)
     functions = "".join(f"\n\n{_TORCH_FUNCTIONS[name]}" for name in sorted(used & set(_TORCH_FUNCTIONS)))
     out = [
@@ -284,8 +282,3 @@ def pytorch_code(spec) -> str:
 def keras_json(spec) -> str:
     """The architecture as Keras 3 JSON (keras.models.model_from_json reads it; weights are not part of it)."""
     return json.dumps(json.loads(spec.model().to_json()), indent=2)
-
-
-def dot_source(spec) -> str:
-    """The dataflow graph as Graphviz DOT source."""
-    return model_dot(spec)

@@ -123,16 +123,10 @@ def on_fix(k: int) -> None:
         commit(lambda s: s.apply_fix(issue.fixes[k]), issue.fixes[k].description)
 
 
-def on_undo() -> None:
+def on_history(step: Callable[[], ModelSpec]) -> None:
+    """Undo or redo; if that changed the input shape (e.g. undoing a preset), make the input fit again."""
     shape = spec().input_shape
-    ss.history.undo()
-    if spec().input_shape != shape:  # e.g. undoing a preset: the preset's input cannot feed the model before it
-        fit_input()
-
-
-def on_redo() -> None:
-    shape = spec().input_shape
-    ss.history.redo()
+    step()
     if spec().input_shape != shape:
         fit_input()
 
@@ -169,8 +163,8 @@ def sidebar() -> None:
     with st.sidebar:
         st.header("Model")
         undo, redo = st.columns(2)
-        undo.button("Undo", icon=":material/undo:", on_click=on_undo, disabled=not ss.history.can_undo, key="undo", width="stretch")
-        redo.button("Redo", icon=":material/redo:", on_click=on_redo, disabled=not ss.history.can_redo, key="redo", width="stretch")
+        undo.button("Undo", icon=":material/undo:", on_click=on_history, args=(ss.history.undo,), disabled=not ss.history.can_undo, key="undo", width="stretch")
+        redo.button("Redo", icon=":material/redo:", on_click=on_history, args=(ss.history.redo,), disabled=not ss.history.can_redo, key="redo", width="stretch")
 
         ss.input_shape_text = ", ".join(str(d) for d in spec().input_shape)
         st.text_input(

@@ -1,9 +1,15 @@
-"""netbuilder: Keras's Sequential, Input, Dense, Flatten and Activation, exactly, in NumPy."""
+"""netbuilder: Keras's Sequential and its layers, exactly, in NumPy — and an app to see tensors flow through them.
 
-from . import limits
-from .activations import ACTIVATION_NAMES
-from .analysis import Analysis, LayerReport, analyze, format_shape
-from .errors import (
+Levels, imports only downward: `engine` (Keras-exact, NumPy only) ← `studio` (what the app edits:
+specs, history, links, presets, input data, explanations) ← `views` (graph, tables, heatmaps,
+export) ← `ui` (the Streamlit pages). This module re-exports the engine's public API.
+"""
+
+from .engine import activations, kinds, limits
+from .engine.activations import ACTIVATION_NAMES
+from .engine.analysis import Analysis, LayerReport, analyze
+from .engine.cost import ModelCost
+from .engine.errors import (
     Fix,
     IncompatibleShapeError,
     InputDataError,
@@ -12,14 +18,17 @@ from .errors import (
     NetbuilderError,
     ShapeIssue,
 )
-from .initializers import layer_seed
-from .layers import Activation, Dense, Flatten, Layer
-from .model import Input, KerasTensor, Model, Sequential
-from .serialization import model_from_json
+from .engine.initializers import layer_seed
+from .engine.layer import KINDS, Layer, register
+from .engine.model import Input, KerasTensor, Model, Sequential
+from .engine.serialization import model_from_json
+from .engine.shapes import format_shape
+
+globals().update(KINDS)  # every registered kind by its Keras class name: Dense, Flatten, Activation, ...
 
 __all__ = [
-    "ACTIVATION_NAMES", "Activation", "Analysis", "Dense", "Fix", "Flatten", "IncompatibleShapeError",
-    "Input", "InputDataError", "KerasTensor", "Layer", "LayerConfigError", "LayerReport", "LimitError",
-    "Model", "NetbuilderError", "Sequential", "ShapeIssue", "analyze", "format_shape", "layer_seed",
-    "limits", "model_from_json",
+    "ACTIVATION_NAMES", "Analysis", "Fix", "IncompatibleShapeError", "Input", "InputDataError", "KINDS", "KerasTensor",
+    "Layer", "LayerConfigError", "LayerReport", "LimitError", "Model", "ModelCost", "NetbuilderError", "Sequential",
+    "ShapeIssue", "activations", "analyze", "format_shape", "kinds", "layer_seed", "limits", "model_from_json", "register",
+    *KINDS,
 ]

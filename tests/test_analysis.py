@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import netbuilder as nb
-from netbuilder.errors import Fix
+from netbuilder.engine.errors import Fix
 
 
 def built_dense(units, input_dim, **kwargs):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from netbuilder.initializers import check_seed, glorot_uniform, layer_seed, resolve_seed
-from netbuilder.limits import MAX_SEED
+from netbuilder.engine.initializers import check_seed, glorot_uniform, layer_seed, resolve_seed
+from netbuilder.engine.limits import MAX_SEED
 
 
 def test_layer_seed_formula():

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from netbuilder.layers import check_input_shape, check_name
+from netbuilder.engine.layer import check_name
+from netbuilder.engine.shapes import check_input_shape
 
 f32 = np.float32
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from netbuilder.summary import readable_size, summary_shape, summary_text
+from netbuilder.engine.shapes import summary_shape
+from netbuilder.engine.summary import readable_size, summary_text
 
 # Keras 3.15.1's output for the seed model, non-TTY (line length 80 - 4 = 76), copied from the reference.
 KERAS_SEED_SUMMARY = """\

@@ -17,10 +17,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .analysis import format_batch_shape, format_shape
-from .errors import InputDataError
-from .layers import check_input_shape
-from .limits import MAX_BATCH, MAX_INPUT_RANK, MAX_INPUT_TEXT_CHARS, MAX_TENSOR_ELEMENTS
+from ..engine.errors import InputDataError
+from ..engine.shapes import check_input_shape, format_batch_shape, format_shape
+from ..engine.limits import MAX_BATCH, MAX_INPUT_RANK, MAX_INPUT_TEXT_CHARS, MAX_TENSOR_ELEMENTS
 
 FILL_KINDS = ("random", "zeros", "range")
 FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import unicodedata
+
+from .shapes import summary_shape
 
 _POSITIONS = (0.45, 0.80, 1.0)
 _SHRINK = (3, 4, 3)  # rich trims the padded cells by 10 in all: round(10/3), round(7/2), the rest
 _HEADERS = ("Layer (type)", "Output Shape", "Param #")
-
-
-def summary_shape(shape) -> str:
-    """Keras's summary spelling: `(None, 3, 16)`, and `(None)` for rank 1."""
-    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def readable_size(params: int) -> str:
@@ -22,13 +20,30 @@ def readable_size(params: int) -> str:
     return f"{size:.2f} {units[0]}"
 
 
+def cell_width(text: str) -> int:
+    """Columns `text` takes in a terminal, as rich counts them: wide (CJK, emoji) characters take two."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cut(word: str, width: int) -> str:
+    """`word` cut to `width` columns with a closing '…'."""
+    while cell_width(word) > width - 1:
+        word = word[:-1]
+    return word + "…"
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    fill = " " * max(0, width - cell_width(text))
+    return fill + text if right else text + fill
+
+
 def _wrap(text: str, width: int) -> list[str]:
-    """Greedy word wrap; a word longer than the cell is cut with '…', as rich does."""
+    """Greedy word wrap by display width; a word longer than the cell is cut with '…', as rich does."""
     lines: list[str] = []
     for word in text.split(" "):
-        if len(word) > width:
-            word = word[: width - 1] + "…"
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
+        if cell_width(word) > width:
+            word = _cut(word, width)
+        if lines and cell_width(lines[-1]) + 1 + cell_width(word) <= width:
             lines[-1] += " " + word
         else:
             lines.append(word)
@@ -38,7 +53,7 @@ def _wrap(text: str, width: int) -> list[str]:
 def summary_rows(model) -> list[tuple[str, str, str]]:
     head = [("input_layer (InputLayer)", summary_shape(model.input_shape), "0")] if model._summary_input_row else []
     return head + [
-        (f"{layer.name} ({type(layer).__name__})", summary_shape(report.output_shape), f"{report.params:,}")
+        (f"{layer.name} ({layer.kind})", summary_shape(report.output_shape), f"{report.params:,}")
         for layer, report in zip(model.layers, model.analysis.layers)
     ]
 
@@ -60,7 +75,7 @@ def summary_text(model, line_length=None) -> str:
             parts = []
             for col, (lines, w) in enumerate(zip(wrapped, widths)):
                 text = lines[k] if k < len(lines) else ""
-                parts.append(" " + (text.rjust(w) if col == 2 else text.ljust(w)) + " ")
+                parts.append(" " + _pad(text, w, right=col == 2) + " ")
             out.append(bar + bar.join(parts) + bar)
         return out
 
@@ -71,30 +86,12 @@ def summary_text(model, line_length=None) -> str:
             lines.append(border("├", "─", "┼", "┤"))
         lines.extend(row(cells, "│"))
     lines.append(border("└", "─", "┴", "┘"))
-    total = model.count_params()
-    lines += [
-        f" Total params: {total:,} ({readable_size(total)})",
-        f" Trainable params: {total:,} ({readable_size(total)})",
-        f" Non-trainable params: 0 ({readable_size(0)})",
-    ]
+    lines += [f" {label}: {n:,} ({readable_size(n)})" for label, n in param_totals(model.analysis)]
     return "\n".join(lines) + "\n"
 
 
-def summary_frame(analysis):
-    """Keras's three columns plus Input Shape and the Dense formula, one row per layer of an Analysis.
-
-    A model that does not fit still gets its rows up to the failing layer, whose output is "—".
-    """
-    import pandas as pd
-
-    rows = [
-        {
-            "Layer (type)": f"{report.name} ({report.class_name})",
-            "Output Shape": summary_shape(report.output_shape) if report.output_shape else "—",
-            "Param #": report.params,
-            "Input Shape": summary_shape(report.input_shape),
-            "Formula": report.formula,
-        }
-        for report in analysis.layers
-    ]
-    return pd.DataFrame(rows, columns=["Layer (type)", "Output Shape", "Param #", "Input Shape", "Formula"])
+def param_totals(analysis) -> list[tuple[str, int]]:
+    """Keras's three totals under the table: total, trainable, non-trainable parameters."""
+    cost = analysis.cost
+    return [("Total params", cost.params), ("Trainable params", cost.trainable_params),
+            ("Non-trainable params", cost.non_trainable_params)]

@@ -11,8 +11,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .analysis import Analysis, LayerReport, dense_formula, format_shape
-from .errors import NetbuilderError
+from ..engine.analysis import Analysis, LayerReport
+from ..engine.errors import NetbuilderError
+from ..engine.shapes import format_shape
+from .models import built
 from .spec import LayerSpec, ModelSpec, new_layer
 
 CURRENT, WITHOUT_FLATTEN, FLATTEN_FIRST = "current", "without Flatten", "Flatten first"
@@ -25,10 +27,8 @@ def _settings(layers) -> tuple:
 
 
 def _valid(spec: ModelSpec, layers) -> ModelSpec | None:
-    # a fresh cache: replace() would otherwise share the original's analysis and model
-    candidate = replace(spec, layers=tuple(layers), _cache={})
     try:
-        return candidate.validate()
+        return replace(spec, layers=tuple(layers)).validate()
     except NetbuilderError:
         return None  # e.g. Flatten first would exceed the parameter limit
 
@@ -56,7 +56,7 @@ class ComparisonRow:
     output_shape: tuple | None  # None when the model does not fit
     total_params: int | None  # None when the model does not fit (later layers are not built)
     layers: tuple[LayerReport, ...]  # per-layer shapes and params, up to a failing layer
-    output: np.ndarray | None  # spec.model().predict(x)
+    output: np.ndarray | None  # the model's prediction for x
     error: str | None  # why there is no output: the model's issue, or x does not match its input
     difference: str  # difference_sentence(first model, this one); "" for the first row
 
@@ -66,13 +66,13 @@ def compare(specs: dict[str, ModelSpec], x: np.ndarray | None) -> list[Compariso
     rows = []
     base = next(iter(specs.values()), None)
     for name, spec in specs.items():
-        analysis = spec.analyze()
+        analysis = spec.analysis
         output, error = None, None
         if not analysis.ok:
             error = analysis.issue.message
         elif x is not None:
             try:
-                output = spec.model().predict(x)
+                output = built(spec).predict(x)
             except NetbuilderError as e:  # x does not match this model's input, or is too large
                 error = str(e)
         rows.append(
@@ -99,7 +99,7 @@ def _lead(a: ModelSpec, b: ModelSpec) -> str:
         return "With the Flatten settings changed"
     if where == [0]:
         return "With Flatten first"
-    names = b.analyze().names
+    names = b.names
     spots = [f"before {names[i + 1]}" if i + 1 < len(names) else "at the end" for i in where]
     return f"With Flatten {' and '.join(spots)}"
 
@@ -113,12 +113,12 @@ def _positions(leading: tuple[int, ...]) -> str:
 
 
 def _dense_reports(spec: ModelSpec, analysis: Analysis) -> list[tuple[LayerReport, LayerSpec]]:
-    return [(r, spec.layers[r.index]) for r in analysis.layers if r.class_name == "Dense"]
+    return [(r, spec.layers[r.index]) for r in analysis.layers if r.kind == "Dense"]
 
 
 def _flattening(analysis: Analysis) -> LayerReport | None:
     """The first Flatten that changes the shape (more than one axis per sample, or none)."""
-    return next((r for r in analysis.layers if r.class_name == "Flatten" and len(r.input_shape) != 2), None)
+    return next((r for r in analysis.layers if r.kind == "Flatten" and len(r.input_shape) != 2), None)
 
 
 def _flatten_reason(aa: Analysis, ab: Analysis) -> str:
@@ -163,7 +163,7 @@ def _params_part(aa: Analysis, ab: Analysis, pairs) -> str:
 def difference_sentence(a: ModelSpec, b: ModelSpec) -> str:
     """One sentence on what differs from model `a` to model `b`, and which Dense layer explains it."""
     lead = _lead(a, b)
-    aa, ab = a.analyze(), b.analyze()
+    aa, ab = a.analysis, b.analysis
     if not ab.ok:
         return f"{lead}, the model {'still ' if not aa.ok else ''}does not fit: {ab.issue.message}"
     out_b = format_shape(ab.output_shape)
@@ -176,7 +176,7 @@ def difference_sentence(a: ModelSpec, b: ModelSpec) -> str:
     # the layers besides Flatten are the same, so the k-th Dense of one model is the k-th of the other
     pairs = list(zip(_dense_reports(a, aa), _dense_reports(b, ab))) if _skeleton(a) == _skeleton(b) else []
     if out_a == out_b and aa.total_params == ab.total_params and all(ra.input_shape == rb.input_shape for (ra, _), (rb, _) in pairs):
-        flattening = [r for r in (*aa.layers, *ab.layers) if r.class_name == "Flatten" and len(r.input_shape) > 2]
+        flattening = [r for r in (*aa.layers, *ab.layers) if r.kind == "Flatten" and len(r.input_shape) > 2]
         why = "" if flattening or not pairs else ": every Flatten here receives samples that are already flat"
         return f"{lead}, the output {out_a} and the {aa.total_params:,} parameters stay the same{why}."
     shapes = f"output {out_b} instead of {out_a}" if out_a != out_b else f"output {out_b} in both"
@@ -210,7 +210,7 @@ class LastAxisExplanation:
 def last_axis_explanation(spec: ModelSpec, layer_index: int) -> LastAxisExplanation | None:
     """For a Dense that receives more than one axis per sample, the per-position arithmetic; else None."""
     layer = spec.layers[layer_index]
-    reports = spec.analyze().layers
+    reports = spec.analysis.layers
     if layer.kind != "Dense" or layer_index >= len(reports):
         return None
     report = reports[layer_index]
@@ -229,7 +229,7 @@ def last_axis_explanation(spec: ModelSpec, layer_index: int) -> LastAxisExplanat
         equation += f" → {layer.activation} → {format_shape(out)}"
     flat = math.prod(per_sample)
     dense = layer.to_layer()  # unbuilt: only its units and bias matter for the formulas
-    flat_params = dense.params_for(flat)
+    flat_params = sum(dense.count_params_for((None, flat)))
     return LastAxisExplanation(
         layer_name=report.name,
         units=layer.units,
@@ -244,7 +244,7 @@ def last_axis_explanation(spec: ModelSpec, layer_index: int) -> LastAxisExplanat
         equation=equation,
         flat_features=flat,
         flat_params=flat_params,
-        contrast=f"Flatten → Dense({layer.units:,}): {dense_formula(flat, dense)}",
+        contrast=f"Flatten → Dense({layer.units:,}): {dense.formula((None, flat))}",
         sentence=(
             f"{report.name} multiplies the last axis ({features:,} values) by one {format_shape(kernel)} kernel, "
             f"reused at {_positions(leading)}: {report.params:,} parameters, where a fully connected "

@@ -1,8 +1,10 @@
 """Share links: a whole ModelSpec (and small input text) in one URL-safe token, decoded safely.
 
-Token = "1." + base64url(zlib(compact JSON)) without padding; "1" is the format version. The JSON
+Token = "2." + base64url(zlib(compact JSON)) without padding; "2" is the format version. The JSON
 is {"model": spec.to_dict()} plus "input" when input text is given and at most
 MAX_SHARED_INPUT_CHARS long (longer text is left out: check `input_fits` to tell the user).
+Version 1 tokens (before layer kinds declared their own settings) are still read: the same JSON,
+where a Dense built for n inputs said `"input_dim": n` instead of `"built_for": [n]`.
 Decoding trusts nothing: every bound is checked before the work it protects.
 """
 
@@ -15,11 +17,12 @@ import re
 import zlib
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import NetbuilderError
-from .limits import MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_LINK_JSON_DEPTH, MAX_SHARED_INPUT_CHARS
+from ..engine.errors import NetbuilderError
+from ..engine.limits import MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_LINK_JSON_DEPTH, MAX_SHARED_INPUT_CHARS
 from .spec import ModelSpec
 
-VERSION = "1"
+VERSION = "2"
+READABLE = ("1", "2")
 PARAM = "model"  # the query parameter that carries the token
 _BODY = re.compile(r"[A-Za-z0-9_-]*")
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|["\[\]{}]')  # whole strings (skipped), a lone quote, brackets
@@ -57,7 +60,7 @@ def decode(token: str) -> tuple[ModelSpec, str | None]:
     if len(token) > MAX_LINK_CHARS:
         raise ShareLinkError(f"share link is too long ({len(token):,} characters; at most {MAX_LINK_CHARS:,})")
     version, dot, body = token.strip().partition(".")
-    if not dot or version != VERSION:
+    if not dot or version not in READABLE:
         raise ShareLinkError("not a netbuilder share link (or one from a newer version)")
     if not _BODY.fullmatch(body) or len(body) % 4 == 1:
         raise ShareLinkError("share link is damaged: it has characters or a length base64url cannot have")
@@ -81,13 +84,25 @@ def decode(token: str) -> tuple[ModelSpec, str | None]:
     if input_text is not None and not (isinstance(input_text, str) and len(input_text) <= MAX_SHARED_INPUT_CHARS):
         raise ShareLinkError(f"share link input must be text of at most {MAX_SHARED_INPUT_CHARS:,} characters")
     try:
-        spec = ModelSpec.from_dict(doc["model"])
+        spec = ModelSpec.from_dict(_from_version_1(doc["model"]) if version == "1" else doc["model"])
     except NetbuilderError:
         raise
     except (TypeError, KeyError, AttributeError, IndexError, OverflowError) as e:
         # from_dict should say what is wrong itself; a link must never crash the app when it does not.
         raise ShareLinkError(f"share link holds an invalid model ({type(e).__name__}: {str(e)[:80]})") from None
     return spec, input_text
+
+
+def _from_version_1(model):
+    """A version-1 model dict in today's form: a Dense's `input_dim` is now `built_for`."""
+    if not isinstance(model, dict) or not isinstance(model.get("layers"), list):
+        return model
+    layers = []
+    for layer in model["layers"]:
+        if isinstance(layer, dict) and "input_dim" in layer:
+            layer = {**{k: v for k, v in layer.items() if k != "input_dim"}, "built_for": [layer["input_dim"]]}
+        layers.append(layer)
+    return {**model, "layers": layers}
 
 
 def _inflate(packed: bytes) -> bytes:

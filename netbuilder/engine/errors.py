@@ -18,7 +18,7 @@ class LayerConfigError(NetbuilderError):
 
 
 class LimitError(NetbuilderError):
-    """A documented bound (netbuilder.limits) would be exceeded."""
+    """A documented bound or budget (netbuilder.limits) would be exceeded."""
 
 
 class InputDataError(NetbuilderError):
@@ -29,8 +29,8 @@ class InputDataError(NetbuilderError):
 class Fix:
     """A suggested repair: `action` is machine-readable, `description` is for people.
 
-    Actions: "insert_flatten" (before layer `layer_index`), "set_units" (of layer
-    `layer_index` to `value`), "set_input_shape" (to `value`), "remove_layer" (`layer_index`).
+    Actions: "insert_layer" (at `layer_index`; value = (kind, settings dict)), "set_setting" (of layer
+    `layer_index`; value = (name, new value)), "set_input_shape" (value = the shape), "remove_layer".
     """
 
     action: str
@@ -45,14 +45,14 @@ class ShapeIssue:
 
     layer_index: int  # position in model.layers; -1 for the model input itself
     layer_name: str
-    layer_type: str
+    kind: str  # the layer's kind (its Keras class name), e.g. "Dense"
     expected: str  # e.g. "last axis of size 48" or "shape (3, 2) per sample"
     received: tuple  # the full shape received, batch axis included (None when symbolic)
     message: str  # one sentence naming the layer and both shapes
     explanation: str  # why, for a learner
     fixes: tuple[Fix, ...] = field(default_factory=tuple)
     keras_message: str = ""  # what Keras 3 says in the same situation ("" where Keras accepts it)
-    kind: str = "shape"  # "shape", or "limit" when a documented bound is exceeded
+    category: str = "shape"  # "shape", or "limit" when a documented bound or budget is exceeded
 
 
 class IncompatibleShapeError(NetbuilderError):
@@ -61,4 +61,4 @@ class IncompatibleShapeError(NetbuilderError):
 
 def issue_error(issue: ShapeIssue) -> NetbuilderError:
     """The exception to raise for `issue`: LimitError for a bound, else IncompatibleShapeError."""
-    return (LimitError if issue.kind == "limit" else IncompatibleShapeError)(issue.message, issue)
+    return (LimitError if issue.category == "limit" else IncompatibleShapeError)(issue.message, issue)

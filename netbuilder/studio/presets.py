@@ -18,7 +18,7 @@ class Preset:
     spec: ModelSpec
     input_text: str  # JSON nested list, batch axis first (what the app's input box holds)
     lesson: str  # one or two sentences for the learner
-    broken: bool = False  # True: analyze() reports an issue, and the learner's job is to repair it
+    broken: bool = False  # True: its analysis reports an issue, and the learner's job is to repair it
 
 
 def _range_text(shape: tuple[int, ...]) -> str:
@@ -27,15 +27,15 @@ def _range_text(shape: tuple[int, ...]) -> str:
 
 
 def _dense(i: int, units: int, **kw) -> LayerSpec:
-    return LayerSpec(i, "Dense", units=units, **kw)
+    return LayerSpec.make(i, "Dense", units=units, **kw)
 
 
 def _relu(i: int) -> LayerSpec:
-    return LayerSpec(i, "Activation", activation="relu")
+    return LayerSpec.make(i, "Activation", activation="relu")
 
 
 def _flatten(i: int, **kw) -> LayerSpec:
-    return LayerSpec(i, "Flatten", **kw)
+    return LayerSpec.make(i, "Flatten", **kw)
 
 
 ARTICLE_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"  # the seed article's x, one (3, 2) sample
@@ -91,7 +91,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "broken-built-for-48": Preset(
         "Repair: a Dense built for 48 inputs",
-        ModelSpec((3, 2), (_dense(0, 16), _relu(1), _dense(2, 4, input_dim=48))),
+        ModelSpec((3, 2), (_dense(0, 16), _relu(1), _dense(2, 4, built_for=(48,)))),
         ARTICLE_INPUT,
         "dense_1 was built for the 48 values a Flatten would give, but it receives (None, 3, 16), and Dense "
         "reads only the last axis: 16, not 48. Put the Flatten back.",

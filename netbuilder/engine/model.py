@@ -6,11 +6,14 @@ import math
 
 import numpy as np
 
-from .analysis import Analysis, analyze, assign_names, format_shape
+from collections.abc import Callable
+
+from .analysis import Analysis, analyze, layer_names
 from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, LimitError, ShapeIssue, issue_error
 from .initializers import layer_seed, resolve_seed
-from .layers import Layer, check_input_shape, check_name
-from .limits import MAX_TENSOR_ELEMENTS
+from .layer import Layer, check_name
+from .limits import MAX_FORWARD_BYTES, MAX_TENSOR_ELEMENTS
+from .shapes import check_input_shape, format_shape
 
 
 class KerasTensor:
@@ -26,7 +29,6 @@ class KerasTensor:
         self.shape = analysis.output_shape
 
     def _then(self, layer: Layer) -> KerasTensor:
-        assign_names([*self.layers, layer])
         return KerasTensor(self.input_shape, (*self.layers, layer), self.name)
 
     def __repr__(self):
@@ -76,7 +78,7 @@ class Sequential:
             return
         if not isinstance(item, Layer):
             raise LayerConfigError(
-                f"Only layers (Dense, Flatten, Activation) or Input(...) can be added to a Sequential model. "
+                f"Only layers (Dense, Conv2D, ...) or Input(...) can be added to a Sequential model. "
                 f"Received: {str(item)[:60]} (of type {type(item).__name__})"
             )
         if not self._layers and self._input is None and item._declared_input_shape is not None:
@@ -100,15 +102,16 @@ class Sequential:
         return layer
 
     def compile(self, **kwargs) -> None:
-        """Accepted for Keras compatibility; netbuilder does not train, so nothing else happens."""
+        """Accepted for Keras compatibility; netbuilder does not train yet, so nothing else happens."""
         self.compile_config = dict(kwargs)
 
     def _rebuild(self) -> None:
-        assign_names(self._layers)
+        for layer, name in zip(self._layers, layer_names(self._layers)):
+            layer.name = name
         self._analysis = None
         if self._input is None:
             return
-        analysis = analyze(self._layers, self._input)
+        analysis = analyze(self._layers, self._input)  # shapes and budgets first: nothing is allocated for a model refused
         if not analysis.ok:
             raise issue_error(analysis.issue)
         for i, (layer, report) in enumerate(zip(self._layers, analysis.layers)):
@@ -116,7 +119,7 @@ class Sequential:
             layer.input_shape, layer.output_shape = report.input_shape, report.output_shape
         self._analysis = analysis
         # Per-call overhead is what a learner feels on a small model: precompute what predict checks.
-        self._widest = max((math.prod(r.output_shape[1:]) for r in analysis.layers), default=0)
+        self._max_batch = analysis.cost.max_batch()
         self._calls = tuple(layer.call for layer in self._layers)
 
     # --- shapes -------------------------------------------------------------------------------
@@ -151,6 +154,11 @@ class Sequential:
 
     def count_params(self) -> int:
         return self._require_built("parameter count").total_params
+
+    @property
+    def cost(self):
+        """Parameters, weight bytes, mult-adds and forward-pass memory, from shapes (netbuilder.engine.cost.ModelCost)."""
+        return self._require_built("cost").cost
 
     # --- weights ------------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
@@ -201,7 +209,7 @@ class Sequential:
         who = f"Layer {first.name!r} (the first layer)" if first else f"Model {self.name!r}"
         single = received == want
         return ShapeIssue(
-            0 if first else -1, first.name if first else self.name, type(first).__name__ if first else "Sequential",
+            0 if first else -1, first.name if first else self.name, first.kind if first else "Sequential",
             f"shape {format_shape(want)} per sample", received,
             f"{who} expects input of shape {format_shape(want)} per sample, received {format_shape(got)} "
             f"(full input shape {format_shape(received)}).",
@@ -209,37 +217,37 @@ class Sequential:
             + (" This looks like one sample without its batch axis: wrap it in one more [ ]." if single else ""),
         )
 
-    def forward(self, x) -> list[np.ndarray]:
-        """The input as float32 followed by every layer's output (what the app shows)."""
-        tensors = [self._as_input(x)]
-        self._check_batch(tensors[0].shape[0])
-        for layer in self._layers:
-            tensors.append(layer.call(tensors[-1]))
+    def forward(self, x, keep_bytes: int = MAX_FORWARD_BYTES, checkpoint: Callable[[], None] | None = None) -> list:
+        """The input as float32 followed by every layer's output (what the app shows).
+
+        Outputs are kept while they fit in `keep_bytes`; past that, entries are None and the rest runs as
+        predict does, so the last entry (the model's output) is always there. `checkpoint` is called
+        between layers (a caller stops a long run by raising there)."""
+        y = self._as_input(x)
+        batch = y.shape[0]
+        self._analysis.cost.check_run(batch)
+        keep = self._analysis.cost.kept_layers(batch, keep_bytes)
+        tensors = [y]
+        for i, call in enumerate(self._calls):
+            if checkpoint is not None:
+                checkpoint()
+            y = call(y)
+            tensors.append(y if i < keep or i == len(self._calls) - 1 else None)
         return tensors
 
     def predict(self, x, batch_size=None, verbose=0) -> np.ndarray:
         """The model's output for `x` (float32); batch_size and verbose are accepted as in Keras."""
         if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim and x.shape[1:] == self._input:
-            y = x  # already a float32 batch of the right shape (its size is checked just below)
+            y = x  # already a float32 batch of the right shape
         else:
             y = self._as_input(x)
-        if y.size > MAX_TENSOR_ELEMENTS or y.shape[0] * self._widest > MAX_TENSOR_ELEMENTS:
-            self._as_input(y)  # these raise the LimitError that names the sizes
-            self._check_batch(y.shape[0])
+        if y.shape[0] > self._max_batch:
+            self._analysis.cost.check_run(y.shape[0])  # raises the LimitError that names the budget
         for call in self._calls:
             y = call(y)
         return y
 
     __call__ = predict
-
-    def _check_batch(self, batch: int) -> None:
-        for report in self._analysis.layers:
-            n = batch * math.prod(report.output_shape[1:])
-            if n > MAX_TENSOR_ELEMENTS:
-                raise LimitError(
-                    f"a batch of {batch:,} would make {report.name} output {n:,} values; at most "
-                    f"{MAX_TENSOR_ELEMENTS:,} are allowed: use a smaller batch"
-                )
 
     # --- describing ---------------------------------------------------------------------------
     def summary(self, line_length=None, print_fn=None) -> None:
@@ -248,12 +256,6 @@ class Sequential:
 
         text = summary_text(self, line_length)
         (print_fn or print)(text if print_fn else text.rstrip("\n"))
-
-    def summary_frame(self):
-        """The summary as a pandas DataFrame: Layer (type), Output Shape, Param #, and more."""
-        from .summary import summary_frame
-
-        return summary_frame(self._require_built("input shape"))
 
     def get_config(self) -> dict:
         from .serialization import model_config

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from .errors import LayerConfigError
-from .limits import MAX_UNDO_STEPS
+from ..engine.errors import LayerConfigError
+from ..engine.limits import MAX_UNDO_STEPS
 
 
 class History:

@@ -1,0 +1,299 @@
+"""Shape inference that never raises and never allocates: per-layer shapes, params and cost, and the first problem explained.
+
+`analyze` reads only the layers' settings (and the shape a layer was built for); no weight is made.
+A problem becomes a `ShapeIssue` with fixes, and every fix offered has been tried: applied to a copy
+of the model, it makes the failing layer fit (or, for "remove", takes it away).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .cost import ModelCost
+from .errors import Fix, LayerConfigError, ShapeIssue
+from .layer import Cost, InputSpec, Layer, Problem, kind_class, snake_case
+from .limits import MAX_LAYERS, MAX_TENSOR_ELEMENTS
+from .shapes import Shape, format_shape
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """One layer as the model sees it; output_shape (and cost) are None for the layer that fails."""
+
+    index: int
+    name: str
+    kind: str
+    input_shape: Shape
+    output_shape: Shape | None
+    params: int  # trainable and non-trainable
+    trainable: int
+    formula: str  # Dense: "2×16 + 16 = 48"; "" for layers without weights
+    cost: Cost | None = None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Shapes of a whole model up to (and including) its first failing layer."""
+
+    input_shape: Shape
+    layers: tuple[LayerReport, ...]
+    issue: ShapeIssue | None
+    names: tuple[str, ...] = ()  # every layer's Keras name, also past the failing layer
+
+    @property
+    def ok(self) -> bool:
+        return self.issue is None
+
+    @property
+    def output_shape(self) -> Shape | None:
+        if not self.ok:
+            return None
+        return self.layers[-1].output_shape if self.layers else self.input_shape
+
+    @property
+    def total_params(self) -> int:
+        return sum(r.params for r in self.layers)
+
+    @cached_property
+    def cost(self) -> ModelCost:
+        """Parameters, bytes, work and memory of the layers that fit."""
+        return ModelCost.of([r for r in self.layers if r.cost is not None])
+
+
+def layer_names(layers: list[Layer]) -> tuple[str, ...]:
+    """Each layer's name as a fresh Keras session gives it: explicit names kept, others dense, dense_1, ...
+
+    Keras counts automatic names per prefix, whatever the explicit names are, and refuses a model in
+    which two layers end up with the same name (an explicit `name="dense"` next to an automatic one too).
+    """
+    counters: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        if layer._auto_named:
+            prefix = snake_case(layer.kind)
+            n = counters.get(prefix, 0)
+            counters[prefix] = n + 1
+            names.append(prefix if n == 0 else f"{prefix}_{n}")
+        else:
+            names.append(layer.name)
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise LayerConfigError(
+                f"All layers added to a Sequential model should have unique names. Name {name!r} is already the name "
+                "of a layer in this model. Update the `name` argument to pass a unique name."
+            )
+        seen.add(name)
+    return tuple(names)
+
+
+def analyze(layers: list[Layer], input_shape: tuple[int, ...]) -> Analysis:
+    """Walk the layers from a per-sample `input_shape`; stop at the first layer that cannot run.
+
+    Never raises for shapes, limits or budgets (they become `issue`); two layers with one name raise LayerConfigError.
+    """
+    return _walk(list(layers), tuple(input_shape), layer_names(layers), with_fixes=True)
+
+
+def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: bool) -> Analysis:
+    full_input = (None, *input_shape)
+    if len(layers) > MAX_LAYERS:
+        issue = _limit_issue(layers, MAX_LAYERS - 1, names, full_input,
+                             f"a model holds at most {MAX_LAYERS} layers; this one has {len(layers)}")
+        return Analysis(full_input, (), issue, names)
+    shape: Shape = full_input
+    reports: list[LayerReport] = []
+    for i, (layer, name) in enumerate(zip(layers, names)):
+        problem = _input_problem(layer, shape, name) or layer.check_shape(shape, name)
+        if problem is not None:
+            fixes = _checked_fixes(layers, i, input_shape, shape, problem, names) if with_fixes else ()
+            reports.append(LayerReport(i, name, layer.kind, shape, None, 0, 0, ""))
+            issue = ShapeIssue(i, name, layer.kind, problem.expected, shape, problem.message, problem.explanation,
+                               fixes, problem.keras_message)
+            return Analysis(full_input, tuple(reports), issue, names)
+        out = tuple(layer.compute_output_shape(shape))
+        if math.prod(out[1:]) > MAX_TENSOR_ELEMENTS:
+            reports.append(LayerReport(i, name, layer.kind, shape, None, 0, 0, ""))
+            why = (f"its output {format_shape(out)} would hold {math.prod(out[1:]):,} values per sample; "
+                   f"at most {MAX_TENSOR_ELEMENTS:,} are allowed")
+            return Analysis(full_input, tuple(reports), _limit_issue(layers, i, names, shape, why), names)
+        trainable, frozen = layer.count_params_for(layer.built_shape or shape)
+        reports.append(LayerReport(i, name, layer.kind, shape, out, trainable + frozen, trainable,
+                                   layer.formula(layer.built_shape or shape), layer.cost(shape, out)))
+        shape = out
+    return _within_budgets(Analysis(full_input, tuple(reports), None, names), layers)
+
+
+def _within_budgets(analysis: Analysis, layers) -> Analysis:
+    """`analysis`, or (over a budget) the model cut at the first layer that crosses it, with a limit issue."""
+    if analysis.cost.budget_problem() is None:
+        return analysis
+    # every budget grows with each layer added, so the first layer over one is found by bisection
+    low, high = 0, len(analysis.layers) - 1
+    while low < high:
+        mid = (low + high) // 2
+        if ModelCost.of(analysis.layers[: mid + 1]).budget_problem() is None:
+            low = mid + 1
+        else:
+            high = mid
+    report = analysis.layers[low]
+    why = ModelCost.of(analysis.layers[: low + 1]).budget_problem()
+    failing = LayerReport(low, report.name, report.kind, report.input_shape, None, report.params, report.trainable, "")
+    issue = _limit_issue(layers, low, analysis.names, report.input_shape, why)
+    return Analysis(analysis.input_shape, (*analysis.layers[:low], failing), issue, analysis.names)
+
+
+def _input_problem(layer: Layer, shape: Shape, name: str) -> Problem | None:
+    """A violation of the layer's InputSpec, worded for a learner and as Keras words it."""
+    spec: InputSpec = layer.input_spec()
+    ndim = len(shape)
+    prefix = f"Input 0 with name 'None' of layer '{name}' is incompatible with the layer"
+    axes = f" ({', '.join(spec.axis_names)})" if spec.axis_names else ""
+    rank_words = None
+    if spec.ndim is not None and ndim != spec.ndim:
+        rank_words = f"exactly {spec.ndim} axes{axes}", f"expected ndim={spec.ndim}, found ndim={ndim}. Full shape received: {format_shape(shape)}"
+    elif spec.min_ndim is not None and ndim < spec.min_ndim:
+        rank_words = f"at least {spec.min_ndim} axes{axes}", f"expected min_ndim={spec.min_ndim}, found ndim={ndim}. Full shape received: {format_shape(shape)}"
+    elif spec.max_ndim is not None and ndim > spec.max_ndim:
+        rank_words = f"at most {spec.max_ndim} axes{axes}", f"expected max_ndim={spec.max_ndim}, found ndim={ndim}"
+    if rank_words:
+        expected, keras = rank_words
+        return Problem(expected, f"Layer {name!r} ({layer.kind}) needs {expected}, but received {format_shape(shape)}.",
+                       _hook(layer, "rank_explanation", shape, name), f"{prefix}: {keras}")
+    for axis, size in spec.axes:
+        if shape[axis] != size:
+            where = "last axis" if axis == -1 else f"axis {axis}"
+            return Problem(
+                f"{where} of size {size}",
+                f"Layer {name!r} ({layer.kind}) expects an input whose {where} has size {size}, but received shape {format_shape(shape)}.",
+                _hook(layer, "axis_explanation", shape, axis, size, name),
+                f"{prefix}: expected axis {axis} of input shape to have value {size}, but received input with shape {format_shape(shape)}",
+            )
+    return None
+
+
+def _hook(layer, method: str, *args) -> str:
+    """A kind's own explanation when it has one, else a general one."""
+    if hasattr(layer, method):
+        return getattr(layer, method)(*args)
+    if method == "rank_explanation":
+        return f"{layer.kind} works on tensors of a certain number of axes; this one has {len(args[0])} (the batch axis included)."
+    return f"{layer.kind} was built for a different size on that axis: its weights have that size."
+
+
+def _limit_issue(layers, i, names, shape, why) -> ShapeIssue:
+    layer = layers[i]
+    return ShapeIssue(
+        layer_index=i, layer_name=names[i], kind=layer.kind,
+        expected="a model within netbuilder's limits and budgets", received=shape,
+        message=f"Layer {names[i]!r} ({layer.kind}) exceeds a limit: {why}.",
+        explanation="netbuilder bounds what one visitor's model may take (weights, memory and work per run) so every "
+                    "page stays fast for everyone; the limits are listed in the README.",
+        fixes=(Fix("remove_layer", f"remove {names[i]}", i),),
+        category="limit",
+    )
+
+
+# --- fixes: proposed by kinds and by general rules, kept only when they work -------------------------------
+@dataclass
+class FixContext:
+    """What a kind may ask when proposing fixes for the layer at `index`."""
+
+    layers: list[Layer]
+    index: int
+    input_shape: tuple[int, ...]  # per sample
+    shape: Shape  # what the failing layer receives
+    names: tuple[str, ...]
+    proposals: list = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.names[self.index]
+
+    def insert(self, kind: str, settings: dict, description: str, before: int | None = None) -> Fix:
+        """A new `kind` layer right before the failing one (or before layer `before`)."""
+        return Fix("insert_layer", description, self.index if before is None else before, (kind, dict(settings)))
+
+    def set_setting(self, setting: str, value, index: int | None = None, description: str | None = None) -> Fix:
+        index = self.index if index is None else index
+        return Fix("set_setting", description or f"set {setting} of {self.names[index]} to {value}", index, (setting, value))
+
+    def unbuild(self, description: str) -> Fix:
+        return Fix("unbuild", description, self.index)
+
+    def input_shape_fix(self, shape: tuple[int, ...]) -> Fix | None:
+        """Set the model's input shape, when only shape-keeping layers stand before the failing one."""
+        if all(_keeps_shape(layer) for layer in self.layers[: self.index]):
+            return Fix("set_input_shape", f"set the input shape to {format_shape(shape)}", None, tuple(shape))
+        return None
+
+    def upstream_fix(self, size: int) -> Fix | None:
+        """Resize the nearest layer before that sets the last axis (units, filters), through shape-keeping layers."""
+        for j in range(self.index - 1, -1, -1):
+            layer = self.layers[j]
+            if layer.output_axis_setting:
+                value = layer.setting_for_last_axis(size) if hasattr(layer, "setting_for_last_axis") else size
+                return self.set_setting(layer.output_axis_setting, value, j)
+            if not _keeps_shape(layer):
+                return None
+        return None
+
+
+def _keeps_shape(layer: Layer) -> bool:
+    return bool(layer.keeps_shape)
+
+
+def _checked_fixes(layers, i, input_shape, shape, problem, names) -> tuple[Fix, ...]:
+    context = FixContext(layers, i, input_shape, shape, names)
+    proposed = [*layers[i].suggest_fixes(shape, problem, context), Fix("remove_layer", f"remove {names[i]}", i)]
+    kept, seen = [], set()
+    for fix in proposed:
+        if fix is None or (fix.action, fix.layer_index, repr(fix.value)) in seen:
+            continue
+        seen.add((fix.action, fix.layer_index, repr(fix.value)))
+        if fix.action == "remove_layer" and fix.layer_index == i or _fix_works(layers, i, input_shape, fix):
+            kept.append(fix)
+    return tuple(kept)
+
+
+def _fix_works(layers, i, input_shape, fix: Fix) -> bool:
+    """Whether `fix` makes the layer at `i` fit: after it, the first problem (if any) lies past that layer."""
+    try:
+        new_layers, new_input, target = apply_fix(layers, input_shape, fix, i)
+        analysis = _walk(new_layers, new_input, layer_names(new_layers), with_fixes=False)
+    except (ValueError, TypeError):  # the fix itself is invalid (a setting out of range...)
+        return False
+    return analysis.issue is None or analysis.issue.layer_index > target
+
+
+def apply_fix(layers: list[Layer], input_shape: tuple, fix: Fix, failing: int) -> tuple[list[Layer], tuple, int]:
+    """New layers and input shape with `fix` carried out, and where the failing layer is then."""
+    layers = [_copy(layer) for layer in layers]
+    target = failing
+    if fix.action == "insert_layer":
+        kind, settings = fix.value
+        layers.insert(fix.layer_index, kind_class(kind)(**settings))
+        target += fix.layer_index <= failing
+    elif fix.action == "set_setting":
+        setting, value = fix.value
+        old = layers[fix.layer_index]
+        layers[fix.layer_index] = _copy(old, **{setting: value})
+    elif fix.action == "unbuild":
+        layers[fix.layer_index].built_shape = None
+    elif fix.action == "set_input_shape":
+        input_shape = tuple(fix.value)
+    elif fix.action == "remove_layer":
+        del layers[fix.layer_index]
+        target -= fix.layer_index < failing
+    else:
+        raise LayerConfigError(f"unknown fix {fix.action!r}")
+    return layers, input_shape, target
+
+
+def _copy(layer: Layer, **changes) -> Layer:
+    """An unbuilt copy of `layer` (same name and built-for shape), with some settings changed."""
+    new = type(layer)(**{**layer.values, **changes}, name=None if layer._auto_named else layer.name)
+    new.built_shape = layer.built_shape
+    return new

@@ -1,0 +1,141 @@
+"""What a model costs, from shapes alone: parameters, weight bytes, work and the memory a forward pass needs.
+
+Everything here is known before a single weight or tensor is allocated, so budgets can refuse a
+model or a run up front. Memory counts float32 tensors: `predict` keeps only the tensor it is
+working on (a layer's input, output and temporaries), `forward` keeps every layer's output.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .errors import LimitError
+from .layer import Cost
+from .limits import MAX_FORWARD_BYTES, MAX_WEIGHT_BYTES, MAX_WORK
+
+FLOAT32 = 4
+ELEMENTWISE_WEIGHT = 25  # one elementwise NumPy operation costs about as much time as 25 BLAS multiply-adds
+
+
+def readable_bytes(n: float) -> str:
+    """`976 B`, `1.6 MB`, `96 MB`: what a person reads (1 MB = 2**20 bytes, as Keras prints sizes)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    raise AssertionError
+
+
+def readable_count(n: float) -> str:
+    """`950`, `1.2 K`, `3.4 M`, `2.1 G`: torchinfo's way of writing large counts."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f}"
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """Per-model totals; memory and work per sample unless a method takes a batch size."""
+
+    trainable_params: int
+    non_trainable_params: int
+    mult_adds: int  # one sample through every layer
+    elementwise: int  # weighted elementwise operations of one sample
+    outputs: tuple[int, ...]  # elements per sample of each layer's output (0 for a view of its input)
+    steps: tuple[int, ...]  # elements per sample alive while each layer runs in predict: input, output, scratch
+    scratch: tuple[int, ...]  # temporaries per sample of each layer
+
+    @classmethod
+    def of(cls, reports) -> ModelCost:
+        """From the per-layer reports of an analysis (layers that have a cost)."""
+        costs: list[Cost] = [r.cost for r in reports]
+        outputs, steps = [], []
+        owned_input = 0  # the caller's input is not ours: predict allocates nothing for it
+        for r, c in zip(reports, costs):
+            out = 0 if c.output_is_view else math.prod(r.output_shape[1:])
+            steps.append(owned_input + out + c.scratch)
+            outputs.append(out)
+            owned_input = owned_input if c.output_is_view else out
+        return cls(
+            trainable_params=sum(r.trainable for r in reports),
+            non_trainable_params=sum(r.params - r.trainable for r in reports),
+            mult_adds=sum(c.mult_adds for c in costs),
+            elementwise=sum(c.elementwise for c in costs),
+            outputs=tuple(outputs),
+            steps=tuple(steps),
+            scratch=tuple(c.scratch for c in costs),
+        )
+
+    @property
+    def params(self) -> int:
+        return self.trainable_params + self.non_trainable_params
+
+    @property
+    def weight_bytes(self) -> int:
+        return FLOAT32 * self.params
+
+    @property
+    def work(self) -> int:
+        """One sample's work in multiply-add equivalents (what MAX_WORK bounds, times the batch)."""
+        return self.mult_adds + ELEMENTWISE_WEIGHT * self.elementwise
+
+    def predict_bytes(self, batch: int = 1) -> int:
+        """Peak bytes of the tensors `predict` holds at once for `batch` samples (weights and the caller's input not counted)."""
+        return FLOAT32 * batch * max(self.steps, default=0)
+
+    def forward_bytes(self, batch: int = 1) -> int:
+        """Peak bytes when every layer's output is kept (`forward`)."""
+        kept, peak = 0, 0
+        for out, scratch in zip(self.outputs, self.scratch):
+            peak = max(peak, kept + out + scratch)
+            kept += out
+        return FLOAT32 * batch * peak
+
+    def kept_layers(self, batch: int, budget: int = MAX_FORWARD_BYTES) -> int:
+        """How many layers' outputs `forward` can keep within `budget` bytes (the rest run as in predict)."""
+        kept = 0
+        for n, (out, scratch) in enumerate(zip(self.outputs, self.scratch)):
+            if FLOAT32 * batch * (kept + out + scratch) > budget:
+                return n
+            kept += out
+        return len(self.outputs)
+
+    def max_batch(self) -> int:
+        """The largest batch whose predict fits the memory and work budgets."""
+        per_sample = [MAX_FORWARD_BYTES // max(1, self.predict_bytes(1)), MAX_WORK // max(1, self.work)]
+        return max(0, min(per_sample))
+
+    def check_run(self, batch: int) -> None:
+        """LimitError naming the budget a predict of `batch` samples would exceed, before anything runs."""
+        memory, work = self.predict_bytes(batch), batch * self.work
+        if memory > MAX_FORWARD_BYTES:
+            raise LimitError(
+                f"a forward pass of {batch:,} samples needs {readable_bytes(memory)} at once; the memory budget per run is "
+                f"{readable_bytes(MAX_FORWARD_BYTES)}: use at most {self.max_batch():,} samples"
+            )
+        if work > MAX_WORK:
+            raise LimitError(
+                f"a forward pass of {batch:,} samples is {readable_count(work)} multiply-adds of work; the budget per run is "
+                f"{readable_count(MAX_WORK)}: use at most {self.max_batch():,} samples"
+            )
+
+    def budget_problem(self) -> str | None:
+        """Why this model cannot be built or run at all within the budgets (one sample), or None."""
+        if self.weight_bytes > MAX_WEIGHT_BYTES:
+            return (f"its weights would take {readable_bytes(self.weight_bytes)} ({self.params:,} parameters); the budget is "
+                    f"{readable_bytes(MAX_WEIGHT_BYTES)} ({MAX_WEIGHT_BYTES // FLOAT32:,} parameters)")
+        if self.predict_bytes(1) > MAX_FORWARD_BYTES:
+            return (f"one sample's forward pass would need {readable_bytes(self.predict_bytes(1))} at once; the memory budget "
+                    f"per run is {readable_bytes(MAX_FORWARD_BYTES)}")
+        if self.work > MAX_WORK:
+            return (f"one sample's forward pass would be {readable_count(self.work)} multiply-adds of work; the budget per run "
+                    f"is {readable_count(MAX_WORK)}")
+        return None
+
+    def summary(self, batch: int = 1) -> str:
+        """torchinfo-style totals: `Forward pass: 1.2 M mult-adds per sample · peak memory 3.4 MB`."""
+        return (f"Forward pass: {readable_count(self.mult_adds)} mult-adds per sample · peak memory "
+                f"{readable_bytes(self.predict_bytes(batch))} (keeping every tensor: {readable_bytes(self.forward_bytes(batch))}) · "
+                f"weights {readable_bytes(self.weight_bytes)}")

@@ -1,0 +1,16 @@
+"""The layer kinds, one home each (a family of close kinds may share a module); importing this package
+registers them all, in the order the Add-layer choice lists them within their groups."""
+
+from . import (  # noqa: F401  (registration)
+    dense,
+    dropout,
+    embedding,
+    convolution,
+    pooling,
+    normalization,
+    recurrent,
+    flatten,
+    reshaping,
+    activation,
+    activation_layers,
+)

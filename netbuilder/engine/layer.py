@@ -1,0 +1,314 @@
+"""The Layer base class and the registry of layer kinds.
+
+A kind is one subclass in one module of `netbuilder.engine.kinds`, registered with `@register`. It
+declares, the way Keras's own layers do: its settings (constructor arguments), its input contract
+(`input_spec`, plus `check_shape` for what a spec cannot say), `compute_output_shape`, its weights
+(`weight_specs`, in Keras's get_weights order), its parameter formula and cost, the forward
+computation (`call`), its Keras config, its node label, and how it is written as Keras and PyTorch
+code. Everything else (analysis, JSON, links, the editor, the graph, export) works from these.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from .errors import LayerConfigError
+from .settings import Setting
+from .shapes import Shape, check_input_shape, format_shape
+from .limits import MAX_NAME_CHARS
+
+_NAME_RE = re.compile(r"[^\x00-\x1f\x7f/]+")
+DTYPE_POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
+
+
+def check_name(name) -> str | None:
+    """A layer or model name: None (auto) or 1..MAX_NAME_CHARS printable characters, no '/'."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not _NAME_RE.fullmatch(name):
+        raise LayerConfigError(
+            f"a name must be 1 to {MAX_NAME_CHARS} printable characters without '/'; received {str(name)[:80]!r}"
+        )
+    return name
+
+
+def snake_case(name: str) -> str:
+    """Keras's automatic layer-name prefix: Dense → dense, Conv2D → conv2d, MaxPooling2D → max_pooling2d."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What input a layer accepts: its rank, and sizes some axes must have (Keras's InputSpec)."""
+
+    ndim: int | None = None
+    min_ndim: int | None = None
+    max_ndim: int | None = None
+    axes: tuple[tuple[int, int], ...] = ()  # (axis, size) pairs; -1 is the last axis
+    axis_names: tuple[str, ...] = ()  # what the axes mean, for messages: ("batch", "features")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a layer cannot accept about its input, before fixes are looked for."""
+
+    expected: str  # "last axis of size 48", "3 axes (batch, steps, features)"
+    message: str  # one sentence naming the layer and both shapes
+    explanation: str  # why, for a learner
+    keras_message: str = ""  # what Keras says in the same situation ("" where Keras accepts it)
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One weight array: name and shape as Keras has them, how it starts, whether training changes it."""
+
+    name: str
+    shape: tuple[int, ...]
+    initializer: Callable[[tuple[int, ...], int], np.ndarray]  # (shape, seed) → float32 array
+    trainable: bool = True
+
+
+@dataclass(frozen=True)
+class Cost:
+    """One sample's work through a layer, from shapes alone."""
+
+    mult_adds: int = 0  # multiply-adds (a matmul of (n, k) by (k, m) is n·k·m)
+    elementwise: int = 0  # other operations per sample, weighted by their relative cost (an add is 1)
+    scratch: int = 0  # float32 elements of temporaries alive beside the input and output at the peak of `call`
+    output_is_view: bool = False  # the output shares the input's memory (a reshape): it allocates nothing
+
+
+@dataclass(frozen=True)
+class CodePart:
+    """A layer as generated code: one expression, and the helper definitions it needs (by name)."""
+
+    code: str
+    helpers: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, np.ndarray] = field(default_factory=dict)  # torch: parameter name → array in torch's layout
+
+
+GROUPS = ("Core", "Convolution", "Pooling", "Normalisation", "Recurrent", "Reshaping", "Activations")
+KINDS: dict[str, type[Layer]] = {}  # Keras class name → kind; the registry JSON, links and the editor read
+
+
+def register(cls: type[Layer]) -> type[Layer]:
+    """Class decorator: make `cls` a kind known by its Keras class name."""
+    cls.kind = cls.__name__
+    if cls.group not in GROUPS:
+        raise TypeError(f"{cls.kind}.group must be one of {GROUPS}")
+    names = [s.name for s in cls.settings]
+    if len(set(names)) != len(names):
+        raise TypeError(f"{cls.kind} declares a setting twice")
+    KINDS[cls.kind] = cls
+    return cls
+
+
+def unregister(kind: str) -> None:
+    """Forget a kind (tests that define one of their own)."""
+    KINDS.pop(kind, None)
+
+
+def kind_class(kind) -> type[Layer]:
+    """The class of a registered kind, or a LayerConfigError listing the kinds there are."""
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise LayerConfigError(f"layer kind must be one of {', '.join(sorted(KINDS))}; received {str(kind)[:40]!r}")
+    return KINDS[kind]
+
+
+class Layer:
+    """Base layer: settings checked by their declarations, a name, and the shape it was built for."""
+
+    kind: ClassVar[str] = "Layer"
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    group: ClassVar[str] = "Core"  # where the Add-layer choice lists it
+    description: ClassVar[str] = ""  # one line for the Add-layer choice
+    keras_extra_config: ClassVar[dict] = {}  # constant config keys Keras writes (initializers, regularizers...)
+    output_axis_setting: ClassVar[str | None] = None  # the setting that sizes the output's last axis (units, filters)
+    keeps_shape: ClassVar[bool] = False  # output shape always equals input shape (activations, dropout)
+    builds_at_init: ClassVar[bool] = False  # Keras writes no build_config for it (Activation is built when made)
+
+    def __init__(self, *args, name=None, input_shape=None, **kwargs):
+        declared = self.settings
+        if len(args) > len(declared):
+            raise LayerConfigError(f"{self.kind} takes at most {len(declared)} positional arguments; received {len(args)}")
+        given = dict(zip((s.name for s in declared), args))
+        for key, value in kwargs.items():
+            if key in given:
+                raise LayerConfigError(f"{self.kind} received {key!r} twice")
+            given[key] = value
+        unknown = set(given) - {s.name for s in declared}
+        if unknown:
+            raise LayerConfigError(
+                f"Unrecognized keyword arguments passed to {self.kind}: {', '.join(sorted(map(str, unknown)))[:120]}. "
+                f"{self.kind} takes: {', '.join(s.name for s in declared) or 'no settings'}"
+            )
+        self.values: dict = {}
+        for setting in declared:
+            if setting.name not in given and setting.required:
+                raise LayerConfigError(f"{self.kind}() missing required argument: {setting.name!r}")
+            self.values[setting.name] = setting.check(given.get(setting.name, setting.default))
+        self.__dict__.update(self.values)
+        self.validate()
+        self.name = check_name(name)
+        self._auto_named = name is None
+        self._declared_input_shape = None if input_shape is None else check_input_shape(input_shape)
+        self.built_shape: Shape | None = None  # the input shape its weights are (or will be) made for
+        self.input_shape: Shape | None = None
+        self.output_shape: Shape | None = None
+        self._weights: list[np.ndarray] = []
+
+    def validate(self) -> None:
+        """Checks across settings (e.g. strides > 1 with dilation > 1); raise LayerConfigError."""
+
+    def __call__(self, tensor):
+        """Apply the layer to a symbolic tensor (the functional API: `Flatten()(Input((10, 64)))`)."""
+        from .model import KerasTensor
+
+        if not isinstance(tensor, KerasTensor):
+            raise LayerConfigError(
+                f"layers are called on the result of Input(...); received {type(tensor).__name__}. "
+                "To compute numbers, build a model and call model.predict(x)."
+            )
+        return tensor._then(self)
+
+    def __repr__(self):
+        return f"<{self.kind} name={self.name}>"
+
+    # --- shapes ----------------------------------------------------------------------------------
+    def input_spec(self) -> InputSpec:
+        """The input this layer accepts (after it is built, also the sizes its weights fix)."""
+        return InputSpec()
+
+    def check_shape(self, shape: Shape, name: str) -> Problem | None:
+        """What `input_spec` cannot say about `shape` (a kernel larger than its input...), or None."""
+        return None
+
+    def compute_output_shape(self, shape: Shape) -> Shape:
+        return shape
+
+    def suggest_fixes(self, shape: Shape, problem: Problem, context) -> list:
+        """Fixes this kind knows for `problem` (each is checked before it is offered)."""
+        return []
+
+    # --- weights ---------------------------------------------------------------------------------
+    def weight_specs(self, shape: Shape) -> list[WeightSpec]:
+        """The weights for input `shape`, in Keras's get_weights order (trainable first)."""
+        return []
+
+    def formula(self, shape: Shape) -> str:
+        """How the parameters are counted, written out: `2×16 + 16 = 48` ("" for none)."""
+        return ""
+
+    def count_params_for(self, shape: Shape) -> tuple[int, int]:
+        """(trainable, non-trainable) parameters for input `shape`, from shapes alone."""
+        specs = self.weight_specs(shape)
+        trainable = sum(math.prod(w.shape) for w in specs if w.trainable)
+        return trainable, sum(math.prod(w.shape) for w in specs) - trainable
+
+    def cost(self, shape: Shape, output_shape: Shape) -> Cost:
+        """One sample's mult-adds, elementwise work and scratch through this layer."""
+        return Cost()
+
+    def build(self, shape: Shape, seed: int) -> None:
+        """Make the weights for input `shape` (for the shape it was built for, if it has one)."""
+        if self._weights:
+            return
+        self.built_shape = self.built_shape or tuple(shape)
+        self._weights = [spec.initializer(spec.shape, seed) for spec in self.weight_specs(self.built_shape)]
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        return list(self._weights)
+
+    def weight(self, name: str) -> np.ndarray:
+        """A weight by its Keras name ("kernel", "bias", "moving_mean"...)."""
+        specs = self.weight_specs(self.built_shape)
+        return self._weights[[s.name for s in specs].index(name)]
+
+    def has_weight(self, name: str) -> bool:
+        return self.built_shape is not None and name in [s.name for s in self.weight_specs(self.built_shape)]
+
+    def count_params(self) -> int:
+        return sum(w.size for w in self._weights)
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.copy() for w in self._weights]
+
+    def set_weights(self, weights) -> None:
+        weights = list(weights)
+        if self.built_shape is None:
+            raise LayerConfigError(f"layer {self.name!r} is not built yet; build the model before setting weights")
+        specs = self.weight_specs(self.built_shape)
+        if len(weights) != len(specs):
+            raise LayerConfigError(
+                f"Layer {self.name!r} expected {len(specs)} weights, but received {len(weights)} input weights."
+            )
+        arrays = []
+        for spec, w in zip(specs, weights):
+            w = np.asarray(w)
+            if w.shape != spec.shape:
+                raise LayerConfigError(
+                    f"Layer {self.name!r} weight shape {spec.shape} is not compatible with provided weight shape {w.shape}."
+                )
+            arrays.append(np.array(w, dtype=np.float32))
+        self._weights = arrays
+
+    # --- numbers ---------------------------------------------------------------------------------
+    def call(self, x: np.ndarray) -> np.ndarray:
+        """The output for a float32 batch `x` (inference mode)."""
+        raise NotImplementedError
+
+    # --- training -----------------------------------------------------------------------------------
+    def forward_train(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, object]:
+        """Training-mode output, and what `backward` needs. Layers that behave differently in training
+        override it: Dropout draws its mask from `rng`; BatchNormalization normalises with the batch's
+        statistics and updates its moving ones, as Keras does."""
+        return self.call(x), x
+
+    def backward(self, cache, dy: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(∂loss/∂input, [∂loss/∂w for each trainable weight, in weight_specs order]) from ∂loss/∂output."""
+        raise NotImplementedError(f"{self.kind} cannot be trained yet")
+
+    # --- description -------------------------------------------------------------------------------
+    def label(self) -> str:
+        """Key settings in a few words for a graph node: `16 units, relu`."""
+        return ", ".join(f"{s.name}={s.format_text(self.values[s.name])}" for s in self.settings if self.values[s.name] != s.default)
+
+    def explain_shape(self, shape: Shape, output_shape: Shape) -> str:
+        """The shape arithmetic written out for a learner ("" when the shape simply passes through)."""
+        return ""
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": True, "dtype": DTYPE_POLICY}
+        config.update({s.name: s.to_json(self.values[s.name]) for s in self.settings})
+        config.update(self.keras_extra_config)
+        return config
+
+    @classmethod
+    def settings_from_config(cls, config: dict) -> dict:
+        """The settings in a Keras config (missing ones take Keras's defaults; other keys are ignored)."""
+        return {s.name: s.from_json(config[s.name]) for s in cls.settings if s.name in config}
+
+    # --- code ---------------------------------------------------------------------------------------
+    def keras_code(self) -> CodePart:
+        """The Keras 3 constructor call (non-default settings and the name)."""
+        args = [f"{s.name}={_literal(s.check(self.values[s.name]))}" for s in self.settings
+                if s.required or self.values[s.name] != s.default]
+        return CodePart(f"keras.layers.{self.kind}({', '.join([*args, f'name={self.name!r}'])})")
+
+    def torch_code(self, shape: Shape) -> list[CodePart]:
+        """The torch modules computing this layer on input `shape`, each with its weights in torch's layout."""
+        raise LayerConfigError(f"{self.kind} cannot be written as PyTorch code yet")
+
+
+def _literal(value) -> str:
+    """A Python literal of a setting value (tuples stay tuples)."""
+    return repr(value)

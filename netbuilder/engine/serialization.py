@@ -1,0 +1,186 @@
+"""Keras 3 JSON: `to_json` writes what keras.models.model_from_json loads, and back again.
+
+Reading is bounded and trusts nothing: the text's size first, then its structure; layers are made
+from their class names through the kind registry, and a layer's `build_config` is kept as the shape
+it was built for (so an inconsistent document fails as in Keras) without allocating any weight.
+Sequential models and Functional models that are a chain of layers are read; branches are refused.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .errors import InputDataError, NetbuilderError
+from .initializers import resolve_seed
+from .layer import DTYPE_POLICY, KINDS, Layer
+from .limits import MAX_JSON_CHARS, MAX_LAYERS
+from .shapes import check_input_shape
+
+
+def _entry(layer: Layer, build_shape=None) -> dict:
+    entry = {"module": "keras.layers", "class_name": layer.kind, "config": layer.get_config(), "registered_name": None}
+    if build_shape is not None:
+        entry["build_config"] = {"input_shape": tuple(build_shape)}
+    return entry
+
+
+def model_config(model) -> dict:
+    """Keras's `model.get_config()` for a Sequential: name, trainable, dtype, layers, build_input_shape.
+
+    Shapes are tuples, as in Keras's get_config (json.dumps writes them as lists)."""
+    input_shape = tuple(model.input_shape)
+    layers = [{
+        "module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+        "config": {"batch_shape": input_shape, "dtype": "float32", "sparse": False, "ragged": False,
+                   "name": "input_layer", "optional": False},
+    }]
+    for layer in model.layers:
+        layers.append(_entry(layer, None if layer.builds_at_init else layer.input_shape))
+    return {"name": model.name, "trainable": True, "dtype": DTYPE_POLICY, "layers": layers, "build_input_shape": input_shape}
+
+
+def to_json(model) -> str:
+    """The model's architecture as Keras 3 writes it (weights are not part of Keras JSON)."""
+    doc = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": model_config(model),
+        "registered_name": None,
+        "build_config": {"input_shape": list(model.input_shape)},
+        "compile_config": {},
+    }
+    return json.dumps(doc)
+
+
+def _fail(message: str):
+    raise InputDataError(f"Cannot read this Keras JSON: {message}")
+
+
+def _shape_from(value, what: str) -> tuple[int, ...]:
+    """A per-sample shape from a Keras batch shape such as [null, 3, 2]."""
+    if not isinstance(value, list) or not value:
+        _fail(f"{what} must be a list such as [null, 3, 2]")
+    if any(d is None for d in value[1:]):
+        _fail(f"{what} {str(value)[:60]} has an unknown (null) dimension; netbuilder needs every dimension known")
+    return check_input_shape(value[1:])
+
+
+def _layer_from(entry: dict) -> Layer:
+    kind, config = KINDS[entry["class_name"]], entry["config"]
+    layer = kind(**kind.settings_from_config(config), name=config.get("name"))
+    build = (entry.get("build_config") or {}).get("input_shape")
+    if build and not kind.builds_at_init:
+        layer.built_shape = (None, *_shape_from(list(build), f"{kind.kind} {config.get('name')!r} build_config input_shape"))
+    return layer
+
+
+def read_json(text) -> dict:
+    """The parsed document of a Keras JSON text, within MAX_JSON_CHARS; InputDataError otherwise."""
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        _fail("expected a JSON string")
+    if len(text) > MAX_JSON_CHARS:
+        _fail(f"it has {len(text):,} characters; at most {MAX_JSON_CHARS:,} are allowed")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        _fail("it is nested too deeply")
+    except ValueError as e:
+        _fail(f"it is not valid JSON ({e})")
+
+
+def layers_from_json(text) -> tuple[str | None, tuple[int, ...] | None, list[Layer]]:
+    """(model name, per-sample input shape or None, layers) of a Keras 3 model JSON; nothing is built."""
+    doc = read_json(text)
+    try:
+        return _read(doc)
+    except NetbuilderError:
+        raise
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError) as e:
+        _fail(f"unexpected structure ({type(e).__name__}: {str(e)[:120]})")
+
+
+def model_from_json(text, seed=None, custom_objects=None):
+    """A Sequential from Keras 3 JSON (a Sequential, or a Functional chain) of the kinds netbuilder has.
+
+    Layers with a `build_config` keep the input shape they were built for, as in Keras, so an
+    inconsistent document fails the same way. Weights are drawn from `seed` (JSON has none).
+    """
+    from .model import KerasTensor, Sequential
+
+    name, input_shape, layers = layers_from_json(text)
+    head = [KerasTensor(input_shape)] if input_shape is not None else []
+    return Sequential(head + layers, seed=resolve_seed(seed), name=name)
+
+
+def _read(doc):
+    if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
+        _fail(f"expected a model (from model.to_json()); found {type(doc).__name__}")
+    kind, config = doc.get("class_name"), doc["config"]
+    entries = config.get("layers")
+    if not isinstance(entries, list):
+        _fail("config.layers must be a list")
+    if len(entries) > MAX_LAYERS + 1:
+        _fail(f"it has {len(entries):,} layers; at most {MAX_LAYERS} are allowed")
+    if not all(isinstance(e, dict) and isinstance(e.get("config"), dict) for e in entries):
+        _fail("every layer needs a 'class_name' and a 'config' object")
+    if kind in ("Functional", "Model"):
+        entries = _chain(config, entries)
+    elif kind != "Sequential":
+        _fail(f"expected a Sequential or Functional model (from model.to_json()); found {str(kind)[:60]!r}")
+    unsupported = [f"{e['config'].get('name', '?')} ({e.get('class_name')})" for e in entries
+                   if e.get("class_name") != "InputLayer" and e.get("class_name") not in KINDS]
+    if unsupported:
+        _fail(f"unsupported layers: {', '.join(str(u)[:80] for u in unsupported[:20])}. "
+              f"netbuilder supports {', '.join(sorted(KINDS))}.")
+    input_shape = None
+    if entries and entries[0]["class_name"] == "InputLayer":
+        cfg = entries.pop(0)["config"]
+        if "batch_shape" in cfg or "batch_input_shape" in cfg:
+            input_shape = _shape_from(cfg.get("batch_shape", cfg.get("batch_input_shape")), "InputLayer batch_shape")
+        elif "shape" in cfg:
+            input_shape = _shape_from([None, *cfg["shape"]], "InputLayer shape")
+        else:
+            _fail("InputLayer needs batch_shape or shape")
+    if any(e["class_name"] == "InputLayer" for e in entries):
+        _fail("an InputLayer can only come first")
+    if input_shape is None and config.get("build_input_shape") is not None:
+        input_shape = _shape_from(config["build_input_shape"], "build_input_shape")
+    name = config.get("name")
+    return (name if isinstance(name, str) else None), input_shape, [_layer_from(e) for e in entries]
+
+
+def _chain(config: dict, entries: list) -> list:
+    """A Functional model's layers in order, when they form one chain from its input to its output."""
+    def ref(value, what):  # ["name", 0, 0], or [["name", 0, 0]] for one of several
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+            value = value[0]
+        if not (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)):
+            _fail(f"this Functional model has several {what}s; netbuilder reads a single chain of layers")
+        return value[0]
+
+    first, last = ref(config.get("input_layers"), "input"), ref(config.get("output_layers"), "output")
+    by_name, parent = {}, {}
+    for e in entries:
+        layer_name = e.get("name", e["config"].get("name"))
+        by_name[layer_name] = e
+        nodes = e.get("inbound_nodes") or []
+        if e.get("class_name") == "InputLayer":
+            continue
+        args = nodes[0].get("args") if len(nodes) == 1 and isinstance(nodes[0], dict) else None
+        tensor = args[0] if isinstance(args, list) and len(args) == 1 else None
+        history = tensor.get("config", {}).get("keras_history") if isinstance(tensor, dict) else None
+        if not (isinstance(history, list) and history and isinstance(history[0], str)):
+            _fail(f"layer {str(layer_name)[:40]!r} takes several inputs or is used several times (a branch); "
+                  "netbuilder reads a single chain of layers")
+        parent[layer_name] = history[0]
+    chain, at = [], last
+    while at != first:
+        if at not in parent or len(chain) > len(entries):
+            _fail("its output is not reached from its input through one chain of layers")
+        chain.append(by_name[at])
+        at = parent[at]
+    if len(chain) + 1 != len(entries):
+        _fail("it has layers outside the chain from input to output (a branch); netbuilder reads a single chain of layers")
+    return [by_name[first], *reversed(chain)]

@@ -1,0 +1,332 @@
+"""A layer kind's settings, declared once: type, default, allowed values, one-line help.
+
+A declaration is enough to check a value (and say what is allowed), to read and write it in JSON
+(share links, Keras configs), and to draw an editor widget for it (`widget` tells which kind).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import ACTIVATIONS, canonical_name
+from .errors import LayerConfigError, LimitError
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _short(value, n: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One constructor argument of a layer kind, as Keras names it."""
+
+    name: str
+    default: object
+    help: str = ""
+    required: bool = False  # Keras has no default for it (Dense's units): the constructor must be given it
+    widget = "text"  # how an editor shows it: "number", "float", "checkbox", "select" or "text"
+
+    def check(self, value):
+        """`value` in canonical form, or a LayerConfigError naming the setting and what is allowed."""
+        raise NotImplementedError
+
+    def fail(self, value, allowed: str, error=LayerConfigError):
+        raise error(f"{self.name} must be {allowed}; received {_short(value)}")
+
+    def to_json(self, value):
+        """Plain JSON data for a canonical value (tuples become lists)."""
+        return _listify(value)
+
+    def from_json(self, data):
+        """A checked value from JSON data (lists are read back as tuples)."""
+        return self.check(_tuplify(data))
+
+    def format_text(self, value) -> str:
+        """The value as an editor's text field shows it."""
+        return str(value)
+
+    def parse_text(self, text: str):
+        """A checked value from an editor's text field."""
+        return self.check(text)
+
+    @property
+    def allowed(self) -> str:
+        """What values are allowed, in words (for help texts)."""
+        return ""
+
+
+def _listify(value):
+    return [_listify(v) for v in value] if isinstance(value, tuple) else value
+
+
+def _tuplify(value):
+    return tuple(_tuplify(v) for v in value) if isinstance(value, list) else value
+
+
+@dataclass(frozen=True)
+class Int(Setting):
+    low: int = 1
+    high: int = 1 << 20
+    widget = "number"
+
+    def check(self, value):
+        if not _is_int(value):
+            self.fail(value, f"an integer from {self.low:,} to {self.high:,}")
+        if not self.low <= value <= self.high:
+            self.fail(value, f"an integer from {self.low:,} to {self.high:,}", LimitError if value > self.high else LayerConfigError)
+        return int(value)
+
+    @property
+    def allowed(self) -> str:
+        return f"{self.low:,} to {self.high:,}"
+
+
+@dataclass(frozen=True)
+class Float(Setting):
+    low: float = 0.0
+    high: float = 1.0
+    low_open: bool = False  # True: low itself is not allowed
+    high_open: bool = False
+    widget = "float"
+
+    def check(self, value):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            self.fail(value, f"a number {self.allowed}")
+        value = float(value)
+        below = value < self.low or (self.low_open and value == self.low)
+        above = value > self.high or (self.high_open and value == self.high)
+        if not math.isfinite(value) or below or above:
+            self.fail(value, f"a number {self.allowed}")
+        return value
+
+    @property
+    def allowed(self) -> str:
+        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+@dataclass(frozen=True)
+class Bool(Setting):
+    widget = "checkbox"
+
+    def check(self, value):
+        if not isinstance(value, (bool, np.bool_)):
+            self.fail(value, "true or false")
+        return bool(value)
+
+
+@dataclass(frozen=True)
+class Choice(Setting):
+    choices: tuple = ()
+    widget = "select"
+
+    def check(self, value):
+        if value not in self.choices or not isinstance(value, type(self.default)):
+            self.fail(value, f"one of {', '.join(map(str, self.choices))}")
+        return value
+
+    @property
+    def allowed(self) -> str:
+        return ", ".join(map(str, self.choices))
+
+
+@dataclass(frozen=True)
+class DataFormat(Choice):
+    """Keras's data_format: channels_last (default) or channels_first; None and any letter case accepted."""
+
+    choices: tuple = ("channels_last", "channels_first")
+
+    def check(self, value):
+        fmt = "channels_last" if value is None else str(value).lower()
+        if fmt not in self.choices:
+            raise LayerConfigError("The `data_format` argument must be one of {'channels_first', 'channels_last'}. "
+                                   f"Received: data_format={str(value)[:40]}")
+        return fmt
+
+
+@dataclass(frozen=True)
+class Ints(Setting):
+    """A fixed-length tuple of integers; one integer means the same value on every axis (as Keras takes it)."""
+
+    length: int = 2
+    low: int = 1
+    high: int = 1024
+
+    def check(self, value):
+        what = f"an integer from {self.low:,} to {self.high:,}" + (f", or {self.length} of them" if self.length > 1 else "")
+        if _is_int(value):
+            value = (value,) * self.length
+        if not isinstance(value, (tuple, list)) or len(value) != self.length or not all(_is_int(v) for v in value):
+            self.fail(value, what)
+        if not all(self.low <= v <= self.high for v in value):
+            self.fail(value, what, LimitError if max(value) > self.high else LayerConfigError)
+        return tuple(int(v) for v in value)
+
+    def format_text(self, value) -> str:
+        return ", ".join(map(str, value))
+
+    def parse_text(self, text: str):
+        return self.check(_ints_from_text(self.name, text))
+
+    @property
+    def allowed(self) -> str:
+        return f"{self.length} integer(s) from {self.low:,} to {self.high:,}"
+
+
+@dataclass(frozen=True)
+class OptionalInts(Ints):
+    """Ints, or None meaning "the same as another setting" (Keras's pooling strides)."""
+
+    def check(self, value):
+        return None if value is None else super().check(value)
+
+    def format_text(self, value) -> str:
+        return "" if value is None else super().format_text(value)
+
+    def parse_text(self, text: str):
+        return None if not text.strip() else super().parse_text(text)
+
+
+@dataclass(frozen=True)
+class IntList(Setting):
+    """A tuple of integers of any length from min_length to max_length (Reshape's target, Permute's dims)."""
+
+    min_length: int = 1
+    max_length: int = 4
+    low: int = -1
+    high: int = 1 << 20
+
+    def check(self, value):
+        what = f"{self.min_length} to {self.max_length} integers from {self.low:,} to {self.high:,}"
+        if _is_int(value):
+            value = (value,)
+        if not isinstance(value, (tuple, list)) or not self.min_length <= len(value) <= self.max_length:
+            self.fail(value, what)
+        if not all(_is_int(v) and self.low <= v <= self.high for v in value):
+            self.fail(value, what)
+        return tuple(int(v) for v in value)
+
+    def format_text(self, value) -> str:
+        return ", ".join(map(str, value))
+
+    def parse_text(self, text: str):
+        return self.check(_ints_from_text(self.name, text))
+
+
+@dataclass(frozen=True)
+class Pairs(Setting):
+    """`length` pairs of non-negative integers, e.g. ((top, bottom), (left, right)); an int or one pair per axis also."""
+
+    length: int = 2
+    high: int = 1024
+
+    def check(self, value):
+        what = (f"an integer from 0 to {self.high:,}, {self.length} of them (one per axis), "
+                f"or {self.length} (before, after) pairs")
+        if _is_int(value):
+            value = ((value, value),) * self.length
+        elif isinstance(value, (tuple, list)) and len(value) == self.length and all(_is_int(v) for v in value):
+            value = tuple((v, v) for v in value)
+        elif self.length == 1 and isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
+            value = (tuple(value),)  # Keras's 1D layers take one (before, after) pair
+        ok = (isinstance(value, (tuple, list)) and len(value) == self.length
+              and all(isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) and 0 <= v <= self.high for v in p) for p in value))
+        if not ok:
+            self.fail(value, what)
+        return tuple((int(a), int(b)) for a, b in value)
+
+    def to_json(self, value):
+        return [list(p) for p in value] if self.length > 1 else list(value[0])
+
+    def from_json(self, data):
+        return self.check(_tuplify(data))
+
+    def format_text(self, value) -> str:
+        return "; ".join(f"{a}, {b}" for a, b in value)
+
+    def parse_text(self, text: str):
+        groups = [g for g in text.split(";")]
+        if len(groups) == 1:
+            numbers = _ints_from_text(self.name, groups[0])
+            return self.check(numbers[0] if len(numbers) == 1 else numbers)
+        return self.check(tuple(_ints_from_text(self.name, g) for g in groups))
+
+
+@dataclass(frozen=True)
+class Axis(Setting):
+    """An axis index of the layer's input, counted Keras's way: -1 is the last, 1 the first after the batch."""
+
+    low: int = -5
+    high: int = 5
+
+    widget = "number"
+
+    def check(self, value):
+        if not _is_int(value) or not self.low <= value <= self.high:
+            self.fail(value, f"an axis from {self.low} to {self.high}")
+        return int(value)
+
+
+@dataclass(frozen=True)
+class Axes(Setting):
+    """One axis or a list of axes (LayerNormalization's axis): an int stays an int, a list a tuple."""
+
+    low: int = -5
+    high: int = 5
+
+    def check(self, value):
+        what = f"an axis from {self.low} to {self.high}, or a list of such axes"
+        if _is_int(value):
+            if not self.low <= value <= self.high:
+                self.fail(value, what)
+            return int(value)
+        if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= 5 or not all(_is_int(v) and self.low <= v <= self.high for v in value):
+            self.fail(value, what)
+        return tuple(int(v) for v in value)
+
+    def format_text(self, value) -> str:
+        return ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+    def parse_text(self, text: str):
+        numbers = _ints_from_text(self.name, text)
+        return self.check(numbers[0] if len(numbers) == 1 and "," not in text else numbers)
+
+
+_INT_TEXT = re.compile(r"-?\d{1,9}")
+
+
+def _ints_from_text(name: str, text) -> tuple[int, ...]:
+    """Integers from editor text such as `3, 3`, `(3, 3)`, `3x3` or `-1, 8`."""
+    if not isinstance(text, str) or len(text) > 200:
+        raise LayerConfigError(f"{name} must be text of at most 200 characters")
+    inner = text.strip().strip("()[]").strip().rstrip(",")
+    parts = [p.strip() for p in re.split(r"[,x×\s]+", inner) if p.strip()] if inner else []
+    if not parts or not all(_INT_TEXT.fullmatch(p) for p in parts):
+        raise LayerConfigError(f"{name} must be integers separated by commas, such as `3, 3`; received {_short(text)}")
+    return tuple(int(p) for p in parts)
+
+
+@dataclass(frozen=True)
+class ActivationName(Setting):
+    """An activation by name; aliases are stored by the name Keras serializes (swish → silu)."""
+
+    widget = "select"
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(sorted(ACTIVATIONS))
+
+    def check(self, value):
+        return canonical_name(value)
+
+    @property
+    def allowed(self) -> str:
+        return "an activation name; swish and hard_swish are stored as silu and hard_silu"

@@ -1,0 +1,1 @@
+"""What the app edits: model specs, undo history, share links, presets, input data, explanations. No Streamlit."""

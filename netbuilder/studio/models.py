@@ -1,0 +1,55 @@
+"""Built models (with weights) for specs, made from the seed when shown and shared by content.
+
+Specs hold no weights, so undo history costs next to nothing; a model's weights are drawn again
+from its seed when it is shown. A small cache, bounded in bytes and shared by every session, keeps
+recently shown models (a link opened by many visitors is built once). Built models are only read.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+
+from ..engine.limits import MAX_WEIGHT_BYTES
+from ..engine.model import Input, Sequential
+from .spec import ModelSpec
+
+CACHE_BYTES = 4 * MAX_WEIGHT_BYTES  # weights kept for recently shown models, all sessions together
+
+_cache: OrderedDict[str, tuple[Sequential, int]] = OrderedDict()
+_cached_bytes = 0
+_lock = threading.Lock()
+
+
+def content_key(spec: ModelSpec) -> str:
+    """Equal for specs that make the same model (layer ids do not change weights)."""
+    data = spec.to_dict()
+    for layer in data["layers"]:
+        layer.pop("id")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def built(spec: ModelSpec) -> Sequential:
+    """The Sequential of `spec` with weights from its seed; raises if the layers do not fit."""
+    global _cached_bytes
+    key = content_key(spec)
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key][0]
+    model = Sequential([Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)
+    size = model.cost.weight_bytes
+    with _lock:
+        if key not in _cache and size <= CACHE_BYTES:
+            _cache[key] = (model, size)
+            _cached_bytes += size
+            while _cached_bytes > CACHE_BYTES:
+                _, (_, dropped) = _cache.popitem(last=False)
+                _cached_bytes -= dropped
+    return model
+
+
+def cached_bytes() -> int:
+    """Weight bytes the cache holds now."""
+    return _cached_bytes

@@ -1,0 +1,263 @@
+"""The editable description of a model (what the app keeps in session state): plain data, edits, checks.
+
+A ModelSpec is immutable; every edit returns a new one, so undo is keeping old ones. It holds no
+weights: `analysis` reads shapes only, and `studio.models.built(spec)` makes the weights from the
+seed when a model is shown. Layers carry stable ids for widget keys. A LayerSpec is generic — its
+kind's settings, checked by the kind's own declarations — so no kind is spelled out here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+from ..engine.analysis import Analysis, analyze
+from ..engine.errors import Fix, LayerConfigError, LimitError, issue_error
+from ..engine.initializers import check_seed
+from ..engine.layer import GROUPS, KINDS, Layer, kind_class
+from ..engine.limits import MAX_LAYERS
+from ..engine.shapes import check_input_shape
+
+MAX_LAYER_ID = 10**6
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer: a stable id, its kind (Keras class name), every setting of that kind, and the
+    per-sample input shape its weights were made for when it came built (imported JSON), else None."""
+
+    id: int
+    kind: str
+    settings: tuple[tuple[str, object], ...] = ()  # (name, canonical value) in the kind's declared order
+    built_for: tuple[int, ...] | None = None
+
+    @classmethod
+    def make(cls, layer_id: int, kind: str, built_for=None, **settings) -> LayerSpec:
+        """A checked layer: `settings` over the kind's defaults, every value in canonical form."""
+        if isinstance(layer_id, bool) or not isinstance(layer_id, int) or not 0 <= layer_id < MAX_LAYER_ID:
+            raise LayerConfigError(f"layer id must be an integer from 0 to {MAX_LAYER_ID - 1}")
+        declared = kind_class(kind).settings
+        unknown = set(settings) - {s.name for s in declared}
+        if unknown:
+            raise LayerConfigError(f"{kind} has no setting(s) {', '.join(sorted(map(str, unknown)))[:80]}; it has "
+                                   f"{', '.join(s.name for s in declared) or 'none'}")
+        values = tuple((s.name, s.check(settings.get(s.name, s.default))) for s in declared)
+        if built_for is not None:
+            built_for = check_input_shape(built_for)
+        spec = cls(layer_id, kind, values, built_for)
+        spec.to_layer()  # the kind's checks across settings
+        return spec
+
+    @property
+    def values(self) -> dict:
+        return dict(self.settings)
+
+    def __getattr__(self, name):
+        """A setting by name: `layer.units`."""
+        for key, value in self.__dict__.get("settings", ()):
+            if key == name:
+                return value
+        raise AttributeError(name)
+
+    def with_settings(self, **changes) -> LayerSpec:
+        return LayerSpec.make(self.id, self.kind, self.built_for, **{**self.values, **changes})
+
+    def to_layer(self) -> Layer:
+        """An unbuilt engine layer (weights are made only when a model is built)."""
+        layer = kind_class(self.kind)(**self.values)
+        if self.built_for is not None:
+            layer.built_shape = (None, *self.built_for)
+        return layer
+
+    def label(self) -> str:
+        return self.to_layer().label()
+
+    # --- plain data (share links) ---------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """id, kind, the settings that differ from the kind's defaults, and built_for when set."""
+        out = {"id": self.id, "kind": self.kind}
+        for setting in kind_class(self.kind).settings:
+            value = self.values[setting.name]
+            if value != setting.default:
+                out[setting.name] = setting.to_json(value)
+        if self.built_for is not None:
+            out["built_for"] = list(self.built_for)
+        return out
+
+    @classmethod
+    def from_dict(cls, data) -> LayerSpec:
+        if not isinstance(data, dict) or "id" not in data or "kind" not in data:
+            raise LayerConfigError("each layer needs an id and a kind")
+        cls_ = kind_class(data["kind"])
+        declared = {s.name: s for s in cls_.settings}
+        rest = {k: v for k, v in data.items() if k not in ("id", "kind", "built_for")}
+        unknown = set(rest) - set(declared)
+        if unknown:
+            raise LayerConfigError(f"{data['kind']} has no setting(s) {', '.join(sorted(map(str, unknown)))[:80]}")
+        settings = {k: declared[k].from_json(v) for k, v in rest.items()}
+        built = data.get("built_for")
+        if built is not None and not isinstance(built, list):
+            raise LayerConfigError("built_for must be a list of positive integers")
+        return cls.make(data["id"], data["kind"], built, **settings)
+
+
+def new_layer(kind: str, layer_id: int) -> LayerSpec:
+    """A layer of `kind` with its declared defaults (what a learner would pick first)."""
+    return LayerSpec.make(layer_id, kind)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Input shape (batch axis excluded), layers in order, and the weight seed."""
+
+    input_shape: tuple[int, ...] = (3, 2)
+    layers: tuple[LayerSpec, ...] = ()
+    seed: int = 0
+
+    # --- shapes, from settings alone ------------------------------------------------------------
+    def layer_objects(self) -> list[Layer]:
+        return [layer.to_layer() for layer in self.layers]
+
+    @cached_property
+    def analysis(self) -> Analysis:
+        """Shapes, params, cost and the first problem; never raises for a spec that passed validate()."""
+        return analyze(self.layer_objects(), self.input_shape)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.analysis.names
+
+    def validate(self) -> ModelSpec:
+        """Raise a NetbuilderError if a setting is invalid or a bound or budget is exceeded (shape mismatches are allowed)."""
+        check_input_shape(self.input_shape)
+        check_seed(self.seed)
+        if len(self.layers) > MAX_LAYERS:
+            raise LimitError(f"a model holds at most {MAX_LAYERS} layers; this one would have {len(self.layers)}")
+        ids = [layer.id for layer in self.layers]
+        if len(set(ids)) != len(ids):
+            raise LayerConfigError("layer ids must be unique")
+        for layer in self.layers:  # each came through LayerSpec.make, but a spec may be built by hand
+            if layer != LayerSpec.make(layer.id, layer.kind, layer.built_for, **layer.values):
+                raise LayerConfigError(f"layer {layer.id} holds a setting that is not in its canonical form")
+        issue = self.analysis.issue
+        if issue is not None and issue.category == "limit":
+            raise issue_error(issue)
+        return self
+
+    # --- plain data (share links, undo history) -------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"input_shape": list(self.input_shape), "seed": self.seed, "layers": [layer.to_dict() for layer in self.layers]}
+
+    @classmethod
+    def from_dict(cls, data) -> ModelSpec:
+        """A validated spec from plain data (e.g. a decoded share link); NetbuilderError otherwise."""
+        if not isinstance(data, dict) or not set(data) <= {"input_shape", "seed", "layers"}:
+            raise LayerConfigError("a model must be an object with input_shape, seed and layers")
+        raw_layers = data.get("layers", [])
+        if not isinstance(raw_layers, list):
+            raise LayerConfigError("layers must be a list")
+        if len(raw_layers) > MAX_LAYERS:
+            raise LimitError(f"a model holds at most {MAX_LAYERS} layers; this one has {len(raw_layers):,}")
+        shape = data.get("input_shape", [])
+        if not isinstance(shape, list):
+            raise LayerConfigError("input_shape must be a list of positive integers")
+        layers = tuple(LayerSpec.from_dict(raw) for raw in raw_layers)
+        return cls(input_shape=check_input_shape(shape), layers=layers, seed=check_seed(data.get("seed", 0))).validate()
+
+    # --- edits: each returns a new, validated spec ----------------------------------------------
+    def _with(self, **changes) -> ModelSpec:
+        return replace(self, **changes).validate()
+
+    def next_id(self) -> int:
+        return max((layer.id for layer in self.layers), default=-1) + 1
+
+    def index_of(self, layer_id: int) -> int:
+        for i, layer in enumerate(self.layers):
+            if layer.id == layer_id:
+                return i
+        raise LayerConfigError(f"no layer with id {str(layer_id)[:20]}")
+
+    def add(self, kind: str, index: int | None = None, count: int = 1, **settings) -> ModelSpec:
+        """Insert `count` new `kind` layers at `index` (None: at the end)."""
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LAYERS:
+            raise LayerConfigError(f"count must be an integer from 1 to {MAX_LAYERS}")
+        layers = list(self.layers)
+        index = len(layers) if index is None else max(0, min(int(index), len(layers)))
+        first = self.next_id()
+        layers[index:index] = [LayerSpec.make(first + k, kind, **settings) for k in range(count)]
+        return self._with(layers=tuple(layers))
+
+    def remove(self, layer_id: int) -> ModelSpec:
+        return self._with(layers=tuple(layer for layer in self.layers if layer.id != layer_id))
+
+    def move(self, layer_id: int, delta: int) -> ModelSpec:
+        layers = list(self.layers)
+        i = self.index_of(layer_id)
+        j = max(0, min(i + delta, len(layers) - 1))
+        layers.insert(j, layers.pop(i))
+        return self._with(layers=tuple(layers))
+
+    def duplicate(self, layer_id: int, count: int = 1) -> ModelSpec:
+        """`count` copies of a layer right after it."""
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LAYERS:
+            raise LayerConfigError(f"count must be an integer from 1 to {MAX_LAYERS}")
+        i = self.index_of(layer_id)
+        first = self.next_id()
+        copies = [replace(self.layers[i], id=first + k) for k in range(count)]
+        return self._with(layers=self.layers[: i + 1] + tuple(copies) + self.layers[i + 1 :])
+
+    def update(self, layer_id: int, **changes) -> ModelSpec:
+        """Change settings of one layer; invalid values raise and leave this spec as it was."""
+        i = self.index_of(layer_id)
+        layer = self.layers[i].with_settings(**changes)
+        return self._with(layers=self.layers[:i] + (layer,) + self.layers[i + 1 :])
+
+    def replace_layers(self, layers) -> ModelSpec:
+        """All layers at once (a pasted list); ids are given afresh."""
+        return self._with(layers=tuple(replace(layer, id=k) for k, layer in enumerate(layers)))
+
+    def clear(self) -> ModelSpec:
+        return self._with(layers=())
+
+    def with_input_shape(self, shape) -> ModelSpec:
+        return self._with(input_shape=check_input_shape(shape))
+
+    def with_seed(self, seed) -> ModelSpec:
+        return self._with(seed=check_seed(seed))
+
+    def apply_fix(self, fix: Fix) -> ModelSpec:
+        """Carry out a Fix suggested by the analysis (indices refer to this spec's layers)."""
+        if fix.action == "insert_layer":
+            kind, settings = fix.value
+            return self.add(kind, fix.layer_index, **settings)
+        if fix.action == "set_setting":
+            setting, value = fix.value
+            return self.update(self.layers[fix.layer_index].id, **{setting: value})
+        if fix.action == "unbuild":
+            layers = list(self.layers)
+            layers[fix.layer_index] = replace(layers[fix.layer_index], built_for=None)
+            return self._with(layers=tuple(layers))
+        if fix.action == "set_input_shape":
+            return self.with_input_shape(fix.value)
+        if fix.action == "remove_layer":
+            return self.remove(self.layers[fix.layer_index].id)
+        raise LayerConfigError(f"unknown fix {str(fix.action)[:40]!r}")
+
+
+def seed_spec() -> ModelSpec:
+    """The seed article's first model: Input (3, 2) → Dense(16) → relu → Flatten → Dense(4)."""
+    return ModelSpec(
+        input_shape=(3, 2),
+        layers=(
+            LayerSpec.make(0, "Dense", units=16),
+            LayerSpec.make(1, "Activation", activation="relu"),
+            LayerSpec.make(2, "Flatten"),
+            LayerSpec.make(3, "Dense", units=4),
+        ),
+        seed=0,
+    )
+
+
+def kinds_by_group() -> dict[str, list[str]]:
+    """Registered kinds by group, groups in GROUPS order (for the Add-layer choice)."""
+    return {group: kinds for group in GROUPS if (kinds := [k for k, cls in KINDS.items() if cls.group == group])}

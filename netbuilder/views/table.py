@@ -1,0 +1,29 @@
+"""The model as tables: Keras's summary columns with formulas and cost, as a pandas DataFrame."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..engine.cost import readable_count
+from ..engine.shapes import summary_shape
+
+COLUMNS = ["Layer (type)", "Output Shape", "Param #", "Input Shape", "Formula", "Mult-adds"]
+
+
+def summary_frame(analysis) -> pd.DataFrame:
+    """Keras's three columns plus Input Shape, the parameter formula and mult-adds per sample, one row per layer.
+
+    A model that does not fit still gets its rows up to the failing layer, whose output is "—".
+    """
+    rows = [
+        {
+            "Layer (type)": f"{report.name} ({report.kind})",
+            "Output Shape": summary_shape(report.output_shape) if report.output_shape else "—",
+            "Param #": report.params,
+            "Input Shape": summary_shape(report.input_shape),
+            "Formula": report.formula,
+            "Mult-adds": readable_count(report.cost.mult_adds) if report.cost else "—",
+        }
+        for report in analysis.layers
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)

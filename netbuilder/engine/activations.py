@@ -311,3 +311,101 @@ def canonical_name(name) -> str:
 def get(name):
     """The function for an activation name (aliases and None accepted)."""
     return ACTIVATIONS[canonical_name(name)]
+
+
+# --- derivatives, for training ----------------------------------------------------------------------
+# Each elementwise derivative takes (x, y) and returns ∂y/∂x in x's dtype. At a kink, the side JAX's
+# autodiff takes for Keras's JAX backend (the training oracle) is the one chosen: relu'(0) = 0,
+# leaky_relu'(0) = 1, elu'(0) = alpha, hard_tanh'(±1) = 1, relu6'(6) = 0.
+def _where(condition, a, b, x):
+    return np.where(condition, _c(a, x), _c(b, x))
+
+
+def _gelu_grad(x, y):
+    cdf = (_c(0.5, x) * (_c(1.0, x) + erf(x / np.sqrt(2)).astype(x.dtype)))
+    pdf = np.exp(-x * x / _c(2.0, x)) / _c(math.sqrt(2 * math.pi), x)
+    return cdf + x * pdf
+
+
+def _mish_grad(x, y):
+    t = np.tanh(softplus(x))
+    return t + x * (_c(1.0, x) - t * t) * sigmoid(x)
+
+
+def _silu_grad(x, y):
+    s = sigmoid(x)
+    return s + x * s * (_c(1.0, x) - s)
+
+
+_DERIVATIVES = {
+    "celu": lambda x, y: np.where(x > 0, _c(1.0, x), np.exp(x)),
+    "elu": lambda x, y: np.where(x > 0, _c(1.0, x), np.exp(x)),
+    "exponential": lambda x, y: y,
+    "gelu": _gelu_grad,
+    "hard_shrink": lambda x, y: _where(np.abs(x) > 0.5, 1.0, 0.0, x),
+    "hard_sigmoid": lambda x, y: _where((x > -3) & (x < 3), 1 / 6, 0.0, x),
+    "hard_silu": lambda x, y: np.where(x >= 3, _c(1.0, x), np.where(x > -3, x / _c(3.0, x) + _c(0.5, x), _c(0.0, x))),
+    "hard_tanh": lambda x, y: _where(np.abs(x) <= 1, 1.0, 0.0, x),
+    "leaky_relu": lambda x, y: _where(x >= 0, 1.0, 0.2, x),
+    "log_sigmoid": lambda x, y: sigmoid(-x),
+    "mish": _mish_grad,
+    "relu": lambda x, y: _where(x > 0, 1.0, 0.0, x),
+    "relu6": lambda x, y: _where((x > 0) & (x < 6), 1.0, 0.0, x),
+    "selu": lambda x, y: _c(_SELU_SCALE, x) * np.where(x > 0, _c(1.0, x), _c(_SELU_ALPHA, x) * np.exp(x)),
+    "sigmoid": lambda x, y: y * (_c(1.0, x) - y),
+    "silu": _silu_grad,
+    "soft_shrink": lambda x, y: _where(np.abs(x) > 0.5, 1.0, 0.0, x),
+    "softplus": lambda x, y: sigmoid(x),
+    "softsign": lambda x, y: _c(1.0, x) / np.square(_c(1.0, x) + np.abs(x)),
+    "sparse_plus": lambda x, y: np.where(x <= -1, _c(0.0, x), np.where(x < 1, _c(0.5, x) * (x + _c(1.0, x)), _c(1.0, x))),
+    "sparse_sigmoid": lambda x, y: _where((x > -1) & (x < 1), 0.5, 0.0, x),
+    "squareplus": lambda x, y: _c(0.5, x) * (_c(1.0, x) + x / np.sqrt(x * x + _c(4.0, x))),
+    "tanh": lambda x, y: _c(1.0, x) - y * y,
+    "tanh_shrink": lambda x, y: np.square(np.tanh(x)),
+}
+
+
+def _softmax_vjp(y, dy, axis=-1):
+    """softmax's Jacobian-vector product along `axis`: y·(dy − Σ dy·y)."""
+    return y * (dy - np.sum(dy * y, axis=axis, keepdims=True))
+
+
+def _sparsemax_vjp(x, y, dy):
+    """Keras's sparsemax: y = max(x − τ, 0), τ = (Σ_{j∈S} c_j − 1)/k over the sorted cumsums c and support S.
+
+    ∂τ/∂(j-th largest x) = #{i ∈ S : i ≥ j} / k, so dx = [y>0]·dy − (Σ [y>0]·dy) · ∂τ/∂x."""
+    order = np.argsort(-x, axis=-1, kind="stable")
+    ordered = np.take_along_axis(x, order, axis=-1)
+    cumsum = np.cumsum(ordered, axis=-1)
+    r = np.arange(1, x.shape[-1] + 1)
+    support = ordered - (cumsum - 1) / r > 0
+    k = np.sum(support, axis=-1, keepdims=True)
+    weight_sorted = np.cumsum(support[..., ::-1], axis=-1)[..., ::-1] / k  # #{i ∈ S : i ≥ j} / k
+    weight = np.empty_like(weight_sorted)
+    np.put_along_axis(weight, order, weight_sorted, axis=-1)
+    active = y > 0
+    passed = np.where(active, dy, _c(0.0, dy))
+    return (passed - np.sum(passed, axis=-1, keepdims=True) * weight).astype(x.dtype)
+
+
+def _glu_vjp(x, dy):
+    a, b = np.split(x, 2, axis=-1)
+    s = sigmoid(b)
+    return np.concatenate([dy * s, dy * a * s * (_c(1.0, x) - s)], axis=-1)
+
+
+def gradient(name: str, x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """∂loss/∂x of activation `name` (canonical) from its input x, its output y and ∂loss/∂y; softmax,
+    log_softmax, sparsemax and glu act along the last axis, the others elementwise. Works in x's dtype."""
+    with np.errstate(all="ignore"):  # exp overflow far out in the tails gives the limits (0 or 1) wanted
+        if name == "linear":
+            return dy
+        if name == "softmax":
+            return _softmax_vjp(y, dy)
+        if name == "log_softmax":
+            return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
+        if name == "sparsemax":
+            return _sparsemax_vjp(x, y, dy)
+        if name == "glu":
+            return _glu_vjp(x, dy)
+        return dy * _DERIVATIVES[name](x, y)

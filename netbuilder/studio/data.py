@@ -1,6 +1,7 @@
 """Input data for the forward pass: text ⇄ float32 arrays, and ready-made fills.
 
-Text is a JSON nested list such as `[[[1, 2], [3, 4], [5, 6]]]`, read with `json` (never eval).
+Text is a JSON nested list such as `[[[1, 2], [3, 4], [5, 6]]]`, read with `json` (never eval). NumPy's
+print format is read too: numbers separated by spaces (`[[1 2] [3 4]]`), and `array([...], dtype=float32)`.
 Non-finite values are allowed (they are valid float32 and show how NaN spreads through a model):
 `NaN`, `Infinity`, `-Infinity` as JSON writes them, and `nan`, `inf`, `-inf`, `infinity` in any
 case. Trailing commas, strings, true/false/null and objects are rejected, as are numbers outside
@@ -24,6 +25,10 @@ from ..engine.limits import MAX_BATCH, MAX_INPUT_RANK, MAX_INPUT_TEXT_CHARS, MAX
 FILL_KINDS = ("random", "zeros", "range")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
+_NUMPY_ARRAY = re.compile(r"^\s*array\((.*?)(?:,\s*dtype=[a-z0-9_.]+)?\)\s*$", re.DOTALL)
+_BARE_POINT = re.compile(r"(?<=[0-9])\.(?![0-9])")  # NumPy's `1.` is JSON's `1.0`
+_LEADING_POINT = re.compile(r"(?<![0-9])\.(?=[0-9])")  # `.5` is `0.5`
+_SPACE_SEPARATED = re.compile(r"(?<=[0-9A-Za-z.\]])\s+(?=[-+0-9.\[A-Za-z])")  # `1 2`, `] [` → `1, 2`, `], [`
 _BAD_CHAR = re.compile(r"[^0-9eE+\-.\[\], \t\n\rA-Za-z]")  # JSON's whitespace only: the text stays ASCII
 _NOT_NUMBER = re.compile(r"\b(?:true|false|null)\b")
 _ALIAS = re.compile(r"\b(?:nan|inf(?:inity)?)\b", re.IGNORECASE)
@@ -31,10 +36,11 @@ _RAGGED = re.compile(r"inhomogeneous shape after (\d+) dimensions")
 
 
 class ParsedInput(NamedTuple):
-    """A batch as float32, and whether a batch axis was added to a single sample."""
+    """A batch as float32, whether a batch axis was added to a single sample, and how many values are NaN or ±inf."""
 
     array: np.ndarray
     batch_added: bool
+    non_finite: int = 0
 
 
 def _where(text: str, pos: int) -> str:
@@ -70,6 +76,23 @@ def _check_text(text) -> None:
         )
 
 
+def _as_json_text(text: str) -> str:
+    """NumPy's print formats as JSON: `array([...], dtype=float32)` unwrapped, `1.` and `.5` completed,
+    space-separated numbers given commas. JSON text passes through unchanged."""
+    if text.lstrip().startswith("array(") and (m := _NUMPY_ARRAY.match(text)):
+        text = m.group(1)
+    text = _BARE_POINT.sub(r"\g<0>0", _LEADING_POINT.sub("0.", text))
+    return _SPACE_SEPARATED.sub(", ", text)
+
+
+_JSON_WORDS = {
+    "Expecting ',' delimiter": "a comma (or a closing ]) is missing",
+    "Expecting value": "a number is missing",
+    "Extra data": "the text goes on after the outermost list ends",
+    "Expecting property name enclosed in double quotes": "this is not a list of numbers",
+}
+
+
 def _load(text: str):
     """json.loads with nan/inf aliases; numbers become floats; (value, number of ±Infinity read)."""
     replaced = []  # (start in text, length there, length written): to report columns of the original text
@@ -86,12 +109,14 @@ def _load(text: str):
         value = json.loads(rewritten, parse_int=float, parse_constant=lambda c: infinities.append(c) or float(c))
     except json.JSONDecodeError as e:
         pos = _original_pos(e.pos, replaced)
-        hint = ""
+        what = _JSON_WORDS.get(e.msg, "the brackets or commas are not right")
         if e.msg == "Expecting value" and text[pos : pos + 1] == "]" and text[:pos].rstrip().endswith(","):
-            hint = ": remove the comma before ]"
-        elif e.msg == "Extra data":
-            hint = ": the text continues after the outermost list ends"
-        raise InputDataError(f"not a nested list of numbers: {e.msg} at {_where(text, pos)}{hint}") from None
+            what = "there is a comma before ] with no number after it"
+        before = text[max(0, pos - 12) : pos].replace("\n", " ")
+        raise InputDataError(
+            f"the input is not a nested list of numbers: {what} at {_where(text, pos)}"
+            + (f", after “…{before}”" if before.strip() else "") + ". Write it like [[1, 2], [3, 4]]."
+        ) from None
     return value, sum(c != "NaN" for c in infinities)
 
 
@@ -147,6 +172,8 @@ def parse_array(text: str, input_shape) -> ParsedInput:
     want = check_input_shape(input_shape)  # the model's shape: a bad one is the caller's bug, not the data's
     if isinstance(text, str) and (word := _FILL_WORD.fullmatch(text[:40])) and len(text) <= 40:
         return ParsedInput(fill(word.group(1) or "random", want, seed=int(word.group(2) or 0)), False)
+    if isinstance(text, str) and len(text) <= MAX_INPUT_TEXT_CHARS:
+        text = _as_json_text(text)
     _check_text(text)
     array = _to_array(*_load(text))
     if array.shape == want:
@@ -160,7 +187,7 @@ def parse_array(text: str, input_shape) -> ParsedInput:
             f"received {format_shape(array.shape)}"
         )
     check_batch(len(array), want)
-    return ParsedInput(array, added)
+    return ParsedInput(array, added, int(array.size - np.count_nonzero(np.isfinite(array))))
 
 
 def check_batch(batch: int, input_shape) -> int:

@@ -65,7 +65,7 @@ def _short(name: str) -> str:
 
 
 def _small(text: str, color: str = MUTED) -> str:
-    return f'<font point-size="10" color="{color}">{text}</font>'
+    return f'<font point-size="15" color="{color}">{text}</font>'
 
 
 def _html(label: str) -> str:
@@ -78,10 +78,10 @@ def _new_graph() -> graphviz.Digraph:
     # A white background, not transparent: labels stay readable under a dark app theme too.
     return graphviz.Digraph(
         "netbuilder",
-        graph_attr={"rankdir": "TB", "ranksep": "0.28", "nodesep": "0.3", "bgcolor": "white", "fontname": FONT},
+        graph_attr={"rankdir": "TB", "ranksep": "0.35", "nodesep": "0.3", "bgcolor": "white", "fontname": FONT},
         node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": LAYER_FILL, "color": LINE, "fontname": FONT,
-                   "fontsize": "12", "fontcolor": INK, "margin": "0.14,0.06", "height": "0.3"},
-        edge_attr={"fontname": FONT, "fontsize": "12", "fontcolor": SHAPE_INK, "color": LINE, "arrowsize": "0.7"},
+                   "fontsize": "18", "fontcolor": INK, "margin": "0.18,0.08", "height": "0.4", "width": "2.6"},
+        edge_attr={"fontname": FONT, "fontsize": "18", "fontcolor": SHAPE_INK, "color": LINE, "arrowsize": "0.7"},
     )
 
 

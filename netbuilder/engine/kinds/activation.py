@@ -64,6 +64,14 @@ class Activation(Layer):
     def call(self, x):
         return self._activation_fn(x)
 
+    def forward_train(self, x, rng):
+        y = self._activation_fn(x)
+        return y, (x, y)
+
+    def backward(self, cache, dy):
+        x, y = cache
+        return activations.gradient(self.activation, x, y, dy), []
+
     def label(self) -> str:
         return self.activation
 

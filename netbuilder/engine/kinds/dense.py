@@ -140,6 +140,21 @@ class Dense(Layer):
             return np.maximum(y, _ZERO, out=y)  # a 0-d float32 array is the cheapest operand for a ufunc
         return self._activation_fn(y)
 
+    # --- training -------------------------------------------------------------------------------
+    def forward_train(self, x, rng):
+        z = np.matmul(x, self.kernel)
+        if self.bias is not None:
+            z = z + self.bias
+        y = self._activation_fn(z)
+        return y, (x, z, y)  # the pre-activation z is kept: call's relu overwrites it
+
+    def backward(self, cache, dy):
+        x, z, y = cache
+        dz = activations.gradient(self.activation, z, y, dy)
+        flat_x, flat_dz = x.reshape(-1, x.shape[-1]), dz.reshape(-1, dz.shape[-1])  # every position shares the kernel
+        grads = [flat_x.T @ flat_dz] + ([flat_dz.sum(axis=0)] if self.bias is not None else [])
+        return dz @ self.kernel.T, grads
+
     # --- description ----------------------------------------------------------------------------
     def label(self) -> str:
         parts = [f"{self.units:,} units"]

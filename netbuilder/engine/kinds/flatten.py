@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..layer import CodePart, Cost, Layer, register
 from ..settings import DataFormat
 from ..shapes import format_shape, times
@@ -41,6 +43,15 @@ class Flatten(Layer):
         if self.data_format == "channels_first" and x.ndim > 2:
             x = x.transpose(0, *range(2, x.ndim), 1)
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))
+
+    def forward_train(self, x, rng):
+        return self.call(x), x.shape
+
+    def backward(self, shape, dy):
+        if self.data_format == "channels_first" and len(shape) > 2:
+            moved = dy.reshape(shape[0], *shape[2:], shape[1])  # the channels-last order call flattened
+            return np.moveaxis(moved, -1, 1), []
+        return dy.reshape(shape), []
 
     def label(self) -> str:
         return self.data_format

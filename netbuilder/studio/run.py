@@ -1,0 +1,65 @@
+"""Running a spec on input data, with typed outcomes: what the app shows for the forward pass.
+
+A model that does not fit still runs up to its failing layer; a run over a budget is refused
+before anything is allocated; tensors beyond the memory budget are not kept (and the run says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine.cost import readable_bytes
+from ..engine.errors import NetbuilderError
+from ..engine.limits import MAX_FORWARD_BYTES
+from .models import built
+from .spec import ModelSpec
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value
+class ForwardRun:
+    """The input and each layer's output (None where not kept), titled, and what to say about them."""
+
+    tensors: list  # the input first; np.ndarray or None
+    titles: list[str]  # "Input", "dense (Dense)", ...
+    complete: bool  # False: the model stops at a failing layer, and these are the layers before it
+    note: str = ""  # e.g. which tensors were not kept within the memory budget
+
+    @property
+    def output(self) -> np.ndarray:
+        return self.tensors[-1]
+
+
+@dataclass(frozen=True)
+class NoRun:
+    """Why there is no forward pass to show."""
+
+    reason: str
+
+
+def runnable_part(spec: ModelSpec) -> ModelSpec:
+    """`spec` itself, or its layers before the first failing one (which run as they are)."""
+    issue = spec.analysis.issue
+    if issue is None:
+        return spec
+    return ModelSpec(spec.input_shape, spec.layers[: issue.layer_index], spec.seed)
+
+
+def forward(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | None = None) -> ForwardRun | NoRun:
+    """Every tensor of `spec` on `x`, as far as the model fits, within the run budgets."""
+    part = runnable_part(spec)
+    try:
+        model = built(part)
+        tensors = model.forward(x, keep_bytes=MAX_FORWARD_BYTES, checkpoint=checkpoint)
+    except NetbuilderError as e:
+        return NoRun(str(e))
+    titles = ["Input"] + [f"{r.name} ({r.kind})" for r in part.analysis.layers]
+    dropped = [title for title, t in zip(titles, tensors) if t is None]
+    note = ""
+    if dropped:
+        note = (f"{len(dropped)} tensor(s) after {titles[len(tensors) - len(dropped) - 2]} are not kept: together they would "
+                f"exceed the {readable_bytes(MAX_FORWARD_BYTES)} memory budget of a run. The output is still computed; "
+                "a smaller batch shows them all.")
+    return ForwardRun(tensors, titles, part is spec, note)

@@ -1,0 +1,192 @@
+"""The Build page: the dataflow graph and the model's output beside a compact layer editor, and the summary.
+
+The editor lists every layer as one option of a single radio (light at 50 layers) and shows the
+settings of the selected layer only, generated from its kind's declarations.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..engine.cost import readable_bytes
+from ..engine.layer import kind_class
+from ..engine.limits import MAX_FORWARD_BYTES, MAX_WEIGHT_BYTES
+from ..engine.shapes import format_shape
+from ..engine.summary import param_totals, readable_size
+from ..studio import data
+from ..studio.run import ForwardRun, forward
+from ..studio.spec import ModelSpec, kinds_by_group
+from ..views.graph import dataflow
+from ..views.table import summary_frame
+from . import state, widgets
+from .state import INPUT, ss
+
+GRAPH_HEIGHT = 620  # px: a taller graph scrolls inside this box, so the output and editor stay in reach
+
+
+def page(model: ModelSpec) -> None:
+    graph_side, editor_side = st.columns([2, 3], gap="medium")
+    with graph_side:
+        with state.guard("graph"):
+            graph(model)
+        with state.guard("problem"):
+            issue_panel(model)
+        with state.guard("output"):
+            output(model)
+    with editor_side:
+        with state.guard("layer editor"):
+            editor(model)
+    with state.guard("summary"):
+        summary(model)
+
+
+def graph(model: ModelSpec) -> None:
+    chart = dataflow(model, selected=ss.get("selected"))
+    tall = len(model.layers) > 8
+    with st.container(height=GRAPH_HEIGHT if tall else "content", border=False, key="graph_box"):
+        st.graphviz_chart(chart, width="content")
+
+
+def issue_panel(model: ModelSpec) -> None:
+    issue = model.analysis.issue
+    state.show_notices("fix")
+    if issue is None:
+        return
+    st.error(issue.message)
+    st.markdown(issue.explanation)
+    if issue.keras_message:
+        st.caption(f"Keras 3 says: “{state.plain(issue.keras_message)}”")
+    for k, fix in enumerate(issue.fixes):
+        st.button(f"Fix: {fix.description}", key=f"fix_{k}", on_click=state.on_fix, args=(k,), type="primary",
+                  wrap=True, width="stretch")
+
+
+def output(model: ModelSpec) -> None:
+    parsed = state.current_input()
+    if isinstance(parsed, state.InputProblem):
+        st.caption("Output: the input data has a problem (see Input in the layer list).")
+        return
+    run = forward(model, parsed.array, checkpoint=state.checkpoint)
+    if not isinstance(run, ForwardRun):
+        st.warning(f"No output: {state.plain(run.reason)}")
+        return
+    label = "Output for your input" if run.complete else f"Output of the layers before {model.analysis.issue.layer_name}"
+    st.markdown(f"**{label}** — shape `{format_shape(run.output.shape)}`")
+    sample, index = widgets.sample_of(run.output, "output_sample")
+    widgets.number_table(sample)
+
+
+# --- the editor --------------------------------------------------------------------------------------
+def _entry(model: ModelSpec, option) -> str:
+    analysis = model.analysis
+    if option == INPUT:
+        return f"Input · {format_shape(analysis.input_shape)}"
+    i = model.index_of(option)
+    layer, name = model.layers[i], analysis.names[i]
+    label = layer.label()
+    head = f"{i + 1}. {name} · {layer.kind}" + (f"({label})" if label else "")
+    if i < len(analysis.layers) and analysis.layers[i].output_shape is not None:
+        return f"{head} → {format_shape(analysis.layers[i].output_shape)}"
+    return f"{head} ✗" if analysis.issue and analysis.issue.layer_index == i else head
+
+
+def editor(model: ModelSpec) -> None:
+    options = [INPUT, *(layer.id for layer in model.layers)]
+    state.keep_selection_valid()
+    st.radio("Layers", options, key="selected", format_func=lambda option: _entry(model, option),
+             help="Pick a layer to edit it; the graph highlights it.")
+    with st.container(border=True, key="selected_panel"):
+        if ss.selected == INPUT:
+            input_panel(model)
+        else:
+            layer_panel(model, model.index_of(ss.selected))
+        state.show_notices("editor")
+    add_panel(model)
+    with st.expander("Paste layers written as Keras code"):
+        st.text_area("One layer per line, as in Keras", key="paste_text", height=140,
+                     placeholder="Conv2D(32, 3, activation=\"relu\")\nMaxPooling2D(2)\nFlatten()\nDense(10, activation=\"softmax\")",
+                     help="Dense(64, activation=\"relu\"), model.add(...), keras.layers.X(...) or a whole Sequential([...]); "
+                          "Input(shape=...) sets the input shape. Only plain values are read, never run.")
+        with st.container(horizontal=True, gap="small"):
+            st.button("Replace all layers", key="paste_replace", on_click=state.on_paste, args=("replace",))
+            st.button("Append", key="paste_append", on_click=state.on_paste, args=("append",))
+    st.button("Clear all layers", key="clear", on_click=state.on_clear, type="tertiary")
+
+
+def layer_panel(model: ModelSpec, i: int) -> None:
+    layer, name = model.layers[i], model.analysis.names[i]
+    st.markdown(f"**{name}** · {layer.kind} — {kind_class(layer.kind).description}")
+    with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key="layer_actions"):
+        st.button("", icon=":material/arrow_upward:", key=f"up_{layer.id}", help="Move up", disabled=i == 0,
+                  on_click=state.on_move, args=(layer.id, -1))
+        st.button("", icon=":material/arrow_downward:", key=f"down_{layer.id}", help="Move down",
+                  disabled=i == len(model.layers) - 1, on_click=state.on_move, args=(layer.id, 1))
+        st.button("Duplicate", icon=":material/content_copy:", key=f"duplicate_{layer.id}", on_click=state.on_duplicate,
+                  args=(layer.id,), help="Copies right after this layer (× the number beside)")
+        st.number_input("copies", min_value=1, max_value=50, step=1, key="duplicate_count", label_visibility="collapsed", width=90)
+        st.button("Delete", icon=":material/delete:", key=f"delete_{layer.id}", on_click=state.on_delete, args=(layer.id,))
+    settings = kind_class(layer.kind).settings
+    values = layer.values
+    for start in range(0, len(settings), 3):
+        row = settings[start : start + 3]
+        for column, setting in zip(st.columns(len(row)), row):
+            with column:
+                widgets.setting_widget(layer.id, setting, values[setting.name])
+    if layer.built_for is not None:
+        st.caption(f"Built for input {format_shape((None, *layer.built_for))} (from imported JSON): its weights have that size.")
+
+
+def add_panel(model: ModelSpec) -> None:
+    groups = kinds_by_group()
+    kinds = [kind for group in groups.values() for kind in group]
+    group_of = {kind: group for group, members in groups.items() for kind in members}
+    with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key="add_row"):
+        st.selectbox("Add a layer", kinds, key="add_kind", width=300,
+                     format_func=lambda kind: f"{group_of[kind]} · {kind} — {kind_class(kind).description}")
+        st.number_input("How many", min_value=1, max_value=50, step=1, key="add_count", width=90)
+        st.selectbox("Where", ["after the selected layer", "at the end"], key="add_where", width=200)
+        st.button("Add", icon=":material/add:", key="add", on_click=state.on_add, type="primary")
+
+
+def input_panel(model: ModelSpec) -> None:
+    """The model input: its shape and the data of the forward pass, with what is wrong right below."""
+    ss.input_shape_text = ", ".join(str(d) for d in model.input_shape)
+    st.text_input("Input shape (per sample)", key="input_shape_text", on_change=state.on_input_shape,
+                  help="Up to 4 positive integers separated by commas; empty for one number per sample. "
+                       "The batch axis is added in front and shown as None.")
+    st.text_area("Input data", key="input_text", height=110,
+                 help="A nested list such as [[1, 2], [3, 4]] (NumPy's print format works too): a batch, or one sample "
+                      "without the batch axis. The words `zeros`, `range` and `random:SEED` stand for one sample of the "
+                      "input shape (how a large input is written).")
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        st.caption("Fill:")
+        for kind in data.FILL_KINDS:
+            st.button(kind, key=f"fill_{kind}", on_click=state.on_fill, args=(kind,), type="tertiary",
+                      help=f"Fill with {kind} for shape {format_shape(model.input_shape)}")
+    state.show_notices("input")
+    result = state.current_input()
+    if isinstance(result, state.InputProblem):
+        st.error(f"Input data: {state.plain(result.message)}")
+        return
+    batch = result.array
+    if result.batch_added:
+        st.info(f"One sample of shape {format_shape(batch.shape[1:])} was given; a batch axis was added: {format_shape(batch.shape)}.")
+    else:
+        st.caption(f"A batch of {len(batch)}: shape {format_shape(batch.shape)}.")
+    if result.non_finite:
+        st.warning(f"The input holds {result.non_finite:,} NaN or infinite value(s); they spread through the model "
+                   "(NaN is shown as nan, and grey in pictures).")
+
+
+# --- the summary -----------------------------------------------------------------------------------
+def summary(model: ModelSpec) -> None:
+    analysis = model.analysis
+    st.subheader("Summary")
+    st.dataframe(summary_frame(analysis), hide_index=True, width="stretch")
+    totals = " · ".join(f"{label}: {n:,} ({readable_size(n)})" for label, n in param_totals(analysis))
+    st.markdown(f"**{totals}**")
+    cost = analysis.cost
+    parsed = state.current_input()
+    batch = len(parsed.array) if isinstance(parsed, data.ParsedInput) else 1
+    st.caption(f"{cost.summary(batch)} (batch of {batch}). Budgets per visitor: weights ≤ "
+               f"{readable_bytes(MAX_WEIGHT_BYTES)}, a run's tensors ≤ {readable_bytes(MAX_FORWARD_BYTES)}.")

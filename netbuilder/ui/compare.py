@@ -1,0 +1,34 @@
+"""The Compare page: the model beside its variants without Flatten and with Flatten first, on the same input."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..engine.shapes import format_shape
+from ..studio import explain
+from ..studio.spec import ModelSpec
+from . import state, widgets
+
+
+def page(model: ModelSpec) -> None:
+    st.markdown("The same input through the current model and its variants with and without `Flatten`. "
+                "Each model draws its weights from the same seed, layer by layer position.")
+    parsed = state.current_input()
+    if isinstance(parsed, state.InputProblem):
+        st.warning("The input data has a problem (see Input in the Build page's layer list); showing shapes only.")
+    rows = explain.compare(explain.variants(model), None if isinstance(parsed, state.InputProblem) else parsed.array)
+    for column, row in zip(st.columns(len(rows)), rows):
+        with column:
+            st.markdown(f"**{row.name}**")
+            st.caption(" → ".join([format_shape(model.analysis.input_shape)] +
+                                  [format_shape(r.output_shape) for r in row.layers if r.output_shape]))
+            st.metric("Output shape", format_shape(row.output_shape) if row.output_shape else "does not fit")
+            st.metric("Parameters", f"{row.total_params:,}" if row.total_params is not None else "—")
+            if row.output is not None:
+                widgets.number_table(row.output[0])
+            elif row.error:
+                st.warning(state.plain(row.error))
+            if row.difference:
+                st.markdown(row.difference)
+    if len(rows) == 1:
+        st.info("This model has no Flatten to remove or move. Add one, or load the preset “Flatten after Dense”.")

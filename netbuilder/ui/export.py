@@ -1,0 +1,46 @@
+"""The Export page: code that rebuilds the model with its current weights, its Keras JSON, and the graph."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..engine.errors import NetbuilderError
+from ..studio.models import built
+from ..studio.spec import ModelSpec
+from ..views import export, graph
+from . import state
+
+PREVIEW_CHARS = 6_000  # code shown on the page; the download has all of it
+
+
+def page(model: ModelSpec) -> None:
+    chart = graph.dataflow(model)
+    if not model.analysis.ok:
+        st.warning("Fix the model first (see the Build page): code and JSON need a model that fits together.")
+        st.download_button("Graph (DOT)", chart.source, "netbuilder.dot", key="dl_dot")
+        return
+    keras_model = built(model)
+    st.markdown("Code that rebuilds this model **with its current weights**, its Keras JSON, and the graph.")
+    formats = {"Keras code": ("netbuilder_keras.py", export.keras_code), "PyTorch code": ("netbuilder_torch.py", export.pytorch_code),
+               "Keras JSON": ("model.json", lambda m, checkpoint=None: export.keras_json(m))}
+    choice = st.segmented_control("Show", list(formats), key="export_format", default="Keras code")
+    if choice is None:
+        return
+    file_name, make = formats[choice]
+    try:
+        text = make(keras_model, checkpoint=state.checkpoint)
+    except NetbuilderError as e:
+        st.warning(f"{choice}: {state.plain(e)}")
+        text = None
+    if text is not None:
+        st.download_button(f"Download {file_name}", text, file_name, key="dl_code", icon=":material/download:")
+        st.code(text[:PREVIEW_CHARS] + ("\n# … (the download has the rest)" if len(text) > PREVIEW_CHARS else ""),
+                language="json" if file_name.endswith(".json") else "python", line_numbers=True, height=420)
+    with st.container(horizontal=True, gap="small"):
+        st.download_button("Graph (DOT)", chart.source, "netbuilder.dot", key="dl_dot")
+        if graph.dot_available():
+            st.download_button("Graph (SVG)", lambda: graph.svg(chart), "netbuilder.svg", key="dl_svg")
+            st.download_button("Graph (PNG)", lambda: graph.png(chart), "netbuilder.png", key="dl_png")
+        else:
+            st.info("SVG and PNG need Graphviz's `dot` on the server: `apt-get install graphviz` "
+                    "(or `brew install graphviz`). The DOT file renders anywhere Graphviz runs.")

@@ -1,0 +1,60 @@
+"""The Forward pass page: every tensor from input to output, one chosen sample, on one color scale, and the weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ..engine.shapes import format_shape
+from ..studio.models import built
+from ..studio.run import ForwardRun, forward, runnable_part
+from ..studio.spec import ModelSpec
+from ..views import heatmap
+from . import state, widgets
+
+
+def page(model: ModelSpec) -> None:
+    parsed = state.current_input()
+    if isinstance(parsed, state.InputProblem):
+        st.warning(f"The input data has a problem: {state.plain(parsed.message)} Fix it under Input in the Build page's layer list.")
+        return
+    run = forward(model, parsed.array, checkpoint=state.checkpoint)
+    if not isinstance(run, ForwardRun):
+        st.warning(f"No forward pass: {state.plain(run.reason)}")
+        return
+    if not run.complete:
+        issue = model.analysis.issue
+        st.warning(f"The model stops at {issue.layer_name}: {state.plain(issue.message)} Below: the tensors up to it.")
+    if run.note:
+        st.info(run.note)
+    kept = [(title, t) for title, t in zip(run.titles, run.tensors) if t is not None]
+    _, sample = widgets.sample_of(run.output, "forward_sample")
+    st.caption(f"Sample {sample} of each tensor: one row per position of the leading axes, one column per feature of the "
+               f"last axis (at most {widgets.HEAT_CELLS} of each); every picture on the same scale.")
+    titles = [title for title, _ in kept]
+    chosen = st.selectbox("Numbers of", range(len(kept)), format_func=lambda i: titles[i], key="tensor_numbers",
+                          index=len(kept) - 1)
+    st.markdown(f"**{state.plain(titles[chosen])}** — `{format_shape(kept[chosen][1].shape)}`, sample {sample}")
+    widgets.number_table(kept[chosen][1][sample])
+    st.subheader("Every tensor, input to output")
+    scale = heatmap.magnitude(*(t[sample] for _, t in kept))
+    widgets.heatmap_legend(scale)
+    for title, tensor in kept:
+        widgets.tensor_picture(title, tensor, sample, scale)
+    with state.guard("weights"):
+        weights(runnable_part(model))
+
+
+def weights(model: ModelSpec) -> None:
+    layers = [layer for layer in built(model).layers if layer.weights]
+    if not layers:
+        return
+    st.subheader(f"Weights (seed {model.seed})")
+    for layer in layers:
+        specs = layer.weight_specs(layer.built_shape)
+        with st.expander(f"{layer.name} ({layer.kind}): " + ", ".join(f"{s.name} {format_shape(s.shape)}" for s in specs)):
+            for spec, w in zip(specs, layer.weights):
+                st.markdown(f"**{spec.name}** `{format_shape(w.shape)}`" + ("" if spec.trainable else " · not trainable"))
+                matrix = w.reshape(-1, w.shape[-1]) if w.ndim > 1 else w[None, :]
+                st.image(heatmap.image(matrix), clamp=True)
+                widgets.number_table(np.asarray(w))

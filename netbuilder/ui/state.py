@@ -1,0 +1,318 @@
+"""The session's state and every callback that changes it: the one place the model is edited.
+
+The model lives in `st.session_state.history` (undo/redo over immutable ModelSpecs) and is the
+single source of truth. Widgets are keyed by stable layer ids; a widget's callback goes through
+`commit`, which keeps the last good model when an edit is refused and leaves a message in the
+area of the page where the visitor acted (`notify(area, ...)`, shown there by `show_notices`).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import streamlit as st
+
+from ..engine.errors import NetbuilderError
+from ..engine.limits import MAX_SEED
+from ..engine.shapes import format_shape
+from ..studio import data, presets, share
+from ..studio.history import History
+from ..studio.keras_import import spec_from_keras_json
+from ..studio.layer_list import parse_layers
+from ..studio.spec import ModelSpec, seed_spec
+
+ss = st.session_state
+INPUT = "input"  # the layer list's entry for the model input (its shape and data)
+
+
+def spec() -> ModelSpec:
+    return ss.history.present
+
+
+def plain(text) -> str:
+    """`text` with Markdown's special characters escaped: messages quote what a visitor typed.
+
+    Bare URLs would be auto-linked and `:name:` shortcodes drawn as icons, so `:` and `/` after a
+    scheme-like word and around shortcodes are broken with a zero-width joiner."""
+    text = re.sub(r"([\\`*_\[\]<>#|~$])", r"\\\1", str(text))  # emphasis, links, HTML, math
+    text = re.sub(r"(?i)\b(https?|ftp|mailto|www)(:|\.)", "\\1\u200d\\2", text)  # no auto-links
+    return text.replace(":", ":\u200d")  # no :material/icon: or :emoji: shortcodes
+
+
+# --- messages next to their cause ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Notice:
+    area: str  # "toolbar", "editor", "input", "fix", "import"
+    level: str  # "error", "warning", "info", "success"
+    text: str
+
+
+def notify(area: str, level: str, text: str) -> None:
+    """Queue a message for the next run, shown in `area` (callbacks run before the page draws)."""
+    ss.setdefault("notices", []).append(Notice(area, level, text))
+
+
+def show_notices(area: str) -> None:
+    for notice in [n for n in ss.get("notices", []) if n.area == area]:
+        getattr(st, notice.level)(notice.text)
+
+
+def clear_notices() -> None:
+    """At the end of a run: every message has had its place on the page."""
+    ss.notices = []
+
+
+def commit(change: Callable[[ModelSpec], ModelSpec], what: str, area: str) -> bool:
+    """The one edit path: apply `change`, keep the result for undo, or explain and keep the model."""
+    try:
+        new = change(spec())
+    except NetbuilderError as e:
+        notify(area, "error", f"Could not {plain(what)}: {plain(_sentence(str(e)))} The model was kept as it was.")
+        return False
+    ss.history.push(new)
+    return True
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+# --- the session ----------------------------------------------------------------------------------
+def init_state() -> None:
+    """First run of a session: the shared model from `?model=`, else the seed article's model."""
+    if "history" in ss:
+        return
+    model, text = seed_spec(), presets.ARTICLE_INPUT
+    token = st.query_params.get(share.PARAM)
+    if token:
+        try:
+            model, shared_text = share.decode(token)
+            text = shared_text if shared_text is not None else data.fill_text("range", model.input_shape)
+        except NetbuilderError as e:
+            notify("toolbar", "warning", f"The shared link could not be opened ({plain(_sentence(str(e)))}) "
+                                         "Showing the default model instead.")
+    ss.history = History(model)
+    ss.input_text = text
+    ss.selected = model.layers[0].id if model.layers else INPUT
+
+
+def sync_link() -> None:
+    """Keep `?model=` equal to the current model (and its input, when small), so the address bar is the share link."""
+    try:
+        token = share.encode(spec(), ss.input_text)
+        ss.share_has_input = share.input_fits(ss.input_text)
+    except NetbuilderError:  # the input (e.g. escaped non-ASCII text) makes the link too long: share the model alone
+        token = share.encode(spec())
+        ss.share_has_input = False
+    if st.query_params.get(share.PARAM) != token:
+        st.query_params[share.PARAM] = token
+    ss.share_token = token
+
+
+def selected_index() -> int | None:
+    """Position of the selected layer, or None when the input is selected (or the layer is gone)."""
+    ids = [layer.id for layer in spec().layers]
+    return ids.index(ss.get("selected")) if ss.get("selected") in ids else None
+
+
+def select(layer_id) -> None:
+    ss.selected = layer_id
+
+
+def keep_selection_valid() -> None:
+    """After undo, redo or a preset, the selected layer may be gone: select one that exists."""
+    ids = [layer.id for layer in spec().layers]
+    if ss.get("selected") != INPUT and ss.get("selected") not in ids:
+        ss.selected = ids[0] if ids else INPUT
+
+
+# --- input data -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InputProblem:
+    message: str
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def parse_input(text: str, input_shape: tuple[int, ...]) -> data.ParsedInput | InputProblem:
+    """The parsed input or what is wrong with it; cached because several page parts ask for it."""
+    try:
+        return data.parse_array(text, input_shape)
+    except NetbuilderError as e:
+        return InputProblem(_sentence(str(e)))
+
+
+def current_input() -> data.ParsedInput | InputProblem:
+    return parse_input(ss.input_text, spec().input_shape)
+
+
+def fit_input() -> None:
+    """After the input shape changed: refill the input with a range if it no longer fits, and say so."""
+    if isinstance(current_input(), InputProblem):
+        ss.input_text = data.fill_text("range", spec().input_shape)
+        notify("input", "info", f"The input data was refilled with a range for the new shape {format_shape(spec().input_shape)}.")
+
+
+# --- callbacks --------------------------------------------------------------------------------------
+def on_setting(layer_id: int, setting, key: str) -> None:
+    """A generated setting widget changed: its value (text fields parsed by the setting) into the model."""
+    raw = ss[key]
+    try:
+        value = setting.parse_text(raw) if setting.widget == "text" else raw
+    except NetbuilderError as e:
+        notify("editor", "error", f"Could not set {setting.name}: {plain(_sentence(str(e)))} The model was kept as it was.")
+        return
+    commit(lambda s: s.update(layer_id, **{setting.name: value}), f"set {setting.name} to {str(raw)[:30]}", "editor")
+
+
+def on_input_shape() -> None:
+    text = ss.input_shape_text
+    if commit(lambda s: s.with_input_shape(data.parse_shape(text)), f"set the input shape to {text[:30]!r}", "input"):
+        fit_input()
+
+
+def on_seed() -> None:
+    commit(lambda s: s.with_seed(ss.seed), "set the seed", "toolbar")
+
+
+def on_random_seed() -> None:
+    commit(lambda s: s.with_seed(random.randint(0, MAX_SEED)), "draw a new seed", "toolbar")
+
+
+def on_add() -> None:
+    kind, count = ss.add_kind, ss.get("add_count", 1)
+    index = selected_index()
+    position = None if ss.get("add_where", "after the selected layer") == "at the end" else (
+        0 if ss.get("selected") == INPUT else (None if index is None else index + 1))
+    before = {layer.id for layer in spec().layers}
+    if commit(lambda s: s.add(kind, position, count=count), f"add {count} {kind} layer(s)", "editor"):
+        new = [layer.id for layer in spec().layers if layer.id not in before]
+        select(new[-1])
+
+
+def on_move(layer_id: int, delta: int) -> None:
+    commit(lambda s: s.move(layer_id, delta), "move the layer", "editor")
+
+
+def on_duplicate(layer_id: int) -> None:
+    count = ss.get("duplicate_count", 1)
+    commit(lambda s: s.duplicate(layer_id, count), f"duplicate the layer {count} time(s)", "editor")
+
+
+def on_delete(layer_id: int) -> None:
+    index = selected_index()
+    if commit(lambda s: s.remove(layer_id), "delete the layer", "editor"):
+        layers = spec().layers
+        select(layers[min(index or 0, len(layers) - 1)].id if layers else INPUT)
+
+
+def on_clear() -> None:
+    if commit(lambda s: s.clear(), "clear the layers", "editor"):
+        select(INPUT)
+
+
+def on_fix(k: int) -> None:
+    issue = spec().analysis.issue
+    if issue is not None and k < len(issue.fixes):
+        fix = issue.fixes[k]
+        if commit(lambda s: s.apply_fix(fix), fix.description, "fix"):
+            notify("fix", "success", f"Done: {plain(fix.description)}. Undo brings the model back.")
+            keep_selection_valid()
+            if fix.action == "set_input_shape":
+                fit_input()
+
+
+def on_history(step: str) -> None:
+    """Undo or redo; if that changed the input shape (e.g. undoing a preset), make the input fit again."""
+    shape = spec().input_shape
+    getattr(ss.history, step)()
+    keep_selection_valid()
+    if spec().input_shape != shape:
+        fit_input()
+
+
+def load_preset(name: str) -> None:
+    preset = presets.PRESETS[name]
+    if commit(lambda s: preset.spec, f"load the preset {preset.title!r}", "toolbar"):
+        ss.input_text = preset.input_text
+        keep_selection_valid()
+        notify("toolbar", "info", f"Loaded **{plain(preset.title)}**. {plain(preset.lesson)}")
+
+
+def on_preset() -> None:
+    load_preset(ss.preset_name)
+
+
+def on_fill(kind: str) -> None:
+    ss.input_text = data.fill_text(kind, spec().input_shape, seed=random.randint(0, MAX_SEED))
+
+
+def on_import() -> None:
+    upload = ss.get("import_file")
+    text = upload.getvalue().decode("utf-8", errors="replace") if upload is not None else ss.get("import_text", "")
+    if not text.strip():
+        notify("import", "error", "Paste a Keras model JSON (the text of `model.to_json()`) or upload a .json file first.")
+        return
+    if commit(lambda s: spec_from_keras_json(text, seed=s.seed), "import the Keras JSON", "import"):
+        ss.input_text = data.fill_text("range", spec().input_shape)
+        keep_selection_valid()
+        notify("import", "success", f"Imported a model with {len(spec().layers)} layers; its weights are fresh from seed {spec().seed}.")
+
+
+def on_paste(mode: str) -> None:
+    """Pasted Keras-style layers: replace the model's layers, or append them."""
+    try:
+        pasted = parse_layers(ss.get("paste_text", ""))
+    except NetbuilderError as e:
+        notify("editor", "error", f"Could not read the layers: {plain(_sentence(str(e)))} The model was kept as it was.")
+        return
+
+    def change(s: ModelSpec) -> ModelSpec:
+        layers = pasted.layers if mode == "replace" else (*s.layers, *pasted.layers)
+        if pasted.input_shape is not None and mode == "replace":
+            s = ModelSpec(pasted.input_shape, s.layers, s.seed)
+        return s.replace_layers(layers)
+
+    if commit(change, f"{mode} the layers", "editor"):
+        fit_input()
+        keep_selection_valid()
+        skipped = f" Left out (netbuilder has no such setting): {plain(', '.join(pasted.ignored))}." if pasted.ignored else ""
+        notify("editor", "success", f"{'Replaced the layers with' if mode == 'replace' else 'Appended'} "
+                                    f"{len(pasted.layers)} layer(s).{skipped}")
+
+
+# --- the page boundary -------------------------------------------------------------------------------
+@contextmanager
+def guard(part: str) -> Iterator[None]:
+    """Whatever goes wrong inside one part of the page stays there: a short message, the model kept.
+
+    Streamlit's own stop and rerun signals are BaseExceptions and pass through."""
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001 — the boundary: nothing may take the page down
+        import logging
+
+        logging.getLogger("netbuilder").exception("page part %r failed", part)
+        message = "it needs more memory than this server can give" if isinstance(e, MemoryError) else "something went wrong"
+        st.error(f"The {part} could not be shown: {message}. The model was kept; Undo and every other part still work.")
+
+
+def checkpoint() -> None:
+    """Called between the pieces of long work: stops it when the visitor left or asked for another run.
+
+    Touching session state lets Streamlit raise its stop or rerun signal here; a visitor who closed
+    the tab is gone from the runtime's active sessions."""
+    "history" in ss  # noqa: B015 — a session-state access is Streamlit's yield point
+    try:
+        from streamlit.runtime import Runtime
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+        from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+    except ImportError:  # a Streamlit without these internals: the session-state yield point still works
+        return
+    ctx = get_script_run_ctx()
+    if ctx is not None and Runtime.exists() and not Runtime.instance().is_active_session(ctx.session_id):
+        raise StopException()

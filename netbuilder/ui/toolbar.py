@@ -1,0 +1,57 @@
+"""The top of every page: what netbuilder is, what to try first, and the model's toolbar
+(undo and redo, presets, weight seed, share link, Keras JSON import)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..engine.limits import MAX_SEED
+from ..studio import presets, share
+from . import state
+from .state import ss
+
+PUZZLE = "broken-built-for-48"  # the first-open suggestion: a model to repair
+
+
+def header() -> None:
+    st.markdown("## netbuilder")
+    st.markdown("Every tensor shape, parameter and number **exactly as Keras 3 computes them**. "
+                "Keras's `Dense` acts on the **last axis** only: watch the shapes on the graph's arrows.")
+
+
+def first_steps() -> None:
+    """What to try first, while the visitor has not edited anything yet."""
+    if ss.history.can_undo or ss.history.can_redo:
+        return
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", key="first_steps"):
+        st.markdown("**New here?** Pick a layer in the list and change its units, or")
+        st.button(f"try {presets.PRESETS[PUZZLE].title.lower()}", key="try_puzzle", on_click=state.load_preset,
+                  args=(PUZZLE,), type="tertiary", icon=":material/build:")
+
+
+def toolbar() -> None:
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small", key="toolbar"):
+        st.button("", icon=":material/undo:", on_click=state.on_history, args=("undo",), help="Undo",
+                  disabled=not ss.history.can_undo, key="undo")
+        st.button("", icon=":material/redo:", on_click=state.on_history, args=("redo",), help="Redo",
+                  disabled=not ss.history.can_redo, key="redo")
+        st.selectbox("Preset", list(presets.PRESETS), key="preset_name", format_func=lambda name: presets.PRESETS[name].title,
+                     label_visibility="collapsed", width=240)
+        st.button("Load", key="load_preset", on_click=state.on_preset, help="Load the chosen preset (Undo brings your model back)")
+        with st.popover("Seed", icon=":material/casino:"):
+            ss.seed = state.spec().seed
+            st.number_input("Weight seed", key="seed", step=1, on_change=state.on_seed,
+                            help=f"0 to {MAX_SEED:,}; the same seed gives the same weights on every machine (as Keras's seeded initializers).")
+            st.button("New random weights", icon=":material/casino:", key="random_seed", on_click=state.on_random_seed)
+        with st.popover("Share", icon=":material/link:"):
+            url = share.share_url(st.context.url or "http://localhost:8501/", ss.share_token)
+            st.caption("The address bar always holds this link; it restores the model, its weights and its input.")
+            if not ss.share_has_input:
+                st.caption("The input data is not in this link (it is too long for one); the link opens with a range as input.")
+            st.code(url, language=None, wrap_lines=True)
+        with st.popover("Import", icon=":material/upload:", help="Import a Keras model JSON"):
+            st.text_area("Paste `model.to_json()`", key="import_text", height=120)
+            st.file_uploader("…or upload a .json file", type=["json"], key="import_file")
+            st.button("Import", key="import", on_click=state.on_import)
+    state.show_notices("toolbar")
+    state.show_notices("import")

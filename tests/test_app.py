@@ -8,13 +8,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from netbuilder import share
-from netbuilder.graph import ERROR_FILL
-from netbuilder.spec import LayerSpec, ModelSpec, seed_spec
+from netbuilder.studio import share
+from netbuilder.studio.models import built
+from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
+from netbuilder.views.graph import ERROR_FILL, SELECTED_FILL
 
 PAGES = ["Build", "Forward pass", "Compare", "Explain", "Export"]
 BUILD, FORWARD, COMPARE, EXPLAIN, EXPORT = range(len(PAGES))  # tab positions
 SEED_EDGES = ["(None, 3, 2)", "(None, 3, 16)", "(None, 3, 16)", "(None, 48)", "(None, 4)"]
+SEED_X = np.array([[[1, 2], [3, 4], [5, 6]]], dtype=np.float32)
 
 
 def open_app(query: dict | None = None) -> AppTest:
@@ -50,16 +52,32 @@ def dot(at: AppTest) -> str:
 
 def edge_labels(dot_source: str) -> list[str]:
     """Shapes on the edges, in the order the DOT lists them (input to output)."""
-    return re.findall(r"->[^\[]*\[[^\]]*label=\"?<?\s*(\([^)]*\))", dot_source)
+    return re.findall(r"->[^\[]*\[label=<<b>(\([^)]*\))</b>>", dot_source)
+
+
+def shown(markdown: str) -> str:
+    """Markdown source as a reader sees it: escapes resolved, zero-width joiners gone."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200d", "")
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join(str(e.value) for kind in ("markdown", "caption", "error", "warning", "info", "success")
+    return "\n".join(shown(str(e.value)) for kind in ("markdown", "caption", "error", "warning", "info", "success")
                      for e in getattr(at, kind))
+
+
+def select(at: AppTest, layer) -> AppTest:
+    """Pick a layer (by position) or "input" in the layer list."""
+    value = "input" if layer == "input" else model(at).layers[layer].id
+    return run(at.radio(key="selected").set_value(value))
 
 
 def layer_id(at: AppTest, index: int) -> int:
     return model(at).layers[index].id
+
+
+def output_values(at: AppTest) -> np.ndarray:
+    """The Build page's output numbers (its first table)."""
+    return at.table[0].value.to_numpy()
 
 
 def test_first_open_shows_the_seed_model_its_shapes_params_and_output():
@@ -67,20 +85,29 @@ def test_first_open_shows_the_seed_model_its_shapes_params_and_output():
     assert model(at) == seed_spec()
     assert edge_labels(dot(at)) == SEED_EDGES
     assert "Total params: 244" in texts(at)
-    assert at.text_area(key="input_text").value == "[[[1, 2], [3, 4], [5, 6]]]"
     assert "Output for your input** — shape `(1, 4)`" in texts(at)
+    np.testing.assert_array_equal(output_values(at), built(seed_spec()).predict(SEED_X))
+    assert "New here?" in texts(at)  # what to try first
+    select(at, "input")
+    assert at.text_area(key="input_text").value == "[[[1, 2], [3, 4], [5, 6]]]"
+
+
+def test_the_summary_shows_cost_like_torchinfo():
+    at = open_app()
+    assert "Forward pass: 288 mult-adds per sample · peak memory" in texts(at)
+    assert list(at.dataframe[0].value["Mult-adds"]) == ["96", "0", "0", "192"]  # 3·2·16, 48·4
 
 
 def test_forward_pass_values_equal_the_engine():
     at = open_app()
-    expected = seed_spec().model().forward(np.array([[[1, 2], [3, 4], [5, 6]]], dtype=np.float32))
-    np.testing.assert_array_equal(at.dataframe[1].value.to_numpy(), expected[-1][0][None, :])  # Build: the output
+    expected = built(seed_spec()).forward(SEED_X)
     tab = page(at, FORWARD)
-    np.testing.assert_array_equal(tab.dataframe[0].value.to_numpy(), expected[-1][0][None, :])
-    assert len(tab.get("image")) == len(expected) + 2  # a heatmap per tensor, and each Dense's kernel
+    assert len(tab.get("image")) == 1 + len(expected) + 4  # the legend, a heatmap per tensor, and each weight
     for i, tensor in enumerate(expected):  # every tensor's numbers, picked one by one
         run(at.selectbox(key="tensor_numbers").set_value(i))
-        np.testing.assert_array_equal(at.dataframe[1].value.to_numpy(), tensor[0].reshape(-1, tensor.shape[-1]))
+        np.testing.assert_array_equal(at.table[0].value.to_numpy(), tensor[0].reshape(-1, tensor.shape[-1]))
+    weights = [e.label for e in tab.expander]
+    assert weights == ["dense (Dense): kernel (2, 16), bias (16,)", "dense_1 (Dense): kernel (48, 4), bias (4,)"]
 
 
 def test_summary_rows_and_formulas():
@@ -92,44 +119,58 @@ def test_summary_rows_and_formulas():
     assert list(summary["Formula"]) == ["2×16 + 16 = 48", "", "", "48×4 + 4 = 196"]
 
 
-def test_add_a_layer_at_the_end_and_at_a_position():
+def test_add_layers_after_the_selected_one_at_the_end_and_many_at_once():
     at = open_app()
     at.selectbox(key="add_kind").set_value("Activation")
+    at.selectbox(key="add_where").set_value("at the end")
     run(at.button(key="add").click())
     assert [l.kind for l in model(at).layers] == ["Dense", "Activation", "Flatten", "Dense", "Activation"]
+    assert at.radio(key="selected").value == layer_id(at, 4)  # the new layer is selected
+    select(at, "input")
     at.selectbox(key="add_kind").set_value("Flatten")
-    at.selectbox(key="add_position").set_value("1. before dense")
+    at.selectbox(key="add_where").set_value("after the selected layer")
     run(at.button(key="add").click())
     assert [l.kind for l in model(at).layers][:2] == ["Flatten", "Dense"]
     assert edge_labels(dot(at))[:3] == ["(None, 3, 2)", "(None, 6)", "(None, 16)"]
+    at.selectbox(key="add_kind").set_value("Dense")
+    at.number_input(key="add_count").set_value(30)
+    run(at.button(key="add").click())  # 30 layers in one round trip
+    assert len(model(at).layers) == 36 and len(edge_labels(dot(at))) == 37
 
 
-def test_edit_units_activation_bias_and_data_format():
+def test_edit_the_selected_layers_generated_settings():
     at = open_app()
-    first, flatten = layer_id(at, 0), layer_id(at, 2)
+    first = layer_id(at, 0)
     run(at.number_input(key=f"units_{first}").set_value(8))
     assert model(at).layers[0].units == 8
     assert edge_labels(dot(at))[1] == "(None, 3, 8)"
     run(at.selectbox(key=f"activation_{first}").set_value("tanh"))
     run(at.checkbox(key=f"use_bias_{first}").uncheck())
-    run(at.selectbox(key=f"data_format_{flatten}").set_value("channels_first"))
     layer = model(at).layers[0]
     assert (layer.units, layer.activation, layer.use_bias) == (8, "tanh", False)
-    assert model(at).layers[2].data_format == "channels_first"
     assert at.dataframe[0].value["Param #"].tolist()[0] == 2 * 8
+    flatten = layer_id(at, 2)
+    select(at, 2)
+    run(at.selectbox(key=f"data_format_{flatten}").set_value("channels_first"))
+    assert model(at).layers[2].data_format == "channels_first"
+    assert f"L{flatten} [" in dot(at) and SELECTED_FILL in re.search(rf"L{flatten} \[[^\n]*", dot(at)).group(0)
 
 
 def test_delete_move_duplicate_and_clear():
     at = open_app()
+    select(at, 2)
     run(at.button(key=f"delete_{layer_id(at, 2)}").click())  # the Flatten
     assert edge_labels(dot(at))[-1] == "(None, 3, 4)"
+    select(at, 1)
     run(at.button(key=f"up_{layer_id(at, 1)}").click())
     assert [l.kind for l in model(at).layers] == ["Activation", "Dense", "Dense"]
-    run(at.button(key=f"down_{layer_id(at, 0)}").click())
+    run(at.button(key=f"down_{model(at).layers[0].id}").click())
     assert [l.kind for l in model(at).layers] == ["Dense", "Activation", "Dense"]
+    select(at, 0)
+    at.number_input(key="duplicate_count").set_value(3)
     run(at.button(key=f"duplicate_{layer_id(at, 0)}").click())
-    assert [l.kind for l in model(at).layers] == ["Dense", "Dense", "Activation", "Dense"]
-    assert len({l.id for l in model(at).layers}) == 4
+    assert [l.kind for l in model(at).layers] == ["Dense"] * 4 + ["Activation", "Dense"]
+    assert len({l.id for l in model(at).layers}) == 6
     run(at.button(key="clear").click())
     assert model(at).layers == ()
     assert edge_labels(dot(at)) == ["(None, 3, 2)"]
@@ -139,58 +180,97 @@ def test_deleting_layer_0_never_shifts_values_into_layer_1():
     """The stale-key regression: widget keys follow layer ids, not positions."""
     at = open_app()
     second = layer_id(at, 3)
+    select(at, 3)
     run(at.number_input(key=f"units_{second}").set_value(7))
+    select(at, 0)
     run(at.button(key=f"delete_{layer_id(at, 0)}").click())
     assert [l.kind for l in model(at).layers] == ["Activation", "Flatten", "Dense"]
     assert model(at).layers[2].units == 7
+    select(at, 2)
     assert at.number_input(key=f"units_{second}").value == 7
-    assert at.number_input(key=f"units_{second}").value == model(at).layers[2].units
 
 
-def test_a_rejected_edit_explains_and_keeps_the_last_good_model():
+def test_a_rejected_edit_explains_next_to_the_editor_and_keeps_the_last_good_model():
     at = open_app()
     first = layer_id(at, 0)
     run(at.number_input(key=f"units_{first}").set_value(10**6))
     assert model(at) == seed_spec()
-    assert "65,536" in texts(at)
+    (error,) = at.tabs[BUILD].columns[1].error  # in the editor's column, beside the widget
+    assert "65,536" in error.value and error.value.endswith("The model was kept as it was.")
     assert at.number_input(key=f"units_{first}").value == 16  # the widget snaps back to the model
+    select(at, "input")
     run(at.text_input(key="input_shape_text").set_value("3, x"))
     assert model(at).input_shape == (3, 2)
     assert at.error
 
 
 def test_a_model_that_does_not_fit_is_drawn_red_explained_and_fixable_then_undone():
-    broken = ModelSpec((3, 2), (LayerSpec(0, "Dense", units=16), LayerSpec(1, "Dense", units=4, input_dim=48)), seed=0)
+    broken = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(1, "Dense", (48,), units=4)), seed=0)
     at = open_app({"model": share.encode(broken)})
     failing = re.search(r"L1 \[([^\n]*)", dot(at)).group(1)
     assert f'fillcolor="{ERROR_FILL}"' in failing
     assert "expects an input whose last axis has size 48" in texts(at)
-    fix = next(b for b in at.button if b.key and b.key.startswith("fix_") and "Flatten" in b.label)
-    run(fix.click())
+    fixes = [b for b in at.button if b.key and b.key.startswith("fix_")]
+    assert any("it turns (None, 3, 16) into (None, 48)" in b.label for b in fixes)  # the whole promise, not cut
+    run(next(b for b in fixes if "Flatten" in b.label).click())
     assert [l.kind for l in model(at).layers] == ["Dense", "Flatten", "Dense"]
-    assert model(at).analyze().ok and ERROR_FILL not in dot(at)
+    assert model(at).analysis.ok and ERROR_FILL not in dot(at)
+    assert "Done: insert Flatten" in texts(at)
     run(at.button(key="undo").click())
     assert model(at) == broken
     run(at.button(key="redo").click())
-    assert model(at).analyze().ok
+    assert model(at).analysis.ok
+
+
+def test_a_broken_model_still_shows_the_output_of_the_layers_before_the_failing_one():
+    broken = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(1, "Dense", (48,), units=4)), seed=0)
+    at = open_app({"model": share.encode(broken, "[[[1, 2], [3, 4], [5, 6]]]")})
+    assert "Output of the layers before dense_1** — shape `(1, 3, 16)`" in texts(at)
+    tab = page(at, FORWARD)
+    assert "The model stops at dense_1" in " ".join(w.value for w in tab.warning)
+    assert len(tab.get("image")) == 1 + 2 + 2  # the legend, the input and dense's output, dense's two weights
+    tab = page(at, EXPLAIN)
+    assert "does not fit" in texts(at) and "expects an input whose last axis has size 48" in texts(at)
 
 
 @pytest.mark.parametrize("text, needle", [
-    ("[[[1, 2], [3, 4], [5, 6]", "not a nested list of numbers: Expecting ',' delimiter at line 1, column 25"),
-    ("[[[1, 2, 3], [3, 4, 5], [5, 6, 7]]]", "expected shape (batch, 3, 2) — e.g. (1, 3, 2) — or one sample (3, 2); received (1, 3, 3)"),
-    ("hello", "not a nested list of numbers"),
+    ("[[[1, 2], [3, 4], [5, 6]", "a comma (or a closing ]) is missing at line 1, column 25"),
+    ("[[[1, 2, 3], [3, 4, 5], [5, 6, 7]]]", "expected shape (batch, 3, 2) — e.g. (1, 3, 2) — or one sample (3, 2); received (1, 3, 3)."),
+    ("hello", "the input is not a nested list of numbers"),
     ("[[[1, 2], [3, 4]], [[1, 2]]]", "rows have different lengths"),
 ])
-def test_bad_input_text_gets_a_precise_message(text, needle):
+def test_bad_input_text_gets_a_message_in_words_right_below(text, needle):
     at = open_app()
+    select(at, "input")
     run(at.text_area(key="input_text").input(text))
-    errors = " ".join(e.value for e in at.error)
-    assert needle in errors
+    errors = " ".join(shown(e.value) for e in at.tabs[BUILD].columns[1].error)
+    assert needle in errors and "Expecting" not in errors
     assert model(at) == seed_spec()
+
+
+def test_numpy_print_format_is_read_and_nan_is_named():
+    at = open_app()
+    select(at, "input")
+    run(at.text_area(key="input_text").input("[[[1. 2.]\n  [3. 4.]\n  [5. 6.]]]"))
+    np.testing.assert_array_equal(output_values(at), built(seed_spec()).predict(SEED_X))
+    run(at.text_area(key="input_text").input("[[[nan, 2], [3, 4], [5, 6]]]"))
+    assert "holds 1 NaN or infinite value(s)" in texts(at)
+    assert at.table[0].value.isna().all(axis=None)  # nan spreads to every output, and is shown as nan
+
+
+def test_a_batch_shows_the_chosen_sample():
+    at = open_app()
+    select(at, "input")
+    run(at.text_area(key="input_text").input("[[[1, 2], [3, 4], [5, 6]], [[0, 0], [0, 0], [1, 1]]]"))
+    expected = built(seed_spec()).predict(np.array([[[1, 2], [3, 4], [5, 6]], [[0, 0], [0, 0], [1, 1]]], np.float32))
+    np.testing.assert_array_equal(output_values(at), expected[:1])
+    run(at.number_input(key="output_sample").set_value(1))
+    np.testing.assert_array_equal(output_values(at), expected[1:])
 
 
 def test_a_single_sample_gets_a_batch_axis_and_says_so():
     at = open_app()
+    select(at, "input")
     run(at.text_area(key="input_text").input("[[1, 2], [3, 4], [5, 6]]"))
     assert "a batch axis was added: (1, 3, 2)" in texts(at)
     assert "shape `(1, 4)`" in texts(at)
@@ -198,6 +278,7 @@ def test_a_single_sample_gets_a_batch_axis_and_says_so():
 
 def test_fill_buttons_give_input_of_the_model_shape():
     at = open_app()
+    select(at, "input")
     for kind in ("zeros", "range", "random"):
         run(at.button(key=f"fill_{kind}").click())
         assert np.asarray(json.loads(at.text_area(key="input_text").value)).shape[1:] == (3, 2)
@@ -206,12 +287,11 @@ def test_fill_buttons_give_input_of_the_model_shape():
 
 def test_seed_changes_weights_reproducibly():
     at = open_app()
-    before = at.dataframe[1].value.to_numpy()
+    before = output_values(at)
     run(at.number_input(key="seed").set_value(7))
-    after = at.dataframe[1].value.to_numpy()
+    after = output_values(at)
     assert model(at).seed == 7 and not np.array_equal(before, after)
-    x = np.array([[[1, 2], [3, 4], [5, 6]]], dtype=np.float32)
-    np.testing.assert_array_equal(after, seed_spec().with_seed(7).model().predict(x))
+    np.testing.assert_array_equal(after, built(seed_spec().with_seed(7)).predict(SEED_X))
 
 
 def test_input_shape_of_every_rank():
@@ -224,9 +304,23 @@ def test_input_shape_of_every_rank():
         assert not at.error
 
 
-def test_messages_quoting_what_a_visitor_typed_cannot_inject_markdown():
+def test_messages_quoting_what_a_visitor_typed_cannot_inject_markdown_links_or_icons():
     at = open_app()
-    run(at.text_input(key="input_shape_text").set_value("[click](http://x) <b>$x$"))
+    select(at, "input")
+    run(at.text_input(key="input_shape_text").set_value("[click](http://x) <b>$x$ :material/home: https://evil.example"))
     (error,) = at.error
-    assert "\\[click\\](http://x) \\<b\\>\\$x\\$" in error.value
+    assert "\\[click\\](http" in error.value and "\\<b\\>\\$x\\$" in error.value
+    assert "https://evil" not in error.value and ":material/home:" not in error.value  # no auto-link, no icon
     assert model(at) == seed_spec()
+
+
+def test_paste_a_keras_layer_list_replaces_the_model_in_one_round_trip():
+    at = open_app()
+    at.text_area(key="paste_text").input("model.add(Dense(8, activation='relu', kernel_initializer='he_normal'))\n"
+                                         "model.add(Flatten())\nmodel.add(Dense(3, activation='softmax'))")
+    run(at.button(key="paste_replace").click())
+    assert [(l.kind, l.values.get("units")) for l in model(at).layers] == [("Dense", 8), ("Flatten", None), ("Dense", 3)]
+    assert "Left out (netbuilder has no such setting): Dense: kernel_initializer." in texts(at)
+    at.text_area(key="paste_text").input("Dense(__import__('os').getpid())")
+    run(at.button(key="paste_append").click())
+    assert len(model(at).layers) == 3 and "must be a plain value" in texts(at)

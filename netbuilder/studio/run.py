@@ -32,6 +32,14 @@ class ForwardRun:
         return self.tensors[-1]
 
 
+@dataclass(frozen=True, eq=False)
+class Output:
+    """The model's output for a batch (or, for a model that does not fit, of the layers before the failing one)."""
+
+    array: np.ndarray
+    complete: bool
+
+
 @dataclass(frozen=True)
 class NoRun:
     """Why there is no forward pass to show."""
@@ -45,6 +53,15 @@ def runnable_part(spec: ModelSpec) -> ModelSpec:
     if issue is None:
         return spec
     return ModelSpec(spec.input_shape, spec.layers[: issue.layer_index], spec.seed)
+
+
+def output(spec: ModelSpec, x: np.ndarray) -> Output | NoRun:
+    """What `predict` gives for `x` (it keeps no tensor but the one it works on), within the run budgets."""
+    part = runnable_part(spec)
+    try:
+        return Output(built(part).predict(x), part is spec)
+    except NetbuilderError as e:
+        return NoRun(str(e))
 
 
 def forward(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | None = None) -> ForwardRun | NoRun:

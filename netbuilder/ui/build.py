@@ -13,8 +13,7 @@ from ..engine.layer import kind_class
 from ..engine.limits import MAX_FORWARD_BYTES, MAX_WEIGHT_BYTES
 from ..engine.shapes import format_shape
 from ..engine.summary import param_totals, readable_size
-from ..studio import data
-from ..studio.run import ForwardRun, forward
+from ..studio import data, run
 from ..studio.spec import ModelSpec, kinds_by_group
 from ..views.graph import dataflow
 from ..views.table import summary_frame
@@ -66,13 +65,13 @@ def output(model: ModelSpec) -> None:
     if isinstance(parsed, state.InputProblem):
         st.caption("Output: the input data has a problem (see Input in the layer list).")
         return
-    run = forward(model, parsed.array, checkpoint=state.checkpoint)
-    if not isinstance(run, ForwardRun):
-        st.warning(f"No output: {state.plain(run.reason)}")
+    result = run.output(model, parsed.array)
+    if isinstance(result, run.NoRun):
+        st.warning(f"No output: {state.plain(state.sentence(result.reason))}")
         return
-    label = "Output for your input" if run.complete else f"Output of the layers before {model.analysis.issue.layer_name}"
-    st.markdown(f"**{label}** — shape `{format_shape(run.output.shape)}`")
-    sample, index = widgets.sample_of(run.output, "output_sample")
+    label = "Output for your input" if result.complete else f"Output of the layers before {model.analysis.issue.layer_name}"
+    st.markdown(f"**{label}** — shape `{format_shape(result.array.shape)}`")
+    sample, _ = widgets.sample_of(result.array, "output_sample")
     widgets.number_table(sample)
 
 

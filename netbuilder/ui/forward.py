@@ -20,7 +20,7 @@ def page(model: ModelSpec) -> None:
         return
     run = forward(model, parsed.array, checkpoint=state.checkpoint)
     if not isinstance(run, ForwardRun):
-        st.warning(f"No forward pass: {state.plain(run.reason)}")
+        st.warning(f"No forward pass: {state.plain(state.sentence(run.reason))}")
         return
     if not run.complete:
         issue = model.analysis.issue

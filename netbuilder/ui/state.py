@@ -71,13 +71,14 @@ def commit(change: Callable[[ModelSpec], ModelSpec], what: str, area: str) -> bo
     try:
         new = change(spec())
     except NetbuilderError as e:
-        notify(area, "error", f"Could not {plain(what)}: {plain(_sentence(str(e)))} The model was kept as it was.")
+        notify(area, "error", f"Could not {plain(what)}: {plain(sentence(str(e)))} The model was kept as it was.")
         return False
     ss.history.push(new)
     return True
 
 
-def _sentence(text: str) -> str:
+def sentence(text: str) -> str:
+    """`text` ending with a full stop."""
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else text + "."
 
@@ -94,7 +95,7 @@ def init_state() -> None:
             model, shared_text = share.decode(token)
             text = shared_text if shared_text is not None else data.fill_text("range", model.input_shape)
         except NetbuilderError as e:
-            notify("toolbar", "warning", f"The shared link could not be opened ({plain(_sentence(str(e)))}) "
+            notify("toolbar", "warning", f"The shared link could not be opened ({plain(sentence(str(e)))}) "
                                          "Showing the default model instead.")
     ss.history = History(model)
     ss.input_text = text
@@ -143,7 +144,7 @@ def parse_input(text: str, input_shape: tuple[int, ...]) -> data.ParsedInput | I
     try:
         return data.parse_array(text, input_shape)
     except NetbuilderError as e:
-        return InputProblem(_sentence(str(e)))
+        return InputProblem(sentence(str(e)))
 
 
 def current_input() -> data.ParsedInput | InputProblem:
@@ -164,7 +165,7 @@ def on_setting(layer_id: int, setting, key: str) -> None:
     try:
         value = setting.parse_text(raw) if setting.widget == "text" else raw
     except NetbuilderError as e:
-        notify("editor", "error", f"Could not set {setting.name}: {plain(_sentence(str(e)))} The model was kept as it was.")
+        notify("editor", "error", f"Could not set {setting.name}: {plain(sentence(str(e)))} The model was kept as it was.")
         return
     commit(lambda s: s.update(layer_id, **{setting.name: value}), f"set {setting.name} to {str(raw)[:30]}", "editor")
 
@@ -268,7 +269,7 @@ def on_paste(mode: str) -> None:
     try:
         pasted = parse_layers(ss.get("paste_text", ""))
     except NetbuilderError as e:
-        notify("editor", "error", f"Could not read the layers: {plain(_sentence(str(e)))} The model was kept as it was.")
+        notify("editor", "error", f"Could not read the layers: {plain(sentence(str(e)))} The model was kept as it was.")
         return
 
     def change(s: ModelSpec) -> ModelSpec:

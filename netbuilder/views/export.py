@@ -26,12 +26,18 @@ TOKEN_STEP = 1 << 15  # values converted to text per NumPy call (about 30 ms)
 
 
 # --- numbers ----------------------------------------------------------------------------------
-def _float_tokens(values: np.ndarray) -> list[str]:
+def _float_tokens(values: np.ndarray, checkpoint: Callable[[], None] | None = None) -> list[str]:
     """Python literals that give back each float32 of `values` exactly, via float64 then float32.
 
-    In steps of TOKEN_STEP values: NumPy's text conversion holds the GIL, and other visitors' pages must not wait."""
+    In steps of TOKEN_STEP values: NumPy's text conversion holds the GIL, and other visitors' pages must not
+    wait; `checkpoint` is called between steps."""
     flat = np.ascontiguousarray(values, dtype=np.float32).ravel()
-    return [token for start in range(0, flat.size, TOKEN_STEP) for token in _tokens(flat[start : start + TOKEN_STEP])]
+    tokens: list[str] = []
+    for start in range(0, flat.size, TOKEN_STEP):
+        if checkpoint is not None:
+            checkpoint()
+        tokens += _tokens(flat[start : start + TOKEN_STEP])
+    return tokens
 
 
 def _tokens(flat: np.ndarray) -> list[str]:
@@ -55,10 +61,10 @@ def _exact_literal(v: float) -> str:
     return repr(v)
 
 
-def array_literal(values: np.ndarray, indent: str = "") -> str:
+def array_literal(values: np.ndarray, indent: str = "", checkpoint: Callable[[], None] | None = None) -> str:
     """A nested-list literal of a float32 array of any rank, one innermost row per line."""
     values = np.asarray(values, dtype=np.float32)
-    tokens = _float_tokens(values)
+    tokens = _float_tokens(values, checkpoint)
     if values.ndim == 0:
         return tokens[0]
     if values.ndim == 1:
@@ -94,10 +100,8 @@ def _weight_lines(model, wrap: str, checkpoint) -> list[str]:
     lines = []
     for layer in model.layers:
         for spec, w in zip(layer.weight_specs(layer.built_shape) if layer.built_shape else (), layer.weights):
-            if checkpoint is not None:
-                checkpoint()
             lines.append(f"    # {layer.name!r} {spec.name} {tuple(w.shape)}\n")
-            lines.append(f"    {wrap.format(array_literal(w, '    '))},\n")
+            lines.append(f"    {wrap.format(array_literal(w, '    ', checkpoint))},\n")
     return lines
 
 
@@ -152,9 +156,8 @@ def pytorch_code(model, checkpoint: Callable[[], None] | None = None) -> str:
         for j, part in enumerate(layer.torch_code(report.input_shape)):
             note = f"  # {layer.name!r} ({layer.kind})" if j == 0 else ""
             for param, array in part.weights.items():
-                if checkpoint is not None:
-                    checkpoint()
-                loads.append(f"    model[{len(lines)}].{param}.copy_(torch.tensor({array_literal(array, '    ')}, dtype=torch.float32))\n")
+                literal = array_literal(array, "    ", checkpoint)
+                loads.append(f"    model[{len(lines)}].{param}.copy_(torch.tensor({literal}, dtype=torch.float32))\n")
             lines.append(f"    {part.code},{note}\n")
             parts.append(part)
     input_shape = tuple(model.input_shape[1:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..engine.cost import readable_count
-from ..engine.shapes import summary_shape
+from ..engine.shapes import format_shape
 
 COLUMNS = ["Layer (type)", "Output Shape", "Param #", "Input Shape", "Formula", "Mult-adds"]
 
@@ -18,9 +18,9 @@ def summary_frame(analysis) -> pd.DataFrame:
     rows = [
         {
             "Layer (type)": f"{report.name} ({report.kind})",
-            "Output Shape": summary_shape(report.output_shape) if report.output_shape else "—",
+            "Output Shape": format_shape(report.output_shape) if report.output_shape else "—",
             "Param #": report.params,
-            "Input Shape": summary_shape(report.input_shape),
+            "Input Shape": format_shape(report.input_shape),
             "Formula": report.formula,
             "Mult-adds": readable_count(report.cost.mult_adds) if report.cost else "—",
         }

@@ -59,8 +59,6 @@ class Number(Setting):
 class SoftmaxAxis(Axis):
     """One axis; a one-element list is that axis (Keras reads `[2]` as 2). Several axes are refused (see Softmax)."""
 
-    widget = "number"
-
     def check(self, value):
         if isinstance(value, (tuple, list)) and len(value) == 1:
             value = value[0]
@@ -171,8 +169,7 @@ class ReLU(_ElementwiseLayer):
         t, cap, slope = self.threshold, math.inf if self.max_value is None else self.max_value, self.negative_slope
         if self._leaky_only:  # max(x, slope·x): which side wins decides the slope (x at 0 counts as the x side, as JAX)
             return dy * np.where(x >= slope * x, 1.0, slope).astype(x.dtype), []
-        passing = ((x > t) & (x < cap)).astype(x.dtype)
-        return dy * (passing + slope * (x < t)), []
+        return dy * (((x > t) & (x < cap)) + slope * (x < t)).astype(x.dtype), []
 
     def label(self) -> str:
         parts = []
@@ -199,7 +196,8 @@ class ReLU(_ElementwiseLayer):
                 return [CodePart("nn.ReLU()")]
             if self.max_value == 6:
                 return [CodePart("nn.ReLU6()")]
-            return [CodePart(f"nn.Hardtanh(0.0, {self.max_value!r})")]  # clamp to [0, max_value]
+            if self.max_value > 0:
+                return [CodePart(f"nn.Hardtanh(0.0, {self.max_value!r})")]  # clamp to [0, max_value]
         if self._leaky_only and self.negative_slope <= 1:
             return [CodePart(f"nn.LeakyReLU(negative_slope={self.negative_slope!r})")]
         args = f"max_value={self.max_value!r}, negative_slope={self.negative_slope!r}, threshold={self.threshold!r}"
@@ -219,7 +217,9 @@ _TORCH_RELU = '''class KerasReLU(nn.Module):
         y = torch.where(x > self.threshold, x, torch.zeros_like(x))
         if self.max_value is not None:
             y = torch.clamp(y, max=self.max_value)
-        return y - self.negative_slope * torch.relu(self.threshold - x)
+        if self.negative_slope:
+            y = y - self.negative_slope * torch.relu(self.threshold - x)
+        return y
 '''
 
 
@@ -233,10 +233,8 @@ class LeakyReLU(_ElementwiseLayer):
 
     def __init__(self, *args, **kwargs):
         if "alpha" in kwargs:  # Keras 3 still accepts Keras 2's name, and it wins over negative_slope
-            alpha = kwargs.pop("alpha")
-            kwargs.pop("negative_slope", None)
-            args = (alpha,) if args else args
-            kwargs = kwargs if args else {**kwargs, "negative_slope": alpha}
+            kwargs["negative_slope"] = kwargs.pop("alpha")
+            args = args[1:]
         super().__init__(*args, **kwargs)
 
     @classmethod

@@ -1,1 +1,495 @@
-"""(being written)"""
+"""Conv1D and Conv2D: one small kernel slid over steps or height × width, mixing all input channels at each position.
+
+The forward pass is im2col: every window is copied once into a patch matrix (batch·positions, kernel·channels)
+and multiplied by the kernel in one BLAS call (channels_first: one call per sample, writing torch's layout
+directly). The patch matrix is the scratch the cost model declares; no Python loop runs over positions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import activations
+from ..errors import LayerConfigError
+from ..initializers import glorot_uniform, zeros
+from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
+from ..limits import MAX_UNITS
+from ..settings import ActivationName, Bool, DataFormat, Int, Ints
+from ..shapes import format_shape, times
+from .common import activation_cost, torch_activation
+from .windows import (Padding, axis_arithmetic, channel_axis, cropped, offset_slices, out_size, padded, pads, span,
+                      spatial_axes, symmetric, torch_layout, torch_pad_order, tuple_text, window_problem, windows_view)
+
+_ZERO = np.array(0.0, np.float32)
+_IN_PLACE = ("linear", "relu")  # applied to the matmul's own buffer: no second tensor
+_AXIS_NAMES = {1: ("steps",), 2: ("height", "width")}
+
+
+class Groups(Int):
+    """Keras's `groups`; netbuilder computes ordinary (groups=1) convolutions only."""
+
+    def check(self, value):
+        value = super().check(value)
+        if value != 1:
+            raise LayerConfigError(
+                f"groups={value} (a grouped convolution: channels split into {value} independent groups) is not "
+                "supported by netbuilder; only groups=1, an ordinary convolution, is."
+            )
+        return value
+
+
+class ConvActivation(ActivationName):
+    """An activation name, glu excepted: glu halves the channels, and Keras's Conv layers report the wrong shape for it."""
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(n for n in super().choices if n != "glu")
+
+    def check(self, value):
+        name = super().check(value)
+        if name == "glu":
+            raise LayerConfigError(
+                "activation 'glu' halves the channels, but Keras's Conv layers report their output shape as if it did "
+                "not (the next layer is built for the wrong size). Use activation='linear' and an Activation('glu') "
+                "layer after this one."
+            )
+        return name
+
+
+class _Conv(Layer):
+    """The convolution of `rank` spatial axes; Conv1D and Conv2D fix the rank."""
+
+    rank = 2
+    group = "Convolution"
+    keras_extra_config = {
+        "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform",
+                               "config": {"seed": None, "input_axes": None, "output_axes": None}, "registered_name": None},
+        "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None},
+        "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+        "kernel_constraint": None, "bias_constraint": None,
+    }
+
+    def validate(self) -> None:
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise LayerConfigError(
+                "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
+            )
+
+    @property
+    def output_axis_setting(self) -> str | None:
+        # filters size the last axis only in channels_last
+        return "filters" if self.data_format == "channels_last" else None
+
+    # --- shapes ---------------------------------------------------------------------------------
+    def _split(self, shape) -> tuple[tuple, int]:
+        """(spatial sizes, channels) of an input shape of the right rank."""
+        if self.data_format == "channels_last":
+            return tuple(shape[1:-1]), shape[-1]
+        return tuple(shape[2:]), shape[1]
+
+    def _geometry(self, dims):
+        """Per spatial axis: (before, after) padding and output size."""
+        pad = [pads(n, k, s, self.padding, d) for n, k, s, d in zip(dims, self.kernel_size, self.strides, self.dilation_rate)]
+        out = [out_size(n, k, s, self.padding, d) for n, k, s, d in zip(dims, self.kernel_size, self.strides, self.dilation_rate)]
+        return pad, out
+
+    def _kernel_shape(self, shape) -> tuple:
+        """The kernel Keras would make for `shape`, for its messages (channels read where the layout says)."""
+        return (*self.kernel_size, shape[channel_axis(self.data_format)], self.filters)
+
+    def input_spec(self) -> InputSpec:
+        axes = ()
+        if self.built_shape is not None:
+            axes = ((channel_axis(self.data_format), self._split(self.built_shape)[1]),)
+        names = ("batch", *_AXIS_NAMES[self.rank], "channels")
+        if self.data_format == "channels_first":
+            names = ("batch", "channels", *_AXIS_NAMES[self.rank])
+        return InputSpec(min_ndim=self.rank + 2, axes=axes, axis_names=names)
+
+    def check_shape(self, shape, name: str) -> Problem | None:
+        if len(shape) > self.rank + 2:
+            return Problem(
+                f"exactly {self.rank + 2} axes ({', '.join(self.input_spec().axis_names)})",
+                f"Layer {name!r} ({self.kind}) needs {self.rank + 2} axes, but received {format_shape(shape)}.",
+                self._rank_text(shape),
+                f"Kernel shape must have the same length as input, but received kernel of shape "
+                f"{self._kernel_shape(shape)} and input of shape {format_shape(shape)}.",
+            )
+        dims, _ = self._split(shape)
+        if self.padding == "valid" and any(n < span(k, d) for n, k, d in zip(dims, self.kernel_size, self.dilation_rate)):
+            keras = ("Computed output size would be zero or negative. Received "
+                     f"`inputs shape={format_shape(shape)}`, `kernel shape={self._kernel_shape(shape)}`, "
+                     f"`dilation_rate=[{' '.join(map(str, self.dilation_rate))}]`, `strides={self.strides}`, `padding=valid`.")
+            return window_problem(name, self.kind, shape, dims, self.kernel_size, self.dilation_rate, self.strides, keras)
+        return None
+
+    def compute_output_shape(self, shape):
+        dims, _ = self._split(shape)
+        _, out = self._geometry(dims)
+        if self.data_format == "channels_last":
+            return (shape[0], *out, self.filters)
+        return (shape[0], self.filters, *out)
+
+    def _rank_text(self, shape) -> str:
+        layout = ", ".join(self.input_spec().axis_names[1:])
+        what = "a sequence" if self.rank == 1 else "an image"
+        text = (f"{self.kind} slides its kernel along {' and '.join(_AXIS_NAMES[self.rank])} and mixes all channels at each "
+                f"position, so each sample must be {what} with a channels axis: ({layout}).")
+        if len(shape) == self.rank + 1:
+            text += (f" {format_shape(shape)} has no channels axis; one channel (a grayscale image, a single "
+                     "measurement per step) is a channels axis of size 1.")
+        elif len(shape) > self.rank + 2:
+            text += f" {format_shape(shape)} has {len(shape) - self.rank - 2} axis too many."
+        return text
+
+    def rank_explanation(self, shape, name: str) -> str:
+        return self._rank_text(shape)
+
+    def axis_explanation(self, shape, axis: int, size: int, name: str) -> str:
+        return (f"{name} was built for {size} input channels: its kernel is {times((*self.kernel_size, size, self.filters))}. "
+                f"Here the channels axis has {shape[axis]}.")
+
+    def _target_shape(self, shape) -> tuple | None:
+        """A per-sample shape of the right rank made from `shape` by a Reshape, or None."""
+        per = tuple(shape[1:])
+        first = self.data_format == "channels_first"
+        if len(shape) == self.rank + 1:  # no channels axis: add one of size 1
+            return (1, *per) if first else (*per, 1)
+        if len(shape) == 2 and self.rank == 2:  # flat pixels of a square image
+            side = math.isqrt(per[0])
+            return None if side * side != per[0] or side < 2 else ((1, side, side) if first else (side, side, 1))
+        if len(shape) > self.rank + 2:  # merge the surplus spatial axes into the last one
+            keep = self.rank - 1
+            if first:
+                return (per[0], *per[1:1 + keep], math.prod(per[1 + keep:]))
+            return (*per[:keep], math.prod(per[keep:-1]), per[-1])
+        return None
+
+    def suggest_fixes(self, shape, problem, context) -> list:
+        fixes, name = [], context.name
+        if len(shape) != self.rank + 2:
+            target = self._target_shape(shape)
+            if target is not None:
+                why = ("add a channels axis of size 1" if len(shape) == self.rank + 1 else
+                       f"read the {shape[1]:,} values as a {target[0]}×{target[1]} image" if len(shape) == 2 else
+                       "merge the extra axes")
+                fixes.append(context.insert("Reshape", {"target_shape": target},
+                                            f"insert Reshape({target}) before {name}: {why}"))
+                fixes.append(context.input_shape_fix(target))
+            return fixes
+        dims, channels = self._split(shape)
+        if self.built_shape is not None and channels != self._split(self.built_shape)[1]:
+            built = self._split(self.built_shape)[1]
+            fixes.append(context.upstream_fix(built))
+            per = list(shape[1:])
+            per[channel_axis(self.data_format)] = built
+            fixes.append(context.input_shape_fix(tuple(per)))
+            fixes.append(context.unbuild(f"rebuild {name} for the {channels:,} channels it receives"))
+            return fixes
+        fixes.append(context.set_setting("padding", "same", description=f"set padding of {name} to 'same' (pad the input so the kernel fits)"))
+        smaller = tuple(min(k, (n - 1) // d + 1) for n, k, d in zip(dims, self.kernel_size, self.dilation_rate))
+        if smaller != self.kernel_size:
+            fixes.append(context.set_setting("kernel_size", smaller,
+                                             description=f"set kernel_size of {name} to {tuple_text(smaller)} (it fits the input)"))
+        if max(self.dilation_rate) > 1:
+            fixes.append(context.set_setting("dilation_rate", (1,) * self.rank))
+        return fixes
+
+    # --- weights --------------------------------------------------------------------------------
+    def weight_specs(self, shape) -> list[WeightSpec]:
+        channels = self._split(shape)[1]
+        specs = [WeightSpec("kernel", (*self.kernel_size, channels, self.filters), glorot_uniform)]
+        return specs + ([WeightSpec("bias", (self.filters,), zeros)] if self.use_bias else [])
+
+    def formula(self, shape) -> str:
+        """`3×3×1×8 + 8 = 80` (or `3×3×1×8 = 72` without bias)."""
+        product = times((*self.kernel_size, self._split(shape)[1], self.filters))
+        total = sum(self.count_params_for(shape))
+        return f"{product} + {self.filters:,} = {total:,}" if self.use_bias else f"{product} = {total:,}"
+
+    def _plan(self, shape) -> tuple[int, int, int]:
+        """Per sample: (padded input elements or 0, patch matrix elements or 0 when it is a view, output elements)."""
+        dims, channels = self._split(shape)
+        pad, out = self._geometry(dims)
+        padded_size = math.prod(n + lo + hi for n, (lo, hi) in zip(dims, pad)) * channels if any(map(any, pad)) else 0
+        positions, window = math.prod(out), math.prod(self.kernel_size)
+        view = window == 1 and max(self.strides) == 1 and not padded_size
+        return padded_size, 0 if view else positions * window * channels, positions * self.filters
+
+    def cost(self, shape, output_shape) -> Cost:
+        padded_size, patches, out = self._plan(shape)
+        window_channels = math.prod(self.kernel_size) * self._split(shape)[1]
+        ops, act_scratch = activation_cost(self.activation, out)
+        # peaks: building patches (padded input + patches), the matmul (patches + its output), the activation (z + y)
+        phases = [padded_size + patches, patches + out]
+        if self.activation not in _IN_PLACE:
+            phases.append(2 * out + act_scratch)
+        return Cost(
+            mult_adds=out * window_channels,
+            elementwise=padded_size + patches + (out if self.use_bias else 0) + ops,
+            scratch=max(phases) - out,
+        )
+
+    # --- numbers --------------------------------------------------------------------------------
+    def build(self, shape, seed: int) -> None:
+        super().build(shape, seed)
+        self._bind()
+
+    def set_weights(self, weights) -> None:
+        super().set_weights(weights)
+        self._bind()
+
+    def _bind(self) -> None:
+        self.kernel = self._weights[0]
+        self.bias = self._weights[1] if self.use_bias else None
+        self._activation_fn = activations.ACTIVATIONS[self.activation]
+
+    def _patches(self, x: np.ndarray):
+        """(padded input's geometry, patch matrix): channels_last (N·positions, window·C), channels_first (N, window·C, positions)."""
+        axes = spatial_axes(self.rank, self.data_format)
+        pad, out = self._geometry([x.shape[a] for a in axes])
+        xp = padded(x, axes, pad)
+        view = windows_view(xp, axes, out, self.kernel_size, self.strides, self.dilation_rate)
+        n, depth = x.shape[0], math.prod(self.kernel_size) * x.shape[channel_axis(self.data_format)]
+        if self.data_format == "channels_last":
+            return (pad, out), view.reshape(n * math.prod(out), depth)  # a copy, or x itself for a 1×1 kernel
+        return (pad, out), view.reshape(n, depth, math.prod(out))
+
+    def _linear(self, x: np.ndarray) -> np.ndarray:
+        """The convolution plus bias, before the activation."""
+        (_, out), patches = self._patches(x)
+        matrix = self.kernel.reshape(-1, self.filters)
+        if self.data_format == "channels_last":
+            z = np.matmul(patches, matrix)
+            del patches
+            z = z.reshape(x.shape[0], *out, self.filters)
+            if self.bias is not None:
+                np.add(z, self.bias, out=z)
+        else:
+            z = np.matmul(matrix.T, patches)  # (filters, window·C) @ (N, window·C, positions): torch's layout directly
+            del patches
+            z = z.reshape(x.shape[0], self.filters, *out)
+            if self.bias is not None:
+                np.add(z, self.bias.reshape(self.filters, *(1,) * self.rank), out=z)
+        return z
+
+    def call(self, x: np.ndarray) -> np.ndarray:
+        z = self._linear(x)
+        if self.activation == "linear":
+            return z
+        if self.activation == "relu":
+            return np.maximum(z, _ZERO if z.dtype == np.float32 else z.dtype.type(0), out=z)
+        return self._activation_fn(z)
+
+    # --- training -------------------------------------------------------------------------------
+    def forward_train(self, x, rng):
+        z = self._linear(x)
+        y = z if self.activation == "linear" else self._activation_fn(z)
+        return y, (x, z, y)
+
+    def backward(self, cache, dy):
+        x, z, y = cache
+        dz = activation_backward(self.activation, z, y, dy)
+        (pad, out), patches = self._patches(x)
+        matrix = self.kernel.reshape(-1, self.filters)
+        n, filters = x.shape[0], self.filters
+        axes = spatial_axes(self.rank, self.data_format)
+        if self.data_format == "channels_last":
+            dzm = dz.reshape(-1, filters)
+            grads = [(patches.T @ dzm).reshape(self.kernel.shape)]
+            dpatches = (dzm @ matrix.T).reshape(n, *out, *self.kernel_size, -1)
+        else:
+            dzm = dz.reshape(n, filters, -1)
+            grads = [np.tensordot(patches, dzm, axes=([0, 2], [0, 2])).reshape(self.kernel.shape)]
+            dpatches = np.matmul(matrix, dzm).reshape(n, *self.kernel_size, -1, *out)
+        if self.use_bias:
+            grads.append(dzm.sum(axis=0) if self.data_format == "channels_last" else dzm.sum(axis=(0, 2)))
+        shape = list(x.shape)
+        for a, (lo, hi) in zip(axes, pad):
+            shape[a] += lo + hi
+        dxp = np.zeros(shape, x.dtype)
+        for offset, index in offset_slices(x.ndim, axes, out, self.kernel_size, self.strides, self.dilation_rate):
+            if self.data_format == "channels_last":
+                dxp[index] += dpatches[(slice(None),) * (1 + self.rank) + offset]
+            else:
+                dxp[index] += dpatches[(slice(None), *offset)]
+        return cropped(dxp, axes, pad), grads
+
+    # --- description ----------------------------------------------------------------------------
+    def label(self) -> str:
+        parts = [f"{self.filters:,} {times(self.kernel_size)}"]
+        if max(self.strides) > 1:
+            parts.append(f"stride {times(self.strides)}")
+        if max(self.dilation_rate) > 1:
+            parts.append(f"dilation {times(self.dilation_rate)}")
+        parts.append(self.padding)
+        if self.activation != "linear":
+            parts.append(self.activation)
+        if self.data_format == "channels_first":
+            parts.append("channels_first")
+        if not self.use_bias:
+            parts.append("no bias")
+        return " ".join(parts)
+
+    def explain_shape(self, shape, output_shape) -> str:
+        dims, channels = self._split(shape)
+        pad, _ = self._geometry(dims)
+        lines = []
+        for axis, n, k, s, d, (lo, hi) in zip(_AXIS_NAMES[self.rank], dims, self.kernel_size, self.strides, self.dilation_rate, pad):
+            line = f"{axis}: {axis_arithmetic(n, k, s, self.padding, d)}"
+            if d > 1:
+                line += f" (dilation {d} spreads the {k}-cell kernel over {span(k, d)})"
+            if lo or hi:
+                line += f", padded {lo} before and {hi} after"
+            lines.append(line)
+        rule = {"valid": "padding='valid' keeps only positions where the kernel fits",
+                "same": "padding='same' pads so there are ceil(n/stride) positions (an odd extra cell goes at the end)",
+                "causal": "padding='causal' pads only the start, so no output sees a later step"}[self.padding]
+        return (f"{'; '.join(lines)}. {rule}. Each of the {self.filters:,} filters weighs a {times(self.kernel_size)} window "
+                f"across all {channels:,} input channels → {format_shape(output_shape)}.")
+
+    def keras_code(self) -> CodePart:
+        args = [f"{self.filters}", f"kernel_size={self.kernel_size}"]
+        for setting in ("strides", "padding", "dilation_rate", "activation", "use_bias"):
+            spec = next(s for s in self.settings if s.name == setting)
+            if self.values[setting] != spec.default:
+                args.append(f"{setting}={self.values[setting]!r}")
+        args.append(f"data_format={self.data_format!r}")  # explicit: Keras's default follows the user's keras.json
+        return CodePart(f"keras.layers.{self.kind}({', '.join(args)}, name={self.name!r})")
+
+    def torch_code(self, shape) -> list[CodePart]:
+        dims, channels = self._split(shape)
+        pad, _ = self._geometry(dims)
+        nd = f"{self.rank}d"
+        parts = []
+        padding = tuple(lo for lo, _ in pad)
+        if not symmetric(pad):  # torch pads both sides alike; Keras puts the odd cell at the end (causal: all at the start)
+            parts.append(CodePart(f"nn.ZeroPad{nd}({torch_pad_order(pad)})"))
+            padding = (0,) * self.rank
+        # torch keeps a conv kernel as (filters, channels, *window); Keras as (*window, channels, filters)
+        weights = {"weight": np.ascontiguousarray(np.moveaxis(self.kernel, (-1, -2), (0, 1)))}
+        if self.bias is not None:
+            weights["bias"] = self.bias
+        parts.append(CodePart(
+            f"nn.Conv{nd}({channels}, {self.filters}, kernel_size={tuple_text(self.kernel_size)}, stride={tuple_text(self.strides)}, "
+            f"padding={tuple_text(padding)}, dilation={tuple_text(self.dilation_rate)}, bias={self.use_bias})",
+            weights=weights,
+        ))
+        parts = torch_layout(parts, self.data_format)
+        return parts + ([torch_activation(self.activation)] if self.activation != "linear" else [])
+
+
+def _conv_settings(rank: int) -> tuple:
+    pad_choices = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
+    ones = (1,) * rank
+    return (
+        Int("filters", 32, "Number of kernels: the size of the output's channels axis.", required=True, high=MAX_UNITS),
+        Ints("kernel_size", (3,) * rank, f"Size of the sliding window ({' × '.join(_AXIS_NAMES[rank])}).", required=True, length=rank),
+        Ints("strides", ones, "How far the window moves between outputs; 2 halves the size.", length=rank),
+        Padding("padding", "valid", "valid: only positions where the kernel fits; same: pad so ceil(n/stride) positions"
+                + ("; causal: pad the start only." if rank == 1 else "."), choices=pad_choices),
+        DataFormat("data_format", "channels_last", "Where the channels axis is: last (Keras's default) or right after the batch."),
+        Ints("dilation_rate", ones, "Spacing between kernel cells (only with strides 1).", length=rank),
+        Groups("groups", 1, "Only 1: an ordinary convolution (grouped convolutions are not supported).", high=MAX_UNITS),
+        ConvActivation("activation", "linear", "Applied to every output value."),
+        Bool("use_bias", True, "Add one learned number per filter."),
+    )
+
+
+@register
+class Conv1D(_Conv):
+    """A kernel slid along the steps of a sequence (batch, steps, channels)."""
+
+    rank = 1
+    settings = _conv_settings(1)
+    description = "A small kernel slid along a sequence, mixing its channels: (None, 100, 8) → (None, 98, 32)."
+
+
+@register
+class Conv2D(_Conv):
+    """A kernel slid over height and width of an image (batch, height, width, channels)."""
+
+    rank = 2
+    settings = _conv_settings(2)
+    description = "A small kernel slid over an image, mixing its channels: (None, 28, 28, 1) → (None, 26, 26, 32)."
+
+
+# --- activation gradients ----------------------------------------------------------------------
+def _sigmoid(z):
+    return activations.sigmoid(z)
+
+
+def _elementwise_derivative(name: str, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """f'(z) for Keras's elementwise activation `name` (y = f(z)); at kinks the one-sided value Keras's JAX backend uses."""
+    one = z.dtype.type(1)
+    if name == "relu":
+        return (z > 0).astype(z.dtype)
+    if name == "relu6":
+        return ((z > 0) & (z < 6)).astype(z.dtype)
+    if name == "leaky_relu":
+        return np.where(z >= 0, one, z.dtype.type(0.2))
+    if name == "sigmoid":
+        return y * (one - y)
+    if name == "tanh":
+        return one - y * y
+    if name == "tanh_shrink":
+        t = np.tanh(z)
+        return t * t
+    if name == "softplus":
+        return _sigmoid(z)
+    if name == "log_sigmoid":
+        return _sigmoid(-z)
+    if name == "softsign":
+        return one / (one + np.abs(z)) ** 2
+    if name in ("soft_shrink", "hard_shrink"):
+        return (np.abs(z) > 0.5).astype(z.dtype)
+    if name == "sparse_plus":
+        return np.where(z <= -1, 0, np.where(z < 1, 0.5 * (z + 1), one)).astype(z.dtype)
+    if name == "sparse_sigmoid":
+        return ((z > -1) & (z < 1)).astype(z.dtype) * z.dtype.type(0.5)
+    if name == "silu":
+        s = _sigmoid(z)
+        return s * (one + z * (one - s))
+    if name == "squareplus":
+        return (one + z / np.sqrt(z * z + 4)) / 2
+    if name == "hard_sigmoid":
+        return ((z > -3) & (z < 3)).astype(z.dtype) / 6
+    if name == "hard_silu":
+        return activations.hard_sigmoid(z) + z * ((z > -3) & (z < 3)) / 6
+    if name == "hard_tanh":
+        return ((z > -1) & (z < 1)).astype(z.dtype)
+    if name == "elu":
+        return np.where(z >= 0, one, np.exp(np.minimum(z, 0)))
+    if name == "selu":
+        scale, alpha = z.dtype.type(activations._SELU_SCALE), z.dtype.type(activations._SELU_ALPHA)
+        return scale * np.where(z >= 0, one, alpha * np.exp(np.minimum(z, 0)))
+    if name == "celu":
+        return np.where(z > 0, one, np.exp(np.minimum(z, 0)))
+    if name == "exponential":
+        return y
+    if name == "gelu":
+        cdf = (1 + activations.erf(z / np.sqrt(2))) / 2
+        return (cdf + z * np.exp(-z * z / 2) / np.sqrt(2 * np.pi)).astype(z.dtype)
+    if name == "mish":
+        t = np.tanh(activations.softplus(z))
+        return t + z * (one - t * t) * _sigmoid(z)
+    raise LayerConfigError(f"no gradient for activation {name!r}")
+
+
+def activation_backward(name: str, z: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """∂loss/∂z from ∂loss/∂y for y = activation(z); softmax-like ones along the last axis."""
+    if name == "linear":
+        return dy
+    with np.errstate(all="ignore"):
+        if name == "softmax":
+            return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
+        if name == "log_softmax":
+            return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
+        if name == "sparsemax":
+            support = (y > 0).astype(dy.dtype)
+            mean = np.sum(dy * support, axis=-1, keepdims=True) / np.sum(support, axis=-1, keepdims=True)
+            return support * (dy - mean)
+        return dy * _elementwise_derivative(name, z, y)

@@ -1,1 +1,863 @@
-"""(being written)"""
+"""SimpleRNN, LSTM, GRU: one cell applied step by step along the time axis, its state carried from step to step.
+
+Weights are Keras's (kernel (features, gates·units), recurrent_kernel (units, gates·units), bias) with
+gates in Keras's column order: LSTM i, f, c, o; GRU z, r, h. The input projection x·kernel is one
+matmul over every step; the loop runs over time steps only, with the per-step arithmetic in Keras's
+order so float32 results match Keras's NumPy backend. go_backwards reads the steps last to first and
+returns outputs in that (processing) order, as Keras does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from .. import activations
+from ..errors import LayerConfigError
+from ..initializers import glorot_uniform, orthogonal, zeros
+from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
+from ..limits import MAX_UNITS
+from ..settings import ActivationName, Bool, Int
+from ..shapes import format_shape, times
+from .common import activation_cost, torch_activation
+
+_IN_PLACE = ("linear", "tanh", "sigmoid", "relu")  # applied in place, with Keras's exact formula
+_SIGMOID_OPS = 4  # negate, exp, add, divide
+
+# --- Keras arguments netbuilder takes only at their defaults -------------------------------------------------
+_INITIALIZER_NAMES = {
+    "kernel_initializer": ("GlorotUniform", "glorot_uniform"),
+    "recurrent_initializer": ("Orthogonal", "orthogonal"),
+    "bias_initializer": ("Zeros", "zeros"),
+}
+_WHY = {
+    "dropout": "netbuilder's recurrent layers have no dropout of their own; put a Dropout layer between layers instead",
+    "recurrent_dropout": "netbuilder's recurrent layers have no recurrent dropout",
+    "return_state": "a Sequential model passes on one tensor; the final states would be extra outputs",
+    "stateful": "netbuilder starts every batch from a zero state",
+    "unroll": "unrolling changes only how Keras runs the loop, not the numbers; leave it off",
+    "zero_output_for_mask": "netbuilder has no masking",
+    "unit_forget_bias": "netbuilder starts the forget gate's bias at ones, as Keras's default does",
+    "use_cudnn": "cuDNN needs a GPU; 'auto' or False compute the same numbers",
+    "implementation": "Keras's implementation 2 (fused gates) is the one netbuilder reproduces",
+}
+
+
+def _keras_only_defaults(kind: str) -> dict:
+    """Keras arguments of `kind` that netbuilder does not model, with the value it accepts for each."""
+    out = {name: names[1] for name, names in _INITIALIZER_NAMES.items()}
+    out.update({f"{w}_{r}": None for w in ("kernel", "recurrent", "bias") for r in ("regularizer", "constraint")})
+    out.update(activity_regularizer=None, dropout=0.0, recurrent_dropout=0.0, seed=None, return_state=False,
+               stateful=False, unroll=False, zero_output_for_mask=False)
+    if kind in ("LSTM", "GRU"):
+        out.update(use_cudnn="auto", implementation=2)
+    if kind == "LSTM":
+        out["unit_forget_bias"] = True
+    return out
+
+
+def _is_default(argument: str, value) -> bool:
+    if argument in _INITIALIZER_NAMES:
+        names = _INITIALIZER_NAMES[argument]
+        if isinstance(value, str):
+            return value in names
+        if isinstance(value, dict) and value.get("class_name") in names:
+            config = value.get("config") or {}
+            # the initializer's seed is irrelevant: netbuilder draws every weight from the model's seed
+            return (config.get("gain", 1.0) == 1.0 and config.get("input_axes") is None
+                    and config.get("output_axes") is None)
+        return False
+    if argument in ("dropout", "recurrent_dropout"):  # Keras clips the rate to [0, 1]
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and min(1.0, max(0.0, value)) == 0.0
+    if argument == "seed":  # seeds only dropout, which is 0
+        return value is None or (isinstance(value, int) and not isinstance(value, bool))
+    if argument == "use_cudnn":
+        return value == "auto" or value is False
+    if argument == "implementation":
+        return value == 2 and not isinstance(value, bool)
+    if argument == "unit_forget_bias":
+        return value is True
+    if argument.endswith(("regularizer", "constraint")):
+        return value is None
+    return value is False  # return_state, stateful, unroll, zero_output_for_mask
+
+
+def _check_keras_only(kind: str, argument: str, value) -> None:
+    if not _is_default(argument, value):
+        default = _keras_only_defaults(kind)[argument]
+        why = _WHY.get(argument, "it acts only in training or on initial weights, which netbuilder draws as Keras's defaults do"
+                       if argument.endswith(("initializer", "regularizer", "constraint")) else "")
+        raise LayerConfigError(f"netbuilder's {kind} supports {argument} only at its default ({default!r}); "
+                               f"received {str(value)[:60]!r}: {why}")
+
+
+# --- activations applied in place, and their gradients ------------------------------------------------------
+def _activate(name: str, view: np.ndarray) -> None:
+    """view ← activation(view), in place, with the same bits as Keras's formula."""
+    if name == "linear":
+        return
+    if name == "tanh":
+        np.tanh(view, out=view)
+    elif name == "sigmoid":  # 1 / (1 + exp(-x)), operation for operation
+        one = np.array(1.0, view.dtype)
+        np.negative(view, out=view)
+        np.exp(view, out=view)
+        np.add(one, view, out=view)
+        np.divide(one, view, out=view)
+    elif name == "relu":
+        np.maximum(view, np.array(0.0, view.dtype), out=view)
+    else:
+        view[...] = activations.ACTIVATIONS[name](view)
+
+
+def _sigmoid(x):
+    return activations.sigmoid(x)
+
+
+def activation_vjp(name: str, x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """∂loss/∂x of y = activation(x) from ∂loss/∂y (softmax-like ones along the last axis)."""
+    c = lambda v: np.array(v, x.dtype)  # noqa: E731  (a constant of x's dtype)
+    if name == "linear":
+        return dy
+    if name == "tanh":
+        return dy * (c(1) - y * y)
+    if name == "sigmoid":
+        return dy * y * (c(1) - y)
+    if name in ("relu", "relu6", "hard_tanh", "hard_shrink", "soft_shrink", "sparse_sigmoid", "hard_sigmoid"):
+        inside = {"relu": x > 0, "relu6": (x > 0) & (x < 6), "hard_tanh": (x > -1) & (x < 1),
+                  "hard_shrink": np.abs(x) > 0.5, "soft_shrink": np.abs(x) > 0.5,
+                  "sparse_sigmoid": (x > -1) & (x < 1), "hard_sigmoid": (x > -3) & (x < 3)}[name]
+        slope = {"sparse_sigmoid": 0.5, "hard_sigmoid": 1 / 6}.get(name, 1.0)
+        return dy * inside * c(slope)
+    if name == "leaky_relu":
+        return dy * np.where(x > 0, c(1), c(0.2))
+    if name == "elu":
+        return dy * np.where(x >= 0, c(1), y + c(1))
+    if name == "selu":
+        scale, alpha = activations._SELU_SCALE, activations._SELU_ALPHA
+        return dy * np.where(x >= 0, c(scale), y + c(scale * alpha))
+    if name == "celu":
+        return dy * np.where(x > 0, c(1), np.exp(np.minimum(x, c(0))))
+    if name == "exponential":
+        return dy * y
+    if name == "softplus":
+        return dy * _sigmoid(x)
+    if name == "softsign":
+        return dy / (c(1) + np.abs(x)) ** 2
+    if name == "log_sigmoid":
+        return dy * _sigmoid(-x)
+    if name == "silu":
+        s = _sigmoid(x)
+        return dy * s * (c(1) + x * (c(1) - s))
+    if name == "hard_silu":
+        hs = np.clip(x / c(6) + c(0.5), c(0), c(1))
+        return dy * (hs + x * ((x > -3) & (x < 3)) / c(6))
+    if name == "tanh_shrink":
+        return dy * np.tanh(x) ** 2
+    if name == "mish":
+        t = np.tanh(activations.softplus(x))
+        return dy * (t + x * (c(1) - t * t) * _sigmoid(x))
+    if name == "gelu":
+        cdf = c(0.5) * (c(1) + activations.erf(x / np.sqrt(c(2))).astype(x.dtype))
+        return dy * (cdf + x * np.exp(-x * x / c(2)) / np.sqrt(c(2 * math.pi)))
+    if name == "squareplus":
+        return dy * c(0.5) * (c(1) + x / np.sqrt(x * x + c(4)))
+    if name == "sparse_plus":
+        return dy * np.where(x <= -1, c(0), np.where(x < 1, c(0.5) * (x + c(1)), c(1)))
+    if name == "softmax":
+        return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
+    if name == "log_softmax":
+        return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
+    if name == "sparsemax":
+        support = (y > 0).astype(x.dtype)
+        mean = np.sum(dy * support, axis=-1, keepdims=True) / np.sum(support, axis=-1, keepdims=True)
+        return (dy - mean) * support
+    raise LayerConfigError(f"no gradient for activation {name!r}")
+
+
+def _gates_vjp(names, pre, post, d, u: int) -> np.ndarray:
+    """Gradient through gate-wise activations: gate k (columns k·u to (k+1)·u) uses names[k]."""
+    return np.concatenate([activation_vjp(n, pre[..., k * u:(k + 1) * u], post[..., k * u:(k + 1) * u], d[..., k * u:(k + 1) * u])
+                           for k, n in enumerate(names)], axis=-1)
+
+
+# --- the kinds ------------------------------------------------------------------------------------------------
+_TORCH_WRAPPER = '''class KerasRNN(nn.Module):
+    """torch's nn.RNN/LSTM/GRU (batch_first) as a Keras recurrent layer: go_backwards reverses the steps
+    first (outputs stay in that order, as Keras returns them); return_sequences=False keeps the last step."""
+
+    def __init__(self, rnn, return_sequences, go_backwards):
+        super().__init__()
+        self.rnn = rnn
+        self.return_sequences = return_sequences
+        self.go_backwards = go_backwards
+
+    def forward(self, x):
+        if self.go_backwards:
+            x = torch.flip(x, dims=[1])
+        y, _ = self.rnn(x)
+        return y if self.return_sequences else y[:, -1]
+'''
+
+_TORCH_LOOP_BASE = '''class KerasRecurrentLoop(nn.Module):
+    """A Keras recurrent layer step by step, for what torch's own modules cannot express (other activations,
+    GRU with reset_after=False). Weights in Keras's layout: kernel (features, gates·units), recurrent_kernel
+    (units, gates·units), bias; gates in Keras's column order."""
+
+    def __init__(self, features, units, gates, bias_shape, activation, recurrent_activation=None,
+                 return_sequences=False, go_backwards=False):
+        super().__init__()
+        self.units, self.activation, self.recurrent_activation = units, activation, recurrent_activation
+        self.return_sequences, self.go_backwards = return_sequences, go_backwards
+        self.kernel = nn.Parameter(torch.zeros(features, gates * units))
+        self.recurrent_kernel = nn.Parameter(torch.zeros(units, gates * units))
+        self.bias = nn.Parameter(torch.zeros(bias_shape)) if bias_shape else None
+
+    def forward(self, x):
+        steps = range(x.shape[1] - 1, -1, -1) if self.go_backwards else range(x.shape[1])
+        state = self.initial_state(x.shape[0], x)
+        outputs = []
+        for t in steps:
+            h, state = self.step(x[:, t], state)
+            outputs.append(h)
+        return torch.stack(outputs, dim=1) if self.return_sequences else outputs[-1]
+
+    def initial_state(self, batch, x):
+        return x.new_zeros(batch, self.units)
+
+    def gate(self, z, k, fn):
+        return fn(z[:, k * self.units:(k + 1) * self.units])
+'''
+
+_TORCH_LOOPS = {
+    "SimpleRNN": '''class KerasSimpleRNNLoop(KerasRecurrentLoop):
+    def step(self, x, h):
+        z = x @ self.kernel
+        if self.bias is not None:
+            z = z + self.bias
+        h = self.activation(z + h @ self.recurrent_kernel)
+        return h, h
+''',
+    "LSTM": '''class KerasLSTMLoop(KerasRecurrentLoop):
+    def initial_state(self, batch, x):
+        return x.new_zeros(batch, self.units), x.new_zeros(batch, self.units)
+
+    def step(self, x, state):
+        h, c = state
+        z = x @ self.kernel + h @ self.recurrent_kernel
+        if self.bias is not None:
+            z = z + self.bias
+        act, rec = self.activation, self.recurrent_activation
+        i, f, g, o = self.gate(z, 0, rec), self.gate(z, 1, rec), self.gate(z, 2, act), self.gate(z, 3, rec)
+        c = f * c + i * g
+        h = o * act(c)
+        return h, (h, c)
+''',
+    "GRU": '''class KerasGRULoop(KerasRecurrentLoop):
+    def __init__(self, *args, reset_after=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reset_after = reset_after
+
+    def step(self, x, h):
+        u, act, rec = self.units, self.activation, self.recurrent_activation
+        xz = x @ self.kernel
+        if self.bias is not None:
+            xz = xz + (self.bias[0] if self.reset_after else self.bias)
+        if self.reset_after:
+            inner = h @ self.recurrent_kernel
+            if self.bias is not None:
+                inner = inner + self.bias[1]
+        else:
+            inner = h @ self.recurrent_kernel[:, :2 * u]
+        z = rec(xz[:, :u] + inner[:, :u])
+        r = rec(xz[:, u:2 * u] + inner[:, u:2 * u])
+        if self.reset_after:
+            recurrent_h = r * inner[:, 2 * u:]
+        else:
+            recurrent_h = (r * h) @ self.recurrent_kernel[:, 2 * u:]
+        hh = act(xz[:, 2 * u:] + recurrent_h)
+        h = z * h + (1 - z) * hh
+        return h, h
+''',
+}
+
+
+class _Recurrent(Layer):
+    """What SimpleRNN, LSTM and GRU share: shapes, weights' layout, settings handling, fixes, code."""
+
+    gates: ClassVar[int] = 1
+    keras_args: ClassVar[tuple[str, ...]] = ()  # Keras's constructor arguments in positional order
+    group = "Recurrent"
+    output_axis_setting = "units"
+    keras_extra_config: ClassVar[dict] = {}
+
+    def __init__(self, *args, name=None, input_shape=None, **kwargs):
+        if len(args) > len(self.keras_args):
+            raise LayerConfigError(f"{self.kind} takes at most {len(self.keras_args)} positional arguments; received {len(args)}")
+        given = dict(zip(self.keras_args, args))
+        for key, value in kwargs.items():
+            if key in given:
+                raise LayerConfigError(f"{self.kind} received {key!r} twice")
+            given[key] = value
+        ours = {s.name for s in self.settings}
+        for key in [k for k in given if k not in ours and k in _keras_only_defaults(self.kind)]:
+            _check_keras_only(self.kind, key, given.pop(key))
+        super().__init__(name=name, input_shape=input_shape, **given)
+
+    @classmethod
+    def settings_from_config(cls, config: dict) -> dict:
+        for key in _keras_only_defaults(cls.kind):
+            if key in config:
+                _check_keras_only(cls.kind, key, config[key])
+        return super().settings_from_config(config)
+
+    def validate(self) -> None:
+        for setting in ("activation", "recurrent_activation"):
+            if self.values.get(setting) == "glu":
+                # Deliberately not Keras: glu halves the units, so the gates no longer fit the state (Keras
+                # runs it only when units=2, by broadcasting a half-size gate).
+                raise LayerConfigError(f"{self.kind} cannot use glu as {setting}: glu halves the units, so the "
+                                       "gates would no longer match the state; choose another activation")
+
+    @property
+    def input_dim(self) -> int | None:
+        return None if self.built_shape is None else self.built_shape[-1]
+
+    @property
+    def activation_names(self) -> tuple[str, ...]:
+        """The activation of each gate, in the kernel's column order."""
+        return (self.activation,)
+
+    # --- shapes -----------------------------------------------------------------------------------------
+    def input_spec(self) -> InputSpec:
+        return InputSpec(ndim=3, axis_names=("batch", "steps", "features"))
+
+    def check_shape(self, shape, name: str) -> Problem | None:
+        if self.input_dim is None or shape[-1] == self.input_dim:
+            return None
+        return Problem(
+            f"last axis of size {self.input_dim}",
+            f"Layer {name!r} ({self.kind}) was built for {self.input_dim:,} features per step, but received {format_shape(shape)}.",
+            f"{name}'s kernel is {self.input_dim:,}×{self.gates * self.units:,}: every step's {self.input_dim:,} features "
+            f"are multiplied by it, and here each step has {shape[-1]:,}.",
+            f"Exception encountered when calling {self.kind}Cell.call().\nmatmul: Input operand 1 has a mismatch in its "
+            f"core dimension 0, with gufunc signature (n?,k),(k,m?)->(n?,m?) (size {self.input_dim} is different from {shape[-1]})",
+        )
+
+    def compute_output_shape(self, shape):
+        return (shape[0], shape[1], self.units) if self.return_sequences else (shape[0], self.units)
+
+    def rank_explanation(self, shape, name: str) -> str:
+        text = (f"{self.kind} reads a sequence: each sample must be (steps, features), so with the batch the input has "
+                f"3 axes; {format_shape(shape)} has {len(shape)}.")
+        if len(shape) == 2:
+            text += (" A common cause is a recurrent layer before it with return_sequences=False, which passes on only "
+                     "its last step; or a vector that should be read as a sequence of single numbers.")
+        elif len(shape) > 3:
+            text += " Join the axes after the first into one feature axis to read the first axis as the steps."
+        return text
+
+    def suggest_fixes(self, shape, problem, context) -> list:
+        fixes, name = [], context.name
+        if len(shape) == 2:
+            earlier = _earlier_recurrent(context)
+            if earlier is not None:
+                j = earlier
+                fixes.append(context.set_setting(
+                    "return_sequences", True, j,
+                    f"set return_sequences=True on {context.names[j]}, so it passes on every step's output, not only the last"))
+            else:
+                n = shape[1]
+                fixes.append(context.insert("Reshape", {"target_shape": (n, 1)},
+                                            f"insert Reshape(({n}, 1)) before {name}: read the {n:,} values as {n:,} steps of 1 feature"))
+                fixes.append(context.input_shape_fix((n, 1)))
+        elif len(shape) > 3:
+            target = (shape[1], math.prod(shape[2:]))
+            fixes.append(context.insert("Reshape", {"target_shape": target},
+                                        f"insert Reshape({target}) before {name}: {shape[1]:,} steps of {times(shape[2:])} = "
+                                        f"{target[1]:,} features"))
+        elif self.input_dim is not None and len(shape) == 3:
+            fixes.append(context.upstream_fix(self.input_dim))
+            fixes.append(context.input_shape_fix((shape[1], self.input_dim)))
+            fixes.append(context.unbuild(f"rebuild {name} for the {shape[-1]:,} features it receives"))
+        return fixes
+
+    # --- weights ----------------------------------------------------------------------------------------
+    def bias_spec(self) -> WeightSpec:
+        return WeightSpec("bias", (self.gates * self.units,), zeros)
+
+    def weight_specs(self, shape) -> list[WeightSpec]:
+        g = self.gates * self.units
+        specs = [WeightSpec("kernel", (shape[-1], g), glorot_uniform), WeightSpec("recurrent_kernel", (self.units, g), orthogonal)]
+        return specs + ([self.bias_spec()] if self.use_bias else [])
+
+    def formula(self, shape) -> str:
+        n, u, total = shape[-1], self.units, sum(self.count_params_for(shape))
+        inner = f"{n:,}×{u:,} + {u:,}×{u:,}" + (f" + {self.bias_term()}" if self.use_bias else "")
+        return f"{inner} = {total:,}" if self.gates == 1 else f"{self.gates}×({inner}) = {total:,}"
+
+    def bias_term(self) -> str:
+        return f"{self.units:,}"
+
+    def _weights_of(self, dtype):
+        """(kernel, recurrent_kernel, bias or None) as arrays of `dtype` (no copy when they already are)."""
+        w = [np.asarray(a, dtype=dtype) for a in self._weights]
+        return w[0], w[1], (w[2] if self.use_bias else None)
+
+    # --- numbers ----------------------------------------------------------------------------------------
+    def _project(self, x: np.ndarray, kernel: np.ndarray, bias) -> np.ndarray:
+        """x·kernel (+ bias) for every step at once: (batch, steps, gates·units); equal bits to one matmul per step."""
+        b, t, n = x.shape
+        xw = np.matmul(x.reshape(b * t, n), kernel).reshape(b, t, -1) if x.flags.c_contiguous else np.matmul(x, kernel)
+        if bias is not None:
+            np.add(xw, bias, out=xw)
+        return xw
+
+    def _order(self, steps: int):
+        """(processing index k, input step t) pairs: go_backwards reads the last step first."""
+        return [(k, steps - 1 - k if self.go_backwards else k) for k in range(steps)]
+
+    def call(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            return self._run(x, None)
+
+    def forward_train(self, x: np.ndarray, rng: np.random.Generator):
+        cache: dict = {"x": x}
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            y = self._run(x, cache)
+        return y, cache
+
+    def _output(self, x, dtype):
+        """The output buffer (every step's h, or the last h) and the zero initial state."""
+        b, t, _ = x.shape
+        if self.return_sequences:
+            return np.empty((b, t, self.units), dtype), np.zeros((b, self.units), dtype)
+        h = np.zeros((b, self.units), dtype)
+        return h, h
+
+    def _store(self, cache, key, k, value, steps):
+        """Keep a copy of `value` as step k of cache[key] (training)."""
+        if cache is not None:
+            if key not in cache:
+                cache[key] = np.empty((steps, *value.shape), value.dtype)
+            cache[key][k] = value
+
+    def _finish_backward(self, cache, dz_in, kernel):
+        """dx, d kernel and the input-side bias gradient from the per-step gradients of x·kernel (+ bias)."""
+        x = cache["x"]
+        b, t, n = x.shape
+        order = [tt for _, tt in self._order(t)]
+        dxw = np.empty((b, t, dz_in.shape[-1]), x.dtype)
+        dxw[:, order] = dz_in.transpose(1, 0, 2)  # back from processing order to time order
+        dkernel = x.reshape(b * t, n).T @ dxw.reshape(b * t, -1)
+        dx = dxw @ kernel.T
+        return dx, dkernel, dxw.sum(axis=(0, 1))
+
+    def _dy_at(self, dy, k, steps):
+        """∂loss/∂(the output of processing step k)."""
+        if self.return_sequences:
+            return dy[:, k]
+        return dy if k == steps - 1 else None
+
+    # --- cost -------------------------------------------------------------------------------------------
+    def _act_extra(self, names, elements: int) -> int:
+        """Largest temporary (result and scratch) of the activations not applied in place, per sample."""
+        extra = 0
+        for name in set(names):
+            if name not in _IN_PLACE:
+                extra = max(extra, elements + activation_cost(name, elements)[1])
+        return extra
+
+    def _act_ops(self, name: str, elements: int) -> int:
+        return _SIGMOID_OPS * elements if name == "sigmoid" else activation_cost(name, elements)[0]
+
+    def cost(self, shape, output_shape) -> Cost:
+        steps, n = shape[1], shape[2]
+        g = self.gates * self.units
+        buffers, ops = self._step_cost()
+        return Cost(
+            mult_adds=steps * (n + self.units) * g,
+            elementwise=steps * ops,
+            scratch=steps * g + buffers + (self.units if self.return_sequences else 0),
+        )
+
+    # --- description ------------------------------------------------------------------------------------
+    def label(self) -> str:
+        parts = [f"{self.units:,} units"]
+        if self.activation != "tanh":
+            parts.append(self.activation)
+        if getattr(self, "recurrent_activation", "sigmoid") != "sigmoid":
+            parts.append(f"recurrent {self.recurrent_activation}")
+        if self.return_sequences:
+            parts.append("sequences")
+        if self.go_backwards:
+            parts.append("backwards")
+        if not self.use_bias:
+            parts.append("no bias")
+        return ", ".join(parts)
+
+    state_words: ClassVar[str] = "a state"
+
+    def explain_shape(self, shape, output_shape) -> str:
+        steps, n, u = shape[1], shape[2], self.units
+        order = "from the last to the first" if self.go_backwards else "one at a time"
+        text = (f"{self.kind} reads the {steps:,} steps {order} ({n:,} features each), carrying {self.state_words} of "
+                f"{u:,} numbers from step to step; each step outputs {u:,} numbers. ")
+        if self.return_sequences:
+            text += (f"return_sequences=True keeps every step's output: {steps:,} steps × {u:,} → {format_shape(output_shape)}, "
+                     "the (steps, features) shape another recurrent layer reads.")
+            if self.go_backwards:
+                text += " With go_backwards the outputs come in reading order: the last input step's output first."
+        else:
+            text += (f"return_sequences=False keeps only the last step's output → {format_shape(output_shape)}; "
+                     f"return_sequences=True would keep all of them, {format_shape((None, steps, u))}.")
+        return text
+
+    # --- code -------------------------------------------------------------------------------------------
+    def torch_standard(self, n: int) -> tuple[str, dict] | None:
+        """(torch module expression, weights in its layout) when torch's own module computes this layer."""
+        return None
+
+    def torch_code(self, shape) -> list[CodePart]:
+        n = shape[-1]
+        standard = self.torch_standard(n)
+        flags = f"return_sequences={self.return_sequences}, go_backwards={self.go_backwards}"
+        if standard is not None:
+            module, weights = standard
+            return [CodePart(f"KerasRNN({module}, {flags})", {"KerasRNN": _TORCH_WRAPPER},
+                             {f"rnn.{k}": v for k, v in weights.items()})]
+        helpers = {"KerasRecurrentLoop": _TORCH_LOOP_BASE}
+        acts = []
+        for name in (self.activation, getattr(self, "recurrent_activation", None)):
+            if name is not None:
+                part = torch_activation(name)
+                helpers.update(part.helpers)
+                acts.append(part.code)
+        bias_shape = self.bias_spec().shape if self.use_bias else None
+        cls = f"Keras{self.kind}Loop"
+        helpers[cls] = _TORCH_LOOPS[self.kind]
+        extra = f", reset_after={self.reset_after}" if self.kind == "GRU" else ""
+        code = f"{cls}({n}, {self.units}, {self.gates}, {bias_shape}, {', '.join(acts)}, {flags}{extra})"
+        weights = {"kernel": self._weights[0], "recurrent_kernel": self._weights[1]}
+        if self.use_bias:
+            weights["bias"] = self._weights[2]
+        return [CodePart(code, helpers, weights)]
+
+
+def _earlier_recurrent(context) -> int | None:
+    """Index of the recurrent layer without return_sequences that made the failing layer's 2-axis input
+    (through layers that keep the shape), or None."""
+    for j in range(context.index - 1, -1, -1):
+        layer = context.layers[j]
+        if isinstance(layer, _Recurrent):
+            return None if layer.return_sequences else j
+        if not layer.keeps_shape:
+            return None
+    return None
+
+
+_UNITS = Int("units", 32, "Size of each step's output and of the state carried between steps.", required=True, high=MAX_UNITS)
+_ACTIVATION = ActivationName("activation", "tanh", "Applied to the candidate state and to the output (tanh by default).")
+_RECURRENT_ACTIVATION = ActivationName("recurrent_activation", "sigmoid", "Applied to the gates (sigmoid by default: values in 0..1).")
+_USE_BIAS = Bool("use_bias", True, "Add learned biases to the gates.")
+_RETURN_SEQUENCES = Bool("return_sequences", False, "Output every step (steps, units) instead of only the last step (units).")
+_GO_BACKWARDS = Bool("go_backwards", False, "Read the steps from last to first; outputs come in that reading order.")
+_INIT_CONFIG = {
+    "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform",
+                           "config": {"seed": None, "input_axes": None, "output_axes": None}, "registered_name": None},
+    "recurrent_initializer": {"module": "keras.initializers", "class_name": "Orthogonal",
+                              "config": {"seed": None, "gain": 1.0}, "registered_name": None},
+    "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None},
+}
+_COMMON_CONFIG = {
+    "return_state": False, "stateful": False, "unroll": False, "zero_output_for_mask": False, **_INIT_CONFIG,
+    "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+    "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+    "dropout": 0.0, "recurrent_dropout": 0.0,
+}
+_REGULARIZING = ("kernel_initializer", "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+                 "recurrent_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+                 "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout")
+
+
+@register
+class SimpleRNN(_Recurrent):
+    """h_t = activation(x_t·kernel + bias + h_(t-1)·recurrent_kernel)."""
+
+    settings = (_UNITS, _ACTIVATION, _USE_BIAS, _RETURN_SEQUENCES, _GO_BACKWARDS)
+    keras_args = ("units", "activation", "use_bias", *_REGULARIZING, "return_sequences", "return_state",
+                  "go_backwards", "stateful", "unroll", "seed")
+    description = "Reads a sequence step by step: each output is activation(x·W + h·U + b) of the step before's output."
+    keras_extra_config = _COMMON_CONFIG
+
+    def _step_cost(self) -> tuple[int, int]:
+        u = self.units
+        buffers = u  # h·U
+        ops = u * (self.use_bias + 1) + self._act_ops(self.activation, u)
+        return buffers + self._act_extra([self.activation], u), ops
+
+    def _run(self, x, cache):
+        kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))
+        dt, steps = kernel.dtype, x.shape[1]
+        xw = self._project(x, kernel, bias)
+        out, h = self._output(x, dt)
+        m = np.empty_like(h)
+        for k, t in self._order(steps):
+            self._store(cache, "h_prev", k, h, steps)
+            np.matmul(h, rec, out=m)
+            h = out[:, k] if self.return_sequences else h
+            np.add(xw[:, t], m, out=h)  # Keras: (x·W + b) + h·U
+            self._store(cache, "pre", k, h, steps)
+            _activate(self.activation, h)
+            self._store(cache, "post", k, h, steps)
+        return out
+
+    def backward(self, cache, dy):
+        kernel, rec, _ = self._weights_of(dy.dtype)
+        steps = cache["x"].shape[1]
+        dpre = np.empty_like(cache["pre"])
+        dh = np.zeros_like(cache["h_prev"][0])
+        for k in range(steps - 1, -1, -1):
+            d = self._dy_at(dy, k, steps)
+            if d is not None:
+                dh = dh + d
+            dpre[k] = activation_vjp(self.activation, cache["pre"][k], cache["post"][k], dh)
+            dh = dpre[k] @ rec.T
+        drec = cache["h_prev"].reshape(-1, self.units).T @ dpre.reshape(-1, self.units)
+        dx, dkernel, dbias = self._finish_backward(cache, dpre, kernel)
+        return dx, [dkernel, drec] + ([dbias] if self.use_bias else [])
+
+    def torch_standard(self, n: int):
+        if self.activation not in ("tanh", "relu"):
+            return None
+        u = self.units
+        weights = {"weight_ih_l0": self._weights[0].T, "weight_hh_l0": self._weights[1].T}
+        if self.use_bias:  # torch adds two biases; Keras has one
+            weights.update(bias_ih_l0=self._weights[2], bias_hh_l0=np.zeros(u, np.float32))
+        return f"nn.RNN({n}, {u}, nonlinearity={self.activation!r}, bias={self.use_bias}, batch_first=True)", weights
+
+
+def _lstm_bias(shape, seed: int = 0) -> np.ndarray:
+    """Keras's LSTM bias with unit_forget_bias: zeros, except ones for the forget gate."""
+    u = shape[0] // 4
+    return np.concatenate([np.zeros(u), np.ones(u), np.zeros(2 * u)]).astype(np.float32)
+
+
+@register
+class LSTM(_Recurrent):
+    """Long short-term memory: gates i, f, o and candidate c (columns in that Keras order: i, f, c, o)."""
+
+    gates = 4
+    settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS, _RETURN_SEQUENCES, _GO_BACKWARDS)
+    keras_args = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer",
+                  "bias_initializer", "unit_forget_bias", *_REGULARIZING[3:], "seed", "return_sequences", "return_state",
+                  "go_backwards", "stateful", "unroll", "use_cudnn")
+    description = "Long short-term memory: gated cells read a (steps, features) sequence; the last output or every step's."
+    keras_extra_config = {**_COMMON_CONFIG, "unit_forget_bias": True, "seed": None}
+    state_words = "a memory cell and an output state"
+
+    @property
+    def activation_names(self):
+        rec = self.recurrent_activation
+        return (rec, rec, self.activation, rec)
+
+    def bias_spec(self) -> WeightSpec:
+        return WeightSpec("bias", (4 * self.units,), _lstm_bias)
+
+    def _step_cost(self) -> tuple[int, int]:
+        u, g = self.units, 4 * self.units
+        buffers = g + 2 * u  # z, c, act(c)
+        ops = g * (1 + self.use_bias) + 3 * self._act_ops(self.recurrent_activation, u) + 2 * self._act_ops(self.activation, u) + 4 * u
+        return buffers + self._act_extra([self.activation, self.recurrent_activation], u), ops
+
+    def _run(self, x, cache):
+        kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))
+        dt, steps, u = kernel.dtype, x.shape[1], self.units
+        xw = self._project(x, kernel, None)  # Keras adds the bias after x·W + h·U
+        out, h = self._output(x, dt)
+        z = np.empty((x.shape[0], 4 * u), dt)
+        c = np.zeros((x.shape[0], u), dt)
+        a = np.empty_like(c)
+        i, f, g, o = (z[:, j * u:(j + 1) * u] for j in range(4))
+        for k, t in self._order(steps):
+            self._store(cache, "h_prev", k, h, steps)
+            self._store(cache, "c_prev", k, c, steps)
+            np.matmul(h, rec, out=z)
+            np.add(xw[:, t], z, out=z)
+            if bias is not None:
+                np.add(z, bias, out=z)
+            self._store(cache, "pre", k, z, steps)
+            for gate, name in zip((i, f, g, o), self.activation_names):
+                _activate(name, gate)
+            self._store(cache, "post", k, z, steps)
+            np.multiply(f, c, out=c)  # c = f·c + i·act(...), in Keras's order
+            np.multiply(i, g, out=g)
+            np.add(c, g, out=c)
+            self._store(cache, "c", k, c, steps)
+            np.copyto(a, c)
+            _activate(self.activation, a)
+            self._store(cache, "a", k, a, steps)
+            h = out[:, k] if self.return_sequences else h
+            np.multiply(o, a, out=h)
+        return out
+
+    def backward(self, cache, dy):
+        kernel, rec, _ = self._weights_of(dy.dtype)
+        steps, u = cache["x"].shape[1], self.units
+        pre, post = cache["pre"], cache["post"]
+        dz = np.empty_like(pre)
+        dh = np.zeros_like(cache["h_prev"][0])
+        dc = np.zeros_like(dh)
+        for k in range(steps - 1, -1, -1):
+            d = self._dy_at(dy, k, steps)
+            if d is not None:
+                dh = dh + d
+            i, f, g, o = (post[k][:, j * u:(j + 1) * u] for j in range(4))
+            a = cache["a"][k]
+            dc = dc + activation_vjp(self.activation, cache["c"][k], a, dh * o)
+            dgates = np.concatenate([dc * g, dc * cache["c_prev"][k], dc * i, dh * a], axis=-1)
+            dz[k] = _gates_vjp(self.activation_names, pre[k], post[k], dgates, u)
+            dh = dz[k] @ rec.T
+            dc = dc * f
+        drec = cache["h_prev"].reshape(-1, u).T @ dz.reshape(-1, 4 * u)
+        dx, dkernel, dbias = self._finish_backward(cache, dz, kernel)
+        return dx, [dkernel, drec] + ([dbias] if self.use_bias else [])
+
+    def torch_standard(self, n: int):
+        if (self.activation, self.recurrent_activation) != ("tanh", "sigmoid"):
+            return None
+        u = self.units  # torch's gate order i, f, g, o is Keras's i, f, c, o
+        weights = {"weight_ih_l0": self._weights[0].T, "weight_hh_l0": self._weights[1].T}
+        if self.use_bias:  # torch adds two biases; Keras has one
+            weights.update(bias_ih_l0=self._weights[2], bias_hh_l0=np.zeros(4 * u, np.float32))
+        return f"nn.LSTM({n}, {u}, bias={self.use_bias}, batch_first=True)", weights
+
+
+@register
+class GRU(_Recurrent):
+    """Gated recurrent unit: update gate z, reset gate r, candidate h (Keras's column order z, r, h)."""
+
+    gates = 3
+    settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS, _RETURN_SEQUENCES, _GO_BACKWARDS,
+                Bool("reset_after", True, "Apply the reset gate after the recurrent matmul (Keras 3 and cuDNN's way; "
+                                          "two bias rows) instead of before it."))
+    keras_args = ("units", "activation", "recurrent_activation", "use_bias", *_REGULARIZING, "seed", "return_sequences",
+                  "return_state", "go_backwards", "stateful", "unroll", "reset_after", "use_cudnn")
+    description = "Gated recurrent unit: like LSTM with two gates and no separate memory cell, so fewer parameters."
+    keras_extra_config = {**_COMMON_CONFIG, "seed": None}
+
+    @property
+    def activation_names(self):
+        return (self.recurrent_activation, self.recurrent_activation, self.activation)
+
+    def bias_spec(self) -> WeightSpec:
+        shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+        return WeightSpec("bias", shape, zeros)
+
+    def bias_term(self) -> str:
+        return f"2×{self.units:,}" if self.reset_after else f"{self.units:,}"
+
+    def label(self) -> str:
+        return super().label() + ("" if self.reset_after else ", reset before")
+
+    def _step_cost(self) -> tuple[int, int]:
+        u = self.units
+        # h·U (3u, or 2u and r·h with reset_after=False), z and r (2u), hh, z·h
+        buffers = 7 * u
+        ops = 2 * u * (1 + self.use_bias) + 2 * self._act_ops(self.recurrent_activation, u) + 7 * u + self._act_ops(self.activation, u)
+        return buffers + self._act_extra([self.activation, self.recurrent_activation], u), ops
+
+    def _run(self, x, cache):
+        kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))
+        dt, (b, steps, _), u = kernel.dtype, x.shape, self.units
+        in_bias = None if bias is None else (bias[0] if self.reset_after else bias)
+        rec_bias = bias[1] if bias is not None and self.reset_after else None
+        xw = self._project(x, kernel, in_bias)
+        out, h = self._output(x, dt)
+        m = np.empty((b, (3 if self.reset_after else 2) * u), dt)
+        s = np.empty((b, 2 * u), dt)
+        hh, zh = np.empty((b, u), dt), np.empty((b, u), dt)
+        rh = None if self.reset_after else np.empty((b, u), dt)
+        z, r = s[:, :u], s[:, u:]
+        one = np.array(1, dt)
+        for k, t in self._order(steps):
+            self._store(cache, "h_prev", k, h, steps)
+            if self.reset_after:
+                np.matmul(h, rec, out=m)
+                if rec_bias is not None:
+                    np.add(m, rec_bias, out=m)
+            else:
+                np.matmul(h, rec[:, :2 * u], out=m)
+            np.add(xw[:, t, :2 * u], m[:, :2 * u], out=s)
+            self._store(cache, "pre", k, s, steps)
+            _activate(self.recurrent_activation, z)
+            _activate(self.recurrent_activation, r)
+            self._store(cache, "post", k, s, steps)
+            if self.reset_after:
+                self._store(cache, "m", k, m[:, 2 * u:], steps)
+                np.multiply(r, m[:, 2 * u:], out=hh)
+            else:
+                np.multiply(r, h, out=rh)
+                self._store(cache, "rh", k, rh, steps)
+                np.matmul(rh, rec[:, 2 * u:], out=hh)
+            np.add(xw[:, t, 2 * u:], hh, out=hh)
+            self._store(cache, "p", k, hh, steps)
+            _activate(self.activation, hh)
+            self._store(cache, "hh", k, hh, steps)
+            np.multiply(z, h, out=zh)  # h = z·h + (1 − z)·hh, in Keras's order
+            np.subtract(one, z, out=z)
+            np.multiply(z, hh, out=hh)
+            h = out[:, k] if self.return_sequences else h
+            np.add(zh, hh, out=h)
+        return out
+
+    def backward(self, cache, dy):
+        kernel, rec, _ = self._weights_of(dy.dtype)
+        steps, u = cache["x"].shape[1], self.units
+        pre, post, names = cache["pre"], cache["post"], self.activation_names
+        dxw = np.empty((steps, dy.shape[0], 3 * u), dy.dtype)
+        dm = np.empty((steps, dy.shape[0], (3 if self.reset_after else 2) * u), dy.dtype)
+        drec = np.zeros_like(rec)
+        dh = np.zeros_like(cache["h_prev"][0])
+        for k in range(steps - 1, -1, -1):
+            d = self._dy_at(dy, k, steps)
+            if d is not None:
+                dh = dh + d
+            h_prev, z, r, hh = cache["h_prev"][k], post[k][:, :u], post[k][:, u:], cache["hh"][k]
+            dp = activation_vjp(self.activation, cache["p"][k], hh, dh * (1 - z))
+            if self.reset_after:
+                dr = dp * cache["m"][k]
+                dm_h = dp * r
+                h_from_rh = 0
+            else:
+                drh = dp @ rec[:, 2 * u:].T
+                drec[:, 2 * u:] += cache["rh"][k].T @ dp
+                dr = drh * h_prev
+                h_from_rh = drh * r
+            ds = _gates_vjp(names[:2], pre[k], post[k], np.concatenate([dh * (h_prev - hh), dr], axis=-1), u)
+            dxw[k] = np.concatenate([ds, dp], axis=-1)
+            if self.reset_after:
+                dm[k] = np.concatenate([ds, dm_h], axis=-1)
+                dh = dh * z + dm[k] @ rec.T
+            else:
+                dm[k] = ds
+                dh = dh * z + h_from_rh + ds @ rec[:, :2 * u].T
+        width = dm.shape[-1]
+        drec[:, :width] += cache["h_prev"].reshape(-1, u).T @ dm.reshape(-1, width)
+        dx, dkernel, dbias = self._finish_backward(cache, dxw, kernel)
+        grads = [dkernel, drec]
+        if self.use_bias:
+            grads.append(np.stack([dbias, dm.sum(axis=(0, 1))]) if self.reset_after else dbias)
+        return dx, grads
+
+    def torch_standard(self, n: int):
+        if (self.activation, self.recurrent_activation) != ("tanh", "sigmoid") or not self.reset_after:
+            return None
+        u = self.units
+        order = np.r_[u:2 * u, 0:u, 2 * u:3 * u]  # torch's gates r, z, n from Keras's z, r, h
+        weights = {"weight_ih_l0": self._weights[0][:, order].T, "weight_hh_l0": self._weights[1][:, order].T}
+        if self.use_bias:  # torch's b_hn sits inside r·(W_hn·h + b_hn), as Keras's recurrent bias does
+            weights.update(bias_ih_l0=self._weights[2][0, order], bias_hh_l0=self._weights[2][1, order])
+        return f"nn.GRU({n}, {u}, bias={self.use_bias}, batch_first=True)", weights

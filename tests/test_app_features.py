@@ -1,5 +1,5 @@
-"""Issue 4's features through Streamlit's AppTest: compare, explain, fix-it, presets, undo/redo,
-share links (also hostile ones), Keras import, export and the seed controls.
+"""The app's features through Streamlit's AppTest: compare, explain, fix-it, presets, undo/redo,
+share links (also hostile and old ones), Keras import, export and the seed controls.
 
 Every run goes through `run`, which insists the page shows no exception.
 """
@@ -7,33 +7,44 @@ Every run goes through `run`, which insists the page shows no exception.
 import base64
 import json
 import random
+import re
 import time
 import zlib
 
 import numpy as np
 import pytest
 
-from netbuilder import data, explain, export, format_shape, presets, share
-from netbuilder.graph import ERROR_FILL
-from netbuilder.spec import LayerSpec, ModelSpec, seed_spec
-from test_app import BUILD, COMPARE, EXPLAIN, EXPORT, FORWARD, SEED_EDGES, dot, edge_labels, layer_id, model, open_app, page, run, texts
+from netbuilder import format_shape
+from netbuilder.studio import data, explain, presets, share
+from netbuilder.studio.models import built
+from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
+from netbuilder.views import export, graph
+from netbuilder.views.graph import ERROR_FILL
+from conftest import ROOT
+from test_app import (BUILD, COMPARE, EXPLAIN, EXPORT, FORWARD, SEED_EDGES, dot, edge_labels, layer_id, model, open_app,
+                      page, run, select, shown, texts)
 
 SEED_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"
 
 
 def analysis_edges(spec: ModelSpec) -> list[str]:
     """The shapes the graph's edges must carry: the input, then each layer's output up to a failing layer."""
-    analysis = spec.analyze()
+    analysis = spec.analysis
     return [format_shape(analysis.input_shape)] + [format_shape(r.output_shape) for r in analysis.layers if r.output_shape]
 
 
 def input_text(at) -> str:
-    return at.text_area(key="input_text").value
+    return at.session_state["input_data"]
+
+
+def type_input(at, text: str):
+    select(at, "input")
+    return run(at.text_area(key="input_text").input(text))
 
 
 def forward_output(at) -> np.ndarray:
-    """The Forward pass tab's first table: sample 0 of the model output."""
-    return page(at, FORWARD).dataframe[0].value.to_numpy()
+    """The Forward pass tab's numbers table, which starts on the model output: sample 0."""
+    return page(at, FORWARD).table[0].value.to_numpy()
 
 
 def load_preset(at, name: str):
@@ -62,13 +73,13 @@ def check_compare_tab(at) -> list:
     metrics = [m.value for m in tab.metric]
     assert metrics[0::2] == [format_shape(r.output_shape) for r in rows]
     assert metrics[1::2] == [f"{r.total_params:,}" for r in rows]
-    tables = [d.value.to_numpy() for d in tab.dataframe]
+    tables = [d.value.to_numpy() for d in tab.table]
     assert len(tables) == len(rows)
     for table, variant in zip(tables, variants.values()):
-        np.testing.assert_array_equal(table, expected_table(variant.model().predict(x)[0]))
-    shown = "\n".join(m.value for m in tab.markdown)
+        np.testing.assert_array_equal(table, expected_table(built(variant).predict(x)[0]))
+    text = "\n".join(m.value for m in tab.markdown)
     for row in rows[1:]:
-        assert row.difference and row.difference in shown
+        assert row.difference and row.difference in text
     return rows
 
 
@@ -79,9 +90,9 @@ def test_compare_tab_for_the_seed_model():
     assert [m.value for m in tab.metric] == ["(None, 4)", "244", "(None, 3, 4)", "116", "(None, 4)", "180"]
     rows = check_compare_tab(at)
     assert [r.name for r in rows] == ["current", "without Flatten", "Flatten first"]
-    shown = "\n".join(m.value for m in tab.markdown)
-    assert "Without Flatten, Dense(4) acts on each of the 3 rows separately: output (None, 3, 4) instead of (None, 4)" in shown
-    assert "With Flatten first, Dense(16) sees all 6 values of each sample at once" in shown
+    text = "\n".join(m.value for m in tab.markdown)
+    assert "Without Flatten, Dense(4) acts on each of the 3 rows separately: output (None, 3, 4) instead of (None, 4)" in text
+    assert "With Flatten first, Dense(16) sees all 6 values of each sample at once" in text
     assert [c.value for c in tab.caption][1] == "(None, 3, 2) → (None, 3, 16) → (None, 3, 16) → (None, 3, 4)"
 
 
@@ -91,18 +102,19 @@ def test_compare_follows_the_current_model_and_its_input():
     assert [r.name for r in rows] == ["current", "Flatten first"]  # without Flatten is the model itself
     assert [m.value for m in page(at, COMPARE).metric] == ["(None, 2, 3, 5)", "25", "(None, 5)", "125"]
     # a new input changes every row's values
+    page(at, BUILD)
+    select(at, "input")
     run(at.button(key="fill_random").click())
     check_compare_tab(at)
 
 
 def test_compare_with_input_that_does_not_fit_shows_shapes_and_an_error():
-    at = open_app()
-    run(at.text_area(key="input_text").input("[1, 2, 3]"))
+    at = type_input(open_app(), "[1, 2, 3]")
+    assert shown(at.error[0].value).startswith("Input data: expected shape (batch, 3, 2)")
     tab = page(at, COMPARE)
     assert [m.value for m in tab.metric] == ["(None, 4)", "244", "(None, 3, 4)", "116", "(None, 4)", "180"]
-    assert not tab.dataframe
+    assert not tab.table
     assert "showing shapes only" in tab.warning[0].value
-    assert at.sidebar.error[0].value.startswith("Input data: expected shape (batch, 3, 2)")
 
 
 # --- Explain ----------------------------------------------------------------------------------
@@ -110,23 +122,25 @@ def test_explain_tab_for_the_seed_model():
     at = open_app()
     tab = page(at, EXPLAIN)
     assert [c.value for c in tab.code] == ["(3, 2) @ (2, 16) + (16,) → (3, 16)"]
-    shown = "\n".join(m.value for m in tab.markdown)
-    assert "#### dense: one kernel (2, 16), reused at 3 positions" in shown
-    assert "2×16 + 16 = 48 parameters, reused 3 times" in shown
-    assert "Contrast: Flatten → Dense(16): 6×16 + 16 = 112" in shown
+    text = "\n".join(shown(m.value) for m in tab.markdown)
+    assert "#### 1. dense · Dense: (None, 3, 2) → (None, 3, 16)" in text
+    assert "2×16 + 16 = 48 parameters, reused 3 times" in text
+    assert "Contrast: Flatten → Dense(16): 6×16 + 16 = 112" in text
+    assert "#### 3. flatten · Flatten: (None, 3, 16) → (None, 48)" in text
+    assert "3×16 = 48 values per sample" in text  # each kind writes its own shape arithmetic
 
 
 def test_explain_tab_says_so_when_every_dense_is_fully_connected():
     at = load_preset(open_app(), "flatten-first")
     assert not page(at, EXPLAIN).code
-    assert "each Dense is fully connected" in page(at, EXPLAIN).info[0].value
+    assert "each Dense is fully connected" in texts(at)
 
 
 # --- Fix-it -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", [n for n, p in presets.PRESETS.items() if p.broken])
 def test_every_fix_of_every_broken_preset_repairs_it_and_undo_redo_follow(name):
     broken = presets.PRESETS[name].spec
-    fixes = broken.analyze().issue.fixes
+    fixes = broken.analysis.issue.fixes
     for k, fix in enumerate(fixes):
         at = load_preset(open_app(), name)
         assert ERROR_FILL in dot(at)
@@ -136,7 +150,7 @@ def test_every_fix_of_every_broken_preset_repairs_it_and_undo_redo_follow(name):
         run(at.button(key=f"fix_{k}").click())
         fixed = model(at)
         assert fixed == broken.apply_fix(fix)
-        assert fixed.analyze().ok and ERROR_FILL not in dot(at) and not fix_buttons(at)
+        assert fixed.analysis.ok and ERROR_FILL not in dot(at) and not fix_buttons(at)
         assert edge_labels(dot(at)) == analysis_edges(fixed)
         run(at.button(key="undo").click())
         assert model(at) == broken and ERROR_FILL in dot(at) and len(fix_buttons(at)) == len(fixes)
@@ -150,6 +164,7 @@ def test_fix_for_the_built_for_48_preset_inserts_the_flatten():
     assert "Keras 3 says" in texts(at)
     run(at.button(key="fix_0").click())
     assert [layer.kind for layer in model(at).layers] == ["Dense", "Activation", "Flatten", "Dense"]
+    assert model(at).layers[3].built_for == (48,)  # it kept its size: Flatten gives it the 48 it was built for
     assert edge_labels(dot(at)) == SEED_EDGES
     assert not at.error
 
@@ -164,35 +179,34 @@ def test_every_preset_loads_through_the_widgets(name):
     assert input_text(at) == preset.input_text
     assert edge_labels(dot(at)) == analysis_edges(spec)
     assert f"Loaded **{preset.title}**" in texts(at)
-    issue = spec.analyze().issue
+    issue = spec.analysis.issue
     assert (issue is not None) == preset.broken
     if preset.broken:
-        assert issue.message in [e.value for e in at.error]
+        assert issue.message in [shown(e.value) for e in at.error]
         assert ERROR_FILL in dot(at)
-        assert len(fix_buttons(at)) == len(issue.fixes) > 0
-        assert "cannot run" in page(at, FORWARD).warning[0].value
+        assert len(fix_buttons(at)) == len(issue.fixes) > 1  # a repair besides "remove"
+        assert "The model stops at" in page(at, FORWARD).warning[0].value
     else:
         assert not at.error and not fix_buttons(at) and ERROR_FILL not in dot(at)
         x = data.parse_array(preset.input_text, spec.input_shape).array
-        np.testing.assert_array_equal(forward_output(at), expected_table(spec.model().predict(x)[0]))
+        np.testing.assert_array_equal(forward_output(at), expected_table(built(spec).predict(x)[0]))
 
 
 def test_add_positions_reach_past_a_failing_layer():
     """A broken model still offers a position before every layer, not only up to the failing one."""
     at = open_app()
+    select(at, "input")
     run(at.text_input(key="input_shape_text").set_value(""))  # (None,): the first Dense fails
-    assert model(at).analyze().issue.layer_index == 0
-    positions = at.selectbox(key="add_position").options
-    assert len(positions) == 1 + len(model(at).layers)
+    assert model(at).analysis.issue.layer_index == 0
+    select(at, 2)  # a layer past the failing one can be selected, edited, and added after
     at.selectbox(key="add_kind").set_value("Activation")
-    at.selectbox(key="add_position").set_value(positions[-1])
     run(at.button(key="add").click())
     assert [layer.kind for layer in model(at).layers] == ["Dense", "Activation", "Flatten", "Activation", "Dense"]
 
 
 # --- Undo / redo ------------------------------------------------------------------------------
 def test_sixty_edits_undo_fifty_redo_and_a_new_edit_clears_redo():
-    small = ModelSpec((2,), (LayerSpec(0, "Dense", units=3), LayerSpec(1, "Dense", units=2)))  # ~4× faster reruns
+    small = ModelSpec((2,), (LayerSpec.make(0, "Dense", units=3), LayerSpec.make(1, "Dense", units=2)))  # ~4× faster reruns
     at = open_app({"model": share.encode(small)})
     assert model(at) == small
     assert at.button(key="undo").disabled and at.button(key="redo").disabled
@@ -207,14 +221,17 @@ def test_sixty_edits_undo_fifty_redo_and_a_new_edit_clears_redo():
         elif step == 1:
             last = spec.layers[-1].id
             units = (i // 4) % 5 + 3  # 3..7, never the previous value
+            select(at, 1)
             run(at.number_input(key=f"units_{last}").set_value(units))
             spec = spec.update(last, units=units)
         elif step == 2:
             first = spec.layers[0].id
+            select(at, 0)
             run(at.selectbox(key=f"activation_{first}").set_value(names[i % len(names)]))
             spec = spec.update(first, activation=names[i % len(names)])
         else:
             first = spec.layers[0]
+            select(at, 0)
             run(at.checkbox(key=f"use_bias_{first.id}").set_value(not first.use_bias))
             spec = spec.update(first.id, use_bias=not first.use_bias)
         assert model(at) == spec and spec != expected[-1]
@@ -246,7 +263,7 @@ def test_undo_and_redo_across_input_shapes_keep_the_input_runnable():
     assert input_text(at) == data.format_array(data.fill("range", (10, 64)))
     assert not at.error
     # a shape-keeping undo leaves the input as typed, even when it does not parse
-    run(at.text_area(key="input_text").input("not numbers"))
+    type_input(at, "not numbers")
     run(at.number_input(key="seed").set_value(3))
     run(at.button(key="undo").click())
     assert input_text(at) == "not numbers"
@@ -266,11 +283,12 @@ def test_share_link_restores_model_input_and_output_in_a_fresh_session():
     run(at.number_input(key=f"units_{first}").set_value(7))
     run(at.selectbox(key=f"activation_{first}").set_value("tanh"))
     run(at.checkbox(key=f"use_bias_{first}").uncheck())
+    select(at, 2)
     run(at.selectbox(key=f"data_format_{flatten}").set_value("channels_first"))
     at.selectbox(key="add_kind").set_value("Activation")
     run(at.button(key="add").click())
     run(at.number_input(key="seed").set_value(4242))
-    run(at.text_area(key="input_text").input("[[[0.5, -1], [2, 3.25], [1e-3, 7]], [[1, 1], [2, 2], [3, 3]]]"))
+    type_input(at, "[[[0.5, -1], [2, 3.25], [1e-3, 7]], [[1, 1], [2, 2], [3, 3]]]")
     token = at.query_params["model"]
     assert token == share.encode(model(at), input_text(at))
     fresh = open_app({"model": token})
@@ -278,7 +296,7 @@ def test_share_link_restores_model_input_and_output_in_a_fresh_session():
     assert input_text(fresh) == input_text(at)
     np.testing.assert_array_equal(forward_output(fresh), forward_output(at))
     x = data.parse_array(input_text(at), model(at).input_shape).array
-    np.testing.assert_array_equal(forward_output(fresh), expected_table(model(at).model().predict(x)[0]))
+    np.testing.assert_array_equal(forward_output(fresh), expected_table(built(model(at)).predict(x)[0]))
     assert not fresh.warning and not fresh.error
 
 
@@ -302,11 +320,13 @@ HOSTILE = {
     "invalid base64": "1.@@not*base64@@",
     "bad base64 length": "1.abcde",
     "truncated": GOOD[: len(GOOD) // 2],
-    "wrong version": "2" + GOOD[1:],
+    "unknown version": "9" + GOOD[1:],
     "no version": GOOD[2:],
     "zlib bomb": _token(b'{"model": {"layers": [' + b" " * 20_000_000 + b"]}}"),
     "deeply nested": _token(b'{"model": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"),
     "units 10**12": _token(_layers_doc([{"id": 0, "kind": "Dense", "units": 10**12}])),
+    "kind is a URL": _token(_layers_doc([{"id": 0, "kind": "https://evil.example/login"}])),
+    "kind is an icon": _token(_layers_doc([{"id": 0, "kind": ":material/warning: [x](javascript:alert(1))"}])),
     "5000 layers": _token(_layers_doc([{"id": i, "kind": "Flatten"} for i in range(5000)])),
     "201 layers": _token(_layers_doc([{"id": i, "kind": "Activation"} for i in range(201)])),
     "not JSON": _token(b"\xff\xfe not json"),
@@ -325,7 +345,9 @@ def test_a_hostile_link_opens_the_seed_model_with_a_short_warning(name):
     assert model(at) == seed_spec()
     assert input_text(at) == SEED_INPUT
     (warning,) = [w.value for w in at.warning if "shared link could not be opened" in w.value]
-    assert len(warning) < 300, warning
+    assert len(warning) < 400, warning
+    assert "https://evil" not in warning and ":material/" not in warning  # no auto-link, no icon shortcode
+    assert not re.search(r"(?<!\\)\]\(", warning)  # no Markdown link: every ] is escaped
     assert edge_labels(dot(at)) == SEED_EDGES
     assert at.query_params["model"] == share.encode(seed_spec(), SEED_INPUT)  # the address bar is fixed
 
@@ -348,7 +370,7 @@ def test_an_empty_link_opens_the_seed_model_quietly():
 def test_the_share_expander_shows_the_current_link():
     at = open_app()
     run(at.button(key="clear").click())
-    (url,) = [c.value for c in at.sidebar.code]
+    (url,) = [c.value for c in at.code]  # inside the Share popover
     assert url.endswith("?model=" + share.encode(model(at), SEED_INPUT))
 
 
@@ -359,7 +381,7 @@ def test_input_text_too_big_for_a_link_leaves_it_out_and_never_breaks_the_page()
     at = open_app()
     with pytest.raises(share.ShareLinkError):
         share.encode(model(at), garbage)  # the premise: model and input together do not fit a link
-    run(at.text_area(key="input_text").input(garbage))
+    type_input(at, garbage)
     assert input_text(at) == garbage
     assert any("Input data:" in e.value for e in at.error)
     assert share.decode(at.query_params["model"]) == (model(at), None)  # the model alone is shared
@@ -393,10 +415,11 @@ def test_import_a_real_keras_model_json():
     assert spec.input_shape == (3, 2)
     settings = [(l.kind, l.units, l.activation, l.use_bias) if l.kind == "Dense" else
                 (l.kind, l.data_format) if l.kind == "Flatten" else (l.kind, l.activation) for l in spec.layers]
+    assert [l.built_for for l in spec.layers] == [(3, 2), None, (24,), None, (5,)]  # build_configs of layers with weights
     assert settings == [("Dense", 8, "relu", True), ("Flatten", "channels_first"), ("Dense", 5, "softmax", False),
                         ("Activation", "tanh"), ("Dense", 3, "silu", True)]
     keras_shapes = [format_shape(layer.output.shape) for layer in km.layers]
-    assert [format_shape(r.output_shape) for r in spec.analyze().layers] == keras_shapes
+    assert [format_shape(r.output_shape) for r in spec.analysis.layers] == keras_shapes
     assert edge_labels(dot(at)) == ["(None, 3, 2)", *keras_shapes]
     assert at.dataframe[0].value["Param #"].tolist() == [layer.count_params() for layer in km.layers]
     assert "Imported a model with 5 layers" in texts(at)
@@ -413,16 +436,16 @@ def test_import_names_unsupported_layers_and_keeps_the_model():
     import keras
 
     km = keras.Sequential([
-        keras.Input(shape=(8, 8, 1)),
-        keras.layers.Conv2D(2, 3),
-        keras.layers.Dropout(0.5),
+        keras.Input(shape=(4, 4, 4, 1)),
+        keras.layers.Conv3D(2, 3),
+        keras.layers.GaussianNoise(0.5),
         keras.layers.Flatten(),
         keras.layers.Dense(4),
     ])
     at = _import(open_app(), km.to_json())
     assert model(at) == seed_spec()
-    (error,) = [e.value for e in at.error]
-    assert f"{km.layers[0].name} (Conv2D)" in error and f"{km.layers[1].name} (Dropout)" in error
+    (error,) = [shown(e.value) for e in at.error]
+    assert f"{km.layers[0].name} (Conv3D)" in error and f"{km.layers[1].name} (GaussianNoise)" in error
     assert "The model was kept as it was" in error
 
 
@@ -453,21 +476,30 @@ def test_empty_import_asks_for_json():
 
 
 # --- Export -----------------------------------------------------------------------------------
-DOWNLOADS = ["dl_keras", "dl_torch", "dl_json", "dl_dot", "dl_svg", "dl_png"]
+DOWNLOADS = ["dl_code", "dl_dot", "dl_svg", "dl_png"]
 
 
-def test_export_tab_has_every_download_and_the_models_keras_json():
+def shown_code(at) -> str:
+    (code,) = page(at, EXPORT).code
+    return code.value
+
+
+def test_export_tab_shows_the_code_of_each_format_and_offers_every_download():
     at = open_app()
     keys = [b.key for b in page(at, EXPORT).get("download_button")]
-    from netbuilder import graph
-    assert keys == (DOWNLOADS if graph.dot_available() else DOWNLOADS[:4])
-    (code,) = [c.value for c in page(at, EXPORT).code if c.language == "json"]
-    assert code == export.keras_json(model(at))
+    assert keys == (DOWNLOADS if graph.dot_available() else DOWNLOADS[:2])
+    # (st.code drops a file's final newline)
+    assert shown_code(at) == export.keras_code(built(model(at))).rstrip("\n")  # Keras code first, to read and copy
+    run(at.segmented_control(key="export_format").set_value("PyTorch code"))
+    assert shown_code(at) == export.pytorch_code(built(model(at))).rstrip("\n")
+    run(at.segmented_control(key="export_format").set_value("Keras JSON"))
+    assert shown_code(at) == export.keras_json(built(model(at)))
     page(at, BUILD)  # the layer editor lives on the Build tab
+    select(at, 3)
     run(at.number_input(key=f"units_{layer_id(at, 3)}").set_value(9))
-    (code,) = [c.value for c in page(at, EXPORT).code if c.language == "json"]
-    assert code == export.keras_json(model(at))
-    assert json.loads(code)["config"]["layers"][-1]["config"]["units"] == 9
+    page(at, EXPORT)
+    run(at.segmented_control(key="export_format").set_value("Keras JSON"))
+    assert json.loads(shown_code(at))["config"]["layers"][-1]["config"]["units"] == 9
 
 
 def test_export_of_a_broken_model_offers_only_the_graph():
@@ -486,7 +518,7 @@ def test_random_seed_button_changes_seed_and_weights():
     after = forward_output(at)
     assert not np.array_equal(before, after)
     x = data.parse_array(SEED_INPUT, (3, 2)).array
-    np.testing.assert_array_equal(after, seed_spec().with_seed(seed).model().predict(x))
+    np.testing.assert_array_equal(after, built(seed_spec().with_seed(seed)).predict(x))
     run(at.button(key="undo").click())
     assert model(at).seed == 0
 
@@ -501,6 +533,7 @@ def test_an_out_of_range_seed_is_refused(value):
 
 def test_input_shape_change_refills_the_input_and_says_so():
     at = open_app()
+    select(at, "input")
     run(at.text_input(key="input_shape_text").set_value("4, 2"))
     assert model(at).input_shape == (4, 2)
     assert input_text(at) == data.format_array(data.fill("range", (4, 2)))
@@ -515,3 +548,11 @@ def test_input_shape_change_refills_the_input_and_says_so():
     run(at.text_input(key="input_shape_text").set_value("4, 0"))
     assert model(at).input_shape == (4, 2) and input_text(at) == "[[[1, 1], [2, 2], [3, 3], [4, 4]]]"
     assert at.text_input(key="input_shape_text").value == "4, 2"
+
+
+def test_a_link_made_before_layer_kinds_declared_their_settings_opens_the_same_model():
+    case = next(c for c in json.load(open(ROOT / "tests" / "data" / "links_v1.json"))["links"] if "output_for_random_1_batch_2" in c)
+    at = open_app({"model": case["token"]})
+    assert not at.warning
+    assert edge_labels(dot(at))[-1] == format_shape(tuple(case["output_shape"]))
+    assert at.query_params["model"].startswith("2.")  # the address bar now holds today's form of the link

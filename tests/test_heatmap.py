@@ -1,8 +1,8 @@
-"""netbuilder.heatmap: layout of one sample and its colors."""
+"""netbuilder.views.heatmap: layout of one sample, its colors, a shared scale and the legend."""
 
 import numpy as np
 
-from netbuilder.heatmap import NAN_RGB, as_matrix, colors, image
+from netbuilder.views.heatmap import NAN_RGB, as_matrix, colors, image, legend, magnitude
 
 
 def test_a_sample_becomes_positions_by_features():
@@ -25,8 +25,33 @@ def test_non_finite_values_keep_the_scale_of_the_finite_ones():
     assert colors(np.zeros((1, 2)))[0].tolist() == [[255, 255, 255]] * 2
 
 
+def test_a_given_scale_is_shared_and_values_beyond_it_saturate():
+    assert colors(np.array([[1.0, -1.0]]), scale=2.0)[0].tolist() == [[255, 128, 128], [128, 128, 255]]
+    assert colors(np.array([[4.0, -4.0]]), scale=2.0)[0].tolist() == [[255, 0, 0], [0, 0, 255]]
+    assert colors(np.array([[0.0, 3.0]]), scale=0.0)[0].tolist() == [[255, 255, 255], [255, 0, 0]]  # no division by 0
+
+
+def test_magnitude_is_the_largest_finite_absolute_value_of_all_arrays():
+    assert magnitude(np.array([1.0, -3.0]), np.array([[2.5, np.inf, np.nan]])) == 3.0
+    assert magnitude(np.array([np.nan, -np.inf])) == 0.0
+    assert magnitude(np.float32(-0.5)) == 0.5
+    assert magnitude() == 0.0
+    # pictures drawn with the shared scale agree on what a value looks like
+    a, b = np.array([[1.0]]), np.array([[4.0]])
+    scale = magnitude(a, b)
+    assert colors(a, scale)[0, 0].tolist() == [255, 191, 191] and colors(b, scale)[0, 0].tolist() == [255, 0, 0]
+
+
+def test_legend_runs_from_full_blue_through_white_to_full_red():
+    bar = legend(width=101, height=5)
+    assert bar.shape == (5, 101, 3) and bar.dtype == np.uint8
+    assert bar[0, 0].tolist() == [0, 0, 255] and bar[0, 50].tolist() == [255, 255, 255] and bar[0, -1].tolist() == [255, 0, 0]
+    assert (bar == bar[:1]).all()  # every row the same
+
+
 def test_image_blocks_and_cuts():
     picture = image(np.array([[1.0, -1.0]]), width=20)
     assert picture.shape == (10, 20, 3)
     assert picture[0, 0].tolist() == [255, 0, 0] and picture[9, 19].tolist() == [0, 0, 255]
     assert image(np.zeros((100, 1000)), max_rows=64, max_cols=256).shape[:2] == (64 * 2, 256 * 2)
+    assert image(np.array([[1.0, 2.0]]), width=20, scale=4.0)[0, 0].tolist() == [255, 191, 191]

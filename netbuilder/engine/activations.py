@@ -316,7 +316,7 @@ def get(name):
 # --- derivatives, for training ----------------------------------------------------------------------
 # Each elementwise derivative takes (x, y) and returns ∂y/∂x in x's dtype. At a kink, the side JAX's
 # autodiff takes for Keras's JAX backend (the training oracle) is the one chosen: relu'(0) = 0,
-# leaky_relu'(0) = 1, elu'(0) = alpha, hard_tanh'(±1) = 1, relu6'(6) = 0.
+# leaky_relu'(0) = 1, elu'(0) = alpha, hard_tanh'(±1) = 1, relu6'(6) = 0, sparse_sigmoid'(±1) = 1/4.
 def _where(condition, a, b, x):
     return np.where(condition, _c(a, x), _c(b, x))
 
@@ -358,7 +358,8 @@ _DERIVATIVES = {
     "softplus": lambda x, y: sigmoid(x),
     "softsign": lambda x, y: _c(1.0, x) / np.square(_c(1.0, x) + np.abs(x)),
     "sparse_plus": lambda x, y: np.where(x <= -1, _c(0.0, x), np.where(x < 1, _c(0.5, x) * (x + _c(1.0, x)), _c(1.0, x))),
-    "sparse_sigmoid": lambda x, y: _where((x > -1) & (x < 1), 0.5, 0.0, x),
+    # JAX clips to [-1, 1], and its clip splits the slope at a bound: 0.25 at exactly ±1
+    "sparse_sigmoid": lambda x, y: np.where(np.abs(x) < 1, _c(0.5, x), np.where(np.abs(x) == 1, _c(0.25, x), _c(0.0, x))),
     "squareplus": lambda x, y: _c(0.5, x) * (_c(1.0, x) + x / np.sqrt(x * x + _c(4.0, x))),
     "tanh": lambda x, y: _c(1.0, x) - y * y,
     "tanh_shrink": lambda x, y: np.square(np.tanh(x)),

@@ -119,7 +119,9 @@ def unregister(kind: str) -> None:
 def kind_class(kind) -> type[Layer]:
     """The class of a registered kind, or a LayerConfigError listing the kinds there are."""
     if not isinstance(kind, str) or kind not in KINDS:
-        raise LayerConfigError(f"layer kind must be one of {', '.join(sorted(KINDS))}; received {str(kind)[:40]!r}")
+        some = ", ".join(list(KINDS)[:6])
+        raise LayerConfigError(f"unknown layer kind {str(kind)[:40]!r}: a kind is a Keras class name netbuilder has, "
+                               f"such as {some} ({len(KINDS)} in all)")
     return KINDS[kind]
 
 

@@ -40,7 +40,7 @@ def page(model: ModelSpec) -> None:
 
 
 def graph(model: ModelSpec) -> None:
-    chart = dataflow(model, selected=ss.get("selected"))
+    chart = dataflow(model, selected=ss.selection)
     tall = len(model.layers) > 8
     with st.container(height=GRAPH_HEIGHT if tall else "content", border=False, key="graph_box"):
         st.graphviz_chart(chart, width="content")
@@ -92,13 +92,14 @@ def _entry(model: ModelSpec, option) -> str:
 def editor(model: ModelSpec) -> None:
     options = [INPUT, *(layer.id for layer in model.layers)]
     state.keep_selection_valid()
-    st.radio("Layers", options, key="selected", format_func=lambda option: _entry(model, option),
+    ss.selected = ss.selection
+    st.radio("Layers", options, key="selected", format_func=lambda option: _entry(model, option), on_change=state.on_select,
              help="Pick a layer to edit it; the graph highlights it.")
     with st.container(border=True, key="selected_panel"):
-        if ss.selected == INPUT:
+        if ss.selection == INPUT:
             input_panel(model)
         else:
-            layer_panel(model, model.index_of(ss.selected))
+            layer_panel(model, model.index_of(ss.selection))
         state.show_notices("editor")
     add_panel(model)
     with st.expander("Paste layers written as Keras code"):
@@ -153,7 +154,8 @@ def input_panel(model: ModelSpec) -> None:
     st.text_input("Input shape (per sample)", key="input_shape_text", on_change=state.on_input_shape,
                   help="Up to 4 positive integers separated by commas; empty for one number per sample. "
                        "The batch axis is added in front and shown as None.")
-    st.text_area("Input data", key="input_text", height=110,
+    ss.input_text = ss.input_data
+    st.text_area("Input data", key="input_text", height=110, on_change=state.on_input_text,
                  help="A nested list such as [[1, 2], [3, 4]] (NumPy's print format works too): a batch, or one sample "
                       "without the batch axis. The words `zeros`, `range` and `random:SEED` stand for one sample of the "
                       "input shape (how a large input is written).")

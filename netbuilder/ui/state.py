@@ -1,7 +1,9 @@
 """The session's state and every callback that changes it: the one place the model is edited.
 
 The model lives in `st.session_state.history` (undo/redo over immutable ModelSpecs) and is the
-single source of truth. Widgets are keyed by stable layer ids; a widget's callback goes through
+single source of truth; the input data (`input_data`) and the selected layer (`selection`) are kept
+apart from the widgets that edit them, because Streamlit forgets a widget's state on a page where
+it is not drawn. Widgets are keyed by stable layer ids; a widget's callback goes through
 `commit`, which keeps the last good model when an edit is refused and leaves a message in the
 area of the page where the visitor acted (`notify(area, ...)`, shown there by `show_notices`).
 """
@@ -98,15 +100,15 @@ def init_state() -> None:
             notify("toolbar", "warning", f"The shared link could not be opened ({plain(sentence(str(e)))}) "
                                          "Showing the default model instead.")
     ss.history = History(model)
-    ss.input_text = text
-    ss.selected = model.layers[0].id if model.layers else INPUT
+    ss.input_data = text
+    ss.selection = model.layers[0].id if model.layers else INPUT
 
 
 def sync_link() -> None:
     """Keep `?model=` equal to the current model (and its input, when small), so the address bar is the share link."""
     try:
-        token = share.encode(spec(), ss.input_text)
-        ss.share_has_input = share.input_fits(ss.input_text)
+        token = share.encode(spec(), ss.input_data)
+        ss.share_has_input = share.input_fits(ss.input_data)
     except NetbuilderError:  # the input (e.g. escaped non-ASCII text) makes the link too long: share the model alone
         token = share.encode(spec())
         ss.share_has_input = False
@@ -118,18 +120,28 @@ def sync_link() -> None:
 def selected_index() -> int | None:
     """Position of the selected layer, or None when the input is selected (or the layer is gone)."""
     ids = [layer.id for layer in spec().layers]
-    return ids.index(ss.get("selected")) if ss.get("selected") in ids else None
+    return ids.index(ss.selection) if ss.selection in ids else None
 
 
 def select(layer_id) -> None:
-    ss.selected = layer_id
+    ss.selection = layer_id
 
 
 def keep_selection_valid() -> None:
     """After undo, redo or a preset, the selected layer may be gone: select one that exists."""
     ids = [layer.id for layer in spec().layers]
-    if ss.get("selected") != INPUT and ss.get("selected") not in ids:
-        ss.selected = ids[0] if ids else INPUT
+    if ss.selection != INPUT and ss.selection not in ids:
+        ss.selection = ids[0] if ids else INPUT
+
+
+def on_select() -> None:
+    """The layer list's radio (key "selected") changed: remember the choice beyond this page."""
+    ss.selection = ss.selected
+
+
+def on_input_text() -> None:
+    """The input box (key "input_text") changed: it becomes the model's input data."""
+    ss.input_data = ss.input_text
 
 
 # --- input data -------------------------------------------------------------------------------------
@@ -148,14 +160,14 @@ def parse_input(text: str, input_shape: tuple[int, ...]) -> data.ParsedInput | I
 
 
 def current_input() -> data.ParsedInput | InputProblem:
-    return parse_input(ss.input_text, spec().input_shape)
+    return parse_input(ss.input_data, spec().input_shape)
 
 
-def fit_input() -> None:
-    """After the input shape changed: refill the input with a range if it no longer fits, and say so."""
+def fit_input(area: str) -> None:
+    """After the input shape changed: refill the input with a range if it no longer fits, and say so in `area`."""
     if isinstance(current_input(), InputProblem):
-        ss.input_text = data.fill_text("range", spec().input_shape)
-        notify("input", "info", f"The input data was refilled with a range for the new shape {format_shape(spec().input_shape)}.")
+        ss.input_data = data.fill_text("range", spec().input_shape)
+        notify(area, "info", f"The input data was refilled with a range for the new shape {format_shape(spec().input_shape)}.")
 
 
 # --- callbacks --------------------------------------------------------------------------------------
@@ -173,7 +185,7 @@ def on_setting(layer_id: int, setting, key: str) -> None:
 def on_input_shape() -> None:
     text = ss.input_shape_text
     if commit(lambda s: s.with_input_shape(data.parse_shape(text)), f"set the input shape to {text[:30]!r}", "input"):
-        fit_input()
+        fit_input("input")
 
 
 def on_seed() -> None:
@@ -188,7 +200,7 @@ def on_add() -> None:
     kind, count = ss.add_kind, ss.get("add_count", 1)
     index = selected_index()
     position = None if ss.get("add_where", "after the selected layer") == "at the end" else (
-        0 if ss.get("selected") == INPUT else (None if index is None else index + 1))
+        0 if ss.selection == INPUT else (None if index is None else index + 1))
     before = {layer.id for layer in spec().layers}
     if commit(lambda s: s.add(kind, position, count=count), f"add {count} {kind} layer(s)", "editor"):
         new = [layer.id for layer in spec().layers if layer.id not in before]
@@ -224,7 +236,7 @@ def on_fix(k: int) -> None:
             notify("fix", "success", f"Done: {plain(fix.description)}. Undo brings the model back.")
             keep_selection_valid()
             if fix.action == "set_input_shape":
-                fit_input()
+                fit_input("fix")
 
 
 def on_history(step: str) -> None:
@@ -233,13 +245,13 @@ def on_history(step: str) -> None:
     getattr(ss.history, step)()
     keep_selection_valid()
     if spec().input_shape != shape:
-        fit_input()
+        fit_input("toolbar")
 
 
 def load_preset(name: str) -> None:
     preset = presets.PRESETS[name]
     if commit(lambda s: preset.spec, f"load the preset {preset.title!r}", "toolbar"):
-        ss.input_text = preset.input_text
+        ss.input_data = preset.input_text
         keep_selection_valid()
         notify("toolbar", "info", f"Loaded **{plain(preset.title)}**. {plain(preset.lesson)}")
 
@@ -249,7 +261,7 @@ def on_preset() -> None:
 
 
 def on_fill(kind: str) -> None:
-    ss.input_text = data.fill_text(kind, spec().input_shape, seed=random.randint(0, MAX_SEED))
+    ss.input_data = data.fill_text(kind, spec().input_shape, seed=random.randint(0, MAX_SEED))
 
 
 def on_import() -> None:
@@ -259,7 +271,7 @@ def on_import() -> None:
         notify("import", "error", "Paste a Keras model JSON (the text of `model.to_json()`) or upload a .json file first.")
         return
     if commit(lambda s: spec_from_keras_json(text, seed=s.seed), "import the Keras JSON", "import"):
-        ss.input_text = data.fill_text("range", spec().input_shape)
+        ss.input_data = data.fill_text("range", spec().input_shape)
         keep_selection_valid()
         notify("import", "success", f"Imported a model with {len(spec().layers)} layers; its weights are fresh from seed {spec().seed}.")
 
@@ -279,7 +291,7 @@ def on_paste(mode: str) -> None:
         return s.replace_layers(layers)
 
     if commit(change, f"{mode} the layers", "editor"):
-        fit_input()
+        fit_input("editor")
         keep_selection_valid()
         skipped = f" Left out (netbuilder has no such setting): {plain(', '.join(pasted.ignored))}." if pasted.ignored else ""
         notify("editor", "success", f"{'Replaced the layers with' if mode == 'replace' else 'Appended'} "

@@ -169,7 +169,10 @@ class ReLU(_ElementwiseLayer):
         t, cap, slope = self.threshold, math.inf if self.max_value is None else self.max_value, self.negative_slope
         if self._leaky_only:  # max(x, slope·x): which side wins decides the slope (x at 0 counts as the x side, as JAX)
             return dy * np.where(x >= slope * x, 1.0, slope).astype(x.dtype), []
-        return dy * (((x > t) & (x < cap)) + slope * (x < t)).astype(x.dtype), []
+        slopes = ((x > t) & (x < cap)) + slope * (x < t)
+        if self.max_value is not None and not (self.threshold == 0 and self.max_value == 6):
+            slopes = slopes + 0.5 * ((x == cap) & (x > t))  # JAX's clip splits the slope at its bound (relu6 does not)
+        return dy * slopes.astype(x.dtype), []
 
     def label(self) -> str:
         parts = []

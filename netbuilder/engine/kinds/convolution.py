@@ -479,6 +479,20 @@ def _elementwise_derivative(name: str, z: np.ndarray, y: np.ndarray) -> np.ndarr
     raise LayerConfigError(f"no gradient for activation {name!r}")
 
 
+def _sparsemax_backward(z, y, dy):
+    """The gradient of Keras's sparsemax as Keras computes it: tau = (Σ of the first k cumulative sums − 1)/k,
+    not the textbook (Σ of the first k values − 1)/k, so the j-th largest input moves tau by (k − j + 1)/k."""
+    order = np.argsort(-z, axis=-1, kind="stable")
+    ordered = np.take_along_axis(z, order, axis=-1)
+    r = np.arange(1, z.shape[-1] + 1)
+    k = np.sum(ordered - (np.cumsum(ordered, axis=-1) - 1) / r > 0, axis=-1, keepdims=True)
+    weight_sorted = np.where(r <= k, (k - r + 1) / k, 0.0)
+    weight = np.empty_like(weight_sorted)
+    np.put_along_axis(weight, order, weight_sorted, axis=-1)
+    active = (y > 0).astype(dy.dtype)
+    return active * dy - np.sum(active * dy, axis=-1, keepdims=True) * weight.astype(dy.dtype)
+
+
 def activation_backward(name: str, z: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """∂loss/∂z from ∂loss/∂y for y = activation(z); softmax-like ones along the last axis."""
     if name == "linear":
@@ -489,7 +503,5 @@ def activation_backward(name: str, z: np.ndarray, y: np.ndarray, dy: np.ndarray)
         if name == "log_softmax":
             return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
         if name == "sparsemax":
-            support = (y > 0).astype(dy.dtype)
-            mean = np.sum(dy * support, axis=-1, keepdims=True) / np.sum(support, axis=-1, keepdims=True)
-            return support * (dy - mean)
+            return _sparsemax_backward(z, y, dy)
         return dy * _elementwise_derivative(name, z, y)

@@ -194,20 +194,25 @@ class BatchNormalization(Layer):
         return f"{n}×{size:,} = {n * size:,} ({(n - 2) * size:,} trainable)"
 
     def cost(self, shape, output_shape) -> Cost:
-        # x·inv then + res in place: the output is the only full-size array; inv and res are per feature
-        return Cost(elementwise=2 * math.prod(shape[1:]), scratch=4 * shape[self.axis])
+        # x·inv, then + res in place: besides the output, one feature-sized buffer holds inv, then res. It does
+        # not grow with the batch, so counting it per sample overstates it; the features are at most all the values
+        return Cost(elementwise=2 * math.prod(shape[1:]), scratch=shape[self.axis])
 
     # --- numbers --------------------------------------------------------------------------------
-    def _vectors(self, mean, variance, dtype):
-        """Keras's (inv, res): inv = γ/√(var + ε), res = β − mean·inv, each shaped to broadcast on the axis."""
+    def _normalise(self, x, mean, variance):
+        """Keras's `x·inv + (β − mean·inv)` with inv = γ/√(var + ε), using one feature-sized buffer for inv then res."""
         w = dict(zip(self._names(), self._weights))
-        inv = 1.0 / np.sqrt(variance + self.epsilon)
+        t = variance + self.epsilon
+        np.sqrt(t, out=t)
+        np.divide(1.0, t, out=t)  # in place, same bits as Keras's `1.0 / np.sqrt(variance + epsilon)`
         if self.scale:
-            inv = inv * w["gamma"].astype(dtype, copy=False)
-        res = -mean * inv
+            np.multiply(t, w["gamma"].astype(x.dtype, copy=False), out=t)
+        y = x * self._broadcast(t, x.ndim)
+        np.multiply(mean, t, out=t)
+        np.negative(t, out=t)  # -(mean·inv) has the bits of Keras's (-mean)·inv: rounding is symmetric
         if self.center:
-            res = res + w["beta"].astype(dtype, copy=False)
-        return inv, res
+            np.add(t, w["beta"].astype(x.dtype, copy=False), out=t)
+        return np.add(y, self._broadcast(t, x.ndim), out=y)
 
     def _broadcast(self, v, ndim: int):
         shape = [1] * ndim
@@ -215,10 +220,9 @@ class BatchNormalization(Layer):
         return v.reshape(shape)
 
     def call(self, x):
-        w = dict(zip(self._names(), self._weights))
-        inv, res = self._vectors(w["moving_mean"].astype(x.dtype, copy=False), w["moving_variance"].astype(x.dtype, copy=False), x.dtype)
-        y = x * self._broadcast(inv, x.ndim)
-        return np.add(y, self._broadcast(res, x.ndim), out=y)  # in place: same bits as Keras's `x * inv + res`
+        n = len(self._names())
+        mean, variance = self._weights[n - 2], self._weights[n - 1]
+        return self._normalise(x, mean.astype(x.dtype, copy=False), variance.astype(x.dtype, copy=False))
 
     def forward_train(self, x, rng):
         """Batch statistics (biased variance, as mean(x²) − mean(x)²), and the moving ones updated as Keras does."""
@@ -231,9 +235,7 @@ class BatchNormalization(Layer):
             i = names.index(stat)
             old = self._weights[i]
             self._weights[i] = (old.astype(x.dtype, copy=False) * self.momentum + batch * (1.0 - self.momentum)).astype(old.dtype)
-        inv, res = self._vectors(mean, variance, x.dtype)
-        y = x * self._broadcast(inv, x.ndim)
-        np.add(y, self._broadcast(res, x.ndim), out=y)
+        y = self._normalise(x, mean, variance)
         return y, (x, axes, self._broadcast(mean, x.ndim), self._broadcast(1.0 / np.sqrt(variance + self.epsilon), x.ndim))
 
     def backward(self, cache, dy):

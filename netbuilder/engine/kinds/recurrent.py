@@ -177,10 +177,10 @@ def activation_vjp(name: str, x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> n
     raise LayerConfigError(f"no gradient for activation {name!r}")
 
 
-def _gates_vjp(names, pre, post, d, u: int) -> np.ndarray:
-    """Gradient through gate-wise activations: gate k (columns k·u to (k+1)·u) uses names[k]."""
-    return np.concatenate([activation_vjp(n, pre[..., k * u:(k + 1) * u], post[..., k * u:(k + 1) * u], d[..., k * u:(k + 1) * u])
-                           for k, n in enumerate(names)], axis=-1)
+def _gates_vjp(names, pre, post, d) -> np.ndarray:
+    """Gradient through gate-wise activations: gate j (pre[j], post[j], d[j]: (batch, units)) uses names[j];
+    the result in Keras's column layout (batch, gates·units)."""
+    return np.concatenate([activation_vjp(n, pre[j], post[j], d[j]) for j, n in enumerate(names)], axis=-1)
 
 
 # --- the kinds ------------------------------------------------------------------------------------------------
@@ -408,9 +408,9 @@ class _Recurrent(Layer):
 
     # --- numbers ----------------------------------------------------------------------------------------
     def _project(self, x: np.ndarray, kernel: np.ndarray, bias) -> np.ndarray:
-        """x·kernel (+ bias) for every step at once: (batch, steps, gates·units); equal bits to one matmul per step."""
-        b, t, n = x.shape
-        xw = np.matmul(x.reshape(b * t, n), kernel).reshape(b, t, -1) if x.flags.c_contiguous else np.matmul(x, kernel)
+        """x·kernel (+ bias) of every step, time-major (steps, batch, gates·units) so each step's slice is
+        contiguous: one (batch, features)·kernel product per step, as Keras computes it, in one call."""
+        xw = np.matmul(x.transpose(1, 0, 2), kernel)
         if bias is not None:
             np.add(xw, bias, out=xw)
         return xw
@@ -445,14 +445,13 @@ class _Recurrent(Layer):
             cache[key][k] = value
 
     def _finish_backward(self, cache, dz_in, kernel):
-        """dx, d kernel and the input-side bias gradient from the per-step gradients of x·kernel (+ bias)."""
+        """dx, ∂kernel and the input-side bias gradient from the per-step gradients (processing order) of x·kernel + bias."""
         x = cache["x"]
         b, t, n = x.shape
-        order = [tt for _, tt in self._order(t)]
-        dxw = np.empty((b, t, dz_in.shape[-1]), x.dtype)
-        dxw[:, order] = dz_in.transpose(1, 0, 2)  # back from processing order to time order
-        dkernel = x.reshape(b * t, n).T @ dxw.reshape(b * t, -1)
-        dx = dxw @ kernel.T
+        dxw = np.empty_like(dz_in)
+        dxw[[tt for _, tt in self._order(t)]] = dz_in  # back to time order
+        dkernel = x.transpose(1, 0, 2).reshape(t * b, n).T @ dxw.reshape(t * b, -1)
+        dx = np.ascontiguousarray((dxw @ kernel.T).transpose(1, 0, 2))
         return dx, dkernel, dxw.sum(axis=(0, 1))
 
     def _dy_at(self, dy, k, steps):
@@ -462,13 +461,9 @@ class _Recurrent(Layer):
         return dy if k == steps - 1 else None
 
     # --- cost -------------------------------------------------------------------------------------------
-    def _act_extra(self, names, elements: int) -> int:
-        """Largest temporary (result and scratch) of the activations not applied in place, per sample."""
-        extra = 0
-        for name in set(names):
-            if name not in _IN_PLACE:
-                extra = max(extra, elements + activation_cost(name, elements)[1])
-        return extra
+    def _act_extra(self, calls) -> int:
+        """Largest temporary (result and scratch, per sample) of the (activation, elements) calls not done in place."""
+        return max((n + activation_cost(name, n)[1] for name, n in calls if name not in _IN_PLACE), default=0)
 
     def _act_ops(self, name: str, elements: int) -> int:
         return _SIGMOID_OPS * elements if name == "sigmoid" else activation_cost(name, elements)[0]
@@ -479,7 +474,8 @@ class _Recurrent(Layer):
         buffers, ops = self._step_cost()
         return Cost(
             mult_adds=steps * (n + self.units) * g,
-            elementwise=steps * ops,
+            elementwise=steps * ops + (g * steps if self.use_bias and self.kind != "LSTM" else 0),
+            # the projection of every step, the step's buffers, and the state h beside a sequence output
             scratch=steps * g + buffers + (self.units if self.return_sequences else 0),
         )
 
@@ -595,8 +591,8 @@ class SimpleRNN(_Recurrent):
     def _step_cost(self) -> tuple[int, int]:
         u = self.units
         buffers = u  # h·U
-        ops = u * (self.use_bias + 1) + self._act_ops(self.activation, u)
-        return buffers + self._act_extra([self.activation], u), ops
+        ops = u + self._act_ops(self.activation, u)
+        return buffers + self._act_extra([(self.activation, u)]), ops
 
     def _run(self, x, cache):
         kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))
@@ -607,11 +603,12 @@ class SimpleRNN(_Recurrent):
         for k, t in self._order(steps):
             self._store(cache, "h_prev", k, h, steps)
             np.matmul(h, rec, out=m)
-            h = out[:, k] if self.return_sequences else h
-            np.add(xw[:, t], m, out=h)  # Keras: (x·W + b) + h·U
+            np.add(xw[t], m, out=h)  # Keras: (x·W + b) + h·U
             self._store(cache, "pre", k, h, steps)
             _activate(self.activation, h)
             self._store(cache, "post", k, h, steps)
+            if self.return_sequences:
+                np.copyto(out[:, k], h)
         return out
 
     def backward(self, cache, dy):
@@ -668,57 +665,62 @@ class LSTM(_Recurrent):
 
     def _step_cost(self) -> tuple[int, int]:
         u, g = self.units, 4 * self.units
-        buffers = g + 2 * u  # z, c, act(c)
-        ops = g * (1 + self.use_bias) + 3 * self._act_ops(self.recurrent_activation, u) + 2 * self._act_ops(self.activation, u) + 4 * u
-        return buffers + self._act_extra([self.activation, self.recurrent_activation], u), ops
+        buffers = 2 * g + 2 * u  # h·U, the gates, c, act(c)
+        ops = g * (2 + self.use_bias) + 3 * self._act_ops(self.recurrent_activation, u) + 2 * self._act_ops(self.activation, u) + 5 * u
+        rec, act = self.recurrent_activation, self.activation
+        return buffers + self._act_extra([(rec, 2 * u), (rec, u), (act, u)]), ops
 
     def _run(self, x, cache):
         kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))
-        dt, steps, u = kernel.dtype, x.shape[1], self.units
+        dt, (b, steps, _), u = kernel.dtype, x.shape, self.units
         xw = self._project(x, kernel, None)  # Keras adds the bias after x·W + h·U
         out, h = self._output(x, dt)
-        z = np.empty((x.shape[0], 4 * u), dt)
-        c = np.zeros((x.shape[0], u), dt)
+        z = np.empty((b, 4 * u), dt)
+        gates = np.empty((4, b, u), dt)  # gate-major, so each gate is contiguous
+        c = np.zeros((b, u), dt)
         a = np.empty_like(c)
-        i, f, g, o = (z[:, j * u:(j + 1) * u] for j in range(4))
+        i, f, g, o = gates
+        rec_name, act_name = self.recurrent_activation, self.activation
         for k, t in self._order(steps):
             self._store(cache, "h_prev", k, h, steps)
             self._store(cache, "c_prev", k, c, steps)
             np.matmul(h, rec, out=z)
-            np.add(xw[:, t], z, out=z)
+            np.add(xw[t], z, out=z)
             if bias is not None:
                 np.add(z, bias, out=z)
-            self._store(cache, "pre", k, z, steps)
-            for gate, name in zip((i, f, g, o), self.activation_names):
-                _activate(name, gate)
-            self._store(cache, "post", k, z, steps)
+            np.copyto(gates, z.reshape(b, 4, u).transpose(1, 0, 2))
+            self._store(cache, "pre", k, gates, steps)
+            _activate(rec_name, gates[:2])  # i, f
+            _activate(act_name, g)
+            _activate(rec_name, o)
+            self._store(cache, "post", k, gates, steps)
             np.multiply(f, c, out=c)  # c = f·c + i·act(...), in Keras's order
             np.multiply(i, g, out=g)
             np.add(c, g, out=c)
             self._store(cache, "c", k, c, steps)
             np.copyto(a, c)
-            _activate(self.activation, a)
+            _activate(act_name, a)
             self._store(cache, "a", k, a, steps)
-            h = out[:, k] if self.return_sequences else h
             np.multiply(o, a, out=h)
+            if self.return_sequences:
+                np.copyto(out[:, k], h)
         return out
 
     def backward(self, cache, dy):
         kernel, rec, _ = self._weights_of(dy.dtype)
         steps, u = cache["x"].shape[1], self.units
         pre, post = cache["pre"], cache["post"]
-        dz = np.empty_like(pre)
+        dz = np.empty((steps, dy.shape[0], 4 * u), dy.dtype)
         dh = np.zeros_like(cache["h_prev"][0])
         dc = np.zeros_like(dh)
         for k in range(steps - 1, -1, -1):
             d = self._dy_at(dy, k, steps)
             if d is not None:
                 dh = dh + d
-            i, f, g, o = (post[k][:, j * u:(j + 1) * u] for j in range(4))
+            i, f, g, o = post[k]
             a = cache["a"][k]
             dc = dc + activation_vjp(self.activation, cache["c"][k], a, dh * o)
-            dgates = np.concatenate([dc * g, dc * cache["c_prev"][k], dc * i, dh * a], axis=-1)
-            dz[k] = _gates_vjp(self.activation_names, pre[k], post[k], dgates, u)
+            dz[k] = _gates_vjp(self.activation_names, pre[k], post[k], (dc * g, dc * cache["c_prev"][k], dc * i, dh * a))
             dh = dz[k] @ rec.T
             dc = dc * f
         drec = cache["h_prev"].reshape(-1, u).T @ dz.reshape(-1, 4 * u)
@@ -764,10 +766,12 @@ class GRU(_Recurrent):
 
     def _step_cost(self) -> tuple[int, int]:
         u = self.units
-        # h·U (3u, or 2u and r·h with reset_after=False), z and r (2u), hh, z·h
-        buffers = 7 * u
-        ops = 2 * u * (1 + self.use_bias) + 2 * self._act_ops(self.recurrent_activation, u) + 7 * u + self._act_ops(self.activation, u)
-        return buffers + self._act_extra([self.activation, self.recurrent_activation], u), ops
+        width = 3 * u if self.reset_after else 2 * u
+        buffers = 2 * width + 2 * u + 3 * u  # h·U and its sum with x·W, z and r, hh, z·h, one more
+        ops = width * (2 + (self.use_bias and self.reset_after)) + 2 * self._act_ops(self.recurrent_activation, u) + 9 * u \
+            + self._act_ops(self.activation, u)
+        rec, act = self.recurrent_activation, self.activation
+        return buffers + self._act_extra([(rec, 2 * u), (act, u)]), ops
 
     def _run(self, x, cache):
         kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))
@@ -776,11 +780,11 @@ class GRU(_Recurrent):
         rec_bias = bias[1] if bias is not None and self.reset_after else None
         xw = self._project(x, kernel, in_bias)
         out, h = self._output(x, dt)
-        m = np.empty((b, (3 if self.reset_after else 2) * u), dt)
-        s = np.empty((b, 2 * u), dt)
-        hh, zh = np.empty((b, u), dt), np.empty((b, u), dt)
-        rh = None if self.reset_after else np.empty((b, u), dt)
-        z, r = s[:, :u], s[:, u:]
+        width = (3 if self.reset_after else 2) * u
+        m, s = np.empty((b, width), dt), np.empty((b, width), dt)
+        zr = np.empty((2, b, u), dt)  # gate-major, so each gate is contiguous
+        hh, zh, v = np.empty((b, u), dt), np.empty((b, u), dt), np.empty((b, u), dt)
+        z, r = zr
         one = np.array(1, dt)
         for k, t in self._order(steps):
             self._store(cache, "h_prev", k, h, steps)
@@ -788,29 +792,34 @@ class GRU(_Recurrent):
                 np.matmul(h, rec, out=m)
                 if rec_bias is not None:
                     np.add(m, rec_bias, out=m)
+                np.add(xw[t], m, out=s)  # x_z + m_z and x_r + m_r (the third block is not used)
             else:
                 np.matmul(h, rec[:, :2 * u], out=m)
-            np.add(xw[:, t, :2 * u], m[:, :2 * u], out=s)
-            self._store(cache, "pre", k, s, steps)
-            _activate(self.recurrent_activation, z)
-            _activate(self.recurrent_activation, r)
-            self._store(cache, "post", k, s, steps)
-            if self.reset_after:
-                self._store(cache, "m", k, m[:, 2 * u:], steps)
-                np.multiply(r, m[:, 2 * u:], out=hh)
-            else:
-                np.multiply(r, h, out=rh)
-                self._store(cache, "rh", k, rh, steps)
-                np.matmul(rh, rec[:, 2 * u:], out=hh)
-            np.add(xw[:, t, 2 * u:], hh, out=hh)
+                np.copyto(s, xw[t][:, :2 * u])
+                np.add(s, m, out=s)
+            np.copyto(zr, s.reshape(b, -1, u)[:, :2].transpose(1, 0, 2))
+            self._store(cache, "pre", k, zr, steps)
+            _activate(self.recurrent_activation, zr)
+            self._store(cache, "post", k, zr, steps)
+            if self.reset_after:  # x_h + r·(h·U_h + b_h)
+                np.copyto(v, m[:, 2 * u:])
+                self._store(cache, "m", k, v, steps)
+                np.multiply(r, v, out=hh)
+            else:  # x_h + (r·h)·U_h
+                np.multiply(r, h, out=v)
+                self._store(cache, "rh", k, v, steps)
+                np.matmul(v, rec[:, 2 * u:], out=hh)
+            np.copyto(v, xw[t][:, 2 * u:])
+            np.add(v, hh, out=hh)
             self._store(cache, "p", k, hh, steps)
             _activate(self.activation, hh)
             self._store(cache, "hh", k, hh, steps)
             np.multiply(z, h, out=zh)  # h = z·h + (1 − z)·hh, in Keras's order
             np.subtract(one, z, out=z)
             np.multiply(z, hh, out=hh)
-            h = out[:, k] if self.return_sequences else h
             np.add(zh, hh, out=h)
+            if self.return_sequences:
+                np.copyto(out[:, k], h)
         return out
 
     def backward(self, cache, dy):
@@ -825,25 +834,18 @@ class GRU(_Recurrent):
             d = self._dy_at(dy, k, steps)
             if d is not None:
                 dh = dh + d
-            h_prev, z, r, hh = cache["h_prev"][k], post[k][:, :u], post[k][:, u:], cache["hh"][k]
+            h_prev, (z, r), hh = cache["h_prev"][k], post[k], cache["hh"][k]
             dp = activation_vjp(self.activation, cache["p"][k], hh, dh * (1 - z))
             if self.reset_after:
-                dr = dp * cache["m"][k]
-                dm_h = dp * r
-                h_from_rh = 0
+                dr, dm_h = dp * cache["m"][k], dp * r
             else:
                 drh = dp @ rec[:, 2 * u:].T
                 drec[:, 2 * u:] += cache["rh"][k].T @ dp
                 dr = drh * h_prev
-                h_from_rh = drh * r
-            ds = _gates_vjp(names[:2], pre[k], post[k], np.concatenate([dh * (h_prev - hh), dr], axis=-1), u)
+            ds = _gates_vjp(names[:2], pre[k], post[k], (dh * (h_prev - hh), dr))
             dxw[k] = np.concatenate([ds, dp], axis=-1)
-            if self.reset_after:
-                dm[k] = np.concatenate([ds, dm_h], axis=-1)
-                dh = dh * z + dm[k] @ rec.T
-            else:
-                dm[k] = ds
-                dh = dh * z + h_from_rh + ds @ rec[:, :2 * u].T
+            dm[k] = np.concatenate([ds, dm_h], axis=-1) if self.reset_after else ds
+            dh = dh * z + dm[k] @ rec[:, :dm.shape[-1]].T + (0 if self.reset_after else drh * r)
         width = dm.shape[-1]
         drec[:, :width] += cache["h_prev"].reshape(-1, u).T @ dm.reshape(-1, width)
         dx, dkernel, dbias = self._finish_backward(cache, dxw, kernel)

@@ -736,7 +736,8 @@ class _UpSampling(_Spatial):
         for axis, s in sorted(zip(axes, sizes), reverse=True):
             expanded = np.expand_dims(expanded, axis + 1)
             target.insert(axis + 1, s)
-        return np.broadcast_to(expanded, target).reshape(self.compute_output_shape(x.shape))
+        # (reshaping a broadcast copies, except where a spatial axis has size 1: then ascontiguousarray copies instead)
+        return np.ascontiguousarray(np.broadcast_to(expanded, target).reshape(self.compute_output_shape(x.shape)))
 
     def backward(self, cache, dy):
         sizes, axes = self.sizes(), self.spatial_axes()

@@ -1,0 +1,377 @@
+"""Conv1D and Conv2D through the kind harness (tests/kind_harness.py) against real Keras, plus their
+problems and fixes, gradients (finite differences and JAX), exports, costs and random chains."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import netbuilder as nb
+from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model,
+                          sample, spec_of)
+from netbuilder.engine.analysis import FixContext, analyze, layer_names
+from netbuilder.engine.kinds.convolution import activation_backward
+
+GLOROT = {"kernel_initializer": "GlorotUniform"}
+WIDE = {"rtol": 1e-5, "atol": 1e-5}  # sums of hundreds of products: XLA adds them in another order
+
+CASES = [
+    # Conv2D: shapes, strides, padding, dilation, both layouts, odd sizes
+    Case("Conv2D", {"filters": 8, "kernel_size": 3}, (9, 9, 3), GLOROT),
+    Case("Conv2D", {"filters": 4, "kernel_size": 3, "strides": 2}, (11, 10, 2), GLOROT),
+    Case("Conv2D", {"filters": 3, "kernel_size": 4, "padding": "same"}, (7, 7, 2), GLOROT),
+    Case("Conv2D", {"filters": 5, "kernel_size": (2, 3), "strides": (2, 1), "padding": "same"}, (7, 8, 2)),
+    Case("Conv2D", {"filters": 2, "kernel_size": 2, "strides": 3, "padding": "same"}, (8, 10, 1)),
+    Case("Conv2D", {"filters": 3, "kernel_size": 3, "strides": (3, 2), "padding": "same"}, (10, 9, 2)),
+    Case("Conv2D", {"filters": 4, "kernel_size": (3, 2), "dilation_rate": (2, 3)}, (10, 11, 2)),
+    Case("Conv2D", {"filters": 5, "kernel_size": (3, 2), "padding": "same", "dilation_rate": (2, 3),
+                    "data_format": "channels_first"}, (3, 7, 8), GLOROT),
+    Case("Conv2D", {"filters": 4, "kernel_size": 3, "strides": (2, 3), "data_format": "channels_first"}, (2, 11, 13)),
+    Case("Conv2D", {"filters": 3, "kernel_size": 4, "strides": 2, "padding": "same", "data_format": "channels_first"}, (2, 9, 6)),
+    Case("Conv2D", {"filters": 6, "kernel_size": 1}, (5, 6, 4), GLOROT),
+    Case("Conv2D", {"filters": 6, "kernel_size": 1, "strides": 2}, (5, 6, 4)),
+    Case("Conv2D", {"filters": 6, "kernel_size": 1, "data_format": "channels_first"}, (4, 5, 6)),
+    Case("Conv2D", {"filters": 3, "kernel_size": 3, "activation": "tanh", "use_bias": False}, (6, 7, 2), GLOROT),
+    Case("Conv2D", {"filters": 3, "kernel_size": 2, "activation": "softmax", "data_format": "channels_first"}, (2, 5, 6)),
+    Case("Conv2D", {"filters": 3, "kernel_size": 2, "activation": "gelu"}, (5, 5, 2)),
+    Case("Conv2D", {"filters": 32, "kernel_size": 3, "activation": "relu"}, (28, 28, 1), GLOROT, **WIDE),
+    Case("Conv2D", {"filters": 64, "kernel_size": 3, "activation": "relu"}, (13, 13, 32), GLOROT, **WIDE),
+    Case("Conv2D", {"filters": 2, "kernel_size": [2, 2], "strides": [1, 2], "padding": "SAME", "data_format": "Channels_Last"}, (5, 5, 1)),
+    Case("Conv2D", {"filters": 4, "kernel_size": 5, "padding": "same"}, (2, 2, 1)),  # same: any kernel fits
+    Case("Conv2D", {"filters": 4, "kernel_size": 3, "strides": 10}, (8, 8, 1)),  # one window
+    Case("Conv2D", {"filters": 2, "kernel_size": 3, "dilation_rate": 4, "padding": "same"}, (8, 8, 1)),
+    # Conv2D: refused by both
+    Case("Conv2D", {"filters": 8, "kernel_size": 3}, (2, 2, 1)),  # kernel larger than the input under valid
+    Case("Conv2D", {"filters": 8, "kernel_size": 3, "data_format": "channels_first"}, (1, 2, 5)),
+    Case("Conv2D", {"filters": 4, "kernel_size": 3, "dilation_rate": 4}, (8, 8, 1)),  # dilated kernel spans 9
+    Case("Conv2D", {"filters": 8, "kernel_size": 3}, (28, 28)),  # no channels axis
+    Case("Conv2D", {"filters": 8, "kernel_size": 3}, (6, 6, 1, 1)),  # an axis too many
+    Case("Conv2D", {"filters": 8, "kernel_size": 3, "strides": 2, "dilation_rate": 2}, (9, 9, 1)),
+    Case("Conv2D", {"filters": 8, "kernel_size": 3, "strides": (1, 2), "dilation_rate": (2, 1)}, (9, 9, 1)),
+    Case("Conv2D", {"filters": 0, "kernel_size": 3}, (9, 9, 1)),
+    Case("Conv2D", {"filters": 2, "kernel_size": 0}, (9, 9, 1)),
+    Case("Conv2D", {"filters": 2, "kernel_size": 3, "strides": 0}, (9, 9, 1)),
+    Case("Conv2D", {"filters": 2, "kernel_size": 3, "padding": "causal"}, (9, 9, 1)),
+    Case("Conv2D", {"filters": 2, "kernel_size": 3, "padding": "full"}, (9, 9, 1)),
+    Case("Conv2D", {"filters": 8, "kernel_size": 3, "groups": 3}, (9, 9, 4)),
+    # deliberate differences
+    Case("Conv2D", {"filters": 8, "kernel_size": 3, "groups": 2}, (9, 9, 4),
+         keras_accepts_we_reject="grouped convolutions are not implemented"),
+    Case("Conv2D", {"filters": 4, "kernel_size": 3, "activation": "glu"}, (9, 9, 4),
+         keras_accepts_we_reject="Keras reports the un-halved shape for glu; use an Activation('glu') layer"),
+    # Conv1D
+    Case("Conv1D", {"filters": 4, "kernel_size": 3}, (10, 3), GLOROT),
+    Case("Conv1D", {"filters": 4, "kernel_size": 3, "padding": "causal", "dilation_rate": 2}, (10, 3), GLOROT),
+    Case("Conv1D", {"filters": 3, "kernel_size": 4, "padding": "causal", "strides": 2}, (9, 2)),
+    Case("Conv1D", {"filters": 3, "kernel_size": 3, "padding": "causal", "dilation_rate": 2}, (2, 1)),
+    Case("Conv1D", {"filters": 3, "kernel_size": 3, "padding": "CAUSAL", "data_format": "channels_first"}, (2, 7)),
+    Case("Conv1D", {"filters": 4, "kernel_size": 4, "strides": 3, "padding": "same", "data_format": "channels_first",
+                    "activation": "softmax"}, (3, 11)),
+    Case("Conv1D", {"filters": 4, "kernel_size": 2, "dilation_rate": 3}, (11, 2)),
+    Case("Conv1D", {"filters": 4, "kernel_size": 5, "strides": 2, "activation": "relu", "use_bias": False}, (12, 3), GLOROT),
+    Case("Conv1D", {"filters": 8, "kernel_size": 1}, (6, 5)),
+    Case("Conv1D", {"filters": 64, "kernel_size": 5, "activation": "relu"}, (100, 16), GLOROT, **WIDE),
+    Case("Conv1D", {"filters": 4, "kernel_size": 6}, (5, 3)),  # refused by both
+    Case("Conv1D", {"filters": 4, "kernel_size": 3}, (28, 28, 1)),
+    Case("Conv1D", {"filters": 4, "kernel_size": 3}, (10,)),
+    Case("Conv1D", {"filters": 4, "kernel_size": 3, "strides": 2, "dilation_rate": 2}, (10, 3)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_conv_kind_matches_keras(case):
+    check_case(case)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.initializers and c.settings.get("filters", 0) <= 8], ids=lambda c: c.id)
+def test_conv_cost_holds_what_predict_allocates(case):
+    model = ours_model(case)
+    for batch in (1, 64, min(2048, model.cost.max_batch())):
+        check_cost(model, sample(case, batch))
+
+
+def test_conv_cost_covers_padding_and_activations():
+    """The scratch of each phase (padding, patches, a separate activation output) is what predict allocates."""
+    for settings, shape in [
+        ({"filters": 3, "kernel_size": 3, "padding": "same", "activation": "sigmoid"}, (20, 21, 4)),
+        ({"filters": 16, "kernel_size": 5, "strides": 2, "padding": "same", "data_format": "channels_first"}, (3, 30, 31)),
+        ({"filters": 4, "kernel_size": 1, "activation": "softmax"}, (30, 30, 8)),
+        ({"filters": 2, "kernel_size": 3, "padding": "causal", "activation": "elu"}, (200, 6)),
+    ]:
+        kind = "Conv1D" if len(shape) == 2 else "Conv2D"
+        case = Case(kind, settings, shape)
+        model = ours_model(case)
+        for batch in (1, 64, min(1024, model.cost.max_batch())):
+            check_cost(model, sample(case, batch))
+
+
+# --- problems and fixes --------------------------------------------------------------------------
+def keras_error(layers, input_shape) -> str:
+    """Keras's message when it refuses a Sequential of `layers` on `input_shape`."""
+    keras.backend.clear_session()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            keras.Sequential([keras.Input(input_shape), *layers])
+        except ValueError as e:
+            return str(e)
+    raise AssertionError("Keras accepted the model")
+
+
+def fixes_proposed(layers, input_shape):
+    """What the failing layer proposes (before verification) and the analysis issue with verified fixes."""
+    analysis = analyze(layers, input_shape)
+    issue = analysis.issue
+    context = FixContext(list(layers), issue.layer_index, input_shape, issue.received, layer_names(layers))
+    return layers[issue.layer_index].suggest_fixes(issue.received, None, context), issue
+
+
+def test_conv2d_on_a_grayscale_image_without_channels_axis():
+    proposed, issue = fixes_proposed([nb.Conv2D(8, 3)], (28, 28))
+    assert issue.keras_message == keras_error([keras.layers.Conv2D(8, 3)], (28, 28))
+    assert "channels axis" in issue.explanation and "size 1" in issue.explanation
+    inserts = [f for f in proposed if f.action == "insert_layer"]
+    assert inserts[0].value == ("Reshape", {"target_shape": (28, 28, 1)})
+    assert "Reshape((28, 28, 1))" in inserts[0].description
+    actions = {(f.action, f.value if f.action != "insert_layer" else f.value[0]) for f in issue.fixes}
+    assert ("set_input_shape", (28, 28, 1)) in actions
+    if "Reshape" in nb.KINDS:  # verified only once the Reshape kind exists
+        assert ("insert_layer", "Reshape") in actions
+
+
+def test_conv_rank_fixes_for_other_layouts():
+    proposed, _ = fixes_proposed([nb.Conv2D(8, 3, data_format="channels_first")], (28, 28))
+    assert proposed[0].value == ("Reshape", {"target_shape": (1, 28, 28)})
+    proposed, _ = fixes_proposed([nb.Conv2D(8, 3)], (784,))
+    assert proposed[0].value == ("Reshape", {"target_shape": (28, 28, 1)})
+    proposed, _ = fixes_proposed([nb.Conv1D(8, 3)], (100,))
+    assert proposed[0].value == ("Reshape", {"target_shape": (100, 1)})
+    proposed, issue = fixes_proposed([nb.Conv1D(8, 3)], (28, 28, 1))
+    assert proposed[0].value == ("Reshape", {"target_shape": (784, 1)})
+    assert issue.keras_message == keras_error([keras.layers.Conv1D(8, 3)], (28, 28, 1))
+    _, issue = fixes_proposed([nb.Conv2D(8, 3)], (6, 6, 1, 1))
+    assert issue.keras_message == keras_error([keras.layers.Conv2D(8, 3)], (6, 6, 1, 1))
+
+
+@pytest.mark.parametrize("settings,shape", [
+    ({"filters": 8, "kernel_size": 3}, (2, 2, 1)),
+    ({"filters": 8, "kernel_size": (3, 5), "strides": 2}, (4, 4, 3)),
+    ({"filters": 8, "kernel_size": 3, "data_format": "channels_first"}, (1, 2, 5)),
+    ({"filters": 4, "kernel_size": 3, "dilation_rate": 4}, (8, 8, 1)),
+])
+def test_kernel_larger_than_input_explained_and_fixed(settings, shape):
+    _, issue = fixes_proposed([nb.Conv2D(**settings)], shape)
+    assert issue.keras_message == keras_error([keras.layers.Conv2D(**settings)], shape)
+    assert "padding='same'" in issue.explanation and "smaller" in issue.explanation
+    settings_fixed = {f.value[0]: f.value[1] for f in issue.fixes if f.action == "set_setting"}
+    assert settings_fixed["padding"] == "same"
+    assert "kernel_size" in settings_fixed or "dilation_rate" in settings_fixed
+    for name, value in settings_fixed.items():  # every fix offered makes Keras accept the layer too
+        keras.backend.clear_session()
+        keras.Sequential([keras.Input(shape), keras.layers.Conv2D(**{**settings, name: value})])
+
+
+def test_conv1d_kernel_larger_than_sequence():
+    _, issue = fixes_proposed([nb.Conv1D(4, 6)], (5, 3))
+    assert issue.keras_message == keras_error([keras.layers.Conv1D(4, 6)], (5, 3))
+    assert {f.value for f in issue.fixes if f.action == "set_setting"} >= {("padding", "same"), ("kernel_size", (5,))}
+
+
+def test_channels_mismatch_of_a_built_conv():
+    layer = nb.Conv2D(8, 3)
+    layer.built_shape = (None, 9, 9, 3)
+    upstream = nb.Conv2D(4, 1)
+    _, issue = fixes_proposed([upstream, layer], (9, 9, 2))
+    keras.backend.clear_session()
+    first = keras.layers.Conv2D(4, 1)
+    theirs = keras.layers.Conv2D(8, 3)
+    theirs.build((None, 9, 9, 3))
+    with pytest.raises(ValueError) as refused:
+        keras.Sequential([keras.Input((9, 9, 2)), first, theirs])
+    assert issue.keras_message == str(refused.value)
+    assert "3 input channels" in issue.explanation
+    assert ("set_setting", 0, ("filters", 3)) in {(f.action, f.layer_index, f.value) for f in issue.fixes}
+
+
+def test_settings_refused_with_clear_messages():
+    with pytest.raises(nb.LayerConfigError, match="only groups=1"):
+        nb.Conv2D(8, 3, groups=2)
+    with pytest.raises(nb.LayerConfigError, match="only for 1D"):
+        nb.Conv2D(8, 3, padding="causal")
+    with pytest.raises(nb.LayerConfigError, match="dilation_rate > 1"):
+        nb.Conv1D(8, 3, strides=2, dilation_rate=2)
+    with pytest.raises(nb.LayerConfigError, match="Activation\\('glu'\\)"):
+        nb.Conv2D(8, 3, activation="glu")
+    with pytest.raises(nb.LayerConfigError, match="missing required argument: 'kernel_size'"):
+        nb.Conv2D(8)
+    assert nb.Conv2D(8, 3, padding="Same").padding == "same"
+
+
+def test_descriptions():
+    layer = nb.Conv2D(8, 3)
+    assert layer.formula((None, 28, 28, 1)) == "3×3×1×8 + 8 = 80"
+    assert nb.Conv2D(8, 3, use_bias=False).formula((None, 28, 28, 1)) == "3×3×1×8 = 72"
+    assert nb.Conv1D(32, 5).formula((None, 100, 16)) == "5×16×32 + 32 = 2,592"
+    assert nb.Conv2D(32, 3, padding="same", activation="relu").label() == "32 3×3 same relu"
+    assert nb.Conv2D(8, 3, strides=2, data_format="channels_first").label() == "8 3×3 stride 2×2 valid channels_first"
+    assert "(28 − 3)/1 + 1 = 26" in layer.explain_shape((None, 28, 28, 1), (None, 26, 26, 8))
+    same = nb.Conv2D(8, 3, strides=2, padding="same")
+    assert "ceil(28/2) = 14" in same.explain_shape((None, 28, 28, 1), same.compute_output_shape((None, 28, 28, 1)))
+    assert "floor((28 − 3)/2) + 1 = 13" in nb.Conv2D(8, 3, strides=2).explain_shape((None, 28, 28, 1), (None, 13, 13, 8))
+    assert nb.Conv2D.group == nb.Conv1D.group == "Convolution" and nb.Conv2D.description
+
+
+# --- gradients -----------------------------------------------------------------------------------
+def built_layer(kind, settings, shape, seed=5):
+    model = nb.Sequential([nb.Input(shape), nb.KINDS[kind](**settings)], seed=seed)
+    layer = model.layers[0]
+    rng = np.random.default_rng(seed)
+    layer._weights = [w + rng.normal(size=w.shape).astype(np.float32) * 0.1 for w in layer.weights]  # a nonzero bias
+    layer._bind()
+    return layer
+
+
+GRADIENT_CASES = [
+    ("Conv2D", {"filters": 3, "kernel_size": 3}, (5, 5, 2)),
+    ("Conv2D", {"filters": 2, "kernel_size": (2, 3), "strides": (2, 1), "padding": "same", "activation": "tanh"}, (5, 6, 2)),
+    ("Conv2D", {"filters": 2, "kernel_size": 2, "dilation_rate": (2, 1), "padding": "same", "data_format": "channels_first"}, (2, 5, 4)),
+    ("Conv2D", {"filters": 3, "kernel_size": 3, "strides": 2, "data_format": "channels_first", "use_bias": False,
+                "activation": "softmax"}, (2, 7, 6)),
+    ("Conv1D", {"filters": 3, "kernel_size": 3, "padding": "causal", "dilation_rate": 2, "activation": "sigmoid"}, (7, 2)),
+    ("Conv1D", {"filters": 2, "kernel_size": 4, "strides": 3, "padding": "same", "data_format": "channels_first"}, (3, 10)),
+    ("Conv2D", {"filters": 2, "kernel_size": 1, "activation": "relu"}, (3, 4, 3)),
+]
+
+
+@pytest.mark.parametrize("kind,settings,shape", GRADIENT_CASES, ids=[f"{k}{s}{sh}" for k, s, sh in GRADIENT_CASES])
+def test_conv_backward_matches_finite_differences(kind, settings, shape):
+    layer = built_layer(kind, settings, shape)
+    check_gradients(layer, np.random.default_rng(1).normal(size=(2, *shape)))
+
+
+@pytest.mark.parametrize("activation", sorted(set(nb.ACTIVATION_NAMES) - {"glu", "swish", "hard_swish"}))
+def test_every_activation_backward(activation):
+    layer = built_layer("Conv1D", {"filters": 4, "kernel_size": 2, "activation": activation}, (4, 2))
+    x = np.random.default_rng(2).normal(size=(2, 4, 2)) * 1.5
+    check_gradients(layer, x, rtol=1e-4, atol=1e-6)
+
+
+def test_activation_backward_of_linear_is_identity():
+    dy = np.ones((2, 3))
+    assert activation_backward("linear", dy, dy, dy) is dy
+
+
+def test_conv_backward_matches_jax():
+    """The same gradients as JAX's conv_general_dilated (what Keras's JAX backend trains with)."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    for data_format, padding, strides, dilation in [("channels_last", "SAME", (2, 2), (1, 1)),
+                                                    ("channels_first", "VALID", (1, 1), (2, 1))]:
+        settings = {"filters": 3, "kernel_size": (3, 2), "strides": strides, "dilation_rate": dilation,
+                    "padding": padding.lower(), "data_format": data_format}
+        shape = (7, 6, 2) if data_format == "channels_last" else (2, 7, 6)
+        layer = built_layer("Conv2D", settings, shape)
+        x = np.random.default_rng(3).normal(size=(2, *shape))
+        layer._weights = [w.astype(np.float64) for w in layer.weights]
+        layer._bind()
+        y, cache = layer.forward_train(x, None)
+        dy = np.random.default_rng(4).normal(size=y.shape)
+        dx, (dk, db) = layer.backward(cache, dy)
+        spec = ("NHWC", "HWIO", "NHWC") if data_format == "channels_last" else ("NCHW", "HWIO", "NCHW")
+
+        def f(x, k, b):
+            out = jax.lax.conv_general_dilated(x, k, strides, padding, rhs_dilation=dilation, dimension_numbers=spec)
+            return out + (b if data_format == "channels_last" else b[:, None, None])
+
+        out, vjp = jax.vjp(f, x, layer.kernel, layer.bias)
+        np.testing.assert_allclose(y, out, rtol=1e-10, atol=1e-10)
+        for mine, theirs in zip((dx, dk, db), vjp(dy)):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-10)
+
+
+# --- exports, JSON, chains -----------------------------------------------------------------------
+EXPORT_SPECS = [
+    [(28, 28, 1), ("Conv2D", {"filters": 8, "kernel_size": 3, "activation": "relu"}), ("MaxPooling2D", {}),
+     ("Conv2D", {"filters": 16, "kernel_size": 3, "activation": "relu"}), ("MaxPooling2D", {}), ("Flatten", {}),
+     ("Dense", {"units": 10, "activation": "softmax"})],
+    [(3, 9, 8), ("Conv2D", {"filters": 4, "kernel_size": 4, "strides": 2, "padding": "same", "data_format": "channels_first"}),
+     ("Conv2D", {"filters": 3, "kernel_size": (3, 2), "dilation_rate": (2, 1), "padding": "same", "data_format": "channels_first",
+                 "activation": "softmax"}), ("Flatten", {"data_format": "channels_first"}), ("Dense", {"units": 3})],
+    [(12, 3), ("Conv1D", {"filters": 4, "kernel_size": 3, "padding": "causal", "dilation_rate": 2, "activation": "tanh"}),
+     ("Conv1D", {"filters": 5, "kernel_size": 4, "strides": 3, "padding": "same", "use_bias": False}),
+     ("Conv1D", {"filters": 2, "kernel_size": 2, "data_format": "channels_first"}), ("Flatten", {})],
+    [(7, 7, 2), ("Conv2D", {"filters": 3, "kernel_size": 2, "strides": (1, 2), "padding": "same", "activation": "gelu"}),
+     ("Conv2D", {"filters": 2, "kernel_size": 1, "strides": 2}), ("Activation", {"activation": "sigmoid"})],
+]
+
+
+@pytest.mark.parametrize("layers", EXPORT_SPECS, ids=lambda s: "-".join(k for k, _ in s[1:]))
+def test_conv_exports_reproduce_outputs(layers):
+    spec = spec_of(*layers)
+    check_exports(spec)
+    json_roundtrip_equal(spec)
+
+
+def test_keras_code_names_the_data_format():
+    code = nb.Conv2D(8, (3, 2), strides=2, padding="same", activation="relu", name="c").keras_code().code
+    assert code == ("keras.layers.Conv2D(8, kernel_size=(3, 2), strides=(2, 2), padding='same', activation='relu', "
+                    "data_format='channels_last', name='c')")
+
+
+def random_layer(rng, shape):
+    """A random layer that usually fits `shape` (a per-sample shape), mixing convolutions with Dense/Flatten/Activation."""
+    rank = len(shape)
+    choice = rng.choice(["conv", "dense", "flatten", "activation"], p=[0.55, 0.15, 0.15, 0.15])
+    if choice == "conv" and rank in (2, 3):
+        kind = "Conv1D" if rank == 2 else "Conv2D"
+        settings = {"filters": int(rng.integers(1, 6)), "kernel_size": tuple(int(k) for k in rng.integers(1, 6, size=rank - 1)),
+                    "padding": str(rng.choice(["valid", "same"] + (["causal"] if rank == 2 else []))),
+                    "data_format": str(rng.choice(["channels_last", "channels_first"])),
+                    "activation": str(rng.choice(["linear", "relu", "tanh", "softmax", "elu"]))}
+        if rng.random() < 0.5:
+            settings["strides"] = tuple(int(s) for s in rng.integers(1, 4, size=rank - 1))
+        elif rng.random() < 0.5:
+            settings["dilation_rate"] = tuple(int(d) for d in rng.integers(1, 3, size=rank - 1))
+        return kind, settings
+    if choice == "dense":
+        return "Dense", {"units": int(rng.integers(1, 6)), "activation": str(rng.choice(["linear", "relu"]))}
+    if choice == "flatten":
+        return "Flatten", {}
+    return "Activation", {"activation": str(rng.choice(["relu", "tanh", "softmax"]))}
+
+
+def test_random_chains_match_keras():
+    rng = np.random.default_rng(2024)
+    accepted = refused = 0
+    for trial in range(60):
+        shape = tuple(int(d) for d in rng.integers(3, 10, size=int(rng.integers(2, 4))))
+        layers, current = [], shape
+        for _ in range(int(rng.integers(1, 5))):
+            layers.append(random_layer(rng, current))
+            try:
+                current = nb.Sequential([nb.Input(shape), *[nb.KINDS[k](**s) for k, s in layers]]).output_shape[1:]
+            except nb.NetbuilderError:
+                break
+        keras.backend.clear_session()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                theirs = keras.Sequential([keras.Input(shape), *[getattr(keras.layers, k)(**s) for k, s in layers]])
+                x = sample(Case("Dense", {}, shape), 3, seed=trial)
+                theirs.predict(x, verbose=0)
+        except Exception:
+            with pytest.raises(nb.NetbuilderError):
+                nb.Sequential([nb.Input(shape), *[nb.KINDS[k](**s) for k, s in layers]])
+            refused += 1
+            continue
+        ours = nb.Sequential([nb.Input(shape), *[nb.KINDS[k](**s) for k, s in layers]], seed=trial)
+        assert ours.output_shape == tuple(theirs.output_shape), layers
+        assert ours.count_params() == theirs.count_params(), layers
+        theirs.set_weights(ours.get_weights())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = theirs.predict(x, verbose=0)
+        np.testing.assert_allclose(ours.predict(x), expected, rtol=1e-5, atol=1e-5, err_msg=str(layers))
+        accepted += 1
+    assert accepted >= 25 and refused >= 5, (accepted, refused)

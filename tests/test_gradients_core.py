@@ -171,8 +171,9 @@ def jax_vjps(jobs: list[dict]) -> list[dict]:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def compare_with_jax(layers_and_inputs, rtol=1e-6, atol=1e-9):
-    """Each (built layer, x) pair's backward against JAX's autodiff of the same Keras layer with the same weights."""
+def compare_with_jax(layers_and_inputs, rtol=1e-5, atol=1e-7):
+    """Each (built layer, x) pair's backward against JAX's autodiff of the same Keras layer with the same weights
+    (the tolerance allows for Keras-on-JAX's tanh, which runs in float32; a wrong side of a kink is off by 0.1 or more)."""
     jobs, ours = [], []
     for (kind, settings), layer, x in layers_and_inputs:
         layer._weights = [w.astype(np.float64) for w in layer.weights]
@@ -190,17 +191,15 @@ def compare_with_jax(layers_and_inputs, rtol=1e-6, atol=1e-9):
             np.testing.assert_allclose(dw, expected, rtol=rtol, atol=atol, err_msg=f"{kind_settings} weights")
 
 
-def test_every_activation_derivative_is_jaxs_at_its_kinks_too():
+def test_activation_and_dense_backward_are_jaxs_at_kinks_too():
+    """One JAX process for every activation (through Activation) and Dense with several activations."""
     pairs = []
     for name in sorted(activations.ACTIVATIONS):
         settings = {"activation": name}
         pairs.append((("Activation", settings), built_layer((8,), "Activation", settings), KINK_POINTS.copy()))
+    for activation in ("linear", "relu", "glu", "softmax", "sparsemax"):
+        settings = {"units": 4, "activation": activation}
+        layer = built_layer((2, 3), "Dense", settings)
+        layer.set_weights([w + np.random.default_rng(1).normal(size=w.shape) for w in layer.weights])
+        pairs.append((("Dense", settings), layer, np.random.default_rng(2).normal(size=(3, 2, 3))))
     compare_with_jax(pairs)
-
-
-@pytest.mark.parametrize("activation", ["linear", "relu", "glu", "softmax", "sparsemax"])
-def test_dense_backward_is_jaxs(activation):
-    settings = {"units": 4, "activation": activation}
-    layer = built_layer((2, 3), "Dense", settings)
-    layer.set_weights([w + np.random.default_rng(1).normal(size=w.shape) for w in layer.weights])
-    compare_with_jax([(("Dense", settings), layer, np.random.default_rng(2).normal(size=(3, 2, 3)))])

@@ -400,23 +400,27 @@ def test_random_chains_match_keras(seed):
     assert mine.output_shape == ours.output_shape and mine.count_params() == ours.count_params()
 
 
-@pytest.mark.parametrize("kind, settings", [
+JAX_CASES = [
     ("ReLU", {}), ("ReLU", {"max_value": 6}), ("ReLU", {"max_value": 2.5}), ("ReLU", {"negative_slope": 0.1}),
     ("ReLU", {"threshold": 0.5}), ("ReLU", {"threshold": 0.5, "max_value": 2.0}),
     ("ReLU", {"max_value": 3.0, "negative_slope": 0.2, "threshold": 1.0}), ("ReLU", {"max_value": 1.0, "threshold": 2.0, "negative_slope": 0.3}),
     ("ReLU", {"max_value": 0.0, "negative_slope": 0.5}), ("LeakyReLU", {}), ("LeakyReLU", {"negative_slope": 1.0}),
     ("ELU", {}), ("ELU", {"alpha": -1.5}), ("Softmax", {}), ("Softmax", {"axis": 1}),
     ("PReLU", {}), ("PReLU", {"shared_axes": [1]}), ("PReLU", {"shared_axes": [2]}),
-])
-def test_backward_is_keras_on_jax_at_the_kinks_too(kind, settings):
-    """The training oracle's own gradients (Keras on JAX, float64), with inputs exactly at 0, 1, 2, 2.5, 3, 6.
+]
+
+
+def test_backward_is_keras_on_jax_at_the_kinks_too():
+    """The training oracle's own gradients (Keras on JAX, float64, one process), inputs exactly at 0, 1, 2, 2.5, 3, 6.
 
     Not for negative_slope > 1: there Keras's JAX backend computes where(x ≥ 0, x, s·x), a different function
     from the NumPy backend's max(x, s·x), which netbuilder follows."""
     from test_gradients_core import KINK_POINTS, compare_with_jax
 
-    model = nb.Sequential([nb.Input((2, 8)), kind_class(kind)(**settings)], seed=1)
-    layer = model.layers[0]
-    if layer.weights:
-        layer.set_weights([np.random.default_rng(3).normal(size=w.shape).astype(np.float32) for w in layer.weights])
-    compare_with_jax([((kind, settings), layer, np.stack([KINK_POINTS, -KINK_POINTS[::-1]]))])
+    pairs = []
+    for kind, settings in JAX_CASES:
+        layer = nb.Sequential([nb.Input((2, 8)), kind_class(kind)(**settings)], seed=1).layers[0]
+        if layer.weights:
+            layer.set_weights([np.random.default_rng(3).normal(size=w.shape).astype(np.float32) for w in layer.weights])
+        pairs.append(((kind, settings), layer, np.stack([KINK_POINTS, -KINK_POINTS[::-1]])))
+    compare_with_jax(pairs)

@@ -1,11 +1,15 @@
-"""netbuilder.serialization: to_json structure, model_from_json round trips and clear errors."""
+"""netbuilder.engine.serialization: to_json structure, model_from_json round trips (Sequential and Functional
+chains, Keras as the oracle) and clear errors."""
 
 import json
+import warnings
 
+import keras
 import numpy as np
 import pytest
 
 import netbuilder as nb
+from netbuilder.engine.serialization import layers_from_json
 
 
 def seed_model(seed=0):
@@ -64,6 +68,80 @@ def test_dense_build_config_mismatch_fails_like_keras():
     doc["config"]["layers"][4]["build_config"]["input_shape"] = [None, 50]
     with pytest.raises(nb.IncompatibleShapeError, match="'dense_1'.*last axis has size 50"):
         nb.model_from_json(json.dumps(doc))
+    keras.backend.clear_session()
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 50"):  # the oracle
+        keras.models.model_from_json(json.dumps(doc))
+
+
+def test_build_config_becomes_the_built_shape_without_weights():
+    name, input_shape, layers = layers_from_json(seed_model().to_json())
+    assert (name, input_shape) == ("sequential", (3, 2))
+    assert [layer.kind for layer in layers] == ["Dense", "Activation", "Flatten", "Dense"]
+    # kept where weights have the size (Flatten's is irrelevant), and nothing is allocated while reading
+    assert [layer.built_shape for layer in layers] == [(None, 3, 2), None, None, (None, 48)]
+    assert all(layer.weights == [] for layer in layers)
+
+
+def _keras_chain(functional: bool):
+    keras.backend.clear_session()
+    layers = [keras.layers.Dense(16), keras.layers.Activation("relu"), keras.layers.Flatten(), keras.layers.Dense(4, activation="tanh")]
+    if not functional:
+        return keras.Sequential([keras.Input((3, 2)), *layers])
+    x = inputs = keras.Input((3, 2))
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(inputs, x)
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["Sequential", "Functional"])
+def test_keras_json_of_a_chain_is_read_and_computes_what_keras_computes(functional):
+    theirs = _keras_chain(functional)
+    ours = nb.model_from_json(theirs.to_json(), seed=0)
+    assert ours.output_shape == tuple(theirs.output_shape) and ours.count_params() == theirs.count_params()
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers if layer.__class__.__name__ != "InputLayer"]
+    ours.set_weights(theirs.get_weights())
+    x = np.random.default_rng(1).normal(size=(2, 3, 2)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = np.asarray(theirs.predict(x, verbose=0))
+    np.testing.assert_allclose(ours.predict(x), expected, rtol=1e-6, atol=1e-6)
+
+
+def _functional(build):
+    keras.backend.clear_session()
+    return build().to_json()
+
+
+def _two_branches():
+    inputs = keras.Input((3,))
+    return keras.Model(inputs, keras.layers.Add()([keras.layers.Dense(2)(inputs), keras.layers.Dense(2)(inputs)]))
+
+
+def _two_outputs():
+    inputs = keras.Input((3,))
+    return keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(2)(inputs)])
+
+
+def _two_inputs():
+    a, b = keras.Input((3,)), keras.Input((3,))
+    return keras.Model([a, b], keras.layers.Add()([a, b]))
+
+
+def _shared_layer():
+    inputs = keras.Input((3,))
+    dense = keras.layers.Dense(3)
+    return keras.Model(inputs, dense(dense(inputs)))
+
+
+@pytest.mark.parametrize("build, match", [
+    (_two_branches, "layer 'add' takes several inputs or is used several times"),
+    (_two_outputs, "several outputs"),
+    (_two_inputs, "several inputs"),
+    (_shared_layer, "layer 'dense' takes several inputs or is used several times"),
+], ids=["branches", "two-outputs", "two-inputs", "shared-layer"])
+def test_functional_branches_are_refused_clearly(build, match):
+    with pytest.raises(nb.InputDataError, match=match + ".*netbuilder reads a single chain of layers"):
+        nb.model_from_json(_functional(build))
 
 
 def test_without_input_layer_or_build_shape_loads_unbuilt():
@@ -87,26 +165,34 @@ INPUT = {"class_name": "InputLayer", "config": {"batch_shape": [None, 3]}}
     "text, match",
     [
         ("not json", "not valid JSON"),
-        (json.dumps([1, 2]), "expected a Sequential model"),
-        (json.dumps({"class_name": "Functional", "config": {}}), "expected a Sequential model.*Functional"),
+        (json.dumps([1, 2]), "expected a model \\(from model.to_json\\(\\)\\); found list"),
+        (json.dumps({"class_name": "Bogus", "config": {"layers": []}}), "expected a Sequential or Functional model.*found 'Bogus'"),
+        (json.dumps({"class_name": "Functional", "config": {}}), "config.layers must be a list"),
         (_with_layers("x"), "config.layers must be a list"),
         (_with_layers([{"class_name": "Dense"}]), "every layer needs a 'class_name' and a 'config'"),
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"name": "d"}}]), "Dense 'd' has no 'units'"),
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "activation": {"class_name": "X"}}}]), "custom activation object"),
-        (_with_layers([INPUT, {"class_name": "Activation", "config": {}}]), "needs an activation name"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"name": "d"}}]), "Dense\\(\\) missing required argument: 'units'"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "activation": {"class_name": "X"}}}]), "activation must be a name"),
+        (_with_layers([INPUT, {"class_name": "Activation", "config": {}}]), "Activation\\(\\) missing required argument: 'activation'"),
         (_with_layers([INPUT, INPUT]), "InputLayer can only come first"),
         (_with_layers([{"class_name": "InputLayer", "config": {"batch_shape": [None, None]}}]), "unknown \\(null\\) dimension"),
         (_with_layers([{"class_name": "InputLayer", "config": {}}]), "InputLayer needs batch_shape or shape"),
-        (_with_layers([INPUT, {"class_name": "Dropout", "config": {"name": "drop", "rate": 0.5}}, {"class_name": "Conv2D", "config": {"name": "conv"}}]), r"unsupported layers: drop \(Dropout\), conv \(Conv2D\)"),
+        (_with_layers([INPUT, {"class_name": "Dropout", "config": {"name": "drop", "rate": 0.5}}, {"class_name": "Conv7D", "config": {"name": "conv"}},
+                       {"class_name": "Lambda", "config": {"name": "fn"}}]), r"unsupported layers: conv \(Conv7D\), fn \(Lambda\)\. netbuilder supports .*Dense"),
         ("[" * 100_000 + "]" * 100_000, "nested too deeply|not valid JSON"),
         (" " * 2_000_001, "at most 2,000,000"),
         (_with_layers([INPUT] + [{"class_name": "Flatten", "config": {}}] * 202), "at most 200"),
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 0}}]), "positive integer"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 0}}]), "units must be an integer from 1 to 65,536; received 0"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "colour": "red"}}]), None),  # other keys are ignored
         (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "activation": "threshold"}}]), "threshold"),
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": {"input_shape": [None, "3"]}}]), "invalid or oversized build_config"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": {"input_shape": [None, "3"]}}]), "must hold positive integers"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": {"input_shape": [None, 10**9]}}]), "at most 1,000,000"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": 5}]), "unexpected structure"),
     ],
 )
 def test_garbage_rejected_with_netbuilder_error(text, match):
+    if match is None:
+        assert nb.model_from_json(text).output_shape == (None, 2)
+        return
     with pytest.raises(nb.NetbuilderError, match=match):
         nb.model_from_json(text)
 

@@ -1,18 +1,25 @@
-"""netbuilder.share: tokens round-trip, stay deterministic and short, and hostile tokens fail cleanly."""
+"""netbuilder.studio.share: tokens round-trip, stay deterministic and short, hostile tokens fail cleanly, and every
+version-1 link made by the previous main still opens to the same model with the same numbers."""
 
 import base64
 import json
 import zlib
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from netbuilder import LayerConfigError, LimitError, NetbuilderError
-from netbuilder.limits import MAX_LAYERS, MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_SHARED_INPUT_CHARS
-from netbuilder.share import PARAM, ShareLinkError, decode, encode, input_fits, share_url
-from netbuilder.spec import LayerSpec, ModelSpec, seed_spec
+from netbuilder.engine.limits import MAX_LAYERS, MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_SHARED_INPUT_CHARS
+from netbuilder.studio import data
+from netbuilder.studio.models import built
+from netbuilder.studio.share import PARAM, ShareLinkError, decode, encode, input_fits, share_url
+from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
+
+LINKS_V1 = json.loads((Path(__file__).parent / "data" / "links_v1.json").read_text())
 
 
-def pack(raw: bytes, version="1") -> str:
+def pack(raw: bytes, version="2") -> str:
     """A token holding `raw` as encode would pack it, for writing hostile payloads."""
     return version + "." + base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode()
 
@@ -33,9 +40,9 @@ def test_round_trip_keeps_every_setting():
     spec = ModelSpec(
         input_shape=(4, 2, 3),
         layers=(
-            LayerSpec(7, "Flatten", data_format="channels_first"),
-            LayerSpec(3, "Dense", units=5, activation="tanh", use_bias=False, input_dim=24),
-            LayerSpec(9, "Activation", activation="softmax"),
+            LayerSpec.make(7, "Flatten", data_format="channels_first"),
+            LayerSpec.make(3, "Dense", built_for=(24,), units=5, activation="tanh", use_bias=False),
+            LayerSpec.make(9, "Activation", activation="softmax"),
         ),
         seed=123_456,
     )
@@ -44,7 +51,7 @@ def test_round_trip_keeps_every_setting():
 
 def test_token_is_deterministic_versioned_and_url_safe():
     token = encode(seed_spec(), "[1]")
-    assert token == encode(seed_spec(), "[1]") and token.startswith("1.")
+    assert token == encode(seed_spec(), "[1]") and token.startswith("2.")
     assert set(token) <= set("0123456789.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_")
     assert encode(seed_spec()) != encode(seed_spec().with_seed(1))
 
@@ -61,7 +68,7 @@ def test_long_input_text_is_left_out():
 
 
 def test_largest_model_still_fits_in_a_link():
-    spec = ModelSpec(input_shape=(8,), layers=tuple(LayerSpec(i * 4999, "Dense", units=1 + (i * 7919) % 97) for i in range(MAX_LAYERS)))
+    spec = ModelSpec(input_shape=(8,), layers=tuple(LayerSpec.make(i * 4999, "Dense", units=1 + (i * 7919) % 97) for i in range(MAX_LAYERS)))
     token = encode(spec.validate(), "[" + ", ".join(["-0.37"] * 399) + "]")
     assert len(token) <= MAX_LINK_CHARS and decode(token)[0] == spec
 
@@ -72,8 +79,8 @@ def test_encode_refuses_an_invalid_spec():
 
 
 def test_share_url():
-    assert share_url("https://netbuilder.app/", "1.abc") == "https://netbuilder.app/?model=1.abc"
-    assert share_url("http://localhost:8501/?tab=x&model=old#top", "1.a-_") == "http://localhost:8501/?tab=x&model=1.a-_"
+    assert share_url("https://netbuilder.app/", "2.abc") == "https://netbuilder.app/?model=2.abc"
+    assert share_url("http://localhost:8501/?tab=x&model=old#top", "2.a-_") == "http://localhost:8501/?tab=x&model=2.a-_"
     assert PARAM == "model"
 
 
@@ -81,13 +88,16 @@ def test_share_url():
 def test_damaged_tokens():
     good = encode(seed_spec())
     assert fails("") == "not a netbuilder share link (or one from a newer version)"
-    assert fails("2." + good[2:]) == "not a netbuilder share link (or one from a newer version)"
-    assert fails("1.abc$") == "share link is damaged: it has characters or a length base64url cannot have"
-    assert fails("1.abcde") == "share link is damaged: it has characters or a length base64url cannot have"
-    assert fails("1.abc=") == "share link is damaged: it has characters or a length base64url cannot have"
+    assert fails("3." + good[2:]) == "not a netbuilder share link (or one from a newer version)"
+    assert fails("0." + good[2:]) == "not a netbuilder share link (or one from a newer version)"
+    assert fails(good[2:]) == "not a netbuilder share link (or one from a newer version)"
+    for version in ("1", "2"):
+        assert fails(f"{version}.abc$") == "share link is damaged: it has characters or a length base64url cannot have"
+        assert fails(f"{version}.abcde") == "share link is damaged: it has characters or a length base64url cannot have"
+        assert fails(f"{version}.abc=") == "share link is damaged: it has characters or a length base64url cannot have"
+        assert fails(f"{version}.AAAA") == "share link is damaged: it does not decompress"
     assert fails(good[:-6]) == "share link is damaged: it is cut short or has extra data"
     assert fails(good + "AAAA") == "share link is damaged: it is cut short or has extra data"
-    assert fails("1.AAAA") == "share link is damaged: it does not decompress"
     assert fails(pack(b"\xff\xfe")) == "share link is damaged: it is not UTF-8 text"
     assert fails(pack(b'{"model": ')) == "share link is damaged: it is not valid JSON"
     assert fails(pack(b'"\\"' * 10_000)) == "share link is damaged: it is not valid JSON"  # unterminated: no quadratic scan
@@ -96,7 +106,7 @@ def test_damaged_tokens():
 
 
 def test_size_bounds():
-    assert fails("1." + "A" * MAX_LINK_CHARS) == f"share link is too long ({MAX_LINK_CHARS + 2:,} characters; at most {MAX_LINK_CHARS:,})"
+    assert fails("2." + "A" * MAX_LINK_CHARS) == f"share link is too long ({MAX_LINK_CHARS + 2:,} characters; at most {MAX_LINK_CHARS:,})"
     assert fails(pack(b"\0" * 100_000_000)).startswith("share link is too long")
     bomb = pack(b" " * 5_000_000)  # 5 MB of spaces fits in a link...
     assert len(bomb) <= MAX_LINK_CHARS
@@ -123,14 +133,15 @@ def test_invalid_models_are_rejected_by_the_spec():
         return pack(json.dumps({"model": m}).encode())
 
     assert fails(model(layers=[{"id": 0, "kind": "Dense", "units": 10**12}]), LimitError) == (
-        "units=1,000,000,000,000 is above the limit of 65,536 per Dense"
+        "units must be an integer from 1 to 65,536; received 1000000000000"
     )
     many = [{"id": i, "kind": "Flatten"} for i in range(MAX_LAYERS + 1)]
     assert fails(model(layers=many), LimitError) == "a model holds at most 200 layers; this one has 201"
     # 5000 layers are stopped earlier, by the size bounds, before any JSON is parsed
     assert fails(model(layers=[{"id": 0, "kind": "Flatten"}] * 5000)) == f"share link expands to more than {MAX_LINK_JSON_BYTES:,} bytes"
     assert "seed must be an integer" in fails(model(seed="7"), LayerConfigError)
-    assert "layer kind must be one of" in fails(model(layers=[{"id": 0, "kind": "Conv2D"}]), LayerConfigError)
+    assert "unknown layer kind 'Conv7D'" in fails(model(layers=[{"id": 0, "kind": "Conv7D"}]), LayerConfigError)
+    assert "Dense has no setting(s) input_dim" in fails(model(layers=[{"id": 0, "kind": "Dense", "input_dim": 3}]), LayerConfigError)
     assert "input shape" in fails(model(input_shape=[10**9]), NetbuilderError)
 
 
@@ -156,3 +167,61 @@ def test_aliases_are_stored_canonically_so_every_link_reads_back():
     spec = ModelSpec(input_shape=(3,)).add("Dense").update(0, activation="swish")
     assert spec.layers[0].activation == "silu"
     assert decode(encode(spec)) == (spec, None)
+
+
+# --- version 1: links made by the previous main -------------------------------------------------------
+def test_version_1_links_made_by_the_previous_main_are_all_here():
+    assert LINKS_V1["made_by"].endswith("(share link format 1)")
+    links = LINKS_V1["links"]
+    assert len(links) == 80 and all(link["token"].startswith("1.") for link in links)
+    assert sum("output_for_random_1_batch_2" in link for link in links) >= 50
+    assert sum(link["output_shape"] is None for link in links) >= 10  # broken models too
+    assert any("input_dim" in layer for link in links for layer in link["model"]["layers"])
+
+
+def _version_2_dict(model: dict) -> dict:
+    """A stored version-1 model dict as version 2 writes it: a Dense's `input_dim: n` is `built_for: [n]`."""
+    layers = [{**{k: v for k, v in layer.items() if k != "input_dim"}, **({"built_for": [layer["input_dim"]]} if "input_dim" in layer else {})}
+              for layer in model["layers"]]
+    return {**model, "layers": layers}
+
+
+def _old_params(spec: ModelSpec) -> int:
+    """Parameters as the previous main counted them: every layer that runs, and a failing layer that came built
+    (imported with a built-for shape) with its weights."""
+    analysis = spec.analysis
+    if analysis.ok:
+        return analysis.total_params
+    failing = spec.layers[analysis.issue.layer_index].to_layer()
+    own = sum(failing.count_params_for(failing.built_shape)) if failing.built_shape is not None else 0
+    return sum(r.params for r in analysis.layers[: analysis.issue.layer_index]) + own
+
+
+@pytest.mark.parametrize("link", LINKS_V1["links"], ids=[link["label"] for link in LINKS_V1["links"]])
+def test_version_1_link_opens_to_the_same_model_with_the_same_numbers(link):
+    spec, text = decode(link["token"])
+    expected = _version_2_dict(link["model"])
+    assert spec.to_dict() == expected
+    assert spec == ModelSpec.from_dict(expected)
+    assert text == (link["input"] if input_fits(link["input"]) else None)
+    analysis = spec.analysis
+    assert (list(analysis.output_shape) if analysis.output_shape is not None else None) == link["output_shape"]
+    assert _old_params(spec) == link["params"]
+    if "output_for_random_1_batch_2" in link:
+        # weights are drawn from the spec's seed, so the same seed must give the same numbers
+        x = data.fill("random", spec.input_shape, batch=2, seed=1)
+        np.testing.assert_allclose(built(spec).predict(x), np.array(link["output_for_random_1_batch_2"]), rtol=0, atol=1e-6)
+    # a link made today is version 2 and reads back to the same model and input
+    token = encode(spec, text)
+    assert token.startswith("2.") and decode(token) == (spec, text)
+
+
+def test_version_1_input_dim_becomes_built_for():
+    v1 = pack(json.dumps({"model": {"input_shape": [3], "layers": [{"id": 2, "kind": "Dense", "units": 4, "input_dim": 5}]}}).encode(), "1")
+    spec, _ = decode(v1)
+    assert spec.layers == (LayerSpec.make(2, "Dense", built_for=(5,), units=4),)
+    assert spec.analysis.issue.expected == "last axis of size 5"
+    assert encode(spec).startswith("2.") and decode(encode(spec))[0] == spec
+    for bad in (0, "5", [5], True):
+        with pytest.raises(LayerConfigError):
+            decode(pack(json.dumps({"model": {"layers": [{"id": 0, "kind": "Dense", "input_dim": bad}]}}).encode(), "1"))

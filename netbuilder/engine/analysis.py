@@ -108,6 +108,9 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
     for i, (layer, name) in enumerate(zip(layers, names)):
         problem = _input_problem(layer, shape, name) or layer.check_shape(shape, name)
         if problem is not None:
+            before = _within_budgets(Analysis(full_input, tuple(reports), None, names), layers)
+            if not before.ok:  # the layers before would run (and be built): they answer to the budgets first
+                return before
             fixes = _checked_fixes(layers, i, input_shape, shape, problem, names) if with_fixes else ()
             reports.append(LayerReport(i, name, layer.kind, shape, None, 0, 0, ""))
             issue = ShapeIssue(i, name, layer.kind, problem.expected, shape, problem.message, problem.explanation,

@@ -344,13 +344,14 @@ class _GlobalPool(Layer):
         return _rank_fixes(self, shape, context)
 
     def cost(self, shape, output_shape) -> Cost:
-        # the output is a reshaped view of the reduction's result only with keepdims=False and nothing else: it is new either way
         return Cost(elementwise=math.prod(shape[1:]) + (math.prod(output_shape[1:]) if self.mode == "average" else 0))
 
     def call(self, x: np.ndarray) -> np.ndarray:
         if self.mode == "max":
             return np.max(x, axis=self._axes(), keepdims=self.keepdims)
-        return np.mean(x, axis=self._axes(), keepdims=self.keepdims)  # what Keras's NumPy backend calls: equal bits
+        # np.mean's bits (what Keras calls) without its `where=True` reduction, which allocates a 130 KB buffer
+        total = np.add.reduce(x, axis=self._axes(), keepdims=self.keepdims)
+        return np.true_divide(total, math.prod(x.shape[a] for a in self._axes()), out=total)
 
     def backward(self, cache, dy):
         x = cache

@@ -23,8 +23,10 @@ from ..settings import ActivationName, Bool, Int
 from ..shapes import format_shape, times
 from .common import activation_cost, torch_activation
 
-_IN_PLACE = ("linear", "tanh", "sigmoid", "relu")  # applied in place, with Keras's exact formula
-_SIGMOID_OPS = 4  # negate, exp, add, divide
+_IN_PLACE = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid")  # applied in place, with Keras's exact formula
+_IN_PLACE_OPS = {"sigmoid": 4, "hard_sigmoid": 3}  # negate, exp, add, divide; divide, add, clip
+_AXIS_WISE = ("softmax", "log_softmax", "sparsemax")  # computed along the last axis (each gate's units)
+_CHUNK = 512  # values per call of an activation that is not applied in place
 
 # --- Keras arguments netbuilder takes only at their defaults -------------------------------------------------
 _INITIALIZER_NAMES = {
@@ -95,7 +97,7 @@ def _check_keras_only(kind: str, argument: str, value) -> None:
 
 # --- activations applied in place, and their gradients ------------------------------------------------------
 def _activate(name: str, view: np.ndarray) -> None:
-    """view ← activation(view), in place, with the same bits as Keras's formula."""
+    """view ← activation(view), in place, with the same bits as Keras's formula (`view` is contiguous)."""
     if name == "linear":
         return
     if name == "tanh":
@@ -108,8 +110,21 @@ def _activate(name: str, view: np.ndarray) -> None:
         np.divide(one, view, out=view)
     elif name == "relu":
         np.maximum(view, np.array(0.0, view.dtype), out=view)
+    elif name == "hard_sigmoid":  # clip(x / 6 + 0.5, 0, 1), a division as Keras does
+        np.divide(view, np.array(6.0, view.dtype), out=view)
+        np.add(view, np.array(0.5, view.dtype), out=view)
+        np.clip(view, np.array(0.0, view.dtype), np.array(1.0, view.dtype), out=view)
     else:
-        view[...] = activations.ACTIVATIONS[name](view)
+        # Other activations allocate their result and temporaries: applied a few hundred values at a time,
+        # so what they allocate stays a few tens of KB whatever the batch (softmax-like ones by whole rows).
+        fn = activations.ACTIVATIONS[name]
+        if name in _AXIS_WISE:
+            parts, step = view.reshape(-1, view.shape[-1]), max(1, _CHUNK // view.shape[-1])
+        else:
+            parts, step = view.reshape(-1), _CHUNK
+        for start in range(0, len(parts), step):
+            part = parts[start:start + step]
+            part[...] = fn(part)
 
 
 def _sigmoid(x):
@@ -417,7 +432,7 @@ class _Recurrent(Layer):
 
     def _order(self, steps: int):
         """(processing index k, input step t) pairs: go_backwards reads the last step first."""
-        return [(k, steps - 1 - k if self.go_backwards else k) for k in range(steps)]
+        return ((k, steps - 1 - k if self.go_backwards else k) for k in range(steps))
 
     def call(self, x: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
@@ -461,12 +476,14 @@ class _Recurrent(Layer):
         return dy if k == steps - 1 else None
 
     # --- cost -------------------------------------------------------------------------------------------
-    def _act_extra(self, calls) -> int:
-        """Largest temporary (result and scratch, per sample) of the (activation, elements) calls not done in place."""
-        return max((n + activation_cost(name, n)[1] for name, n in calls if name not in _IN_PLACE), default=0)
+    def _act_extra(self, names) -> int:
+        """Temporaries per sample of the activations not applied in place: none beyond a fixed few tens of KB
+        (they run _CHUNK values at a time), except softmax-like ones on more than _CHUNK units (a whole row a call)."""
+        u = self.units
+        return max((u + activation_cost(n, u)[1] for n in names if n in _AXIS_WISE and u > _CHUNK), default=0)
 
     def _act_ops(self, name: str, elements: int) -> int:
-        return _SIGMOID_OPS * elements if name == "sigmoid" else activation_cost(name, elements)[0]
+        return _IN_PLACE_OPS[name] * elements if name in _IN_PLACE_OPS else activation_cost(name, elements)[0]
 
     def cost(self, shape, output_shape) -> Cost:
         steps, n = shape[1], shape[2]
@@ -592,7 +609,7 @@ class SimpleRNN(_Recurrent):
         u = self.units
         buffers = u  # h·U
         ops = u + self._act_ops(self.activation, u)
-        return buffers + self._act_extra([(self.activation, u)]), ops
+        return buffers + self._act_extra([self.activation]), ops
 
     def _run(self, x, cache):
         kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))
@@ -668,7 +685,7 @@ class LSTM(_Recurrent):
         buffers = 2 * g + 2 * u  # h·U, the gates, c, act(c)
         ops = g * (2 + self.use_bias) + 3 * self._act_ops(self.recurrent_activation, u) + 2 * self._act_ops(self.activation, u) + 5 * u
         rec, act = self.recurrent_activation, self.activation
-        return buffers + self._act_extra([(rec, 2 * u), (rec, u), (act, u)]), ops
+        return buffers + self._act_extra([rec, act]), ops
 
     def _run(self, x, cache):
         kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))
@@ -771,7 +788,7 @@ class GRU(_Recurrent):
         ops = width * (2 + (self.use_bias and self.reset_after)) + 2 * self._act_ops(self.recurrent_activation, u) + 9 * u \
             + self._act_ops(self.activation, u)
         rec, act = self.recurrent_activation, self.activation
-        return buffers + self._act_extra([(rec, 2 * u), (act, u)]), ops
+        return buffers + self._act_extra([rec, act]), ops
 
     def _run(self, x, cache):
         kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))

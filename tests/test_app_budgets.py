@@ -1,0 +1,142 @@
+"""A shared deployment survives its visitors: each attack that took a server down, through the real app.
+
+Every recipe gets a clear message and a working page, and proof that nothing over the budget was
+allocated: tracemalloc's peak during the app run (NumPy reports every buffer to it) stays far below
+what the recipe asked for.
+"""
+
+import base64
+import json
+import tracemalloc
+import zlib
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from netbuilder.engine.limits import MAX_WEIGHT_BYTES
+from netbuilder.studio import models, share
+from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
+from test_app import BUILD, EXPORT, model, open_app, page, run, select, shown, texts
+
+MB = 2**20
+
+
+def v1_link(layers, input_shape) -> str:
+    """A link as the previous main wrote them (version 1): what an attacker had at hand."""
+    doc = {"model": {"input_shape": list(input_shape), "seed": 0, "layers": layers}}
+    raw = json.dumps(doc, separators=(",", ":")).encode()
+    return "1." + base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode()
+
+
+def peak_bytes(action) -> tuple[object, int]:
+    """Run `action` and return its result and the peak bytes allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        result = action()
+        return result, tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_190_character_link_asking_for_6_gb_of_weights_is_refused_before_anything_is_built():
+    token = v1_link([{"id": i, "kind": "Dense", "units": 4096, "input_dim": 65536} for i in range(4)], (65536,))
+    assert len(token) < 200
+    at, peak = peak_bytes(lambda: open_app({"model": token}))
+    assert model(at) == seed_spec()
+    (warning,) = [shown(w.value) for w in at.warning]
+    assert "its weights would take 1.0 GB (268,439,552 parameters); the budget is 64.0 MB" in warning
+    assert peak < 60 * MB  # one such Dense alone is 1 GB
+
+
+def test_a_23_kb_keras_json_of_200_wide_dense_layers_is_refused_before_anything_is_built():
+    layers = [{"class_name": "InputLayer", "config": {"batch_shape": [None, 65536]}}]
+    layers += [{"class_name": "Dense", "config": {"name": f"d{i}", "units": 65536}, "build_config": {"input_shape": [None, 65536]}}
+               for i in range(200)]
+    text = json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": layers}})
+    at = open_app()
+    at.text_area(key="import_text").input(text)
+    at, peak = peak_bytes(lambda: run(at.button(key="import").click()))
+    assert model(at) == seed_spec()
+    error = shown(at.error[0].value)
+    assert "Could not import the Keras JSON" in error and "the budget is 64.0 MB" in error
+    assert peak < 60 * MB
+
+
+def test_a_model_whose_one_sample_is_over_the_memory_or_work_budget_is_refused_with_the_reason():
+    gelu = [{"id": i + 1, "kind": "Activation", "activation": "gelu"} for i in range(199)]
+    token = v1_link([{"id": 0, "kind": "Dense", "units": 65536}, *gelu], (1024, 1))
+    at, peak = peak_bytes(lambda: open_app({"model": token}))
+    assert model(at) == seed_spec()
+    assert "one sample's forward pass would need 256.0 MB at once; the memory budget per run is 96.0 MB" in texts(at)
+    assert peak < 60 * MB
+    token = v1_link([{"id": 0, "kind": "Dense", "units": 1024}, *gelu], (1024, 1))  # small tensors, too much work
+    at = open_app({"model": token})
+    assert model(at) == seed_spec()
+    assert "multiply-adds of work; the budget per run is 40.0 G" in texts(at)
+
+
+def test_a_batch_over_the_run_budget_is_refused_before_running_and_names_the_batch_that_fits():
+    spec = ModelSpec((1024,), (LayerSpec.make(0, "Dense", units=8192, activation="gelu"),), 0)
+    at = open_app({"model": share.encode(spec)})
+    select(at, "input")
+    run(at.text_area(key="input_text").input(json.dumps(np.zeros((300, 1024)).tolist())))
+    at, peak = peak_bytes(lambda: run(at))
+    text = texts(at)
+    assert "No output: a forward pass of 300 samples needs" in text and "use at most" in text
+    assert peak < 80 * MB  # 300 samples of this model would hold about 100 MB of tensors at once
+    page(at, 1)
+    assert "No forward pass: a forward pass of 300 samples" in texts(at)
+
+
+def test_undo_history_holds_specs_and_the_weights_cache_stays_within_its_bytes():
+    big = ModelSpec((2048,), tuple(LayerSpec.make(i, "Dense", units=2048) for i in range(3)), 0)  # 12.6 M params, 50 MB
+    at = open_app({"model": share.encode(big)})
+    for _ in range(8):
+        run(at.button(key="random_seed").click())
+    history = at.session_state.history
+    assert len(history) == 9
+    assert models.cached_bytes() <= models.CACHE_BYTES
+    assert not any(isinstance(value, np.ndarray) for state in history._past for value in vars(state).values())
+    tracemalloc.start()
+    try:
+        held_before = tracemalloc.get_traced_memory()[0]
+        for _ in range(6):
+            run(at.button(key="undo").click())  # each undo shows an older model: weights are drawn again, cache-bounded
+        assert models.cached_bytes() <= models.CACHE_BYTES
+        assert tracemalloc.get_traced_memory()[0] - held_before < models.CACHE_BYTES + MAX_WEIGHT_BYTES
+    finally:
+        tracemalloc.stop()
+
+
+def test_exporting_code_over_the_export_budget_is_refused_before_writing():
+    big = ModelSpec((2048,), (LayerSpec.make(0, "Dense", units=2048),), 0)  # 4.2 M weights: about 67 MB of code
+    at = open_app({"model": share.encode(big)})
+    _, peak = peak_bytes(lambda: page(at, EXPORT))
+    assert "code with this model's 4,196,352 weights would be about" in texts(at) and "the export budget" in texts(at)
+    assert peak < 60 * MB
+    run(at.segmented_control(key="export_format").set_value("Keras JSON"))
+    assert json.loads(page(at, EXPORT).code[0].value)["config"]["layers"][1]["config"]["units"] == 2048
+
+
+def test_a_failing_page_part_is_caught_there_and_the_rest_of_the_page_works():
+    def script():
+        import streamlit as st
+
+        from netbuilder.ui import state
+
+        with state.guard("graph"):
+            raise MemoryError("no room")
+        with state.guard("summary"):
+            raise KeyError("a bug")
+        st.button("Undo", key="undo")
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "The graph could not be shown: it needs more memory than this server can give. The model was kept; Undo and every other part still work.",
+        "The summary could not be shown: something went wrong. The model was kept; Undo and every other part still work.",
+    ]
+    assert at.button(key="undo")  # drawn after both failures
+    assert "no room" not in str(at) and "KeyError" not in str(at)  # nothing about the error reaches the visitor

@@ -37,9 +37,10 @@ def test_config_file_has_safe_server_settings():
     assert config["server"]["enableXsrfProtection"] is True
     assert config["server"]["headless"] is True
     assert config["browser"]["gatherUsageStats"] is False
-    assert config["client"]["showErrorDetails"] not in ("full", "stacktrace", True)  # no tracebacks for visitors
+    assert config["client"]["showErrorDetails"] == "none"  # not even the exception type reaches a visitor
     upload = config["server"]["maxUploadSize"]
     assert isinstance(upload, int) and 1 <= upload <= MAX_UPLOAD_MB
+    assert 5 <= config["server"]["disconnectedSessionTTL"] <= 30  # a closed tab's memory is freed soon
 
 
 def config_show(tmp_path) -> dict[str, tuple[object, str]]:
@@ -65,6 +66,9 @@ def test_streamlit_itself_reads_and_applies_the_config(tmp_path):
         "server.enableXsrfProtection": True,
         "server.headless": True,
         "browser.gatherUsageStats": False,
+        "client.showErrorDetails": "none",
+        "server.disconnectedSessionTTL": 15,
+        "server.maxCacheDataSize": "64mb",
     }
     for name, value in expected.items():
         assert options[name] == (value, str(CONFIG)), name
@@ -81,7 +85,7 @@ def test_streamlit_get_option_sees_the_config(tmp_path):
         from streamlit import config
         config.get_config_options(force_reparse=True)
         names = ["server.enableXsrfProtection", "server.headless", "browser.gatherUsageStats",
-                 "client.showErrorDetails", "server.maxUploadSize"]
+                 "client.showErrorDetails", "server.maxUploadSize", "server.disconnectedSessionTTL"]
         print(json.dumps({n: [config.get_option(n), config.get_where_defined(n)] for n in names}))
     """)
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=streamlit_env(tmp_path),
@@ -91,8 +95,9 @@ def test_streamlit_get_option_sees_the_config(tmp_path):
     assert got["server.enableXsrfProtection"] == [True, str(CONFIG)]
     assert got["server.headless"] == [True, str(CONFIG)]
     assert got["browser.gatherUsageStats"] == [False, str(CONFIG)]
-    assert got["client.showErrorDetails"][0] not in ("full", "stacktrace", True)
+    assert got["client.showErrorDetails"] == ["none", str(CONFIG)]
     assert got["server.maxUploadSize"][0] <= MAX_UPLOAD_MB
+    assert got["server.disconnectedSessionTTL"] == [15, str(CONFIG)]
 
 
 # --- packages.txt and the Dockerfile --------------------------------------------------------------
@@ -187,7 +192,11 @@ BLOCKED_RUN = textwrap.dedent("""
     at.selectbox(key="add_kind").set_value("Activation")
     at = at.button(key="add").click().run()
     problems += [e.message for e in at.exception]
+    at = at.radio(key="selected").set_value("input").run()
     at = at.button(key="fill_random").click().run()
+    problems += [e.message for e in at.exception]
+    at.session_state["page"] = "Export"
+    at = at.run()
     problems += [e.message for e in at.exception]
     print(json.dumps({
         "exceptions": problems,
@@ -207,7 +216,7 @@ def test_app_runs_with_dev_only_packages_blocked(tmp_path):
 
 def test_export_tab_says_how_to_get_svg_and_png_without_dot(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no `dot` anywhere on PATH
-    from netbuilder import graph
+    from netbuilder.views import graph
 
     assert not graph.dot_available()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
@@ -222,14 +231,14 @@ def test_export_tab_says_how_to_get_svg_and_png_without_dot(tmp_path, monkeypatc
 
 LIVE_UPDATE = textwrap.dedent("""
     import sys
-    from netbuilder.spec import seed_spec
-    from netbuilder import share
+    from netbuilder.studio.spec import seed_spec
+    from netbuilder.studio import share
 
     held = seed_spec()  # what an open session keeps in st.session_state.history
     share.encode(held)
     for name in [m for m in sys.modules if m.split(".")[0] == "netbuilder"]:
         del sys.modules[name]  # what Streamlit's file watcher does when a source file changes on a live server
-    from netbuilder import share
+    from netbuilder.studio import share
     share.encode(held)  # the next rerun of that session: sync_link encodes the model it holds
 """)
 

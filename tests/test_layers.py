@@ -1,5 +1,11 @@
-"""netbuilder.layers: Dense, Flatten, Activation with hand-set weights, shapes, params, configs, checks."""
+"""The core kinds (engine/kinds: Dense, Flatten, Activation) with hand-set weights: shapes, params, configs, checks.
 
+Where Keras is the oracle (error messages, what it accepts), the test asks Keras itself (NumPy backend).
+"""
+
+import re
+
+import keras
 import numpy as np
 import pytest
 
@@ -11,8 +17,10 @@ f32 = np.float32
 
 
 def dense_with(kernel, bias=None, activation=None):
+    """A Dense built for the kernel's input size (as in Keras, weights are set on a built layer)."""
     kernel = np.asarray(kernel, f32)
     layer = nb.Dense(kernel.shape[1], activation=activation, use_bias=bias is not None)
+    layer.build((None, kernel.shape[0]), seed=0)
     layer.set_weights([kernel] if bias is None else [kernel, bias])
     return layer
 
@@ -55,13 +63,25 @@ def test_dense_glu_halves_units():
     np.testing.assert_allclose(y, [[0.5, 1.0]])
 
 
-@pytest.mark.parametrize("input_dim, units, use_bias, params", [(2, 16, True, 48), (48, 4, True, 196), (2, 16, False, 32), (784, 512, True, 401_920)])
-def test_dense_params_formula(input_dim, units, use_bias, params):
+@pytest.mark.parametrize(
+    "input_dim, units, use_bias, params, formula",
+    [
+        (2, 16, True, 48, "2×16 + 16 = 48"),
+        (48, 4, True, 196, "48×4 + 4 = 196"),
+        (2, 16, False, 32, "2×16 = 32"),
+        (784, 512, True, 401_920, "784×512 + 512 = 401,920"),
+    ],
+)
+def test_dense_params_formula(input_dim, units, use_bias, params, formula):
     layer = nb.Dense(units, use_bias=use_bias)
-    assert layer.params_for(input_dim) == params
+    assert layer.count_params_for((None, 3, input_dim)) == (params, 0)  # (trainable, non-trainable), from shapes alone
+    assert layer.formula((None, 3, input_dim)) == formula
+    assert layer.get_weights() == []  # counting made nothing
     layer.build((None, 3, input_dim), seed=0)
     assert layer.count_params() == params
     assert layer.kernel.shape == (input_dim, units) and layer.kernel.dtype == f32
+    assert layer.weight("kernel") is layer.kernel
+    assert layer.has_weight("bias") == use_bias
 
 
 def test_dense_build_draws_seeded_kernel_and_zero_bias_once():
@@ -80,47 +100,82 @@ def test_dense_get_weights_are_copies():
     assert layer.kernel[0, 0] == 1
 
 
-@pytest.mark.parametrize("units", [0, -1, 2.0, "3", None, True])
+@pytest.mark.parametrize("units", [0, -1, 2.0, "3", None])
 def test_dense_invalid_units(units):
-    with pytest.raises(nb.LayerConfigError, match="positive integer"):
+    with pytest.raises(ValueError, match="expected a positive integer"):
+        keras.layers.Dense(units)  # the oracle refuses them too
+    with pytest.raises(nb.LayerConfigError, match=f"^units must be an integer from 1 to 65,536; received {re.escape(repr(units))}$"):
         nb.Dense(units)
+
+
+def test_dense_bool_units_rejected():
+    """Deliberate: Keras takes units=True as 1; a checkbox value is not a size."""
+    assert keras.layers.Dense(True).units == 1
+    with pytest.raises(nb.LayerConfigError, match="units must be an integer from 1 to 65,536; received True"):
+        nb.Dense(True)
 
 
 def test_dense_units_bound():
     assert nb.Dense(65_536).units == 65_536
-    with pytest.raises(nb.LimitError, match="units=65,537 is above the limit of 65,536"):
+    with pytest.raises(nb.LimitError, match="^units must be an integer from 1 to 65,536; received 65537$"):
         nb.Dense(65_537)
+
+
+def test_unknown_keyword_rejected_as_keras_words_it():
+    with pytest.raises(ValueError, match="^Unrecognized keyword arguments passed to Dense: ") as theirs:
+        keras.layers.Dense(3, foo=1)
+    with pytest.raises(nb.LayerConfigError, match="^Unrecognized keyword arguments passed to Dense: foo") as ours:
+        nb.Dense(3, foo=1)
+    assert "foo" in str(theirs.value) and "units, activation, use_bias" in str(ours.value)
 
 
 def test_dense_numpy_int_units_accepted():
     assert nb.Dense(np.int64(3)).units == 3
 
 
-@pytest.mark.parametrize("kwargs, match", [({"use_bias": 1}, "use_bias"), ({"activation": "Relu"}, "unknown activation"), ({"activation": "threshold"}, "threshold")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"use_bias": 1}, "use_bias must be true or false; received 1"), ({"activation": "Relu"}, "unknown activation 'Relu'"), ({"activation": "threshold"}, "threshold")],
+)
 def test_dense_invalid_options(kwargs, match):
     with pytest.raises(nb.LayerConfigError, match=match):
         nb.Dense(3, **kwargs)
 
 
+@pytest.fixture(scope="module")
+def keras_dense():
+    """Keras's Dense(3) built for 2 inputs, in a model (a refused set_weights leaves it unchanged)."""
+    keras.backend.clear_session()
+    return keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)]).layers[0]
+
+
 @pytest.mark.parametrize(
-    "weights, match",
+    "weights",
     [
-        ([np.ones((2, 3))], "expects 2 weight arrays"),
-        ([np.ones((2, 4)), np.zeros(3)], r"kernel must have shape"),
-        ([np.ones((2, 3)), np.zeros(4)], r"bias must have shape \(3,\)"),
-        ([np.ones(3), np.zeros(3)], r"kernel must have shape"),
+        [np.ones((2, 3))],
+        [np.ones((2, 4)), np.zeros(3)],
+        [np.ones((2, 3)), np.zeros(4)],
+        [np.ones(3), np.zeros(3)],
+        [np.ones((5, 3)), np.zeros(3)],  # a kernel for another input size: the built size is kept
     ],
+    ids=["count", "kernel-units", "bias", "kernel-rank", "kernel-inputs"],
 )
-def test_dense_set_weights_errors(weights, match):
-    with pytest.raises(nb.LayerConfigError, match=match):
-        nb.Dense(3).set_weights(weights)
+def test_dense_set_weights_errors_are_keras_messages(keras_dense, weights):
+    """A built layer in a model (named `dense` on both sides) refuses wrong weights with Keras's own message."""
+    ours = nb.Sequential([nb.Input((2,)), nb.Dense(3)]).layers[0]
+    with pytest.raises(ValueError) as keras_error:
+        keras_dense.set_weights(weights)
+    with pytest.raises(nb.LayerConfigError) as our_error:
+        ours.set_weights(weights)
+    assert str(our_error.value) == str(keras_error.value)
 
 
-def test_dense_set_weights_keeps_built_input_dim():
-    layer = nb.Dense(3)
-    layer.build((None, 2), seed=0)
-    with pytest.raises(nb.LayerConfigError, match=r"\(2, 3\)"):
-        layer.set_weights([np.ones((5, 3)), np.zeros(3)])
+def test_set_weights_needs_a_built_layer():
+    """As in Keras: an unbuilt layer has no weights to set (Keras: "expecting 0 weights")."""
+    with pytest.raises(ValueError, match="expecting 0 weights"):
+        keras.layers.Dense(3).set_weights([np.ones((2, 3)), np.zeros(3)])
+    with pytest.raises(nb.LayerConfigError, match="not built yet"):
+        nb.Dense(3).set_weights([np.ones((2, 3)), np.zeros(3)])
 
 
 def test_dense_set_weights_casts_to_float32():
@@ -176,16 +231,32 @@ def test_flatten_data_format():
 def test_flatten_has_no_weights():
     layer = nb.Flatten()
     assert layer.count_params() == 0 and layer.get_weights() == []
-    with pytest.raises(nb.LayerConfigError, match="no weights"):
-        layer.set_weights([np.ones(1)])
+    assert layer.count_params_for((None, 3, 4)) == (0, 0) and layer.formula((None, 3, 4)) == ""
+    keras.backend.clear_session()
+    with pytest.raises(ValueError) as keras_error:
+        keras.Sequential([keras.Input((3, 4)), keras.layers.Flatten()]).layers[0].set_weights([np.ones(1)])
+    with pytest.raises(nb.LayerConfigError) as our_error:
+        nb.Sequential([nb.Input((3, 4)), nb.Flatten()]).layers[0].set_weights([np.ones(1)])
+    assert str(our_error.value) == str(keras_error.value)
 
 
 # --- Activation -------------------------------------------------------------------------------
 def test_activation_layer():
     layer = nb.Activation("relu")
     assert layer.compute_output_shape((None, 3, 16)) == (None, 3, 16)
-    np.testing.assert_array_equal(layer.call(np.array([[-1, 2]], f32)), [[0, 2]])
     assert layer.get_config()["activation"] == "relu" and layer.count_params() == 0
+    assert layer.count_params_for((None, 3, 16)) == (0, 0)
+    layer.build((None, 2), seed=0)
+    np.testing.assert_array_equal(layer.call(np.array([[-1, 2]], f32)), [[0, 2]])
+
+
+def test_activation_layer_computes_as_soon_as_made_as_in_keras():
+    """Keras builds an Activation when it is made (no build_config in its JSON); ours says so too (builds_at_init)."""
+    theirs = keras.layers.Activation("relu")
+    assert theirs.built
+    np.testing.assert_array_equal(np.asarray(theirs.call(np.array([[-1, 2]], f32))), [[0, 2]])
+    assert nb.Activation.builds_at_init
+    np.testing.assert_array_equal(nb.Activation("relu").call(np.array([[-1, 2]], f32)), [[0, 2]])
 
 
 def test_activation_layer_alias_is_stored_canonical():

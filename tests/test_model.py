@@ -1,4 +1,4 @@
-"""netbuilder.Sequential / Input / Model: building, names, limits, predict and forward on hand-set weights."""
+"""netbuilder.Sequential / Input / Model: building, names, limits and budgets, predict and forward on hand-set weights."""
 
 import numpy as np
 import pytest
@@ -84,10 +84,14 @@ def test_predict_bad_data(x, match):
         seed_model().predict(x)
 
 
-def test_predict_too_many_values():
+def test_predict_over_the_memory_budget_names_it_and_the_largest_batch():
+    """Dense(65536)'s output is 65,536 × 4 bytes a sample: 96 MiB / 256 KiB = 384 samples fit the run budget."""
     model = nb.Sequential([nb.Input((10,)), nb.Dense(65_536)])
-    with pytest.raises(nb.LimitError, match="a batch of 1,025 would make dense output 67,174,400 values"):
+    with pytest.raises(nb.LimitError, match=r"a forward pass of 1,025 samples needs .* at once; the memory budget per run is "
+                                            r"96\.0 MB: use at most 384 samples"):
         model.predict(np.zeros((1025, 10), f32))
+    with pytest.raises(nb.LimitError, match="use at most 384 samples"):
+        model.forward(np.zeros((385, 10), f32))
 
 
 # --- names --------------------------------------------------------------------------------------
@@ -98,9 +102,34 @@ def test_auto_names_per_model():
         assert model.name == "sequential"
 
 
-def test_explicit_names_kept_and_auto_names_avoid_them():
-    model = nb.Sequential([nb.Input((2,)), nb.Dense(2), nb.Dense(2, name="dense_1"), nb.Dense(2), nb.Activation("relu", name="dense_3")])
-    assert [layer.name for layer in model.layers] == ["dense", "dense_1", "dense_2", "dense_3"]
+def test_explicit_names_kept_and_auto_names_count_per_prefix():
+    """Keras's rule (proved against Keras in test_conformance_models): automatic names count dense, dense_1, ...
+    whatever explicit names there are."""
+    model = nb.Sequential([nb.Input((2,)), nb.Dense(2), nb.Dense(2, name="dense_5"), nb.Dense(2), nb.Activation("relu", name="dense_3")])
+    assert [layer.name for layer in model.layers] == ["dense", "dense_5", "dense_1", "dense_3"]
+
+
+@pytest.mark.parametrize(
+    "layers, name",
+    [
+        (lambda: [nb.Dense(3), nb.Dense(4, name="dense")], "dense"),
+        (lambda: [nb.Dense(2), nb.Dense(2, name="dense_1"), nb.Dense(2)], "dense_1"),
+    ],
+)
+def test_explicit_name_taken_by_an_automatic_one_raises(layers, name):
+    """Deliberate change: this used to rename the automatic layer; Keras raises, and so do we."""
+    with pytest.raises(nb.LayerConfigError, match=f"unique names. Name '{name}' is already the name of a layer"):
+        nb.Sequential([nb.Input((2,)), *layers()])
+    with pytest.raises(nb.LayerConfigError, match=f"Name '{name}'"):
+        nb.analyze(layers(), (2,))
+
+
+def test_analysis_does_not_rename_the_layers_it_is_given():
+    layers = [nb.Dense(2), nb.Activation("relu"), nb.Dense(2, name="out")]
+    analysis = nb.analyze(layers, (3,))
+    assert analysis.names == ("dense", "activation", "out")
+    assert [layer.name for layer in layers] == [None, None, "out"]
+    assert all(layer.get_weights() == [] for layer in layers)  # nor builds them
 
 
 def test_duplicate_explicit_names_rejected():
@@ -176,7 +205,8 @@ def test_pop():
     "make, error, match",
     [
         (lambda: nb.Sequential([nb.Input((2,))] + [nb.Activation("relu") for _ in range(201)]), nb.LimitError, "at most 200 layers; this one has 201"),
-        (lambda: nb.Sequential([nb.Input((1000,)), nb.Dense(60_000)]), nb.LimitError, "at most 50,000,000"),
+        (lambda: nb.Sequential([nb.Input((1000,)), nb.Dense(60_000)]), nb.LimitError,
+         r"60,060,000 parameters\); the budget is 64\.0 MB \(16,777,216 parameters\)"),
         (lambda: nb.Sequential([nb.Input((1001, 1000))]), nb.LimitError, "at most 1,000,000"),
         (lambda: nb.Dense(65_537), nb.LimitError, "65,536"),
         (lambda: nb.Sequential([nb.Input((2,)), nb.Input((2,))]), nb.LayerConfigError, "Input can only come first"),

@@ -137,7 +137,9 @@ class ModelSpec:
         if len(set(ids)) != len(ids):
             raise LayerConfigError("layer ids must be unique")
         for layer in self.layers:  # each came through LayerSpec.make, but a spec may be built by hand
-            if layer != LayerSpec.make(layer.id, layer.kind, layer.built_for, **layer.values):
+            canonical = LayerSpec.make(layer.id, layer.kind, layer.built_for, **layer.values)
+            # compared as plain data: after a live code update, a session holds objects of the old class
+            if (canonical.settings, canonical.built_for) != (layer.settings, layer.built_for):
                 raise LayerConfigError(f"layer {layer.id} holds a setting that is not in its canonical form")
         issue = self.analysis.issue
         if issue is not None and issue.category == "limit":

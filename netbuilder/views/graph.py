@@ -133,7 +133,7 @@ def _graph(analysis, rows, selected) -> graphviz.Digraph:
                        tooltip=attribute_text(issue.message))
             _edge(graph, prev, node, shape, color=ERROR_INK)
         else:  # after the failure nothing is known: greyed, dashed, no shapes
-            graph.node(node, _html(head), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK, **mark)
+            graph.node(node, _html(head), **{"style": "rounded,dashed", "color": GREY_LINE, "fontcolor": GREY_INK, **mark})
             _edge(graph, prev, node, None, style="dashed", color=GREY_LINE)
         prev = node
         shape = report.output_shape if report else None

@@ -92,26 +92,29 @@ class Embedding(Layer):
         return idx
 
     def _refuse(self, x: np.ndarray, bad: np.ndarray):
-        first = int(np.flatnonzero(bad)[0])
+        """Raise for the first bad value; a fractional one first, since floats are the usual mistake."""
+        fractional = np.isfinite(x) & (x != np.trunc(x))
+        first = int(np.flatnonzero(fractional if fractional.any() else bad)[0])
         where = np.unravel_index(first, x.shape)
         at = f"sample {where[0]}" + (f", position {tuple(int(i) for i in where[1:])}" if len(where) > 1 else "")
         value = x.flat[first]
-        value = int(value) if np.isfinite(value) and value == int(value) else value  # 1000, not 1000.0
-        name = self.name or "embedding"
-        rows = f"0 to {self.input_dim - 1:,}"
+        # 1000, not 1000.0; a float32 as its shortest text (2.9999998, not 2.999999761581421)
+        shown = int(value) if np.isfinite(value) and not fractional.flat[first] else str(value)
         if not np.isfinite(value):
-            why = f"{value} is not a number of any row."
-        elif value < 0 or value >= self.input_dim:
-            why = (f"the table has {self.input_dim:,} rows (input_dim={self.input_dim}), so there is no row {value}. "
-                   + (f"Raise input_dim to at least {int(value) + 1:,}, or map rare ids to one 'unknown' id below {self.input_dim:,}."
-                      if value >= self.input_dim else
-                      "(Keras's NumPy backend would quietly read negative indices from the end of the table.)"))
-        else:
-            why = (f"Embedding was given floats: {value} is not a whole number, so it names no row (Keras's NumPy backend "
+            why = "that is not the number of any row."
+        elif fractional.flat[first]:
+            why = (f"Embedding was given floats: {shown} is not a whole number, so it names no row (Keras's NumPy backend "
                    f"would quietly cut it down to {int(value)}). An Embedding takes integer ids such as word numbers — put it "
                    "first, on the raw ids, not after a Dense or on scaled data.")
-        raise InputDataError(f"Embedding {name!r} looks up one row of its {self.input_dim:,}×{self.output_dim:,} table per "
-                             f"input value, so its inputs must be whole numbers from {rows}; it received {value} at {at}: {why}")
+        elif value >= self.input_dim:
+            why = (f"the table has {self.input_dim:,} rows (input_dim={self.input_dim}), so there is no row {shown}. "
+                   f"Raise input_dim to at least {shown + 1:,}, or map rare ids to one 'unknown' id below {self.input_dim:,}.")
+        else:
+            why = (f"there is no row {shown} (Keras's NumPy backend would quietly read negative indices from the end "
+                   "of the table).")
+        raise InputDataError(f"Embedding {self.name or 'embedding'!r} looks up one row of its {self.input_dim:,}×{self.output_dim:,} "
+                             f"table per input value, so its inputs must be whole numbers from 0 to {self.input_dim - 1:,}; "
+                             f"it received {shown} at {at}: {why}")
 
     def call(self, x):
         return np.take(self._weights[0], self.indices(x), axis=0)

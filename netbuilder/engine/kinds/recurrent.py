@@ -26,7 +26,7 @@ from .common import activation_cost, torch_activation
 _IN_PLACE = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid")  # applied in place, with Keras's exact formula
 _IN_PLACE_OPS = {"sigmoid": 4, "hard_sigmoid": 3}  # negate, exp, add, divide; divide, add, clip
 _AXIS_WISE = ("softmax", "log_softmax", "sparsemax")  # computed along the last axis (each gate's units)
-_CHUNK = 512  # values per call of an activation that is not applied in place
+_CHUNK = 256  # values per call of an activation that is not applied in place
 
 # --- Keras arguments netbuilder takes only at their defaults -------------------------------------------------
 _INITIALIZER_NAMES = {

@@ -258,17 +258,25 @@ class Reshape(Layer):
         dims, total, target = shape[1:], math.prod(shape[1:]), self.target_shape
         have = f"{times(dims)} = {total:,}" if len(dims) > 1 else f"{total:,}"
         if -1 in target:
-            known = math.prod(v for v in target if v != -1)
-            fixed = times([v for v in target if v != -1]) or "1"
+            fixed = [v for v in target if v != -1]
+            known = math.prod(fixed)
+            if known == 0:
+                return Problem(
+                    "no size 0 in target_shape",
+                    f"Layer {name!r} (Reshape) cannot fill {format_shape(target)} with the {total:,} values of {format_shape(shape)}: "
+                    "an axis of size 0 holds no values.",
+                    f"Reshape only rearranges values; each sample has {have} of them, and with a size of 0 no -1 can make the "
+                    "count come out. Every size must be at least 1.",
+                    _count_message(dims, target, divisible=True),
+                )
             return Problem(
                 f"a number of values divisible by {known:,}",
                 f"Layer {name!r} (Reshape) cannot fill {format_shape(target)} with the {total:,} values of {format_shape(shape)}: "
                 f"{total:,} is not divisible by {known:,}.",
                 f"Reshape only rearranges values; each sample has {have} of them. The -1 stands for whatever size makes the "
-                f"count come out, so the other sizes ({fixed} = {known:,}) must divide {total:,} exactly."
-                + (" A size of 0 can never hold them." if known == 0 else ""),
-                "The total size of the tensor must be unchanged, however, the input size cannot by divided by the specified "
-                f"dimensions in target_shape. Received: input_shape={tuple(dims)}, target_shape={target}",
+                f"count come out, so the other sizes ({times(fixed)}{f' = {known:,}' if len(fixed) > 1 else ''}) must divide "
+                f"{total:,} exactly.",
+                _count_message(dims, target, divisible=True),
             )
         want = math.prod(target)
         return Problem(
@@ -278,10 +286,11 @@ class Reshape(Layer):
             f"Reshape only rearranges values, it never adds or drops any: each sample has {have} values, and "
             f"{format_shape(target)} holds {times(target) + ' = ' if len(target) > 1 else ''}{want:,}. Write -1 for one size "
             "to let Reshape work it out.",
-            f"The total size of the tensor must be unchanged. Received: input_shape={tuple(dims)}, target_shape={target}",
+            _count_message(dims, target, divisible=False),
         )
 
     def suggest_fixes(self, shape, problem, context) -> list:
+        """The -1 form that fits; sizes near the given one that divide the count; all values in one axis."""
         total, target, fixes = math.prod(shape[1:]), self.target_shape, []
         name = context.name
 
@@ -329,6 +338,8 @@ class Reshape(Layer):
     def explain_shape(self, shape, output_shape) -> str:
         dims, total, out = shape[1:], math.prod(shape[1:]), output_shape[1:]
         have = f"{times(dims)} = {total:,} values" if len(dims) > 1 else f"{total:,} value{'s' if total != 1 else ''}"
+        if self.target_shape == (-1,):
+            return f"{have}, all in one axis → {format_shape(out)}, in the same order."
         if -1 in self.target_shape:
             known = [v for v in self.target_shape if v != -1]
             return (f"{have}; the -1 becomes {total:,} / {times(known) or '1'} = {total // max(1, math.prod(known)):,} "
@@ -337,6 +348,14 @@ class Reshape(Layer):
 
     def torch_code(self, shape) -> list[CodePart]:
         return [CodePart(f"KerasReshape({self.resolved(shape)!r})", {"KerasReshape": _TORCH_RESHAPE})]
+
+
+def _count_message(dims, target, divisible: bool) -> str:
+    """Keras's words when a Reshape's target does not hold the input's values."""
+    if divisible:
+        return ("The total size of the tensor must be unchanged, however, the input size cannot by divided by the specified "
+                f"dimensions in target_shape. Received: input_shape={tuple(dims)}, target_shape={target}")
+    return f"The total size of the tensor must be unchanged. Received: input_shape={tuple(dims)}, target_shape={target}"
 
 
 _TORCH_RESHAPE = '''class KerasReshape(nn.Module):
@@ -555,12 +574,13 @@ class _Cropping(_Spatial):
         else:
             keras = ("Values in `cropping` argument should be smaller than the corresponding spatial dimension of the input. "
                      f"Received: input_shape={tuple(shape)}, cropping={self.cropping}")
+        left = shape[axis] - a - b
         return Problem(
-            f"more than {a + b:,} {word} (the cropping on that axis)",
-            f"Layer {name!r} ({self.kind}) crops {a:,} + {b:,} = {a + b:,} {word} from {format_shape(shape)}, whose {word} axis "
-            f"has only {shape[axis]:,}.",
-            f"Cropping removes {a:,} at the start and {b:,} at the end of the {word} axis, which leaves "
-            f"{shape[axis]:,} − {a:,} − {b:,} = {shape[axis] - a - b:,}; at least 1 must remain.",
+            f"a {word} axis longer than {a + b:,} (what is cropped from it)",
+            f"Layer {name!r} ({self.kind}) crops {a:,} + {b:,} = {a + b:,} from the {word} axis of {format_shape(shape)}, "
+            f"which has only {shape[axis]:,}.",
+            f"Cropping removes {a:,} at the start and {b:,} at the end of the {word} axis; {shape[axis]:,} − {a:,} − {b:,} = "
+            f"{left:,}".replace("-", "−") + " would remain, and at least 1 must.",
             keras,
         )
 

@@ -11,6 +11,7 @@ no status widget). Checks on the page then retry until their expected value show
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -149,7 +150,7 @@ class AppPage:
     # --- waiting ---------------------------------------------------------------------------
     def open(self, url: str | None = None) -> "AppPage":
         before = len(self.finished)
-        self.page.goto(url or self.server.url)
+        self.page.goto(url if url and url.startswith("http") else self.server.url + (url or ""))  # "?model=..." too
         self.wait_run(before)
         return self
 
@@ -197,11 +198,13 @@ class AppPage:
         return self.page.locator(f".st-key-{key}")
 
     def choose(self, key: str, option: str) -> None:
-        """Pick `option` in the selectbox keyed `key`, the way a person does: open it, click the option."""
+        """Pick `option` in the selectbox keyed `key`, the way a person does: open it, type to narrow a long
+        list (only the visible part of it is drawn), click the option."""
         box = self.widget(key).locator("input")
 
         def pick():
             box.click()
+            box.fill(option[:24])
             self.page.get_by_role("option", name=option, exact=True).click()
 
         self.act(pick)
@@ -221,21 +224,37 @@ class AppPage:
         self.act(type_it)
 
     def open_tab(self, name: str):
-        """Click the tab called `name` (no rerun: tabs switch in the browser) and return its panel."""
-        self.page.get_by_role("tab", name=name, exact=True).click()
-        panel = self.page.get_by_role("tabpanel").filter(visible=True)
+        """Click the tab called `name` and wait for its run (only the open tab runs); return its panel."""
         from playwright.sync_api import expect
 
+        self.act(lambda: self.page.get_by_role("tab", name=name, exact=True).click())
+        panel = self.page.get_by_role("tabpanel").filter(visible=True)
         expect(panel).to_have_count(1)
         return panel
 
-    def forward_output(self) -> list[str]:
-        """The cells of the model's output table (the first table) in the Forward pass tab.
+    def pick_layer(self, label_start: str) -> None:
+        """Select the layer (or "Input") whose entry in the layer list starts with `label_start`."""
+        option = self.widget("selected").get_by_text(re.compile("^" + re.escape(label_start)))
+        self.act(lambda: option.click())
 
-        st.dataframe draws on a canvas; the cell text is in the grid's accessible <table> inside it."""
+    def type_text(self, key: str, text: str) -> None:
+        """Replace a text area's text and commit it (Ctrl+Enter, as Streamlit takes it)."""
+        box = self.widget(key).locator("textarea")
+
+        def type_it():
+            box.fill(text)
+            box.press("Control+Enter")
+
+        self.act(type_it)
+
+    def tables(self):
+        """The page's number tables (st.table): real HTML, so each cell's text and width can be read."""
+        return self.page.get_by_test_id("stTable")
+
+    def table_cells(self, index: int = 0):
+        """The data cells of one number table, once it is drawn."""
         from playwright.sync_api import expect
 
-        panel = self.open_tab("Forward pass")
-        cells = panel.get_by_test_id("stDataFrame").first.locator("table td")
+        cells = self.tables().nth(index).locator("tbody td")
         expect(cells.first).to_be_attached()
-        return cells.all_text_contents()
+        return cells

@@ -1,12 +1,17 @@
-"""netbuilder.analyze: per-layer shapes and params, and structured ShapeIssues instead of exceptions."""
+"""netbuilder.analyze: per-layer shapes, params and cost, structured ShapeIssues instead of exceptions, and fixes that work."""
+
+import tracemalloc
 
 import keras
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import netbuilder as nb
 from netbuilder.engine.errors import Fix
+from netbuilder.studio.spec import LayerSpec, ModelSpec
+
+FLATTEN = ("Flatten", {})
 
 
 def built_dense(units, input_dim, **kwargs):
@@ -17,6 +22,10 @@ def built_dense(units, input_dim, **kwargs):
 
 def fix_actions(issue):
     return [(f.action, f.layer_index, f.value) for f in issue.fixes]
+
+
+def remove(index):
+    return ("remove_layer", index, None)
 
 
 def test_seed_model_reports():
@@ -46,11 +55,12 @@ def test_dense_on_rank1_input():
     a = nb.analyze([nb.Dense(4)], ())
     issue = a.issue
     assert not a.ok and a.output_shape is None
-    assert (issue.layer_index, issue.layer_name, issue.layer_type, issue.received) == (0, "dense", "Dense", (None,))
+    assert (issue.layer_index, issue.layer_name, issue.kind, issue.received) == (0, "dense", "Dense", (None,))
+    assert issue.category == "shape"
     assert issue.expected == "at least 2 axes (batch, features)"
     assert "'dense'" in issue.message and "(None,)" in issue.message
     assert issue.explanation
-    assert fix_actions(issue) == [("insert_flatten", 0, None), ("set_input_shape", None, (1,))]
+    assert fix_actions(issue) == [("insert_layer", 0, FLATTEN), ("set_input_shape", None, (1,)), remove(0)]
     assert a.layers[0].output_shape is None
 
 
@@ -70,24 +80,26 @@ def test_dense_built_for_48_receiving_3_by_16():
     assert issue.expected == "last axis of size 48"
     assert "'dense_1'" in issue.message and "48" in issue.message and "(None, 3, 16)" in issue.message
     assert "3 × 16" not in issue.message and "Flatten first would give (None, 48)" in issue.explanation
-    assert fix_actions(issue) == [("insert_flatten", 1, None), ("set_units", 0, 48)]
+    # Flatten gives (None, 48); 48 units give (None, 3, 48); rebuilt for the 16 it receives, it fits too
+    assert fix_actions(issue) == [("insert_layer", 1, FLATTEN), ("set_setting", 0, ("units", 48)), ("unbuild", 1, None), remove(1)]
     assert [r.output_shape for r in a.layers] == [(None, 3, 16), None]
-    assert a.total_params == 48 + 48 * 4 + 4  # the failing layer's weights still count
+    assert a.total_params == 48 + 48 * 4 + 4  # the failing layer's weights still count: it is built for 48 inputs
 
 
 def test_mismatch_without_upstream_dense_suggests_input_shape():
     a = nb.analyze([nb.Activation("relu"), built_dense(4, 5)], (2, 3))
-    assert fix_actions(a.issue) == [("set_input_shape", None, (2, 5))]
+    assert fix_actions(a.issue) == [("set_input_shape", None, (2, 5)), ("unbuild", 1, None), remove(1)]
 
 
 def test_mismatch_after_flatten_has_no_units_fix():
+    """Dense(3) → Flatten gives 6 features; no units of `dense` give 7, so only rebuilding (or removing) dense_1 works."""
     a = nb.analyze([nb.Dense(3), nb.Flatten(), built_dense(4, 7)], (2, 2))
-    assert a.issue.layer_index == 2 and fix_actions(a.issue) == []
+    assert a.issue.layer_index == 2 and fix_actions(a.issue) == [("unbuild", 2, None), remove(2)]
 
 
 def test_upstream_glu_dense_units_fix_is_doubled():
     a = nb.analyze([nb.Dense(6, activation="glu"), built_dense(2, 5)], (4,))
-    assert ("set_units", 0, 10) in fix_actions(a.issue)
+    assert ("set_setting", 0, ("units", 10)) in fix_actions(a.issue)
 
 
 def test_glu_activation_with_odd_size():
@@ -96,18 +108,21 @@ def test_glu_activation_with_odd_size():
     assert (issue.layer_index, issue.layer_name, issue.received) == (1, "activation", (None, 3))
     assert issue.expected == "an even size on the last axis"
     assert "'activation'" in issue.message and "3" in issue.message
-    assert fix_actions(issue) == [("set_units", 0, 4)]
+    assert fix_actions(issue) == [("set_setting", 0, ("units", 4)), remove(1)]
     assert issue.keras_message == "axis size must be divisible by 2. Received: x.shape=(None, 3) with axis=-1"
 
 
 def test_glu_dense_with_odd_units():
     a = nb.analyze([nb.Dense(5, activation="glu")], (2,))
-    assert a.issue.layer_name == "dense" and fix_actions(a.issue) == [("set_units", 0, 6)]
+    assert a.issue.layer_name == "dense" and fix_actions(a.issue) == [("set_setting", 0, ("units", 6)), remove(0)]
 
 
-def test_glu_on_batch_axis():
+def test_glu_on_batch_axis_is_not_offered_flatten():
+    """Flatten would give (None, 1): still an odd axis for glu, so that fix is not offered (issue 10)."""
     a = nb.analyze([nb.Activation("glu")], ())
-    assert a.issue.received == (None,) and fix_actions(a.issue) == [("insert_flatten", 0, None)]
+    assert a.issue.received == (None,) and a.issue.expected == "at least 2 axes (batch, features)"
+    assert ("insert_layer", 0, FLATTEN) not in fix_actions(a.issue)
+    assert fix_actions(a.issue)[-1] == remove(0)
 
 
 def test_even_glu_halves():
@@ -118,22 +133,39 @@ def test_even_glu_halves():
 
 def test_more_than_200_layers_is_a_limit_issue():
     a = nb.analyze([nb.Activation("relu") for _ in range(201)], (2,))
-    assert a.issue.kind == "limit" and "at most 200 layers; this one has 201" in a.issue.message
+    assert a.issue.category == "limit" and "at most 200 layers; this one has 201" in a.issue.message
     assert nb.analyze([nb.Activation("relu") for _ in range(200)], (2,)).ok
 
 
-def test_more_than_50m_params_is_a_limit_issue():
-    a = nb.analyze([nb.Dense(60_000), nb.Dense(2)], (1000,))
+def test_weights_over_the_budget_are_a_limit_issue_found_without_building():
+    """The 50M-parameter limit became a weight budget of 64 MiB: 16,777,216 float32 parameters."""
+    layers = [nb.Dense(60_000), nb.Dense(2)]
+    tracemalloc.start()
+    try:
+        a = nb.analyze(layers, (1000,))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20  # 60,060,000 weights would be 240 MB
     issue = a.issue
-    assert issue.kind == "limit" and issue.layer_name == "dense"
-    assert "60,060,000 parameters; at most 50,000,000" in issue.message
-    assert fix_actions(issue) == [("remove_layer", 0, None)]
+    assert issue.category == "limit" and issue.layer_name == "dense" and issue.kind == "Dense"
+    assert "60,060,000 parameters); the budget is 64.0 MB (16,777,216 parameters)" in issue.message
+    assert fix_actions(issue) == [remove(0)]
+
+
+def test_weight_budget_boundary():
+    """4,095 × 4,096 + 4,096 = 16,777,216 parameters is exactly the budget; one input more is over."""
+    assert nb.analyze([nb.Dense(4096)], (4095,)).ok
+    a = nb.analyze([nb.Dense(4096)], (4096,))
+    assert a.issue.category == "limit" and "16,781,312 parameters" in a.issue.message
 
 
 def test_huge_tensor_is_a_limit_issue():
-    assert nb.analyze([nb.Dense(65_536)], (1024, 2)).ok  # exactly 64 Mi values: allowed
     a = nb.analyze([nb.Dense(65_536)], (1025, 2))
-    assert a.issue.kind == "limit" and "67,174,400 values per sample; at most 67,108,864" in a.issue.message
+    assert a.issue.category == "limit" and "67,174,400 values per sample; at most 67,108,864" in a.issue.message
+    # 64 Mi values is within the tensor bound, but 256 MiB for one sample is over the 96 MiB memory budget of a run
+    a = nb.analyze([nb.Dense(65_536)], (1024, 2))
+    assert a.issue.category == "limit" and "memory budget per run is 96.0 MB" in a.issue.message
 
 
 def test_keras_messages_match_keras_for_rank1_and_mismatch():
@@ -158,6 +190,7 @@ def test_fix_descriptions_are_for_people():
     assert isinstance(issue.fixes[0], Fix)
     assert issue.fixes[0].description.startswith("insert Flatten before dense_1")
     assert issue.fixes[1].description == "set units of dense to 48"
+    assert issue.fixes[-1].description == "remove dense_1"
 
 
 def test_format_shape():
@@ -173,7 +206,7 @@ LAYER = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(st.lists(st.integers(1, 5), max_size=4), st.lists(LAYER, max_size=6))
 def test_analyze_never_raises_and_agrees_with_sequential(shape, layers):
     a = nb.analyze(layers, tuple(shape))
@@ -195,3 +228,90 @@ def test_names_cover_every_layer_also_past_the_failing_one():
     analysis = nb.analyze(layers, (5,))
     assert analysis.issue.layer_index == 1 and len(analysis.layers) == 2
     assert analysis.names == ("dense", "dense_1", "activation", "dense_2")
+
+
+# --- every suggested fix works (issue 10) -----------------------------------------------------------------
+def spec_of(input_shape, *layers):
+    """A spec from (kind, settings) pairs; a Dense's settings may hold built_for, the per-sample shape it was built for."""
+    made = []
+    for i, (kind, settings_) in enumerate(layers):
+        settings_ = dict(settings_)
+        made.append(LayerSpec.make(i, kind, settings_.pop("built_for", None), **settings_))
+    return ModelSpec(tuple(input_shape), tuple(made), seed=0).validate()
+
+
+def check_every_fix_works(spec: ModelSpec) -> None:
+    """Each fix of the first issue, applied through the spec the app edits, leaves the failing layer fitting:
+    the new first issue (if any) lies past it; "remove" takes it away and is offered last, once."""
+    issue = spec.analysis.issue
+    failing = spec.layers[issue.layer_index].id
+    assert issue.fixes, issue
+    assert [f.action for f in issue.fixes].count("remove_layer") == 1
+    assert (issue.fixes[-1].action, issue.fixes[-1].layer_index) == ("remove_layer", issue.layer_index)
+    for fix in issue.fixes:
+        fixed = spec.apply_fix(fix)
+        ids = [layer.id for layer in fixed.layers]
+        if fix.action == "remove_layer":
+            assert failing not in ids and len(ids) == len(spec.layers) - 1
+            continue
+        position = fixed.index_of(failing)
+        after = fixed.analysis.issue
+        assert after is None or after.layer_index > position, (fix, after)
+
+
+SPEC_LAYER = st.one_of(
+    st.fixed_dictionaries(
+        {"units": st.integers(1, 12), "activation": st.sampled_from(["linear", "relu", "glu", "softmax"]), "use_bias": st.booleans()},
+        optional={"built_for": st.one_of(st.tuples(st.integers(1, 12)), st.tuples(st.integers(1, 4), st.integers(1, 12)))},
+    ).map(lambda s: ("Dense", s)),
+    st.sampled_from(["channels_last", "channels_first"]).map(lambda f: ("Flatten", {"data_format": f})),
+    st.sampled_from(["relu", "glu", "tanh"]).map(lambda a: ("Activation", {"activation": a})),
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(st.lists(st.integers(1, 6), max_size=3), st.lists(SPEC_LAYER, min_size=1, max_size=5))
+def test_every_suggested_fix_makes_the_failing_layer_fit(shape, layers):
+    """Random broken models (glu on odd or batch-only axes, Dense built for other sizes, rank-1 inputs...)."""
+    spec = spec_of(shape, *layers)
+    assume(spec.analysis.issue is not None)  # every example run is a broken model
+    assert spec.analysis.issue.category == "shape"
+    check_every_fix_works(spec)
+
+
+@pytest.mark.parametrize(
+    "input_shape, layers",
+    [
+        ((7,), [("Activation", {"activation": "glu"})]),  # issue 10: "set the input shape to (8,)"
+        ((3,), [("Flatten", {}), ("Activation", {"activation": "glu"})]),  # glu on an odd axis, after a Flatten
+        ((6,), [("Activation", {"activation": "glu"}), ("Activation", {"activation": "glu"})]),  # 6 → 3: odd for the second glu
+        ((), [("Activation", {"activation": "glu"})]),  # glu on a batch-only tensor: Flatten would give an odd axis of 1
+        ((3,), [("Dense", {"units": 4, "built_for": (8,)})]),  # a Dense built for a fixed size (imported JSON)
+        ((2, 3), [("Dense", {"units": 4, "built_for": (7,)})]),
+        ((2, 2), [("Dense", {"units": 3}), ("Flatten", {}), ("Dense", {"units": 4, "built_for": (7,)})]),
+        ((), [("Dense", {"units": 4, "built_for": (3,)})]),  # built for 3 features, given a batch-only tensor
+        ((4,), [("Dense", {"units": 6, "activation": "glu"}), ("Dense", {"units": 2, "built_for": (5,)})]),
+    ],
+    ids=["glu-odd-input", "glu-odd-after-flatten", "glu-after-glu", "glu-batch-only", "dense-built-8", "dense-built-7-rank3",
+         "dense-built-after-flatten", "dense-built-on-batch-only", "dense-built-after-glu-dense"],
+)
+def test_every_issue_offers_a_fix_besides_remove(input_shape, layers):
+    spec = spec_of(input_shape, *layers)
+    issue = spec.analysis.issue
+    assert issue is not None and issue.category == "shape"
+    others = [f for f in issue.fixes if f.action != "remove_layer"]
+    assert others, f"only {[f.description for f in issue.fixes]} for: {issue.message}"
+    check_every_fix_works(spec)
+
+
+def test_glu_on_an_odd_input_is_offered_the_even_input_shape():
+    issue = spec_of((7,), ("Activation", {"activation": "glu"})).analysis.issue
+    assert ("set_input_shape", None, (8,)) in fix_actions(issue)
+    assert "set the input shape to (8,)" in [f.description for f in issue.fixes]
+
+
+def test_dense_built_for_a_fixed_size_is_offered_that_size_or_a_rebuild():
+    issue = spec_of((3,), ("Dense", {"units": 4, "built_for": (8,)})).analysis.issue
+    assert fix_actions(issue) == [("set_input_shape", None, (8,)), ("unbuild", 0, None), remove(0)]
+    fixed = spec_of((3,), ("Dense", {"units": 4, "built_for": (8,)})).apply_fix(issue.fixes[1])
+    assert fixed.layers[0].built_for is None and fixed.analysis.ok

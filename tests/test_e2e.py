@@ -1,9 +1,10 @@
 """The app in a real browser: `streamlit run app.py` driven through Debian's Chromium with Playwright.
 
-What AppTest cannot see: the graph really drawn to SVG with its shapes, the real widgets (a
-selectbox opened and clicked), the address bar holding a share link that opens the same model in
-another browser, and two browsers at once never sharing a model. Every wait follows Streamlit's
-own run messages (see e2e_support), never a fixed sleep.
+What AppTest cannot see: the graph really drawn to SVG with its shapes, the real widgets, numbers as a
+person reads them (no digit or sign cut), where a message appears relative to what caused it, the
+phone layout, the address bar holding a share link that opens the same model in another browser, and
+two browsers at once never sharing a model. Every wait follows Streamlit's own run messages (see
+e2e_support), never a fixed sleep.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import pytest
 
 from conftest import ROOT
 from e2e_support import CHROMIUM, CHROMIUM_ARGS, AppPage, Server, require_browser
-from netbuilder import share
-from netbuilder.spec import seed_spec
+from netbuilder.studio import share
+from netbuilder.studio.models import built
+from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 
 SEED_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"
 SEED_EDGES = ["(None, 3, 2)", "(None, 3, 16)", "(None, 3, 16)", "(None, 48)", "(None, 4)"]
 SEED_IDS = [layer.id for layer in seed_spec().layers]  # Dense, Activation, Flatten, Dense
 ARTIFACTS = ROOT / "artifacts"
-VIEWPORT = {"width": 1400, "height": 1000}
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +60,7 @@ def new_page(browser, server, request):
     contexts, pages = [], []
     failed_before = request.session.testsfailed
 
-    def open_page(url: str | None = None, viewport: dict = VIEWPORT) -> AppPage:
+    def open_page(url: str | None = None, viewport: dict = DESKTOP) -> AppPage:
         context = browser.new_context(viewport=viewport)
         context.set_default_timeout(30_000)
         contexts.append(context)
@@ -97,25 +100,117 @@ def expect_share_link(app: AppPage, model, input_text: str = SEED_INPUT) -> str:
     return app.page.url
 
 
+def link(spec: ModelSpec, input_text: str | None = None) -> str:
+    return "?model=" + share.encode(spec, input_text)
+
+
+def chain(n: int) -> ModelSpec:
+    """Input (8,) and n Dense(8) layers: a long model for the tests about 30 layers."""
+    return ModelSpec((8,), tuple(LayerSpec.make(i, "Dense", units=8) for i in range(n)), 0)
+
+
+def save_full_page(app: AppPage, path) -> None:
+    """The main area scrolls inside the page, so grow the viewport to the content before the screenshot."""
+    width = app.page.viewport_size["width"]
+    height = app.page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    app.page.set_viewport_size({"width": width, "height": max(844, min(int(height), 8000))})
+    app.page.wait_for_timeout(200)  # one layout pass at the new size
+    app.page.screenshot(path=str(path), full_page=True)
+
+
 @pytest.mark.e2e
-def test_first_open_draws_the_seed_model_and_saves_a_screenshot(new_page):
+@pytest.mark.parametrize("viewport, name", [(DESKTOP, "first-open.png"), (PHONE, "first-open-phone.png")])
+def test_first_open_draws_the_seed_model_and_saves_a_screenshot(new_page, viewport, name):
     from playwright.sync_api import expect
 
-    app = new_page()
+    app = new_page(viewport=viewport)
     expect_edges(app, SEED_EDGES)
     expect(app.nodes).to_have_count(len(SEED_EDGES) + 1)  # Input, 4 layers, Output
     expect(app.page.get_by_test_id("stMarkdownContainer").filter(has_text="Total params: 244")).to_have_count(1)
+    expect(app.page.get_by_text("New here?")).to_be_visible()  # what to try first
     expect_share_link(app, seed_spec())  # even before any edit the address bar is a share link
+    ARTIFACTS.mkdir(exist_ok=True)
+    save_full_page(app, ARTIFACTS / name)
+    assert (ARTIFACTS / name).stat().st_size > 10_000
     app.assert_no_exception()
 
-    # The main area scrolls inside the page, so "full page" is the viewport: grow it to the content.
-    height = app.page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    app.page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], min(int(height), 6000))})
+
+@pytest.mark.e2e
+def test_on_a_phone_the_graph_and_the_output_are_within_the_first_two_screens(new_page):
+    from playwright.sync_api import expect
+
+    app = new_page(viewport=PHONE)
     expect_edges(app, SEED_EDGES)
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "first-open.png"
-    app.page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
+    main = app.page.get_by_test_id("stMain")
+    graph_top = app.page.get_by_test_id("stGraphVizChart").bounding_box()["y"]
+    output = app.page.get_by_text("Output for your input")
+    expect(output).to_be_attached()
+    table_bottom = app.table_cells().first.bounding_box()
+    scrolled = main.evaluate("m => m.scrollTop")
+    assert scrolled == 0
+    assert graph_top < PHONE["height"]  # the graph starts on the first screen
+    assert table_bottom["y"] + table_bottom["height"] < 2 * PHONE["height"], table_bottom  # the output's numbers on the second
+    # layer actions stay compact: the selected layer's buttons fit on at most two rows
+    actions = app.widget("layer_actions").bounding_box()
+    assert actions["height"] < 120, actions
+    app.assert_no_exception()
+
+
+@pytest.mark.e2e
+def test_no_number_is_clipped_in_a_wide_output_table(new_page):
+    spec = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16, activation="tanh"), LayerSpec.make(1, "Flatten"),
+                              LayerSpec.make(2, "Dense", units=16)), 0)
+    app = new_page(link(spec, SEED_INPUT))
+    expected = built(spec).predict(np.array([[[1, 2], [3, 4], [5, 6]]], np.float32))[0]
+    assert (expected < 0).any()  # the minus signs are what was lost
+    cells = app.table_cells()
+    texts = cells.all_text_contents()
+    assert texts == [f"{v:.4g}" for v in expected]  # each cell holds the whole formatted value
+    widths = cells.evaluate_all("cells => cells.map(c => [c.scrollWidth, c.clientWidth])")
+    assert all(scroll <= client for scroll, client in widths), widths  # and shows all of it
+    app.assert_no_exception()
+
+
+@pytest.mark.e2e
+def test_a_refused_edit_on_layer_29_is_explained_where_the_visitor_is(new_page):
+    from playwright.sync_api import expect
+
+    app = new_page(link(chain(30)))
+    expect(app.edges).to_have_count(31)
+    app.pick_layer("29.")
+    layer = chain(30).layers[28].id
+    app.set_number(f"units_{layer}", 100_000)
+    message = app.page.get_by_test_id("stAlertContentError").filter(has_text="Could not set units")
+    expect(message).to_be_visible()
+    expect(message).to_be_in_viewport()  # not 4,800 px above, at the top of the page
+    expect(app.widget(f"units_{layer}")).to_be_in_viewport()
+    assert app.widget(f"units_{layer}").locator("input").input_value() == "8"  # snapped back to the model
+    app.assert_no_exception()
+
+
+@pytest.mark.e2e
+def test_the_fix_buttons_show_their_whole_text(new_page):
+    from playwright.sync_api import expect
+
+    broken = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(1, "Dense", (48,), units=4)), 0)
+    for viewport in (DESKTOP, PHONE):
+        app = new_page(link(broken), viewport=viewport)
+        button = app.widget("fix_0").locator("button")
+        expect(button).to_contain_text("it turns (None, 3, 16) into (None, 48)")
+        sizes = button.evaluate("b => [b.scrollWidth, b.clientWidth, b.scrollHeight, b.clientHeight]")
+        assert sizes[0] <= sizes[1] and sizes[2] <= sizes[3], sizes  # nothing of it hidden
+        app.assert_no_exception()
+
+
+@pytest.mark.e2e
+def test_a_batch_shows_the_sample_the_visitor_picks(new_page):
+    batch = "[[[1, 2], [3, 4], [5, 6]], [[-6, 5], [-4, 3], [-2, 1]]]"
+    app = new_page(link(seed_spec(), batch))
+    expected = built(seed_spec()).predict(np.array(eval(batch), np.float32))  # our own literal, not visitor data
+    cells = app.table_cells()
+    assert cells.all_text_contents() == [f"{v:.4g}" for v in expected[0]]
+    app.set_number("output_sample", 1)
+    assert cells.all_text_contents() == [f"{v:.4g}" for v in expected[1]]
     app.assert_no_exception()
 
 
@@ -125,19 +220,16 @@ def test_adding_layers_through_the_widgets_updates_the_graph(new_page):
 
     app = new_page()
     expect_edges(app, SEED_EDGES)
-
-    app.choose("add_kind", "Activation")
+    app.choose("add_where", "at the end")
+    app.choose("add_kind", "Activations · Activation — One function applied to every value; the shape stays the same (glu halves the last axis).")
     app.click("add")
     expect_edges(app, SEED_EDGES + ["(None, 4)"])  # a new edge into the new layer, shape kept
-    expect(app.nodes).to_have_count(7)
     expect(app.nodes.filter(has_text="activation_1")).to_have_count(1)
-    app.assert_no_exception()
-
-    app.choose("add_kind", "Flatten")
-    app.choose("add_position", "1. before dense")
+    app.pick_layer("Input")
+    app.choose("add_where", "after the selected layer")
+    app.choose("add_kind", "Reshaping · Flatten — Joins every axis but the batch into one: (None, 7, 7, 64) → (None, 3136).")
     app.click("add")
     expect_edges(app, ["(None, 3, 2)", "(None, 6)", "(None, 16)", "(None, 16)", "(None, 16)", "(None, 4)", "(None, 4)"])
-    expect(app.nodes).to_have_count(8)
     expect(app.page.get_by_test_id("stMarkdownContainer").filter(has_text="Total params: 180")).to_have_count(1)
     app.assert_no_exception()
 
@@ -150,17 +242,14 @@ def test_the_address_bar_is_a_share_link_that_reopens_the_same_model_and_output(
     expect_edges(app, edited)
     model = seed_spec().update(SEED_IDS[0], units=8)
     url = expect_share_link(app, model)
-    output = app.forward_output()
-    app.assert_no_exception()
-
-    x = np.array([[[1, 2], [3, 4], [5, 6]]], dtype=np.float32)
-    expected = model.model().forward(x)[-1][0]
-    np.testing.assert_allclose([float(v) for v in output[1:]], expected, rtol=1e-6)  # cell 0 is the row index
+    output = app.table_cells().all_text_contents()
+    expected = built(model).predict(np.array([[[1, 2], [3, 4], [5, 6]]], dtype=np.float32))[0]
+    assert output == [f"{v:.4g}" for v in expected]
 
     other = new_page(url)  # a fresh context: nothing shared with the first but the link
     expect_edges(other, edited)
     assert token_of(other.page.url) == token_of(url)
-    assert other.forward_output() == output
+    assert other.table_cells().all_text_contents() == output
     other.assert_no_exception()
 
 
@@ -174,11 +263,13 @@ def test_two_browsers_editing_at_once_never_see_each_others_model(new_page):
     expect_edges(second, SEED_EDGES)
 
     # The second session reruns with its own edit: had it taken the first one's model, dense would be 8 wide.
+    second.pick_layer("4.")
     second.set_number(f"units_{last}", 5)
     expect_edges(second, ["(None, 3, 2)", "(None, 3, 16)", "(None, 3, 16)", "(None, 48)", "(None, 5)"])
     expect_edges(first, ["(None, 3, 2)", "(None, 3, 8)", "(None, 3, 8)", "(None, 24)", "(None, 4)"])
 
     # Now both at the same moment: send both edits, then wait for both runs.
+    second.pick_layer("1.")
     runs = len(first.finished), len(second.finished)
     box_a, box_b = first.widget(f"units_{dense}").locator("input"), second.widget(f"units_{dense}").locator("input")
     box_a.fill("9")

@@ -1,11 +1,12 @@
-"""explain: variants, comparison rows, difference sentences and Dense's last-axis arithmetic, by hand."""
+"""studio.explain: variants, comparison rows, difference sentences and Dense's last-axis arithmetic, by hand."""
 
 import numpy as np
 import pytest
 
-from netbuilder.explain import FLATTEN_FIRST, WITHOUT_FLATTEN, compare, difference_sentence, last_axis_explanation, variants
-from netbuilder.presets import PRESETS
-from netbuilder.spec import LayerSpec, ModelSpec, seed_spec
+from netbuilder.studio.explain import FLATTEN_FIRST, WITHOUT_FLATTEN, compare, difference_sentence, last_axis_explanation, variants
+from netbuilder.studio.models import built
+from netbuilder.studio.presets import PRESETS
+from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 
 X = np.array([[[1, 2], [3, 4], [5, 6]]], dtype=np.float32)
 
@@ -31,33 +32,34 @@ def test_variants_leave_out_what_equals_the_current_model():
 
 
 def test_flatten_first_keeps_the_learners_flatten_settings():
-    spec = ModelSpec((2, 3, 4), (LayerSpec(0, "Dense", units=5), LayerSpec(7, "Flatten", data_format="channels_first")))
+    spec = ModelSpec((2, 3, 4), (LayerSpec.make(0, "Dense", units=5), LayerSpec.make(7, "Flatten", data_format="channels_first")))
     first = variants(spec)[FLATTEN_FIRST].layers[0]
     assert (first.id, first.data_format) == (7, "channels_first")
 
 
 def test_several_flattens_collapse_to_one_first():
-    spec = ModelSpec((3, 2), (LayerSpec(0, "Flatten"), LayerSpec(1, "Dense", units=4), LayerSpec(2, "Flatten")))
+    spec = ModelSpec((3, 2), (LayerSpec.make(0, "Flatten"), LayerSpec.make(1, "Dense", units=4), LayerSpec.make(2, "Flatten")))
     assert kinds(variants(spec)[FLATTEN_FIRST]) == ["Flatten", "Dense"]
 
 
 def test_a_variant_over_the_limits_is_left_out():
-    # Dense(10000) on (100, 100): 100·10000 + 10000 params; Flatten first would need 10000·10000 > 50M
-    spec = ModelSpec((100, 100), (LayerSpec(0, "Dense", units=10_000),)).validate()
+    # Dense(10000) on (100, 100): 100·10000 + 10000 params; Flatten first would need 10000·10000 weights,
+    # far over the weight budget (16,777,216)
+    spec = ModelSpec((100, 100), (LayerSpec.make(0, "Dense", units=10_000),)).validate()
     assert list(variants(spec)) == ["current"]
 
 
 def test_a_variant_with_a_shape_issue_is_kept():
     v = variants(PRESETS["broken-built-for-48"].spec)
-    assert FLATTEN_FIRST in v and v[FLATTEN_FIRST].analyze().issue is not None
+    assert FLATTEN_FIRST in v and v[FLATTEN_FIRST].analysis.issue is not None
 
 
 def test_variants_do_not_share_the_current_models_cache():
     spec = seed_spec()
-    spec.analyze()
+    assert spec.analysis.ok  # cached on the spec
     v = variants(spec)
-    assert v[WITHOUT_FLATTEN].analyze().output_shape == (None, 3, 4)
-    assert spec.analyze().output_shape == (None, 4)
+    assert v[WITHOUT_FLATTEN].analysis.output_shape == (None, 3, 4)
+    assert spec.analysis.output_shape == (None, 4)
 
 
 # --- compare ----------------------------------------------------------------------------------
@@ -70,14 +72,14 @@ def test_compare_the_seed_with_its_variants():
     assert [r.error for r in rows] == [None, None, None]
     assert [[rep.output_shape for rep in r.layers] for r in rows][1] == [(None, 3, 16), (None, 3, 16), (None, 3, 4)]
     for r in rows:
-        np.testing.assert_array_equal(r.output, r.spec.model().predict(X))
+        np.testing.assert_array_equal(r.output, built(r.spec).predict(X))
     assert rows[0].difference == ""
     assert rows[1].difference == difference_sentence(seed_spec(), rows[1].spec)
 
 
 def test_without_flatten_dense_1_is_the_same_kernel_on_each_row():
     row = compare(variants(seed_spec()), X)[1]
-    model = row.spec.model()
+    model = built(row.spec)
     k1, b1, k2, b2 = model.get_weights()
     hidden = np.maximum(X @ k1 + b1, 0)
     np.testing.assert_allclose(row.output[0], hidden[0] @ k2 + b2, rtol=1e-6)  # row by row, one (16, 4) kernel
@@ -87,7 +89,7 @@ def test_compare_reports_issues_and_mismatched_input():
     broken = PRESETS["broken-built-for-48"].spec
     rows = compare({"broken": broken, "seed": seed_spec()}, np.zeros((1, 2, 3)))
     assert rows[0].output is None and rows[0].output_shape is None and rows[0].total_params is None
-    assert rows[0].error == broken.analyze().issue.message
+    assert rows[0].error == broken.analysis.issue.message
     assert rows[1].output is None and "(3, 2)" in rows[1].error and "(2, 3)" in rows[1].error
     assert rows[1].output_shape == (None, 4)  # the model itself is fine
 
@@ -135,7 +137,7 @@ def test_sentence_for_flatten_alone():
 
 
 def test_sentence_when_a_flatten_changes_nothing():
-    spec = ModelSpec((4,), (LayerSpec(0, "Flatten"), LayerSpec(1, "Dense", units=3)))
+    spec = ModelSpec((4,), (LayerSpec.make(0, "Flatten"), LayerSpec.make(1, "Dense", units=3)))
     assert difference_sentence(spec, variants(spec)[WITHOUT_FLATTEN]) == (
         "Without Flatten, the output (None, 3) and the 15 parameters stay the same: every Flatten here "
         "receives samples that are already flat."
@@ -143,8 +145,8 @@ def test_sentence_when_a_flatten_changes_nothing():
 
 
 def test_sentence_flatten_moved():
-    spec = ModelSpec((3, 2), (LayerSpec(0, "Dense", units=16), LayerSpec(1, "Dense", units=4), LayerSpec(2, "Flatten")))
-    moved = ModelSpec((3, 2), (LayerSpec(0, "Dense", units=16), LayerSpec(2, "Flatten"), LayerSpec(1, "Dense", units=4)))
+    spec = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(1, "Dense", units=4), LayerSpec.make(2, "Flatten")))
+    moved = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(2, "Flatten"), LayerSpec.make(1, "Dense", units=4)))
     assert difference_sentence(spec, moved) == (
         "With Flatten before dense_1, Dense(4) sees all 48 values of each sample at once: output (None, 4) "
         "instead of (None, 12), and 196 instead of 68 parameters in dense_1."
@@ -158,12 +160,12 @@ def test_sentences_with_broken_models():
         "With Flatten first, the model fits: output (None, 4) and 8 parameters, where the first model stops at dense."
     )
     assert difference_sentence(fixed, broken) == (
-        "Without Flatten, the model does not fit: " + broken.analyze().issue.message
+        "Without Flatten, the model does not fit: " + broken.analysis.issue.message
     )
 
 
 def test_sentence_for_unrelated_models_compares_totals():
-    other = ModelSpec((3, 2), (LayerSpec(0, "Flatten"), LayerSpec(1, "Dense", units=2)))
+    other = ModelSpec((3, 2), (LayerSpec.make(0, "Flatten"), LayerSpec.make(1, "Dense", units=2)))
     assert difference_sentence(seed_spec(), other) == (
         "Compared with the first model, output (None, 2) instead of (None, 4), and 14 instead of 244 parameters in total."
     )
@@ -190,7 +192,7 @@ def test_last_axis_explanation_is_none_where_dense_is_fully_connected_or_not_den
 
 
 def test_last_axis_explanation_rank_3_no_bias():
-    spec = ModelSpec((2, 3, 4), (LayerSpec(0, "Dense", units=5, use_bias=False),))
+    spec = ModelSpec((2, 3, 4), (LayerSpec.make(0, "Dense", units=5, use_bias=False),))
     e = last_axis_explanation(spec, 0)
     assert (e.kernel_shape, e.bias_shape, e.output_shape) == ((4, 5), None, (2, 3, 5))
     assert (e.params, e.positions, e.flat_features, e.flat_params) == (20, 6, 24, 120)
@@ -201,7 +203,7 @@ def test_last_axis_explanation_rank_3_no_bias():
 def test_last_axis_explanation_second_dense_and_glu():
     e = last_axis_explanation(PRESETS["without-flatten"].spec, 2)
     assert (e.layer_name, e.params, e.flat_params) == ("dense_1", 68, 196)
-    spec = ModelSpec((3, 2), (LayerSpec(0, "Dense", units=6, activation="glu"),))
+    spec = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=6, activation="glu"),))
     e = last_axis_explanation(spec, 0)
     assert e.output_shape == (3, 3) and e.params == 18
     assert e.equation == "(3, 2) @ (2, 6) + (6,) → (3, 6) → glu → (3, 3)"

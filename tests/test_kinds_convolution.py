@@ -11,7 +11,6 @@ import netbuilder as nb
 from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model,
                           sample, spec_of)
 from netbuilder.engine.analysis import FixContext, analyze, layer_names
-from netbuilder.engine.kinds.convolution import activation_backward
 
 GLOROT = {"kernel_initializer": "GlorotUniform"}
 WIDE = {"rtol": 1e-5, "atol": 1e-5}  # sums of hundreds of products: XLA adds them in another order
@@ -257,11 +256,6 @@ def test_every_activation_backward(activation):
     check_gradients(layer, x, rtol=1e-4, atol=1e-6)
 
 
-def test_activation_backward_of_linear_is_identity():
-    dy = np.ones((2, 3))
-    assert activation_backward("linear", dy, dy, dy) is dy
-
-
 def test_conv_backward_matches_jax():
     """The same gradients as JAX's conv_general_dilated (what Keras's JAX backend trains with)."""
     jax = pytest.importorskip("jax")
@@ -344,7 +338,7 @@ def random_layer(rng, shape):
 def test_random_chains_match_keras():
     rng = np.random.default_rng(2024)
     accepted = refused = 0
-    for trial in range(60):
+    for trial in range(40):
         shape = tuple(int(d) for d in rng.integers(3, 10, size=int(rng.integers(2, 4))))
         layers, current = [], shape
         for _ in range(int(rng.integers(1, 5))):
@@ -374,4 +368,4 @@ def test_random_chains_match_keras():
             expected = theirs.predict(x, verbose=0)
         np.testing.assert_allclose(ours.predict(x), expected, rtol=1e-5, atol=1e-5, err_msg=str(layers))
         accepted += 1
-    assert accepted >= 25 and refused >= 5, (accepted, refused)
+    assert accepted >= 20 and refused >= 3, (accepted, refused)

@@ -234,6 +234,10 @@ def test_built_layer_norm_mismatch_is_explained():
     ln = nb.LayerNormalization(center=False, scale=False)  # no weights: any size goes
     ln.built_shape = (None, 4)
     assert nb.analyze([nb.Dense(5), ln], (3,)).ok
+    ln = nb.LayerNormalization(axis=2, center=False, scale=False)  # a build_config the axis does not fit: an issue, no crash
+    ln.built_shape = (None, 4)
+    issue = nb.analyze([ln], (3, 4)).issue
+    assert "where axis 2 is not a feature axis" in issue.explanation and ("unbuild", 0) in {(f.action, f.layer_index) for f in issue.fixes}
 
 
 def test_settings_are_checked_like_keras():

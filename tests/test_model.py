@@ -35,6 +35,31 @@ def test_forward_returns_every_intermediate():
     np.testing.assert_array_equal(tensors[-1], hand_model().predict(X))
 
 
+def test_forward_calls_checkpoint_before_each_layer_and_stops_when_it_raises():
+    calls = []
+    hand_model().forward(X, checkpoint=lambda: calls.append(1))
+    assert len(calls) == 4
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_third():
+        calls.append(1)
+        if len(calls) == 3:
+            raise Stop
+
+    calls.clear()
+    with pytest.raises(Stop):
+        hand_model().forward(X, checkpoint=stop_at_third)
+    assert len(calls) == 3
+
+
+def test_forward_keeps_the_output_even_when_nothing_else_fits():
+    tensors = hand_model().forward(X, keep_bytes=0)
+    assert tensors[1:-1] == [None, None, None]
+    np.testing.assert_array_equal(tensors[-1], [[15]])
+
+
 @pytest.mark.parametrize("dtype", [np.int8, np.int64, np.uint8, np.float16, np.float64, bool])
 def test_predict_any_numeric_dtype_returns_float32(dtype):
     x = np.array([[[1, 0], [3, 4], [0, 6]]]).astype(dtype)  # non-negative: fits every dtype

@@ -1,4 +1,4 @@
-"""Presets: hand-computed shapes and params, Keras as the oracle, broken ones repaired by their first fix."""
+"""studio.presets: hand-computed shapes and params, Keras as the oracle, broken ones repaired by their first fix."""
 
 import json
 
@@ -6,10 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-from netbuilder.analysis import format_shape
-from netbuilder.explain import variants
-from netbuilder.presets import PRESETS, Preset
-from netbuilder.spec import seed_spec
+from netbuilder.engine.shapes import format_shape
+from netbuilder.studio.explain import variants
+from netbuilder.studio.models import built
+from netbuilder.studio.presets import PRESETS, Preset
+from netbuilder.studio.spec import seed_spec
 
 FITTING = [name for name, p in PRESETS.items() if not p.broken]
 BROKEN = [name for name, p in PRESETS.items() if p.broken]
@@ -20,19 +21,15 @@ def x_of(preset: Preset) -> np.ndarray:
 
 
 def keras_model(spec) -> keras.Sequential:
-    """The same model in real Keras (fresh session, so layer names are dense, dense_1, ...)."""
+    """The same model in real Keras (fresh session, so layer names are dense, dense_1, ...): each kind is the Keras
+    class of that name, and its settings are that class's constructor arguments."""
     keras.backend.clear_session()
     layers = []
     for layer in spec.layers:
-        if layer.kind == "Dense":
-            dense = keras.layers.Dense(layer.units, activation=layer.activation, use_bias=layer.use_bias)
-            if layer.input_dim is not None:  # a layer built elsewhere, e.g. loaded
-                dense.build((None, layer.input_dim))
-            layers.append(dense)
-        elif layer.kind == "Flatten":
-            layers.append(keras.layers.Flatten(data_format=layer.data_format))
-        else:
-            layers.append(keras.layers.Activation(layer.activation))
+        keras_layer = getattr(keras.layers, layer.kind)(**layer.values)
+        if layer.built_for is not None:  # a layer built elsewhere, e.g. loaded
+            keras_layer.build((None, *layer.built_for))
+        layers.append(keras_layer)
     return keras.Sequential([keras.Input(spec.input_shape), *layers])
 
 
@@ -50,7 +47,7 @@ def test_every_preset_is_valid_and_its_input_fits_the_input_shape(name):
     x = x_of(preset)
     assert x.shape[1:] == preset.spec.input_shape and x.shape[0] >= 1
     assert preset.lesson.strip() and preset.lesson.count(".") <= 3  # one or two sentences, not an essay
-    assert (preset.spec.analyze().issue is not None) == preset.broken
+    assert (preset.spec.analysis.issue is not None) == preset.broken
 
 
 def test_seed_preset_is_the_seed_article_model_and_input():
@@ -73,7 +70,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", FITTING)
 def test_hand_computed_shapes_and_params(name):
-    analysis = PRESETS[name].spec.analyze()
+    analysis = PRESETS[name].spec.analysis
     shape, total, per_layer = EXPECTED[name]
     assert analysis.output_shape == shape
     assert analysis.total_params == total
@@ -84,7 +81,7 @@ def test_hand_computed_shapes_and_params(name):
 
 def test_channels_first_output_moves_the_channel_axis_last():
     preset = PRESETS["channels-first"]
-    out = preset.spec.model().predict(x_of(preset))
+    out = built(preset.spec).predict(x_of(preset))
     expected = np.arange(24).reshape(2, 3, 4).transpose(1, 2, 0).ravel()
     np.testing.assert_array_equal(out, expected[None])
     assert out[0, :6].tolist() == [0, 12, 1, 13, 2, 14]  # keras-semantics.md §2, worked example
@@ -92,7 +89,7 @@ def test_channels_first_output_moves_the_channel_axis_last():
 
 def test_flatten_10x64_keeps_row_major_order():
     preset = PRESETS["flatten-10x64"]
-    np.testing.assert_array_equal(preset.spec.model().predict(x_of(preset)), np.arange(640)[None])
+    np.testing.assert_array_equal(built(preset.spec).predict(x_of(preset)), np.arange(640)[None])
 
 
 @pytest.mark.parametrize("name", FITTING)
@@ -100,10 +97,10 @@ def test_fitting_presets_and_their_variants_match_keras(name):
     preset = PRESETS[name]
     x = x_of(preset)
     for label, spec in variants(preset.spec).items():
-        analysis = spec.analyze()
+        analysis = spec.analysis
         if not analysis.ok or not spec.layers:
             continue  # Keras cannot build a Sequential without layers; netbuilder's is the identity
-        model = spec.model()
+        model = built(spec)
         km = keras_model(spec)
         assert km.output_shape == analysis.output_shape, label
         assert km.count_params() == analysis.total_params, label
@@ -122,23 +119,23 @@ def test_broken_presets_fail_in_keras_too(name):
 @pytest.mark.parametrize("name", BROKEN)
 def test_broken_presets_are_repaired_by_their_first_fix(name):
     preset = PRESETS[name]
-    issue = preset.spec.analyze().issue
-    assert issue is not None and issue.kind == "shape" and issue.fixes
+    issue = preset.spec.analysis.issue
+    assert issue is not None and issue.category == "shape" and issue.fixes
     fixed = preset.spec.apply_fix(issue.fixes[0])
-    assert fixed.analyze().ok
+    assert fixed.analysis.ok
     x = x_of(preset)
-    out = fixed.model().predict(x)
-    assert out.shape == (x.shape[0], *fixed.analyze().output_shape[1:])
+    out = built(fixed).predict(x)
+    assert out.shape == (x.shape[0], *fixed.analysis.output_shape[1:])
     # and the repaired model is what Keras builds and computes
     km = keras_model(fixed)
-    assert km.count_params() == fixed.analyze().total_params
-    km.set_weights(fixed.model().get_weights())
+    assert km.count_params() == fixed.analysis.total_params
+    km.set_weights(built(fixed).get_weights())
     # the real output, not km.output_shape: Keras's symbolic shape ignores glu's halving (a documented deviation)
     np.testing.assert_array_equal(km.predict(x, verbose=0), out)
 
 
 def test_the_classic_48_message():
-    issue = PRESETS["broken-built-for-48"].spec.analyze().issue
+    issue = PRESETS["broken-built-for-48"].spec.analysis.issue
     assert issue.layer_name == "dense_1" and issue.received == (None, 3, 16)
     assert "expected axis -1 of input shape to have value 48" in issue.keras_message
-    assert issue.fixes[0].action == "insert_flatten" and issue.fixes[0].layer_index == 2
+    assert (issue.fixes[0].action, issue.fixes[0].layer_index, issue.fixes[0].value) == ("insert_layer", 2, ("Flatten", {}))

@@ -292,7 +292,7 @@ class _Conv(Layer):
 
     def backward(self, cache, dy):
         x, z, y = cache
-        dz = activation_backward(self.activation, z, y, dy)
+        dz = activations.gradient(self.activation, z, y, dy)
         (pad, out), patches = self._patches(x)
         matrix = self.kernel.reshape(-1, self.filters)
         n, filters = x.shape[0], self.filters
@@ -415,93 +415,3 @@ class Conv2D(_Conv):
     rank = 2
     settings = _conv_settings(2)
     description = "A small kernel slid over an image, mixing its channels: (None, 28, 28, 1) → (None, 26, 26, 32)."
-
-
-# --- activation gradients ----------------------------------------------------------------------
-def _sigmoid(z):
-    return activations.sigmoid(z)
-
-
-def _elementwise_derivative(name: str, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """f'(z) for Keras's elementwise activation `name` (y = f(z)); at kinks the one-sided value Keras's JAX backend uses."""
-    one = z.dtype.type(1)
-    if name == "relu":
-        return (z > 0).astype(z.dtype)
-    if name == "relu6":
-        return ((z > 0) & (z < 6)).astype(z.dtype)
-    if name == "leaky_relu":
-        return np.where(z >= 0, one, z.dtype.type(0.2))
-    if name == "sigmoid":
-        return y * (one - y)
-    if name == "tanh":
-        return one - y * y
-    if name == "tanh_shrink":
-        t = np.tanh(z)
-        return t * t
-    if name == "softplus":
-        return _sigmoid(z)
-    if name == "log_sigmoid":
-        return _sigmoid(-z)
-    if name == "softsign":
-        return one / (one + np.abs(z)) ** 2
-    if name in ("soft_shrink", "hard_shrink"):
-        return (np.abs(z) > 0.5).astype(z.dtype)
-    if name == "sparse_plus":
-        return np.where(z <= -1, 0, np.where(z < 1, 0.5 * (z + 1), one)).astype(z.dtype)
-    if name == "sparse_sigmoid":
-        return ((z > -1) & (z < 1)).astype(z.dtype) * z.dtype.type(0.5)
-    if name == "silu":
-        s = _sigmoid(z)
-        return s * (one + z * (one - s))
-    if name == "squareplus":
-        return (one + z / np.sqrt(z * z + 4)) / 2
-    if name == "hard_sigmoid":
-        return ((z > -3) & (z < 3)).astype(z.dtype) / 6
-    if name == "hard_silu":
-        return activations.hard_sigmoid(z) + z * ((z > -3) & (z < 3)) / 6
-    if name == "hard_tanh":
-        return ((z > -1) & (z < 1)).astype(z.dtype)
-    if name == "elu":
-        return np.where(z >= 0, one, np.exp(np.minimum(z, 0)))
-    if name == "selu":
-        scale, alpha = z.dtype.type(activations._SELU_SCALE), z.dtype.type(activations._SELU_ALPHA)
-        return scale * np.where(z >= 0, one, alpha * np.exp(np.minimum(z, 0)))
-    if name == "celu":
-        return np.where(z > 0, one, np.exp(np.minimum(z, 0)))
-    if name == "exponential":
-        return y
-    if name == "gelu":
-        cdf = (1 + activations.erf(z / np.sqrt(2))) / 2
-        return (cdf + z * np.exp(-z * z / 2) / np.sqrt(2 * np.pi)).astype(z.dtype)
-    if name == "mish":
-        t = np.tanh(activations.softplus(z))
-        return t + z * (one - t * t) * _sigmoid(z)
-    raise LayerConfigError(f"no gradient for activation {name!r}")
-
-
-def _sparsemax_backward(z, y, dy):
-    """The gradient of Keras's sparsemax as Keras computes it: tau = (Σ of the first k cumulative sums − 1)/k,
-    not the textbook (Σ of the first k values − 1)/k, so the j-th largest input moves tau by (k − j + 1)/k."""
-    order = np.argsort(-z, axis=-1, kind="stable")
-    ordered = np.take_along_axis(z, order, axis=-1)
-    r = np.arange(1, z.shape[-1] + 1)
-    k = np.sum(ordered - (np.cumsum(ordered, axis=-1) - 1) / r > 0, axis=-1, keepdims=True)
-    weight_sorted = np.where(r <= k, (k - r + 1) / k, 0.0)
-    weight = np.empty_like(weight_sorted)
-    np.put_along_axis(weight, order, weight_sorted, axis=-1)
-    active = (y > 0).astype(dy.dtype)
-    return active * dy - np.sum(active * dy, axis=-1, keepdims=True) * weight.astype(dy.dtype)
-
-
-def activation_backward(name: str, z: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """∂loss/∂z from ∂loss/∂y for y = activation(z); softmax-like ones along the last axis."""
-    if name == "linear":
-        return dy
-    with np.errstate(all="ignore"):
-        if name == "softmax":
-            return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
-        if name == "log_softmax":
-            return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
-        if name == "sparsemax":
-            return _sparsemax_backward(z, y, dy)
-        return dy * _elementwise_derivative(name, z, y)

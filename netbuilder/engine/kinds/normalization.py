@@ -346,17 +346,20 @@ class LayerNormalization(Layer):
                 "are the same axis (negative axes count from the end).",
                 "duplicate value in 'axis'",
             )
-        if self._names() and self.built_shape is not None:
-            built = self.built_shape
-            if any(not -len(built) <= a < len(built) for a in self.axes) or any(built[a] != shape[a] for a in self.axes):
+        built = self.built_shape
+        if built is not None:
+            # weights made for a shape the axes do not fit (a hand-written build_config) are refused whatever they hold
+            fits = all(-len(built) <= a < len(built) and a % len(built) for a in self.axes)
+            if not fits or self._names() and any(built[a] != shape[a] for a in self.axes):
                 want = tuple(built[a] if -len(built) <= a < len(built) else None for a in self.axes)
                 got = tuple(shape[a] for a in self.axes)
                 return Problem(
                     f"sizes {want} on axes {self.axes}",
                     f"Layer {name!r} (LayerNormalization) was built for sizes {want} on axes {self.axes}, "
                     f"but received {format_shape(shape)} (sizes {got}).",
-                    f"Its gamma and beta hold one number per position of the normalised axes, {times(w for w in want if w)} "
-                    "of them; this input has a different number there.",
+                    f"Its {' and '.join(self._names())} hold one number per position of the normalised axes, {times(want)} of them; this "
+                    "input has a different number there." if fits else
+                    f"It was built for {format_shape(built)}, where axis {self.axis} is not a feature axis; rebuild it for this input.",
                     self._mismatch_keras(want, shape),
                 )
         return None
@@ -407,10 +410,11 @@ class LayerNormalization(Layer):
     def cost(self, shape, output_shape) -> Cost:
         n = math.prod(shape[1:])
         rows = n // math.prod(self._weight_shape(shape))
+        # ops as measured: NumPy's mean over a short last axis costs several adds per element
         if self.rms_scaling:  # np.var's centred copy is freed before the output exists
-            return Cost(elementwise=6 * n, scratch=4 * rows)
+            return Cost(elementwise=12 * n, scratch=4 * rows)
         full = self.scale or self.center  # inv·γ, or res + β, is a full-size array beside the output
-        return Cost(elementwise=8 * n, scratch=(n if full else 0) + 6 * rows)
+        return Cost(elementwise=14 * n, scratch=(n if full else 0) + 6 * rows)
 
     # --- numbers --------------------------------------------------------------------------------
     def _broadcast_shape(self, ndim: int, shape) -> list[int]:
@@ -490,7 +494,8 @@ class LayerNormalization(Layer):
         where = f"axis {self.axis}" if isinstance(self.axis, int) else f"axes {', '.join(map(str, self.axis))}"
         how = ("divided by the standard deviation of those values (rms_scaling: no centering), then ·γ" if self.rms_scaling
                else "shifted by their mean and divided by their standard deviation, then ·γ + β")
-        return (f"Each sample is normalised on its own over {where} ({times(dims)} = {math.prod(dims):,} values at a time): "
+        count = f"{times(dims)} = {math.prod(dims):,}" if len(dims) > 1 else f"{dims[0]:,}"
+        return (f"Each sample is normalised on its own over {where} ({count} values at a time): "
                 f"{how}. The shape {format_shape(shape)} is unchanged.")
 
     def torch_code(self, shape) -> list[CodePart]:

@@ -8,7 +8,6 @@ import base64
 import json
 import random
 import re
-import time
 import zlib
 
 import numpy as np
@@ -339,9 +338,7 @@ HOSTILE = {
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_a_hostile_link_opens_the_seed_model_with_a_short_warning(name):
-    started = time.perf_counter()
-    at = open_app({"model": HOSTILE[name]})
-    assert time.perf_counter() - started < 20
+    at = open_app({"model": HOSTILE[name]})  # (AppTest's own timeout bounds how long it may take)
     assert model(at) == seed_spec()
     assert input_text(at) == SEED_INPUT
     (warning,) = [w.value for w in at.warning if "shared link could not be opened" in w.value]
@@ -354,9 +351,7 @@ def test_a_hostile_link_opens_the_seed_model_with_a_short_warning(name):
 
 def test_a_3_mb_link_opens_the_seed_model():
     """Streamlit itself drops query strings over 512 KiB, so the app never sees this one."""
-    started = time.perf_counter()
     at = open_app({"model": "1." + "A" * 3_000_000})
-    assert time.perf_counter() - started < 20
     assert model(at) == seed_spec() and input_text(at) == SEED_INPUT
     assert at.query_params["model"] == share.encode(seed_spec(), SEED_INPUT)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .errors import LimitError
 from .layer import Cost
-from .limits import MAX_FORWARD_BYTES, MAX_WEIGHT_BYTES, MAX_WORK
+from .limits import MAX_FORWARD_BYTES, MAX_TRAIN_WORK, MAX_WEIGHT_BYTES, MAX_WORK
 
 FLOAT32 = 4
 ELEMENTWISE_WEIGHT = 25  # one elementwise NumPy operation costs about as much time as 25 BLAS multiply-adds
@@ -119,6 +119,27 @@ class ModelCost:
             raise LimitError(
                 f"a forward pass of {batch:,} samples is {readable_count(work)} multiply-adds of work; the budget per run is "
                 f"{readable_count(MAX_WORK)}: use at most {self.max_batch():,} samples"
+            )
+
+    def training_bytes(self, batch: int, optimizer_slots: int) -> int:
+        """Peak bytes of one training step: every output kept for the backward pass (twice over, for the
+        caches and the gradients flowing back), one gradient per weight, and the optimizer's slots."""
+        return 2 * self.forward_bytes(batch) + FLOAT32 * self.trainable_params * (1 + optimizer_slots)
+
+    def check_training(self, samples: int, epochs: int, batch: int, optimizer_slots: int) -> None:
+        """LimitError naming the budget a training run would exceed, before it starts."""
+        memory = self.training_bytes(batch, optimizer_slots)
+        if memory > MAX_FORWARD_BYTES:
+            raise LimitError(
+                f"a training step on batches of {batch:,} needs about {readable_bytes(memory)}; the memory budget per run "
+                f"is {readable_bytes(MAX_FORWARD_BYTES)}: use a smaller batch size or a smaller model"
+            )
+        work = 3 * self.work * samples * epochs  # the backward pass costs about twice the forward one
+        if work > MAX_TRAIN_WORK:
+            most = max(1, MAX_TRAIN_WORK // max(1, 3 * self.work * samples))
+            raise LimitError(
+                f"training {samples:,} samples for {epochs:,} epochs is about {readable_count(work)} multiply-adds of work; "
+                f"the budget per training run is {readable_count(MAX_TRAIN_WORK)}: train at most {most:,} epochs, or on fewer samples"
             )
 
     def budget_problem(self) -> str | None:

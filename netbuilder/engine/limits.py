@@ -26,4 +26,5 @@ MAX_UNDO_STEPS = 100  # edits kept for undo; the oldest is dropped beyond this
 MAX_WEIGHT_BYTES = 64 * 2**20  # float32 weights of one model: 16,777,216 parameters
 MAX_FORWARD_BYTES = 96 * 2**20  # peak bytes of the tensors one forward pass holds at once (weights not counted)
 MAX_WORK = 40_000_000_000  # work of one run, batch included: mult-adds + weighted elementwise operations (about 1 s here)
+MAX_TRAIN_WORK = 25 * MAX_WORK  # work of one training run (fit), every epoch and the backward pass included
 MAX_EXPORT_CHARS = 24_000_000  # characters of one generated file (Keras or PyTorch code with its weights)

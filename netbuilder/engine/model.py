@@ -8,6 +8,7 @@ import numpy as np
 
 from collections.abc import Callable
 
+from . import optimizers, training
 from .analysis import Analysis, analyze, layer_names
 from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, LimitError, ShapeIssue, issue_error
 from .initializers import layer_seed, resolve_seed
@@ -61,6 +62,7 @@ class Sequential:
         self._layers: list[Layer] = []
         self._analysis: Analysis | None = None
         self.compile_config: dict = {}
+        self.optimizer, self.loss, self.metrics_names = None, None, []
         self._summary_input_row = False
         for item in layers or []:
             self._append(item)
@@ -101,9 +103,15 @@ class Sequential:
         self._rebuild()
         return layer
 
-    def compile(self, **kwargs) -> None:
-        """Accepted for Keras compatibility; netbuilder does not train yet, so nothing else happens."""
-        self.compile_config = dict(kwargs)
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs) -> None:
+        """Keras's compile: an optimizer (a name such as "sgd", "adam", or an optimizer object), a loss by name
+        and metrics ("accuracy", "mae", "mse")."""
+        chosen = optimizers.get_optimizer(optimizer), training.get_loss(loss) if loss is not None else None
+        names = [str(m) for m in (metrics or [])]
+        for name in names:
+            training.metric_values(name, np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32))  # refuses unknown names
+        (self.optimizer, self.loss), self.metrics_names = chosen, names  # all or nothing
+        self.compile_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics, **kwargs}
 
     def _rebuild(self) -> None:
         for layer, name in zip(self._layers, layer_names(self._layers)):
@@ -248,6 +256,105 @@ class Sequential:
         return y
 
     __call__ = predict
+
+    # --- training -------------------------------------------------------------------------------
+    def _targets(self, y, samples: int) -> np.ndarray:
+        try:
+            arr = np.asarray(y)
+        except (ValueError, TypeError) as e:
+            raise InputDataError(f"targets must be a numeric array: {e}") from None
+        if arr.dtype.kind not in "biuf":
+            raise InputDataError(f"targets must hold real numbers; received dtype {arr.dtype}")
+        if arr.ndim < 1 or len(arr) != samples:
+            raise InputDataError(f"x holds {samples:,} samples but y holds {len(arr) if arr.ndim else 0:,}; give one target per sample")
+        if arr.size > MAX_TENSOR_ELEMENTS:
+            raise LimitError(f"targets have {arr.size:,} values; at most {MAX_TENSOR_ELEMENTS:,} are allowed")
+        return arr.astype(np.float32, copy=False)
+
+    def _require_compiled(self) -> None:
+        if self.loss is None:
+            raise LayerConfigError("You must call `compile()` with a loss before training or evaluating the model.")
+        self._require_built("input shape")
+
+    def _train_step(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+        """One batch: forward in training mode, the loss and its gradient, backward, one optimizer update."""
+        caches, out = [], x
+        for layer in self._layers:
+            out, cache = layer.forward_train(out, rng)
+            caches.append(cache)
+        loss, grad = self.loss.value_and_gradient(y, out)
+        weights, grads = [], []
+        for layer, cache in zip(reversed(self._layers), reversed(caches)):
+            grad, layer_grads = layer.backward(cache, grad)
+            trainable = [w for w, spec in zip(layer.weights, layer.weight_specs(layer.built_shape)) if spec.trainable]
+            weights = trainable + weights
+            grads = list(layer_grads) + grads
+        self.optimizer.apply(weights, grads)
+        return loss, out
+
+    def trainer(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None, shuffle=True) -> training.Trainer:
+        """A training run that can go on in pieces (what `fit` runs to its end); budgets are checked first."""
+        self._require_compiled()
+        x = self._as_input(x)
+        y = self._targets(y, len(x))
+        for name, value, low, high in (("batch_size", batch_size, 1, 1 << 20), ("epochs", epochs, 0, 100_000)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+                raise LayerConfigError(f"{name} must be an integer from {low} to {high:,}; received {str(value)[:20]}")
+        if not (isinstance(validation_split, (int, float)) and 0 <= validation_split < 1):
+            raise LayerConfigError(f"validation_split must be a number from 0 (included) to 1 (excluded); received {validation_split!r}")
+        validation = None
+        if validation_data is not None:
+            vx, vy = validation_data
+            vx = self._as_input(vx)
+            validation = (vx, self._targets(vy, len(vx)))
+        elif validation_split:
+            split = int(len(x) * (1 - validation_split))  # Keras keeps the last samples for validation, before shuffling
+            x, y, validation = x[:split], y[:split], (x[split:], y[split:])
+        if len(x) == 0:
+            raise InputDataError("there are no samples left to train on")
+        batch = min(int(batch_size), len(x))
+        slots = self.optimizer.slot_count()
+        self._analysis.cost.check_training(len(x) + (len(validation[0]) if validation else 0), int(epochs), batch, slots)
+        if len(self.optimizer.slots) != len(self._trainable_weights()):  # Keras keeps an optimizer's state across fits
+            self.optimizer.build(self._trainable_weights())
+        return training.Trainer(self, x, y, int(batch_size), int(epochs), validation, bool(shuffle), self.seed)
+
+    def _trainable_weights(self) -> list[np.ndarray]:
+        return [w for layer in self._layers for w, spec in zip(layer.weights, layer.weight_specs(layer.built_shape)) if spec.trainable]
+
+    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=0, validation_split=0.0, validation_data=None,
+            shuffle=True, **kwargs) -> training.History:
+        """Keras's fit: `epochs` passes over (x, y) in batches; returns a History with per-epoch loss and metrics."""
+        run = self.trainer(x, y, batch_size, epochs, validation_split, validation_data, shuffle)
+        run.run()
+        return run.history
+
+    def evaluate(self, x=None, y=None, batch_size=32, verbose=0, return_dict=False, **kwargs):
+        """The loss (and metrics) on (x, y) in inference mode: a number, or [loss, *metrics] with metrics."""
+        self._require_compiled()
+        x = self._as_input(x)
+        y = self._targets(y, len(x))
+        self._analysis.cost.check_run(min(int(batch_size), len(x)))
+        loss, metrics = training.Mean(), {name: training.Mean() for name in self.metrics_names}
+        for start, stop in training.batches(len(x), int(batch_size)):
+            out = self.predict(x[start:stop])
+            value, _ = self.loss.value_and_gradient(y[start:stop], out)
+            loss.add(value, weight=stop - start)
+            for name, mean in metrics.items():
+                mean.add(training.metric_values(name, y[start:stop], out))
+        logs = {"loss": loss.result, **{name: m.result for name, m in metrics.items()}}
+        if return_dict:
+            return logs
+        return logs["loss"] if not self.metrics_names else list(logs.values())
+
+    def train_on_batch(self, x, y, return_dict=False):
+        """One optimizer step on one batch; its loss (and metrics), computed before the update."""
+        run = self.trainer(x, y, batch_size=len(np.asarray(x)), epochs=1, shuffle=False)
+        run.run(max_batches=1)
+        logs = {k: v[-1] for k, v in run.history.history.items()}
+        if return_dict:
+            return logs
+        return logs["loss"] if not self.metrics_names else list(logs.values())
 
     # --- describing ---------------------------------------------------------------------------
     def summary(self, line_length=None, print_fn=None) -> None:

@@ -1,0 +1,267 @@
+"""Training as Keras 3 trains: losses with their gradients, metrics, and the epoch bookkeeping (optimizers.py updates).
+
+Every formula is Keras's own expression (keras/src/losses, keras/src/optimizers, the JAX backend's nn
+functions), and each gradient is what automatic differentiation of that expression gives — clipping
+included (a clipped probability passes no gradient). The model's `fit` (engine/model.py) drives these.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import LayerConfigError, InputDataError
+
+EPSILON = np.float32(1e-7)  # keras.backend.epsilon()
+
+
+# --- shapes, as Keras lines up targets and predictions ---------------------------------------------------
+def same_rank(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keras's squeeze_or_expand_to_same_rank: a trailing axis of size 1 is added or removed."""
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        y_pred = y_pred[..., None] if y_pred.ndim == 1 else y_pred
+        y_true = y_true if y_pred.ndim == y_true.ndim else y_true[..., 0]
+    elif y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
+        if y_true.ndim == 1:
+            y_true = y_true[..., None]
+        else:
+            y_pred = y_pred[..., 0]
+    return y_true, y_pred
+
+
+# --- losses -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Loss:
+    """A Keras loss by name: per-sample values, and ∂(mean loss)/∂y_pred for a batch."""
+
+    name: str
+    from_logits: bool = False
+    delta: float = 1.0  # huber
+
+    def prepare(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.name == "sparse_categorical_crossentropy":
+            if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+                y_true = y_true[..., 0]
+            if y_true.shape != y_pred.shape[:-1]:
+                raise InputDataError(
+                    "Arguments `target` and `output` must have the same shape up until the last dimension: "
+                    f"target.shape={y_true.shape}, output.shape={y_pred.shape}")
+            return y_true, y_pred
+        if self.name in ("binary_crossentropy", "categorical_crossentropy"):
+            if self.name == "binary_crossentropy":
+                y_true, y_pred = same_rank(y_true, y_pred)
+            if y_true.shape != y_pred.shape:
+                raise InputDataError(f"Arguments `target` and `output` must have the same shape. Received: "
+                                     f"target.shape={y_true.shape}, output.shape={y_pred.shape}")
+            return y_true, y_pred
+        y_true, y_pred = same_rank(y_true, y_pred)
+        if y_true.shape != y_pred.shape:
+            raise InputDataError(f"targets of shape {y_true.shape} do not match predictions of shape {y_pred.shape}")
+        return y_true, y_pred
+
+    def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Keras's loss function before reduction: one value per position of y_pred.shape[:-1]."""
+        t, p = self.prepare(y_true, y_pred)
+        return self._values(t, p)[0]
+
+    def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
+        """The batch loss (sum over batch size) and its gradient with respect to y_pred (shape of y_pred)."""
+        t, p = self.prepare(y_true, y_pred)
+        per, grad = self._values(t, p)
+        count = np.float32(max(per.size, 1))
+        return float(np.sum(per, dtype=np.float32) / count), (grad / count).astype(np.float32).reshape(y_pred.shape)
+
+    def _values(self, t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(per-position loss, ∂ sum(per-position loss)/∂p)."""
+        n = np.float32(p.shape[-1]) if p.ndim else np.float32(1)
+        name = self.name
+        if name == "mean_squared_error":
+            e = t - p
+            return np.mean(np.square(e), axis=-1), -2 * e / n
+        if name == "mean_absolute_error":
+            e = t - p
+            return np.mean(np.abs(e), axis=-1), -np.sign(e) / n
+        if name == "huber":
+            e = p - t
+            a = np.abs(e)
+            d = np.float32(self.delta)
+            inside = a <= d
+            values = np.where(inside, np.float32(0.5) * np.square(e), d * a - np.float32(0.5) * np.square(d))
+            return np.mean(values, axis=-1), np.where(inside, e, d * np.sign(e)) / n
+        if name == "binary_crossentropy":
+            if self.from_logits:
+                s = 1 / (1 + np.exp(-p))
+                values = -t * _log_sigmoid(p) - (1 - t) * _log_sigmoid(-p)
+                return np.mean(values, axis=-1), (s - t) / n
+            o = np.clip(p, EPSILON, 1 - EPSILON)
+            values = -(t * np.log(o) + (1 - t) * np.log(1 - o))
+            inside = (p >= EPSILON) & (p <= 1 - EPSILON)
+            return np.mean(values, axis=-1), np.where(inside, -(t / o) + (1 - t) / (1 - o), 0) / n
+        if name in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
+            if name == "sparse_categorical_crossentropy":
+                t = _one_hot(t, p.shape[-1])
+            if self.from_logits:
+                m = np.max(p, axis=-1, keepdims=True)
+                shifted = p - m
+                lse = np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+                log_prob = shifted - lse
+                soft = np.exp(log_prob)
+                return -np.sum(t * log_prob, axis=-1), soft * np.sum(t, axis=-1, keepdims=True) - t
+            total = np.sum(p, axis=-1, keepdims=True)
+            q = p / total
+            c = np.clip(q, EPSILON, 1 - EPSILON)
+            g = np.where((q >= EPSILON) & (q <= 1 - EPSILON), -t / c, 0)  # ∂/∂q of -Σ t log clip(q)
+            return -np.sum(t * np.log(c), axis=-1), (g - np.sum(g * q, axis=-1, keepdims=True)) / total
+        raise LayerConfigError(f"unknown loss {name!r}")
+
+
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(np.float32(0), -x)
+
+
+def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
+    labels = labels.astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise InputDataError(f"class labels must be whole numbers from 0 to {classes - 1}; found {labels.min()} to {labels.max()}")
+    return np.eye(classes, dtype=np.float32)[labels]
+
+
+LOSS_NAMES = {
+    "mean_squared_error": "mean_squared_error", "mse": "mean_squared_error", "MSE": "mean_squared_error",
+    "mean_absolute_error": "mean_absolute_error", "mae": "mean_absolute_error", "MAE": "mean_absolute_error",
+    "huber": "huber", "huber_loss": "huber",
+    "binary_crossentropy": "binary_crossentropy", "categorical_crossentropy": "categorical_crossentropy",
+    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
+}
+
+
+def get_loss(identifier) -> Loss:
+    """A loss by Keras name (`"mse"`, `"binary_crossentropy"`, ...) or a Loss itself."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if not isinstance(identifier, str) or identifier not in LOSS_NAMES:
+        raise LayerConfigError(f"unknown loss {str(identifier)[:40]!r}; netbuilder trains with "
+                               f"{', '.join(sorted(set(LOSS_NAMES.values())))} (and the aliases mse, mae)")
+    return Loss(LOSS_NAMES[identifier])
+
+
+# --- metrics ------------------------------------------------------------------------------------------------
+def metric_values(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Keras's per-sample values of metric `name`; "accuracy" picks binary, sparse or categorical by shapes, as Keras does."""
+    if name in ("accuracy", "acc"):
+        binary = y_pred.shape[-1] == 1
+        sparse = y_true.ndim < y_pred.ndim or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1)
+        if binary:
+            t, p = same_rank(y_true, y_pred)
+            return np.mean(np.equal(t, (p > 0.5).astype(t.dtype)).astype(np.float32), axis=-1)
+        if sparse:
+            t = y_true[..., 0] if y_true.ndim == y_pred.ndim else y_true
+            return np.equal(t.astype(np.int64), np.argmax(y_pred, axis=-1)).astype(np.float32)
+        return np.equal(np.argmax(y_true, axis=-1), np.argmax(y_pred, axis=-1)).astype(np.float32)
+    loss_name = LOSS_NAMES.get(name)
+    if loss_name in ("mean_squared_error", "mean_absolute_error"):
+        return Loss(loss_name).per_sample(y_true, y_pred)
+    raise LayerConfigError(f"unknown metric {str(name)[:40]!r}; netbuilder reports accuracy, mae and mse")
+
+
+@dataclass
+class Mean:
+    """A running mean over batches, as Keras's Mean metric keeps it (total and count)."""
+
+    total: float = 0.0
+    count: float = 0.0
+
+    def add(self, values, weight: float = 1.0) -> None:
+        values = np.asarray(values, dtype=np.float32)
+        self.total += float(np.sum(values, dtype=np.float64)) * weight
+        self.count += values.size * weight
+
+    @property
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+
+def batches(samples: int, batch_size: int) -> list[tuple[int, int]]:
+    """(start, stop) of each batch, the last one partial, as Keras cuts an epoch."""
+    return [(start, min(start + batch_size, samples)) for start in range(0, samples, batch_size)]
+
+
+def steps(samples: int, batch_size: int) -> int:
+    return math.ceil(samples / batch_size)
+
+
+# --- a training run, in pieces ----------------------------------------------------------------------------
+class History:
+    """What `fit` returns, as Keras's History: `.history` maps "loss", metrics and "val_..." to per-epoch values."""
+
+    def __init__(self, params: dict):
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.params = params
+
+    def record(self, epoch: int, logs: dict) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+
+class Trainer:
+    """One `fit` run that can go on piece by piece (`run(max_batches)`), keeping its place between pieces.
+
+    Keras's bookkeeping: an epoch's loss is the batch-size-weighted mean of each batch's loss, computed
+    before that batch's update; metrics are the mean of their per-sample values over the epoch;
+    validation runs in inference mode at each epoch's end."""
+
+    def __init__(self, model, x, y, batch_size, epochs, validation, shuffle, seed):
+        self.model, self.x, self.y = model, x, y
+        self.batch_size, self.epochs, self.validation, self.shuffle = batch_size, epochs, validation, shuffle
+        self.rng = np.random.default_rng([seed, 1])  # shuffling and dropout masks: reproducible from the model seed
+        self.history = History({"epochs": epochs, "steps": steps(len(x), batch_size)})
+        self.epoch, self.batch = 0, 0
+        self._order = None
+        self._new_epoch()
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.epochs
+
+    @property
+    def progress(self) -> float:
+        total = self.epochs * max(1, steps(len(self.x), self.batch_size))
+        return min(1.0, (self.epoch * steps(len(self.x), self.batch_size) + self.batch) / total)
+
+    def _new_epoch(self) -> None:
+        self._order = self.rng.permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
+        self._loss = Mean()
+        self._metrics = {name: Mean() for name in self.model.metrics_names}
+        self.batch = 0
+
+    def run(self, max_batches: int | None = None, checkpoint=None) -> None:
+        """Train on up to `max_batches` batches (all that remain when None); stop early if `checkpoint` raises."""
+        cuts = batches(len(self.x), self.batch_size)
+        done = 0
+        while not self.done and (max_batches is None or done < max_batches):
+            start, stop = cuts[self.batch]
+            index = self._order[start:stop]
+            loss, y_pred = self.model._train_step(self.x[index], self.y[index], self.rng)
+            self._loss.add(loss, weight=stop - start)
+            for name, mean in self._metrics.items():
+                mean.add(metric_values(name, self.y[index], y_pred))
+            self.batch += 1
+            done += 1
+            if self.batch == len(cuts):
+                self._end_epoch()
+            if checkpoint is not None:
+                checkpoint()
+
+    def _end_epoch(self) -> None:
+        logs = {"loss": self._loss.result, **{name: m.result for name, m in self._metrics.items()}}
+        if self.validation is not None:
+            values = self.model.evaluate(*self.validation, batch_size=self.batch_size, return_dict=True)
+            logs.update({f"val_{k}": v for k, v in values.items()})
+        self.history.record(self.epoch, logs)
+        self.epoch += 1
+        if not self.done:
+            self._new_epoch()

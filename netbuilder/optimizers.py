@@ -1,0 +1,5 @@
+"""Keras's optimizers, as `from keras.optimizers import SGD` reads: `from netbuilder.optimizers import SGD`."""
+
+from .engine.optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop, get_optimizer
+
+__all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop", "get_optimizer"]

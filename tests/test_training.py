@@ -1,0 +1,178 @@
+"""Training against real Keras 3 on its JAX backend (tests/training_oracle.py runs it in its own process).
+
+The same model, initial weights and data, shuffle=False: per-epoch loss and metric history and the
+final weights equal Keras's within 1e-3 relative, across optimizers × losses × models, including a batch
+size that does not divide the sample count and validation data. Then the bookkeeping Keras users rely on:
+train_on_batch, evaluate, budgets, and reproducible shuffling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import netbuilder as nb
+from netbuilder.engine.kinds import dense  # noqa: F401
+from netbuilder.optimizers import SGD, Adagrad, Adam, RMSprop
+from netbuilder.studio.models import built
+from netbuilder.studio.spec import LayerSpec, ModelSpec
+from training_oracle import run_jobs
+
+RTOL = 1e-3
+
+
+def spec_of(input_shape, *layers, seed=5) -> ModelSpec:
+    return ModelSpec(tuple(input_shape), tuple(LayerSpec.make(i, kind, **s) for i, (kind, s) in enumerate(layers)), seed).validate()
+
+
+def data(kind: str, n: int, input_shape, classes: int = 3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, *input_shape)).astype(np.float32)
+    if kind == "regression":
+        y = np.tanh(x.reshape(n, -1).sum(axis=1, keepdims=True) / 3).astype(np.float32)
+    elif kind == "binary":
+        y = (x.reshape(n, -1).sum(axis=1, keepdims=True) > 0).astype(np.float32)
+    elif kind == "sparse":
+        y = rng.integers(0, classes, size=(n,)).astype(np.float32)
+    else:  # one-hot
+        y = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, size=n)]
+    return x, y
+
+
+OPTIMIZERS = {
+    "sgd": (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})),
+    "sgd-nesterov": (SGD(0.03, momentum=0.9, nesterov=True), ("SGD", {"learning_rate": 0.03, "momentum": 0.9, "nesterov": True})),
+    "adam": (Adam(learning_rate=0.01), ("Adam", {"learning_rate": 0.01})),
+    "rmsprop-momentum": (RMSprop(learning_rate=0.005, momentum=0.5), ("RMSprop", {"learning_rate": 0.005, "momentum": 0.5})),
+    "adagrad": (Adagrad(learning_rate=0.05), ("Adagrad", {"learning_rate": 0.05})),
+}
+
+MLP = lambda head, out: spec_of((6,), ("Dense", {"units": 12, "activation": "tanh"}), ("Dense", {"units": 8, "activation": "relu"}),
+                                ("Dense", {"units": out, "activation": head}))
+CASES = {
+    # name: (spec, data kind, loss, metrics, optimizer, batch size, epochs, validation split)
+    "mse-sgd": (MLP("linear", 1), "regression", "mse", ["mae"], "sgd", 16, 4, 0.0),
+    "mae-adam-partial-batch": (MLP("linear", 1), "regression", "mean_absolute_error", ["mse"], "adam", 7, 3, 0.0),
+    "huber-rmsprop": (MLP("linear", 1), "regression", "huber", [], "rmsprop-momentum", 10, 3, 0.2),
+    "bce-adagrad": (MLP("sigmoid", 1), "binary", "binary_crossentropy", ["accuracy"], "adagrad", 8, 4, 0.0),
+    "cce-sgd-nesterov": (MLP("softmax", 3), "onehot", "categorical_crossentropy", ["accuracy"], "sgd-nesterov", 12, 3, 0.25),
+    "sparse-cce-adam": (MLP("softmax", 3), "sparse", "sparse_categorical_crossentropy", ["accuracy"], "adam", 9, 3, 0.0),
+    "rank3-dense-flatten": (spec_of((3, 2), ("Dense", {"units": 16, "activation": "gelu"}), ("Flatten", {}),
+                                    ("Dense", {"units": 4, "activation": "softmax"})),
+                            "onehot4", "categorical_crossentropy", ["accuracy"], "adam", 5, 3, 0.0),
+}
+
+
+def _case_data(spec, kind, n=50):
+    classes = spec.analysis.output_shape[-1]
+    return data("onehot" if kind.startswith("onehot") else kind, n, spec.input_shape, classes=classes)
+
+
+def _ours(spec, kind, loss, metrics, optimizer, batch, epochs, split):
+    model = built(spec)
+    model = nb.Sequential([nb.Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)  # a fresh copy to train
+    start = model.get_weights()
+    model.compile(optimizer=OPTIMIZERS[optimizer][0], loss=loss, metrics=metrics)
+    x, y = _case_data(spec, kind)
+    history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, validation_split=split)
+    return model, start, x, y, history
+
+
+@pytest.fixture(scope="module")
+def keras_results():
+    jobs, ours = [], {}
+    for name, (spec, kind, loss, metrics, optimizer, batch, epochs, split) in CASES.items():
+        model, start, x, y, history = _ours(spec, kind, loss, metrics, optimizer, batch, epochs, split)
+        ours[name] = (model, history, x, y)
+        jobs.append({"model_json": model.to_json(), "weights": start, "x": x, "y": y, "optimizer": OPTIMIZERS[optimizer][1],
+                     "loss": loss, "metrics": metrics, "batch_size": batch, "epochs": epochs, "validation_split": split})
+    return dict(zip(CASES, run_jobs(jobs))), ours
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_training_equals_keras_on_jax(keras_results, name):
+    theirs, ours = keras_results
+    model, history, x, y = ours[name]
+    expected = theirs[name]
+    assert set(history.history) == set(expected["history"])
+    for key, values in expected["history"].items():
+        np.testing.assert_allclose(history.history[key], values, rtol=RTOL, atol=1e-6, err_msg=key)
+    for mine, keras_w in zip(model.get_weights(), expected["weights"]):
+        np.testing.assert_allclose(mine, keras_w, rtol=RTOL, atol=1e-5)
+    evaluate = model.evaluate(x, y, batch_size=CASES[name][5], return_dict=True)
+    for key, value in expected["evaluate"].items():
+        np.testing.assert_allclose(evaluate[key], value, rtol=RTOL, atol=1e-6, err_msg=key)
+
+
+def test_fit_is_reproducible_from_the_model_seed_and_shuffles():
+    spec, kind, loss, metrics, optimizer, batch, epochs, split = CASES["mse-sgd"]
+    runs = []
+    for _ in range(2):
+        model = nb.Sequential([nb.Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)
+        model.compile(optimizer="sgd", loss=loss)
+        x, y = _case_data(spec, kind)
+        runs.append(model.fit(x, y, batch_size=batch, epochs=2).history["loss"])
+    assert runs[0] == runs[1]
+    model = nb.Sequential([nb.Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)
+    model.compile(optimizer="sgd", loss=loss)
+    assert model.fit(x, y, batch_size=batch, epochs=2, shuffle=False).history["loss"] != runs[0]
+
+
+def test_train_on_batch_and_evaluate_return_what_keras_returns():
+    spec = MLP("sigmoid", 1)
+    model = nb.Sequential([nb.Input(spec.input_shape), *spec.layer_objects()], seed=1)
+    x, y = data("binary", 20, (6,))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    assert isinstance(model.train_on_batch(x, y), float) and isinstance(model.evaluate(x, y), float)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    loss, accuracy = model.evaluate(x, y)
+    assert 0 <= accuracy <= 1 and loss > 0
+    assert set(model.train_on_batch(x, y, return_dict=True)) == {"loss", "accuracy"}
+
+
+def test_compile_refuses_unknown_names_and_fit_checks_its_data():
+    model = nb.Sequential([nb.Input((2,)), nb.Dense(1)], seed=0)
+    with pytest.raises(nb.LayerConfigError, match="unknown optimizer"):
+        model.compile(optimizer="lion", loss="mse")
+    with pytest.raises(nb.LayerConfigError, match="unknown loss"):
+        model.compile(optimizer="sgd", loss="kl")
+    with pytest.raises(nb.LayerConfigError, match="unknown metric"):
+        model.compile(optimizer="sgd", loss="mse", metrics=["auc"])
+    with pytest.raises(nb.LayerConfigError, match="call `compile"):
+        model.fit(np.zeros((4, 2)), np.zeros((4, 1)))
+    model.compile(optimizer="SGD", loss="mean_squared_error")
+    with pytest.raises(nb.InputDataError, match="one target per sample"):
+        model.fit(np.zeros((4, 2)), np.zeros((3, 1)))
+    with pytest.raises(nb.IncompatibleShapeError):
+        model.fit(np.zeros((4, 3)), np.zeros((4, 1)))
+
+
+def test_a_training_run_over_its_work_budget_is_refused_before_it_starts():
+    model = nb.Sequential([nb.Input((1024,)), nb.Dense(1024), nb.Dense(1)], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((1000, 1024), np.float32), np.zeros((1000, 1), np.float32)
+    before = model.get_weights()
+    with pytest.raises(nb.LimitError, match="the budget per training run is .*: train at most"):
+        model.fit(x, y, epochs=1000)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # nothing was trained
+    wide = nb.Sequential([nb.Input((1024,)), nb.Dense(8192), nb.Dense(1)], seed=0)
+    wide.compile(optimizer="adam", loss="mse")
+    with pytest.raises(nb.LimitError, match="memory budget per run is 96.0 MB: use a smaller batch size"):
+        wide.fit(x, y, batch_size=1000, epochs=1)
+
+
+def test_a_run_in_pieces_equals_a_run_in_one_go():
+    spec, kind, loss, metrics, optimizer, batch, epochs, split = CASES["bce-adagrad"]
+    x, y = _case_data(spec, kind)
+    whole = nb.Sequential([nb.Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)
+    whole.compile(optimizer="adam", loss=loss, metrics=metrics)
+    expected = whole.fit(x, y, batch_size=batch, epochs=epochs).history
+    pieces = nb.Sequential([nb.Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)
+    pieces.compile(optimizer="adam", loss=loss, metrics=metrics)
+    run = pieces.trainer(x, y, batch_size=batch, epochs=epochs)
+    while not run.done:
+        run.run(max_batches=3)
+    assert run.history.history == expected
+    for a, b in zip(whole.get_weights(), pieces.get_weights()):
+        np.testing.assert_array_equal(a, b)

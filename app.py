@@ -5,10 +5,10 @@ The composition only: state and callbacks live in netbuilder/ui/state.py, one mo
 
 import streamlit as st
 
-from netbuilder.ui import build, compare, explain, export, forward, state, toolbar
+from netbuilder.ui import build, compare, explain, export, forward, state, toolbar, train
 
-PAGES = {"Build": build.page, "Forward pass": forward.page, "Compare": compare.page, "Explain": explain.page,
-         "Export": export.page}
+PAGES = {"Build": build.page, "Forward pass": forward.page, "Train": train.page, "Compare": compare.page,
+         "Explain": explain.page, "Export": export.page}
 
 st.set_page_config(page_title="netbuilder", page_icon="🧱", layout="wide", initial_sidebar_state="collapsed")
 state.init_state()

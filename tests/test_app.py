@@ -13,8 +13,8 @@ from netbuilder.studio.models import built
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 from netbuilder.views.graph import ERROR_FILL, SELECTED_FILL
 
-PAGES = ["Build", "Forward pass", "Compare", "Explain", "Export"]
-BUILD, FORWARD, COMPARE, EXPLAIN, EXPORT = range(len(PAGES))  # tab positions
+PAGES = ["Build", "Forward pass", "Train", "Compare", "Explain", "Export"]
+BUILD, FORWARD, TRAIN, COMPARE, EXPLAIN, EXPORT = range(len(PAGES))  # tab positions
 SEED_EDGES = ["(None, 3, 2)", "(None, 3, 16)", "(None, 3, 16)", "(None, 48)", "(None, 4)"]
 SEED_X = np.array([[[1, 2], [3, 4], [5, 6]]], dtype=np.float32)
 

@@ -220,6 +220,7 @@ class Trainer:
         self.rng = np.random.default_rng([seed, 1])  # shuffling and dropout masks: reproducible from the model seed
         self.history = History({"epochs": epochs, "steps": steps(len(x), batch_size)})
         self.epoch, self.batch = 0, 0
+        self.last_loss = None  # the loss of the batch trained last (before its update)
         self._order = None
         self._new_epoch()
 
@@ -246,6 +247,7 @@ class Trainer:
             start, stop = cuts[self.batch]
             index = self._order[start:stop]
             loss, y_pred = self.model._train_step(self.x[index], self.y[index], self.rng)
+            self.last_loss = loss
             self._loss.add(loss, weight=stop - start)
             for name, mean in self._metrics.items():
                 mean.add(metric_values(name, self.y[index], y_pred))

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..engine.errors import InputDataError
 from ..engine.shapes import check_input_shape, format_batch_shape, format_shape
-from ..engine.limits import MAX_BATCH, MAX_INPUT_RANK, MAX_INPUT_TEXT_CHARS, MAX_TENSOR_ELEMENTS
+from ..engine.limits import MAX_BATCH, MAX_INPUT_RANK, MAX_INPUT_TEXT_CHARS, MAX_TENSOR_ELEMENTS, MAX_TRAIN_SAMPLES
 
 FILL_KINDS = ("random", "zeros", "range")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -188,6 +188,41 @@ def parse_array(text: str, input_shape) -> ParsedInput:
         )
     check_batch(len(array), want)
     return ParsedInput(array, added, int(array.size - np.count_nonzero(np.isfinite(array))))
+
+
+def parse_numbers(text: str) -> np.ndarray:
+    """Any nested list of numbers (NumPy's print format too) as float32, for training targets; bounded like input text."""
+    if isinstance(text, str) and len(text) <= MAX_INPUT_TEXT_CHARS:
+        text = _as_json_text(text)
+    _check_text(text)
+    return _to_array(*_load(text))
+
+
+def parse_csv(text: str, input_shape) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) from CSV text: one sample per row, its features (as many as the input shape holds) then its target(s).
+
+    A first row that is not numbers is taken as a header and skipped."""
+    if not isinstance(text, str) or len(text) > MAX_INPUT_TEXT_CHARS:
+        raise InputDataError(f"a CSV file is at most {MAX_INPUT_TEXT_CHARS:,} characters")
+    rows = [line for line in text.replace("\r", "").split("\n") if line.strip()]
+    if rows and not re.fullmatch(r"[\s0-9eE+\-.,;nNaAiIfF]*", rows[0]):
+        rows = rows[1:]
+    if not rows:
+        raise InputDataError("the CSV file has no rows of numbers")
+    if len(rows) > MAX_TRAIN_SAMPLES:
+        raise InputDataError(f"the CSV file has {len(rows):,} rows; at most {MAX_TRAIN_SAMPLES:,} samples are allowed")
+    features = math.prod(check_input_shape(input_shape))
+    try:
+        table = np.array([[float(cell) for cell in re.split(r"[,;]", row)] for row in rows], dtype=np.float64)
+    except ValueError as e:
+        raise InputDataError(f"every row of the CSV file must be numbers separated by commas ({str(e)[:60]})") from None
+    if table.ndim != 2 or table.shape[1] <= features:
+        raise InputDataError(f"each CSV row needs the model's {features:,} input values and then the target(s); "
+                             f"found {table.shape[-1] if table.ndim == 2 else 'rows of different lengths'} values")
+    with np.errstate(over="ignore"):
+        x = table[:, :features].astype(np.float32).reshape(-1, *input_shape)
+        y = table[:, features:].astype(np.float32)
+    return x, y
 
 
 def check_batch(batch: int, input_shape) -> int:

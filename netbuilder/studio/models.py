@@ -27,6 +27,7 @@ def content_key(spec: ModelSpec) -> str:
     data = spec.to_dict()
     for layer in data["layers"]:
         layer.pop("id")
+    data["weights"] = spec.weights.digest if spec.weights is not None else None
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -38,7 +39,7 @@ def built(spec: ModelSpec) -> Sequential:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key][0]
-    model = Sequential([Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)
+    model = fresh(spec)
     size = model.cost.weight_bytes
     with _lock:
         if key not in _cache and size <= CACHE_BYTES:
@@ -47,6 +48,14 @@ def built(spec: ModelSpec) -> Sequential:
             while _cached_bytes > CACHE_BYTES:
                 _, (_, dropped) = _cache.popitem(last=False)
                 _cached_bytes -= dropped
+    return model
+
+
+def fresh(spec: ModelSpec) -> Sequential:
+    """A new Sequential of `spec` of its own (to train, or change): the seed's weights, or its trained ones."""
+    model = Sequential([Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)
+    if spec.weights is not None:
+        model.set_weights(spec.weights.arrays)
     return model
 
 

@@ -8,17 +8,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from .spec import LayerSpec, ModelSpec, seed_spec
+from .train import Settings
 
 
 @dataclass(frozen=True)
 class Preset:
-    """A model to load, the input to run it on, and what it teaches."""
+    """A model to load, the input to run it on, and what it teaches (and, to train it, its data and settings)."""
 
     title: str
     spec: ModelSpec
     input_text: str  # JSON nested list, batch axis first (what the app's input box holds)
     lesson: str  # one or two sentences for the learner
     broken: bool = False  # True: its analysis reports an issue, and the learner's job is to repair it
+    dataset: str | None = None  # a data set of studio.datasets to train on
+    training: Settings | None = None
 
 
 def _range_text(shape: tuple[int, ...]) -> str:
@@ -112,5 +115,39 @@ PRESETS: dict[str, Preset] = {
         "glu splits the last axis into two halves and gates one with the other, so Dense(5, glu) cannot "
         "work: make the units even.",
         broken=True,
+    ),
+    "train-xor": Preset(
+        "Train: XOR",
+        ModelSpec((2,), (_dense(0, 8, activation="tanh"), _dense(1, 8, activation="tanh"), _dense(2, 1, activation="sigmoid"))),
+        "[[0.5, 0.5], [-0.5, 0.5]]",
+        "No straight line separates XOR, so the hidden tanh layers must bend the boundary: open Train and watch it form "
+        "(binary cross-entropy, Adam).",
+        dataset="xor",
+        training=Settings("binary_crossentropy", "adam", 0.03, 60, 32),
+    ),
+    "train-spirals": Preset(
+        "Train: two spirals",
+        ModelSpec((2,), (_dense(0, 16, activation="tanh"), _dense(1, 16, activation="tanh"), _dense(2, 1, activation="sigmoid"))),
+        "[[0.2, -0.1]]",
+        "Two spiral arms: the hardest of the toy sets. 16 + 16 tanh units learn it in a few hundred epochs.",
+        dataset="spirals",
+        training=Settings("binary_crossentropy", "adam", 0.02, 300, 16),
+    ),
+    "train-sine": Preset(
+        "Train: fit a noisy sine",
+        ModelSpec((1,), (_dense(0, 16, activation="tanh"), _dense(1, 1))),
+        "[[0.5], [1.5]]",
+        "Regression: one input, one output, mean squared error. The curve is redrawn as training goes.",
+        dataset="sine",
+        training=Settings("mean_squared_error", "adam", 0.02, 100, 16),
+    ),
+    "train-digits": Preset(
+        "Train: handwritten digits (8×8)",
+        ModelSpec((8, 8, 1), (_flatten(0), _dense(1, 32, activation="relu"), _dense(2, 10, activation="softmax"))),
+        _range_text((1, 8, 8, 1)),
+        "1,797 real 8×8 digits: Flatten makes each a row of 64 pixels for a small MLP; sparse categorical "
+        "cross-entropy learns the 10 classes.",
+        dataset="digits",
+        training=Settings("sparse_categorical_crossentropy", "adam", 0.005, 15, 32, validation_split=0.2),
     ),
 }

@@ -3,6 +3,7 @@
 Token = "2." + base64url(zlib(compact JSON)) without padding; "2" is the format version. The JSON
 is {"model": spec.to_dict()} plus "input" when input text is given and at most
 MAX_SHARED_INPUT_CHARS long (longer text is left out: check `input_fits` to tell the user).
+A trained model's weights ride along as "weights" (base64 of float32) when the link stays short enough.
 Version 1 tokens (before layer kinds declared their own settings) are still read: the same JSON,
 where a Dense built for n inputs said `"input_dim": n` instead of `"built_for": [n]`.
 Decoding trusts nothing: every bound is checked before the work it protects.
@@ -16,6 +17,8 @@ import json
 import re
 import zlib
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
 
 from ..engine.errors import NetbuilderError
 from ..engine.limits import MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_LINK_JSON_DEPTH, MAX_SHARED_INPUT_CHARS
@@ -38,11 +41,27 @@ def input_fits(input_text: str | None) -> bool:
 
 
 def encode(spec: ModelSpec, input_text: str | None = None) -> str:
-    """The token for `spec` and, if it fits, `input_text`; equal inputs give equal tokens, and every token decodes."""
+    """The token for `spec` and, if they fit, its trained weights and `input_text`; equal inputs give equal
+    tokens, and every token decodes (`link` also says what was left out)."""
+    return link(spec, input_text)[0]
+
+
+def link(spec: ModelSpec, input_text: str | None = None) -> tuple[str, bool]:
+    """(token, whether it carries the trained weights): a trained model too large for a link goes without them."""
     # validate() and from_dict() check the same fields, so what validates reads back (a property test proves it).
     doc = {"model": spec.validate().to_dict()}
     if input_text is not None and input_fits(input_text):
         doc["input"] = input_text
+    if spec.weights is not None:
+        weights = base64.b64encode(np.concatenate([a.ravel() for a in spec.weights.arrays]).astype("<f4").tobytes()).decode()
+        try:
+            return _token({**doc, "weights": weights}), True
+        except ShareLinkError:
+            pass  # too large for a link: the model (with its seed's weights) goes alone
+    return _token(doc), False
+
+
+def _token(doc: dict) -> str:
     # sort_keys and fixed separators: equal specs give byte-equal JSON, so equal tokens.
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
     if len(raw) > MAX_LINK_JSON_BYTES:
@@ -78,8 +97,8 @@ def decode(token: str) -> tuple[ModelSpec, str | None]:
         doc = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError cannot happen after _check_depth; kept as a backstop
         raise ShareLinkError("share link is damaged: it is not valid JSON") from None
-    if not isinstance(doc, dict) or "model" not in doc or not set(doc) <= {"model", "input"}:
-        raise ShareLinkError('share link must hold {"model": ..., "input": ...} only')
+    if not isinstance(doc, dict) or "model" not in doc or not set(doc) <= {"model", "input", "weights"}:
+        raise ShareLinkError('share link must hold {"model": ..., "input": ..., "weights": ...} only')
     input_text = doc.get("input")
     if input_text is not None and not (isinstance(input_text, str) and len(input_text) <= MAX_SHARED_INPUT_CHARS):
         raise ShareLinkError(f"share link input must be text of at most {MAX_SHARED_INPUT_CHARS:,} characters")
@@ -90,7 +109,24 @@ def decode(token: str) -> tuple[ModelSpec, str | None]:
     except (TypeError, KeyError, AttributeError, IndexError, OverflowError) as e:
         # from_dict should say what is wrong itself; a link must never crash the app when it does not.
         raise ShareLinkError(f"share link holds an invalid model ({type(e).__name__}: {str(e)[:80]})") from None
+    if "weights" in doc:
+        spec = spec.with_weights(_weights(doc["weights"], spec))
     return spec, input_text
+
+
+def _weights(text, spec: ModelSpec) -> list[np.ndarray]:
+    """Trained weights from a link: base64 of little-endian float32, split by the model's weight shapes."""
+    shapes = spec.weight_shapes()
+    if not isinstance(text, str) or shapes is None:
+        raise ShareLinkError("share link weights must be base64 text, for a model that fits together")
+    try:
+        flat = np.frombuffer(base64.b64decode(text, validate=True), dtype="<f4")
+    except (binascii.Error, ValueError):
+        raise ShareLinkError("share link weights are damaged: not base64 of float32 numbers") from None
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    if flat.size != sum(sizes):
+        raise ShareLinkError(f"share link holds {flat.size:,} weights; this model has {sum(sizes):,}")
+    return [part.reshape(shape) for part, shape in zip(np.split(flat, np.cumsum(sizes)[:-1]), shapes)]
 
 
 def _from_version_1(model):

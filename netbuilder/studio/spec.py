@@ -8,8 +8,11 @@ kind's settings, checked by the kind's own declarations — so no kind is spelle
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from functools import cached_property
+
+import numpy as np
 
 from ..engine.analysis import Analysis, analyze
 from ..engine.errors import Fix, LayerConfigError, LimitError, issue_error
@@ -106,13 +109,44 @@ def new_layer(kind: str, layer_id: int) -> LayerSpec:
     return LayerSpec.make(layer_id, kind)
 
 
+@dataclass(frozen=True, eq=False)
+class Weights:
+    """Trained weights in get_weights order: read-only float32 arrays, compared by their content."""
+
+    arrays: tuple[np.ndarray, ...]
+    digest: str
+
+    @classmethod
+    def of(cls, arrays) -> Weights:
+        frozen = []
+        digest = hashlib.sha256()
+        for a in arrays:
+            a = np.array(a, dtype=np.float32)
+            a.flags.writeable = False
+            digest.update(repr(a.shape).encode())
+            digest.update(a.tobytes())
+            frozen.append(a)
+        return cls(tuple(frozen), digest.hexdigest())
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Weights) and other.digest == self.digest
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """Input shape (batch axis excluded), layers in order, and the weight seed."""
+    """Input shape (batch axis excluded), layers in order, the weight seed, and trained weights (None: from the seed)."""
 
     input_shape: tuple[int, ...] = (3, 2)
     layers: tuple[LayerSpec, ...] = ()
     seed: int = 0
+    weights: Weights | None = None
 
     # --- shapes, from settings alone ------------------------------------------------------------
     def layer_objects(self) -> list[Layer]:
@@ -144,7 +178,26 @@ class ModelSpec:
         issue = self.analysis.issue
         if issue is not None and issue.category == "limit":
             raise issue_error(issue)
+        if self.weights is not None:
+            shapes = self.weight_shapes()
+            if shapes is None or [a.shape for a in self.weights.arrays] != shapes:
+                raise LayerConfigError(f"the trained weights do not fit this model: it needs arrays of shapes {shapes}")
         return self
+
+    def weight_shapes(self) -> list[tuple[int, ...]] | None:
+        """The shapes of the model's weights in get_weights order, from shapes alone (None when it does not fit)."""
+        if not self.analysis.ok:
+            return None
+        return [w.shape for layer, report in zip(self.layer_objects(), self.analysis.layers)
+                for w in layer.weight_specs(layer.built_shape or report.input_shape)]
+
+    def with_weights(self, arrays) -> ModelSpec:
+        """This model with trained weights (in get_weights order) instead of the seed's."""
+        return replace(self, weights=Weights.of(arrays)).validate()
+
+    @property
+    def trained(self) -> bool:
+        return self.weights is not None
 
     # --- plain data (share links, undo history) -------------------------------------------------
     def to_dict(self) -> dict:
@@ -168,7 +221,8 @@ class ModelSpec:
 
     # --- edits: each returns a new, validated spec ----------------------------------------------
     def _with(self, **changes) -> ModelSpec:
-        return replace(self, **changes).validate()
+        """An edited spec; trained weights belong to the model as it was, so an edit starts from the seed's again."""
+        return replace(self, weights=None, **changes).validate()
 
     def next_id(self) -> int:
         return max((layer.id for layer in self.layers), default=-1) + 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from ..engine.errors import NetbuilderError
-from ..engine.limits import MAX_SEED
+from ..engine.limits import MAX_SEED, MAX_WEIGHT_BYTES
 from ..engine.shapes import format_shape
 from ..studio import data, presets, share
 from ..studio.history import History
@@ -99,7 +99,8 @@ def init_state() -> None:
         except NetbuilderError as e:
             notify("toolbar", "warning", f"The shared link could not be opened ({plain(sentence(str(e)))}) "
                                          "Showing the default model instead.")
-    ss.history = History(model)
+    ss.history = History(model, size_of=lambda s: s.weights.nbytes if s.weights is not None else 0,
+                         max_bytes=MAX_WEIGHT_BYTES)  # trained weights held for undo stay within one model's budget
     ss.input_data = text
     ss.selection = model.layers[0].id if model.layers else INPUT
 
@@ -107,10 +108,10 @@ def init_state() -> None:
 def sync_link() -> None:
     """Keep `?model=` equal to the current model (and its input, when small), so the address bar is the share link."""
     try:
-        token = share.encode(spec(), ss.input_data)
+        token, ss.share_has_weights = share.link(spec(), ss.input_data)
         ss.share_has_input = share.input_fits(ss.input_data)
     except NetbuilderError:  # the input (e.g. escaped non-ASCII text) makes the link too long: share the model alone
-        token = share.encode(spec())
+        token, ss.share_has_weights = share.link(spec())
         ss.share_has_input = False
     if st.query_params.get(share.PARAM) != token:
         st.query_params[share.PARAM] = token
@@ -253,6 +254,9 @@ def load_preset(name: str) -> None:
     if commit(lambda s: preset.spec, f"load the preset {preset.title!r}", "toolbar"):
         ss.input_data = preset.input_text
         keep_selection_valid()
+        if preset.dataset is not None:  # a preset to train: its data and settings wait on the Train page
+            ss.train_source, ss.train_settings = preset.dataset, preset.training
+            ss.pop("training", None)
         notify("toolbar", "info", f"Loaded **{plain(preset.title)}**. {plain(preset.lesson)}")
 
 

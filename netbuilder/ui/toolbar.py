@@ -48,6 +48,9 @@ def toolbar() -> None:
             st.caption("The address bar always holds this link; it restores the model, its weights and its input.")
             if not ss.share_has_input:
                 st.caption("The input data is not in this link (it is too long for one); the link opens with a range as input.")
+            if state.spec().trained and not ss.share_has_weights:
+                st.caption("The trained weights are too many for a link: it opens the model with its seed's weights. "
+                           "Export the code (Export page) to carry them.")
             st.code(url, language=None, wrap_lines=True)
         with st.popover("Import", icon=":material/upload:", help="Import a Keras model JSON"):
             st.text_area("Paste `model.to_json()`", key="import_text", height=120)

@@ -1,0 +1,109 @@
+"""The Train page through AppTest: train the XOR preset, stop a run and keep its progress, undo a training,
+carry trained weights in a share link and in exported Keras code, and every refusal said clearly."""
+
+import numpy as np
+
+from kind_harness import run_keras_code
+from netbuilder.studio import datasets, share
+from netbuilder.studio.models import built
+from test_app import TRAIN, model, open_app, page, run, select, texts
+
+MAX_PIECES = 400  # each run of the page trains one piece (about a quarter of a second)
+
+
+def load(at, name: str):
+    at.selectbox(key="preset_name").set_value(name)
+    return run(at.button(key="load_preset").click())
+
+
+def on_train_page(name: str):
+    at = load(open_app(), name)
+    page(at, TRAIN)
+    return at
+
+
+def train_to_the_end(at):
+    run(at.button(key="train_start").click())
+    for _ in range(MAX_PIECES):
+        if at.session_state["training"].done and at.session_state["training_committed"]:
+            return at
+        run(at)
+    raise AssertionError("training did not finish")
+
+
+def test_train_the_xor_preset_to_95_percent_and_undo_it():
+    at = on_train_page("train-xor")
+    untrained = model(at)
+    assert at.selectbox(key="train_loss").value == "binary_crossentropy" and at.number_input(key="train_epochs").value == 60
+    at = train_to_the_end(at)
+    history = at.session_state["training"].run.history.history
+    assert history["accuracy"][-1] >= 0.95
+    trained = model(at)
+    assert trained.trained and trained.layers == untrained.layers
+    xor = datasets.get("xor", seed=untrained.seed)
+    accuracy = np.mean((built(trained).predict(xor.x) > 0.5) == (xor.y > 0.5))
+    assert accuracy >= 0.95  # the current model is the trained one
+    assert "Training finished after 60 epoch(s)" in texts(at)
+    run(at.button(key="undo").click())
+    assert model(at) == untrained and not model(at).trained
+    run(at.button(key="redo").click())
+    assert model(at) == trained
+
+
+def test_stop_mid_run_keeps_what_was_learned():
+    at = on_train_page("train-spirals")  # 300 epochs: far more than one piece
+    run(at.button(key="train_start").click())
+    run(at)  # a second piece
+    run(at.button(key="train_stop").click())
+    assert "Training stopped after" in texts(at)
+    training = at.session_state["training"]
+    assert training.stopped and 0 < training.run.epoch < 300
+    assert model(at).trained
+    np.testing.assert_array_equal(built(model(at)).get_weights()[0], training.model.get_weights()[0])
+
+
+def test_a_trained_model_travels_in_its_link_and_its_exported_code():
+    at = train_to_the_end(on_train_page("train-xor"))
+    trained = model(at)
+    token = at.query_params["model"]
+    opened, _ = share.decode(token)
+    assert opened == trained and opened.trained  # 105 weights fit a link
+    x = datasets.get("xor", seed=trained.seed).x[:16]
+    expected = built(trained).predict(x)
+    np.testing.assert_allclose(run_keras_code(built(trained), x), expected, rtol=1e-5, atol=1e-6)
+    fresh = open_app({"model": token})
+    np.testing.assert_array_equal(built(model(fresh)).predict(x), expected)
+
+
+def test_editing_the_model_after_training_starts_from_the_seed_again():
+    at = train_to_the_end(on_train_page("train-xor"))
+    assert model(at).trained
+    page(at, 0)
+    run(at.number_input(key=f"units_{model(at).layers[0].id}").set_value(6))
+    assert not model(at).trained
+
+
+def test_data_that_does_not_fit_the_model_and_runs_over_budget_are_refused_clearly():
+    at = open_app()
+    page(at, TRAIN)  # the seed model takes (3, 2) samples; XOR has 2 features
+    assert "the data's samples have shape (2,), but the model's input is (3, 2)" in texts(at)
+    assert at.button(key="train_start").disabled
+    at = load(open_app(), "train-digits")
+    select(at, 1)
+    run(at.number_input(key=f"units_{model(at).layers[1].id}").set_value(8192))  # 600 K mult-adds a sample
+    page(at, TRAIN)
+    run(at.number_input(key="train_epochs").set_value(10_000))
+    run(at.button(key="train_start").click())
+    assert "Could not train: training 1,797 samples for 10,000 epochs" in texts(at) and "train at most" in texts(at)
+    assert not model(at).trained
+
+
+def test_typed_x_and_y_train_the_model():
+    at = on_train_page("train-xor")
+    run(at.selectbox(key="train_source_widget").set_value("typed"))
+    at.text_area(key="train_x").input("[[0 0] [0 1] [1 0] [1 1]]")
+    at.text_area(key="train_y").input("[[0], [1], [1], [0]]")
+    run(at)
+    assert not at.button(key="train_start").disabled
+    at = train_to_the_end(at)
+    assert len(at.session_state["training"].x) == 4 and model(at).trained

@@ -285,3 +285,32 @@ def test_two_browsers_editing_at_once_never_see_each_others_model(new_page):
     expect_share_link(second, seed_spec().update(last, units=5).update(dense, units=12))
     first.assert_no_exception()
     second.assert_no_exception()
+
+
+@pytest.mark.e2e
+def test_train_the_xor_preset_in_the_browser_and_stop_another_run(new_page):
+    from playwright.sync_api import expect
+
+    from netbuilder.studio import presets
+
+    xor = presets.PRESETS["train-xor"]
+    app = new_page(link(xor.spec, xor.input_text))
+    app.choose("preset_name", xor.title)
+    app.click("load_preset")
+    app.open_tab("Train")
+    app.click("train_start")
+    done = app.page.get_by_text(re.compile(r"Training finished after 60 epoch"))
+    expect(done).to_be_visible(timeout=60_000)  # the page trains in pieces, redrawing in between
+    caption = app.page.get_by_text(re.compile(r"^loss [0-9.e-]+ · accuracy")).first
+    accuracy = float(re.search(r"accuracy ([0-9.]+)", caption.inner_text()).group(1))
+    assert accuracy >= 0.95
+    expect(app.page.get_by_text("Decision boundary", exact=False)).to_be_visible()
+
+    spirals = presets.PRESETS["train-spirals"]
+    app.choose("preset_name", spirals.title)
+    app.click("load_preset")
+    app.click("train_start")
+    expect(app.page.get_by_text(re.compile(r"^Epoch [0-9]+ of 300"))).to_be_visible()
+    app.widget("train_stop").locator("button").first.click()
+    expect(app.page.get_by_text(re.compile(r"Training stopped after \d+ epoch"))).to_be_visible(timeout=30_000)
+    app.assert_no_exception()

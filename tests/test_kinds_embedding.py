@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from kind_harness import (Case, check_case, check_cost, check_gradients, json_roundtrip_equal, keras_model, ours_model,
-                          run_keras_code, run_torch_code, sample, spec_of)
+from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, keras_model,
+                          ours_model, run_keras_code, run_torch_code, sample, spec_of)
 from netbuilder.engine.kinds.embedding import Embedding
 
 UNIFORM = {"embeddings_initializer": "RandomUniform"}  # Keras's "uniform": RandomUniform(-0.05, 0.05)
@@ -242,6 +242,18 @@ def test_chain_and_exports_match_keras(shape, layers):
     np.testing.assert_allclose(run_torch_code(model, x), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_harness_check_exports():
+    spec = spec_of((6,), ("Embedding", {"input_dim": 20, "output_dim": 4}), ("LayerNormalization", {}), ("Flatten", {}),
+                   ("Dense", {"units": 2}))
+    check_exports(spec, _ids((6,), 20))
+
+
+def test_exported_torch_refuses_floats_too():
+    model = nb.Sequential([nb.Input((3,)), nb.Embedding(10, 2)], seed=0)
+    with pytest.raises(ValueError, match="whole-number indices"):
+        run_torch_code(model, np.array([[1.5, 2, 3]], np.float32))
+
+
 @pytest.mark.parametrize("seed", range(15))
 def test_random_chain_after_embedding_matches_keras(seed):
     rng = np.random.default_rng(100 + seed)
@@ -274,3 +286,20 @@ def test_cost_holds_what_predict_allocates(case):
     model = ours_model(case)
     for batch in (1, 64, 4096):
         check_cost(model, sample(case, batch))
+
+
+def test_training_equals_keras_on_jax():
+    """Embedding's scatter-add gradient in a real fit (repeated ids in a batch): losses and the table as Keras trains them."""
+    from training_oracle import run_jobs
+
+    model = nb.Sequential([nb.Input((6,)), nb.Embedding(12, 4), nb.Flatten(), nb.Dense(3, activation="softmax")], seed=2)
+    start = model.get_weights()
+    x = _ids((6,), 12, batch=30, seed=1)
+    y = np.random.default_rng(2).integers(0, 3, size=30).astype(np.float32)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False)
+    (theirs,) = run_jobs([{"model_json": model.to_json(), "weights": start, "x": x, "y": y, "optimizer": ("Adam", {}),
+                           "loss": "sparse_categorical_crossentropy", "metrics": [], "batch_size": 8, "epochs": 3}])
+    np.testing.assert_allclose(history.history["loss"], theirs["history"]["loss"], rtol=1e-3, atol=1e-6)
+    for mine, keras_w in zip(model.get_weights(), theirs["weights"], strict=True):
+        np.testing.assert_allclose(mine, keras_w, rtol=1e-3, atol=1e-5)

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from kind_harness import (Case, check_case, check_cost, check_gradients, json_roundtrip_equal, keras_model, ours_model,
-                          run_keras_code, run_torch_code, sample, spec_of)
+from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, keras_model,
+                          ours_model, run_keras_code, run_torch_code, sample, spec_of)
 from netbuilder.engine.layer import kind_class
+from netbuilder.optimizers import SGD, Adam
 
 BN, LN = "BatchNormalization", "LayerNormalization"
 WHY_BATCH_AXIS = "LayerNormalization over the batch axis would mix the samples of a batch; refused up front"
@@ -283,6 +284,15 @@ def test_json_both_ways():
     json_roundtrip_equal(spec)
 
 
+def test_spec_and_share_link_data_round_trip():
+    from netbuilder.studio.spec import ModelSpec
+
+    spec = spec_of((3, 4), (BN, {"axis": 1, "epsilon": 1e-5, "center": False}), (LN, {"axis": [2, 1], "rms_scaling": True}))
+    assert ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    ln = kind_class(LN).settings[0]
+    assert ln.parse_text("1, 2") == (1, 2) and ln.parse_text("-1") == -1 and ln.format_text((1, 2)) == "1, 2"
+
+
 def test_keras_json_of_layer_norm_writes_axis_as_a_list():
     keras.backend.clear_session()
     theirs = keras.Sequential([keras.Input((3, 4)), keras.layers.LayerNormalization(), keras.layers.LayerNormalization(axis=[2, 1])])
@@ -325,6 +335,10 @@ def test_exported_scripts_compute_our_outputs(shape, layers):
     expected = model.predict(x)
     np.testing.assert_allclose(run_keras_code(model, x), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(run_torch_code(model, x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_harness_check_exports():
+    check_exports(spec_of((3, 2), ("Dense", {"units": 4}), (BN, {}), (LN, {"axis": [1, 2]}), ("Flatten", {}), (LN, {"rms_scaling": True})))
 
 
 # --- cost ---------------------------------------------------------------------------------------------
@@ -414,3 +428,49 @@ def _ranks(shape, layers):
         ranks.append(rank)
         rank = 1 if kind == "Flatten" else rank
     return ranks
+
+
+# --- training against Keras on JAX (tests/training_oracle.py) -----------------------------------------
+TRAINING = {
+    # name: (input shape, layers, loss, optimizer (ours, Keras's), batch size, epochs)
+    "bn-mlp-sgd-partial-batch": ((5,), [("Dense", {"units": 8}), (BN, {}), ("Activation", {"activation": "relu"}), ("Dense", {"units": 1})],
+                                 "mse", (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})), 7, 3),
+    "bn-axis1-adam": ((3, 4), [(BN, {"axis": 1, "momentum": 0.9}), ("Flatten", {}), ("Dense", {"units": 3, "activation": "softmax"})],
+                      "categorical_crossentropy", (Adam(learning_rate=0.01), ("Adam", {"learning_rate": 0.01})), 8, 3),
+    "bn-no-scale-center": ((4,), [(BN, {"center": False, "scale": False, "momentum": 0.5}), ("Dense", {"units": 1})],
+                           "mse", (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})), 10, 2),
+    "ln-adam": ((3, 4), [("Dense", {"units": 6}), (LN, {}), (LN, {"axis": [1, 2], "center": False}), ("Flatten", {}),
+                         ("Dense", {"units": 1})], "mse", (Adam(learning_rate=0.01), ("Adam", {"learning_rate": 0.01})), 9, 3),
+}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from training_oracle import run_jobs  # runs Keras on JAX in a process of its own
+
+    jobs, ours = [], {}
+    for name, (shape, layers, loss, (optimizer, keras_optimizer), batch, epochs) in TRAINING.items():
+        model = nb.Sequential([nb.Input(shape), *(kind_class(k)(**s) for k, s in layers)], seed=9)
+        start = model.get_weights()
+        rng = np.random.default_rng(len(jobs))
+        x = (rng.normal(size=(40, *shape)) * 2 + 1).astype(np.float32)
+        classes = model.output_shape[-1]
+        y = (np.eye(classes, dtype=np.float32)[rng.integers(0, classes, size=40)] if loss == "categorical_crossentropy"
+             else np.tanh(x.reshape(40, -1).sum(1, keepdims=True) / 4).astype(np.float32))
+        model.compile(optimizer=optimizer, loss=loss)
+        history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False)
+        ours[name] = (model, history, x, y, batch)
+        jobs.append({"model_json": model.to_json(), "weights": start, "x": x, "y": y, "optimizer": keras_optimizer,
+                     "loss": loss, "metrics": [], "batch_size": batch, "epochs": epochs})
+    return dict(zip(TRAINING, run_jobs(jobs))), ours
+
+
+@pytest.mark.parametrize("name", list(TRAINING))
+def test_training_equals_keras_on_jax(trained, name):
+    """Loss history, final weights (moving statistics included) and evaluate (which uses them) as Keras trains them."""
+    theirs, ours = trained
+    model, history, x, y, batch = ours[name]
+    np.testing.assert_allclose(history.history["loss"], theirs[name]["history"]["loss"], rtol=1e-3, atol=1e-6)
+    for mine, keras_w in zip(model.get_weights(), theirs[name]["weights"], strict=True):
+        np.testing.assert_allclose(mine, keras_w, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(model.evaluate(x, y, batch_size=batch), theirs[name]["evaluate"]["loss"], rtol=1e-3, atol=1e-6)

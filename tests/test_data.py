@@ -143,9 +143,6 @@ def test_strings_objects_and_literals():
     assert error("array([1, 2]", (2,)) == "unexpected character '(' at line 1, column 6: use numbers, commas and [ ] only"
 
 
-@pytest.mark.xfail(strict=True, reason="code bug: data._SPACE_SEPARATED uses \\s, so non-JSON whitespace (U+00A0, U+3000, "
-                                       "U+2028, \\x1c) between two numbers is read as a separator, though the module says "
-                                       "JSON's whitespace only and `[1\\xa0, 2]` is refused")
 @pytest.mark.parametrize("space", ["\u00a0", "\u3000", "\u2028", "\x1c"])
 def test_only_json_whitespace_separates_numbers(space):
     assert error(f"[1{space}2]", (2,)).startswith(f"unexpected character {space!r} at line 1, column 3")
@@ -177,8 +174,6 @@ def test_no_raw_json_parser_words(text):
     assert message.endswith(HINT)
 
 
-@pytest.mark.xfail(strict=True, reason="code bug: positions are counted in the text after NumPy's format was rewritten "
-                                       "as JSON (a comma inserted for each space between numbers), not in the text as typed")
 def test_columns_refer_to_the_text_as_typed_after_space_separated_numbers():
     assert error("[inf, inf x]", (2,)) == syntax("a number is missing", "line 1, column 11", "[inf, inf ")
     assert error("[1 2 x]", (3,)) == syntax("a number is missing", "line 1, column 6", "[1 2 ")

@@ -13,7 +13,7 @@ from netbuilder.engine.limits import MAX_EXPORT_CHARS
 from netbuilder.studio.models import built
 from netbuilder.studio.spec import ModelSpec, seed_spec
 from netbuilder.views import export
-from tests.kind_harness import check_exports, run_keras_code, run_torch_code
+from kind_harness import check_exports, run_keras_code, run_torch_code
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 
@@ -84,6 +84,17 @@ def test_exports_carry_the_current_weights_not_the_seeded_ones():
     assert not np.allclose(expected, built(spec).predict(x))  # the weights really changed
     np.testing.assert_allclose(run_keras_code(model, x), expected, **TOL)
     np.testing.assert_allclose(run_torch_code(model, x), expected, **TOL)
+
+
+def test_a_trained_model_exports_its_trained_weights():
+    spec = seed_spec()
+    weights = [w * -1.5 + np.float32(0.3) for w in built(spec).get_weights()]
+    trained = spec.with_weights(weights)
+    model = built(trained)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), weights, strict=True))
+    check_exports(trained, sample(trained), **TOL)
+    theirs = exec_script(export.keras_code(model))["model"]
+    assert all(np.array_equal(a, b) for a, b in zip(theirs.get_weights(), weights, strict=True))
 
 
 def test_keras_script_rebuilds_names_and_exact_weights():

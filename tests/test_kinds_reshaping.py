@@ -42,6 +42,7 @@ CASES = [
     Case("Permute", {"dims": (2, 1)}, (10, 6)),
     Case("Permute", {"dims": (1, 2)}, (10, 6)),
     Case("Permute", {"dims": (1,)}, (5,)),
+    Case("Permute", {"dims": ()}, ()),
     Case("Permute", {"dims": (3, 1, 2)}, (2, 3, 4)),
     Case("Permute", {"dims": (2, 3, 1)}, (2, 3, 4)),
     Case("Permute", {"dims": (1, 3, 2)}, (2, 3, 4)),
@@ -354,6 +355,9 @@ def test_random_chains_match_keras(seed):
     again = nb.model_from_json(theirs.to_json(), seed=seed)
     assert again.output_shape == ours.output_shape
     check_cost(ours, x)
+    check_cost(ours, (np.random.default_rng(seed).normal(size=(512, *shape))).astype(np.float32))
+    if seed % 3 == 0:  # the generated Keras and PyTorch scripts of every third chain
+        check_exports(spec_of(shape, *layers, seed=seed))
 
 
 # --- what a learner reads --------------------------------------------------------------------------------
@@ -428,3 +432,86 @@ def test_settings_round_trip_through_text_and_json():
     assert pad.parse_text("1, 2; 3, 0") == ((1, 2), (3, 0)) and pad.parse_text("2") == ((2, 2), (2, 2))
     assert pad.parse_text("1, 2") == ((1, 1), (2, 2))
     assert kind_class("Reshape").settings[0].parse_text("(28, 28, -1)") == (28, 28, -1)
+
+
+@pytest.mark.parametrize("input_shape,kind,settings", [
+    ((28, 28, 16), "UpSampling2D", {"interpolation": "bilinear"}),
+    ((16, 28, 28), "UpSampling2D", {"size": (3, 2), "interpolation": "bilinear", "data_format": "channels_first"}),
+    ((28, 28, 16), "UpSampling2D", {"size": (1, 3), "interpolation": "bilinear"}),
+    ((1, 3000, 1), "UpSampling2D", {"size": (1, 4), "interpolation": "bilinear"}),
+    ((28, 28, 16), "UpSampling2D", {"size": (2, 3)}),
+    ((28, 28, 16), "ZeroPadding2D", {"padding": 3}),
+    ((28, 28, 16), "Cropping2D", {"cropping": 3, "data_format": "channels_first"}),
+    ((28, 28, 16), "Permute", {"dims": (3, 1, 2)}),
+    ((300,), "RepeatVector", {"n": 20}),
+    ((100, 16), "UpSampling1D", {"size": 3}),
+    ((100, 16), "Cropping1D", {"cropping": (3, 4)}),
+    ((100, 16), "ZeroPadding1D", {"padding": (3, 4), "data_format": "channels_first"}),
+])
+def test_cost_at_realistic_sizes(input_shape, kind, settings):
+    model = nb.Sequential([nb.Input(input_shape), kind_class(kind)(**settings)], seed=0)
+    for batch in (1, 32):
+        check_cost(model, (np.random.default_rng(0).normal(size=(batch, *input_shape))).astype(np.float32))
+
+
+def test_bilinear_weights_are_keras_weights_bit_for_bit():
+    """The two taps per output rebuild the float32 matrix Keras's NumPy backend multiplies by."""
+    from keras.src.backend.numpy.image import _compute_weight_mat, _fill_triangle_kernel
+
+    from netbuilder.engine.kinds.reshaping import _bilinear_taps
+
+    for m in (1, 2, 3, 5, 7, 28, 100):
+        for s in (1, 2, 3, 4, 5, 7, 10):
+            expected = _compute_weight_mat(m, m * s, m * s / m, 0.0, _fill_triangle_kernel, False).astype(np.float32)
+            first, second, w0, w1 = _bilinear_taps(m, s)
+            ours = np.zeros((m, m * s), np.float32)
+            np.add.at(ours, (first, np.arange(m * s)), w0)
+            np.add.at(ours, (second, np.arange(m * s)), w1)
+            np.testing.assert_array_equal(ours.view(np.uint32), expected.view(np.uint32))
+
+
+# --- training: backward passes inside real fits, against Keras on JAX (tests/training_oracle.py) -----------
+TRAINING = {
+    # name: (input shape, layers, loss, optimizer as ours and as Keras config, batch size)
+    "sequence-kinds": ((12,), [("Reshape", {"target_shape": (3, 4)}), ("ZeroPadding1D", {"padding": (1, 2)}),
+                               ("Cropping1D", {"cropping": (2, 0)}), ("UpSampling1D", {"size": 2}), ("Permute", {"dims": (2, 1)}),
+                               ("Dense", {"units": 3, "activation": "tanh"}), ("Flatten", {}), ("Dense", {"units": 3, "activation": "softmax"})],
+                       "categorical_crossentropy", ("Adam", {"learning_rate": 0.01}), 7),
+    "image-kinds": ((4, 3, 2), [("ZeroPadding2D", {"padding": ((1, 2), (0, 1))}), ("Cropping2D", {"cropping": ((1, 0), (1, 1))}),
+                                ("UpSampling2D", {"size": (2, 3), "interpolation": "bilinear"}), ("Dense", {"units": 2, "activation": "tanh"}),
+                                ("Flatten", {}), ("Dense", {"units": 1})],
+                    "mse", ("SGD", {"learning_rate": 0.05}), 8),
+    "channels-first": ((2, 4, 3), [("ZeroPadding2D", {"padding": 1, "data_format": "channels_first"}),
+                                   ("UpSampling2D", {"size": (2, 1), "data_format": "channels_first"}),
+                                   ("Cropping2D", {"cropping": ((2, 1), (0, 1)), "data_format": "channels_first"}),
+                                   ("UpSampling2D", {"size": (1, 2), "interpolation": "bilinear", "data_format": "channels_first"}),
+                                   ("Reshape", {"target_shape": (-1,)}), ("Dense", {"units": 4, "activation": "relu"}),
+                                   ("RepeatVector", {"n": 2}), ("Flatten", {}), ("Dropout", {"rate": 0.0}), ("Dense", {"units": 1, "activation": "sigmoid"})],
+                       "binary_crossentropy", ("RMSprop", {"learning_rate": 0.005}), 10),
+}
+
+
+def test_training_through_reshaping_kinds_equals_keras_on_jax():
+    from training_oracle import run_jobs
+
+    from netbuilder.optimizers import SGD, Adam, RMSprop
+
+    optimizers = {"Adam": Adam, "SGD": SGD, "RMSprop": RMSprop}
+    jobs, ours = [], []
+    for k, (shape, layers, loss, (optimizer, config), batch) in enumerate(TRAINING.values()):
+        model = nb.Sequential([nb.Input(shape), *(kind_class(kind)(**s) for kind, s in layers)], seed=k)
+        rng = np.random.default_rng(k)
+        x = rng.normal(size=(30, *shape)).astype(np.float32)
+        classes = model.output_shape[-1]
+        y = (np.eye(classes, dtype=np.float32)[rng.integers(0, classes, 30)] if classes > 1
+             else (x.reshape(30, -1).sum(axis=1, keepdims=True) > 0).astype(np.float32))
+        start = model.get_weights()
+        model.compile(optimizer=optimizers[optimizer](**config), loss=loss)
+        history = model.fit(x, y, batch_size=batch, epochs=3, shuffle=False)
+        ours.append((model, history))
+        jobs.append({"model_json": model.to_json(), "weights": start, "x": x, "y": y, "optimizer": (optimizer, config),
+                     "loss": loss, "metrics": [], "batch_size": batch, "epochs": 3})
+    for (model, history), expected in zip(ours, run_jobs(jobs)):
+        np.testing.assert_allclose(history.history["loss"], expected["history"]["loss"], rtol=1e-3, atol=1e-6)
+        for mine, theirs in zip(model.get_weights(), expected["weights"]):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-3, atol=1e-5)

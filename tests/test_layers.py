@@ -232,6 +232,13 @@ def test_flatten_has_no_weights():
     layer = nb.Flatten()
     assert layer.count_params() == 0 and layer.get_weights() == []
     assert layer.count_params_for((None, 3, 4)) == (0, 0) and layer.formula((None, 3, 4)) == ""
+    built = nb.Sequential([nb.Input((3, 4)), nb.Flatten()]).layers[0]
+    built.set_weights([])
+    with pytest.raises(nb.LayerConfigError, match="expect.* 0 weights"):
+        built.set_weights([np.ones(1)])
+
+
+def test_flatten_set_weights_error_is_keras_message():
     keras.backend.clear_session()
     with pytest.raises(ValueError) as keras_error:
         keras.Sequential([keras.Input((3, 4)), keras.layers.Flatten()]).layers[0].set_weights([np.ones(1)])

@@ -65,6 +65,10 @@ EXPECTED = {
     "channels-first": ((None, 24), 0, [0]),
     "flatten-scalar": ((None, 1), 0, [0]),
     "dense-rank-3": ((None, 2, 3, 5), 25, [25]),  # 4·5+5, reused at 2·3 positions
+    "train-xor": ((None, 1), 105, [24, 72, 9]),  # 2·8+8, 8·8+8, 8·1+1
+    "train-spirals": ((None, 1), 337, [48, 272, 17]),  # 2·16+16, 16·16+16, 16·1+1
+    "train-sine": ((None, 1), 49, [32, 17]),  # 1·16+16, 16·1+1
+    "train-digits": ((None, 10), 2410, [0, 2080, 330]),  # 64·32+32, 32·10+10
 }
 
 
@@ -75,8 +79,8 @@ def test_hand_computed_shapes_and_params(name):
     assert analysis.output_shape == shape
     assert analysis.total_params == total
     assert [r.params for r in analysis.layers] == per_layer
-    # the lesson states the output shape the learner will see
-    assert format_shape(shape) in PRESETS[name].lesson
+    if PRESETS[name].dataset is None:  # a lesson about shapes states the output shape the learner will see
+        assert format_shape(shape) in PRESETS[name].lesson
 
 
 def test_channels_first_output_moves_the_channel_axis_last():

@@ -13,7 +13,7 @@ from netbuilder import LayerConfigError, LimitError, NetbuilderError
 from netbuilder.engine.limits import MAX_LAYERS, MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_SHARED_INPUT_CHARS
 from netbuilder.studio import data
 from netbuilder.studio.models import built
-from netbuilder.studio.share import PARAM, ShareLinkError, decode, encode, input_fits, share_url
+from netbuilder.studio.share import PARAM, ShareLinkError, decode, encode, input_fits, link, share_url
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 
 LINKS_V1 = json.loads((Path(__file__).parent / "data" / "links_v1.json").read_text())
@@ -121,7 +121,7 @@ def test_brackets_inside_strings_do_not_count_as_nesting():
 
 
 def test_wrong_document_shapes():
-    message = 'share link must hold {"model": ..., "input": ...} only'
+    message = 'share link must hold {"model": ..., "input": ..., "weights": ...} only'
     for doc in ([], {}, {"model": {}, "extra": 1}, "model", 5):
         assert fails(pack(json.dumps(doc).encode())) == message
     assert fails(pack(b'{"model": {}, "input": 5}')) == "share link input must be text of at most 2,000 characters"
@@ -167,6 +167,41 @@ def test_aliases_are_stored_canonically_so_every_link_reads_back():
     spec = ModelSpec(input_shape=(3,)).add("Dense").update(0, activation="swish")
     assert spec.layers[0].activation == "silu"
     assert decode(encode(spec)) == (spec, None)
+
+
+# --- trained weights ---------------------------------------------------------------------------------
+def test_trained_weights_travel_in_a_link_bit_for_bit():
+    spec = seed_spec()
+    weights = [w * 2 + np.float32(0.125) for w in built(spec).get_weights()]
+    weights[0][0, 0] = np.float32(1e-45)  # the smallest subnormal survives too
+    trained = spec.with_weights(weights)
+    token, carried = link(trained, "[1]")
+    assert carried and token == encode(trained, "[1]")
+    back, text = decode(token)
+    assert back == trained and back.trained and text == "[1]"
+    for got, want in zip(back.weights.arrays, weights, strict=True):
+        assert got.dtype == np.float32 and got.tobytes() == want.tobytes()
+    assert decode(encode(spec))[0].weights is None  # an untrained model's link holds no weights
+
+
+def test_weights_too_large_for_a_link_are_left_out():
+    spec = ModelSpec((100,), (LayerSpec.make(0, "Dense", units=100),))  # 10,100 weights: about 54,000 characters
+    rng = np.random.default_rng(0)  # random numbers: they do not compress
+    trained = spec.with_weights([rng.normal(size=(100, 100)).astype(np.float32), rng.normal(size=100).astype(np.float32)])
+    token, carried = link(trained)
+    assert not carried and len(token) <= MAX_LINK_CHARS
+    assert decode(token) == (spec, None)  # the model with its seed's weights
+
+
+def test_damaged_weights_in_a_link():
+    def with_weights(weights, model=None):
+        return pack(json.dumps({"model": model or seed_spec().to_dict(), "weights": weights}).encode())
+
+    assert fails(with_weights("!!!")) == "share link weights are damaged: not base64 of float32 numbers"
+    assert fails(with_weights(base64.b64encode(bytes(8)).decode())) == "share link holds 2 weights; this model has 244"
+    assert fails(with_weights(5)) == "share link weights must be base64 text, for a model that fits together"
+    broken = {"input_shape": [3], "layers": [{"id": 0, "kind": "Dense", "units": 2, "built_for": [5]}]}
+    assert fails(with_weights("", broken)) == "share link weights must be base64 text, for a model that fits together"
 
 
 # --- version 1: links made by the previous main -------------------------------------------------------

@@ -23,7 +23,10 @@ def test_seed_spec_is_the_article_model():
 def test_analysis_is_cached_on_the_spec_and_builds_no_weights():
     spec = seed_spec()
     assert spec.analysis is spec.analysis
-    assert all(layer.weights == [] for layer in spec.layer_objects())  # settings only: nothing is built
+    layers = spec.layer_objects()
+    assert nb.analyze(layers, spec.input_shape) == spec.analysis
+    assert all(layer.weights == [] and layer.built_shape is None for layer in layers)  # shapes only: nothing is built
+    assert [layer.name for layer in layers] == [None] * 4  # and nothing is renamed (names come from layer_names)
 
 
 # --- LayerSpec ---------------------------------------------------------------------------------------
@@ -159,12 +162,9 @@ def test_update():
         ({"units": 70_000}, nb.LimitError),
         ({"units": "8"}, nb.LayerConfigError),
         ({"activation": "threshold"}, nb.LayerConfigError),
-        pytest.param({"kind": "Flatten"}, nb.LayerConfigError, marks=pytest.mark.xfail(
-            strict=True, raises=TypeError,
-            reason="code bug: ModelSpec.update(id, kind=...) raises TypeError (LayerSpec.make got multiple values for 'kind')")),
-        pytest.param({"built_for": (4,)}, nb.LayerConfigError, marks=pytest.mark.xfail(
-            strict=True, raises=TypeError,
-            reason="code bug: ModelSpec.update(id, built_for=...) raises TypeError (LayerSpec.make got multiple values)")),
+        ({"kind": "Flatten"}, nb.LayerConfigError),
+        ({"built_for": (4,)}, nb.LayerConfigError),
+        ({"layer_id": 3}, nb.LayerConfigError),
         ({"colour": "red"}, nb.LayerConfigError),
         ({"data_format": "channels_first"}, nb.LayerConfigError),  # a Flatten setting, not a Dense one
     ],

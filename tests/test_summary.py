@@ -1,4 +1,7 @@
-"""netbuilder.summary: Keras's summary text (captured from Keras 3.15, reference §4.4) and summary_frame."""
+"""engine.summary: Keras's summary text (captured from Keras 3.15, reference §4.4, and against Keras itself);
+views.table.summary_frame: the same rows with input shapes, formulas and mult-adds."""
+
+import functools
 
 import keras
 import numpy as np
@@ -6,7 +9,8 @@ import pytest
 
 import netbuilder as nb
 from netbuilder.engine.shapes import summary_shape
-from netbuilder.engine.summary import readable_size, summary_text
+from netbuilder.engine.summary import cell_width, readable_size, summary_text
+from netbuilder.views.table import summary_frame
 
 # Keras 3.15.1's output for the seed model, non-TTY (line length 80 - 4 = 76), copied from the reference.
 KERAS_SEED_SUMMARY = """\
@@ -99,13 +103,54 @@ def test_functional_summary_lists_input_layer():
 
 
 def test_summary_frame_columns_and_rows():
-    frame = seed_model().summary_frame()
-    assert list(frame.columns) == ["Layer (type)", "Output Shape", "Param #", "Input Shape", "Formula"]
+    frame = summary_frame(seed_model().analysis)
+    assert list(frame.columns) == ["Layer (type)", "Output Shape", "Param #", "Input Shape", "Formula", "Mult-adds"]
     assert frame["Layer (type)"].tolist() == ["dense (Dense)", "activation (Activation)", "flatten (Flatten)", "dense_1 (Dense)"]
     assert frame["Output Shape"].tolist() == ["(None, 3, 16)", "(None, 3, 16)", "(None, 48)", "(None, 4)"]
     assert frame["Param #"].tolist() == [48, 0, 0, 196] and np.issubdtype(frame["Param #"].dtype, np.integer)
     assert frame["Input Shape"].tolist() == ["(None, 3, 2)", "(None, 3, 16)", "(None, 3, 16)", "(None, 48)"]
     assert frame["Formula"].tolist() == ["2×16 + 16 = 48", "", "", "48×4 + 4 = 196"]
+    # one sample: 3 positions × 2 inputs × 16 units, then 48 inputs × 4 units; relu and Flatten multiply nothing
+    assert frame["Mult-adds"].tolist() == ["96", "0", "0", "192"]
+
+
+def test_summary_frame_of_a_model_that_does_not_fit_stops_at_the_failing_layer():
+    analysis = nb.analyze([nb.Dense(3), nb.Activation("glu"), nb.Dense(2)], (2,))  # glu cannot halve 3
+    frame = summary_frame(analysis)
+    assert frame["Layer (type)"].tolist() == ["dense (Dense)", "activation (Activation)"]
+    assert frame["Output Shape"].tolist() == ["(None, 3)", "—"]
+    assert frame["Mult-adds"].tolist() == ["6", "—"]
+
+
+# --- wide characters: Keras (through rich) pads and cuts by display width, not by character count ------------
+WIDE_NAMES = [
+    ("密集層", "🙂out"),  # CJK and an emoji in short names
+    ("ｆｕｌｌｗｉｄｔｈ", "e\u0301tude"),  # fullwidth Latin; a combining accent takes no column
+    ("한국어 레이어 이름", "名 前 が あ る 層 の 名 前 が 長 い 場 合 の テ ス ト で す"),  # wide words wrapped across lines
+    ("全結合レイヤー_その一_とても長い名前です", "😀" * 20),  # one wide word longer than the cell: cut with …
+    ("a" + "全結合レイヤーとても長い名前です" * 2, "x😀 😀y"),  # the cut falls in the middle of a wide character
+]
+
+
+@functools.cache
+def keras_named(names):
+    keras.backend.clear_session()
+    return keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name=names[0]), keras.layers.Dense(2, name=names[1])], name="模型")
+
+
+@pytest.mark.parametrize("line_length", [None, 60, 76, 88])
+@pytest.mark.parametrize("names", WIDE_NAMES, ids=["cjk-emoji", "fullwidth-combining", "wrapped", "cut", "cut-mid-char"])
+def test_wide_character_names_like_keras(names, line_length, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")  # wider than every line: Keras's console would crop longer lines
+    theirs = keras_named(names)
+    ours = nb.Sequential([nb.Input((2,)), nb.Dense(3, name=names[0]), nb.Dense(2, name=names[1])], name="模型")
+    assert summary_text(ours, line_length) == capture_keras(theirs, line_length=line_length)
+
+
+def test_wide_rows_have_the_width_of_the_table():
+    text = summary_text(nb.Sequential([nb.Input((2,)), nb.Dense(3, name="密集層"), nb.Dense(2, name="🙂")]), line_length=76)
+    assert {cell_width(line) for line in text.splitlines()[1:-3]} == {76}
+    assert cell_width("密集層") == 6 and cell_width("🙂out") == 5 and cell_width("e\u0301") == 1
 
 
 def test_summary_of_unbuilt_model_explains():

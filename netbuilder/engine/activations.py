@@ -116,8 +116,9 @@ def selu(x):
     return _c(_SELU_SCALE, x) * elu(x, _SELU_ALPHA)
 
 
-def _chebyshev_pieces():
-    """Chebyshev fits of erf from libm's own values: erf(x)/x in t = x² on [0, 0.25], erf on 0.5-wide pieces up to 4."""
+def _chebyshev_table() -> np.ndarray:
+    """Chebyshev coefficients of erf from libm's own values, one row per piece (padded to one length):
+    row 0 fits erf(x)/x in t = 8x² − 1 on |x| < 0.5; rows 1..7 fit erf on 0.5-wide pieces up to 4."""
     from numpy.polynomial import chebyshev
 
     def ratio(u):  # erf(x)/x at x = sqrt(t), t = (u + 1) / 8
@@ -127,52 +128,70 @@ def _chebyshev_pieces():
     def piece(low):
         return lambda u: np.array([math.erf(v) for v in (u + 1) / 4 + low])
 
-    return chebyshev.chebinterpolate(ratio, 12), [chebyshev.chebinterpolate(piece(low), 18) for low in _ERF_LOWS]
+    rows = [chebyshev.chebinterpolate(ratio, 12)] + [chebyshev.chebinterpolate(piece(low), 18) for low in _ERF_LOWS]
+    table = np.zeros((len(rows), 19))
+    for i, row in enumerate(rows):
+        table[i, : len(row)] = row
+    return table
 
 
 _ERF_LOWS = np.arange(0.5, 4.0, 0.5)
 CHUNK = 1 << 16  # elements per step: scratch stays a few MB whatever the tensor's size
+_ERF_TABLE = None
 
 
 def erf(x: np.ndarray) -> np.ndarray:
     """erf in float64 to ~2e-15, vectorised (libm's erf is one Python call per element).
 
-    float32 rounds every |x| ≥ 4 to ±1; NaN stays NaN. Rounded to float32, the result equals SciPy's erf
-    (what Keras's NumPy backend calls) except where a value falls within 2e-15 of a float32 rounding boundary."""
-    from numpy.polynomial.chebyshev import chebval
+    Each value's piece is picked by index and its Chebyshev series summed by Clenshaw's recurrence with the
+    coefficients gathered per value: the same temporaries whatever the values. float32 rounds every |x| ≥ 4
+    to ±1; NaN stays NaN. Rounded to float32, the result equals SciPy's erf (what Keras's NumPy backend calls)
+    except where a value falls within 2e-15 of a float32 rounding boundary."""
+    global _ERF_TABLE
+    if _ERF_TABLE is None:
+        _ERF_TABLE = _chebyshev_table()
+    with np.errstate(invalid="ignore", over="ignore"):  # inf and NaN run through the series and are replaced after
+        return _erf(np.asarray(x))
 
-    global _ERF_FITS
-    if _ERF_FITS is None:
-        _ERF_FITS = _chebyshev_pieces()
-    near_zero, pieces = _ERF_FITS
+
+def _erf(x: np.ndarray) -> np.ndarray:
     flat = np.asarray(x, dtype=np.float64).ravel()
     out = np.empty_like(flat)
     for start in range(0, flat.size, CHUNK):
         v = flat[start : start + CHUNK]
         a = np.abs(v)
-        r = np.where(a >= 4.0, 1.0, np.nan)  # NaN stays NaN; inf gives 1
-        small = a < 0.5
-        r[small] = a[small] * chebval(8 * a[small] ** 2 - 1, near_zero)
-        for low, coefficients in zip(_ERF_LOWS, pieces):
-            inside = (a >= low) & (a < low + 0.5)
-            if inside.any():
-                r[inside] = chebval(4 * (a[inside] - low) - 1, coefficients)
+        twice = a * 2
+        piece = np.where(twice < 8, twice, 8).astype(np.int8)  # 0: |x| < 0.5; k: 0.5k ≤ |x| < 0.5(k+1); 8: |x| ≥ 4, NaN
+        small = piece == 0
+        # the series' variable in [-1, 1]: 8x² − 1 on the first piece, 4(|x| − low) − 1 on the others
+        u = np.where(small, 8 * a * a - 1, 4 * (a - 0.5 * piece) - 1)
+        row = np.minimum(piece, 7)
+        b1 = np.zeros_like(a)
+        b2 = np.zeros_like(a)
+        for k in range(_ERF_TABLE.shape[1] - 1, 0, -1):
+            b1, b2 = _ERF_TABLE[row, k] + 2 * u * b1 - b2, b1
+        r = _ERF_TABLE[row, 0] + u * b1 - b2
+        r = np.where(small, a * r, r)
+        r = np.where(piece == 8, np.where(np.isnan(a), np.nan, 1.0), r)
         out[start : start + CHUNK] = np.copysign(r, v)
     return out.reshape(np.shape(x))
 
 
-_ERF_FITS = None
-
-
 def gelu(x, approximate=False):
-    """Exact (erf) GELU, Keras's default for the name "gelu"; erf computed in float64 and rounded, as SciPy's float32 loop does."""
+    """Exact (erf) GELU, Keras's default for the name "gelu"; erf computed in float64 and rounded, as SciPy's
+    float32 loop does. In steps of CHUNK values, so its temporaries stay a few MB whatever the tensor's size."""
     if approximate:
         k = np.sqrt(2 / np.pi).astype(x.dtype)
         with np.errstate(over="ignore", invalid="ignore"):
             inner = k * (x + _c(0.044715, x) * (x**3).astype(x.dtype))
         return x * (_c(0.5, x) * (_c(1.0, x) + np.tanh(inner)))
-    scaled = x / np.sqrt(2).astype(x.dtype)
-    return x * (erf(scaled).astype(x.dtype) + 1).astype(x.dtype) / _c(2, x)
+    flat = x.reshape(-1)
+    out = np.empty_like(flat)
+    root2, two = np.sqrt(2).astype(x.dtype), _c(2, x)
+    for start in range(0, flat.size, CHUNK):
+        part = flat[start : start + CHUNK]
+        out[start : start + CHUNK] = part * (erf(part / root2).astype(x.dtype) + 1).astype(x.dtype) / two
+    return out.reshape(x.shape)
 
 
 def celu(x, alpha=1.0):
@@ -261,28 +280,31 @@ ACTIVATIONS = {
 
 @dataclass(frozen=True)
 class ActivationCost:
-    """Per element: operations (an add is 1; measured time relative to one), and float32 temporaries
-    alive at the peak, in units of the input tensor (beyond the input and output); `chunked` more per
-    element of the first CHUNK elements (erf works in steps of that many)."""
+    """Per element: operations (an add is 1; measured time relative to one), and float32 temporaries alive at
+    the peak, in units of the input tensor (beyond the input and output) — for tensors under 256 KiB, and for
+    larger ones, where NumPy reuses temporaries in place; `chunked` more per element, up to CHUNK elements in
+    all (gelu works in steps of that many)."""
 
     ops: int
     scratch: float
+    scratch_large: float
     chunked: float = 0
 
 
-# Measured with tracemalloc and timers on 10k to 4M elements (tests/test_cost.py checks every one).
+# Measured with tracemalloc and timers on 1k to 4M elements (tests/test_cost.py checks every one).
 COST = {
-    "celu": ActivationCost(5, 2.25), "elu": ActivationCost(9, 1.5), "exponential": ActivationCost(1, 0),
-    "gelu": ActivationCost(122, 4.25, 10), "glu": ActivationCost(3, 1.25), "hard_shrink": ActivationCost(3, 0.5),
-    "hard_sigmoid": ActivationCost(7, 2.5), "hard_silu": ActivationCost(8, 2.5), "hard_tanh": ActivationCost(1, 0.25),
-    "leaky_relu": ActivationCost(1, 1.25), "linear": ActivationCost(0, 0), "log_sigmoid": ActivationCost(34, 1.25),
-    "log_softmax": ActivationCost(18, 2.25), "mish": ActivationCost(33, 1.25), "relu": ActivationCost(2, 0.25),
-    "relu6": ActivationCost(2, 1.25), "selu": ActivationCost(9, 1.5), "sigmoid": ActivationCost(2, 1.25),
-    "silu": ActivationCost(2, 1.25), "soft_shrink": ActivationCost(24, 2.75), "softmax": ActivationCost(18, 2.25),
-    "softplus": ActivationCost(32, 0.25), "softsign": ActivationCost(1, 1.25), "sparse_plus": ActivationCost(14, 2.75),
-    "sparse_sigmoid": ActivationCost(14, 1.75), "sparsemax": ActivationCost(44, 7.5), "squareplus": ActivationCost(2, 1.25),
-    "tanh": ActivationCost(1, 0.25), "tanh_shrink": ActivationCost(1, 1.25),
+    "celu": ActivationCost(5, 2.25, 2.1), "elu": ActivationCost(9, 1.5, 1.35), "exponential": ActivationCost(1, 0.1, 0.1),
+    "gelu": ActivationCost(270, 0, 0, 22.5), "glu": ActivationCost(3, 1.25, 0.75), "hard_shrink": ActivationCost(3, 0.5, 0.35),
+    "hard_sigmoid": ActivationCost(7, 2.5, 2.35), "hard_silu": ActivationCost(8, 2.5, 2.35), "hard_tanh": ActivationCost(1, 0.25, 0.1),
+    "leaky_relu": ActivationCost(1, 1.25, 1.1), "linear": ActivationCost(0, 0, 0), "log_sigmoid": ActivationCost(34, 1.25, 1.1),
+    "log_softmax": ActivationCost(18, 2.25, 2.25), "mish": ActivationCost(33, 1.25, 1.1), "relu": ActivationCost(2, 0.25, 0.1),
+    "relu6": ActivationCost(2, 1.25, 1.1), "selu": ActivationCost(9, 1.5, 1.35), "sigmoid": ActivationCost(2, 1.25, 1.1),
+    "silu": ActivationCost(2, 1.25, 1.1), "soft_shrink": ActivationCost(24, 2.75, 2.6), "softmax": ActivationCost(18, 2.05, 1.35),
+    "softplus": ActivationCost(32, 0.25, 0.1), "softsign": ActivationCost(1, 1.25, 1.1), "sparse_plus": ActivationCost(14, 2.75, 2.6),
+    "sparse_sigmoid": ActivationCost(14, 1.75, 1.6), "sparsemax": ActivationCost(44, 7.5, 5.85), "squareplus": ActivationCost(2, 1.25, 1.1),
+    "tanh": ActivationCost(1, 0.25, 0.1), "tanh_shrink": ActivationCost(1, 1.25, 1.1),
 }
+LARGE_BYTES = 256 * 1024  # NumPy reuses a temporary in place from this size on (NPY_MIN_ELIDE_BYTES)
 ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
 ACTIVATION_NAMES = tuple(sorted([*ACTIVATIONS, *ALIASES]))  # the 31 usable names
 

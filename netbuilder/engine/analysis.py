@@ -100,7 +100,7 @@ def analyze(layers: list[Layer], input_shape: tuple[int, ...]) -> Analysis:
 def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: bool) -> Analysis:
     full_input = (None, *input_shape)
     if len(layers) > MAX_LAYERS:
-        issue = _limit_issue(layers, MAX_LAYERS - 1, names, full_input,
+        issue = _limit_issue(layers, MAX_LAYERS, names, full_input,
                              f"a model holds at most {MAX_LAYERS} layers; this one has {len(layers)}")
         return Analysis(full_input, (), issue, names)
     shape: Shape = full_input
@@ -111,8 +111,11 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
             before = _within_budgets(Analysis(full_input, tuple(reports), None, names), layers)
             if not before.ok:  # the layers before would run (and be built): they answer to the budgets first
                 return before
-            fixes = _checked_fixes(layers, i, input_shape, shape, problem, names) if with_fixes else ()
-            reports.append(LayerReport(i, name, layer.kind, shape, None, 0, 0, ""))
+            fixes = _checked_fixes(layers, i, input_shape, shape, problem, names, reports) if with_fixes else ()
+            # a layer built for its own size has its weights whatever it receives
+            trainable, frozen = layer.count_params_for(layer.built_shape) if layer.built_shape else (0, 0)
+            formula = layer.formula(layer.built_shape) if layer.built_shape else ""
+            reports.append(LayerReport(i, name, layer.kind, shape, None, trainable + frozen, trainable, formula))
             issue = ShapeIssue(i, name, layer.kind, problem.expected, shape, problem.message, problem.explanation,
                                fixes, problem.keras_message)
             return Analysis(full_input, tuple(reports), issue, names)
@@ -209,7 +212,7 @@ class FixContext:
     input_shape: tuple[int, ...]  # per sample
     shape: Shape  # what the failing layer receives
     names: tuple[str, ...]
-    proposals: list = field(default_factory=list)
+    reports: list = field(default_factory=list)  # the layers before, as analysed
 
     @property
     def name(self) -> str:
@@ -226,30 +229,44 @@ class FixContext:
     def unbuild(self, description: str) -> Fix:
         return Fix("unbuild", description, self.index)
 
+    def _scale(self, j: int) -> int | None:
+        """How many times the last axis of layer j's input its output's last axis is (glu: 2), when j changes
+        nothing else; None when it changes more (Flatten of a feature map, a convolution...)."""
+        report = self.reports[j]
+        received, given = report.input_shape, report.output_shape
+        if len(received) != len(given) or received[:-1] != given[:-1] or len(received) < 2 or given[-1] < 1:
+            return 1 if received == given else None
+        return received[-1] // given[-1] if received[-1] % given[-1] == 0 else None
+
     def input_shape_fix(self, shape: tuple[int, ...]) -> Fix | None:
-        """Set the model's input shape, when only shape-keeping layers stand before the failing one."""
-        if all(_keeps_shape(layer) for layer in self.layers[: self.index]):
-            return Fix("set_input_shape", f"set the input shape to {format_shape(shape)}", None, tuple(shape))
-        return None
+        """Set the model's input shape so the failing layer receives per-sample `shape`, when the layers before
+        change only the size of the last axis (by whole factors)."""
+        factor = 1
+        for j in range(self.index - 1, -1, -1):
+            scale = self._scale(j)
+            if scale is None:
+                return None
+            factor *= scale
+        wanted = (*shape[:-1], shape[-1] * factor) if shape else shape
+        return Fix("set_input_shape", f"set the input shape to {format_shape(wanted)}", None, tuple(wanted))
 
     def upstream_fix(self, size: int) -> Fix | None:
-        """Resize the nearest layer before that sets the last axis (units, filters), through shape-keeping layers."""
+        """Resize the nearest layer before that sets the last axis (units, filters), through layers that change
+        only that axis's size by whole factors (activations, glu, dropout, normalisations)."""
         for j in range(self.index - 1, -1, -1):
             layer = self.layers[j]
             if layer.output_axis_setting:
                 value = layer.setting_for_last_axis(size) if hasattr(layer, "setting_for_last_axis") else size
                 return self.set_setting(layer.output_axis_setting, value, j)
-            if not _keeps_shape(layer):
+            scale = self._scale(j)
+            if scale is None:
                 return None
+            size *= scale
         return None
 
 
-def _keeps_shape(layer: Layer) -> bool:
-    return bool(layer.keeps_shape)
-
-
-def _checked_fixes(layers, i, input_shape, shape, problem, names) -> tuple[Fix, ...]:
-    context = FixContext(layers, i, input_shape, shape, names)
+def _checked_fixes(layers, i, input_shape, shape, problem, names, reports) -> tuple[Fix, ...]:
+    context = FixContext(layers, i, input_shape, shape, names, list(reports))
     proposed = [*layers[i].suggest_fixes(shape, problem, context), Fix("remove_layer", f"remove {names[i]}", i)]
     kept, seen = [], set()
     for fix in proposed:

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 from .errors import LimitError
+from .activations import LARGE_BYTES
 from .layer import Cost
 from .limits import MAX_FORWARD_BYTES, MAX_TRAIN_WORK, MAX_WEIGHT_BYTES, MAX_WORK
 
@@ -44,18 +45,18 @@ class ModelCost:
     mult_adds: int  # one sample through every layer
     elementwise: int  # weighted elementwise operations of one sample
     outputs: tuple[int, ...]  # elements per sample of each layer's output (0 for a view of its input)
-    steps: tuple[int, ...]  # elements per sample alive while each layer runs in predict: input, output, scratch
-    scratch: tuple[int, ...]  # temporaries per sample of each layer
+    inputs: tuple[int, ...]  # elements per sample of each layer's input that predict owns (0: the caller's, or a view of it)
+    costs: tuple[Cost, ...]  # each layer's own cost (its scratch)
 
     @classmethod
     def of(cls, reports) -> ModelCost:
         """From the per-layer reports of an analysis (layers that have a cost)."""
         costs: list[Cost] = [r.cost for r in reports]
-        outputs, steps = [], []
+        outputs, inputs = [], []
         owned_input = 0  # the caller's input is not ours: predict allocates nothing for it
         for r, c in zip(reports, costs):
             out = 0 if c.output_is_view else math.prod(r.output_shape[1:])
-            steps.append(owned_input + out + c.scratch)
+            inputs.append(owned_input)
             outputs.append(out)
             owned_input = owned_input if c.output_is_view else out
         return cls(
@@ -64,9 +65,15 @@ class ModelCost:
             mult_adds=sum(c.mult_adds for c in costs),
             elementwise=sum(c.elementwise for c in costs),
             outputs=tuple(outputs),
-            steps=tuple(steps),
-            scratch=tuple(c.scratch for c in costs),
+            inputs=tuple(inputs),
+            costs=tuple(costs),
         )
+
+    def _scratch(self, i: int, batch: int) -> int:
+        """Elements of layer i's temporaries for `batch` samples: the large-tensor figure once its tensor is large."""
+        c = self.costs[i]
+        large = c.scratch_large is not None and FLOAT32 * batch * c.large_at >= LARGE_BYTES
+        return batch * (c.scratch_large if large else c.scratch) + min(batch * c.capped_scratch, c.scratch_cap)
 
     @property
     def params(self) -> int:
@@ -83,29 +90,36 @@ class ModelCost:
 
     def predict_bytes(self, batch: int = 1) -> int:
         """Peak bytes of the tensors `predict` holds at once for `batch` samples (weights and the caller's input not counted)."""
-        return FLOAT32 * batch * max(self.steps, default=0)
+        return FLOAT32 * max((batch * (inp + out) + self._scratch(i, batch)
+                              for i, (inp, out) in enumerate(zip(self.inputs, self.outputs))), default=0)
 
     def forward_bytes(self, batch: int = 1) -> int:
         """Peak bytes when every layer's output is kept (`forward`)."""
         kept, peak = 0, 0
-        for out, scratch in zip(self.outputs, self.scratch):
-            peak = max(peak, kept + out + scratch)
+        for i, out in enumerate(self.outputs):
+            peak = max(peak, batch * (kept + out) + self._scratch(i, batch))
             kept += out
-        return FLOAT32 * batch * peak
+        return FLOAT32 * peak
 
     def kept_layers(self, batch: int, budget: int = MAX_FORWARD_BYTES) -> int:
         """How many layers' outputs `forward` can keep within `budget` bytes (the rest run as in predict)."""
         kept = 0
-        for n, (out, scratch) in enumerate(zip(self.outputs, self.scratch)):
-            if FLOAT32 * batch * (kept + out + scratch) > budget:
+        for n, out in enumerate(self.outputs):
+            if FLOAT32 * (batch * (kept + out) + self._scratch(n, batch)) > budget:
                 return n
             kept += out
         return len(self.outputs)
 
     def max_batch(self) -> int:
         """The largest batch whose predict fits the memory and work budgets."""
-        per_sample = [MAX_FORWARD_BYTES // max(1, self.predict_bytes(1)), MAX_WORK // max(1, self.work)]
-        return max(0, min(per_sample))
+        low, high = 0, MAX_WORK // max(1, self.work)
+        while low < high:  # predict_bytes grows with the batch (the large-tensor figures only shrink it a little)
+            mid = (low + high + 1) // 2
+            if self.predict_bytes(mid) <= MAX_FORWARD_BYTES:
+                low = mid
+            else:
+                high = mid - 1
+        return low
 
     def check_run(self, batch: int) -> None:
         """LimitError naming the budget a predict of `batch` samples would exceed, before anything runs."""

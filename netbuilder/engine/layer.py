@@ -83,6 +83,10 @@ class Cost:
     mult_adds: int = 0  # multiply-adds (a matmul of (n, k) by (k, m) is n·k·m)
     elementwise: int = 0  # other operations per sample, weighted by their relative cost (an add is 1)
     scratch: int = 0  # float32 elements of temporaries alive beside the input and output at the peak of `call`
+    scratch_large: int | None = None  # the same when a run's tensors are large (NumPy then reuses temporaries); None: same
+    large_at: int = 0  # elements per sample of the tensor whose size (times the batch) decides "large"
+    capped_scratch: int = 0  # more temporaries per sample, but never more than `scratch_cap` in all (work done in steps)
+    scratch_cap: int = 0
     output_is_view: bool = False  # the output shares the input's memory (a reshape): it allocates nothing
 
 
@@ -251,14 +255,15 @@ class Layer:
         specs = self.weight_specs(self.built_shape)
         if len(weights) != len(specs):
             raise LayerConfigError(
-                f"Layer {self.name!r} expected {len(specs)} weights, but received {len(weights)} input weights."
+                f"You called `set_weights(weights)` on layer {self.name!r} with a weight list of length {len(weights)}, "
+                f"but the layer was expecting {len(specs)} weights."
             )
         arrays = []
         for spec, w in zip(specs, weights):
             w = np.asarray(w)
             if w.shape != spec.shape:
                 raise LayerConfigError(
-                    f"Layer {self.name!r} weight shape {spec.shape} is not compatible with provided weight shape {w.shape}."
+                    f"Layer {self.name} weight shape {spec.shape} is not compatible with provided weight shape {w.shape}."
                 )
             arrays.append(np.array(w, dtype=np.float32))
         self._weights = arrays

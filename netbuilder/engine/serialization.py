@@ -70,7 +70,7 @@ def _layer_from(entry: dict) -> Layer:
     layer = kind(**kind.settings_from_config(config), name=config.get("name"))
     build = (entry.get("build_config") or {}).get("input_shape")
     if build and not kind.builds_at_init:
-        shape = (None, *_shape_from(list(build), f"{kind.kind} {config.get('name')!r} build_config input_shape"))
+        shape = (None, *_shape_from(build, f"{kind.kind} {config.get('name')!r} build_config input_shape"))
         if layer.weight_specs(shape):  # the size it was built for matters only where weights have it
             layer.built_shape = shape
     return layer

@@ -45,7 +45,7 @@ def check_input_shape(shape) -> tuple[int, ...]:
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
             raise LayerConfigError(
-                f"input shape {str(dims)[:80]} must hold positive integers (the batch axis is left out); received {str(d)[:20]!r}"
+                f"input shape {str(dims)[:80]} must hold positive integers (the batch axis is left out); received {str(d)[:20]}"
             )
     dims = tuple(int(d) for d in dims)
     if math.prod(dims) > MAX_INPUT_ELEMENTS:

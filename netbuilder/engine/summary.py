@@ -26,10 +26,11 @@ def cell_width(text: str) -> int:
 
 
 def _cut(word: str, width: int) -> str:
-    """`word` cut to `width` columns with a closing '…'."""
+    """`word` cut to `width` columns with a closing '…'; a wide character that would straddle the cut is
+    replaced by a space, as rich does."""
     while cell_width(word) > width - 1:
         word = word[:-1]
-    return word + "…"
+    return word + " " * (width - 1 - cell_width(word)) + "…"
 
 
 def _pad(text: str, width: int, right: bool = False) -> str:

@@ -26,12 +26,15 @@ FILL_KINDS = ("random", "zeros", "range")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 _NUMPY_ARRAY = re.compile(r"^\s*array\((.*?)(?:,\s*dtype=[a-z0-9_.]+)?\)\s*$", re.DOTALL)
-_BARE_POINT = re.compile(r"(?<=[0-9])\.(?![0-9])")  # NumPy's `1.` is JSON's `1.0`
-_LEADING_POINT = re.compile(r"(?<![0-9])\.(?=[0-9])")  # `.5` is `0.5`
-_SPACE_SEPARATED = re.compile(r"(?<=[0-9A-Za-z.\]])\s+(?=[-+0-9.\[A-Za-z])")  # `1 2`, `] [` → `1, 2`, `], [`
+# One pass of rewrites from NumPy's print format (and nan/inf words) to JSON, each kept to map columns back:
+_REWRITES = re.compile(
+    r"(?P<alias>\b(?i:nan|inf(?:inity)?)\b)"  # nan, inf, infinity in any case: JSON's NaN, Infinity
+    r"|(?P<bare>(?<=[0-9])\.(?![0-9]))"  # NumPy's `1.` is JSON's `1.0`
+    r"|(?P<lead>(?<![0-9])\.(?=[0-9]))"  # `.5` is `0.5`
+    r"|(?P<space>(?<=[0-9A-Za-z.\]])[ \t\n\r]+(?=[-+0-9.\[A-Za-z]))"  # `1 2`, `] [`: a comma between
+)
 _BAD_CHAR = re.compile(r"[^0-9eE+\-.\[\], \t\n\rA-Za-z]")  # JSON's whitespace only: the text stays ASCII
 _NOT_NUMBER = re.compile(r"\b(?:true|false|null)\b")
-_ALIAS = re.compile(r"\b(?:nan|inf(?:inity)?)\b", re.IGNORECASE)
 _RAGGED = re.compile(r"inhomogeneous shape after (\d+) dimensions")
 
 
@@ -56,17 +59,19 @@ def _check_text(text) -> None:
         raise InputDataError(f"input text has {len(text):,} characters; at most {MAX_INPUT_TEXT_CHARS:,} are allowed")
     if not text.strip():
         raise InputDataError("input data is empty: enter a nested list of numbers such as [[1, 2], [3, 4]]")
-    bad = _BAD_CHAR.search(text)
+    m = _NUMPY_ARRAY.match(text) if text.lstrip().startswith("array(") else None
+    body, offset = (m.group(1), m.start(1)) if m else (text, 0)  # NumPy's array(...) wrapper is allowed around the list
+    bad = _BAD_CHAR.search(body)
     if bad:
         c = bad.group()
         why = {'"': "strings are not numbers", "'": "strings are not numbers", "{": "objects are not numbers",
                "}": "objects are not numbers"}.get(c, "use numbers, commas and [ ] only")
-        raise InputDataError(f"unexpected character {c!r} at {_where(text, bad.start())}: {why}")
-    word = _NOT_NUMBER.search(text)
+        raise InputDataError(f"unexpected character {c!r} at {_where(text, offset + bad.start())}: {why}")
+    word = _NOT_NUMBER.search(body)
     if word:
-        raise InputDataError(f"{word.group()} at {_where(text, word.start())} is not a number; use numbers only")
+        raise InputDataError(f"{word.group()} at {_where(text, offset + word.start())} is not a number; use numbers only")
     # A cheap bracket count (no recursion) so `[[[[...` cannot reach json's recursive parser.
-    codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    codes = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
     depth = np.cumsum((codes == ord("[")).astype(np.int32) - (codes == ord("]")))
     deepest = int(depth.max(initial=0))
     if deepest > MAX_INPUT_RANK + 1:
@@ -76,13 +81,22 @@ def _check_text(text) -> None:
         )
 
 
-def _as_json_text(text: str) -> str:
-    """NumPy's print formats as JSON: `array([...], dtype=float32)` unwrapped, `1.` and `.5` completed,
-    space-separated numbers given commas. JSON text passes through unchanged."""
+def _as_json(text: str) -> tuple[str, int, list[tuple[int, int, int]]]:
+    """(JSON text, where it starts in `text`, its rewrites as (start in `text`, length there, length written)):
+    NumPy's `array([...], dtype=float32)` unwrapped, `1.` and `.5` completed, space-separated numbers given commas,
+    nan/inf words as JSON writes them. JSON text passes through unchanged."""
+    offset = 0
     if text.lstrip().startswith("array(") and (m := _NUMPY_ARRAY.match(text)):
-        text = m.group(1)
-    text = _BARE_POINT.sub(r"\g<0>0", _LEADING_POINT.sub("0.", text))
-    return _SPACE_SEPARATED.sub(", ", text)
+        offset, text = m.start(1), m.group(1)
+    rewrites = []
+
+    def rewrite(m):
+        kind = m.lastgroup
+        word = {"bare": ".0", "lead": "0.", "space": ", "}.get(kind) or ("NaN" if m.group().lower() == "nan" else "Infinity")
+        rewrites.append((offset + m.start(), len(m.group()), len(word)))
+        return word
+
+    return _REWRITES.sub(rewrite, text), offset, rewrites
 
 
 _JSON_WORDS = {
@@ -93,35 +107,29 @@ _JSON_WORDS = {
 }
 
 
-def _load(text: str):
-    """json.loads with nan/inf aliases; numbers become floats; (value, number of ±Infinity read)."""
-    replaced = []  # (start in text, length there, length written): to report columns of the original text
-
-    def alias(m):
-        word = "NaN" if m.group().lower() == "nan" else "Infinity"
-        replaced.append((m.start(), len(m.group()), len(word)))
-        return word
-
-    rewritten = _ALIAS.sub(alias, text)
+def _load(original: str):
+    """json.loads of the text (NumPy's print format and nan/inf words first rewritten); numbers become floats;
+    (value, number of ±Infinity read). Error columns refer to what the visitor typed."""
+    text, offset, rewrites = _as_json(original)
     infinities = []
     try:
         # parse_int=float: a 5000-digit integer becomes inf (caught below) instead of Python's digit-limit error.
-        value = json.loads(rewritten, parse_int=float, parse_constant=lambda c: infinities.append(c) or float(c))
+        value = json.loads(text, parse_int=float, parse_constant=lambda c: infinities.append(c) or float(c))
     except json.JSONDecodeError as e:
-        pos = _original_pos(e.pos, replaced)
+        pos = _original_pos(e.pos + offset, rewrites, offset)
         what = _JSON_WORDS.get(e.msg, "the brackets or commas are not right")
-        if e.msg == "Expecting value" and text[pos : pos + 1] == "]" and text[:pos].rstrip().endswith(","):
+        if e.msg == "Expecting value" and original[pos : pos + 1] == "]" and original[:pos].rstrip().endswith(","):
             what = "there is a comma before ] with no number after it"
-        before = text[max(0, pos - 12) : pos].replace("\n", " ")
+        before = original[max(0, pos - 12) : pos].replace("\n", " ")
         raise InputDataError(
-            f"the input is not a nested list of numbers: {what} at {_where(text, pos)}"
+            f"the input is not a nested list of numbers: {what} at {_where(original, pos)}"
             + (f", after “…{before}”" if before.strip() else "") + ". Write it like [[1, 2], [3, 4]]."
         ) from None
     return value, sum(c != "NaN" for c in infinities)
 
 
-def _original_pos(pos: int, replaced) -> int:
-    """Where position `pos` of the rewritten text lies in the original text."""
+def _original_pos(pos: int, replaced, offset: int = 0) -> int:
+    """Where position `pos` of the rewritten text (counted from `offset`) lies in the original text."""
     shift = 0
     for start, old, new in replaced:
         if pos < start + shift:
@@ -172,8 +180,6 @@ def parse_array(text: str, input_shape) -> ParsedInput:
     want = check_input_shape(input_shape)  # the model's shape: a bad one is the caller's bug, not the data's
     if isinstance(text, str) and (word := _FILL_WORD.fullmatch(text[:40])) and len(text) <= 40:
         return ParsedInput(fill(word.group(1) or "random", want, seed=int(word.group(2) or 0)), False)
-    if isinstance(text, str) and len(text) <= MAX_INPUT_TEXT_CHARS:
-        text = _as_json_text(text)
     _check_text(text)
     array = _to_array(*_load(text))
     if array.shape == want:
@@ -192,8 +198,6 @@ def parse_array(text: str, input_shape) -> ParsedInput:
 
 def parse_numbers(text: str) -> np.ndarray:
     """Any nested list of numbers (NumPy's print format too) as float32, for training targets; bounded like input text."""
-    if isinstance(text, str) and len(text) <= MAX_INPUT_TEXT_CHARS:
-        text = _as_json_text(text)
     _check_text(text)
     return _to_array(*_load(text))
 

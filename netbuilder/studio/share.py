@@ -129,14 +129,21 @@ def _weights(text, spec: ModelSpec) -> list[np.ndarray]:
     return [part.reshape(shape) for part, shape in zip(np.split(flat, np.cumsum(sizes)[:-1]), shapes)]
 
 
+V1_SETTINGS = {"Dense": ("units", "activation", "use_bias"), "Flatten": ("data_format",), "Activation": ("activation",)}
+
+
 def _from_version_1(model):
-    """A version-1 model dict in today's form: a Dense's `input_dim` is now `built_for`."""
+    """A version-1 model dict in today's form. Version 1 kept only a kind's own settings (others were ignored),
+    and a Dense built for n inputs said `"input_dim": n` where today's says `"built_for": [n]`."""
     if not isinstance(model, dict) or not isinstance(model.get("layers"), list):
         return model
     layers = []
     for layer in model["layers"]:
-        if isinstance(layer, dict) and "input_dim" in layer:
-            layer = {**{k: v for k, v in layer.items() if k != "input_dim"}, "built_for": [layer["input_dim"]]}
+        if isinstance(layer, dict) and layer.get("kind") in V1_SETTINGS:
+            kept = {k: v for k, v in layer.items() if k in ("id", "kind", *V1_SETTINGS[layer["kind"]])}
+            if layer["kind"] == "Dense" and layer.get("input_dim") is not None:
+                kept["built_for"] = [layer["input_dim"]]
+            layer = kept
         layers.append(layer)
     return {**model, "layers": layers}
 

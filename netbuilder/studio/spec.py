@@ -35,7 +35,7 @@ class LayerSpec:
     built_for: tuple[int, ...] | None = None
 
     @classmethod
-    def make(cls, layer_id: int, kind: str, built_for=None, **settings) -> LayerSpec:
+    def make(cls, layer_id: int, kind: str, /, built_for=None, **settings) -> LayerSpec:
         """A checked layer: `settings` over the kind's defaults, every value in canonical form."""
         if isinstance(layer_id, bool) or not isinstance(layer_id, int) or not 0 <= layer_id < MAX_LAYER_ID:
             raise LayerConfigError(f"layer id must be an integer from 0 to {MAX_LAYER_ID - 1}")
@@ -63,6 +63,10 @@ class LayerSpec:
         raise AttributeError(name)
 
     def with_settings(self, **changes) -> LayerSpec:
+        reserved = set(changes) & {"id", "layer_id", "kind", "built_for"}
+        if reserved:
+            raise LayerConfigError(f"{', '.join(sorted(reserved))} is not a setting of a layer (a kind's settings are "
+                                   f"{', '.join(s.name for s in kind_class(self.kind).settings) or 'none'})")
         return LayerSpec.make(self.id, self.kind, self.built_for, **{**self.values, **changes})
 
     def to_layer(self) -> Layer:
@@ -262,7 +266,7 @@ class ModelSpec:
         copies = [replace(self.layers[i], id=first + k) for k in range(count)]
         return self._with(layers=self.layers[: i + 1] + tuple(copies) + self.layers[i + 1 :])
 
-    def update(self, layer_id: int, **changes) -> ModelSpec:
+    def update(self, layer_id: int, /, **changes) -> ModelSpec:
         """Change settings of one layer; invalid values raise and leave this spec as it was."""
         i = self.index_of(layer_id)
         layer = self.layers[i].with_settings(**changes)

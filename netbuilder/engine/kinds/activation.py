@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from .. import activations
 from ..layer import CodePart, Cost, InputSpec, Layer, Problem, register
 from ..settings import ActivationName
 from ..shapes import format_shape
-from .common import activation_cost, torch_activation
+from .common import activation_step_cost, torch_activation
 from .dense import glu_problem
 
 _KERAS_GLU = '''# Keras's Activation reports glu's output shape unchanged, though glu halves the last axis;
@@ -46,7 +47,7 @@ class Activation(Layer):
 
     def suggest_fixes(self, shape, problem, context) -> list:
         if len(shape) < 2:
-            return [context.insert("Flatten", {}, f"insert Flatten before {context.name}")]
+            return [context.insert("Flatten", {}, f"insert Flatten before {context.name}"), context.input_shape_fix((2,))]
         return [context.upstream_fix(shape[-1] + 1), context.input_shape_fix((*shape[1:-1], shape[-1] + 1))]
 
     def compute_output_shape(self, shape):
@@ -54,12 +55,11 @@ class Activation(Layer):
         return (*shape[:-1], shape[-1] // 2) if self.activation == "glu" else shape
 
     def cost(self, shape, output_shape) -> Cost:
-        ops, scratch = activation_cost(self.activation, math.prod(shape[1:]))
-        return Cost(elementwise=ops, scratch=scratch, output_is_view=self.activation == "linear")
+        cost = activation_step_cost(self.activation, math.prod(shape[1:]))
+        return replace(cost, output_is_view=self.activation == "linear")
 
-    def build(self, shape, seed: int) -> None:
-        super().build(shape, seed)
-        self._activation_fn = activations.ACTIVATIONS[self.activation]
+    def validate(self) -> None:
+        self._activation_fn = activations.ACTIVATIONS[self.activation]  # built when made, as Keras's Activation is
 
     def call(self, x):
         return self._activation_fn(x)

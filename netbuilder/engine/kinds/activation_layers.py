@@ -455,7 +455,7 @@ class PReLU(_ElementwiseLayer):
 
     def suggest_fixes(self, shape, problem, context) -> list:
         fixes = [context.set_setting("shared_axes", None, description=f"share no axes (one slope per element of {context.name})")]
-        kept = tuple(i for i in self.shared_axes if -(len(shape) - 1) <= i - 1 < len(shape) - 1)
+        kept = tuple(i for i in self.shared_axes or () if -(len(shape) - 1) <= i - 1 < len(shape) - 1)
         if kept:
             fixes.append(context.set_setting("shared_axes", kept))
         if self.built_shape is not None and self.built_shape != shape:

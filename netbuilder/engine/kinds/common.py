@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import activations
-from ..layer import CodePart
+from ..layer import CodePart, Cost
 
 # Keras activation name → torch module with Keras's parameters (string defaults: leaky_relu 0.2, elu/celu
 # alpha 1, exact-erf gelu, shrink thresholds 0.5, softmax-like ones on the last axis). Numerically:
@@ -82,9 +82,18 @@ _TORCH_CLASSES = {
 
 
 def activation_cost(name: str, elements: int) -> tuple[int, int]:
-    """(elementwise ops, scratch elements) of applying activation `name` to `elements` values."""
+    """(elementwise ops, scratch elements per sample) of applying activation `name` to `elements` values
+    of one sample; gelu's steps are left out (activation_step_cost has them)."""
+    cost = activation_step_cost(name, elements)
+    return cost.elementwise, cost.scratch
+
+
+def activation_step_cost(name: str, elements: int) -> Cost:
+    """The cost of applying activation `name` to `elements` values of one sample (as a new tensor)."""
     cost = activations.COST[name]
-    return cost.ops * elements, int(cost.scratch * elements + cost.chunked * min(elements, activations.CHUNK))
+    return Cost(elementwise=cost.ops * elements, scratch=int(cost.scratch * elements),
+                scratch_large=int(cost.scratch_large * elements), large_at=elements,
+                capped_scratch=int(cost.chunked * elements), scratch_cap=int(cost.chunked * activations.CHUNK))
 
 
 def torch_activation(name: str) -> CodePart:

@@ -18,7 +18,7 @@ from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, regis
 from ..limits import MAX_UNITS
 from ..settings import ActivationName, Bool, DataFormat, Int, Ints
 from ..shapes import format_shape, times
-from .common import activation_cost, torch_activation
+from .common import activation_step_cost, torch_activation
 from .windows import (Padding, axis_arithmetic, channel_axis, cropped, offset_slices, out_size, padded, pads, span,
                       spatial_axes, symmetric, torch_layout, torch_pad_order, tuple_text, window_problem, windows_view)
 
@@ -123,7 +123,8 @@ class _Conv(Layer):
             keras = ("Computed output size would be zero or negative. Received "
                      f"`inputs shape={format_shape(shape)}`, `kernel shape={self._kernel_shape(shape)}`, "
                      f"`dilation_rate=[{' '.join(map(str, self.dilation_rate))}]`, `strides={self.strides}`, `padding=valid`.")
-            return window_problem(name, self.kind, shape, dims, self.kernel_size, self.dilation_rate, self.strides, keras)
+            return window_problem(name, self.kind, shape, dims, self.kernel_size, self.dilation_rate, self.strides, keras,
+                                  _AXIS_NAMES[self.rank])
         return None
 
     def compute_output_shape(self, shape):
@@ -222,15 +223,19 @@ class _Conv(Layer):
     def cost(self, shape, output_shape) -> Cost:
         padded_size, patches, out = self._plan(shape)
         window_channels = math.prod(self.kernel_size) * self._split(shape)[1]
-        ops, act_scratch = activation_cost(self.activation, out)
+        activation = activation_step_cost(self.activation, out)
         # peaks: building patches (padded input + patches), the matmul (patches + its output), the activation (z + y)
-        phases = [padded_size + patches, patches + out]
-        if self.activation not in _IN_PLACE:
-            phases.append(2 * out + act_scratch)
+        def peak(activation_scratch: int) -> int:
+            phases = [padded_size + patches, patches + out]
+            if self.activation not in _IN_PLACE:
+                phases.append(2 * out + activation_scratch)
+            return max(phases) - out
+
         return Cost(
             mult_adds=out * window_channels,
-            elementwise=padded_size + patches + (out if self.use_bias else 0) + ops,
-            scratch=max(phases) - out,
+            elementwise=padded_size + patches + (out if self.use_bias else 0) + activation.elementwise,
+            scratch=peak(activation.scratch), scratch_large=peak(activation.scratch_large), large_at=out,
+            capped_scratch=activation.capped_scratch, scratch_cap=activation.scratch_cap,
         )
 
     # --- numbers --------------------------------------------------------------------------------
@@ -320,7 +325,8 @@ class _Conv(Layer):
 
     # --- description ----------------------------------------------------------------------------
     def label(self) -> str:
-        parts = [f"{self.filters:,} {times(self.kernel_size)}"]
+        window = times(self.kernel_size) if self.rank > 1 else f"{self.kernel_size[0]}-wide"
+        parts = [f"{self.filters:,} {window}"]
         if max(self.strides) > 1:
             parts.append(f"stride {times(self.strides)}")
         if max(self.dilation_rate) > 1:
@@ -348,7 +354,8 @@ class _Conv(Layer):
         rule = {"valid": "padding='valid' keeps only positions where the kernel fits",
                 "same": "padding='same' pads so there are ceil(n/stride) positions (an odd extra cell goes at the end)",
                 "causal": "padding='causal' pads only the start, so no output sees a later step"}[self.padding]
-        return (f"{'; '.join(lines)}. {rule}. Each of the {self.filters:,} filters weighs a {times(self.kernel_size)} window "
+        window = times(self.kernel_size) if self.rank > 1 else f"{self.kernel_size[0]}-step"
+        return (f"{'; '.join(lines)}. {rule}. Each of the {self.filters:,} filters weighs a {window} window "
                 f"across all {channels:,} input channels → {format_shape(output_shape)}.")
 
     def keras_code(self) -> CodePart:

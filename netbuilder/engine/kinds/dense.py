@@ -12,7 +12,7 @@ from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, regis
 from ..limits import MAX_UNITS
 from ..settings import ActivationName, Bool, Int
 from ..shapes import format_shape, times
-from .common import activation_cost, torch_activation
+from .common import activation_step_cost, torch_activation
 
 _ZERO = np.array(0.0, np.float32)
 _IN_PLACE = ("linear", "relu")  # applied to the matmul's own buffer: no second tensor
@@ -87,7 +87,7 @@ class Dense(Layer):
         fixes, name = [], context.name
         if len(shape) < 2:
             fixes.append(context.insert("Flatten", {}, f"insert Flatten before {name} (it turns {format_shape(shape)} into (None, 1))"))
-            fixes.append(context.input_shape_fix((1,)))
+            fixes.append(context.input_shape_fix((self.input_dim or 1,)))
         elif self.activation == "glu" and self.units % 2:
             fixes.append(context.set_setting("units", self.units + 1))
         elif self.input_dim is not None:
@@ -111,11 +111,14 @@ class Dense(Layer):
     def cost(self, shape, output_shape) -> Cost:
         positions = math.prod(shape[1:-1])
         pre = positions * self.units  # the matmul's output, before the activation
-        ops, scratch = activation_cost(self.activation, pre)
+        activation = activation_step_cost(self.activation, pre)
+        in_place = self.activation in _IN_PLACE
         return Cost(
             mult_adds=pre * shape[-1],
-            elementwise=(pre if self.use_bias else 0) + ops,
-            scratch=0 if self.activation in _IN_PLACE else pre + scratch,
+            elementwise=(pre if self.use_bias else 0) + activation.elementwise,
+            scratch=0 if in_place else pre + activation.scratch,
+            scratch_large=0 if in_place else pre + activation.scratch_large, large_at=pre,
+            capped_scratch=activation.capped_scratch, scratch_cap=activation.scratch_cap,
         )
 
     # --- numbers --------------------------------------------------------------------------------

@@ -120,11 +120,12 @@ class Dropout(Layer):
         return mask
 
     def forward_train(self, x, rng):
-        """As Keras's NumPy backend: keep where uniform < 1 − rate, kept values divided by 1 − rate."""
+        """As Keras's NumPy backend: keep where uniform < 1 − rate, kept values divided by 1 − rate; the cache is
+        (mask, 1 − rate), or None at rate 0 (the identity)."""
         if self.rate == 0:
             return x, None
         if self.rate == 1:
-            return np.zeros_like(x), 0.0
+            return np.zeros_like(x), (np.zeros((1,) * x.ndim, bool), 1.0)
         keep = 1.0 - self.rate
         mask = rng.uniform(size=self.mask_shape(x.shape)) < keep
         return np.where(mask, x / keep, 0).astype(x.dtype, copy=False), (mask, keep)
@@ -132,8 +133,6 @@ class Dropout(Layer):
     def backward(self, cache, dy):
         if cache is None:
             return dy, []
-        if isinstance(cache, float):
-            return np.zeros_like(dy), []
         mask, keep = cache
         return np.where(mask, dy / keep, 0).astype(dy.dtype, copy=False), []
 

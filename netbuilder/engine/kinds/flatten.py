@@ -36,8 +36,10 @@ class Flatten(Layer):
         return (shape[0], math.prod(shape[1:]))
 
     def cost(self, shape, output_shape) -> Cost:
-        # A reshape is a view; channels_first on a feature map makes a transposed copy (the output).
-        return Cost(output_is_view=not (self.data_format == "channels_first" and len(shape) > 2))
+        # A reshape is a view; channels_first makes a transposed copy, unless moving the channels changes no order
+        # (one channel, or one position).
+        moves = self.data_format == "channels_first" and len(shape) > 2 and shape[1] > 1 and math.prod(shape[2:]) > 1
+        return Cost(output_is_view=not moves)
 
     def call(self, x):
         if self.data_format == "channels_first" and x.ndim > 2:

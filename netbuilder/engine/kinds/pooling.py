@@ -120,7 +120,8 @@ class _Pool(Layer):
             keras = ("Computed output size would be zero or negative. Received: "
                      f"`inputs.shape={shown}`, `pool_size=[{' '.join(map(str, self.pool_size))}]`, "
                      f"`strides={self.pool_strides}`, `padding=valid`.")
-            return window_problem(name, self.kind, shape, dims, self.pool_size, (1,) * self.rank, self.pool_strides, keras)
+            return window_problem(name, self.kind, shape, dims, self.pool_size, (1,) * self.rank, self.pool_strides, keras,
+                                  _AXIS_NAMES[self.rank])
         return None
 
     def compute_output_shape(self, shape):
@@ -216,7 +217,7 @@ class _Pool(Layer):
         return config
 
     def label(self) -> str:
-        parts = [times(self.pool_size)]
+        parts = [times(self.pool_size) if self.rank > 1 else f"{self.pool_size[0]}-wide"]
         if self.pool_strides != self.pool_size:
             parts.append(f"stride {times(self.pool_strides)}")
         parts.append(self.padding)
@@ -234,7 +235,8 @@ class _Pool(Layer):
                 line += f", padded {lo} before and {hi} after"
             lines.append(line)
         what = "maximum" if self.mode == "max" else "mean"
-        text = (f"{'; '.join(lines)}. Each {times(self.pool_size)} window (moving {times(self.pool_strides)}) becomes its "
+        size = times(self.pool_size) if self.rank > 1 else f"{self.pool_size[0]}-step"
+        text = (f"{'; '.join(lines)}. Each {size} window (moving {times(self.pool_strides)}) becomes its "
                 f"{what}, separately for each of the {channels:,} channels → {format_shape(output_shape)}.")
         if self.mode == "average" and self.padding == "same" and any(map(any, pad)):
             text += " Windows that reach into the padding average only their real cells."

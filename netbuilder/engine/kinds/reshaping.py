@@ -6,6 +6,7 @@ None has weights. Every output is C-contiguous: either a view of a contiguous in
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -221,9 +222,6 @@ class _Spatial(Layer):
 
     def suggest_fixes(self, shape, problem, context) -> list:
         return self.rank_fixes(shape, context) if len(shape) != self.rank else []
-
-    def backward(self, cache, dy):
-        raise NotImplementedError
 
 
 def _view_or_copy(flag: bool, out_elements: int) -> Cost:
@@ -580,7 +578,7 @@ class _Cropping(_Spatial):
             f"Layer {name!r} ({self.kind}) crops {a:,} + {b:,} = {a + b:,} from the {word} axis of {format_shape(shape)}, "
             f"which has only {shape[axis]:,}.",
             f"Cropping removes {a:,} at the start and {b:,} at the end of the {word} axis; {shape[axis]:,} − {a:,} − {b:,} = "
-            f"{left:,}".replace("-", "−") + " would remain, and at least 1 must.",
+            f"{'−' if left < 0 else ''}{abs(left):,} would remain, and at least 1 must.",
             keras,
         )
 
@@ -673,23 +671,26 @@ _TORCH_REPEAT_AXES = '''class RepeatAxes(nn.Module):
 '''
 
 
+@functools.lru_cache(maxsize=64)
 def _bilinear_taps(m: int, s: int):
     """(first index, second index, first weight, second weight) of each output along an axis of `m` upsampled `s` times.
 
-    The weights are Keras's: its NumPy backend builds a triangle-kernel matrix in float64 (half-pixel centres,
-    weights renormalised where the kernel leaves the image) and casts it to float32 before multiplying."""
+    The weights are Keras's bit for bit: its NumPy backend builds a triangle-kernel matrix in float64 (half-pixel
+    centres, each column divided by its sum, so an edge output takes its one neighbour whole) and casts it to float32.
+    Upsampling, a column has at most two nonzero entries, at floor(sample) and the next; they are computed here alone."""
     n = m * s
     inv = 1.0 / (n / m)
     sample = (np.arange(n, dtype=np.float64) + 0.5) * inv - 0.0 * inv - 0.5
-    weights = np.maximum(0, 1 - np.abs(sample[None, :] - np.arange(m, dtype=np.float64)[:, None]))
-    total = weights.sum(axis=0, keepdims=True)
-    weights = np.where(np.abs(total) > 1000.0 * np.finfo(np.float32).eps, weights / np.where(total != 0, total, 1), 0)
-    weights = np.where(((sample >= -0.5) & (sample <= m - 0.5))[None, :], weights, 0).astype(np.float32)
-    first = np.argmax(weights != 0, axis=0)  # upsampling: one or two neighbours per output, the first one nonzero
-    second = np.minimum(first + 1, m - 1)
-    columns = np.arange(n)
-    w0 = weights[first, columns]
-    w1 = np.where(second != first, weights[second, columns], 0).astype(np.float32)
+    low = np.floor(sample)
+    weights = [np.where((k >= 0) & (k <= m - 1), np.maximum(0, 1 - np.abs(sample - k)), 0.0) for k in (low, low + 1)]
+    total = weights[0] + weights[1]  # Keras's column sum: the other entries are exact zeros
+    scale = np.where(total != 0, total, 1)
+    keep = (np.abs(total) > 1000.0 * np.finfo(np.float32).eps) & (sample >= -0.5) & (sample <= m - 0.5)
+    w0, w1 = (np.where(keep, w / scale, 0).astype(np.float32) for w in weights)
+    first, second = (np.clip(k, 0, m - 1).astype(np.intp) for k in (low, low + 1))
+    # cached and shared (computed once per length and factor); the indices stay writeable only because
+    # np.take copies a read-only index array on every call
+    w0.flags.writeable = w1.flags.writeable = False
     return first, second, w0, w1
 
 
@@ -702,14 +703,26 @@ def _interpolate_axis(x, axis: int, taps, backward_to: int | None = None):
         np.add.at(matrix, (first, columns), w0)
         np.add.at(matrix, (second, columns), w1)
         return np.moveaxis(np.tensordot(x, matrix, axes=([axis], [1])), -1, axis)
-    shape = [1] * x.ndim
-    shape[axis] = -1
+    trailing = x.shape[axis + 1:]
     out = np.take(x, first, axis=axis)
-    out *= w0.astype(x.dtype).reshape(shape)
+    out *= _weights_along(w0, trailing, x.dtype)
     other = np.take(x, second, axis=axis)
-    other *= w1.astype(x.dtype).reshape(shape)
+    other *= _weights_along(w1, trailing, x.dtype)
     out += other
     return out
+
+
+_SPREAD = 4096  # elements: a weight array spread over the trailing axes stays this small
+
+
+def _weights_along(w, trailing, dtype):
+    """`w` shaped to broadcast along its axis; repeated over short trailing axes (a few channels), so NumPy's
+    multiply runs over contiguous blocks rather than once per few values."""
+    block = math.prod(trailing)
+    column = w.astype(dtype, copy=False).reshape(-1, *(1,) * len(trailing))
+    if 1 < block < 64 and len(w) * block <= _SPREAD:
+        return np.ascontiguousarray(np.broadcast_to(column, (len(w), *trailing)))
+    return column
 
 
 class _UpSampling(_Spatial):
@@ -773,7 +786,7 @@ class _UpSampling(_Spatial):
         return dy.reshape(split).sum(axis=summed), []
 
     def label(self) -> str:
-        text = "×".join(map(str, self.sizes()))
+        text = "×".join(map(str, self.sizes())) if self.rank == 4 else f"×{self.size:,}"
         if self.rank == 4:
             text += f" {self.interpolation}" + (" channels_first" if self.data_format == "channels_first" else "")
         return text
@@ -782,7 +795,7 @@ class _UpSampling(_Spatial):
         parts = [f"{self.axis_names()[axis]} {shape[axis]:,}×{s:,} = {output_shape[axis]:,}"
                  for axis, s in zip(self.spatial_axes(), self.sizes())]
         how = ("each new value is interpolated between its two nearest neighbours" if self.bilinear()
-               else "each value is repeated" + (f" as a {times(self.sizes())} block" if self.rank == 4 else f" {self.size:,} times"))
+               else (f"each pixel becomes a {times(self.sizes())} block" if self.rank == 4 else f"each step is repeated {self.size:,} times"))
         return f"{'; '.join(parts)}: {how} → {format_shape(output_shape)}."
 
     def torch_code(self, shape) -> list[CodePart]:

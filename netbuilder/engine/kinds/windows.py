@@ -76,7 +76,7 @@ def channel_axis(data_format: str) -> int:
     return -1 if data_format == "channels_last" else 1
 
 
-def window_problem(name: str, kind: str, shape, dims, window, dilation, strides, keras_message: str) -> Problem:
+def window_problem(name: str, kind: str, shape, dims, window, dilation, strides, keras_message: str, axis_names) -> Problem:
     """A window (kernel or pool) longer than its input under `valid` padding."""
     spans = [span(k, d) for k, d in zip(window, dilation)]
     bad = [i for i, (n, w) in enumerate(zip(dims, spans)) if n < w]
@@ -86,9 +86,10 @@ def window_problem(name: str, kind: str, shape, dims, window, dilation, strides,
     return Problem(
         f"spatial axes at least {' × '.join(map(str, spans))} long",
         f"Layer {name!r} ({kind}) has a {'×'.join(map(str, window))} {what}, larger than its input {format_shape(shape)}.",
-        f"With padding='valid' the {what} only takes positions where it fits entirely inside the input. Along that axis "
-        f"the input is {dims[i]} long but the {what} covers {spans[i]} cells{spread}: ({dims[i]} − {spans[i]})/{strides[i]} + 1 "
-        f"leaves no position at all. padding='same' pads the input so every position has an output; a smaller {what} fits as it is.",
+        f"With padding='valid' the {what} only takes positions where it fits entirely inside the input. Along {axis_names[i]} "
+        f"the input is {dims[i]} long but the {what} covers {spans[i]} cells{spread}: floor(({dims[i]} − {spans[i]})/{strides[i]}) + 1 "
+        f"= {(dims[i] - spans[i]) // strides[i] + 1}: no position at all. padding='same' pads the input so every position has an output; "
+        f"a smaller {what} fits as it is.",
         keras_message,
     )
 

@@ -1,0 +1,402 @@
+"""engine.cost against what a real forward pass allocates, and the budgets it enforces before anything is allocated.
+
+The cost model is computed from shapes alone. These tests hold it to the real thing on random (seeded) models:
+parameters and weight bytes are the built weights; predict's peak is what tracemalloc sees NumPy allocate
+(kind_harness.check_cost); forward keeps exactly the output tensors the model says it keeps. Budgets: models over
+MAX_WEIGHT_BYTES are refused before a weight exists (whatever the path: the Python API, Keras JSON, a share link),
+and runs over MAX_FORWARD_BYTES or MAX_WORK are refused before a tensor exists, naming the budget and the largest
+batch that fits. Expected numbers are computed by hand from shapes (mult-adds of a Dense: positions × inputs × units).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import random
+import tracemalloc
+import warnings
+import zlib
+
+import keras
+import numpy as np
+import pytest
+
+import netbuilder as nb
+from kind_harness import check_cost
+from netbuilder.engine.cost import FLOAT32
+from netbuilder.engine.limits import MAX_FORWARD_BYTES, MAX_WEIGHT_BYTES, MAX_WORK
+from netbuilder.studio import share
+from netbuilder.studio.spec import LayerSpec, ModelSpec
+
+TINY = 4 * 2**20  # what a refusal may allocate (parsing a document, messages): far below one refused layer
+
+
+def traced_peak(f, *args):
+    """(result or raised exception, peak bytes traced while f runs)."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        try:
+            result = f(*args)
+        except Exception as e:  # the caller checks which
+            result = e
+        return result, tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+# --- random models ---------------------------------------------------------------------------------------------
+def random_core_model(r: random.Random):
+    """An input shape and 1-6 Dense / Flatten / Activation layers that fit, with every activation Keras names."""
+    while True:
+        shape = tuple(r.randint(1, 6) for _ in range(r.randint(1, 3)))
+        layers = []
+        for _ in range(r.randint(1, 6)):
+            kind = r.choice(["Dense", "Dense", "Flatten", "Activation"])
+            if kind == "Dense":
+                layers.append(nb.Dense(r.randint(1, 64), activation=r.choice(nb.ACTIVATION_NAMES), use_bias=r.random() < 0.7))
+            elif kind == "Flatten":
+                layers.append(nb.Flatten(data_format=r.choice(["channels_last", "channels_first"])))
+            else:
+                layers.append(nb.Activation(r.choice(nb.ACTIVATION_NAMES)))
+        if nb.analyze(layers, shape).ok:
+            return nb.Sequential([nb.Input(shape), *layers], seed=r.randint(0, 999))
+
+
+def random_registry_model(r: random.Random):
+    """1-4 layers of any registered kind with its default settings (an Embedding only first), and a fitting input."""
+    kinds = sorted(nb.KINDS)
+    while True:
+        shape = tuple(r.randint(2, 8) for _ in range(r.randint(1, 3)))
+        chosen = [r.choice(kinds) for _ in range(r.randint(1, 4))]
+        if "Embedding" in chosen[1:]:
+            continue
+        spec = ModelSpec(shape, tuple(LayerSpec.make(i, kind) for i, kind in enumerate(chosen)), seed=r.randint(0, 999))
+        try:
+            spec.validate()
+        except nb.NetbuilderError:
+            continue
+        if spec.analysis.ok:
+            return nb.Sequential([nb.Input(shape), *spec.layer_objects()], seed=spec.seed)
+
+
+def sample(model, batch: int, scale: float, seed: int) -> np.ndarray:
+    shape = (batch, *model.input_shape[1:])
+    if model.layers[0].kind == "Embedding":  # row indices
+        return np.random.default_rng(seed).integers(0, model.layers[0].input_dim, size=shape).astype(np.float32)
+    return (np.random.default_rng(seed).normal(size=shape) * scale).astype(np.float32)
+
+
+CORE = [random_core_model(random.Random(5000 + i)) for i in range(60)]
+REGISTRY = [random_registry_model(random.Random(9000 + i)) for i in range(80)]
+
+
+def test_random_models_are_varied():
+    """The generators are not degenerate: several kinds, activations and ranks."""
+    core_kinds = {layer.kind for model in CORE for layer in model.layers}
+    activations = {layer.activation for model in CORE for layer in model.layers if layer.kind != "Flatten"}
+    assert core_kinds == {"Dense", "Flatten", "Activation"} and len(activations) > 20
+    assert len({len(model.input_shape) for model in CORE}) == 3
+    assert len({layer.kind for model in REGISTRY for layer in model.layers}) > 25
+
+
+# --- parameters and weight bytes --------------------------------------------------------------------------------
+@pytest.mark.parametrize("model", CORE + REGISTRY, ids=lambda m: "-".join(layer.kind for layer in m.layers))
+def test_params_and_weight_bytes_are_the_built_weights(model):
+    weights = model.get_weights()
+    cost = model.cost
+    assert cost.params == sum(w.size for w in weights) == model.count_params()
+    assert cost.weight_bytes == sum(w.nbytes for w in weights) == FLOAT32 * cost.params
+    assert cost.trainable_params + cost.non_trainable_params == cost.params
+    for layer, report in zip(model.layers, model.analysis.layers):
+        assert report.params == layer.count_params() and report.cost is not None
+
+
+def test_dense_weights_are_all_trainable():
+    model = nb.Sequential([nb.Input((3, 2)), nb.Dense(16), nb.Activation("relu"), nb.Flatten(), nb.Dense(4, use_bias=False)])
+    assert (model.cost.trainable_params, model.cost.non_trainable_params) == (2 * 16 + 16 + 48 * 4, 0)
+    assert model.cost.weight_bytes == 4 * 240
+
+
+# --- predict's peak ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("index", range(len(CORE)))
+def test_predict_peak_is_honest_on_random_core_models(index):
+    """Every activation, Flatten views and copies, inputs of three magnitudes (gelu's erf works by value ranges)."""
+    model = CORE[index]
+    for batch, scale in ((1, 1.0), (37, 0.3), (300, 3.0)):
+        check_cost(model, sample(model, batch, scale, index))
+
+
+@pytest.mark.parametrize("index", range(len(REGISTRY)))
+def test_predict_peak_is_honest_on_random_models_of_every_kind(index):
+    model = REGISTRY[index]
+    for batch in (1, 50):
+        check_cost(model, sample(model, batch, 1.0, index))
+
+
+@pytest.mark.parametrize("elements", [10_000, 100_000, 1_000_000])
+@pytest.mark.parametrize("activation", nb.ACTIVATION_NAMES)
+def test_predict_peak_is_honest_for_every_activation(activation, elements):
+    """activations.COST says it was measured on 10k to 4M elements; here it is measured again, alone and after a Dense."""
+    for layer in (nb.Activation(activation), nb.Dense(100, activation=activation)):
+        model = nb.Sequential([nb.Input((100,)), layer])
+        check_cost(model, sample(model, elements // 100, 1.0, 0))
+
+
+@pytest.mark.parametrize("scale", [0.1, 0.3, 1.0, 3.0, 10.0])
+def test_gelu_peak_is_honest_whatever_the_values(scale):
+    """gelu's erf treats value ranges separately, so its temporaries depend on the data, not only on the shape."""
+    model = nb.Sequential([nb.Input((1000,)), nb.Activation("gelu")])
+    check_cost(model, sample(model, 10, scale, 0))
+
+
+# --- forward: what it keeps --------------------------------------------------------------------------------------
+def owner(array: np.ndarray) -> np.ndarray:
+    while array.base is not None and isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def kept_bytes(tensors) -> int:
+    """Bytes of the distinct buffers the kept outputs hold (a view, e.g. Flatten's, holds its base), the input's not counted."""
+    input_owner = owner(tensors[0])
+    owners = {id(owner(t)): owner(t) for t in tensors[1:] if t is not None}
+    return sum(o.nbytes for key, o in owners.items() if o is not input_owner)
+
+
+def predicted_kept_bytes(cost, batch: int, kept: list[bool]) -> int:
+    """The cost model's outputs (elements per sample, 0 for a view of the layer's input), for the kept layers:
+    a kept view holds the output it views (the nearest earlier layer that allocated one, or the caller's input)."""
+    holders = set()
+    for i, keep in enumerate(kept):
+        if keep:
+            j = i
+            while j >= 0 and cost.outputs[j] == 0:
+                j -= 1
+            if j >= 0:
+                holders.add(j)
+    return FLOAT32 * batch * sum(cost.outputs[j] for j in holders)
+
+
+@pytest.mark.parametrize("index", range(len(CORE)))
+def test_forward_keeps_exactly_the_outputs_the_cost_model_says(index):
+    model = CORE[index]
+    cost = model.cost
+    r = random.Random(index)
+    batch = r.choice([1, 8, 64])
+    x = sample(model, batch, 1.0, index)
+    n = len(model.layers)
+    everything = cost.forward_bytes(batch)
+    for budget in (MAX_FORWARD_BYTES, everything, r.randint(0, everything), 0):
+        tensors = model.forward(x, keep_bytes=budget)
+        keep = cost.kept_layers(batch, budget)
+        kept = [i < keep or i == n - 1 for i in range(n)]
+        assert len(tensors) == n + 1 and [t is not None for t in tensors[1:]] == kept
+        assert kept_bytes(tensors) == predicted_kept_bytes(cost, batch, kept)
+        assert FLOAT32 * batch * sum(cost.outputs[:keep]) <= budget
+        np.testing.assert_array_equal(tensors[-1], model.predict(x))
+    assert cost.kept_layers(batch, everything) == n  # forward_bytes is enough to keep everything
+
+
+@pytest.mark.parametrize("index", range(0, len(CORE), 3))
+def test_forward_peak_is_honest(index):
+    """forward keeping every output allocates at most forward_bytes (the tensors it keeps plus one layer's work)."""
+    model = CORE[index]
+    x = sample(model, 37, 1.0, index)
+    model.forward(x)  # warm
+    tensors, peak = traced_peak(model.forward, x)
+    assert not isinstance(tensors, Exception)
+    assert peak <= model.cost.forward_bytes(37) + 64 * 1024, (peak, model.cost.forward_bytes(37))
+    assert model.cost.forward_bytes(37) >= model.cost.predict_bytes(37)
+
+
+# --- mult-adds --------------------------------------------------------------------------------------------------
+def hand_mult_adds(input_shape, layers) -> int:
+    """Σ over Dense layers of positions × inputs × units, following the shapes by hand."""
+    shape, total = tuple(input_shape), 0
+    for kind, settings in layers:
+        if kind == "Dense":
+            total += math.prod(shape[:-1]) * shape[-1] * settings["units"]
+            units = settings["units"] // 2 if settings.get("activation") == "glu" else settings["units"]
+            shape = (*shape[:-1], units)
+        elif kind == "Flatten":
+            shape = (math.prod(shape),)
+    return total
+
+
+def test_seed_model_mult_adds_by_hand():
+    """(3, 2) → Dense(16): 3 × 2 × 16 = 96; relu and Flatten: none; Dense(4) on 48: 192."""
+    model = nb.Sequential([nb.Input((3, 2)), nb.Dense(16), nb.Activation("relu"), nb.Flatten(), nb.Dense(4)])
+    assert [r.cost.mult_adds for r in model.analysis.layers] == [96, 0, 0, 192]
+    assert model.cost.mult_adds == 288
+    assert model.cost.summary().startswith("Forward pass: 288 mult-adds per sample · peak memory ")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mult_adds_of_dense_chains_by_hand(seed):
+    r = random.Random(seed)
+    shape = tuple(r.randint(1, 9) for _ in range(r.randint(1, 3)))
+    layers = []
+    for _ in range(r.randint(1, 6)):
+        if r.random() < 0.2:
+            layers.append(("Flatten", {}))
+        else:
+            layers.append(("Dense", {"units": 2 * r.randint(1, 40), "activation": r.choice(["linear", "relu", "glu", "tanh"]),
+                                     "use_bias": r.random() < 0.5}))
+    model = nb.Sequential([nb.Input(shape), *[getattr(nb, kind)(**settings) for kind, settings in layers]])
+    assert model.cost.mult_adds == hand_mult_adds(shape, layers)
+
+
+def test_work_of_a_linear_dense_without_bias_is_its_mult_adds():
+    model = nb.Sequential([nb.Input((5, 7)), nb.Dense(11, use_bias=False)])
+    assert model.cost.mult_adds == model.cost.work == 5 * 7 * 11
+
+
+# --- budgets: weights ---------------------------------------------------------------------------------------------
+def test_weights_over_the_budget_are_refused_before_any_weight_exists():
+    """Dense(65536) on 65,536 inputs: 65,536² + 65,536 = 4,295,032,832 parameters, 16 GiB of float32."""
+    result, peak = traced_peak(lambda: nb.Sequential([nb.Input((65_536,)), nb.Dense(65_536)]))
+    assert isinstance(result, nb.LimitError), result
+    assert "4,295,032,832 parameters); the budget is 64.0 MB (16,777,216 parameters)" in str(result)
+    assert result.issue is not None and result.issue.category == "limit" and result.issue.layer_name == "dense"
+    assert peak < TINY
+
+
+def test_weights_at_the_budget_are_accepted_by_analysis():
+    assert MAX_WEIGHT_BYTES == 4 * 4096 * 4096
+    assert nb.analyze([nb.Dense(4096)], (4095,)).cost.weight_bytes == MAX_WEIGHT_BYTES  # 4,095 × 4,096 + 4,096
+
+
+def keras_dense_document(layers: int, units: int, built_for: int) -> str:
+    """A Keras 3 Sequential document (Keras's own JSON for Dense(4) on 8 inputs, scaled up): `layers` × Dense(units),
+    each with a build_config for `built_for` inputs, after an InputLayer of `built_for` features."""
+    keras.backend.clear_session()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        template = json.loads(keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)]).to_json())
+    input_layer, dense = template["config"]["layers"]
+    input_layer["config"]["batch_shape"] = [None, built_for]
+    entries = [input_layer]
+    for i in range(layers):
+        entry = json.loads(json.dumps(dense))
+        entry["config"].update(name=f"dense_{i}", units=units)
+        entry["build_config"] = {"input_shape": [None, built_for]}
+        entries.append(entry)
+    template["config"]["layers"] = entries
+    return json.dumps(template)
+
+
+def test_keras_json_of_200_huge_dense_layers_is_refused_before_any_weight_exists():
+    """Issue 9: 200 × Dense(65536), each with its own build_config, in a paste of ~160 KB (it used to pass 10 GB)."""
+    text = keras_dense_document(200, 65_536, 65_536)
+    assert len(json.loads(text)["config"]["layers"]) == 201
+    result, peak = traced_peak(nb.model_from_json, text)
+    assert isinstance(result, nb.LimitError), result
+    assert "Layer 'dense_0' (Dense)" in str(result) and "the budget is 64.0 MB (16,777,216 parameters)" in str(result)
+    assert peak < TINY
+
+
+def test_small_keras_json_of_the_same_form_is_read():
+    """The document generator makes documents netbuilder reads: only the sizes above are refused."""
+    model = nb.model_from_json(keras_dense_document(3, 8, 8))
+    assert model.output_shape == (None, 8) and model.count_params() == 3 * (8 * 8 + 8)
+
+
+def link(model: dict, version: str = "2") -> str:
+    """A share-link token made by hand (encode refuses what it cannot validate)."""
+    raw = json.dumps({"model": model}, separators=(",", ":")).encode()
+    return version + "." + base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode()
+
+
+def test_share_link_of_huge_built_dense_layers_is_refused_before_any_weight_exists():
+    """Issue 9: a short link of 4 Dense built for 65,536 inputs with 4,096 units (it used to allocate 6.3 GB).
+    Its first layer alone is 65,536 × 4,096 + 4,096 = 268,439,552 parameters: over the weight budget."""
+    token = link({"input_shape": [65_536], "seed": 0,
+                  "layers": [{"id": i, "kind": "Dense", "units": 4096, "built_for": [65_536]} for i in range(4)]})
+    assert len(token) < 300
+    result, peak = traced_peak(share.decode, token)
+    assert peak < TINY
+    assert isinstance(result, nb.LimitError), f"decoded to a spec instead of a refusal: {result!r}"
+    assert "268,439,552 parameters" in str(result) and "64.0 MB" in str(result)
+
+
+def test_share_link_of_one_huge_dense_is_refused_before_any_weight_exists():
+    token = link({"input_shape": [65_536], "seed": 0, "layers": [{"id": 0, "kind": "Dense", "units": 4096, "built_for": [65_536]}]})
+    result, peak = traced_peak(share.decode, token)
+    assert isinstance(result, nb.LimitError), result
+    assert "268,439,552 parameters" in str(result) and peak < TINY
+
+
+def test_spec_edit_over_the_weight_budget_is_refused():
+    spec = ModelSpec((65_536,), (), 0)
+    result, peak = traced_peak(lambda: spec.add("Dense", units=4096))
+    assert isinstance(result, nb.LimitError) and "the budget is 64.0 MB" in str(result)
+    assert peak < TINY
+
+
+# --- budgets: one run -----------------------------------------------------------------------------------------------
+MIB = f"{MAX_FORWARD_BYTES / 2**20:.1f} MB"  # 96.0 MB
+WORK = f"{MAX_WORK / 1e9:.1f} G"  # 40.0 G
+
+
+def wide_model():
+    """(4,) → Dense(65536): predict holds only the output, 65,536 × 4 bytes a sample (96 MiB fit 384 samples)."""
+    return nb.Sequential([nb.Input((4,)), nb.Dense(65_536)])
+
+
+WIDE_MAX = MAX_FORWARD_BYTES // (65_536 * 4)
+
+
+def test_run_over_the_memory_budget_is_refused_before_allocating():
+    model = wide_model()
+    assert model.cost.predict_bytes(1) == 65_536 * 4
+    assert model.cost.work * WIDE_MAX < MAX_WORK  # memory is the bound here, not work
+    x = np.ones((WIDE_MAX + 1, 4), np.float32)
+    for run in (model.predict, model.forward):
+        result, peak = traced_peak(run, x)
+        assert isinstance(result, nb.LimitError), result
+        assert f"a forward pass of {WIDE_MAX + 1:,} samples needs" in str(result)
+        assert f"the memory budget per run is {MIB}: use at most {WIDE_MAX:,} samples" in str(result)
+        assert peak < 1 << 20  # one sample more than fits would need over 96 MiB
+
+
+def test_the_largest_batch_named_fits_the_memory_budget():
+    model = wide_model()
+    model.cost.check_run(WIDE_MAX)
+    assert model.cost.max_batch() == WIDE_MAX
+    x = np.ones((WIDE_MAX, 4), np.float32)
+    result, peak = traced_peak(model.predict, x)
+    assert result.shape == (WIDE_MAX, 65_536)
+    del result
+    assert peak <= MAX_FORWARD_BYTES + 64 * 1024
+
+
+def deep_model():
+    """(256,) → 50 × Dense(256, no bias, linear): 50 × 256 × 256 = 3,276,800 mult-adds a sample, nothing elementwise."""
+    return nb.Sequential([nb.Input((256,)), *[nb.Dense(256, use_bias=False) for _ in range(50)]])
+
+
+DEEP_MAX = MAX_WORK // (50 * 256 * 256)
+
+
+def test_run_over_the_work_budget_is_refused_before_allocating():
+    model = deep_model()
+    assert model.cost.mult_adds == model.cost.work == 50 * 256 * 256
+    assert model.cost.predict_bytes(DEEP_MAX + 1) < MAX_FORWARD_BYTES  # work is the bound here, not memory
+    x = np.ones((DEEP_MAX + 1, 256), np.float32)
+    for run in (model.predict, model.forward):
+        result, peak = traced_peak(run, x)
+        assert isinstance(result, nb.LimitError), result
+        assert f"a forward pass of {DEEP_MAX + 1:,} samples is " in str(result)
+        assert f"multiply-adds of work; the budget per run is {WORK}: use at most {DEEP_MAX:,} samples" in str(result)
+        assert peak < 1 << 20
+    model.cost.check_run(DEEP_MAX)
+    assert model.cost.max_batch() == DEEP_MAX
+
+
+def test_budgets_hold_through_a_model_built_from_keras_json_too():
+    model = nb.model_from_json(keras_dense_document(1, 65_536, 4))
+    with pytest.raises(nb.LimitError, match=f"use at most {WIDE_MAX:,} samples"):
+        model.predict(np.ones((WIDE_MAX + 1, 4), np.float32))

@@ -171,13 +171,13 @@ def test_huge_tensor_is_a_limit_issue():
 def test_keras_messages_match_keras_for_rank1_and_mismatch():
     """keras_message is what Keras 3 says (fresh session: the same auto-names)."""
     ours = nb.analyze([nb.Dense(4)], ()).issue.keras_message
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     with pytest.raises(ValueError) as info:
         keras.Sequential([keras.Input(()), keras.layers.Dense(4)])
     assert str(info.value) == ours
 
     ours = nb.analyze([nb.Dense(16), built_dense(4, 48)], (3, 2)).issue.keras_message
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     first, second = keras.layers.Dense(16), keras.layers.Dense(4)
     second.build((None, 48))
     with pytest.raises(ValueError) as info:
@@ -319,3 +319,13 @@ def test_dense_built_for_a_fixed_size_is_offered_that_size_or_a_rebuild():
     assert fix_actions(issue) == [("set_input_shape", None, (8,)), ("unbuild", 0, None), remove(0)]
     fixed = spec_of((3,), ("Dense", {"units": 4, "built_for": (8,)})).apply_fix(issue.fixes[1])
     assert fixed.layers[0].built_for is None and fixed.analysis.ok
+
+
+def test_embedding_given_computed_reals_is_explained_and_fixed():
+    """Deliberately stricter than Keras, which casts the reals to whole numbers and looks those up."""
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4), keras.layers.Embedding(10, 3)])
+    assert tuple(model.output_shape) == (None, 4, 3)  # Keras builds it
+    a = nb.analyze([nb.Dense(4), nb.Embedding(10, 3)], (5,))
+    assert a.issue.layer_index == 1 and "receives the real numbers that 'dense' computes" in a.issue.message
+    assert fix_actions(a.issue) == [("remove_layer", 0, None), ("remove_layer", 1, None)]
+    assert nb.analyze([nb.Reshape((5, 1)), nb.Flatten(), nb.Dropout(0.5), nb.Embedding(10, 3)], (5,)).ok  # ids moved, not computed

@@ -30,7 +30,7 @@ MODELS = {
 def build(framework, name, seed=3):
     shape, specs = MODELS[name]
     if framework == "keras":
-        keras.backend.clear_session()  # names as in a fresh session: dense, dense_1, ...
+        keras.backend.clear_session(free_memory=False)  # names as in a fresh session: dense, dense_1, ...
         return keras.Sequential([keras.Input(shape)] + [getattr(keras.layers, k)(**kw) for k, kw in specs])
     return nb.Sequential([nb.Input(shape)] + [getattr(nb, k)(**kw) for k, kw in specs], seed=seed)
 
@@ -52,7 +52,7 @@ def test_get_config_equal(name):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_our_json_loads_in_keras(name):
     ours = build("netbuilder", name)
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.models.model_from_json(ours.to_json())
     assert theirs.name == ours.name
     assert [layer.name for layer in theirs.layers] == [layer.name for layer in ours.layers]
@@ -104,7 +104,7 @@ def test_minimal_keras_json_loads_in_both():
 
 
 def test_keras_json_without_input_layer_uses_build_input_shape():
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.layers.Dense(3, activation="relu"), keras.layers.Dense(2)])
     theirs.build((None, 5))
     ours = nb.model_from_json(theirs.to_json(), seed=0)
@@ -122,7 +122,7 @@ def test_keras_json_without_input_layer_uses_build_input_shape():
     ],
 )
 def test_unsupported_keras_layers_are_listed_by_name(extra, listed):
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = keras.Sequential([keras.Input((3, 4)), keras.layers.Dense(4), *extra(), keras.layers.Flatten()])
@@ -137,7 +137,7 @@ def test_unsupported_keras_layers_are_listed_by_name(extra, listed):
 # --- Functional models: a chain of layers is read; a branch is refused -----------------------------------
 def keras_chain(input_shape, *layers):
     """keras.Model(inputs, outputs) of layers called one after the other (a fresh session: dense, dense_1, ...)."""
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     x = keras.Input(input_shape)
     y = x
     for layer in layers:
@@ -180,7 +180,7 @@ def test_keras_functional_chain_imports(name):
 def test_functional_chain_imported_then_written_loads_back_in_keras():
     theirs = CHAINS["dense-flatten-dense"]()
     ours = nb.model_from_json(theirs.to_json(), seed=0)
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     again = keras.models.model_from_json(ours.to_json())
     assert tuple(again.output_shape) == tuple(theirs.output_shape) and again.count_params() == theirs.count_params()
     again.set_weights(theirs.get_weights())
@@ -195,7 +195,7 @@ def test_functional_chain_with_an_inconsistent_build_config_fails_as_in_keras():
     assert last["class_name"] == "Dense" and last["build_config"]["input_shape"] == [None, 48]
     last["build_config"]["input_shape"] = [None, 50]
     text = json.dumps(doc)
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     with warnings.catch_warnings(), pytest.raises(ValueError):
         warnings.simplefilter("ignore")
         keras.models.model_from_json(text)
@@ -205,21 +205,21 @@ def test_functional_chain_with_an_inconsistent_build_config_fails_as_in_keras():
 
 def branch_add():
     """Two Dense on one input, added: a real branch."""
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     x = keras.Input((4,))
     return keras.Model(x, keras.layers.Add()([keras.layers.Dense(3)(x), keras.layers.Dense(3)(x)]))
 
 
 def shared_layer():
     """One Dense applied twice: its weights are used at two places, which a chain of layers cannot say."""
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     x = keras.Input((4,))
     dense = keras.layers.Dense(4)
     return keras.Model(x, dense(dense(x)))
 
 
 def two_outputs():
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     x = keras.Input((4,))
     hidden = keras.layers.Dense(3)(x)
     return keras.Model(x, [hidden, keras.layers.Dense(2)(hidden)])

@@ -84,7 +84,7 @@ def run_seed(framework: str):
     for code in SEED_SNIPPETS:
         out = io.StringIO()
         if framework == "keras":
-            keras.backend.clear_session()
+            keras.backend.clear_session(free_memory=False)
         else:
             code = as_netbuilder(code)
         with warnings.catch_warnings(), contextlib.redirect_stdout(out):
@@ -202,7 +202,7 @@ NAMED_MODELS = {
 
 
 def keras_names(make):
-    keras.backend.clear_session()  # a fresh session counts dense, dense_1, ... as our models do
+    keras.backend.clear_session(free_memory=False)  # a fresh session counts dense, dense_1, ... as our models do
     try:
         return [layer.name for layer in keras.Sequential([keras.Input((2,)), *make(keras.layers)]).layers]
     except ValueError as e:

@@ -170,7 +170,7 @@ def test_leaky_relu_reads_keras2_alpha_and_writes_negative_slope():
     assert kind_class("LeakyReLU").settings_from_config({"name": "lr", "alpha": 0.05}) == {"negative_slope": 0.05}
     theirs = keras_model(Case("LeakyReLU", {"negative_slope": 0.05}, (3,)))
     keras2 = theirs.to_json().replace('"negative_slope"', '"alpha"')  # Keras 2 wrote the slope as alpha
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras warns that alpha is deprecated, and reads it
         assert keras.models.model_from_json(keras2).layers[0].negative_slope == 0.05
@@ -354,7 +354,7 @@ def random_layer(rng, rank):
 
 def keras_chain(shape, layers, seed):
     """The chain in Keras, Dense kernels drawn with our per-layer seeds; (model, None) or (None, the refusal)."""
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     made = []
     try:
         for i, (kind, settings) in enumerate(layers):

@@ -109,7 +109,7 @@ def test_conv_cost_covers_padding_and_activations():
 # --- problems and fixes --------------------------------------------------------------------------
 def keras_error(layers, input_shape) -> str:
     """Keras's message when it refuses a Sequential of `layers` on `input_shape`."""
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -188,7 +188,7 @@ def test_kernel_larger_than_input_explained_and_fixed(settings, shape):
     assert settings_fixed["padding"] == "same"
     assert "kernel_size" in settings_fixed or "dilation_rate" in settings_fixed
     for name, value in settings_fixed.items():  # every fix offered makes Keras accept the layer too
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         keras.Sequential([keras.Input(shape), keras.layers.Conv2D(**{**settings, name: value})])
 
 
@@ -203,7 +203,7 @@ def test_channels_mismatch_of_a_built_conv():
     layer.built_shape = (None, 9, 9, 3)
     upstream = nb.Conv2D(4, 1)
     _, issue = fixes_proposed([upstream, layer], (9, 9, 2))
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     first = keras.layers.Conv2D(4, 1)
     theirs = keras.layers.Conv2D(8, 3)
     theirs.build((None, 9, 9, 3))
@@ -371,7 +371,7 @@ def test_random_chains_match_keras():
                 current = nb.Sequential([nb.Input(shape), *[nb.KINDS[k](**s) for k, s in layers]]).output_shape[1:]
             except nb.NetbuilderError:
                 break
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -55,8 +55,8 @@ def test_lookup_is_bit_for_bit_keras():
 
 def test_initial_table_is_keras_uniform_with_our_seed():
     """Keras's default "uniform" initializer (RandomUniform(-0.05, 0.05)), drawn with the layer seed: equal bits."""
-    ours = nb.Sequential([nb.Input((4,)), nb.Dense(3), nb.Embedding(50, 8)], seed=12)
-    keras.backend.clear_session()
+    ours = nb.Sequential([nb.Input((4,)), nb.Flatten(), nb.Embedding(50, 8)], seed=12)  # the second layer: seed 12·1000 + 1
+    keras.backend.clear_session(free_memory=False)
     init = keras.initializers.RandomUniform(seed=nb.layer_seed(12, 1))
     theirs = keras.layers.Embedding(50, 8, embeddings_initializer=init)
     theirs.build((None, 4))
@@ -80,7 +80,7 @@ def test_floats_are_refused_with_the_teaching_message():
 
 def test_keras_truncates_floats_which_we_refuse():
     """The documented difference itself: Keras looks up row 2 for 2.5 (and row 0 for -0.7)."""
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input((2,)), keras.layers.Embedding(10, 4)])
     table = np.asarray(theirs.layers[0].embeddings)
     out = theirs.predict(np.array([[2.5, -0.7]], np.float32), verbose=0)
@@ -91,7 +91,7 @@ def test_out_of_range_index_is_refused():
     model = _embedding_model()
     with pytest.raises(nb.InputDataError, match=r"no row 10\. Raise input_dim to at least 11"):
         model.predict(np.array([[1, 10, 3]], np.float32))
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input((3,)), keras.layers.Embedding(10, 4)])
     with pytest.raises(Exception, match="out of bounds"):  # Keras refuses it too, at predict
         theirs.predict(np.array([[1, 10, 3]], np.float32), verbose=0)
@@ -108,10 +108,10 @@ def test_negative_and_non_finite_indices_are_refused():
 
 
 def test_embedding_after_dense_meets_the_message():
-    """The teaching case: Embedding placed after a layer that computes floats."""
-    model = nb.Sequential([nb.Input((3,)), nb.Dense(2), nb.Embedding(10, 4)], seed=1)
-    with pytest.raises(nb.InputDataError, match="put it first, on the raw ids, not after a Dense"):
-        model.predict(np.array([[1, 2, 3]], np.float32))
+    """The teaching case: Embedding placed after a layer that computes floats is refused before anything runs."""
+    with pytest.raises(nb.IncompatibleShapeError, match="receives the real numbers that 'dense' computes") as e:
+        nb.Sequential([nb.Input((3,)), nb.Dense(2), nb.Embedding(10, 4)], seed=1)
+    assert "belongs first, on the raw ids" in e.value.issue.explanation
 
 
 def test_empty_batch():
@@ -122,7 +122,7 @@ def test_empty_batch():
 def test_mask_zero_is_refused_clearly():
     with pytest.raises(nb.LayerConfigError, match=r"Embedding\(mask_zero=True\) is not supported"):
         nb.Embedding(10, 4, mask_zero=True)
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input((3,)), keras.layers.Embedding(10, 4, mask_zero=True)])
     with pytest.raises(nb.LayerConfigError, match="mask_zero"):
         nb.model_from_json(theirs.to_json())
@@ -162,7 +162,7 @@ def test_upstream_fix_can_resize_output_dim():
 
 # --- JSON ---------------------------------------------------------------------------------------------
 def test_config_is_keras():
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input((3,)), keras.layers.Embedding(10, 4)])
     ours = nb.Sequential([nb.Input((3,)), nb.Embedding(10, 4)])
     mine, keras_layer = json.loads(ours.to_json())["config"]["layers"][1], json.loads(theirs.to_json())["config"]["layers"][1]
@@ -233,7 +233,7 @@ def test_chain_and_exports_match_keras(shape, layers):
     input_dim = layers[0].input_dim
     x = _ids(shape, input_dim)
     expected = model.predict(x)
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input(shape), *(getattr(keras.layers, l.kind)(**l.values) for l in layers)])
     assert tuple(theirs.output_shape) == model.output_shape and theirs.count_params() == model.count_params()
     theirs.set_weights(weights)
@@ -263,7 +263,7 @@ def test_random_chain_after_embedding_matches_keras(seed):
     for _ in range(rng.integers(0, 4)):
         kinds.append([("Dense", {"units": int(rng.integers(1, 5))}), ("Flatten", {}), ("Activation", {"activation": "tanh"}),
                       ("LayerNormalization", {}), ("BatchNormalization", {})][rng.integers(5)])
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input(shape), *(getattr(keras.layers, k)(**s) for k, s in kinds)])
     ours = nb.Sequential([nb.Input(shape), *(getattr(nb, k)(**s) for k, s in kinds)], seed=seed)
     assert ours.output_shape == tuple(theirs.output_shape) and ours.count_params() == theirs.count_params()

@@ -119,7 +119,7 @@ def test_short_axis_needs_keras_formula():
     """On a size-2 axis the exact (two-pass) variance differs from Keras's mean(x²) − mean(x)²; we match Keras."""
     x = np.array([[1000.0, 1000.03], [3.0, -2.0], [250.5, 250.25]], np.float32)
     model = nb.Sequential([nb.Input((2,)), nb.LayerNormalization()])
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input((2,)), keras.layers.LayerNormalization()])
     expected = theirs.predict(x, verbose=0)
     textbook = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3)
@@ -184,7 +184,7 @@ def test_backward_matches_finite_differences(kind, settings, shape):
 
 # --- shape problems: Keras's words, our explanation and fixes that work -------------------------------
 def _keras_error(kind, settings, shape) -> str:
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     try:
         model = keras.Sequential([keras.Input(shape), getattr(keras.layers, kind)(**settings)])
         model.predict(np.ones((2, *shape), np.float32), verbose=0)
@@ -270,7 +270,7 @@ def test_formula_label_and_explanation():
 
 
 def test_keras_summary_counts_non_trainable_params():
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8), keras.layers.BatchNormalization()])
     ours = nb.Sequential([nb.Input((5,)), nb.Dense(8), nb.BatchNormalization()])
     assert ours.cost.non_trainable_params == sum(int(np.prod(w.shape)) for w in theirs.non_trainable_weights) == 16
@@ -294,7 +294,7 @@ def test_spec_and_share_link_data_round_trip():
 
 
 def test_keras_json_of_layer_norm_writes_axis_as_a_list():
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input((3, 4)), keras.layers.LayerNormalization(), keras.layers.LayerNormalization(axis=[2, 1])])
     ours = nb.Sequential([nb.Input((3, 4)), nb.LayerNormalization(), nb.LayerNormalization(axis=[2, 1])])
     keys = ("axis", "epsilon", "center", "scale", "rms_scaling")
@@ -304,14 +304,14 @@ def test_keras_json_of_layer_norm_writes_axis_as_a_list():
 
 
 def test_batch_norm_config_keys_are_keras():
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization()])
     ours = nb.Sequential([nb.Input((3,)), nb.BatchNormalization()])
     assert json.loads(ours.to_json())["config"]["layers"][1]["config"] == json.loads(theirs.to_json())["config"]["layers"][1]["config"]
 
 
 def test_renorm_is_refused_on_import():
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization(renorm=True)])
     with pytest.raises(nb.NetbuilderError, match="renorm"):
         nb.model_from_json(theirs.to_json())
@@ -397,7 +397,7 @@ def test_random_chain_matches_keras(seed):
     for _ in range(rng.integers(1, 5)):
         kind, settings = _random_layer(rng, rank)
         layers.append((kind, settings))
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     x = (rng.normal(size=(5, *shape)) * 2).astype(np.float32)
     try:
         theirs = keras.Sequential([keras.Input(shape), *(getattr(keras.layers, k)(**s) for k, s in layers)])

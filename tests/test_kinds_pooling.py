@@ -100,7 +100,7 @@ def test_pooling_cost_on_larger_maps():
 
 # --- problems and fixes --------------------------------------------------------------------------
 def keras_error(layers, input_shape) -> str:
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -181,7 +181,7 @@ def test_global_average_is_bit_equal_to_keras():
     for shape, settings in [((5, 6, 3), {}), ((3, 40, 50), {"data_format": "channels_first"}), ((700, 4), {})]:
         kind = "GlobalAveragePooling1D" if len(shape) == 2 else "GlobalAveragePooling2D"
         x = np.random.default_rng(1).normal(size=(8, *shape)).astype(np.float32)
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         expected = keras.Sequential([keras.Input(shape), getattr(keras.layers, kind)(**settings)]).predict(x, verbose=0)
         np.testing.assert_array_equal(nb.Sequential([nb.Input(shape), nb.KINDS[kind](**settings)]).predict(x), expected)
 
@@ -274,7 +274,7 @@ def test_text_classifier_chain_matches_keras():
                        ("Dense", {"units": 3, "activation": "softmax"})]),
     ]:
         ours = nb.Sequential([nb.Input(input_shape), *[nb.KINDS[k](**s) for k, s in layers]], seed=4)
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         theirs = keras.Sequential([keras.Input(input_shape), *[getattr(keras.layers, k)(**s) for k, s in layers]])
         theirs.set_weights(ours.get_weights())
         x = np.random.default_rng(0).normal(size=(4, *input_shape)).astype(np.float32)

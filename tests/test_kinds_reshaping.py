@@ -313,7 +313,7 @@ def _random_layer(rng, shape):
 
 
 def _keras_chain(input_shape, layers):
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return keras.Sequential([keras.Input(input_shape), *(getattr(keras.layers, k)(**s) for k, s in layers)])

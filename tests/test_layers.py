@@ -145,7 +145,7 @@ def test_dense_invalid_options(kwargs, match):
 @pytest.fixture(scope="module")
 def keras_dense():
     """Keras's Dense(3) built for 2 inputs, in a model (a refused set_weights leaves it unchanged)."""
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     return keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)]).layers[0]
 
 
@@ -239,7 +239,7 @@ def test_flatten_has_no_weights():
 
 
 def test_flatten_set_weights_error_is_keras_message():
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     with pytest.raises(ValueError) as keras_error:
         keras.Sequential([keras.Input((3, 4)), keras.layers.Flatten()]).layers[0].set_weights([np.ones(1)])
     with pytest.raises(nb.LayerConfigError) as our_error:

@@ -23,7 +23,7 @@ def x_of(preset: Preset) -> np.ndarray:
 def keras_model(spec) -> keras.Sequential:
     """The same model in real Keras (fresh session, so layer names are dense, dense_1, ...): each kind is the Keras
     class of that name, and its settings are that class's constructor arguments."""
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     layers = []
     for layer in spec.layers:
         keras_layer = getattr(keras.layers, layer.kind)(**layer.values)

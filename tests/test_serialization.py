@@ -68,13 +68,14 @@ def test_dense_build_config_mismatch_fails_like_keras():
     doc["config"]["layers"][4]["build_config"]["input_shape"] = [None, 50]
     with pytest.raises(nb.IncompatibleShapeError, match="'dense_1'.*last axis has size 50"):
         nb.model_from_json(json.dumps(doc))
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 50"):  # the oracle
         keras.models.model_from_json(json.dumps(doc))
 
 
 def test_build_config_becomes_the_built_shape_without_weights():
-    name, input_shape, layers = layers_from_json(seed_model().to_json())
+    name, input_shape, layers, functional = layers_from_json(seed_model().to_json())
+    assert not functional
     assert (name, input_shape) == ("sequential", (3, 2))
     assert [layer.kind for layer in layers] == ["Dense", "Activation", "Flatten", "Dense"]
     # kept where weights have the size (Flatten's is irrelevant), and nothing is allocated while reading
@@ -83,7 +84,7 @@ def test_build_config_becomes_the_built_shape_without_weights():
 
 
 def _keras_chain(functional: bool):
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     layers = [keras.layers.Dense(16), keras.layers.Activation("relu"), keras.layers.Flatten(), keras.layers.Dense(4, activation="tanh")]
     if not functional:
         return keras.Sequential([keras.Input((3, 2)), *layers])
@@ -108,7 +109,7 @@ def test_keras_json_of_a_chain_is_read_and_computes_what_keras_computes(function
 
 
 def _functional(build):
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     return build().to_json()
 
 

@@ -82,14 +82,14 @@ def test_big_numbers_long_names_and_rank1_like_keras(monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     long_name = "a_really_long_layer_name_that_will_be_cut_off_here"
     ours = nb.Sequential([nb.Input((784,)), nb.Dense(512, name=long_name), nb.Dense(10, activation="softmax")], name="mnist")
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential(
         [keras.Input((784,)), keras.layers.Dense(512, name=long_name), keras.layers.Dense(10, activation="softmax")], name="mnist"
     )
     text = summary_text(ours)
     assert "401,920" in text and "…" in text and "407,050 (1.55 MB)" in text
     assert text == capture_keras(theirs)
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     rank1 = nb.Sequential([nb.Input(()), nb.Activation("relu")])
     assert "(None)" in summary_text(rank1)
     assert summary_text(rank1) == capture_keras(keras.Sequential([keras.Input(()), keras.layers.Activation("relu")]))
@@ -134,7 +134,7 @@ WIDE_NAMES = [
 
 @functools.cache
 def keras_named(names):
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     return keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name=names[0]), keras.layers.Dense(2, name=names[1])], name="模型")
 
 

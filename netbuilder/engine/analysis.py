@@ -105,8 +105,10 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
         return Analysis(full_input, (), issue, names)
     shape: Shape = full_input
     reports: list[LayerReport] = []
+    made_reals = None  # the last layer whose output is computed real numbers (not the input's values moved around)
     for i, (layer, name) in enumerate(zip(layers, names)):
-        problem = _input_problem(layer, shape, name) or layer.check_shape(shape, name)
+        problem = (_input_problem(layer, shape, name) or _reals_problem(layer, name, made_reals, names)
+                   or layer.check_shape(shape, name))
         if problem is not None:
             before = _within_budgets(Analysis(full_input, tuple(reports), None, names), layers)
             if not before.ok:  # the layers before would run (and be built): they answer to the budgets first
@@ -129,6 +131,7 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
         reports.append(LayerReport(i, name, layer.kind, shape, out, trainable + frozen, trainable,
                                    layer.formula(layer.built_shape or shape), layer.cost(shape, out)))
         shape = out
+        made_reals = made_reals if layer.keeps_values else i
     return _within_budgets(Analysis(full_input, tuple(reports), None, names), layers)
 
 
@@ -178,6 +181,21 @@ def _input_problem(layer: Layer, shape: Shape, name: str) -> Problem | None:
                 f"{prefix}: expected axis {axis} of input shape to have value {size}, but received input with shape {format_shape(shape)}",
             )
     return None
+
+
+def _reals_problem(layer: Layer, name: str, made_reals: int | None, names) -> Problem | None:
+    """A layer that takes indices (Embedding) after a layer that computes real numbers."""
+    if made_reals is None or not layer.input_spec().integers:
+        return None
+    before = names[made_reals]
+    return Problem(
+        "whole-number indices (the model's input, not a computed value)",
+        f"Layer {name!r} ({layer.kind}) looks up a row for each whole-number index, but it receives the real numbers "
+        f"that {before!r} computes.",
+        f"{layer.kind} maps ids (word numbers) to learned vectors, so it belongs first, on the raw ids. After "
+        f"{before} the values are weighted sums, such as 2.37; Keras would silently cut each to a whole number and "
+        "look that up, which means nothing.",
+    )
 
 
 def _hook(layer, method: str, *args) -> str:

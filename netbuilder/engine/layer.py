@@ -54,6 +54,7 @@ class InputSpec:
     max_ndim: int | None = None
     axes: tuple[tuple[int, int], ...] = ()  # (axis, size) pairs; -1 is the last axis
     axis_names: tuple[str, ...] = ()  # what the axes mean, for messages: ("batch", "features")
+    integers: bool = False  # indices (Embedding): the values must not be a computed real number
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class Layer:
     output_axis_setting: ClassVar[str | None] = None  # the setting that sizes the output's last axis (units, filters)
     keeps_shape: ClassVar[bool] = False  # output shape always equals input shape (activations, dropout)
     builds_at_init: ClassVar[bool] = False  # Keras writes no build_config for it (Activation is built when made)
+    keeps_values: ClassVar[bool] = False  # its output holds its input's values (rearranged, or zeros added): integers stay integers
 
     def __init__(self, *args, name=None, input_shape=None, **kwargs):
         declared = self.settings

@@ -9,6 +9,7 @@ Sequential models and Functional models that are a chain of layers are read; bra
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from .errors import InputDataError, NetbuilderError
 from .initializers import resolve_seed
@@ -92,8 +93,17 @@ def read_json(text) -> dict:
         _fail(f"it is not valid JSON ({e})")
 
 
-def layers_from_json(text) -> tuple[str | None, tuple[int, ...] | None, list[Layer]]:
-    """(model name, per-sample input shape or None, layers) of a Keras 3 model JSON; nothing is built."""
+class KerasDocument(NamedTuple):
+    """What a Keras model JSON describes; nothing is built."""
+
+    name: str | None
+    input_shape: tuple[int, ...] | None  # per sample
+    layers: list[Layer]
+    functional: bool  # a Functional model (its summary lists the InputLayer)
+
+
+def layers_from_json(text) -> KerasDocument:
+    """The model name, per-sample input shape (or None) and layers of a Keras 3 model JSON."""
     doc = read_json(text)
     try:
         return _read(doc)
@@ -111,9 +121,11 @@ def model_from_json(text, seed=None, custom_objects=None):
     """
     from .model import KerasTensor, Sequential
 
-    name, input_shape, layers = layers_from_json(text)
-    head = [KerasTensor(input_shape)] if input_shape is not None else []
-    return Sequential(head + layers, seed=resolve_seed(seed), name=name)
+    document = layers_from_json(text)
+    head = [KerasTensor(document.input_shape)] if document.input_shape is not None else []
+    model = Sequential(head + document.layers, seed=resolve_seed(seed), name=document.name)
+    model._summary_input_row = document.functional  # Keras's summary of a Functional model lists its InputLayer
+    return model
 
 
 def _read(doc):
@@ -150,7 +162,8 @@ def _read(doc):
     if input_shape is None and config.get("build_input_shape") is not None:
         input_shape = _shape_from(config["build_input_shape"], "build_input_shape")
     name = config.get("name")
-    return (name if isinstance(name, str) else None), input_shape, [_layer_from(e) for e in entries]
+    return KerasDocument(name if isinstance(name, str) else None, input_shape, [_layer_from(e) for e in entries],
+                         kind in ("Functional", "Model"))
 
 
 def _chain(config: dict, entries: list) -> list:

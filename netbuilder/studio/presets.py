@@ -41,6 +41,11 @@ def _flatten(i: int, **kw) -> LayerSpec:
     return LayerSpec.make(i, "Flatten", **kw)
 
 
+def _spec(input_shape, *layers) -> ModelSpec:
+    """A spec from (kind, settings) pairs, ids 0, 1, ..."""
+    return ModelSpec(tuple(input_shape), tuple(LayerSpec.make(i, kind, **settings) for i, (kind, settings) in enumerate(layers)))
+
+
 ARTICLE_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"  # the seed article's x, one (3, 2) sample
 
 PRESETS: dict[str, Preset] = {
@@ -149,5 +154,59 @@ PRESETS: dict[str, Preset] = {
         "cross-entropy learns the 10 classes.",
         dataset="digits",
         training=Settings("sparse_categorical_crossentropy", "adam", 0.005, 15, 32, validation_split=0.2),
+    ),
+    "mnist-convnet": Preset(
+        "MNIST convnet (Keras example)",
+        _spec((28, 28, 1), ("Conv2D", {"filters": 32, "kernel_size": (3, 3), "activation": "relu"}),
+              ("MaxPooling2D", {"pool_size": (2, 2)}), ("Conv2D", {"filters": 64, "kernel_size": (3, 3), "activation": "relu"}),
+              ("MaxPooling2D", {"pool_size": (2, 2)}), ("Flatten", {}), ("Dropout", {"rate": 0.5}),
+              ("Dense", {"units": 10, "activation": "softmax"})),
+        "random:1",
+        "The convnet of Keras's MNIST example: 3×3 convolutions shrink 28 to 26 and 11, pooling halves 26 to 13 and 11 "
+        "to 5, and Flatten turns the (5, 5, 64) feature map into 1,600 values for Dense(10): 34,826 parameters.",
+    ),
+    "text-classifier": Preset(
+        "Text classifier: Embedding → Conv1D → pooling",
+        _spec((100,), ("Embedding", {"input_dim": 1000, "output_dim": 32}), ("Conv1D", {"filters": 64, "kernel_size": 5, "activation": "relu"}),
+              ("GlobalMaxPooling1D", {}), ("Dense", {"units": 1, "activation": "sigmoid"})),
+        "zeros",
+        "Each of the 100 word ids becomes a 32-value vector (100, 32); Conv1D reads 5 words at a time (96, 64), and "
+        "global max pooling keeps each filter's strongest match: 64 values for the sigmoid.",
+    ),
+    "conv-autoencoder": Preset(
+        "Convolutional autoencoder",
+        _spec((28, 28, 1), ("Conv2D", {"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}),
+              ("MaxPooling2D", {"pool_size": 2}), ("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"}),
+              ("MaxPooling2D", {"pool_size": 2}), ("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"}),
+              ("UpSampling2D", {"size": 2}), ("Conv2D", {"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}),
+              ("UpSampling2D", {"size": 2}), ("Conv2D", {"filters": 1, "kernel_size": 3, "padding": "same", "activation": "sigmoid"})),
+        "random:2",
+        "padding='same' keeps 28×28 through each convolution; pooling halves it to 7×7 (the code), and UpSampling "
+        "doubles it back to 28×28: the output has the input's shape.",
+    ),
+    "mlp-batchnorm-dropout": Preset(
+        "MLP with BatchNormalization and Dropout",
+        _spec((20,), ("Dense", {"units": 64}), ("BatchNormalization", {}), ("Activation", {"activation": "relu"}),
+              ("Dropout", {"rate": 0.3}), ("Dense", {"units": 3, "activation": "softmax"})),
+        "random:3",
+        "BatchNormalization keeps 4 numbers per feature: gamma and beta are trained, the moving mean and variance "
+        "are not — 128 of its 256 parameters are non-trainable. Dropout passes everything through at inference.",
+    ),
+    "broken-conv-on-28x28": Preset(
+        "Repair: Conv2D on a (28, 28) image",
+        _spec((28, 28), ("Conv2D", {"filters": 8, "kernel_size": 3, "activation": "relu"}), ("Flatten", {}), ("Dense", {"units": 10})),
+        "random:4",
+        "Conv2D needs a channels axis: (rows, columns, channels). A grey image (28, 28) has none yet — add one with "
+        "Reshape((28, 28, 1)).",
+        broken=True,
+    ),
+    "puzzle-dense-on-feature-map": Preset(
+        "Puzzle: Dense on a feature map, then Flatten",
+        _spec((8, 8, 1), ("Conv2D", {"filters": 4, "kernel_size": 3}), ("Dense", {"units": 10, "activation": "softmax"}),
+              ("Flatten", {})),
+        "random:5",
+        "It runs, but look at the shapes: Dense on the (6, 6, 4) feature map gives (6, 6, 10) — a softmax at each of "
+        "the 36 positions, not one per image — and Flatten then makes 360 values. Move the Flatten before the Dense "
+        "to get (None, 10).",
     ),
 }

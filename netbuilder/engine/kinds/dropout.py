@@ -88,6 +88,8 @@ class OptionalSeed(Setting):
 class Dropout(Layer):
     """Identity at inference; training zeroes each value with probability `rate` and scales the rest by 1/(1 − rate)."""
 
+    keeps_values = True  # its output holds its input's values: indices stay indices
+
     settings = (
         Float("rate", 0.5, "The fraction of values zeroed in training (nothing changes at inference).", required=True),
         NoiseShape("noise_shape", None, "The shape of the mask (None: one draw per value); a 1 shares a draw along that axis."),

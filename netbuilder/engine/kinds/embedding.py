@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from ..errors import InputDataError, LayerConfigError
+from ..errors import Fix, InputDataError, LayerConfigError
 from ..initializers import random_uniform
-from ..layer import CodePart, Cost, Layer, WeightSpec, register
+from ..layer import InputSpec, CodePart, Cost, Layer, WeightSpec, register
 from ..limits import MAX_UNITS
 from ..settings import Bool, Int
 from ..shapes import format_shape, times
@@ -43,6 +43,15 @@ class Embedding(Layer):
     group = "Core"
     description = "Looks up a learned vector for each integer index: (None, 100) → (None, 100, 64)."
     output_axis_setting = "output_dim"
+
+    def input_spec(self) -> InputSpec:
+        return InputSpec(integers=True)
+
+    def suggest_fixes(self, shape, problem, context) -> list:
+        if not problem.expected.startswith("whole-number"):
+            return []
+        before = next(j for j in range(context.index - 1, -1, -1) if not context.layers[j].keeps_values)
+        return [Fix("remove_layer", f"remove {context.names[before]}, so {context.name} receives the ids themselves", before)]
 
     def __init__(self, *args, input_length=None, **kwargs):
         # Keras takes only input_dim and output_dim positionally before embeddings_initializer; input_length

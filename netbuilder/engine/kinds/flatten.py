@@ -28,6 +28,8 @@ _FEATURE_AXIS = '''class FeatureAxis(nn.Module):
 class Flatten(Layer):
     """All non-batch axes into one; channels_first moves axis 1 last before flattening."""
 
+    keeps_values = True  # its output holds its input's values: indices stay indices
+
     settings = (DataFormat("data_format", "channels_last", "channels_first: the channels axis (axis 1) is moved last before joining."),)
     group = "Reshaping"
     description = "Joins every axis but the batch into one: (None, 7, 7, 64) → (None, 3136)."

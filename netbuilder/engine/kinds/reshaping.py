@@ -234,6 +234,8 @@ def _view_or_copy(flag: bool, out_elements: int) -> Cost:
 class Reshape(Layer):
     """The same values in the same order, in another shape; one -1 is inferred."""
 
+    keeps_values = True  # its output holds its input's values: indices stay indices
+
     settings = (TargetShape("target_shape", (-1,), "The shape of each sample afterwards (no batch axis); one -1 is inferred.",
                             required=True, min_length=0, max_length=MAX_INPUT_RANK, high=_BIG),)
     group = "Reshaping"
@@ -383,6 +385,8 @@ _TORCH_PERMUTE = '''class KerasPermute(nn.Module):
 class Permute(Layer):
     """The axes after the batch axis in another order: dims (2, 1) swaps the two."""
 
+    keeps_values = True  # its output holds its input's values: indices stay indices
+
     settings = (PermuteDims("dims", (2, 1), "The new order of the axes, counted from 1 (the batch axis stays first).",
                             required=True, min_length=0, max_length=MAX_INPUT_RANK, low=1, high=MAX_INPUT_RANK),)
     group = "Reshaping"
@@ -452,6 +456,8 @@ _TORCH_REPEAT_VECTOR = '''class RepeatVector(nn.Module):
 class RepeatVector(Layer):
     """(batch, features) → (batch, n, features): the vector repeated n times."""
 
+    keeps_values = True  # its output holds its input's values: indices stay indices
+
     settings = (Int("n", 2, "How many times the vector is repeated (a new axis of this size).", required=True, high=_BIG),)
     group = "Reshaping"
     description = "Repeats a vector n times: (None, 32) → (None, n, 32), e.g. to feed an encoding to every decoder step."
@@ -493,6 +499,8 @@ class RepeatVector(Layer):
 # --- ZeroPadding1D / 2D ------------------------------------------------------------------------------------
 class _Padding(_Spatial):
     """Zeros added before and after each spatial axis."""
+
+    keeps_values = True  # its output holds its input's values: indices stay indices
 
     def pairs(self) -> tuple[tuple[int, int], ...]:
         return (self.padding,) if self.rank == 3 else self.padding
@@ -555,6 +563,8 @@ class ZeroPadding2D(_Padding):
 # --- Cropping1D / 2D ------------------------------------------------------------------------------------
 class _Cropping(_Spatial):
     """Values removed at the start and end of each spatial axis."""
+
+    keeps_values = True  # its output holds its input's values: indices stay indices
 
     def pairs(self) -> tuple[tuple[int, int], ...]:
         return (self.cropping,) if self.rank == 3 else self.cropping

@@ -21,12 +21,12 @@ from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, regis
 from ..limits import MAX_UNITS
 from ..settings import ActivationName, Bool, Int
 from ..shapes import format_shape, times
-from .common import activation_cost, torch_activation
+from .common import activation_step_cost, torch_activation
 
 _IN_PLACE = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid")  # applied in place, with Keras's exact formula
 _IN_PLACE_OPS = {"sigmoid": 4, "hard_sigmoid": 3}  # negate, exp, add, divide; divide, add, clip
 _AXIS_WISE = ("softmax", "log_softmax", "sparsemax")  # computed along the last axis (each gate's units)
-_CHUNK = 256  # values per call of an activation that is not applied in place
+_CHUNK = 2048  # values per call of an activation not applied in place: its temporaries stay bounded
 
 # --- Keras arguments netbuilder takes only at their defaults -------------------------------------------------
 _INITIALIZER_NAMES = {
@@ -95,7 +95,7 @@ def _check_keras_only(kind: str, argument: str, value) -> None:
                                f"received {str(value)[:60]!r}: {why}")
 
 
-# --- activations applied in place, and their gradients ------------------------------------------------------
+# --- activations applied in place --------------------------------------------------------------------------
 def _activate(name: str, view: np.ndarray) -> None:
     """view ← activation(view), in place, with the same bits as Keras's formula (`view` is contiguous)."""
     if name == "linear":
@@ -115,87 +115,14 @@ def _activate(name: str, view: np.ndarray) -> None:
         np.add(view, np.array(0.5, view.dtype), out=view)
         np.clip(view, np.array(0.0, view.dtype), np.array(1.0, view.dtype), out=view)
     else:
-        # Other activations allocate their result and temporaries: applied a few hundred values at a time,
-        # so what they allocate stays a few tens of KB whatever the batch (softmax-like ones by whole rows).
+        # Other activations allocate their result and temporaries: applied _CHUNK values at a time (softmax-like
+        # ones by whole rows), so what they allocate is bounded whatever the batch.
         fn = activations.ACTIVATIONS[name]
-        if name in _AXIS_WISE:
-            parts, step = view.reshape(-1, view.shape[-1]), max(1, _CHUNK // view.shape[-1])
-        else:
-            parts, step = view.reshape(-1), _CHUNK
+        parts = view.reshape(-1, view.shape[-1]) if name in _AXIS_WISE else view.reshape(-1)
+        step = max(1, _CHUNK // view.shape[-1]) if name in _AXIS_WISE else _CHUNK
         for start in range(0, len(parts), step):
             part = parts[start:start + step]
             part[...] = fn(part)
-
-
-def _sigmoid(x):
-    return activations.sigmoid(x)
-
-
-def activation_vjp(name: str, x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """∂loss/∂x of y = activation(x) from ∂loss/∂y (softmax-like ones along the last axis)."""
-    c = lambda v: np.array(v, x.dtype)  # noqa: E731  (a constant of x's dtype)
-    if name == "linear":
-        return dy
-    if name == "tanh":
-        return dy * (c(1) - y * y)
-    if name == "sigmoid":
-        return dy * y * (c(1) - y)
-    if name in ("relu", "relu6", "hard_tanh", "hard_shrink", "soft_shrink", "sparse_sigmoid", "hard_sigmoid"):
-        inside = {"relu": x > 0, "relu6": (x > 0) & (x < 6), "hard_tanh": (x > -1) & (x < 1),
-                  "hard_shrink": np.abs(x) > 0.5, "soft_shrink": np.abs(x) > 0.5,
-                  "sparse_sigmoid": (x > -1) & (x < 1), "hard_sigmoid": (x > -3) & (x < 3)}[name]
-        slope = {"sparse_sigmoid": 0.5, "hard_sigmoid": 1 / 6}.get(name, 1.0)
-        return dy * inside * c(slope)
-    if name == "leaky_relu":
-        return dy * np.where(x > 0, c(1), c(0.2))
-    if name == "elu":
-        return dy * np.where(x >= 0, c(1), y + c(1))
-    if name == "selu":
-        scale, alpha = activations._SELU_SCALE, activations._SELU_ALPHA
-        return dy * np.where(x >= 0, c(scale), y + c(scale * alpha))
-    if name == "celu":
-        return dy * np.where(x > 0, c(1), np.exp(np.minimum(x, c(0))))
-    if name == "exponential":
-        return dy * y
-    if name == "softplus":
-        return dy * _sigmoid(x)
-    if name == "softsign":
-        return dy / (c(1) + np.abs(x)) ** 2
-    if name == "log_sigmoid":
-        return dy * _sigmoid(-x)
-    if name == "silu":
-        s = _sigmoid(x)
-        return dy * s * (c(1) + x * (c(1) - s))
-    if name == "hard_silu":
-        hs = np.clip(x / c(6) + c(0.5), c(0), c(1))
-        return dy * (hs + x * ((x > -3) & (x < 3)) / c(6))
-    if name == "tanh_shrink":
-        return dy * np.tanh(x) ** 2
-    if name == "mish":
-        t = np.tanh(activations.softplus(x))
-        return dy * (t + x * (c(1) - t * t) * _sigmoid(x))
-    if name == "gelu":
-        cdf = c(0.5) * (c(1) + activations.erf(x / np.sqrt(c(2))).astype(x.dtype))
-        return dy * (cdf + x * np.exp(-x * x / c(2)) / np.sqrt(c(2 * math.pi)))
-    if name == "squareplus":
-        return dy * c(0.5) * (c(1) + x / np.sqrt(x * x + c(4)))
-    if name == "sparse_plus":
-        return dy * np.where(x <= -1, c(0), np.where(x < 1, c(0.5) * (x + c(1)), c(1)))
-    if name == "softmax":
-        return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
-    if name == "log_softmax":
-        return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
-    if name == "sparsemax":
-        support = (y > 0).astype(x.dtype)
-        mean = np.sum(dy * support, axis=-1, keepdims=True) / np.sum(support, axis=-1, keepdims=True)
-        return (dy - mean) * support
-    raise LayerConfigError(f"no gradient for activation {name!r}")
-
-
-def _gates_vjp(names, pre, post, d) -> np.ndarray:
-    """Gradient through gate-wise activations: gate j (pre[j], post[j], d[j]: (batch, units)) uses names[j];
-    the result in Keras's column layout (batch, gates·units)."""
-    return np.concatenate([activation_vjp(n, pre[j], post[j], d[j]) for j, n in enumerate(names)], axis=-1)
 
 
 # --- the kinds ------------------------------------------------------------------------------------------------
@@ -340,11 +267,6 @@ class _Recurrent(Layer):
     def input_dim(self) -> int | None:
         return None if self.built_shape is None else self.built_shape[-1]
 
-    @property
-    def activation_names(self) -> tuple[str, ...]:
-        """The activation of each gate, in the kernel's column order."""
-        return (self.activation,)
-
     # --- shapes -----------------------------------------------------------------------------------------
     def input_spec(self) -> InputSpec:
         return InputSpec(ndim=3, axis_names=("batch", "steps", "features"))
@@ -383,6 +305,12 @@ class _Recurrent(Layer):
                 fixes.append(context.set_setting(
                     "return_sequences", True, j,
                     f"set return_sequences=True on {context.names[j]}, so it passes on every step's output, not only the last"))
+                reports = getattr(context, "reports", ())
+                if j < len(reports):  # or repeat its summary once per step: an encoder-decoder
+                    steps = reports[j].input_shape[1]
+                    fixes.append(context.insert("RepeatVector", {"n": steps},
+                                                f"insert RepeatVector({steps}) before {name}: repeat {context.names[j]}'s last "
+                                                f"output for {steps:,} steps (an encoder-decoder)"))
             else:
                 n = shape[1]
                 fixes.append(context.insert("Reshape", {"target_shape": (n, 1)},
@@ -476,24 +404,32 @@ class _Recurrent(Layer):
         return dy if k == steps - 1 else None
 
     # --- cost -------------------------------------------------------------------------------------------
-    def _act_extra(self, names) -> int:
-        """Temporaries per sample of the activations not applied in place: none beyond a fixed few tens of KB
-        (they run _CHUNK values at a time), except softmax-like ones on more than _CHUNK units (a whole row a call)."""
-        u = self.units
-        return max((u + activation_cost(n, u)[1] for n in names if n in _AXIS_WISE and u > _CHUNK), default=0)
+    def _act_extra(self, calls) -> tuple[int, int]:
+        """(temporaries per sample, their bound in all) of the (activation, values per sample) calls not done in
+        place: result and scratch of each value, for at most _CHUNK values at a time (a whole row for softmax-like ones)."""
+        per_sample = cap = 0
+        for name, n in calls:
+            if name not in _IN_PLACE:
+                c = activation_step_cost(name, n)
+                per_value = (n + c.scratch + c.capped_scratch) / n
+                per_sample = max(per_sample, math.ceil(n * per_value))
+                cap = max(cap, math.ceil(max(_CHUNK, self.units if name in _AXIS_WISE else 0) * per_value))
+        return per_sample, cap
 
     def _act_ops(self, name: str, elements: int) -> int:
-        return _IN_PLACE_OPS[name] * elements if name in _IN_PLACE_OPS else activation_cost(name, elements)[0]
+        return _IN_PLACE_OPS[name] * elements if name in _IN_PLACE_OPS else activation_step_cost(name, elements).elementwise
 
     def cost(self, shape, output_shape) -> Cost:
         steps, n = shape[1], shape[2]
         g = self.gates * self.units
-        buffers, ops = self._step_cost()
+        buffers, ops, calls = self._step_cost()
+        per_sample, cap = self._act_extra(calls)
         return Cost(
             mult_adds=steps * (n + self.units) * g,
             elementwise=steps * ops + (g * steps if self.use_bias and self.kind != "LSTM" else 0),
             # the projection of every step, the step's buffers, and the state h beside a sequence output
             scratch=steps * g + buffers + (self.units if self.return_sequences else 0),
+            capped_scratch=per_sample, scratch_cap=cap,
         )
 
     # --- description ------------------------------------------------------------------------------------
@@ -542,17 +478,19 @@ class _Recurrent(Layer):
             return [CodePart(f"KerasRNN({module}, {flags})", {"KerasRNN": _TORCH_WRAPPER},
                              {f"rnn.{k}": v for k, v in weights.items()})]
         helpers = {"KerasRecurrentLoop": _TORCH_LOOP_BASE}
-        acts = []
-        for name in (self.activation, getattr(self, "recurrent_activation", None)):
-            if name is not None:
-                part = torch_activation(name)
+        args = [f"features={n}", f"units={self.units}", f"gates={self.gates}",
+                f"bias_shape={self.bias_spec().shape if self.use_bias else None}"]
+        for setting in ("activation", "recurrent_activation"):
+            if setting in self.values:
+                part = torch_activation(self.values[setting])
                 helpers.update(part.helpers)
-                acts.append(part.code)
-        bias_shape = self.bias_spec().shape if self.use_bias else None
+                args.append(f"{setting}={part.code}")
+        args.append(flags)
+        if self.kind == "GRU":
+            args.append(f"reset_after={self.reset_after}")
         cls = f"Keras{self.kind}Loop"
         helpers[cls] = _TORCH_LOOPS[self.kind]
-        extra = f", reset_after={self.reset_after}" if self.kind == "GRU" else ""
-        code = f"{cls}({n}, {self.units}, {self.gates}, {bias_shape}, {', '.join(acts)}, {flags}{extra})"
+        code = f"{cls}({', '.join(args)})"
         weights = {"kernel": self._weights[0], "recurrent_kernel": self._weights[1]}
         if self.use_bias:
             weights["bias"] = self._weights[2]
@@ -605,11 +543,11 @@ class SimpleRNN(_Recurrent):
     description = "Reads a sequence step by step: each output is activation(x·W + h·U + b) of the step before's output."
     keras_extra_config = _COMMON_CONFIG
 
-    def _step_cost(self) -> tuple[int, int]:
+    def _step_cost(self) -> tuple[int, int, list]:
         u = self.units
         buffers = u  # h·U
         ops = u + self._act_ops(self.activation, u)
-        return buffers + self._act_extra([self.activation]), ops
+        return buffers, ops, [(self.activation, u)]
 
     def _run(self, x, cache):
         kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))
@@ -637,7 +575,7 @@ class SimpleRNN(_Recurrent):
             d = self._dy_at(dy, k, steps)
             if d is not None:
                 dh = dh + d
-            dpre[k] = activation_vjp(self.activation, cache["pre"][k], cache["post"][k], dh)
+            dpre[k] = activations.gradient(self.activation, cache["pre"][k], cache["post"][k], dh)
             dh = dpre[k] @ rec.T
         drec = cache["h_prev"].reshape(-1, self.units).T @ dpre.reshape(-1, self.units)
         dx, dkernel, dbias = self._finish_backward(cache, dpre, kernel)
@@ -672,20 +610,15 @@ class LSTM(_Recurrent):
     keras_extra_config = {**_COMMON_CONFIG, "unit_forget_bias": True, "seed": None}
     state_words = "a memory cell and an output state"
 
-    @property
-    def activation_names(self):
-        rec = self.recurrent_activation
-        return (rec, rec, self.activation, rec)
-
     def bias_spec(self) -> WeightSpec:
         return WeightSpec("bias", (4 * self.units,), _lstm_bias)
 
-    def _step_cost(self) -> tuple[int, int]:
+    def _step_cost(self) -> tuple[int, int, list]:
         u, g = self.units, 4 * self.units
-        buffers = 2 * g + 2 * u  # h·U, the gates, c, act(c)
+        buffers = 2 * g + 2 * u + (g if self.use_bias else 0)  # h·U, the gates, c, act(c), the bias per row
         ops = g * (2 + self.use_bias) + 3 * self._act_ops(self.recurrent_activation, u) + 2 * self._act_ops(self.activation, u) + 5 * u
         rec, act = self.recurrent_activation, self.activation
-        return buffers + self._act_extra([rec, act]), ops
+        return buffers, ops, [(rec, 3 * u), (act, u)]
 
     def _run(self, x, cache):
         kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))
@@ -693,23 +626,26 @@ class LSTM(_Recurrent):
         xw = self._project(x, kernel, None)  # Keras adds the bias after x·W + h·U
         out, h = self._output(x, dt)
         z = np.empty((b, 4 * u), dt)
-        gates = np.empty((4, b, u), dt)  # gate-major, so each gate is contiguous
+        keras_gates = z.reshape(b, 4, u).transpose(1, 0, 2)  # i, f, c, o as (4, batch, units) views
+        gates = np.empty((4, b, u), dt)  # i, f, o, c: each gate contiguous, the three sigmoid ones together
+        i, f, o, g = gates
+        rows_bias = None if bias is None else np.broadcast_to(bias, z.shape).copy()  # a same-shape add is the fast one
         c = np.zeros((b, u), dt)
         a = np.empty_like(c)
-        i, f, g, o = gates
         rec_name, act_name = self.recurrent_activation, self.activation
         for k, t in self._order(steps):
             self._store(cache, "h_prev", k, h, steps)
             self._store(cache, "c_prev", k, c, steps)
             np.matmul(h, rec, out=z)
-            np.add(xw[t], z, out=z)
-            if bias is not None:
-                np.add(z, bias, out=z)
-            np.copyto(gates, z.reshape(b, 4, u).transpose(1, 0, 2))
+            np.add(xw[t], z, out=z)  # Keras: (x·W + h·U) + b
+            if rows_bias is not None:
+                np.add(z, rows_bias, out=z)
+            np.copyto(gates[:2], keras_gates[:2])
+            np.copyto(o, keras_gates[3])
+            np.copyto(g, keras_gates[2])
             self._store(cache, "pre", k, gates, steps)
-            _activate(rec_name, gates[:2])  # i, f
+            _activate(rec_name, gates[:3])
             _activate(act_name, g)
-            _activate(rec_name, o)
             self._store(cache, "post", k, gates, steps)
             np.multiply(f, c, out=c)  # c = f·c + i·act(...), in Keras's order
             np.multiply(i, g, out=g)
@@ -726,7 +662,7 @@ class LSTM(_Recurrent):
     def backward(self, cache, dy):
         kernel, rec, _ = self._weights_of(dy.dtype)
         steps, u = cache["x"].shape[1], self.units
-        pre, post = cache["pre"], cache["post"]
+        pre, post, act, rec_name = cache["pre"], cache["post"], self.activation, self.recurrent_activation
         dz = np.empty((steps, dy.shape[0], 4 * u), dy.dtype)
         dh = np.zeros_like(cache["h_prev"][0])
         dc = np.zeros_like(dh)
@@ -734,10 +670,12 @@ class LSTM(_Recurrent):
             d = self._dy_at(dy, k, steps)
             if d is not None:
                 dh = dh + d
-            i, f, g, o = post[k]
+            i, f, o, g = post[k]
             a = cache["a"][k]
-            dc = dc + activation_vjp(self.activation, cache["c"][k], a, dh * o)
-            dz[k] = _gates_vjp(self.activation_names, pre[k], post[k], (dc * g, dc * cache["c_prev"][k], dc * i, dh * a))
+            dc = dc + activations.gradient(act, cache["c"][k], a, dh * o)
+            di, df, do = (activations.gradient(rec_name, pre[k][j], post[k][j], dj)
+                          for j, dj in enumerate((dc * g, dc * cache["c_prev"][k], dh * a)))
+            dz[k] = np.concatenate([di, df, activations.gradient(act, pre[k][3], g, dc * i), do], axis=-1)  # Keras's i, f, c, o
             dh = dz[k] @ rec.T
             dc = dc * f
         drec = cache["h_prev"].reshape(-1, u).T @ dz.reshape(-1, 4 * u)
@@ -767,10 +705,6 @@ class GRU(_Recurrent):
     description = "Gated recurrent unit: like LSTM with two gates and no separate memory cell, so fewer parameters."
     keras_extra_config = {**_COMMON_CONFIG, "seed": None}
 
-    @property
-    def activation_names(self):
-        return (self.recurrent_activation, self.recurrent_activation, self.activation)
-
     def bias_spec(self) -> WeightSpec:
         shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
         return WeightSpec("bias", shape, zeros)
@@ -781,14 +715,15 @@ class GRU(_Recurrent):
     def label(self) -> str:
         return super().label() + ("" if self.reset_after else ", reset before")
 
-    def _step_cost(self) -> tuple[int, int]:
+    def _step_cost(self) -> tuple[int, int, list]:
         u = self.units
         width = 3 * u if self.reset_after else 2 * u
-        buffers = 2 * width + 2 * u + 3 * u  # h·U and its sum with x·W, z and r, hh, z·h, one more
+        # h·U and its sum with x·W, z and r, hh, z·h, one more; the recurrent bias per row
+        buffers = 2 * width + 2 * u + 3 * u + (width if self.use_bias and self.reset_after else 0)
         ops = width * (2 + (self.use_bias and self.reset_after)) + 2 * self._act_ops(self.recurrent_activation, u) + 9 * u \
             + self._act_ops(self.activation, u)
         rec, act = self.recurrent_activation, self.activation
-        return buffers + self._act_extra([rec, act]), ops
+        return buffers, ops, [(rec, 2 * u), (act, u)]
 
     def _run(self, x, cache):
         kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))
@@ -799,6 +734,7 @@ class GRU(_Recurrent):
         out, h = self._output(x, dt)
         width = (3 if self.reset_after else 2) * u
         m, s = np.empty((b, width), dt), np.empty((b, width), dt)
+        rows_bias = None if rec_bias is None else np.broadcast_to(rec_bias, m.shape).copy()  # a same-shape add is the fast one
         zr = np.empty((2, b, u), dt)  # gate-major, so each gate is contiguous
         hh, zh, v = np.empty((b, u), dt), np.empty((b, u), dt), np.empty((b, u), dt)
         z, r = zr
@@ -807,8 +743,8 @@ class GRU(_Recurrent):
             self._store(cache, "h_prev", k, h, steps)
             if self.reset_after:
                 np.matmul(h, rec, out=m)
-                if rec_bias is not None:
-                    np.add(m, rec_bias, out=m)
+                if rows_bias is not None:
+                    np.add(m, rows_bias, out=m)
                 np.add(xw[t], m, out=s)  # x_z + m_z and x_r + m_r (the third block is not used)
             else:
                 np.matmul(h, rec[:, :2 * u], out=m)
@@ -842,7 +778,7 @@ class GRU(_Recurrent):
     def backward(self, cache, dy):
         kernel, rec, _ = self._weights_of(dy.dtype)
         steps, u = cache["x"].shape[1], self.units
-        pre, post, names = cache["pre"], cache["post"], self.activation_names
+        pre, post, rec_name = cache["pre"], cache["post"], self.recurrent_activation
         dxw = np.empty((steps, dy.shape[0], 3 * u), dy.dtype)
         dm = np.empty((steps, dy.shape[0], (3 if self.reset_after else 2) * u), dy.dtype)
         drec = np.zeros_like(rec)
@@ -852,14 +788,15 @@ class GRU(_Recurrent):
             if d is not None:
                 dh = dh + d
             h_prev, (z, r), hh = cache["h_prev"][k], post[k], cache["hh"][k]
-            dp = activation_vjp(self.activation, cache["p"][k], hh, dh * (1 - z))
+            dp = activations.gradient(self.activation, cache["p"][k], hh, dh * (1 - z))
             if self.reset_after:
                 dr, dm_h = dp * cache["m"][k], dp * r
             else:
                 drh = dp @ rec[:, 2 * u:].T
                 drec[:, 2 * u:] += cache["rh"][k].T @ dp
                 dr = drh * h_prev
-            ds = _gates_vjp(names[:2], pre[k], post[k], (dh * (h_prev - hh), dr))
+            ds = np.concatenate([activations.gradient(rec_name, pre[k][0], z, dh * (h_prev - hh)),
+                                 activations.gradient(rec_name, pre[k][1], r, dr)], axis=-1)
             dxw[k] = np.concatenate([ds, dp], axis=-1)
             dm[k] = np.concatenate([ds, dm_h], axis=-1) if self.reset_after else ds
             dh = dh * z + dm[k] @ rec[:, :dm.shape[-1]].T + (0 if self.reset_after else drh * r)

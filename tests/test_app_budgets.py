@@ -78,16 +78,16 @@ def test_a_model_whose_one_sample_is_over_the_memory_or_work_budget_is_refused_w
 
 
 def test_a_batch_over_the_run_budget_is_refused_before_running_and_names_the_batch_that_fits():
-    spec = ModelSpec((1024,), (LayerSpec.make(0, "Dense", units=8192, activation="gelu"),), 0)
+    spec = ModelSpec((512,), (LayerSpec.make(0, "Dense", units=16384, activation="sigmoid"),), 0)
     at = open_app({"model": share.encode(spec)})
     select(at, "input")
-    run(at.text_area(key="input_text").input(json.dumps(np.zeros((300, 1024)).tolist())))
+    run(at.text_area(key="input_text").input(json.dumps(np.zeros((600, 512)).tolist())))
     at, peak = peak_bytes(lambda: run(at))
     text = texts(at)
-    assert "No output: a forward pass of 300 samples needs" in text and "use at most" in text
-    assert peak < 80 * MB  # 300 samples of this model would hold about 100 MB of tensors at once
+    assert "No output: a forward pass of 600 samples needs" in text and "use at most" in text
+    assert peak < 80 * MB  # 600 samples of this model would hold about 120 MB of tensors at once
     page(at, 1)
-    assert "No forward pass: a forward pass of 300 samples" in texts(at)
+    assert "No forward pass: a forward pass of 600 samples" in texts(at)
 
 
 def test_undo_history_holds_specs_and_the_weights_cache_stays_within_its_bytes():

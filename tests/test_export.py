@@ -38,7 +38,7 @@ def fresh(spec: ModelSpec) -> nb.Sequential:
 
 def exec_script(code: str) -> dict:
     namespace = {"__name__": "exported"}
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     exec(compile(code, "<export>", "exec"), namespace)  # our own generated code
     return namespace
 
@@ -159,7 +159,7 @@ def test_array_literal_of_any_rank_reads_back(shape):
 def test_keras_json_loads_in_keras():
     text = export.keras_json(built(seed_spec()))
     assert json.loads(text)["class_name"] == "Sequential" and "\n  " in text
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     model = keras.models.model_from_json(text)
     assert model.output_shape == (None, 4) and model.count_params() == 244
 

@@ -114,9 +114,7 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
             if not before.ok:  # the layers before would run (and be built): they answer to the budgets first
                 return before
             fixes = _checked_fixes(layers, i, input_shape, shape, problem, names, reports) if with_fixes else ()
-            # a layer built for its own size has its weights whatever it receives
-            trainable, frozen = layer.count_params_for(layer.built_shape) if layer.built_shape else (0, 0)
-            formula = layer.formula(layer.built_shape) if layer.built_shape else ""
+            trainable, frozen, formula = _built_weights(layer)
             reports.append(LayerReport(i, name, layer.kind, shape, None, trainable + frozen, trainable, formula))
             issue = ShapeIssue(i, name, layer.kind, problem.expected, shape, problem.message, problem.explanation,
                                fixes, problem.keras_message)
@@ -181,6 +179,17 @@ def _input_problem(layer: Layer, shape: Shape, name: str) -> Problem | None:
                 f"{prefix}: expected axis {axis} of input shape to have value {size}, but received input with shape {format_shape(shape)}",
             )
     return None
+
+
+def _built_weights(layer: Layer) -> tuple[int, int, str]:
+    """A failing layer built for its own size (imported JSON) has its weights whatever it receives — unless that
+    size does not fit its own settings either (the problem then says so)."""
+    if layer.built_shape is None:
+        return 0, 0, ""
+    try:
+        return (*layer.count_params_for(layer.built_shape), layer.formula(layer.built_shape))
+    except (IndexError, ValueError):
+        return 0, 0, ""
 
 
 def _reals_problem(layer: Layer, name: str, made_reals: int | None, names) -> Problem | None:

@@ -163,7 +163,7 @@ PRESETS: dict[str, Preset] = {
               ("Dense", {"units": 10, "activation": "softmax"})),
         "random:1",
         "The convnet of Keras's MNIST example: 3×3 convolutions shrink 28 to 26 and 11, pooling halves 26 to 13 and 11 "
-        "to 5, and Flatten turns the (5, 5, 64) feature map into 1,600 values for Dense(10): 34,826 parameters.",
+        "to 5, and Flatten turns the (5, 5, 64) feature map into 1,600 values for Dense(10): output (None, 10), 34,826 parameters.",
     ),
     "text-classifier": Preset(
         "Text classifier: Embedding → Conv1D → pooling",
@@ -171,7 +171,7 @@ PRESETS: dict[str, Preset] = {
               ("GlobalMaxPooling1D", {}), ("Dense", {"units": 1, "activation": "sigmoid"})),
         "zeros",
         "Each of the 100 word ids becomes a 32-value vector (100, 32); Conv1D reads 5 words at a time (96, 64), and "
-        "global max pooling keeps each filter's strongest match: 64 values for the sigmoid.",
+        "global max pooling keeps each filter's strongest match: 64 values for the sigmoid, (None, 1).",
     ),
     "conv-autoencoder": Preset(
         "Convolutional autoencoder",
@@ -190,7 +190,7 @@ PRESETS: dict[str, Preset] = {
               ("Dropout", {"rate": 0.3}), ("Dense", {"units": 3, "activation": "softmax"})),
         "random:3",
         "BatchNormalization keeps 4 numbers per feature: gamma and beta are trained, the moving mean and variance "
-        "are not — 128 of its 256 parameters are non-trainable. Dropout passes everything through at inference.",
+        "are not — 128 of its 256 parameters are non-trainable; Dropout passes everything through at inference: (None, 3).",
     ),
     "broken-conv-on-28x28": Preset(
         "Repair: Conv2D on a (28, 28) image",
@@ -206,7 +206,22 @@ PRESETS: dict[str, Preset] = {
               ("Flatten", {})),
         "random:5",
         "It runs, but look at the shapes: Dense on the (6, 6, 4) feature map gives (6, 6, 10) — a softmax at each of "
-        "the 36 positions, not one per image — and Flatten then makes 360 values. Move the Flatten before the Dense "
+        "the 36 positions, not one per image — and Flatten then makes (None, 360). Move the Flatten before the Dense "
         "to get (None, 10).",
+    ),
+    "lstm-sequence": Preset(
+        "LSTM sequence model",
+        _spec((30, 8), ("LSTM", {"units": 32, "return_sequences": True}), ("LSTM", {"units": 16}), ("Dense", {"units": 1})),
+        "random:6",
+        "The first LSTM returns its state at every step, (30, 32), so the second can read the whole sequence; the "
+        "second returns only its last state, (16,), for Dense: (None, 1). LSTM parameters: 4×(in×units + units×units + units).",
+    ),
+    "broken-lstm-after-lstm": Preset(
+        "Repair: LSTM after LSTM without return_sequences",
+        _spec((30, 8), ("LSTM", {"units": 32}), ("LSTM", {"units": 16}), ("Dense", {"units": 1})),
+        "random:7",
+        "An LSTM reads a sequence (steps, features), but the first one returns only its last state, (None, 32). "
+        "Set return_sequences=True on it so it passes on all 30 steps.",
+        broken=True,
     ),
 }

@@ -84,6 +84,17 @@ def measure(fn, repeat: int = 15, min_time: float = 0.02, warmup: int = 3) -> di
     return compare({"x": fn}, repeat, min_time, warmup)["x"]
 
 
+def percentile(values, p: float) -> float | None:
+    """The p-th percentile (0..100) by linear interpolation between order statistics (numpy's default)."""
+    xs = sorted(values)
+    if not xs:
+        return None
+    k = (len(xs) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
 # --- figures ----------------------------------------------------------------------------------
 def figure(id, figure, ours, baseline, baseline_name, unit, target, met, note="", ratio=None) -> dict:
     if ratio is None and isinstance(ours, (int, float)) and isinstance(baseline, (int, float)) and baseline:
@@ -189,7 +200,7 @@ def cpu_busy(interval: float = 1.0) -> float:
 
 def cycle_layers(n: int, units: int) -> tuple:
     """n layers cycling Dense(relu), tanh, Dense, Flatten, relu: every kind, shapes that keep fitting."""
-    from netbuilder.spec import LayerSpec
+    from netbuilder.studio.spec import LayerSpec
 
     cycle = (
         dict(kind="Dense", units=units, activation="relu"),
@@ -198,4 +209,8 @@ def cycle_layers(n: int, units: int) -> tuple:
         dict(kind="Flatten"),
         dict(kind="Activation", activation="relu"),
     )
-    return tuple(LayerSpec(id=i, **cycle[i % len(cycle)]) for i in range(n))
+    def make(i: int) -> LayerSpec:
+        settings = dict(cycle[i % len(cycle)])
+        return LayerSpec.make(i, settings.pop("kind"), **settings)
+
+    return tuple(make(i) for i in range(n))

@@ -5,10 +5,11 @@
    - "rerun": the same model again (what a widget interaction without an edit costs);
    - "edit": a new ModelSpec each run (the seed changes), so no cache in the app or the spec hits.
    Target: 50 layers ≤ 300 ms.
-2. `python -m streamlit run app.py` on a free port: time from spawn to `/_stcore/health` = "ok",
-   then time from Chromium's navigation to the first Graphviz SVG on the page. Baseline: the same
-   for a two-line app that only draws `st.graphviz_chart("digraph { a -> b }")`.
-   Targets: each ≤ 3 s. The server is always killed (finally).
+2. `python -m streamlit run app.py` on a free loopback port (from the repo root, so with the repo's
+   .streamlit/config.toml; `_live.Server`): time from spawn to `/_stcore/health` = "ok", then time from
+   Chromium's navigation to the first Graphviz SVG on the page. Baseline: the same for a two-line app
+   that only draws `st.graphviz_chart("digraph { a -> b }")`. Targets: each ≤ 3 s. The server is always
+   stopped (finally). bench_browser.py measures the page in more detail (sizes, clicks, phone width).
 
 The model goes where the app keeps it (`st.session_state.history`, an undo History); the
 1/10/50-layer specs use the app's default (3, 2) input so its default input data stays valid.
@@ -20,28 +21,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from _common import ROOT, cycle_layers, emit, figure, timer
 
-from netbuilder.history import History
-from netbuilder.spec import ModelSpec
+from _live import Server, launch_chromium
+from netbuilder.studio.history import History
+from netbuilder.studio.spec import ModelSpec
 
 APP = ROOT / "app.py"
 SIZES = (1, 10, 50)
 GRAPH_SVG = '[data-testid="stGraphVizChart"] svg'
 APP_ERROR = '[data-testid="stException"]'
 HELLO_APP = 'import streamlit as st\nst.graphviz_chart("digraph { a -> b }")\n'
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-gpu"]
 TRIALS = 3
 
 
@@ -110,51 +104,6 @@ def apptest_rerun(repeat: int = 7) -> tuple[list[dict], dict, list[str]]:
 
 
 # --- 2. real server + Chromium ----------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(app: Path, log) -> tuple[subprocess.Popen, int, float]:
-    """Spawn `streamlit run`; return (process, port, seconds until /_stcore/health said ok)."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true", "--server.port", str(port),
-           "--browser.gatherUsageStats", "false"]
-    t0 = timer()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        while timer() - t0 < 60:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        return proc, port, timer() - t0
-            except OSError:
-                pass
-            time.sleep(0.01)
-        raise TimeoutError("no healthy server within 60 s")
-    except BaseException:
-        stop_server(proc)
-        raise
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    """Terminate the server we started (its own process group), then kill it if it lingers."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
-
-
 def first_svg(browser, port: int, timeout_s: float = 20) -> tuple[float | None, str]:
     """Seconds from navigation to the first Graphviz SVG, or (None, why)."""
     context = browser.new_context()
@@ -182,17 +131,17 @@ def server_start() -> tuple[list[dict], list[str]]:
         hello = Path(tmp) / "hello_graph.py"
         hello.write_text(HELLO_APP)
         t0 = timer()
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         notes.append(f"Chromium launch {timer() - t0:.2f} s (not counted)")
         try:
             for trial in range(TRIALS):
                 for which, path in (("app", APP), ("hello", hello)) if trial % 2 == 0 else (("hello", hello), ("app", APP)):
-                    with open(Path(tmp) / f"{which}-{trial}.log", "w") as log:
-                        proc, port, health = start_server(path, log)
-                        try:
-                            svg, why = first_svg(browser, port)
-                        finally:
-                            stop_server(proc)
+                    server = Server(path, Path(tmp) / f"{which}-{trial}.log")
+                    try:
+                        health = server.start(timeout=60).health_s
+                        svg, why = first_svg(browser, server.port)
+                    finally:
+                        server.stop()
                     results[which]["health"].append(health)
                     results[which]["svg"].append(svg)
                     print(f"  server {which:5s} trial {trial}: health {health:.2f} s, first graph SVG "

@@ -36,7 +36,7 @@ def importtime_top(n: int = 8) -> list[tuple[str, int]]:
             continue
         _, cumulative, name = line[len("import time:"):].split("|")
         depth = (len(name) - len(name.lstrip()) - 1) // 2  # nesting is shown by two spaces a level
-        if depth == 0 or (depth == 1 and name.strip().startswith("netbuilder.")):  # top level, netbuilder's own
+        if depth == 0 or name.strip().startswith("netbuilder."):  # top level, and netbuilder's own at any depth
             rows.append((name.strip(), int(cumulative)))
     return sorted(rows, key=lambda r: -r[1])[:n]
 

@@ -3,8 +3,11 @@
 NumPy reports its array allocations to tracemalloc, so the traced peak during `predict` (with the
 weights and input already held) is the real high-water mark of array memory. The floor any
 implementation needs: weights + input + two activations (one layer's input and its output).
-Target: predict's peak ≤ 1.5 × the floor. Also: `forward` keeps every layer's output (the app
-shows them), `predict` keeps none, so forward's peak should be about weights + input + 8 activations.
+Target: predict's peak ≤ 1.5 × the floor. Also: `forward(x, keep_bytes=∞)` keeps every layer's output,
+`predict` keeps none, so forward's peak should be about weights + input + 8 activations; with its
+default `keep_bytes` (limits.MAX_FORWARD_BYTES, what the app's Forward tab uses) forward keeps outputs
+only while they fit in that budget; limits.py defines the budget as the peak bytes of the tensors one
+forward pass holds at once, so the traced peak minus weights and input should stay ≤ the budget.
 BLAS's own scratch buffers are not NumPy allocations and are not counted.
 Run alone: python bench/bench_memory.py
 """
@@ -19,6 +22,7 @@ import numpy as np
 from _common import cli, emit, figure
 
 from netbuilder import Dense, Input, Sequential
+from netbuilder.engine.limits import MAX_FORWARD_BYTES
 
 LAYERS, UNITS, BATCH = 8, 1024, 4096
 
@@ -52,17 +56,24 @@ def main():
         return h
 
     p_predict = traced_peak(lambda: model.predict(x)) - held_extra
-    p_forward = traced_peak(lambda: model.forward(x)) - held_extra
+    p_forward = traced_peak(lambda: model.forward(x, keep_bytes=2**62)) - held_extra
+    p_budget = traced_peak(lambda: model.forward(x)) - held_extra
+    kept = model.cost.kept_layers(BATCH)
     p_hand = traced_peak(hand) - held_extra
     tracemalloc.stop()
     forward_expected = weights + x.nbytes + LAYERS * act
+    p_budget_tensors = p_budget - weights - x.nbytes  # the tensors the run itself holds at its peak
     figures = [
         figure("memory.predict", f"peak memory, predict {LAYERS}×Dense({UNITS}, relu), batch {BATCH}", p_predict, floor,
                "floor: weights + input + 2 activations", "B", "≤ 1.5× floor", p_predict <= 1.5 * floor),
-        figure("memory.forward", "peak memory, forward (keeps all outputs) vs predict", p_predict, p_forward,
+        figure("memory.forward", "peak memory, predict vs forward keeping all outputs", p_predict, p_forward,
                "forward", "B", "predict keeps no intermediates (< forward)",
                p_predict < p_forward and p_forward >= 0.95 * forward_expected,
                note=f"forward expected ≈ weights + input + {LAYERS} activations = {forward_expected / 2**20:,.1f} MiB"),
+        figure("memory.forward_budget", "forward with the app's keep_bytes: peak tensors held (weights and input not counted)",
+               p_budget_tensors, MAX_FORWARD_BYTES, "MAX_FORWARD_BYTES", "B", "≤ the run budget", p_budget_tensors <= MAX_FORWARD_BYTES,
+               note=f"keeps {kept} of {LAYERS} layer outputs ({kept * act / 2**20:.0f} MiB) + the model's output; the layers past "
+                    "them still run while the kept ones are held"),
         figure("memory.hand", "peak memory, predict vs the hand NumPy chain (`matmul + b`, then maximum)", p_predict, p_hand,
                "hand NumPy", "B", "(informative)", None),
     ]

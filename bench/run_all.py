@@ -1,6 +1,6 @@
 """Run every benchmark, print each figure with its baseline and ratio, write results.md and scaling.png.
 
-    python bench/run_all.py            # everything (≈ 2–3 minutes on 2 cores)
+    python bench/run_all.py            # everything (≈ 10 minutes on 2 cores)
     python bench/run_all.py --only predict inference
 
 Each bench_*.py runs in its own fresh process (so one's imports and caches do not colour
@@ -25,7 +25,7 @@ from pathlib import Path
 from _common import ROOT, blas_threads, cpu_busy, cpu_model, fmt_met, fmt_ratio, fmt_value, print_figures
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("import", "inference", "memory", "predict", "app")  # import first: the quietest machine
+SCRIPTS = ("import", "inference", "memory", "predict", "app", "browser", "load")  # import first: the quietest machine
 
 
 def version(dist: str) -> str:
@@ -108,6 +108,14 @@ def run_script(name: str, tmp: Path, max_wait: float = 0) -> dict:
     return result
 
 
+def _click(row: dict, key: str) -> str:
+    """A browser row's click time with its server part in parentheses ("" when the row has no such click)."""
+    if key not in row:
+        return ""
+    server = row.get(key + "_server")
+    return fmt_value(row[key], "s") + (f" ({fmt_value(server, 's')})" if server is not None else "")
+
+
 def markdown(results: list[dict], info: dict, total_s: float) -> str:
     lines = [
         "# netbuilder benchmarks",
@@ -149,6 +157,15 @@ def markdown(results: list[dict], info: dict, total_s: float) -> str:
         lines += ["", "## App rerun (AppTest) by model size", "", "| layers | rerun | rerun after an edit |", "| --- | --- | --- |"]
         for n, a, e in zip(c["layers"], c["rerun"], c["edit"]):
             lines.append(f"| {n} | {fmt_value(a, 's')} | {fmt_value(e, 's')} |")
+    if "browser" in curves:
+        c = curves["browser"]
+        lines += ["", "## The page in Chromium by model size (medians; server part of a click in parentheses)", "",
+                  "| viewport | page | navigation → first graph | navigation → settled | change units | Add layer | baseline redraw |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for row in c["rows"]:
+            lines.append(f"| {row['viewport']} | {row['name']} | {fmt_value(row['first_graph'], 's')} | "
+                         f"{fmt_value(row['nav_settled'], 's') if 'nav_settled' in row else ''} | {_click(row, 'units')} | "
+                         f"{_click(row, 'add')} | {_click(row, 'redraw')} |")
     if "predict_batch" in curves:
         c = curves["predict_batch"]
         lines += ["", "## 8 × Dense(1024, relu) predict by batch size", "", "| batch | ours | hand NumPy | PyTorch | ours / hand |",
@@ -168,7 +185,7 @@ def plot(results: list[dict], path: Path) -> bool:
         print("matplotlib is not installed: no scaling.png (pip install -r requirements-dev.txt)")
         return False
     curves = {k: v for r in results for k, v in r.get("curves", {}).items()}
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.4))
     ax = axes[0]
     if "inference" in curves:
         c = curves["inference"]
@@ -196,6 +213,23 @@ def plot(results: list[dict], path: Path) -> bool:
             ax.loglog(c["batch"], [t * 1e3 for t in c[k]], m, label=label)
         ax.legend(fontsize=8)
     ax.set(title="8 × Dense(1024, relu) predict", xlabel="batch size", ylabel="ms per call")
+    ax = axes[3]
+    if "browser" in curves:
+        c = curves["browser"]
+        for vp, style in zip(c["viewports"], ("-", "--")):
+            rows = [r for r in c["rows"] if r["viewport"] == vp and r["name"] != "baseline"]
+            base = next((r for r in c["rows"] if r["viewport"] == vp and r["name"] == "baseline"), None)
+            xs = [int(r["name"].split()[0]) for r in rows]
+            for key, marker, label in (("first_graph", "o", "navigation → first graph"), ("units", "s", "change units"),
+                                       ("add", "^", "Add layer")):
+                ys = [r[key] for r in rows]
+                if xs and all(y is not None for y in ys):
+                    ax.plot(xs, ys, marker + style, label=f"{label}, {vp}")
+            if base and base["redraw"] is not None:
+                ax.axhline(base["redraw"], color="grey", ls=style, lw=0.8, label=f"baseline redraw, {vp}")
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=6)
+    ax.set(title="The page in Chromium", xlabel="layers", ylabel="s")
     for ax in axes:
         ax.grid(True, alpha=0.3)
     fig.tight_layout()

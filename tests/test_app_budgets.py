@@ -140,3 +140,30 @@ def test_a_failing_page_part_is_caught_there_and_the_rest_of_the_page_works():
     ]
     assert at.button(key="undo")  # drawn after both failures
     assert "no room" not in str(at) and "KeyError" not in str(at)  # nothing about the error reaches the visitor
+
+
+def test_heavy_work_runs_one_at_a_time_and_light_work_never_waits():
+    import threading
+
+    from netbuilder.studio.models import HEAVY_BYTES, heavy_slot
+
+    inside, most, light_done = [0], [0], threading.Event()
+    lock = threading.Lock()
+
+    def heavy():
+        with heavy_slot(nbytes=HEAVY_BYTES + 1):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            light_done.wait(5)  # a light job gets through while a heavy one holds the slot
+            with lock:
+                inside[0] -= 1
+
+    workers = [threading.Thread(target=heavy) for _ in range(3)]
+    for w in workers:
+        w.start()
+    with heavy_slot(nbytes=1):
+        light_done.set()
+    for w in workers:
+        w.join(10)
+    assert most[0] == 1 and not any(w.is_alive() for w in workers)

@@ -41,6 +41,7 @@ def test_config_file_has_safe_server_settings():
     upload = config["server"]["maxUploadSize"]
     assert isinstance(upload, int) and 1 <= upload <= MAX_UPLOAD_MB
     assert 5 <= config["server"]["disconnectedSessionTTL"] <= 30  # a closed tab's memory is freed soon
+    assert config["runner"]["postScriptGC"] is False  # a full collection after each run stalls every other visitor
 
 
 def config_show(tmp_path) -> dict[str, tuple[object, str]]:

@@ -95,20 +95,20 @@ class ModelCost:
 
     def forward_bytes(self, batch: int = 1) -> int:
         """Peak bytes when every layer's output is kept (`forward`)."""
+        return self.keeping_bytes(len(self.outputs), batch)
+
+    def keeping_bytes(self, keep: int, batch: int) -> int:
+        """Peak bytes of `forward` keeping the first `keep` layers' outputs (the rest run as in predict)."""
         kept, peak = 0, 0
         for i, out in enumerate(self.outputs):
-            peak = max(peak, batch * (kept + out) + self._scratch(i, batch))
-            kept += out
+            unkept_input = batch * self.inputs[i] if i > keep else 0
+            peak = max(peak, kept + unkept_input + batch * out + self._scratch(i, batch))
+            kept += batch * out if i < keep else 0
         return FLOAT32 * peak
 
     def kept_layers(self, batch: int, budget: int = MAX_FORWARD_BYTES) -> int:
-        """How many layers' outputs `forward` can keep within `budget` bytes (the rest run as in predict)."""
-        kept = 0
-        for n, out in enumerate(self.outputs):
-            if FLOAT32 * (batch * (kept + out) + self._scratch(n, batch)) > budget:
-                return n
-            kept += out
-        return len(self.outputs)
+        """How many layers' outputs `forward` can keep while its whole run stays within `budget` bytes."""
+        return next((k for k in range(len(self.outputs), 0, -1) if self.keeping_bytes(k, batch) <= budget), 0)
 
     def max_batch(self) -> int:
         """The largest batch whose predict fits the memory and work budgets."""

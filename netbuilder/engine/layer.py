@@ -10,6 +10,7 @@ code. Everything else (analysis, JSON, links, the editor, the graph, export) wor
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -38,6 +39,7 @@ def check_name(name) -> str | None:
     return name
 
 
+@functools.lru_cache(maxsize=256)
 def snake_case(name: str) -> str:
     """Keras's automatic layer-name prefix: Dense → dense, Conv2D → conv2d, MaxPooling2D → max_pooling2d."""
     name = re.sub(r"\W+", "", name)

@@ -10,16 +10,30 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 
 from ..engine.limits import MAX_WEIGHT_BYTES
 from ..engine.model import Input, Sequential
 from .spec import ModelSpec
 
 CACHE_BYTES = 4 * MAX_WEIGHT_BYTES  # weights kept for recently shown models, all sessions together
+HEAVY_BYTES = 8 * 2**20  # work that allocates more than this (weights, a run's tensors, exported text) ...
+HEAVY_WORK = 2_000_000_000  # ... or does more than this much work waits for the one heavy slot
 
 _cache: OrderedDict[str, tuple[Sequential, int]] = OrderedDict()
 _cached_bytes = 0
 _lock = threading.Lock()
+_heavy = threading.RLock()  # one heavy job at a time in the whole server: light page runs and health checks stay quick
+
+
+@contextmanager
+def heavy_slot(nbytes: int = 0, work: int = 0):
+    """Run a block in the server's one slot for heavy work when it is heavy (by its cost, known beforehand)."""
+    if nbytes <= HEAVY_BYTES and work <= HEAVY_WORK:
+        yield
+        return
+    with _heavy:
+        yield
 
 
 def content_key(spec: ModelSpec) -> str:
@@ -39,7 +53,8 @@ def built(spec: ModelSpec) -> Sequential:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key][0]
-    model = fresh(spec)
+    with heavy_slot(spec.analysis.cost.weight_bytes):
+        model = fresh(spec)
     size = model.cost.weight_bytes
     with _lock:
         if key not in _cache and size <= CACHE_BYTES:

@@ -14,7 +14,7 @@ import numpy as np
 from ..engine.cost import readable_bytes
 from ..engine.errors import NetbuilderError
 from ..engine.limits import MAX_FORWARD_BYTES
-from .models import built
+from .models import built, heavy_slot
 from .spec import ModelSpec
 
 
@@ -58,8 +58,11 @@ def runnable_part(spec: ModelSpec) -> ModelSpec:
 def output(spec: ModelSpec, x: np.ndarray) -> Output | NoRun:
     """What `predict` gives for `x` (it keeps no tensor but the one it works on), within the run budgets."""
     part = runnable_part(spec)
+    cost = part.analysis.cost
     try:
-        return Output(built(part).predict(x), part is spec)
+        model = built(part)
+        with heavy_slot(cost.predict_bytes(len(x)), cost.work * len(x)):
+            return Output(model.predict(x), part is spec)
     except NetbuilderError as e:
         return NoRun(str(e))
 
@@ -67,9 +70,11 @@ def output(spec: ModelSpec, x: np.ndarray) -> Output | NoRun:
 def forward(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | None = None) -> ForwardRun | NoRun:
     """Every tensor of `spec` on `x`, as far as the model fits, within the run budgets."""
     part = runnable_part(spec)
+    cost = part.analysis.cost
     try:
         model = built(part)
-        tensors = model.forward(x, keep_bytes=MAX_FORWARD_BYTES, checkpoint=checkpoint)
+        with heavy_slot(cost.forward_bytes(len(x)), cost.work * len(x)):
+            tensors = model.forward(x, keep_bytes=MAX_FORWARD_BYTES, checkpoint=checkpoint)
     except NetbuilderError as e:
         return NoRun(str(e))
     titles = ["Input"] + [f"{r.name} ({r.kind})" for r in part.analysis.layers]

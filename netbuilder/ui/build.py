@@ -6,6 +6,8 @@ settings of the selected layer only, generated from its kind's declarations.
 
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
 from ..engine.cost import readable_bytes
@@ -42,7 +44,10 @@ def page(model: ModelSpec) -> None:
 def graph(model: ModelSpec) -> None:
     chart = dataflow(model, selected=ss.selection)
     tall = len(model.layers) > 8
-    with st.container(height=GRAPH_HEIGHT if tall else "content", border=False, key="graph_box"):
+    # A key of its own per drawing: the browser draws a changed graph afresh instead of animating every node
+    # from the old one to the new, which took most of a click's time on a big model.
+    drawing = hashlib.blake2s(chart.source.encode(), digest_size=6).hexdigest()
+    with st.container(height=GRAPH_HEIGHT if tall else "content", border=False, key=f"graph_{drawing}"):
         st.graphviz_chart(chart, width="content")
 
 

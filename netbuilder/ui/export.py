@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..engine.errors import NetbuilderError
-from ..studio.models import built
+from ..studio.models import built, heavy_slot
 from ..studio.spec import ModelSpec
 from ..views import export, graph
 from . import state
@@ -28,7 +28,8 @@ def page(model: ModelSpec) -> None:
         return
     file_name, make = formats[choice]
     try:
-        text = make(keras_model, checkpoint=state.checkpoint)
+        with heavy_slot(export.CHARS_PER_WEIGHT * keras_model.count_params()):
+            text = make(keras_model, checkpoint=state.checkpoint)
     except NetbuilderError as e:
         st.warning(f"{choice}: {state.plain(e)}")
         text = None

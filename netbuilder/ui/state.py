@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +29,10 @@ from ..studio.layer_list import parse_layers
 from ..studio.spec import ModelSpec, seed_spec
 
 ss = st.session_state
-INPUT = "input"  # the layer list's entry for the model input (its shape and data)
+INPUT = "input"
+# Page runs, the health check and heavy NumPy work share one interpreter: switching threads every millisecond
+# (not 5) keeps a light visitor's run and /_stcore/health from waiting behind another visitor's Python work.
+sys.setswitchinterval(0.001)  # the layer list's entry for the model input (its shape and data)
 
 
 def spec() -> ModelSpec:

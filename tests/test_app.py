@@ -95,7 +95,7 @@ def test_first_open_shows_the_seed_model_its_shapes_params_and_output():
 def test_the_summary_shows_cost_like_torchinfo():
     at = open_app()
     assert "Forward pass: 288 mult-adds per sample · peak memory" in texts(at)
-    assert list(at.dataframe[0].value["Mult-adds"]) == ["96", "0", "0", "192"]  # 3·2·16, 48·4
+    assert list(at.table[-1].value["Mult-adds"]) == ["96", "0", "0", "192"]  # 3·2·16, 48·4
 
 
 def test_forward_pass_values_equal_the_engine():
@@ -112,7 +112,7 @@ def test_forward_pass_values_equal_the_engine():
 
 def test_summary_rows_and_formulas():
     at = open_app()
-    summary = at.dataframe[0].value
+    summary = at.table[-1].value
     assert list(summary["Layer (type)"]) == ["dense (Dense)", "activation (Activation)", "flatten (Flatten)", "dense_1 (Dense)"]
     assert list(summary["Output Shape"]) == ["(None, 3, 16)", "(None, 3, 16)", "(None, 48)", "(None, 4)"]
     assert list(summary["Param #"]) == [48, 0, 0, 196]
@@ -148,7 +148,7 @@ def test_edit_the_selected_layers_generated_settings():
     run(at.checkbox(key=f"use_bias_{first}").uncheck())
     layer = model(at).layers[0]
     assert (layer.units, layer.activation, layer.use_bias) == (8, "tanh", False)
-    assert at.dataframe[0].value["Param #"].tolist()[0] == 2 * 8
+    assert at.table[-1].value["Param #"].tolist()[0] == 2 * 8
     flatten = layer_id(at, 2)
     select(at, 2)
     run(at.selectbox(key=f"data_format_{flatten}").set_value("channels_first"))

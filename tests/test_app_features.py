@@ -411,7 +411,7 @@ def test_import_a_real_keras_model_json():
     keras_shapes = [format_shape(layer.output.shape) for layer in km.layers]
     assert [format_shape(r.output_shape) for r in spec.analysis.layers] == keras_shapes
     assert edge_labels(dot(at)) == ["(None, 3, 2)", *keras_shapes]
-    assert at.dataframe[0].value["Param #"].tolist() == [layer.count_params() for layer in km.layers]
+    assert at.table[-1].value["Param #"].tolist() == [layer.count_params() for layer in km.layers]
     assert "Imported a model with 5 layers" in texts(at)
     assert input_text(at) == data.format_array(data.fill("range", (3, 2)))
     # editable like any other model, and undo brings back the one before the import

@@ -77,6 +77,10 @@ class LayerSpec:
         return layer
 
     def label(self) -> str:
+        return self._label
+
+    @cached_property
+    def _label(self) -> str:  # the graph asks on every page run: made once per (immutable) layer
         return self.to_layer().label()
 
     # --- plain data (share links) ---------------------------------------------------------------

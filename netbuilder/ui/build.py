@@ -188,7 +188,7 @@ def input_panel(model: ModelSpec) -> None:
 def summary(model: ModelSpec) -> None:
     analysis = model.analysis
     st.subheader("Summary")
-    st.dataframe(summary_frame(analysis), hide_index=True, width="stretch")
+    st.table(summary_frame(analysis), hide_index=True)  # plain HTML: light to draw, every cell readable
     totals = " · ".join(f"{label}: {n:,} ({readable_size(n)})" for label, n in param_totals(analysis))
     st.markdown(f"**{totals}**")
     cost = analysis.cost

@@ -100,7 +100,7 @@ def check_case(case: Case) -> None:
     ours = ours_model(case)
     assert ours.output_shape == tuple(theirs.output_shape), (ours.output_shape, theirs.output_shape)
     assert ours.count_params() == theirs.count_params()
-    layer_k, layer_n = theirs.layers[0], ours.layers[0]
+    layer_k = theirs.layers[0]
     assert ours.cost.trainable_params == sum(int(np.prod(w.shape)) for w in layer_k.trainable_weights)
     assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
     check_outputs(case, ours, theirs)

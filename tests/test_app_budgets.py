@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from netbuilder.engine.limits import MAX_WEIGHT_BYTES
 from netbuilder.studio import models, share
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
-from test_app import BUILD, EXPORT, model, open_app, page, run, select, shown, texts
+from test_app import EXPORT, model, open_app, page, run, select, shown, texts
 
 MB = 2**20
 

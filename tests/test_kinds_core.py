@@ -30,7 +30,6 @@ def test_core_kinds_export_and_json():
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.input_shape], ids=lambda c: c.id)
 def test_core_kind_cost_holds_what_predict_allocates(case):
-    import numpy as np
 
     from kind_harness import check_cost, ours_model, sample
 

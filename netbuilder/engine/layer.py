@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import LayerConfigError
 from .settings import Setting
-from .shapes import Shape, check_input_shape, format_shape
+from .shapes import Shape, check_input_shape
 from .limits import MAX_NAME_CHARS
 
 _NAME_RE = re.compile(r"[^\x00-\x1f\x7f/]+")

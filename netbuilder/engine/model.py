@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -188,14 +187,7 @@ class Sequential:
     # --- computing ----------------------------------------------------------------------------
     def _as_input(self, x) -> np.ndarray:
         """`x` as float32 with the model's per-sample shape, or an error naming both shapes."""
-        try:
-            arr = np.asarray(x)
-        except (ValueError, TypeError) as e:
-            raise InputDataError(f"input must be a numeric array (a ragged nested list is not one): {e}") from None
-        if arr.dtype.kind not in "biuf":
-            raise InputDataError(f"input must hold real numbers; received dtype {arr.dtype}")
-        if arr.size > MAX_TENSOR_ELEMENTS:
-            raise LimitError(f"input has {arr.size:,} values; at most {MAX_TENSOR_ELEMENTS:,} are allowed")
+        arr = _numbers(x, "input")
         if self._input is None:
             if arr.ndim < 1:
                 raise InputDataError("input needs a batch axis; received a scalar")
@@ -259,16 +251,9 @@ class Sequential:
 
     # --- training -------------------------------------------------------------------------------
     def _targets(self, y, samples: int) -> np.ndarray:
-        try:
-            arr = np.asarray(y)
-        except (ValueError, TypeError) as e:
-            raise InputDataError(f"targets must be a numeric array: {e}") from None
-        if arr.dtype.kind not in "biuf":
-            raise InputDataError(f"targets must hold real numbers; received dtype {arr.dtype}")
+        arr = _numbers(y, "targets")
         if arr.ndim < 1 or len(arr) != samples:
             raise InputDataError(f"x holds {samples:,} samples but y holds {len(arr) if arr.ndim else 0:,}; give one target per sample")
-        if arr.size > MAX_TENSOR_ELEMENTS:
-            raise LimitError(f"targets have {arr.size:,} values; at most {MAX_TENSOR_ELEMENTS:,} are allowed")
         return arr.astype(np.float32, copy=False)
 
     def _require_compiled(self) -> None:
@@ -373,3 +358,16 @@ class Sequential:
         from .serialization import to_json
 
         return to_json(self)
+
+
+def _numbers(x, what: str) -> np.ndarray:
+    """`x` as an array of real numbers within MAX_TENSOR_ELEMENTS, or an error saying what is wrong with it."""
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise InputDataError(f"{what} must be a numeric array (a ragged nested list is not one): {e}") from None
+    if arr.dtype.kind not in "biuf":
+        raise InputDataError(f"{what} must hold real numbers; received dtype {arr.dtype}")
+    if arr.size > MAX_TENSOR_ELEMENTS:
+        raise LimitError(f"{what} has {arr.size:,} values; at most {MAX_TENSOR_ELEMENTS:,} are allowed")
+    return arr

@@ -36,7 +36,7 @@ def toolbar() -> None:
         st.button("", icon=":material/redo:", on_click=state.on_history, args=("redo",), help="Redo",
                   disabled=not ss.history.can_redo, key="redo")
         st.selectbox("Preset", list(presets.PRESETS), key="preset_name", format_func=lambda name: presets.PRESETS[name].title,
-                     label_visibility="collapsed", width=240)
+                     label_visibility="collapsed", width=320)
         st.button("Load", key="load_preset", on_click=state.on_preset, help="Load the chosen preset (Undo brings your model back)")
         with st.popover("Seed", icon=":material/casino:"):
             ss.seed = state.spec().seed

@@ -12,9 +12,11 @@ PAGES = {"Build": build.page, "Forward pass": forward.page, "Train": train.page,
 
 st.set_page_config(page_title="netbuilder", page_icon="🧱", layout="wide", initial_sidebar_state="collapsed")
 state.init_state()
-state.sync_link()
 toolbar.header()
-toolbar.toolbar()
+with state.guard("share link"):
+    state.sync_link()
+with state.guard("toolbar"):
+    toolbar.toolbar()
 toolbar.first_steps()
 # Only the open tab runs (on_change="rerun"): a 50-layer forward pass is not drawn while building.
 for tab, (name, page) in zip(st.tabs(list(PAGES), key="page", on_change="rerun"), PAGES.items()):

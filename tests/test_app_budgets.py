@@ -167,3 +167,34 @@ def test_heavy_work_runs_one_at_a_time_and_light_work_never_waits():
     for w in workers:
         w.join(10)
     assert most[0] == 1 and not any(w.is_alive() for w in workers)
+
+
+def _keras_json(layers) -> str:
+    return json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [None, 8]}}, *layers]}})
+
+
+def test_a_paste_with_3000_digit_noise_shapes_is_refused_with_the_model_kept():
+    """Before: it imported, then no link could be made for it and every later run of the session failed."""
+    dropout = {"class_name": "Dropout", "config": {"name": "d", "rate": 0.5, "noise_shape": [None, int("9" * 3000)]}}
+    at = open_app()
+    at.text_area(key="import_text").input(_keras_json([dropout] * 4))
+    run(at.button(key="import").click())
+    assert model(at) == seed_spec()
+    assert any("noise_shape sizes are at most 67,108,864" in shown(e.value) for e in [*at.error, *at.warning])
+
+
+def test_a_model_too_large_for_any_link_keeps_the_page_and_undo_working():
+    rng = np.random.default_rng(0)
+    layers = tuple(LayerSpec.make(i, "Dropout", rate=float(rng.uniform(0.01, 0.99)), seed=int(rng.integers(2**32)),
+                                  noise_shape=(None, *map(int, rng.integers(1, 6 * 10**7, 4))))
+                   for i in range(200))
+    huge = ModelSpec((8, 8, 8, 8), layers, 0)
+    at = open_app()
+    at.session_state.history.push(huge)
+    run(at)
+    assert not at.exception
+    assert model(at) == huge and "model" not in at.query_params  # no link in the address bar rather than a broken page
+    assert any("cannot be shared as a link" in shown(w.value) for w in at.warning)
+    run(at.button(key="undo").click())
+    assert model(at) == seed_spec() and at.query_params["model"] == share.encode(seed_spec(), at.session_state.input_data)

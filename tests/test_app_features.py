@@ -321,6 +321,8 @@ HOSTILE = {
     "units 10**12": _token(_layers_doc([{"id": 0, "kind": "Dense", "units": 10**12}])),
     "kind is a URL": _token(_layers_doc([{"id": 0, "kind": "https://evil.example/login"}])),
     "kind is an icon": _token(_layers_doc([{"id": 0, "kind": ":material/warning: [x](javascript:alert(1))"}])),
+    "kind is an entity URL": _token(_layers_doc([{"id": 0, "kind": "https&colon;//evil.example/login"}])),
+    "kind is an e-mail": _token(_layers_doc([{"id": 0, "kind": "admin@evil.example"}])),
     "5000 layers": _token(_layers_doc([{"id": i, "kind": "Flatten"} for i in range(5000)])),
     "201 layers": _token(_layers_doc([{"id": i, "kind": "Activation"} for i in range(201)])),
     "not JSON": _token(b"\xff\xfe not json"),

@@ -253,6 +253,26 @@ def test_the_address_bar_is_a_share_link_that_reopens_the_same_model_and_output(
     other.assert_no_exception()
 
 
+HOSTILE_KINDS = ["https://evil.example/login", "https&colon;//evil.example/login", "admin@evil.example",
+                 "www.evil.example", "[x](javascript:alert(1))", "<a href='https://evil.example'>x</a>"]
+
+
+@pytest.mark.e2e
+def test_visitor_text_quoted_in_a_message_never_becomes_a_link(new_page):
+    """What the browser draws, not the Markdown source: Streamlit's Markdown auto-links bare URLs, e-mail
+    addresses and entity-spelled schemes, so a hostile link's layer kind must reach the page as plain text."""
+    import base64
+    import json
+    import zlib
+
+    for kind in HOSTILE_KINDS:
+        raw = json.dumps({"model": {"input_shape": [3, 2], "seed": 0, "layers": [{"id": 0, "kind": kind}]}}).encode()
+        app = new_page("?model=1." + base64.urlsafe_b64encode(zlib.compress(raw)).rstrip(b"=").decode())
+        (alert,) = [a for a in app.page.locator('[data-testid="stAlert"]').all() if "could not be opened" in a.inner_text()]
+        assert alert.locator("a").count() == 0, (kind, alert.inner_html())
+        assert kind.split("/")[-1].split("@")[-1][:6] in alert.inner_text().replace("\u200d", "")  # quoted, as text
+
+
 @pytest.mark.e2e
 def test_two_browsers_editing_at_once_never_see_each_others_model(new_page):
     first, second = new_page(), new_page()

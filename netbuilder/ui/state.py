@@ -42,11 +42,12 @@ def spec() -> ModelSpec:
 def plain(text) -> str:
     """`text` with Markdown's special characters escaped: messages quote what a visitor typed.
 
-    Bare URLs would be auto-linked and `:name:` shortcodes drawn as icons, so `:` and `/` after a
-    scheme-like word and around shortcodes are broken with a zero-width joiner."""
-    text = re.sub(r"([\\`*_\[\]<>#|~$])", r"\\\1", str(text))  # emphasis, links, HTML, math
+    Bare URLs and e-mail addresses would be auto-linked and `:name:` shortcodes drawn as icons, so
+    a scheme-like word, every `:` and every `@` is broken with a zero-width joiner; `&` is escaped
+    so that an HTML entity (`&colon;`) cannot write a `:` back."""
+    text = re.sub(r"([\\`*_\[\]<>#|~$&])", r"\\\1", str(text))  # emphasis, links, HTML and its entities, math
     text = re.sub(r"(?i)\b(https?|ftp|mailto|www)(:|\.)", "\\1\u200d\\2", text)  # no auto-links
-    return text.replace(":", ":\u200d")  # no :material/icon: or :emoji: shortcodes
+    return text.replace(":", ":\u200d").replace("@", "@\u200d")  # no shortcodes, no e-mail links
 
 
 # --- messages next to their cause ----------------------------------------------------------------
@@ -110,14 +111,22 @@ def init_state() -> None:
 
 
 def sync_link() -> None:
-    """Keep `?model=` equal to the current model (and its input, when small), so the address bar is the share link."""
+    """Keep `?model=` equal to the current model (and its input, when small), so the address bar is the share link.
+
+    A model too large for any link (`share_problem` says why) leaves the address bar without one."""
+    ss.share_problem = None
     try:
         token, ss.share_has_weights = share.link(spec(), ss.input_data)
         ss.share_has_input = share.input_fits(ss.input_data)
     except NetbuilderError:  # the input (e.g. escaped non-ASCII text) makes the link too long: share the model alone
-        token, ss.share_has_weights = share.link(spec())
         ss.share_has_input = False
-    if st.query_params.get(share.PARAM) != token:
+        try:
+            token, ss.share_has_weights = share.link(spec())
+        except NetbuilderError as e:
+            token, ss.share_has_weights, ss.share_problem = None, False, sentence(str(e))
+    if token is None:
+        st.query_params.pop(share.PARAM, None)
+    elif st.query_params.get(share.PARAM) != token:
         st.query_params[share.PARAM] = token
     ss.share_token = token
 

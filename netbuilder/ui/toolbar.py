@@ -44,17 +44,25 @@ def toolbar() -> None:
                             help=f"0 to {MAX_SEED:,}; the same seed gives the same weights on every machine (as Keras's seeded initializers).")
             st.button("New random weights", icon=":material/casino:", key="random_seed", on_click=state.on_random_seed)
         with st.popover("Share", icon=":material/link:"):
-            url = share.share_url(st.context.url or "http://localhost:8501/", ss.share_token)
-            st.caption("The address bar always holds this link; it restores the model, its weights and its input.")
-            if not ss.share_has_input:
-                st.caption("The input data is not in this link (it is too long for one); the link opens with a range as input.")
-            if state.spec().trained and not ss.share_has_weights:
-                st.caption("The trained weights are too many for a link: it opens the model with its seed's weights. "
-                           "Export the code (Export page) to carry them.")
-            st.code(url, language=None, wrap_lines=True)
+            share_panel()
         with st.popover("Import", icon=":material/upload:", help="Import a Keras model JSON"):
             st.text_area("Paste `model.to_json()`", key="import_text", height=120)
             st.file_uploader("…or upload a .json file", type=["json"], key="import_file")
             st.button("Import", key="import", on_click=state.on_import)
     state.show_notices("toolbar")
     state.show_notices("import")
+
+
+def share_panel() -> None:
+    """The current link and what it leaves out (the address bar holds the same link)."""
+    if ss.share_token is None:
+        st.warning(f"This model cannot be shared as a link: {state.plain(ss.share_problem)} "
+                   "The Export page's Keras JSON carries it instead.")
+        return
+    st.caption("The address bar always holds this link; it restores the model, its weights and its input.")
+    if not ss.share_has_input:
+        st.caption("The input data is not in this link (it is too long for one); the link opens with a range as input.")
+    if state.spec().trained and not ss.share_has_weights:
+        st.caption("The trained weights are too many for a link: it opens the model with its seed's weights. "
+                   "Export the code (Export page) to carry them.")
+    st.code(share.share_url(st.context.url or "http://localhost:8501/", ss.share_token), language=None, wrap_lines=True)

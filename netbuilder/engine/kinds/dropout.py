@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import LayerConfigError
+from ..errors import LayerConfigError, LimitError
 from ..layer import CodePart, Cost, Layer, register
-from ..limits import MAX_INPUT_RANK
+from ..limits import MAX_INPUT_RANK, MAX_TENSOR_ELEMENTS
 from ..settings import Float, Setting, _is_int, _short
 from ..shapes import format_shape
 
 _MAX_SEED = 2**32 - 1  # Keras's seed generator keeps seeds as uint32
+_MAX_NOISE_DIM = MAX_TENSOR_ELEMENTS
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class NoiseShape(Setting):
             if dim is not None and dim <= 0:
                 raise LayerConfigError("Invalid value received for argument `noise_shape`. Expected all dimensions to be "
                                        f"positive integers or None. Received negative or zero value at index {i}: {dim}")
+            if dim is not None and dim > _MAX_NOISE_DIM:  # netbuilder's bound: a size no tensor here can have
+                raise LimitError(f"noise_shape sizes are at most {_MAX_NOISE_DIM:,}; received {_short(dim)} at index {i}")
         return tuple(None if d is None else int(d) for d in value)
 
     def format_text(self, value) -> str:

@@ -81,6 +81,21 @@ def _check_text(text) -> None:
         )
 
 
+# The same rewrites as plain string substitutions (no Python call per match): the fast path for text that parses.
+_FAST_REWRITES = [(re.compile(r"(?i)\bnan\b"), "NaN"), (re.compile(r"(?i)\binf(?:inity)?\b"), "Infinity"),
+                  (re.compile(r"(?<=[0-9])\.(?![0-9])"), ".0"), (re.compile(r"(?<![0-9])\.(?=[0-9])"), "0."),
+                  (re.compile(r"(?<=[0-9A-Za-z.\]])[ \t\n\r]+(?=[-+0-9.\[A-Za-z])"), ", ")]
+
+
+def _as_json_fast(text: str) -> str:
+    """`_as_json`'s text without keeping its rewrites (about 10× faster on NumPy's print format)."""
+    if text.lstrip().startswith("array(") and (m := _NUMPY_ARRAY.match(text)):
+        text = m.group(1)
+    for pattern, word in _FAST_REWRITES:
+        text = pattern.sub(word, text)
+    return text
+
+
 def _as_json(text: str) -> tuple[str, int, list[tuple[int, int, int]]]:
     """(JSON text, where it starts in `text`, its rewrites as (start in `text`, length there, length written)):
     NumPy's `array([...], dtype=float32)` unwrapped, `1.` and `.5` completed, space-separated numbers given commas,
@@ -110,22 +125,32 @@ _JSON_WORDS = {
 def _load(original: str):
     """json.loads of the text (NumPy's print format and nan/inf words first rewritten); numbers become floats;
     (value, number of ±Infinity read). Error columns refer to what the visitor typed."""
-    text, offset, rewrites = _as_json(original)
     infinities = []
+
+    def load(text):  # parse_int=float: a 5000-digit integer becomes inf (caught later), not Python's digit-limit error
+        return json.loads(text, parse_int=float, parse_constant=lambda c: infinities.append(c) or float(c))
+
     try:
-        # parse_int=float: a 5000-digit integer becomes inf (caught below) instead of Python's digit-limit error.
-        value = json.loads(text, parse_int=float, parse_constant=lambda c: infinities.append(c) or float(c))
-    except json.JSONDecodeError as e:
-        pos = _original_pos(e.pos + offset, rewrites, offset)
-        what = _JSON_WORDS.get(e.msg, "the brackets or commas are not right")
-        if e.msg == "Expecting value" and original[pos : pos + 1] == "]" and original[:pos].rstrip().endswith(","):
-            what = "there is a comma before ] with no number after it"
-        before = original[max(0, pos - 12) : pos].replace("\n", " ")
-        raise InputDataError(
-            f"the input is not a nested list of numbers: {what} at {_where(original, pos)}"
-            + (f", after “…{before}”" if before.strip() else "") + ". Write it like [[1, 2], [3, 4]]."
-        ) from None
+        value = load(_as_json_fast(original))
+    except json.JSONDecodeError:
+        text, offset, rewrites = _as_json(original)  # again, keeping the rewrites to point at what the visitor typed
+        infinities.clear()
+        try:
+            value = load(text)
+        except json.JSONDecodeError as e:
+            raise _explained(original, e, offset, rewrites) from None
     return value, sum(c != "NaN" for c in infinities)
+
+
+def _explained(original: str, e: json.JSONDecodeError, offset: int, rewrites) -> InputDataError:
+    """The InputDataError for a JSON error, in the visitor's words and columns."""
+    pos = _original_pos(e.pos + offset, rewrites, offset)
+    what = _JSON_WORDS.get(e.msg, "the brackets or commas are not right")
+    if e.msg == "Expecting value" and original[pos : pos + 1] == "]" and original[:pos].rstrip().endswith(","):
+        what = "there is a comma before ] with no number after it"
+    before = original[max(0, pos - 12) : pos].replace("\n", " ")
+    return InputDataError(f"the input is not a nested list of numbers: {what} at {_where(original, pos)}"
+                          + (f", after “…{before}”" if before.strip() else "") + ". Write it like [[1, 2], [3, 4]].")
 
 
 def _original_pos(pos: int, replaced, offset: int = 0) -> int:

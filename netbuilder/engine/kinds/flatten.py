@@ -66,8 +66,9 @@ class Flatten(Layer):
             return "One number per sample gets a feature axis of size 1: (None,) → (None, 1)."
         text = f"{times(dims)} = {output_shape[1]:,} values per sample, joined in order: {format_shape(shape)} → {format_shape(output_shape)}."
         if self.data_format == "channels_first" and len(dims) > 1:
-            text += (f" channels_first moves the {dims[0]:,} channels last first, so values of one position "
-                     "across channels come together.")
+            text += (f" With channels_first, axis 1 (size {dims[0]:,}) holds the channels: it is moved to the end "
+                     "before joining, so the values of one position across all channels come together, "
+                     "as with channels_last.")
         return text
 
     def keras_code(self) -> CodePart:

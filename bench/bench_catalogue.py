@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from _common import cli, compare, emit, figure  # noqa: E402
 
 BATCH = 32
+VOCABULARY = 20_000
 
 
 def models():
@@ -24,8 +25,11 @@ def models():
     convnet = nb.Sequential([nb.Input((28, 28, 1)), nb.Conv2D(32, 3, activation="relu"), nb.MaxPooling2D(2),
                              nb.Conv2D(64, 3, activation="relu"), nb.MaxPooling2D(2), nb.Flatten(), nb.Dropout(0.5),
                              nb.Dense(10, activation="softmax")], seed=0)
-    lstm = nb.Sequential([nb.Input((100, 32)), nb.LSTM(64), nb.Dense(1, activation="sigmoid")], seed=0)
-    return {"MNIST convnet": convnet, "LSTM(64), 100 steps": lstm}
+    text = nb.Sequential([nb.Input((100,)), nb.Embedding(VOCABULARY, 32), nb.LSTM(64), nb.Dense(1, activation="sigmoid")],
+                         seed=0)  # an IMDB-style text model: word ids → vectors → LSTM
+    rng = np.random.default_rng(0)
+    return {"MNIST convnet": (convnet, rng.normal(size=(BATCH, 28, 28, 1)).astype(np.float32)),
+            "Embedding → LSTM(64) text model, 100 steps": (text, rng.integers(0, VOCABULARY, (BATCH, 100)).astype(np.float32))}
 
 
 def torch_twin(model):
@@ -54,8 +58,7 @@ def main():
     import torch
 
     figures, notes = [], []
-    for name, model in models().items():
-        x = np.random.default_rng(0).normal(size=(BATCH, *model.input_shape[1:])).astype(np.float32)
+    for name, (model, x) in models().items():
         torch_model, keras_model = torch_twin(model), keras_twin(model)
         tx = torch.from_numpy(x)
         np.testing.assert_allclose(torch_model(tx).numpy(), model.predict(x), rtol=1e-4, atol=1e-5)

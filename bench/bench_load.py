@@ -217,6 +217,13 @@ def role_worst(port: int, sessions: int, start_at: float, stop_at: float, out: P
     out.write_text(json.dumps({"results": results, "closed_at": closed_at}))
 
 
+def deploy_env() -> dict[str, str]:
+    """The Dockerfile's ENV settings (the allocator's, e.g.): the server is measured as it is deployed."""
+    pairs = [word.split("=", 1) for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("ENV ")
+             for word in line.split()[1:]]
+    return {k: v for k, v in pairs}
+
+
 def spawn_role(role: str, port: int, sessions: int, start_at: float, stop_at: float, out: Path, seed: int = 0) -> subprocess.Popen:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--role", role, "--port", str(port), "--sessions", str(sessions),
            "--start-at", repr(start_at), "--stop-at", repr(stop_at), "--out", str(out), "--seed", str(seed)]
@@ -342,7 +349,9 @@ def main():
         extra = server_options(args.server_option)
         if extra:
             notes.append("server options (what-if run): " + " ".join(extra))
-        server = Server(ROOT / "app.py", tmp / "server.log", extra).start()
+        env = deploy_env()
+        notes.append("server environment as the Dockerfile sets it: " + " ".join(f"{k}={v}" for k, v in env.items()))
+        server = Server(ROOT / "app.py", tmp / "server.log", extra, env=env).start()
         try:
             with Watch(server) as watch:
                 warm_up(server)

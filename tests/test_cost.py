@@ -89,8 +89,44 @@ def sample(model, batch: int, scale: float, seed: int) -> np.ndarray:
     return (np.random.default_rng(seed).normal(size=shape) * scale).astype(np.float32)
 
 
+WINDOW_KINDS = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")
+GLOBAL_KINDS = ("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D")
+
+
+def random_window_layer(r: random.Random, kind: str, rank: int):
+    """A conv or pooling layer with random window sizes, strides, dilations, padding, layout and activation."""
+    sizes = lambda low, high: tuple(r.randint(low, high) for _ in range(rank))  # noqa: E731
+    data_format = r.choice(["channels_last", "channels_first"])
+    if kind.startswith("Conv"):
+        dilated = r.random() < 0.3  # Keras refuses strides > 1 with dilation > 1
+        return getattr(nb, kind)(r.randint(1, 12), sizes(1, 7), strides=(1,) * rank if dilated else sizes(1, 3),
+                                 padding=r.choice(["valid", "same"] + (["causal"] if rank == 1 else [])),
+                                 dilation_rate=sizes(1, 3) if dilated else (1,) * rank, data_format=data_format,
+                                 activation=r.choice(["linear", "relu", "tanh", "sigmoid", "softmax", "gelu", "elu"]),
+                                 use_bias=r.random() < 0.7)
+    if kind.startswith("Global"):
+        return getattr(nb, kind)(data_format=data_format, keepdims=r.random() < 0.5)
+    return getattr(nb, kind)(sizes(1, 5), strides=r.choice([None, sizes(1, 4)]), padding=r.choice(["valid", "same"]),
+                             data_format=data_format)
+
+
+def random_window_model(r: random.Random):
+    """1-3 conv and pooling layers of one rank (a global pooling may end them) on an input large enough that a
+    wrong scratch figure is far above the harness's slack (sequences up to 20,000 steps, images up to 120 × 120)."""
+    while True:
+        rank = r.choice([1, 2])
+        shape = (r.randint(50, 20_000), r.randint(1, 8)) if rank == 1 else (r.randint(8, 120), r.randint(8, 120), r.randint(1, 6))
+        kinds = [r.choice([k for k in WINDOW_KINDS if k.endswith(f"{rank}D")]) for _ in range(r.randint(1, 3))]
+        if r.random() < 0.2:
+            kinds.append(r.choice([k for k in GLOBAL_KINDS if k.endswith(f"{rank}D")]))
+        layers = [random_window_layer(r, kind, rank) for kind in kinds]
+        if nb.analyze(layers, shape).ok:
+            return nb.Sequential([nb.Input(shape), *layers], seed=r.randint(0, 999))
+
+
 CORE = [random_core_model(random.Random(5000 + i)) for i in range(60)]
 REGISTRY = [random_registry_model(random.Random(9000 + i)) for i in range(80)]
+WINDOWS = [random_window_model(random.Random(7000 + i)) for i in range(80)]
 
 
 def test_random_models_are_varied():
@@ -100,6 +136,18 @@ def test_random_models_are_varied():
     assert core_kinds == {"Dense", "Flatten", "Activation"} and len(activations) > 20
     assert len({len(model.input_shape) for model in CORE}) == 3
     assert len({layer.kind for model in REGISTRY for layer in model.layers}) > 25
+    layers = [layer for model in WINDOWS for layer in model.layers]
+    assert {layer.kind for layer in layers} == {*WINDOW_KINDS, *GLOBAL_KINDS}
+    for kind in WINDOW_KINDS:  # every window kind drawn with other sizes, strides and padding than its defaults
+        drawn = [layer for layer in layers if layer.kind == kind]
+        window = "kernel_size" if kind.startswith("Conv") else "pool_size"
+        assert len({getattr(layer, window) for layer in drawn}) > 3
+        assert {layer.padding for layer in drawn} >= {"valid", "same"} and {layer.data_format for layer in drawn} == {
+            "channels_last", "channels_first"}
+        assert any(layer.strides not in (None, (1,) * layer.rank) for layer in drawn)
+        if kind.startswith("Conv"):
+            assert any(max(layer.dilation_rate) > 1 for layer in drawn)
+    assert any(layer.padding == "causal" for layer in layers)
 
 
 # --- parameters and weight bytes --------------------------------------------------------------------------------
@@ -134,6 +182,23 @@ def test_predict_peak_is_honest_on_random_models_of_every_kind(index):
     model = REGISTRY[index]
     for batch in (1, 50):
         check_cost(model, sample(model, batch, 1.0, index))
+
+
+@pytest.mark.parametrize("index", range(len(WINDOWS)))
+def test_predict_peak_is_honest_on_random_conv_and_pooling_models(index):
+    """Issue 9's audit: Conv1D(16, 9) on (100000, 8) was said to need 35.2 MB and allocated 6.4 MB (one sample's
+    overlapping windows reshape into a view; two samples' into a copy). Every window kind, random geometry, 1 and 3 samples."""
+    model = WINDOWS[index]
+    for batch in (1, 3):
+        check_cost(model, sample(model, batch, 1.0, index))
+
+
+def test_conv1d_peak_of_the_audit_is_honest():
+    model = nb.Sequential([nb.Input((100_000, 8)), nb.Conv1D(16, 9)])
+    for batch in (1, 2):
+        check_cost(model, sample(model, batch, 1.0, 0))
+    small = nb.Sequential([nb.Input((1000, 8)), nb.Conv1D(16, 9)])
+    check_cost(small, sample(small, 1, 1.0, 0))
 
 
 @pytest.mark.parametrize("elements", [10_000, 100_000, 1_000_000])

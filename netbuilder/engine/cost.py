@@ -73,7 +73,8 @@ class ModelCost:
         """Elements of layer i's temporaries for `batch` samples: the large-tensor figure once its tensor is large."""
         c = self.costs[i]
         large = c.scratch_large is not None and FLOAT32 * batch * c.large_at >= LARGE_BYTES
-        return batch * (c.scratch_large if large else c.scratch) + min(batch * c.capped_scratch, c.scratch_cap)
+        later = batch * (c.scratch_large if large else c.scratch) + min(batch * c.capped_scratch, c.scratch_cap)
+        return max(batch * c.early_scratch, later)
 
     @property
     def params(self) -> int:

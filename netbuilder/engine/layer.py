@@ -90,6 +90,7 @@ class Cost:
     large_at: int = 0  # elements per sample of the tensor whose size (times the batch) decides "large"
     capped_scratch: int = 0  # more temporaries per sample, but never more than `scratch_cap` in all (work done in steps)
     scratch_cap: int = 0
+    early_scratch: int = 0  # temporaries of an earlier phase of `call`, freed before the capped ones exist (a patch matrix)
     output_is_view: bool = False  # the output shares the input's memory (a reshape): it allocates nothing
 
 

@@ -217,25 +217,26 @@ class _Conv(Layer):
         pad, out = self._geometry(dims)
         padded_size = math.prod(n + lo + hi for n, (lo, hi) in zip(dims, pad)) * channels if any(map(any, pad)) else 0
         positions, window = math.prod(out), math.prod(self.kernel_size)
-        view = window == 1 and max(self.strides) == 1 and not padded_size
-        return padded_size, 0 if view else positions * window * channels, positions * self.filters
+        return padded_size, 0 if self._input_is_patches(pad) else positions * window * channels, positions * self.filters
+
+    def _input_is_patches(self, pad) -> bool:
+        """A 1×1 kernel moving one cell at a time over an unpadded input: the input itself is the patch matrix."""
+        return math.prod(self.kernel_size) == 1 and max(self.strides) == 1 and not any(map(any, pad))
 
     def cost(self, shape, output_shape) -> Cost:
         padded_size, patches, out = self._plan(shape)
         window_channels = math.prod(self.kernel_size) * self._split(shape)[1]
         activation = activation_step_cost(self.activation, out)
-        # peaks: building patches (padded input + patches), the matmul (patches + its output), the activation (z + y)
-        def peak(activation_scratch: int) -> int:
-            phases = [padded_size + patches, patches + out]
-            if self.activation not in _IN_PLACE:
-                phases.append(2 * out + activation_scratch)
-            return max(phases) - out
-
+        # beside the output: building patches (padded input + patches), the matmul (patches); then, once the patches
+        # are freed, an activation that is not applied in place (z beside y, and its temporaries)
+        separate = self.activation not in _IN_PLACE
         return Cost(
             mult_adds=out * window_channels,
             elementwise=padded_size + patches + (out if self.use_bias else 0) + activation.elementwise,
-            scratch=peak(activation.scratch), scratch_large=peak(activation.scratch_large), large_at=out,
-            capped_scratch=activation.capped_scratch, scratch_cap=activation.scratch_cap,
+            early_scratch=max(padded_size + patches, patches + out) - out,
+            scratch=out + activation.scratch if separate else 0,
+            scratch_large=out + activation.scratch_large if separate else 0, large_at=out,
+            capped_scratch=activation.capped_scratch if separate else 0, scratch_cap=activation.scratch_cap,
         )
 
     # --- numbers --------------------------------------------------------------------------------
@@ -256,12 +257,17 @@ class _Conv(Layer):
         """(padded input's geometry, patch matrix): channels_last (N·positions, window·C), channels_first (N, window·C, positions)."""
         axes = spatial_axes(self.rank, self.data_format)
         pad, out = self._geometry([x.shape[a] for a in axes])
-        xp = padded(x, axes, pad)
-        view = windows_view(xp, axes, out, self.kernel_size, self.strides, self.dilation_rate)
         n, depth = x.shape[0], math.prod(self.kernel_size) * x.shape[channel_axis(self.data_format)]
-        if self.data_format == "channels_last":
-            return (pad, out), view.reshape(n * math.prod(out), depth)  # a copy, or x itself for a 1×1 kernel
-        return (pad, out), view.reshape(n, depth, math.prod(out))
+        shape = (n * math.prod(out), depth) if self.data_format == "channels_last" else (n, depth, math.prod(out))
+        if self._input_is_patches(pad):
+            return (pad, out), x.reshape(shape)
+        view = windows_view(padded(x, axes, pad), axes, out, self.kernel_size, self.strides, self.dilation_rate)
+        # Always one fresh patch matrix, as the cost model declares: a reshape of the overlapping windows would be
+        # a copy or a view depending on the batch and the strides (a view for one sample), so memory and the
+        # BLAS path would depend on them too.
+        patches = np.empty(shape, x.dtype)
+        np.copyto(patches.reshape(view.shape), view)
+        return (pad, out), patches
 
     def _linear(self, x: np.ndarray) -> np.ndarray:
         """The convolution plus bias, before the activation."""

@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -68,6 +69,12 @@ CASES = [
     Case(LN, {"axis": [0, 1], "center": False, "scale": False}, (3,), keras_accepts_we_reject=WHY_BATCH_AXIS),
     Case(LN, {"epsilon": 0.0}, (4,), keras_accepts_we_reject="epsilon ≤ 0 can divide by zero"),
 ]
+# LayerNormalization's variance is two-pass, mean((x − mean)²), as Keras's JAX, TensorFlow and Torch backends compute it;
+# Keras's NumPy backend (the oracle here) computes mean(x²) − mean(x)², which loses digits away from zero, so against it
+# LN agrees to its rounding, not in every bit. test_layer_norm_predict_is_keras_on_jax holds LN to Keras on JAX.
+# On the centred inputs here the gap is up to 6e-5 on short axes, and ours is the closer to the exact answer (by up to 10×).
+ONE_PASS_SLACK = 1e-4
+CASES = [replace(c, rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK) if c.kind == LN else c for c in CASES]
 
 
 @pytest.fixture(autouse=True)
@@ -106,25 +113,49 @@ BIT_CASES = [c for c in CASES if _accepted(c)]  # check_case proves Keras accept
 
 @pytest.mark.parametrize("case", BIT_CASES, ids=[c.id for c in BIT_CASES])
 def test_inference_is_bit_for_bit_keras(case):
-    """Keras's own order of operations, so equal bits, short axes included (the textbook formula is ~1e-4 off there)."""
+    """Keras's own order of operations, so equal bits, short axes included (the textbook formula is ~1e-4 off there);
+    LayerNormalization (two-pass) to the rounding of Keras NumPy's one-pass variance (see ONE_PASS_SLACK)."""
     ours, theirs = ours_model(case), keras_model(case)
     weights = _perturbed(ours, np.random.default_rng(1))
     ours.set_weights(weights)
     theirs.set_weights(weights)
     x = (np.random.default_rng(2).normal(size=(6, *case.input_shape)) * 3 + 1).astype(np.float32)
-    np.testing.assert_array_equal(ours.predict(x), theirs.predict(x, verbose=0))
+    if case.kind == LN:
+        np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK)
+        np.testing.assert_allclose(ours.predict(x), _layer_norm_exact(ours.layers[0], x), rtol=1e-5, atol=1e-5)
+    else:
+        np.testing.assert_array_equal(ours.predict(x), theirs.predict(x, verbose=0))
 
 
-def test_short_axis_needs_keras_formula():
-    """On a size-2 axis the exact (two-pass) variance differs from Keras's mean(x²) − mean(x)²; we match Keras."""
-    x = np.array([[1000.0, 1000.03], [3.0, -2.0], [250.5, 250.25]], np.float32)
-    model = nb.Sequential([nb.Input((2,)), nb.LayerNormalization()])
+def _layer_norm_reference(x, axes, epsilon=1e-3):
+    """LayerNormalization without weights in float64 (the exact answer for float32 input)."""
+    x = x.astype(np.float64)
+    return (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + epsilon)
+
+
+def _layer_norm_exact(layer, x):
+    """LayerNormalization of float32 `x` in float64: the exact answer both formulas approximate."""
+    x64 = x.astype(np.float64)
+    gamma, beta = layer._params(x)
+    if layer.rms_scaling:
+        out = x64 / np.sqrt(x64.var(layer.axes, keepdims=True) + layer.epsilon)
+        return out if gamma is None else out * gamma
+    out = (x64 - x64.mean(layer.axes, keepdims=True)) / np.sqrt(x64.var(layer.axes, keepdims=True) + layer.epsilon)
+    out = out if gamma is None else out * gamma
+    return out if beta is None else out + beta
+
+
+def test_layer_norm_far_from_zero_is_two_pass():
+    """Near 3000 Keras NumPy's mean(x²) − mean(x)² cancels to nonsense; the two-pass variance is right to float32's
+    precision there (inputs near 3000 are exact only to 2.4e-4: a few of that over their spread of 1)."""
+    x = (3000 + np.random.default_rng(5).normal(size=(8, 6))).astype(np.float32)
+    model = nb.Sequential([nb.Input((6,)), nb.LayerNormalization(center=False, scale=False)])
     keras.backend.clear_session(free_memory=False)
-    theirs = keras.Sequential([keras.Input((2,)), keras.layers.LayerNormalization()])
-    expected = theirs.predict(x, verbose=0)
-    textbook = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3)
-    assert np.abs(textbook - expected).max() > 1e-4  # the difference is real
-    np.testing.assert_array_equal(model.predict(x), expected)
+    theirs = keras.Sequential([keras.Input((6,)), keras.layers.LayerNormalization(center=False, scale=False)])
+    exact = _layer_norm_exact(model.layers[0], x)
+    tolerance = 8 * float(np.spacing(np.float32(3000)))
+    np.testing.assert_allclose(model.predict(x), exact, atol=tolerance)
+    assert not np.allclose(theirs.predict(x, verbose=0), exact, atol=50 * tolerance)  # Keras NumPy's one pass: far off or NaN
 
 
 def test_initial_weights_are_keras_ones_and_zeros():
@@ -141,7 +172,8 @@ TRAIN_CASES = [Case(BN, s, shape) for s, shape in [
 
 @pytest.mark.parametrize("case", TRAIN_CASES, ids=[c.id for c in TRAIN_CASES])
 def test_batch_norm_training_step_is_keras(case):
-    """Keras's `layer(x, training=True)`: output from the batch's statistics, moving statistics updated — twice in a row."""
+    """Keras's `layer(x, training=True)`: output from the batch's statistics, moving statistics updated — twice in a row.
+    The batch variance is two-pass as on Keras's JAX backend (its NumPy backend's one-pass differs in the last bits)."""
     ours, theirs = ours_model(case), keras_model(case)
     weights = _perturbed(ours, np.random.default_rng(3))
     ours.set_weights(weights)
@@ -150,9 +182,21 @@ def test_batch_norm_training_step_is_keras(case):
     for _ in range(2):
         x = (rng.normal(size=(5, *case.input_shape)) * 2 + 0.5).astype(np.float32)
         y, _ = ours.layers[0].forward_train(x, np.random.default_rng(0))
-        np.testing.assert_array_equal(y, np.asarray(theirs.layers[0](x, training=True)))
+        np.testing.assert_allclose(y, np.asarray(theirs.layers[0](x, training=True)), rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK)
         for mine, keras_w in zip(ours.get_weights(), theirs.get_weights(), strict=True):
-            np.testing.assert_array_equal(mine, np.asarray(keras_w))
+            np.testing.assert_allclose(mine, np.asarray(keras_w), rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK)
+
+
+def test_batch_norm_training_far_from_zero_is_two_pass():
+    """A first BatchNormalization on inputs near 2000 (years, prices): mean(x²) − mean(x)² gave a negative variance
+    and NaN; the two-pass variance is the batch's own to float32's precision."""
+    layer = nb.BatchNormalization()
+    layer.build((None, 3), 0)
+    x = (2000 + np.random.default_rng(5).normal(size=(8, 3))).astype(np.float32)
+    y, _ = layer.forward_train(x, np.random.default_rng(0))
+    exact = (x - x.astype(np.float64).mean(0)) / np.sqrt(x.astype(np.float64).var(0) + 1e-3)
+    np.testing.assert_allclose(y, exact, atol=8 * float(np.spacing(np.float32(2000))))
+    np.testing.assert_allclose(layer.weight("moving_variance"), 0.99 + 0.01 * x.astype(np.float64).var(0), rtol=1e-5)
 
 
 def test_batch_norm_moving_statistics_formula():
@@ -333,7 +377,7 @@ def test_exported_scripts_compute_our_outputs(shape, layers):
     model.set_weights(_perturbed(model, np.random.default_rng(8)))
     x = (np.random.default_rng(7).normal(size=(5, *shape)) * 2).astype(np.float32)
     expected = model.predict(x)
-    np.testing.assert_allclose(run_keras_code(model, x), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(run_keras_code(model, x), expected, rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK)  # Keras NumPy
     np.testing.assert_allclose(run_torch_code(model, x), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -418,7 +462,8 @@ def test_random_chain_matches_keras(seed):
     weights = _perturbed(ours, rng)
     ours.set_weights(weights)
     theirs.set_weights(weights)
-    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+    slack = ONE_PASS_SLACK if any(k == LN for k, _ in layers) else 1e-5
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=slack, atol=slack)
 
 
 def _ranks(shape, layers):
@@ -441,7 +486,13 @@ TRAINING = {
                            "mse", (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})), 10, 2),
     "ln-adam": ((3, 4), [("Dense", {"units": 6}), (LN, {}), (LN, {"axis": [1, 2], "center": False}), ("Flatten", {}),
                          ("Dense", {"units": 1})], "mse", (Adam(learning_rate=0.01), ("Adam", {"learning_rate": 0.01})), 9, 3),
+    # a first normalisation on raw inputs far from zero, where a one-pass variance gives NaN or is off by 1e-2
+    "bn-first-mean2000": ((3,), [(BN, {}), ("Dense", {"units": 1})], "mse", (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})), 8, 2),
+    "ln-first-mean3000": ((6,), [(LN, {}), ("Dense", {"units": 1})], "mse", (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})), 8, 2),
 }
+# (mean, spread) of the inputs; float32 near 3000 is exact to 2.4e-4 only, so a spread of 10 keeps any two float32
+# backends within the 1e-3 asked here (at a spread of 1 they differ by about that for float32's reasons, not formulas')
+INPUTS = {"bn-first-mean2000": (2000.0, 10.0), "ln-first-mean3000": (3000.0, 10.0)}
 
 
 @pytest.fixture(scope="module")
@@ -453,10 +504,11 @@ def trained():
         model = nb.Sequential([nb.Input(shape), *(kind_class(k)(**s) for k, s in layers)], seed=9)
         start = model.get_weights()
         rng = np.random.default_rng(len(jobs))
-        x = (rng.normal(size=(40, *shape)) * 2 + 1).astype(np.float32)
+        mean, spread = INPUTS.get(name, (1.0, 2.0))
+        x = (rng.normal(size=(40, *shape)) * spread + mean).astype(np.float32)
         classes = model.output_shape[-1]
         y = (np.eye(classes, dtype=np.float32)[rng.integers(0, classes, size=40)] if loss == "categorical_crossentropy"
-             else np.tanh(x.reshape(40, -1).sum(1, keepdims=True) / 4).astype(np.float32))
+             else np.tanh((x - mean).reshape(40, -1).sum(1, keepdims=True) / (2 * spread)).astype(np.float32))
         model.compile(optimizer=optimizer, loss=loss)
         history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False)
         ours[name] = (model, history, x, y, batch)
@@ -474,3 +526,38 @@ def test_training_equals_keras_on_jax(trained, name):
     for mine, keras_w in zip(model.get_weights(), theirs[name]["weights"], strict=True):
         np.testing.assert_allclose(mine, keras_w, rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(model.evaluate(x, y, batch_size=batch), theirs[name]["evaluate"]["loss"], rtol=1e-3, atol=1e-6)
+
+
+# --- LayerNormalization's predict against Keras on JAX (a two-pass backend, like TensorFlow and Torch) ------------
+LN_ON_JAX = [(c, mean, spread) for c in BIT_CASES if c.kind == LN for mean, spread in ((1.0, 3.0), (3000.0, 10.0))]
+
+
+@pytest.fixture(scope="module")
+def layer_norm_on_jax():
+    from training_oracle import run_jobs  # runs Keras on JAX in a process of its own
+
+    jobs, ours = [], []
+    for case, mean, spread in LN_ON_JAX:
+        model = ours_model(case)
+        model.set_weights(_perturbed(model, np.random.default_rng(1)))
+        x = (np.random.default_rng(2).normal(size=(6, *case.input_shape)) * spread + mean).astype(np.float32)
+        jobs.append({"model_json": model.to_json(), "weights": model.get_weights(), "x": x, "predict": True})
+        ours.append(model.predict(x))
+    return ours, [result["predict"] for result in run_jobs(jobs)]
+
+
+@pytest.mark.parametrize("i", range(len(LN_ON_JAX)), ids=[f"{c.id}~{m:g}" for c, m, _ in LN_ON_JAX])
+def test_layer_norm_predict_is_keras_on_jax(layer_norm_on_jax, i):
+    """Equal within 1e-5 on centred inputs. Near 3000 float32 holds the inputs to 2.4e-4 only, so no two float32 backends
+    agree there to 1e-5: ours is then about as close to the exact answer as Keras on JAX is (within 4×: XLA fuses Keras's
+    x·inv + res into one rounding where NumPy rounds twice), where the one-pass variance gives NaN or misses by 1e-1."""
+    ours, theirs = layer_norm_on_jax
+    case, mean, _ = LN_ON_JAX[i]
+    if mean < 10:
+        np.testing.assert_allclose(ours[i], theirs[i], rtol=1e-5, atol=1e-5)
+        return
+    model = ours_model(case)
+    model.set_weights(_perturbed(model, np.random.default_rng(1)))
+    x = (np.random.default_rng(2).normal(size=(6, *case.input_shape)) * LN_ON_JAX[i][2] + mean).astype(np.float32)
+    exact = _layer_norm_exact(model.layers[0], x)
+    assert np.abs(ours[i] - exact).max() <= 4 * np.abs(theirs[i] - exact).max()

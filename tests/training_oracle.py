@@ -2,7 +2,8 @@
 
 Keras's NumPy backend cannot train. `run_jobs(jobs)` writes each job's model JSON, initial weights and
 data to a temporary folder, runs this file as a script with KERAS_BACKEND=jax, and reads back, for each
-job: the History of fit(shuffle=False), the final weights, evaluate() and train_on_batch() results.
+job: the History of fit(shuffle=False), the final weights, evaluate() and train_on_batch() results, or
+only predict() for a job with "predict": True.
 """
 
 from __future__ import annotations
@@ -16,18 +17,26 @@ from pathlib import Path
 
 import numpy as np
 
+ARRAYS = ("x", "y", "vx", "vy", "bx", "by")  # data: fit's, validation_data's, train_on_batch's
+
 
 def run_jobs(jobs: list[dict], timeout: int = 600) -> list[dict]:
-    """Each job: {"model_json", "weights": [arrays], "x", "y", "optimizer": (class name, config), "loss",
-    "metrics", "batch_size", "epochs", "validation_split"}; returns [{"history", "weights", "evaluate"}]."""
+    """Each job: {"model_json", "weights": [arrays], "x", "y", "optimizer": (class name, config), "loss" (a name, or
+    (class name, config) such as ("Huber", {"delta": 0.3})), "metrics", "batch_size", "epochs", "validation_split"}
+    and optionally "vx", "vy" (validation_data) and "bx", "by" (one train_on_batch after fit, then one with
+    return_dict=True); returns [{"history", "weights", "evaluate", "train_on_batch", "train_on_batch_dict"}].
+    A job {"model_json", "weights", "x", "predict": True} returns {"predict": Keras's output}."""
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         arrays, plain = {}, []
         for k, job in enumerate(jobs):
             for i, w in enumerate(job["weights"]):
                 arrays[f"{k}_w{i}"] = w
-            arrays[f"{k}_x"], arrays[f"{k}_y"] = job["x"], job["y"]
-            plain.append({key: value for key, value in job.items() if key not in ("weights", "x", "y")} | {"n_weights": len(job["weights"])})
+            for key in ARRAYS:
+                if job.get(key) is not None:
+                    arrays[f"{k}_{key}"] = job[key]
+            plain.append({key: value for key, value in job.items() if key not in ("weights", *ARRAYS)}
+                         | {"n_weights": len(job["weights"]), "arrays": [key for key in ARRAYS if job.get(key) is not None]})
         np.savez(folder / "in.npz", **arrays)
         (folder / "jobs.json").write_text(json.dumps(plain))
         env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
@@ -38,6 +47,8 @@ def run_jobs(jobs: list[dict], timeout: int = 600) -> list[dict]:
         out = np.load(folder / "out.npz")
         for k, result in enumerate(results):
             result["weights"] = [out[f"{k}_w{i}"] for i in range(result.pop("n_weights"))]
+            if f"{k}_predict" in out:
+                result["predict"] = out[f"{k}_predict"]
         return results
 
 
@@ -53,20 +64,39 @@ def _main(folder: Path) -> None:
         keras.utils.set_random_seed(0)
         model = keras.models.model_from_json(job["model_json"])
         model.set_weights([arrays[f"{k}_w{i}"] for i in range(job["n_weights"])])
-        name, config = job["optimizer"]
-        optimizer = keras.optimizers.get({"class_name": name, "config": config})
-        model.compile(optimizer=optimizer, loss=job["loss"], metrics=job["metrics"] or None)
-        x, y = arrays[f"{k}_x"], arrays[f"{k}_y"]
-        history = model.fit(x, y, batch_size=job["batch_size"], epochs=job["epochs"], shuffle=False, verbose=0,
-                            validation_split=job.get("validation_split", 0.0))
+        data = {key: arrays[f"{k}_{key}"] for key in job["arrays"]}
+        result = {}
+        if job.get("predict"):
+            out[f"{k}_predict"] = np.asarray(model.predict(data["x"], verbose=0))
+        else:
+            result = _train(keras, model, job, data)
         weights = model.get_weights()
-        evaluate = model.evaluate(x, y, batch_size=job["batch_size"], verbose=0, return_dict=True)
-        results.append({"history": {key: [float(v) for v in values] for key, values in history.history.items()},
-                        "evaluate": {key: float(v) for key, v in evaluate.items()}, "n_weights": len(weights)})
+        result["n_weights"] = len(weights)
+        results.append(result)
         for i, w in enumerate(weights):
             out[f"{k}_w{i}"] = np.asarray(w)
     np.savez(folder / "out.npz", **out)
     (folder / "out.json").write_text(json.dumps(results))
+
+
+def _train(keras, model, job: dict, data: dict) -> dict:
+    name, config = job["optimizer"]
+    optimizer = keras.optimizers.get({"class_name": name, "config": config})
+    loss = job["loss"]
+    if not isinstance(loss, str):
+        loss = keras.losses.get({"class_name": loss[0], "config": loss[1]})
+    model.compile(optimizer=optimizer, loss=loss, metrics=job["metrics"] or None)
+    validation = (data["vx"], data["vy"]) if "vx" in data else None
+    history = model.fit(data["x"], data["y"], batch_size=job["batch_size"], epochs=job["epochs"], shuffle=False, verbose=0,
+                        validation_split=job.get("validation_split", 0.0), validation_data=validation)
+    evaluate = model.evaluate(data["x"], data["y"], batch_size=job["batch_size"], verbose=0, return_dict=True)
+    result = {"history": {key: [float(v) for v in values] for key, values in history.history.items()},
+              "evaluate": {key: float(v) for key, v in evaluate.items()}}
+    if "bx" in data:  # what Keras returns, kept as returned: a float, or a list of floats with metrics
+        result["train_on_batch"] = json.loads(json.dumps(model.train_on_batch(data["bx"], data["by"]), default=float))
+        result["train_on_batch_dict"] = {key: float(v) for key, v in
+                                         model.train_on_batch(data["bx"], data["by"], return_dict=True).items()}
+    return result
 
 
 if __name__ == "__main__":

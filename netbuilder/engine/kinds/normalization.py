@@ -49,8 +49,8 @@ _TORCH_BATCH_NORM = '''class KerasBatchNormalization(nn.Module):
 '''
 
 _TORCH_LAYER_NORM = '''class KerasLayerNormalization(nn.Module):
-    """Keras's LayerNormalization in Keras's own arithmetic (var = mean(x²) - mean(x)², as its NumPy
-    backend computes it), over any axes; gamma and beta are reshaped onto the axes as Keras does."""
+    """Keras's LayerNormalization in Keras's own arithmetic (the two-pass variance mean((x - mean)²), as its
+    JAX, TensorFlow and Torch backends compute it), over any axes; gamma and beta are reshaped onto the axes as Keras does."""
 
     def __init__(self, shape, axes=(-1,), epsilon=1e-3, scale=True, center=True, rms_scaling=False):
         super().__init__()
@@ -66,7 +66,7 @@ _TORCH_LAYER_NORM = '''class KerasLayerNormalization(nn.Module):
             out = x * (1.0 / torch.sqrt(x.var(dim=self.axes, keepdim=True, correction=0) + self.epsilon))
             return out if self.gamma is None else out * self.gamma.reshape(shape)
         mean = x.mean(dim=self.axes, keepdim=True)
-        var = (x * x).mean(dim=self.axes, keepdim=True) - mean * mean
+        var = ((x - mean) ** 2).mean(dim=self.axes, keepdim=True)
         inv = 1.0 / torch.sqrt(var + self.epsilon)
         if self.gamma is not None:
             inv = inv * self.gamma.reshape(shape)
@@ -225,10 +225,10 @@ class BatchNormalization(Layer):
         return self._normalise(x, mean.astype(x.dtype, copy=False), variance.astype(x.dtype, copy=False))
 
     def forward_train(self, x, rng):
-        """Batch statistics (biased variance, as mean(x²) − mean(x)²), and the moving ones updated as Keras does."""
+        """Batch statistics (biased variance, two-pass as jnp.var), and the moving ones updated as Keras does."""
         axes = tuple(a for a in range(x.ndim) if a != self.axis % x.ndim)
         mean = np.mean(x, axes, keepdims=True)
-        variance = np.mean(np.square(x), axis=axes, keepdims=True) - np.square(mean)
+        variance = _centred_variance(x, mean, axes)
         mean, variance = mean.reshape(-1), variance.reshape(-1)
         names = self._names()
         for stat, batch in (("moving_mean", mean), ("moving_variance", variance)):
@@ -276,6 +276,17 @@ class BatchNormalization(Layer):
         code = (f"KerasBatchNormalization({shape[self.axis]}, axis={self.axis}, epsilon={self.epsilon!r}, "
                 f"scale={self.scale}, center={self.center})")
         return [CodePart(code, {"KerasBatchNormalization": _TORCH_BATCH_NORM}, dict(zip(self._names(), self._weights)))]
+
+
+def _centred_variance(x, mean, axes):
+    """mean((x − mean)²), the two-pass variance that Keras's JAX, TensorFlow and Torch backends compute.
+
+    Keras's NumPy backend uses mean(x²) − mean(x)² instead: faster, but it cancels catastrophically far from
+    zero (inputs near 2000 give a wrong or negative variance, hence NaN), so we follow the other backends.
+    The centred copy is squared in place: one full-size temporary, as the one-pass formula's x² was."""
+    centred = np.subtract(x, mean)
+    np.square(centred, out=centred)
+    return np.mean(centred, axis=axes, keepdims=True)
 
 
 # --- LayerNormalization ------------------------------------------------------------------------------
@@ -437,7 +448,7 @@ class LayerNormalization(Layer):
             y = x * inv
             return y if gamma is None else np.multiply(y, gamma, out=y)
         mean = np.mean(x, self.axes, keepdims=True)
-        variance = np.mean(np.square(x), axis=self.axes, keepdims=True) - np.square(mean)
+        variance = _centred_variance(x, mean, self.axes)
         inv = (1.0 / np.sqrt(variance + self.epsilon)).astype(x.dtype)
         if gamma is not None:
             inv = inv * gamma

@@ -180,3 +180,33 @@ def test_a_run_in_pieces_equals_a_run_in_one_go():
     assert run.history.history == expected
     for a, b in zip(whole.get_weights(), pieces.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def _dropout_model():
+    model = nb.Sequential([nb.Input((6,)), nb.Dense(16, activation="relu"), nb.Dropout(0.5), nb.Dense(1)], seed=4)
+    model.compile(optimizer=SGD(learning_rate=0.05), loss="mse")
+    return model
+
+
+def test_the_random_stream_goes_on_across_fit_calls():
+    """Keras's SeedGenerator lives with the model: fit(epochs=1) three times shuffles and drops out as fit(epochs=3) does,
+    not the first epoch's order and masks three times over."""
+    x, y = data("regression", 30, (6,))
+    whole = _dropout_model()
+    expected = whole.fit(x, y, batch_size=8, epochs=3).history["loss"]
+    parts = _dropout_model()
+    losses = [parts.fit(x, y, batch_size=8, epochs=1).history["loss"][0] for _ in range(3)]
+    assert losses == expected
+    for a, b in zip(whole.get_weights(), parts.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_train_on_batch_draws_new_dropout_masks_and_a_fresh_compile_repeats_them():
+    x, y = data("regression", 8, (6,))
+    runs = []
+    for _ in range(2):
+        model = _dropout_model()
+        model.compile(optimizer=SGD(learning_rate=0.0), loss="mse")  # no update: each loss differs by its mask only
+        runs.append([model.train_on_batch(x, y) for _ in range(3)])
+    assert len(set(runs[0])) == 3  # a new mask each step
+    assert runs[0] == runs[1]  # reproducible from the model seed

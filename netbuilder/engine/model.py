@@ -62,6 +62,7 @@ class Sequential:
         self._analysis: Analysis | None = None
         self.compile_config: dict = {}
         self.optimizer, self.loss, self.metrics_names = None, None, []
+        self._rng: np.random.Generator | None = None  # made by compile
         self._summary_input_row = False
         for item in layers or []:
             self._append(item)
@@ -110,6 +111,9 @@ class Sequential:
         for name in names:
             training.metric_values(name, np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32))  # refuses unknown names
         (self.optimizer, self.loss), self.metrics_names = chosen, names  # all or nothing
+        # one random stream per compiled model that goes on across fit and train_on_batch calls, as Keras's
+        # SeedGenerator does (shuffles and Dropout masks never repeat), and starts afresh from the seed on compile
+        self._rng = np.random.default_rng([self.seed, 1])
         self.compile_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics, **kwargs}
 
     def _rebuild(self) -> None:
@@ -302,7 +306,7 @@ class Sequential:
         self._analysis.cost.check_training(len(x) + (len(validation[0]) if validation else 0), int(epochs), batch, slots)
         if len(self.optimizer.slots) != len(self._trainable_weights()):  # Keras keeps an optimizer's state across fits
             self.optimizer.build(self._trainable_weights())
-        return training.Trainer(self, x, y, int(batch_size), int(epochs), validation, bool(shuffle), self.seed)
+        return training.Trainer(self, x, y, int(batch_size), int(epochs), validation, bool(shuffle), self._rng)
 
     def _trainable_weights(self) -> list[np.ndarray]:
         return [w for layer in self._layers for w, spec in zip(layer.weights, layer.weight_specs(layer.built_shape)) if spec.trainable]

@@ -214,10 +214,10 @@ class Trainer:
     before that batch's update; metrics are the mean of their per-sample values over the epoch;
     validation runs in inference mode at each epoch's end."""
 
-    def __init__(self, model, x, y, batch_size, epochs, validation, shuffle, seed):
+    def __init__(self, model, x, y, batch_size, epochs, validation, shuffle, rng: np.random.Generator):
         self.model, self.x, self.y = model, x, y
         self.batch_size, self.epochs, self.validation, self.shuffle = batch_size, epochs, validation, shuffle
-        self.rng = np.random.default_rng([seed, 1])  # shuffling and dropout masks: reproducible from the model seed
+        self.rng = rng  # the compiled model's stream (shuffles, dropout masks): it goes on from the last run
         self.history = History({"epochs": epochs, "steps": steps(len(x), batch_size)})
         self.epoch, self.batch = 0, 0
         self.last_loss = None  # the loss of the batch trained last (before its update)

@@ -210,3 +210,61 @@ def test_train_on_batch_draws_new_dropout_masks_and_a_fresh_compile_repeats_them
         runs.append([model.train_on_batch(x, y) for _ in range(3)])
     assert len(set(runs[0])) == 3  # a new mask each step
     assert runs[0] == runs[1]  # reproducible from the model seed
+
+
+@pytest.mark.parametrize("call,kwargs", [
+    ("fit", {"sample_weight": np.ones(10)}), ("fit", {"class_weight": {0: 1.0, 1: 2.0}}), ("fit", {"callbacks": [object()]}),
+    ("fit", {"initial_epoch": 3, "epochs": 4}), ("fit", {"validation_split": 0.2, "validation_freq": 2}),
+    ("fit", {"steps_per_epoch": 1}), ("fit", {"validation_steps": 1}), ("fit", {"bogus": 1}),
+    ("fit", {"validation_data": (np.zeros((2, 6)), np.zeros((2, 1)), np.ones(2))}),
+    ("evaluate", {"sample_weight": np.zeros(10)}), ("evaluate", {"steps": 1}), ("evaluate", {"callbacks": [object()]}),
+    ("evaluate", {"bogus": 1}), ("train_on_batch", {"sample_weight": np.ones(10)}), ("train_on_batch", {"class_weight": {0: 1.0}}),
+    ("compile", {"loss_weights": [2.0]}), ("compile", {"weighted_metrics": ["mae"]}), ("compile", {"bogus": 1}),
+    ("predict", {"steps": 1}), ("predict", {"callbacks": [object()]}),
+])
+def test_keras_arguments_netbuilder_does_not_honour_are_refused_by_name(call, kwargs):
+    model = nb.Sequential([nb.Input((6,)), nb.Dense(1)], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = data("regression", 10, (6,))
+    before = model.get_weights()
+    args = {"compile": (), "predict": (x,)}.get(call, (x, y))
+    name = next(k for k in kwargs if k not in ("epochs", "validation_split"))
+    name = "sample_weight" if name == "validation_data" else name
+    with pytest.raises(nb.LayerConfigError, match=rf"{call}\(.*{name}.*(not supported by netbuilder|netbuilder's {call} takes)"):
+        getattr(model, call)(*args, **kwargs)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # nothing was trained
+
+
+def test_keras_defaults_are_accepted_and_batch_size_none_is_32():
+    x, y = data("regression", 70, (6,))
+    runs = []
+    for batch_size in (None, 32):
+        model = nb.Sequential([nb.Input((6,)), nb.Dense(1)], seed=0)
+        model.compile(optimizer="sgd", loss="mse", loss_weights=None, weighted_metrics=[], run_eagerly=True, jit_compile=False)
+        history = model.fit(x, y, batch_size=batch_size, epochs=2, verbose=1, callbacks=[], class_weight=None, sample_weight=None,
+                            initial_epoch=0, steps_per_epoch=None, validation_steps=None, validation_freq=1,
+                            validation_data=(x[:5], y[:5], None))
+        runs.append((history.history, model.evaluate(x, y, batch_size=batch_size, sample_weight=None, steps=None, callbacks=[])))
+    assert runs[0] == runs[1]
+    model.train_on_batch(x, y, sample_weight=None, class_weight=None)
+    model.predict(x, steps=None, callbacks=None)
+
+
+@pytest.mark.parametrize("make", [lambda: Adam(amsgrad=True), lambda: Adam(0.01, weight_decay=0.1), lambda: SGD(clipnorm=1.0),
+                                  lambda: SGD(clipvalue=0.5), lambda: RMSprop(global_clipnorm=1.0), lambda: Adagrad(use_ema=True),
+                                  lambda: Adam(gradient_accumulation_steps=2), lambda: RMSprop(loss_scale_factor=2.0)])
+def test_optimizer_arguments_netbuilder_does_not_implement_are_refused_by_name(make):
+    with pytest.raises(nb.LayerConfigError, match=r"\((amsgrad|weight_decay|clip\w+|global_clipnorm|use_ema|gradient_accumulation_steps|"
+                                                   r"loss_scale_factor)=.*not supported by netbuilder; netbuilder's \w+ takes learning_rate"):
+        make()
+
+
+def test_optimizers_take_keras_defaults_and_refuse_unknown_or_wrong_values():
+    assert Adam(amsgrad=False, weight_decay=None, clipnorm=None, use_ema=False, name="my_adam") == Adam()
+    with pytest.raises(nb.LayerConfigError, match="is not an argument of SGD; netbuilder's SGD takes learning_rate, momentum, nesterov"):
+        SGD(decay=0.1)
+    with pytest.raises(nb.LayerConfigError, match=r"learning_rate=...\) must be a number of at least 0"):
+        Adam(learning_rate=lambda step: 0.1)  # a schedule
+    with pytest.raises(nb.LayerConfigError, match=r"centered=...\) must be True or False"):
+        RMSprop(centered="yes")

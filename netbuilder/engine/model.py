@@ -103,9 +103,12 @@ class Sequential:
         self._rebuild()
         return layer
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs) -> None:
-        """Keras's compile: an optimizer (a name such as "sgd", "adam", or an optimizer object), a loss by name
-        and metrics ("accuracy", "mae", "mse")."""
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None, run_eagerly=False,
+                steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, **unknown) -> None:
+        """Keras's compile: an optimizer (a name such as "sgd", "adam", or an optimizer object), a loss (a name such as
+        "mse", or a netbuilder.losses object) and metrics ("accuracy", "mae", "mse"). run_eagerly, steps_per_execution,
+        jit_compile and auto_scale_loss change how Keras runs, not what it computes: accepted, and nothing changes."""
+        _refuse("compile", unknown, loss_weights=(loss_weights, None), weighted_metrics=(weighted_metrics or None, None))
         chosen = optimizers.get_optimizer(optimizer), training.get_loss(loss) if loss is not None else None
         names = [str(m) for m in (metrics or [])]
         for name in names:
@@ -114,7 +117,7 @@ class Sequential:
         # one random stream per compiled model that goes on across fit and train_on_batch calls, as Keras's
         # SeedGenerator does (shuffles and Dropout masks never repeat), and starts afresh from the seed on compile
         self._rng = np.random.default_rng([self.seed, 1])
-        self.compile_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics, **kwargs}
+        self.compile_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
 
     def _rebuild(self) -> None:
         for layer, name in zip(self._layers, layer_names(self._layers)):
@@ -239,8 +242,10 @@ class Sequential:
             tensors.append(y if i < keep or i == len(self._calls) - 1 else None)
         return tensors
 
-    def predict(self, x, batch_size=None, verbose=0) -> np.ndarray:
-        """The model's output for `x` (float32); batch_size and verbose are accepted as in Keras."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None) -> np.ndarray:
+        """The model's output for `x` (float32); batch_size and verbose are accepted as in Keras (they change nothing)."""
+        if steps is not None or callbacks:
+            _refuse("predict", {}, steps=(steps, None), callbacks=(callbacks or None, None))
         if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim and x.shape[1:] == self._input:
             y = x  # already a float32 batch of the right shape
         else:
@@ -281,19 +286,24 @@ class Sequential:
         self.optimizer.apply(weights, grads)
         return loss, out
 
-    def trainer(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None, shuffle=True) -> training.Trainer:
+    def trainer(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None, shuffle=True,
+                validation_batch_size=None) -> training.Trainer:
         """A training run that can go on in pieces (what `fit` runs to its end); budgets are checked first."""
         self._require_compiled()
         x = self._as_input(x)
         y = self._targets(y, len(x))
-        for name, value, low, high in (("batch_size", batch_size, 1, 1 << 20), ("epochs", epochs, 0, 100_000)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-                raise LayerConfigError(f"{name} must be an integer from {low} to {high:,}; received {str(value)[:20]}")
+        batch_size, epochs = _count("batch_size", batch_size, 1, 1 << 20), _count("epochs", epochs, 0, 100_000)
+        if validation_batch_size is not None:
+            validation_batch_size = _count("validation_batch_size", validation_batch_size, 1, 1 << 20)
         if not (isinstance(validation_split, (int, float)) and 0 <= validation_split < 1):
             raise LayerConfigError(f"validation_split must be a number from 0 (included) to 1 (excluded); received {validation_split!r}")
         validation = None
         if validation_data is not None:
-            vx, vy = validation_data
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise LayerConfigError("validation_data must be a tuple (x_val, y_val)")
+            if len(validation_data) == 3:
+                _refuse("fit", {}, sample_weight=(validation_data[2], None))  # Keras's (x_val, y_val, val_sample_weight)
+            vx, vy = validation_data[:2]
             vx = self._as_input(vx)
             validation = (vx, self._targets(vy, len(vx)))
         elif validation_split:
@@ -301,31 +311,41 @@ class Sequential:
             x, y, validation = x[:split], y[:split], (x[split:], y[split:])
         if len(x) == 0:
             raise InputDataError("there are no samples left to train on")
-        batch = min(int(batch_size), len(x))
+        batch = min(batch_size, len(x))
         slots = self.optimizer.slot_count()
-        self._analysis.cost.check_training(len(x) + (len(validation[0]) if validation else 0), int(epochs), batch, slots)
+        self._analysis.cost.check_training(len(x) + (len(validation[0]) if validation else 0), epochs, batch, slots)
         if len(self.optimizer.slots) != len(self._trainable_weights()):  # Keras keeps an optimizer's state across fits
             self.optimizer.build(self._trainable_weights())
-        return training.Trainer(self, x, y, int(batch_size), int(epochs), validation, bool(shuffle), self._rng)
+        return training.Trainer(self, x, y, batch_size, epochs, validation, bool(shuffle), self._rng, validation_batch_size)
 
     def _trainable_weights(self) -> list[np.ndarray]:
         return [w for layer in self._layers for w, spec in zip(layer.weights, layer.weight_specs(layer.built_shape)) if spec.trainable]
 
-    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=0, validation_split=0.0, validation_data=None,
-            shuffle=True, **kwargs) -> training.History:
-        """Keras's fit: `epochs` passes over (x, y) in batches; returns a History with per-epoch loss and metrics."""
-        run = self.trainer(x, y, batch_size, epochs, validation_split, validation_data, shuffle)
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0, steps_per_epoch=None,
+            validation_steps=None, validation_batch_size=None, validation_freq=1, **unknown) -> training.History:
+        """Keras's fit: `epochs` passes over (x, y) in batches (of 32 when batch_size is None); returns a History with
+        per-epoch loss and metrics. Keras arguments netbuilder does not honour are refused unless left at their defaults."""
+        _refuse("fit", unknown, callbacks=(callbacks or None, None), class_weight=(class_weight, None),
+                sample_weight=(sample_weight, None), initial_epoch=(initial_epoch, 0), steps_per_epoch=(steps_per_epoch, None),
+                validation_steps=(validation_steps, None), validation_freq=(validation_freq, 1))
+        run = self.trainer(x, y, 32 if batch_size is None else batch_size, epochs, validation_split, validation_data, shuffle,
+                           validation_batch_size)
         run.run()
         return run.history
 
-    def evaluate(self, x=None, y=None, batch_size=32, verbose=0, return_dict=False, **kwargs):
-        """The loss (and metrics) on (x, y) in inference mode: a number, or [loss, *metrics] with metrics."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
+                 return_dict=False, **unknown):
+        """The loss (and metrics) on (x, y) in inference mode, in batches (of 32 when batch_size is None): a number,
+        or [loss, *metrics] with metrics."""
+        _refuse("evaluate", unknown, sample_weight=(sample_weight, None), steps=(steps, None), callbacks=(callbacks or None, None))
         self._require_compiled()
         x = self._as_input(x)
         y = self._targets(y, len(x))
-        self._analysis.cost.check_run(min(int(batch_size), len(x)))
+        batch_size = _count("batch_size", 32 if batch_size is None else batch_size, 1, 1 << 20)
+        self._analysis.cost.check_run(min(batch_size, len(x)))
         loss, metrics = training.Mean(), {name: training.Mean() for name in self.metrics_names}
-        for start, stop in training.batches(len(x), int(batch_size)):
+        for start, stop in training.batches(len(x), batch_size):
             out = self.predict(x[start:stop])
             value, _ = self.loss.value_and_gradient(y[start:stop], out)
             loss.add(value, weight=stop - start)
@@ -336,8 +356,9 @@ class Sequential:
             return logs
         return logs["loss"] if not self.metrics_names else list(logs.values())
 
-    def train_on_batch(self, x, y, return_dict=False):
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; its loss (and metrics), computed before the update."""
+        _refuse("train_on_batch", {}, sample_weight=(sample_weight, None), class_weight=(class_weight, None))
         run = self.trainer(x, y, batch_size=len(np.asarray(x)), epochs=1, shuffle=False)
         run.run(max_batches=1)
         logs = {k: v[-1] for k, v in run.history.history.items()}
@@ -375,3 +396,36 @@ def _numbers(x, what: str) -> np.ndarray:
     if arr.size > MAX_TENSOR_ELEMENTS:
         raise LimitError(f"{what} has {arr.size:,} values; at most {MAX_TENSOR_ELEMENTS:,} are allowed")
     return arr
+
+
+_TAKES = {  # what each call honours, for the message that refuses the rest
+    "compile": "optimizer, loss and metrics", "fit": "x, y, batch_size, epochs, verbose, validation_split, validation_data, "
+    "shuffle and validation_batch_size", "evaluate": "x, y, batch_size, verbose and return_dict",
+    "train_on_batch": "x, y and return_dict", "predict": "x, batch_size and verbose",
+}
+_INSTEAD = {  # Keras arguments netbuilder does not honour, and what it does instead
+    "sample_weight": "every sample counts equally", "class_weight": "every class counts equally",
+    "callbacks": "there are no callbacks (model.trainer(...) runs a training in pieces you can watch)",
+    "initial_epoch": "epochs count from 0", "steps_per_epoch": "each epoch is one pass over all of x",
+    "validation_steps": "validation uses all its samples", "validation_freq": "validation runs after every epoch",
+    "steps": "all of x is used", "loss_weights": "the model has one output and one loss",
+    "weighted_metrics": "there are no sample weights",
+}
+
+
+def _refuse(call: str, unknown: dict, **given: tuple) -> None:
+    """LayerConfigError for an unknown argument, or a Keras one (name=(value, default)) given other than its default:
+    netbuilder does not honour them, and ignoring them silently would train something other than asked."""
+    for name in unknown:
+        raise LayerConfigError(f"{call}() got an unexpected keyword argument {name!r}; netbuilder's {call} takes {_TAKES[call]}")
+    for name, (value, default) in given.items():
+        if not (value is None or value is default or (isinstance(value, (int, float, np.number)) and value == default)):
+            raise LayerConfigError(f"{call}({name}=...) is not supported by netbuilder ({_INSTEAD[name]}); "
+                                   f"its {call} takes {_TAKES[call]}")
+
+
+def _count(name: str, value, low: int, high: int) -> int:
+    """A whole number within [low, high], or a LayerConfigError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise LayerConfigError(f"{name} must be an integer from {low} to {high:,}; received {str(value)[:20]}")
+    return int(value)

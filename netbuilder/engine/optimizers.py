@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+import math
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from .errors import LayerConfigError
+
+# Arguments every Keras optimizer takes that netbuilder does not implement, with Keras's defaults (`name` changes nothing)
+NOT_IMPLEMENTED = {"weight_decay": None, "clipnorm": None, "clipvalue": None, "global_clipnorm": None, "use_ema": False,
+                   "ema_momentum": 0.99, "ema_overwrite_frequency": None, "loss_scale_factor": None,
+                   "gradient_accumulation_steps": None}
+
+
+def keras_arguments(**not_implemented):
+    """Class decorator: Keras's arguments the optimizer does not implement (NOT_IMPLEMENTED and `not_implemented`) are
+    refused with a netbuilder error unless left at their defaults, and so are unknown ones (not a bare TypeError)."""
+
+    def wrap(cls):
+        init, own = cls.__init__, [f.name for f in fields(cls) if f.init]
+        defaults = {**NOT_IMPLEMENTED, **not_implemented}
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kwargs):
+            for key in [k for k in kwargs if k not in own]:
+                value = kwargs.pop(key)
+                if key == "name" or (key in defaults and (value is defaults[key] or value == defaults[key])):
+                    continue
+                what = "is not supported by netbuilder" if key in defaults else f"is not an argument of {cls.__name__}"
+                raise LayerConfigError(f"{cls.__name__}({key}={str(value)[:20]}) {what}; netbuilder's {cls.__name__} "
+                                       f"takes {', '.join(own)}")
+            init(self, *args, **kwargs)
+
+        cls.__init__ = __init__
+        return cls
+
+    return wrap
 
 
 @dataclass
@@ -18,6 +50,16 @@ class Optimizer:
     slots: list = field(default_factory=list, init=False, repr=False)
 
     name = "optimizer"
+
+    def __post_init__(self):
+        for f in (f for f in fields(self) if f.init):
+            value = getattr(self, f.name)
+            if isinstance(f.default, bool):
+                if not isinstance(value, (bool, np.bool_)):
+                    raise LayerConfigError(f"{type(self).__name__}({f.name}=...) must be True or False; received {str(value)[:20]}")
+            elif (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating))
+                  or not math.isfinite(value) or value < 0):  # a learning-rate schedule is one of these
+                raise LayerConfigError(f"{type(self).__name__}({f.name}=...) must be a number of at least 0; received {str(value)[:20]}")
 
     def build(self, weights: list[np.ndarray]) -> None:
         self.slots = [self._new_slots(w) for w in weights]
@@ -40,6 +82,7 @@ class Optimizer:
         return {k: v for k, v in vars(self).items() if k not in ("slots", "iterations")}
 
 
+@keras_arguments()
 @dataclass
 class SGD(Optimizer):
     learning_rate: float = 0.01
@@ -60,6 +103,7 @@ class SGD(Optimizer):
         w += (m * mu - g * lr) if self.nesterov else m
 
 
+@keras_arguments(amsgrad=False)
 @dataclass
 class Adam(Optimizer):
     learning_rate: float = 0.001
@@ -81,6 +125,7 @@ class Adam(Optimizer):
         w -= (m * alpha) / (np.sqrt(v) + np.float32(self.epsilon))
 
 
+@keras_arguments()
 @dataclass
 class RMSprop(Optimizer):
     learning_rate: float = 0.001
@@ -112,6 +157,7 @@ class RMSprop(Optimizer):
             w -= increment
 
 
+@keras_arguments()
 @dataclass
 class Adagrad(Optimizer):
     learning_rate: float = 0.001

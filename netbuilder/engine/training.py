@@ -214,9 +214,10 @@ class Trainer:
     before that batch's update; metrics are the mean of their per-sample values over the epoch;
     validation runs in inference mode at each epoch's end."""
 
-    def __init__(self, model, x, y, batch_size, epochs, validation, shuffle, rng: np.random.Generator):
+    def __init__(self, model, x, y, batch_size, epochs, validation, shuffle, rng: np.random.Generator, validation_batch_size=None):
         self.model, self.x, self.y = model, x, y
         self.batch_size, self.epochs, self.validation, self.shuffle = batch_size, epochs, validation, shuffle
+        self.validation_batch_size = validation_batch_size or batch_size  # Keras's default
         self.rng = rng  # the compiled model's stream (shuffles, dropout masks): it goes on from the last run
         self.history = History({"epochs": epochs, "steps": steps(len(x), batch_size)})
         self.epoch, self.batch = 0, 0
@@ -261,7 +262,7 @@ class Trainer:
     def _end_epoch(self) -> None:
         logs = {"loss": self._loss.result, **{name: m.result for name, m in self._metrics.items()}}
         if self.validation is not None:
-            values = self.model.evaluate(*self.validation, batch_size=self.batch_size, return_dict=True)
+            values = self.model.evaluate(*self.validation, batch_size=self.validation_batch_size, return_dict=True)
             logs.update({f"val_{k}": v for k, v in values.items()})
         self.history.record(self.epoch, logs)
         self.epoch += 1

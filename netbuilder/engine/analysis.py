@@ -2,7 +2,8 @@
 
 `analyze` reads only the layers' settings (and the shape a layer was built for); no weight is made.
 A problem becomes a `ShapeIssue` with fixes, and every fix offered has been tried: applied to a copy
-of the model, it makes the failing layer fit (or, for "remove", takes it away).
+of the model, it makes the failing layer fit (or, for "remove", takes it away), and the model it gives
+is one the app accepts — a valid input shape, within every limit and budget.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from .cost import ModelCost
 from .errors import Fix, LayerConfigError, ShapeIssue
 from .layer import Cost, InputSpec, Layer, Problem, kind_class, snake_case
 from .limits import MAX_LAYERS, MAX_TENSOR_ELEMENTS
-from .shapes import Shape, format_shape
+from .shapes import Shape, check_input_shape, format_shape
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
     full_input = (None, *input_shape)
     if len(layers) > MAX_LAYERS:
         issue = _limit_issue(layers, MAX_LAYERS, names, full_input,
-                             f"a model holds at most {MAX_LAYERS} layers; this one has {len(layers)}")
+                             f"a model holds at most {MAX_LAYERS} layers; this one has {len(layers)}", input_shape, with_fixes)
         return Analysis(full_input, (), issue, names)
     shape: Shape = full_input
     reports: list[LayerReport] = []
@@ -110,7 +111,7 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
         problem = (_input_problem(layer, shape, name) or _reals_problem(layer, name, made_reals, names)
                    or layer.check_shape(shape, name))
         if problem is not None:
-            before = _within_budgets(Analysis(full_input, tuple(reports), None, names), layers)
+            before = _within_budgets(Analysis(full_input, tuple(reports), None, names), layers, input_shape, with_fixes)
             if not before.ok:  # the layers before would run (and be built): they answer to the budgets first
                 return before
             fixes = _checked_fixes(layers, i, input_shape, shape, problem, names, reports) if with_fixes else ()
@@ -124,16 +125,16 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
             reports.append(LayerReport(i, name, layer.kind, shape, None, 0, 0, ""))
             why = (f"its output {format_shape(out)} would hold {math.prod(out[1:]):,} values per sample; "
                    f"at most {MAX_TENSOR_ELEMENTS:,} are allowed")
-            return Analysis(full_input, tuple(reports), _limit_issue(layers, i, names, shape, why), names)
+            return Analysis(full_input, tuple(reports), _limit_issue(layers, i, names, shape, why, input_shape, with_fixes), names)
         trainable, frozen = layer.count_params_for(layer.built_shape or shape)
         reports.append(LayerReport(i, name, layer.kind, shape, out, trainable + frozen, trainable,
                                    layer.formula(layer.built_shape or shape), layer.cost(shape, out)))
         shape = out
         made_reals = made_reals if layer.keeps_values else i
-    return _within_budgets(Analysis(full_input, tuple(reports), None, names), layers)
+    return _within_budgets(Analysis(full_input, tuple(reports), None, names), layers, input_shape, with_fixes)
 
 
-def _within_budgets(analysis: Analysis, layers) -> Analysis:
+def _within_budgets(analysis: Analysis, layers, input_shape: tuple, with_fixes: bool) -> Analysis:
     """`analysis`, or (over a budget) the model cut at the first layer that crosses it, with a limit issue."""
     if analysis.cost.budget_problem() is None:
         return analysis
@@ -148,7 +149,7 @@ def _within_budgets(analysis: Analysis, layers) -> Analysis:
     report = analysis.layers[low]
     why = ModelCost.of(analysis.layers[: low + 1]).budget_problem()
     failing = LayerReport(low, report.name, report.kind, report.input_shape, None, report.params, report.trainable, "")
-    issue = _limit_issue(layers, low, analysis.names, report.input_shape, why)
+    issue = _limit_issue(layers, low, analysis.names, report.input_shape, why, analysis.input_shape[1:], with_fixes)
     return Analysis(analysis.input_shape, (*analysis.layers[:low], failing), issue, analysis.names)
 
 
@@ -188,7 +189,7 @@ def _built_weights(layer: Layer) -> tuple[int, int, str]:
         return 0, 0, ""
     try:
         return (*layer.count_params_for(layer.built_shape), layer.formula(layer.built_shape))
-    except (IndexError, ValueError):
+    except (IndexError, TypeError, ValueError):  # e.g. a normalisation built over the batch axis: a size of None
         return 0, 0, ""
 
 
@@ -216,15 +217,16 @@ def _hook(layer, method: str, *args) -> str:
     return f"{layer.kind} was built for a different size on that axis: its weights have that size."
 
 
-def _limit_issue(layers, i, names, shape, why) -> ShapeIssue:
+def _limit_issue(layers, i, names, shape, why, input_shape: tuple, with_fixes: bool) -> ShapeIssue:
     layer = layers[i]
+    remove = Fix("remove_layer", f"remove {names[i]}", i)
     return ShapeIssue(
         layer_index=i, layer_name=names[i], kind=layer.kind,
         expected="a model within netbuilder's limits and budgets", received=shape,
         message=f"Layer {names[i]!r} ({layer.kind}) exceeds a limit: {why}.",
         explanation="netbuilder bounds what one visitor's model may take (weights, memory and work per run) so every "
                     "page stays fast for everyone; the limits are listed in the README.",
-        fixes=(Fix("remove_layer", f"remove {names[i]}", i),),
+        fixes=(remove,) if with_fixes and _fix_works(layers, i, input_shape, remove) else (),
         category="limit",
     )
 
@@ -265,17 +267,58 @@ class FixContext:
             return 1 if received == given else None
         return received[-1] // given[-1] if received[-1] % given[-1] == 0 else None
 
+    def _last_axis_scale(self, j: int) -> int | None:
+        """How many times the last axis of layer j's input its output's last axis is, whatever j does to the other
+        axes (UpSampling1D, MaxPooling1D...); None when j sets that axis itself (units, filters) or drops it."""
+        report = self.reports[j]
+        received, given = report.input_shape, report.output_shape
+        if self.layers[j].output_axis_setting or len(received) < 2 or len(given) < 2 or received[-1] % given[-1]:
+            return None
+        return received[-1] // given[-1]
+
     def input_shape_fix(self, shape: tuple[int, ...]) -> Fix | None:
         """Set the model's input shape so the failing layer receives per-sample `shape`, when the layers before
-        change only the size of the last axis (by whole factors)."""
+        change only the size of the last axis (by whole factors); or, when `shape` differs from what the layer
+        receives in the last axis only, when the layers before carry that axis through (by whole factors)."""
+        wanted = self._input_for(shape, self._scale)
+        if wanted is None and shape and self.input_shape and tuple(shape[:-1]) == tuple(self.shape[1:-1]):
+            last = self._input_for(shape[-1:], self._last_axis_scale)
+            wanted = None if last is None else (*self.input_shape[:-1], *last)
+        if wanted is None:
+            return None
+        return Fix("set_input_shape", f"set the input shape to {format_shape(wanted)}", None, tuple(wanted))
+
+    def _input_for(self, shape: tuple, scale_of) -> tuple | None:
         factor = 1
         for j in range(self.index - 1, -1, -1):
-            scale = self._scale(j)
+            scale = scale_of(j)
             if scale is None:
                 return None
             factor *= scale
-        wanted = (*shape[:-1], shape[-1] * factor) if shape else shape
-        return Fix("set_input_shape", f"set the input shape to {format_shape(wanted)}", None, tuple(wanted))
+        return (*shape[:-1], shape[-1] * factor) if shape else tuple(shape)
+
+    def rank_input_shapes(self) -> list[tuple[int, ...]]:
+        """Model input shapes to try when the failing layer receives the wrong number of axes: as many axes more
+        or fewer as it lacks or has too many, the values kept (axes of 1 added, the first axes merged), then the
+        same with the axes but the last, then every axis, at least 8 long (a window or kernel needs room)."""
+        spec, rank = self.layers[self.index].input_spec(), len(self.shape)
+        if spec.ndim is not None and rank != spec.ndim:
+            needed = spec.ndim
+        elif spec.min_ndim is not None and rank < spec.min_ndim:
+            needed = spec.min_ndim
+        elif spec.max_ndim is not None and rank > spec.max_ndim:
+            needed = spec.max_ndim
+        else:
+            return []
+        dims, delta = list(self.input_shape), needed - rank
+        if delta > 0:
+            kept = [*dims, *[1] * delta]
+        elif len(dims) + delta >= 1:
+            kept = [math.prod(dims[: 1 - delta]), *dims[1 - delta:]]
+        else:
+            return []
+        candidates = [tuple(kept), (*(max(d, 8) for d in kept[:-1]), kept[-1]), tuple(max(d, 8) for d in kept)]
+        return list(dict.fromkeys(candidates))
 
     def upstream_fix(self, size: int) -> Fix | None:
         """Resize the nearest layer before that sets the last axis (units, filters), through layers that change
@@ -293,26 +336,41 @@ class FixContext:
 
 
 def _checked_fixes(layers, i, input_shape, shape, problem, names, reports) -> tuple[Fix, ...]:
+    """The kind's fixes, then a general one for the wrong number of axes, then "remove": those that work."""
     context = FixContext(layers, i, input_shape, shape, names, list(reports))
-    proposed = [*layers[i].suggest_fixes(shape, problem, context), Fix("remove_layer", f"remove {names[i]}", i)]
     kept, seen = [], set()
-    for fix in proposed:
+    for fix in layers[i].suggest_fixes(shape, problem, context):
         if fix is None or (fix.action, fix.layer_index, repr(fix.value)) in seen:
             continue
         seen.add((fix.action, fix.layer_index, repr(fix.value)))
-        if fix.action == "remove_layer" and fix.layer_index == i or _fix_works(layers, i, input_shape, fix):
+        if _fix_works(layers, i, input_shape, fix):
             kept.append(fix)
+    if not any(fix.action == "set_input_shape" for fix in kept):
+        for wanted in context.rank_input_shapes():  # a general rule for the wrong number of axes: the first that works
+            fix = Fix("set_input_shape", f"set the input shape to {format_shape(wanted)}", None, wanted)
+            if _fix_works(layers, i, input_shape, fix):
+                kept.append(fix)
+                break
+    remove = Fix("remove_layer", f"remove {names[i]}", i)
+    if _fix_works(layers, i, input_shape, remove):
+        kept = [fix for fix in kept if fix != remove] + [remove]
     return tuple(kept)
 
 
 def _fix_works(layers, i, input_shape, fix: Fix) -> bool:
-    """Whether `fix` makes the layer at `i` fit: after it, the first problem (if any) lies past that layer."""
+    """Whether the model `fix` gives passes the checks every edit of the app passes (a valid input shape, at
+    most MAX_LAYERS layers, within every limit and budget) and the layer at `i` then fits: the first problem
+    (if any) lies past it. "remove" of that layer itself needs only the checks."""
     try:
         new_layers, new_input, target = apply_fix(layers, input_shape, fix, i)
         analysis = _walk(new_layers, new_input, layer_names(new_layers), with_fixes=False)
-    except (ValueError, TypeError):  # the fix itself is invalid (a setting out of range...)
+    except (ValueError, TypeError):  # the fix itself is invalid (a setting out of range, an input shape over a limit...)
         return False
-    return analysis.issue is None or analysis.issue.layer_index > target
+    if analysis.issue is None:
+        return True
+    if analysis.issue.category == "limit":
+        return False
+    return (fix.action == "remove_layer" and fix.layer_index == i) or analysis.issue.layer_index > target
 
 
 def apply_fix(layers: list[Layer], input_shape: tuple, fix: Fix, failing: int) -> tuple[list[Layer], tuple, int]:
@@ -330,7 +388,7 @@ def apply_fix(layers: list[Layer], input_shape: tuple, fix: Fix, failing: int) -
     elif fix.action == "unbuild":
         layers[fix.layer_index].built_shape = None
     elif fix.action == "set_input_shape":
-        input_shape = tuple(fix.value)
+        input_shape = check_input_shape(fix.value)
     elif fix.action == "remove_layer":
         del layers[fix.layer_index]
         target -= fix.layer_index < failing

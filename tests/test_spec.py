@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 import netbuilder as nb
 from netbuilder.engine.layer import KINDS, kind_class
 from netbuilder.studio.models import built
-from netbuilder.studio.spec import LayerSpec, ModelSpec, kinds_by_group, new_layer, seed_spec
+from netbuilder.studio.spec import MAX_LAYER_ID, LayerSpec, ModelSpec, kinds_by_group, new_layer, seed_spec
 
 
 def kinds(spec):
@@ -368,3 +368,15 @@ def test_from_dict_accepts_or_raises_netbuilder_error_only(data):
     except nb.NetbuilderError:
         return
     assert ModelSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_fixes_and_edits_work_when_a_link_holds_the_largest_layer_id():
+    """A share link may number its layers up to MAX_LAYER_ID - 1; a fix that inserts a layer still applies."""
+    spec = ModelSpec((), (LayerSpec.make(MAX_LAYER_ID - 1, "Dense", units=2),)).validate()
+    insert = next(f for f in spec.analysis.issue.fixes if f.action == "insert_layer")
+    fixed = spec.apply_fix(insert)
+    assert [layer.kind for layer in fixed.layers] == ["Flatten", "Dense"] and fixed.analysis.ok
+    assert [layer.id for layer in fixed.layers] == [0, MAX_LAYER_ID - 1]
+    assert [layer.id for layer in spec.add("ReLU", count=3).layers] == [MAX_LAYER_ID - 1, 0, 1, 2]
+    assert [layer.id for layer in spec.duplicate(MAX_LAYER_ID - 1, 2).layers] == [MAX_LAYER_ID - 1, 0, 1]
+    assert spec.next_id() == 0 and seed_spec().next_id() == 4

@@ -233,7 +233,15 @@ class ModelSpec:
         return replace(self, weights=None, **changes).validate()
 
     def next_id(self) -> int:
-        return max((layer.id for layer in self.layers), default=-1) + 1
+        return self.new_ids(1)[0]
+
+    def new_ids(self, count: int) -> list[int]:
+        """`count` ids no layer has: after the largest, or (a link may hold ids up to MAX_LAYER_ID - 1) the smallest free ones."""
+        taken = {layer.id for layer in self.layers}
+        first = max(taken, default=-1) + 1
+        if first + count <= MAX_LAYER_ID:
+            return list(range(first, first + count))
+        return [i for i in range(len(taken) + count) if i not in taken][:count]
 
     def index_of(self, layer_id: int) -> int:
         for i, layer in enumerate(self.layers):
@@ -247,8 +255,7 @@ class ModelSpec:
             raise LayerConfigError(f"count must be an integer from 1 to {MAX_LAYERS}")
         layers = list(self.layers)
         index = len(layers) if index is None else max(0, min(int(index), len(layers)))
-        first = self.next_id()
-        layers[index:index] = [LayerSpec.make(first + k, kind, **settings) for k in range(count)]
+        layers[index:index] = [LayerSpec.make(i, kind, **settings) for i in self.new_ids(count)]
         return self._with(layers=tuple(layers))
 
     def remove(self, layer_id: int) -> ModelSpec:
@@ -266,8 +273,7 @@ class ModelSpec:
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LAYERS:
             raise LayerConfigError(f"count must be an integer from 1 to {MAX_LAYERS}")
         i = self.index_of(layer_id)
-        first = self.next_id()
-        copies = [replace(self.layers[i], id=first + k) for k in range(count)]
+        copies = [replace(self.layers[i], id=new) for new in self.new_ids(count)]
         return self._with(layers=self.layers[: i + 1] + tuple(copies) + self.layers[i + 1 :])
 
     def update(self, layer_id: int, /, **changes) -> ModelSpec:

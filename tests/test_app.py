@@ -135,7 +135,24 @@ def test_add_layers_after_the_selected_one_at_the_end_and_many_at_once():
     at.selectbox(key="add_kind").set_value("Dense")
     at.number_input(key="add_count").set_value(30)
     run(at.button(key="add").click())  # 30 layers in one round trip
-    assert len(model(at).layers) == 36 and len(edge_labels(dot(at))) == 37
+    assert len(model(at).layers) == 36 and at.radio(key="selected").value == layer_id(at, 30)
+    run(at.toggle(key="graph_whole").set_value(True))  # the whole model, not the window around the selected layer
+    assert len(edge_labels(dot(at))) == 37
+
+
+def test_past_12_layers_the_graph_is_a_window_around_the_selected_layer():
+    at = open_app({"model": share.encode(ModelSpec((8,), tuple(LayerSpec.make(i, "Dense", units=i + 1) for i in range(30)), 0))})
+    select(at, 28)
+    source = dot(at)
+    nodes = re.findall(r"^\t(\w+) \[label", source, re.M)
+    assert nodes == ["input", "more0", "L26", "L27", "L28", "L29", "output"]  # 26 folded above, one after the selected
+    assert "<b>26 layers above</b>" in source and 'color="#d97706"' in source.split("\tL28 [")[1].split("\n")[0]
+    # every shape stays on the edges: into the fold, out of it, and between the layers drawn
+    assert edge_labels(source) == ["(None, 8)", "(None, 26)", "(None, 27)", "(None, 28)", "(None, 29)", "(None, 30)"]
+    select(at, "input")  # the input selected: the window starts at the top
+    assert re.findall(r"^\t(\w+) \[label", dot(at), re.M) == ["input", "L0", "L1", "L2", "more3", "output"]
+    run(at.toggle(key="graph_whole").set_value(True))
+    assert len(edge_labels(dot(at))) == 31
 
 
 def test_edit_the_selected_layers_generated_settings():

@@ -20,6 +20,7 @@ from e2e_support import CHROMIUM, CHROMIUM_ARGS, AppPage, Server, require_browse
 from netbuilder.studio import share
 from netbuilder.studio.models import built
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
+from netbuilder.views.graph import SELECTED_FILL
 
 SEED_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"
 SEED_EDGES = ["(None, 3, 2)", "(None, 3, 16)", "(None, 3, 16)", "(None, 48)", "(None, 4)"]
@@ -176,7 +177,7 @@ def test_a_refused_edit_on_layer_29_is_explained_where_the_visitor_is(new_page):
     from playwright.sync_api import expect
 
     app = new_page(link(chain(30)))
-    expect(app.edges).to_have_count(31)
+    expect(app.edges).to_have_count(5)  # a window around the first layer: Input, 3 layers, 27 folded, Output
     app.pick_layer("29.")
     layer = chain(30).layers[28].id
     app.set_number(f"units_{layer}", 100_000)
@@ -185,6 +186,72 @@ def test_a_refused_edit_on_layer_29_is_explained_where_the_visitor_is(new_page):
     expect(message).to_be_in_viewport()  # not 4,800 px above, at the top of the page
     expect(app.widget(f"units_{layer}")).to_be_in_viewport()
     assert app.widget(f"units_{layer}").locator("input").input_value() == "8"  # snapped back to the model
+    app.assert_no_exception()
+
+
+SELECTED = f'path[fill="{SELECTED_FILL}"], polygon[fill="{SELECTED_FILL}"]'
+# A graph whose highlighted node shows only when a box around it is scrolled to it is what this must not need.
+SCROLLED_AWAY = """svg => { const out = [];
+    for (let e = svg.parentElement; e && e.getAttribute('data-testid') !== 'stMain'; e = e.parentElement) {
+        const s = getComputedStyle(e).overflowY;
+        if ((s === 'auto' || s === 'scroll') && e.scrollHeight > e.clientHeight + 1) out.push(e.className.slice(0, 40));
+    }
+    return out; }"""
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_at_30_layers_the_selected_layer_is_on_screen_highlighted_beside_its_settings(new_page, viewport):
+    from playwright.sync_api import expect
+
+    app = new_page(link(chain(30)), viewport=viewport)
+    app.pick_layer("29.")
+    node = app.nodes.filter(has=app.page.locator(SELECTED))
+    expect(node).to_have_count(1)
+    expect(node).to_contain_text("dense_28")
+    expect(app.nodes.filter(has_text="26 layers above")).to_have_count(1)  # the rest folded, its shapes on the edges
+    expect(app.edges).to_have_text(["(None, 8)"] * 6)
+    panel = app.widget("selected_panel")
+    expect(panel).to_contain_text("dense_28")
+    assert app.page.get_by_test_id("stGraphVizChart").locator("svg").evaluate(SCROLLED_AWAY) == []
+    n, p, height = node.bounding_box(), panel.bounding_box(), viewport["height"]
+    heading = 60  # the panel's first line: the layer's name and kind
+    if viewport is DESKTOP:  # both on the screen the visitor is looking at, no scrolling
+        assert 0 <= n["y"] and n["y"] + n["height"] <= height, n
+        assert 0 <= p["y"] and p["y"] + heading <= height, p
+    else:  # the phone stacks them: the node, and below it the panel, within one screen
+        assert p["y"] + heading - n["y"] <= height, (n, p)
+    app.assert_no_exception()
+
+
+ON_SCREEN_FONT = "t => [t.textContent, parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a, getComputedStyle(t).fontWeight]"
+# Each line of a node (its texts with one baseline) and how far its middle is from the node's middle, in px.
+LINE_OFFSETS = """g => {
+    const shape = g.querySelector('path, polygon').getBoundingClientRect(), lines = {};
+    for (const t of g.querySelectorAll('text')) if (t.textContent.trim()) (lines[t.getAttribute('y')] ??= []).push(t);
+    return Object.values(lines).map(ts => {
+        const boxes = ts.map(t => t.getBoundingClientRect());
+        const left = Math.min(...boxes.map(b => b.left)), right = Math.max(...boxes.map(b => b.right));
+        return [ts.map(t => t.textContent).join(' '), (left + right - shape.left - shape.right) / 2];
+    });
+}"""
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_graph_text_is_readable_centred_and_the_shapes_are_its_clearest_text(new_page, viewport):
+    app = new_page(viewport=viewport)
+    expect_edges(app, SEED_EDGES)
+    edges = [app.edges.nth(i).evaluate(ON_SCREEN_FONT) for i in range(app.edges.count())]
+    texts = app.page.locator('[data-testid="stGraphVizChart"] svg g.node text')
+    nodes = [texts.nth(i).evaluate(ON_SCREEN_FONT) for i in range(texts.count())]
+    assert min(px for _, px, _ in nodes) >= 13, nodes  # st.graphviz_chart alone draws them at 9.6 px
+    assert min(px for _, px, _ in edges) > max(px for _, px, _ in nodes), (edges, nodes)
+    assert {weight for _, _, weight in edges} == {"700"}  # and in bold
+    lines = [line for i in range(app.nodes.count()) for line in app.nodes.nth(i).evaluate(LINE_OFFSETS)]
+    assert len(lines) == 12
+    for text, off in lines:  # centred in its node: laid out for the font the browser draws
+        assert abs(off) <= (1.5 if text.isascii() else 5), (text, off)  # (Graphviz counts · as two letters wide)
     app.assert_no_exception()
 
 

@@ -2,6 +2,7 @@
 and real `dot` renders. What the graph means is read back through Graphviz itself (`dot -Tjson0`)."""
 
 import json
+import re
 
 import graphviz
 import pytest
@@ -82,7 +83,7 @@ def test_seed_edges_carry_the_shapes_from_input_to_output():
 def test_seed_has_one_node_per_layer_plus_input_and_output():
     nodes, _ = drawn(graph.dataflow(seed_spec()))
     assert list(nodes) == ["input", "L0", "L1", "L2", "L3", "output"]
-    assert nodes["L3"]["label"] == '<b>dense_1</b><br/>Dense · 4 units<br/><font point-size="15" color="#4b5563">196 params</font>'
+    assert nodes["L3"]["label"] == '<b>dense_1</b><br/>Dense · 4 units<br/><font point-size="10" color="#4b5563">196 params</font>'
     assert nodes["L1"]["label"] == "<b>activation</b><br/>Activation · relu"  # no params line without weights
     assert nodes["L2"]["label"] == "<b>flatten</b><br/>Flatten · channels_last"
     assert "shape=(3, 2)" in nodes["input"]["label"] and "(None, 4)" in nodes["output"]["label"]
@@ -288,3 +289,49 @@ def test_missing_dot_says_how_to_install_it(monkeypatch, tmp_path):
     assert not graph.dot_available()
     with pytest.raises(graph.GraphvizMissingError, match="apt-get install graphviz.*brew install graphviz"):
         graph.svg(graph.dataflow(seed_spec()))
+
+
+# --- a long model: a window around the selected layer -----------------------------------------------
+@needs_dot
+def test_a_long_model_is_drawn_as_a_window_around_the_selected_layer_with_every_shape_kept():
+    spec = chain(30)
+    nodes, edges = drawn(graph.dataflow(spec, selected=15, window=True))
+    assert list(nodes) == ["input", "more0", "L13", "L14", "L15", "L16", "L17", "more18", "output"]
+    assert nodes["L15"]["fillcolor"] == graph.SELECTED_FILL
+    assert "13 layers above" in nodes["more0"]["label"] and "12 layers below" in nodes["more18"]["label"]
+    assert "1 to 13 in the list" in nodes["more0"]["label"] and nodes["more0"]["style"] == "rounded,dashed"
+    shapes = ["(None, 8)"] * 8  # into the fold, out of it, between the layers drawn, into the output
+    assert [label for _, _, label in edge_shapes(graph.dataflow(spec, selected=15, window=True))] == shapes
+    assert len(drawn(graph.dataflow(spec, selected=15))[0]) == 32  # no window asked (Export): every layer
+
+
+@needs_dot
+def test_the_window_shows_the_failing_layer_and_greys_what_comes_after_it():
+    layers = tuple(LayerSpec.make(i, "Dense", units=4 if i == 20 else 8, built_for=(5,) if i == 20 else None) for i in range(30))
+    spec = ModelSpec((8,), layers)
+    nodes, edges = drawn(graph.dataflow(spec, selected=3, window=True))
+    assert list(nodes) == ["input", "L0", "L1", "L2", "L3", "L4", "L5", "more6", "L20", "more21", "output"]
+    assert nodes["L20"]["fillcolor"] == graph.ERROR_FILL
+    assert nodes["more21"]["color"] == graph.GREY_LINE and "9 layers below" in nodes["more21"]["label"]
+    labels = {(tail, head): label for tail, head, label in edge_shapes(graph.dataflow(spec, selected=3, window=True))}
+    assert labels[("more6", "L20")] == "(None, 8)" and labels[("L20", "more21")] is None  # nothing known past the failure
+
+
+def test_a_window_never_folds_a_single_layer_and_short_models_are_whole():
+    nodes = lambda g: re.findall(r"^\t(\w+) \[label", g.source, re.M)  # noqa: E731
+    assert nodes(graph.dataflow(chain(30), selected=2, window=True))[:6] == ["input", "L0", "L1", "L2", "L3", "L4"]
+    assert nodes(graph.dataflow(chain(30), selected=27, window=True))[-5:] == ["L26", "L27", "L28", "L29", "output"]
+    assert len(nodes(graph.dataflow(chain(graph.WINDOW_FROM), selected=0, window=True))) == graph.WINDOW_FROM + 2
+    assert nodes(graph.dataflow(chain(30), selected="input", window=True))[:5] == ["input", "L0", "L1", "L2", "more3"]
+    assert 'input [label=<<b>Input</b>' in graph.dataflow(chain(3), selected="input").source
+    assert graph.SELECTED_FILL in graph.dataflow(chain(3), selected="input").source.split("\n\tinput [")[1].split("\n")[0]
+
+
+def test_every_text_size_of_the_graph_has_a_browser_rule_and_shapes_are_the_largest():
+    """st.graphviz_chart's CSS would draw every text at 9.6 px: BROWSER_CSS puts back each size the DOT uses."""
+    source = graph.dataflow(broken_spec(), selected=1).source + graph.dataflow(chain(30), window=True).source
+    sizes = {float(s) for s in re.findall(r'(?:point-size="|fontsize=)([0-9.]+)', source)}
+    assert sizes == {graph.EDGE_PT, graph.NODE_PT, graph.SMALL_PT} and graph.EDGE_PT == max(sizes)
+    for pt in sizes:
+        assert f'text[font-size="{pt:.2f}"] {{font-size: {pt:g}px;}}' in graph.BROWSER_CSS
+    assert graph.FONT == "Courier" and '"Source Code Pro", monospace' in graph.BROWSER_CSS  # both 0.6 em a character

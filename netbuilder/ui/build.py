@@ -17,12 +17,13 @@ from ..engine.shapes import format_shape
 from ..engine.summary import param_totals, readable_size
 from ..studio import data, run
 from ..studio.spec import ModelSpec, kinds_by_group
-from ..views.graph import dataflow
+from ..views.graph import BROWSER_CSS, WINDOW_FROM, dataflow
 from ..views.table import summary_frame
 from . import state, widgets
 from .state import INPUT, ss
 
-GRAPH_HEIGHT = 620  # px: a taller graph scrolls inside this box, so the output and editor stay in reach
+GRAPH_HEIGHT = 620  # px: the whole of a long model scrolls inside this box, so the output and editor stay in reach
+LIST_ROWS, LIST_HEIGHT = 10, 240  # a longer layer list scrolls in a box this high (px): the settings stay near the graph
 
 
 def page(model: ModelSpec) -> None:
@@ -42,13 +43,19 @@ def page(model: ModelSpec) -> None:
 
 
 def graph(model: ModelSpec) -> None:
-    chart = dataflow(model, selected=ss.selection)
-    tall = len(model.layers) > 8
+    st.html(f"<style>{BROWSER_CSS}</style>")  # the graph's text at the sizes it was laid out for (no space taken)
+    long = len(model.layers) > WINDOW_FROM
+    whole = long and ss.get("graph_whole", False)  # the toggle under the graph, read before it is drawn
+    chart = dataflow(model, selected=ss.selection, window=not whole)
     # A key of its own per drawing: the browser draws a changed graph afresh instead of animating every node
     # from the old one to the new, which took most of a click's time on a big model.
     drawing = hashlib.blake2s(chart.source.encode(), digest_size=6).hexdigest()
-    with st.container(height=GRAPH_HEIGHT if tall else "content", border=False, key=f"graph_{drawing}"):
+    with st.container(height=GRAPH_HEIGHT if whole else "content", border=False, key=f"graph_{drawing}"):
         st.graphviz_chart(chart, width="content")
+    if long:
+        st.toggle("Draw every layer", key="graph_whole",
+                  help=f"Past {WINDOW_FROM} layers the graph shows the layers around the selected one; the others are "
+                       "folded into a box above and one below, with the shapes going in and out.")
 
 
 def issue_panel(model: ModelSpec) -> None:
@@ -98,8 +105,9 @@ def editor(model: ModelSpec) -> None:
     options = [INPUT, *(layer.id for layer in model.layers)]
     state.keep_selection_valid()
     ss.selected = ss.selection
-    st.radio("Layers", options, key="selected", format_func=lambda option: _entry(model, option), on_change=state.on_select,
-             help="Pick a layer to edit it; the graph highlights it.")
+    with st.container(height=LIST_HEIGHT if len(options) > LIST_ROWS else "content", border=False, key="layer_list"):
+        st.radio("Layers", options, key="selected", format_func=lambda option: _entry(model, option), on_change=state.on_select,
+                 help="Pick a layer to edit it; the graph highlights it.")
     with st.container(border=True, key="selected_panel"):
         if ss.selection == INPUT:
             input_panel(model)

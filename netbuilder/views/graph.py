@@ -27,7 +27,16 @@ _NOT_XML = re.compile(r"[\ud800-\udfff\ufffe\uffff]")  # lone surrogates cannot 
 # backslash may reach it; U+2216 SET MINUS looks like one and means nothing to Graphviz.
 _BACKSLASH_LOOKALIKE = "\u2216"
 
-FONT = "Helvetica"
+# Monospace: Graphviz (in the browser, viz.js) lays text out with Courier's metrics, 0.6 em per ASCII character, and the
+# browser draws it in Streamlit's own monospace web font (BROWSER_CSS), also 0.6 em: lines stay centred on any machine.
+FONT = "Courier"
+EDGE_PT, NODE_PT, SMALL_PT = 12, 11, 10  # ×4/3 on screen: shapes 16 px in bold, node text 14.7 px and 13.3 px
+# st.graphviz_chart's own CSS sets every SVG text to its body font at 9.6 px; this puts back the sizes laid out here.
+BROWSER_CSS = "".join(
+    [f'[data-testid="stGraphVizChart"] svg text {{font-family: "Source Code Pro", monospace;}}']
+    + [f'[data-testid="stGraphVizChart"] svg text[font-size="{pt}.00"] {{font-size: {pt}px;}}' for pt in (EDGE_PT, NODE_PT, SMALL_PT)])
+WINDOW_FROM = 12  # a longer model is drawn as a window around the selected layer (see `dataflow`)
+WINDOW_AROUND = 2  # layers drawn before and after the selected one
 INK, MUTED, LINE, SHAPE_INK = "#111827", "#4b5563", "#475569", "#0f172a"
 LAYER_FILL, IO_FILL, SELECTED_FILL, SELECTED_LINE = "#f8fafc", "#e0f2fe", "#fef3c7", "#d97706"
 ERROR_FILL, ERROR_INK = "#fee2e2", "#b91c1c"
@@ -65,7 +74,7 @@ def _short(name: str) -> str:
 
 
 def _small(text: str, color: str = MUTED) -> str:
-    return f'<font point-size="15" color="{color}">{text}</font>'
+    return f'<font point-size="{SMALL_PT}" color="{color}">{text}</font>'
 
 
 def _html(label: str) -> str:
@@ -78,10 +87,10 @@ def _new_graph() -> graphviz.Digraph:
     # A white background, not transparent: labels stay readable under a dark app theme too.
     return graphviz.Digraph(
         "netbuilder",
-        graph_attr={"rankdir": "TB", "ranksep": "0.35", "nodesep": "0.3", "bgcolor": "white", "fontname": FONT},
+        graph_attr={"rankdir": "TB", "ranksep": "0.2", "nodesep": "0.3", "bgcolor": "white", "fontname": FONT},
         node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": LAYER_FILL, "color": LINE, "fontname": FONT,
-                   "fontsize": "18", "fontcolor": INK, "margin": "0.18,0.08", "height": "0.4", "width": "2.6"},
-        edge_attr={"fontname": FONT, "fontsize": "18", "fontcolor": SHAPE_INK, "color": LINE, "arrowsize": "0.7"},
+                   "fontsize": str(NODE_PT), "fontcolor": INK, "margin": "0.14,0.06", "height": "0.4", "width": "2.4"},
+        edge_attr={"fontname": FONT, "fontsize": str(EDGE_PT), "fontcolor": SHAPE_INK, "color": LINE, "arrowsize": "0.7"},
     )
 
 
@@ -96,11 +105,21 @@ def _issue_note(issue) -> str:
     return "✗ exceeds a netbuilder limit" if issue.category == "limit" else f"✗ needs {issue.expected}"
 
 
-def dataflow(spec, selected: int | None = None) -> graphviz.Digraph:
-    """`spec` top to bottom: Input, one node per layer (the `selected` layer id highlighted), Output; edges carry shapes."""
+def dataflow(spec, selected=None, window: bool = False) -> graphviz.Digraph:
+    """`spec` top to bottom: Input, one node per layer (the `selected` layer id, or "input", highlighted), Output;
+    edges carry shapes. With `window`, a model of more than WINDOW_FROM layers shows only the layers around the
+    selected one (and the failing one); each run of the others is one node, the shapes on its edges kept."""
     analysis = spec.analysis
     rows = [(layer.id, name, layer.kind, layer.label()) for layer, name in zip(spec.layers, analysis.names)]
-    return _graph(analysis, rows, selected)
+    shown = None
+    if window and len(rows) > WINDOW_FROM:
+        ids = [layer.id for layer in spec.layers]
+        at = ids.index(selected) if selected in ids else 0
+        shown = {*range(at - WINDOW_AROUND, at + WINDOW_AROUND + 1), *([analysis.issue.layer_index] if analysis.issue else [])}
+        shown |= {i for i in range(len(rows)) if i - 1 in shown and i + 1 in shown}  # one layer is drawn, not folded
+        shown |= {0} if 1 in shown else set()
+        shown |= {len(rows) - 1} if len(rows) - 2 in shown else set()
+    return _graph(analysis, rows, selected, shown)
 
 
 def sequential_graph(model) -> graphviz.Digraph:
@@ -108,20 +127,30 @@ def sequential_graph(model) -> graphviz.Digraph:
     return _graph(model.analysis, [(i, layer.name, layer.kind, layer.label()) for i, layer in enumerate(model.layers)], None)
 
 
-def _graph(analysis, rows, selected) -> graphviz.Digraph:
-    """The digraph for `rows` of (layer id, name, kind, label) analysed as `analysis`."""
+_MARK = {"fillcolor": SELECTED_FILL, "color": SELECTED_LINE, "penwidth": "2.5"}
+_GREY = {"style": "dashed", "color": GREY_LINE}
+
+
+def _graph(analysis, rows, selected, shown=None) -> graphviz.Digraph:
+    """The digraph for `rows` of (layer id, name, kind, label) analysed as `analysis`; only the positions in
+    `shown` (every one when None), each run of the others drawn as one node."""
     issue = analysis.issue
     fail_at = len(rows) if issue is None else issue.layer_index
     reports = analysis.layers
     graph = _new_graph()
-    graph.node("input", _html(f"<b>Input</b><br/>{_small('shape=' + html_text(format_shape(analysis.input_shape[1:])))}"),
-               fillcolor=IO_FILL)
-    prev, shape = "input", analysis.input_shape
+    graph.node("input", _html(f"<b>Input</b> {_small('shape=' + html_text(format_shape(analysis.input_shape[1:])))}"),
+               **{"fillcolor": IO_FILL, **(_MARK if selected == "input" else {})})
+    prev, shape, hidden = "input", analysis.input_shape, []
     for i, (layer_id, name, kind, settings) in enumerate(rows):
+        if shown is not None and i not in shown:
+            hidden.append(i)
+            continue
+        if hidden:
+            prev, shape, hidden = *_more(graph, prev, shape, hidden, rows, reports, fail_at, selected), []
         node = f"L{int(layer_id)}"
         head = f"<b>{html_text(_short(name))}</b><br/>{html_text(kind)}" + (f" · {html_text(settings)}" if settings else "")
         report = reports[i] if i < len(reports) else None
-        mark = {"fillcolor": SELECTED_FILL, "color": SELECTED_LINE, "penwidth": "2.5"} if layer_id == selected else {}
+        mark = _MARK if layer_id == selected else {}
         if i < fail_at:
             params = "<br/>" + _small(f"{report.params:,} params") if report and report.params else ""
             tooltip = f"{report.formula} params" if report and report.formula else f"{name} ({kind})"
@@ -134,16 +163,35 @@ def _graph(analysis, rows, selected) -> graphviz.Digraph:
             _edge(graph, prev, node, shape, color=ERROR_INK)
         else:  # after the failure nothing is known: greyed, dashed, no shapes
             graph.node(node, _html(head), **{"style": "rounded,dashed", "color": GREY_LINE, "fontcolor": GREY_INK, **mark})
-            _edge(graph, prev, node, None, style="dashed", color=GREY_LINE)
+            _edge(graph, prev, node, None, **_GREY)
         prev = node
         shape = report.output_shape if report else None
+    if hidden:
+        prev, shape = _more(graph, prev, shape, hidden, rows, reports, fail_at, selected)
     if issue is None:
-        graph.node("output", _html(f"<b>Output</b><br/>{_small(html_text(format_shape(shape)))}"), fillcolor=IO_FILL)
+        graph.node("output", _html(f"<b>Output</b> {_small(html_text(format_shape(shape)))}"), fillcolor=IO_FILL)
         _edge(graph, prev, "output", shape)
     else:
         graph.node("output", _html("<b>Output</b>"), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK)
-        _edge(graph, prev, "output", None, style="dashed", color=GREY_LINE)
+        _edge(graph, prev, "output", None, **_GREY)
     return graph
+
+
+def _more(graph, prev: str, shape, hidden: list[int], rows, reports, fail_at: int, selected):
+    """One dashed node for the layers at positions `hidden` (a run wholly before or after the failing layer),
+    with the shape going in and coming out on its edges; returns the node and the shape it gives."""
+    first, last = hidden[0], hidden[-1]
+    node = f"more{first}"
+    names = ", ".join(rows[i][1] for i in hidden)
+    where = "below" if any(row[0] == selected for row in rows[:first]) or selected == "input" else "above"
+    label = f"<b>{len(hidden)} layers {where}</b><br/>{_small(f'{first + 1} to {last + 1} in the list')}"
+    if last < fail_at:
+        graph.node(node, _html(label), style="rounded,dashed", fillcolor="white", tooltip=attribute_text(names[:300]))
+        _edge(graph, prev, node, shape)
+        return node, reports[last].output_shape if last < len(reports) else None
+    graph.node(node, _html(label), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK, tooltip=attribute_text(names[:300]))
+    _edge(graph, prev, node, None, **_GREY)
+    return node, None
 
 
 # --- rendering with the real `dot` --------------------------------------------------------------

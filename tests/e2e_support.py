@@ -249,13 +249,13 @@ class AppPage:
         self.act(type_it)
 
     def tables(self):
-        """The page's number tables (st.table): real HTML, so each cell's text and width can be read."""
-        return self.page.get_by_test_id("stTable")
+        """The page's number tables (ui.widgets.number_table): HTML grids, so each cell's text and box can be read."""
+        return self.page.get_by_test_id("stHtml").filter(has=self.page.locator(".nb-grid"))
 
     def table_cells(self, index: int = 0):
-        """The data cells of one number table, once it is drawn."""
+        """The numbers of one number table as its cells show them (the index above each is left out), once drawn."""
         from playwright.sync_api import expect
 
-        cells = self.tables().nth(index).locator("tbody td")
+        cells = self.tables().nth(index).locator(".nb-c span")
         expect(cells.first).to_be_attached()
         return cells

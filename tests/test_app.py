@@ -75,9 +75,21 @@ def layer_id(at: AppTest, index: int) -> int:
     return model(at).layers[index].id
 
 
+def number_grids(root) -> list[np.ndarray]:
+    """The numbers of each number table under `root` (ui.widgets.number_table) in order, flat, read exactly from
+    each cell's title (where a person hovers to see every digit)."""
+    return [np.array(re.findall(r' title="([^"]*)"', e.value), dtype=np.float32)
+            for e in root.get("html") if 'class="nb-grid"' in e.value]
+
+
+def grid_texts(root) -> list[list[str]]:
+    """Each number grid's numbers as a person reads them in its cells."""
+    return [re.findall(r"<span>([^<]*)</span>", e.value) for e in root.get("html") if 'class="nb-grid"' in e.value]
+
+
 def output_values(at: AppTest) -> np.ndarray:
-    """The Build page's output numbers (its first table)."""
-    return at.table[0].value.to_numpy()
+    """The Build page's output numbers (its first number table), flat."""
+    return number_grids(at)[0]
 
 
 def test_first_open_shows_the_seed_model_its_shapes_params_and_output():
@@ -86,7 +98,7 @@ def test_first_open_shows_the_seed_model_its_shapes_params_and_output():
     assert edge_labels(dot(at)) == SEED_EDGES
     assert "Total params: 244" in texts(at)
     assert "Output for your input** — shape `(1, 4)`" in texts(at)
-    np.testing.assert_array_equal(output_values(at), built(seed_spec()).predict(SEED_X))
+    np.testing.assert_array_equal(output_values(at), built(seed_spec()).predict(SEED_X)[0])
     assert "New here?" in texts(at)  # what to try first
     select(at, "input")
     assert at.text_area(key="input_text").value == "[[[1, 2], [3, 4], [5, 6]]]"
@@ -105,7 +117,7 @@ def test_forward_pass_values_equal_the_engine():
     assert len(tab.get("image")) == 1 + len(expected) + 4  # the legend, a heatmap per tensor, and each weight
     for i, tensor in enumerate(expected):  # every tensor's numbers, picked one by one
         run(at.selectbox(key="tensor_numbers").set_value(i))
-        np.testing.assert_array_equal(at.table[0].value.to_numpy(), tensor[0].reshape(-1, tensor.shape[-1]))
+        np.testing.assert_array_equal(number_grids(page(at, FORWARD))[0], tensor[0].ravel())
     weights = [e.label for e in tab.expander]
     assert weights == ["dense (Dense): kernel (2, 16), bias (16,)", "dense_1 (Dense): kernel (48, 4), bias (4,)"]
 
@@ -269,10 +281,10 @@ def test_numpy_print_format_is_read_and_nan_is_named():
     at = open_app()
     select(at, "input")
     run(at.text_area(key="input_text").input("[[[1. 2.]\n  [3. 4.]\n  [5. 6.]]]"))
-    np.testing.assert_array_equal(output_values(at), built(seed_spec()).predict(SEED_X))
+    np.testing.assert_array_equal(output_values(at), built(seed_spec()).predict(SEED_X)[0])
     run(at.text_area(key="input_text").input("[[[nan, 2], [3, 4], [5, 6]]]"))
     assert "holds 1 NaN or infinite value(s)" in texts(at)
-    assert at.table[0].value.isna().all(axis=None)  # nan spreads to every output, and is shown as nan
+    assert np.isnan(output_values(at)).all() and set(grid_texts(at)[0]) == {"nan"}  # nan spreads, and is shown as nan
 
 
 def test_a_batch_shows_the_chosen_sample():
@@ -280,9 +292,9 @@ def test_a_batch_shows_the_chosen_sample():
     select(at, "input")
     run(at.text_area(key="input_text").input("[[[1, 2], [3, 4], [5, 6]], [[0, 0], [0, 0], [1, 1]]]"))
     expected = built(seed_spec()).predict(np.array([[[1, 2], [3, 4], [5, 6]], [[0, 0], [0, 0], [1, 1]]], np.float32))
-    np.testing.assert_array_equal(output_values(at), expected[:1])
+    np.testing.assert_array_equal(output_values(at), expected[0])
     run(at.number_input(key="output_sample").set_value(1))
-    np.testing.assert_array_equal(output_values(at), expected[1:])
+    np.testing.assert_array_equal(output_values(at), expected[1])
 
 
 def test_a_single_sample_gets_a_batch_axis_and_says_so():
@@ -308,7 +320,7 @@ def test_seed_changes_weights_reproducibly():
     run(at.number_input(key="seed").set_value(7))
     after = output_values(at)
     assert model(at).seed == 7 and not np.array_equal(before, after)
-    np.testing.assert_array_equal(after, built(seed_spec().with_seed(7)).predict(SEED_X))
+    np.testing.assert_array_equal(after, built(seed_spec().with_seed(7)).predict(SEED_X)[0])
 
 
 def test_input_shape_of_every_rank():
@@ -341,3 +353,49 @@ def test_paste_a_keras_layer_list_replaces_the_model_in_one_round_trip():
     at.text_area(key="paste_text").input("Dense(__import__('os').getpid())")
     run(at.button(key="paste_append").click())
     assert len(model(at).layers) == 3 and "must be a plain value" in texts(at)
+
+
+def test_wide_numbers_wrap_in_a_grid_with_every_index_and_digit():
+    spec = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16, activation="tanh"), LayerSpec.make(1, "Flatten"),
+                              LayerSpec.make(2, "Dense", units=16)), 0)
+    at = open_app({"model": share.encode(spec, "[[[1, 2], [3, 4], [5, 6]]]")})
+    expected = built(spec).predict(SEED_X)[0]
+    np.testing.assert_array_equal(output_values(at), expected)
+    assert grid_texts(at)[0] == [f"{v:.4g}" for v in expected]
+    (grid,) = [e.value for e in at.html if 'class="nb-grid"' in e.value]
+    assert re.findall(r"<small>(\d+)</small>", grid) == [str(j) for j in range(16)]  # each number with its index
+    assert "auto-fill" in grid  # as many per line as the column holds: nothing to scroll sideways
+
+
+def test_a_big_tensor_writes_a_bounded_number_of_numbers():
+    at = open_app({"model": share.encode(ModelSpec((1000, 100), (LayerSpec.make(0, "Activation", activation="relu"),), 0), "zeros")})
+    (values,) = number_grids(at)
+    assert values.size <= 512  # widgets.MAX_NUMBERS, whatever the tensor's size
+    assert "Showing 8 × 64 of 1,000 × 100 numbers." in texts(at)
+
+
+DISPLAY_ALLOWANCE = 16 * 2**20  # bytes the Forward page may add to its run for drawing, whatever the tensors' size
+
+
+@pytest.mark.parametrize("layers", [(LayerSpec.make(0, "RepeatVector", n=23),),
+                                    tuple(LayerSpec.make(i, "Activation", activation="relu") for i in range(40))],
+                         ids=["one 92 MB tensor", "40 tensors of 4 MB"])
+def test_the_forward_page_draws_big_tensors_within_the_run_budget_and_a_small_display_allowance(layers):
+    import tracemalloc
+
+    from netbuilder.engine.limits import MAX_FORWARD_BYTES
+
+    spec = ModelSpec((1_000_000,), layers, 0)
+    at = open_app({"model": share.encode(spec, "random:1")})
+    at.session_state["page"] = PAGES[FORWARD]
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        run(at)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    budget = min(spec.analysis.cost.forward_bytes(1), MAX_FORWARD_BYTES)  # what the run itself may hold
+    assert peak <= budget + DISPLAY_ALLOWANCE, (peak / 2**20, budget / 2**20)
+    tab = at.tabs[FORWARD]
+    assert len(tab.get("image")) >= 3 and number_grids(tab)[0].size <= 512  # pictures and numbers, bounded

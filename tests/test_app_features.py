@@ -21,7 +21,7 @@ from netbuilder.views import export, graph
 from netbuilder.views.graph import ERROR_FILL
 from conftest import ROOT
 from test_app import (BUILD, COMPARE, EXPLAIN, EXPORT, FORWARD, SEED_EDGES, dot, edge_labels, layer_id, model, open_app,
-                      page, run, select, shown, texts)
+                      number_grids, page, run, select, shown, texts)
 
 SEED_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"
 
@@ -43,7 +43,7 @@ def type_input(at, text: str):
 
 def forward_output(at) -> np.ndarray:
     """The Forward pass tab's numbers table, which starts on the model output: sample 0."""
-    return page(at, FORWARD).table[0].value.to_numpy()
+    return number_grids(page(at, FORWARD))[0]
 
 
 def load_preset(at, name: str):
@@ -56,8 +56,8 @@ def fix_buttons(at) -> list:
 
 
 def expected_table(sample: np.ndarray) -> np.ndarray:
-    """What heat_table draws for one sample: last axis as columns, everything else as rows, cut to 64 × 64."""
-    return np.atleast_2d(sample.reshape(-1, sample.shape[-1]) if sample.ndim > 1 else sample)[:64, :64]
+    """What number_table writes for one sample, flat: last axis as columns, everything else as rows, cut to 64 × 64."""
+    return np.atleast_2d(sample.reshape(-1, sample.shape[-1]) if sample.ndim > 1 else sample)[:64, :64].ravel()
 
 
 def check_compare_tab(at) -> list:
@@ -72,7 +72,7 @@ def check_compare_tab(at) -> list:
     metrics = [m.value for m in tab.metric]
     assert metrics[0::2] == [format_shape(r.output_shape) for r in rows]
     assert metrics[1::2] == [f"{r.total_params:,}" for r in rows]
-    tables = [d.value.to_numpy() for d in tab.table]
+    tables = number_grids(tab)
     assert len(tables) == len(rows)
     for table, variant in zip(tables, variants.values()):
         np.testing.assert_array_equal(table, expected_table(built(variant).predict(x)[0]))
@@ -112,7 +112,7 @@ def test_compare_with_input_that_does_not_fit_shows_shapes_and_an_error():
     assert shown(at.error[0].value).startswith("Input data: expected shape (batch, 3, 2)")
     tab = page(at, COMPARE)
     assert [m.value for m in tab.metric] == ["(None, 4)", "244", "(None, 3, 4)", "116", "(None, 4)", "180"]
-    assert not tab.table
+    assert not number_grids(tab)
     assert "showing shapes only" in tab.warning[0].value
 
 
@@ -510,7 +510,7 @@ def test_random_seed_button_changes_seed_and_weights():
     after = forward_output(at)
     assert not np.array_equal(before, after)
     x = data.parse_array(SEED_INPUT, (3, 2)).array
-    np.testing.assert_array_equal(after, built(seed_spec().with_seed(seed)).predict(x))
+    np.testing.assert_array_equal(after, built(seed_spec().with_seed(seed)).predict(x)[0])
     run(at.button(key="undo").click())
     assert model(at).seed == 0
 

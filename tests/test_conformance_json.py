@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
+from netbuilder.studio.keras_import import spec_from_keras_json
 
 # (per-sample input shape, [(layer kind, kwargs)]) covering every option the engine supports
 MODELS = {
@@ -225,21 +226,94 @@ def two_outputs():
     return keras.Model(x, [hidden, keras.layers.Dense(2)(hidden)])
 
 
+def two_dict_inputs():
+    keras.backend.clear_session(free_memory=False)
+    a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    return keras.Model({"a": a, "b": b}, keras.layers.Dense(2)(keras.layers.Add()([a, b])))
+
+
+def functional_inner():
+    x = keras.Input((4,))
+    return keras.Model(x, keras.layers.Dense(3)(x), name="inner")
+
+
+def nested(inner):
+    """A model used as one layer of another: its layers are not a chain of the outer model's layers."""
+    keras.backend.clear_session(free_memory=False)
+    x = keras.Input((4,))
+    return keras.Model(x, keras.layers.Dense(2)(inner(x)))
+
+
+def predict_any(model, x):
+    return model.predict({"a": x, "b": x} if isinstance(model.input, dict) and len(model.input) == 2 else x, verbose=0)
+
+
 @pytest.mark.parametrize(
     "make, words",
     [
-        (branch_add, "layer 'add' takes several inputs or is used several times (a branch)"),
-        (shared_layer, "layer 'dense' takes several inputs or is used several times (a branch)"),
+        (branch_add, "layer 'add' takes several inputs (a branch)"),
+        (shared_layer, "layer 'dense' is used several times (a shared layer: one set of weights at 2 places)"),
         (two_outputs, "several outputs"),
+        (lambda: two_dict_inputs(), "several inputs"),
+        (lambda: nested(keras.Sequential([keras.layers.Dense(3)], name="inner")), "layer 'inner' is a whole Sequential model"),
+        (lambda: nested(functional_inner()), "layer 'inner' is a whole Functional model"),
     ],
-    ids=["branch-add", "shared-layer", "two-outputs"],
+    ids=["branch-add", "shared-layer", "two-outputs", "two-dict-inputs", "nested-sequential", "nested-functional"],
 )
 def test_keras_functional_branches_are_refused_clearly(make, words):
     theirs = make()
     x = np.ones((2, 4), np.float32)
-    theirs.predict(x, verbose=0)  # a working Keras model...
+    predict_any(theirs, x)  # a working Keras model...
     with pytest.raises(nb.InputDataError) as info:  # ...that a chain of layers cannot hold
         nb.model_from_json(theirs.to_json())
     message = str(info.value)
     assert message.startswith("Cannot read this Keras JSON: ") and words in message
     assert "netbuilder reads a single chain of layers" in message
+
+
+# --- single-input chains Keras writes in other spellings ----------------------------------------------------
+def _chain_spelled(spelling):
+    keras.backend.clear_session(free_memory=False)
+    x = keras.Input((3, 4), name="x")
+    if spelling == "kwargs":  # the input tensor passed by keyword: Keras writes it in the node's kwargs, args empty
+        return keras.Model(x, keras.layers.Dense(5, activation="relu")(inputs=keras.layers.Flatten()(inputs=x)))
+    if spelling == "rnn-kwargs":
+        return keras.Model(x, keras.layers.Dense(2)(keras.layers.LSTM(3)(sequences=x)))
+    if spelling == "mixed-kwargs":  # a keyword that is not a tensor beside the input
+        return keras.Model(x, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Dropout(0.5)(x, training=False))))
+    hidden = keras.layers.Dense(5, activation="relu")(keras.layers.Flatten()(x))
+    y = keras.layers.Dense(2)(hidden)
+    return {"dict-inputs": lambda: keras.Model({"x": x}, y), "list-io": lambda: keras.Model([x], [y]),
+            "dict-outputs": lambda: keras.Model(x, {"y": y}), "dict-io": lambda: keras.Model({"x": x}, {"y": y})}[spelling]()
+
+
+@pytest.mark.parametrize("spelling", ["kwargs", "rnn-kwargs", "mixed-kwargs", "dict-inputs", "list-io", "dict-outputs", "dict-io"])
+def test_keras_functional_chains_in_every_spelling_import(spelling):
+    """Keras reads each of these documents back; so does netbuilder, as the chain it is."""
+    theirs = _chain_spelled(spelling)
+    text = theirs.to_json()
+    keras.backend.clear_session(free_memory=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = keras.models.model_from_json(text)  # Keras reads it back
+    ours = nb.model_from_json(text, seed=0)
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers[1:]]
+    assert ours.input_shape == (None, 3, 4) and ours.count_params() == theirs.count_params() == again.count_params()
+    ours.set_weights(theirs.get_weights())
+    x = np.random.default_rng(0).normal(size=(2, 3, 4)).astype(np.float32)
+    feed = {"x": x} if isinstance(theirs.input, dict) else x
+    expected = theirs.predict(feed, verbose=0)
+    expected = next(iter(expected.values())) if isinstance(expected, dict) else expected
+    expected = expected[0] if isinstance(expected, list) else expected
+    np.testing.assert_allclose(ours.predict(x), expected, rtol=1e-5, atol=1e-6)
+    spec = spec_from_keras_json(text)  # the app's import
+    assert [layer.kind for layer in spec.layers] == [type(layer).__name__ for layer in theirs.layers[1:]] and spec.analysis.ok
+
+
+def test_a_model_nested_in_a_sequential_is_refused_clearly():
+    keras.backend.clear_session(free_memory=False)
+    theirs = keras.Sequential([keras.Input((4,)), keras.Sequential([keras.layers.Dense(3)], name="inner"), keras.layers.Dense(2)])
+    theirs.predict(np.ones((1, 4), np.float32), verbose=0)
+    with pytest.raises(nb.InputDataError, match="layer 'inner' is a whole Sequential model inside this one .a nested model.; "
+                                                "netbuilder reads a single chain of layers"):
+        nb.model_from_json(theirs.to_json())

@@ -55,3 +55,22 @@ def test_image_blocks_and_cuts():
     assert picture[0, 0].tolist() == [255, 0, 0] and picture[9, 19].tolist() == [0, 0, 255]
     assert image(np.zeros((100, 1000)), max_rows=64, max_cols=256).shape[:2] == (64 * 2, 256 * 2)
     assert image(np.array([[1.0, 2.0]]), width=20, scale=4.0)[0, 0].tolist() == [255, 191, 191]
+
+
+def test_the_finite_range_of_a_big_tensor_is_read_in_chunks():
+    import tracemalloc
+
+    from netbuilder.views.heatmap import CHUNK, finite_range
+
+    assert finite_range(np.array([np.nan, -np.inf, 2.0, -1.5, np.inf])) == (-1.5, 2.0)
+    assert finite_range(np.array([np.nan])) is None and finite_range(np.zeros(0)) is None
+    big = np.full(10 * CHUNK + 3, 0.5, np.float32)
+    big[-1], big[7] = -4.0, np.nan
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        assert finite_range(big) == (-4.0, 0.5) and magnitude(big) == 4.0
+        extra = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert extra < 3 * CHUNK * 8  # a few chunks' temporaries, never a copy of the whole tensor

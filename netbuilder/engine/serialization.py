@@ -3,7 +3,9 @@
 Reading is bounded and trusts nothing: the text's size first, then its structure; layers are made
 from their class names through the kind registry, and a layer's `build_config` is kept as the shape
 it was built for (so an inconsistent document fails as in Keras) without allocating any weight.
-Sequential models and Functional models that are a chain of layers are read; branches are refused.
+Sequential models and Functional models that are a chain of layers are read (each layer called once on
+the one before, by position or by keyword; one input and one output, also in a list or a dict); branches,
+shared layers, several inputs or outputs and nested models are refused, each with its reason.
 """
 
 from __future__ import annotations
@@ -143,6 +145,10 @@ def _read(doc):
         entries = _chain(config, entries)
     elif kind != "Sequential":
         _fail(f"expected a Sequential or Functional model (from model.to_json()); found {str(kind)[:60]!r}")
+    nested = [e for e in entries if e.get("class_name") in _MODEL_CLASSES]
+    if nested:
+        _fail(f"layer {str(nested[0]['config'].get('name'))[:40]!r} is a whole {nested[0]['class_name']} model inside this "
+              f"one (a nested model); {_CHAIN}: put its layers in line instead")
     unsupported = [f"{e['config'].get('name', '?')} ({e.get('class_name')})" for e in entries
                    if e.get("class_name") != "InputLayer" and e.get("class_name") not in KINDS]
     if unsupported:
@@ -166,29 +172,62 @@ def _read(doc):
                          kind in ("Functional", "Model"))
 
 
+_CHAIN = "netbuilder reads a single chain of layers"
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")
+
+
+def _one_ref(value, what: str) -> str:
+    """The layer name of Keras's ["name", 0, 0]; also of the only one in a list or dict of them (Keras writes
+    `keras.Model([x], [y])` as [["x", 0, 0]] and `keras.Model({"x": x}, y)` as {"x": ["x", 0, 0]})."""
+    if isinstance(value, dict) and len(value) == 1:
+        value = next(iter(value.values()))
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+        value = value[0]
+    if not (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)):
+        _fail(f"this Functional model has several {what}s; {_CHAIN}")
+    return value[0]
+
+
+def _tensors(node: dict) -> list:
+    """The Keras tensors a call takes, in its args or its kwargs (`Dense(2)(inputs=x)`), however nested."""
+    found, stack, seen = [], [node.get("args"), node.get("kwargs")], 0
+    while stack:
+        value = stack.pop()
+        seen += 1
+        if seen > 10_000:
+            _fail("a layer's call holds too many values")
+        if isinstance(value, dict):
+            config = value.get("config")
+            if isinstance(config, dict) and "keras_history" in config:
+                found.append(config["keras_history"])
+            else:
+                stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
+
+
 def _chain(config: dict, entries: list) -> list:
     """A Functional model's layers in order, when they form one chain from its input to its output."""
-    def ref(value, what):  # ["name", 0, 0], or [["name", 0, 0]] for one of several
-        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
-            value = value[0]
-        if not (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)):
-            _fail(f"this Functional model has several {what}s; netbuilder reads a single chain of layers")
-        return value[0]
-
-    first, last = ref(config.get("input_layers"), "input"), ref(config.get("output_layers"), "output")
+    first, last = _one_ref(config.get("input_layers"), "input"), _one_ref(config.get("output_layers"), "output")
     by_name, parent = {}, {}
     for e in entries:
         layer_name = e.get("name", e["config"].get("name"))
         by_name[layer_name] = e
-        nodes = e.get("inbound_nodes") or []
         if e.get("class_name") == "InputLayer":
             continue
-        args = nodes[0].get("args") if len(nodes) == 1 and isinstance(nodes[0], dict) else None
-        tensor = args[0] if isinstance(args, list) and len(args) == 1 else None
-        history = tensor.get("config", {}).get("keras_history") if isinstance(tensor, dict) else None
+        where = f"layer {str(layer_name)[:40]!r}"
+        nodes = e.get("inbound_nodes") or []
+        if not isinstance(nodes, list) or not all(isinstance(node, dict) for node in nodes):
+            _fail(f"{where} has inbound_nodes that are not a list of calls")
+        if len(nodes) > 1:
+            _fail(f"{where} is used several times (a shared layer: one set of weights at {len(nodes)} places); {_CHAIN}")
+        tensors = _tensors(nodes[0]) if nodes else []
+        if len(tensors) != 1:
+            _fail(f"{where} takes {'several inputs (a branch)' if tensors else 'no input'}; {_CHAIN}")
+        history = tensors[0]
         if not (isinstance(history, list) and history and isinstance(history[0], str)):
-            _fail(f"layer {str(layer_name)[:40]!r} takes several inputs or is used several times (a branch); "
-                  "netbuilder reads a single chain of layers")
+            _fail(f"{where} is called on a tensor without a layer name (keras_history)")
         parent[layer_name] = history[0]
     chain, at = [], last
     while at != first:
@@ -197,5 +236,5 @@ def _chain(config: dict, entries: list) -> list:
         chain.append(by_name[at])
         at = parent[at]
     if len(chain) + 1 != len(entries):
-        _fail("it has layers outside the chain from input to output (a branch); netbuilder reads a single chain of layers")
+        _fail(f"it has layers outside the chain from input to output (a branch); {_CHAIN}")
     return [by_name[first], *reversed(chain)]

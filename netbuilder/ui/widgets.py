@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from ..engine.settings import Setting
@@ -11,7 +10,14 @@ from ..engine.shapes import format_shape
 from ..views import heatmap
 from . import state
 
-HEAT_CELLS = 64  # rows and columns of a tensor shown as numbers; more are cut (and said so)
+HEAT_CELLS = 64  # rows and columns of a tensor drawn as a picture or written as numbers; more are cut (and said so)
+MAX_NUMBERS = 512  # numbers of one tensor written out: a page of numbers stays light, whatever the tensor's size
+# Number grids: cells at least as wide as the widest "{:.4g}" (-1.234e-05), as many per row as the width holds.
+GRID_CSS = ("<style>.nb-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(7.2em,1fr));gap:2px;"
+            "font-size:0.875rem;font-variant-numeric:tabular-nums;margin-bottom:0.5rem}"
+            ".nb-c{display:flex;flex-direction:column;padding:0 6px;border-radius:3px;white-space:nowrap;line-height:1.25}"
+            ".nb-c small{font-size:0.7rem;color:#4b5563}.nb-c span{text-align:right}"
+            ".nb-row{font-size:0.8rem;color:#4b5563;margin-top:2px}</style>")
 
 
 def setting_widget(layer_id: int, setting: Setting, value) -> None:
@@ -43,23 +49,41 @@ def sample_of(tensor: np.ndarray, key: str) -> tuple[np.ndarray, int]:
     return tensor[int(sample)], int(sample)
 
 
-def as_rows(sample: np.ndarray) -> np.ndarray:
-    """One sample as rows × features, cut to HEAT_CELLS each way."""
-    return heatmap.as_matrix(sample)[:HEAT_CELLS, :HEAT_CELLS]
-
-
 def number_table(sample: np.ndarray, scale: float | None = None) -> None:
-    """One sample's numbers as an HTML table colored like its heatmap: every digit and sign visible
-    (cells grow with their text, the table scrolls sideways), NaN written as nan."""
-    matrix = as_rows(sample)
+    """One sample's numbers as an HTML grid that wraps to its column's width (no hidden sideways scrolling):
+    each number in a cell with its index, colored like its heatmap, sign and exponent shown (every digit on
+    hover), NaN as nan. A sample with leading axes gets a line per position (`[0, 1, :]`), or, when its last
+    axis is short, one grid indexed in full; at most HEAT_CELLS each way and MAX_NUMBERS in all are written."""
+    full = heatmap.as_matrix(sample)  # a view: nothing is copied
+    columns = min(full.shape[1], HEAT_CELLS)
+    matrix = full[: max(1, min(full.shape[0], HEAT_CELLS, MAX_NUMBERS // columns)), :columns]
     pale = 255 - (255 - heatmap.colors(matrix, scale).astype(int)) // 2  # half strength keeps the numbers readable
-    css = [[f"background-color: rgb{tuple(int(c) for c in rgb)}; white-space: nowrap" for rgb in row] for row in pale]
-    frame = pd.DataFrame(matrix)
-    styled = frame.style.apply(lambda _: pd.DataFrame(css, index=frame.index, columns=frame.columns), axis=None)
-    st.table(styled.format("{:.4g}", na_rep="nan"))
-    full = heatmap.as_matrix(sample).shape
-    if full != matrix.shape:
-        st.caption(f"Showing {matrix.shape[0]} × {matrix.shape[1]} of {full[0]:,} × {full[1]:,} numbers.")
+    leading = np.shape(sample)[:-1]
+    lines = [GRID_CSS]
+    cells = []
+    for r, (row, tints) in enumerate(zip(matrix, pale)):
+        position = ", ".join(map(str, np.unravel_index(r, leading))) if leading else ""
+        per_line = leading and columns >= 4
+        cells += [_cell(v, t, j if per_line or not leading else f"{position}, {j}") for j, (v, t) in enumerate(zip(row, tints))]
+        if per_line:
+            lines += [f'<div class="nb-row">[{position}, :]</div>', f'<div class="nb-grid">{"".join(cells)}</div>']
+            cells = []
+    if cells:
+        lines.append(f'<div class="nb-grid">{"".join(cells)}</div>')
+    st.html("".join(lines))
+    if full.shape != matrix.shape:
+        st.caption(f"Showing {matrix.shape[0]:,} × {matrix.shape[1]:,} of {full.shape[0]:,} × {full.shape[1]:,} numbers.")
+
+
+def _cell(value, tint, index) -> str:
+    """One number's cell: its index above it, its heatmap tint, and every digit in its title (shown on hover)."""
+    return (f'<div class="nb-c" style="background:rgb({tint[0]},{tint[1]},{tint[2]})" title="{value!s}">'
+            f'<small>{index}</small><span>{_number(value)}</span></div>')
+
+
+def _number(value) -> str:
+    """A value as the tables write it: four significant digits, NaN as nan."""
+    return "nan" if np.isnan(value) else f"{value:.4g}"
 
 
 def heatmap_legend(scale: float) -> None:
@@ -73,7 +97,7 @@ def heatmap_legend(scale: float) -> None:
 def tensor_picture(title: str, tensor: np.ndarray, sample: int, scale: float) -> None:
     """A tensor's shape and one sample as a picture: one row per position, one column per feature."""
     values = tensor[sample]
-    finite = values[np.isfinite(values)]
-    span = f"from {finite.min():.4g} to {finite.max():.4g}" if finite.size else "no finite values"
+    finite = heatmap.finite_range(values)
+    span = f"from {finite[0]:.4g} to {finite[1]:.4g}" if finite else "no finite values"
     st.markdown(f"**{state.plain(title)}** — `{format_shape(tensor.shape)}` · sample {sample} {span}")
     st.image(heatmap.image(heatmap.as_matrix(values), scale=scale), clamp=True)

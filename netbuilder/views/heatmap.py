@@ -17,9 +17,25 @@ def as_matrix(sample: np.ndarray) -> np.ndarray:
     return sample.reshape(math.prod(sample.shape[:-1]), sample.shape[-1])
 
 
+CHUNK = 1 << 18  # values read at a time for a range: temporaries stay ~2 MB whatever the tensor's size
+
+
+def finite_range(array) -> tuple[float, float] | None:
+    """The smallest and largest finite value of `array` (None when none is finite), read in chunks."""
+    flat = np.asarray(array).reshape(-1)  # a view for the contiguous tensors of a run
+    low, high = np.inf, -np.inf
+    for start in range(0, flat.size, CHUNK):
+        part = flat[start : start + CHUNK].astype(np.float64)
+        part = part[np.isfinite(part)]
+        if part.size:
+            low, high = min(low, float(part.min())), max(high, float(part.max()))
+    return (low, high) if low <= high else None
+
+
 def magnitude(*arrays) -> float:
     """The largest finite |value| of all `arrays` (0 when none is finite): one scale for pictures shown together."""
-    return max((float(np.abs(a[np.isfinite(a)]).max(initial=0.0)) for a in map(np.asarray, arrays)), default=0.0)
+    ranges = [r for r in map(finite_range, arrays) if r is not None]
+    return max((max(-low, high) for low, high in ranges), default=0.0)
 
 
 def colors(matrix: np.ndarray, scale: float | None = None) -> np.ndarray:

@@ -5,7 +5,7 @@ specs, history, links, presets, input data, explanations) ← `views` (graph, ta
 export) ← `ui` (the Streamlit pages). This module re-exports the engine's public API.
 """
 
-from . import optimizers
+from . import losses, optimizers
 from .engine import activations, kinds, limits
 from .engine.activations import ACTIVATION_NAMES
 from .engine.analysis import Analysis, LayerReport, analyze
@@ -30,6 +30,6 @@ globals().update(KINDS)  # every registered kind by its Keras class name: Dense,
 __all__ = [
     "ACTIVATION_NAMES", "Analysis", "Fix", "IncompatibleShapeError", "Input", "InputDataError", "KINDS", "KerasTensor",
     "Layer", "LayerConfigError", "LayerReport", "LimitError", "Model", "ModelCost", "NetbuilderError", "Sequential",
-    "ShapeIssue", "activations", "analyze", "format_shape", "kinds", "layer_seed", "limits", "model_from_json", "optimizers", "register",
+    "ShapeIssue", "activations", "analyze", "format_shape", "kinds", "layer_seed", "limits", "losses", "model_from_json", "optimizers", "register",
     *KINDS,
 ]

@@ -4,6 +4,7 @@ carry trained weights in a share link and in exported Keras code, and every refu
 import numpy as np
 
 from kind_harness import run_keras_code
+from netbuilder.engine.training import Loss
 from netbuilder.studio import datasets, share
 from netbuilder.studio.models import built
 from test_app import TRAIN, model, open_app, page, run, select, texts
@@ -107,3 +108,24 @@ def test_typed_x_and_y_train_the_model():
     assert not at.button(key="train_start").disabled
     at = train_to_the_end(at)
     assert len(at.session_state["training"].x) == 4 and model(at).trained
+
+
+def shows(at, kind: str, key: str) -> bool:
+    return any(widget.key == key for widget in getattr(at, kind))
+
+
+def test_from_logits_for_the_cross_entropies_and_delta_for_huber_with_keras_defaults():
+    at = on_train_page("train-xor")  # binary_crossentropy
+    assert at.checkbox(key="train_from_logits").value is False and not shows(at, "number_input", "train_delta")
+    run(at.checkbox(key="train_from_logits").check())
+    run(at.button(key="train_start").click())
+    assert at.session_state["training"].model.loss == Loss("binary_crossentropy", from_logits=True)
+    if not at.button(key="train_stop").disabled:
+        run(at.button(key="train_stop").click())
+    run(at.selectbox(key="train_loss").set_value("huber"))
+    assert not shows(at, "checkbox", "train_from_logits") and at.number_input(key="train_delta").value == 1.0
+    run(at.number_input(key="train_delta").set_value(0.25))
+    run(at.button(key="train_start").click())
+    assert at.session_state["training"].model.loss == Loss("huber", delta=0.25)  # from_logits set before is not passed on
+    run(at.selectbox(key="train_loss").set_value("mean_squared_error"))
+    assert not shows(at, "checkbox", "train_from_logits") and not shows(at, "number_input", "train_delta")

@@ -32,13 +32,46 @@ def same_rank(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 # --- losses -------------------------------------------------------------------------------------------------
+# Keras's names for the losses netbuilder has (keras.losses.get): function names, class names, and its short aliases
+LOSS_NAMES = {
+    "mean_squared_error": "mean_squared_error", "MeanSquaredError": "mean_squared_error", "mse": "mean_squared_error",
+    "MSE": "mean_squared_error", "mean_absolute_error": "mean_absolute_error", "MeanAbsoluteError": "mean_absolute_error",
+    "mae": "mean_absolute_error", "MAE": "mean_absolute_error", "huber": "huber", "Huber": "huber",
+    "binary_crossentropy": "binary_crossentropy", "BinaryCrossentropy": "binary_crossentropy", "bce": "binary_crossentropy",
+    "BCE": "binary_crossentropy", "categorical_crossentropy": "categorical_crossentropy",
+    "CategoricalCrossentropy": "categorical_crossentropy", "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
+    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+}
+CROSSENTROPIES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")  # take from_logits
+
+
 @dataclass(frozen=True)
 class Loss:
-    """A Keras loss by name: per-sample values, and ∂(mean loss)/∂y_pred for a batch."""
+    """A Keras loss by any of Keras's names ("mse", "huber", ...): per-sample values, and ∂(mean loss)/∂y_pred for a batch.
+
+    `from_logits` only for the cross-entropies and `delta` only for huber, as Keras has them; both checked here, so a
+    loss that cannot be computed never reaches a training step."""
 
     name: str
     from_logits: bool = False
     delta: float = 1.0  # huber
+
+    def __post_init__(self):
+        name = LOSS_NAMES.get(self.name) if isinstance(self.name, str) else None
+        if name is None:
+            raise LayerConfigError(f"unknown loss {str(self.name)[:40]!r}; netbuilder trains with mean_squared_error (mse), "
+                                   "mean_absolute_error (mae), huber, binary_crossentropy (bce), categorical_crossentropy and "
+                                   "sparse_categorical_crossentropy, or the classes of netbuilder.losses")
+        object.__setattr__(self, "name", name)  # Keras's function name, whichever alias was given
+        if not isinstance(self.from_logits, (bool, np.bool_)):
+            raise LayerConfigError(f"from_logits must be True or False; received {str(self.from_logits)[:20]}")
+        if self.from_logits and name not in CROSSENTROPIES:
+            raise LayerConfigError(f"{name} has no from_logits in Keras: only the cross-entropies take logits")
+        delta = self.delta
+        if isinstance(delta, (bool, np.bool_)) or not isinstance(delta, (int, float, np.number)) or not 0 < delta < math.inf:
+            raise LayerConfigError(f"huber's delta must be a number above 0; received {str(delta)[:20]}")
+        if delta != 1.0 and name != "huber":
+            raise LayerConfigError(f"{name} has no delta in Keras: only huber has one")
 
     def prepare(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.name == "sparse_categorical_crossentropy":
@@ -128,23 +161,75 @@ def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
     return np.eye(classes, dtype=np.float32)[labels]
 
 
-LOSS_NAMES = {
-    "mean_squared_error": "mean_squared_error", "mse": "mean_squared_error", "MSE": "mean_squared_error",
-    "mean_absolute_error": "mean_absolute_error", "mae": "mean_absolute_error", "MAE": "mean_absolute_error",
-    "huber": "huber", "huber_loss": "huber",
-    "binary_crossentropy": "binary_crossentropy", "categorical_crossentropy": "categorical_crossentropy",
-    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
-}
+def _keras_arguments(cls: str, given: dict, **defaults) -> None:
+    """Refuse Keras loss arguments netbuilder does not implement unless at their defaults, and unknown ones (`name` and
+    `dtype` float32 change nothing)."""
+    defaults = {"reduction": "sum_over_batch_size", "dtype": None, **defaults}
+    for key, value in given.items():
+        if key == "name" or (key == "dtype" and value in ("float32", np.float32)):
+            continue
+        if key not in defaults:
+            raise LayerConfigError(f"{key} is not an argument of {cls}")
+        if not (value is defaults[key] or (isinstance(value, (int, float, str)) and value == defaults[key])):
+            raise LayerConfigError(f"{cls}({key}={str(value)[:20]}) is not supported by netbuilder (Keras's default "
+                                   f"{defaults[key]!r} is what it computes)")
+
+
+class MeanSquaredError(Loss):
+    """keras.losses.MeanSquaredError(): mean((y_true − y_pred)²) over the last axis."""
+
+    def __init__(self, **keras_arguments):
+        _keras_arguments("MeanSquaredError", keras_arguments)
+        super().__init__("mean_squared_error")
+
+
+class MeanAbsoluteError(Loss):
+    """keras.losses.MeanAbsoluteError(): mean(|y_true − y_pred|) over the last axis."""
+
+    def __init__(self, **keras_arguments):
+        _keras_arguments("MeanAbsoluteError", keras_arguments)
+        super().__init__("mean_absolute_error")
+
+
+class Huber(Loss):
+    """keras.losses.Huber(delta=1.0): quadratic within delta of the target, linear beyond."""
+
+    def __init__(self, delta=1.0, **keras_arguments):
+        _keras_arguments("Huber", keras_arguments)
+        super().__init__("huber", delta=delta)
+
+
+class BinaryCrossentropy(Loss):
+    """keras.losses.BinaryCrossentropy(from_logits=False): probabilities, or logits with from_logits=True."""
+
+    def __init__(self, from_logits=False, **keras_arguments):
+        _keras_arguments("BinaryCrossentropy", keras_arguments, label_smoothing=0.0, axis=-1)
+        super().__init__("binary_crossentropy", from_logits=from_logits)
+
+
+class CategoricalCrossentropy(Loss):
+    """keras.losses.CategoricalCrossentropy(from_logits=False): one-hot targets."""
+
+    def __init__(self, from_logits=False, **keras_arguments):
+        _keras_arguments("CategoricalCrossentropy", keras_arguments, label_smoothing=0.0, axis=-1)
+        super().__init__("categorical_crossentropy", from_logits=from_logits)
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """keras.losses.SparseCategoricalCrossentropy(from_logits=False): integer class targets."""
+
+    def __init__(self, from_logits=False, **keras_arguments):
+        _keras_arguments("SparseCategoricalCrossentropy", keras_arguments, ignore_class=None, axis=-1)
+        super().__init__("sparse_categorical_crossentropy", from_logits=from_logits)
 
 
 def get_loss(identifier) -> Loss:
-    """A loss by Keras name (`"mse"`, `"binary_crossentropy"`, ...) or a Loss itself."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if not isinstance(identifier, str) or identifier not in LOSS_NAMES:
-        raise LayerConfigError(f"unknown loss {str(identifier)[:40]!r}; netbuilder trains with "
-                               f"{', '.join(sorted(set(LOSS_NAMES.values())))} (and the aliases mse, mae)")
-    return Loss(LOSS_NAMES[identifier])
+    """A loss by any of Keras's names (`"mse"`, `"BinaryCrossentropy"`, ...) or a Loss itself."""
+    return identifier if isinstance(identifier, Loss) else Loss(identifier)
+
+
+METRIC_LOSSES = {"mse": "mean_squared_error", "MSE": "mean_squared_error", "mean_squared_error": "mean_squared_error",
+                 "mae": "mean_absolute_error", "MAE": "mean_absolute_error", "mean_absolute_error": "mean_absolute_error"}
 
 
 # --- metrics ------------------------------------------------------------------------------------------------
@@ -160,9 +245,8 @@ def metric_values(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarr
             t = y_true[..., 0] if y_true.ndim == y_pred.ndim else y_true
             return np.equal(t.astype(np.int64), np.argmax(y_pred, axis=-1)).astype(np.float32)
         return np.equal(np.argmax(y_true, axis=-1), np.argmax(y_pred, axis=-1)).astype(np.float32)
-    loss_name = LOSS_NAMES.get(name)
-    if loss_name in ("mean_squared_error", "mean_absolute_error"):
-        return Loss(loss_name).per_sample(y_true, y_pred)
+    if name in METRIC_LOSSES:
+        return Loss(METRIC_LOSSES[name]).per_sample(y_true, y_pred)
     raise LayerConfigError(f"unknown metric {str(name)[:40]!r}; netbuilder reports accuracy, mae and mse")
 
 

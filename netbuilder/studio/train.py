@@ -16,11 +16,11 @@ import numpy as np
 
 from ..engine.errors import InputDataError, LayerConfigError
 from ..engine.optimizers import OPTIMIZERS
+from ..engine.training import CROSSENTROPIES, Loss
 from .models import fresh
 from .spec import ModelSpec
 
-LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy", "categorical_crossentropy",
-          "sparse_categorical_crossentropy")
+LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", *CROSSENTROPIES)
 DEFAULT_RATES = {name: cls().learning_rate for name, cls in OPTIMIZERS.items()}  # Keras's defaults: sgd 0.01, others 0.001
 PIECE_SECONDS = 0.25  # training per piece; the page redraws between pieces
 GRID = 64  # points per side of the decision-boundary picture
@@ -36,7 +36,13 @@ class Settings:
     epochs: int = 1
     batch_size: int = 32
     validation_split: float = 0.0
-    from_logits: bool = False
+    from_logits: bool = False  # the cross-entropies only (kept, unused, while another loss is chosen)
+    delta: float = 1.0  # huber only
+
+    def compiled_loss(self) -> Loss:
+        """The loss compile gets, with from_logits and delta where Keras has them."""
+        return Loss(self.loss, from_logits=self.from_logits and self.loss in CROSSENTROPIES,
+                    delta=self.delta if self.loss == "huber" else 1.0)
 
     def check(self) -> Settings:
         if self.loss not in LOSSES:
@@ -50,6 +56,7 @@ class Settings:
                 raise LayerConfigError(f"{name} must be an integer from 1 to {high:,}")
         if not (isinstance(self.validation_split, (int, float)) and 0 <= self.validation_split < 1):
             raise LayerConfigError("validation split must be from 0 (no validation) to below 1")
+        self.compiled_loss()  # from_logits and huber's delta checked as Keras's losses take them
         return self
 
     @property
@@ -81,12 +88,7 @@ class TrainingRun:
             raise LayerConfigError("add a layer first: a model without layers has nothing to train")
         model = fresh(spec)
         optimizer = OPTIMIZERS[settings.optimizer](learning_rate=settings.learning_rate)
-        loss = settings.loss
-        if settings.from_logits:
-            from ..engine.training import Loss
-
-            loss = Loss(settings.loss, from_logits=True)
-        model.compile(optimizer=optimizer, loss=loss, metrics=settings.metrics)
+        model.compile(optimizer=optimizer, loss=settings.compiled_loss(), metrics=settings.metrics)
         run = model.trainer(x, y, batch_size=settings.batch_size, epochs=settings.epochs,
                             validation_split=settings.validation_split)
         return cls(spec, settings, x, y, model, run, model.get_weights())
@@ -115,7 +117,10 @@ class TrainingRun:
         (x0, y0), (x1, y1) = low - pad, high + pad
         gx, gy = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y1, y0, GRID))
         grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
-        return self.model.predict(grid).reshape(GRID, GRID), (float(x0), float(x1), float(y0), float(y1))
+        out = self.model.predict(grid).reshape(GRID, GRID)
+        if self.settings.compiled_loss().from_logits:  # logits drawn as the probabilities they stand for
+            out = 1 / (1 + np.exp(-out))
+        return out, (float(x0), float(x1), float(y0), float(y1))
 
     def curve(self) -> tuple[np.ndarray, np.ndarray] | None:
         """For a model with 1 input and 1 output: its prediction along the data's range (a regression curve)."""

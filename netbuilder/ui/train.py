@@ -17,7 +17,7 @@ from ..engine.errors import NetbuilderError
 from ..engine.shapes import format_shape
 from ..studio import data, datasets
 from ..studio.spec import ModelSpec
-from ..studio.train import DEFAULT_RATES, LOSSES, Settings, TrainingRun, check_data
+from ..studio.train import CROSSENTROPIES, DEFAULT_RATES, LOSSES, Settings, TrainingRun, check_data
 from ..views.plots import boundary_image
 from . import state
 from .state import ss
@@ -97,12 +97,18 @@ def data_panel(model: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
 
 def settings_panel() -> None:
     settings = _settings()
-    for field in ("loss", "optimizer", "learning_rate", "epochs", "batch_size", "validation_split"):
+    for field in ("loss", "optimizer", "learning_rate", "epochs", "batch_size", "validation_split", "from_logits", "delta"):
         ss[f"train_{field}"] = getattr(settings, field)
     a, b = st.columns(2)
     a.selectbox("Loss", LOSSES, key="train_loss", on_change=_set, args=("loss",))
     b.selectbox("Optimizer", list(DEFAULT_RATES), key="train_optimizer", on_change=_set, args=("optimizer",),
                 help="Keras's defaults: learning rate 0.01 for sgd, 0.001 for the others.")
+    if settings.loss in CROSSENTROPIES:
+        a.checkbox("From logits", key="train_from_logits", on_change=_set, args=("from_logits",),
+                   help="Keras's from_logits=True: the last layer gives raw scores (no sigmoid or softmax) and the loss applies it.")
+    elif settings.loss == "huber":
+        a.number_input("Delta", key="train_delta", min_value=1e-6, max_value=1e6, format="%g", step=0.1,
+                       on_change=_set, args=("delta",), help="Keras's Huber(delta=1.0): squared error within delta, linear beyond.")
     a, b, c, d = st.columns(4)
     a.number_input("Learning rate", key="train_learning_rate", min_value=1e-6, max_value=10.0, format="%g", step=0.001,
                    on_change=_set, args=("learning_rate",))

@@ -1,12 +1,16 @@
 """The Train page through AppTest: train the XOR preset, stop a run and keep its progress, undo a training,
 carry trained weights in a share link and in exported Keras code, and every refusal said clearly."""
 
+import threading
+
 import numpy as np
 
 from kind_harness import run_keras_code
 from netbuilder.engine.training import Loss
-from netbuilder.studio import datasets, share
+from netbuilder.studio import datasets, models, share
 from netbuilder.studio.models import built
+from netbuilder.studio.spec import LayerSpec, ModelSpec
+from netbuilder.studio.train import Settings, TrainingRun
 from test_app import TRAIN, model, open_app, page, run, select, texts
 
 MAX_PIECES = 400  # each run of the page trains one piece (about a quarter of a second)
@@ -129,3 +133,52 @@ def test_from_logits_for_the_cross_entropies_and_delta_for_huber_with_keras_defa
     assert at.session_state["training"].model.loss == Loss("huber", delta=0.25)  # from_logits set before is not passed on
     run(at.selectbox(key="train_loss").set_value("mean_squared_error"))
     assert not shows(at, "checkbox", "train_from_logits") and not shows(at, "number_input", "train_delta")
+
+
+def _run_of(input_size: int, units: int) -> TrainingRun:
+    spec = ModelSpec((input_size,), (LayerSpec.make(0, "Dense", units=units, activation="tanh"), LayerSpec.make(1, "Dense", units=1)),
+                     seed=3).validate()
+    x = np.random.default_rng(0).normal(size=(16, input_size)).astype(np.float32)
+    return TrainingRun.start(spec, Settings(optimizer="sgd", learning_rate=0.01, batch_size=8), x, np.tanh(x[:, :1]))
+
+
+def test_a_run_keeps_its_own_copies_of_the_weights():
+    """The model trained, `before` and the trained spec each hold their own arrays (the memory the run is counted for)."""
+    training = _run_of(2, 8)
+    start = [w.copy() for w in training.before]
+    training.piece()
+    trained = training.trained_spec()
+    now = [w for layer in training.model.layers for w in layer.weights]
+    for first, before, current, kept in zip(start, training.before, now, trained.weights.arrays, strict=True):
+        np.testing.assert_array_equal(before, first)  # training changed the model's arrays in place, not these
+        assert not np.array_equal(current, before) and np.array_equal(kept, current)
+        assert not np.shares_memory(before, current) and not np.shares_memory(kept, current)
+    cached = built(training.spec).get_weights()
+    for first, seed in zip(start, cached):
+        np.testing.assert_array_equal(first, seed)  # the shared weights cache was not trained
+
+
+def _slot_taken_while_training(training: TrainingRun) -> bool:
+    taken = []
+
+    def try_slot():
+        got = models._heavy.acquire(blocking=False)
+        taken.append(not got)
+        if got:
+            models._heavy.release()
+
+    def checkpoint():  # called between batches: another thread asks for the heavy slot meanwhile
+        if not taken:
+            other = threading.Thread(target=try_slot)
+            other.start()
+            other.join()
+
+    training.piece(seconds=0.01, checkpoint=checkpoint)
+    return taken[0]
+
+
+def test_a_big_run_trains_in_the_servers_heavy_slot_and_a_small_one_does_not():
+    big = _run_of(1024, 2048)  # 2.1 M weights, 8 MiB each copy
+    assert big.heavy[0] > models.HEAVY_BYTES
+    assert _slot_taken_while_training(big)
+    assert not _slot_taken_while_training(_run_of(2, 8))

@@ -17,7 +17,7 @@ import numpy as np
 from ..engine.errors import InputDataError, LayerConfigError
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.training import CROSSENTROPIES, Loss
-from .models import fresh
+from .models import fresh, heavy_slot
 from .spec import ModelSpec
 
 LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", *CROSSENTROPIES)
@@ -66,7 +66,11 @@ class Settings:
 
 @dataclass
 class TrainingRun:
-    """One run of fit on the model of `spec`, advanced piece by piece."""
+    """One run of fit on the model of `spec`, advanced piece by piece.
+
+    Memory, besides the run's tensors: the model trained (its own copy of every weight, P parameters: 4·P bytes),
+    `before` (a second copy, 4·P, for the weights-before-and-after table) and the optimizer's state; at the end the
+    trained spec takes one more copy (4·P) that undo then keeps. Pieces of a big run take the server's heavy slot."""
 
     spec: ModelSpec
     settings: Settings
@@ -74,9 +78,10 @@ class TrainingRun:
     y: np.ndarray
     model: object = None
     run: object = None
-    before: list = field(default_factory=list)  # the weights at the start
+    before: list = field(default_factory=list)  # copies of the weights at the start
     batch_losses: list = field(default_factory=list)  # every batch's loss, for the live curve
     stopped: bool = False
+    heavy: tuple = (0, 0)  # (bytes, work) that heavy_slot weighs: a step's memory with the weights; the whole run's work
 
     @classmethod
     def start(cls, spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) -> TrainingRun:
@@ -86,12 +91,18 @@ class TrainingRun:
             raise LayerConfigError("the model does not fit together yet, so it cannot be trained (see the Build page)")
         if not spec.layers:
             raise LayerConfigError("add a layer first: a model without layers has nothing to train")
-        model = fresh(spec)
+        cost = spec.analysis.cost
+        with heavy_slot(2 * cost.weight_bytes):  # the seed's weights, then a trained spec's copied in
+            model = fresh(spec)
         optimizer = OPTIMIZERS[settings.optimizer](learning_rate=settings.learning_rate)
         model.compile(optimizer=optimizer, loss=settings.compiled_loss(), metrics=settings.metrics)
         run = model.trainer(x, y, batch_size=settings.batch_size, epochs=settings.epochs,
                             validation_split=settings.validation_split)
-        return cls(spec, settings, x, y, model, run, model.get_weights())
+        step = cost.training_bytes(min(settings.batch_size, len(x)), optimizer.slot_count())
+        heavy = (step + 2 * cost.weight_bytes, 3 * cost.work * len(x) * settings.epochs)
+        with heavy_slot(cost.weight_bytes):
+            before = model.get_weights()  # copies: training changes the model's arrays in place
+        return cls(spec, settings, x, y, model, run, before, heavy=heavy)
 
     @property
     def done(self) -> bool:
@@ -100,13 +111,15 @@ class TrainingRun:
     def piece(self, seconds: float = PIECE_SECONDS, checkpoint=None) -> None:
         """Train for about `seconds` (whole batches), recording each batch's loss."""
         end = time.perf_counter() + seconds
-        while not self.done and time.perf_counter() < end:
-            self.run.run(max_batches=1, checkpoint=checkpoint)
-            self.batch_losses.append(self.run.last_loss)
+        with heavy_slot(*self.heavy):
+            while not self.done and time.perf_counter() < end:
+                self.run.run(max_batches=1, checkpoint=checkpoint)
+                self.batch_losses.append(self.run.last_loss)
 
     def trained_spec(self) -> ModelSpec:
-        """The spec with the weights learned so far (what becomes the current model)."""
-        return self.spec.with_weights(self.model.get_weights())
+        """The spec with the weights learned so far (what becomes the current model); the spec copies them once."""
+        with heavy_slot(self.spec.analysis.cost.weight_bytes):
+            return self.spec.with_weights([w for layer in self.model.layers for w in layer.weights])
 
     def boundary(self) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
         """For a model with 2 inputs and one output: its prediction on a GRID × GRID square around the data."""
@@ -117,17 +130,22 @@ class TrainingRun:
         (x0, y0), (x1, y1) = low - pad, high + pad
         gx, gy = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y1, y0, GRID))
         grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
-        out = self.model.predict(grid).reshape(GRID, GRID)
+        out = self._predict(grid).reshape(GRID, GRID)
         if self.settings.compiled_loss().from_logits:  # logits drawn as the probabilities they stand for
             out = 1 / (1 + np.exp(-out))
         return out, (float(x0), float(x1), float(y0), float(y1))
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        cost = self.spec.analysis.cost
+        with heavy_slot(cost.predict_bytes(len(x)), cost.work * len(x)):
+            return self.model.predict(x)
 
     def curve(self) -> tuple[np.ndarray, np.ndarray] | None:
         """For a model with 1 input and 1 output: its prediction along the data's range (a regression curve)."""
         if self.spec.input_shape != (1,) or self.model.output_shape[-1] != 1:
             return None
         xs = np.linspace(float(self.x.min()), float(self.x.max()), 200, dtype=np.float32)[:, None]
-        return xs[:, 0], self.model.predict(xs)[:, 0]
+        return xs[:, 0], self._predict(xs)[:, 0]
 
 
 def check_data(spec: ModelSpec, x: np.ndarray, y: np.ndarray) -> None:

@@ -24,7 +24,8 @@ import pytest
 
 import netbuilder as nb
 from kind_harness import check_cost
-from netbuilder.engine.cost import FLOAT32
+from netbuilder.engine.cost import FLOAT32, readable_bytes
+from netbuilder.engine.layer import snake_case
 from netbuilder.engine.limits import MAX_FORWARD_BYTES, MAX_WEIGHT_BYTES, MAX_WORK
 from netbuilder.studio import share
 from netbuilder.studio.spec import LayerSpec, ModelSpec
@@ -327,6 +328,28 @@ def test_weights_over_the_budget_are_refused_before_any_weight_exists():
     assert "4,295,032,832 parameters); the budget is 64.0 MB (16,777,216 parameters)" in str(result)
     assert result.issue is not None and result.issue.category == "limit" and result.issue.layer_name == "dense"
     assert peak < TINY
+
+
+@pytest.mark.parametrize("layer, shape, params", [
+    (nb.Dense(65_536), (None, 65_536), 65_536 * 65_536 + 65_536),
+    (nb.Conv2D(4096, 3), (None, 8, 8, 4096), 3 * 3 * 4096 * 4096 + 4096),
+    (nb.LSTM(4096), (None, 10, 4096), 4 * (4096 * 4096 * 2 + 4096)),
+    (nb.Embedding(1_000_000, 64), (None, 10), 64_000_000),
+])
+def test_building_a_layer_alone_answers_to_the_weight_budget_before_allocating(layer, shape, params):
+    """Issue 9's audit: `Dense(65536).build((None, 65536), 0)`, public API, allocated 16 GB."""
+    result, peak = traced_peak(layer.build, shape, 0)
+    assert isinstance(result, nb.LimitError), result
+    assert str(result) == (f"Layer {snake_case(layer.kind)!r} ({layer.kind}) exceeds a limit: its weights would "
+                           f"take {readable_bytes(4 * params)} ({params:,} parameters); the budget is 64.0 MB "
+                           "(16,777,216 parameters).")
+    assert peak < TINY and layer.built_shape is None and layer.weights == []
+
+
+def test_building_a_layer_within_the_weight_budget_makes_its_weights():
+    layer = nb.Dense(4096, name="wide")
+    layer.build((None, 4095), 0)  # exactly the budget: 4,095 × 4,096 + 4,096 parameters
+    assert layer.count_params() * 4 == MAX_WEIGHT_BYTES and layer.built_shape == (None, 4095)
 
 
 def test_weights_at_the_budget_are_accepted_by_analysis():

@@ -54,6 +54,26 @@ def test_forward_calls_checkpoint_before_each_layer_and_stops_when_it_raises():
     assert len(calls) == 3
 
 
+def test_predict_calls_checkpoint_before_each_layer_and_stops_when_it_raises():
+    """The Build page's output is a predict: a long one must stop when the visitor leaves, as forward does."""
+    calls = []
+    np.testing.assert_array_equal(hand_model().predict(X, checkpoint=lambda: calls.append(1)), [[15]])
+    assert len(calls) == 4
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_second():
+        calls.append(1)
+        if len(calls) == 2:
+            raise Stop
+
+    calls.clear()
+    with pytest.raises(Stop):
+        hand_model().predict(X, checkpoint=stop_at_second)
+    assert len(calls) == 2
+
+
 def test_forward_keeps_the_output_even_when_nothing_else_fits():
     tensors = hand_model().forward(X, keep_bytes=0)
     assert tensors[1:-1] == [None, None, None]

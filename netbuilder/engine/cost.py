@@ -36,6 +36,14 @@ def readable_count(n: float) -> str:
     return f"{n:,.0f}"
 
 
+def weights_problem(params: int) -> str | None:
+    """Why `params` float32 weights are over the weight budget, or None."""
+    if FLOAT32 * params <= MAX_WEIGHT_BYTES:
+        return None
+    return (f"its weights would take {readable_bytes(FLOAT32 * params)} ({params:,} parameters); the budget is "
+            f"{readable_bytes(MAX_WEIGHT_BYTES)} ({MAX_WEIGHT_BYTES // FLOAT32:,} parameters)")
+
+
 @dataclass(frozen=True)
 class ModelCost:
     """Per-model totals; memory and work per sample unless a method takes a batch size."""
@@ -159,9 +167,8 @@ class ModelCost:
 
     def budget_problem(self) -> str | None:
         """Why this model cannot be built or run at all within the budgets (one sample), or None."""
-        if self.weight_bytes > MAX_WEIGHT_BYTES:
-            return (f"its weights would take {readable_bytes(self.weight_bytes)} ({self.params:,} parameters); the budget is "
-                    f"{readable_bytes(MAX_WEIGHT_BYTES)} ({MAX_WEIGHT_BYTES // FLOAT32:,} parameters)")
+        if why := weights_problem(self.params):
+            return why
         if self.predict_bytes(1) > MAX_FORWARD_BYTES:
             return (f"one sample's forward pass would need {readable_bytes(self.predict_bytes(1))} at once; the memory budget "
                     f"per run is {readable_bytes(MAX_FORWARD_BYTES)}")

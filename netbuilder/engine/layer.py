@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .errors import LayerConfigError
+from .errors import LayerConfigError, LimitError
 from .settings import Setting
 from .shapes import Shape, check_input_shape
 from .limits import MAX_NAME_CHARS
@@ -229,11 +229,19 @@ class Layer:
         return Cost()
 
     def build(self, shape: Shape, seed: int) -> None:
-        """Make the weights for input `shape` (for the shape it was built for, if it has one)."""
+        """Make the weights for input `shape` (for the shape it was built for, if it has one); a LimitError,
+        before anything is allocated, when they are over the weight budget."""
         if self._weights:
             return
-        self.built_shape = self.built_shape or tuple(shape)
-        self._weights = [spec.initializer(spec.shape, seed) for spec in self.weight_specs(self.built_shape)]
+        from .cost import weights_problem  # cost.py builds on this module
+
+        built_shape = self.built_shape or tuple(shape)
+        specs = self.weight_specs(built_shape)
+        why = weights_problem(sum(math.prod(spec.shape) for spec in specs))
+        if why:
+            raise LimitError(f"Layer {self.name or snake_case(self.kind)!r} ({self.kind}) exceeds a limit: {why}.")
+        self.built_shape = built_shape
+        self._weights = [spec.initializer(spec.shape, seed) for spec in specs]
 
     @property
     def weights(self) -> list[np.ndarray]:

@@ -242,8 +242,10 @@ class Sequential:
             tensors.append(y if i < keep or i == len(self._calls) - 1 else None)
         return tensors
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None) -> np.ndarray:
-        """The model's output for `x` (float32); batch_size and verbose are accepted as in Keras (they change nothing)."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
+                checkpoint: Callable[[], None] | None = None) -> np.ndarray:
+        """The model's output for `x` (float32); batch_size and verbose are accepted as in Keras (they change nothing).
+        `checkpoint` (netbuilder's own) is called before each layer, as in forward: a caller stops a long run by raising there."""
         if steps is not None or callbacks:
             _refuse("predict", {}, steps=(steps, None), callbacks=(callbacks or None, None))
         if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim and x.shape[1:] == self._input:
@@ -252,7 +254,12 @@ class Sequential:
             y = self._as_input(x)
         if y.shape[0] > self._max_batch:
             self._analysis.cost.check_run(y.shape[0])  # raises the LimitError that names the budget
+        if checkpoint is None:  # the common, short call stays a bare loop
+            for call in self._calls:
+                y = call(y)
+            return y
         for call in self._calls:
+            checkpoint()
             y = call(y)
         return y
 
@@ -401,7 +408,7 @@ def _numbers(x, what: str) -> np.ndarray:
 _TAKES = {  # what each call honours, for the message that refuses the rest
     "compile": "optimizer, loss and metrics", "fit": "x, y, batch_size, epochs, verbose, validation_split, validation_data, "
     "shuffle and validation_batch_size", "evaluate": "x, y, batch_size, verbose and return_dict",
-    "train_on_batch": "x, y and return_dict", "predict": "x, batch_size and verbose",
+    "train_on_batch": "x, y and return_dict", "predict": "x, batch_size, verbose and checkpoint",
 }
 _INSTEAD = {  # Keras arguments netbuilder does not honour, and what it does instead
     "sample_weight": "every sample counts equally", "class_weight": "every class counts equally",

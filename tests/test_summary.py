@@ -6,6 +6,9 @@ import functools
 import keras
 import numpy as np
 import pytest
+import rich.cells
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import netbuilder as nb
 from netbuilder.engine.shapes import summary_shape
@@ -129,6 +132,10 @@ WIDE_NAMES = [
     ("한국어 레이어 이름", "名 前 が あ る 層 の 名 前 が 長 い 場 合 の テ ス ト で す"),  # wide words wrapped across lines
     ("全結合レイヤー_その一_とても長い名前です", "😀" * 20),  # one wide word longer than the cell: cut with …
     ("a" + "全結合レイヤーとても長い名前です" * 2, "x😀 😀y"),  # the cut falls in the middle of a wide character
+    ("ชั้นหนาแน่น", "\u0e01\u0e34" * 20),  # Thai: vowel and tone marks above take no column; a long word of them cut
+    ("👨\u200d👩\u200d👧 family", "🏳\ufe0f\u200d🌈 flag ❤\ufe0f"),  # ZWJ emoji sequences; VS16 widening a narrow symbol
+    ("zero\u200bwidth\u200bspace", "soft\u00adhy\u2060phen"),  # format characters (ZWSP, soft hyphen, word joiner)
+    ("👩\u200d💻" * 15, "ก\u0e31\u0e49" * 12 + "x" * 10),  # sequences and marks straddling the cut
 ]
 
 
@@ -139,7 +146,8 @@ def keras_named(names):
 
 
 @pytest.mark.parametrize("line_length", [None, 60, 76, 88])
-@pytest.mark.parametrize("names", WIDE_NAMES, ids=["cjk-emoji", "fullwidth-combining", "wrapped", "cut", "cut-mid-char"])
+@pytest.mark.parametrize("names", WIDE_NAMES, ids=["cjk-emoji", "fullwidth-combining", "wrapped", "cut", "cut-mid-char", "thai",
+                                                   "zwj-emoji", "format-chars", "cut-in-sequences"])
 def test_wide_character_names_like_keras(names, line_length, monkeypatch):
     monkeypatch.setenv("COLUMNS", "120")  # wider than every line: Keras's console would crop longer lines
     theirs = keras_named(names)
@@ -156,3 +164,47 @@ def test_wide_rows_have_the_width_of_the_table():
 def test_summary_of_unbuilt_model_explains():
     with pytest.raises(AttributeError, match="no defined"):
         nb.Sequential([nb.Dense(2)]).summary()
+
+
+# --- display width: exactly rich's cell_len (rich prints Keras's summary; the engine does not import it) ---------
+def test_cell_width_is_rich_cell_len_for_every_code_point(monkeypatch):
+    """Every code point of the BMP and of planes 1-3 (emoji, CJK extensions): controls, marks (Thai U+0E34),
+    format characters (ZWJ U+200D, ZWSP U+200B), wide and narrow ones."""
+    monkeypatch.delenv("UNICODE_VERSION", raising=False)  # rich's default: its latest table
+    differ = [hex(c) for c in range(0x40000) if cell_width(chr(c)) != rich.cells.cell_len(chr(c))]
+    assert differ == [], differ[:20]
+    assert [cell_width(c) for c in "\u200d\u200b\u0e34\u0301\x07\u00ad a名😀"] == [0, 0, 0, 0, 0, 1, 1, 1, 2, 2]
+
+
+TRICKY = ["a", " ", "名", "😀", "👩", "💻", "❤", "🏳", "ก", "\u0e34", "\u0301", "\u200d", "\ufe0f", "\u200b", "\u00ad",
+          "\u3000", "\u00a0", "\x07", "\u1100", "\U0001f1ef", "\U0001f1f5"]
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True, database=None)
+@given(st.text(st.sampled_from(TRICKY), max_size=30) | st.text(max_size=12))
+def test_cell_width_is_rich_cell_len_for_sequences(text):
+    """Joiners hide the character after them, VS16 widens the one before it when it has a wide emoji form."""
+    assert cell_width(text) == rich.cells.cell_len(text)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.lists(st.sampled_from([c for c in TRICKY if c != "\x07"] + ["👩\u200d💻", "b"]), min_size=1, max_size=40)
+                .map("".join).map(str.strip).filter(lambda name: 0 < len(name) <= 64), min_size=2, max_size=2, unique=True),
+       st.sampled_from([None, 30, 40, 60, 76]))
+def test_summary_of_any_names_is_keras_summary(names, line_length):
+    """Names wrapped, cut and padded as rich lays them out in Keras's table (its quirks included)."""
+    keras.backend.clear_session(free_memory=False)
+    theirs = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name=names[0]), keras.layers.Dense(2, name=names[1])], name="m")
+    ours = nb.Sequential([nb.Input((2,)), nb.Dense(3, name=names[0]), nb.Dense(2, name=names[1])], name="m")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLUMNS", "120")
+        assert summary_text(ours, line_length) == capture_keras(theirs, line_length=line_length)
+
+
+@pytest.mark.parametrize("line_length", [30, 40])
+def test_narrow_headers_align_with_the_bottom_like_keras(line_length, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    keras.backend.clear_session(free_memory=False)
+    theirs = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)], name="m")
+    ours = nb.Sequential([nb.Input((2,)), nb.Dense(3)], name="m")
+    assert summary_text(ours, line_length) == capture_keras(theirs, line_length=line_length)

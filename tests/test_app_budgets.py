@@ -77,6 +77,18 @@ def test_a_model_whose_one_sample_is_over_the_memory_or_work_budget_is_refused_w
     assert "multiply-adds of work; the budget per run is 40.0 G" in texts(at)
 
 
+def test_a_link_of_recurrent_layers_over_a_million_steps_is_refused_with_how_to_get_under_the_budget():
+    """Issue 9's audit: 2 × GRU(1, return_sequences=True) on a million steps counted 1.5 G of work and held the
+    server's heavy slot for 40 s (another visitor's model waited as long); 50 of them, about 15 minutes."""
+    for layers in (2, 50):
+        token = v1_link([{"id": i, "kind": "GRU", "units": 1, "return_sequences": True} for i in range(layers)], (1_000_000, 1))
+        at = open_app({"model": token})
+        assert model(at) == seed_spec()
+        text = texts(at)
+        assert "one sample's forward pass would be 480.8 G multiply-adds of work" in text
+        assert "the budget per run is 40.0 G" in text and "use fewer time steps" in text
+
+
 def test_a_batch_over_the_run_budget_is_refused_before_running_and_names_the_batch_that_fits():
     spec = ModelSpec((512,), (LayerSpec.make(0, "Dense", units=16384, activation="sigmoid"),), 0)
     at = open_app({"model": share.encode(spec)})

@@ -24,7 +24,7 @@ import pytest
 
 import netbuilder as nb
 from kind_harness import check_cost
-from netbuilder.engine.cost import FLOAT32, readable_bytes
+from netbuilder.engine.cost import FLOAT32, MICROSECOND, readable_bytes
 from netbuilder.engine.layer import snake_case
 from netbuilder.engine.limits import MAX_FORWARD_BYTES, MAX_WEIGHT_BYTES, MAX_WORK
 from netbuilder.studio import share
@@ -488,3 +488,101 @@ def test_budgets_hold_through_a_model_built_from_keras_json_too():
     model = nb.model_from_json(keras_dense_document(1, 65_536, 4))
     with pytest.raises(nb.LimitError, match=f"use at most {WIDE_MAX:,} samples"):
         model.predict(np.ones((WIDE_MAX + 1, 4), np.float32))
+
+
+# --- budgets: loops whatever the batch --------------------------------------------------------------------------------
+# Issue 9's audit: (1,000,000, 1) → GRU(1) counted 0.76 G of work (the budget, 40 G, is about a second) and predict
+# took 12-19 s; 50 × GRU(1, return_sequences=True) on it, 37.8 G, about 15 minutes. The time is Python stepping
+# through the steps, a few NumPy calls each, whatever the batch: each kind declares it (bench/ checks the figures).
+def step_work(microseconds: int, steps: int) -> int:
+    return steps * microseconds * MICROSECOND
+
+
+@pytest.mark.parametrize("kind, microseconds", [("SimpleRNN", 2 + 1), ("LSTM", 8 + 2 + 1 + 1), ("GRU", 9 + 2 + 1)])
+def test_recurrent_steps_are_counted_whatever_the_batch(kind, microseconds):
+    """One step: the loop (2, 8, 9 µs) and each activation call (sigmoid 2, tanh 1): 1,000 steps cost the same for any batch."""
+    cost = nb.analyze([getattr(nb, kind)(1)], (1000, 1)).cost
+    assert cost.overhead == step_work(microseconds, 1000) and cost.train_overhead == 3 * cost.overhead
+    assert cost.run_work(1) == cost.work + cost.overhead and cost.run_work(64) == 64 * cost.work + cost.overhead
+    assert cost.overhead > 100 * cost.work  # at 1 unit the arithmetic is nothing beside the loop
+
+
+def test_a_million_steps_of_one_recurrent_unit_are_over_the_work_budget():
+    for kind in ("SimpleRNN", "LSTM", "GRU"):
+        analysis = nb.analyze([getattr(nb, kind)(1)], (1_000_000, 1))
+        assert analysis.cost is not None and not analysis.ok and analysis.issue.category == "limit"
+        message = analysis.issue.message
+        assert "one sample's forward pass would be " in message and "the budget per run is 40.0 G" in message
+        assert "stepping through time steps" in message and "use fewer time steps" in message and "fewer of these layers" in message
+    assert "480.8 G multiply-adds of work, 480.0 G of it" in nb.analyze([nb.GRU(1)], (1_000_000, 1)).issue.message
+
+
+def test_fifty_recurrent_layers_over_the_budget_are_refused_before_any_weight_exists():
+    """The audit's 50 × GRU(1, return_sequences=True) on a million steps: refused at the first layer, nothing built."""
+    layers = [nb.GRU(1, return_sequences=True) for _ in range(50)]
+    result, peak = traced_peak(lambda: nb.Sequential([nb.Input((1_000_000, 1)), *layers]))
+    assert isinstance(result, nb.LimitError) and "Layer 'gru' (GRU)" in str(result) and "40.0 G" in str(result)
+    assert peak < TINY
+    # within the budget: 5 layers of 50,000 steps are 5 × 50,000 × 12 µs = 3 s: refused at the second layer...
+    spec = ModelSpec((50_000, 1), tuple(LayerSpec.make(i, "GRU", units=1, return_sequences=True) for i in range(5)), 0)
+    assert spec.analysis.issue.layer_index == 1 and spec.analysis.issue.category == "limit"
+    # ... and one of them is about 0.6 s, 24 G
+    single = nb.analyze([nb.GRU(1)], (50_000, 1)).cost
+    assert single.budget_problem() is None and single.run_work(1) == pytest.approx(24e9, rel=0.01)
+
+
+def test_the_batch_that_fits_leaves_room_for_the_loops():
+    """A 1,024-cell pooling window over 1,024 steps: 82 M of loops, then 25,625 a sample (1,024 cells and the divide)."""
+    cost = nb.analyze([nb.AveragePooling1D(1024)], (1024, 1)).cost
+    assert cost.overhead == 1024 * 2 * MICROSECOND and cost.work == 25 * (1024 + 1)
+    assert cost.max_batch() == (MAX_WORK - cost.overhead) // cost.work == 1_557_778
+    cost.check_run(cost.max_batch())
+    with pytest.raises(nb.LimitError, match="use at most 1,557,778 samples"):
+        cost.check_run(cost.max_batch() + 1)
+    text = nb.analyze([nb.LSTM(64)], (100, 32)).cost  # a text model: memory, not its steps' 48 M, bounds its batch
+    assert text.overhead == step_work(12, 100) == 48_000_000 and text.max_batch() == 947
+    assert text.predict_bytes(948) > MAX_FORWARD_BYTES and text.run_work(948) < MAX_WORK
+
+
+def test_activations_not_in_place_count_each_call_of_the_loop():
+    """gelu is 77 µs a call: one call a step whatever the batch, and one more per 2,048 values of the batch."""
+    tanh, gelu = (nb.analyze([nb.SimpleRNN(4, activation=a)], (1000, 1)).cost for a in ("tanh", "gelu"))
+    assert gelu.overhead - tanh.overhead == step_work(77 - 1, 1000)
+    wide, narrow = (nb.analyze([nb.SimpleRNN(3000, activation=a)], (10, 1)).cost for a in ("gelu", "tanh"))
+    assert wide.overhead == step_work(2 + 77, 10)
+    calls = 10 * 3000 / 2048  # calls beyond the first, per sample: as elementwise operations of 25 work each
+    extra = wide.elementwise - narrow.elementwise - 10 * 3000 * (270 - 1)
+    assert abs(extra - calls * 77 * MICROSECOND / 25) <= 1
+
+
+def test_pooling_window_cells_are_counted_whatever_the_batch():
+    """A 1,024 × 1,024 window padded around a 2 × 2 image: 1,048,576 cells of about 2 µs each, 2 s: over the budget."""
+    analysis = nb.analyze([nb.MaxPooling2D((1024, 1024), padding="same")], (2, 2, 1))
+    assert not analysis.ok and "smaller pooling windows" in analysis.issue.message
+    cost = nb.analyze([nb.AveragePooling2D((512, 256), padding="same")], (2, 2, 1)).cost
+    assert cost.overhead == 512 * 256 * 2 * MICROSECOND and cost.train_overhead == 512 * 256 * 10 * MICROSECOND
+    assert nb.analyze([nb.MaxPooling1D(2)], (10, 1)).cost.overhead == 2 * 2 * MICROSECOND
+
+
+def test_a_training_step_answers_to_the_budget_of_one_run():
+    """One training step runs without a pause: about 3 forward passes, and a convolution's backward loops over its kernel."""
+    cost = nb.analyze([nb.GRU(1)], (50_000, 1)).cost  # predict 24 G; a training step 72 G
+    assert cost.step_work(1) == 3 * cost.work + 3 * cost.overhead > MAX_WORK
+    with pytest.raises(nb.LimitError, match="a training step on batches of 1 is about 72.1 G multiply-adds of work, 72.0 G of it "
+                                            "the fixed cost of stepping through time steps"):
+        cost.check_training(samples=10, epochs=1, batch=1, optimizer_slots=0)
+    conv = nb.analyze([nb.Conv2D(1, (64, 64), padding="same")], (4, 4, 1)).cost
+    assert conv.overhead == 0 and conv.train_overhead == 64 * 64 * 3 * MICROSECOND
+
+
+def test_a_training_run_counts_its_steps_loops():
+    """GRU(1) over 5,000 steps: each training step's loops are 3 × 5,000 × 12 µs, 7.2 G, whatever the batch: 200
+    samples one at a time are 1,440 G, over the 1,000 G of a training run; in batches of 32, 7 steps."""
+    cost = nb.analyze([nb.GRU(1)], (5000, 1)).cost
+    assert cost.train_overhead == 3 * step_work(12, 5000) == 7_200_000_000
+    with pytest.raises(nb.LimitError, match="training 200 samples for 1 epochs is about 1,442.3 G multiply-adds of work, "
+                                            "1,440.0 G of it the fixed cost .* train on fewer samples, or in larger batches"):
+        cost.check_training(samples=200, epochs=1, batch=1, optimizer_slots=0)
+    cost.check_training(samples=200, epochs=1, batch=32, optimizer_slots=0)
+    with pytest.raises(nb.LimitError, match="train at most 18 epochs, or on fewer samples, or in larger batches"):
+        cost.check_training(samples=200, epochs=20, batch=32, optimizer_slots=0)

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from .errors import LimitError
 from .activations import LARGE_BYTES
-from .layer import Cost
+from .layer import ELEMENTWISE_WEIGHT, MICROSECOND, TRAIN_FACTOR, Cost  # noqa: F401 (work units, beside the model using them)
 from .limits import MAX_FORWARD_BYTES, MAX_TRAIN_WORK, MAX_WEIGHT_BYTES, MAX_WORK
 
 FLOAT32 = 4
-ELEMENTWISE_WEIGHT = 25  # one elementwise NumPy operation costs about as much time as 25 BLAS multiply-adds
+LOOPS = "the fixed cost of stepping through time steps or window cells in Python, whatever the batch"
+FEWER_LOOPS = "use fewer time steps (a shorter sequence), smaller pooling windows, or fewer of these layers"
 
 
 def readable_bytes(n: float) -> str:
@@ -55,6 +56,8 @@ class ModelCost:
     outputs: tuple[int, ...]  # elements per sample of each layer's output (0 for a view of its input)
     inputs: tuple[int, ...]  # elements per sample of each layer's input that predict owns (0: the caller's, or a view of it)
     costs: tuple[Cost, ...]  # each layer's own cost (its scratch)
+    overhead: int = 0  # work of one predict whatever the batch (Python loops over steps or window cells)
+    train_overhead: int = 0  # the same for one training step
 
     @classmethod
     def of(cls, reports) -> ModelCost:
@@ -75,6 +78,8 @@ class ModelCost:
             outputs=tuple(outputs),
             inputs=tuple(inputs),
             costs=tuple(costs),
+            overhead=sum(c.overhead for c in costs),
+            train_overhead=sum(c.train_overhead for c in costs),
         )
 
     def _scratch(self, i: int, batch: int) -> int:
@@ -94,8 +99,20 @@ class ModelCost:
 
     @property
     def work(self) -> int:
-        """One sample's work in multiply-add equivalents (what MAX_WORK bounds, times the batch)."""
+        """One sample's work in multiply-add equivalents (what MAX_WORK bounds, times the batch, plus the overhead)."""
         return self.mult_adds + ELEMENTWISE_WEIGHT * self.elementwise
+
+    def run_work(self, batch: int) -> int:
+        """The work of one predict of `batch` samples: theirs, and the loops' whatever the batch."""
+        return batch * self.work + self.overhead
+
+    def step_work(self, batch: int) -> int:
+        """The work of one training step on a batch of `batch` samples."""
+        return TRAIN_FACTOR * batch * self.work + self.train_overhead
+
+    def _loops(self, overhead: int, work: int) -> str:
+        """What a work message adds when loops are most of the work."""
+        return f", {readable_count(overhead)} of it {LOOPS}" if 2 * overhead >= work else ""
 
     def predict_bytes(self, batch: int = 1) -> int:
         """Peak bytes of the tensors `predict` holds at once for `batch` samples (weights and the caller's input not counted)."""
@@ -121,7 +138,7 @@ class ModelCost:
 
     def max_batch(self) -> int:
         """The largest batch whose predict fits the memory and work budgets."""
-        low, high = 0, MAX_WORK // max(1, self.work)
+        low, high = 0, max(0, MAX_WORK - self.overhead) // max(1, self.work)
         while low < high:  # predict_bytes grows with the batch (the large-tensor figures only shrink it a little)
             mid = (low + high + 1) // 2
             if self.predict_bytes(mid) <= MAX_FORWARD_BYTES:
@@ -132,16 +149,18 @@ class ModelCost:
 
     def check_run(self, batch: int) -> None:
         """LimitError naming the budget a predict of `batch` samples would exceed, before anything runs."""
-        memory, work = self.predict_bytes(batch), batch * self.work
+        memory, work = self.predict_bytes(batch), self.run_work(batch)
         if memory > MAX_FORWARD_BYTES:
             raise LimitError(
                 f"a forward pass of {batch:,} samples needs {readable_bytes(memory)} at once; the memory budget per run is "
                 f"{readable_bytes(MAX_FORWARD_BYTES)}: use at most {self.max_batch():,} samples"
             )
         if work > MAX_WORK:
+            most = self.max_batch()
             raise LimitError(
-                f"a forward pass of {batch:,} samples is {readable_count(work)} multiply-adds of work; the budget per run is "
-                f"{readable_count(MAX_WORK)}: use at most {self.max_batch():,} samples"
+                f"a forward pass of {batch:,} samples is {readable_count(work)} multiply-adds of work"
+                f"{self._loops(self.overhead, work)}; the budget per run is {readable_count(MAX_WORK)}: "
+                + (f"use at most {most:,} samples" if most else FEWER_LOOPS)
             )
 
     def training_bytes(self, batch: int, optimizer_slots: int) -> int:
@@ -157,12 +176,24 @@ class ModelCost:
                 f"a training step on batches of {batch:,} needs about {readable_bytes(memory)}; the memory budget per run "
                 f"is {readable_bytes(MAX_FORWARD_BYTES)}: use a smaller batch size or a smaller model"
             )
-        work = 3 * self.work * samples * epochs  # the backward pass costs about twice the forward one
-        if work > MAX_TRAIN_WORK:
-            most = max(1, MAX_TRAIN_WORK // max(1, 3 * self.work * samples))
+        step = self.step_work(batch)
+        if step > MAX_WORK:  # one step runs without a pause: it answers to the budget of one run
+            most = max(0, MAX_WORK - self.train_overhead) // max(1, TRAIN_FACTOR * self.work)
             raise LimitError(
-                f"training {samples:,} samples for {epochs:,} epochs is about {readable_count(work)} multiply-adds of work; "
-                f"the budget per training run is {readable_count(MAX_TRAIN_WORK)}: train at most {most:,} epochs, or on fewer samples"
+                f"a training step on batches of {batch:,} is about {readable_count(step)} multiply-adds of work"
+                f"{self._loops(self.train_overhead, step)}; the budget per run is {readable_count(MAX_WORK)}: "
+                + (f"use a batch size of at most {most:,}" if most else FEWER_LOOPS)
+            )
+        steps = math.ceil(samples / batch)
+        epoch = TRAIN_FACTOR * self.work * samples + self.train_overhead * steps
+        work = epoch * epochs
+        if work > MAX_TRAIN_WORK:
+            most = MAX_TRAIN_WORK // max(1, epoch)
+            fewer = "on fewer samples" + (", or in larger batches" if self.train_overhead * steps * 2 >= epoch else "")
+            raise LimitError(
+                f"training {samples:,} samples for {epochs:,} epochs is about {readable_count(work)} multiply-adds of work"
+                f"{self._loops(self.train_overhead * steps * epochs, work)}; the budget per training run is "
+                f"{readable_count(MAX_TRAIN_WORK)}: " + (f"train at most {most:,} epochs, or {fewer}" if most else f"train {fewer}")
             )
 
     def budget_problem(self) -> str | None:
@@ -172,9 +203,11 @@ class ModelCost:
         if self.predict_bytes(1) > MAX_FORWARD_BYTES:
             return (f"one sample's forward pass would need {readable_bytes(self.predict_bytes(1))} at once; the memory budget "
                     f"per run is {readable_bytes(MAX_FORWARD_BYTES)}")
-        if self.work > MAX_WORK:
-            return (f"one sample's forward pass would be {readable_count(self.work)} multiply-adds of work; the budget per run "
-                    f"is {readable_count(MAX_WORK)}")
+        work = self.run_work(1)
+        if work > MAX_WORK:
+            loops = self._loops(self.overhead, work)
+            return (f"one sample's forward pass would be {readable_count(work)} multiply-adds of work{loops}; the budget per "
+                    f"run is {readable_count(MAX_WORK)}" + (f": {FEWER_LOOPS}" if loops else ""))
         return None
 
     def summary(self, batch: int = 1) -> str:

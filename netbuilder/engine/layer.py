@@ -22,7 +22,7 @@ import numpy as np
 from .errors import LayerConfigError, LimitError
 from .settings import Setting
 from .shapes import Shape, check_input_shape
-from .limits import MAX_NAME_CHARS
+from .limits import MAX_NAME_CHARS, MAX_WORK
 
 _NAME_RE = re.compile(r"[^\x00-\x1f\x7f/]+")
 DTYPE_POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
@@ -79,6 +79,11 @@ class WeightSpec:
     trainable: bool = True
 
 
+ELEMENTWISE_WEIGHT = 25  # one elementwise NumPy operation costs about as much time as 25 BLAS multiply-adds
+MICROSECOND = MAX_WORK // 1_000_000  # work in one microsecond of this server: MAX_WORK is about a second of it
+TRAIN_FACTOR = 3  # a training step (forward, then backward at about twice its cost) is about 3 forward passes of work
+
+
 @dataclass(frozen=True)
 class Cost:
     """One sample's work through a layer, from shapes alone."""
@@ -90,8 +95,12 @@ class Cost:
     large_at: int = 0  # elements per sample of the tensor whose size (times the batch) decides "large"
     capped_scratch: int = 0  # more temporaries per sample, but never more than `scratch_cap` in all (work done in steps)
     scratch_cap: int = 0
-    early_scratch: int = 0  # temporaries of an earlier phase of `call`, freed before the capped ones exist (a patch matrix)
+    early_scratch: int = 0  # temporaries of an earlier phase of `call`, freed before the others exist (a patch matrix)
     output_is_view: bool = False  # the output shares the input's memory (a reshape): it allocates nothing
+    # Work of one call whatever the batch: Python stepping through time steps or window cells, a few NumPy calls
+    # each (MICROSECOND per microsecond measured); for `call`, and for one training step (forward_train and backward).
+    overhead: int = 0
+    train_overhead: int = 0
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ def output(spec: ModelSpec, x: np.ndarray) -> Output | NoRun:
     cost = part.analysis.cost
     try:
         model = built(part)
-        with heavy_slot(cost.predict_bytes(len(x)), cost.work * len(x)):
+        with heavy_slot(cost.predict_bytes(len(x)), cost.run_work(len(x))):
             return Output(model.predict(x), part is spec)
     except NetbuilderError as e:
         return NoRun(str(e))
@@ -73,7 +73,7 @@ def forward(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | Non
     cost = part.analysis.cost
     try:
         model = built(part)
-        with heavy_slot(cost.forward_bytes(len(x)), cost.work * len(x)):
+        with heavy_slot(cost.forward_bytes(len(x)), cost.run_work(len(x))):
             tensors = model.forward(x, keep_bytes=MAX_FORWARD_BYTES, checkpoint=checkpoint)
     except NetbuilderError as e:
         return NoRun(str(e))

@@ -17,7 +17,7 @@ import numpy as np
 from .. import activations
 from ..errors import LayerConfigError
 from ..initializers import glorot_uniform, orthogonal, zeros
-from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
+from ..layer import ELEMENTWISE_WEIGHT, MICROSECOND, TRAIN_FACTOR, CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
 from ..settings import ActivationName, Bool, Int
 from ..shapes import format_shape, times
@@ -27,6 +27,17 @@ _IN_PLACE = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid")  # applied in 
 _IN_PLACE_OPS = {"sigmoid": 4, "hard_sigmoid": 3}  # negate, exp, add, divide; divide, add, clip
 _AXIS_WISE = ("softmax", "log_softmax", "sparsemax")  # computed along the last axis (each gate's units)
 _CHUNK = 2048  # values per call of an activation not applied in place: its temporaries stay bounded
+
+# The time our loop takes per step whatever the batch, which the arithmetic does not count: microseconds of one
+# step at 1 unit and 1 sample with linear activations (each kind's `step_microseconds`), plus each `_activate`
+# call's. Measured on the 2-core server with timeit (the best of 30 repeats of 300 steps, predict; a training
+# step's forward_train and backward took 2-4 times as long: TRAIN_FACTOR). One 1,000,000-step GRU(1) is 12 s.
+_CALL_MICROSECONDS = {
+    "celu": 5, "elu": 6, "exponential": 4, "gelu": 77, "hard_shrink": 5, "hard_sigmoid": 4, "hard_silu": 8,
+    "hard_tanh": 4, "leaky_relu": 2, "linear": 0, "log_sigmoid": 4, "log_softmax": 12, "mish": 4, "relu": 1,
+    "relu6": 3, "selu": 7, "sigmoid": 2, "silu": 6, "soft_shrink": 8, "softmax": 15, "softplus": 3, "softsign": 4,
+    "sparse_plus": 11, "sparse_sigmoid": 10, "sparsemax": 31, "squareplus": 6, "tanh": 1, "tanh_shrink": 3,
+}
 
 # --- Keras arguments netbuilder takes only at their defaults -------------------------------------------------
 _INITIALIZER_NAMES = {
@@ -230,6 +241,7 @@ class _Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share: shapes, weights' layout, settings handling, fixes, code."""
 
     gates: ClassVar[int] = 1
+    step_microseconds: ClassVar[int] = 2  # one step of the loop (SimpleRNN's) at 1 unit and 1 sample, linear activations
     keras_args: ClassVar[tuple[str, ...]] = ()  # Keras's constructor arguments in positional order
     group = "Recurrent"
     output_axis_setting = "units"
@@ -419,17 +431,27 @@ class _Recurrent(Layer):
     def _act_ops(self, name: str, elements: int) -> int:
         return _IN_PLACE_OPS[name] * elements if name in _IN_PLACE_OPS else activation_step_cost(name, elements).elementwise
 
+    def _calls_per_sample(self, name: str, n: int) -> float:
+        """`_activate` calls per step and sample beyond the first (an activation not in place takes _CHUNK values a call)."""
+        if name in _IN_PLACE:
+            return 0
+        return n / self.units / max(1, _CHUNK // self.units) if name in _AXIS_WISE else n / _CHUNK
+
     def cost(self, shape, output_shape) -> Cost:
         steps, n = shape[1], shape[2]
         g = self.gates * self.units
         buffers, ops, calls = self._step_cost()
         per_sample, cap = self._act_extra(calls)
+        step = self.step_microseconds + sum(_CALL_MICROSECONDS[name] for name, _ in calls)
+        more_calls = sum(_CALL_MICROSECONDS[name] * self._calls_per_sample(name, k) for name, k in calls)
         return Cost(
             mult_adds=steps * (n + self.units) * g,
-            elementwise=steps * ops + (g * steps if self.use_bias and self.kind != "LSTM" else 0),
+            elementwise=steps * ops + (g * steps if self.use_bias and self.kind != "LSTM" else 0)
+            + math.ceil(steps * more_calls * MICROSECOND / ELEMENTWISE_WEIGHT),
             # the projection of every step, the step's buffers, and the state h beside a sequence output
             scratch=steps * g + buffers + (self.units if self.return_sequences else 0),
             capped_scratch=per_sample, scratch_cap=cap,
+            overhead=steps * step * MICROSECOND, train_overhead=TRAIN_FACTOR * steps * step * MICROSECOND,
         )
 
     # --- description ------------------------------------------------------------------------------------
@@ -602,6 +624,7 @@ class LSTM(_Recurrent):
     """Long short-term memory: gates i, f, o and candidate c (columns in that Keras order: i, f, c, o)."""
 
     gates = 4
+    step_microseconds = 8
     settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS, _RETURN_SEQUENCES, _GO_BACKWARDS)
     keras_args = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer",
                   "bias_initializer", "unit_forget_bias", *_REGULARIZING[3:], "seed", "return_sequences", "return_state",
@@ -618,7 +641,7 @@ class LSTM(_Recurrent):
         buffers = 2 * g + 2 * u + (g if self.use_bias else 0)  # h·U, the gates, c, act(c), the bias per row
         ops = g * (2 + self.use_bias) + 3 * self._act_ops(self.recurrent_activation, u) + 2 * self._act_ops(self.activation, u) + 5 * u
         rec, act = self.recurrent_activation, self.activation
-        return buffers, ops, [(rec, 3 * u), (act, u)]
+        return buffers, ops, [(rec, 3 * u), (act, u), (act, u)]  # act(candidate) and act(c)
 
     def _run(self, x, cache):
         kernel, rec, bias = self._weights_of(np.result_type(x.dtype, self._weights[0].dtype))
@@ -714,6 +737,10 @@ class GRU(_Recurrent):
 
     def label(self) -> str:
         return super().label() + ("" if self.reset_after else ", reset before")
+
+    @property
+    def step_microseconds(self) -> int:
+        return 9 if self.reset_after else 12  # reset before: a second matmul and more copies
 
     def _step_cost(self) -> tuple[int, int, list]:
         u = self.units

@@ -5,7 +5,7 @@ import pytest
 
 from netbuilder import InputDataError, LayerConfigError
 from netbuilder.engine.limits import MAX_BATCH, MAX_INPUT_TEXT_CHARS
-from netbuilder.studio.data import FILL_KINDS, ParsedInput, check_batch, fill, fill_text, format_array, parse_array
+from netbuilder.studio.data import FILLS, ParsedInput, check_batch, fill, fill_text, format_array, parse_array
 
 
 def error(text, shape=(3, 2)) -> str:
@@ -201,8 +201,8 @@ def test_bad_input_shape_is_the_callers_error():
 
 
 # --- fills ----------------------------------------------------------------------------------------
-def test_fill_kinds():
-    assert FILL_KINDS == ("random", "zeros", "range")
+def test_fills():
+    assert FILLS == ("random", "zeros", "range")
     assert fill("zeros", (2,), batch=3).tolist() == [[0, 0]] * 3
     r = fill("range", (3, 2), batch=2)
     assert r.dtype == np.float32 and r.shape == (2, 3, 2) and r[1, 2, 1] == 11 and r[0, 0, 0] == 0

@@ -69,11 +69,11 @@ def _shape_from(value, what: str) -> tuple[int, ...]:
 
 
 def _layer_from(entry: dict) -> Layer:
-    kind, config = KINDS[entry["class_name"]], entry["config"]
-    layer = kind(**kind.settings_from_config(config), name=config.get("name"))
+    cls, config = KINDS[entry["class_name"]], entry["config"]
+    layer = cls(**cls.settings_from_config(config), name=config.get("name"))
     build = (entry.get("build_config") or {}).get("input_shape")
-    if build and not kind.builds_at_init:
-        shape = (None, *_shape_from(build, f"{kind.kind} {config.get('name')!r} build_config input_shape"))
+    if build and not cls.builds_at_init:
+        shape = (None, *_shape_from(build, f"{cls.kind} {config.get('name')!r} build_config input_shape"))
         if layer.weight_specs(shape):  # the size it was built for matters only where weights have it
             layer.built_shape = shape
     return layer
@@ -133,7 +133,7 @@ def model_from_json(text, seed=None, custom_objects=None):
 def _read(doc):
     if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
         _fail(f"expected a model (from model.to_json()); found {type(doc).__name__}")
-    kind, config = doc.get("class_name"), doc["config"]
+    model_class, config = doc.get("class_name"), doc["config"]  # Sequential or Functional (a layer's class is its kind)
     entries = config.get("layers")
     if not isinstance(entries, list):
         _fail("config.layers must be a list")
@@ -141,10 +141,10 @@ def _read(doc):
         _fail(f"it has {len(entries):,} layers; at most {MAX_LAYERS} are allowed")
     if not all(isinstance(e, dict) and isinstance(e.get("config"), dict) for e in entries):
         _fail("every layer needs a 'class_name' and a 'config' object")
-    if kind in ("Functional", "Model"):
+    if model_class in _FUNCTIONAL:
         entries = _chain(config, entries)
-    elif kind != "Sequential":
-        _fail(f"expected a Sequential or Functional model (from model.to_json()); found {str(kind)[:60]!r}")
+    elif model_class != "Sequential":
+        _fail(f"expected a Sequential or Functional model (from model.to_json()); found {str(model_class)[:60]!r}")
     nested = [e for e in entries if e.get("class_name") in _MODEL_CLASSES]
     if nested:
         _fail(f"layer {str(nested[0]['config'].get('name'))[:40]!r} is a whole {nested[0]['class_name']} model inside this "
@@ -169,11 +169,12 @@ def _read(doc):
         input_shape = _shape_from(config["build_input_shape"], "build_input_shape")
     name = config.get("name")
     return KerasDocument(name if isinstance(name, str) else None, input_shape, [_layer_from(e) for e in entries],
-                         kind in ("Functional", "Model"))
+                         model_class in _FUNCTIONAL)
 
 
 _CHAIN = "netbuilder reads a single chain of layers"
-_MODEL_CLASSES = ("Sequential", "Functional", "Model")
+_FUNCTIONAL = ("Functional", "Model")  # what Keras 3 names a keras.Model(inputs, outputs) (Model: older files)
+_MODEL_CLASSES = ("Sequential", *_FUNCTIONAL)
 
 
 def _one_ref(value, what: str) -> str:

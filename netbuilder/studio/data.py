@@ -22,7 +22,8 @@ from ..engine.errors import InputDataError
 from ..engine.shapes import check_input_shape, format_batch_shape, format_shape
 from ..engine.limits import MAX_BATCH, MAX_INPUT_RANK, MAX_INPUT_TEXT_CHARS, MAX_TENSOR_ELEMENTS, MAX_TRAIN_SAMPLES
 
-FILL_KINDS = ("random", "zeros", "range")
+FILLS = ("random", "zeros", "range")  # how `fill` makes input data
+FILL_KINDS = FILLS  # the old name, until netbuilder/ui/build.py reads FILLS; then remove
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 _NUMPY_ARRAY = re.compile(r"^\s*array\((.*?)(?:,\s*dtype=[a-z0-9_.]+)?\)\s*$", re.DOTALL)
@@ -276,7 +277,7 @@ def fill(kind: str, input_shape, batch: int = 1, seed: int = 0) -> np.ndarray:
         return np.zeros(shape, dtype=np.float32)
     if kind == "range":
         return np.arange(math.prod(shape), dtype=np.float32).reshape(shape)
-    raise InputDataError(f"fill kind must be one of {', '.join(FILL_KINDS)}; received {str(kind)[:40]!r}")
+    raise InputDataError(f"fill kind must be one of {', '.join(FILLS)}; received {str(kind)[:40]!r}")
 
 
 _SPECIAL = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}

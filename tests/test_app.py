@@ -374,6 +374,18 @@ def test_a_big_tensor_writes_a_bounded_number_of_numbers():
     assert "Showing 8 × 64 of 1,000 × 100 numbers." in texts(at)
 
 
+def test_pasted_layers_are_confirmed_beside_the_paste_box():
+    at = open_app()
+    at.text_area(key="paste_text").input("\n".join("Dense(16)" for _ in range(30)))
+    run(at.button(key="paste_replace").click())
+    (paste,) = [e for e in at.expander if e.label == "Paste layers written as Keras code"]
+    assert [shown(s.value) for s in paste.success] == ["Replaced the layers with 30 layer(s)."]
+    assert len(at.success) == 1  # not also beside the selected layer
+    at.text_area(key="paste_text").input("Dense(")
+    run(at.button(key="paste_append").click())
+    assert len(paste.error) == 0 and len([e for e in at.expander if e.label.startswith("Paste")][0].error) == 1
+
+
 DISPLAY_ALLOWANCE = 16 * 2**20  # bytes the Forward page may add to its run for drawing, whatever the tensors' size
 
 

@@ -275,6 +275,25 @@ def test_graph_text_is_readable_centred_and_the_shapes_are_its_clearest_text(new
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_pasted_layers_are_confirmed_beside_the_paste_box(new_page, viewport):
+    from playwright.sync_api import expect
+
+    app = new_page(viewport=viewport)
+    app.page.get_by_text("Paste layers written as Keras code").click()
+    box = app.widget("paste_text").locator("textarea")
+    box.evaluate("e => e.scrollIntoView({block: 'center'})")  # as a person types: the box in the middle of the screen
+    box.fill("Input(shape=(8,))\n" + "\n".join('Dense(16, activation="relu")' for _ in range(29)) + "\nDense(4)")
+    box.press("Tab")
+    app.click("paste_replace")
+    message = app.page.get_by_test_id("stAlertContentSuccess").filter(has_text="Replaced the layers with 30 layer(s).")
+    expect(message).to_be_visible()
+    expect(message).to_be_in_viewport()  # where the visitor clicked, not beside the selected layer far above
+    expect(app.widget("paste_replace")).to_be_in_viewport()  # the page kept its place over this first edit
+    app.assert_no_exception()
+
+
+@pytest.mark.e2e
 def test_the_fix_buttons_show_their_whole_text(new_page):
     from playwright.sync_api import expect
 

@@ -123,6 +123,7 @@ def editor(model: ModelSpec) -> None:
         with st.container(horizontal=True, gap="small"):
             st.button("Replace all layers", key="paste_replace", on_click=state.on_paste, args=("replace",))
             st.button("Append", key="paste_append", on_click=state.on_paste, args=("append",))
+        state.show_notices("paste")
     st.button("Clear all layers", key="clear", on_click=state.on_clear, type="tertiary")
 
 

@@ -53,7 +53,7 @@ def plain(text) -> str:
 # --- messages next to their cause ----------------------------------------------------------------
 @dataclass(frozen=True)
 class Notice:
-    area: str  # "toolbar", "editor", "input", "fix", "import"
+    area: str  # "toolbar", "editor", "input", "fix", "import", "paste"
     level: str  # "error", "warning", "info", "success"
     text: str
 
@@ -298,7 +298,7 @@ def on_paste(mode: str) -> None:
     try:
         pasted = parse_layers(ss.get("paste_text", ""))
     except NetbuilderError as e:
-        notify("editor", "error", f"Could not read the layers: {plain(sentence(str(e)))} The model was kept as it was.")
+        notify("paste", "error", f"Could not read the layers: {plain(sentence(str(e)))} The model was kept as it was.")
         return
 
     def change(s: ModelSpec) -> ModelSpec:
@@ -307,11 +307,11 @@ def on_paste(mode: str) -> None:
             s = ModelSpec(pasted.input_shape, s.layers, s.seed)
         return s.replace_layers(layers)
 
-    if commit(change, f"{mode} the layers", "editor"):
-        fit_input("editor")
+    if commit(change, f"{mode} the layers", "paste"):
+        fit_input("paste")
         keep_selection_valid()
         skipped = f" Left out (netbuilder has no such setting): {plain(', '.join(pasted.ignored))}." if pasted.ignored else ""
-        notify("editor", "success", f"{'Replaced the layers with' if mode == 'replace' else 'Appended'} "
+        notify("paste", "success", f"{'Replaced the layers with' if mode == 'replace' else 'Appended'} "
                                     f"{len(pasted.layers)} layer(s).{skipped}")
 
 

@@ -20,13 +20,17 @@ def header() -> None:
 
 
 def first_steps() -> None:
-    """What to try first, while the visitor has not edited anything yet."""
-    if ss.history.can_undo or ss.history.can_redo:
-        return
-    with st.container(horizontal=True, vertical_alignment="center", gap="small", key="first_steps"):
-        st.markdown("**New here?** Pick a layer in the list and change its units, or")
-        st.button(f"try {presets.PRESETS[PUZZLE].title.lower()}", key="try_puzzle", on_click=state.load_preset,
-                  args=(PUZZLE,), type="tertiary", icon=":material/build:")
+    """What to try first, while the visitor has not edited anything yet.
+
+    Its slot stays when it goes: a top-level element coming or going would make the browser draw the tabs anew,
+    which lost the page's scroll position and the paste box's open state on a visitor's first edit."""
+    with st.container(key="first_steps_slot"):
+        if ss.history.can_undo or ss.history.can_redo:
+            return
+        with st.container(horizontal=True, vertical_alignment="center", gap="small", key="first_steps"):
+            st.markdown("**New here?** Pick a layer in the list and change its units, or")
+            st.button(f"try {presets.PRESETS[PUZZLE].title.lower()}", key="try_puzzle", on_click=state.load_preset,
+                      args=(PUZZLE,), type="tertiary", icon=":material/build:")
 
 
 def toolbar() -> None:
@@ -49,8 +53,9 @@ def toolbar() -> None:
             st.text_area("Paste `model.to_json()`", key="import_text", height=120)
             st.file_uploader("…or upload a .json file", type=["json"], key="import_file")
             st.button("Import", key="import", on_click=state.on_import)
-    state.show_notices("toolbar")
-    state.show_notices("import")
+    with st.container(key="toolbar_messages"):  # a slot that stays (see first_steps)
+        state.show_notices("toolbar")
+        state.show_notices("import")
 
 
 def share_panel() -> None:

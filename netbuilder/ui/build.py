@@ -136,8 +136,9 @@ def layer_panel(model: ModelSpec, i: int) -> None:
         st.button("", icon=":material/arrow_downward:", key=f"down_{layer.id}", help="Move down",
                   disabled=i == len(model.layers) - 1, on_click=state.on_move, args=(layer.id, 1))
         st.button("Duplicate", icon=":material/content_copy:", key=f"duplicate_{layer.id}", on_click=state.on_duplicate,
-                  args=(layer.id,), help="Copies right after this layer (× the number beside)")
-        st.number_input("copies", min_value=1, max_value=50, step=1, key="duplicate_count", label_visibility="collapsed", width=90)
+                  args=(layer.id,), help="Copies right after this layer, as many as `copies` says")
+        st.number_input("copies", min_value=1, max_value=50, step=1, key="duplicate_count", width=80,
+                        help="How many copies Duplicate makes")
         st.button("Delete", icon=":material/delete:", key=f"delete_{layer.id}", on_click=state.on_delete, args=(layer.id,))
     settings = kind_class(layer.kind).settings
     values = layer.values
@@ -155,11 +156,12 @@ def add_panel(model: ModelSpec) -> None:
     kinds = [kind for group in groups.values() for kind in group]
     group_of = {kind: group for group, members in groups.items() for kind in members}
     with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key="add_row"):
-        st.selectbox("Add a layer", kinds, key="add_kind", width=300,
-                     format_func=lambda kind: f"{group_of[kind]} · {kind} — {kind_class(kind).description}")
+        st.selectbox("Add a layer", kinds, key="add_kind", width=260, format_func=lambda kind: f"{group_of[kind]} · {kind}")
         st.number_input("How many", min_value=1, max_value=50, step=1, key="add_count", width=90)
         st.selectbox("Where", ["after the selected layer", "at the end"], key="add_where", width=200)
         st.button("Add", icon=":material/add:", key="add", on_click=state.on_add, type="primary")
+    kind = ss.get("add_kind") or kinds[0]
+    st.caption(f"{kind}: {kind_class(kind).description}")  # the whole description, wrapped, not cut in the box
 
 
 def input_panel(model: ModelSpec) -> None:

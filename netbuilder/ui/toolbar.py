@@ -11,6 +11,7 @@ from . import state
 from .state import ss
 
 PUZZLE = "broken-built-for-48"  # the first-open suggestion: a model to repair
+PRESET_WIDTH = 380  # px: the longest preset title whole (on a phone the box takes the column, which also holds it)
 
 
 def header() -> None:
@@ -28,8 +29,8 @@ def first_steps() -> None:
         if ss.history.can_undo or ss.history.can_redo:
             return
         with st.container(horizontal=True, vertical_alignment="center", gap="small", key="first_steps"):
-            st.markdown("**New here?** Pick a layer in the list and change its units, or")
-            st.button(f"try {presets.PRESETS[PUZZLE].title.lower()}", key="try_puzzle", on_click=state.load_preset,
+            st.markdown("**New here?** Pick a layer in the list and change its units, or try a puzzle:")
+            st.button(presets.PRESETS[PUZZLE].title, key="try_puzzle", on_click=state.load_preset,
                       args=(PUZZLE,), type="tertiary", icon=":material/build:")
 
 
@@ -40,7 +41,7 @@ def toolbar() -> None:
         st.button("", icon=":material/redo:", on_click=state.on_history, args=("redo",), help="Redo",
                   disabled=not ss.history.can_redo, key="redo")
         st.selectbox("Preset", list(presets.PRESETS), key="preset_name", format_func=lambda name: presets.PRESETS[name].title,
-                     label_visibility="collapsed", width=320)
+                     label_visibility="collapsed", width=PRESET_WIDTH)
         st.button("Load", key="load_preset", on_click=state.on_preset, help="Load the chosen preset (Undo brings your model back)")
         with st.popover("Seed", icon=":material/casino:"):
             ss.seed = state.spec().seed

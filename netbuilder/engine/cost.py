@@ -18,6 +18,7 @@ from .limits import MAX_FORWARD_BYTES, MAX_TRAIN_WORK, MAX_WEIGHT_BYTES, MAX_WOR
 FLOAT32 = 4
 LOOPS = "the fixed cost of stepping through time steps or window cells in Python, whatever the batch"
 FEWER_LOOPS = "use fewer time steps (a shorter sequence), smaller pooling windows, or fewer of these layers"
+UPDATE_SCRATCH = 4  # temporaries of an optimizer's update of one weight, in its sizes (measured: SGD 2, Adam 3, RMSprop and Adagrad 4)
 
 
 def readable_bytes(n: float) -> str:
@@ -58,6 +59,9 @@ class ModelCost:
     costs: tuple[Cost, ...]  # each layer's own cost (its scratch)
     overhead: int = 0  # work of one predict whatever the batch (Python loops over steps or window cells)
     train_overhead: int = 0  # the same for one training step
+    input_elements: int = 0  # elements per sample of the model's input and output (a training batch holds both)
+    output_elements: int = 0
+    largest_trainable: int = 0  # trainable parameters of the layer with most (an optimizer update's temporaries)
 
     @classmethod
     def of(cls, reports) -> ModelCost:
@@ -80,6 +84,9 @@ class ModelCost:
             costs=tuple(costs),
             overhead=sum(c.overhead for c in costs),
             train_overhead=sum(c.train_overhead for c in costs),
+            input_elements=math.prod(reports[0].input_shape[1:]) if reports else 0,
+            output_elements=math.prod(reports[-1].output_shape[1:]) if reports else 0,
+            largest_trainable=max((r.trainable for r in reports), default=0),
         )
 
     def _scratch(self, i: int, batch: int) -> int:
@@ -164,9 +171,16 @@ class ModelCost:
             )
 
     def training_bytes(self, batch: int, optimizer_slots: int) -> int:
-        """Peak bytes of one training step: every output kept for the backward pass (twice over, for the
-        caches and the gradients flowing back), one gradient per weight, and the optimizer's slots."""
-        return 2 * self.forward_bytes(batch) + FLOAT32 * self.trainable_params * (1 + optimizer_slots)
+        """Peak bytes of a training run as the Train page makes one (the model's own weights, which the visitor
+        holds anyway, not counted): during a step, every output kept for the backward pass (twice over, for the
+        caches and the gradients flowing back), the batch's inputs and targets and their gradients, the weights being
+        trained and the copy of them from before, one gradient per trainable weight, the optimizer's slots, and
+        the temporaries of its update of one weight; at the end, the trained copy beside the other two."""
+        trainable = self.trainable_params
+        step = (2 * self.forward_bytes(batch) + 2 * FLOAT32 * batch * (self.input_elements + self.output_elements)
+                + 2 * self.weight_bytes + FLOAT32 * (trainable * (1 + optimizer_slots) + UPDATE_SCRATCH * self.largest_trainable))
+        end = 3 * self.weight_bytes + FLOAT32 * trainable * optimizer_slots
+        return max(step, end)
 
     def check_training(self, samples: int, epochs: int, batch: int, optimizer_slots: int) -> None:
         """LimitError naming the budget a training run would exceed, before it starts."""
@@ -175,6 +189,8 @@ class ModelCost:
             raise LimitError(
                 f"a training step on batches of {batch:,} needs about {readable_bytes(memory)}; the memory budget per run "
                 f"is {readable_bytes(MAX_FORWARD_BYTES)}: use a smaller batch size or a smaller model"
+                + (f", or an optimizer that keeps less (this one keeps {optimizer_slots} more copies of the weights; SGD "
+                   "without momentum none)" if optimizer_slots else "")
             )
         step = self.step_work(batch)
         if step > MAX_WORK:  # one step runs without a pause: it answers to the budget of one run

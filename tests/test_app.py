@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from netbuilder.studio import share
+from netbuilder.studio import explain, share
 from netbuilder.studio.models import built
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 from netbuilder.views.graph import ERROR_FILL, SELECTED_FILL
@@ -384,6 +384,21 @@ def test_pasted_layers_are_confirmed_beside_the_paste_box():
     at.text_area(key="paste_text").input("Dense(")
     run(at.button(key="paste_append").click())
     assert len(paste.error) == 0 and len([e for e in at.expander if e.label.startswith("Paste")][0].error) == 1
+
+
+def test_the_compare_page_shows_the_sample_the_visitor_picks():
+    batch = "[[[1, 2], [3, 4], [5, 6]], [[-6, 5], [-4, 3], [-2, 1]]]"
+    at = open_app({"model": share.encode(seed_spec(), batch)})
+    x = np.array(json.loads(batch), np.float32)
+    tab = page(at, COMPARE)
+    variants = list(explain.variants(seed_spec()).values())
+    for grid, variant in zip(number_grids(tab), variants):
+        np.testing.assert_array_equal(grid, built(variant).predict(x)[0].ravel()[:64])
+    run(tab.number_input(key="compare_sample").set_value(1))
+    tab = page(at, COMPARE)
+    assert len(number_grids(tab)) == len(variants) == 3
+    for grid, variant in zip(number_grids(tab), variants):
+        np.testing.assert_array_equal(grid, built(variant).predict(x)[1].ravel()[:64])
 
 
 DISPLAY_ALLOWANCE = 16 * 2**20  # bytes the Forward page may add to its run for drawing, whatever the tensors' size

@@ -16,7 +16,9 @@ def page(model: ModelSpec) -> None:
     parsed = state.current_input()
     if isinstance(parsed, state.InputProblem):
         st.warning("The input data has a problem (see Input in the Build page's layer list); showing shapes only.")
-    rows = explain.compare(explain.variants(model), None if isinstance(parsed, state.InputProblem) else parsed.array)
+    batch = None if isinstance(parsed, state.InputProblem) else parsed.array
+    sample = 0 if batch is None else widgets.sample_of(batch, "compare_sample")[1]  # one sample of the batch, as elsewhere
+    rows = explain.compare(explain.variants(model), batch)
     for column, row in zip(st.columns(len(rows)), rows):
         with column:
             st.markdown(f"**{row.name}**")
@@ -25,7 +27,7 @@ def page(model: ModelSpec) -> None:
             st.metric("Output shape", format_shape(row.output_shape) if row.output_shape else "does not fit")
             st.metric("Parameters", f"{row.total_params:,}" if row.total_params is not None else "—")
             if row.output is not None:
-                widgets.number_table(row.output[0])
+                widgets.number_table(row.output[sample])
             elif row.error:
                 st.warning(state.plain(row.error))
             if row.difference:

@@ -355,6 +355,56 @@ def test_paste_a_keras_layer_list_replaces_the_model_in_one_round_trip():
     assert len(model(at).layers) == 3 and "must be a plain value" in texts(at)
 
 
+def messages(at: AppTest) -> list[str]:
+    """Every error, warning, info and success on the page, as a reader sees it."""
+    return [shown(e.value) for kind in ("error", "warning", "info", "success") for e in getattr(at, kind)]
+
+
+def test_every_message_after_refused_edits_ends_with_a_full_stop():
+    at = open_app()
+    seen = []
+    dense = layer_id(at, 0)
+    for act in (lambda: at.number_input(key=f"units_{dense}").set_value(100_000),
+                lambda: at.number_input(key=f"units_{dense}").set_value(0),
+                lambda: at.number_input(key="seed").set_value(-1),
+                lambda: (at.text_area(key="paste_text").input("Dense(8\n"), at.button(key="paste_replace"))[1].click(),
+                lambda: (at.text_area(key="paste_text").input("Frobnicate(3)"), at.button(key="paste_append"))[1].click(),
+                lambda: (at.text_area(key="import_text").input("{not json"), at.button(key="import"))[1].click(),
+                lambda: at.button(key="import").click()):
+        run(act())
+        seen += messages(at)
+    select(at, "input")
+    for key, text in (("input_shape_text", "3, x"), ("input_shape_text", "0"), ("input_text", "[[1, 2], [3, 4]"), ("input_text", "[1, 2, 3]")):
+        run(at.text_input(key=key).set_value(text) if key == "input_shape_text" else at.text_area(key=key).input(text))
+        seen += messages(at)
+    assert len(seen) >= 10 and model(at) == seed_spec()
+    assert [m for m in seen if not m.rstrip().endswith((".", "?", "!"))] == []
+
+
+def test_a_scalar_input_reads_none_comma_in_the_summary_and_on_the_graph():
+    at = open_app({"model": share.encode(ModelSpec((), (LayerSpec.make(0, "Activation", activation="relu"),), 0), "[1, 2, 3]")})
+    assert edge_labels(dot(at)) == ["(None,)", "(None,)"]
+    summary = at.table[-1].value
+    assert list(summary["Input Shape"]) == ["(None,)"] and list(summary["Output Shape"]) == ["(None,)"]
+    assert "shape=()" in dot(at)  # the node: each sample is one number
+
+
+def test_the_forward_page_writes_the_output_numbers_once_and_weights_under_their_keras_names():
+    at = open_app()
+    tab = page(at, FORWARD)
+    weight_grids = [g for e in tab.expander for g in number_grids(e)]
+    outside = number_grids(tab)[: len(number_grids(tab)) - len(weight_grids)]
+    output = built(seed_spec()).predict(SEED_X)[0]
+    assert len(outside) == 1 and np.array_equal(outside[0], output)  # one table: the chosen tensor, the output first
+    kernel, bias = built(seed_spec()).layers[0].weights
+    for expander, names in zip(tab.expander, (["kernel", "bias"], ["kernel", "bias"])):
+        labels = [m.value.split("**")[1] for m in expander.markdown if m.value.startswith("**")]
+        assert labels == names and len(number_grids(expander)) == len(names)  # each table under its Keras name
+    first = tab.expander[0]
+    np.testing.assert_array_equal(number_grids(first)[0], kernel.ravel())
+    np.testing.assert_array_equal(number_grids(first)[1], bias)
+
+
 def test_wide_numbers_wrap_in_a_grid_with_every_index_and_digit():
     spec = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16, activation="tanh"), LayerSpec.make(1, "Flatten"),
                               LayerSpec.make(2, "Dense", units=16)), 0)

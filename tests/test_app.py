@@ -436,6 +436,15 @@ def test_pasted_layers_are_confirmed_beside_the_paste_box():
     assert len(paste.error) == 0 and len([e for e in at.expander if e.label.startswith("Paste")][0].error) == 1
 
 
+def test_quoted_text_keeps_its_colons_and_breaks_only_what_could_become_a_link_or_an_icon():
+    from netbuilder.ui.state import plain
+
+    assert plain("expected (None, 3): got 5; ratio 1:2 at 10: 30") == "expected (None, 3): got 5; ratio 1:\u200d2 at 10: 30"
+    assert plain("a & b") == "a \\& b" and plain("x@y.z") == "x@\u200dy.z"
+    for hostile in (":material/home:", ":smile:", ":+1:", "javascript:alert(1)", "https://x.y", "mailto:a", "www.x.y"):
+        assert ":" + "\u200d" in plain(hostile) or "\u200d." in plain(hostile), hostile
+
+
 def test_the_compare_page_shows_the_sample_the_visitor_picks():
     batch = "[[[1, 2], [3, 4], [5, 6]], [[-6, 5], [-4, 3], [-2, 1]]]"
     at = open_app({"model": share.encode(seed_spec(), batch)})

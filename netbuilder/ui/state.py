@@ -42,12 +42,13 @@ def spec() -> ModelSpec:
 def plain(text) -> str:
     """`text` with Markdown's special characters escaped: messages quote what a visitor typed.
 
-    Bare URLs and e-mail addresses would be auto-linked and `:name:` shortcodes drawn as icons, so
-    a scheme-like word, every `:` and every `@` is broken with a zero-width joiner; `&` is escaped
-    so that an HTML entity (`&colon;`) cannot write a `:` back."""
+    Bare URLs and e-mail addresses would be auto-linked and `:name:` shortcodes drawn as icons, so a
+    zero-width joiner breaks a scheme-like word, each `@`, and each `:` that a shortcode's name could follow
+    (`(None, 3): 5` stays as typed); `&` is escaped so that an HTML entity (`&colon;`) cannot write a `:` back."""
     text = re.sub(r"([\\`*_\[\]<>#|~$&])", r"\\\1", str(text))  # emphasis, links, HTML and its entities, math
     text = re.sub(r"(?i)\b(https?|ftp|mailto|www)(:|\.)", "\\1\u200d\\2", text)  # no auto-links
-    return text.replace(":", ":\u200d").replace("@", "@\u200d")  # no shortcodes, no e-mail links
+    text = re.sub(r":(?=[\w/+-])", ":\u200d", text)  # no :material/icon:, :smile:, :+1: or javascript:
+    return text.replace("@", "@\u200d")  # no e-mail links
 
 
 # --- messages next to their cause ----------------------------------------------------------------

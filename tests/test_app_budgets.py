@@ -181,6 +181,73 @@ def test_heavy_work_runs_one_at_a_time_and_light_work_never_waits():
     assert most[0] == 1 and not any(w.is_alive() for w in workers)
 
 
+def test_a_heavy_run_waits_for_the_slot_saying_so_and_holds_it_for_one_run():
+    """GRU(1) over 50,000 steps: about 24 G of work (its loop), little memory: heavy, so it takes the slot — before,
+    its 0.6 s counted 0.04 G and ran beside other heavy work. While another visitor's heavy run holds the slot it
+    says so once and waits; a visitor who leaves stops waiting; the slot is free again after one run."""
+    import threading
+
+    from netbuilder.studio import run as runs
+    from netbuilder.studio.models import HEAVY_BYTES, HEAVY_WORK, heavy_slot
+
+    spec = ModelSpec((50_000, 1), (LayerSpec.make(0, "GRU", units=1),), 0)
+    x = np.zeros((1, 50_000, 1), np.float32)
+    assert spec.analysis.cost.run_work(1) > HEAVY_WORK and spec.analysis.cost.predict_bytes(1) < HEAVY_BYTES
+    models.built(spec)  # its weights are light: built outside the slot
+    holding, release = threading.Event(), threading.Event()
+
+    def other_visitor():
+        with heavy_slot(nbytes=HEAVY_BYTES + 1):
+            holding.set()
+            release.wait(10)
+
+    def left() -> None:
+        raise TimeoutError("the visitor left")
+
+    holder = threading.Thread(target=other_visitor)
+    holder.start()
+    holding.wait(5)
+    said, results = [], []
+    waiter = threading.Thread(target=lambda: results.append(runs.output(spec, x, waiting=lambda: said.append("waiting"))))
+    waiter.start()
+    waiter.join(0.5)
+    assert said == ["waiting"] and waiter.is_alive() and not results  # waits, and said so
+    try:
+        runs.output(spec, x, checkpoint=left, waiting=lambda: said.append("waiting"))
+        raise AssertionError("a visitor who left kept waiting")
+    except TimeoutError:
+        pass
+    release.set()
+    holder.join(5)
+    waiter.join(10)
+    assert isinstance(results[0], runs.Output) and results[0].array.shape == (1, 1)
+    assert said == ["waiting", "waiting"]
+    with heavy_slot(nbytes=HEAVY_BYTES + 1, waiting=lambda: said.append("waiting")):  # free again after that one run
+        pass
+    assert said == ["waiting", "waiting"]
+
+
+def test_the_build_pages_output_can_be_stopped_between_layers():
+    """run.output hands the page's checkpoint to predict, as run.forward does to forward: called before each layer."""
+    from netbuilder.studio import run as runs
+
+    spec = ModelSpec((4,), tuple(LayerSpec.make(i, "Dense", units=4) for i in range(3)), 0)
+    x = np.zeros((2, 4), np.float32)
+    calls = []
+    assert isinstance(runs.output(spec, x, checkpoint=lambda: calls.append("output")), runs.Output)
+    assert isinstance(runs.forward(spec, x, checkpoint=lambda: calls.append("forward")), runs.ForwardRun)
+    assert calls == ["output"] * 3 + ["forward"] * 3
+
+    def stop():
+        raise TimeoutError("the visitor left")
+
+    try:
+        runs.output(spec, x, checkpoint=stop)
+        raise AssertionError("the run went on")
+    except TimeoutError:
+        pass
+
+
 def _keras_json(layers) -> str:
     return json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": [
         {"class_name": "InputLayer", "config": {"batch_shape": [None, 8]}}, *layers]}})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from contextlib import contextmanager
 
 from ..engine.limits import MAX_WEIGHT_BYTES
@@ -19,6 +20,7 @@ from .spec import ModelSpec
 CACHE_BYTES = 4 * MAX_WEIGHT_BYTES  # weights kept for recently shown models, all sessions together
 HEAVY_BYTES = 8 * 2**20  # work that allocates more than this (weights, a run's tensors, exported text) ...
 HEAVY_WORK = 2_000_000_000  # ... or does more than this much work waits for the one heavy slot
+WAIT_POLL_SECONDS = 0.1  # how often a visitor waiting for the slot checks whether to stop waiting
 
 _cache: OrderedDict[str, tuple[Sequential, int]] = OrderedDict()
 _cached_bytes = 0
@@ -27,13 +29,26 @@ _heavy = threading.RLock()  # one heavy job at a time in the whole server: light
 
 
 @contextmanager
-def heavy_slot(nbytes: int = 0, work: int = 0):
-    """Run a block in the server's one slot for heavy work when it is heavy (by its cost, known beforehand)."""
+def heavy_slot(nbytes: int = 0, work: int = 0, checkpoint: Callable[[], None] | None = None,
+               waiting: Callable[[], None] | None = None):
+    """Run a block in the server's one slot for heavy work when it is heavy (by its cost, known beforehand).
+
+    The block holds the slot for one run only (the budgets bound a run to about a second). A heavy block that
+    finds the slot taken calls `waiting` once (the page says it waits for another visitor's run) and calls
+    `checkpoint` while it waits, so a visitor who leaves or starts another run stops waiting."""
     if nbytes <= HEAVY_BYTES and work <= HEAVY_WORK:
         yield
         return
-    with _heavy:
+    if not _heavy.acquire(blocking=False):
+        if waiting is not None:
+            waiting()
+        while not _heavy.acquire(timeout=WAIT_POLL_SECONDS):
+            if checkpoint is not None:
+                checkpoint()
+    try:
         yield
+    finally:
+        _heavy.release()
 
 
 def content_key(spec: ModelSpec) -> str:
@@ -45,15 +60,16 @@ def content_key(spec: ModelSpec) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def built(spec: ModelSpec) -> Sequential:
-    """The Sequential of `spec` with weights from its seed; raises if the layers do not fit."""
+def built(spec: ModelSpec, checkpoint: Callable[[], None] | None = None, waiting: Callable[[], None] | None = None) -> Sequential:
+    """The Sequential of `spec` with weights from its seed; raises if the layers do not fit (`checkpoint` and
+    `waiting` as for heavy_slot, when its weights are heavy)."""
     global _cached_bytes
     key = content_key(spec)
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key][0]
-    with heavy_slot(spec.analysis.cost.weight_bytes):
+    with heavy_slot(spec.analysis.cost.weight_bytes, checkpoint=checkpoint, waiting=waiting):
         model = fresh(spec)
     size = model.cost.weight_bytes
     with _lock:

@@ -55,25 +55,31 @@ def runnable_part(spec: ModelSpec) -> ModelSpec:
     return ModelSpec(spec.input_shape, spec.layers[: issue.layer_index], spec.seed)
 
 
-def output(spec: ModelSpec, x: np.ndarray) -> Output | NoRun:
-    """What `predict` gives for `x` (it keeps no tensor but the one it works on), within the run budgets."""
+def output(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | None = None,
+           waiting: Callable[[], None] | None = None) -> Output | NoRun:
+    """What `predict` gives for `x` (it keeps no tensor but the one it works on), within the run budgets.
+
+    `checkpoint` is called between layers (raising there stops the run); `waiting`, once, if the run is heavy
+    and another visitor's heavy run holds the server's slot (see models.heavy_slot)."""
     part = runnable_part(spec)
     cost = part.analysis.cost
     try:
-        model = built(part)
-        with heavy_slot(cost.predict_bytes(len(x)), cost.run_work(len(x))):
-            return Output(model.predict(x), part is spec)
+        model = built(part, checkpoint, waiting)
+        with heavy_slot(cost.predict_bytes(len(x)), cost.run_work(len(x)), checkpoint, waiting):
+            return Output(model.predict(x, checkpoint=checkpoint), part is spec)
     except NetbuilderError as e:
         return NoRun(str(e))
 
 
-def forward(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | None = None) -> ForwardRun | NoRun:
-    """Every tensor of `spec` on `x`, as far as the model fits, within the run budgets."""
+def forward(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | None = None,
+            waiting: Callable[[], None] | None = None) -> ForwardRun | NoRun:
+    """Every tensor of `spec` on `x`, as far as the model fits, within the run budgets (`checkpoint` and `waiting`
+    as for `output`)."""
     part = runnable_part(spec)
     cost = part.analysis.cost
     try:
-        model = built(part)
-        with heavy_slot(cost.forward_bytes(len(x)), cost.run_work(len(x))):
+        model = built(part, checkpoint, waiting)
+        with heavy_slot(cost.forward_bytes(len(x)), cost.run_work(len(x)), checkpoint, waiting):
             tensors = model.forward(x, keep_bytes=MAX_FORWARD_BYTES, checkpoint=checkpoint)
     except NetbuilderError as e:
         return NoRun(str(e))

@@ -418,8 +418,6 @@ def any_layer(draw, layer_id):
     kind = draw(st.sampled_from(sorted(KINDS)))
     settings_ = {s.name: draw(setting_values(s)) for s in KINDS[kind].settings}
     built_for = draw(st.one_of(st.none(), st.none(), st.lists(st.sampled_from([1, 2, 3, 5, 8, 4096]), min_size=1, max_size=3).map(tuple)))
-    if kind == "PReLU" and built_for is not None and any(not 1 <= a <= len(built_for) for a in settings_["shared_axes"] or ()):
-        built_for = None  # a kind bug: see test_prelu_built_for_fewer_axes_than_it_shares_is_refused, not crashed on
     try:
         return LayerSpec.make(layer_id, kind, built_for, **settings_)
     except nb.NetbuilderError:
@@ -476,8 +474,6 @@ def test_batch_normalization_built_over_the_batch_axis_is_a_shape_issue():
     assert spec.analysis.issue.category == "shape" and spec.analysis.layers[0].params == 0
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="PReLU.input_spec indexes _alpha_shape(built_shape), None here "
-                                                          "(netbuilder/engine/kinds/activation_layers.py)")
 def test_prelu_built_for_fewer_axes_than_it_shares_is_refused_not_crashed_on():
     """A share link can hold this layer; the app catches NetbuilderError only."""
     data = {"input_shape": [6], "layers": [{"id": 0, "kind": "PReLU", "shared_axes": [2], "built_for": [2]}]}

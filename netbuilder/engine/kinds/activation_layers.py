@@ -434,6 +434,8 @@ class PReLU(_ElementwiseLayer):
         if self.built_shape is None:
             return InputSpec()
         alpha = self._alpha_shape(self.built_shape)
+        if alpha is None:  # built for fewer axes than it shares along: the shared-axes check explains it
+            return InputSpec(ndim=len(self.built_shape))
         fixed = tuple((i, d) for i, d in enumerate(self.built_shape[1:], 1) if alpha[i - 1] != 1)
         return InputSpec(ndim=len(self.built_shape), axes=fixed)
 

@@ -13,8 +13,8 @@ import pytest
 
 import netbuilder as nb
 from netbuilder.engine.kinds import dense  # noqa: F401
+from netbuilder.losses import BinaryCrossentropy, CategoricalCrossentropy, Huber, SparseCategoricalCrossentropy
 from netbuilder.optimizers import SGD, Adagrad, Adam, RMSprop
-from netbuilder.studio.models import built
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 from training_oracle import run_jobs
 
@@ -45,6 +45,11 @@ OPTIMIZERS = {
     "adam": (Adam(learning_rate=0.01), ("Adam", {"learning_rate": 0.01})),
     "rmsprop-momentum": (RMSprop(learning_rate=0.005, momentum=0.5), ("RMSprop", {"learning_rate": 0.005, "momentum": 0.5})),
     "adagrad": (Adagrad(learning_rate=0.05), ("Adagrad", {"learning_rate": 0.05})),
+    "rmsprop-centered": (RMSprop(0.01, centered=True), ("RMSprop", {"learning_rate": 0.01, "centered": True})),
+    "rmsprop-centered-momentum": (RMSprop(0.01, rho=0.8, momentum=0.7, centered=True),
+                                  ("RMSprop", {"learning_rate": 0.01, "rho": 0.8, "momentum": 0.7, "centered": True})),
+    "adagrad-accumulator": (Adagrad(0.1, initial_accumulator_value=0.5, epsilon=1e-4),
+                            ("Adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.5, "epsilon": 1e-4})),
 }
 
 MLP = lambda head, out: spec_of((6,), ("Dense", {"units": 12, "activation": "tanh"}), ("Dense", {"units": 8, "activation": "relu"}),
@@ -64,48 +69,93 @@ CASES = {
     "rank3-dense-flatten": (spec_of((3, 2), ("Dense", {"units": 16, "activation": "gelu"}), ("Flatten", {}),
                                     ("Dense", {"units": 4, "activation": "softmax"})),
                             "onehot4", "categorical_crossentropy", ["accuracy"], "adam", 5, 3, 0.0),
+    # logits (a linear last layer), Keras's loss classes, the rarer optimizer settings, validation_data
+    "bce-logits-sgd": (MLP("linear", 1), "binary", BinaryCrossentropy(from_logits=True), ["accuracy"], "sgd", 8, 3, 0.2),
+    "cce-logits-rmsprop-centered-validation-data": (MLP("linear", 3), "onehot", CategoricalCrossentropy(from_logits=True),
+                                                    ["accuracy", "mae"], "rmsprop-centered", 10, 3, "data"),
+    "sparse-logits-adagrad-accumulator": (MLP("linear", 3), "sparse", SparseCategoricalCrossentropy(from_logits=True),
+                                          ["accuracy"], "adagrad-accumulator", 7, 3, 0.0),
+    "huber-delta-rmsprop-centered-momentum-validation-data": (MLP("linear", 1), "regression", Huber(delta=0.3), [],
+                                                              "rmsprop-centered-momentum", 8, 3, "data"),
 }
+KERAS_LOSSES = {"mean_squared_error": "MeanSquaredError", "huber": "Huber", "binary_crossentropy": "BinaryCrossentropy",
+                "categorical_crossentropy": "CategoricalCrossentropy",
+                "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy"}
 
 
-def _case_data(spec, kind, n=50):
+def _keras_loss(loss):
+    """A loss as the oracle gives it to Keras: its name, or (Keras class, config) for a loss object."""
+    if isinstance(loss, str):
+        return loss
+    config = {"delta": loss.delta} if loss.name == "huber" else {"from_logits": loss.from_logits}
+    return KERAS_LOSSES[loss.name], config
+
+
+def _case_data(spec, kind, n=50, seed=0):
     classes = spec.analysis.output_shape[-1]
-    return data("onehot" if kind.startswith("onehot") else kind, n, spec.input_shape, classes=classes)
+    return data("onehot" if kind.startswith("onehot") else kind, n, spec.input_shape, classes=classes, seed=seed)
 
 
 def _ours(spec, kind, loss, metrics, optimizer, batch, epochs, split):
-    model = built(spec)
+    """Our run, as the oracle runs Keras's: fit, evaluate, then train_on_batch twice (plain, then return_dict=True)."""
     model = nb.Sequential([nb.Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)  # a fresh copy to train
     start = model.get_weights()
     model.compile(optimizer=OPTIMIZERS[optimizer][0], loss=loss, metrics=metrics)
     x, y = _case_data(spec, kind)
-    history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, validation_split=split)
-    return model, start, x, y, history
+    validation = _case_data(spec, kind, n=13, seed=1) if split == "data" else None
+    history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, validation_split=0.0 if validation else split,
+                        validation_data=validation)
+    run = {"start": start, "x": x, "y": y, "validation": validation, "history": history.history, "weights": model.get_weights(),
+           "evaluate": model.evaluate(x, y, batch_size=batch, return_dict=True)}
+    run["train_on_batch"] = model.train_on_batch(x[:6], y[:6])
+    run["train_on_batch_dict"] = model.train_on_batch(x[:6], y[:6], return_dict=True)
+    run["batch_weights"] = model.get_weights()
+    return run
 
 
 @pytest.fixture(scope="module")
 def keras_results():
     jobs, ours = [], {}
     for name, (spec, kind, loss, metrics, optimizer, batch, epochs, split) in CASES.items():
-        model, start, x, y, history = _ours(spec, kind, loss, metrics, optimizer, batch, epochs, split)
-        ours[name] = (model, history, x, y)
-        jobs.append({"model_json": model.to_json(), "weights": start, "x": x, "y": y, "optimizer": OPTIMIZERS[optimizer][1],
-                     "loss": loss, "metrics": metrics, "batch_size": batch, "epochs": epochs, "validation_split": split})
+        run = ours[name] = _ours(spec, kind, loss, metrics, optimizer, batch, epochs, split)
+        vx, vy = run["validation"] or (None, None)
+        jobs.append({"model_json": spec_model_json(spec), "weights": run["start"], "x": run["x"], "y": run["y"],
+                     "optimizer": OPTIMIZERS[optimizer][1], "loss": _keras_loss(loss), "metrics": metrics, "batch_size": batch,
+                     "epochs": epochs, "validation_split": 0.0 if split == "data" else split, "vx": vx, "vy": vy,
+                     "bx": run["x"][:6], "by": run["y"][:6]})
     return dict(zip(CASES, run_jobs(jobs))), ours
+
+
+def spec_model_json(spec) -> str:
+    return nb.Sequential([nb.Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed).to_json()
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_training_equals_keras_on_jax(keras_results, name):
     theirs, ours = keras_results
-    model, history, x, y = ours[name]
-    expected = theirs[name]
-    assert set(history.history) == set(expected["history"])
+    run, expected = ours[name], theirs[name]
+    assert set(run["history"]) == set(expected["history"])
     for key, values in expected["history"].items():
-        np.testing.assert_allclose(history.history[key], values, rtol=RTOL, atol=1e-6, err_msg=key)
-    for mine, keras_w in zip(model.get_weights(), expected["weights"]):
+        np.testing.assert_allclose(run["history"][key], values, rtol=RTOL, atol=1e-6, err_msg=key)
+    for mine, keras_w in zip(run["weights"], expected["weights"], strict=True):
         np.testing.assert_allclose(mine, keras_w, rtol=RTOL, atol=1e-5)
-    evaluate = model.evaluate(x, y, batch_size=CASES[name][5], return_dict=True)
+    assert set(run["evaluate"]) == set(expected["evaluate"])
     for key, value in expected["evaluate"].items():
-        np.testing.assert_allclose(evaluate[key], value, rtol=RTOL, atol=1e-6, err_msg=key)
+        np.testing.assert_allclose(run["evaluate"][key], value, rtol=RTOL, atol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_train_on_batch_returns_keras_s_values(keras_results, name):
+    """What Keras returns, value and kind: a float without metrics, [loss, *metrics] with them, or a dict."""
+    theirs, ours = keras_results
+    run, expected = ours[name], theirs[name]
+    assert type(run["train_on_batch"]) is type(expected["train_on_batch"])  # float, or list
+    np.testing.assert_allclose(run["train_on_batch"], expected["train_on_batch"], rtol=RTOL, atol=1e-6)
+    assert set(run["train_on_batch_dict"]) == set(expected["train_on_batch_dict"])
+    for key, value in expected["train_on_batch_dict"].items():
+        np.testing.assert_allclose(run["train_on_batch_dict"][key], value, rtol=RTOL, atol=1e-6, err_msg=key)
+    for mine, keras_w in zip(run["batch_weights"], expected["batch_weights"], strict=True):
+        np.testing.assert_allclose(mine, keras_w, rtol=RTOL, atol=1e-5)
 
 
 def test_fit_is_reproducible_from_the_model_seed_and_shuffles():

@@ -23,8 +23,9 @@ ARRAYS = ("x", "y", "vx", "vy", "bx", "by")  # data: fit's, validation_data's, t
 def run_jobs(jobs: list[dict], timeout: int = 600) -> list[dict]:
     """Each job: {"model_json", "weights": [arrays], "x", "y", "optimizer": (class name, config), "loss" (a name, or
     (class name, config) such as ("Huber", {"delta": 0.3})), "metrics", "batch_size", "epochs", "validation_split"}
-    and optionally "vx", "vy" (validation_data) and "bx", "by" (one train_on_batch after fit, then one with
-    return_dict=True); returns [{"history", "weights", "evaluate", "train_on_batch", "train_on_batch_dict"}].
+    and optionally "vx", "vy" (validation_data) and "bx", "by" (after fit and evaluate, one train_on_batch, then one
+    with return_dict=True); returns [{"history", "weights" (after fit), "evaluate", "train_on_batch",
+    "train_on_batch_dict", "batch_weights" (after both steps)}].
     A job {"model_json", "weights", "x", "predict": True} returns {"predict": Keras's output}."""
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
@@ -49,6 +50,8 @@ def run_jobs(jobs: list[dict], timeout: int = 600) -> list[dict]:
             result["weights"] = [out[f"{k}_w{i}"] for i in range(result.pop("n_weights"))]
             if f"{k}_predict" in out:
                 result["predict"] = out[f"{k}_predict"]
+            if "train_on_batch" in result:
+                result["batch_weights"] = [out[f"{k}_b{i}"] for i in range(len(result["weights"]))]
         return results
 
 
@@ -69,8 +72,8 @@ def _main(folder: Path) -> None:
         if job.get("predict"):
             out[f"{k}_predict"] = np.asarray(model.predict(data["x"], verbose=0))
         else:
-            result = _train(keras, model, job, data)
-        weights = model.get_weights()
+            result = _train(keras, model, job, data, out, k)
+        weights = model.get_weights()  # after fit (and the train_on_batch steps, whose weights are "batch_weights")
         result["n_weights"] = len(weights)
         results.append(result)
         for i, w in enumerate(weights):
@@ -79,7 +82,7 @@ def _main(folder: Path) -> None:
     (folder / "out.json").write_text(json.dumps(results))
 
 
-def _train(keras, model, job: dict, data: dict) -> dict:
+def _train(keras, model, job: dict, data: dict, out: dict, k: int) -> dict:
     name, config = job["optimizer"]
     optimizer = keras.optimizers.get({"class_name": name, "config": config})
     loss = job["loss"]
@@ -93,9 +96,13 @@ def _train(keras, model, job: dict, data: dict) -> dict:
     result = {"history": {key: [float(v) for v in values] for key, values in history.history.items()},
               "evaluate": {key: float(v) for key, v in evaluate.items()}}
     if "bx" in data:  # what Keras returns, kept as returned: a float, or a list of floats with metrics
+        fitted = model.get_weights()
         result["train_on_batch"] = json.loads(json.dumps(model.train_on_batch(data["bx"], data["by"]), default=float))
         result["train_on_batch_dict"] = {key: float(v) for key, v in
                                          model.train_on_batch(data["bx"], data["by"], return_dict=True).items()}
+        for i, w in enumerate(model.get_weights()):
+            out[f"{k}_b{i}"] = np.asarray(w)
+        model.set_weights(fitted)  # "weights" stay fit's
     return result
 
 

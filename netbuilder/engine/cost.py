@@ -18,6 +18,7 @@ from .limits import MAX_FORWARD_BYTES, MAX_TRAIN_WORK, MAX_WEIGHT_BYTES, MAX_WOR
 FLOAT32 = 4
 LOOPS = "the fixed cost of stepping through time steps or window cells in Python, whatever the batch"
 FEWER_LOOPS = "use fewer time steps (a shorter sequence), smaller pooling windows, or fewer of these layers"
+LOSS_TEMPORARIES = 3  # the loss's gradient and its temporaries, in outputs' sizes (measured: mse 3, the cross-entropies 2-3)
 UPDATE_SCRATCH = 4  # temporaries of an optimizer's update of one weight, in its sizes (measured: SGD 2, Adam 3, RMSprop and Adagrad 4)
 
 
@@ -62,6 +63,7 @@ class ModelCost:
     input_elements: int = 0  # elements per sample of the model's input and output (a training batch holds both)
     output_elements: int = 0
     largest_trainable: int = 0  # trainable parameters of the layer with most (an optimizer update's temporaries)
+    sizes: tuple[int, ...] = ()  # elements per sample of each layer's output, views included (the gradient flowing back)
 
     @classmethod
     def of(cls, reports) -> ModelCost:
@@ -87,6 +89,7 @@ class ModelCost:
             input_elements=math.prod(reports[0].input_shape[1:]) if reports else 0,
             output_elements=math.prod(reports[-1].output_shape[1:]) if reports else 0,
             largest_trainable=max((r.trainable for r in reports), default=0),
+            sizes=tuple(math.prod(r.output_shape[1:]) for r in reports),
         )
 
     def _scratch(self, i: int, batch: int) -> int:
@@ -170,14 +173,33 @@ class ModelCost:
                 + (f"use at most {most:,} samples" if most else FEWER_LOOPS)
             )
 
+    def backprop_bytes(self, batch: int) -> int:
+        """Peak bytes of the tensors of one training step's forward and backward passes for `batch` samples (the
+        batch itself, the weights and their gradients not counted). Every layer's training cache stays alive until
+        the step ends: its output, and what its kind keeps beyond it (`Cost.train_kept`). Going forward, a layer's
+        temporaries sit beside the caches so far; at the loss, its gradient beside all of them; going back, each
+        layer's incoming gradient, its input's gradient and its backward temporaries (`Cost.train_scratch`;
+        a kind that does not declare them: its forward scratch and two gradients' worth)."""
+        kept = peak = 0
+        for i, (c, out) in enumerate(zip(self.costs, self.outputs)):
+            own = batch * (out + c.train_kept)
+            peak = max(peak, kept + own + self._scratch(i, batch))
+            kept += own
+        peak = max(peak, kept + LOSS_TEMPORARIES * batch * self.output_elements)
+        inputs = (self.input_elements, *self.sizes[:-1])
+        for c, size, inp in zip(self.costs, self.sizes, inputs):
+            scratch = c.train_scratch if c.train_scratch is not None else max(c.scratch, c.early_scratch) + 2 * size
+            peak = max(peak, kept + batch * (size + inp + scratch))
+        return FLOAT32 * peak
+
     def training_bytes(self, batch: int, optimizer_slots: int) -> int:
         """Peak bytes of a training run as the Train page makes one (the model's own weights, which the visitor
-        holds anyway, not counted): during a step, every output kept for the backward pass (twice over, for the
-        caches and the gradients flowing back), the batch's inputs and targets and their gradients, the weights being
+        holds anyway, not counted): during a step, the caches kept for the backward pass and the gradients flowing
+        back (`backprop_bytes`), the batch's inputs and targets and their gradients, the weights being
         trained and the copy of them from before, one gradient per trainable weight, the optimizer's slots, and
         the temporaries of its update of one weight; at the end, the trained copy beside the other two."""
         trainable = self.trainable_params
-        step = (2 * self.forward_bytes(batch) + 2 * FLOAT32 * batch * (self.input_elements + self.output_elements)
+        step = (self.backprop_bytes(batch) + 2 * FLOAT32 * batch * (self.input_elements + self.output_elements)
                 + 2 * self.weight_bytes + FLOAT32 * (trainable * (1 + optimizer_slots) + UPDATE_SCRATCH * self.largest_trainable))
         end = 3 * self.weight_bytes + FLOAT32 * trainable * optimizer_slots
         return max(step, end)

@@ -101,6 +101,12 @@ class Cost:
     # each (MICROSECOND per microsecond measured); for `call`, and for one training step (forward_train and backward).
     overhead: int = 0
     train_overhead: int = 0
+    # Training memory, float32 elements per sample: what forward_train keeps for backward beyond the layer's input and
+    # output (a pre-activation, a mask, a recurrent layer's per-step states), and the temporaries of `backward` beside
+    # the incoming gradient and the input's gradient (None: the forward pass's scratch and two tensors of the output's
+    # size, a first guess the cost model makes).
+    train_kept: int = 0
+    train_scratch: int | None = None
 
 
 @dataclass(frozen=True)

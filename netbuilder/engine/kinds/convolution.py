@@ -229,6 +229,8 @@ class _Conv(Layer):
     def cost(self, shape, output_shape) -> Cost:
         padded_size, patches, out = self._plan(shape)
         window_channels = math.prod(self.kernel_size) * self._split(shape)[1]
+        every_patch = math.prod(self._geometry(self._split(shape)[0])[1]) * window_channels
+        linear = self.activation == "linear"
         activation = activation_step_cost(self.activation, out)
         # beside the output: building patches (padded input + patches), the matmul (patches); then, once the patches
         # are freed, an activation that is not applied in place (z beside y, and its temporaries)
@@ -241,6 +243,12 @@ class _Conv(Layer):
             scratch_large=out + activation.scratch_large if separate else 0, large_at=out,
             capped_scratch=activation.capped_scratch if separate else 0, scratch_cap=activation.scratch_cap,
             train_overhead=math.prod(self.kernel_size) * _TRAIN_CELL_MICROSECONDS * MICROSECOND,
+            # forward_train keeps the pre-activation z beside y; backward makes z's gradient (and the activation
+            # gradient's temporary), the patches again (and the padded input), their gradient, the padded input's gradient
+            # (channels_first: tensordot copies the patches once more)
+            train_kept=0 if linear else out,
+            train_scratch=(0 if linear else 2 * out) + 2 * padded_size + patches
+            + every_patch * (2 if self.data_format == "channels_first" else 1),
         )
 
     # --- numbers --------------------------------------------------------------------------------

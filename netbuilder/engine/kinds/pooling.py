@@ -154,8 +154,12 @@ class _Pool(Layer):
         outputs = math.prod(out) * channels
         divide = outputs if self.mode == "average" else 0
         cells = math.prod(self.pool_size)
+        # backward pools again (the output and the padded input), makes the padded input's gradient and, per window
+        # cell, a comparison with the maximum and its share of the gradient (the average: one share for all cells)
+        backward = 2 * padded_size + 3 * outputs
         return Cost(elementwise=padded_size + outputs * cells + divide, scratch=padded_size,
-                    overhead=cells * _CELL_MICROSECONDS * MICROSECOND, train_overhead=cells * _TRAIN_CELL_MICROSECONDS * MICROSECOND)
+                    overhead=cells * _CELL_MICROSECONDS * MICROSECOND, train_overhead=cells * _TRAIN_CELL_MICROSECONDS * MICROSECOND,
+                    train_scratch=backward)
 
     def _counts(self, pad, out, dims, dtype) -> np.ndarray:
         """How many real cells each `same` window holds, shaped to divide the output (cached per geometry)."""
@@ -352,7 +356,10 @@ class _GlobalPool(Layer):
         return _rank_fixes(self, shape, context)
 
     def cost(self, shape, output_shape) -> Cost:
-        return Cost(elementwise=math.prod(shape[1:]) + (math.prod(output_shape[1:]) if self.mode == "average" else 0))
+        inputs, outputs = math.prod(shape[1:]), math.prod(output_shape[1:])
+        # backward, max: where the maximum is (a mask, and its float copy), the counts and the gradient's share; average: the share
+        backward = 3 * inputs // 2 + 2 * outputs if self.mode == "max" else outputs
+        return Cost(elementwise=inputs + (outputs if self.mode == "average" else 0), train_scratch=backward)
 
     def call(self, x: np.ndarray) -> np.ndarray:
         if self.mode == "max":

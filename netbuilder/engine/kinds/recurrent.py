@@ -452,7 +452,20 @@ class _Recurrent(Layer):
             scratch=steps * g + buffers + (self.units if self.return_sequences else 0),
             capped_scratch=per_sample, scratch_cap=cap,
             overhead=steps * step * MICROSECOND, train_overhead=TRAIN_FACTOR * steps * step * MICROSECOND,
+            train_kept=steps * self.kept_per_step, train_scratch=steps * self.backward_per_step + steps * n + 16 * g,
         )
+
+    @property
+    def kept_per_step(self) -> int:
+        """Values per sample and step forward_train keeps for backward (the state before, the gates before and after
+        their activation...)."""
+        return 3 * self.units  # SimpleRNN: h before, pre- and post-activation
+
+    @property
+    def backward_per_step(self) -> int:
+        """Values per sample and step of backward's per-step gradients (besides x·kernel's back in time order, and
+        the input's gradient before its transpose, which the cost adds)."""
+        return 2 * self.gates * self.units
 
     # --- description ------------------------------------------------------------------------------------
     def label(self) -> str:
@@ -636,6 +649,8 @@ class LSTM(_Recurrent):
     def bias_spec(self) -> WeightSpec:
         return WeightSpec("bias", (4 * self.units,), _lstm_bias)
 
+    kept_per_step = property(lambda self: 12 * self.units)  # h and c before, 4 gates before and after, c, act(c)
+
     def _step_cost(self) -> tuple[int, int, list]:
         u, g = self.units, 4 * self.units
         buffers = 2 * g + 2 * u + (g if self.use_bias else 0)  # h·U, the gates, c, act(c), the bias per row
@@ -734,6 +749,9 @@ class GRU(_Recurrent):
 
     def bias_term(self) -> str:
         return f"2×{self.units:,}" if self.reset_after else f"{self.units:,}"
+
+    kept_per_step = property(lambda self: 8 * self.units)  # h before, z and r before and after, m or r·h, hh before and after
+    backward_per_step = property(lambda self: (9 if self.reset_after else 8) * self.units)  # ∂(x·W) twice and ∂(h·U)
 
     def label(self) -> str:
         return super().label() + ("" if self.reset_after else ", reset before")

@@ -4,6 +4,7 @@ carry trained weights in a share link and in exported Keras code, and every refu
 import threading
 
 import numpy as np
+import pytest
 
 from kind_harness import run_keras_code
 from netbuilder.engine.training import Loss
@@ -182,3 +183,32 @@ def test_a_big_run_trains_in_the_servers_heavy_slot_and_a_small_one_does_not():
     assert big.heavy[0] > models.HEAVY_BYTES
     assert _slot_taken_while_training(big)
     assert not _slot_taken_while_training(_run_of(2, 8))
+
+
+def test_a_big_runs_piece_waits_for_the_slot_and_a_visitor_who_leaves_stops_waiting():
+    big = _run_of(1024, 2048)
+    held, release = threading.Event(), threading.Event()
+
+    def other_visitor():
+        with models.heavy_slot(models.HEAVY_BYTES + 1):
+            held.set()
+            release.wait(10)
+
+    other = threading.Thread(target=other_visitor)
+    other.start()
+    held.wait(10)
+    told = []
+
+    class Left(Exception):
+        pass
+
+    def leave():
+        raise Left
+
+    try:
+        with pytest.raises(Left):
+            big.piece(checkpoint=leave, waiting=lambda: told.append(1))
+    finally:
+        release.set()
+        other.join()
+    assert told == [1] and big.run.batch == 0  # it said it waits, and trained nothing

@@ -68,9 +68,10 @@ class Settings:
 class TrainingRun:
     """One run of fit on the model of `spec`, advanced piece by piece.
 
-    Memory, besides the run's tensors: the model trained (its own copy of every weight, P parameters: 4·P bytes),
-    `before` (a second copy, 4·P, for the weights-before-and-after table) and the optimizer's state; at the end the
-    trained spec takes one more copy (4·P) that undo then keeps. Pieces of a big run take the server's heavy slot."""
+    Memory (what cost.training_bytes counts), besides the run's tensors and the optimizer's state: the model trained
+    (its own copy of every weight, P parameters: 4·P bytes), `before` (a second copy, 4·P, for the weights-before-and-
+    after table), and at the end the trained spec's copy (4·P, which undo then keeps). Pieces of a big run take the
+    server's heavy slot."""
 
     spec: ModelSpec
     settings: Settings
@@ -81,7 +82,7 @@ class TrainingRun:
     before: list = field(default_factory=list)  # copies of the weights at the start
     batch_losses: list = field(default_factory=list)  # every batch's loss, for the live curve
     stopped: bool = False
-    heavy: tuple = (0, 0)  # (bytes, work) that heavy_slot weighs: a step's memory with the weights; the whole run's work
+    heavy: tuple = (0, 0)  # (bytes, work) that heavy_slot weighs: the run's memory (weight copies included), its whole work
 
     @classmethod
     def start(cls, spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) -> TrainingRun:
@@ -98,8 +99,9 @@ class TrainingRun:
         model.compile(optimizer=optimizer, loss=settings.compiled_loss(), metrics=settings.metrics)
         run = model.trainer(x, y, batch_size=settings.batch_size, epochs=settings.epochs,
                             validation_split=settings.validation_split)
-        step = cost.training_bytes(min(settings.batch_size, len(x)), optimizer.slot_count())
-        heavy = (step + 2 * cost.weight_bytes, 3 * cost.work * len(x) * settings.epochs)
+        batch = min(settings.batch_size, len(run.x))
+        work = cost.step_work(batch) * math.ceil(len(run.x) / batch) * settings.epochs
+        heavy = (cost.training_bytes(batch, optimizer.slot_count()), work)
         with heavy_slot(cost.weight_bytes):
             before = model.get_weights()  # copies: training changes the model's arrays in place
         return cls(spec, settings, x, y, model, run, before, heavy=heavy)
@@ -108,10 +110,11 @@ class TrainingRun:
     def done(self) -> bool:
         return self.run.done or self.stopped
 
-    def piece(self, seconds: float = PIECE_SECONDS, checkpoint=None) -> None:
-        """Train for about `seconds` (whole batches), recording each batch's loss."""
-        end = time.perf_counter() + seconds
-        with heavy_slot(*self.heavy):
+    def piece(self, seconds: float = PIECE_SECONDS, checkpoint=None, waiting=None) -> None:
+        """Train for about `seconds` (whole batches), recording each batch's loss; a piece of a heavy run waits for the
+        server's heavy slot (`checkpoint` and `waiting` as for heavy_slot)."""
+        with heavy_slot(*self.heavy, checkpoint=checkpoint, waiting=waiting):
+            end = time.perf_counter() + seconds
             while not self.done and time.perf_counter() < end:
                 self.run.run(max_batches=1, checkpoint=checkpoint)
                 self.batch_losses.append(self.run.last_loss)
@@ -137,7 +140,7 @@ class TrainingRun:
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         cost = self.spec.analysis.cost
-        with heavy_slot(cost.predict_bytes(len(x)), cost.work * len(x)):
+        with heavy_slot(cost.predict_bytes(len(x)), cost.run_work(len(x))):
             return self.model.predict(x)
 
     def curve(self) -> tuple[np.ndarray, np.ndarray] | None:

@@ -729,3 +729,25 @@ def test_a_training_steps_memory_is_what_each_kind_declares(name, shape, layers,
     predicted = model.cost.backprop_bytes(batch) + FLOAT32 * model.cost.trainable_params
     assert measured <= predicted + 64 * 1024, f"a step allocated {measured:,} bytes; the cost model said {predicted:,}"
     assert predicted <= measured + measured // 2 + 64 * 1024, f"the cost model said {predicted:,}; a step allocated {measured:,}"
+
+
+def test_a_training_step_counts_what_backward_does_beyond_three_forward_passes():
+    """Issue 9's calibration: convnet training took 2.7-5.6 s per 40 G counted (predict 0.5-1.5 s). A convolution's
+    backward builds its patches again and adds their gradient back cell by kernel cell into strided slices (slow with
+    few channels), and takes its activation's gradient; max pooling's backward does ~6 NumPy calls per window cell.
+    Each kind counts them (Cost.train_elementwise) in the step's work, per sample."""
+    conv = nb.analyze([nb.Conv2D(32, 3, activation="relu")], (28, 28, 1)).cost
+    patches, out = 26 * 26 * 9, 26 * 26 * 32
+    relu = conv.costs[0].elementwise - patches - out  # the forward's patches and bias; the rest is relu
+    assert conv.train_elementwise == patches + (4 + 64) * patches + relu + 6 * out
+    assert conv.step_work(64) == 64 * (3 * conv.work + 25 * conv.train_elementwise) + conv.train_overhead
+    wide = nb.analyze([nb.Conv2D(32, 3)], (28, 28, 64)).cost  # 64 channels: runs of 64 values, 4 + 1 operations each
+    assert wide.train_elementwise == 26 * 26 * 9 * 64 * (1 + 5)
+    first = nb.analyze([nb.Conv2D(32, 3, data_format="channels_first")], (1, 28, 28)).cost
+    assert first.train_elementwise == patches * (1 + 4)
+    pool = nb.analyze([nb.MaxPooling2D(2)], (28, 28, 16)).cost
+    assert pool.train_elementwise == 14 * 14 * 16 * 4 * 3
+    assert nb.analyze([nb.AveragePooling2D(2)], (28, 28, 16)).cost.train_elementwise == 14 * 14 * 16 * 4
+    assert nb.analyze([nb.GlobalMaxPooling2D()], (28, 28, 16)).cost.train_elementwise == 12 * 28 * 28 * 16
+    dense = nb.analyze([nb.Dense(10)], (784,)).cost
+    assert dense.train_elementwise == 0 and dense.step_work(32) == 3 * 32 * dense.work

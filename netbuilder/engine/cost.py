@@ -60,6 +60,7 @@ class ModelCost:
     costs: tuple[Cost, ...]  # each layer's own cost (its scratch)
     overhead: int = 0  # work of one predict whatever the batch (Python loops over steps or window cells)
     train_overhead: int = 0  # the same for one training step
+    train_elementwise: int = 0  # weighted elementwise operations of one sample a training step does beyond TRAIN_FACTOR forwards
     input_elements: int = 0  # elements per sample of the model's input and output (a training batch holds both)
     output_elements: int = 0
     largest_trainable: int = 0  # trainable parameters of the layer with most (an optimizer update's temporaries)
@@ -86,6 +87,7 @@ class ModelCost:
             costs=tuple(costs),
             overhead=sum(c.overhead for c in costs),
             train_overhead=sum(c.train_overhead for c in costs),
+            train_elementwise=sum(c.train_elementwise for c in costs),
             input_elements=math.prod(reports[0].input_shape[1:]) if reports else 0,
             output_elements=math.prod(reports[-1].output_shape[1:]) if reports else 0,
             largest_trainable=max((r.trainable for r in reports), default=0),
@@ -118,7 +120,13 @@ class ModelCost:
 
     def step_work(self, batch: int) -> int:
         """The work of one training step on a batch of `batch` samples."""
-        return TRAIN_FACTOR * batch * self.work + self.train_overhead
+        return batch * self.train_work + self.train_overhead
+
+    @property
+    def train_work(self) -> int:
+        """One sample's work in a training step: about TRAIN_FACTOR forward passes, and what some kinds' backward
+        passes do beyond that (a convolution's patches added back cell by cell, pooling's per-cell masks)."""
+        return TRAIN_FACTOR * self.work + ELEMENTWISE_WEIGHT * self.train_elementwise
 
     def _loops(self, overhead: int, work: int) -> str:
         """What a work message adds when loops are most of the work."""
@@ -216,14 +224,14 @@ class ModelCost:
             )
         step = self.step_work(batch)
         if step > MAX_WORK:  # one step runs without a pause: it answers to the budget of one run
-            most = max(0, MAX_WORK - self.train_overhead) // max(1, TRAIN_FACTOR * self.work)
+            most = max(0, MAX_WORK - self.train_overhead) // max(1, self.train_work)
             raise LimitError(
                 f"a training step on batches of {batch:,} is about {readable_count(step)} multiply-adds of work"
                 f"{self._loops(self.train_overhead, step)}; the budget per run is {readable_count(MAX_WORK)}: "
                 + (f"use a batch size of at most {most:,}" if most else FEWER_LOOPS)
             )
         steps = math.ceil(samples / batch)
-        epoch = TRAIN_FACTOR * self.work * samples + self.train_overhead * steps
+        epoch = self.train_work * samples + self.train_overhead * steps
         work = epoch * epochs
         if work > MAX_TRAIN_WORK:
             most = MAX_TRAIN_WORK // max(1, epoch)

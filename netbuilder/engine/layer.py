@@ -101,6 +101,9 @@ class Cost:
     # each (MICROSECOND per microsecond measured); for `call`, and for one training step (forward_train and backward).
     overhead: int = 0
     train_overhead: int = 0
+    # Elementwise operations per sample (weighted as `elementwise`) that forward_train and backward do beyond
+    # TRAIN_FACTOR times the forward pass's work: a window's cells visited again one by one, copies made again.
+    train_elementwise: int = 0
     # Training memory, float32 elements per sample: what forward_train keeps for backward beyond the layer's input and
     # output (a pre-activation, a mask, a recurrent layer's per-step states), and the temporaries of `backward` beside
     # the incoming gradient and the input's gradient (None: the forward pass's scratch and two tensors of the output's

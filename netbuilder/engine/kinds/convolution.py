@@ -28,6 +28,11 @@ _AXIS_NAMES = {1: ("steps",), 2: ("height", "width")}
 # backward adds each kernel cell's gradient to the input's in a Python loop: microseconds per cell whatever the
 # batch (timeit, best of 5, Conv1D 1,024 and Conv2D 64 × 64 kernels on one position: 2.5-3.0 µs)
 _TRAIN_CELL_MICROSECONDS = 3
+# ... and per value of the patch matrix, the strided add reads and writes memory far apart: about 4 + 64 / channels
+# elementwise operations' time (timeit, best of 15 on one core: Conv2D 3×3 and 5×5, Conv1D 7, channels_first, batches 32-64;
+# a training step of each is then 0.4-0.9 s per 40 G counted, predict 0.55-0.75)
+_TRAIN_PATCH_OPS, _TRAIN_RUN_OPS = 4, 64
+_TRAIN_GRADIENT_OPS = 6  # an activation's gradient per output value (relu's: 5 ms for 64 × 26 × 26 × 32 values)
 
 
 class Groups(Int):
@@ -246,10 +251,21 @@ class _Conv(Layer):
             # forward_train keeps the pre-activation z beside y; backward makes z's gradient (and the activation
             # gradient's temporary), the patches again (and the padded input), their gradient, the padded input's gradient
             # (channels_first: tensordot copies the patches once more)
+            # backward builds the patches again and adds their gradient back cell by kernel cell into strided slices of
+            # the padded input's gradient (a read, an add and a strided write per patch value), then crops it; an
+            # activation is applied again out of place, and its gradient taken
+            train_elementwise=3 * padded_size + patches + self._train_patch_ops(shape) * every_patch
+            + (0 if linear else activation.elementwise + _TRAIN_GRADIENT_OPS * out),
             train_kept=0 if linear else out,
             train_scratch=(0 if linear else 2 * out) + 2 * padded_size + patches
             + every_patch * (2 if self.data_format == "channels_first" else 1),
         )
+
+    def _train_patch_ops(self, shape) -> int:
+        """Operations' time per patch value of backward's cell-by-cell add: channels_last adds runs of C contiguous
+        values, so few channels make it slow (per value about 4 + 64 / C; channels_first runs along the positions)."""
+        channels = self._split(shape)[1]
+        return _TRAIN_PATCH_OPS + (0 if self.data_format == "channels_first" else _TRAIN_RUN_OPS // channels)
 
     # --- numbers --------------------------------------------------------------------------------
     def build(self, shape, seed: int) -> None:

@@ -159,7 +159,11 @@ class _Pool(Layer):
         backward = 2 * padded_size + 3 * outputs
         return Cost(elementwise=padded_size + outputs * cells + divide, scratch=padded_size,
                     overhead=cells * _CELL_MICROSECONDS * MICROSECOND, train_overhead=cells * _TRAIN_CELL_MICROSECONDS * MICROSECOND,
-                    train_scratch=backward)
+                    train_scratch=backward,
+                    # backward pools again, then per window cell: max compares with the maximum, masks out the cells
+                    # already taken, multiplies and adds the gradient, marks the taken ones (six NumPy calls, about 3 operations' time
+                    # measured); average adds its share
+                    train_elementwise=padded_size + outputs * cells * (3 if self.mode == "max" else 1) + 2 * padded_size)
 
     def _counts(self, pad, out, dims, dtype) -> np.ndarray:
         """How many real cells each `same` window holds, shaped to divide the output (cached per geometry)."""
@@ -359,7 +363,10 @@ class _GlobalPool(Layer):
         inputs, outputs = math.prod(shape[1:]), math.prod(output_shape[1:])
         # backward, max: where the maximum is (a mask, and its float copy), the counts and the gradient's share; average: the share
         backward = 3 * inputs // 2 + 2 * outputs if self.mode == "max" else outputs
-        return Cost(elementwise=inputs + (outputs if self.mode == "average" else 0), train_scratch=backward)
+        # backward, max: the maximum again, compare with it, as floats, count, share, multiply (about 12 operations' time
+        # measured); average: one broadcast copy
+        return Cost(elementwise=inputs + (outputs if self.mode == "average" else 0), train_scratch=backward,
+                    train_elementwise=12 * inputs if self.mode == "max" else inputs)
 
     def call(self, x: np.ndarray) -> np.ndarray:
         if self.mode == "max":

@@ -428,12 +428,13 @@ def test_pasted_layers_are_confirmed_beside_the_paste_box():
     at = open_app()
     at.text_area(key="paste_text").input("\n".join("Dense(16)" for _ in range(30)))
     run(at.button(key="paste_replace").click())
-    (paste,) = [e for e in at.expander if e.label == "Paste layers written as Keras code"]
-    assert [shown(s.value) for s in paste.success] == ["Replaced the layers with 30 layer(s)."]
+    paste_box = lambda: next(e for e in at.expander if e.label == "Paste layers written as Keras code")  # noqa: E731
+    assert [shown(s.value) for s in paste_box().success] == ["Replaced the layers with 30 layer(s)."]
     assert len(at.success) == 1  # not also beside the selected layer
+    assert [shown(t.value) for t in at.toast] == ["Replaced the layers with 30 layer(s)."]  # in view if the page moved
     at.text_area(key="paste_text").input("Dense(")
     run(at.button(key="paste_append").click())
-    assert len(paste.error) == 0 and len([e for e in at.expander if e.label.startswith("Paste")][0].error) == 1
+    assert len(paste_box().error) == len(at.error) == 1 and not at.toast
 
 
 def test_quoted_text_keeps_its_colons_and_breaks_only_what_could_become_a_link_or_an_icon():

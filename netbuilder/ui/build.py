@@ -52,10 +52,11 @@ def graph(model: ModelSpec) -> None:
     drawing = hashlib.blake2s(chart.source.encode(), digest_size=6).hexdigest()
     with st.container(height=GRAPH_HEIGHT if whole else "content", border=False, key=f"graph_{drawing}"):
         st.graphviz_chart(chart, width="content")
+    slot = st.empty()  # always there: the toggle coming at 13 layers does not shift (and redraw) the parts below it
     if long:
-        st.toggle("Draw every layer", key="graph_whole",
-                  help=f"Past {WINDOW_FROM} layers the graph shows the layers around the selected one; the others are "
-                       "folded into a box above and one below, with the shapes going in and out.")
+        slot.toggle("Draw every layer", key="graph_whole",
+                    help=f"Past {WINDOW_FROM} layers the graph shows the layers around the selected one; the others are "
+                         "folded into a box above and one below, with the shapes going in and out.")
 
 
 def issue_panel(model: ModelSpec) -> None:
@@ -123,7 +124,7 @@ def editor(model: ModelSpec) -> None:
         with st.container(horizontal=True, gap="small"):
             st.button("Replace all layers", key="paste_replace", on_click=state.on_paste, args=("replace",))
             st.button("Append", key="paste_append", on_click=state.on_paste, args=("append",))
-        state.show_notices("paste")
+        state.show_notices("paste", toast=True)  # a paste redraws the list and graph above: the page may move
     st.button("Clear all layers", key="clear", on_click=state.on_clear, type="tertiary")
 
 

@@ -64,9 +64,12 @@ def notify(area: str, level: str, text: str) -> None:
     ss.setdefault("notices", []).append(Notice(area, level, text))
 
 
-def show_notices(area: str) -> None:
+def show_notices(area: str, toast: bool = False) -> None:
+    """The messages left for `area`; with `toast`, a success also as a toast, in view wherever the page moved."""
     for notice in [n for n in ss.get("notices", []) if n.area == area]:
         getattr(st, notice.level)(notice.text)
+        if toast and notice.level == "success":
+            st.toast(notice.text, icon=":material/check_circle:")
 
 
 def clear_notices() -> None:

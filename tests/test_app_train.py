@@ -12,6 +12,7 @@ from netbuilder.studio import datasets, models, share
 from netbuilder.studio.models import built
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 from netbuilder.studio.train import Settings, TrainingRun
+from netbuilder.ui.train import WAITING
 from test_app import TRAIN, model, open_app, page, run, select, texts
 
 MAX_PIECES = 400  # each run of the page trains one piece (about a quarter of a second)
@@ -212,3 +213,27 @@ def test_a_big_runs_piece_waits_for_the_slot_and_a_visitor_who_leaves_stops_wait
         release.set()
         other.join()
     assert told == [1] and big.run.batch == 0  # it said it waits, and trained nothing
+
+
+def test_the_train_page_says_when_a_large_run_waits_for_another_visitors():
+    at = load(open_app(), "train-digits")
+    select(at, 1)
+    run(at.number_input(key=f"units_{model(at).layers[1].id}").set_value(4096))  # a run of about 20 G mult-adds: heavy
+    page(at, TRAIN)
+    held, release = threading.Event(), threading.Event()
+
+    def other_visitor():
+        with models.heavy_slot(models.HEAVY_BYTES + 1):
+            held.set()
+            release.wait(10)
+
+    other = threading.Thread(target=other_visitor)
+    other.start()
+    held.wait(10)
+    threading.Timer(1.0, release.set).start()  # the other run ends a second later
+    try:
+        run(at.button(key="train_start").click())
+    finally:
+        release.set()
+        other.join()
+    assert WAITING in texts(at) and at.session_state["training"].run.batch + at.session_state["training"].run.epoch > 0

@@ -23,6 +23,7 @@ from . import state
 from .state import ss
 
 SOURCES = {**datasets.TITLES, "typed": "x and y, typed or pasted", "csv": "a CSV file"}
+WAITING = "Waiting for another visitor's large run to finish: one large run at a time keeps the server quick for everyone."
 
 
 def _settings() -> Settings:
@@ -153,7 +154,7 @@ def live() -> None:
         state.notify("train", "warning", "The model changed, so training stopped.")
     if not run.done:
         with state.guard("training step"):
-            run.piece(checkpoint=state.checkpoint)
+            run.piece(checkpoint=state.checkpoint, waiting=lambda: st.caption(WAITING))
     show(run)
     if run.done and not ss.get("training_committed"):
         finish(run)

@@ -482,3 +482,34 @@ def test_prelu_built_for_fewer_axes_than_it_shares_is_refused_not_crashed_on():
     except nb.NetbuilderError:
         return
     assert spec.analysis.issue is not None
+
+
+@pytest.mark.parametrize("reader", [("GlobalMaxPooling1D", {}), ("GlobalAveragePooling1D", {}), ("Conv1D", {"filters": 2, "kernel_size": 3}),
+                                    ("MaxPooling1D", {}), ("AveragePooling1D", {"pool_size": 2}), ("LSTM", {"units": 2}),
+                                    ("SimpleRNN", {"units": 2}), ("GRU", {"units": 2})], ids=lambda r: r[0])
+@pytest.mark.parametrize("rnn", ["GRU", "LSTM", "SimpleRNN"])
+def test_a_layer_reading_a_sequence_after_a_recurrent_layers_last_step_first_offers_return_sequences(rnn, reader):
+    """GRU(4) → GlobalMaxPooling1D offered only Reshape((4, 1)) (4 steps of one number: not what was meant) and
+    remove. Every kind that reads a sequence offers first to set return_sequences=True on the recurrent layer that
+    passes on only its last step (through a Dropout that keeps the shape), and the model then fits."""
+    spec = spec_of((10, 3), (rnn, {"units": 4}), ("Dropout", {"rate": 0.1}), reader)
+    issue = spec.analysis.issue
+    assert issue is not None and issue.layer_index == 2
+    first = issue.fixes[0]
+    assert first.description == f"set return_sequences=True on {snake(rnn)}, so it passes on every step's output, not only the last"
+    fixed = spec.apply_fix(first)
+    assert fixed.analysis.ok and dict(fixed.layers[0].settings)["return_sequences"] is True
+    assert issue.fixes[-1].description.startswith("remove ")
+
+
+def snake(kind: str) -> str:
+    from netbuilder.engine.layer import snake_case
+    return snake_case(kind)
+
+
+def test_return_sequences_is_offered_only_for_a_recurrent_layers_last_step():
+    """A Dense's 2-axis output before a GlobalMaxPooling1D has no recurrent layer to change; a Flatten between the
+    recurrent layer and the reader changes the shape, so neither offers it."""
+    for spec in (spec_of((10, 3), ("Flatten", {}), ("Dense", {"units": 4}), ("GlobalMaxPooling1D", {})),
+                 spec_of((10, 3), ("GRU", {"units": 4, "return_sequences": True}), ("Flatten", {}), ("GlobalMaxPooling1D", {}))):
+        assert not any("return_sequences" in f.description for f in spec.analysis.issue.fixes)

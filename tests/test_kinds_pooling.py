@@ -115,6 +115,7 @@ class Proposals:
 
     def __init__(self, name):
         self.name = name
+        self.index, self.layers = 0, []  # the failing layer first: nothing before it to change
 
     def insert(self, kind, settings, description, before=None):
         return Fix("insert_layer", description, before, (kind, dict(settings)))

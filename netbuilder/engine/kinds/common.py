@@ -101,3 +101,27 @@ def torch_activation(name: str) -> CodePart:
     if name in _TORCH_FUNCTIONS:
         return CodePart(f"KerasFunction({name})", {"KerasFunction": _TORCH_CLASSES["KerasFunction"], name: _TORCH_FUNCTIONS[name]})
     return CodePart(_TORCH_MODULES[name])
+
+
+# --- fixes shared by the kinds that read a sequence ------------------------------------------------------------------
+def return_sequences_source(context) -> int | None:
+    """Index of the recurrent layer without return_sequences whose last-step output (through layers that keep the
+    shape) is the failing layer's 2-axis input, or None (any kind with a `return_sequences` setting counts)."""
+    for j in range(context.index - 1, -1, -1):
+        layer = context.layers[j]
+        if "return_sequences" in layer.values:
+            return None if layer.values["return_sequences"] else j
+        if not layer.keeps_shape:
+            return None
+    return None
+
+
+def return_sequences_fixes(shape, context) -> list:
+    """For a layer that reads a sequence (steps, features) and received (batch, units) from a recurrent layer that
+    passes on only its last step: "set return_sequences=True on it", the fix to offer first."""
+    j = return_sequences_source(context) if len(shape) == 2 else None
+    if j is None:
+        return []
+    return [context.set_setting("return_sequences", True, j,
+                                f"set return_sequences=True on {context.names[j]}, so it passes on every step's output, "
+                                "not only the last")]

@@ -18,7 +18,7 @@ from ..layer import MICROSECOND, CodePart, Cost, InputSpec, Layer, Problem, Weig
 from ..limits import MAX_UNITS
 from ..settings import ActivationName, Bool, DataFormat, Int, Ints
 from ..shapes import format_shape, times
-from .common import activation_step_cost, torch_activation
+from .common import activation_step_cost, return_sequences_fixes, torch_activation
 from .windows import (Padding, axis_arithmetic, channel_axis, cropped, offset_slices, out_size, padded, pads, span,
                       spatial_axes, symmetric, torch_layout, torch_pad_order, tuple_text, window_problem, windows_view)
 
@@ -180,6 +180,7 @@ class _Conv(Layer):
     def suggest_fixes(self, shape, problem, context) -> list:
         fixes, name = [], context.name
         if len(shape) != self.rank + 2:
+            fixes += return_sequences_fixes(shape, context) if self.rank == 1 else []
             target = self._target_shape(shape)
             if target is not None:
                 why = ("add a channels axis of size 1" if len(shape) == self.rank + 1 else

@@ -14,6 +14,7 @@ import numpy as np
 from ..layer import MICROSECOND, CodePart, Cost, InputSpec, Layer, Problem, register
 from ..settings import Bool, Choice, DataFormat, Ints, OptionalInts
 from ..shapes import format_shape, times
+from .common import return_sequences_fixes
 from .windows import (axis_arithmetic, channel_axis, cropped, offset_slices, out_size, padded, pads, spatial_axes,
                       symmetric, torch_layout, torch_pad_order, tuple_text, window_problem)
 
@@ -66,11 +67,12 @@ def _reshape_target(rank: int, data_format: str, shape) -> tuple | None:
 
 
 def _rank_fixes(layer, shape, context) -> list:
+    first = return_sequences_fixes(shape, context) if layer.rank == 1 else []  # a recurrent layer's last step only
     target = _reshape_target(layer.rank, layer.data_format, shape)
     if target is None:
-        return []
+        return first
     why = "add a channels axis of size 1" if len(shape) == layer.rank + 1 else "merge the extra axes into one"
-    return [context.insert("Reshape", {"target_shape": target}, f"insert Reshape({target}) before {context.name}: {why}"),
+    return [*first, context.insert("Reshape", {"target_shape": target}, f"insert Reshape({target}) before {context.name}: {why}"),
             context.input_shape_fix(target)]
 
 

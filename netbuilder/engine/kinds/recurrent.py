@@ -21,7 +21,7 @@ from ..layer import ELEMENTWISE_WEIGHT, MICROSECOND, TRAIN_FACTOR, CodePart, Cos
 from ..limits import MAX_UNITS
 from ..settings import ActivationName, Bool, Int
 from ..shapes import format_shape, times
-from .common import activation_step_cost, torch_activation
+from .common import activation_step_cost, return_sequences_fixes, return_sequences_source, torch_activation
 
 _IN_PLACE = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid")  # applied in place, with Keras's exact formula
 _IN_PLACE_OPS = {"sigmoid": 4, "hard_sigmoid": 3}  # negate, exp, add, divide; divide, add, clip
@@ -311,12 +311,10 @@ class _Recurrent(Layer):
     def suggest_fixes(self, shape, problem, context) -> list:
         fixes, name = [], context.name
         if len(shape) == 2:
-            earlier = _earlier_recurrent(context)
+            earlier = return_sequences_source(context)
             if earlier is not None:
                 j = earlier
-                fixes.append(context.set_setting(
-                    "return_sequences", True, j,
-                    f"set return_sequences=True on {context.names[j]}, so it passes on every step's output, not only the last"))
+                fixes += return_sequences_fixes(shape, context)
                 reports = getattr(context, "reports", ())
                 if j < len(reports):  # or repeat its summary once per step: an encoder-decoder
                     steps = reports[j].input_shape[1]
@@ -530,18 +528,6 @@ class _Recurrent(Layer):
         if self.use_bias:
             weights["bias"] = self._weights[2]
         return [CodePart(code, helpers, weights)]
-
-
-def _earlier_recurrent(context) -> int | None:
-    """Index of the recurrent layer without return_sequences that made the failing layer's 2-axis input
-    (through layers that keep the shape), or None."""
-    for j in range(context.index - 1, -1, -1):
-        layer = context.layers[j]
-        if isinstance(layer, _Recurrent):
-            return None if layer.return_sequences else j
-        if not layer.keeps_shape:
-            return None
-    return None
 
 
 _UNITS = Int("units", 32, "Size of each step's output and of the state carried between steps.", required=True, high=MAX_UNITS)

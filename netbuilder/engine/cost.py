@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .errors import LimitError
+from .errors import LayerConfigError, LimitError
 from .activations import LARGE_BYTES
 from .layer import ELEMENTWISE_WEIGHT, MICROSECOND, TRAIN_FACTOR, Cost  # noqa: F401 (work units, beside the model using them)
 from .limits import MAX_FORWARD_BYTES, MAX_TRAIN_WORK, MAX_WEIGHT_BYTES, MAX_WORK
@@ -65,6 +65,7 @@ class ModelCost:
     output_elements: int = 0
     largest_trainable: int = 0  # trainable parameters of the layer with most (an optimizer update's temporaries)
     sizes: tuple[int, ...] = ()  # elements per sample of each layer's output, views included (the gradient flowing back)
+    untrainable: str = ""  # the first layer netbuilder cannot train, and why ("" when every layer can be trained)
 
     @classmethod
     def of(cls, reports) -> ModelCost:
@@ -92,6 +93,7 @@ class ModelCost:
             output_elements=math.prod(reports[-1].output_shape[1:]) if reports else 0,
             largest_trainable=max((r.trainable for r in reports), default=0),
             sizes=tuple(math.prod(r.output_shape[1:]) for r in reports),
+            untrainable=next((f"layer {r.name!r} ({r.kind}) {c.untrainable}" for r, c in zip(reports, costs) if c.untrainable), ""),
         )
 
     def _scratch(self, i: int, batch: int) -> int:
@@ -213,7 +215,10 @@ class ModelCost:
         return max(step, end)
 
     def check_training(self, samples: int, epochs: int, batch: int, optimizer_slots: int) -> None:
-        """LimitError naming the budget a training run would exceed, before it starts."""
+        """LimitError naming the budget a training run would exceed, before it starts; first, a LayerConfigError
+        naming a layer netbuilder cannot train as it is configured."""
+        if self.untrainable:
+            raise LayerConfigError(f"This model cannot be trained in netbuilder: {self.untrainable}.")
         memory = self.training_bytes(batch, optimizer_slots)
         if memory > MAX_FORWARD_BYTES:
             raise LimitError(

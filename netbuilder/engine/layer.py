@@ -110,6 +110,7 @@ class Cost:
     # size, a first guess the cost model makes).
     train_kept: int = 0
     train_scratch: int | None = None
+    untrainable: str = ""  # why netbuilder cannot train this layer as configured ("" when it can): refused before a run
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from ..errors import LayerConfigError
 from ..initializers import glorot_uniform, orthogonal, zeros
 from ..layer import ELEMENTWISE_WEIGHT, MICROSECOND, TRAIN_FACTOR, CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
-from ..settings import ActivationName, Bool, Int
+from ..settings import ActivationName, Bool, Float, Int
 from ..shapes import format_shape, times
 from .common import activation_step_cost, return_sequences_fixes, return_sequences_source, torch_activation
 
@@ -46,13 +46,9 @@ _INITIALIZER_NAMES = {
     "bias_initializer": ("Zeros", "zeros"),
 }
 _WHY = {
-    "dropout": "netbuilder's recurrent layers have no dropout of their own; put a Dropout layer between layers instead",
-    "recurrent_dropout": "netbuilder's recurrent layers have no recurrent dropout",
     "return_state": "a Sequential model passes on one tensor; the final states would be extra outputs",
     "stateful": "netbuilder starts every batch from a zero state",
-    "unroll": "unrolling changes only how Keras runs the loop, not the numbers; leave it off",
     "zero_output_for_mask": "netbuilder has no masking",
-    "unit_forget_bias": "netbuilder starts the forget gate's bias at ones, as Keras's default does",
     "use_cudnn": "cuDNN needs a GPU; 'auto' or False compute the same numbers",
     "implementation": "Keras's implementation 2 (fused gates) is the one netbuilder reproduces",
 }
@@ -62,12 +58,9 @@ def _keras_only_defaults(kind: str) -> dict:
     """Keras arguments of `kind` that netbuilder does not model, with the value it accepts for each."""
     out = {name: names[1] for name, names in _INITIALIZER_NAMES.items()}
     out.update({f"{w}_{r}": None for w in ("kernel", "recurrent", "bias") for r in ("regularizer", "constraint")})
-    out.update(activity_regularizer=None, dropout=0.0, recurrent_dropout=0.0, seed=None, return_state=False,
-               stateful=False, unroll=False, zero_output_for_mask=False)
+    out.update(activity_regularizer=None, seed=None, return_state=False, stateful=False, zero_output_for_mask=False)
     if kind in ("LSTM", "GRU"):
         out.update(use_cudnn="auto", implementation=2)
-    if kind == "LSTM":
-        out["unit_forget_bias"] = True
     return out
 
 
@@ -82,19 +75,15 @@ def _is_default(argument: str, value) -> bool:
             return (config.get("gain", 1.0) == 1.0 and config.get("input_axes") is None
                     and config.get("output_axes") is None)
         return False
-    if argument in ("dropout", "recurrent_dropout"):  # Keras clips the rate to [0, 1]
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and min(1.0, max(0.0, value)) == 0.0
-    if argument == "seed":  # seeds only dropout, which is 0
+    if argument == "seed":  # seeds only dropout, which netbuilder does not train
         return value is None or (isinstance(value, int) and not isinstance(value, bool))
     if argument == "use_cudnn":
         return value == "auto" or value is False
     if argument == "implementation":
         return value == 2 and not isinstance(value, bool)
-    if argument == "unit_forget_bias":
-        return value is True
     if argument.endswith(("regularizer", "constraint")):
         return value is None
-    return value is False  # return_state, stateful, unroll, zero_output_for_mask
+    return value is False  # return_state, stateful, zero_output_for_mask
 
 
 def _check_keras_only(kind: str, argument: str, value) -> None:
@@ -377,6 +366,8 @@ class _Recurrent(Layer):
             return self._run(x, None)
 
     def forward_train(self, x: np.ndarray, rng: np.random.Generator):
+        if why := self.untrainable():  # the model refuses before a run (ModelCost.check_training); a layer on its own too
+            raise LayerConfigError(f"Layer {self.name!r} ({self.kind}) {why}.")
         cache: dict = {"x": x}
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
             y = self._run(x, cache)
@@ -451,7 +442,17 @@ class _Recurrent(Layer):
             capped_scratch=per_sample, scratch_cap=cap,
             overhead=steps * step * MICROSECOND, train_overhead=TRAIN_FACTOR * steps * step * MICROSECOND,
             train_kept=steps * self.kept_per_step, train_scratch=steps * self.backward_per_step + steps * n + 16 * g,
+            untrainable=self.untrainable(),
         )
+
+    def untrainable(self) -> str:
+        """Why netbuilder cannot train this layer ("" when it can): Keras's own dropout masks are not reproduced."""
+        rates = [f"{name}={self.values[name]:g}" for name in ("dropout", "recurrent_dropout") if self.values[name] > 0]
+        if not rates:
+            return ""
+        return (f"has {' and '.join(rates)}: netbuilder runs a recurrent layer's own dropout only at inference, where it "
+                f"does nothing, and cannot train with it; set {' and '.join(r.split('=')[0] for r in rates)} to 0 "
+                "(a Dropout layer before it drops its inputs in training)")
 
     @property
     def kept_per_step(self) -> int:
@@ -536,6 +537,26 @@ _RECURRENT_ACTIVATION = ActivationName("recurrent_activation", "sigmoid", "Appli
 _USE_BIAS = Bool("use_bias", True, "Add learned biases to the gates.")
 _RETURN_SEQUENCES = Bool("return_sequences", False, "Output every step (steps, units) instead of only the last step (units).")
 _GO_BACKWARDS = Bool("go_backwards", False, "Read the steps from last to first; outputs come in that reading order.")
+
+
+class _Rate(Float):
+    """A dropout rate: any number, clipped to [0, 1] as Keras's recurrent layers clip it."""
+
+    def check(self, value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            value = min(1.0, max(0.0, float(value)))
+        return super().check(value)
+
+
+# Keras arguments that change nothing at inference: kept in the config, the JSON and the exported code; a model
+# with dropout is refused training (netbuilder's recurrent steps have no dropout masks)
+_DROPOUT, _RECURRENT_DROPOUT, _UNROLL = (
+    _Rate("dropout", 0.0, "Fraction of the inputs dropped in training (Keras); nothing at inference. netbuilder does not "
+                          "train it: put a Dropout layer before this one instead."),
+    _Rate("recurrent_dropout", 0.0, "Fraction of the state dropped in training (Keras); nothing at inference. netbuilder "
+                                    "does not train it."),
+    Bool("unroll", False, "Keras unrolls the loop over steps (faster for short sequences there); the same numbers."),
+)
 _INIT_CONFIG = {
     "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform",
                            "config": {"seed": None, "input_axes": None, "output_axes": None}, "registered_name": None},
@@ -544,10 +565,9 @@ _INIT_CONFIG = {
     "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None},
 }
 _COMMON_CONFIG = {
-    "return_state": False, "stateful": False, "unroll": False, "zero_output_for_mask": False, **_INIT_CONFIG,
+    "return_state": False, "stateful": False, "zero_output_for_mask": False, **_INIT_CONFIG,
     "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
     "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
-    "dropout": 0.0, "recurrent_dropout": 0.0,
 }
 _REGULARIZING = ("kernel_initializer", "recurrent_initializer", "bias_initializer", "kernel_regularizer",
                  "recurrent_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
@@ -558,7 +578,7 @@ _REGULARIZING = ("kernel_initializer", "recurrent_initializer", "bias_initialize
 class SimpleRNN(_Recurrent):
     """h_t = activation(x_t·kernel + bias + h_(t-1)·recurrent_kernel)."""
 
-    settings = (_UNITS, _ACTIVATION, _USE_BIAS, _RETURN_SEQUENCES, _GO_BACKWARDS)
+    settings = (_UNITS, _ACTIVATION, _USE_BIAS, _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES, _GO_BACKWARDS, _UNROLL)
     keras_args = ("units", "activation", "use_bias", *_REGULARIZING, "return_sequences", "return_state",
                   "go_backwards", "stateful", "unroll", "seed")
     description = "Reads a sequence step by step: each output is activation(x·W + h·U + b) of the step before's output."
@@ -624,16 +644,18 @@ class LSTM(_Recurrent):
 
     gates = 4
     step_microseconds = 8
-    settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS, _RETURN_SEQUENCES, _GO_BACKWARDS)
+    settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS,
+                Bool("unit_forget_bias", True, "Start the forget gate's bias at ones (Keras's default), not zeros."),
+                _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES, _GO_BACKWARDS, _UNROLL)
     keras_args = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer",
                   "bias_initializer", "unit_forget_bias", *_REGULARIZING[3:], "seed", "return_sequences", "return_state",
                   "go_backwards", "stateful", "unroll", "use_cudnn")
     description = "Long short-term memory: gated cells read a (steps, features) sequence; the last output or every step's."
-    keras_extra_config = {**_COMMON_CONFIG, "unit_forget_bias": True, "seed": None}
+    keras_extra_config = {**_COMMON_CONFIG, "seed": None}
     state_words = "a memory cell and an output state"
 
     def bias_spec(self) -> WeightSpec:
-        return WeightSpec("bias", (4 * self.units,), _lstm_bias)
+        return WeightSpec("bias", (4 * self.units,), _lstm_bias if self.unit_forget_bias else zeros)
 
     kept_per_step = property(lambda self: 12 * self.units)  # h and c before, 4 gates before and after, c, act(c)
 
@@ -721,8 +743,8 @@ class GRU(_Recurrent):
     """Gated recurrent unit: update gate z, reset gate r, candidate h (Keras's column order z, r, h)."""
 
     gates = 3
-    settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS, _RETURN_SEQUENCES, _GO_BACKWARDS,
-                Bool("reset_after", True, "Apply the reset gate after the recurrent matmul (Keras 3 and cuDNN's way; "
+    settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS, _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES,
+                _GO_BACKWARDS, _UNROLL, Bool("reset_after", True, "Apply the reset gate after the recurrent matmul (Keras 3 and cuDNN's way; "
                                           "two bias rows) instead of before it."))
     keras_args = ("units", "activation", "recurrent_activation", "use_bias", *_REGULARIZING, "seed", "return_sequences",
                   "return_state", "go_backwards", "stateful", "unroll", "reset_after", "use_cudnn")

@@ -37,6 +37,7 @@ from pathlib import Path
 from _common import ROOT, emit, figure
 
 from _live import Server, WsSession, launch_chromium, server_options
+from netbuilder.views import graph  # the window sizes the graph is drawn with
 
 SIZES = (1, 5, 30, 50)
 VIEWPORTS = {"1440×900": {"width": 1440, "height": 900}, "390×844": {"width": 390, "height": 844}}
@@ -167,7 +168,10 @@ def app_clicks(n: int, units_clicks: int, add_clicks: int):
             yield "units", {"text": f"(None, {value})"}, lambda: box.press("Enter")
         button = page.locator(".st-key-add button")
         for k in range(add_clicks):
-            nodes = n + 2 + k + 1  # input + layers + output, one more
+            layers = n + k + 1  # one more
+            # input + layers + output; past WINDOW_FROM layers a window: the new (selected, second) layer, the one
+            # before it and WINDOW_AROUND after it, then one folded node for the rest, input and output
+            nodes = layers + 2 if layers <= graph.WINDOW_FROM else (2 + graph.WINDOW_AROUND) + 1 + 2
             button.scroll_into_view_if_needed()
             yield "add", {"nodes": nodes}, lambda: button.click()
     return clicks

@@ -12,7 +12,6 @@ from netbuilder.studio import datasets, models, share
 from netbuilder.studio.models import built
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 from netbuilder.studio.train import Settings, TrainingRun
-from netbuilder.ui.train import WAITING
 from test_app import TRAIN, model, open_app, page, run, select, texts
 
 MAX_PIECES = 400  # each run of the page trains one piece (about a quarter of a second)
@@ -236,4 +235,18 @@ def test_the_train_page_says_when_a_large_run_waits_for_another_visitors():
     finally:
         release.set()
         other.join()
-    assert WAITING in texts(at) and at.session_state["training"].run.batch + at.session_state["training"].run.epoch > 0
+    assert "Waiting for another visitor's large run to finish" in texts(at) and at.session_state["training"].run.batch + at.session_state["training"].run.epoch > 0
+
+
+def test_a_recurrent_layers_own_dropout_is_kept_for_inference_and_refused_training_by_name():
+    spec = ModelSpec((4, 2), (LayerSpec.make(0, "GRU", units=3, recurrent_dropout=0.25), LayerSpec.make(1, "Dense", units=1)))
+    at = open_app({"model": share.encode(spec)})
+    assert model(at) == spec
+    page(at, TRAIN)
+    run(at.selectbox(key="train_source_widget").set_value("typed"))
+    at.text_area(key="train_x").input(str(np.ones((4, 4, 2)).tolist()))
+    at.text_area(key="train_y").input("[[0], [1], [1], [0]]")
+    run(at)
+    run(at.button(key="train_start").click())
+    assert "Could not train: This model cannot be trained in netbuilder: layer 'gru' (GRU) has recurrent_dropout=0.25" in texts(at)
+    assert "training" not in at.session_state and not model(at).trained

@@ -23,7 +23,6 @@ from ..engine.shapes import check_input_shape, format_batch_shape, format_shape
 from ..engine.limits import MAX_BATCH, MAX_INPUT_RANK, MAX_INPUT_TEXT_CHARS, MAX_TENSOR_ELEMENTS, MAX_TRAIN_SAMPLES
 
 FILLS = ("random", "zeros", "range")  # how `fill` makes input data
-FILL_KINDS = FILLS  # the old name, until netbuilder/ui/build.py reads FILLS; then remove
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 _NUMPY_ARRAY = re.compile(r"^\s*array\((.*?)(?:,\s*dtype=[a-z0-9_.]+)?\)\s*$", re.DOTALL)

@@ -26,27 +26,27 @@ GRAPH_HEIGHT = 620  # px: the whole of a long model scrolls inside this box, so 
 LIST_ROWS, LIST_HEIGHT = 10, 240  # a longer layer list scrolls in a box this high (px): the settings stay near the graph
 
 
-def page(model: ModelSpec) -> None:
+def page(spec: ModelSpec) -> None:
     graph_side, editor_side = st.columns([2, 3], gap="medium")
     with graph_side:
         with state.guard("graph"):
-            graph(model)
+            graph(spec)
         with state.guard("problem"):
-            issue_panel(model)
+            issue_panel(spec)
         with state.guard("output"):
-            output(model)
+            output(spec)
     with editor_side:
         with state.guard("layer editor"):
-            editor(model)
+            editor(spec)
     with state.guard("summary"):
-        summary(model)
+        summary(spec)
 
 
-def graph(model: ModelSpec) -> None:
+def graph(spec: ModelSpec) -> None:
     st.html(f"<style>{BROWSER_CSS}</style>")  # the graph's text at the sizes it was laid out for (no space taken)
-    long = len(model.layers) > WINDOW_FROM
+    long = len(spec.layers) > WINDOW_FROM
     whole = long and ss.get("graph_whole", False)  # the toggle under the graph, read before it is drawn
-    chart = dataflow(model, selected=ss.selection, window=not whole)
+    chart = dataflow(spec, selected=ss.selection, window=not whole)
     # A key of its own per drawing: the browser draws a changed graph afresh instead of animating every node
     # from the old one to the new, which took most of a click's time on a big model.
     drawing = hashlib.blake2s(chart.source.encode(), digest_size=6).hexdigest()
@@ -59,8 +59,8 @@ def graph(model: ModelSpec) -> None:
                          "folded into a box above and one below, with the shapes going in and out.")
 
 
-def issue_panel(model: ModelSpec) -> None:
-    issue = model.analysis.issue
+def issue_panel(spec: ModelSpec) -> None:
+    issue = spec.analysis.issue
     state.show_notices("fix")
     if issue is None:
         return
@@ -73,28 +73,28 @@ def issue_panel(model: ModelSpec) -> None:
                   wrap=True, width="stretch")
 
 
-def output(model: ModelSpec) -> None:
+def output(spec: ModelSpec) -> None:
     parsed = state.current_input()
     if isinstance(parsed, state.InputProblem):
         st.caption("Output: the input data has a problem (see Input in the layer list).")
         return
-    result = run.output(model, parsed.array)
+    result = run.output(spec, parsed.array, checkpoint=state.checkpoint, waiting=state.waiting)
     if isinstance(result, run.NoRun):
         st.warning(f"No output: {state.plain(state.sentence(result.reason))}")
         return
-    label = "Output for your input" if result.complete else f"Output of the layers before {model.analysis.issue.layer_name}"
+    label = "Output for your input" if result.complete else f"Output of the layers before {spec.analysis.issue.layer_name}"
     st.markdown(f"**{label}** — shape `{format_shape(result.array.shape)}`")
     sample, _ = widgets.sample_of(result.array, "output_sample")
     widgets.number_table(sample)
 
 
 # --- the editor --------------------------------------------------------------------------------------
-def _entry(model: ModelSpec, option) -> str:
-    analysis = model.analysis
+def _entry(spec: ModelSpec, option) -> str:
+    analysis = spec.analysis
     if option == INPUT:
         return f"Input · {format_shape(analysis.input_shape)}"
-    i = model.index_of(option)
-    layer, name = model.layers[i], analysis.names[i]
+    i = spec.index_of(option)
+    layer, name = spec.layers[i], analysis.names[i]
     label = layer.label()
     head = f"{i + 1}. {name} · {layer.kind}" + (f"({label})" if label else "")
     if i < len(analysis.layers) and analysis.layers[i].output_shape is not None:
@@ -102,20 +102,20 @@ def _entry(model: ModelSpec, option) -> str:
     return f"{head} ✗" if analysis.issue and analysis.issue.layer_index == i else head
 
 
-def editor(model: ModelSpec) -> None:
-    options = [INPUT, *(layer.id for layer in model.layers)]
+def editor(spec: ModelSpec) -> None:
+    options = [INPUT, *(layer.id for layer in spec.layers)]
     state.keep_selection_valid()
     ss.selected = ss.selection
     with st.container(height=LIST_HEIGHT if len(options) > LIST_ROWS else "content", border=False, key="layer_list"):
-        st.radio("Layers", options, key="selected", format_func=lambda option: _entry(model, option), on_change=state.on_select,
+        st.radio("Layers", options, key="selected", format_func=lambda option: _entry(spec, option), on_change=state.on_select,
                  help="Pick a layer to edit it; the graph highlights it.")
     with st.container(border=True, key="selected_panel"):
         if ss.selection == INPUT:
-            input_panel(model)
+            input_panel(spec)
         else:
-            layer_panel(model, model.index_of(ss.selection))
+            layer_panel(spec, spec.index_of(ss.selection))
         state.show_notices("editor")
-    add_panel(model)
+    add_panel(spec)
     with st.expander("Paste layers written as Keras code"):
         st.text_area("One layer per line, as in Keras", key="paste_text", height=140,
                      placeholder="Conv2D(32, 3, activation=\"relu\")\nMaxPooling2D(2)\nFlatten()\nDense(10, activation=\"softmax\")",
@@ -128,14 +128,14 @@ def editor(model: ModelSpec) -> None:
     st.button("Clear all layers", key="clear", on_click=state.on_clear, type="tertiary")
 
 
-def layer_panel(model: ModelSpec, i: int) -> None:
-    layer, name = model.layers[i], model.analysis.names[i]
+def layer_panel(spec: ModelSpec, i: int) -> None:
+    layer, name = spec.layers[i], spec.analysis.names[i]
     st.markdown(f"**{name}** · {layer.kind} — {kind_class(layer.kind).description}")
     with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key="layer_actions"):
         st.button("", icon=":material/arrow_upward:", key=f"up_{layer.id}", help="Move up", disabled=i == 0,
                   on_click=state.on_move, args=(layer.id, -1))
         st.button("", icon=":material/arrow_downward:", key=f"down_{layer.id}", help="Move down",
-                  disabled=i == len(model.layers) - 1, on_click=state.on_move, args=(layer.id, 1))
+                  disabled=i == len(spec.layers) - 1, on_click=state.on_move, args=(layer.id, 1))
         st.button("Duplicate", icon=":material/content_copy:", key=f"duplicate_{layer.id}", on_click=state.on_duplicate,
                   args=(layer.id,), help="Copies right after this layer, as many as `copies` says")
         st.number_input("copies", min_value=1, max_value=50, step=1, key="duplicate_count", width=80,
@@ -152,7 +152,7 @@ def layer_panel(model: ModelSpec, i: int) -> None:
         st.caption(f"Built for input {format_shape((None, *layer.built_for))} (from imported JSON): its weights have that size.")
 
 
-def add_panel(model: ModelSpec) -> None:
+def add_panel(spec: ModelSpec) -> None:
     groups = kinds_by_group()
     kinds = [kind for group in groups.values() for kind in group]
     group_of = {kind: group for group, members in groups.items() for kind in members}
@@ -165,9 +165,9 @@ def add_panel(model: ModelSpec) -> None:
     st.caption(f"{kind}: {kind_class(kind).description}")  # the whole description, wrapped, not cut in the box
 
 
-def input_panel(model: ModelSpec) -> None:
+def input_panel(spec: ModelSpec) -> None:
     """The model input: its shape and the data of the forward pass, with what is wrong right below."""
-    ss.input_shape_text = ", ".join(str(d) for d in model.input_shape)
+    ss.input_shape_text = ", ".join(str(d) for d in spec.input_shape)
     st.text_input("Input shape (per sample)", key="input_shape_text", on_change=state.on_input_shape,
                   help="Up to 4 positive integers separated by commas; empty for one number per sample. "
                        "The batch axis is added in front and shown as None.")
@@ -178,9 +178,9 @@ def input_panel(model: ModelSpec) -> None:
                       "input shape (how a large input is written).")
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         st.caption("Fill:")
-        for kind in data.FILL_KINDS:
+        for kind in data.FILLS:
             st.button(kind, key=f"fill_{kind}", on_click=state.on_fill, args=(kind,), type="tertiary",
-                      help=f"Fill with {kind} for shape {format_shape(model.input_shape)}")
+                      help=f"Fill with {kind} for shape {format_shape(spec.input_shape)}")
     state.show_notices("input")
     result = state.current_input()
     if isinstance(result, state.InputProblem):
@@ -197,8 +197,8 @@ def input_panel(model: ModelSpec) -> None:
 
 
 # --- the summary -----------------------------------------------------------------------------------
-def summary(model: ModelSpec) -> None:
-    analysis = model.analysis
+def summary(spec: ModelSpec) -> None:
+    analysis = spec.analysis
     st.subheader("Summary")
     st.table(summary_frame(analysis), hide_index=True)  # plain HTML: light to draw, every cell readable
     totals = " · ".join(f"{label}: {n:,} ({readable_size(n)})" for label, n in param_totals(analysis))

@@ -10,11 +10,11 @@ from ..studio.spec import ModelSpec
 from . import state
 
 
-def page(model: ModelSpec) -> None:
-    analysis = model.analysis
+def page(spec: ModelSpec) -> None:
+    analysis = spec.analysis
     st.markdown("How each layer turns the shape it receives into the shape it gives, and what its parameters count.")
     for i, report in enumerate(analysis.layers):
-        layer = model.layers[i]
+        layer = spec.layers[i]
         if report.output_shape is None:
             issue = analysis.issue
             st.markdown(f"#### {i + 1}. {report.name} · {report.kind} — does not fit")
@@ -27,13 +27,13 @@ def page(model: ModelSpec) -> None:
             st.markdown(state.plain(text))
         if report.formula:
             st.caption(f"Parameters: {report.formula}")
-        last_axis = explain.last_axis_explanation(model, i)
+        last_axis = explain.last_axis_explanation(spec, i)
         if last_axis is not None:
             st.code(last_axis.equation, language=None)
             st.markdown(f"{last_axis.sentence}\n\n{last_axis.formula} parameters, reused {last_axis.positions:,} times. "
                         f"Contrast: {last_axis.contrast}.")
-    if not model.layers:
+    if not spec.layers:
         st.info("No layers yet: add one on the Build page.")
-    elif not any(explain.last_axis_explanation(model, i) for i in range(len(analysis.layers))):
+    elif not any(explain.last_axis_explanation(spec, i) for i in range(len(analysis.layers))):
         st.caption("No Dense here receives more than one axis per sample, so each Dense is fully connected. Load the "
                    "preset “Without Flatten” to see a kernel reused along the leading axes.")

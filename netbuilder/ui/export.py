@@ -13,13 +13,13 @@ from . import state
 PREVIEW_CHARS = 6_000  # code shown on the page; the download has all of it
 
 
-def page(model: ModelSpec) -> None:
-    chart = graph.dataflow(model)
-    if not model.analysis.ok:
+def page(spec: ModelSpec) -> None:
+    chart = graph.dataflow(spec)
+    if not spec.analysis.ok:
         st.warning("Fix the model first (see the Build page): code and JSON need a model that fits together.")
         st.download_button("Graph (DOT)", chart.source, "netbuilder.dot", key="dl_dot")
         return
-    keras_model = built(model)
+    keras_model = built(spec)
     st.markdown("Code that rebuilds this model **with its current weights**, its Keras JSON, and the graph.")
     formats = {"Keras code": ("netbuilder_keras.py", export.keras_code), "PyTorch code": ("netbuilder_torch.py", export.pytorch_code),
                "Keras JSON": ("model.json", lambda m, checkpoint=None: export.keras_json(m))}

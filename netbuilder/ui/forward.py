@@ -13,17 +13,17 @@ from ..views import heatmap
 from . import state, widgets
 
 
-def page(model: ModelSpec) -> None:
+def page(spec: ModelSpec) -> None:
     parsed = state.current_input()
     if isinstance(parsed, state.InputProblem):
         st.warning(f"The input data has a problem: {state.plain(parsed.message)} Fix it under Input in the Build page's layer list.")
         return
-    run = forward(model, parsed.array, checkpoint=state.checkpoint)
+    run = forward(spec, parsed.array, checkpoint=state.checkpoint, waiting=state.waiting)
     if not isinstance(run, ForwardRun):
         st.warning(f"No forward pass: {state.plain(state.sentence(run.reason))}")
         return
     if not run.complete:
-        issue = model.analysis.issue
+        issue = spec.analysis.issue
         st.warning(f"The model stops at {issue.layer_name}: {state.plain(issue.message)} Below: the tensors up to it.")
     if run.note:
         st.info(run.note)
@@ -42,19 +42,19 @@ def page(model: ModelSpec) -> None:
     for title, tensor in kept:
         widgets.tensor_picture(title, tensor, sample, scale)
     with state.guard("weights"):
-        weights(runnable_part(model))
+        weights(runnable_part(spec))
 
 
-def weights(model: ModelSpec) -> None:
-    layers = [layer for layer in built(model).layers if layer.weights]
+def weights(spec: ModelSpec) -> None:
+    layers = [layer for layer in built(spec).layers if layer.weights]
     if not layers:
         return
-    st.subheader(f"Weights (seed {model.seed})")
+    st.subheader(f"Weights (seed {spec.seed})")
     for layer in layers:
         specs = layer.weight_specs(layer.built_shape)
         with st.expander(f"{layer.name} ({layer.kind}): " + ", ".join(f"{s.name} {format_shape(s.shape)}" for s in specs)):
-            for spec, w in zip(specs, layer.weights):
-                st.markdown(f"**{spec.name}** `{format_shape(w.shape)}`" + ("" if spec.trainable else " · not trainable"))
+            for weight_spec, w in zip(specs, layer.weights):
+                st.markdown(f"**{weight_spec.name}** `{format_shape(w.shape)}`" + ("" if weight_spec.trainable else " · not trainable"))
                 matrix = w.reshape(-1, w.shape[-1]) if w.ndim > 1 else w[None, :]
                 st.image(heatmap.image(matrix), clamp=True)
                 widgets.number_table(np.asarray(w))

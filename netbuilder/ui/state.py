@@ -99,19 +99,19 @@ def init_state() -> None:
     """First run of a session: the shared model from `?model=`, else the seed article's model."""
     if "history" in ss:
         return
-    model, text = seed_spec(), presets.ARTICLE_INPUT
+    start, text = seed_spec(), presets.ARTICLE_INPUT
     token = st.query_params.get(share.PARAM)
     if token:
         try:
-            model, shared_text = share.decode(token)
-            text = shared_text if shared_text is not None else data.fill_text("range", model.input_shape)
+            start, shared_text = share.decode(token)
+            text = shared_text if shared_text is not None else data.fill_text("range", start.input_shape)
         except NetbuilderError as e:
             notify("toolbar", "warning", f"The shared link could not be opened ({plain(sentence(str(e)))}) "
                                          "Showing the default model instead.")
-    ss.history = History(model, size_of=lambda s: s.weights.nbytes if s.weights is not None else 0,
+    ss.history = History(start, size_of=lambda s: s.weights.nbytes if s.weights is not None else 0,
                          max_bytes=MAX_WEIGHT_BYTES)  # trained weights held for undo stay within one model's budget
     ss.input_data = text
-    ss.selection = model.layers[0].id if model.layers else INPUT
+    ss.selection = start.layers[0].id if start.layers else INPUT
 
 
 def sync_link() -> None:
@@ -333,6 +333,11 @@ def guard(part: str) -> Iterator[None]:
         logging.getLogger("netbuilder").exception("page part %r failed", part)
         message = "it needs more memory than this server can give" if isinstance(e, MemoryError) else "something went wrong"
         st.error(f"The {part} could not be shown: {message}. The model was kept; Undo and every other part still work.")
+
+
+def waiting() -> None:
+    """Called once when a large run waits for another visitor's: say so where the run's output will appear."""
+    st.caption("Waiting for another visitor's large run to finish: one large run at a time keeps the server quick for everyone.")
 
 
 def checkpoint() -> None:

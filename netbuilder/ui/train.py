@@ -23,7 +23,6 @@ from . import state
 from .state import ss
 
 SOURCES = {**datasets.TITLES, "typed": "x and y, typed or pasted", "csv": "a CSV file"}
-WAITING = "Waiting for another visitor's large run to finish: one large run at a time keeps the server quick for everyone."
 
 
 def _settings() -> Settings:
@@ -47,14 +46,14 @@ def _typed(key: str) -> None:
     ss[f"train_{key}_text"] = ss[f"train_{key}"]
 
 
-def page(model: ModelSpec) -> None:
+def page(spec: ModelSpec) -> None:
     st.markdown("Train the model you built on data, with Keras's `compile` and `fit` — every step computed exactly as "
                 "Keras (on its JAX backend) computes it.")
     left, right = st.columns([2, 3], gap="medium")
     with left:
-        loaded = data_panel(model)
+        loaded = data_panel(spec)
         settings_panel()
-        start_stop(model, loaded)
+        start_stop(spec, loaded)
     with right:
         st.fragment(live, run_every=0.3 if _running() else None)()
 
@@ -65,13 +64,13 @@ def _running() -> bool:
 
 
 # --- data ---------------------------------------------------------------------------------------------
-def data_panel(model: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
+def data_panel(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
     ss.train_source_widget = ss.setdefault("train_source", "xor")
     st.selectbox("Data", list(SOURCES), key="train_source_widget", format_func=SOURCES.get, on_change=_source_changed)
     source = ss.train_source
     try:
         if source in datasets.DATASETS:
-            chosen = datasets.get(source, seed=model.seed)
+            chosen = datasets.get(source, seed=spec.seed)
             st.caption(f"{chosen.about} {len(chosen.x):,} samples of shape {format_shape(chosen.x.shape[1:])}.")
             x, y = chosen.x, chosen.y
         elif source == "typed":
@@ -82,14 +81,14 @@ def data_panel(model: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
             if not ss.train_x_text.strip() or not ss.train_y_text.strip():
                 st.caption("Type x and y above (the numbers as nested lists; NumPy's print format works too).")
                 return None
-            x = data.parse_array(ss.train_x_text, model.input_shape).array
+            x = data.parse_array(ss.train_x_text, spec.input_shape).array
             y = data.parse_numbers(ss.train_y_text)
         else:
             upload = st.file_uploader("CSV: each row the input values, then the target(s)", type=["csv", "txt"], key="train_csv")
             if upload is None:
                 return None
-            x, y = data.parse_csv(upload.getvalue().decode("utf-8", errors="replace"), model.input_shape)
-        check_data(model, x, y)
+            x, y = data.parse_csv(upload.getvalue().decode("utf-8", errors="replace"), spec.input_shape)
+        check_data(spec, x, y)
     except NetbuilderError as e:
         st.error(f"Training data: {state.plain(state.sentence(str(e)))}")
         return None
@@ -119,7 +118,7 @@ def settings_panel() -> None:
                    on_change=_set, args=("validation_split",), help="The fraction of samples, taken from the end, kept for validation.")
 
 
-def start_stop(model: ModelSpec, loaded) -> None:
+def start_stop(spec: ModelSpec, loaded) -> None:
     with st.container(horizontal=True, gap="small"):
         st.button("Train", icon=":material/play_arrow:", key="train_start", type="primary", disabled=loaded is None or _running(),
                   on_click=on_train, args=(loaded,))
@@ -154,7 +153,7 @@ def live() -> None:
         state.notify("train", "warning", "The model changed, so training stopped.")
     if not run.done:
         with state.guard("training step"):
-            run.piece(checkpoint=state.checkpoint, waiting=lambda: st.caption(WAITING))
+            run.piece(checkpoint=state.checkpoint, waiting=state.waiting)
     show(run)
     if run.done and not ss.get("training_committed"):
         finish(run)
@@ -210,10 +209,10 @@ def weights_change(run: TrainingRun) -> None:
     layers = [layer for layer in run.model.layers if layer.weights]
     rows, k = [], 0
     for layer in layers:
-        for spec, after in zip(layer.weight_specs(layer.built_shape), layer.weights):
+        for weight_spec, after in zip(layer.weight_specs(layer.built_shape), layer.weights):
             before = run.before[k]
             k += 1
-            rows.append({"weight": f"{layer.name}.{spec.name}", "shape": format_shape(after.shape),
+            rows.append({"weight": f"{layer.name}.{weight_spec.name}", "shape": format_shape(after.shape),
                          "mean |w| before": float(np.mean(np.abs(before))), "mean |w| now": float(np.mean(np.abs(after))),
                          "largest change": float(np.max(np.abs(after - before))) if after.size else 0.0})
     if rows:

@@ -665,7 +665,6 @@ def backprop_peak(model, x: np.ndarray, y: np.ndarray) -> int:
     return traced_peak(step)[1]
 
 
-_UNDECLARED = "its kind declares no training memory (Cost.train_kept/train_scratch) and the cost model's guess is short"
 TRAIN_MEMORY_CASES = [
     ("Dense relu", (64,), lambda: [nb.Dense(128, activation="relu")], 64),
     ("Dense gelu", (64,), lambda: [nb.Dense(128, activation="gelu")], 64),
@@ -691,10 +690,13 @@ TRAIN_MEMORY_CASES = [
     ("GRU reset before", (20, 8), lambda: [nb.GRU(32, reset_after=False, return_sequences=True), nb.Flatten()], 64),
     ("SimpleRNN", (20, 8), lambda: [nb.SimpleRNN(32, return_sequences=True), nb.Flatten()], 64),
     ("BatchNormalization", (64,), lambda: [nb.BatchNormalization()], 1024),
-    pytest.param("LayerNormalization", (16, 64), lambda: [nb.LayerNormalization(), nb.Flatten()], 64,
-                 marks=pytest.mark.xfail(strict=True, reason=_UNDECLARED)),
+    ("LayerNormalization", (16, 64), lambda: [nb.LayerNormalization(), nb.Flatten()], 64),
+    ("LayerNormalization rms", (16, 64), lambda: [nb.LayerNormalization(rms_scaling=True), nb.Flatten()], 64),
+    ("LayerNormalization plain", (16, 64), lambda: [nb.LayerNormalization(center=False, scale=False), nb.Flatten()], 64),
     ("Embedding", (20,), lambda: [nb.Embedding(100, 16), nb.Flatten()], 64),
-    pytest.param("Dropout", (256,), lambda: [nb.Dropout(0.5)], 1024, marks=pytest.mark.xfail(strict=True, reason=_UNDECLARED)),
+    ("Dropout", (256,), lambda: [nb.Dropout(0.5)], 1024),
+    ("Dropout noise_shape", (16, 256), lambda: [nb.Dropout(0.5, noise_shape=(None, 1, 256)), nb.Flatten()], 256),
+    ("Dropout 0", (256,), lambda: [nb.Dropout(0.0)], 1024),
     ("Activation gelu", (256,), lambda: [nb.Activation("gelu")], 256),
     ("Softmax", (256,), lambda: [nb.Softmax()], 256),
     ("PReLU", (256,), lambda: [nb.PReLU()], 256),

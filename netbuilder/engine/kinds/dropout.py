@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,7 +106,13 @@ class Dropout(Layer):
     builds_at_init = True
 
     def cost(self, shape, output_shape) -> Cost:
-        return Cost(output_is_view=True)  # inference: the input itself
+        # inference: the input itself. Training keeps its output (a new array) and a boolean mask (a quarter of a
+        # float32 per value at most); the mask's float64 uniform draw, and backward's divided gradient before
+        # masking, are temporaries of two float32 tensors' size at most
+        n = math.prod(shape[1:])
+        if self.rate == 0:
+            return Cost(output_is_view=True)
+        return Cost(output_is_view=True, train_kept=n + -(-n // 4), train_scratch=2 * n)
 
     def call(self, x):
         return x

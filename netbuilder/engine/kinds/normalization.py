@@ -422,10 +422,12 @@ class LayerNormalization(Layer):
         n = math.prod(shape[1:])
         rows = n // math.prod(self._weight_shape(shape))
         # ops as measured: NumPy's mean over a short last axis costs several adds per element
+        # backward keeps the centred input, the normalised input and dy·γ (with γ) beside two temporaries
+        train_scratch = (5 if self.scale or self.rms_scaling else 4) * n + 8 * rows
         if self.rms_scaling:  # np.var's centred copy is freed before the output exists
-            return Cost(elementwise=12 * n, scratch=4 * rows)
+            return Cost(elementwise=12 * n, scratch=4 * rows, train_scratch=train_scratch)
         full = self.scale or self.center  # inv·γ, or res + β, is a full-size array beside the output
-        return Cost(elementwise=14 * n, scratch=(n if full else 0) + 6 * rows)
+        return Cost(elementwise=14 * n, scratch=(n if full else 0) + 6 * rows, train_scratch=train_scratch)
 
     # --- numbers --------------------------------------------------------------------------------
     def _broadcast_shape(self, ndim: int, shape) -> list[int]:

@@ -1,6 +1,7 @@
 """The Train page through AppTest: train the XOR preset, stop a run and keep its progress, undo a training,
 carry trained weights in a share link and in exported Keras code, and every refusal said clearly."""
 
+import contextlib
 import threading
 
 import numpy as np
@@ -185,18 +186,28 @@ def test_a_big_run_trains_in_the_servers_heavy_slot_and_a_small_one_does_not():
     assert not _slot_taken_while_training(_run_of(2, 8))
 
 
-def test_a_big_runs_piece_waits_for_the_slot_and_a_visitor_who_leaves_stops_waiting():
-    big = _run_of(1024, 2048)
+@contextlib.contextmanager
+def another_visitor_holds_the_slot(seconds: float = 10):
+    """Another visitor's large run holds the server's heavy slot until the block ends (or `seconds` pass)."""
     held, release = threading.Event(), threading.Event()
 
     def other_visitor():
         with models.heavy_slot(models.HEAVY_BYTES + 1):
             held.set()
-            release.wait(10)
+            release.wait(seconds)
 
     other = threading.Thread(target=other_visitor)
     other.start()
     held.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        other.join()
+
+
+def test_a_big_runs_piece_waits_for_the_slot_and_a_visitor_who_leaves_stops_waiting():
+    big = _run_of(1024, 2048)
     told = []
 
     class Left(Exception):
@@ -205,12 +216,8 @@ def test_a_big_runs_piece_waits_for_the_slot_and_a_visitor_who_leaves_stops_wait
     def leave():
         raise Left
 
-    try:
-        with pytest.raises(Left):
-            big.piece(checkpoint=leave, waiting=lambda: told.append(1))
-    finally:
-        release.set()
-        other.join()
+    with another_visitor_holds_the_slot(), pytest.raises(Left):
+        big.piece(checkpoint=leave, waiting=lambda: told.append(1))
     assert told == [1] and big.run.batch == 0  # it said it waits, and trained nothing
 
 
@@ -219,22 +226,8 @@ def test_the_train_page_says_when_a_large_run_waits_for_another_visitors():
     select(at, 1)
     run(at.number_input(key=f"units_{model(at).layers[1].id}").set_value(4096))  # a run of about 20 G mult-adds: heavy
     page(at, TRAIN)
-    held, release = threading.Event(), threading.Event()
-
-    def other_visitor():
-        with models.heavy_slot(models.HEAVY_BYTES + 1):
-            held.set()
-            release.wait(10)
-
-    other = threading.Thread(target=other_visitor)
-    other.start()
-    held.wait(10)
-    threading.Timer(1.0, release.set).start()  # the other run ends a second later
-    try:
+    with another_visitor_holds_the_slot(seconds=1.0):  # the other run ends a second later
         run(at.button(key="train_start").click())
-    finally:
-        release.set()
-        other.join()
     assert "Waiting for another visitor's large run to finish" in texts(at) and at.session_state["training"].run.batch + at.session_state["training"].run.epoch > 0
 
 

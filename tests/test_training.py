@@ -306,7 +306,7 @@ def test_keras_defaults_are_accepted_and_batch_size_none_is_32():
                                   lambda: Adam(gradient_accumulation_steps=2), lambda: RMSprop(loss_scale_factor=2.0)])
 def test_optimizer_arguments_netbuilder_does_not_implement_are_refused_by_name(make):
     with pytest.raises(nb.LayerConfigError, match=r"\((amsgrad|weight_decay|clip\w+|global_clipnorm|use_ema|gradient_accumulation_steps|"
-                                                   r"loss_scale_factor)=.*not supported by netbuilder; netbuilder's \w+ takes learning_rate"):
+                                                   r"loss_scale_factor)=.*not supported by netbuilder \(it computes what Keras's default .*\); netbuilder's \w+ takes learning_rate"):
         make()
 
 

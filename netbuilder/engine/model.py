@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from . import optimizers, training
 from .analysis import Analysis, analyze, layer_names
+from .arguments import refuse_unhonoured
 from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, LimitError, ShapeIssue, issue_error
 from .initializers import layer_seed, resolve_seed
 from .layer import Layer, check_name
@@ -108,7 +109,7 @@ class Sequential:
         """Keras's compile: an optimizer (a name such as "sgd", "adam", or an optimizer object), a loss (a name such as
         "mse", or a netbuilder.losses object) and metrics ("accuracy", "mae", "mse"). run_eagerly, steps_per_execution,
         jit_compile and auto_scale_loss change how Keras runs, not what it computes: accepted, and nothing changes."""
-        _refuse("compile", unknown, loss_weights=(loss_weights, None), weighted_metrics=(weighted_metrics or None, None))
+        _refuse("compile", unknown, loss_weights=loss_weights, weighted_metrics=weighted_metrics or None)
         chosen = optimizers.get_optimizer(optimizer), training.get_loss(loss) if loss is not None else None
         names = [str(m) for m in (metrics or [])]
         for name in names:
@@ -247,7 +248,7 @@ class Sequential:
         """The model's output for `x` (float32); batch_size and verbose are accepted as in Keras (they change nothing).
         `checkpoint` (netbuilder's own) is called before each layer, as in forward: a caller stops a long run by raising there."""
         if steps is not None or callbacks:
-            _refuse("predict", {}, steps=(steps, None), callbacks=(callbacks or None, None))
+            _refuse("predict", {}, steps=steps, callbacks=callbacks or None)
         if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim and x.shape[1:] == self._input:
             y = x  # already a float32 batch of the right shape
         else:
@@ -309,7 +310,7 @@ class Sequential:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise LayerConfigError("validation_data must be a tuple (x_val, y_val)")
             if len(validation_data) == 3:
-                _refuse("fit", {}, sample_weight=(validation_data[2], None))  # Keras's (x_val, y_val, val_sample_weight)
+                _refuse("fit", {}, sample_weight=validation_data[2])  # Keras's (x_val, y_val, val_sample_weight)
             vx, vy = validation_data[:2]
             vx = self._as_input(vx)
             validation = (vx, self._targets(vy, len(vx)))
@@ -333,9 +334,9 @@ class Sequential:
             validation_steps=None, validation_batch_size=None, validation_freq=1, **unknown) -> training.History:
         """Keras's fit: `epochs` passes over (x, y) in batches (of 32 when batch_size is None); returns a History with
         per-epoch loss and metrics. Keras arguments netbuilder does not honour are refused unless left at their defaults."""
-        _refuse("fit", unknown, callbacks=(callbacks or None, None), class_weight=(class_weight, None),
-                sample_weight=(sample_weight, None), initial_epoch=(initial_epoch, 0), steps_per_epoch=(steps_per_epoch, None),
-                validation_steps=(validation_steps, None), validation_freq=(validation_freq, 1))
+        _refuse("fit", unknown, callbacks=callbacks or None, class_weight=class_weight,
+                sample_weight=sample_weight, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps, validation_freq=validation_freq)
         run = self.trainer(x, y, 32 if batch_size is None else batch_size, epochs, validation_split, validation_data, shuffle,
                            validation_batch_size)
         run.run()
@@ -345,7 +346,7 @@ class Sequential:
                  return_dict=False, **unknown):
         """The loss (and metrics) on (x, y) in inference mode, in batches (of 32 when batch_size is None): a number,
         or [loss, *metrics] with metrics."""
-        _refuse("evaluate", unknown, sample_weight=(sample_weight, None), steps=(steps, None), callbacks=(callbacks or None, None))
+        _refuse("evaluate", unknown, sample_weight=sample_weight, steps=steps, callbacks=callbacks or None)
         self._require_compiled()
         x = self._as_input(x)
         y = self._targets(y, len(x))
@@ -365,7 +366,7 @@ class Sequential:
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; its loss (and metrics), computed before the update."""
-        _refuse("train_on_batch", {}, sample_weight=(sample_weight, None), class_weight=(class_weight, None))
+        _refuse("train_on_batch", {}, sample_weight=sample_weight, class_weight=class_weight)
         run = self.trainer(x, y, batch_size=len(np.asarray(x)), epochs=1, shuffle=False)
         run.run(max_batches=1)
         logs = {k: v[-1] for k, v in run.history.history.items()}
@@ -410,9 +411,10 @@ _TAKES = {  # what each call honours, for the message that refuses the rest
     "shuffle and validation_batch_size", "evaluate": "x, y, batch_size, verbose and return_dict",
     "train_on_batch": "x, y and return_dict", "predict": "x, batch_size, verbose and checkpoint",
 }
+_DEFAULTS = {"initial_epoch": 0, "validation_freq": 1}  # Keras's defaults of the arguments below that are not None
 _INSTEAD = {  # Keras arguments netbuilder does not honour, and what it does instead
     "sample_weight": "every sample counts equally", "class_weight": "every class counts equally",
-    "callbacks": "there are no callbacks (model.trainer(...) runs a training in pieces you can watch)",
+    "callbacks": "there are no callbacks; model.trainer(...) runs a training in pieces you can watch",
     "initial_epoch": "epochs count from 0", "steps_per_epoch": "each epoch is one pass over all of x",
     "validation_steps": "validation uses all its samples", "validation_freq": "validation runs after every epoch",
     "steps": "all of x is used", "loss_weights": "the model has one output and one loss",
@@ -420,15 +422,11 @@ _INSTEAD = {  # Keras arguments netbuilder does not honour, and what it does ins
 }
 
 
-def _refuse(call: str, unknown: dict, **given: tuple) -> None:
-    """LayerConfigError for an unknown argument, or a Keras one (name=(value, default)) given other than its default:
-    netbuilder does not honour them, and ignoring them silently would train something other than asked."""
-    for name in unknown:
-        raise LayerConfigError(f"{call}() got an unexpected keyword argument {name!r}; netbuilder's {call} takes {_TAKES[call]}")
-    for name, (value, default) in given.items():
-        if not (value is None or value is default or (isinstance(value, (int, float, np.number)) and value == default)):
-            raise LayerConfigError(f"{call}({name}=...) is not supported by netbuilder ({_INSTEAD[name]}); "
-                                   f"its {call} takes {_TAKES[call]}")
+def _refuse(call: str, unknown: dict, **given) -> None:
+    """Refuse an unknown argument, or a Keras one netbuilder does not honour given other than its default (None, or
+    _DEFAULTS's): ignoring it silently would train something other than asked."""
+    given = {name: value for name, value in given.items() if value is not None}
+    refuse_unhonoured(call, {**unknown, **given}, {name: _DEFAULTS.get(name) for name in given}, _TAKES[call], _INSTEAD)
 
 
 def _count(name: str, value, low: int, high: int) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from .arguments import refuse_unhonoured
 from .errors import LayerConfigError
 
 # Arguments every Keras optimizer takes that netbuilder does not implement, with Keras's defaults (`name` changes nothing)
@@ -18,7 +19,7 @@ NOT_IMPLEMENTED = {"weight_decay": None, "clipnorm": None, "clipvalue": None, "g
 
 def keras_arguments(**not_implemented):
     """Class decorator: Keras's arguments the optimizer does not implement (NOT_IMPLEMENTED and `not_implemented`) are
-    refused with a netbuilder error unless left at their defaults, and so are unknown ones (not a bare TypeError)."""
+    refused by name unless left at their defaults, and so are unknown ones (not a bare TypeError)."""
 
     def wrap(cls):
         init, own = cls.__init__, [f.name for f in fields(cls) if f.init]
@@ -26,13 +27,9 @@ def keras_arguments(**not_implemented):
 
         @functools.wraps(init)
         def __init__(self, *args, **kwargs):
-            for key in [k for k in kwargs if k not in own]:
-                value = kwargs.pop(key)
-                if key == "name" or (key in defaults and (value is defaults[key] or value == defaults[key])):
-                    continue
-                what = "is not supported by netbuilder" if key in defaults else f"is not an argument of {cls.__name__}"
-                raise LayerConfigError(f"{cls.__name__}({key}={str(value)[:20]}) {what}; netbuilder's {cls.__name__} "
-                                       f"takes {', '.join(own)}")
+            keras_only = {key: kwargs.pop(key) for key in [k for k in kwargs if k not in own]}
+            keras_only.pop("name", None)  # a name changes nothing
+            refuse_unhonoured(cls.__name__, keras_only, defaults, ", ".join(own))
             init(self, *args, **kwargs)
 
         cls.__init__ = __init__

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arguments import refuse_unhonoured
 from .errors import LayerConfigError, InputDataError
 
 EPSILON = np.float32(1e-7)  # keras.backend.epsilon()
@@ -161,25 +162,18 @@ def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
     return np.eye(classes, dtype=np.float32)[labels]
 
 
-def _keras_arguments(cls: str, given: dict, **defaults) -> None:
-    """Refuse Keras loss arguments netbuilder does not implement unless at their defaults, and unknown ones (`name` and
-    `dtype` float32 change nothing)."""
-    defaults = {"reduction": "sum_over_batch_size", "dtype": None, **defaults}
-    for key, value in given.items():
-        if key == "name" or (key == "dtype" and value in ("float32", np.float32)):
-            continue
-        if key not in defaults:
-            raise LayerConfigError(f"{key} is not an argument of {cls}")
-        if not (value is defaults[key] or (isinstance(value, (int, float, str)) and value == defaults[key])):
-            raise LayerConfigError(f"{cls}({key}={str(value)[:20]}) is not supported by netbuilder (Keras's default "
-                                   f"{defaults[key]!r} is what it computes)")
+def _keras_arguments(cls: str, given: dict, takes: str, **defaults) -> None:
+    """Refuse Keras loss arguments netbuilder does not implement unless at their defaults, and unknown ones (`name`,
+    and `dtype` float32, change nothing)."""
+    given = {k: v for k, v in given.items() if k != "name" and not (k == "dtype" and v in ("float32", np.float32))}
+    refuse_unhonoured(cls, given, {"reduction": "sum_over_batch_size", "dtype": None, **defaults}, takes)
 
 
 class MeanSquaredError(Loss):
     """keras.losses.MeanSquaredError(): mean((y_true − y_pred)²) over the last axis."""
 
     def __init__(self, **keras_arguments):
-        _keras_arguments("MeanSquaredError", keras_arguments)
+        _keras_arguments("MeanSquaredError", keras_arguments, "no arguments")
         super().__init__("mean_squared_error")
 
 
@@ -187,7 +181,7 @@ class MeanAbsoluteError(Loss):
     """keras.losses.MeanAbsoluteError(): mean(|y_true − y_pred|) over the last axis."""
 
     def __init__(self, **keras_arguments):
-        _keras_arguments("MeanAbsoluteError", keras_arguments)
+        _keras_arguments("MeanAbsoluteError", keras_arguments, "no arguments")
         super().__init__("mean_absolute_error")
 
 
@@ -195,7 +189,7 @@ class Huber(Loss):
     """keras.losses.Huber(delta=1.0): quadratic within delta of the target, linear beyond."""
 
     def __init__(self, delta=1.0, **keras_arguments):
-        _keras_arguments("Huber", keras_arguments)
+        _keras_arguments("Huber", keras_arguments, "delta")
         super().__init__("huber", delta=delta)
 
 
@@ -203,7 +197,7 @@ class BinaryCrossentropy(Loss):
     """keras.losses.BinaryCrossentropy(from_logits=False): probabilities, or logits with from_logits=True."""
 
     def __init__(self, from_logits=False, **keras_arguments):
-        _keras_arguments("BinaryCrossentropy", keras_arguments, label_smoothing=0.0, axis=-1)
+        _keras_arguments("BinaryCrossentropy", keras_arguments, "from_logits", label_smoothing=0.0, axis=-1)
         super().__init__("binary_crossentropy", from_logits=from_logits)
 
 
@@ -211,7 +205,7 @@ class CategoricalCrossentropy(Loss):
     """keras.losses.CategoricalCrossentropy(from_logits=False): one-hot targets."""
 
     def __init__(self, from_logits=False, **keras_arguments):
-        _keras_arguments("CategoricalCrossentropy", keras_arguments, label_smoothing=0.0, axis=-1)
+        _keras_arguments("CategoricalCrossentropy", keras_arguments, "from_logits", label_smoothing=0.0, axis=-1)
         super().__init__("categorical_crossentropy", from_logits=from_logits)
 
 
@@ -219,7 +213,7 @@ class SparseCategoricalCrossentropy(Loss):
     """keras.losses.SparseCategoricalCrossentropy(from_logits=False): integer class targets."""
 
     def __init__(self, from_logits=False, **keras_arguments):
-        _keras_arguments("SparseCategoricalCrossentropy", keras_arguments, ignore_class=None, axis=-1)
+        _keras_arguments("SparseCategoricalCrossentropy", keras_arguments, "from_logits", ignore_class=None, axis=-1)
         super().__init__("sparse_categorical_crossentropy", from_logits=from_logits)
 
 

@@ -7,7 +7,8 @@ Target: predict's peak ≤ 1.5 × the floor. Also: `forward(x, keep_bytes=∞)` 
 `predict` keeps none, so forward's peak should be about weights + input + 8 activations; with its
 default `keep_bytes` (limits.MAX_FORWARD_BYTES, what the app's Forward tab uses) forward keeps outputs
 only while they fit in that budget; limits.py defines the budget as the peak bytes of the tensors one
-forward pass holds at once, so the traced peak minus weights and input should stay ≤ the budget.
+forward pass holds at once, so what the run adds at its peak (the traced peak minus everything held
+before it: weights, input, the model's Python objects) should stay ≤ the budget.
 BLAS's own scratch buffers are not NumPy allocations and are not counted.
 Run alone: python bench/bench_memory.py
 """
@@ -27,15 +28,17 @@ from netbuilder.engine.limits import MAX_FORWARD_BYTES
 LAYERS, UNITS, BATCH = 8, 1024, 4096
 
 
-def traced_peak(fn) -> int:
-    """Peak traced bytes while `fn` runs (what is already held counts, as it must)."""
+def traced_peak(fn, held: bool = True) -> int:
+    """Peak traced bytes while `fn` runs: with what is already held (the weights, the input, the model's Python
+    objects), or, with held=False, only what the run adds to it."""
     gc.collect()
+    before = tracemalloc.get_traced_memory()[0]
     tracemalloc.reset_peak()
     result = fn()
     peak = tracemalloc.get_traced_memory()[1]
     del result
     gc.collect()
-    return peak
+    return peak if held else peak - before
 
 
 def main():
@@ -57,12 +60,11 @@ def main():
 
     p_predict = traced_peak(lambda: model.predict(x)) - held_extra
     p_forward = traced_peak(lambda: model.forward(x, keep_bytes=2**62)) - held_extra
-    p_budget = traced_peak(lambda: model.forward(x)) - held_extra
+    p_budget_tensors = traced_peak(lambda: model.forward(x), held=False)  # the tensors the run itself holds at its peak
     kept = model.cost.kept_layers(BATCH)
     p_hand = traced_peak(hand) - held_extra
     tracemalloc.stop()
     forward_expected = weights + x.nbytes + LAYERS * act
-    p_budget_tensors = p_budget - weights - x.nbytes  # the tensors the run itself holds at its peak
     figures = [
         figure("memory.predict", f"peak memory, predict {LAYERS}×Dense({UNITS}, relu), batch {BATCH}", p_predict, floor,
                "floor: weights + input + 2 activations", "B", "≤ 1.5× floor", p_predict <= 1.5 * floor),

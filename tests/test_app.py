@@ -185,6 +185,18 @@ def test_edit_the_selected_layers_generated_settings():
     assert f"L{flatten} [" in dot(at) and SELECTED_FILL in re.search(rf"L{flatten} \[[^\n]*", dot(at)).group(0)
 
 
+def test_the_settings_panel_gives_the_selected_layers_own_shapes_beside_its_kinds_example():
+    spec = ModelSpec((28, 28, 1), (LayerSpec.make(0, "Conv2D", filters=8, kernel_size=(3, 3)), LayerSpec.make(1, "Dense", (48,), units=4),
+                                   LayerSpec.make(2, "Flatten")))
+    at = open_app({"model": share.encode(spec)})
+    assert "This layer: `(None, 28, 28, 1)` → `(None, 26, 26, 8)`." in texts(at)  # the description's example has 32 filters
+    assert "e.g. (None, 28, 28, 1) → (None, 26, 26, 32)" in texts(at)
+    select(at, 1)
+    assert "This layer: `(None, 26, 26, 8)` in, which it does not accept" in texts(at)
+    select(at, 2)
+    assert "This layer: not reached: a layer before it does not fit its input." in texts(at)
+
+
 def test_delete_move_duplicate_and_clear():
     at = open_app()
     select(at, 2)

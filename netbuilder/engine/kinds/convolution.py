@@ -447,7 +447,7 @@ class Conv1D(_Conv):
 
     rank = 1
     settings = _conv_settings(1)
-    description = "A small kernel slid along a sequence, mixing its channels: (None, 100, 8) → (None, 98, 32)."
+    description = "A small kernel slid along a sequence, mixing its channels, e.g. (None, 100, 8) → (None, 98, 32)."
 
 
 @register
@@ -456,4 +456,4 @@ class Conv2D(_Conv):
 
     rank = 2
     settings = _conv_settings(2)
-    description = "A small kernel slid over an image, mixing its channels: (None, 28, 28, 1) → (None, 26, 26, 32)."
+    description = "A small kernel slid over an image, mixing its channels, e.g. (None, 28, 28, 1) → (None, 26, 26, 32)."

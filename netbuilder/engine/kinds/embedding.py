@@ -41,7 +41,7 @@ class Embedding(Layer):
         Bool("mask_zero", False, "Keras can treat index 0 as padding and mask it downstream; netbuilder has no masks, so it must stay off."),
     )
     group = "Core"
-    description = "Looks up a learned vector for each integer index: (None, 100) → (None, 100, 64)."
+    description = "Looks up a learned vector for each integer index, e.g. (None, 100) → (None, 100, 64)."
     output_axis_setting = "output_dim"
 
     def input_spec(self) -> InputSpec:

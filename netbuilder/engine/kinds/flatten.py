@@ -32,7 +32,7 @@ class Flatten(Layer):
 
     settings = (DataFormat("data_format", "channels_last", "channels_first: the channels axis (axis 1) is moved last before joining."),)
     group = "Reshaping"
-    description = "Joins every axis but the batch into one: (None, 7, 7, 64) → (None, 3136)."
+    description = "Joins every axis but the batch into one, e.g. (None, 7, 7, 64) → (None, 3136)."
 
     def compute_output_shape(self, shape):
         return (shape[0], math.prod(shape[1:]))

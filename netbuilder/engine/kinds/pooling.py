@@ -300,7 +300,7 @@ class MaxPooling1D(_Pool):
 
     rank, mode = 1, "max"
     settings = _pool_settings(1, required=False)
-    description = "The largest value of each window of steps, per channel: (None, 100, 32) → (None, 50, 32)."
+    description = "The largest value of each window of steps, per channel, e.g. (None, 100, 32) → (None, 50, 32)."
 
 
 @register
@@ -309,7 +309,7 @@ class MaxPooling2D(_Pool):
 
     rank, mode = 2, "max"
     settings = _pool_settings(2, required=False)
-    description = "The largest value of each window, per channel: (None, 26, 26, 32) → (None, 13, 13, 32)."
+    description = "The largest value of each window, per channel, e.g. (None, 26, 26, 32) → (None, 13, 13, 32)."
 
 
 @register
@@ -318,7 +318,7 @@ class AveragePooling1D(_Pool):
 
     rank, mode = 1, "average"
     settings = _pool_settings(1, required=True)
-    description = "The mean of each window of steps, per channel: (None, 100, 32) → (None, 50, 32)."
+    description = "The mean of each window of steps, per channel, e.g. (None, 100, 32) → (None, 50, 32)."
 
 
 @register
@@ -327,7 +327,7 @@ class AveragePooling2D(_Pool):
 
     rank, mode = 2, "average"
     settings = _pool_settings(2, required=True)
-    description = "The mean of each window, per channel: (None, 26, 26, 32) → (None, 13, 13, 32)."
+    description = "The mean of each window, per channel, e.g. (None, 26, 26, 32) → (None, 13, 13, 32)."
 
 
 # --- global pooling --------------------------------------------------------------------------------
@@ -410,7 +410,7 @@ class GlobalMaxPooling1D(_GlobalPool):
     """The maximum over all steps, per channel."""
 
     rank, mode = 1, "max"
-    description = "The largest value over all steps, per channel: (None, 100, 64) → (None, 64)."
+    description = "The largest value over all steps, per channel, e.g. (None, 100, 64) → (None, 64)."
 
 
 @register
@@ -418,7 +418,7 @@ class GlobalMaxPooling2D(_GlobalPool):
     """The maximum over all positions of an image, per channel."""
 
     rank, mode = 2, "max"
-    description = "The largest value over the whole image, per channel: (None, 7, 7, 64) → (None, 64)."
+    description = "The largest value over the whole image, per channel, e.g. (None, 7, 7, 64) → (None, 64)."
 
 
 @register
@@ -426,7 +426,7 @@ class GlobalAveragePooling1D(_GlobalPool):
     """The mean over all steps, per channel."""
 
     rank, mode = 1, "average"
-    description = "The mean over all steps, per channel: (None, 100, 64) → (None, 64)."
+    description = "The mean over all steps, per channel, e.g. (None, 100, 64) → (None, 64)."
 
 
 @register
@@ -434,4 +434,4 @@ class GlobalAveragePooling2D(_GlobalPool):
     """The mean over all positions of an image, per channel."""
 
     rank, mode = 2, "average"
-    description = "The mean over the whole image, per channel: (None, 7, 7, 64) → (None, 64)."
+    description = "The mean over the whole image, per channel, e.g. (None, 7, 7, 64) → (None, 64)."

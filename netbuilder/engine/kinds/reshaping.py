@@ -239,7 +239,7 @@ class Reshape(Layer):
     settings = (TargetShape("target_shape", (-1,), "The shape of each sample afterwards (no batch axis); one -1 is inferred.",
                             required=True, min_length=0, max_length=MAX_INPUT_RANK, high=_BIG),)
     group = "Reshaping"
-    description = "Rearranges each sample's values into another shape: (784,) → (28, 28, 1); one -1 is inferred."
+    description = "Rearranges each sample's values into another shape, e.g. (784,) → (28, 28, 1); one -1 is inferred."
     builds_at_init = True
 
     def resolved(self, shape) -> tuple[int, ...] | None:
@@ -460,7 +460,7 @@ class RepeatVector(Layer):
 
     settings = (Int("n", 2, "How many times the vector is repeated (a new axis of this size).", required=True, high=_BIG),)
     group = "Reshaping"
-    description = "Repeats a vector n times: (None, 32) → (None, n, 32), e.g. to feed an encoding to every decoder step."
+    description = "Repeats a vector n times: (None, 32) → (None, n, 32), to feed an encoding to every decoder step."
 
     def input_spec(self) -> InputSpec:
         return InputSpec(ndim=2, axis_names=("batch", "features"))
@@ -549,7 +549,7 @@ class _Padding(_Spatial):
 class ZeroPadding1D(_Padding):
     settings = (Pair("padding", (1, 1), "Zeros added at the start and the end of the steps axis (one number: both)."),
                 DataFormat("data_format", "channels_last", "channels_first: the steps axis is the last one (batch, channels, steps)."))
-    description = "Adds zeros at the start and end of a sequence: (None, 10, 8) → (None, 12, 8)."
+    description = "Adds zeros at the start and end of a sequence, e.g. (None, 10, 8) → (None, 12, 8)."
 
 
 @register
@@ -557,7 +557,7 @@ class ZeroPadding2D(_Padding):
     settings = (Pair2D("padding", ((1, 1), (1, 1)), "Zero rows and columns added: one number, (height, width), or ((top, bottom), (left, right))."),
                 DataFormat("data_format", "channels_last", "channels_first: (batch, channels, height, width)."))
     rank = 4
-    description = "Adds a border of zeros around each image: (None, 28, 28, 1) → (None, 30, 30, 1)."
+    description = "Adds a border of zeros around each image, e.g. (None, 28, 28, 1) → (None, 30, 30, 1)."
 
 
 # --- Cropping1D / 2D ------------------------------------------------------------------------------------
@@ -655,7 +655,7 @@ _TORCH_CROP = '''class Crop(nn.Module):
 @register
 class Cropping1D(_Cropping):
     settings = (Pair("cropping", (1, 1), "Steps removed at the start and at the end (one number: both)."),)
-    description = "Removes steps at the start and end of a sequence: (None, 10, 8) → (None, 8, 8)."
+    description = "Removes steps at the start and end of a sequence, e.g. (None, 10, 8) → (None, 8, 8)."
 
 
 @register
@@ -663,7 +663,7 @@ class Cropping2D(_Cropping):
     settings = (Pair2D("cropping", ((0, 0), (0, 0)), "Rows and columns removed: one number, (height, width), or ((top, bottom), (left, right))."),
                 DataFormat("data_format", "channels_last", "channels_first: (batch, channels, height, width)."))
     rank = 4
-    description = "Removes rows and columns at the edges of each image: (None, 32, 32, 3) → (None, 28, 28, 3)."
+    description = "Removes rows and columns at the edges of each image, e.g. (None, 32, 32, 3) → (None, 28, 28, 3)."
 
 
 # --- UpSampling1D / 2D ------------------------------------------------------------------------------------
@@ -823,7 +823,7 @@ class _UpSampling(_Spatial):
 @register
 class UpSampling1D(_UpSampling):
     settings = (Int("size", 2, "How many times each step is repeated.", high=_BIG),)
-    description = "Repeats each step of a sequence: (None, 10, 8) → (None, 20, 8) with size 2."
+    description = "Repeats each step of a sequence, e.g. (None, 10, 8) → (None, 20, 8) with size 2."
 
 
 @register
@@ -832,4 +832,4 @@ class UpSampling2D(_UpSampling):
                 DataFormat("data_format", "channels_last", "channels_first: (batch, channels, height, width)."),
                 Interpolation("interpolation", "nearest", "nearest repeats pixels; bilinear interpolates between neighbours."))
     rank = 4
-    description = "Enlarges each image by repeating (or interpolating) pixels: (None, 14, 14, 8) → (None, 28, 28, 8)."
+    description = "Enlarges each image by repeating (or interpolating) pixels, e.g. (None, 14, 14, 8) → (None, 28, 28, 8)."

@@ -197,6 +197,19 @@ def test_the_settings_panel_gives_the_selected_layers_own_shapes_beside_its_kind
     assert "This layer: not reached: a layer before it does not fit its input." in texts(at)
 
 
+def test_the_forward_page_draws_an_images_channels_as_tiles_in_its_layout():
+    spec = ModelSpec((28, 28, 1), (LayerSpec.make(0, "Conv2D", filters=40, kernel_size=(3, 3)),
+                                   LayerSpec.make(1, "Conv2D", filters=4, kernel_size=(3, 3), data_format="channels_first"),
+                                   LayerSpec.make(2, "Flatten"), LayerSpec.make(3, "Reshape", target_shape=(4, 24, 38))))
+    at = open_app({"model": share.encode(spec, "random:1")})
+    captions = [c.value for c in page(at, FORWARD).caption]
+    assert "One 28×28 picture per channel (the last axis), channel 0 first, left to right." in captions
+    assert "One 26×26 picture per channel (the last axis), channel 0 first, left to right; 32 of 40 channels." in captions
+    # channels_first: (None, 4, 24, 38) is 4 channels of 24×38; after Flatten and Reshape the layout is channels_last again
+    assert "One 24×38 picture per channel (the first axis, channels_first), channel 0 first, left to right." in captions
+    assert "One 4×24 picture per channel (the last axis), channel 0 first, left to right; 32 of 38 channels." in captions
+
+
 def test_delete_move_duplicate_and_clear():
     at = open_app()
     select(at, 2)

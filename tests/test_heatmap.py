@@ -74,3 +74,23 @@ def test_the_finite_range_of_a_big_tensor_is_read_in_chunks():
     finally:
         tracemalloc.stop()
     assert extra < 3 * CHUNK * 8  # a few chunks' temporaries, never a copy of the whole tensor
+
+
+def test_an_image_sample_becomes_one_tile_per_channel():
+    from netbuilder.views.heatmap import GAP, GAP_RGB, MAX_MAPS, feature_maps
+
+    sample = np.zeros((3, 4, 10), np.float32)
+    sample[0, 0, 9] = 1.0  # channel 9: second row of tiles, second tile; its top-left cell red
+    sample[2, 3, 0] = -1.0  # channel 0: first tile; its bottom-right cell blue
+    picture = feature_maps(sample, width=8 * (4 * 2 + GAP), per_row=8)  # cells of 2 px
+    tile_h, tile_w = 3 * 2, 4 * 2
+    assert picture.shape == (2 * tile_h + GAP, 8 * tile_w + 7 * GAP, 3)
+    assert picture[tile_h - 1, tile_w - 1].tolist() == [0, 0, 255]  # channel 0, cell (2, 3)
+    top, left = tile_h + GAP, tile_w + GAP
+    assert picture[top, left].tolist() == [255, 0, 0] and picture[top + 2, left + 2].tolist() == [255, 255, 255]
+    assert picture[tile_h, 0].tolist() == list(GAP_RGB)  # the line between rows of tiles
+    assert picture[top, 2 * tile_w + 2 * GAP].tolist() == list(GAP_RGB)  # no tile after channel 9
+    np.testing.assert_array_equal(feature_maps(np.moveaxis(sample, -1, 0), channels_first=True, width=8 * 10, per_row=8),
+                                  feature_maps(sample, width=8 * 10, per_row=8))
+    many = feature_maps(np.ones((100, 100, 64)), width=960)  # cut: 32 channels, 64×64 cells each
+    assert many.shape == (4 * (64 + GAP) - GAP, 8 * (64 + GAP) - GAP, 3) and MAX_MAPS == 32

@@ -27,22 +27,40 @@ def page(spec: ModelSpec) -> None:
         st.warning(f"The model stops at {issue.layer_name}: {state.plain(issue.message)} Below: the tensors up to it.")
     if run.note:
         st.info(run.note)
-    kept = [(title, t) for title, t in zip(run.titles, run.tensors) if t is not None]
+    layouts = _channels_first(spec, len(run.tensors))
+    kept = [(title, t, first) for title, t, first in zip(run.titles, run.tensors, layouts) if t is not None]
     _, sample = widgets.sample_of(run.output, "forward_sample")
-    st.caption(f"Sample {sample} of each tensor: one row per position of the leading axes, one column per feature of the "
-               f"last axis (at most {widgets.HEAT_CELLS} of each); every picture on the same scale.")
-    titles = [title for title, _ in kept]
+    st.caption(f"Sample {sample} of each tensor: an image (rows, columns, channels) as one picture per channel; any other "
+               f"tensor as one row per position of the leading axes and one column per feature of the last axis (at most "
+               f"{widgets.HEAT_CELLS} of each); every picture on the same scale.")
+    titles = [title for title, *_ in kept]
     chosen = st.selectbox("Numbers of", range(len(kept)), format_func=lambda i: titles[i], key="tensor_numbers",
                           index=len(kept) - 1)
     st.markdown(f"**{state.plain(titles[chosen])}** — `{format_shape(kept[chosen][1].shape)}`, sample {sample}")
     widgets.number_table(kept[chosen][1][sample])
     st.subheader("Every tensor, input to output")
-    scale = heatmap.magnitude(*(t[sample] for _, t in kept))
+    scale = heatmap.magnitude(*(t[sample] for _, t, _ in kept))
     widgets.heatmap_legend(scale)
-    for title, tensor in kept:
-        widgets.tensor_picture(title, tensor, sample, scale)
+    for title, tensor, first in kept:
+        widgets.tensor_picture(title, tensor, sample, scale, first)
     with state.guard("weights"):
         weights(runnable_part(spec))
+
+
+def _channels_first(spec: ModelSpec, count: int) -> list[bool]:
+    """For the input and each layer's output: whether its channels come first. The input as the first layer with a
+    data_format reads it; an output as its layer's data_format says (or as its input, through a layer without one);
+    a layer that changes the rank starts again from channels_last (Flatten, Reshape)."""
+    formats = [layer.values.get("data_format") for layer in spec.layers]
+    first = next((f for f in formats if f), "channels_last") == "channels_first"
+    layouts = [first]
+    for fmt, report in zip(formats, spec.analysis.layers):
+        if report.output_shape is None or len(report.output_shape) != len(report.input_shape):
+            first = False
+        elif fmt:
+            first = fmt == "channels_first"
+        layouts.append(first)
+    return layouts[:count]
 
 
 def weights(spec: ModelSpec) -> None:

@@ -94,10 +94,20 @@ def heatmap_legend(scale: float) -> None:
     right.caption(f"+{scale:.3g}")
 
 
-def tensor_picture(title: str, tensor: np.ndarray, sample: int, scale: float) -> None:
-    """A tensor's shape and one sample as a picture: one row per position, one column per feature."""
+def tensor_picture(title: str, tensor: np.ndarray, sample: int, scale: float, channels_first: bool = False) -> None:
+    """A tensor's shape and one sample as a picture: an image's channels as tiles, anything else one row per
+    position and one column per feature."""
     values = tensor[sample]
     finite = heatmap.finite_range(values)
     span = f"from {finite[0]:.4g} to {finite[1]:.4g}" if finite else "no finite values"
     st.markdown(f"**{state.plain(title)}** — `{format_shape(tensor.shape)}` · sample {sample} {span}")
-    st.image(heatmap.image(heatmap.as_matrix(values), scale=scale), clamp=True)
+    if values.ndim != 3:
+        st.image(heatmap.image(heatmap.as_matrix(values), scale=scale), clamp=True)
+        return
+    channels, rows, columns = (values.shape if channels_first else np.moveaxis(values, -1, 0).shape)
+    st.image(heatmap.feature_maps(values, channels_first, scale), clamp=True)
+    shown = min(channels, heatmap.MAX_MAPS)
+    cut = rows > heatmap.MAP_CELLS or columns > heatmap.MAP_CELLS
+    st.caption(f"One {rows}×{columns} picture per channel ({'the first axis, channels_first' if channels_first else 'the last axis'}), "
+               f"channel 0 first, left to right" + (f"; {shown} of {channels} channels" if shown < channels else "")
+               + (f"; each cut to its first {heatmap.MAP_CELLS}×{heatmap.MAP_CELLS}" if cut else "") + ".")

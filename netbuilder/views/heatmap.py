@@ -1,4 +1,5 @@
-"""Tensors as pictures: one sample laid out as rows × features, colored blue (< 0), white (0), red (> 0)."""
+"""Tensors as pictures: one sample laid out as rows × features, or an image's channels as tiles, colored blue (< 0),
+white (0), red (> 0)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,33 @@ def image(matrix: np.ndarray, max_rows: int = 64, max_cols: int = 256, width: in
     part = np.asarray(matrix)[:max_rows, :max_cols]
     cell = max(2, min(24, width // max(1, part.shape[1])))
     return np.repeat(np.repeat(colors(part, scale), cell, axis=0), cell, axis=1)
+
+
+MAX_MAPS = 32  # channels drawn of one image-shaped sample
+MAP_CELLS = 64  # rows and columns drawn of each channel
+GAP = 2  # pixels between tiles, dark: white and pale grey are values (0, NaN)
+GAP_RGB = (60, 60, 60)
+
+
+def feature_maps(sample: np.ndarray, channels_first: bool = False, scale: float | None = None, width: int = 960,
+                 per_row: int = 8) -> np.ndarray:
+    """An RGB picture of an image-shaped sample ((rows, columns, channels), or (channels, rows, columns) with
+    channels_first): one tile per channel, left to right in rows of `per_row`, dark lines between them (at most MAX_MAPS
+    channels, each cut to MAP_CELLS × MAP_CELLS)."""
+    maps = np.moveaxis(np.asarray(sample), 0, -1) if channels_first else np.asarray(sample)
+    maps = maps[:MAP_CELLS, :MAP_CELLS, :MAX_MAPS]
+    h, w, n = maps.shape
+    per_row = max(1, min(per_row, n))
+    cell = max(1, min(12, (width // per_row - GAP) // max(1, w)))
+    tile_h, tile_w = h * cell, w * cell
+    rows = -(-n // per_row)
+    out = np.empty((rows * (tile_h + GAP) - GAP, per_row * (tile_w + GAP) - GAP, 3), np.uint8)
+    out[...] = GAP_RGB  # and where a last row of tiles ends early
+    rgb = colors(maps, scale)  # (h, w, n, 3)
+    for k in range(n):
+        top, left = (k // per_row) * (tile_h + GAP), (k % per_row) * (tile_w + GAP)
+        out[top : top + tile_h, left : left + tile_w] = np.repeat(np.repeat(rgb[:, :, k], cell, axis=0), cell, axis=1)
+    return out
 
 
 def legend(width: int = 240, height: int = 14) -> np.ndarray:

@@ -390,8 +390,9 @@ class _Conv(Layer):
                 "same": "padding='same' pads so there are ceil(n/stride) positions (an odd extra cell goes at the end)",
                 "causal": "padding='causal' pads only the start, so no output sees a later step"}[self.padding]
         window = times(self.kernel_size) if self.rank > 1 else f"{self.kernel_size[0]}-step"
-        return (f"{'; '.join(lines)}. {rule}. Each of the {self.filters:,} filters weighs a {window} window "
-                f"across all {channels:,} input channels → {format_shape(output_shape)}.")
+        filters = "The 1 filter weighs" if self.filters == 1 else f"Each of the {self.filters:,} filters weighs"
+        inputs = "the 1 input channel" if channels == 1 else f"all {channels:,} input channels"
+        return f"{'; '.join(lines)}. {rule}. {filters} a {window} window across {inputs} → {format_shape(output_shape)}."
 
     def keras_code(self) -> CodePart:
         args = [f"{self.filters}", f"kernel_size={self.kernel_size}"]

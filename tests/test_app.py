@@ -185,16 +185,17 @@ def test_edit_the_selected_layers_generated_settings():
     assert f"L{flatten} [" in dot(at) and SELECTED_FILL in re.search(rf"L{flatten} \[[^\n]*", dot(at)).group(0)
 
 
-def test_the_settings_panel_gives_the_selected_layers_own_shapes_beside_its_kinds_example():
+def test_the_settings_panel_heads_with_the_selected_layers_own_shapes():
     spec = ModelSpec((28, 28, 1), (LayerSpec.make(0, "Conv2D", filters=8, kernel_size=(3, 3)), LayerSpec.make(1, "Dense", (48,), units=4),
                                    LayerSpec.make(2, "Flatten")))
     at = open_app({"model": share.encode(spec)})
-    assert "This layer: `(None, 28, 28, 1)` → `(None, 26, 26, 8)`." in texts(at)  # the description's example has 32 filters
-    assert "e.g. (None, 28, 28, 1) → (None, 26, 26, 32)" in texts(at)
+    header = next(m for m in at.markdown if m.value.startswith("**conv2d**"))
+    assert header.value == "**conv2d** · Conv2D · `(None, 28, 28, 1)` → `(None, 26, 26, 8)`"
+    assert "e.g. (None, 28, 28, 1) → (None, 26, 26, 32)" in header.help  # the kind's example (32 filters), apart
     select(at, 1)
-    assert "This layer: `(None, 26, 26, 8)` in, which it does not accept" in texts(at)
+    assert "**dense** · Dense · `(None, 26, 26, 8)` does not fit it (see under the graph)" in texts(at)
     select(at, 2)
-    assert "This layer: not reached: a layer before it does not fit its input." in texts(at)
+    assert "**flatten** · Flatten · not reached (a layer before it does not fit)" in texts(at)
 
 
 def test_the_forward_page_draws_an_images_channels_as_tiles_in_its_layout():

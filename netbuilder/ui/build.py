@@ -130,8 +130,8 @@ def editor(spec: ModelSpec) -> None:
 
 def layer_panel(spec: ModelSpec, i: int) -> None:
     layer, name = spec.layers[i], spec.analysis.names[i]
-    st.markdown(f"**{name}** · {layer.kind} — {kind_class(layer.kind).description}")
-    st.markdown(f"This layer: {_layer_shapes(spec, i)}")
+    # the layer's own shapes in the one header line (the kind's description, with its example shapes, in the tooltip)
+    st.markdown(f"**{name}** · {layer.kind} · {_layer_shapes(spec, i)}", help=kind_class(layer.kind).description)
     with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key="layer_actions"):
         st.button("", icon=":material/arrow_upward:", key=f"up_{layer.id}", help="Move up", disabled=i == 0,
                   on_click=state.on_move, args=(layer.id, -1))
@@ -157,11 +157,11 @@ def _layer_shapes(spec: ModelSpec, i: int) -> str:
     """`(None, 28, 28, 1)` → `(None, 26, 26, 8)`, as the analysis computed them for layer i (its own, not an example)."""
     reports = spec.analysis.layers
     if i >= len(reports):
-        return "not reached: a layer before it does not fit its input."
+        return "not reached (a layer before it does not fit)"
     report = reports[i]
     if report.output_shape is None:
-        return f"`{format_shape(report.input_shape)}` in, which it does not accept (the message under the graph says why and offers fixes)."
-    return f"`{format_shape(report.input_shape)}` → `{format_shape(report.output_shape)}`."
+        return f"`{format_shape(report.input_shape)}` does not fit it (see under the graph)"
+    return f"`{format_shape(report.input_shape)}` → `{format_shape(report.output_shape)}`"
 
 
 def add_panel(spec: ModelSpec) -> None:

@@ -46,8 +46,15 @@ def forward_output(at) -> np.ndarray:
     return number_grids(page(at, FORWARD))[0]
 
 
+def test_the_preset_box_names_no_model_until_one_is_chosen():
+    at = open_app()
+    assert at.selectbox(key="preset_name").value is None and at.button(key="load_preset").disabled
+    at = load_preset(at, "flatten-first")
+    assert at.selectbox(key="preset_name").value == "flatten-first" and not at.button(key="load_preset").disabled
+
+
 def load_preset(at, name: str):
-    at.selectbox(key="preset_name").set_value(name)
+    run(at.selectbox(key="preset_name").set_value(name))  # choosing a preset enables Load
     return run(at.button(key="load_preset").click())
 
 

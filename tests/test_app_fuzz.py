@@ -239,7 +239,7 @@ def act_preset(at, m, rng):
     preset = presets.PRESETS[name]
     if m.commit(lambda s: preset.spec):
         m.text = preset.input_text
-    at.selectbox(key="preset_name").set_value(name)
+    at.selectbox(key="preset_name").set_value(name).run()  # choosing a preset enables Load
     return at.button(key="load_preset").click()
 
 

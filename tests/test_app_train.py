@@ -19,7 +19,7 @@ MAX_PIECES = 400  # each run of the page trains one piece (about a quarter of a 
 
 
 def load(at, name: str):
-    at.selectbox(key="preset_name").set_value(name)
+    run(at.selectbox(key="preset_name").set_value(name))  # choosing a preset enables Load
     return run(at.button(key="load_preset").click())
 
 

@@ -166,7 +166,7 @@ PRESETS: dict[str, Preset] = {
         "to 5, and Flatten turns the (5, 5, 64) feature map into 1,600 values for Dense(10): output (None, 10), 34,826 parameters.",
     ),
     "text-classifier": Preset(
-        "Text classifier: Embedding → Conv1D → pooling",
+        "Text model: Embedding → Conv1D → pooling",
         _spec((100,), ("Embedding", {"input_dim": 1000, "output_dim": 32}), ("Conv1D", {"filters": 64, "kernel_size": 5, "activation": "relu"}),
               ("GlobalMaxPooling1D", {}), ("Dense", {"units": 1, "activation": "sigmoid"})),
         "zeros",
@@ -217,7 +217,7 @@ PRESETS: dict[str, Preset] = {
         "second returns only its last state, (16,), for Dense: (None, 1). LSTM parameters: 4×(in×units + units×units + units).",
     ),
     "broken-lstm-after-lstm": Preset(
-        "Repair: LSTM after LSTM without return_sequences",
+        "Repair: LSTM after LSTM, no return_sequences",
         _spec((30, 8), ("LSTM", {"units": 32}), ("LSTM", {"units": 16}), ("Dense", {"units": 1})),
         "random:7",
         "An LSTM reads a sequence (steps, features), but the first one returns only its last state, (None, 32). "

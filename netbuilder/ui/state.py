@@ -278,7 +278,8 @@ def load_preset(name: str) -> None:
 
 
 def on_preset() -> None:
-    load_preset(ss.preset_name)
+    if ss.get("preset_name") is not None:
+        load_preset(ss.preset_name)
 
 
 def on_fill(kind: str) -> None:

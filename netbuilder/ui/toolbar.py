@@ -40,9 +40,11 @@ def toolbar() -> None:
                   disabled=not ss.history.can_undo, key="undo")
         st.button("", icon=":material/redo:", on_click=state.on_history, args=("redo",), help="Redo",
                   disabled=not ss.history.can_redo, key="redo")
+        # no preset chosen at first: the box names a model only once one is chosen, not beside a different one
         st.selectbox("Preset", list(presets.PRESETS), key="preset_name", format_func=lambda name: presets.PRESETS[name].title,
-                     label_visibility="collapsed", width=PRESET_WIDTH)
-        st.button("Load", key="load_preset", on_click=state.on_preset, help="Load the chosen preset (Undo brings your model back)")
+                     index=None, placeholder="Choose a preset model…", label_visibility="collapsed", width=PRESET_WIDTH)
+        st.button("Load", key="load_preset", on_click=state.on_preset, disabled=ss.get("preset_name") is None,
+                  help="Load the chosen preset (Undo brings your model back)")
         with st.popover("Seed", icon=":material/casino:"):
             ss.seed = state.spec().seed
             st.number_input("Weight seed", key="seed", step=1, on_change=state.on_seed,

@@ -104,10 +104,12 @@ def tensor_picture(title: str, tensor: np.ndarray, sample: int, scale: float, ch
     if values.ndim != 3:
         st.image(heatmap.image(heatmap.as_matrix(values), scale=scale), clamp=True)
         return
-    channels, rows, columns = (values.shape if channels_first else np.moveaxis(values, -1, 0).shape)
+    channels, rows, columns = values.shape if channels_first else np.moveaxis(values, -1, 0).shape
     st.image(heatmap.feature_maps(values, channels_first, scale), clamp=True)
-    shown = min(channels, heatmap.MAX_MAPS)
-    cut = rows > heatmap.MAP_CELLS or columns > heatmap.MAP_CELLS
-    st.caption(f"One {rows}×{columns} picture per channel ({'the first axis, channels_first' if channels_first else 'the last axis'}), "
-               f"channel 0 first, left to right" + (f"; {shown} of {channels} channels" if shown < channels else "")
-               + (f"; each cut to its first {heatmap.MAP_CELLS}×{heatmap.MAP_CELLS}" if cut else "") + ".")
+    axis = "the first axis, channels_first" if channels_first else "the last axis"
+    notes = [f"One {rows}×{columns} picture per channel ({axis}), channel 0 first, left to right"]
+    if channels > heatmap.MAX_MAPS:
+        notes.append(f"{heatmap.MAX_MAPS} of {channels} channels")
+    if rows > heatmap.MAP_CELLS or columns > heatmap.MAP_CELLS:
+        notes.append(f"each cut to its first {heatmap.MAP_CELLS}×{heatmap.MAP_CELLS}")
+    st.caption("; ".join(notes) + ".")

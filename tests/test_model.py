@@ -35,43 +35,26 @@ def test_forward_returns_every_intermediate():
     np.testing.assert_array_equal(tensors[-1], hand_model().predict(X))
 
 
-def test_forward_calls_checkpoint_before_each_layer_and_stops_when_it_raises():
+@pytest.mark.parametrize("run,stop_at", [("forward", 3), ("predict", 2)])
+def test_a_run_calls_checkpoint_before_each_layer_and_stops_when_it_raises(run, stop_at):
+    """The Build page's output is a predict, the Forward page's a forward: a long one stops when the visitor leaves."""
     calls = []
-    hand_model().forward(X, checkpoint=lambda: calls.append(1))
+    result = getattr(hand_model(), run)(X, checkpoint=lambda: calls.append(1))
+    np.testing.assert_array_equal(result[-1] if run == "forward" else result, [[15]])
     assert len(calls) == 4
 
     class Stop(Exception):
         pass
 
-    def stop_at_third():
+    def stop():
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == stop_at:
             raise Stop
 
     calls.clear()
     with pytest.raises(Stop):
-        hand_model().forward(X, checkpoint=stop_at_third)
-    assert len(calls) == 3
-
-
-def test_predict_calls_checkpoint_before_each_layer_and_stops_when_it_raises():
-    """The Build page's output is a predict: a long one must stop when the visitor leaves, as forward does."""
-    calls = []
-    np.testing.assert_array_equal(hand_model().predict(X, checkpoint=lambda: calls.append(1)), [[15]])
-    assert len(calls) == 4
-
-    class Stop(Exception):
-        pass
-
-    def stop_at_second():
-        calls.append(1)
-        if len(calls) == 2:
-            raise Stop
-
-    calls.clear()
-    with pytest.raises(Stop):
-        hand_model().predict(X, checkpoint=stop_at_second)
-    assert len(calls) == 2
+        getattr(hand_model(), run)(X, checkpoint=stop)
+    assert len(calls) == stop_at
 
 
 def test_forward_keeps_the_output_even_when_nothing_else_fits():

@@ -219,7 +219,7 @@ def _hook(layer, method: str, *args) -> str:
 
 def _limit_issue(layers, i, names, shape, why, input_shape: tuple, with_fixes: bool) -> ShapeIssue:
     layer = layers[i]
-    remove = Fix("remove_layer", f"remove {names[i]}", i)
+    remove = _remove(names, i)
     return ShapeIssue(
         layer_index=i, layer_name=names[i], kind=layer.kind,
         expected="a model within netbuilder's limits and budgets", received=shape,
@@ -286,7 +286,7 @@ class FixContext:
             wanted = None if last is None else (*self.input_shape[:-1], *last)
         if wanted is None:
             return None
-        return Fix("set_input_shape", f"set the input shape to {format_shape(wanted)}", None, tuple(wanted))
+        return _set_input(wanted)
 
     def _input_for(self, shape: tuple, scale_of) -> tuple | None:
         factor = 1
@@ -347,14 +347,24 @@ def _checked_fixes(layers, i, input_shape, shape, problem, names, reports) -> tu
             kept.append(fix)
     if not any(fix.action == "set_input_shape" for fix in kept):
         for wanted in context.rank_input_shapes():  # a general rule for the wrong number of axes: the first that works
-            fix = Fix("set_input_shape", f"set the input shape to {format_shape(wanted)}", None, wanted)
+            fix = _set_input(wanted)
             if _fix_works(layers, i, input_shape, fix):
                 kept.append(fix)
                 break
-    remove = Fix("remove_layer", f"remove {names[i]}", i)
+    remove = _remove(names, i)
     if _fix_works(layers, i, input_shape, remove):
         kept = [fix for fix in kept if fix != remove] + [remove]
     return tuple(kept)
+
+
+def _set_input(shape) -> Fix:
+    """Set the model's per-sample input shape."""
+    return Fix("set_input_shape", f"set the input shape to {format_shape(tuple(shape))}", None, tuple(shape))
+
+
+def _remove(names, i: int) -> Fix:
+    """The fix offered last for any failing layer: take it away."""
+    return Fix("remove_layer", f"remove {names[i]}", i)
 
 
 def _fix_works(layers, i, input_shape, fix: Fix) -> bool:

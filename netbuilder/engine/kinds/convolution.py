@@ -249,12 +249,11 @@ class _Conv(Layer):
             scratch_large=out + activation.scratch_large if separate else 0, large_at=out,
             capped_scratch=activation.capped_scratch if separate else 0, scratch_cap=activation.scratch_cap,
             train_overhead=math.prod(self.kernel_size) * _TRAIN_CELL_MICROSECONDS * MICROSECOND,
-            # forward_train keeps the pre-activation z beside y; backward makes z's gradient (and the activation
-            # gradient's temporary), the patches again (and the padded input), their gradient, the padded input's gradient
-            # (channels_first: tensordot copies the patches once more)
-            # backward builds the patches again and adds their gradient back cell by kernel cell into strided slices of
-            # the padded input's gradient (a read, an add and a strided write per patch value), then crops it; an
-            # activation is applied again out of place, and its gradient taken
+            # Training. Work: backward builds the patches again and adds their gradient back cell by kernel cell into
+            # strided slices of the padded input's gradient, then crops it; an activation is applied again out of
+            # place, and its gradient taken. Memory: forward_train keeps the pre-activation z beside y; backward makes
+            # z's gradient (and the activation gradient's temporary), the patches again (and the padded input), their
+            # gradient and the padded input's gradient (channels_first: tensordot copies the patches once more).
             train_elementwise=3 * padded_size + patches + self._train_patch_ops(shape) * every_patch
             + (0 if linear else activation.elementwise + _TRAIN_GRADIENT_OPS * out),
             train_kept=0 if linear else out,

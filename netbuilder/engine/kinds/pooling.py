@@ -156,16 +156,16 @@ class _Pool(Layer):
         outputs = math.prod(out) * channels
         divide = outputs if self.mode == "average" else 0
         cells = math.prod(self.pool_size)
-        # backward pools again (the output and the padded input), makes the padded input's gradient and, per window
-        # cell, a comparison with the maximum and its share of the gradient (the average: one share for all cells)
-        backward = 2 * padded_size + 3 * outputs
+        # Training. Memory: backward pools again (the output and the padded input), makes the padded input's gradient
+        # and, per window cell, a comparison with the maximum and its share of the gradient (average: one share for
+        # all cells). Work beyond the passes: per window cell, max compares with the maximum, masks out the cells
+        # already taken, multiplies and adds the gradient and marks the taken ones (six NumPy calls, about 3
+        # operations' time measured); average adds its share; the padded input is made and read again.
+        per_cell = 3 if self.mode == "max" else 1
         return Cost(elementwise=padded_size + outputs * cells + divide, scratch=padded_size,
                     overhead=cells * _CELL_MICROSECONDS * MICROSECOND, train_overhead=cells * _TRAIN_CELL_MICROSECONDS * MICROSECOND,
-                    train_scratch=backward,
-                    # backward pools again, then per window cell: max compares with the maximum, masks out the cells
-                    # already taken, multiplies and adds the gradient, marks the taken ones (six NumPy calls, about 3 operations' time
-                    # measured); average adds its share
-                    train_elementwise=padded_size + outputs * cells * (3 if self.mode == "max" else 1) + 2 * padded_size)
+                    train_scratch=2 * padded_size + 3 * outputs,
+                    train_elementwise=3 * padded_size + outputs * cells * per_cell)
 
     def _counts(self, pad, out, dims, dtype) -> np.ndarray:
         """How many real cells each `same` window holds, shaped to divide the output (cached per geometry)."""

@@ -300,9 +300,8 @@ class _Recurrent(Layer):
     def suggest_fixes(self, shape, problem, context) -> list:
         fixes, name = [], context.name
         if len(shape) == 2:
-            earlier = return_sequences_source(context)
-            if earlier is not None:
-                j = earlier
+            j = return_sequences_source(context)
+            if j is not None:
                 fixes += return_sequences_fixes(shape, context)
                 reports = getattr(context, "reports", ())
                 if j < len(reports):  # or repeat its summary once per step: an encoder-decoder

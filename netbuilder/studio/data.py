@@ -26,13 +26,19 @@ FILLS = ("random", "zeros", "range")  # how `fill` makes input data
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 _NUMPY_ARRAY = re.compile(r"^\s*array\((.*?)(?:,\s*dtype=[a-z0-9_.]+)?\)\s*$", re.DOTALL)
-# One pass of rewrites from NumPy's print format (and nan/inf words) to JSON, each kept to map columns back:
-_REWRITES = re.compile(
-    r"(?P<alias>\b(?i:nan|inf(?:inity)?)\b)"  # nan, inf, infinity in any case: JSON's NaN, Infinity
-    r"|(?P<bare>(?<=[0-9])\.(?![0-9]))"  # NumPy's `1.` is JSON's `1.0`
-    r"|(?P<lead>(?<![0-9])\.(?=[0-9]))"  # `.5` is `0.5`
-    r"|(?P<space>(?<=[0-9A-Za-z.\]])[ \t\n\r]+(?=[-+0-9.\[A-Za-z]))"  # `1 2`, `] [`: a comma between
+# NumPy's print format and nan/inf words, rewritten as JSON writes them: (name, pattern, what it becomes)
+_REWRITE_RULES = (
+    ("nan", r"\b(?i:nan)\b", "NaN"),  # in any case
+    ("inf", r"\b(?i:inf(?:inity)?)\b", "Infinity"),
+    ("bare", r"(?<=[0-9])\.(?![0-9])", ".0"),  # NumPy's `1.` is JSON's `1.0`
+    ("lead", r"(?<![0-9])\.(?=[0-9])", "0."),  # `.5` is `0.5`
+    ("space", r"(?<=[0-9A-Za-z.\]])[ \t\n\r]+(?=[-+0-9.\[A-Za-z])", ", "),  # `1 2`, `] [`: a comma between
 )
+# one pass, each rewrite kept to map error columns back to what the visitor typed
+_REWRITES = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern, _ in _REWRITE_RULES))
+_REWRITTEN = {name: word for name, _, word in _REWRITE_RULES}
+# The same rules as plain string substitutions (no Python call per match): the fast path for text that parses.
+_FAST_REWRITES = [(re.compile(pattern), word) for _, pattern, word in _REWRITE_RULES]
 _BAD_CHAR = re.compile(r"[^0-9eE+\-.\[\], \t\n\rA-Za-z]")  # JSON's whitespace only: the text stays ASCII
 _NOT_NUMBER = re.compile(r"\b(?:true|false|null)\b")
 _RAGGED = re.compile(r"inhomogeneous shape after (\d+) dimensions")
@@ -81,12 +87,6 @@ def _check_text(text) -> None:
         )
 
 
-# The same rewrites as plain string substitutions (no Python call per match): the fast path for text that parses.
-_FAST_REWRITES = [(re.compile(r"(?i)\bnan\b"), "NaN"), (re.compile(r"(?i)\binf(?:inity)?\b"), "Infinity"),
-                  (re.compile(r"(?<=[0-9])\.(?![0-9])"), ".0"), (re.compile(r"(?<![0-9])\.(?=[0-9])"), "0."),
-                  (re.compile(r"(?<=[0-9A-Za-z.\]])[ \t\n\r]+(?=[-+0-9.\[A-Za-z])"), ", ")]
-
-
 def _as_json_fast(text: str) -> str:
     """`_as_json`'s text without keeping its rewrites (about 10× faster on NumPy's print format)."""
     if text.lstrip().startswith("array(") and (m := _NUMPY_ARRAY.match(text)):
@@ -106,8 +106,7 @@ def _as_json(text: str) -> tuple[str, int, list[tuple[int, int, int]]]:
     rewrites = []
 
     def rewrite(m):
-        kind = m.lastgroup
-        word = {"bare": ".0", "lead": "0.", "space": ", "}.get(kind) or ("NaN" if m.group().lower() == "nan" else "Infinity")
+        word = _REWRITTEN[m.lastgroup]
         rewrites.append((offset + m.start(), len(m.group()), len(word)))
         return word
 

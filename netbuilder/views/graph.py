@@ -185,13 +185,14 @@ def _more(graph, prev: str, shape, hidden: list[int], rows, reports, fail_at: in
     names = ", ".join(rows[i][1] for i in hidden)
     where = "below" if any(row[0] == selected for row in rows[:first]) or selected == "input" else "above"
     label = f"<b>{len(hidden)} layers {where}</b><br/>{_small(f'{first + 1} to {last + 1} in the list')}"
-    if last < fail_at:
-        graph.node(node, _html(label), style="rounded,dashed", fillcolor="white", tooltip=attribute_text(names[:300]))
-        _edge(graph, prev, node, shape)
-        return node, reports[last].output_shape if last < len(reports) else None
-    graph.node(node, _html(label), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK, tooltip=attribute_text(names[:300]))
-    _edge(graph, prev, node, None, **_GREY)
-    return node, None
+    known = last < fail_at  # past the failure nothing is known: greyed, no shapes
+    look = {"fillcolor": "white"} if known else {"color": GREY_LINE, "fontcolor": GREY_INK}
+    graph.node(node, _html(label), style="rounded,dashed", tooltip=attribute_text(names[:300]), **look)
+    if not known:
+        _edge(graph, prev, node, None, **_GREY)
+        return node, None
+    _edge(graph, prev, node, shape)
+    return node, reports[last].output_shape if last < len(reports) else None
 
 
 # --- rendering with the real `dot` --------------------------------------------------------------

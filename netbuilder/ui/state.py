@@ -10,6 +10,8 @@ area of the page where the visitor acted (`notify(area, ...)`, shown there by `s
 
 from __future__ import annotations
 
+import functools
+import logging
 import random
 import re
 import sys
@@ -94,6 +96,46 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+# --- the page boundary -------------------------------------------------------------------------------
+def failure(e: Exception) -> str:
+    """What an unexpected failure was, in words (its details go to the server's log, never to the visitor)."""
+    if isinstance(e, MemoryError):
+        return "it needs more memory than this server can give"
+    if isinstance(e, RecursionError):
+        return "what was given is nested too deeply"
+    return "something went wrong"
+
+
+@contextmanager
+def guard(part: str) -> Iterator[None]:
+    """Whatever goes wrong inside one part of the page stays there: a short message, the model kept.
+
+    Streamlit's own stop and rerun signals are BaseExceptions and pass through."""
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001 — the boundary: nothing may take the page down
+        logging.getLogger("netbuilder").exception("page part %r failed", part)
+        st.error(f"The {part} could not be shown: {failure(e)}. The model was kept; Undo and every other part still work.")
+
+
+def callback(area: str):
+    """Decorator: a widget's callback behind the page's boundary. Callbacks run before the page is drawn, outside
+    any `guard`, so an exception there would reach Streamlit's error box: it becomes a message in `area` instead."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001 — the boundary, as in guard
+                logging.getLogger("netbuilder").exception("callback %r failed", fn.__name__)
+                notify(area, "error", f"That did not work: {failure(e)}. The model was kept as it was.")
+
+        return run
+
+    return wrap
+
+
 # --- the session ----------------------------------------------------------------------------------
 def init_state() -> None:
     """First run of a session: the shared model from `?model=`, else the seed article's model."""
@@ -152,11 +194,13 @@ def keep_selection_valid() -> None:
         ss.selection = ids[0] if ids else INPUT
 
 
+@callback("editor")
 def on_select() -> None:
     """The layer list's radio (key "selected") changed: remember the choice beyond this page."""
     ss.selection = ss.selected
 
 
+@callback("input")
 def on_input_text() -> None:
     """The input box (key "input_text") changed: it becomes the model's input data."""
     ss.input_data = ss.input_text
@@ -189,6 +233,7 @@ def fit_input(area: str) -> None:
 
 
 # --- callbacks --------------------------------------------------------------------------------------
+@callback("editor")
 def on_setting(layer_id: int, setting, key: str) -> None:
     """A generated setting widget changed: its value (text fields parsed by the setting) into the model."""
     raw = ss[key]
@@ -200,20 +245,24 @@ def on_setting(layer_id: int, setting, key: str) -> None:
     commit(lambda s: s.update(layer_id, **{setting.name: value}), f"set {setting.name} to {str(raw)[:30]}", "editor")
 
 
+@callback("input")
 def on_input_shape() -> None:
     text = ss.input_shape_text
     if commit(lambda s: s.with_input_shape(data.parse_shape(text)), f"set the input shape to {text[:30]!r}", "input"):
         fit_input("input")
 
 
+@callback("toolbar")
 def on_seed() -> None:
     commit(lambda s: s.with_seed(ss.seed), "set the seed", "toolbar")
 
 
+@callback("toolbar")
 def on_random_seed() -> None:
     commit(lambda s: s.with_seed(random.randint(0, MAX_SEED)), "draw a new seed", "toolbar")
 
 
+@callback("editor")
 def on_add() -> None:
     kind, count = ss.add_kind, ss.get("add_count", 1)
     index = selected_index()
@@ -225,15 +274,18 @@ def on_add() -> None:
         select(new[-1])
 
 
+@callback("editor")
 def on_move(layer_id: int, delta: int) -> None:
     commit(lambda s: s.move(layer_id, delta), "move the layer", "editor")
 
 
+@callback("editor")
 def on_duplicate(layer_id: int) -> None:
     count = ss.get("duplicate_count", 1)
     commit(lambda s: s.duplicate(layer_id, count), f"duplicate the layer {count} time(s)", "editor")
 
 
+@callback("editor")
 def on_delete(layer_id: int) -> None:
     index = selected_index()
     if commit(lambda s: s.remove(layer_id), "delete the layer", "editor"):
@@ -241,11 +293,13 @@ def on_delete(layer_id: int) -> None:
         select(layers[min(index or 0, len(layers) - 1)].id if layers else INPUT)
 
 
+@callback("editor")
 def on_clear() -> None:
     if commit(lambda s: s.clear(), "clear the layers", "editor"):
         select(INPUT)
 
 
+@callback("fix")
 def on_fix(k: int) -> None:
     issue = spec().analysis.issue
     if issue is not None and k < len(issue.fixes):
@@ -257,6 +311,7 @@ def on_fix(k: int) -> None:
                 fit_input("fix")
 
 
+@callback("toolbar")
 def on_history(step: str) -> None:
     """Undo or redo; if that changed the input shape (e.g. undoing a preset), make the input fit again."""
     shape = spec().input_shape
@@ -266,6 +321,7 @@ def on_history(step: str) -> None:
         fit_input("toolbar")
 
 
+@callback("toolbar")
 def load_preset(name: str) -> None:
     preset = presets.PRESETS[name]
     if commit(lambda s: preset.spec, f"load the preset {preset.title!r}", "toolbar"):
@@ -277,15 +333,18 @@ def load_preset(name: str) -> None:
         notify("toolbar", "info", f"Loaded **{plain(preset.title)}**. {plain(preset.lesson)}")
 
 
+@callback("toolbar")
 def on_preset() -> None:
     if ss.get("preset_name") is not None:
         load_preset(ss.preset_name)
 
 
+@callback("input")
 def on_fill(kind: str) -> None:
     ss.input_data = data.fill_text(kind, spec().input_shape, seed=random.randint(0, MAX_SEED))
 
 
+@callback("import")
 def on_import() -> None:
     upload = ss.get("import_file")
     text = upload.getvalue().decode("utf-8", errors="replace") if upload is not None else ss.get("import_text", "")
@@ -298,6 +357,7 @@ def on_import() -> None:
         notify("import", "success", f"Imported a model with {len(spec().layers)} layers; its weights are fresh from seed {spec().seed}.")
 
 
+@callback("paste")
 def on_paste(mode: str) -> None:
     """Pasted Keras-style layers: replace the model's layers, or append them."""
     try:
@@ -318,22 +378,6 @@ def on_paste(mode: str) -> None:
         skipped = f" Left out (netbuilder has no such setting): {plain(', '.join(pasted.ignored))}." if pasted.ignored else ""
         notify("paste", "success", f"{'Replaced the layers with' if mode == 'replace' else 'Appended'} "
                                     f"{len(pasted.layers)} layer(s).{skipped}")
-
-
-# --- the page boundary -------------------------------------------------------------------------------
-@contextmanager
-def guard(part: str) -> Iterator[None]:
-    """Whatever goes wrong inside one part of the page stays there: a short message, the model kept.
-
-    Streamlit's own stop and rerun signals are BaseExceptions and pass through."""
-    try:
-        yield
-    except Exception as e:  # noqa: BLE001 — the boundary: nothing may take the page down
-        import logging
-
-        logging.getLogger("netbuilder").exception("page part %r failed", part)
-        message = "it needs more memory than this server can give" if isinstance(e, MemoryError) else "something went wrong"
-        st.error(f"The {part} could not be shown: {message}. The model was kept; Undo and every other part still work.")
 
 
 def waiting() -> None:

@@ -1,11 +1,13 @@
-"""netbuilder.studio.data: input text (JSON or NumPy's print format) → float32 batch, fills, and text that reads back exactly."""
+"""netbuilder.studio.data: input text (JSON or NumPy's print format) → float32 batch, fills, text that reads back exactly,
+and CSV training data."""
 
 import numpy as np
 import pytest
 
 from netbuilder import InputDataError, LayerConfigError
-from netbuilder.engine.limits import MAX_BATCH, MAX_INPUT_TEXT_CHARS
-from netbuilder.studio.data import FILLS, ParsedInput, check_batch, fill, fill_text, format_array, parse_array
+from netbuilder.engine.limits import MAX_BATCH, MAX_CSV_COLUMNS, MAX_INPUT_TEXT_CHARS, MAX_TRAIN_SAMPLES
+from netbuilder.studio.data import (FILLS, CsvData, ParsedInput, check_batch, fill, fill_text, format_array, parse_array,
+                                    parse_csv)
 
 
 def error(text, shape=(3, 2)) -> str:
@@ -270,3 +272,177 @@ def test_fill_text_writes_numbers_for_small_inputs_and_the_word_for_large_ones()
     assert fill_text("range", (1000, 1000)) == "range"
     assert fill_text("random", (200, 200), seed=5) == "random:5"
     assert parse_array(fill_text("random", (200, 200), seed=5), (200, 200)).array.shape == (1, 200, 200)
+
+
+# --- CSV training data ----------------------------------------------------------------------------
+def f32(values) -> np.ndarray:
+    return np.array(values, dtype=np.float32)
+
+
+def csv_error(raw, shape=()) -> str:
+    with pytest.raises(InputDataError) as e:
+        parse_csv(raw, shape)
+    return str(e.value)
+
+
+def assert_read(data: CsvData, x, y) -> None:
+    assert isinstance(data, CsvData) and data.x.dtype == np.float32 and data.y.dtype == np.float32
+    np.testing.assert_array_equal(data.x, f32(x))
+    np.testing.assert_array_equal(data.y, f32(y))
+    assert data.x.shape == f32(x).shape and data.y.shape == f32(y).shape  # assert_array_equal broadcasts
+
+
+def test_csv_rows_are_samples_features_first_then_targets():
+    data = parse_csv("1,2,3,4,0.5,-1\n5,6,7,8,1e-3,2\n", (2, 2))
+    assert_read(data, [[[1, 2], [3, 4]], [[5, 6], [7, 8]]], [[0.5, -1], [0.001, 2]])
+    assert data.note == "Read 2 rows × 6 columns: 4 input values and 2 targets per row."
+    x, y, note = parse_csv(b"0.1,7", ())  # a NamedTuple: unpacks like the old (x, y)
+    assert x.tolist() == [np.float32(0.1)] and y.tolist() == [[7]] and note.startswith("Read 1 row × 2 columns: 1 input value")
+
+
+def test_csv_bom_is_removed_not_taken_for_a_header():
+    expected = [1, 3], [[2], [4]]
+    assert_read(parse_csv(b"\xef\xbb\xbf1,2\n3,4\n", ()), *expected)  # Excel's "CSV UTF-8"
+    assert_read(parse_csv("\ufeff1,2\n3,4\n", ()), *expected)  # bytes decoded by the caller keep it
+    data = parse_csv(b"\xef\xbb\xbfx,y\n1,2\n", ())
+    assert data.note.endswith("The first row was taken as column names (x, y).")  # not "\ufeffx"
+
+
+def test_csv_first_row_of_infinity_is_data_and_is_refused():
+    assert csv_error("Infinity,1\n2,3") == "row 1, column 1: 'Infinity' is not a finite number; training data must be finite"
+    assert csv_error("1,-INF\n2,3") == "row 1, column 2: '-INF' is not a finite number; training data must be finite"
+    assert csv_error("nan,1\n2,3") == "row 1, column 1: 'nan' is not a finite number; training data must be finite"
+    assert csv_error("x,y\n1,2\n3,NaN") == "row 3, column 2: 'NaN' is not a finite number; training data must be finite"
+
+
+def test_csv_numbers_beyond_float32_are_refused_not_made_inf():
+    assert csv_error("x,y\n1,2\n3,1e39") == (
+        "row 3, column 2: '1e39' is outside float32's range (at most ±3.4028235e+38); training data must be finite")
+    assert csv_error("-1e400,1").startswith("row 1, column 1: '-1e400' is outside float32's range")  # beyond float64 too
+    assert csv_error("1," + "9" * 100).startswith("row 1, column 2: '" + "9" * 40 + "…' is outside float32's range")
+    assert_read(parse_csv("3.4028235e38,-3.4028235e38", ()), [np.finfo(np.float32).max], [[-np.finfo(np.float32).max]])
+
+
+def test_csv_decimal_commas_with_semicolons():
+    assert_read(parse_csv("1,5;2,5\n", ()), [1.5], [[2.5]])  # two numbers, not four
+    data = parse_csv("1,5;2,5\n-3,25;4\n,5;1e3\n", ())
+    assert_read(data, [1.5, -3.25, 0.5], [[2.5], [4], [1000]])
+    assert data.note == "Read 3 rows × 2 columns with ';' between values and ',' as the decimal mark: 1 input value and 1 target per row."
+    data = parse_csv("1.5;2\n3;4\n", ())  # ';' with '.' decimals
+    assert_read(data, [1.5, 3], [[2], [4]])
+    assert data.note == "Read 2 rows × 2 columns with ';' between values: 1 input value and 1 target per row."
+
+
+def test_csv_mixed_decimal_marks_and_commas_in_comma_files_are_refused():
+    assert csv_error("x;y\n1.5;2\n3,5;4") == ("row 2, column 1: '1.5' has '.' as its decimal mark but other cells have ',';"
+                                             " write every number with the same decimal mark")
+    assert csv_error('"1,5",2') == ("row 1, column 1: '1,5' is not a number: with ',' between values, the decimal mark is '.' "
+                                    "(or separate values with ';')")
+
+
+def test_csv_ambiguous_separators_are_refused():
+    assert csv_error("1;2\t3\n") == (
+        "the first row has both ';' and tabs between its cells: separate values with one of ',', ';' or a tab, the same in "
+        "every row (with ';' or a tab, ',' may be the decimal mark: 1,5;2,5)")
+    assert csv_error("1,2\n3;4\n") == "row 2 has 1 cell but row 1 has 2: every row must have as many cells, separated by ','"
+
+
+def test_csv_header_row_is_taken_only_if_a_cell_is_a_word():
+    data = parse_csv("sepal_length,sepal_width,petal_length,petal_width,label\n5.1,3.5,1.4,0.2,0\n4.9,3,1.4,0.2,1\n", (4,))
+    assert_read(data, [[5.1, 3.5, 1.4, 0.2], [4.9, 3, 1.4, 0.2]], [[0], [1]])
+    assert data.note == ("Read 2 rows × 5 columns: 4 input values and 1 target per row. "
+                         "The first row was taken as column names (sepal_length, sepal_width, …, label).")
+    data = parse_csv("1, 2,label\n1,2,3\n", (2,))  # one word is enough
+    assert_read(data, [[1, 2]], [[3]])
+    assert data.note.endswith("The first row was taken as column names (1, 2, label).")
+    assert_read(parse_csv("-1,.5,1e3\n1,2,3\n", (2,)), [[-1, 0.5], [1, 2]], [[1000], [3]])  # numbers: data
+    assert csv_error("1,,2\n3,4,5", (1,)) == "row 1, column 2 is empty: every cell must be a number"  # empty is no word
+    assert csv_error("x,y\n") == "the CSV file has column names (row 1) but no rows of numbers after them"
+    assert csv_error("x,y\n1,2\nx,y\n3,4") == "row 3, column 1: 'x' is not a number (only the first row may hold column names)"
+
+
+def test_csv_quoted_cells_and_spaces():
+    assert_read(parse_csv('"1.5","2"\n 3 , "4"\n', ()), [1.5, 3], [[2], [4]])
+    data = parse_csv('"a,b","c ""quoted"""\n1,2\n', ())  # separators and quotes inside quotes are part of the name
+    assert_read(data, [1], [[2]])
+    assert data.note.endswith('The first row was taken as column names (a,b, c "quoted").')
+    assert csv_error('1,"2\n3",4') == 'row 1: a quote (") is not closed on its row; a quoted cell such as "1.5" must end on the row it starts'
+
+
+def test_csv_tab_separators():
+    data = parse_csv("x\ty\tz\n1\t2\t3\n4\t5,5\t6\n", (2,))
+    assert_read(data, [[1, 2], [4, 5.5]], [[3], [6]])
+    assert data.note == ("Read 2 rows × 3 columns with tabs between values and ',' as the decimal mark: 2 input values and "
+                         "1 target per row. The first row was taken as column names (x, y, z).")
+
+
+@pytest.mark.parametrize("raw", ["1,2\r\n3,4\r\n", "1,2\r3,4\r", b"1,2\r\n3,4", "\n1,2\n\n  \n3,4\n\n"])
+def test_csv_line_ends_and_blank_lines(raw):
+    assert_read(parse_csv(raw, ()), [1, 3], [[2], [4]])
+
+
+def test_csv_row_numbers_count_the_header_and_blank_lines_as_a_spreadsheet_does():
+    assert csv_error("x,y\r\n\r\n1,2\r\n3,oops\r\n") == "row 4, column 2: 'oops' is not a number (only the first row may hold column names)"
+
+
+def test_csv_empty_cells_are_refused():
+    assert csv_error("1,2\n3,\n") == "row 2, column 2 is empty: every cell must be a number"
+    assert csv_error("1,2\n,4\n") == "row 2, column 1 is empty: every cell must be a number"
+    assert csv_error('1,2\n3," "\n') == "row 2, column 2 is empty: every cell must be a number"
+    assert csv_error("1,2\n,,\n") == "row 2 has 3 cells but row 1 has 2: every row must have as many cells, separated by ','"
+
+
+def test_csv_ragged_rows_name_the_first_that_differs():
+    assert csv_error("1,2,3\n4,5,6\n7,8\n9,10,11,12\n", (2,)) == (
+        "row 3 has 2 cells but row 1 has 3: every row must have as many cells, separated by ','")
+    assert csv_error("a;b\n1;2;3\n") == "row 2 has 3 cells but row 1 has 2: every row must have as many cells, separated by ';'"
+
+
+def test_csv_needs_a_target_column():
+    assert csv_error("1,2,3", (3,)) == (
+        "each row needs the model's 3 input values and then at least one target: 4 or more values; the rows have 3")
+    assert csv_error("5\n6", ()) == (
+        "each row needs the model's 1 input value and then at least one target: 2 or more values; the rows have 1")
+
+
+def test_csv_row_bound():
+    assert len(parse_csv("1,2\n" * MAX_TRAIN_SAMPLES, ()).x) == MAX_TRAIN_SAMPLES
+    assert len(parse_csv("x,y\n" + "1,2\n" * MAX_TRAIN_SAMPLES, ()).y) == MAX_TRAIN_SAMPLES  # a header is no sample
+    too_many = f"at most {MAX_TRAIN_SAMPLES:,} samples are allowed (one a row, after a row of column names if there is one)"
+    assert csv_error("1,2\n" * (MAX_TRAIN_SAMPLES + 1)) == f"the CSV file has {MAX_TRAIN_SAMPLES + 1:,} rows; {too_many}"
+    assert csv_error("x,y\n" + "1,2\n" * (MAX_TRAIN_SAMPLES + 1)) == f"the CSV file has {MAX_TRAIN_SAMPLES + 2:,} rows; {too_many}"
+    assert csv_error("1,2\n" * 300_000) == f"the CSV file has 300,000 rows; {too_many}"  # counted before pandas
+
+
+def test_csv_size_and_column_bounds():
+    assert csv_error(b" " * (MAX_INPUT_TEXT_CHARS + 1)) == (
+        f"the CSV file has {MAX_INPUT_TEXT_CHARS + 1:,} bytes; at most {MAX_INPUT_TEXT_CHARS:,} are allowed")
+    assert csv_error(" " * (MAX_INPUT_TEXT_CHARS + 1)) == (
+        f"the CSV file has {MAX_INPUT_TEXT_CHARS + 1:,} characters; at most {MAX_INPUT_TEXT_CHARS:,} are allowed")
+    wide = ",".join(["1"] * (MAX_CSV_COLUMNS + 1))
+    assert csv_error(wide) == f"the CSV file's rows have {MAX_CSV_COLUMNS + 1:,} cells; at most {MAX_CSV_COLUMNS:,} are allowed"
+    assert csv_error(wide, (MAX_CSV_COLUMNS,)).endswith(f"(this model's input alone takes {MAX_CSV_COLUMNS:,}: type x and y instead)")
+    data = parse_csv(",".join(["2"] * MAX_CSV_COLUMNS), (MAX_CSV_COLUMNS - 1,))
+    assert_read(data, np.full((1, MAX_CSV_COLUMNS - 1), 2), [[2]])
+
+
+def test_csv_must_be_utf8_text():
+    assert csv_error(b"x,y\n1,2\n\xe9t\xe9,3\n") == (
+        "the CSV file must be UTF-8 text, and byte 0xE9 on line 3 is not UTF-8: save the file as UTF-8 (in Excel, “CSV UTF-8”)")
+    assert_read(parse_csv("é,ü\n1,2".encode(), ()), [1], [[2]])  # UTF-8 column names are fine
+    assert csv_error(123) == "a CSV file must be bytes or text; received int"
+
+
+def test_csv_empty_file():
+    expected = "the CSV file is empty: write one sample per row, its input values then its target(s), such as 0.5,1,0"
+    assert csv_error(b"") == csv_error("\n \n\t\n") == csv_error(b"\xef\xbb\xbf") == expected
+
+
+def test_csv_words_and_other_text_are_not_numbers():
+    for cell in ("1_000", "0x10", "١", "1.2.3", "--1", "1e", "true"):
+        assert csv_error(f"1,2\n3,{cell}\n") == f"row 2, column 2: {cell!r} is not a number (only the first row may hold column names)"
+
+
+def test_csv_bad_input_shape_is_the_callers_error():
+    with pytest.raises(LayerConfigError):
+        parse_csv("1,2", (0,))

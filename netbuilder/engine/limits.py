@@ -17,6 +17,7 @@ MAX_NAME_CHARS = 64  # characters of a layer or model name
 MAX_INPUT_TEXT_CHARS = 2_000_000  # characters of forward-pass input text we parse (checked before parsing)
 MAX_BATCH = 1024  # samples in one forward-pass input
 MAX_TRAIN_SAMPLES = 20_000  # samples of one training data set (a CSV upload, typed x and y)
+MAX_CSV_COLUMNS = 10_000  # cells in a row of a CSV file (checked before pandas reads it: pandas spends ~50 µs a column)
 MAX_LINK_CHARS = 8_000  # characters of a share-link token: the URL must stay pasteable
 MAX_LINK_JSON_BYTES = 65_536  # bytes a share-link token may inflate to; a zlib bomb stops here
 MAX_LINK_JSON_DEPTH = 8  # nesting of a share link's JSON (checked before json.loads; a model needs 6)

@@ -1,16 +1,25 @@
-"""Input data for the forward pass: text ⇄ float32 arrays, and ready-made fills.
+"""Input data: forward-pass text ⇄ float32 arrays, ready-made fills, and training data from CSV files.
 
-Text is a JSON nested list such as `[[[1, 2], [3, 4], [5, 6]]]`, read with `json` (never eval). NumPy's
+Forward-pass text is a JSON nested list such as `[[[1, 2], [3, 4], [5, 6]]]`, read with `json` (never eval). NumPy's
 print format is read too: numbers separated by spaces (`[[1 2] [3 4]]`), and `array([...], dtype=float32)`.
 Non-finite values are allowed (they are valid float32 and show how NaN spreads through a model):
 `NaN`, `Infinity`, `-Infinity` as JSON writes them, and `nan`, `inf`, `-inf`, `infinity` in any
 case. Trailing commas, strings, true/false/null and objects are rejected, as are numbers outside
 float32's range (|x| > 3.4028235e38 would become inf). Every problem with the data is an
 InputDataError; an invalid `input_shape` is the caller's bug and raises check_input_shape's error.
+
+A CSV file (parse_csv) holds one sample per row: its input values, then its target(s). pandas reads it (quotes,
+spaces after separators) as text only — no NA words, nothing converted — and the numbers are checked here: every
+one must be a finite float32 (training data has no NaN or inf), and an error names its row and column as a
+spreadsheet counts them. Values are separated by ',', ';' or tabs, whichever the first row uses; with ';' or tabs,
+',' is the decimal mark, as European spreadsheets write it. The first row names the columns if one of its cells
+is a word. Size, rows and cells a row are bounded before pandas reads anything (MAX_INPUT_TEXT_CHARS,
+MAX_TRAIN_SAMPLES, MAX_CSV_COLUMNS: pandas spends about 50 µs a column).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -20,7 +29,8 @@ import numpy as np
 
 from ..engine.errors import InputDataError
 from ..engine.shapes import check_input_shape, format_batch_shape, format_shape
-from ..engine.limits import MAX_BATCH, MAX_INPUT_RANK, MAX_INPUT_TEXT_CHARS, MAX_TENSOR_ELEMENTS, MAX_TRAIN_SAMPLES
+from ..engine.limits import (MAX_BATCH, MAX_CSV_COLUMNS, MAX_INPUT_RANK, MAX_INPUT_TEXT_CHARS, MAX_TENSOR_ELEMENTS,
+                             MAX_TRAIN_SAMPLES)
 
 FILLS = ("random", "zeros", "range")  # how `fill` makes input data
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -43,6 +53,15 @@ _BAD_CHAR = re.compile(r"[^0-9eE+\-.\[\], \t\n\rA-Za-z]")  # JSON's whitespace o
 _NOT_NUMBER = re.compile(r"\b(?:true|false|null)\b")
 _RAGGED = re.compile(r"inhomogeneous shape after (\d+) dimensions")
 
+# CSV files (parse_csv)
+_SEP_WORDS = {",": "','", ";": "';'", "\t": "tabs"}
+_QUOTED = re.compile(r'"[^"]*"')  # a quoted cell; a doubled quote inside it splits it in two, which counts the same
+_FORM = r"[+-]?(?:[0-9]+(?:{0}[0-9]*)?|{0}[0-9]+)(?:[eE][+-]?[0-9]+)?"  # float()'s decimal syntax, ASCII digits
+_NUMBER = {comma: re.compile(_FORM.format("," if comma else r"\.")) for comma in (False, True)}  # by decimal mark
+# the first cell (one a line) that is not a number, spaces around it allowed
+_NOT_A_NUMBER = {comma: re.compile(rf"^(?![ \t]*{number.pattern}[ \t]*$)", re.MULTILINE) for comma, number in _NUMBER.items()}
+_NON_FINITE = re.compile(r"[+-]?(?:nan|inf(?:inity)?)", re.IGNORECASE)
+
 
 class ParsedInput(NamedTuple):
     """A batch as float32, whether a batch axis was added to a single sample, and how many values are NaN or ±inf."""
@@ -50,6 +69,14 @@ class ParsedInput(NamedTuple):
     array: np.ndarray
     batch_added: bool
     non_finite: int = 0
+
+
+class CsvData(NamedTuple):
+    """Training data from a CSV file: x (samples, *input_shape) and y (samples, targets) as float32, and what was read."""
+
+    x: np.ndarray
+    y: np.ndarray
+    note: str
 
 
 def _where(text: str, pos: int) -> str:
@@ -226,31 +253,179 @@ def parse_numbers(text: str) -> np.ndarray:
     return _to_array(*_load(text))
 
 
-def parse_csv(text: str, input_shape) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) from CSV text: one sample per row, its features (as many as the input shape holds) then its target(s).
-
-    A first row that is not numbers is taken as a header and skipped."""
-    if not isinstance(text, str) or len(text) > MAX_INPUT_TEXT_CHARS:
-        raise InputDataError(f"a CSV file is at most {MAX_INPUT_TEXT_CHARS:,} characters")
-    rows = [line for line in text.replace("\r", "").split("\n") if line.strip()]
-    if rows and not re.fullmatch(r"[\s0-9eE+\-.,;nNaAiIfF]*", rows[0]):
-        rows = rows[1:]
+def parse_csv(raw: bytes | str, input_shape) -> CsvData:
+    """x, y and a note from a CSV file: one sample per row, its input values (as many as the input shape holds) then
+    its target(s); see the module docstring for what is read and what is refused."""
+    features = math.prod(check_input_shape(input_shape))  # the model's shape: a bad one is the caller's bug
+    rows = _rows(_decoded(raw))
+    sep = _separator(rows[0][1])
+    width = _width(rows, sep, features)
+    cells = _read([line for _, line in rows], sep, width)  # the first row too: each read costs ~50 µs a column
+    header = any(cell.strip() and not _is_number(cell) for cell in cells[0])  # a word (not an empty cell) names columns
+    names = [cell.strip() for cell in cells[0]] if header else None
+    if header:
+        cells, rows = cells[1:], rows[1:]
     if not rows:
-        raise InputDataError("the CSV file has no rows of numbers")
+        raise InputDataError("the CSV file has column names (row 1) but no rows of numbers after them")
     if len(rows) > MAX_TRAIN_SAMPLES:
-        raise InputDataError(f"the CSV file has {len(rows):,} rows; at most {MAX_TRAIN_SAMPLES:,} samples are allowed")
-    features = math.prod(check_input_shape(input_shape))
+        _refuse_count(len(rows) + header)
+    table, comma = _numbers(cells, [number for number, _ in rows], sep)
+    x = table[:, :features].reshape(-1, *input_shape)
+    return CsvData(x, table[:, features:], _note(len(rows), width, features, sep, comma, names))
+
+
+def _decoded(raw) -> str:
+    """The file's text, its size checked first: bytes decoded as UTF-8, a byte-order mark removed."""
+    if not isinstance(raw, (bytes, bytearray, str)):
+        raise InputDataError(f"a CSV file must be bytes or text; received {type(raw).__name__}")
+    if len(raw) > MAX_INPUT_TEXT_CHARS:
+        unit = "characters" if isinstance(raw, str) else "bytes"
+        raise InputDataError(f"the CSV file has {len(raw):,} {unit}; at most {MAX_INPUT_TEXT_CHARS:,} are allowed")
+    if isinstance(raw, str):
+        return raw.removeprefix("\ufeff")
     try:
-        table = np.array([[float(cell) for cell in re.split(r"[,;]", row)] for row in rows], dtype=np.float64)
-    except ValueError as e:
-        raise InputDataError(f"every row of the CSV file must be numbers separated by commas ({str(e)[:60]})") from None
-    if table.ndim != 2 or table.shape[1] <= features:
-        raise InputDataError(f"each CSV row needs the model's {features:,} input values and then the target(s); "
-                             f"found {table.shape[-1] if table.ndim == 2 else 'rows of different lengths'} values")
+        return bytes(raw).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise InputDataError(f"the CSV file must be UTF-8 text, and byte 0x{raw[e.start]:02X} on line {line} is not "
+                             "UTF-8: save the file as UTF-8 (in Excel, “CSV UTF-8”)") from None
+
+
+def _rows(text: str) -> list[tuple[int, str]]:
+    """(row number, line) of each non-blank line, counted before pandas reads anything; blank lines still count in
+    the row numbers, as a spreadsheet shows them."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    rows = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+    if not rows:
+        raise InputDataError("the CSV file is empty: write one sample per row, its input values then its target(s), such as 0.5,1,0")
+    if len(rows) > MAX_TRAIN_SAMPLES + 1:  # + 1: the first row may be column names (checked exactly once read)
+        _refuse_count(len(rows))
+    return rows
+
+
+def _refuse_count(rows: int) -> None:
+    """The error for too many rows."""
+    raise InputDataError(f"the CSV file has {rows:,} rows; at most {MAX_TRAIN_SAMPLES:,} samples are allowed "
+                         "(one a row, after a row of column names if there is one)")
+
+
+def _separator(line: str) -> str:
+    """',', ';' or a tab: the one between the first row's cells. With ';' or a tab, a ',' is a decimal mark."""
+    found = [sep for sep in (";", "\t") if sep in _QUOTED.sub("", line)]
+    if len(found) > 1:
+        raise InputDataError("the first row has both ';' and tabs between its cells: separate values with one of ',', ';' "
+                             "or a tab, the same in every row (with ';' or a tab, ',' may be the decimal mark: 1,5;2,5)")
+    return found[0] if found else ","
+
+
+def _count_cells(number: int, line: str, sep: str) -> int:
+    """How many cells row `number` has: its separators outside quotes, counted without parsing."""
+    if '"' in line:
+        if line.count('"') % 2:  # a quoted cell going on to the next line: never part of a number
+            raise InputDataError(f'row {number}: a quote (") is not closed on its row; a quoted cell such as "1.5" '
+                                 "must end on the row it starts")
+        line = _QUOTED.sub("", line)
+    return line.count(sep) + 1
+
+
+def _width(rows: list[tuple[int, str]], sep: str, features: int) -> int:
+    """The number of cells in every row, checked before pandas reads anything: within MAX_CSV_COLUMNS, the same in
+    every row, and room for at least one target."""
+    number, line = rows[0]
+    width = _count_cells(number, line, sep)
+    if width > MAX_CSV_COLUMNS:
+        alone = f" (this model's input alone takes {features:,}: type x and y instead)" if features >= MAX_CSV_COLUMNS else ""
+        raise InputDataError(f"the CSV file's rows have {width:,} cells; at most {MAX_CSV_COLUMNS:,} are allowed{alone}")
+    for other, line in rows[1:]:
+        if (cells := _count_cells(other, line, sep)) != width:
+            raise InputDataError(f"row {other} has {_plural(cells, 'cell')} but row {number} has {width:,}: "
+                                 f"every row must have as many cells, separated by {_SEP_WORDS[sep]}")
+    if width <= features:
+        raise InputDataError(f"each row needs the model's {_plural(features, 'input value')} and then at least one target: "
+                             f"{features + 1:,} or more values; the rows have {width:,}")
+    return width
+
+
+def _read(lines: list[str], sep: str, width: int) -> np.ndarray:
+    """The cells of `lines` as a (rows, width) array of str, read by pandas: quotes and the spaces after separators
+    taken off, nothing converted (dtype=object, no NA words), so no cell silently becomes NaN."""
+    import pandas as pd  # here, not at the top: it takes about half a second to import and only CSV files need it
+
+    try:
+        frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep, header=None, names=range(width), index_col=False,
+                            dtype=object, keep_default_na=False, na_filter=False, skipinitialspace=True,
+                            skip_blank_lines=False, quotechar='"', doublequote=True, comment=None, engine="c")
+    except (pd.errors.ParserError, ValueError) as e:  # a quote in the middle of a cell makes pandas count otherwise
+        raise InputDataError(f"the CSV file could not be read ({str(e)[:120]}); quote whole cells only, such as \"1.5\"") from None
+    return frame.to_numpy(dtype=object)
+
+
+def _is_number(cell: str) -> bool:
+    """Whether a cell is written as a number (nan and inf words included, either decimal mark): not a column name."""
+    cell = cell.strip()
+    return bool(_NUMBER[False].fullmatch(cell) or _NUMBER[True].fullmatch(cell) or _NON_FINITE.fullmatch(cell))
+
+
+def _numbers(cells: np.ndarray, numbers: list[int], sep: str) -> tuple[np.ndarray, bool]:
+    """float32 (rows, columns) of the cells, and whether ',' was their decimal mark; the first cell that is not a
+    finite float32 number is an InputDataError naming its row (`numbers`) and column."""
+    joined = "\n".join(cells.ravel().tolist())  # one regex pass over every cell: a cell holds no line end
+    comma = sep != "," and "," in joined  # with ';' or tabs between values, a ',' in a cell is a decimal mark
+    if bad := _NOT_A_NUMBER[comma].search(joined):
+        index = joined.count("\n", 0, bad.start())
+        raise InputDataError(_why_not(cells.flat[index].strip(" \t"), _cell_at(index, cells.shape[1], numbers), comma))
+    # The decimal comma is read here: pandas' decimal="," acts only on columns it converts, and it converts none.
+    # float() of each (checked) cell rounds exactly, like parse_array's json.
+    wide = np.array((joined.replace(",", ".") if comma else joined).split("\n"), dtype=np.float64)
     with np.errstate(over="ignore"):
-        x = table[:, :features].astype(np.float32).reshape(-1, *input_shape)
-        y = table[:, features:].astype(np.float32)
-    return x, y
+        table = wide.astype(np.float32)
+    if (outside := np.flatnonzero(~np.isfinite(table))).size:  # every word was refused above: this overflowed
+        index = int(outside[0])
+        text = _shown(cells.flat[index].strip(" \t"))
+        raise InputDataError(f"{_cell_at(index, cells.shape[1], numbers)}: {text} is outside float32's range "
+                             f"(at most ±{FLOAT32_MAX:.8g}); training data must be finite")
+    return table.reshape(cells.shape), comma
+
+
+def _cell_at(index: int, width: int, numbers: list[int]) -> str:
+    """`row R, column C` of cell `index`, counted as a spreadsheet counts."""
+    return f"row {numbers[index // width]}, column {index % width + 1}"
+
+
+def _shown(text: str) -> str:
+    """A cell's text quoted for a message, cut at 40 characters."""
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+def _why_not(text: str, where: str, comma: bool) -> str:
+    """Why a cell is not a finite number, in words."""
+    if not text:
+        return f"{where} is empty: every cell must be a number"
+    if _NON_FINITE.fullmatch(text):
+        return f"{where}: {_shown(text)} is not a finite number; training data must be finite"
+    if comma and _NUMBER[False].fullmatch(text):
+        return (f"{where}: {_shown(text)} has '.' as its decimal mark but other cells have ','; write every number "
+                "with the same decimal mark")
+    if not comma and _NUMBER[True].fullmatch(text):
+        return f"{where}: {_shown(text)} is not a number: with ',' between values, the decimal mark is '.' (or separate values with ';')"
+    return f"{where}: {_shown(text)} is not a number (only the first row may hold column names)"
+
+
+def _note(rows: int, width: int, features: int, sep: str, comma: bool, names: list[str] | None) -> str:
+    """What was read, in one or two plain sentences."""
+    how = "" if sep == "," else f" with {_SEP_WORDS[sep]} between values" + (" and ',' as the decimal mark" if comma else "")
+    note = (f"Read {_plural(rows, 'row')} × {_plural(width, 'column')}{how}: {_plural(features, 'input value')} "
+            f"and {_plural(width - features, 'target')} per row.")
+    if names:
+        shown = [name if len(name) <= 24 else name[:24] + "…" for name in names]
+        shown = shown if len(shown) <= 4 else [*shown[:2], "…", shown[-1]]
+        note += f" The first row was taken as column names ({', '.join(shown)})."
+    return note
+
+
+def _plural(count: int, word: str) -> str:
+    """`1 row`, `2 rows`."""
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def check_batch(batch: int, input_shape) -> int:

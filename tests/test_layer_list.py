@@ -1,6 +1,7 @@
 """studio.layer_list.parse_layers: Keras-style layer lists read with `ast` and literals only, never evaluated."""
 
 import ast
+import sys
 
 import pytest
 
@@ -97,7 +98,7 @@ def test_the_layers_drop_into_a_spec():
     'Dense(len("abc"))',
     "Dense(2**6)",
     "Dense(x)",
-    "Dense(*args)",
+    'Dense(**{"units": len("abc")})',
     "Dense(64, activation=keras.activations.relu)",
     "Dense(64, activation=lambda x: x)",
     'Dense(64, activation=f"relu")',
@@ -202,3 +203,90 @@ def test_an_unknown_layer_class_is_not_silently_dropped():
         assert "Conv3D" in str(e)
         return
     assert any("Conv3D" in note for note in pasted.ignored)
+
+
+# --- code nested deeper than Python's recursion --------------------------------------------------------
+def test_layers_are_found_in_code_nested_deeper_than_python_recurses():
+    # Python's parser builds trees 3 times deeper than the recursion limit (1,000; 3,000 once Keras is imported)
+    deep = "+".join(["a"] * (sys.getrecursionlimit() + 500))
+    assert refused(f"x = {deep}").startswith("no layers found")  # was a RecursionError
+    pasted = parse_layers(f"y = Dense(2) + {deep} + Dense(3, kernel_initializer=HeNormal(seed=Conv2D(1)))\nDropout(0.5)")
+    assert kinds(pasted) == ["Dense", "Dense", "Dropout"]  # the first is the deepest node, and still first
+    assert pasted.ignored == ("Dense: kernel_initializer",)  # the calls inside a layer's arguments are no layers
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Dense(units=" + "[" * 5000 + "1" + "]" * 5000 + ")", "(line 1); it nests brackets or operations deeper than Python can read."),
+    ("Dense(" * 2000 + ")" * 2000, "(line 1); it nests brackets or operations deeper than Python can read."),
+    ("(" * 10_000 + ")" * 10_000, "(line 1); it nests brackets or operations deeper than Python can read."),
+    ("[" * 10_000 + "]" * 10_000, "(line 1); it nests brackets or operations deeper than Python can read."),
+    ("Dense(" + "+".join(["1"] * 5000) + ")", ""),  # too deep for the parser or no plain value: on the recursion limit
+    ("x = " + "-" * 15_000 + "1", "; it nests brackets or operations deeper than Python can read."),
+    ("Dense(" + "[" * 190 + "1" + "]" * 190 + ")", "line 1, Dense: units must be an integer from 1 to 65,536; received [[[[["),
+    ("Dense(10**10**10)", "Dense's argument units must be a plain value"),  # an expression: never computed
+    ("Dense(1e999)", "line 1, Dense: units must be an integer from 1 to 65,536; received inf"),
+    ("Dropout(1e999)", "line 1, Dropout: rate must be a number in [0, 1]; received inf"),
+], ids=["list-5000-deep", "Dense(-2000-deep", "parens-10000-deep", "lists-10000-deep", "sum-of-5000", "minus-15000",
+        "list-190-deep", "10**10**10", "Dense(1e999)", "Dropout(1e999)"])
+def test_deep_or_huge_text_is_a_layer_config_error(text, message):
+    assert len(text) <= MAX_PASTE_CHARS
+    with pytest.raises(NetbuilderError) as e:
+        parse_layers(text)
+    assert type(e.value) is LayerConfigError and message in str(e.value)
+
+
+# --- *[...] and **{...} ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, settings", [
+    ('Dense(**{"units": 5})', {"units": 5}),
+    ('Dense(8, **{"activation": "relu"}, use_bias=False)', {"units": 8, "activation": "relu", "use_bias": False}),
+    ('Dense(**{"units": 8}, **{"use_bias": False})', {"units": 8, "use_bias": False}),
+    ('Dense(*[5, "relu"])', {"units": 5, "activation": "relu"}),
+    ("Dense(*(5,), use_bias=False)", {"units": 5, "use_bias": False}),
+    ("Conv2D(*[8], *((3, 3),))", {"filters": 8, "kernel_size": (3, 3)}),
+])
+def test_literal_star_arguments_are_spread_as_python_spreads_them(text, settings):
+    assert parse_layers(text).layers == (LayerSpec.make(0, text.partition("(")[0], **settings),)
+
+
+def test_double_star_entries_act_as_keywords():
+    pasted = parse_layers('Input(**{"shape": (3,)})\nDense(**{"units": 8, "kernel_initializer": "he_normal", "name": "h"})')
+    assert pasted.input_shape == (3,) and pasted.layers == (LayerSpec.make(0, "Dense", units=8),)
+    assert pasted.ignored == ("Dense: kernel_initializer",)
+    assert parse_layers('Dense(2, **{"input_shape": (7,)})').input_shape == (7,)
+
+
+@pytest.mark.parametrize("text, name", [
+    ('Dense(5, **{"units": 6})', "units"),
+    ('Dense(units=5, **{"units": 6})', "units"),
+    ('Dense(**{"units": 5}, **{"units": 6})', "units"),
+    ('Dense(**{"units": 5, "units": 6})', "units"),
+    ("Dense(*[5], units=6)", "units"),
+    ('Dense(2, kernel_initializer="a", **{"kernel_initializer": "b"})', "kernel_initializer"),
+])
+def test_a_keyword_given_twice_through_double_star_is_refused(text, name):
+    assert refused("Dense(2)\n" + text) == f"line 2: Dense is given {name} twice"
+
+
+@pytest.mark.parametrize("text", [
+    "Dense(**kwargs)",
+    "Dense(**dict(units=5))",
+    "Dense(**{1: 5})",
+    "Dense(**{**d})",
+    'Dense(**{"units": 5, **d})',
+    'Dense(**{f"units": 5})',
+])
+def test_anything_but_a_literal_dict_after_double_star_is_refused(text):
+    assert refused("Dense(2)\n" + text) == (
+        'line 2: after ** in Dense(...) only a literal dict with text keys can be read, such as **{"units": 64}.')
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Dense(*args)", "Dense"),
+    ("Dense(*range(3))", "Dense"),
+    ('Dense(*"ab")', "Dense"),
+    ("Dense(2, *[], *x)", "Dense"),
+    ("Input(*shape)", "Input"),
+])
+def test_anything_but_a_literal_list_after_star_is_refused(text, kind):
+    assert refused("Dense(2)\n" + text) == (
+        f'line 2: after * in {kind}(...) only a literal list or tuple can be read, such as *[64, "relu"].')

@@ -3,6 +3,7 @@ chains, Keras as the oracle) and clear errors."""
 
 import json
 import re
+import time
 import warnings
 
 import keras
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from netbuilder.engine.serialization import layers_from_json
+from netbuilder.engine.layer import KINDS
+from netbuilder.engine.limits import MAX_JSON_DEPTH
+from netbuilder.engine.serialization import json_too_deep, layers_from_json
 
 
 def seed_model(seed=0):
@@ -180,7 +183,7 @@ INPUT = {"class_name": "InputLayer", "config": {"batch_shape": [None, 3]}}
         (_with_layers([{"class_name": "InputLayer", "config": {}}]), "InputLayer needs batch_shape or shape"),
         (_with_layers([INPUT, {"class_name": "Dropout", "config": {"name": "drop", "rate": 0.5}}, {"class_name": "Conv7D", "config": {"name": "conv"}},
                        {"class_name": "Lambda", "config": {"name": "fn"}}]), r"unsupported layers: conv \(Conv7D\), fn \(Lambda\)\. netbuilder supports .*Dense"),
-        ("[" * 100_000 + "]" * 100_000, "nested too deeply|not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "it is nested more than 64 levels deep"),
         (" " * 2_000_001, "at most 2,000,000"),
         (_with_layers([INPUT] + [{"class_name": "Flatten", "config": {}}] * 202), "at most 200"),
         (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 0}}]), "units must be an integer from 1 to 65,536; received 0"),
@@ -208,3 +211,70 @@ def test_input_layer_shape_and_legacy_batch_input_shape():
 def test_not_a_string():
     with pytest.raises(nb.InputDataError, match="expected a JSON string"):
         nb.model_from_json(42)
+
+
+# --- nesting: bounded before json.loads, which recurses -------------------------------------------------
+def _units_nested(depth: int) -> str:
+    return _with_layers([INPUT, {"class_name": "Dense", "config": {"units": "X"}}]).replace('"X"', "[" * depth + "1" + "]" * depth)
+
+
+@pytest.mark.parametrize("depth", [500, 5_000, 100_000])
+def test_a_setting_nested_deep_is_refused_before_parsing(depth):
+    text = _units_nested(depth)  # 500 deep was a RecursionError in the settings; 100,000 deep is about 200 KB
+    start = time.perf_counter()
+    with pytest.raises(nb.InputDataError) as e:
+        nb.model_from_json(text)
+    assert str(e.value) == ("Cannot read this Keras JSON: it is nested more than 64 levels deep; a model from Keras's "
+                            "to_json() nests fewer than 20.")
+    assert time.perf_counter() - start < 0.5
+
+
+def test_nesting_within_the_bound_reaches_the_settings_check():
+    with pytest.raises(nb.LayerConfigError, match="units must be a number, text or lists of them nested at most 8 deep"):
+        nb.model_from_json(_units_nested(MAX_JSON_DEPTH - 6))  # the document's own 6 levels, then the setting's
+    with pytest.raises(nb.LayerConfigError, match=re.escape("units must be an integer from 1 to 65,536; received ((((")):
+        nb.model_from_json(_units_nested(4))
+
+
+def test_real_keras_json_nests_well_within_the_bound():
+    keras.backend.clear_session(free_memory=False)
+    inner = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)])
+    x = keras.Input((8,))
+    model = keras.Model(x, keras.layers.Dense(2)(inner(x)))
+    for _ in range(2):  # models nested 3 deep: Keras writes 16 levels
+        x = keras.Input((8,))
+        model = keras.Model(x, model(x))
+    text = model.to_json()
+    assert json_too_deep(text, 15) and not json_too_deep(text, 16) and 4 * 16 == MAX_JSON_DEPTH
+    with pytest.raises(nb.InputDataError, match="is a whole Functional model inside this one"):
+        nb.model_from_json(text)  # refused for what it is, not for its depth
+
+
+@pytest.mark.parametrize("text, limit, deeper", [
+    ("[[1]]", 2, False),
+    ("[[[1]]]", 2, True),
+    ('{"a": {"b": [1]}}', 2, True),
+    ('["[[[[", "{{{{"]', 1, False),  # brackets inside strings don't count
+    ('["\\"[[[", 1]', 1, False),  # an escaped quote does not end a string
+    ('["\\\\", [[1]]]', 2, True),  # an escaped backslash does
+    ('[[["' + "[" * 1000, 2, True),  # deep before a string that never ends
+    ('["' + "[" * 1000, 2, False),  # a string that never ends: json.loads says it is invalid
+])
+def test_json_too_deep_counts_only_brackets_outside_strings(text, limit, deeper):
+    assert json_too_deep(text, limit) is deeper
+
+
+def test_a_string_that_never_ends_is_invalid_json_not_a_slow_scan():
+    start = time.perf_counter()
+    with pytest.raises(nb.InputDataError, match="not valid JSON"):
+        nb.model_from_json('"\\"' * 300_000)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_settings_from_python_data_nested_deep_are_refused_without_recursion():
+    deep = 1
+    for _ in range(100_000):
+        deep = [deep]
+    for setting in KINDS["ZeroPadding2D"].settings + KINDS["Dense"].settings:
+        with pytest.raises(nb.LayerConfigError):
+            setting.from_json(deep)

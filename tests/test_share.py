@@ -13,7 +13,7 @@ from netbuilder import LayerConfigError, LimitError, NetbuilderError
 from netbuilder.engine.limits import MAX_LAYERS, MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_SHARED_INPUT_CHARS
 from netbuilder.studio import data
 from netbuilder.studio.models import built
-from netbuilder.studio.share import PARAM, ShareLinkError, decode, encode, input_fits, link, share_url
+from netbuilder.studio.share import PARAM, ShareLinkError, _token, decode, encode, input_fits, link, share_url
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 
 LINKS_V1 = json.loads((Path(__file__).parent / "data" / "links_v1.json").read_text())
@@ -202,6 +202,15 @@ def test_damaged_weights_in_a_link():
     assert fails(with_weights(5)) == "share link weights must be base64 text, for a model that fits together"
     broken = {"input_shape": [3], "layers": [{"id": 0, "kind": "Dense", "units": 2, "built_for": [5]}]}
     assert fails(with_weights("", broken)) == "share link weights must be base64 text, for a model that fits together"
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_weights_that_are_not_finite_are_refused(bad):
+    spec = seed_spec()
+    weights = np.concatenate([w.ravel() for w in built(spec).get_weights()])
+    weights[[0, 100, 243]] = bad
+    token = _token({"model": spec.to_dict(), "weights": base64.b64encode(weights.astype("<f4").tobytes()).decode()})
+    assert fails(token, LayerConfigError) == "trained weights must be finite numbers; 3 of 244 are NaN or infinite."
 
 
 # --- version 1: links made by the previous main -------------------------------------------------------

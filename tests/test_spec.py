@@ -1,5 +1,6 @@
 """netbuilder.studio.spec: generic LayerSpecs, immutable ModelSpec edits, validation, fixes, plain-data round trip."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -380,3 +381,26 @@ def test_fixes_and_edits_work_when_a_link_holds_the_largest_layer_id():
     assert [layer.id for layer in spec.add("ReLU", count=3).layers] == [MAX_LAYER_ID - 1, 0, 1, 2]
     assert [layer.id for layer in spec.duplicate(MAX_LAYER_ID - 1, 2).layers] == [MAX_LAYER_ID - 1, 0, 1]
     assert spec.next_id() == 0 and seed_spec().next_id() == 4
+
+
+def test_trained_weights_must_be_finite():
+    spec = seed_spec()
+    weights = built(spec).get_weights()
+    assert spec.with_weights(weights).trained
+    weights[0][0, :2], weights[1][5] = np.nan, -np.inf
+    with pytest.raises(nb.LayerConfigError) as e:
+        spec.with_weights(weights)
+    assert str(e.value) == "trained weights must be finite numbers; 3 of 244 are NaN or infinite."
+    overflow = [w.astype(np.float64) for w in built(spec).get_weights()]
+    overflow[2][0, 0] = 1e39  # finite as float64, infinite once stored as float32
+    with pytest.raises(nb.LayerConfigError, match="1 of 244 are NaN or infinite"):
+        spec.with_weights(overflow)
+
+
+def test_a_setting_nested_thousands_deep_is_an_error_not_a_crash():
+    deep = 1
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(nb.LayerConfigError) as e:
+        LayerSpec.make(0, "Dense", units=deep)
+    assert str(e.value) == "units must be an integer from 1 to 65,536; received a value nested too deeply to show"

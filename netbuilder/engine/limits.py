@@ -13,6 +13,7 @@ MAX_INPUT_ELEMENTS = 1_000_000  # elements of one sample of the model input
 MAX_TENSOR_ELEMENTS = 64 * 2**20  # elements of any tensor of a forward pass, batch included
 MAX_SEED = 999_999  # model seeds are 0..MAX_SEED; layer i draws with seed 1000*seed + i
 MAX_JSON_CHARS = 2_000_000  # characters of a Keras JSON document we parse
+MAX_JSON_DEPTH = 64  # nesting of a Keras JSON document (checked before json.loads); Keras writes 7 to 16 (models 3 deep)
 MAX_NAME_CHARS = 64  # characters of a layer or model name
 MAX_INPUT_TEXT_CHARS = 2_000_000  # characters of forward-pass input text we parse (checked before parsing)
 MAX_BATCH = 1024  # samples in one forward-pass input

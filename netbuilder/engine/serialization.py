@@ -1,6 +1,6 @@
 """Keras 3 JSON: `to_json` writes what keras.models.model_from_json loads, and back again.
 
-Reading is bounded and trusts nothing: the text's size first, then its structure; layers are made
+Reading is bounded and trusts nothing: the text's size first, its nesting, then its structure; layers are made
 from their class names through the kind registry, and a layer's `build_config` is kept as the shape
 it was built for (so an inconsistent document fails as in Keras) without allocating any weight.
 Sequential models and Functional models that are a chain of layers are read (each layer called once on
@@ -11,12 +11,13 @@ shared layers, several inputs or outputs and nested models are refused, each wit
 from __future__ import annotations
 
 import json
+import re
 from typing import NamedTuple
 
 from .errors import InputDataError, NetbuilderError
 from .initializers import resolve_seed
 from .layer import DTYPE_POLICY, KINDS, Layer
-from .limits import MAX_JSON_CHARS, MAX_LAYERS
+from .limits import MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_LAYERS
 from .shapes import check_input_shape
 
 
@@ -79,17 +80,39 @@ def _layer_from(entry: dict) -> Layer:
     return layer
 
 
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|["\[\]{}]')  # whole strings (skipped), a lone quote, brackets
+
+
+def json_too_deep(text: str, limit: int) -> bool:
+    """Whether JSON `text` nests arrays and objects more than `limit` deep, found without parsing or recursing
+    (json.loads recurses; brackets inside strings don't count)."""
+    depth = 0
+    for m in _JSON_TOKEN.finditer(text):
+        c = m.group()
+        if c == '"':  # a string that never ends: json.loads fails there, and scanning on could take quadratic time
+            return False
+        if c in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif c in ("]", "}"):
+            depth -= 1
+    return False
+
+
 def read_json(text) -> dict:
-    """The parsed document of a Keras JSON text, within MAX_JSON_CHARS; InputDataError otherwise."""
+    """The parsed document of a Keras JSON text, within MAX_JSON_CHARS and MAX_JSON_DEPTH; InputDataError otherwise."""
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", errors="replace")
     if not isinstance(text, str):
         _fail("expected a JSON string")
     if len(text) > MAX_JSON_CHARS:
         _fail(f"it has {len(text):,} characters; at most {MAX_JSON_CHARS:,} are allowed")
+    if json_too_deep(text, MAX_JSON_DEPTH):
+        _fail(f"it is nested more than {MAX_JSON_DEPTH} levels deep; a model from Keras's to_json() nests fewer than 20.")
     try:
         return json.loads(text)
-    except RecursionError:
+    except RecursionError:  # cannot happen after json_too_deep; kept as a backstop
         _fail("it is nested too deeply")
     except ValueError as e:
         _fail(f"it is not valid JSON ({e})")

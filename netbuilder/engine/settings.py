@@ -21,7 +21,10 @@ def _is_int(value) -> bool:
 
 
 def _short(value, n: int = 40) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:  # Python data nested thousands deep (json data is bounded before it comes here)
+        return "a value nested too deeply to show"
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
@@ -48,7 +51,7 @@ class Setting:
 
     def from_json(self, data):
         """A checked value from JSON data (lists are read back as tuples)."""
-        return self.check(_tuplify(data))
+        return self.check(_tuplify(data, self.name))
 
     def format_text(self, value) -> str:
         """The value as an editor's text field shows it."""
@@ -68,8 +71,17 @@ def _listify(value):
     return [_listify(v) for v in value] if isinstance(value, tuple) else value
 
 
-def _tuplify(value):
-    return tuple(_tuplify(v) for v in value) if isinstance(value, list) else value
+_MAX_NESTING = 8  # lists in a setting's JSON value; the deepest setting (Pairs) nests 2
+
+
+def _tuplify(value, name: str, depth: int = 0):
+    """Lists as tuples; lists nested more than _MAX_NESTING deep are refused before the recursion could overflow."""
+    if not isinstance(value, list):
+        return value
+    if depth == _MAX_NESTING:
+        raise LayerConfigError(f"{name} must be a number, text or lists of them nested at most {_MAX_NESTING} deep; "
+                               "received lists nested deeper.")
+    return tuple(_tuplify(v, name, depth + 1) for v in value)
 
 
 @dataclass(frozen=True)
@@ -247,7 +259,7 @@ class Pairs(Setting):
         return [list(p) for p in value] if self.length > 1 else list(value[0])
 
     def from_json(self, data):
-        return self.check(_tuplify(data))
+        return self.check(_tuplify(data, self.name))
 
     def format_text(self, value) -> str:
         return "; ".join(f"{a}, {b}" for a, b in value)

@@ -1,7 +1,8 @@
 """A pasted Keras-style layer list as layer specs: `Dense(64, activation="relu")` per line, `model.add(...)`,
 `keras.layers.Conv2D(32, (3, 3))`, a whole `Sequential([...])`. Read with `ast` and literals only — never eval.
 
-Keyword arguments a kind has no setting for (initializers, names...) are left out and reported.
+Keyword arguments a kind has no setting for (initializers, names...) are left out and reported. `*[...]` and
+`**{...}` of literals are spread as Python spreads them; anything else after * or ** is refused, never guessed.
 """
 
 from __future__ import annotations
@@ -47,33 +48,64 @@ _NOT_LAYERS = {"Sequential", "Model"}  # calls that hold layers rather than bein
 
 def _layer_calls(tree) -> list[ast.Call]:
     """Calls that make layers, in any nesting (model.add(...), Sequential([...])) — but not the calls inside a
-    layer's own arguments (an initializer object), which are not layers."""
-    found = []
-
-    def visit(node):
+    layer's own arguments (an initializer object), which are not layers. Walked with a stack, not recursion:
+    pasted code nests as deep as Python's parser allows (`a + a + ...`), far deeper than Python's recursion."""
+    found, stack = [], [tree]
+    while stack:
+        node = stack.pop()
         if isinstance(node, ast.Call):
             name = _name(node.func)
             if name in KINDS or name == "Input" or (name and name[:1].isupper() and name not in _NOT_LAYERS):
                 found.append(node)
-                return
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
+                continue
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))  # reversed: children come off in their order
     return found
+
+
+def _arguments(call: ast.Call, kind: str) -> tuple[list[ast.expr], list[tuple[str, ast.expr]]]:
+    """The call's positional arguments and (name, value) keywords, with `*[...]` and `**{...}` of literals spread
+    as Python spreads them; anything else after * or ** cannot be read without running it."""
+    args = []
+    for arg in call.args:
+        if not isinstance(arg, ast.Starred):
+            args.append(arg)
+        elif isinstance(arg.value, (ast.List, ast.Tuple)):
+            args.extend(arg.value.elts)
+        else:
+            raise LayerConfigError(f"line {call.lineno}: after * in {kind}(...) only a literal list or tuple can be read, "
+                                   f"such as *[64, \"relu\"].")
+    keywords = []
+    for keyword in call.keywords:
+        if keyword.arg is not None:
+            keywords.append((keyword.arg, keyword.value))
+        elif isinstance(keyword.value, ast.Dict) and all(
+                isinstance(key, ast.Constant) and isinstance(key.value, str) for key in keyword.value.keys):
+            keywords.extend((key.value, value) for key, value in zip(keyword.value.keys, keyword.value.values))
+        else:
+            raise LayerConfigError(f"line {call.lineno}: after ** in {kind}(...) only a literal dict with text keys can "
+                                   f"be read, such as **{{\"units\": 64}}.")
+    return args, keywords
 
 
 def _input_shape(call: ast.Call) -> tuple[int, ...] | None:
     """Input(shape=...), Input((28, 28, 1)) or Input(batch_shape=(None, 28, 28, 1))."""
-    keywords = {k.arg: k.value for k in call.keywords}
-    if call.args or "shape" in keywords:
-        return check_input_shape(_literal(call.args[0] if call.args else keywords["shape"], "Input's shape"))
+    args, keywords = _arguments(call, "Input")
+    keywords = dict(keywords)
+    if args or "shape" in keywords:
+        return check_input_shape(_literal(args[0] if args else keywords["shape"], "Input's shape"))
     if "batch_shape" in keywords:
         batch_shape = _literal(keywords["batch_shape"], "Input's batch_shape")
         if not isinstance(batch_shape, (tuple, list)) or not batch_shape:
             raise LayerConfigError("Input's batch_shape must be a tuple such as (None, 28, 28, 1)")
         return check_input_shape(tuple(batch_shape)[1:])
     return None
+
+
+def _too_deep(error: Exception) -> str:
+    """What to add when Python's parser gave up on depth, which its own error does not say in words ("" otherwise)."""
+    deep = isinstance(error, (MemoryError, RecursionError)) or (
+        isinstance(error, SyntaxError) and "too many nested parentheses" in str(error.msg))
+    return "; it nests brackets or operations deeper than Python can read." if deep else ""
 
 
 def parse_layers(text) -> PastedLayers:
@@ -86,7 +118,7 @@ def parse_layers(text) -> PastedLayers:
         tree = ast.parse(textwrap.dedent(text))
     except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
         where = f" (line {e.lineno})" if isinstance(e, SyntaxError) and e.lineno else ""
-        raise LayerConfigError(f"this is not Python code that Keras layers are written in{where}") from None
+        raise LayerConfigError(f"this is not Python code that Keras layers are written in{where}{_too_deep(e)}") from None
     calls = sorted(_layer_calls(tree), key=lambda node: (node.lineno, node.col_offset))
     layers, ignored, input_shape = [], [], None
     for call in calls:
@@ -100,18 +132,21 @@ def parse_layers(text) -> PastedLayers:
         if len(layers) >= MAX_LAYERS:
             raise LayerConfigError(f"a model holds at most {MAX_LAYERS} layers")
         declared = [s.name for s in KINDS[kind].settings]
-        if len(call.args) > len(declared):
+        args, keywords = _arguments(call, kind)
+        if len(args) > len(declared):
             raise LayerConfigError(f"{kind} takes at most {len(declared)} positional arguments (line {call.lineno})")
-        settings = {name: _literal(arg, f"{kind}'s argument {name}") for name, arg in zip(declared, call.args)}
-        for keyword in call.keywords:
-            if keyword.arg in settings:
-                raise LayerConfigError(f"line {call.lineno}: {kind} is given {keyword.arg} twice")
-            if keyword.arg in declared:
-                settings[keyword.arg] = _literal(keyword.value, f"{kind}'s {keyword.arg}")
-            elif keyword.arg == "input_shape" and not layers:
-                input_shape = check_input_shape(_literal(keyword.value, "input_shape"))
-            elif keyword.arg is not None and keyword.arg != "name":
-                ignored.append(f"{kind}: {keyword.arg}")
+        settings = {name: _literal(arg, f"{kind}'s argument {name}") for name, arg in zip(declared, args)}
+        seen = set()  # every keyword, setting or not: Python refuses any keyword given twice
+        for name, value in keywords:
+            if name in settings or name in seen:
+                raise LayerConfigError(f"line {call.lineno}: {kind} is given {name} twice")
+            seen.add(name)
+            if name in declared:
+                settings[name] = _literal(value, f"{kind}'s {name}")
+            elif name == "input_shape" and not layers:
+                input_shape = check_input_shape(_literal(value, "input_shape"))
+            elif name != "name":
+                ignored.append(f"{kind}: {name}")
         try:
             layers.append(LayerSpec.make(len(layers), kind, **settings))
         except NetbuilderError as e:

@@ -22,13 +22,13 @@ import numpy as np
 
 from ..engine.errors import NetbuilderError
 from ..engine.limits import MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_LINK_JSON_DEPTH, MAX_SHARED_INPUT_CHARS
+from ..engine.serialization import json_too_deep
 from .spec import ModelSpec
 
 VERSION = "2"
 READABLE = ("1", "2")
 PARAM = "model"  # the query parameter that carries the token
 _BODY = re.compile(r"[A-Za-z0-9_-]*")
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|["\[\]{}]')  # whole strings (skipped), a lone quote, brackets
 
 
 class ShareLinkError(NetbuilderError):
@@ -92,10 +92,11 @@ def decode(token: str) -> tuple[ModelSpec, str | None]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ShareLinkError("share link is damaged: it is not UTF-8 text") from None
-    _check_depth(text)
+    if json_too_deep(text, MAX_LINK_JSON_DEPTH):
+        raise ShareLinkError(f"share link is nested more than {MAX_LINK_JSON_DEPTH} levels deep")
     try:
         doc = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError cannot happen after _check_depth; kept as a backstop
+    except (ValueError, RecursionError):  # RecursionError cannot happen after json_too_deep; kept as a backstop
         raise ShareLinkError("share link is damaged: it is not valid JSON") from None
     if not isinstance(doc, dict) or "model" not in doc or not set(doc) <= {"model", "input", "weights"}:
         raise ShareLinkError('share link must hold {"model": ..., "input": ..., "weights": ...} only')
@@ -160,21 +161,6 @@ def _inflate(packed: bytes) -> bytes:
     if not inflater.eof or inflater.unused_data:
         raise ShareLinkError("share link is damaged: it is cut short or has extra data")
     return raw
-
-
-def _check_depth(text: str) -> None:
-    """Reject JSON nested deeper than MAX_LINK_JSON_DEPTH without recursing (brackets in strings don't count)."""
-    depth = 0
-    for m in _JSON_TOKEN.finditer(text):
-        c = m.group()
-        if c == '"':  # a string that never ends: invalid JSON, and scanning on could take quadratic time
-            raise ShareLinkError("share link is damaged: it is not valid JSON")
-        if c in ("[", "{"):
-            depth += 1
-            if depth > MAX_LINK_JSON_DEPTH:
-                raise ShareLinkError(f"share link is nested more than {MAX_LINK_JSON_DEPTH} levels deep")
-        elif c in ("]", "}"):
-            depth -= 1
 
 
 def share_url(base_url: str, token: str) -> str:

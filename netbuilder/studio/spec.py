@@ -126,14 +126,20 @@ class Weights:
 
     @classmethod
     def of(cls, arrays) -> Weights:
+        """Frozen float32 copies of `arrays`; every path to a trained spec comes here, so here they must be finite."""
         frozen = []
         digest = hashlib.sha256()
         for a in arrays:
-            a = np.array(a, dtype=np.float32)
+            with np.errstate(over="ignore"):  # a number too large for float32 becomes inf, refused below
+                a = np.array(a, dtype=np.float32)
             a.flags.writeable = False
             digest.update(repr(a.shape).encode())
             digest.update(a.tobytes())
             frozen.append(a)
+        bad = sum(int(a.size - np.count_nonzero(np.isfinite(a))) for a in frozen)
+        if bad:  # a link or a diverged run could carry them; every later output would be NaN
+            total = sum(a.size for a in frozen)
+            raise LayerConfigError(f"trained weights must be finite numbers; {bad:,} of {total:,} are NaN or infinite.")
         return cls(tuple(frozen), digest.hexdigest())
 
     @property

@@ -94,3 +94,12 @@ def test_an_image_sample_becomes_one_tile_per_channel():
                                   feature_maps(sample, width=8 * 10, per_row=8))
     many = feature_maps(np.ones((100, 100, 64)), width=960)  # cut: 32 channels, 64×64 cells each
     assert many.shape == (4 * (64 + GAP) - GAP, 8 * (64 + GAP) - GAP, 3) and MAX_MAPS == 32
+
+
+def test_small_maps_get_cells_big_enough_to_read_a_digit():
+    from netbuilder.views.heatmap import GAP, MAX_CELL, feature_maps
+
+    assert MAX_CELL == 24
+    assert feature_maps(np.zeros((8, 8, 1))).shape == (8 * 24, 8 * 24, 3)  # an 8×8 digit: 192 px, not 96
+    assert feature_maps(np.zeros((6, 6, 8))).shape == (6 * 19, 8 * 6 * 19 + 7 * GAP, 3)  # (960 // 8 - 2) // 6 = 19 px
+    assert feature_maps(np.zeros((28, 28, 1))).shape == (28 * 24, 28 * 24, 3)

@@ -15,11 +15,11 @@ from ..engine.layer import kind_class
 from ..engine.limits import MAX_FORWARD_BYTES, MAX_WEIGHT_BYTES
 from ..engine.shapes import format_shape
 from ..engine.summary import param_totals, readable_size
-from ..studio import data, run
+from ..studio import data, datasets, run
 from ..studio.spec import ModelSpec, kinds_by_group
 from ..views.graph import BROWSER_CSS, WINDOW_FROM, dataflow
 from ..views.table import summary_frame
-from . import state, widgets
+from . import forward, state, widgets
 from .state import INPUT, ss
 
 GRAPH_HEIGHT = 620  # px: the whole of a long model scrolls inside this box, so the output and editor stay in reach
@@ -84,8 +84,17 @@ def output(spec: ModelSpec) -> None:
         return
     label = "Output for your input" if result.complete else f"Output of the layers before {spec.analysis.issue.layer_name}"
     st.markdown(f"**{label}** — shape `{format_shape(result.array.shape)}`")
-    sample, _ = widgets.sample_of(result.array, "output_sample")
-    widgets.number_table(sample)
+    sample, k = widgets.sample_of(result.array, "output_sample")
+    if sample.ndim != 3:
+        widgets.number_table(sample)
+        return
+    # an image (and its channels): a picture, as on the Forward page; its numbers (up to 512) one click away
+    layers_run = len(spec.layers) if result.complete else spec.analysis.issue.layer_index
+    span, scale = widgets.picture_range(sample, None)
+    st.caption(f"Sample {k} {span}.")
+    widgets.sample_picture(sample, scale, widgets.channels_first(spec)[layers_run])
+    with st.expander(f"Numbers of sample {k}"):
+        widgets.number_table(sample)
 
 
 # --- the editor --------------------------------------------------------------------------------------
@@ -193,6 +202,12 @@ def input_panel(spec: ModelSpec) -> None:
         for kind in data.FILLS:
             st.button(kind, key=f"fill_{kind}", on_click=state.on_fill, args=(kind,), type="tertiary",
                       help=f"Fill with {kind} for shape {format_shape(spec.input_shape)}")
+        source = forward.next_source(spec)
+        if source is not None:  # a real sample, e.g. a handwritten digit (the Forward pass page picks any)
+            st.button("digit" if source == forward.DIGITS else f"{source} sample", key="fill_dataset",
+                      on_click=forward.on_next_sample, type="tertiary",
+                      help=f"Fill with a sample of {datasets.TITLES[source]} (each click the next one), shaped "
+                           f"{format_shape(spec.input_shape)}")
     state.show_notices("input")
     result = state.current_input()
     if isinstance(result, state.InputProblem):

@@ -1,4 +1,5 @@
-"""Page pieces several pages use: a setting's editor widget, number tables, heatmaps with their scale."""
+"""Page pieces several pages use: a setting's editor widget, number tables, heatmaps with their scale, and each
+tensor's layout (channels first or last)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import streamlit as st
 
 from ..engine.settings import Setting
 from ..engine.shapes import format_shape
+from ..studio.spec import ModelSpec
 from ..views import heatmap
 from . import state
 
@@ -86,21 +88,53 @@ def _number(value) -> str:
     return "nan" if np.isnan(value) else f"{value:.4g}"
 
 
-def heatmap_legend(scale: float) -> None:
-    """The color scale the pictures below share."""
+def heatmap_legend(scale: float | None) -> None:
+    """The color scale the pictures below share, its ±value at its ends; with None, the colors of pictures each on
+    its own scale (each one's value written above it)."""
     left, middle, right = st.columns([1, 3, 1], vertical_alignment="center")
-    left.caption(f"−{scale:.3g}")
+    left.caption("−its max" if scale is None else f"−{scale:.3g}")
     middle.image(heatmap.legend(), width="stretch")
-    right.caption(f"+{scale:.3g}")
+    right.caption("+its max" if scale is None else f"+{scale:.3g}")
 
 
-def tensor_picture(title: str, tensor: np.ndarray, sample: int, scale: float, channels_first: bool = False) -> None:
-    """A tensor's shape and one sample as a picture: an image's channels as tiles, anything else one row per
-    position and one column per feature."""
-    values = tensor[sample]
+def channels_first(spec: ModelSpec) -> list[bool]:
+    """For the input and each layer's output: whether its channels come first. The input as the first layer with a
+    data_format reads it; an output as its layer's data_format says (or as its input, through a layer without one);
+    a layer that changes the rank starts again from channels_last (Flatten, Reshape)."""
+    formats = [layer.values.get("data_format") for layer in spec.layers]
+    first = next((f for f in formats if f), "channels_last") == "channels_first"
+    layouts = [first]
+    for fmt, report in zip(formats, spec.analysis.layers):
+        if report.output_shape is None or len(report.output_shape) != len(report.input_shape):
+            first = False
+        elif fmt:
+            first = fmt == "channels_first"
+        layouts.append(first)
+    return layouts
+
+
+def picture_range(values: np.ndarray, scale: float | None) -> tuple[str, float]:
+    """A sample's range in words and the scale to draw it on: `scale`, or with None its own (its largest finite
+    |value| in full color), which the words then give too."""
     finite = heatmap.finite_range(values)
     span = f"from {finite[0]:.4g} to {finite[1]:.4g}" if finite else "no finite values"
+    if scale is not None:
+        return span, scale
+    own = max(-finite[0], finite[1]) if finite else 0.0  # from the range just read: no second pass over a big tensor
+    return f"{span} · colors on its own scale ±{own:.3g}", own
+
+
+def tensor_picture(title: str, tensor: np.ndarray, sample: int, scale: float | None, channels_first: bool = False) -> None:
+    """A tensor's shape, one sample's range and its picture (on `scale`, or with None on its own)."""
+    values = tensor[sample]
+    span, scale = picture_range(values, scale)
     st.markdown(f"**{state.plain(title)}** — `{format_shape(tensor.shape)}` · sample {sample} {span}")
+    sample_picture(values, scale, channels_first)
+
+
+def sample_picture(values: np.ndarray, scale: float, channels_first: bool = False) -> None:
+    """One sample as a picture: an image's channels as tiles, anything else one row per position and one column
+    per feature."""
     if values.ndim != 3:
         st.image(heatmap.image(heatmap.as_matrix(values), scale=scale), clamp=True)
         return

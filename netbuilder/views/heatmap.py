@@ -64,6 +64,7 @@ MAX_MAPS = 32  # channels drawn of one image-shaped sample
 MAP_CELLS = 64  # rows and columns drawn of each channel
 GAP = 2  # pixels between tiles, dark: white and pale grey are values (0, NaN)
 GAP_RGB = (60, 60, 60)
+MAX_CELL = 24  # pixels per value at most: an 8×8 digit and its 6×6 feature maps are big enough to read strokes in
 
 
 def feature_maps(sample: np.ndarray, channels_first: bool = False, scale: float | None = None, width: int = 960,
@@ -75,7 +76,7 @@ def feature_maps(sample: np.ndarray, channels_first: bool = False, scale: float 
     maps = maps[:MAP_CELLS, :MAP_CELLS, :MAX_MAPS]
     h, w, n = maps.shape
     per_row = max(1, min(per_row, n))
-    cell = max(1, min(12, (width // per_row - GAP) // max(1, w)))
+    cell = max(1, min(MAX_CELL, (width // per_row - GAP) // max(1, w)))
     tile_h, tile_w = h * cell, w * cell
     rows = -(-n // per_row)
     out = np.empty((rows * (tile_h + GAP) - GAP, per_row * (tile_w + GAP) - GAP, 3), np.uint8)

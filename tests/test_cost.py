@@ -27,6 +27,7 @@ from kind_harness import check_cost
 from netbuilder.engine.cost import FLOAT32, MICROSECOND, readable_bytes
 from netbuilder.engine.layer import snake_case
 from netbuilder.engine.limits import MAX_FORWARD_BYTES, MAX_WEIGHT_BYTES, MAX_WORK
+from netbuilder.engine.optimizers import SGD
 from netbuilder.studio import share
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 
@@ -548,10 +549,10 @@ def test_activations_not_in_place_count_each_call_of_the_loop():
     """gelu is 77 µs a call: one call a step whatever the batch, and one more per 2,048 values of the batch."""
     tanh, gelu = (nb.analyze([nb.SimpleRNN(4, activation=a)], (1000, 1)).cost for a in ("tanh", "gelu"))
     assert gelu.overhead - tanh.overhead == step_work(77 - 1, 1000)
-    wide, narrow = (nb.analyze([nb.SimpleRNN(3000, activation=a)], (10, 1)).cost for a in ("gelu", "tanh"))
+    wide, narrow = (nb.analyze([nb.SimpleRNN(1500, activation=a)], (10, 1)).cost for a in ("gelu", "tanh"))
     assert wide.overhead == step_work(2 + 77, 10)
-    calls = 10 * 3000 / 2048  # calls beyond the first, per sample: as elementwise operations of 25 work each
-    extra = wide.elementwise - narrow.elementwise - 10 * 3000 * (270 - 1)
+    calls = 10 * 1500 / 2048  # calls beyond the first, per sample: as elementwise operations of 25 work each
+    extra = wide.elementwise - narrow.elementwise - 10 * 1500 * (270 - 1)
     assert abs(extra - calls * 77 * MICROSECOND / 25) <= 1
 
 
@@ -567,10 +568,11 @@ def test_pooling_window_cells_are_counted_whatever_the_batch():
 def test_a_training_step_answers_to_the_budget_of_one_run():
     """One training step runs without a pause: about 3 forward passes, and a convolution's backward loops over its kernel."""
     cost = nb.analyze([nb.GRU(1)], (50_000, 1)).cost  # predict 24 G; a training step 72 G
-    assert cost.step_work(1) == 3 * cost.work + 3 * cost.overhead > MAX_WORK
+    assert cost.train_overhead == 3 * cost.overhead and cost.train_work == 3 * cost.work + 25 * 40  # the loss on 1 output
+    assert cost.step_work(1, SGD()) == cost.train_work + cost.step_fixed(SGD()) > MAX_WORK
     with pytest.raises(nb.LimitError, match="a training step on batches of 1 is about 72.1 G multiply-adds of work, 72.0 G of it "
-                                            "the fixed cost of stepping through time steps"):
-        cost.check_training(samples=10, epochs=1, batch=1, optimizer_slots=0)
+                                            "the fixed cost of each step"):
+        cost.check_training(samples=10, epochs=1, batch=1, optimizer=SGD())
     conv = nb.analyze([nb.Conv2D(1, (64, 64), padding="same")], (4, 4, 1)).cost
     assert conv.overhead == 0 and conv.train_overhead == 64 * 64 * 3 * MICROSECOND
 
@@ -580,12 +582,12 @@ def test_a_training_run_counts_its_steps_loops():
     samples one at a time are 1,440 G, over the 1,000 G of a training run; in batches of 32, 7 steps."""
     cost = nb.analyze([nb.GRU(1)], (5000, 1)).cost
     assert cost.train_overhead == 3 * step_work(12, 5000) == 7_200_000_000
-    with pytest.raises(nb.LimitError, match="training 200 samples for 1 epochs is about 1,442.3 G multiply-adds of work, "
-                                            "1,440.0 G of it the fixed cost .* train on fewer samples, or in larger batches"):
-        cost.check_training(samples=200, epochs=1, batch=1, optimizer_slots=0)
-    cost.check_training(samples=200, epochs=1, batch=32, optimizer_slots=0)
+    with pytest.raises(nb.LimitError, match="training 200 samples for 1 epochs is about 1,44.\\.. G multiply-adds of work, "
+                                            "1,44.\\.. G of it the fixed cost .* train on fewer samples, or in larger batches"):
+        cost.check_training(samples=200, epochs=1, batch=1, optimizer=SGD())
+    cost.check_training(samples=200, epochs=1, batch=32, optimizer=SGD())
     with pytest.raises(nb.LimitError, match="train at most 18 epochs, or on fewer samples, or in larger batches"):
-        cost.check_training(samples=200, epochs=20, batch=32, optimizer_slots=0)
+        cost.check_training(samples=200, epochs=20, batch=32, optimizer=SGD())
 
 
 # --- training memory -------------------------------------------------------------------------------------------------
@@ -595,7 +597,7 @@ def train_page_peak(spec: ModelSpec, optimizer: str, x: np.ndarray, y: np.ndarra
     from netbuilder.studio.train import Settings, TrainingRun
 
     def train():
-        run = TrainingRun.start(spec, Settings(optimizer=optimizer, batch_size=32), x, y)
+        run = TrainingRun.start(spec, Settings("mean_squared_error", optimizer, batch_size=32), x, y)
         while not run.done:
             run.piece()
         return run.trained_spec()
@@ -742,7 +744,8 @@ def test_a_training_step_counts_what_backward_does_beyond_three_forward_passes()
     patches, out = 26 * 26 * 9, 26 * 26 * 32
     relu = conv.costs[0].elementwise - patches - out  # the forward's patches and bias; the rest is relu
     assert conv.train_elementwise == patches + (4 + 64) * patches + relu + 6 * out
-    assert conv.step_work(64) == 64 * (3 * conv.work + 25 * conv.train_elementwise) + conv.train_overhead
+    loss = 25 * 40 * 26 * 26 * 32  # the loss's operations on each output value
+    assert conv.step_work(64, SGD()) == 64 * (3 * conv.work + 25 * conv.train_elementwise + loss) + conv.step_fixed(SGD())
     wide = nb.analyze([nb.Conv2D(32, 3)], (28, 28, 64)).cost  # 64 channels: runs of 64 values, 4 + 1 operations each
     assert wide.train_elementwise == 26 * 26 * 9 * 64 * (1 + 5)
     first = nb.analyze([nb.Conv2D(32, 3, data_format="channels_first")], (1, 28, 28)).cost
@@ -752,4 +755,4 @@ def test_a_training_step_counts_what_backward_does_beyond_three_forward_passes()
     assert nb.analyze([nb.AveragePooling2D(2)], (28, 28, 16)).cost.train_elementwise == 14 * 14 * 16 * 4
     assert nb.analyze([nb.GlobalMaxPooling2D()], (28, 28, 16)).cost.train_elementwise == 12 * 28 * 28 * 16
     dense = nb.analyze([nb.Dense(10)], (784,)).cost
-    assert dense.train_elementwise == 0 and dense.step_work(32) == 3 * 32 * dense.work
+    assert dense.train_elementwise == 0 and dense.step_work(32, SGD()) == 32 * (3 * dense.work + 25 * 40 * 10) + dense.step_fixed(SGD())

@@ -283,26 +283,33 @@ class ActivationCost:
     """Per element: operations (an add is 1; measured time relative to one), and float32 temporaries alive at
     the peak, in units of the input tensor (beyond the input and output) — for tensors under 256 KiB, and for
     larger ones, where NumPy reuses temporaries in place; `chunked` more per element, up to CHUNK elements in
-    all (gelu works in steps of that many)."""
+    all (gelu works in steps of that many). Per call whatever its size: `call_microseconds`, the time of its
+    NumPy calls (measured on the 2-core server with timeit, the best of 30 repeats at 1 unit and 1 sample)."""
 
     ops: int
     scratch: float
     scratch_large: float
-    chunked: float = 0
+    chunked: float
+    call_microseconds: int
 
 
 # Measured with tracemalloc and timers on 1k to 4M elements (tests/test_cost.py checks every one).
 COST = {
-    "celu": ActivationCost(5, 2.25, 2.1), "elu": ActivationCost(9, 1.5, 1.35), "exponential": ActivationCost(1, 0.1, 0.1),
-    "gelu": ActivationCost(270, 0, 0, 22.5), "glu": ActivationCost(3, 1.25, 0.75), "hard_shrink": ActivationCost(3, 0.5, 0.35),
-    "hard_sigmoid": ActivationCost(7, 2.5, 2.35), "hard_silu": ActivationCost(8, 2.5, 2.35), "hard_tanh": ActivationCost(1, 0.25, 0.1),
-    "leaky_relu": ActivationCost(1, 1.25, 1.1), "linear": ActivationCost(0, 0, 0), "log_sigmoid": ActivationCost(34, 1.25, 1.1),
-    "log_softmax": ActivationCost(18, 2.25, 2.25), "mish": ActivationCost(33, 1.25, 1.1), "relu": ActivationCost(2, 0.25, 0.1),
-    "relu6": ActivationCost(2, 1.25, 1.1), "selu": ActivationCost(9, 1.5, 1.35), "sigmoid": ActivationCost(2, 1.25, 1.1),
-    "silu": ActivationCost(2, 1.25, 1.1), "soft_shrink": ActivationCost(24, 2.75, 2.6), "softmax": ActivationCost(18, 2.05, 1.35),
-    "softplus": ActivationCost(32, 0.25, 0.1), "softsign": ActivationCost(1, 1.25, 1.1), "sparse_plus": ActivationCost(14, 2.75, 2.6),
-    "sparse_sigmoid": ActivationCost(14, 1.75, 1.6), "sparsemax": ActivationCost(44, 7.5, 5.85), "squareplus": ActivationCost(2, 1.25, 1.1),
-    "tanh": ActivationCost(1, 0.25, 0.1), "tanh_shrink": ActivationCost(1, 1.25, 1.1),
+    "celu": ActivationCost(5, 2.25, 2.1, 0, 5), "elu": ActivationCost(9, 1.5, 1.35, 0, 6),
+    "exponential": ActivationCost(1, 0.1, 0.1, 0, 4), "gelu": ActivationCost(270, 0, 0, 22.5, 77),
+    "glu": ActivationCost(3, 1.25, 0.75, 0, 5), "hard_shrink": ActivationCost(3, 0.5, 0.35, 0, 5),
+    "hard_sigmoid": ActivationCost(7, 2.5, 2.35, 0, 4), "hard_silu": ActivationCost(8, 2.5, 2.35, 0, 8),
+    "hard_tanh": ActivationCost(1, 0.25, 0.1, 0, 4), "leaky_relu": ActivationCost(1, 1.25, 1.1, 0, 2),
+    "linear": ActivationCost(0, 0, 0, 0, 0), "log_sigmoid": ActivationCost(34, 1.25, 1.1, 0, 4),
+    "log_softmax": ActivationCost(18, 2.25, 2.25, 0, 12), "mish": ActivationCost(33, 1.25, 1.1, 0, 4),
+    "relu": ActivationCost(2, 0.25, 0.1, 0, 1), "relu6": ActivationCost(2, 1.25, 1.1, 0, 3),
+    "selu": ActivationCost(9, 1.5, 1.35, 0, 7), "sigmoid": ActivationCost(2, 1.25, 1.1, 0, 2),
+    "silu": ActivationCost(2, 1.25, 1.1, 0, 6), "soft_shrink": ActivationCost(24, 2.75, 2.6, 0, 8),
+    "softmax": ActivationCost(18, 2.05, 1.35, 0, 15), "softplus": ActivationCost(32, 0.25, 0.1, 0, 3),
+    "softsign": ActivationCost(1, 1.25, 1.1, 0, 4), "sparse_plus": ActivationCost(14, 2.75, 2.6, 0, 11),
+    "sparse_sigmoid": ActivationCost(14, 1.75, 1.6, 0, 10), "sparsemax": ActivationCost(44, 7.5, 5.85, 0, 31),
+    "squareplus": ActivationCost(2, 1.25, 1.1, 0, 6), "tanh": ActivationCost(1, 0.25, 0.1, 0, 1),
+    "tanh_shrink": ActivationCost(1, 1.25, 1.1, 0, 3),
 }
 LARGE_BYTES = 256 * 1024  # NumPy reuses a temporary in place from this size on (NPY_MIN_ELIDE_BYTES)
 ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}

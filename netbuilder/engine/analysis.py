@@ -128,7 +128,7 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
             return Analysis(full_input, tuple(reports), _limit_issue(layers, i, names, shape, why, input_shape, with_fixes), names)
         trainable, frozen = layer.count_params_for(layer.built_shape or shape)
         reports.append(LayerReport(i, name, layer.kind, shape, out, trainable + frozen, trainable,
-                                   layer.formula(layer.built_shape or shape), layer.cost(shape, out)))
+                                   layer.formula(layer.built_shape or shape), layer.full_cost(shape, out)))
         shape = out
         made_reals = made_reals if layer.keeps_values else i
     return _within_budgets(Analysis(full_input, tuple(reports), None, names), layers, input_shape, with_fixes)

@@ -17,9 +17,14 @@ from .limits import MAX_FORWARD_BYTES, MAX_TRAIN_WORK, MAX_WEIGHT_BYTES, MAX_WOR
 
 FLOAT32 = 4
 LOOPS = "the fixed cost of stepping through time steps or window cells in Python, whatever the batch"
+STEP_FIXED = ("the fixed cost of each step (the layers' Python calls and loops, the loss, the optimizer's update of every "
+              "weight), whatever the batch")
 FEWER_LOOPS = "use fewer time steps (a shorter sequence), smaller pooling windows, or fewer of these layers"
-LOSS_TEMPORARIES = 3  # the loss's gradient and its temporaries, in outputs' sizes (measured: mse 3, the cross-entropies 2-3)
+LOSS_TEMPORARIES = 4  # the loss's gradient and its temporaries, in outputs' sizes (measured: mse 3, the cross-entropies 2-3,
+#                       sparse labels 4 with their one-hot rows)
+LOSS_OPERATIONS = 40  # elementwise operations per output value of the loss, its gradient and a metric in a training step
 UPDATE_SCRATCH = 4  # temporaries of an optimizer's update of one weight, in its sizes (measured: SGD 2, Adam 3, RMSprop and Adagrad 4)
+STEP_MICROSECONDS = 60  # a training step whatever the model: the batch gathered, the loss and its gradient, a metric, bookkeeping
 
 
 def readable_bytes(n: float) -> str:
@@ -47,6 +52,18 @@ def weights_problem(params: int) -> str | None:
             f"{readable_bytes(MAX_WEIGHT_BYTES)} ({MAX_WEIGHT_BYTES // FLOAT32:,} parameters)")
 
 
+def build_problem(work: int, nbytes: int) -> str | None:
+    """Why drawing weights with this much work and these temporaries is over a run's budgets, or None (an initializer
+    runs in one NumPy call that cannot be stopped, as an orthogonal recurrent kernel's QR)."""
+    if nbytes > MAX_FORWARD_BYTES:
+        return (f"drawing its initial weights needs {readable_bytes(nbytes)} at once (an orthogonal recurrent kernel is a "
+                f"QR in float64); the memory budget per run is {readable_bytes(MAX_FORWARD_BYTES)}: use fewer units")
+    if work > MAX_WORK:
+        return (f"drawing its initial weights is {readable_count(work)} multiply-adds of work (an orthogonal recurrent "
+                f"kernel is a QR of its units × units); the budget per run is {readable_count(MAX_WORK)}: use fewer units")
+    return None
+
+
 @dataclass(frozen=True)
 class ModelCost:
     """Per-model totals; memory and work per sample unless a method takes a batch size."""
@@ -66,6 +83,10 @@ class ModelCost:
     largest_trainable: int = 0  # trainable parameters of the layer with most (an optimizer update's temporaries)
     sizes: tuple[int, ...] = ()  # elements per sample of each layer's output, views included (the gradient flowing back)
     untrainable: str = ""  # the first layer netbuilder cannot train, and why ("" when every layer can be trained)
+    build_work: int = 0  # drawing every initial weight
+    build_bytes: int = 0  # the temporaries of drawing the largest one (they go before the next is drawn)
+    train_fixed: int = 0  # work of a training step's layer calls whatever the batch (beside their loops, train_overhead)
+    trainable_arrays: int = 0  # trainable weight arrays: an optimizer update has a fixed time for each
 
     @classmethod
     def of(cls, reports) -> ModelCost:
@@ -94,6 +115,10 @@ class ModelCost:
             largest_trainable=max((r.trainable for r in reports), default=0),
             sizes=tuple(math.prod(r.output_shape[1:]) for r in reports),
             untrainable=next((f"layer {r.name!r} ({r.kind}) {c.untrainable}" for r, c in zip(reports, costs) if c.untrainable), ""),
+            build_work=sum(c.build_work for c in costs),
+            build_bytes=max((c.build_bytes for c in costs), default=0),
+            train_fixed=sum(c.train_fixed for c in costs),
+            trainable_arrays=sum(c.trainable_arrays for c in costs),
         )
 
     def _scratch(self, i: int, batch: int) -> int:
@@ -120,19 +145,31 @@ class ModelCost:
         """The work of one predict of `batch` samples: theirs, and the loops' whatever the batch."""
         return batch * self.work + self.overhead
 
-    def step_work(self, batch: int) -> int:
-        """The work of one training step on a batch of `batch` samples."""
-        return batch * self.train_work + self.train_overhead
+    def step_work(self, batch: int, optimizer) -> int:
+        """The work of one training step on a batch of `batch` samples, the optimizer's update included."""
+        return batch * self.train_work + self.step_fixed(optimizer)
+
+    def step_fixed(self, optimizer) -> int:
+        """A training step's work whatever the batch: the layers' loops and calls, the step's own bookkeeping, and the
+        optimizer's update of every trainable value (`optimizer.update_cost()`)."""
+        operations, microseconds = optimizer.update_cost()
+        update = ELEMENTWISE_WEIGHT * operations * self.trainable_params + MICROSECOND * microseconds * self.trainable_arrays
+        return self.train_overhead + self.train_fixed + STEP_MICROSECONDS * MICROSECOND + update
 
     @property
     def train_work(self) -> int:
-        """One sample's work in a training step: about TRAIN_FACTOR forward passes, and what some kinds' backward
-        passes do beyond that (a convolution's patches added back cell by cell, pooling's per-cell masks)."""
-        return TRAIN_FACTOR * self.work + ELEMENTWISE_WEIGHT * self.train_elementwise
+        """One sample's work in a training step: about TRAIN_FACTOR forward passes, what some kinds' backward passes do
+        beyond that (a convolution's patches added back cell by cell, pooling's per-cell masks), and the loss's."""
+        return (TRAIN_FACTOR * self.work
+                + ELEMENTWISE_WEIGHT * (self.train_elementwise + LOSS_OPERATIONS * self.output_elements))
 
-    def _loops(self, overhead: int, work: int) -> str:
-        """What a work message adds when loops are most of the work."""
-        return f", {readable_count(overhead)} of it {LOOPS}" if 2 * overhead >= work else ""
+    def training_work(self, samples: int, epochs: int, batch: int, optimizer) -> int:
+        """The work of a whole training run: every epoch's steps (validation samples counted as trained ones)."""
+        return epochs * (self.train_work * samples + self.step_fixed(optimizer) * math.ceil(samples / batch))
+
+    def _loops(self, overhead: int, work: int, what: str = LOOPS) -> str:
+        """What a work message adds when loops (or a step's fixed cost) are most of the work."""
+        return f", {readable_count(overhead)} of it {what}" if 2 * overhead >= work else ""
 
     def predict_bytes(self, batch: int = 1) -> int:
         """Peak bytes of the tensors `predict` holds at once for `batch` samples (weights and the caller's input not counted)."""
@@ -214,42 +251,44 @@ class ModelCost:
         end = 3 * self.weight_bytes + FLOAT32 * trainable * optimizer_slots
         return max(step, end)
 
-    def check_training(self, samples: int, epochs: int, batch: int, optimizer_slots: int) -> None:
+    def check_training(self, samples: int, epochs: int, batch: int, optimizer) -> None:
         """LimitError naming the budget a training run would exceed, before it starts; first, a LayerConfigError
         naming a layer netbuilder cannot train as it is configured."""
         if self.untrainable:
             raise LayerConfigError(f"This model cannot be trained in netbuilder: {self.untrainable}.")
-        memory = self.training_bytes(batch, optimizer_slots)
+        slots = optimizer.slot_count()
+        memory = self.training_bytes(batch, slots)
         if memory > MAX_FORWARD_BYTES:
             raise LimitError(
                 f"a training step on batches of {batch:,} needs about {readable_bytes(memory)}; the memory budget per run "
                 f"is {readable_bytes(MAX_FORWARD_BYTES)}: use a smaller batch size or a smaller model"
-                + (f", or an optimizer that keeps less (this one keeps {optimizer_slots} more copies of the weights; SGD "
-                   "without momentum none)" if optimizer_slots else "")
+                + (f", or an optimizer that keeps less (this one keeps {slots} more copies of the weights; SGD "
+                   "without momentum none)" if slots else "")
             )
-        step = self.step_work(batch)
+        fixed = self.step_fixed(optimizer)
+        step = batch * self.train_work + fixed
         if step > MAX_WORK:  # one step runs without a pause: it answers to the budget of one run
-            most = max(0, MAX_WORK - self.train_overhead) // max(1, self.train_work)
+            most = max(0, MAX_WORK - fixed) // max(1, self.train_work)
             raise LimitError(
                 f"a training step on batches of {batch:,} is about {readable_count(step)} multiply-adds of work"
-                f"{self._loops(self.train_overhead, step)}; the budget per run is {readable_count(MAX_WORK)}: "
+                f"{self._loops(fixed, step, STEP_FIXED)}; the budget per run is {readable_count(MAX_WORK)}: "
                 + (f"use a batch size of at most {most:,}" if most else FEWER_LOOPS)
             )
-        steps = math.ceil(samples / batch)
-        epoch = self.train_work * samples + self.train_overhead * steps
-        work = epoch * epochs
+        work = self.training_work(samples, epochs, batch, optimizer)
         if work > MAX_TRAIN_WORK:
+            steps = math.ceil(samples / batch)
+            epoch = work // epochs
             most = MAX_TRAIN_WORK // max(1, epoch)
-            fewer = "on fewer samples" + (", or in larger batches" if self.train_overhead * steps * 2 >= epoch else "")
+            fewer = "on fewer samples" + (", or in larger batches" if fixed * steps * 2 >= epoch else "")
             raise LimitError(
                 f"training {samples:,} samples for {epochs:,} epochs is about {readable_count(work)} multiply-adds of work"
-                f"{self._loops(self.train_overhead * steps * epochs, work)}; the budget per training run is "
+                f"{self._loops(fixed * steps * epochs, work, STEP_FIXED)}; the budget per training run is "
                 f"{readable_count(MAX_TRAIN_WORK)}: " + (f"train at most {most:,} epochs, or {fewer}" if most else f"train {fewer}")
             )
 
     def budget_problem(self) -> str | None:
         """Why this model cannot be built or run at all within the budgets (one sample), or None."""
-        if why := weights_problem(self.params):
+        if why := weights_problem(self.params) or build_problem(self.build_work, self.build_bytes):
             return why
         if self.predict_bytes(1) > MAX_FORWARD_BYTES:
             return (f"one sample's forward pass would need {readable_bytes(self.predict_bytes(1))} at once; the memory budget "

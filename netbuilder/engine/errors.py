@@ -25,6 +25,10 @@ class InputDataError(NetbuilderError):
     """Input data is malformed: not numeric, ragged, too large, or unparseable text."""
 
 
+class TrainingError(NetbuilderError):
+    """A training run cannot go on: its loss or gradients are no longer finite numbers."""
+
+
 @dataclass(frozen=True)
 class Fix:
     """A suggested repair: `action` is machine-readable, `description` is for people.

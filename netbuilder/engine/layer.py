@@ -13,13 +13,14 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
 
+from . import activations
 from .errors import LayerConfigError, LimitError
+from .initializers import Initializer
 from .settings import Setting
 from .shapes import Shape, check_input_shape
 from .limits import MAX_NAME_CHARS, MAX_WORK
@@ -75,13 +76,14 @@ class WeightSpec:
 
     name: str
     shape: tuple[int, ...]
-    initializer: Callable[[tuple[int, ...], int], np.ndarray]  # (shape, seed) → float32 array
+    initializer: Initializer  # (shape, seed) → float32 array, and what drawing it costs
     trainable: bool = True
 
 
 ELEMENTWISE_WEIGHT = 25  # one elementwise NumPy operation costs about as much time as 25 BLAS multiply-adds
 MICROSECOND = MAX_WORK // 1_000_000  # work in one microsecond of this server: MAX_WORK is about a second of it
 TRAIN_FACTOR = 3  # a training step (forward, then backward at about twice its cost) is about 3 forward passes of work
+ACTIVATION_TRAIN_CALLS = 4  # a training step calls a layer's activation about this often (forward, derivative, temporaries)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,13 @@ class Cost:
     train_kept: int = 0
     train_scratch: int | None = None
     untrainable: str = ""  # why netbuilder cannot train this layer as configured ("" when it can): refused before a run
+    # What every layer adds (Layer.full_cost fills these from its weights and its kind's measured call time): the work
+    # and the temporaries' bytes of drawing its weights (the largest initializer's), a training step's fixed work (its
+    # forward_train and backward calls whatever the batch), and how many trainable arrays the optimizer updates.
+    build_work: int = 0
+    build_bytes: int = 0
+    train_fixed: int = 0
+    trainable_arrays: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,9 @@ class Layer:
     keeps_shape: ClassVar[bool] = False  # output shape always equals input shape (activations, dropout)
     builds_at_init: ClassVar[bool] = False  # Keras writes no build_config for it (Activation is built when made)
     keeps_values: ClassVar[bool] = False  # its output holds its input's values (rearranged, or zeros added): integers stay integers
+    # Microseconds of one training step's forward_train and backward whatever the batch (their NumPy calls; measured at
+    # batch 1 on the 2-core server and rounded up; an activation setting's calls are added in full_cost).
+    train_call_microseconds: ClassVar[int] = 15
 
     def __init__(self, *args, name=None, input_shape=None, **kwargs):
         declared = self.settings
@@ -247,16 +259,30 @@ class Layer:
         """One sample's mult-adds, elementwise work and scratch through this layer."""
         return Cost()
 
+    def full_cost(self, shape: Shape, output_shape: Shape) -> Cost:
+        """`cost`, with what every layer adds: drawing its weights, and a training step's fixed work (its calls, and
+        ACTIVATION_TRAIN_CALLS of its activation's: forward, derivative, and their temporaries)."""
+        specs = self.weight_specs(self.built_shape or shape)
+        draws = [spec.initializer.cost(spec.shape) for spec in specs]
+        activation = self.values.get("activation")
+        calls = self.train_call_microseconds + (
+            ACTIVATION_TRAIN_CALLS * activations.COST[activation].call_microseconds if activation else 0)
+        return replace(self.cost(shape, output_shape), build_work=sum(work for work, _ in draws),
+                       build_bytes=max((nbytes for _, nbytes in draws), default=0), train_fixed=calls * MICROSECOND,
+                       trainable_arrays=sum(spec.trainable for spec in specs))
+
     def build(self, shape: Shape, seed: int) -> None:
         """Make the weights for input `shape` (for the shape it was built for, if it has one); a LimitError,
         before anything is allocated, when they are over the weight budget."""
         if self._weights:
             return
-        from .cost import weights_problem  # cost.py builds on this module
+        from .cost import build_problem, weights_problem  # cost.py builds on this module
 
         built_shape = self.built_shape or tuple(shape)
         specs = self.weight_specs(built_shape)
-        why = weights_problem(sum(math.prod(spec.shape) for spec in specs))
+        draws = [spec.initializer.cost(spec.shape) for spec in specs]
+        why = weights_problem(sum(math.prod(spec.shape) for spec in specs)) or build_problem(
+            sum(work for work, _ in draws), max((nbytes for _, nbytes in draws), default=0))
         if why:
             raise LimitError(f"Layer {self.name or snake_case(self.kind)!r} ({self.kind}) exceeds a limit: {why}.")
         self.built_shape = built_shape

@@ -278,8 +278,9 @@ class Sequential:
             raise LayerConfigError("You must call `compile()` with a loss before training or evaluating the model.")
         self._require_built("input shape")
 
-    def _train_step(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[float, np.ndarray]:
-        """One batch: forward in training mode, the loss and its gradient, backward, one optimizer update."""
+    def _gradients(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[float, np.ndarray, list, list]:
+        """One batch forward in training mode, the loss and its gradient, and backward: (loss, output, the trainable
+        weights, their gradients); the optimizer's update is the trainer's next step."""
         caches, out = [], x
         for layer in self._layers:
             out, cache = layer.forward_train(out, rng)
@@ -291,12 +292,12 @@ class Sequential:
             trainable = [w for w, spec in zip(layer.weights, layer.weight_specs(layer.built_shape)) if spec.trainable]
             weights = trainable + weights
             grads = list(layer_grads) + grads
-        self.optimizer.apply(weights, grads)
-        return loss, out
+        return loss, out, weights, grads
 
     def trainer(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None, shuffle=True,
-                validation_batch_size=None) -> training.Trainer:
-        """A training run that can go on in pieces (what `fit` runs to its end); budgets are checked first."""
+                validation_batch_size=None, halt_on_divergence=False) -> training.Trainer:
+        """A training run that can go on in pieces (what `fit` runs to its end); the data and budgets are checked first.
+        With `halt_on_divergence`, a loss or gradient that stops being finite ends the run before its update."""
         self._require_compiled()
         x = self._as_input(x)
         y = self._targets(y, len(x))
@@ -319,12 +320,15 @@ class Sequential:
             x, y, validation = x[:split], y[:split], (x[split:], y[split:])
         if len(x) == 0:
             raise InputDataError("there are no samples left to train on")
+        for data_x, data_y in ((x, y), *([validation] if validation else [])):
+            _check_finite(data_x)
+            self.loss.check_targets(data_y, self.output_shape)
         batch = min(batch_size, len(x))
-        slots = self.optimizer.slot_count()
-        self._analysis.cost.check_training(len(x) + (len(validation[0]) if validation else 0), epochs, batch, slots)
+        self._analysis.cost.check_training(len(x) + (len(validation[0]) if validation else 0), epochs, batch, self.optimizer)
         if len(self.optimizer.slots) != len(self._trainable_weights()):  # Keras keeps an optimizer's state across fits
             self.optimizer.build(self._trainable_weights())
-        return training.Trainer(self, x, y, batch_size, epochs, validation, bool(shuffle), self._rng, validation_batch_size)
+        return training.Trainer(self, x, y, batch_size, epochs, validation, bool(shuffle), self._rng, validation_batch_size,
+                                halt_on_divergence)
 
     def _trainable_weights(self) -> list[np.ndarray]:
         return [w for layer in self._layers for w, spec in zip(layer.weights, layer.weight_specs(layer.built_shape)) if spec.trainable]
@@ -427,6 +431,13 @@ def _refuse(call: str, unknown: dict, **given) -> None:
     _DEFAULTS's): ignoring it silently would train something other than asked."""
     given = {name: value for name, value in given.items() if value is not None}
     refuse_unhonoured(call, {**unknown, **given}, {name: _DEFAULTS.get(name) for name in given}, _TAKES[call], _INSTEAD)
+
+
+def _check_finite(x: np.ndarray) -> None:
+    """Training inputs must be finite numbers: one NaN makes every weight NaN after the first update."""
+    if not np.all(np.isfinite(x)):
+        raise InputDataError(f"the training inputs hold {np.count_nonzero(~np.isfinite(x)):,} NaN or infinite value(s); "
+                             "training needs finite numbers")
 
 
 def _count(name: str, value, low: int, high: int) -> int:

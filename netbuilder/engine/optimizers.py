@@ -75,6 +75,12 @@ class Optimizer:
         """How many arrays of a weight's size this optimizer keeps (for the memory budget)."""
         return len(self._new_slots(np.zeros(1, np.float32)))
 
+    def update_cost(self) -> tuple[int, int]:
+        """(elementwise operations per trainable value, microseconds per weight array whatever its size) of one update,
+        for the work budget: measured on the server (4 M values; 10 values) and rounded up by half. An optimizer that
+        does not say is counted generously."""
+        return 32, 20
+
     def get_config(self) -> dict:
         return {k: v for k, v in vars(self).items() if k not in ("slots", "iterations")}
 
@@ -89,6 +95,9 @@ class SGD(Optimizer):
 
     def _new_slots(self, w):
         return [np.zeros_like(w)] if self.momentum else []
+
+    def update_cost(self):
+        return (8, 8) if self.momentum else (6, 8)  # measured 5.0 and 3.5 operations, 5 µs
 
     def _update(self, w, g, slots, lr):
         if not slots:
@@ -112,6 +121,9 @@ class Adam(Optimizer):
     def _new_slots(self, w):
         return [np.zeros_like(w), np.zeros_like(w)]
 
+    def update_cost(self):
+        return 18, 20  # measured 11.4 operations, 13 µs
+
     def _update(self, w, g, slots, lr):
         m, v = slots
         step = np.float32(self.iterations + 1)
@@ -134,6 +146,9 @@ class RMSprop(Optimizer):
 
     def _new_slots(self, w):
         return [np.zeros_like(w)] + ([np.zeros_like(w)] if self.momentum > 0 else []) + ([np.zeros_like(w)] if self.centered else [])
+
+    def update_cost(self):  # measured 13.5 operations and 6 µs; centered with momentum 21.3 and 14 µs
+        return 20 + (8 if self.centered else 0) + (4 if self.momentum > 0 else 0), 10 + (6 if self.centered or self.momentum else 0)
 
     def _update(self, w, g, slots, lr):
         velocity = slots[0]
@@ -164,6 +179,9 @@ class Adagrad(Optimizer):
 
     def _new_slots(self, w):
         return [np.full_like(w, self.initial_accumulator_value)]
+
+    def update_cost(self):
+        return 17, 12  # measured 11.1 operations, 8 µs
 
     def _update(self, w, g, slots, lr):
         (accumulator,) = slots

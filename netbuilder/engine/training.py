@@ -8,12 +8,14 @@ included (a clipped probability passes no gradient). The model's `fit` (engine/m
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from .arguments import refuse_unhonoured
-from .errors import LayerConfigError, InputDataError
+from .errors import InputDataError, LayerConfigError, TrainingError
+from .shapes import format_shape
 
 EPSILON = np.float32(1e-7)  # keras.backend.epsilon()
 
@@ -95,6 +97,24 @@ class Loss:
             raise InputDataError(f"targets of shape {y_true.shape} do not match predictions of shape {y_pred.shape}")
         return y_true, y_pred
 
+    def check_targets(self, y_true: np.ndarray, output_shape: tuple) -> None:
+        """InputDataError when targets cannot train a model with `output_shape` under this loss, said before a step:
+        a shape the loss refuses, a class label out of range, a value that is not a finite number."""
+        sparse = self.name == "sparse_categorical_crossentropy"
+        if y_true.size and not sparse and not np.all(np.isfinite(y_true)):
+            bad = np.count_nonzero(~np.isfinite(y_true))
+            raise InputDataError(f"the targets hold {bad:,} NaN or infinite value(s); training needs finite numbers")
+        per_sample = tuple(output_shape[1:])
+        try:
+            self.prepare(y_true[:1], np.zeros((1, *per_sample), np.float32))
+        except InputDataError:
+            want = (f"one class label per sample (a whole number from 0 to {per_sample[-1] - 1})" if sparse
+                    else f"a target of the output's shape {format_shape(per_sample)} per sample")
+            raise InputDataError(f"{self.name} needs {want}; these targets have shape {format_shape(y_true.shape[1:])} per "
+                                 f"sample (the model's output is {format_shape(output_shape)})") from None
+        if sparse:
+            check_labels(y_true, per_sample[-1])
+
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """Keras's loss function before reduction: one value per position of y_pred.shape[:-1]."""
         t, p = self.prepare(y_true, y_pred)
@@ -156,10 +176,30 @@ def _log_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
-    labels = labels.astype(np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise InputDataError(f"class labels must be whole numbers from 0 to {classes - 1}; found {labels.min()} to {labels.max()}")
-    return np.eye(classes, dtype=np.float32)[labels]
+    """Keras's one_hot of integer labels: one float32 row of `classes` per label, written in place (a table of
+    classes × classes, as np.eye would make, grows with the square of the classes)."""
+    check_labels(labels, classes)
+    out = np.zeros((*labels.shape, classes), np.float32)
+    np.put_along_axis(out, labels.astype(np.int64)[..., None], np.float32(1), axis=-1)
+    return out
+
+
+def check_labels(labels: np.ndarray, classes: int) -> None:
+    """Class labels must be whole numbers from 0 to classes − 1 (Keras casts 2.5 to 2 and gives a label out of range a
+    row of zeros, silently; a learner's data is better told)."""
+    if not labels.size:
+        return
+    problems = []
+    if not np.all(np.isfinite(labels)):
+        problems.append(f"{np.count_nonzero(~np.isfinite(labels)):,} are NaN or infinite")
+    elif np.any(labels != np.round(labels)):
+        problems.append(f"{np.count_nonzero(labels != np.round(labels)):,} are not whole numbers (e.g. "
+                        f"{labels[labels != np.round(labels)].flat[0]:g})")
+    elif labels.min() < 0 or labels.max() >= classes:
+        problems.append(f"they run from {labels.min():g} to {labels.max():g}")
+    if problems:
+        raise InputDataError(f"class labels must be whole numbers from 0 to {classes - 1} (the model has {classes:,} "
+                             f"outputs); {problems[0]}")
 
 
 def _keras_arguments(cls: str, given: dict, takes: str, **defaults) -> None:
@@ -261,9 +301,9 @@ class Mean:
         return self.total / self.count if self.count else 0.0
 
 
-def batches(samples: int, batch_size: int) -> list[tuple[int, int]]:
+def batches(samples: int, batch_size: int) -> Iterator[tuple[int, int]]:
     """(start, stop) of each batch, the last one partial, as Keras cuts an epoch."""
-    return [(start, min(start + batch_size, samples)) for start in range(0, samples, batch_size)]
+    return ((start, min(start + batch_size, samples)) for start in range(0, samples, batch_size))
 
 
 def steps(samples: int, batch_size: int) -> int:
@@ -290,10 +330,13 @@ class Trainer:
 
     Keras's bookkeeping: an epoch's loss is the batch-size-weighted mean of each batch's loss, computed
     before that batch's update; metrics are the mean of their per-sample values over the epoch;
-    validation runs in inference mode at each epoch's end."""
+    validation runs in inference mode at each epoch's end. With `halt_on_divergence` (netbuilder's own; the app's
+    runs), a loss or gradient that is no longer a finite number stops the run before its update."""
 
-    def __init__(self, model, x, y, batch_size, epochs, validation, shuffle, rng: np.random.Generator, validation_batch_size=None):
+    def __init__(self, model, x, y, batch_size, epochs, validation, shuffle, rng: np.random.Generator, validation_batch_size=None,
+                 halt_on_divergence=False):
         self.model, self.x, self.y = model, x, y
+        self.halt_on_divergence = halt_on_divergence  # stop at a non-finite loss or gradient, before its update
         self.batch_size, self.epochs, self.validation, self.shuffle = batch_size, epochs, validation, shuffle
         self.validation_batch_size = validation_batch_size or batch_size  # Keras's default
         self.rng = rng  # the compiled model's stream (shuffles, dropout masks): it goes on from the last run
@@ -320,22 +363,37 @@ class Trainer:
 
     def run(self, max_batches: int | None = None, checkpoint=None) -> None:
         """Train on up to `max_batches` batches (all that remain when None); stop early if `checkpoint` raises."""
-        cuts = batches(len(self.x), self.batch_size)
-        done = 0
+        samples, done = len(self.x), 0
         while not self.done and (max_batches is None or done < max_batches):
-            start, stop = cuts[self.batch]
+            start = self.batch * self.batch_size  # batch k of an epoch, as Keras cuts it (the last one partial)
+            stop = min(start + self.batch_size, samples)
             index = self._order[start:stop]
-            loss, y_pred = self.model._train_step(self.x[index], self.y[index], self.rng)
+            x, y = self.x[index], self.y[index]
+            loss, y_pred, weights, grads = self.model._gradients(x, y, self.rng)
+            if self.halt_on_divergence:
+                self._check_finite(loss, grads)
+            self.model.optimizer.apply(weights, grads)
             self.last_loss = loss
             self._loss.add(loss, weight=stop - start)
             for name, mean in self._metrics.items():
-                mean.add(metric_values(name, self.y[index], y_pred))
+                mean.add(metric_values(name, y, y_pred))
             self.batch += 1
             done += 1
-            if self.batch == len(cuts):
+            if stop == samples:
                 self._end_epoch()
             if checkpoint is not None:
                 checkpoint()
+
+    def _check_finite(self, loss: float, grads: list[np.ndarray]) -> None:
+        """TrainingError, before the update, when the loss or a gradient is no longer a finite number: the weights stay
+        the last ones that gave finite numbers (Keras would go on, and every weight would become NaN)."""
+        bad = "loss" if not math.isfinite(loss) else next((f"gradient of weight {k}" for k, g in enumerate(grads)
+                                                            if not np.all(np.isfinite(g))), None)
+        if bad is not None:
+            raise TrainingError(
+                f"training diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: the {bad} became "
+                f"{'NaN or infinite' if bad != 'loss' else f'{loss}'}, so training stopped before that step's update "
+                "(a smaller learning rate, or inputs scaled to about −1 to 1, usually helps)")
 
     def _end_epoch(self) -> None:
         logs = {"loss": self._loss.result, **{name: m.result for name, m in self._metrics.items()}}

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import activations
 from ..errors import LayerConfigError
-from ..initializers import glorot_uniform, orthogonal, zeros
+from ..initializers import Initializer, glorot_uniform, ones, orthogonal, zeros
 from ..layer import ELEMENTWISE_WEIGHT, MICROSECOND, TRAIN_FACTOR, CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
 from ..settings import ActivationName, Bool, Float, Int
@@ -30,14 +30,10 @@ _CHUNK = 2048  # values per call of an activation not applied in place: its temp
 
 # The time our loop takes per step whatever the batch, which the arithmetic does not count: microseconds of one
 # step at 1 unit and 1 sample with linear activations (each kind's `step_microseconds`), plus each `_activate`
-# call's. Measured on the 2-core server with timeit (the best of 30 repeats of 300 steps, predict; a training
-# step's forward_train and backward took 2-4 times as long: TRAIN_FACTOR). One 1,000,000-step GRU(1) is 12 s.
-_CALL_MICROSECONDS = {
-    "celu": 5, "elu": 6, "exponential": 4, "gelu": 77, "hard_shrink": 5, "hard_sigmoid": 4, "hard_silu": 8,
-    "hard_tanh": 4, "leaky_relu": 2, "linear": 0, "log_sigmoid": 4, "log_softmax": 12, "mish": 4, "relu": 1,
-    "relu6": 3, "selu": 7, "sigmoid": 2, "silu": 6, "soft_shrink": 8, "softmax": 15, "softplus": 3, "softsign": 4,
-    "sparse_plus": 11, "sparse_sigmoid": 10, "sparsemax": 31, "squareplus": 6, "tanh": 1, "tanh_shrink": 3,
-}
+# call's (activations.COST[name].call_microseconds). Measured on the 2-core server with timeit (the best of 30
+# repeats of 300 steps, predict; a training step's forward_train and backward took 2-4 times as long: TRAIN_FACTOR).
+# One 1,000,000-step GRU(1) is 12 s.
+
 
 # --- Keras arguments netbuilder takes only at their defaults -------------------------------------------------
 _INITIALIZER_NAMES = {
@@ -430,8 +426,8 @@ class _Recurrent(Layer):
         g = self.gates * self.units
         buffers, ops, calls = self._step_cost()
         per_sample, cap = self._act_extra(calls)
-        step = self.step_microseconds + sum(_CALL_MICROSECONDS[name] for name, _ in calls)
-        more_calls = sum(_CALL_MICROSECONDS[name] * self._calls_per_sample(name, k) for name, k in calls)
+        step = self.step_microseconds + sum(activations.COST[name].call_microseconds for name, _ in calls)
+        more_calls = sum(activations.COST[name].call_microseconds * self._calls_per_sample(name, k) for name, k in calls)
         return Cost(
             mult_adds=steps * (n + self.units) * g,
             elementwise=steps * ops + (g * steps if self.use_bias and self.kind != "LSTM" else 0)
@@ -631,10 +627,18 @@ class SimpleRNN(_Recurrent):
         return f"nn.RNN({n}, {u}, nonlinearity={self.activation!r}, bias={self.use_bias}, batch_first=True)", weights
 
 
-def _lstm_bias(shape, seed: int = 0) -> np.ndarray:
+class _ForgetBias(Initializer):
     """Keras's LSTM bias with unit_forget_bias: zeros, except ones for the forget gate."""
-    u = shape[0] // 4
-    return np.concatenate([np.zeros(u), np.ones(u), np.zeros(2 * u)]).astype(np.float32)
+
+    def __call__(self, shape, seed=0):
+        u = shape[0] // 4
+        return np.concatenate([np.zeros(u), np.ones(u), np.zeros(2 * u)]).astype(np.float32)
+
+    def cost(self, shape):
+        return ones.cost(shape)[0], 8 * shape[0]  # float64 parts, joined and rounded
+
+
+_lstm_bias = _ForgetBias()
 
 
 @register

@@ -383,10 +383,10 @@ def test_input_text_too_big_for_a_link_leaves_it_out_and_never_breaks_the_page()
     type_input(at, garbage)
     assert input_text(at) == garbage
     assert any("Input data:" in e.value for e in at.error)
-    assert share.decode(at.query_params["model"]) == (model(at), None)  # the model alone is shared
+    assert share.decode(at.query_params["model"])[:2] == (model(at), None)  # the model alone is shared
     assert "input data is not in this link" in texts(at)
     run(at.text_area(key="input_text").input(SEED_INPUT))
-    assert share.decode(at.query_params["model"]) == (model(at), SEED_INPUT)
+    assert share.decode(at.query_params["model"])[:2] == (model(at), SEED_INPUT)
 
 
 # --- Import -----------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_train_the_xor_preset_to_95_percent_and_undo_it():
     xor = datasets.get("xor", seed=untrained.seed)
     accuracy = np.mean((built(trained).predict(xor.x) > 0.5) == (xor.y > 0.5))
     assert accuracy >= 0.95  # the current model is the trained one
-    assert "Training finished after 60 epoch(s)" in texts(at)
+    assert "Training finished: 60 epoch(s); the trained weights are now the model's" in texts(at)
     run(at.button(key="undo").click())
     assert model(at) == untrained and not model(at).trained
     run(at.button(key="redo").click())
@@ -62,9 +62,11 @@ def test_stop_mid_run_keeps_what_was_learned():
     run(at.button(key="train_start").click())
     run(at)  # a second piece
     run(at.button(key="train_stop").click())
-    assert "Training stopped after" in texts(at)
     training = at.session_state["training"]
     assert training.stopped and 0 < training.run.epoch < 300
+    # the epoch being trained when Stop came, counted from 1 as the progress line counts it, and the epochs complete
+    assert (f"Training stopped during epoch {training.run.epoch + 1} of 300, after {training.run.epoch} complete epoch(s)"
+            in texts(at))
     assert model(at).trained
     np.testing.assert_array_equal(built(model(at)).get_weights()[0], training.model.get_weights()[0])
 
@@ -73,7 +75,7 @@ def test_a_trained_model_travels_in_its_link_and_its_exported_code():
     at = train_to_the_end(on_train_page("train-xor"))
     trained = model(at)
     token = at.query_params["model"]
-    opened, _ = share.decode(token)
+    opened = share.decode(token).spec
     assert opened == trained and opened.trained  # 105 weights fit a link
     x = datasets.get("xor", seed=trained.seed).x[:16]
     expected = built(trained).predict(x)
@@ -93,7 +95,7 @@ def test_editing_the_model_after_training_starts_from_the_seed_again():
 def test_data_that_does_not_fit_the_model_and_runs_over_budget_are_refused_clearly():
     at = open_app()
     page(at, TRAIN)  # the seed model takes (3, 2) samples; XOR has 2 features
-    assert "the data's samples have shape (2,), but the model's input is (3, 2)" in texts(at)
+    assert "The data's samples have shape (2,), but the model's input is (3, 2)." in texts(at)
     assert at.button(key="train_start").disabled
     at = load(open_app(), "train-digits")
     select(at, 1)
@@ -141,7 +143,7 @@ def _run_of(input_size: int, units: int) -> TrainingRun:
     spec = ModelSpec((input_size,), (LayerSpec.make(0, "Dense", units=units, activation="tanh"), LayerSpec.make(1, "Dense", units=1)),
                      seed=3).validate()
     x = np.random.default_rng(0).normal(size=(16, input_size)).astype(np.float32)
-    return TrainingRun.start(spec, Settings(optimizer="sgd", learning_rate=0.01, batch_size=8), x, np.tanh(x[:, :1]))
+    return TrainingRun.start(spec, Settings("mean_squared_error", "sgd", 0.01, batch_size=8), x, np.tanh(x[:, :1]))
 
 
 def test_a_run_keeps_its_own_copies_of_the_weights():

@@ -121,7 +121,7 @@ def test_share_link_round_trip(scale):
     assert spec.to_dict()["layers"][1] == {"id": 1, "kind": "Scale", "factor": -1.25, "shift": 7}
     assert spec.to_dict()["layers"][3] == {"id": 3, "kind": "Scale"}  # defaults are left out
     token = share.encode(spec, "[[1, 2], [3, 4], [5, 6]]")
-    assert token.startswith("2.") and share.decode(token) == (spec, "[[1, 2], [3, 4], [5, 6]]")
+    assert token.startswith("2.") and share.decode(token)[:2] == (spec, "[[1, 2], [3, 4], [5, 6]]")
     # a link's settings are checked by the declarations too
     bad = {"model": {"input_shape": [2], "layers": [{"id": 0, "kind": "Scale", "factor": 5000}]}}
     token = "2." + base64.urlsafe_b64encode(zlib.compress(json.dumps(bad).encode())).rstrip(b"=").decode()

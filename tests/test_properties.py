@@ -253,7 +253,7 @@ def test_decode_arbitrary_bytes(data, compressed):
 def test_decode_arbitrary_json(doc, version):
     CASES["decode_arbitrary_json"] += 1
     try:
-        spec, _ = decode(pack(json.dumps(doc).encode(), version))  # version 1's reader turns input_dim into built_for first
+        spec = decode(pack(json.dumps(doc).encode(), version)).spec  # version 1's reader turns input_dim into built_for first
     except NetbuilderError as e:
         # decode's backstop for a crash inside ModelSpec.from_dict: passing, but a bug to fix there.
         assert not str(e).startswith("share link holds an invalid model"), e
@@ -276,7 +276,7 @@ def test_encode_then_decode_is_identity(spec, text, trained):
         spec = spec.with_weights([rng.normal(size=shape).astype(np.float32) for shape in shapes])
     token, carried = link(spec, text)
     assert token == encode(spec, text)
-    assert decode(token) == (spec if carried or not spec.trained else replace(spec, weights=None), text)
+    assert decode(token)[:2] == (spec if carried or not spec.trained else replace(spec, weights=None), text)
     assert encode(decode(token)[0], text) == token  # deterministic
 
 

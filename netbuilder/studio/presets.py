@@ -20,8 +20,7 @@ class Preset:
     input_text: str  # JSON nested list, batch axis first (what the app's input box holds)
     lesson: str  # one or two sentences for the learner
     broken: bool = False  # True: its analysis reports an issue, and the learner's job is to repair it
-    dataset: str | None = None  # a data set of studio.datasets to train on
-    training: Settings | None = None
+    training: Settings | None = None  # to train it: the data and settings that wait on the Train page
 
 
 def _range_text(shape: tuple[int, ...]) -> str:
@@ -127,24 +126,21 @@ PRESETS: dict[str, Preset] = {
         "[[0.5, 0.5], [-0.5, 0.5]]",
         "No straight line separates XOR, so the hidden tanh layers must bend the boundary: open Train and watch it form "
         "(binary cross-entropy, Adam).",
-        dataset="xor",
-        training=Settings("binary_crossentropy", "adam", 0.03, 60, 32),
+        training=Settings("binary_crossentropy", "adam", 0.03, 60, 32, data="xor"),
     ),
     "train-spirals": Preset(
         "Train: two spirals",
         ModelSpec((2,), (_dense(0, 16, activation="tanh"), _dense(1, 16, activation="tanh"), _dense(2, 1, activation="sigmoid"))),
         "[[0.2, -0.1]]",
         "Two spiral arms: the hardest of the toy sets. 16 + 16 tanh units learn it in a few hundred epochs.",
-        dataset="spirals",
-        training=Settings("binary_crossentropy", "adam", 0.02, 300, 16),
+        training=Settings("binary_crossentropy", "adam", 0.02, 300, 16, data="spirals"),
     ),
     "train-sine": Preset(
         "Train: fit a noisy sine",
         ModelSpec((1,), (_dense(0, 16, activation="tanh"), _dense(1, 1))),
         "[[0.5], [1.5]]",
         "Regression: one input, one output, mean squared error. The curve is redrawn as training goes.",
-        dataset="sine",
-        training=Settings("mean_squared_error", "adam", 0.02, 100, 16),
+        training=Settings("mean_squared_error", "adam", 0.02, 100, 16, data="sine"),
     ),
     "train-digits": Preset(
         "Train: handwritten digits (8×8)",
@@ -152,8 +148,7 @@ PRESETS: dict[str, Preset] = {
         _range_text((1, 8, 8, 1)),
         "1,797 real 8×8 digits: Flatten makes each a row of 64 pixels for a small MLP; sparse categorical "
         "cross-entropy learns the 10 classes.",
-        dataset="digits",
-        training=Settings("sparse_categorical_crossentropy", "adam", 0.005, 15, 32, validation_split=0.2),
+        training=Settings("sparse_categorical_crossentropy", "adam", 0.005, 15, 32, validation_split=0.2, data="digits"),
     ),
     "mnist-convnet": Preset(
         "MNIST convnet (Keras example)",

@@ -3,7 +3,9 @@
 Token = "2." + base64url(zlib(compact JSON)) without padding; "2" is the format version. The JSON
 is {"model": spec.to_dict()} plus "input" when input text is given and at most
 MAX_SHARED_INPUT_CHARS long (longer text is left out: check `input_fits` to tell the user).
-A trained model's weights ride along as "weights" (base64 of float32) when the link stays short enough.
+A trained model's weights ride along as "weights" (base64 of float32) when the link stays short enough, and the
+Train page's choices as "train" (the settings that differ from its defaults) and "typed" ([x text, y text], when
+the data is typed and short).
 Version 1 tokens (before layer kinds declared their own settings) are still read: the same JSON,
 where a Dense built for n inputs said `"input_dim": n` instead of `"built_for": [n]`.
 Decoding trusts nothing: every bound is checked before the work it protects.
@@ -16,6 +18,7 @@ import binascii
 import json
 import re
 import zlib
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -24,6 +27,7 @@ from ..engine.errors import NetbuilderError
 from ..engine.limits import MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_LINK_JSON_DEPTH, MAX_SHARED_INPUT_CHARS
 from ..engine.serialization import json_too_deep
 from .spec import ModelSpec
+from .train import Settings
 
 VERSION = "2"
 READABLE = ("1", "2")
@@ -35,23 +39,38 @@ class ShareLinkError(NetbuilderError):
     """A share link is malformed, too large, from an unknown version, or holds an invalid model."""
 
 
+class Shared(NamedTuple):
+    """What a link holds: the model, its input text, and the Train page's settings and typed data (None: not given)."""
+
+    spec: ModelSpec
+    input_text: str | None = None
+    training: Settings | None = None
+    typed: tuple[str, str] | None = None
+
+
 def input_fits(input_text: str | None) -> bool:
     """Whether `encode` will carry this input text (None and short text do)."""
     return input_text is None or (isinstance(input_text, str) and len(input_text) <= MAX_SHARED_INPUT_CHARS)
 
 
-def encode(spec: ModelSpec, input_text: str | None = None) -> str:
-    """The token for `spec` and, if they fit, its trained weights and `input_text`; equal inputs give equal
-    tokens, and every token decodes (`link` also says what was left out)."""
-    return link(spec, input_text)[0]
+def encode(spec: ModelSpec, input_text: str | None = None, training: Settings | None = None,
+           typed: tuple[str, str] | None = None) -> str:
+    """The token for `spec` and, if they fit, its trained weights, `input_text` and the Train page's choices; equal
+    inputs give equal tokens, and every token decodes (`link` also says what was left out)."""
+    return link(spec, input_text, training, typed)[0]
 
 
-def link(spec: ModelSpec, input_text: str | None = None) -> tuple[str, bool]:
+def link(spec: ModelSpec, input_text: str | None = None, training: Settings | None = None,
+         typed: tuple[str, str] | None = None) -> tuple[str, bool]:
     """(token, whether it carries the trained weights): a trained model too large for a link goes without them."""
     # validate() and from_dict() check the same fields, so what validates reads back (a property test proves it).
     doc = {"model": spec.validate().to_dict()}
     if input_text is not None and input_fits(input_text):
         doc["input"] = input_text
+    if training is not None and training.check().to_dict():
+        doc["train"] = training.to_dict()
+    if training is not None and training.data == "typed" and typed is not None and all(map(input_fits, typed)):
+        doc["typed"] = list(typed)
     if spec.weights is not None:
         weights = base64.b64encode(np.concatenate([a.ravel() for a in spec.weights.arrays]).astype("<f4").tobytes()).decode()
         try:
@@ -72,8 +91,8 @@ def _token(doc: dict) -> str:
     return token
 
 
-def decode(token: str) -> tuple[ModelSpec, str | None]:
-    """The validated spec and input text (or None) of a token; ShareLinkError or another NetbuilderError otherwise."""
+def decode(token: str) -> Shared:
+    """What a token holds, validated; ShareLinkError or another NetbuilderError otherwise."""
     if not isinstance(token, str):
         raise ShareLinkError("a share link token must be text")
     if len(token) > MAX_LINK_CHARS:
@@ -98,8 +117,8 @@ def decode(token: str) -> tuple[ModelSpec, str | None]:
         doc = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError cannot happen after json_too_deep; kept as a backstop
         raise ShareLinkError("share link is damaged: it is not valid JSON") from None
-    if not isinstance(doc, dict) or "model" not in doc or not set(doc) <= {"model", "input", "weights"}:
-        raise ShareLinkError('share link must hold {"model": ..., "input": ..., "weights": ...} only')
+    if not isinstance(doc, dict) or "model" not in doc or not set(doc) <= {"model", "input", "weights", "train", "typed"}:
+        raise ShareLinkError('share link must hold {"model": ..., "input": ..., "weights": ..., "train": ..., "typed": ...} only')
     input_text = doc.get("input")
     if input_text is not None and not (isinstance(input_text, str) and len(input_text) <= MAX_SHARED_INPUT_CHARS):
         raise ShareLinkError(f"share link input must be text of at most {MAX_SHARED_INPUT_CHARS:,} characters")
@@ -112,7 +131,12 @@ def decode(token: str) -> tuple[ModelSpec, str | None]:
         raise ShareLinkError(f"share link holds an invalid model ({type(e).__name__}: {str(e)[:80]})") from None
     if "weights" in doc:
         spec = spec.with_weights(_weights(doc["weights"], spec))
-    return spec, input_text
+    training = Settings.from_dict(doc["train"]) if "train" in doc else None
+    typed = doc.get("typed")
+    if typed is not None and not (isinstance(typed, list) and len(typed) == 2 and all(isinstance(t, str) for t in typed)
+                                  and all(map(input_fits, typed))):
+        raise ShareLinkError(f"share link's typed data must be two texts of at most {MAX_SHARED_INPUT_CHARS:,} characters")
+    return Shared(spec, input_text, training, tuple(typed) if typed is not None else None)
 
 
 def _weights(text, spec: ModelSpec) -> list[np.ndarray]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from ..engine.blas import set_blas_threads
 from ..engine.errors import NetbuilderError
 from ..engine.limits import MAX_SEED, MAX_WEIGHT_BYTES
 from ..engine.shapes import format_shape
@@ -31,10 +32,13 @@ from ..studio.layer_list import parse_layers
 from ..studio.spec import ModelSpec, seed_spec
 
 ss = st.session_state
-INPUT = "input"
+INPUT = "input"  # the layer list's entry for the model input (its shape and data)
 # Page runs, the health check and heavy NumPy work share one interpreter: switching threads every millisecond
 # (not 5) keeps a light visitor's run and /_stcore/health from waiting behind another visitor's Python work.
-sys.setswitchinterval(0.001)  # the layer list's entry for the model input (its shape and data)
+sys.setswitchinterval(0.001)
+# Visitors' work shares the cores in threads of one process: a BLAS thread pool of its own fights them, and an LSTM
+# step took 5-7 times longer at the median with 2 BLAS threads than with 1 beside another visitor (bench/bench_blas.py).
+set_blas_threads(1)
 
 
 def spec() -> ModelSpec:
@@ -145,8 +149,13 @@ def init_state() -> None:
     token = st.query_params.get(share.PARAM)
     if token:
         try:
-            start, shared_text = share.decode(token)
-            text = shared_text if shared_text is not None else data.fill_text("range", start.input_shape)
+            shared = share.decode(token)
+            start = shared.spec
+            text = shared.input_text if shared.input_text is not None else data.fill_text("range", start.input_shape)
+            if shared.training is not None:
+                ss.train_settings = shared.training
+            if shared.typed is not None:
+                ss.train_x_text, ss.train_y_text = shared.typed
         except NetbuilderError as e:
             notify("toolbar", "warning", f"The shared link could not be opened ({plain(sentence(str(e)))}) "
                                          "Showing the default model instead.")
@@ -161,13 +170,14 @@ def sync_link() -> None:
 
     A model too large for any link (`share_problem` says why) leaves the address bar without one."""
     ss.share_problem = None
+    training, typed = ss.get("train_settings"), (ss.get("train_x_text", ""), ss.get("train_y_text", ""))
     try:
-        token, ss.share_has_weights = share.link(spec(), ss.input_data)
+        token, ss.share_has_weights = share.link(spec(), ss.input_data, training, typed)
         ss.share_has_input = share.input_fits(ss.input_data)
     except NetbuilderError:  # the input (e.g. escaped non-ASCII text) makes the link too long: share the model alone
         ss.share_has_input = False
         try:
-            token, ss.share_has_weights = share.link(spec())
+            token, ss.share_has_weights = share.link(spec(), None, training)
         except NetbuilderError as e:
             token, ss.share_has_weights, ss.share_problem = None, False, sentence(str(e))
     if token is None:
@@ -327,8 +337,8 @@ def load_preset(name: str) -> None:
     if commit(lambda s: preset.spec, f"load the preset {preset.title!r}", "toolbar"):
         ss.input_data = preset.input_text
         keep_selection_valid()
-        if preset.dataset is not None:  # a preset to train: its data and settings wait on the Train page
-            ss.train_source, ss.train_settings = preset.dataset, preset.training
+        if preset.training is not None:  # a preset to train: its data and settings wait on the Train page
+            ss.train_settings = preset.training
             ss.pop("training", None)
         notify("toolbar", "info", f"Loaded **{plain(preset.title)}**. {plain(preset.lesson)}")
 

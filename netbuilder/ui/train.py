@@ -2,11 +2,13 @@
 
 A run goes on in pieces inside a fragment that reruns itself while training, so the page stays live,
 other visitors are not kept waiting, and Stop keeps what was learned so far. The trained model
-becomes the current model (one Undo away from the untrained one).
+becomes the current model (one Undo away from the untrained one); what the page shows of a run
+belongs to the model it trained, and is hidden when another model is current.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import numpy as np
@@ -17,31 +19,39 @@ from ..engine.errors import NetbuilderError
 from ..engine.shapes import format_shape
 from ..studio import data, datasets
 from ..studio.spec import ModelSpec
-from ..studio.train import CROSSENTROPIES, DEFAULT_RATES, LOSSES, Settings, TrainingRun, check_data
-from ..views.plots import boundary_image
+from ..studio.train import CROSSENTROPIES, DEFAULT_RATES, LOSSES, MAX_BATCH_SIZE, MAX_EPOCHS, Advice, Settings, TrainingRun, advise
+from ..views.plots import boundary_image, curve_chart, lines_chart
 from . import state
 from .state import ss
 
 SOURCES = {**datasets.TITLES, "typed": "x and y, typed or pasted", "csv": "a CSV file"}
+FIELDS = ("loss", "optimizer", "learning_rate", "epochs", "batch_size", "validation_split", "from_logits", "delta")
 
 
 def _settings() -> Settings:
     return ss.setdefault("train_settings", Settings())
 
 
+def _change(**changes) -> None:
+    ss.train_settings = replace(_settings(), **changes)
+
+
+@state.callback("train")
 def _set(field: str) -> None:
     """A settings widget changed: keep the value apart from the widget (the page may not draw it next time)."""
     value = ss[f"train_{field}"]
     changes = {field: value}
     if field == "optimizer":  # each optimizer starts at Keras's own default rate
         changes["learning_rate"] = DEFAULT_RATES[value]
-    ss.train_settings = replace(_settings(), **changes)
+    _change(**changes)
 
 
+@state.callback("train")
 def _source_changed() -> None:
-    ss.train_source = ss.train_source_widget
+    _change(data=ss.train_source_widget)
 
 
+@state.callback("train")
 def _typed(key: str) -> None:
     ss[f"train_{key}_text"] = ss[f"train_{key}"]
 
@@ -52,8 +62,11 @@ def page(spec: ModelSpec) -> None:
     left, right = st.columns([2, 3], gap="medium")
     with left:
         loaded = data_panel(spec)
-        settings_panel()
-        start_stop(spec, loaded)
+        advice = advise(spec, _settings(), *loaded) if loaded is not None and spec.analysis.ok and spec.layers else None
+        if advice is not None and advice.loss is None:
+            advice_panel(advice)  # the data does not fit the model: said under the data
+        settings_panel(advice if advice is not None and advice.loss is not None else None)  # another loss fits: beside Loss
+        start_stop(spec, loaded if advice is None else None)
     with right:
         st.fragment(live, run_every=0.3 if _running() else None)()
 
@@ -65,15 +78,15 @@ def _running() -> bool:
 
 # --- data ---------------------------------------------------------------------------------------------
 def data_panel(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
-    ss.train_source_widget = ss.setdefault("train_source", "xor")
+    ss.train_source_widget = _settings().data
     st.selectbox("Data", list(SOURCES), key="train_source_widget", format_func=SOURCES.get, on_change=_source_changed)
-    source = ss.train_source
+    source = _settings().data
     try:
         if source in datasets.DATASETS:
             chosen = datasets.get(source, seed=spec.seed)
             st.caption(f"{chosen.about} {len(chosen.x):,} samples of shape {format_shape(chosen.x.shape[1:])}.")
-            x, y = chosen.x, chosen.y
-        elif source == "typed":
+            return chosen.x, chosen.y
+        if source == "typed":
             for key, label, example in (("x", "x: the inputs, a batch", "[[0, 0], [0, 1], [1, 0], [1, 1]]"),
                                         ("y", "y: the targets, one per sample", "[[0], [1], [1], [0]]")):
                 ss[f"train_{key}"] = ss.setdefault(f"train_{key}_text", "")
@@ -81,28 +94,71 @@ def data_panel(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
             if not ss.train_x_text.strip() or not ss.train_y_text.strip():
                 st.caption("Type x and y above (the numbers as nested lists; NumPy's print format works too).")
                 return None
-            x = data.parse_array(ss.train_x_text, spec.input_shape).array
-            y = data.parse_numbers(ss.train_y_text)
-        else:
-            upload = st.file_uploader("CSV: each row the input values, then the target(s)", type=["csv", "txt"], key="train_csv")
-            if upload is None:
-                return None
-            x, y = data.parse_csv(upload.getvalue().decode("utf-8", errors="replace"), spec.input_shape)
-        check_data(spec, x, y)
+            x = data.parse_numbers(ss.train_x_text)
+            if x.ndim < 1:
+                raise NetbuilderError("x must be a list of samples, such as [[0, 0], [0, 1]]")
+            return x, data.parse_numbers(ss.train_y_text)
+        upload = st.file_uploader("CSV: each row the input values, then the target(s)", type=["csv", "txt"], key="train_csv")
+        if upload is None:
+            return None
+        read = data.parse_csv(upload.getvalue(), spec.input_shape)
+        st.caption(read.note)
+        return read.x, read.y
     except NetbuilderError as e:
         st.error(f"Training data: {state.plain(state.sentence(str(e)))}")
         return None
-    return x, y
 
 
-def settings_panel() -> None:
+def advice_panel(advice: Advice) -> None:
+    """What keeps the data from training the model, and one click for each way out (each an undoable edit)."""
+    st.warning(f"{state.plain(state.sentence(advice.problem[:1].upper() + advice.problem[1:]))}")
+    with st.container(horizontal=True, gap="small"):
+        if advice.loss is not None:
+            st.button(f"Use {advice.loss}", key="advice_loss", on_click=on_use_loss, args=(advice.loss,), type="primary")
+        if advice.input_shape is not None:
+            st.button(f"Set the input shape to {format_shape(advice.input_shape)}", key="advice_shape",
+                      on_click=on_input_shape, args=(advice.input_shape,), type="primary")
+        if advice.model is not None:
+            st.button("Load an MLP for this data", key="advice_model", on_click=on_load_model, args=(advice.model, advice.model_loss),
+                      help=f"Input {format_shape(advice.model.input_shape)} → " + " → ".join(
+                          f"{layer.kind}({layer.label()})" for layer in advice.model.layers)
+                      + f", trained with {advice.model_loss}. Undo brings your model back.")
+    state.show_notices("advice")
+
+
+@state.callback("advice")
+def on_use_loss(loss: str) -> None:
+    _change(loss=loss, from_logits=False)
+
+
+@state.callback("advice")
+def on_input_shape(shape: tuple) -> None:
+    if state.commit(lambda s: s.with_input_shape(shape), f"set the input shape to {format_shape(shape)}", "advice"):
+        state.fit_input("advice")
+
+
+@state.callback("advice")
+def on_load_model(model: ModelSpec, loss: str) -> None:
+    if state.commit(lambda s: replace(model, seed=s.seed).validate(), "load an MLP for this data", "advice"):
+        _change(loss=loss, from_logits=False)
+        state.keep_selection_valid()
+        state.fit_input("advice")
+
+
+# --- settings -----------------------------------------------------------------------------------------
+def settings_panel(advice: Advice | None) -> None:
     settings = _settings()
-    for field in ("loss", "optimizer", "learning_rate", "epochs", "batch_size", "validation_split", "from_logits", "delta"):
-        ss[f"train_{field}"] = getattr(settings, field)
+    for name in FIELDS:
+        ss[f"train_{name}"] = getattr(settings, name)
     a, b = st.columns(2)
-    a.selectbox("Loss", LOSSES, key="train_loss", on_change=_set, args=("loss",))
+    a.selectbox("Loss", LOSSES, key="train_loss", on_change=_set, args=("loss",),
+                help="What training minimises. Class labels 0, 1, 2…: sparse_categorical_crossentropy; 0/1 targets with "
+                     "one sigmoid output: binary_crossentropy; numbers to predict: mean_squared_error.")
     b.selectbox("Optimizer", list(DEFAULT_RATES), key="train_optimizer", on_change=_set, args=("optimizer",),
-                help="Keras's defaults: learning rate 0.01 for sgd, 0.001 for the others.")
+                help="How each step changes the weights from their gradients. Keras's default learning rates: 0.01 for sgd, "
+                     "0.001 for the others.")
+    if advice is not None:
+        advice_panel(advice)  # the loss does not fit the data: said beside Loss
     if settings.loss in CROSSENTROPIES:
         a.checkbox("From logits", key="train_from_logits", on_change=_set, args=("from_logits",),
                    help="Keras's from_logits=True: the last layer gives raw scores (no sigmoid or softmax) and the loss applies it.")
@@ -111,11 +167,17 @@ def settings_panel() -> None:
                        on_change=_set, args=("delta",), help="Keras's Huber(delta=1.0): squared error within delta, linear beyond.")
     a, b, c, d = st.columns(4)
     a.number_input("Learning rate", key="train_learning_rate", min_value=1e-6, max_value=10.0, format="%g", step=0.001,
-                   on_change=_set, args=("learning_rate",))
-    b.number_input("Epochs", key="train_epochs", min_value=1, max_value=10_000, step=1, on_change=_set, args=("epochs",))
-    c.number_input("Batch size", key="train_batch_size", min_value=1, max_value=4096, step=1, on_change=_set, args=("batch_size",))
+                   on_change=_set, args=("learning_rate",),
+                   help="How far each step moves the weights. Too high and the loss jumps about or becomes NaN; too low and it "
+                        "barely moves. 0.001 to 0.03 suit Adam here.")
+    b.number_input("Epochs", key="train_epochs", min_value=1, max_value=MAX_EPOCHS, step=1, on_change=_set, args=("epochs",),
+                   help="Passes over the whole data set. Each epoch's loss is one point of the History chart.")
+    c.number_input("Batch size", key="train_batch_size", min_value=1, max_value=MAX_BATCH_SIZE, step=1, on_change=_set,
+                   args=("batch_size",), help="Samples per step: each step averages their gradients and updates the weights "
+                                              "once. Small batches: more, noisier steps.")
     d.number_input("Validation", key="train_validation_split", min_value=0.0, max_value=0.9, step=0.05, format="%g",
-                   on_change=_set, args=("validation_split",), help="The fraction of samples, taken from the end, kept for validation.")
+                   on_change=_set, args=("validation_split",),
+                   help="The fraction of samples, taken from the end, kept out of training to measure the model on.")
 
 
 def start_stop(spec: ModelSpec, loaded) -> None:
@@ -126,6 +188,7 @@ def start_stop(spec: ModelSpec, loaded) -> None:
     state.show_notices("train")
 
 
+@state.callback("train")
 def on_train(loaded) -> None:
     x, y = loaded
     try:
@@ -135,6 +198,7 @@ def on_train(loaded) -> None:
         state.notify("train", "error", f"Could not train: {state.plain(state.sentence(str(e)))}")
 
 
+@state.callback("train")
 def on_stop() -> None:
     run = ss.get("training")
     if run is not None:
@@ -148,61 +212,101 @@ def live() -> None:
         st.info("Pick data and settings, then Train. The loss curve, the metric and (for 2 inputs) the decision "
                 "boundary are redrawn while it learns.")
         return
-    if run.spec != state.spec() and not run.done:
-        run.stopped = True
-        state.notify("train", "warning", "The model changed, so training stopped.")
+    current = state.spec()
+    if not run.done and run.spec != current:
+        run.fail("the model changed while it trained, so its weights were not kept")
+        ss.training_committed = True  # nothing to keep: the weights belong to a model that is no longer current
     if not run.done:
-        with state.guard("training step"):
+        try:
             run.piece(checkpoint=state.checkpoint, waiting=state.waiting)
-    show(run)
+        except Exception:  # noqa: BLE001 — the page's boundary: a run that fails stops, and says so
+            logging.getLogger("netbuilder").exception("training step failed")
+            run.fail("something went wrong in a training step")
     if run.done and not ss.get("training_committed"):
         finish(run)
+    if current not in (run.spec if not run.done else None, ss.get("training_result")):
+        st.info("The last training run trained another version of the model, so its results are not shown "
+                "(Undo or Redo brings that version back). Train again to see this one learn.")
+        return
+    show(run)
 
 
 def finish(run: TrainingRun) -> None:
-    """The trained weights become the current model (undoable), once."""
+    """The trained weights become the current model (undoable), once; a run that took no step changes nothing."""
     ss.training_committed = True
-    trained = run.trained_spec()
-    how = "stopped" if run.stopped and not run.run.done else "finished"
+    ss.training_result = None
+    if run.model.optimizer.iterations == 0:
+        return
+    try:
+        trained = run.trained_spec()
+    except NetbuilderError as e:
+        state.notify("train", "error", f"The trained weights could not be kept: {state.plain(state.sentence(str(e)))}")
+        st.rerun()
     if state.commit(lambda s: trained, "keep the trained weights", "train"):
-        state.notify("train", "success", f"Training {how} after {run.run.epoch} epoch(s); the trained weights are now "
-                                         "the model's (Undo brings the untrained ones back).")
+        ss.training_result = trained
+        epochs = run.settings.epochs
+        if run.failure:
+            how = f"The weights learned before it stopped (epoch {run.epoch} of {epochs}) are now the model's"
+        elif run.stopped and not run.run.done:
+            how = (f"Training stopped during epoch {run.epoch} of {epochs}, after {run.run.epoch} complete epoch(s); the "
+                   "weights learned so far are now the model's")
+        else:
+            how = f"Training finished: {epochs} epoch(s); the trained weights are now the model's"
+        state.notify("train", "success", f"{how} (Undo brings the untrained ones back).")
     st.rerun()  # the whole page: the graph, the outputs and Undo follow the trained model
+
+
+def progress_text(run: TrainingRun) -> str:
+    epochs, complete = run.settings.epochs, run.run.epoch
+    if run.failure:
+        return f"Epoch {run.epoch} of {epochs} — stopped: {run.failure}"
+    if run.stopped and not run.run.done:
+        return f"Epoch {run.epoch} of {epochs} — stopped ({complete} complete)"
+    return f"Epoch {run.epoch} of {epochs}" + (" — done" if run.done else "")
 
 
 def show(run: TrainingRun) -> None:
     history = run.run.history.history
-    st.progress(run.run.progress, text=f"Epoch {min(run.run.epoch + 1, run.settings.epochs)} of {run.settings.epochs}"
-                + (" — stopped" if run.stopped and not run.run.done else " — done" if run.done else ""))
+    st.progress(run.run.progress, text=state.plain(progress_text(run)))
+    if run.failure:
+        st.error(f"Training stopped: {state.plain(state.sentence(run.failure))}")
     if history:
         st.caption(" · ".join(f"{key} {values[-1]:.4g}" for key, values in history.items()) + f" (epoch {len(history['loss'])})")
-    with state.guard("training picture"):
-        picture(run)
+    picture(run)
     if history:
-        epochs = pd.DataFrame(history, index=pd.RangeIndex(1, len(history["loss"]) + 1, name="epoch"))
+        epochs = list(range(1, len(history["loss"]) + 1))
+        metric = run.settings.metrics[0]
         st.markdown("**Per epoch**, as Keras's History reports it")
-        st.line_chart(epochs, height=180)
-    if run.batch_losses:
-        st.markdown("**Loss, batch by batch** (each before its update)")
-        st.line_chart(pd.DataFrame({"loss": run.batch_losses}), height=150)
+        left, right = st.columns(2)
+        left.vega_lite_chart(spec=lines_chart(epochs, {k: history[k] for k in ("loss", "val_loss") if k in history}, "epoch", "loss"),
+                             width="stretch")
+        right.vega_lite_chart(spec=lines_chart(epochs, {k: history[k] for k in (metric, f"val_{metric}") if k in history},
+                                               "epoch", metric), width="stretch")
+    if len(run.curve):
+        xs, ys = run.curve.points()
+        per = f" (each point the mean of {run.curve.width} batches)" if run.curve.width > 1 else ""
+        st.markdown(f"**Loss, batch by batch** (each before its update){per}")
+        st.vega_lite_chart(spec=curve_chart(xs, ys), width="stretch")
     with state.guard("weights before and after"):
         weights_change(run)
 
 
 def picture(run: TrainingRun) -> None:
-    field = run.boundary()
-    if field is not None:
-        probabilities, extent = field
-        st.markdown("**Decision boundary**: the model's output over the plane (blue 0, white 0.5, red 1), and the data")
-        st.image(boundary_image(probabilities, extent, run.x, run.y), width=320)
-        return
-    curve = run.curve()
-    if curve is not None:
-        xs, ys = curve
-        st.markdown("**The model's curve** over the data")
-        points = pd.DataFrame({"x": run.x[:, 0], "data": run.y.reshape(len(run.x), -1)[:, 0]}).sort_values("x")
-        line = pd.DataFrame({"x": xs, "model": ys})
-        st.line_chart(pd.merge(points, line, on="x", how="outer").set_index("x"), height=200)
+    with state.guard("training picture"):
+        field = run.boundary()
+        if field is not None:
+            probabilities, extent = field
+            st.markdown("**Decision boundary**: the model's output over the plane (blue 0, white 0.5, red 1); each sample a "
+                        "dark dot of its class (red 1, blue 0)")
+            st.image(boundary_image(probabilities, extent, run.x, run.y), width=384)
+            return
+        curve = run.curve_of_model()
+        if curve is not None:
+            xs, ys = curve
+            st.markdown("**The model's curve** over the data")
+            points = pd.DataFrame({"x": run.x[:, 0], "data": run.y.reshape(len(run.x), -1)[:, 0]}).sort_values("x")
+            line = pd.DataFrame({"x": xs, "model": ys})
+            st.line_chart(pd.merge(points, line, on="x", how="outer").set_index("x"), height=200)
 
 
 def weights_change(run: TrainingRun) -> None:

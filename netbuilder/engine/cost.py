@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .errors import LayerConfigError, LimitError
 from .activations import LARGE_BYTES
-from .layer import ELEMENTWISE_WEIGHT, MICROSECOND, TRAIN_FACTOR, Cost  # noqa: F401 (work units, beside the model using them)
+from .layer import ELEMENTWISE_WEIGHT, MICROSECOND, TRAIN_ELEMENTWISE_FACTOR, TRAIN_FACTOR, Cost  # noqa: F401 (work units, beside the model using them)
 from .limits import MAX_FORWARD_BYTES, MAX_TRAIN_WORK, MAX_WEIGHT_BYTES, MAX_WORK
 
 FLOAT32 = 4
@@ -22,9 +22,8 @@ STEP_FIXED = ("the fixed cost of each step (the layers' Python calls and loops, 
 FEWER_LOOPS = "use fewer time steps (a shorter sequence), smaller pooling windows, or fewer of these layers"
 LOSS_TEMPORARIES = 4  # the loss's gradient and its temporaries, in outputs' sizes (measured: mse 3, the cross-entropies 2-3,
 #                       sparse labels 4 with their one-hot rows)
-LOSS_OPERATIONS = 40  # elementwise operations per output value of the loss, its gradient and a metric in a training step
-UPDATE_SCRATCH = 4  # temporaries of an optimizer's update of one weight, in its sizes (measured: SGD 2, Adam 3, RMSprop and Adagrad 4)
-STEP_MICROSECONDS = 60  # a training step whatever the model: the batch gathered, the loss and its gradient, a metric, bookkeeping
+UPDATE_SCRATCH = 5  # temporaries of an optimizer's update of one weight, in its sizes (measured: SGD 2, Adam 3, RMSprop and
+#                    Adagrad 4), and the copy that keeps it finite when the update would not (a run that halts on divergence)
 
 
 def readable_bytes(n: float) -> str:
@@ -65,6 +64,19 @@ def build_problem(work: int, nbytes: int) -> str | None:
 
 
 @dataclass(frozen=True)
+class StepCost:
+    """A compiled model's training step beyond its layers (training.step_cost makes one): the loss and its metrics —
+    operations per output value, and microseconds whatever the batch, the trainer's own bookkeeping included — and the
+    optimizer: the copies of the weights it keeps, operations per trainable value, microseconds per weight array."""
+
+    output_operations: int
+    microseconds: int
+    slots: int
+    update_operations: int
+    update_microseconds: int
+
+
+@dataclass(frozen=True)
 class ModelCost:
     """Per-model totals; memory and work per sample unless a method takes a batch size."""
 
@@ -77,7 +89,7 @@ class ModelCost:
     costs: tuple[Cost, ...]  # each layer's own cost (its scratch)
     overhead: int = 0  # work of one predict whatever the batch (Python loops over steps or window cells)
     train_overhead: int = 0  # the same for one training step
-    train_elementwise: int = 0  # weighted elementwise operations of one sample a training step does beyond TRAIN_FACTOR forwards
+    train_elementwise: int = 0  # elementwise operations of one sample a training step does beyond the forward's, repeated (train_work)
     input_elements: int = 0  # elements per sample of the model's input and output (a training batch holds both)
     output_elements: int = 0
     largest_trainable: int = 0  # trainable parameters of the layer with most (an optimizer update's temporaries)
@@ -145,27 +157,33 @@ class ModelCost:
         """The work of one predict of `batch` samples: theirs, and the loops' whatever the batch."""
         return batch * self.work + self.overhead
 
-    def step_work(self, batch: int, optimizer) -> int:
-        """The work of one training step on a batch of `batch` samples, the optimizer's update included."""
-        return batch * self.train_work + self.step_fixed(optimizer)
+    def step_work(self, batch: int, step: StepCost) -> int:
+        """The work of one training step on a batch of `batch` samples, the loss and the optimizer's update included."""
+        return batch * self.sample_step_work(step) + self.step_fixed(step)
 
-    def step_fixed(self, optimizer) -> int:
-        """A training step's work whatever the batch: the layers' loops and calls, the step's own bookkeeping, and the
-        optimizer's update of every trainable value (`optimizer.update_cost()`)."""
-        operations, microseconds = optimizer.update_cost()
-        update = ELEMENTWISE_WEIGHT * operations * self.trainable_params + MICROSECOND * microseconds * self.trainable_arrays
-        return self.train_overhead + self.train_fixed + STEP_MICROSECONDS * MICROSECOND + update
+    def sample_step_work(self, step: StepCost) -> int:
+        """One sample's work in a training step: the layers' (`train_work`), its loss and metrics on each output value,
+        and its input and target gathered into the batch."""
+        return self.train_work + ELEMENTWISE_WEIGHT * (step.output_operations * self.output_elements
+                                                       + self.input_elements + self.output_elements)
+
+    def step_fixed(self, step: StepCost) -> int:
+        """A training step's work whatever the batch: the layers' loops and calls, the loss's and metrics' calls, and
+        the optimizer's update of every trainable value."""
+        update = (ELEMENTWISE_WEIGHT * step.update_operations * self.trainable_params
+                  + MICROSECOND * step.update_microseconds * self.trainable_arrays)
+        return self.train_overhead + self.train_fixed + MICROSECOND * step.microseconds + update
 
     @property
     def train_work(self) -> int:
-        """One sample's work in a training step: about TRAIN_FACTOR forward passes, what some kinds' backward passes do
-        beyond that (a convolution's patches added back cell by cell, pooling's per-cell masks), and the loss's."""
-        return (TRAIN_FACTOR * self.work
-                + ELEMENTWISE_WEIGHT * (self.train_elementwise + LOSS_OPERATIONS * self.output_elements))
+        """One sample's work through the layers in a training step: its multiply-adds TRAIN_FACTOR times (forward, and
+        two products for the gradients), its elementwise operations TRAIN_ELEMENTWISE_FACTOR times, and what some kinds'
+        backward passes do beyond that (a convolution's patches added back cell by cell, pooling's masks, a scatter)."""
+        return TRAIN_FACTOR * self.mult_adds + ELEMENTWISE_WEIGHT * (TRAIN_ELEMENTWISE_FACTOR * self.elementwise + self.train_elementwise)
 
-    def training_work(self, samples: int, epochs: int, batch: int, optimizer) -> int:
+    def training_work(self, samples: int, epochs: int, batch: int, step: StepCost) -> int:
         """The work of a whole training run: every epoch's steps (validation samples counted as trained ones)."""
-        return epochs * (self.train_work * samples + self.step_fixed(optimizer) * math.ceil(samples / batch))
+        return epochs * (self.sample_step_work(step) * samples + self.step_fixed(step) * math.ceil(samples / batch))
 
     def _loops(self, overhead: int, work: int, what: str = LOOPS) -> str:
         """What a work message adds when loops (or a step's fixed cost) are most of the work."""
@@ -251,12 +269,12 @@ class ModelCost:
         end = 3 * self.weight_bytes + FLOAT32 * trainable * optimizer_slots
         return max(step, end)
 
-    def check_training(self, samples: int, epochs: int, batch: int, optimizer) -> None:
+    def check_training(self, samples: int, epochs: int, batch: int, step: StepCost) -> None:
         """LimitError naming the budget a training run would exceed, before it starts; first, a LayerConfigError
         naming a layer netbuilder cannot train as it is configured."""
         if self.untrainable:
             raise LayerConfigError(f"This model cannot be trained in netbuilder: {self.untrainable}.")
-        slots = optimizer.slot_count()
+        slots = step.slots
         memory = self.training_bytes(batch, slots)
         if memory > MAX_FORWARD_BYTES:
             raise LimitError(
@@ -265,16 +283,16 @@ class ModelCost:
                 + (f", or an optimizer that keeps less (this one keeps {slots} more copies of the weights; SGD "
                    "without momentum none)" if slots else "")
             )
-        fixed = self.step_fixed(optimizer)
-        step = batch * self.train_work + fixed
-        if step > MAX_WORK:  # one step runs without a pause: it answers to the budget of one run
-            most = max(0, MAX_WORK - fixed) // max(1, self.train_work)
+        fixed, per_sample = self.step_fixed(step), self.sample_step_work(step)
+        one = batch * per_sample + fixed
+        if one > MAX_WORK:  # one step runs without a pause: it answers to the budget of one run
+            most = max(0, MAX_WORK - fixed) // max(1, per_sample)
             raise LimitError(
-                f"a training step on batches of {batch:,} is about {readable_count(step)} multiply-adds of work"
-                f"{self._loops(fixed, step, STEP_FIXED)}; the budget per run is {readable_count(MAX_WORK)}: "
+                f"a training step on batches of {batch:,} is about {readable_count(one)} multiply-adds of work"
+                f"{self._loops(fixed, one, STEP_FIXED)}; the budget per run is {readable_count(MAX_WORK)}: "
                 + (f"use a batch size of at most {most:,}" if most else FEWER_LOOPS)
             )
-        work = self.training_work(samples, epochs, batch, optimizer)
+        work = self.training_work(samples, epochs, batch, step)
         if work > MAX_TRAIN_WORK:
             steps = math.ceil(samples / batch)
             epoch = work // epochs

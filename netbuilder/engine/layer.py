@@ -83,6 +83,7 @@ class WeightSpec:
 ELEMENTWISE_WEIGHT = 25  # one elementwise NumPy operation costs about as much time as 25 BLAS multiply-adds
 MICROSECOND = MAX_WORK // 1_000_000  # work in one microsecond of this server: MAX_WORK is about a second of it
 TRAIN_FACTOR = 3  # a training step (forward, then backward at about twice its cost) is about 3 forward passes of work
+TRAIN_ELEMENTWISE_FACTOR = 2  # an elementwise operation's gradient costs about what the operation did (measured 1-1.5)
 ACTIVATION_TRAIN_CALLS = 4  # a training step calls a layer's activation about this often (forward, derivative, temporaries)
 
 
@@ -104,7 +105,7 @@ class Cost:
     overhead: int = 0
     train_overhead: int = 0
     # Elementwise operations per sample (weighted as `elementwise`) that forward_train and backward do beyond
-    # TRAIN_FACTOR times the forward pass's work: a window's cells visited again one by one, copies made again.
+    # the forward pass's work repeated (ModelCost.train_work): a window's cells visited again one by one, a scatter-add.
     train_elementwise: int = 0
     # Training memory, float32 elements per sample: what forward_train keeps for backward beyond the layer's input and
     # output (a pre-activation, a mask, a recurrent layer's per-step states), and the temporaries of `backward` beside

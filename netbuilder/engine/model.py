@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from . import optimizers, training
 from .analysis import Analysis, analyze, layer_names
+from .cost import StepCost
 from .arguments import refuse_unhonoured
 from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, LimitError, ShapeIssue, issue_error
 from .initializers import layer_seed, resolve_seed
@@ -324,11 +325,16 @@ class Sequential:
             _check_finite(data_x)
             self.loss.check_targets(data_y, self.output_shape)
         batch = min(batch_size, len(x))
-        self._analysis.cost.check_training(len(x) + (len(validation[0]) if validation else 0), epochs, batch, self.optimizer)
+        self._analysis.cost.check_training(len(x) + (len(validation[0]) if validation else 0), epochs, batch, self.step_cost())
         if len(self.optimizer.slots) != len(self._trainable_weights()):  # Keras keeps an optimizer's state across fits
             self.optimizer.build(self._trainable_weights())
         return training.Trainer(self, x, y, batch_size, epochs, validation, bool(shuffle), self._rng, validation_batch_size,
                                 halt_on_divergence)
+
+    def step_cost(self) -> StepCost:
+        """What a training step of this compiled model costs beyond its layers (the loss, metrics and optimizer)."""
+        self._require_compiled()
+        return training.step_cost(self.loss, self.metrics_names, self.optimizer)
 
     def _trainable_weights(self) -> list[np.ndarray]:
         return [w for layer in self._layers for w, spec in zip(layer.weights, layer.weight_specs(layer.built_shape)) if spec.trainable]

@@ -64,12 +64,18 @@ class Optimizer:
     def _new_slots(self, w: np.ndarray) -> list[np.ndarray]:
         return []
 
-    def apply(self, weights: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """Update `weights` in place from `grads`, one step."""
+    def apply(self, weights: list[np.ndarray], grads: list[np.ndarray], keep_finite: bool = False) -> int | None:
+        """Update `weights` in place from `grads`, one step. With `keep_finite`, the first weight the update would make
+        NaN or infinite keeps its value, no weight after it is updated, and its index is returned (None: all updated)."""
         lr = np.float32(self.learning_rate)
-        for w, g, slots in zip(weights, grads, self.slots):
+        for k, (w, g, slots) in enumerate(zip(weights, grads, self.slots)):
+            before = w.copy() if keep_finite else None  # one array at a time: counted in the update's temporaries
             self._update(w, g.astype(np.float32), slots, lr)
+            if keep_finite and not np.all(np.isfinite(w)):
+                w[...] = before
+                return k
         self.iterations += 1
+        return None
 
     def slot_count(self) -> int:
         """How many arrays of a weight's size this optimizer keeps (for the memory budget)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arguments import refuse_unhonoured
+from .cost import StepCost
 from .errors import InputDataError, LayerConfigError, TrainingError
 from .shapes import format_shape
 
@@ -266,6 +267,30 @@ METRIC_LOSSES = {"mse": "mean_squared_error", "MSE": "mean_squared_error", "mean
                  "mae": "mean_absolute_error", "MAE": "mean_absolute_error", "mean_absolute_error": "mean_absolute_error"}
 
 
+# --- what a step costs beyond the layers ------------------------------------------------------------------------
+# Measured on the server (one BLAS thread) and rounded up by half: each loss's value and gradient, and each metric's
+# values, as (operations per output value, on (256, 1000) outputs; microseconds of its NumPy calls whatever the batch,
+# on (1, 1) and (1, 10) outputs). With logits, binary cross-entropy's two log-sigmoids are the expensive part.
+LOSS_COSTS = {"mean_squared_error": (3, 25), "mean_absolute_error": (4, 25), "huber": (8, 40), "binary_crossentropy": (9, 45),
+              "categorical_crossentropy": (8, 50), "sparse_categorical_crossentropy": (9, 55)}
+LOGITS_COSTS = {"binary_crossentropy": (70, 40), "categorical_crossentropy": (7, 45), "sparse_categorical_crossentropy": (8, 50)}
+METRIC_COSTS = {"accuracy": (1, 25), "acc": (1, 25)}  # binary accuracy lines up its shapes first: its calls are the slow part
+ERROR_METRIC_COST = (3, 20)  # mae and mse
+TRAINER_MICROSECONDS = 20  # the trainer's own work on a step: gathering the batch, the running means, the loop
+FINITE_CHECK = (1, 6)  # halt_on_divergence's look at each gradient: (operations per trainable value, microseconds per array)
+
+
+def step_cost(loss: Loss, metrics: list[str], optimizer) -> StepCost:
+    """What a training step of a model compiled with these costs beyond its layers (engine/cost.py counts it)."""
+    operations, microseconds = (LOGITS_COSTS if loss.from_logits else LOSS_COSTS)[loss.name]
+    for name in metrics:
+        more, calls = METRIC_COSTS.get(name, ERROR_METRIC_COST)
+        operations, microseconds = operations + more, microseconds + calls
+    update_operations, update_microseconds = optimizer.update_cost()
+    return StepCost(operations, microseconds + TRAINER_MICROSECONDS, optimizer.slot_count(),
+                    update_operations + FINITE_CHECK[0], update_microseconds + FINITE_CHECK[1])
+
+
 # --- metrics ------------------------------------------------------------------------------------------------
 def metric_values(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """Keras's per-sample values of metric `name`; "accuracy" picks binary, sparse or categorical by shapes, as Keras does."""
@@ -372,7 +397,9 @@ class Trainer:
             loss, y_pred, weights, grads = self.model._gradients(x, y, self.rng)
             if self.halt_on_divergence:
                 self._check_finite(loss, grads)
-            self.model.optimizer.apply(weights, grads)
+            overflowed = self.model.optimizer.apply(weights, grads, keep_finite=self.halt_on_divergence)
+            if overflowed is not None:
+                self._diverged(f"update of weight {overflowed}", "NaN or infinite")
             self.last_loss = loss
             self._loss.add(loss, weight=stop - start)
             for name, mean in self._metrics.items():
@@ -387,13 +414,17 @@ class Trainer:
     def _check_finite(self, loss: float, grads: list[np.ndarray]) -> None:
         """TrainingError, before the update, when the loss or a gradient is no longer a finite number: the weights stay
         the last ones that gave finite numbers (Keras would go on, and every weight would become NaN)."""
-        bad = "loss" if not math.isfinite(loss) else next((f"gradient of weight {k}" for k, g in enumerate(grads)
-                                                            if not np.all(np.isfinite(g))), None)
+        if not math.isfinite(loss):
+            self._diverged("loss", f"{loss}")
+        bad = next((k for k, g in enumerate(grads) if not np.all(np.isfinite(g))), None)
         if bad is not None:
-            raise TrainingError(
-                f"training diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: the {bad} became "
-                f"{'NaN or infinite' if bad != 'loss' else f'{loss}'}, so training stopped before that step's update "
-                "(a smaller learning rate, or inputs scaled to about −1 to 1, usually helps)")
+            self._diverged(f"gradient of weight {bad}", "NaN or infinite")
+
+    def _diverged(self, what: str, value: str):
+        raise TrainingError(
+            f"training diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: the {what} became {value}, so training "
+            "stopped before that step's update took effect (a smaller learning rate, or inputs scaled to about −1 to 1, "
+            "usually helps)")
 
     def _end_epoch(self) -> None:
         logs = {"loss": self._loss.result, **{name: m.result for name, m in self._metrics.items()}}

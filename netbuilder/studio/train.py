@@ -242,8 +242,8 @@ class TrainingRun:
         model.compile(optimizer=optimizer, loss=settings.compiled_loss(), metrics=settings.metrics)
         run = model.trainer(x, y, batch_size=settings.batch_size, epochs=settings.epochs,
                             validation_split=settings.validation_split, halt_on_divergence=True)
-        batch = min(settings.batch_size, len(run.x))
-        heavy = (cost.training_bytes(batch, optimizer.slot_count()), cost.training_work(len(x), settings.epochs, batch, optimizer))
+        batch, step = min(settings.batch_size, len(run.x)), model.step_cost()
+        heavy = (cost.training_bytes(batch, step.slots), cost.training_work(len(x), settings.epochs, batch, step))
         with heavy_slot(cost.weight_bytes):
             before = model.get_weights()  # copies: training changes the model's arrays in place
         return cls(spec, settings, x, y, model, run, before, heavy=heavy)

@@ -26,8 +26,9 @@ _ZERO = np.array(0.0, np.float32)
 _IN_PLACE = ("linear", "relu")  # applied to the matmul's own buffer: no second tensor
 _AXIS_NAMES = {1: ("steps",), 2: ("height", "width")}
 # backward adds each kernel cell's gradient to the input's in a Python loop: microseconds per cell whatever the
-# batch (timeit, best of 5, Conv1D 1,024 and Conv2D 64 × 64 kernels on one position: 2.5-3.0 µs)
-_TRAIN_CELL_MICROSECONDS = 3
+# batch (timeit, best of 5, Conv1D 1,024 and Conv2D 64 × 64 kernels on one position: 2.5-3.0 µs; a whole training
+# step at batch 1, issue 17's calibration: up to 9 µs a cell with the patches' other calls)
+_TRAIN_CELL_MICROSECONDS = 6
 # ... and per value of the patch matrix, the strided add reads and writes memory far apart: about 4 + 64 / channels
 # elementwise operations' time (timeit, best of 15 on one core: Conv2D 3×3 and 5×5, Conv1D 7, channels_first, batches 32-64;
 # a training step of each is then 0.4-0.9 s per 40 G counted, predict 0.55-0.75)
@@ -68,6 +69,7 @@ class ConvActivation(ActivationName):
 
 class _Conv(Layer):
     """The convolution of `rank` spatial axes; Conv1D and Conv2D fix the rank."""
+    train_call_microseconds = 60  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     rank = 2
     group = "Convolution"

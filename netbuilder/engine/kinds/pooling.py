@@ -21,8 +21,9 @@ from .windows import (axis_arithmetic, channel_axis, cropped, offset_slices, out
 _AXIS_NAMES = {1: ("steps",), 2: ("height", "width")}
 # Microseconds per cell of the window, whatever the batch: one strided view and one NumPy call (in training, the
 # backward pass's visits too). Measured with timeit (best of 5) on a window covering the whole input (one output),
-# 1,024 or 128 × 128 cells: predict 1.9-3.0 µs a cell, forward_train and backward 5.8-9.3.
-_CELL_MICROSECONDS, _TRAIN_CELL_MICROSECONDS = 2, 10
+# 1,024 or 128 × 128 cells: predict 1.9-3.0 µs a cell, forward_train and backward 5.8-9.3 (a whole training step at
+# batch 1 with a 3 × 3 window, issue 17's calibration: up to 17).
+_CELL_MICROSECONDS, _TRAIN_CELL_MICROSECONDS = 2, 16
 
 _AVG_POOL_SAME = '''class KerasAvgPoolSame(nn.Module):
     """Keras's AveragePooling with padding="same": each window's sum over its real (unpadded) cells divided by
@@ -94,6 +95,7 @@ def _axis_names(rank: int, data_format: str) -> tuple[str, ...]:
 
 class _Pool(Layer):
     """Max or average pooling over windows of `rank` spatial axes."""
+    train_call_microseconds = 35  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     rank = 2
     mode = "max"
@@ -333,6 +335,7 @@ class AveragePooling2D(_Pool):
 # --- global pooling --------------------------------------------------------------------------------
 class _GlobalPool(Layer):
     """The max or mean over every spatial position, per channel."""
+    train_call_microseconds = 35  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     rank = 2
     mode = "max"
@@ -368,7 +371,7 @@ class _GlobalPool(Layer):
         # backward, max: the maximum again, compare with it, as floats, count, share, multiply (about 12 operations' time
         # measured); average: one broadcast copy
         return Cost(elementwise=inputs + (outputs if self.mode == "average" else 0), train_scratch=backward,
-                    train_elementwise=12 * inputs if self.mode == "max" else inputs)
+                    train_elementwise=12 * inputs if self.mode == "max" else 2 * inputs)
 
     def call(self, x: np.ndarray) -> np.ndarray:
         if self.mode == "max":

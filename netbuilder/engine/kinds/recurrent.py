@@ -17,7 +17,7 @@ import numpy as np
 from .. import activations
 from ..errors import LayerConfigError
 from ..initializers import Initializer, glorot_uniform, ones, orthogonal, zeros
-from ..layer import ELEMENTWISE_WEIGHT, MICROSECOND, TRAIN_FACTOR, CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
+from ..layer import ELEMENTWISE_WEIGHT, MICROSECOND, CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
 from ..settings import ActivationName, Bool, Float, Int
 from ..shapes import format_shape, times
@@ -31,7 +31,7 @@ _CHUNK = 2048  # values per call of an activation not applied in place: its temp
 # The time our loop takes per step whatever the batch, which the arithmetic does not count: microseconds of one
 # step at 1 unit and 1 sample with linear activations (each kind's `step_microseconds`), plus each `_activate`
 # call's (activations.COST[name].call_microseconds). Measured on the 2-core server with timeit (the best of 30
-# repeats of 300 steps, predict; a training step's forward_train and backward took 2-4 times as long: TRAIN_FACTOR).
+# repeats of 300 steps, predict; a training step's forward_train and backward took 3-4 times as long: train_loop_factor).
 # One 1,000,000-step GRU(1) is 12 s.
 
 
@@ -227,6 +227,7 @@ class _Recurrent(Layer):
 
     gates: ClassVar[int] = 1
     step_microseconds: ClassVar[int] = 2  # one step of the loop (SimpleRNN's) at 1 unit and 1 sample, linear activations
+    train_loop_factor: ClassVar[int] = 4  # a training step's loop (forward_train, backward) against predict's (measured 3-4)
     keras_args: ClassVar[tuple[str, ...]] = ()  # Keras's constructor arguments in positional order
     group = "Recurrent"
     output_axis_setting = "units"
@@ -435,7 +436,7 @@ class _Recurrent(Layer):
             # the projection of every step, the step's buffers, and the state h beside a sequence output
             scratch=steps * g + buffers + (self.units if self.return_sequences else 0),
             capped_scratch=per_sample, scratch_cap=cap,
-            overhead=steps * step * MICROSECOND, train_overhead=TRAIN_FACTOR * steps * step * MICROSECOND,
+            overhead=steps * step * MICROSECOND, train_overhead=self.train_loop_factor * steps * step * MICROSECOND,
             train_kept=steps * self.kept_per_step, train_scratch=steps * self.backward_per_step + steps * n + 16 * g,
             untrainable=self.untrainable(),
         )
@@ -572,6 +573,8 @@ _REGULARIZING = ("kernel_initializer", "recurrent_initializer", "bias_initialize
 @register
 class SimpleRNN(_Recurrent):
     """h_t = activation(x_t·kernel + bias + h_(t-1)·recurrent_kernel)."""
+    train_call_microseconds = 30  # forward_train and backward of a step whatever the batch (measured at batch 1)
+    train_loop_factor = 5  # its step is so short that backward's calls weigh more (measured 4-5 times predict's)
 
     settings = (_UNITS, _ACTIVATION, _USE_BIAS, _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES, _GO_BACKWARDS, _UNROLL)
     keras_args = ("units", "activation", "use_bias", *_REGULARIZING, "return_sequences", "return_state",
@@ -644,6 +647,7 @@ _lstm_bias = _ForgetBias()
 @register
 class LSTM(_Recurrent):
     """Long short-term memory: gates i, f, o and candidate c (columns in that Keras order: i, f, c, o)."""
+    train_call_microseconds = 55  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     gates = 4
     step_microseconds = 8
@@ -744,6 +748,7 @@ class LSTM(_Recurrent):
 @register
 class GRU(_Recurrent):
     """Gated recurrent unit: update gate z, reset gate r, candidate h (Keras's column order z, r, h)."""
+    train_call_microseconds = 60  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     gates = 3
     settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS, _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES,
@@ -769,7 +774,7 @@ class GRU(_Recurrent):
 
     @property
     def step_microseconds(self) -> int:
-        return 9 if self.reset_after else 12  # reset before: a second matmul and more copies
+        return 9 if self.reset_after else 16  # reset before: a second matmul and more copies
 
     def _step_cost(self) -> tuple[int, int, list]:
         u = self.units

@@ -2,17 +2,20 @@
 carry trained weights in a share link and in exported Keras code, and every refusal said clearly."""
 
 import contextlib
+import json
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
 from kind_harness import run_keras_code
 from netbuilder.engine.training import Loss
 from netbuilder.studio import datasets, models, share
 from netbuilder.studio.models import built
 from netbuilder.studio.spec import LayerSpec, ModelSpec
-from netbuilder.studio.train import Settings, TrainingRun
+from netbuilder.studio.train import LossCurve, Settings, TrainingRun
 from test_app import TRAIN, model, open_app, page, run, select, texts
 
 MAX_PIECES = 400  # each run of the page trains one piece (about a quarter of a second)
@@ -95,7 +98,7 @@ def test_editing_the_model_after_training_starts_from_the_seed_again():
 def test_data_that_does_not_fit_the_model_and_runs_over_budget_are_refused_clearly():
     at = open_app()
     page(at, TRAIN)  # the seed model takes (3, 2) samples; XOR has 2 features
-    assert "The data's samples have shape (2,), but the model's input is (3, 2)." in texts(at)
+    assert "The data does not fit the model: the data's samples have shape (2,), but the model's input is (3, 2)." in texts(at)
     assert at.button(key="train_start").disabled
     at = load(open_app(), "train-digits")
     select(at, 1)
@@ -245,3 +248,130 @@ def test_a_recurrent_layers_own_dropout_is_kept_for_inference_and_refused_traini
     run(at.button(key="train_start").click())
     assert "Could not train: This model cannot be trained in netbuilder: layer 'gru' (GRU) has recurrent_dropout=0.25" in texts(at)
     assert "training" not in at.session_state and not model(at).trained
+
+
+# --- issue 17: the faults a newcomer met on the Train page ------------------------------------------------------------
+def charts(at) -> list[tuple[dict, pd.DataFrame]]:
+    """The page's charts: each one's Vega-Lite specification and the data Streamlit sends with it (as Arrow)."""
+    return [(json.loads(chart.proto.spec), convert_arrow_bytes_to_pandas_df(chart.proto.data.data))
+            for chart in at.get("vega_lite_chart")]
+
+
+def test_data_that_does_not_fit_the_model_offers_an_mlp_and_the_input_shape_and_undo_takes_them_back():
+    at = open_app()
+    page(at, TRAIN)  # the seed model (3, 2) → ... → (None, 4) and XOR's 2 features
+    assert at.button(key="train_start").disabled
+    seed = model(at)
+    run(at.button(key="advice_model").click())
+    mlp = model(at)
+    assert mlp.input_shape == (2,) and [layer.kind for layer in mlp.layers] == ["Dense", "Dense", "Dense"]
+    assert mlp.layers[-1].values["units"] == 1 and mlp.layers[-1].values["activation"] == "sigmoid"
+    assert at.selectbox(key="train_loss").value == "binary_crossentropy" and not at.button(key="train_start").disabled
+    run(at.button(key="undo").click())
+    assert model(at) == seed
+    run(at.button(key="advice_shape").click())  # the other way out: the seed model's layers on XOR's 2 features
+    assert model(at).input_shape == (2,) and model(at).layers == seed.layers
+
+
+def test_a_loss_that_does_not_fit_the_labels_is_said_beside_loss_with_the_loss_that_does():
+    """The digits' integer labels with 10 outputs and mean_squared_error showed "something went wrong" and left Train
+    disabled and Stop enabled until Stop was pressed."""
+    at = on_train_page("train-digits")
+    run(at.selectbox(key="train_loss").set_value("mean_squared_error"))
+    assert ("The loss does not fit the data: mean_squared_error needs a target of the output's shape (10,) per sample; these "
+            "targets have shape () per sample (the model's output is (None, 10)).") in texts(at)
+    assert at.button(key="train_start").disabled and at.button(key="train_stop").disabled
+    assert at.button(key="advice_loss").label == "Use sparse_categorical_crossentropy"
+    run(at.button(key="advice_loss").click())
+    assert at.selectbox(key="train_loss").value == "sparse_categorical_crossentropy" and not at.button(key="train_start").disabled
+    run(at.selectbox(key="train_loss").set_value("binary_crossentropy"))
+    assert "The loss does not fit the data: binary_crossentropy needs a target of the output's shape (10,)" in texts(at)
+
+
+def test_a_run_that_diverges_stops_says_why_and_keeps_finite_weights():
+    at = open_app()
+    page(at, TRAIN)
+    run(at.selectbox(key="train_source_widget").set_value("typed"))
+    at.text_area(key="train_x").input("[[0, 0], [0, 1], [1, 0], [1, 1]]")
+    run(at.text_area(key="train_y").input("[[1e30], [2e30], [3e30], [4e30]]"))  # squared, beyond float32
+    run(at.button(key="advice_model").click())  # an MLP with one linear output, trained with mean_squared_error
+    run(at.selectbox(key="train_optimizer").set_value("sgd"))
+    run(at.number_input(key="train_learning_rate").set_value(10.0))
+    run(at.button(key="train_start").click())
+    for _ in range(20):
+        if at.session_state["training"].done:
+            break
+        run(at)
+    training = at.session_state["training"]
+    assert training.failure.startswith("training diverged at epoch 1, batch 1: the loss became inf")
+    assert "Training stopped: training diverged at epoch 1, batch 1" in texts(at)
+    assert not at.button(key="train_start").disabled and at.button(key="train_stop").disabled  # nothing is left stuck
+    assert all(np.all(np.isfinite(w)) for w in training.model.get_weights())
+    assert not model(at).trained  # no step took effect: nothing to keep
+
+
+def test_an_unexpected_error_in_a_step_stops_the_run_once_instead_of_retrying(monkeypatch):
+    at = on_train_page("train-xor")
+    calls = []
+
+    def broken(self, x, y, rng):
+        calls.append(1)
+        raise RuntimeError("a fault no one foresaw")
+
+    monkeypatch.setattr("netbuilder.engine.model.Sequential._gradients", broken)
+    run(at.button(key="train_start").click())
+    for _ in range(3):
+        run(at)
+    assert calls == [1] and at.session_state["training"].failure == "something went wrong in a training step"
+    assert "Training stopped: something went wrong in a training step." in texts(at)
+    assert not at.button(key="train_start").disabled and at.button(key="train_stop").disabled
+
+
+def test_a_link_and_a_reload_keep_the_training_settings():
+    at = on_train_page("train-xor")
+    run(at.number_input(key="train_batch_size").set_value(16))
+    reopened = open_app({"model": at.query_params["model"]})
+    assert reopened.session_state["train_settings"] == Settings("binary_crossentropy", "adam", 0.03, 60, 16, data="xor")
+    page(reopened, TRAIN)
+    assert (reopened.selectbox(key="train_loss").value, reopened.number_input(key="train_epochs").value,
+            reopened.number_input(key="train_learning_rate").value) == ("binary_crossentropy", 60, 0.03)
+    typed = open_app()
+    page(typed, TRAIN)
+    run(typed.selectbox(key="train_source_widget").set_value("typed"))
+    typed.text_area(key="train_x").input("[[0, 0], [1, 1]]")
+    run(typed.text_area(key="train_y").input("[[0], [1]]"))
+    again = open_app({"model": typed.query_params["model"]})
+    assert again.session_state["train_settings"].data == "typed"
+    assert (again.session_state["train_x_text"], again.session_state["train_y_text"]) == ("[[0, 0], [1, 1]]", "[[0], [1]]")
+
+
+def test_after_undo_the_train_page_shows_nothing_of_the_trained_model_and_redo_brings_it_back():
+    at = train_to_the_end(on_train_page("train-xor"))
+    assert "Epoch 60 of 60 — done" in [p.proto.progress.text if hasattr(p.proto, "progress") else "" for p in at.get("progress")] \
+        or any("Epoch 60 of 60" in str(p.proto) for p in at.get("progress"))
+    run(at.button(key="undo").click())
+    assert not at.get("progress") and not charts(at) and not at.get("imgs")
+    assert "The last training run trained another version of the model" in texts(at)
+    run(at.button(key="redo").click())
+    assert at.get("progress") and charts(at)
+
+
+def test_charts_keep_loss_and_metric_apart_and_a_one_epoch_run_shows_its_point():
+    at = on_train_page("train-xor")
+    run(at.number_input(key="train_epochs").set_value(1))
+    at = train_to_the_end(at)
+    (loss, loss_data), (metric, _), (_, curve_data) = charts(at)
+    assert loss["encoding"]["y"]["field"] == "loss" and metric["encoding"]["y"]["field"] == "accuracy"
+    assert len(loss_data) == 1 and loss["mark"]["point"]  # one epoch: one point, drawn
+    assert list(curve_data["batch"]) == [1, 2, 3, 4, 5, 6, 7]  # 200 samples in batches of 32
+
+
+def test_the_loss_curve_stays_within_its_points_however_long_the_run():
+    curve = LossCurve(size=8)
+    for k in range(1, 1001):
+        curve.add(float(k))
+    xs, ys = curve.points()
+    assert len(xs) <= 8 and curve.width == 128
+    assert xs[0] == 1 and ys[0] == (1 + 128) / 2  # the mean of the first 128 batches
+    assert xs[-1] == 897 and ys[-1] == (897 + 1000) / 2  # the batches since the last full point
+    assert sum(y * min(curve.width, 1000 - x + 1) for x, y in zip(xs, ys)) == sum(range(1, 1001))  # nothing lost

@@ -455,7 +455,7 @@ def test_train_the_xor_preset_in_the_browser_and_stop_another_run(new_page):
     app.click("load_preset")
     app.open_tab("Train")
     app.click("train_start")
-    done = app.page.get_by_text(re.compile(r"Training finished after 60 epoch"))
+    done = app.page.get_by_text(re.compile(r"Training finished: 60 epoch"))
     expect(done).to_be_visible(timeout=60_000)  # the page trains in pieces, redrawing in between
     caption = app.page.get_by_text(re.compile(r"^loss [0-9.e-]+ · accuracy")).first
     accuracy = float(re.search(r"accuracy ([0-9.]+)", caption.inner_text()).group(1))
@@ -469,5 +469,33 @@ def test_train_the_xor_preset_in_the_browser_and_stop_another_run(new_page):
     app.page.locator(".st-key-train_start button").first.click()  # no waiting for the run: it goes on in pieces
     expect(app.page.get_by_text(re.compile(r"^Epoch [0-9]+ of 5000"))).to_be_visible()
     app.page.locator(".st-key-train_stop button:not([disabled])").click()  # (a redrawn page may briefly hold both)
-    expect(app.page.get_by_text(re.compile(r"Training stopped after \d+ epoch"))).to_be_visible(timeout=30_000)
+    stopped = app.page.get_by_text(re.compile(r"Training stopped during epoch \d+ of 5000, after \d+ complete epoch"))
+    expect(stopped).to_be_visible(timeout=30_000)
+    during, complete = map(int, re.search(r"during epoch (\d+) of 5000, after (\d+)", stopped.inner_text()).groups())
+    progress = app.page.get_by_text(re.compile(r"^Epoch \d+ of 5000 — stopped"))
+    expect(progress).to_have_text(f"Epoch {during} of 5000 — stopped ({complete} complete)")  # one count, said the same way
+    assert complete == during - 1
+    app.assert_no_exception()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_newcomer_on_the_train_page_gets_a_model_for_the_data_trains_it_and_uploads_a_csv(new_page, viewport, tmp_path):
+    """The seed model does not fit XOR: the page says so under the data with one-click ways out; the MLP it loads trains
+    and its charts and boundary are drawn; a CSV with a BOM and decimal commas is read as written, and said so."""
+    from playwright.sync_api import expect
+
+    app = new_page(viewport=viewport)
+    panel = app.open_tab("Train")
+    expect(panel.get_by_text("The data does not fit the model: the data's samples have shape (2,)")).to_be_visible()
+    app.act(lambda: app.widget("advice_model").locator("button:visible").click())
+    app.act(lambda: app.widget("train_start").locator("button:visible").click())
+    expect(app.page.get_by_text(re.compile(r"Training finished: 100 epoch"))).to_be_visible(timeout=60_000)
+    expect(app.page.get_by_text("Decision boundary", exact=False)).to_be_visible()
+    expect(app.page.get_by_test_id("stVegaLiteChart")).to_have_count(3)
+    app.choose("train_source_widget", "a CSV file")
+    csv = tmp_path / "data.csv"
+    csv.write_bytes("\ufeffx1;x2;label\n0,5;1,5;1\n-0,25;2;0\n".encode("utf-8"))
+    app.act(lambda: app.widget("train_csv").locator("input[type=file]").set_input_files(str(csv)))
+    expect(app.page.get_by_text(re.compile(r"Read 2 rows × 3 columns with ';' between values and ',' as the decimal mark"))).to_be_visible()
     app.assert_no_exception()

@@ -25,6 +25,7 @@ from . import state
 from .state import ss
 
 SOURCES = {**datasets.TITLES, "typed": "x and y, typed or pasted", "csv": "a CSV file"}
+CHART_HEIGHT = 200  # px of each training chart
 FIELDS = ("loss", "optimizer", "learning_rate", "epochs", "batch_size", "validation_split", "from_logits", "delta")
 
 
@@ -111,18 +112,20 @@ def data_panel(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
 
 def advice_panel(advice: Advice) -> None:
     """What keeps the data from training the model, and one click for each way out (each an undoable edit)."""
-    st.warning(f"{state.plain(state.sentence(advice.problem[:1].upper() + advice.problem[1:]))}")
+    what = "The loss does not fit the data" if advice.loss is not None else "The data does not fit the model"
+    st.warning(f"{what}: {state.plain(state.sentence(advice.problem))}")
     with st.container(horizontal=True, gap="small"):
         if advice.loss is not None:
             st.button(f"Use {advice.loss}", key="advice_loss", on_click=on_use_loss, args=(advice.loss,), type="primary")
-        if advice.input_shape is not None:
-            st.button(f"Set the input shape to {format_shape(advice.input_shape)}", key="advice_shape",
-                      on_click=on_input_shape, args=(advice.input_shape,), type="primary")
-        if advice.model is not None:
+        if advice.model is not None:  # first: a model made for the data always fits it
             st.button("Load an MLP for this data", key="advice_model", on_click=on_load_model, args=(advice.model, advice.model_loss),
+                      type="primary",
                       help=f"Input {format_shape(advice.model.input_shape)} → " + " → ".join(
                           f"{layer.kind}({layer.label()})" for layer in advice.model.layers)
                       + f", trained with {advice.model_loss}. Undo brings your model back.")
+        if advice.input_shape is not None:
+            st.button(f"Set the input shape to {format_shape(advice.input_shape)}", key="advice_shape",
+                      on_click=on_input_shape, args=(advice.input_shape,))
     state.show_notices("advice")
 
 
@@ -200,9 +203,11 @@ def on_train(loaded) -> None:
 
 @state.callback("train")
 def on_stop() -> None:
+    """Stop now, and keep what was learned before the page is drawn (a callback runs first): one run, not two."""
     run = ss.get("training")
-    if run is not None:
+    if run is not None and not run.done:
         run.stopped = True
+        finish(run, rerun=False)
 
 
 # --- the live part -------------------------------------------------------------------------------------
@@ -224,36 +229,43 @@ def live() -> None:
             run.fail("something went wrong in a training step")
     if run.done and not ss.get("training_committed"):
         finish(run)
-    if current not in (run.spec if not run.done else None, ss.get("training_result")):
+    if current != (run.spec if not run.done or ss.get("training_result") is None else ss.training_result):
         st.info("The last training run trained another version of the model, so its results are not shown "
                 "(Undo or Redo brings that version back). Train again to see this one learn.")
         return
     show(run)
 
 
-def finish(run: TrainingRun) -> None:
-    """The trained weights become the current model (undoable), once; a run that took no step changes nothing."""
+def finish(run: TrainingRun, rerun: bool = True) -> None:
+    """A run is over: its trained weights become the current model (undoable), once, if it took a step. From the live
+    part, the whole page then runs again, so the buttons, the graph, the outputs and Undo follow."""
     ss.training_committed = True
-    ss.training_result = None
-    if run.model.optimizer.iterations == 0:
-        return
+    ss.training_result = None  # until the trained weights are the model's, the run's results belong to its untrained model
+    if run.model.optimizer.iterations:
+        keep(run)
+    if rerun:
+        st.rerun()
+
+
+def keep(run: TrainingRun) -> None:
+    """The run's weights as the current model, and what happened said under Train."""
     try:
         trained = run.trained_spec()
     except NetbuilderError as e:
         state.notify("train", "error", f"The trained weights could not be kept: {state.plain(state.sentence(str(e)))}")
-        st.rerun()
-    if state.commit(lambda s: trained, "keep the trained weights", "train"):
-        ss.training_result = trained
-        epochs = run.settings.epochs
-        if run.failure:
-            how = f"The weights learned before it stopped (epoch {run.epoch} of {epochs}) are now the model's"
-        elif run.stopped and not run.run.done:
-            how = (f"Training stopped during epoch {run.epoch} of {epochs}, after {run.run.epoch} complete epoch(s); the "
-                   "weights learned so far are now the model's")
-        else:
-            how = f"Training finished: {epochs} epoch(s); the trained weights are now the model's"
-        state.notify("train", "success", f"{how} (Undo brings the untrained ones back).")
-    st.rerun()  # the whole page: the graph, the outputs and Undo follow the trained model
+        return
+    if not state.commit(lambda s: trained, "keep the trained weights", "train"):
+        return
+    ss.training_result = trained
+    epochs = run.settings.epochs
+    if run.failure:
+        how = f"The weights learned before it stopped (epoch {run.epoch} of {epochs}) are now the model's"
+    elif run.stopped and not run.run.done:
+        how = (f"Training stopped during epoch {run.epoch} of {epochs}, after {run.run.epoch} complete epoch(s); the "
+               "weights learned so far are now the model's")
+    else:
+        how = f"Training finished: {epochs} epoch(s); the trained weights are now the model's"
+    state.notify("train", "success", f"{how} (Undo brings the untrained ones back).")
 
 
 def progress_text(run: TrainingRun) -> str:
@@ -279,14 +291,14 @@ def show(run: TrainingRun) -> None:
         st.markdown("**Per epoch**, as Keras's History reports it")
         left, right = st.columns(2)
         left.vega_lite_chart(spec=lines_chart(epochs, {k: history[k] for k in ("loss", "val_loss") if k in history}, "epoch", "loss"),
-                             width="stretch")
+                             width="stretch", height=CHART_HEIGHT)
         right.vega_lite_chart(spec=lines_chart(epochs, {k: history[k] for k in (metric, f"val_{metric}") if k in history},
-                                               "epoch", metric), width="stretch")
+                                               "epoch", metric), width="stretch", height=CHART_HEIGHT)
     if len(run.curve):
         xs, ys = run.curve.points()
         per = f" (each point the mean of {run.curve.width} batches)" if run.curve.width > 1 else ""
         st.markdown(f"**Loss, batch by batch** (each before its update){per}")
-        st.vega_lite_chart(spec=curve_chart(xs, ys), width="stretch")
+        st.vega_lite_chart(spec=curve_chart(xs, ys), width="stretch", height=CHART_HEIGHT)
     with state.guard("weights before and after"):
         weights_change(run)
 

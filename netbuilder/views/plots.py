@@ -35,24 +35,29 @@ def boundary_image(probabilities: np.ndarray, extent, x: np.ndarray, y: np.ndarr
     return image
 
 
-def lines_chart(xs: list, series: dict[str, list], x_title: str, y_title: str, height: int = 170) -> dict:
-    """A Vega-Lite line chart of one or more series over `xs`, each point marked, with its own y axis title."""
-    values = [{x_title: x, "series": name, y_title: value} for name, ys in series.items() for x, value in zip(xs, ys)
-              if value is not None and np.isfinite(value)]
+MAX_POINTS = 400  # points of one series a chart draws: the page re-sends its charts after every piece of a run
+
+
+def lines_chart(xs: list, series: dict[str, list], x_title: str, y_title: str) -> dict:
+    """A Vega-Lite line chart of one or more series over `xs`, each point marked, with its own y axis title; a long
+    series is drawn at MAX_POINTS evenly spaced points, its first and last among them."""
+    keep = sorted(set(np.linspace(0, len(xs) - 1, MAX_POINTS).round().astype(int).tolist())) if len(xs) > MAX_POINTS else range(len(xs))
+    values = [{x_title: xs[i], "series": name, y_title: ys[i]} for name, ys in series.items() for i in keep
+              if ys[i] is not None and np.isfinite(ys[i])]
+    legend = {"orient": "top", "title": None} if len(series) > 1 else None  # one series: its axis title names it
     return {
-        "height": height,
         "data": {"values": values},
         "mark": {"type": "line", "point": {"size": 30}, "tooltip": True},
         "encoding": {
             "x": {"field": x_title, "type": "quantitative", "axis": {"tickMinStep": 1, "format": "d"}},
-            "y": {"field": y_title, "type": "quantitative", "scale": {"zero": False}},
-            "color": {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "bottom"}},
+            "y": {"field": y_title, "type": "quantitative", "scale": {"zero": False}, "axis": {"titlePadding": 8}},
+            "color": {"field": "series", "type": "nominal", "legend": legend},
         },
     }
 
 
-def curve_chart(xs: list, ys: list, height: int = 150) -> dict:
+def curve_chart(xs: list, ys: list) -> dict:
     """The batch-by-batch loss: one line (points only when there are few)."""
-    spec = lines_chart(xs, {"loss": ys}, "batch", "loss", height)
-    spec["mark"]["point"] = len(xs) <= 40
+    spec = lines_chart(xs, {"loss": ys}, "batch", "loss")
+    spec["mark"]["point"] = {"size": 30} if len(xs) <= 40 else False
     return spec

@@ -277,3 +277,51 @@ def test_a_model_too_large_for_any_link_keeps_the_page_and_undo_working():
     assert any("cannot be shared as a link" in shown(w.value) for w in at.warning)
     run(at.button(key="undo").click())
     assert model(at) == seed_spec() and at.query_params["model"] == share.encode(seed_spec(), at.session_state.input_data)
+
+
+# --- issue 17: recursion over visitor input, and the callbacks' boundary ---------------------------------------------
+def test_pasted_code_a_thousand_operations_deep_is_refused_with_the_model_kept():
+    """`x = a+a+…+a` (1,000 terms) took the page down with a RecursionError."""
+    at = open_app()
+    at.text_area(key="paste_text").input("x = " + "+".join(["a"] * 1000))
+    run(at.button(key="paste_replace").click())
+    assert model(at) == seed_spec()
+    assert any("Could not read the layers: no layers found" in shown(e.value) for e in at.error)
+
+
+def test_keras_json_with_a_setting_nested_500_deep_is_refused_with_the_model_kept():
+    units = 1
+    for _ in range(500):
+        units = [units]
+    dense = {"class_name": "Dense", "config": {"name": "d", "units": units}}
+    at = open_app()
+    at.text_area(key="import_text").input(_keras_json([dense]))
+    run(at.button(key="import").click())
+    assert model(at) == seed_spec()
+    assert any("it is nested more than 64 levels deep" in shown(e.value) for e in at.error)
+
+
+def test_an_exception_in_any_callback_becomes_a_message_where_the_visitor_acted(monkeypatch):
+    """Callbacks run before the page is drawn, outside the page's guards: an unexpected exception there reached
+    Streamlit's error box. Each is now said in words where the visitor acted, and the model is kept."""
+    def deep(text):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr("netbuilder.ui.state.parse_layers", deep)
+    at = open_app()
+    at.text_area(key="paste_text").input("Dense(4)")
+    run(at.button(key="paste_append").click())  # run() insists no exception box is shown
+    assert model(at) == seed_spec()
+    assert any(shown(e.value) == "That did not work: what was given is nested too deeply. The model was kept as it was."
+               for e in at.error)
+
+
+def test_a_share_link_that_fails_unexpectedly_opens_the_default_model_with_a_message(monkeypatch):
+    def broken(token):
+        raise MemoryError
+
+    monkeypatch.setattr("netbuilder.ui.state.share.decode", broken)
+    at = open_app({"model": share.encode(seed_spec().with_seed(3))})
+    assert model(at) == seed_spec()
+    assert any("The shared link could not be opened (it needs more memory than this server can give)" in shown(w.value)
+               for w in at.warning)

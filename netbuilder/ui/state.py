@@ -150,15 +150,19 @@ def init_state() -> None:
     if token:
         try:
             shared = share.decode(token)
+        except NetbuilderError as e:
+            notify("toolbar", "warning", f"The shared link could not be opened ({plain(sentence(str(e)))}) "
+                                         "Showing the default model instead.")
+        except Exception as e:  # noqa: BLE001 — the boundary: a link must never take the page down (init runs unguarded)
+            logging.getLogger("netbuilder").exception("share link failed")
+            notify("toolbar", "warning", f"The shared link could not be opened ({failure(e)}). Showing the default model instead.")
+        else:
             start = shared.spec
             text = shared.input_text if shared.input_text is not None else data.fill_text("range", start.input_shape)
             if shared.training is not None:
                 ss.train_settings = shared.training
             if shared.typed is not None:
                 ss.train_x_text, ss.train_y_text = shared.typed
-        except NetbuilderError as e:
-            notify("toolbar", "warning", f"The shared link could not be opened ({plain(sentence(str(e)))}) "
-                                         "Showing the default model instead.")
     ss.history = History(start, size_of=lambda s: s.weights.nbytes if s.weights is not None else 0,
                          max_bytes=MAX_WEIGHT_BYTES)  # trained weights held for undo stay within one model's budget
     ss.input_data = text

@@ -132,7 +132,8 @@ class CodePart:
     weights: dict[str, np.ndarray] = field(default_factory=dict)  # torch: parameter name → array in torch's layout
 
 
-GROUPS = ("Core", "Convolution", "Pooling", "Normalisation", "Recurrent", "Reshaping", "Activations")
+GROUPS = ("Core", "Convolution", "Pooling", "Normalisation", "Preprocessing", "Recurrent", "Merging", "Attention", "Reshaping",
+          "Activations")
 KINDS: dict[str, type[Layer]] = {}  # Keras class name → kind; the registry JSON, links and the editor read
 
 

@@ -1,0 +1,3 @@
+"""Conv1DTranspose and Conv2DTranspose: the gradient of a convolution, run forward (learned upsampling)."""
+
+from __future__ import annotations

@@ -1,4 +1,4 @@
-"""netbuilder: Keras's Sequential and its layers, exactly, in NumPy — and an app to see tensors flow through them.
+"""netbuilder: Keras's models and layers, exactly, in NumPy — and an app to see tensors flow through them.
 
 Levels, imports only downward: `engine` (Keras-exact, NumPy only) ← `studio` (what the app edits:
 specs, history, links, presets, input data, explanations) ← `views` (graph, tables, heatmaps,
@@ -21,15 +21,16 @@ from .engine.errors import (
 )
 from .engine.initializers import layer_seed
 from .engine.layer import KINDS, Layer, register
-from .engine.model import Input, KerasTensor, Model, Sequential
-from .engine.serialization import model_from_json
+from .engine.kinds.merging import add, average, concatenate, dot, maximum, minimum, multiply, subtract
+from .engine.model import Functional, Input, KerasTensor, Model, Sequential, model_from_json
 from .engine.shapes import format_shape
 
 globals().update(KINDS)  # every registered kind by its Keras class name: Dense, Flatten, Activation, ...
 
 __all__ = [
-    "ACTIVATION_NAMES", "Analysis", "Fix", "IncompatibleShapeError", "Input", "InputDataError", "KINDS", "KerasTensor",
+    "ACTIVATION_NAMES", "Analysis", "Fix", "Functional", "IncompatibleShapeError", "Input", "InputDataError", "KINDS", "KerasTensor",
     "Layer", "LayerConfigError", "LayerReport", "LimitError", "Model", "ModelCost", "NetbuilderError", "Sequential",
-    "ShapeIssue", "activations", "analyze", "format_shape", "kinds", "layer_seed", "limits", "losses", "model_from_json", "optimizers", "register",
+    "ShapeIssue", "activations", "add", "analyze", "average", "concatenate", "dot", "format_shape", "kinds", "layer_seed", "limits",
+    "losses", "maximum", "minimum", "model_from_json", "multiply", "optimizers", "register", "subtract",
     *KINDS,
 ]

@@ -57,7 +57,8 @@ def test_summary_prints_without_trailing_blank_line(capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("length, widths", [(76, (31, 22, 13)), (88, (36, 27, 15)), (60, (24, 17, 9))])
-def test_cell_widths(length, widths):
+def test_cell_widths(length, widths, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # a console wider than the table: no line is cut at its edge
     header = summary_text(seed_model(), line_length=length).splitlines()[2]
     cells = header.split("┃")[1:-1]
     assert [len(c) - 2 for c in cells] == list(widths)

@@ -9,10 +9,10 @@ is one the app accepts — a valid input shape, within every limit and budget.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from .cost import ModelCost
+from .cost import Flow, ModelCost
 from .errors import Fix, LayerConfigError, ShapeIssue
 from .layer import Cost, InputSpec, Layer, Problem, kind_class, snake_case
 from .limits import MAX_LAYERS, MAX_TENSOR_ELEMENTS
@@ -36,12 +36,13 @@ class LayerReport:
 
 @dataclass(frozen=True)
 class Analysis:
-    """Shapes of a whole model up to (and including) its first failing layer."""
+    """Shapes of a whole model up to (and including) its first failing layer (of a functional model: its calls)."""
 
     input_shape: Shape
     layers: tuple[LayerReport, ...]
     issue: ShapeIssue | None
     names: tuple[str, ...] = ()  # every layer's Keras name, also past the failing layer
+    flow: Flow | None = None  # a graph's tensors alive at each call (None: a chain, each call reading the one before)
 
     @property
     def ok(self) -> bool:
@@ -60,7 +61,7 @@ class Analysis:
     @cached_property
     def cost(self) -> ModelCost:
         """Parameters, bytes, work and memory of the layers that fit."""
-        return ModelCost.of([r for r in self.layers if r.cost is not None])
+        return ModelCost.of([r for r in self.layers if r.cost is not None], self.flow)
 
 
 def layer_names(layers: list[Layer]) -> tuple[str, ...]:
@@ -108,8 +109,7 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
     reports: list[LayerReport] = []
     made_reals = None  # the last layer whose output is computed real numbers (not the input's values moved around)
     for i, (layer, name) in enumerate(zip(layers, names)):
-        problem = (_input_problem(layer, shape, name) or _reals_problem(layer, name, made_reals, names)
-                   or layer.check_shape(shape, name))
+        problem = layer.input_problem(shape, name) or _reals_problem(layer, name, made_reals, names)
         if problem is not None:
             before = _within_budgets(Analysis(full_input, tuple(reports), None, names), layers, input_shape, with_fixes)
             if not before.ok:  # the layers before would run (and be built): they answer to the budgets first
@@ -134,6 +134,68 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
     return _within_budgets(Analysis(full_input, tuple(reports), None, names), layers, input_shape, with_fixes)
 
 
+def analyze_graph(graph) -> Analysis:
+    """A functional model's calls in the order they run: each call's shapes (known since the call was made), its
+    layer's parameters and formula at its first call (a shared layer's weights count once), its cost at every call,
+    and the tensors alive while it runs (`Flow`); a model over a budget is reported at the call that crosses it."""
+    calls = [node for node in graph.nodes if not node.is_input]
+    reports, seen = [], set()
+    for i, node in enumerate(calls):
+        layer, out = node.layer, node.outputs[0].shape
+        shape = layer.call_shape(node.args, node.kwargs)
+        cost = layer.full_cost(shape, out)
+        if id(layer) in seen:  # a shared layer: its weights are drawn, counted and updated once
+            trainable = frozen = 0
+            formula, cost = "", replace(cost, build_work=0, build_bytes=0, trainable_arrays=0)
+        else:
+            trainable, frozen = layer.count_params_for(layer.built_shape)
+            formula = layer.formula(layer.built_shape)
+        seen.add(id(layer))
+        reports.append(LayerReport(i, layer.name, layer.kind, shape, out, trainable + frozen, trainable, formula, cost))
+    flow = graph_flow(graph, calls, reports)
+    names = tuple(layer.name for layer in graph.layers)
+    analysis = Analysis((None,), tuple(reports), None, names, flow)
+    if analysis.cost.budget_problem() is None:
+        return analysis
+    low = next(k for k in range(len(reports)) if ModelCost.of(reports[: k + 1], flow.cut(k + 1)).budget_problem())
+    report = reports[low]
+    why = ModelCost.of(reports[: low + 1], flow.cut(low + 1)).budget_problem()
+    issue = ShapeIssue(low, report.name, report.kind, "a model within netbuilder's limits and budgets", report.input_shape,
+                       f"Layer {report.name!r} ({report.kind}) exceeds a limit: {why}.", _LIMIT_EXPLANATION, (), "", "limit")
+    return Analysis((None,), tuple(reports[:low]), issue, names, flow.cut(low))
+
+
+def graph_flow(graph, calls, reports) -> Flow:
+    """Which tensors are alive while each call runs (elements per sample, its own output not counted), from the graph:
+    a tensor lives from the call that makes it to the last call that reads it (a model output to the end); a view
+    (a reshape) shares its input's memory, so its input lives as long as it does; the caller's inputs are not ours."""
+    position = {id(node): k for k, node in enumerate(calls)}
+    owner: dict[int, int | None] = {id(t): None for t in graph.inputs}  # tensor → the call whose memory it is
+    last_use: dict[int, int] = {}
+    for k, node in enumerate(calls):
+        for t in node.inputs:
+            base = owner[id(t)]
+            if base is not None:
+                last_use[base] = max(last_use.get(base, k), k)
+        view = reports[k].cost.output_is_view and len(node.inputs) == 1
+        owner[id(node.outputs[0])] = owner[id(node.inputs[0])] if view else k
+    for t in graph.outputs:
+        if owner.get(id(t)) is not None:
+            last_use[owner[id(t)]] = len(calls)
+    read_last = {id(t): k for k, node in enumerate(calls) for t in node.inputs}  # each tensor's last reader
+    read_last.update({id(t): len(calls) for t in graph.outputs})
+    sizes = [0 if r.cost.output_is_view else math.prod(r.output_shape[1:]) for r in reports]
+    alive, input_sizes, pending = [], [], []
+    for k, node in enumerate(calls):
+        alive.append(sum(sizes[j] for j in range(k) if last_use.get(j, j) >= k))
+        input_sizes.append(sum(math.prod(t.shape[1:]) for t in node.inputs))
+        # backward at call k: the gradients summed for outputs of earlier calls that a later call also read (a fan-out)
+        pending.append(sum(math.prod(reports[j].output_shape[1:]) for j in range(k)
+                           if read_last.get(id(calls[j].outputs[0]), j) > k))
+    return Flow(tuple(alive), tuple(input_sizes), tuple(pending),
+                sum(math.prod(t.shape[1:]) for t in graph.inputs), sum(math.prod(t.shape[1:]) for t in graph.outputs))
+
+
 def _within_budgets(analysis: Analysis, layers, input_shape: tuple, with_fixes: bool) -> Analysis:
     """`analysis`, or (over a budget) the model cut at the first layer that crosses it, with a limit issue."""
     if analysis.cost.budget_problem() is None:
@@ -151,35 +213,6 @@ def _within_budgets(analysis: Analysis, layers, input_shape: tuple, with_fixes: 
     failing = LayerReport(low, report.name, report.kind, report.input_shape, None, report.params, report.trainable, "")
     issue = _limit_issue(layers, low, analysis.names, report.input_shape, why, analysis.input_shape[1:], with_fixes)
     return Analysis(analysis.input_shape, (*analysis.layers[:low], failing), issue, analysis.names)
-
-
-def _input_problem(layer: Layer, shape: Shape, name: str) -> Problem | None:
-    """A violation of the layer's InputSpec, worded for a learner and as Keras words it."""
-    spec: InputSpec = layer.input_spec()
-    ndim = len(shape)
-    prefix = f"Input 0 with name 'None' of layer '{name}' is incompatible with the layer"
-    axes = f" ({', '.join(spec.axis_names)})" if spec.axis_names else ""
-    rank_words = None
-    if spec.ndim is not None and ndim != spec.ndim:
-        rank_words = f"exactly {spec.ndim} axes{axes}", f"expected ndim={spec.ndim}, found ndim={ndim}. Full shape received: {format_shape(shape)}"
-    elif spec.min_ndim is not None and ndim < spec.min_ndim:
-        rank_words = f"at least {spec.min_ndim} axes{axes}", f"expected min_ndim={spec.min_ndim}, found ndim={ndim}. Full shape received: {format_shape(shape)}"
-    elif spec.max_ndim is not None and ndim > spec.max_ndim:
-        rank_words = f"at most {spec.max_ndim} axes{axes}", f"expected max_ndim={spec.max_ndim}, found ndim={ndim}"
-    if rank_words:
-        expected, keras = rank_words
-        return Problem(expected, f"Layer {name!r} ({layer.kind}) needs {expected}, but received {format_shape(shape)}.",
-                       _hook(layer, "rank_explanation", shape, name), f"{prefix}: {keras}")
-    for axis, size in spec.axes:
-        if shape[axis] != size:
-            where = "last axis" if axis == -1 else f"axis {axis}"
-            return Problem(
-                f"{where} of size {size}",
-                f"Layer {name!r} ({layer.kind}) expects an input whose {where} has size {size}, but received shape {format_shape(shape)}.",
-                _hook(layer, "axis_explanation", shape, axis, size, name),
-                f"{prefix}: expected axis {axis} of input shape to have value {size}, but received input with shape {format_shape(shape)}",
-            )
-    return None
 
 
 def _built_weights(layer: Layer) -> tuple[int, int, str]:
@@ -208,13 +241,8 @@ def _reals_problem(layer: Layer, name: str, made_reals: int | None, names) -> Pr
     )
 
 
-def _hook(layer, method: str, *args) -> str:
-    """A kind's own explanation when it has one, else a general one."""
-    if hasattr(layer, method):
-        return getattr(layer, method)(*args)
-    if method == "rank_explanation":
-        return f"{layer.kind} works on tensors of a certain number of axes; this one has {len(args[0])} (the batch axis included)."
-    return f"{layer.kind} was built for a different size on that axis: its weights have that size."
+_LIMIT_EXPLANATION = ("netbuilder bounds what one visitor's model may take (weights, memory and work per run) so every "
+                      "page stays fast for everyone; the limits are listed in the README.")
 
 
 def _limit_issue(layers, i, names, shape, why, input_shape: tuple, with_fixes: bool) -> ShapeIssue:
@@ -224,8 +252,7 @@ def _limit_issue(layers, i, names, shape, why, input_shape: tuple, with_fixes: b
         layer_index=i, layer_name=names[i], kind=layer.kind,
         expected="a model within netbuilder's limits and budgets", received=shape,
         message=f"Layer {names[i]!r} ({layer.kind}) exceeds a limit: {why}.",
-        explanation="netbuilder bounds what one visitor's model may take (weights, memory and work per run) so every "
-                    "page stays fast for everyone; the limits are listed in the README.",
+        explanation=_LIMIT_EXPLANATION,
         fixes=(remove,) if with_fixes and _fix_works(layers, i, input_shape, remove) else (),
         category="limit",
     )

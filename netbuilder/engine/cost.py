@@ -77,6 +77,23 @@ class StepCost:
 
 
 @dataclass(frozen=True)
+class Flow:
+    """How a graph's tensors flow through its calls, elements per sample, one entry per call in the order they run:
+    what is alive while a call runs (its inputs among it, its output not), what its inputs hold (their gradients in
+    backward), and the gradients waiting for earlier calls in backward; and the model's inputs and outputs in all."""
+
+    alive: tuple[int, ...]
+    input_sizes: tuple[int, ...]
+    pending: tuple[int, ...]
+    input_elements: int
+    output_elements: int
+
+    def cut(self, count: int) -> Flow:
+        """The first `count` calls' flow (a model cut at a call over a budget)."""
+        return Flow(self.alive[:count], self.input_sizes[:count], self.pending[:count], self.input_elements, self.output_elements)
+
+
+@dataclass(frozen=True)
 class ModelCost:
     """Per-model totals; memory and work per sample unless a method takes a batch size."""
 
@@ -85,7 +102,8 @@ class ModelCost:
     mult_adds: int  # one sample through every layer
     elementwise: int  # weighted elementwise operations of one sample
     outputs: tuple[int, ...]  # elements per sample of each layer's output (0 for a view of its input)
-    inputs: tuple[int, ...]  # elements per sample of each layer's input that predict owns (0: the caller's, or a view of it)
+    inputs: tuple[int, ...]  # elements per sample alive while each layer runs, its input among them, that predict owns
+    #                          (0: the caller's input, or a view of it; a graph: every tensor a later call still reads)
     costs: tuple[Cost, ...]  # each layer's own cost (its scratch)
     overhead: int = 0  # work of one predict whatever the batch (Python loops over steps or window cells)
     train_overhead: int = 0  # the same for one training step
@@ -94,6 +112,8 @@ class ModelCost:
     output_elements: int = 0
     largest_trainable: int = 0  # trainable parameters of the layer with most (an optimizer update's temporaries)
     sizes: tuple[int, ...] = ()  # elements per sample of each layer's output, views included (the gradient flowing back)
+    input_sizes: tuple[int, ...] = ()  # elements per sample of each layer's inputs (their gradients, made by its backward)
+    pending: tuple[int, ...] = ()  # a graph's gradients waiting at each call's backward for earlier calls (a fan-out's)
     untrainable: str = ""  # the first layer netbuilder cannot train, and why ("" when every layer can be trained)
     build_work: int = 0  # drawing every initial weight
     build_bytes: int = 0  # the temporaries of drawing the largest one (they go before the next is drawn)
@@ -101,8 +121,8 @@ class ModelCost:
     trainable_arrays: int = 0  # trainable weight arrays: an optimizer update has a fixed time for each
 
     @classmethod
-    def of(cls, reports) -> ModelCost:
-        """From the per-layer reports of an analysis (layers that have a cost)."""
+    def of(cls, reports, flow: Flow | None = None) -> ModelCost:
+        """From the per-layer reports of an analysis (layers that have a cost) — per call of a graph with its `flow`."""
         costs: list[Cost] = [r.cost for r in reports]
         outputs, inputs = [], []
         owned_input = 0  # the caller's input is not ours: predict allocates nothing for it
@@ -111,21 +131,27 @@ class ModelCost:
             inputs.append(owned_input)
             outputs.append(out)
             owned_input = owned_input if c.output_is_view else out
+        sizes = tuple(math.prod(r.output_shape[1:]) for r in reports)
+        if flow is None:  # a chain: each layer reads the one before
+            first = math.prod(reports[0].input_shape[1:]) if reports else 0
+            flow = Flow(tuple(inputs), (first, *sizes[:-1]), (0,) * len(reports), first, sizes[-1] if reports else 0)
         return cls(
             trainable_params=sum(r.trainable for r in reports),
             non_trainable_params=sum(r.params - r.trainable for r in reports),
             mult_adds=sum(c.mult_adds for c in costs),
             elementwise=sum(c.elementwise for c in costs),
             outputs=tuple(outputs),
-            inputs=tuple(inputs),
+            inputs=flow.alive,
             costs=tuple(costs),
             overhead=sum(c.overhead for c in costs),
             train_overhead=sum(c.train_overhead for c in costs),
             train_elementwise=sum(c.train_elementwise for c in costs),
-            input_elements=math.prod(reports[0].input_shape[1:]) if reports else 0,
-            output_elements=math.prod(reports[-1].output_shape[1:]) if reports else 0,
+            input_elements=flow.input_elements,
+            output_elements=flow.output_elements,
             largest_trainable=max((r.trainable for r in reports), default=0),
-            sizes=tuple(math.prod(r.output_shape[1:]) for r in reports),
+            sizes=sizes,
+            input_sizes=flow.input_sizes,
+            pending=flow.pending,
             untrainable=next((f"layer {r.name!r} ({r.kind}) {c.untrainable}" for r, c in zip(reports, costs) if c.untrainable), ""),
             build_work=sum(c.build_work for c in costs),
             build_bytes=max((c.build_bytes for c in costs), default=0),
@@ -251,10 +277,9 @@ class ModelCost:
             peak = max(peak, kept + own + self._scratch(i, batch))
             kept += own
         peak = max(peak, kept + LOSS_TEMPORARIES * batch * self.output_elements)
-        inputs = (self.input_elements, *self.sizes[:-1])
-        for c, size, inp in zip(self.costs, self.sizes, inputs):
+        for c, size, inp, waiting in zip(self.costs, self.sizes, self.input_sizes, self.pending):
             scratch = c.train_scratch if c.train_scratch is not None else max(c.scratch, c.early_scratch) + 2 * size
-            peak = max(peak, kept + batch * (size + inp + scratch))
+            peak = max(peak, kept + batch * (size + inp + waiting + scratch))
         return FLOAT32 * peak
 
     def training_bytes(self, batch: int, optimizer_slots: int) -> int:

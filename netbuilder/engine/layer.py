@@ -11,6 +11,7 @@ code. Everything else (analysis, JSON, links, the editor, the graph, export) wor
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -19,13 +20,15 @@ from typing import ClassVar
 import numpy as np
 
 from . import activations
-from .errors import LayerConfigError, LimitError
+from .errors import IncompatibleShapeError, LayerConfigError, LimitError, ShapeIssue
 from .initializers import Initializer
 from .settings import Setting
-from .shapes import Shape, check_input_shape
+from .shapes import Shape, check_input_shape, format_shape
+from .tensors import KerasTensor, Node, flatten
 from .limits import MAX_NAME_CHARS, MAX_WORK
 
 _NAME_RE = re.compile(r"[^\x00-\x1f\x7f/]+")
+_CREATED = itertools.count()  # the order layers were made in, for Keras's automatic names
 DTYPE_POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
 
 
@@ -174,6 +177,7 @@ class Layer:
     output_axis_setting: ClassVar[str | None] = None  # the setting that sizes the output's last axis (units, filters)
     keeps_shape: ClassVar[bool] = False  # output shape always equals input shape (activations, dropout)
     builds_at_init: ClassVar[bool] = False  # Keras writes no build_config for it (Activation is built when made)
+    takes_list: ClassVar[bool] = False  # called on a list of tensors (a merge): shapes and `call` get lists
     keeps_values: ClassVar[bool] = False  # its output holds its input's values (rearranged, or zeros added): integers stay integers
     # Microseconds of one training step's forward_train and backward whatever the batch (their NumPy calls; measured at
     # batch 1 on the 2-core server and rounded up; an activation setting's calls are added in full_cost).
@@ -208,20 +212,49 @@ class Layer:
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
         self._weights: list[np.ndarray] = []
+        self._inbound_nodes: list[Node] = []  # each call on symbolic tensors (a shared layer has several)
+        self._created = next(_CREATED)  # a fresh Keras session names layers in the order they were made
 
     def validate(self) -> None:
         """Checks across settings (e.g. strides > 1 with dilation > 1); raise LayerConfigError."""
 
-    def __call__(self, tensor):
-        """Apply the layer to a symbolic tensor (the functional API: `Flatten()(Input((10, 64)))`)."""
-        from .model import KerasTensor
+    def __call__(self, *args, **kwargs):
+        """Call the layer on symbolic tensors (the functional API: `Dense(4)(Input((3,)))`, `Add()([a, b])`): the tensor
+        it makes, or an IncompatibleShapeError as Keras raises one. Numbers are computed by a model's predict."""
+        tensors = flatten((args, kwargs))
+        shape = self.call_shape(args, kwargs)
+        name = self.name or snake_case(self.kind)
+        problem = self.input_problem(shape, name)
+        if problem is not None:
+            raise IncompatibleShapeError(f"{problem.message} {problem.explanation}",
+                                         ShapeIssue(-1, name, self.kind, problem.expected, shape, problem.message,
+                                                    problem.explanation, (), problem.keras_message))
+        if self.built_shape is None:  # Keras builds a layer at its first call: later calls must fit what it was built for
+            self.built_shape = shape
+        node = Node(self, args, kwargs, ())
+        node.outputs = (KerasTensor(self.compute_output_shape(shape), node, 0,
+                                    integers=self.keeps_values and all(t.integers for t in tensors)),)
+        self._inbound_nodes.append(node)
+        return node.outputs[0]
 
-        if not isinstance(tensor, KerasTensor):
-            raise LayerConfigError(
-                f"layers are called on the result of Input(...); received {type(tensor).__name__}. "
-                "To compute numbers, build a model and call model.predict(x)."
-            )
-        return tensor._then(self)
+    def call_shape(self, args: tuple, kwargs: dict):
+        """The shape this layer computes on, from a call's arguments: one tensor's (most kinds), or a list's (a merge).
+        A call this kind does not take is a LayerConfigError saying how it is called."""
+        given = [*args, *(kwargs[k] for k in kwargs if k == "inputs")]
+        unknown = set(kwargs) - {"inputs", "training", "mask"}
+        if self.takes_list:
+            ok = len(given) == 1 and isinstance(given[0], (list, tuple)) and given[0] and all(
+                isinstance(t, KerasTensor) for t in given[0])
+            if ok and not unknown:
+                return [t.shape for t in given[0]]
+            raise LayerConfigError(f"A merge layer should be called on a list of inputs. Received: {_described(args, kwargs)}; "
+                                   f"{self.kind} takes a list of tensors made by Input(...) and layers, e.g. {self.kind}()([a, b])")
+        if len(given) == 1 and isinstance(given[0], KerasTensor) and not unknown:
+            return given[0].shape
+        raise LayerConfigError(
+            f"layers are called on the result of Input(...) or of another layer; {self.kind} received "
+            f"{_described(args, kwargs)}. To compute numbers, build a model and call model.predict(x)."
+        )
 
     def __repr__(self):
         return f"<{self.kind} name={self.name}>"
@@ -234,6 +267,53 @@ class Layer:
     def check_shape(self, shape: Shape, name: str) -> Problem | None:
         """What `input_spec` cannot say about `shape` (a kernel larger than its input...), or None."""
         return None
+
+    def input_problem(self, shape: Shape, name: str) -> Problem | None:
+        """Why this layer, called `name`, cannot take `shape` (its InputSpec in a learner's words and Keras's, then
+        `check_shape`), or None. A layer that takes a list of tensors (a merge) checks the list in `check_shape`."""
+        spec = self.input_spec()
+        if self.takes_list:  # a merge: a list of shapes (a chain hands it one tensor, which Keras refuses)
+            if isinstance(shape, list):
+                return self.check_shape(shape, name)
+            return Problem("a list of tensors", f"Layer {name!r} ({self.kind}) takes a list of tensors, such as "
+                           f"{self.kind}()([a, b]); in a chain it receives one, {format_shape(shape)}.",
+                           f"{self.kind} combines several tensors (a skip connection, two branches): it needs a model "
+                           "whose layers can take more than the one before them (Keras's functional API).",
+                           f"A merge layer should be called on a list of inputs. Received: input_shape={shape} (not a list of shapes)")
+        ndim = len(shape)
+        prefix = f"Input 0 with name 'None' of layer '{name}' is incompatible with the layer"
+        axes = f" ({', '.join(spec.axis_names)})" if spec.axis_names else ""
+        rank_words = None
+        if spec.ndim is not None and ndim != spec.ndim:
+            rank_words = f"exactly {spec.ndim} axes{axes}", f"expected ndim={spec.ndim}, found ndim={ndim}. Full shape received: {format_shape(shape)}"
+        elif spec.min_ndim is not None and ndim < spec.min_ndim:
+            rank_words = f"at least {spec.min_ndim} axes{axes}", f"expected min_ndim={spec.min_ndim}, found ndim={ndim}. Full shape received: {format_shape(shape)}"
+        elif spec.max_ndim is not None and ndim > spec.max_ndim:
+            rank_words = f"at most {spec.max_ndim} axes{axes}", f"expected max_ndim={spec.max_ndim}, found ndim={ndim}"
+        if rank_words:
+            expected, keras = rank_words
+            return Problem(expected, f"Layer {name!r} ({self.kind}) needs {expected}, but received {format_shape(shape)}.",
+                           self.rank_explanation(shape, name), f"{prefix}: {keras}")
+        for axis, size in spec.axes:
+            if shape[axis] != size:
+                where = "last axis" if axis == -1 else f"axis {axis}"
+                return Problem(
+                    f"{where} of size {size}",
+                    f"Layer {name!r} ({self.kind}) expects an input whose {where} has size {size}, but received shape "
+                    f"{format_shape(shape)}.",
+                    self.axis_explanation(shape, axis, size, name),
+                    f"{prefix}: expected axis {axis} of input shape to have value {size}, but received input with shape "
+                    f"{format_shape(shape)}",
+                )
+        return self.check_shape(shape, name)
+
+    def rank_explanation(self, shape: Shape, name: str) -> str:
+        """Why this kind needs the number of axes its InputSpec says, for a learner."""
+        return f"{self.kind} works on tensors of a certain number of axes; this one has {len(shape)} (the batch axis included)."
+
+    def axis_explanation(self, shape: Shape, axis: int, size: int, name: str) -> str:
+        """Why an axis must have the size the layer's weights were made for, for a learner."""
+        return f"{self.kind} was built for a different size on that axis: its weights have that size."
 
     def compute_output_shape(self, shape: Shape) -> Shape:
         return shape
@@ -374,6 +454,13 @@ class Layer:
     def torch_code(self, shape: Shape) -> list[CodePart]:
         """The torch modules computing this layer on input `shape`, each with its weights in torch's layout."""
         raise LayerConfigError(f"{self.kind} cannot be written as PyTorch code yet")
+
+
+def _described(args: tuple, kwargs: dict) -> str:
+    """What a call was given, in a few words (for refusals)."""
+    parts = [type(a).__name__ if not isinstance(a, KerasTensor) else "a tensor" for a in args]
+    parts += [f"{k}=" + (type(v).__name__ if not isinstance(v, KerasTensor) else "a tensor") for k, v in kwargs.items()]
+    return ", ".join(parts)[:120] or "no arguments"
 
 
 def _literal(value) -> str:

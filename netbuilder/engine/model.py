@@ -8,49 +8,19 @@ import numpy as np
 from collections.abc import Callable
 
 from . import optimizers, training
-from .analysis import Analysis, analyze, layer_names
+from .analysis import Analysis, analyze, analyze_graph, layer_names
 from .cost import StepCost
 from .arguments import refuse_unhonoured
 from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, LimitError, ShapeIssue, issue_error
+from .graph import Graph, Input, InputLayer  # noqa: F401 (Input: the functional API's, with Model below)
 from .initializers import layer_seed, resolve_seed
 from .layer import Layer, check_name
+from .serialization import functional_config, functional_from_json, functional_json, layers_from_json, model_config, read_json, to_json
+from .tensors import KerasTensor, pack
+from .summary import summary_text
+from .shapes import summary_shape
 from .limits import MAX_FORWARD_BYTES, MAX_TENSOR_ELEMENTS
 from .shapes import check_input_shape, format_shape
-
-
-class KerasTensor:
-    """A symbolic tensor: the model input and the layers applied to it so far."""
-
-    def __init__(self, input_shape: tuple[int, ...], layers: tuple[Layer, ...] = (), name=None):
-        self.input_shape = input_shape
-        self.layers = layers
-        self.name = check_name(name)
-        analysis = analyze(list(layers), input_shape)
-        if not analysis.ok:
-            raise issue_error(analysis.issue)
-        self.shape = analysis.output_shape
-
-    def _then(self, layer: Layer) -> KerasTensor:
-        return KerasTensor(self.input_shape, (*self.layers, layer), self.name)
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self.shape}>"
-
-
-def Input(shape, name=None) -> KerasTensor:
-    """The model input; `shape` excludes the batch axis: Input(shape=(3, 2)) is (None, 3, 2)."""
-    return KerasTensor(check_input_shape(shape), name=name)
-
-
-def Model(inputs: KerasTensor, outputs: KerasTensor, name="functional", seed=None) -> Sequential:
-    """A model from `inputs` to `outputs` (a chain of layers), as keras.Model(inputs, outputs)."""
-    if not isinstance(inputs, KerasTensor) or inputs.layers:
-        raise LayerConfigError("Model(inputs=...) takes the tensor returned by Input(...)")
-    if not isinstance(outputs, KerasTensor) or outputs.input_shape != inputs.input_shape:
-        raise LayerConfigError("Model(outputs=...) must be computed from `inputs` by calling layers on it")
-    model = Sequential([inputs, *outputs.layers], seed=seed, name=name)
-    model._summary_input_row = True  # Keras's summary of a Functional model lists its InputLayer
-    return model
 
 
 class Sequential:
@@ -65,20 +35,19 @@ class Sequential:
         self.compile_config: dict = {}
         self.optimizer, self.loss, self.metrics_names = None, None, []
         self._rng: np.random.Generator | None = None  # made by compile
-        self._summary_input_row = False
         for item in layers or []:
             self._append(item)
         self._rebuild()
 
     def _append(self, item) -> None:
-        if isinstance(item, KerasTensor) and not item.layers:
+        if isinstance(item, KerasTensor) and isinstance(item.node.layer, InputLayer):
             if self._input is not None or self._layers:
                 raise LayerConfigError(
                     f"Sequential model {self.name!r} has already been configured to use input shape "
                     f"{format_shape((None, *self._input)) if self._input is not None else 'from its first layer'}. "
                     "An Input can only come first."
                 )
-            self._input = item.input_shape
+            self._input = item.shape[1:]
             return
         if not isinstance(item, Layer):
             raise LayerConfigError(
@@ -181,17 +150,7 @@ class Sequential:
         return [w for layer in self._layers for w in layer.get_weights()]
 
     def set_weights(self, weights) -> None:
-        weights = list(weights)
-        expected = sum(len(layer.weights) for layer in self._layers)
-        if len(weights) != expected:
-            raise LayerConfigError(
-                f"You called `set_weights(weights)` on layer {self.name!r} with a weight list of length "
-                f"{len(weights)}, but the layer was expecting {expected} weights."
-            )
-        for layer in self._layers:
-            n = len(layer.weights)
-            layer.set_weights(weights[:n])
-            weights = weights[n:]
+        _set_weights(self.name, self._layers, weights)
 
     # --- computing ----------------------------------------------------------------------------
     def _as_input(self, x) -> np.ndarray:
@@ -387,20 +346,253 @@ class Sequential:
     # --- describing ---------------------------------------------------------------------------
     def summary(self, line_length=None, print_fn=None) -> None:
         """Print Keras's summary table (to `print_fn` once, as Keras does, when given)."""
-        from .summary import summary_text
-
         text = summary_text(self, line_length)
         (print_fn or print)(text if print_fn else text.rstrip("\n"))
 
-    def get_config(self) -> dict:
-        from .serialization import model_config
+    def summary_rows(self) -> tuple[bool, list[tuple[str, ...]]]:
+        """Keras's summary rows: a Sequential's are a chain's, one per layer."""
+        return True, [(f"{layer.name} ({layer.kind})", summary_shape(report.output_shape), f"{report.params:,}")
+                      for layer, report in zip(self.layers, self.analysis.layers)]
 
+    def get_config(self) -> dict:
         return model_config(self)
 
     def to_json(self) -> str:
-        from .serialization import to_json
-
         return to_json(self)
+
+
+def Model(inputs, outputs, name=None, seed=None) -> Functional:
+    """keras.Model(inputs, outputs): a model from its Input tensors to its outputs (each one, a list or a dict)."""
+    return Functional(inputs, outputs, name=name, seed=seed)
+
+
+class Functional:
+    """A model of any graph of layer calls from its Input tensors to its outputs, as Keras's Functional.
+
+    Its layers are Keras's `model.layers` (deepest first; InputLayers among them) with Keras's automatic names, and
+    weights drawn from the model seed (layer i of those with weights uses seed `1000·seed + i`). Shapes are known from
+    the calls; budgets are checked before any weight is drawn. predict runs the calls in order and lets go of each
+    tensor once the last call that reads it has run."""
+
+    def __init__(self, inputs, outputs, name=None, seed=None):
+        self.graph = Graph(inputs, outputs)
+        self.name = check_name(name) or "functional"
+        self.seed = resolve_seed(seed)
+        self._analysis = analyze_graph(self.graph)
+        if not self._analysis.ok:
+            raise issue_error(self._analysis.issue)
+        self._calls = [node for node in self.graph.nodes if not node.is_input]
+        for i, layer in enumerate(self._weighted()):
+            layer.build(layer.built_shape, layer_seed(self.seed, i))
+        for node in reversed(self._calls):  # a layer's shapes: its first call's in this model
+            node.layer.input_shape, node.layer.output_shape = node.layer.call_shape(node.args, node.kwargs), node.outputs[0].shape
+        self._reads = _reads(self.graph, self._calls)
+        self.compile_config: dict = {}
+        self.optimizer, self.loss, self.metrics_names, self._rng = None, None, [], None
+
+    def _weighted(self) -> list[Layer]:
+        return [layer for layer in self.graph.layers if not isinstance(layer, InputLayer)]
+
+    # --- shapes -------------------------------------------------------------------------------
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self.graph.layers)
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        return list(self.graph.inputs)
+
+    @property
+    def outputs(self) -> list[KerasTensor]:
+        return list(self.graph.outputs)
+
+    @property
+    def input_shape(self):
+        """One input's shape (batch axis None), or a list of them, as Keras's model.input_shape."""
+        return _one_or_list([t.shape for t in self.graph.inputs])
+
+    @property
+    def output_shape(self):
+        return _one_or_list([t.shape for t in self.graph.outputs])
+
+    @property
+    def analysis(self) -> Analysis:
+        """Each call's shapes, parameters, formula and cost, in the order the calls run."""
+        return self._analysis
+
+    @property
+    def cost(self):
+        return self._analysis.cost
+
+    def count_params(self) -> int:
+        return self._analysis.total_params
+
+    def get_layer(self, name: str) -> Layer:
+        for layer in self.graph.layers:
+            if layer.name == name:
+                return layer
+        raise LayerConfigError(f"No such layer: {str(name)[:64]}. Existing layers are: {[layer.name for layer in self.graph.layers]}.")
+
+    # --- weights ------------------------------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        return [w for layer in self._weighted() for w in layer.get_weights()]
+
+    def set_weights(self, weights) -> None:
+        _set_weights(self.name, self._weighted(), weights)
+
+    # --- computing ----------------------------------------------------------------------------
+    def _feed(self, x) -> list[np.ndarray]:
+        """`x` as one float32 array per input (a list in the inputs' order, or a dict by their names), shapes checked."""
+        tensors = self.graph.inputs
+        names = [t.node.layer.name for t in tensors]
+        if isinstance(x, dict):
+            missing, extra = [n for n in names if n not in x], [str(k) for k in x if k not in names]
+            if missing or extra:
+                raise InputDataError(f"the input dict must have the keys {names}; " + (f"missing {missing}" if missing else f"unknown {extra[:5]}"))
+            given = [x[n] for n in names]
+        elif len(tensors) == 1:
+            one = isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray)
+            given = [x[0] if one else x]
+        elif isinstance(x, (list, tuple)) and len(x) == len(tensors):
+            given = list(x)
+        else:
+            raise InputDataError(f"model {self.name!r} has {len(tensors)} inputs ({', '.join(names)}): give a list of "
+                                 f"{len(tensors)} arrays in that order, or a dict keyed by those names")
+        arrays = []
+        for tensor, name, value in zip(tensors, names, given):
+            arr = _numbers(value, f"input {name!r}")
+            if arr.ndim < 1 or arr.shape[1:] != tensor.shape[1:]:
+                raise IncompatibleShapeError(
+                    f"Input {name!r} of model {self.name!r} expects shape {format_shape(tensor.shape[1:])} per sample, received "
+                    f"{format_shape(arr.shape[1:] if arr.ndim else ())} (full input shape {format_shape(arr.shape)}).")
+            arrays.append(arr.astype(np.float32, copy=False))
+        if len({len(a) for a in arrays}) > 1:
+            raise InputDataError(f"the inputs hold different numbers of samples: {[len(a) for a in arrays]}")
+        return arrays
+
+    def _run(self, arrays, checkpoint=None, keep: int = 0) -> tuple[dict, list]:
+        """Every call in order on `arrays`: (the model's outputs by tensor id, each call's output for the first `keep`
+        calls, None for the rest). A tensor is let go once the last call that reads it has run."""
+        values = {id(t): a for t, a in zip(self.graph.inputs, arrays)}
+        left = dict(self._reads)
+        shown = []
+        for i, node in enumerate(self._calls):
+            if checkpoint is not None:
+                checkpoint()
+            args = [values[id(t)] for t in node.inputs]
+            y = node.layer.call(args if node.layer.takes_list else args[0])
+            values[id(node.outputs[0])] = y
+            shown.append(y if i < keep else None)
+            for t in node.inputs:
+                left[id(t)] -= 1
+                if not left[id(t)]:
+                    del values[id(t)]
+        return values, shown
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
+                checkpoint: Callable[[], None] | None = None):
+        """The model's output(s) for `x` (float32, in the outputs' structure); batch_size and verbose change nothing."""
+        if steps is not None or callbacks:
+            _refuse("predict", {}, steps=steps, callbacks=callbacks or None)
+        arrays = self._feed(x)
+        self.cost.check_run(len(arrays[0]))
+        values, _ = self._run(arrays, checkpoint)
+        return _unwrap(pack(self.graph.output_structure, [values[id(t)] for t in self.graph.outputs]))
+
+    __call__ = predict
+
+    def forward(self, x, keep_bytes: int = MAX_FORWARD_BYTES, checkpoint: Callable[[], None] | None = None) -> list:
+        """The inputs (float32) followed by every call's output in the order they run, kept while they fit in
+        `keep_bytes` (None after that, but for the model's outputs)."""
+        arrays = self._feed(x)
+        batch = len(arrays[0])
+        self.cost.check_run(batch)
+        keep = self.cost.kept_layers(batch, keep_bytes)
+        values, shown = self._run(arrays, checkpoint, keep)
+        outputs = {id(t) for t in self.graph.outputs}
+        return [*arrays, *(values[id(node.outputs[0])] if id(node.outputs[0]) in outputs else y
+                           for node, y in zip(self._calls, shown))]
+
+    # --- describing ---------------------------------------------------------------------------
+    def summary(self, line_length=None, print_fn=None) -> None:
+        """Print Keras's summary table (to `print_fn` once, as Keras does, when given)."""
+        text = summary_text(self, line_length)
+        (print_fn or print)(text if print_fn else text.rstrip("\n"))
+
+    def summary_rows(self) -> tuple[bool, list[tuple[str, ...]]]:
+        """Keras's rows, one per layer in model.layers: its last call's output shape, its parameters, and (unless the
+        graph is a chain) the tensors each of its calls took, `name[node][tensor]`."""
+        chain = _sequential_like(self.graph)
+        rows = []
+        for layer in self.graph.layers:
+            last = layer._inbound_nodes[-1].outputs[0].shape
+            params = f"{layer.count_params():,}"
+            row = (f"{layer.name} ({layer.kind})", summary_shape(last), params)
+            if not chain:
+                taken = [t.history for node in self.graph.calls(layer) for t in node.inputs]
+                row += (", ".join(f"{h.layer.name}[{h.node_index}][{h.tensor_index}]" for h in taken) or "-",)
+            rows.append(row)
+        return chain, rows
+
+    def get_config(self) -> dict:
+        return functional_config(self)
+
+    def to_json(self) -> str:
+        return functional_json(self)
+
+
+def model_from_json(text, seed=None, custom_objects=None):
+    """A model from Keras 3 JSON (`model.to_json()`) of the kinds netbuilder has: a Sequential, or a Functional model of
+    any graph. Layers keep the shapes they were built for, as in Keras, so an inconsistent document fails the same
+    way; weights are drawn from `seed` (JSON has none)."""
+    doc = read_json(text)
+    if isinstance(doc, dict) and doc.get("class_name") in ("Functional", "Model") and isinstance(doc.get("config"), dict):
+        name, inputs, outputs = functional_from_json(doc)
+        return Functional(inputs, outputs, name=name if isinstance(name, str) else None, seed=seed)
+    document = layers_from_json(doc)
+    head = [Input(document.input_shape)] if document.input_shape is not None else []
+    return Sequential(head + document.layers, seed=resolve_seed(seed), name=document.name)
+
+
+def _one_or_list(shapes: list):
+    return shapes[0] if len(shapes) == 1 else shapes
+
+
+def _unwrap(value):
+    """Keras's one-element list of outputs is the output itself."""
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def _reads(graph: Graph, calls) -> dict[int, int]:
+    """How many times each tensor is read (by calls, and once more for each model output: outputs are never let go)."""
+    reads: dict[int, int] = {}
+    for t in [*(t for node in calls for t in node.inputs), *graph.outputs, *graph.outputs]:
+        reads[id(t)] = reads.get(id(t), 0) + 1
+    return reads
+
+
+def _sequential_like(graph: Graph) -> bool:
+    """Keras's test for its 3-column summary: one call at each depth, none taking two tensors, each layer called once."""
+    by_depth: dict[int, list] = {}
+    for node in graph.nodes:
+        by_depth.setdefault(graph.depth[id(node)], []).append(node)
+    if any(len(nodes) > 1 or len(nodes[0].inputs) > 1 for nodes in by_depth.values()):
+        return False
+    return all(len(graph.calls(layer)) <= 1 for layer in graph.layers)
+
+
+def _set_weights(owner: str, layers: list[Layer], weights) -> None:
+    """Keras's set_weights over layers in order: the list must hold exactly every layer's weights."""
+    weights = list(weights)
+    expected = sum(len(layer.weights) for layer in layers)
+    if len(weights) != expected:
+        raise LayerConfigError(
+            f"You called `set_weights(weights)` on layer {owner!r} with a weight list of length {len(weights)}, but the "
+            f"layer was expecting {expected} weights.")
+    for layer in layers:
+        n = len(layer.weights)
+        layer.set_weights(weights[:n])
+        weights = weights[n:]
 
 
 def _numbers(x, what: str) -> np.ndarray:

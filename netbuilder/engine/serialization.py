@@ -16,9 +16,11 @@ from typing import NamedTuple
 
 from .errors import InputDataError, NetbuilderError
 from .initializers import resolve_seed
+from .graph import Input, InputLayer
 from .layer import DTYPE_POLICY, KINDS, Layer
 from .limits import MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_LAYERS
 from .shapes import check_input_shape
+from .tensors import KerasTensor
 
 
 def _entry(layer: Layer, build_shape=None) -> dict:
@@ -56,6 +58,60 @@ def to_json(model) -> str:
     return json.dumps(doc)
 
 
+def functional_config(model) -> dict:
+    """Keras's `get_config()` of a Functional model: every layer in model.layers with its calls (`inbound_nodes`, each
+    tensor as `[layer name, node index, tensor index]` among the calls of this model), and the inputs and outputs in
+    the structure the model was given them."""
+    graph = model.graph
+    layers = []
+    for layer in graph.layers:
+        if isinstance(layer, InputLayer):
+            layers.append({"module": "keras.layers", "class_name": "InputLayer", "registered_name": None, "name": layer.name,
+                           "config": {"batch_shape": layer.batch_shape, "dtype": "float32", "sparse": False, "ragged": False,
+                                      "name": layer.name, "optional": False}, "inbound_nodes": []})
+            continue
+        entry = _entry(layer, None if layer.builds_at_init else layer.built_shape)
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = [{"args": _args_config(node.args, graph), "kwargs": _args_config(node.kwargs, graph)}
+                                  for node in graph.calls(layer)]
+        layers.append(entry)
+    return {"name": model.name, "trainable": True, "layers": layers,
+            "input_layers": _history_config(graph.input_structure, graph),
+            "output_layers": _history_config(graph.output_structure, graph)}
+
+
+def functional_json(model) -> str:
+    """A Functional model as Keras 3 writes it (weights are not part of Keras JSON)."""
+    return json.dumps({"module": "keras.src.models.functional", "class_name": "Functional", "config": functional_config(model),
+                       "registered_name": "Functional", "build_config": {"input_shape": None}, "compile_config": {}})
+
+
+def _history(tensor: KerasTensor, graph) -> list:
+    """[layer name, index of the call among the layer's calls in this graph, output index] (Keras's keras_history)."""
+    calls = graph.calls(tensor.node.layer)
+    return [tensor.node.layer.name, calls.index(tensor.node), tensor.index]
+
+
+def _history_config(structure, graph):
+    if isinstance(structure, KerasTensor):
+        return _history(structure, graph)
+    if isinstance(structure, dict):
+        return {k: _history_config(v, graph) for k, v in structure.items()}
+    return [_history_config(v, graph) for v in structure]
+
+
+def _args_config(value, graph):
+    """A call's arguments as Keras serializes them: each tensor a `__keras_tensor__` with its shape and history."""
+    if isinstance(value, KerasTensor):
+        return {"class_name": "__keras_tensor__", "config": {"shape": list(value.shape), "dtype": "float32",
+                                                             "keras_history": _history(value, graph)}}
+    if isinstance(value, dict):
+        return {k: _args_config(v, graph) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_args_config(v, graph) for v in value]
+    return value
+
+
 def _fail(message: str):
     raise InputDataError(f"Cannot read this Keras JSON: {message}")
 
@@ -73,7 +129,7 @@ def _layer_from(entry: dict) -> Layer:
     cls, config = KINDS[entry["class_name"]], entry["config"]
     layer = cls(**cls.settings_from_config(config), name=config.get("name"))
     build = (entry.get("build_config") or {}).get("input_shape")
-    if build and not cls.builds_at_init:
+    if build and not cls.builds_at_init and not cls.takes_list:  # a merge's build_config lists shapes, and no weight needs them
         shape = (None, *_shape_from(build, f"{cls.kind} {config.get('name')!r} build_config input_shape"))
         if layer.weight_specs(shape):  # the size it was built for matters only where weights have it
             layer.built_shape = shape
@@ -128,8 +184,9 @@ class KerasDocument(NamedTuple):
 
 
 def layers_from_json(text) -> KerasDocument:
-    """The model name, per-sample input shape (or None) and layers of a Keras 3 model JSON."""
-    doc = read_json(text)
+    """The model name, per-sample input shape (or None) and layers of a Keras 3 model JSON of a chain (a Sequential, or
+    a Functional model whose layers form one chain)."""
+    doc = text if isinstance(text, dict) else read_json(text)
     try:
         return _read(doc)
     except NetbuilderError:
@@ -138,19 +195,132 @@ def layers_from_json(text) -> KerasDocument:
         _fail(f"unexpected structure ({type(e).__name__}: {str(e)[:120]})")
 
 
-def model_from_json(text, seed=None, custom_objects=None):
-    """A Sequential from Keras 3 JSON (a Sequential, or a Functional chain) of the kinds netbuilder has.
+def functional_from_json(doc: dict) -> tuple[str | None, object, object]:
+    """(name, inputs, outputs) of a Functional model's parsed JSON, rebuilt as Keras rebuilds it: each layer made from
+    its class, then called on the tensors its `inbound_nodes` name, a call waiting until every tensor it takes has been
+    made, each layer's calls in their order. A layer that cannot take what it is called on fails as in Keras."""
+    try:
+        return _rebuild_functional(doc["config"])
+    except NetbuilderError as e:
+        if isinstance(e, InputDataError) and str(e).startswith("Cannot read this Keras JSON"):
+            raise
+        _fail(str(e))
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError) as e:
+        _fail(f"unexpected structure ({type(e).__name__}: {str(e)[:120]})")
 
-    Layers with a `build_config` keep the input shape they were built for, as in Keras, so an
-    inconsistent document fails the same way. Weights are drawn from `seed` (JSON has none).
-    """
-    from .model import KerasTensor, Sequential
 
-    document = layers_from_json(text)
-    head = [KerasTensor(document.input_shape)] if document.input_shape is not None else []
-    model = Sequential(head + document.layers, seed=resolve_seed(seed), name=document.name)
-    model._summary_input_row = document.functional  # Keras's summary of a Functional model lists its InputLayer
-    return model
+def _rebuild_functional(config: dict):
+    entries = _layer_entries(config)
+    made: dict[str, Layer] = {}
+    queues: list[tuple[Layer, list]] = []
+    for entry in entries:
+        name = entry.get("name", entry["config"].get("name"))
+        if not isinstance(name, str) or name in made:
+            _fail(f"every layer needs a name of its own; {str(name)[:40]!r} is missing or used twice")
+        if entry["class_name"] == "InputLayer":
+            layer = InputLayer(_input_shape(entry["config"]), name)
+        else:
+            layer = _layer_from(entry)
+            layer.name, layer._auto_named = name, False
+        made[name] = layer
+        nodes = entry.get("inbound_nodes") or []
+        if not isinstance(nodes, list) or not all(isinstance(n, dict) for n in nodes):
+            _fail(f"layer {name[:40]!r} has inbound_nodes that are not a list of calls")
+        queues.append((layer, list(nodes)))
+    waiting = sum(len(nodes) for _, nodes in queues)
+    while waiting:
+        progressed = False
+        for layer, nodes in queues:
+            while nodes and (args := _call_arguments(nodes[0], made)) is not None:
+                layer(*args[0], **args[1])
+                nodes.pop(0)
+                waiting -= 1
+                progressed = True
+        if not progressed:
+            stuck = next(layer.name for layer, nodes in queues if nodes)
+            _fail(f"layer {stuck[:40]!r} is called on a tensor no layer of the model makes")
+    return config.get("name"), _tensors_of(config.get("input_layers"), made), _tensors_of(config.get("output_layers"), made)
+
+
+def _layer_entries(config: dict) -> list[dict]:
+    """The layer entries of a model config, checked: a list of bounded size, each with a class and a config of a kind
+    netbuilder has (nested models are refused by name)."""
+    entries = config.get("layers")
+    if not isinstance(entries, list):
+        _fail("config.layers must be a list")
+    if len(entries) > MAX_LAYERS + 1:
+        _fail(f"it has {len(entries):,} layers; at most {MAX_LAYERS} are allowed")
+    if not all(isinstance(e, dict) and isinstance(e.get("config"), dict) for e in entries):
+        _fail("every layer needs a 'class_name' and a 'config' object")
+    nested = [e for e in entries if e.get("class_name") in _MODEL_CLASSES]
+    if nested:
+        _fail(f"layer {str(nested[0]['config'].get('name'))[:40]!r} is a whole {nested[0]['class_name']} model inside this "
+              "one (a nested model), which netbuilder does not read yet: put its layers in line instead")
+    unsupported = [f"{e['config'].get('name', '?')} ({e.get('class_name')})" for e in entries
+                   if e.get("class_name") != "InputLayer" and e.get("class_name") not in KINDS]
+    if unsupported:
+        _fail(f"unsupported layers: {', '.join(str(u)[:80] for u in unsupported[:20])}. "
+              f"netbuilder supports {', '.join(sorted(KINDS))}.")
+    return entries
+
+
+def _input_shape(cfg: dict) -> tuple[int, ...]:
+    """An InputLayer's per-sample shape from its config (Keras 3's batch_shape, or older names)."""
+    if "batch_shape" in cfg or "batch_input_shape" in cfg:
+        return _shape_from(cfg.get("batch_shape", cfg.get("batch_input_shape")), "InputLayer batch_shape")
+    if "shape" in cfg:
+        return _shape_from([None, *cfg["shape"]], "InputLayer shape")
+    _fail("InputLayer needs batch_shape or shape")
+
+
+def _tensor(history, made: dict) -> KerasTensor | None:
+    """The tensor [layer name, call index, output index] names, once that call has been made (else None)."""
+    if not (isinstance(history, list) and len(history) == 3 and isinstance(history[0], str)
+            and all(isinstance(k, int) and not isinstance(k, bool) for k in history[1:])):
+        _fail(f"a tensor must be named as [layer name, node index, tensor index]; found {str(history)[:60]}")
+    layer = made.get(history[0])
+    if layer is None:
+        _fail(f"a call takes a tensor of layer {history[0][:40]!r}, which the model does not have")
+    nodes = layer._inbound_nodes
+    if history[1] >= len(nodes) or history[2] >= len(nodes[history[1]].outputs if history[1] < len(nodes) else [0]):
+        return None
+    return nodes[history[1]].outputs[history[2]]
+
+
+def _call_arguments(node_data: dict, made: dict) -> tuple[list, dict] | None:
+    """A call's (args, kwargs) with its tensors, or None while one of them has not been made yet."""
+    missing = []
+
+    def convert(value):
+        if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+            tensor = _tensor((value.get("config") or {}).get("keras_history"), made)
+            if tensor is None:
+                missing.append(1)
+            return tensor
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [convert(v) for v in value]
+        return value
+
+    args, kwargs = convert(node_data.get("args", [])), convert(node_data.get("kwargs", {}))
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        _fail("a call's args must be a list and its kwargs an object")
+    return None if missing else (args, kwargs)
+
+
+def _tensors_of(value, made: dict):
+    """A model's inputs or outputs from input_layers/output_layers: one [name, node, tensor], a list or a dict of them."""
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
+        tensor = _tensor(value, made)
+        if tensor is None:
+            _fail(f"the model names the tensor {str(value)[:60]}, which no call makes")
+        return tensor
+    if isinstance(value, dict) and value:
+        return {str(k): _tensors_of(v, made) for k, v in value.items()}
+    if isinstance(value, list) and value:
+        return [_tensors_of(v, made) for v in value]
+    _fail(f"input_layers and output_layers must name tensors as [layer name, node index, tensor index]; found {str(value)[:60]}")
 
 
 def _read(doc):

@@ -7,11 +7,21 @@ import functools
 import re
 import shutil
 
-from .shapes import summary_shape
 
-_POSITIONS = (0.45, 0.80, 1.0)
-_SHRINK = (3, 4, 3)  # rich trims the padded cells by 10 in all: round(10/3), round(7/2), the rest
-_HEADERS = ("Layer (type)", "Output Shape", "Param #")
+# Keras's two tables: a model whose layers form one chain, and any other graph (with a "Connected to" column)
+_CHAIN = (("Layer (type)", "Output Shape", "Param #"), (0.45, 0.80, 1.0), ("left", "left", "right"), 88)
+_GRAPH = (("Layer (type)", "Output Shape", "Param #", "Connected to"), (0.3, 0.56, 0.74, 1.0), ("left", "left", "right", "left"), 108)
+
+
+def _shrink(columns: int) -> list[int]:
+    """How rich trims each padded cell to fit the table's width: 3 per column and one more in all (the borders and
+    padding), taken evenly in order with Python's rounding (rich's ratio_reduce): (3, 4, 3) for 3 columns."""
+    remaining, cuts = 3 * columns + 1, []
+    for left in range(columns, 0, -1):
+        cut = round(remaining / left)
+        cuts.append(cut)
+        remaining -= cut
+    return cuts
 
 
 def readable_size(params: int) -> str:
@@ -233,40 +243,35 @@ def _padded(line: str, width: int) -> str:
     return f" {line} " if cell_width(line) <= width else " " + _fit(line, width + 1)
 
 
-def summary_rows(model) -> list[tuple[str, str, str]]:
-    head = [("input_layer (InputLayer)", summary_shape(model.input_shape), "0")] if model._summary_input_row else []
-    return head + [
-        (f"{layer.name} ({layer.kind})", summary_shape(report.output_shape), f"{report.params:,}")
-        for layer, report in zip(model.layers, model.analysis.layers)
-    ]
-
-
 def summary_text(model, line_length=None) -> str:
     """The whole summary, lines joined by newlines with a trailing one (what print_fn receives)."""
-    length = line_length or min(88, shutil.get_terminal_size().columns - 4)
-    edges = [0] + [int(p * length) for p in _POSITIONS]
-    widths = [b - a - cut for a, b, cut in zip(edges, edges[1:], _SHRINK)]
+    chain, rows = model.summary_rows()
+    headers, positions, alignment, default = _CHAIN if chain else _GRAPH
+    console = shutil.get_terminal_size().columns  # rich's console: a line wider than it is cut at its edge
+    length = line_length or min(default, console - 4)
+    edges = [0] + [int(p * length) for p in positions]
+    widths = [b - a - cut for a, b, cut in zip(edges, edges[1:], _shrink(len(headers)))]
+    right = [a == "right" for a in alignment]
 
-    def border(left, fill, mid, right):
-        return left + mid.join(fill * (w + 2) for w in widths) + right
+    def border(left, fill, mid, end):
+        return left + mid.join(fill * (w + 2) for w in widths) + end
 
     def row(cells, bar, header=False):
-        wrapped = [_cell_lines(c, w, right=col == 2) for col, (c, w) in enumerate(zip(cells, widths))]
+        wrapped = [_cell_lines(c, w, right=r) for c, w, r in zip(cells, widths, right)]
         height = max(len(w) for w in wrapped)
         # rich aligns header cells with the bottom of the row, other cells with its top
         wrapped = [[" " * w] * (height - len(lines)) * header + lines + [" " * w] * (height - len(lines)) * (not header)
                    for lines, w in zip(wrapped, widths)]
         return [bar + bar.join(_padded(lines[k], w) for lines, w in zip(wrapped, widths)) + bar for k in range(height)]
 
-    lines = [f'Model: "{model.name}"', border("┏", "━", "┳", "┓"), *row(_HEADERS, "┃", header=True), border("┡", "━", "╇", "┩")]
-    body = summary_rows(model)
-    for i, cells in enumerate(body):
+    lines = [f'Model: "{model.name}"', border("┏", "━", "┳", "┓"), *row(headers, "┃", header=True), border("┡", "━", "╇", "┩")]
+    for i, cells in enumerate(rows):
         if i:
             lines.append(border("├", "─", "┼", "┤"))
         lines.extend(row(cells, "│"))
     lines.append(border("└", "─", "┴", "┘"))
     lines += [f" {label}: {n:,} ({readable_size(n)})" for label, n in param_totals(model.analysis)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(_crop(line, console) for line in lines) + "\n"
 
 
 def param_totals(analysis) -> list[tuple[str, int]]:

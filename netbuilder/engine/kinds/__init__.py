@@ -16,6 +16,7 @@ from . import (  # noqa: F401  (registration)
     recurrent,
     flatten,
     reshaping,
+    merging,
     activation,
     activation_layers,
 )

@@ -206,15 +206,12 @@ class _Transpose(KerasDefaults, _Conv):
         )
 
     def _slab_values(self, dims) -> int:
-        """Values the forward loop adds into the output, over every kernel cell (inputs whose cells are cropped skip)."""
-        total = 0
-        for offset in np.ndindex(*self.kernel_size):
-            cells = 1
-            for n, j, s, d, (length, crop, _) in zip(dims, offset, self.strides, self.dilation_rate, self._axes(dims)):
-                lo, hi = _reach(n, j, s, d, length, crop)
-                cells *= max(0, hi - lo + 1)
-            total += cells
-        return total * self.filters
+        """Values the forward loop adds into the output, over every kernel cell (inputs whose cells are cropped skip):
+        per axis the inputs each cell reaches, summed, multiplied over the axes (a cell's slab is their product)."""
+        total = self.filters
+        for n, k, s, d, (length, crop, _) in zip(dims, self.kernel_size, self.strides, self.dilation_rate, self._axes(dims)):
+            total *= sum(max(0, last - first + 1) for first, last in (_reach(n, j, s, d, length, crop) for j in range(k)))
+        return total
 
     # --- numbers -----------------------------------------------------------------------------------------------------
     def _bind(self) -> None:

@@ -230,10 +230,6 @@ CONVNEXT_ENTRY = {"module": "keras.src.applications.convnext", "class_name": "La
                   "config": {"name": "convnext_tiny_stage_0_block_0_layer_scale", "trainable": True, "dtype": DTYPE,
                              "init_values": 1e-06, "projection_dim": 96},
                   "build_config": {"input_shape": [None, 56, 56, 96]}}
-WRITES_MODULE = json.loads(nb.Sequential([nb.Input((2,)), nb.LayerScale(1.0, 2)]).to_json())["config"]["layers"][1]["module"] == KERAS_MODULE
-NEEDS_MODULE = pytest.mark.xfail(not WRITES_MODULE, strict=True, reason=(
-    "engine/serialization.py writes every entry's module as keras.layers (registered_name None); LayerScale declares "
-    "keras_module and keras_registered_name for it to write Keras's"))
 
 
 def _as_sequential(entry) -> str:
@@ -264,13 +260,11 @@ def test_convnext_entry_reads(convnext_layer_scale):
         {k: v for k, v in CONVNEXT_ENTRY.items() if k not in ("module", "registered_name")}
 
 
-@NEEDS_MODULE
 def test_our_json_names_convnext_module(convnext_layer_scale):
     ours = nb.model_from_json(_as_sequential(convnext_layer_scale[0]), seed=0)
     assert json.loads(ours.to_json())["config"]["layers"][1] == CONVNEXT_ENTRY
 
 
-@NEEDS_MODULE
 def test_keras_reads_our_json():
     """Without keras.layers.LayerScale (Keras imports the class from the module the entry names)."""
     assert not hasattr(keras.layers, "LayerScale")

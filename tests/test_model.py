@@ -273,7 +273,7 @@ def test_functional_model():
     z = nb.Dense(3)(y)
     model = nb.Model(inputs=x, outputs=z)
     assert model.output_shape == (None, 3) and model.name == "functional"
-    assert [layer.name for layer in model.layers] == ["flatten", "dense"]
+    assert [layer.name for layer in model.layers] == ["input_layer", "flatten", "dense"]  # Keras lists its InputLayer
     with pytest.raises(nb.LayerConfigError):
         nb.Model(inputs=y, outputs=z)
     with pytest.raises(nb.LayerConfigError):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
+from netbuilder.studio.keras_import import spec_from_keras_json
 from netbuilder.engine.layer import KINDS
 from netbuilder.engine.limits import MAX_JSON_DEPTH
 from netbuilder.engine.serialization import json_too_deep, layers_from_json
@@ -103,7 +104,7 @@ def test_keras_json_of_a_chain_is_read_and_computes_what_keras_computes(function
     theirs = _keras_chain(functional)
     ours = nb.model_from_json(theirs.to_json(), seed=0)
     assert ours.output_shape == tuple(theirs.output_shape) and ours.count_params() == theirs.count_params()
-    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers if layer.__class__.__name__ != "InputLayer"]
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]  # a Functional lists its InputLayer
     ours.set_weights(theirs.get_weights())
     x = np.random.default_rng(1).normal(size=(2, 3, 2)).astype(np.float32)
     with warnings.catch_warnings():
@@ -144,9 +145,11 @@ def _shared_layer():
     (_two_inputs, "several inputs"),
     (_shared_layer, "layer 'dense' is used several times (a shared layer: one set of weights at 2 places)"),
 ], ids=["branches", "two-outputs", "two-inputs", "shared-layer"])
-def test_functional_branches_are_refused_clearly(build, match):
-    with pytest.raises(nb.InputDataError, match=re.escape(match) + ".*netbuilder reads a single chain of layers"):
-        nb.model_from_json(_functional(build))
+def test_functional_graphs_are_read_and_the_editors_import_refuses_them_clearly(build, match):
+    text = _functional(build)
+    assert nb.model_from_json(text).count_params() == keras.models.model_from_json(text).count_params()
+    with pytest.raises(nb.InputDataError, match=re.escape(match) + ".*netbuilder's editor reads a single chain of layers"):
+        spec_from_keras_json(text)
 
 
 def test_without_input_layer_or_build_shape_loads_unbuilt():

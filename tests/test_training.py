@@ -269,7 +269,7 @@ def test_train_on_batch_draws_new_dropout_masks_and_a_fresh_compile_repeats_them
     ("fit", {"validation_data": (np.zeros((2, 6)), np.zeros((2, 1)), np.ones(2))}),
     ("evaluate", {"sample_weight": np.zeros(10)}), ("evaluate", {"steps": 1}), ("evaluate", {"callbacks": [object()]}),
     ("evaluate", {"bogus": 1}), ("train_on_batch", {"sample_weight": np.ones(10)}), ("train_on_batch", {"class_weight": {0: 1.0}}),
-    ("compile", {"loss_weights": [2.0]}), ("compile", {"weighted_metrics": ["mae"]}), ("compile", {"bogus": 1}),
+    ("compile", {"weighted_metrics": ["mae"]}), ("compile", {"bogus": 1}),
     ("predict", {"steps": 1}), ("predict", {"callbacks": [object()]}),
 ])
 def test_keras_arguments_netbuilder_does_not_honour_are_refused_by_name(call, kwargs):

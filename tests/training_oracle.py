@@ -22,7 +22,8 @@ ARRAYS = ("x", "y", "vx", "vy", "bx", "by")  # data: fit's, validation_data's, t
 
 def run_jobs(jobs: list[dict], timeout: int = 600) -> list[dict]:
     """Each job: {"model_json", "weights": [arrays], "x", "y", "optimizer": (class name, config), "loss" (a name, or
-    (class name, config) such as ("Huber", {"delta": 0.3})), "metrics", "batch_size", "epochs", "validation_split"}
+    (class name, config) such as ("Huber", {"delta": 0.3}), or a list of names per output), "loss_weights", "metrics",
+    "batch_size", "epochs", "validation_split"} — x and y one array each, or a list of arrays (several inputs, outputs)
     and optionally "vx", "vy" (validation_data) and "bx", "by" (after fit and evaluate, one train_on_batch, then one
     with return_dict=True); returns [{"history", "weights" (after fit), "evaluate", "train_on_batch",
     "train_on_batch_dict", "batch_weights" (after both steps)}].
@@ -33,11 +34,16 @@ def run_jobs(jobs: list[dict], timeout: int = 600) -> list[dict]:
         for k, job in enumerate(jobs):
             for i, w in enumerate(job["weights"]):
                 arrays[f"{k}_w{i}"] = w
-            for key in ARRAYS:
-                if job.get(key) is not None:
-                    arrays[f"{k}_{key}"] = job[key]
+            counts = {}
+            for key in ARRAYS:  # one array, or a list of them (a model with several inputs or outputs)
+                value = job.get(key)
+                if value is not None:
+                    parts = value if isinstance(value, list) else [value]
+                    counts[key] = len(parts) if isinstance(value, list) else 0
+                    for i, part in enumerate(parts):
+                        arrays[f"{k}_{key}_{i}"] = part
             plain.append({key: value for key, value in job.items() if key not in ("weights", *ARRAYS)}
-                         | {"n_weights": len(job["weights"]), "arrays": [key for key in ARRAYS if job.get(key) is not None]})
+                         | {"n_weights": len(job["weights"]), "arrays": counts})
         np.savez(folder / "in.npz", **arrays)
         (folder / "jobs.json").write_text(json.dumps(plain))
         env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
@@ -67,7 +73,8 @@ def _main(folder: Path) -> None:
         keras.utils.set_random_seed(0)
         model = keras.models.model_from_json(job["model_json"])
         model.set_weights([arrays[f"{k}_w{i}"] for i in range(job["n_weights"])])
-        data = {key: arrays[f"{k}_{key}"] for key in job["arrays"]}
+        data = {key: [arrays[f"{k}_{key}_{i}"] for i in range(n)] if n else arrays[f"{k}_{key}_0"]
+                for key, n in job["arrays"].items()}
         result = {}
         if job.get("predict"):
             out[f"{k}_predict"] = np.asarray(model.predict(data["x"], verbose=0))
@@ -86,9 +93,9 @@ def _train(keras, model, job: dict, data: dict, out: dict, k: int) -> dict:
     name, config = job["optimizer"]
     optimizer = keras.optimizers.get({"class_name": name, "config": config})
     loss = job["loss"]
-    if not isinstance(loss, str):
-        loss = keras.losses.get({"class_name": loss[0], "config": loss[1]})
-    model.compile(optimizer=optimizer, loss=loss, metrics=job["metrics"] or None)
+    if isinstance(loss, list) and len(loss) == 2 and isinstance(loss[0], str) and isinstance(loss[1], dict):
+        loss = keras.losses.get({"class_name": loss[0], "config": loss[1]})  # a (class name, config) pair
+    model.compile(optimizer=optimizer, loss=loss, loss_weights=job.get("loss_weights"), metrics=job["metrics"] or None)
     validation = (data["vx"], data["vy"]) if "vx" in data else None
     history = model.fit(data["x"], data["y"], batch_size=job["batch_size"], epochs=job["epochs"], shuffle=False, verbose=0,
                         validation_split=job.get("validation_split", 0.0), validation_data=validation)

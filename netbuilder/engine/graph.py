@@ -27,7 +27,7 @@ class InputLayer(Layer):
     def __init__(self, shape: Shape, name=None):
         super().__init__(name=name)
         self.batch_shape = (None, *check_input_shape(shape))
-        self.built_shape = self.batch_shape
+        self.built_shape = self.input_shape = self.output_shape = self.batch_shape
         node = Node(self, (), {}, ())
         node.outputs = (KerasTensor(self.batch_shape, node, 0, integers=True),)
         self._inbound_nodes.append(node)

@@ -174,10 +174,13 @@ class Layer:
     group: ClassVar[str] = "Core"  # where the Add-layer choice lists it
     description: ClassVar[str] = ""  # one line for the Add-layer choice
     keras_extra_config: ClassVar[dict] = {}  # constant config keys Keras writes (initializers, regularizers...)
+    keras_module: ClassVar[str] = "keras.layers"  # where Keras's JSON says the class lives (keras.applications registers some)
+    keras_registered_name: ClassVar[str | None] = None
     output_axis_setting: ClassVar[str | None] = None  # the setting that sizes the output's last axis (units, filters)
     keeps_shape: ClassVar[bool] = False  # output shape always equals input shape (activations, dropout)
     builds_at_init: ClassVar[bool] = False  # Keras writes no build_config for it (Activation is built when made)
     takes_list: ClassVar[bool] = False  # called on a list of tensors (a merge): shapes and `call` get lists
+    call_argument: ClassVar[str] = "inputs"  # the name of Keras's call's first argument (a call may pass it by keyword)
     keeps_values: ClassVar[bool] = False  # its output holds its input's values (rearranged, or zeros added): integers stay integers
     # Microseconds of one training step's forward_train and backward whatever the batch (their NumPy calls; measured at
     # batch 1 on the 2-core server and rounded up; an activation setting's calls are added in full_cost).
@@ -240,8 +243,8 @@ class Layer:
     def call_shape(self, args: tuple, kwargs: dict):
         """The shape this layer computes on, from a call's arguments: one tensor's (most kinds), or a list's (a merge).
         A call this kind does not take is a LayerConfigError saying how it is called."""
-        given = [*args, *(kwargs[k] for k in kwargs if k == "inputs")]
-        unknown = set(kwargs) - {"inputs", "training", "mask"}
+        given = [*args, *(kwargs[k] for k in kwargs if k == self.call_argument)]
+        unknown = set(kwargs) - {self.call_argument, "training", "mask"}
         if self.takes_list:
             ok = len(given) == 1 and isinstance(given[0], (list, tuple)) and given[0] and all(
                 isinstance(t, KerasTensor) for t in given[0])

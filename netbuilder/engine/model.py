@@ -9,13 +9,13 @@ from collections.abc import Callable
 
 from . import optimizers, training
 from .analysis import Analysis, analyze, analyze_graph, layer_names
-from .cost import StepCost
+from .fitting import Trainable, check_finite, count, numbers, refuse
 from .arguments import refuse_unhonoured
 from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, LimitError, ShapeIssue, issue_error
 from .graph import Graph, Input, InputLayer  # noqa: F401 (Input: the functional API's, with Model below)
 from .initializers import layer_seed, resolve_seed
 from .layer import Layer, check_name
-from .serialization import functional_config, functional_from_json, functional_json, layers_from_json, model_config, read_json, to_json
+from .serialization import chain_document, functional_config, functional_from_json, functional_json, model_config, read_json, to_json
 from .tensors import KerasTensor, pack
 from .summary import summary_text
 from .shapes import summary_shape
@@ -23,7 +23,7 @@ from .limits import MAX_FORWARD_BYTES, MAX_TENSOR_ELEMENTS
 from .shapes import check_input_shape, format_shape
 
 
-class Sequential:
+class Sequential(Trainable):
     """A stack of layers; built (shapes, weights) as soon as its input shape is known."""
 
     def __init__(self, layers=None, seed=None, name=None):
@@ -33,7 +33,7 @@ class Sequential:
         self._layers: list[Layer] = []
         self._analysis: Analysis | None = None
         self.compile_config: dict = {}
-        self.optimizer, self.loss, self.metrics_names = None, None, []
+        self.optimizer, self.loss, self.metrics_names, self.compiled = None, None, [], None
         self._rng: np.random.Generator | None = None  # made by compile
         for item in layers or []:
             self._append(item)
@@ -73,22 +73,6 @@ class Sequential:
         layer = self._layers.pop()
         self._rebuild()
         return layer
-
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None, run_eagerly=False,
-                steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, **unknown) -> None:
-        """Keras's compile: an optimizer (a name such as "sgd", "adam", or an optimizer object), a loss (a name such as
-        "mse", or a netbuilder.losses object) and metrics ("accuracy", "mae", "mse"). run_eagerly, steps_per_execution,
-        jit_compile and auto_scale_loss change how Keras runs, not what it computes: accepted, and nothing changes."""
-        _refuse("compile", unknown, loss_weights=loss_weights, weighted_metrics=weighted_metrics or None)
-        chosen = optimizers.get_optimizer(optimizer), training.get_loss(loss) if loss is not None else None
-        names = [str(m) for m in (metrics or [])]
-        for name in names:
-            training.metric_values(name, np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32))  # refuses unknown names
-        (self.optimizer, self.loss), self.metrics_names = chosen, names  # all or nothing
-        # one random stream per compiled model that goes on across fit and train_on_batch calls, as Keras's
-        # SeedGenerator does (shuffles and Dropout masks never repeat), and starts afresh from the seed on compile
-        self._rng = np.random.default_rng([self.seed, 1])
-        self.compile_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
 
     def _rebuild(self) -> None:
         for layer, name in zip(self._layers, layer_names(self._layers)):
@@ -155,7 +139,7 @@ class Sequential:
     # --- computing ----------------------------------------------------------------------------
     def _as_input(self, x) -> np.ndarray:
         """`x` as float32 with the model's per-sample shape, or an error naming both shapes."""
-        arr = _numbers(x, "input")
+        arr = numbers(x, "input")
         if self._input is None:
             if arr.ndim < 1:
                 raise InputDataError("input needs a batch axis; received a scalar")
@@ -208,7 +192,7 @@ class Sequential:
         """The model's output for `x` (float32); batch_size and verbose are accepted as in Keras (they change nothing).
         `checkpoint` (netbuilder's own) is called before each layer, as in forward: a caller stops a long run by raising there."""
         if steps is not None or callbacks:
-            _refuse("predict", {}, steps=steps, callbacks=callbacks or None)
+            refuse("predict", {}, steps=steps, callbacks=callbacks or None)
         if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim and x.shape[1:] == self._input:
             y = x  # already a float32 batch of the right shape
         else:
@@ -226,122 +210,33 @@ class Sequential:
 
     __call__ = predict
 
-    # --- training -------------------------------------------------------------------------------
-    def _targets(self, y, samples: int) -> np.ndarray:
-        arr = _numbers(y, "targets")
-        if arr.ndim < 1 or len(arr) != samples:
-            raise InputDataError(f"x holds {samples:,} samples but y holds {len(arr) if arr.ndim else 0:,}; give one target per sample")
-        return arr.astype(np.float32, copy=False)
+    # --- training (fitting.Trainable drives it) ----------------------------------------------------
+    def _feed(self, x) -> list[np.ndarray]:
+        return [self._as_input(x)]
 
-    def _require_compiled(self) -> None:
-        if self.loss is None:
-            raise LayerConfigError("You must call `compile()` with a loss before training or evaluating the model.")
-        self._require_built("input shape")
+    def _outputs(self) -> list[tuple[str, tuple]]:
+        return [(self._layers[-1].name if self._layers else self.name, self.output_shape)]
 
-    def _gradients(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[float, np.ndarray, list, list]:
-        """One batch forward in training mode, the loss and its gradient, and backward: (loss, output, the trainable
-        weights, their gradients); the optimizer's update is the trainer's next step."""
-        caches, out = [], x
+    def _inference(self, xs: list) -> list[np.ndarray]:
+        return [self.predict(xs[0])]
+
+    def _gradients(self, xs: list, ys: list, rng: np.random.Generator) -> tuple[float, dict, list, list]:
+        """One batch forward in training mode, the loss and its gradient, and backward: (loss, the logged values, the
+        trainable weights, their gradients); the optimizer's update is the trainer's next step."""
+        caches, out = [], xs[0]
         for layer in self._layers:
             out, cache = layer.forward_train(out, rng)
             caches.append(cache)
-        loss, grad = self.loss.value_and_gradient(y, out)
+        loss, (grad,), values = self.compiled.evaluate(ys, [out], gradients=True)
         weights, grads = [], []
         for layer, cache in zip(reversed(self._layers), reversed(caches)):
             grad, layer_grads = layer.backward(cache, grad)
-            trainable = [w for w, spec in zip(layer.weights, layer.weight_specs(layer.built_shape)) if spec.trainable]
-            weights = trainable + weights
+            weights = _trainable(layer) + weights
             grads = list(layer_grads) + grads
-        return loss, out, weights, grads
-
-    def trainer(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None, shuffle=True,
-                validation_batch_size=None, halt_on_divergence=False) -> training.Trainer:
-        """A training run that can go on in pieces (what `fit` runs to its end); the data and budgets are checked first.
-        With `halt_on_divergence`, a loss or gradient that stops being finite ends the run before its update."""
-        self._require_compiled()
-        x = self._as_input(x)
-        y = self._targets(y, len(x))
-        batch_size, epochs = _count("batch_size", batch_size, 1, 1 << 20), _count("epochs", epochs, 0, 100_000)
-        if validation_batch_size is not None:
-            validation_batch_size = _count("validation_batch_size", validation_batch_size, 1, 1 << 20)
-        if not (isinstance(validation_split, (int, float)) and 0 <= validation_split < 1):
-            raise LayerConfigError(f"validation_split must be a number from 0 (included) to 1 (excluded); received {validation_split!r}")
-        validation = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise LayerConfigError("validation_data must be a tuple (x_val, y_val)")
-            if len(validation_data) == 3:
-                _refuse("fit", {}, sample_weight=validation_data[2])  # Keras's (x_val, y_val, val_sample_weight)
-            vx, vy = validation_data[:2]
-            vx = self._as_input(vx)
-            validation = (vx, self._targets(vy, len(vx)))
-        elif validation_split:
-            split = int(len(x) * (1 - validation_split))  # Keras keeps the last samples for validation, before shuffling
-            x, y, validation = x[:split], y[:split], (x[split:], y[split:])
-        if len(x) == 0:
-            raise InputDataError("there are no samples left to train on")
-        for data_x, data_y in ((x, y), *([validation] if validation else [])):
-            _check_finite(data_x)
-            self.loss.check_targets(data_y, self.output_shape)
-        batch = min(batch_size, len(x))
-        self._analysis.cost.check_training(len(x) + (len(validation[0]) if validation else 0), epochs, batch, self.step_cost())
-        if len(self.optimizer.slots) != len(self._trainable_weights()):  # Keras keeps an optimizer's state across fits
-            self.optimizer.build(self._trainable_weights())
-        return training.Trainer(self, x, y, batch_size, epochs, validation, bool(shuffle), self._rng, validation_batch_size,
-                                halt_on_divergence)
-
-    def step_cost(self) -> StepCost:
-        """What a training step of this compiled model costs beyond its layers (the loss, metrics and optimizer)."""
-        self._require_compiled()
-        return training.step_cost(self.loss, self.metrics_names, self.optimizer)
+        return loss, values, weights, grads
 
     def _trainable_weights(self) -> list[np.ndarray]:
-        return [w for layer in self._layers for w, spec in zip(layer.weights, layer.weight_specs(layer.built_shape)) if spec.trainable]
-
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0, steps_per_epoch=None,
-            validation_steps=None, validation_batch_size=None, validation_freq=1, **unknown) -> training.History:
-        """Keras's fit: `epochs` passes over (x, y) in batches (of 32 when batch_size is None); returns a History with
-        per-epoch loss and metrics. Keras arguments netbuilder does not honour are refused unless left at their defaults."""
-        _refuse("fit", unknown, callbacks=callbacks or None, class_weight=class_weight,
-                sample_weight=sample_weight, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                validation_steps=validation_steps, validation_freq=validation_freq)
-        run = self.trainer(x, y, 32 if batch_size is None else batch_size, epochs, validation_split, validation_data, shuffle,
-                           validation_batch_size)
-        run.run()
-        return run.history
-
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
-                 return_dict=False, **unknown):
-        """The loss (and metrics) on (x, y) in inference mode, in batches (of 32 when batch_size is None): a number,
-        or [loss, *metrics] with metrics."""
-        _refuse("evaluate", unknown, sample_weight=sample_weight, steps=steps, callbacks=callbacks or None)
-        self._require_compiled()
-        x = self._as_input(x)
-        y = self._targets(y, len(x))
-        batch_size = _count("batch_size", 32 if batch_size is None else batch_size, 1, 1 << 20)
-        self._analysis.cost.check_run(min(batch_size, len(x)))
-        loss, metrics = training.Mean(), {name: training.Mean() for name in self.metrics_names}
-        for start, stop in training.batches(len(x), batch_size):
-            out = self.predict(x[start:stop])
-            value, _ = self.loss.value_and_gradient(y[start:stop], out)
-            loss.add(value, weight=stop - start)
-            for name, mean in metrics.items():
-                mean.add(training.metric_values(name, y[start:stop], out))
-        logs = {"loss": loss.result, **{name: m.result for name, m in metrics.items()}}
-        if return_dict:
-            return logs
-        return logs["loss"] if not self.metrics_names else list(logs.values())
-
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One optimizer step on one batch; its loss (and metrics), computed before the update."""
-        _refuse("train_on_batch", {}, sample_weight=sample_weight, class_weight=class_weight)
-        run = self.trainer(x, y, batch_size=len(np.asarray(x)), epochs=1, shuffle=False)
-        run.run(max_batches=1)
-        logs = {k: v[-1] for k, v in run.history.history.items()}
-        if return_dict:
-            return logs
-        return logs["loss"] if not self.metrics_names else list(logs.values())
+        return [w for layer in self._layers for w in _trainable(layer)]
 
     # --- describing ---------------------------------------------------------------------------
     def summary(self, line_length=None, print_fn=None) -> None:
@@ -366,7 +261,7 @@ def Model(inputs, outputs, name=None, seed=None) -> Functional:
     return Functional(inputs, outputs, name=name, seed=seed)
 
 
-class Functional:
+class Functional(Trainable):
     """A model of any graph of layer calls from its Input tensors to its outputs, as Keras's Functional.
 
     Its layers are Keras's `model.layers` (deepest first; InputLayers among them) with Keras's automatic names, and
@@ -388,7 +283,7 @@ class Functional:
             node.layer.input_shape, node.layer.output_shape = node.layer.call_shape(node.args, node.kwargs), node.outputs[0].shape
         self._reads = _reads(self.graph, self._calls)
         self.compile_config: dict = {}
-        self.optimizer, self.loss, self.metrics_names, self._rng = None, None, [], None
+        self.optimizer, self.loss, self.metrics_names, self.compiled, self._rng = None, None, [], None, None
 
     def _weighted(self) -> list[Layer]:
         return [layer for layer in self.graph.layers if not isinstance(layer, InputLayer)]
@@ -460,7 +355,7 @@ class Functional:
                                  f"{len(tensors)} arrays in that order, or a dict keyed by those names")
         arrays = []
         for tensor, name, value in zip(tensors, names, given):
-            arr = _numbers(value, f"input {name!r}")
+            arr = numbers(value, f"input {name!r}")
             if arr.ndim < 1 or arr.shape[1:] != tensor.shape[1:]:
                 raise IncompatibleShapeError(
                     f"Input {name!r} of model {self.name!r} expects shape {format_shape(tensor.shape[1:])} per sample, received "
@@ -493,7 +388,7 @@ class Functional:
                 checkpoint: Callable[[], None] | None = None):
         """The model's output(s) for `x` (float32, in the outputs' structure); batch_size and verbose change nothing."""
         if steps is not None or callbacks:
-            _refuse("predict", {}, steps=steps, callbacks=callbacks or None)
+            refuse("predict", {}, steps=steps, callbacks=callbacks or None)
         arrays = self._feed(x)
         self.cost.check_run(len(arrays[0]))
         values, _ = self._run(arrays, checkpoint)
@@ -512,6 +407,50 @@ class Functional:
         outputs = {id(t) for t in self.graph.outputs}
         return [*arrays, *(values[id(node.outputs[0])] if id(node.outputs[0]) in outputs else y
                            for node, y in zip(self._calls, shown))]
+
+    # --- training (fitting.Trainable drives it) ----------------------------------------------------
+    def _outputs(self) -> list[tuple[str, tuple]]:
+        return [(t.node.layer.name, t.shape) for t in self.graph.outputs]
+
+    def _inference(self, xs: list) -> list[np.ndarray]:
+        values, _ = self._run(xs)
+        return [values[id(t)] for t in self.graph.outputs]
+
+    def _gradients(self, xs: list, ys: list, rng: np.random.Generator) -> tuple[float, dict, list, list]:
+        """One batch through every call in training mode, the losses and their gradients at the outputs, then every
+        call's backward in reverse: a tensor read by several calls gets the sum of their gradients, and a shared layer
+        the sum of its calls' weight gradients. (loss, the logged values, the trainable weights, their gradients)."""
+        values = {id(t): a for t, a in zip(self.graph.inputs, xs)}
+        caches = []
+        for node in self._calls:
+            args = [values[id(t)] for t in node.inputs]
+            values[id(node.outputs[0])], cache = node.layer.forward_train(args if node.layer.takes_list else args[0], rng)
+            caches.append(cache)
+        preds = [values[id(t)] for t in self.graph.outputs]
+        loss, out_grads, logged = self.compiled.evaluate(ys, preds, gradients=True)
+        grads: dict[int, np.ndarray] = {}
+        for t, g in zip(self.graph.outputs, out_grads):
+            _accumulate(grads, id(t), g)
+        weight_grads: dict[int, list] = {}
+        for node, cache in zip(reversed(self._calls), reversed(caches)):
+            dy = grads.pop(id(node.outputs[0]), None)
+            if dy is None:  # nothing downstream reached a loss
+                continue
+            dx, layer_grads = node.layer.backward(cache, dy)
+            for t, g in zip(node.inputs, dx if node.layer.takes_list else [dx]):
+                if not isinstance(t.node.layer, InputLayer):
+                    _accumulate(grads, id(t), g)
+            total = weight_grads.get(id(node.layer))
+            weight_grads[id(node.layer)] = list(layer_grads) if total is None else [a + b for a, b in zip(total, layer_grads)]
+        weights, flat = [], []
+        for layer in self._weighted():
+            mine = _trainable(layer)
+            weights += mine
+            flat += weight_grads.get(id(layer)) or [np.zeros_like(w) for w in mine]
+        return loss, logged, weights, flat
+
+    def _trainable_weights(self) -> list[np.ndarray]:
+        return [w for layer in self._weighted() for w in _trainable(layer)]
 
     # --- describing ---------------------------------------------------------------------------
     def summary(self, line_length=None, print_fn=None) -> None:
@@ -549,7 +488,7 @@ def model_from_json(text, seed=None, custom_objects=None):
     if isinstance(doc, dict) and doc.get("class_name") in ("Functional", "Model") and isinstance(doc.get("config"), dict):
         name, inputs, outputs = functional_from_json(doc)
         return Functional(inputs, outputs, name=name if isinstance(name, str) else None, seed=seed)
-    document = layers_from_json(doc)
+    document = chain_document(doc)
     head = [Input(document.input_shape)] if document.input_shape is not None else []
     return Sequential(head + document.layers, seed=resolve_seed(seed), name=document.name)
 
@@ -595,51 +534,11 @@ def _set_weights(owner: str, layers: list[Layer], weights) -> None:
         weights = weights[n:]
 
 
-def _numbers(x, what: str) -> np.ndarray:
-    """`x` as an array of real numbers within MAX_TENSOR_ELEMENTS, or an error saying what is wrong with it."""
-    try:
-        arr = np.asarray(x)
-    except (ValueError, TypeError) as e:
-        raise InputDataError(f"{what} must be a numeric array (a ragged nested list is not one): {e}") from None
-    if arr.dtype.kind not in "biuf":
-        raise InputDataError(f"{what} must hold real numbers; received dtype {arr.dtype}")
-    if arr.size > MAX_TENSOR_ELEMENTS:
-        raise LimitError(f"{what} has {arr.size:,} values; at most {MAX_TENSOR_ELEMENTS:,} are allowed")
-    return arr
+def _accumulate(grads: dict, key: int, grad: np.ndarray) -> None:
+    """Add a gradient to a tensor's (a tensor read by several calls gets the sum)."""
+    grads[key] = grad if key not in grads else grads[key] + grad
 
 
-_TAKES = {  # what each call honours, for the message that refuses the rest
-    "compile": "optimizer, loss and metrics", "fit": "x, y, batch_size, epochs, verbose, validation_split, validation_data, "
-    "shuffle and validation_batch_size", "evaluate": "x, y, batch_size, verbose and return_dict",
-    "train_on_batch": "x, y and return_dict", "predict": "x, batch_size, verbose and checkpoint",
-}
-_DEFAULTS = {"initial_epoch": 0, "validation_freq": 1}  # Keras's defaults of the arguments below that are not None
-_INSTEAD = {  # Keras arguments netbuilder does not honour, and what it does instead
-    "sample_weight": "every sample counts equally", "class_weight": "every class counts equally",
-    "callbacks": "there are no callbacks; model.trainer(...) runs a training in pieces you can watch",
-    "initial_epoch": "epochs count from 0", "steps_per_epoch": "each epoch is one pass over all of x",
-    "validation_steps": "validation uses all its samples", "validation_freq": "validation runs after every epoch",
-    "steps": "all of x is used", "loss_weights": "the model has one output and one loss",
-    "weighted_metrics": "there are no sample weights",
-}
-
-
-def _refuse(call: str, unknown: dict, **given) -> None:
-    """Refuse an unknown argument, or a Keras one netbuilder does not honour given other than its default (None, or
-    _DEFAULTS's): ignoring it silently would train something other than asked."""
-    given = {name: value for name, value in given.items() if value is not None}
-    refuse_unhonoured(call, {**unknown, **given}, {name: _DEFAULTS.get(name) for name in given}, _TAKES[call], _INSTEAD)
-
-
-def _check_finite(x: np.ndarray) -> None:
-    """Training inputs must be finite numbers: one NaN makes every weight NaN after the first update."""
-    if not np.all(np.isfinite(x)):
-        raise InputDataError(f"the training inputs hold {np.count_nonzero(~np.isfinite(x)):,} NaN or infinite value(s); "
-                             "training needs finite numbers")
-
-
-def _count(name: str, value, low: int, high: int) -> int:
-    """A whole number within [low, high], or a LayerConfigError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise LayerConfigError(f"{name} must be an integer from {low} to {high:,}; received {str(value)[:20]}")
-    return int(value)
+def _trainable(layer: Layer) -> list[np.ndarray]:
+    """A layer's trainable weights, in its weights' order."""
+    return [w for w, spec in zip(layer.weights, layer.weight_specs(layer.built_shape)) if spec.trainable]

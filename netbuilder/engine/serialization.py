@@ -24,7 +24,8 @@ from .tensors import KerasTensor
 
 
 def _entry(layer: Layer, build_shape=None) -> dict:
-    entry = {"module": "keras.layers", "class_name": layer.kind, "config": layer.get_config(), "registered_name": None}
+    entry = {"module": layer.keras_module, "class_name": layer.kind, "config": layer.get_config(),
+             "registered_name": layer.keras_registered_name}
     if build_shape is not None:
         entry["build_config"] = {"input_shape": tuple(build_shape)}
     return entry
@@ -186,7 +187,11 @@ class KerasDocument(NamedTuple):
 def layers_from_json(text) -> KerasDocument:
     """The model name, per-sample input shape (or None) and layers of a Keras 3 model JSON of a chain (a Sequential, or
     a Functional model whose layers form one chain)."""
-    doc = text if isinstance(text, dict) else read_json(text)
+    return chain_document(read_json(text))
+
+
+def chain_document(doc) -> KerasDocument:
+    """`layers_from_json` of a parsed document."""
     try:
         return _read(doc)
     except NetbuilderError:
@@ -201,10 +206,8 @@ def functional_from_json(doc: dict) -> tuple[str | None, object, object]:
     made, each layer's calls in their order. A layer that cannot take what it is called on fails as in Keras."""
     try:
         return _rebuild_functional(doc["config"])
-    except NetbuilderError as e:
-        if isinstance(e, InputDataError) and str(e).startswith("Cannot read this Keras JSON"):
-            raise
-        _fail(str(e))
+    except NetbuilderError:  # a layer that cannot take what it is called on says so itself, as in Keras
+        raise
     except (TypeError, KeyError, AttributeError, IndexError, ValueError) as e:
         _fail(f"unexpected structure ({type(e).__name__}: {str(e)[:120]})")
 
@@ -365,7 +368,7 @@ def _read(doc):
                          model_class in _FUNCTIONAL)
 
 
-_CHAIN = "netbuilder reads a single chain of layers"
+_CHAIN = "netbuilder's editor reads a single chain of layers"
 _FUNCTIONAL = ("Functional", "Model")  # what Keras 3 names a keras.Model(inputs, outputs) (Model: older files)
 _MODEL_CLASSES = ("Sequential", *_FUNCTIONAL)
 

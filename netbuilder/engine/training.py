@@ -356,16 +356,18 @@ class Trainer:
     Keras's bookkeeping: an epoch's loss is the batch-size-weighted mean of each batch's loss, computed
     before that batch's update; metrics are the mean of their per-sample values over the epoch;
     validation runs in inference mode at each epoch's end. With `halt_on_divergence` (netbuilder's own; the app's
-    runs), a loss or gradient that is no longer a finite number stops the run before its update."""
+    runs), a loss or gradient that is no longer a finite number stops the run before its update. `xs` and `ys` hold
+    one array per model input and output."""
 
-    def __init__(self, model, x, y, batch_size, epochs, validation, shuffle, rng: np.random.Generator, validation_batch_size=None,
-                 halt_on_divergence=False):
-        self.model, self.x, self.y = model, x, y
+    def __init__(self, model, xs: list, ys: list, batch_size, epochs, validation, shuffle, rng: np.random.Generator,
+                 validation_batch_size=None, halt_on_divergence=False):
+        self.model, self.xs, self.ys = model, xs, ys
+        self.samples = len(xs[0])
         self.halt_on_divergence = halt_on_divergence  # stop at a non-finite loss or gradient, before its update
         self.batch_size, self.epochs, self.validation, self.shuffle = batch_size, epochs, validation, shuffle
         self.validation_batch_size = validation_batch_size or batch_size  # Keras's default
         self.rng = rng  # the compiled model's stream (shuffles, dropout masks): it goes on from the last run
-        self.history = History({"epochs": epochs, "steps": steps(len(x), batch_size)})
+        self.history = History({"epochs": epochs, "steps": steps(self.samples, batch_size)})
         self.epoch, self.batch = 0, 0
         self.last_loss = None  # the loss of the batch trained last (before its update)
         self._order = None
@@ -377,36 +379,35 @@ class Trainer:
 
     @property
     def progress(self) -> float:
-        total = self.epochs * max(1, steps(len(self.x), self.batch_size))
-        return min(1.0, (self.epoch * steps(len(self.x), self.batch_size) + self.batch) / total)
+        total = self.epochs * max(1, steps(self.samples, self.batch_size))
+        return min(1.0, (self.epoch * steps(self.samples, self.batch_size) + self.batch) / total)
 
     def _new_epoch(self) -> None:
-        self._order = self.rng.permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
-        self._loss = Mean()
-        self._metrics = {name: Mean() for name in self.model.metrics_names}
+        self._order = self.rng.permutation(self.samples) if self.shuffle else np.arange(self.samples)
+        self._means = {key: Mean() for key in self.model.compiled.keys()}
         self.batch = 0
 
     def run(self, max_batches: int | None = None, checkpoint=None) -> None:
         """Train on up to `max_batches` batches (all that remain when None); stop early if `checkpoint` raises."""
-        samples, done = len(self.x), 0
+        done = 0
         while not self.done and (max_batches is None or done < max_batches):
             start = self.batch * self.batch_size  # batch k of an epoch, as Keras cuts it (the last one partial)
-            stop = min(start + self.batch_size, samples)
+            stop = min(start + self.batch_size, self.samples)
             index = self._order[start:stop]
-            x, y = self.x[index], self.y[index]
-            loss, y_pred, weights, grads = self.model._gradients(x, y, self.rng)
+            xs, ys = [a[index] for a in self.xs], [a[index] for a in self.ys]
+            loss, values, weights, grads = self.model._gradients(xs, ys, self.rng)
             if self.halt_on_divergence:
                 self._check_finite(loss, grads)
             overflowed = self.model.optimizer.apply(weights, grads, keep_finite=self.halt_on_divergence)
             if overflowed is not None:
                 self._diverged(f"update of weight {overflowed}", "NaN or infinite")
             self.last_loss = loss
-            self._loss.add(loss, weight=stop - start)
-            for name, mean in self._metrics.items():
-                mean.add(metric_values(name, y, y_pred))
+            self._means["loss"].add(loss, weight=stop - start)
+            for key, value in values.items():  # an output's loss is the batch's mean; a metric, per sample
+                self._means[key].add(value, weight=stop - start) if np.ndim(value) == 0 else self._means[key].add(value)
             self.batch += 1
             done += 1
-            if stop == samples:
+            if stop == self.samples:
                 self._end_epoch()
             if checkpoint is not None:
                 checkpoint()
@@ -427,9 +428,9 @@ class Trainer:
             "usually helps)")
 
     def _end_epoch(self) -> None:
-        logs = {"loss": self._loss.result, **{name: m.result for name, m in self._metrics.items()}}
+        logs = {key: mean.result for key, mean in self._means.items()}
         if self.validation is not None:
-            values = self.model.evaluate(*self.validation, batch_size=self.validation_batch_size, return_dict=True)
+            values = self.model.evaluate_arrays(*self.validation, self.validation_batch_size)
             logs.update({f"val_{k}": v for k, v in values.items()})
         self.history.record(self.epoch, logs)
         self.epoch += 1

@@ -242,7 +242,7 @@ class TrainingRun:
         model.compile(optimizer=optimizer, loss=settings.compiled_loss(), metrics=settings.metrics)
         run = model.trainer(x, y, batch_size=settings.batch_size, epochs=settings.epochs,
                             validation_split=settings.validation_split, halt_on_divergence=True)
-        batch, step = min(settings.batch_size, len(run.x)), model.step_cost()
+        batch, step = min(settings.batch_size, run.samples), model.step_cost()
         heavy = (cost.training_bytes(batch, step.slots), cost.training_work(len(x), settings.epochs, batch, step))
         with heavy_slot(cost.weight_bytes):
             before = model.get_weights()  # copies: training changes the model's arrays in place

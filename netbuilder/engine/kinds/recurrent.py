@@ -226,6 +226,7 @@ class _Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share: shapes, weights' layout, settings handling, fixes, code."""
 
     gates: ClassVar[int] = 1
+    call_argument = "sequences"  # Keras's RNN.call(sequences, initial_state=None, mask=None, training=False)
     step_microseconds: ClassVar[int] = 2  # one step of the loop (SimpleRNN's) at 1 unit and 1 sample, linear activations
     train_loop_factor: ClassVar[int] = 4  # a training step's loop (forward_train, backward) against predict's (measured 3-4)
     keras_args: ClassVar[tuple[str, ...]] = ()  # Keras's constructor arguments in positional order

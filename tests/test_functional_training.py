@@ -1,0 +1,126 @@
+"""Training through graphs against real Keras 3 on its JAX backend (tests/training_oracle.py, a process of its own):
+a residual block (a tensor read twice: its gradients summed), two inputs and two outputs with a loss and a weight per
+output and metrics per output, a shared layer (its calls' weight gradients summed) and every merge's backward. The
+same model, initial weights and data, shuffle=False: per-epoch History (every key Keras logs), final weights, evaluate
+and train_on_batch within 1e-3 of Keras's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import netbuilder as nb
+from netbuilder.optimizers import SGD, Adam, RMSprop
+from training_oracle import run_jobs
+
+RTOL = 1e-3
+
+
+def residual():
+    x = nb.Input((6,))
+    h = nb.Dense(8, activation="relu")(x)
+    h = nb.Dense(6)(h)
+    y = nb.add([h, x])  # the shortcut: x is read by the first Dense and by Add
+    return nb.Model(x, nb.Dense(1)(nb.Activation("tanh")(y)), seed=4)
+
+
+def two_in_two_out():
+    a, b = nb.Input((3,), name="a"), nb.Input((2,), name="b")
+    h = nb.Dense(5, activation="tanh")(nb.concatenate([a, b]))
+    reg = nb.Dense(1, name="reg")(h)
+    cls = nb.Dense(3, activation="softmax", name="cls")(nb.Dense(4, activation="relu")(h))
+    return nb.Model([a, b], [reg, cls], seed=5)
+
+
+def shared_and_merges():
+    a, b = nb.Input((4,), name="a"), nb.Input((4,), name="b")
+    shared = nb.Dense(4, activation="tanh")
+    sa, sb = shared(a), shared(b)  # one layer, two calls
+    mixed = nb.concatenate([nb.subtract([sa, sb]), nb.multiply([sa, sb]), nb.average([sa, b]), nb.maximum([sa, sb]),
+                            nb.minimum([sb, a])])
+    similarity = nb.Dot(axes=1, normalize=True)([sa, sb])
+    return nb.Model({"a": a, "b": b}, nb.Dense(1)(nb.concatenate([mixed, nb.Dot(axes=1)([sa, b]), similarity])), seed=6)
+
+
+def data(model, n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    xs = [rng.normal(size=(n, *t.shape[1:])).astype(np.float32) for t in model.inputs]
+    ys = []
+    for t in model.outputs:
+        if t.shape[-1] == 3:
+            ys.append(rng.integers(0, 3, n).astype(np.float32))
+        else:
+            ys.append(np.tanh(xs[0][:, :1] + rng.normal(size=(n, 1)) * 0.1).astype(np.float32))
+    return xs, ys
+
+
+CASES = {  # name: (model maker, loss, loss_weights, metrics, optimizer (ours, Keras's), batch, epochs)
+    "residual-sgd": (residual, "mse", None, ["mae"], (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 8, 3),
+    "residual-adam": (residual, "mse", None, [], (lambda: Adam(0.01), ("Adam", {"learning_rate": 0.01})), 5, 2),
+    "two-outputs": (two_in_two_out, ["mse", "sparse_categorical_crossentropy"], [1.0, 0.5], [["mae"], ["accuracy"]],
+                    (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 8, 3),
+    "shared-merges": (shared_and_merges, "mse", None, ["mae"], (lambda: RMSprop(0.01), ("RMSprop", {"learning_rate": 0.01})), 6, 3),
+}
+
+
+def feed(model, xs):
+    if isinstance(model.graph.input_structure, dict):
+        return {t.node.layer.name: x for t, x in zip(model.inputs, xs)}
+    return xs if len(xs) > 1 else xs[0]
+
+
+def targets(ys):
+    return ys if len(ys) > 1 else ys[0]
+
+
+@pytest.fixture(scope="module")
+def results():
+    jobs, ours = [], {}
+    for name, (make, loss, weights, metrics, (optimizer, keras_optimizer), batch, epochs) in CASES.items():
+        model = make()
+        start = model.get_weights()
+        xs, ys = data(model, 24, 1)
+        bx, by = data(model, 6, 2)
+        model.compile(optimizer=optimizer(), loss=loss, loss_weights=weights, metrics=metrics)
+        history = model.fit(feed(model, xs), targets(ys), batch_size=batch, epochs=epochs, shuffle=False)
+        run = {"history": history.history, "weights": model.get_weights(),
+               "evaluate": model.evaluate(feed(model, xs), targets(ys), batch_size=batch, return_dict=True)}
+        run["train_on_batch"] = model.train_on_batch(feed(model, bx), targets(by))
+        run["train_on_batch_dict"] = model.train_on_batch(feed(model, bx), targets(by), return_dict=True)
+        run["batch_weights"] = model.get_weights()
+        ours[name] = run
+        jobs.append({"model_json": model.to_json(), "weights": start, "x": xs, "y": ys, "optimizer": keras_optimizer,
+                     "loss": loss, "loss_weights": weights, "metrics": metrics, "batch_size": batch, "epochs": epochs,
+                     "bx": bx, "by": by})
+    return dict(zip(CASES, run_jobs(jobs))), ours
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_training_through_a_graph_equals_keras_on_jax(results, name):
+    theirs, ours = results
+    run, expected = ours[name], theirs[name]
+    assert set(run["history"]) == set(expected["history"])  # the keys Keras logs: each output's loss and metrics
+    for key, values in expected["history"].items():
+        np.testing.assert_allclose(run["history"][key], values, rtol=RTOL, atol=1e-6, err_msg=key)
+    for mine, keras_w in zip(run["weights"], expected["weights"], strict=True):
+        np.testing.assert_allclose(mine, keras_w, rtol=RTOL, atol=1e-5)
+    for key, value in expected["evaluate"].items():
+        np.testing.assert_allclose(run["evaluate"][key], value, rtol=RTOL, atol=1e-6, err_msg=key)
+    np.testing.assert_allclose(run["train_on_batch"], expected["train_on_batch"], rtol=RTOL, atol=1e-6)
+    for mine, keras_w in zip(run["batch_weights"], expected["batch_weights"], strict=True):
+        np.testing.assert_allclose(mine, keras_w, rtol=RTOL, atol=1e-5)
+
+
+def test_a_graph_trains_within_its_budgets_and_says_what_targets_it_needs():
+    model = two_in_two_out()
+    model.compile(optimizer="sgd", loss=["mse", "sparse_categorical_crossentropy"])
+    xs, ys = data(model, 8, 0)
+    with pytest.raises(nb.InputDataError, match="the model has 2 outputs .reg, cls.: give a list of 2 target arrays"):
+        model.fit(xs, ys[0])
+    with pytest.raises(nb.LayerConfigError, match="`loss_weights` must match the number of losses, got 1 losses and 2 weights"):
+        model.compile(optimizer="sgd", loss="mse", loss_weights=[1.0, 2.0])
+    with pytest.raises(nb.LayerConfigError, match="Invalid `metrics`"):
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    model.compile(optimizer="sgd", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"})
+    history = model.fit(xs, {"reg": ys[0], "cls": ys[1]}, epochs=1)
+    assert list(history.history) == ["loss", "reg_loss", "cls_loss"]

@@ -104,6 +104,13 @@ class _Merge(Layer):
     def keras_code(self) -> CodePart:
         return CodePart(f"keras.layers.{self.kind}(name={self.name!r})")
 
+    def torch_code(self, shapes) -> list[CodePart]:
+        """A merge in PyTorch: one expression over its inputs, written `{0}`, `{1}`, … (a merge holds no module: the
+        functional export writes it in `forward`, its inputs' names filled in with str.format), combining them in list
+        order as Keras does, an input of fewer axes expanded after the batch axis as Keras expands it (Add's sum here;
+        each kind writes its own)."""
+        return [CodePart(" + ".join(_torch_terms(shapes)))]
+
 
 @register
 class Add(_Merge):
@@ -130,6 +137,9 @@ class Subtract(_Merge):
     def combine(self, a, b):
         return np.subtract(a, b)
 
+    def torch_code(self, shapes):
+        return [CodePart(" - ".join(_torch_terms(shapes)))]
+
     def backward(self, xs, dy):
         return [_unbroadcast(dy, xs[0].shape), _unbroadcast(-dy, xs[1].shape)], []
 
@@ -143,6 +153,9 @@ class Multiply(_Merge):
 
     def combine(self, a, b):
         return np.multiply(a, b)
+
+    def torch_code(self, shapes):
+        return [CodePart(" * ".join(_torch_terms(shapes)))]
 
     def backward(self, xs, dy):
         grads = []
@@ -169,6 +182,9 @@ class Average(_Merge):
     def call(self, xs):
         return super().call(xs) / np.float32(len(xs))
 
+    def torch_code(self, shapes):
+        return [CodePart(f"({' + '.join(_torch_terms(shapes))}) / {len(shapes)}")]
+
     def backward(self, xs, dy):
         share = dy / np.float32(len(xs))
         return [_unbroadcast(share, x.shape) for x in xs], []
@@ -194,6 +210,9 @@ class Maximum(_Extreme):
     def combine(self, a, b):
         return np.maximum(a, b)
 
+    def torch_code(self, shapes):
+        return [CodePart(_nested("torch.maximum", _torch_terms(shapes)))]
+
 
 @register
 class Minimum(_Extreme):
@@ -204,6 +223,9 @@ class Minimum(_Extreme):
 
     def combine(self, a, b):
         return np.minimum(a, b)
+
+    def torch_code(self, shapes):
+        return [CodePart(_nested("torch.minimum", _torch_terms(shapes)))]
 
 
 @register
@@ -272,6 +294,10 @@ class Concatenate(Layer):
 
     def backward(self, sizes, dy):
         return list(np.split(dy, np.cumsum(sizes)[:-1], axis=self.axis)), []
+
+    def torch_code(self, shapes) -> list[CodePart]:
+        """torch.cat over Keras's axis: the tensors between calls keep Keras's layout (channels_last stays last)."""
+        return [CodePart(f"torch.cat([{', '.join(f'{{{k}}}' for k in range(len(shapes)))}], dim={self.axis})")]
 
     def label(self) -> str:
         return f"axis {self.axis}"
@@ -402,6 +428,12 @@ class Dot(Layer):
         extra = ", normalize=True" if self.normalize else ""
         return CodePart(f"keras.layers.Dot(axes={self.axes!r}{extra}, name={self.name!r})")
 
+    def torch_code(self, shapes) -> list[CodePart]:
+        """keras_dot (a helper of the script) over the axes resolved as Keras resolves them for these shapes."""
+        a0, a1 = self._axes(shapes)
+        extra = ", normalize=True" if self.normalize else ""
+        return [CodePart(f"keras_dot({{0}}, {{1}}, axes=({a0}, {a1}){extra})", {"keras_dot": _TORCH_DOT})]
+
 
 def _norm(x: np.ndarray, axis: int) -> np.ndarray:
     """Keras's normalize on NumPy arrays: the L2 norm along `axis`, with 1 where it is 0."""
@@ -469,6 +501,43 @@ def _clash(first: tuple, second: tuple) -> str:
         if a != b and a != 1 and b != 1:
             return f"axis {-k} has {a} and {b}"
     return "their sizes differ"
+
+
+# --- torch code: the merges as expressions in the exported forward ---------------------------------------------------
+def _torch_terms(shapes) -> list[str]:
+    """`{k}` for each input, with `[:, None, …]` where it has fewer axes than the widest (Keras's expand_dims at axis 1
+    until the ranks match; torch's broadcasting would align the batch axis with another)."""
+    rank = max(len(s) for s in shapes)
+    return [f"{{{k}}}" + (f"[:, {', '.join(['None'] * (rank - len(s)))}]" if len(s) < rank else "")
+            for k, s in enumerate(shapes)]
+
+
+def _nested(function: str, terms: list[str]) -> str:
+    """`f(f(a, b), c)`: Keras's pairwise order."""
+    out = terms[0]
+    for term in terms[1:]:
+        out = f"{function}({out}, {term})"
+    return out
+
+
+_TORCH_DOT = '''def keras_dot(x, y, axes, normalize=False):
+    """keras.layers.Dot, sample by sample (Keras's batch_dot): axis axes[0] of x times axis axes[1] of y, summed; what
+    remains of x, then of y, is kept ((batch, 1) when nothing remains). With normalize, each input is first divided by
+    its L2 norm along that axis, a norm of 0 taken as 1 (as Keras's NumPy backend computes it)."""
+    a, b = axes
+    if normalize:
+        x = x / _nonzero(torch.linalg.vector_norm(x, dim=a, keepdim=True))
+        y = y / _nonzero(torch.linalg.vector_norm(y, dim=b, keepdim=True))
+    x, y = torch.movedim(x, a, -1), torch.movedim(y, b, 1)  # (batch, *kept of x, n) and (batch, n, *kept of y)
+    rows, cols = x.shape[1:-1].numel(), y.shape[2:].numel()
+    out = torch.bmm(x.reshape(x.shape[0], rows, x.shape[-1]), y.reshape(y.shape[0], y.shape[1], cols))
+    out = out.reshape(*x.shape[:-1], *y.shape[2:])
+    return out if out.dim() > 1 else out.unsqueeze(1)
+
+
+def _nonzero(norm):
+    return torch.where(norm == 0, torch.ones_like(norm), norm)
+'''
 
 
 # --- Keras's functional forms ----------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 import netbuilder as nb
 from netbuilder.engine import settings as declared
+from netbuilder.engine.analysis import budget_issue
 from netbuilder.engine.errors import Fix
 from netbuilder.engine.layer import KINDS
-from netbuilder.engine.limits import MAX_INPUT_ELEMENTS
+from netbuilder.engine.limits import MAX_SAMPLE_ELEMENTS
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 
 FLATTEN = ("Flatten", {})
@@ -64,8 +65,8 @@ def test_dense_on_rank1_input():
     assert issue.expected == "at least 2 axes (batch, features)"
     assert "'dense'" in issue.message and "(None,)" in issue.message
     assert issue.explanation
-    assert fix_actions(issue) == [("insert_layer", 0, FLATTEN), ("set_input_shape", None, (1,)), remove(0)]
-    assert a.layers[0].output_shape is None
+    assert fix_actions(issue) == [("insert_layer", 0, FLATTEN), ("set_input_shape", None, (1,))]  # never "remove" the
+    assert a.layers[0].output_shape is None  # only layer: Keras cannot build an empty model
 
 
 def test_dense_on_rank1_after_dense_suggests_only_flatten():
@@ -118,15 +119,16 @@ def test_glu_activation_with_odd_size():
 
 def test_glu_dense_with_odd_units():
     a = nb.analyze([nb.Dense(5, activation="glu")], (2,))
-    assert a.issue.layer_name == "dense" and fix_actions(a.issue) == [("set_setting", 0, ("units", 6)), remove(0)]
+    assert a.issue.layer_name == "dense" and fix_actions(a.issue) == [("set_setting", 0, ("units", 6))]
 
 
 def test_glu_on_batch_axis_is_not_offered_flatten():
     """Flatten would give (None, 1): still an odd axis for glu, so that fix is not offered (issue 10)."""
     a = nb.analyze([nb.Activation("glu")], ())
     assert a.issue.received == (None,) and a.issue.expected == "at least 2 axes (batch, features)"
-    assert ("insert_layer", 0, FLATTEN) not in fix_actions(a.issue)
-    assert fix_actions(a.issue)[-1] == remove(0)
+    assert fix_actions(a.issue) == [("set_input_shape", None, (2,))]
+    b = nb.analyze([nb.Dense(4), nb.Activation("glu")], ())
+    assert b.issue.layer_index == 0 and fix_actions(b.issue)[-1] == remove(0)  # with a layer left, "remove" is offered
 
 
 def test_even_glu_halves():
@@ -141,35 +143,43 @@ def test_more_than_200_layers_is_a_limit_issue():
     assert nb.analyze([nb.Activation("relu") for _ in range(200)], (2,)).ok
 
 
-def test_weights_over_the_budget_are_a_limit_issue_found_without_building():
-    """The 50M-parameter limit became a weight budget of 64 MiB: 16,777,216 float32 parameters."""
+@pytest.mark.usefixtures("public_budget")
+def test_weights_over_the_budget_are_said_at_their_layer_from_shapes_alone():
+    """Analysis is arithmetic: never budgeted, so VGG16 gets its summary. `budget_issue` says where a model crosses
+    the current budget (here the public one: 64 MiB of weights, 16,777,216 float32 parameters), nothing built."""
     layers = [nb.Dense(60_000), nb.Dense(2)]
     tracemalloc.start()
     try:
         a = nb.analyze(layers, (1000,))
+        issue = budget_issue(a)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak < 1 << 20  # 60,060,000 weights would be 240 MB
-    issue = a.issue
-    assert issue.category == "limit" and issue.layer_name == "dense" and issue.kind == "Dense"
+    assert a.ok and a.total_params == 60_180_002
+    assert issue.category == "limit" and issue.layer_name == "dense" and issue.kind == "Dense" and issue.layer_index == 0
     assert "60,060,000 parameters); the budget is 64.0 MB (16,777,216 parameters)" in issue.message
-    assert fix_actions(issue) == [remove(0)]
 
 
+def test_without_a_budget_there_is_no_budget_issue():
+    assert budget_issue(nb.analyze([nb.Dense(60_000), nb.Dense(2)], (1000,))) is None
+
+
+@pytest.mark.usefixtures("public_budget")
 def test_weight_budget_boundary():
     """4,095 × 4,096 + 4,096 = 16,777,216 parameters is exactly the budget; one input more is over."""
-    assert nb.analyze([nb.Dense(4096)], (4095,)).ok
-    a = nb.analyze([nb.Dense(4096)], (4096,))
-    assert a.issue.category == "limit" and "16,781,312 parameters" in a.issue.message
+    assert budget_issue(nb.analyze([nb.Dense(4096)], (4095,))) is None
+    assert "16,781,312 parameters" in budget_issue(nb.analyze([nb.Dense(4096)], (4096,))).message
 
 
-def test_huge_tensor_is_a_limit_issue():
-    a = nb.analyze([nb.Dense(65_536)], (1025, 2))
-    assert a.issue.category == "limit" and "67,174,400 values per sample; at most 67,108,864" in a.issue.message
-    # 64 Mi values is within the tensor bound, but 256 MiB for one sample is over the 96 MiB memory budget of a run
-    a = nb.analyze([nb.Dense(65_536)], (1024, 2))
-    assert a.issue.category == "limit" and "memory budget per run is 96.0 MB" in a.issue.message
+def test_a_tensor_past_the_sample_bound_is_a_limit_issue():
+    """2**31 values in one sample (8 GB) is the structural bound on shapes; within it, the budget decides."""
+    a = nb.analyze([nb.Dense(65_536)], (32_769, 1))
+    assert a.issue.category == "limit" and "2,147,549,184 values per sample; at most 2,147,483,648" in a.issue.message
+    a = nb.analyze([nb.Dense(65_536)], (32_768, 1))
+    assert a.ok and budget_issue(a) is None
+    with nb.budget.using(nb.budget.PUBLIC_DEFAULTS):  # 8 GiB for one sample is over the 96 MiB memory budget of a run
+        assert "memory budget per run is 96.0 MB" in budget_issue(a).message
 
 
 def test_keras_messages_match_keras_for_rank1_and_mismatch():
@@ -321,7 +331,7 @@ def test_glu_on_an_odd_input_is_offered_the_even_input_shape():
 
 def test_dense_built_for_a_fixed_size_is_offered_that_size_or_a_rebuild():
     issue = spec_of((3,), ("Dense", {"units": 4, "built_for": (8,)})).analysis.issue
-    assert fix_actions(issue) == [("set_input_shape", None, (8,)), ("unbuild", 0, None), remove(0)]
+    assert fix_actions(issue) == [("set_input_shape", None, (8,)), ("unbuild", 0, None)]
     fixed = spec_of((3,), ("Dense", {"units": 4, "built_for": (8,)})).apply_fix(issue.fixes[1])
     assert fixed.layers[0].built_for is None and fixed.analysis.ok
 
@@ -337,6 +347,7 @@ def test_embedding_given_computed_reals_is_explained_and_fixed():
 
 
 # --- a fix is offered only when the model it gives is one the app accepts ---------------------------------
+@pytest.mark.usefixtures("public_budget")
 def test_remove_that_would_exceed_the_weight_budget_is_not_offered():
     """Removing the Dense built for 5 features would give the Dense(60000) all 20,000 inputs: 1.2 G weights."""
     spec = ModelSpec((20000,), (LayerSpec.make(0, "Dense", units=3, built_for=(5,)),
@@ -358,19 +369,22 @@ def test_insert_that_would_make_201_layers_is_not_offered():
     check_every_fix_works(spec)
 
 
-def test_input_shape_over_the_input_bound_is_not_offered():
-    """glu on 999 features: 1,001 × 1,000 would be one more input element per sample than allowed."""
-    spec = ModelSpec((1001, 999), (LayerSpec.make(0, "Activation", activation="glu"),)).validate()
-    assert "set_input_shape" not in [f.action for f in spec.analysis.issue.fixes]
-    check_every_fix_works(spec)
+def test_input_shape_over_the_sample_bound_is_not_offered():
+    """glu on 429,496,729 features 5 times: 5 × 429,496,730 would be past the 2**31 elements a sample may have."""
+    a = nb.analyze([nb.Activation("glu")], (5, 429_496_729))
+    assert a.issue.expected == "an even size on the last axis" and a.issue.fixes == ()
     assert ("set_input_shape", None, (1000, 1000)) in fix_actions(nb.analyze([nb.Activation("glu")], (1000, 999)).issue)
 
 
+@pytest.mark.usefixtures("public_budget")
+def test_input_shape_over_the_budget_is_not_offered():
+    """glu on 4,999,999 features: 5,000,000 would be over the public budget's memory for one sample."""
+    spec = ModelSpec((4, 5_999_999), (LayerSpec.make(0, "Activation", activation="glu"),)).validate()
+    assert "set_input_shape" not in [f.action for f in spec.analysis.issue.fixes]
+    check_every_fix_works(spec)
+
+
 def test_a_limit_issue_offers_remove_only_when_the_rest_then_fits():
-    a = nb.analyze([nb.Dense(4000), nb.Dense(4000)], (5000,))  # without the first, the second is over the budget
-    assert a.issue.category == "limit" and a.issue.layer_index == 0 and a.issue.fixes == ()
-    a = nb.analyze([nb.Dense(4000), nb.Dense(2)], (5000,))
-    assert a.issue.category == "limit" and fix_actions(a.issue) == [remove(0)]
     assert fix_actions(nb.analyze([nb.Activation("relu") for _ in range(201)], (2,)).issue) == [remove(200)]
     assert nb.analyze([nb.Activation("relu") for _ in range(202)], (2,)).issue.fixes == ()
 
@@ -433,7 +447,7 @@ input_dims = st.lists(st.one_of(st.integers(1, 6), st.sampled_from([7, 64, 999, 
 def test_every_fix_of_every_kind_is_accepted_and_makes_the_layer_fit(shape, data):
     """Random models of every kind (near the budgets too): each fix offered, applied as the app applies it,
     gives a model the app accepts in which the failing layer fits."""
-    assume(math.prod(shape) <= MAX_INPUT_ELEMENTS)
+    assume(math.prod(shape) <= MAX_SAMPLE_ELEMENTS)
     layers = tuple(layer for i in range(data.draw(st.integers(1, 5))) if (layer := data.draw(any_layer(i))) is not None)
     try:
         spec = ModelSpec(tuple(shape), layers).validate()

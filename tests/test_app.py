@@ -496,7 +496,7 @@ DISPLAY_ALLOWANCE = 16 * 2**20  # bytes the Forward page may add to its run for 
 def test_the_forward_page_draws_big_tensors_within_the_run_budget_and_a_small_display_allowance(layers):
     import tracemalloc
 
-    from netbuilder.engine.limits import MAX_FORWARD_BYTES
+    from netbuilder.engine.budget import PUBLIC_DEFAULTS
 
     spec = ModelSpec((1_000_000,), layers, 0)
     at = open_app({"model": share.encode(spec, "random:1")})
@@ -508,7 +508,7 @@ def test_the_forward_page_draws_big_tensors_within_the_run_budget_and_a_small_di
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
-    budget = min(spec.analysis.cost.forward_bytes(1), MAX_FORWARD_BYTES)  # what the run itself may hold
+    budget = min(spec.analysis.cost.forward_bytes(1), PUBLIC_DEFAULTS.run_bytes)  # what the run itself may hold
     assert peak <= budget + DISPLAY_ALLOWANCE, (peak / 2**20, budget / 2**20)
     tab = at.tabs[FORWARD]
     assert len(tab.get("image")) >= 3 and number_grids(tab)[0].size <= 512  # pictures and numbers, bounded

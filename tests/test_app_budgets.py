@@ -13,7 +13,7 @@ import zlib
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from netbuilder.engine.limits import MAX_WEIGHT_BYTES
+from netbuilder.engine.budget import PUBLIC_DEFAULTS
 from netbuilder.studio import models, share
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 from test_app import EXPORT, model, open_app, page, run, select, shown, texts
@@ -117,7 +117,7 @@ def test_undo_history_holds_specs_and_the_weights_cache_stays_within_its_bytes()
         for _ in range(6):
             run(at.button(key="undo").click())  # each undo shows an older model: weights are drawn again, cache-bounded
         assert models.cached_bytes() <= models.CACHE_BYTES
-        assert tracemalloc.get_traced_memory()[0] - held_before < models.CACHE_BYTES + MAX_WEIGHT_BYTES
+        assert tracemalloc.get_traced_memory()[0] - held_before < models.CACHE_BYTES + PUBLIC_DEFAULTS.weight_bytes
     finally:
         tracemalloc.stop()
 

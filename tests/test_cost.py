@@ -2,9 +2,10 @@
 
 The cost model is computed from shapes alone. These tests hold it to the real thing on random (seeded) models:
 parameters and weight bytes are the built weights; predict's peak is what tracemalloc sees NumPy allocate
-(kind_harness.check_cost); forward keeps exactly the output tensors the model says it keeps. Budgets: models over
-MAX_WEIGHT_BYTES are refused before a weight exists (whatever the path: the Python API, Keras JSON, a share link),
-and runs over MAX_FORWARD_BYTES or MAX_WORK are refused before a tensor exists, naming the budget and the largest
+(kind_harness.check_cost); forward keeps exactly the output tensors the model says it keeps. Budgets (every test here
+runs under the app's public budgets; test_budget.py checks that the library has none of its own): models over
+the weight budget are refused before a weight exists (whatever the path: the Python API, Keras JSON, a share link),
+and runs over the run's memory or work budget are refused before a tensor exists, naming the budget and the largest
 batch that fits. Expected numbers are computed by hand from shapes (mult-adds of a Dense: positions × inputs × units).
 """
 
@@ -26,13 +27,16 @@ import netbuilder as nb
 from kind_harness import check_cost
 from netbuilder.engine.cost import FLOAT32, MICROSECOND, readable_bytes
 from netbuilder.engine.layer import snake_case
-from netbuilder.engine.limits import MAX_FORWARD_BYTES, MAX_WEIGHT_BYTES, MAX_WORK
+from netbuilder.engine.analysis import budget_issue
+from netbuilder.engine.budget import PUBLIC_DEFAULTS
 from netbuilder.engine.optimizers import SGD
 from netbuilder.engine.training import Loss, step_cost
 from netbuilder.studio import share
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 from netbuilder.studio.train import Settings, TrainingRun
 
+pytestmark = pytest.mark.usefixtures("public_budget")
+MAX_WEIGHT_BYTES, MAX_FORWARD_BYTES, MAX_WORK = PUBLIC_DEFAULTS.weight_bytes, PUBLIC_DEFAULTS.run_bytes, PUBLIC_DEFAULTS.work
 TINY = 4 * 2**20  # what a refusal may allocate (parsing a document, messages): far below one refused layer
 
 
@@ -512,14 +516,21 @@ def test_recurrent_steps_are_counted_whatever_the_batch(kind, microseconds):
     assert cost.overhead > 100 * cost.work  # at 1 unit the arithmetic is nothing beside the loop
 
 
+def over_budget(layers, shape):
+    """The analysis of `layers` on `shape` (arithmetic: never budgeted) and where it crosses the public budgets."""
+    analysis = nb.analyze(layers, shape)
+    assert analysis.ok
+    return budget_issue(analysis)
+
+
 def test_a_million_steps_of_one_recurrent_unit_are_over_the_work_budget():
     for kind in ("SimpleRNN", "LSTM", "GRU"):
-        analysis = nb.analyze([getattr(nb, kind)(1)], (1_000_000, 1))
-        assert analysis.cost is not None and not analysis.ok and analysis.issue.category == "limit"
-        message = analysis.issue.message
-        assert "one sample's forward pass would be " in message and "the budget per run is 40.0 G" in message
-        assert "stepping through time steps" in message and "use fewer time steps" in message and "fewer of these layers" in message
-    assert "480.8 G multiply-adds of work, 480.0 G of it" in nb.analyze([nb.GRU(1)], (1_000_000, 1)).issue.message
+        issue = over_budget([getattr(nb, kind)(1)], (1_000_000, 1))
+        assert issue.category == "limit" and issue.layer_index == 0
+        assert "one sample's forward pass would be " in issue.message and "the budget per run is 40.0 G" in issue.message
+        assert ("stepping through time steps" in issue.message and "use fewer time steps" in issue.message
+                and "fewer of these layers" in issue.message)
+    assert "480.8 G multiply-adds of work, 480.0 G of it" in over_budget([nb.GRU(1)], (1_000_000, 1)).message
 
 
 def test_fifty_recurrent_layers_over_the_budget_are_refused_before_any_weight_exists():
@@ -529,8 +540,8 @@ def test_fifty_recurrent_layers_over_the_budget_are_refused_before_any_weight_ex
     assert isinstance(result, nb.LimitError) and "Layer 'gru' (GRU)" in str(result) and "40.0 G" in str(result)
     assert peak < TINY
     # within the budget: 5 layers of 50,000 steps are 5 × 50,000 × 12 µs = 3 s: refused at the second layer...
-    spec = ModelSpec((50_000, 1), tuple(LayerSpec.make(i, "GRU", units=1, return_sequences=True) for i in range(5)), 0)
-    assert spec.analysis.issue.layer_index == 1 and spec.analysis.issue.category == "limit"
+    issue = over_budget([nb.GRU(1, return_sequences=True) for _ in range(5)], (50_000, 1))
+    assert issue.layer_index == 1 and issue.category == "limit"
     # ... and one of them is about 0.6 s, 24 G
     single = nb.analyze([nb.GRU(1)], (50_000, 1)).cost
     assert single.budget_problem() is None and single.run_work(1) == pytest.approx(24e9, rel=0.01)
@@ -562,8 +573,7 @@ def test_activations_not_in_place_count_each_call_of_the_loop():
 
 def test_pooling_window_cells_are_counted_whatever_the_batch():
     """A 1,024 × 1,024 window padded around a 2 × 2 image: 1,048,576 cells of about 2 µs each, 2 s: over the budget."""
-    analysis = nb.analyze([nb.MaxPooling2D((1024, 1024), padding="same")], (2, 2, 1))
-    assert not analysis.ok and "smaller pooling windows" in analysis.issue.message
+    assert "smaller pooling windows" in over_budget([nb.MaxPooling2D((1024, 1024), padding="same")], (2, 2, 1)).message
     cost = nb.analyze([nb.AveragePooling2D((512, 256), padding="same")], (2, 2, 1)).cost
     assert cost.overhead == 512 * 256 * 2 * MICROSECOND and cost.train_overhead == 512 * 256 * 16 * MICROSECOND
     assert nb.analyze([nb.MaxPooling1D(2)], (10, 1)).cost.overhead == 2 * 2 * MICROSECOND
@@ -793,16 +803,15 @@ def test_sparse_labels_over_many_classes_train_within_their_predicted_memory():
 def test_an_orthogonal_kernel_over_the_run_budgets_is_refused_before_it_is_drawn():
     """SimpleRNN(4095) on (1, 1) is inside the 64 MiB weight budget, but its recurrent kernel is a float64 QR of
     4,095 × 4,095: 7-50 s and ~600 MB, uninterruptible. It is refused from shapes, before anything is drawn."""
-    analysis = nb.analyze([nb.SimpleRNN(4095)], (1, 1))
-    assert not analysis.ok and analysis.issue.category == "limit"
+    issue = over_budget([nb.SimpleRNN(4095)], (1, 1))
     assert "drawing its initial weights needs 647.7 MB at once (an orthogonal recurrent kernel is a QR in float64)" in \
-        analysis.issue.message and "use fewer units" in analysis.issue.message
+        issue.message and "use fewer units" in issue.message
     result, peak = traced_peak(nb.Sequential, [nb.Input((1, 1)), nb.SimpleRNN(4095)])
     assert isinstance(result, nb.LimitError) and peak < TINY
     layer = nb.SimpleRNN(4095)
     result, peak = traced_peak(layer.build, (None, 1, 1), 0)  # a layer built on its own answers too
     assert isinstance(result, nb.LimitError) and "drawing its initial weights" in str(result) and peak < TINY
-    assert nb.analyze([nb.SimpleRNN(1024)], (1, 1)).ok
+    assert over_budget([nb.SimpleRNN(1024)], (1, 1)) is None
 
 
 BUILD_PEAK = r"""

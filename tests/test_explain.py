@@ -42,6 +42,7 @@ def test_several_flattens_collapse_to_one_first():
     assert kinds(variants(spec)[FLATTEN_FIRST]) == ["Flatten", "Dense"]
 
 
+@pytest.mark.usefixtures("public_budget")  # the app compares under its public budgets
 def test_a_variant_over_the_limits_is_left_out():
     # Dense(10000) on (100, 100): 100·10000 + 10000 params; Flatten first would need 10000·10000 weights,
     # far over the weight budget (16,777,216)

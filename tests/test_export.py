@@ -9,7 +9,7 @@ import pytest
 import netbuilder as nb
 from netbuilder import ACTIVATION_NAMES, IncompatibleShapeError, LayerConfigError, LimitError
 from netbuilder.engine.activations import canonical_name
-from netbuilder.engine.limits import MAX_EXPORT_CHARS
+from netbuilder.engine.budget import PUBLIC_DEFAULTS
 from netbuilder.studio.models import built
 from netbuilder.studio.spec import ModelSpec, seed_spec
 from netbuilder.views import export
@@ -179,9 +179,10 @@ def test_a_model_that_does_not_fit_cannot_be_built_for_export():
         built(broken)  # the exporters take a built model, and this one cannot be built
 
 
+@pytest.mark.usefixtures("public_budget")
 def test_an_export_over_the_budget_is_refused_before_writing():
     model = nb.Sequential([nb.Input((1500,)), nb.Dense(1000)], seed=0)  # 1,501,000 weights ≈ 24 MB of text
-    assert model.count_params() * export.CHARS_PER_WEIGHT > MAX_EXPORT_CHARS
+    assert model.count_params() * export.CHARS_PER_WEIGHT > PUBLIC_DEFAULTS.export_chars
     for exporter in (export.keras_code, export.pytorch_code, export.check_export):
         with pytest.raises(LimitError, match="export budget"):
             exporter(model)

@@ -135,10 +135,10 @@ def test_failure_at_the_first_layer():
 
 
 @needs_dot
-def test_a_layer_over_a_budget_is_marked_as_a_limit():
-    spec = ModelSpec((3,), (LayerSpec.make(0, "Dense", units=2**16), LayerSpec.make(1, "Dense", units=2**16)))
+def test_a_layer_over_a_limit_is_marked_as_a_limit():
+    spec = ModelSpec((32_769, 1), (LayerSpec.make(0, "Dense", units=1), LayerSpec.make(1, "Dense", units=2**16)))
     nodes, _ = drawn(graph.dataflow(spec))
-    assert "✗ exceeds a netbuilder limit" in nodes["L1"]["label"] and "the budget is 64.0 MB" in nodes["L1"]["tooltip"]
+    assert "✗ exceeds a netbuilder limit" in nodes["L1"]["label"] and "at most 2,147,483,648" in nodes["L1"]["tooltip"]
 
 
 @needs_dot

@@ -308,7 +308,7 @@ def test_input_shape_accepted(shape, out):
         ((None, 3), nb.LayerConfigError, "positive integers"),
         ((True,), nb.LayerConfigError, "positive integers"),
         ((1, 1, 1, 1, 1), nb.LimitError, "5 axes; at most 4"),
-        ((1001, 1000), nb.LimitError, "1,001,000 elements per sample; at most 1,000,000"),
+        ((65_536, 32_769), nb.LimitError, "2,147,549,184 elements per sample; at most 2,147,483,648"),
         (None, nb.LayerConfigError, "tuple of positive integers"),
     ],
 )

@@ -193,7 +193,7 @@ INPUT = {"class_name": "InputLayer", "config": {"batch_shape": [None, 3]}}
         (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "colour": "red"}}]), None),  # other keys are ignored
         (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "activation": "threshold"}}]), "threshold"),
         (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": {"input_shape": [None, "3"]}}]), "must hold positive integers"),
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": {"input_shape": [None, 10**9]}}]), "at most 1,000,000"),
+        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": {"input_shape": [None, 10**10]}}]), "at most 2,147,483,648"),
         (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": 5}]), "unexpected structure"),
     ],
 )

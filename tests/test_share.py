@@ -128,6 +128,7 @@ def test_wrong_document_shapes():
     assert fails(pack(json.dumps({"model": {}, "input": "1" * 2001}).encode())).startswith("share link input must be text")
 
 
+@pytest.mark.usefixtures("public_budget")  # the app opens links under its public budgets
 def test_invalid_models_are_rejected_by_the_spec():
     def model(**m):
         return pack(json.dumps({"model": m}).encode())
@@ -142,7 +143,8 @@ def test_invalid_models_are_rejected_by_the_spec():
     assert "seed must be an integer" in fails(model(seed="7"), LayerConfigError)
     assert "unknown layer kind 'Conv7D'" in fails(model(layers=[{"id": 0, "kind": "Conv7D"}]), LayerConfigError)
     assert "Dense has no setting(s) input_dim" in fails(model(layers=[{"id": 0, "kind": "Dense", "input_dim": 3}]), LayerConfigError)
-    assert "input shape" in fails(model(input_shape=[10**9]), NetbuilderError)
+    assert fails(model(input_shape=[10**9]), LimitError) == ("input shape (1000000000,) has 1,000,000,000 elements per "
+                                                              "sample; at most 67,108,864 are allowed")
 
 
 def test_a_crash_inside_from_dict_still_becomes_a_share_link_error(monkeypatch):

@@ -201,6 +201,7 @@ def test_compile_refuses_unknown_names_and_fit_checks_its_data():
         model.fit(np.zeros((4, 3)), np.zeros((4, 1)))
 
 
+@pytest.mark.usefixtures("public_budget")
 def test_a_training_run_over_its_work_budget_is_refused_before_it_starts():
     model = nb.Sequential([nb.Input((1024,)), nb.Dense(1024), nb.Dense(1)], seed=0)
     model.compile(optimizer="sgd", loss="mse")

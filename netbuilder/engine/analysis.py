@@ -1,9 +1,10 @@
 """Shape inference that never raises and never allocates: per-layer shapes, params and cost, and the first problem explained.
 
-`analyze` reads only the layers' settings (and the shape a layer was built for); no weight is made.
-A problem becomes a `ShapeIssue` with fixes, and every fix offered has been tried: applied to a copy
-of the model, it makes the failing layer fit (or, for "remove", takes it away), and the model it gives
-is one the app accepts — a valid input shape, within every limit and budget.
+`analyze` reads only the layers' settings (and the shape a layer was built for); no weight is made, and no budget
+applies: it is arithmetic on shapes. A problem becomes a `ShapeIssue` with fixes, and every fix offered has been
+tried: applied to a copy of the model, it makes the failing layer fit (or, for "remove", takes it away), and the
+model it gives is one the caller could build — a valid input shape, at least one layer, within the structural limits
+and the current budget (engine/budget.py). `budget_issue` says where a model crosses the current budget.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from functools import cached_property
 from .cost import Flow, ModelCost
 from .errors import Fix, LayerConfigError, ShapeIssue
 from .layer import Cost, InputSpec, Layer, Problem, kind_class, snake_case
-from .limits import MAX_LAYERS, MAX_TENSOR_ELEMENTS
+from .limits import MAX_LAYERS, MAX_SAMPLE_ELEMENTS
 from .shapes import Shape, check_input_shape, format_shape
 
 
@@ -111,9 +112,6 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
     for i, (layer, name) in enumerate(zip(layers, names)):
         problem = layer.input_problem(shape, name) or _reals_problem(layer, name, made_reals, names)
         if problem is not None:
-            before = _within_budgets(Analysis(full_input, tuple(reports), None, names), layers, input_shape, with_fixes)
-            if not before.ok:  # the layers before would run (and be built): they answer to the budgets first
-                return before
             fixes = _checked_fixes(layers, i, input_shape, shape, problem, names, reports) if with_fixes else ()
             trainable, frozen, formula = _built_weights(layer)
             reports.append(LayerReport(i, name, layer.kind, shape, None, trainable + frozen, trainable, formula))
@@ -121,23 +119,23 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
                                fixes, problem.keras_message)
             return Analysis(full_input, tuple(reports), issue, names)
         out = tuple(layer.compute_output_shape(shape))
-        if math.prod(out[1:]) > MAX_TENSOR_ELEMENTS:
+        if math.prod(out[1:]) > MAX_SAMPLE_ELEMENTS:
             reports.append(LayerReport(i, name, layer.kind, shape, None, 0, 0, ""))
             why = (f"its output {format_shape(out)} would hold {math.prod(out[1:]):,} values per sample; "
-                   f"at most {MAX_TENSOR_ELEMENTS:,} are allowed")
+                   f"at most {MAX_SAMPLE_ELEMENTS:,} are allowed")
             return Analysis(full_input, tuple(reports), _limit_issue(layers, i, names, shape, why, input_shape, with_fixes), names)
         trainable, frozen = layer.count_params_for(layer.built_shape or shape)
         reports.append(LayerReport(i, name, layer.kind, shape, out, trainable + frozen, trainable,
                                    layer.formula(layer.built_shape or shape), layer.full_cost(shape, out)))
         shape = out
         made_reals = made_reals if layer.keeps_values else i
-    return _within_budgets(Analysis(full_input, tuple(reports), None, names), layers, input_shape, with_fixes)
+    return Analysis(full_input, tuple(reports), None, names)
 
 
 def analyze_graph(graph) -> Analysis:
     """A functional model's calls in the order they run: each call's shapes (known since the call was made), its
     layer's parameters and formula at its first call (a shared layer's weights count once), its cost at every call,
-    and the tensors alive while it runs (`Flow`); a model over a budget is reported at the call that crosses it."""
+    and the tensors alive while it runs (`Flow`)."""
     calls = [node for node in graph.nodes if not node.is_input]
     reports, seen = [], set()
     for i, node in enumerate(calls):
@@ -153,16 +151,7 @@ def analyze_graph(graph) -> Analysis:
         seen.add(id(layer))
         reports.append(LayerReport(i, layer.name, layer.kind, shape, out, trainable + frozen, trainable, formula, cost))
     flow = graph_flow(graph, calls, reports)
-    names = tuple(layer.name for layer in graph.layers)
-    analysis = Analysis((None,), tuple(reports), None, names, flow)
-    if analysis.cost.budget_problem() is None:
-        return analysis
-    low = next(k for k in range(len(reports)) if ModelCost.of(reports[: k + 1], flow.cut(k + 1)).budget_problem())
-    report = reports[low]
-    why = ModelCost.of(reports[: low + 1], flow.cut(low + 1)).budget_problem()
-    issue = ShapeIssue(low, report.name, report.kind, "a model within netbuilder's limits and budgets", report.input_shape,
-                       f"Layer {report.name!r} ({report.kind}) exceeds a limit: {why}.", _LIMIT_EXPLANATION, (), "", "limit")
-    return Analysis((None,), tuple(reports[:low]), issue, names, flow.cut(low))
+    return Analysis((None,), tuple(reports), None, tuple(layer.name for layer in graph.layers), flow)
 
 
 def graph_flow(graph, calls, reports) -> Flow:
@@ -196,23 +185,28 @@ def graph_flow(graph, calls, reports) -> Flow:
                 sum(math.prod(t.shape[1:]) for t in graph.inputs), sum(math.prod(t.shape[1:]) for t in graph.outputs))
 
 
-def _within_budgets(analysis: Analysis, layers, input_shape: tuple, with_fixes: bool) -> Analysis:
-    """`analysis`, or (over a budget) the model cut at the first layer that crosses it, with a limit issue."""
-    if analysis.cost.budget_problem() is None:
-        return analysis
-    # every budget grows with each layer added, so the first layer over one is found by bisection
-    low, high = 0, len(analysis.layers) - 1
+def budget_issue(analysis: Analysis) -> ShapeIssue | None:
+    """Where the layers that fit cross the current budget (engine/budget.py) — building their weights or running one
+    sample — as an issue at the first layer over it; None within it (always, with no budget)."""
+    reports = [r for r in analysis.layers if r.cost is not None]
+
+    def problem(count: int) -> str | None:
+        flow = analysis.flow.cut(count) if analysis.flow is not None else None
+        return ModelCost.of(reports[:count], flow).budget_problem()
+
+    if not reports or problem(len(reports)) is None:
+        return None
+    low, high = 0, len(reports) - 1  # every budget grows with each layer added: the first layer over one, by bisection
     while low < high:
         mid = (low + high) // 2
-        if ModelCost.of(analysis.layers[: mid + 1]).budget_problem() is None:
+        if problem(mid + 1) is None:
             low = mid + 1
         else:
             high = mid
-    report = analysis.layers[low]
-    why = ModelCost.of(analysis.layers[: low + 1]).budget_problem()
-    failing = LayerReport(low, report.name, report.kind, report.input_shape, None, report.params, report.trainable, "")
-    issue = _limit_issue(layers, low, analysis.names, report.input_shape, why, analysis.input_shape[1:], with_fixes)
-    return Analysis(analysis.input_shape, (*analysis.layers[:low], failing), issue, analysis.names)
+    report = reports[low]
+    return ShapeIssue(low, report.name, report.kind, "a model within netbuilder's limits and budgets", report.input_shape,
+                      f"Layer {report.name!r} ({report.kind}) exceeds a limit: {problem(low + 1)}.", _LIMIT_EXPLANATION,
+                      (), "", "limit")
 
 
 def _built_weights(layer: Layer) -> tuple[int, int, str]:
@@ -253,7 +247,7 @@ def _limit_issue(layers, i, names, shape, why, input_shape: tuple, with_fixes: b
         expected="a model within netbuilder's limits and budgets", received=shape,
         message=f"Layer {names[i]!r} ({layer.kind}) exceeds a limit: {why}.",
         explanation=_LIMIT_EXPLANATION,
-        fixes=(remove,) if with_fixes and _fix_works(layers, i, input_shape, remove) else (),
+        fixes=(remove,) if with_fixes and len(layers) > 1 and _fix_works(layers, i, input_shape, remove) else (),
         category="limit",
     )
 
@@ -379,7 +373,7 @@ def _checked_fixes(layers, i, input_shape, shape, problem, names, reports) -> tu
                 kept.append(fix)
                 break
     remove = _remove(names, i)
-    if _fix_works(layers, i, input_shape, remove):
+    if len(layers) > 1 and _fix_works(layers, i, input_shape, remove):  # never an empty model: Keras cannot build one
         kept = [fix for fix in kept if fix != remove] + [remove]
     return tuple(kept)
 
@@ -396,12 +390,14 @@ def _remove(names, i: int) -> Fix:
 
 def _fix_works(layers, i, input_shape, fix: Fix) -> bool:
     """Whether the model `fix` gives passes the checks every edit of the app passes (a valid input shape, at
-    most MAX_LAYERS layers, within every limit and budget) and the layer at `i` then fits: the first problem
-    (if any) lies past it. "remove" of that layer itself needs only the checks."""
+    most MAX_LAYERS layers, within the structural limits and the current budget) and the layer at `i` then fits: the
+    first problem (if any) lies past it. "remove" of that layer itself needs only the checks."""
     try:
         new_layers, new_input, target = apply_fix(layers, input_shape, fix, i)
         analysis = _walk(new_layers, new_input, layer_names(new_layers), with_fixes=False)
     except (ValueError, TypeError):  # the fix itself is invalid (a setting out of range, an input shape over a limit...)
+        return False
+    if budget_issue(analysis) is not None:
         return False
     if analysis.issue is None:
         return True

@@ -10,12 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .errors import LayerConfigError, LimitError
 from .activations import LARGE_BYTES
-from .layer import ELEMENTWISE_WEIGHT, MICROSECOND, TRAIN_ELEMENTWISE_FACTOR, TRAIN_FACTOR, Cost  # noqa: F401 (work units, beside the model using them)
-from .limits import MAX_FORWARD_BYTES, MAX_TRAIN_WORK, MAX_WEIGHT_BYTES, MAX_WORK
+from .budget import FLOAT32, MICROSECOND, build_problem, current, over, readable_bytes, readable_count, weights_problem
+from .errors import LayerConfigError, LimitError
+from .layer import ELEMENTWISE_WEIGHT, TRAIN_ELEMENTWISE_FACTOR, TRAIN_FACTOR, Cost  # noqa: F401 (work units, beside the model using them)
 
-FLOAT32 = 4
 LOOPS = "the fixed cost of stepping through time steps or window cells in Python, whatever the batch"
 STEP_FIXED = ("the fixed cost of each step (the layers' Python calls and loops, the loss, the optimizer's update of every "
               "weight), whatever the batch")
@@ -24,43 +23,6 @@ LOSS_TEMPORARIES = 4  # the loss's gradient and its temporaries, in outputs' siz
 #                       sparse labels 4 with their one-hot rows)
 UPDATE_SCRATCH = 5  # temporaries of an optimizer's update of one weight, in its sizes (measured: SGD 2, Adam 3, RMSprop and
 #                    Adagrad 4), and the copy that keeps it finite when the update would not (a run that halts on divergence)
-
-
-def readable_bytes(n: float) -> str:
-    """`976 B`, `1.6 MB`, `96 MB`: what a person reads (1 MB = 2**20 bytes, as Keras prints sizes)."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    raise AssertionError
-
-
-def readable_count(n: float) -> str:
-    """`950`, `1.2 K`, `3.4 M`, `2.1 G`: torchinfo's way of writing large counts."""
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:,.1f} {unit}"
-    return f"{n:,.0f}"
-
-
-def weights_problem(params: int) -> str | None:
-    """Why `params` float32 weights are over the weight budget, or None."""
-    if FLOAT32 * params <= MAX_WEIGHT_BYTES:
-        return None
-    return (f"its weights would take {readable_bytes(FLOAT32 * params)} ({params:,} parameters); the budget is "
-            f"{readable_bytes(MAX_WEIGHT_BYTES)} ({MAX_WEIGHT_BYTES // FLOAT32:,} parameters)")
-
-
-def build_problem(work: int, nbytes: int) -> str | None:
-    """Why drawing weights with this much work and these temporaries is over a run's budgets, or None (an initializer
-    runs in one NumPy call that cannot be stopped, as an orthogonal recurrent kernel's QR)."""
-    if nbytes > MAX_FORWARD_BYTES:
-        return (f"drawing its initial weights needs {readable_bytes(nbytes)} at once (an orthogonal recurrent kernel is a "
-                f"QR in float64); the memory budget per run is {readable_bytes(MAX_FORWARD_BYTES)}: use fewer units")
-    if work > MAX_WORK:
-        return (f"drawing its initial weights is {readable_count(work)} multiply-adds of work (an orthogonal recurrent "
-                f"kernel is a QR of its units × units); the budget per run is {readable_count(MAX_WORK)}: use fewer units")
-    return None
 
 
 @dataclass(frozen=True)
@@ -176,7 +138,7 @@ class ModelCost:
 
     @property
     def work(self) -> int:
-        """One sample's work in multiply-add equivalents (what MAX_WORK bounds, times the batch, plus the overhead)."""
+        """One sample's work in multiply-add equivalents (what the work budget bounds, times the batch, plus the overhead)."""
         return self.mult_adds + ELEMENTWISE_WEIGHT * self.elementwise
 
     def run_work(self, batch: int) -> int:
@@ -233,16 +195,20 @@ class ModelCost:
             kept += batch * out if i < keep else 0
         return FLOAT32 * peak
 
-    def kept_layers(self, batch: int, budget: int = MAX_FORWARD_BYTES) -> int:
-        """How many layers' outputs `forward` can keep while its whole run stays within `budget` bytes."""
-        return next((k for k in range(len(self.outputs), 0, -1) if self.keeping_bytes(k, batch) <= budget), 0)
+    def kept_layers(self, batch: int, budget: int | None = None) -> int:
+        """How many layers' outputs `forward` can keep while its whole run stays within `budget` bytes (None: all)."""
+        return next((k for k in range(len(self.outputs), 0, -1) if not over(self.keeping_bytes(k, batch), budget)), 0)
 
-    def max_batch(self) -> int:
-        """The largest batch whose predict fits the memory and work budgets."""
-        low, high = 0, max(0, MAX_WORK - self.overhead) // max(1, self.work)
+    def max_batch(self) -> int | None:
+        """The largest batch whose predict fits the current memory and work budgets (None: no bound)."""
+        budget = current()
+        if budget.run_bytes is None and budget.work is None:
+            return None
+        high = max(0, budget.work - self.overhead) // max(1, self.work) if budget.work is not None else 1 << 40
+        low = 0
         while low < high:  # predict_bytes grows with the batch (the large-tensor figures only shrink it a little)
             mid = (low + high + 1) // 2
-            if self.predict_bytes(mid) <= MAX_FORWARD_BYTES:
+            if not over(self.predict_bytes(mid), budget.run_bytes):
                 low = mid
             else:
                 high = mid - 1
@@ -250,17 +216,19 @@ class ModelCost:
 
     def check_run(self, batch: int) -> None:
         """LimitError naming the budget a predict of `batch` samples would exceed, before anything runs."""
-        memory, work = self.predict_bytes(batch), self.run_work(batch)
-        if memory > MAX_FORWARD_BYTES:
+        budget = current()
+        memory = self.predict_bytes(batch) if budget.run_bytes is not None else 0
+        if over(memory, budget.run_bytes):
             raise LimitError(
                 f"a forward pass of {batch:,} samples needs {readable_bytes(memory)} at once; the memory budget per run is "
-                f"{readable_bytes(MAX_FORWARD_BYTES)}: use at most {self.max_batch():,} samples"
+                f"{readable_bytes(budget.run_bytes)}: use at most {self.max_batch():,} samples"
             )
-        if work > MAX_WORK:
+        work = self.run_work(batch)
+        if over(work, budget.work):
             most = self.max_batch()
             raise LimitError(
                 f"a forward pass of {batch:,} samples is {readable_count(work)} multiply-adds of work"
-                f"{self._loops(self.overhead, work)}; the budget per run is {readable_count(MAX_WORK)}: "
+                f"{self._loops(self.overhead, work)}; the budget per run is {readable_count(budget.work)}: "
                 + (f"use at most {most:,} samples" if most else FEWER_LOOPS)
             )
 
@@ -299,48 +267,49 @@ class ModelCost:
         naming a layer netbuilder cannot train as it is configured."""
         if self.untrainable:
             raise LayerConfigError(f"This model cannot be trained in netbuilder: {self.untrainable}.")
-        slots = step.slots
-        memory = self.training_bytes(batch, slots)
-        if memory > MAX_FORWARD_BYTES:
+        slots, budget = step.slots, current()
+        memory = self.training_bytes(batch, slots) if budget.run_bytes is not None else 0
+        if over(memory, budget.run_bytes):
             raise LimitError(
                 f"a training step on batches of {batch:,} needs about {readable_bytes(memory)}; the memory budget per run "
-                f"is {readable_bytes(MAX_FORWARD_BYTES)}: use a smaller batch size or a smaller model"
+                f"is {readable_bytes(budget.run_bytes)}: use a smaller batch size or a smaller model"
                 + (f", or an optimizer that keeps less (this one keeps {slots} more copies of the weights; SGD "
                    "without momentum none)" if slots else "")
             )
         fixed, per_sample = self.step_fixed(step), self.sample_step_work(step)
         one = batch * per_sample + fixed
-        if one > MAX_WORK:  # one step runs without a pause: it answers to the budget of one run
-            most = max(0, MAX_WORK - fixed) // max(1, per_sample)
+        if over(one, budget.work):  # one step runs without a pause: it answers to the budget of one run
+            most = max(0, budget.work - fixed) // max(1, per_sample)
             raise LimitError(
                 f"a training step on batches of {batch:,} is about {readable_count(one)} multiply-adds of work"
-                f"{self._loops(fixed, one, STEP_FIXED)}; the budget per run is {readable_count(MAX_WORK)}: "
+                f"{self._loops(fixed, one, STEP_FIXED)}; the budget per run is {readable_count(budget.work)}: "
                 + (f"use a batch size of at most {most:,}" if most else FEWER_LOOPS)
             )
         work = self.training_work(samples, epochs, batch, step)
-        if work > MAX_TRAIN_WORK:
+        if over(work, budget.train_work):
             steps = math.ceil(samples / batch)
             epoch = work // epochs
-            most = MAX_TRAIN_WORK // max(1, epoch)
+            most = budget.train_work // max(1, epoch)
             fewer = "on fewer samples" + (", or in larger batches" if fixed * steps * 2 >= epoch else "")
             raise LimitError(
                 f"training {samples:,} samples for {epochs:,} epochs is about {readable_count(work)} multiply-adds of work"
                 f"{self._loops(fixed * steps * epochs, work, STEP_FIXED)}; the budget per training run is "
-                f"{readable_count(MAX_TRAIN_WORK)}: " + (f"train at most {most:,} epochs, or {fewer}" if most else f"train {fewer}")
+                f"{readable_count(budget.train_work)}: " + (f"train at most {most:,} epochs, or {fewer}" if most else f"train {fewer}")
             )
 
     def budget_problem(self) -> str | None:
-        """Why this model cannot be built or run at all within the budgets (one sample), or None."""
+        """Why this model cannot be built or run at all within the current budgets (one sample), or None."""
         if why := weights_problem(self.params) or build_problem(self.build_work, self.build_bytes):
             return why
-        if self.predict_bytes(1) > MAX_FORWARD_BYTES:
+        budget = current()
+        if budget.run_bytes is not None and over(self.predict_bytes(1), budget.run_bytes):
             return (f"one sample's forward pass would need {readable_bytes(self.predict_bytes(1))} at once; the memory budget "
-                    f"per run is {readable_bytes(MAX_FORWARD_BYTES)}")
+                    f"per run is {readable_bytes(budget.run_bytes)}")
         work = self.run_work(1)
-        if work > MAX_WORK:
+        if over(work, budget.work):
             loops = self._loops(self.overhead, work)
             return (f"one sample's forward pass would be {readable_count(work)} multiply-adds of work{loops}; the budget per "
-                    f"run is {readable_count(MAX_WORK)}" + (f": {FEWER_LOOPS}" if loops else ""))
+                    f"run is {readable_count(budget.work)}" + (f": {FEWER_LOOPS}" if loops else ""))
         return None
 
     def summary(self, batch: int = 1) -> str:

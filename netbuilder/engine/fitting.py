@@ -17,7 +17,7 @@ from . import optimizers, training
 from .arguments import refuse_unhonoured
 from .cost import StepCost
 from .errors import InputDataError, LayerConfigError, LimitError
-from .limits import MAX_TENSOR_ELEMENTS
+from .budget import UNBOUNDED, current, over
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,18 @@ class Trainable:
         self._rng = np.random.default_rng([self.seed, 1])
         self.compile_config = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights, "metrics": metrics}
 
+    def _check_run(self, batch: int) -> None:
+        """LimitError before a run of `batch` samples over the current budget. predict's overhead is what a learner
+        feels on a small model: each budget's largest batch is worked out once and then compared."""
+        budget = current()
+        if budget is UNBOUNDED:
+            return
+        bounds = self._batch_bounds  # made afresh whenever the model's shapes change
+        if budget not in bounds:
+            bounds[budget] = self.cost.max_batch()
+        if bounds[budget] is not None and batch > bounds[budget]:
+            self.cost.check_run(batch)  # raises the LimitError that names the budget
+
     def _require_compiled(self) -> Compiled:
         if getattr(self, "compiled", None) is None:
             raise LayerConfigError("You must call `compile()` with a loss before training or evaluating the model.")
@@ -230,7 +242,7 @@ class Trainable:
         """The History's keys and their values on (xs, ys) in inference mode, batch by batch."""
         spec = self.compiled
         samples = len(xs[0])
-        self.cost.check_run(min(batch_size, samples))
+        self._check_run(min(batch_size, samples))
         means = {key: training.Mean() for key in spec.keys()}
         for start, stop in training.batches(samples, batch_size):
             preds = self._inference([a[start:stop] for a in xs])
@@ -253,15 +265,15 @@ class Trainable:
 
 
 def numbers(x, what: str) -> np.ndarray:
-    """`x` as an array of real numbers within MAX_TENSOR_ELEMENTS, or an error saying what is wrong with it."""
+    """`x` as an array of real numbers within the current budget's data elements, or an error saying what is wrong."""
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as e:
         raise InputDataError(f"{what} must be a numeric array (a ragged nested list is not one): {e}") from None
     if arr.dtype.kind not in "biuf":
         raise InputDataError(f"{what} must hold real numbers; received dtype {arr.dtype}")
-    if arr.size > MAX_TENSOR_ELEMENTS:
-        raise LimitError(f"{what} has {arr.size:,} values; at most {MAX_TENSOR_ELEMENTS:,} are allowed")
+    if over(arr.size, bound := current().data_elements):
+        raise LimitError(f"{what} has {arr.size:,} values; at most {bound:,} are allowed")
     return arr
 
 

@@ -25,7 +25,8 @@ from .initializers import Initializer
 from .settings import Setting
 from .shapes import Shape, check_input_shape, format_shape
 from .tensors import KerasTensor, Node, flatten
-from .limits import MAX_NAME_CHARS, MAX_WORK
+from .budget import MICROSECOND, build_problem, weights_problem
+from .limits import MAX_NAME_CHARS
 
 _NAME_RE = re.compile(r"[^\x00-\x1f\x7f/]+")
 _CREATED = itertools.count()  # the order layers were made in, for Keras's automatic names
@@ -84,7 +85,6 @@ class WeightSpec:
 
 
 ELEMENTWISE_WEIGHT = 25  # one elementwise NumPy operation costs about as much time as 25 BLAS multiply-adds
-MICROSECOND = MAX_WORK // 1_000_000  # work in one microsecond of this server: MAX_WORK is about a second of it
 TRAIN_FACTOR = 3  # a training step (forward, then backward at about twice its cost) is about 3 forward passes of work
 TRAIN_ELEMENTWISE_FACTOR = 2  # an elementwise operation's gradient costs about what the operation did (measured 1-1.5)
 ACTIVATION_TRAIN_CALLS = 4  # a training step calls a layer's activation about this often (forward, derivative, temporaries)
@@ -358,11 +358,9 @@ class Layer:
 
     def build(self, shape: Shape, seed: int) -> None:
         """Make the weights for input `shape` (for the shape it was built for, if it has one); a LimitError,
-        before anything is allocated, when they are over the weight budget."""
+        before anything is allocated, when they are over the current budget."""
         if self._weights:
             return
-        from .cost import build_problem, weights_problem  # cost.py builds on this module
-
         built_shape = self.built_shape or tuple(shape)
         specs = self.weight_specs(built_shape)
         draws = [spec.initializer.cost(spec.shape) for spec in specs]

@@ -1,16 +1,14 @@
-"""Bounds and budgets the engine enforces on every model, input and export, whatever the caller.
+"""Structural bounds: they guard parsing and keep every number sane, whatever the caller, and cost nothing to check.
 
-The budgets are chosen so that one server with 2.5 GB of memory serves 10 simultaneous worst-case
-visitors: each holds at most one model's weights (MAX_WEIGHT_BYTES) and runs at most one forward
-pass at a time (MAX_FORWARD_BYTES), 64 + 96 MiB + ~30 MiB of page data ≈ 190 MiB; ten of them and a
-~300 MB server make ~2.2 GB. The README's limits table gives the reasoning in full.
+What a run may allocate and do is a budget instead (engine/budget.py): none in the library, the public budgets
+where the app runs a visitor's work. The README's limits table lists both.
 """
 
 MAX_LAYERS = 200  # layers in one model (the Input not counted)
 MAX_UNITS = 65_536  # units of one Dense (and filters, embedding sizes, recurrent units)
 MAX_INPUT_RANK = 4  # axes of one sample (the batch axis not counted)
-MAX_INPUT_ELEMENTS = 1_000_000  # elements of one sample of the model input
-MAX_TENSOR_ELEMENTS = 64 * 2**20  # elements of any tensor of a forward pass, batch included
+MAX_SAMPLE_ELEMENTS = 2**31  # elements of one sample of any tensor (8 GB of float32): a shape past it is a typing slip
+MAX_TENSOR_ELEMENTS = 64 * 2**20  # elements of one array of data the app parses or makes (typed input, random, a CSV)
 MAX_SEED = 999_999  # model seeds are 0..MAX_SEED; layer i draws with seed 1000*seed + i
 MAX_JSON_CHARS = 2_000_000  # characters of a Keras JSON document we parse
 MAX_JSON_DEPTH = 64  # nesting of a Keras JSON document (checked before json.loads); Keras writes 7 to 16 (models 3 deep)
@@ -25,9 +23,3 @@ MAX_LINK_JSON_DEPTH = 8  # nesting of a share link's JSON (checked before json.l
 MAX_SHARED_INPUT_CHARS = 2_000  # input-data text carried in a share link; longer text is left out
 MAX_UNDO_STEPS = 100  # edits kept for undo; the oldest is dropped beyond this
 
-# --- budgets: computed from shapes alone (netbuilder.engine.cost) before anything is allocated ---
-MAX_WEIGHT_BYTES = 64 * 2**20  # float32 weights of one model: 16,777,216 parameters
-MAX_FORWARD_BYTES = 96 * 2**20  # peak bytes of the tensors one forward pass holds at once (weights not counted)
-MAX_WORK = 40_000_000_000  # work of one run, batch included: mult-adds + weighted elementwise operations (about 1 s here)
-MAX_TRAIN_WORK = 25 * MAX_WORK  # work of one training run (fit), every epoch and the backward pass included
-MAX_EXPORT_CHARS = 24_000_000  # characters of one generated file (Keras or PyTorch code with its weights)

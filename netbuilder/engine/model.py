@@ -8,7 +8,8 @@ import numpy as np
 from collections.abc import Callable
 
 from . import optimizers, training
-from .analysis import Analysis, analyze, analyze_graph, layer_names
+from .analysis import Analysis, analyze, analyze_graph, budget_issue, layer_names
+from .budget import current
 from .fitting import Trainable, check_finite, count, numbers, refuse
 from .arguments import refuse_unhonoured
 from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, LimitError, ShapeIssue, issue_error
@@ -19,7 +20,6 @@ from .serialization import chain_document, functional_config, functional_from_js
 from .tensors import KerasTensor, pack
 from .summary import summary_text
 from .shapes import summary_shape
-from .limits import MAX_FORWARD_BYTES, MAX_TENSOR_ELEMENTS
 from .shapes import check_input_shape, format_shape
 
 
@@ -77,18 +77,16 @@ class Sequential(Trainable):
     def _rebuild(self) -> None:
         for layer, name in zip(self._layers, layer_names(self._layers)):
             layer.name = name
-        self._analysis = None
+        self._analysis, self._batch_bounds = None, {}
         if self._input is None:
             return
-        analysis = analyze(self._layers, self._input)  # shapes and budgets first: nothing is allocated for a model refused
-        if not analysis.ok:
-            raise issue_error(analysis.issue)
+        analysis = analyze(self._layers, self._input)  # shapes and the budget first: nothing is allocated for a model refused
+        if (issue := analysis.issue or budget_issue(analysis)) is not None:
+            raise issue_error(issue)
         for i, (layer, report) in enumerate(zip(self._layers, analysis.layers)):
             layer.build(report.input_shape, layer_seed(self.seed, i))
             layer.input_shape, layer.output_shape = report.input_shape, report.output_shape
         self._analysis = analysis
-        # Per-call overhead is what a learner feels on a small model: precompute what predict checks.
-        self._max_batch = analysis.cost.max_batch()
         self._calls = tuple(layer.call for layer in self._layers)
 
     # --- shapes -------------------------------------------------------------------------------
@@ -169,16 +167,16 @@ class Sequential(Trainable):
             + (" This looks like one sample without its batch axis: wrap it in one more [ ]." if single else ""),
         )
 
-    def forward(self, x, keep_bytes: int = MAX_FORWARD_BYTES, checkpoint: Callable[[], None] | None = None) -> list:
+    def forward(self, x, keep_bytes: int | None = None, checkpoint: Callable[[], None] | None = None) -> list:
         """The input as float32 followed by every layer's output (what the app shows).
 
-        Outputs are kept while they fit in `keep_bytes`; past that, entries are None and the rest runs as
-        predict does, so the last entry (the model's output) is always there. `checkpoint` is called
-        between layers (a caller stops a long run by raising there)."""
+        Outputs are kept while they fit in `keep_bytes` (None: the current budget's run bytes, or all of them);
+        past that, entries are None and the rest runs as predict does, so the last entry (the model's output) is
+        always there. `checkpoint` is called between layers (a caller stops a long run by raising there)."""
         y = self._as_input(x)
         batch = y.shape[0]
-        self._analysis.cost.check_run(batch)
-        keep = self._analysis.cost.kept_layers(batch, keep_bytes)
+        self._check_run(batch)
+        keep = self._analysis.cost.kept_layers(batch, current().run_bytes if keep_bytes is None else keep_bytes)
         tensors = [y]
         for i, call in enumerate(self._calls):
             if checkpoint is not None:
@@ -197,8 +195,7 @@ class Sequential(Trainable):
             y = x  # already a float32 batch of the right shape
         else:
             y = self._as_input(x)
-        if y.shape[0] > self._max_batch:
-            self._analysis.cost.check_run(y.shape[0])  # raises the LimitError that names the budget
+        self._check_run(y.shape[0])
         if checkpoint is None:  # the common, short call stays a bare loop
             for call in self._calls:
                 y = call(y)
@@ -274,14 +271,15 @@ class Functional(Trainable):
         self.name = check_name(name) or "functional"
         self.seed = resolve_seed(seed)
         self._analysis = analyze_graph(self.graph)
-        if not self._analysis.ok:
-            raise issue_error(self._analysis.issue)
+        if (issue := self._analysis.issue or budget_issue(self._analysis)) is not None:
+            raise issue_error(issue)
         self._calls = [node for node in self.graph.nodes if not node.is_input]
         for i, layer in enumerate(self._weighted()):
             layer.build(layer.built_shape, layer_seed(self.seed, i))
         for node in reversed(self._calls):  # a layer's shapes: its first call's in this model
             node.layer.input_shape, node.layer.output_shape = node.layer.call_shape(node.args, node.kwargs), node.outputs[0].shape
         self._reads = _reads(self.graph, self._calls)
+        self._batch_bounds: dict = {}
         self.compile_config: dict = {}
         self.optimizer, self.loss, self.metrics_names, self.compiled, self._rng = None, None, [], None, None
 
@@ -390,19 +388,19 @@ class Functional(Trainable):
         if steps is not None or callbacks:
             refuse("predict", {}, steps=steps, callbacks=callbacks or None)
         arrays = self._feed(x)
-        self.cost.check_run(len(arrays[0]))
+        self._check_run(len(arrays[0]))
         values, _ = self._run(arrays, checkpoint)
         return _unwrap(pack(self.graph.output_structure, [values[id(t)] for t in self.graph.outputs]))
 
     __call__ = predict
 
-    def forward(self, x, keep_bytes: int = MAX_FORWARD_BYTES, checkpoint: Callable[[], None] | None = None) -> list:
+    def forward(self, x, keep_bytes: int | None = None, checkpoint: Callable[[], None] | None = None) -> list:
         """The inputs (float32) followed by every call's output in the order they run, kept while they fit in
-        `keep_bytes` (None after that, but for the model's outputs)."""
+        `keep_bytes` (None: the current budget's run bytes, or all; None after that, but for the model's outputs)."""
         arrays = self._feed(x)
         batch = len(arrays[0])
-        self.cost.check_run(batch)
-        keep = self.cost.kept_layers(batch, keep_bytes)
+        self._check_run(batch)
+        keep = self.cost.kept_layers(batch, current().run_bytes if keep_bytes is None else keep_bytes)
         values, shown = self._run(arrays, checkpoint, keep)
         outputs = {id(t) for t in self.graph.outputs}
         return [*arrays, *(values[id(node.outputs[0])] if id(node.outputs[0]) in outputs else y

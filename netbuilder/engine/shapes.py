@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .errors import LayerConfigError, LimitError
-from .limits import MAX_INPUT_ELEMENTS, MAX_INPUT_RANK
+from .limits import MAX_SAMPLE_ELEMENTS, MAX_INPUT_RANK
 
 Shape = tuple  # a full shape, batch axis first (None when unknown)
 
@@ -48,8 +48,8 @@ def check_input_shape(shape) -> tuple[int, ...]:
                 f"input shape {str(dims)[:80]} must hold positive integers (the batch axis is left out); received {str(d)[:20]}"
             )
     dims = tuple(int(d) for d in dims)
-    if math.prod(dims) > MAX_INPUT_ELEMENTS:
+    if math.prod(dims) > MAX_SAMPLE_ELEMENTS:
         raise LimitError(
-            f"input shape {dims} has {math.prod(dims):,} elements per sample; at most {MAX_INPUT_ELEMENTS:,} are allowed"
+            f"input shape {dims} has {math.prod(dims):,} elements per sample; at most {MAX_SAMPLE_ELEMENTS:,} are allowed"
         )
     return dims

@@ -13,11 +13,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from ..engine.limits import MAX_WEIGHT_BYTES
+from ..engine.budget import PUBLIC_DEFAULTS
 from ..engine.model import Input, Sequential
 from .spec import ModelSpec
 
-CACHE_BYTES = 4 * MAX_WEIGHT_BYTES  # weights kept for recently shown models, all sessions together
+CACHE_BYTES = 4 * PUBLIC_DEFAULTS.weight_bytes  # weights kept for recently shown models, all sessions together
 HEAVY_BYTES = 8 * 2**20  # work that allocates more than this (weights, a run's tensors, exported text) ...
 HEAVY_WORK = 2_000_000_000  # ... or does more than this much work waits for the one heavy slot
 WAIT_POLL_SECONDS = 0.1  # how often a visitor waiting for the slot checks whether to stop waiting

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.cost import readable_bytes
+from ..engine.budget import current, readable_bytes
 from ..engine.errors import NetbuilderError
-from ..engine.limits import MAX_FORWARD_BYTES
 from .models import built, heavy_slot
 from .spec import ModelSpec
 
@@ -80,7 +79,7 @@ def forward(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | Non
     try:
         model = built(part, checkpoint, waiting)
         with heavy_slot(cost.forward_bytes(len(x)), cost.run_work(len(x)), checkpoint, waiting):
-            tensors = model.forward(x, keep_bytes=MAX_FORWARD_BYTES, checkpoint=checkpoint)
+            tensors = model.forward(x, checkpoint=checkpoint)  # keeps what the current budget allows
     except NetbuilderError as e:
         return NoRun(str(e))
     titles = ["Input"] + [f"{r.name} ({r.kind})" for r in part.analysis.layers]
@@ -88,6 +87,6 @@ def forward(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | Non
     note = ""
     if dropped:
         note = (f"{len(dropped)} tensor(s) after {titles[len(tensors) - len(dropped) - 2]} are not kept: together they would "
-                f"exceed the {readable_bytes(MAX_FORWARD_BYTES)} memory budget of a run. The output is still computed; "
+                f"exceed the {readable_bytes(current().run_bytes)} memory budget of a run. The output is still computed; "
                 "a smaller batch shows them all.")
     return ForwardRun(tensors, titles, part is spec, note)

@@ -9,17 +9,19 @@ kind's settings, checked by the kind's own declarations — so no kind is spelle
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 
-from ..engine.analysis import Analysis, analyze
+from ..engine.analysis import Analysis, analyze, budget_issue
+from ..engine.budget import current, over
 from ..engine.errors import Fix, LayerConfigError, LimitError, issue_error
 from ..engine.initializers import check_seed
 from ..engine.layer import GROUPS, KINDS, Layer, kind_class
 from ..engine.limits import MAX_LAYERS
-from ..engine.shapes import check_input_shape
+from ..engine.shapes import check_input_shape, format_shape
 
 MAX_LAYER_ID = 10**6
 
@@ -176,8 +178,12 @@ class ModelSpec:
         return self.analysis.names
 
     def validate(self) -> ModelSpec:
-        """Raise a NetbuilderError if a setting is invalid or a bound or budget is exceeded (shape mismatches are allowed)."""
+        """Raise a NetbuilderError if a setting is invalid or a bound or the current budget is exceeded (shape mismatches
+        are allowed): the app edits under the public budgets, so a model it holds can always be built and run."""
         check_input_shape(self.input_shape)
+        if over(elements := math.prod(self.input_shape), bound := current().data_elements):  # its data could never be made
+            raise LimitError(f"input shape {format_shape(self.input_shape)} has {elements:,} elements per sample; at most "
+                             f"{bound:,} are allowed")
         check_seed(self.seed)
         if len(self.layers) > MAX_LAYERS:
             raise LimitError(f"a model holds at most {MAX_LAYERS} layers; this one would have {len(self.layers)}")
@@ -192,6 +198,8 @@ class ModelSpec:
         issue = self.analysis.issue
         if issue is not None and issue.category == "limit":
             raise issue_error(issue)
+        if (crossing := budget_issue(self.analysis)) is not None:
+            raise issue_error(crossing)
         if self.weights is not None:
             shapes = self.weight_shapes()
             if shapes is None or [a.shape for a in self.weights.arrays] != shapes:

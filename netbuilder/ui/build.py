@@ -10,9 +10,8 @@ import hashlib
 
 import streamlit as st
 
-from ..engine.cost import readable_bytes
+from ..engine.budget import current, readable_bytes
 from ..engine.layer import kind_class
-from ..engine.limits import MAX_FORWARD_BYTES, MAX_WEIGHT_BYTES
 from ..engine.shapes import format_shape
 from ..engine.summary import param_totals, readable_size
 from ..studio import data, datasets, run
@@ -233,5 +232,7 @@ def summary(spec: ModelSpec) -> None:
     cost = analysis.cost
     parsed = state.current_input()
     batch = len(parsed.array) if isinstance(parsed, data.ParsedInput) else 1
-    st.caption(f"{cost.summary(batch)} (batch of {batch}). Budgets per visitor: weights ≤ "
-               f"{readable_bytes(MAX_WEIGHT_BYTES)}, a run's tensors ≤ {readable_bytes(MAX_FORWARD_BYTES)}.")
+    budget = current()
+    bounds = [f"{what} ≤ {readable_bytes(n)}" for what, n in (("weights", budget.weight_bytes), ("a run's tensors", budget.run_bytes))
+              if n is not None]
+    st.caption(f"{cost.summary(batch)} (batch of {batch})." + (f" Budgets per visitor: {', '.join(bounds)}." if bounds else ""))

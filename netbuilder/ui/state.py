@@ -6,6 +6,9 @@ apart from the widgets that edit them, because Streamlit forgets a widget's stat
 it is not drawn. Widgets are keyed by stable layer ids; a widget's callback goes through
 `commit`, which keeps the last good model when an edit is refused and leaves a message in the
 area of the page where the visitor acted (`notify(area, ...)`, shown there by `show_notices`).
+
+Every entry from Streamlit into netbuilder — the page run (app.py), a callback (`callback`), a fragment's rerun
+(`visitor_work`) — runs under the public budgets (`public_budget`; engine/budget.py): the library has none of its own.
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ import random
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import streamlit as st
 
 from ..engine.blas import set_blas_threads
 from ..engine.errors import NetbuilderError
-from ..engine.limits import MAX_SEED, MAX_WEIGHT_BYTES
+from ..engine.budget import public, using
+from ..engine.limits import MAX_SEED
 from ..engine.shapes import format_shape
 from ..studio import data, presets, share
 from ..studio.history import History
@@ -122,6 +126,22 @@ def guard(part: str) -> Iterator[None]:
         st.error(f"The {part} could not be shown: {failure(e)}. The model was kept; Undo and every other part still work.")
 
 
+def public_budget() -> AbstractContextManager:
+    """The block's work answers to the public budgets, as every visitor's work does (the deployment's, engine/budget.py)."""
+    return using(public())
+
+
+def visitor_work(fn):
+    """Decorator: `fn` runs under the public budgets (for what Streamlit calls on its own: a fragment's rerun)."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        with public_budget():
+            return fn(*args, **kwargs)
+
+    return run
+
+
 def callback(area: str):
     """Decorator: a widget's callback behind the page's boundary. Callbacks run before the page is drawn, outside
     any `guard`, so an exception there would reach Streamlit's error box: it becomes a message in `area` instead."""
@@ -130,7 +150,8 @@ def callback(area: str):
         @functools.wraps(fn)
         def run(*args, **kwargs):
             try:
-                return fn(*args, **kwargs)
+                with public_budget():
+                    return fn(*args, **kwargs)
             except Exception as e:  # noqa: BLE001 — the boundary, as in guard
                 logging.getLogger("netbuilder").exception("callback %r failed", fn.__name__)
                 notify(area, "error", f"That did not work: {failure(e)}. The model was kept as it was.")
@@ -164,7 +185,7 @@ def init_state() -> None:
             if shared.typed is not None:
                 ss.train_x_text, ss.train_y_text = shared.typed
     ss.history = History(start, size_of=lambda s: s.weights.nbytes if s.weights is not None else 0,
-                         max_bytes=MAX_WEIGHT_BYTES)  # trained weights held for undo stay within one model's budget
+                         max_bytes=public().weight_bytes)  # trained weights held for undo stay within one model's budget
     ss.input_data = text
     ss.selection = start.layers[0].id if start.layers else INPUT
 

@@ -211,6 +211,7 @@ def on_stop() -> None:
 
 
 # --- the live part -------------------------------------------------------------------------------------
+@state.visitor_work
 def live() -> None:
     run: TrainingRun | None = ss.get("training")
     if run is None:

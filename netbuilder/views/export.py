@@ -4,7 +4,7 @@ The scripts are generated text; every user-influenced string in them is a Python
 repr() (names may only appear inside literals or after `#` as a repr), and every number is an
 int or a float32-exact float literal. Nothing generated here is ever executed by netbuilder.
 Each layer kind says how it is written (`keras_code`, `torch_code`); this module assembles them.
-The size of a script is known from the parameter count before it is written (MAX_EXPORT_CHARS),
+The size of a script is known from the parameter count before it is written (the export budget),
 and writing calls `checkpoint` between weight arrays, so a caller can stop a long export.
 
 A Sequential is written as a Sequential (keras.Sequential, nn.Sequential). A Functional model (any graph) is written
@@ -25,9 +25,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..engine.cost import readable_bytes
+from ..engine.budget import current, over, readable_bytes
 from ..engine.errors import LayerConfigError, LimitError
-from ..engine.limits import MAX_EXPORT_CHARS
 from ..engine.model import Functional
 from ..engine.shapes import format_batch_shape
 
@@ -94,14 +93,14 @@ def _nest(rows: list[str], shape: tuple, indent: str) -> str:
 
 
 def check_export(model) -> None:
-    """LimitError before writing when the script would exceed MAX_EXPORT_CHARS."""
+    """LimitError before writing when the script would exceed the current export budget."""
     params = model.count_params()
     estimate = params * CHARS_PER_WEIGHT + _HEADER_CHARS
-    if estimate > MAX_EXPORT_CHARS:
-        limit = (MAX_EXPORT_CHARS - _HEADER_CHARS) // CHARS_PER_WEIGHT
+    if over(estimate, bound := current().export_chars):
+        limit = (bound - _HEADER_CHARS) // CHARS_PER_WEIGHT
         raise LimitError(
             f"code with this model's {params:,} weights would be about {readable_bytes(estimate)}; the export budget "
-            f"is {readable_bytes(MAX_EXPORT_CHARS)} (about {limit:,} weights). Download the Keras JSON (the architecture "
+            f"is {readable_bytes(bound)} (about {limit:,} weights). Download the Keras JSON (the architecture "
             "without weights) instead, or use fewer units or layers"
         )
 

@@ -170,6 +170,30 @@ def test_inputs_by_list_and_by_dict_and_one_element_lists():
     assert one.output_shape == (None, 1) and one.predict(np.ones((4, 3), np.float32)).shape == (4, 1)
 
 
+def test_dicts_of_inputs_and_outputs_go_by_their_keys_as_in_keras():
+    """A dict of inputs is fed by its keys (not the Input names); a dict of outputs comes back under its keys."""
+    x, y = nb.Input((3,), name="first"), nb.Input((2,), name="second")
+    kx, ky = keras.Input((3,), name="first"), keras.Input((2,), name="second")
+    h, kh = nb.concatenate([x, y]), keras.layers.concatenate([kx, ky])
+    score, kscore = nb.Dense(1, name="s")(h), keras.layers.Dense(1, name="s")(kh)
+    prob, kprob = nb.Dense(2, activation="softmax", name="p")(h), keras.layers.Dense(2, activation="softmax", name="p")(kh)
+    ours = nb.Model({"zeta": x, "alpha": y}, {"score": score, "prob": prob}, seed=0)
+    theirs = keras.Model({"zeta": kx, "alpha": ky}, {"score": kscore, "prob": kprob})
+    theirs.set_weights(ours.get_weights())
+    data = {"zeta": np.arange(6, dtype=np.float32).reshape(2, 3), "alpha": np.ones((2, 2), np.float32)}
+    got, want = ours.predict(data), theirs.predict(data, verbose=0)
+    assert list(got) == ["score", "prob"] and got["score"].shape == (2, 1) and got["prob"].shape == (2, 2)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-6)
+    with pytest.raises(nb.InputDataError, match=r"the input dict must have the keys \['alpha', 'zeta'\]; missing \['zeta'\]"):
+        ours.predict({"first": data["zeta"], "alpha": data["alpha"]})
+    with pytest.raises(nb.InputDataError, match="give a dict"):
+        ours.predict([data["zeta"], data["alpha"]])
+    ours.compile("sgd", {"score": "mse", "prob": "sparse_categorical_crossentropy"})
+    logs = ours.evaluate(data, {"score": np.zeros((2, 1)), "prob": np.array([0, 1])}, return_dict=True)
+    assert set(logs) == {"loss", "score_loss", "prob_loss"}
+
+
 @pytest.mark.parametrize("make, keras_make, message", [
     (lambda: nb.Add()([nb.Input((4, 3)), nb.Input((4, 5))]), lambda: keras.layers.Add()([keras.Input((4, 3)), keras.Input((4, 5))]),
      "cannot add (None, 4, 3) and (None, 4, 5): axis -1 has 3 and 5"),
@@ -190,9 +214,15 @@ def test_merges_refuse_what_keras_refuses_with_our_words(make, keras_make, messa
 @pytest.mark.parametrize("shapes, expected", [([(4, 3), (1, 3)], (None, 4, 3)), ([(4, 3), (3,)], (None, 4, 3)),
                                               ([(6, 1), (7,)], (None, 6, 7)), ([(4, 3)], (None, 4, 3))])
 def test_elementwise_merges_broadcast_as_keras(shapes, expected):
-    ours = nb.Add()([nb.Input(s) for s in shapes])
-    keras_out = keras.layers.Add()([keras.Input(s) for s in shapes])
-    assert ours.shape == tuple(keras_out.shape) == expected
+    """Shapes, and every elementwise merge's values: an input of fewer axes is expanded at axis 1, as Keras does."""
+    rng = np.random.default_rng(len(shapes))
+    x = [rng.normal(size=(2, *s)).astype(np.float32) for s in shapes]
+    for kind in ("Add", "Multiply", "Average", "Maximum", "Minimum", *(("Subtract",) if len(shapes) == 2 else ())):
+        ins, keras_ins = [nb.Input(s) for s in shapes], [keras.Input(s) for s in shapes]
+        ours, theirs = getattr(nb, kind)()(ins), getattr(keras.layers, kind)()(keras_ins)
+        assert ours.shape == tuple(theirs.shape) == expected
+        got = nb.Model(ins, ours).predict(x)
+        np.testing.assert_allclose(got, keras.Model(keras_ins, theirs).predict(x, verbose=0), rtol=1e-6, err_msg=kind)
 
 
 def test_a_missing_input_and_a_repeated_name_are_refused():

@@ -42,6 +42,15 @@ def shared_and_merges():
     return nb.Model({"a": a, "b": b}, nb.Dense(1)(nb.concatenate([mixed, nb.Dot(axes=1)([sa, b]), similarity])), seed=6)
 
 
+def broadcast_merges():
+    """Inputs of fewer axes and of sizes 1, expanded and stretched as Keras does, through every elementwise merge."""
+    a, b, c = nb.Input((4, 3), name="a"), nb.Input((3,), name="b"), nb.Input((4, 1), name="c")
+    h = nb.add([nb.Dense(3, activation="tanh")(a), b])
+    h = nb.subtract([nb.multiply([h, c, b]), b])
+    h = nb.minimum([nb.maximum([nb.average([h, b, c]), c]), b])
+    return nb.Model([a, b, c], nb.Dense(1)(nb.Flatten()(h)), seed=7)
+
+
 def data(model, n: int, seed: int):
     rng = np.random.default_rng(seed)
     xs = [rng.normal(size=(n, *t.shape[1:])).astype(np.float32) for t in model.inputs]
@@ -50,7 +59,7 @@ def data(model, n: int, seed: int):
         if t.shape[-1] == 3:
             ys.append(rng.integers(0, 3, n).astype(np.float32))
         else:
-            ys.append(np.tanh(xs[0][:, :1] + rng.normal(size=(n, 1)) * 0.1).astype(np.float32))
+            ys.append(np.tanh(xs[0].reshape(n, -1)[:, :1] + rng.normal(size=(n, 1)) * 0.1).astype(np.float32))
     return xs, ys
 
 
@@ -60,6 +69,7 @@ CASES = {  # name: (model maker, loss, loss_weights, metrics, optimizer (ours, K
     "two-outputs": (two_in_two_out, ["mse", "sparse_categorical_crossentropy"], [1.0, 0.5], [["mae"], ["accuracy"]],
                     (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 8, 3),
     "shared-merges": (shared_and_merges, "mse", None, ["mae"], (lambda: RMSprop(0.01), ("RMSprop", {"learning_rate": 0.01})), 6, 3),
+    "broadcast-merges": (broadcast_merges, "mse", None, [], (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 4, 2),
 }
 
 

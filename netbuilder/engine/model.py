@@ -335,14 +335,23 @@ class Functional(Trainable):
 
     # --- computing ----------------------------------------------------------------------------
     def _feed(self, x) -> list[np.ndarray]:
-        """`x` as one float32 array per input (a list in the inputs' order, or a dict by their names), shapes checked."""
-        tensors = self.graph.inputs
+        """`x` as one float32 array per input, shapes checked, as Keras takes it: a list in the inputs' order; a dict by
+        the keys the model's inputs were given under (a model made with a dict of inputs), else by the inputs' names
+        (other keys ignored)."""
+        tensors, structure = self.graph.inputs, self.graph.input_structure
         names = [t.node.layer.name for t in tensors]
+        keyed = isinstance(structure, dict)
         if isinstance(x, dict):
-            missing, extra = [n for n in names if n not in x], [str(k) for k in x if k not in names]
+            keys = sorted(structure) if keyed else names  # flatten's order: a dict's values by sorted key
+            missing = [k for k in keys if k not in x]
+            extra = [str(k) for k in x if k not in keys] if keyed else []
             if missing or extra:
-                raise InputDataError(f"the input dict must have the keys {names}; " + (f"missing {missing}" if missing else f"unknown {extra[:5]}"))
-            given = [x[n] for n in names]
+                raise InputDataError(f"the input dict must have the keys {keys}; "
+                                     + (f"missing {missing}" if missing else f"unknown {extra[:5]}"))
+            given = [x[k] for k in keys]
+        elif keyed and list(structure) != sorted(structure):
+            raise InputDataError(f"model {self.name!r} takes its inputs as a dict with the keys {list(structure)}: give a "
+                                 "dict (a list would be matched to them in sorted order, which is not theirs)")
         elif len(tensors) == 1:
             one = isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray)
             given = [x[0] if one else x]
@@ -408,6 +417,11 @@ class Functional(Trainable):
 
     # --- training (fitting.Trainable drives it) ----------------------------------------------------
     def _outputs(self) -> list[tuple[str, tuple]]:
+        """Each output's name and shape: Keras names them by their layers, or by their keys when they were given as a dict
+        (its losses, metrics and targets then go by those keys)."""
+        structure = self.graph.output_structure
+        if isinstance(structure, dict) and all(isinstance(v, KerasTensor) for v in structure.values()):
+            return [(key, structure[key].shape) for key in sorted(structure)]
         return [(t.node.layer.name, t.shape) for t in self.graph.outputs]
 
     def _inference(self, xs: list) -> list[np.ndarray]:

@@ -82,8 +82,9 @@ def pack(structure, values: list):
     def fill(item):
         if isinstance(item, KerasTensor):
             return next(values)
-        if isinstance(item, dict):
-            return {k: fill(item[k]) for k in item}
+        if isinstance(item, dict):  # filled in flatten's order (sorted keys), kept in the dict's own
+            filled = {k: fill(item[k]) for k in sorted(item)}
+            return {k: filled[k] for k in item}
         if isinstance(item, (list, tuple)):
             return type(item)(fill(x) for x in item)
         return item

@@ -1,8 +1,10 @@
 """The merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate and Dot, each called on a list of
 tensors (`Add()([a, b])`), and Keras's functional forms (`add([a, b])`).
 
-Elementwise merges broadcast as NumPy does (Keras expands a lower-rank input at axis 1 until the ranks match, which
-is the same), combining the inputs one after another in list order, as Keras does (so the bits are Keras's).
+Elementwise merges broadcast as Keras does: an input with fewer axes is first expanded at axis 1 (after the batch axis)
+until the ranks match — not NumPy's alignment from the last axis, which would line a (batch, 3) up with the (4, 3) of
+a (batch, 4, 3) — then sizes of 1 stretch; the inputs are combined one after another in list order, as Keras does (so
+the bits are Keras's).
 """
 
 from __future__ import annotations
@@ -31,11 +33,15 @@ def _broadcast(shapes: list) -> tuple | None:
     return (None, *out)
 
 
+def _aligned(xs: list) -> list:
+    """Each input with Keras's axes of 1 added at axis 1 until it has as many axes as the one with most."""
+    rank = max(x.ndim for x in xs)
+    return [x if x.ndim == rank else x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:]) for x in xs]
+
+
 def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """The gradient of a tensor of `shape` that was broadcast to `grad`'s shape: summed over what was stretched."""
-    extra = grad.ndim - len(shape)
-    if extra:
-        grad = grad.sum(axis=tuple(range(1, 1 + extra)))  # axes Keras added at axis 1 (after the batch)
+    """The gradient of a tensor of `shape` (as many axes as `grad`) that was broadcast to `grad`'s shape: summed over
+    what was stretched."""
     stretched = tuple(k for k in range(1, len(shape)) if shape[k] == 1 and grad.shape[k] != 1)
     return grad.sum(axis=stretched, keepdims=True) if stretched else grad
 
@@ -81,6 +87,7 @@ class _Merge(Layer):
     extra_ops = 0
 
     def call(self, xs):
+        xs = _aligned(xs)
         out = self.combine(xs[0], xs[1]) if len(xs) > 1 else xs[0]
         for x in xs[2:]:
             out = self.combine(out, x)
@@ -91,6 +98,14 @@ class _Merge(Layer):
 
     def forward_train(self, xs, rng):
         return self.call(xs), xs
+
+    def backward(self, xs, dy):
+        grads = self.combine_backward(_aligned(xs), dy)
+        return [g.reshape(x.shape) for g, x in zip(grads, xs)], []
+
+    def combine_backward(self, xs: list, dy: np.ndarray) -> list:
+        """The inputs' gradients, given the inputs with as many axes as the output."""
+        raise NotImplementedError
 
     def label(self) -> str:
         return ""
@@ -122,8 +137,8 @@ class Add(_Merge):
     def combine(self, a, b):
         return np.add(a, b)
 
-    def backward(self, xs, dy):
-        return [_unbroadcast(dy, x.shape) for x in xs], []
+    def combine_backward(self, xs, dy):
+        return [_unbroadcast(dy, x.shape) for x in xs]
 
 
 @register
@@ -140,8 +155,8 @@ class Subtract(_Merge):
     def torch_code(self, shapes):
         return [CodePart(" - ".join(_torch_terms(shapes)))]
 
-    def backward(self, xs, dy):
-        return [_unbroadcast(dy, xs[0].shape), _unbroadcast(-dy, xs[1].shape)], []
+    def combine_backward(self, xs, dy):
+        return [_unbroadcast(dy, xs[0].shape), _unbroadcast(-dy, xs[1].shape)]
 
 
 @register
@@ -157,7 +172,7 @@ class Multiply(_Merge):
     def torch_code(self, shapes):
         return [CodePart(" * ".join(_torch_terms(shapes)))]
 
-    def backward(self, xs, dy):
+    def combine_backward(self, xs, dy):
         grads = []
         for k in range(len(xs)):
             others = [x for j, x in enumerate(xs) if j != k]
@@ -165,7 +180,7 @@ class Multiply(_Merge):
             for x in others:
                 product = product * x
             grads.append(_unbroadcast(product, xs[k].shape))
-        return grads, []
+        return grads
 
 
 @register
@@ -185,19 +200,19 @@ class Average(_Merge):
     def torch_code(self, shapes):
         return [CodePart(f"({' + '.join(_torch_terms(shapes))}) / {len(shapes)}")]
 
-    def backward(self, xs, dy):
+    def combine_backward(self, xs, dy):
         share = dy / np.float32(len(xs))
-        return [_unbroadcast(share, x.shape) for x in xs], []
+        return [_unbroadcast(share, x.shape) for x in xs]
 
 
 class _Extreme(_Merge):
     """Maximum and Minimum: the gradient goes to the input that won, shared equally on a tie (as JAX's)."""
 
-    def backward(self, xs, dy):
+    def combine_backward(self, xs, dy):
         out = self.call(xs)
         wins = [np.broadcast_to(x, out.shape) == out for x in xs]
         count = np.sum(wins, axis=0, dtype=np.float32)
-        return [_unbroadcast(np.where(w, dy / count, np.float32(0)).astype(np.float32), x.shape) for w, x in zip(wins, xs)], []
+        return [_unbroadcast(np.where(w, dy / count, np.float32(0)).astype(np.float32), x.shape) for w, x in zip(wins, xs)]
 
 
 @register

@@ -146,6 +146,20 @@ def test_a_residual_block():
     assert "        x3 = x0 + x2  # 'add' (Add)\n" in torch_code and "def forward(self, *inputs):" in torch_code
 
 
+def test_operations_and_a_custom_scale_layer():
+    """keras.ops on tensors are written as keras.ops calls (numbers in place) and torch expressions; CustomScaleLayer is
+    imported from keras.applications, as Keras's own JSON names it."""
+    x = nb.Input((6,), name="x")
+    h = nb.Dense(6)(x)
+    y = nb.CustomScaleLayer(0.17)([x, (h + 3.0) * (1 / 6)])
+    ours = nb.Model(x, 2.0 * y, seed=3)
+    check_model(ours, rand(4, 6))
+    code = export.keras_code(ours)
+    assert "x2 = keras.ops.add(x1, 3.0)\n" in code and "x5 = keras.ops.multiply(2.0, x4)\n" in code
+    assert "from keras.src.applications.inception_resnet_v2 import CustomScaleLayer" in code
+    assert "        x2 = (x1 + 3.0)  # 'add' (Add)\n" in export.pytorch_code(ours)
+
+
 def two_in_two_out(structure: str):
     a, b = nb.Input((4,), name="left"), nb.Input((3, 2), name="right")
     ha = nb.Dense(6, activation="tanh")(a)

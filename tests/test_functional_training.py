@@ -51,6 +51,16 @@ def broadcast_merges():
     return nb.Model([a, b, c], nb.Dense(1)(nb.Flatten()(h)), seed=7)
 
 
+def operations_and_custom_scale():
+    """keras.ops on tensors (MobileNetV3's hard sigmoid: (x + 3) * (1/6), and 2 * x) and InceptionResNetV2's
+    CustomScaleLayer (a shortcut plus its branch times 0.17)."""
+    x = nb.Input((5,))
+    h = nb.Dense(5, activation="tanh")(x)
+    gate = nb.ReLU(max_value=6.0)(h + 3.0) * (1 / 6)
+    y = nb.CustomScaleLayer(0.17)([x, 2.0 * nb.multiply([h, gate])])
+    return nb.Model(x, nb.Dense(1)(y), seed=8)
+
+
 def data(model, n: int, seed: int):
     rng = np.random.default_rng(seed)
     xs = [rng.normal(size=(n, *t.shape[1:])).astype(np.float32) for t in model.inputs]
@@ -69,6 +79,7 @@ CASES = {  # name: (model maker, loss, loss_weights, metrics, optimizer (ours, K
     "two-outputs": (two_in_two_out, ["mse", "sparse_categorical_crossentropy"], [1.0, 0.5], [["mae"], ["accuracy"]],
                     (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 8, 3),
     "shared-merges": (shared_and_merges, "mse", None, ["mae"], (lambda: RMSprop(0.01), ("RMSprop", {"learning_rate": 0.01})), 6, 3),
+    "operations": (operations_and_custom_scale, "mse", None, ["mae"], (lambda: Adam(0.01), ("Adam", {"learning_rate": 0.01})), 6, 2),
     "broadcast-merges": (broadcast_merges, "mse", None, [], (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 4, 2),
 }
 

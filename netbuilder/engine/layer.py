@@ -138,6 +138,7 @@ class CodePart:
 GROUPS = ("Core", "Convolution", "Pooling", "Normalisation", "Preprocessing", "Recurrent", "Merging", "Attention", "Reshaping",
           "Activations")
 KINDS: dict[str, type[Layer]] = {}  # Keras class name → kind; the registry JSON, links and the editor read
+OPERATIONS: dict[tuple[str, str], type[Layer]] = {}  # (Keras module, class name) → operation: a call that is not a layer
 
 
 def register(cls: type[Layer]) -> type[Layer]:
@@ -149,6 +150,13 @@ def register(cls: type[Layer]) -> type[Layer]:
     if len(set(names)) != len(names):
         raise TypeError(f"{cls.kind} declares a setting twice")
     KINDS[cls.kind] = cls
+    return cls
+
+
+def register_operation(cls: type[Layer]) -> type[Layer]:
+    """Class decorator: make `cls` an operation Keras's JSON names by its class name in `cls.keras_module`."""
+    cls.kind = cls.keras_registered_name = cls.__name__
+    OPERATIONS[cls.keras_module, cls.kind] = cls
     return cls
 
 
@@ -180,6 +188,7 @@ class Layer:
     keeps_shape: ClassVar[bool] = False  # output shape always equals input shape (activations, dropout)
     builds_at_init: ClassVar[bool] = False  # Keras writes no build_config for it (Activation is built when made)
     takes_list: ClassVar[bool] = False  # called on a list of tensors (a merge): shapes and `call` get lists
+    is_layer: ClassVar[bool] = True  # False: an operation (keras.ops), a call of the graph but not in model.layers
     call_argument: ClassVar[str] = "inputs"  # the name of Keras's call's first argument (a call may pass it by keyword)
     keeps_values: ClassVar[bool] = False  # its output holds its input's values (rearranged, or zeros added): integers stay integers
     # Microseconds of one training step's forward_train and backward whatever the batch (their NumPy calls; measured at
@@ -410,6 +419,11 @@ class Layer:
         self._weights = arrays
 
     # --- numbers ---------------------------------------------------------------------------------
+    def call_arguments(self, node: Node, arrays: list[np.ndarray]):
+        """What `call` takes at one of its calls, given the arrays of the call's tensors (in `node.inputs` order): the one
+        array, or (a layer that takes a list) the list."""
+        return arrays if self.takes_list else arrays[0]
+
     def call(self, x: np.ndarray) -> np.ndarray:
         """The output for a float32 batch `x` (inference mode)."""
         raise NotImplementedError

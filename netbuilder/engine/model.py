@@ -284,12 +284,13 @@ class Functional(Trainable):
         self.optimizer, self.loss, self.metrics_names, self.compiled, self._rng = None, None, [], None, None
 
     def _weighted(self) -> list[Layer]:
-        return [layer for layer in self.graph.layers if not isinstance(layer, InputLayer)]
+        return [layer for layer in self.layers if not isinstance(layer, InputLayer)]
 
     # --- shapes -------------------------------------------------------------------------------
     @property
     def layers(self) -> list[Layer]:
-        return list(self.graph.layers)
+        """Keras's model.layers: the layers of the graph, deepest first (its operations, keras.ops calls, left out)."""
+        return [layer for layer in self.graph.layers if layer.is_layer]
 
     @property
     def inputs(self) -> list[KerasTensor]:
@@ -321,10 +322,10 @@ class Functional(Trainable):
         return self._analysis.total_params
 
     def get_layer(self, name: str) -> Layer:
-        for layer in self.graph.layers:
+        for layer in self.layers:
             if layer.name == name:
                 return layer
-        raise LayerConfigError(f"No such layer: {str(name)[:64]}. Existing layers are: {[layer.name for layer in self.graph.layers]}.")
+        raise LayerConfigError(f"No such layer: {str(name)[:64]}. Existing layers are: {[layer.name for layer in self.layers]}.")
 
     # --- weights ------------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
@@ -381,8 +382,7 @@ class Functional(Trainable):
         for i, node in enumerate(self._calls):
             if checkpoint is not None:
                 checkpoint()
-            args = [values[id(t)] for t in node.inputs]
-            y = node.layer.call(args if node.layer.takes_list else args[0])
+            y = node.layer.call(node.layer.call_arguments(node, [values[id(t)] for t in node.inputs]))
             values[id(node.outputs[0])] = y
             shown.append(y if i < keep else None)
             for t in node.inputs:
@@ -435,8 +435,8 @@ class Functional(Trainable):
         values = {id(t): a for t, a in zip(self.graph.inputs, xs)}
         caches = []
         for node in self._calls:
-            args = [values[id(t)] for t in node.inputs]
-            values[id(node.outputs[0])], cache = node.layer.forward_train(args if node.layer.takes_list else args[0], rng)
+            arguments = node.layer.call_arguments(node, [values[id(t)] for t in node.inputs])
+            values[id(node.outputs[0])], cache = node.layer.forward_train(arguments, rng)
             caches.append(cache)
         preds = [values[id(t)] for t in self.graph.outputs]
         loss, out_grads, logged = self.compiled.evaluate(ys, preds, gradients=True)
@@ -471,7 +471,7 @@ class Functional(Trainable):
         (print_fn or print)(text if print_fn else text.rstrip("\n"))
 
     def summary_rows(self) -> tuple[bool, list[tuple[str, ...]]]:
-        """Keras's rows, one per layer in model.layers: its last call's output shape, its parameters, and (unless the
+        """Keras's rows, one per operation (each layer of model.layers, and each keras.ops call): its last call's output shape, its parameters, and (unless the
         graph is a chain) the tensors each of its calls took, `name[node][tensor]`."""
         chain = _sequential_like(self.graph)
         rows = []

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from .errors import InputDataError, NetbuilderError
 from .initializers import resolve_seed
 from .graph import Input, InputLayer
-from .layer import DTYPE_POLICY, KINDS, Layer
+from .layer import DTYPE_POLICY, KINDS, OPERATIONS, Layer
 from .limits import MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_LAYERS
 from .shapes import check_input_shape
 from .tensors import KerasTensor
@@ -126,8 +126,16 @@ def _shape_from(value, what: str) -> tuple[int, ...]:
     return check_input_shape(value[1:])
 
 
+def _class_of(entry: dict) -> type[Layer] | None:
+    """The kind (or keras.ops operation) a JSON entry names, or None when netbuilder has none."""
+    module, name = entry.get("module"), entry.get("class_name")
+    if isinstance(module, str) and module.startswith("keras.src.ops"):
+        return OPERATIONS.get((module, name))
+    return KINDS.get(name)
+
+
 def _layer_from(entry: dict) -> Layer:
-    cls, config = KINDS[entry["class_name"]], entry["config"]
+    cls, config = _class_of(entry), entry["config"]
     layer = cls(**cls.settings_from_config(config), name=config.get("name"))
     build = (entry.get("build_config") or {}).get("input_shape")
     if build and not cls.builds_at_init and not cls.takes_list:  # a merge's build_config lists shapes, and no weight needs them
@@ -260,7 +268,7 @@ def _layer_entries(config: dict) -> list[dict]:
         _fail(f"layer {str(nested[0]['config'].get('name'))[:40]!r} is a whole {nested[0]['class_name']} model inside this "
               "one (a nested model), which netbuilder does not read yet: put its layers in line instead")
     unsupported = [f"{e['config'].get('name', '?')} ({e.get('class_name')})" for e in entries
-                   if e.get("class_name") != "InputLayer" and e.get("class_name") not in KINDS]
+                   if e.get("class_name") != "InputLayer" and _class_of(e) is None]
     if unsupported:
         _fail(f"unsupported layers: {', '.join(str(u)[:80] for u in unsupported[:20])}. "
               f"netbuilder supports {', '.join(sorted(KINDS))}.")
@@ -346,7 +354,7 @@ def _read(doc):
         _fail(f"layer {str(nested[0]['config'].get('name'))[:40]!r} is a whole {nested[0]['class_name']} model inside this "
               f"one (a nested model); {_CHAIN}: put its layers in line instead")
     unsupported = [f"{e['config'].get('name', '?')} ({e.get('class_name')})" for e in entries
-                   if e.get("class_name") != "InputLayer" and e.get("class_name") not in KINDS]
+                   if e.get("class_name") != "InputLayer" and _class_of(e) is None]
     if unsupported:
         _fail(f"unsupported layers: {', '.join(str(u)[:80] for u in unsupported[:20])}. "
               f"netbuilder supports {', '.join(sorted(KINDS))}.")

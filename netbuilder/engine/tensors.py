@@ -12,6 +12,10 @@ from typing import NamedTuple
 
 from .shapes import format_shape
 
+# keras.ops behind `+` and `*` on tensors ("add" → the operation's class), filled in by engine/kinds/numpy_ops.py (which
+# builds on this module): `x + 3.0` is a call of keras.src.ops.numpy.Add, as in Keras.
+OPERATORS: dict = {}
+
 
 class KerasTensor:
     """A symbolic tensor: `shape` (batch axis None), made by output `index` of `node` (None: not made by a call yet)."""
@@ -34,6 +38,18 @@ class KerasTensor:
 
     def __repr__(self):
         return f"<KerasTensor shape={format_shape(self.shape)}>"
+
+    def __add__(self, other):
+        return OPERATORS["add"]()(self, other)
+
+    def __radd__(self, other):
+        return OPERATORS["add"]()(other, self)
+
+    def __mul__(self, other):
+        return OPERATORS["multiply"]()(self, other)
+
+    def __rmul__(self, other):
+        return OPERATORS["multiply"]()(other, self)
 
 
 class History(NamedTuple):

@@ -258,7 +258,10 @@ def _calls(model) -> list:
 
 
 def _call_argument(node, names: dict) -> str:
-    """What a call is given, as the engine runs it: a merge the list of its tensors, any other layer its one tensor."""
+    """What a call is given, as the engine runs it: a merge the list of its tensors, any other layer its one tensor, an
+    operation (keras.ops) its arguments, numbers among them."""
+    if not node.layer.is_layer:
+        return ", ".join(names[id(a)] if id(a) in names else repr(a) for a in node.args)
     tensors = [names[id(t)] for t in node.inputs]
     return f"[{', '.join(tensors)}]" if node.layer.takes_list else tensors[0]
 

@@ -17,6 +17,8 @@ from . import (  # noqa: F401  (registration)
     flatten,
     reshaping,
     merging,
+    custom_scale,
+    numpy_ops,
     activation,
     activation_layers,
 )

@@ -1,4 +1,5 @@
-"""netbuilder.initializers: layer seeds, seed checks, Glorot-uniform kernels (bounds, determinism)."""
+"""netbuilder.initializers: layer seeds, seed checks, Glorot-uniform kernels (bounds, determinism), the registry's text and
+configs, fans, and what drawing costs."""
 
 import math
 
@@ -60,3 +61,37 @@ def test_glorot_uniform_is_numpys_generator_seeded_as_keras_does():
     limit = math.sqrt(3.0 * (1.0 / max(1.0, (2 + 16) / 2.0)))
     want = np.random.default_rng(np.array([42, 0], "uint32")).uniform(-limit, limit, (2, 16)).astype(np.float32)
     np.testing.assert_array_equal(glorot_uniform((2, 16), 42), want)
+
+
+# --- the registry and the draws' bookkeeping (Keras itself: test_initializers_keras.py) ------------------------------
+@pytest.mark.parametrize("shape, expected", [((), (1, 1)), ((5,), (5, 5)), ((3, 4), (3, 4)), ((3, 3, 2, 8), (18, 72)),
+                                             ((5, 1, 4), (5, 20))])
+def test_fans_are_keras_compute_fans(shape, expected):
+    from netbuilder.engine.initializers import fans
+
+    assert fans(shape) == expected
+
+
+def test_every_class_is_shown_and_read_back_by_its_text_and_its_config():
+    from netbuilder.engine.initializers import CLASSES, from_text, get_initializer
+
+    for cls in CLASSES.values():
+        init = cls(value=0.5) if cls.keras_name == "Constant" else cls()
+        assert from_text(init.text()) == init and get_initializer(init.to_keras()) == init
+        assert from_text(init.keras_code()) == init and repr(init) == init.keras_code()
+
+
+def test_a_draw_without_a_seed_is_fresh_and_with_one_repeats():
+    from netbuilder.engine.initializers import HeNormal
+
+    assert not np.array_equal(HeNormal()((50,)), HeNormal()((50,)))
+    np.testing.assert_array_equal(HeNormal()((50,), 3), HeNormal()((50,), seed=3))
+
+
+def test_drawing_costs_one_chunk_of_temporaries_whatever_the_size():
+    from netbuilder.engine.initializers import DRAW_CHUNK, Ones, RandomNormal, TruncatedNormal
+
+    for init in (RandomNormal(), TruncatedNormal()):
+        assert init.cost((10 * DRAW_CHUNK,))[1] == init.cost((DRAW_CHUNK,))[1] > init.cost((100,))[1]
+        assert init.cost((10 * DRAW_CHUNK,))[0] > 9 * init.cost((DRAW_CHUNK,))[0]
+    assert Ones().cost((10, 10))[1] == 0

@@ -85,6 +85,14 @@ CASES = [
     Case("PReLU", {"shared_axes": 0}, (3, 4)),  # ... and 0 the last
     Case("PReLU", {"shared_axes": 3}, (3, 4)),
     Case("PReLU", {"shared_axes": [1]}, ()),
+    # PReLU: Keras's other alpha initializers, drawn bit for bit; Identity and Orthogonal only for 2-axis slopes
+    Case("PReLU", {"alpha_initializer": "random_uniform"}, (3, 4), {"alpha_initializer": "RandomUniform"}),
+    Case("PReLU", {"alpha_initializer": "he_normal", "shared_axes": [1]}, (2, 3, 4), {"alpha_initializer": "HeNormal"}),
+    Case("PReLU", {"alpha_initializer": {"class_name": "Constant", "config": {"value": 0.25}}}, (5,)),
+    Case("PReLU", {"alpha_initializer": "orthogonal"}, (3, 4), {"alpha_initializer": "Orthogonal"}),
+    Case("PReLU", {"alpha_initializer": "identity"}, (3, 4)),
+    Case("PReLU", {"alpha_initializer": "identity"}, (6,)),  # refused by both: a 1-axis alpha
+    Case("PReLU", {"alpha_initializer": "orthogonal"}, (2, 3, 4)),  # Orthogonal takes 3 axes too
 ]
 
 
@@ -153,6 +161,16 @@ def test_prelu_shared_axis_beyond_the_input_is_explained():
 def test_prelu_positional_argument_is_refused_clearly():
     with pytest.raises(LayerConfigError, match="alpha_initializer"):
         kind_class("PReLU")([1, 2])
+    assert kind_class("PReLU")("ones").alpha_initializer == kind_class("PReLU")(alpha_initializer="Ones").alpha_initializer
+    with pytest.raises(LayerConfigError, match="alpha_regularizer and alpha_constraint"):
+        kind_class("PReLU")("zeros", None)
+
+
+def test_prelu_alpha_of_a_rank_its_initializer_cannot_draw_is_an_issue_with_a_fix():
+    issue = nb.analyze([kind_class("PReLU")(alpha_initializer="identity")], (6,)).issue
+    assert issue is not None and "Identity matrix initializer can only be used for 2D matrices" in issue.keras_message
+    assert issue.fixes and issue.fixes[0].value[0] == "alpha_initializer"
+    assert nb.analyze([kind_class("PReLU")(alpha_initializer="identity")], (3, 4)).ok
 
 
 def test_built_prelu_refuses_another_feature_size():

@@ -22,7 +22,7 @@ DEPTHWISE = {"depthwise_initializer": "GlorotUniform"}
 SEPARABLE = {"depthwise_initializer": "GlorotUniform", "pointwise_initializer": "GlorotUniform"}
 WIDE = {"rtol": 1e-5, "atol": 1e-5}  # sums of many products: XLA adds them in another order
 GLU = "Keras reports the un-halved shape for glu; use an Activation('glu') layer"
-INITIALIZER = "netbuilder draws initial weights as Keras's defaults do: other initializers are refused by name"
+REGULARIZER = "netbuilder trains without regularizers and constraints: other values than None are refused by name"
 
 CASES = [
     # DepthwiseConv2D: shapes, strides, padding, dilation, depth_multiplier, both layouts, odd sizes, few and many channels
@@ -68,9 +68,12 @@ CASES = [
     Case("DepthwiseConv2D", {"kernel_size": 3, "data_format": "channels_middle"}, (9, 9, 1)),
     # DepthwiseConv2D: deliberate differences
     Case("DepthwiseConv2D", {"kernel_size": 3, "activation": "glu"}, (9, 9, 4), keras_accepts_we_reject=GLU),
+    Case("DepthwiseConv2D", {"kernel_size": 3, "bias_regularizer": "l2"}, (9, 9, 4), keras_accepts_we_reject=REGULARIZER),
+    # DepthwiseConv2D: Keras's other initializers, drawn bit for bit
     Case("DepthwiseConv2D", {"kernel_size": 3, "depthwise_initializer": "he_normal"}, (9, 9, 4),
-         keras_accepts_we_reject=INITIALIZER),
-    Case("DepthwiseConv2D", {"kernel_size": 3, "bias_regularizer": "l2"}, (9, 9, 4), keras_accepts_we_reject=INITIALIZER),
+         {"depthwise_initializer": "HeNormal"}),
+    Case("DepthwiseConv2D", {"kernel_size": 3, "depthwise_initializer": "lecun_uniform", "bias_initializer": "ones"},
+         (7, 7, 2), {"depthwise_initializer": "LecunUniform"}),
     # SeparableConv2D
     Case("SeparableConv2D", {"filters": 5, "kernel_size": 3}, (9, 9, 3), SEPARABLE),
     Case("SeparableConv2D", {"filters": 4, "kernel_size": 3, "depth_multiplier": 2, "strides": 2}, (11, 10, 2), SEPARABLE),
@@ -98,8 +101,11 @@ CASES = [
     Case("SeparableConv2D", {"filters": 2, "kernel_size": 3, "depth_multiplier": 0}, (9, 9, 1)),
     Case("SeparableConv2D", {"filters": 2, "kernel_size": 3, "padding": "causal"}, (9, 9, 1)),
     Case("SeparableConv2D", {"filters": 2, "kernel_size": 3, "activation": "glu"}, (9, 9, 4), keras_accepts_we_reject=GLU),
-    Case("SeparableConv2D", {"filters": 2, "kernel_size": 3, "pointwise_initializer": "ones"}, (9, 9, 4),
-         keras_accepts_we_reject=INITIALIZER),
+    Case("SeparableConv2D", {"filters": 2, "kernel_size": 3, "pointwise_initializer": "ones"}, (9, 9, 4), DEPTHWISE),
+    Case("SeparableConv2D", {"filters": 3, "kernel_size": 3, "depthwise_initializer": "orthogonal",
+                             "pointwise_initializer": "he_uniform", "bias_initializer": "random_normal"}, (8, 8, 2),
+         {"depthwise_initializer": "Orthogonal", "pointwise_initializer": "HeUniform", "bias_initializer": "RandomNormal"}),
+    Case("SeparableConv2D", {"filters": 2, "kernel_size": 3, "depthwise_initializer": "identity"}, (9, 9, 4)),  # 2 axes only
     # SeparableConv1D
     Case("SeparableConv1D", {"filters": 4, "kernel_size": 3}, (10, 3), SEPARABLE),
     Case("SeparableConv1D", {"filters": 4, "kernel_size": 3, "depth_multiplier": 2, "dilation_rate": 2}, (10, 3), SEPARABLE),
@@ -268,11 +274,9 @@ def test_channels_mismatch_of_a_built_depthwise():
 
 # --- Keras's other arguments: defaults only ------------------------------------------------------------------------
 @pytest.mark.parametrize("kind,arguments", [
-    ("DepthwiseConv2D", {"depthwise_initializer": "he_normal"}), ("DepthwiseConv2D", {"bias_initializer": "ones"}),
     ("DepthwiseConv2D", {"depthwise_regularizer": "l2"}), ("DepthwiseConv2D", {"activity_regularizer": "l1"}),
-    ("DepthwiseConv2D", {"depthwise_constraint": "non_neg"}), ("SeparableConv2D", {"pointwise_initializer": "zeros"}),
-    ("SeparableConv1D", {"pointwise_regularizer": "l2"}), ("SeparableConv2D", {"bias_constraint": "max_norm"}),
-    ("SeparableConv1D", {"depthwise_initializer": None}),
+    ("DepthwiseConv2D", {"depthwise_constraint": "non_neg"}), ("SeparableConv1D", {"pointwise_regularizer": "l2"}),
+    ("SeparableConv2D", {"bias_constraint": "max_norm"}),
 ])
 def test_non_default_keras_arguments_are_refused_by_name(kind, arguments):
     (name, value), = arguments.items()

@@ -10,6 +10,7 @@ import pytest
 import netbuilder as nb
 from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, keras_model,
                           ours_model, run_keras_code, run_torch_code, sample, spec_of)
+from netbuilder.engine import initializers as nb_init
 from netbuilder.engine.kinds.embedding import Embedding
 
 UNIFORM = {"embeddings_initializer": "RandomUniform"}  # Keras's "uniform": RandomUniform(-0.05, 0.05)
@@ -23,6 +24,10 @@ CASES = [
     Case("Embedding", {"input_dim": 1, "output_dim": 1}, (4,), UNIFORM, integer_input=1),
     Case("Embedding", {"input_dim": 1000, "output_dim": 64}, (12,), UNIFORM, integer_input=1000),
     Case("Embedding", {"input_dim": 10, "output_dim": 3, "mask_zero": False}, (5,), UNIFORM, integer_input=10),
+    Case("Embedding", {"input_dim": 9, "output_dim": 4, "embeddings_initializer": "he_normal"}, (5,),
+         {"embeddings_initializer": "HeNormal"}, integer_input=9),
+    Case("Embedding", {"input_dim": 6, "output_dim": 6, "embeddings_initializer": "orthogonal"}, (3,),
+         {"embeddings_initializer": "Orthogonal"}, integer_input=6),
     Case("Embedding", {"input_dim": 10, "output_dim": 3, "mask_zero": True}, (5,), integer_input=10, keras_accepts_we_reject=NO_MASKS),
     Case("Embedding", {"input_dim": 0, "output_dim": 3}, (5,), integer_input=1),
     Case("Embedding", {"input_dim": 10, "output_dim": 0}, (5,), integer_input=10),
@@ -132,10 +137,12 @@ def test_constructor_arguments_as_keras():
     with pytest.raises(nb.LayerConfigError, match="missing required argument: 'output_dim'"):
         nb.Embedding(10)
     with pytest.raises(nb.LayerConfigError, match="positionally"):
-        nb.Embedding(10, 4, "uniform")
+        nb.Embedding(10, 4, "uniform", None)  # Keras's fourth positional is embeddings_regularizer
+    assert nb.Embedding(10, 4, "he_normal").embeddings_initializer == nb_init.HeNormal()
     with pytest.raises(nb.LayerConfigError, match="input_dim"):
         nb.Embedding(True, 4)
-    assert nb.Embedding(10, 4, input_length=5).values == {"input_dim": 10, "output_dim": 4, "mask_zero": False}  # ignored, as Keras 3
+    assert nb.Embedding(10, 4, input_length=5).values == {  # input_length ignored, as Keras 3 ignores it
+        "input_dim": 10, "output_dim": 4, "embeddings_initializer": nb_init.RandomUniform(-0.05, 0.05), "mask_zero": False}
 
 
 def test_formula_label_explanation():

@@ -11,6 +11,7 @@ import pytest
 import netbuilder as nb
 from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, keras_model,
                           ours_model, run_keras_code, run_torch_code, sample, spec_of)
+from netbuilder.engine.initializers import Ones, Zeros
 from netbuilder.engine.layer import kind_class
 from netbuilder.optimizers import SGD, Adam
 
@@ -39,6 +40,11 @@ CASES = [
     Case(BN, {"momentum": 1.5}, (4,), keras_accepts_we_reject="momentum outside [0, 1] makes no moving average"),
     Case(BN, {"epsilon": 0.0}, (4,), keras_accepts_we_reject="epsilon ≤ 0 can divide by zero"),
     Case(BN, {"epsilon": -1.0}, (4,), keras_accepts_we_reject="epsilon ≤ 0 can divide by zero"),
+    # BatchNormalization: Keras's other initializers, drawn bit for bit (an orthogonal vector: refused by both)
+    Case(BN, {"gamma_initializer": "random_normal", "beta_initializer": "he_uniform", "moving_mean_initializer": "uniform",
+              "moving_variance_initializer": {"class_name": "Constant", "config": {"value": 2.0}}}, (3, 5),
+         {"gamma_initializer": "RandomNormal", "beta_initializer": "HeUniform", "moving_mean_initializer": "RandomUniform"}),
+    Case(BN, {"gamma_initializer": "orthogonal"}, (4,)),
     # LayerNormalization
     Case(LN, {}, (4,)),
     Case(LN, {}, (2,)),
@@ -68,6 +74,12 @@ CASES = [
     Case(LN, {"axis": 0, "center": False, "scale": False}, (4,), keras_accepts_we_reject=WHY_BATCH_AXIS),
     Case(LN, {"axis": [0, 1], "center": False, "scale": False}, (3,), keras_accepts_we_reject=WHY_BATCH_AXIS),
     Case(LN, {"epsilon": 0.0}, (4,), keras_accepts_we_reject="epsilon ≤ 0 can divide by zero"),
+    # LayerNormalization: Keras's other initializers; gamma and beta have one axis per normalised axis
+    Case(LN, {"gamma_initializer": "truncated_normal", "beta_initializer": "glorot_normal"}, (3, 2),
+         {"gamma_initializer": "TruncatedNormal", "beta_initializer": "GlorotNormal"}),
+    Case(LN, {"axis": [1, 2], "gamma_initializer": "orthogonal", "beta_initializer": "identity"}, (3, 2),
+         {"gamma_initializer": "Orthogonal"}),
+    Case(LN, {"gamma_initializer": "identity"}, (4,)),  # a 1-axis gamma: refused by both
 ]
 # LayerNormalization's variance is two-pass, mean((x − mean)²), as Keras's JAX, TensorFlow and Torch backends compute it;
 # Keras's NumPy backend (the oracle here) computes mean(x²) − mean(x)², which loses digits away from zero, so against it
@@ -290,11 +302,16 @@ def test_settings_are_checked_like_keras():
         nb.BatchNormalization(momentum="high")
     with pytest.raises(nb.LayerConfigError, match="axis"):
         nb.BatchNormalization(axis=[1, 2])  # Keras: int(axis) fails too
-    with pytest.raises(nb.LayerConfigError, match="rms_scaling"):
+    with pytest.raises(nb.LayerConfigError, match="beta_initializer must be a Keras initializer"):
         nb.LayerNormalization(-1, 1e-3, True, True, True)  # Keras's fifth positional is beta_initializer
+    with pytest.raises(nb.LayerConfigError, match="pass rms_scaling=... by name"):
+        nb.LayerNormalization(-1, 1e-3, True, True, "zeros", "ones", None)  # the seventh is beta_regularizer
+    assert nb.LayerNormalization(-1, 1e-3, True, True, "ones", "zeros").beta_initializer == Ones()
     assert nb.LayerNormalization(axis=[2, 1]).axis == (1, 2)  # sorted, as Keras sorts when it builds
     assert nb.LayerNormalization(axis=[-1]).axis == -1
-    assert nb.BatchNormalization(1, 0.9, 1e-5, False, True).values == {"axis": 1, "momentum": 0.9, "epsilon": 1e-5, "center": False, "scale": True}
+    assert nb.BatchNormalization(1, 0.9, 1e-5, False, True).values == {
+        "axis": 1, "momentum": 0.9, "epsilon": 1e-5, "center": False, "scale": True, "beta_initializer": Zeros(),
+        "gamma_initializer": Ones(), "moving_mean_initializer": Zeros(), "moving_variance_initializer": Ones()}
 
 
 def test_formula_label_and_explanation():

@@ -13,6 +13,7 @@ from kind_harness import (Case, check_case, check_cost, check_exports, check_gra
                           ours_model, sample, spec_of)
 from netbuilder.engine.activations import ACTIVATIONS
 from netbuilder.engine.analysis import FixContext, analyze, layer_names
+from netbuilder.engine import initializers as nb_init
 from netbuilder.engine.initializers import orthogonal
 from netbuilder.engine.layer import KINDS, kind_class
 from netbuilder.studio.models import built
@@ -55,6 +56,21 @@ CASES = [
     Case("GRU", {"units": 4, "dropout": 0.5, "unroll": True, "return_sequences": True}, (5, 3), SEEDED),
     Case("GRU", {"units": 3, "recurrent_dropout": 0.25, "reset_after": False}, (4, 2), SEEDED),
     Case("SimpleRNN", {"units": 3, "recurrent_dropout": 0.4, "unroll": True}, (4, 2), SEEDED),
+    # Keras's other initializers, drawn bit for bit; LSTM's forget bias around a bias_initializer as Keras joins it
+    Case("SimpleRNN", {"units": 3, "kernel_initializer": "he_normal", "recurrent_initializer": "glorot_uniform",
+                       "bias_initializer": "random_uniform"}, (4, 2),
+         {"kernel_initializer": "HeNormal", "recurrent_initializer": "GlorotUniform", "bias_initializer": "RandomUniform"}),
+    Case("LSTM", {"units": 3, "bias_initializer": "random_normal"}, (4, 2), {**SEEDED, "bias_initializer": "RandomNormal"}),
+    Case("LSTM", {"units": 3, "bias_initializer": "he_uniform", "unit_forget_bias": False}, (4, 2),
+         {**SEEDED, "bias_initializer": "HeUniform"}),
+    Case("LSTM", {"units": 5, "bias_initializer": "lecun_normal", "recurrent_initializer": "identity"}, (3, 2),
+         {"kernel_initializer": "GlorotUniform", "bias_initializer": "LecunNormal"}),  # fans of (5,) and (10,) differ
+    Case("GRU", {"units": 3, "bias_initializer": "orthogonal"}, (4, 2), {**SEEDED, "bias_initializer": "Orthogonal"}),
+    Case("SimpleRNN", {"units": 3, "kernel_initializer": "identity", "recurrent_initializer": "Identity",
+                       "bias_initializer": "normal"}, (4, 2), {"bias_initializer": "RandomNormal"}),
+    Case("GRU", {"units": 3, "bias_initializer": "glorot_normal", "reset_after": False, "kernel_initializer": "ones"},
+         (4, 2), {"recurrent_initializer": "Orthogonal", "bias_initializer": "GlorotNormal"}),
+    Case("SimpleRNN", {"units": 3, "bias_initializer": "ones"}, (4, 2), SEEDED),
     # refused by both
     Case("LSTM", {"units": 4}, (5,)),  # rank 2: expected ndim=3
     Case("GRU", {"units": 4}, (2, 3, 4)),  # rank 4
@@ -72,6 +88,17 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_recurrent_kind_matches_keras(case):
     check_case(case)
+
+
+@pytest.mark.parametrize("case", [
+    Case("GRU", {"units": 3, "bias_initializer": "orthogonal", "reset_after": False}, (4, 2)),  # a 1-axis bias
+    Case("LSTM", {"units": 3, "bias_initializer": "identity"}, (4, 2)),  # LSTM's biases have 1 axis, forget bias or not
+    Case("SimpleRNN", {"units": 3, "bias_initializer": "orthogonal"}, (4, 2)),
+], ids=lambda c: c.id)
+def test_initializers_keras_cannot_draw_are_refused_by_both(case):
+    check_case(case)
+    with pytest.raises(nb.LayerConfigError, match="bias_initializer: .* draws only weights of"):
+        ours_model(case)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if len(c.input_shape) == 2 and c.settings["units"] > 0
@@ -305,8 +332,7 @@ def test_features_differ_from_the_built_shape():
 
 # --- Keras's other arguments: defaults only ------------------------------------------------------------------------
 @pytest.mark.parametrize("kind,arguments", [
-    ("SimpleRNN", {"return_state": True}), ("LSTM", {"stateful": True}),
-    ("LSTM", {"kernel_initializer": "he_normal"}), ("GRU", {"recurrent_initializer": "glorot_uniform"}),
+    ("SimpleRNN", {"return_state": True}), ("LSTM", {"stateful": True}), ("GRU", {"recurrent_regularizer": "l1"}),
     ("SimpleRNN", {"kernel_regularizer": "l2"}), ("LSTM", {"use_cudnn": True}),
 ])
 def test_non_default_keras_arguments_are_refused(kind, arguments):
@@ -329,6 +355,9 @@ def test_default_keras_arguments_are_accepted():
                     recurrent_initializer=keras.initializers.Orthogonal(seed=9))
     assert nb.model_from_json(theirs.to_json(), seed=0).count_params() == theirs.count_params()
     assert nb.SimpleRNN(2, "relu", False).values == {"units": 2, "activation": "relu", "use_bias": False,
+                                                   "kernel_initializer": nb_init.GlorotUniform(),
+                                                   "recurrent_initializer": nb_init.Orthogonal(),
+                                                   "bias_initializer": nb_init.Zeros(),
                                                    "return_sequences": False, "go_backwards": False, "dropout": 0.0,
                                                    "recurrent_dropout": 0.0, "unroll": False}
 

@@ -14,6 +14,8 @@ import numpy as np
 
 from .activations import ACTIVATIONS, canonical_name
 from .errors import LayerConfigError, LimitError
+from .initializers import NAMES as INITIALIZER_NAMES
+from .initializers import Initializer, from_text, get_initializer
 
 
 def _is_int(value) -> bool:
@@ -342,3 +344,58 @@ class ActivationName(Setting):
     @property
     def allowed(self) -> str:
         return "an activation name; swish and hard_swish are stored as silu and hard_silu"
+
+
+@dataclass(frozen=True)
+class Init(Setting):
+    """A Keras initializer argument (kernel_initializer, bias_initializer, ...): its canonical value is the Initializer
+    (immutable, compared by value). Written in JSON as Keras serializes it; read from Keras's config dict or a name.
+    An editor shows and takes it as text: a Keras name (`he_normal`) or a class with its arguments
+    (`VarianceScaling(scale=2.0, mode="fan_out", distribution="truncated_normal")`), parsed from literals only.
+
+    `default` may be given as a Keras name; it is kept as the Initializer it names. `ndim` is the number of axes of the
+    weight it draws, when the kind fixes it (a bias: 1): an initializer Keras cannot draw at that rank (Identity needs
+    2 axes, Orthogonal at least 2) is refused when the layer is made, as Keras fails when it builds the weight."""
+
+    ndim: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "default", get_initializer(self.default, self.name))
+
+    def check(self, value):
+        initializer = get_initializer(value, self.name)
+        if self.ndim is not None and not initializer.fits_rank(self.ndim):
+            raise LayerConfigError(rank_refusal(self.name, initializer, self.ndim))
+        return initializer
+
+    def to_json(self, value):
+        return value.to_keras()
+
+    def from_json(self, data):
+        return self.check(data)
+
+    def format_text(self, value) -> str:
+        return value.text()
+
+    def parse_text(self, text: str):
+        initializer = from_text(text, self.name)
+        return self.check(initializer)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return INITIALIZER_NAMES
+
+    @property
+    def allowed(self) -> str:
+        return ("a Keras initializer: " + ", ".join(n for n in INITIALIZER_NAMES if n != "constant") +
+                ", or one with arguments: Constant(value=0.5), RandomNormal(mean=0.0, stddev=0.05), "
+                "RandomUniform(minval=-0.05, maxval=0.05), TruncatedNormal(mean=0.0, stddev=0.05), "
+                "VarianceScaling(scale=2.0, mode=\"fan_out\", distribution=\"truncated_normal\"), Orthogonal(gain=1.0), "
+                "Identity(gain=1.0)")
+
+
+def rank_refusal(name: str, initializer: Initializer, ndim: int) -> str:
+    """Why `initializer`, given as `name`, cannot draw a weight of `ndim` axes (Keras fails when it builds the weight)."""
+    need = "exactly 2 axes (a matrix)" if initializer.keras_name == "Identity" else "at least 2 axes"
+    return (f"{name}: {initializer.keras_name} draws only weights of {need}, and this weight has {ndim}; Keras fails when "
+            "it builds the layer. Choose another initializer.")

@@ -9,9 +9,8 @@ import numpy as np
 
 from .. import activations
 from ..errors import LayerConfigError
-from ..initializers import zeros
 from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
-from ..settings import Axis, Setting, _ints_from_text, _is_int, _short
+from ..settings import Axis, Init, Setting, _ints_from_text, _is_int, _short
 from ..shapes import format_shape, times
 
 
@@ -406,21 +405,22 @@ _TORCH_PRELU = '''class ElementwisePReLU(nn.Module):
 class PReLU(_ElementwiseLayer):
     """max(x, 0) + alpha·min(x, 0) with a learned alpha per element (shared along `shared_axes`)."""
 
-    settings = (SharedAxes("shared_axes", None, "Axes along which one slope is shared (e.g. 1, 2 for one per channel "
-                                                "of an image); empty: one slope per element."),)
+    settings = (Init("alpha_initializer", "zeros", "How the slopes start (zeros: as relu until training)."),
+                SharedAxes("shared_axes", None, "Axes along which one slope is shared (e.g. 1, 2 for one per channel "
+                                                "of an image); empty: one slope per element."))
     description = "Like LeakyReLU, but the negative slope is learned: one per element, or shared along some axes."
     builds_at_init = False
     keras_extra_config = {
-        "alpha_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None},
         "alpha_regularizer": None,
         "alpha_constraint": None,
     }
 
     def __init__(self, *args, **kwargs):
-        if args:  # Keras's first positional argument is alpha_initializer, which netbuilder fixes at zeros
-            raise LayerConfigError("PReLU takes shared_axes by name (PReLU(shared_axes=[1, 2])): Keras's first "
-                                   "positional argument is alpha_initializer, which netbuilder keeps at Keras's zeros")
-        super().__init__(**kwargs)
+        if len(args) > 1:  # Keras's positional arguments: alpha_initializer, alpha_regularizer, alpha_constraint, shared_axes
+            raise LayerConfigError("PReLU takes alpha_initializer positionally and shared_axes by name "
+                                   "(PReLU(shared_axes=[1, 2])): Keras's second and third positional arguments are "
+                                   "alpha_regularizer and alpha_constraint")
+        super().__init__(*args, **kwargs)
 
     def _alpha_shape(self, shape) -> tuple[int, ...] | None:
         """Keras's build: input_shape[1:] with `param_shape[i - 1] = 1` for each shared axis i (None: out of range)."""
@@ -445,8 +445,21 @@ class PReLU(_ElementwiseLayer):
                 f"{shape[axis]} there has no slope for some positions.")
 
     def check_shape(self, shape, name: str) -> Problem | None:
-        if self._alpha_shape(shape) is not None:
-            return None
+        alpha = self._alpha_shape(shape)
+        if alpha is not None:
+            why = self.alpha_initializer.rank_problem(alpha)
+            if why is None:
+                return None
+            return Problem(
+                f"an input with {'3' if self.alpha_initializer.keras_name == 'Identity' else '3 or more'} axes",
+                f"Layer {name!r} (PReLU) starts its slopes with {self.alpha_initializer.keras_name}, which cannot draw "
+                f"slopes of shape {format_shape(alpha)}.",
+                f"PReLU's slopes have the input's shape without the batch axis ({len(alpha)} axes here); "
+                f"{self.alpha_initializer.keras_name} draws only matrices"
+                f"{'' if self.alpha_initializer.keras_name == 'Identity' else ' or more axes'}. Choose another "
+                "alpha_initializer (zeros, Keras's default).",
+                why,
+            )
         bad = next(i for i in self.shared_axes if not -(len(shape) - 1) <= i - 1 < len(shape) - 1)
         return Problem(
             f"an input with an axis {bad}",
@@ -457,6 +470,10 @@ class PReLU(_ElementwiseLayer):
         )
 
     def suggest_fixes(self, shape, problem, context) -> list:
+        alpha = self._alpha_shape(shape)
+        if alpha is not None and self.alpha_initializer.rank_problem(alpha):
+            return [context.set_setting("alpha_initializer", self.settings[0].default,
+                                        description=f"start the slopes of {context.name} at zeros (Keras's default)")]
         fixes = [context.set_setting("shared_axes", None, description=f"share no axes (one slope per element of {context.name})")]
         kept = tuple(i for i in self.shared_axes or () if -(len(shape) - 1) <= i - 1 < len(shape) - 1)
         if kept:
@@ -466,7 +483,7 @@ class PReLU(_ElementwiseLayer):
         return fixes
 
     def weight_specs(self, shape) -> list[WeightSpec]:
-        return [WeightSpec("alpha", self._alpha_shape(shape), zeros)]
+        return [WeightSpec("alpha", self._alpha_shape(shape), self.alpha_initializer)]
 
     def formula(self, shape) -> str:
         alpha = self._alpha_shape(shape)
@@ -516,8 +533,9 @@ class PReLU(_ElementwiseLayer):
         return text + f". The shape {format_shape(shape)} is unchanged."
 
     def keras_code(self) -> CodePart:
+        init = "" if self.alpha_initializer == self.settings[0].default else f"alpha_initializer={self.alpha_initializer!r}, "
         shared = "" if self.shared_axes is None else f"shared_axes={list(self.shared_axes)}, "
-        return CodePart(f"keras.layers.PReLU({shared}name={self.name!r})")
+        return CodePart(f"keras.layers.PReLU({init}{shared}name={self.name!r})")
 
     def torch_code(self, shape) -> list[CodePart]:
         alpha = self._weights[0] if self._weights else np.zeros(self._alpha_shape(shape), np.float32)

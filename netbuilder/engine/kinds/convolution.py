@@ -13,10 +13,9 @@ import numpy as np
 
 from .. import activations
 from ..errors import LayerConfigError
-from ..initializers import glorot_uniform, zeros
 from ..layer import MICROSECOND, CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
-from ..settings import ActivationName, Bool, DataFormat, Int, Ints
+from ..settings import ActivationName, Bool, DataFormat, Init, Int, Ints
 from ..shapes import format_shape, times
 from .common import activation_step_cost, return_sequences_fixes, torch_activation
 from .windows import (Padding, axis_arithmetic, channel_axis, cropped, offset_slices, out_size, padded, pads, span,
@@ -74,9 +73,6 @@ class _Conv(Layer):
     rank = 2
     group = "Convolution"
     keras_extra_config = {
-        "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform",
-                               "config": {"seed": None, "input_axes": None, "output_axes": None}, "registered_name": None},
-        "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None},
         "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
         "kernel_constraint": None, "bias_constraint": None,
     }
@@ -213,8 +209,8 @@ class _Conv(Layer):
     # --- weights --------------------------------------------------------------------------------
     def weight_specs(self, shape) -> list[WeightSpec]:
         channels = self._split(shape)[1]
-        specs = [WeightSpec("kernel", (*self.kernel_size, channels, self.filters), glorot_uniform)]
-        return specs + ([WeightSpec("bias", (self.filters,), zeros)] if self.use_bias else [])
+        specs = [WeightSpec("kernel", (*self.kernel_size, channels, self.filters), self.kernel_initializer)]
+        return specs + ([WeightSpec("bias", (self.filters,), self.bias_initializer)] if self.use_bias else [])
 
     def formula(self, shape) -> str:
         """`3×3×1×8 + 8 = 80` (or `3×3×1×8 = 72` without bias)."""
@@ -397,7 +393,7 @@ class _Conv(Layer):
 
     def keras_code(self) -> CodePart:
         args = [f"{self.filters}", f"kernel_size={self.kernel_size}"]
-        for setting in ("strides", "padding", "dilation_rate", "activation", "use_bias"):
+        for setting in ("strides", "padding", "dilation_rate", "activation", "use_bias", "kernel_initializer", "bias_initializer"):
             spec = next(s for s in self.settings if s.name == setting)
             if self.values[setting] != spec.default:
                 args.append(f"{setting}={self.values[setting]!r}")
@@ -440,6 +436,9 @@ def _conv_settings(rank: int) -> tuple:
         Groups("groups", 1, "Only 1: an ordinary convolution (grouped convolutions are not supported).", high=MAX_UNITS),
         ConvActivation("activation", "linear", "Applied to every output value."),
         Bool("use_bias", True, "Add one learned number per filter."),
+        Init("kernel_initializer", "glorot_uniform", "How the kernel's weights start (drawn from the model's seed).",
+             ndim=rank + 2),
+        Init("bias_initializer", "zeros", "How the biases start.", ndim=1),
     )
 
 

@@ -7,10 +7,9 @@ import math
 import numpy as np
 
 from .. import activations
-from ..initializers import glorot_uniform, zeros
 from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
-from ..settings import ActivationName, Bool, Int
+from ..settings import ActivationName, Bool, Init, Int
 from ..shapes import format_shape, times
 from .common import activation_step_cost, torch_activation
 
@@ -33,12 +32,11 @@ class Dense(Layer):
         Int("units", 16, "Size of the output's last axis: one output per unit at every position.", required=True, high=MAX_UNITS),
         ActivationName("activation", "linear", "Applied to every output value (glu halves the units)."),
         Bool("use_bias", True, "Add one learned number per unit."),
+        Init("kernel_initializer", "glorot_uniform", "How the kernel's weights start (drawn from the model's seed).", ndim=2),
+        Init("bias_initializer", "zeros", "How the biases start.", ndim=1),
     )
     description = "A weighted sum of the last axis, one kernel reused at every other position."
     keras_extra_config = {
-        "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform",
-                               "config": {"seed": None, "input_axes": None, "output_axes": None}, "registered_name": None},
-        "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None},
         "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None, "bias_constraint": None,
         "quantization_config": None,
     }
@@ -100,8 +98,8 @@ class Dense(Layer):
 
     # --- weights --------------------------------------------------------------------------------
     def weight_specs(self, shape) -> list[WeightSpec]:
-        specs = [WeightSpec("kernel", (shape[-1], self.units), glorot_uniform)]
-        return specs + ([WeightSpec("bias", (self.units,), zeros)] if self.use_bias else [])
+        specs = [WeightSpec("kernel", (shape[-1], self.units), self.kernel_initializer)]
+        return specs + ([WeightSpec("bias", (self.units,), self.bias_initializer)] if self.use_bias else [])
 
     def formula(self, shape) -> str:
         """`2×16 + 16 = 48` (or `2×16 = 32` without bias)."""
@@ -178,9 +176,13 @@ class Dense(Layer):
                 f"{times(per_sample[:-1])} leading positions each reuse it → {format_shape(output_shape)}.")
 
     def keras_code(self) -> CodePart:
+        # initializers other than Keras's defaults are written too (the script sets the weights, but a model made from
+        # it and trained afresh starts as this one was declared)
+        extra = "".join(f", {s.name}={self.values[s.name]!r}" for s in self.settings[3:] if self.values[s.name] != s.default)
         if self.activation != "glu":
-            return CodePart(f"keras.layers.Dense({self.units}, activation={self.activation!r}, use_bias={self.use_bias}, name={self.name!r})")
-        return CodePart(f"GluDense({self.units}, activation='glu', use_bias={self.use_bias}, name={self.name!r})",
+            return CodePart(f"keras.layers.Dense({self.units}, activation={self.activation!r}, use_bias={self.use_bias}{extra}, "
+                            f"name={self.name!r})")
+        return CodePart(f"GluDense({self.units}, activation='glu', use_bias={self.use_bias}{extra}, name={self.name!r})",
                         {"GluDense": _KERAS_GLU})
 
     def torch_code(self, shape) -> list[CodePart]:

@@ -20,10 +20,9 @@ import numpy as np
 
 from .. import activations
 from ..errors import LayerConfigError
-from ..initializers import glorot_uniform, zeros
 from ..layer import ELEMENTWISE_WEIGHT, MICROSECOND, CodePart, Cost, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
-from ..settings import Bool, DataFormat, Int, Ints
+from ..settings import Bool, DataFormat, Init, Int, Ints
 from ..shapes import format_shape, times
 from .common import activation_step_cost, torch_activation
 from .convolution import _AXIS_NAMES, ConvActivation, _Conv
@@ -70,20 +69,10 @@ def _expands(channels: int, multiplier: int, window: int) -> bool:
 
 
 # --- Keras arguments netbuilder takes only at their defaults -------------------------------------------------------
-_INITIALIZERS = {"glorot_uniform": ("GlorotUniform", "glorot_uniform"), "zeros": ("Zeros", "zeros")}
-_INITIALIZER_CONFIG = {
-    "glorot_uniform": {"module": "keras.initializers", "class_name": "GlorotUniform",
-                       "config": {"seed": None, "input_axes": None, "output_axes": None}, "registered_name": None},
-    "zeros": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None},
-}
-
-
-def keras_only_arguments(*weights: str, kernel_initializers=("glorot_uniform",)) -> dict:
-    """Keras's initializer, regularizer and constraint arguments of a layer whose weights are `weights` (bias last),
-    in Keras's order, each with the only value netbuilder takes: {argument: default}."""
-    names = [f"{w}_initializer" for w in weights]
-    defaults = dict(zip(names, (*kernel_initializers, "zeros")))
-    defaults.update({f"{w}_regularizer": None for w in weights[:-1]})
+def keras_only_arguments(*weights: str) -> dict:
+    """Keras's regularizer and constraint arguments of a layer whose weights are `weights` (bias last), in Keras's
+    order, each with the only value netbuilder takes (None). The initializers are settings (`Init`)."""
+    defaults = {f"{w}_regularizer": None for w in weights[:-1]}
     defaults.update({f"{weights[-1]}_regularizer": None, "activity_regularizer": None})
     defaults.update({f"{w}_constraint": None for w in weights})
     return defaults
@@ -91,28 +80,22 @@ def keras_only_arguments(*weights: str, kernel_initializers=("glorot_uniform",))
 
 def keras_only_config(keras_only: dict) -> dict:
     """The constant config keys Keras writes for the arguments taken at their defaults."""
-    return {k: None if v is None else _INITIALIZER_CONFIG[v] for k, v in keras_only.items()}
+    return dict(keras_only)
 
 
-def _is_default(value, default) -> bool:
-    if default is None:
-        return value is None
-    names = _INITIALIZERS[default]
-    if isinstance(value, str):
-        return value in names
-    if isinstance(value, dict) and value.get("class_name") in names:
-        config = value.get("config") or {}
-        # the initializer's seed is irrelevant: netbuilder draws every weight from the model's seed
-        return config.get("input_axes") is None and config.get("output_axes") is None and set(config) <= {
-            "seed", "input_axes", "output_axes"}
-    return False
+def initializer_settings(*weights: str, rank: int) -> tuple:
+    """The Init settings of a convolution's weights (bias last), in Keras's order with Keras's defaults; `rank` is the
+    number of spatial axes (a kernel has rank + 2 axes)."""
+    out = [Init(f"{w}_initializer", "glorot_uniform", f"How the {w} kernel's weights start (drawn from the model's seed).",
+                ndim=rank + 2) for w in weights[:-1]]
+    return (*out, Init(f"{weights[-1]}_initializer", "zeros", "How the biases start.", ndim=1))
 
 
 class KerasDefaults(Layer):
-    """A kind that takes Keras's initializer, regularizer and constraint arguments at their defaults only, by keyword
-    or in Keras's positional order after its own settings, and refuses any other value by name."""
+    """A kind that takes Keras's regularizer and constraint arguments at their defaults only (None), by keyword or in
+    Keras's positional order after its own settings, and refuses any other value by name."""
 
-    keras_only: ClassVar[dict] = {}  # argument → the one value taken (an initializer's name, or None)
+    keras_only: ClassVar[dict] = {}  # argument → the one value taken (None)
 
     def __init__(self, *args, name=None, input_shape=None, **kwargs):
         names = (*(s.name for s in self.settings), *self.keras_only)
@@ -130,11 +113,10 @@ class KerasDefaults(Layer):
     @classmethod
     def check_keras_only(cls, argument: str, value) -> None:
         default = cls.keras_only[argument]
-        if not _is_default(value, default):
+        if value is not default:
             raise LayerConfigError(
                 f"netbuilder's {cls.kind} supports {argument} only at its default ({default!r}); received "
-                f"{str(value)[:60]!r}: it acts only in training or on initial weights, which netbuilder draws as "
-                "Keras's defaults do")
+                f"{str(value)[:60]!r}: it acts only in training, which netbuilder does as Keras does without it")
 
     @classmethod
     def settings_from_config(cls, config: dict) -> dict:
@@ -491,7 +473,7 @@ _PADDING = ValidOrSame("padding", "valid", "valid: only positions where the kern
 _DEPTH_MULTIPLIER = Int("depth_multiplier", 1, "Kernels per input channel: the output has channels × this many channels.",
                         high=MAX_UNITS)
 _DEPTHWISE_ONLY = keras_only_arguments("depthwise", "bias")
-_SEPARABLE_ONLY = keras_only_arguments("depthwise", "pointwise", "bias", kernel_initializers=("glorot_uniform",) * 2)
+_SEPARABLE_ONLY = keras_only_arguments("depthwise", "pointwise", "bias")
 
 
 @register
@@ -508,6 +490,7 @@ class DepthwiseConv2D(_Depthwise):
         Ints("dilation_rate", (1, 1), "Spacing between kernel cells.", length=2),
         ConvActivation("activation", "linear", "Applied to every output value."),
         Bool("use_bias", True, "Add one learned number per output channel."),
+        *initializer_settings("depthwise", "bias", rank=2),
     )
     keras_only = _DEPTHWISE_ONLY
     keras_extra_config = keras_only_config(_DEPTHWISE_ONLY)
@@ -517,8 +500,8 @@ class DepthwiseConv2D(_Depthwise):
 
     def weight_specs(self, shape) -> list[WeightSpec]:
         channels = self._split(shape)[1]
-        specs = [WeightSpec("kernel", (*self.kernel_size, channels, self.depth_multiplier), glorot_uniform)]
-        return specs + ([WeightSpec("bias", (channels * self.depth_multiplier,), zeros)] if self.use_bias else [])
+        specs = [WeightSpec("kernel", (*self.kernel_size, channels, self.depth_multiplier), self.depthwise_initializer)]
+        return specs + ([WeightSpec("bias", (channels * self.depth_multiplier,), self.bias_initializer)] if self.use_bias else [])
 
     def formula(self, shape) -> str:
         """`3×3×8×1 + 8 = 80`."""
@@ -569,9 +552,9 @@ class _Separable(_Depthwise):
     def weight_specs(self, shape) -> list[WeightSpec]:
         channels = self._split(shape)[1]
         m = self.depth_multiplier
-        specs = [WeightSpec("depthwise_kernel", (*self.kernel_size, channels, m), glorot_uniform),
-                 WeightSpec("pointwise_kernel", (*(1,) * self.rank, channels * m, self.filters), glorot_uniform)]
-        return specs + ([WeightSpec("bias", (self.filters,), zeros)] if self.use_bias else [])
+        specs = [WeightSpec("depthwise_kernel", (*self.kernel_size, channels, m), self.depthwise_initializer),
+                 WeightSpec("pointwise_kernel", (*(1,) * self.rank, channels * m, self.filters), self.pointwise_initializer)]
+        return specs + ([WeightSpec("bias", (self.filters,), self.bias_initializer)] if self.use_bias else [])
 
     def formula(self, shape) -> str:
         """`3×3×8×1 + 1×1×8×16 + 16 = 216`."""
@@ -661,6 +644,7 @@ def _separable_settings(rank: int) -> tuple:
         _DEPTH_MULTIPLIER,
         ConvActivation("activation", "linear", "Applied to every output value."),
         Bool("use_bias", True, "Add one learned number per filter."),
+        *initializer_settings("depthwise", "pointwise", "bias", rank=rank),
     )
 
 

@@ -12,13 +12,10 @@ import math
 import numpy as np
 
 from ..errors import Fix, InputDataError, LayerConfigError
-from ..initializers import random_uniform
 from ..layer import InputSpec, CodePart, Cost, Layer, WeightSpec, register
 from ..limits import MAX_UNITS
-from ..settings import Bool, Int
+from ..settings import Bool, Init, Int
 from ..shapes import format_shape, times
-
-_uniform = random_uniform(-0.05, 0.05)  # Keras's "uniform": RandomUniform(minval=-0.05, maxval=0.05)
 
 _TORCH_EMBEDDING = '''class KerasEmbedding(nn.Embedding):
     """Keras's Embedding on a float32 input holding whole-number indices (torch looks them up as int64)."""
@@ -39,6 +36,8 @@ class Embedding(Layer):
         Int("input_dim", 1000, "How many different indices (words, tokens) there are: the table's rows, indices 0 to input_dim − 1.",
             required=True),
         Int("output_dim", 64, "The length of each learned vector: the size of the output's new last axis.", required=True, high=MAX_UNITS),
+        Init("embeddings_initializer", "uniform", "How the table starts (Keras's \"uniform\": RandomUniform from -0.05 to "
+             "0.05, drawn from the model's seed).", ndim=2),
         Bool("mask_zero", False, "Keras can treat index 0 as padding and mask it downstream; netbuilder has no masks, so it must stay off."),
     )
     group = "Core"
@@ -55,10 +54,11 @@ class Embedding(Layer):
         return [Fix("remove_layer", f"remove {context.names[before]}, so {context.name} receives the ids themselves", before)]
 
     def __init__(self, *args, input_length=None, **kwargs):
-        # Keras takes only input_dim and output_dim positionally before embeddings_initializer; input_length
-        # is Keras 2's argument, which Keras 3 accepts and ignores (with a deprecation warning)
-        if len(args) > 2:
-            raise LayerConfigError("Embedding takes input_dim and output_dim positionally; pass other settings by name")
+        # Keras takes input_dim, output_dim and embeddings_initializer positionally before embeddings_regularizer;
+        # input_length is Keras 2's argument, which Keras 3 accepts and ignores (with a deprecation warning)
+        if len(args) > 3:
+            raise LayerConfigError("Embedding takes input_dim, output_dim and embeddings_initializer positionally; pass "
+                                   "other settings by name")
         super().__init__(*args, **kwargs)
 
     def validate(self) -> None:
@@ -74,7 +74,7 @@ class Embedding(Layer):
 
     # --- weights --------------------------------------------------------------------------------
     def weight_specs(self, shape) -> list[WeightSpec]:
-        return [WeightSpec("embeddings", (self.input_dim, self.output_dim), _uniform)]
+        return [WeightSpec("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)]
 
     def formula(self, shape) -> str:
         """`1000×64 = 64,000`: one row of output_dim numbers per index."""
@@ -157,11 +157,7 @@ class Embedding(Layer):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        extra = {
-            "embeddings_initializer": {"module": "keras.initializers", "class_name": "RandomUniform",
-                                       "config": {"seed": None, "minval": -0.05, "maxval": 0.05}, "registered_name": None},
-            "embeddings_regularizer": None, "activity_regularizer": None, "embeddings_constraint": None,
-        }
+        extra = {"embeddings_regularizer": None, "activity_regularizer": None, "embeddings_constraint": None}
         mask_zero = config.pop("mask_zero")  # Keras's order: the initializer and regularizers come before mask_zero
         return {**config, **extra, "mask_zero": mask_zero, "quantization_config": None}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from ..errors import LayerConfigError
 from ..initializers import Constant
 from ..layer import CodePart, Cost, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
@@ -53,6 +54,13 @@ class LayerScale(Layer):
     )
     group = "Normalisation"
     description = "Multiplies each channel by its own learned factor, starting small (ConvNeXt's LayerScale)."
+
+    def validate(self) -> None:
+        try:
+            Constant(self.init_values)  # within ±1e30, as every initializer's number: gamma stays finite in float32
+        except LayerConfigError:
+            raise LayerConfigError(f"init_values must be a number from -1e30 to 1e30 (gamma starts there, in float32); "
+                                   f"received {self.init_values:g}") from None
 
     # --- shapes ---------------------------------------------------------------------------------
     def check_shape(self, shape, name: str) -> Problem | None:

@@ -14,12 +14,9 @@ import numpy as np
 
 from ..errors import LayerConfigError
 from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
-from ..settings import Axes, Axis, Bool, Float
+from ..settings import Axes, Axis, Bool, Float, Init, rank_refusal
 from ..shapes import format_shape, times
-from ..initializers import ones, zeros
 
-_ZEROS = {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None}
-_ONES = {"module": "keras.initializers", "class_name": "Ones", "config": {}, "registered_name": None}
 _BATCH_AXIS_KERAS = ("Shapes used to initialize variables must be fully-defined (no `None` dimensions). "
                      "Received: shape={shape} for variable path='sequential/{name}/{weight}'")
 
@@ -114,12 +111,16 @@ class BatchNormalization(Layer):
         Float("epsilon", 0.001, "Added to the variance so it is never divided by zero.", low=0.0, low_open=True),
         Bool("center", True, "Add a learned offset β (beta)."),
         Bool("scale", True, "Multiply by a learned scale γ (gamma)."),
+        Init("beta_initializer", "zeros", "How the offsets β start.", ndim=1),
+        Init("gamma_initializer", "ones", "How the scales γ start.", ndim=1),
+        Init("moving_mean_initializer", "zeros", "How the moving mean starts (what inference uses before training).", ndim=1),
+        Init("moving_variance_initializer", "ones", "How the moving variance starts (what inference uses before training).",
+             ndim=1),
     )
     group = "Normalisation"
     description = "Normalises each feature with batch statistics in training and learned moving averages at inference."
     keras_extra_config = {
-        "beta_initializer": _ZEROS, "gamma_initializer": _ONES, "moving_mean_initializer": _ZEROS,
-        "moving_variance_initializer": _ONES, "beta_regularizer": None, "gamma_regularizer": None,
+        "beta_regularizer": None, "gamma_regularizer": None,
         "beta_constraint": None, "gamma_constraint": None, "synchronized": False, "renorm": False,
         "renorm_clipping": None, "renorm_momentum": 0.99,
     }
@@ -186,8 +187,7 @@ class BatchNormalization(Layer):
 
     def weight_specs(self, shape) -> list[WeightSpec]:
         size = (shape[self.axis],)
-        init = {"gamma": ones, "beta": zeros, "moving_mean": zeros, "moving_variance": ones}
-        return [WeightSpec(n, size, init[n], trainable=not n.startswith("moving")) for n in self._names()]
+        return [WeightSpec(n, size, self.values[f"{n}_initializer"], trainable=not n.startswith("moving")) for n in self._names()]
 
     def formula(self, shape) -> str:
         """`4×64 = 256 (128 trainable)`: gamma, beta, moving mean and variance, one each per feature."""
@@ -316,20 +316,27 @@ class LayerNormalization(Layer):
         Float("epsilon", 0.001, "Added to the variance so it is never divided by zero.", low=0.0, low_open=True),
         Bool("center", True, "Add a learned offset β (beta)."),
         Bool("scale", True, "Multiply by a learned scale γ (gamma)."),
+        Init("beta_initializer", "zeros", "How the offsets β start."),
+        Init("gamma_initializer", "ones", "How the scales γ start."),
         Bool("rms_scaling", False, "Deprecated in Keras: divide by the standard deviation without centering, then ·γ (no β)."),
     )
     group = "Normalisation"
     description = "Normalises each sample on its own over the last axis (or given axes), then scales and shifts."
     keras_extra_config = {
-        "beta_initializer": _ZEROS, "gamma_initializer": _ONES, "beta_regularizer": None, "gamma_regularizer": None,
-        "beta_constraint": None, "gamma_constraint": None,
+        "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None, "gamma_constraint": None,
     }
     keeps_shape = True
 
     def __init__(self, *args, **kwargs):
-        if len(args) > 4:  # Keras takes rms_scaling by keyword only; its fifth positional is beta_initializer
-            raise LayerConfigError("LayerNormalization takes axis, epsilon, center and scale positionally; pass rms_scaling=... by name")
+        if len(args) > 6:  # Keras takes rms_scaling by keyword only; its seventh positional is beta_regularizer
+            raise LayerConfigError("LayerNormalization takes axis, epsilon, center, scale, beta_initializer and "
+                                   "gamma_initializer positionally; pass rms_scaling=... by name")
         super().__init__(*args, **kwargs)
+
+    def validate(self) -> None:
+        for name in ("beta_initializer", "gamma_initializer"):  # gamma and beta have one axis per normalised axis
+            if not self.values[name].fits_rank(len(self.axes)):
+                raise LayerConfigError(rank_refusal(name, self.values[name], len(self.axes)))
 
     @property
     def axes(self) -> tuple[int, ...]:
@@ -409,7 +416,7 @@ class LayerNormalization(Layer):
 
     def weight_specs(self, shape) -> list[WeightSpec]:
         size = self._weight_shape(shape)
-        return [WeightSpec(n, size, ones if n == "gamma" else zeros) for n in self._names()]
+        return [WeightSpec(n, size, self.values[f"{n}_initializer"]) for n in self._names()]
 
     def formula(self, shape) -> str:
         """`2×64 = 128` (gamma and beta, one per position of the normalised axes)."""

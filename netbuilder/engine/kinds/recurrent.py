@@ -10,16 +10,17 @@ returns outputs in that (processing) order, as Keras does.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from .. import activations
 from ..errors import LayerConfigError
-from ..initializers import Initializer, glorot_uniform, ones, orthogonal, zeros
+from ..initializers import Initializer, ones
 from ..layer import ELEMENTWISE_WEIGHT, MICROSECOND, CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
-from ..settings import ActivationName, Bool, Float, Int
+from ..settings import ActivationName, Bool, Float, Init, Int, rank_refusal
 from ..shapes import format_shape, times
 from .common import activation_step_cost, return_sequences_fixes, return_sequences_source, torch_activation
 
@@ -36,11 +37,6 @@ _CHUNK = 2048  # values per call of an activation not applied in place: its temp
 
 
 # --- Keras arguments netbuilder takes only at their defaults -------------------------------------------------
-_INITIALIZER_NAMES = {
-    "kernel_initializer": ("GlorotUniform", "glorot_uniform"),
-    "recurrent_initializer": ("Orthogonal", "orthogonal"),
-    "bias_initializer": ("Zeros", "zeros"),
-}
 _WHY = {
     "return_state": "a Sequential model passes on one tensor; the final states would be extra outputs",
     "stateful": "netbuilder starts every batch from a zero state",
@@ -52,7 +48,7 @@ _WHY = {
 
 def _keras_only_defaults(kind: str) -> dict:
     """Keras arguments of `kind` that netbuilder does not model, with the value it accepts for each."""
-    out = {name: names[1] for name, names in _INITIALIZER_NAMES.items()}
+    out = {}
     out.update({f"{w}_{r}": None for w in ("kernel", "recurrent", "bias") for r in ("regularizer", "constraint")})
     out.update(activity_regularizer=None, seed=None, return_state=False, stateful=False, zero_output_for_mask=False)
     if kind in ("LSTM", "GRU"):
@@ -61,16 +57,6 @@ def _keras_only_defaults(kind: str) -> dict:
 
 
 def _is_default(argument: str, value) -> bool:
-    if argument in _INITIALIZER_NAMES:
-        names = _INITIALIZER_NAMES[argument]
-        if isinstance(value, str):
-            return value in names
-        if isinstance(value, dict) and value.get("class_name") in names:
-            config = value.get("config") or {}
-            # the initializer's seed is irrelevant: netbuilder draws every weight from the model's seed
-            return (config.get("gain", 1.0) == 1.0 and config.get("input_axes") is None
-                    and config.get("output_axes") is None)
-        return False
     if argument == "seed":  # seeds only dropout, which netbuilder does not train
         return value is None or (isinstance(value, int) and not isinstance(value, bool))
     if argument == "use_cudnn":
@@ -85,8 +71,8 @@ def _is_default(argument: str, value) -> bool:
 def _check_keras_only(kind: str, argument: str, value) -> None:
     if not _is_default(argument, value):
         default = _keras_only_defaults(kind)[argument]
-        why = _WHY.get(argument, "it acts only in training or on initial weights, which netbuilder draws as Keras's defaults do"
-                       if argument.endswith(("initializer", "regularizer", "constraint")) else "")
+        why = _WHY.get(argument, "it acts only in training, which netbuilder does as Keras does without it"
+                       if argument.endswith(("regularizer", "constraint")) else "")
         raise LayerConfigError(f"netbuilder's {kind} supports {argument} only at its default ({default!r}); "
                                f"received {str(value)[:60]!r}: {why}")
 
@@ -325,11 +311,12 @@ class _Recurrent(Layer):
 
     # --- weights ----------------------------------------------------------------------------------------
     def bias_spec(self) -> WeightSpec:
-        return WeightSpec("bias", (self.gates * self.units,), zeros)
+        return WeightSpec("bias", (self.gates * self.units,), self.bias_initializer)
 
     def weight_specs(self, shape) -> list[WeightSpec]:
         g = self.gates * self.units
-        specs = [WeightSpec("kernel", (shape[-1], g), glorot_uniform), WeightSpec("recurrent_kernel", (self.units, g), orthogonal)]
+        specs = [WeightSpec("kernel", (shape[-1], g), self.kernel_initializer),
+                 WeightSpec("recurrent_kernel", (self.units, g), self.recurrent_initializer)]
         return specs + ([self.bias_spec()] if self.use_bias else [])
 
     def formula(self, shape) -> str:
@@ -534,6 +521,12 @@ _RECURRENT_ACTIVATION = ActivationName("recurrent_activation", "sigmoid", "Appli
 _USE_BIAS = Bool("use_bias", True, "Add learned biases to the gates.")
 _RETURN_SEQUENCES = Bool("return_sequences", False, "Output every step (steps, units) instead of only the last step (units).")
 _GO_BACKWARDS = Bool("go_backwards", False, "Read the steps from last to first; outputs come in that reading order.")
+_INITIALIZERS = (
+    Init("kernel_initializer", "glorot_uniform", "How the input kernel's weights start (drawn from the model's seed).", ndim=2),
+    Init("recurrent_initializer", "orthogonal", "How the recurrent kernel's weights start (Keras's default: orthogonal).",
+         ndim=2),
+    Init("bias_initializer", "zeros", "How the biases start.", ndim=1),
+)
 
 
 class _Rate(Float):
@@ -554,15 +547,8 @@ _DROPOUT, _RECURRENT_DROPOUT, _UNROLL = (
                                     "does not train it."),
     Bool("unroll", False, "Keras unrolls the loop over steps (faster for short sequences there); the same numbers."),
 )
-_INIT_CONFIG = {
-    "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform",
-                           "config": {"seed": None, "input_axes": None, "output_axes": None}, "registered_name": None},
-    "recurrent_initializer": {"module": "keras.initializers", "class_name": "Orthogonal",
-                              "config": {"seed": None, "gain": 1.0}, "registered_name": None},
-    "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None},
-}
 _COMMON_CONFIG = {
-    "return_state": False, "stateful": False, "zero_output_for_mask": False, **_INIT_CONFIG,
+    "return_state": False, "stateful": False, "zero_output_for_mask": False,
     "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
     "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
 }
@@ -577,7 +563,8 @@ class SimpleRNN(_Recurrent):
     train_call_microseconds = 30  # forward_train and backward of a step whatever the batch (measured at batch 1)
     train_loop_factor = 5  # its step is so short that backward's calls weigh more (measured 4-5 times predict's)
 
-    settings = (_UNITS, _ACTIVATION, _USE_BIAS, _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES, _GO_BACKWARDS, _UNROLL)
+    settings = (_UNITS, _ACTIVATION, _USE_BIAS, *_INITIALIZERS, _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES, _GO_BACKWARDS,
+                _UNROLL)
     keras_args = ("units", "activation", "use_bias", *_REGULARIZING, "return_sequences", "return_state",
                   "go_backwards", "stateful", "unroll", "seed")
     description = "Reads a sequence step by step: each output is activation(x·W + h·U + b) of the step before's output."
@@ -631,18 +618,24 @@ class SimpleRNN(_Recurrent):
         return f"nn.RNN({n}, {u}, nonlinearity={self.activation!r}, bias={self.use_bias}, batch_first=True)", weights
 
 
-class _ForgetBias(Initializer):
-    """Keras's LSTM bias with unit_forget_bias: zeros, except ones for the forget gate."""
+@dataclass(frozen=True, repr=False)
+class ForgetBias(Initializer):
+    """Keras's LSTM bias with unit_forget_bias (LSTMCell.build): bias_initializer((units,)), ones((units,)) for the
+    forget gate, then bias_initializer((2·units,)), joined — each part drawn afresh from the same seed, as Keras's
+    initializer draws with its one integer seed at each call."""
 
-    def __call__(self, shape, seed=0):
+    keras_name = "ForgetBias"  # not a Keras class: made by the LSTM from its bias_initializer, never serialized
+    inner: Initializer = ones
+
+    def draw(self, shape, seed):
         u = shape[0] // 4
-        return np.concatenate([np.zeros(u), np.ones(u), np.zeros(2 * u)]).astype(np.float32)
+        return np.concatenate([self.inner((u,), seed), ones((u,), seed), self.inner((2 * u,), seed)])
 
     def cost(self, shape):
-        return ones.cost(shape)[0], 8 * shape[0]  # float64 parts, joined and rounded
-
-
-_lstm_bias = _ForgetBias()
+        u = shape[0] // 4
+        first, second = self.inner.cost((u,)), self.inner.cost((2 * u,))
+        # the parts (4·units float32) beside the joined weight, and the larger draw's temporaries
+        return first[0] + second[0] + ones.cost(shape)[0], max(first[1], second[1]) + 16 * u
 
 
 @register
@@ -652,8 +645,8 @@ class LSTM(_Recurrent):
 
     gates = 4
     step_microseconds = 8
-    settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS,
-                Bool("unit_forget_bias", True, "Start the forget gate's bias at ones (Keras's default), not zeros."),
+    settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS, *_INITIALIZERS,
+                Bool("unit_forget_bias", True, "Start the forget gate's bias at ones (Keras's default), not at bias_initializer's."),
                 _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES, _GO_BACKWARDS, _UNROLL)
     keras_args = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer",
                   "bias_initializer", "unit_forget_bias", *_REGULARIZING[3:], "seed", "return_sequences", "return_state",
@@ -663,7 +656,8 @@ class LSTM(_Recurrent):
     state_words = "a memory cell and an output state"
 
     def bias_spec(self) -> WeightSpec:
-        return WeightSpec("bias", (4 * self.units,), _lstm_bias if self.unit_forget_bias else zeros)
+        init = ForgetBias(self.bias_initializer) if self.unit_forget_bias else self.bias_initializer
+        return WeightSpec("bias", (4 * self.units,), init)
 
     kept_per_step = property(lambda self: 12 * self.units)  # h and c before, 4 gates before and after, c, act(c)
 
@@ -752,17 +746,25 @@ class GRU(_Recurrent):
     train_call_microseconds = 60  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     gates = 3
-    settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS, _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES,
-                _GO_BACKWARDS, _UNROLL, Bool("reset_after", True, "Apply the reset gate after the recurrent matmul (Keras 3 and cuDNN's way; "
+    settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS, *_INITIALIZERS[:2],
+                Init("bias_initializer", "zeros", "How the biases start (two rows with reset_after).", ndim=None),
+                _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES, _GO_BACKWARDS, _UNROLL,
+                Bool("reset_after", True, "Apply the reset gate after the recurrent matmul (Keras 3 and cuDNN's way; "
                                           "two bias rows) instead of before it."))
     keras_args = ("units", "activation", "recurrent_activation", "use_bias", *_REGULARIZING, "seed", "return_sequences",
                   "return_state", "go_backwards", "stateful", "unroll", "reset_after", "use_cudnn")
     description = "Gated recurrent unit: like LSTM with two gates and no separate memory cell, so fewer parameters."
     keras_extra_config = {**_COMMON_CONFIG, "seed": None}
 
+    def validate(self) -> None:
+        super().validate()
+        ndim = 2 if self.reset_after else 1  # the bias: one row per matmul with reset_after
+        if not self.bias_initializer.fits_rank(ndim):
+            raise LayerConfigError(rank_refusal("bias_initializer", self.bias_initializer, ndim))
+
     def bias_spec(self) -> WeightSpec:
         shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-        return WeightSpec("bias", shape, zeros)
+        return WeightSpec("bias", shape, self.bias_initializer)
 
     def bias_term(self) -> str:
         return f"2×{self.units:,}" if self.reset_after else f"{self.units:,}"

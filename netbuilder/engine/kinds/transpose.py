@@ -23,15 +23,14 @@ import numpy as np
 
 from .. import activations
 from ..errors import LayerConfigError
-from ..initializers import glorot_uniform, zeros
 from ..layer import MICROSECOND, CodePart, Cost, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
 from ..settings import Bool, DataFormat, Int, Ints, OptionalInts
 from ..shapes import format_shape, times
 from .common import activation_step_cost, torch_activation
 from .convolution import _AXIS_NAMES, ConvActivation, _Conv
-from .depthwise import (KerasDefaults, ValidOrSame, conv_keras_code, conv_label, keras_only_arguments, keras_only_config,
-                        rank_text, strided_add_ops)
+from .depthwise import (KerasDefaults, ValidOrSame, conv_keras_code, conv_label, initializer_settings, keras_only_arguments,
+                        keras_only_config, rank_text, strided_add_ops)
 from .windows import channel_axis, cropped, padded, span, spatial_axes, torch_layout, tuple_text, windows_view
 
 _ZERO = np.array(0.0, np.float32)
@@ -158,8 +157,8 @@ class _Transpose(KerasDefaults, _Conv):
     # --- weights -----------------------------------------------------------------------------------------------------
     def weight_specs(self, shape) -> list[WeightSpec]:
         channels = self._split(shape)[1]
-        specs = [WeightSpec("kernel", (*self.kernel_size, self.filters, channels), glorot_uniform)]
-        return specs + ([WeightSpec("bias", (self.filters,), zeros)] if self.use_bias else [])
+        specs = [WeightSpec("kernel", (*self.kernel_size, self.filters, channels), self.kernel_initializer)]
+        return specs + ([WeightSpec("bias", (self.filters,), self.bias_initializer)] if self.use_bias else [])
 
     def formula(self, shape) -> str:
         """`3×3×8×4 + 8 = 296` (kernel: window, filters, input channels)."""
@@ -379,6 +378,7 @@ def _transpose_settings(rank: int) -> tuple:
         Ints("dilation_rate", ones, "Spacing between kernel cells (only with strides 1).", length=rank),
         ConvActivation("activation", "linear", "Applied to every output value."),
         Bool("use_bias", True, "Add one learned number per filter."),
+        *initializer_settings("kernel", "bias", rank=rank),
     )
 
 

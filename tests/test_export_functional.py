@@ -160,6 +160,19 @@ def test_operations_and_a_custom_scale_layer():
     assert "        x2 = (x1 + 3.0)  # 'add' (Add)\n" in export.pytorch_code(ours)
 
 
+def test_a_sequential_inside_a_functional_model():
+    """A Sequential used as a layer: keras.Sequential([...]) in the Keras code, its modules in order in PyTorch's."""
+    stem = nb.Sequential([nb.Input((5,)), nb.Dense(4, activation="relu"), nb.Dense(3)], name="stem")
+    x = nb.Input((5,))
+    ours = nb.Model(x, nb.Dense(2)(stem(x)), seed=4)
+    check_model(ours, rand(3, 5))
+    assert "keras.Sequential([keras.Input(shape=(5,)), keras.layers.Dense(" in export.keras_code(ours)
+    y = nb.Input((5,))
+    inner = nb.Model(y, nb.Dense(2)(y), name="inner")  # a Functional inside another: said, not written
+    with pytest.raises(nb.LayerConfigError, match="a Functional inside another, cannot be written as code yet"):
+        export.keras_code(nb.Model(x, inner(x)))
+
+
 def two_in_two_out(structure: str):
     a, b = nb.Input((4,), name="left"), nb.Input((3, 2), name="right")
     ha = nb.Dense(6, activation="tanh")(a)

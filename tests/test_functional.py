@@ -240,3 +240,54 @@ def test_an_unused_input_is_kept_and_an_input_name_survives_json():
     assert [layer.name for layer in model.layers][:2] == ["spare", "aux"] or "spare" in [layer.name for layer in model.layers]
     read = nb.model_from_json(model.to_json())
     assert [layer.name for layer in read.layers] == [layer.name for layer in model.layers]
+
+
+# --- models used as layers -------------------------------------------------------------------------------------
+def nested_models(api):
+    """A Sequential stem and a Functional block inside a Functional model, written the same way in both."""
+    layers = api.layers if api is keras else api
+    stem = api.Sequential([api.Input((8, 8, 3)), layers.Conv2D(4, 2, strides=2), layers.LayerNormalization(epsilon=1e-6)],
+                          name="stem")
+    x = api.Input((8, 8, 3))
+    h = stem(x)
+    inner = api.Input((4, 4, 4))
+    block = api.Model(inner, layers.Dense(4)(inner), name="block")
+    y = layers.Add()([h, block(h), block(h)])  # the block called twice: one set of weights
+    return api.Model(x, layers.Dense(2)(layers.GlobalAveragePooling2D()(y)), name="outer")
+
+
+def test_models_used_as_layers_equal_keras(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    ours = nested_models(nb)
+    keras.backend.clear_session(free_memory=False)
+    theirs = nested_models(keras)
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]  # auto-names counted inside too
+    assert ours.count_params() == theirs.count_params() == 60 + 20 + 10
+    theirs.set_weights(ours.get_weights())
+    assert keras_summary(ours, 108) == keras_summary(theirs, 108)  # "stem (Sequential)", "block (Functional)" rows
+    x = np.random.default_rng(0).normal(size=(3, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    assert json.loads(ours.to_json())["config"]["layers"] == json.loads(theirs.to_json())["config"]["layers"]
+    back = nb.model_from_json(theirs.to_json())
+    back.set_weights(ours.get_weights())
+    np.testing.assert_allclose(back.predict(x), ours.predict(x), rtol=1e-6)
+    assert [layer.name for layer in back.layers[1].layers] == [layer.name for layer in theirs.layers[1].layers]
+
+
+def test_a_sequential_without_an_input_is_built_by_its_first_call():
+    stem = nb.Sequential([nb.Dense(3)], name="stem")
+    assert not stem.built
+    x = nb.Input((5,))
+    y = stem(x)
+    assert stem.built and stem.input_shape == (None, 5) and y.shape == (None, 3)
+    assert stem.predict(np.ones((2, 5), np.float32)).shape == (2, 3)  # called on data: predict, as Keras's model(x)
+
+
+def test_a_model_used_as_a_layer_takes_one_tensor_of_its_input_shape():
+    a, b = nb.Input((3,)), nb.Input((2,))
+    two = nb.Model([a, b], nb.concatenate([a, b]), name="two")
+    with pytest.raises(nb.IncompatibleShapeError, match="netbuilder uses a model as a layer when it has one of each"):
+        two(nb.Input((3,)))
+    one = nb.Model(a, nb.Dense(2)(a), name="one")
+    with pytest.raises(nb.IncompatibleShapeError, match=r"expects input of shape \(None, 3\), received \(None, 4\)"):
+        one(nb.Input((4,)))

@@ -61,6 +61,16 @@ def operations_and_custom_scale():
     return nb.Model(x, nb.Dense(1)(y), seed=8)
 
 
+def nested_models():
+    """A Sequential and a Functional model used as layers (keras.applications' ConvNeXt nests Sequentials)."""
+    stem = nb.Sequential([nb.Input((4,)), nb.Dense(6, activation="relu"), nb.Dense(5)], name="stem")
+    inner_in = nb.Input((5,))
+    block = nb.Model(inner_in, nb.Dense(5, activation="tanh")(inner_in), name="block")
+    x = nb.Input((4,))
+    h = stem(x)
+    return nb.Model(x, nb.Dense(1)(nb.add([h, block(h)])), seed=9)
+
+
 def data(model, n: int, seed: int):
     rng = np.random.default_rng(seed)
     xs = [rng.normal(size=(n, *t.shape[1:])).astype(np.float32) for t in model.inputs]
@@ -80,6 +90,7 @@ CASES = {  # name: (model maker, loss, loss_weights, metrics, optimizer (ours, K
                     (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 8, 3),
     "shared-merges": (shared_and_merges, "mse", None, ["mae"], (lambda: RMSprop(0.01), ("RMSprop", {"learning_rate": 0.01})), 6, 3),
     "operations": (operations_and_custom_scale, "mse", None, ["mae"], (lambda: Adam(0.01), ("Adam", {"learning_rate": 0.01})), 6, 2),
+    "nested-models": (nested_models, "mse", None, [], (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 6, 2),
     "broadcast-merges": (broadcast_merges, "mse", None, [], (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 4, 2),
 }
 

@@ -94,9 +94,10 @@ class Graph:
 
     def _name_layers(self) -> None:
         """Each layer's name as a fresh Keras session gives it: explicit names kept, the others counted per kind in the
-        order the layers were made (input_layer, input_layer_1; dense, dense_1, ...); one name used twice is refused."""
+        order the layers were made (input_layer, input_layer_1; dense, dense_1, ...), the layers inside a model used as
+        a layer counted too; one name used twice among this model's layers is refused."""
         counters: dict[str, int] = {}
-        for layer in sorted(self.layers, key=lambda layer: layer._created):
+        for layer in sorted(_with_nested(self.layers), key=lambda layer: layer._created):
             if layer._auto_named:
                 prefix = "input_layer" if isinstance(layer, InputLayer) else snake_case(layer.kind)
                 n = counters.get(prefix, 0)
@@ -127,6 +128,19 @@ class Graph:
                 return False
             previous = node.outputs[0]
         return previous is self.outputs[0]
+
+
+def _with_nested(layers: list[Layer]) -> list[Layer]:
+    """`layers` and, inside each model among them, its own layers (however deep), each once."""
+    found: dict[int, Layer] = {}
+    stack = list(layers)
+    while stack:
+        layer = stack.pop()
+        if id(layer) not in found:
+            found[id(layer)] = layer
+            if layer.is_model:
+                stack.extend(layer.named_layers())
+    return list(found.values())
 
 
 def _leaves(structure) -> list:

@@ -189,6 +189,8 @@ class Layer:
     builds_at_init: ClassVar[bool] = False  # Keras writes no build_config for it (Activation is built when made)
     takes_list: ClassVar[bool] = False  # called on a list of tensors (a merge): shapes and `call` get lists
     is_layer: ClassVar[bool] = True  # False: an operation (keras.ops), a call of the graph but not in model.layers
+    is_model: ClassVar[bool] = False  # a whole model used as a layer (Keras nests them: ConvNeXt's stem)
+    keras_first_node: ClassVar[int] = 0  # the node index Keras's JSON gives its first call (a Functional's own graph is 0)
     call_argument: ClassVar[str] = "inputs"  # the name of Keras's call's first argument (a call may pass it by keyword)
     keeps_values: ClassVar[bool] = False  # its output holds its input's values (rearranged, or zeros added): integers stay integers
     # Microseconds of one training step's forward_train and backward whatever the batch (their NumPy calls; measured at
@@ -217,18 +219,26 @@ class Layer:
             self.values[setting.name] = setting.check(given.get(setting.name, setting.default))
         self.__dict__.update(self.values)
         self.validate()
-        self.name = check_name(name)
-        self._auto_named = name is None
         self._declared_input_shape = None if input_shape is None else check_input_shape(input_shape)
-        self.built_shape: Shape | None = None  # the input shape its weights are (or will be) made for
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
         self._weights: list[np.ndarray] = []
+        self._start(name)
+
+    def _start(self, name) -> None:
+        """What every call of the graph has, a model used as a layer too: its name, and its calls."""
+        self.name = check_name(name)
+        self._auto_named = name is None
+        self.built_shape: Shape | None = None  # the input shape its weights are (or will be) made for
         self._inbound_nodes: list[Node] = []  # each call on symbolic tensors (a shared layer has several)
         self._created = next(_CREATED)  # a fresh Keras session names layers in the order they were made
 
     def validate(self) -> None:
         """Checks across settings (e.g. strides > 1 with dilation > 1); raise LayerConfigError."""
+
+    def record_shapes(self, input_shape: Shape, output_shape: Shape) -> None:
+        """The shapes of the layer's (first) call in the model that built it (Keras's layer.input_shape, output_shape)."""
+        self.input_shape, self.output_shape = input_shape, output_shape
 
     def __call__(self, *args, **kwargs):
         """Call the layer on symbolic tensors (the functional API: `Dense(4)(Input((3,)))`, `Add()([a, b])`): the tensor

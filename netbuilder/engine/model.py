@@ -9,27 +9,120 @@ from collections.abc import Callable
 
 from . import optimizers, training
 from .analysis import Analysis, analyze, analyze_graph, budget_issue, layer_names
-from .budget import current
+from .budget import FLOAT32, current
 from .fitting import Trainable, check_finite, count, numbers, refuse
 from .arguments import refuse_unhonoured
 from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, LimitError, ShapeIssue, issue_error
 from .graph import Graph, Input, InputLayer  # noqa: F401 (Input: the functional API's, with Model below)
 from .initializers import layer_seed, resolve_seed
-from .layer import Layer, check_name
+from .layer import CodePart, Cost, Layer, Problem
 from .serialization import chain_document, functional_config, functional_from_json, functional_json, model_config, read_json, to_json
-from .tensors import KerasTensor, pack
+from .tensors import KerasTensor, flatten, pack
 from .summary import summary_text
 from .shapes import summary_shape
 from .shapes import check_input_shape, format_shape
 
 
-class Sequential(Trainable):
+class ModelLayer(Layer):
+    """A whole model called on a tensor as one layer of another, as Keras nests them (ConvNeXt's stem is a Sequential):
+    one input and one output; its weights are its layers', in their order, and its cost the sum of theirs."""
+
+    is_model = True
+    keras_module = "keras"
+
+    def _start_model(self, name, default_name: str) -> None:
+        self._start(name)
+        self.name = self.name or default_name
+        self.values, self._declared_input_shape = {}, None
+
+    def __call__(self, *args, **kwargs):
+        """On symbolic tensors, a call of this model as a layer of another (Keras records `mask=None` with it); on data,
+        `predict`."""
+        if flatten((args, kwargs)):
+            self._build_for(self.call_shape(args, kwargs))
+            return Layer.__call__(self, *args, **{**kwargs, "mask": kwargs.get("mask")})
+        return self.predict(*args, **kwargs)
+
+    def build_config(self) -> dict:
+        """Keras's build_config of the model."""
+        raise NotImplementedError
+
+    def _build_for(self, shape) -> None:
+        """Build the model for input `shape` if it has no input yet (a Sequential without an Input)."""
+
+    def build(self, shape, seed: int) -> None:
+        self._build_for(shape)
+
+    def record_shapes(self, input_shape, output_shape) -> None:
+        """Its shapes are its own model's."""
+
+    def _layer_shapes(self) -> tuple[tuple, tuple] | None:
+        """(input shape, output shape) as a layer, or None when it cannot be one."""
+        raise NotImplementedError
+
+    def named_layers(self) -> list[Layer]:
+        """Its own layers (and Inputs), whose automatic names a model it is part of counts with its own (as Keras)."""
+        raise NotImplementedError
+
+    def input_problem(self, shape, name: str) -> Problem | None:
+        shapes = self._layer_shapes()
+        if shapes is None:
+            return Problem("a model of one input and one output", f"Model {name!r} has {len(self.inputs)} inputs and "
+                           f"{len(self.outputs)} outputs; netbuilder uses a model as a layer when it has one of each.",
+                           "A layer takes one tensor and makes one.")
+        if isinstance(shape, list) or tuple(shape) != shapes[0]:
+            got = " and ".join(map(format_shape, shape)) if isinstance(shape, list) else format_shape(shape)
+            return Problem(f"shape {format_shape(shapes[0])}",
+                           f"Model {name!r} ({self.kind}) expects input of shape {format_shape(shapes[0])}, received {got}.",
+                           "A model used as a layer takes the input its own Input declares.")
+        return None
+
+    def compute_output_shape(self, shape):
+        return self._layer_shapes()[1]
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Its layers' weights themselves, in order (what training updates in place; get_weights copies them)."""
+        return [w for layer in self._weighted() for w in layer.weights]
+
+    def weight_specs(self, shape) -> list:
+        return [spec for layer in self._weighted() for spec in layer.weight_specs(layer.built_shape)]
+
+    def count_params_for(self, shape) -> tuple[int, int]:
+        return self.cost.trainable_params, self.cost.non_trainable_params
+
+    def formula(self, shape) -> str:
+        return ""
+
+    def label(self) -> str:
+        return f"{len(self.layers)} layers"
+
+    def keras_code(self) -> CodePart:
+        raise LayerConfigError(f"model {self.name!r}, a {self.kind} inside another, cannot be written as code yet")
+
+    def torch_code(self, shape) -> list[CodePart]:
+        raise LayerConfigError(f"model {self.name!r}, a {self.kind} inside another, cannot be written as code yet")
+
+    def full_cost(self, shape, output_shape) -> Cost:
+        """Its layers' work summed; its memory, that of running it on its own beside its input and output (an upper bound)."""
+        c = self.cost
+        return Cost(mult_adds=c.mult_adds, elementwise=c.elementwise, scratch=c.predict_bytes(1) // FLOAT32,
+                    overhead=c.overhead, train_overhead=c.train_overhead, train_elementwise=c.train_elementwise,
+                    train_kept=sum(c.sizes) + sum(cost.train_kept for cost in c.costs),
+                    train_scratch=c.backprop_bytes(1) // FLOAT32, untrainable=c.untrainable, build_work=c.build_work,
+                    build_bytes=c.build_bytes, train_fixed=c.train_fixed, trainable_arrays=c.trainable_arrays)
+
+
+class Sequential(Trainable, ModelLayer):
     """A stack of layers; built (shapes, weights) as soon as its input shape is known."""
 
+    kind = "Sequential"
+
     def __init__(self, layers=None, seed=None, name=None):
-        self.name = check_name(name) or "sequential"
+        self._start_model(name, "sequential")
         self.seed = resolve_seed(seed)
         self._input: tuple[int, ...] | None = None
+        self._input_layer: InputLayer | None = None  # the Input it was given (Keras writes its name in the config)
         self._layers: list[Layer] = []
         self._analysis: Analysis | None = None
         self.compile_config: dict = {}
@@ -48,6 +141,7 @@ class Sequential(Trainable):
                     "An Input can only come first."
                 )
             self._input = item.shape[1:]
+            self._input_layer = item.node.layer
             return
         if not isinstance(item, Layer):
             raise LayerConfigError(
@@ -74,6 +168,59 @@ class Sequential(Trainable):
         self._rebuild()
         return layer
 
+    # --- as a layer of another model ------------------------------------------------------------------
+    def _build_for(self, shape) -> None:
+        if self._input is None and not isinstance(shape, list):
+            self._input = tuple(shape[1:])
+            self._rebuild()
+
+    def _layer_shapes(self):
+        return (None, *self._input), self.output_shape
+
+    def build_config(self) -> dict:
+        return {"input_shape": list(self.input_shape)}
+
+    def keras_code(self) -> CodePart:
+        """keras.Sequential([keras.Input(shape), its layers...], name=...): a Sequential inside another model."""
+        parts = [layer.keras_code() for layer in self._layers]
+        return CodePart(f"keras.Sequential([keras.Input(shape={self._input!r}), {', '.join(p.code for p in parts)}], "
+                        f"name={self.name!r})", {k: v for p in parts for k, v in p.helpers.items()})
+
+    def torch_code(self, shape) -> list[CodePart]:
+        """Its layers' torch modules in order (the export makes them one nn.Sequential)."""
+        return [part for layer, report in zip(self._layers, self.analysis.layers) for part in layer.torch_code(report.input_shape)]
+
+    def input_problem(self, shape, name: str) -> Problem | None:
+        if self._input is None:
+            return Problem("a model with an input shape", f"Model {name!r} (Sequential) has no input shape yet.",
+                           "Give it an Input first (Sequential([Input(shape), ...])), or call it on a tensor.")
+        return super().input_problem(shape, name)
+
+    def _weighted(self) -> list[Layer]:
+        return self._layers
+
+    def named_layers(self) -> list[Layer]:
+        return [*([self._input_layer] if self._input_layer is not None else []), *self._layers]
+
+    def call(self, x: np.ndarray) -> np.ndarray:
+        for call in self._calls:
+            x = call(x)
+        return x
+
+    def forward_train(self, x: np.ndarray, rng: np.random.Generator):
+        caches = []
+        for layer in self._layers:
+            x, cache = layer.forward_train(x, rng)
+            caches.append(cache)
+        return x, caches
+
+    def backward(self, caches, dy: np.ndarray):
+        grads = []
+        for layer, cache in zip(reversed(self._layers), reversed(caches)):
+            dy, layer_grads = layer.backward(cache, dy)
+            grads = list(layer_grads) + grads
+        return dy, grads
+
     def _rebuild(self) -> None:
         for layer, name in zip(self._layers, layer_names(self._layers)):
             layer.name = name
@@ -85,7 +232,7 @@ class Sequential(Trainable):
             raise issue_error(issue)
         for i, (layer, report) in enumerate(zip(self._layers, analysis.layers)):
             layer.build(report.input_shape, layer_seed(self.seed, i))
-            layer.input_shape, layer.output_shape = report.input_shape, report.output_shape
+            layer.record_shapes(report.input_shape, report.output_shape)
         self._analysis = analysis
         self._calls = tuple(layer.call for layer in self._layers)
 
@@ -205,7 +352,6 @@ class Sequential(Trainable):
             y = call(y)
         return y
 
-    __call__ = predict
 
     # --- training (fitting.Trainable drives it) ----------------------------------------------------
     def _feed(self, x) -> list[np.ndarray]:
@@ -220,17 +366,10 @@ class Sequential(Trainable):
     def _gradients(self, xs: list, ys: list, rng: np.random.Generator) -> tuple[float, dict, list, list]:
         """One batch forward in training mode, the loss and its gradient, and backward: (loss, the logged values, the
         trainable weights, their gradients); the optimizer's update is the trainer's next step."""
-        caches, out = [], xs[0]
-        for layer in self._layers:
-            out, cache = layer.forward_train(out, rng)
-            caches.append(cache)
+        out, caches = self.forward_train(xs[0], rng)
         loss, (grad,), values = self.compiled.evaluate(ys, [out], gradients=True)
-        weights, grads = [], []
-        for layer, cache in zip(reversed(self._layers), reversed(caches)):
-            grad, layer_grads = layer.backward(cache, grad)
-            weights = _trainable(layer) + weights
-            grads = list(layer_grads) + grads
-        return loss, values, weights, grads
+        _, grads = self.backward(caches, grad)
+        return loss, values, self._trainable_weights(), grads
 
     def _trainable_weights(self) -> list[np.ndarray]:
         return [w for layer in self._layers for w in _trainable(layer)]
@@ -258,7 +397,7 @@ def Model(inputs, outputs, name=None, seed=None) -> Functional:
     return Functional(inputs, outputs, name=name, seed=seed)
 
 
-class Functional(Trainable):
+class Functional(Trainable, ModelLayer):
     """A model of any graph of layer calls from its Input tensors to its outputs, as Keras's Functional.
 
     Its layers are Keras's `model.layers` (deepest first; InputLayers among them) with Keras's automatic names, and
@@ -266,9 +405,14 @@ class Functional(Trainable):
     the calls; budgets are checked before any weight is drawn. predict runs the calls in order and lets go of each
     tensor once the last call that reads it has run."""
 
+    kind = "Functional"
+    keras_module = "keras.src.models.functional"
+    keras_registered_name = "Functional"
+    keras_first_node = 1
+
     def __init__(self, inputs, outputs, name=None, seed=None):
+        self._start_model(name, "functional")
         self.graph = Graph(inputs, outputs)
-        self.name = check_name(name) or "functional"
         self.seed = resolve_seed(seed)
         self._analysis = analyze_graph(self.graph)
         if (issue := self._analysis.issue or budget_issue(self._analysis)) is not None:
@@ -277,7 +421,7 @@ class Functional(Trainable):
         for i, layer in enumerate(self._weighted()):
             layer.build(layer.built_shape, layer_seed(self.seed, i))
         for node in reversed(self._calls):  # a layer's shapes: its first call's in this model
-            node.layer.input_shape, node.layer.output_shape = node.layer.call_shape(node.args, node.kwargs), node.outputs[0].shape
+            node.layer.record_shapes(node.layer.call_shape(node.args, node.kwargs), node.outputs[0].shape)
         self._reads = _reads(self.graph, self._calls)
         self._batch_bounds: dict = {}
         self.compile_config: dict = {}
@@ -401,7 +545,6 @@ class Functional(Trainable):
         values, _ = self._run(arrays, checkpoint)
         return _unwrap(pack(self.graph.output_structure, [values[id(t)] for t in self.graph.outputs]))
 
-    __call__ = predict
 
     def forward(self, x, keep_bytes: int | None = None, checkpoint: Callable[[], None] | None = None) -> list:
         """The inputs (float32) followed by every call's output in the order they run, kept while they fit in
@@ -430,16 +573,28 @@ class Functional(Trainable):
 
     def _gradients(self, xs: list, ys: list, rng: np.random.Generator) -> tuple[float, dict, list, list]:
         """One batch through every call in training mode, the losses and their gradients at the outputs, then every
-        call's backward in reverse: a tensor read by several calls gets the sum of their gradients, and a shared layer
-        the sum of its calls' weight gradients. (loss, the logged values, the trainable weights, their gradients)."""
+        call's backward in reverse. (loss, the logged values, the trainable weights, their gradients)."""
+        state = self._train_forward(xs, rng)
+        preds = [state[0][id(t)] for t in self.graph.outputs]
+        loss, out_grads, logged = self.compiled.evaluate(ys, preds, gradients=True)
+        _, grads = self._train_backward(state, out_grads, inputs=False)
+        return loss, logged, self._trainable_weights(), grads
+
+    def _train_forward(self, xs: list, rng: np.random.Generator) -> tuple[dict, list]:
+        """Every call in training mode: (every tensor's value by id, each call's cache for backward)."""
         values = {id(t): a for t, a in zip(self.graph.inputs, xs)}
         caches = []
         for node in self._calls:
             arguments = node.layer.call_arguments(node, [values[id(t)] for t in node.inputs])
             values[id(node.outputs[0])], cache = node.layer.forward_train(arguments, rng)
             caches.append(cache)
-        preds = [values[id(t)] for t in self.graph.outputs]
-        loss, out_grads, logged = self.compiled.evaluate(ys, preds, gradients=True)
+        return values, caches
+
+    def _train_backward(self, state, out_grads: list, inputs: bool) -> tuple[list, list]:
+        """Every call's backward in reverse from the outputs' gradients: a tensor read by several calls gets the sum of
+        their gradients, a shared layer the sum of its calls' weight gradients. (The inputs' gradients when `inputs`,
+        the trainable weights' gradients in their order.)"""
+        values, caches = state
         grads: dict[int, np.ndarray] = {}
         for t, g in zip(self.graph.outputs, out_grads):
             _accumulate(grads, id(t), g)
@@ -450,16 +605,39 @@ class Functional(Trainable):
                 continue
             dx, layer_grads = node.layer.backward(cache, dy)
             for t, g in zip(node.inputs, dx if node.layer.takes_list else [dx]):
-                if not isinstance(t.node.layer, InputLayer):
+                if inputs or not isinstance(t.node.layer, InputLayer):
                     _accumulate(grads, id(t), g)
             total = weight_grads.get(id(node.layer))
             weight_grads[id(node.layer)] = list(layer_grads) if total is None else [a + b for a, b in zip(total, layer_grads)]
-        weights, flat = [], []
+        flat = []
         for layer in self._weighted():
-            mine = _trainable(layer)
-            weights += mine
-            flat += weight_grads.get(id(layer)) or [np.zeros_like(w) for w in mine]
-        return loss, logged, weights, flat
+            flat += weight_grads.get(id(layer)) or [np.zeros_like(w) for w in _trainable(layer)]
+        given = [grads.get(id(t), np.zeros_like(values[id(t)])) for t in self.graph.inputs] if inputs else []
+        return given, flat
+
+    # --- as a layer of another model ------------------------------------------------------------------
+    def named_layers(self) -> list[Layer]:
+        return self.graph.layers
+
+    def build_config(self) -> dict:
+        return {"input_shape": None}
+
+    def _layer_shapes(self):
+        if len(self.graph.inputs) != 1 or len(self.graph.outputs) != 1:
+            return None
+        return self.graph.inputs[0].shape, self.graph.outputs[0].shape
+
+    def call(self, x: np.ndarray) -> np.ndarray:
+        values, _ = self._run([x])
+        return values[id(self.graph.outputs[0])]
+
+    def forward_train(self, x: np.ndarray, rng: np.random.Generator):
+        state = self._train_forward([x], rng)
+        return state[0][id(self.graph.outputs[0])], state
+
+    def backward(self, state, dy: np.ndarray):
+        (dx,), grads = self._train_backward(state, [dy], inputs=True)
+        return dx, grads
 
     def _trainable_weights(self) -> list[np.ndarray]:
         return [w for layer in self._weighted() for w in _trainable(layer)]
@@ -494,15 +672,22 @@ class Functional(Trainable):
 
 def model_from_json(text, seed=None, custom_objects=None):
     """A model from Keras 3 JSON (`model.to_json()`) of the kinds netbuilder has: a Sequential, or a Functional model of
-    any graph. Layers keep the shapes they were built for, as in Keras, so an inconsistent document fails the same
-    way; weights are drawn from `seed` (JSON has none)."""
-    doc = read_json(text)
+    any graph, models inside it too. Layers keep the shapes they were built for, as in Keras, so an inconsistent document
+    fails the same way; weights are drawn from `seed` (JSON has none)."""
+    return _from_document(read_json(text), resolve_seed(seed))
+
+
+def _from_document(doc, seed: int):
+    """The model a parsed Keras JSON document (or a model's entry inside another's) describes."""
+    def nested(entry: dict) -> Layer:  # a model inside this one (the depth of nesting is bounded by the JSON's)
+        return _from_document(entry, seed)
+
     if isinstance(doc, dict) and doc.get("class_name") in ("Functional", "Model") and isinstance(doc.get("config"), dict):
-        name, inputs, outputs = functional_from_json(doc)
+        name, inputs, outputs = functional_from_json(doc, nested)
         return Functional(inputs, outputs, name=name if isinstance(name, str) else None, seed=seed)
-    document = chain_document(doc)
-    head = [Input(document.input_shape)] if document.input_shape is not None else []
-    return Sequential(head + document.layers, seed=resolve_seed(seed), name=document.name)
+    document = chain_document(doc, nested)
+    head = [Input(document.input_shape, name=document.input_name)] if document.input_shape is not None else []
+    return Sequential(head + document.layers, seed=seed, name=document.name)
 
 
 def _one_or_list(shapes: list):

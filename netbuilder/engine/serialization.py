@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from .errors import InputDataError, NetbuilderError
@@ -26,7 +27,9 @@ from .tensors import KerasTensor
 def _entry(layer: Layer, build_shape=None) -> dict:
     entry = {"module": layer.keras_module, "class_name": layer.kind, "config": layer.get_config(),
              "registered_name": layer.keras_registered_name}
-    if build_shape is not None:
+    if layer.is_model:  # a model inside another: its own build_config, and an empty compile_config (as Keras writes it)
+        entry["build_config"], entry["compile_config"] = layer.build_config(), {}
+    elif build_shape is not None:
         entry["build_config"] = {"input_shape": tuple(build_shape)}
     return entry
 
@@ -39,7 +42,7 @@ def model_config(model) -> dict:
     layers = [{
         "module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
         "config": {"batch_shape": input_shape, "dtype": "float32", "sparse": False, "ragged": False,
-                   "name": "input_layer", "optional": False},
+                   "name": getattr(model._input_layer, "name", None) or "input_layer", "optional": False},
     }]
     for layer in model.layers:
         layers.append(_entry(layer, None if layer.builds_at_init else layer.input_shape))
@@ -53,7 +56,7 @@ def to_json(model) -> str:
         "class_name": "Sequential",
         "config": model_config(model),
         "registered_name": None,
-        "build_config": {"input_shape": list(model.input_shape)},
+        "build_config": model.build_config(),
         "compile_config": {},
     }
     return json.dumps(doc)
@@ -84,18 +87,20 @@ def functional_config(model) -> dict:
 def functional_json(model) -> str:
     """A Functional model as Keras 3 writes it (weights are not part of Keras JSON)."""
     return json.dumps({"module": "keras.src.models.functional", "class_name": "Functional", "config": functional_config(model),
-                       "registered_name": "Functional", "build_config": {"input_shape": None}, "compile_config": {}})
+                       "registered_name": "Functional", "build_config": model.build_config(), "compile_config": {}})
 
 
-def _history(tensor: KerasTensor, graph) -> list:
-    """[layer name, index of the call among the layer's calls in this graph, output index] (Keras's keras_history)."""
+def _history(tensor: KerasTensor, graph, first: int = 0) -> list:
+    """[layer name, index of the call among the layer's calls in this graph (after `first`), output index] (Keras's
+    keras_history)."""
     calls = graph.calls(tensor.node.layer)
-    return [tensor.node.layer.name, calls.index(tensor.node), tensor.index]
+    return [tensor.node.layer.name, first + calls.index(tensor.node), tensor.index]
 
 
 def _history_config(structure, graph):
+    """The model's inputs or outputs: Keras counts a Functional's calls there from 1 (its own graph is node 0)."""
     if isinstance(structure, KerasTensor):
-        return _history(structure, graph)
+        return _history(structure, graph, structure.node.layer.keras_first_node)
     if isinstance(structure, dict):
         return {k: _history_config(v, graph) for k, v in structure.items()}
     return [_history_config(v, graph) for v in structure]
@@ -134,7 +139,17 @@ def _class_of(entry: dict) -> type[Layer] | None:
     return KINDS.get(name)
 
 
-def _layer_from(entry: dict) -> Layer:
+def _refuse_models(entries: list, nested, why: str) -> None:
+    """Refuse a model among `entries` when there is no `nested` to make it."""
+    models = [e for e in entries if e.get("class_name") in _MODEL_CLASSES]
+    if models and nested is None:
+        _fail(f"layer {str(models[0]['config'].get('name'))[:40]!r} is a whole {models[0]['class_name']} model inside this "
+              f"one (a nested model); {why}: put its layers in line instead")
+
+
+def _layer_from(entry: dict, nested=None) -> Layer:
+    if entry.get("class_name") in _MODEL_CLASSES:
+        return nested(entry)
     cls, config = _class_of(entry), entry["config"]
     layer = cls(**cls.settings_from_config(config), name=config.get("name"))
     build = (entry.get("build_config") or {}).get("input_shape")
@@ -190,6 +205,7 @@ class KerasDocument(NamedTuple):
     input_shape: tuple[int, ...] | None  # per sample
     layers: list[Layer]
     functional: bool  # a Functional model (its summary lists the InputLayer)
+    input_name: str | None = None  # its InputLayer's name
 
 
 def layers_from_json(text) -> KerasDocument:
@@ -198,30 +214,31 @@ def layers_from_json(text) -> KerasDocument:
     return chain_document(read_json(text))
 
 
-def chain_document(doc) -> KerasDocument:
-    """`layers_from_json` of a parsed document."""
+def chain_document(doc, nested: Callable[[dict], Layer] | None = None) -> KerasDocument:
+    """`layers_from_json` of a parsed document; a model among its layers is made by `nested` (refused without it)."""
     try:
-        return _read(doc)
+        return _read(doc, nested)
     except NetbuilderError:
         raise
     except (TypeError, KeyError, AttributeError, IndexError, ValueError) as e:
         _fail(f"unexpected structure ({type(e).__name__}: {str(e)[:120]})")
 
 
-def functional_from_json(doc: dict) -> tuple[str | None, object, object]:
+def functional_from_json(doc: dict, nested: Callable[[dict], Layer] | None = None) -> tuple[str | None, object, object]:
     """(name, inputs, outputs) of a Functional model's parsed JSON, rebuilt as Keras rebuilds it: each layer made from
-    its class, then called on the tensors its `inbound_nodes` name, a call waiting until every tensor it takes has been
-    made, each layer's calls in their order. A layer that cannot take what it is called on fails as in Keras."""
+    its class (a model among them by `nested`, refused without it), then called on the tensors its `inbound_nodes`
+    name, a call waiting until every tensor it takes has been made, each layer's calls in their order. A layer that
+    cannot take what it is called on fails as in Keras."""
     try:
-        return _rebuild_functional(doc["config"])
+        return _rebuild_functional(doc["config"], nested)
     except NetbuilderError:  # a layer that cannot take what it is called on says so itself, as in Keras
         raise
     except (TypeError, KeyError, AttributeError, IndexError, ValueError) as e:
         _fail(f"unexpected structure ({type(e).__name__}: {str(e)[:120]})")
 
 
-def _rebuild_functional(config: dict):
-    entries = _layer_entries(config)
+def _rebuild_functional(config: dict, nested):
+    entries = _layer_entries(config, nested)
     made: dict[str, Layer] = {}
     queues: list[tuple[Layer, list]] = []
     for entry in entries:
@@ -231,7 +248,7 @@ def _rebuild_functional(config: dict):
         if entry["class_name"] == "InputLayer":
             layer = InputLayer(_input_shape(entry["config"]), name)
         else:
-            layer = _layer_from(entry)
+            layer = _layer_from(entry, nested)
             layer.name, layer._auto_named = name, False
         made[name] = layer
         nodes = entry.get("inbound_nodes") or []
@@ -253,9 +270,9 @@ def _rebuild_functional(config: dict):
     return config.get("name"), _tensors_of(config.get("input_layers"), made), _tensors_of(config.get("output_layers"), made)
 
 
-def _layer_entries(config: dict) -> list[dict]:
+def _layer_entries(config: dict, nested) -> list[dict]:
     """The layer entries of a model config, checked: a list of bounded size, each with a class and a config of a kind
-    netbuilder has (nested models are refused by name)."""
+    netbuilder has (a nested model refused by name when there is no `nested` to make it)."""
     entries = config.get("layers")
     if not isinstance(entries, list):
         _fail("config.layers must be a list")
@@ -263,12 +280,9 @@ def _layer_entries(config: dict) -> list[dict]:
         _fail(f"it has {len(entries):,} layers; at most {MAX_LAYERS} are allowed")
     if not all(isinstance(e, dict) and isinstance(e.get("config"), dict) for e in entries):
         _fail("every layer needs a 'class_name' and a 'config' object")
-    nested = [e for e in entries if e.get("class_name") in _MODEL_CLASSES]
-    if nested:
-        _fail(f"layer {str(nested[0]['config'].get('name'))[:40]!r} is a whole {nested[0]['class_name']} model inside this "
-              "one (a nested model), which netbuilder does not read yet: put its layers in line instead")
+    _refuse_models(entries, nested, "netbuilder reads a model inside another only as part of a whole model")
     unsupported = [f"{e['config'].get('name', '?')} ({e.get('class_name')})" for e in entries
-                   if e.get("class_name") != "InputLayer" and _class_of(e) is None]
+                   if e.get("class_name") not in ("InputLayer", *_MODEL_CLASSES) and _class_of(e) is None]
     if unsupported:
         _fail(f"unsupported layers: {', '.join(str(u)[:80] for u in unsupported[:20])}. "
               f"netbuilder supports {', '.join(sorted(KINDS))}.")
@@ -284,18 +298,21 @@ def _input_shape(cfg: dict) -> tuple[int, ...]:
     _fail("InputLayer needs batch_shape or shape")
 
 
-def _tensor(history, made: dict) -> KerasTensor | None:
-    """The tensor [layer name, call index, output index] names, once that call has been made (else None)."""
+def _tensor(history, made: dict, first: bool = False) -> KerasTensor | None:
+    """The tensor [layer name, call index, output index] names, once that call has been made (else None); with `first`,
+    a Functional's calls count from its keras_first_node (as in a model's input_layers and output_layers)."""
     if not (isinstance(history, list) and len(history) == 3 and isinstance(history[0], str)
             and all(isinstance(k, int) and not isinstance(k, bool) for k in history[1:])):
         _fail(f"a tensor must be named as [layer name, node index, tensor index]; found {str(history)[:60]}")
     layer = made.get(history[0])
     if layer is None:
         _fail(f"a call takes a tensor of layer {history[0][:40]!r}, which the model does not have")
-    nodes = layer._inbound_nodes
-    if history[1] >= len(nodes) or history[2] >= len(nodes[history[1]].outputs if history[1] < len(nodes) else [0]):
+    nodes, index = layer._inbound_nodes, history[1] - (layer.keras_first_node if first else 0)
+    if index < 0:
+        _fail(f"a call takes the tensor {str(history)[:60]}, which no call of the model makes")
+    if index >= len(nodes) or history[2] >= len(nodes[index].outputs):
         return None
-    return nodes[history[1]].outputs[history[2]]
+    return nodes[index].outputs[history[2]]
 
 
 def _call_arguments(node_data: dict, made: dict) -> tuple[list, dict] | None:
@@ -323,7 +340,7 @@ def _call_arguments(node_data: dict, made: dict) -> tuple[list, dict] | None:
 def _tensors_of(value, made: dict):
     """A model's inputs or outputs from input_layers/output_layers: one [name, node, tensor], a list or a dict of them."""
     if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
-        tensor = _tensor(value, made)
+        tensor = _tensor(value, made, first=True)
         if tensor is None:
             _fail(f"the model names the tensor {str(value)[:60]}, which no call makes")
         return tensor
@@ -334,7 +351,7 @@ def _tensors_of(value, made: dict):
     _fail(f"input_layers and output_layers must name tensors as [layer name, node index, tensor index]; found {str(value)[:60]}")
 
 
-def _read(doc):
+def _read(doc, nested):
     if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
         _fail(f"expected a model (from model.to_json()); found {type(doc).__name__}")
     model_class, config = doc.get("class_name"), doc["config"]  # Sequential or Functional (a layer's class is its kind)
@@ -349,18 +366,16 @@ def _read(doc):
         entries = _chain(config, entries)
     elif model_class != "Sequential":
         _fail(f"expected a Sequential or Functional model (from model.to_json()); found {str(model_class)[:60]!r}")
-    nested = [e for e in entries if e.get("class_name") in _MODEL_CLASSES]
-    if nested:
-        _fail(f"layer {str(nested[0]['config'].get('name'))[:40]!r} is a whole {nested[0]['class_name']} model inside this "
-              f"one (a nested model); {_CHAIN}: put its layers in line instead")
+    _refuse_models(entries, nested, _CHAIN)
     unsupported = [f"{e['config'].get('name', '?')} ({e.get('class_name')})" for e in entries
-                   if e.get("class_name") != "InputLayer" and _class_of(e) is None]
+                   if e.get("class_name") not in ("InputLayer", *_MODEL_CLASSES) and _class_of(e) is None]
     if unsupported:
         _fail(f"unsupported layers: {', '.join(str(u)[:80] for u in unsupported[:20])}. "
               f"netbuilder supports {', '.join(sorted(KINDS))}.")
-    input_shape = None
+    input_shape = input_name = None
     if entries and entries[0]["class_name"] == "InputLayer":
         cfg = entries.pop(0)["config"]
+        input_name = cfg.get("name")
         if "batch_shape" in cfg or "batch_input_shape" in cfg:
             input_shape = _shape_from(cfg.get("batch_shape", cfg.get("batch_input_shape")), "InputLayer batch_shape")
         elif "shape" in cfg:
@@ -372,8 +387,8 @@ def _read(doc):
     if input_shape is None and config.get("build_input_shape") is not None:
         input_shape = _shape_from(config["build_input_shape"], "build_input_shape")
     name = config.get("name")
-    return KerasDocument(name if isinstance(name, str) else None, input_shape, [_layer_from(e) for e in entries],
-                         model_class in _FUNCTIONAL)
+    return KerasDocument(name if isinstance(name, str) else None, input_shape, [_layer_from(e, nested) for e in entries],
+                         model_class in _FUNCTIONAL, input_name if isinstance(input_name, str) else None)
 
 
 _CHAIN = "netbuilder's editor reads a single chain of layers"

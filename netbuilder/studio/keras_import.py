@@ -13,7 +13,8 @@ def spec_from_keras_json(text, seed: int = 0) -> ModelSpec:
 
     Layer names are not kept: the app names layers as Keras does in a fresh session.
     """
-    _, input_shape, layers, _ = layers_from_json(text)
+    document = layers_from_json(text)
+    input_shape, layers = document.input_shape, document.layers
     if input_shape is None:
         raise LayerConfigError("the JSON has no input shape (no InputLayer and no build_input_shape); "
                                "build the Keras model on an input before calling to_json()")

@@ -138,9 +138,9 @@ def test_even_glu_halves():
 
 
 def test_more_than_200_layers_is_a_limit_issue():
-    a = nb.analyze([nb.Activation("relu") for _ in range(201)], (2,))
-    assert a.issue.category == "limit" and "at most 200 layers; this one has 201" in a.issue.message
-    assert nb.analyze([nb.Activation("relu") for _ in range(200)], (2,)).ok
+    a = nb.analyze([nb.Activation("relu") for _ in range(1201)], (2,))
+    assert a.issue.category == "limit" and "at most 1200 layers; this one has 1201" in a.issue.message
+    assert nb.analyze([nb.Activation("relu") for _ in range(1200)], (2,)).ok  # NASNetLarge has 1,041
 
 
 @pytest.mark.usefixtures("public_budget")
@@ -385,8 +385,8 @@ def test_input_shape_over_the_budget_is_not_offered():
 
 
 def test_a_limit_issue_offers_remove_only_when_the_rest_then_fits():
-    assert fix_actions(nb.analyze([nb.Activation("relu") for _ in range(201)], (2,)).issue) == [remove(200)]
-    assert nb.analyze([nb.Activation("relu") for _ in range(202)], (2,)).issue.fixes == ()
+    assert fix_actions(nb.analyze([nb.Activation("relu") for _ in range(1201)], (2,)).issue) == [remove(1200)]
+    assert nb.analyze([nb.Activation("relu") for _ in range(1202)], (2,)).issue.fixes == ()
 
 
 # --- every fix of every kind, on random models near the budgets -------------------------------------------

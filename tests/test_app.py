@@ -371,11 +371,12 @@ def test_messages_quoting_what_a_visitor_typed_cannot_inject_markdown_links_or_i
 
 def test_paste_a_keras_layer_list_replaces_the_model_in_one_round_trip():
     at = open_app()
-    at.text_area(key="paste_text").input("model.add(Dense(8, activation='relu', kernel_initializer='he_normal'))\n"
-                                         "model.add(Flatten())\nmodel.add(Dense(3, activation='softmax'))")
+    at.text_area(key="paste_text").input("model.add(Dense(8, activation='relu', kernel_initializer='he_normal', "
+                                         "kernel_regularizer=L2(0.01)))\nmodel.add(Flatten())\nmodel.add(Dense(3, activation='softmax'))")
     run(at.button(key="paste_replace").click())
     assert [(l.kind, l.values.get("units")) for l in model(at).layers] == [("Dense", 8), ("Flatten", None), ("Dense", 3)]
-    assert "Left out (netbuilder has no such setting): Dense: kernel_initializer." in texts(at)
+    assert model(at).layers[0].values["kernel_initializer"].keras_name == "HeNormal"  # an initializer is a setting
+    assert "Left out (netbuilder has no such setting): Dense: kernel_regularizer." in texts(at)
     at.text_area(key="paste_text").input("Dense(__import__('os').getpid())")
     run(at.button(key="paste_append").click())
     assert len(model(at).layers) == 3 and "must be a plain value" in texts(at)

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from netbuilder import LayerConfigError, LimitError, NetbuilderError
-from netbuilder.engine.limits import MAX_LAYERS
+from netbuilder.engine.initializers import Constant, RandomUniform
+from netbuilder.engine.limits import MAX_EDITOR_LAYERS
 from netbuilder.studio.layer_list import MAX_PASTE_CHARS, PastedLayers, parse_layers
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 
@@ -70,8 +71,18 @@ def test_input_shape_forms(text, shape):
 def test_keywords_without_a_setting_are_reported_not_kept():
     pasted = parse_layers('Dense(8, kernel_initializer="he_normal", name="hidden")\n'
                           "Conv2D(4, 3, kernel_regularizer=None)\nDense(2, input_shape=(3,))")
-    assert pasted.ignored == ("Dense: kernel_initializer", "Conv2D: kernel_regularizer", "Dense: input_shape")
-    assert pasted.layers[0] == LayerSpec.make(0, "Dense", units=8)  # names come from Keras's rule in the model
+    assert pasted.ignored == ("Conv2D: kernel_regularizer", "Dense: input_shape")
+    assert pasted.layers[0] == LayerSpec.make(0, "Dense", units=8, kernel_initializer="he_normal")  # names: Keras's rule
+
+
+def test_initializers_are_read_as_keras_writes_them_never_run():
+    pasted = parse_layers("Dense(8, kernel_initializer=keras.initializers.HeNormal())\n"
+                          "Dense(4, kernel_initializer=RandomUniform(-0.1, 0.1), bias_initializer=keras.initializers.Constant(0.5))")
+    assert pasted.layers[0] == LayerSpec.make(0, "Dense", units=8, kernel_initializer="he_normal")
+    assert pasted.layers[1] == LayerSpec.make(1, "Dense", units=4, kernel_initializer=RandomUniform(-0.1, 0.1),
+                                              bias_initializer=Constant(0.5))
+    assert refused("Dense(2, kernel_initializer=HeNormal(seed=__import__('os').getpid()))").startswith(
+        "kernel_initializer: the arguments of HeNormal must be plain values")
     assert pasted.input_shape is None  # input_shape counts only on the first layer
 
 
@@ -170,7 +181,7 @@ def test_no_layers_names_the_kinds():
     ("Dense(70000)", LimitError, "line 1, Dense: units must be an integer from 1 to 65,536; received 70000"),
     ("Dense(True)", LayerConfigError, "line 1, Dense: units must be an integer from 1 to 65,536; received True"),
     ("Dense(2, use_bias=1)", LayerConfigError, "line 1, Dense: use_bias must be true or false; received 1"),
-    ("Dense(2, 'relu', True, 4)", LayerConfigError, "Dense takes at most 3 positional arguments (line 1)"),
+    ("Dense(2, 'relu', True, 'zeros', 'zeros', 4)", LayerConfigError, "Dense takes at most 5 positional arguments (line 1)"),
     ("Flatten('channels_first', 2)", LayerConfigError, "Flatten takes at most 1 positional arguments (line 1)"),
     ("Input(shape=(0,))\nDense(2)", LayerConfigError, "input shape (0,) must hold positive integers"),
 ])
@@ -179,8 +190,8 @@ def test_bad_settings_name_the_line_and_the_setting(text, error, message):
 
 
 def test_more_layers_than_a_model_holds():
-    assert refused("Dense(2)\n" * (MAX_LAYERS + 1)) == f"a model holds at most {MAX_LAYERS} layers"
-    assert len(parse_layers("Dense(2)\n" * MAX_LAYERS).layers) == MAX_LAYERS
+    assert refused("Dense(2)\n" * (MAX_EDITOR_LAYERS + 1)) == f"a model holds at most {MAX_EDITOR_LAYERS} layers"
+    assert len(parse_layers("Dense(2)\n" * MAX_EDITOR_LAYERS).layers) == MAX_EDITOR_LAYERS
 
 
 @pytest.mark.parametrize("text", [
@@ -210,9 +221,9 @@ def test_layers_are_found_in_code_nested_deeper_than_python_recurses():
     # Python's parser builds trees 3 times deeper than the recursion limit (1,000; 3,000 once Keras is imported)
     deep = "+".join(["a"] * (sys.getrecursionlimit() + 500))
     assert refused(f"x = {deep}").startswith("no layers found")  # was a RecursionError
-    pasted = parse_layers(f"y = Dense(2) + {deep} + Dense(3, kernel_initializer=HeNormal(seed=Conv2D(1)))\nDropout(0.5)")
+    pasted = parse_layers(f"y = Dense(2) + {deep} + Dense(3, kernel_regularizer=L2(Conv2D(1)))\nDropout(0.5)")
     assert kinds(pasted) == ["Dense", "Dense", "Dropout"]  # the first is the deepest node, and still first
-    assert pasted.ignored == ("Dense: kernel_initializer",)  # the calls inside a layer's arguments are no layers
+    assert pasted.ignored == ("Dense: kernel_regularizer",)  # the calls inside a layer's arguments are no layers
 
 
 @pytest.mark.parametrize("text, message", [
@@ -250,8 +261,8 @@ def test_literal_star_arguments_are_spread_as_python_spreads_them(text, settings
 
 def test_double_star_entries_act_as_keywords():
     pasted = parse_layers('Input(**{"shape": (3,)})\nDense(**{"units": 8, "kernel_initializer": "he_normal", "name": "h"})')
-    assert pasted.input_shape == (3,) and pasted.layers == (LayerSpec.make(0, "Dense", units=8),)
-    assert pasted.ignored == ("Dense: kernel_initializer",)
+    assert pasted.input_shape == (3,) and pasted.layers == (LayerSpec.make(0, "Dense", units=8, kernel_initializer="he_normal"),)
+    assert pasted.ignored == ()
     assert parse_layers('Dense(2, **{"input_shape": (7,)})').input_shape == (7,)
 
 

@@ -239,7 +239,8 @@ def test_pop():
 @pytest.mark.parametrize(
     "make, error, match",
     [
-        (lambda: nb.Sequential([nb.Input((2,))] + [nb.Activation("relu") for _ in range(201)]), nb.LimitError, "at most 200 layers; this one has 201"),
+        (lambda: nb.Sequential([nb.Input((2,))] + [nb.Activation("relu") for _ in range(1201)]), nb.LimitError,
+         "at most 1200 layers; this one has 1201"),
         (lambda: public(lambda: nb.Sequential([nb.Input((1000,)), nb.Dense(60_000)])), nb.LimitError,
          r"60,060,000 parameters\); the budget is 64\.0 MB \(16,777,216 parameters\)"),
         (lambda: nb.Sequential([nb.Input((65_536, 32_769))]), nb.LimitError, "at most 2,147,483,648"),

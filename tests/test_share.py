@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from netbuilder import LayerConfigError, LimitError, NetbuilderError
-from netbuilder.engine.limits import MAX_LAYERS, MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_SHARED_INPUT_CHARS
+from netbuilder.engine.limits import MAX_EDITOR_LAYERS, MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_SHARED_INPUT_CHARS
 from netbuilder.studio import data
 from netbuilder.studio.models import built
 from netbuilder.studio.share import PARAM, ShareLinkError, _token, decode, encode, input_fits, link, share_url
@@ -68,7 +68,7 @@ def test_long_input_text_is_left_out():
 
 
 def test_largest_model_still_fits_in_a_link():
-    spec = ModelSpec(input_shape=(8,), layers=tuple(LayerSpec.make(i * 4999, "Dense", units=1 + (i * 7919) % 97) for i in range(MAX_LAYERS)))
+    spec = ModelSpec(input_shape=(8,), layers=tuple(LayerSpec.make(i * 4999, "Dense", units=1 + (i * 7919) % 97) for i in range(MAX_EDITOR_LAYERS)))
     token = encode(spec.validate(), "[" + ", ".join(["-0.37"] * 399) + "]")
     assert len(token) <= MAX_LINK_CHARS and decode(token)[0] == spec
 
@@ -136,7 +136,7 @@ def test_invalid_models_are_rejected_by_the_spec():
     assert fails(model(layers=[{"id": 0, "kind": "Dense", "units": 10**12}]), LimitError) == (
         "units must be an integer from 1 to 65,536; received 1000000000000"
     )
-    many = [{"id": i, "kind": "Flatten"} for i in range(MAX_LAYERS + 1)]
+    many = [{"id": i, "kind": "Flatten"} for i in range(MAX_EDITOR_LAYERS + 1)]
     assert fails(model(layers=many), LimitError) == "a model holds at most 200 layers; this one has 201"
     # 5000 layers are stopped earlier, by the size bounds, before any JSON is parsed
     assert fails(model(layers=[{"id": 0, "kind": "Flatten"}] * 5000)) == f"share link expands to more than {MAX_LINK_JSON_BYTES:,} bytes"

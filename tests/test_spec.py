@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import netbuilder as nb
+from netbuilder.engine.initializers import GlorotUniform, Zeros
 from netbuilder.engine.layer import KINDS, kind_class
 from netbuilder.studio.models import built
 from netbuilder.studio.spec import MAX_LAYER_ID, LayerSpec, ModelSpec, kinds_by_group, new_layer, seed_spec
@@ -33,9 +34,11 @@ def test_analysis_is_cached_on_the_spec_and_builds_no_weights():
 # --- LayerSpec ---------------------------------------------------------------------------------------
 def test_layer_spec_make_fills_defaults_in_declared_order():
     layer = LayerSpec.make(3, "Dense", units=8)
-    assert layer.settings == (("units", 8), ("activation", "linear"), ("use_bias", True))
+    defaults = {"units": 8, "activation": "linear", "use_bias": True, "kernel_initializer": GlorotUniform(),
+                "bias_initializer": Zeros()}  # Keras's order and defaults
+    assert layer.settings == tuple(defaults.items())
     assert (layer.units, layer.activation, layer.use_bias, layer.built_for) == (8, "linear", True, None)
-    assert layer.values == {"units": 8, "activation": "linear", "use_bias": True}
+    assert layer.values == defaults
     assert LayerSpec.make(0, "Flatten").settings == (("data_format", "channels_last"),)
     assert LayerSpec.make(0, "Dense", built_for=[48]).built_for == (48,)
     with pytest.raises(AttributeError):
@@ -105,7 +108,8 @@ def test_add_and_insert():
 def test_add_several_with_settings():
     spec = ModelSpec(input_shape=(4,)).add("Dense", count=3, units=5, activation="tanh")
     assert [layer.id for layer in spec.layers] == [0, 1, 2] and spec.names == ("dense", "dense_1", "dense_2")
-    assert all(layer.values == {"units": 5, "activation": "tanh", "use_bias": True} for layer in spec.layers)
+    assert all(layer.values == {"units": 5, "activation": "tanh", "use_bias": True, "kernel_initializer": GlorotUniform(),
+                                "bias_initializer": Zeros()} for layer in spec.layers)
     assert kinds(spec.add("Flatten", 1, count=2)) == ["Dense", "Flatten", "Flatten", "Dense", "Dense"]
     for count in (0, -1, 201, True, 2.0):
         with pytest.raises(nb.LayerConfigError, match="count must be an integer from 1 to 200"):

@@ -92,19 +92,21 @@ def layer_names(layers: list[Layer]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def analyze(layers: list[Layer], input_shape: tuple[int, ...]) -> Analysis:
-    """Walk the layers from a per-sample `input_shape`; stop at the first layer that cannot run.
+def analyze(layers: list[Layer], input_shape: tuple[int, ...], max_layers: int = MAX_LAYERS) -> Analysis:
+    """Walk the layers from a per-sample `input_shape`; stop at the first layer that cannot run. A fix is offered only
+    if the model it gives has at most `max_layers` layers (the app's editor holds fewer than the engine).
 
     Never raises for shapes, limits or budgets (they become `issue`); two layers with one name raise LayerConfigError.
     """
-    return _walk(list(layers), tuple(input_shape), layer_names(layers), with_fixes=True)
+    return _walk(list(layers), tuple(input_shape), layer_names(layers), with_fixes=True, max_layers=max_layers)
 
 
-def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: bool) -> Analysis:
+def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: bool, max_layers: int) -> Analysis:
     full_input = (None, *input_shape)
-    if len(layers) > MAX_LAYERS:
-        issue = _limit_issue(layers, MAX_LAYERS, names, full_input,
-                             f"a model holds at most {MAX_LAYERS} layers; this one has {len(layers)}", input_shape, with_fixes)
+    if len(layers) > max_layers:
+        issue = _limit_issue(layers, max_layers, names, full_input,
+                             f"a model holds at most {max_layers} layers; this one has {len(layers)}", input_shape,
+                             with_fixes, max_layers)
         return Analysis(full_input, (), issue, names)
     shape: Shape = full_input
     reports: list[LayerReport] = []
@@ -112,7 +114,7 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
     for i, (layer, name) in enumerate(zip(layers, names)):
         problem = layer.input_problem(shape, name) or _reals_problem(layer, name, made_reals, names)
         if problem is not None:
-            fixes = _checked_fixes(layers, i, input_shape, shape, problem, names, reports) if with_fixes else ()
+            fixes = _checked_fixes(layers, i, input_shape, shape, problem, names, reports, max_layers) if with_fixes else ()
             trainable, frozen, formula = _built_weights(layer)
             reports.append(LayerReport(i, name, layer.kind, shape, None, trainable + frozen, trainable, formula))
             issue = ShapeIssue(i, name, layer.kind, problem.expected, shape, problem.message, problem.explanation,
@@ -123,7 +125,8 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
             reports.append(LayerReport(i, name, layer.kind, shape, None, 0, 0, ""))
             why = (f"its output {format_shape(out)} would hold {math.prod(out[1:]):,} values per sample; "
                    f"at most {MAX_SAMPLE_ELEMENTS:,} are allowed")
-            return Analysis(full_input, tuple(reports), _limit_issue(layers, i, names, shape, why, input_shape, with_fixes), names)
+            issue = _limit_issue(layers, i, names, shape, why, input_shape, with_fixes, max_layers)
+            return Analysis(full_input, tuple(reports), issue, names)
         trainable, frozen = layer.count_params_for(layer.built_shape or shape)
         reports.append(LayerReport(i, name, layer.kind, shape, out, trainable + frozen, trainable,
                                    layer.formula(layer.built_shape or shape), layer.full_cost(shape, out)))
@@ -239,7 +242,7 @@ _LIMIT_EXPLANATION = ("netbuilder bounds what one visitor's model may take (weig
                       "page stays fast for everyone; the limits are listed in the README.")
 
 
-def _limit_issue(layers, i, names, shape, why, input_shape: tuple, with_fixes: bool) -> ShapeIssue:
+def _limit_issue(layers, i, names, shape, why, input_shape: tuple, with_fixes: bool, max_layers: int) -> ShapeIssue:
     layer = layers[i]
     remove = _remove(names, i)
     return ShapeIssue(
@@ -247,7 +250,7 @@ def _limit_issue(layers, i, names, shape, why, input_shape: tuple, with_fixes: b
         expected="a model within netbuilder's limits and budgets", received=shape,
         message=f"Layer {names[i]!r} ({layer.kind}) exceeds a limit: {why}.",
         explanation=_LIMIT_EXPLANATION,
-        fixes=(remove,) if with_fixes and len(layers) > 1 and _fix_works(layers, i, input_shape, remove) else (),
+        fixes=(remove,) if with_fixes and len(layers) > 1 and _fix_works(layers, i, input_shape, remove, max_layers) else (),
         category="limit",
     )
 
@@ -356,7 +359,7 @@ class FixContext:
         return None
 
 
-def _checked_fixes(layers, i, input_shape, shape, problem, names, reports) -> tuple[Fix, ...]:
+def _checked_fixes(layers, i, input_shape, shape, problem, names, reports, max_layers: int) -> tuple[Fix, ...]:
     """The kind's fixes, then a general one for the wrong number of axes, then "remove": those that work."""
     context = FixContext(layers, i, input_shape, shape, names, list(reports))
     kept, seen = [], set()
@@ -364,16 +367,16 @@ def _checked_fixes(layers, i, input_shape, shape, problem, names, reports) -> tu
         if fix is None or (fix.action, fix.layer_index, repr(fix.value)) in seen:
             continue
         seen.add((fix.action, fix.layer_index, repr(fix.value)))
-        if _fix_works(layers, i, input_shape, fix):
+        if _fix_works(layers, i, input_shape, fix, max_layers):
             kept.append(fix)
     if not any(fix.action == "set_input_shape" for fix in kept):
         for wanted in context.rank_input_shapes():  # a general rule for the wrong number of axes: the first that works
             fix = _set_input(wanted)
-            if _fix_works(layers, i, input_shape, fix):
+            if _fix_works(layers, i, input_shape, fix, max_layers):
                 kept.append(fix)
                 break
     remove = _remove(names, i)
-    if len(layers) > 1 and _fix_works(layers, i, input_shape, remove):  # never an empty model: Keras cannot build one
+    if len(layers) > 1 and _fix_works(layers, i, input_shape, remove, max_layers):  # never an empty model: Keras cannot build one
         kept = [fix for fix in kept if fix != remove] + [remove]
     return tuple(kept)
 
@@ -388,13 +391,13 @@ def _remove(names, i: int) -> Fix:
     return Fix("remove_layer", f"remove {names[i]}", i)
 
 
-def _fix_works(layers, i, input_shape, fix: Fix) -> bool:
+def _fix_works(layers, i, input_shape, fix: Fix, max_layers: int) -> bool:
     """Whether the model `fix` gives passes the checks every edit of the app passes (a valid input shape, at
-    most MAX_LAYERS layers, within the structural limits and the current budget) and the layer at `i` then fits: the
+    most `max_layers` layers, within the structural limits and the current budget) and the layer at `i` then fits: the
     first problem (if any) lies past it. "remove" of that layer itself needs only the checks."""
     try:
         new_layers, new_input, target = apply_fix(layers, input_shape, fix, i)
-        analysis = _walk(new_layers, new_input, layer_names(new_layers), with_fixes=False)
+        analysis = _walk(new_layers, new_input, layer_names(new_layers), with_fixes=False, max_layers=max_layers)
     except (ValueError, TypeError):  # the fix itself is invalid (a setting out of range, an input shape over a limit...)
         return False
     if budget_issue(analysis) is not None:

@@ -8,7 +8,8 @@ truncated normal is Keras's own resampling (normal draws, those beyond two stand
 ones kept in stream order).
 
 The seed rule: netbuilder draws every weight of a model from the model's seed — every weight of layer i of a model
-seeded s from the integer seed 1000·s + i (`layer_seed`), as a Keras initializer given `seed=1000·s + i` draws it. A
+seeded s from the integer seed 1000·s + i (`layer_seed`; past the thousandth layer, 10⁹ + 1000·s + i − 1000), as a
+Keras initializer given that seed draws it. A
 `seed` written in a Keras initializer's config is accepted and ignored: it is read, not kept, and written back as null.
 
 Initializers are immutable and compared by value (frozen dataclasses), so layer settings can hold them. `get_initializer`
@@ -39,15 +40,17 @@ from .limits import MAX_LAYERS, MAX_SEED
 
 
 def layer_seed(model_seed: int, index: int) -> int:
-    """The initializer seed of the layer at `index` in a model seeded with `model_seed`."""
-    return 1000 * model_seed + index
+    """The initializer seed of the layer at `index` in a model seeded with `model_seed`: 1000·s + i for the first
+    thousand layers (as ever: a link keeps its weights), 10⁹ + 1000·s + (i − 1000) for the next ones, so no two layers
+    of any models share a seed and every seed fits Keras's uint32."""
+    return 1000 * model_seed + index if index < 1000 else 10**9 + 1000 * model_seed + index - 1000
 
 
 def check_seed(seed) -> int:
     """`seed` as an int in 0..MAX_SEED, or a LayerConfigError saying what is allowed."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
         raise LayerConfigError(f"seed must be an integer from 0 to {MAX_SEED:,}; received {str(seed)[:40]!r}")
-    assert MAX_LAYERS < 1000  # layer_seed keeps the seeds of different layers apart
+    assert MAX_LAYERS < 2000 and 10**9 + 1000 * MAX_SEED + 999 < 2**32  # layer_seed keeps every layer's seed apart
     return int(seed)
 
 

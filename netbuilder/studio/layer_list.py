@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from ..engine.errors import LayerConfigError, NetbuilderError
 from ..engine.layer import KINDS
-from ..engine.limits import MAX_LAYERS
+from ..engine.limits import MAX_EDITOR_LAYERS
 from ..engine.shapes import check_input_shape
+from ..engine.settings import Init
 from .spec import LayerSpec
 
 MAX_PASTE_CHARS = 20_000
@@ -41,6 +42,18 @@ def _literal(node: ast.expr, what: str):
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise LayerConfigError(f"{what} must be a plain value (a number, text, True/False, a tuple or list of them)") from None
+
+
+def _setting_value(node: ast.expr, setting, what: str):
+    """A setting's value as written: a literal, or (an initializer) Keras's call such as keras.initializers.HeNormal(),
+    read as the setting reads its text (literals only, never run)."""
+    if isinstance(setting, Init) and not isinstance(node, ast.Constant):
+        try:
+            text = ast.unparse(node)
+        except (ValueError, MemoryError, RecursionError):
+            raise LayerConfigError(f"{what} must be a Keras initializer such as he_normal or HeNormal()") from None
+        return setting.parse_text(text)
+    return _literal(node, what)
 
 
 _NOT_LAYERS = {"Sequential", "Model"}  # calls that hold layers rather than being one
@@ -129,20 +142,20 @@ def parse_layers(text) -> PastedLayers:
         if kind not in KINDS:
             raise LayerConfigError(f"line {call.lineno}: {kind} is not a layer kind netbuilder has; its kinds are "
                                    f"{', '.join(KINDS)}")
-        if len(layers) >= MAX_LAYERS:
-            raise LayerConfigError(f"a model holds at most {MAX_LAYERS} layers")
-        declared = [s.name for s in KINDS[kind].settings]
+        if len(layers) >= MAX_EDITOR_LAYERS:
+            raise LayerConfigError(f"a model holds at most {MAX_EDITOR_LAYERS} layers")
+        declared = {s.name: s for s in KINDS[kind].settings}
         args, keywords = _arguments(call, kind)
         if len(args) > len(declared):
             raise LayerConfigError(f"{kind} takes at most {len(declared)} positional arguments (line {call.lineno})")
-        settings = {name: _literal(arg, f"{kind}'s argument {name}") for name, arg in zip(declared, args)}
+        settings = {name: _setting_value(arg, declared[name], f"{kind}'s argument {name}") for name, arg in zip(declared, args)}
         seen = set()  # every keyword, setting or not: Python refuses any keyword given twice
         for name, value in keywords:
             if name in settings or name in seen:
                 raise LayerConfigError(f"line {call.lineno}: {kind} is given {name} twice")
             seen.add(name)
             if name in declared:
-                settings[name] = _literal(value, f"{kind}'s {name}")
+                settings[name] = _setting_value(value, declared[name], f"{kind}'s {name}")
             elif name == "input_shape" and not layers:
                 input_shape = check_input_shape(_literal(value, "input_shape"))
             elif name != "name":

@@ -20,7 +20,7 @@ from ..engine.budget import current, over
 from ..engine.errors import Fix, LayerConfigError, LimitError, issue_error
 from ..engine.initializers import check_seed
 from ..engine.layer import GROUPS, KINDS, Layer, kind_class
-from ..engine.limits import MAX_LAYERS
+from ..engine.limits import MAX_EDITOR_LAYERS
 from ..engine.shapes import check_input_shape, format_shape
 
 MAX_LAYER_ID = 10**6
@@ -171,7 +171,7 @@ class ModelSpec:
     @cached_property
     def analysis(self) -> Analysis:
         """Shapes, params, cost and the first problem; never raises for a spec that passed validate()."""
-        return analyze(self.layer_objects(), self.input_shape)
+        return analyze(self.layer_objects(), self.input_shape, MAX_EDITOR_LAYERS)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -185,8 +185,8 @@ class ModelSpec:
             raise LimitError(f"input shape {format_shape(self.input_shape)} has {elements:,} elements per sample; at most "
                              f"{bound:,} are allowed")
         check_seed(self.seed)
-        if len(self.layers) > MAX_LAYERS:
-            raise LimitError(f"a model holds at most {MAX_LAYERS} layers; this one would have {len(self.layers)}")
+        if len(self.layers) > MAX_EDITOR_LAYERS:
+            raise LimitError(f"a model holds at most {MAX_EDITOR_LAYERS} layers; this one would have {len(self.layers)}")
         ids = [layer.id for layer in self.layers]
         if len(set(ids)) != len(ids):
             raise LayerConfigError("layer ids must be unique")
@@ -233,8 +233,8 @@ class ModelSpec:
         raw_layers = data.get("layers", [])
         if not isinstance(raw_layers, list):
             raise LayerConfigError("layers must be a list")
-        if len(raw_layers) > MAX_LAYERS:
-            raise LimitError(f"a model holds at most {MAX_LAYERS} layers; this one has {len(raw_layers):,}")
+        if len(raw_layers) > MAX_EDITOR_LAYERS:
+            raise LimitError(f"a model holds at most {MAX_EDITOR_LAYERS} layers; this one has {len(raw_layers):,}")
         shape = data.get("input_shape", [])
         if not isinstance(shape, list):
             raise LayerConfigError("input_shape must be a list of positive integers")
@@ -265,8 +265,8 @@ class ModelSpec:
 
     def add(self, kind: str, index: int | None = None, count: int = 1, **settings) -> ModelSpec:
         """Insert `count` new `kind` layers at `index` (None: at the end)."""
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LAYERS:
-            raise LayerConfigError(f"count must be an integer from 1 to {MAX_LAYERS}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_EDITOR_LAYERS:
+            raise LayerConfigError(f"count must be an integer from 1 to {MAX_EDITOR_LAYERS}")
         layers = list(self.layers)
         index = len(layers) if index is None else max(0, min(int(index), len(layers)))
         layers[index:index] = [LayerSpec.make(i, kind, **settings) for i in self.new_ids(count)]
@@ -284,8 +284,8 @@ class ModelSpec:
 
     def duplicate(self, layer_id: int, count: int = 1) -> ModelSpec:
         """`count` copies of a layer right after it."""
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LAYERS:
-            raise LayerConfigError(f"count must be an integer from 1 to {MAX_LAYERS}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_EDITOR_LAYERS:
+            raise LayerConfigError(f"count must be an integer from 1 to {MAX_EDITOR_LAYERS}")
         i = self.index_of(layer_id)
         copies = [replace(self.layers[i], id=new) for new in self.new_ids(count)]
         return self._with(layers=self.layers[: i + 1] + tuple(copies) + self.layers[i + 1 :])

@@ -130,6 +130,9 @@ def check_outputs(case: Case, ours, theirs) -> None:
 
 
 def check_json(case: Case, ours, theirs) -> None:
+    ours_entry, keras_entry = (json.loads(m.to_json())["config"]["layers"][1] for m in (ours, theirs))
+    assert ours_entry == keras_entry
+    assert list(ours_entry["config"]) == list(keras_entry["config"]), f"{case.kind} keys, Keras's order: {list(keras_entry['config'])}"
     mine = nb.model_from_json(theirs.to_json(), seed=0)
     assert mine.output_shape == ours.output_shape and mine.count_params() == ours.count_params()
     keras.backend.clear_session(free_memory=False)  # gc.collect in a big test process takes ~0.6 s
@@ -195,6 +198,12 @@ def measured_predict_bytes(model, x: np.ndarray) -> int:
         tracemalloc.stop()
     del y
     return peak
+
+
+def batches_to_check(model, largest: int) -> tuple[int, ...]:
+    """1, 64 and the largest batch (up to `largest`) whose run the app's public budgets allow."""
+    with nb.budget.using(nb.budget.PUBLIC_DEFAULTS):
+        return 1, 64, min(largest, model.cost.max_batch())
 
 
 def check_cost(model, x: np.ndarray, slack_bytes: int = 64 * 1024) -> None:

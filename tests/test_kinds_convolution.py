@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model,
+from kind_harness import (batches_to_check, Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model,
                           sample, spec_of)
 from netbuilder.engine.analysis import analyze
 from netbuilder.engine.errors import Fix
@@ -87,7 +87,7 @@ def test_conv_kind_matches_keras(case):
 @pytest.mark.parametrize("case", [c for c in CASES if c.initializers and c.settings.get("filters", 0) <= 8], ids=lambda c: c.id)
 def test_conv_cost_holds_what_predict_allocates(case):
     model = ours_model(case)
-    for batch in (1, 64, min(2048, model.cost.max_batch())):
+    for batch in batches_to_check(model, 2048):
         check_cost(model, sample(case, batch))
 
 
@@ -102,7 +102,7 @@ def test_conv_cost_covers_padding_and_activations():
         kind = "Conv1D" if len(shape) == 2 else "Conv2D"
         case = Case(kind, settings, shape)
         model = ours_model(case)
-        for batch in (1, 64, min(1024, model.cost.max_batch())):
+        for batch in batches_to_check(model, 1024):
             check_cost(model, sample(case, batch))
 
 
@@ -252,7 +252,6 @@ def built_layer(kind, settings, shape, seed=5):
     layer = model.layers[0]
     rng = np.random.default_rng(seed)
     layer._weights = [w + rng.normal(size=w.shape).astype(np.float32) * 0.1 for w in layer.weights]  # a nonzero bias
-    layer._bind()
     return layer
 
 
@@ -293,7 +292,6 @@ def test_conv_backward_matches_jax():
         layer = built_layer("Conv2D", settings, shape)
         x = np.random.default_rng(3).normal(size=(2, *shape))
         layer._weights = [w.astype(np.float64) for w in layer.weights]
-        layer._bind()
         y, cache = layer.forward_train(x, None)
         dy = np.random.default_rng(4).normal(size=y.shape)
         dx, (dk, db) = layer.backward(cache, dy)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model,
+from kind_harness import (batches_to_check, Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model,
                           sample, spec_of)
 from netbuilder.engine.analysis import analyze
 from netbuilder.engine.cost import FLOAT32
@@ -133,7 +133,7 @@ def test_depthwise_kind_matches_keras(case):
 @pytest.mark.parametrize("case", [c for c in CASES if c.initializers], ids=lambda c: c.id)
 def test_depthwise_cost_holds_what_predict_allocates(case):
     model = ours_model(case)
-    for batch in (1, 64, min(1024, model.cost.max_batch())):
+    for batch in batches_to_check(model, 1024):
         check_cost(model, sample(case, batch))
 
 
@@ -153,7 +153,7 @@ def test_depthwise_cost_covers_padding_multipliers_and_activations(kind, setting
     pointwise one, a separate activation output) is what predict allocates."""
     case = Case(kind, settings, shape)
     model = ours_model(case)
-    for batch in (1, 64, min(1024, model.cost.max_batch())):
+    for batch in batches_to_check(model, 1024):
         check_cost(model, sample(case, batch))
 
 
@@ -357,7 +357,6 @@ def built_layer(kind, settings, shape, seed=5):
     layer = model.layers[0]
     rng = np.random.default_rng(seed)
     layer._weights = [w + rng.normal(size=w.shape).astype(np.float32) * 0.1 for w in layer.weights]  # a nonzero bias
-    layer._bind()
     return layer
 
 
@@ -398,7 +397,6 @@ def test_depthwise_backward_matches_jax():
         shape = (7, 6, channels) if data_format == "channels_last" else (channels, 7, 6)
         layer = built_layer("DepthwiseConv2D", settings, shape)
         layer._weights = [w.astype(np.float64) for w in layer.weights]
-        layer._bind()
         x = np.random.default_rng(3).normal(size=(2, *shape))
         y, cache = layer.forward_train(x, None)
         dy = np.random.default_rng(4).normal(size=y.shape)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from kind_harness import Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model, sample, spec_of
+from kind_harness import batches_to_check, Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model, sample, spec_of
 from netbuilder.engine.analysis import analyze
 from netbuilder.engine.errors import Fix
 
@@ -94,7 +94,7 @@ def test_pooling_cost_on_larger_maps():
                                   ("GlobalAveragePooling2D", {}, (32, 32, 16))]:
         case = Case(kind, settings, shape)
         model = ours_model(case)
-        for batch in (1, 64, min(512, model.cost.max_batch())):
+        for batch in batches_to_check(model, 512):
             check_cost(model, sample(case, batch))
 
 

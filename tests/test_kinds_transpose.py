@@ -12,7 +12,7 @@ import pytest
 from keras.src.backend.common.backend_utils import compute_conv_transpose_output_shape
 
 import netbuilder as nb
-from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model,
+from kind_harness import (batches_to_check, Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model,
                           run_torch_code, sample, spec_of)
 from netbuilder.engine.analysis import analyze
 from netbuilder.engine.cost import FLOAT32
@@ -133,7 +133,7 @@ def test_output_shapes_are_keras_s_over_a_grid():
 @pytest.mark.parametrize("case", [c for c in CASES if c.initializers], ids=lambda c: c.id)
 def test_transpose_cost_holds_what_predict_allocates(case):
     model = ours_model(case)
-    for batch in (1, 64, min(1024, model.cost.max_batch())):
+    for batch in batches_to_check(model, 1024):
         check_cost(model, sample(case, batch))
 
 
@@ -150,7 +150,7 @@ def test_transpose_cost_covers_strides_and_activations(kind, settings, shape):
     separate activation output, are what predict allocates."""
     case = Case(kind, settings, shape)
     model = ours_model(case)
-    for batch in (1, 64, min(1024, model.cost.max_batch())):
+    for batch in batches_to_check(model, 1024):
         check_cost(model, sample(case, batch))
 
 
@@ -318,7 +318,6 @@ def built_layer(kind, settings, shape, seed=5):
     layer = model.layers[0]
     rng = np.random.default_rng(seed)
     layer._weights = [w + rng.normal(size=w.shape).astype(np.float32) * 0.1 for w in layer.weights]  # a nonzero bias
-    layer._bind()
     return layer
 
 
@@ -361,7 +360,6 @@ def test_transpose_backward_matches_jax():
         shape = (4, 5, 2) if data_format == "channels_last" else (2, 4, 5)
         layer = built_layer("Conv2DTranspose", settings, shape)
         layer._weights = [w.astype(np.float64) for w in layer.weights]
-        layer._bind()
         x = np.random.default_rng(3).normal(size=(2, *shape))
         y, cache = layer.forward_train(x, None)
         dy = np.random.default_rng(4).normal(size=y.shape)

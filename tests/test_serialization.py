@@ -13,7 +13,7 @@ import pytest
 import netbuilder as nb
 from netbuilder.studio.keras_import import spec_from_keras_json
 from netbuilder.engine.layer import KINDS
-from netbuilder.engine.limits import MAX_JSON_DEPTH
+from netbuilder.engine.limits import MAX_JSON_DEPTH, MAX_LAYERS
 from netbuilder.engine.serialization import json_too_deep, layers_from_json
 
 
@@ -188,7 +188,7 @@ INPUT = {"class_name": "InputLayer", "config": {"batch_shape": [None, 3]}}
                        {"class_name": "Lambda", "config": {"name": "fn"}}]), r"unsupported layers: conv \(Conv7D\), fn \(Lambda\)\. netbuilder supports .*Dense"),
         ("[" * 100_000 + "]" * 100_000, "it is nested more than 64 levels deep"),
         (" " * 2_000_001, "at most 2,000,000"),
-        (_with_layers([INPUT] + [{"class_name": "Flatten", "config": {}}] * 202), "at most 200"),
+        (_with_layers([INPUT] + [{"class_name": "Flatten", "config": {}}] * (MAX_LAYERS + 2)), f"at most {MAX_LAYERS:,}"),
         (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 0}}]), "units must be an integer from 1 to 65,536; received 0"),
         (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "colour": "red"}}]), None),  # other keys are ignored
         (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "activation": "threshold"}}]), "threshold"),

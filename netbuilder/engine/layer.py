@@ -182,6 +182,7 @@ class Layer:
     group: ClassVar[str] = "Core"  # where the Add-layer choice lists it
     description: ClassVar[str] = ""  # one line for the Add-layer choice
     keras_extra_config: ClassVar[dict] = {}  # constant config keys Keras writes (initializers, regularizers...)
+    keras_config_order: ClassVar[tuple[str, ...]] = ()  # config keys in the order Keras writes them (others follow)
     keras_module: ClassVar[str] = "keras.layers"  # where Keras's JSON says the class lives (keras.applications registers some)
     keras_registered_name: ClassVar[str | None] = None
     output_axis_setting: ClassVar[str | None] = None  # the setting that sizes the output's last axis (units, filters)
@@ -222,7 +223,8 @@ class Layer:
         self._declared_input_shape = None if input_shape is None else check_input_shape(input_shape)
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
-        self._weights: list[np.ndarray] = []
+        self._drawn: list[np.ndarray] = []
+        self._pending: tuple | None = None  # (weight specs, seed) until a weight is first needed
         self._start(name)
 
     def _start(self, name) -> None:
@@ -378,7 +380,7 @@ class Layer:
     def build(self, shape: Shape, seed: int) -> None:
         """Make the weights for input `shape` (for the shape it was built for, if it has one); a LimitError,
         before anything is allocated, when they are over the current budget."""
-        if self._weights:
+        if self._drawn or self._pending:
             return
         built_shape = self.built_shape or tuple(shape)
         specs = self.weight_specs(built_shape)
@@ -388,7 +390,19 @@ class Layer:
         if why:
             raise LimitError(f"Layer {self.name or snake_case(self.kind)!r} ({self.kind}) exceeds a limit: {why}.")
         self.built_shape = built_shape
-        self._weights = [spec.initializer(spec.shape, seed) for spec in specs]
+        self._pending = (specs, seed)
+
+    @property
+    def _weights(self) -> list[np.ndarray]:
+        """The weights, drawn when first needed: shapes, parameters, summaries and JSON never draw them."""
+        if self._pending is not None:
+            specs, seed = self._pending
+            self._drawn, self._pending = [spec.initializer(spec.shape, seed) for spec in specs], None
+        return self._drawn
+
+    @_weights.setter
+    def _weights(self, arrays: list[np.ndarray]) -> None:
+        self._drawn, self._pending = arrays, None
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -403,7 +417,9 @@ class Layer:
         return self.built_shape is not None and name in [s.name for s in self.weight_specs(self.built_shape)]
 
     def count_params(self) -> int:
-        return sum(w.size for w in self._weights)
+        if self._pending is not None:
+            return sum(math.prod(spec.shape) for spec in self._pending[0])
+        return sum(w.size for w in self._drawn)
 
     def get_weights(self) -> list[np.ndarray]:
         return [w.copy() for w in self._weights]
@@ -463,6 +479,11 @@ class Layer:
         config.update({s.name: s.to_json(self.values[s.name]) for s in self.settings})
         config.update(self.keras_extra_config)
         return config
+
+    def keras_config(self) -> dict:
+        """get_config with its keys in the order Keras writes them (so our JSON is Keras's text)."""
+        config = self.get_config()
+        return {key: config.pop(key) for key in self.keras_config_order if key in config} | config
 
     @classmethod
     def settings_from_config(cls, config: dict) -> dict:

@@ -25,7 +25,7 @@ from .tensors import KerasTensor
 
 
 def _entry(layer: Layer, build_shape=None) -> dict:
-    entry = {"module": layer.keras_module, "class_name": layer.kind, "config": layer.get_config(),
+    entry = {"module": layer.keras_module, "class_name": layer.kind, "config": layer.keras_config(),
              "registered_name": layer.keras_registered_name}
     if layer.is_model:  # a model inside another: its own build_config, and an empty compile_config (as Keras writes it)
         entry["build_config"], entry["compile_config"] = layer.build_config(), {}
@@ -34,16 +34,19 @@ def _entry(layer: Layer, build_shape=None) -> dict:
     return entry
 
 
+def _input_entry(batch_shape: tuple, name: str) -> dict:
+    """An InputLayer's entry, its keys in Keras's order."""
+    return {"module": "keras.layers", "class_name": "InputLayer",
+            "config": {"batch_shape": batch_shape, "dtype": "float32", "sparse": False, "ragged": False, "name": name,
+                       "optional": False}, "registered_name": None}
+
+
 def model_config(model) -> dict:
     """Keras's `model.get_config()` for a Sequential: name, trainable, dtype, layers, build_input_shape.
 
     Shapes are tuples, as in Keras's get_config (json.dumps writes them as lists)."""
     input_shape = tuple(model.input_shape)
-    layers = [{
-        "module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-        "config": {"batch_shape": input_shape, "dtype": "float32", "sparse": False, "ragged": False,
-                   "name": getattr(model._input_layer, "name", None) or "input_layer", "optional": False},
-    }]
+    layers = [_input_entry(input_shape, getattr(model._input_layer, "name", None) or "input_layer")]
     for layer in model.layers:
         layers.append(_entry(layer, None if layer.builds_at_init else layer.input_shape))
     return {"name": model.name, "trainable": True, "dtype": DTYPE_POLICY, "layers": layers, "build_input_shape": input_shape}
@@ -70,9 +73,7 @@ def functional_config(model) -> dict:
     layers = []
     for layer in graph.layers:
         if isinstance(layer, InputLayer):
-            layers.append({"module": "keras.layers", "class_name": "InputLayer", "registered_name": None, "name": layer.name,
-                           "config": {"batch_shape": layer.batch_shape, "dtype": "float32", "sparse": False, "ragged": False,
-                                      "name": layer.name, "optional": False}, "inbound_nodes": []})
+            layers.append({**_input_entry(layer.batch_shape, layer.name), "name": layer.name, "inbound_nodes": []})
             continue
         entry = _entry(layer, None if layer.builds_at_init else layer.built_shape)
         entry["name"] = layer.name
@@ -271,16 +272,25 @@ def _rebuild_functional(config: dict, nested):
 
 
 def _layer_entries(config: dict, nested) -> list[dict]:
-    """The layer entries of a model config, checked: a list of bounded size, each with a class and a config of a kind
-    netbuilder has (a nested model refused by name when there is no `nested` to make it)."""
+    """The layer entries of a model config, checked (a nested model refused by name when there is no `nested`)."""
+    return _supported(_entries(config), nested, "netbuilder reads a model inside another only as part of a whole model")
+
+
+def _entries(config: dict) -> list[dict]:
+    """A model config's layer entries: a list of bounded size, each with a config."""
     entries = config.get("layers")
     if not isinstance(entries, list):
         _fail("config.layers must be a list")
     if len(entries) > MAX_LAYERS + 1:
-        _fail(f"it has {len(entries):,} layers; at most {MAX_LAYERS} are allowed")
+        _fail(f"it has {len(entries):,} layers; at most {MAX_LAYERS:,} are allowed")
     if not all(isinstance(e, dict) and isinstance(e.get("config"), dict) for e in entries):
         _fail("every layer needs a 'class_name' and a 'config' object")
-    _refuse_models(entries, nested, "netbuilder reads a model inside another only as part of a whole model")
+    return entries
+
+
+def _supported(entries: list[dict], nested, why: str) -> list[dict]:
+    """The entries, each of a kind netbuilder has (models refused, saying `why`, when there is no `nested`)."""
+    _refuse_models(entries, nested, why)
     unsupported = [f"{e['config'].get('name', '?')} ({e.get('class_name')})" for e in entries
                    if e.get("class_name") not in ("InputLayer", *_MODEL_CLASSES) and _class_of(e) is None]
     if unsupported:
@@ -355,23 +365,12 @@ def _read(doc, nested):
     if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
         _fail(f"expected a model (from model.to_json()); found {type(doc).__name__}")
     model_class, config = doc.get("class_name"), doc["config"]  # Sequential or Functional (a layer's class is its kind)
-    entries = config.get("layers")
-    if not isinstance(entries, list):
-        _fail("config.layers must be a list")
-    if len(entries) > MAX_LAYERS + 1:
-        _fail(f"it has {len(entries):,} layers; at most {MAX_LAYERS} are allowed")
-    if not all(isinstance(e, dict) and isinstance(e.get("config"), dict) for e in entries):
-        _fail("every layer needs a 'class_name' and a 'config' object")
+    entries = _entries(config)
     if model_class in _FUNCTIONAL:
         entries = _chain(config, entries)
     elif model_class != "Sequential":
         _fail(f"expected a Sequential or Functional model (from model.to_json()); found {str(model_class)[:60]!r}")
-    _refuse_models(entries, nested, _CHAIN)
-    unsupported = [f"{e['config'].get('name', '?')} ({e.get('class_name')})" for e in entries
-                   if e.get("class_name") not in ("InputLayer", *_MODEL_CLASSES) and _class_of(e) is None]
-    if unsupported:
-        _fail(f"unsupported layers: {', '.join(str(u)[:80] for u in unsupported[:20])}. "
-              f"netbuilder supports {', '.join(sorted(KINDS))}.")
+    _supported(entries, nested, _CHAIN)
     input_shape = input_name = None
     if entries and entries[0]["class_name"] == "InputLayer":
         cfg = entries.pop(0)["config"]

@@ -56,11 +56,12 @@ class Number(Setting):
 
 @dataclass(frozen=True)
 class SoftmaxAxis(Axis):
-    """One axis; a one-element list is that axis (Keras reads `[2]` as 2). Several axes are refused (see Softmax)."""
+    """One axis; a one-element list is that axis, kept as a one-element tuple (Keras writes back what it was given).
+    Several axes are refused (see Softmax)."""
 
     def check(self, value):
         if isinstance(value, (tuple, list)) and len(value) == 1:
-            value = value[0]
+            return (super().check(value[0]),)
         if isinstance(value, (tuple, list)):
             raise LayerConfigError(
                 f"axis must be one axis; received {_short(value)}. Keras runs a softmax over several axes only when "
@@ -68,6 +69,20 @@ class SoftmaxAxis(Axis):
                 "netbuilder takes one axis (flatten those axes together first to normalise over them)."
             )
         return super().check(value)
+
+    widget = "text"  # an int, or [int] as Keras keeps it
+
+    def format_text(self, value) -> str:
+        return f"[{value[0]}]" if isinstance(value, tuple) else str(value)
+
+    def parse_text(self, text: str):
+        text = str(text).strip()
+        inner = text[1:-1].strip() if text[:1] == "[" and text[-1:] == "]" else None
+        try:
+            axis = int(text if inner is None else inner)
+        except ValueError:
+            self.fail(text[:40], f"an axis from {self.low} to {self.high}, as a number or a one-element list")
+        return self.check(axis if inner is None else [axis])
 
 
 @dataclass(frozen=True)
@@ -281,9 +296,14 @@ class Softmax(_ElementwiseLayer):
     settings = (SoftmaxAxis("axis", -1, "The axis whose values become probabilities (-1: the last)."),)
     description = "Turns the values along one axis (the last by default) into probabilities that sum to 1."
 
+    @property
+    def _axis(self) -> int:
+        """The axis, written as one int or (as Keras keeps it) a one-element list."""
+        return self.axis[0] if isinstance(self.axis, tuple) else self.axis
+
     def _resolved(self, shape) -> int | None:
         """The axis as a non-negative index of `shape`, or None when it is out of range."""
-        axis = self.axis + len(shape) if self.axis < 0 else self.axis
+        axis = self._axis + len(shape) if self._axis < 0 else self._axis
         return axis if 0 <= axis < len(shape) else None
 
     def check_shape(self, shape, name: str) -> Problem | None:
@@ -291,16 +311,16 @@ class Softmax(_ElementwiseLayer):
         if axis is None:
             return Problem(
                 f"an axis from {-len(shape)} to {len(shape) - 1}",
-                f"Layer {name!r} (Softmax) normalises along axis {self.axis}, but its input {format_shape(shape)} has "
+                f"Layer {name!r} (Softmax) normalises along axis {self._axis}, but its input {format_shape(shape)} has "
                 f"only {len(shape)} axes (0 to {len(shape) - 1}, or -{len(shape)} to -1 counting from the end).",
                 "axis says which axis holds the values that become probabilities. Keras accepts the layer and fails "
                 "only when it runs; netbuilder says so up front. -1 (the last axis) is the usual choice.",
-                f"axis {self.axis} is out of bounds for array of dimension {len(shape)}",
+                f"axis {self._axis} is out of bounds for array of dimension {len(shape)}",
             )
         if axis == 0:
             return Problem(
                 "an axis other than the batch axis",
-                f"Layer {name!r} (Softmax) normalises along axis {self.axis}, which is the batch axis of {format_shape(shape)}.",
+                f"Layer {name!r} (Softmax) normalises along axis {self._axis}, which is the batch axis of {format_shape(shape)}.",
                 "Axis 0 counts samples. Normalising across it makes each sample's output depend on which other "
                 "samples share its batch (Keras runs it on batches of 32), so netbuilder refuses it. Pick an axis "
                 "of the sample itself, usually -1.",
@@ -318,9 +338,9 @@ class Softmax(_ElementwiseLayer):
     def call(self, x):
         # Keras's formula, in place on one buffer: x − max, exp, then ÷ the sum (the same bits as Keras's)
         with np.errstate(invalid="ignore", over="ignore"):
-            y = np.subtract(x, np.max(x, axis=self.axis, keepdims=True))
+            y = np.subtract(x, np.max(x, axis=self._axis, keepdims=True))
             np.exp(y, out=y)
-            y /= np.sum(y, axis=self.axis, keepdims=True)
+            y /= np.sum(y, axis=self._axis, keepdims=True)
         return y
 
     def forward_train(self, x, rng):
@@ -328,10 +348,10 @@ class Softmax(_ElementwiseLayer):
         return y, y
 
     def backward(self, y, dy):
-        return y * (dy - np.sum(dy * y, axis=self.axis, keepdims=True)), []
+        return y * (dy - np.sum(dy * y, axis=self._axis, keepdims=True)), []
 
     def label(self) -> str:
-        return "" if self.axis == -1 else f"axis {self.axis}"
+        return "" if self._axis == -1 else f"axis {self._axis}"
 
     def explain_shape(self, shape, output_shape) -> str:
         axis = self._resolved(shape)
@@ -341,7 +361,7 @@ class Softmax(_ElementwiseLayer):
                 f"The shape {format_shape(shape)} is unchanged.")
 
     def keras_code(self) -> CodePart:
-        return CodePart(f"keras.layers.Softmax(axis={self.axis}, name={self.name!r})")
+        return CodePart(f"keras.layers.Softmax(axis={self.axis!r}, name={self.name!r})")
 
     def torch_code(self, shape) -> list[CodePart]:
         return [CodePart(f"nn.Softmax(dim={self._resolved(shape)})")]
@@ -351,6 +371,7 @@ class Softmax(_ElementwiseLayer):
 @register
 class ELU(_ElementwiseLayer):
     """x for x ≥ 0, alpha·(exp(x) − 1) below: a smooth negative side that saturates at −alpha."""
+    keras_config_order = ("name", "alpha")
 
     settings = (Number("alpha", 1.0, "Scale of the negative side: it approaches −alpha."),)
     description = "x for positive values, alpha·(exp(x) − 1) for negative ones: smooth, saturating at −alpha."
@@ -404,6 +425,7 @@ _TORCH_PRELU = '''class ElementwisePReLU(nn.Module):
 @register
 class PReLU(_ElementwiseLayer):
     """max(x, 0) + alpha·min(x, 0) with a learned alpha per element (shared along `shared_axes`)."""
+    keras_config_order = ("name", "trainable", "dtype", "alpha_initializer", "alpha_regularizer", "alpha_constraint", "shared_axes")
 
     settings = (Init("alpha_initializer", "zeros", "How the slopes start (zeros: as relu until training)."),
                 SharedAxes("shared_axes", None, "Axes along which one slope is shared (e.g. 1, 2 for one per channel "

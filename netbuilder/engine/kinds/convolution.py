@@ -266,18 +266,17 @@ class _Conv(Layer):
         return _TRAIN_PATCH_OPS + (0 if self.data_format == "channels_first" else _TRAIN_RUN_OPS // channels)
 
     # --- numbers --------------------------------------------------------------------------------
-    def build(self, shape, seed: int) -> None:
-        super().build(shape, seed)
-        self._bind()
+    @property
+    def kernel(self) -> np.ndarray:
+        return self._weights[0]
 
-    def set_weights(self, weights) -> None:
-        super().set_weights(weights)
-        self._bind()
+    @property
+    def bias(self) -> np.ndarray | None:
+        return self._weights[-1] if self.use_bias else None
 
-    def _bind(self) -> None:
-        self.kernel = self._weights[0]
-        self.bias = self._weights[1] if self.use_bias else None
-        self._activation_fn = activations.ACTIVATIONS[self.activation]
+    @property
+    def _activation_fn(self):
+        return activations.ACTIVATIONS[self.activation]
 
     def _patches(self, x: np.ndarray):
         """(padded input's geometry, patch matrix): channels_last (N·positions, window·C), channels_first (N, window·C, positions)."""

@@ -120,16 +120,17 @@ class Dense(Layer):
         )
 
     # --- numbers --------------------------------------------------------------------------------
-    def build(self, shape, seed: int) -> None:
-        super().build(shape, seed)
-        self.kernel = self._weights[0]
-        self.bias = self._weights[1] if self.use_bias else None
-        self._activation_fn = activations.ACTIVATIONS[self.activation]
+    @property
+    def kernel(self) -> np.ndarray:
+        return self._weights[0]
 
-    def set_weights(self, weights) -> None:
-        super().set_weights(weights)
-        self.kernel = self._weights[0]
-        self.bias = self._weights[1] if self.use_bias else None
+    @property
+    def bias(self) -> np.ndarray | None:
+        return self._weights[1] if self.use_bias else None
+
+    @property
+    def _activation_fn(self):
+        return activations.ACTIVATIONS[self.activation]
 
     def call(self, x: np.ndarray) -> np.ndarray:
         y = np.matmul(x, self.kernel)

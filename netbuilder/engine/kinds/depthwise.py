@@ -175,6 +175,7 @@ def conv_label(layer, word: str) -> str:
 # --- the kinds -------------------------------------------------------------------------------------------------------
 class _Depthwise(KerasDefaults, _Conv):
     """What DepthwiseConv2D and SeparableConv1D/2D share: the per-channel convolution, its shapes, costs and gradient."""
+    keras_config_order = ("name", "trainable", "dtype", "depth_multiplier")
 
     # forward_train and backward of a step whatever the batch, beyond the loops counted in train_overhead (timeit, best
     # of 300 at batch 1 on 4 × 4 × 2 to 16 channels: 14-35 µs, padding and the separable's pointwise step the most)
@@ -286,11 +287,6 @@ class _Depthwise(KerasDefaults, _Conv):
         return 2 * self.depth_multiplier
 
     # --- numbers -----------------------------------------------------------------------------------------------------
-    def _bind(self) -> None:
-        self.kernel = self._weights[0]
-        self.bias = self._weights[-1] if self.use_bias else None
-        self._activation_fn = activations.ACTIVATIONS[self.activation]
-
     def _depthwise_kernel(self) -> np.ndarray:
         return self._weights[0]
 

@@ -92,6 +92,7 @@ class OptionalSeed(Setting):
 @register
 class Dropout(Layer):
     """Identity at inference; training zeroes each value with probability `rate` and scales the rest by 1/(1 − rate)."""
+    keras_config_order = ("name", "trainable", "dtype", "rate", "seed")
     train_call_microseconds = 15  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     keeps_values = True  # its output holds its input's values: indices stay indices

@@ -309,6 +309,7 @@ class NormAxes(Axes):
 @register
 class LayerNormalization(Layer):
     """Each sample normalised over `axis` by its own mean and variance, then `·γ + β` (shapes of those axes)."""
+    keras_config_order = ("name", "trainable", "dtype", "axis", "epsilon", "center", "scale", "rms_scaling")
     train_call_microseconds = 80  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     settings = (

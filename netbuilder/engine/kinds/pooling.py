@@ -95,6 +95,7 @@ def _axis_names(rank: int, data_format: str) -> tuple[str, ...]:
 
 class _Pool(Layer):
     """Max or average pooling over windows of `rank` spatial axes."""
+    keras_config_order = ("name", "trainable", "dtype", "pool_size", "padding")
     train_call_microseconds = 35  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     rank = 2

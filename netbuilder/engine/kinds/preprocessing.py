@@ -359,6 +359,7 @@ _TORCH_NORMALIZATION = '''class KerasNormalization(nn.Module):
 @register
 class Normalization(Layer):
     """`(x − mean) / max(√variance, 1e-7)` per position of the kept axes; mean and variance given, or weights."""
+    keras_config_order = ("name", "trainable", "dtype", "axis", "invert")
 
     train_call_microseconds = 15  # forward_train and backward of a step whatever the batch (measured at batch 1: 7-14 µs)
 

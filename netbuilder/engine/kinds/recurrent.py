@@ -210,6 +210,12 @@ _TORCH_LOOPS = {
 
 class _Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share: shapes, weights' layout, settings handling, fixes, code."""
+    keras_config_order = (  # RNN's own keys, then the cell's
+        "name", "trainable", "dtype", "return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+        "zero_output_for_mask", "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+        "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer", "recurrent_regularizer",
+        "bias_regularizer", "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint",
+        "dropout", "recurrent_dropout", "reset_after", "seed")
 
     gates: ClassVar[int] = 1
     call_argument = "sequences"  # Keras's RNN.call(sequences, initial_state=None, mask=None, training=False)

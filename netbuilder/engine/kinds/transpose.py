@@ -213,11 +213,6 @@ class _Transpose(KerasDefaults, _Conv):
         return total
 
     # --- numbers -----------------------------------------------------------------------------------------------------
-    def _bind(self) -> None:
-        self.kernel = self._weights[0]
-        self.bias = self._weights[1] if self.use_bias else None
-        self._activation_fn = activations.ACTIVATIONS[self.activation]
-
     def _linear(self, x: np.ndarray) -> np.ndarray:
         kernel, bias = self._weights[0], (self._weights[1] if self.use_bias else None)
         axes = spatial_axes(self.rank, self.data_format)

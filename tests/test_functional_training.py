@@ -71,6 +71,17 @@ def nested_models():
     return nb.Model(x, nb.Dense(1)(nb.add([h, block(h)])), seed=9)
 
 
+def attention():
+    """MultiHeadAttention: self-attention on a Dense's output (the query's and the value's gradients summed into it), then
+    cross-attention with a key of its own, a gate and an output_shape (the query's, the value's and the key's gradients)."""
+    a, b = nb.Input((4, 3), name="a"), nb.Input((5, 2), name="b")
+    h = nb.Dense(6, activation="tanh")(a)
+    s = nb.MultiHeadAttention(2, 3, name="self_attention")(h, h)
+    # (value_dim as key_dim: JAX's dot_product_attention, which Keras calls at dropout 0, needs them equal)
+    c = nb.MultiHeadAttention(2, 2, output_shape=4, use_gate=True, name="cross")(s, b, key=nb.Dense(3)(b))
+    return nb.Model([a, b], nb.Dense(1)(nb.Flatten()(c)), seed=10)
+
+
 def data(model, n: int, seed: int):
     rng = np.random.default_rng(seed)
     xs = [rng.normal(size=(n, *t.shape[1:])).astype(np.float32) for t in model.inputs]
@@ -92,6 +103,9 @@ CASES = {  # name: (model maker, loss, loss_weights, metrics, optimizer (ours, K
     "operations": (operations_and_custom_scale, "mse", None, ["mae"], (lambda: Adam(0.01), ("Adam", {"learning_rate": 0.01})), 6, 2),
     "nested-models": (nested_models, "mse", None, [], (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 6, 2),
     "broadcast-merges": (broadcast_merges, "mse", None, [], (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 4, 2),
+    # SGD: a key bias's gradient is 0 up to rounding (softmax ignores what it adds to a query's every score), and Adam
+    # would turn that rounding noise into steps of its learning rate
+    "attention": (attention, "mse", None, ["mae"], (lambda: SGD(0.1), ("SGD", {"learning_rate": 0.1})), 6, 3),
 }
 
 

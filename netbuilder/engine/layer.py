@@ -189,6 +189,7 @@ class Layer:
     keeps_shape: ClassVar[bool] = False  # output shape always equals input shape (activations, dropout)
     builds_at_init: ClassVar[bool] = False  # Keras writes no build_config for it (Activation is built when made)
     takes_list: ClassVar[bool] = False  # called on a list of tensors (a merge): shapes and `call` get lists
+    separate_arguments: ClassVar[bool] = False  # with takes_list: the tensors are separate arguments, `mha(query, value)`
     is_layer: ClassVar[bool] = True  # False: an operation (keras.ops), a call of the graph but not in model.layers
     is_model: ClassVar[bool] = False  # a whole model used as a layer (Keras nests them: ConvNeXt's stem)
     keras_first_node: ClassVar[int] = 0  # the node index Keras's JSON gives its first call (a Functional's own graph is 0)
@@ -479,6 +480,10 @@ class Layer:
         config.update({s.name: s.to_json(self.values[s.name]) for s in self.settings})
         config.update(self.keras_extra_config)
         return config
+
+    def keras_build_config(self, shape) -> dict:
+        """Keras's build_config: the input shape its build took."""
+        return {"input_shape": tuple(shape)}
 
     def keras_config(self) -> dict:
         """get_config with its keys in the order Keras writes them (so our JSON is Keras's text)."""

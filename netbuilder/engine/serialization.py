@@ -30,7 +30,7 @@ def _entry(layer: Layer, build_shape=None) -> dict:
     if layer.is_model:  # a model inside another: its own build_config, and an empty compile_config (as Keras writes it)
         entry["build_config"], entry["compile_config"] = layer.build_config(), {}
     elif build_shape is not None:
-        entry["build_config"] = {"input_shape": tuple(build_shape)}
+        entry["build_config"] = layer.keras_build_config(build_shape)
     return entry
 
 

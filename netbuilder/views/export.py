@@ -259,9 +259,10 @@ def _calls(model) -> list:
 
 def _call_argument(node, names: dict) -> str:
     """What a call is given, as the engine runs it: a merge the list of its tensors, any other layer its one tensor, an
-    operation (keras.ops) its arguments, numbers among them."""
-    if not node.layer.is_layer:
-        return ", ".join(names[id(a)] if id(a) in names else repr(a) for a in node.args)
+    operation (keras.ops) or a layer of separate arguments (attention) its arguments as they were given."""
+    if not node.layer.is_layer or node.layer.separate_arguments:
+        written = [names[id(a)] if id(a) in names else repr(a) for a in node.args]
+        return ", ".join([*written, *(f"{k}={names[id(v)] if id(v) in names else repr(v)}" for k, v in node.kwargs.items())])
     tensors = [names[id(t)] for t in node.inputs]
     return f"[{', '.join(tensors)}]" if node.layer.takes_list else tensors[0]
 
@@ -332,7 +333,7 @@ def _functional_pytorch_code(model, checkpoint) -> str:
         parts = layer.torch_code(layer.call_shape(node.args, node.kwargs))
         parts_seen += parts
         out, given = names[id(node.outputs[0])], [names[id(t)] for t in node.inputs]
-        if layer.takes_list:  # a merge: one expression over its inputs, `{0}`, `{1}`, …
+        if layer.takes_list and not layer.separate_arguments:  # a merge: one expression over its inputs, `{0}`, `{1}`, …
             (part,) = parts
             forward.append(f"        {out} = {part.code.format(*given)}  # {layer.name!r} ({layer.kind})\n")
             continue
@@ -349,7 +350,8 @@ def _functional_pytorch_code(model, checkpoint) -> str:
             variants[key] = (attribute, parts)
         attribute = variants[key][0]
         note = "" if attribute == layer.name else f"  # {layer.name!r} ({layer.kind})"
-        forward.append(f"        {out} = self.{attribute}({given[0]}){note}\n")
+        argument = _call_argument(node, names) if layer.separate_arguments else given[0]
+        forward.append(f"        {out} = self.{attribute}({argument}){note}\n")
     inputs = graph.inputs
     unpack = f"        {', '.join(names[id(t)] for t in inputs)}{',' if len(inputs) == 1 else ''} = inputs\n"
     structure = graph.input_structure

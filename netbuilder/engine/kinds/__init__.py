@@ -17,6 +17,7 @@ from . import (  # noqa: F401  (registration)
     flatten,
     reshaping,
     merging,
+    attention,
     custom_scale,
     numpy_ops,
     activation,

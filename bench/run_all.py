@@ -25,7 +25,7 @@ from pathlib import Path
 from _common import ROOT, blas_threads, cpu_busy, cpu_model, fmt_met, fmt_ratio, fmt_value, print_figures
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("import", "inference", "memory", "predict", "catalogue", "training", "training_cost", "blas", "app", "browser", "load")  # import first: the quietest machine
+SCRIPTS = ("import", "inference", "memory", "predict", "graphs", "catalogue", "training", "training_cost", "blas", "app", "browser", "load")  # import first: the quietest machine
 
 
 def version(dist: str) -> str:

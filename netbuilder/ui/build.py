@@ -118,11 +118,11 @@ def editor(spec: ModelSpec) -> None:
         st.radio("Layers", options, key="selected", format_func=lambda option: _entry(spec, option), on_change=state.on_select,
                  help="Pick a layer to edit it; the graph highlights it.")
     with st.container(border=True, key="selected_panel"):
+        state.show_notices("editor")  # above the settings: a refused edit's reason stays beside the widget
         if ss.selection == INPUT:
             input_panel(spec)
         else:
             layer_panel(spec, spec.index_of(ss.selection))
-        state.show_notices("editor")
     add_panel(spec)
     with st.expander("Paste layers written as Keras code"):
         st.text_area("One layer per line, as in Keras", key="paste_text", height=140,

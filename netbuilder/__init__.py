@@ -6,7 +6,7 @@ export) ← `ui` (the Streamlit pages). This module re-exports the engine's publ
 """
 
 from . import losses, optimizers
-from .engine import activations, budget, kinds, limits
+from .engine import activations, budget, initializers, kinds, limits
 from .engine.activations import ACTIVATION_NAMES
 from .engine.analysis import Analysis, LayerReport, analyze
 from .engine.cost import ModelCost
@@ -30,7 +30,7 @@ globals().update(KINDS)  # every registered kind by its Keras class name: Dense,
 __all__ = [
     "ACTIVATION_NAMES", "Analysis", "Fix", "Functional", "IncompatibleShapeError", "Input", "InputDataError", "KINDS", "KerasTensor",
     "Layer", "LayerConfigError", "LayerReport", "LimitError", "Model", "ModelCost", "NetbuilderError", "Sequential",
-    "ShapeIssue", "activations", "add", "analyze", "average", "budget", "concatenate", "dot", "format_shape", "kinds", "layer_seed", "limits",
+    "ShapeIssue", "activations", "add", "analyze", "average", "budget", "concatenate", "dot", "format_shape", "initializers", "kinds", "layer_seed", "limits",
     "losses", "maximum", "minimum", "model_from_json", "multiply", "optimizers", "register", "subtract",
     *KINDS,
 ]

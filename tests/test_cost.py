@@ -462,6 +462,7 @@ def test_the_largest_batch_named_fits_the_memory_budget():
     model.cost.check_run(WIDE_MAX)
     assert model.cost.max_batch() == WIDE_MAX
     x = np.ones((WIDE_MAX, 4), np.float32)
+    model.get_weights()  # drawn first: the weight budget holds them, the run budget what predict allocates
     result, peak = traced_peak(model.predict, x)
     assert result.shape == (WIDE_MAX, 65_536)
     del result
@@ -804,7 +805,7 @@ def test_an_orthogonal_kernel_over_the_run_budgets_is_refused_before_it_is_drawn
     """SimpleRNN(4095) on (1, 1) is inside the 64 MiB weight budget, but its recurrent kernel is a float64 QR of
     4,095 × 4,095: 7-50 s and ~600 MB, uninterruptible. It is refused from shapes, before anything is drawn."""
     issue = over_budget([nb.SimpleRNN(4095)], (1, 1))
-    assert "drawing its initial weights needs 647.7 MB at once (an orthogonal recurrent kernel is a QR in float64)" in \
+    assert "drawing its initial weights needs 647.7 MB at once (an Orthogonal initializer's QR runs in float64)" in \
         issue.message and "use fewer units" in issue.message
     result, peak = traced_peak(nb.Sequential, [nb.Input((1, 1)), nb.SimpleRNN(4095)])
     assert isinstance(result, nb.LimitError) and peak < TINY
@@ -825,6 +826,7 @@ layer = getattr(nb, sys.argv[1])(int(sys.argv[2]))
 open("/proc/self/clear_refs", "w").write("5")  # the peak starts again from what the process holds now
 before = status("VmRSS:")
 model = nb.Sequential([nb.Input((1, 1)), layer], seed=0)
+layer.weights  # drawn when first needed
 print(json.dumps({"peak": status("VmHWM:") - before, "predicted": model.cost.build_bytes + model.cost.weight_bytes}))
 """
 

@@ -284,3 +284,21 @@ def test_settings_from_python_data_nested_deep_are_refused_without_recursion():
     for setting in KINDS["ZeroPadding2D"].settings + KINDS["Dense"].settings:
         with pytest.raises(nb.LayerConfigError):
             setting.from_json(deep)
+
+
+def test_regularizers_and_constraints_are_kept_in_json_and_refused_for_training():
+    """Keras's JSON with a regularizer or a constraint reads with Keras's shapes and JSON text; training, which they
+    change in Keras, is refused by name rather than run without them."""
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3, kernel_regularizer=keras.regularizers.L2(0.01), name="hidden")(inputs)
+    outputs = keras.layers.Dense(2, bias_constraint=keras.constraints.NonNeg(), name="out")(hidden)
+    text = keras.Model(inputs, outputs).to_json()
+    model = nb.model_from_json(text)
+    assert model.to_json() == text and model.count_params() == 4 * 3 + 3 + 3 * 2 + 2
+    with pytest.raises(nb.LayerConfigError, match=r"regularizers or constraints.*\(hidden: kernel_regularizer, out: bias_constraint\)"):
+        model.compile("sgd", "mse")
+    text = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activity_regularizer="l2")]).to_json()
+    chain = nb.model_from_json(text)
+    assert chain.to_json() == text  # Keras's base Layer writes a set activity_regularizer right after dtype
+    with pytest.raises(nb.LayerConfigError, match="activity_regularizer"):
+        chain.compile("sgd", "mse")

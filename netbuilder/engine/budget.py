@@ -119,12 +119,14 @@ def weights_problem(params: int) -> str | None:
 
 def build_problem(work: int, nbytes: int) -> str | None:
     """Why drawing weights with this much work and these temporaries is over the current run budgets, or None (an
-    initializer runs in one NumPy call that cannot be stopped, as an orthogonal recurrent kernel's QR)."""
+    initializer runs in one NumPy call that cannot be stopped, as an Orthogonal kernel's QR)."""
     budget = current()
     if over(nbytes, budget.run_bytes):
-        return (f"drawing its initial weights needs {readable_bytes(nbytes)} at once (an orthogonal recurrent kernel is a "
-                f"QR in float64); the memory budget per run is {readable_bytes(budget.run_bytes)}: use fewer units")
+        return (f"drawing its initial weights needs {readable_bytes(nbytes)} at once (an Orthogonal initializer's QR runs "
+                f"in float64); the memory budget per run is {readable_bytes(budget.run_bytes)}: use fewer units or "
+                "another initializer")
     if over(work, budget.work):
-        return (f"drawing its initial weights is {readable_count(work)} multiply-adds of work (an orthogonal recurrent "
-                f"kernel is a QR of its units × units); the budget per run is {readable_count(budget.work)}: use fewer units")
+        return (f"drawing its initial weights is {readable_count(work)} multiply-adds of work (an Orthogonal initializer's "
+                f"QR grows as the cube of its size); the budget per run is {readable_count(budget.work)}: use fewer units "
+                "or another initializer")
     return None

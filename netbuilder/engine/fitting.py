@@ -104,6 +104,21 @@ def compiled(loss, loss_weights, metrics, names: list[str]) -> Compiled:
     return Compiled(tuple(names), tuple(losses), tuple(float(w) for w in weights), tuple(lists))
 
 
+def _leaves(model) -> list:
+    """Every layer of a model, those of models inside it too."""
+    return [leaf for layer in model.layers for leaf in (_leaves(layer) if layer.is_model else [layer])]
+
+
+def _refuse_kept(model) -> None:
+    """Regularizers and constraints read from Keras JSON change Keras's training: refused by name, never ignored."""
+    kept = [f"{layer.name}: {key}" for layer in _leaves(model) for key in layer.keras_kept]
+    if kept:
+        raise LayerConfigError(
+            f"netbuilder does not apply regularizers or constraints, so training this model would differ from Keras's "
+            f"({', '.join(kept[:5])}{', …' if len(kept) > 5 else ''}). Shapes, parameters and predict are Keras's; "
+            "set them to None to train here.")
+
+
 class Trainable:
     """compile, fit, evaluate, train_on_batch and trainer, over the data hooks a model class defines."""
 
@@ -114,6 +129,7 @@ class Trainable:
         metrics ("accuracy", "mae", "mse"). run_eagerly, steps_per_execution, jit_compile and auto_scale_loss change how
         Keras runs, not what it computes: accepted, and nothing changes."""
         refuse("compile", unknown, weighted_metrics=weighted_metrics or None)
+        _refuse_kept(self)
         chosen = optimizers.get_optimizer(optimizer)
         names = [name for name, _ in self._outputs()]
         self.compiled = compiled(loss, loss_weights, metrics, names) if loss is not None else None

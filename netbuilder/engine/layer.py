@@ -182,6 +182,7 @@ class Layer:
     group: ClassVar[str] = "Core"  # where the Add-layer choice lists it
     description: ClassVar[str] = ""  # one line for the Add-layer choice
     keras_extra_config: ClassVar[dict] = {}  # constant config keys Keras writes (initializers, regularizers...)
+    keras_kept: dict = {}  # keras_extra_config keys a Keras JSON set (a regularizer, a constraint): written back as read
     keras_config_order: ClassVar[tuple[str, ...]] = ()  # config keys in the order Keras writes them (others follow)
     keras_module: ClassVar[str] = "keras.layers"  # where Keras's JSON says the class lives (keras.applications registers some)
     keras_registered_name: ClassVar[str | None] = None
@@ -477,8 +478,11 @@ class Layer:
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": True, "dtype": DTYPE_POLICY}
+        if "activity_regularizer" in self.keras_kept:  # Keras's base Layer writes one that is set right after dtype
+            config["activity_regularizer"] = None
         config.update({s.name: s.to_json(self.values[s.name]) for s in self.settings})
         config.update(self.keras_extra_config)
+        config.update(self.keras_kept)
         return config
 
     def keras_build_config(self, shape) -> dict:
@@ -489,6 +493,15 @@ class Layer:
         """get_config with its keys in the order Keras writes them (so our JSON is Keras's text)."""
         config = self.get_config()
         return {key: config.pop(key) for key in self.keras_config_order if key in config} | config
+
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        """The layer a Keras config describes: its settings, its name, and what Keras set beyond them that netbuilder
+        does not compute (regularizers, constraints: kept for JSON, refused for training)."""
+        layer = cls(**cls.settings_from_config(config), name=config.get("name"))
+        kept = [*cls.keras_extra_config, "activity_regularizer"]
+        layer.keras_kept = {key: config[key] for key in kept if config.get(key) is not None}
+        return layer
 
     @classmethod
     def settings_from_config(cls, config: dict) -> dict:

@@ -152,7 +152,7 @@ def _layer_from(entry: dict, nested=None) -> Layer:
     if entry.get("class_name") in _MODEL_CLASSES:
         return nested(entry)
     cls, config = _class_of(entry), entry["config"]
-    layer = cls(**cls.settings_from_config(config), name=config.get("name"))
+    layer = cls.from_config(config)
     build = (entry.get("build_config") or {}).get("input_shape")
     if build and not cls.builds_at_init and not cls.takes_list:  # a merge's build_config lists shapes, and no weight needs them
         shape = (None, *_shape_from(build, f"{cls.kind} {config.get('name')!r} build_config input_shape"))

@@ -73,7 +73,7 @@ def _listify(value):
     return [_listify(v) for v in value] if isinstance(value, tuple) else value
 
 
-_MAX_NESTING = 8  # lists in a setting's JSON value; the deepest setting (Pairs) nests 2
+_MAX_NESTING = 8  # lists in a setting's JSON value; the deepest setting (cropping's pairs) nests 2
 
 
 def _tuplify(value, name: str, depth: int = 0):
@@ -233,45 +233,6 @@ class IntList(Setting):
 
     def parse_text(self, text: str):
         return self.check(_ints_from_text(self.name, text))
-
-
-@dataclass(frozen=True)
-class Pairs(Setting):
-    """`length` pairs of non-negative integers, e.g. ((top, bottom), (left, right)); an int or one pair per axis also."""
-
-    length: int = 2
-    high: int = 1024
-
-    def check(self, value):
-        what = (f"an integer from 0 to {self.high:,}, {self.length} of them (one per axis), "
-                f"or {self.length} (before, after) pairs")
-        if _is_int(value):
-            value = ((value, value),) * self.length
-        elif isinstance(value, (tuple, list)) and len(value) == self.length and all(_is_int(v) for v in value):
-            value = tuple((v, v) for v in value)
-        elif self.length == 1 and isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
-            value = (tuple(value),)  # Keras's 1D layers take one (before, after) pair
-        ok = (isinstance(value, (tuple, list)) and len(value) == self.length
-              and all(isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) and 0 <= v <= self.high for v in p) for p in value))
-        if not ok:
-            self.fail(value, what)
-        return tuple((int(a), int(b)) for a, b in value)
-
-    def to_json(self, value):
-        return [list(p) for p in value] if self.length > 1 else list(value[0])
-
-    def from_json(self, data):
-        return self.check(_tuplify(data, self.name))
-
-    def format_text(self, value) -> str:
-        return "; ".join(f"{a}, {b}" for a, b in value)
-
-    def parse_text(self, text: str):
-        groups = [g for g in text.split(";")]
-        if len(groups) == 1:
-            numbers = _ints_from_text(self.name, groups[0])
-            return self.check(numbers[0] if len(numbers) == 1 else numbers)
-        return self.check(tuple(_ints_from_text(self.name, g) for g in groups))
 
 
 @dataclass(frozen=True)

@@ -81,13 +81,6 @@ _TORCH_CLASSES = {
 }
 
 
-def activation_cost(name: str, elements: int) -> tuple[int, int]:
-    """(elementwise ops, scratch elements per sample) of applying activation `name` to `elements` values
-    of one sample; gelu's steps are left out (activation_step_cost has them)."""
-    cost = activation_step_cost(name, elements)
-    return cost.elementwise, cost.scratch
-
-
 def activation_step_cost(name: str, elements: int) -> Cost:
     """The cost of applying activation `name` to `elements` values of one sample (as a new tensor)."""
     cost = activations.COST[name]

@@ -291,3 +291,51 @@ def test_a_model_used_as_a_layer_takes_one_tensor_of_its_input_shape():
     one = nb.Model(a, nb.Dense(2)(a), name="one")
     with pytest.raises(nb.IncompatibleShapeError, match=r"expects input of shape \(None, 3\), received \(None, 4\)"):
         one(nb.Input((4,)))
+
+
+def layers_of(api):
+    """Where the layer classes live: keras.layers, or netbuilder itself."""
+    return keras.layers if api is keras else nb
+
+
+def mismatched(api, case: str) -> list:
+    """Two tensors a merge cannot take as they are."""
+    layers = layers_of(api)
+    if case == "residual":  # a shortcut around a block that halved the size and doubled the channels
+        x = api.Input((8, 8, 16))
+        return [x, layers.Conv2D(32, 3, strides=2, padding="same")(x)]
+    if case == "sequence":
+        x = api.Input((10, 4))
+        return [x, layers.Conv1D(8, 3, strides=2, padding="same")(x)]
+    return [api.Input((5,)), layers.Dense(3)(api.Input((4,)))]
+
+
+MISMATCHES = [("residual", "add"), ("residual", "concatenate"), ("sequence", "add"), ("vectors", "multiply")]
+
+
+@pytest.mark.parametrize("case, merge", MISMATCHES)
+def test_a_merge_that_does_not_fit_offers_fixes_that_keras_builds(case, merge):
+    """A shortcut that skipped the main path's stride or width: the refusal offers projections (a 1×1 convolution
+    with the main path's stride, a Dense) and, for Concatenate, the axis to join on; each one, applied, builds in
+    Keras with the shape our analysis said."""
+    with pytest.raises(nb.IncompatibleShapeError) as refused:
+        getattr(nb, merge)(mismatched(nb, case))
+    fixes = refused.value.issue.fixes
+    assert any(f.action == "project_input" for f in fixes)
+    for fix in fixes:
+        ours, theirs, kwargs = mismatched(nb, case), mismatched(keras, case), {}
+        if fix.action == "project_input":
+            k, kind, settings = fix.value
+            ours[k], theirs[k] = nb.KINDS[kind](**settings)(ours[k]), getattr(keras.layers, kind)(**settings)(theirs[k])
+            assert fix.description.endswith(nb.format_shape(ours[k].shape))  # what it said the input would become
+        else:
+            kwargs = dict([fix.value])
+        made = getattr(nb, merge)(ours, **kwargs)
+        assert made.shape == tuple(getattr(keras.layers, merge)(theirs, **kwargs).shape)
+
+
+def test_concatenate_offers_the_axis_the_inputs_differ_on():
+    a, b = nb.Input((4, 3)), nb.Input((4, 5))
+    with pytest.raises(nb.IncompatibleShapeError) as refused:
+        nb.concatenate([a, b], axis=1)
+    assert [(f.action, f.value) for f in refused.value.issue.fixes] == [("set_setting", ("axis", -1))]

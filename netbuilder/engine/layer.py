@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from . import activations
-from .errors import IncompatibleShapeError, LayerConfigError, LimitError, ShapeIssue
+from .errors import Fix, IncompatibleShapeError, LayerConfigError, LimitError, ShapeIssue
 from .initializers import Initializer
 from .settings import Setting
 from .shapes import Shape, check_input_shape, format_shape
@@ -252,9 +252,10 @@ class Layer:
         name = self.name or snake_case(self.kind)
         problem = self.input_problem(shape, name)
         if problem is not None:
+            fixes = tuple(self.call_fixes(tensors, shape, name))
             raise IncompatibleShapeError(f"{problem.message} {problem.explanation}",
                                          ShapeIssue(-1, name, self.kind, problem.expected, shape, problem.message,
-                                                    problem.explanation, (), problem.keras_message))
+                                                    problem.explanation, fixes, problem.keras_message))
         if self.built_shape is None:  # Keras builds a layer at its first call: later calls must fit what it was built for
             self.built_shape = shape
         node = Node(self, args, kwargs, ())
@@ -262,6 +263,12 @@ class Layer:
                                     integers=self.keeps_values and all(t.integers for t in tensors)),)
         self._inbound_nodes.append(node)
         return node.outputs[0]
+
+    def call_fixes(self, tensors: list, shape, name: str) -> list[Fix]:
+        """Repairs of a call on symbolic tensors that does not fit (`shape` is what call_shape gave), each tried on
+        shapes before it is offered: "project_input" (value: the input's position, a kind and its settings, a layer to
+        put between that input and this call) or "set_setting" (value: name, new value)."""
+        return []
 
     def call_shape(self, args: tuple, kwargs: dict):
         """The shape this layer computes on, from a call's arguments: one tensor's (most kinds), or a list's (a merge).

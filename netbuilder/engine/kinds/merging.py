@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..layer import CodePart, Cost, Layer, Problem, register
+from ..errors import Fix
+from ..layer import KINDS, CodePart, Cost, Layer, Problem, register
 from ..settings import Axis, Bool, Setting, _is_int
 from ..shapes import format_shape
 
@@ -46,6 +47,40 @@ def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad.sum(axis=stretched, keepdims=True) if stretched else grad
 
 
+def _projections(shape: tuple, target: tuple) -> list[tuple[str, dict]]:
+    """Layers that could map `shape` onto `target` (same rank): a 1×1 Conv2D or Conv1D with the stride that shrank the
+    main path, or a Dense where only the last axis differs (kind, settings)."""
+    if len(shape) != len(target) or any(t is None for t in target[1:-1]) or not target[-1]:
+        return []
+    if len(shape) == 2 or shape[1:-1] == target[1:-1]:
+        return [("Dense", {"units": target[-1]})]
+    strides = tuple(max(1, a // b) for a, b in zip(shape[1:-1], target[1:-1]))
+    kind = {3: "Conv1D", 4: "Conv2D"}.get(len(shape))
+    return [(kind, {"filters": target[-1], "kernel_size": 1, "strides": strides})] if kind else []
+
+
+def _call_text(kind: str, settings: dict) -> str:
+    return f"{kind}({', '.join(f'{k}={v!r}' for k, v in settings.items())})"
+
+
+def projection_fixes(merge: Layer, tensors: list, shapes: list, name: str, targets: list) -> list[Fix]:
+    """For input k, a layer between it and the merge making its shape `targets[k]` (None: none), kept when the merge
+    then fits."""
+    fixes = []
+    for k, (tensor, target) in enumerate(zip(tensors, targets)):
+        for kind, settings in _projections(shapes[k], target) if target else []:
+            projection = KINDS[kind](**settings)
+            if projection.input_problem(shapes[k], "projection") is not None:
+                continue
+            out = projection.compute_output_shape(shapes[k])
+            if merge.input_problem([out if j == k else s for j, s in enumerate(shapes)], name) is None:
+                source = tensor.history.layer.name
+                fixes.append(Fix("project_input", f"put {_call_text(kind, settings)} on input {k + 1} of {name!r}"
+                                 + (f" (from {source!r})" if source else "")
+                                 + f": {format_shape(shapes[k])} → {format_shape(out)}", None, (k, kind, settings)))
+    return fixes
+
+
 class _Merge(Layer):
     """What the elementwise merges share: a list of tensors, broadcast to one shape, combined pairwise in order."""
 
@@ -75,6 +110,11 @@ class _Merge(Layer):
                     f"Inputs have incompatible shapes. Received shapes {tuple(first[1:])} and {tuple(second[1:])}",
                 )
         return None
+
+    def call_fixes(self, tensors, shapes, name) -> list[Fix]:
+        """Project an input onto the shape of the others (a shortcut that skipped a stride or a change of width)."""
+        targets = [_broadcast([s for j, s in enumerate(shapes) if j != k]) for k in range(len(shapes))]
+        return projection_fixes(self, tensors, shapes, name, targets)
 
     def compute_output_shape(self, shapes):
         return _broadcast(shapes)
@@ -291,6 +331,20 @@ class Concatenate(Layer):
         if len({len(s) for s in shapes}) == 1 and len(differs) == 1:
             return [context.set_setting("axis", differs[0] - rank, description=f"concatenate on axis {differs[0] - rank}")]
         return []
+
+    def call_fixes(self, tensors, shapes, name) -> list[Fix]:
+        """Join on the one axis where the inputs differ, or project an input onto the others' sizes but its own
+        channels (the last axis), each tried."""
+        if len({len(s) for s in shapes}) > 1:
+            return []
+        fixes = [Fix("set_setting", f"concatenate on axis {axis}", None, ("axis", axis))
+                 for axis in range(1 - len(shapes[0]), 0) if axis != self.axis
+                 and Concatenate(axis=axis).input_problem(shapes, name) is None]
+        targets = []
+        for k, shape in enumerate(shapes):
+            others = {s[1:-1] for j, s in enumerate(shapes) if j != k}
+            targets.append((None, *others.pop(), shape[-1]) if len(others) == 1 and self.axis in (-1, len(shape) - 1) else None)
+        return fixes + projection_fixes(self, tensors, shapes, name, targets)
 
     def compute_output_shape(self, shapes):
         axis = self.axis % len(shapes[0])

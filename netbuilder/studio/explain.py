@@ -228,7 +228,7 @@ def last_axis_explanation(spec: ModelSpec, layer_index: int) -> LastAxisExplanat
     if out != pre_activation:  # glu halves the units axis
         equation += f" → {layer.activation} → {format_shape(out)}"
     flat = math.prod(per_sample)
-    dense = layer.to_layer()  # unbuilt: only its units and bias matter for the formulas
+    dense = layer.layer  # unbuilt: only its units and bias matter for the formulas
     flat_params = sum(dense.count_params_for((None, flat)))
     return LastAxisExplanation(
         layer_name=report.name,

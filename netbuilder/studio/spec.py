@@ -46,11 +46,13 @@ class LayerSpec:
         if unknown:
             raise LayerConfigError(f"{kind} has no setting(s) {', '.join(sorted(map(str, unknown)))[:80]}; it has "
                                    f"{', '.join(s.name for s in declared) or 'none'}")
-        values = tuple((s.name, s.check(settings.get(s.name, s.default))) for s in declared)
+        # each setting checked once, by its declaration (a required one starts at the kind's example), then across them
+        layer = kind_class(kind)(**{s.name: settings.get(s.name, s.default) for s in declared})
         if built_for is not None:
             built_for = check_input_shape(built_for)
-        spec = cls(layer_id, kind, values, built_for)
-        spec.to_layer()  # the kind's checks across settings
+            layer.built_shape = (None, *built_for)
+        spec = cls(layer_id, kind, tuple(layer.values.items()), built_for)
+        spec.__dict__["layer"] = layer  # the layer it was checked as, kept (an immutable spec describes it for good)
         return spec
 
     @property
@@ -71,8 +73,18 @@ class LayerSpec:
                                    f"{', '.join(s.name for s in kind_class(self.kind).settings) or 'none'})")
         return LayerSpec.make(self.id, self.kind, self.built_for, **{**self.values, **changes})
 
+    @cached_property
+    def layer(self) -> Layer:
+        """The engine layer this spec describes, for its shapes and words; never built (a model builds its own)."""
+        return self.to_layer()
+
+    @property
+    def checked(self) -> bool:
+        """Whether it came through `make`, which checked every setting."""
+        return "layer" in self.__dict__
+
     def to_layer(self) -> Layer:
-        """An unbuilt engine layer (weights are made only when a model is built)."""
+        """A new unbuilt engine layer (weights are made only when a model is built)."""
         layer = kind_class(self.kind)(**self.values)
         if self.built_for is not None:
             layer.built_shape = (None, *self.built_for)
@@ -83,7 +95,7 @@ class LayerSpec:
 
     @cached_property
     def _label(self) -> str:  # the graph asks on every page run: made once per (immutable) layer
-        return self.to_layer().label()
+        return self.layer.label()
 
     # --- plain data (share links) ---------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -166,12 +178,13 @@ class ModelSpec:
 
     # --- shapes, from settings alone ------------------------------------------------------------
     def layer_objects(self) -> list[Layer]:
+        """New engine layers to build a model from."""
         return [layer.to_layer() for layer in self.layers]
 
     @cached_property
     def analysis(self) -> Analysis:
         """Shapes, params, cost and the first problem; never raises for a spec that passed validate()."""
-        return analyze(self.layer_objects(), self.input_shape, MAX_EDITOR_LAYERS)
+        return analyze([layer.layer for layer in self.layers], self.input_shape, MAX_EDITOR_LAYERS)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -190,7 +203,7 @@ class ModelSpec:
         ids = [layer.id for layer in self.layers]
         if len(set(ids)) != len(ids):
             raise LayerConfigError("layer ids must be unique")
-        for layer in self.layers:  # each came through LayerSpec.make, but a spec may be built by hand
+        for layer in (layer for layer in self.layers if not layer.checked):  # a spec may be built by hand
             canonical = LayerSpec.make(layer.id, layer.kind, layer.built_for, **layer.values)
             # compared as plain data: after a live code update, a session holds objects of the old class
             if (canonical.settings, canonical.built_for) != (layer.settings, layer.built_for):
@@ -210,7 +223,7 @@ class ModelSpec:
         """The shapes of the model's weights in get_weights order, from shapes alone (None when it does not fit)."""
         if not self.analysis.ok:
             return None
-        return [w.shape for layer, report in zip(self.layer_objects(), self.analysis.layers)
+        return [w.shape for layer, report in zip((spec.layer for spec in self.layers), self.analysis.layers)
                 for w in layer.weight_specs(layer.built_shape or report.input_shape)]
 
     def with_weights(self, arrays) -> ModelSpec:

@@ -22,7 +22,7 @@ def page(spec: ModelSpec) -> None:
             st.markdown(issue.explanation)
             continue
         st.markdown(f"#### {i + 1}. {report.name} · {report.kind}: {format_shape(report.input_shape)} → {format_shape(report.output_shape)}")
-        text = layer.to_layer().explain_shape(report.input_shape, report.output_shape)
+        text = layer.layer.explain_shape(report.input_shape, report.output_shape)
         if text:
             st.markdown(state.plain(text))
         if report.formula:

@@ -226,9 +226,6 @@ def check_gradients(layer, x: np.ndarray, eps: float = 1e-6, rtol: float = 1e-4,
     The loss is sum(output · r) for a fixed random r, so ∂loss/∂output = r."""
     weights = [w.astype(np.float64) for w in layer.weights]
     layer._weights = weights
-    for name in ("kernel", "bias"):  # kinds that keep direct references to their arrays
-        if hasattr(layer, name) and getattr(layer, name) is not None and layer.has_weight(name):
-            setattr(layer, name, layer.weight(name))
     x = x.astype(np.float64)
     rng = np.random.default_rng(seed)
     y, cache = layer.forward_train(x, np.random.default_rng(1))

@@ -544,6 +544,7 @@ layer = nb.Dense(1024, kernel_initializer=json.loads(sys.argv[1]), bias_initiali
 open("/proc/self/clear_refs", "w").write("5")  # the peak starts again from what the process holds now
 before = status("VmRSS:")
 model = nb.Sequential([nb.Input((2048,)), layer], seed=0)
+layer.weights  # drawn when first needed
 print(json.dumps({"peak": status("VmHWM:") - before, "predicted": model.cost.build_bytes + model.cost.weight_bytes}))
 """
 

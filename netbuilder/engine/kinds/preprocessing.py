@@ -41,7 +41,7 @@ def _shape_of(value) -> tuple[int, ...]:
 @dataclass(frozen=True)
 class Values(Setting):
     """A number, or numbers in lists nested at most `max_rank` deep (rectangular), as Keras's Rescaling scale and
-    Normalization mean take them. Numbers are kept as floats, lists as tuples; NumPy arrays are read as their lists,
+    Normalization mean take them. Numbers are kept as given (an int stays an int, as Keras writes it back), lists as tuples; NumPy arrays are read as their lists,
     and Keras's JSON of an array ({"class_name": "__tensor__" or "__numpy__", "config": {"value", "dtype"}}) too."""
 
     max_rank: int = 1
@@ -83,7 +83,7 @@ class Values(Setting):
                 number = math.inf
             if not math.isfinite(number) or number < self.low:
                 self.fail(value, self.allowed)
-            return number, ()
+            return (int(value) if isinstance(value, (int, np.integer)) else number), ()  # Keras writes an int back as one
         if not isinstance(value, (list, tuple)):
             self.fail(value, self.allowed)
         if depth == self.max_rank:

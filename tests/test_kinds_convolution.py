@@ -11,7 +11,10 @@ import netbuilder as nb
 from kind_harness import (batches_to_check, Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model,
                           sample, spec_of)
 from netbuilder.engine.analysis import analyze
+from netbuilder.engine.cost import FLOAT32
 from netbuilder.engine.errors import Fix
+from test_cost import backprop_peak
+from training_oracle import run_jobs
 
 GLOROT = {"kernel_initializer": "GlorotUniform"}
 WIDE = {"rtol": 1e-5, "atol": 1e-5}  # sums of hundreds of products: XLA adds them in another order
@@ -54,10 +57,27 @@ CASES = [
     Case("Conv2D", {"filters": 2, "kernel_size": 3, "strides": 0}, (9, 9, 1)),
     Case("Conv2D", {"filters": 2, "kernel_size": 3, "padding": "causal"}, (9, 9, 1)),
     Case("Conv2D", {"filters": 2, "kernel_size": 3, "padding": "full"}, (9, 9, 1)),
-    Case("Conv2D", {"filters": 8, "kernel_size": 3, "groups": 3}, (9, 9, 4)),
+    Case("Conv2D", {"filters": 8, "kernel_size": 3, "groups": 3}, (9, 9, 4)),  # filters not a multiple of groups
+    Case("Conv2D", {"filters": 6, "kernel_size": 3, "groups": 3}, (9, 9, 4)),  # channels not a multiple of groups
+    Case("Conv2D", {"filters": 6, "kernel_size": 3, "groups": 3, "data_format": "channels_first"}, (4, 9, 9)),
+    Case("Conv2D", {"filters": 6, "kernel_size": 3, "groups": 3}, (9, 9, 3, 1)),  # Keras checks the groups first
+    Case("Conv2D", {"filters": 6, "kernel_size": 3, "groups": 0}, (9, 9, 6)),
+    Case("Conv2D", {"filters": 6, "kernel_size": 3, "groups": -2}, (9, 9, 6)),
+    Case("Conv2D", {"filters": 6, "kernel_size": 5, "groups": 2}, (4, 4, 6)),  # grouped, kernel larger than the input
+    # Conv2D grouped (each filter sees its group's C/G channels), ConvNeXt's depthwise 7×7 (groups = channels) too
+    Case("Conv2D", {"filters": 8, "kernel_size": 3, "groups": 2}, (9, 9, 4), GLOROT),
+    Case("Conv2D", {"filters": 6, "kernel_size": 3, "groups": 3, "strides": 2, "padding": "same",
+                    "data_format": "channels_first"}, (6, 9, 8), GLOROT),
+    Case("Conv2D", {"filters": 12, "kernel_size": 7, "groups": 12, "padding": "same"}, (9, 9, 12), GLOROT, **WIDE),
+    Case("Conv2D", {"filters": 24, "kernel_size": 7, "groups": 12, "padding": "same", "activation": "gelu"}, (8, 8, 12), **WIDE),
+    Case("Conv2D", {"filters": 4, "kernel_size": 1, "groups": 2, "use_bias": False}, (5, 6, 8), GLOROT),
+    Case("Conv2D", {"filters": 4, "kernel_size": (2, 3), "groups": 4, "dilation_rate": (2, 1), "activation": "relu",
+                    "data_format": "channels_first"}, (4, 7, 6)),
+    Case("Conv2D", {"filters": 6, "kernel_size": 3, "groups": 2, "kernel_initializer": "he_normal",
+                    "bias_initializer": "ones"}, (7, 7, 4), {"kernel_initializer": "HeNormal"}),  # fan_in from (3, 3, 2, 6)
+    Case("Conv2D", {"filters": 6, "kernel_size": 3, "groups": 3, "kernel_initializer": "lecun_uniform",
+                    "activation": "softmax"}, (6, 6, 3), {"kernel_initializer": "LecunUniform"}),
     # deliberate differences
-    Case("Conv2D", {"filters": 8, "kernel_size": 3, "groups": 2}, (9, 9, 4),
-         keras_accepts_we_reject="grouped convolutions are not implemented"),
     Case("Conv2D", {"filters": 4, "kernel_size": 3, "activation": "glu"}, (9, 9, 4),
          keras_accepts_we_reject="Keras reports the un-halved shape for glu; use an Activation('glu') layer"),
     # Conv1D
@@ -76,6 +96,13 @@ CASES = [
     Case("Conv1D", {"filters": 4, "kernel_size": 3}, (28, 28, 1)),
     Case("Conv1D", {"filters": 4, "kernel_size": 3}, (10,)),
     Case("Conv1D", {"filters": 4, "kernel_size": 3, "strides": 2, "dilation_rate": 2}, (10, 3)),
+    Case("Conv1D", {"filters": 6, "kernel_size": 3, "groups": 2, "padding": "causal", "dilation_rate": 2}, (9, 4), GLOROT),
+    Case("Conv1D", {"filters": 4, "kernel_size": 1, "groups": 2, "data_format": "channels_first"}, (4, 9), GLOROT),
+    Case("Conv1D", {"filters": 8, "kernel_size": 5, "groups": 8, "strides": 2, "padding": "same", "activation": "tanh"},
+         (20, 8), GLOROT),
+    Case("Conv1D", {"filters": 6, "kernel_size": 3, "groups": 3, "data_format": "channels_first"}, (6, 11), **WIDE),
+    Case("Conv1D", {"filters": 4, "kernel_size": 3, "groups": 2, "data_format": "channels_first"}, (3, 9)),  # refused
+    Case("Conv1D", {"filters": 5, "kernel_size": 3, "groups": 5}, (9, 10)),  # 2 channels a group, 1 filter each
 ]
 
 
@@ -98,6 +125,13 @@ def test_conv_cost_covers_padding_and_activations():
         ({"filters": 16, "kernel_size": 5, "strides": 2, "padding": "same", "data_format": "channels_first"}, (3, 30, 31)),
         ({"filters": 4, "kernel_size": 1, "activation": "softmax"}, (30, 30, 8)),
         ({"filters": 2, "kernel_size": 3, "padding": "causal", "activation": "elu"}, (200, 6)),
+        # grouped: the group-major patches, the batched matmul writing into the output (ConvNeXt's 7×7 depthwise first)
+        ({"filters": 96, "kernel_size": 7, "groups": 96, "padding": "same"}, (14, 14, 96)),
+        ({"filters": 8, "kernel_size": 3, "groups": 2, "padding": "same", "activation": "sigmoid"}, (20, 21, 4)),
+        ({"filters": 16, "kernel_size": 5, "groups": 4, "strides": 2, "padding": "same", "data_format": "channels_first"},
+         (8, 30, 31)),
+        ({"filters": 4, "kernel_size": 1, "groups": 2, "activation": "softmax"}, (30, 30, 8)),
+        ({"filters": 6, "kernel_size": 3, "groups": 3, "padding": "causal", "activation": "elu"}, (200, 6)),
     ]:
         kind = "Conv1D" if len(shape) == 2 else "Conv2D"
         case = Case(kind, settings, shape)
@@ -215,9 +249,41 @@ def test_channels_mismatch_of_a_built_conv():
     assert ("set_setting", 0, ("filters", 3)) in {(f.action, f.layer_index, f.value) for f in issue.fixes}
 
 
+def test_grouped_channels_not_a_multiple_explained_and_fixed():
+    """Keras's build refuses channels that groups does not divide; the fixes: a groups value dividing channels and
+    filters, or a multiple of groups channels."""
+    for settings, shape in [({"filters": 6, "kernel_size": 3, "groups": 3}, (9, 9, 4)),
+                            ({"filters": 8, "kernel_size": 3, "groups": 4, "data_format": "channels_first"}, (6, 9, 9)),
+                            ({"filters": 6, "kernel_size": 3, "groups": 3}, (9, 9, 4, 1))]:
+        _, issue = fixes_proposed([nb.Conv2D(**settings)], shape)
+        assert issue.keras_message == keras_error([keras.layers.Conv2D(**settings)], shape)
+        assert f"groups={settings['groups']}" in issue.message and "equal groups" in issue.explanation
+        if len(shape) != 3:
+            continue
+        values = {f.value[1] for f in issue.fixes if f.action == "set_setting" and f.value[0] == "groups"}
+        assert values == {2, 1}
+        for value in values:  # every groups offered makes Keras accept the layer
+            keras.backend.clear_session(free_memory=False)
+            keras.Sequential([keras.Input(shape), keras.layers.Conv2D(**{**settings, "groups": value})])
+        shapes = {f.value for f in issue.fixes if f.action == "set_input_shape"}
+        assert shapes == {(9, 9, 6)} if settings.get("data_format") is None else {(8, 9, 9)}
+
+
+def test_grouped_channels_mismatch_of_a_built_conv():
+    layer = nb.Conv2D(8, 3, groups=4)
+    layer.built_shape = (None, 9, 9, 8)
+    _, issue = fixes_proposed([nb.Conv2D(4, 1), layer], (9, 9, 2))
+    assert "8 input channels" in issue.explanation and "3×3×2×8" in issue.explanation
+
+
 def test_settings_refused_with_clear_messages():
-    with pytest.raises(nb.LayerConfigError, match="only groups=1"):
-        nb.Conv2D(8, 3, groups=2)
+    with pytest.raises(nb.LayerConfigError, match=r"The number of groups must be a positive integer. Received: groups=0."):
+        nb.Conv2D(8, 3, groups=0)
+    with pytest.raises(nb.LayerConfigError, match=r"evenly divisible by the number of groups. Received: groups=3, filters=8."):
+        nb.Conv2D(8, 3, groups=3)
+    with pytest.raises(nb.LayerConfigError):
+        nb.Conv1D(8, 3, groups=1.5)
+    assert nb.Conv2D(8, 3, groups=4).groups == 4
     with pytest.raises(nb.LayerConfigError, match="only for 1D"):
         nb.Conv2D(8, 3, padding="causal")
     with pytest.raises(nb.LayerConfigError, match="dilation_rate > 1"):
@@ -244,6 +310,12 @@ def test_descriptions():
     causal = nb.Conv1D(4, 3, padding="causal", dilation_rate=2).explain_shape((None, 12, 3), (None, 12, 4))
     assert "ceil(12/1) = 12" in causal and "padded 4 before and 0 after" in causal
     assert nb.Conv2D.group == nb.Conv1D.group == "Convolution" and nb.Conv2D.description
+    depthwise = nb.Conv2D(96, 7, padding="same", groups=96)
+    assert depthwise.formula((None, 56, 56, 96)) == "7×7×1×96 + 96 = 4,800"
+    assert nb.Conv1D(8, 3, groups=2).formula((None, 10, 4)) == "3×2×8 + 8 = 56"
+    assert depthwise.label() == "96 7×7 96 groups same"
+    text = nb.Conv2D(8, 3, groups=2).explain_shape((None, 9, 9, 4), (None, 7, 7, 8))
+    assert "into 2 groups" in text and "only the 2 input channels of its group" in text
 
 
 # --- gradients -----------------------------------------------------------------------------------
@@ -264,6 +336,16 @@ GRADIENT_CASES = [
     ("Conv1D", {"filters": 3, "kernel_size": 3, "padding": "causal", "dilation_rate": 2, "activation": "sigmoid"}, (7, 2)),
     ("Conv1D", {"filters": 2, "kernel_size": 4, "strides": 3, "padding": "same", "data_format": "channels_first"}, (3, 10)),
     ("Conv2D", {"filters": 2, "kernel_size": 1, "activation": "relu"}, (3, 4, 3)),
+    # grouped: each group's kernel and input channels, both layouts, groups = channels (depthwise) too
+    ("Conv2D", {"filters": 4, "kernel_size": 3, "groups": 2}, (5, 5, 4)),
+    ("Conv2D", {"filters": 6, "kernel_size": (2, 3), "groups": 3, "strides": (2, 1), "padding": "same", "activation": "tanh",
+                "data_format": "channels_first"}, (3, 5, 6)),
+    ("Conv2D", {"filters": 6, "kernel_size": 3, "groups": 3, "padding": "same"}, (4, 4, 3)),
+    ("Conv2D", {"filters": 2, "kernel_size": 2, "groups": 2, "dilation_rate": 2, "data_format": "channels_first",
+                "use_bias": False}, (4, 5, 5)),
+    ("Conv1D", {"filters": 4, "kernel_size": 3, "groups": 2, "padding": "causal", "dilation_rate": 2, "activation": "sigmoid"},
+     (7, 2)),
+    ("Conv1D", {"filters": 4, "kernel_size": 1, "groups": 4, "data_format": "channels_first"}, (4, 5)),
 ]
 
 
@@ -284,11 +366,13 @@ def test_conv_backward_matches_jax():
     """The same gradients as JAX's conv_general_dilated (what Keras's JAX backend trains with)."""
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
-    for data_format, padding, strides, dilation in [("channels_last", "SAME", (2, 2), (1, 1)),
-                                                    ("channels_first", "VALID", (1, 1), (2, 1))]:
-        settings = {"filters": 3, "kernel_size": (3, 2), "strides": strides, "dilation_rate": dilation,
-                    "padding": padding.lower(), "data_format": data_format}
-        shape = (7, 6, 2) if data_format == "channels_last" else (2, 7, 6)
+    for data_format, padding, strides, dilation, groups in [("channels_last", "SAME", (2, 2), (1, 1), 1),
+                                                            ("channels_first", "VALID", (1, 1), (2, 1), 1),
+                                                            ("channels_last", "SAME", (1, 2), (1, 1), 2),
+                                                            ("channels_first", "SAME", (1, 1), (1, 2), 2)]:
+        settings = {"filters": 3 * groups, "kernel_size": (3, 2), "strides": strides, "dilation_rate": dilation,
+                    "padding": padding.lower(), "data_format": data_format, "groups": groups}
+        shape = (7, 6, 2 * groups) if data_format == "channels_last" else (2 * groups, 7, 6)
         layer = built_layer("Conv2D", settings, shape)
         x = np.random.default_rng(3).normal(size=(2, *shape))
         layer._weights = [w.astype(np.float64) for w in layer.weights]
@@ -298,7 +382,8 @@ def test_conv_backward_matches_jax():
         spec = ("NHWC", "HWIO", "NHWC") if data_format == "channels_last" else ("NCHW", "HWIO", "NCHW")
 
         def f(x, k, b):
-            out = jax.lax.conv_general_dilated(x, k, strides, padding, rhs_dilation=dilation, dimension_numbers=spec)
+            out = jax.lax.conv_general_dilated(x, k, strides, padding, rhs_dilation=dilation, dimension_numbers=spec,
+                                               feature_group_count=groups)
             return out + (b if data_format == "channels_last" else b[:, None, None])
 
         out, vjp = jax.vjp(f, x, layer.kernel, layer.bias)
@@ -320,6 +405,13 @@ EXPORT_SPECS = [
      ("Conv1D", {"filters": 2, "kernel_size": 2, "data_format": "channels_first"}), ("Flatten", {})],
     [(7, 7, 2), ("Conv2D", {"filters": 3, "kernel_size": 2, "strides": (1, 2), "padding": "same", "activation": "gelu"}),
      ("Conv2D", {"filters": 2, "kernel_size": 1, "strides": 2}), ("Activation", {"activation": "sigmoid"})],
+    # grouped: torch's nn.Conv2d(groups=G) with its (F, C/G, *window) weight; ConvNeXt's depthwise 7×7 first
+    [(9, 9, 6), ("Conv2D", {"filters": 6, "kernel_size": 7, "groups": 6, "padding": "same"}),
+     ("Conv2D", {"filters": 4, "kernel_size": 3, "groups": 2, "strides": 2, "activation": "relu"}),
+     ("Conv2D", {"filters": 4, "kernel_size": 2, "groups": 4, "padding": "same", "data_format": "channels_first"}),
+     ("Flatten", {})],
+    [(12, 4), ("Conv1D", {"filters": 6, "kernel_size": 3, "groups": 2, "padding": "causal", "dilation_rate": 2}),
+     ("Conv1D", {"filters": 6, "kernel_size": 2, "groups": 3, "data_format": "channels_first", "use_bias": False})],
 ]
 
 
@@ -334,6 +426,83 @@ def test_keras_code_names_the_data_format():
     code = nb.Conv2D(8, (3, 2), strides=2, padding="same", activation="relu", name="c").keras_code().code
     assert code == ("keras.layers.Conv2D(8, kernel_size=(3, 2), strides=(2, 2), padding='same', activation='relu', "
                     "data_format='channels_last', name='c')")
+
+
+def test_grouped_code_names_the_groups():
+    layer = nb.Conv2D(8, 3, groups=4, name="g")
+    assert layer.keras_code().code == ("keras.layers.Conv2D(8, kernel_size=(3, 3), groups=4, data_format='channels_last', "
+                                       "name='g')")
+    model = nb.Sequential([nb.Input((9, 9, 4)), layer], seed=0)
+    part = model.layers[0].torch_code((None, 9, 9, 4))[1]
+    assert part.code == "nn.Conv2d(4, 8, kernel_size=(3, 3), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=4, bias=True)"
+    assert part.weights["weight"].shape == (8, 1, 3, 3)
+
+
+# --- a training step's memory, and training against Keras on JAX -------------------------------------------------
+TRAIN_MEMORY_CASES = [
+    ("grouped relu", (14, 14, 8), lambda: [nb.Conv2D(8, 3, groups=2, activation="relu"), nb.Flatten()], 32),
+    ("depthwise 7x7 same", (14, 14, 96), lambda: [nb.Conv2D(96, 7, groups=96, padding="same"), nb.Flatten()], 8),
+    ("grouped channels_first sigmoid", (6, 20, 21), lambda: [
+        nb.Conv2D(6, 3, groups=3, data_format="channels_first", activation="sigmoid"), nb.Flatten()], 32),
+    ("grouped Conv1D causal", (100, 8), lambda: [nb.Conv1D(16, 5, groups=4, padding="causal"), nb.Flatten()], 32),
+]
+
+
+@pytest.mark.parametrize("name, shape, layers, batch", TRAIN_MEMORY_CASES, ids=lambda v: v if isinstance(v, str) else "")
+def test_a_grouped_training_steps_memory_is_what_it_declares(name, shape, layers, batch):
+    """As tests/test_cost.py holds every kind: a step's peak is at least what tracemalloc measures, and at most half as
+    much again (plus 64 KB)."""
+    model = nb.Sequential([nb.Input(shape), *layers()], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(0)
+    for size in (batch, 3):
+        x = rng.normal(size=(size, *shape)).astype(np.float32)
+        y = rng.normal(size=(size, *model.output_shape[1:])).astype(np.float32)
+        measured = backprop_peak(model, x, y)
+        predicted = model.cost.backprop_bytes(size) + FLOAT32 * model.cost.trainable_params
+        assert measured <= predicted + 64 * 1024, f"a step allocated {measured:,} bytes; the cost model said {predicted:,}"
+        assert predicted <= measured + measured // 2 + 64 * 1024, f"the cost model said {predicted:,}; a step allocated {measured:,}"
+
+
+def test_grouped_training_equals_keras_on_jax():
+    """Grouped convolutions (a depthwise 7×7 as ConvNeXt's, groups of 2 channels, channels_first, Conv1D) trained for 3
+    epochs (Adam, shuffle off) here and by Keras on JAX from the same weights: equal history and weights within 1e-3."""
+    spec = spec_of((8, 8, 4),
+                   ("Conv2D", {"filters": 4, "kernel_size": 7, "groups": 4, "padding": "same"}),
+                   ("Conv2D", {"filters": 6, "kernel_size": 3, "groups": 2, "activation": "relu"}),
+                   ("Conv2D", {"filters": 6, "kernel_size": 2, "groups": 3, "strides": 2, "data_format": "channels_first",
+                               "activation": "tanh"}),
+                   ("Reshape", {"target_shape": (27, 2)}),
+                   ("Conv1D", {"filters": 4, "kernel_size": 3, "groups": 2, "padding": "causal"}),
+                   ("Flatten", {}), ("Dense", {"units": 3, "activation": "softmax"}), seed=5)
+    ours = nb.Sequential([nb.Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)
+    start = ours.get_weights()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 8, 8, 4)).astype(np.float32)
+    y = rng.integers(0, 3, size=40).astype(np.float32)
+    ours.compile(optimizer=nb.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = ours.fit(x, y, batch_size=8, epochs=3, shuffle=False)
+    theirs, = run_jobs([{"model_json": ours.to_json(), "weights": start, "x": x, "y": y,
+                         "optimizer": ("Adam", {"learning_rate": 0.01}), "loss": "sparse_categorical_crossentropy",
+                         "metrics": ["accuracy"], "batch_size": 8, "epochs": 3, "validation_split": 0.0}])
+    assert set(history.history) == set(theirs["history"])
+    for key, values in theirs["history"].items():
+        np.testing.assert_allclose(history.history[key], values, rtol=1e-3, atol=1e-6, err_msg=key)
+    for mine, keras_w in zip(ours.get_weights(), theirs["weights"], strict=True):
+        np.testing.assert_allclose(mine, keras_w, rtol=1e-3, atol=1e-5)
+
+
+def test_depthwise_groups_run_as_one_batched_matmul(monkeypatch):
+    """groups = channels (ConvNeXt's case) is no Python loop over channels: one matmul call forward, two backward."""
+    layer = built_layer("Conv2D", {"filters": 32, "kernel_size": 7, "groups": 32, "padding": "same"}, (8, 8, 32))
+    calls = []
+    real = np.matmul
+    monkeypatch.setattr(np, "matmul", lambda *a, **k: calls.append(1) or real(*a, **k))
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 32)).astype(np.float32)
+    y, cache = layer.forward_train(x, None)
+    assert len(calls) == 1
+    layer.backward(cache, np.ones_like(y))
+    assert len(calls) == 3
 
 
 def random_layer(rng, shape):

@@ -3,6 +3,12 @@
 The forward pass is im2col: every window is copied once into a patch matrix (batch·positions, kernel·channels)
 and multiplied by the kernel in one BLAS call (channels_first: one call per sample, writing torch's layout
 directly). The patch matrix is the scratch the cost model declares; no Python loop runs over positions.
+
+`groups` (Keras's grouped convolution) splits the C input channels into G groups of C/G and the filters into G groups
+of F/G; output channel f sees only the channels of its group f // (F/G), through a kernel (*window, C/G, F). The patch
+matrix is then copied group-major, (G, batch·positions, window·C/G), and one batched matmul by the kernel's G blocks
+(G, window·C/G, F/G) writes straight into the output's layout (a strided view of it). groups = C (a depthwise
+convolution, as keras.applications' ConvNeXt writes its 7×7 ones) runs the same way: one call, no loop over channels.
 """
 
 from __future__ import annotations
@@ -33,19 +39,21 @@ _TRAIN_CELL_MICROSECONDS = 6
 # a training step of each is then 0.4-0.9 s per 40 G counted, predict 0.55-0.75)
 _TRAIN_PATCH_OPS, _TRAIN_RUN_OPS = 4, 64
 _TRAIN_GRADIENT_OPS = 6  # an activation's gradient per output value (relu's: 5 ms for 64 × 26 × 26 × 32 values)
+# a grouped convolution's batched matmul calls BLAS once per group: microseconds per group and matmul whatever the batch
+# (timeit, best of 5, 1×1 positions: 0.5-1.5 µs a group)
+_GROUP_MATMUL_MICROSECONDS = 2
+# copying the windows group-major reads runs of C/G channels, not C: about twice the plain copy's time a value (timeit,
+# best of 3, 2 × 56 × 56 × 96 with a 7×7 kernel, groups = 96: 33 ms against 15 ms)
+_GROUPED_COPY_OPS = 2
 
 
 class Groups(Int):
-    """Keras's `groups`; netbuilder computes ordinary (groups=1) convolutions only."""
+    """Keras's `groups`: a positive integer (Keras's own message for 0 and below)."""
 
     def check(self, value):
-        value = super().check(value)
-        if value != 1:
-            raise LayerConfigError(
-                f"groups={value} (a grouped convolution: channels split into {value} independent groups) is not "
-                "supported by netbuilder; only groups=1, an ordinary convolution, is."
-            )
-        return value
+        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value <= 0:
+            raise LayerConfigError(f"The number of groups must be a positive integer. Received: groups={value}.")
+        return super().check(value)
 
 
 class ConvActivation(ActivationName):
@@ -78,6 +86,11 @@ class _Conv(Layer):
     }
 
     def validate(self) -> None:
+        if self.filters % self._groups:
+            raise LayerConfigError(
+                "The number of filters must be evenly divisible by the number of groups. "
+                f"Received: groups={self._groups}, filters={self.filters}."
+            )
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise LayerConfigError(
                 "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
@@ -88,6 +101,11 @@ class _Conv(Layer):
     def output_axis_setting(self) -> str | None:
         # filters size the last axis only in channels_last
         return "filters" if self.data_format == "channels_last" else None
+
+    @property
+    def _groups(self) -> int:
+        """Keras's `groups` (1 for the depthwise kinds, which inherit this class without that setting)."""
+        return self.values.get("groups", 1)
 
     # --- shapes ---------------------------------------------------------------------------------
     def _split(self, shape) -> tuple[tuple, int]:
@@ -104,7 +122,7 @@ class _Conv(Layer):
 
     def _kernel_shape(self, shape) -> tuple:
         """The kernel Keras would make for `shape`, for its messages (channels read where the layout says)."""
-        return (*self.kernel_size, shape[channel_axis(self.data_format)], self.filters)
+        return (*self.kernel_size, shape[channel_axis(self.data_format)] // self._groups, self.filters)
 
     def input_spec(self) -> InputSpec:
         axes = ()
@@ -115,7 +133,34 @@ class _Conv(Layer):
             names = ("batch", "channels", *_AXIS_NAMES[self.rank])
         return InputSpec(min_ndim=self.rank + 2, axes=axes, axis_names=names)
 
+    def _groups_problem(self, shape, name: str) -> Problem | None:
+        """Channels that `groups` does not divide (Keras's build refuses them before any other shape check)."""
+        channels = shape[channel_axis(self.data_format)]
+        if self._groups == 1 or len(shape) < self.rank + 2 or channels is None or channels % self._groups == 0:
+            return None
+        g = self._groups
+        return Problem(
+            f"channels a multiple of groups={g}",
+            f"Layer {name!r} ({self.kind}) splits its input channels into groups={g} groups, but received "
+            f"{format_shape(shape)}: {channels:,} channels, not a multiple of {g}.",
+            f"groups={g} cuts the channels axis into {g} equal groups and convolves each group on its own with "
+            f"{self.filters // g:,} of the {self.filters:,} filters (a kernel of {times(self.kernel_size)}×(C/{g})×"
+            f"{self.filters:,}), "
+            f"so the channels must divide by {g} as the filters do. {channels:,} channels do not: a groups value that "
+            f"divides both {channels:,} and {self.filters:,} fits (groups=1 is an ordinary convolution), or "
+            f"{self._multiple(channels):,} channels.",
+            "The number of input channels must be evenly divisible by the number of groups. "
+            f"Received groups={g}, but the input has {channels} channels (full input shape is {format_shape(shape)}).",
+        )
+
+    def _multiple(self, channels: int) -> int:
+        """The nearest number of channels at least `channels` that `groups` divides."""
+        return -(-channels // self._groups) * self._groups
+
     def check_shape(self, shape, name: str) -> Problem | None:
+        problem = self._groups_problem(shape, name)
+        if problem is not None:
+            return problem
         if len(shape) > self.rank + 2:
             return Problem(
                 f"exactly {self.rank + 2} axes ({', '.join(self.input_spec().axis_names)})",
@@ -143,7 +188,8 @@ class _Conv(Layer):
     def _rank_text(self, shape) -> str:
         layout = ", ".join(self.input_spec().axis_names[1:])
         what = "a sequence" if self.rank == 1 else "an image"
-        text = (f"{self.kind} slides its kernel along {' and '.join(_AXIS_NAMES[self.rank])} and mixes all channels at each "
+        mixes = "all channels" if self._groups == 1 else f"the channels of each of its {self._groups} groups"
+        text = (f"{self.kind} slides its kernel along {' and '.join(_AXIS_NAMES[self.rank])} and mixes {mixes} at each "
                 f"position, so each sample must be {what} with a channels axis: ({layout}).")
         if len(shape) == self.rank + 1:
             text += (f" {format_shape(shape)} has no channels axis; one channel (a grayscale image, a single "
@@ -156,8 +202,9 @@ class _Conv(Layer):
         return self._rank_text(shape)
 
     def axis_explanation(self, shape, axis: int, size: int, name: str) -> str:
-        return (f"{name} was built for {size} input channels: its kernel is {times((*self.kernel_size, size, self.filters))}. "
-                f"Here the channels axis has {shape[axis]}.")
+        groups = f" ({size} channels in {self._groups} groups)" if self._groups > 1 else ""
+        return (f"{name} was built for {size} input channels: its kernel is "
+                f"{times((*self.kernel_size, size // self._groups, self.filters))}{groups}. Here the channels axis has {shape[axis]}.")
 
     def _target_shape(self, shape) -> tuple | None:
         """A per-sample shape of the right rank made from `shape` by a Reshape, or None."""
@@ -189,6 +236,8 @@ class _Conv(Layer):
                 fixes.append(context.input_shape_fix(target))
             return fixes
         dims, channels = self._split(shape)
+        if channels % self._groups:
+            return self._groups_fixes(shape, channels, context)
         if self.built_shape is not None and channels != self._split(self.built_shape)[1]:
             built = self._split(self.built_shape)[1]
             fixes.append(context.upstream_fix(built))
@@ -206,15 +255,33 @@ class _Conv(Layer):
             fixes.append(context.set_setting("dilation_rate", (1,) * self.rank))
         return fixes
 
+    def _groups_fixes(self, shape, channels: int, context) -> list:
+        """Channels `groups` does not divide: a groups value dividing both the channels and the filters (the largest
+        below the one set, and 1), or as many channels as the nearest multiple of groups (from the layer before, or the
+        input)."""
+        name, fixes = context.name, []
+        common = math.gcd(channels, self.filters)
+        fits = max(d for d in range(1, min(common, self._groups) + 1) if common % d == 0)
+        for value in dict.fromkeys((fits, 1)):
+            what = "an ordinary convolution" if value == 1 else f"{channels // value:,} channels a group"
+            fixes.append(context.set_setting("groups", value, description=f"set groups of {name} to {value} ({what})"))
+        wanted = self._multiple(channels)
+        if self.data_format == "channels_last":
+            fixes.append(context.upstream_fix(wanted))
+        per = list(shape[1:])
+        per[channel_axis(self.data_format)] = wanted
+        fixes.append(context.input_shape_fix(tuple(per)))
+        return fixes
+
     # --- weights --------------------------------------------------------------------------------
     def weight_specs(self, shape) -> list[WeightSpec]:
-        channels = self._split(shape)[1]
+        channels = self._split(shape)[1] // self._groups  # each filter sees its group's channels only
         specs = [WeightSpec("kernel", (*self.kernel_size, channels, self.filters), self.kernel_initializer)]
         return specs + ([WeightSpec("bias", (self.filters,), self.bias_initializer)] if self.use_bias else [])
 
     def formula(self, shape) -> str:
-        """`3×3×1×8 + 8 = 80` (or `3×3×1×8 = 72` without bias)."""
-        product = times((*self.kernel_size, self._split(shape)[1], self.filters))
+        """`3×3×1×8 + 8 = 80` (or `3×3×1×8 = 72` without bias; grouped, C/G channels: `7×7×1×96 + 96`)."""
+        product = times((*self.kernel_size, self._split(shape)[1] // self._groups, self.filters))
         total = sum(self.count_params_for(shape))
         return f"{product} + {self.filters:,} = {total:,}" if self.use_bias else f"{product} = {total:,}"
 
@@ -227,10 +294,14 @@ class _Conv(Layer):
         return padded_size, 0 if self._input_is_patches(pad) else positions * window * channels, positions * self.filters
 
     def _input_is_patches(self, pad) -> bool:
-        """A 1×1 kernel moving one cell at a time over an unpadded input: the input itself is the patch matrix."""
-        return math.prod(self.kernel_size) == 1 and max(self.strides) == 1 and not any(map(any, pad))
+        """A 1×1 kernel moving one cell at a time over an unpadded input: the input itself is the patch matrix (not
+        when grouped: the group-major patches are always a copy)."""
+        return (math.prod(self.kernel_size) == 1 and max(self.strides) == 1 and not any(map(any, pad))
+                and self._groups == 1)
 
     def cost(self, shape, output_shape) -> Cost:
+        if self._groups > 1:
+            return self._grouped_cost(shape, output_shape)
         padded_size, patches, out = self._plan(shape)
         window_channels = math.prod(self.kernel_size) * self._split(shape)[1]
         every_patch = math.prod(self._geometry(self._split(shape)[0])[1]) * window_channels
@@ -259,10 +330,42 @@ class _Conv(Layer):
             + every_patch * (2 if self.data_format == "channels_first" else 1),
         )
 
+    def _grouped_cost(self, shape, output_shape) -> Cost:
+        """A grouped convolution's cost: `cost`'s phases, with each output value summing window·C/G products, the
+        patches always copied (group-major: twice the plain copy's time) and read once more by the batched matmul
+        (few filters a group make it memory-bound), and BLAS called once per group."""
+        padded_size, patches, out = self._plan(shape)
+        window = math.prod(self.kernel_size)
+        kernel = window * self._split(shape)[1] // self._groups * self.filters
+        linear = self.activation == "linear"
+        activation = activation_step_cost(self.activation, out)
+        separate = self.activation not in _IN_PLACE
+        copy = padded_size + (_GROUPED_COPY_OPS + 1) * patches
+        calls = self._groups * _GROUP_MATMUL_MICROSECONDS * MICROSECOND
+        return Cost(
+            mult_adds=out * kernel // self.filters,
+            elementwise=copy + (out if self.use_bias else 0) + activation.elementwise,
+            # beside the output: building patches (padded input + patches), then the matmul writing into the output
+            early_scratch=max(padded_size + patches, patches + out) - out,
+            scratch=out + activation.scratch if separate else 0,
+            scratch_large=out + activation.scratch_large if separate else 0, large_at=out,
+            capped_scratch=activation.capped_scratch if separate else 0, scratch_cap=activation.scratch_cap,
+            overhead=calls,
+            train_overhead=window * _TRAIN_CELL_MICROSECONDS * MICROSECOND + 3 * calls,
+            # Training: as `cost` says, with backward's batched matmuls for the kernel's and the patches' gradients;
+            # channels_first sums the kernel's gradient over the batch from one per sample (a kernel a sample).
+            train_elementwise=3 * padded_size + copy + 2 * patches + self._train_patch_ops(shape) * patches
+            + (0 if linear else activation.elementwise + _TRAIN_GRADIENT_OPS * out),
+            train_kept=0 if linear else out,
+            train_scratch=(0 if linear else 2 * out) + 2 * padded_size + 2 * patches
+            + (kernel if self.data_format == "channels_first" else 0),
+        )
+
     def _train_patch_ops(self, shape) -> int:
         """Operations' time per patch value of backward's cell-by-cell add: channels_last adds runs of C contiguous
-        values, so few channels make it slow (per value about 4 + 64 / C; channels_first runs along the positions)."""
-        channels = self._split(shape)[1]
+        values (C/G when grouped), so few channels make it slow (per value about 4 + 64 / C; channels_first runs along
+        the positions)."""
+        channels = self._split(shape)[1] // self._groups
         return _TRAIN_PATCH_OPS + (0 if self.data_format == "channels_first" else _TRAIN_RUN_OPS // channels)
 
     # --- numbers --------------------------------------------------------------------------------
@@ -294,8 +397,59 @@ class _Conv(Layer):
         np.copyto(patches.reshape(view.shape), view)
         return (pad, out), patches
 
+    def _group_patches(self, x: np.ndarray):
+        """(padded input's geometry, group-major patch matrix): channels_last (G, N·positions, window·C/G),
+        channels_first (G, N, window·C/G, positions), copied once from the windows."""
+        axes, g, last = spatial_axes(self.rank, self.data_format), self._groups, self.data_format == "channels_last"
+        pad, out = self._geometry([x.shape[a] for a in axes])
+        view = windows_view(padded(x, axes, pad), axes, out, self.kernel_size, self.strides, self.dilation_rate)
+        n, positions = x.shape[0], math.prod(out)
+        depth = math.prod(self.kernel_size) * x.shape[channel_axis(self.data_format)] // g  # a group's window·C/G
+        if last:  # (N, *out, *window, C) → (G, N, *out, *window, C/G)
+            split = np.moveaxis(view.reshape(*view.shape[:-1], g, -1), -2, 0)
+            patches = np.empty((g, n * positions, depth), x.dtype)
+        else:  # (N, *window, C, *out) → (G, N, *window, C/G, *out)
+            at = 1 + self.rank
+            split = np.moveaxis(view.reshape(*view.shape[:at], g, -1, *view.shape[at + 1:]), at, 0)
+            patches = np.empty((g, n, depth, positions), x.dtype)
+        np.copyto(patches.reshape(split.shape), split)
+        return (pad, out), patches
+
+    def _group_kernel(self) -> np.ndarray:
+        """The kernel as G blocks: channels_last (G, window·C/G, F/G), channels_first (G, F/G, window·C/G) (views)."""
+        g = self._groups
+        blocks = self.kernel.reshape(-1, g, self.filters // g)  # (window·C/G, G, F/G): filter f in group f // (F/G)
+        return blocks.transpose(1, 0, 2) if self.data_format == "channels_last" else blocks.transpose(1, 2, 0)
+
+    def _group_output(self, z: np.ndarray) -> np.ndarray:
+        """The output `z` (N, *out, F) or (N, F, *out) seen as the batched matmul's (G, N·positions, F/G) or
+        (G, N, F/G, positions): a strided view, so the matmul writes the output's own layout."""
+        g, n = self._groups, z.shape[0]
+        if self.data_format == "channels_last":
+            return z.reshape(-1, g, self.filters // g).transpose(1, 0, 2)
+        return z.reshape(n, g, self.filters // g, -1).transpose(1, 0, 2, 3)
+
+    def _grouped_linear(self, x: np.ndarray) -> np.ndarray:
+        """The grouped convolution (no bias): one batched matmul of the group-major patches by the kernel's blocks."""
+        (_, out), patches = self._group_patches(x)
+        last = self.data_format == "channels_last"
+        shape = (x.shape[0], *out, self.filters) if last else (x.shape[0], self.filters, *out)
+        z = np.empty(shape, np.result_type(x, self.kernel))
+        blocks = self._group_kernel()
+        if last:
+            np.matmul(patches, blocks, out=self._group_output(z))
+        else:
+            np.matmul(blocks[:, None], patches, out=self._group_output(z))
+        return z
+
     def _linear(self, x: np.ndarray) -> np.ndarray:
         """The convolution plus bias, before the activation."""
+        if self._groups > 1:
+            z = self._grouped_linear(x)
+            if self.bias is not None:
+                last = self.data_format == "channels_last"
+                np.add(z, self.bias if last else self.bias.reshape(-1, *(1,) * self.rank), out=z)
+            return z
         (_, out), patches = self._patches(x)
         matrix = self.kernel.reshape(-1, self.filters)
         if self.data_format == "channels_last":
@@ -326,9 +480,51 @@ class _Conv(Layer):
         y = z if self.activation == "linear" else self._activation_fn(z)
         return y, (x, z, y)
 
+    def _grouped_backward(self, x: np.ndarray, dz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(∂loss/∂x, ∂loss/∂kernel) of the grouped convolution: batched matmuls per group, then the patches' gradient
+        added back cell by kernel cell."""
+        (pad, out), patches = self._group_patches(x)
+        blocks, dzg = self._group_kernel(), self._group_output(dz)
+        last = self.data_format == "channels_last"
+        if last:  # dkernel (G, window·C/G, F/G), dpatches (G, N·positions, window·C/G)
+            dblocks = np.matmul(patches.transpose(0, 2, 1), dzg)
+            dpatches = np.matmul(dzg, blocks.transpose(0, 2, 1))
+        else:  # per sample (G, N, F/G, window·C/G) summed over the batch; dpatches (G, N, window·C/G, positions)
+            dblocks = np.matmul(dzg, patches.transpose(0, 1, 3, 2)).sum(axis=1).transpose(0, 2, 1)
+            dpatches = np.matmul(blocks.transpose(0, 2, 1)[:, None], dzg)
+        del patches
+        dkernel = dblocks.transpose(1, 0, 2).reshape(self.kernel.shape)  # back to (window·C/G, G, F/G)
+        return self._grouped_scatter(dpatches, x, pad, out), dkernel
+
+    def _grouped_scatter(self, dpatches: np.ndarray, x: np.ndarray, pad, out) -> np.ndarray:
+        """The input's gradient from the group-major patches' gradient: each kernel cell's slab added into its strided
+        slice, through a (…, G, C/G) view of the padded input's gradient."""
+        g, n, axes = self._groups, x.shape[0], spatial_axes(self.rank, self.data_format)
+        shape = list(x.shape)
+        for a, (lo, hi) in zip(axes, pad):
+            shape[a] += lo + hi
+        dxp = np.zeros(shape, dpatches.dtype)
+        last = self.data_format == "channels_last"
+        if last:
+            dpatches = dpatches.reshape(g, n, *out, *self.kernel_size, -1)
+            split = dxp.reshape(*shape[:-1], g, -1)
+        else:
+            dpatches = dpatches.reshape(g, n, *self.kernel_size, -1, *out)
+            split = dxp.reshape(n, g, -1, *shape[2:])
+        for offset, index in offset_slices(x.ndim, axes, out, self.kernel_size, self.strides, self.dilation_rate):
+            if last:  # slab (G, N, *out, C/G) into (N, *out, G, C/G)
+                split[index] += np.moveaxis(dpatches[(slice(None),) * (2 + self.rank) + offset], 0, -2)
+            else:  # slab (G, N, C/G, *out) into (N, G, C/G, *out)
+                split[(slice(None), *index)] += dpatches[(slice(None), slice(None), *offset)].swapaxes(0, 1)
+        return cropped(dxp, axes, pad)
+
     def backward(self, cache, dy):
         x, z, y = cache
         dz = activations.gradient(self.activation, z, y, dy)
+        if self._groups > 1:
+            dx, dkernel = self._grouped_backward(x, dz)
+            bias = dz.sum(axis=tuple(range(dz.ndim - 1)) if self.data_format == "channels_last" else (0, *range(2, dz.ndim)))
+            return dx, [dkernel] + ([bias] if self.use_bias else [])
         (pad, out), patches = self._patches(x)
         matrix = self.kernel.reshape(-1, self.filters)
         n, filters = x.shape[0], self.filters
@@ -362,6 +558,8 @@ class _Conv(Layer):
             parts.append(f"stride {times(self.strides)}")
         if max(self.dilation_rate) > 1:
             parts.append(f"dilation {times(self.dilation_rate)}")
+        if self._groups > 1:
+            parts.append(f"{self._groups} groups")
         parts.append(self.padding)
         if self.activation != "linear":
             parts.append(self.activation)
@@ -388,11 +586,17 @@ class _Conv(Layer):
         window = times(self.kernel_size) if self.rank > 1 else f"{self.kernel_size[0]}-step"
         filters = "The 1 filter weighs" if self.filters == 1 else f"Each of the {self.filters:,} filters weighs"
         inputs = "the 1 input channel" if channels == 1 else f"all {channels:,} input channels"
+        if self._groups > 1:
+            g = self._groups
+            filters = (f"groups={g} splits the {channels:,} input channels and the {self.filters:,} filters into {g} groups: "
+                       "each filter weighs")
+            inputs = f"only the {channels // g:,} input channel{'s' if channels // g > 1 else ''} of its group"
         return f"{'; '.join(lines)}. {rule}. {filters} a {window} window across {inputs} → {format_shape(output_shape)}."
 
     def keras_code(self) -> CodePart:
         args = [f"{self.filters}", f"kernel_size={self.kernel_size}"]
-        for setting in ("strides", "padding", "dilation_rate", "activation", "use_bias", "kernel_initializer", "bias_initializer"):
+        for setting in ("strides", "padding", "dilation_rate", "groups", "activation", "use_bias", "kernel_initializer",
+                        "bias_initializer"):
             spec = next(s for s in self.settings if s.name == setting)
             if self.values[setting] != spec.default:
                 args.append(f"{setting}={self.values[setting]!r}")
@@ -408,13 +612,14 @@ class _Conv(Layer):
         if not symmetric(pad):  # torch pads both sides alike; Keras puts the odd cell at the end (causal: all at the start)
             parts.append(CodePart(f"nn.ZeroPad{nd}({torch_pad_order(pad)})"))
             padding = (0,) * self.rank
-        # torch keeps a conv kernel as (filters, channels, *window); Keras as (*window, channels, filters)
+        groups = f", groups={self._groups}" if self._groups > 1 else ""
+        # torch keeps a conv kernel as (filters, channels / groups, *window); Keras as (*window, channels / groups, filters)
         weights = {"weight": np.ascontiguousarray(np.moveaxis(self.kernel, (-1, -2), (0, 1)))}
         if self.bias is not None:
             weights["bias"] = self.bias
         parts.append(CodePart(
             f"nn.Conv{nd}({channels}, {self.filters}, kernel_size={tuple_text(self.kernel_size)}, stride={tuple_text(self.strides)}, "
-            f"padding={tuple_text(padding)}, dilation={tuple_text(self.dilation_rate)}, bias={self.use_bias})",
+            f"padding={tuple_text(padding)}, dilation={tuple_text(self.dilation_rate)}{groups}, bias={self.use_bias})",
             weights=weights,
         ))
         parts = torch_layout(parts, self.data_format)
@@ -432,7 +637,8 @@ def _conv_settings(rank: int) -> tuple:
                 + ("; causal: pad the start only." if rank == 1 else "."), choices=pad_choices),
         DataFormat("data_format", "channels_last", "Where the channels axis is: last (Keras's default) or right after the batch."),
         Ints("dilation_rate", ones, "Spacing between kernel cells (only with strides 1).", length=rank),
-        Groups("groups", 1, "Only 1: an ordinary convolution (grouped convolutions are not supported).", high=MAX_UNITS),
+        Groups("groups", 1, "Split the channels and filters into this many groups, each convolved on its own (1: an "
+               "ordinary convolution; the number of channels: one kernel a channel, a depthwise convolution).", high=MAX_UNITS),
         ConvActivation("activation", "linear", "Applied to every output value."),
         Bool("use_bias", True, "Add one learned number per filter."),
         Init("kernel_initializer", "glorot_uniform", "How the kernel's weights start (drawn from the model's seed).",

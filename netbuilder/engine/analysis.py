@@ -9,12 +9,14 @@ and the current budget (engine/budget.py). `budget_issue` says where a model cro
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from .cost import Flow, ModelCost
 from .errors import Fix, LayerConfigError, ShapeIssue
+from .graph import call_inputs
 from .layer import Cost, InputSpec, Layer, Problem, kind_class, snake_case
 from .limits import MAX_LAYERS, MAX_SAMPLE_ELEMENTS
 from .shapes import Shape, check_input_shape, format_shape
@@ -161,29 +163,40 @@ def graph_flow(graph, calls, reports) -> Flow:
     """Which tensors are alive while each call runs (elements per sample, its own output not counted), from the graph:
     a tensor lives from the call that makes it to the last call that reads it (a model output to the end); a view
     (a reshape) shares its input's memory, so its input lives as long as it does; the caller's inputs are not ours."""
-    position = {id(node): k for k, node in enumerate(calls)}
+    taken = [call_inputs(node) for node in calls]  # each call's tensors
     owner: dict[int, int | None] = {id(t): None for t in graph.inputs}  # tensor → the call whose memory it is
-    last_use: dict[int, int] = {}
-    for k, node in enumerate(calls):
-        for t in node.inputs:
+    last_use: dict[int, int] = {}  # call → the last call reading its memory
+    read_last: dict[int, int] = {}  # tensor → its last reader
+    for k, (node, inputs) in enumerate(zip(calls, taken)):
+        for t in inputs:
+            read_last[id(t)] = k
             base = owner[id(t)]
             if base is not None:
-                last_use[base] = max(last_use.get(base, k), k)
-        view = reports[k].cost.output_is_view and len(node.inputs) == 1
-        owner[id(node.outputs[0])] = owner[id(node.inputs[0])] if view else k
+                last_use[base] = k
+        view = reports[k].cost.output_is_view and len(inputs) == 1
+        owner[id(node.outputs[0])] = owner[id(inputs[0])] if view else k
     for t in graph.outputs:
         if owner.get(id(t)) is not None:
             last_use[owner[id(t)]] = len(calls)
-    read_last = {id(t): k for k, node in enumerate(calls) for t in node.inputs}  # each tensor's last reader
     read_last.update({id(t): len(calls) for t in graph.outputs})
-    sizes = [0 if r.cost.output_is_view else math.prod(r.output_shape[1:]) for r in reports]
-    alive, input_sizes, pending = [], [], []
-    for k, node in enumerate(calls):
-        alive.append(sum(sizes[j] for j in range(k) if last_use.get(j, j) >= k))
-        input_sizes.append(sum(math.prod(t.shape[1:]) for t in node.inputs))
-        # backward at call k: the gradients summed for outputs of earlier calls that a later call also read (a fan-out)
-        pending.append(sum(math.prod(reports[j].output_shape[1:]) for j in range(k)
-                           if read_last.get(id(calls[j].outputs[0]), j) > k))
+    n = len(calls)
+    # call j's output is alive at calls j+1 .. last_use, and its gradient pending at calls j+1 .. last reader - 1:
+    # each adds its size where its span starts and takes it off after it ends, one running sum gives every call's total
+    alive_steps, pending_steps = [0] * (n + 2), [0] * (n + 2)
+    for j, report in enumerate(reports):
+        end = min(last_use.get(j, j), n - 1)
+        if j + 1 <= end and not report.cost.output_is_view:
+            size = math.prod(report.output_shape[1:])
+            alive_steps[j + 1] += size
+            alive_steps[end + 1] -= size
+        end = min(read_last.get(id(calls[j].outputs[0]), j) - 1, n - 1)
+        if j + 1 <= end:
+            size = math.prod(report.output_shape[1:])
+            pending_steps[j + 1] += size
+            pending_steps[end + 1] -= size
+    alive = list(itertools.accumulate(alive_steps[:n]))
+    pending = list(itertools.accumulate(pending_steps[:n]))
+    input_sizes = [sum(math.prod(t.shape[1:]) for t in inputs) for inputs in taken]
     return Flow(tuple(alive), tuple(input_sizes), tuple(pending),
                 sum(math.prod(t.shape[1:]) for t in graph.inputs), sum(math.prod(t.shape[1:]) for t in graph.outputs))
 

@@ -13,7 +13,7 @@ from .budget import FLOAT32, current
 from .fitting import Trainable, check_finite, count, numbers, refuse
 from .arguments import refuse_unhonoured
 from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, LimitError, ShapeIssue, issue_error
-from .graph import Graph, Input, InputLayer  # noqa: F401 (Input: the functional API's, with Model below)
+from .graph import Graph, Input, InputLayer, call_inputs  # noqa: F401 (Input: the functional API's, with Model below)
 from .initializers import layer_seed, resolve_seed
 from .layer import CodePart, Cost, Layer, Problem
 from .serialization import chain_document, functional_config, functional_from_json, functional_json, model_config, read_json, to_json
@@ -652,15 +652,13 @@ class Functional(Trainable, ModelLayer):
         """Keras's rows, one per operation (each layer of model.layers, and each keras.ops call): its last call's output shape, its parameters, and (unless the
         graph is a chain) the tensors each of its calls took, `name[node][tensor]`."""
         chain = _sequential_like(self.graph)
-        rows = []
+        rows, shapes = [], {}  # shapes repeat: each written once
         for layer in self.graph.layers:
             last = layer._inbound_nodes[-1].outputs[0].shape
-            params = f"{layer.count_params():,}"
-            row = (f"{layer.name} ({layer.kind})", summary_shape(last), params)
-            if not chain:
-                taken = [t.history for node in self.graph.calls(layer) for t in node.inputs]
-                row += (", ".join(f"{h.layer.name}[{h.node_index}][{h.tensor_index}]" for h in taken) or "-",)
-            rows.append(row)
+            if last not in shapes:
+                shapes[last] = summary_shape(last)
+            row = (f"{layer.name} ({layer.kind})", shapes[last], f"{layer.count_params():,}")
+            rows.append(row if chain else (*row, _connected_to(self.graph.calls(layer))))
         return chain, rows
 
     def get_config(self) -> dict:
@@ -702,9 +700,19 @@ def _unwrap(value):
 def _reads(graph: Graph, calls) -> dict[int, int]:
     """How many times each tensor is read (by calls, and once more for each model output: outputs are never let go)."""
     reads: dict[int, int] = {}
-    for t in [*(t for node in calls for t in node.inputs), *graph.outputs, *graph.outputs]:
+    for t in [*(t for node in calls for t in call_inputs(node)), *graph.outputs, *graph.outputs]:
         reads[id(t)] = reads.get(id(t), 0) + 1
     return reads
+
+
+def _connected_to(calls: list) -> str:
+    """Keras's "Connected to" cell: each tensor the calls took, as `name[node index][tensor index]`; "-" for none."""
+    taken = []
+    for node in calls:
+        for t in call_inputs(node):
+            made_by = t.node.layer
+            taken.append(f"{made_by.name}[{made_by._inbound_nodes.index(t.node)}][{t.index}]")
+    return ", ".join(taken) or "-"
 
 
 def _sequential_like(graph: Graph) -> bool:
@@ -712,7 +720,7 @@ def _sequential_like(graph: Graph) -> bool:
     by_depth: dict[int, list] = {}
     for node in graph.nodes:
         by_depth.setdefault(graph.depth[id(node)], []).append(node)
-    if any(len(nodes) > 1 or len(nodes[0].inputs) > 1 for nodes in by_depth.values()):
+    if any(len(nodes) > 1 or len(call_inputs(nodes[0])) > 1 for nodes in by_depth.values()):
         return False
     return all(len(graph.calls(layer)) <= 1 for layer in graph.layers)
 

@@ -104,6 +104,14 @@ _WIDTH_RANGES = sorted([(a, b, 0) for a, b in _ranges(_ZERO_WIDTH)] + [(a, b, 2)
 _WIDTH_STARTS = [start for start, _, _ in _WIDTH_RANGES]  # bisected
 _NARROW_TO_WIDE = frozenset(chr(c) for a, b in _ranges(_WIDE_WITH_VS16) for c in range(a, b + 1))
 _ZWJ, _VS16 = "\u200d", "\ufe0f"  # zero width joiner; variation selector 16 (emoji presentation)
+# characters known to take one column each (printable ASCII and Latin-1, dashes and the ellipsis, box drawing): text
+# of them only is as wide as it is long and cut by slicing (a summary's lines for ASCII names); any other goes the long way
+_ONE_COLUMN = re.compile("[ -~\xa0-\u02ff\u2010-\u2027\u2500-\u257f]*")
+
+
+def _one_column(text: str) -> bool:
+    """Whether every character of `text` is one known to take one column (so none joins or widens another)."""
+    return _ONE_COLUMN.fullmatch(text) is not None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -122,6 +130,8 @@ def cell_width(text: str) -> int:
     """Columns `text` takes in a terminal, exactly as rich's `cell_len` counts them: wide characters (CJK, emoji)
     take two, marks and format characters none; a zero width joiner hides the character after it (the rest of an
     emoji sequence), and VS16 widens the character before it when that has a wide emoji form."""
+    if _one_column(text):
+        return len(text)
     if _ZWJ not in text and _VS16 not in text:
         return sum(map(char_width, text))
     total, last, i = 0, None, 0
@@ -142,22 +152,21 @@ def cell_width(text: str) -> int:
 
 # --- a table cell as rich lays it out (Text.wrap with overflow "ellipsis", then the column's justify) --------
 _WORD = re.compile(r"\s*\S+\s*")  # a word and the whitespace after it (the first also the whitespace before)
-_TRAILING_SPACE = re.compile(r"\s+$")
 
 
-def _line_breaks(text: str, width: int) -> list[int]:
+def _line_breaks(text: str, width: int, measure=cell_width) -> list[int]:
     """Where rich's divide_line breaks `text` (no folding): a word that does not fit starts a new line, and one
-    longer than the cell gets a line of its own (cut later)."""
-    breaks, used, position = [], 0, 0
-    while (match := _WORD.match(text, position)) is not None:
-        start, word, position = match.start(), match.group(0), match.end()
-        length = cell_width(word.rstrip())
+    longer than the cell gets a line of its own (cut later); `measure` counts columns (len for one-column text)."""
+    breaks, used, start = [], 0, 0
+    for word in _WORD.findall(text):  # the words follow one another from the start: each starts where the last ended
+        length = measure(word.rstrip())
         if width - used >= length:
-            used += cell_width(word)
+            used += measure(word)
         elif length > width or (used and start):
             if start:
                 breaks.append(start)
-            used = cell_width(word)
+            used = measure(word)
+        start += len(word)
     return breaks
 
 
@@ -190,6 +199,8 @@ def _graphemes(text: str) -> list[tuple[int, int, int]]:
 
 def _crop(text: str, width: int) -> str:
     """`text` cut to `width` columns (rich's set_cell_size): a character that would straddle the cut becomes a space."""
+    if width >= 0 and _one_column(text):
+        return text[:width]
     if cell_width(text) <= width:
         return text
     used = 0
@@ -213,21 +224,46 @@ def _truncate(line: str, width: int, pad: bool = False) -> str:
 def _cell_lines(text: str, width: int, right: bool = False) -> list[str]:
     """The lines of one table cell, each `width` columns wide, exactly as rich renders them in Keras's summary:
     words wrapped by display width, a line too long cut with '…', then justified."""
-    breaks = _line_breaks(text, width)
-    lines = [text[a:b] for a, b in zip([0, *breaks], [*breaks, len(text)])]
-    out = []
-    for line in lines:
-        if len(line) > width:  # rich strips the spaces that end a line only when it has more characters than columns
-            match = _TRAILING_SPACE.search(line)
-            if match:
-                line = line[: len(line) - min(len(match.group(0)), len(line) - width)]
-        if right:
-            line = _truncate(line.rstrip(), width)
-            line = " " * (width - cell_width(line)) + line
-        else:
-            line = _truncate(line, width, pad=True)
-        out.append(_fit(_truncate(line, width), width))  # the render pads (or crops) each line to the cell's width
-    return out
+    if width > 0 and _one_column(text):
+        return _plain_cell_lines(text, width, right)
+    return [_justified(line, width, right) for line in _wrapped(text, _line_breaks(text, width), width)]
+
+
+def _plain_cell_lines(text: str, width: int, right: bool) -> list[str]:
+    """_cell_lines of one-column text in a width of at least 1: widths are lengths, cuts are slices."""
+    if len(text) <= width:  # one line that fits (what _plain_line makes of it)
+        return [text.rstrip().rjust(width) if right else text.ljust(width)]
+    return [_plain_line(line, width, right) for line in _wrapped(text, _line_breaks(text, width, len), width)]
+
+
+def _wrapped(text: str, breaks: list[int], width: int) -> list[str]:
+    """`text` cut at `breaks`; rich strips the spaces that end a line only when it has more characters than columns."""
+    lines = []
+    for a, b in zip([0, *breaks], [*breaks, len(text)]):
+        line = text[a:b]
+        if len(line) > width:
+            line = line[: len(line) - min(len(line) - len(line.rstrip()), len(line) - width)]
+        lines.append(line)
+    return lines
+
+
+def _justified(line: str, width: int, right: bool) -> str:
+    """One line of a cell cut with '…' if too long, justified, then padded (or cropped) to the cell's width."""
+    if right:
+        line = _truncate(line.rstrip(), width)
+        line = " " * (width - cell_width(line)) + line
+    else:
+        line = _truncate(line, width, pad=True)
+    return _fit(_truncate(line, width), width)  # the render pads (or crops) each line to the cell's width
+
+
+def _plain_line(line: str, width: int, right: bool) -> str:
+    """_justified for a line of one-column characters and a width of at least 1: the same cuts, by slicing."""
+    if right:
+        line = line.rstrip()
+    if len(line) > width:
+        return line[: width - 1] + "…"
+    return line.rjust(width) if right else line.ljust(width)
 
 
 def _fit(text: str, width: int) -> str:
@@ -243,6 +279,13 @@ def _padded(line: str, width: int) -> str:
     return f" {line} " if cell_width(line) <= width else " " + _fit(line, width + 1)
 
 
+def _padded_cell(text: str, width: int, right: bool) -> tuple[str, ...]:
+    """A cell's lines, each with its padding of a space each side."""
+    if width > 0 and _one_column(text):  # its lines are exactly `width` long
+        return tuple(f" {line} " for line in _plain_cell_lines(text, width, right))
+    return tuple(_padded(line, width) for line in _cell_lines(text, width, right))
+
+
 def summary_text(model, line_length=None) -> str:
     """The whole summary, lines joined by newlines with a trailing one (what print_fn receives)."""
     chain, rows = model.summary_rows()
@@ -252,23 +295,28 @@ def summary_text(model, line_length=None) -> str:
     edges = [0] + [int(p * length) for p in positions]
     widths = [b - a - cut for a, b, cut in zip(edges, edges[1:], _shrink(len(headers)))]
     right = [a == "right" for a in alignment]
+    blanks = [_padded(" " * w, w) for w in widths]  # an empty line of a cell, padded
 
     def border(left, fill, mid, end):
         return left + mid.join(fill * (w + 2) for w in widths) + end
 
-    def row(cells, bar, header=False):
-        wrapped = [_cell_lines(c, w, right=r) for c, w, r in zip(cells, widths, right)]
-        height = max(len(w) for w in wrapped)
-        # rich aligns header cells with the bottom of the row, other cells with its top
-        wrapped = [[" " * w] * (height - len(lines)) * header + lines + [" " * w] * (height - len(lines)) * (not header)
-                   for lines, w in zip(wrapped, widths)]
-        return [bar + bar.join(_padded(lines[k], w) for lines, w in zip(wrapped, widths)) + bar for k in range(height)]
+    def row(columns, bar, header=False):
+        """A row's lines from its cells' lines (each padded)."""
+        height = max(map(len, columns))
+        if height > 1:  # rich aligns header cells with the bottom of the row, other cells with its top
+            columns = [(blank,) * (height - len(column)) * header + column + (blank,) * (height - len(column)) * (not header)
+                       for column, blank in zip(columns, blanks)]
+        return [bar + bar.join(parts) + bar for parts in zip(*columns)]
 
-    lines = [f'Model: "{model.name}"', border("┏", "━", "┳", "┓"), *row(headers, "┃", header=True), border("┡", "━", "╇", "┩")]
+    # each column's texts laid out once: a summary repeats its shapes and parameter counts
+    laid_out = [{text: _padded_cell(text, w, r) for text in set(column)} for column, w, r in zip(zip(*rows), widths, right)]
+    header = row([_padded_cell(text, w, r) for text, w, r in zip(headers, widths, right)], "┃", header=True)
+    lines = [f'Model: "{model.name}"', border("┏", "━", "┳", "┓"), *header, border("┡", "━", "╇", "┩")]
+    between = border("├", "─", "┼", "┤")
     for i, cells in enumerate(rows):
         if i:
-            lines.append(border("├", "─", "┼", "┤"))
-        lines.extend(row(cells, "│"))
+            lines.append(between)
+        lines.extend(row([column[text] for column, text in zip(laid_out, cells)], "│"))
     lines.append(border("└", "─", "┴", "┘"))
     lines += [f" {label}: {n:,} ({readable_size(n)})" for label, n in param_totals(model.analysis)]
     return "\n".join(_crop(line, console) for line in lines) + "\n"

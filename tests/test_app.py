@@ -136,13 +136,13 @@ def test_add_layers_after_the_selected_one_at_the_end_and_many_at_once():
     at.selectbox(key="add_kind").set_value("Activation")
     at.selectbox(key="add_where").set_value("at the end")
     run(at.button(key="add").click())
-    assert [l.kind for l in model(at).layers] == ["Dense", "Activation", "Flatten", "Dense", "Activation"]
+    assert [layer.kind for layer in model(at).layers] == ["Dense", "Activation", "Flatten", "Dense", "Activation"]
     assert at.radio(key="selected").value == layer_id(at, 4)  # the new layer is selected
     select(at, "input")
     at.selectbox(key="add_kind").set_value("Flatten")
     at.selectbox(key="add_where").set_value("after the selected layer")
     run(at.button(key="add").click())
-    assert [l.kind for l in model(at).layers][:2] == ["Flatten", "Dense"]
+    assert [layer.kind for layer in model(at).layers][:2] == ["Flatten", "Dense"]
     assert edge_labels(dot(at))[:3] == ["(None, 3, 2)", "(None, 6)", "(None, 16)"]
     at.selectbox(key="add_kind").set_value("Dense")
     at.number_input(key="add_count").set_value(30)
@@ -218,14 +218,14 @@ def test_delete_move_duplicate_and_clear():
     assert edge_labels(dot(at))[-1] == "(None, 3, 4)"
     select(at, 1)
     run(at.button(key=f"up_{layer_id(at, 1)}").click())
-    assert [l.kind for l in model(at).layers] == ["Activation", "Dense", "Dense"]
+    assert [layer.kind for layer in model(at).layers] == ["Activation", "Dense", "Dense"]
     run(at.button(key=f"down_{model(at).layers[0].id}").click())
-    assert [l.kind for l in model(at).layers] == ["Dense", "Activation", "Dense"]
+    assert [layer.kind for layer in model(at).layers] == ["Dense", "Activation", "Dense"]
     select(at, 0)
     at.number_input(key="duplicate_count").set_value(3)
     run(at.button(key=f"duplicate_{layer_id(at, 0)}").click())
-    assert [l.kind for l in model(at).layers] == ["Dense"] * 4 + ["Activation", "Dense"]
-    assert len({l.id for l in model(at).layers}) == 6
+    assert [layer.kind for layer in model(at).layers] == ["Dense"] * 4 + ["Activation", "Dense"]
+    assert len({layer.id for layer in model(at).layers}) == 6
     run(at.button(key="clear").click())
     assert model(at).layers == ()
     assert edge_labels(dot(at)) == ["(None, 3, 2)"]
@@ -239,7 +239,7 @@ def test_deleting_layer_0_never_shifts_values_into_layer_1():
     run(at.number_input(key=f"units_{second}").set_value(7))
     select(at, 0)
     run(at.button(key=f"delete_{layer_id(at, 0)}").click())
-    assert [l.kind for l in model(at).layers] == ["Activation", "Flatten", "Dense"]
+    assert [layer.kind for layer in model(at).layers] == ["Activation", "Flatten", "Dense"]
     assert model(at).layers[2].units == 7
     select(at, 2)
     assert at.number_input(key=f"units_{second}").value == 7
@@ -268,7 +268,7 @@ def test_a_model_that_does_not_fit_is_drawn_red_explained_and_fixable_then_undon
     fixes = [b for b in at.button if b.key and b.key.startswith("fix_")]
     assert any("it turns (None, 3, 16) into (None, 48)" in b.label for b in fixes)  # the whole promise, not cut
     run(next(b for b in fixes if "Flatten" in b.label).click())
-    assert [l.kind for l in model(at).layers] == ["Dense", "Flatten", "Dense"]
+    assert [layer.kind for layer in model(at).layers] == ["Dense", "Flatten", "Dense"]
     assert model(at).analysis.ok and ERROR_FILL not in dot(at)
     assert "Done: insert Flatten" in texts(at)
     run(at.button(key="undo").click())
@@ -374,7 +374,7 @@ def test_paste_a_keras_layer_list_replaces_the_model_in_one_round_trip():
     at.text_area(key="paste_text").input("model.add(Dense(8, activation='relu', kernel_initializer='he_normal', "
                                          "kernel_regularizer=L2(0.01)))\nmodel.add(Flatten())\nmodel.add(Dense(3, activation='softmax'))")
     run(at.button(key="paste_replace").click())
-    assert [(l.kind, l.values.get("units")) for l in model(at).layers] == [("Dense", 8), ("Flatten", None), ("Dense", 3)]
+    assert [(layer.kind, layer.values.get("units")) for layer in model(at).layers] == [("Dense", 8), ("Flatten", None), ("Dense", 3)]
     assert model(at).layers[0].values["kernel_initializer"].keras_name == "HeNormal"  # an initializer is a setting
     assert "Left out (netbuilder has no such setting): Dense: kernel_regularizer." in texts(at)
     at.text_area(key="paste_text").input("Dense(__import__('os').getpid())")

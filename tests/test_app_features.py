@@ -412,9 +412,9 @@ def test_import_a_real_keras_model_json():
     spec = model(at)
     assert spec.seed == 11
     assert spec.input_shape == (3, 2)
-    settings = [(l.kind, l.units, l.activation, l.use_bias) if l.kind == "Dense" else
-                (l.kind, l.data_format) if l.kind == "Flatten" else (l.kind, l.activation) for l in spec.layers]
-    assert [l.built_for for l in spec.layers] == [(3, 2), None, (24,), None, (5,)]  # build_configs of layers with weights
+    settings = [(layer.kind, layer.units, layer.activation, layer.use_bias) if layer.kind == "Dense" else
+                (layer.kind, layer.data_format) if layer.kind == "Flatten" else (layer.kind, layer.activation) for layer in spec.layers]
+    assert [layer.built_for for layer in spec.layers] == [(3, 2), None, (24,), None, (5,)]  # build_configs of layers with weights
     assert settings == [("Dense", 8, "relu", True), ("Flatten", "channels_first"), ("Dense", 5, "softmax", False),
                         ("Activation", "tanh"), ("Dense", 3, "silu", True)]
     keras_shapes = [format_shape(layer.output.shape) for layer in km.layers]

@@ -37,7 +37,7 @@ PICTURE_SHOWN = """img => {
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_a_digits_feature_maps_on_their_own_scale_are_in_view_and_whole(new_page, viewport):
+def test_a_digits_feature_maps_on_their_own_scale_are_in_view_and_whole(new_page, viewport):  # noqa: F811 — the fixture
     from PIL import Image
     from playwright.sync_api import expect
 

@@ -241,7 +241,7 @@ def test_chain_and_exports_match_keras(shape, layers):
     x = _ids(shape, input_dim)
     expected = model.predict(x)
     keras.backend.clear_session(free_memory=False)
-    theirs = keras.Sequential([keras.Input(shape), *(getattr(keras.layers, l.kind)(**l.values) for l in layers)])
+    theirs = keras.Sequential([keras.Input(shape), *(getattr(keras.layers, layer.kind)(**layer.values) for layer in layers)])
     assert tuple(theirs.output_shape) == model.output_shape and theirs.count_params() == model.count_params()
     theirs.set_weights(weights)
     np.testing.assert_allclose(theirs.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-6)

@@ -18,16 +18,16 @@ from netbuilder.optimizers import SGD, Adam
 from netbuilder.studio.spec import ModelSpec
 from test_cost import FLOAT32, backprop_peak
 
-I, LS = "Identity", "LayerScale"
+IDENTITY, LS = "Identity", "LayerScale"
 DTYPE = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
 
 CASES = [
     # Identity: any shape passes through; it takes no settings
-    Case(I, {}, (3,)),
-    Case(I, {}, ()),
-    Case(I, {}, (2, 3, 4)),
-    Case(I, {}, (2, 1, 2, 3)),
-    Case(I, {"units": 3}, (3,)),
+    Case(IDENTITY, {}, (3,)),
+    Case(IDENTITY, {}, ()),
+    Case(IDENTITY, {}, (2, 3, 4)),
+    Case(IDENTITY, {}, (2, 1, 2, 3)),
+    Case(IDENTITY, {"units": 3}, (3,)),
     # LayerScale: one factor per channel (ConvNeXt's 1e-6), NumPy's broadcasting of x · gamma on the last axis
     Case(LS, {"init_values": 1e-6, "projection_dim": 4}, (3, 4)),
     Case(LS, {"init_values": 0.5, "projection_dim": 3}, (3,)),
@@ -149,12 +149,12 @@ def test_settings_are_checked():
 
 
 def test_spec_and_share_link_data_round_trip():
-    spec = spec_of((4, 3), (I, {}), (LS, {"init_values": 1e-6, "projection_dim": 3}), (LS, {"init_values": -2.0, "projection_dim": 1}))
+    spec = spec_of((4, 3), (IDENTITY, {}), (LS, {"init_values": 1e-6, "projection_dim": 3}), (LS, {"init_values": -2.0, "projection_dim": 1}))
     assert ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
 
 
 # --- training mode ------------------------------------------------------------------------------------------
-GRADIENT_CASES = [(I, {}, (3,)), (I, {}, (2, 3)), (LS, {"init_values": 0.5, "projection_dim": 3}, (3,)),
+GRADIENT_CASES = [(IDENTITY, {}, (3,)), (IDENTITY, {}, (2, 3)), (LS, {"init_values": 0.5, "projection_dim": 3}, (3,)),
                   (LS, {"init_values": 0.5, "projection_dim": 3}, (2, 2, 3)), (LS, {"init_values": 0.5, "projection_dim": 4}, (3, 1)),
                   (LS, {"init_values": 0.5, "projection_dim": 1}, (2, 3)), (LS, {"init_values": 0.5, "projection_dim": 1}, ())]
 
@@ -208,8 +208,8 @@ def test_formula_label_explanation_and_group():
     assert "each of the 96 channels" in scale.explain_shape((None, 7, 7, 96), (None, 7, 7, 96)).lower()
     assert "grows from 1 to 4" in nb.LayerScale(0.5, 4).explain_shape((None, 3, 1), (None, 3, 4))
     assert "stays (None, 7, 7, 96)" in identity.explain_shape((None, 7, 7, 96), (None, 7, 7, 96))
-    assert kind_class(I).group == "Core" and kind_class(LS).group == "Normalisation"
-    assert kind_class(I).description and kind_class(LS).description
+    assert kind_class(IDENTITY).group == "Core" and kind_class(LS).group == "Normalisation"
+    assert kind_class(IDENTITY).description and kind_class(LS).description
 
 
 # --- Keras JSON ---------------------------------------------------------------------------------------------------
@@ -283,7 +283,7 @@ def test_identity_entry_is_keras():
 
 
 def test_json_both_ways(keras_layers_has_layer_scale):
-    json_roundtrip_equal(spec_of((4, 3), (I, {}), (LS, {"init_values": 1e-6, "projection_dim": 3}), ("Dense", {"units": 5}),
+    json_roundtrip_equal(spec_of((4, 3), (IDENTITY, {}), (LS, {"init_values": 1e-6, "projection_dim": 3}), ("Dense", {"units": 5}),
                                  (LS, {"init_values": 0.5, "projection_dim": 1}), ("Flatten", {})))
 
 
@@ -307,11 +307,11 @@ def test_exported_scripts_compute_our_outputs(i):
 
 
 def test_harness_check_exports():
-    check_exports(spec_of((3, 2), (I, {}), ("Dense", {"units": 4}), (LS, {"init_values": 0.1, "projection_dim": 4})))
+    check_exports(spec_of((3, 2), (IDENTITY, {}), ("Dense", {"units": 4}), (LS, {"init_values": 0.1, "projection_dim": 4})))
 
 
 # --- cost ----------------------------------------------------------------------------------------------------------
-COST_CASES = [Case(I, {}, (256,)), Case(I, {}, (16, 64)), Case(LS, {"init_values": 0.1, "projection_dim": 64}, (16, 64)),
+COST_CASES = [Case(IDENTITY, {}, (256,)), Case(IDENTITY, {}, (16, 64)), Case(LS, {"init_values": 0.1, "projection_dim": 64}, (16, 64)),
               Case(LS, {"init_values": 0.1, "projection_dim": 64}, (16, 1)), Case(LS, {"init_values": 0.1, "projection_dim": 1}, (16, 64)),
               Case(LS, {"init_values": 0.1, "projection_dim": 3}, (30, 30, 3))]
 

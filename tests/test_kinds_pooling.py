@@ -227,7 +227,10 @@ def test_ties_route_the_gradient_as_jax_does():
         y, cache = layer.forward_train(x, None)
         dy = rng.normal(size=y.shape)
         dx, _ = layer.backward(cache, dy)
-        pool = lambda v: jax.lax.reduce_window(v, -np.inf, jax.lax.max, (1, 3, 3, 1), (1, 2, 2, 1), padding.upper())
+
+        def pool(v, padding=padding):
+            return jax.lax.reduce_window(v, -np.inf, jax.lax.max, (1, 3, 3, 1), (1, 2, 2, 1), padding.upper())
+
         out, vjp = jax.vjp(pool, x)
         np.testing.assert_array_equal(y, out)
         np.testing.assert_allclose(dx, vjp(dy)[0], rtol=1e-12, atol=1e-12)

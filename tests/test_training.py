@@ -52,8 +52,12 @@ OPTIMIZERS = {
                             ("Adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.5, "epsilon": 1e-4})),
 }
 
-MLP = lambda head, out: spec_of((6,), ("Dense", {"units": 12, "activation": "tanh"}), ("Dense", {"units": 8, "activation": "relu"}),
-                                ("Dense", {"units": out, "activation": head}))
+
+def MLP(head, out):  # noqa: N802 — read as a model's name in the table below
+    return spec_of((6,), ("Dense", {"units": 12, "activation": "tanh"}), ("Dense", {"units": 8, "activation": "relu"}),
+                   ("Dense", {"units": out, "activation": head}))
+
+
 CASES = {
     # name: (spec, data kind, loss, metrics, optimizer, batch size, epochs, validation split)
     "mse-sgd": (MLP("linear", 1), "regression", "mse", ["mae"], "sgd", 16, 4, 0.0),

@@ -17,7 +17,7 @@ from functools import cached_property
 from .cost import Flow, ModelCost
 from .errors import Fix, LayerConfigError, ShapeIssue
 from .graph import call_inputs
-from .layer import Cost, InputSpec, Layer, Problem, kind_class, snake_case
+from .layer import Cost, Layer, Problem, kind_class, snake_case
 from .limits import MAX_LAYERS, MAX_SAMPLE_ELEMENTS
 from .shapes import Shape, check_input_shape, format_shape
 

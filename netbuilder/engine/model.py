@@ -7,12 +7,10 @@ import numpy as np
 
 from collections.abc import Callable
 
-from . import optimizers, training
 from .analysis import Analysis, analyze, analyze_graph, budget_issue, layer_names
 from .budget import FLOAT32, current
-from .fitting import Trainable, check_finite, count, numbers, refuse
-from .arguments import refuse_unhonoured
-from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, LimitError, ShapeIssue, issue_error
+from .fitting import Trainable, numbers, refuse
+from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, ShapeIssue, issue_error
 from .graph import Graph, Input, InputLayer, call_inputs  # noqa: F401 (Input: the functional API's, with Model below)
 from .initializers import layer_seed, resolve_seed
 from .layer import CodePart, Cost, Layer, Problem

@@ -18,8 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import InputDataError, NetbuilderError
-from .initializers import resolve_seed
-from .graph import Input, InputLayer
+from .graph import InputLayer
 from .layer import DTYPE_POLICY, KINDS, OPERATIONS, Layer
 from .limits import MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_LAYERS
 from .shapes import check_input_shape

@@ -33,7 +33,7 @@ FONT = "Courier"
 EDGE_PT, NODE_PT, SMALL_PT = 12, 11, 10  # ×4/3 on screen: shapes 16 px in bold, node text 14.7 px and 13.3 px
 # st.graphviz_chart's own CSS sets every SVG text to its body font at 9.6 px; this puts back the sizes laid out here.
 BROWSER_CSS = "".join(
-    [f'[data-testid="stGraphVizChart"] svg text {{font-family: "Source Code Pro", monospace;}}']
+    ['[data-testid="stGraphVizChart"] svg text {font-family: "Source Code Pro", monospace;}']
     + [f'[data-testid="stGraphVizChart"] svg text[font-size="{pt}.00"] {{font-size: {pt}px;}}' for pt in (EDGE_PT, NODE_PT, SMALL_PT)])
 WINDOW_FROM = 12  # a longer model is drawn as a window around the selected layer (see `dataflow`)
 WINDOW_AROUND = 2  # layers drawn before and after the selected one

@@ -242,7 +242,7 @@ class _Transpose(KerasDefaults, _Conv):
         kernel = self._weights[0]
         axes = spatial_axes(self.rank, self.data_format)
         dims = tuple(x.shape[a] for a in axes)
-        n, channels, f = x.shape[0], kernel.shape[-1], self.filters
+        n, channels = x.shape[0], kernel.shape[-1]
         matrix = kernel.reshape(-1, channels)
         last = self.data_format == "channels_last"
         # the output's gradient back on the full result's cells: crop what lies past it, pad the cropped cells with 0

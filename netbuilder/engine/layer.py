@@ -14,7 +14,7 @@ import functools
 import itertools
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -24,12 +24,13 @@ from .errors import Fix, IncompatibleShapeError, LayerConfigError, LimitError, S
 from .initializers import Initializer
 from .settings import Setting
 from .shapes import Shape, check_input_shape, format_shape
-from .tensors import KerasTensor, Node, flatten
+from .tensors import KerasTensor, Node, call_tensors
 from .budget import MICROSECOND, build_problem, weights_problem
 from .limits import MAX_NAME_CHARS
 
 _NAME_RE = re.compile(r"[^\x00-\x1f\x7f/]+")
 _CREATED = itertools.count()  # the order layers were made in, for Keras's automatic names
+_CALL_OPTIONS = {"training", "mask"}  # keyword arguments of a call that are not its input
 DTYPE_POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
 
 
@@ -125,6 +126,12 @@ class Cost:
     train_fixed: int = 0
     trainable_arrays: int = 0
 
+    def updated(self, **changes) -> Cost:
+        """A copy with `changes` (dataclasses.replace without its __init__: full_cost makes one per layer)."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
+
 
 @dataclass(frozen=True)
 class CodePart:
@@ -204,12 +211,13 @@ class Layer:
         declared = self.settings
         if len(args) > len(declared):
             raise LayerConfigError(f"{self.kind} takes at most {len(declared)} positional arguments; received {len(args)}")
-        given = dict(zip((s.name for s in declared), args))
+        names = [s.name for s in declared]
+        given = dict(zip(names, args))
         for key, value in kwargs.items():
             if key in given:
                 raise LayerConfigError(f"{self.kind} received {key!r} twice")
             given[key] = value
-        unknown = set(given) - {s.name for s in declared}
+        unknown = given.keys() - names
         if unknown:
             raise LayerConfigError(
                 f"Unrecognized keyword arguments passed to {self.kind}: {', '.join(sorted(map(str, unknown)))[:120]}. "
@@ -217,9 +225,12 @@ class Layer:
             )
         self.values: dict = {}
         for setting in declared:
-            if setting.name not in given and setting.required:
+            if setting.name in given:
+                self.values[setting.name] = setting.check(given[setting.name])
+            elif setting.required:
                 raise LayerConfigError(f"{self.kind}() missing required argument: {setting.name!r}")
-            self.values[setting.name] = setting.check(given.get(setting.name, setting.default))
+            else:
+                self.values[setting.name] = setting.checked_default()
         self.__dict__.update(self.values)
         self.validate()
         self._declared_input_shape = None if input_shape is None else check_input_shape(input_shape)
@@ -247,7 +258,7 @@ class Layer:
     def __call__(self, *args, **kwargs):
         """Call the layer on symbolic tensors (the functional API: `Dense(4)(Input((3,)))`, `Add()([a, b])`): the tensor
         it makes, or an IncompatibleShapeError as Keras raises one. Numbers are computed by a model's predict."""
-        tensors = flatten((args, kwargs))
+        tensors = call_tensors(args, kwargs)
         shape = self.call_shape(args, kwargs)
         name = self.name or snake_case(self.kind)
         problem = self.input_problem(shape, name)
@@ -273,6 +284,8 @@ class Layer:
     def call_shape(self, args: tuple, kwargs: dict):
         """The shape this layer computes on, from a call's arguments: one tensor's (most kinds), or a list's (a merge).
         A call this kind does not take is a LayerConfigError saying how it is called."""
+        if len(args) == 1 and not self.takes_list and isinstance(args[0], KerasTensor) and kwargs.keys() <= _CALL_OPTIONS:
+            return args[0].shape  # the usual call, on one tensor (at most training= and mask= beside it)
         given = [*args, *(kwargs[k] for k in kwargs if k == self.call_argument)]
         unknown = set(kwargs) - {self.call_argument, "training", "mask"}
         if self.takes_list:
@@ -366,9 +379,13 @@ class Layer:
 
     def count_params_for(self, shape: Shape) -> tuple[int, int]:
         """(trainable, non-trainable) parameters for input `shape`, from shapes alone."""
-        specs = self.weight_specs(shape)
-        trainable = sum(math.prod(w.shape) for w in specs if w.trainable)
-        return trainable, sum(math.prod(w.shape) for w in specs) - trainable
+        trainable = total = 0
+        for w in self.weight_specs(shape):
+            size = math.prod(w.shape)
+            total += size
+            if w.trainable:
+                trainable += size
+        return trainable, total - trainable
 
     def cost(self, shape: Shape, output_shape: Shape) -> Cost:
         """One sample's mult-adds, elementwise work and scratch through this layer."""
@@ -378,13 +395,12 @@ class Layer:
         """`cost`, with what every layer adds: drawing its weights, and a training step's fixed work (its calls, and
         ACTIVATION_TRAIN_CALLS of its activation's: forward, derivative, and their temporaries)."""
         specs = self.weight_specs(self.built_shape or shape)
-        draws = [spec.initializer.cost(spec.shape) for spec in specs]
+        work, nbytes = _draw_totals(specs)
         activation = self.values.get("activation")
         calls = self.train_call_microseconds + (
             ACTIVATION_TRAIN_CALLS * activations.COST[activation].call_microseconds if activation else 0)
-        return replace(self.cost(shape, output_shape), build_work=sum(work for work, _ in draws),
-                       build_bytes=max((nbytes for _, nbytes in draws), default=0), train_fixed=calls * MICROSECOND,
-                       trainable_arrays=sum(spec.trainable for spec in specs))
+        return self.cost(shape, output_shape).updated(build_work=work, build_bytes=nbytes, train_fixed=calls * MICROSECOND,
+                                                      trainable_arrays=sum(spec.trainable for spec in specs))
 
     def build(self, shape: Shape, seed: int) -> None:
         """Make the weights for input `shape` (for the shape it was built for, if it has one); a LimitError,
@@ -393,9 +409,7 @@ class Layer:
             return
         built_shape = self.built_shape or tuple(shape)
         specs = self.weight_specs(built_shape)
-        draws = [spec.initializer.cost(spec.shape) for spec in specs]
-        why = weights_problem(sum(math.prod(spec.shape) for spec in specs)) or build_problem(
-            sum(work for work, _ in draws), max((nbytes for _, nbytes in draws), default=0))
+        why = weights_problem(sum(math.prod(spec.shape) for spec in specs)) or build_problem(*_draw_totals(specs))
         if why:
             raise LimitError(f"Layer {self.name or snake_case(self.kind)!r} ({self.kind}) exceeds a limit: {why}.")
         self.built_shape = built_shape
@@ -525,6 +539,16 @@ class Layer:
     def torch_code(self, shape: Shape) -> list[CodePart]:
         """The torch modules computing this layer on input `shape`, each with its weights in torch's layout."""
         raise LayerConfigError(f"{self.kind} cannot be written as PyTorch code yet")
+
+
+def _draw_totals(specs: list[WeightSpec]) -> tuple[int, int]:
+    """(work, bytes of the largest one's temporaries) of drawing the weights `specs` describe."""
+    work = nbytes = 0
+    for spec in specs:
+        spec_work, spec_bytes = spec.initializer.cost(spec.shape)
+        work += spec_work
+        nbytes = max(nbytes, spec_bytes)
+    return work, nbytes
 
 
 def _described(args: tuple, kwargs: dict) -> str:

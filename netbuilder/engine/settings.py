@@ -19,6 +19,8 @@ from .initializers import Initializer, from_text, get_initializer
 
 
 def _is_int(value) -> bool:
+    if type(value) is int:  # the usual case, first: every layer read checks its sizes
+        return True
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -43,6 +45,18 @@ class Setting:
     def check(self, value):
         """`value` in canonical form, or a LayerConfigError naming the setting and what is allowed."""
         raise NotImplementedError
+
+    def checked_default(self):
+        """check(default), kept after the first time when it is immutable (hashable), so no two layers share a mutable one."""
+        if "_checked_default" in self.__dict__:
+            return self.__dict__["_checked_default"]
+        value = self.check(self.default)
+        try:
+            hash(value)
+        except TypeError:
+            return value
+        object.__setattr__(self, "_checked_default", value)
+        return value
 
     def fail(self, value, allowed: str, error=LayerConfigError):
         raise error(f"{self.name} must be {allowed}; received {_short(value)}")
@@ -175,14 +189,20 @@ class Ints(Setting):
     high: int = 1024
 
     def check(self, value):
-        what = f"an integer from {self.low:,} to {self.high:,}" + (f", or {self.length} of them" if self.length > 1 else "")
+        if type(value) is tuple and len(value) == self.length and all(
+                type(v) is int and self.low <= v <= self.high for v in value):
+            return value  # already canonical (a layer's own values, read again when it is made)
         if _is_int(value):
             value = (value,) * self.length
         if not isinstance(value, (tuple, list)) or len(value) != self.length or not all(_is_int(v) for v in value):
-            self.fail(value, what)
+            self.fail(value, self._what())
         if not all(self.low <= v <= self.high for v in value):
-            self.fail(value, what, LimitError if max(value) > self.high else LayerConfigError)
+            self.fail(value, self._what(), LimitError if max(value) > self.high else LayerConfigError)
         return tuple(int(v) for v in value)
+
+    def _what(self) -> str:
+        """What check accepts, in words (made only for a refusal: check runs for every layer read)."""
+        return f"an integer from {self.low:,} to {self.high:,}" + (f", or {self.length} of them" if self.length > 1 else "")
 
     def format_text(self, value) -> str:
         return ", ".join(map(str, value))
@@ -219,13 +239,11 @@ class IntList(Setting):
     high: int = 1 << 20
 
     def check(self, value):
-        what = f"{self.min_length} to {self.max_length} integers from {self.low:,} to {self.high:,}"
         if _is_int(value):
             value = (value,)
-        if not isinstance(value, (tuple, list)) or not self.min_length <= len(value) <= self.max_length:
-            self.fail(value, what)
-        if not all(_is_int(v) and self.low <= v <= self.high for v in value):
-            self.fail(value, what)
+        if (not isinstance(value, (tuple, list)) or not self.min_length <= len(value) <= self.max_length
+                or not all(_is_int(v) and self.low <= v <= self.high for v in value)):
+            self.fail(value, f"{self.min_length} to {self.max_length} integers from {self.low:,} to {self.high:,}")
         return tuple(int(v) for v in value)
 
     def format_text(self, value) -> str:
@@ -258,14 +276,17 @@ class Axes(Setting):
     high: int = 5
 
     def check(self, value):
-        what = f"an axis from {self.low} to {self.high}, or a list of such axes"
         if _is_int(value):
             if not self.low <= value <= self.high:
-                self.fail(value, what)
+                self.fail(value, self._what())
             return int(value)
         if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= 5 or not all(_is_int(v) and self.low <= v <= self.high for v in value):
-            self.fail(value, what)
+            self.fail(value, self._what())
         return tuple(int(v) for v in value)
+
+    def _what(self) -> str:
+        """What check accepts, in words (made only for a refusal)."""
+        return f"an axis from {self.low} to {self.high}, or a list of such axes"
 
     def format_text(self, value) -> str:
         return ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)

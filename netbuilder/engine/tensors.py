@@ -70,7 +70,7 @@ class Node:
     @property
     def inputs(self) -> list[KerasTensor]:
         """The tensors the call took, in Keras's order: the positional arguments, then the keyword ones."""
-        return flatten((self.args, self.kwargs))
+        return call_tensors(self.args, self.kwargs)
 
     @property
     def is_input(self) -> bool:
@@ -89,6 +89,18 @@ def flatten(structure) -> list[KerasTensor]:
         elif isinstance(item, (list, tuple)):
             stack.extend(reversed(item))
     return found
+
+
+def call_tensors(args: tuple, kwargs: dict) -> list[KerasTensor]:
+    """flatten((args, kwargs)), quickly for the usual call: on one tensor, or on one list of tensors (Keras's JSON
+    gives many calls `mask=None`, which holds no tensor)."""
+    if len(args) == 1 and all(value is None for value in kwargs.values()):
+        only = args[0]
+        if isinstance(only, KerasTensor):
+            return [only]
+        if type(only) is list and all(isinstance(t, KerasTensor) for t in only):
+            return list(only)
+    return flatten((args, kwargs))
 
 
 def pack(structure, values: list):

@@ -199,6 +199,14 @@ def test_importing_the_engine_studio_and_views_loads_no_streamlit():
     assert done.stdout.split() == ["[]", "False"]
 
 
+def test_the_code_is_clean_under_ruff():
+    """pyflakes's and pycodestyle's errors and warnings (ruff's E, F and W), everywhere; long lines are not held (E501)."""
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W", "--ignore", "E501",
+                           "--output-format", "concise", "netbuilder", "tests", "bench", "app.py"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+
+
 def test_app_py_is_a_short_composition_of_the_ui():
     source = (ROOT / "app.py").read_text(encoding="utf-8")
     assert len(source.splitlines()) <= MAX_APP_LINES

@@ -554,8 +554,10 @@ print(json.dumps({"peak": status("VmHWM:") - before, "predicted": model.cost.bui
                                                                                       "distribution": "untruncated_normal"}}])
 def test_drawing_takes_the_memory_the_cost_model_says(initializer):
     """A process's own peak (VmHWM, reset before building, in a fresh process) while a 2,048 × 1,024 kernel is drawn:
-    at most the prediction (the weights and the draw's temporaries), and the prediction at most twice it."""
+    at most the prediction (the weights and the draw's temporaries) and the interpreter's noise, and the prediction at
+    most twice it."""
     done = subprocess.run([sys.executable, "-c", BUILD_PEAK, json.dumps(initializer)], capture_output=True, text=True,
                           timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     measured = json.loads(done.stdout.strip().splitlines()[-1])
-    assert measured["peak"] <= measured["predicted"] <= 2 * measured["peak"], measured
+    slack = 256 * 1024  # the interpreter's own allocations on the way (up to ~200 KiB seen, more on a loaded machine)
+    assert measured["peak"] - slack <= measured["predicted"] <= 2 * measured["peak"], measured

@@ -3,6 +3,7 @@ Keras, plus their problems and fixes, Keras's other arguments, gradients (finite
 and PyTorch), costs (predict's and a training step's memory), and a short training against Keras on JAX."""
 
 import json
+import tracemalloc
 
 import keras
 import numpy as np
@@ -157,6 +158,38 @@ def test_depthwise_cost_covers_padding_multipliers_and_activations(kind, setting
         check_cost(model, sample(case, batch))
 
 
+@pytest.mark.parametrize("kind,settings,shape", [
+    ("DepthwiseConv2D", {"kernel_size": 3, "padding": "same", "depth_multiplier": 2}, (7, 6, 5)),
+    ("DepthwiseConv2D", {"kernel_size": 5, "padding": "same", "strides": 3}, (2, 4, 3)),  # cells wholly in the padding
+    ("DepthwiseConv2D", {"kernel_size": (3, 2), "strides": (2, 3), "dilation_rate": (2, 1), "padding": "same",
+                         "depth_multiplier": 3, "data_format": "channels_first"}, (4, 9, 8)),
+    ("DepthwiseConv2D", {"kernel_size": 3, "strides": 2, "dilation_rate": 2}, (11, 9, 12)),
+    ("SeparableConv1D", {"filters": 3, "kernel_size": 4, "strides": 2, "padding": "same", "depth_multiplier": 2,
+                         "data_format": "channels_first"}, (3, 11)),
+])
+def test_predict_s_loop_over_cells_equals_training_s_patches(kind, settings, shape):
+    """Predict (a loop over kernel cells, padding skipped) and forward_train (the patch matrix) give the same numbers."""
+    layer = built_layer(kind, settings, shape)
+    layer._weights = [w.astype(np.float64) for w in layer.weights]
+    x = np.random.default_rng(2).normal(size=(3, *shape))
+    np.testing.assert_allclose(layer.call(x), layer.forward_train(x, None)[0], rtol=1e-12, atol=1e-12)
+
+
+def test_predict_allocates_one_output_sized_temporary_not_patches():
+    """MobileNetV2's block_2_depthwise, (56, 56, 144) 3×3 same: beside the output, one output-sized temporary and
+    NumPy's capped ufunc buffers, not the 9-times-the-input patch matrix."""
+    layer = built_layer("DepthwiseConv2D", {"kernel_size": 3, "padding": "same"}, (56, 56, 144))
+    x = np.random.default_rng(0).normal(size=(1, 56, 56, 144)).astype(np.float32)
+    layer.call(x)
+    tracemalloc.start()
+    try:
+        y = layer.call(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 2 * y.nbytes + 96 * 1024, f"{peak:,} bytes for a {y.nbytes:,}-byte output"
+
+
 # --- a training step's memory, per kind (held as test_cost holds every kind's) -------------------------------------
 TRAIN_MEMORY_CASES = [
     ("DepthwiseConv2D relu", (28, 28, 8), lambda: [nb.DepthwiseConv2D(3, activation="relu"), nb.Flatten()], 32),
@@ -192,23 +225,26 @@ def test_a_training_steps_memory_is_what_each_kind_declares(name, shape, layers,
         assert predicted <= measured + measured // 2 + 64 * 1024, f"the cost model said {predicted:,}; a step allocated {measured:,}"
 
 
-def test_work_counts_the_patches_products_and_the_loop_over_kernel_cells():
-    """By hand, DepthwiseConv2D(3) on (28, 28, 8): 26 × 26 positions × 9 cells × 8 channels = 48,672 products (the
-    block-diagonal matmul does 8 times as many: 7/8 of them counted as elementwise time, at 25 multiply-adds each), the
-    patch matrix copied once (48,672 values), the bias on 5,408 outputs; a training step adds the patches again, their
-    gradient (1 operation a value) and the cell-by-cell add (2 + 20 // 8 = 4 a value), and 9 cells × 4 µs of loop."""
+def test_work_counts_the_products_and_the_loops_over_kernel_cells():
+    """By hand, DepthwiseConv2D(3) on (28, 28, 8): 26 × 26 positions × 9 cells × 8 channels = 48,672 products; predict
+    zeroes the 5,408 outputs, makes each cell's products and adds them (2 operations a product), adds the bias, and
+    loops over 9 cells (5 µs each). A training step makes the patches (48,672 values) and multiplies them by the
+    block-diagonal kernel (8 times the products: 7/8 of them counted as elementwise time, at 25 multiply-adds each),
+    then builds the patches again, their gradient (1 operation a value) and the cell-by-cell add (2 + 20 // 8 = 4 a
+    value), and 9 cells × 4 µs of loop."""
     cost = analyze([nb.DepthwiseConv2D(3)], (28, 28, 8)).cost
     products, patches, out = 26 * 26 * 9 * 8, 26 * 26 * 9 * 8, 26 * 26 * 8
     slow = -(-products * 7 // 25)
     assert cost.mult_adds == products
-    assert cost.elementwise == patches + slow + out
+    assert cost.elementwise == out + 2 * products + out
+    assert cost.overhead == 9 * 5 * 40_000
     assert cost.train_elementwise == patches + slow + (1 + 4) * patches
     assert cost.train_overhead == 9 * 4 * 40_000 + 2 * 2 * 40_000
     separable = analyze([nb.SeparableConv2D(16, 3)], (28, 28, 8)).cost
     assert separable.mult_adds == products + 26 * 26 * 8 * 16  # + the pointwise matmul's
     many = analyze([nb.DepthwiseConv2D(3, depth_multiplier=2)], (14, 14, 32)).cost  # 32 channels: the einsum, per multiplier
     products = 12 * 12 * 9 * 32 * 2
-    assert many.mult_adds == products and many.elementwise == 12 * 12 * 9 * 32 + products + 12 * 12 * 64 + 12 * 12 * 64
+    assert many.mult_adds == products and many.elementwise == 12 * 12 * 64 + 2 * products + 12 * 12 * 64
 
 
 # --- problems and fixes --------------------------------------------------------------------------------------------

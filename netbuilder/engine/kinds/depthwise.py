@@ -4,7 +4,11 @@ A depthwise convolution slides `depth_multiplier` small kernels over each input 
 c·M + m is channel c convolved with its kernel m, nothing mixed across channels. A separable convolution is that,
 then a 1×1 ("pointwise") convolution mixing the C·M channels into `filters`, then the bias, as Keras computes it.
 
-The forward pass copies every window once into a patch matrix, as Conv1D/Conv2D do (their `_patches`), then:
+Predict loops over the kernel's cells: each cell's strided slice of the input (padding cells skipped: they add only
+zeros) times that cell's weights, into one output-sized temporary, added into the result. It allocates the result and
+that temporary only, never a padded input or a patch matrix (9 times the input for a 3×3 kernel).
+
+Training (forward_train) copies every window once into a patch matrix, as Conv1D/Conv2D do (their `_patches`), as backward needs it:
 with few channels (C ≤ 8) one BLAS matmul by a block-diagonal kernel (every channel's kernel on the diagonal: C
 times the products, but BLAS's speed), with more channels an einsum summing each channel's window against its own
 kernel (one call per depth multiplier). The backward pass builds the patches again and adds their gradient back
@@ -27,12 +31,21 @@ from ..shapes import format_shape, times
 from .common import activation_step_cost, torch_activation
 from .convolution import _AXIS_NAMES, ConvActivation, _Conv
 from .windows import (Padding, axis_arithmetic, channel_axis, cropped, offset_slices, span, spatial_axes, symmetric,
-                      torch_layout, torch_pad_order, tuple_text)
+                      tap_slices, torch_layout, torch_pad_order, tuple_text)
 
 _ZERO = np.array(0.0, np.float32)
 _IN_PLACE = ("linear", "relu")  # applied to the output's own buffer: no second tensor
 _TRAIN_GRADIENT_OPS = 6  # an activation's gradient per output value (as convolution.py measured it)
 _ADD_OPS, _ADD_RUN_OPS, _ADD_FIRST_OPS = 2, 20, 1.5  # a strided add's time per value (strided_add_ops)
+# predict's loop over kernel cells: each cell's product into a temporary, then added into the result (two passes over
+# the output a cell)
+_TAP_OPS = 2
+# that loop's NumPy calls, microseconds per kernel cell whatever the batch (timeit, best of 2,000 at batch 1 on 3 × 3 to
+# 5 × 5 inputs: 5-7 µs a cell more than the einsum's one call, on a loaded machine)
+_CELL_MICROSECONDS = 5
+# float32 elements NumPy's ufunc loop buffers (8,192 a operand, 3 operands) when a cell's strided slices do not fold into
+# one run: tracemalloc saw up to 96 KiB a call, whatever the batch
+_UFUNC_BUFFERS = 3 * 8_192
 _COPY_RUN_OPS = 3  # copying the windows into patches: 1 + 3 / C operations' time a value (channels_last; see _depth_plan)
 # backward's patch gradient, made fresh by a matmul of few channels: operations' time a value (timeit: 1.3 ns a value
 # at 1 channel and 21,632 positions × 3×3, far less in cache; the einsum's path makes one product per multiplier)
@@ -239,7 +252,8 @@ class _Depthwise(KerasDefaults, _Conv):
         # 9, 32 × 28 × 28 × C, 3×3: 1.6 ns a value at C = 1, 0.8 at 2, 0.2-0.4 from 4 on; channels_first 0.2-0.4)
         copy = patches * (1 + (_COPY_RUN_OPS // channels if self.data_format == "channels_last" else 0))
         return {"padded": padded_size, "patches": patches, "every_patch": every_patch, "depth": positions * channels * m,
-                "products": products, "slow": slow, "positions": positions, "window": window, "channels": channels,
+                "products": products, "slow": slow, "taps": _TAP_OPS * products, "positions": positions,
+                "window": window, "channels": channels,
                 "stack": 0 if expands or m == 1 else positions * channels * m,  # the einsum's per-multiplier results
                 "backward_patches": copies * every_patch, "copy": copy,
                 # the patches' gradient: one matmul's fresh result, or one product per multiplier added up
@@ -256,21 +270,21 @@ class _Depthwise(KerasDefaults, _Conv):
         train_cells = plan["window"] * _TRAIN_CELL_MICROSECONDS * MICROSECOND
         return Cost(
             mult_adds=plan["products"] + self._pointwise_products(shape, output_shape),
-            elementwise=padded_size + plan["copy"] + plan["slow"] + plan["stack"] + inter + (out if self.use_bias else 0)
-            + activation.elementwise,
-            # beside the output: building patches (padded input + patches), the depthwise products (patches, their
-            # result and an einsum's per-multiplier results), a separable layer's pointwise matmul (the depthwise
-            # result); then an activation that is not applied in place (z beside y, and its temporaries)
-            early_scratch=max(padded_size + patches, patches + plan["stack"] + depth + inter, inter + out) - out,
-            scratch=out + activation.scratch if separate else 0,
-            scratch_large=out + activation.scratch_large if separate else 0, large_at=out,
-            capped_scratch=activation.capped_scratch if separate else 0, scratch_cap=activation.scratch_cap,
-            overhead=self._call_loops() * MICROSECOND,
+            elementwise=depth + plan["taps"] + inter + (out if self.use_bias else 0) + activation.elementwise,
+            # beside the output, phase by phase: the loop over kernel cells (the depthwise result and one cell's
+            # products; NumPy's ufunc buffers, capped), a separable layer's pointwise matmul (the depthwise result),
+            # an activation that is not applied in place (z beside y, and its temporaries)
+            scratch=max(2 * depth - out, inter, out + activation.scratch if separate else 0),
+            scratch_large=max(2 * depth - out, inter, out + activation.scratch_large if separate else 0), large_at=out,
+            capped_scratch=max(2 * depth, activation.capped_scratch if separate else 0),
+            scratch_cap=max(_UFUNC_BUFFERS, activation.scratch_cap if separate else 0),
+            overhead=plan["window"] * _CELL_MICROSECONDS * MICROSECOND,
             train_overhead=train_cells + 2 * self._call_loops() * MICROSECOND,
-            # Training. Work: backward builds the patches again and adds their gradient back cell by kernel cell into
-            # strided slices of the padded input's gradient (Conv's loop), and computes the kernel's gradient and the
-            # patches' gradient (each about the forward products' work); an activation is applied again, its gradient
-            # taken. Memory: forward_train keeps the pre-activation z (and a separable layer its depthwise result);
+            # Training: forward_train multiplies the patch matrix (its work taken as predict's loop's, its memory
+            # counted in train_scratch's patches). Work: backward builds the patches again and adds their gradient
+            # back cell by kernel cell into strided slices of the padded input's gradient (Conv's loop), and computes
+            # the kernel's gradient and the patches' gradient (each about the forward products' work); an activation
+            # is applied again, its gradient taken. Memory: forward_train keeps the pre-activation z (and a separable layer its depthwise result);
             # backward makes z's gradient, the patches again, their gradient and the padded input's gradient.
             train_elementwise=3 * padded_size + plan["copy"] + plan["slow"] + 2 * plan["stack"] + 2 * inter
             + math.ceil((plan["gradient_ops"] + strided_add_ops(plan["channels"], self.data_format)) * plan["every_patch"])
@@ -283,7 +297,7 @@ class _Depthwise(KerasDefaults, _Conv):
         return 0
 
     def _call_loops(self) -> int:
-        """Microseconds of `call`'s Python loops whatever the batch: the einsum once per depth multiplier."""
+        """Microseconds of forward_train's Python loops whatever the batch: the einsum once per depth multiplier."""
         return 2 * self.depth_multiplier
 
     # --- numbers -----------------------------------------------------------------------------------------------------
@@ -294,7 +308,29 @@ class _Depthwise(KerasDefaults, _Conv):
         return self._weights[-1] if self.use_bias else None
 
     def _depthwise(self, x: np.ndarray) -> np.ndarray:
-        """The per-channel convolution of `x` (no bias): (N, *out, C·M) or (N, C·M, *out)."""
+        """The per-channel convolution of `x` (no bias), a kernel cell at a time: (N, *out, C·M) or (N, C·M, *out).
+
+        Predict's path: the result and one cell's products are all it allocates (no padded input, no patches)."""
+        axes, last = spatial_axes(self.rank, self.data_format), self.data_format == "channels_last"
+        dims = [x.shape[a] for a in axes]
+        pad, out = self._geometry(dims)
+        kernel = self._depthwise_kernel()
+        n, channels, m = x.shape[0], kernel.shape[-2], kernel.shape[-1]
+        shape = (n, *out, channels, m) if last else (n, channels, m, *out)
+        z, products = np.zeros(shape, np.result_type(x, kernel)), np.empty(shape, np.result_type(x, kernel))
+        wide = x[..., None] if last else x[:, :, None]  # a multiplier axis, where the result has it
+        axes = axes if last else tuple(a + 1 for a in axes)
+        cells = tap_slices(wide.ndim, axes, dims, out, self.kernel_size, self.strides, self.dilation_rate, pad)
+        for offset, out_index, in_index in cells:
+            cell = kernel[offset] if last else kernel[offset].reshape(channels, m, *(1,) * self.rank)
+            part = products[out_index]
+            np.multiply(wide[in_index], cell, out=part)
+            np.add(z[out_index], part, out=z[out_index])
+        return z.reshape((n, *out, channels * m) if last else (n, channels * m, *out))
+
+    def _depthwise_patches(self, x: np.ndarray) -> np.ndarray:
+        """The per-channel convolution of `x` (no bias) from its patch matrix: training's path (backward builds the
+        same patches), as `_depthwise` lays it out."""
         (_, out), patches = self._patches(x)
         kernel = self._depthwise_kernel()
         n, channels, m = x.shape[0], kernel.shape[-2], kernel.shape[-1]
@@ -316,11 +352,11 @@ class _Depthwise(KerasDefaults, _Conv):
             np.add(z, bias if self.data_format == "channels_last" else bias.reshape(-1, *(1,) * self.rank), out=z)
         return z
 
-    def _linear(self, x: np.ndarray) -> np.ndarray:
-        return self._finish(self._depthwise(x))
+    def _linear(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        return self._finish(self._depthwise_patches(x) if train else self._depthwise(x))
 
     def forward_train(self, x, rng):
-        z = self._linear(x)
+        z = self._linear(x, train=True)
         y = z if self.activation == "linear" else self._activation_fn(z)
         return y, (x, z, y)
 
@@ -564,8 +600,8 @@ class _Separable(_Depthwise):
     def _pointwise_products(self, shape, output_shape) -> int:
         return math.prod(output_shape[1:]) * self._depth_channels(shape)
 
-    def _linear(self, x):
-        d = self._depthwise(x)
+    def _linear(self, x, train: bool = False):
+        d = self._depthwise_patches(x) if train else self._depthwise(x)
         point = self._weights[1].reshape(-1, self.filters)
         if self.data_format == "channels_last":
             z = np.matmul(d, point)
@@ -583,7 +619,7 @@ class _Separable(_Depthwise):
         return self._activation_fn(z)
 
     def forward_train(self, x, rng):
-        z, d = self._linear(x)
+        z, d = self._linear(x, train=True)
         y = z if self.activation == "linear" else self._activation_fn(z)
         return y, (x, d, z, y)
 

@@ -7,6 +7,7 @@ extra cell going at the end (as Keras, i.e. XLA, pads); Conv1D's `causal` pads o
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -125,6 +126,26 @@ def offset_slices(ndim: int, axes, out_sizes, window, strides, dilation=None):
         for axis, k, o, s, d in zip(axes, offset, out_sizes, strides, dilation):
             index[axis] = slice(k * d, k * d + s * (o - 1) + 1, s)
         yield offset, tuple(index)
+
+
+def tap_slices(ndim: int, axes, dims, out_sizes, window, strides, dilation, pad_pairs):
+    """For each cell of the window (row-major order) that meets the unpadded input: (its index, the output's slices
+    it reaches, the input's slices it reads). Padding cells are skipped, not read: they add only zeros."""
+    per_axis = [list(_axis_taps(*args)) for args in zip(dims, out_sizes, window, strides, dilation, pad_pairs)]
+    for taps in itertools.product(*per_axis):
+        out_index, in_index = [slice(None)] * ndim, [slice(None)] * ndim
+        for axis, (_, out_slice, in_slice) in zip(axes, taps):
+            out_index[axis], in_index[axis] = out_slice, in_slice
+        yield tuple(k for k, _, _ in taps), tuple(out_index), tuple(in_index)
+
+
+def _axis_taps(n: int, out: int, size: int, stride: int, dilation: int, pad_pair):
+    """Along one axis, for each kernel cell that meets the input: (the cell, the outputs it reaches, the cells read)."""
+    for k in range(size):
+        shift = k * dilation - pad_pair[0]  # the input cell under output 0
+        first, stop = max(0, -(shift // stride)), min(out, (n - 1 - shift) // stride + 1)
+        if first < stop:
+            yield k, slice(first, stop), slice(first * stride + shift, (stop - 1) * stride + shift + 1, stride)
 
 
 def windows_view(xp: np.ndarray, axes, out_sizes, window, strides, dilation) -> np.ndarray:

@@ -7,8 +7,14 @@ import streamlit as st
 
 from netbuilder.ui import build, compare, explain, export, forward, state, toolbar, train
 
-PAGES = {"Build": build.page, "Forward pass": forward.page, "Train": train.page, "Compare": compare.page,
-         "Explain": explain.page, "Export": export.page}
+PAGES = {
+    "Build": build.page,
+    "Forward pass": forward.page,
+    "Train": train.page,
+    "Compare": compare.page,
+    "Explain": explain.page,
+    "Export": export.page,
+}
 
 st.set_page_config(page_title="netbuilder", page_icon="🧱", layout="wide", initial_sidebar_state="collapsed")
 with state.public_budget():  # each visitor's work answers to them (callbacks and fragments too: ui/state.py)

@@ -74,7 +74,7 @@ def compare(fns: dict, repeat: int = 15, min_time: float = 0.02, warmup: int = 3
     samples = {name: [] for name in fns}
     names = list(fns)
     for r in range(repeat):
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             samples[name].append(_sample(fns[name], numbers[name]))
     return {name: stats(samples[name], numbers[name]) for name in fns}
@@ -100,8 +100,16 @@ def figure(id, figure, ours, baseline, baseline_name, unit, target, met, note=""
     if ratio is None and isinstance(ours, (int, float)) and isinstance(baseline, (int, float)) and baseline:
         ratio = ours / baseline
     return {
-        "id": id, "figure": figure, "ours": ours, "baseline": baseline, "baseline_name": baseline_name,
-        "unit": unit, "ratio": ratio, "target": target, "met": met, "note": note,
+        "id": id,
+        "figure": figure,
+        "ours": ours,
+        "baseline": baseline,
+        "baseline_name": baseline_name,
+        "unit": unit,
+        "ratio": ratio,
+        "target": target,
+        "met": met,
+        "note": note,
     }
 
 
@@ -156,7 +164,9 @@ def emit(args, name: str, figures: list[dict], curves: dict | None = None, notes
     for n in notes or []:
         print(f"  note: {n}")
     if args.json:
-        args.json.write_text(json.dumps({"name": name, "figures": figures, "curves": curves or {}, "notes": notes or []}, indent=1))
+        args.json.write_text(
+            json.dumps({"name": name, "figures": figures, "curves": curves or {}, "notes": notes or []}, indent=1)
+        )
 
 
 # --- machine ----------------------------------------------------------------------------------
@@ -176,7 +186,10 @@ def blas_threads() -> str:
 
         info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
         if info:
-            return ", ".join(f"{i['internal_api']} {i.get('version', '')} ({i.get('architecture', '?')}), {i['num_threads']} threads" for i in info)
+            return ", ".join(
+                f"{i['internal_api']} {i.get('version', '')} ({i.get('architecture', '?')}), {i['num_threads']} threads"
+                for i in info
+            )
     except ImportError:
         pass
     env = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ}
@@ -185,10 +198,12 @@ def blas_threads() -> str:
 
 def cpu_busy(interval: float = 1.0) -> float:
     """Fraction of all CPUs busy over `interval` seconds (from /proc/stat); the caller is asleep meanwhile."""
+
     def snap():
         fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
         return sum(fields), idle
+
     try:
         t1, i1 = snap()
         time.sleep(interval)
@@ -209,6 +224,7 @@ def cycle_layers(n: int, units: int) -> tuple:
         dict(kind="Flatten"),
         dict(kind="Activation", activation="relu"),
     )
+
     def make(i: int) -> LayerSpec:
         settings = dict(cycle[i % len(cycle)])
         return LayerSpec.make(i, settings.pop("kind"), **settings)

@@ -28,8 +28,14 @@ from pathlib import Path
 from _common import ROOT, timer
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                 "--disable-gpu", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+]
 TTL_S = 15  # .streamlit/config.toml: server.disconnectedSessionTTL (read back in config_ttl())
 
 
@@ -78,8 +84,14 @@ def server_options(pairs) -> tuple[str, ...]:
 class Server:
     """`python -m streamlit run APP` on a free loopback port, in its own process group (always stopped)."""
 
-    def __init__(self, app: Path, log_path: Path, extra: tuple[str, ...] = (), env: dict | None = None,
-                 launcher: tuple[str, ...] = ("-m", "streamlit")):
+    def __init__(
+        self,
+        app: Path,
+        log_path: Path,
+        extra: tuple[str, ...] = (),
+        env: dict | None = None,
+        launcher: tuple[str, ...] = ("-m", "streamlit"),
+    ):
         self.app, self.log_path, self.extra, self.env = Path(app), Path(log_path), extra, dict(env or {})
         self.launcher = launcher  # what follows `python`: Streamlit's CLI, or a wrapper script for what-if runs
         self.port = free_port()
@@ -88,13 +100,34 @@ class Server:
         self.health_s: float | None = None
 
     def start(self, timeout: float = 90) -> "Server":
-        cmd = [sys.executable, *self.launcher, "run", str(self.app), "--server.headless", "true",
-               "--server.port", str(self.port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none", *self.extra]
+        cmd = [
+            sys.executable,
+            *self.launcher,
+            "run",
+            str(self.app),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+            *self.extra,
+        ]
         t0 = timer()
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env}, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+                start_new_session=True,
+            )
         try:
             while timer() - t0 < timeout:
                 if self.proc.poll() is not None:
@@ -220,9 +253,15 @@ class WsSession:
         self.page_hash = ""
         self.widgets: dict[str, object] = {}  # user key -> the widget's proto from the latest run
         self.tabs: dict[str, list[str]] = {}  # tab container key -> tab labels
-        self.ws = connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
-                          origin=f"http://127.0.0.1:{port}", max_size=None, open_timeout=open_timeout,
-                          compression=None, ping_interval=None)
+        self.ws = connect(
+            f"ws://127.0.0.1:{port}/_stcore/stream",
+            subprotocols=["streamlit"],
+            origin=f"http://127.0.0.1:{port}",
+            max_size=None,
+            open_timeout=open_timeout,
+            compression=None,
+            ping_interval=None,
+        )
 
     def close(self) -> None:
         try:

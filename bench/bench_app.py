@@ -87,18 +87,40 @@ def apptest_rerun(repeat: int = 7) -> tuple[list[dict], dict, list[str]]:
         curve["layers"].append(n)
         curve["rerun"].append(statistics.median(samples))
         curve["edit"].append(statistics.median(edits) if edits else None)
-        print(f"  AppTest {n:3d} layers: rerun {statistics.median(samples) * 1e3:7.1f} ms (min {min(samples) * 1e3:.1f})"
-              + (f", edit {statistics.median(edits) * 1e3:7.1f} ms (min {min(edits) * 1e3:.1f})" if edits else ""))
+        print(
+            f"  AppTest {n:3d} layers: rerun {statistics.median(samples) * 1e3:7.1f} ms (min {min(samples) * 1e3:.1f})"
+            + (f", edit {statistics.median(edits) * 1e3:7.1f} ms (min {min(edits) * 1e3:.1f})" if edits else "")
+        )
     if errors:
-        notes.append("app.py raised during AppTest runs (timings cover a partial page): " + " | ".join(sorted(errors))[:400])
+        notes.append(
+            "app.py raised during AppTest runs (timings cover a partial page): " + " | ".join(sorted(errors))[:400]
+        )
     ok = not errors
     i1, i50 = curve["layers"].index(1), curve["layers"].index(50)
     r50, e50 = curve["rerun"][i50], curve["edit"][i50]
     figures = [
-        figure("app.rerun.50", "AppTest rerun, 50-layer model (same model)", r50, curve["rerun"][i1], "1-layer model",
-               "s", "≤ 300 ms", (r50 <= 0.300) if ok else None, "" if ok else "app error: see notes"),
-        figure("app.edit.50", "AppTest rerun after an edit, 50-layer model (caches miss)", e50, curve["edit"][i1], "1-layer model",
-               "s", "≤ 300 ms", (e50 is not None and e50 <= 0.300) if ok else None, "" if ok else "app error: see notes"),
+        figure(
+            "app.rerun.50",
+            "AppTest rerun, 50-layer model (same model)",
+            r50,
+            curve["rerun"][i1],
+            "1-layer model",
+            "s",
+            "≤ 300 ms",
+            (r50 <= 0.300) if ok else None,
+            "" if ok else "app error: see notes",
+        ),
+        figure(
+            "app.edit.50",
+            "AppTest rerun after an edit, 50-layer model (caches miss)",
+            e50,
+            curve["edit"][i1],
+            "1-layer model",
+            "s",
+            "≤ 300 ms",
+            (e50 is not None and e50 <= 0.300) if ok else None,
+            "" if ok else "app error: see notes",
+        ),
     ]
     return figures, curve, notes
 
@@ -135,7 +157,9 @@ def server_start() -> tuple[list[dict], list[str]]:
         notes.append(f"Chromium launch {timer() - t0:.2f} s (not counted)")
         try:
             for trial in range(TRIALS):
-                for which, path in (("app", APP), ("hello", hello)) if trial % 2 == 0 else (("hello", hello), ("app", APP)):
+                for which, path in (
+                    (("app", APP), ("hello", hello)) if trial % 2 == 0 else (("hello", hello), ("app", APP))
+                ):
                     server = Server(path, Path(tmp) / f"{which}-{trial}.log")
                     try:
                         health = server.start(timeout=60).health_s
@@ -144,8 +168,10 @@ def server_start() -> tuple[list[dict], list[str]]:
                         server.stop()
                     results[which]["health"].append(health)
                     results[which]["svg"].append(svg)
-                    print(f"  server {which:5s} trial {trial}: health {health:.2f} s, first graph SVG "
-                          + (f"{svg:.2f} s" if svg is not None else f"n/a: {why}"))
+                    print(
+                        f"  server {which:5s} trial {trial}: health {health:.2f} s, first graph SVG "
+                        + (f"{svg:.2f} s" if svg is not None else f"n/a: {why}")
+                    )
                     if svg is None:
                         notes.append(f"{which}: {why}")
         finally:
@@ -158,11 +184,27 @@ def server_start() -> tuple[list[dict], list[str]]:
     h_app, h_hello = med(results["app"]["health"]), med(results["hello"]["health"])
     s_app, s_hello = med(results["app"]["svg"]), med(results["hello"]["svg"])
     figures = [
-        figure("app.server.health", f"server spawn → /_stcore/health ok (median of {TRIALS})", h_app, h_hello,
-               "two-line graphviz app", "s", "≤ 3 s", h_app is not None and h_app <= 3.0),
-        figure("app.server.svg", f"Chromium navigation → first graph SVG (median of {TRIALS})", s_app, s_hello,
-               "two-line graphviz app", "s", "≤ 3 s", None if s_app is None else s_app <= 3.0,
-               "" if s_app is not None else "no graph appeared: see notes"),
+        figure(
+            "app.server.health",
+            f"server spawn → /_stcore/health ok (median of {TRIALS})",
+            h_app,
+            h_hello,
+            "two-line graphviz app",
+            "s",
+            "≤ 3 s",
+            h_app is not None and h_app <= 3.0,
+        ),
+        figure(
+            "app.server.svg",
+            f"Chromium navigation → first graph SVG (median of {TRIALS})",
+            s_app,
+            s_hello,
+            "two-line graphviz app",
+            "s",
+            "≤ 3 s",
+            None if s_app is None else s_app <= 3.0,
+            "" if s_app is not None else "no graph appeared: see notes",
+        ),
     ]
     return figures, notes
 

@@ -48,8 +48,10 @@ def lstm_step():
 
 def visitor_predict():
     """Another visitor's matmul-heavy run: predict of 2 × Dense(1024, relu), batch 256."""
-    model = Sequential([Input((VISITOR_UNITS,)), Dense(VISITOR_UNITS, activation="relu"),
-                        Dense(VISITOR_UNITS, activation="relu")], seed=1)
+    model = Sequential(
+        [Input((VISITOR_UNITS,)), Dense(VISITOR_UNITS, activation="relu"), Dense(VISITOR_UNITS, activation="relu")],
+        seed=1,
+    )
     x = np.random.default_rng(1).standard_normal((VISITOR_BATCH, VISITOR_UNITS)).astype(np.float32)
     return lambda: model.predict(x, verbose=0)
 
@@ -102,7 +104,7 @@ def run(step, visit, rounds: int, per_round: int) -> tuple[dict, dict]:
     times = {c: [] for c in configs}
     rates = {c: [] for c in configs}
     for r in range(rounds):
-        for threads, visitors in configs[r % len(configs):] + configs[: r % len(configs)]:
+        for threads, visitors in configs[r % len(configs) :] + configs[: r % len(configs)]:
             set_blas_threads(threads)
             with Visitors(visitors, visit) as crowd:
                 time.sleep(0.05)  # the visitors are in their loops before the first timed step
@@ -113,37 +115,69 @@ def run(step, visit, rounds: int, per_round: int) -> tuple[dict, dict]:
 
 
 def summary(times: dict, rates: dict) -> dict:
-    return {c: {"median": statistics.median(ts), "p95": percentile(ts, 95), "max": max(ts), "n": len(ts),
-                "visitor_rate": statistics.median(rates[c]) if rates[c] else None} for c, ts in times.items()}
+    return {
+        c: {
+            "median": statistics.median(ts),
+            "p95": percentile(ts, 95),
+            "max": max(ts),
+            "n": len(ts),
+            "visitor_rate": statistics.median(rates[c]) if rates[c] else None,
+        }
+        for c, ts in times.items()
+    }
 
 
 def figures_from(s: dict) -> list[dict]:
     figs = []
     for visitors in VISITORS:
         one, two = s[1, visitors], s[2, visitors]
-        where = "alone" if not visitors else f"with {visitors} other visitor{'s' if visitors > 1 else ''} running predict"
+        where = (
+            "alone" if not visitors else f"with {visitors} other visitor{'s' if visitors > 1 else ''} running predict"
+        )
         target = "(the price of 1 thread when alone)" if not visitors else "≤ 1× (1 thread no slower)"
         for stat in ("median", "p95"):
             ratio = one[stat] / two[stat]
-            figs.append(figure(
-                f"blas.lstm_step.{visitors}.{stat}", f"LSTM(256) training step, batch 32, {where}: {stat}, BLAS 1 thread",
-                one[stat], two[stat], "BLAS 2 threads", "s", target, None if not visitors else ratio <= 1,
-                note=f"{one['n']} steps each"))
+            figs.append(
+                figure(
+                    f"blas.lstm_step.{visitors}.{stat}",
+                    f"LSTM(256) training step, batch 32, {where}: {stat}, BLAS 1 thread",
+                    one[stat],
+                    two[stat],
+                    "BLAS 2 threads",
+                    "s",
+                    target,
+                    None if not visitors else ratio <= 1,
+                    note=f"{one['n']} steps each",
+                )
+            )
         if visitors:
             whose = "the other visitor's" if visitors == 1 else f"the {visitors} other visitors'"
-            figs.append(figure(
-                f"blas.visitors.{visitors}", f"{whose} predicts per second meanwhile, BLAS 1 thread",
-                one["visitor_rate"], two["visitor_rate"], "BLAS 2 threads", "/s", "≥ 1× (the others no slower)",
-                one["visitor_rate"] >= two["visitor_rate"]))
+            figs.append(
+                figure(
+                    f"blas.visitors.{visitors}",
+                    f"{whose} predicts per second meanwhile, BLAS 1 thread",
+                    one["visitor_rate"],
+                    two["visitor_rate"],
+                    "BLAS 2 threads",
+                    "/s",
+                    "≥ 1× (the others no slower)",
+                    one["visitor_rate"] >= two["visitor_rate"],
+                )
+            )
     return figs
 
 
 def table(s: dict) -> list[str]:
-    lines = ["| other visitors | BLAS threads | median | p95 | max | visitors' predicts/s |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| other visitors | BLAS threads | median | p95 | max | visitors' predicts/s |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for (threads, visitors), v in sorted(s.items(), key=lambda kv: (kv[0][1], -kv[0][0])):
         rate = "—" if v["visitor_rate"] is None else f"{v['visitor_rate']:.1f}"
-        lines.append(f"| {visitors} | {threads} | {fmt_value(v['median'], 's')} | {fmt_value(v['p95'], 's')} | "
-                     f"{fmt_value(v['max'], 's')} | {rate} |")
+        lines.append(
+            f"| {visitors} | {threads} | {fmt_value(v['median'], 's')} | {fmt_value(v['p95'], 's')} | "
+            f"{fmt_value(v['max'], 's')} | {rate} |"
+        )
     return lines
 
 
@@ -170,9 +204,11 @@ def main():
     finally:
         set_blas_threads(before)
     s = summary(times, rates)
-    notes = [f"BLAS: {blas.api} at {blas.library} (default {before} threads); "
-             f"the step passed the engine's budget checks (work per run ≤ {MAX_WORK / 1e9:.0f} G); {args.rounds} rounds × {args.per_round} steps per configuration",
-             *table(s)]
+    notes = [
+        f"BLAS: {blas.api} at {blas.library} (default {before} threads); "
+        f"the step passed the engine's budget checks (work per run ≤ {MAX_WORK / 1e9:.0f} G); {args.rounds} rounds × {args.per_round} steps per configuration",
+        *table(s),
+    ]
     emit(args, "blas", figures_from(s), {}, notes)
 
 

@@ -120,7 +120,10 @@ def timed(page, cond: dict, act) -> dict:
     act()
     page.wait_for_function("() => window.__bench.t1 !== null", timeout=TIMEOUT_MS, polling=50)
     b = page.evaluate("() => window.__bench")
-    return {"total": (b["t1"] - b["t0"]) / 1e3, "input": None if b["firstSent"] is None else (b["firstSent"] - b["t0"]) / 1e3}
+    return {
+        "total": (b["t1"] - b["t0"]) / 1e3,
+        "input": None if b["firstSent"] is None else (b["firstSent"] - b["t0"]) / 1e3,
+    }
 
 
 def server_runs(port: int, query: str | None, n: int | None, repeat: int = 5) -> dict:
@@ -149,7 +152,9 @@ def visit(browser, url: str, viewport: dict, clicks) -> dict:
         first = page.evaluate("() => window.__firstGraph") / 1e3
         settled_nav = page.evaluate("() => performance.now()") / 1e3
         if page.locator('[data-testid="stException"]').count():
-            raise RuntimeError("the page shows an exception: " + page.locator('[data-testid="stException"]').first.inner_text()[:300])
+            raise RuntimeError(
+                "the page shows an exception: " + page.locator('[data-testid="stException"]').first.inner_text()[:300]
+            )
         out = {"first_graph": first, "nav_settled": settled_nav, "clicks": {}}
         for name, cond, act in clicks(page):
             out["clicks"].setdefault(name, []).append(timed(page, cond, act))
@@ -174,6 +179,7 @@ def app_clicks(n: int, units_clicks: int, add_clicks: int):
             nodes = layers + 2 if layers <= graph.WINDOW_FROM else (2 + graph.WINDOW_AROUND) + 1 + 2
             button.scroll_into_view_if_needed()
             yield "add", {"nodes": nodes}, lambda: button.click()
+
     return clicks
 
 
@@ -182,6 +188,7 @@ def baseline_clicks(redraws: int):
         button = page.locator(".st-key-redraw button")
         for k in range(redraws):
             yield "redraw", {"text": f"e {k + 1}"}, lambda: button.click()
+
     return clicks
 
 
@@ -195,8 +202,13 @@ def main():
     p.add_argument("--json", type=Path)
     p.add_argument("--trials", type=int, default=3, help="page loads per app, size and viewport (default 3)")
     p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
-    p.add_argument("--server-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a Streamlit option for both servers, e.g. runner.postScriptGC=false (what-if runs)")
+    p.add_argument(
+        "--server-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Streamlit option for both servers, e.g. runner.postScriptGC=false (what-if runs)",
+    )
     args = p.parse_args()
     extra = server_options(args.server_option)
     from playwright.sync_api import sync_playwright
@@ -216,28 +228,42 @@ def main():
             visit(browser, app.url + queries[args.sizes[0]], VIEWPORTS["1440×900"], app_clicks(args.sizes[0], 1, 0))
             for vp_name, viewport in VIEWPORTS.items():
                 for trial in range(args.trials):
-                    order = targets[trial % len(targets):] + targets[: trial % len(targets)]
+                    order = targets[trial % len(targets) :] + targets[: trial % len(targets)]
                     for name, n in order:
                         try:
                             if n is None:
                                 r = visit(browser, base.url, viewport, baseline_clicks(units_clicks))
                             else:
-                                r = visit(browser, app.url + queries[n], viewport, app_clicks(n, units_clicks, add_clicks))
+                                r = visit(
+                                    browser, app.url + queries[n], viewport, app_clicks(n, units_clicks, add_clicks)
+                                )
                         except Exception as e:  # noqa: BLE001 - a timeout is a measurement result here
-                            errors.append(f"{vp_name} {name} trial {trial}: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
+                            errors.append(
+                                f"{vp_name} {name} trial {trial}: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
+                            )
                             print("  !! " + errors[-1])
                             continue
                         results[vp_name][name].append(r)
-                        clicks = ", ".join(f"{k} " + "/".join(f"{c['total'] * 1e3:.0f}" for c in v) + " ms" for k, v in r["clicks"].items())
-                        print(f"  {vp_name} {name:9s} trial {trial}: first graph {r['first_graph']:.2f} s, settled "
-                              f"{r['nav_settled']:.2f} s; {clicks}")
+                        clicks = ", ".join(
+                            f"{k} " + "/".join(f"{c['total'] * 1e3:.0f}" for c in v) + " ms"
+                            for k, v in r["clicks"].items()
+                        )
+                        print(
+                            f"  {vp_name} {name:9s} trial {trial}: first graph {r['first_graph']:.2f} s, settled "
+                            f"{r['nav_settled']:.2f} s; {clicks}"
+                        )
             # the server's part of the same clicks, same servers, no browser
             server = {None: server_runs(base.port, None, None)}
             for _, n in targets[1:]:
                 server[n] = server_runs(app.port, queries[n][1:], n)
-            print("  server part (websocket client): " + "; ".join(
-                f"{'baseline' if n is None else f'{n} layers'} " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in d.items())
-                for n, d in server.items()))
+            print(
+                "  server part (websocket client): "
+                + "; ".join(
+                    f"{'baseline' if n is None else f'{n} layers'} "
+                    + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in d.items())
+                    for n, d in server.items()
+                )
+            )
         finally:
             browser.close()
             app.stop()
@@ -255,34 +281,76 @@ def main():
     figures, curve = [], {"viewports": list(VIEWPORTS), "layers": list(args.sizes), "rows": []}
     for vp in VIEWPORTS:
         b_first, b_redraw = stat(vp, "baseline", "first_graph"), stat(vp, "baseline", "redraw")
-        curve["rows"].append({"viewport": vp, "name": "baseline", "first_graph": b_first, "redraw": b_redraw,
-                              "redraw_server": server[None]["redraw"],
-                              "nav_settled": med([r["nav_settled"] for r in results[vp]["baseline"]])})
+        curve["rows"].append(
+            {
+                "viewport": vp,
+                "name": "baseline",
+                "first_graph": b_first,
+                "redraw": b_redraw,
+                "redraw_server": server[None]["redraw"],
+                "nav_settled": med([r["nav_settled"] for r in results[vp]["baseline"]]),
+            }
+        )
         for n in args.sizes:
             name = f"{n} layers"
             first, units, add = stat(vp, name, "first_graph"), stat(vp, name, "units"), stat(vp, name, "add")
-            row = {"viewport": vp, "name": name, "first_graph": first, "units": units, "add": add,
-                   "units_server": server[n]["units"], "add_server": server[n]["add"],
-                   "nav_settled": med([r["nav_settled"] for r in results[vp][name]])}
+            row = {
+                "viewport": vp,
+                "name": name,
+                "first_graph": first,
+                "units": units,
+                "add": add,
+                "units_server": server[n]["units"],
+                "add_server": server[n]["add"],
+                "nav_settled": med([r["nav_settled"] for r in results[vp][name]]),
+            }
             curve["rows"].append(row)
             if n not in TARGETS:
                 continue
             t_first, t_click = TARGETS[n]
             figures += [
-                figure(f"browser.first.{n}.{vp}", f"navigation → first graph SVG, {n} layers, {vp}", first, b_first,
-                       "one-chart app", "s", f"≤ {t_first}× baseline", None if first is None or b_first is None else first <= t_first * b_first),
-                figure(f"browser.units.{n}.{vp}", f"change units, click → settled, {n} layers, {vp}", units, b_redraw,
-                       "one-chart app's redraw", "s", f"≤ {t_click}× baseline", None if units is None or b_redraw is None else units <= t_click * b_redraw,
-                       note=f"server part {ms(row['units_server'])}; baseline's {ms(server[None]['redraw'])}"),
-                figure(f"browser.add.{n}.{vp}", f"Add layer, click → settled, {n} layers, {vp}", add, b_redraw,
-                       "one-chart app's redraw", "s", f"≤ {t_click}× baseline", None if add is None or b_redraw is None else add <= t_click * b_redraw,
-                       note=f"server part {ms(row['add_server'])}"),
+                figure(
+                    f"browser.first.{n}.{vp}",
+                    f"navigation → first graph SVG, {n} layers, {vp}",
+                    first,
+                    b_first,
+                    "one-chart app",
+                    "s",
+                    f"≤ {t_first}× baseline",
+                    None if first is None or b_first is None else first <= t_first * b_first,
+                ),
+                figure(
+                    f"browser.units.{n}.{vp}",
+                    f"change units, click → settled, {n} layers, {vp}",
+                    units,
+                    b_redraw,
+                    "one-chart app's redraw",
+                    "s",
+                    f"≤ {t_click}× baseline",
+                    None if units is None or b_redraw is None else units <= t_click * b_redraw,
+                    note=f"server part {ms(row['units_server'])}; baseline's {ms(server[None]['redraw'])}",
+                ),
+                figure(
+                    f"browser.add.{n}.{vp}",
+                    f"Add layer, click → settled, {n} layers, {vp}",
+                    add,
+                    b_redraw,
+                    "one-chart app's redraw",
+                    "s",
+                    f"≤ {t_click}× baseline",
+                    None if add is None or b_redraw is None else add <= t_click * b_redraw,
+                    note=f"server part {ms(row['add_server'])}",
+                ),
             ]
-    notes.append(f"{args.trials} fresh page loads per app, size and viewport; per load {units_clicks} unit edits and {add_clicks} Add "
-                 f"(baseline: {units_clicks} redraws); medians. The share link is Input (8,) → N × Dense(16); "
-                 "Add puts a Dense(16) after the selected (first) layer")
-    notes.append("server part of a click = the same click sent by a websocket client to the same server (rerun + transfer, "
-                 "no drawing); the rest of click → settled is the browser's (deltas, React, Graphviz layout and transition, paint)")
+    notes.append(
+        f"{args.trials} fresh page loads per app, size and viewport; per load {units_clicks} unit edits and {add_clicks} Add "
+        f"(baseline: {units_clicks} redraws); medians. The share link is Input (8,) → N × Dense(16); "
+        "Add puts a Dense(16) after the selected (first) layer"
+    )
+    notes.append(
+        "server part of a click = the same click sent by a websocket client to the same server (rerun + transfer, "
+        "no drawing); the rest of click → settled is the browser's (deltas, React, Graphviz layout and transition, paint)"
+    )
     if extra:
         notes.append("server options (what-if run): " + " ".join(extra))
     if errors:

@@ -130,21 +130,36 @@ def analysis_case() -> tuple[list[dict], dict, list[str]]:
     def flow(model):
         return graph_flow(model.graph, [node for node in model.graph.nodes if not node.is_input], model.analysis.layers)
 
-    steps = {"analysis_summary": analysis_summary, "analysis": lambda model: analyze_graph(model.graph), "graph_flow": flow}
-    t = {step: compare({name: (lambda fn=fn, m=m: fn(m)) for name, m in models.items()}, repeat=9, min_time=0.05, warmup=1)
-         for step, fn in steps.items()}
-    t["graph_only"] = compare({name: (lambda text=text: graph_only(text)) for name, text in texts.items()},
-                              repeat=7, min_time=0.05, warmup=1)
-    t["from_json"] = compare({name: (lambda text=text: nb.model_from_json(text)) for name, text in texts.items()},
-                             repeat=5, min_time=0.0, warmup=1)
+    steps = {
+        "analysis_summary": analysis_summary,
+        "analysis": lambda model: analyze_graph(model.graph),
+        "graph_flow": flow,
+    }
+    t = {
+        step: compare(
+            {name: (lambda fn=fn, m=m: fn(m)) for name, m in models.items()}, repeat=9, min_time=0.05, warmup=1
+        )
+        for step, fn in steps.items()
+    }
+    t["graph_only"] = compare(
+        {name: (lambda text=text: graph_only(text)) for name, text in texts.items()}, repeat=7, min_time=0.05, warmup=1
+    )
+    t["from_json"] = compare(
+        {name: (lambda text=text: nb.model_from_json(text)) for name, text in texts.items()},
+        repeat=5,
+        min_time=0.0,
+        warmup=1,
+    )
     curve = {"name": list(SIZES), "layers": [len(models[name].layers) for name in SIZES]}
     for step in t:
         curve[step] = [t[step][name]["median"] for name in SIZES]
     for i, name in enumerate(SIZES):
         n, a = curve["layers"][i], curve["analysis_summary"][i]
-        print(f"  {name:12s} {n:5d} layers: analysis+summary {a * 1e3:7.1f} ms ({a / n * 1e6:5.1f} µs/layer; analyze_graph "
-              f"{curve['analysis'][i] * 1e3:.1f} ms, of which graph_flow {curve['graph_flow'][i] * 1e3:.1f} ms); "
-              f"JSON → graph + analysis {curve['graph_only'][i] * 1e3:7.1f} ms; model_from_json {curve['from_json'][i] * 1e3:7.1f} ms")
+        print(
+            f"  {name:12s} {n:5d} layers: analysis+summary {a * 1e3:7.1f} ms ({a / n * 1e6:5.1f} µs/layer; analyze_graph "
+            f"{curve['analysis'][i] * 1e3:.1f} ms, of which graph_flow {curve['graph_flow'][i] * 1e3:.1f} ms); "
+            f"JSON → graph + analysis {curve['graph_only'][i] * 1e3:7.1f} ms; model_from_json {curve['from_json'][i] * 1e3:7.1f} ms"
+        )
     del models
 
     first, last = 0, len(SIZES) - 1
@@ -153,22 +168,64 @@ def analysis_case() -> tuple[list[dict], dict, list[str]]:
     linear = t0 / n0 * n1
     j0, j1 = curve["from_json"][first], curve["from_json"][last]
     figures = [
-        figure("graphs.analysis.nasnetlarge", f"analysis + summary, NASNetLarge ({n1:,} layers)", t1, linear,
-               f"MobileNet ({n0} layers) × {n1 / n0:.1f} (linear extrapolation)", "s", "≤ 50 ms", t1 <= 0.050),
-        figure("graphs.analysis.per_layer", "analysis + summary per layer, NASNetLarge vs MobileNet", t1 / n1, t0 / n0,
-               f"MobileNet ({n0} layers)", "s", "ratio ≤ 1.5 (flat time per layer)", t1 / n1 <= 1.5 * t0 / n0),
-        figure("graphs.analysis.graph_flow", "graph_flow (tensors alive at each call) per layer, NASNetLarge vs MobileNet",
-               curve["graph_flow"][last] / n1, curve["graph_flow"][first] / n0, f"MobileNet ({n0} layers)", "s",
-               "(informative: ≈ 1 if linear)", None),
-        figure("graphs.from_json.nasnetlarge", "nb.model_from_json, NASNetLarge, vs MobileNet's time per layer × 1,041",
-               j1, j0 / n0 * n1, f"MobileNet ({n0} layers) × {n1 / n0:.1f}", "s", "(informative: linear?)", None),
+        figure(
+            "graphs.analysis.nasnetlarge",
+            f"analysis + summary, NASNetLarge ({n1:,} layers)",
+            t1,
+            linear,
+            f"MobileNet ({n0} layers) × {n1 / n0:.1f} (linear extrapolation)",
+            "s",
+            "≤ 50 ms",
+            t1 <= 0.050,
+        ),
+        figure(
+            "graphs.analysis.per_layer",
+            "analysis + summary per layer, NASNetLarge vs MobileNet",
+            t1 / n1,
+            t0 / n0,
+            f"MobileNet ({n0} layers)",
+            "s",
+            "ratio ≤ 1.5 (flat time per layer)",
+            t1 / n1 <= 1.5 * t0 / n0,
+        ),
+        figure(
+            "graphs.analysis.graph_flow",
+            "graph_flow (tensors alive at each call) per layer, NASNetLarge vs MobileNet",
+            curve["graph_flow"][last] / n1,
+            curve["graph_flow"][first] / n0,
+            f"MobileNet ({n0} layers)",
+            "s",
+            "(informative: ≈ 1 if linear)",
+            None,
+        ),
+        figure(
+            "graphs.from_json.nasnetlarge",
+            "nb.model_from_json, NASNetLarge, vs MobileNet's time per layer × 1,041",
+            j1,
+            j0 / n0 * n1,
+            f"MobileNet ({n0} layers) × {n1 / n0:.1f}",
+            "s",
+            "(informative: linear?)",
+            None,
+        ),
     ]
-    notes = ["analysis + summary by size: " + "; ".join(
-        f"{name} {n} layers {a * 1e3:.1f} ms ({a / n * 1e6:.1f} µs/layer; analyze_graph {an * 1e3:.1f} ms, of which graph_flow "
-        f"{gf * 1e3:.1f} ms = {gf / n * 1e6:.1f} µs/layer; summary the rest), model_from_json {j * 1e3:.0f} ms, "
-        f"JSON → graph + analysis {g * 1e3:.1f} ms"
-        for name, n, a, an, gf, j, g in zip(curve["name"], curve["layers"], curve["analysis_summary"], curve["analysis"],
-                                            curve["graph_flow"], curve["from_json"], curve["graph_only"]))]
+    notes = [
+        "analysis + summary by size: "
+        + "; ".join(
+            f"{name} {n} layers {a * 1e3:.1f} ms ({a / n * 1e6:.1f} µs/layer; analyze_graph {an * 1e3:.1f} ms, of which graph_flow "
+            f"{gf * 1e3:.1f} ms = {gf / n * 1e6:.1f} µs/layer; summary the rest), model_from_json {j * 1e3:.0f} ms, "
+            f"JSON → graph + analysis {g * 1e3:.1f} ms"
+            for name, n, a, an, gf, j, g in zip(
+                curve["name"],
+                curve["layers"],
+                curve["analysis_summary"],
+                curve["analysis"],
+                curve["graph_flow"],
+                curve["from_json"],
+                curve["graph_only"],
+            )
+        )
+    ]
     text = keras_json("NASNetLarge")
     notes.append(fmt_stages("NASNetLarge", stages(text, repeat=3)))
     return figures, curve, notes
@@ -188,21 +245,47 @@ def from_json_case() -> tuple[list[dict], list[str]]:
     del ours_model, theirs_model
     ours_alloc = traced_peak(lambda: nb.model_from_json(text))  # lazy weights: far below the weights' bytes
     lazy = ours_alloc < 0.1 * weights
-    t = compare({"ours": lambda: nb.model_from_json(text), "keras": lambda: keras.models.model_from_json(text)},
-                repeat=9, min_time=0.0, warmup=2)
+    t = compare(
+        {"ours": lambda: nb.model_from_json(text), "keras": lambda: keras.models.model_from_json(text)},
+        repeat=9,
+        min_time=0.0,
+        warmup=2,
+    )
     ours, theirs = t["ours"]["median"], t["keras"]["median"]
-    what = (f"ours draws no weights (lazy: {ours_alloc / 2**20:.1f} MiB allocated at most, weights {weights / 2**20:.0f} MiB), "
-            if lazy else f"ours allocates {ours_alloc / 2**20:.0f} MiB (weights {weights / 2**20:.0f} MiB drawn eagerly), ")
+    what = (
+        f"ours draws no weights (lazy: {ours_alloc / 2**20:.1f} MiB allocated at most, weights {weights / 2**20:.0f} MiB), "
+        if lazy
+        else f"ours allocates {ours_alloc / 2**20:.0f} MiB (weights {weights / 2**20:.0f} MiB drawn eagerly), "
+    )
     figures = [
-        figure("graphs.from_json.keras", "model_from_json(ResNet50 JSON) vs keras.models.model_from_json", ours, theirs,
-               "Keras 3.15 (numpy backend)", "s", "≥ 20× faster (ratio ≤ 0.05)", theirs >= 20 * ours,
-               note=what + f"Keras builds every variable ({theirs_bytes / 2**20:.0f} MiB)"),
-        figure("graphs.from_json.alloc", "model_from_json(ResNet50 JSON): peak traced memory vs the weights' bytes", ours_alloc,
-               weights, "ResNet50's weights (float32)", "B", "draws no weight (ratio < 0.1)", lazy),
+        figure(
+            "graphs.from_json.keras",
+            "model_from_json(ResNet50 JSON) vs keras.models.model_from_json",
+            ours,
+            theirs,
+            "Keras 3.15 (numpy backend)",
+            "s",
+            "≥ 20× faster (ratio ≤ 0.05)",
+            theirs >= 20 * ours,
+            note=what + f"Keras builds every variable ({theirs_bytes / 2**20:.0f} MiB)",
+        ),
+        figure(
+            "graphs.from_json.alloc",
+            "model_from_json(ResNet50 JSON): peak traced memory vs the weights' bytes",
+            ours_alloc,
+            weights,
+            "ResNet50's weights (float32)",
+            "B",
+            "draws no weight (ratio < 0.1)",
+            lazy,
+        ),
     ]
     st = stages(text)
-    notes = [f"model_from_json ResNet50 medians: ours {ours * 1e3:.1f} ms (min {t['ours']['min'] * 1e3:.1f}), Keras "
-             f"{theirs * 1e3:.0f} ms (min {t['keras']['min'] * 1e3:.0f})", fmt_stages("ResNet50", st)]
+    notes = [
+        f"model_from_json ResNet50 medians: ours {ours * 1e3:.1f} ms (min {t['ours']['min'] * 1e3:.1f}), Keras "
+        f"{theirs * 1e3:.0f} ms (min {t['keras']['min'] * 1e3:.0f})",
+        fmt_stages("ResNet50", st),
+    ]
     return figures, notes
 
 
@@ -254,20 +337,35 @@ def predict_case() -> tuple[list[dict], list[str]]:
         for threads in sorted({1, default}):
             set_blas_threads(threads)
             torch.set_num_threads(threads)
-            t = compare({"ours": lambda model=model, x=x: model.predict(x), "torch": torch_run},
-                        repeat=7 if heavy else 11, min_time=0.0 if heavy else 0.1, warmup=1 if heavy else 2)
+            t = compare(
+                {"ours": lambda model=model, x=x: model.predict(x), "torch": torch_run},
+                repeat=7 if heavy else 11,
+                min_time=0.0 if heavy else 0.1,
+                warmup=1 if heavy else 2,
+            )
             ours, theirs = t["ours"]["median"], t["torch"]["median"]
             how = "as the app runs" if threads == 1 else "NumPy's default"
-            figures.append(figure(
-                f"graphs.predict.{name.lower()}.t{threads}", f"{name} predict, {PIXELS}×{PIXELS}, batch {BATCH}, {threads} thread(s) ({how})",
-                ours, theirs, f"PyTorch CPU ({threads} thread(s), our export)", "s", f"≤ {target}×", ours <= target * theirs,
-                note=f"min ours {t['ours']['min'] * 1e3:.0f} ms, torch {t['torch']['min'] * 1e3:.0f} ms; max |Δ| {np.abs(got - ref).max():.1e}"))
+            figures.append(
+                figure(
+                    f"graphs.predict.{name.lower()}.t{threads}",
+                    f"{name} predict, {PIXELS}×{PIXELS}, batch {BATCH}, {threads} thread(s) ({how})",
+                    ours,
+                    theirs,
+                    f"PyTorch CPU ({threads} thread(s), our export)",
+                    "s",
+                    f"≤ {target}×",
+                    ours <= target * theirs,
+                    note=f"min ours {t['ours']['min'] * 1e3:.0f} ms, torch {t['torch']['min'] * 1e3:.0f} ms; max |Δ| {np.abs(got - ref).max():.1e}",
+                )
+            )
         set_blas_threads(default)
         del model, tnet
         gc.collect()
-    notes.append(f"numpy BLAS: {blas_threads()}; torch {torch.__version__}, its threads set equal to BLAS's for each figure; "
-                 "the PyTorch side is views.export.pytorch_code's module (Keras's channels_last layout kept between layers, "
-                 "a permute around each convolution, BatchNormalization as elementwise ops), in inference_mode")
+    notes.append(
+        f"numpy BLAS: {blas_threads()}; torch {torch.__version__}, its threads set equal to BLAS's for each figure; "
+        "the PyTorch side is views.export.pytorch_code's module (Keras's channels_last layout kept between layers, "
+        "a permute around each convolution, BatchNormalization as elementwise ops), in inference_mode"
+    )
     return figures, notes
 
 
@@ -344,21 +442,38 @@ def memory_case() -> tuple[list[dict], list[str]]:
         k = max(range(len(per_call)), key=lambda i: per_call[i][1])
         held, top = per_call[k]
         out = BATCH * math.prod(calls[k].outputs[0].shape[1:]) * 4
-        figures.append(figure(f"graphs.memory.{name.lower()}", f"peak memory, {name} predict, {PIXELS}×{PIXELS}, batch {BATCH}",
-                              peak, floor, "floor: weights + most tensors alive at once", "B", "≤ 1.2× floor", peak <= 1.2 * floor,
-                              note=f"weights {weights / 2**20:.1f} MiB, tensors alive at most {alive / 2**20:.2f} MiB "
-                                   f"(at call {at}, {at_name!r}); predict's peak is at call {k}, {calls[k].layer.name!r} "
-                                   f"({calls[k].layer.kind}): {held / 2**20:.2f} MiB of tensors held + its output "
-                                   f"{out / 2**20:.2f} MiB + {(top - held - out) / 2**20:.2f} MiB of scratch; {retained} B kept after"))
+        figures.append(
+            figure(
+                f"graphs.memory.{name.lower()}",
+                f"peak memory, {name} predict, {PIXELS}×{PIXELS}, batch {BATCH}",
+                peak,
+                floor,
+                "floor: weights + most tensors alive at once",
+                "B",
+                "≤ 1.2× floor",
+                peak <= 1.2 * floor,
+                note=f"weights {weights / 2**20:.1f} MiB, tensors alive at most {alive / 2**20:.2f} MiB "
+                f"(at call {at}, {at_name!r}); predict's peak is at call {k}, {calls[k].layer.name!r} "
+                f"({calls[k].layer.kind}): {held / 2**20:.2f} MiB of tensors held + its output "
+                f"{out / 2**20:.2f} MiB + {(top - held - out) / 2**20:.2f} MiB of scratch; {retained} B kept after",
+            )
+        )
         flow = model.analysis.flow
         if flow is not None:
             outs = [math.prod(r.output_shape[1:]) for r in model.analysis.layers]
             engine_alive = max(a + o for a, o in zip(flow.alive, outs)) * 4 * BATCH
-            notes.append(f"{name}: the floor's live tensors {alive / 2**20:.2f} MiB (input included) vs the engine's own "
-                         f"analysis.flow {engine_alive / 2**20:.2f} MiB (alive while a call runs + its output, input not counted)")
+            notes.append(
+                f"{name}: the floor's live tensors {alive / 2**20:.2f} MiB (input included) vs the engine's own "
+                f"analysis.flow {engine_alive / 2**20:.2f} MiB (alive while a call runs + its output, input not counted)"
+            )
         worst = sorted(range(len(per_call)), key=lambda i: per_call[i][1] - per_call[i][0], reverse=True)[:3]
-        notes.append(f"{name}: calls adding the most over what they hold: " + "; ".join(
-            f"{calls[i].layer.name} ({calls[i].layer.kind}) +{(per_call[i][1] - per_call[i][0]) / 2**20:.2f} MiB" for i in worst))
+        notes.append(
+            f"{name}: calls adding the most over what they hold: "
+            + "; ".join(
+                f"{calls[i].layer.name} ({calls[i].layer.kind}) +{(per_call[i][1] - per_call[i][0]) / 2**20:.2f} MiB"
+                for i in worst
+            )
+        )
         del model
         gc.collect()
     return figures, notes

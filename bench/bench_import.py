@@ -28,13 +28,18 @@ def spawn(code: str) -> float:
 
 def importtime_top(n: int = 8) -> list[tuple[str, int]]:
     """The modules with the largest cumulative import time (µs) under `import netbuilder`."""
-    err = subprocess.run([sys.executable, "-X", "importtime", "-c", "import netbuilder"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stderr
+    err = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import netbuilder"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stderr
     rows = []
     for line in err.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        _, cumulative, name = line[len("import time:"):].split("|")
+        _, cumulative, name = line[len("import time:") :].split("|")
         depth = (len(name) - len(name.lstrip()) - 1) // 2  # nesting is shown by two spaces a level
         if depth == 0 or name.strip().startswith("netbuilder."):  # top level, and netbuilder's own at any depth
             rows.append((name.strip(), int(cumulative)))
@@ -55,14 +60,33 @@ def main():
     print("  fresh processes (median of %d): " % RUNS + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in med.items()))
 
     probe = "import sys, netbuilder; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
-    heavy = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    heavy = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
     top = importtime_top()
     figures = [
-        figure("import.netbuilder", f"`import netbuilder`, fresh process minus bare start (median of {RUNS})", net_nb, net_np,
-               "`import numpy` (the floor)", "s", "≤ 150 ms", net_nb <= 0.150,
-               note=f"bare interpreter {med['bare'] * 1e3:.0f} ms"),
-        figure("import.pandas", "pandas imported by `import netbuilder`?", "yes" if "pandas" in heavy.split(",") else "no", "no",
-               "expected", "", "no pandas", "pandas" not in heavy.split(","), ratio=None),
+        figure(
+            "import.netbuilder",
+            f"`import netbuilder`, fresh process minus bare start (median of {RUNS})",
+            net_nb,
+            net_np,
+            "`import numpy` (the floor)",
+            "s",
+            "≤ 150 ms",
+            net_nb <= 0.150,
+            note=f"bare interpreter {med['bare'] * 1e3:.0f} ms",
+        ),
+        figure(
+            "import.pandas",
+            "pandas imported by `import netbuilder`?",
+            "yes" if "pandas" in heavy.split(",") else "no",
+            "no",
+            "expected",
+            "",
+            "no pandas",
+            "pandas" not in heavy.split(","),
+            ratio=None,
+        ),
     ]
     notes = [
         "heavy modules present after `import netbuilder`: " + (heavy or "none of " + ", ".join(HEAVY)),

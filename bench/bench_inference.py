@@ -62,9 +62,14 @@ def main():
         curve["analyze"].append(t_an)
         curve["total"].append(t_all)
         curve["dot"].append(None if t_all is None else t_all - t_an)
-        total_s = "n/a (no netbuilder/views/graph.py)" if t_all is None else f"{t_all * 1e3:7.2f} ms ({t_all / n * 1e6:5.1f} µs/layer)"
-        print(f"  {n:4d} layers: analyze+params {t_an * 1e3:7.2f} ms ({t_an / n * 1e6:5.1f} µs/layer); "
-              f"+ DOT: {total_s}")
+        total_s = (
+            "n/a (no netbuilder/views/graph.py)"
+            if t_all is None
+            else f"{t_all * 1e3:7.2f} ms ({t_all / n * 1e6:5.1f} µs/layer)"
+        )
+        print(
+            f"  {n:4d} layers: analyze+params {t_an * 1e3:7.2f} ms ({t_an / n * 1e6:5.1f} µs/layer); + DOT: {total_s}"
+        )
 
     i10, i500 = curve["layers"].index(10), curve["layers"].index(500)
     key = "total" if graph else "analyze"
@@ -72,12 +77,36 @@ def main():
     t10, t500 = curve[key][i10], curve[key][i500]
     i200 = curve["layers"].index(200)
     figures = [
-        figure("inference.500", f"{what}, 500 layers (limit lifted in-process)", t500, 50 * t10,
-               "10 layers × 50 (linear extrapolation)", "s", "≤ 20 ms; ratio ≈ 1 means linear", t500 <= 0.020),
-        figure("inference.200", f"{what}, 200 layers (MAX_LAYERS)", curve[key][i200], 20 * t10,
-               "10 layers × 20 (linear extrapolation)", "s", "≤ 8 ms (20 ms × 200/500)", curve[key][i200] <= 0.008),
-        figure("inference.500.analyze", "analyze + params only, 500 layers", curve["analyze"][i500], 50 * curve["analyze"][i10],
-               "10 layers × 50", "s", "(informative)", None),
+        figure(
+            "inference.500",
+            f"{what}, 500 layers (limit lifted in-process)",
+            t500,
+            50 * t10,
+            "10 layers × 50 (linear extrapolation)",
+            "s",
+            "≤ 20 ms; ratio ≈ 1 means linear",
+            t500 <= 0.020,
+        ),
+        figure(
+            "inference.200",
+            f"{what}, 200 layers (MAX_LAYERS)",
+            curve[key][i200],
+            20 * t10,
+            "10 layers × 20 (linear extrapolation)",
+            "s",
+            "≤ 8 ms (20 ms × 200/500)",
+            curve[key][i200] <= 0.008,
+        ),
+        figure(
+            "inference.500.analyze",
+            "analyze + params only, 500 layers",
+            curve["analyze"][i500],
+            50 * curve["analyze"][i10],
+            "10 layers × 50",
+            "s",
+            "(informative)",
+            None,
+        ),
     ]
     notes = [f"limits.MAX_LAYERS = {MAX_LAYERS}; the curve past it is measured with the limit raised in this process"]
     if graph is None:

@@ -81,8 +81,12 @@ def recipes() -> dict:
         return runs(spec) and chars <= limits.MAX_EXPORT_CHARS
 
     def gelus(k):
-        return ModelSpec((1024, 1), (LayerSpec.make(0, "Dense", units=1024),)
-                         + tuple(LayerSpec.make(i + 1, "Activation", activation="gelu") for i in range(k)), 0)
+        return ModelSpec(
+            (1024, 1),
+            (LayerSpec.make(0, "Dense", units=1024),)
+            + tuple(LayerSpec.make(i + 1, "Activation", activation="gelu") for i in range(k)),
+            0,
+        )
 
     wide = (limits.MAX_INPUT_ELEMENTS // 4, 4)  # the largest sample the input budget allows, as `random:1`
     a = largest(lambda u: runs(dense((4096,), u)), 1, limits.MAX_UNITS)
@@ -91,7 +95,12 @@ def recipes() -> dict:
     d = largest(lambda u: exportable(dense((1224,), u)), 1, limits.MAX_UNITS)
     return {
         "A": (dense((4096,), a), None, "Forward pass", f"weights at the budget: (4096,) → Dense({a})"),
-        "B": (dense(wide, b), "random:1", "Forward pass", f"run memory at the budget: {wide} as `random:1` → Dense({b})"),
+        "B": (
+            dense(wide, b),
+            "random:1",
+            "Forward pass",
+            f"run memory at the budget: {wide} as `random:1` → Dense({b})",
+        ),
         "C": (gelus(c), "random:1", "Forward pass", f"work at the budget: (1024, 1) → Dense(1024) → {c} × gelu"),
         "D": (dense((1224,), d), None, "Export", f"Keras code export at the budget: (1224,) → Dense({d})"),
     }
@@ -103,10 +112,21 @@ def budget_use(spec, text) -> str:
     from netbuilder.views.export import CHARS_PER_WEIGHT
 
     cost = spec.analysis.cost
-    parts = {"weights": cost.weight_bytes / limits.MAX_WEIGHT_BYTES, "run memory": cost.predict_bytes(1) / limits.MAX_FORWARD_BYTES,
-             "work": cost.work / limits.MAX_WORK, "code export": cost.params * CHARS_PER_WEIGHT / limits.MAX_EXPORT_CHARS}
-    return "uses " + ", ".join(f"{k} {v:.0%}" if v <= 1 else f"{k} {v:.0f}× (refused, as it should be)"
-                               for k, v in parts.items() if v >= 0.05) + " of the budget"
+    parts = {
+        "weights": cost.weight_bytes / limits.MAX_WEIGHT_BYTES,
+        "run memory": cost.predict_bytes(1) / limits.MAX_FORWARD_BYTES,
+        "work": cost.work / limits.MAX_WORK,
+        "code export": cost.params * CHARS_PER_WEIGHT / limits.MAX_EXPORT_CHARS,
+    }
+    return (
+        "uses "
+        + ", ".join(
+            f"{k} {v:.0%}" if v <= 1 else f"{k} {v:.0f}× (refused, as it should be)"
+            for k, v in parts.items()
+            if v >= 0.05
+        )
+        + " of the budget"
+    )
 
 
 def link(spec, text) -> str:
@@ -219,14 +239,36 @@ def role_worst(port: int, sessions: int, start_at: float, stop_at: float, out: P
 
 def deploy_env() -> dict[str, str]:
     """The Dockerfile's ENV settings (the allocator's, e.g.): the server is measured as it is deployed."""
-    pairs = [word.split("=", 1) for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("ENV ")
-             for word in line.split()[1:]]
+    pairs = [
+        word.split("=", 1)
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("ENV ")
+        for word in line.split()[1:]
+    ]
     return {k: v for k, v in pairs}
 
 
-def spawn_role(role: str, port: int, sessions: int, start_at: float, stop_at: float, out: Path, seed: int = 0) -> subprocess.Popen:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--role", role, "--port", str(port), "--sessions", str(sessions),
-           "--start-at", repr(start_at), "--stop-at", repr(stop_at), "--out", str(out), "--seed", str(seed)]
+def spawn_role(
+    role: str, port: int, sessions: int, start_at: float, stop_at: float, out: Path, seed: int = 0
+) -> subprocess.Popen:
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--role",
+        role,
+        "--port",
+        str(port),
+        "--sessions",
+        str(sessions),
+        "--start-at",
+        repr(start_at),
+        "--stop-at",
+        repr(stop_at),
+        "--out",
+        str(out),
+        "--seed",
+        str(seed),
+    ]
     return subprocess.Popen(cmd, cwd=ROOT)
 
 
@@ -239,7 +281,10 @@ class Watch:
         self.rss: list[tuple[float, int]] = []
         self.health: list[tuple[float, float, bool]] = []
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._rss_loop, daemon=True), threading.Thread(target=self._health_loop, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._rss_loop, daemon=True),
+            threading.Thread(target=self._health_loop, daemon=True),
+        ]
 
     def __enter__(self):
         for t in self._threads:
@@ -288,7 +333,9 @@ class Watch:
 
 
 # --- orchestration -----------------------------------------------------------------------------------------
-def light_phase(server: Server, sessions: int, seconds: float, tmp: Path, tag: str, seed: int) -> tuple[dict, float, float]:
+def light_phase(
+    server: Server, sessions: int, seconds: float, tmp: Path, tag: str, seed: int
+) -> tuple[dict, float, float]:
     start_at = time.time() + 4.0  # time for the client process to import and open its sessions
     stop_at = start_at + seconds
     out = tmp / f"light-{tag}.json"
@@ -312,8 +359,13 @@ def warm_up(server: Server) -> None:
 
 
 def summarize(values: list[float]) -> dict:
-    return {"n": len(values), "p50": percentile(values, 50), "p95": percentile(values, 95), "p99": percentile(values, 99),
-            "max": max(values) if values else None}
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "max": max(values) if values else None,
+    }
 
 
 def main():
@@ -323,8 +375,13 @@ def main():
     p.add_argument("--light", type=int, default=10)
     p.add_argument("--worst", type=int, default=10)
     p.add_argument("--idle-seconds", type=float, default=25)
-    p.add_argument("--server-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a Streamlit option for the server, e.g. runner.postScriptGC=false (what-if runs)")
+    p.add_argument(
+        "--server-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Streamlit option for the server, e.g. runner.postScriptGC=false (what-if runs)",
+    )
     p.add_argument("--role", choices=("light", "worst"), help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--sessions", type=int, help=argparse.SUPPRESS)
@@ -339,8 +396,10 @@ def main():
         return role_worst(args.port, args.sessions, args.start_at, args.stop_at, args.out)
 
     book = recipes()
-    notes = ["clients speak Streamlit's websocket protocol (no browser): 20 Chromium pages would compete with the server "
-             "for the 2 cores; bench_browser.py measures drawing"]
+    notes = [
+        "clients speak Streamlit's websocket protocol (no browser): 20 Chromium pages would compete with the server "
+        "for the 2 cores; bench_browser.py measures drawing"
+    ]
     for name, (spec, text, heavy, what) in book.items():
         notes.append(f"recipe {name}: {what}; heavy tab {heavy}; {budget_use(spec, text)}")
     ttl = config_ttl()
@@ -366,14 +425,18 @@ def main():
                 start_at = time.time() + 4.0
                 stop_at = start_at + args.seconds
                 light_out, worst_out = tmp / "light-load.json", tmp / "worst.json"
-                procs = [spawn_role("light", server.port, args.light, start_at, stop_at, light_out, 3),
-                         spawn_role("worst", server.port, args.worst, start_at, stop_at, worst_out)]
+                procs = [
+                    spawn_role("light", server.port, args.light, start_at, stop_at, light_out, 3),
+                    spawn_role("worst", server.port, args.worst, start_at, stop_at, worst_out),
+                ]
                 for proc in procs:
                     proc.wait(timeout=args.seconds + 300)
                 loaded, worst = json.loads(light_out.read_text()), json.loads(worst_out.read_text())
                 closed_at = worst["closed_at"]
-                print(f"  load: {len(loaded['records'])} light clicks, "
-                      f"{sum(len(r['actions']) - 1 for r in worst['results'] if r['actions'])} worst-case clicks after the opens; tabs closed")
+                print(
+                    f"  load: {len(loaded['records'])} light clicks, "
+                    f"{sum(len(r['actions']) - 1 for r in worst['results'] if r['actions'])} worst-case clicks after the opens; tabs closed"
+                )
                 settle_until = closed_at + ttl + 5.0
                 while time.time() < settle_until:
                     time.sleep(0.2)
@@ -385,7 +448,9 @@ def main():
                 rss_at_close_1 = statistics.median(watch.rss_in(closed_at + 1.0, closed_at + 2.0) or [rss_at_close])
                 # when did RSS fall to (and stay at) its final level?
                 tail = [(t, v) for t, v in watch.rss if t >= closed_at]
-                freed_s = next((t - closed_at for t, v in tail if all(w <= rss_after * 1.05 for u, w in tail if u >= t)), None)
+                freed_s = next(
+                    (t - closed_at for t, v in tail if all(w <= rss_after * 1.05 for u, w in tail if u >= t)), None
+                )
                 health_idle = watch.health_in(i0, i1)
                 health_load = watch.health_in(start_at, stop_at)
         finally:
@@ -399,13 +464,23 @@ def main():
     h_idle = summarize([s for s, _ in health_idle])
     h_load = summarize([s for s, _ in health_load])
     h_fail = sum(1 for _, ok in health_load if not ok)
-    for label, s in (("idle (1 visitor)", s_idle), (f"{args.light} light only", s_only), (f"load ({args.worst} + {args.light})", s_load)):
-        print(f"  light click → settled, {label}: n={s['n']} p50 {s['p50'] * 1e3:.0f} ms, p95 {s['p95'] * 1e3:.0f} ms, "
-              f"max {s['max'] * 1e3:.0f} ms")
-    print(f"  health: idle p99 {h_idle['p99'] * 1e3:.0f} ms (n={h_idle['n']}), load p99 {h_load['p99'] * 1e3:.0f} ms "
-          f"(n={h_load['n']}, max {h_load['max'] * 1e3:.0f} ms, {h_fail} failed)")
-    print(f"  RSS: before {rss_before / 2**20:,.0f} MiB, peak under load {rss_peak_load / 2**20:,.0f} MiB, at close "
-          f"{rss_at_close / 2**20:,.0f} MiB, {ttl:.0f}+5 s after close {rss_after / 2**20:,.0f} MiB")
+    for label, s in (
+        ("idle (1 visitor)", s_idle),
+        (f"{args.light} light only", s_only),
+        (f"load ({args.worst} + {args.light})", s_load),
+    ):
+        print(
+            f"  light click → settled, {label}: n={s['n']} p50 {s['p50'] * 1e3:.0f} ms, p95 {s['p95'] * 1e3:.0f} ms, "
+            f"max {s['max'] * 1e3:.0f} ms"
+        )
+    print(
+        f"  health: idle p99 {h_idle['p99'] * 1e3:.0f} ms (n={h_idle['n']}), load p99 {h_load['p99'] * 1e3:.0f} ms "
+        f"(n={h_load['n']}, max {h_load['max'] * 1e3:.0f} ms, {h_fail} failed)"
+    )
+    print(
+        f"  RSS: before {rss_before / 2**20:,.0f} MiB, peak under load {rss_peak_load / 2**20:,.0f} MiB, at close "
+        f"{rss_at_close / 2**20:,.0f} MiB, {ttl:.0f}+5 s after close {rss_after / 2**20:,.0f} MiB"
+    )
 
     from netbuilder.studio.models import CACHE_BYTES
 
@@ -413,7 +488,9 @@ def main():
     shared = CACHE_BYTES + cache_data  # caches every session shares, bounded by design: they outlive the tabs
 
     errors = loaded["errors"] + [e for r in worst["results"] for e in r["errors"]]
-    exceptions = [e for r in worst["results"] for e in r["exceptions"]] + [x for r in loaded["records"] for x in r["exc"]]
+    exceptions = [e for r in worst["results"] for e in r["exceptions"]] + [
+        x for r in loaded["records"] for x in r["exc"]
+    ]
     by_recipe = {}
     for r in worst["results"]:
         d = by_recipe.setdefault(r["recipe"], {"sessions": 0, "opens": [], "actions": {}})
@@ -424,21 +501,30 @@ def main():
             if what != "open":
                 d["actions"].setdefault(what, []).append(seconds)
     for name, d in by_recipe.items():
-        acts = "; ".join(f"{what} ×{len(v)} median {statistics.median(v):.2f} s max {max(v):.2f} s" for what, v in d["actions"].items())
+        acts = "; ".join(
+            f"{what} ×{len(v)} median {statistics.median(v):.2f} s max {max(v):.2f} s"
+            for what, v in d["actions"].items()
+        )
         opens = f"open median {statistics.median(d['opens']):.2f} s" if d["opens"] else "never opened"
         notes.append(f"worst-case {name} ({d['sessions']} visitors): {opens}; {acts}")
     alerts = sorted({a[:160] for r in worst["results"] for a in r["alerts"]})
     if alerts:
         notes.append("messages the worst-case visitors saw: " + " | ".join(alerts)[:600])
-    notes.append(f"light click → settled: idle (1 visitor) p50 {s_idle['p50'] * 1e3:.0f} / p95 {s_idle['p95'] * 1e3:.0f} ms (n={s_idle['n']}); "
-                 f"{args.light} light only p50 {s_only['p50'] * 1e3:.0f} / p95 {s_only['p95'] * 1e3:.0f} ms (n={s_only['n']}); "
-                 f"under load p50 {s_load['p50'] * 1e3:.0f} / p95 {s_load['p95'] * 1e3:.0f} / max {s_load['max'] * 1e3:.0f} ms (n={s_load['n']})")
-    notes.append(f"health under load: n={h_load['n']}, p50 {h_load['p50'] * 1e3:.0f} ms, p99 {h_load['p99'] * 1e3:.0f} ms, "
-                 f"max {h_load['max'] * 1e3:.0f} ms, {h_fail} not ok (counted as ≥ 10 s)")
-    notes.append(f"RSS before the worst-case visitors {rss_before / 2**20:,.0f} MiB; peak {rss_peak_load / 2**20:,.0f} MiB "
-                 f"(whole run {rss_peak_all / 2**20:,.0f} MiB); at close {rss_at_close / 2**20:,.0f} MiB; "
-                 f"{ttl:.0f} s TTL + 5 s later {rss_after / 2**20:,.0f} MiB"
-                 + (f" (reached {freed_s:.1f} s after the close)" if freed_s is not None else ""))
+    notes.append(
+        f"light click → settled: idle (1 visitor) p50 {s_idle['p50'] * 1e3:.0f} / p95 {s_idle['p95'] * 1e3:.0f} ms (n={s_idle['n']}); "
+        f"{args.light} light only p50 {s_only['p50'] * 1e3:.0f} / p95 {s_only['p95'] * 1e3:.0f} ms (n={s_only['n']}); "
+        f"under load p50 {s_load['p50'] * 1e3:.0f} / p95 {s_load['p95'] * 1e3:.0f} / max {s_load['max'] * 1e3:.0f} ms (n={s_load['n']})"
+    )
+    notes.append(
+        f"health under load: n={h_load['n']}, p50 {h_load['p50'] * 1e3:.0f} ms, p99 {h_load['p99'] * 1e3:.0f} ms, "
+        f"max {h_load['max'] * 1e3:.0f} ms, {h_fail} not ok (counted as ≥ 10 s)"
+    )
+    notes.append(
+        f"RSS before the worst-case visitors {rss_before / 2**20:,.0f} MiB; peak {rss_peak_load / 2**20:,.0f} MiB "
+        f"(whole run {rss_peak_all / 2**20:,.0f} MiB); at close {rss_at_close / 2**20:,.0f} MiB; "
+        f"{ttl:.0f} s TTL + 5 s later {rss_after / 2**20:,.0f} MiB"
+        + (f" (reached {freed_s:.1f} s after the close)" if freed_s is not None else "")
+    )
     if errors:
         notes.append(f"{len(errors)} client errors (timeouts, refused connections): " + " | ".join(errors)[:400])
     if exceptions:
@@ -447,20 +533,67 @@ def main():
 
     ok = not exceptions
     figures = [
-        figure("load.rss_peak", f"server RSS peak, {args.worst} worst-case + {args.light} light visitors ({args.seconds:.0f} s)",
-               rss_peak_load, rss_before, "RSS before the worst-case visitors", "B", "≤ 2.5 GB", rss_peak_load <= RSS_TARGET),
-        figure("load.light_p95", "light visitor: change units, click → settled, p95 under load", s_load["p95"], s_idle["p95"],
-               "p95 with the server idle", "s", "≤ 2× idle", s_load["p95"] <= 2 * s_idle["p95"] if ok else None),
-        figure("load.light_p50", "light visitor: change units, click → settled, p50 under load", s_load["p50"], s_idle["p50"],
-               "p50 with the server idle", "s", "(informative)", None),
-        figure("load.light_only_p95", f"light visitor p95, {args.light} light visitors and no worst-case", s_only["p95"], s_idle["p95"],
-               "p95 with the server idle", "s", "(informative)", None),
-        figure("load.health_p99", "/_stcore/health latency p99 under load (polled every 0.1 s)", h_load["p99"], h_idle["p99"],
-               "p99 with the server idle", "s", "≤ 200 ms", h_load["p99"] <= 0.200 and h_fail == 0),
-        figure("load.rss_after_close", f"RSS kept {ttl:.0f} s (TTL) + 5 s after the worst-case tabs closed, minus before they opened",
-               rss_after - rss_before, shared, "shared caches' bounds (weights + st.cache_data)", "B",
-               "≤ the shared caches' bounds", rss_after - rss_before <= shared,
-               note=f"at close + 1 s: {(rss_at_close_1 - rss_before) / 2**20:,.0f} MiB"),
+        figure(
+            "load.rss_peak",
+            f"server RSS peak, {args.worst} worst-case + {args.light} light visitors ({args.seconds:.0f} s)",
+            rss_peak_load,
+            rss_before,
+            "RSS before the worst-case visitors",
+            "B",
+            "≤ 2.5 GB",
+            rss_peak_load <= RSS_TARGET,
+        ),
+        figure(
+            "load.light_p95",
+            "light visitor: change units, click → settled, p95 under load",
+            s_load["p95"],
+            s_idle["p95"],
+            "p95 with the server idle",
+            "s",
+            "≤ 2× idle",
+            s_load["p95"] <= 2 * s_idle["p95"] if ok else None,
+        ),
+        figure(
+            "load.light_p50",
+            "light visitor: change units, click → settled, p50 under load",
+            s_load["p50"],
+            s_idle["p50"],
+            "p50 with the server idle",
+            "s",
+            "(informative)",
+            None,
+        ),
+        figure(
+            "load.light_only_p95",
+            f"light visitor p95, {args.light} light visitors and no worst-case",
+            s_only["p95"],
+            s_idle["p95"],
+            "p95 with the server idle",
+            "s",
+            "(informative)",
+            None,
+        ),
+        figure(
+            "load.health_p99",
+            "/_stcore/health latency p99 under load (polled every 0.1 s)",
+            h_load["p99"],
+            h_idle["p99"],
+            "p99 with the server idle",
+            "s",
+            "≤ 200 ms",
+            h_load["p99"] <= 0.200 and h_fail == 0,
+        ),
+        figure(
+            "load.rss_after_close",
+            f"RSS kept {ttl:.0f} s (TTL) + 5 s after the worst-case tabs closed, minus before they opened",
+            rss_after - rss_before,
+            shared,
+            "shared caches' bounds (weights + st.cache_data)",
+            "B",
+            "≤ the shared caches' bounds",
+            rss_after - rss_before <= shared,
+            note=f"at close + 1 s: {(rss_at_close_1 - rss_before) / 2**20:,.0f} MiB",
+        ),
     ]
     emit(args, "load", figures, {}, notes)
 

@@ -26,7 +26,9 @@ from _common import cli, emit, figure
 from netbuilder import Dense, Input, Sequential
 from netbuilder.engine.limits import MAX_FORWARD_BYTES
 
-PYTHON_OBJECTS = 64 * 1024  # the budget bounds the tensors' bytes; a run's lists and array headers come beside them (as in tests/test_cost.py)
+PYTHON_OBJECTS = (
+    64 * 1024
+)  # the budget bounds the tensors' bytes; a run's lists and array headers come beside them (as in tests/test_cost.py)
 
 LAYERS, UNITS, BATCH = 8, 1024, 4096
 
@@ -69,21 +71,53 @@ def main():
     tracemalloc.stop()
     forward_expected = weights + x.nbytes + LAYERS * act
     figures = [
-        figure("memory.predict", f"peak memory, predict {LAYERS}×Dense({UNITS}, relu), batch {BATCH}", p_predict, floor,
-               "floor: weights + input + 2 activations", "B", "≤ 1.5× floor", p_predict <= 1.5 * floor),
-        figure("memory.forward", "peak memory, predict vs forward keeping all outputs", p_predict, p_forward,
-               "forward", "B", "predict keeps no intermediates (< forward)",
-               p_predict < p_forward and p_forward >= 0.95 * forward_expected,
-               note=f"forward expected ≈ weights + input + {LAYERS} activations = {forward_expected / 2**20:,.1f} MiB"),
-        figure("memory.forward_budget", "forward with the app's keep_bytes: peak tensors held (weights and input not counted)",
-               p_budget_tensors, MAX_FORWARD_BYTES, "MAX_FORWARD_BYTES", "B", "≤ the run budget (+ 64 KiB of Python objects)",
-               p_budget_tensors <= MAX_FORWARD_BYTES + PYTHON_OBJECTS,
-               note=f"keeps {kept} of {LAYERS} layer outputs ({kept * act / 2**20:.0f} MiB) + the model's output; the layers past "
-                    "them still run while the kept ones are held"),
-        figure("memory.hand", "peak memory, predict vs the hand NumPy chain (`matmul + b`, then maximum)", p_predict, p_hand,
-               "hand NumPy", "B", "(informative)", None),
+        figure(
+            "memory.predict",
+            f"peak memory, predict {LAYERS}×Dense({UNITS}, relu), batch {BATCH}",
+            p_predict,
+            floor,
+            "floor: weights + input + 2 activations",
+            "B",
+            "≤ 1.5× floor",
+            p_predict <= 1.5 * floor,
+        ),
+        figure(
+            "memory.forward",
+            "peak memory, predict vs forward keeping all outputs",
+            p_predict,
+            p_forward,
+            "forward",
+            "B",
+            "predict keeps no intermediates (< forward)",
+            p_predict < p_forward and p_forward >= 0.95 * forward_expected,
+            note=f"forward expected ≈ weights + input + {LAYERS} activations = {forward_expected / 2**20:,.1f} MiB",
+        ),
+        figure(
+            "memory.forward_budget",
+            "forward with the app's keep_bytes: peak tensors held (weights and input not counted)",
+            p_budget_tensors,
+            MAX_FORWARD_BYTES,
+            "MAX_FORWARD_BYTES",
+            "B",
+            "≤ the run budget (+ 64 KiB of Python objects)",
+            p_budget_tensors <= MAX_FORWARD_BYTES + PYTHON_OBJECTS,
+            note=f"keeps {kept} of {LAYERS} layer outputs ({kept * act / 2**20:.0f} MiB) + the model's output; the layers past "
+            "them still run while the kept ones are held",
+        ),
+        figure(
+            "memory.hand",
+            "peak memory, predict vs the hand NumPy chain (`matmul + b`, then maximum)",
+            p_predict,
+            p_hand,
+            "hand NumPy",
+            "B",
+            "(informative)",
+            None,
+        ),
     ]
-    notes = [f"weights {weights / 2**20:.1f} MiB, input {x.nbytes / 2**20:.1f} MiB, one activation {act / 2**20:.1f} MiB"]
+    notes = [
+        f"weights {weights / 2**20:.1f} MiB, input {x.nbytes / 2**20:.1f} MiB, one activation {act / 2**20:.1f} MiB"
+    ]
     emit(args, "memory", figures, {}, notes)
 
 

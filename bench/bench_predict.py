@@ -41,11 +41,19 @@ def seed_case() -> tuple[list[dict], dict]:
         return np.matmul(h, w2) + b2
 
     kmodel = keras.Sequential(
-        [keras.Input(shape=(3, 2)), keras.layers.Dense(16), keras.layers.Activation("relu"), keras.layers.Flatten(), keras.layers.Dense(4)]
+        [
+            keras.Input(shape=(3, 2)),
+            keras.layers.Dense(16),
+            keras.layers.Activation("relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4),
+        ]
     )
     kmodel.set_weights([w1, b1, w2, b2])
 
-    tnet = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Flatten(1), torch.nn.Linear(48, 4)).eval()
+    tnet = torch.nn.Sequential(
+        torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Flatten(1), torch.nn.Linear(48, 4)
+    ).eval()
     with torch.no_grad():
         tnet[0].weight.copy_(torch.from_numpy(w1.T.copy()))
         tnet[0].bias.copy_(torch.from_numpy(b1))
@@ -64,22 +72,49 @@ def seed_case() -> tuple[list[dict], dict]:
 
     t = compare(
         {"ours": lambda: model.predict(x), "hand": hand, "keras": lambda: kmodel(x), "torch": torch_run},
-        repeat=25, min_time=0.02,
+        repeat=25,
+        min_time=0.02,
     )
     ours, hand_t, keras_t, torch_t = (t[k]["median"] for k in ("ours", "hand", "keras", "torch"))
     figures = [
-        figure("predict.seed.hand", "seed model predict, 1 sample, vs hand NumPy chain", ours, hand_t, "hand NumPy",
-               "s", "ours ≤ 2× hand", ours <= 2 * hand_t),
-        figure("predict.seed.keras", "seed model predict, 1 sample, vs Keras 3 model(x)", ours, keras_t, "Keras 3.15 (numpy backend)",
-               "s", "≥ 50× faster (ratio ≤ 0.02)", keras_t >= 50 * ours),
-        figure("predict.seed.torch", "seed model predict, 1 sample, vs PyTorch no_grad", ours, torch_t, "PyTorch CPU",
-               "s", "≥ 3× faster (ratio ≤ 0.333)", torch_t >= 3 * ours),
+        figure(
+            "predict.seed.hand",
+            "seed model predict, 1 sample, vs hand NumPy chain",
+            ours,
+            hand_t,
+            "hand NumPy",
+            "s",
+            "ours ≤ 2× hand",
+            ours <= 2 * hand_t,
+        ),
+        figure(
+            "predict.seed.keras",
+            "seed model predict, 1 sample, vs Keras 3 model(x)",
+            ours,
+            keras_t,
+            "Keras 3.15 (numpy backend)",
+            "s",
+            "≥ 50× faster (ratio ≤ 0.02)",
+            keras_t >= 50 * ours,
+        ),
+        figure(
+            "predict.seed.torch",
+            "seed model predict, 1 sample, vs PyTorch no_grad",
+            ours,
+            torch_t,
+            "PyTorch CPU",
+            "s",
+            "≥ 3× faster (ratio ≤ 0.333)",
+            torch_t >= 3 * ours,
+        ),
     ]
     return figures, t
 
 
 def big_weights():
-    model = Sequential([Input(shape=(BIG_UNITS,))] + [Dense(BIG_UNITS, activation="relu") for _ in range(BIG_LAYERS)], seed=0)
+    model = Sequential(
+        [Input(shape=(BIG_UNITS,))] + [Dense(BIG_UNITS, activation="relu") for _ in range(BIG_LAYERS)], seed=0
+    )
     return model, model.get_weights()
 
 
@@ -89,7 +124,9 @@ def big_case() -> tuple[list[dict], dict, list[str]]:
     torch.set_num_threads(2)
     model, weights = big_weights()
     pairs = list(zip(weights[::2], weights[1::2]))
-    tnet = torch.nn.Sequential(*[m for _ in range(BIG_LAYERS) for m in (torch.nn.Linear(BIG_UNITS, BIG_UNITS), torch.nn.ReLU())]).eval()
+    tnet = torch.nn.Sequential(
+        *[m for _ in range(BIG_LAYERS) for m in (torch.nn.Linear(BIG_UNITS, BIG_UNITS), torch.nn.ReLU())]
+    ).eval()
     with torch.no_grad():
         for i, (w, b) in enumerate(pairs):
             tnet[2 * i].weight.copy_(torch.from_numpy(w.T.copy()))
@@ -121,19 +158,45 @@ def big_case() -> tuple[list[dict], dict, list[str]]:
     gf = {k: flops / v["median"] / 1e9 for k, v in t.items()}
     ours, hand_t = t["ours"]["median"], t["hand"]["median"]
     figures = [
-        figure("predict.big.hand", f"{BIG_LAYERS}×Dense({BIG_UNITS}, relu), batch {BIG_BATCH}, vs hand NumPy chain", ours, hand_t,
-               "hand NumPy", "s", "ours ≤ 1.05× hand", ours <= 1.05 * hand_t,
-               note=f"min ours {t['ours']['min']:.3f} s, hand {t['hand']['min']:.3f} s"),
-        figure("predict.big.gflops", "same, throughput: ours vs hand NumPy", gf["ours"], gf["hand"], "hand NumPy", "GFLOP/s",
-               "(informative)", None),
-        figure("predict.big.gflops_torch", "same, throughput: ours vs PyTorch no_grad", gf["ours"], gf["torch"], "PyTorch CPU (2 threads)",
-               "GFLOP/s", "(informative)", None),
+        figure(
+            "predict.big.hand",
+            f"{BIG_LAYERS}×Dense({BIG_UNITS}, relu), batch {BIG_BATCH}, vs hand NumPy chain",
+            ours,
+            hand_t,
+            "hand NumPy",
+            "s",
+            "ours ≤ 1.05× hand",
+            ours <= 1.05 * hand_t,
+            note=f"min ours {t['ours']['min']:.3f} s, hand {t['hand']['min']:.3f} s",
+        ),
+        figure(
+            "predict.big.gflops",
+            "same, throughput: ours vs hand NumPy",
+            gf["ours"],
+            gf["hand"],
+            "hand NumPy",
+            "GFLOP/s",
+            "(informative)",
+            None,
+        ),
+        figure(
+            "predict.big.gflops_torch",
+            "same, throughput: ours vs PyTorch no_grad",
+            gf["ours"],
+            gf["torch"],
+            "PyTorch CPU (2 threads)",
+            "GFLOP/s",
+            "(informative)",
+            None,
+        ),
     ]
 
     curves = {"batch": [], "ours": [], "hand": [], "torch": []}
     for batch in SWEEP_BATCHES:
         xb, hand_b, torch_b = make(batch)
-        tb = compare({"ours": lambda: model.predict(xb), "hand": hand_b, "torch": torch_b}, repeat=7, min_time=0.05, warmup=2)
+        tb = compare(
+            {"ours": lambda: model.predict(xb), "hand": hand_b, "torch": torch_b}, repeat=7, min_time=0.05, warmup=2
+        )
         curves["batch"].append(batch)
         for k in ("ours", "hand", "torch"):
             curves[k].append(tb[k]["median"])
@@ -143,7 +206,8 @@ def big_case() -> tuple[list[dict], dict, list[str]]:
     notes = [
         f"numpy BLAS: {blas_threads()}; torch threads: {torch.get_num_threads()}",
         "big case GFLOP/s: " + ", ".join(f"{k} {v:.1f}" for k, v in gf.items()),
-        "batch sweep (median per call): " + "; ".join(
+        "batch sweep (median per call): "
+        + "; ".join(
             f"b={b}: ours {o * 1e3:.3g} ms, hand {h * 1e3:.3g} ms, torch {p * 1e3:.3g} ms"
             for b, o, h, p in zip(curves["batch"], curves["ours"], curves["hand"], curves["torch"])
         ),
@@ -154,7 +218,10 @@ def big_case() -> tuple[list[dict], dict, list[str]]:
 def main():
     args = cli(__doc__.splitlines()[0])
     seed_figures, seed_t = seed_case()
-    seed_notes = ["seed model medians: " + ", ".join(f"{k} {v['median'] * 1e6:.2f} µs (min {v['min'] * 1e6:.2f})" for k, v in seed_t.items())]
+    seed_notes = [
+        "seed model medians: "
+        + ", ".join(f"{k} {v['median'] * 1e6:.2f} µs (min {v['min'] * 1e6:.2f})" for k, v in seed_t.items())
+    ]
     big_figures, curves, big_notes = big_case()
     emit(args, "predict", seed_figures + big_figures, {"predict_batch": curves}, seed_notes + big_notes)
 

@@ -42,22 +42,33 @@ def models():
     import netbuilder as nb
 
     mlp = nb.Sequential([nb.Input((64,)), nb.Dense(128, activation="relu"), nb.Dense(10, activation="softmax")], seed=0)
-    convnet = nb.Sequential([nb.Input((28, 28, 1)), nb.Conv2D(32, 3, activation="relu"), nb.MaxPooling2D(2),
-                             nb.Conv2D(64, 3, activation="relu"), nb.MaxPooling2D(2), nb.Flatten(),
-                             nb.Dense(10, activation="softmax")], seed=0)
+    convnet = nb.Sequential(
+        [
+            nb.Input((28, 28, 1)),
+            nb.Conv2D(32, 3, activation="relu"),
+            nb.MaxPooling2D(2),
+            nb.Conv2D(64, 3, activation="relu"),
+            nb.MaxPooling2D(2),
+            nb.Flatten(),
+            nb.Dense(10, activation="softmax"),
+        ],
+        seed=0,
+    )
     return {"2-layer MLP": (mlp, 4096), "MNIST convnet": (convnet, 512)}
 
 
 def data(model, n):
     rng = np.random.default_rng(0)
-    return rng.normal(size=(n, *model.input_shape[1:])).astype(np.float32), rng.integers(0, 10, size=n).astype(np.float32)
+    return rng.normal(size=(n, *model.input_shape[1:])).astype(np.float32), rng.integers(0, 10, size=n).astype(
+        np.float32
+    )
 
 
 def ours_rate(model, x, y) -> float:
     from netbuilder.optimizers import SGD
 
     model.compile(optimizer=SGD(LR), loss="sparse_categorical_crossentropy")
-    model.fit(x[:BATCH * 2], y[:BATCH * 2], batch_size=BATCH, shuffle=False)  # warm
+    model.fit(x[: BATCH * 2], y[: BATCH * 2], batch_size=BATCH, shuffle=False)  # warm
     best = min(_timed(lambda: model.fit(x, y, batch_size=BATCH, shuffle=False)) for _ in range(3))
     return len(x) / best
 
@@ -77,8 +88,8 @@ def torch_rate(model, x, y) -> float:
     def epoch():
         for start in range(0, len(x), BATCH):
             optimizer.zero_grad()
-            out = net(tx[start:start + BATCH])
-            loss = torch.nn.functional.nll_loss(torch.log(out.clamp_min(1e-7)), ty[start:start + BATCH])
+            out = net(tx[start : start + BATCH])
+            loss = torch.nn.functional.nll_loss(torch.log(out.clamp_min(1e-7)), ty[start : start + BATCH])
             loss.backward()
             optimizer.step()
 
@@ -89,8 +100,14 @@ def torch_rate(model, x, y) -> float:
 def keras_rate(model, n) -> float | None:
     spec = {"json": model.to_json(), "lr": LR, "n": n, "shape": list(model.input_shape[1:]), "batch": BATCH}
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run([sys.executable, "-c", KERAS_SCRIPT, json.dumps(spec)], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-c", KERAS_SCRIPT, json.dumps(spec)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     return float(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
 
 
@@ -112,12 +129,33 @@ def main():
         kers = keras_rate(model, n)
         ours = ours_rate(model, x, y)
         want = targets[name]
-        figures.append(figure(f"training-{name}-torch", f"{name}: training samples/s, batch {BATCH}, vs PyTorch CPU",
-                              ours, theirs, f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)", "samples/s",
-                              f"≥ {want}× PyTorch", ours >= want * theirs))
-        figures.append(figure(f"training-{name}-keras", f"{name}: training samples/s, batch {BATCH}, vs Keras 3 on JAX",
-                              ours, kers, "Keras (JAX backend, its own process)", "samples/s", "(informative)", None))
-        notes.append(f"{name}: {n} samples, SGD(learning_rate={LR}), sparse categorical cross-entropy; best of 3 epochs each")
+        figures.append(
+            figure(
+                f"training-{name}-torch",
+                f"{name}: training samples/s, batch {BATCH}, vs PyTorch CPU",
+                ours,
+                theirs,
+                f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)",
+                "samples/s",
+                f"≥ {want}× PyTorch",
+                ours >= want * theirs,
+            )
+        )
+        figures.append(
+            figure(
+                f"training-{name}-keras",
+                f"{name}: training samples/s, batch {BATCH}, vs Keras 3 on JAX",
+                ours,
+                kers,
+                "Keras (JAX backend, its own process)",
+                "samples/s",
+                "(informative)",
+                None,
+            )
+        )
+        notes.append(
+            f"{name}: {n} samples, SGD(learning_rate={LR}), sparse categorical cross-entropy; best of 3 epochs each"
+        )
     emit(args, "training", figures, notes=notes)
 
 

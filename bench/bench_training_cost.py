@@ -58,20 +58,35 @@ def issue_cases() -> dict:
     xor = datasets.get("xor")
     digits = datasets.get("digits")
     mlp = spec((2,), ("Dense", {"units": 8, "activation": "relu"}), ("Dense", {"units": 1, "activation": "sigmoid"}))
-    wide = spec((8, 8, 1), ("Flatten", {}), ("Dense", {"units": 30_000, "activation": "relu"}),
-                ("Dense", {"units": 10, "activation": "softmax"}))
+    wide = spec(
+        (8, 8, 1),
+        ("Flatten", {}),
+        ("Dense", {"units": 30_000, "activation": "relu"}),
+        ("Dense", {"units": 10, "activation": "softmax"}),
+    )
     rows = rng.normal(size=(20_000, 4)).astype(np.float32)
     csv_model = spec((4,), ("Dense", {"units": 16, "activation": "relu"}), ("Dense", {"units": 1}))
     many = spec((64,), ("Dense", {"units": 30_000, "activation": "softmax"}))
     return {
         "XOR MLP, batch 1, Adam, 10 epochs": (mlp, Settings("binary_crossentropy", "adam", 0.01, 10, 1), xor.x, xor.y),
         "digits → Dense(30000), batch 1, Adam, 40 steps": (
-            wide, Settings("sparse_categorical_crossentropy", "adam", 0.001, 1, 1), digits.x[:40], digits.y[:40]),
+            wide,
+            Settings("sparse_categorical_crossentropy", "adam", 0.001, 1, 1),
+            digits.x[:40],
+            digits.y[:40],
+        ),
         "20,000 CSV rows, batch 1, SGD, 1 epoch": (
-            csv_model, Settings("mean_squared_error", "sgd", 0.01, 1, 1), rows, rows[:, :1] * 2),
+            csv_model,
+            Settings("mean_squared_error", "sgd", 0.01, 1, 1),
+            rows,
+            rows[:, :1] * 2,
+        ),
         "Dense(30000, softmax), sparse labels, 4 samples, 20 epochs": (
-            many, Settings("sparse_categorical_crossentropy", "adam", 0.001, 20, 4),
-            rng.normal(size=(4, 64)).astype(np.float32), np.array([0, 7, 29_999, 12], np.float32)),
+            many,
+            Settings("sparse_categorical_crossentropy", "adam", 0.001, 20, 4),
+            rng.normal(size=(4, 64)).astype(np.float32),
+            np.array([0, 7, 29_999, 12], np.float32),
+        ),
     }
 
 
@@ -134,8 +149,14 @@ def build_ratios() -> dict:
     out = {}
     for kind, units in (("SimpleRNN", 512), ("SimpleRNN", 1024), ("SimpleRNN", 1500), ("GRU", 768), ("LSTM", 700)):
         code = "from netbuilder.engine.blas import set_blas_threads; set_blas_threads(1)\n" + BUILD
-        done = subprocess.run([sys.executable, "-c", code, kind, str(units)], cwd=ROOT, capture_output=True, text=True,
-                              timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        done = subprocess.run(
+            [sys.executable, "-c", code, kind, str(units)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         m = json.loads(done.stdout.strip().splitlines()[-1])
         out[f"{kind}({units})"] = (_seconds(m["work"]) / m["seconds"], m["bytes"] / m["peak"], m)
     return out
@@ -152,22 +173,62 @@ def main():
         runs = [app_run(*case) for _ in range(REPEAT)]
         predicted, measured = runs[0][0], statistics.median(m for _, m in runs)
         ratios = sorted(p / m for p, m in runs)
-        figures.append(figure(f"train-cost-{name}", f"training time predicted vs measured (median of {REPEAT}): {name}", predicted,
-                              measured, "measured (the Train page's run)", "s", TARGET, 1 <= predicted / measured <= 2,
-                              note=f"ratio over the {REPEAT} runs {ratios[0]:.2f}-{ratios[-1]:.2f}"))
+        figures.append(
+            figure(
+                f"train-cost-{name}",
+                f"training time predicted vs measured (median of {REPEAT}): {name}",
+                predicted,
+                measured,
+                "measured (the Train page's run)",
+                "s",
+                TARGET,
+                1 <= predicted / measured <= 2,
+                note=f"ratio over the {REPEAT} runs {ratios[0]:.2f}-{ratios[-1]:.2f}",
+            )
+        )
     for batch in (1, 32):
         ratios = kind_ratios(batch)
         low, high = min(ratios, key=ratios.get), max(ratios, key=ratios.get)
         met = all(1 <= r <= 2 for r in ratios.values())
-        figures.append(figure(f"train-cost-kinds-{batch}", f"training time predicted ÷ measured, every kind's case, batch {batch}",
-                              f"{ratios[low]:.2f}× ({low}) to {ratios[high]:.2f}× ({high})", None, "—", "", TARGET, met,
-                              ratio=ratios[high]))
+        figures.append(
+            figure(
+                f"train-cost-kinds-{batch}",
+                f"training time predicted ÷ measured, every kind's case, batch {batch}",
+                f"{ratios[low]:.2f}× ({low}) to {ratios[high]:.2f}× ({high})",
+                None,
+                "—",
+                "",
+                TARGET,
+                met,
+                ratio=ratios[high],
+            )
+        )
         notes.append(f"batch {batch}: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     for name, (time_ratio, memory_ratio, m) in build_ratios().items():
-        figures.append(figure(f"build-time-{name}", f"building {name} on (1, 1): time predicted vs measured", _seconds(m["work"]),
-                              m["seconds"], "measured", "s", TARGET, 1 <= time_ratio <= 2))
-        figures.append(figure(f"build-memory-{name}", f"building {name}: peak memory predicted vs the process's peak", m["bytes"],
-                              m["peak"], "measured (ru_maxrss, fresh process)", "B", TARGET, 1 <= memory_ratio <= 2))
+        figures.append(
+            figure(
+                f"build-time-{name}",
+                f"building {name} on (1, 1): time predicted vs measured",
+                _seconds(m["work"]),
+                m["seconds"],
+                "measured",
+                "s",
+                TARGET,
+                1 <= time_ratio <= 2,
+            )
+        )
+        figures.append(
+            figure(
+                f"build-memory-{name}",
+                f"building {name}: peak memory predicted vs the process's peak",
+                m["bytes"],
+                m["peak"],
+                "measured (ru_maxrss, fresh process)",
+                "B",
+                TARGET,
+                1 <= memory_ratio <= 2,
+            )
+        )
     emit(args, "training and building costs", figures, notes=notes)
 
 

@@ -25,7 +25,20 @@ from pathlib import Path
 from _common import ROOT, blas_threads, cpu_busy, cpu_model, fmt_met, fmt_ratio, fmt_value, print_figures
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("import", "inference", "memory", "predict", "graphs", "catalogue", "training", "training_cost", "blas", "app", "browser", "load")  # import first: the quietest machine
+SCRIPTS = (
+    "import",
+    "inference",
+    "memory",
+    "predict",
+    "graphs",
+    "catalogue",
+    "training",
+    "training_cost",
+    "blas",
+    "app",
+    "browser",
+    "load",
+)  # import first: the quietest machine
 
 
 def version(dist: str) -> str:
@@ -50,7 +63,9 @@ def machine() -> dict:
     except OSError:
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         commit = "?"
     return {
@@ -90,17 +105,38 @@ def run_script(name: str, tmp: Path, max_wait: float = 0) -> dict:
     log = tmp / f"{name}.stderr"
     t0 = time.perf_counter()
     with open(log, "w") as err:
-        proc = subprocess.run([sys.executable, str(BENCH / f"bench_{name}.py"), "--json", str(out)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.run(
+            [sys.executable, str(BENCH / f"bench_{name}.py"), "--json", str(out)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
     print(proc.stdout, end="")
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0 or not out.exists():
         tail = log.read_text()[-1500:]
         print(f"!! bench_{name}.py failed (exit {proc.returncode}):\n{tail}")
-        return {"name": name, "seconds": elapsed, "figures": [{
-            "id": f"{name}.failed", "figure": f"bench_{name}.py", "ours": None, "baseline": None, "baseline_name": "",
-            "unit": "", "ratio": None, "target": "runs", "met": False, "note": f"exit {proc.returncode}: {tail.strip().splitlines()[-1] if tail.strip() else ''}"[:200],
-        }], "curves": {}, "notes": []}
+        return {
+            "name": name,
+            "seconds": elapsed,
+            "figures": [
+                {
+                    "id": f"{name}.failed",
+                    "figure": f"bench_{name}.py",
+                    "ours": None,
+                    "baseline": None,
+                    "baseline_name": "",
+                    "unit": "",
+                    "ratio": None,
+                    "target": "runs",
+                    "met": False,
+                    "note": f"exit {proc.returncode}: {tail.strip().splitlines()[-1] if tail.strip() else ''}"[:200],
+                }
+            ],
+            "curves": {},
+            "notes": [],
+        }
     result = json.loads(out.read_text())
     result["seconds"] = elapsed
     result["busy_before"] = busy
@@ -139,37 +175,63 @@ def markdown(results: list[dict], info: dict, total_s: float) -> str:
                 f"| {fmt_ratio(f['ratio'])} | {f['target']} | {fmt_met(f['met'])} |"
             )
     lines += ["", "![scaling curves](scaling.png)", "", "## Notes", ""]
-    lines.append("- CPU share used by *other* processes just before each benchmark (0% = idle machine): "
-                 + ", ".join(f"{r['name']} {r.get('busy_before', float('nan')):.0%}" for r in results))
+    lines.append(
+        "- CPU share used by *other* processes just before each benchmark (0% = idle machine): "
+        + ", ".join(f"{r['name']} {r.get('busy_before', float('nan')):.0%}" for r in results)
+    )
     for r in results:
         for n in r.get("notes", []):
             lines.append(f"- *{r['name']}*: {n}")
     curves = {k: v for r in results for k, v in r.get("curves", {}).items()}
     if "inference" in curves:
         c = curves["inference"]
-        lines += ["", "## Shape inference + params + DOT by model size", "",
-                  "| layers | analyze + params | per layer | + DOT | per layer |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "## Shape inference + params + DOT by model size",
+            "",
+            "| layers | analyze + params | per layer | + DOT | per layer |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for n, a, t in zip(c["layers"], c["analyze"], c["total"]):
-            lines.append(f"| {n} | {fmt_value(a, 's')} | {fmt_value(a / n, 's')} | {fmt_value(t, 's')} | "
-                         f"{fmt_value(None if t is None else t / n, 's')} |")
+            lines.append(
+                f"| {n} | {fmt_value(a, 's')} | {fmt_value(a / n, 's')} | {fmt_value(t, 's')} | "
+                f"{fmt_value(None if t is None else t / n, 's')} |"
+            )
     if "app" in curves:
         c = curves["app"]
-        lines += ["", "## App rerun (AppTest) by model size", "", "| layers | rerun | rerun after an edit |", "| --- | --- | --- |"]
+        lines += [
+            "",
+            "## App rerun (AppTest) by model size",
+            "",
+            "| layers | rerun | rerun after an edit |",
+            "| --- | --- | --- |",
+        ]
         for n, a, e in zip(c["layers"], c["rerun"], c["edit"]):
             lines.append(f"| {n} | {fmt_value(a, 's')} | {fmt_value(e, 's')} |")
     if "browser" in curves:
         c = curves["browser"]
-        lines += ["", "## The page in Chromium by model size (medians; server part of a click in parentheses)", "",
-                  "| viewport | page | navigation → first graph | navigation → settled | change units | Add layer | baseline redraw |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "## The page in Chromium by model size (medians; server part of a click in parentheses)",
+            "",
+            "| viewport | page | navigation → first graph | navigation → settled | change units | Add layer | baseline redraw |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for row in c["rows"]:
-            lines.append(f"| {row['viewport']} | {row['name']} | {fmt_value(row['first_graph'], 's')} | "
-                         f"{fmt_value(row['nav_settled'], 's') if 'nav_settled' in row else ''} | {_click(row, 'units')} | "
-                         f"{_click(row, 'add')} | {_click(row, 'redraw')} |")
+            lines.append(
+                f"| {row['viewport']} | {row['name']} | {fmt_value(row['first_graph'], 's')} | "
+                f"{fmt_value(row['nav_settled'], 's') if 'nav_settled' in row else ''} | {_click(row, 'units')} | "
+                f"{_click(row, 'add')} | {_click(row, 'redraw')} |"
+            )
     if "predict_batch" in curves:
         c = curves["predict_batch"]
-        lines += ["", "## 8 × Dense(1024, relu) predict by batch size", "", "| batch | ours | hand NumPy | PyTorch | ours / hand |",
-                  "| --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "## 8 × Dense(1024, relu) predict by batch size",
+            "",
+            "| batch | ours | hand NumPy | PyTorch | ours / hand |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for b, o, h, p in zip(c["batch"], c["ours"], c["hand"], c["torch"]):
             lines.append(f"| {b} | {fmt_value(o, 's')} | {fmt_value(h, 's')} | {fmt_value(p, 's')} | {o / h:.3f} |")
     return "\n".join(lines) + "\n"
@@ -209,7 +271,11 @@ def plot(results: list[dict], path: Path) -> bool:
     ax = axes[2]
     if "predict_batch" in curves:
         c = curves["predict_batch"]
-        for k, label, m in (("ours", "netbuilder predict", "o-"), ("hand", "hand NumPy", "s--"), ("torch", "PyTorch no_grad", "^-")):
+        for k, label, m in (
+            ("ours", "netbuilder predict", "o-"),
+            ("hand", "hand NumPy", "s--"),
+            ("torch", "PyTorch no_grad", "^-"),
+        ):
             ax.loglog(c["batch"], [t * 1e3 for t in c[k]], m, label=label)
         ax.legend(fontsize=8)
     ax.set(title="8 × Dense(1024, relu) predict", xlabel="batch size", ylabel="ms per call")
@@ -220,8 +286,11 @@ def plot(results: list[dict], path: Path) -> bool:
             rows = [r for r in c["rows"] if r["viewport"] == vp and r["name"] != "baseline"]
             base = next((r for r in c["rows"] if r["viewport"] == vp and r["name"] == "baseline"), None)
             xs = [int(r["name"].split()[0]) for r in rows]
-            for key, marker, label in (("first_graph", "o", "navigation → first graph"), ("units", "s", "change units"),
-                                       ("add", "^", "Add layer")):
+            for key, marker, label in (
+                ("first_graph", "o", "navigation → first graph"),
+                ("units", "s", "change units"),
+                ("add", "^", "Add layer"),
+            ):
                 ys = [r[key] for r in rows]
                 if xs and all(y is not None for y in ys):
                     ax.plot(xs, ys, marker + style, label=f"{label}, {vp}")
@@ -241,12 +310,18 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", nargs="+", choices=SCRIPTS, help="run only these benchmarks")
     p.add_argument("--out", type=Path, default=BENCH, help="where results.md and scaling.png go (default: bench/)")
-    p.add_argument("--max-wait", type=float, default=30,
-                   help="seconds to wait, before each benchmark, for other processes to leave the CPUs (default 30)")
+    p.add_argument(
+        "--max-wait",
+        type=float,
+        default=30,
+        help="seconds to wait, before each benchmark, for other processes to leave the CPUs (default 30)",
+    )
     args = p.parse_args()
     info = machine()
-    print(f"netbuilder benchmarks — {info['cpu']}, {info['cores']} cores, Python {info['python']}, numpy {info['numpy']}, "
-          f"keras {info['keras']}, torch {info['torch']}\n")
+    print(
+        f"netbuilder benchmarks — {info['cpu']}, {info['cores']} cores, Python {info['python']}, numpy {info['numpy']}, "
+        f"keras {info['keras']}, torch {info['torch']}\n"
+    )
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         results = [run_script(name, Path(tmp), args.max_wait) for name in (args.only or SCRIPTS)]
@@ -260,8 +335,11 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(markdown(results, info, total))
     plotted = plot(results, args.out / "scaling.png")
-    print(f"\n{len(figures)} figures in {total:.0f} s; targets missed: {len(missed)}" + (f" ({'; '.join(missed)})" if missed else "")
-          + (f"; not measurable: {'; '.join(unknown)}" if unknown else ""))
+    print(
+        f"\n{len(figures)} figures in {total:.0f} s; targets missed: {len(missed)}"
+        + (f" ({'; '.join(missed)})" if missed else "")
+        + (f"; not measurable: {'; '.join(unknown)}" if unknown else "")
+    )
     print(f"wrote {args.out / 'results.md'}" + (f" and {args.out / 'scaling.png'}" if plotted else ""))
 
 

@@ -14,7 +14,9 @@ sys.path.insert(0, str(ROOT))
 def pytest_configure(config):
     config.addinivalue_line("markers", "e2e: drives a real `streamlit run` server in Debian's Chromium")
     # Keras 3.15's variables warn about NumPy 2's copy keyword on every conversion: noise, not a finding.
-    config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+    config.addinivalue_line(
+        "filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+    )
 
 
 @pytest.fixture

@@ -26,14 +26,20 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-background-networking", "--disable-component-update",
-    "--no-first-run", "--disable-gpu", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
 ]
 STARTUP_TIMEOUT_S = 60
 RUN_TIMEOUT_MS = 30_000  # one script run on a busy 2-core machine; an idle one takes well under 1 s
 EXCEPTION = '[data-testid="stException"]'
-INSTALL_HINT = ("Install Debian's Chromium with `apt-get install -y chromium` and Playwright with "
-                "`pip install -r requirements-dev.txt` (no browser download is needed or used).")
+INSTALL_HINT = (
+    "Install Debian's Chromium with `apt-get install -y chromium` and Playwright with "
+    "`pip install -r requirements-dev.txt` (no browser download is needed or used)."
+)
 
 
 def require_browser() -> None:
@@ -72,17 +78,41 @@ class Server:
         # fileWatcherType none: the server runs the code as it was at startup. With the watcher on, a
         # source file saved mid-test (by an editor, a checkout) makes Streamlit re-import netbuilder,
         # and open sessions then fail (see test_deploy's live-code-update test): not what these test.
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-               "--server.port", str(self.port), "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=self.root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                pytest.fail(f"streamlit exited with code {self.proc.returncode} before it was healthy:\n{self.log()}", pytrace=False)
+                pytest.fail(
+                    f"streamlit exited with code {self.proc.returncode} before it was healthy:\n{self.log()}",
+                    pytrace=False,
+                )
             try:
                 with urllib.request.urlopen(self.url + "_stcore/health", timeout=2) as r:
                     if r.status == 200 and r.read().decode().strip() == "ok":
@@ -91,7 +121,9 @@ class Server:
                 pass
             time.sleep(0.2)
         self.stop()
-        pytest.fail(f"GET /_stcore/health never said ok within {STARTUP_TIMEOUT_S} s; server log:\n{self.log()}", pytrace=False)
+        pytest.fail(
+            f"GET /_stcore/health never said ok within {STARTUP_TIMEOUT_S} s; server log:\n{self.log()}", pytrace=False
+        )
 
     def stop(self) -> None:
         """Terminate the whole process group (streamlit and anything it started); kill if it lingers."""
@@ -165,24 +197,32 @@ class AppPage:
         # FINISHED_EARLY_FOR_RERUN (2): two reruns overlapped and another run is coming; wait for that one.
         while len(self.finished) <= before or self.running or self.finished[-1] == 2:
             if time.monotonic() > deadline:
-                raise AssertionError(f"no Streamlit run finished within {timeout_ms} ms (finished: {self.finished[before:]}, "
-                                     f"running: {self.running}); server log:\n{self.server.log()}")
+                raise AssertionError(
+                    f"no Streamlit run finished within {timeout_ms} ms (finished: {self.finished[before:]}, "
+                    f"running: {self.running}); server log:\n{self.server.log()}"
+                )
             self.page.wait_for_timeout(20)  # lets Playwright deliver the websocket events
         # 0: a whole run finished; 3: a fragment's run (the Train page redraws its live part on its own)
-        assert self.finished[-1] in (0, 3), f"the run ended with status {self.finished[-1]}; server log:\n{self.server.log()}"
+        assert self.finished[-1] in (0, 3), (
+            f"the run ended with status {self.finished[-1]}; server log:\n{self.server.log()}"
+        )
         self.page.wait_for_function(
             """() => {
                 const app = document.querySelector('[data-testid="stApp"]');
                 return app && app.getAttribute('data-test-script-state') === 'notRunning'
                     && !document.querySelector('[data-testid="stStatusWidget"]');
-            }""", timeout=timeout_ms)
+            }""",
+            timeout=timeout_ms,
+        )
         self.assert_no_exception()
 
     def assert_no_exception(self) -> None:
         boxes = self.page.locator(EXCEPTION)
         if boxes.count():
             text = "\n---\n".join(boxes.all_inner_texts())
-            raise AssertionError(f"the page shows {boxes.count()} exception box(es):\n{text}\nserver log:\n{self.server.log()}")
+            raise AssertionError(
+                f"the page shows {boxes.count()} exception box(es):\n{text}\nserver log:\n{self.server.log()}"
+            )
 
     # --- reading ----------------------------------------------------------------------------
     @property

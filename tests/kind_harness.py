@@ -59,7 +59,9 @@ def keras_model(case: Case, seeded: bool = False):
     settings = dict(case.settings)
     if seeded:
         for argument, initializer in case.initializers.items():
-            settings[argument] = keras.initializers.get({"class_name": initializer, "config": {"seed": nb.layer_seed(case.seed, 0)}})
+            settings[argument] = keras.initializers.get(
+                {"class_name": initializer, "config": {"seed": nb.layer_seed(case.seed, 0)}}
+            )
     keras.backend.clear_session(free_memory=False)  # gc.collect in a big test process takes ~0.6 s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -90,7 +92,9 @@ def check_case(case: Case) -> None:
             ours = ours_model(case)
         except nb.NetbuilderError:
             return  # refused by both
-        raise AssertionError(f"Keras refuses {case.id} ({type(refusal).__name__}: {refusal}) but netbuilder builds {ours}")
+        raise AssertionError(
+            f"Keras refuses {case.id} ({type(refusal).__name__}: {refusal}) but netbuilder builds {ours}"
+        )
     if case.keras_accepts_we_reject:
         try:
             ours_model(case)
@@ -117,7 +121,9 @@ def check_outputs(case: Case, ours, theirs) -> None:
     layer = ours.layers[0]
     names = [w.name for w in layer.weight_specs(layer.built_shape)]
     weights = [w + rng.normal(size=w.shape).astype(np.float32) * 0.1 for w in ours.get_weights()]
-    weights = [np.abs(w) + 0.5 if "variance" in name else w for name, w in zip(names, weights)]  # variances stay positive
+    weights = [
+        np.abs(w) + 0.5 if "variance" in name else w for name, w in zip(names, weights)
+    ]  # variances stay positive
     ours.set_weights(weights)
     theirs.set_weights(weights)
     x = sample(case)
@@ -132,7 +138,9 @@ def check_outputs(case: Case, ours, theirs) -> None:
 def check_json(case: Case, ours, theirs) -> None:
     ours_entry, keras_entry = (json.loads(m.to_json())["config"]["layers"][1] for m in (ours, theirs))
     assert ours_entry == keras_entry
-    assert list(ours_entry["config"]) == list(keras_entry["config"]), f"{case.kind} keys, Keras's order: {list(keras_entry['config'])}"
+    assert list(ours_entry["config"]) == list(keras_entry["config"]), (
+        f"{case.kind} keys, Keras's order: {list(keras_entry['config'])}"
+    )
     mine = nb.model_from_json(theirs.to_json(), seed=0)
     assert mine.output_shape == ours.output_shape and mine.count_params() == ours.count_params()
     keras.backend.clear_session(free_memory=False)  # gc.collect in a big test process takes ~0.6 s
@@ -142,7 +150,9 @@ def check_json(case: Case, ours, theirs) -> None:
 
 def spec_of(input_shape, *layers, seed: int = 3) -> ModelSpec:
     """A validated spec from (kind, settings) pairs, ids 0, 1, ..."""
-    return ModelSpec(tuple(input_shape), tuple(LayerSpec.make(i, kind, **s) for i, (kind, s) in enumerate(layers)), seed).validate()
+    return ModelSpec(
+        tuple(input_shape), tuple(LayerSpec.make(i, kind, **s) for i, (kind, s) in enumerate(layers)), seed
+    ).validate()
 
 
 def run_keras_code(model, x: np.ndarray) -> np.ndarray:
@@ -215,12 +225,17 @@ def check_cost(model, x: np.ndarray, slack_bytes: int = 64 * 1024) -> None:
     predicted = model.cost.predict_bytes(batch)
     measured = measured_predict_bytes(model, x)
     largest = 4 * batch * max((int(np.prod(r.output_shape[1:])) for r in model.analysis.layers), default=0)
-    assert measured <= predicted + slack_bytes, f"predict allocated {measured:,} bytes; the cost model said {predicted:,}"
-    assert predicted <= measured + max(largest, measured // 2) + slack_bytes, \
+    assert measured <= predicted + slack_bytes, (
+        f"predict allocated {measured:,} bytes; the cost model said {predicted:,}"
+    )
+    assert predicted <= measured + max(largest, measured // 2) + slack_bytes, (
         f"the cost model said {predicted:,} bytes; predict allocated {measured:,}"
+    )
 
 
-def check_gradients(layer, x: np.ndarray, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6, seed: int = 0) -> None:
+def check_gradients(
+    layer, x: np.ndarray, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6, seed: int = 0
+) -> None:
     """`layer.backward` against central finite differences, in float64 (the layer must be built).
 
     The loss is sum(output · r) for a fixed random r, so ∂loss/∂output = r."""

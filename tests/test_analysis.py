@@ -86,7 +86,12 @@ def test_dense_built_for_48_receiving_3_by_16():
     assert "'dense_1'" in issue.message and "48" in issue.message and "(None, 3, 16)" in issue.message
     assert "3 × 16" not in issue.message and "Flatten first would give (None, 48)" in issue.explanation
     # Flatten gives (None, 48); 48 units give (None, 3, 48); rebuilt for the 16 it receives, it fits too
-    assert fix_actions(issue) == [("insert_layer", 1, FLATTEN), ("set_setting", 0, ("units", 48)), ("unbuild", 1, None), remove(1)]
+    assert fix_actions(issue) == [
+        ("insert_layer", 1, FLATTEN),
+        ("set_setting", 0, ("units", 48)),
+        ("unbuild", 1, None),
+        remove(1),
+    ]
     assert [r.output_shape for r in a.layers] == [(None, 3, 16), None]
     assert a.total_params == 48 + 48 * 4 + 4  # the failing layer's weights still count: it is built for 48 inputs
 
@@ -157,7 +162,9 @@ def test_weights_over_the_budget_are_said_at_their_layer_from_shapes_alone():
         tracemalloc.stop()
     assert peak < 1 << 20  # 60,060,000 weights would be 240 MB
     assert a.ok and a.total_params == 60_180_002
-    assert issue.category == "limit" and issue.layer_name == "dense" and issue.kind == "Dense" and issue.layer_index == 0
+    assert (
+        issue.category == "limit" and issue.layer_name == "dense" and issue.kind == "Dense" and issue.layer_index == 0
+    )
     assert "60,060,000 parameters); the budget is 64.0 MB (16,777,216 parameters)" in issue.message
 
 
@@ -276,20 +283,38 @@ def check_every_fix_works(spec: ModelSpec) -> None:
 
 SPEC_LAYER = st.one_of(
     st.fixed_dictionaries(
-        {"units": st.integers(1, 12), "activation": st.sampled_from(["linear", "relu", "glu", "softmax"]), "use_bias": st.booleans()},
-        optional={"built_for": st.one_of(st.tuples(st.integers(1, 12)), st.tuples(st.integers(1, 4), st.integers(1, 12)))},
+        {
+            "units": st.integers(1, 12),
+            "activation": st.sampled_from(["linear", "relu", "glu", "softmax"]),
+            "use_bias": st.booleans(),
+        },
+        optional={
+            "built_for": st.one_of(st.tuples(st.integers(1, 12)), st.tuples(st.integers(1, 4), st.integers(1, 12)))
+        },
     ).map(lambda s: ("Dense", s)),
     st.sampled_from(["channels_last", "channels_first"]).map(lambda f: ("Flatten", {"data_format": f})),
     st.sampled_from(["relu", "glu", "tanh"]).map(lambda a: ("Activation", {"activation": a})),
 )
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.filter_too_much])
+@settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.filter_too_much],
+)
 @given(st.lists(st.integers(1, 6), max_size=3), st.lists(SPEC_LAYER, min_size=1, max_size=5))
 @example([], [("Activation", {"activation": "relu"}), ("Dense", {"units": 3, "activation": "relu", "use_bias": True})])
 @example([5], [("Dense", {"units": 3, "activation": "glu", "use_bias": True})])
 @example([2, 3], [("Dense", {"units": 4, "activation": "relu", "use_bias": False, "built_for": (6,)})])
-@example([3], [("Dense", {"units": 6, "activation": "glu", "use_bias": True}), ("Dense", {"units": 2, "activation": "linear", "use_bias": True, "built_for": (4,)})])
+@example(
+    [3],
+    [
+        ("Dense", {"units": 6, "activation": "glu", "use_bias": True}),
+        ("Dense", {"units": 2, "activation": "linear", "use_bias": True, "built_for": (4,)}),
+    ],
+)
 def test_every_suggested_fix_makes_the_failing_layer_fit(shape, layers):
     """Random broken models (glu on odd or batch-only axes, Dense built for other sizes, rank-1 inputs...)."""
     spec = spec_of(shape, *layers)
@@ -303,16 +328,31 @@ def test_every_suggested_fix_makes_the_failing_layer_fit(shape, layers):
     [
         ((7,), [("Activation", {"activation": "glu"})]),  # issue 10: "set the input shape to (8,)"
         ((3,), [("Flatten", {}), ("Activation", {"activation": "glu"})]),  # glu on an odd axis, after a Flatten
-        ((6,), [("Activation", {"activation": "glu"}), ("Activation", {"activation": "glu"})]),  # 6 → 3: odd for the second glu
-        ((), [("Activation", {"activation": "glu"})]),  # glu on a batch-only tensor: Flatten would give an odd axis of 1
+        (
+            (6,),
+            [("Activation", {"activation": "glu"}), ("Activation", {"activation": "glu"})],
+        ),  # 6 → 3: odd for the second glu
+        (
+            (),
+            [("Activation", {"activation": "glu"})],
+        ),  # glu on a batch-only tensor: Flatten would give an odd axis of 1
         ((3,), [("Dense", {"units": 4, "built_for": (8,)})]),  # a Dense built for a fixed size (imported JSON)
         ((2, 3), [("Dense", {"units": 4, "built_for": (7,)})]),
         ((2, 2), [("Dense", {"units": 3}), ("Flatten", {}), ("Dense", {"units": 4, "built_for": (7,)})]),
         ((), [("Dense", {"units": 4, "built_for": (3,)})]),  # built for 3 features, given a batch-only tensor
         ((4,), [("Dense", {"units": 6, "activation": "glu"}), ("Dense", {"units": 2, "built_for": (5,)})]),
     ],
-    ids=["glu-odd-input", "glu-odd-after-flatten", "glu-after-glu", "glu-batch-only", "dense-built-8", "dense-built-7-rank3",
-         "dense-built-after-flatten", "dense-built-on-batch-only", "dense-built-after-glu-dense"],
+    ids=[
+        "glu-odd-input",
+        "glu-odd-after-flatten",
+        "glu-after-glu",
+        "glu-batch-only",
+        "dense-built-8",
+        "dense-built-7-rank3",
+        "dense-built-after-flatten",
+        "dense-built-on-batch-only",
+        "dense-built-after-glu-dense",
+    ],
 )
 def test_every_issue_offers_a_fix_besides_remove(input_shape, layers):
     spec = spec_of(input_shape, *layers)
@@ -343,15 +383,18 @@ def test_embedding_given_computed_reals_is_explained_and_fixed():
     a = nb.analyze([nb.Dense(4), nb.Embedding(10, 3)], (5,))
     assert a.issue.layer_index == 1 and "receives the real numbers that 'dense' computes" in a.issue.message
     assert fix_actions(a.issue) == [("remove_layer", 0, None), ("remove_layer", 1, None)]
-    assert nb.analyze([nb.Reshape((5, 1)), nb.Flatten(), nb.Dropout(0.5), nb.Embedding(10, 3)], (5,)).ok  # ids moved, not computed
+    assert nb.analyze(
+        [nb.Reshape((5, 1)), nb.Flatten(), nb.Dropout(0.5), nb.Embedding(10, 3)], (5,)
+    ).ok  # ids moved, not computed
 
 
 # --- a fix is offered only when the model it gives is one the app accepts ---------------------------------
 @pytest.mark.usefixtures("public_budget")
 def test_remove_that_would_exceed_the_weight_budget_is_not_offered():
     """Removing the Dense built for 5 features would give the Dense(60000) all 20,000 inputs: 1.2 G weights."""
-    spec = ModelSpec((20000,), (LayerSpec.make(0, "Dense", units=3, built_for=(5,)),
-                                LayerSpec.make(1, "Dense", units=60000))).validate()
+    spec = ModelSpec(
+        (20000,), (LayerSpec.make(0, "Dense", units=3, built_for=(5,)), LayerSpec.make(1, "Dense", units=60000))
+    ).validate()
     issue = spec.analysis.issue
     assert issue.layer_index == 0 and issue.category == "shape"
     assert "remove_layer" not in [f.action for f in issue.fixes]
@@ -391,8 +434,36 @@ def test_a_limit_issue_offers_remove_only_when_the_rest_then_fits():
 
 # --- every fix of every kind, on random models near the budgets -------------------------------------------
 # Values any setting might take; a declaration keeps those its check accepts (a kind defined later gets them too).
-PROBES = (None, 0, 1, 2, 3, 5, -1, -2, 0.5, 6.0, (1,), (2,), (3,), (-1,), (2, -1), (-1, 3), (1, 2), (2, 1), (3, 2),
-          (1, 3, 2), (2, 3, 1), (2, 2), (1, 1), (0, 2), ((1, 0), (0, 2)), ((0, 0), (1, 1)), (None, 1), (1, 2, -1))
+PROBES = (
+    None,
+    0,
+    1,
+    2,
+    3,
+    5,
+    -1,
+    -2,
+    0.5,
+    6.0,
+    (1,),
+    (2,),
+    (3,),
+    (-1,),
+    (2, -1),
+    (-1, 3),
+    (1, 2),
+    (2, 1),
+    (3, 2),
+    (1, 3, 2),
+    (2, 3, 1),
+    (2, 2),
+    (1, 1),
+    (0, 2),
+    ((1, 0), (0, 2)),
+    ((0, 0), (1, 1)),
+    (None, 1),
+    (1, 2, -1),
+)
 NEAR_BUDGET = (1000, 4095, 4096, 60_000, 65_536, 10**6, 2**26)  # 4095×4096 + 4096 weights is the weight budget
 
 
@@ -403,8 +474,10 @@ def setting_values(setting):
     elif isinstance(setting, (declared.Choice, declared.ActivationName)):
         drawn = st.sampled_from(setting.choices)
     elif isinstance(setting, declared.Int):
-        drawn = st.one_of(st.integers(setting.low, min(setting.high, setting.low + 6)),
-                          st.sampled_from([n for n in NEAR_BUDGET if setting.low <= n <= setting.high] or [setting.high]))
+        drawn = st.one_of(
+            st.integers(setting.low, min(setting.high, setting.low + 6)),
+            st.sampled_from([n for n in NEAR_BUDGET if setting.low <= n <= setting.high] or [setting.high]),
+        )
     elif isinstance(setting, declared.Ints):
         one = st.one_of(st.integers(setting.low, min(setting.high, 4)), st.sampled_from([setting.high, 64]))
         drawn = st.tuples(*[one] * setting.length)
@@ -431,7 +504,11 @@ def any_layer(draw, layer_id):
     """A layer of any registered kind with valid random settings (None when they do not go together)."""
     kind = draw(st.sampled_from(sorted(KINDS)))
     settings_ = {s.name: draw(setting_values(s)) for s in KINDS[kind].settings}
-    built_for = draw(st.one_of(st.none(), st.none(), st.lists(st.sampled_from([1, 2, 3, 5, 8, 4096]), min_size=1, max_size=3).map(tuple)))
+    built_for = draw(
+        st.one_of(
+            st.none(), st.none(), st.lists(st.sampled_from([1, 2, 3, 5, 8, 4096]), min_size=1, max_size=3).map(tuple)
+        )
+    )
     try:
         return LayerSpec.make(layer_id, kind, built_for, **settings_)
     except nb.NetbuilderError:
@@ -441,8 +518,13 @@ def any_layer(draw, layer_id):
 input_dims = st.lists(st.one_of(st.integers(1, 6), st.sampled_from([7, 64, 999, 1000, 4095, 4096])), max_size=4)
 
 
-@settings(max_examples=700, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=700,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(input_dims, st.data())
 def test_every_fix_of_every_kind_is_accepted_and_makes_the_layer_fit(shape, data):
     """Random models of every kind (near the budgets too): each fix offered, applied as the app applies it,
@@ -460,22 +542,41 @@ def test_every_fix_of_every_kind_is_accepted_and_makes_the_layer_fit(shape, data
         assume(issue is not None and issue.category == "limit")
         for fix in issue.fixes:  # only "remove", and only when the rest then fits
             assert fix.action == "remove_layer"
-            ModelSpec(tuple(shape), layers[: fix.layer_index] + layers[fix.layer_index + 1:]).validate()
+            ModelSpec(tuple(shape), layers[: fix.layer_index] + layers[fix.layer_index + 1 :]).validate()
         return
     assume(spec.analysis.issue is not None)
     check_every_fix_works(spec)
 
 
-@pytest.mark.parametrize("input_shape, layers, wanted", [
-    ((6, 5), [("UpSampling1D", {}), ("Activation", {"activation": "glu"})], (6, 6)),  # steps doubled, features carried
-    ((5, 3), [("MaxPooling1D", {}), ("Activation", {"activation": "glu"})], (5, 4)),
-    ((4, 6), [("Activation", {"activation": "glu"}), ("UpSampling1D", {}), ("Activation", {"activation": "glu"})], (4, 8)),
-    ((), [("Conv2D", {"filters": 2})], (8, 8, 1)),  # the wrong number of axes: a general rule
-    ((), [("LSTM", {"units": 2})], (1, 1)),
-    ((5,), [("Conv1D", {"filters": 2})], (5, 1)),
-    ((2, 3, 4), [("Dense", {"units": 2}), ("SimpleRNN", {"units": 2})], (6, 4)),  # axes merged
-], ids=["glu-after-upsampling", "glu-after-pooling", "glu-upsampling-glu", "conv2d-on-batch-only", "lstm-on-batch-only",
-        "conv1d-without-channels", "rnn-on-an-image"])
+@pytest.mark.parametrize(
+    "input_shape, layers, wanted",
+    [
+        (
+            (6, 5),
+            [("UpSampling1D", {}), ("Activation", {"activation": "glu"})],
+            (6, 6),
+        ),  # steps doubled, features carried
+        ((5, 3), [("MaxPooling1D", {}), ("Activation", {"activation": "glu"})], (5, 4)),
+        (
+            (4, 6),
+            [("Activation", {"activation": "glu"}), ("UpSampling1D", {}), ("Activation", {"activation": "glu"})],
+            (4, 8),
+        ),
+        ((), [("Conv2D", {"filters": 2})], (8, 8, 1)),  # the wrong number of axes: a general rule
+        ((), [("LSTM", {"units": 2})], (1, 1)),
+        ((5,), [("Conv1D", {"filters": 2})], (5, 1)),
+        ((2, 3, 4), [("Dense", {"units": 2}), ("SimpleRNN", {"units": 2})], (6, 4)),  # axes merged
+    ],
+    ids=[
+        "glu-after-upsampling",
+        "glu-after-pooling",
+        "glu-upsampling-glu",
+        "conv2d-on-batch-only",
+        "lstm-on-batch-only",
+        "conv1d-without-channels",
+        "rnn-on-an-image",
+    ],
+)
 def test_a_fix_besides_remove_where_only_remove_was_offered(input_shape, layers, wanted):
     spec = spec_of(input_shape, *layers)
     assert ("set_input_shape", None, wanted) in fix_actions(spec.analysis.issue)
@@ -498,9 +599,20 @@ def test_prelu_built_for_fewer_axes_than_it_shares_is_refused_not_crashed_on():
     assert spec.analysis.issue is not None
 
 
-@pytest.mark.parametrize("reader", [("GlobalMaxPooling1D", {}), ("GlobalAveragePooling1D", {}), ("Conv1D", {"filters": 2, "kernel_size": 3}),
-                                    ("MaxPooling1D", {}), ("AveragePooling1D", {"pool_size": 2}), ("LSTM", {"units": 2}),
-                                    ("SimpleRNN", {"units": 2}), ("GRU", {"units": 2})], ids=lambda r: r[0])
+@pytest.mark.parametrize(
+    "reader",
+    [
+        ("GlobalMaxPooling1D", {}),
+        ("GlobalAveragePooling1D", {}),
+        ("Conv1D", {"filters": 2, "kernel_size": 3}),
+        ("MaxPooling1D", {}),
+        ("AveragePooling1D", {"pool_size": 2}),
+        ("LSTM", {"units": 2}),
+        ("SimpleRNN", {"units": 2}),
+        ("GRU", {"units": 2}),
+    ],
+    ids=lambda r: r[0],
+)
 @pytest.mark.parametrize("rnn", ["GRU", "LSTM", "SimpleRNN"])
 def test_a_layer_reading_a_sequence_after_a_recurrent_layers_last_step_first_offers_return_sequences(rnn, reader):
     """GRU(4) → GlobalMaxPooling1D offered only Reshape((4, 1)) (4 steps of one number: not what was meant) and
@@ -510,7 +622,10 @@ def test_a_layer_reading_a_sequence_after_a_recurrent_layers_last_step_first_off
     issue = spec.analysis.issue
     assert issue is not None and issue.layer_index == 2
     first = issue.fixes[0]
-    assert first.description == f"set return_sequences=True on {snake(rnn)}, so it passes on every step's output, not only the last"
+    assert (
+        first.description
+        == f"set return_sequences=True on {snake(rnn)}, so it passes on every step's output, not only the last"
+    )
     fixed = spec.apply_fix(first)
     assert fixed.analysis.ok and dict(fixed.layers[0].settings)["return_sequences"] is True
     assert issue.fixes[-1].description.startswith("remove ")
@@ -518,12 +633,15 @@ def test_a_layer_reading_a_sequence_after_a_recurrent_layers_last_step_first_off
 
 def snake(kind: str) -> str:
     from netbuilder.engine.layer import snake_case
+
     return snake_case(kind)
 
 
 def test_return_sequences_is_offered_only_for_a_recurrent_layers_last_step():
     """A Dense's 2-axis output before a GlobalMaxPooling1D has no recurrent layer to change; a Flatten between the
     recurrent layer and the reader changes the shape, so neither offers it."""
-    for spec in (spec_of((10, 3), ("Flatten", {}), ("Dense", {"units": 4}), ("GlobalMaxPooling1D", {})),
-                 spec_of((10, 3), ("GRU", {"units": 4, "return_sequences": True}), ("Flatten", {}), ("GlobalMaxPooling1D", {}))):
+    for spec in (
+        spec_of((10, 3), ("Flatten", {}), ("Dense", {"units": 4}), ("GlobalMaxPooling1D", {})),
+        spec_of((10, 3), ("GRU", {"units": 4, "return_sequences": True}), ("Flatten", {}), ("GlobalMaxPooling1D", {})),
+    ):
         assert not any("return_sequences" in f.description for f in spec.analysis.issue.fixes)

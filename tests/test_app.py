@@ -61,8 +61,11 @@ def shown(markdown: str) -> str:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join(shown(str(e.value)) for kind in ("markdown", "caption", "error", "warning", "info", "success")
-                     for e in getattr(at, kind))
+    return "\n".join(
+        shown(str(e.value))
+        for kind in ("markdown", "caption", "error", "warning", "info", "success")
+        for e in getattr(at, kind)
+    )
 
 
 def select(at: AppTest, layer) -> AppTest:
@@ -78,8 +81,11 @@ def layer_id(at: AppTest, index: int) -> int:
 def number_grids(root) -> list[np.ndarray]:
     """The numbers of each number table under `root` (ui.widgets.number_table) in order, flat, read exactly from
     each cell's title (where a person hovers to see every digit)."""
-    return [np.array(re.findall(r' title="([^"]*)"', e.value), dtype=np.float32)
-            for e in root.get("html") if 'class="nb-grid"' in e.value]
+    return [
+        np.array(re.findall(r' title="([^"]*)"', e.value), dtype=np.float32)
+        for e in root.get("html")
+        if 'class="nb-grid"' in e.value
+    ]
 
 
 def grid_texts(root) -> list[list[str]]:
@@ -125,7 +131,12 @@ def test_forward_pass_values_equal_the_engine():
 def test_summary_rows_and_formulas():
     at = open_app()
     summary = at.table[-1].value
-    assert list(summary["Layer (type)"]) == ["dense (Dense)", "activation (Activation)", "flatten (Flatten)", "dense_1 (Dense)"]
+    assert list(summary["Layer (type)"]) == [
+        "dense (Dense)",
+        "activation (Activation)",
+        "flatten (Flatten)",
+        "dense_1 (Dense)",
+    ]
     assert list(summary["Output Shape"]) == ["(None, 3, 16)", "(None, 3, 16)", "(None, 48)", "(None, 4)"]
     assert list(summary["Param #"]) == [48, 0, 0, 196]
     assert list(summary["Formula"]) == ["2×16 + 16 = 48", "", "", "48×4 + 4 = 196"]
@@ -153,7 +164,9 @@ def test_add_layers_after_the_selected_one_at_the_end_and_many_at_once():
 
 
 def test_past_12_layers_the_graph_is_a_window_around_the_selected_layer():
-    at = open_app({"model": share.encode(ModelSpec((8,), tuple(LayerSpec.make(i, "Dense", units=i + 1) for i in range(30)), 0))})
+    at = open_app(
+        {"model": share.encode(ModelSpec((8,), tuple(LayerSpec.make(i, "Dense", units=i + 1) for i in range(30)), 0))}
+    )
     select(at, 28)
     source = dot(at)
     nodes = re.findall(r"^\t(\w+) \[label", source, re.M)
@@ -186,8 +199,14 @@ def test_edit_the_selected_layers_generated_settings():
 
 
 def test_the_settings_panel_heads_with_the_selected_layers_own_shapes():
-    spec = ModelSpec((28, 28, 1), (LayerSpec.make(0, "Conv2D", filters=8, kernel_size=(3, 3)), LayerSpec.make(1, "Dense", (48,), units=4),
-                                   LayerSpec.make(2, "Flatten")))
+    spec = ModelSpec(
+        (28, 28, 1),
+        (
+            LayerSpec.make(0, "Conv2D", filters=8, kernel_size=(3, 3)),
+            LayerSpec.make(1, "Dense", (48,), units=4),
+            LayerSpec.make(2, "Flatten"),
+        ),
+    )
     at = open_app({"model": share.encode(spec)})
     header = next(m for m in at.markdown if m.value.startswith("**conv2d**"))
     assert header.value == "**conv2d** · Conv2D · `(None, 28, 28, 1)` → `(None, 26, 26, 8)`"
@@ -199,16 +218,26 @@ def test_the_settings_panel_heads_with_the_selected_layers_own_shapes():
 
 
 def test_the_forward_page_draws_an_images_channels_as_tiles_in_its_layout():
-    spec = ModelSpec((28, 28, 1), (LayerSpec.make(0, "Conv2D", filters=40, kernel_size=(3, 3)),
-                                   LayerSpec.make(1, "Conv2D", filters=4, kernel_size=(3, 3), data_format="channels_first"),
-                                   LayerSpec.make(2, "Flatten"), LayerSpec.make(3, "Reshape", target_shape=(4, 24, 38))))
+    spec = ModelSpec(
+        (28, 28, 1),
+        (
+            LayerSpec.make(0, "Conv2D", filters=40, kernel_size=(3, 3)),
+            LayerSpec.make(1, "Conv2D", filters=4, kernel_size=(3, 3), data_format="channels_first"),
+            LayerSpec.make(2, "Flatten"),
+            LayerSpec.make(3, "Reshape", target_shape=(4, 24, 38)),
+        ),
+    )
     at = open_app({"model": share.encode(spec, "random:1")})
     captions = [c.value for c in page(at, FORWARD).caption]
     assert "One 28×28 picture per channel (the last axis), channel 0 first, left to right." in captions
-    assert "One 26×26 picture per channel (the last axis), channel 0 first, left to right; 32 of 40 channels." in captions
+    assert (
+        "One 26×26 picture per channel (the last axis), channel 0 first, left to right; 32 of 40 channels." in captions
+    )
     # channels_first: (None, 4, 24, 38) is 4 channels of 24×38; after Flatten and Reshape the layout is channels_last again
     assert "One 24×38 picture per channel (the first axis, channels_first), channel 0 first, left to right." in captions
-    assert "One 4×24 picture per channel (the last axis), channel 0 first, left to right; 32 of 38 channels." in captions
+    assert (
+        "One 4×24 picture per channel (the last axis), channel 0 first, left to right; 32 of 38 channels." in captions
+    )
 
 
 def test_delete_move_duplicate_and_clear():
@@ -260,7 +289,9 @@ def test_a_rejected_edit_explains_next_to_the_editor_and_keeps_the_last_good_mod
 
 
 def test_a_model_that_does_not_fit_is_drawn_red_explained_and_fixable_then_undone():
-    broken = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(1, "Dense", (48,), units=4)), seed=0)
+    broken = ModelSpec(
+        (3, 2), (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(1, "Dense", (48,), units=4)), seed=0
+    )
     at = open_app({"model": share.encode(broken)})
     failing = re.search(r"L1 \[([^\n]*)", dot(at)).group(1)
     assert f'fillcolor="{ERROR_FILL}"' in failing
@@ -278,7 +309,9 @@ def test_a_model_that_does_not_fit_is_drawn_red_explained_and_fixable_then_undon
 
 
 def test_a_broken_model_still_shows_the_output_of_the_layers_before_the_failing_one():
-    broken = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(1, "Dense", (48,), units=4)), seed=0)
+    broken = ModelSpec(
+        (3, 2), (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(1, "Dense", (48,), units=4)), seed=0
+    )
     at = open_app({"model": share.encode(broken, "[[[1, 2], [3, 4], [5, 6]]]")})
     assert "Output of the layers before dense_1** — shape `(1, 3, 16)`" in texts(at)
     tab = page(at, FORWARD)
@@ -288,12 +321,18 @@ def test_a_broken_model_still_shows_the_output_of_the_layers_before_the_failing_
     assert "does not fit" in texts(at) and "expects an input whose last axis has size 48" in texts(at)
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("[[[1, 2], [3, 4], [5, 6]", "a comma (or a closing ]) is missing at line 1, column 25"),
-    ("[[[1, 2, 3], [3, 4, 5], [5, 6, 7]]]", "expected shape (batch, 3, 2) — e.g. (1, 3, 2) — or one sample (3, 2); received (1, 3, 3)."),
-    ("hello", "the input is not a nested list of numbers"),
-    ("[[[1, 2], [3, 4]], [[1, 2]]]", "rows have different lengths"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("[[[1, 2], [3, 4], [5, 6]", "a comma (or a closing ]) is missing at line 1, column 25"),
+        (
+            "[[[1, 2, 3], [3, 4, 5], [5, 6, 7]]]",
+            "expected shape (batch, 3, 2) — e.g. (1, 3, 2) — or one sample (3, 2); received (1, 3, 3).",
+        ),
+        ("hello", "the input is not a nested list of numbers"),
+        ("[[[1, 2], [3, 4]], [[1, 2]]]", "rows have different lengths"),
+    ],
+)
 def test_bad_input_text_gets_a_message_in_words_right_below(text, needle):
     at = open_app()
     select(at, "input")
@@ -362,7 +401,9 @@ def test_input_shape_of_every_rank():
 def test_messages_quoting_what_a_visitor_typed_cannot_inject_markdown_links_or_icons():
     at = open_app()
     select(at, "input")
-    run(at.text_input(key="input_shape_text").set_value("[click](http://x) <b>$x$ :material/home: https://evil.example"))
+    run(
+        at.text_input(key="input_shape_text").set_value("[click](http://x) <b>$x$ :material/home: https://evil.example")
+    )
     (error,) = at.error
     assert "\\[click\\](http" in error.value and "\\<b\\>\\$x\\$" in error.value
     assert "https://evil" not in error.value and ":material/home:" not in error.value  # no auto-link, no icon
@@ -371,10 +412,16 @@ def test_messages_quoting_what_a_visitor_typed_cannot_inject_markdown_links_or_i
 
 def test_paste_a_keras_layer_list_replaces_the_model_in_one_round_trip():
     at = open_app()
-    at.text_area(key="paste_text").input("model.add(Dense(8, activation='relu', kernel_initializer='he_normal', "
-                                         "kernel_regularizer=L2(0.01)))\nmodel.add(Flatten())\nmodel.add(Dense(3, activation='softmax'))")
+    at.text_area(key="paste_text").input(
+        "model.add(Dense(8, activation='relu', kernel_initializer='he_normal', "
+        "kernel_regularizer=L2(0.01)))\nmodel.add(Flatten())\nmodel.add(Dense(3, activation='softmax'))"
+    )
     run(at.button(key="paste_replace").click())
-    assert [(layer.kind, layer.values.get("units")) for layer in model(at).layers] == [("Dense", 8), ("Flatten", None), ("Dense", 3)]
+    assert [(layer.kind, layer.values.get("units")) for layer in model(at).layers] == [
+        ("Dense", 8),
+        ("Flatten", None),
+        ("Dense", 3),
+    ]
     assert model(at).layers[0].values["kernel_initializer"].keras_name == "HeNormal"  # an initializer is a setting
     assert "Left out (netbuilder has no such setting): Dense: kernel_regularizer." in texts(at)
     at.text_area(key="paste_text").input("Dense(__import__('os').getpid())")
@@ -391,17 +438,24 @@ def test_every_message_after_refused_edits_ends_with_a_full_stop():
     at = open_app()
     seen = []
     dense = layer_id(at, 0)
-    for act in (lambda: at.number_input(key=f"units_{dense}").set_value(100_000),
-                lambda: at.number_input(key=f"units_{dense}").set_value(0),
-                lambda: at.number_input(key="seed").set_value(-1),
-                lambda: (at.text_area(key="paste_text").input("Dense(8\n"), at.button(key="paste_replace"))[1].click(),
-                lambda: (at.text_area(key="paste_text").input("Frobnicate(3)"), at.button(key="paste_append"))[1].click(),
-                lambda: (at.text_area(key="import_text").input("{not json"), at.button(key="import"))[1].click(),
-                lambda: at.button(key="import").click()):
+    for act in (
+        lambda: at.number_input(key=f"units_{dense}").set_value(100_000),
+        lambda: at.number_input(key=f"units_{dense}").set_value(0),
+        lambda: at.number_input(key="seed").set_value(-1),
+        lambda: (at.text_area(key="paste_text").input("Dense(8\n"), at.button(key="paste_replace"))[1].click(),
+        lambda: (at.text_area(key="paste_text").input("Frobnicate(3)"), at.button(key="paste_append"))[1].click(),
+        lambda: (at.text_area(key="import_text").input("{not json"), at.button(key="import"))[1].click(),
+        lambda: at.button(key="import").click(),
+    ):
         run(act())
         seen += messages(at)
     select(at, "input")
-    for key, text in (("input_shape_text", "3, x"), ("input_shape_text", "0"), ("input_text", "[[1, 2], [3, 4]"), ("input_text", "[1, 2, 3]")):
+    for key, text in (
+        ("input_shape_text", "3, x"),
+        ("input_shape_text", "0"),
+        ("input_text", "[[1, 2], [3, 4]"),
+        ("input_text", "[1, 2, 3]"),
+    ):
         run(at.text_input(key=key).set_value(text) if key == "input_shape_text" else at.text_area(key=key).input(text))
         seen += messages(at)
     assert len(seen) >= 10 and model(at) == seed_spec()
@@ -409,7 +463,9 @@ def test_every_message_after_refused_edits_ends_with_a_full_stop():
 
 
 def test_a_scalar_input_reads_none_comma_in_the_summary_and_on_the_graph():
-    at = open_app({"model": share.encode(ModelSpec((), (LayerSpec.make(0, "Activation", activation="relu"),), 0), "[1, 2, 3]")})
+    at = open_app(
+        {"model": share.encode(ModelSpec((), (LayerSpec.make(0, "Activation", activation="relu"),), 0), "[1, 2, 3]")}
+    )
     assert edge_labels(dot(at)) == ["(None,)", "(None,)"]
     summary = at.table[-1].value
     assert list(summary["Input Shape"]) == ["(None,)"] and list(summary["Output Shape"]) == ["(None,)"]
@@ -433,8 +489,15 @@ def test_the_forward_page_writes_the_output_numbers_once_and_weights_under_their
 
 
 def test_wide_numbers_wrap_in_a_grid_with_every_index_and_digit():
-    spec = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16, activation="tanh"), LayerSpec.make(1, "Flatten"),
-                              LayerSpec.make(2, "Dense", units=16)), 0)
+    spec = ModelSpec(
+        (3, 2),
+        (
+            LayerSpec.make(0, "Dense", units=16, activation="tanh"),
+            LayerSpec.make(1, "Flatten"),
+            LayerSpec.make(2, "Dense", units=16),
+        ),
+        0,
+    )
     at = open_app({"model": share.encode(spec, "[[[1, 2], [3, 4], [5, 6]]]")})
     expected = built(spec).predict(SEED_X)[0]
     np.testing.assert_array_equal(output_values(at), expected)
@@ -445,7 +508,13 @@ def test_wide_numbers_wrap_in_a_grid_with_every_index_and_digit():
 
 
 def test_a_big_tensor_writes_a_bounded_number_of_numbers():
-    at = open_app({"model": share.encode(ModelSpec((1000, 100), (LayerSpec.make(0, "Activation", activation="relu"),), 0), "zeros")})
+    at = open_app(
+        {
+            "model": share.encode(
+                ModelSpec((1000, 100), (LayerSpec.make(0, "Activation", activation="relu"),), 0), "zeros"
+            )
+        }
+    )
     (values,) = number_grids(at)
     assert values.size <= 512  # widgets.MAX_NUMBERS, whatever the tensor's size
     assert "Showing 8 × 64 of 1,000 × 100 numbers." in texts(at)
@@ -467,7 +536,10 @@ def test_pasted_layers_are_confirmed_beside_the_paste_box():
 def test_quoted_text_keeps_its_colons_and_breaks_only_what_could_become_a_link_or_an_icon():
     from netbuilder.ui.state import plain
 
-    assert plain("expected (None, 3): got 5; ratio 1:2 at 10: 30") == "expected (None, 3): got 5; ratio 1:\u200d2 at 10: 30"
+    assert (
+        plain("expected (None, 3): got 5; ratio 1:2 at 10: 30")
+        == "expected (None, 3): got 5; ratio 1:\u200d2 at 10: 30"
+    )
     assert plain("a & b") == "a \\& b" and plain("x@y.z") == "x@\u200dy.z"
     for hostile in (":material/home:", ":smile:", ":+1:", "javascript:alert(1)", "https://x.y", "mailto:a", "www.x.y"):
         assert ":" + "\u200d" in plain(hostile) or "\u200d." in plain(hostile), hostile
@@ -491,9 +563,14 @@ def test_the_compare_page_shows_the_sample_the_visitor_picks():
 DISPLAY_ALLOWANCE = 16 * 2**20  # bytes the Forward page may add to its run for drawing, whatever the tensors' size
 
 
-@pytest.mark.parametrize("layers", [(LayerSpec.make(0, "RepeatVector", n=23),),
-                                    tuple(LayerSpec.make(i, "Activation", activation="relu") for i in range(40))],
-                         ids=["one 92 MB tensor", "40 tensors of 4 MB"])
+@pytest.mark.parametrize(
+    "layers",
+    [
+        (LayerSpec.make(0, "RepeatVector", n=23),),
+        tuple(LayerSpec.make(i, "Activation", activation="relu") for i in range(40)),
+    ],
+    ids=["one 92 MB tensor", "40 tensors of 4 MB"],
+)
 def test_the_forward_page_draws_big_tensors_within_the_run_budget_and_a_small_display_allowance(layers):
     import tracemalloc
 

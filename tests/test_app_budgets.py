@@ -52,8 +52,14 @@ def test_a_190_character_link_asking_for_6_gb_of_weights_is_refused_before_anyth
 
 def test_a_23_kb_keras_json_of_200_wide_dense_layers_is_refused_before_anything_is_built():
     layers = [{"class_name": "InputLayer", "config": {"batch_shape": [None, 65536]}}]
-    layers += [{"class_name": "Dense", "config": {"name": f"d{i}", "units": 65536}, "build_config": {"input_shape": [None, 65536]}}
-               for i in range(200)]
+    layers += [
+        {
+            "class_name": "Dense",
+            "config": {"name": f"d{i}", "units": 65536},
+            "build_config": {"input_shape": [None, 65536]},
+        }
+        for i in range(200)
+    ]
     text = json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": layers}})
     at = open_app()
     at.text_area(key="import_text").input(text)
@@ -81,7 +87,9 @@ def test_a_link_of_recurrent_layers_over_a_million_steps_is_refused_with_how_to_
     """Issue 9's audit: 2 × GRU(1, return_sequences=True) on a million steps counted 1.5 G of work and held the
     server's heavy slot for 40 s (another visitor's model waited as long); 50 of them, about 15 minutes."""
     for layers in (2, 50):
-        token = v1_link([{"id": i, "kind": "GRU", "units": 1, "return_sequences": True} for i in range(layers)], (1_000_000, 1))
+        token = v1_link(
+            [{"id": i, "kind": "GRU", "units": 1, "return_sequences": True} for i in range(layers)], (1_000_000, 1)
+        )
         at = open_app({"model": token})
         assert model(at) == seed_spec()
         text = texts(at)
@@ -208,7 +216,9 @@ def test_a_heavy_run_waits_for_the_slot_saying_so_and_holds_it_for_one_run():
     holder.start()
     holding.wait(5)
     said, results = [], []
-    waiter = threading.Thread(target=lambda: results.append(runs.output(spec, x, waiting=lambda: said.append("waiting"))))
+    waiter = threading.Thread(
+        target=lambda: results.append(runs.output(spec, x, waiting=lambda: said.append("waiting")))
+    )
     waiter.start()
     waiter.join(0.5)
     assert said == ["waiting"] and waiter.is_alive() and not results  # waits, and said so
@@ -249,8 +259,15 @@ def test_the_build_pages_output_can_be_stopped_between_layers():
 
 
 def _keras_json(layers) -> str:
-    return json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": [
-        {"class_name": "InputLayer", "config": {"batch_shape": [None, 8]}}, *layers]}})
+    return json.dumps(
+        {
+            "class_name": "Sequential",
+            "config": {
+                "name": "s",
+                "layers": [{"class_name": "InputLayer", "config": {"batch_shape": [None, 8]}}, *layers],
+            },
+        }
+    )
 
 
 def test_a_paste_with_3000_digit_noise_shapes_is_refused_with_the_model_kept():
@@ -265,9 +282,16 @@ def test_a_paste_with_3000_digit_noise_shapes_is_refused_with_the_model_kept():
 
 def test_a_model_too_large_for_any_link_keeps_the_page_and_undo_working():
     rng = np.random.default_rng(0)
-    layers = tuple(LayerSpec.make(i, "Dropout", rate=float(rng.uniform(0.01, 0.99)), seed=int(rng.integers(2**32)),
-                                  noise_shape=(None, *map(int, rng.integers(1, 6 * 10**7, 4))))
-                   for i in range(200))
+    layers = tuple(
+        LayerSpec.make(
+            i,
+            "Dropout",
+            rate=float(rng.uniform(0.01, 0.99)),
+            seed=int(rng.integers(2**32)),
+            noise_shape=(None, *map(int, rng.integers(1, 6 * 10**7, 4))),
+        )
+        for i in range(200)
+    )
     huge = ModelSpec((8, 8, 8, 8), layers, 0)
     at = open_app()
     at.session_state.history.push(huge)
@@ -276,7 +300,9 @@ def test_a_model_too_large_for_any_link_keeps_the_page_and_undo_working():
     assert model(at) == huge and "model" not in at.query_params  # no link in the address bar rather than a broken page
     assert any("cannot be shared as a link" in shown(w.value) for w in at.warning)
     run(at.button(key="undo").click())
-    assert model(at) == seed_spec() and at.query_params["model"] == share.encode(seed_spec(), at.session_state.input_data)
+    assert model(at) == seed_spec() and at.query_params["model"] == share.encode(
+        seed_spec(), at.session_state.input_data
+    )
 
 
 # --- issue 17: recursion over visitor input, and the callbacks' boundary ---------------------------------------------
@@ -304,6 +330,7 @@ def test_keras_json_with_a_setting_nested_500_deep_is_refused_with_the_model_kep
 def test_an_exception_in_any_callback_becomes_a_message_where_the_visitor_acted(monkeypatch):
     """Callbacks run before the page is drawn, outside the page's guards: an unexpected exception there reached
     Streamlit's error box. Each is now said in words where the visitor acted, and the model is kept."""
+
     def deep(text):
         raise RecursionError("maximum recursion depth exceeded")
 
@@ -312,8 +339,10 @@ def test_an_exception_in_any_callback_becomes_a_message_where_the_visitor_acted(
     at.text_area(key="paste_text").input("Dense(4)")
     run(at.button(key="paste_append").click())  # run() insists no exception box is shown
     assert model(at) == seed_spec()
-    assert any(shown(e.value) == "That did not work: what was given is nested too deeply. The model was kept as it was."
-               for e in at.error)
+    assert any(
+        shown(e.value) == "That did not work: what was given is nested too deeply. The model was kept as it was."
+        for e in at.error
+    )
 
 
 def test_a_share_link_that_fails_unexpectedly_opens_the_default_model_with_a_message(monkeypatch):
@@ -323,5 +352,7 @@ def test_a_share_link_that_fails_unexpectedly_opens_the_default_model_with_a_mes
     monkeypatch.setattr("netbuilder.ui.state.share.decode", broken)
     at = open_app({"model": share.encode(seed_spec().with_seed(3))})
     assert model(at) == seed_spec()
-    assert any("The shared link could not be opened (it needs more memory than this server can give)" in shown(w.value)
-               for w in at.warning)
+    assert any(
+        "The shared link could not be opened (it needs more memory than this server can give)" in shown(w.value)
+        for w in at.warning
+    )

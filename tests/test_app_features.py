@@ -20,8 +20,25 @@ from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 from netbuilder.views import export, graph
 from netbuilder.views.graph import ERROR_FILL
 from conftest import ROOT
-from test_app import (BUILD, COMPARE, EXPLAIN, EXPORT, FORWARD, SEED_EDGES, dot, edge_labels, layer_id, model, open_app,
-                      number_grids, page, run, select, shown, texts)
+from test_app import (
+    BUILD,
+    COMPARE,
+    EXPLAIN,
+    EXPORT,
+    FORWARD,
+    SEED_EDGES,
+    dot,
+    edge_labels,
+    layer_id,
+    model,
+    open_app,
+    number_grids,
+    page,
+    run,
+    select,
+    shown,
+    texts,
+)
 
 SEED_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"
 
@@ -29,7 +46,9 @@ SEED_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"
 def analysis_edges(spec: ModelSpec) -> list[str]:
     """The shapes the graph's edges must carry: the input, then each layer's output up to a failing layer."""
     analysis = spec.analysis
-    return [format_shape(analysis.input_shape)] + [format_shape(r.output_shape) for r in analysis.layers if r.output_shape]
+    return [format_shape(analysis.input_shape)] + [
+        format_shape(r.output_shape) for r in analysis.layers if r.output_shape
+    ]
 
 
 def input_text(at) -> str:
@@ -97,7 +116,10 @@ def test_compare_tab_for_the_seed_model():
     rows = check_compare_tab(at)
     assert [r.name for r in rows] == ["current", "without Flatten", "Flatten first"]
     text = "\n".join(m.value for m in tab.markdown)
-    assert "Without Flatten, Dense(4) acts on each of the 3 rows separately: output (None, 3, 4) instead of (None, 4)" in text
+    assert (
+        "Without Flatten, Dense(4) acts on each of the 3 rows separately: output (None, 3, 4) instead of (None, 4)"
+        in text
+    )
     assert "With Flatten first, Dense(16) sees all 6 values of each sample at once" in text
     assert [c.value for c in tab.caption][1] == "(None, 3, 2) → (None, 3, 16) → (None, 3, 16) → (None, 3, 4)"
 
@@ -212,7 +234,9 @@ def test_add_positions_reach_past_a_failing_layer():
 
 # --- Undo / redo ------------------------------------------------------------------------------
 def test_sixty_edits_undo_fifty_redo_and_a_new_edit_clears_redo():
-    small = ModelSpec((2,), (LayerSpec.make(0, "Dense", units=3), LayerSpec.make(1, "Dense", units=2)))  # ~4× faster reruns
+    small = ModelSpec(
+        (2,), (LayerSpec.make(0, "Dense", units=3), LayerSpec.make(1, "Dense", units=2))
+    )  # ~4× faster reruns
     at = open_app({"model": share.encode(small)})
     assert model(at) == small
     assert at.button(key="undo").disabled and at.button(key="redo").disabled
@@ -398,25 +422,44 @@ def _import(at, text: str):
 def test_import_a_real_keras_model_json():
     import keras
 
-    km = keras.Sequential([
-        keras.Input(shape=(3, 2)),
-        keras.layers.Dense(8, activation="relu"),
-        keras.layers.Flatten(data_format="channels_first"),
-        keras.layers.Dense(5, activation="softmax", use_bias=False),
-        keras.layers.Activation("tanh"),
-        keras.layers.Dense(3, activation="swish"),
-    ])
+    km = keras.Sequential(
+        [
+            keras.Input(shape=(3, 2)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Flatten(data_format="channels_first"),
+            keras.layers.Dense(5, activation="softmax", use_bias=False),
+            keras.layers.Activation("tanh"),
+            keras.layers.Dense(3, activation="swish"),
+        ]
+    )
     at = open_app()
     run(at.number_input(key="seed").set_value(11))
     at = _import(at, km.to_json())
     spec = model(at)
     assert spec.seed == 11
     assert spec.input_shape == (3, 2)
-    settings = [(layer.kind, layer.units, layer.activation, layer.use_bias) if layer.kind == "Dense" else
-                (layer.kind, layer.data_format) if layer.kind == "Flatten" else (layer.kind, layer.activation) for layer in spec.layers]
-    assert [layer.built_for for layer in spec.layers] == [(3, 2), None, (24,), None, (5,)]  # build_configs of layers with weights
-    assert settings == [("Dense", 8, "relu", True), ("Flatten", "channels_first"), ("Dense", 5, "softmax", False),
-                        ("Activation", "tanh"), ("Dense", 3, "silu", True)]
+    settings = [
+        (layer.kind, layer.units, layer.activation, layer.use_bias)
+        if layer.kind == "Dense"
+        else (layer.kind, layer.data_format)
+        if layer.kind == "Flatten"
+        else (layer.kind, layer.activation)
+        for layer in spec.layers
+    ]
+    assert [layer.built_for for layer in spec.layers] == [
+        (3, 2),
+        None,
+        (24,),
+        None,
+        (5,),
+    ]  # build_configs of layers with weights
+    assert settings == [
+        ("Dense", 8, "relu", True),
+        ("Flatten", "channels_first"),
+        ("Dense", 5, "softmax", False),
+        ("Activation", "tanh"),
+        ("Dense", 3, "silu", True),
+    ]
     keras_shapes = [format_shape(layer.output.shape) for layer in km.layers]
     assert [format_shape(r.output_shape) for r in spec.analysis.layers] == keras_shapes
     assert edge_labels(dot(at)) == ["(None, 3, 2)", *keras_shapes]
@@ -434,13 +477,15 @@ def test_import_a_real_keras_model_json():
 def test_import_names_unsupported_layers_and_keeps_the_model():
     import keras
 
-    km = keras.Sequential([
-        keras.Input(shape=(4, 4, 4, 1)),
-        keras.layers.Conv3D(2, 3),
-        keras.layers.GaussianNoise(0.5),
-        keras.layers.Flatten(),
-        keras.layers.Dense(4),
-    ])
+    km = keras.Sequential(
+        [
+            keras.Input(shape=(4, 4, 4, 1)),
+            keras.layers.Conv3D(2, 3),
+            keras.layers.GaussianNoise(0.5),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4),
+        ]
+    )
     at = _import(open_app(), km.to_json())
     assert model(at) == seed_spec()
     (error,) = [shown(e.value) for e in at.error]
@@ -448,17 +493,20 @@ def test_import_names_unsupported_layers_and_keeps_the_model():
     assert "The model was kept as it was" in error
 
 
-@pytest.mark.parametrize("text", [
-    "{not json",
-    "[]",
-    '{"class_name": "Functional", "config": {}}',
-    '{"class_name": "Sequential", "config": {"layers": "no"}}',
-    '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"units": 4}}]}}',
-    '{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 3]}},'
-    ' {"class_name": "Dense", "config": {"units": 1000000}}]}}',
-    "[" * 100_000,
-    "\x00\x01",  # (a lone surrogate cannot even reach the app: AppTest's protobuf refuses it)
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        "[]",
+        '{"class_name": "Functional", "config": {}}',
+        '{"class_name": "Sequential", "config": {"layers": "no"}}',
+        '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"units": 4}}]}}',
+        '{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 3]}},'
+        ' {"class_name": "Dense", "config": {"units": 1000000}}]}}',
+        "[" * 100_000,
+        "\x00\x01",  # (a lone surrogate cannot even reach the app: AppTest's protobuf refuses it)
+    ],
+)
 def test_garbage_import_shows_an_error_and_keeps_the_model(text):
     at = _import(open_app(), text)
     assert model(at) == seed_spec()
@@ -550,7 +598,11 @@ def test_input_shape_change_refills_the_input_and_says_so():
 
 
 def test_a_link_made_before_layer_kinds_declared_their_settings_opens_the_same_model():
-    case = next(c for c in json.load(open(ROOT / "tests" / "data" / "links_v1.json"))["links"] if "output_for_random_1_batch_2" in c)
+    case = next(
+        c
+        for c in json.load(open(ROOT / "tests" / "data" / "links_v1.json"))["links"]
+        if "output_for_random_1_batch_2" in c
+    )
     at = open_app({"model": case["token"]})
     assert not at.warning
     assert edge_labels(dot(at))[-1] == format_shape(tuple(case["output_shape"]))

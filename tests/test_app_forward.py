@@ -19,9 +19,16 @@ from netbuilder.views import heatmap
 from test_app import BUILD, FORWARD, model, number_grids, open_app, output_values, page, run, select, shown, texts
 
 DIGITS_TITLE = "Handwritten digits 8×8"
-CONVNET = ModelSpec((8, 8, 1), (LayerSpec.make(0, "Conv2D", filters=8, kernel_size=(3, 3), activation="relu"),
-                                LayerSpec.make(1, "MaxPooling2D", pool_size=(2, 2)), LayerSpec.make(2, "Flatten"),
-                                LayerSpec.make(3, "Dense", units=10, activation="softmax")), 0)
+CONVNET = ModelSpec(
+    (8, 8, 1),
+    (
+        LayerSpec.make(0, "Conv2D", filters=8, kernel_size=(3, 3), activation="relu"),
+        LayerSpec.make(1, "MaxPooling2D", pool_size=(2, 2)),
+        LayerSpec.make(2, "Flatten"),
+        LayerSpec.make(3, "Dense", units=10, activation="softmax"),
+    ),
+    0,
+)
 
 
 def digits_csv() -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +80,9 @@ def drawn_as(sample: np.ndarray, scale: float, channels_first: bool = False) -> 
 def test_a_digit_chosen_on_the_forward_page_is_the_input_and_the_output_is_the_engines_on_that_digit():
     at = open_app({"model": share.encode(CONVNET, "zeros")})
     page(at, FORWARD)
-    assert at.selectbox(key="input_dataset").options == [DIGITS_TITLE] and at.selectbox(key="input_dataset").value is None
+    assert (
+        at.selectbox(key="input_dataset").options == [DIGITS_TITLE] and at.selectbox(key="input_dataset").value is None
+    )
     run(at.selectbox(key="input_dataset").set_value("digits"))
     outputs = []
     for k in (7, 8):
@@ -101,7 +110,9 @@ def test_a_batch_of_digits_labels_the_sample_shown():
     run(at.number_input(key="dataset_count").set_value(3))
     np.testing.assert_array_equal(input_array(at), DIGITS[10:13])
     tab = page(at, FORWARD)
-    assert f"samples 10 to 12 of {DIGITS_TITLE}: digit {LABELS[10]}, digit {LABELS[11]}, digit {LABELS[12]}." in texts(tab)
+    assert f"samples 10 to 12 of {DIGITS_TITLE}: digit {LABELS[10]}, digit {LABELS[11]}, digit {LABELS[12]}." in texts(
+        tab
+    )
     run(tab.number_input(key="forward_sample").set_value(2))
     tab = page(at, FORWARD)
     np.testing.assert_array_equal(number_grids(tab)[0], built(CONVNET).predict(DIGITS[10:13])[2])
@@ -109,17 +120,29 @@ def test_a_batch_of_digits_labels_the_sample_shown():
     # the widgets show what the input holds, also after another page (Streamlit forgets widgets it did not draw)
     page(at, BUILD)
     page(at, FORWARD)
-    assert (at.selectbox(key="input_dataset").value, at.number_input(key="dataset_start").value,
-            at.number_input(key="dataset_count").value) == ("digits", 10, 3)
+    assert (
+        at.selectbox(key="input_dataset").value,
+        at.number_input(key="dataset_start").value,
+        at.number_input(key="dataset_count").value,
+    ) == ("digits", 10, 3)
 
 
 TOYS = ["XOR", "Circles", "Moons", "Two spirals"]
 
 
-@pytest.mark.parametrize("shape, offered", [
-    ((8, 8, 1), [DIGITS_TITLE]), ((1, 8, 8), [DIGITS_TITLE]), ((8, 8), [DIGITS_TITLE]), ((64,), [DIGITS_TITLE]),
-    ((2,), TOYS), ((1, 2), TOYS), ((1,), ["Noisy sine (regression)"]), ((), ["Noisy sine (regression)"]),
-])
+@pytest.mark.parametrize(
+    "shape, offered",
+    [
+        ((8, 8, 1), [DIGITS_TITLE]),
+        ((1, 8, 8), [DIGITS_TITLE]),
+        ((8, 8), [DIGITS_TITLE]),
+        ((64,), [DIGITS_TITLE]),
+        ((2,), TOYS),
+        ((1, 2), TOYS),
+        ((1,), ["Noisy sine (regression)"]),
+        ((), ["Noisy sine (regression)"]),
+    ],
+)
 def test_the_data_set_list_offers_only_data_that_fits_the_input_shape(shape, offered):
     at = open_app({"model": share.encode(relu_model(shape), "zeros")})
     tab = page(at, FORWARD)
@@ -153,8 +176,10 @@ def test_one_click_gives_the_model_the_digits_shape_and_a_digit_and_undo_takes_i
     assert spec.input_shape == (8, 8, 1) and spec.layers == seed_spec().layers  # the layers as they were
     np.testing.assert_array_equal(input_array(at), DIGITS[:1])
     tab = page(at, FORWARD)
-    assert (f"The input shape is now (8, 8, 1) and the input holds digit {LABELS[0]}, sample 0 of {DIGITS_TITLE}. "
-            "Undo brings the model back.") in [shown(s.value) for s in tab.success]
+    assert (
+        f"The input shape is now (8, 8, 1) and the input holds digit {LABELS[0]}, sample 0 of {DIGITS_TITLE}. "
+        "Undo brings the model back."
+    ) in [shown(s.value) for s in tab.success]
     np.testing.assert_array_equal(number_grids(tab)[0], built(spec).predict(DIGITS[:1])[0].ravel()[:64])
     assert at.selectbox(key="input_dataset").value == "digits"
     run(at.button(key="undo").click())
@@ -171,7 +196,8 @@ def test_the_build_pages_digit_button_steps_through_the_digits():
         np.testing.assert_array_equal(input_array(at), DIGITS[k : k + 1])
         np.testing.assert_array_equal(output_values(at), built(spec).predict(DIGITS[k : k + 1])[0])
         assert [shown(i.value) for i in at.info][0].startswith(
-            f"The input holds digit {LABELS[k]}, sample {k} of {DIGITS_TITLE}. Click again for the next one")
+            f"The input holds digit {LABELS[k]}, sample {k} of {DIGITS_TITLE}. Click again for the next one"
+        )
     assert at.button(key="fill_dataset").label == "digit"
     at = open_app({"model": share.encode(relu_model((2,)), "zeros")})  # after a data set chosen on the Forward page,
     page(at, FORWARD)  # the button goes on with it
@@ -263,11 +289,15 @@ def test_build_shows_a_channels_first_output_one_picture_per_channel_also_before
         out = built(ModelSpec((1, 8, 8), (conv,), 0)).predict(DIGITS[:1].reshape(1, 1, 8, 8))[0]  # (4, 6, 6)
         assert pictures[-1].shape == drawn_as(out, 1.0, channels_first=True).shape
         np.testing.assert_array_equal(pictures[-1], drawn_as(out, float(np.abs(out).max()), channels_first=True))
-        assert "One 6×6 picture per channel (the first axis, channels_first), channel 0 first, left to right." in texts(at)
+        assert "One 6×6 picture per channel (the first axis, channels_first), channel 0 first, left to right." in texts(
+            at
+        )
         assert ("Output of the layers before dense" in texts(at)) == (len(layers) == 2)
 
 
 def test_build_writes_other_outputs_as_numbers(pictures):
     at = open_app()
     assert not pictures and "Numbers of sample 0" not in [e.label for e in at.expander]
-    np.testing.assert_array_equal(output_values(at), built(seed_spec()).predict(np.array([[[1, 2], [3, 4], [5, 6]]], np.float32))[0])
+    np.testing.assert_array_equal(
+        output_values(at), built(seed_spec()).predict(np.array([[[1, 2], [3, 4], [5, 6]]], np.float32))[0]
+    )

@@ -35,19 +35,62 @@ NUMBERS = [0, -5, 10**6, 65_537, 10**15, -(10**15), 1, 2, 3, 5, 8, 16, 33, 65_53
 FLOATS = [-1.0, 0.0, 0.001, 0.5, 0.99, 1.0, 2.5, 1e30]
 TEXTS = ["3", "3, 3", "2, 2", "(1, 2)", "-1", "-1, 8", "1; 1", "0", "x", "", "99999", "1,2,3,4,5,6", "💥", "[[3]]"]
 SEEDS = [-1, 1_000_000, 10**15, 0, 1, 42, 999_999]
-SHAPES = ["", "5", "3, 2", "(3, 2)", "2, 3, 4", "1, 2, 3, 4", "(6,)", "4x2", "48", "8, 8, 1", "10, 4",  # valid
-          "3, x", "0", "-1", "1, 2, 3, 4, 5", "99999999", "1e3", "2,,3", "💥", "[[3]]", "1000, 1001", " " * 200]
+SHAPES = [
+    "",
+    "5",
+    "3, 2",
+    "(3, 2)",
+    "2, 3, 4",
+    "1, 2, 3, 4",
+    "(6,)",
+    "4x2",
+    "48",
+    "8, 8, 1",
+    "10, 4",  # valid
+    "3, x",
+    "0",
+    "-1",
+    "1, 2, 3, 4, 5",
+    "99999999",
+    "1e3",
+    "2,,3",
+    "💥",
+    "[[3]]",
+    "1000, 1001",
+    " " * 200,
+]
 INPUTS = [
-    SEED_INPUT, "[1, 2, 3]", "[[1, 2], [3, 4], [5, 6]]", "[[NaN, inf], [-Infinity, 1e38], [0, -0]]", "[[1 2] [3 4]]",
-    "", "   ", "hello", "[[[1, 2], [3, 4], [5, 6]", "[" * 5000, "[1e400]", "[true]", '["1"]', "{}",
-    "日本語のテキスト", "\x00\x01\x02", "[[1, 2], [3]]", "1" * 10_000,
+    SEED_INPUT,
+    "[1, 2, 3]",
+    "[[1, 2], [3, 4], [5, 6]]",
+    "[[NaN, inf], [-Infinity, 1e38], [0, -0]]",
+    "[[1 2] [3 4]]",
+    "",
+    "   ",
+    "hello",
+    "[[[1, 2], [3, 4], [5, 6]",
+    "[" * 5000,
+    "[1e400]",
+    "[true]",
+    '["1"]',
+    "{}",
+    "日本語のテキスト",
+    "\x00\x01\x02",
+    "[[1, 2], [3]]",
+    "1" * 10_000,
     "".join(chr(0x10000 + 7919 * i % 0xFFFFF) for i in range(2000)),  # too long for a share link when escaped
 ]
 KERAS_JSONS = [export.keras_json(built(p.spec)) for p in presets.PRESETS.values() if p.spec.analysis.ok]
 IMPORTS = [
-    "", "{not json", "[]", "null", '{"class_name": "Sequential"}', '{"class_name": "Sequential", "config": {"layers": []}}',
+    "",
+    "{not json",
+    "[]",
+    "null",
+    '{"class_name": "Sequential"}',
+    '{"class_name": "Sequential", "config": {"layers": []}}',
     '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Conv3D", "config": {"name": "c"}}]}}',
-    "[" * 50_000, "💥" * 1000,
+    "[" * 50_000,
+    "💥" * 1000,
 ]
 
 
@@ -91,7 +134,13 @@ def act_add(at, m, rng):
     at.selectbox(key="add_where").set_value(where)
     selection = at.session_state["selection"]
     ids = [layer.id for layer in m.spec.layers]
-    index = None if where == "at the end" else 0 if selection == "input" else (ids.index(selection) + 1 if selection in ids else None)
+    index = (
+        None
+        if where == "at the end"
+        else 0
+        if selection == "input"
+        else (ids.index(selection) + 1 if selection in ids else None)
+    )
     m.commit(lambda s: s.add(kind, index, count=count))
     return at.button(key="add").click()
 
@@ -139,8 +188,12 @@ def act_layer_button(at, m, rng):
     choices = ["delete", "duplicate"] + ["up"] * (i > 0) + ["down"] * (i < len(layers) - 1)
     what = rng.choice(choices)
     count = rng.choice([1, 2])
-    change = {"delete": lambda s: s.remove(lid), "duplicate": lambda s: s.duplicate(lid, count),
-              "up": lambda s: s.move(lid, -1), "down": lambda s: s.move(lid, 1)}[what]
+    change = {
+        "delete": lambda s: s.remove(lid),
+        "duplicate": lambda s: s.duplicate(lid, count),
+        "up": lambda s: s.move(lid, -1),
+        "down": lambda s: s.move(lid, 1),
+    }[what]
     if what == "duplicate":
         at.number_input(key="duplicate_count").set_value(count)
     m.commit(change)
@@ -204,8 +257,17 @@ def act_input_text(at, m, rng):
 
 
 def act_paste(at, m, rng):
-    text = rng.choice(["Dense(8, activation='relu')\nFlatten()", "Conv1D(4, 3)\nGlobalMaxPooling1D()", "Dropout(0.5)",
-                       "LSTM(4)", "Dense(os.system('x'))", "not python(", "Reshape((-1,))"])
+    text = rng.choice(
+        [
+            "Dense(8, activation='relu')\nFlatten()",
+            "Conv1D(4, 3)\nGlobalMaxPooling1D()",
+            "Dropout(0.5)",
+            "LSTM(4)",
+            "Dense(os.system('x'))",
+            "not python(",
+            "Reshape((-1,))",
+        ]
+    )
     mode = rng.choice(["replace", "append"])
     from netbuilder.studio.layer_list import parse_layers
 
@@ -214,6 +276,7 @@ def act_paste(at, m, rng):
     except NetbuilderError:
         pasted = None
     if pasted is not None:
+
         def change(s):
             layers = pasted.layers if mode == "replace" else (*s.layers, *pasted.layers)
             if pasted.input_shape is not None and mode == "replace":
@@ -254,8 +317,24 @@ def act_fix(at, m, rng):
     return buttons[k].click()
 
 
-ACTIONS = [act_add, act_setting, act_setting, act_setting, act_layer_button, act_clear, act_undo_redo, act_undo_redo,
-           act_input_shape, act_seed, act_random_seed, act_input_text, act_paste, act_import, act_preset, act_fix]
+ACTIONS = [
+    act_add,
+    act_setting,
+    act_setting,
+    act_setting,
+    act_layer_button,
+    act_clear,
+    act_undo_redo,
+    act_undo_redo,
+    act_input_shape,
+    act_seed,
+    act_random_seed,
+    act_input_text,
+    act_paste,
+    act_import,
+    act_preset,
+    act_fix,
+]
 
 
 def check(at, m: Mirror, where: str):

@@ -44,7 +44,10 @@ def train_to_the_end(at):
 def test_train_the_xor_preset_to_95_percent_and_undo_it():
     at = on_train_page("train-xor")
     untrained = model(at)
-    assert at.selectbox(key="train_loss").value == "binary_crossentropy" and at.number_input(key="train_epochs").value == 60
+    assert (
+        at.selectbox(key="train_loss").value == "binary_crossentropy"
+        and at.number_input(key="train_epochs").value == 60
+    )
     at = train_to_the_end(at)
     history = at.session_state["training"].run.history.history
     assert history["accuracy"][-1] >= 0.95
@@ -68,8 +71,10 @@ def test_stop_mid_run_keeps_what_was_learned():
     training = at.session_state["training"]
     assert training.stopped and 0 < training.run.epoch < 300
     # the epoch being trained when Stop came, counted from 1 as the progress line counts it, and the epochs complete
-    assert (f"Training stopped during epoch {training.run.epoch + 1} of 300, after {training.run.epoch} complete epoch(s)"
-            in texts(at))
+    assert (
+        f"Training stopped during epoch {training.run.epoch + 1} of 300, after {training.run.epoch} complete epoch(s)"
+        in texts(at)
+    )
     assert model(at).trained
     np.testing.assert_array_equal(built(model(at)).get_weights()[0], training.model.get_weights()[0])
 
@@ -98,7 +103,10 @@ def test_editing_the_model_after_training_starts_from_the_seed_again():
 def test_data_that_does_not_fit_the_model_and_runs_over_budget_are_refused_clearly():
     at = open_app()
     page(at, TRAIN)  # the seed model takes (3, 2) samples; XOR has 2 features
-    assert "The data does not fit the model: the data's samples have shape (2,), but the model's input is (3, 2)." in texts(at)
+    assert (
+        "The data does not fit the model: the data's samples have shape (2,), but the model's input is (3, 2)."
+        in texts(at)
+    )
     assert at.button(key="train_start").disabled
     at = load(open_app(), "train-digits")
     select(at, 1)
@@ -137,14 +145,19 @@ def test_from_logits_for_the_cross_entropies_and_delta_for_huber_with_keras_defa
     assert not shows(at, "checkbox", "train_from_logits") and at.number_input(key="train_delta").value == 1.0
     run(at.number_input(key="train_delta").set_value(0.25))
     run(at.button(key="train_start").click())
-    assert at.session_state["training"].model.loss == Loss("huber", delta=0.25)  # from_logits set before is not passed on
+    assert at.session_state["training"].model.loss == Loss(
+        "huber", delta=0.25
+    )  # from_logits set before is not passed on
     run(at.selectbox(key="train_loss").set_value("mean_squared_error"))
     assert not shows(at, "checkbox", "train_from_logits") and not shows(at, "number_input", "train_delta")
 
 
 def _run_of(input_size: int, units: int) -> TrainingRun:
-    spec = ModelSpec((input_size,), (LayerSpec.make(0, "Dense", units=units, activation="tanh"), LayerSpec.make(1, "Dense", units=1)),
-                     seed=3).validate()
+    spec = ModelSpec(
+        (input_size,),
+        (LayerSpec.make(0, "Dense", units=units, activation="tanh"), LayerSpec.make(1, "Dense", units=1)),
+        seed=3,
+    ).validate()
     x = np.random.default_rng(0).normal(size=(16, input_size)).astype(np.float32)
     return TrainingRun.start(spec, Settings("mean_squared_error", "sgd", 0.01, batch_size=8), x, np.tanh(x[:, :1]))
 
@@ -233,11 +246,16 @@ def test_the_train_page_says_when_a_large_run_waits_for_another_visitors():
     page(at, TRAIN)
     with another_visitor_holds_the_slot(seconds=1.0):  # the other run ends a second later
         run(at.button(key="train_start").click())
-    assert "Waiting for another visitor's large run to finish" in texts(at) and at.session_state["training"].run.batch + at.session_state["training"].run.epoch > 0
+    assert (
+        "Waiting for another visitor's large run to finish" in texts(at)
+        and at.session_state["training"].run.batch + at.session_state["training"].run.epoch > 0
+    )
 
 
 def test_a_recurrent_layers_own_dropout_is_kept_for_inference_and_refused_training_by_name():
-    spec = ModelSpec((4, 2), (LayerSpec.make(0, "GRU", units=3, recurrent_dropout=0.25), LayerSpec.make(1, "Dense", units=1)))
+    spec = ModelSpec(
+        (4, 2), (LayerSpec.make(0, "GRU", units=3, recurrent_dropout=0.25), LayerSpec.make(1, "Dense", units=1))
+    )
     at = open_app({"model": share.encode(spec)})
     assert model(at) == spec
     page(at, TRAIN)
@@ -246,15 +264,20 @@ def test_a_recurrent_layers_own_dropout_is_kept_for_inference_and_refused_traini
     at.text_area(key="train_y").input("[[0], [1], [1], [0]]")
     run(at)
     run(at.button(key="train_start").click())
-    assert "Could not train: This model cannot be trained in netbuilder: layer 'gru' (GRU) has recurrent_dropout=0.25" in texts(at)
+    assert (
+        "Could not train: This model cannot be trained in netbuilder: layer 'gru' (GRU) has recurrent_dropout=0.25"
+        in texts(at)
+    )
     assert "training" not in at.session_state and not model(at).trained
 
 
 # --- issue 17: the faults a newcomer met on the Train page ------------------------------------------------------------
 def charts(at) -> list[tuple[dict, pd.DataFrame]]:
     """The page's charts: each one's Vega-Lite specification and the data Streamlit sends with it (as Arrow)."""
-    return [(json.loads(chart.proto.spec), convert_arrow_bytes_to_pandas_df(chart.proto.data.data))
-            for chart in at.get("vega_lite_chart")]
+    return [
+        (json.loads(chart.proto.spec), convert_arrow_bytes_to_pandas_df(chart.proto.data.data))
+        for chart in at.get("vega_lite_chart")
+    ]
 
 
 def test_data_that_does_not_fit_the_model_offers_an_mlp_and_the_input_shape_and_undo_takes_them_back():
@@ -278,12 +301,17 @@ def test_a_loss_that_does_not_fit_the_labels_is_said_beside_loss_with_the_loss_t
     disabled and Stop enabled until Stop was pressed."""
     at = on_train_page("train-digits")
     run(at.selectbox(key="train_loss").set_value("mean_squared_error"))
-    assert ("The loss does not fit the data: mean_squared_error needs a target of the output's shape (10,) per sample; these "
-            "targets have shape () per sample (the model's output is (None, 10)).") in texts(at)
+    assert (
+        "The loss does not fit the data: mean_squared_error needs a target of the output's shape (10,) per sample; these "
+        "targets have shape () per sample (the model's output is (None, 10))."
+    ) in texts(at)
     assert at.button(key="train_start").disabled and at.button(key="train_stop").disabled
     assert at.button(key="advice_loss").label == "Use sparse_categorical_crossentropy"
     run(at.button(key="advice_loss").click())
-    assert at.selectbox(key="train_loss").value == "sparse_categorical_crossentropy" and not at.button(key="train_start").disabled
+    assert (
+        at.selectbox(key="train_loss").value == "sparse_categorical_crossentropy"
+        and not at.button(key="train_start").disabled
+    )
     run(at.selectbox(key="train_loss").set_value("binary_crossentropy"))
     assert "The loss does not fit the data: binary_crossentropy needs a target of the output's shape (10,)" in texts(at)
 
@@ -333,8 +361,11 @@ def test_a_link_and_a_reload_keep_the_training_settings():
     reopened = open_app({"model": at.query_params["model"]})
     assert reopened.session_state["train_settings"] == Settings("binary_crossentropy", "adam", 0.03, 60, 16, data="xor")
     page(reopened, TRAIN)
-    assert (reopened.selectbox(key="train_loss").value, reopened.number_input(key="train_epochs").value,
-            reopened.number_input(key="train_learning_rate").value) == ("binary_crossentropy", 60, 0.03)
+    assert (
+        reopened.selectbox(key="train_loss").value,
+        reopened.number_input(key="train_epochs").value,
+        reopened.number_input(key="train_learning_rate").value,
+    ) == ("binary_crossentropy", 60, 0.03)
     typed = open_app()
     page(typed, TRAIN)
     run(typed.selectbox(key="train_source_widget").set_value("typed"))
@@ -342,13 +373,17 @@ def test_a_link_and_a_reload_keep_the_training_settings():
     run(typed.text_area(key="train_y").input("[[0], [1]]"))
     again = open_app({"model": typed.query_params["model"]})
     assert again.session_state["train_settings"].data == "typed"
-    assert (again.session_state["train_x_text"], again.session_state["train_y_text"]) == ("[[0, 0], [1, 1]]", "[[0], [1]]")
+    assert (again.session_state["train_x_text"], again.session_state["train_y_text"]) == (
+        "[[0, 0], [1, 1]]",
+        "[[0], [1]]",
+    )
 
 
 def test_after_undo_the_train_page_shows_nothing_of_the_trained_model_and_redo_brings_it_back():
     at = train_to_the_end(on_train_page("train-xor"))
-    assert "Epoch 60 of 60 — done" in [p.proto.progress.text if hasattr(p.proto, "progress") else "" for p in at.get("progress")] \
-        or any("Epoch 60 of 60" in str(p.proto) for p in at.get("progress"))
+    assert "Epoch 60 of 60 — done" in [
+        p.proto.progress.text if hasattr(p.proto, "progress") else "" for p in at.get("progress")
+    ] or any("Epoch 60 of 60" in str(p.proto) for p in at.get("progress"))
     run(at.button(key="undo").click())
     assert not at.get("progress") and not charts(at) and not at.get("imgs")
     assert "The last training run trained another version of the model" in texts(at)

@@ -16,7 +16,9 @@ from netbuilder.engine.summary import param_totals, summary_text
 
 DATA = Path(__file__).parent / "data" / "applications"
 MANIFEST = json.loads((DATA / "manifest.json").read_text())
-ARCHITECTURES = sorted(name for name, entry in MANIFEST.items() if "json_file" in entry and None not in entry["input_shape"])
+ARCHITECTURES = sorted(
+    name for name, entry in MANIFEST.items() if "json_file" in entry and None not in entry["input_shape"]
+)
 FREE_SIZE = sorted(name for name, entry in MANIFEST.items() if "json_file" in entry and None in entry["input_shape"])
 SMALL = sorted(name for name, entry in MANIFEST.items() if "npz_file" in entry)
 
@@ -30,7 +32,7 @@ def difference(ours: str, theirs: str) -> str | None:
     if ours == theirs:
         return None
     at = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
-    return f"from character {at:,}: ours {ours[at - 60:at + 60]!r}, Keras's {theirs[at - 60:at + 60]!r}"
+    return f"from character {at:,}: ours {ours[at - 60 : at + 60]!r}, Keras's {theirs[at - 60 : at + 60]!r}"
 
 
 @pytest.fixture
@@ -54,10 +56,16 @@ def test_an_architecture_reads_as_keras_built_it(name, wide_terminal):
     facts, text = MANIFEST[name], keras_json(name)
     model = nb.model_from_json(text)
     assert model.name == facts["model_name"]
-    assert [tuple(model.input_shape[1:]), model.output_shape] == [tuple(facts["input_shape"]), tuple(facts["output_shape"])]
+    assert [tuple(model.input_shape[1:]), model.output_shape] == [
+        tuple(facts["input_shape"]),
+        tuple(facts["output_shape"]),
+    ]
     assert len(model.layers) == facts["layers"]
     assert dict(param_totals(model.analysis)) == {
-        "Total params": facts["params"], "Trainable params": facts["trainable"], "Non-trainable params": facts["non_trainable"]}
+        "Total params": facts["params"],
+        "Trainable params": facts["trainable"],
+        "Non-trainable params": facts["non_trainable"],
+    }
     assert model.count_params() == facts["params"]
     summary = summary_text(model, facts["summary_line_length"])
     assert len(summary.splitlines()) == facts["summary_lines"]
@@ -95,7 +103,7 @@ def test_a_small_model_predicts_as_keras_on_keras_weights(name):
     assert [hashlib.sha256(w.tobytes()).hexdigest() for w in weights] == [e["sha256"] for e in entries]
     model.set_weights(weights)
     outputs = model.forward(data["x"])  # the inputs, then every call's output in the order the calls run
-    by_layer = {node.layer.name: y for node, y in zip(model._calls, outputs[len(model.inputs):])}
+    by_layer = {node.layer.name: y for node, y in zip(model._calls, outputs[len(model.inputs) :])}
     assert relative_error(outputs[-1], data["y"]) < 1e-4
     names = [str(data["features_layer"]), *(str(n) for n in data["probe_layers"])]
     for name_, want in zip(names, [data["features"], *(data[f"probe_{i}"] for i in range(5))]):

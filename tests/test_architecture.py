@@ -193,27 +193,57 @@ def test_importing_the_engine_studio_and_views_loads_no_streamlit():
             importlib.import_module(name)
         print(engine_loaded, "streamlit" in sys.modules)
     """)
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "KERAS_BACKEND": "numpy", "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "KERAS_BACKEND": "numpy", "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["[]", "False"]
 
 
 def test_the_code_is_clean_under_ruff():
     """pyflakes's and pycodestyle's errors and warnings (ruff's E, F and W), everywhere; long lines are not held (E501)."""
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W", "--ignore", "E501",
-                           "--output-format", "concise", "netbuilder", "tests", "bench", "app.py"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--isolated",
+            "--select",
+            "E,F,W",
+            "--ignore",
+            "E501",
+            "--output-format",
+            "concise",
+            "netbuilder",
+            "tests",
+            "bench",
+            "app.py",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
 
 
 def test_app_py_is_a_short_composition_of_the_ui():
     source = (ROOT / "app.py").read_text(encoding="utf-8")
     assert len(source.splitlines()) <= MAX_APP_LINES
-    assert {t for t in GRAPH["app"] if ours(t)} <= {m for m in GRAPH if m.startswith("netbuilder.ui")} | {"netbuilder.ui"}
+    assert {t for t in GRAPH["app"] if ours(t)} <= {m for m in GRAPH if m.startswith("netbuilder.ui")} | {
+        "netbuilder.ui"
+    }
     assert {t.split(".")[0] for t in GRAPH["app"] if not ours(t)} <= {"streamlit"}
     tree = ast.parse(source)
-    assert not [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]  # it composes, defines nothing
+    assert not [
+        n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+    ]  # it composes, defines nothing
 
 
 # --- the checker itself finds what it is meant to find ----------------------------------------------------
@@ -252,25 +282,63 @@ def test_the_checker_passes_a_clean_tree_and_resolves_relative_imports(tmp_path)
     assert upward_imports(g) == [] and banned_imports(g) == [] and cycles(g) == []
 
 
-@pytest.mark.parametrize("path, text, check, expected", [
-    ("netbuilder/engine/layer.py", "def f():\n    from ..studio.spec import x\n", upward_imports,
-     ["netbuilder.engine.layer (level 0) imports netbuilder.studio.spec (level 1)"]),
-    ("netbuilder/studio/spec.py", "import netbuilder.views.graph\n", upward_imports,
-     ["netbuilder.studio.spec (level 1) imports netbuilder.views.graph (level 2)"]),
-    ("netbuilder/engine/kinds/dense.py", "from ... import ui\n", upward_imports,
-     ["netbuilder.engine.kinds.dense (level 0) imports netbuilder.ui (level 3)"]),
-    ("netbuilder/engine/layer.py", "def table():\n    import pandas as pd\n", banned_imports, ["netbuilder.engine.layer imports pandas"]),
-    ("netbuilder/studio/spec.py", "from streamlit import session_state\n", banned_imports, ["netbuilder.studio.spec imports streamlit"]),
-    ("netbuilder/views/graph.py", "import streamlit.components.v1\n", banned_imports, ["netbuilder.views.graph imports streamlit.components.v1"]),
-    ("netbuilder/studio/__init__.py", "from . import spec\n", cycles, []),  # a package and its modules: no cycle
-    ("netbuilder/studio/__init__.py", "from .spec import y\n", cycles, []),
-    ("netbuilder/engine/serialization.py", "from .model import f\n", cycles,  # model imports it inside a function
-     [["netbuilder.engine.model", "netbuilder.engine.serialization"]]),
-])
+@pytest.mark.parametrize(
+    "path, text, check, expected",
+    [
+        (
+            "netbuilder/engine/layer.py",
+            "def f():\n    from ..studio.spec import x\n",
+            upward_imports,
+            ["netbuilder.engine.layer (level 0) imports netbuilder.studio.spec (level 1)"],
+        ),
+        (
+            "netbuilder/studio/spec.py",
+            "import netbuilder.views.graph\n",
+            upward_imports,
+            ["netbuilder.studio.spec (level 1) imports netbuilder.views.graph (level 2)"],
+        ),
+        (
+            "netbuilder/engine/kinds/dense.py",
+            "from ... import ui\n",
+            upward_imports,
+            ["netbuilder.engine.kinds.dense (level 0) imports netbuilder.ui (level 3)"],
+        ),
+        (
+            "netbuilder/engine/layer.py",
+            "def table():\n    import pandas as pd\n",
+            banned_imports,
+            ["netbuilder.engine.layer imports pandas"],
+        ),
+        (
+            "netbuilder/studio/spec.py",
+            "from streamlit import session_state\n",
+            banned_imports,
+            ["netbuilder.studio.spec imports streamlit"],
+        ),
+        (
+            "netbuilder/views/graph.py",
+            "import streamlit.components.v1\n",
+            banned_imports,
+            ["netbuilder.views.graph imports streamlit.components.v1"],
+        ),
+        ("netbuilder/studio/__init__.py", "from . import spec\n", cycles, []),  # a package and its modules: no cycle
+        ("netbuilder/studio/__init__.py", "from .spec import y\n", cycles, []),
+        (
+            "netbuilder/engine/serialization.py",
+            "from .model import f\n",
+            cycles,  # model imports it inside a function
+            [["netbuilder.engine.model", "netbuilder.engine.serialization"]],
+        ),
+    ],
+)
 def test_the_checker_finds_violations(tmp_path, path, text, check, expected):
     assert check(graph(fake_tree(tmp_path, {**BASE, path: text}))) == expected
 
 
 def test_the_checker_finds_a_cycle_in_any_level(tmp_path):
-    files = {**BASE, "netbuilder/studio/a.py": "from .b import x\n", "netbuilder/studio/b.py": "def f():\n    from . import a\n"}
+    files = {
+        **BASE,
+        "netbuilder/studio/a.py": "from .b import x\n",
+        "netbuilder/studio/b.py": "def f():\n    from . import a\n",
+    }
     assert cycles(graph(fake_tree(tmp_path, files))) == [["netbuilder.studio.a", "netbuilder.studio.b"]]

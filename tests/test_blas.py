@@ -107,8 +107,14 @@ def test_works_without_threadpoolctl_in_a_fresh_process():
         from netbuilder.engine.blas import blas_threads, set_blas_threads
         print(set_blas_threads(1), blas_threads(), "threadpoolctl" in sys.modules and sys.modules["threadpoolctl"] is not None)
     """)
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     expected = "None None False" if find_blas() is None else "1 1 False"
     assert done.stdout.split() == expected.split()

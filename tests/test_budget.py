@@ -11,7 +11,15 @@ import pytest
 
 import netbuilder as nb
 from netbuilder.engine.analysis import budget_issue
-from netbuilder.engine.budget import PUBLIC_DEFAULTS, PUBLIC_ENVIRONMENT, UNBOUNDED, Budget, current, from_environment, using
+from netbuilder.engine.budget import (
+    PUBLIC_DEFAULTS,
+    PUBLIC_ENVIRONMENT,
+    UNBOUNDED,
+    Budget,
+    current,
+    from_environment,
+    using,
+)
 
 
 def big_dense():
@@ -88,7 +96,9 @@ def test_a_deployment_sets_the_public_budgets_with_environment_variables():
     changed = from_environment({"NETBUILDER_MAX_WEIGHT_BYTES": "1073741824", "NETBUILDER_MAX_WORK": "none"})
     assert changed.weight_bytes == 2**30 and changed.work is None and changed.run_bytes == PUBLIC_DEFAULTS.run_bytes
     for bad in ("", "-5", "0", "1e9", "lots", "12 MB"):
-        with pytest.raises(ValueError, match=f"NETBUILDER_MAX_RUN_BYTES must be a positive whole number or 'none'; it is {bad!r}"):
+        with pytest.raises(
+            ValueError, match=f"NETBUILDER_MAX_RUN_BYTES must be a positive whole number or 'none'; it is {bad!r}"
+        ):
             from_environment({"NETBUILDER_MAX_RUN_BYTES": bad})
     assert set(PUBLIC_ENVIRONMENT) == set(vars(PUBLIC_DEFAULTS))
 

@@ -14,9 +14,7 @@ from keras.src.activations import ALL_OBJECTS_DICT
 import netbuilder as nb
 from netbuilder import activations
 
-EXTREMES = np.array(
-    [1e30, -1e30, 1e10, -1e10, 88, -88, 1e-30, -1e-30, 0, np.nan, np.inf, -np.inf], dtype=np.float32
-)
+EXTREMES = np.array([1e30, -1e30, 1e10, -1e10, 88, -88, 1e-30, -1e-30, 0, np.nan, np.inf, -np.inf], dtype=np.float32)
 ORDINARY = np.array([-7, -3, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 3, 6.5], dtype=np.float32)
 RANDOM = np.random.default_rng(20240601).normal(scale=3.0, size=24).astype(np.float32)
 

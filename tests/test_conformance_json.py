@@ -12,7 +12,10 @@ from netbuilder.studio.keras_import import spec_from_keras_json
 
 # (per-sample input shape, [(layer kind, kwargs)]) covering every option the engine supports
 MODELS = {
-    "seed": ((3, 2), [("Dense", {"units": 16}), ("Activation", {"activation": "relu"}), ("Flatten", {}), ("Dense", {"units": 4})]),
+    "seed": (
+        (3, 2),
+        [("Dense", {"units": 16}), ("Activation", {"activation": "relu"}), ("Flatten", {}), ("Dense", {"units": 4})],
+    ),
     "options": (
         (2, 3, 2),
         [
@@ -119,8 +122,10 @@ def test_keras_json_without_input_layer_uses_build_input_shape():
     "extra, listed",
     [
         (lambda: [keras.layers.GaussianNoise(0.1)], ["gaussian_noise (GaussianNoise)"]),
-        (lambda: [keras.layers.GaussianNoise(0.1), keras.layers.GaussianDropout(0.5)],
-         ["gaussian_noise (GaussianNoise)", "gaussian_dropout (GaussianDropout)"]),
+        (
+            lambda: [keras.layers.GaussianNoise(0.1), keras.layers.GaussianDropout(0.5)],
+            ["gaussian_noise (GaussianNoise)", "gaussian_dropout (GaussianDropout)"],
+        ),
     ],
 )
 def test_unsupported_keras_layers_are_listed_by_name(extra, listed):
@@ -150,7 +155,11 @@ def keras_chain(input_shape, *layers):
 CHAINS = {
     "flatten": lambda: keras_chain((10, 64), keras.layers.Flatten()),
     "dense-flatten-dense": lambda: keras_chain(
-        (3, 2), keras.layers.Dense(16), keras.layers.Activation("relu"), keras.layers.Flatten(), keras.layers.Dense(4, activation="softmax")
+        (3, 2),
+        keras.layers.Dense(16),
+        keras.layers.Activation("relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(4, activation="softmax"),
     ),
     "named-options": lambda: keras_chain(
         (2, 3, 2),
@@ -169,7 +178,9 @@ def test_keras_functional_chain_imports(name):
     assert doc["class_name"] == "Functional"  # what we are reading is really Keras's functional JSON
     ours = nb.model_from_json(theirs.to_json(), seed=0)
     assert ours.name == theirs.name == "functional"
-    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]  # its InputLayer first, as Keras
+    assert [layer.name for layer in ours.layers] == [
+        layer.name for layer in theirs.layers
+    ]  # its InputLayer first, as Keras
     assert ours.input_shape == tuple(theirs.input_shape) and ours.output_shape == tuple(theirs.output_shape)
     assert [layer.output_shape for layer in ours.layers] == [tuple(layer.output.shape) for layer in theirs.layers]
     assert ours.count_params() == theirs.count_params()
@@ -250,8 +261,11 @@ def predict_any(model, x):
     return model.predict({"a": x, "b": x} if two and len(model.input) == 2 else x, verbose=0)
 
 
-@pytest.mark.parametrize("make", [branch_add, shared_layer, two_outputs, two_dict_inputs],
-                         ids=["branch-add", "shared-layer", "two-outputs", "two-dict-inputs"])
+@pytest.mark.parametrize(
+    "make",
+    [branch_add, shared_layer, two_outputs, two_dict_inputs],
+    ids=["branch-add", "shared-layer", "two-outputs", "two-dict-inputs"],
+)
 def test_keras_functional_graphs_are_read_as_keras_reads_them(make):
     """Branches, a shared layer, several outputs, inputs in a dict: the engine reads each graph (the app's editor,
     a chain of layers, still refuses what it cannot show)."""
@@ -270,16 +284,25 @@ def test_keras_functional_graphs_are_read_as_keras_reads_them(make):
 
 def sequential_in_a_sequential():
     keras.backend.clear_session(free_memory=False)
-    model = keras.Sequential([keras.Input((4,)), keras.Sequential([keras.layers.Dense(3)], name="inner"), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.Sequential([keras.layers.Dense(3)], name="inner"), keras.layers.Dense(2)]
+    )
     model.predict(np.ones((1, 4), np.float32), verbose=0)  # called once: Keras then knows its input
     return model
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda: nested(keras.Sequential([keras.layers.Dense(3)], name="inner")), "layer 'inner' is a whole Sequential model"),
-    (lambda: nested(functional_inner()), "layer 'inner' is a whole Functional model"),
-    (sequential_in_a_sequential, "layer 'inner' is a whole Sequential model"),
-], ids=["nested-sequential", "nested-functional", "sequential-in-a-sequential"])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (
+            lambda: nested(keras.Sequential([keras.layers.Dense(3)], name="inner")),
+            "layer 'inner' is a whole Sequential model",
+        ),
+        (lambda: nested(functional_inner()), "layer 'inner' is a whole Functional model"),
+        (sequential_in_a_sequential, "layer 'inner' is a whole Sequential model"),
+    ],
+    ids=["nested-sequential", "nested-functional", "sequential-in-a-sequential"],
+)
 def test_a_model_inside_a_model_is_read_as_keras_reads_it(make, words):
     """The engine reads a model used as a layer (its weights in their place, Keras's JSON back); the app's editor, a
     chain of layers, refuses it by name."""
@@ -304,14 +327,22 @@ def _chain_spelled(spelling):
     if spelling == "rnn-kwargs":
         return keras.Model(x, keras.layers.Dense(2)(keras.layers.LSTM(3)(sequences=x)))
     if spelling == "mixed-kwargs":  # a keyword that is not a tensor beside the input
-        return keras.Model(x, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Dropout(0.5)(x, training=False))))
+        return keras.Model(
+            x, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Dropout(0.5)(x, training=False)))
+        )
     hidden = keras.layers.Dense(5, activation="relu")(keras.layers.Flatten()(x))
     y = keras.layers.Dense(2)(hidden)
-    return {"dict-inputs": lambda: keras.Model({"x": x}, y), "list-io": lambda: keras.Model([x], [y]),
-            "dict-outputs": lambda: keras.Model(x, {"y": y}), "dict-io": lambda: keras.Model({"x": x}, {"y": y})}[spelling]()
+    return {
+        "dict-inputs": lambda: keras.Model({"x": x}, y),
+        "list-io": lambda: keras.Model([x], [y]),
+        "dict-outputs": lambda: keras.Model(x, {"y": y}),
+        "dict-io": lambda: keras.Model({"x": x}, {"y": y}),
+    }[spelling]()
 
 
-@pytest.mark.parametrize("spelling", ["kwargs", "rnn-kwargs", "mixed-kwargs", "dict-inputs", "list-io", "dict-outputs", "dict-io"])
+@pytest.mark.parametrize(
+    "spelling", ["kwargs", "rnn-kwargs", "mixed-kwargs", "dict-inputs", "list-io", "dict-outputs", "dict-io"]
+)
 def test_keras_functional_chains_in_every_spelling_import(spelling):
     """Keras reads each of these documents back; so does netbuilder, as the chain it is."""
     theirs = _chain_spelled(spelling)
@@ -332,6 +363,6 @@ def test_keras_functional_chains_in_every_spelling_import(spelling):
         expected, mine = next(iter(expected.values())), next(iter(mine.values()))
     np.testing.assert_allclose(mine, expected[0] if isinstance(expected, list) else expected, rtol=1e-5, atol=1e-6)
     spec = spec_from_keras_json(text)  # the app's import
-    assert [layer.kind for layer in spec.layers] == [type(layer).__name__ for layer in theirs.layers[1:]] and spec.analysis.ok
-
-
+    assert [layer.kind for layer in spec.layers] == [
+        type(layer).__name__ for layer in theirs.layers[1:]
+    ] and spec.analysis.ok

@@ -68,7 +68,12 @@ print("Flatten layer output shape: ", model.output_shape) # Output: (None, 640)
 """,
 ]
 SEED_MODELS = ["model_with_flatten", "model_without_flatten", "correct_model", "model"]
-SEED_SHAPES = {"model_with_flatten": (None, 4), "model_without_flatten": (None, 3, 4), "correct_model": (None, 4), "model": (None, 640)}
+SEED_SHAPES = {
+    "model_with_flatten": (None, 4),
+    "model_without_flatten": (None, 3, 4),
+    "correct_model": (None, 4),
+    "model": (None, 640),
+}
 
 
 def as_netbuilder(code: str) -> str:
@@ -195,7 +200,12 @@ NAMED_MODELS = {
     "auto-after-explicit": lambda m: [m.Dense(4, name="dense"), m.Dense(3)],
     "explicit-dense_1-between": lambda m: [m.Dense(2), m.Dense(2, name="dense_1"), m.Dense(2)],
     "two-explicit": lambda m: [m.Dense(2, name="a"), m.Activation("relu", name="a")],
-    "explicit-elsewhere": lambda m: [m.Dense(2), m.Dense(2, name="dense_5"), m.Dense(2), m.Activation("relu", name="dense_3")],
+    "explicit-elsewhere": lambda m: [
+        m.Dense(2),
+        m.Dense(2, name="dense_5"),
+        m.Dense(2),
+        m.Activation("relu", name="dense_3"),
+    ],
     "explicit-other-prefix": lambda m: [m.Flatten(name="dense_1"), m.Dense(2), m.Activation("relu")],
     "auto-per-prefix": lambda m: [m.Dense(2), m.Activation("relu"), m.Dense(2), m.Flatten(), m.Activation("tanh")],
 }

@@ -36,7 +36,11 @@ from netbuilder.studio.spec import LayerSpec, ModelSpec
 from netbuilder.studio.train import Settings, TrainingRun
 
 pytestmark = pytest.mark.usefixtures("public_budget")
-MAX_WEIGHT_BYTES, MAX_FORWARD_BYTES, MAX_WORK = PUBLIC_DEFAULTS.weight_bytes, PUBLIC_DEFAULTS.run_bytes, PUBLIC_DEFAULTS.work
+MAX_WEIGHT_BYTES, MAX_FORWARD_BYTES, MAX_WORK = (
+    PUBLIC_DEFAULTS.weight_bytes,
+    PUBLIC_DEFAULTS.run_bytes,
+    PUBLIC_DEFAULTS.work,
+)
 TINY = 4 * 2**20  # what a refusal may allocate (parsing a document, messages): far below one refused layer
 
 
@@ -64,7 +68,9 @@ def random_core_model(r: random.Random):
         for _ in range(r.randint(1, 6)):
             kind = r.choice(["Dense", "Dense", "Flatten", "Activation"])
             if kind == "Dense":
-                layers.append(nb.Dense(r.randint(1, 64), activation=r.choice(nb.ACTIVATION_NAMES), use_bias=r.random() < 0.7))
+                layers.append(
+                    nb.Dense(r.randint(1, 64), activation=r.choice(nb.ACTIVATION_NAMES), use_bias=r.random() < 0.7)
+                )
             elif kind == "Flatten":
                 layers.append(nb.Flatten(data_format=r.choice(["channels_last", "channels_first"])))
             else:
@@ -107,15 +113,21 @@ def random_window_layer(r: random.Random, kind: str, rank: int):
     data_format = r.choice(["channels_last", "channels_first"])
     if kind.startswith("Conv"):
         dilated = r.random() < 0.3  # Keras refuses strides > 1 with dilation > 1
-        return getattr(nb, kind)(r.randint(1, 12), sizes(1, 7), strides=(1,) * rank if dilated else sizes(1, 3),
-                                 padding=r.choice(["valid", "same"] + (["causal"] if rank == 1 else [])),
-                                 dilation_rate=sizes(1, 3) if dilated else (1,) * rank, data_format=data_format,
-                                 activation=r.choice(["linear", "relu", "tanh", "sigmoid", "softmax", "gelu", "elu"]),
-                                 use_bias=r.random() < 0.7)
+        return getattr(nb, kind)(
+            r.randint(1, 12),
+            sizes(1, 7),
+            strides=(1,) * rank if dilated else sizes(1, 3),
+            padding=r.choice(["valid", "same"] + (["causal"] if rank == 1 else [])),
+            dilation_rate=sizes(1, 3) if dilated else (1,) * rank,
+            data_format=data_format,
+            activation=r.choice(["linear", "relu", "tanh", "sigmoid", "softmax", "gelu", "elu"]),
+            use_bias=r.random() < 0.7,
+        )
     if kind.startswith("Global"):
         return getattr(nb, kind)(data_format=data_format, keepdims=r.random() < 0.5)
-    return getattr(nb, kind)(sizes(1, 5), strides=r.choice([None, sizes(1, 4)]), padding=r.choice(["valid", "same"]),
-                             data_format=data_format)
+    return getattr(nb, kind)(
+        sizes(1, 5), strides=r.choice([None, sizes(1, 4)]), padding=r.choice(["valid", "same"]), data_format=data_format
+    )
 
 
 def random_window_model(r: random.Random):
@@ -123,7 +135,11 @@ def random_window_model(r: random.Random):
     wrong scratch figure is far above the harness's slack (sequences up to 20,000 steps, images up to 120 × 120)."""
     while True:
         rank = r.choice([1, 2])
-        shape = (r.randint(50, 20_000), r.randint(1, 8)) if rank == 1 else (r.randint(8, 120), r.randint(8, 120), r.randint(1, 6))
+        shape = (
+            (r.randint(50, 20_000), r.randint(1, 8))
+            if rank == 1
+            else (r.randint(8, 120), r.randint(8, 120), r.randint(1, 6))
+        )
         kinds = [r.choice([k for k in WINDOW_KINDS if k.endswith(f"{rank}D")]) for _ in range(r.randint(1, 3))]
         if r.random() < 0.2:
             kinds.append(r.choice([k for k in GLOBAL_KINDS if k.endswith(f"{rank}D")]))
@@ -151,7 +167,9 @@ def test_random_models_are_varied():
         window = "kernel_size" if kind.startswith("Conv") else "pool_size"
         assert len({getattr(layer, window) for layer in drawn}) > 3
         assert {layer.padding for layer in drawn} >= {"valid", "same"} and {layer.data_format for layer in drawn} == {
-            "channels_last", "channels_first"}
+            "channels_last",
+            "channels_first",
+        }
         assert any(layer.strides not in (None, (1,) * layer.rank) for layer in drawn)
         if kind.startswith("Conv"):
             assert any(max(layer.dilation_rate) > 1 for layer in drawn)
@@ -171,7 +189,9 @@ def test_params_and_weight_bytes_are_the_built_weights(model):
 
 
 def test_dense_weights_are_all_trainable():
-    model = nb.Sequential([nb.Input((3, 2)), nb.Dense(16), nb.Activation("relu"), nb.Flatten(), nb.Dense(4, use_bias=False)])
+    model = nb.Sequential(
+        [nb.Input((3, 2)), nb.Dense(16), nb.Activation("relu"), nb.Flatten(), nb.Dense(4, use_bias=False)]
+    )
     assert (model.cost.trainable_params, model.cost.non_trainable_params) == (2 * 16 + 16 + 48 * 4, 0)
     assert model.cost.weight_bytes == 4 * 240
 
@@ -316,8 +336,16 @@ def test_mult_adds_of_dense_chains_by_hand(seed):
         if r.random() < 0.2:
             layers.append(("Flatten", {}))
         else:
-            layers.append(("Dense", {"units": 2 * r.randint(1, 40), "activation": r.choice(["linear", "relu", "glu", "tanh"]),
-                                     "use_bias": r.random() < 0.5}))
+            layers.append(
+                (
+                    "Dense",
+                    {
+                        "units": 2 * r.randint(1, 40),
+                        "activation": r.choice(["linear", "relu", "glu", "tanh"]),
+                        "use_bias": r.random() < 0.5,
+                    },
+                )
+            )
     model = nb.Sequential([nb.Input(shape), *[getattr(nb, kind)(**settings) for kind, settings in layers]])
     assert model.cost.mult_adds == hand_mult_adds(shape, layers)
 
@@ -337,19 +365,24 @@ def test_weights_over_the_budget_are_refused_before_any_weight_exists():
     assert peak < TINY
 
 
-@pytest.mark.parametrize("layer, shape, params", [
-    (nb.Dense(65_536), (None, 65_536), 65_536 * 65_536 + 65_536),
-    (nb.Conv2D(4096, 3), (None, 8, 8, 4096), 3 * 3 * 4096 * 4096 + 4096),
-    (nb.LSTM(4096), (None, 10, 4096), 4 * (4096 * 4096 * 2 + 4096)),
-    (nb.Embedding(1_000_000, 64), (None, 10), 64_000_000),
-])
+@pytest.mark.parametrize(
+    "layer, shape, params",
+    [
+        (nb.Dense(65_536), (None, 65_536), 65_536 * 65_536 + 65_536),
+        (nb.Conv2D(4096, 3), (None, 8, 8, 4096), 3 * 3 * 4096 * 4096 + 4096),
+        (nb.LSTM(4096), (None, 10, 4096), 4 * (4096 * 4096 * 2 + 4096)),
+        (nb.Embedding(1_000_000, 64), (None, 10), 64_000_000),
+    ],
+)
 def test_building_a_layer_alone_answers_to_the_weight_budget_before_allocating(layer, shape, params):
     """Issue 9's audit: `Dense(65536).build((None, 65536), 0)`, public API, allocated 16 GB."""
     result, peak = traced_peak(layer.build, shape, 0)
     assert isinstance(result, nb.LimitError), result
-    assert str(result) == (f"Layer {snake_case(layer.kind)!r} ({layer.kind}) exceeds a limit: its weights would "
-                           f"take {readable_bytes(4 * params)} ({params:,} parameters); the budget is 64.0 MB "
-                           "(16,777,216 parameters).")
+    assert str(result) == (
+        f"Layer {snake_case(layer.kind)!r} ({layer.kind}) exceeds a limit: its weights would "
+        f"take {readable_bytes(4 * params)} ({params:,} parameters); the budget is 64.0 MB "
+        "(16,777,216 parameters)."
+    )
     assert peak < TINY and layer.built_shape is None and layer.weights == []
 
 
@@ -408,8 +441,13 @@ def link(model: dict, version: str = "2") -> str:
 def test_share_link_of_huge_built_dense_layers_is_refused_before_any_weight_exists():
     """Issue 9: a short link of 4 Dense built for 65,536 inputs with 4,096 units (it used to allocate 6.3 GB).
     Its first layer alone is 65,536 × 4,096 + 4,096 = 268,439,552 parameters: over the weight budget."""
-    token = link({"input_shape": [65_536], "seed": 0,
-                  "layers": [{"id": i, "kind": "Dense", "units": 4096, "built_for": [65_536]} for i in range(4)]})
+    token = link(
+        {
+            "input_shape": [65_536],
+            "seed": 0,
+            "layers": [{"id": i, "kind": "Dense", "units": 4096, "built_for": [65_536]} for i in range(4)],
+        }
+    )
     assert len(token) < 300
     result, peak = traced_peak(share.decode, token)
     assert peak < TINY
@@ -418,7 +456,13 @@ def test_share_link_of_huge_built_dense_layers_is_refused_before_any_weight_exis
 
 
 def test_share_link_of_one_huge_dense_is_refused_before_any_weight_exists():
-    token = link({"input_shape": [65_536], "seed": 0, "layers": [{"id": 0, "kind": "Dense", "units": 4096, "built_for": [65_536]}]})
+    token = link(
+        {
+            "input_shape": [65_536],
+            "seed": 0,
+            "layers": [{"id": 0, "kind": "Dense", "units": 4096, "built_for": [65_536]}],
+        }
+    )
     result, peak = traced_peak(share.decode, token)
     assert isinstance(result, nb.LimitError), result
     assert "268,439,552 parameters" in str(result) and peak < TINY
@@ -528,9 +572,14 @@ def test_a_million_steps_of_one_recurrent_unit_are_over_the_work_budget():
     for kind in ("SimpleRNN", "LSTM", "GRU"):
         issue = over_budget([getattr(nb, kind)(1)], (1_000_000, 1))
         assert issue.category == "limit" and issue.layer_index == 0
-        assert "one sample's forward pass would be " in issue.message and "the budget per run is 40.0 G" in issue.message
-        assert ("stepping through time steps" in issue.message and "use fewer time steps" in issue.message
-                and "fewer of these layers" in issue.message)
+        assert (
+            "one sample's forward pass would be " in issue.message and "the budget per run is 40.0 G" in issue.message
+        )
+        assert (
+            "stepping through time steps" in issue.message
+            and "use fewer time steps" in issue.message
+            and "fewer of these layers" in issue.message
+        )
     assert "480.8 G multiply-adds of work, 480.0 G of it" in over_budget([nb.GRU(1)], (1_000_000, 1)).message
 
 
@@ -591,8 +640,11 @@ def test_a_training_step_answers_to_the_budget_of_one_run():
     step = mse_sgd()
     assert cost.train_overhead == 4 * cost.overhead
     assert cost.step_work(1, step) == cost.sample_step_work(step) + cost.step_fixed(step) > MAX_WORK
-    with pytest.raises(nb.LimitError, match="a training step on batches of 1 is about 96.1 G multiply-adds of work, 96.0 G of it "
-                                            "the fixed cost of each step"):
+    with pytest.raises(
+        nb.LimitError,
+        match="a training step on batches of 1 is about 96.1 G multiply-adds of work, 96.0 G of it "
+        "the fixed cost of each step",
+    ):
         cost.check_training(samples=10, epochs=1, batch=1, step=step)
     conv = nb.analyze([nb.Conv2D(1, (64, 64), padding="same")], (4, 4, 1)).cost
     assert conv.overhead == 0 and conv.train_overhead == 64 * 64 * 6 * MICROSECOND
@@ -603,8 +655,11 @@ def test_a_training_run_counts_its_steps_loops():
     samples one at a time are 1,920 G, over the 1,000 G of a training run; in batches of 32, 7 steps (67.2 G an epoch)."""
     cost = nb.analyze([nb.GRU(1)], (5000, 1)).cost
     assert cost.train_overhead == 4 * step_work(12, 5000) == 9_600_000_000
-    with pytest.raises(nb.LimitError, match="training 200 samples for 1 epochs is about 1,92.\\.. G multiply-adds of work, "
-                                            "1,92.\\.. G of it the fixed cost .* train on fewer samples, or in larger batches"):
+    with pytest.raises(
+        nb.LimitError,
+        match="training 200 samples for 1 epochs is about 1,92.\\.. G multiply-adds of work, "
+        "1,92.\\.. G of it the fixed cost .* train on fewer samples, or in larger batches",
+    ):
         cost.check_training(samples=200, epochs=1, batch=1, step=mse_sgd())
     cost.check_training(samples=200, epochs=1, batch=32, step=mse_sgd())
     with pytest.raises(nb.LimitError, match="train at most 14 epochs, or on fewer samples, or in larger batches"):
@@ -627,9 +682,14 @@ def train_page_peak(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.nd
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad"])
-@pytest.mark.parametrize("layers", [((1024,), [("Dense", {"units": 1024, "use_bias": False})]),
-                                    ((512,), [("Dense", {"units": 256, "activation": "relu"}), ("Dense", {"units": 10})])],
-                         ids=["Dense(1024)", "MLP"])
+@pytest.mark.parametrize(
+    "layers",
+    [
+        ((1024,), [("Dense", {"units": 1024, "use_bias": False})]),
+        ((512,), [("Dense", {"units": 256, "activation": "relu"}), ("Dense", {"units": 10})]),
+    ],
+    ids=["Dense(1024)", "MLP"],
+)
 def test_training_memory_counts_the_weights_their_copies_and_the_optimizer(layers, optimizer):
     """Issue 9's audit: the weights being trained, the copy from before, the trained copy and the optimizer's
     temporaries were left out (Dense(1024): 1.1 MB said, 5.3 MB with SGD and 8.3 MB with Adam allocated)."""
@@ -642,8 +702,12 @@ def test_training_memory_counts_the_weights_their_copies_and_the_optimizer(layer
     y = rng.normal(size=(128, *spec.analysis.output_shape[1:])).astype(np.float32)
     measured = train_page_peak(spec, Settings("mean_squared_error", optimizer, epochs=1, batch_size=32), x, y)
     predicted = spec.analysis.cost.training_bytes(32, OPTIMIZERS[optimizer]().slot_count())
-    assert measured <= predicted + 64 * 1024, f"training allocated {measured:,} bytes; the cost model said {predicted:,}"
-    assert predicted <= measured + measured // 2 + 64 * 1024, f"the cost model said {predicted:,}; training allocated {measured:,}"
+    assert measured <= predicted + 64 * 1024, (
+        f"training allocated {measured:,} bytes; the cost model said {predicted:,}"
+    )
+    assert predicted <= measured + measured // 2 + 64 * 1024, (
+        f"the cost model said {predicted:,}; training allocated {measured:,}"
+    )
 
 
 def test_a_model_whose_training_copies_are_over_the_memory_budget_is_refused_before_training():
@@ -656,9 +720,11 @@ def test_a_model_whose_training_copies_are_over_the_memory_budget_is_refused_bef
     model.compile(optimizer="adam", loss="mse")
     result, peak = traced_peak(model.fit, x, x)
     assert isinstance(result, nb.LimitError), result
-    assert str(result) == ("a training step on batches of 32 needs about 112.1 MB; the memory budget per run is 96.0 MB: use a "
-                           "smaller batch size or a smaller model, or an optimizer that keeps less (this one keeps 2 more "
-                           "copies of the weights; SGD without momentum none)")
+    assert str(result) == (
+        "a training step on batches of 32 needs about 112.1 MB; the memory budget per run is 96.0 MB: use a "
+        "smaller batch size or a smaller model, or an optimizer that keeps less (this one keeps 2 more "
+        "copies of the weights; SGD without momentum none)"
+    )
     assert peak < TINY
     model.compile(optimizer="sgd", loss="mse")
     # the output kept, then at the backward pass its gradient, the input's gradient and two temporaries: 5 outputs' worth
@@ -696,7 +762,12 @@ TRAIN_MEMORY_CASES = [
     ("Conv2D 1x1", (16, 16, 8), lambda: [nb.Conv2D(8, 1, activation="sigmoid"), nb.Flatten()], 32),
     ("Conv1D tanh", (100, 8), lambda: [nb.Conv1D(16, 5, activation="tanh"), nb.Flatten()], 32),
     ("Conv1D channels_first", (8, 100), lambda: [nb.Conv1D(16, 5, data_format="channels_first"), nb.Flatten()], 32),
-    ("Conv1D causal dilated", (100, 8), lambda: [nb.Conv1D(16, 3, padding="causal", dilation_rate=2), nb.Flatten()], 32),
+    (
+        "Conv1D causal dilated",
+        (100, 8),
+        lambda: [nb.Conv1D(16, 3, padding="causal", dilation_rate=2), nb.Flatten()],
+        32,
+    ),
     ("MaxPooling2D", (28, 28, 16), lambda: [nb.MaxPooling2D(2), nb.Flatten()], 32),
     ("MaxPooling2D same", (27, 27, 16), lambda: [nb.MaxPooling2D(3, strides=2, padding="same"), nb.Flatten()], 32),
     ("MaxPooling1D", (100, 16), lambda: [nb.MaxPooling1D(4), nb.Flatten()], 64),
@@ -704,8 +775,17 @@ TRAIN_MEMORY_CASES = [
     ("AveragePooling2D same", (27, 27, 8), lambda: [nb.AveragePooling2D(2, padding="same"), nb.Flatten()], 32),
     ("GlobalMaxPooling2D", (14, 14, 16), lambda: [nb.GlobalMaxPooling2D()], 32),
     ("GlobalAveragePooling1D", (100, 16), lambda: [nb.GlobalAveragePooling1D()], 64),
-    ("conv and pool", (28, 28, 1), lambda: [nb.Conv2D(16, 3, activation="relu"), nb.MaxPooling2D(2), nb.Flatten(),
-                                            nb.Dense(10, activation="softmax")], 128),
+    (
+        "conv and pool",
+        (28, 28, 1),
+        lambda: [
+            nb.Conv2D(16, 3, activation="relu"),
+            nb.MaxPooling2D(2),
+            nb.Flatten(),
+            nb.Dense(10, activation="softmax"),
+        ],
+        128,
+    ),
     ("LSTM", (20, 8), lambda: [nb.LSTM(32)], 64),
     ("LSTM sequences", (20, 8), lambda: [nb.LSTM(32, return_sequences=True), nb.Flatten()], 64),
     ("LSTM then Dense", (100, 8), lambda: [nb.LSTM(32), nb.Dense(1)], 32),
@@ -715,7 +795,12 @@ TRAIN_MEMORY_CASES = [
     ("BatchNormalization", (64,), lambda: [nb.BatchNormalization()], 1024),
     ("LayerNormalization", (16, 64), lambda: [nb.LayerNormalization(), nb.Flatten()], 64),
     ("LayerNormalization rms", (16, 64), lambda: [nb.LayerNormalization(rms_scaling=True), nb.Flatten()], 64),
-    ("LayerNormalization plain", (16, 64), lambda: [nb.LayerNormalization(center=False, scale=False), nb.Flatten()], 64),
+    (
+        "LayerNormalization plain",
+        (16, 64),
+        lambda: [nb.LayerNormalization(center=False, scale=False), nb.Flatten()],
+        64,
+    ),
     ("Embedding", (20,), lambda: [nb.Embedding(100, 16), nb.Flatten()], 64),
     ("Dropout", (256,), lambda: [nb.Dropout(0.5)], 1024),
     ("Dropout noise_shape", (16, 256), lambda: [nb.Dropout(0.5, noise_shape=(None, 1, 256)), nb.Flatten()], 256),
@@ -736,7 +821,9 @@ TRAIN_MEMORY_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name, shape, layers, batch", TRAIN_MEMORY_CASES, ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "name, shape, layers, batch", TRAIN_MEMORY_CASES, ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_a_training_steps_memory_is_what_each_kind_declares(name, shape, layers, batch):
     """Issue 9's second audit: "twice the forward pass" said 0.9 MB for an LSTM that allocated 1.7 MB, 4.9 MB for a
     convnet with pooling that allocated 7.7 MB. Each kind declares what forward_train keeps and what backward
@@ -753,7 +840,9 @@ def test_a_training_steps_memory_is_what_each_kind_declares(name, shape, layers,
     measured = backprop_peak(model, x, y)
     predicted = model.cost.backprop_bytes(batch) + FLOAT32 * model.cost.trainable_params
     assert measured <= predicted + 64 * 1024, f"a step allocated {measured:,} bytes; the cost model said {predicted:,}"
-    assert predicted <= measured + measured // 2 + 64 * 1024, f"the cost model said {predicted:,}; a step allocated {measured:,}"
+    assert predicted <= measured + measured // 2 + 64 * 1024, (
+        f"the cost model said {predicted:,}; a step allocated {measured:,}"
+    )
 
 
 def test_a_training_step_counts_what_backward_does_beyond_three_forward_passes():
@@ -766,9 +855,12 @@ def test_a_training_step_counts_what_backward_does_beyond_three_forward_passes()
     relu = conv.costs[0].elementwise - patches - out  # the forward's patches and bias; the rest is relu
     assert conv.train_elementwise == patches + (4 + 64) * patches + relu + 6 * out
     step = mse_sgd()
-    extra = 25 * (3 * 26 * 26 * 32 + 28 * 28 + 26 * 26 * 32)  # mse's 3 operations per output value; input and target gathered
-    assert conv.step_work(64, step) == 64 * (3 * conv.mult_adds + 25 * (2 * conv.elementwise + conv.train_elementwise) + extra) \
-        + conv.step_fixed(step)
+    extra = 25 * (
+        3 * 26 * 26 * 32 + 28 * 28 + 26 * 26 * 32
+    )  # mse's 3 operations per output value; input and target gathered
+    assert conv.step_work(64, step) == 64 * (
+        3 * conv.mult_adds + 25 * (2 * conv.elementwise + conv.train_elementwise) + extra
+    ) + conv.step_fixed(step)
     wide = nb.analyze([nb.Conv2D(32, 3)], (28, 28, 64)).cost  # 64 channels: runs of 64 values, 4 + 1 operations each
     assert wide.train_elementwise == 26 * 26 * 9 * 64 * (1 + 5)
     first = nb.analyze([nb.Conv2D(32, 3, data_format="channels_first")], (1, 28, 28)).cost
@@ -779,13 +871,16 @@ def test_a_training_step_counts_what_backward_does_beyond_three_forward_passes()
     assert nb.analyze([nb.GlobalMaxPooling2D()], (28, 28, 16)).cost.train_elementwise == 12 * 28 * 28 * 16
     dense = nb.analyze([nb.Dense(10)], (784,)).cost
     assert dense.train_elementwise == 0
-    assert dense.step_work(32, mse_sgd()) == 32 * (3 * dense.mult_adds + 25 * (2 * dense.elementwise + 3 * 10 + 784 + 10)) \
-        + dense.step_fixed(mse_sgd())
+    assert dense.step_work(32, mse_sgd()) == 32 * (
+        3 * dense.mult_adds + 25 * (2 * dense.elementwise + 3 * 10 + 784 + 10)
+    ) + dense.step_fixed(mse_sgd())
 
 
 # --- issue 17: what a training run and building weights cost, in full -----------------------------------------------
 def spec_of(shape, *layers) -> ModelSpec:
-    return ModelSpec(tuple(shape), tuple(LayerSpec.make(i, kind, **kw) for i, (kind, kw) in enumerate(layers)), 0).validate()
+    return ModelSpec(
+        tuple(shape), tuple(LayerSpec.make(i, kind, **kw) for i, (kind, kw) in enumerate(layers)), 0
+    ).validate()
 
 
 def test_sparse_labels_over_many_classes_train_within_their_predicted_memory():
@@ -797,7 +892,9 @@ def test_sparse_labels_over_many_classes_train_within_their_predicted_memory():
     settings = Settings("sparse_categorical_crossentropy", "adam", 0.001, epochs=2, batch_size=4)
     measured = train_page_peak(spec, settings, x, y)
     predicted = spec.analysis.cost.training_bytes(4, 2)
-    assert measured <= predicted + 64 * 1024, f"training allocated {measured:,} bytes; the cost model said {predicted:,}"
+    assert measured <= predicted + 64 * 1024, (
+        f"training allocated {measured:,} bytes; the cost model said {predicted:,}"
+    )
     assert predicted <= 2 * measured + 64 * 1024, f"the cost model said {predicted:,}; training allocated {measured:,}"
 
 
@@ -805,8 +902,11 @@ def test_an_orthogonal_kernel_over_the_run_budgets_is_refused_before_it_is_drawn
     """SimpleRNN(4095) on (1, 1) is inside the 64 MiB weight budget, but its recurrent kernel is a float64 QR of
     4,095 × 4,095: 7-50 s and ~600 MB, uninterruptible. It is refused from shapes, before anything is drawn."""
     issue = over_budget([nb.SimpleRNN(4095)], (1, 1))
-    assert "drawing its initial weights needs 647.7 MB at once (an Orthogonal initializer's QR runs in float64)" in \
-        issue.message and "use fewer units" in issue.message
+    assert (
+        "drawing its initial weights needs 647.7 MB at once (an Orthogonal initializer's QR runs in float64)"
+        in issue.message
+        and "use fewer units" in issue.message
+    )
     result, peak = traced_peak(nb.Sequential, [nb.Input((1, 1)), nb.SimpleRNN(4095)])
     assert isinstance(result, nb.LimitError) and peak < TINY
     layer = nb.SimpleRNN(4095)
@@ -838,8 +938,13 @@ def test_building_a_recurrent_kernel_takes_the_memory_the_cost_model_says(kind, 
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", BUILD_PEAK, kind, str(units)], capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", BUILD_PEAK, kind, str(units)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin"},
+    )
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     assert measured["peak"] <= measured["predicted"] <= 2 * measured["peak"], measured
 
@@ -854,12 +959,19 @@ def test_a_run_of_many_small_steps_counts_each_steps_fixed_cost():
     cost = xor.analysis.cost
     per_step = cost.step_fixed(step) / MICROSECOND
     assert per_step >= 150  # measured 150-250 µs a step on the server; the layers' arithmetic alone is under 1 µs
-    with pytest.raises(nb.LimitError, match="training 200 samples for 10,000 epochs .* of it the fixed cost of each step .* "
-                                            "train at most [0-9,]+ epochs, or on fewer samples, or in larger batches"):
+    with pytest.raises(
+        nb.LimitError,
+        match="training 200 samples for 10,000 epochs .* of it the fixed cost of each step .* "
+        "train at most [0-9,]+ epochs, or on fewer samples, or in larger batches",
+    ):
         cost.check_training(200, 10_000, 1, step)
     cost.check_training(200, 300, 32, step)
-    wide = spec_of((8, 8, 1), ("Flatten", {}), ("Dense", {"units": 20_000, "activation": "relu"}),
-                   ("Dense", {"units": 10, "activation": "softmax"}))
+    wide = spec_of(
+        (8, 8, 1),
+        ("Flatten", {}),
+        ("Dense", {"units": 20_000, "activation": "relu"}),
+        ("Dense", {"units": 10, "activation": "softmax"}),
+    )
     digits = step_cost(Loss("sparse_categorical_crossentropy"), ["accuracy"], nb.optimizers.Adam())
     update = wide.analysis.cost.trainable_params * 25 * digits.update_operations
     assert wide.analysis.cost.step_fixed(digits) > update  # the optimizer's pass over 1.5 M weights, every step

@@ -46,8 +46,14 @@ def test_config_file_has_safe_server_settings():
 
 def config_show(tmp_path) -> dict[str, tuple[object, str]]:
     """`streamlit config show` run from the repo root: option -> (value, where Streamlit says it was set)."""
-    done = subprocess.run([sys.executable, "-m", "streamlit", "config", "show"], cwd=ROOT, env=streamlit_env(tmp_path),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "streamlit", "config", "show"],
+        cwd=ROOT,
+        env=streamlit_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     options, section, where = {}, None, "default"
     for line in done.stdout.splitlines():
@@ -89,8 +95,9 @@ def test_streamlit_get_option_sees_the_config(tmp_path):
                  "client.showErrorDetails", "server.maxUploadSize", "server.disconnectedSessionTTL"]
         print(json.dumps({n: [config.get_option(n), config.get_where_defined(n)] for n in names}))
     """)
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=streamlit_env(tmp_path),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=streamlit_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert got["server.enableXsrfProtection"] == [True, str(CONFIG)]
@@ -111,8 +118,11 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
     text = (ROOT / "Dockerfile").read_text()
     joined = re.sub(r"\\\n", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
-    return [(m.group(1).upper(), m.group(2).strip()) for line in joined.splitlines()
-            if (m := re.match(r"\s*([A-Za-z]+)\s+(.*)", line))]
+    return [
+        (m.group(1).upper(), m.group(2).strip())
+        for line in joined.splitlines()
+        if (m := re.match(r"\s*([A-Za-z]+)\s+(.*)", line))
+    ]
 
 
 def test_dockerfile_slim_python_workdir_healthcheck():
@@ -138,7 +148,7 @@ def test_dockerfile_installs_only_requirements_txt():
             words = shlex.split(command)
             if "pip" not in " ".join(words[:3]):
                 continue
-            rest = [w for w in words[words.index("install") + 1:] if not w.startswith("--")]
+            rest = [w for w in words[words.index("install") + 1 :] if not w.startswith("--")]
             assert rest == ["-r", "requirements.txt"], command
     copies = " ".join(args for op, args in steps if op in ("COPY", "ADD"))
     assert "requirements-dev" not in copies
@@ -167,7 +177,9 @@ def test_app_and_engine_import_only_the_stdlib_and_requirements_txt():
                 names = [node.module]
             else:
                 continue
-            bad += [f"{path.relative_to(ROOT)}:{node.lineno} imports {n}" for n in names if n.split(".")[0] not in allowed]
+            bad += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {n}" for n in names if n.split(".")[0] not in allowed
+            ]
     assert not bad, bad
 
 
@@ -208,8 +220,14 @@ BLOCKED_RUN = textwrap.dedent("""
 
 
 def test_app_runs_with_dev_only_packages_blocked(tmp_path):
-    done = subprocess.run([sys.executable, "-c", BLOCKED_RUN, ",".join(DEV_ONLY)], cwd=ROOT,
-                          env=streamlit_env(tmp_path), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED_RUN, ",".join(DEV_ONLY)],
+        cwd=ROOT,
+        env=streamlit_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"exceptions": [], "layers": 5, "loaded": []}, result
@@ -225,7 +243,9 @@ def test_export_tab_says_how_to_get_svg_and_png_without_dot(tmp_path, monkeypatc
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     (export_tab,) = [tab for tab in at.tabs if tab.label == "Export"]
-    notes = " ".join(str(e.value) for kind in ("info", "warning", "markdown", "caption") for e in getattr(export_tab, kind))
+    notes = " ".join(
+        str(e.value) for kind in ("info", "warning", "markdown", "caption") for e in getattr(export_tab, kind)
+    )
     assert "apt-get install graphviz" in notes
     assert not [b for b in export_tab.get("download_button") if b.proto.label in ("Graph (SVG)", "Graph (PNG)")]
 
@@ -245,6 +265,12 @@ LIVE_UPDATE = textwrap.dedent("""
 
 
 def test_open_sessions_survive_a_code_update_on_a_live_server(tmp_path):
-    done = subprocess.run([sys.executable, "-c", LIVE_UPDATE], cwd=ROOT, env=streamlit_env(tmp_path),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", LIVE_UPDATE],
+        cwd=ROOT,
+        env=streamlit_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -150,9 +150,13 @@ def test_on_a_phone_the_graph_and_the_output_are_within_the_first_two_screens(ne
     scrolled = main.evaluate("m => m.scrollTop")
     assert scrolled == 0
     assert graph_top < PHONE["height"]  # the graph starts on the first screen
-    assert table_bottom["y"] + table_bottom["height"] < 2 * PHONE["height"], table_bottom  # the output's numbers on the second
+    assert table_bottom["y"] + table_bottom["height"] < 2 * PHONE["height"], (
+        table_bottom
+    )  # the output's numbers on the second
     # layer actions stay compact: the selected layer's buttons fit on at most two rows
-    bottoms = app.widget("layer_actions").evaluate("row => [...row.children].map(c => Math.round(c.getBoundingClientRect().bottom))")
+    bottoms = app.widget("layer_actions").evaluate(
+        "row => [...row.children].map(c => Math.round(c.getBoundingClientRect().bottom))"
+    )
     assert len(set(bottoms)) <= 2, bottoms
     app.assert_no_exception()
 
@@ -177,8 +181,15 @@ CELLS_SHOWN = """grid => {
 @pytest.mark.e2e
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_no_number_is_clipped_in_a_wide_output_table(new_page, viewport):
-    spec = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16, activation="tanh"), LayerSpec.make(1, "Flatten"),
-                              LayerSpec.make(2, "Dense", units=16)), 0)
+    spec = ModelSpec(
+        (3, 2),
+        (
+            LayerSpec.make(0, "Dense", units=16, activation="tanh"),
+            LayerSpec.make(1, "Flatten"),
+            LayerSpec.make(2, "Dense", units=16),
+        ),
+        0,
+    )
     app = new_page(link(spec, SEED_INPUT), viewport=viewport)
     expected = built(spec).predict(np.array([[[1, 2], [3, 4], [5, 6]]], np.float32))[0]
     assert (expected < 0).any()  # the minus signs are what was lost
@@ -289,12 +300,16 @@ def test_pasted_layers_are_confirmed_beside_the_paste_box(new_page, viewport):
     paste_box = app.page.get_by_test_id("stExpander").filter(has_text="Paste layers written as Keras code")
     message = paste_box.get_by_test_id("stAlertContentSuccess").filter(has_text="Replaced the layers with 30 layer(s).")
     expect(message).to_be_visible()  # in the paste box, under its buttons (after what the new input shape did)
-    expect(paste_box.get_by_test_id("stAlertContentInfo")).to_contain_text("refilled with a range for the new shape (8,)")
+    expect(paste_box.get_by_test_id("stAlertContentInfo")).to_contain_text(
+        "refilled with a range for the new shape (8,)"
+    )
     assert message.bounding_box()["y"] > app.widget("paste_replace").bounding_box()["y"]
     assert not app.widget("selected_panel").get_by_test_id("stAlert").count()  # not beside the selected layer
     # The list and the graph above grow with the model, and how far the browser follows that with its scroll varies:
     # the same words also come as a toast, in view wherever the page went.
-    expect(app.page.get_by_test_id("stToast").filter(has_text="Replaced the layers with 30 layer(s).")).to_be_in_viewport()
+    expect(
+        app.page.get_by_test_id("stToast").filter(has_text="Replaced the layers with 30 layer(s).")
+    ).to_be_in_viewport()
     app.assert_no_exception()
 
 
@@ -357,7 +372,11 @@ def test_adding_layers_through_the_widgets_updates_the_graph(new_page):
     expect_edges(app, SEED_EDGES)
     app.choose("add_where", "at the end")
     app.choose("add_kind", "Activations · Activation")
-    expect(app.page.get_by_text("Activation: One function applied to every value; the shape stays the same (glu halves the last axis).")).to_be_visible()
+    expect(
+        app.page.get_by_text(
+            "Activation: One function applied to every value; the shape stays the same (glu halves the last axis)."
+        )
+    ).to_be_visible()
     app.click("add")
     expect_edges(app, SEED_EDGES + ["(None, 4)"])  # a new edge into the new layer, shape kept
     expect(app.nodes.filter(has_text="activation_1")).to_have_count(1)
@@ -389,8 +408,14 @@ def test_the_address_bar_is_a_share_link_that_reopens_the_same_model_and_output(
     other.assert_no_exception()
 
 
-HOSTILE_KINDS = ["https://evil.example/login", "https&colon;//evil.example/login", "admin@evil.example",
-                 "www.evil.example", "[x](javascript:alert(1))", "<a href='https://evil.example'>x</a>"]
+HOSTILE_KINDS = [
+    "https://evil.example/login",
+    "https&colon;//evil.example/login",
+    "admin@evil.example",
+    "www.evil.example",
+    "[x](javascript:alert(1))",
+    "<a href='https://evil.example'>x</a>",
+]
 
 
 @pytest.mark.e2e
@@ -404,7 +429,9 @@ def test_visitor_text_quoted_in_a_message_never_becomes_a_link(new_page):
     for kind in HOSTILE_KINDS:
         raw = json.dumps({"model": {"input_shape": [3, 2], "seed": 0, "layers": [{"id": 0, "kind": kind}]}}).encode()
         app = new_page("?model=1." + base64.urlsafe_b64encode(zlib.compress(raw)).rstrip(b"=").decode())
-        (alert,) = [a for a in app.page.locator('[data-testid="stAlert"]').all() if "could not be opened" in a.inner_text()]
+        (alert,) = [
+            a for a in app.page.locator('[data-testid="stAlert"]').all() if "could not be opened" in a.inner_text()
+        ]
         assert alert.locator("a").count() == 0, (kind, alert.inner_html())
         assert kind.split("/")[-1].split("@")[-1][:6] in alert.inner_text().replace("\u200d", "")  # quoted, as text
 
@@ -473,14 +500,18 @@ def test_train_the_xor_preset_in_the_browser_and_stop_another_run(new_page):
     expect(stopped).to_be_visible(timeout=30_000)
     during, complete = map(int, re.search(r"during epoch (\d+) of 5000, after (\d+)", stopped.inner_text()).groups())
     progress = app.page.get_by_text(re.compile(r"^Epoch \d+ of 5000 — stopped"))
-    expect(progress).to_have_text(f"Epoch {during} of 5000 — stopped ({complete} complete)")  # one count, said the same way
+    expect(progress).to_have_text(
+        f"Epoch {during} of 5000 — stopped ({complete} complete)"
+    )  # one count, said the same way
     assert complete == during - 1
     app.assert_no_exception()
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_a_newcomer_on_the_train_page_gets_a_model_for_the_data_trains_it_and_uploads_a_csv(new_page, viewport, tmp_path):
+def test_a_newcomer_on_the_train_page_gets_a_model_for_the_data_trains_it_and_uploads_a_csv(
+    new_page, viewport, tmp_path
+):
     """The seed model does not fit XOR: the page says so under the data with one-click ways out; the MLP it loads trains
     and its charts and boundary are drawn; a CSV with a BOM and decimal commas is read as written, and said so."""
     from playwright.sync_api import expect
@@ -497,5 +528,7 @@ def test_a_newcomer_on_the_train_page_gets_a_model_for_the_data_trains_it_and_up
     csv = tmp_path / "data.csv"
     csv.write_bytes("\ufeffx1;x2;label\n0,5;1,5;1\n-0,25;2;0\n".encode("utf-8"))
     app.act(lambda: app.widget("train_csv").locator("input[type=file]").set_input_files(str(csv)))
-    expect(app.page.get_by_text(re.compile(r"Read 2 rows × 3 columns with ';' between values and ',' as the decimal mark"))).to_be_visible()
+    expect(
+        app.page.get_by_text(re.compile(r"Read 2 rows × 3 columns with ';' between values and ',' as the decimal mark"))
+    ).to_be_visible()
     app.assert_no_exception()

@@ -13,9 +13,16 @@ from test_e2e import ARTIFACTS, DESKTOP, PHONE, browser, link, new_page, server 
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 from netbuilder.views.heatmap import GAP
 
-CONVNET = ModelSpec((8, 8, 1), (LayerSpec.make(0, "Conv2D", filters=8, kernel_size=(3, 3), activation="relu"),
-                                LayerSpec.make(1, "MaxPooling2D", pool_size=(2, 2)), LayerSpec.make(2, "Flatten"),
-                                LayerSpec.make(3, "Dense", units=10, activation="softmax")), 0)
+CONVNET = ModelSpec(
+    (8, 8, 1),
+    (
+        LayerSpec.make(0, "Conv2D", filters=8, kernel_size=(3, 3), activation="relu"),
+        LayerSpec.make(1, "MaxPooling2D", pool_size=(2, 2)),
+        LayerSpec.make(2, "Flatten"),
+        LayerSpec.make(3, "Dense", units=10, activation="softmax"),
+    ),
+    0,
+)
 MAPS_PX = (8 * 6 * 19 + 7 * GAP, 6 * 19)  # eight 6×6 maps in one row, 19 px a value (heatmap.feature_maps)
 
 # The picture's box against the main area and every ancestor that clips or scrolls: a picture cut by any of them

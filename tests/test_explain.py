@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from netbuilder.studio.explain import FLATTEN_FIRST, WITHOUT_FLATTEN, compare, difference_sentence, last_axis_explanation, variants
+from netbuilder.studio.explain import (
+    FLATTEN_FIRST,
+    WITHOUT_FLATTEN,
+    compare,
+    difference_sentence,
+    last_axis_explanation,
+    variants,
+)
 from netbuilder.studio.models import built
 from netbuilder.studio.presets import PRESETS
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
@@ -32,13 +39,17 @@ def test_variants_leave_out_what_equals_the_current_model():
 
 
 def test_flatten_first_keeps_the_learners_flatten_settings():
-    spec = ModelSpec((2, 3, 4), (LayerSpec.make(0, "Dense", units=5), LayerSpec.make(7, "Flatten", data_format="channels_first")))
+    spec = ModelSpec(
+        (2, 3, 4), (LayerSpec.make(0, "Dense", units=5), LayerSpec.make(7, "Flatten", data_format="channels_first"))
+    )
     first = variants(spec)[FLATTEN_FIRST].layers[0]
     assert (first.id, first.data_format) == (7, "channels_first")
 
 
 def test_several_flattens_collapse_to_one_first():
-    spec = ModelSpec((3, 2), (LayerSpec.make(0, "Flatten"), LayerSpec.make(1, "Dense", units=4), LayerSpec.make(2, "Flatten")))
+    spec = ModelSpec(
+        (3, 2), (LayerSpec.make(0, "Flatten"), LayerSpec.make(1, "Dense", units=4), LayerSpec.make(2, "Flatten"))
+    )
     assert kinds(variants(spec)[FLATTEN_FIRST]) == ["Flatten", "Dense"]
 
 
@@ -146,8 +157,14 @@ def test_sentence_when_a_flatten_changes_nothing():
 
 
 def test_sentence_flatten_moved():
-    spec = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(1, "Dense", units=4), LayerSpec.make(2, "Flatten")))
-    moved = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(2, "Flatten"), LayerSpec.make(1, "Dense", units=4)))
+    spec = ModelSpec(
+        (3, 2),
+        (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(1, "Dense", units=4), LayerSpec.make(2, "Flatten")),
+    )
+    moved = ModelSpec(
+        (3, 2),
+        (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(2, "Flatten"), LayerSpec.make(1, "Dense", units=4)),
+    )
     assert difference_sentence(spec, moved) == (
         "With Flatten before dense_1, Dense(4) sees all 48 values of each sample at once: output (None, 4) "
         "instead of (None, 12), and 196 instead of 68 parameters in dense_1."

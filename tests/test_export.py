@@ -20,10 +20,13 @@ TOL = dict(rtol=1e-5, atol=1e-5)
 
 def spec_of(input_shape, *layers) -> ModelSpec:
     """A validated spec from (kind, settings) pairs, ids 0, 1, ... (built_for among the settings)."""
-    return ModelSpec.from_dict({
-        "input_shape": list(input_shape), "seed": 3,
-        "layers": [{"id": i, "kind": kind, **settings} for i, (kind, settings) in enumerate(layers)],
-    })
+    return ModelSpec.from_dict(
+        {
+            "input_shape": list(input_shape),
+            "seed": 3,
+            "layers": [{"id": i, "kind": kind, **settings} for i, (kind, settings) in enumerate(layers)],
+        }
+    )
 
 
 def sample(spec: ModelSpec, batch: int = 5, scale: float = 2.0) -> np.ndarray:
@@ -47,13 +50,25 @@ CASES = {
     "seed": seed_spec(),
     "channels_first_rank3": spec_of((2, 3, 4), ("Flatten", {"data_format": "channels_first"}), ("Dense", {"units": 5})),
     "channels_first_after_dense": spec_of(
-        (2, 3, 4), ("Dense", {"units": 3, "activation": "tanh"}), ("Flatten", {"data_format": "channels_first"}), ("Dense", {"units": 2})
+        (2, 3, 4),
+        ("Dense", {"units": 3, "activation": "tanh"}),
+        ("Flatten", {"data_format": "channels_first"}),
+        ("Dense", {"units": 2}),
     ),
-    "channels_first_rank2_is_plain": spec_of((3, 4), ("Flatten", {"data_format": "channels_first"}), ("Dense", {"units": 2})),
+    "channels_first_rank2_is_plain": spec_of(
+        (3, 4), ("Flatten", {"data_format": "channels_first"}), ("Dense", {"units": 2})
+    ),
     "rank1_input": spec_of((5,), ("Dense", {"units": 3, "activation": "relu"}), ("Dense", {"units": 2})),
     "rank0_input": spec_of((), ("Activation", {"activation": "softmax"}), ("Flatten", {}), ("Dense", {"units": 3})),
-    "no_bias": spec_of((3, 2), ("Dense", {"units": 4, "use_bias": False}), ("Flatten", {}), ("Dense", {"units": 2, "use_bias": False})),
-    "pinned_built_for": spec_of((3, 2), ("Dense", {"units": 6, "built_for": [3, 2]}), ("Flatten", {}), ("Dense", {"units": 2, "built_for": [18]})),
+    "no_bias": spec_of(
+        (3, 2), ("Dense", {"units": 4, "use_bias": False}), ("Flatten", {}), ("Dense", {"units": 2, "use_bias": False})
+    ),
+    "pinned_built_for": spec_of(
+        (3, 2),
+        ("Dense", {"units": 6, "built_for": [3, 2]}),
+        ("Flatten", {}),
+        ("Dense", {"units": 2, "built_for": [18]}),
+    ),
 }
 
 
@@ -65,12 +80,23 @@ def test_exports_compute_what_the_engine_computes(name):
 @pytest.mark.parametrize("activation", ACTIVATION_NAMES)
 def test_every_activation_exports(activation):
     name = canonical_name(activation)  # a spec stores the name Keras serializes (swish → silu)
-    spec = spec_of((2, 6), ("Activation", {"activation": name}), ("Dense", {"units": 8, "activation": name}), ("Flatten", {}), ("Dense", {"units": 3}))
+    spec = spec_of(
+        (2, 6),
+        ("Activation", {"activation": name}),
+        ("Dense", {"units": 8, "activation": name}),
+        ("Flatten", {}),
+        ("Dense", {"units": 3}),
+    )
     check_exports(spec, sample(spec, scale=0.5 if name == "exponential" else 2.0), **TOL)  # exp of exp must stay finite
 
 
 def test_glu_models_keep_their_true_shapes_in_keras():
-    spec = spec_of((4,), ("Dense", {"units": 8, "activation": "glu"}), ("Activation", {"activation": "glu"}), ("Dense", {"units": 3}))
+    spec = spec_of(
+        (4,),
+        ("Dense", {"units": 8, "activation": "glu"}),
+        ("Activation", {"activation": "glu"}),
+        ("Dense", {"units": 3}),
+    )
     namespace = exec_script(export.keras_code(built(spec)))
     assert namespace["model"].output_shape == built(spec).output_shape == (None, 3)
 
@@ -108,8 +134,17 @@ def test_keras_script_rebuilds_names_and_exact_weights():
 
 def test_keras_script_keeps_explicit_names_even_hostile_ones():
     names = ['a"); import os #', "x\\ny", "ü·→", "'''"]
-    model = nb.Sequential([nb.Input((3,)), nb.Dense(4, name=names[0]), nb.Activation("relu", name=names[1]),
-                           nb.Dense(2, name=names[2]), nb.Flatten(name=names[3])], seed=1, name="my_model")
+    model = nb.Sequential(
+        [
+            nb.Input((3,)),
+            nb.Dense(4, name=names[0]),
+            nb.Activation("relu", name=names[1]),
+            nb.Dense(2, name=names[2]),
+            nb.Flatten(name=names[3]),
+        ],
+        seed=1,
+        name="my_model",
+    )
     code = export.keras_code(model)
     theirs = exec_script(code)["model"]
     assert [layer.name for layer in theirs.layers] == names and theirs.name == "my_model"
@@ -174,7 +209,9 @@ def test_an_empty_model_exports_to_torch_but_not_keras():
 
 
 def test_a_model_that_does_not_fit_cannot_be_built_for_export():
-    broken = ModelSpec.from_dict({"input_shape": [3], "layers": [{"id": 0, "kind": "Dense", "units": 2, "built_for": [5]}]})
+    broken = ModelSpec.from_dict(
+        {"input_shape": [3], "layers": [{"id": 0, "kind": "Dense", "units": 2, "built_for": [5]}]}
+    )
     with pytest.raises(IncompatibleShapeError, match="last axis has size 5"):
         built(broken)  # the exporters take a built model, and this one cannot be built
 

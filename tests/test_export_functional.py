@@ -84,7 +84,10 @@ def assert_same(got, want, **tol):
         for a, b in zip(got, want):
             assert_same(a, b, **tol)
     else:
-        assert not isinstance(got, (list, dict)) and got.shape == want.shape, (getattr(got, "shape", type(got)), want.shape)
+        assert not isinstance(got, (list, dict)) and got.shape == want.shape, (
+            getattr(got, "shape", type(got)),
+            want.shape,
+        )
         np.testing.assert_allclose(got, want, **(tol or TOL))
 
 
@@ -254,8 +257,9 @@ def test_a_shared_layer_whose_torch_code_differs_by_call_shares_its_parameters()
 ELEMENTWISE = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"]
 
 
-@pytest.mark.parametrize("kind, count", [(kind, count) for kind in ELEMENTWISE for count in (1, 2, 3)
-                                         if kind != "Subtract" or count == 2])  # Subtract takes exactly 2
+@pytest.mark.parametrize(
+    "kind, count", [(kind, count) for kind in ELEMENTWISE for count in (1, 2, 3) if kind != "Subtract" or count == 2]
+)  # Subtract takes exactly 2
 def test_every_elementwise_merge(kind, count):
     inputs = [nb.Input((3, 4), name=f"in{k}") for k in range(count)]
     branches = [nb.Dense(4, activation="tanh")(t) for t in inputs]
@@ -287,8 +291,17 @@ def test_concatenate_on_every_axis(axis):
     check_model(ours, [rand(3, *s, seed=k) for k, s in enumerate(shapes)])
 
 
-DOTS = [((5,), (5,), 1), ((5,), (5,), -1), ((3, 4), (3, 5), 1), ((3, 4), (5, 4), (2, 2)), ((3, 4), (4,), (2, 1)),
-        ((4,), (4, 3), (1, 1)), ((2, 3, 4), (4, 2), (3, 1)), ((2, 3, 4), (3, 5), (2, 1)), ((3, 4), (3, 4), -1)]
+DOTS = [
+    ((5,), (5,), 1),
+    ((5,), (5,), -1),
+    ((3, 4), (3, 5), 1),
+    ((3, 4), (5, 4), (2, 2)),
+    ((3, 4), (4,), (2, 1)),
+    ((4,), (4, 3), (1, 1)),
+    ((2, 3, 4), (4, 2), (3, 1)),
+    ((2, 3, 4), (3, 5), (2, 1)),
+    ((3, 4), (3, 4), -1),
+]
 
 
 @pytest.mark.parametrize("normalize", [False, True])
@@ -313,8 +326,9 @@ def test_conv_residual_block_on_channels_last_images_with_a_projection_shortcut(
     out = nb.Dense(4)(nb.GlobalAveragePooling2D()(wide))
     ours = nb.Model(image, out, name="resnet_block", seed=6)
     weights = ours.get_weights()  # BatchNormalization's statistics moved off 0 and 1, so they matter
-    ours.set_weights([w + np.float32(0.1) * rand(*w.shape, seed=k, scale=1) if w.ndim == 1 else w
-                      for k, w in enumerate(weights)])
+    ours.set_weights(
+        [w + np.float32(0.1) * rand(*w.shape, seed=k, scale=1) if w.ndim == 1 else w for k, w in enumerate(weights)]
+    )
     names = [w.name for layer in ours.layers for w in layer.weight_specs(layer.built_shape) if layer.built_shape]
     ours.set_weights([np.abs(w) + 0.5 if "variance" in n else w for n, w in zip(names, ours.get_weights())])
     check_model(ours, rand(3, 10, 10, 3))
@@ -369,12 +383,25 @@ def test_weights_after_training_are_the_ones_exported():
 
 # --- names -------------------------------------------------------------------------------------------------------------
 def test_torch_module_names_cover_nn_module_s_own():
-    assert {n for n in dir(nn.Module) if not n.startswith("_")} | set(vars(nn.Module())) <= export.TORCH_MODULE_NAMES | {
-        n for n in vars(nn.Module()) if n.startswith("_")}
+    assert {n for n in dir(nn.Module) if not n.startswith("_")} | set(
+        vars(nn.Module())
+    ) <= export.TORCH_MODULE_NAMES | {n for n in vars(nn.Module()) if n.startswith("_")}
 
 
 def test_hostile_and_clashing_names_are_kept_as_literals_and_never_shadow():
-    names = ["eval", "training", 'a"); import os #', "x1", "keras", "print", "ü", "forward", "_private", "class", "model"]
+    names = [
+        "eval",
+        "training",
+        'a"); import os #',
+        "x1",
+        "keras",
+        "print",
+        "ü",
+        "forward",
+        "_private",
+        "class",
+        "model",
+    ]
     a = nb.Input((3,), name="inputs")
     b = nb.Input((3,), name='b"\\n')
     t = a
@@ -456,8 +483,9 @@ def test_the_scripts_run_in_a_fresh_python(tmp_path):
     )
     env = {**os.environ, "KERAS_BACKEND": "numpy", "PYTHONPATH": ""}
     for script in ("keras_model.py", "torch_model.py"):
-        done = subprocess.run([sys.executable, "-c", runner, script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-c", runner, script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         got = dict(np.load(tmp_path / "out.npz"))
         assert_same(got, expected)

@@ -176,7 +176,10 @@ def test_dicts_of_inputs_and_outputs_go_by_their_keys_as_in_keras():
     kx, ky = keras.Input((3,), name="first"), keras.Input((2,), name="second")
     h, kh = nb.concatenate([x, y]), keras.layers.concatenate([kx, ky])
     score, kscore = nb.Dense(1, name="s")(h), keras.layers.Dense(1, name="s")(kh)
-    prob, kprob = nb.Dense(2, activation="softmax", name="p")(h), keras.layers.Dense(2, activation="softmax", name="p")(kh)
+    prob, kprob = (
+        nb.Dense(2, activation="softmax", name="p")(h),
+        keras.layers.Dense(2, activation="softmax", name="p")(kh),
+    )
     ours = nb.Model({"zeta": x, "alpha": y}, {"score": score, "prob": prob}, seed=0)
     theirs = keras.Model({"zeta": kx, "alpha": ky}, {"score": kscore, "prob": kprob})
     theirs.set_weights(ours.get_weights())
@@ -185,7 +188,9 @@ def test_dicts_of_inputs_and_outputs_go_by_their_keys_as_in_keras():
     assert list(got) == ["score", "prob"] and got["score"].shape == (2, 1) and got["prob"].shape == (2, 2)
     for key in want:
         np.testing.assert_allclose(got[key], want[key], rtol=1e-6)
-    with pytest.raises(nb.InputDataError, match=r"the input dict must have the keys \['alpha', 'zeta'\]; missing \['zeta'\]"):
+    with pytest.raises(
+        nb.InputDataError, match=r"the input dict must have the keys \['alpha', 'zeta'\]; missing \['zeta'\]"
+    ):
         ours.predict({"first": data["zeta"], "alpha": data["alpha"]})
     with pytest.raises(nb.InputDataError, match="give a dict"):
         ours.predict([data["zeta"], data["alpha"]])
@@ -194,16 +199,36 @@ def test_dicts_of_inputs_and_outputs_go_by_their_keys_as_in_keras():
     assert set(logs) == {"loss", "score_loss", "prob_loss"}
 
 
-@pytest.mark.parametrize("make, keras_make, message", [
-    (lambda: nb.Add()([nb.Input((4, 3)), nb.Input((4, 5))]), lambda: keras.layers.Add()([keras.Input((4, 3)), keras.Input((4, 5))]),
-     "cannot add (None, 4, 3) and (None, 4, 5): axis -1 has 3 and 5"),
-    (lambda: nb.Subtract()([nb.Input((3,))] * 3), lambda: keras.layers.Subtract()([keras.Input((3,))] * 3), "takes exactly 2 inputs"),
-    (lambda: nb.Concatenate(axis=1)([nb.Input((4, 3)), nb.Input((4, 5))]),
-     lambda: keras.layers.Concatenate(axis=1)([keras.Input((4, 3)), keras.Input((4, 5))]), "axis -1 has sizes 3 and 5"),
-    (lambda: nb.Dot(axes=1)([nb.Input((4, 3)), nb.Input((5, 3))]),
-     lambda: keras.layers.Dot(axes=1)([keras.Input((4, 3)), keras.Input((5, 3))]), "axis 1 of the first has 4 values"),
-    (lambda: nb.Add()(nb.Input((3,))), lambda: keras.layers.Add()(keras.Input((3,))), "should be called on a list of inputs"),
-])
+@pytest.mark.parametrize(
+    "make, keras_make, message",
+    [
+        (
+            lambda: nb.Add()([nb.Input((4, 3)), nb.Input((4, 5))]),
+            lambda: keras.layers.Add()([keras.Input((4, 3)), keras.Input((4, 5))]),
+            "cannot add (None, 4, 3) and (None, 4, 5): axis -1 has 3 and 5",
+        ),
+        (
+            lambda: nb.Subtract()([nb.Input((3,))] * 3),
+            lambda: keras.layers.Subtract()([keras.Input((3,))] * 3),
+            "takes exactly 2 inputs",
+        ),
+        (
+            lambda: nb.Concatenate(axis=1)([nb.Input((4, 3)), nb.Input((4, 5))]),
+            lambda: keras.layers.Concatenate(axis=1)([keras.Input((4, 3)), keras.Input((4, 5))]),
+            "axis -1 has sizes 3 and 5",
+        ),
+        (
+            lambda: nb.Dot(axes=1)([nb.Input((4, 3)), nb.Input((5, 3))]),
+            lambda: keras.layers.Dot(axes=1)([keras.Input((4, 3)), keras.Input((5, 3))]),
+            "axis 1 of the first has 4 values",
+        ),
+        (
+            lambda: nb.Add()(nb.Input((3,))),
+            lambda: keras.layers.Add()(keras.Input((3,))),
+            "should be called on a list of inputs",
+        ),
+    ],
+)
 def test_merges_refuse_what_keras_refuses_with_our_words(make, keras_make, message):
     with pytest.raises(Exception):
         keras_make()
@@ -211,8 +236,15 @@ def test_merges_refuse_what_keras_refuses_with_our_words(make, keras_make, messa
         make()
 
 
-@pytest.mark.parametrize("shapes, expected", [([(4, 3), (1, 3)], (None, 4, 3)), ([(4, 3), (3,)], (None, 4, 3)),
-                                              ([(6, 1), (7,)], (None, 6, 7)), ([(4, 3)], (None, 4, 3))])
+@pytest.mark.parametrize(
+    "shapes, expected",
+    [
+        ([(4, 3), (1, 3)], (None, 4, 3)),
+        ([(4, 3), (3,)], (None, 4, 3)),
+        ([(6, 1), (7,)], (None, 6, 7)),
+        ([(4, 3)], (None, 4, 3)),
+    ],
+)
 def test_elementwise_merges_broadcast_as_keras(shapes, expected):
     """Shapes, and every elementwise merge's values: an input of fewer axes is expanded at axis 1, as Keras does."""
     rng = np.random.default_rng(len(shapes))
@@ -237,7 +269,9 @@ def test_a_missing_input_and_a_repeated_name_are_refused():
 def test_an_unused_input_is_kept_and_an_input_name_survives_json():
     a, unused = nb.Input((3,), name="aux"), nb.Input((2,), name="spare")
     model = nb.Model([a, unused], nb.Dense(1)(a), seed=0)
-    assert [layer.name for layer in model.layers][:2] == ["spare", "aux"] or "spare" in [layer.name for layer in model.layers]
+    assert [layer.name for layer in model.layers][:2] == ["spare", "aux"] or "spare" in [
+        layer.name for layer in model.layers
+    ]
     read = nb.model_from_json(model.to_json())
     assert [layer.name for layer in read.layers] == [layer.name for layer in model.layers]
 
@@ -246,8 +280,9 @@ def test_an_unused_input_is_kept_and_an_input_name_survives_json():
 def nested_models(api):
     """A Sequential stem and a Functional block inside a Functional model, written the same way in both."""
     layers = api.layers if api is keras else api
-    stem = api.Sequential([api.Input((8, 8, 3)), layers.Conv2D(4, 2, strides=2), layers.LayerNormalization(epsilon=1e-6)],
-                          name="stem")
+    stem = api.Sequential(
+        [api.Input((8, 8, 3)), layers.Conv2D(4, 2, strides=2), layers.LayerNormalization(epsilon=1e-6)], name="stem"
+    )
     x = api.Input((8, 8, 3))
     h = stem(x)
     inner = api.Input((4, 4, 4))
@@ -261,7 +296,9 @@ def test_models_used_as_layers_equal_keras(monkeypatch):
     ours = nested_models(nb)
     keras.backend.clear_session(free_memory=False)
     theirs = nested_models(keras)
-    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]  # auto-names counted inside too
+    assert [layer.name for layer in ours.layers] == [
+        layer.name for layer in theirs.layers
+    ]  # auto-names counted inside too
     assert ours.count_params() == theirs.count_params() == 60 + 20 + 10
     theirs.set_weights(ours.get_weights())
     assert keras_summary(ours, 108) == keras_summary(theirs, 108)  # "stem (Sequential)", "block (Functional)" rows

@@ -36,8 +36,9 @@ def shared_and_merges():
     a, b = nb.Input((4,), name="a"), nb.Input((4,), name="b")
     shared = nb.Dense(4, activation="tanh")
     sa, sb = shared(a), shared(b)  # one layer, two calls
-    mixed = nb.concatenate([nb.subtract([sa, sb]), nb.multiply([sa, sb]), nb.average([sa, b]), nb.maximum([sa, sb]),
-                            nb.minimum([sb, a])])
+    mixed = nb.concatenate(
+        [nb.subtract([sa, sb]), nb.multiply([sa, sb]), nb.average([sa, b]), nb.maximum([sa, sb]), nb.minimum([sb, a])]
+    )
     similarity = nb.Dot(axes=1, normalize=True)([sa, sb])
     return nb.Model({"a": a, "b": b}, nb.Dense(1)(nb.concatenate([mixed, nb.Dot(axes=1)([sa, b]), similarity])), seed=6)
 
@@ -97,12 +98,43 @@ def data(model, n: int, seed: int):
 CASES = {  # name: (model maker, loss, loss_weights, metrics, optimizer (ours, Keras's), batch, epochs)
     "residual-sgd": (residual, "mse", None, ["mae"], (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 8, 3),
     "residual-adam": (residual, "mse", None, [], (lambda: Adam(0.01), ("Adam", {"learning_rate": 0.01})), 5, 2),
-    "two-outputs": (two_in_two_out, ["mse", "sparse_categorical_crossentropy"], [1.0, 0.5], [["mae"], ["accuracy"]],
-                    (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 8, 3),
-    "shared-merges": (shared_and_merges, "mse", None, ["mae"], (lambda: RMSprop(0.01), ("RMSprop", {"learning_rate": 0.01})), 6, 3),
-    "operations": (operations_and_custom_scale, "mse", None, ["mae"], (lambda: Adam(0.01), ("Adam", {"learning_rate": 0.01})), 6, 2),
+    "two-outputs": (
+        two_in_two_out,
+        ["mse", "sparse_categorical_crossentropy"],
+        [1.0, 0.5],
+        [["mae"], ["accuracy"]],
+        (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})),
+        8,
+        3,
+    ),
+    "shared-merges": (
+        shared_and_merges,
+        "mse",
+        None,
+        ["mae"],
+        (lambda: RMSprop(0.01), ("RMSprop", {"learning_rate": 0.01})),
+        6,
+        3,
+    ),
+    "operations": (
+        operations_and_custom_scale,
+        "mse",
+        None,
+        ["mae"],
+        (lambda: Adam(0.01), ("Adam", {"learning_rate": 0.01})),
+        6,
+        2,
+    ),
     "nested-models": (nested_models, "mse", None, [], (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 6, 2),
-    "broadcast-merges": (broadcast_merges, "mse", None, [], (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})), 4, 2),
+    "broadcast-merges": (
+        broadcast_merges,
+        "mse",
+        None,
+        [],
+        (lambda: SGD(0.05), ("SGD", {"learning_rate": 0.05})),
+        4,
+        2,
+    ),
     # SGD: a key bias's gradient is 0 up to rounding (softmax ignores what it adds to a query's every score), and Adam
     # would turn that rounding noise into steps of its learning rate
     "attention": (attention, "mse", None, ["mae"], (lambda: SGD(0.1), ("SGD", {"learning_rate": 0.1})), 6, 3),
@@ -129,15 +161,31 @@ def results():
         bx, by = data(model, 6, 2)
         model.compile(optimizer=optimizer(), loss=loss, loss_weights=weights, metrics=metrics)
         history = model.fit(feed(model, xs), targets(ys), batch_size=batch, epochs=epochs, shuffle=False)
-        run = {"history": history.history, "weights": model.get_weights(),
-               "evaluate": model.evaluate(feed(model, xs), targets(ys), batch_size=batch, return_dict=True)}
+        run = {
+            "history": history.history,
+            "weights": model.get_weights(),
+            "evaluate": model.evaluate(feed(model, xs), targets(ys), batch_size=batch, return_dict=True),
+        }
         run["train_on_batch"] = model.train_on_batch(feed(model, bx), targets(by))
         run["train_on_batch_dict"] = model.train_on_batch(feed(model, bx), targets(by), return_dict=True)
         run["batch_weights"] = model.get_weights()
         ours[name] = run
-        jobs.append({"model_json": model.to_json(), "weights": start, "x": xs, "y": ys, "optimizer": keras_optimizer,
-                     "loss": loss, "loss_weights": weights, "metrics": metrics, "batch_size": batch, "epochs": epochs,
-                     "bx": bx, "by": by})
+        jobs.append(
+            {
+                "model_json": model.to_json(),
+                "weights": start,
+                "x": xs,
+                "y": ys,
+                "optimizer": keras_optimizer,
+                "loss": loss,
+                "loss_weights": weights,
+                "metrics": metrics,
+                "batch_size": batch,
+                "epochs": epochs,
+                "bx": bx,
+                "by": by,
+            }
+        )
     return dict(zip(CASES, run_jobs(jobs))), ours
 
 
@@ -163,7 +211,9 @@ def test_a_graph_trains_within_its_budgets_and_says_what_targets_it_needs():
     xs, ys = data(model, 8, 0)
     with pytest.raises(nb.InputDataError, match="the model has 2 outputs .reg, cls.: give a list of 2 target arrays"):
         model.fit(xs, ys[0])
-    with pytest.raises(nb.LayerConfigError, match="`loss_weights` must match the number of losses, got 1 losses and 2 weights"):
+    with pytest.raises(
+        nb.LayerConfigError, match="`loss_weights` must match the number of losses, got 1 losses and 2 weights"
+    ):
         model.compile(optimizer="sgd", loss="mse", loss_weights=[1.0, 2.0])
     with pytest.raises(nb.LayerConfigError, match="Invalid `metrics`"):
         model.compile(optimizer="sgd", loss="mse", metrics=["mae"])

@@ -16,9 +16,19 @@ from netbuilder.engine.layer import kind_class
 
 # Where each activation is not differentiable (finite differences must not straddle these).
 KINKS = {
-    "relu": (0,), "relu6": (0, 6), "leaky_relu": (0,), "elu": (0,), "selu": (0,), "celu": (0,),
-    "hard_sigmoid": (-3, 3), "hard_silu": (-3, 3), "hard_tanh": (-1, 1), "hard_shrink": (-0.5, 0.5),
-    "soft_shrink": (-0.5, 0.5), "sparse_plus": (-1, 1), "sparse_sigmoid": (-1, 1),
+    "relu": (0,),
+    "relu6": (0, 6),
+    "leaky_relu": (0,),
+    "elu": (0,),
+    "selu": (0,),
+    "celu": (0,),
+    "hard_sigmoid": (-3, 3),
+    "hard_silu": (-3, 3),
+    "hard_tanh": (-1, 1),
+    "hard_shrink": (-0.5, 0.5),
+    "soft_shrink": (-0.5, 0.5),
+    "sparse_plus": (-1, 1),
+    "sparse_sigmoid": (-1, 1),
 }
 
 
@@ -45,8 +55,25 @@ def test_every_activation_derivative(name):
     check_gradients(layer, x)
 
 
-@pytest.mark.parametrize("name", ["relu", "relu6", "hard_sigmoid", "hard_silu", "hard_tanh", "sparse_plus", "sparse_sigmoid",
-                                  "softplus", "sigmoid", "gelu", "mish", "silu", "log_sigmoid", "selu"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "relu",
+        "relu6",
+        "hard_sigmoid",
+        "hard_silu",
+        "hard_tanh",
+        "sparse_plus",
+        "sparse_sigmoid",
+        "softplus",
+        "sigmoid",
+        "gelu",
+        "mish",
+        "silu",
+        "log_sigmoid",
+        "selu",
+    ],
+)
 def test_derivatives_far_out(name):
     """The saturated sides (and exp's growth) too: values out to ±12."""
     layer = built_layer((10,), "Activation", {"activation": name})
@@ -81,16 +108,19 @@ def test_gradient_keeps_float32(name):
     assert activations.gradient(name, x, y, np.ones_like(y)).dtype == np.float32
 
 
-@pytest.mark.parametrize("settings, shape", [
-    ({"units": 4}, (5,)),
-    ({"units": 3, "use_bias": False}, (5,)),
-    ({"units": 3, "activation": "relu"}, (2, 4)),
-    ({"units": 5, "activation": "tanh"}, (2, 3, 2)),
-    ({"units": 4, "activation": "softmax"}, (3,)),
-    ({"units": 4, "activation": "glu"}, (3,)),
-    ({"units": 3, "activation": "sparsemax"}, (4,)),
-    ({"units": 3, "activation": "gelu", "use_bias": False}, (2, 3)),
-])
+@pytest.mark.parametrize(
+    "settings, shape",
+    [
+        ({"units": 4}, (5,)),
+        ({"units": 3, "use_bias": False}, (5,)),
+        ({"units": 3, "activation": "relu"}, (2, 4)),
+        ({"units": 5, "activation": "tanh"}, (2, 3, 2)),
+        ({"units": 4, "activation": "softmax"}, (3,)),
+        ({"units": 4, "activation": "glu"}, (3,)),
+        ({"units": 3, "activation": "sparsemax"}, (4,)),
+        ({"units": 3, "activation": "gelu", "use_bias": False}, (2, 3)),
+    ],
+)
 def test_dense_backward(settings, shape):
     layer = built_layer(shape, "Dense", settings)
     if layer.use_bias:  # a bias away from its zeros, so its gradient is tested at a general point
@@ -112,13 +142,16 @@ def test_activation_layer_backward_on_rank_3(name):
     check_gradients(layer, safe_input((3, 2, 4), KINKS.get(name, ()), low=-3, high=3))
 
 
-@pytest.mark.parametrize("settings, shape", [
-    ({}, (2, 3, 4)),
-    ({"data_format": "channels_first"}, (2, 3, 4)),
-    ({"data_format": "channels_first"}, (3, 2, 2, 2)),
-    ({"data_format": "channels_first"}, (5,)),
-    ({}, ()),
-])
+@pytest.mark.parametrize(
+    "settings, shape",
+    [
+        ({}, (2, 3, 4)),
+        ({"data_format": "channels_first"}, (2, 3, 4)),
+        ({"data_format": "channels_first"}, (3, 2, 2, 2)),
+        ({"data_format": "channels_first"}, (5,)),
+        ({}, ()),
+    ],
+)
 def test_flatten_backward(settings, shape):
     layer = built_layer(shape, "Flatten", settings)
     check_gradients(layer, np.random.default_rng(0).normal(size=(2, *shape)))
@@ -165,8 +198,9 @@ def jax_vjps(jobs: list[dict]) -> list[dict]:
     """dx and trainable-weight gradients of each (kind, settings, x, dy, weights) job, as Keras on JAX computes them."""
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    run = subprocess.run([sys.executable, "-c", JAX_VJP], input=json.dumps(jobs), capture_output=True, text=True,
-                         timeout=900, env=env)
+    run = subprocess.run(
+        [sys.executable, "-c", JAX_VJP], input=json.dumps(jobs), capture_output=True, text=True, timeout=900, env=env
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -180,8 +214,15 @@ def compare_with_jax(layers_and_inputs, rtol=1e-5, atol=1e-7):
         y, cache = layer.forward_train(x, np.random.default_rng(0))
         dy = np.random.default_rng(9).normal(size=y.shape)
         ours.append(layer.backward(cache, dy))
-        jobs.append({"kind": kind, "settings": settings, "x": x.tolist(), "dy": dy.tolist(),
-                     "weights": [w.tolist() for w in layer.weights]})
+        jobs.append(
+            {
+                "kind": kind,
+                "settings": settings,
+                "x": x.tolist(),
+                "dy": dy.tolist(),
+                "weights": [w.tolist() for w in layer.weights],
+            }
+        )
     for (kind_settings, _, x), (dx, dws), theirs in zip(layers_and_inputs, ours, jax_vjps(jobs)):
         np.testing.assert_allclose(dx, theirs["dx"], rtol=rtol, atol=atol, err_msg=f"{kind_settings} at {x.tolist()}")
         for dw, expected in zip(dws, theirs["dw"]):

@@ -43,22 +43,26 @@ def svg_counts(g: graphviz.Digraph) -> tuple[int, int]:
 
 def broken_spec() -> ModelSpec:
     """Seed-like model on (4, 2) whose 4th layer was built for 48 inputs but gets 64; one layer after it."""
-    return ModelSpec.from_dict({
-        "input_shape": [4, 2],
-        "layers": [
-            {"id": 0, "kind": "Dense"},
-            {"id": 1, "kind": "Activation"},
-            {"id": 2, "kind": "Flatten"},
-            {"id": 5, "kind": "Dense", "units": 4, "built_for": [48]},
-            {"id": 7, "kind": "Activation", "activation": "softmax"},
-        ],
-    })
+    return ModelSpec.from_dict(
+        {
+            "input_shape": [4, 2],
+            "layers": [
+                {"id": 0, "kind": "Dense"},
+                {"id": 1, "kind": "Activation"},
+                {"id": 2, "kind": "Flatten"},
+                {"id": 5, "kind": "Dense", "units": 4, "built_for": [48]},
+                {"id": 7, "kind": "Activation", "activation": "softmax"},
+            ],
+        }
+    )
 
 
 def chain(n: int) -> ModelSpec:
     """n layers alternating Dense(8) and relu on input (8,)."""
-    layers = tuple(LayerSpec.make(i, "Dense", units=8) if i % 2 == 0 else LayerSpec.make(i, "Activation", activation="relu")
-                   for i in range(n))
+    layers = tuple(
+        LayerSpec.make(i, "Dense", units=8) if i % 2 == 0 else LayerSpec.make(i, "Activation", activation="relu")
+        for i in range(n)
+    )
     return ModelSpec(input_shape=(8,), layers=layers)
 
 
@@ -83,7 +87,10 @@ def test_seed_edges_carry_the_shapes_from_input_to_output():
 def test_seed_has_one_node_per_layer_plus_input_and_output():
     nodes, _ = drawn(graph.dataflow(seed_spec()))
     assert list(nodes) == ["input", "L0", "L1", "L2", "L3", "output"]
-    assert nodes["L3"]["label"] == '<b>dense_1</b><br/>Dense · 4 units<br/><font point-size="10" color="#4b5563">196 params</font>'
+    assert (
+        nodes["L3"]["label"]
+        == '<b>dense_1</b><br/>Dense · 4 units<br/><font point-size="10" color="#4b5563">196 params</font>'
+    )
     assert nodes["L1"]["label"] == "<b>activation</b><br/>Activation · relu"  # no params line without weights
     assert nodes["L2"]["label"] == "<b>flatten</b><br/>Flatten · channels_last"
     assert "shape=(3, 2)" in nodes["input"]["label"] and "(None, 4)" in nodes["output"]["label"]
@@ -128,7 +135,9 @@ def test_broken_model_marks_the_failing_layer_red_and_greys_what_follows():
 
 @needs_dot
 def test_failure_at_the_first_layer():
-    spec = ModelSpec.from_dict({"input_shape": [3], "layers": [{"id": 4, "kind": "Dense", "units": 2, "built_for": [5]}]})
+    spec = ModelSpec.from_dict(
+        {"input_shape": [3], "layers": [{"id": 4, "kind": "Dense", "units": 2, "built_for": [5]}]}
+    )
     g = graph.dataflow(spec)
     assert drawn(g)[0]["L4"]["fillcolor"] == graph.ERROR_FILL
     assert edge_shapes(g) == [("input", "L4", "(None, 3)"), ("L4", "output", None)]
@@ -153,7 +162,9 @@ def test_over_the_layer_limit_draws_every_layer_without_shapes():
     assert len(nodes) == 502
     assert [label for _, _, label in edge_shapes(g)][:2] == ["(None, 8)", None]
     assert sum(node.get("fillcolor") == graph.ERROR_FILL for node in nodes.values()) == 1
-    assert "at most 200 layers; this one has 500" in next(n["tooltip"] for n in nodes.values() if n.get("fillcolor") == graph.ERROR_FILL)
+    assert "at most 200 layers; this one has 500" in next(
+        n["tooltip"] for n in nodes.values() if n.get("fillcolor") == graph.ERROR_FILL
+    )
 
 
 @needs_dot
@@ -194,9 +205,11 @@ HOSTILE = [
 @pytest.mark.parametrize("text", HOSTILE)
 def test_html_text_leaves_no_markup_backslash_or_line_break(text):
     safe = graph.html_text(text)
-    assert not set(safe) & set('<>"\'\\\n\r\t\x00\x7f\u2028\ud800\ufffe')
+    assert not set(safe) & set("<>\"'\\\n\r\t\x00\x7f\u2028\ud800\ufffe")
     safe.encode("utf-8")  # no lone surrogate left
-    assert "&" not in safe.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "").replace("&quot;", "").replace("&#x27;", "")
+    assert "&" not in safe.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "").replace("&quot;", "").replace(
+        "&#x27;", ""
+    )
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -223,12 +236,25 @@ def test_hostile_labels_and_tooltips_cannot_change_the_graph():
 @needs_dot
 def test_hostile_layer_names_in_a_sequential_cannot_change_the_graph():
     names = ['a"];x->y[label="', "<b>&amp;<∕b>", "\\N\\G\\", "}digraph{ z", "' & \" < > ü"]  # names may not hold '/'
-    layers = [Dense(4, name=names[0]), Activation("relu", name=names[1]), Dense(3, name=names[2]), Flatten(name=names[3]), Dense(2, name=names[4])]
+    layers = [
+        Dense(4, name=names[0]),
+        Activation("relu", name=names[1]),
+        Dense(3, name=names[2]),
+        Flatten(name=names[3]),
+        Dense(2, name=names[4]),
+    ]
     g = graph.sequential_graph(Sequential([Input((3,)), *layers]))
     assert svg_counts(g) == (len(layers) + 2, len(layers) + 1)
     nodes, edges = drawn(g)
     assert list(nodes) == ["input", "L0", "L1", "L2", "L3", "L4", "output"]
-    assert [(t, h) for t, h, _ in edges] == [("input", "L0"), ("L0", "L1"), ("L1", "L2"), ("L2", "L3"), ("L3", "L4"), ("L4", "output")]
+    assert [(t, h) for t, h, _ in edges] == [
+        ("input", "L0"),
+        ("L0", "L1"),
+        ("L1", "L2"),
+        ("L2", "L3"),
+        ("L3", "L4"),
+        ("L4", "output"),
+    ]
     svg = graph.svg(g).decode()
     for shown in ["a&quot;];x&#45;&gt;y[label=&quot;", "&lt;b&gt;&amp;amp;&lt;∕b&gt;", "∖N∖G∖", "}digraph{ z"]:
         assert shown in svg  # drawn as text, literally (backslashes as a look-alike)
@@ -307,14 +333,18 @@ def test_a_long_model_is_drawn_as_a_window_around_the_selected_layer_with_every_
 
 @needs_dot
 def test_the_window_shows_the_failing_layer_and_greys_what_comes_after_it():
-    layers = tuple(LayerSpec.make(i, "Dense", units=4 if i == 20 else 8, built_for=(5,) if i == 20 else None) for i in range(30))
+    layers = tuple(
+        LayerSpec.make(i, "Dense", units=4 if i == 20 else 8, built_for=(5,) if i == 20 else None) for i in range(30)
+    )
     spec = ModelSpec((8,), layers)
     nodes, edges = drawn(graph.dataflow(spec, selected=3, window=True))
     assert list(nodes) == ["input", "L0", "L1", "L2", "L3", "L4", "L5", "more6", "L20", "more21", "output"]
     assert nodes["L20"]["fillcolor"] == graph.ERROR_FILL
     assert nodes["more21"]["color"] == graph.GREY_LINE and "9 layers below" in nodes["more21"]["label"]
     labels = {(tail, head): label for tail, head, label in edge_shapes(graph.dataflow(spec, selected=3, window=True))}
-    assert labels[("more6", "L20")] == "(None, 8)" and labels[("L20", "more21")] is None  # nothing known past the failure
+    assert (
+        labels[("more6", "L20")] == "(None, 8)" and labels[("L20", "more21")] is None
+    )  # nothing known past the failure
 
 
 def test_a_window_never_folds_a_single_layer_and_short_models_are_whole():
@@ -323,8 +353,10 @@ def test_a_window_never_folds_a_single_layer_and_short_models_are_whole():
     assert nodes(graph.dataflow(chain(30), selected=27, window=True))[-5:] == ["L26", "L27", "L28", "L29", "output"]
     assert len(nodes(graph.dataflow(chain(graph.WINDOW_FROM), selected=0, window=True))) == graph.WINDOW_FROM + 2
     assert nodes(graph.dataflow(chain(30), selected="input", window=True))[:5] == ["input", "L0", "L1", "L2", "more3"]
-    assert 'input [label=<<b>Input</b>' in graph.dataflow(chain(3), selected="input").source
-    assert graph.SELECTED_FILL in graph.dataflow(chain(3), selected="input").source.split("\n\tinput [")[1].split("\n")[0]
+    assert "input [label=<<b>Input</b>" in graph.dataflow(chain(3), selected="input").source
+    assert (
+        graph.SELECTED_FILL in graph.dataflow(chain(3), selected="input").source.split("\n\tinput [")[1].split("\n")[0]
+    )
 
 
 def test_every_text_size_of_the_graph_has_a_browser_rule_and_shapes_are_the_largest():

@@ -45,7 +45,11 @@ def test_magnitude_is_the_largest_finite_absolute_value_of_all_arrays():
 def test_legend_runs_from_full_blue_through_white_to_full_red():
     bar = legend(width=101, height=5)
     assert bar.shape == (5, 101, 3) and bar.dtype == np.uint8
-    assert bar[0, 0].tolist() == [0, 0, 255] and bar[0, 50].tolist() == [255, 255, 255] and bar[0, -1].tolist() == [255, 0, 0]
+    assert (
+        bar[0, 0].tolist() == [0, 0, 255]
+        and bar[0, 50].tolist() == [255, 255, 255]
+        and bar[0, -1].tolist() == [255, 0, 0]
+    )
     assert (bar == bar[:1]).all()  # every row the same
 
 
@@ -90,8 +94,10 @@ def test_an_image_sample_becomes_one_tile_per_channel():
     assert picture[top, left].tolist() == [255, 0, 0] and picture[top + 2, left + 2].tolist() == [255, 255, 255]
     assert picture[tile_h, 0].tolist() == list(GAP_RGB)  # the line between rows of tiles
     assert picture[top, 2 * tile_w + 2 * GAP].tolist() == list(GAP_RGB)  # no tile after channel 9
-    np.testing.assert_array_equal(feature_maps(np.moveaxis(sample, -1, 0), channels_first=True, width=8 * 10, per_row=8),
-                                  feature_maps(sample, width=8 * 10, per_row=8))
+    np.testing.assert_array_equal(
+        feature_maps(np.moveaxis(sample, -1, 0), channels_first=True, width=8 * 10, per_row=8),
+        feature_maps(sample, width=8 * 10, per_row=8),
+    )
     many = feature_maps(np.ones((100, 100, 64)), width=960)  # cut: 32 channels, 64×64 cells each
     assert many.shape == (4 * (64 + GAP) - GAP, 8 * (64 + GAP) - GAP, 3) and MAX_MAPS == 32
 

@@ -64,8 +64,9 @@ def test_glorot_uniform_is_numpys_generator_seeded_as_keras_does():
 
 
 # --- the registry and the draws' bookkeeping (Keras itself: test_initializers_keras.py) ------------------------------
-@pytest.mark.parametrize("shape, expected", [((), (1, 1)), ((5,), (5, 5)), ((3, 4), (3, 4)), ((3, 3, 2, 8), (18, 72)),
-                                             ((5, 1, 4), (5, 20))])
+@pytest.mark.parametrize(
+    "shape, expected", [((), (1, 1)), ((5,), (5, 5)), ((3, 4), (3, 4)), ((3, 3, 2, 8), (18, 72)), ((5, 1, 4), (5, 20))]
+)
 def test_fans_are_keras_compute_fans(shape, expected):
     from netbuilder.engine.initializers import fans
 

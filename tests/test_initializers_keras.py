@@ -30,21 +30,47 @@ SEEDS = (0, 7, 3001, MAX_LAYER_SEED)
 
 # (class name, arguments) — every class, at its defaults and with other arguments
 INITIALIZERS = [
-    ("Zeros", {}), ("Ones", {}), ("Constant", {"value": 0.3}), ("Constant", {"value": -2}),
-    ("RandomNormal", {}), ("RandomNormal", {"mean": 0.5, "stddev": 2.0}), ("RandomNormal", {"stddev": 0.0}),
-    ("RandomUniform", {}), ("RandomUniform", {"minval": -1.0, "maxval": 3.0}), ("RandomUniform", {"minval": 2, "maxval": 2}),
-    ("TruncatedNormal", {}), ("TruncatedNormal", {"mean": -0.1, "stddev": 0.7}),
-    ("VarianceScaling", {}), ("VarianceScaling", {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}),
+    ("Zeros", {}),
+    ("Ones", {}),
+    ("Constant", {"value": 0.3}),
+    ("Constant", {"value": -2}),
+    ("RandomNormal", {}),
+    ("RandomNormal", {"mean": 0.5, "stddev": 2.0}),
+    ("RandomNormal", {"stddev": 0.0}),
+    ("RandomUniform", {}),
+    ("RandomUniform", {"minval": -1.0, "maxval": 3.0}),
+    ("RandomUniform", {"minval": 2, "maxval": 2}),
+    ("TruncatedNormal", {}),
+    ("TruncatedNormal", {"mean": -0.1, "stddev": 0.7}),
+    ("VarianceScaling", {}),
+    ("VarianceScaling", {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}),
     ("VarianceScaling", {"scale": 1 / 3, "mode": "fan_out", "distribution": "uniform"}),
     ("VarianceScaling", {"scale": 1.5, "mode": "fan_avg", "distribution": "untruncated_normal"}),
     ("VarianceScaling", {"scale": 0.5, "mode": "fan_in", "distribution": "Normal"}),
-    ("GlorotNormal", {}), ("GlorotUniform", {}), ("HeNormal", {}), ("HeUniform", {}), ("LecunNormal", {}), ("LecunUniform", {}),
-    ("Orthogonal", {}), ("Orthogonal", {"gain": 1.7}), ("Identity", {}), ("Identity", {"gain": -2.0}),
+    ("GlorotNormal", {}),
+    ("GlorotUniform", {}),
+    ("HeNormal", {}),
+    ("HeUniform", {}),
+    ("LecunNormal", {}),
+    ("LecunUniform", {}),
+    ("Orthogonal", {}),
+    ("Orthogonal", {"gain": 1.7}),
+    ("Identity", {}),
+    ("Identity", {"gain": -2.0}),
 ]
 SHAPES = [
-    (3, 3, 4, 8), (5, 1, 2), (1, 1, 1, 16),  # conv kernels: 2-D, 1-D and pointwise
-    (17,), (1,), (70_000,),  # biases and vectors, one longer than a chunk of draws
-    (5, 7), (7, 5), (6, 6), (1, 9), (300, 300), (2, 12),  # matrices: square and not, wide and tall
+    (3, 3, 4, 8),
+    (5, 1, 2),
+    (1, 1, 1, 16),  # conv kernels: 2-D, 1-D and pointwise
+    (17,),
+    (1,),
+    (70_000,),  # biases and vectors, one longer than a chunk of draws
+    (5, 7),
+    (7, 5),
+    (6, 6),
+    (1, 9),
+    (300, 300),
+    (2, 12),  # matrices: square and not, wide and tall
 ]
 
 
@@ -76,8 +102,14 @@ def test_every_initializer_draws_keras_bits(name, args):
             np.testing.assert_array_equal(_bits(ours), _bits(theirs), err_msg=f"{name}{args} {shape} seed {seed}")
 
 
-@pytest.mark.parametrize("name,args", [("TruncatedNormal", {"mean": 1.0, "stddev": 3.0}), ("HeNormal", {}),
-                                       ("VarianceScaling", {"scale": 4.0, "mode": "fan_avg"})])
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("TruncatedNormal", {"mean": 1.0, "stddev": 3.0}),
+        ("HeNormal", {}),
+        ("VarianceScaling", {"scale": 4.0, "mode": "fan_avg"}),
+    ],
+)
 def test_truncated_normal_tails_are_drawn_again_as_keras_draws_them(name, args):
     """Keras keeps the first values within two standard deviations in stream order: across our chunks of draws (a
     weight of 3 chunks), every value is inside the bounds, and values beyond them were really thrown away."""
@@ -90,14 +122,18 @@ def test_truncated_normal_tails_are_drawn_again_as_keras_draws_them(name, args):
         if stddev is not None:
             assert np.all(np.abs(ours - mean) <= 2 * stddev * (1 + 1e-6))
             plain = np.random.default_rng(np.array([seed, 0], "uint32")).normal(mean, stddev, size=shape[0])
-            assert np.any(np.abs(plain - mean) > 2 * stddev) and ours[0] == np.float32(plain[np.abs(plain - mean) <= 2 * stddev][0])
+            assert np.any(np.abs(plain - mean) > 2 * stddev) and ours[0] == np.float32(
+                plain[np.abs(plain - mean) <= 2 * stddev][0]
+            )
 
 
 def test_draws_in_chunks_equal_one_draw():
     """A generator's stream is the same drawn in pieces: a weight larger than a chunk equals Keras's one call."""
     for name in ("RandomUniform", "RandomNormal", "GlorotUniform", "VarianceScaling"):
         shape = (2, I.DRAW_CHUNK + 3)
-        np.testing.assert_array_equal(I.CLASSES[name]()(shape, 11), _keras_initializer(name, {}, 11)(shape, dtype="float32"))
+        np.testing.assert_array_equal(
+            I.CLASSES[name]()(shape, 11), _keras_initializer(name, {}, 11)(shape, dtype="float32")
+        )
 
 
 def test_keras_can_call_ours_as_it_calls_any_initializer():
@@ -149,7 +185,10 @@ def test_configs_both_ways(name, args):
     again = keras.initializers.serialize(keras.initializers.deserialize(ours.to_keras()))
     assert get_initializer(again) == (I.Identity() if name == "Identity" else ours)  # Keras's own config loses the gain
     assert get_initializer(keras_object) == ours  # a Keras initializer object, read through its config
-    short = {"class_name": name, "config": {k: v for k, v in ours.get_config().items() if k not in ("seed", "input_axes", "output_axes")}}
+    short = {
+        "class_name": name,
+        "config": {k: v for k, v in ours.get_config().items() if k not in ("seed", "input_axes", "output_axes")},
+    }
     assert get_initializer(short) == ours
 
 
@@ -157,8 +196,14 @@ def test_a_config_seed_is_accepted_and_ignored():
     seeded = keras.initializers.serialize(keras.initializers.HeNormal(seed=42))
     assert seeded["config"]["seed"] == 42
     assert get_initializer(seeded) == I.HeNormal() and get_initializer(seeded).to_keras()["config"]["seed"] is None
-    assert get_initializer({"class_name": "RandomNormal", "config": {"seed": 3, "stddev": 0.2}}) == I.RandomNormal(stddev=0.2)
-    generator = {"module": "keras.random", "class_name": "SeedGenerator", "config": {"seed": 3}}  # Keras's SeedGenerator
+    assert get_initializer({"class_name": "RandomNormal", "config": {"seed": 3, "stddev": 0.2}}) == I.RandomNormal(
+        stddev=0.2
+    )
+    generator = {
+        "module": "keras.random",
+        "class_name": "SeedGenerator",
+        "config": {"seed": 3},
+    }  # Keras's SeedGenerator
     assert get_initializer({"class_name": "Orthogonal", "config": {"seed": generator}}) == I.Orthogonal()
     with pytest.raises(nb.LayerConfigError, match="seed must be an integer or null"):
         get_initializer({"class_name": "HeNormal", "config": {"seed": "7"}})
@@ -168,25 +213,43 @@ def test_a_config_seed_is_accepted_and_ignored():
     np.testing.assert_array_equal(a[0], b[0])
 
 
-@pytest.mark.parametrize("identifier,match", [
-    (None, "cannot be None"), (3, "must be a Keras initializer"), (True, "must be a Keras initializer"),
-    ([1, 2], "must be a Keras initializer"), ({"config": {}}, "needs a class_name"),
-    ({"class_name": "HeNormal", "config": {"seed": None, "foo": 1}}, "HeNormal takes seed, input_axes, output_axes; received foo"),
-    ({"class_name": "HeNormal", "config": [1]}, "must be an object"),
-    ({"class_name": "VarianceScaling", "config": {"input_axes": [0], "output_axes": [1]}}, "input_axes is not supported"),
-    ({"class_name": "Constant", "config": {}}, "Constant needs its value"),
-    ({"class_name": "Constant", "config": {"value": [1, 2]}}, "Constant's value must be a number"),
-    ({"class_name": "Constant", "config": {"value": float("nan")}}, "finite number"),
-    ({"class_name": "Constant", "config": {"value": 1e31}}, "finite number from -1e\\+30 to 1e\\+30"),
-    ({"class_name": "RandomNormal", "config": {"stddev": -1}}, "stddev must be a finite number from 0"),
-    ({"class_name": "RandomNormal", "config": {"mean": True}}, "mean must be a number"),
-    ({"class_name": "RandomUniform", "config": {"minval": 1, "maxval": 0}}, "maxval must be at least its minval"),
-    ({"class_name": "VarianceScaling", "config": {"scale": 0}}, "scale must be a positive number"),
-    ({"class_name": "VarianceScaling", "config": {"mode": "FAN_IN"}}, "mode must be one of fan_in, fan_out, fan_avg"),
-    ({"class_name": "VarianceScaling", "config": {"distribution": "gamma"}}, "distribution must be one of"),
-    ({"class_name": "Orthogonal", "config": {"gain": "a"}}, "gain must be a number"),
-    ({"class_name": "MyInitializer", "config": {}, "registered_name": "Custom>MyInitializer"}, "must be a Keras initializer"),
-])
+@pytest.mark.parametrize(
+    "identifier,match",
+    [
+        (None, "cannot be None"),
+        (3, "must be a Keras initializer"),
+        (True, "must be a Keras initializer"),
+        ([1, 2], "must be a Keras initializer"),
+        ({"config": {}}, "needs a class_name"),
+        (
+            {"class_name": "HeNormal", "config": {"seed": None, "foo": 1}},
+            "HeNormal takes seed, input_axes, output_axes; received foo",
+        ),
+        ({"class_name": "HeNormal", "config": [1]}, "must be an object"),
+        (
+            {"class_name": "VarianceScaling", "config": {"input_axes": [0], "output_axes": [1]}},
+            "input_axes is not supported",
+        ),
+        ({"class_name": "Constant", "config": {}}, "Constant needs its value"),
+        ({"class_name": "Constant", "config": {"value": [1, 2]}}, "Constant's value must be a number"),
+        ({"class_name": "Constant", "config": {"value": float("nan")}}, "finite number"),
+        ({"class_name": "Constant", "config": {"value": 1e31}}, "finite number from -1e\\+30 to 1e\\+30"),
+        ({"class_name": "RandomNormal", "config": {"stddev": -1}}, "stddev must be a finite number from 0"),
+        ({"class_name": "RandomNormal", "config": {"mean": True}}, "mean must be a number"),
+        ({"class_name": "RandomUniform", "config": {"minval": 1, "maxval": 0}}, "maxval must be at least its minval"),
+        ({"class_name": "VarianceScaling", "config": {"scale": 0}}, "scale must be a positive number"),
+        (
+            {"class_name": "VarianceScaling", "config": {"mode": "FAN_IN"}},
+            "mode must be one of fan_in, fan_out, fan_avg",
+        ),
+        ({"class_name": "VarianceScaling", "config": {"distribution": "gamma"}}, "distribution must be one of"),
+        ({"class_name": "Orthogonal", "config": {"gain": "a"}}, "gain must be a number"),
+        (
+            {"class_name": "MyInitializer", "config": {}, "registered_name": "Custom>MyInitializer"},
+            "must be a Keras initializer",
+        ),
+    ],
+)
 def test_what_is_refused_and_said(identifier, match):
     with pytest.raises(nb.LayerConfigError, match=match):
         get_initializer(identifier)
@@ -194,15 +257,20 @@ def test_what_is_refused_and_said(identifier, match):
 
 def test_what_keras_refuses_netbuilder_refuses():
     """Where Keras fails to make the initializer or to draw with it, netbuilder refuses when it is made."""
-    for config in ({"class_name": "VarianceScaling", "config": {"scale": -1}},
-                   {"class_name": "VarianceScaling", "config": {"mode": "fan"}},
-                   {"class_name": "HeNormal", "config": {"foo": 1}}, {"class_name": "Constant", "config": {}}):
+    for config in (
+        {"class_name": "VarianceScaling", "config": {"scale": -1}},
+        {"class_name": "VarianceScaling", "config": {"mode": "fan"}},
+        {"class_name": "HeNormal", "config": {"foo": 1}},
+        {"class_name": "Constant", "config": {}},
+    ):
         with pytest.raises(Exception):
             keras.initializers.get(config)
         with pytest.raises(nb.LayerConfigError):
             get_initializer(config)
-    for config in ({"class_name": "RandomNormal", "config": {"stddev": -1.0}},
-                   {"class_name": "RandomUniform", "config": {"minval": 1.0, "maxval": 0.0}}):
+    for config in (
+        {"class_name": "RandomNormal", "config": {"stddev": -1.0}},
+        {"class_name": "RandomUniform", "config": {"minval": 1.0, "maxval": 0.0}},
+    ):
         with pytest.raises(ValueError):  # NumPy's generator refuses it when Keras draws
             keras.initializers.get(config)((2, 2))
         with pytest.raises(nb.LayerConfigError):
@@ -237,10 +305,16 @@ TEXTS = [  # (editor text, the initializer, the text shown for it)
     ("Constant(0.5)", I.Constant(0.5), "Constant(value=0.5)"),
     ("constant(value=-2)", I.Constant(-2.0), "Constant(value=-2.0)"),
     ("Constant()", I.Constant(0.0), "Constant(value=0.0)"),
-    ('VarianceScaling(scale=2.0, mode="fan_out", distribution="truncated_normal")', I.VarianceScaling(2.0, "fan_out"),
-     'VarianceScaling(scale=2.0, mode="fan_out", distribution="truncated_normal")'),
-    ("VarianceScaling(2, 'fan_avg', 'uniform')", I.VarianceScaling(2.0, "fan_avg", "uniform"),
-     'VarianceScaling(scale=2.0, mode="fan_avg", distribution="uniform")'),
+    (
+        'VarianceScaling(scale=2.0, mode="fan_out", distribution="truncated_normal")',
+        I.VarianceScaling(2.0, "fan_out"),
+        'VarianceScaling(scale=2.0, mode="fan_out", distribution="truncated_normal")',
+    ),
+    (
+        "VarianceScaling(2, 'fan_avg', 'uniform')",
+        I.VarianceScaling(2.0, "fan_avg", "uniform"),
+        'VarianceScaling(scale=2.0, mode="fan_avg", distribution="uniform")',
+    ),
     ("  random_normal(stddev=0.1)  ", I.RandomNormal(stddev=0.1), "RandomNormal(mean=0.0, stddev=0.1)"),
     ("TruncatedNormal(mean=1, stddev=0.5)", I.TruncatedNormal(1.0, 0.5), "TruncatedNormal(mean=1.0, stddev=0.5)"),
     ("Orthogonal(gain=2.0)", I.Orthogonal(2.0), "Orthogonal(gain=2.0)"),
@@ -258,19 +332,22 @@ def test_the_editor_text_both_ways(text, initializer, shown):
     assert setting.widget == "text" and "he_normal" in setting.allowed and "VarianceScaling(" in setting.allowed
 
 
-@pytest.mark.parametrize("text,match", [
-    ("__import__('os').system('true')", "must be a Keras initializer"),
-    ("HeNormal(seed=__import__('os'))", "must be plain values"),
-    ("HeNormal(**{'seed': 1})", "by name"),
-    ("HeNormal(1, 2, 3, 4)", "at most 3 arguments"),
-    ("Constant(1, value=2)", "value twice"),
-    ("Constant(value=1)(2)", "must be plain values"),
-    ("RandomNormal(stddev=[1])", "stddev must be a number"),
-    ("HeNormal(", "must be a Keras initializer"),
-    ("{not json", "not a valid JSON config"),
-    ("x" * 400, "at most 300 characters"),
-    ("os.system", "must be a Keras initializer"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("__import__('os').system('true')", "must be a Keras initializer"),
+        ("HeNormal(seed=__import__('os'))", "must be plain values"),
+        ("HeNormal(**{'seed': 1})", "by name"),
+        ("HeNormal(1, 2, 3, 4)", "at most 3 arguments"),
+        ("Constant(1, value=2)", "value twice"),
+        ("Constant(value=1)(2)", "must be plain values"),
+        ("RandomNormal(stddev=[1])", "stddev must be a number"),
+        ("HeNormal(", "must be a Keras initializer"),
+        ("{not json", "not a valid JSON config"),
+        ("x" * 400, "at most 300 characters"),
+        ("os.system", "must be a Keras initializer"),
+    ],
+)
 def test_the_editor_text_refused(text, match):
     with pytest.raises(nb.LayerConfigError, match=match):
         Init("kernel_initializer", "glorot_uniform").parse_text(text)
@@ -294,35 +371,126 @@ def test_a_setting_refuses_what_keras_cannot_draw_at_its_rank():
 VS = {"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
 VS_UNIFORM = {"class_name": "VarianceScaling", "config": {"scale": 1 / 3, "mode": "fan_out", "distribution": "uniform"}}
 KIND_CASES = [  # (kind, settings with initializers as Keras configs or names, per-sample input shape)
-    ("Dense", {"units": 5, "kernel_initializer": VS_UNIFORM, "bias_initializer": {"class_name": "Constant", "config": {"value": 0.1}}}, (4,)),
-    ("Dense", {"units": 6, "kernel_initializer": {"class_name": "Identity", "config": {"gain": 3.0}},
-               "bias_initializer": {"class_name": "RandomNormal", "config": {"mean": 1.0, "stddev": 0.3}}}, (2, 4)),
+    (
+        "Dense",
+        {
+            "units": 5,
+            "kernel_initializer": VS_UNIFORM,
+            "bias_initializer": {"class_name": "Constant", "config": {"value": 0.1}},
+        },
+        (4,),
+    ),
+    (
+        "Dense",
+        {
+            "units": 6,
+            "kernel_initializer": {"class_name": "Identity", "config": {"gain": 3.0}},
+            "bias_initializer": {"class_name": "RandomNormal", "config": {"mean": 1.0, "stddev": 0.3}},
+        },
+        (2, 4),
+    ),
     ("Conv2D", {"filters": 4, "kernel_size": 3, "kernel_initializer": VS, "bias_initializer": "he_uniform"}, (6, 6, 3)),
-    ("Conv1D", {"filters": 3, "kernel_size": 2, "kernel_initializer": {"class_name": "Orthogonal", "config": {"gain": 0.5}}}, (5, 4)),
-    ("DepthwiseConv2D", {"kernel_size": 3, "depth_multiplier": 2, "depthwise_initializer": VS,
-                         "bias_initializer": {"class_name": "TruncatedNormal", "config": {"stddev": 2.0}}}, (5, 5, 3)),
-    ("SeparableConv1D", {"filters": 4, "kernel_size": 3, "depthwise_initializer": "lecun_normal",
-                         "pointwise_initializer": VS_UNIFORM, "bias_initializer": "ones"}, (7, 2)),
-    ("SeparableConv2D", {"filters": 3, "kernel_size": 2, "depthwise_initializer": "he_normal",
-                         "pointwise_initializer": "glorot_normal"}, (5, 5, 2)),
+    (
+        "Conv1D",
+        {"filters": 3, "kernel_size": 2, "kernel_initializer": {"class_name": "Orthogonal", "config": {"gain": 0.5}}},
+        (5, 4),
+    ),
+    (
+        "DepthwiseConv2D",
+        {
+            "kernel_size": 3,
+            "depth_multiplier": 2,
+            "depthwise_initializer": VS,
+            "bias_initializer": {"class_name": "TruncatedNormal", "config": {"stddev": 2.0}},
+        },
+        (5, 5, 3),
+    ),
+    (
+        "SeparableConv1D",
+        {
+            "filters": 4,
+            "kernel_size": 3,
+            "depthwise_initializer": "lecun_normal",
+            "pointwise_initializer": VS_UNIFORM,
+            "bias_initializer": "ones",
+        },
+        (7, 2),
+    ),
+    (
+        "SeparableConv2D",
+        {
+            "filters": 3,
+            "kernel_size": 2,
+            "depthwise_initializer": "he_normal",
+            "pointwise_initializer": "glorot_normal",
+        },
+        (5, 5, 2),
+    ),
     ("Conv2DTranspose", {"filters": 3, "kernel_size": 3, "strides": 2, "kernel_initializer": VS}, (3, 3, 2)),
-    ("Conv1DTranspose", {"filters": 2, "kernel_size": 3, "kernel_initializer": "lecun_uniform",
-                         "bias_initializer": {"class_name": "RandomUniform", "config": {"minval": 0.0, "maxval": 1.0}}}, (4, 3)),
-    ("Embedding", {"input_dim": 9, "output_dim": 4, "embeddings_initializer": {"class_name": "RandomNormal",
-                                                                                "config": {"mean": 0.0, "stddev": 1.0}}}, (3,)),
-    ("SimpleRNN", {"units": 4, "kernel_initializer": VS, "recurrent_initializer": {"class_name": "Orthogonal",
-                                                                                    "config": {"gain": 2.0}}}, (3, 2)),
+    (
+        "Conv1DTranspose",
+        {
+            "filters": 2,
+            "kernel_size": 3,
+            "kernel_initializer": "lecun_uniform",
+            "bias_initializer": {"class_name": "RandomUniform", "config": {"minval": 0.0, "maxval": 1.0}},
+        },
+        (4, 3),
+    ),
+    (
+        "Embedding",
+        {
+            "input_dim": 9,
+            "output_dim": 4,
+            "embeddings_initializer": {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 1.0}},
+        },
+        (3,),
+    ),
+    (
+        "SimpleRNN",
+        {
+            "units": 4,
+            "kernel_initializer": VS,
+            "recurrent_initializer": {"class_name": "Orthogonal", "config": {"gain": 2.0}},
+        },
+        (3, 2),
+    ),
     ("LSTM", {"units": 3, "bias_initializer": VS_UNIFORM}, (3, 2)),  # unit_forget_bias: fans of (3,) and (6,)
-    ("LSTM", {"units": 3, "bias_initializer": "glorot_normal", "unit_forget_bias": False,
-              "recurrent_initializer": {"class_name": "Identity", "config": {"gain": 0.5}}}, (3, 2)),
+    (
+        "LSTM",
+        {
+            "units": 3,
+            "bias_initializer": "glorot_normal",
+            "unit_forget_bias": False,
+            "recurrent_initializer": {"class_name": "Identity", "config": {"gain": 0.5}},
+        },
+        (3, 2),
+    ),
     ("GRU", {"units": 3, "bias_initializer": VS, "kernel_initializer": "he_uniform"}, (3, 2)),  # a (2, 9) bias
-    ("GRU", {"units": 2, "reset_after": False, "bias_initializer": "random_normal", "recurrent_initializer": "zeros"}, (3, 2)),
-    ("BatchNormalization", {"beta_initializer": "random_uniform", "gamma_initializer": {"class_name": "Constant",
-                                                                                        "config": {"value": 0.5}},
-                            "moving_mean_initializer": "truncated_normal", "moving_variance_initializer": "ones"}, (3, 4)),
+    (
+        "GRU",
+        {"units": 2, "reset_after": False, "bias_initializer": "random_normal", "recurrent_initializer": "zeros"},
+        (3, 2),
+    ),
+    (
+        "BatchNormalization",
+        {
+            "beta_initializer": "random_uniform",
+            "gamma_initializer": {"class_name": "Constant", "config": {"value": 0.5}},
+            "moving_mean_initializer": "truncated_normal",
+            "moving_variance_initializer": "ones",
+        },
+        (3, 4),
+    ),
     ("LayerNormalization", {"axis": [1, 2], "gamma_initializer": VS, "beta_initializer": "orthogonal"}, (3, 4)),
-    ("PReLU", {"alpha_initializer": {"class_name": "TruncatedNormal", "config": {"mean": 0.2, "stddev": 0.05}},
-               "shared_axes": [1]}, (3, 4)),
+    (
+        "PReLU",
+        {
+            "alpha_initializer": {"class_name": "TruncatedNormal", "config": {"mean": 0.2, "stddev": 0.05}},
+            "shared_axes": [1],
+        },
+        (3, 4),
+    ),
 ]
 
 
@@ -368,8 +536,11 @@ def test_each_kind_draws_keras_initial_weights_with_other_initializers(kind, set
     assert back.count_params() == ours.count_params()
 
 
-@pytest.mark.parametrize("kind,settings,shape", [c for c in KIND_CASES if c[0] != "Embedding"],
-                         ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(c for c in KIND_CASES if c[0] != "Embedding")])
+@pytest.mark.parametrize(
+    "kind,settings,shape",
+    [c for c in KIND_CASES if c[0] != "Embedding"],
+    ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(c for c in KIND_CASES if c[0] != "Embedding")],
+)
 def test_exported_code_writes_the_initializers_and_computes_the_same(kind, settings, shape):
     model = nb.Sequential([nb.Input(shape), kind_class(kind)(**settings)], seed=1)
     code = model.layers[0].keras_code().code
@@ -385,8 +556,10 @@ def test_exported_code_writes_the_initializers_and_computes_the_same(kind, setti
 def test_the_generated_keras_code_makes_the_same_initializers():
     layer = nb.Dense(3, kernel_initializer=VS, bias_initializer={"class_name": "Constant", "config": {"value": 0.5}})
     code = layer.keras_code().code
-    assert ('kernel_initializer=keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", '
-            'distribution="truncated_normal")') in code and "bias_initializer=keras.initializers.Constant(value=0.5)" in code
+    assert (
+        'kernel_initializer=keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", '
+        'distribution="truncated_normal")'
+    ) in code and "bias_initializer=keras.initializers.Constant(value=0.5)" in code
     made = eval(code.replace(", name=None", ""), {"keras": keras})  # our own generated code
     assert get_initializer(made.kernel_initializer) == layer.kernel_initializer
     assert get_initializer(made.bias_initializer) == layer.bias_initializer
@@ -404,12 +577,14 @@ def test_lstm_forget_bias_around_another_bias_initializer_is_keras():
 
 
 def test_initializers_keras_cannot_draw_at_a_kinds_rank_are_refused_when_made():
-    for kind, settings in [("Dense", {"units": 2, "bias_initializer": "orthogonal"}),
-                           ("Conv2D", {"filters": 2, "kernel_size": 3, "kernel_initializer": "identity"}),
-                           ("DepthwiseConv2D", {"kernel_size": 3, "bias_initializer": "identity"}),
-                           ("BatchNormalization", {"moving_variance_initializer": "orthogonal"}),
-                           ("LayerNormalization", {"gamma_initializer": "identity"}),
-                           ("GRU", {"units": 2, "reset_after": False, "bias_initializer": "orthogonal"})]:
+    for kind, settings in [
+        ("Dense", {"units": 2, "bias_initializer": "orthogonal"}),
+        ("Conv2D", {"filters": 2, "kernel_size": 3, "kernel_initializer": "identity"}),
+        ("DepthwiseConv2D", {"kernel_size": 3, "bias_initializer": "identity"}),
+        ("BatchNormalization", {"moving_variance_initializer": "orthogonal"}),
+        ("LayerNormalization", {"gamma_initializer": "identity"}),
+        ("GRU", {"units": 2, "reset_after": False, "bias_initializer": "orthogonal"}),
+    ]:
         with pytest.raises(nb.LayerConfigError, match="draws only weights of"):
             kind_class(kind)(**settings)
     assert nb.GRU(2, bias_initializer="orthogonal").bias_initializer == I.Orthogonal()  # reset_after: a (2, 6) bias
@@ -433,7 +608,12 @@ def test_share_links_and_specs_keep_the_initializers():
     assert data["kernel_initializer"]["class_name"] == "HeNormal" and "bias_initializer" in data
     assert LayerSpec.from_dict(json.loads(json.dumps(data))) == spec
     assert "kernel_initializer" not in LayerSpec.make(0, "Dense", units=3).to_dict()
-    assert spec.with_settings(kernel_initializer="glorot_uniform").to_dict().keys() == {"id", "kind", "units", "bias_initializer"}
+    assert spec.with_settings(kernel_initializer="glorot_uniform").to_dict().keys() == {
+        "id",
+        "kind",
+        "units",
+        "bias_initializer",
+    }
 
 
 # --- Keras JSON ------------------------------------------------------------------------------------------------------
@@ -441,23 +621,35 @@ def test_keras_json_with_other_initializers_is_read_and_written_back_identically
     keras.backend.clear_session(free_memory=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs = keras.Sequential([
-            keras.Input((8, 8, 3)),
-            keras.layers.Conv2D(4, 3, kernel_initializer=keras.initializers.VarianceScaling(2.0, "fan_out"),
-                                bias_initializer=keras.initializers.Constant(0.1)),
-            keras.layers.BatchNormalization(gamma_initializer="zeros", moving_variance_initializer="he_uniform"),
-            keras.layers.PReLU(alpha_initializer=keras.initializers.RandomNormal(0.25, 0.01)),
-            keras.layers.DepthwiseConv2D(3, depthwise_initializer="he_normal", bias_initializer="lecun_uniform"),
-            keras.layers.SeparableConv2D(3, 2, pointwise_initializer="glorot_normal"),
-            keras.layers.Conv2DTranspose(2, 2, kernel_initializer=keras.initializers.TruncatedNormal(0.0, 0.3)),
-            keras.layers.Reshape((-1, 2)),
-            keras.layers.LayerNormalization(beta_initializer="ones"),
-            keras.layers.GRU(3, return_sequences=True, bias_initializer="random_uniform",
-                             recurrent_initializer=keras.initializers.Orthogonal(gain=1.5)),
-            keras.layers.LSTM(2, kernel_initializer="lecun_normal", bias_initializer="ones", return_sequences=True),
-            keras.layers.SimpleRNN(2, recurrent_initializer="identity"),
-            keras.layers.Dense(3, kernel_initializer=keras.initializers.Identity(gain=1.0), bias_initializer="uniform"),
-        ])
+        theirs = keras.Sequential(
+            [
+                keras.Input((8, 8, 3)),
+                keras.layers.Conv2D(
+                    4,
+                    3,
+                    kernel_initializer=keras.initializers.VarianceScaling(2.0, "fan_out"),
+                    bias_initializer=keras.initializers.Constant(0.1),
+                ),
+                keras.layers.BatchNormalization(gamma_initializer="zeros", moving_variance_initializer="he_uniform"),
+                keras.layers.PReLU(alpha_initializer=keras.initializers.RandomNormal(0.25, 0.01)),
+                keras.layers.DepthwiseConv2D(3, depthwise_initializer="he_normal", bias_initializer="lecun_uniform"),
+                keras.layers.SeparableConv2D(3, 2, pointwise_initializer="glorot_normal"),
+                keras.layers.Conv2DTranspose(2, 2, kernel_initializer=keras.initializers.TruncatedNormal(0.0, 0.3)),
+                keras.layers.Reshape((-1, 2)),
+                keras.layers.LayerNormalization(beta_initializer="ones"),
+                keras.layers.GRU(
+                    3,
+                    return_sequences=True,
+                    bias_initializer="random_uniform",
+                    recurrent_initializer=keras.initializers.Orthogonal(gain=1.5),
+                ),
+                keras.layers.LSTM(2, kernel_initializer="lecun_normal", bias_initializer="ones", return_sequences=True),
+                keras.layers.SimpleRNN(2, recurrent_initializer="identity"),
+                keras.layers.Dense(
+                    3, kernel_initializer=keras.initializers.Identity(gain=1.0), bias_initializer="uniform"
+                ),
+            ]
+        )
     text = theirs.to_json()
     ours = nb.model_from_json(text, seed=0)
     keras_layers = json.loads(text)["config"]["layers"][1:]
@@ -500,7 +692,9 @@ def test_applications_initializers_are_all_read(name):
             assert ours[key] == value, (entry["class_name"], key)
             read += 1
         kinds.add(entry["class_name"])
-    classes = {v["class_name"] for e in _layer_entries(name) for k, v in e["config"].items() if k.endswith("_initializer")}
+    classes = {
+        v["class_name"] for e in _layer_entries(name) for k, v in e["config"].items() if k.endswith("_initializer")
+    }
     assert read > 300 and classes >= {"Zeros", "Ones"} and classes - {"Zeros", "Ones"}
     assert kinds >= {"Conv2D", "BatchNormalization", "Dense"}
 
@@ -508,17 +702,21 @@ def test_applications_initializers_are_all_read(name):
 def test_efficientnet_initializers_draw_keras_weights():
     """EfficientNetB0's stem (VarianceScaling(2, fan_out, truncated_normal)) and head (VarianceScaling(1/3, fan_out,
     uniform), Constant(0) in V2): our draw with a layer's seed is Keras's with that seed."""
-    for name, layer_name, shape in [("EfficientNetB0", "stem_conv", (None, 225, 225, 3)),
-                                    ("EfficientNetB0", "predictions", (None, 1280)),
-                                    ("EfficientNetV2B0", "predictions", (None, 1280))]:
+    for name, layer_name, shape in [
+        ("EfficientNetB0", "stem_conv", (None, 225, 225, 3)),
+        ("EfficientNetB0", "predictions", (None, 1280)),
+        ("EfficientNetV2B0", "predictions", (None, 1280)),
+    ]:
         entry = next(e for e in _layer_entries(name) if e["config"]["name"] == layer_name)
         layer = _layer_from(entry)
         for spec in layer.weight_specs(shape):
             config = entry["config"][f"{'kernel' if spec.name == 'kernel' else 'bias'}_initializer"]
-            keras_init = keras.initializers.get({**config, "config": {**config["config"], **(
-                {"seed": 4242} if "seed" in config["config"] else {})}})
-            np.testing.assert_array_equal(spec.initializer(spec.shape, 4242),
-                                          np.asarray(keras_init(spec.shape, dtype="float32")))
+            keras_init = keras.initializers.get(
+                {**config, "config": {**config["config"], **({"seed": 4242} if "seed" in config["config"] else {})}}
+            )
+            np.testing.assert_array_equal(
+                spec.initializer(spec.shape, 4242), np.asarray(keras_init(spec.shape, dtype="float32"))
+            )
 
 
 # --- costs ----------------------------------------------------------------------------------------------------------
@@ -549,15 +747,27 @@ print(json.dumps({"peak": status("VmHWM:") - before, "predicted": model.cost.bui
 """
 
 
-@pytest.mark.parametrize("initializer", ["he_normal", "random_normal", "lecun_uniform", {"class_name": "Identity"},
-                                         {"class_name": "VarianceScaling", "config": {"mode": "fan_out",
-                                                                                      "distribution": "untruncated_normal"}}])
+@pytest.mark.parametrize(
+    "initializer",
+    [
+        "he_normal",
+        "random_normal",
+        "lecun_uniform",
+        {"class_name": "Identity"},
+        {"class_name": "VarianceScaling", "config": {"mode": "fan_out", "distribution": "untruncated_normal"}},
+    ],
+)
 def test_drawing_takes_the_memory_the_cost_model_says(initializer):
     """A process's own peak (VmHWM, reset before building, in a fresh process) while a 2,048 × 1,024 kernel is drawn:
     at most the prediction (the weights and the draw's temporaries) and the interpreter's noise, and the prediction at
     most twice it."""
-    done = subprocess.run([sys.executable, "-c", BUILD_PEAK, json.dumps(initializer)], capture_output=True, text=True,
-                          timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", BUILD_PEAK, json.dumps(initializer)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     slack = 256 * 1024  # the interpreter's own allocations on the way (up to ~200 KiB seen, more on a loaded machine)
     assert measured["peak"] - slack <= measured["predicted"] <= 2 * measured["peak"], measured

@@ -10,8 +10,18 @@ import pytest
 
 import netbuilder as nb
 from kind_harness import (
-    Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, keras_model, ours_model,
-    run_keras_code, run_torch_code, sample, spec_of,
+    Case,
+    check_case,
+    check_cost,
+    check_exports,
+    check_gradients,
+    json_roundtrip_equal,
+    keras_model,
+    ours_model,
+    run_keras_code,
+    run_torch_code,
+    sample,
+    spec_of,
 )
 from netbuilder.engine.errors import LayerConfigError
 from netbuilder.engine.layer import kind_class
@@ -71,7 +81,9 @@ CASES = [
     Case("Softmax", {"axis": 0}, (3, 4), keras_accepts_we_reject=BATCH_AXIS),
     Case("Softmax", {"axis": -3}, (3, 4), keras_accepts_we_reject=BATCH_AXIS),
     Case("Softmax", {}, (), keras_accepts_we_reject=BATCH_AXIS),
-    Case("Softmax", {"axis": (1, 2)}, (3, 4), keras_accepts_we_reject="several axes: Keras's own JSON of it cannot run"),
+    Case(
+        "Softmax", {"axis": (1, 2)}, (3, 4), keras_accepts_we_reject="several axes: Keras's own JSON of it cannot run"
+    ),
     # PReLU: alpha is input_shape[1:] with shared axes set to 1, counted as Keras's build counts them
     Case("PReLU", {}, (3, 4)),
     Case("PReLU", {}, (6,)),
@@ -161,7 +173,9 @@ def test_prelu_shared_axis_beyond_the_input_is_explained():
 def test_prelu_positional_argument_is_refused_clearly():
     with pytest.raises(LayerConfigError, match="alpha_initializer"):
         kind_class("PReLU")([1, 2])
-    assert kind_class("PReLU")("ones").alpha_initializer == kind_class("PReLU")(alpha_initializer="Ones").alpha_initializer
+    assert (
+        kind_class("PReLU")("ones").alpha_initializer == kind_class("PReLU")(alpha_initializer="Ones").alpha_initializer
+    )
     with pytest.raises(LayerConfigError, match="alpha_regularizer and alpha_constraint"):
         kind_class("PReLU")("zeros", None)
 
@@ -198,40 +212,51 @@ def test_leaky_relu_reads_keras2_alpha_and_writes_negative_slope():
 
 
 def test_json_roundtrip_and_exports_of_every_kind():
-    spec = spec_of((3, 4), ("ReLU", {"max_value": 6}), ("LeakyReLU", {"negative_slope": 0.1}), ("ELU", {"alpha": 0.7}),
-                   ("PReLU", {"shared_axes": (1,)}), ("Softmax", {"axis": 1}))
+    spec = spec_of(
+        (3, 4),
+        ("ReLU", {"max_value": 6}),
+        ("LeakyReLU", {"negative_slope": 0.1}),
+        ("ELU", {"alpha": 0.7}),
+        ("PReLU", {"shared_axes": (1,)}),
+        ("Softmax", {"axis": 1}),
+    )
     json_roundtrip_equal(spec)
     check_exports(spec)
 
 
-@pytest.mark.parametrize("layers, shape", [
-    ((("ReLU", {}),), (3, 4)),
-    ((("ReLU", {"max_value": 6}),), (5,)),
-    ((("ReLU", {"max_value": 2.5}),), (5,)),
-    ((("ReLU", {"max_value": 0}),), (5,)),
-    ((("ReLU", {"negative_slope": 0.1}),), (5,)),
-    ((("ReLU", {"negative_slope": 2.0}),), (5,)),
-    ((("ReLU", {"max_value": 3.0, "negative_slope": 0.2, "threshold": 1.0}),), (2, 5)),
-    ((("ReLU", {"max_value": 1.0, "threshold": 2.0}),), (5,)),
-    ((("LeakyReLU", {}),), (2, 2, 3)),
-    ((("LeakyReLU", {"negative_slope": 1.5}),), (5,)),
-    ((("ELU", {}),), (5,)),
-    ((("ELU", {"alpha": -1.5}),), (5,)),
-    ((("Softmax", {}),), (3, 4)),
-    ((("Softmax", {"axis": 1}),), (3, 4)),
-    ((("Softmax", {"axis": -3}),), (2, 3, 4)),
-    ((("PReLU", {}),), (6,)),
-    ((("PReLU", {}),), ()),
-    ((("PReLU", {}),), (3, 4)),
-    ((("PReLU", {"shared_axes": (1, 2)}),), (4, 4, 3)),
-    ((("PReLU", {"shared_axes": (1, 2, 3)}),), (2, 3, 2)),
-    ((("PReLU", {"shared_axes": (0,)}),), (3, 4)),
-])
+@pytest.mark.parametrize(
+    "layers, shape",
+    [
+        ((("ReLU", {}),), (3, 4)),
+        ((("ReLU", {"max_value": 6}),), (5,)),
+        ((("ReLU", {"max_value": 2.5}),), (5,)),
+        ((("ReLU", {"max_value": 0}),), (5,)),
+        ((("ReLU", {"negative_slope": 0.1}),), (5,)),
+        ((("ReLU", {"negative_slope": 2.0}),), (5,)),
+        ((("ReLU", {"max_value": 3.0, "negative_slope": 0.2, "threshold": 1.0}),), (2, 5)),
+        ((("ReLU", {"max_value": 1.0, "threshold": 2.0}),), (5,)),
+        ((("LeakyReLU", {}),), (2, 2, 3)),
+        ((("LeakyReLU", {"negative_slope": 1.5}),), (5,)),
+        ((("ELU", {}),), (5,)),
+        ((("ELU", {"alpha": -1.5}),), (5,)),
+        ((("Softmax", {}),), (3, 4)),
+        ((("Softmax", {"axis": 1}),), (3, 4)),
+        ((("Softmax", {"axis": -3}),), (2, 3, 4)),
+        ((("PReLU", {}),), (6,)),
+        ((("PReLU", {}),), ()),
+        ((("PReLU", {}),), (3, 4)),
+        ((("PReLU", {"shared_axes": (1, 2)}),), (4, 4, 3)),
+        ((("PReLU", {"shared_axes": (1, 2, 3)}),), (2, 3, 2)),
+        ((("PReLU", {"shared_axes": (0,)}),), (3, 4)),
+    ],
+)
 def test_exports_reproduce_our_outputs(layers, shape):
     spec = spec_of(shape, *layers)
     model = built(spec)
     for layer in model.layers:  # slopes away from 0 so each one matters
-        layer.set_weights([w + np.random.default_rng(2).normal(size=w.shape).astype(np.float32) for w in layer.get_weights()])
+        layer.set_weights(
+            [w + np.random.default_rng(2).normal(size=w.shape).astype(np.float32) for w in layer.get_weights()]
+        )
     x = (np.random.default_rng(7).normal(size=(5, *shape)) * 3).astype(np.float32)
     expected = model.predict(x)
     np.testing.assert_allclose(run_keras_code(model, x), expected, rtol=1e-5, atol=1e-5)
@@ -268,12 +293,16 @@ def test_settings_text_round_trip_for_editors():
     with pytest.raises(LayerConfigError):
         max_value.parse_text("-1")
     shared = next(s for s in kind_class("PReLU").settings if s.name == "shared_axes")
-    assert shared.parse_text("1, 2") == (1, 2) and shared.parse_text(" ") is None and shared.format_text((1, 2)) == "1, 2"
+    assert (
+        shared.parse_text("1, 2") == (1, 2) and shared.parse_text(" ") is None and shared.format_text((1, 2)) == "1, 2"
+    )
     assert shared.to_json((1, 2)) == [1, 2] and shared.from_json([1]) == (1,)
 
 
 # --- cost -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("case", [c for c in CASES if c.input_shape and not c.keras_accepts_we_reject], ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.input_shape and not c.keras_accepts_we_reject], ids=lambda c: c.id
+)
 def test_cost_holds_what_predict_allocates(case):
     try:
         model = ours_model(case)
@@ -297,40 +326,54 @@ def safe_input(shape, seed=0, kinks=(0.0,), batch=3, low=-5.0, high=8.0):
     return x[: batch * int(np.prod(shape))].reshape(batch, *shape)
 
 
-@pytest.mark.parametrize("kind, settings, shape, kinks", [
-    ("ReLU", {}, (3, 4), (0.0,)),
-    ("ReLU", {"max_value": 6}, (7,), (0.0, 6.0)),
-    ("ReLU", {"max_value": 2.5}, (7,), (0.0, 2.5)),
-    ("ReLU", {"negative_slope": 0.1}, (7,), (0.0,)),
-    ("ReLU", {"negative_slope": 2.0}, (7,), (0.0,)),
-    ("ReLU", {"threshold": 0.5}, (7,), (0.0, 0.5)),
-    ("ReLU", {"max_value": 3.0, "negative_slope": 0.2, "threshold": 1.0}, (2, 5), (1.0, 3.0)),
-    ("ReLU", {"max_value": 1.0, "threshold": 2.0, "negative_slope": 0.3}, (8,), (1.0, 2.0)),
-    ("LeakyReLU", {}, (3, 4), (0.0,)),
-    ("LeakyReLU", {"negative_slope": 1.5}, (6,), (0.0,)),
-    ("ELU", {}, (3, 4), (0.0,)),
-    ("ELU", {"alpha": -1.5}, (6,), (0.0,)),
-    ("Softmax", {}, (3, 4), ()),
-    ("Softmax", {"axis": 1}, (3, 4), ()),
-    ("Softmax", {"axis": 2}, (2, 3, 4), ()),
-    ("PReLU", {}, (3, 4), (0.0,)),
-    ("PReLU", {}, (), (0.0,)),
-    ("PReLU", {"shared_axes": [1]}, (3, 4), (0.0,)),
-    ("PReLU", {"shared_axes": [1, 2]}, (2, 3, 2), (0.0,)),
-    ("PReLU", {"shared_axes": 0}, (3, 4), (0.0,)),
-])
+@pytest.mark.parametrize(
+    "kind, settings, shape, kinks",
+    [
+        ("ReLU", {}, (3, 4), (0.0,)),
+        ("ReLU", {"max_value": 6}, (7,), (0.0, 6.0)),
+        ("ReLU", {"max_value": 2.5}, (7,), (0.0, 2.5)),
+        ("ReLU", {"negative_slope": 0.1}, (7,), (0.0,)),
+        ("ReLU", {"negative_slope": 2.0}, (7,), (0.0,)),
+        ("ReLU", {"threshold": 0.5}, (7,), (0.0, 0.5)),
+        ("ReLU", {"max_value": 3.0, "negative_slope": 0.2, "threshold": 1.0}, (2, 5), (1.0, 3.0)),
+        ("ReLU", {"max_value": 1.0, "threshold": 2.0, "negative_slope": 0.3}, (8,), (1.0, 2.0)),
+        ("LeakyReLU", {}, (3, 4), (0.0,)),
+        ("LeakyReLU", {"negative_slope": 1.5}, (6,), (0.0,)),
+        ("ELU", {}, (3, 4), (0.0,)),
+        ("ELU", {"alpha": -1.5}, (6,), (0.0,)),
+        ("Softmax", {}, (3, 4), ()),
+        ("Softmax", {"axis": 1}, (3, 4), ()),
+        ("Softmax", {"axis": 2}, (2, 3, 4), ()),
+        ("PReLU", {}, (3, 4), (0.0,)),
+        ("PReLU", {}, (), (0.0,)),
+        ("PReLU", {"shared_axes": [1]}, (3, 4), (0.0,)),
+        ("PReLU", {"shared_axes": [1, 2]}, (2, 3, 2), (0.0,)),
+        ("PReLU", {"shared_axes": 0}, (3, 4), (0.0,)),
+    ],
+)
 def test_backward_matches_finite_differences(kind, settings, shape, kinks):
     model = nb.Sequential([nb.Input(shape), kind_class(kind)(**settings)], seed=5)
     layer = model.layers[0]
     if layer.weights:  # slopes of both signs, not the zeros they start at
         layer.set_weights([np.random.default_rng(3).normal(size=w.shape).astype(np.float32) for w in layer.weights])
-    check_gradients(layer, safe_input(shape, kinks=kinks or (0.0,), low=-4.0, high=4.0) if kind == "Softmax" else safe_input(shape, kinks=kinks))
+    check_gradients(
+        layer,
+        safe_input(shape, kinks=kinks or (0.0,), low=-4.0, high=4.0)
+        if kind == "Softmax"
+        else safe_input(shape, kinks=kinks),
+    )
 
 
-@pytest.mark.parametrize("kind, settings", [
-    ("ReLU", {"max_value": 3.0, "negative_slope": 0.2, "threshold": 1.0}), ("LeakyReLU", {}), ("ELU", {"alpha": 0.5}),
-    ("Softmax", {"axis": 1}), ("PReLU", {"shared_axes": [2]}),
-])
+@pytest.mark.parametrize(
+    "kind, settings",
+    [
+        ("ReLU", {"max_value": 3.0, "negative_slope": 0.2, "threshold": 1.0}),
+        ("LeakyReLU", {}),
+        ("ELU", {"alpha": 0.5}),
+        ("Softmax", {"axis": 1}),
+        ("PReLU", {"shared_axes": [2]}),
+    ],
+)
 def test_forward_train_is_call_in_float32(kind, settings):
     model = nb.Sequential([nb.Input((3, 4)), kind_class(kind)(**settings)], seed=5)
     layer = model.layers[0]
@@ -362,9 +405,14 @@ def random_layer(rng, rank):
     if kind == "PReLU":
         if rng.random() < 0.5:
             return kind, {}
-        return kind, {"shared_axes": [int(a) for a in rng.choice([1, 2, 3], size=int(rng.integers(1, 3)), replace=False)]}
+        return kind, {
+            "shared_axes": [int(a) for a in rng.choice([1, 2, 3], size=int(rng.integers(1, 3)), replace=False)]
+        }
     if kind == "Dense":
-        return kind, {"units": int(rng.integers(1, 6)), "activation": str(rng.choice(["linear", "relu", "tanh", "softmax", "elu"]))}
+        return kind, {
+            "units": int(rng.integers(1, 6)),
+            "activation": str(rng.choice(["linear", "relu", "tanh", "softmax", "elu"])),
+        }
     if kind == "Flatten":
         return kind, {"data_format": str(rng.choice(["channels_last", "channels_first"]))}
     return kind, {"activation": str(rng.choice(["relu", "sigmoid", "softmax", "gelu", "selu", "softplus"]))}
@@ -422,12 +470,24 @@ def test_random_chains_match_keras(seed):
 
 
 JAX_CASES = [
-    ("ReLU", {}), ("ReLU", {"max_value": 6}), ("ReLU", {"max_value": 2.5}), ("ReLU", {"negative_slope": 0.1}),
-    ("ReLU", {"threshold": 0.5}), ("ReLU", {"threshold": 0.5, "max_value": 2.0}),
-    ("ReLU", {"max_value": 3.0, "negative_slope": 0.2, "threshold": 1.0}), ("ReLU", {"max_value": 1.0, "threshold": 2.0, "negative_slope": 0.3}),
-    ("ReLU", {"max_value": 0.0, "negative_slope": 0.5}), ("LeakyReLU", {}), ("LeakyReLU", {"negative_slope": 1.0}),
-    ("ELU", {}), ("ELU", {"alpha": -1.5}), ("Softmax", {}), ("Softmax", {"axis": 1}),
-    ("PReLU", {}), ("PReLU", {"shared_axes": [1]}), ("PReLU", {"shared_axes": [2]}),
+    ("ReLU", {}),
+    ("ReLU", {"max_value": 6}),
+    ("ReLU", {"max_value": 2.5}),
+    ("ReLU", {"negative_slope": 0.1}),
+    ("ReLU", {"threshold": 0.5}),
+    ("ReLU", {"threshold": 0.5, "max_value": 2.0}),
+    ("ReLU", {"max_value": 3.0, "negative_slope": 0.2, "threshold": 1.0}),
+    ("ReLU", {"max_value": 1.0, "threshold": 2.0, "negative_slope": 0.3}),
+    ("ReLU", {"max_value": 0.0, "negative_slope": 0.5}),
+    ("LeakyReLU", {}),
+    ("LeakyReLU", {"negative_slope": 1.0}),
+    ("ELU", {}),
+    ("ELU", {"alpha": -1.5}),
+    ("Softmax", {}),
+    ("Softmax", {"axis": 1}),
+    ("PReLU", {}),
+    ("PReLU", {"shared_axes": [1]}),
+    ("PReLU", {"shared_axes": [2]}),
 ]
 
 

@@ -45,7 +45,11 @@ CASES = [
     ({"num_heads": 2, "key_dim": 3, "attention_axes": 1}, [(5, 4), (3, 6)], "pos"),
     ({"num_heads": 2, "key_dim": 3, "attention_axes": [-2], "dropout": 0.1}, [(5, 4), (3, 6)], "pos"),  # resolved as 1
     ({"num_heads": 1, "key_dim": 1}, [(1, 1), (1, 1)], "pos"),
-    ({"num_heads": 2, "key_dim": 3, "kernel_initializer": "he_normal", "bias_initializer": "ones"}, [(5, 4), (3, 6)], "pos"),
+    (
+        {"num_heads": 2, "key_dim": 3, "kernel_initializer": "he_normal", "bias_initializer": "ones"},
+        [(5, 4), (3, 6)],
+        "pos",
+    ),
 ]
 IDS = [f"{','.join(f'{k}={v}' for k, v in s.items())}@{shapes}:{form}" for s, shapes, form in CASES]
 
@@ -107,7 +111,9 @@ def test_shapes_params_weights_and_outputs_equal_keras(settings, shapes, form):
     assert ours.count_params() == theirs.count_params() == ours.cost.trainable_params
     mine, keras_layer = ours.layers[-1], theirs.layers[-1]
     assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
-    assert [s.name for s in mine.weight_specs(mine.built_shape)] == [w.path.split("/", 1)[1] for w in keras_layer.weights]
+    assert [s.name for s in mine.weight_specs(mine.built_shape)] == [
+        w.path.split("/", 1)[1] for w in keras_layer.weights
+    ]
     weights = perturbed(ours)
     ours.set_weights(weights)
     theirs.set_weights(weights)
@@ -118,19 +124,32 @@ def test_shapes_params_weights_and_outputs_equal_keras(settings, shapes, form):
     assert summary_text(ours, 110) == keras_summary(theirs, 110)
 
 
-INITIALIZERS = [("GlorotUniform", "Zeros"), ("HeNormal", "RandomUniform"), ("LecunNormal", "RandomNormal"),
-                ("GlorotNormal", "TruncatedNormal"), ("Orthogonal", "Zeros"), ("RandomNormal", "GlorotUniform"),
-                ("VarianceScaling", "Ones")]
+INITIALIZERS = [
+    ("GlorotUniform", "Zeros"),
+    ("HeNormal", "RandomUniform"),
+    ("LecunNormal", "RandomNormal"),
+    ("GlorotNormal", "TruncatedNormal"),
+    ("Orthogonal", "Zeros"),
+    ("RandomNormal", "GlorotUniform"),
+    ("VarianceScaling", "Ones"),
+]
 
 
 @pytest.mark.parametrize("kernel,bias", INITIALIZERS)
-@pytest.mark.parametrize("settings", [{"num_heads": 2, "key_dim": 3}, {"num_heads": 3, "key_dim": 2, "value_dim": 4,
-                                                                     "output_shape": (2, 3), "use_gate": True}])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"num_heads": 2, "key_dim": 3},
+        {"num_heads": 3, "key_dim": 2, "value_dim": 4, "output_shape": (2, 3), "use_gate": True},
+    ],
+)
 def test_weights_drawn_from_the_seed_are_keras_s(kernel, bias, settings):
     """Keras's EinsumDense counts a VarianceScaling kernel's fans over its input and output axes: ours draw the same."""
     seed = nb.layer_seed(5, 0)
-    seeded = {name: keras.initializers.get({"class_name": cls, "config": {} if cls in ("Zeros", "Ones") else {"seed": seed}})
-              for name, cls in (("kernel_initializer", kernel), ("bias_initializer", bias))}
+    seeded = {
+        name: keras.initializers.get({"class_name": cls, "config": {} if cls in ("Zeros", "Ones") else {"seed": seed}})
+        for name, cls in (("kernel_initializer", kernel), ("bias_initializer", bias))
+    }
     keras_settings = dict(settings, **seeded)
     ours = build(nb, dict(settings, kernel_initializer=kernel, bias_initializer=bias), [(5, 4), (3, 6)], "pos", seed=5)
     keras.backend.clear_session(free_memory=False)
@@ -182,8 +201,9 @@ def keras_error(make) -> Exception:
 
 
 def test_key_and_value_of_different_steps_are_refused_with_keras_s_message():
-    theirs = keras_error(lambda: keras.layers.MultiHeadAttention(2, 3)(keras.Input((5, 4)), keras.Input((3, 6)),
-                                                                        keras.Input((4, 6))))
+    theirs = keras_error(
+        lambda: keras.layers.MultiHeadAttention(2, 3)(keras.Input((5, 4)), keras.Input((3, 6)), keras.Input((4, 6)))
+    )
     with pytest.raises(nb.IncompatibleShapeError) as caught:
         nb.MultiHeadAttention(2, 3)(nb.Input((5, 4)), nb.Input((3, 6)), nb.Input((4, 6)))
     assert caught.value.issue.keras_message == str(theirs)
@@ -196,11 +216,13 @@ def test_missing_value_and_masks_and_flags_are_refused():
     assert "missing a required argument: 'value'" in str(theirs)
     with pytest.raises(nb.LayerConfigError, match="missing a required argument: 'value'"):
         nb.MultiHeadAttention(2, 3)(x)
-    for kwargs, match in [({"attention_mask": x}, "takes no masks: attention_mask must be None"),
-                          ({"query_mask": x}, "takes no masks"),
-                          ({"use_causal_mask": True}, "use_causal_mask=False only"),
-                          ({"return_attention_scores": True}, "return_attention_scores=False only"),
-                          ({"bias": x}, "unexpected keyword argument 'bias'")]:
+    for kwargs, match in [
+        ({"attention_mask": x}, "takes no masks: attention_mask must be None"),
+        ({"query_mask": x}, "takes no masks"),
+        ({"use_causal_mask": True}, "use_causal_mask=False only"),
+        ({"return_attention_scores": True}, "return_attention_scores=False only"),
+        ({"bias": x}, "unexpected keyword argument 'bias'"),
+    ]:
         with pytest.raises(nb.LayerConfigError, match=match):
             nb.MultiHeadAttention(2, 3)(x, x, **kwargs)
     with pytest.raises(nb.LayerConfigError, match="at most 3"):
@@ -208,35 +230,46 @@ def test_missing_value_and_masks_and_flags_are_refused():
     with pytest.raises(nb.LayerConfigError, match="called on tensors"):
         nb.MultiHeadAttention(2, 3)(x, np.zeros((1, 5, 4)))
     # the defaults of the refused arguments are accepted, as Keras writes and takes them
-    y = nb.MultiHeadAttention(2, 3)(x, x, attention_mask=None, use_causal_mask=False, return_attention_scores=False,
-                                    training=None)
+    y = nb.MultiHeadAttention(2, 3)(
+        x, x, attention_mask=None, use_causal_mask=False, return_attention_scores=False, training=None
+    )
     assert y.shape == (None, 5, 4)
 
 
-@pytest.mark.parametrize("settings,match", [
-    ({"num_heads": 0, "key_dim": 3}, "num_heads must be an integer"),
-    ({"num_heads": 2, "key_dim": 0}, "key_dim must be an integer"),
-    ({"num_heads": 2, "key_dim": 3, "value_dim": 0}, "value_dim must be None or an integer"),
-    ({"num_heads": 2.0, "key_dim": 3}, "num_heads must be an integer"),
-    ({"num_heads": 2, "key_dim": 3, "attention_axes": "1"}, "`attention_axes` must be an int, list, or tuple"),
-    ({"num_heads": 2, "key_dim": 3, "output_shape": "x"}, "output_shape must be None"),
-    ({"num_heads": 2, "key_dim": 3, "dropout": 1.5}, "dropout must be a number in \\[0, 1\\]"),
-])
+@pytest.mark.parametrize(
+    "settings,match",
+    [
+        ({"num_heads": 0, "key_dim": 3}, "num_heads must be an integer"),
+        ({"num_heads": 2, "key_dim": 0}, "key_dim must be an integer"),
+        ({"num_heads": 2, "key_dim": 3, "value_dim": 0}, "value_dim must be None or an integer"),
+        ({"num_heads": 2.0, "key_dim": 3}, "num_heads must be an integer"),
+        ({"num_heads": 2, "key_dim": 3, "attention_axes": "1"}, "`attention_axes` must be an int, list, or tuple"),
+        ({"num_heads": 2, "key_dim": 3, "output_shape": "x"}, "output_shape must be None"),
+        ({"num_heads": 2, "key_dim": 3, "dropout": 1.5}, "dropout must be a number in \\[0, 1\\]"),
+    ],
+)
 def test_settings_keras_refuses_are_refused(settings, match):
     keras_error(lambda: keras.layers.MultiHeadAttention(**settings)(keras.Input((5, 4)), keras.Input((5, 4))))
     with pytest.raises(nb.LayerConfigError, match=match):
         nb.MultiHeadAttention(**settings)
 
 
-@pytest.mark.parametrize("settings,shapes,match", [
-    ({"sliding_window": 2}, [(5, 4)], "sliding_window must be None in netbuilder"),
-    ({"kernel_initializer": "identity"}, [(5, 4)], "kernel_initializer: Identity draws only weights of exactly 2 axes"),
-    ({"attention_axes": 2}, [(5, 4)], "steps axis only"),
-    ({"attention_axes": -3}, [(5, 4)], "steps axis only"),  # Keras resolves it as 0, the batch axis
-    ({"attention_axes": (1, 1)}, [(5, 4)], "steps axis only"),
-    ({}, [(2, 5, 4)], "takes \\(batch, steps, features\\) tensors"),
-    ({}, [(4,)], "takes \\(batch, steps, features\\) tensors"),
-])
+@pytest.mark.parametrize(
+    "settings,shapes,match",
+    [
+        ({"sliding_window": 2}, [(5, 4)], "sliding_window must be None in netbuilder"),
+        (
+            {"kernel_initializer": "identity"},
+            [(5, 4)],
+            "kernel_initializer: Identity draws only weights of exactly 2 axes",
+        ),
+        ({"attention_axes": 2}, [(5, 4)], "steps axis only"),
+        ({"attention_axes": -3}, [(5, 4)], "steps axis only"),  # Keras resolves it as 0, the batch axis
+        ({"attention_axes": (1, 1)}, [(5, 4)], "steps axis only"),
+        ({}, [(2, 5, 4)], "takes \\(batch, steps, features\\) tensors"),
+        ({}, [(4,)], "takes \\(batch, steps, features\\) tensors"),
+    ],
+)
 def test_what_netbuilder_leaves_out_is_refused_clearly(settings, shapes, match):
     with pytest.raises(nb.NetbuilderError, match=match):
         x = nb.Input(shapes[0])
@@ -258,8 +291,10 @@ def test_group_description_label_formula_and_explanation():
     assert report.formula == "4×2×3 + 2×3 (query) + 6×2×3 + 2×3 (key) + 6×2×3 + 2×3 (value) + 2×3×4 + 4 (output) = 142"
     layer = model.layers[-1]
     assert layer.label() == "2 heads × 3"
-    assert nb.MultiHeadAttention(2, 3, value_dim=4, output_shape=5, dropout=0.1, use_gate=True).label() == \
-        "2 heads × 3, values 4, out 5, dropout 0.1, gated"
+    assert (
+        nb.MultiHeadAttention(2, 3, value_dim=4, output_shape=5, dropout=0.1, use_gate=True).label()
+        == "2 heads × 3, values 4, out 5, dropout 0.1, gated"
+    )
     assert "softmax" in layer.explain_shape([(None, 5, 4), (None, 3, 6)], (None, 5, 4))
 
 
@@ -350,8 +385,11 @@ def test_exported_scripts_run(index):
 def numeric_check(layer, operands: Operands, eps=1e-6, rtol=1e-4, atol=1e-6):
     """backward against central differences in float64, for each of the call's tensors and each trainable weight."""
     layer._weights = [w.astype(np.float64) for w in layer._weights]
-    arrays = {role: getattr(operands, role).astype(np.float64) for role in ("query", "value", "key")
-              if getattr(operands, role) is not None}
+    arrays = {
+        role: getattr(operands, role).astype(np.float64)
+        for role in ("query", "value", "key")
+        if getattr(operands, role) is not None
+    }
     x = Operands(arrays["query"], arrays["value"], arrays.get("key"), operands.slots)
     y, cache = layer.forward_train(x, np.random.default_rng(1))
     r = np.random.default_rng(0).normal(size=y.shape)
@@ -418,10 +456,12 @@ def test_self_attention_gradients_reach_the_tensor_read_twice():
 
 
 # --- cost -----------------------------------------------------------------------------------------------------------
-COST_CASES = [({"num_heads": 4, "key_dim": 16}, [(32, 24), (48, 20)], "pos"),
-              ({"num_heads": 2, "key_dim": 8, "value_dim": 12, "output_shape": 10}, [(64, 16)], "self"),
-              ({"num_heads": 8, "key_dim": 4, "use_gate": True}, [(16, 32), (16, 8), (16, 6)], "pos"),
-              ({"num_heads": 2, "key_dim": 8, "dropout": 0.1, "use_bias": False}, [(20, 8), (30, 8)], "pos")]
+COST_CASES = [
+    ({"num_heads": 4, "key_dim": 16}, [(32, 24), (48, 20)], "pos"),
+    ({"num_heads": 2, "key_dim": 8, "value_dim": 12, "output_shape": 10}, [(64, 16)], "self"),
+    ({"num_heads": 8, "key_dim": 4, "use_gate": True}, [(16, 32), (16, 8), (16, 6)], "pos"),
+    ({"num_heads": 2, "key_dim": 8, "dropout": 0.1, "use_bias": False}, [(20, 8), (30, 8)], "pos"),
+]
 
 
 @pytest.mark.parametrize("settings,shapes,form", COST_CASES)
@@ -435,8 +475,9 @@ def test_cost_holds_what_predict_allocates(settings, shapes, form):
         predicted, measured = model.cost.predict_bytes(batch), measured_predict_bytes(model, x)
         largest = 4 * batch * max(int(np.prod(r.output_shape[1:])) for r in model.analysis.layers)
         assert measured <= predicted + slack, f"predict allocated {measured:,} bytes; the cost model said {predicted:,}"
-        assert predicted <= measured + max(largest, measured // 2) + slack, \
+        assert predicted <= measured + max(largest, measured // 2) + slack, (
             f"the cost model said {predicted:,}; predict allocated {measured:,}"
+        )
 
 
 @pytest.mark.parametrize("settings,shapes,form", COST_CASES)
@@ -459,8 +500,12 @@ def test_a_training_steps_memory_is_what_the_kind_declares(settings, shapes, for
             tracemalloc.stop()
         del grads
         predicted = model.cost.backprop_bytes(batch) + 4 * model.cost.trainable_params
-        assert measured <= predicted + 64 * 1024, f"a step allocated {measured:,} bytes; the cost model said {predicted:,}"
-        assert predicted <= measured + measured // 2 + 64 * 1024, f"the cost model said {predicted:,}; a step allocated {measured:,}"
+        assert measured <= predicted + 64 * 1024, (
+            f"a step allocated {measured:,} bytes; the cost model said {predicted:,}"
+        )
+        assert predicted <= measured + measured // 2 + 64 * 1024, (
+            f"the cost model said {predicted:,}; a step allocated {measured:,}"
+        )
 
 
 # --- the app ----------------------------------------------------------------------------------------------------------

@@ -23,7 +23,13 @@ def test_core_kind_matches_keras(case):
 
 
 def test_core_kinds_export_and_json():
-    spec = spec_of((3, 2), ("Dense", {"units": 16}), ("Activation", {"activation": "relu"}), ("Flatten", {}), ("Dense", {"units": 4}))
+    spec = spec_of(
+        (3, 2),
+        ("Dense", {"units": 16}),
+        ("Activation", {"activation": "relu"}),
+        ("Flatten", {}),
+        ("Dense", {"units": 4}),
+    )
     check_exports(spec)
     json_roundtrip_equal(spec)
 

@@ -5,7 +5,17 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from kind_harness import Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model, sample, spec_of
+from kind_harness import (
+    Case,
+    check_case,
+    check_cost,
+    check_exports,
+    check_gradients,
+    json_roundtrip_equal,
+    ours_model,
+    sample,
+    spec_of,
+)
 from netbuilder.engine.analysis import analyze
 from netbuilder.engine.layer import kind_class
 
@@ -30,8 +40,12 @@ CASES = [
     Case("Dropout", {"rate": 0.3, "noise_shape": "abc"}, (5,)),
     Case("Dropout", {"rate": 0.3, "noise_shape": (None, 0)}, (5,)),
     Case("Dropout", {"rate": 0.3, "noise_shape": (None, 1.5)}, (5,)),
-    Case("Dropout", {"rate": 0, "seed": -1}, (5,),
-         keras_accepts_we_reject="a seed is checked even at rate 0, where Keras makes no generator and ignores it"),
+    Case(
+        "Dropout",
+        {"rate": 0, "seed": -1},
+        (5,),
+        keras_accepts_we_reject="a seed is checked even at rate 0, where Keras makes no generator and ignores it",
+    ),
 ]
 
 
@@ -59,10 +73,18 @@ def _seed_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.array([seed, 0], dtype="uint32"))
 
 
-@pytest.mark.parametrize("rate,noise_shape,shape", [
-    (0.5, None, (6, 5)), (0.3, None, (4, 3, 2)), (0.9, None, (7,)), (0.3, (None, 1, 4), (3, 5, 4)), (0.5, (1, 5), (3, 5)),
-    (0.0, None, (3, 2)), (1.0, None, (3, 2)),
-])
+@pytest.mark.parametrize(
+    "rate,noise_shape,shape",
+    [
+        (0.5, None, (6, 5)),
+        (0.3, None, (4, 3, 2)),
+        (0.9, None, (7,)),
+        (0.3, (None, 1, 4), (3, 5, 4)),
+        (0.5, (1, 5), (3, 5)),
+        (0.0, None, (3, 2)),
+        (1.0, None, (3, 2)),
+    ],
+)
 def test_training_masks_are_keras_masks(rate, noise_shape, shape):
     """With the generator Keras draws from a seed, our training output is Keras's, bit for bit (layer and backend op)."""
     x = (np.random.default_rng(1).normal(size=shape) * 2).astype(np.float32)
@@ -92,17 +114,29 @@ def test_noise_shape_that_cannot_broadcast_is_refused_when_training():
         layer.forward_train(np.ones((2, 5), np.float32), np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("settings,shape", [
-    ({"rate": 0.4}, (3, 4)), ({"rate": 0.0}, (5,)), ({"rate": 1.0}, (2, 2)), ({"rate": 0.5, "noise_shape": (None, 1, 3)}, (2, 3)),
-])
+@pytest.mark.parametrize(
+    "settings,shape",
+    [
+        ({"rate": 0.4}, (3, 4)),
+        ({"rate": 0.0}, (5,)),
+        ({"rate": 1.0}, (2, 2)),
+        ({"rate": 0.5, "noise_shape": (None, 1, 3)}, (2, 3)),
+    ],
+)
 def test_dropout_gradients(settings, shape):
     layer = ours_model(Case("Dropout", settings, shape)).layers[0]
     check_gradients(layer, np.random.default_rng(2).normal(size=(4, *shape)))
 
 
 def test_dropout_exports_and_json():
-    spec = spec_of((3, 4), ("Dense", {"units": 6}), ("Dropout", {"rate": 0.5, "seed": 7}), ("Flatten", {}),
-                   ("Dropout", {"rate": 0.2, "noise_shape": (None, 1)}), ("Dense", {"units": 2}))
+    spec = spec_of(
+        (3, 4),
+        ("Dense", {"units": 6}),
+        ("Dropout", {"rate": 0.5, "seed": 7}),
+        ("Flatten", {}),
+        ("Dropout", {"rate": 0.2, "noise_shape": (None, 1)}),
+        ("Dense", {"units": 2}),
+    )
     check_exports(spec)
     json_roundtrip_equal(spec)
 
@@ -135,7 +169,9 @@ def test_fit_with_dropout_is_reproducible_and_drops():
     y = x.sum(axis=1, keepdims=True)
 
     def fit(rate):
-        model = nb.Sequential([nb.Input((5,)), kind_class("Dense")(8, activation="tanh"), Dropout(rate), kind_class("Dense")(1)], seed=4)
+        model = nb.Sequential(
+            [nb.Input((5,)), kind_class("Dense")(8, activation="tanh"), Dropout(rate), kind_class("Dense")(1)], seed=4
+        )
         model.compile(optimizer=SGD(learning_rate=0.05), loss="mse")
         return model.fit(x, y, batch_size=8, epochs=2, shuffle=True).history["loss"], model.get_weights()
 

@@ -8,8 +8,20 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, keras_model,
-                          ours_model, run_keras_code, run_torch_code, sample, spec_of)
+from kind_harness import (
+    Case,
+    check_case,
+    check_cost,
+    check_exports,
+    check_gradients,
+    json_roundtrip_equal,
+    keras_model,
+    ours_model,
+    run_keras_code,
+    run_torch_code,
+    sample,
+    spec_of,
+)
 from netbuilder.engine import initializers as nb_init
 from netbuilder.engine.kinds.embedding import Embedding
 
@@ -24,11 +36,27 @@ CASES = [
     Case("Embedding", {"input_dim": 1, "output_dim": 1}, (4,), UNIFORM, integer_input=1),
     Case("Embedding", {"input_dim": 1000, "output_dim": 64}, (12,), UNIFORM, integer_input=1000),
     Case("Embedding", {"input_dim": 10, "output_dim": 3, "mask_zero": False}, (5,), UNIFORM, integer_input=10),
-    Case("Embedding", {"input_dim": 9, "output_dim": 4, "embeddings_initializer": "he_normal"}, (5,),
-         {"embeddings_initializer": "HeNormal"}, integer_input=9),
-    Case("Embedding", {"input_dim": 6, "output_dim": 6, "embeddings_initializer": "orthogonal"}, (3,),
-         {"embeddings_initializer": "Orthogonal"}, integer_input=6),
-    Case("Embedding", {"input_dim": 10, "output_dim": 3, "mask_zero": True}, (5,), integer_input=10, keras_accepts_we_reject=NO_MASKS),
+    Case(
+        "Embedding",
+        {"input_dim": 9, "output_dim": 4, "embeddings_initializer": "he_normal"},
+        (5,),
+        {"embeddings_initializer": "HeNormal"},
+        integer_input=9,
+    ),
+    Case(
+        "Embedding",
+        {"input_dim": 6, "output_dim": 6, "embeddings_initializer": "orthogonal"},
+        (3,),
+        {"embeddings_initializer": "Orthogonal"},
+        integer_input=6,
+    ),
+    Case(
+        "Embedding",
+        {"input_dim": 10, "output_dim": 3, "mask_zero": True},
+        (5,),
+        integer_input=10,
+        keras_accepts_we_reject=NO_MASKS,
+    ),
     Case("Embedding", {"input_dim": 0, "output_dim": 3}, (5,), integer_input=1),
     Case("Embedding", {"input_dim": 10, "output_dim": 0}, (5,), integer_input=10),
     Case("Embedding", {"input_dim": -3, "output_dim": 3}, (5,), integer_input=1),
@@ -60,7 +88,9 @@ def test_lookup_is_bit_for_bit_keras():
 
 def test_initial_table_is_keras_uniform_with_our_seed():
     """Keras's default "uniform" initializer (RandomUniform(-0.05, 0.05)), drawn with the layer seed: equal bits."""
-    ours = nb.Sequential([nb.Input((4,)), nb.Flatten(), nb.Embedding(50, 8)], seed=12)  # the second layer: seed 12·1000 + 1
+    ours = nb.Sequential(
+        [nb.Input((4,)), nb.Flatten(), nb.Embedding(50, 8)], seed=12
+    )  # the second layer: seed 12·1000 + 1
     keras.backend.clear_session(free_memory=False)
     init = keras.initializers.RandomUniform(seed=nb.layer_seed(12, 1))
     theirs = keras.layers.Embedding(50, 8, embeddings_initializer=init)
@@ -142,18 +172,25 @@ def test_constructor_arguments_as_keras():
     with pytest.raises(nb.LayerConfigError, match="input_dim"):
         nb.Embedding(True, 4)
     assert nb.Embedding(10, 4, input_length=5).values == {  # input_length ignored, as Keras 3 ignores it
-        "input_dim": 10, "output_dim": 4, "embeddings_initializer": nb_init.RandomUniform(-0.05, 0.05), "mask_zero": False}
+        "input_dim": 10,
+        "output_dim": 4,
+        "embeddings_initializer": nb_init.RandomUniform(-0.05, 0.05),
+        "mask_zero": False,
+    }
 
 
 def test_formula_label_explanation():
     model = nb.Sequential([nb.Input((100,)), nb.Embedding(1000, 64)])
     report = model.analysis.layers[0]
-    assert report.formula == "1,000×64 = 64,000" and report.trainable == 64_000 and report.output_shape == (None, 100, 64)
+    assert (
+        report.formula == "1,000×64 = 64,000" and report.trainable == 64_000 and report.output_shape == (None, 100, 64)
+    )
     layer = model.layers[0]
     assert layer.label() == "1,000 ids → 64"
     assert layer.explain_shape((None, 100), (None, 100, 64)) == (
         "Each of the 100 indices of a sample is replaced by its row of the 1,000×64 table, a new last axis of 64: "
-        "(None, 100) → (None, 100, 64).")
+        "(None, 100) → (None, 100, 64)."
+    )
     assert "(None,) → (None, 64)" in layer.explain_shape((None,), (None, 64))
     assert "4×5 = 20 indices" in layer.explain_shape((None, 4, 5), (None, 4, 5, 64))
     assert Embedding.group == "Core" and Embedding.description
@@ -172,14 +209,24 @@ def test_config_is_keras():
     keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input((3,)), keras.layers.Embedding(10, 4)])
     ours = nb.Sequential([nb.Input((3,)), nb.Embedding(10, 4)])
-    mine, keras_layer = json.loads(ours.to_json())["config"]["layers"][1], json.loads(theirs.to_json())["config"]["layers"][1]
+    mine, keras_layer = (
+        json.loads(ours.to_json())["config"]["layers"][1],
+        json.loads(theirs.to_json())["config"]["layers"][1],
+    )
     assert mine == keras_layer
     assert list(mine["config"]) == list(keras_layer["config"])  # Keras's key order too
 
 
 def test_json_both_ways():
-    json_roundtrip_equal(spec_of((6,), ("Embedding", {"input_dim": 20, "output_dim": 4}), ("LayerNormalization", {}), ("Flatten", {}),
-                                 ("Dense", {"units": 2})))
+    json_roundtrip_equal(
+        spec_of(
+            (6,),
+            ("Embedding", {"input_dim": 20, "output_dim": 4}),
+            ("LayerNormalization", {}),
+            ("Flatten", {}),
+            ("Dense", {"units": 2}),
+        )
+    )
 
 
 # --- training -----------------------------------------------------------------------------------------
@@ -241,7 +288,9 @@ def test_chain_and_exports_match_keras(shape, layers):
     x = _ids(shape, input_dim)
     expected = model.predict(x)
     keras.backend.clear_session(free_memory=False)
-    theirs = keras.Sequential([keras.Input(shape), *(getattr(keras.layers, layer.kind)(**layer.values) for layer in layers)])
+    theirs = keras.Sequential(
+        [keras.Input(shape), *(getattr(keras.layers, layer.kind)(**layer.values) for layer in layers)]
+    )
     assert tuple(theirs.output_shape) == model.output_shape and theirs.count_params() == model.count_params()
     theirs.set_weights(weights)
     np.testing.assert_allclose(theirs.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-6)
@@ -250,8 +299,13 @@ def test_chain_and_exports_match_keras(shape, layers):
 
 
 def test_harness_check_exports():
-    spec = spec_of((6,), ("Embedding", {"input_dim": 20, "output_dim": 4}), ("LayerNormalization", {}), ("Flatten", {}),
-                   ("Dense", {"units": 2}))
+    spec = spec_of(
+        (6,),
+        ("Embedding", {"input_dim": 20, "output_dim": 4}),
+        ("LayerNormalization", {}),
+        ("Flatten", {}),
+        ("Dense", {"units": 2}),
+    )
     check_exports(spec, _ids((6,), 20))
 
 
@@ -268,8 +322,15 @@ def test_random_chain_after_embedding_matches_keras(seed):
     input_dim, output_dim = int(rng.integers(1, 30)), int(rng.integers(1, 6))
     kinds = [("Embedding", {"input_dim": input_dim, "output_dim": output_dim})]
     for _ in range(rng.integers(0, 4)):
-        kinds.append([("Dense", {"units": int(rng.integers(1, 5))}), ("Flatten", {}), ("Activation", {"activation": "tanh"}),
-                      ("LayerNormalization", {}), ("BatchNormalization", {})][rng.integers(5)])
+        kinds.append(
+            [
+                ("Dense", {"units": int(rng.integers(1, 5))}),
+                ("Flatten", {}),
+                ("Activation", {"activation": "tanh"}),
+                ("LayerNormalization", {}),
+                ("BatchNormalization", {}),
+            ][rng.integers(5)]
+        )
     keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input(shape), *(getattr(keras.layers, k)(**s) for k, s in kinds)])
     ours = nb.Sequential([nb.Input(shape), *(getattr(nb, k)(**s) for k, s in kinds)], seed=seed)
@@ -282,10 +343,12 @@ def test_random_chain_after_embedding_matches_keras(seed):
 
 
 # --- cost ---------------------------------------------------------------------------------------------
-COST_CASES = [Case("Embedding", {"input_dim": 100, "output_dim": 8}, (20,), integer_input=100),
-              Case("Embedding", {"input_dim": 100, "output_dim": 1}, (20,), integer_input=100),
-              Case("Embedding", {"input_dim": 100, "output_dim": 64}, (), integer_input=100),
-              Case("Embedding", {"input_dim": 5000, "output_dim": 32}, (10, 10), integer_input=5000)]
+COST_CASES = [
+    Case("Embedding", {"input_dim": 100, "output_dim": 8}, (20,), integer_input=100),
+    Case("Embedding", {"input_dim": 100, "output_dim": 1}, (20,), integer_input=100),
+    Case("Embedding", {"input_dim": 100, "output_dim": 64}, (), integer_input=100),
+    Case("Embedding", {"input_dim": 5000, "output_dim": 32}, (10, 10), integer_input=5000),
+]
 
 
 @pytest.mark.parametrize("case", COST_CASES, ids=[c.id for c in COST_CASES])
@@ -299,14 +362,29 @@ def test_training_equals_keras_on_jax():
     """Embedding's scatter-add gradient in a real fit (repeated ids in a batch): losses and the table as Keras trains them."""
     from training_oracle import run_jobs
 
-    model = nb.Sequential([nb.Input((6,)), nb.Embedding(12, 4), nb.Flatten(), nb.Dense(3, activation="softmax")], seed=2)
+    model = nb.Sequential(
+        [nb.Input((6,)), nb.Embedding(12, 4), nb.Flatten(), nb.Dense(3, activation="softmax")], seed=2
+    )
     start = model.get_weights()
     x = _ids((6,), 12, batch=30, seed=1)
     y = np.random.default_rng(2).integers(0, 3, size=30).astype(np.float32)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False)
-    (theirs,) = run_jobs([{"model_json": model.to_json(), "weights": start, "x": x, "y": y, "optimizer": ("Adam", {}),
-                           "loss": "sparse_categorical_crossentropy", "metrics": [], "batch_size": 8, "epochs": 3}])
+    (theirs,) = run_jobs(
+        [
+            {
+                "model_json": model.to_json(),
+                "weights": start,
+                "x": x,
+                "y": y,
+                "optimizer": ("Adam", {}),
+                "loss": "sparse_categorical_crossentropy",
+                "metrics": [],
+                "batch_size": 8,
+                "epochs": 3,
+            }
+        ]
+    )
     np.testing.assert_allclose(history.history["loss"], theirs["history"]["loss"], rtol=1e-3, atol=1e-6)
     for mine, keras_w in zip(model.get_weights(), theirs["weights"], strict=True):
         np.testing.assert_allclose(mine, keras_w, rtol=1e-3, atol=1e-5)

@@ -10,8 +10,20 @@ import pytest
 from keras.src.applications.convnext import LayerScale as KerasLayerScale
 
 import netbuilder as nb
-from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, keras_model,
-                          ours_model, run_keras_code, run_torch_code, sample, spec_of)
+from kind_harness import (
+    Case,
+    check_case,
+    check_cost,
+    check_exports,
+    check_gradients,
+    json_roundtrip_equal,
+    keras_model,
+    ours_model,
+    run_keras_code,
+    run_torch_code,
+    sample,
+    spec_of,
+)
 from netbuilder.engine.kinds.layer_scale import KERAS_MODULE
 from netbuilder.engine.layer import kind_class
 from netbuilder.optimizers import SGD, Adam
@@ -45,11 +57,25 @@ CASES = [
     Case(LS, {"init_values": "a", "projection_dim": 4}, (4,)),
     Case(LS, {"init_values": 0.5}, (4,)),
     Case(LS, {"projection_dim": 4}, (4,)),
-    Case(LS, {"init_values": None, "projection_dim": 4}, (4,), keras_accepts_we_reject="None as init_values: Keras starts gamma at NaN"),
+    Case(
+        LS,
+        {"init_values": None, "projection_dim": 4},
+        (4,),
+        keras_accepts_we_reject="None as init_values: Keras starts gamma at NaN",
+    ),
     Case(LS, {"init_values": float("inf"), "projection_dim": 4}, (4,), keras_accepts_we_reject="inf as a setting"),
-    Case(LS, {"init_values": [1.0, 2.0, 3.0, 4.0], "projection_dim": 4}, (4,),
-         keras_accepts_we_reject="init_values is a number (ConvNeXt's); a list would be a starting value per channel"),
-    Case(LS, {"init_values": 0.5, "projection_dim": True}, (4,), keras_accepts_we_reject="a boolean where Keras takes an integer"),
+    Case(
+        LS,
+        {"init_values": [1.0, 2.0, 3.0, 4.0], "projection_dim": 4},
+        (4,),
+        keras_accepts_we_reject="init_values is a number (ConvNeXt's); a list would be a starting value per channel",
+    ),
+    Case(
+        LS,
+        {"init_values": 0.5, "projection_dim": True},
+        (4,),
+        keras_accepts_we_reject="a boolean where Keras takes an integer",
+    ),
 ]
 
 
@@ -99,7 +125,9 @@ def test_initial_gamma_is_keras_constant(keras_layers_has_layer_scale):
         mine, theirs = ours_model(case).get_weights(), keras_model(case).get_weights()
         assert len(mine) == len(theirs) == 1
         np.testing.assert_array_equal(mine[0], np.asarray(theirs[0]))
-        np.testing.assert_array_equal(mine[0], np.full(dim, init, np.float32))  # by hand: init_values rounded to float32
+        np.testing.assert_array_equal(
+            mine[0], np.full(dim, init, np.float32)
+        )  # by hand: init_values rounded to float32
 
 
 def test_keras_names_the_weight_variable_we_call_it_gamma():
@@ -119,8 +147,12 @@ def test_outputs_by_hand():
     np.testing.assert_array_equal(model.predict(x), [[[2.0, 2.0], [1.0, -4.0]]])
     spread = nb.Sequential([nb.Input((2, 1)), nb.LayerScale(0.5, 3)])
     spread.set_weights([np.float32([1.0, 2.0, 3.0])])
-    np.testing.assert_array_equal(spread.predict(np.float32([[[1.0], [-2.0]]])), [[[1.0, 2.0, 3.0], [-2.0, -4.0, -6.0]]])
-    assert nb.Sequential([nb.Input((2,)), nb.Identity()]).predict(np.float32([[-0.0, np.inf]])).tolist() == [[-0.0, np.inf]]
+    np.testing.assert_array_equal(
+        spread.predict(np.float32([[[1.0], [-2.0]]])), [[[1.0, 2.0, 3.0], [-2.0, -4.0, -6.0]]]
+    )
+    assert nb.Sequential([nb.Input((2,)), nb.Identity()]).predict(np.float32([[-0.0, np.inf]])).tolist() == [
+        [-0.0, np.inf]
+    ]
 
 
 def test_identity_passes_indices_on():
@@ -149,14 +181,25 @@ def test_settings_are_checked():
 
 
 def test_spec_and_share_link_data_round_trip():
-    spec = spec_of((4, 3), (IDENTITY, {}), (LS, {"init_values": 1e-6, "projection_dim": 3}), (LS, {"init_values": -2.0, "projection_dim": 1}))
+    spec = spec_of(
+        (4, 3),
+        (IDENTITY, {}),
+        (LS, {"init_values": 1e-6, "projection_dim": 3}),
+        (LS, {"init_values": -2.0, "projection_dim": 1}),
+    )
     assert ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
 
 
 # --- training mode ------------------------------------------------------------------------------------------
-GRADIENT_CASES = [(IDENTITY, {}, (3,)), (IDENTITY, {}, (2, 3)), (LS, {"init_values": 0.5, "projection_dim": 3}, (3,)),
-                  (LS, {"init_values": 0.5, "projection_dim": 3}, (2, 2, 3)), (LS, {"init_values": 0.5, "projection_dim": 4}, (3, 1)),
-                  (LS, {"init_values": 0.5, "projection_dim": 1}, (2, 3)), (LS, {"init_values": 0.5, "projection_dim": 1}, ())]
+GRADIENT_CASES = [
+    (IDENTITY, {}, (3,)),
+    (IDENTITY, {}, (2, 3)),
+    (LS, {"init_values": 0.5, "projection_dim": 3}, (3,)),
+    (LS, {"init_values": 0.5, "projection_dim": 3}, (2, 2, 3)),
+    (LS, {"init_values": 0.5, "projection_dim": 4}, (3, 1)),
+    (LS, {"init_values": 0.5, "projection_dim": 1}, (2, 3)),
+    (LS, {"init_values": 0.5, "projection_dim": 1}, ()),
+]
 
 
 @pytest.mark.parametrize("kind,settings,shape", GRADIENT_CASES, ids=[f"{k}{s}@{sh}" for k, s, sh in GRADIENT_CASES])
@@ -179,11 +222,27 @@ def _keras_error(settings, shape) -> str:
     raise AssertionError("Keras accepted it")
 
 
-@pytest.mark.parametrize("settings,shape,wanted", [
-    ({"init_values": 0.5, "projection_dim": 4}, (3, 5), {("set_setting", ("projection_dim", 5)), ("set_input_shape", (3, 4))}),
-    ({"init_values": 0.5, "projection_dim": 4}, (), {("set_setting", ("projection_dim", 1)), ("set_input_shape", (4,))}),
-    ({"init_values": 0.5, "projection_dim": 3}, (2, 2, 6), {("set_setting", ("projection_dim", 6)), ("set_input_shape", (2, 2, 3))}),
-], ids=range(3))
+@pytest.mark.parametrize(
+    "settings,shape,wanted",
+    [
+        (
+            {"init_values": 0.5, "projection_dim": 4},
+            (3, 5),
+            {("set_setting", ("projection_dim", 5)), ("set_input_shape", (3, 4))},
+        ),
+        (
+            {"init_values": 0.5, "projection_dim": 4},
+            (),
+            {("set_setting", ("projection_dim", 1)), ("set_input_shape", (4,))},
+        ),
+        (
+            {"init_values": 0.5, "projection_dim": 3},
+            (2, 2, 6),
+            {("set_setting", ("projection_dim", 6)), ("set_input_shape", (2, 2, 3))},
+        ),
+    ],
+    ids=range(3),
+)
 def test_problem_carries_keras_message_and_working_fixes(settings, shape, wanted):
     issue = nb.analyze([nb.LayerScale(**settings)], shape).issue
     assert issue is not None and issue.layer_index == 0 and issue.explanation
@@ -195,7 +254,9 @@ def test_problem_carries_keras_message_and_working_fixes(settings, shape, wanted
 
 def test_fix_reaches_upstream():
     issue = nb.analyze([nb.Dense(5), nb.LayerScale(1e-6, 8)], (2,)).issue
-    assert issue.layer_index == 1 and ("set_setting", 0, ("units", 8)) in {(f.action, f.layer_index, f.value) for f in issue.fixes}
+    assert issue.layer_index == 1 and ("set_setting", 0, ("units", 8)) in {
+        (f.action, f.layer_index, f.value) for f in issue.fixes
+    }
 
 
 def test_formula_label_explanation_and_group():
@@ -226,20 +287,55 @@ def convnext_layer_scale():
 
 
 # What Keras 3.15.1 writes for ConvNeXtTiny's first LayerScale (inbound_nodes and the Functional's "name" key aside)
-CONVNEXT_ENTRY = {"module": "keras.src.applications.convnext", "class_name": "LayerScale", "registered_name": "LayerScale",
-                  "config": {"name": "convnext_tiny_stage_0_block_0_layer_scale", "trainable": True, "dtype": DTYPE,
-                             "init_values": 1e-06, "projection_dim": 96},
-                  "build_config": {"input_shape": [None, 56, 56, 96]}}
+CONVNEXT_ENTRY = {
+    "module": "keras.src.applications.convnext",
+    "class_name": "LayerScale",
+    "registered_name": "LayerScale",
+    "config": {
+        "name": "convnext_tiny_stage_0_block_0_layer_scale",
+        "trainable": True,
+        "dtype": DTYPE,
+        "init_values": 1e-06,
+        "projection_dim": 96,
+    },
+    "build_config": {"input_shape": [None, 56, 56, 96]},
+}
 
 
 def _as_sequential(entry) -> str:
-    layer = {k: v for k, v in entry.items() if k in ("module", "class_name", "config", "registered_name", "build_config")}
+    layer = {
+        k: v for k, v in entry.items() if k in ("module", "class_name", "config", "registered_name", "build_config")
+    }
     shape = entry["build_config"]["input_shape"]
-    return json.dumps({"module": "keras", "class_name": "Sequential", "registered_name": None,
-                       "config": {"name": "sequential", "trainable": True, "dtype": DTYPE, "build_input_shape": shape,
-                                  "layers": [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-                                              "config": {"batch_shape": shape, "dtype": "float32", "sparse": False, "ragged": False,
-                                                         "name": "input_layer", "optional": False}}, layer]}})
+    return json.dumps(
+        {
+            "module": "keras",
+            "class_name": "Sequential",
+            "registered_name": None,
+            "config": {
+                "name": "sequential",
+                "trainable": True,
+                "dtype": DTYPE,
+                "build_input_shape": shape,
+                "layers": [
+                    {
+                        "module": "keras.layers",
+                        "class_name": "InputLayer",
+                        "registered_name": None,
+                        "config": {
+                            "batch_shape": shape,
+                            "dtype": "float32",
+                            "sparse": False,
+                            "ragged": False,
+                            "name": "input_layer",
+                            "optional": False,
+                        },
+                    },
+                    layer,
+                ],
+            },
+        }
+    )
 
 
 def test_convnext_entry_reads(convnext_layer_scale):
@@ -247,17 +343,22 @@ def test_convnext_entry_reads(convnext_layer_scale):
     assert {k: v for k, v in entry.items() if k in CONVNEXT_ENTRY} == CONVNEXT_ENTRY
     ours = nb.model_from_json(_as_sequential(entry), seed=0)
     layer = ours.layers[0]
-    assert layer.values == {"init_values": 1e-6, "projection_dim": 96} and layer.name == CONVNEXT_ENTRY["config"]["name"]
+    assert (
+        layer.values == {"init_values": 1e-6, "projection_dim": 96} and layer.name == CONVNEXT_ENTRY["config"]["name"]
+    )
     assert ours.count_params() == keras_layer.count_params() == 96
-    np.testing.assert_array_equal(ours.get_weights()[0], np.asarray(keras_layer.get_weights()[0]))  # both 1e-6 in float32
+    np.testing.assert_array_equal(
+        ours.get_weights()[0], np.asarray(keras_layer.get_weights()[0])
+    )  # both 1e-6 in float32
     weights = [np.random.default_rng(3).normal(size=96).astype(np.float32)]
     ours.set_weights(weights)
     keras_layer.set_weights(weights)
     x = np.random.default_rng(4).normal(size=(2, 56, 56, 96)).astype(np.float32)
     np.testing.assert_array_equal(ours.predict(x), np.asarray(keras_layer(x)))
     written = json.loads(ours.to_json())["config"]["layers"][1]
-    assert {k: v for k, v in written.items() if k not in ("module", "registered_name")} == \
-        {k: v for k, v in CONVNEXT_ENTRY.items() if k not in ("module", "registered_name")}
+    assert {k: v for k, v in written.items() if k not in ("module", "registered_name")} == {
+        k: v for k, v in CONVNEXT_ENTRY.items() if k not in ("module", "registered_name")
+    }
 
 
 def test_our_json_names_convnext_module(convnext_layer_scale):
@@ -283,8 +384,16 @@ def test_identity_entry_is_keras():
 
 
 def test_json_both_ways(keras_layers_has_layer_scale):
-    json_roundtrip_equal(spec_of((4, 3), (IDENTITY, {}), (LS, {"init_values": 1e-6, "projection_dim": 3}), ("Dense", {"units": 5}),
-                                 (LS, {"init_values": 0.5, "projection_dim": 1}), ("Flatten", {})))
+    json_roundtrip_equal(
+        spec_of(
+            (4, 3),
+            (IDENTITY, {}),
+            (LS, {"init_values": 1e-6, "projection_dim": 3}),
+            ("Dense", {"units": 5}),
+            (LS, {"init_values": 0.5, "projection_dim": 1}),
+            ("Flatten", {}),
+        )
+    )
 
 
 # --- exports --------------------------------------------------------------------------------------------------------
@@ -299,7 +408,9 @@ def test_exported_scripts_compute_our_outputs(i):
     """The Keras script imports ConvNeXt's LayerScale from where Keras's JSON says it lives (no monkeypatch here)."""
     shape, layers = EXPORT_MODELS[i]
     model = nb.Sequential([nb.Input(shape), *layers()], seed=4)
-    model.set_weights([w + np.random.default_rng(8).normal(size=w.shape).astype(np.float32) for w in model.get_weights()])
+    model.set_weights(
+        [w + np.random.default_rng(8).normal(size=w.shape).astype(np.float32) for w in model.get_weights()]
+    )
     x = (np.random.default_rng(7).normal(size=(5, *shape)) * 2).astype(np.float32)
     expected = model.predict(x)
     np.testing.assert_allclose(run_keras_code(model, x), expected, rtol=1e-6, atol=1e-6)  # Dense sums in BLAS's order
@@ -307,13 +418,20 @@ def test_exported_scripts_compute_our_outputs(i):
 
 
 def test_harness_check_exports():
-    check_exports(spec_of((3, 2), (IDENTITY, {}), ("Dense", {"units": 4}), (LS, {"init_values": 0.1, "projection_dim": 4})))
+    check_exports(
+        spec_of((3, 2), (IDENTITY, {}), ("Dense", {"units": 4}), (LS, {"init_values": 0.1, "projection_dim": 4}))
+    )
 
 
 # --- cost ----------------------------------------------------------------------------------------------------------
-COST_CASES = [Case(IDENTITY, {}, (256,)), Case(IDENTITY, {}, (16, 64)), Case(LS, {"init_values": 0.1, "projection_dim": 64}, (16, 64)),
-              Case(LS, {"init_values": 0.1, "projection_dim": 64}, (16, 1)), Case(LS, {"init_values": 0.1, "projection_dim": 1}, (16, 64)),
-              Case(LS, {"init_values": 0.1, "projection_dim": 3}, (30, 30, 3))]
+COST_CASES = [
+    Case(IDENTITY, {}, (256,)),
+    Case(IDENTITY, {}, (16, 64)),
+    Case(LS, {"init_values": 0.1, "projection_dim": 64}, (16, 64)),
+    Case(LS, {"init_values": 0.1, "projection_dim": 64}, (16, 1)),
+    Case(LS, {"init_values": 0.1, "projection_dim": 1}, (16, 64)),
+    Case(LS, {"init_values": 0.1, "projection_dim": 3}, (30, 30, 3)),
+]
 
 
 @pytest.mark.parametrize("case", COST_CASES, ids=[c.id for c in COST_CASES])
@@ -328,7 +446,12 @@ TRAIN_MEMORY = [
     ("LayerScale spread", (16, 1), lambda: [nb.LayerScale(0.1, 64), nb.Flatten()], 256),
     ("LayerScale one factor", (256,), lambda: [nb.LayerScale(0.1, 1)], 1024),
     ("Identity", (256,), lambda: [nb.Identity()], 1024),
-    ("Dense LayerScale Identity", (64,), lambda: [nb.Dense(64), nb.LayerScale(1e-6, 64), nb.Identity(), nb.Dense(8)], 256),
+    (
+        "Dense LayerScale Identity",
+        (64,),
+        lambda: [nb.Dense(64), nb.LayerScale(1e-6, 64), nb.Identity(), nb.Dense(8)],
+        256,
+    ),
 ]
 
 
@@ -343,7 +466,9 @@ def test_a_training_steps_memory_is_what_each_kind_declares(name, shape, layers,
     measured = backprop_peak(model, x, y)
     predicted = model.cost.backprop_bytes(batch) + FLOAT32 * model.cost.trainable_params
     assert measured <= predicted + 64 * 1024, f"a step allocated {measured:,} bytes; the cost model said {predicted:,}"
-    assert predicted <= measured + measured // 2 + 64 * 1024, f"the cost model said {predicted:,}; a step allocated {measured:,}"
+    assert predicted <= measured + measured // 2 + 64 * 1024, (
+        f"the cost model said {predicted:,}; a step allocated {measured:,}"
+    )
 
 
 # --- training against Keras on JAX (tests/training_oracle.py) ---------------------------------------------------------
@@ -368,15 +493,41 @@ TRAINING = {
     # name: (input shape, layers, loss, optimizer (ours, Keras's), batch size, epochs, Normalization's weights (or None))
     # Normalization as weights set off Keras's 0 and 1: Keras would not use weights set with set_weights, so Keras trains
     # the same computation with them as its mean and variance settings; ours must leave the weights as they were
-    "norm-weights-layerscale-sgd": ((4, 3), lambda norm: [*_stem(norm), nb.Dense(6), nb.LayerScale(0.5, 6), nb.Flatten(), nb.Dense(1)],
-                                    "mse", (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})), 7, 3, (MEAN, VARIANCE)),
+    "norm-weights-layerscale-sgd": (
+        (4, 3),
+        lambda norm: [*_stem(norm), nb.Dense(6), nb.LayerScale(0.5, 6), nb.Flatten(), nb.Dense(1)],
+        "mse",
+        (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})),
+        7,
+        3,
+        (MEAN, VARIANCE),
+    ),
     # Normalization as weights at Keras's 0 and 1 in both, compared weight for weight (count included): none changes
-    "norm-default-layerscale-adam": ((4, 3), lambda norm: [*_stem(norm), nb.LayerScale(1e-6, 3), nb.Dense(4), nb.Flatten(), nb.Dense(2)],
-                                     "mse", (Adam(learning_rate=0.01), ("Adam", {"learning_rate": 0.01})), 8, 3, None),
+    "norm-default-layerscale-adam": (
+        (4, 3),
+        lambda norm: [*_stem(norm), nb.LayerScale(1e-6, 3), nb.Dense(4), nb.Flatten(), nb.Dense(2)],
+        "mse",
+        (Adam(learning_rate=0.01), ("Adam", {"learning_rate": 0.01})),
+        8,
+        3,
+        None,
+    ),
     # one channel spread over four factors, then one factor for every channel
-    "layerscale-spread-softmax": ((5, 1), lambda norm: [nb.LayerScale(0.3, 4), nb.Dense(3), nb.LayerScale(-0.2, 1), nb.Flatten(),
-                                                        nb.Dense(3, activation="softmax")],
-                                  "categorical_crossentropy", (Adam(learning_rate=0.02), ("Adam", {"learning_rate": 0.02})), 10, 3, None),
+    "layerscale-spread-softmax": (
+        (5, 1),
+        lambda norm: [
+            nb.LayerScale(0.3, 4),
+            nb.Dense(3),
+            nb.LayerScale(-0.2, 1),
+            nb.Flatten(),
+            nb.Dense(3, activation="softmax"),
+        ],
+        "categorical_crossentropy",
+        (Adam(learning_rate=0.02), ("Adam", {"learning_rate": 0.02})),
+        10,
+        3,
+        None,
+    ),
 }
 
 
@@ -385,25 +536,43 @@ def trained():
     from training_oracle import run_jobs  # runs Keras on JAX in a process of its own
 
     jobs, ours = [], {}
-    for k, (name, (shape, layers, loss, (optimizer, keras_optimizer), batch, epochs, stats)) in enumerate(TRAINING.items()):
+    for k, (name, (shape, layers, loss, (optimizer, keras_optimizer), batch, epochs, stats)) in enumerate(
+        TRAINING.items()
+    ):
         model = nb.Sequential([nb.Input(shape), *layers(nb.Normalization())], seed=9)
         start = model.get_weights()
         twin, theirs_start = model, start
         if stats is not None:
             start[:3] = [stats[0], stats[1], np.float32(0)]  # the Normalization's mean, variance and count come first
             model.set_weights(start)
-            twin = nb.Sequential([nb.Input(shape), *layers(nb.Normalization(mean=stats[0].tolist(), variance=stats[1].tolist()))])
+            twin = nb.Sequential(
+                [nb.Input(shape), *layers(nb.Normalization(mean=stats[0].tolist(), variance=stats[1].tolist()))]
+            )
             theirs_start = start[3:]
         rng = np.random.default_rng(k)
         x = (rng.normal(size=(40, *shape)) * 2 + 1).astype(np.float32)
         classes = model.output_shape[-1]
-        y = (np.eye(classes, dtype=np.float32)[rng.integers(0, classes, size=40)] if loss == "categorical_crossentropy"
-             else np.tanh(x.reshape(40, -1)[:, :classes] - 1).astype(np.float32))
+        y = (
+            np.eye(classes, dtype=np.float32)[rng.integers(0, classes, size=40)]
+            if loss == "categorical_crossentropy"
+            else np.tanh(x.reshape(40, -1)[:, :classes] - 1).astype(np.float32)
+        )
         model.compile(optimizer=optimizer, loss=loss)
         history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False)
         ours[name] = (model, history, x, y, batch, start)
-        jobs.append({"model_json": keras_json(twin), "weights": theirs_start, "x": x, "y": y, "optimizer": keras_optimizer,
-                     "loss": loss, "metrics": [], "batch_size": batch, "epochs": epochs})
+        jobs.append(
+            {
+                "model_json": keras_json(twin),
+                "weights": theirs_start,
+                "x": x,
+                "y": y,
+                "optimizer": keras_optimizer,
+                "loss": loss,
+                "metrics": [],
+                "batch_size": batch,
+                "epochs": epochs,
+            }
+        )
     return dict(zip(TRAINING, run_jobs(jobs))), ours
 
 
@@ -422,4 +591,6 @@ def test_training_equals_keras_on_jax(trained, name):
     for w, keras_w in zip(mine, theirs[name]["weights"], strict=True):
         np.testing.assert_allclose(w, keras_w, rtol=1e-3, atol=1e-5)
     assert not np.allclose(mine[-1], start[-1])  # training did move them
-    np.testing.assert_allclose(model.evaluate(x, y, batch_size=batch), theirs[name]["evaluate"]["loss"], rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(
+        model.evaluate(x, y, batch_size=batch), theirs[name]["evaluate"]["loss"], rtol=1e-3, atol=1e-6
+    )

@@ -9,8 +9,20 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, keras_model,
-                          ours_model, run_keras_code, run_torch_code, sample, spec_of)
+from kind_harness import (
+    Case,
+    check_case,
+    check_cost,
+    check_exports,
+    check_gradients,
+    json_roundtrip_equal,
+    keras_model,
+    ours_model,
+    run_keras_code,
+    run_torch_code,
+    sample,
+    spec_of,
+)
 from netbuilder.engine.initializers import Ones, Zeros
 from netbuilder.engine.layer import kind_class
 from netbuilder.optimizers import SGD, Adam
@@ -41,9 +53,21 @@ CASES = [
     Case(BN, {"epsilon": 0.0}, (4,), keras_accepts_we_reject="epsilon ≤ 0 can divide by zero"),
     Case(BN, {"epsilon": -1.0}, (4,), keras_accepts_we_reject="epsilon ≤ 0 can divide by zero"),
     # BatchNormalization: Keras's other initializers, drawn bit for bit (an orthogonal vector: refused by both)
-    Case(BN, {"gamma_initializer": "random_normal", "beta_initializer": "he_uniform", "moving_mean_initializer": "uniform",
-              "moving_variance_initializer": {"class_name": "Constant", "config": {"value": 2.0}}}, (3, 5),
-         {"gamma_initializer": "RandomNormal", "beta_initializer": "HeUniform", "moving_mean_initializer": "RandomUniform"}),
+    Case(
+        BN,
+        {
+            "gamma_initializer": "random_normal",
+            "beta_initializer": "he_uniform",
+            "moving_mean_initializer": "uniform",
+            "moving_variance_initializer": {"class_name": "Constant", "config": {"value": 2.0}},
+        },
+        (3, 5),
+        {
+            "gamma_initializer": "RandomNormal",
+            "beta_initializer": "HeUniform",
+            "moving_mean_initializer": "RandomUniform",
+        },
+    ),
     Case(BN, {"gamma_initializer": "orthogonal"}, (4,)),
     # LayerNormalization
     Case(LN, {}, (4,)),
@@ -75,10 +99,18 @@ CASES = [
     Case(LN, {"axis": [0, 1], "center": False, "scale": False}, (3,), keras_accepts_we_reject=WHY_BATCH_AXIS),
     Case(LN, {"epsilon": 0.0}, (4,), keras_accepts_we_reject="epsilon ≤ 0 can divide by zero"),
     # LayerNormalization: Keras's other initializers; gamma and beta have one axis per normalised axis
-    Case(LN, {"gamma_initializer": "truncated_normal", "beta_initializer": "glorot_normal"}, (3, 2),
-         {"gamma_initializer": "TruncatedNormal", "beta_initializer": "GlorotNormal"}),
-    Case(LN, {"axis": [1, 2], "gamma_initializer": "orthogonal", "beta_initializer": "identity"}, (3, 2),
-         {"gamma_initializer": "Orthogonal"}),
+    Case(
+        LN,
+        {"gamma_initializer": "truncated_normal", "beta_initializer": "glorot_normal"},
+        (3, 2),
+        {"gamma_initializer": "TruncatedNormal", "beta_initializer": "GlorotNormal"},
+    ),
+    Case(
+        LN,
+        {"axis": [1, 2], "gamma_initializer": "orthogonal", "beta_initializer": "identity"},
+        (3, 2),
+        {"gamma_initializer": "Orthogonal"},
+    ),
     Case(LN, {"gamma_initializer": "identity"}, (4,)),  # a 1-axis gamma: refused by both
 ]
 # LayerNormalization's variance is two-pass, mean((x − mean)²), as Keras's JAX, TensorFlow and Torch backends compute it;
@@ -133,7 +165,9 @@ def test_inference_is_bit_for_bit_keras(case):
     theirs.set_weights(weights)
     x = (np.random.default_rng(2).normal(size=(6, *case.input_shape)) * 3 + 1).astype(np.float32)
     if case.kind == LN:
-        np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK)
+        np.testing.assert_allclose(
+            ours.predict(x), theirs.predict(x, verbose=0), rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK
+        )
         np.testing.assert_allclose(ours.predict(x), _layer_norm_exact(ours.layers[0], x), rtol=1e-5, atol=1e-5)
     else:
         np.testing.assert_array_equal(ours.predict(x), theirs.predict(x, verbose=0))
@@ -167,19 +201,35 @@ def test_layer_norm_far_from_zero_is_two_pass():
     exact = _layer_norm_exact(model.layers[0], x)
     tolerance = 8 * float(np.spacing(np.float32(3000)))
     np.testing.assert_allclose(model.predict(x), exact, atol=tolerance)
-    assert not np.allclose(theirs.predict(x, verbose=0), exact, atol=50 * tolerance)  # Keras NumPy's one pass: far off or NaN
+    assert not np.allclose(
+        theirs.predict(x, verbose=0), exact, atol=50 * tolerance
+    )  # Keras NumPy's one pass: far off or NaN
 
 
 def test_initial_weights_are_keras_ones_and_zeros():
-    for case in (Case(BN, {}, (3, 4)), Case(BN, {"scale": False}, (5,)), Case(LN, {"axis": [1, 2]}, (3, 4)), Case(LN, {"rms_scaling": True}, (4,))):
+    for case in (
+        Case(BN, {}, (3, 4)),
+        Case(BN, {"scale": False}, (5,)),
+        Case(LN, {"axis": [1, 2]}, (3, 4)),
+        Case(LN, {"rms_scaling": True}, (4,)),
+    ):
         for mine, theirs in zip(ours_model(case).get_weights(), keras_model(case).get_weights(), strict=True):
             np.testing.assert_array_equal(mine, np.asarray(theirs))
 
 
 # --- training mode -------------------------------------------------------------------------------------
-TRAIN_CASES = [Case(BN, s, shape) for s, shape in [
-    ({}, (2,)), ({}, (3, 4)), ({"axis": 1}, (3, 2)), ({"axis": -2}, (2, 3, 2)), ({"center": False}, (4,)),
-    ({"scale": False, "center": False}, (2,)), ({"momentum": 0.5, "epsilon": 1e-5}, (2, 2, 3))]]
+TRAIN_CASES = [
+    Case(BN, s, shape)
+    for s, shape in [
+        ({}, (2,)),
+        ({}, (3, 4)),
+        ({"axis": 1}, (3, 2)),
+        ({"axis": -2}, (2, 3, 2)),
+        ({"center": False}, (4,)),
+        ({"scale": False, "center": False}, (2,)),
+        ({"momentum": 0.5, "epsilon": 1e-5}, (2, 2, 3)),
+    ]
+]
 
 
 @pytest.mark.parametrize("case", TRAIN_CASES, ids=[c.id for c in TRAIN_CASES])
@@ -194,7 +244,9 @@ def test_batch_norm_training_step_is_keras(case):
     for _ in range(2):
         x = (rng.normal(size=(5, *case.input_shape)) * 2 + 0.5).astype(np.float32)
         y, _ = ours.layers[0].forward_train(x, np.random.default_rng(0))
-        np.testing.assert_allclose(y, np.asarray(theirs.layers[0](x, training=True)), rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK)
+        np.testing.assert_allclose(
+            y, np.asarray(theirs.layers[0](x, training=True)), rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK
+        )
         for mine, keras_w in zip(ours.get_weights(), theirs.get_weights(), strict=True):
             np.testing.assert_allclose(mine, np.asarray(keras_w), rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK)
 
@@ -221,12 +273,32 @@ def test_batch_norm_moving_statistics_formula():
     np.testing.assert_allclose(layer.weight("moving_variance"), 0.9 + 0.1 * x.var(0), rtol=1e-5)
 
 
-GRADIENT_CASES = [(BN, s, shape) for s, shape in [
-    ({}, (2,)), ({}, (3, 2)), ({"axis": 1}, (3, 2)), ({"axis": -2}, (2, 2, 3)), ({"center": False}, (4,)), ({"scale": False}, (3,)),
-    ({"scale": False, "center": False}, (2,))]] + [(LN, s, shape) for s, shape in [
-    ({}, (2,)), ({}, (3, 2)), ({"axis": 1}, (3, 2)), ({"axis": [1, 2]}, (3, 2)), ({"axis": [-1, 1]}, (3, 2)), ({"center": False}, (3,)),
-    ({"scale": False}, (3, 2)), ({"scale": False, "center": False}, (2,)), ({"rms_scaling": True}, (3, 2)),
-    ({"rms_scaling": True, "axis": [1, 2]}, (3, 2))]]
+GRADIENT_CASES = [
+    (BN, s, shape)
+    for s, shape in [
+        ({}, (2,)),
+        ({}, (3, 2)),
+        ({"axis": 1}, (3, 2)),
+        ({"axis": -2}, (2, 2, 3)),
+        ({"center": False}, (4,)),
+        ({"scale": False}, (3,)),
+        ({"scale": False, "center": False}, (2,)),
+    ]
+] + [
+    (LN, s, shape)
+    for s, shape in [
+        ({}, (2,)),
+        ({}, (3, 2)),
+        ({"axis": 1}, (3, 2)),
+        ({"axis": [1, 2]}, (3, 2)),
+        ({"axis": [-1, 1]}, (3, 2)),
+        ({"center": False}, (3,)),
+        ({"scale": False}, (3, 2)),
+        ({"scale": False, "center": False}, (2,)),
+        ({"rms_scaling": True}, (3, 2)),
+        ({"rms_scaling": True, "axis": [1, 2]}, (3, 2)),
+    ]
+]
 
 
 @pytest.mark.parametrize("kind,settings,shape", GRADIENT_CASES, ids=[f"{k}{s}@{sh}" for k, s, sh in GRADIENT_CASES])
@@ -249,15 +321,26 @@ def _keras_error(kind, settings, shape) -> str:
     raise AssertionError("Keras accepted it")
 
 
-@pytest.mark.parametrize("kind,settings,shape", [
-    (BN, {"axis": 2}, (4,)), (BN, {"axis": 0}, (4,)), (BN, {"axis": -1}, ()), (BN, {"scale": False, "axis": -2}, (4,)),
-    (LN, {"axis": 2}, (4,)), (LN, {"axis": 0}, (4,)), (LN, {"axis": [0, 1]}, (4,)), (LN, {"axis": [2, -1]}, (3, 4)),
-])
+@pytest.mark.parametrize(
+    "kind,settings,shape",
+    [
+        (BN, {"axis": 2}, (4,)),
+        (BN, {"axis": 0}, (4,)),
+        (BN, {"axis": -1}, ()),
+        (BN, {"scale": False, "axis": -2}, (4,)),
+        (LN, {"axis": 2}, (4,)),
+        (LN, {"axis": 0}, (4,)),
+        (LN, {"axis": [0, 1]}, (4,)),
+        (LN, {"axis": [2, -1]}, (3, 4)),
+    ],
+)
 def test_problem_carries_keras_message_and_working_fixes(kind, settings, shape):
     analysis = nb.analyze([kind_class(kind)(**settings)], shape)
     issue = analysis.issue
     assert issue is not None and issue.layer_index == 0
-    assert issue.keras_message and issue.keras_message.replace("sequential/", "") in _keras_error(kind, settings, shape).replace("sequential/", "")
+    assert issue.keras_message and issue.keras_message.replace("sequential/", "") in _keras_error(
+        kind, settings, shape
+    ).replace("sequential/", "")
     assert issue.explanation and issue.message.startswith(f"Layer '{snake(kind)}'")
     actions = {(f.action, f.value if f.action != "insert_layer" else f.value[0]) for f in issue.fixes}
     if shape:
@@ -291,10 +374,14 @@ def test_built_layer_norm_mismatch_is_explained():
     ln = nb.LayerNormalization(center=False, scale=False)  # no weights: any size goes
     ln.built_shape = (None, 4)
     assert nb.analyze([nb.Dense(5), ln], (3,)).ok
-    ln = nb.LayerNormalization(axis=2, center=False, scale=False)  # a build_config the axis does not fit: an issue, no crash
+    ln = nb.LayerNormalization(
+        axis=2, center=False, scale=False
+    )  # a build_config the axis does not fit: an issue, no crash
     ln.built_shape = (None, 4)
     issue = nb.analyze([ln], (3, 4)).issue
-    assert "where axis 2 is not a feature axis" in issue.explanation and ("unbuild", 0) in {(f.action, f.layer_index) for f in issue.fixes}
+    assert "where axis 2 is not a feature axis" in issue.explanation and ("unbuild", 0) in {
+        (f.action, f.layer_index) for f in issue.fixes
+    }
 
 
 def test_settings_are_checked_like_keras():
@@ -310,13 +397,28 @@ def test_settings_are_checked_like_keras():
     assert nb.LayerNormalization(axis=[2, 1]).axis == (1, 2)  # sorted, as Keras sorts when it builds
     assert nb.LayerNormalization(axis=[-1]).axis == -1
     assert nb.BatchNormalization(1, 0.9, 1e-5, False, True).values == {
-        "axis": 1, "momentum": 0.9, "epsilon": 1e-5, "center": False, "scale": True, "beta_initializer": Zeros(),
-        "gamma_initializer": Ones(), "moving_mean_initializer": Zeros(), "moving_variance_initializer": Ones()}
+        "axis": 1,
+        "momentum": 0.9,
+        "epsilon": 1e-5,
+        "center": False,
+        "scale": True,
+        "beta_initializer": Zeros(),
+        "gamma_initializer": Ones(),
+        "moving_mean_initializer": Zeros(),
+        "moving_variance_initializer": Ones(),
+    }
 
 
 def test_formula_label_and_explanation():
-    model = nb.Sequential([nb.Input((7, 7, 64)), nb.BatchNormalization(), nb.BatchNormalization(center=False),
-                           nb.LayerNormalization(), nb.LayerNormalization(axis=[2, 3], rms_scaling=True)])
+    model = nb.Sequential(
+        [
+            nb.Input((7, 7, 64)),
+            nb.BatchNormalization(),
+            nb.BatchNormalization(center=False),
+            nb.LayerNormalization(),
+            nb.LayerNormalization(axis=[2, 3], rms_scaling=True),
+        ]
+    )
     formulas = [r.formula for r in model.analysis.layers]
     assert formulas == ["4×64 = 256 (128 trainable)", "3×64 = 192 (64 trainable)", "2×64 = 128", "7×64 (gamma) = 448"]
     assert [r.trainable for r in model.analysis.layers] == [128, 64, 128, 448]
@@ -340,15 +442,24 @@ def test_keras_summary_counts_non_trainable_params():
 
 # --- JSON ---------------------------------------------------------------------------------------------
 def test_json_both_ways():
-    spec = spec_of((3, 4), (BN, {"axis": 1, "momentum": 0.9}), (LN, {"axis": [1, 2], "epsilon": 1e-5}), (LN, {"rms_scaling": True}),
-                   (LN, {"center": False}), ("Flatten", {}), ("Dense", {"units": 2}))
+    spec = spec_of(
+        (3, 4),
+        (BN, {"axis": 1, "momentum": 0.9}),
+        (LN, {"axis": [1, 2], "epsilon": 1e-5}),
+        (LN, {"rms_scaling": True}),
+        (LN, {"center": False}),
+        ("Flatten", {}),
+        ("Dense", {"units": 2}),
+    )
     json_roundtrip_equal(spec)
 
 
 def test_spec_and_share_link_data_round_trip():
     from netbuilder.studio.spec import ModelSpec
 
-    spec = spec_of((3, 4), (BN, {"axis": 1, "epsilon": 1e-5, "center": False}), (LN, {"axis": [2, 1], "rms_scaling": True}))
+    spec = spec_of(
+        (3, 4), (BN, {"axis": 1, "epsilon": 1e-5, "center": False}), (LN, {"axis": [2, 1], "rms_scaling": True})
+    )
     assert ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     ln = kind_class(LN).settings[0]
     assert ln.parse_text("1, 2") == (1, 2) and ln.parse_text("-1") == -1 and ln.format_text((1, 2)) == "1, 2"
@@ -356,10 +467,14 @@ def test_spec_and_share_link_data_round_trip():
 
 def test_keras_json_of_layer_norm_writes_axis_as_a_list():
     keras.backend.clear_session(free_memory=False)
-    theirs = keras.Sequential([keras.Input((3, 4)), keras.layers.LayerNormalization(), keras.layers.LayerNormalization(axis=[2, 1])])
+    theirs = keras.Sequential(
+        [keras.Input((3, 4)), keras.layers.LayerNormalization(), keras.layers.LayerNormalization(axis=[2, 1])]
+    )
     ours = nb.Sequential([nb.Input((3, 4)), nb.LayerNormalization(), nb.LayerNormalization(axis=[2, 1])])
     keys = ("axis", "epsilon", "center", "scale", "rms_scaling")
-    for mine, keras_layer in zip(json.loads(ours.to_json())["config"]["layers"][1:], json.loads(theirs.to_json())["config"]["layers"][1:]):
+    for mine, keras_layer in zip(
+        json.loads(ours.to_json())["config"]["layers"][1:], json.loads(theirs.to_json())["config"]["layers"][1:]
+    ):
         assert {k: mine["config"][k] for k in keys} == {k: keras_layer["config"][k] for k in keys}
         assert set(mine["config"]) == set(keras_layer["config"])
 
@@ -368,7 +483,10 @@ def test_batch_norm_config_keys_are_keras():
     keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization()])
     ours = nb.Sequential([nb.Input((3,)), nb.BatchNormalization()])
-    assert json.loads(ours.to_json())["config"]["layers"][1]["config"] == json.loads(theirs.to_json())["config"]["layers"][1]["config"]
+    assert (
+        json.loads(ours.to_json())["config"]["layers"][1]["config"]
+        == json.loads(theirs.to_json())["config"]["layers"][1]["config"]
+    )
 
 
 def test_renorm_is_refused_on_import():
@@ -382,7 +500,14 @@ def test_renorm_is_refused_on_import():
 EXPORT_MODELS = [
     ((3, 2), [nb.Dense(4), nb.BatchNormalization(), nb.Activation("relu"), nb.Flatten(), nb.Dense(3)]),
     ((3, 2), [nb.BatchNormalization(axis=1, center=False), nb.LayerNormalization(axis=[1, 2]), nb.Flatten()]),
-    ((3, 2), [nb.LayerNormalization(axis=[-1, 1]), nb.LayerNormalization(rms_scaling=True), nb.LayerNormalization(scale=False, center=False)]),
+    (
+        (3, 2),
+        [
+            nb.LayerNormalization(axis=[-1, 1]),
+            nb.LayerNormalization(rms_scaling=True),
+            nb.LayerNormalization(scale=False, center=False),
+        ],
+    ),
     ((2,), [nb.LayerNormalization(), nb.BatchNormalization(scale=False, epsilon=1e-5)]),
     ((2, 2, 3), [nb.BatchNormalization(axis=-2, momentum=0.5), nb.LayerNormalization(axis=[1, 3], center=False)]),
 ]
@@ -394,18 +519,37 @@ def test_exported_scripts_compute_our_outputs(shape, layers):
     model.set_weights(_perturbed(model, np.random.default_rng(8)))
     x = (np.random.default_rng(7).normal(size=(5, *shape)) * 2).astype(np.float32)
     expected = model.predict(x)
-    np.testing.assert_allclose(run_keras_code(model, x), expected, rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK)  # Keras NumPy
+    np.testing.assert_allclose(
+        run_keras_code(model, x), expected, rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK
+    )  # Keras NumPy
     np.testing.assert_allclose(run_torch_code(model, x), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_harness_check_exports():
-    check_exports(spec_of((3, 2), ("Dense", {"units": 4}), (BN, {}), (LN, {"axis": [1, 2]}), ("Flatten", {}), (LN, {"rms_scaling": True})))
+    check_exports(
+        spec_of(
+            (3, 2),
+            ("Dense", {"units": 4}),
+            (BN, {}),
+            (LN, {"axis": [1, 2]}),
+            ("Flatten", {}),
+            (LN, {"rms_scaling": True}),
+        )
+    )
 
 
 # --- cost ---------------------------------------------------------------------------------------------
-COST_CASES = [Case(BN, {}, (4,)), Case(BN, {"axis": 1}, (3, 20)), Case(BN, {}, (8, 8, 16)), Case(LN, {}, (2,)), Case(LN, {}, (30, 16)),
-              Case(LN, {"axis": [1, 2]}, (30, 16)), Case(LN, {"scale": False}, (30, 16)), Case(LN, {"center": False, "scale": False}, (30, 16)),
-              Case(LN, {"rms_scaling": True}, (30, 16))]
+COST_CASES = [
+    Case(BN, {}, (4,)),
+    Case(BN, {"axis": 1}, (3, 20)),
+    Case(BN, {}, (8, 8, 16)),
+    Case(LN, {}, (2,)),
+    Case(LN, {}, (30, 16)),
+    Case(LN, {"axis": [1, 2]}, (30, 16)),
+    Case(LN, {"scale": False}, (30, 16)),
+    Case(LN, {"center": False, "scale": False}, (30, 16)),
+    Case(LN, {"rms_scaling": True}, (30, 16)),
+]
 
 
 @pytest.mark.parametrize("case", COST_CASES, ids=[c.id for c in COST_CASES])
@@ -433,12 +577,25 @@ def _random_layer(rng, rank):
     if pick == 2:
         return "Activation", {"activation": str(rng.choice(["relu", "tanh", "sigmoid", "softmax"]))}
     if pick in (3, 4) and rng.random() < 0.5:
-        settings = {"axis": int(rng.integers(-rank - 1, rank + 1)), "center": bool(rng.random() < 0.7), "scale": bool(rng.random() < 0.7)}
+        settings = {
+            "axis": int(rng.integers(-rank - 1, rank + 1)),
+            "center": bool(rng.random() < 0.7),
+            "scale": bool(rng.random() < 0.7),
+        }
         if rng.random() < 0.3:
             settings.update(momentum=float(rng.choice([0.0, 0.5, 0.9])), epsilon=float(rng.choice([1e-5, 0.01])))
         return BN, settings
-    axis = int(rng.integers(-rank, rank + 1)) if rng.random() < 0.6 else [int(a) for a in rng.choice(np.arange(1, rank + 2), size=2, replace=False)]
-    settings = {"axis": axis, "center": bool(rng.random() < 0.7), "scale": bool(rng.random() < 0.7), "rms_scaling": bool(rng.random() < 0.15)}
+    axis = (
+        int(rng.integers(-rank, rank + 1))
+        if rng.random() < 0.6
+        else [int(a) for a in rng.choice(np.arange(1, rank + 2), size=2, replace=False)]
+    )
+    settings = {
+        "axis": axis,
+        "center": bool(rng.random() < 0.7),
+        "scale": bool(rng.random() < 0.7),
+        "rms_scaling": bool(rng.random() < 0.15),
+    }
     return LN, settings
 
 
@@ -495,17 +652,61 @@ def _ranks(shape, layers):
 # --- training against Keras on JAX (tests/training_oracle.py) -----------------------------------------
 TRAINING = {
     # name: (input shape, layers, loss, optimizer (ours, Keras's), batch size, epochs)
-    "bn-mlp-sgd-partial-batch": ((5,), [("Dense", {"units": 8}), (BN, {}), ("Activation", {"activation": "relu"}), ("Dense", {"units": 1})],
-                                 "mse", (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})), 7, 3),
-    "bn-axis1-adam": ((3, 4), [(BN, {"axis": 1, "momentum": 0.9}), ("Flatten", {}), ("Dense", {"units": 3, "activation": "softmax"})],
-                      "categorical_crossentropy", (Adam(learning_rate=0.01), ("Adam", {"learning_rate": 0.01})), 8, 3),
-    "bn-no-scale-center": ((4,), [(BN, {"center": False, "scale": False, "momentum": 0.5}), ("Dense", {"units": 1})],
-                           "mse", (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})), 10, 2),
-    "ln-adam": ((3, 4), [("Dense", {"units": 6}), (LN, {}), (LN, {"axis": [1, 2], "center": False}), ("Flatten", {}),
-                         ("Dense", {"units": 1})], "mse", (Adam(learning_rate=0.01), ("Adam", {"learning_rate": 0.01})), 9, 3),
+    "bn-mlp-sgd-partial-batch": (
+        (5,),
+        [("Dense", {"units": 8}), (BN, {}), ("Activation", {"activation": "relu"}), ("Dense", {"units": 1})],
+        "mse",
+        (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})),
+        7,
+        3,
+    ),
+    "bn-axis1-adam": (
+        (3, 4),
+        [(BN, {"axis": 1, "momentum": 0.9}), ("Flatten", {}), ("Dense", {"units": 3, "activation": "softmax"})],
+        "categorical_crossentropy",
+        (Adam(learning_rate=0.01), ("Adam", {"learning_rate": 0.01})),
+        8,
+        3,
+    ),
+    "bn-no-scale-center": (
+        (4,),
+        [(BN, {"center": False, "scale": False, "momentum": 0.5}), ("Dense", {"units": 1})],
+        "mse",
+        (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})),
+        10,
+        2,
+    ),
+    "ln-adam": (
+        (3, 4),
+        [
+            ("Dense", {"units": 6}),
+            (LN, {}),
+            (LN, {"axis": [1, 2], "center": False}),
+            ("Flatten", {}),
+            ("Dense", {"units": 1}),
+        ],
+        "mse",
+        (Adam(learning_rate=0.01), ("Adam", {"learning_rate": 0.01})),
+        9,
+        3,
+    ),
     # a first normalisation on raw inputs far from zero, where a one-pass variance gives NaN or is off by 1e-2
-    "bn-first-mean2000": ((3,), [(BN, {}), ("Dense", {"units": 1})], "mse", (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})), 8, 2),
-    "ln-first-mean3000": ((6,), [(LN, {}), ("Dense", {"units": 1})], "mse", (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})), 8, 2),
+    "bn-first-mean2000": (
+        (3,),
+        [(BN, {}), ("Dense", {"units": 1})],
+        "mse",
+        (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})),
+        8,
+        2,
+    ),
+    "ln-first-mean3000": (
+        (6,),
+        [(LN, {}), ("Dense", {"units": 1})],
+        "mse",
+        (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})),
+        8,
+        2,
+    ),
 }
 # (mean, spread) of the inputs; float32 near 3000 is exact to 2.4e-4 only, so a spread of 10 keeps any two float32
 # backends within the 1e-3 asked here (at a spread of 1 they differ by about that for float32's reasons, not formulas')
@@ -524,13 +725,27 @@ def trained():
         mean, spread = INPUTS.get(name, (1.0, 2.0))
         x = (rng.normal(size=(40, *shape)) * spread + mean).astype(np.float32)
         classes = model.output_shape[-1]
-        y = (np.eye(classes, dtype=np.float32)[rng.integers(0, classes, size=40)] if loss == "categorical_crossentropy"
-             else np.tanh((x - mean).reshape(40, -1).sum(1, keepdims=True) / (2 * spread)).astype(np.float32))
+        y = (
+            np.eye(classes, dtype=np.float32)[rng.integers(0, classes, size=40)]
+            if loss == "categorical_crossentropy"
+            else np.tanh((x - mean).reshape(40, -1).sum(1, keepdims=True) / (2 * spread)).astype(np.float32)
+        )
         model.compile(optimizer=optimizer, loss=loss)
         history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False)
         ours[name] = (model, history, x, y, batch)
-        jobs.append({"model_json": model.to_json(), "weights": start, "x": x, "y": y, "optimizer": keras_optimizer,
-                     "loss": loss, "metrics": [], "batch_size": batch, "epochs": epochs})
+        jobs.append(
+            {
+                "model_json": model.to_json(),
+                "weights": start,
+                "x": x,
+                "y": y,
+                "optimizer": keras_optimizer,
+                "loss": loss,
+                "metrics": [],
+                "batch_size": batch,
+                "epochs": epochs,
+            }
+        )
     return dict(zip(TRAINING, run_jobs(jobs))), ours
 
 
@@ -542,7 +757,9 @@ def test_training_equals_keras_on_jax(trained, name):
     np.testing.assert_allclose(history.history["loss"], theirs[name]["history"]["loss"], rtol=1e-3, atol=1e-6)
     for mine, keras_w in zip(model.get_weights(), theirs[name]["weights"], strict=True):
         np.testing.assert_allclose(mine, keras_w, rtol=1e-3, atol=1e-5)
-    np.testing.assert_allclose(model.evaluate(x, y, batch_size=batch), theirs[name]["evaluate"]["loss"], rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(
+        model.evaluate(x, y, batch_size=batch), theirs[name]["evaluate"]["loss"], rtol=1e-3, atol=1e-6
+    )
 
 
 # --- LayerNormalization's predict against Keras on JAX (a two-pass backend, like TensorFlow and Torch) ------------

@@ -8,7 +8,18 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from kind_harness import batches_to_check, Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, ours_model, sample, spec_of
+from kind_harness import (
+    batches_to_check,
+    Case,
+    check_case,
+    check_cost,
+    check_exports,
+    check_gradients,
+    json_roundtrip_equal,
+    ours_model,
+    sample,
+    spec_of,
+)
 from netbuilder.engine.analysis import analyze
 from netbuilder.engine.errors import Fix
 
@@ -22,7 +33,11 @@ CASES = [
     Case("MaxPooling2D", {"pool_size": 3, "strides": 1, "padding": "same"}, (5, 6, 2)),  # symmetric padding
     Case("MaxPooling2D", {"pool_size": 2, "strides": 3, "padding": "same"}, (5, 7, 1)),  # stride > pool
     Case("MaxPooling2D", {"pool_size": (3, 2), "strides": (1, 3)}, (6, 8, 2)),
-    Case("MaxPooling2D", {"pool_size": (3, 2), "strides": (2, 3), "padding": "same", "data_format": "channels_first"}, (2, 8, 7)),
+    Case(
+        "MaxPooling2D",
+        {"pool_size": (3, 2), "strides": (2, 3), "padding": "same", "data_format": "channels_first"},
+        (2, 8, 7),
+    ),
     Case("MaxPooling2D", {"data_format": "channels_first"}, (3, 6, 5)),
     Case("MaxPooling2D", {"pool_size": 4, "padding": "same"}, (2, 3, 1)),  # same: any window fits
     Case("MaxPooling2D", {"pool_size": 3}, (2, 2, 1)),  # refused by both: window larger than the input
@@ -41,7 +56,11 @@ CASES = [
     Case("MaxPooling1D", {}, (6, 6, 2)),
     # AveragePooling: valid divides by the window, same by the real cells of each window
     Case("AveragePooling2D", {"pool_size": 2}, (8, 9, 3)),
-    Case("AveragePooling2D", {"pool_size": (3, 2), "strides": (2, 3), "padding": "same", "data_format": "channels_first"}, (2, 8, 7)),
+    Case(
+        "AveragePooling2D",
+        {"pool_size": (3, 2), "strides": (2, 3), "padding": "same", "data_format": "channels_first"},
+        (2, 8, 7),
+    ),
     Case("AveragePooling2D", {"pool_size": 3, "strides": 1, "padding": "same"}, (5, 6, 2)),
     Case("AveragePooling2D", {"pool_size": 2, "padding": "same"}, (7, 7, 1)),
     Case("AveragePooling2D", {"pool_size": 4, "strides": 3, "padding": "same"}, (9, 11, 2)),
@@ -51,7 +70,9 @@ CASES = [
     Case("AveragePooling2D", {"pool_size": 9}, (8, 8, 1)),
     Case("AveragePooling1D", {"pool_size": 4, "strides": 3, "padding": "same"}, (11, 2)),
     Case("AveragePooling1D", {"pool_size": 2}, (9, 3)),
-    Case("AveragePooling1D", {"pool_size": 3, "strides": 1, "padding": "same", "data_format": "channels_first"}, (2, 6)),
+    Case(
+        "AveragePooling1D", {"pool_size": 3, "strides": 1, "padding": "same", "data_format": "channels_first"}, (2, 6)
+    ),
     Case("AveragePooling1D", {}, (8, 1)),
     # global pooling
     Case("GlobalMaxPooling2D", {}, (5, 6, 3)),
@@ -88,10 +109,12 @@ def test_pooling_cost_holds_what_predict_allocates(case):
 
 
 def test_pooling_cost_on_larger_maps():
-    for kind, settings, shape in [("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}, (57, 56, 16)),
-                                  ("AveragePooling2D", {"pool_size": 2, "padding": "same", "data_format": "channels_first"}, (8, 33, 31)),
-                                  ("AveragePooling1D", {"pool_size": 3, "strides": 1, "padding": "same"}, (500, 8)),
-                                  ("GlobalAveragePooling2D", {}, (32, 32, 16))]:
+    for kind, settings, shape in [
+        ("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}, (57, 56, 16)),
+        ("AveragePooling2D", {"pool_size": 2, "padding": "same", "data_format": "channels_first"}, (8, 33, 31)),
+        ("AveragePooling1D", {"pool_size": 3, "strides": 1, "padding": "same"}, (500, 8)),
+        ("GlobalAveragePooling2D", {}, (32, 32, 16)),
+    ]:
         case = Case(kind, settings, shape)
         model = ours_model(case)
         for batch in batches_to_check(model, 512):
@@ -171,9 +194,21 @@ def test_descriptions_and_config():
     text = same.explain_shape((None, 7, 7, 1), same.compute_output_shape((None, 7, 7, 1)))
     assert "ceil(7/2) = 4" in text and "padded 0 before and 1 after" in text and "real cells" in text
     assert layer.get_config()["strides"] == [2, 2]  # the strides in effect, as Keras writes them
-    assert nb.GlobalAveragePooling2D().explain_shape((None, 7, 7, 64), (None, 64)).startswith("The mean over all 7×7 positions")
-    for kind in ("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalMaxPooling1D",
-                 "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D"):
+    assert (
+        nb.GlobalAveragePooling2D()
+        .explain_shape((None, 7, 7, 64), (None, 64))
+        .startswith("The mean over all 7×7 positions")
+    )
+    for kind in (
+        "MaxPooling1D",
+        "MaxPooling2D",
+        "AveragePooling1D",
+        "AveragePooling2D",
+        "GlobalMaxPooling1D",
+        "GlobalMaxPooling2D",
+        "GlobalAveragePooling1D",
+        "GlobalAveragePooling2D",
+    ):
         assert nb.KINDS[kind].group == "Pooling" and nb.KINDS[kind].description
 
 
@@ -190,14 +225,20 @@ def test_global_average_is_bit_equal_to_keras():
 def test_average_pooling_same_divides_by_real_cells():
     """Hand-computed: 1D input 1..5, window 2, stride 2, same → windows [1,2] [3,4] [5, pad] → 1.5, 3.5, 5."""
     model = nb.Sequential([nb.Input((5, 1)), nb.AveragePooling1D(2, padding="same")])
-    np.testing.assert_array_equal(model.predict(np.arange(1, 6, dtype=np.float32).reshape(1, 5, 1)).ravel(), [1.5, 3.5, 5.0])
+    np.testing.assert_array_equal(
+        model.predict(np.arange(1, 6, dtype=np.float32).reshape(1, 5, 1)).ravel(), [1.5, 3.5, 5.0]
+    )
 
 
 # --- gradients -----------------------------------------------------------------------------------
 GRADIENT_CASES = [
     ("MaxPooling2D", {}, (5, 4, 2)),
     ("MaxPooling2D", {"pool_size": 3, "strides": 1, "padding": "same"}, (4, 5, 2)),  # overlapping windows
-    ("MaxPooling2D", {"pool_size": (2, 3), "strides": (3, 2), "padding": "same", "data_format": "channels_first"}, (2, 5, 6)),
+    (
+        "MaxPooling2D",
+        {"pool_size": (2, 3), "strides": (3, 2), "padding": "same", "data_format": "channels_first"},
+        (2, 5, 6),
+    ),
     ("MaxPooling1D", {"pool_size": 3, "strides": 2, "padding": "same"}, (8, 2)),
     ("AveragePooling2D", {"pool_size": 2}, (5, 4, 2)),
     ("AveragePooling2D", {"pool_size": 3, "strides": 2, "padding": "same", "data_format": "channels_first"}, (2, 6, 5)),
@@ -243,20 +284,41 @@ def test_ties_route_the_gradient_as_jax_does():
 
 # --- exports and chains --------------------------------------------------------------------------
 EXPORT_SPECS = [
-    [(9, 8, 2), ("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}),  # asymmetric: explicit -inf pad
-     ("AveragePooling2D", {"pool_size": 2, "padding": "same"}),  # asymmetric average
-     ("MaxPooling2D", {"pool_size": 3, "strides": 1, "padding": "same"}),  # symmetric: torch's own padding
-     ("AveragePooling2D", {"pool_size": 3, "strides": 1, "padding": "same"}), ("GlobalAveragePooling2D", {"keepdims": True}),
-     ("Flatten", {})],
-    [(3, 9, 8), ("AveragePooling2D", {"pool_size": (3, 2), "strides": (2, 3), "padding": "same", "data_format": "channels_first"}),
-     ("MaxPooling2D", {"pool_size": 2, "data_format": "channels_first"}), ("GlobalMaxPooling2D", {"data_format": "channels_first"}),
-     ("Dense", {"units": 4})],
-    [(11, 3), ("Conv1D", {"filters": 4, "kernel_size": 3, "padding": "causal", "activation": "relu"}),
-     ("MaxPooling1D", {"pool_size": 3, "strides": 2, "padding": "same"}), ("AveragePooling1D", {"pool_size": 2, "padding": "same"}),
-     ("AveragePooling1D", {"pool_size": 2, "strides": 1}), ("GlobalMaxPooling1D", {}), ("Dense", {"units": 2})],
-    [(4, 10), ("MaxPooling1D", {"pool_size": 2, "data_format": "channels_first"}),
-     ("AveragePooling1D", {"pool_size": 3, "strides": 1, "padding": "same", "data_format": "channels_first"}),
-     ("GlobalAveragePooling1D", {"data_format": "channels_first", "keepdims": True}), ("Flatten", {})],
+    [
+        (9, 8, 2),
+        ("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}),  # asymmetric: explicit -inf pad
+        ("AveragePooling2D", {"pool_size": 2, "padding": "same"}),  # asymmetric average
+        ("MaxPooling2D", {"pool_size": 3, "strides": 1, "padding": "same"}),  # symmetric: torch's own padding
+        ("AveragePooling2D", {"pool_size": 3, "strides": 1, "padding": "same"}),
+        ("GlobalAveragePooling2D", {"keepdims": True}),
+        ("Flatten", {}),
+    ],
+    [
+        (3, 9, 8),
+        (
+            "AveragePooling2D",
+            {"pool_size": (3, 2), "strides": (2, 3), "padding": "same", "data_format": "channels_first"},
+        ),
+        ("MaxPooling2D", {"pool_size": 2, "data_format": "channels_first"}),
+        ("GlobalMaxPooling2D", {"data_format": "channels_first"}),
+        ("Dense", {"units": 4}),
+    ],
+    [
+        (11, 3),
+        ("Conv1D", {"filters": 4, "kernel_size": 3, "padding": "causal", "activation": "relu"}),
+        ("MaxPooling1D", {"pool_size": 3, "strides": 2, "padding": "same"}),
+        ("AveragePooling1D", {"pool_size": 2, "padding": "same"}),
+        ("AveragePooling1D", {"pool_size": 2, "strides": 1}),
+        ("GlobalMaxPooling1D", {}),
+        ("Dense", {"units": 2}),
+    ],
+    [
+        (4, 10),
+        ("MaxPooling1D", {"pool_size": 2, "data_format": "channels_first"}),
+        ("AveragePooling1D", {"pool_size": 3, "strides": 1, "padding": "same", "data_format": "channels_first"}),
+        ("GlobalAveragePooling1D", {"data_format": "channels_first", "keepdims": True}),
+        ("Flatten", {}),
+    ],
 ]
 
 
@@ -270,12 +332,25 @@ def test_pooling_exports_reproduce_outputs(layers):
 def test_text_classifier_chain_matches_keras():
     """Embedding-free text model shape: Conv1D → GlobalMaxPooling1D → Dense, and a VGG-style block, against Keras."""
     for input_shape, layers in [
-        ((50, 8), [("Conv1D", {"filters": 16, "kernel_size": 5, "activation": "relu"}), ("GlobalMaxPooling1D", {}),
-                   ("Dense", {"units": 1, "activation": "sigmoid"})]),
-        ((16, 16, 3), [("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"}),
-                       ("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"}),
-                       ("MaxPooling2D", {}), ("AveragePooling2D", {"pool_size": 2}), ("GlobalAveragePooling2D", {}),
-                       ("Dense", {"units": 3, "activation": "softmax"})]),
+        (
+            (50, 8),
+            [
+                ("Conv1D", {"filters": 16, "kernel_size": 5, "activation": "relu"}),
+                ("GlobalMaxPooling1D", {}),
+                ("Dense", {"units": 1, "activation": "sigmoid"}),
+            ],
+        ),
+        (
+            (16, 16, 3),
+            [
+                ("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"}),
+                ("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"}),
+                ("MaxPooling2D", {}),
+                ("AveragePooling2D", {"pool_size": 2}),
+                ("GlobalAveragePooling2D", {}),
+                ("Dense", {"units": 3, "activation": "softmax"}),
+            ],
+        ),
     ]:
         ours = nb.Sequential([nb.Input(input_shape), *[nb.KINDS[k](**s) for k, s in layers]], seed=4)
         keras.backend.clear_session(free_memory=False)

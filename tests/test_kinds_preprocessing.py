@@ -9,8 +9,20 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, keras_model,
-                          ours_model, run_keras_code, run_torch_code, sample, spec_of)
+from kind_harness import (
+    Case,
+    check_case,
+    check_cost,
+    check_exports,
+    check_gradients,
+    json_roundtrip_equal,
+    keras_model,
+    ours_model,
+    run_keras_code,
+    run_torch_code,
+    sample,
+    spec_of,
+)
 from netbuilder.engine.kinds.preprocessing import MAX_VALUES
 from netbuilder.engine.layer import kind_class
 from netbuilder.studio.spec import LayerSpec, ModelSpec
@@ -19,10 +31,16 @@ from test_cost import FLOAT32, backprop_peak
 R, N = "Rescaling", "Normalization"
 IMAGENET_MEAN = [0.485 * 255, 0.456 * 255, 0.406 * 255]  # ConvNeXt's PreStem, as keras.applications.convnext writes it
 IMAGENET_VARIANCE = [(0.229 * 255) ** 2, (0.224 * 255) ** 2, (0.225 * 255) ** 2]
-WHY_SPREAD = ("a list on a last axis of size 1: Keras spreads it into an output larger than the shape it reports; "
-              "refused up front")
-WHY_TWO_AXES = "scale and offset are a number or one per position of the last axis (what Keras's JSON holds for Rescaling)"
-WHY_TWICE = "the same axis named twice (after counting from the end); Keras accepts it only with given mean and variance"
+WHY_SPREAD = (
+    "a list on a last axis of size 1: Keras spreads it into an output larger than the shape it reports; "
+    "refused up front"
+)
+WHY_TWO_AXES = (
+    "scale and offset are a number or one per position of the last axis (what Keras's JSON holds for Rescaling)"
+)
+WHY_TWICE = (
+    "the same axis named twice (after counting from the end); Keras accepts it only with given mean and variance"
+)
 
 CASES = [
     # Rescaling: numbers (EfficientNet's 1/255), lists on the last axis, a list of one, Keras's refusals
@@ -80,7 +98,15 @@ CASES = [
     Case(N, {"mean": IMAGENET_MEAN, "variance": IMAGENET_VARIANCE}, (4, 4, 3)),
     Case(N, {"axis": [1, 2], "mean": [1.0, 2.0], "variance": [1.0, 2.0]}, (3, 2)),
     Case(N, {"axis": [2, 1], "mean": [[1.0], [2.0], [3.0]], "variance": [[1.0], [2.0], [3.0]]}, (3, 2)),
-    Case(N, {"axis": [1, 2], "mean": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], "variance": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]}, (3, 2)),
+    Case(
+        N,
+        {
+            "axis": [1, 2],
+            "mean": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
+            "variance": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
+        },
+        (3, 2),
+    ),
     Case(N, {"axis": None, "mean": 2.0, "variance": 0.0}, (3,)),  # √0 < ε: divided by 1e-7
     Case(N, {"axis": 1, "mean": [0.5, 1.5, 2.5], "variance": [1.0, 0.25, 9.0], "invert": True}, (3, 2)),
     Case(N, {"mean": [1.0, 2.0], "variance": [1.0, 2.0], "invert": True}, (2,)),
@@ -93,7 +119,9 @@ CASES = [
     Case(N, {"axis": [1, 2], "mean": [1.0, 2.0, 3.0], "variance": [1.0, 2.0, 3.0]}, (3, 2)),  # lined up from the right
     Case(N, {"axis": 0, "mean": 1.0, "variance": 1.0}, (3,)),
     Case(N, {"axis": [1, -2], "mean": 1.0, "variance": 2.0}, (3, 2), keras_accepts_we_reject=WHY_TWICE),
-    Case(N, {"mean": 1.0, "variance": -2.0}, (3,), keras_accepts_we_reject="a negative variance: Keras's output is NaN"),
+    Case(
+        N, {"mean": 1.0, "variance": -2.0}, (3,), keras_accepts_we_reject="a negative variance: Keras's output is NaN"
+    ),
     Case(N, {"mean": float("nan"), "variance": 1.0}, (3,), keras_accepts_we_reject="NaN as a setting"),
 ]
 ACCEPTED = []
@@ -176,7 +204,9 @@ def test_formulas_by_hand():
     assert model.predict(x)[0, 2] == 1.0 and model.predict(x)[0, 0] == -1.0
     model = nb.Sequential([nb.Input((3,)), nb.Rescaling([1.0, 2.0, 3.0], offset=[0.0, 0.0, 1.0])])
     np.testing.assert_array_equal(model.predict(x), [[0.0, 255.0, 766.0], [0.0, 2.0, 7.0]])
-    assert not np.signbit(nb.Sequential([nb.Input((1,)), nb.Rescaling(1.0)]).predict(np.float32([[-0.0]]))).any()  # −0 + 0 = +0
+    assert not np.signbit(
+        nb.Sequential([nb.Input((1,)), nb.Rescaling(1.0)]).predict(np.float32([[-0.0]]))
+    ).any()  # −0 + 0 = +0
     model = nb.Sequential([nb.Input((2,)), nb.Normalization(mean=[1.0, 2.0], variance=[4.0, 1e-16])])
     # (3 − 1)/√4 = 1; √1e-16 = 1e-8 is below ε = 1e-7, so (2.5 − 2)/1e-7
     np.testing.assert_allclose(model.predict(np.float32([[3.0, 2.5]])), [[1.0, 5e6]], rtol=1e-6)
@@ -187,16 +217,24 @@ def test_formulas_by_hand():
 def test_epsilon_is_keras_backend_epsilon():
     assert keras.backend.epsilon() == 1e-7
     from netbuilder.engine.kinds.preprocessing import EPSILON
+
     assert EPSILON == keras.backend.epsilon()
 
 
 def test_initial_weights_are_keras_zeros_ones_and_count():
-    for case in (Case(N, {}, (3,)), Case(N, {"axis": [1, 2]}, (3, 2)), Case(N, {"axis": None}, (4,)), Case(N, {"axis": 3}, (2, 2, 3))):
+    for case in (
+        Case(N, {}, (3,)),
+        Case(N, {"axis": [1, 2]}, (3, 2)),
+        Case(N, {"axis": None}, (4,)),
+        Case(N, {"axis": 3}, (2, 2, 3)),
+    ):
         mine, theirs = ours_model(case).get_weights(), keras_model(case).get_weights()
         assert [np.shape(w) for w in mine] == [np.shape(w) for w in theirs]
         for m, t in zip(mine, theirs, strict=True):
             np.testing.assert_array_equal(m, np.asarray(t))
-        assert str(np.asarray(theirs[2]).dtype) == "int32" and mine[2].dtype == np.float32  # count: float32 throughout here
+        assert (
+            str(np.asarray(theirs[2]).dtype) == "int32" and mine[2].dtype == np.float32
+        )  # count: float32 throughout here
     assert ours_model(Case(N, {"mean": 1.0, "variance": 2.0}, (3,))).get_weights() == []
 
 
@@ -222,7 +260,9 @@ def test_settings_are_checked_like_keras():
         nb.Normalization(variance=2.0)
     with pytest.raises(nb.LayerConfigError, match="must have the same shape"):
         nb.Normalization(mean=[1.0, 2.0], variance=[1.0])
-    with pytest.raises(nb.LayerConfigError, match=r"rank of `mean` must be less than or equal to the number of axes \(0\)"):
+    with pytest.raises(
+        nb.LayerConfigError, match=r"rank of `mean` must be less than or equal to the number of axes \(0\)"
+    ):
         nb.Normalization(axis=None, mean=[1.0], variance=[1.0])
     with pytest.raises(nb.LayerConfigError, match="variance must be a number ≥ 0"):
         nb.Normalization(mean=1.0, variance=-1.0)
@@ -252,8 +292,15 @@ def test_settings_are_checked_like_keras():
 
 def test_editor_text_round_trips():
     setting = {s.name: s for s in kind_class(N).settings}
-    for name, value in (("mean", None), ("mean", 2.5), ("mean", (1.0, 2.0)), ("mean", ((1.0,), (2.5,))), ("axis", None),
-                        ("axis", -1), ("axis", (2, 1))):
+    for name, value in (
+        ("mean", None),
+        ("mean", 2.5),
+        ("mean", (1.0, 2.0)),
+        ("mean", ((1.0,), (2.5,))),
+        ("axis", None),
+        ("axis", -1),
+        ("axis", (2, 1)),
+    ):
         s = setting[name]
         assert s.parse_text(s.format_text(value)) == value
     assert setting["mean"].parse_text("1, 2, 3") == (1.0, 2.0, 3.0) and setting["mean"].parse_text("(0.5,)") == (0.5,)
@@ -268,17 +315,33 @@ def test_editor_text_round_trips():
 
 
 def test_spec_and_share_link_data_round_trip():
-    spec = spec_of((4, 3), (R, {"scale": [0.5, 1.0, 2.0], "offset": -1.0}), (N, {"axis": [2, 1]}),
-                   (N, {"axis": 1, "mean": [1.0, 2.0, 3.0], "variance": [1.0, 4.0, 9.0], "invert": True}), (N, {"axis": None}))
+    spec = spec_of(
+        (4, 3),
+        (R, {"scale": [0.5, 1.0, 2.0], "offset": -1.0}),
+        (N, {"axis": [2, 1]}),
+        (N, {"axis": 1, "mean": [1.0, 2.0, 3.0], "variance": [1.0, 4.0, 9.0], "invert": True}),
+        (N, {"axis": None}),
+    )
     assert ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
-    assert LayerSpec.from_dict({"id": 0, "kind": N}).values == {"axis": -1, "mean": None, "variance": None, "invert": False}
+    assert LayerSpec.from_dict({"id": 0, "kind": N}).values == {
+        "axis": -1,
+        "mean": None,
+        "variance": None,
+        "invert": False,
+    }
 
 
 # --- training mode ---------------------------------------------------------------------------------------------
-GRADIENT_CASES = [(R, {"scale": 0.5, "offset": 1.0}, (3,)), (R, {"scale": [0.5, -2.0, 3.0], "offset": [1.0, 0.0, 2.0]}, (2, 3)),
-                  (R, {"scale": [2.0]}, ()), (N, {}, (3,)), (N, {"axis": [1, 2], "invert": True}, (2, 3)), (N, {"axis": None}, (2, 2)),
-                  (N, {"mean": [1.0, 2.0], "variance": [4.0, 0.5]}, (3, 2)),
-                  (N, {"axis": [1, 2], "mean": [[1.0], [2.0], [3.0]], "variance": [[1.0], [2.0], [0.5]], "invert": True}, (3, 2))]
+GRADIENT_CASES = [
+    (R, {"scale": 0.5, "offset": 1.0}, (3,)),
+    (R, {"scale": [0.5, -2.0, 3.0], "offset": [1.0, 0.0, 2.0]}, (2, 3)),
+    (R, {"scale": [2.0]}, ()),
+    (N, {}, (3,)),
+    (N, {"axis": [1, 2], "invert": True}, (2, 3)),
+    (N, {"axis": None}, (2, 2)),
+    (N, {"mean": [1.0, 2.0], "variance": [4.0, 0.5]}, (3, 2)),
+    (N, {"axis": [1, 2], "mean": [[1.0], [2.0], [3.0]], "variance": [[1.0], [2.0], [0.5]], "invert": True}, (3, 2)),
+]
 
 
 @pytest.mark.parametrize("kind,settings,shape", GRADIENT_CASES, ids=[f"{k}{s}@{sh}" for k, s, sh in GRADIENT_CASES])
@@ -333,14 +396,18 @@ def test_problem_carries_keras_message_and_working_fixes(kind, settings, shape, 
     issue = analysis.issue
     assert issue is not None and issue.layer_index == 0 and issue.explanation
     assert issue.message.startswith(f"Layer '{kind.lower()}' ({kind})")
-    assert issue.keras_message and issue.keras_message.replace("  ", " ") in _keras_error(kind, settings, shape).replace("  ", " ")
+    assert issue.keras_message and issue.keras_message.replace("  ", " ") in _keras_error(
+        kind, settings, shape
+    ).replace("  ", " ")
     actions = {(f.action, f.value if f.action != "insert_layer" else f.value[0]) for f in issue.fixes}
     assert wanted <= actions, actions
 
 
 def test_fixes_reach_upstream():
     issue = nb.analyze([nb.Dense(5), nb.Rescaling([1.0, 2.0, 3.0])], (2,)).issue
-    assert issue.layer_index == 1 and ("set_setting", 0, ("units", 3)) in {(f.action, f.layer_index, f.value) for f in issue.fixes}
+    assert issue.layer_index == 1 and ("set_setting", 0, ("units", 3)) in {
+        (f.action, f.layer_index, f.value) for f in issue.fixes
+    }
     issue = nb.analyze([nb.Dense(5), nb.Normalization(mean=[1.0, 2.0], variance=[1.0, 1.0])], (2,)).issue
     assert ("set_setting", 0, ("units", 2)) in {(f.action, f.layer_index, f.value) for f in issue.fixes}
 
@@ -371,9 +438,21 @@ def test_built_normalization_mismatch_offers_upstream_fix_and_rebuild():
 
 # --- description ------------------------------------------------------------------------------------------------
 def test_formula_label_explanation_and_group():
-    model = nb.Sequential([nb.Input((7, 7, 3)), nb.Rescaling(1 / 255), nb.Normalization(),
-                           nb.Normalization(axis=[1, 3], invert=True), nb.Normalization(mean=IMAGENET_MEAN, variance=IMAGENET_VARIANCE)])
-    assert [r.formula for r in model.analysis.layers] == ["", "2×3 + 1 = 7 (none trainable)", "2×21 + 1 = 43 (none trainable)", ""]
+    model = nb.Sequential(
+        [
+            nb.Input((7, 7, 3)),
+            nb.Rescaling(1 / 255),
+            nb.Normalization(),
+            nb.Normalization(axis=[1, 3], invert=True),
+            nb.Normalization(mean=IMAGENET_MEAN, variance=IMAGENET_VARIANCE),
+        ]
+    )
+    assert [r.formula for r in model.analysis.layers] == [
+        "",
+        "2×3 + 1 = 7 (none trainable)",
+        "2×21 + 1 = 43 (none trainable)",
+        "",
+    ]
     assert [r.trainable for r in model.analysis.layers] == [0, 0, 0, 0] and model.cost.non_trainable_params == 50
     rescale, norm, norm2, given = model.layers
     assert rescale.label() == "×0.00392157 + 0"
@@ -386,18 +465,30 @@ def test_formula_label_explanation_and_group():
     assert kind_class(R).group == kind_class(N).group == "Preprocessing"
     assert kind_class(R).description and kind_class(N).description
     keras.backend.clear_session(free_memory=False)
-    theirs = keras.Sequential([keras.Input((7, 7, 3)), keras.layers.Rescaling(1 / 255), keras.layers.Normalization(),
-                               keras.layers.Normalization(axis=[1, 3], invert=True),
-                               keras.layers.Normalization(mean=IMAGENET_MEAN, variance=IMAGENET_VARIANCE)])
+    theirs = keras.Sequential(
+        [
+            keras.Input((7, 7, 3)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Normalization(),
+            keras.layers.Normalization(axis=[1, 3], invert=True),
+            keras.layers.Normalization(mean=IMAGENET_MEAN, variance=IMAGENET_VARIANCE),
+        ]
+    )
     assert [layer.count_params() for layer in theirs.layers] == [r.params for r in model.analysis.layers]
     assert theirs.count_params() == model.count_params() == 50
 
 
 # --- Keras JSON -------------------------------------------------------------------------------------------------
 KERAS_CONFIGS = [
-    (R, {"scale": 0.5}, (3,)), (R, {"scale": 2, "offset": 1}, (3,)), (R, {"scale": [0.5, 2.0], "offset": [1.0, 0.0]}, (4, 2)),
-    (N, {}, (3,)), (N, {"axis": None}, (3,)), (N, {"axis": (2, 1), "invert": True}, (3, 2)), (N, {"axis": [3]}, (2, 2, 3)),
-    (N, {"mean": 1.5, "variance": 2}, (3,)), (N, {"axis": [1, 2], "mean": [[1.0], [2.0]], "variance": [[1.0], [4.0]]}, (2, 3)),
+    (R, {"scale": 0.5}, (3,)),
+    (R, {"scale": 2, "offset": 1}, (3,)),
+    (R, {"scale": [0.5, 2.0], "offset": [1.0, 0.0]}, (4, 2)),
+    (N, {}, (3,)),
+    (N, {"axis": None}, (3,)),
+    (N, {"axis": (2, 1), "invert": True}, (3, 2)),
+    (N, {"axis": [3]}, (2, 2, 3)),
+    (N, {"mean": 1.5, "variance": 2}, (3,)),
+    (N, {"axis": [1, 2], "mean": [[1.0], [2.0]], "variance": [[1.0], [4.0]]}, (2, 3)),
 ]
 
 
@@ -413,15 +504,20 @@ def test_keras_json_of_arrays_is_read():
     """Keras writes a NumPy array (or tensor) setting as {"class_name": "__tensor__", ...}: read, and rounded as Keras
     rounds it (float16 loses digits)."""
     keras.backend.clear_session(free_memory=False)
-    theirs = keras.Sequential([keras.Input((3,)), keras.layers.Rescaling(np.array([0.1, 0.2, 0.3], np.float16), offset=np.float32(0.5))])
+    theirs = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Rescaling(np.array([0.1, 0.2, 0.3], np.float16), offset=np.float32(0.5))]
+    )
     entry = json.loads(theirs.to_json())["config"]["layers"][1]["config"]
     assert entry["scale"]["class_name"] == "__tensor__" and entry["scale"]["config"]["dtype"] == "float16"
     ours = nb.model_from_json(theirs.to_json())
     x = sample(Case(R, {}, (3,)), 5)
     np.testing.assert_array_equal(ours.predict(x), theirs.predict(x, verbose=0))
     assert ours.layers[0].scale == tuple(float(v) for v in np.float16([0.1, 0.2, 0.3]))
-    for bad in ({"class_name": "__tensor__", "config": {"value": ["a"], "dtype": "string"}},
-                {"class_name": "__lambda__", "config": {}}, {"class_name": "__numpy__", "config": {"value": [[1], [2, 3]], "dtype": "float32"}}):
+    for bad in (
+        {"class_name": "__tensor__", "config": {"value": ["a"], "dtype": "string"}},
+        {"class_name": "__lambda__", "config": {}},
+        {"class_name": "__numpy__", "config": {"value": [[1], [2, 3]], "dtype": "float32"}},
+    ):
         document = json.loads(theirs.to_json())
         document["config"]["layers"][1]["config"]["scale"] = bad
         with pytest.raises(nb.NetbuilderError):
@@ -429,8 +525,17 @@ def test_keras_json_of_arrays_is_read():
 
 
 def test_json_both_ways():
-    json_roundtrip_equal(spec_of((4, 3), (R, {"scale": [0.5, 1.0, 2.0], "offset": -1.0}), (N, {}), (N, {"axis": [2, 1], "invert": True}),
-                                 (N, {"axis": None, "mean": 0.5, "variance": 2.0}), ("Flatten", {}), ("Dense", {"units": 2})))
+    json_roundtrip_equal(
+        spec_of(
+            (4, 3),
+            (R, {"scale": [0.5, 1.0, 2.0], "offset": -1.0}),
+            (N, {}),
+            (N, {"axis": [2, 1], "invert": True}),
+            (N, {"axis": None, "mean": 0.5, "variance": 2.0}),
+            ("Flatten", {}),
+            ("Dense", {"units": 2}),
+        )
+    )
 
 
 # --- keras.applications' entries -------------------------------------------------------------------------------
@@ -457,31 +562,81 @@ def applications():
 # What Keras 3.15.1 writes (inbound_nodes and the Functional's extra "name" key aside)
 DTYPE = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
 EXPECTED_ENTRIES = {
-    "efficientnet/Rescaling": {"module": "keras.layers", "class_name": "Rescaling", "registered_name": None,
-                               "config": {"name": "rescaling", "trainable": True, "dtype": DTYPE, "scale": 0.00392156862745098,
-                                          "offset": 0.0},
-                               "build_config": {"input_shape": [None, 224, 224, 3]}},
-    "efficientnet/Normalization": {"module": "keras.layers", "class_name": "Normalization", "registered_name": None,
-                                   "config": {"name": "normalization", "trainable": True, "dtype": DTYPE, "axis": [3], "invert": False,
-                                              "mean": None, "variance": None},
-                                   "build_config": {"input_shape": [None, 224, 224, 3]}},
-    "convnext/Normalization": {"module": "keras.layers", "class_name": "Normalization", "registered_name": None,
-                               "config": {"name": "convnext_tiny_prestem_normalization", "trainable": True, "dtype": DTYPE, "axis": [-1],
-                                          "invert": False, "mean": [123.675, 116.28, 103.53],
-                                          "variance": [3409.9760250000004, 3262.6944000000003, 3291.890625]},
-                               "build_config": {"input_shape": [None, 224, 224, 3]}},
+    "efficientnet/Rescaling": {
+        "module": "keras.layers",
+        "class_name": "Rescaling",
+        "registered_name": None,
+        "config": {"name": "rescaling", "trainable": True, "dtype": DTYPE, "scale": 0.00392156862745098, "offset": 0.0},
+        "build_config": {"input_shape": [None, 224, 224, 3]},
+    },
+    "efficientnet/Normalization": {
+        "module": "keras.layers",
+        "class_name": "Normalization",
+        "registered_name": None,
+        "config": {
+            "name": "normalization",
+            "trainable": True,
+            "dtype": DTYPE,
+            "axis": [3],
+            "invert": False,
+            "mean": None,
+            "variance": None,
+        },
+        "build_config": {"input_shape": [None, 224, 224, 3]},
+    },
+    "convnext/Normalization": {
+        "module": "keras.layers",
+        "class_name": "Normalization",
+        "registered_name": None,
+        "config": {
+            "name": "convnext_tiny_prestem_normalization",
+            "trainable": True,
+            "dtype": DTYPE,
+            "axis": [-1],
+            "invert": False,
+            "mean": [123.675, 116.28, 103.53],
+            "variance": [3409.9760250000004, 3262.6944000000003, 3291.890625],
+        },
+        "build_config": {"input_shape": [None, 224, 224, 3]},
+    },
 }
 
 
 def _as_sequential(entry) -> str:
     """A Sequential document holding one entry (inbound_nodes dropped), its input from the entry's build_config."""
-    layer = {k: v for k, v in entry.items() if k in ("module", "class_name", "config", "registered_name", "build_config")}
+    layer = {
+        k: v for k, v in entry.items() if k in ("module", "class_name", "config", "registered_name", "build_config")
+    }
     shape = entry["build_config"]["input_shape"]
-    return json.dumps({"module": "keras", "class_name": "Sequential", "registered_name": None,
-                       "config": {"name": "sequential", "trainable": True, "dtype": DTYPE, "build_input_shape": shape,
-                                  "layers": [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-                                              "config": {"batch_shape": shape, "dtype": "float32", "sparse": False, "ragged": False,
-                                                         "name": "input_layer", "optional": False}}, layer]}})
+    return json.dumps(
+        {
+            "module": "keras",
+            "class_name": "Sequential",
+            "registered_name": None,
+            "config": {
+                "name": "sequential",
+                "trainable": True,
+                "dtype": DTYPE,
+                "build_input_shape": shape,
+                "layers": [
+                    {
+                        "module": "keras.layers",
+                        "class_name": "InputLayer",
+                        "registered_name": None,
+                        "config": {
+                            "batch_shape": shape,
+                            "dtype": "float32",
+                            "sparse": False,
+                            "ragged": False,
+                            "name": "input_layer",
+                            "optional": False,
+                        },
+                    },
+                    layer,
+                ],
+            },
+        }
+    )
 
 
 @pytest.mark.parametrize("key", list(EXPECTED_ENTRIES))
@@ -511,10 +666,18 @@ def test_keras_applications_entries_read_and_write_back(applications, key):
 # --- exports ----------------------------------------------------------------------------------------------------
 EXPORT_MODELS = [
     ((4, 3), lambda: [nb.Rescaling(1 / 127.5, offset=-1.0), nb.Normalization(), nb.Flatten(), nb.Dense(2)]),
-    ((4, 3), lambda: [nb.Rescaling([0.5, 1.0, 2.0], offset=[1.0, 0.0, -1.0]), nb.Normalization(axis=[2, 1], invert=True)]),
+    (
+        (4, 3),
+        lambda: [nb.Rescaling([0.5, 1.0, 2.0], offset=[1.0, 0.0, -1.0]), nb.Normalization(axis=[2, 1], invert=True)],
+    ),
     ((3,), lambda: [nb.Normalization(mean=IMAGENET_MEAN, variance=IMAGENET_VARIANCE), nb.Normalization(axis=None)]),
-    ((3, 2), lambda: [nb.Normalization(axis=[1, 2], mean=[[1.0], [2.0], [3.0]], variance=[[1.0], [4.0], [1e-16]], invert=True),
-                      nb.Rescaling([2.0])]),
+    (
+        (3, 2),
+        lambda: [
+            nb.Normalization(axis=[1, 2], mean=[[1.0], [2.0], [3.0]], variance=[[1.0], [4.0], [1e-16]], invert=True),
+            nb.Rescaling([2.0]),
+        ],
+    ),
     ((2,), lambda: [nb.Rescaling(3.0, offset=[0.5, 1.5]), nb.Normalization(axis=None, mean=2.0, variance=0.0)]),
 ]
 
@@ -534,17 +697,30 @@ def test_exported_scripts_compute_our_outputs(i):
 
 
 def test_harness_check_exports():
-    check_exports(spec_of((3, 2), (R, {"scale": [0.5, 2.0], "offset": 1.0}), (N, {"axis": 1}), ("Dense", {"units": 4}),
-                          (N, {"mean": [1.0, 2.0, 3.0, 4.0], "variance": [1.0, 2.0, 3.0, 4.0], "invert": True})))
+    check_exports(
+        spec_of(
+            (3, 2),
+            (R, {"scale": [0.5, 2.0], "offset": 1.0}),
+            (N, {"axis": 1}),
+            ("Dense", {"units": 4}),
+            (N, {"mean": [1.0, 2.0, 3.0, 4.0], "variance": [1.0, 2.0, 3.0, 4.0], "invert": True}),
+        )
+    )
 
 
 # --- cost -------------------------------------------------------------------------------------------------------
-COST_CASES = [Case(R, {"scale": 0.5, "offset": 1.0}, (256,)), Case(R, {"scale": [0.5] * 64, "offset": [1.0] * 64}, (16, 64)),
-              Case(R, {"scale": [0.5, 2.0, 1.0]}, (30, 30, 3)), Case(N, {}, (64,)), Case(N, {"axis": [1, 2]}, (16, 64)),
-              Case(N, {"axis": None}, (16, 64)), Case(N, {"axis": 1, "invert": True}, (30, 16)),
-              Case(N, {"mean": [1.0] * 64, "variance": [2.0] * 64}, (16, 64)),
-              Case(N, {"axis": [1, 2], "mean": [[1.0]] * 16, "variance": [[2.0]] * 16}, (16, 64)),
-              Case(N, {"axis": [1, 2], "mean": [1.0] * 64, "variance": [2.0] * 64, "invert": True}, (16, 64))]
+COST_CASES = [
+    Case(R, {"scale": 0.5, "offset": 1.0}, (256,)),
+    Case(R, {"scale": [0.5] * 64, "offset": [1.0] * 64}, (16, 64)),
+    Case(R, {"scale": [0.5, 2.0, 1.0]}, (30, 30, 3)),
+    Case(N, {}, (64,)),
+    Case(N, {"axis": [1, 2]}, (16, 64)),
+    Case(N, {"axis": None}, (16, 64)),
+    Case(N, {"axis": 1, "invert": True}, (30, 16)),
+    Case(N, {"mean": [1.0] * 64, "variance": [2.0] * 64}, (16, 64)),
+    Case(N, {"axis": [1, 2], "mean": [[1.0]] * 16, "variance": [[2.0]] * 16}, (16, 64)),
+    Case(N, {"axis": [1, 2], "mean": [1.0] * 64, "variance": [2.0] * 64, "invert": True}, (16, 64)),
+]
 
 
 @pytest.mark.parametrize("case", COST_CASES, ids=[c.id[:60] for c in COST_CASES])
@@ -555,9 +731,13 @@ def test_cost_holds_what_predict_allocates(case):
 
 
 def test_cost_of_many_features():
-    for case in (Case(N, {}, (60000,)), Case(N, {"axis": None}, (60000,)), Case(R, {"scale": [2.0] * 60000}, (60000,)),
-                 Case(R, {"scale": [2.0] * 60000, "offset": [1.0] * 60000}, (60000,)),
-                 Case(N, {"mean": [1.0] * 60000, "variance": [2.0] * 60000}, (60000,))):
+    for case in (
+        Case(N, {}, (60000,)),
+        Case(N, {"axis": None}, (60000,)),
+        Case(R, {"scale": [2.0] * 60000}, (60000,)),
+        Case(R, {"scale": [2.0] * 60000, "offset": [1.0] * 60000}, (60000,)),
+        Case(N, {"mean": [1.0] * 60000, "variance": [2.0] * 60000}, (60000,)),
+    ):
         model = ours_model(case)
         for batch in (1, 64):
             check_cost(model, sample(case, batch))
@@ -566,7 +746,12 @@ def test_cost_of_many_features():
 TRAIN_MEMORY = [
     ("Normalization", (64,), lambda: [nb.Normalization()], 1024),
     ("Normalization axes", (16, 64), lambda: [nb.Normalization(axis=[1, 2], invert=True), nb.Flatten()], 256),
-    ("Normalization given", (16, 64), lambda: [nb.Normalization(mean=[1.0] * 64, variance=[2.0] * 64), nb.Flatten()], 256),
+    (
+        "Normalization given",
+        (16, 64),
+        lambda: [nb.Normalization(mean=[1.0] * 64, variance=[2.0] * 64), nb.Flatten()],
+        256,
+    ),
     ("Rescaling", (256,), lambda: [nb.Rescaling(0.5, 1.0)], 1024),
     ("Rescaling lists", (16, 64), lambda: [nb.Rescaling([0.5] * 64, [1.0] * 64), nb.Flatten()], 256),
     ("Normalization then Dense", (64,), lambda: [nb.Normalization(), nb.Dense(32), nb.Rescaling(2.0)], 256),
@@ -584,7 +769,9 @@ def test_a_training_steps_memory_is_what_each_kind_declares(name, shape, layers,
     measured = backprop_peak(model, x, y)
     predicted = model.cost.backprop_bytes(batch) + FLOAT32 * model.cost.trainable_params
     assert measured <= predicted + 64 * 1024, f"a step allocated {measured:,} bytes; the cost model said {predicted:,}"
-    assert predicted <= measured + measured // 2 + 64 * 1024, f"the cost model said {predicted:,}; a step allocated {measured:,}"
+    assert predicted <= measured + measured // 2 + 64 * 1024, (
+        f"the cost model said {predicted:,}; a step allocated {measured:,}"
+    )
 
 
 def test_cost_counts_the_work():
@@ -604,13 +791,23 @@ def _random_layer(rng, rank):
     if pick == 2:
         size = int(rng.integers(1, 4))
         values = [float(v) for v in rng.normal(size=size)]
-        return R, {"scale": values if rng.random() < 0.5 else values[0], "offset": float(rng.normal()) if rng.random() < 0.5 else values}
-    axis = (int(rng.integers(-rank - 1, rank + 1)) if rng.random() < 0.6 else None if rng.random() < 0.3
-            else [int(a) for a in rng.choice(np.arange(1, rank + 2), size=2, replace=False)])
+        return R, {
+            "scale": values if rng.random() < 0.5 else values[0],
+            "offset": float(rng.normal()) if rng.random() < 0.5 else values,
+        }
+    axis = (
+        int(rng.integers(-rank - 1, rank + 1))
+        if rng.random() < 0.6
+        else None
+        if rng.random() < 0.3
+        else [int(a) for a in rng.choice(np.arange(1, rank + 2), size=2, replace=False)]
+    )
     settings = {"axis": axis, "invert": bool(rng.random() < 0.3)}
     if rng.random() < 0.5 and axis is not None:
         size = int(rng.integers(1, 4))
-        settings.update(mean=[float(v) for v in rng.normal(size=size)], variance=[float(v) for v in rng.random(size) + 0.1])
+        settings.update(
+            mean=[float(v) for v in rng.normal(size=size)], variance=[float(v) for v in rng.random(size) + 0.1]
+        )
     return N, settings
 
 

@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal,
-                          ours_model, sample, spec_of)
+from kind_harness import (
+    Case,
+    check_case,
+    check_cost,
+    check_exports,
+    check_gradients,
+    json_roundtrip_equal,
+    ours_model,
+    sample,
+    spec_of,
+)
 from netbuilder.engine.activations import ACTIVATIONS
 from netbuilder.engine.analysis import FixContext, analyze, layer_names
 from netbuilder.engine import initializers as nb_init
@@ -37,7 +46,11 @@ CASES = [
     Case("LSTM", {"units": 4, "go_backwards": True}, (5, 3)),
     Case("LSTM", {"units": 5, "return_sequences": True, "go_backwards": True}, (7, 2)),
     Case("LSTM", {"units": 4, "activation": "relu", "recurrent_activation": "hard_sigmoid"}, (5, 3)),
-    Case("LSTM", {"units": 4, "activation": "softmax", "recurrent_activation": "softmax", "return_sequences": True}, (4, 3)),
+    Case(
+        "LSTM",
+        {"units": 4, "activation": "softmax", "recurrent_activation": "softmax", "return_sequences": True},
+        (4, 3),
+    ),
     Case("LSTM", {"units": 3, "activation": "gelu", "recurrent_activation": "linear"}, (4, 3)),
     Case("LSTM", {"units": 2, "activation": "selu", "recurrent_activation": "sparsemax", "go_backwards": True}, (4, 2)),
     Case("LSTM", {"units": 8}, (1, 1)),
@@ -48,8 +61,14 @@ CASES = [
     Case("GRU", {"units": 3, "use_bias": False, "reset_after": False}, (5, 3)),
     Case("GRU", {"units": 4, "return_sequences": True, "go_backwards": True}, (6, 2)),
     Case("GRU", {"units": 4, "return_sequences": True, "go_backwards": True, "reset_after": False}, (6, 2)),
-    Case("GRU", {"units": 4, "activation": "relu", "recurrent_activation": "hard_sigmoid", "return_sequences": True}, (5, 3)),
-    Case("GRU", {"units": 3, "activation": "softsign", "recurrent_activation": "softmax", "reset_after": False}, (5, 3)),
+    Case(
+        "GRU",
+        {"units": 4, "activation": "relu", "recurrent_activation": "hard_sigmoid", "return_sequences": True},
+        (5, 3),
+    ),
+    Case(
+        "GRU", {"units": 3, "activation": "softsign", "recurrent_activation": "softmax", "reset_after": False}, (5, 3)
+    ),
     # Keras arguments that change nothing at inference, and LSTM's forget bias started at zeros
     Case("LSTM", {"units": 4, "unit_forget_bias": False}, (5, 3), SEEDED),
     Case("LSTM", {"units": 4, "dropout": 0.3, "recurrent_dropout": 0.2, "unroll": True}, (5, 3), SEEDED),
@@ -57,19 +76,57 @@ CASES = [
     Case("GRU", {"units": 3, "recurrent_dropout": 0.25, "reset_after": False}, (4, 2), SEEDED),
     Case("SimpleRNN", {"units": 3, "recurrent_dropout": 0.4, "unroll": True}, (4, 2), SEEDED),
     # Keras's other initializers, drawn bit for bit; LSTM's forget bias around a bias_initializer as Keras joins it
-    Case("SimpleRNN", {"units": 3, "kernel_initializer": "he_normal", "recurrent_initializer": "glorot_uniform",
-                       "bias_initializer": "random_uniform"}, (4, 2),
-         {"kernel_initializer": "HeNormal", "recurrent_initializer": "GlorotUniform", "bias_initializer": "RandomUniform"}),
-    Case("LSTM", {"units": 3, "bias_initializer": "random_normal"}, (4, 2), {**SEEDED, "bias_initializer": "RandomNormal"}),
-    Case("LSTM", {"units": 3, "bias_initializer": "he_uniform", "unit_forget_bias": False}, (4, 2),
-         {**SEEDED, "bias_initializer": "HeUniform"}),
-    Case("LSTM", {"units": 5, "bias_initializer": "lecun_normal", "recurrent_initializer": "identity"}, (3, 2),
-         {"kernel_initializer": "GlorotUniform", "bias_initializer": "LecunNormal"}),  # fans of (5,) and (10,) differ
+    Case(
+        "SimpleRNN",
+        {
+            "units": 3,
+            "kernel_initializer": "he_normal",
+            "recurrent_initializer": "glorot_uniform",
+            "bias_initializer": "random_uniform",
+        },
+        (4, 2),
+        {
+            "kernel_initializer": "HeNormal",
+            "recurrent_initializer": "GlorotUniform",
+            "bias_initializer": "RandomUniform",
+        },
+    ),
+    Case(
+        "LSTM",
+        {"units": 3, "bias_initializer": "random_normal"},
+        (4, 2),
+        {**SEEDED, "bias_initializer": "RandomNormal"},
+    ),
+    Case(
+        "LSTM",
+        {"units": 3, "bias_initializer": "he_uniform", "unit_forget_bias": False},
+        (4, 2),
+        {**SEEDED, "bias_initializer": "HeUniform"},
+    ),
+    Case(
+        "LSTM",
+        {"units": 5, "bias_initializer": "lecun_normal", "recurrent_initializer": "identity"},
+        (3, 2),
+        {"kernel_initializer": "GlorotUniform", "bias_initializer": "LecunNormal"},
+    ),  # fans of (5,) and (10,) differ
     Case("GRU", {"units": 3, "bias_initializer": "orthogonal"}, (4, 2), {**SEEDED, "bias_initializer": "Orthogonal"}),
-    Case("SimpleRNN", {"units": 3, "kernel_initializer": "identity", "recurrent_initializer": "Identity",
-                       "bias_initializer": "normal"}, (4, 2), {"bias_initializer": "RandomNormal"}),
-    Case("GRU", {"units": 3, "bias_initializer": "glorot_normal", "reset_after": False, "kernel_initializer": "ones"},
-         (4, 2), {"recurrent_initializer": "Orthogonal", "bias_initializer": "GlorotNormal"}),
+    Case(
+        "SimpleRNN",
+        {
+            "units": 3,
+            "kernel_initializer": "identity",
+            "recurrent_initializer": "Identity",
+            "bias_initializer": "normal",
+        },
+        (4, 2),
+        {"bias_initializer": "RandomNormal"},
+    ),
+    Case(
+        "GRU",
+        {"units": 3, "bias_initializer": "glorot_normal", "reset_after": False, "kernel_initializer": "ones"},
+        (4, 2),
+        {"recurrent_initializer": "Orthogonal", "bias_initializer": "GlorotNormal"},
+    ),
     Case("SimpleRNN", {"units": 3, "bias_initializer": "ones"}, (4, 2), SEEDED),
     # refused by both
     Case("LSTM", {"units": 4}, (5,)),  # rank 2: expected ndim=3
@@ -90,21 +147,36 @@ def test_recurrent_kind_matches_keras(case):
     check_case(case)
 
 
-@pytest.mark.parametrize("case", [
-    Case("GRU", {"units": 3, "bias_initializer": "orthogonal", "reset_after": False}, (4, 2)),  # a 1-axis bias
-    Case("LSTM", {"units": 3, "bias_initializer": "identity"}, (4, 2)),  # LSTM's biases have 1 axis, forget bias or not
-    Case("SimpleRNN", {"units": 3, "bias_initializer": "orthogonal"}, (4, 2)),
-], ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case",
+    [
+        Case("GRU", {"units": 3, "bias_initializer": "orthogonal", "reset_after": False}, (4, 2)),  # a 1-axis bias
+        Case(
+            "LSTM", {"units": 3, "bias_initializer": "identity"}, (4, 2)
+        ),  # LSTM's biases have 1 axis, forget bias or not
+        Case("SimpleRNN", {"units": 3, "bias_initializer": "orthogonal"}, (4, 2)),
+    ],
+    ids=lambda c: c.id,
+)
 def test_initializers_keras_cannot_draw_are_refused_by_both(case):
     check_case(case)
     with pytest.raises(nb.LayerConfigError, match="bias_initializer: .* draws only weights of"):
         ours_model(case)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if len(c.input_shape) == 2 and c.settings["units"] > 0
-                                  and "glu" not in c.settings.values() and "linear" not in c.settings.values()
-                                  and not c.settings.get("unroll")],
-                         ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case",
+    [
+        c
+        for c in CASES
+        if len(c.input_shape) == 2
+        and c.settings["units"] > 0
+        and "glu" not in c.settings.values()
+        and "linear" not in c.settings.values()
+        and not c.settings.get("unroll")
+    ],
+    ids=lambda c: c.id,
+)
 def test_recurrent_outputs_bit_equal_to_keras(case):
     """Keras's order of operations step by step: float32 outputs equal to the last bit, on larger sizes too. (Keras's
     unroll=True computes the same steps in a graph of its own and differs from its own loop in the last bits, ~2e-7;
@@ -141,15 +213,21 @@ def _random_chain(rng):
     layers = []
     for _ in range(rng.integers(1, 4)):
         kind = str(rng.choice(["SimpleRNN", "LSTM", "GRU"]))
-        settings = {"units": int(rng.integers(1, 7)), "return_sequences": True, "go_backwards": bool(rng.integers(2)),
-                    "use_bias": bool(rng.integers(4))}
+        settings = {
+            "units": int(rng.integers(1, 7)),
+            "return_sequences": True,
+            "go_backwards": bool(rng.integers(2)),
+            "use_bias": bool(rng.integers(4)),
+        }
         if rng.integers(3) == 0:
             settings["activation"] = str(rng.choice(["relu", "sigmoid", "softmax", "elu", "linear"]))
         if kind == "GRU":
             settings["reset_after"] = bool(rng.integers(2))
         layers.append((kind, settings))
         if rng.integers(2):
-            layers.append(("Dense", {"units": int(rng.integers(1, 6)), "activation": str(rng.choice(["linear", "tanh", "relu"]))}))
+            layers.append(
+                ("Dense", {"units": int(rng.integers(1, 6)), "activation": str(rng.choice(["linear", "tanh", "relu"]))})
+            )
         if rng.integers(3) == 0:
             layers.append(("Activation", {"activation": str(rng.choice(["relu", "softmax", "gelu"]))}))
     last = max(i for i, (kind, _) in enumerate(layers) if kind in ("SimpleRNN", "LSTM", "GRU"))
@@ -165,8 +243,10 @@ def _keras_seeded(layers, input_shape, seed):
         s = nb.layer_seed(seed, i)
         init = {}
         if kind in ("SimpleRNN", "LSTM", "GRU"):
-            init = {"kernel_initializer": keras.initializers.GlorotUniform(seed=s),
-                    "recurrent_initializer": keras.initializers.Orthogonal(seed=s)}
+            init = {
+                "kernel_initializer": keras.initializers.GlorotUniform(seed=s),
+                "recurrent_initializer": keras.initializers.Orthogonal(seed=s),
+            }
         elif kind == "Dense":
             init = {"kernel_initializer": keras.initializers.GlorotUniform(seed=s)}
         made.append(getattr(keras.layers, kind)(**settings, **init))
@@ -203,18 +283,67 @@ def test_random_chains_match_keras(chain):
 # --- exports ------------------------------------------------------------------------------------------------------
 EXPORTS = [
     ((6, 3), [("LSTM", {"units": 5})]),
-    ((6, 3), [("LSTM", {"units": 5, "return_sequences": True, "go_backwards": True}), ("LSTM", {"units": 4, "use_bias": False})]),
-    ((6, 3), [("GRU", {"units": 5, "return_sequences": True}), ("GRU", {"units": 2, "go_backwards": True, "use_bias": False})]),
-    ((6, 3), [("GRU", {"units": 5, "reset_after": False, "return_sequences": True, "go_backwards": True}), ("Flatten", {}),
-              ("Dense", {"units": 2})]),
-    ((6, 3), [("SimpleRNN", {"units": 5, "activation": "relu", "return_sequences": True}), ("SimpleRNN", {"units": 3})]),
-    ((6, 3), [("SimpleRNN", {"units": 5, "activation": "gelu", "go_backwards": True, "return_sequences": True}),
-              ("SimpleRNN", {"units": 2, "use_bias": False, "activation": "sparse_plus"})]),
-    ((6, 3), [("LSTM", {"units": 5, "activation": "softmax", "recurrent_activation": "hard_sigmoid", "go_backwards": True})]),
-    ((6, 3), [("LSTM", {"units": 3, "use_bias": False, "activation": "relu", "return_sequences": True}),
-              ("GRU", {"units": 4, "activation": "elu", "recurrent_activation": "softsign", "reset_after": False})]),
-    ((4, 2), [("GRU", {"units": 3, "recurrent_activation": "sigmoid", "activation": "linear", "use_bias": False,
-                       "return_sequences": True}), ("Activation", {"activation": "tanh"}), ("Dense", {"units": 2})]),
+    (
+        (6, 3),
+        [
+            ("LSTM", {"units": 5, "return_sequences": True, "go_backwards": True}),
+            ("LSTM", {"units": 4, "use_bias": False}),
+        ],
+    ),
+    (
+        (6, 3),
+        [
+            ("GRU", {"units": 5, "return_sequences": True}),
+            ("GRU", {"units": 2, "go_backwards": True, "use_bias": False}),
+        ],
+    ),
+    (
+        (6, 3),
+        [
+            ("GRU", {"units": 5, "reset_after": False, "return_sequences": True, "go_backwards": True}),
+            ("Flatten", {}),
+            ("Dense", {"units": 2}),
+        ],
+    ),
+    (
+        (6, 3),
+        [("SimpleRNN", {"units": 5, "activation": "relu", "return_sequences": True}), ("SimpleRNN", {"units": 3})],
+    ),
+    (
+        (6, 3),
+        [
+            ("SimpleRNN", {"units": 5, "activation": "gelu", "go_backwards": True, "return_sequences": True}),
+            ("SimpleRNN", {"units": 2, "use_bias": False, "activation": "sparse_plus"}),
+        ],
+    ),
+    (
+        (6, 3),
+        [("LSTM", {"units": 5, "activation": "softmax", "recurrent_activation": "hard_sigmoid", "go_backwards": True})],
+    ),
+    (
+        (6, 3),
+        [
+            ("LSTM", {"units": 3, "use_bias": False, "activation": "relu", "return_sequences": True}),
+            ("GRU", {"units": 4, "activation": "elu", "recurrent_activation": "softsign", "reset_after": False}),
+        ],
+    ),
+    (
+        (4, 2),
+        [
+            (
+                "GRU",
+                {
+                    "units": 3,
+                    "recurrent_activation": "sigmoid",
+                    "activation": "linear",
+                    "use_bias": False,
+                    "return_sequences": True,
+                },
+            ),
+            ("Activation", {"activation": "tanh"}),
+            ("Dense", {"units": 2}),
+        ],
+    ),
 ]
 
 
@@ -230,10 +359,16 @@ def test_exports_reproduce_outputs(input_shape, layers):
 
 
 def test_torch_export_uses_torch_modules_where_they_fit():
-    model = built(spec_of((4, 3), ("LSTM", {"units": 2, "return_sequences": True}), ("GRU", {"units": 2, "return_sequences": True}),
-                          ("SimpleRNN", {"units": 2, "activation": "relu", "return_sequences": True}),
-                          ("GRU", {"units": 2, "reset_after": False, "return_sequences": True}),
-                          ("LSTM", {"units": 2, "recurrent_activation": "hard_sigmoid"})))
+    model = built(
+        spec_of(
+            (4, 3),
+            ("LSTM", {"units": 2, "return_sequences": True}),
+            ("GRU", {"units": 2, "return_sequences": True}),
+            ("SimpleRNN", {"units": 2, "activation": "relu", "return_sequences": True}),
+            ("GRU", {"units": 2, "reset_after": False, "return_sequences": True}),
+            ("LSTM", {"units": 2, "recurrent_activation": "hard_sigmoid"}),
+        )
+    )
     code = export.pytorch_code(model)
     assert "nn.LSTM(3, 2, bias=True, batch_first=True)" in code
     assert "nn.GRU(2, 2, bias=True, batch_first=True)" in code
@@ -248,8 +383,11 @@ def test_positional_arguments_follow_keras(kind):
     """Keras's constructor order, so LSTM(4, "relu", "sigmoid", False) means what it means in Keras."""
     import inspect
 
-    parameters = [p.name for p in inspect.signature(getattr(keras.layers, kind)).parameters.values()
-                  if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.name != "self"]
+    parameters = [
+        p.name
+        for p in inspect.signature(getattr(keras.layers, kind)).parameters.values()
+        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.name != "self"
+    ]
     assert list(kind_class(kind).keras_args) == parameters
     ours = [s.name for s in kind_class(kind).settings]
     assert ours == [p for p in parameters if p in ours]  # our settings in Keras's order
@@ -279,7 +417,9 @@ def test_lstm_after_lstm_without_return_sequences():
     fix = issue.fixes[0]
     assert (fix.action, fix.layer_index, fix.value) == ("set_setting", 0, ("return_sequences", True))
     assert "return_sequences=True on lstm" in fix.description
-    inserted = [f.value for f in issue.fixes if f.action == "insert_layer"]  # no Reshape: the cause is the earlier layer
+    inserted = [
+        f.value for f in issue.fixes if f.action == "insert_layer"
+    ]  # no Reshape: the cause is the earlier layer
     assert inserted == ([("RepeatVector", {"n": 10})] if "RepeatVector" in KINDS else [])  # kept only if it works
     layers[0] = nb.LSTM(8, return_sequences=True)
     assert analyze(layers, (10, 3)).ok
@@ -298,7 +438,9 @@ def test_vector_input_gets_a_steps_axis():
     layers = [nb.Dense(64), nb.GRU(4)]
     context = FixContext(layers, 1, (3,), (None, 64), layer_names(layers), list(analyze(layers[:1], (3,)).layers))
     proposed = [f for f in layers[1].suggest_fixes((None, 64), None, context) if f is not None]
-    assert [(f.action, f.layer_index, f.value) for f in proposed] == [("insert_layer", 1, ("Reshape", {"target_shape": (64, 1)}))]
+    assert [(f.action, f.layer_index, f.value) for f in proposed] == [
+        ("insert_layer", 1, ("Reshape", {"target_shape": (64, 1)}))
+    ]
 
 
 def test_image_input_proposes_rows_as_steps():
@@ -331,41 +473,83 @@ def test_features_differ_from_the_built_shape():
 
 
 # --- Keras's other arguments: defaults only ------------------------------------------------------------------------
-@pytest.mark.parametrize("kind,arguments", [
-    ("SimpleRNN", {"return_state": True}), ("LSTM", {"stateful": True}), ("GRU", {"recurrent_regularizer": "l1"}),
-    ("SimpleRNN", {"kernel_regularizer": "l2"}), ("LSTM", {"use_cudnn": True}),
-])
+@pytest.mark.parametrize(
+    "kind,arguments",
+    [
+        ("SimpleRNN", {"return_state": True}),
+        ("LSTM", {"stateful": True}),
+        ("GRU", {"recurrent_regularizer": "l1"}),
+        ("SimpleRNN", {"kernel_regularizer": "l2"}),
+        ("LSTM", {"use_cudnn": True}),
+    ],
+)
 def test_non_default_keras_arguments_are_refused(kind, arguments):
-    (name, value), = arguments.items()
+    ((name, value),) = arguments.items()
     with pytest.raises(nb.LayerConfigError, match=f"supports {name} only at its default"):
         kind_class(kind)(4, **arguments)
-    theirs = _keras(kind, {"units": 4, **arguments}, (5, 3)) if name not in ("stateful", "use_cudnn", "return_state") else None
+    theirs = (
+        _keras(kind, {"units": 4, **arguments}, (5, 3))
+        if name not in ("stateful", "use_cudnn", "return_state")
+        else None
+    )
     if theirs is not None:  # Keras's own JSON with that argument: refused clearly too
         with pytest.raises(nb.NetbuilderError, match=name):
             nb.model_from_json(theirs.to_json(), seed=0)
 
 
 def test_default_keras_arguments_are_accepted():
-    layer = nb.LSTM(4, "tanh", "sigmoid", True, "glorot_uniform", "orthogonal", "zeros", True, dropout=0.0,
-                    recurrent_dropout=0, seed=7, return_state=False, stateful=False, unroll=False, use_cudnn="auto")
+    layer = nb.LSTM(
+        4,
+        "tanh",
+        "sigmoid",
+        True,
+        "glorot_uniform",
+        "orthogonal",
+        "zeros",
+        True,
+        dropout=0.0,
+        recurrent_dropout=0,
+        seed=7,
+        return_state=False,
+        stateful=False,
+        unroll=False,
+        use_cudnn="auto",
+    )
     assert layer.values == nb.LSTM(4).values
     seeded = keras.initializers.serialize(keras.initializers.GlorotUniform(seed=3))  # a seed changes no default
     assert nb.GRU(3, kernel_initializer=seeded).values == nb.GRU(3).values
-    theirs = _keras("GRU", {"units": 4}, (5, 3), kernel_initializer=keras.initializers.GlorotUniform(seed=9),
-                    recurrent_initializer=keras.initializers.Orthogonal(seed=9))
+    theirs = _keras(
+        "GRU",
+        {"units": 4},
+        (5, 3),
+        kernel_initializer=keras.initializers.GlorotUniform(seed=9),
+        recurrent_initializer=keras.initializers.Orthogonal(seed=9),
+    )
     assert nb.model_from_json(theirs.to_json(), seed=0).count_params() == theirs.count_params()
-    assert nb.SimpleRNN(2, "relu", False).values == {"units": 2, "activation": "relu", "use_bias": False,
-                                                   "kernel_initializer": nb_init.GlorotUniform(),
-                                                   "recurrent_initializer": nb_init.Orthogonal(),
-                                                   "bias_initializer": nb_init.Zeros(),
-                                                   "return_sequences": False, "go_backwards": False, "dropout": 0.0,
-                                                   "recurrent_dropout": 0.0, "unroll": False}
+    assert nb.SimpleRNN(2, "relu", False).values == {
+        "units": 2,
+        "activation": "relu",
+        "use_bias": False,
+        "kernel_initializer": nb_init.GlorotUniform(),
+        "recurrent_initializer": nb_init.Orthogonal(),
+        "bias_initializer": nb_init.Zeros(),
+        "return_sequences": False,
+        "go_backwards": False,
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
+        "unroll": False,
+    }
 
 
-@pytest.mark.parametrize("kind,arguments", [
-    ("LSTM", {"dropout": 0.2}), ("GRU", {"recurrent_dropout": 0.1, "unroll": True}), ("SimpleRNN", {"dropout": 1.5}),
-    ("LSTM", {"unit_forget_bias": False, "unroll": True}),
-])
+@pytest.mark.parametrize(
+    "kind,arguments",
+    [
+        ("LSTM", {"dropout": 0.2}),
+        ("GRU", {"recurrent_dropout": 0.1, "unroll": True}),
+        ("SimpleRNN", {"dropout": 1.5}),
+        ("LSTM", {"unit_forget_bias": False, "unroll": True}),
+    ],
+)
 def test_keras_arguments_for_training_only_are_kept_through_json_and_export(kind, arguments):
     """dropout, recurrent_dropout and unroll change nothing at inference (and unit_forget_bias only the initial
     bias): Keras's JSON with them loads, keeps them, writes them back and exports them; rates are clipped to [0, 1] as
@@ -390,8 +574,11 @@ def test_a_model_with_a_recurrent_layers_own_dropout_is_refused_training_before_
     x, y = np.ones((4, 5, 3), np.float32), np.ones((4, 1), np.float32)
     before = model.get_weights()
     for train in (lambda: model.fit(x, y, verbose=0), lambda: model.train_on_batch(x, y)):
-        with pytest.raises(nb.LayerConfigError, match=r"layer 'encoder' \(GRU\) has recurrent_dropout=0.25: .* set "
-                                                      r"recurrent_dropout to 0"):
+        with pytest.raises(
+            nb.LayerConfigError,
+            match=r"layer 'encoder' \(GRU\) has recurrent_dropout=0.25: .* set "
+            r"recurrent_dropout to 0",
+        ):
             train()
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     assert model.predict(x).shape == (4, 1)
@@ -410,12 +597,27 @@ def _small(kind, **settings):
 
 
 GRADIENT_CASES = [
-    ("SimpleRNN", {}), ("SimpleRNN", {"return_sequences": True, "go_backwards": True}), ("SimpleRNN", {"use_bias": False}),
-    ("LSTM", {}), ("LSTM", {"return_sequences": True, "go_backwards": True}), ("LSTM", {"use_bias": False, "activation": "relu"}),
+    ("SimpleRNN", {}),
+    ("SimpleRNN", {"return_sequences": True, "go_backwards": True}),
+    ("SimpleRNN", {"use_bias": False}),
+    ("LSTM", {}),
+    ("LSTM", {"return_sequences": True, "go_backwards": True}),
+    ("LSTM", {"use_bias": False, "activation": "relu"}),
     ("LSTM", {"recurrent_activation": "softmax", "activation": "selu", "return_sequences": True}),
-    ("GRU", {}), ("GRU", {"return_sequences": True, "go_backwards": True}), ("GRU", {"use_bias": False}),
-    ("GRU", {"reset_after": False}), ("GRU", {"reset_after": False, "use_bias": False, "go_backwards": True}),
-    ("GRU", {"reset_after": False, "return_sequences": True, "activation": "softmax", "recurrent_activation": "hard_sigmoid"}),
+    ("GRU", {}),
+    ("GRU", {"return_sequences": True, "go_backwards": True}),
+    ("GRU", {"use_bias": False}),
+    ("GRU", {"reset_after": False}),
+    ("GRU", {"reset_after": False, "use_bias": False, "go_backwards": True}),
+    (
+        "GRU",
+        {
+            "reset_after": False,
+            "return_sequences": True,
+            "activation": "softmax",
+            "recurrent_activation": "hard_sigmoid",
+        },
+    ),
 ]
 
 
@@ -438,9 +640,14 @@ def test_gradients_of_every_activation(activation):
 
 
 # --- cost -------------------------------------------------------------------------------------------------------------
-COST_CASES = [c for c in CASES if len(c.input_shape) == 2 and c.settings["units"] > 0 and "glu" not in c.settings.values()]
-COST_CASES += [Case(kind, {"units": 33, "activation": a, "return_sequences": rs}, (7, 10))
-               for kind in ("SimpleRNN", "LSTM", "GRU") for a, rs in (("tanh", False), ("gelu", False), ("softmax", True))]
+COST_CASES = [
+    c for c in CASES if len(c.input_shape) == 2 and c.settings["units"] > 0 and "glu" not in c.settings.values()
+]
+COST_CASES += [
+    Case(kind, {"units": 33, "activation": a, "return_sequences": rs}, (7, 10))
+    for kind in ("SimpleRNN", "LSTM", "GRU")
+    for a, rs in (("tanh", False), ("gelu", False), ("softmax", True))
+]
 
 
 @pytest.mark.parametrize("case", COST_CASES, ids=lambda c: c.id)
@@ -462,8 +669,11 @@ def test_formulas_written_out():
         (nb.LSTM(64), "4×(32×64 + 64×64 + 64) = 24,832", _keras("LSTM", {"units": 64}, (100, 32)).count_params()),
         (nb.LSTM(64, use_bias=False), "4×(32×64 + 64×64) = 24,576", None),
         (nb.GRU(64), "3×(32×64 + 64×64 + 2×64) = 18,816", _keras("GRU", {"units": 64}, (100, 32)).count_params()),
-        (nb.GRU(64, reset_after=False), "3×(32×64 + 64×64 + 64) = 18,624",
-         _keras("GRU", {"units": 64, "reset_after": False}, (100, 32)).count_params()),
+        (
+            nb.GRU(64, reset_after=False),
+            "3×(32×64 + 64×64 + 64) = 18,624",
+            _keras("GRU", {"units": 64, "reset_after": False}, (100, 32)).count_params(),
+        ),
         (nb.SimpleRNN(64), "32×64 + 64×64 + 64 = 6,208", _keras("SimpleRNN", {"units": 64}, (100, 32)).count_params()),
     ]:
         assert layer.formula(shape) == text
@@ -479,7 +689,10 @@ def test_explain_label_and_description():
     assert "return_sequences=True" in text and "(None, 5, 8)" in text and "last input step's output first" in text
     assert lstm.label() == "64 units"
     assert seq.label() == "8 units, sequences, backwards"
-    assert nb.GRU(4, reset_after=False, activation="relu", use_bias=False).label() == "4 units, relu, no bias, reset before"
+    assert (
+        nb.GRU(4, reset_after=False, activation="relu", use_bias=False).label()
+        == "4 units, relu, no bias, reset before"
+    )
     for kind in ("SimpleRNN", "LSTM", "GRU"):
         assert kind_class(kind).group == "Recurrent" and kind_class(kind).description
 
@@ -492,16 +705,29 @@ def test_training_equals_keras_on_jax():
     x = rng.normal(size=(26, 5, 3)).astype(np.float32)
     y = (x[:, :, 0].sum(axis=1) > 0).astype(np.float32)[:, None]
     jobs, ours = [], []
-    for layers in ([nb.LSTM(4, return_sequences=True, go_backwards=True), nb.GRU(3)],
-                   [nb.GRU(4, reset_after=False, return_sequences=True), nb.SimpleRNN(3, activation="relu", go_backwards=True)],
-                   [nb.LSTM(3, use_bias=False, activation="softsign", recurrent_activation="hard_sigmoid")]):
+    for layers in (
+        [nb.LSTM(4, return_sequences=True, go_backwards=True), nb.GRU(3)],
+        [nb.GRU(4, reset_after=False, return_sequences=True), nb.SimpleRNN(3, activation="relu", go_backwards=True)],
+        [nb.LSTM(3, use_bias=False, activation="softsign", recurrent_activation="hard_sigmoid")],
+    ):
         model = nb.Sequential([nb.Input((5, 3)), *layers, nb.Dense(1, activation="sigmoid")], seed=4)
         start = model.get_weights()
         model.compile(optimizer="adam", loss="binary_crossentropy")
         history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False)  # a last batch of 2
         ours.append((history.history["loss"], model.get_weights()))
-        jobs.append({"model_json": model.to_json(), "weights": start, "x": x, "y": y, "optimizer": ("Adam", {}),
-                     "loss": "binary_crossentropy", "metrics": [], "batch_size": 8, "epochs": 3})
+        jobs.append(
+            {
+                "model_json": model.to_json(),
+                "weights": start,
+                "x": x,
+                "y": y,
+                "optimizer": ("Adam", {}),
+                "loss": "binary_crossentropy",
+                "metrics": [],
+                "batch_size": 8,
+                "epochs": 3,
+            }
+        )
     for (losses, weights), theirs in zip(ours, run_jobs(jobs), strict=True):
         np.testing.assert_allclose(losses, theirs["history"]["loss"], rtol=1e-3, atol=1e-6)
         for mine, keras_w in zip(weights, theirs["weights"], strict=True):

@@ -8,8 +8,18 @@ import numpy as np
 import pytest
 
 import netbuilder as nb
-from kind_harness import (Case, check_case, check_cost, check_exports, check_gradients, json_roundtrip_equal, keras_outcome,
-                          ours_model, sample, spec_of)
+from kind_harness import (
+    Case,
+    check_case,
+    check_cost,
+    check_exports,
+    check_gradients,
+    json_roundtrip_equal,
+    keras_outcome,
+    ours_model,
+    sample,
+    spec_of,
+)
 from netbuilder.engine.analysis import analyze
 from netbuilder.engine.layer import kind_class
 
@@ -179,8 +189,9 @@ def test_constructor_refusals_match_keras(case):
         return
     with pytest.raises(nb.NetbuilderError) as ours:
         kind_class(case.kind)(**case.settings)
-    if isinstance(keras_error, ValueError) and (case.kind in ("Reshape", "Permute") or "`cropping`" in str(keras_error)
-                                                or "`padding`" in str(keras_error)):
+    if isinstance(keras_error, ValueError) and (
+        case.kind in ("Reshape", "Permute") or "`cropping`" in str(keras_error) or "`padding`" in str(keras_error)
+    ):
         assert str(ours.value) == str(keras_error), (str(ours.value), str(keras_error))
 
 
@@ -229,15 +240,45 @@ def test_label_and_explanation(case):
 
 # --- exports ------------------------------------------------------------------------------------------
 EXPORTS = [
-    ((3, 16), ("Reshape", {"target_shape": (-1,)}), ("Dense", {"units": 6}), ("RepeatVector", {"n": 3}),
-     ("Permute", {"dims": (2, 1)}), ("Dense", {"units": 2})),
-    ((12,), ("Reshape", {"target_shape": (3, 4)}), ("ZeroPadding1D", {"padding": (1, 2)}), ("Cropping1D", {"cropping": (2, 0)}),
-     ("UpSampling1D", {"size": 3}), ("Flatten", {}), ("Dense", {"units": 3})),
-    ((4, 6), ("ZeroPadding1D", {"padding": (2, 1), **CF}), ("Dense", {"units": 2}), ("Activation", {"activation": "tanh"})),
-    ((5, 4, 3), ("ZeroPadding2D", {"padding": ((1, 2), (0, 3))}), ("Cropping2D", {"cropping": ((2, 0), (1, 1))}),
-     ("UpSampling2D", {"size": (2, 3)}), ("Flatten", {}), ("Dense", {"units": 4})),
-    ((3, 5, 4), ("ZeroPadding2D", {"padding": ((1, 2), (0, 3)), **CF}), ("Cropping2D", {"cropping": ((2, 0), (1, 1)), **CF}),
-     ("UpSampling2D", {"size": (2, 3), **CF}), ("Flatten", {"data_format": "channels_first"}), ("Dense", {"units": 4})),
+    (
+        (3, 16),
+        ("Reshape", {"target_shape": (-1,)}),
+        ("Dense", {"units": 6}),
+        ("RepeatVector", {"n": 3}),
+        ("Permute", {"dims": (2, 1)}),
+        ("Dense", {"units": 2}),
+    ),
+    (
+        (12,),
+        ("Reshape", {"target_shape": (3, 4)}),
+        ("ZeroPadding1D", {"padding": (1, 2)}),
+        ("Cropping1D", {"cropping": (2, 0)}),
+        ("UpSampling1D", {"size": 3}),
+        ("Flatten", {}),
+        ("Dense", {"units": 3}),
+    ),
+    (
+        (4, 6),
+        ("ZeroPadding1D", {"padding": (2, 1), **CF}),
+        ("Dense", {"units": 2}),
+        ("Activation", {"activation": "tanh"}),
+    ),
+    (
+        (5, 4, 3),
+        ("ZeroPadding2D", {"padding": ((1, 2), (0, 3))}),
+        ("Cropping2D", {"cropping": ((2, 0), (1, 1))}),
+        ("UpSampling2D", {"size": (2, 3)}),
+        ("Flatten", {}),
+        ("Dense", {"units": 4}),
+    ),
+    (
+        (3, 5, 4),
+        ("ZeroPadding2D", {"padding": ((1, 2), (0, 3)), **CF}),
+        ("Cropping2D", {"cropping": ((2, 0), (1, 1)), **CF}),
+        ("UpSampling2D", {"size": (2, 3), **CF}),
+        ("Flatten", {"data_format": "channels_first"}),
+        ("Dense", {"units": 4}),
+    ),
     ((4, 3, 2), ("UpSampling2D", {"size": (2, 3), "interpolation": "bilinear"}), ("Dense", {"units": 3})),
     ((2, 4, 3), ("UpSampling2D", {"size": (3, 2), "interpolation": "bilinear", **CF}), ("Dense", {"units": 3})),
     ((2, 3, 4), ("Permute", {"dims": (3, 1, 2)}), ("Reshape", {"target_shape": (4, -1)}), ("Dense", {"units": 5})),
@@ -266,11 +307,27 @@ def _random_layer(rng, shape):
     """A random (kind, settings) pair, usually one that fits `shape` (a per-sample shape), sometimes not."""
     rank = len(shape)
     fmt = {"data_format": "channels_first"} if rng.random() < 0.4 else {}
-    fitting = {0: ["Reshape", "Dense", "Flatten", "Dropout"], 1: ["Reshape", "Dense", "Activation", "RepeatVector", "Dropout"],
-               2: ["Reshape", "Permute", "Dense", "Flatten", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Dropout"],
-               3: ["Reshape", "Permute", "Flatten", "Dense", "ZeroPadding2D", "Cropping2D", "UpSampling2D"]}.get(rank, ["Reshape", "Flatten"])
-    every = ["Reshape", "Permute", "Dense", "Flatten", "Activation", "RepeatVector", "ZeroPadding1D", "Cropping1D",
-             "UpSampling1D", "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Dropout"]
+    fitting = {
+        0: ["Reshape", "Dense", "Flatten", "Dropout"],
+        1: ["Reshape", "Dense", "Activation", "RepeatVector", "Dropout"],
+        2: ["Reshape", "Permute", "Dense", "Flatten", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Dropout"],
+        3: ["Reshape", "Permute", "Flatten", "Dense", "ZeroPadding2D", "Cropping2D", "UpSampling2D"],
+    }.get(rank, ["Reshape", "Flatten"])
+    every = [
+        "Reshape",
+        "Permute",
+        "Dense",
+        "Flatten",
+        "Activation",
+        "RepeatVector",
+        "ZeroPadding1D",
+        "Cropping1D",
+        "UpSampling1D",
+        "ZeroPadding2D",
+        "Cropping2D",
+        "UpSampling2D",
+        "Dropout",
+    ]
     choices = every if rng.random() < 0.1 else fitting  # now and then a kind that may not fit, to compare refusals
     kind = choices[rng.integers(len(choices))]
     total = math.prod(shape)
@@ -398,7 +455,10 @@ def test_reshape_not_divisible_offers_sizes_that_divide():
 
 def test_two_d_kinds_on_a_flat_image_offer_a_channel_axis():
     issue = _issue((28, 28), ("ZeroPadding2D", {}))
-    assert issue.fixes[0].action == "insert_layer" and issue.fixes[0].value == ("Reshape", {"target_shape": (28, 28, 1)})
+    assert issue.fixes[0].action == "insert_layer" and issue.fixes[0].value == (
+        "Reshape",
+        {"target_shape": (28, 28, 1)},
+    )
     issue = _issue((784,), ("UpSampling2D", {"data_format": "channels_first"}))
     assert issue.fixes[0].value == ("Reshape", {"target_shape": (1, 28, 28)})
     issue = _issue((10,), ("Cropping1D", {}))
@@ -434,20 +494,23 @@ def test_settings_round_trip_through_text_and_json():
     assert kind_class("Reshape").settings[0].parse_text("(28, 28, -1)") == (28, 28, -1)
 
 
-@pytest.mark.parametrize("input_shape,kind,settings", [
-    ((28, 28, 16), "UpSampling2D", {"interpolation": "bilinear"}),
-    ((16, 28, 28), "UpSampling2D", {"size": (3, 2), "interpolation": "bilinear", "data_format": "channels_first"}),
-    ((28, 28, 16), "UpSampling2D", {"size": (1, 3), "interpolation": "bilinear"}),
-    ((1, 3000, 1), "UpSampling2D", {"size": (1, 4), "interpolation": "bilinear"}),
-    ((28, 28, 16), "UpSampling2D", {"size": (2, 3)}),
-    ((28, 28, 16), "ZeroPadding2D", {"padding": 3}),
-    ((28, 28, 16), "Cropping2D", {"cropping": 3, "data_format": "channels_first"}),
-    ((28, 28, 16), "Permute", {"dims": (3, 1, 2)}),
-    ((300,), "RepeatVector", {"n": 20}),
-    ((100, 16), "UpSampling1D", {"size": 3}),
-    ((100, 16), "Cropping1D", {"cropping": (3, 4)}),
-    ((100, 16), "ZeroPadding1D", {"padding": (3, 4), "data_format": "channels_first"}),
-])
+@pytest.mark.parametrize(
+    "input_shape,kind,settings",
+    [
+        ((28, 28, 16), "UpSampling2D", {"interpolation": "bilinear"}),
+        ((16, 28, 28), "UpSampling2D", {"size": (3, 2), "interpolation": "bilinear", "data_format": "channels_first"}),
+        ((28, 28, 16), "UpSampling2D", {"size": (1, 3), "interpolation": "bilinear"}),
+        ((1, 3000, 1), "UpSampling2D", {"size": (1, 4), "interpolation": "bilinear"}),
+        ((28, 28, 16), "UpSampling2D", {"size": (2, 3)}),
+        ((28, 28, 16), "ZeroPadding2D", {"padding": 3}),
+        ((28, 28, 16), "Cropping2D", {"cropping": 3, "data_format": "channels_first"}),
+        ((28, 28, 16), "Permute", {"dims": (3, 1, 2)}),
+        ((300,), "RepeatVector", {"n": 20}),
+        ((100, 16), "UpSampling1D", {"size": 3}),
+        ((100, 16), "Cropping1D", {"cropping": (3, 4)}),
+        ((100, 16), "ZeroPadding1D", {"padding": (3, 4), "data_format": "channels_first"}),
+    ],
+)
 def test_cost_at_realistic_sizes(input_shape, kind, settings):
     model = nb.Sequential([nb.Input(input_shape), kind_class(kind)(**settings)], seed=0)
     for batch in (1, 32):
@@ -473,21 +536,54 @@ def test_bilinear_weights_are_keras_weights_bit_for_bit():
 # --- training: backward passes inside real fits, against Keras on JAX (tests/training_oracle.py) -----------
 TRAINING = {
     # name: (input shape, layers, loss, optimizer as ours and as Keras config, batch size)
-    "sequence-kinds": ((12,), [("Reshape", {"target_shape": (3, 4)}), ("ZeroPadding1D", {"padding": (1, 2)}),
-                               ("Cropping1D", {"cropping": (2, 0)}), ("UpSampling1D", {"size": 2}), ("Permute", {"dims": (2, 1)}),
-                               ("Dense", {"units": 3, "activation": "tanh"}), ("Flatten", {}), ("Dense", {"units": 3, "activation": "softmax"})],
-                       "categorical_crossentropy", ("Adam", {"learning_rate": 0.01}), 7),
-    "image-kinds": ((4, 3, 2), [("ZeroPadding2D", {"padding": ((1, 2), (0, 1))}), ("Cropping2D", {"cropping": ((1, 0), (1, 1))}),
-                                ("UpSampling2D", {"size": (2, 3), "interpolation": "bilinear"}), ("Dense", {"units": 2, "activation": "tanh"}),
-                                ("Flatten", {}), ("Dense", {"units": 1})],
-                    "mse", ("SGD", {"learning_rate": 0.05}), 8),
-    "channels-first": ((2, 4, 3), [("ZeroPadding2D", {"padding": 1, "data_format": "channels_first"}),
-                                   ("UpSampling2D", {"size": (2, 1), "data_format": "channels_first"}),
-                                   ("Cropping2D", {"cropping": ((2, 1), (0, 1)), "data_format": "channels_first"}),
-                                   ("UpSampling2D", {"size": (1, 2), "interpolation": "bilinear", "data_format": "channels_first"}),
-                                   ("Reshape", {"target_shape": (-1,)}), ("Dense", {"units": 4, "activation": "relu"}),
-                                   ("RepeatVector", {"n": 2}), ("Flatten", {}), ("Dropout", {"rate": 0.0}), ("Dense", {"units": 1, "activation": "sigmoid"})],
-                       "binary_crossentropy", ("RMSprop", {"learning_rate": 0.005}), 10),
+    "sequence-kinds": (
+        (12,),
+        [
+            ("Reshape", {"target_shape": (3, 4)}),
+            ("ZeroPadding1D", {"padding": (1, 2)}),
+            ("Cropping1D", {"cropping": (2, 0)}),
+            ("UpSampling1D", {"size": 2}),
+            ("Permute", {"dims": (2, 1)}),
+            ("Dense", {"units": 3, "activation": "tanh"}),
+            ("Flatten", {}),
+            ("Dense", {"units": 3, "activation": "softmax"}),
+        ],
+        "categorical_crossentropy",
+        ("Adam", {"learning_rate": 0.01}),
+        7,
+    ),
+    "image-kinds": (
+        (4, 3, 2),
+        [
+            ("ZeroPadding2D", {"padding": ((1, 2), (0, 1))}),
+            ("Cropping2D", {"cropping": ((1, 0), (1, 1))}),
+            ("UpSampling2D", {"size": (2, 3), "interpolation": "bilinear"}),
+            ("Dense", {"units": 2, "activation": "tanh"}),
+            ("Flatten", {}),
+            ("Dense", {"units": 1}),
+        ],
+        "mse",
+        ("SGD", {"learning_rate": 0.05}),
+        8,
+    ),
+    "channels-first": (
+        (2, 4, 3),
+        [
+            ("ZeroPadding2D", {"padding": 1, "data_format": "channels_first"}),
+            ("UpSampling2D", {"size": (2, 1), "data_format": "channels_first"}),
+            ("Cropping2D", {"cropping": ((2, 1), (0, 1)), "data_format": "channels_first"}),
+            ("UpSampling2D", {"size": (1, 2), "interpolation": "bilinear", "data_format": "channels_first"}),
+            ("Reshape", {"target_shape": (-1,)}),
+            ("Dense", {"units": 4, "activation": "relu"}),
+            ("RepeatVector", {"n": 2}),
+            ("Flatten", {}),
+            ("Dropout", {"rate": 0.0}),
+            ("Dense", {"units": 1, "activation": "sigmoid"}),
+        ],
+        "binary_crossentropy",
+        ("RMSprop", {"learning_rate": 0.005}),
+        10,
+    ),
 }
 
 
@@ -503,14 +599,28 @@ def test_training_through_reshaping_kinds_equals_keras_on_jax():
         rng = np.random.default_rng(k)
         x = rng.normal(size=(30, *shape)).astype(np.float32)
         classes = model.output_shape[-1]
-        y = (np.eye(classes, dtype=np.float32)[rng.integers(0, classes, 30)] if classes > 1
-             else (x.reshape(30, -1).sum(axis=1, keepdims=True) > 0).astype(np.float32))
+        y = (
+            np.eye(classes, dtype=np.float32)[rng.integers(0, classes, 30)]
+            if classes > 1
+            else (x.reshape(30, -1).sum(axis=1, keepdims=True) > 0).astype(np.float32)
+        )
         start = model.get_weights()
         model.compile(optimizer=optimizers[optimizer](**config), loss=loss)
         history = model.fit(x, y, batch_size=batch, epochs=3, shuffle=False)
         ours.append((model, history))
-        jobs.append({"model_json": model.to_json(), "weights": start, "x": x, "y": y, "optimizer": (optimizer, config),
-                     "loss": loss, "metrics": [], "batch_size": batch, "epochs": 3})
+        jobs.append(
+            {
+                "model_json": model.to_json(),
+                "weights": start,
+                "x": x,
+                "y": y,
+                "optimizer": (optimizer, config),
+                "loss": loss,
+                "metrics": [],
+                "batch_size": batch,
+                "epochs": 3,
+            }
+        )
     for (model, history), expected in zip(ours, run_jobs(jobs)):
         np.testing.assert_allclose(history.history["loss"], expected["history"]["loss"], rtol=1e-3, atol=1e-6)
         for mine, theirs in zip(model.get_weights(), expected["weights"]):

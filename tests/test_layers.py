@@ -104,7 +104,9 @@ def test_dense_get_weights_are_copies():
 def test_dense_invalid_units(units):
     with pytest.raises(ValueError, match="expected a positive integer"):
         keras.layers.Dense(units)  # the oracle refuses them too
-    with pytest.raises(nb.LayerConfigError, match=f"^units must be an integer from 1 to 65,536; received {re.escape(repr(units))}$"):
+    with pytest.raises(
+        nb.LayerConfigError, match=f"^units must be an integer from 1 to 65,536; received {re.escape(repr(units))}$"
+    ):
         nb.Dense(units)
 
 
@@ -135,7 +137,11 @@ def test_dense_numpy_int_units_accepted():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"use_bias": 1}, "use_bias must be true or false; received 1"), ({"activation": "Relu"}, "unknown activation 'Relu'"), ({"activation": "threshold"}, "threshold")],
+    [
+        ({"use_bias": 1}, "use_bias must be true or false; received 1"),
+        ({"activation": "Relu"}, "unknown activation 'Relu'"),
+        ({"activation": "threshold"}, "threshold"),
+    ],
 )
 def test_dense_invalid_options(kwargs, match):
     with pytest.raises(nb.LayerConfigError, match=match):
@@ -186,15 +192,28 @@ def test_dense_set_weights_casts_to_float32():
 def test_dense_config_keys_in_keras_order():
     config = nb.Dense(4, activation="swish", name="out").get_config()
     assert list(config) == [
-        "name", "trainable", "dtype", "units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
-        "kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint", "quantization_config",
+        "name",
+        "trainable",
+        "dtype",
+        "units",
+        "activation",
+        "use_bias",
+        "kernel_initializer",
+        "bias_initializer",
+        "kernel_regularizer",
+        "bias_regularizer",
+        "kernel_constraint",
+        "bias_constraint",
+        "quantization_config",
     ]
     assert config["name"] == "out" and config["units"] == 4 and config["activation"] == "silu"
     assert config["kernel_initializer"]["class_name"] == "GlorotUniform"
 
 
 # --- Flatten ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("shape, out", [((None,), (None, 1)), ((None, 5), (None, 5)), ((None, 3, 16), (None, 48)), ((4, 2, 3, 4), (4, 24))])
+@pytest.mark.parametrize(
+    "shape, out", [((None,), (None, 1)), ((None, 5), (None, 5)), ((None, 3, 16), (None, 48)), ((4, 2, 3, 4), (4, 24))]
+)
 def test_flatten_output_shape(shape, out):
     assert nb.Flatten().compute_output_shape(shape) == out
     assert nb.Flatten(data_format="channels_first").compute_output_shape(shape) == out
@@ -215,7 +234,9 @@ def test_flatten_channels_first_rank3_and_rank2():
     x = np.arange(24, dtype=f32).reshape(2, 3, 4)
     want = [[0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11], [12, 16, 20, 13, 17, 21, 14, 18, 22, 15, 19, 23]]
     np.testing.assert_array_equal(nb.Flatten(data_format="channels_first").call(x), want)
-    np.testing.assert_array_equal(nb.Flatten(data_format="channels_first").call(np.arange(6, dtype=f32).reshape(1, 2, 3)), [[0, 3, 1, 4, 2, 5]])
+    np.testing.assert_array_equal(
+        nb.Flatten(data_format="channels_first").call(np.arange(6, dtype=f32).reshape(1, 2, 3)), [[0, 3, 1, 4, 2, 5]]
+    )
     x2 = np.arange(6, dtype=f32).reshape(2, 3)
     np.testing.assert_array_equal(nb.Flatten(data_format="channels_first").call(x2), x2)
 
@@ -224,7 +245,9 @@ def test_flatten_data_format():
     assert nb.Flatten().data_format == "channels_last"
     assert nb.Flatten(data_format="Channels_First").data_format == "channels_first"
     assert nb.Flatten(data_format="channels_first").get_config()["data_format"] == "channels_first"
-    with pytest.raises(nb.LayerConfigError, match=r"must be one of \{'channels_first', 'channels_last'\}. Received: data_format=foo"):
+    with pytest.raises(
+        nb.LayerConfigError, match=r"must be one of \{'channels_first', 'channels_last'\}. Received: data_format=foo"
+    ):
         nb.Flatten(data_format="foo")
 
 
@@ -293,7 +316,9 @@ def test_valid_names():
     assert nb.Dense(2, name="x" * 64).name == "x" * 64
 
 
-@pytest.mark.parametrize("shape, out", [((), ()), ((3, 2), (3, 2)), ([4], (4,)), ((np.int64(2), 3), (2, 3)), ((1000, 1000), (1000, 1000))])
+@pytest.mark.parametrize(
+    "shape, out", [((), ()), ((3, 2), (3, 2)), ([4], (4,)), ((np.int64(2), 3), (2, 3)), ((1000, 1000), (1000, 1000))]
+)
 def test_input_shape_accepted(shape, out):
     assert check_input_shape(shape) == out
 

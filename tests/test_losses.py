@@ -7,8 +7,15 @@ import pytest
 
 import netbuilder as nb
 from netbuilder.engine.training import EPSILON, LOSS_NAMES
-from netbuilder.losses import (BinaryCrossentropy, CategoricalCrossentropy, Huber, Loss, MeanAbsoluteError, MeanSquaredError,
-                               SparseCategoricalCrossentropy)
+from netbuilder.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Huber,
+    Loss,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SparseCategoricalCrossentropy,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -36,28 +43,48 @@ def test_loss_names_are_exactly_keras_s(name):
 def test_keras_classes_with_their_defaults_are_the_named_losses():
     assert MeanSquaredError().name == "mean_squared_error" and MeanAbsoluteError().name == "mean_absolute_error"
     assert Huber().delta == 1.0 and Huber(0.3).delta == 0.3 and Huber(delta=2).name == "huber"
-    for cls, name in ((BinaryCrossentropy, "binary_crossentropy"), (CategoricalCrossentropy, "categorical_crossentropy"),
-                      (SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")):
-        assert cls().name == name and cls().from_logits is False and cls(True).from_logits and cls(from_logits=True).from_logits
-    assert BinaryCrossentropy(label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name="bce", dtype="float32") == BinaryCrossentropy()
+    for cls, name in (
+        (BinaryCrossentropy, "binary_crossentropy"),
+        (CategoricalCrossentropy, "categorical_crossentropy"),
+        (SparseCategoricalCrossentropy, "sparse_categorical_crossentropy"),
+    ):
+        assert (
+            cls().name == name
+            and cls().from_logits is False
+            and cls(True).from_logits
+            and cls(from_logits=True).from_logits
+        )
+    assert (
+        BinaryCrossentropy(label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name="bce", dtype="float32")
+        == BinaryCrossentropy()
+    )
     assert nb.losses.get("BCE") == Loss("binary_crossentropy") and nb.losses.Huber is Huber
 
 
-@pytest.mark.parametrize("make,needle", [
-    (lambda: MeanSquaredError(from_logits=True), r"MeanSquaredError\(from_logits=...\) is not an argument of MeanSquaredError; netbuilder's MeanSquaredError takes no arguments"),
-    (lambda: Loss("mse", from_logits=True), "mean_squared_error has no from_logits in Keras"),
-    (lambda: Loss("huber", from_logits=True), "huber has no from_logits in Keras"),
-    (lambda: Loss("binary_crossentropy", delta=0.5), "binary_crossentropy has no delta in Keras"),
-    (lambda: Huber(delta=0), "delta must be a number above 0"),
-    (lambda: Huber(delta=float("inf")), "delta must be a number above 0"),
-    (lambda: Huber(delta="1"), "delta must be a number above 0"),
-    (lambda: BinaryCrossentropy(from_logits="yes"), "from_logits must be True or False"),
-    (lambda: BinaryCrossentropy(label_smoothing=0.1), r"BinaryCrossentropy\(label_smoothing=0.1\) is not supported by netbuilder"),
-    (lambda: CategoricalCrossentropy(axis=1), r"CategoricalCrossentropy\(axis=1\) is not supported"),
-    (lambda: SparseCategoricalCrossentropy(ignore_class=0), r"ignore_class=0\) is not supported"),
-    (lambda: Huber(reduction="sum"), r"Huber\(reduction=sum\) is not supported"),
-    (lambda: MeanAbsoluteError(dtype="float16"), r"dtype=float16\) is not supported"),
-])
+@pytest.mark.parametrize(
+    "make,needle",
+    [
+        (
+            lambda: MeanSquaredError(from_logits=True),
+            r"MeanSquaredError\(from_logits=...\) is not an argument of MeanSquaredError; netbuilder's MeanSquaredError takes no arguments",
+        ),
+        (lambda: Loss("mse", from_logits=True), "mean_squared_error has no from_logits in Keras"),
+        (lambda: Loss("huber", from_logits=True), "huber has no from_logits in Keras"),
+        (lambda: Loss("binary_crossentropy", delta=0.5), "binary_crossentropy has no delta in Keras"),
+        (lambda: Huber(delta=0), "delta must be a number above 0"),
+        (lambda: Huber(delta=float("inf")), "delta must be a number above 0"),
+        (lambda: Huber(delta="1"), "delta must be a number above 0"),
+        (lambda: BinaryCrossentropy(from_logits="yes"), "from_logits must be True or False"),
+        (
+            lambda: BinaryCrossentropy(label_smoothing=0.1),
+            r"BinaryCrossentropy\(label_smoothing=0.1\) is not supported by netbuilder",
+        ),
+        (lambda: CategoricalCrossentropy(axis=1), r"CategoricalCrossentropy\(axis=1\) is not supported"),
+        (lambda: SparseCategoricalCrossentropy(ignore_class=0), r"ignore_class=0\) is not supported"),
+        (lambda: Huber(reduction="sum"), r"Huber\(reduction=sum\) is not supported"),
+        (lambda: MeanAbsoluteError(dtype="float16"), r"dtype=float16\) is not supported"),
+    ],
+)
 def test_what_a_loss_cannot_compute_is_refused_when_it_is_made(make, needle):
     with pytest.raises(nb.LayerConfigError, match=needle):
         make()
@@ -89,17 +116,44 @@ CASES = {
     "mae": (Loss("mae"), ("MeanAbsoluteError", {}), RNG.normal(size=(6, 3)), RNG.normal(size=(6, 3))),
     "huber": (Huber(), ("Huber", {}), RNG.normal(size=(6, 3)) * 2, RNG.normal(size=(6, 3)) * 2),
     "huber-small-delta": (Huber(0.05), ("Huber", {"delta": 0.05}), RNG.normal(size=(6, 3)), RNG.normal(size=(6, 3))),
-    "bce": (BinaryCrossentropy(), ("BinaryCrossentropy", {}), RNG.integers(0, 2, size=(6, 1)), RNG.uniform(0.05, 0.95, size=(6, 1))),
-    "bce-soft-targets": (BinaryCrossentropy(), ("BinaryCrossentropy", {}), RNG.uniform(size=(6, 2)), RNG.uniform(0.05, 0.95, size=(6, 2))),
-    "bce-logits": (BinaryCrossentropy(True), ("BinaryCrossentropy", {"from_logits": True}), RNG.integers(0, 2, size=(6, 1)),
-                   RNG.normal(size=(6, 1)) * 4),
+    "bce": (
+        BinaryCrossentropy(),
+        ("BinaryCrossentropy", {}),
+        RNG.integers(0, 2, size=(6, 1)),
+        RNG.uniform(0.05, 0.95, size=(6, 1)),
+    ),
+    "bce-soft-targets": (
+        BinaryCrossentropy(),
+        ("BinaryCrossentropy", {}),
+        RNG.uniform(size=(6, 2)),
+        RNG.uniform(0.05, 0.95, size=(6, 2)),
+    ),
+    "bce-logits": (
+        BinaryCrossentropy(True),
+        ("BinaryCrossentropy", {"from_logits": True}),
+        RNG.integers(0, 2, size=(6, 1)),
+        RNG.normal(size=(6, 1)) * 4,
+    ),
     "cce": (CategoricalCrossentropy(), ("CategoricalCrossentropy", {}), np.eye(4)[CLASSES], _probabilities((6, 4))),
-    "cce-unnormalised": (CategoricalCrossentropy(), ("CategoricalCrossentropy", {}), np.eye(4)[CLASSES], _probabilities((6, 4)) * 1.7),
-    "cce-logits": (CategoricalCrossentropy(True), ("CategoricalCrossentropy", {"from_logits": True}), _probabilities((6, 4)),
-                   RNG.normal(size=(6, 4)) * 3),
+    "cce-unnormalised": (
+        CategoricalCrossentropy(),
+        ("CategoricalCrossentropy", {}),
+        np.eye(4)[CLASSES],
+        _probabilities((6, 4)) * 1.7,
+    ),
+    "cce-logits": (
+        CategoricalCrossentropy(True),
+        ("CategoricalCrossentropy", {"from_logits": True}),
+        _probabilities((6, 4)),
+        RNG.normal(size=(6, 4)) * 3,
+    ),
     "sparse": (SparseCategoricalCrossentropy(), ("SparseCategoricalCrossentropy", {}), CLASSES, _probabilities((6, 4))),
-    "sparse-logits": (SparseCategoricalCrossentropy(True), ("SparseCategoricalCrossentropy", {"from_logits": True}), CLASSES[:, None],
-                      RNG.normal(size=(6, 4)) * 3),
+    "sparse-logits": (
+        SparseCategoricalCrossentropy(True),
+        ("SparseCategoricalCrossentropy", {"from_logits": True}),
+        CLASSES[:, None],
+        RNG.normal(size=(6, 4)) * 3,
+    ),
 }
 
 
@@ -167,14 +221,18 @@ def test_binary_crossentropy_clipping_edges_pass_no_gradient():
     _, grad = BinaryCrossentropy().value_and_gradient(t, p)
     np.testing.assert_array_equal(grad, 0)
     check_loss_gradient(BinaryCrossentropy(), t, p, h=1e-11)  # the flat side: differences within the clipped region
-    inside = np.array([[3 * EPSILON], [1 - 3 * float(EPSILON)], [2e-6], [0.999998]])  # just inside: the gradient is huge, and right
+    inside = np.array(
+        [[3 * EPSILON], [1 - 3 * float(EPSILON)], [2e-6], [0.999998]]
+    )  # just inside: the gradient is huge, and right
     check_loss_gradient(BinaryCrossentropy(), t[:4], inside, h=1e-8, rtol=1e-3)
 
 
 def test_categorical_crossentropy_clipping_edges():
     """A class probability below ε is clipped (no gradient through that log), yet the row's sum still moves the others."""
     t = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    p = np.array([[1e-9, 0.6, 0.4], [1e-9, 0.3, 0.7], [0.5, 0.5, 1e-10]])  # the true class clipped in the second and third rows
+    p = np.array(
+        [[1e-9, 0.6, 0.4], [1e-9, 0.3, 0.7], [0.5, 0.5, 1e-10]]
+    )  # the true class clipped in the second and third rows
     h = np.where(p < 1e-6, 5e-11, 1e-6)  # a step within the clipped region there, an accurate one elsewhere
     check_loss_gradient(CategoricalCrossentropy(), t, p, h=h)
     check_loss_gradient(SparseCategoricalCrossentropy(), np.argmax(t, -1), p, h=h)
@@ -182,7 +240,9 @@ def test_categorical_crossentropy_clipping_edges():
     assert grad[0, 1] == np.float32(-(1 / 0.6 - 1) / 3)  # through q = p / Σp: −(1/q − 1)/total, over 3 rows
 
 
-@pytest.mark.parametrize("loss", [BinaryCrossentropy(True), CategoricalCrossentropy(True), SparseCategoricalCrossentropy(True)])
+@pytest.mark.parametrize(
+    "loss", [BinaryCrossentropy(True), CategoricalCrossentropy(True), SparseCategoricalCrossentropy(True)]
+)
 def test_from_logits_gradients_far_out(loss):
     """Large logits: the log-sum-exp form stays finite and its gradient exact (sigmoid − t, softmax − t)."""
     p = np.array([[30.0, -25.0, 4.0], [-40.0, 0.5, 35.0]])

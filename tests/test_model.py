@@ -112,7 +112,14 @@ def test_predict_one_sample_without_batch_axis_explains():
     assert "wrap it in one more [ ]" in info.value.issue.explanation
 
 
-@pytest.mark.parametrize("x, match", [([[1, 2], [3]], "ragged"), (np.array([["a", "b"]]), "real numbers"), (np.ones((1, 3, 2), complex), "real numbers")])
+@pytest.mark.parametrize(
+    "x, match",
+    [
+        ([[1, 2], [3]], "ragged"),
+        (np.array([["a", "b"]]), "real numbers"),
+        (np.ones((1, 3, 2), complex), "real numbers"),
+    ],
+)
 def test_predict_bad_data(x, match):
     with pytest.raises(nb.InputDataError, match=match):
         seed_model().predict(x)
@@ -122,8 +129,11 @@ def test_predict_bad_data(x, match):
 def test_predict_over_the_memory_budget_names_it_and_the_largest_batch():
     """Dense(65536)'s output is 65,536 × 4 bytes a sample: 96 MiB / 256 KiB = 384 samples fit the run budget."""
     model = nb.Sequential([nb.Input((10,)), nb.Dense(65_536)])
-    with pytest.raises(nb.LimitError, match=r"a forward pass of 1,025 samples needs .* at once; the memory budget per run is "
-                                            r"96\.0 MB: use at most 384 samples"):
+    with pytest.raises(
+        nb.LimitError,
+        match=r"a forward pass of 1,025 samples needs .* at once; the memory budget per run is "
+        r"96\.0 MB: use at most 384 samples",
+    ):
         model.predict(np.zeros((1025, 10), f32))
     with pytest.raises(nb.LimitError, match="use at most 384 samples"):
         model.forward(np.zeros((385, 10), f32))
@@ -140,7 +150,9 @@ def test_auto_names_per_model():
 def test_explicit_names_kept_and_auto_names_count_per_prefix():
     """Keras's rule (proved against Keras in test_conformance_models): automatic names count dense, dense_1, ...
     whatever explicit names there are."""
-    model = nb.Sequential([nb.Input((2,)), nb.Dense(2), nb.Dense(2, name="dense_5"), nb.Dense(2), nb.Activation("relu", name="dense_3")])
+    model = nb.Sequential(
+        [nb.Input((2,)), nb.Dense(2), nb.Dense(2, name="dense_5"), nb.Dense(2), nb.Activation("relu", name="dense_3")]
+    )
     assert [layer.name for layer in model.layers] == ["dense", "dense_5", "dense_1", "dense_3"]
 
 
@@ -207,7 +219,10 @@ def test_input_shape_on_first_layer_and_add():
     model.add(nb.Dense(4))
     model.compile(loss="mean_squared_error", optimizer="SGD")
     assert model.output_shape == (None, 4) and model.count_params() == 244
-    assert {k: model.compile_config[k] for k in ("loss", "optimizer")} == {"loss": "mean_squared_error", "optimizer": "SGD"}
+    assert {k: model.compile_config[k] for k in ("loss", "optimizer")} == {
+        "loss": "mean_squared_error",
+        "optimizer": "SGD",
+    }
 
 
 def test_incompatible_model_raises_with_issue():
@@ -239,10 +254,16 @@ def test_pop():
 @pytest.mark.parametrize(
     "make, error, match",
     [
-        (lambda: nb.Sequential([nb.Input((2,))] + [nb.Activation("relu") for _ in range(1201)]), nb.LimitError,
-         "at most 1200 layers; this one has 1201"),
-        (lambda: public(lambda: nb.Sequential([nb.Input((1000,)), nb.Dense(60_000)])), nb.LimitError,
-         r"60,060,000 parameters\); the budget is 64\.0 MB \(16,777,216 parameters\)"),
+        (
+            lambda: nb.Sequential([nb.Input((2,))] + [nb.Activation("relu") for _ in range(1201)]),
+            nb.LimitError,
+            "at most 1200 layers; this one has 1201",
+        ),
+        (
+            lambda: public(lambda: nb.Sequential([nb.Input((1000,)), nb.Dense(60_000)])),
+            nb.LimitError,
+            r"60,060,000 parameters\); the budget is 64\.0 MB \(16,777,216 parameters\)",
+        ),
         (lambda: nb.Sequential([nb.Input((65_536, 32_769))]), nb.LimitError, "at most 2,147,483,648"),
         (lambda: nb.Dense(65_537), nb.LimitError, "65,536"),
         (lambda: nb.Sequential([nb.Input((2,)), nb.Input((2,))]), nb.LayerConfigError, "Input can only come first"),

@@ -62,8 +62,15 @@ def scale():
 
 
 def scale_spec(factor=3.0, shift=1) -> ModelSpec:
-    return ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=4), LayerSpec.make(1, "Scale", factor=factor, shift=shift),
-                              LayerSpec.make(2, "Flatten"), LayerSpec.make(3, "Scale"))).validate()
+    return ModelSpec(
+        (3, 2),
+        (
+            LayerSpec.make(0, "Dense", units=4),
+            LayerSpec.make(1, "Scale", factor=factor, shift=shift),
+            LayerSpec.make(2, "Flatten"),
+            LayerSpec.make(3, "Scale"),
+        ),
+    ).validate()
 
 
 def test_registering_makes_it_a_kind_the_add_choice_lists(scale):
@@ -104,11 +111,15 @@ def test_shapes_params_cost_and_numbers(scale):
     analysis = spec.analysis
     assert analysis.ok and analysis.output_shape == (None, 12)
     assert [r.output_shape for r in analysis.layers] == [(None, 3, 4), (None, 3, 4), (None, 12), (None, 12)]
-    assert [r.params for r in analysis.layers] == [12, 0, 0, 0] and analysis.names[1] == "scale" and analysis.names[3] == "scale_1"
+    assert (
+        [r.params for r in analysis.layers] == [12, 0, 0, 0]
+        and analysis.names[1] == "scale"
+        and analysis.names[3] == "scale_1"
+    )
     assert analysis.layers[1].cost.elementwise == 24
     x = np.arange(6, dtype=np.float32).reshape(1, 3, 2)
     kernel, bias = built(spec).get_weights()
-    expected = (((x @ kernel + bias) * np.float32(3) + np.float32(1)).reshape(1, 12) * np.float32(2))
+    expected = ((x @ kernel + bias) * np.float32(3) + np.float32(1)).reshape(1, 12) * np.float32(2)
     np.testing.assert_array_equal(built(spec).predict(x), expected)
     # a setting that does not fit its range in a hand-made spec is refused by validate
     with pytest.raises(nb.NetbuilderError):
@@ -149,7 +160,13 @@ def test_keras_json_out_and_back_in(scale):
     assert [layer.values for layer in imported.layers] == [layer.values for layer in spec.layers]
     assert all(layer.built_for is None for layer in imported.layers[1:])  # Scale has no weights to be built for
     # the settings' declarations check what a JSON document holds
-    bad = {**doc, "config": {**doc["config"], "layers": [doc["config"]["layers"][0], {**entry, "config": {**entry["config"], "shift": 500}}]}}
+    bad = {
+        **doc,
+        "config": {
+            **doc["config"],
+            "layers": [doc["config"]["layers"][0], {**entry, "config": {**entry["config"], "shift": 500}}],
+        },
+    }
     with pytest.raises(nb.LimitError, match="shift must be an integer from -100 to 100; received 500"):
         layers_from_json(json.dumps(bad))
 
@@ -183,7 +200,9 @@ def test_the_app_adds_it_and_edits_its_settings_with_generated_widgets(scale):
     at.selectbox(key="add_where").set_value("at the end")
     at.button(key="add").click().run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any(scale.description in c.value for c in at.caption)  # the chosen kind's one-line help, from its declaration
+    assert any(
+        scale.description in c.value for c in at.caption
+    )  # the chosen kind's one-line help, from its declaration
     spec = at.session_state.history.present
     assert [layer.kind for layer in spec.layers] == [layer.kind for layer in before.layers] + ["Scale"]
     new = spec.layers[-1]

@@ -40,11 +40,19 @@ def summary(model) -> str:
 def test_operations_are_calls_not_layers_as_in_keras(monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     ours, theirs = both()
-    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers] == ["x", "d", "relu6", "scaled"]
-    assert summary(ours) == summary(theirs)  # add, multiply, multiply_1, add_1: rows of the summary, auto-named as Keras
+    assert (
+        [layer.name for layer in ours.layers]
+        == [layer.name for layer in theirs.layers]
+        == ["x", "d", "relu6", "scaled"]
+    )
+    assert summary(ours) == summary(
+        theirs
+    )  # add, multiply, multiply_1, add_1: rows of the summary, auto-named as Keras
     assert ours.count_params() == theirs.count_params() == 12
     x = np.random.default_rng(0).normal(size=(5, 4, 3)).astype(np.float32) * 4
-    np.testing.assert_array_equal(ours.predict(x), theirs.predict(x, verbose=0))  # the same float32 operations, in order
+    np.testing.assert_array_equal(
+        ours.predict(x), theirs.predict(x, verbose=0)
+    )  # the same float32 operations, in order
 
 
 def test_json_both_ways():
@@ -55,7 +63,10 @@ def test_json_both_ways():
     assert [e for e in mine["config"]["layers"] if e["module"] == "keras.src.ops.numpy"] == operations
     scaled = next(e for e in mine["config"]["layers"] if e["name"] == "scaled")
     assert (scaled["module"], scaled["registered_name"], scaled["config"]["scale"]) == (
-        "keras.src.applications.inception_resnet_v2", "CustomScaleLayer", 0.17)
+        "keras.src.applications.inception_resnet_v2",
+        "CustomScaleLayer",
+        0.17,
+    )
     read = keras.models.model_from_json(ours.to_json())  # Keras reads ours ...
     read.set_weights(ours.get_weights())
     back = nb.model_from_json(theirs.to_json())  # ... and we read Keras's
@@ -66,15 +77,28 @@ def test_json_both_ways():
     assert json.loads(back.to_json())["config"]["layers"] == mine["config"]["layers"]
 
 
-@pytest.mark.parametrize("make, keras_make, message", [
-    (lambda: nb.Input((4, 3)) + nb.Input((5, 3)), lambda: keras.Input((4, 3)) + keras.Input((5, 3)),
-     "cannot add (None, 4, 3) and (None, 5, 3)"),
-    (lambda: nb.Input((3,)) * "two", lambda: keras.Input((3,)) * "two", "takes two arguments, tensors or finite numbers"),
-    (lambda: nb.CustomScaleLayer(0.1)([nb.Input((4,)), nb.Input((5,))]),
-     lambda: KerasCustomScaleLayer(0.1)([keras.Input((4,)), keras.Input((5,))]), "cannot add (None, 4) and (None, 5)"),
-    (lambda: nb.CustomScaleLayer(0.1)([nb.Input((4,))] * 3), None, "takes exactly 2 inputs"),
-    (lambda: nb.CustomScaleLayer(0.1)([nb.Input((2, 4)), nb.Input((4,))]), None, "different numbers of axes"),
-])
+@pytest.mark.parametrize(
+    "make, keras_make, message",
+    [
+        (
+            lambda: nb.Input((4, 3)) + nb.Input((5, 3)),
+            lambda: keras.Input((4, 3)) + keras.Input((5, 3)),
+            "cannot add (None, 4, 3) and (None, 5, 3)",
+        ),
+        (
+            lambda: nb.Input((3,)) * "two",
+            lambda: keras.Input((3,)) * "two",
+            "takes two arguments, tensors or finite numbers",
+        ),
+        (
+            lambda: nb.CustomScaleLayer(0.1)([nb.Input((4,)), nb.Input((5,))]),
+            lambda: KerasCustomScaleLayer(0.1)([keras.Input((4,)), keras.Input((5,))]),
+            "cannot add (None, 4) and (None, 5)",
+        ),
+        (lambda: nb.CustomScaleLayer(0.1)([nb.Input((4,))] * 3), None, "takes exactly 2 inputs"),
+        (lambda: nb.CustomScaleLayer(0.1)([nb.Input((2, 4)), nb.Input((4,))]), None, "different numbers of axes"),
+    ],
+)
 def test_refusals(make, keras_make, message):
     if keras_make is not None:
         with pytest.raises(Exception):

@@ -36,7 +36,13 @@ def keras_model(spec) -> keras.Sequential:
 
 
 def test_names_titles_and_order():
-    assert list(PRESETS)[:5] == ["flatten-after-dense", "without-flatten", "flatten-first", "flatten-10x64", "channels-first"]
+    assert list(PRESETS)[:5] == [
+        "flatten-after-dense",
+        "without-flatten",
+        "flatten-first",
+        "flatten-10x64",
+        "channels-first",
+    ]
     assert PRESETS["flatten-after-dense"].title == "Flatten after Dense"
     assert len(BROKEN) >= 2
     assert len({p.title for p in PRESETS.values()}) == len(PRESETS)
@@ -160,4 +166,8 @@ def test_the_classic_48_message():
     issue = PRESETS["broken-built-for-48"].spec.analysis.issue
     assert issue.layer_name == "dense_1" and issue.received == (None, 3, 16)
     assert "expected axis -1 of input shape to have value 48" in issue.keras_message
-    assert (issue.fixes[0].action, issue.fixes[0].layer_index, issue.fixes[0].value) == ("insert_layer", 2, ("Flatten", {}))
+    assert (issue.fixes[0].action, issue.fixes[0].layer_index, issue.fixes[0].value) == (
+        "insert_layer",
+        2,
+        ("Flatten", {}),
+    )

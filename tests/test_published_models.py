@@ -13,16 +13,18 @@ from netbuilder.studio.keras_import import spec_from_keras_json
 
 def mnist_convnet():
     """keras.io/examples/vision/mnist_convnet."""
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=(2, 2)),
+            keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=(2, 2)),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def imdb_bidirectional_free_lstm():
@@ -37,47 +39,58 @@ def imdb_bidirectional_free_lstm():
 
 def imdb_conv1d():
     """The classic IMDB convnet: Embedding → Dropout → Conv1D → GlobalMaxPooling1D → Dense."""
-    return keras.Sequential([
-        keras.Input(shape=(400,)),
-        keras.layers.Embedding(5000, 50),
-        keras.layers.Dropout(0.2),
-        keras.layers.Conv1D(250, 3, padding="valid", activation="relu", strides=1),
-        keras.layers.GlobalMaxPooling1D(),
-        keras.layers.Dense(250, activation="relu"),
-        keras.layers.Dropout(0.2),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(400,)),
+            keras.layers.Embedding(5000, 50),
+            keras.layers.Dropout(0.2),
+            keras.layers.Conv1D(250, 3, padding="valid", activation="relu", strides=1),
+            keras.layers.GlobalMaxPooling1D(),
+            keras.layers.Dense(250, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
 
 
 def timeseries_gru():
     """keras.io/examples/timeseries/timeseries_weather_forecasting, with a GRU beside its LSTM."""
-    return keras.Sequential([
-        keras.Input(shape=(120, 7)),
-        keras.layers.GRU(32, return_sequences=True),
-        keras.layers.LSTM(32),
-        keras.layers.Dense(1),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(120, 7)),
+            keras.layers.GRU(32, return_sequences=True),
+            keras.layers.LSTM(32),
+            keras.layers.Dense(1),
+        ]
+    )
 
 
 def vgg_block():
     """Two VGG blocks: 3×3 same convolutions, then max pooling, then a classifier head."""
-    return keras.Sequential([
-        keras.Input(shape=(32, 32, 3)),
-        keras.layers.Conv2D(32, (3, 3), activation="relu", padding="same"),
-        keras.layers.Conv2D(32, (3, 3), activation="relu", padding="same"),
-        keras.layers.MaxPooling2D((2, 2)),
-        keras.layers.Conv2D(64, (3, 3), activation="relu", padding="same"),
-        keras.layers.Conv2D(64, (3, 3), activation="relu", padding="same"),
-        keras.layers.MaxPooling2D((2, 2)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(128, activation="relu"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(32, 32, 3)),
+            keras.layers.Conv2D(32, (3, 3), activation="relu", padding="same"),
+            keras.layers.Conv2D(32, (3, 3), activation="relu", padding="same"),
+            keras.layers.MaxPooling2D((2, 2)),
+            keras.layers.Conv2D(64, (3, 3), activation="relu", padding="same"),
+            keras.layers.Conv2D(64, (3, 3), activation="relu", padding="same"),
+            keras.layers.MaxPooling2D((2, 2)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
-MODELS = {"mnist_convnet": mnist_convnet, "imdb_lstm": imdb_bidirectional_free_lstm, "imdb_conv1d": imdb_conv1d,
-          "timeseries_gru": timeseries_gru, "vgg_block": vgg_block}
+MODELS = {
+    "mnist_convnet": mnist_convnet,
+    "imdb_lstm": imdb_bidirectional_free_lstm,
+    "imdb_conv1d": imdb_conv1d,
+    "timeseries_gru": timeseries_gru,
+    "vgg_block": vgg_block,
+}
 INTEGER_INPUT = {"imdb_lstm": 20000, "imdb_conv1d": 5000}
 
 

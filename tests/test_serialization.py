@@ -32,11 +32,19 @@ def test_to_json_structure():
     config = doc["config"]
     assert list(config) == ["name", "trainable", "dtype", "layers", "build_input_shape"]
     assert [(e["class_name"], e["config"]["name"]) for e in config["layers"]] == [
-        ("InputLayer", "input_layer"), ("Dense", "dense"), ("Activation", "activation"), ("Flatten", "flatten"), ("Dense", "dense_1"),
+        ("InputLayer", "input_layer"),
+        ("Dense", "dense"),
+        ("Activation", "activation"),
+        ("Flatten", "flatten"),
+        ("Dense", "dense_1"),
     ]
     assert config["layers"][0]["config"]["batch_shape"] == [None, 3, 2]
     assert [e.get("build_config") for e in config["layers"]] == [
-        None, {"input_shape": [None, 3, 2]}, None, {"input_shape": [None, 3, 16]}, {"input_shape": [None, 48]},
+        None,
+        {"input_shape": [None, 3, 2]},
+        None,
+        {"input_shape": [None, 3, 16]},
+        {"input_shape": [None, 48]},
     ]
 
 
@@ -47,7 +55,12 @@ def test_to_json_is_compact_keras_style():
 
 def test_round_trip_keeps_architecture():
     model = nb.Sequential(
-        [nb.Input((2, 3)), nb.Flatten(data_format="channels_first"), nb.Dense(5, activation="swish", use_bias=False, name="h"), nb.Dense(4, activation="glu")],
+        [
+            nb.Input((2, 3)),
+            nb.Flatten(data_format="channels_first"),
+            nb.Dense(5, activation="swish", use_bias=False, name="h"),
+            nb.Dense(4, activation="glu"),
+        ],
         name="net",
     )
     loaded = nb.model_from_json(model.to_json(), seed=1)
@@ -90,7 +103,12 @@ def test_build_config_becomes_the_built_shape_without_weights():
 
 def _keras_chain(functional: bool):
     keras.backend.clear_session(free_memory=False)
-    layers = [keras.layers.Dense(16), keras.layers.Activation("relu"), keras.layers.Flatten(), keras.layers.Dense(4, activation="tanh")]
+    layers = [
+        keras.layers.Dense(16),
+        keras.layers.Activation("relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(4, activation="tanh"),
+    ]
     if not functional:
         return keras.Sequential([keras.Input((3, 2)), *layers])
     x = inputs = keras.Input((3, 2))
@@ -104,7 +122,9 @@ def test_keras_json_of_a_chain_is_read_and_computes_what_keras_computes(function
     theirs = _keras_chain(functional)
     ours = nb.model_from_json(theirs.to_json(), seed=0)
     assert ours.output_shape == tuple(theirs.output_shape) and ours.count_params() == theirs.count_params()
-    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]  # a Functional lists its InputLayer
+    assert [layer.name for layer in ours.layers] == [
+        layer.name for layer in theirs.layers
+    ]  # a Functional lists its InputLayer
     ours.set_weights(theirs.get_weights())
     x = np.random.default_rng(1).normal(size=(2, 3, 2)).astype(np.float32)
     with warnings.catch_warnings():
@@ -139,16 +159,22 @@ def _shared_layer():
     return keras.Model(inputs, dense(dense(inputs)))
 
 
-@pytest.mark.parametrize("build, match", [
-    (_two_branches, "layer 'add' takes several inputs (a branch)"),
-    (_two_outputs, "several outputs"),
-    (_two_inputs, "several inputs"),
-    (_shared_layer, "layer 'dense' is used several times (a shared layer: one set of weights at 2 places)"),
-], ids=["branches", "two-outputs", "two-inputs", "shared-layer"])
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (_two_branches, "layer 'add' takes several inputs (a branch)"),
+        (_two_outputs, "several outputs"),
+        (_two_inputs, "several inputs"),
+        (_shared_layer, "layer 'dense' is used several times (a shared layer: one set of weights at 2 places)"),
+    ],
+    ids=["branches", "two-outputs", "two-inputs", "shared-layer"],
+)
 def test_functional_graphs_are_read_and_the_editors_import_refuses_them_clearly(build, match):
     text = _functional(build)
     assert nb.model_from_json(text).count_params() == keras.models.model_from_json(text).count_params()
-    with pytest.raises(nb.InputDataError, match=re.escape(match) + ".*netbuilder's editor reads a single chain of layers"):
+    with pytest.raises(
+        nb.InputDataError, match=re.escape(match) + ".*netbuilder's editor reads a single chain of layers"
+    ):
         spec_from_keras_json(text)
 
 
@@ -163,7 +189,9 @@ def test_without_input_layer_or_build_shape_loads_unbuilt():
 
 
 def _with_layers(layers, **config):
-    return json.dumps({"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": layers, **config}})
+    return json.dumps(
+        {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": layers, **config}}
+    )
 
 
 INPUT = {"class_name": "InputLayer", "config": {"batch_shape": [None, 3]}}
@@ -174,27 +202,79 @@ INPUT = {"class_name": "InputLayer", "config": {"batch_shape": [None, 3]}}
     [
         ("not json", "not valid JSON"),
         (json.dumps([1, 2]), "expected a model \\(from model.to_json\\(\\)\\); found list"),
-        (json.dumps({"class_name": "Bogus", "config": {"layers": []}}), "expected a Sequential or Functional model.*found 'Bogus'"),
+        (
+            json.dumps({"class_name": "Bogus", "config": {"layers": []}}),
+            "expected a Sequential or Functional model.*found 'Bogus'",
+        ),
         (json.dumps({"class_name": "Functional", "config": {}}), "config.layers must be a list"),
         (_with_layers("x"), "config.layers must be a list"),
         (_with_layers([{"class_name": "Dense"}]), "every layer needs a 'class_name' and a 'config'"),
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"name": "d"}}]), "Dense\\(\\) missing required argument: 'units'"),
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "activation": {"class_name": "X"}}}]), "activation must be a name"),
-        (_with_layers([INPUT, {"class_name": "Activation", "config": {}}]), "Activation\\(\\) missing required argument: 'activation'"),
+        (
+            _with_layers([INPUT, {"class_name": "Dense", "config": {"name": "d"}}]),
+            "Dense\\(\\) missing required argument: 'units'",
+        ),
+        (
+            _with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "activation": {"class_name": "X"}}}]),
+            "activation must be a name",
+        ),
+        (
+            _with_layers([INPUT, {"class_name": "Activation", "config": {}}]),
+            "Activation\\(\\) missing required argument: 'activation'",
+        ),
         (_with_layers([INPUT, INPUT]), "InputLayer can only come first"),
-        (_with_layers([{"class_name": "InputLayer", "config": {"batch_shape": [None, None]}}]), "unknown \\(null\\) dimension"),
+        (
+            _with_layers([{"class_name": "InputLayer", "config": {"batch_shape": [None, None]}}]),
+            "unknown \\(null\\) dimension",
+        ),
         (_with_layers([{"class_name": "InputLayer", "config": {}}]), "InputLayer needs batch_shape or shape"),
-        (_with_layers([INPUT, {"class_name": "Dropout", "config": {"name": "drop", "rate": 0.5}}, {"class_name": "Conv7D", "config": {"name": "conv"}},
-                       {"class_name": "Lambda", "config": {"name": "fn"}}]), r"unsupported layers: conv \(Conv7D\), fn \(Lambda\)\. netbuilder supports .*Dense"),
+        (
+            _with_layers(
+                [
+                    INPUT,
+                    {"class_name": "Dropout", "config": {"name": "drop", "rate": 0.5}},
+                    {"class_name": "Conv7D", "config": {"name": "conv"}},
+                    {"class_name": "Lambda", "config": {"name": "fn"}},
+                ]
+            ),
+            r"unsupported layers: conv \(Conv7D\), fn \(Lambda\)\. netbuilder supports .*Dense",
+        ),
         ("[" * 100_000 + "]" * 100_000, "it is nested more than 64 levels deep"),
         (" " * 2_000_001, "at most 2,000,000"),
-        (_with_layers([INPUT] + [{"class_name": "Flatten", "config": {}}] * (MAX_LAYERS + 2)), f"at most {MAX_LAYERS:,}"),
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 0}}]), "units must be an integer from 1 to 65,536; received 0"),
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "colour": "red"}}]), None),  # other keys are ignored
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "activation": "threshold"}}]), "threshold"),
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": {"input_shape": [None, "3"]}}]), "must hold positive integers"),
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": {"input_shape": [None, 10**10]}}]), "at most 2,147,483,648"),
-        (_with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": 5}]), "unexpected structure"),
+        (
+            _with_layers([INPUT] + [{"class_name": "Flatten", "config": {}}] * (MAX_LAYERS + 2)),
+            f"at most {MAX_LAYERS:,}",
+        ),
+        (
+            _with_layers([INPUT, {"class_name": "Dense", "config": {"units": 0}}]),
+            "units must be an integer from 1 to 65,536; received 0",
+        ),
+        (
+            _with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "colour": "red"}}]),
+            None,
+        ),  # other keys are ignored
+        (
+            _with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2, "activation": "threshold"}}]),
+            "threshold",
+        ),
+        (
+            _with_layers(
+                [INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": {"input_shape": [None, "3"]}}]
+            ),
+            "must hold positive integers",
+        ),
+        (
+            _with_layers(
+                [
+                    INPUT,
+                    {"class_name": "Dense", "config": {"units": 2}, "build_config": {"input_shape": [None, 10**10]}},
+                ]
+            ),
+            "at most 2,147,483,648",
+        ),
+        (
+            _with_layers([INPUT, {"class_name": "Dense", "config": {"units": 2}, "build_config": 5}]),
+            "unexpected structure",
+        ),
     ],
 )
 def test_garbage_rejected_with_netbuilder_error(text, match):
@@ -207,7 +287,12 @@ def test_garbage_rejected_with_netbuilder_error(text, match):
 
 def test_input_layer_shape_and_legacy_batch_input_shape():
     for cfg in ({"shape": [3]}, {"batch_input_shape": [None, 3]}):
-        model = nb.model_from_json(_with_layers([{"class_name": "InputLayer", "config": cfg}, {"class_name": "Dense", "config": {"units": 2}}]), seed=0)
+        model = nb.model_from_json(
+            _with_layers(
+                [{"class_name": "InputLayer", "config": cfg}, {"class_name": "Dense", "config": {"units": 2}}]
+            ),
+            seed=0,
+        )
         assert model.input_shape == (None, 3) and model.output_shape == (None, 2)
 
 
@@ -218,7 +303,9 @@ def test_not_a_string():
 
 # --- nesting: bounded before json.loads, which recurses -------------------------------------------------
 def _units_nested(depth: int) -> str:
-    return _with_layers([INPUT, {"class_name": "Dense", "config": {"units": "X"}}]).replace('"X"', "[" * depth + "1" + "]" * depth)
+    return _with_layers([INPUT, {"class_name": "Dense", "config": {"units": "X"}}]).replace(
+        '"X"', "[" * depth + "1" + "]" * depth
+    )
 
 
 @pytest.mark.parametrize("depth", [500, 5_000, 100_000])
@@ -227,15 +314,21 @@ def test_a_setting_nested_deep_is_refused_before_parsing(depth):
     start = time.perf_counter()
     with pytest.raises(nb.InputDataError) as e:
         nb.model_from_json(text)
-    assert str(e.value) == ("Cannot read this Keras JSON: it is nested more than 64 levels deep; a model from Keras's "
-                            "to_json() nests fewer than 20.")
+    assert str(e.value) == (
+        "Cannot read this Keras JSON: it is nested more than 64 levels deep; a model from Keras's "
+        "to_json() nests fewer than 20."
+    )
     assert time.perf_counter() - start < 0.5
 
 
 def test_nesting_within_the_bound_reaches_the_settings_check():
-    with pytest.raises(nb.LayerConfigError, match="units must be a number, text or lists of them nested at most 8 deep"):
+    with pytest.raises(
+        nb.LayerConfigError, match="units must be a number, text or lists of them nested at most 8 deep"
+    ):
         nb.model_from_json(_units_nested(MAX_JSON_DEPTH - 6))  # the document's own 6 levels, then the setting's
-    with pytest.raises(nb.LayerConfigError, match=re.escape("units must be an integer from 1 to 65,536; received ((((")):
+    with pytest.raises(
+        nb.LayerConfigError, match=re.escape("units must be an integer from 1 to 65,536; received ((((")
+    ):
         nb.model_from_json(_units_nested(4))
 
 
@@ -256,16 +349,19 @@ def test_real_keras_json_nests_well_within_the_bound():
     assert json.loads(ours.to_json())["config"]["layers"] == json.loads(text)["config"]["layers"]
 
 
-@pytest.mark.parametrize("text, limit, deeper", [
-    ("[[1]]", 2, False),
-    ("[[[1]]]", 2, True),
-    ('{"a": {"b": [1]}}', 2, True),
-    ('["[[[[", "{{{{"]', 1, False),  # brackets inside strings don't count
-    ('["\\"[[[", 1]', 1, False),  # an escaped quote does not end a string
-    ('["\\\\", [[1]]]', 2, True),  # an escaped backslash does
-    ('[[["' + "[" * 1000, 2, True),  # deep before a string that never ends
-    ('["' + "[" * 1000, 2, False),  # a string that never ends: json.loads says it is invalid
-])
+@pytest.mark.parametrize(
+    "text, limit, deeper",
+    [
+        ("[[1]]", 2, False),
+        ("[[[1]]]", 2, True),
+        ('{"a": {"b": [1]}}', 2, True),
+        ('["[[[[", "{{{{"]', 1, False),  # brackets inside strings don't count
+        ('["\\"[[[", 1]', 1, False),  # an escaped quote does not end a string
+        ('["\\\\", [[1]]]', 2, True),  # an escaped backslash does
+        ('[[["' + "[" * 1000, 2, True),  # deep before a string that never ends
+        ('["' + "[" * 1000, 2, False),  # a string that never ends: json.loads says it is invalid
+    ],
+)
 def test_json_too_deep_counts_only_brackets_outside_strings(text, limit, deeper):
     assert json_too_deep(text, limit) is deeper
 
@@ -295,7 +391,9 @@ def test_regularizers_and_constraints_are_kept_in_json_and_refused_for_training(
     text = keras.Model(inputs, outputs).to_json()
     model = nb.model_from_json(text)
     assert model.to_json() == text and model.count_params() == 4 * 3 + 3 + 3 * 2 + 2
-    with pytest.raises(nb.LayerConfigError, match=r"regularizers or constraints.*\(hidden: kernel_regularizer, out: bias_constraint\)"):
+    with pytest.raises(
+        nb.LayerConfigError, match=r"regularizers or constraints.*\(hidden: kernel_regularizer, out: bias_constraint\)"
+    ):
         model.compile("sgd", "mse")
     text = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activity_regularizer="l2")]).to_json()
     chain = nb.model_from_json(text)

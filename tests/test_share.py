@@ -68,7 +68,10 @@ def test_long_input_text_is_left_out():
 
 
 def test_largest_model_still_fits_in_a_link():
-    spec = ModelSpec(input_shape=(8,), layers=tuple(LayerSpec.make(i * 4999, "Dense", units=1 + (i * 7919) % 97) for i in range(MAX_EDITOR_LAYERS)))
+    spec = ModelSpec(
+        input_shape=(8,),
+        layers=tuple(LayerSpec.make(i * 4999, "Dense", units=1 + (i * 7919) % 97) for i in range(MAX_EDITOR_LAYERS)),
+    )
     token = encode(spec.validate(), "[" + ", ".join(["-0.37"] * 399) + "]")
     assert len(token) <= MAX_LINK_CHARS and decode(token)[0] == spec
 
@@ -80,7 +83,9 @@ def test_encode_refuses_an_invalid_spec():
 
 def test_share_url():
     assert share_url("https://netbuilder.app/", "2.abc") == "https://netbuilder.app/?model=2.abc"
-    assert share_url("http://localhost:8501/?tab=x&model=old#top", "2.a-_") == "http://localhost:8501/?tab=x&model=2.a-_"
+    assert (
+        share_url("http://localhost:8501/?tab=x&model=old#top", "2.a-_") == "http://localhost:8501/?tab=x&model=2.a-_"
+    )
     assert PARAM == "model"
 
 
@@ -100,13 +105,18 @@ def test_damaged_tokens():
     assert fails(good + "AAAA") == "share link is damaged: it is cut short or has extra data"
     assert fails(pack(b"\xff\xfe")) == "share link is damaged: it is not UTF-8 text"
     assert fails(pack(b'{"model": ')) == "share link is damaged: it is not valid JSON"
-    assert fails(pack(b'"\\"' * 10_000)) == "share link is damaged: it is not valid JSON"  # unterminated: no quadratic scan
+    assert (
+        fails(pack(b'"\\"' * 10_000)) == "share link is damaged: it is not valid JSON"
+    )  # unterminated: no quadratic scan
     assert fails(None) == "a share link token must be text"
     assert decode("  " + good + "\n")[0] == seed_spec()  # pasted with whitespace around it
 
 
 def test_size_bounds():
-    assert fails("2." + "A" * MAX_LINK_CHARS) == f"share link is too long ({MAX_LINK_CHARS + 2:,} characters; at most {MAX_LINK_CHARS:,})"
+    assert (
+        fails("2." + "A" * MAX_LINK_CHARS)
+        == f"share link is too long ({MAX_LINK_CHARS + 2:,} characters; at most {MAX_LINK_CHARS:,})"
+    )
     assert fails(pack(b"\0" * 100_000_000)).startswith("share link is too long")
     bomb = pack(b" " * 5_000_000)  # 5 MB of spaces fits in a link...
     assert len(bomb) <= MAX_LINK_CHARS
@@ -125,7 +135,9 @@ def test_wrong_document_shapes():
     for doc in ([], {}, {"model": {}, "extra": 1}, "model", 5):
         assert fails(pack(json.dumps(doc).encode())) == message
     assert fails(pack(b'{"model": {}, "input": 5}')) == "share link input must be text of at most 2,000 characters"
-    assert fails(pack(json.dumps({"model": {}, "input": "1" * 2001}).encode())).startswith("share link input must be text")
+    assert fails(pack(json.dumps({"model": {}, "input": "1" * 2001}).encode())).startswith(
+        "share link input must be text"
+    )
 
 
 @pytest.mark.usefixtures("public_budget")  # the app opens links under its public budgets
@@ -139,12 +151,18 @@ def test_invalid_models_are_rejected_by_the_spec():
     many = [{"id": i, "kind": "Flatten"} for i in range(MAX_EDITOR_LAYERS + 1)]
     assert fails(model(layers=many), LimitError) == "a model holds at most 200 layers; this one has 201"
     # 5000 layers are stopped earlier, by the size bounds, before any JSON is parsed
-    assert fails(model(layers=[{"id": 0, "kind": "Flatten"}] * 5000)) == f"share link expands to more than {MAX_LINK_JSON_BYTES:,} bytes"
+    assert (
+        fails(model(layers=[{"id": 0, "kind": "Flatten"}] * 5000))
+        == f"share link expands to more than {MAX_LINK_JSON_BYTES:,} bytes"
+    )
     assert "seed must be an integer" in fails(model(seed="7"), LayerConfigError)
     assert "unknown layer kind 'Conv7D'" in fails(model(layers=[{"id": 0, "kind": "Conv7D"}]), LayerConfigError)
-    assert "Dense has no setting(s) input_dim" in fails(model(layers=[{"id": 0, "kind": "Dense", "input_dim": 3}]), LayerConfigError)
-    assert fails(model(input_shape=[10**9]), LimitError) == ("input shape (1000000000,) has 1,000,000,000 elements per "
-                                                              "sample; at most 67,108,864 are allowed")
+    assert "Dense has no setting(s) input_dim" in fails(
+        model(layers=[{"id": 0, "kind": "Dense", "input_dim": 3}]), LayerConfigError
+    )
+    assert fails(model(input_shape=[10**9]), LimitError) == (
+        "input shape (1000000000,) has 1,000,000,000 elements per sample; at most 67,108,864 are allowed"
+    )
 
 
 def test_a_crash_inside_from_dict_still_becomes_a_share_link_error(monkeypatch):
@@ -189,7 +207,9 @@ def test_trained_weights_travel_in_a_link_bit_for_bit():
 def test_weights_too_large_for_a_link_are_left_out():
     spec = ModelSpec((100,), (LayerSpec.make(0, "Dense", units=100),))  # 10,100 weights: about 54,000 characters
     rng = np.random.default_rng(0)  # random numbers: they do not compress
-    trained = spec.with_weights([rng.normal(size=(100, 100)).astype(np.float32), rng.normal(size=100).astype(np.float32)])
+    trained = spec.with_weights(
+        [rng.normal(size=(100, 100)).astype(np.float32), rng.normal(size=100).astype(np.float32)]
+    )
     token, carried = link(trained)
     assert not carried and len(token) <= MAX_LINK_CHARS
     assert decode(token)[:2] == (spec, None)  # the model with its seed's weights
@@ -227,8 +247,13 @@ def test_version_1_links_made_by_the_previous_main_are_all_here():
 
 def _version_2_dict(model: dict) -> dict:
     """A stored version-1 model dict as version 2 writes it: a Dense's `input_dim: n` is `built_for: [n]`."""
-    layers = [{**{k: v for k, v in layer.items() if k != "input_dim"}, **({"built_for": [layer["input_dim"]]} if "input_dim" in layer else {})}
-              for layer in model["layers"]]
+    layers = [
+        {
+            **{k: v for k, v in layer.items() if k != "input_dim"},
+            **({"built_for": [layer["input_dim"]]} if "input_dim" in layer else {}),
+        }
+        for layer in model["layers"]
+    ]
     return {**model, "layers": layers}
 
 
@@ -256,18 +281,27 @@ def test_version_1_link_opens_to_the_same_model_with_the_same_numbers(link):
     if "output_for_random_1_batch_2" in link:
         # weights are drawn from the spec's seed, so the same seed must give the same numbers
         x = data.fill("random", spec.input_shape, batch=2, seed=1)
-        np.testing.assert_allclose(built(spec).predict(x), np.array(link["output_for_random_1_batch_2"]), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(
+            built(spec).predict(x), np.array(link["output_for_random_1_batch_2"]), rtol=0, atol=1e-6
+        )
     # a link made today is version 2 and reads back to the same model and input
     token = encode(spec, text)
     assert token.startswith("2.") and decode(token)[:2] == (spec, text)
 
 
 def test_version_1_input_dim_becomes_built_for():
-    v1 = pack(json.dumps({"model": {"input_shape": [3], "layers": [{"id": 2, "kind": "Dense", "units": 4, "input_dim": 5}]}}).encode(), "1")
+    v1 = pack(
+        json.dumps(
+            {"model": {"input_shape": [3], "layers": [{"id": 2, "kind": "Dense", "units": 4, "input_dim": 5}]}}
+        ).encode(),
+        "1",
+    )
     spec = decode(v1).spec
     assert spec.layers == (LayerSpec.make(2, "Dense", built_for=(5,), units=4),)
     assert spec.analysis.issue.expected == "last axis of size 5"
     assert encode(spec).startswith("2.") and decode(encode(spec))[0] == spec
     for bad in (0, "5", [5], True):
         with pytest.raises(LayerConfigError):
-            decode(pack(json.dumps({"model": {"layers": [{"id": 0, "kind": "Dense", "input_dim": bad}]}}).encode(), "1"))
+            decode(
+                pack(json.dumps({"model": {"layers": [{"id": 0, "kind": "Dense", "input_dim": bad}]}}).encode(), "1")
+            )

@@ -34,8 +34,13 @@ def test_analysis_is_cached_on_the_spec_and_builds_no_weights():
 # --- LayerSpec ---------------------------------------------------------------------------------------
 def test_layer_spec_make_fills_defaults_in_declared_order():
     layer = LayerSpec.make(3, "Dense", units=8)
-    defaults = {"units": 8, "activation": "linear", "use_bias": True, "kernel_initializer": GlorotUniform(),
-                "bias_initializer": Zeros()}  # Keras's order and defaults
+    defaults = {
+        "units": 8,
+        "activation": "linear",
+        "use_bias": True,
+        "kernel_initializer": GlorotUniform(),
+        "bias_initializer": Zeros(),
+    }  # Keras's order and defaults
     assert layer.settings == tuple(defaults.items())
     assert (layer.units, layer.activation, layer.use_bias, layer.built_for) == (8, "linear", True, None)
     assert layer.values == defaults
@@ -45,21 +50,24 @@ def test_layer_spec_make_fills_defaults_in_declared_order():
         layer.data_format  # a setting of another kind
 
 
-@pytest.mark.parametrize("kind, settings, error, match", [
-    ("Dense", {"units": 0}, nb.LayerConfigError, "units must be an integer from 1 to 65,536; received 0"),
-    ("Dense", {"units": 70_000}, nb.LimitError, "units must be an integer from 1 to 65,536; received 70000"),
-    ("Dense", {"units": "8"}, nb.LayerConfigError, "units must be an integer"),
-    ("Dense", {"units": True}, nb.LayerConfigError, "units must be an integer"),
-    ("Dense", {"units": 2.5}, nb.LayerConfigError, "units must be an integer"),
-    ("Dense", {"activation": "threshold"}, nb.LayerConfigError, "threshold"),
-    ("Dense", {"activation": "nope"}, nb.LayerConfigError, "nope"),
-    ("Dense", {"use_bias": 1}, nb.LayerConfigError, "use_bias must be true or false"),
-    ("Dense", {"colour": "red"}, nb.LayerConfigError, "Dense has no setting"),
-    ("Flatten", {"data_format": "nchw"}, nb.LayerConfigError, "data_format"),
-    ("Flatten", {"units": 3}, nb.LayerConfigError, "Flatten has no setting"),
-    ("Teleport", {}, nb.LayerConfigError, "unknown layer kind 'Teleport'"),
-    (["Dense"], {}, nb.LayerConfigError, "unknown layer kind"),
-])
+@pytest.mark.parametrize(
+    "kind, settings, error, match",
+    [
+        ("Dense", {"units": 0}, nb.LayerConfigError, "units must be an integer from 1 to 65,536; received 0"),
+        ("Dense", {"units": 70_000}, nb.LimitError, "units must be an integer from 1 to 65,536; received 70000"),
+        ("Dense", {"units": "8"}, nb.LayerConfigError, "units must be an integer"),
+        ("Dense", {"units": True}, nb.LayerConfigError, "units must be an integer"),
+        ("Dense", {"units": 2.5}, nb.LayerConfigError, "units must be an integer"),
+        ("Dense", {"activation": "threshold"}, nb.LayerConfigError, "threshold"),
+        ("Dense", {"activation": "nope"}, nb.LayerConfigError, "nope"),
+        ("Dense", {"use_bias": 1}, nb.LayerConfigError, "use_bias must be true or false"),
+        ("Dense", {"colour": "red"}, nb.LayerConfigError, "Dense has no setting"),
+        ("Flatten", {"data_format": "nchw"}, nb.LayerConfigError, "data_format"),
+        ("Flatten", {"units": 3}, nb.LayerConfigError, "Flatten has no setting"),
+        ("Teleport", {}, nb.LayerConfigError, "unknown layer kind 'Teleport'"),
+        (["Dense"], {}, nb.LayerConfigError, "unknown layer kind"),
+    ],
+)
 def test_layer_spec_make_refuses_bad_settings(kind, settings, error, match):
     with pytest.raises(error, match=match):
         LayerSpec.make(0, kind, **settings)
@@ -108,8 +116,17 @@ def test_add_and_insert():
 def test_add_several_with_settings():
     spec = ModelSpec(input_shape=(4,)).add("Dense", count=3, units=5, activation="tanh")
     assert [layer.id for layer in spec.layers] == [0, 1, 2] and spec.names == ("dense", "dense_1", "dense_2")
-    assert all(layer.values == {"units": 5, "activation": "tanh", "use_bias": True, "kernel_initializer": GlorotUniform(),
-                                "bias_initializer": Zeros()} for layer in spec.layers)
+    assert all(
+        layer.values
+        == {
+            "units": 5,
+            "activation": "tanh",
+            "use_bias": True,
+            "kernel_initializer": GlorotUniform(),
+            "bias_initializer": Zeros(),
+        }
+        for layer in spec.layers
+    )
     assert kinds(spec.add("Flatten", 1, count=2)) == ["Dense", "Flatten", "Flatten", "Dense", "Dense"]
     for count in (0, -1, 201, True, 2.0):
         with pytest.raises(nb.LayerConfigError, match="count must be an integer from 1 to 200"):
@@ -184,11 +201,18 @@ def test_update_rejects_bad_values(changes, error):
 def test_aliases_are_stored_by_the_name_keras_serializes():
     spec = seed_spec().update(0, activation="swish").update(1, activation="hard_swish")
     assert (spec.layers[0].activation, spec.layers[1].activation) == ("silu", "hard_silu")
-    assert ModelSpec.from_dict({**spec.to_dict(), "layers": [{"id": 0, "kind": "Dense", "activation": "swish"}]}).layers[0].activation == "silu"
+    assert (
+        ModelSpec.from_dict({**spec.to_dict(), "layers": [{"id": 0, "kind": "Dense", "activation": "swish"}]})
+        .layers[0]
+        .activation
+        == "silu"
+    )
     assert LayerSpec.make(0, "Dense", activation=None).activation == "linear"  # Keras's Dense(activation=None)
     # a spec built by hand around LayerSpec.make holds what make would not: refused
     with pytest.raises(nb.LayerConfigError, match="not in its canonical form"):
-        ModelSpec(layers=(LayerSpec(0, "Dense", (("units", 16), ("activation", "swish"), ("use_bias", True))),)).validate()
+        ModelSpec(
+            layers=(LayerSpec(0, "Dense", (("units", 16), ("activation", "swish"), ("use_bias", True))),)
+        ).validate()
     with pytest.raises(nb.LayerConfigError, match="not in its canonical form"):
         ModelSpec(layers=(LayerSpec(0, "Dense", (("units", 16),)),)).validate()  # settings missing
 
@@ -234,8 +258,10 @@ def test_limits_are_errors():
 
 # --- fixes -------------------------------------------------------------------------------------------
 def test_apply_fix_dense_built_for_48_behind_a_dense():
-    spec = ModelSpec(input_shape=(3, 2), layers=(LayerSpec.make(0, "Dense", units=16),
-                                                 LayerSpec.make(1, "Dense", units=4, built_for=(48,))))
+    spec = ModelSpec(
+        input_shape=(3, 2),
+        layers=(LayerSpec.make(0, "Dense", units=16), LayerSpec.make(1, "Dense", units=4, built_for=(48,))),
+    )
     issue = spec.analysis.issue
     assert [(f.action, f.layer_index, f.value) for f in issue.fixes] == [
         ("insert_layer", 1, ("Flatten", {})),
@@ -266,15 +292,33 @@ def test_apply_fix_set_input_shape_and_remove():
         spec.apply_fix(nb.Fix("teleport", ""))
 
 
-@pytest.mark.parametrize("spec", [
-    ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=16), LayerSpec.make(1, "Activation"), LayerSpec.make(2, "Dense", units=4, built_for=(48,)))),
-    ModelSpec((), (LayerSpec.make(0, "Dense", units=4),)),
-    ModelSpec((4,), (LayerSpec.make(0, "Dense", units=5, activation="glu"),)),
-    ModelSpec((5,), (LayerSpec.make(0, "Activation", activation="glu"),)),
-    ModelSpec((), (LayerSpec.make(0, "Activation", activation="glu"),)),
-    ModelSpec((3,), (LayerSpec.make(0, "Dense", units=2, built_for=(5,)),)),
-    ModelSpec((2, 3), (LayerSpec.make(0, "Flatten"), LayerSpec.make(1, "Dense", units=3, built_for=(4,)), LayerSpec.make(2, "Flatten"))),
-], ids=["built-for-48", "scalar-dense", "odd-glu-dense", "odd-glu", "batch-only-glu", "built-for-5", "after-flatten"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ModelSpec(
+            (3, 2),
+            (
+                LayerSpec.make(0, "Dense", units=16),
+                LayerSpec.make(1, "Activation"),
+                LayerSpec.make(2, "Dense", units=4, built_for=(48,)),
+            ),
+        ),
+        ModelSpec((), (LayerSpec.make(0, "Dense", units=4),)),
+        ModelSpec((4,), (LayerSpec.make(0, "Dense", units=5, activation="glu"),)),
+        ModelSpec((5,), (LayerSpec.make(0, "Activation", activation="glu"),)),
+        ModelSpec((), (LayerSpec.make(0, "Activation", activation="glu"),)),
+        ModelSpec((3,), (LayerSpec.make(0, "Dense", units=2, built_for=(5,)),)),
+        ModelSpec(
+            (2, 3),
+            (
+                LayerSpec.make(0, "Flatten"),
+                LayerSpec.make(1, "Dense", units=3, built_for=(4,)),
+                LayerSpec.make(2, "Flatten"),
+            ),
+        ),
+    ],
+    ids=["built-for-48", "scalar-dense", "odd-glu-dense", "odd-glu", "batch-only-glu", "built-for-5", "after-flatten"],
+)
 def test_every_offered_fix_makes_the_failing_layer_fit(spec):
     issue = spec.analysis.issue
     assert issue is not None and issue.fixes
@@ -292,7 +336,9 @@ def test_every_offered_fix_makes_the_failing_layer_fit(spec):
 
 # --- plain data ----------------------------------------------------------------------------------------
 def test_to_dict_from_dict_round_trip():
-    spec = seed_spec().update(0, activation="gelu", use_bias=False).update(2, data_format="channels_first").with_seed(12)
+    spec = (
+        seed_spec().update(0, activation="gelu", use_bias=False).update(2, data_format="channels_first").with_seed(12)
+    )
     data = spec.to_dict()
     assert data["layers"][0] == {"id": 0, "kind": "Dense", "activation": "gelu", "use_bias": False}
     assert data["layers"][1] == {"id": 1, "kind": "Activation"}  # relu is the default
@@ -343,10 +389,16 @@ def test_from_dict_rejects_garbage(data):
 
 def test_settings_of_another_kind_are_refused_not_kept():
     with pytest.raises(nb.LayerConfigError, match="Flatten has no setting.*activation, units"):
-        ModelSpec.from_dict({"input_shape": [3, 2], "layers": [{"id": 0, "kind": "Flatten", "units": 7, "activation": "tanh"}]})
+        ModelSpec.from_dict(
+            {"input_shape": [3, 2], "layers": [{"id": 0, "kind": "Flatten", "units": 7, "activation": "tanh"}]}
+        )
     with pytest.raises(nb.LayerConfigError, match="Dense has no setting.*data_format"):
-        ModelSpec.from_dict({"input_shape": [3, 2], "layers": [{"id": 1, "kind": "Dense", "data_format": "channels_first"}]})
-    spec = ModelSpec.from_dict({"input_shape": [3, 2], "layers": [{"id": 0, "kind": "Flatten"}, {"id": 1, "kind": "Dense"}]})
+        ModelSpec.from_dict(
+            {"input_shape": [3, 2], "layers": [{"id": 1, "kind": "Dense", "data_format": "channels_first"}]}
+        )
+    spec = ModelSpec.from_dict(
+        {"input_shape": [3, 2], "layers": [{"id": 0, "kind": "Flatten"}, {"id": 1, "kind": "Dense"}]}
+    )
     assert spec.layers == (new_layer("Flatten", 0), new_layer("Dense", 1))
     with pytest.raises(nb.LayerConfigError, match="Flatten has no setting"):
         spec.update(0, units=9)
@@ -359,16 +411,27 @@ JSONISH = st.recursive(
 )
 RAW_LAYER = st.fixed_dictionaries(
     {"id": st.integers(0, 5) | JSONISH, "kind": st.sampled_from(["Dense", "Flatten", "Activation"]) | JSONISH},
-    optional={"units": st.integers(-1, 70_000) | JSONISH, "activation": st.sampled_from(["relu", "glu", "nope"]) | JSONISH,
-              "use_bias": JSONISH, "data_format": st.sampled_from(["channels_first", "x"]) | JSONISH,
-              "built_for": st.lists(st.integers(-1, 70), max_size=5) | JSONISH},
+    optional={
+        "units": st.integers(-1, 70_000) | JSONISH,
+        "activation": st.sampled_from(["relu", "glu", "nope"]) | JSONISH,
+        "use_bias": JSONISH,
+        "data_format": st.sampled_from(["channels_first", "x"]) | JSONISH,
+        "built_for": st.lists(st.integers(-1, 70), max_size=5) | JSONISH,
+    },
 )
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
-@given(st.fixed_dictionaries({}, optional={"input_shape": st.lists(st.integers(-1, 6), max_size=5) | JSONISH,
-                                           "seed": st.integers(-1, 10**6 + 1) | JSONISH,
-                                           "layers": st.lists(RAW_LAYER, max_size=4) | JSONISH}))
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "input_shape": st.lists(st.integers(-1, 6), max_size=5) | JSONISH,
+            "seed": st.integers(-1, 10**6 + 1) | JSONISH,
+            "layers": st.lists(RAW_LAYER, max_size=4) | JSONISH,
+        },
+    )
+)
 def test_from_dict_accepts_or_raises_netbuilder_error_only(data):
     try:
         spec = ModelSpec.from_dict(data)

@@ -70,7 +70,17 @@ def test_summary_shape(shape, text):
     assert summary_shape(shape) == text
 
 
-@pytest.mark.parametrize("params, text", [(0, "0.00 B"), (244, "976.00 B"), (256, "1.00 KB"), (407_050, "1.55 MB"), (4_355_000, "16.61 MB"), (50_000_000, "190.73 MB")])
+@pytest.mark.parametrize(
+    "params, text",
+    [
+        (0, "0.00 B"),
+        (244, "976.00 B"),
+        (256, "1.00 KB"),
+        (407_050, "1.55 MB"),
+        (4_355_000, "16.61 MB"),
+        (50_000_000, "190.73 MB"),
+    ],
+)
 def test_readable_size(params, text):
     assert readable_size(params) == text
 
@@ -85,10 +95,13 @@ def test_big_numbers_long_names_and_rank1_like_keras(monkeypatch):
     """Thousands separators, a cut long name, `(None)` for rank 1: against Keras itself."""
     monkeypatch.setenv("COLUMNS", "80")
     long_name = "a_really_long_layer_name_that_will_be_cut_off_here"
-    ours = nb.Sequential([nb.Input((784,)), nb.Dense(512, name=long_name), nb.Dense(10, activation="softmax")], name="mnist")
+    ours = nb.Sequential(
+        [nb.Input((784,)), nb.Dense(512, name=long_name), nb.Dense(10, activation="softmax")], name="mnist"
+    )
     keras.backend.clear_session(free_memory=False)
     theirs = keras.Sequential(
-        [keras.Input((784,)), keras.layers.Dense(512, name=long_name), keras.layers.Dense(10, activation="softmax")], name="mnist"
+        [keras.Input((784,)), keras.layers.Dense(512, name=long_name), keras.layers.Dense(10, activation="softmax")],
+        name="mnist",
     )
     text = summary_text(ours)
     assert "401,920" in text and "…" in text and "407,050 (1.55 MB)" in text
@@ -109,7 +122,12 @@ def test_functional_summary_lists_input_layer():
 def test_summary_frame_columns_and_rows():
     frame = summary_frame(seed_model().analysis)
     assert list(frame.columns) == ["Layer (type)", "Output Shape", "Param #", "Input Shape", "Formula", "Mult-adds"]
-    assert frame["Layer (type)"].tolist() == ["dense (Dense)", "activation (Activation)", "flatten (Flatten)", "dense_1 (Dense)"]
+    assert frame["Layer (type)"].tolist() == [
+        "dense (Dense)",
+        "activation (Activation)",
+        "flatten (Flatten)",
+        "dense_1 (Dense)",
+    ]
     assert frame["Output Shape"].tolist() == ["(None, 3, 16)", "(None, 3, 16)", "(None, 48)", "(None, 4)"]
     assert frame["Param #"].tolist() == [48, 0, 0, 196] and np.issubdtype(frame["Param #"].dtype, np.integer)
     assert frame["Input Shape"].tolist() == ["(None, 3, 2)", "(None, 3, 16)", "(None, 3, 16)", "(None, 48)"]
@@ -130,7 +148,10 @@ def test_summary_frame_of_a_model_that_does_not_fit_stops_at_the_failing_layer()
 WIDE_NAMES = [
     ("密集層", "🙂out"),  # CJK and an emoji in short names
     ("ｆｕｌｌｗｉｄｔｈ", "e\u0301tude"),  # fullwidth Latin; a combining accent takes no column
-    ("한국어 레이어 이름", "名 前 が あ る 層 の 名 前 が 長 い 場 合 の テ ス ト で す"),  # wide words wrapped across lines
+    (
+        "한국어 레이어 이름",
+        "名 前 が あ る 層 の 名 前 が 長 い 場 合 の テ ス ト で す",
+    ),  # wide words wrapped across lines
     ("全結合レイヤー_その一_とても長い名前です", "😀" * 20),  # one wide word longer than the cell: cut with …
     ("a" + "全結合レイヤーとても長い名前です" * 2, "x😀 😀y"),  # the cut falls in the middle of a wide character
     ("ชั้นหนาแน่น", "\u0e01\u0e34" * 20),  # Thai: vowel and tone marks above take no column; a long word of them cut
@@ -143,12 +164,27 @@ WIDE_NAMES = [
 @functools.cache
 def keras_named(names):
     keras.backend.clear_session(free_memory=False)
-    return keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name=names[0]), keras.layers.Dense(2, name=names[1])], name="模型")
+    return keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(3, name=names[0]), keras.layers.Dense(2, name=names[1])], name="模型"
+    )
 
 
 @pytest.mark.parametrize("line_length", [None, 60, 76, 88])
-@pytest.mark.parametrize("names", WIDE_NAMES, ids=["cjk-emoji", "fullwidth-combining", "wrapped", "cut", "cut-mid-char", "thai",
-                                                   "zwj-emoji", "format-chars", "cut-in-sequences"])
+@pytest.mark.parametrize(
+    "names",
+    WIDE_NAMES,
+    ids=[
+        "cjk-emoji",
+        "fullwidth-combining",
+        "wrapped",
+        "cut",
+        "cut-mid-char",
+        "thai",
+        "zwj-emoji",
+        "format-chars",
+        "cut-in-sequences",
+    ],
+)
 def test_wide_character_names_like_keras(names, line_length, monkeypatch):
     monkeypatch.setenv("COLUMNS", "120")  # wider than every line: Keras's console would crop longer lines
     theirs = keras_named(names)
@@ -157,7 +193,9 @@ def test_wide_character_names_like_keras(names, line_length, monkeypatch):
 
 
 def test_wide_rows_have_the_width_of_the_table():
-    text = summary_text(nb.Sequential([nb.Input((2,)), nb.Dense(3, name="密集層"), nb.Dense(2, name="🙂")]), line_length=76)
+    text = summary_text(
+        nb.Sequential([nb.Input((2,)), nb.Dense(3, name="密集層"), nb.Dense(2, name="🙂")]), line_length=76
+    )
     assert {cell_width(line) for line in text.splitlines()[1:-3]} == {76}
     assert cell_width("密集層") == 6 and cell_width("🙂out") == 5 and cell_width("e\u0301") == 1
 
@@ -177,8 +215,29 @@ def test_cell_width_is_rich_cell_len_for_every_code_point(monkeypatch):
     assert [cell_width(c) for c in "\u200d\u200b\u0e34\u0301\x07\u00ad a名😀"] == [0, 0, 0, 0, 0, 1, 1, 1, 2, 2]
 
 
-TRICKY = ["a", " ", "名", "😀", "👩", "💻", "❤", "🏳", "ก", "\u0e34", "\u0301", "\u200d", "\ufe0f", "\u200b", "\u00ad",
-          "\u3000", "\u00a0", "\x07", "\u1100", "\U0001f1ef", "\U0001f1f5"]
+TRICKY = [
+    "a",
+    " ",
+    "名",
+    "😀",
+    "👩",
+    "💻",
+    "❤",
+    "🏳",
+    "ก",
+    "\u0e34",
+    "\u0301",
+    "\u200d",
+    "\ufe0f",
+    "\u200b",
+    "\u00ad",
+    "\u3000",
+    "\u00a0",
+    "\x07",
+    "\u1100",
+    "\U0001f1ef",
+    "\U0001f1f5",
+]
 
 
 @settings(max_examples=1500, deadline=None, derandomize=True, database=None)
@@ -189,13 +248,24 @@ def test_cell_width_is_rich_cell_len_for_sequences(text):
 
 
 @settings(max_examples=80, deadline=None, derandomize=True, database=None)
-@given(st.lists(st.lists(st.sampled_from([c for c in TRICKY if c != "\x07"] + ["👩\u200d💻", "b"]), min_size=1, max_size=40)
-                .map("".join).map(str.strip).filter(lambda name: 0 < len(name) <= 64), min_size=2, max_size=2, unique=True),
-       st.sampled_from([None, 30, 40, 60, 76]))
+@given(
+    st.lists(
+        st.lists(st.sampled_from([c for c in TRICKY if c != "\x07"] + ["👩\u200d💻", "b"]), min_size=1, max_size=40)
+        .map("".join)
+        .map(str.strip)
+        .filter(lambda name: 0 < len(name) <= 64),
+        min_size=2,
+        max_size=2,
+        unique=True,
+    ),
+    st.sampled_from([None, 30, 40, 60, 76]),
+)
 def test_summary_of_any_names_is_keras_summary(names, line_length):
     """Names wrapped, cut and padded as rich lays them out in Keras's table (its quirks included)."""
     keras.backend.clear_session(free_memory=False)
-    theirs = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name=names[0]), keras.layers.Dense(2, name=names[1])], name="m")
+    theirs = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(3, name=names[0]), keras.layers.Dense(2, name=names[1])], name="m"
+    )
     ours = nb.Sequential([nb.Input((2,)), nb.Dense(3, name=names[0]), nb.Dense(2, name=names[1])], name="m")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("COLUMNS", "120")

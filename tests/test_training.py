@@ -22,7 +22,9 @@ RTOL = 1e-3
 
 
 def spec_of(input_shape, *layers, seed=5) -> ModelSpec:
-    return ModelSpec(tuple(input_shape), tuple(LayerSpec.make(i, kind, **s) for i, (kind, s) in enumerate(layers)), seed).validate()
+    return ModelSpec(
+        tuple(input_shape), tuple(LayerSpec.make(i, kind, **s) for i, (kind, s) in enumerate(layers)), seed
+    ).validate()
 
 
 def data(kind: str, n: int, input_shape, classes: int = 3, seed: int = 0):
@@ -41,21 +43,35 @@ def data(kind: str, n: int, input_shape, classes: int = 3, seed: int = 0):
 
 OPTIMIZERS = {
     "sgd": (SGD(learning_rate=0.05), ("SGD", {"learning_rate": 0.05})),
-    "sgd-nesterov": (SGD(0.03, momentum=0.9, nesterov=True), ("SGD", {"learning_rate": 0.03, "momentum": 0.9, "nesterov": True})),
+    "sgd-nesterov": (
+        SGD(0.03, momentum=0.9, nesterov=True),
+        ("SGD", {"learning_rate": 0.03, "momentum": 0.9, "nesterov": True}),
+    ),
     "adam": (Adam(learning_rate=0.01), ("Adam", {"learning_rate": 0.01})),
-    "rmsprop-momentum": (RMSprop(learning_rate=0.005, momentum=0.5), ("RMSprop", {"learning_rate": 0.005, "momentum": 0.5})),
+    "rmsprop-momentum": (
+        RMSprop(learning_rate=0.005, momentum=0.5),
+        ("RMSprop", {"learning_rate": 0.005, "momentum": 0.5}),
+    ),
     "adagrad": (Adagrad(learning_rate=0.05), ("Adagrad", {"learning_rate": 0.05})),
     "rmsprop-centered": (RMSprop(0.01, centered=True), ("RMSprop", {"learning_rate": 0.01, "centered": True})),
-    "rmsprop-centered-momentum": (RMSprop(0.01, rho=0.8, momentum=0.7, centered=True),
-                                  ("RMSprop", {"learning_rate": 0.01, "rho": 0.8, "momentum": 0.7, "centered": True})),
-    "adagrad-accumulator": (Adagrad(0.1, initial_accumulator_value=0.5, epsilon=1e-4),
-                            ("Adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.5, "epsilon": 1e-4})),
+    "rmsprop-centered-momentum": (
+        RMSprop(0.01, rho=0.8, momentum=0.7, centered=True),
+        ("RMSprop", {"learning_rate": 0.01, "rho": 0.8, "momentum": 0.7, "centered": True}),
+    ),
+    "adagrad-accumulator": (
+        Adagrad(0.1, initial_accumulator_value=0.5, epsilon=1e-4),
+        ("Adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.5, "epsilon": 1e-4}),
+    ),
 }
 
 
 def MLP(head, out):  # noqa: N802 — read as a model's name in the table below
-    return spec_of((6,), ("Dense", {"units": 12, "activation": "tanh"}), ("Dense", {"units": 8, "activation": "relu"}),
-                   ("Dense", {"units": out, "activation": head}))
+    return spec_of(
+        (6,),
+        ("Dense", {"units": 12, "activation": "tanh"}),
+        ("Dense", {"units": 8, "activation": "relu"}),
+        ("Dense", {"units": out, "activation": head}),
+    )
 
 
 CASES = {
@@ -64,27 +80,107 @@ CASES = {
     "mae-adam-partial-batch": (MLP("linear", 1), "regression", "mean_absolute_error", ["mse"], "adam", 7, 3, 0.0),
     "huber-rmsprop": (MLP("linear", 1), "regression", "huber", [], "rmsprop-momentum", 10, 3, 0.2),
     "bce-adagrad": (MLP("sigmoid", 1), "binary", "binary_crossentropy", ["accuracy"], "adagrad", 8, 4, 0.0),
-    "cce-sgd-nesterov": (MLP("softmax", 3), "onehot", "categorical_crossentropy", ["accuracy"], "sgd-nesterov", 12, 3, 0.25),
-    "sparse-cce-adam": (MLP("softmax", 3), "sparse", "sparse_categorical_crossentropy", ["accuracy"], "adam", 9, 3, 0.0),
-    "convnet-adam": (spec_of((8, 8, 1), ("Conv2D", {"filters": 4, "kernel_size": 3, "activation": "relu"}),
-                             ("MaxPooling2D", {"pool_size": 2}), ("Conv2D", {"filters": 6, "kernel_size": 2, "padding": "same"}),
-                             ("GlobalAveragePooling2D", {}), ("Dense", {"units": 3, "activation": "softmax"})),
-                     "sparse", "sparse_categorical_crossentropy", ["accuracy"], "adam", 6, 3, 0.0),
-    "rank3-dense-flatten": (spec_of((3, 2), ("Dense", {"units": 16, "activation": "gelu"}), ("Flatten", {}),
-                                    ("Dense", {"units": 4, "activation": "softmax"})),
-                            "onehot4", "categorical_crossentropy", ["accuracy"], "adam", 5, 3, 0.0),
+    "cce-sgd-nesterov": (
+        MLP("softmax", 3),
+        "onehot",
+        "categorical_crossentropy",
+        ["accuracy"],
+        "sgd-nesterov",
+        12,
+        3,
+        0.25,
+    ),
+    "sparse-cce-adam": (
+        MLP("softmax", 3),
+        "sparse",
+        "sparse_categorical_crossentropy",
+        ["accuracy"],
+        "adam",
+        9,
+        3,
+        0.0,
+    ),
+    "convnet-adam": (
+        spec_of(
+            (8, 8, 1),
+            ("Conv2D", {"filters": 4, "kernel_size": 3, "activation": "relu"}),
+            ("MaxPooling2D", {"pool_size": 2}),
+            ("Conv2D", {"filters": 6, "kernel_size": 2, "padding": "same"}),
+            ("GlobalAveragePooling2D", {}),
+            ("Dense", {"units": 3, "activation": "softmax"}),
+        ),
+        "sparse",
+        "sparse_categorical_crossentropy",
+        ["accuracy"],
+        "adam",
+        6,
+        3,
+        0.0,
+    ),
+    "rank3-dense-flatten": (
+        spec_of(
+            (3, 2),
+            ("Dense", {"units": 16, "activation": "gelu"}),
+            ("Flatten", {}),
+            ("Dense", {"units": 4, "activation": "softmax"}),
+        ),
+        "onehot4",
+        "categorical_crossentropy",
+        ["accuracy"],
+        "adam",
+        5,
+        3,
+        0.0,
+    ),
     # logits (a linear last layer), Keras's loss classes, the rarer optimizer settings, validation_data
-    "bce-logits-sgd": (MLP("linear", 1), "binary", BinaryCrossentropy(from_logits=True), ["accuracy"], "sgd", 8, 3, 0.2),
-    "cce-logits-rmsprop-centered-validation-data": (MLP("linear", 3), "onehot", CategoricalCrossentropy(from_logits=True),
-                                                    ["accuracy", "mae"], "rmsprop-centered", 10, 3, "data"),
-    "sparse-logits-adagrad-accumulator": (MLP("linear", 3), "sparse", SparseCategoricalCrossentropy(from_logits=True),
-                                          ["accuracy"], "adagrad-accumulator", 7, 3, 0.0),
-    "huber-delta-rmsprop-centered-momentum-validation-data": (MLP("linear", 1), "regression", Huber(delta=0.3), [],
-                                                              "rmsprop-centered-momentum", 8, 3, "data"),
+    "bce-logits-sgd": (
+        MLP("linear", 1),
+        "binary",
+        BinaryCrossentropy(from_logits=True),
+        ["accuracy"],
+        "sgd",
+        8,
+        3,
+        0.2,
+    ),
+    "cce-logits-rmsprop-centered-validation-data": (
+        MLP("linear", 3),
+        "onehot",
+        CategoricalCrossentropy(from_logits=True),
+        ["accuracy", "mae"],
+        "rmsprop-centered",
+        10,
+        3,
+        "data",
+    ),
+    "sparse-logits-adagrad-accumulator": (
+        MLP("linear", 3),
+        "sparse",
+        SparseCategoricalCrossentropy(from_logits=True),
+        ["accuracy"],
+        "adagrad-accumulator",
+        7,
+        3,
+        0.0,
+    ),
+    "huber-delta-rmsprop-centered-momentum-validation-data": (
+        MLP("linear", 1),
+        "regression",
+        Huber(delta=0.3),
+        [],
+        "rmsprop-centered-momentum",
+        8,
+        3,
+        "data",
+    ),
 }
-KERAS_LOSSES = {"mean_squared_error": "MeanSquaredError", "huber": "Huber", "binary_crossentropy": "BinaryCrossentropy",
-                "categorical_crossentropy": "CategoricalCrossentropy",
-                "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy"}
+KERAS_LOSSES = {
+    "mean_squared_error": "MeanSquaredError",
+    "huber": "Huber",
+    "binary_crossentropy": "BinaryCrossentropy",
+    "categorical_crossentropy": "CategoricalCrossentropy",
+    "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+}
 
 
 def _keras_loss(loss):
@@ -107,10 +203,24 @@ def _ours(spec, kind, loss, metrics, optimizer, batch, epochs, split):
     model.compile(optimizer=OPTIMIZERS[optimizer][0], loss=loss, metrics=metrics)
     x, y = _case_data(spec, kind)
     validation = _case_data(spec, kind, n=13, seed=1) if split == "data" else None
-    history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, validation_split=0.0 if validation else split,
-                        validation_data=validation)
-    run = {"start": start, "x": x, "y": y, "validation": validation, "history": history.history, "weights": model.get_weights(),
-           "evaluate": model.evaluate(x, y, batch_size=batch, return_dict=True)}
+    history = model.fit(
+        x,
+        y,
+        batch_size=batch,
+        epochs=epochs,
+        shuffle=False,
+        validation_split=0.0 if validation else split,
+        validation_data=validation,
+    )
+    run = {
+        "start": start,
+        "x": x,
+        "y": y,
+        "validation": validation,
+        "history": history.history,
+        "weights": model.get_weights(),
+        "evaluate": model.evaluate(x, y, batch_size=batch, return_dict=True),
+    }
     run["train_on_batch"] = model.train_on_batch(x[:6], y[:6])
     run["train_on_batch_dict"] = model.train_on_batch(x[:6], y[:6], return_dict=True)
     run["batch_weights"] = model.get_weights()
@@ -123,10 +233,24 @@ def keras_results():
     for name, (spec, kind, loss, metrics, optimizer, batch, epochs, split) in CASES.items():
         run = ours[name] = _ours(spec, kind, loss, metrics, optimizer, batch, epochs, split)
         vx, vy = run["validation"] or (None, None)
-        jobs.append({"model_json": spec_model_json(spec), "weights": run["start"], "x": run["x"], "y": run["y"],
-                     "optimizer": OPTIMIZERS[optimizer][1], "loss": _keras_loss(loss), "metrics": metrics, "batch_size": batch,
-                     "epochs": epochs, "validation_split": 0.0 if split == "data" else split, "vx": vx, "vy": vy,
-                     "bx": run["x"][:6], "by": run["y"][:6]})
+        jobs.append(
+            {
+                "model_json": spec_model_json(spec),
+                "weights": run["start"],
+                "x": run["x"],
+                "y": run["y"],
+                "optimizer": OPTIMIZERS[optimizer][1],
+                "loss": _keras_loss(loss),
+                "metrics": metrics,
+                "batch_size": batch,
+                "epochs": epochs,
+                "validation_split": 0.0 if split == "data" else split,
+                "vx": vx,
+                "vy": vy,
+                "bx": run["x"][:6],
+                "by": run["y"][:6],
+            }
+        )
     return dict(zip(CASES, run_jobs(jobs))), ours
 
 
@@ -267,16 +391,30 @@ def test_train_on_batch_draws_new_dropout_masks_and_a_fresh_compile_repeats_them
     assert runs[0] == runs[1]  # reproducible from the model seed
 
 
-@pytest.mark.parametrize("call,kwargs", [
-    ("fit", {"sample_weight": np.ones(10)}), ("fit", {"class_weight": {0: 1.0, 1: 2.0}}), ("fit", {"callbacks": [object()]}),
-    ("fit", {"initial_epoch": 3, "epochs": 4}), ("fit", {"validation_split": 0.2, "validation_freq": 2}),
-    ("fit", {"steps_per_epoch": 1}), ("fit", {"validation_steps": 1}), ("fit", {"bogus": 1}),
-    ("fit", {"validation_data": (np.zeros((2, 6)), np.zeros((2, 1)), np.ones(2))}),
-    ("evaluate", {"sample_weight": np.zeros(10)}), ("evaluate", {"steps": 1}), ("evaluate", {"callbacks": [object()]}),
-    ("evaluate", {"bogus": 1}), ("train_on_batch", {"sample_weight": np.ones(10)}), ("train_on_batch", {"class_weight": {0: 1.0}}),
-    ("compile", {"weighted_metrics": ["mae"]}), ("compile", {"bogus": 1}),
-    ("predict", {"steps": 1}), ("predict", {"callbacks": [object()]}),
-])
+@pytest.mark.parametrize(
+    "call,kwargs",
+    [
+        ("fit", {"sample_weight": np.ones(10)}),
+        ("fit", {"class_weight": {0: 1.0, 1: 2.0}}),
+        ("fit", {"callbacks": [object()]}),
+        ("fit", {"initial_epoch": 3, "epochs": 4}),
+        ("fit", {"validation_split": 0.2, "validation_freq": 2}),
+        ("fit", {"steps_per_epoch": 1}),
+        ("fit", {"validation_steps": 1}),
+        ("fit", {"bogus": 1}),
+        ("fit", {"validation_data": (np.zeros((2, 6)), np.zeros((2, 1)), np.ones(2))}),
+        ("evaluate", {"sample_weight": np.zeros(10)}),
+        ("evaluate", {"steps": 1}),
+        ("evaluate", {"callbacks": [object()]}),
+        ("evaluate", {"bogus": 1}),
+        ("train_on_batch", {"sample_weight": np.ones(10)}),
+        ("train_on_batch", {"class_weight": {0: 1.0}}),
+        ("compile", {"weighted_metrics": ["mae"]}),
+        ("compile", {"bogus": 1}),
+        ("predict", {"steps": 1}),
+        ("predict", {"callbacks": [object()]}),
+    ],
+)
 def test_keras_arguments_netbuilder_does_not_honour_are_refused_by_name(call, kwargs):
     model = nb.Sequential([nb.Input((6,)), nb.Dense(1)], seed=0)
     model.compile(optimizer="sgd", loss="mse")
@@ -285,7 +423,9 @@ def test_keras_arguments_netbuilder_does_not_honour_are_refused_by_name(call, kw
     args = {"compile": (), "predict": (x,)}.get(call, (x, y))
     name = next(k for k in kwargs if k not in ("epochs", "validation_split"))
     name = "sample_weight" if name == "validation_data" else name
-    with pytest.raises(nb.LayerConfigError, match=rf"{call}\(.*{name}.*(not supported by netbuilder|netbuilder's {call} takes)"):
+    with pytest.raises(
+        nb.LayerConfigError, match=rf"{call}\(.*{name}.*(not supported by netbuilder|netbuilder's {call} takes)"
+    ):
         getattr(model, call)(*args, **kwargs)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)  # nothing was trained
@@ -296,28 +436,59 @@ def test_keras_defaults_are_accepted_and_batch_size_none_is_32():
     runs = []
     for batch_size in (None, 32):
         model = nb.Sequential([nb.Input((6,)), nb.Dense(1)], seed=0)
-        model.compile(optimizer="sgd", loss="mse", loss_weights=None, weighted_metrics=[], run_eagerly=True, jit_compile=False)
-        history = model.fit(x, y, batch_size=batch_size, epochs=2, verbose=1, callbacks=[], class_weight=None, sample_weight=None,
-                            initial_epoch=0, steps_per_epoch=None, validation_steps=None, validation_freq=1,
-                            validation_data=(x[:5], y[:5], None))
-        runs.append((history.history, model.evaluate(x, y, batch_size=batch_size, sample_weight=None, steps=None, callbacks=[])))
+        model.compile(
+            optimizer="sgd", loss="mse", loss_weights=None, weighted_metrics=[], run_eagerly=True, jit_compile=False
+        )
+        history = model.fit(
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=2,
+            verbose=1,
+            callbacks=[],
+            class_weight=None,
+            sample_weight=None,
+            initial_epoch=0,
+            steps_per_epoch=None,
+            validation_steps=None,
+            validation_freq=1,
+            validation_data=(x[:5], y[:5], None),
+        )
+        runs.append(
+            (history.history, model.evaluate(x, y, batch_size=batch_size, sample_weight=None, steps=None, callbacks=[]))
+        )
     assert runs[0] == runs[1]
     model.train_on_batch(x, y, sample_weight=None, class_weight=None)
     model.predict(x, steps=None, callbacks=None)
 
 
-@pytest.mark.parametrize("make", [lambda: Adam(amsgrad=True), lambda: Adam(0.01, weight_decay=0.1), lambda: SGD(clipnorm=1.0),
-                                  lambda: SGD(clipvalue=0.5), lambda: RMSprop(global_clipnorm=1.0), lambda: Adagrad(use_ema=True),
-                                  lambda: Adam(gradient_accumulation_steps=2), lambda: RMSprop(loss_scale_factor=2.0)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Adam(amsgrad=True),
+        lambda: Adam(0.01, weight_decay=0.1),
+        lambda: SGD(clipnorm=1.0),
+        lambda: SGD(clipvalue=0.5),
+        lambda: RMSprop(global_clipnorm=1.0),
+        lambda: Adagrad(use_ema=True),
+        lambda: Adam(gradient_accumulation_steps=2),
+        lambda: RMSprop(loss_scale_factor=2.0),
+    ],
+)
 def test_optimizer_arguments_netbuilder_does_not_implement_are_refused_by_name(make):
-    with pytest.raises(nb.LayerConfigError, match=r"\((amsgrad|weight_decay|clip\w+|global_clipnorm|use_ema|gradient_accumulation_steps|"
-                                                   r"loss_scale_factor)=.*not supported by netbuilder \(it computes what Keras's default .*\); netbuilder's \w+ takes learning_rate"):
+    with pytest.raises(
+        nb.LayerConfigError,
+        match=r"\((amsgrad|weight_decay|clip\w+|global_clipnorm|use_ema|gradient_accumulation_steps|"
+        r"loss_scale_factor)=.*not supported by netbuilder \(it computes what Keras's default .*\); netbuilder's \w+ takes learning_rate",
+    ):
         make()
 
 
 def test_optimizers_take_keras_defaults_and_refuse_unknown_or_wrong_values():
     assert Adam(amsgrad=False, weight_decay=None, clipnorm=None, use_ema=False, name="my_adam") == Adam()
-    with pytest.raises(nb.LayerConfigError, match="is not an argument of SGD; netbuilder's SGD takes learning_rate, momentum, nesterov"):
+    with pytest.raises(
+        nb.LayerConfigError, match="is not an argument of SGD; netbuilder's SGD takes learning_rate, momentum, nesterov"
+    ):
         SGD(decay=0.1)
     with pytest.raises(nb.LayerConfigError, match=r"learning_rate=...\) must be a number of at least 0"):
         Adam(learning_rate=lambda step: 0.1)  # a schedule

@@ -27,12 +27,27 @@ def classifier(classes: int = 3, loss: str = "sparse_categorical_crossentropy"):
 X = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
 
 
-@pytest.mark.parametrize("labels, message", [
-    ([0, 1, 2, 3, 0, 1], "class labels must be whole numbers from 0 to 2 (the model has 3 outputs); they run from 0 to 3"),
-    ([0, -1, 2, 1, 0, 1], "class labels must be whole numbers from 0 to 2 (the model has 3 outputs); they run from -1 to 2"),
-    ([0, 1.5, 2, 1, 0, 1], "class labels must be whole numbers from 0 to 2 (the model has 3 outputs); 1 are not whole numbers (e.g. 1.5)"),
-    ([0, np.nan, 2, np.nan, 0, 1], "class labels must be whole numbers from 0 to 2 (the model has 3 outputs); 2 are NaN or infinite"),
-])
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (
+            [0, 1, 2, 3, 0, 1],
+            "class labels must be whole numbers from 0 to 2 (the model has 3 outputs); they run from 0 to 3",
+        ),
+        (
+            [0, -1, 2, 1, 0, 1],
+            "class labels must be whole numbers from 0 to 2 (the model has 3 outputs); they run from -1 to 2",
+        ),
+        (
+            [0, 1.5, 2, 1, 0, 1],
+            "class labels must be whole numbers from 0 to 2 (the model has 3 outputs); 1 are not whole numbers (e.g. 1.5)",
+        ),
+        (
+            [0, np.nan, 2, np.nan, 0, 1],
+            "class labels must be whole numbers from 0 to 2 (the model has 3 outputs); 2 are NaN or infinite",
+        ),
+    ],
+)
 def test_sparse_labels_are_checked_before_a_step(labels, message):
     model = classifier()
     before = model.get_weights()
@@ -43,17 +58,29 @@ def test_sparse_labels_are_checked_before_a_step(labels, message):
         np.testing.assert_array_equal(w, b)  # no step was taken
 
 
-@pytest.mark.parametrize("loss, y, message", [
-    ("mean_squared_error", np.arange(6, dtype=np.float32),
-     "mean_squared_error needs a target of the output's shape (3,) per sample; these targets have shape () per sample "
-     "(the model's output is (None, 3))"),
-    ("categorical_crossentropy", np.zeros((6, 4), np.float32),
-     "categorical_crossentropy needs a target of the output's shape (3,) per sample; these targets have shape (4,) per "
-     "sample (the model's output is (None, 3))"),
-    ("sparse_categorical_crossentropy", np.zeros((6, 2), np.float32),
-     "sparse_categorical_crossentropy needs one class label per sample (a whole number from 0 to 2); these targets have "
-     "shape (2,) per sample (the model's output is (None, 3))"),
-])
+@pytest.mark.parametrize(
+    "loss, y, message",
+    [
+        (
+            "mean_squared_error",
+            np.arange(6, dtype=np.float32),
+            "mean_squared_error needs a target of the output's shape (3,) per sample; these targets have shape () per sample "
+            "(the model's output is (None, 3))",
+        ),
+        (
+            "categorical_crossentropy",
+            np.zeros((6, 4), np.float32),
+            "categorical_crossentropy needs a target of the output's shape (3,) per sample; these targets have shape (4,) per "
+            "sample (the model's output is (None, 3))",
+        ),
+        (
+            "sparse_categorical_crossentropy",
+            np.zeros((6, 2), np.float32),
+            "sparse_categorical_crossentropy needs one class label per sample (a whole number from 0 to 2); these targets have "
+            "shape (2,) per sample (the model's output is (None, 3))",
+        ),
+    ],
+)
 def test_targets_shaped_unlike_the_output_are_said_with_both_shapes(loss, y, message):
     with pytest.raises(InputDataError) as e:
         classifier(loss=loss).fit(X, y)
@@ -93,8 +120,9 @@ def diverging_run(halt: bool):
     model = nb.Sequential([nb.Input((2,)), nb.Dense(1)], seed=0)
     model.compile(optimizer=SGD(learning_rate=1e19), loss="mse")
     x = np.array([[1e10, -1e10], [3e9, 2e9]], np.float32)
-    return model, model.trainer(x, np.array([[1.0], [2.0]], np.float32), batch_size=1, epochs=20, shuffle=False,
-                                halt_on_divergence=halt)
+    return model, model.trainer(
+        x, np.array([[1.0], [2.0]], np.float32), batch_size=1, epochs=20, shuffle=False, halt_on_divergence=halt
+    )
 
 
 def test_a_diverged_run_stops_before_its_update_and_keeps_the_last_finite_weights():
@@ -104,8 +132,10 @@ def test_a_diverged_run_stops_before_its_update_and_keeps_the_last_finite_weight
         while True:
             kept = model.get_weights()
             run.run(max_batches=1)
-    assert str(e.value).startswith("training diverged at epoch 1, batch 1: the update of weight 0 became NaN or infinite, "
-                                   "so training stopped before that step's update took effect")
+    assert str(e.value).startswith(
+        "training diverged at epoch 1, batch 1: the update of weight 0 became NaN or infinite, "
+        "so training stopped before that step's update took effect"
+    )
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
     for now, before in zip(model.get_weights(), kept):
         np.testing.assert_array_equal(now, before)  # the failing step changed nothing

@@ -42,12 +42,21 @@ def run_jobs(jobs: list[dict], timeout: int = 600) -> list[dict]:
                     counts[key] = len(parts) if isinstance(value, list) else 0
                     for i, part in enumerate(parts):
                         arrays[f"{k}_{key}_{i}"] = part
-            plain.append({key: value for key, value in job.items() if key not in ("weights", *ARRAYS)}
-                         | {"n_weights": len(job["weights"]), "arrays": counts})
+            plain.append(
+                {key: value for key, value in job.items() if key not in ("weights", *ARRAYS)}
+                | {"n_weights": len(job["weights"]), "arrays": counts}
+            )
         np.savez(folder / "in.npz", **arrays)
         (folder / "jobs.json").write_text(json.dumps(plain))
-        env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-        done = subprocess.run([sys.executable, __file__, str(folder)], env=env, capture_output=True, text=True, timeout=timeout)
+        env = {
+            **os.environ,
+            "KERAS_BACKEND": "jax",
+            "JAX_PLATFORMS": "cpu",
+            "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
+        }
+        done = subprocess.run(
+            [sys.executable, __file__, str(folder)], env=env, capture_output=True, text=True, timeout=timeout
+        )
         if done.returncode != 0:
             raise RuntimeError(f"the Keras (JAX) oracle failed:\n{done.stderr[-4000:]}")
         results = json.loads((folder / "out.json").read_text())
@@ -73,8 +82,10 @@ def _main(folder: Path) -> None:
         keras.utils.set_random_seed(0)
         model = keras.models.model_from_json(job["model_json"])
         model.set_weights([arrays[f"{k}_w{i}"] for i in range(job["n_weights"])])
-        data = {key: [arrays[f"{k}_{key}_{i}"] for i in range(n)] if n else arrays[f"{k}_{key}_0"]
-                for key, n in job["arrays"].items()}
+        data = {
+            key: [arrays[f"{k}_{key}_{i}"] for i in range(n)] if n else arrays[f"{k}_{key}_0"]
+            for key, n in job["arrays"].items()
+        }
         result = {}
         if job.get("predict"):
             out[f"{k}_predict"] = np.asarray(model.predict(data["x"], verbose=0))
@@ -97,16 +108,27 @@ def _train(keras, model, job: dict, data: dict, out: dict, k: int) -> dict:
         loss = keras.losses.get({"class_name": loss[0], "config": loss[1]})  # a (class name, config) pair
     model.compile(optimizer=optimizer, loss=loss, loss_weights=job.get("loss_weights"), metrics=job["metrics"] or None)
     validation = (data["vx"], data["vy"]) if "vx" in data else None
-    history = model.fit(data["x"], data["y"], batch_size=job["batch_size"], epochs=job["epochs"], shuffle=False, verbose=0,
-                        validation_split=job.get("validation_split", 0.0), validation_data=validation)
+    history = model.fit(
+        data["x"],
+        data["y"],
+        batch_size=job["batch_size"],
+        epochs=job["epochs"],
+        shuffle=False,
+        verbose=0,
+        validation_split=job.get("validation_split", 0.0),
+        validation_data=validation,
+    )
     evaluate = model.evaluate(data["x"], data["y"], batch_size=job["batch_size"], verbose=0, return_dict=True)
-    result = {"history": {key: [float(v) for v in values] for key, values in history.history.items()},
-              "evaluate": {key: float(v) for key, v in evaluate.items()}}
+    result = {
+        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
+        "evaluate": {key: float(v) for key, v in evaluate.items()},
+    }
     if "bx" in data:  # what Keras returns, kept as returned: a float, or a list of floats with metrics
         fitted = model.get_weights()
         result["train_on_batch"] = json.loads(json.dumps(model.train_on_batch(data["bx"], data["by"]), default=float))
-        result["train_on_batch_dict"] = {key: float(v) for key, v in
-                                         model.train_on_batch(data["bx"], data["by"], return_dict=True).items()}
+        result["train_on_batch_dict"] = {
+            key: float(v) for key, v in model.train_on_batch(data["bx"], data["by"], return_dict=True).items()
+        }
         for i, w in enumerate(model.get_weights()):
             out[f"{k}_b{i}"] = np.asarray(w)
         model.set_weights(fitted)  # "weights" stay fit's

@@ -248,7 +248,13 @@ def sparsemax(x):
         return np.maximum(x - tau, 0.0).astype(x.dtype)
 
 
-_CANNOT_WARN = {"linear", "relu", "relu6", "leaky_relu", "hard_tanh"}  # max/min/clip/scale by ≤ 1: no overflow, no NaN made
+_CANNOT_WARN = {
+    "linear",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "hard_tanh",
+}  # max/min/clip/scale by ≤ 1: no overflow, no NaN made
 
 
 def _quiet(fn):
@@ -270,10 +276,35 @@ def _quiet(fn):
 ACTIVATIONS = {
     f.__name__: _quiet(f)
     for f in (
-        celu, elu, exponential, gelu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_tanh,
-        leaky_relu, linear, log_sigmoid, log_softmax, mish, relu, relu6, selu, sigmoid, silu,
-        soft_shrink, softmax, softplus, softsign, sparse_plus, sparse_sigmoid, sparsemax,
-        squareplus, tanh, tanh_shrink,
+        celu,
+        elu,
+        exponential,
+        gelu,
+        glu,
+        hard_shrink,
+        hard_sigmoid,
+        hard_silu,
+        hard_tanh,
+        leaky_relu,
+        linear,
+        log_sigmoid,
+        log_softmax,
+        mish,
+        relu,
+        relu6,
+        selu,
+        sigmoid,
+        silu,
+        soft_shrink,
+        softmax,
+        softplus,
+        softsign,
+        sparse_plus,
+        sparse_sigmoid,
+        sparsemax,
+        squareplus,
+        tanh,
+        tanh_shrink,
     )
 }
 
@@ -295,20 +326,34 @@ class ActivationCost:
 
 # Measured with tracemalloc and timers on 1k to 4M elements (tests/test_cost.py checks every one).
 COST = {
-    "celu": ActivationCost(5, 2.25, 2.1, 0, 5), "elu": ActivationCost(9, 1.5, 1.35, 0, 6),
-    "exponential": ActivationCost(1, 0.1, 0.1, 0, 4), "gelu": ActivationCost(270, 0, 0, 22.5, 77),
-    "glu": ActivationCost(3, 1.25, 0.75, 0, 5), "hard_shrink": ActivationCost(3, 0.5, 0.35, 0, 5),
-    "hard_sigmoid": ActivationCost(7, 2.5, 2.35, 0, 4), "hard_silu": ActivationCost(8, 2.5, 2.35, 0, 8),
-    "hard_tanh": ActivationCost(1, 0.25, 0.1, 0, 4), "leaky_relu": ActivationCost(1, 1.25, 1.1, 0, 2),
-    "linear": ActivationCost(0, 0, 0, 0, 0), "log_sigmoid": ActivationCost(34, 1.25, 1.1, 0, 4),
-    "log_softmax": ActivationCost(18, 2.25, 2.25, 0, 12), "mish": ActivationCost(33, 1.25, 1.1, 0, 4),
-    "relu": ActivationCost(2, 0.25, 0.1, 0, 1), "relu6": ActivationCost(2, 1.25, 1.1, 0, 3),
-    "selu": ActivationCost(9, 1.5, 1.35, 0, 7), "sigmoid": ActivationCost(2, 1.25, 1.1, 0, 2),
-    "silu": ActivationCost(2, 1.25, 1.1, 0, 6), "soft_shrink": ActivationCost(24, 2.75, 2.6, 0, 8),
-    "softmax": ActivationCost(18, 2.05, 1.35, 0, 15), "softplus": ActivationCost(32, 0.25, 0.1, 0, 3),
-    "softsign": ActivationCost(1, 1.25, 1.1, 0, 4), "sparse_plus": ActivationCost(14, 2.75, 2.6, 0, 11),
-    "sparse_sigmoid": ActivationCost(14, 1.75, 1.6, 0, 10), "sparsemax": ActivationCost(44, 7.5, 5.85, 0, 31),
-    "squareplus": ActivationCost(2, 1.25, 1.1, 0, 6), "tanh": ActivationCost(1, 0.25, 0.1, 0, 1),
+    "celu": ActivationCost(5, 2.25, 2.1, 0, 5),
+    "elu": ActivationCost(9, 1.5, 1.35, 0, 6),
+    "exponential": ActivationCost(1, 0.1, 0.1, 0, 4),
+    "gelu": ActivationCost(270, 0, 0, 22.5, 77),
+    "glu": ActivationCost(3, 1.25, 0.75, 0, 5),
+    "hard_shrink": ActivationCost(3, 0.5, 0.35, 0, 5),
+    "hard_sigmoid": ActivationCost(7, 2.5, 2.35, 0, 4),
+    "hard_silu": ActivationCost(8, 2.5, 2.35, 0, 8),
+    "hard_tanh": ActivationCost(1, 0.25, 0.1, 0, 4),
+    "leaky_relu": ActivationCost(1, 1.25, 1.1, 0, 2),
+    "linear": ActivationCost(0, 0, 0, 0, 0),
+    "log_sigmoid": ActivationCost(34, 1.25, 1.1, 0, 4),
+    "log_softmax": ActivationCost(18, 2.25, 2.25, 0, 12),
+    "mish": ActivationCost(33, 1.25, 1.1, 0, 4),
+    "relu": ActivationCost(2, 0.25, 0.1, 0, 1),
+    "relu6": ActivationCost(2, 1.25, 1.1, 0, 3),
+    "selu": ActivationCost(9, 1.5, 1.35, 0, 7),
+    "sigmoid": ActivationCost(2, 1.25, 1.1, 0, 2),
+    "silu": ActivationCost(2, 1.25, 1.1, 0, 6),
+    "soft_shrink": ActivationCost(24, 2.75, 2.6, 0, 8),
+    "softmax": ActivationCost(18, 2.05, 1.35, 0, 15),
+    "softplus": ActivationCost(32, 0.25, 0.1, 0, 3),
+    "softsign": ActivationCost(1, 1.25, 1.1, 0, 4),
+    "sparse_plus": ActivationCost(14, 2.75, 2.6, 0, 11),
+    "sparse_sigmoid": ActivationCost(14, 1.75, 1.6, 0, 10),
+    "sparsemax": ActivationCost(44, 7.5, 5.85, 0, 31),
+    "squareplus": ActivationCost(2, 1.25, 1.1, 0, 6),
+    "tanh": ActivationCost(1, 0.25, 0.1, 0, 1),
     "tanh_shrink": ActivationCost(1, 1.25, 1.1, 0, 3),
 }
 LARGE_BYTES = 256 * 1024  # NumPy reuses a temporary in place from this size on (NPY_MIN_ELIDE_BYTES)
@@ -351,7 +396,7 @@ def _where(condition, a, b, x):
 
 
 def _gelu_grad(x, y):
-    cdf = (_c(0.5, x) * (_c(1.0, x) + erf(x / np.sqrt(2)).astype(x.dtype)))
+    cdf = _c(0.5, x) * (_c(1.0, x) + erf(x / np.sqrt(2)).astype(x.dtype))
     pdf = np.exp(-x * x / _c(2.0, x)) / _c(math.sqrt(2 * math.pi), x)
     return cdf + x * pdf
 
@@ -386,9 +431,13 @@ _DERIVATIVES = {
     "soft_shrink": lambda x, y: _where(np.abs(x) > 0.5, 1.0, 0.0, x),
     "softplus": lambda x, y: sigmoid(x),
     "softsign": lambda x, y: _c(1.0, x) / np.square(_c(1.0, x) + np.abs(x)),
-    "sparse_plus": lambda x, y: np.where(x <= -1, _c(0.0, x), np.where(x < 1, _c(0.5, x) * (x + _c(1.0, x)), _c(1.0, x))),
+    "sparse_plus": lambda x, y: np.where(
+        x <= -1, _c(0.0, x), np.where(x < 1, _c(0.5, x) * (x + _c(1.0, x)), _c(1.0, x))
+    ),
     # JAX clips to [-1, 1], and its clip splits the slope at a bound: 0.25 at exactly ±1
-    "sparse_sigmoid": lambda x, y: np.where(np.abs(x) < 1, _c(0.5, x), np.where(np.abs(x) == 1, _c(0.25, x), _c(0.0, x))),
+    "sparse_sigmoid": lambda x, y: np.where(
+        np.abs(x) < 1, _c(0.5, x), np.where(np.abs(x) == 1, _c(0.25, x), _c(0.0, x))
+    ),
     "squareplus": lambda x, y: _c(0.5, x) * (_c(1.0, x) + x / np.sqrt(x * x + _c(4.0, x))),
     "tanh": lambda x, y: _c(1.0, x) - y * y,
     "tanh_shrink": lambda x, y: np.square(np.tanh(x)),

@@ -106,9 +106,16 @@ def analyze(layers: list[Layer], input_shape: tuple[int, ...], max_layers: int =
 def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: bool, max_layers: int) -> Analysis:
     full_input = (None, *input_shape)
     if len(layers) > max_layers:
-        issue = _limit_issue(layers, max_layers, names, full_input,
-                             f"a model holds at most {max_layers} layers; this one has {len(layers)}", input_shape,
-                             with_fixes, max_layers)
+        issue = _limit_issue(
+            layers,
+            max_layers,
+            names,
+            full_input,
+            f"a model holds at most {max_layers} layers; this one has {len(layers)}",
+            input_shape,
+            with_fixes,
+            max_layers,
+        )
         return Analysis(full_input, (), issue, names)
     shape: Shape = full_input
     reports: list[LayerReport] = []
@@ -116,22 +123,46 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
     for i, (layer, name) in enumerate(zip(layers, names)):
         problem = layer.input_problem(shape, name) or _reals_problem(layer, name, made_reals, names)
         if problem is not None:
-            fixes = _checked_fixes(layers, i, input_shape, shape, problem, names, reports, max_layers) if with_fixes else ()
+            fixes = (
+                _checked_fixes(layers, i, input_shape, shape, problem, names, reports, max_layers) if with_fixes else ()
+            )
             trainable, frozen, formula = _built_weights(layer)
             reports.append(LayerReport(i, name, layer.kind, shape, None, trainable + frozen, trainable, formula))
-            issue = ShapeIssue(i, name, layer.kind, problem.expected, shape, problem.message, problem.explanation,
-                               fixes, problem.keras_message)
+            issue = ShapeIssue(
+                i,
+                name,
+                layer.kind,
+                problem.expected,
+                shape,
+                problem.message,
+                problem.explanation,
+                fixes,
+                problem.keras_message,
+            )
             return Analysis(full_input, tuple(reports), issue, names)
         out = tuple(layer.compute_output_shape(shape))
         if math.prod(out[1:]) > MAX_SAMPLE_ELEMENTS:
             reports.append(LayerReport(i, name, layer.kind, shape, None, 0, 0, ""))
-            why = (f"its output {format_shape(out)} would hold {math.prod(out[1:]):,} values per sample; "
-                   f"at most {MAX_SAMPLE_ELEMENTS:,} are allowed")
+            why = (
+                f"its output {format_shape(out)} would hold {math.prod(out[1:]):,} values per sample; "
+                f"at most {MAX_SAMPLE_ELEMENTS:,} are allowed"
+            )
             issue = _limit_issue(layers, i, names, shape, why, input_shape, with_fixes, max_layers)
             return Analysis(full_input, tuple(reports), issue, names)
         trainable, frozen = layer.count_params_for(layer.built_shape or shape)
-        reports.append(LayerReport(i, name, layer.kind, shape, out, trainable + frozen, trainable,
-                                   layer.formula(layer.built_shape or shape), layer.full_cost(shape, out)))
+        reports.append(
+            LayerReport(
+                i,
+                name,
+                layer.kind,
+                shape,
+                out,
+                trainable + frozen,
+                trainable,
+                layer.formula(layer.built_shape or shape),
+                layer.full_cost(shape, out),
+            )
+        )
         shape = out
         made_reals = made_reals if layer.keeps_values else i
     return Analysis(full_input, tuple(reports), None, names)
@@ -197,8 +228,13 @@ def graph_flow(graph, calls, reports) -> Flow:
     alive = list(itertools.accumulate(alive_steps[:n]))
     pending = list(itertools.accumulate(pending_steps[:n]))
     input_sizes = [sum(math.prod(t.shape[1:]) for t in inputs) for inputs in taken]
-    return Flow(tuple(alive), tuple(input_sizes), tuple(pending),
-                sum(math.prod(t.shape[1:]) for t in graph.inputs), sum(math.prod(t.shape[1:]) for t in graph.outputs))
+    return Flow(
+        tuple(alive),
+        tuple(input_sizes),
+        tuple(pending),
+        sum(math.prod(t.shape[1:]) for t in graph.inputs),
+        sum(math.prod(t.shape[1:]) for t in graph.outputs),
+    )
 
 
 def budget_issue(analysis: Analysis) -> ShapeIssue | None:
@@ -220,9 +256,18 @@ def budget_issue(analysis: Analysis) -> ShapeIssue | None:
         else:
             high = mid
     report = reports[low]
-    return ShapeIssue(low, report.name, report.kind, "a model within netbuilder's limits and budgets", report.input_shape,
-                      f"Layer {report.name!r} ({report.kind}) exceeds a limit: {problem(low + 1)}.", _LIMIT_EXPLANATION,
-                      (), "", "limit")
+    return ShapeIssue(
+        low,
+        report.name,
+        report.kind,
+        "a model within netbuilder's limits and budgets",
+        report.input_shape,
+        f"Layer {report.name!r} ({report.kind}) exceeds a limit: {problem(low + 1)}.",
+        _LIMIT_EXPLANATION,
+        (),
+        "",
+        "limit",
+    )
 
 
 def _built_weights(layer: Layer) -> tuple[int, int, str]:
@@ -251,19 +296,26 @@ def _reals_problem(layer: Layer, name: str, made_reals: int | None, names) -> Pr
     )
 
 
-_LIMIT_EXPLANATION = ("netbuilder bounds what one visitor's model may take (weights, memory and work per run) so every "
-                      "page stays fast for everyone; the limits are listed in the README.")
+_LIMIT_EXPLANATION = (
+    "netbuilder bounds what one visitor's model may take (weights, memory and work per run) so every "
+    "page stays fast for everyone; the limits are listed in the README."
+)
 
 
 def _limit_issue(layers, i, names, shape, why, input_shape: tuple, with_fixes: bool, max_layers: int) -> ShapeIssue:
     layer = layers[i]
     remove = _remove(names, i)
     return ShapeIssue(
-        layer_index=i, layer_name=names[i], kind=layer.kind,
-        expected="a model within netbuilder's limits and budgets", received=shape,
+        layer_index=i,
+        layer_name=names[i],
+        kind=layer.kind,
+        expected="a model within netbuilder's limits and budgets",
+        received=shape,
         message=f"Layer {names[i]!r} ({layer.kind}) exceeds a limit: {why}.",
         explanation=_LIMIT_EXPLANATION,
-        fixes=(remove,) if with_fixes and len(layers) > 1 and _fix_works(layers, i, input_shape, remove, max_layers) else (),
+        fixes=(remove,)
+        if with_fixes and len(layers) > 1 and _fix_works(layers, i, input_shape, remove, max_layers)
+        else (),
         category="limit",
     )
 
@@ -290,7 +342,9 @@ class FixContext:
 
     def set_setting(self, setting: str, value, index: int | None = None, description: str | None = None) -> Fix:
         index = self.index if index is None else index
-        return Fix("set_setting", description or f"set {setting} of {self.names[index]} to {value}", index, (setting, value))
+        return Fix(
+            "set_setting", description or f"set {setting} of {self.names[index]} to {value}", index, (setting, value)
+        )
 
     def unbuild(self, description: str) -> Fix:
         return Fix("unbuild", description, self.index)
@@ -351,7 +405,7 @@ class FixContext:
         if delta > 0:
             kept = [*dims, *[1] * delta]
         elif len(dims) + delta >= 1:
-            kept = [math.prod(dims[: 1 - delta]), *dims[1 - delta:]]
+            kept = [math.prod(dims[: 1 - delta]), *dims[1 - delta :]]
         else:
             return []
         candidates = [tuple(kept), (*(max(d, 8) for d in kept[:-1]), kept[-1]), tuple(max(d, 8) for d in kept)]
@@ -389,7 +443,9 @@ def _checked_fixes(layers, i, input_shape, shape, problem, names, reports, max_l
                 kept.append(fix)
                 break
     remove = _remove(names, i)
-    if len(layers) > 1 and _fix_works(layers, i, input_shape, remove, max_layers):  # never an empty model: Keras cannot build one
+    if len(layers) > 1 and _fix_works(
+        layers, i, input_shape, remove, max_layers
+    ):  # never an empty model: Keras cannot build one
         kept = [fix for fix in kept if fix != remove] + [remove]
     return tuple(kept)
 
@@ -411,7 +467,10 @@ def _fix_works(layers, i, input_shape, fix: Fix, max_layers: int) -> bool:
     try:
         new_layers, new_input, target = apply_fix(layers, input_shape, fix, i)
         analysis = _walk(new_layers, new_input, layer_names(new_layers), with_fixes=False, max_layers=max_layers)
-    except (ValueError, TypeError):  # the fix itself is invalid (a setting out of range, an input shape over a limit...)
+    except (
+        ValueError,
+        TypeError,
+    ):  # the fix itself is invalid (a setting out of range, an input shape over a limit...)
         return False
     if budget_issue(analysis) is not None:
         return False

@@ -29,9 +29,14 @@ from typing import Callable, NamedTuple
 # OpenBLAS's names vary by build: NumPy 2 wheels bundle scipy_openblas (prefix `scipy_`, suffix `64_`
 # in the ILP64 build), older wheels and distributions plain `openblas_`, ILP64 distributions a suffix.
 _OPENBLAS = tuple(
-    (f"OpenBLAS ({prefix}openblas_…{suffix})", f"{prefix}openblas_set_num_threads{suffix}",
-     f"{prefix}openblas_get_num_threads{suffix}", ctypes.c_int)
-    for prefix in ("scipy_", "") for suffix in ("64_", "_64", "")
+    (
+        f"OpenBLAS ({prefix}openblas_…{suffix})",
+        f"{prefix}openblas_set_num_threads{suffix}",
+        f"{prefix}openblas_get_num_threads{suffix}",
+        ctypes.c_int,
+    )
+    for prefix in ("scipy_", "")
+    for suffix in ("64_", "_64", "")
 )
 _APIS = _OPENBLAS + (
     ("MKL", "MKL_Set_Num_Threads", "MKL_Get_Max_Threads", ctypes.c_int),
@@ -81,7 +86,9 @@ def default_libraries() -> tuple[str, ...]:
 
 def _open(path: str) -> ctypes.CDLL | None:
     """A handle on `path` if it is already loaded (never loads a BLAS NumPy did not)."""
-    mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_LOCAL", 0)  # Windows has neither: LoadLibrary shares a loaded DLL
+    mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(
+        os, "RTLD_LOCAL", 0
+    )  # Windows has neither: LoadLibrary shares a loaded DLL
     try:
         return ctypes.CDLL(path, mode=mode)
     except OSError:
@@ -89,7 +96,12 @@ def _open(path: str) -> ctypes.CDLL | None:
 
 
 class _DlInfo(ctypes.Structure):
-    _fields_ = [("fname", ctypes.c_char_p), ("fbase", ctypes.c_void_p), ("sname", ctypes.c_char_p), ("saddr", ctypes.c_void_p)]
+    _fields_ = [
+        ("fname", ctypes.c_char_p),
+        ("fbase", ctypes.c_void_p),
+        ("sname", ctypes.c_char_p),
+        ("saddr", ctypes.c_void_p),
+    ]
 
 
 def _origin(fn, fallback: str) -> str:

@@ -17,7 +17,9 @@ from dataclasses import dataclass, fields
 from functools import cache
 
 FLOAT32 = 4
-WORK_PER_SECOND = 40_000_000_000  # work units (multiply-adds, weighted elementwise operations) in a second of this server
+WORK_PER_SECOND = (
+    40_000_000_000  # work units (multiply-adds, weighted elementwise operations) in a second of this server
+)
 MICROSECOND = WORK_PER_SECOND // 1_000_000  # (measured: bench/bench_training_cost.py)
 
 
@@ -113,8 +115,10 @@ def weights_problem(params: int) -> str | None:
     bound = current().weight_bytes
     if not over(FLOAT32 * params, bound):
         return None
-    return (f"its weights would take {readable_bytes(FLOAT32 * params)} ({params:,} parameters); the budget is "
-            f"{readable_bytes(bound)} ({bound // FLOAT32:,} parameters)")
+    return (
+        f"its weights would take {readable_bytes(FLOAT32 * params)} ({params:,} parameters); the budget is "
+        f"{readable_bytes(bound)} ({bound // FLOAT32:,} parameters)"
+    )
 
 
 def build_problem(work: int, nbytes: int) -> str | None:
@@ -122,11 +126,15 @@ def build_problem(work: int, nbytes: int) -> str | None:
     initializer runs in one NumPy call that cannot be stopped, as an Orthogonal kernel's QR)."""
     budget = current()
     if over(nbytes, budget.run_bytes):
-        return (f"drawing its initial weights needs {readable_bytes(nbytes)} at once (an Orthogonal initializer's QR runs "
-                f"in float64); the memory budget per run is {readable_bytes(budget.run_bytes)}: use fewer units or "
-                "another initializer")
+        return (
+            f"drawing its initial weights needs {readable_bytes(nbytes)} at once (an Orthogonal initializer's QR runs "
+            f"in float64); the memory budget per run is {readable_bytes(budget.run_bytes)}: use fewer units or "
+            "another initializer"
+        )
     if over(work, budget.work):
-        return (f"drawing its initial weights is {readable_count(work)} multiply-adds of work (an Orthogonal initializer's "
-                f"QR grows as the cube of its size); the budget per run is {readable_count(budget.work)}: use fewer units "
-                "or another initializer")
+        return (
+            f"drawing its initial weights is {readable_count(work)} multiply-adds of work (an Orthogonal initializer's "
+            f"QR grows as the cube of its size); the budget per run is {readable_count(budget.work)}: use fewer units "
+            "or another initializer"
+        )
     return None

@@ -16,12 +16,18 @@ from .errors import LayerConfigError, LimitError
 from .layer import ELEMENTWISE_WEIGHT, TRAIN_ELEMENTWISE_FACTOR, TRAIN_FACTOR, Cost  # noqa: F401 (work units, beside the model using them)
 
 LOOPS = "the fixed cost of stepping through time steps or window cells in Python, whatever the batch"
-STEP_FIXED = ("the fixed cost of each step (the layers' Python calls and loops, the loss, the optimizer's update of every "
-              "weight), whatever the batch")
+STEP_FIXED = (
+    "the fixed cost of each step (the layers' Python calls and loops, the loss, the optimizer's update of every "
+    "weight), whatever the batch"
+)
 FEWER_LOOPS = "use fewer time steps (a shorter sequence), smaller pooling windows, or fewer of these layers"
-LOSS_TEMPORARIES = 4  # the loss's gradient and its temporaries, in outputs' sizes (measured: mse 3, the cross-entropies 2-3,
+LOSS_TEMPORARIES = (
+    4  # the loss's gradient and its temporaries, in outputs' sizes (measured: mse 3, the cross-entropies 2-3,
+)
 #                       sparse labels 4 with their one-hot rows)
-UPDATE_SCRATCH = 5  # temporaries of an optimizer's update of one weight, in its sizes (measured: SGD 2, Adam 3, RMSprop and
+UPDATE_SCRATCH = (
+    5  # temporaries of an optimizer's update of one weight, in its sizes (measured: SGD 2, Adam 3, RMSprop and
+)
 #                    Adagrad 4), and the copy that keeps it finite when the update would not (a run that halts on divergence)
 
 
@@ -52,7 +58,13 @@ class Flow:
 
     def cut(self, count: int) -> Flow:
         """The first `count` calls' flow (a model cut at a call over a budget)."""
-        return Flow(self.alive[:count], self.input_sizes[:count], self.pending[:count], self.input_elements, self.output_elements)
+        return Flow(
+            self.alive[:count],
+            self.input_sizes[:count],
+            self.pending[:count],
+            self.input_elements,
+            self.output_elements,
+        )
 
 
 @dataclass(frozen=True)
@@ -69,17 +81,25 @@ class ModelCost:
     costs: tuple[Cost, ...]  # each layer's own cost (its scratch)
     overhead: int = 0  # work of one predict whatever the batch (Python loops over steps or window cells)
     train_overhead: int = 0  # the same for one training step
-    train_elementwise: int = 0  # elementwise operations of one sample a training step does beyond the forward's, repeated (train_work)
+    train_elementwise: int = (
+        0  # elementwise operations of one sample a training step does beyond the forward's, repeated (train_work)
+    )
     input_elements: int = 0  # elements per sample of the model's input and output (a training batch holds both)
     output_elements: int = 0
     largest_trainable: int = 0  # trainable parameters of the layer with most (an optimizer update's temporaries)
-    sizes: tuple[int, ...] = ()  # elements per sample of each layer's output, views included (the gradient flowing back)
-    input_sizes: tuple[int, ...] = ()  # elements per sample of each layer's inputs (their gradients, made by its backward)
+    sizes: tuple[
+        int, ...
+    ] = ()  # elements per sample of each layer's output, views included (the gradient flowing back)
+    input_sizes: tuple[
+        int, ...
+    ] = ()  # elements per sample of each layer's inputs (their gradients, made by its backward)
     pending: tuple[int, ...] = ()  # a graph's gradients waiting at each call's backward for earlier calls (a fan-out's)
     untrainable: str = ""  # the first layer netbuilder cannot train, and why ("" when every layer can be trained)
     build_work: int = 0  # drawing every initial weight
     build_bytes: int = 0  # the temporaries of drawing the largest one (they go before the next is drawn)
-    train_fixed: int = 0  # work of a training step's layer calls whatever the batch (beside their loops, train_overhead)
+    train_fixed: int = (
+        0  # work of a training step's layer calls whatever the batch (beside their loops, train_overhead)
+    )
     trainable_arrays: int = 0  # trainable weight arrays: an optimizer update has a fixed time for each
 
     @classmethod
@@ -114,7 +134,9 @@ class ModelCost:
             sizes=sizes,
             input_sizes=flow.input_sizes,
             pending=flow.pending,
-            untrainable=next((f"layer {r.name!r} ({r.kind}) {c.untrainable}" for r, c in zip(reports, costs) if c.untrainable), ""),
+            untrainable=next(
+                (f"layer {r.name!r} ({r.kind}) {c.untrainable}" for r, c in zip(reports, costs) if c.untrainable), ""
+            ),
             build_work=sum(c.build_work for c in costs),
             build_bytes=max((c.build_bytes for c in costs), default=0),
             train_fixed=sum(c.train_fixed for c in costs),
@@ -152,14 +174,17 @@ class ModelCost:
     def sample_step_work(self, step: StepCost) -> int:
         """One sample's work in a training step: the layers' (`train_work`), its loss and metrics on each output value,
         and its input and target gathered into the batch."""
-        return self.train_work + ELEMENTWISE_WEIGHT * (step.output_operations * self.output_elements
-                                                       + self.input_elements + self.output_elements)
+        return self.train_work + ELEMENTWISE_WEIGHT * (
+            step.output_operations * self.output_elements + self.input_elements + self.output_elements
+        )
 
     def step_fixed(self, step: StepCost) -> int:
         """A training step's work whatever the batch: the layers' loops and calls, the loss's and metrics' calls, and
         the optimizer's update of every trainable value."""
-        update = (ELEMENTWISE_WEIGHT * step.update_operations * self.trainable_params
-                  + MICROSECOND * step.update_microseconds * self.trainable_arrays)
+        update = (
+            ELEMENTWISE_WEIGHT * step.update_operations * self.trainable_params
+            + MICROSECOND * step.update_microseconds * self.trainable_arrays
+        )
         return self.train_overhead + self.train_fixed + MICROSECOND * step.microseconds + update
 
     @property
@@ -167,7 +192,9 @@ class ModelCost:
         """One sample's work through the layers in a training step: its multiply-adds TRAIN_FACTOR times (forward, and
         two products for the gradients), its elementwise operations TRAIN_ELEMENTWISE_FACTOR times, and what some kinds'
         backward passes do beyond that (a convolution's patches added back cell by cell, pooling's masks, a scatter)."""
-        return TRAIN_FACTOR * self.mult_adds + ELEMENTWISE_WEIGHT * (TRAIN_ELEMENTWISE_FACTOR * self.elementwise + self.train_elementwise)
+        return TRAIN_FACTOR * self.mult_adds + ELEMENTWISE_WEIGHT * (
+            TRAIN_ELEMENTWISE_FACTOR * self.elementwise + self.train_elementwise
+        )
 
     def training_work(self, samples: int, epochs: int, batch: int, step: StepCost) -> int:
         """The work of a whole training run: every epoch's steps (validation samples counted as trained ones)."""
@@ -179,8 +206,13 @@ class ModelCost:
 
     def predict_bytes(self, batch: int = 1) -> int:
         """Peak bytes of the tensors `predict` holds at once for `batch` samples (weights and the caller's input not counted)."""
-        return FLOAT32 * max((batch * (inp + out) + self._scratch(i, batch)
-                              for i, (inp, out) in enumerate(zip(self.inputs, self.outputs))), default=0)
+        return FLOAT32 * max(
+            (
+                batch * (inp + out) + self._scratch(i, batch)
+                for i, (inp, out) in enumerate(zip(self.inputs, self.outputs))
+            ),
+            default=0,
+        )
 
     def forward_bytes(self, batch: int = 1) -> int:
         """Peak bytes when every layer's output is kept (`forward`)."""
@@ -257,8 +289,12 @@ class ModelCost:
         trained and the copy of them from before, one gradient per trainable weight, the optimizer's slots, and
         the temporaries of its update of one weight; at the end, the trained copy beside the other two."""
         trainable = self.trainable_params
-        step = (self.backprop_bytes(batch) + 2 * FLOAT32 * batch * (self.input_elements + self.output_elements)
-                + 2 * self.weight_bytes + FLOAT32 * (trainable * (1 + optimizer_slots) + UPDATE_SCRATCH * self.largest_trainable))
+        step = (
+            self.backprop_bytes(batch)
+            + 2 * FLOAT32 * batch * (self.input_elements + self.output_elements)
+            + 2 * self.weight_bytes
+            + FLOAT32 * (trainable * (1 + optimizer_slots) + UPDATE_SCRATCH * self.largest_trainable)
+        )
         end = 3 * self.weight_bytes + FLOAT32 * trainable * optimizer_slots
         return max(step, end)
 
@@ -273,8 +309,12 @@ class ModelCost:
             raise LimitError(
                 f"a training step on batches of {batch:,} needs about {readable_bytes(memory)}; the memory budget per run "
                 f"is {readable_bytes(budget.run_bytes)}: use a smaller batch size or a smaller model"
-                + (f", or an optimizer that keeps less (this one keeps {slots} more copies of the weights; SGD "
-                   "without momentum none)" if slots else "")
+                + (
+                    f", or an optimizer that keeps less (this one keeps {slots} more copies of the weights; SGD "
+                    "without momentum none)"
+                    if slots
+                    else ""
+                )
             )
         fixed, per_sample = self.step_fixed(step), self.sample_step_work(step)
         one = batch * per_sample + fixed
@@ -294,7 +334,8 @@ class ModelCost:
             raise LimitError(
                 f"training {samples:,} samples for {epochs:,} epochs is about {readable_count(work)} multiply-adds of work"
                 f"{self._loops(fixed * steps * epochs, work, STEP_FIXED)}; the budget per training run is "
-                f"{readable_count(budget.train_work)}: " + (f"train at most {most:,} epochs, or {fewer}" if most else f"train {fewer}")
+                f"{readable_count(budget.train_work)}: "
+                + (f"train at most {most:,} epochs, or {fewer}" if most else f"train {fewer}")
             )
 
     def budget_problem(self) -> str | None:
@@ -303,17 +344,23 @@ class ModelCost:
             return why
         budget = current()
         if budget.run_bytes is not None and over(self.predict_bytes(1), budget.run_bytes):
-            return (f"one sample's forward pass would need {readable_bytes(self.predict_bytes(1))} at once; the memory budget "
-                    f"per run is {readable_bytes(budget.run_bytes)}")
+            return (
+                f"one sample's forward pass would need {readable_bytes(self.predict_bytes(1))} at once; the memory budget "
+                f"per run is {readable_bytes(budget.run_bytes)}"
+            )
         work = self.run_work(1)
         if over(work, budget.work):
             loops = self._loops(self.overhead, work)
-            return (f"one sample's forward pass would be {readable_count(work)} multiply-adds of work{loops}; the budget per "
-                    f"run is {readable_count(budget.work)}" + (f": {FEWER_LOOPS}" if loops else ""))
+            return (
+                f"one sample's forward pass would be {readable_count(work)} multiply-adds of work{loops}; the budget per "
+                f"run is {readable_count(budget.work)}" + (f": {FEWER_LOOPS}" if loops else "")
+            )
         return None
 
     def summary(self, batch: int = 1) -> str:
         """torchinfo-style totals: `Forward pass: 1.2 M mult-adds per sample · peak memory 3.4 MB`."""
-        return (f"Forward pass: {readable_count(self.mult_adds)} mult-adds per sample · peak memory "
-                f"{readable_bytes(self.predict_bytes(batch))} (keeping every tensor: {readable_bytes(self.forward_bytes(batch))}) · "
-                f"weights {readable_bytes(self.weight_bytes)}")
+        return (
+            f"Forward pass: {readable_count(self.mult_adds)} mult-adds per sample · peak memory "
+            f"{readable_bytes(self.predict_bytes(batch))} (keeping every tensor: {readable_bytes(self.forward_bytes(batch))}) · "
+            f"weights {readable_bytes(self.weight_bytes)}"
+        )

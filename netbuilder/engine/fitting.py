@@ -34,8 +34,11 @@ class Compiled:
         several outputs) in the outputs' order, then the metrics sorted by name (Keras's compile_metrics)."""
         if len(self.names) == 1:
             return ["loss", *sorted(self.metrics[0])]
-        return ["loss", *(f"{name}_loss" for name in self.names),
-                *sorted(f"{name}_{m}" for name, metrics in zip(self.names, self.metrics) for m in metrics)]
+        return [
+            "loss",
+            *(f"{name}_loss" for name in self.names),
+            *sorted(f"{name}_{m}" for name, metrics in zip(self.names, self.metrics) for m in metrics),
+        ]
 
     def evaluate(self, ys: list[np.ndarray], preds: list[np.ndarray], gradients: bool) -> tuple[float, list, dict]:
         """(the weighted sum of the outputs' losses, each output's gradient scaled by its weight (when asked), each
@@ -56,8 +59,13 @@ class Compiled:
         """A step's cost beyond the layers: every output's loss and metrics, and the optimizer."""
         costs = [training.step_cost(loss, list(metrics), optimizer) for loss, metrics in zip(self.losses, self.metrics)]
         first = costs[0]
-        return StepCost(max(c.output_operations for c in costs), sum(c.microseconds for c in costs), first.slots,
-                        first.update_operations, first.update_microseconds)
+        return StepCost(
+            max(c.output_operations for c in costs),
+            sum(c.microseconds for c in costs),
+            first.slots,
+            first.update_operations,
+            first.update_microseconds,
+        )
 
 
 def _per_output(value, names: list[str], what: str) -> list:
@@ -70,8 +78,9 @@ def _per_output(value, names: list[str], what: str) -> list:
         return [value.get(name) for name in names]
     if isinstance(value, (list, tuple)) and len(names) > 1:
         if len(value) != len(names):
-            raise LayerConfigError(f"compile({what}=...) must hold one entry per output ({len(names)}: {names}); received "
-                                   f"{len(value)}")
+            raise LayerConfigError(
+                f"compile({what}=...) must hold one entry per output ({len(names)}: {names}); received {len(value)}"
+            )
         return list(value)
     return [value] * len(names)
 
@@ -82,7 +91,9 @@ def compiled(loss, loss_weights, metrics, names: list[str]) -> Compiled:
         raise LayerConfigError("You must call `compile()` with a loss before training or evaluating the model.")
     single_loss = not isinstance(loss, (list, tuple, dict))
     if loss_weights is not None and single_loss and len(names) > 1:
-        raise LayerConfigError(f"`loss_weights` must match the number of losses, got 1 losses and {len(names)} weights.")
+        raise LayerConfigError(
+            f"`loss_weights` must match the number of losses, got 1 losses and {len(names)} weights."
+        )
     losses = [training.get_loss(x) if x is not None else None for x in _per_output(loss, names, "loss")]
     if any(x is None for x in losses):
         raise LayerConfigError(f"compile(loss=...) must give every output a loss; {names} need one each")
@@ -93,14 +104,22 @@ def compiled(loss, loss_weights, metrics, names: list[str]) -> Compiled:
     for w in weights:
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w) or w < 0:
             raise LayerConfigError(f"loss weights must be numbers of at least 0; received {str(w)[:20]}")
-    if isinstance(metrics, (list, tuple)) and len(names) > 1 and not all(isinstance(m, (list, tuple)) for m in metrics) \
-            and len(metrics) != len(names):
-        raise LayerConfigError(f"Invalid `metrics`: for a model with several outputs give a dict or a list matching the "
-                               f"output names {names}; received {list(metrics)[:5]}")
+    if (
+        isinstance(metrics, (list, tuple))
+        and len(names) > 1
+        and not all(isinstance(m, (list, tuple)) for m in metrics)
+        and len(metrics) != len(names)
+    ):
+        raise LayerConfigError(
+            f"Invalid `metrics`: for a model with several outputs give a dict or a list matching the "
+            f"output names {names}; received {list(metrics)[:5]}"
+        )
     per = _per_output(metrics, names, "metrics") if len(names) > 1 and metrics else [metrics or []] * len(names)
     lists = [tuple(str(m) for m in (x if isinstance(x, (list, tuple)) else [x] if x is not None else [])) for x in per]
     for metric in {m for group in lists for m in group}:
-        training.metric_values(metric, np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32))  # refuses unknown names
+        training.metric_values(
+            metric, np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32)
+        )  # refuses unknown names
     return Compiled(tuple(names), tuple(losses), tuple(float(w) for w in weights), tuple(lists))
 
 
@@ -116,14 +135,26 @@ def _refuse_kept(model) -> None:
         raise LayerConfigError(
             f"netbuilder does not apply regularizers or constraints, so training this model would differ from Keras's "
             f"({', '.join(kept[:5])}{', …' if len(kept) > 5 else ''}). Shapes, parameters and predict are Keras's; "
-            "set them to None to train here.")
+            "set them to None to train here."
+        )
 
 
 class Trainable:
     """compile, fit, evaluate, train_on_batch and trainer, over the data hooks a model class defines."""
 
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None, run_eagerly=False,
-                steps_per_execution=1, jit_compile="auto", auto_scale_loss=True, **unknown) -> None:
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile="auto",
+        auto_scale_loss=True,
+        **unknown,
+    ) -> None:
         """Keras's compile: an optimizer (a name such as "sgd", "adam", or an optimizer object), a loss (a name such as
         "mse", or a netbuilder.losses object) for every output or one per output (a list or a dict), loss_weights, and
         metrics ("accuracy", "mae", "mse"). run_eagerly, steps_per_execution, jit_compile and auto_scale_loss change how
@@ -134,7 +165,11 @@ class Trainable:
         names = [name for name, _ in self._outputs()]
         self.compiled = compiled(loss, loss_weights, metrics, names) if loss is not None else None
         self.optimizer = chosen
-        self.loss = self.compiled.losses[0] if self.compiled and len(names) == 1 else (self.compiled.losses if self.compiled else None)
+        self.loss = (
+            self.compiled.losses[0]
+            if self.compiled and len(names) == 1
+            else (self.compiled.losses if self.compiled else None)
+        )
         self.metrics_names = [k for k in self.compiled.keys() if k != "loss"] if self.compiled else []
         # one random stream per compiled model that goes on across fit and train_on_batch calls, as Keras's
         # SeedGenerator does (shuffles and Dropout masks never repeat), and starts afresh from the seed on compile
@@ -173,8 +208,10 @@ class Trainable:
             given = [y[n] for n in names]
         elif len(outputs) > 1:
             if not isinstance(y, (list, tuple)) or len(y) != len(outputs):
-                raise InputDataError(f"the model has {len(outputs)} outputs ({', '.join(names)}): give a list of "
-                                     f"{len(outputs)} target arrays in that order, or a dict keyed by those names")
+                raise InputDataError(
+                    f"the model has {len(outputs)} outputs ({', '.join(names)}): give a list of "
+                    f"{len(outputs)} target arrays in that order, or a dict keyed by those names"
+                )
             given = list(y)
         else:
             one = isinstance(y, (list, tuple)) and len(y) == 1 and isinstance(y[0], np.ndarray)
@@ -183,13 +220,25 @@ class Trainable:
         for name, value in zip(names, given):
             arr = numbers(value, "targets" if len(names) == 1 else f"targets of {name!r}")
             if arr.ndim < 1 or len(arr) != samples:
-                raise InputDataError(f"x holds {samples:,} samples but y holds {len(arr) if arr.ndim else 0:,}; give one "
-                                     "target per sample")
+                raise InputDataError(
+                    f"x holds {samples:,} samples but y holds {len(arr) if arr.ndim else 0:,}; give one "
+                    "target per sample"
+                )
             arrays.append(arr.astype(np.float32, copy=False))
         return arrays
 
-    def trainer(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None, shuffle=True,
-                validation_batch_size=None, halt_on_divergence=False) -> training.Trainer:
+    def trainer(
+        self,
+        x,
+        y,
+        batch_size=32,
+        epochs=1,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        validation_batch_size=None,
+        halt_on_divergence=False,
+    ) -> training.Trainer:
         """A training run that can go on in pieces (what `fit` runs to its end); the data and budgets are checked first.
         With `halt_on_divergence`, a loss or gradient that stops being finite ends the run before its update."""
         spec = self._require_compiled()
@@ -198,8 +247,12 @@ class Trainable:
         batch_size, epochs = count("batch_size", batch_size, 1, 1 << 20), count("epochs", epochs, 0, 100_000)
         if validation_batch_size is not None:
             validation_batch_size = count("validation_batch_size", validation_batch_size, 1, 1 << 20)
-        if isinstance(validation_split, bool) or not (isinstance(validation_split, (int, float)) and 0 <= validation_split < 1):
-            raise LayerConfigError(f"validation_split must be a number from 0 (included) to 1 (excluded); received {validation_split!r}")
+        if isinstance(validation_split, bool) or not (
+            isinstance(validation_split, (int, float)) and 0 <= validation_split < 1
+        ):
+            raise LayerConfigError(
+                f"validation_split must be a number from 0 (included) to 1 (excluded); received {validation_split!r}"
+            )
         validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -209,7 +262,9 @@ class Trainable:
             vx = self._feed(validation_data[0])
             validation = (vx, self._targets(validation_data[1], len(vx[0])))
         elif validation_split:
-            split = int(len(xs[0]) * (1 - validation_split))  # Keras keeps the last samples for validation, before shuffling
+            split = int(
+                len(xs[0]) * (1 - validation_split)
+            )  # Keras keeps the last samples for validation, before shuffling
             validation = ([a[split:] for a in xs], [a[split:] for a in ys])
             xs, ys = [a[:split] for a in xs], [a[:split] for a in ys]
         if len(xs[0]) == 0:
@@ -225,31 +280,85 @@ class Trainable:
         weights = self._trainable_weights()
         if len(self.optimizer.slots) != len(weights):  # Keras keeps an optimizer's state across fits
             self.optimizer.build(weights)
-        return training.Trainer(self, xs, ys, batch_size, epochs, validation, bool(shuffle), self._rng, validation_batch_size,
-                                halt_on_divergence)
+        return training.Trainer(
+            self,
+            xs,
+            ys,
+            batch_size,
+            epochs,
+            validation,
+            bool(shuffle),
+            self._rng,
+            validation_batch_size,
+            halt_on_divergence,
+        )
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0, steps_per_epoch=None,
-            validation_steps=None, validation_batch_size=None, validation_freq=1, **unknown) -> training.History:
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+        **unknown,
+    ) -> training.History:
         """Keras's fit: `epochs` passes over (x, y) in batches (of 32 when batch_size is None); returns a History with
         per-epoch loss and metrics. Keras arguments netbuilder does not honour are refused unless left at their defaults."""
-        refuse("fit", unknown, callbacks=callbacks or None, class_weight=class_weight, sample_weight=sample_weight,
-               initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
-               validation_freq=validation_freq)
-        run = self.trainer(x, y, 32 if batch_size is None else batch_size, epochs, validation_split, validation_data, shuffle,
-                           validation_batch_size)
+        refuse(
+            "fit",
+            unknown,
+            callbacks=callbacks or None,
+            class_weight=class_weight,
+            sample_weight=sample_weight,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+            validation_freq=validation_freq,
+        )
+        run = self.trainer(
+            x,
+            y,
+            32 if batch_size is None else batch_size,
+            epochs,
+            validation_split,
+            validation_data,
+            shuffle,
+            validation_batch_size,
+        )
         run.run()
         return run.history
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
-                 return_dict=False, **unknown):
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict=False,
+        **unknown,
+    ):
         """The loss (and metrics) on (x, y) in inference mode, in batches (of 32 when batch_size is None): a number,
         or [loss, *metrics] when there is more to report, or a dict with return_dict."""
         refuse("evaluate", unknown, sample_weight=sample_weight, steps=steps, callbacks=callbacks or None)
         self._require_compiled()
         xs = self._feed(x)
-        logs = self.evaluate_arrays(xs, self._targets(y, len(xs[0])), count("batch_size", 32 if batch_size is None else batch_size,
-                                                                             1, 1 << 20))
+        logs = self.evaluate_arrays(
+            xs, self._targets(y, len(xs[0])), count("batch_size", 32 if batch_size is None else batch_size, 1, 1 << 20)
+        )
         if return_dict:
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())
@@ -296,8 +405,10 @@ def numbers(x, what: str) -> np.ndarray:
 def check_finite(x: np.ndarray) -> None:
     """Training inputs must be finite numbers: one NaN makes every weight NaN after the first update."""
     if not np.all(np.isfinite(x)):
-        raise InputDataError(f"the training inputs hold {np.count_nonzero(~np.isfinite(x)):,} NaN or infinite value(s); "
-                             "training needs finite numbers")
+        raise InputDataError(
+            f"the training inputs hold {np.count_nonzero(~np.isfinite(x)):,} NaN or infinite value(s); "
+            "training needs finite numbers"
+        )
 
 
 def count(name: str, value, low: int, high: int) -> int:
@@ -308,17 +419,23 @@ def count(name: str, value, low: int, high: int) -> int:
 
 
 _TAKES = {  # what each call honours, for the message that refuses the rest
-    "compile": "optimizer, loss, loss_weights and metrics", "fit": "x, y, batch_size, epochs, verbose, validation_split, "
-    "validation_data, shuffle and validation_batch_size", "evaluate": "x, y, batch_size, verbose and return_dict",
-    "train_on_batch": "x, y and return_dict", "predict": "x, batch_size, verbose and checkpoint",
+    "compile": "optimizer, loss, loss_weights and metrics",
+    "fit": "x, y, batch_size, epochs, verbose, validation_split, validation_data, shuffle and validation_batch_size",
+    "evaluate": "x, y, batch_size, verbose and return_dict",
+    "train_on_batch": "x, y and return_dict",
+    "predict": "x, batch_size, verbose and checkpoint",
 }
 _DEFAULTS = {"initial_epoch": 0, "validation_freq": 1}  # Keras's defaults of the arguments below that are not None
 _INSTEAD = {  # Keras arguments netbuilder does not honour, and what it does instead
-    "sample_weight": "every sample counts equally", "class_weight": "every class counts equally",
+    "sample_weight": "every sample counts equally",
+    "class_weight": "every class counts equally",
     "callbacks": "there are no callbacks; model.trainer(...) runs a training in pieces you can watch",
-    "initial_epoch": "epochs count from 0", "steps_per_epoch": "each epoch is one pass over all of x",
-    "validation_steps": "validation uses all its samples", "validation_freq": "validation runs after every epoch",
-    "steps": "all of x is used", "weighted_metrics": "there are no sample weights",
+    "initial_epoch": "epochs count from 0",
+    "steps_per_epoch": "each epoch is one pass over all of x",
+    "validation_steps": "validation uses all its samples",
+    "validation_freq": "validation runs after every epoch",
+    "steps": "all of x is used",
+    "weighted_metrics": "there are no sample weights",
 }
 
 

@@ -42,13 +42,21 @@ class InputLayer(Layer):
         return x
 
 
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None, optional=False):
+def Input(
+    shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None, optional=False
+):
     """A model input, as keras.Input: `shape` excludes the batch axis (Input((3, 2)) is (None, 3, 2))."""
-    for argument, value, default in (("batch_size", batch_size, None), ("sparse", sparse, None), ("tensor", tensor, None),
-                                     ("optional", optional, False)):
+    for argument, value, default in (
+        ("batch_size", batch_size, None),
+        ("sparse", sparse, None),
+        ("tensor", tensor, None),
+        ("optional", optional, False),
+    ):
         if value is not default and value != default:
-            raise LayerConfigError(f"Input({argument}=...) is not supported by netbuilder: every batch size is taken and "
-                                   "inputs are dense float32 tensors")
+            raise LayerConfigError(
+                f"Input({argument}=...) is not supported by netbuilder: every batch size is taken and "
+                "inputs are dense float32 tensors"
+            )
     if dtype not in (None, "float32"):
         raise LayerConfigError(f"Input(dtype=...) must be float32 in netbuilder; received {str(dtype)[:20]!r}")
     if shape is None and batch_shape is None:
@@ -68,7 +76,9 @@ class Graph:
         self.inputs, self.outputs = flatten(inputs), flatten(outputs)
         for role, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
             if not tensors or len(tensors) != len(_leaves(inputs if role == "inputs" else outputs)):
-                raise LayerConfigError(f"Model({role}=...) takes tensors made by Input(...) and layers (one, a list or a dict of them)")
+                raise LayerConfigError(
+                    f"Model({role}=...) takes tensors made by Input(...) and layers (one, a list or a dict of them)"
+                )
         for t in self.inputs:
             if not isinstance(t.node.layer, InputLayer):
                 raise LayerConfigError("Model(inputs=...) takes the tensors returned by Input(...)")
@@ -77,8 +87,10 @@ class Graph:
         used = {id(t.node) for t in self.inputs}
         for node in walked:
             if node.is_input and id(node) not in used:
-                raise LayerConfigError(f"Output with path `{self.output_names()[0]}` is not connected to `inputs`: it needs "
-                                       f"the input {node.layer.name or 'input_layer'!r}, which is not among the model's inputs")
+                raise LayerConfigError(
+                    f"Output with path `{self.output_names()[0]}` is not connected to `inputs`: it needs "
+                    f"the input {node.layer.name or 'input_layer'!r}, which is not among the model's inputs"
+                )
         for t in self.inputs:  # an input no output needs is kept (Keras keeps it, at depth 0)
             if id(t.node) not in depth:
                 depth[id(t.node)] = 0
@@ -88,7 +100,9 @@ class Graph:
         for node in walked:
             layer_depth[id(node.layer)] = max(layer_depth.get(id(node.layer), 0), depth[id(node)])
         layers = {id(node.layer): node.layer for node in walked}
-        self.layers: list[Layer] = sorted(layers.values(), key=lambda layer: (-layer_depth[id(layer)], first_seen[id(layer)]))
+        self.layers: list[Layer] = sorted(
+            layers.values(), key=lambda layer: (-layer_depth[id(layer)], first_seen[id(layer)])
+        )
         self.nodes: list[Node] = sorted(walked, key=lambda node: -depth[id(node)])  # every call after those it needs
         self.depth = depth  # each call's depth (by id): Keras's summary asks whether there is one call at each
         self.node_ids = {id(node) for node in self.nodes}
@@ -109,8 +123,10 @@ class Graph:
         counts = Counter(names)
         for name in names:
             if counts[name] > 1:
-                raise LayerConfigError(f'The name "{name}" is used {counts[name]} times in the model. All operation '
-                                       "names should be unique.")
+                raise LayerConfigError(
+                    f'The name "{name}" is used {counts[name]} times in the model. All operation '
+                    "names should be unique."
+                )
 
     def output_names(self) -> list[str]:
         return [t.node.layer.name or "output" for t in self.outputs]

@@ -97,7 +97,7 @@ def _uniform(shape, seed: int, low: float, high: float) -> np.ndarray:
     (the same stream as one draw, without its float64 copy of the weight)."""
     rng, out = _rng(seed), np.empty(math.prod(shape), np.float32)
     for start in range(0, out.size, DRAW_CHUNK):
-        out[start:start + DRAW_CHUNK] = rng.uniform(size=min(DRAW_CHUNK, out.size - start), low=low, high=high)
+        out[start : start + DRAW_CHUNK] = rng.uniform(size=min(DRAW_CHUNK, out.size - start), low=low, high=high)
     return out.reshape(shape)
 
 
@@ -105,7 +105,7 @@ def _normal(shape, seed: int, mean: float, stddev: float) -> np.ndarray:
     """keras.random.normal: default_rng([seed, 0]).normal(mean, stddev, shape) in float64, cast to float32 (in chunks)."""
     rng, out = _rng(seed), np.empty(math.prod(shape), np.float32)
     for start in range(0, out.size, DRAW_CHUNK):
-        out[start:start + DRAW_CHUNK] = rng.normal(loc=mean, scale=stddev, size=min(DRAW_CHUNK, out.size - start))
+        out[start : start + DRAW_CHUNK] = rng.normal(loc=mean, scale=stddev, size=min(DRAW_CHUNK, out.size - start))
     return out.reshape(shape)
 
 
@@ -118,8 +118,8 @@ def _truncated_normal(shape, seed: int, mean: float, stddev: float) -> np.ndarra
     rng, out, filled = _rng(seed), np.empty(n, np.float32), 0
     while filled < n:
         batch = rng.normal(loc=mean, scale=stddev, size=min(DRAW_CHUNK, n))
-        valid = batch[(batch >= lower) & (batch <= upper)][:n - filled]
-        out[filled:filled + valid.size] = valid
+        valid = batch[(batch >= lower) & (batch <= upper)][: n - filled]
+        out[filled : filled + valid.size] = valid
         filled += valid.size
     return out.reshape(shape)
 
@@ -169,8 +169,12 @@ class Initializer:
 
     def to_keras(self) -> dict:
         """Keras's serialized form, as a layer's config holds it."""
-        return {"module": "keras.initializers", "class_name": self.keras_name, "config": self.get_config(),
-                "registered_name": None}
+        return {
+            "module": "keras.initializers",
+            "class_name": self.keras_name,
+            "config": self.get_config(),
+            "registered_name": None,
+        }
 
     def text(self) -> str:
         """How an editor shows it: the Keras name when it takes no arguments (`he_normal`), else the class with every
@@ -216,7 +220,7 @@ def _short(value, n: int = 60) -> str:
         text = repr(value)
     except RecursionError:
         return "a value nested too deeply to show"
-    return text if len(text) <= n else text[:n - 1] + "…"
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 # --- constants --------------------------------------------------------------------------------------------------------
@@ -290,8 +294,10 @@ class Identity(Initializer):
     def rank_problem(self, shape):
         if len(shape) == 2:
             return None
-        return ("Identity matrix initializer can only be used for 2D matrices. "
-                f"Received: shape={tuple(shape)} of rank {len(shape)}.")
+        return (
+            "Identity matrix initializer can only be used for 2D matrices. "
+            f"Received: shape={tuple(shape)} of rank {len(shape)}."
+        )
 
 
 # --- random draws -----------------------------------------------------------------------------------------------------
@@ -342,8 +348,10 @@ class RandomUniform(Initializer):
         object.__setattr__(self, "minval", _number("RandomUniform", "minval", self.minval))
         object.__setattr__(self, "maxval", _number("RandomUniform", "maxval", self.maxval))
         if self.maxval < self.minval:  # NumPy's uniform refuses it: Keras fails when it builds the weight
-            raise LayerConfigError(f"RandomUniform's maxval must be at least its minval; received minval={self.minval:g}, "
-                                   f"maxval={self.maxval:g}")
+            raise LayerConfigError(
+                f"RandomUniform's maxval must be at least its minval; received minval={self.minval:g}, "
+                f"maxval={self.maxval:g}"
+            )
 
     def draw(self, shape, seed):
         return _uniform(shape, seed, self.minval, self.maxval)
@@ -404,12 +412,16 @@ class VarianceScaling(_Scaling):
     def __post_init__(self):
         object.__setattr__(self, "scale", _number("VarianceScaling", "scale", self.scale, positive=True))
         if not isinstance(self.mode, str) or self.mode not in _MODES:
-            raise LayerConfigError(f"VarianceScaling's mode must be one of {', '.join(_MODES)}; received {_short(self.mode)}")
+            raise LayerConfigError(
+                f"VarianceScaling's mode must be one of {', '.join(_MODES)}; received {_short(self.mode)}"
+            )
         distribution = self.distribution.lower() if isinstance(self.distribution, str) else self.distribution
         distribution = "truncated_normal" if distribution == "normal" else distribution
         if distribution not in _DISTRIBUTIONS:
-            raise LayerConfigError(f"VarianceScaling's distribution must be one of {', '.join(_DISTRIBUTIONS)} (or normal, "
-                                   f"read as truncated_normal); received {_short(self.distribution)}")
+            raise LayerConfigError(
+                f"VarianceScaling's distribution must be one of {', '.join(_DISTRIBUTIONS)} (or normal, "
+                f"read as truncated_normal); received {_short(self.distribution)}"
+            )
         object.__setattr__(self, "distribution", distribution)
 
     def variance(self):
@@ -417,22 +429,42 @@ class VarianceScaling(_Scaling):
 
 
 def _named_scaling(name: str, scale: float, mode: str, distribution: str, doc: str) -> type:
-    cls = type(name, (_Scaling,), {"keras_name": name, "__doc__": doc, "__module__": __name__, "__qualname__": name,
-                                   "variance": lambda self: (scale, mode, distribution)})
+    cls = type(
+        name,
+        (_Scaling,),
+        {
+            "keras_name": name,
+            "__doc__": doc,
+            "__module__": __name__,
+            "__qualname__": name,
+            "variance": lambda self: (scale, mode, distribution),
+        },
+    )
     return dataclass(frozen=True, repr=False)(cls)
 
 
-GlorotUniform = _named_scaling("GlorotUniform", 1.0, "fan_avg", "uniform",
-                               "Keras's GlorotUniform: uniform within ±sqrt(6 / (fan_in + fan_out)).")
-GlorotNormal = _named_scaling("GlorotNormal", 1.0, "fan_avg", "truncated_normal",
-                              "Keras's GlorotNormal: truncated normal, stddev sqrt(2 / (fan_in + fan_out)).")
-HeUniform = _named_scaling("HeUniform", 2.0, "fan_in", "uniform", "Keras's HeUniform: uniform within ±sqrt(6 / fan_in).")
-HeNormal = _named_scaling("HeNormal", 2.0, "fan_in", "truncated_normal",
-                          "Keras's HeNormal: truncated normal, stddev sqrt(2 / fan_in).")
-LecunUniform = _named_scaling("LecunUniform", 1.0, "fan_in", "uniform",
-                              "Keras's LecunUniform: uniform within ±sqrt(3 / fan_in).")
-LecunNormal = _named_scaling("LecunNormal", 1.0, "fan_in", "truncated_normal",
-                             "Keras's LecunNormal: truncated normal, stddev sqrt(1 / fan_in).")
+GlorotUniform = _named_scaling(
+    "GlorotUniform", 1.0, "fan_avg", "uniform", "Keras's GlorotUniform: uniform within ±sqrt(6 / (fan_in + fan_out))."
+)
+GlorotNormal = _named_scaling(
+    "GlorotNormal",
+    1.0,
+    "fan_avg",
+    "truncated_normal",
+    "Keras's GlorotNormal: truncated normal, stddev sqrt(2 / (fan_in + fan_out)).",
+)
+HeUniform = _named_scaling(
+    "HeUniform", 2.0, "fan_in", "uniform", "Keras's HeUniform: uniform within ±sqrt(6 / fan_in)."
+)
+HeNormal = _named_scaling(
+    "HeNormal", 2.0, "fan_in", "truncated_normal", "Keras's HeNormal: truncated normal, stddev sqrt(2 / fan_in)."
+)
+LecunUniform = _named_scaling(
+    "LecunUniform", 1.0, "fan_in", "uniform", "Keras's LecunUniform: uniform within ±sqrt(3 / fan_in)."
+)
+LecunNormal = _named_scaling(
+    "LecunNormal", 1.0, "fan_in", "truncated_normal", "Keras's LecunNormal: truncated normal, stddev sqrt(1 / fan_in)."
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -466,7 +498,9 @@ class Orthogonal(Initializer):
     def cost(self, shape):
         rows, cols = _matrix(shape)
         m, k = max(rows, cols), min(rows, cols)
-        mult_adds = 2 * m * k * k - 2 * k**3 // 3  # Householder QR of an m × k matrix (geqrf); orgqr about the same again
+        mult_adds = (
+            2 * m * k * k - 2 * k**3 // 3
+        )  # Householder QR of an m × k matrix (geqrf); orgqr about the same again
         # LAPACK's calls and workspace whatever the size: up to 20 ms and 8 MB (measured at 512 × 512) beyond what scales
         return 4 * mult_adds + 4_000 * m * k + 20_000_000 * WORK_PER_NANOSECOND, 40 * m * k + 8 * 2**20
 
@@ -476,8 +510,10 @@ class Orthogonal(Initializer):
     def rank_problem(self, shape):
         if len(shape) >= 2:
             return None
-        return ("The tensor to initialize must be at least two-dimensional. "
-                f"Received: shape={tuple(shape)} of rank {len(shape)}.")
+        return (
+            "The tensor to initialize must be at least two-dimensional. "
+            f"Received: shape={tuple(shape)} of rank {len(shape)}."
+        )
 
 
 def _matrix(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -486,24 +522,53 @@ def _matrix(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 # --- the registry: what keras.initializers.get reads ---------------------------------------------------------------
-CLASSES: dict[str, type[Initializer]] = {cls.keras_name: cls for cls in (
-    Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling, GlorotNormal, GlorotUniform,
-    HeNormal, HeUniform, LecunNormal, LecunUniform, Orthogonal, Identity)}
+CLASSES: dict[str, type[Initializer]] = {
+    cls.keras_name: cls
+    for cls in (
+        Zeros,
+        Ones,
+        Constant,
+        RandomNormal,
+        RandomUniform,
+        TruncatedNormal,
+        VarianceScaling,
+        GlorotNormal,
+        GlorotUniform,
+        HeNormal,
+        HeUniform,
+        LecunNormal,
+        LecunUniform,
+        Orthogonal,
+        Identity,
+    )
+}
 _SNAKE = {name: re.sub("([a-z])([A-Z])", r"\1_\2", name).lower() for name in CLASSES}  # Keras's to_snake_case
 # Every name keras.initializers.get takes for these classes: the class name, its snake_case, and Keras's aliases.
 ALIASES: dict[str, type[Initializer]] = {
-    **CLASSES, **{_SNAKE[name]: cls for name, cls in CLASSES.items()},
-    "normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros,
-    "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity,
+    **CLASSES,
+    **{_SNAKE[name]: cls for name, cls in CLASSES.items()},
+    "normal": RandomNormal,
+    "uniform": RandomUniform,
+    "one": Ones,
+    "zero": Zeros,
+    "OrthogonalInitializer": Orthogonal,
+    "IdentityInitializer": Identity,
 }
 # Keras's constructor arguments of each class in its positional order (the seed where Keras has it), for text parsing.
 _POSITIONAL = {
-    "Constant": ("value",), "Identity": ("gain",), "Zeros": (), "Ones": (),
-    "RandomNormal": ("mean", "stddev", "seed"), "TruncatedNormal": ("mean", "stddev", "seed"),
-    "RandomUniform": ("minval", "maxval", "seed"), "Orthogonal": ("gain", "seed"),
+    "Constant": ("value",),
+    "Identity": ("gain",),
+    "Zeros": (),
+    "Ones": (),
+    "RandomNormal": ("mean", "stddev", "seed"),
+    "TruncatedNormal": ("mean", "stddev", "seed"),
+    "RandomUniform": ("minval", "maxval", "seed"),
+    "Orthogonal": ("gain", "seed"),
     "VarianceScaling": ("scale", "mode", "distribution", "seed", "input_axes", "output_axes"),
-    **{name: ("seed", "input_axes", "output_axes") for name in
-       ("GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform")},
+    **{
+        name: ("seed", "input_axes", "output_axes")
+        for name in ("GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform")
+    },
 }
 _REFUSED = {  # names Keras has that netbuilder does not take, with the reason
     "STFT": "STFT is the kernel of Keras's STFTSpectrogram layer, which netbuilder does not have",
@@ -511,11 +576,13 @@ _REFUSED = {  # names Keras has that netbuilder does not take, with the reason
 }
 _REFUSED.update({"stft": _REFUSED["STFT"], "STFTInitializer": _REFUSED["STFT"], "initializer": _REFUSED["Initializer"]})
 NAMES = tuple(sorted(_SNAKE.values()))  # the names an editor lists
-ACCEPTED = ("a Keras initializer: a name (zeros, ones, random_normal, random_uniform, truncated_normal, variance_scaling, "
-            "glorot_normal, glorot_uniform, he_normal, he_uniform, lecun_normal, lecun_uniform, orthogonal, identity; the "
-            "class names such as HeNormal and Keras's aliases uniform, normal, zero, one too), a class with its arguments "
-            "such as Constant(value=0.5) or VarianceScaling(scale=2.0, mode=\"fan_out\"), a Keras config dict such as "
-            "{\"class_name\": \"HeNormal\", \"config\": {}}, or an Initializer")
+ACCEPTED = (
+    "a Keras initializer: a name (zeros, ones, random_normal, random_uniform, truncated_normal, variance_scaling, "
+    "glorot_normal, glorot_uniform, he_normal, he_uniform, lecun_normal, lecun_uniform, orthogonal, identity; the "
+    "class names such as HeNormal and Keras's aliases uniform, normal, zero, one too), a class with its arguments "
+    'such as Constant(value=0.5) or VarianceScaling(scale=2.0, mode="fan_out"), a Keras config dict such as '
+    '{"class_name": "HeNormal", "config": {}}, or an Initializer'
+)
 MAX_TEXT_CHARS = 300  # an initializer written as text (`VarianceScaling(...)`) in an editor or a pasted layer
 
 
@@ -527,20 +594,26 @@ def get_initializer(identifier, what: str = "an initializer") -> Initializer:
     if isinstance(identifier, str):
         cls = _class_named(identifier, what)
         if cls is Constant:  # Keras's get("constant") fails too: Constant.from_config needs its value
-            raise LayerConfigError(f"{what}: Constant needs its value, such as Constant(value=0.5) or "
-                                   "{\"class_name\": \"Constant\", \"config\": {\"value\": 0.5}}")
+            raise LayerConfigError(
+                f"{what}: Constant needs its value, such as Constant(value=0.5) or "
+                '{"class_name": "Constant", "config": {"value": 0.5}}'
+            )
         return cls()
     if isinstance(identifier, dict):
         return _from_config(identifier, what)
     keras_like = type(identifier).__name__
     if keras_like in CLASSES and callable(getattr(identifier, "get_config", None)):  # a Keras initializer object
         config = identifier.get_config()
-        if keras_like == "Identity" and hasattr(identifier, "gain"):  # Keras's Identity leaves its gain out of its config
+        if keras_like == "Identity" and hasattr(
+            identifier, "gain"
+        ):  # Keras's Identity leaves its gain out of its config
             config = {"gain": identifier.gain}
         return _from_config({"class_name": keras_like, "config": config}, what)
     if identifier is None:
-        raise LayerConfigError(f"{what} cannot be None in netbuilder: Keras then draws glorot_uniform for every float "
-                               "weight, biases too; name it (\"glorot_uniform\", \"zeros\", ...)")
+        raise LayerConfigError(
+            f"{what} cannot be None in netbuilder: Keras then draws glorot_uniform for every float "
+            'weight, biases too; name it ("glorot_uniform", "zeros", ...)'
+        )
     raise LayerConfigError(f"{what} must be {ACCEPTED}; received {_short(identifier)}")
 
 
@@ -556,7 +629,7 @@ def _from_config(data: dict, what: str) -> Initializer:
     """An Initializer from Keras's serialized form (full or short); unknown config keys are refused, as Keras refuses them."""
     name, config = data.get("class_name"), data.get("config")
     if not isinstance(name, str):
-        raise LayerConfigError(f"{what}: a config dict needs a class_name such as \"HeNormal\"; received {_short(data)}")
+        raise LayerConfigError(f'{what}: a config dict needs a class_name such as "HeNormal"; received {_short(data)}')
     cls = _class_named(name, what)
     if config is None:
         config = {}
@@ -566,20 +639,26 @@ def _from_config(data: dict, what: str) -> Initializer:
     allowed = _POSITIONAL[cls.keras_name]
     unknown = [str(k) for k in config if k not in allowed]
     if unknown:
-        raise LayerConfigError(f"{what}: {cls.keras_name} takes {', '.join(allowed) or 'no arguments'}; received "
-                               f"{', '.join(unknown)[:80]}")
+        raise LayerConfigError(
+            f"{what}: {cls.keras_name} takes {', '.join(allowed) or 'no arguments'}; received {', '.join(unknown)[:80]}"
+        )
     seed = config.pop("seed", None)
     if not (seed is None or isinstance(seed, dict) or (isinstance(seed, int) and not isinstance(seed, bool))):
-        raise LayerConfigError(f"{what}: {cls.keras_name}'s seed must be an integer or null (netbuilder ignores it: "
-                               f"every weight is drawn from the model's seed); received {_short(seed)}")
+        raise LayerConfigError(
+            f"{what}: {cls.keras_name}'s seed must be an integer or null (netbuilder ignores it: "
+            f"every weight is drawn from the model's seed); received {_short(seed)}"
+        )
     for axes in ("input_axes", "output_axes"):
         if config.pop(axes, None) is not None:
-            raise LayerConfigError(f"{what}: {cls.keras_name}'s {axes} is not supported by netbuilder (it sets the fans of "
-                                   "EinsumDense's kernels); its kinds' fans come from the weight's shape, as Keras's do "
-                                   "when input_axes and output_axes are null")
+            raise LayerConfigError(
+                f"{what}: {cls.keras_name}'s {axes} is not supported by netbuilder (it sets the fans of "
+                "EinsumDense's kernels); its kinds' fans come from the weight's shape, as Keras's do "
+                "when input_axes and output_axes are null"
+            )
     if cls is Constant and "value" not in config:
-        raise LayerConfigError(f"{what}: Constant needs its value, such as {{\"class_name\": \"Constant\", \"config\": "
-                               "{\"value\": 0.5}}")
+        raise LayerConfigError(
+            f'{what}: Constant needs its value, such as {{"class_name": "Constant", "config": {{"value": 0.5}}}}'
+        )
     try:
         return cls(**config)
     except LayerConfigError as e:
@@ -614,15 +693,19 @@ def from_text(text, what: str = "an initializer") -> Initializer:
         positional = [ast.literal_eval(a) for a in node.args]
         keywords = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
     except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
-        raise LayerConfigError(f"{what}: the arguments of {name} must be plain values, such as "
-                               f"{cls.keras_name}({', '.join(f'{a}=…' for a in _POSITIONAL[cls.keras_name][:2])}); "
-                               f"received {_short(text)}") from None
+        raise LayerConfigError(
+            f"{what}: the arguments of {name} must be plain values, such as "
+            f"{cls.keras_name}({', '.join(f'{a}=…' for a in _POSITIONAL[cls.keras_name][:2])}); "
+            f"received {_short(text)}"
+        ) from None
     if None in keywords:  # **{...}
         raise LayerConfigError(f"{what}: write {name}'s arguments by name, such as scale=2.0")
     order = _POSITIONAL[cls.keras_name]
     if len(positional) > len(order):
-        raise LayerConfigError(f"{what}: {cls.keras_name} takes at most {len(order)} arguments ({', '.join(order) or 'none'}); "
-                               f"received {len(positional)}")
+        raise LayerConfigError(
+            f"{what}: {cls.keras_name} takes at most {len(order)} arguments ({', '.join(order) or 'none'}); "
+            f"received {len(positional)}"
+        )
     config = dict(zip(order, positional))
     twice = set(config) & set(keywords)
     if twice:

@@ -88,7 +88,9 @@ class WeightSpec:
 ELEMENTWISE_WEIGHT = 25  # one elementwise NumPy operation costs about as much time as 25 BLAS multiply-adds
 TRAIN_FACTOR = 3  # a training step (forward, then backward at about twice its cost) is about 3 forward passes of work
 TRAIN_ELEMENTWISE_FACTOR = 2  # an elementwise operation's gradient costs about what the operation did (measured 1-1.5)
-ACTIVATION_TRAIN_CALLS = 4  # a training step calls a layer's activation about this often (forward, derivative, temporaries)
+ACTIVATION_TRAIN_CALLS = (
+    4  # a training step calls a layer's activation about this often (forward, derivative, temporaries)
+)
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,13 @@ class Cost:
     mult_adds: int = 0  # multiply-adds (a matmul of (n, k) by (k, m) is n·k·m)
     elementwise: int = 0  # other operations per sample, weighted by their relative cost (an add is 1)
     scratch: int = 0  # float32 elements of temporaries alive beside the input and output at the peak of `call`
-    scratch_large: int | None = None  # the same when a run's tensors are large (NumPy then reuses temporaries); None: same
+    scratch_large: int | None = (
+        None  # the same when a run's tensors are large (NumPy then reuses temporaries); None: same
+    )
     large_at: int = 0  # elements per sample of the tensor whose size (times the batch) decides "large"
-    capped_scratch: int = 0  # more temporaries per sample, but never more than `scratch_cap` in all (work done in steps)
+    capped_scratch: int = (
+        0  # more temporaries per sample, but never more than `scratch_cap` in all (work done in steps)
+    )
     scratch_cap: int = 0
     early_scratch: int = 0  # temporaries of an earlier phase of `call`, freed before the others exist (a patch matrix)
     output_is_view: bool = False  # the output shares the input's memory (a reshape): it allocates nothing
@@ -142,10 +148,22 @@ class CodePart:
     weights: dict[str, np.ndarray] = field(default_factory=dict)  # torch: parameter name → array in torch's layout
 
 
-GROUPS = ("Core", "Convolution", "Pooling", "Normalisation", "Preprocessing", "Recurrent", "Merging", "Attention", "Reshaping",
-          "Activations")
+GROUPS = (
+    "Core",
+    "Convolution",
+    "Pooling",
+    "Normalisation",
+    "Preprocessing",
+    "Recurrent",
+    "Merging",
+    "Attention",
+    "Reshaping",
+    "Activations",
+)
 KINDS: dict[str, type[Layer]] = {}  # Keras class name → kind; the registry JSON, links and the editor read
-OPERATIONS: dict[tuple[str, str], type[Layer]] = {}  # (Keras module, class name) → operation: a call that is not a layer
+OPERATIONS: dict[
+    tuple[str, str], type[Layer]
+] = {}  # (Keras module, class name) → operation: a call that is not a layer
 
 
 def register(cls: type[Layer]) -> type[Layer]:
@@ -176,8 +194,10 @@ def kind_class(kind) -> type[Layer]:
     """The class of a registered kind, or a LayerConfigError listing the kinds there are."""
     if not isinstance(kind, str) or kind not in KINDS:
         some = ", ".join(list(KINDS)[:6])
-        raise LayerConfigError(f"unknown layer kind {str(kind)[:40]!r}: a kind is a Keras class name netbuilder has, "
-                               f"such as {some} ({len(KINDS)} in all)")
+        raise LayerConfigError(
+            f"unknown layer kind {str(kind)[:40]!r}: a kind is a Keras class name netbuilder has, "
+            f"such as {some} ({len(KINDS)} in all)"
+        )
     return KINDS[kind]
 
 
@@ -191,18 +211,26 @@ class Layer:
     keras_extra_config: ClassVar[dict] = {}  # constant config keys Keras writes (initializers, regularizers...)
     keras_kept: dict = {}  # keras_extra_config keys a Keras JSON set (a regularizer, a constraint): written back as read
     keras_config_order: ClassVar[tuple[str, ...]] = ()  # config keys in the order Keras writes them (others follow)
-    keras_module: ClassVar[str] = "keras.layers"  # where Keras's JSON says the class lives (keras.applications registers some)
+    keras_module: ClassVar[str] = (
+        "keras.layers"  # where Keras's JSON says the class lives (keras.applications registers some)
+    )
     keras_registered_name: ClassVar[str | None] = None
     output_axis_setting: ClassVar[str | None] = None  # the setting that sizes the output's last axis (units, filters)
     keeps_shape: ClassVar[bool] = False  # output shape always equals input shape (activations, dropout)
     builds_at_init: ClassVar[bool] = False  # Keras writes no build_config for it (Activation is built when made)
     takes_list: ClassVar[bool] = False  # called on a list of tensors (a merge): shapes and `call` get lists
-    separate_arguments: ClassVar[bool] = False  # with takes_list: the tensors are separate arguments, `mha(query, value)`
+    separate_arguments: ClassVar[bool] = (
+        False  # with takes_list: the tensors are separate arguments, `mha(query, value)`
+    )
     is_layer: ClassVar[bool] = True  # False: an operation (keras.ops), a call of the graph but not in model.layers
     is_model: ClassVar[bool] = False  # a whole model used as a layer (Keras nests them: ConvNeXt's stem)
-    keras_first_node: ClassVar[int] = 0  # the node index Keras's JSON gives its first call (a Functional's own graph is 0)
+    keras_first_node: ClassVar[int] = (
+        0  # the node index Keras's JSON gives its first call (a Functional's own graph is 0)
+    )
     call_argument: ClassVar[str] = "inputs"  # the name of Keras's call's first argument (a call may pass it by keyword)
-    keeps_values: ClassVar[bool] = False  # its output holds its input's values (rearranged, or zeros added): integers stay integers
+    keeps_values: ClassVar[bool] = (
+        False  # its output holds its input's values (rearranged, or zeros added): integers stay integers
+    )
     # Microseconds of one training step's forward_train and backward whatever the batch (their NumPy calls; measured at
     # batch 1 on the 2-core server and rounded up; an activation setting's calls are added in full_cost).
     train_call_microseconds: ClassVar[int] = 15
@@ -210,7 +238,9 @@ class Layer:
     def __init__(self, *args, name=None, input_shape=None, **kwargs):
         declared = self.settings
         if len(args) > len(declared):
-            raise LayerConfigError(f"{self.kind} takes at most {len(declared)} positional arguments; received {len(args)}")
+            raise LayerConfigError(
+                f"{self.kind} takes at most {len(declared)} positional arguments; received {len(args)}"
+            )
         names = [s.name for s in declared]
         given = dict(zip(names, args))
         for key, value in kwargs.items():
@@ -264,14 +294,33 @@ class Layer:
         problem = self.input_problem(shape, name)
         if problem is not None:
             fixes = tuple(self.call_fixes(tensors, shape, name))
-            raise IncompatibleShapeError(f"{problem.message} {problem.explanation}",
-                                         ShapeIssue(-1, name, self.kind, problem.expected, shape, problem.message,
-                                                    problem.explanation, fixes, problem.keras_message))
-        if self.built_shape is None:  # Keras builds a layer at its first call: later calls must fit what it was built for
+            raise IncompatibleShapeError(
+                f"{problem.message} {problem.explanation}",
+                ShapeIssue(
+                    -1,
+                    name,
+                    self.kind,
+                    problem.expected,
+                    shape,
+                    problem.message,
+                    problem.explanation,
+                    fixes,
+                    problem.keras_message,
+                ),
+            )
+        if (
+            self.built_shape is None
+        ):  # Keras builds a layer at its first call: later calls must fit what it was built for
             self.built_shape = shape
         node = Node(self, args, kwargs, ())
-        node.outputs = (KerasTensor(self.compute_output_shape(shape), node, 0,
-                                    integers=self.keeps_values and all(t.integers for t in tensors)),)
+        node.outputs = (
+            KerasTensor(
+                self.compute_output_shape(shape),
+                node,
+                0,
+                integers=self.keeps_values and all(t.integers for t in tensors),
+            ),
+        )
         self._inbound_nodes.append(node)
         return node.outputs[0]
 
@@ -284,17 +333,28 @@ class Layer:
     def call_shape(self, args: tuple, kwargs: dict):
         """The shape this layer computes on, from a call's arguments: one tensor's (most kinds), or a list's (a merge).
         A call this kind does not take is a LayerConfigError saying how it is called."""
-        if len(args) == 1 and not self.takes_list and isinstance(args[0], KerasTensor) and kwargs.keys() <= _CALL_OPTIONS:
+        if (
+            len(args) == 1
+            and not self.takes_list
+            and isinstance(args[0], KerasTensor)
+            and kwargs.keys() <= _CALL_OPTIONS
+        ):
             return args[0].shape  # the usual call, on one tensor (at most training= and mask= beside it)
         given = [*args, *(kwargs[k] for k in kwargs if k == self.call_argument)]
         unknown = set(kwargs) - {self.call_argument, "training", "mask"}
         if self.takes_list:
-            ok = len(given) == 1 and isinstance(given[0], (list, tuple)) and given[0] and all(
-                isinstance(t, KerasTensor) for t in given[0])
+            ok = (
+                len(given) == 1
+                and isinstance(given[0], (list, tuple))
+                and given[0]
+                and all(isinstance(t, KerasTensor) for t in given[0])
+            )
             if ok and not unknown:
                 return [t.shape for t in given[0]]
-            raise LayerConfigError(f"A merge layer should be called on a list of inputs. Received: {_described(args, kwargs)}; "
-                                   f"{self.kind} takes a list of tensors made by Input(...) and layers, e.g. {self.kind}()([a, b])")
+            raise LayerConfigError(
+                f"A merge layer should be called on a list of inputs. Received: {_described(args, kwargs)}; "
+                f"{self.kind} takes a list of tensors made by Input(...) and layers, e.g. {self.kind}()([a, b])"
+            )
         if len(given) == 1 and isinstance(given[0], KerasTensor) and not unknown:
             return given[0].shape
         raise LayerConfigError(
@@ -321,25 +381,38 @@ class Layer:
         if self.takes_list:  # a merge: a list of shapes (a chain hands it one tensor, which Keras refuses)
             if isinstance(shape, list):
                 return self.check_shape(shape, name)
-            return Problem("a list of tensors", f"Layer {name!r} ({self.kind}) takes a list of tensors, such as "
-                           f"{self.kind}()([a, b]); in a chain it receives one, {format_shape(shape)}.",
-                           f"{self.kind} combines several tensors (a skip connection, two branches): it needs a model "
-                           "whose layers can take more than the one before them (Keras's functional API).",
-                           f"A merge layer should be called on a list of inputs. Received: input_shape={shape} (not a list of shapes)")
+            return Problem(
+                "a list of tensors",
+                f"Layer {name!r} ({self.kind}) takes a list of tensors, such as "
+                f"{self.kind}()([a, b]); in a chain it receives one, {format_shape(shape)}.",
+                f"{self.kind} combines several tensors (a skip connection, two branches): it needs a model "
+                "whose layers can take more than the one before them (Keras's functional API).",
+                f"A merge layer should be called on a list of inputs. Received: input_shape={shape} (not a list of shapes)",
+            )
         ndim = len(shape)
         prefix = f"Input 0 with name 'None' of layer '{name}' is incompatible with the layer"
         axes = f" ({', '.join(spec.axis_names)})" if spec.axis_names else ""
         rank_words = None
         if spec.ndim is not None and ndim != spec.ndim:
-            rank_words = f"exactly {spec.ndim} axes{axes}", f"expected ndim={spec.ndim}, found ndim={ndim}. Full shape received: {format_shape(shape)}"
+            rank_words = (
+                f"exactly {spec.ndim} axes{axes}",
+                f"expected ndim={spec.ndim}, found ndim={ndim}. Full shape received: {format_shape(shape)}",
+            )
         elif spec.min_ndim is not None and ndim < spec.min_ndim:
-            rank_words = f"at least {spec.min_ndim} axes{axes}", f"expected min_ndim={spec.min_ndim}, found ndim={ndim}. Full shape received: {format_shape(shape)}"
+            rank_words = (
+                f"at least {spec.min_ndim} axes{axes}",
+                f"expected min_ndim={spec.min_ndim}, found ndim={ndim}. Full shape received: {format_shape(shape)}",
+            )
         elif spec.max_ndim is not None and ndim > spec.max_ndim:
             rank_words = f"at most {spec.max_ndim} axes{axes}", f"expected max_ndim={spec.max_ndim}, found ndim={ndim}"
         if rank_words:
             expected, keras = rank_words
-            return Problem(expected, f"Layer {name!r} ({self.kind}) needs {expected}, but received {format_shape(shape)}.",
-                           self.rank_explanation(shape, name), f"{prefix}: {keras}")
+            return Problem(
+                expected,
+                f"Layer {name!r} ({self.kind}) needs {expected}, but received {format_shape(shape)}.",
+                self.rank_explanation(shape, name),
+                f"{prefix}: {keras}",
+            )
         for axis, size in spec.axes:
             if shape[axis] != size:
                 where = "last axis" if axis == -1 else f"axis {axis}"
@@ -398,9 +471,14 @@ class Layer:
         work, nbytes = _draw_totals(specs)
         activation = self.values.get("activation")
         calls = self.train_call_microseconds + (
-            ACTIVATION_TRAIN_CALLS * activations.COST[activation].call_microseconds if activation else 0)
-        return self.cost(shape, output_shape).updated(build_work=work, build_bytes=nbytes, train_fixed=calls * MICROSECOND,
-                                                      trainable_arrays=sum(spec.trainable for spec in specs))
+            ACTIVATION_TRAIN_CALLS * activations.COST[activation].call_microseconds if activation else 0
+        )
+        return self.cost(shape, output_shape).updated(
+            build_work=work,
+            build_bytes=nbytes,
+            train_fixed=calls * MICROSECOND,
+            trainable_arrays=sum(spec.trainable for spec in specs),
+        )
 
     def build(self, shape: Shape, seed: int) -> None:
         """Make the weights for input `shape` (for the shape it was built for, if it has one); a LimitError,
@@ -491,7 +569,9 @@ class Layer:
     # --- description -------------------------------------------------------------------------------
     def label(self) -> str:
         """Key settings in a few words for a graph node: `16 units, relu`."""
-        return ", ".join(f"{s.name}={s.format_text(self.values[s.name])}" for s in self.settings if self.values[s.name] != s.default)
+        return ", ".join(
+            f"{s.name}={s.format_text(self.values[s.name])}" for s in self.settings if self.values[s.name] != s.default
+        )
 
     def explain_shape(self, shape: Shape, output_shape: Shape) -> str:
         """The shape arithmetic written out for a learner ("" when the shape simply passes through)."""
@@ -532,8 +612,11 @@ class Layer:
     # --- code ---------------------------------------------------------------------------------------
     def keras_code(self) -> CodePart:
         """The Keras 3 constructor call (non-default settings and the name)."""
-        args = [f"{s.name}={_literal(s.check(self.values[s.name]))}" for s in self.settings
-                if s.required or self.values[s.name] != s.default]
+        args = [
+            f"{s.name}={_literal(s.check(self.values[s.name]))}"
+            for s in self.settings
+            if s.required or self.values[s.name] != s.default
+        ]
         return CodePart(f"keras.layers.{self.kind}({', '.join([*args, f'name={self.name!r}'])})")
 
     def torch_code(self, shape: Shape) -> list[CodePart]:

@@ -14,7 +14,15 @@ from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, Sh
 from .graph import Graph, Input, InputLayer, call_inputs  # noqa: F401 (Input: the functional API's, with Model below)
 from .initializers import layer_seed, resolve_seed
 from .layer import CodePart, Cost, Layer, Problem
-from .serialization import chain_document, functional_config, functional_from_json, functional_json, model_config, read_json, to_json
+from .serialization import (
+    chain_document,
+    functional_config,
+    functional_from_json,
+    functional_json,
+    model_config,
+    read_json,
+    to_json,
+)
 from .tensors import KerasTensor, flatten, pack
 from .summary import summary_text
 from .shapes import summary_shape
@@ -65,14 +73,19 @@ class ModelLayer(Layer):
     def input_problem(self, shape, name: str) -> Problem | None:
         shapes = self._layer_shapes()
         if shapes is None:
-            return Problem("a model of one input and one output", f"Model {name!r} has {len(self.inputs)} inputs and "
-                           f"{len(self.outputs)} outputs; netbuilder uses a model as a layer when it has one of each.",
-                           "A layer takes one tensor and makes one.")
+            return Problem(
+                "a model of one input and one output",
+                f"Model {name!r} has {len(self.inputs)} inputs and "
+                f"{len(self.outputs)} outputs; netbuilder uses a model as a layer when it has one of each.",
+                "A layer takes one tensor and makes one.",
+            )
         if isinstance(shape, list) or tuple(shape) != shapes[0]:
             got = " and ".join(map(format_shape, shape)) if isinstance(shape, list) else format_shape(shape)
-            return Problem(f"shape {format_shape(shapes[0])}",
-                           f"Model {name!r} ({self.kind}) expects input of shape {format_shape(shapes[0])}, received {got}.",
-                           "A model used as a layer takes the input its own Input declares.")
+            return Problem(
+                f"shape {format_shape(shapes[0])}",
+                f"Model {name!r} ({self.kind}) expects input of shape {format_shape(shapes[0])}, received {got}.",
+                "A model used as a layer takes the input its own Input declares.",
+            )
         return None
 
     def compute_output_shape(self, shape):
@@ -104,11 +117,21 @@ class ModelLayer(Layer):
     def full_cost(self, shape, output_shape) -> Cost:
         """Its layers' work summed; its memory, that of running it on its own beside its input and output (an upper bound)."""
         c = self.cost
-        return Cost(mult_adds=c.mult_adds, elementwise=c.elementwise, scratch=c.predict_bytes(1) // FLOAT32,
-                    overhead=c.overhead, train_overhead=c.train_overhead, train_elementwise=c.train_elementwise,
-                    train_kept=sum(c.sizes) + sum(cost.train_kept for cost in c.costs),
-                    train_scratch=c.backprop_bytes(1) // FLOAT32, untrainable=c.untrainable, build_work=c.build_work,
-                    build_bytes=c.build_bytes, train_fixed=c.train_fixed, trainable_arrays=c.trainable_arrays)
+        return Cost(
+            mult_adds=c.mult_adds,
+            elementwise=c.elementwise,
+            scratch=c.predict_bytes(1) // FLOAT32,
+            overhead=c.overhead,
+            train_overhead=c.train_overhead,
+            train_elementwise=c.train_elementwise,
+            train_kept=sum(c.sizes) + sum(cost.train_kept for cost in c.costs),
+            train_scratch=c.backprop_bytes(1) // FLOAT32,
+            untrainable=c.untrainable,
+            build_work=c.build_work,
+            build_bytes=c.build_bytes,
+            train_fixed=c.train_fixed,
+            trainable_arrays=c.trainable_arrays,
+        )
 
 
 class Sequential(Trainable, ModelLayer):
@@ -181,17 +204,27 @@ class Sequential(Trainable, ModelLayer):
     def keras_code(self) -> CodePart:
         """keras.Sequential([keras.Input(shape), its layers...], name=...): a Sequential inside another model."""
         parts = [layer.keras_code() for layer in self._layers]
-        return CodePart(f"keras.Sequential([keras.Input(shape={self._input!r}), {', '.join(p.code for p in parts)}], "
-                        f"name={self.name!r})", {k: v for p in parts for k, v in p.helpers.items()})
+        return CodePart(
+            f"keras.Sequential([keras.Input(shape={self._input!r}), {', '.join(p.code for p in parts)}], "
+            f"name={self.name!r})",
+            {k: v for p in parts for k, v in p.helpers.items()},
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
         """Its layers' torch modules in order (the export makes them one nn.Sequential)."""
-        return [part for layer, report in zip(self._layers, self.analysis.layers) for part in layer.torch_code(report.input_shape)]
+        return [
+            part
+            for layer, report in zip(self._layers, self.analysis.layers)
+            for part in layer.torch_code(report.input_shape)
+        ]
 
     def input_problem(self, shape, name: str) -> Problem | None:
         if self._input is None:
-            return Problem("a model with an input shape", f"Model {name!r} (Sequential) has no input shape yet.",
-                           "Give it an Input first (Sequential([Input(shape), ...])), or call it on a tensor.")
+            return Problem(
+                "a model with an input shape",
+                f"Model {name!r} (Sequential) has no input shape yet.",
+                "Give it an Input first (Sequential([Input(shape), ...])), or call it on a tensor.",
+            )
         return super().input_problem(shape, name)
 
     def _weighted(self) -> list[Layer]:
@@ -225,7 +258,9 @@ class Sequential(Trainable, ModelLayer):
         self._analysis, self._batch_bounds = None, {}
         if self._input is None:
             return
-        analysis = analyze(self._layers, self._input)  # shapes and the budget first: nothing is allocated for a model refused
+        analysis = analyze(
+            self._layers, self._input
+        )  # shapes and the budget first: nothing is allocated for a model refused
         if (issue := analysis.issue or budget_issue(analysis)) is not None:
             raise issue_error(issue)
         for i, (layer, report) in enumerate(zip(self._layers, analysis.layers)):
@@ -304,8 +339,11 @@ class Sequential(Trainable, ModelLayer):
         who = f"Layer {first.name!r} (the first layer)" if first else f"Model {self.name!r}"
         single = received == want
         return ShapeIssue(
-            0 if first else -1, first.name if first else self.name, first.kind if first else "Sequential",
-            f"shape {format_shape(want)} per sample", received,
+            0 if first else -1,
+            first.name if first else self.name,
+            first.kind if first else "Sequential",
+            f"shape {format_shape(want)} per sample",
+            received,
             f"{who} expects input of shape {format_shape(want)} per sample, received {format_shape(got)} "
             f"(full input shape {format_shape(received)}).",
             "The input must be a batch: its first axis counts samples, the rest must equal the model's input shape."
@@ -330,8 +368,15 @@ class Sequential(Trainable, ModelLayer):
             tensors.append(y if i < keep or i == len(self._calls) - 1 else None)
         return tensors
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
-                checkpoint: Callable[[], None] | None = None) -> np.ndarray:
+    def predict(
+        self,
+        x,
+        batch_size=None,
+        verbose="auto",
+        steps=None,
+        callbacks=None,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> np.ndarray:
         """The model's output for `x` (float32); batch_size and verbose are accepted as in Keras (they change nothing).
         `checkpoint` (netbuilder's own) is called before each layer, as in forward: a caller stops a long run by raising there."""
         if steps is not None or callbacks:
@@ -349,7 +394,6 @@ class Sequential(Trainable, ModelLayer):
             checkpoint()
             y = call(y)
         return y
-
 
     # --- training (fitting.Trainable drives it) ----------------------------------------------------
     def _feed(self, x) -> list[np.ndarray]:
@@ -380,8 +424,10 @@ class Sequential(Trainable, ModelLayer):
 
     def summary_rows(self) -> tuple[bool, list[tuple[str, ...]]]:
         """Keras's summary rows: a Sequential's are a chain's, one per layer."""
-        return True, [(f"{layer.name} ({layer.kind})", summary_shape(report.output_shape), f"{report.params:,}")
-                      for layer, report in zip(self.layers, self.analysis.layers)]
+        return True, [
+            (f"{layer.name} ({layer.kind})", summary_shape(report.output_shape), f"{report.params:,}")
+            for layer, report in zip(self.layers, self.analysis.layers)
+        ]
 
     def get_config(self) -> dict:
         return model_config(self)
@@ -467,7 +513,9 @@ class Functional(Trainable, ModelLayer):
         for layer in self.layers:
             if layer.name == name:
                 return layer
-        raise LayerConfigError(f"No such layer: {str(name)[:64]}. Existing layers are: {[layer.name for layer in self.layers]}.")
+        raise LayerConfigError(
+            f"No such layer: {str(name)[:64]}. Existing layers are: {[layer.name for layer in self.layers]}."
+        )
 
     # --- weights ------------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
@@ -489,27 +537,34 @@ class Functional(Trainable, ModelLayer):
             missing = [k for k in keys if k not in x]
             extra = [str(k) for k in x if k not in keys] if keyed else []
             if missing or extra:
-                raise InputDataError(f"the input dict must have the keys {keys}; "
-                                     + (f"missing {missing}" if missing else f"unknown {extra[:5]}"))
+                raise InputDataError(
+                    f"the input dict must have the keys {keys}; "
+                    + (f"missing {missing}" if missing else f"unknown {extra[:5]}")
+                )
             given = [x[k] for k in keys]
         elif keyed and list(structure) != sorted(structure):
-            raise InputDataError(f"model {self.name!r} takes its inputs as a dict with the keys {list(structure)}: give a "
-                                 "dict (a list would be matched to them in sorted order, which is not theirs)")
+            raise InputDataError(
+                f"model {self.name!r} takes its inputs as a dict with the keys {list(structure)}: give a "
+                "dict (a list would be matched to them in sorted order, which is not theirs)"
+            )
         elif len(tensors) == 1:
             one = isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray)
             given = [x[0] if one else x]
         elif isinstance(x, (list, tuple)) and len(x) == len(tensors):
             given = list(x)
         else:
-            raise InputDataError(f"model {self.name!r} has {len(tensors)} inputs ({', '.join(names)}): give a list of "
-                                 f"{len(tensors)} arrays in that order, or a dict keyed by those names")
+            raise InputDataError(
+                f"model {self.name!r} has {len(tensors)} inputs ({', '.join(names)}): give a list of "
+                f"{len(tensors)} arrays in that order, or a dict keyed by those names"
+            )
         arrays = []
         for tensor, name, value in zip(tensors, names, given):
             arr = numbers(value, f"input {name!r}")
             if arr.ndim < 1 or arr.shape[1:] != tensor.shape[1:]:
                 raise IncompatibleShapeError(
                     f"Input {name!r} of model {self.name!r} expects shape {format_shape(tensor.shape[1:])} per sample, received "
-                    f"{format_shape(arr.shape[1:] if arr.ndim else ())} (full input shape {format_shape(arr.shape)}).")
+                    f"{format_shape(arr.shape[1:] if arr.ndim else ())} (full input shape {format_shape(arr.shape)})."
+                )
             arrays.append(arr.astype(np.float32, copy=False))
         if len({len(a) for a in arrays}) > 1:
             raise InputDataError(f"the inputs hold different numbers of samples: {[len(a) for a in arrays]}")
@@ -533,8 +588,15 @@ class Functional(Trainable, ModelLayer):
                     del values[id(t)]
         return values, shown
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
-                checkpoint: Callable[[], None] | None = None):
+    def predict(
+        self,
+        x,
+        batch_size=None,
+        verbose="auto",
+        steps=None,
+        callbacks=None,
+        checkpoint: Callable[[], None] | None = None,
+    ):
         """The model's output(s) for `x` (float32, in the outputs' structure); batch_size and verbose change nothing."""
         if steps is not None or callbacks:
             refuse("predict", {}, steps=steps, callbacks=callbacks or None)
@@ -542,7 +604,6 @@ class Functional(Trainable, ModelLayer):
         self._check_run(len(arrays[0]))
         values, _ = self._run(arrays, checkpoint)
         return _unwrap(pack(self.graph.output_structure, [values[id(t)] for t in self.graph.outputs]))
-
 
     def forward(self, x, keep_bytes: int | None = None, checkpoint: Callable[[], None] | None = None) -> list:
         """The inputs (float32) followed by every call's output in the order they run, kept while they fit in
@@ -553,8 +614,13 @@ class Functional(Trainable, ModelLayer):
         keep = self.cost.kept_layers(batch, current().run_bytes if keep_bytes is None else keep_bytes)
         values, shown = self._run(arrays, checkpoint, keep)
         outputs = {id(t) for t in self.graph.outputs}
-        return [*arrays, *(values[id(node.outputs[0])] if id(node.outputs[0]) in outputs else y
-                           for node, y in zip(self._calls, shown))]
+        return [
+            *arrays,
+            *(
+                values[id(node.outputs[0])] if id(node.outputs[0]) in outputs else y
+                for node, y in zip(self._calls, shown)
+            ),
+        ]
 
     # --- training (fitting.Trainable drives it) ----------------------------------------------------
     def _outputs(self) -> list[tuple[str, tuple]]:
@@ -606,7 +672,9 @@ class Functional(Trainable, ModelLayer):
                 if inputs or not isinstance(t.node.layer, InputLayer):
                     _accumulate(grads, id(t), g)
             total = weight_grads.get(id(node.layer))
-            weight_grads[id(node.layer)] = list(layer_grads) if total is None else [a + b for a, b in zip(total, layer_grads)]
+            weight_grads[id(node.layer)] = (
+                list(layer_grads) if total is None else [a + b for a, b in zip(total, layer_grads)]
+            )
         flat = []
         for layer in self._weighted():
             flat += weight_grads.get(id(layer)) or [np.zeros_like(w) for w in _trainable(layer)]
@@ -675,10 +743,15 @@ def model_from_json(text, seed=None, custom_objects=None):
 
 def _from_document(doc, seed: int):
     """The model a parsed Keras JSON document (or a model's entry inside another's) describes."""
+
     def nested(entry: dict) -> Layer:  # a model inside this one (the depth of nesting is bounded by the JSON's)
         return _from_document(entry, seed)
 
-    if isinstance(doc, dict) and doc.get("class_name") in ("Functional", "Model") and isinstance(doc.get("config"), dict):
+    if (
+        isinstance(doc, dict)
+        and doc.get("class_name") in ("Functional", "Model")
+        and isinstance(doc.get("config"), dict)
+    ):
         name, inputs, outputs = functional_from_json(doc, nested)
         return Functional(inputs, outputs, name=name if isinstance(name, str) else None, seed=seed)
     document = chain_document(doc, nested)
@@ -730,7 +803,8 @@ def _set_weights(owner: str, layers: list[Layer], weights) -> None:
     if len(weights) != expected:
         raise LayerConfigError(
             f"You called `set_weights(weights)` on layer {owner!r} with a weight list of length {len(weights)}, but the "
-            f"layer was expecting {expected} weights.")
+            f"layer was expecting {expected} weights."
+        )
     for layer in layers:
         n = len(layer.weights)
         layer.set_weights(weights[:n])

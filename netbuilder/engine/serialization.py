@@ -26,8 +26,12 @@ from .tensors import KerasTensor
 
 
 def _entry(layer: Layer, build_shape=None) -> dict:
-    entry = {"module": layer.keras_module, "class_name": layer.kind, "config": layer.keras_config(),
-             "registered_name": layer.keras_registered_name}
+    entry = {
+        "module": layer.keras_module,
+        "class_name": layer.kind,
+        "config": layer.keras_config(),
+        "registered_name": layer.keras_registered_name,
+    }
     if layer.is_model:  # a model inside another: its own build_config, and an empty compile_config (as Keras writes it)
         entry["build_config"], entry["compile_config"] = layer.build_config(), {}
     elif build_shape is not None:
@@ -37,9 +41,19 @@ def _entry(layer: Layer, build_shape=None) -> dict:
 
 def _input_entry(batch_shape: tuple, name: str) -> dict:
     """An InputLayer's entry, its keys in Keras's order."""
-    return {"module": "keras.layers", "class_name": "InputLayer",
-            "config": {"batch_shape": batch_shape, "dtype": "float32", "sparse": False, "ragged": False, "name": name,
-                       "optional": False}, "registered_name": None}
+    return {
+        "module": "keras.layers",
+        "class_name": "InputLayer",
+        "config": {
+            "batch_shape": batch_shape,
+            "dtype": "float32",
+            "sparse": False,
+            "ragged": False,
+            "name": name,
+            "optional": False,
+        },
+        "registered_name": None,
+    }
 
 
 def model_config(model) -> dict:
@@ -50,7 +64,13 @@ def model_config(model) -> dict:
     layers = [_input_entry(input_shape, getattr(model._input_layer, "name", None) or "input_layer")]
     for layer in model.layers:
         layers.append(_entry(layer, None if layer.builds_at_init else layer.input_shape))
-    return {"name": model.name, "trainable": True, "dtype": DTYPE_POLICY, "layers": layers, "build_input_shape": input_shape}
+    return {
+        "name": model.name,
+        "trainable": True,
+        "dtype": DTYPE_POLICY,
+        "layers": layers,
+        "build_input_shape": input_shape,
+    }
 
 
 def to_json(model) -> str:
@@ -78,18 +98,32 @@ def functional_config(model) -> dict:
             continue
         entry = _entry(layer, None if layer.builds_at_init else layer.built_shape)
         entry["name"] = layer.name
-        entry["inbound_nodes"] = [{"args": _args_config(node.args, graph), "kwargs": _args_config(node.kwargs, graph)}
-                                  for node in graph.calls(layer)]
+        entry["inbound_nodes"] = [
+            {"args": _args_config(node.args, graph), "kwargs": _args_config(node.kwargs, graph)}
+            for node in graph.calls(layer)
+        ]
         layers.append(entry)
-    return {"name": model.name, "trainable": True, "layers": layers,
-            "input_layers": _history_config(graph.input_structure, graph),
-            "output_layers": _history_config(graph.output_structure, graph)}
+    return {
+        "name": model.name,
+        "trainable": True,
+        "layers": layers,
+        "input_layers": _history_config(graph.input_structure, graph),
+        "output_layers": _history_config(graph.output_structure, graph),
+    }
 
 
 def functional_json(model) -> str:
     """A Functional model as Keras 3 writes it (weights are not part of Keras JSON)."""
-    return json.dumps({"module": "keras.src.models.functional", "class_name": "Functional", "config": functional_config(model),
-                       "registered_name": "Functional", "build_config": model.build_config(), "compile_config": {}})
+    return json.dumps(
+        {
+            "module": "keras.src.models.functional",
+            "class_name": "Functional",
+            "config": functional_config(model),
+            "registered_name": "Functional",
+            "build_config": model.build_config(),
+            "compile_config": {},
+        }
+    )
 
 
 def _history(tensor: KerasTensor, graph, first: int = 0) -> list:
@@ -111,8 +145,10 @@ def _history_config(structure, graph):
 def _args_config(value, graph):
     """A call's arguments as Keras serializes them: each tensor a `__keras_tensor__` with its shape and history."""
     if isinstance(value, KerasTensor):
-        return {"class_name": "__keras_tensor__", "config": {"shape": list(value.shape), "dtype": "float32",
-                                                             "keras_history": _history(value, graph)}}
+        return {
+            "class_name": "__keras_tensor__",
+            "config": {"shape": list(value.shape), "dtype": "float32", "keras_history": _history(value, graph)},
+        }
     if isinstance(value, dict):
         return {k: _args_config(v, graph) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -145,8 +181,10 @@ def _refuse_models(entries: list, nested, why: str) -> None:
     """Refuse a model among `entries` when there is no `nested` to make it."""
     models = [e for e in entries if e.get("class_name") in _MODEL_CLASSES]
     if models and nested is None:
-        _fail(f"layer {str(models[0]['config'].get('name'))[:40]!r} is a whole {models[0]['class_name']} model inside this "
-              f"one (a nested model); {why}: put its layers in line instead")
+        _fail(
+            f"layer {str(models[0]['config'].get('name'))[:40]!r} is a whole {models[0]['class_name']} model inside this "
+            f"one (a nested model); {why}: put its layers in line instead"
+        )
 
 
 def _layer_from(entry: dict, nested=None) -> Layer:
@@ -155,7 +193,9 @@ def _layer_from(entry: dict, nested=None) -> Layer:
     cls, config = _class_of(entry), entry["config"]
     layer = cls.from_config(config)
     build = (entry.get("build_config") or {}).get("input_shape")
-    if build and not cls.builds_at_init and not cls.takes_list:  # a merge's build_config lists shapes, and no weight needs them
+    if (
+        build and not cls.builds_at_init and not cls.takes_list
+    ):  # a merge's build_config lists shapes, and no weight needs them
         shape = (None, *_shape_from(build, f"{cls.kind} {config.get('name')!r} build_config input_shape"))
         if layer.weight_specs(shape):  # the size it was built for matters only where weights have it
             layer.built_shape = shape
@@ -190,7 +230,9 @@ def read_json(text) -> dict:
     if len(text) > MAX_JSON_CHARS:
         _fail(f"it has {len(text):,} characters; at most {MAX_JSON_CHARS:,} are allowed")
     if json_too_deep(text, MAX_JSON_DEPTH):
-        _fail(f"it is nested more than {MAX_JSON_DEPTH} levels deep; a model from Keras's to_json() nests fewer than 20.")
+        _fail(
+            f"it is nested more than {MAX_JSON_DEPTH} levels deep; a model from Keras's to_json() nests fewer than 20."
+        )
     try:
         return json.loads(text)
     except RecursionError:  # cannot happen after json_too_deep; kept as a backstop
@@ -268,7 +310,11 @@ def _rebuild_functional(config: dict, nested):
         if not progressed:
             stuck = next(layer.name for layer, nodes in queues if nodes)
             _fail(f"layer {stuck[:40]!r} is called on a tensor no layer of the model makes")
-    return config.get("name"), _tensors_of(config.get("input_layers"), made), _tensors_of(config.get("output_layers"), made)
+    return (
+        config.get("name"),
+        _tensors_of(config.get("input_layers"), made),
+        _tensors_of(config.get("output_layers"), made),
+    )
 
 
 def _layer_entries(config: dict, nested) -> list[dict]:
@@ -291,11 +337,16 @@ def _entries(config: dict) -> list[dict]:
 def _supported(entries: list[dict], nested, why: str) -> list[dict]:
     """The entries, each of a kind netbuilder has (models refused, saying `why`, when there is no `nested`)."""
     _refuse_models(entries, nested, why)
-    unsupported = [f"{e['config'].get('name', '?')} ({e.get('class_name')})" for e in entries
-                   if e.get("class_name") not in ("InputLayer", *_MODEL_CLASSES) and _class_of(e) is None]
+    unsupported = [
+        f"{e['config'].get('name', '?')} ({e.get('class_name')})"
+        for e in entries
+        if e.get("class_name") not in ("InputLayer", *_MODEL_CLASSES) and _class_of(e) is None
+    ]
     if unsupported:
-        _fail(f"unsupported layers: {', '.join(str(u)[:80] for u in unsupported[:20])}. "
-              f"netbuilder supports {', '.join(sorted(KINDS))}.")
+        _fail(
+            f"unsupported layers: {', '.join(str(u)[:80] for u in unsupported[:20])}. "
+            f"netbuilder supports {', '.join(sorted(KINDS))}."
+        )
     return entries
 
 
@@ -311,8 +362,12 @@ def _input_shape(cfg: dict) -> tuple[int, ...]:
 def _tensor(history, made: dict, first: bool = False) -> KerasTensor | None:
     """The tensor [layer name, call index, output index] names, once that call has been made (else None); with `first`,
     a Functional's calls count from its keras_first_node (as in a model's input_layers and output_layers)."""
-    if not (isinstance(history, list) and len(history) == 3 and isinstance(history[0], str)
-            and all(isinstance(k, int) and not isinstance(k, bool) for k in history[1:])):
+    if not (
+        isinstance(history, list)
+        and len(history) == 3
+        and isinstance(history[0], str)
+        and all(isinstance(k, int) and not isinstance(k, bool) for k in history[1:])
+    ):
         _fail(f"a tensor must be named as [layer name, node index, tensor index]; found {str(history)[:60]}")
     layer = made.get(history[0])
     if layer is None:
@@ -358,7 +413,9 @@ def _tensors_of(value, made: dict):
         return {str(k): _tensors_of(v, made) for k, v in value.items()}
     if isinstance(value, list) and value:
         return [_tensors_of(v, made) for v in value]
-    _fail(f"input_layers and output_layers must name tensors as [layer name, node index, tensor index]; found {str(value)[:60]}")
+    _fail(
+        f"input_layers and output_layers must name tensors as [layer name, node index, tensor index]; found {str(value)[:60]}"
+    )
 
 
 def _read(doc, nested):
@@ -386,8 +443,13 @@ def _read(doc, nested):
     if input_shape is None and config.get("build_input_shape") is not None:
         input_shape = _shape_from(config["build_input_shape"], "build_input_shape")
     name = config.get("name")
-    return KerasDocument(name if isinstance(name, str) else None, input_shape, [_layer_from(e, nested) for e in entries],
-                         model_class in _FUNCTIONAL, input_name if isinstance(input_name, str) else None)
+    return KerasDocument(
+        name if isinstance(name, str) else None,
+        input_shape,
+        [_layer_from(e, nested) for e in entries],
+        model_class in _FUNCTIONAL,
+        input_name if isinstance(input_name, str) else None,
+    )
 
 
 _CHAIN = "netbuilder's editor reads a single chain of layers"
@@ -440,7 +502,9 @@ def _chain(config: dict, entries: list) -> list:
         if not isinstance(nodes, list) or not all(isinstance(node, dict) for node in nodes):
             _fail(f"{where} has inbound_nodes that are not a list of calls")
         if len(nodes) > 1:
-            _fail(f"{where} is used several times (a shared layer: one set of weights at {len(nodes)} places); {_CHAIN}")
+            _fail(
+                f"{where} is used several times (a shared layer: one set of weights at {len(nodes)} places); {_CHAIN}"
+            )
         tensors = _tensors(nodes[0]) if nodes else []
         if len(tensors) != 1:
             _fail(f"{where} takes {'several inputs (a branch)' if tensors else 'no input'}; {_CHAIN}")

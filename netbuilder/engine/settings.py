@@ -95,8 +95,10 @@ def _tuplify(value, name: str, depth: int = 0):
     if not isinstance(value, list):
         return value
     if depth == _MAX_NESTING:
-        raise LayerConfigError(f"{name} must be a number, text or lists of them nested at most {_MAX_NESTING} deep; "
-                               "received lists nested deeper.")
+        raise LayerConfigError(
+            f"{name} must be a number, text or lists of them nested at most {_MAX_NESTING} deep; "
+            "received lists nested deeper."
+        )
     return tuple(_tuplify(v, name, depth + 1) for v in value)
 
 
@@ -110,7 +112,11 @@ class Int(Setting):
         if not _is_int(value):
             self.fail(value, f"an integer from {self.low:,} to {self.high:,}")
         if not self.low <= value <= self.high:
-            self.fail(value, f"an integer from {self.low:,} to {self.high:,}", LimitError if value > self.high else LayerConfigError)
+            self.fail(
+                value,
+                f"an integer from {self.low:,} to {self.high:,}",
+                LimitError if value > self.high else LayerConfigError,
+            )
         return int(value)
 
     @property
@@ -175,8 +181,10 @@ class DataFormat(Choice):
     def check(self, value):
         fmt = "channels_last" if value is None else str(value).lower()
         if fmt not in self.choices:
-            raise LayerConfigError("The `data_format` argument must be one of {'channels_first', 'channels_last'}. "
-                                   f"Received: data_format={str(value)[:40]}")
+            raise LayerConfigError(
+                "The `data_format` argument must be one of {'channels_first', 'channels_last'}. "
+                f"Received: data_format={str(value)[:40]}"
+            )
         return fmt
 
 
@@ -189,8 +197,11 @@ class Ints(Setting):
     high: int = 1024
 
     def check(self, value):
-        if type(value) is tuple and len(value) == self.length and all(
-                type(v) is int and self.low <= v <= self.high for v in value):
+        if (
+            type(value) is tuple
+            and len(value) == self.length
+            and all(type(v) is int and self.low <= v <= self.high for v in value)
+        ):
             return value  # already canonical (a layer's own values, read again when it is made)
         if _is_int(value):
             value = (value,) * self.length
@@ -202,7 +213,9 @@ class Ints(Setting):
 
     def _what(self) -> str:
         """What check accepts, in words (made only for a refusal: check runs for every layer read)."""
-        return f"an integer from {self.low:,} to {self.high:,}" + (f", or {self.length} of them" if self.length > 1 else "")
+        return f"an integer from {self.low:,} to {self.high:,}" + (
+            f", or {self.length} of them" if self.length > 1 else ""
+        )
 
     def format_text(self, value) -> str:
         return ", ".join(map(str, value))
@@ -241,8 +254,11 @@ class IntList(Setting):
     def check(self, value):
         if _is_int(value):
             value = (value,)
-        if (not isinstance(value, (tuple, list)) or not self.min_length <= len(value) <= self.max_length
-                or not all(_is_int(v) and self.low <= v <= self.high for v in value)):
+        if (
+            not isinstance(value, (tuple, list))
+            or not self.min_length <= len(value) <= self.max_length
+            or not all(_is_int(v) and self.low <= v <= self.high for v in value)
+        ):
             self.fail(value, f"{self.min_length} to {self.max_length} integers from {self.low:,} to {self.high:,}")
         return tuple(int(v) for v in value)
 
@@ -280,7 +296,11 @@ class Axes(Setting):
             if not self.low <= value <= self.high:
                 self.fail(value, self._what())
             return int(value)
-        if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= 5 or not all(_is_int(v) and self.low <= v <= self.high for v in value):
+        if (
+            not isinstance(value, (tuple, list))
+            or not 1 <= len(value) <= 5
+            or not all(_is_int(v) and self.low <= v <= self.high for v in value)
+        ):
             self.fail(value, self._what())
         return tuple(int(v) for v in value)
 
@@ -369,15 +389,20 @@ class Init(Setting):
 
     @property
     def allowed(self) -> str:
-        return ("a Keras initializer: " + ", ".join(n for n in INITIALIZER_NAMES if n != "constant") +
-                ", or one with arguments: Constant(value=0.5), RandomNormal(mean=0.0, stddev=0.05), "
-                "RandomUniform(minval=-0.05, maxval=0.05), TruncatedNormal(mean=0.0, stddev=0.05), "
-                "VarianceScaling(scale=2.0, mode=\"fan_out\", distribution=\"truncated_normal\"), Orthogonal(gain=1.0), "
-                "Identity(gain=1.0)")
+        return (
+            "a Keras initializer: "
+            + ", ".join(n for n in INITIALIZER_NAMES if n != "constant")
+            + ", or one with arguments: Constant(value=0.5), RandomNormal(mean=0.0, stddev=0.05), "
+            "RandomUniform(minval=-0.05, maxval=0.05), TruncatedNormal(mean=0.0, stddev=0.05), "
+            'VarianceScaling(scale=2.0, mode="fan_out", distribution="truncated_normal"), Orthogonal(gain=1.0), '
+            "Identity(gain=1.0)"
+        )
 
 
 def rank_refusal(name: str, initializer: Initializer, ndim: int) -> str:
     """Why `initializer`, given as `name`, cannot draw a weight of `ndim` axes (Keras fails when it builds the weight)."""
     need = "exactly 2 axes (a matrix)" if initializer.keras_name == "Identity" else "at least 2 axes"
-    return (f"{name}: {initializer.keras_name} draws only weights of {need}, and this weight has {ndim}; Keras fails when "
-            "it builds the layer. Choose another initializer.")
+    return (
+        f"{name}: {initializer.keras_name} draws only weights of {need}, and this weight has {ndim}; Keras fails when "
+        "it builds the layer. Choose another initializer."
+    )

@@ -39,7 +39,9 @@ def check_input_shape(shape) -> tuple[int, ...]:
     try:
         dims = tuple(shape)
     except TypeError:
-        raise LayerConfigError(f"input shape must be a tuple of positive integers; received {str(shape)[:60]!r}") from None
+        raise LayerConfigError(
+            f"input shape must be a tuple of positive integers; received {str(shape)[:60]!r}"
+        ) from None
     if len(dims) > MAX_INPUT_RANK:
         raise LimitError(f"input shape {str(dims)[:80]} has {len(dims)} axes; at most {MAX_INPUT_RANK} are allowed")
     for d in dims:

@@ -10,7 +10,12 @@ import shutil
 
 # Keras's two tables: a model whose layers form one chain, and any other graph (with a "Connected to" column)
 _CHAIN = (("Layer (type)", "Output Shape", "Param #"), (0.45, 0.80, 1.0), ("left", "left", "right"), 88)
-_GRAPH = (("Layer (type)", "Output Shape", "Param #", "Connected to"), (0.3, 0.56, 0.74, 1.0), ("left", "left", "right", "left"), 108)
+_GRAPH = (
+    ("Layer (type)", "Output Shape", "Param #", "Connected to"),
+    (0.3, 0.56, 0.74, 1.0),
+    ("left", "left", "right", "left"),
+    108,
+)
 
 
 def _shrink(columns: int) -> list[int]:
@@ -304,12 +309,16 @@ def summary_text(model, line_length=None) -> str:
         """A row's lines from its cells' lines (each padded)."""
         height = max(map(len, columns))
         if height > 1:  # rich aligns header cells with the bottom of the row, other cells with its top
-            columns = [(blank,) * (height - len(column)) * header + column + (blank,) * (height - len(column)) * (not header)
-                       for column, blank in zip(columns, blanks)]
+            columns = [
+                (blank,) * (height - len(column)) * header + column + (blank,) * (height - len(column)) * (not header)
+                for column, blank in zip(columns, blanks)
+            ]
         return [bar + bar.join(parts) + bar for parts in zip(*columns)]
 
     # each column's texts laid out once: a summary repeats its shapes and parameter counts
-    laid_out = [{text: _padded_cell(text, w, r) for text in set(column)} for column, w, r in zip(zip(*rows), widths, right)]
+    laid_out = [
+        {text: _padded_cell(text, w, r) for text in set(column)} for column, w, r in zip(zip(*rows), widths, right)
+    ]
     header = row([_padded_cell(text, w, r) for text, w, r in zip(headers, widths, right)], "┃", header=True)
     lines = [f'Model: "{model.name}"', border("┏", "━", "┳", "┓"), *header, border("┡", "━", "╇", "┩")]
     between = border("├", "─", "┼", "┤")
@@ -325,5 +334,8 @@ def summary_text(model, line_length=None) -> str:
 def param_totals(analysis) -> list[tuple[str, int]]:
     """Keras's three totals under the table: total, trainable, non-trainable parameters."""
     cost = analysis.cost
-    return [("Total params", cost.params), ("Trainable params", cost.trainable_params),
-            ("Non-trainable params", cost.non_trainable_params)]
+    return [
+        ("Total params", cost.params),
+        ("Trainable params", cost.trainable_params),
+        ("Non-trainable params", cost.non_trainable_params),
+    ]

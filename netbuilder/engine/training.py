@@ -38,15 +38,30 @@ def same_rank(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.nd
 # --- losses -------------------------------------------------------------------------------------------------
 # Keras's names for the losses netbuilder has (keras.losses.get): function names, class names, and its short aliases
 LOSS_NAMES = {
-    "mean_squared_error": "mean_squared_error", "MeanSquaredError": "mean_squared_error", "mse": "mean_squared_error",
-    "MSE": "mean_squared_error", "mean_absolute_error": "mean_absolute_error", "MeanAbsoluteError": "mean_absolute_error",
-    "mae": "mean_absolute_error", "MAE": "mean_absolute_error", "huber": "huber", "Huber": "huber",
-    "binary_crossentropy": "binary_crossentropy", "BinaryCrossentropy": "binary_crossentropy", "bce": "binary_crossentropy",
-    "BCE": "binary_crossentropy", "categorical_crossentropy": "categorical_crossentropy",
-    "CategoricalCrossentropy": "categorical_crossentropy", "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
+    "mean_squared_error": "mean_squared_error",
+    "MeanSquaredError": "mean_squared_error",
+    "mse": "mean_squared_error",
+    "MSE": "mean_squared_error",
+    "mean_absolute_error": "mean_absolute_error",
+    "MeanAbsoluteError": "mean_absolute_error",
+    "mae": "mean_absolute_error",
+    "MAE": "mean_absolute_error",
+    "huber": "huber",
+    "Huber": "huber",
+    "binary_crossentropy": "binary_crossentropy",
+    "BinaryCrossentropy": "binary_crossentropy",
+    "bce": "binary_crossentropy",
+    "BCE": "binary_crossentropy",
+    "categorical_crossentropy": "categorical_crossentropy",
+    "CategoricalCrossentropy": "categorical_crossentropy",
+    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
     "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
 }
-CROSSENTROPIES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")  # take from_logits
+CROSSENTROPIES = (
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+)  # take from_logits
 
 
 @dataclass(frozen=True)
@@ -63,16 +78,22 @@ class Loss:
     def __post_init__(self):
         name = LOSS_NAMES.get(self.name) if isinstance(self.name, str) else None
         if name is None:
-            raise LayerConfigError(f"unknown loss {str(self.name)[:40]!r}; netbuilder trains with mean_squared_error (mse), "
-                                   "mean_absolute_error (mae), huber, binary_crossentropy (bce), categorical_crossentropy and "
-                                   "sparse_categorical_crossentropy, or the classes of netbuilder.losses")
+            raise LayerConfigError(
+                f"unknown loss {str(self.name)[:40]!r}; netbuilder trains with mean_squared_error (mse), "
+                "mean_absolute_error (mae), huber, binary_crossentropy (bce), categorical_crossentropy and "
+                "sparse_categorical_crossentropy, or the classes of netbuilder.losses"
+            )
         object.__setattr__(self, "name", name)  # Keras's function name, whichever alias was given
         if not isinstance(self.from_logits, (bool, np.bool_)):
             raise LayerConfigError(f"from_logits must be True or False; received {str(self.from_logits)[:20]}")
         if self.from_logits and name not in CROSSENTROPIES:
             raise LayerConfigError(f"{name} has no from_logits in Keras: only the cross-entropies take logits")
         delta = self.delta
-        if isinstance(delta, (bool, np.bool_)) or not isinstance(delta, (int, float, np.number)) or not 0 < delta < math.inf:
+        if (
+            isinstance(delta, (bool, np.bool_))
+            or not isinstance(delta, (int, float, np.number))
+            or not 0 < delta < math.inf
+        ):
             raise LayerConfigError(f"huber's delta must be a number above 0; received {str(delta)[:20]}")
         if delta != 1.0 and name != "huber":
             raise LayerConfigError(f"{name} has no delta in Keras: only huber has one")
@@ -84,14 +105,17 @@ class Loss:
             if y_true.shape != y_pred.shape[:-1]:
                 raise InputDataError(
                     "Arguments `target` and `output` must have the same shape up until the last dimension: "
-                    f"target.shape={y_true.shape}, output.shape={y_pred.shape}")
+                    f"target.shape={y_true.shape}, output.shape={y_pred.shape}"
+                )
             return y_true, y_pred
         if self.name in ("binary_crossentropy", "categorical_crossentropy"):
             if self.name == "binary_crossentropy":
                 y_true, y_pred = same_rank(y_true, y_pred)
             if y_true.shape != y_pred.shape:
-                raise InputDataError(f"Arguments `target` and `output` must have the same shape. Received: "
-                                     f"target.shape={y_true.shape}, output.shape={y_pred.shape}")
+                raise InputDataError(
+                    f"Arguments `target` and `output` must have the same shape. Received: "
+                    f"target.shape={y_true.shape}, output.shape={y_pred.shape}"
+                )
             return y_true, y_pred
         y_true, y_pred = same_rank(y_true, y_pred)
         if y_true.shape != y_pred.shape:
@@ -109,10 +133,15 @@ class Loss:
         try:
             self.prepare(y_true[:1], np.zeros((1, *per_sample), np.float32))
         except InputDataError:
-            want = (f"one class label per sample (a whole number from 0 to {per_sample[-1] - 1})" if sparse
-                    else f"a target of the output's shape {format_shape(per_sample)} per sample")
-            raise InputDataError(f"{self.name} needs {want}; these targets have shape {format_shape(y_true.shape[1:])} per "
-                                 f"sample (the model's output is {format_shape(output_shape)})") from None
+            want = (
+                f"one class label per sample (a whole number from 0 to {per_sample[-1] - 1})"
+                if sparse
+                else f"a target of the output's shape {format_shape(per_sample)} per sample"
+            )
+            raise InputDataError(
+                f"{self.name} needs {want}; these targets have shape {format_shape(y_true.shape[1:])} per "
+                f"sample (the model's output is {format_shape(output_shape)})"
+            ) from None
         if sparse:
             check_labels(y_true, per_sample[-1])
 
@@ -194,13 +223,17 @@ def check_labels(labels: np.ndarray, classes: int) -> None:
     if not np.all(np.isfinite(labels)):
         problems.append(f"{np.count_nonzero(~np.isfinite(labels)):,} are NaN or infinite")
     elif np.any(labels != np.round(labels)):
-        problems.append(f"{np.count_nonzero(labels != np.round(labels)):,} are not whole numbers (e.g. "
-                        f"{labels[labels != np.round(labels)].flat[0]:g})")
+        problems.append(
+            f"{np.count_nonzero(labels != np.round(labels)):,} are not whole numbers (e.g. "
+            f"{labels[labels != np.round(labels)].flat[0]:g})"
+        )
     elif labels.min() < 0 or labels.max() >= classes:
         problems.append(f"they run from {labels.min():g} to {labels.max():g}")
     if problems:
-        raise InputDataError(f"class labels must be whole numbers from 0 to {classes - 1} (the model has {classes:,} "
-                             f"outputs); {problems[0]}")
+        raise InputDataError(
+            f"class labels must be whole numbers from 0 to {classes - 1} (the model has {classes:,} "
+            f"outputs); {problems[0]}"
+        )
 
 
 def _keras_arguments(cls: str, given: dict, takes: str, **defaults) -> None:
@@ -263,21 +296,43 @@ def get_loss(identifier) -> Loss:
     return identifier if isinstance(identifier, Loss) else Loss(identifier)
 
 
-METRIC_LOSSES = {"mse": "mean_squared_error", "MSE": "mean_squared_error", "mean_squared_error": "mean_squared_error",
-                 "mae": "mean_absolute_error", "MAE": "mean_absolute_error", "mean_absolute_error": "mean_absolute_error"}
+METRIC_LOSSES = {
+    "mse": "mean_squared_error",
+    "MSE": "mean_squared_error",
+    "mean_squared_error": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "MAE": "mean_absolute_error",
+    "mean_absolute_error": "mean_absolute_error",
+}
 
 
 # --- what a step costs beyond the layers ------------------------------------------------------------------------
 # Measured on the server (one BLAS thread) and rounded up by half: each loss's value and gradient, and each metric's
 # values, as (operations per output value, on (256, 1000) outputs; microseconds of its NumPy calls whatever the batch,
 # on (1, 1) and (1, 10) outputs). With logits, binary cross-entropy's two log-sigmoids are the expensive part.
-LOSS_COSTS = {"mean_squared_error": (3, 25), "mean_absolute_error": (4, 25), "huber": (8, 40), "binary_crossentropy": (9, 45),
-              "categorical_crossentropy": (8, 50), "sparse_categorical_crossentropy": (9, 55)}
-LOGITS_COSTS = {"binary_crossentropy": (70, 40), "categorical_crossentropy": (7, 45), "sparse_categorical_crossentropy": (8, 50)}
-METRIC_COSTS = {"accuracy": (1, 25), "acc": (1, 25)}  # binary accuracy lines up its shapes first: its calls are the slow part
+LOSS_COSTS = {
+    "mean_squared_error": (3, 25),
+    "mean_absolute_error": (4, 25),
+    "huber": (8, 40),
+    "binary_crossentropy": (9, 45),
+    "categorical_crossentropy": (8, 50),
+    "sparse_categorical_crossentropy": (9, 55),
+}
+LOGITS_COSTS = {
+    "binary_crossentropy": (70, 40),
+    "categorical_crossentropy": (7, 45),
+    "sparse_categorical_crossentropy": (8, 50),
+}
+METRIC_COSTS = {
+    "accuracy": (1, 25),
+    "acc": (1, 25),
+}  # binary accuracy lines up its shapes first: its calls are the slow part
 ERROR_METRIC_COST = (3, 20)  # mae and mse
 TRAINER_MICROSECONDS = 20  # the trainer's own work on a step: gathering the batch, the running means, the loop
-FINITE_CHECK = (1, 6)  # halt_on_divergence's look at each gradient: (operations per trainable value, microseconds per array)
+FINITE_CHECK = (
+    1,
+    6,
+)  # halt_on_divergence's look at each gradient: (operations per trainable value, microseconds per array)
 
 
 def step_cost(loss: Loss, metrics: list[str], optimizer) -> StepCost:
@@ -287,8 +342,13 @@ def step_cost(loss: Loss, metrics: list[str], optimizer) -> StepCost:
         more, calls = METRIC_COSTS.get(name, ERROR_METRIC_COST)
         operations, microseconds = operations + more, microseconds + calls
     update_operations, update_microseconds = optimizer.update_cost()
-    return StepCost(operations, microseconds + TRAINER_MICROSECONDS, optimizer.slot_count(),
-                    update_operations + FINITE_CHECK[0], update_microseconds + FINITE_CHECK[1])
+    return StepCost(
+        operations,
+        microseconds + TRAINER_MICROSECONDS,
+        optimizer.slot_count(),
+        update_operations + FINITE_CHECK[0],
+        update_microseconds + FINITE_CHECK[1],
+    )
 
 
 # --- metrics ------------------------------------------------------------------------------------------------
@@ -359,8 +419,19 @@ class Trainer:
     runs), a loss or gradient that is no longer a finite number stops the run before its update. `xs` and `ys` hold
     one array per model input and output."""
 
-    def __init__(self, model, xs: list, ys: list, batch_size, epochs, validation, shuffle, rng: np.random.Generator,
-                 validation_batch_size=None, halt_on_divergence=False):
+    def __init__(
+        self,
+        model,
+        xs: list,
+        ys: list,
+        batch_size,
+        epochs,
+        validation,
+        shuffle,
+        rng: np.random.Generator,
+        validation_batch_size=None,
+        halt_on_divergence=False,
+    ):
         self.model, self.xs, self.ys = model, xs, ys
         self.samples = len(xs[0])
         self.halt_on_divergence = halt_on_divergence  # stop at a non-finite loss or gradient, before its update
@@ -425,7 +496,8 @@ class Trainer:
         raise TrainingError(
             f"training diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: the {what} became {value}, so training "
             "stopped before that step's update took effect (a smaller learning rate, or inputs scaled to about −1 to 1, "
-            "usually helps)")
+            "usually helps)"
+        )
 
     def _end_epoch(self) -> None:
         logs = {key: mean.result for key, mean in self._means.items()}

@@ -29,8 +29,14 @@ import numpy as np
 
 from ..engine.errors import InputDataError
 from ..engine.shapes import check_input_shape, format_batch_shape, format_shape
-from ..engine.limits import (MAX_BATCH, MAX_CSV_COLUMNS, MAX_INPUT_RANK, MAX_INPUT_TEXT_CHARS, MAX_TENSOR_ELEMENTS,
-                             MAX_TRAIN_SAMPLES)
+from ..engine.limits import (
+    MAX_BATCH,
+    MAX_CSV_COLUMNS,
+    MAX_INPUT_RANK,
+    MAX_INPUT_TEXT_CHARS,
+    MAX_TENSOR_ELEMENTS,
+    MAX_TRAIN_SAMPLES,
+)
 
 FILLS = ("random", "zeros", "range")  # how `fill` makes input data
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -59,7 +65,9 @@ _QUOTED = re.compile(r'"[^"]*"')  # a quoted cell; a doubled quote inside it spl
 _FORM = r"[+-]?(?:[0-9]+(?:{0}[0-9]*)?|{0}[0-9]+)(?:[eE][+-]?[0-9]+)?"  # float()'s decimal syntax, ASCII digits
 _NUMBER = {comma: re.compile(_FORM.format("," if comma else r"\.")) for comma in (False, True)}  # by decimal mark
 # the first cell (one a line) that is not a number, spaces around it allowed
-_NOT_A_NUMBER = {comma: re.compile(rf"^(?![ \t]*{number.pattern}[ \t]*$)", re.MULTILINE) for comma, number in _NUMBER.items()}
+_NOT_A_NUMBER = {
+    comma: re.compile(rf"^(?![ \t]*{number.pattern}[ \t]*$)", re.MULTILINE) for comma, number in _NUMBER.items()
+}
 _NON_FINITE = re.compile(r"[+-]?(?:nan|inf(?:inity)?)", re.IGNORECASE)
 
 
@@ -97,12 +105,18 @@ def _check_text(text) -> None:
     bad = _BAD_CHAR.search(body)
     if bad:
         c = bad.group()
-        why = {'"': "strings are not numbers", "'": "strings are not numbers", "{": "objects are not numbers",
-               "}": "objects are not numbers"}.get(c, "use numbers, commas and [ ] only")
+        why = {
+            '"': "strings are not numbers",
+            "'": "strings are not numbers",
+            "{": "objects are not numbers",
+            "}": "objects are not numbers",
+        }.get(c, "use numbers, commas and [ ] only")
         raise InputDataError(f"unexpected character {c!r} at {_where(text, offset + bad.start())}: {why}")
     word = _NOT_NUMBER.search(body)
     if word:
-        raise InputDataError(f"{word.group()} at {_where(text, offset + word.start())} is not a number; use numbers only")
+        raise InputDataError(
+            f"{word.group()} at {_where(text, offset + word.start())} is not a number; use numbers only"
+        )
     # A cheap bracket count (no recursion) so `[[[[...` cannot reach json's recursive parser.
     codes = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
     depth = np.cumsum((codes == ord("[")).astype(np.int32) - (codes == ord("]")))
@@ -175,8 +189,11 @@ def _explained(original: str, e: json.JSONDecodeError, offset: int, rewrites) ->
     if e.msg == "Expecting value" and original[pos : pos + 1] == "]" and original[:pos].rstrip().endswith(","):
         what = "there is a comma before ] with no number after it"
     before = original[max(0, pos - 12) : pos].replace("\n", " ")
-    return InputDataError(f"the input is not a nested list of numbers: {what} at {_where(original, pos)}"
-                          + (f", after “…{before}”" if before.strip() else "") + ". Write it like [[1, 2], [3, 4]].")
+    return InputDataError(
+        f"the input is not a nested list of numbers: {what} at {_where(original, pos)}"
+        + (f", after “…{before}”" if before.strip() else "")
+        + ". Write it like [[1, 2], [3, 4]]."
+    )
 
 
 def _original_pos(pos: int, replaced, offset: int = 0) -> int:
@@ -198,9 +215,13 @@ def _to_array(value, infinities: int) -> np.ndarray:
     except ValueError as e:
         m = _RAGGED.search(str(e))
         where = f" (the lists at depth {int(m.group(1)) + 1} differ)" if m else ""
-        raise InputDataError(f"rows have different lengths{where}: every list at one depth must be as long as the others") from None
+        raise InputDataError(
+            f"rows have different lengths{where}: every list at one depth must be as long as the others"
+        ) from None
     if np.count_nonzero(np.isinf(wide)) > infinities:  # a literal such as 1e400 overflowed even float64
-        raise InputDataError(f"a number is outside float32's range (at most ±{FLOAT32_MAX:.8g}); write Infinity for infinity")
+        raise InputDataError(
+            f"a number is outside float32's range (at most ±{FLOAT32_MAX:.8g}); write Infinity for infinity"
+        )
     with np.errstate(over="ignore"):
         array = wide.astype(np.float32)
     overflow = np.isinf(array) & np.isfinite(wide)
@@ -287,8 +308,10 @@ def _decoded(raw) -> str:
         return bytes(raw).decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
-        raise InputDataError(f"the CSV file must be UTF-8 text, and byte 0x{raw[e.start]:02X} on line {line} is not "
-                             "UTF-8: save the file as UTF-8 (in Excel, “CSV UTF-8”)") from None
+        raise InputDataError(
+            f"the CSV file must be UTF-8 text, and byte 0x{raw[e.start]:02X} on line {line} is not "
+            "UTF-8: save the file as UTF-8 (in Excel, “CSV UTF-8”)"
+        ) from None
 
 
 def _rows(text: str) -> list[tuple[int, str]]:
@@ -297,7 +320,9 @@ def _rows(text: str) -> list[tuple[int, str]]:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     rows = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
     if not rows:
-        raise InputDataError("the CSV file is empty: write one sample per row, its input values then its target(s), such as 0.5,1,0")
+        raise InputDataError(
+            "the CSV file is empty: write one sample per row, its input values then its target(s), such as 0.5,1,0"
+        )
     if len(rows) > MAX_TRAIN_SAMPLES + 1:  # + 1: the first row may be column names (checked exactly once read)
         _refuse_count(len(rows))
     return rows
@@ -305,16 +330,20 @@ def _rows(text: str) -> list[tuple[int, str]]:
 
 def _refuse_count(rows: int) -> None:
     """The error for too many rows."""
-    raise InputDataError(f"the CSV file has {rows:,} rows; at most {MAX_TRAIN_SAMPLES:,} samples are allowed "
-                         "(one a row, after a row of column names if there is one)")
+    raise InputDataError(
+        f"the CSV file has {rows:,} rows; at most {MAX_TRAIN_SAMPLES:,} samples are allowed "
+        "(one a row, after a row of column names if there is one)"
+    )
 
 
 def _separator(line: str) -> str:
     """',', ';' or a tab: the one between the first row's cells. With ';' or a tab, a ',' is a decimal mark."""
     found = [sep for sep in (";", "\t") if sep in _QUOTED.sub("", line)]
     if len(found) > 1:
-        raise InputDataError("the first row has both ';' and tabs between its cells: separate values with one of ',', ';' "
-                             "or a tab, the same in every row (with ';' or a tab, ',' may be the decimal mark: 1,5;2,5)")
+        raise InputDataError(
+            "the first row has both ';' and tabs between its cells: separate values with one of ',', ';' "
+            "or a tab, the same in every row (with ';' or a tab, ',' may be the decimal mark: 1,5;2,5)"
+        )
     return found[0] if found else ","
 
 
@@ -322,8 +351,10 @@ def _count_cells(number: int, line: str, sep: str) -> int:
     """How many cells row `number` has: its separators outside quotes, counted without parsing."""
     if '"' in line:
         if line.count('"') % 2:  # a quoted cell going on to the next line: never part of a number
-            raise InputDataError(f'row {number}: a quote (") is not closed on its row; a quoted cell such as "1.5" '
-                                 "must end on the row it starts")
+            raise InputDataError(
+                f'row {number}: a quote (") is not closed on its row; a quoted cell such as "1.5" '
+                "must end on the row it starts"
+            )
         line = _QUOTED.sub("", line)
     return line.count(sep) + 1
 
@@ -334,15 +365,25 @@ def _width(rows: list[tuple[int, str]], sep: str, features: int) -> int:
     number, line = rows[0]
     width = _count_cells(number, line, sep)
     if width > MAX_CSV_COLUMNS:
-        alone = f" (this model's input alone takes {features:,}: type x and y instead)" if features >= MAX_CSV_COLUMNS else ""
-        raise InputDataError(f"the CSV file's rows have {width:,} cells; at most {MAX_CSV_COLUMNS:,} are allowed{alone}")
+        alone = (
+            f" (this model's input alone takes {features:,}: type x and y instead)"
+            if features >= MAX_CSV_COLUMNS
+            else ""
+        )
+        raise InputDataError(
+            f"the CSV file's rows have {width:,} cells; at most {MAX_CSV_COLUMNS:,} are allowed{alone}"
+        )
     for other, line in rows[1:]:
         if (cells := _count_cells(other, line, sep)) != width:
-            raise InputDataError(f"row {other} has {_plural(cells, 'cell')} but row {number} has {width:,}: "
-                                 f"every row must have as many cells, separated by {_SEP_WORDS[sep]}")
+            raise InputDataError(
+                f"row {other} has {_plural(cells, 'cell')} but row {number} has {width:,}: "
+                f"every row must have as many cells, separated by {_SEP_WORDS[sep]}"
+            )
     if width <= features:
-        raise InputDataError(f"each row needs the model's {_plural(features, 'input value')} and then at least one target: "
-                             f"{features + 1:,} or more values; the rows have {width:,}")
+        raise InputDataError(
+            f"each row needs the model's {_plural(features, 'input value')} and then at least one target: "
+            f"{features + 1:,} or more values; the rows have {width:,}"
+        )
     return width
 
 
@@ -352,11 +393,26 @@ def _read(lines: list[str], sep: str, width: int) -> np.ndarray:
     import pandas as pd  # here, not at the top: it takes about half a second to import and only CSV files need it
 
     try:
-        frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep, header=None, names=range(width), index_col=False,
-                            dtype=object, keep_default_na=False, na_filter=False, skipinitialspace=True,
-                            skip_blank_lines=False, quotechar='"', doublequote=True, comment=None, engine="c")
+        frame = pd.read_csv(
+            io.StringIO("\n".join(lines)),
+            sep=sep,
+            header=None,
+            names=range(width),
+            index_col=False,
+            dtype=object,
+            keep_default_na=False,
+            na_filter=False,
+            skipinitialspace=True,
+            skip_blank_lines=False,
+            quotechar='"',
+            doublequote=True,
+            comment=None,
+            engine="c",
+        )
     except (pd.errors.ParserError, ValueError) as e:  # a quote in the middle of a cell makes pandas count otherwise
-        raise InputDataError(f"the CSV file could not be read ({str(e)[:120]}); quote whole cells only, such as \"1.5\"") from None
+        raise InputDataError(
+            f'the CSV file could not be read ({str(e)[:120]}); quote whole cells only, such as "1.5"'
+        ) from None
     return frame.to_numpy(dtype=object)
 
 
@@ -382,8 +438,10 @@ def _numbers(cells: np.ndarray, numbers: list[int], sep: str) -> tuple[np.ndarra
     if (outside := np.flatnonzero(~np.isfinite(table))).size:  # every word was refused above: this overflowed
         index = int(outside[0])
         text = _shown(cells.flat[index].strip(" \t"))
-        raise InputDataError(f"{_cell_at(index, cells.shape[1], numbers)}: {text} is outside float32's range "
-                             f"(at most ±{FLOAT32_MAX:.8g}); training data must be finite")
+        raise InputDataError(
+            f"{_cell_at(index, cells.shape[1], numbers)}: {text} is outside float32's range "
+            f"(at most ±{FLOAT32_MAX:.8g}); training data must be finite"
+        )
     return table.reshape(cells.shape), comma
 
 
@@ -404,8 +462,10 @@ def _why_not(text: str, where: str, comma: bool) -> str:
     if _NON_FINITE.fullmatch(text):
         return f"{where}: {_shown(text)} is not a finite number; training data must be finite"
     if comma and _NUMBER[False].fullmatch(text):
-        return (f"{where}: {_shown(text)} has '.' as its decimal mark but other cells have ','; write every number "
-                "with the same decimal mark")
+        return (
+            f"{where}: {_shown(text)} has '.' as its decimal mark but other cells have ','; write every number "
+            "with the same decimal mark"
+        )
     if not comma and _NUMBER[True].fullmatch(text):
         return f"{where}: {_shown(text)} is not a number: with ',' between values, the decimal mark is '.' (or separate values with ';')"
     return f"{where}: {_shown(text)} is not a number (only the first row may hold column names)"
@@ -413,9 +473,15 @@ def _why_not(text: str, where: str, comma: bool) -> str:
 
 def _note(rows: int, width: int, features: int, sep: str, comma: bool, names: list[str] | None) -> str:
     """What was read, in one or two plain sentences."""
-    how = "" if sep == "," else f" with {_SEP_WORDS[sep]} between values" + (" and ',' as the decimal mark" if comma else "")
-    note = (f"Read {_plural(rows, 'row')} × {_plural(width, 'column')}{how}: {_plural(features, 'input value')} "
-            f"and {_plural(width - features, 'target')} per row.")
+    how = (
+        ""
+        if sep == ","
+        else f" with {_SEP_WORDS[sep]} between values" + (" and ',' as the decimal mark" if comma else "")
+    )
+    note = (
+        f"Read {_plural(rows, 'row')} × {_plural(width, 'column')}{how}: {_plural(features, 'input value')} "
+        f"and {_plural(width - features, 'target')} per row."
+    )
     if names:
         shown = [name if len(name) <= 24 else name[:24] + "…" for name in names]
         shown = shown if len(shown) <= 4 else [*shown[:2], "…", shown[-1]]
@@ -434,7 +500,9 @@ def check_batch(batch: int, input_shape) -> int:
         raise InputDataError(f"a batch holds 1 to {MAX_BATCH:,} samples; received {str(batch)[:40]}")
     total = int(batch) * math.prod(input_shape)
     if total > MAX_TENSOR_ELEMENTS:
-        raise InputDataError(f"a batch of {batch:,} makes {total:,} values; at most {MAX_TENSOR_ELEMENTS:,} are allowed")
+        raise InputDataError(
+            f"a batch of {batch:,} makes {total:,} values; at most {MAX_TENSOR_ELEMENTS:,} are allowed"
+        )
     return int(batch)
 
 

@@ -34,7 +34,13 @@ def xor(n: int = 200, seed: int = 0) -> Dataset:
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1, 1, size=(n, 2))
     y = (x[:, 0] * x[:, 1] > 0).astype(np.float32)[:, None]
-    return Dataset("XOR", x.astype(np.float32), y, "binary", "Class 1 where both coordinates have the same sign: no straight line separates it.")
+    return Dataset(
+        "XOR",
+        x.astype(np.float32),
+        y,
+        "binary",
+        "Class 1 where both coordinates have the same sign: no straight line separates it.",
+    )
 
 
 def circles(n: int = 200, seed: int = 0) -> Dataset:
@@ -52,7 +58,9 @@ def moons(n: int = 200, seed: int = 0) -> Dataset:
     upper = np.arange(n) % 2 == 0
     x = np.where(upper[:, None], np.stack([np.cos(t), np.sin(t)], 1), np.stack([1 - np.cos(t), 0.5 - np.sin(t)], 1))
     x = (x - [0.5, 0.25]) / 1.2 + _noise(rng, (n, 2), 0.06)
-    return Dataset("Moons", x.astype(np.float32), upper.astype(np.float32)[:, None], "binary", "Two interleaving half circles.")
+    return Dataset(
+        "Moons", x.astype(np.float32), upper.astype(np.float32)[:, None], "binary", "Two interleaving half circles."
+    )
 
 
 def spirals(n: int = 200, seed: int = 0) -> Dataset:
@@ -61,14 +69,26 @@ def spirals(n: int = 200, seed: int = 0) -> Dataset:
     arm = np.arange(n) % 2
     angle = t + arm * np.pi
     x = np.stack([t * np.cos(angle), t * np.sin(angle)], 1) / (3 * np.pi) + _noise(rng, (n, 2), 0.02)
-    return Dataset("Spirals", x.astype(np.float32), arm.astype(np.float32)[:, None], "binary", "Two spiral arms wound around each other: the hardest of the toys.")
+    return Dataset(
+        "Spirals",
+        x.astype(np.float32),
+        arm.astype(np.float32)[:, None],
+        "binary",
+        "Two spiral arms wound around each other: the hardest of the toys.",
+    )
 
 
 def sine(n: int = 200, seed: int = 0) -> Dataset:
     rng = np.random.default_rng(seed)
     x = rng.uniform(-np.pi, np.pi, size=(n, 1))
     y = np.sin(x) + _noise(rng, (n, 1), 0.1)
-    return Dataset("Noisy sine", x.astype(np.float32), y.astype(np.float32), "regression", "y = sin(x) plus noise: a curve to fit (regression).")
+    return Dataset(
+        "Noisy sine",
+        x.astype(np.float32),
+        y.astype(np.float32),
+        "regression",
+        "y = sin(x) plus noise: a curve to fit (regression).",
+    )
 
 
 def digits(n: int | None = None, seed: int = 0) -> Dataset:
@@ -77,13 +97,24 @@ def digits(n: int | None = None, seed: int = 0) -> Dataset:
         table = np.loadtxt(f, delimiter=",", dtype=np.float32)
     table = table if n is None else table[:n]
     x = (table[:, :64] / 16.0).reshape(-1, 8, 8, 1)
-    return Dataset("Digits 8×8", x.astype(np.float32), table[:, 64].astype(np.float32), "sparse",
-                   "1,797 real handwritten digits (UCI, CC BY 4.0), 8×8 pixels: 10 classes.")
+    return Dataset(
+        "Digits 8×8",
+        x.astype(np.float32),
+        table[:, 64].astype(np.float32),
+        "sparse",
+        "1,797 real handwritten digits (UCI, CC BY 4.0), 8×8 pixels: 10 classes.",
+    )
 
 
 DATASETS = {"xor": xor, "circles": circles, "moons": moons, "spirals": spirals, "sine": sine, "digits": digits}
-TITLES = {"xor": "XOR", "circles": "Circles", "moons": "Moons", "spirals": "Two spirals", "sine": "Noisy sine (regression)",
-          "digits": "Handwritten digits 8×8"}
+TITLES = {
+    "xor": "XOR",
+    "circles": "Circles",
+    "moons": "Moons",
+    "spirals": "Two spirals",
+    "sine": "Noisy sine (regression)",
+    "digits": "Handwritten digits 8×8",
+}
 
 
 def get(name: str, seed: int = 0) -> Dataset:

@@ -77,8 +77,14 @@ def compare(specs: dict[str, ModelSpec], x: np.ndarray | None) -> list[Compariso
                 error = str(e)
         rows.append(
             ComparisonRow(
-                name, spec, analysis.output_shape, analysis.total_params if analysis.ok else None,
-                analysis.layers, output, error, "" if spec is base else difference_sentence(base, spec),
+                name,
+                spec,
+                analysis.output_shape,
+                analysis.total_params if analysis.ok else None,
+                analysis.layers,
+                output,
+                error,
+                "" if spec is base else difference_sentence(base, spec),
             )
         )
     return rows
@@ -175,7 +181,11 @@ def difference_sentence(a: ModelSpec, b: ModelSpec) -> str:
     out_a = format_shape(aa.output_shape)
     # the layers besides Flatten are the same, so the k-th Dense of one model is the k-th of the other
     pairs = list(zip(_dense_reports(a, aa), _dense_reports(b, ab))) if _skeleton(a) == _skeleton(b) else []
-    if out_a == out_b and aa.total_params == ab.total_params and all(ra.input_shape == rb.input_shape for (ra, _), (rb, _) in pairs):
+    if (
+        out_a == out_b
+        and aa.total_params == ab.total_params
+        and all(ra.input_shape == rb.input_shape for (ra, _), (rb, _) in pairs)
+    ):
         flattening = [r for r in (*aa.layers, *ab.layers) if r.kind == "Flatten" and len(r.input_shape) > 2]
         why = "" if flattening or not pairs else ": every Flatten here receives samples that are already flat"
         return f"{lead}, the output {out_a} and the {aa.total_params:,} parameters stay the same{why}."

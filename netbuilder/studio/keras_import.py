@@ -16,8 +16,10 @@ def spec_from_keras_json(text, seed: int = 0) -> ModelSpec:
     document = layers_from_json(text)
     input_shape, layers = document.input_shape, document.layers
     if input_shape is None:
-        raise LayerConfigError("the JSON has no input shape (no InputLayer and no build_input_shape); "
-                               "build the Keras model on an input before calling to_json()")
+        raise LayerConfigError(
+            "the JSON has no input shape (no InputLayer and no build_input_shape); "
+            "build the Keras model on an input before calling to_json()"
+        )
     specs = tuple(
         LayerSpec.make(i, layer.kind, layer.built_shape[1:] if layer.built_shape is not None else None, **layer.values)
         for i, layer in enumerate(layers)

@@ -41,7 +41,9 @@ def _literal(node: ast.expr, what: str):
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        raise LayerConfigError(f"{what} must be a plain value (a number, text, True/False, a tuple or list of them)") from None
+        raise LayerConfigError(
+            f"{what} must be a plain value (a number, text, True/False, a tuple or list of them)"
+        ) from None
 
 
 def _setting_value(node: ast.expr, setting, what: str):
@@ -85,18 +87,23 @@ def _arguments(call: ast.Call, kind: str) -> tuple[list[ast.expr], list[tuple[st
         elif isinstance(arg.value, (ast.List, ast.Tuple)):
             args.extend(arg.value.elts)
         else:
-            raise LayerConfigError(f"line {call.lineno}: after * in {kind}(...) only a literal list or tuple can be read, "
-                                   f"such as *[64, \"relu\"].")
+            raise LayerConfigError(
+                f"line {call.lineno}: after * in {kind}(...) only a literal list or tuple can be read, "
+                f'such as *[64, "relu"].'
+            )
     keywords = []
     for keyword in call.keywords:
         if keyword.arg is not None:
             keywords.append((keyword.arg, keyword.value))
         elif isinstance(keyword.value, ast.Dict) and all(
-                isinstance(key, ast.Constant) and isinstance(key.value, str) for key in keyword.value.keys):
+            isinstance(key, ast.Constant) and isinstance(key.value, str) for key in keyword.value.keys
+        ):
             keywords.extend((key.value, value) for key, value in zip(keyword.value.keys, keyword.value.values))
         else:
-            raise LayerConfigError(f"line {call.lineno}: after ** in {kind}(...) only a literal dict with text keys can "
-                                   f"be read, such as **{{\"units\": 64}}.")
+            raise LayerConfigError(
+                f"line {call.lineno}: after ** in {kind}(...) only a literal dict with text keys can "
+                f'be read, such as **{{"units": 64}}.'
+            )
     return args, keywords
 
 
@@ -117,21 +124,26 @@ def _input_shape(call: ast.Call) -> tuple[int, ...] | None:
 def _too_deep(error: Exception) -> str:
     """What to add when Python's parser gave up on depth, which its own error does not say in words ("" otherwise)."""
     deep = isinstance(error, (MemoryError, RecursionError)) or (
-        isinstance(error, SyntaxError) and "too many nested parentheses" in str(error.msg))
+        isinstance(error, SyntaxError) and "too many nested parentheses" in str(error.msg)
+    )
     return "; it nests brackets or operations deeper than Python can read." if deep else ""
 
 
 def parse_layers(text) -> PastedLayers:
     """The layers in `text`, in the order written; LayerConfigError saying what is wrong otherwise."""
     if not isinstance(text, str) or not text.strip():
-        raise LayerConfigError("paste layers such as Dense(64, activation=\"relu\"), one per line")
+        raise LayerConfigError('paste layers such as Dense(64, activation="relu"), one per line')
     if len(text) > MAX_PASTE_CHARS:
-        raise LayerConfigError(f"a pasted layer list is at most {MAX_PASTE_CHARS:,} characters; this one has {len(text):,}")
+        raise LayerConfigError(
+            f"a pasted layer list is at most {MAX_PASTE_CHARS:,} characters; this one has {len(text):,}"
+        )
     try:
         tree = ast.parse(textwrap.dedent(text))
     except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
         where = f" (line {e.lineno})" if isinstance(e, SyntaxError) and e.lineno else ""
-        raise LayerConfigError(f"this is not Python code that Keras layers are written in{where}{_too_deep(e)}") from None
+        raise LayerConfigError(
+            f"this is not Python code that Keras layers are written in{where}{_too_deep(e)}"
+        ) from None
     calls = sorted(_layer_calls(tree), key=lambda node: (node.lineno, node.col_offset))
     layers, ignored, input_shape = [], [], None
     for call in calls:
@@ -140,15 +152,18 @@ def parse_layers(text) -> PastedLayers:
             input_shape = _input_shape(call) or input_shape
             continue
         if kind not in KINDS:
-            raise LayerConfigError(f"line {call.lineno}: {kind} is not a layer kind netbuilder has; its kinds are "
-                                   f"{', '.join(KINDS)}")
+            raise LayerConfigError(
+                f"line {call.lineno}: {kind} is not a layer kind netbuilder has; its kinds are {', '.join(KINDS)}"
+            )
         if len(layers) >= MAX_EDITOR_LAYERS:
             raise LayerConfigError(f"a model holds at most {MAX_EDITOR_LAYERS} layers")
         declared = {s.name: s for s in KINDS[kind].settings}
         args, keywords = _arguments(call, kind)
         if len(args) > len(declared):
             raise LayerConfigError(f"{kind} takes at most {len(declared)} positional arguments (line {call.lineno})")
-        settings = {name: _setting_value(arg, declared[name], f"{kind}'s argument {name}") for name, arg in zip(declared, args)}
+        settings = {
+            name: _setting_value(arg, declared[name], f"{kind}'s argument {name}") for name, arg in zip(declared, args)
+        }
         seen = set()  # every keyword, setting or not: Python refuses any keyword given twice
         for name, value in keywords:
             if name in settings or name in seen:
@@ -165,6 +180,7 @@ def parse_layers(text) -> PastedLayers:
         except NetbuilderError as e:
             raise type(e)(f"line {call.lineno}, {kind}: {e}") from None
     if not layers:
-        raise LayerConfigError(f"no layers found; write them as Keras does, e.g. Dense(64, activation=\"relu\"). "
-                               f"Kinds: {', '.join(KINDS)}")
+        raise LayerConfigError(
+            f'no layers found; write them as Keras does, e.g. Dense(64, activation="relu"). Kinds: {", ".join(KINDS)}'
+        )
     return PastedLayers(tuple(layers), input_shape, tuple(ignored))

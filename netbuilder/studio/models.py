@@ -29,8 +29,12 @@ _heavy = threading.RLock()  # one heavy job at a time in the whole server: light
 
 
 @contextmanager
-def heavy_slot(nbytes: int = 0, work: int = 0, checkpoint: Callable[[], None] | None = None,
-               waiting: Callable[[], None] | None = None):
+def heavy_slot(
+    nbytes: int = 0,
+    work: int = 0,
+    checkpoint: Callable[[], None] | None = None,
+    waiting: Callable[[], None] | None = None,
+):
     """Run a block in the server's one slot for heavy work when it is heavy (by its cost, known beforehand).
 
     The block holds the slot for one run only (the budgets bound a run to about a second). A heavy block that
@@ -60,7 +64,9 @@ def content_key(spec: ModelSpec) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def built(spec: ModelSpec, checkpoint: Callable[[], None] | None = None, waiting: Callable[[], None] | None = None) -> Sequential:
+def built(
+    spec: ModelSpec, checkpoint: Callable[[], None] | None = None, waiting: Callable[[], None] | None = None
+) -> Sequential:
     """The Sequential of `spec` with weights from its seed; raises if the layers do not fit (`checkpoint` and
     `waiting` as for heavy_slot, when its weights are heavy)."""
     global _cached_bytes

@@ -42,7 +42,9 @@ def _flatten(i: int, **kw) -> LayerSpec:
 
 def _spec(input_shape, *layers) -> ModelSpec:
     """A spec from (kind, settings) pairs, ids 0, 1, ..."""
-    return ModelSpec(tuple(input_shape), tuple(LayerSpec.make(i, kind, **settings) for i, (kind, settings) in enumerate(layers)))
+    return ModelSpec(
+        tuple(input_shape), tuple(LayerSpec.make(i, kind, **settings) for i, (kind, settings) in enumerate(layers))
+    )
 
 
 ARTICLE_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"  # the seed article's x, one (3, 2) sample
@@ -122,7 +124,9 @@ PRESETS: dict[str, Preset] = {
     ),
     "train-xor": Preset(
         "Train: XOR",
-        ModelSpec((2,), (_dense(0, 8, activation="tanh"), _dense(1, 8, activation="tanh"), _dense(2, 1, activation="sigmoid"))),
+        ModelSpec(
+            (2,), (_dense(0, 8, activation="tanh"), _dense(1, 8, activation="tanh"), _dense(2, 1, activation="sigmoid"))
+        ),
         "[[0.5, 0.5], [-0.5, 0.5]]",
         "No straight line separates XOR, so the hidden tanh layers must bend the boundary: open Train and watch it form "
         "(binary cross-entropy, Adam).",
@@ -130,7 +134,10 @@ PRESETS: dict[str, Preset] = {
     ),
     "train-spirals": Preset(
         "Train: two spirals",
-        ModelSpec((2,), (_dense(0, 16, activation="tanh"), _dense(1, 16, activation="tanh"), _dense(2, 1, activation="sigmoid"))),
+        ModelSpec(
+            (2,),
+            (_dense(0, 16, activation="tanh"), _dense(1, 16, activation="tanh"), _dense(2, 1, activation="sigmoid")),
+        ),
         "[[0.2, -0.1]]",
         "Two spiral arms: the hardest of the toy sets. 16 + 16 tanh units learn it in a few hundred epochs.",
         training=Settings("binary_crossentropy", "adam", 0.02, 300, 16, data="spirals"),
@@ -148,48 +155,79 @@ PRESETS: dict[str, Preset] = {
         _range_text((1, 8, 8, 1)),
         "1,797 real 8×8 digits: Flatten makes each a row of 64 pixels for a small MLP; sparse categorical "
         "cross-entropy learns the 10 classes.",
-        training=Settings("sparse_categorical_crossentropy", "adam", 0.005, 15, 32, validation_split=0.2, data="digits"),
+        training=Settings(
+            "sparse_categorical_crossentropy", "adam", 0.005, 15, 32, validation_split=0.2, data="digits"
+        ),
     ),
     "mnist-convnet": Preset(
         "MNIST convnet (Keras example)",
-        _spec((28, 28, 1), ("Conv2D", {"filters": 32, "kernel_size": (3, 3), "activation": "relu"}),
-              ("MaxPooling2D", {"pool_size": (2, 2)}), ("Conv2D", {"filters": 64, "kernel_size": (3, 3), "activation": "relu"}),
-              ("MaxPooling2D", {"pool_size": (2, 2)}), ("Flatten", {}), ("Dropout", {"rate": 0.5}),
-              ("Dense", {"units": 10, "activation": "softmax"})),
+        _spec(
+            (28, 28, 1),
+            ("Conv2D", {"filters": 32, "kernel_size": (3, 3), "activation": "relu"}),
+            ("MaxPooling2D", {"pool_size": (2, 2)}),
+            ("Conv2D", {"filters": 64, "kernel_size": (3, 3), "activation": "relu"}),
+            ("MaxPooling2D", {"pool_size": (2, 2)}),
+            ("Flatten", {}),
+            ("Dropout", {"rate": 0.5}),
+            ("Dense", {"units": 10, "activation": "softmax"}),
+        ),
         "random:1",
         "The convnet of Keras's MNIST example: 3×3 convolutions shrink 28 to 26 and 11, pooling halves 26 to 13 and 11 "
         "to 5, and Flatten turns the (5, 5, 64) feature map into 1,600 values for Dense(10): output (None, 10), 34,826 parameters.",
     ),
     "text-classifier": Preset(
         "Text model: Embedding → Conv1D → pooling",
-        _spec((100,), ("Embedding", {"input_dim": 1000, "output_dim": 32}), ("Conv1D", {"filters": 64, "kernel_size": 5, "activation": "relu"}),
-              ("GlobalMaxPooling1D", {}), ("Dense", {"units": 1, "activation": "sigmoid"})),
+        _spec(
+            (100,),
+            ("Embedding", {"input_dim": 1000, "output_dim": 32}),
+            ("Conv1D", {"filters": 64, "kernel_size": 5, "activation": "relu"}),
+            ("GlobalMaxPooling1D", {}),
+            ("Dense", {"units": 1, "activation": "sigmoid"}),
+        ),
         "zeros",
         "Each of the 100 word ids becomes a 32-value vector (100, 32); Conv1D reads 5 words at a time (96, 64), and "
         "global max pooling keeps each filter's strongest match: 64 values for the sigmoid, (None, 1).",
     ),
     "conv-autoencoder": Preset(
         "Convolutional autoencoder",
-        _spec((28, 28, 1), ("Conv2D", {"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}),
-              ("MaxPooling2D", {"pool_size": 2}), ("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"}),
-              ("MaxPooling2D", {"pool_size": 2}), ("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"}),
-              ("UpSampling2D", {"size": 2}), ("Conv2D", {"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}),
-              ("UpSampling2D", {"size": 2}), ("Conv2D", {"filters": 1, "kernel_size": 3, "padding": "same", "activation": "sigmoid"})),
+        _spec(
+            (28, 28, 1),
+            ("Conv2D", {"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}),
+            ("MaxPooling2D", {"pool_size": 2}),
+            ("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"}),
+            ("MaxPooling2D", {"pool_size": 2}),
+            ("Conv2D", {"filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"}),
+            ("UpSampling2D", {"size": 2}),
+            ("Conv2D", {"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}),
+            ("UpSampling2D", {"size": 2}),
+            ("Conv2D", {"filters": 1, "kernel_size": 3, "padding": "same", "activation": "sigmoid"}),
+        ),
         "random:2",
         "padding='same' keeps 28×28 through each convolution; pooling halves it to 7×7 (the code), and UpSampling "
         "doubles it back to 28×28: the output has the input's shape.",
     ),
     "mlp-batchnorm-dropout": Preset(
         "MLP with BatchNormalization and Dropout",
-        _spec((20,), ("Dense", {"units": 64}), ("BatchNormalization", {}), ("Activation", {"activation": "relu"}),
-              ("Dropout", {"rate": 0.3}), ("Dense", {"units": 3, "activation": "softmax"})),
+        _spec(
+            (20,),
+            ("Dense", {"units": 64}),
+            ("BatchNormalization", {}),
+            ("Activation", {"activation": "relu"}),
+            ("Dropout", {"rate": 0.3}),
+            ("Dense", {"units": 3, "activation": "softmax"}),
+        ),
         "random:3",
         "BatchNormalization keeps 4 numbers per feature: gamma and beta are trained, the moving mean and variance "
         "are not — 128 of its 256 parameters are non-trainable; Dropout passes everything through at inference: (None, 3).",
     ),
     "broken-conv-on-28x28": Preset(
         "Repair: Conv2D on a (28, 28) image",
-        _spec((28, 28), ("Conv2D", {"filters": 8, "kernel_size": 3, "activation": "relu"}), ("Flatten", {}), ("Dense", {"units": 10})),
+        _spec(
+            (28, 28),
+            ("Conv2D", {"filters": 8, "kernel_size": 3, "activation": "relu"}),
+            ("Flatten", {}),
+            ("Dense", {"units": 10}),
+        ),
         "random:4",
         "Conv2D needs a channels axis: (rows, columns, channels). A grey image (28, 28) has none yet — add one with "
         "Reshape((28, 28, 1)).",
@@ -197,8 +235,12 @@ PRESETS: dict[str, Preset] = {
     ),
     "puzzle-dense-on-feature-map": Preset(
         "Puzzle: Dense on a feature map, then Flatten",
-        _spec((8, 8, 1), ("Conv2D", {"filters": 4, "kernel_size": 3}), ("Dense", {"units": 10, "activation": "softmax"}),
-              ("Flatten", {})),
+        _spec(
+            (8, 8, 1),
+            ("Conv2D", {"filters": 4, "kernel_size": 3}),
+            ("Dense", {"units": 10, "activation": "softmax"}),
+            ("Flatten", {}),
+        ),
         "random:5",
         "It runs, but look at the shapes: Dense on the (6, 6, 4) feature map gives (6, 6, 10) — a softmax at each of "
         "the 36 positions, not one per image — and Flatten then makes (None, 360). Move the Flatten before the Dense "
@@ -206,7 +248,9 @@ PRESETS: dict[str, Preset] = {
     ),
     "lstm-sequence": Preset(
         "LSTM sequence model",
-        _spec((30, 8), ("LSTM", {"units": 32, "return_sequences": True}), ("LSTM", {"units": 16}), ("Dense", {"units": 1})),
+        _spec(
+            (30, 8), ("LSTM", {"units": 32, "return_sequences": True}), ("LSTM", {"units": 16}), ("Dense", {"units": 1})
+        ),
         "random:6",
         "The first LSTM returns its state at every step, (30, 32), so the second can read the whole sequence; the "
         "second returns only its last state, (16,), for Dense: (None, 1). LSTM parameters: 4×(in×units + units×units + units).",

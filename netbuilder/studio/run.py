@@ -54,8 +54,12 @@ def runnable_part(spec: ModelSpec) -> ModelSpec:
     return ModelSpec(spec.input_shape, spec.layers[: issue.layer_index], spec.seed)
 
 
-def output(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | None = None,
-           waiting: Callable[[], None] | None = None) -> Output | NoRun:
+def output(
+    spec: ModelSpec,
+    x: np.ndarray,
+    checkpoint: Callable[[], None] | None = None,
+    waiting: Callable[[], None] | None = None,
+) -> Output | NoRun:
     """What `predict` gives for `x` (it keeps no tensor but the one it works on), within the run budgets.
 
     `checkpoint` is called between layers (raising there stops the run); `waiting`, once, if the run is heavy
@@ -70,8 +74,12 @@ def output(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | None
         return NoRun(str(e))
 
 
-def forward(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | None = None,
-            waiting: Callable[[], None] | None = None) -> ForwardRun | NoRun:
+def forward(
+    spec: ModelSpec,
+    x: np.ndarray,
+    checkpoint: Callable[[], None] | None = None,
+    waiting: Callable[[], None] | None = None,
+) -> ForwardRun | NoRun:
     """Every tensor of `spec` on `x`, as far as the model fits, within the run budgets (`checkpoint` and `waiting`
     as for `output`)."""
     part = runnable_part(spec)
@@ -86,7 +94,9 @@ def forward(spec: ModelSpec, x: np.ndarray, checkpoint: Callable[[], None] | Non
     dropped = [title for title, t in zip(titles, tensors) if t is None]
     note = ""
     if dropped:
-        note = (f"{len(dropped)} tensor(s) after {titles[len(tensors) - len(dropped) - 2]} are not kept: together they would "
-                f"exceed the {readable_bytes(current().run_bytes)} memory budget of a run. The output is still computed; "
-                "a smaller batch shows them all.")
+        note = (
+            f"{len(dropped)} tensor(s) after {titles[len(tensors) - len(dropped) - 2]} are not kept: together they would "
+            f"exceed the {readable_bytes(current().run_bytes)} memory budget of a run. The output is still computed; "
+            "a smaller batch shows them all."
+        )
     return ForwardRun(tensors, titles, part is spec, note)

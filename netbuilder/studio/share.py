@@ -53,15 +53,23 @@ def input_fits(input_text: str | None) -> bool:
     return input_text is None or (isinstance(input_text, str) and len(input_text) <= MAX_SHARED_INPUT_CHARS)
 
 
-def encode(spec: ModelSpec, input_text: str | None = None, training: Settings | None = None,
-           typed: tuple[str, str] | None = None) -> str:
+def encode(
+    spec: ModelSpec,
+    input_text: str | None = None,
+    training: Settings | None = None,
+    typed: tuple[str, str] | None = None,
+) -> str:
     """The token for `spec` and, if they fit, its trained weights, `input_text` and the Train page's choices; equal
     inputs give equal tokens, and every token decodes (`link` also says what was left out)."""
     return link(spec, input_text, training, typed)[0]
 
 
-def link(spec: ModelSpec, input_text: str | None = None, training: Settings | None = None,
-         typed: tuple[str, str] | None = None) -> tuple[str, bool]:
+def link(
+    spec: ModelSpec,
+    input_text: str | None = None,
+    training: Settings | None = None,
+    typed: tuple[str, str] | None = None,
+) -> tuple[str, bool]:
     """(token, whether it carries the trained weights): a trained model too large for a link goes without them."""
     # validate() and from_dict() check the same fields, so what validates reads back (a property test proves it).
     doc = {"model": spec.validate().to_dict()}
@@ -72,7 +80,9 @@ def link(spec: ModelSpec, input_text: str | None = None, training: Settings | No
     if training is not None and training.data == "typed" and typed is not None and all(map(input_fits, typed)):
         doc["typed"] = list(typed)
     if spec.weights is not None:
-        weights = base64.b64encode(np.concatenate([a.ravel() for a in spec.weights.arrays]).astype("<f4").tobytes()).decode()
+        weights = base64.b64encode(
+            np.concatenate([a.ravel() for a in spec.weights.arrays]).astype("<f4").tobytes()
+        ).decode()
         try:
             return _token({**doc, "weights": weights}), True
         except ShareLinkError:
@@ -84,10 +94,14 @@ def _token(doc: dict) -> str:
     # sort_keys and fixed separators: equal specs give byte-equal JSON, so equal tokens.
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
     if len(raw) > MAX_LINK_JSON_BYTES:
-        raise ShareLinkError(f"this model is too large for a link ({len(raw):,} bytes of JSON; at most {MAX_LINK_JSON_BYTES:,})")
+        raise ShareLinkError(
+            f"this model is too large for a link ({len(raw):,} bytes of JSON; at most {MAX_LINK_JSON_BYTES:,})"
+        )
     token = VERSION + "." + base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode("ascii")
     if len(token) > MAX_LINK_CHARS:
-        raise ShareLinkError(f"this model makes a {len(token):,}-character link; at most {MAX_LINK_CHARS:,} are allowed")
+        raise ShareLinkError(
+            f"this model makes a {len(token):,}-character link; at most {MAX_LINK_CHARS:,} are allowed"
+        )
     return token
 
 
@@ -117,8 +131,14 @@ def decode(token: str) -> Shared:
         doc = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError cannot happen after json_too_deep; kept as a backstop
         raise ShareLinkError("share link is damaged: it is not valid JSON") from None
-    if not isinstance(doc, dict) or "model" not in doc or not set(doc) <= {"model", "input", "weights", "train", "typed"}:
-        raise ShareLinkError('share link must hold {"model": ..., "input": ..., "weights": ..., "train": ..., "typed": ...} only')
+    if (
+        not isinstance(doc, dict)
+        or "model" not in doc
+        or not set(doc) <= {"model", "input", "weights", "train", "typed"}
+    ):
+        raise ShareLinkError(
+            'share link must hold {"model": ..., "input": ..., "weights": ..., "train": ..., "typed": ...} only'
+        )
     input_text = doc.get("input")
     if input_text is not None and not (isinstance(input_text, str) and len(input_text) <= MAX_SHARED_INPUT_CHARS):
         raise ShareLinkError(f"share link input must be text of at most {MAX_SHARED_INPUT_CHARS:,} characters")
@@ -133,9 +153,15 @@ def decode(token: str) -> Shared:
         spec = spec.with_weights(_weights(doc["weights"], spec))
     training = Settings.from_dict(doc["train"]) if "train" in doc else None
     typed = doc.get("typed")
-    if typed is not None and not (isinstance(typed, list) and len(typed) == 2 and all(isinstance(t, str) for t in typed)
-                                  and all(map(input_fits, typed))):
-        raise ShareLinkError(f"share link's typed data must be two texts of at most {MAX_SHARED_INPUT_CHARS:,} characters")
+    if typed is not None and not (
+        isinstance(typed, list)
+        and len(typed) == 2
+        and all(isinstance(t, str) for t in typed)
+        and all(map(input_fits, typed))
+    ):
+        raise ShareLinkError(
+            f"share link's typed data must be two texts of at most {MAX_SHARED_INPUT_CHARS:,} characters"
+        )
     return Shared(spec, input_text, training, tuple(typed) if typed is not None else None)
 
 

@@ -44,8 +44,10 @@ class LayerSpec:
         declared = kind_class(kind).settings
         unknown = set(settings) - {s.name for s in declared}
         if unknown:
-            raise LayerConfigError(f"{kind} has no setting(s) {', '.join(sorted(map(str, unknown)))[:80]}; it has "
-                                   f"{', '.join(s.name for s in declared) or 'none'}")
+            raise LayerConfigError(
+                f"{kind} has no setting(s) {', '.join(sorted(map(str, unknown)))[:80]}; it has "
+                f"{', '.join(s.name for s in declared) or 'none'}"
+            )
         # each setting checked once, by its declaration (a required one starts at the kind's example), then across them
         layer = kind_class(kind)(**{s.name: settings.get(s.name, s.default) for s in declared})
         if built_for is not None:
@@ -69,8 +71,10 @@ class LayerSpec:
     def with_settings(self, **changes) -> LayerSpec:
         reserved = set(changes) & {"id", "layer_id", "kind", "built_for"}
         if reserved:
-            raise LayerConfigError(f"{', '.join(sorted(reserved))} is not a setting of a layer (a kind's settings are "
-                                   f"{', '.join(s.name for s in kind_class(self.kind).settings) or 'none'})")
+            raise LayerConfigError(
+                f"{', '.join(sorted(reserved))} is not a setting of a layer (a kind's settings are "
+                f"{', '.join(s.name for s in kind_class(self.kind).settings) or 'none'})"
+            )
         return LayerSpec.make(self.id, self.kind, self.built_for, **{**self.values, **changes})
 
     @cached_property
@@ -194,12 +198,18 @@ class ModelSpec:
         """Raise a NetbuilderError if a setting is invalid or a bound or the current budget is exceeded (shape mismatches
         are allowed): the app edits under the public budgets, so a model it holds can always be built and run."""
         check_input_shape(self.input_shape)
-        if over(elements := math.prod(self.input_shape), bound := current().data_elements):  # its data could never be made
-            raise LimitError(f"input shape {format_shape(self.input_shape)} has {elements:,} elements per sample; at most "
-                             f"{bound:,} are allowed")
+        if over(
+            elements := math.prod(self.input_shape), bound := current().data_elements
+        ):  # its data could never be made
+            raise LimitError(
+                f"input shape {format_shape(self.input_shape)} has {elements:,} elements per sample; at most "
+                f"{bound:,} are allowed"
+            )
         check_seed(self.seed)
         if len(self.layers) > MAX_EDITOR_LAYERS:
-            raise LimitError(f"a model holds at most {MAX_EDITOR_LAYERS} layers; this one would have {len(self.layers)}")
+            raise LimitError(
+                f"a model holds at most {MAX_EDITOR_LAYERS} layers; this one would have {len(self.layers)}"
+            )
         ids = [layer.id for layer in self.layers]
         if len(set(ids)) != len(ids):
             raise LayerConfigError("layer ids must be unique")
@@ -223,8 +233,11 @@ class ModelSpec:
         """The shapes of the model's weights in get_weights order, from shapes alone (None when it does not fit)."""
         if not self.analysis.ok:
             return None
-        return [w.shape for layer, report in zip((spec.layer for spec in self.layers), self.analysis.layers)
-                for w in layer.weight_specs(layer.built_shape or report.input_shape)]
+        return [
+            w.shape
+            for layer, report in zip((spec.layer for spec in self.layers), self.analysis.layers)
+            for w in layer.weight_specs(layer.built_shape or report.input_shape)
+        ]
 
     def with_weights(self, arrays) -> ModelSpec:
         """This model with trained weights (in get_weights order) instead of the seed's."""
@@ -236,7 +249,11 @@ class ModelSpec:
 
     # --- plain data (share links, undo history) -------------------------------------------------
     def to_dict(self) -> dict:
-        return {"input_shape": list(self.input_shape), "seed": self.seed, "layers": [layer.to_dict() for layer in self.layers]}
+        return {
+            "input_shape": list(self.input_shape),
+            "seed": self.seed,
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
 
     @classmethod
     def from_dict(cls, data) -> ModelSpec:

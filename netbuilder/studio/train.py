@@ -25,11 +25,15 @@ from .models import fresh, heavy_slot
 from .spec import LayerSpec, ModelSpec
 
 LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", *CROSSENTROPIES)
-DEFAULT_RATES = {name: cls().learning_rate for name, cls in OPTIMIZERS.items()}  # Keras's defaults: sgd 0.01, others 0.001
+DEFAULT_RATES = {
+    name: cls().learning_rate for name, cls in OPTIMIZERS.items()
+}  # Keras's defaults: sgd 0.01, others 0.001
 SOURCES = (*datasets.DATASETS, "typed", "csv")  # where training data comes from
 PIECE_SECONDS = 0.25  # training per piece; the page redraws between pieces
 GRID = 64  # points per side of the decision-boundary picture
-CURVE_POINTS = 400  # points of the batch-by-batch loss curve, whatever the run's length (the page sends them every piece)
+CURVE_POINTS = (
+    400  # points of the batch-by-batch loss curve, whatever the run's length (the page sends them every piece)
+)
 MAX_EPOCHS, MAX_BATCH_SIZE = 10_000, 4096
 
 
@@ -50,8 +54,11 @@ class Settings:
 
     def compiled_loss(self) -> Loss:
         """The loss compile gets, with from_logits and delta where Keras has them."""
-        return Loss(self.loss, from_logits=self.from_logits and self.loss in CROSSENTROPIES,
-                    delta=self.delta if self.loss == "huber" else 1.0)
+        return Loss(
+            self.loss,
+            from_logits=self.from_logits and self.loss in CROSSENTROPIES,
+            delta=self.delta if self.loss == "huber" else 1.0,
+        )
 
     def check(self) -> Settings:
         if self.loss not in LOSSES:
@@ -112,7 +119,13 @@ def suggested_loss(y: np.ndarray, output_shape: tuple) -> str | None:
     classes = per_output[-1]
     whole = bool(np.all(y == np.round(y)))
     binary = bool(np.all((y == 0) | (y == 1)))
-    if classes > 1 and whole and per_target in (per_output[:-1], (*per_output[:-1], 1)) and 0 <= y.min() and y.max() < classes:
+    if (
+        classes > 1
+        and whole
+        and per_target in (per_output[:-1], (*per_output[:-1], 1))
+        and 0 <= y.min()
+        and y.max() < classes
+    ):
         return "sparse_categorical_crossentropy"
     if per_target == per_output or (per_output == (1,) and per_target == ()):
         if binary and classes > 1 and np.all(y.reshape(-1, classes).sum(axis=1) == 1):
@@ -135,9 +148,14 @@ def model_for(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[ModelSpec, s
     else:
         units, activation, loss = (per_target or (1,))[0], "linear", "mean_squared_error"
     layers = [("Flatten", {})] if x.ndim > 2 else []
-    layers += [("Dense", {"units": 16, "activation": "relu"}), ("Dense", {"units": 16, "activation": "relu"}),
-               ("Dense", {"units": units, "activation": activation})]
-    spec = ModelSpec(tuple(x.shape[1:]), tuple(LayerSpec.make(i, kind, **kw) for i, (kind, kw) in enumerate(layers)), seed)
+    layers += [
+        ("Dense", {"units": 16, "activation": "relu"}),
+        ("Dense", {"units": 16, "activation": "relu"}),
+        ("Dense", {"units": units, "activation": activation}),
+    ]
+    spec = ModelSpec(
+        tuple(x.shape[1:]), tuple(LayerSpec.make(i, kind, **kw) for i, (kind, kw) in enumerate(layers)), seed
+    )
     return spec.validate(), loss
 
 
@@ -150,18 +168,29 @@ def advise(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) ->
     if sample != spec.input_shape:
         reshaped = spec.with_input_shape(sample) if sample else None
         fits = reshaped is not None and reshaped.analysis.ok and _fits(settings, y, reshaped.analysis.output_shape)
-        return Advice(f"the data's samples have shape {format_shape(sample)}, but the model's input is "
-                      f"{format_shape(spec.input_shape)}", input_shape=sample if fits else None, model=made, model_loss=made_loss)
+        return Advice(
+            f"the data's samples have shape {format_shape(sample)}, but the model's input is "
+            f"{format_shape(spec.input_shape)}",
+            input_shape=sample if fits else None,
+            model=made,
+            model_loss=made_loss,
+        )
     output_shape = spec.analysis.output_shape
     try:
         settings.compiled_loss().check_targets(y, output_shape)
         if settings.loss == "binary_crossentropy" and y.size and (y.min() < 0 or y.max() > 1):
-            raise InputDataError(f"binary_crossentropy needs targets from 0 to 1; these run from {y.min():g} to {y.max():g}")
+            raise InputDataError(
+                f"binary_crossentropy needs targets from 0 to 1; these run from {y.min():g} to {y.max():g}"
+            )
         return None
     except InputDataError as e:
         loss = suggested_loss(y, output_shape)
-        return Advice(str(e), loss=loss if loss != settings.loss else None, model=None if loss else made,
-                      model_loss=None if loss else made_loss)
+        return Advice(
+            str(e),
+            loss=loss if loss != settings.loss else None,
+            model=None if loss else made,
+            model_loss=None if loss else made_loss,
+        )
 
 
 def _fits(settings: Settings, y: np.ndarray, output_shape: tuple) -> bool:
@@ -222,7 +251,10 @@ class TrainingRun:
     curve: LossCurve = field(default_factory=LossCurve)  # the loss batch by batch, bounded
     stopped: bool = False
     failure: str = ""  # why the run stopped on its own before its last epoch ("" when it did not)
-    heavy: tuple = (0, 0)  # (bytes, work) that heavy_slot weighs: the run's memory (weight copies included), its whole work
+    heavy: tuple = (
+        0,
+        0,
+    )  # (bytes, work) that heavy_slot weighs: the run's memory (weight copies included), its whole work
 
     @classmethod
     def start(cls, spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) -> TrainingRun:
@@ -236,12 +268,20 @@ class TrainingRun:
         if advice is not None:
             raise InputDataError(advice.problem)
         cost = spec.analysis.cost
-        with heavy_slot(2 * cost.weight_bytes + cost.build_bytes, cost.build_work):  # the seed's weights, then a trained copy
+        with heavy_slot(
+            2 * cost.weight_bytes + cost.build_bytes, cost.build_work
+        ):  # the seed's weights, then a trained copy
             model = fresh(spec)
         optimizer = OPTIMIZERS[settings.optimizer](learning_rate=settings.learning_rate)
         model.compile(optimizer=optimizer, loss=settings.compiled_loss(), metrics=settings.metrics)
-        run = model.trainer(x, y, batch_size=settings.batch_size, epochs=settings.epochs,
-                            validation_split=settings.validation_split, halt_on_divergence=True)
+        run = model.trainer(
+            x,
+            y,
+            batch_size=settings.batch_size,
+            epochs=settings.epochs,
+            validation_split=settings.validation_split,
+            halt_on_divergence=True,
+        )
         batch, step = min(settings.batch_size, run.samples), model.step_cost()
         heavy = (cost.training_bytes(batch, step.slots), cost.training_work(len(x), settings.epochs, batch, step))
         with heavy_slot(cost.weight_bytes):

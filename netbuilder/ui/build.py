@@ -22,7 +22,10 @@ from . import forward, state, widgets
 from .state import INPUT, ss
 
 GRAPH_HEIGHT = 620  # px: the whole of a long model scrolls inside this box, so the output and editor stay in reach
-LIST_ROWS, LIST_HEIGHT = 10, 240  # a longer layer list scrolls in a box this high (px): the settings stay near the graph
+LIST_ROWS, LIST_HEIGHT = (
+    10,
+    240,
+)  # a longer layer list scrolls in a box this high (px): the settings stay near the graph
 
 
 def page(spec: ModelSpec) -> None:
@@ -53,9 +56,12 @@ def graph(spec: ModelSpec) -> None:
         st.graphviz_chart(chart, width="content")
     slot = st.empty()  # always there: the toggle coming at 13 layers does not shift (and redraw) the parts below it
     if long:
-        slot.toggle("Draw every layer", key="graph_whole",
-                    help=f"Past {WINDOW_FROM} layers the graph shows the layers around the selected one; the others are "
-                         "folded into a box above and one below, with the shapes going in and out.")
+        slot.toggle(
+            "Draw every layer",
+            key="graph_whole",
+            help=f"Past {WINDOW_FROM} layers the graph shows the layers around the selected one; the others are "
+            "folded into a box above and one below, with the shapes going in and out.",
+        )
 
 
 def issue_panel(spec: ModelSpec) -> None:
@@ -68,8 +74,15 @@ def issue_panel(spec: ModelSpec) -> None:
     if issue.keras_message:
         st.caption(f"Keras 3 says: “{state.plain(issue.keras_message)}”")
     for k, fix in enumerate(issue.fixes):
-        st.button(f"Fix: {fix.description}", key=f"fix_{k}", on_click=state.on_fix, args=(k,), type="primary",
-                  wrap=True, width="stretch")
+        st.button(
+            f"Fix: {fix.description}",
+            key=f"fix_{k}",
+            on_click=state.on_fix,
+            args=(k,),
+            type="primary",
+            wrap=True,
+            width="stretch",
+        )
 
 
 def output(spec: ModelSpec) -> None:
@@ -81,7 +94,9 @@ def output(spec: ModelSpec) -> None:
     if isinstance(result, run.NoRun):
         st.warning(f"No output: {state.plain(state.sentence(result.reason))}")
         return
-    label = "Output for your input" if result.complete else f"Output of the layers before {spec.analysis.issue.layer_name}"
+    label = (
+        "Output for your input" if result.complete else f"Output of the layers before {spec.analysis.issue.layer_name}"
+    )
     st.markdown(f"**{label}** — shape `{format_shape(result.array.shape)}`")
     sample, k = widgets.sample_of(result.array, "output_sample")
     if sample.ndim != 3:
@@ -115,8 +130,14 @@ def editor(spec: ModelSpec) -> None:
     state.keep_selection_valid()
     ss.selected = ss.selection
     with st.container(height=LIST_HEIGHT if len(options) > LIST_ROWS else "content", border=False, key="layer_list"):
-        st.radio("Layers", options, key="selected", format_func=lambda option: _entry(spec, option), on_change=state.on_select,
-                 help="Pick a layer to edit it; the graph highlights it.")
+        st.radio(
+            "Layers",
+            options,
+            key="selected",
+            format_func=lambda option: _entry(spec, option),
+            on_change=state.on_select,
+            help="Pick a layer to edit it; the graph highlights it.",
+        )
     with st.container(border=True, key="selected_panel"):
         state.show_notices("editor")  # above the settings: a refused edit's reason stays beside the widget
         if ss.selection == INPUT:
@@ -125,10 +146,14 @@ def editor(spec: ModelSpec) -> None:
             layer_panel(spec, spec.index_of(ss.selection))
     add_panel(spec)
     with st.expander("Paste layers written as Keras code"):
-        st.text_area("One layer per line, as in Keras", key="paste_text", height=140,
-                     placeholder="Conv2D(32, 3, activation=\"relu\")\nMaxPooling2D(2)\nFlatten()\nDense(10, activation=\"softmax\")",
-                     help="Dense(64, activation=\"relu\"), model.add(...), keras.layers.X(...) or a whole Sequential([...]); "
-                          "Input(shape=...) sets the input shape. Only plain values are read, never run.")
+        st.text_area(
+            "One layer per line, as in Keras",
+            key="paste_text",
+            height=140,
+            placeholder='Conv2D(32, 3, activation="relu")\nMaxPooling2D(2)\nFlatten()\nDense(10, activation="softmax")',
+            help='Dense(64, activation="relu"), model.add(...), keras.layers.X(...) or a whole Sequential([...]); '
+            "Input(shape=...) sets the input shape. Only plain values are read, never run.",
+        )
         with st.container(horizontal=True, gap="small"):
             st.button("Replace all layers", key="paste_replace", on_click=state.on_paste, args=("replace",))
             st.button("Append", key="paste_append", on_click=state.on_paste, args=("append",))
@@ -141,15 +166,44 @@ def layer_panel(spec: ModelSpec, i: int) -> None:
     # the layer's own shapes in the one header line (the kind's description, with its example shapes, in the tooltip)
     st.markdown(f"**{name}** · {layer.kind} · {_layer_shapes(spec, i)}", help=kind_class(layer.kind).description)
     with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key="layer_actions"):
-        st.button("", icon=":material/arrow_upward:", key=f"up_{layer.id}", help="Move up", disabled=i == 0,
-                  on_click=state.on_move, args=(layer.id, -1))
-        st.button("", icon=":material/arrow_downward:", key=f"down_{layer.id}", help="Move down",
-                  disabled=i == len(spec.layers) - 1, on_click=state.on_move, args=(layer.id, 1))
-        st.button("Duplicate", icon=":material/content_copy:", key=f"duplicate_{layer.id}", on_click=state.on_duplicate,
-                  args=(layer.id,), help="Copies right after this layer, as many as `copies` says")
-        st.number_input("copies", min_value=1, max_value=50, step=1, key="duplicate_count", width=80,
-                        help="How many copies Duplicate makes")
-        st.button("Delete", icon=":material/delete:", key=f"delete_{layer.id}", on_click=state.on_delete, args=(layer.id,))
+        st.button(
+            "",
+            icon=":material/arrow_upward:",
+            key=f"up_{layer.id}",
+            help="Move up",
+            disabled=i == 0,
+            on_click=state.on_move,
+            args=(layer.id, -1),
+        )
+        st.button(
+            "",
+            icon=":material/arrow_downward:",
+            key=f"down_{layer.id}",
+            help="Move down",
+            disabled=i == len(spec.layers) - 1,
+            on_click=state.on_move,
+            args=(layer.id, 1),
+        )
+        st.button(
+            "Duplicate",
+            icon=":material/content_copy:",
+            key=f"duplicate_{layer.id}",
+            on_click=state.on_duplicate,
+            args=(layer.id,),
+            help="Copies right after this layer, as many as `copies` says",
+        )
+        st.number_input(
+            "copies",
+            min_value=1,
+            max_value=50,
+            step=1,
+            key="duplicate_count",
+            width=80,
+            help="How many copies Duplicate makes",
+        )
+        st.button(
+            "Delete", icon=":material/delete:", key=f"delete_{layer.id}", on_click=state.on_delete, args=(layer.id,)
+        )
     settings = kind_class(layer.kind).settings
     values = layer.values
     for start in range(0, len(settings), 3):
@@ -158,7 +212,9 @@ def layer_panel(spec: ModelSpec, i: int) -> None:
             with column:
                 widgets.setting_widget(layer.id, setting, values[setting.name])
     if layer.built_for is not None:
-        st.caption(f"Built for input {format_shape((None, *layer.built_for))} (from imported JSON): its weights have that size.")
+        st.caption(
+            f"Built for input {format_shape((None, *layer.built_for))} (from imported JSON): its weights have that size."
+        )
 
 
 def _layer_shapes(spec: ModelSpec, i: int) -> str:
@@ -177,7 +233,9 @@ def add_panel(spec: ModelSpec) -> None:
     kinds = [kind for group in groups.values() for kind in group]
     group_of = {kind: group for group, members in groups.items() for kind in members}
     with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key="add_row"):
-        st.selectbox("Add a layer", kinds, key="add_kind", width=260, format_func=lambda kind: f"{group_of[kind]} · {kind}")
+        st.selectbox(
+            "Add a layer", kinds, key="add_kind", width=260, format_func=lambda kind: f"{group_of[kind]} · {kind}"
+        )
         st.number_input("How many", min_value=1, max_value=50, step=1, key="add_count", width=90)
         st.selectbox("Where", ["after the selected layer", "at the end"], key="add_where", width=200)
         st.button("Add", icon=":material/add:", key="add", on_click=state.on_add, type="primary")
@@ -188,25 +246,44 @@ def add_panel(spec: ModelSpec) -> None:
 def input_panel(spec: ModelSpec) -> None:
     """The model input: its shape and the data of the forward pass, with what is wrong right below."""
     ss.input_shape_text = ", ".join(str(d) for d in spec.input_shape)
-    st.text_input("Input shape (per sample)", key="input_shape_text", on_change=state.on_input_shape,
-                  help="Up to 4 positive integers separated by commas; empty for one number per sample. "
-                       "The batch axis is added in front and shown as None.")
+    st.text_input(
+        "Input shape (per sample)",
+        key="input_shape_text",
+        on_change=state.on_input_shape,
+        help="Up to 4 positive integers separated by commas; empty for one number per sample. "
+        "The batch axis is added in front and shown as None.",
+    )
     ss.input_text = ss.input_data
-    st.text_area("Input data", key="input_text", height=110, on_change=state.on_input_text,
-                 help="A nested list such as [[1, 2], [3, 4]] (NumPy's print format works too): a batch, or one sample "
-                      "without the batch axis. The words `zeros`, `range` and `random:SEED` stand for one sample of the "
-                      "input shape (how a large input is written).")
+    st.text_area(
+        "Input data",
+        key="input_text",
+        height=110,
+        on_change=state.on_input_text,
+        help="A nested list such as [[1, 2], [3, 4]] (NumPy's print format works too): a batch, or one sample "
+        "without the batch axis. The words `zeros`, `range` and `random:SEED` stand for one sample of the "
+        "input shape (how a large input is written).",
+    )
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         st.caption("Fill:")
         for kind in data.FILLS:
-            st.button(kind, key=f"fill_{kind}", on_click=state.on_fill, args=(kind,), type="tertiary",
-                      help=f"Fill with {kind} for shape {format_shape(spec.input_shape)}")
+            st.button(
+                kind,
+                key=f"fill_{kind}",
+                on_click=state.on_fill,
+                args=(kind,),
+                type="tertiary",
+                help=f"Fill with {kind} for shape {format_shape(spec.input_shape)}",
+            )
         source = forward.next_source(spec)
         if source is not None:  # a real sample, e.g. a handwritten digit (the Forward pass page picks any)
-            st.button("digit" if source == forward.DIGITS else f"{source} sample", key="fill_dataset",
-                      on_click=forward.on_next_sample, type="tertiary",
-                      help=f"Fill with a sample of {datasets.TITLES[source]} (each click the next one), shaped "
-                           f"{format_shape(spec.input_shape)}")
+            st.button(
+                "digit" if source == forward.DIGITS else f"{source} sample",
+                key="fill_dataset",
+                on_click=forward.on_next_sample,
+                type="tertiary",
+                help=f"Fill with a sample of {datasets.TITLES[source]} (each click the next one), shaped "
+                f"{format_shape(spec.input_shape)}",
+            )
     state.show_notices("input")
     result = state.current_input()
     if isinstance(result, state.InputProblem):
@@ -214,12 +291,16 @@ def input_panel(spec: ModelSpec) -> None:
         return
     batch = result.array
     if result.batch_added:
-        st.info(f"One sample of shape {format_shape(batch.shape[1:])} was given; a batch axis was added: {format_shape(batch.shape)}.")
+        st.info(
+            f"One sample of shape {format_shape(batch.shape[1:])} was given; a batch axis was added: {format_shape(batch.shape)}."
+        )
     else:
         st.caption(f"A batch of {len(batch)}: shape {format_shape(batch.shape)}.")
     if result.non_finite:
-        st.warning(f"The input holds {result.non_finite:,} NaN or infinite value(s); they spread through the model "
-                   "(NaN is shown as nan, and grey in pictures).")
+        st.warning(
+            f"The input holds {result.non_finite:,} NaN or infinite value(s); they spread through the model "
+            "(NaN is shown as nan, and grey in pictures)."
+        )
 
 
 # --- the summary -----------------------------------------------------------------------------------
@@ -233,6 +314,11 @@ def summary(spec: ModelSpec) -> None:
     parsed = state.current_input()
     batch = len(parsed.array) if isinstance(parsed, data.ParsedInput) else 1
     budget = current()
-    bounds = [f"{what} ≤ {readable_bytes(n)}" for what, n in (("weights", budget.weight_bytes), ("a run's tensors", budget.run_bytes))
-              if n is not None]
-    st.caption(f"{cost.summary(batch)} (batch of {batch})." + (f" Budgets per visitor: {', '.join(bounds)}." if bounds else ""))
+    bounds = [
+        f"{what} ≤ {readable_bytes(n)}"
+        for what, n in (("weights", budget.weight_bytes), ("a run's tensors", budget.run_bytes))
+        if n is not None
+    ]
+    st.caption(
+        f"{cost.summary(batch)} (batch of {batch})." + (f" Budgets per visitor: {', '.join(bounds)}." if bounds else "")
+    )

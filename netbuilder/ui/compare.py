@@ -11,19 +11,27 @@ from . import state, widgets
 
 
 def page(spec: ModelSpec) -> None:
-    st.markdown("The same input through the current model and its variants with and without `Flatten`. "
-                "Each model draws its weights from the same seed, layer by layer position.")
+    st.markdown(
+        "The same input through the current model and its variants with and without `Flatten`. "
+        "Each model draws its weights from the same seed, layer by layer position."
+    )
     parsed = state.current_input()
     if isinstance(parsed, state.InputProblem):
         st.warning("The input data has a problem (see Input in the Build page's layer list); showing shapes only.")
     batch = None if isinstance(parsed, state.InputProblem) else parsed.array
-    sample = 0 if batch is None else widgets.sample_of(batch, "compare_sample")[1]  # one sample of the batch, as elsewhere
+    sample = (
+        0 if batch is None else widgets.sample_of(batch, "compare_sample")[1]
+    )  # one sample of the batch, as elsewhere
     rows = explain.compare(explain.variants(spec), batch)
     for column, row in zip(st.columns(len(rows)), rows):
         with column:
             st.markdown(f"**{row.name}**")
-            st.caption(" → ".join([format_shape(spec.analysis.input_shape)] +
-                                  [format_shape(r.output_shape) for r in row.layers if r.output_shape]))
+            st.caption(
+                " → ".join(
+                    [format_shape(spec.analysis.input_shape)]
+                    + [format_shape(r.output_shape) for r in row.layers if r.output_shape]
+                )
+            )
             st.metric("Output shape", format_shape(row.output_shape) if row.output_shape else "does not fit")
             st.metric("Parameters", f"{row.total_params:,}" if row.total_params is not None else "—")
             if row.output is not None:

@@ -21,7 +21,9 @@ def page(spec: ModelSpec) -> None:
             st.error(issue.message)
             st.markdown(issue.explanation)
             continue
-        st.markdown(f"#### {i + 1}. {report.name} · {report.kind}: {format_shape(report.input_shape)} → {format_shape(report.output_shape)}")
+        st.markdown(
+            f"#### {i + 1}. {report.name} · {report.kind}: {format_shape(report.input_shape)} → {format_shape(report.output_shape)}"
+        )
         text = layer.layer.explain_shape(report.input_shape, report.output_shape)
         if text:
             st.markdown(state.plain(text))
@@ -30,10 +32,14 @@ def page(spec: ModelSpec) -> None:
         last_axis = explain.last_axis_explanation(spec, i)
         if last_axis is not None:
             st.code(last_axis.equation, language=None)
-            st.markdown(f"{last_axis.sentence}\n\n{last_axis.formula} parameters, reused {last_axis.positions:,} times. "
-                        f"Contrast: {last_axis.contrast}.")
+            st.markdown(
+                f"{last_axis.sentence}\n\n{last_axis.formula} parameters, reused {last_axis.positions:,} times. "
+                f"Contrast: {last_axis.contrast}."
+            )
     if not spec.layers:
         st.info("No layers yet: add one on the Build page.")
     elif not any(explain.last_axis_explanation(spec, i) for i in range(len(analysis.layers))):
-        st.caption("No Dense here receives more than one axis per sample, so each Dense is fully connected. Load the "
-                   "preset “Without Flatten” to see a kernel reused along the leading axes.")
+        st.caption(
+            "No Dense here receives more than one axis per sample, so each Dense is fully connected. Load the "
+            "preset “Without Flatten” to see a kernel reused along the leading axes."
+        )

@@ -21,8 +21,11 @@ def page(spec: ModelSpec) -> None:
         return
     keras_model = built(spec)
     st.markdown("Code that rebuilds this model **with its current weights**, its Keras JSON, and the graph.")
-    formats = {"Keras code": ("netbuilder_keras.py", export.keras_code), "PyTorch code": ("netbuilder_torch.py", export.pytorch_code),
-               "Keras JSON": ("model.json", lambda m, checkpoint=None: export.keras_json(m))}
+    formats = {
+        "Keras code": ("netbuilder_keras.py", export.keras_code),
+        "PyTorch code": ("netbuilder_torch.py", export.pytorch_code),
+        "Keras JSON": ("model.json", lambda m, checkpoint=None: export.keras_json(m)),
+    }
     choice = st.segmented_control("Show", list(formats), key="export_format", default="Keras code")
     if choice is None:
         return
@@ -35,13 +38,19 @@ def page(spec: ModelSpec) -> None:
         text = None
     if text is not None:
         st.download_button(f"Download {file_name}", text, file_name, key="dl_code", icon=":material/download:")
-        st.code(text[:PREVIEW_CHARS] + ("\n# … (the download has the rest)" if len(text) > PREVIEW_CHARS else ""),
-                language="json" if file_name.endswith(".json") else "python", line_numbers=True, height=420)
+        st.code(
+            text[:PREVIEW_CHARS] + ("\n# … (the download has the rest)" if len(text) > PREVIEW_CHARS else ""),
+            language="json" if file_name.endswith(".json") else "python",
+            line_numbers=True,
+            height=420,
+        )
     with st.container(horizontal=True, gap="small"):
         st.download_button("Graph (DOT)", chart.source, "netbuilder.dot", key="dl_dot")
         if graph.dot_available():
             st.download_button("Graph (SVG)", lambda: graph.svg(chart), "netbuilder.svg", key="dl_svg")
             st.download_button("Graph (PNG)", lambda: graph.png(chart), "netbuilder.png", key="dl_png")
         else:
-            st.info("SVG and PNG need Graphviz's `dot` on the server: `apt-get install graphviz` "
-                    "(or `brew install graphviz`). The DOT file renders anywhere Graphviz runs.")
+            st.info(
+                "SVG and PNG need Graphviz's `dot` on the server: `apt-get install graphviz` "
+                "(or `brew install graphviz`). The DOT file renders anywhere Graphviz runs."
+            )

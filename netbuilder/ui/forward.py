@@ -27,7 +27,9 @@ def page(spec: ModelSpec) -> None:
         dataset_row(spec)
     parsed = state.current_input()
     if isinstance(parsed, state.InputProblem):
-        st.warning(f"The input data has a problem: {state.plain(parsed.message)} Fix it under Input in the Build page's layer list.")
+        st.warning(
+            f"The input data has a problem: {state.plain(parsed.message)} Fix it under Input in the Build page's layer list."
+        )
         return
     run = forward(spec, parsed.array, checkpoint=state.checkpoint, waiting=state.waiting)
     if not isinstance(run, ForwardRun):
@@ -45,19 +47,26 @@ def page(spec: ModelSpec) -> None:
     own = ss.own_scales
     known = _held_samples(spec)
     which = f" ({known.label(sample)})" if known is not None and sample < known.count else ""
-    st.caption(f"Sample {sample}{which} of each tensor: an image (rows, columns, channels) as one picture per channel; "
-               f"any other tensor as one row per position of the leading axes and one column per feature of the last "
-               f"axis (at most {widgets.HEAT_CELLS} of each); "
-               + ("each picture on its own scale." if own else "every picture on the same scale."))
+    st.caption(
+        f"Sample {sample}{which} of each tensor: an image (rows, columns, channels) as one picture per channel; "
+        f"any other tensor as one row per position of the leading axes and one column per feature of the last "
+        f"axis (at most {widgets.HEAT_CELLS} of each); "
+        + ("each picture on its own scale." if own else "every picture on the same scale.")
+    )
     titles = [title for title, *_ in kept]
-    chosen = st.selectbox("Numbers of", range(len(kept)), format_func=lambda i: titles[i], key="tensor_numbers",
-                          index=len(kept) - 1)
+    chosen = st.selectbox(
+        "Numbers of", range(len(kept)), format_func=lambda i: titles[i], key="tensor_numbers", index=len(kept) - 1
+    )
     st.markdown(f"**{state.plain(titles[chosen])}** — `{format_shape(kept[chosen][1].shape)}`, sample {sample}")
     widgets.number_table(kept[chosen][1][sample])
     st.subheader("Every tensor, input to output")
-    st.toggle("Each picture on its own scale", key="own_scales", on_change=on_own_scales,
-              help="Off: one color scale for every tensor, so their sizes compare. On: each tensor's largest |value| is "
-                   "full color, so a feature map of small values shows its pattern (strokes, edges) instead of white.")
+    st.toggle(
+        "Each picture on its own scale",
+        key="own_scales",
+        on_change=on_own_scales,
+        help="Off: one color scale for every tensor, so their sizes compare. On: each tensor's largest |value| is "
+        "full color, so a feature map of small values shows its pattern (strokes, edges) instead of white.",
+    )
     state.show_notices("scales")
     scale = None if own else heatmap.magnitude(*(t[sample] for _, t, _ in kept))
     widgets.heatmap_legend(scale)
@@ -165,8 +174,12 @@ def on_next_sample() -> None:
         return
     start = held.start + held.count if held is not None else 0
     held = put_samples(name, start % len(_dataset(name, spec.seed).x), 1)
-    state.notify("input", "info", f"The input holds {held.label(0)}. Click again for the next one; the Forward pass "
-                                  "page picks any sample, with every tensor it makes.")
+    state.notify(
+        "input",
+        "info",
+        f"The input holds {held.label(0)}. Click again for the next one; the Forward pass "
+        "page picks any sample, with every tensor it makes.",
+    )
 
 
 @state.callback("input")
@@ -176,8 +189,12 @@ def on_digits_shape() -> None:
     if state.commit(lambda s: s.with_input_shape(shape), f"set the input shape to {format_shape(shape)}", "input"):
         held = put_samples(DIGITS, 0, 1)
         state.fit_input("input")
-        state.notify("input", "success", f"The input shape is now {format_shape(shape)} and the input holds "
-                                         f"{held.label(0)}. Undo brings the model back.")
+        state.notify(
+            "input",
+            "success",
+            f"The input shape is now {format_shape(shape)} and the input holds "
+            f"{held.label(0)}. Undo brings the model back.",
+        )
 
 
 def dataset_row(spec: ModelSpec) -> None:
@@ -186,11 +203,18 @@ def dataset_row(spec: ModelSpec) -> None:
     names = fitting(spec)
     if not names:
         with st.container(horizontal=True, gap="small", vertical_alignment="center", key="dataset_row"):
-            st.caption(f"No data set fits the input shape {format_shape(spec.input_shape)}: the digits are "
-                       f"{format_shape(_dataset(DIGITS, 0).x.shape[1:])} (or 64 values), the 2-D toys (2,), the sine (1,).")
-            st.button("Use the 8×8 digits", key="digits_shape", on_click=on_digits_shape, icon=":material/draw:",
-                      help="Sets the input shape to (8, 8, 1) and puts a handwritten digit in the input (Undo "
-                           "brings the model back).")
+            st.caption(
+                f"No data set fits the input shape {format_shape(spec.input_shape)}: the digits are "
+                f"{format_shape(_dataset(DIGITS, 0).x.shape[1:])} (or 64 values), the 2-D toys (2,), the sine (1,)."
+            )
+            st.button(
+                "Use the 8×8 digits",
+                key="digits_shape",
+                on_click=on_digits_shape,
+                icon=":material/draw:",
+                help="Sets the input shape to (8, 8, 1) and puts a handwritten digit in the input (Undo "
+                "brings the model back).",
+            )
         state.show_notices("input")
         return
     held = _held_samples(spec)
@@ -200,20 +224,48 @@ def dataset_row(spec: ModelSpec) -> None:
     ss.dataset_start = held.start if held is not None else min(int(ss.get("dataset_start", 0)), size - 1)
     ss.dataset_count = held.count if held is not None else int(ss.get("dataset_count", 1))
     with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key="dataset_row"):
-        st.selectbox("Input from a data set", names, key="input_dataset", format_func=datasets.TITLES.get, index=None,
-                     placeholder="Choose a data set…", on_change=on_dataset_input, width=260,
-                     help=f"Data sets whose samples fit the input shape {format_shape(spec.input_shape)}: their samples "
-                          "become the input data (the Build page's input box shows them).")
-        st.number_input("Sample", min_value=0, max_value=size - 1, step=1, key="dataset_start",
-                        on_change=on_dataset_input, width=120, help="The first sample put in the input.")
-        st.number_input("How many", min_value=1, max_value=MAX_FROM_DATASET, step=1, key="dataset_count",
-                        on_change=on_dataset_input, width=120, help="Samples in the input, a batch: pick one below.")
+        st.selectbox(
+            "Input from a data set",
+            names,
+            key="input_dataset",
+            format_func=datasets.TITLES.get,
+            index=None,
+            placeholder="Choose a data set…",
+            on_change=on_dataset_input,
+            width=260,
+            help=f"Data sets whose samples fit the input shape {format_shape(spec.input_shape)}: their samples "
+            "become the input data (the Build page's input box shows them).",
+        )
+        st.number_input(
+            "Sample",
+            min_value=0,
+            max_value=size - 1,
+            step=1,
+            key="dataset_start",
+            on_change=on_dataset_input,
+            width=120,
+            help="The first sample put in the input.",
+        )
+        st.number_input(
+            "How many",
+            min_value=1,
+            max_value=MAX_FROM_DATASET,
+            step=1,
+            key="dataset_count",
+            on_change=on_dataset_input,
+            width=120,
+            help="Samples in the input, a batch: pick one below.",
+        )
     if held is not None:
         labels = ", ".join(held.labels)
-        where = "" if share.input_fits(held.text) else " (Too long for a share link, which opens with a range as input.)"
-        st.caption(f"The input holds sample{'s' if held.count > 1 else ''} {held.start:,}"
-                   f"{f' to {held.start + held.count - 1:,}' if held.count > 1 else ''} of "
-                   f"{datasets.TITLES[held.name]}: {labels}.{where}")
+        where = (
+            "" if share.input_fits(held.text) else " (Too long for a share link, which opens with a range as input.)"
+        )
+        st.caption(
+            f"The input holds sample{'s' if held.count > 1 else ''} {held.start:,}"
+            f"{f' to {held.start + held.count - 1:,}' if held.count > 1 else ''} of "
+            f"{datasets.TITLES[held.name]}: {labels}.{where}"
+        )
     state.show_notices("input")
 
 
@@ -224,9 +276,14 @@ def weights(spec: ModelSpec) -> None:
     st.subheader(f"Weights (seed {spec.seed})")
     for layer in layers:
         specs = layer.weight_specs(layer.built_shape)
-        with st.expander(f"{layer.name} ({layer.kind}): " + ", ".join(f"{s.name} {format_shape(s.shape)}" for s in specs)):
+        with st.expander(
+            f"{layer.name} ({layer.kind}): " + ", ".join(f"{s.name} {format_shape(s.shape)}" for s in specs)
+        ):
             for weight_spec, w in zip(specs, layer.weights):
-                st.markdown(f"**{weight_spec.name}** `{format_shape(w.shape)}`" + ("" if weight_spec.trainable else " · not trainable"))
+                st.markdown(
+                    f"**{weight_spec.name}** `{format_shape(w.shape)}`"
+                    + ("" if weight_spec.trainable else " · not trainable")
+                )
                 matrix = w.reshape(-1, w.shape[-1]) if w.ndim > 1 else w[None, :]
                 st.image(heatmap.image(matrix), clamp=True)
                 widgets.number_table(np.asarray(w))

@@ -123,7 +123,9 @@ def guard(part: str) -> Iterator[None]:
         yield
     except Exception as e:  # noqa: BLE001 — the boundary: nothing may take the page down
         logging.getLogger("netbuilder").exception("page part %r failed", part)
-        st.error(f"The {part} could not be shown: {failure(e)}. The model was kept; Undo and every other part still work.")
+        st.error(
+            f"The {part} could not be shown: {failure(e)}. The model was kept; Undo and every other part still work."
+        )
 
 
 def public_budget() -> AbstractContextManager:
@@ -172,11 +174,18 @@ def init_state() -> None:
         try:
             shared = share.decode(token)
         except NetbuilderError as e:
-            notify("toolbar", "warning", f"The shared link could not be opened ({plain(sentence(str(e)))}) "
-                                         "Showing the default model instead.")
+            notify(
+                "toolbar",
+                "warning",
+                f"The shared link could not be opened ({plain(sentence(str(e)))}) Showing the default model instead.",
+            )
         except Exception as e:  # noqa: BLE001 — the boundary: a link must never take the page down (init runs unguarded)
             logging.getLogger("netbuilder").exception("share link failed")
-            notify("toolbar", "warning", f"The shared link could not be opened ({failure(e)}). Showing the default model instead.")
+            notify(
+                "toolbar",
+                "warning",
+                f"The shared link could not be opened ({failure(e)}). Showing the default model instead.",
+            )
         else:
             start = shared.spec
             text = shared.input_text if shared.input_text is not None else data.fill_text("range", start.input_shape)
@@ -184,8 +193,9 @@ def init_state() -> None:
                 ss.train_settings = shared.training
             if shared.typed is not None:
                 ss.train_x_text, ss.train_y_text = shared.typed
-    ss.history = History(start, size_of=lambda s: s.weights.nbytes if s.weights is not None else 0,
-                         max_bytes=public().weight_bytes)  # trained weights held for undo stay within one model's budget
+    ss.history = History(
+        start, size_of=lambda s: s.weights.nbytes if s.weights is not None else 0, max_bytes=public().weight_bytes
+    )  # trained weights held for undo stay within one model's budget
     ss.input_data = text
     ss.selection = start.layers[0].id if start.layers else INPUT
 
@@ -264,7 +274,11 @@ def fit_input(area: str) -> None:
     """After the input shape changed: refill the input with a range if it no longer fits, and say so in `area`."""
     if isinstance(current_input(), InputProblem):
         ss.input_data = data.fill_text("range", spec().input_shape)
-        notify(area, "info", f"The input data was refilled with a range for the new shape {format_shape(spec().input_shape)}.")
+        notify(
+            area,
+            "info",
+            f"The input data was refilled with a range for the new shape {format_shape(spec().input_shape)}.",
+        )
 
 
 # --- callbacks --------------------------------------------------------------------------------------
@@ -275,7 +289,9 @@ def on_setting(layer_id: int, setting, key: str) -> None:
     try:
         value = setting.parse_text(raw) if setting.widget == "text" else raw
     except NetbuilderError as e:
-        notify("editor", "error", f"Could not set {setting.name}: {plain(sentence(str(e)))} The model was kept as it was.")
+        notify(
+            "editor", "error", f"Could not set {setting.name}: {plain(sentence(str(e)))} The model was kept as it was."
+        )
         return
     commit(lambda s: s.update(layer_id, **{setting.name: value}), f"set {setting.name} to {str(raw)[:30]}", "editor")
 
@@ -301,8 +317,11 @@ def on_random_seed() -> None:
 def on_add() -> None:
     kind, count = ss.add_kind, ss.get("add_count", 1)
     index = selected_index()
-    position = None if ss.get("add_where", "after the selected layer") == "at the end" else (
-        0 if ss.selection == INPUT else (None if index is None else index + 1))
+    position = (
+        None
+        if ss.get("add_where", "after the selected layer") == "at the end"
+        else (0 if ss.selection == INPUT else (None if index is None else index + 1))
+    )
     before = {layer.id for layer in spec().layers}
     if commit(lambda s: s.add(kind, position, count=count), f"add {count} {kind} layer(s)", "editor"):
         new = [layer.id for layer in spec().layers if layer.id not in before]
@@ -384,12 +403,18 @@ def on_import() -> None:
     upload = ss.get("import_file")
     text = upload.getvalue().decode("utf-8", errors="replace") if upload is not None else ss.get("import_text", "")
     if not text.strip():
-        notify("import", "error", "Paste a Keras model JSON (the text of `model.to_json()`) or upload a .json file first.")
+        notify(
+            "import", "error", "Paste a Keras model JSON (the text of `model.to_json()`) or upload a .json file first."
+        )
         return
     if commit(lambda s: spec_from_keras_json(text, seed=s.seed), "import the Keras JSON", "import"):
         ss.input_data = data.fill_text("range", spec().input_shape)
         keep_selection_valid()
-        notify("import", "success", f"Imported a model with {len(spec().layers)} layers; its weights are fresh from seed {spec().seed}.")
+        notify(
+            "import",
+            "success",
+            f"Imported a model with {len(spec().layers)} layers; its weights are fresh from seed {spec().seed}.",
+        )
 
 
 @callback("paste")
@@ -410,14 +435,22 @@ def on_paste(mode: str) -> None:
     if commit(change, f"{mode} the layers", "paste"):
         fit_input("paste")
         keep_selection_valid()
-        skipped = f" Left out (netbuilder has no such setting): {plain(', '.join(pasted.ignored))}." if pasted.ignored else ""
-        notify("paste", "success", f"{'Replaced the layers with' if mode == 'replace' else 'Appended'} "
-                                    f"{len(pasted.layers)} layer(s).{skipped}")
+        skipped = (
+            f" Left out (netbuilder has no such setting): {plain(', '.join(pasted.ignored))}." if pasted.ignored else ""
+        )
+        notify(
+            "paste",
+            "success",
+            f"{'Replaced the layers with' if mode == 'replace' else 'Appended'} "
+            f"{len(pasted.layers)} layer(s).{skipped}",
+        )
 
 
 def waiting() -> None:
     """Called once when a large run waits for another visitor's: say so where the run's output will appear."""
-    st.caption("Waiting for another visitor's large run to finish: one large run at a time keeps the server quick for everyone.")
+    st.caption(
+        "Waiting for another visitor's large run to finish: one large run at a time keeps the server quick for everyone."
+    )
 
 
 def checkpoint() -> None:

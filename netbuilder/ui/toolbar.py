@@ -16,8 +16,10 @@ PRESET_WIDTH = 380  # px: the longest preset title whole (on a phone the box tak
 
 def header() -> None:
     st.markdown("## netbuilder")
-    st.markdown("Every tensor shape, parameter and number **exactly as Keras 3 computes them**. "
-                "Keras's `Dense` acts on the **last axis** only: watch the shapes on the graph's arrows.")
+    st.markdown(
+        "Every tensor shape, parameter and number **exactly as Keras 3 computes them**. "
+        "Keras's `Dense` acts on the **last axis** only: watch the shapes on the graph's arrows."
+    )
 
 
 def first_steps() -> None:
@@ -30,25 +32,63 @@ def first_steps() -> None:
             return
         with st.container(horizontal=True, vertical_alignment="center", gap="small", key="first_steps"):
             st.markdown("**New here?** Pick a layer in the list and change its units, or try a puzzle:")
-            st.button(presets.PRESETS[PUZZLE].title, key="try_puzzle", on_click=state.load_preset,
-                      args=(PUZZLE,), type="tertiary", icon=":material/build:")
+            st.button(
+                presets.PRESETS[PUZZLE].title,
+                key="try_puzzle",
+                on_click=state.load_preset,
+                args=(PUZZLE,),
+                type="tertiary",
+                icon=":material/build:",
+            )
 
 
 def toolbar() -> None:
     with st.container(horizontal=True, vertical_alignment="bottom", gap="small", key="toolbar"):
-        st.button("", icon=":material/undo:", on_click=state.on_history, args=("undo",), help="Undo",
-                  disabled=not ss.history.can_undo, key="undo")
-        st.button("", icon=":material/redo:", on_click=state.on_history, args=("redo",), help="Redo",
-                  disabled=not ss.history.can_redo, key="redo")
+        st.button(
+            "",
+            icon=":material/undo:",
+            on_click=state.on_history,
+            args=("undo",),
+            help="Undo",
+            disabled=not ss.history.can_undo,
+            key="undo",
+        )
+        st.button(
+            "",
+            icon=":material/redo:",
+            on_click=state.on_history,
+            args=("redo",),
+            help="Redo",
+            disabled=not ss.history.can_redo,
+            key="redo",
+        )
         # no preset chosen at first: the box names a model only once one is chosen, not beside a different one
-        st.selectbox("Preset", list(presets.PRESETS), key="preset_name", format_func=lambda name: presets.PRESETS[name].title,
-                     index=None, placeholder="Choose a preset model…", label_visibility="collapsed", width=PRESET_WIDTH)
-        st.button("Load", key="load_preset", on_click=state.on_preset, disabled=ss.get("preset_name") is None,
-                  help="Load the chosen preset (Undo brings your model back)")
+        st.selectbox(
+            "Preset",
+            list(presets.PRESETS),
+            key="preset_name",
+            format_func=lambda name: presets.PRESETS[name].title,
+            index=None,
+            placeholder="Choose a preset model…",
+            label_visibility="collapsed",
+            width=PRESET_WIDTH,
+        )
+        st.button(
+            "Load",
+            key="load_preset",
+            on_click=state.on_preset,
+            disabled=ss.get("preset_name") is None,
+            help="Load the chosen preset (Undo brings your model back)",
+        )
         with st.popover("Seed", icon=":material/casino:"):
             ss.seed = state.spec().seed
-            st.number_input("Weight seed", key="seed", step=1, on_change=state.on_seed,
-                            help=f"0 to {MAX_SEED:,}; the same seed gives the same weights on every machine (as Keras's seeded initializers).")
+            st.number_input(
+                "Weight seed",
+                key="seed",
+                step=1,
+                on_change=state.on_seed,
+                help=f"0 to {MAX_SEED:,}; the same seed gives the same weights on every machine (as Keras's seeded initializers).",
+            )
             st.button("New random weights", icon=":material/casino:", key="random_seed", on_click=state.on_random_seed)
         with st.popover("Share", icon=":material/link:"):
             share_panel()
@@ -64,13 +104,17 @@ def toolbar() -> None:
 def share_panel() -> None:
     """The current link and what it leaves out (the address bar holds the same link)."""
     if ss.share_token is None:
-        st.warning(f"This model cannot be shared as a link: {state.plain(ss.share_problem)} "
-                   "The Export page's Keras JSON carries it instead.")
+        st.warning(
+            f"This model cannot be shared as a link: {state.plain(ss.share_problem)} "
+            "The Export page's Keras JSON carries it instead."
+        )
         return
     st.caption("The address bar always holds this link; it restores the model, its weights and its input.")
     if not ss.share_has_input:
         st.caption("The input data is not in this link (it is too long for one); the link opens with a range as input.")
     if state.spec().trained and not ss.share_has_weights:
-        st.caption("The trained weights are too many for a link: it opens the model with its seed's weights. "
-                   "Export the code (Export page) to carry them.")
+        st.caption(
+            "The trained weights are too many for a link: it opens the model with its seed's weights. "
+            "Export the code (Export page) to carry them."
+        )
     st.code(share.share_url(st.context.url or "http://localhost:8501/", ss.share_token), language=None, wrap_lines=True)

@@ -19,7 +19,17 @@ from ..engine.errors import NetbuilderError
 from ..engine.shapes import format_shape
 from ..studio import data, datasets
 from ..studio.spec import ModelSpec
-from ..studio.train import CROSSENTROPIES, DEFAULT_RATES, LOSSES, MAX_BATCH_SIZE, MAX_EPOCHS, Advice, Settings, TrainingRun, advise
+from ..studio.train import (
+    CROSSENTROPIES,
+    DEFAULT_RATES,
+    LOSSES,
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    Advice,
+    Settings,
+    TrainingRun,
+    advise,
+)
 from ..views.plots import boundary_image, curve_chart, lines_chart
 from . import state
 from .state import ss
@@ -58,15 +68,19 @@ def _typed(key: str) -> None:
 
 
 def page(spec: ModelSpec) -> None:
-    st.markdown("Train the model you built on data, with Keras's `compile` and `fit` — every step computed exactly as "
-                "Keras (on its JAX backend) computes it.")
+    st.markdown(
+        "Train the model you built on data, with Keras's `compile` and `fit` — every step computed exactly as "
+        "Keras (on its JAX backend) computes it."
+    )
     left, right = st.columns([2, 3], gap="medium")
     with left:
         loaded = data_panel(spec)
         advice = advise(spec, _settings(), *loaded) if loaded is not None and spec.analysis.ok and spec.layers else None
         if advice is not None and advice.loss is None:
             advice_panel(advice)  # the data does not fit the model: said under the data
-        settings_panel(advice if advice is not None and advice.loss is not None else None)  # another loss fits: beside Loss
+        settings_panel(
+            advice if advice is not None and advice.loss is not None else None
+        )  # another loss fits: beside Loss
         start_stop(spec, loaded if advice is None else None)
     with right:
         st.fragment(live, run_every=0.3 if _running() else None)()
@@ -88,8 +102,10 @@ def data_panel(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
             st.caption(f"{chosen.about} {len(chosen.x):,} samples of shape {format_shape(chosen.x.shape[1:])}.")
             return chosen.x, chosen.y
         if source == "typed":
-            for key, label, example in (("x", "x: the inputs, a batch", "[[0, 0], [0, 1], [1, 0], [1, 1]]"),
-                                        ("y", "y: the targets, one per sample", "[[0], [1], [1], [0]]")):
+            for key, label, example in (
+                ("x", "x: the inputs, a batch", "[[0, 0], [0, 1], [1, 0], [1, 1]]"),
+                ("y", "y: the targets, one per sample", "[[0], [1], [1], [0]]"),
+            ):
                 ss[f"train_{key}"] = ss.setdefault(f"train_{key}_text", "")
                 st.text_area(label, key=f"train_{key}", height=80, placeholder=example, on_change=_typed, args=(key,))
             if not ss.train_x_text.strip() or not ss.train_y_text.strip():
@@ -99,7 +115,9 @@ def data_panel(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
             if x.ndim < 1:
                 raise NetbuilderError("x must be a list of samples, such as [[0, 0], [0, 1]]")
             return x, data.parse_numbers(ss.train_y_text)
-        upload = st.file_uploader("CSV: each row the input values, then the target(s)", type=["csv", "txt"], key="train_csv")
+        upload = st.file_uploader(
+            "CSV: each row the input values, then the target(s)", type=["csv", "txt"], key="train_csv"
+        )
         if upload is None:
             return None
         read = data.parse_csv(upload.getvalue(), spec.input_shape)
@@ -116,16 +134,27 @@ def advice_panel(advice: Advice) -> None:
     st.warning(f"{what}: {state.plain(state.sentence(advice.problem))}")
     with st.container(horizontal=True, gap="small"):
         if advice.loss is not None:
-            st.button(f"Use {advice.loss}", key="advice_loss", on_click=on_use_loss, args=(advice.loss,), type="primary")
+            st.button(
+                f"Use {advice.loss}", key="advice_loss", on_click=on_use_loss, args=(advice.loss,), type="primary"
+            )
         if advice.model is not None:  # first: a model made for the data always fits it
-            st.button("Load an MLP for this data", key="advice_model", on_click=on_load_model, args=(advice.model, advice.model_loss),
-                      type="primary",
-                      help=f"Input {format_shape(advice.model.input_shape)} → " + " → ".join(
-                          f"{layer.kind}({layer.label()})" for layer in advice.model.layers)
-                      + f", trained with {advice.model_loss}. Undo brings your model back.")
+            st.button(
+                "Load an MLP for this data",
+                key="advice_model",
+                on_click=on_load_model,
+                args=(advice.model, advice.model_loss),
+                type="primary",
+                help=f"Input {format_shape(advice.model.input_shape)} → "
+                + " → ".join(f"{layer.kind}({layer.label()})" for layer in advice.model.layers)
+                + f", trained with {advice.model_loss}. Undo brings your model back.",
+            )
         if advice.input_shape is not None:
-            st.button(f"Set the input shape to {format_shape(advice.input_shape)}", key="advice_shape",
-                      on_click=on_input_shape, args=(advice.input_shape,))
+            st.button(
+                f"Set the input shape to {format_shape(advice.input_shape)}",
+                key="advice_shape",
+                on_click=on_input_shape,
+                args=(advice.input_shape,),
+            )
     state.show_notices("advice")
 
 
@@ -154,39 +183,104 @@ def settings_panel(advice: Advice | None) -> None:
     for name in FIELDS:
         ss[f"train_{name}"] = getattr(settings, name)
     a, b = st.columns(2)
-    a.selectbox("Loss", LOSSES, key="train_loss", on_change=_set, args=("loss",),
-                help="What training minimises. Class labels 0, 1, 2…: sparse_categorical_crossentropy; 0/1 targets with "
-                     "one sigmoid output: binary_crossentropy; numbers to predict: mean_squared_error.")
-    b.selectbox("Optimizer", list(DEFAULT_RATES), key="train_optimizer", on_change=_set, args=("optimizer",),
-                help="How each step changes the weights from their gradients. Keras's default learning rates: 0.01 for sgd, "
-                     "0.001 for the others.")
+    a.selectbox(
+        "Loss",
+        LOSSES,
+        key="train_loss",
+        on_change=_set,
+        args=("loss",),
+        help="What training minimises. Class labels 0, 1, 2…: sparse_categorical_crossentropy; 0/1 targets with "
+        "one sigmoid output: binary_crossentropy; numbers to predict: mean_squared_error.",
+    )
+    b.selectbox(
+        "Optimizer",
+        list(DEFAULT_RATES),
+        key="train_optimizer",
+        on_change=_set,
+        args=("optimizer",),
+        help="How each step changes the weights from their gradients. Keras's default learning rates: 0.01 for sgd, "
+        "0.001 for the others.",
+    )
     if advice is not None:
         advice_panel(advice)  # the loss does not fit the data: said beside Loss
     if settings.loss in CROSSENTROPIES:
-        a.checkbox("From logits", key="train_from_logits", on_change=_set, args=("from_logits",),
-                   help="Keras's from_logits=True: the last layer gives raw scores (no sigmoid or softmax) and the loss applies it.")
+        a.checkbox(
+            "From logits",
+            key="train_from_logits",
+            on_change=_set,
+            args=("from_logits",),
+            help="Keras's from_logits=True: the last layer gives raw scores (no sigmoid or softmax) and the loss applies it.",
+        )
     elif settings.loss == "huber":
-        a.number_input("Delta", key="train_delta", min_value=1e-6, max_value=1e6, format="%g", step=0.1,
-                       on_change=_set, args=("delta",), help="Keras's Huber(delta=1.0): squared error within delta, linear beyond.")
+        a.number_input(
+            "Delta",
+            key="train_delta",
+            min_value=1e-6,
+            max_value=1e6,
+            format="%g",
+            step=0.1,
+            on_change=_set,
+            args=("delta",),
+            help="Keras's Huber(delta=1.0): squared error within delta, linear beyond.",
+        )
     a, b, c, d = st.columns(4)
-    a.number_input("Learning rate", key="train_learning_rate", min_value=1e-6, max_value=10.0, format="%g", step=0.001,
-                   on_change=_set, args=("learning_rate",),
-                   help="How far each step moves the weights. Too high and the loss jumps about or becomes NaN; too low and it "
-                        "barely moves. 0.001 to 0.03 suit Adam here.")
-    b.number_input("Epochs", key="train_epochs", min_value=1, max_value=MAX_EPOCHS, step=1, on_change=_set, args=("epochs",),
-                   help="Passes over the whole data set. Each epoch's loss is one point of the History chart.")
-    c.number_input("Batch size", key="train_batch_size", min_value=1, max_value=MAX_BATCH_SIZE, step=1, on_change=_set,
-                   args=("batch_size",), help="Samples per step: each step averages their gradients and updates the weights "
-                                              "once. Small batches: more, noisier steps.")
-    d.number_input("Validation", key="train_validation_split", min_value=0.0, max_value=0.9, step=0.05, format="%g",
-                   on_change=_set, args=("validation_split",),
-                   help="The fraction of samples, taken from the end, kept out of training to measure the model on.")
+    a.number_input(
+        "Learning rate",
+        key="train_learning_rate",
+        min_value=1e-6,
+        max_value=10.0,
+        format="%g",
+        step=0.001,
+        on_change=_set,
+        args=("learning_rate",),
+        help="How far each step moves the weights. Too high and the loss jumps about or becomes NaN; too low and it "
+        "barely moves. 0.001 to 0.03 suit Adam here.",
+    )
+    b.number_input(
+        "Epochs",
+        key="train_epochs",
+        min_value=1,
+        max_value=MAX_EPOCHS,
+        step=1,
+        on_change=_set,
+        args=("epochs",),
+        help="Passes over the whole data set. Each epoch's loss is one point of the History chart.",
+    )
+    c.number_input(
+        "Batch size",
+        key="train_batch_size",
+        min_value=1,
+        max_value=MAX_BATCH_SIZE,
+        step=1,
+        on_change=_set,
+        args=("batch_size",),
+        help="Samples per step: each step averages their gradients and updates the weights "
+        "once. Small batches: more, noisier steps.",
+    )
+    d.number_input(
+        "Validation",
+        key="train_validation_split",
+        min_value=0.0,
+        max_value=0.9,
+        step=0.05,
+        format="%g",
+        on_change=_set,
+        args=("validation_split",),
+        help="The fraction of samples, taken from the end, kept out of training to measure the model on.",
+    )
 
 
 def start_stop(spec: ModelSpec, loaded) -> None:
     with st.container(horizontal=True, gap="small"):
-        st.button("Train", icon=":material/play_arrow:", key="train_start", type="primary", disabled=loaded is None or _running(),
-                  on_click=on_train, args=(loaded,))
+        st.button(
+            "Train",
+            icon=":material/play_arrow:",
+            key="train_start",
+            type="primary",
+            disabled=loaded is None or _running(),
+            on_click=on_train,
+            args=(loaded,),
+        )
         st.button("Stop", icon=":material/stop:", key="train_stop", disabled=not _running(), on_click=on_stop)
     state.show_notices("train")
 
@@ -215,8 +309,10 @@ def on_stop() -> None:
 def live() -> None:
     run: TrainingRun | None = ss.get("training")
     if run is None:
-        st.info("Pick data and settings, then Train. The loss curve, the metric and (for 2 inputs) the decision "
-                "boundary are redrawn while it learns.")
+        st.info(
+            "Pick data and settings, then Train. The loss curve, the metric and (for 2 inputs) the decision "
+            "boundary are redrawn while it learns."
+        )
         return
     current = state.spec()
     if not run.done and run.spec != current:
@@ -231,8 +327,10 @@ def live() -> None:
     if run.done and not ss.get("training_committed"):
         finish(run)
     if current != (run.spec if not run.done or ss.get("training_result") is None else ss.training_result):
-        st.info("The last training run trained another version of the model, so its results are not shown "
-                "(Undo or Redo brings that version back). Train again to see this one learn.")
+        st.info(
+            "The last training run trained another version of the model, so its results are not shown "
+            "(Undo or Redo brings that version back). Train again to see this one learn."
+        )
         return
     show(run)
 
@@ -241,7 +339,9 @@ def finish(run: TrainingRun, rerun: bool = True) -> None:
     """A run is over: its trained weights become the current model (undoable), once, if it took a step. From the live
     part, the whole page then runs again, so the buttons, the graph, the outputs and Undo follow."""
     ss.training_committed = True
-    ss.training_result = None  # until the trained weights are the model's, the run's results belong to its untrained model
+    ss.training_result = (
+        None  # until the trained weights are the model's, the run's results belong to its untrained model
+    )
     if run.model.optimizer.iterations:
         keep(run)
     if rerun:
@@ -262,8 +362,10 @@ def keep(run: TrainingRun) -> None:
     if run.failure:
         how = f"The weights learned before it stopped (epoch {run.epoch} of {epochs}) are now the model's"
     elif run.stopped and not run.run.done:
-        how = (f"Training stopped during epoch {run.epoch} of {epochs}, after {run.run.epoch} complete epoch(s); the "
-               "weights learned so far are now the model's")
+        how = (
+            f"Training stopped during epoch {run.epoch} of {epochs}, after {run.run.epoch} complete epoch(s); the "
+            "weights learned so far are now the model's"
+        )
     else:
         how = f"Training finished: {epochs} epoch(s); the trained weights are now the model's"
     state.notify("train", "success", f"{how} (Undo brings the untrained ones back).")
@@ -284,17 +386,28 @@ def show(run: TrainingRun) -> None:
     if run.failure:
         st.error(f"Training stopped: {state.plain(state.sentence(run.failure))}")
     if history:
-        st.caption(" · ".join(f"{key} {values[-1]:.4g}" for key, values in history.items()) + f" (epoch {len(history['loss'])})")
+        st.caption(
+            " · ".join(f"{key} {values[-1]:.4g}" for key, values in history.items())
+            + f" (epoch {len(history['loss'])})"
+        )
     picture(run)
     if history:
         epochs = list(range(1, len(history["loss"]) + 1))
         metric = run.settings.metrics[0]
         st.markdown("**Per epoch**, as Keras's History reports it")
         left, right = st.columns(2)
-        left.vega_lite_chart(spec=lines_chart(epochs, {k: history[k] for k in ("loss", "val_loss") if k in history}, "epoch", "loss"),
-                             width="stretch", height=CHART_HEIGHT)
-        right.vega_lite_chart(spec=lines_chart(epochs, {k: history[k] for k in (metric, f"val_{metric}") if k in history},
-                                               "epoch", metric), width="stretch", height=CHART_HEIGHT)
+        left.vega_lite_chart(
+            spec=lines_chart(epochs, {k: history[k] for k in ("loss", "val_loss") if k in history}, "epoch", "loss"),
+            width="stretch",
+            height=CHART_HEIGHT,
+        )
+        right.vega_lite_chart(
+            spec=lines_chart(
+                epochs, {k: history[k] for k in (metric, f"val_{metric}") if k in history}, "epoch", metric
+            ),
+            width="stretch",
+            height=CHART_HEIGHT,
+        )
     if len(run.curve):
         xs, ys = run.curve.points()
         per = f" (each point the mean of {run.curve.width} batches)" if run.curve.width > 1 else ""
@@ -309,8 +422,10 @@ def picture(run: TrainingRun) -> None:
         field = run.boundary()
         if field is not None:
             probabilities, extent = field
-            st.markdown("**Decision boundary**: the model's output over the plane (blue 0, white 0.5, red 1); each sample a "
-                        "dark dot of its class (red 1, blue 0)")
+            st.markdown(
+                "**Decision boundary**: the model's output over the plane (blue 0, white 0.5, red 1); each sample a "
+                "dark dot of its class (red 1, blue 0)"
+            )
             st.image(boundary_image(probabilities, extent, run.x, run.y), width=384)
             return
         curve = run.curve_of_model()
@@ -329,9 +444,15 @@ def weights_change(run: TrainingRun) -> None:
         for weight_spec, after in zip(layer.weight_specs(layer.built_shape), layer.weights):
             before = run.before[k]
             k += 1
-            rows.append({"weight": f"{layer.name}.{weight_spec.name}", "shape": format_shape(after.shape),
-                         "mean |w| before": float(np.mean(np.abs(before))), "mean |w| now": float(np.mean(np.abs(after))),
-                         "largest change": float(np.max(np.abs(after - before))) if after.size else 0.0})
+            rows.append(
+                {
+                    "weight": f"{layer.name}.{weight_spec.name}",
+                    "shape": format_shape(after.shape),
+                    "mean |w| before": float(np.mean(np.abs(before))),
+                    "mean |w| now": float(np.mean(np.abs(after))),
+                    "largest change": float(np.max(np.abs(after - before))) if after.size else 0.0,
+                }
+            )
     if rows:
         st.markdown("**Weights before and after**")
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

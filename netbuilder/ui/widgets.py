@@ -15,11 +15,13 @@ from . import state
 HEAT_CELLS = 64  # rows and columns of a tensor drawn as a picture or written as numbers; more are cut (and said so)
 MAX_NUMBERS = 512  # numbers of one tensor written out: a page of numbers stays light, whatever the tensor's size
 # Number grids: cells at least as wide as the widest "{:.4g}" (-1.234e-05), as many per row as the width holds.
-GRID_CSS = ("<style>.nb-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(7.2em,1fr));gap:2px;"
-            "font-size:0.875rem;font-variant-numeric:tabular-nums;margin-bottom:0.5rem}"
-            ".nb-c{display:flex;flex-direction:column;padding:0 6px;border-radius:3px;white-space:nowrap;line-height:1.25}"
-            ".nb-c small{font-size:0.7rem;color:#4b5563}.nb-c span{text-align:right}"
-            ".nb-row{font-size:0.8rem;color:#4b5563;margin-top:2px}</style>")
+GRID_CSS = (
+    "<style>.nb-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(7.2em,1fr));gap:2px;"
+    "font-size:0.875rem;font-variant-numeric:tabular-nums;margin-bottom:0.5rem}"
+    ".nb-c{display:flex;flex-direction:column;padding:0 6px;border-radius:3px;white-space:nowrap;line-height:1.25}"
+    ".nb-c small{font-size:0.7rem;color:#4b5563}.nb-c span{text-align:right}"
+    ".nb-row{font-size:0.8rem;color:#4b5563;margin-top:2px}</style>"
+)
 
 
 def setting_widget(layer_id: int, setting: Setting, value) -> None:
@@ -27,7 +29,9 @@ def setting_widget(layer_id: int, setting: Setting, value) -> None:
     refused edit snaps back to the model's value."""
     key = f"{setting.name}_{layer_id}"
     st.session_state[key] = setting.format_text(value) if setting.widget == "text" else value
-    help_text = " ".join(part for part in (setting.help, f"Allowed: {setting.allowed}." if setting.allowed else "") if part)
+    help_text = " ".join(
+        part for part in (setting.help, f"Allowed: {setting.allowed}." if setting.allowed else "") if part
+    )
     kwargs = dict(key=key, on_change=state.on_setting, args=(layer_id, setting, key), help=help_text or None)
     if setting.widget == "number":
         st.number_input(setting.name, step=1, **kwargs)
@@ -44,8 +48,14 @@ def setting_widget(layer_id: int, setting: Setting, value) -> None:
 def sample_of(tensor: np.ndarray, key: str) -> tuple[np.ndarray, int]:
     """One sample of a batch, chosen with a number input when the batch has more than one."""
     if len(tensor) > 1:
-        sample = st.number_input(f"Sample (0 to {len(tensor) - 1})", min_value=0, max_value=len(tensor) - 1, step=1,
-                                 key=key, help="Which sample of the batch the numbers and pictures show.")
+        sample = st.number_input(
+            f"Sample (0 to {len(tensor) - 1})",
+            min_value=0,
+            max_value=len(tensor) - 1,
+            step=1,
+            key=key,
+            help="Which sample of the batch the numbers and pictures show.",
+        )
     else:
         sample = 0
     return tensor[int(sample)], int(sample)
@@ -66,7 +76,10 @@ def number_table(sample: np.ndarray, scale: float | None = None) -> None:
     for r, (row, tints) in enumerate(zip(matrix, pale)):
         position = ", ".join(map(str, np.unravel_index(r, leading))) if leading else ""
         per_line = leading and columns >= 4
-        cells += [_cell(v, t, j if per_line or not leading else f"{position}, {j}") for j, (v, t) in enumerate(zip(row, tints))]
+        cells += [
+            _cell(v, t, j if per_line or not leading else f"{position}, {j}")
+            for j, (v, t) in enumerate(zip(row, tints))
+        ]
         if per_line:
             lines += [f'<div class="nb-row">[{position}, :]</div>', f'<div class="nb-grid">{"".join(cells)}</div>']
             cells = []
@@ -74,13 +87,17 @@ def number_table(sample: np.ndarray, scale: float | None = None) -> None:
         lines.append(f'<div class="nb-grid">{"".join(cells)}</div>')
     st.html("".join(lines))
     if full.shape != matrix.shape:
-        st.caption(f"Showing {matrix.shape[0]:,} × {matrix.shape[1]:,} of {full.shape[0]:,} × {full.shape[1]:,} numbers.")
+        st.caption(
+            f"Showing {matrix.shape[0]:,} × {matrix.shape[1]:,} of {full.shape[0]:,} × {full.shape[1]:,} numbers."
+        )
 
 
 def _cell(value, tint, index) -> str:
     """One number's cell: its index above it, its heatmap tint, and every digit in its title (shown on hover)."""
-    return (f'<div class="nb-c" style="background:rgb({tint[0]},{tint[1]},{tint[2]})" title="{value!s}">'
-            f'<small>{index}</small><span>{_number(value)}</span></div>')
+    return (
+        f'<div class="nb-c" style="background:rgb({tint[0]},{tint[1]},{tint[2]})" title="{value!s}">'
+        f"<small>{index}</small><span>{_number(value)}</span></div>"
+    )
 
 
 def _number(value) -> str:
@@ -124,7 +141,9 @@ def picture_range(values: np.ndarray, scale: float | None) -> tuple[str, float]:
     return f"{span} · colors on its own scale ±{own:.3g}", own
 
 
-def tensor_picture(title: str, tensor: np.ndarray, sample: int, scale: float | None, channels_first: bool = False) -> None:
+def tensor_picture(
+    title: str, tensor: np.ndarray, sample: int, scale: float | None, channels_first: bool = False
+) -> None:
     """A tensor's shape, one sample's range and its picture (on `scale`, or with None on its own)."""
     values = tensor[sample]
     span, scale = picture_range(values, scale)

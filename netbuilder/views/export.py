@@ -153,8 +153,8 @@ def keras_code(model, checkpoint: Callable[[], None] | None = None) -> str:
         *_weight_lines(model, 'np.array({}, dtype="float32")', checkpoint),
         "]\n",
         "model.set_weights(weights)\n",
-        "\nif __name__ == \"__main__\":\n",
-        f"    x = np.random.default_rng(0).normal(size=(2, *{input_shape!r})).astype(\"float32\")\n",
+        '\nif __name__ == "__main__":\n',
+        f'    x = np.random.default_rng(0).normal(size=(2, *{input_shape!r})).astype("float32")\n',
         "    print(model.predict(x, verbose=0))\n",
     ]
     return "".join(out)
@@ -190,7 +190,7 @@ def pytorch_code(model, checkpoint: Callable[[], None] | None = None) -> str:
         "with torch.no_grad():\n",
         *(loads or ["    pass\n"]),
         "model.eval()\n",
-        "\nif __name__ == \"__main__\":\n",
+        '\nif __name__ == "__main__":\n',
         f"    x = torch.randn(2, *{input_shape!r}, generator=torch.Generator().manual_seed(0))\n",
         "    print(model(x))\n",
     ]
@@ -200,19 +200,68 @@ def pytorch_code(model, checkpoint: Callable[[], None] | None = None) -> str:
 # --- functional models ------------------------------------------------------------------------
 # Names a script gives its own things (never a layer's): a layer name is used as a Python name only when it is a plain
 # ASCII identifier none of these shadow, else `layer_<n>`.
-_SCRIPT_NAMES = frozenset({"np", "keras", "torch", "nn", "model", "weights", "x", "rng", "generator", "Model",
-                           "self"}) | frozenset(dir(builtins))
+_SCRIPT_NAMES = frozenset(
+    {"np", "keras", "torch", "nn", "model", "weights", "x", "rng", "generator", "Model", "self"}
+) | frozenset(dir(builtins))
 # nn.Module's own attributes (torch 2.x), which a submodule must not be named (tests check the list against torch's)
-TORCH_MODULE_NAMES = frozenset({
-    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu", "cuda",
-    "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer", "get_extra_state", "get_parameter",
-    "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers", "named_children",
-    "named_modules", "named_parameters", "parameters", "register_backward_hook", "register_buffer",
-    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
-    "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
-    "register_module", "register_parameter", "register_state_dict_post_hook", "register_state_dict_pre_hook",
-    "requires_grad_", "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train",
-    "training", "type", "xpu", "zero_grad"})
+TORCH_MODULE_NAMES = frozenset(
+    {
+        "T_destination",
+        "add_module",
+        "apply",
+        "bfloat16",
+        "buffers",
+        "call_super_init",
+        "children",
+        "compile",
+        "cpu",
+        "cuda",
+        "double",
+        "dump_patches",
+        "eval",
+        "extra_repr",
+        "float",
+        "forward",
+        "get_buffer",
+        "get_extra_state",
+        "get_parameter",
+        "get_submodule",
+        "half",
+        "ipu",
+        "load_state_dict",
+        "modules",
+        "mtia",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "register_backward_hook",
+        "register_buffer",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook",
+        "register_module",
+        "register_parameter",
+        "register_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+        "requires_grad_",
+        "set_extra_state",
+        "set_submodule",
+        "share_memory",
+        "state_dict",
+        "to",
+        "to_empty",
+        "train",
+        "training",
+        "type",
+        "xpu",
+        "zero_grad",
+    }
+)
 _TENSOR_NAME = re.compile(r"x\d+")
 
 
@@ -223,8 +272,14 @@ class _Names:
         self.reserved, self.taken = reserved, set()
 
     def __call__(self, wanted: str) -> str:
-        ok = (wanted.isascii() and wanted.isidentifier() and not keyword.iskeyword(wanted) and not wanted.startswith("_")
-              and not wanted.startswith("register_") and not _TENSOR_NAME.fullmatch(wanted))
+        ok = (
+            wanted.isascii()
+            and wanted.isidentifier()
+            and not keyword.iskeyword(wanted)
+            and not wanted.startswith("_")
+            and not wanted.startswith("register_")
+            and not _TENSOR_NAME.fullmatch(wanted)
+        )
         name, base, n = (wanted if ok else None), (wanted if ok else "layer"), 0
         while name is None or name in self.taken or name in self.reserved:
             n += 1
@@ -249,7 +304,9 @@ def _structure(structure, leaf: Callable) -> str:
     if isinstance(structure, list):
         return "[" + ", ".join(_structure(value, leaf) for value in structure) + "]"
     if isinstance(structure, tuple):
-        return "(" + ", ".join(_structure(value, leaf) for value in structure) + ("," if len(structure) == 1 else "") + ")"
+        return (
+            "(" + ", ".join(_structure(value, leaf) for value in structure) + ("," if len(structure) == 1 else "") + ")"
+        )
     return leaf(structure)
 
 
@@ -262,7 +319,9 @@ def _call_argument(node, names: dict) -> str:
     operation (keras.ops) or a layer of separate arguments (attention) its arguments as they were given."""
     if not node.layer.is_layer or node.layer.separate_arguments:
         written = [names[id(a)] if id(a) in names else repr(a) for a in node.args]
-        return ", ".join([*written, *(f"{k}={names[id(v)] if id(v) in names else repr(v)}" for k, v in node.kwargs.items())])
+        return ", ".join(
+            [*written, *(f"{k}={names[id(v)] if id(v) in names else repr(v)}" for k, v in node.kwargs.items())]
+        )
     tensors = [names[id(t)] for t in node.inputs]
     return f"[{', '.join(tensors)}]" if node.layer.takes_list else tensors[0]
 
@@ -277,7 +336,9 @@ def _functional_keras_code(model, checkpoint) -> str:
     lines = ["# The inputs, each kept by its name.\n"]
     for t in graph.inputs:
         lines.append(f"{names[id(t)]} = keras.Input(shape={tuple(t.shape[1:])!r}, name={t.node.layer.name!r})\n")
-    lines.append("\n# One line per call, in an order that runs; a layer called more than once is made once, then called.\n")
+    lines.append(
+        "\n# One line per call, in an order that runs; a layer called more than once is made once, then called.\n"
+    )
     shared: dict[int, str] = {}
     for node in calls:
         layer = node.layer
@@ -313,7 +374,7 @@ def _functional_keras_code(model, checkpoint) -> str:
         *_weight_lines(model, 'np.array({}, dtype="float32")', checkpoint),
         "]\n",
         "model.set_weights(weights)\n",
-        "\nif __name__ == \"__main__\":\n",
+        '\nif __name__ == "__main__":\n',
         "    rng = np.random.default_rng(0)\n",
         f"    x = {_structure(graph.input_structure, sample)}\n",
         "    print(model.predict(x, verbose=0))\n",
@@ -333,7 +394,9 @@ def _functional_pytorch_code(model, checkpoint) -> str:
         parts = layer.torch_code(layer.call_shape(node.args, node.kwargs))
         parts_seen += parts
         out, given = names[id(node.outputs[0])], [names[id(t)] for t in node.inputs]
-        if layer.takes_list and not layer.separate_arguments:  # a merge: one expression over its inputs, `{0}`, `{1}`, …
+        if (
+            layer.takes_list and not layer.separate_arguments
+        ):  # a merge: one expression over its inputs, `{0}`, `{1}`, …
             (part,) = parts
             forward.append(f"        {out} = {part.code.format(*given)}  # {layer.name!r} ({layer.kind})\n")
             continue
@@ -357,12 +420,16 @@ def _functional_pytorch_code(model, checkpoint) -> str:
     structure = graph.input_structure
     if isinstance(structure, dict) and all(not isinstance(v, (dict, list, tuple)) for v in structure.values()):
         keys = tuple(sorted(structure))  # the inputs' order: a dict's by its sorted keys, as Keras's (and ours)
-        take = ("        if len(inputs) == 1 and isinstance(inputs[0], dict):  # model({key: tensor, ...})\n"
-                f"            inputs = [inputs[0][key] for key in {keys!r}]\n")
+        take = (
+            "        if len(inputs) == 1 and isinstance(inputs[0], dict):  # model({key: tensor, ...})\n"
+            f"            inputs = [inputs[0][key] for key in {keys!r}]\n"
+        )
         demo_call = "model(" + _structure(structure, _torch_sample) + ")"
     elif isinstance(structure, (list, tuple)):
-        take = ("        if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):  # model([a, b]) as model(a, b)\n"
-                "            inputs = inputs[0]\n")
+        take = (
+            "        if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):  # model([a, b]) as model(a, b)\n"
+            "            inputs = inputs[0]\n"
+        )
         demo_call = "model(" + ", ".join(_torch_sample(t) for t in inputs) + ")"
     else:
         take = ""
@@ -379,7 +446,7 @@ def _functional_pytorch_code(model, checkpoint) -> str:
         _helpers(parts_seen),
         "\n\n",
         "class Model(nn.Module):\n",
-        "    \"\"\"The Keras functional model: one module per layer; forward, one line per call.\"\"\"\n",
+        '    """The Keras functional model: one module per layer; forward, one line per call."""\n',
         "\n    def __init__(self):\n",
         "        super().__init__()\n",
         *(init or ["        pass\n"]),
@@ -394,7 +461,7 @@ def _functional_pytorch_code(model, checkpoint) -> str:
         "with torch.no_grad():\n",
         *(loads or ["    pass\n"]),
         "model.eval()\n",
-        "\nif __name__ == \"__main__\":\n",
+        '\nif __name__ == "__main__":\n',
         "    generator = torch.Generator().manual_seed(0)\n",
         f"    print({demo_call})\n",
     ]
@@ -416,8 +483,11 @@ def _module_lines(attribute: str, parts: list, layer) -> list[str]:
         return [f"        self.{attribute} = nn.Identity(){note}\n"]
     if len(parts) == 1:
         return [f"        self.{attribute} = {parts[0].code}{note}\n"]
-    return [f"        self.{attribute} = nn.Sequential({note}\n", *(f"            {part.code},\n" for part in parts),
-            "        )\n"]
+    return [
+        f"        self.{attribute} = nn.Sequential({note}\n",
+        *(f"            {part.code},\n" for part in parts),
+        "        )\n",
+    ]
 
 
 def _parameter_paths(attribute: str, parts: list) -> list[tuple[str, str, np.ndarray]]:
@@ -427,17 +497,23 @@ def _parameter_paths(attribute: str, parts: list) -> list[tuple[str, str, np.nda
 
 
 def _load_lines(attribute: str, parts: list, checkpoint) -> list[str]:
-    return [f"    model.{path}.{param}.copy_(torch.tensor({array_literal(array, '    ', checkpoint)}, dtype=torch.float32))\n"
-            for path, param, array in _parameter_paths(attribute, parts)]
+    return [
+        f"    model.{path}.{param}.copy_(torch.tensor({array_literal(array, '    ', checkpoint)}, dtype=torch.float32))\n"
+        for path, param, array in _parameter_paths(attribute, parts)
+    ]
 
 
 def _tie_lines(attribute: str, parts: list, first: str, first_parts: list, layer) -> list[str]:
     mine, theirs = _parameter_paths(attribute, parts), _parameter_paths(first, first_parts)
     if [param for _, param, _ in mine] != [param for _, param, _ in theirs]:
-        raise LayerConfigError(f"layer {layer.name!r} ({layer.kind}) is called on inputs its PyTorch code writes with "
-                               "different weights; it cannot be exported to PyTorch as one shared layer")
-    return [f"        self.{path}.{param} = self.{other}.{param}  # shared with self.{first}\n"
-            for (path, param, _), (other, _, _) in zip(mine, theirs)]
+        raise LayerConfigError(
+            f"layer {layer.name!r} ({layer.kind}) is called on inputs its PyTorch code writes with "
+            "different weights; it cannot be exported to PyTorch as one shared layer"
+        )
+    return [
+        f"        self.{path}.{param} = self.{other}.{param}  # shared with self.{first}\n"
+        for (path, param, _), (other, _, _) in zip(mine, theirs)
+    ]
 
 
 # --- other formats ----------------------------------------------------------------------------

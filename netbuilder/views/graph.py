@@ -22,7 +22,9 @@ RENDER_TIMEOUT_S = 30
 MAX_LABEL_NAME = 40  # characters of a layer name shown in a node; longer names are cut with "…"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_NOT_XML = re.compile(r"[\ud800-\udfff\ufffe\uffff]")  # lone surrogates cannot be UTF-8; Graphviz's XML parser rejects these
+_NOT_XML = re.compile(
+    r"[\ud800-\udfff\ufffe\uffff]"
+)  # lone surrogates cannot be UTF-8; Graphviz's XML parser rejects these
 # Graphviz expands \N, \G, \L ... even inside HTML-like labels (entities are decoded first), so no
 # backslash may reach it; U+2216 SET MINUS looks like one and means nothing to Graphviz.
 _BACKSLASH_LOOKALIKE = "\u2216"
@@ -34,7 +36,11 @@ EDGE_PT, NODE_PT, SMALL_PT = 12, 11, 10  # ×4/3 on screen: shapes 16 px in bold
 # st.graphviz_chart's own CSS sets every SVG text to its body font at 9.6 px; this puts back the sizes laid out here.
 BROWSER_CSS = "".join(
     ['[data-testid="stGraphVizChart"] svg text {font-family: "Source Code Pro", monospace;}']
-    + [f'[data-testid="stGraphVizChart"] svg text[font-size="{pt}.00"] {{font-size: {pt}px;}}' for pt in (EDGE_PT, NODE_PT, SMALL_PT)])
+    + [
+        f'[data-testid="stGraphVizChart"] svg text[font-size="{pt}.00"] {{font-size: {pt}px;}}'
+        for pt in (EDGE_PT, NODE_PT, SMALL_PT)
+    ]
+)
 WINDOW_FROM = 12  # a longer model is drawn as a window around the selected layer (see `dataflow`)
 WINDOW_AROUND = 2  # layers drawn before and after the selected one
 INK, MUTED, LINE, SHAPE_INK = "#111827", "#4b5563", "#475569", "#0f172a"
@@ -88,9 +94,25 @@ def _new_graph() -> graphviz.Digraph:
     return graphviz.Digraph(
         "netbuilder",
         graph_attr={"rankdir": "TB", "ranksep": "0.2", "nodesep": "0.3", "bgcolor": "white", "fontname": FONT},
-        node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": LAYER_FILL, "color": LINE, "fontname": FONT,
-                   "fontsize": str(NODE_PT), "fontcolor": INK, "margin": "0.14,0.06", "height": "0.4", "width": "2.4"},
-        edge_attr={"fontname": FONT, "fontsize": str(EDGE_PT), "fontcolor": SHAPE_INK, "color": LINE, "arrowsize": "0.7"},
+        node_attr={
+            "shape": "box",
+            "style": "rounded,filled",
+            "fillcolor": LAYER_FILL,
+            "color": LINE,
+            "fontname": FONT,
+            "fontsize": str(NODE_PT),
+            "fontcolor": INK,
+            "margin": "0.14,0.06",
+            "height": "0.4",
+            "width": "2.4",
+        },
+        edge_attr={
+            "fontname": FONT,
+            "fontsize": str(EDGE_PT),
+            "fontcolor": SHAPE_INK,
+            "color": LINE,
+            "arrowsize": "0.7",
+        },
     )
 
 
@@ -115,7 +137,10 @@ def dataflow(spec, selected=None, window: bool = False) -> graphviz.Digraph:
     if window and len(rows) > WINDOW_FROM:
         ids = [layer.id for layer in spec.layers]
         at = ids.index(selected) if selected in ids else 0
-        shown = {*range(at - WINDOW_AROUND, at + WINDOW_AROUND + 1), *([analysis.issue.layer_index] if analysis.issue else [])}
+        shown = {
+            *range(at - WINDOW_AROUND, at + WINDOW_AROUND + 1),
+            *([analysis.issue.layer_index] if analysis.issue else []),
+        }
         shown |= {i for i in range(len(rows)) if i - 1 in shown and i + 1 in shown}  # one layer is drawn, not folded
         shown |= {0} if 1 in shown else set()
         shown |= {len(rows) - 1} if len(rows) - 2 in shown else set()
@@ -124,7 +149,9 @@ def dataflow(spec, selected=None, window: bool = False) -> graphviz.Digraph:
 
 def sequential_graph(model) -> graphviz.Digraph:
     """A built engine Sequential, its layers named as they were given (`name=`)."""
-    return _graph(model.analysis, [(i, layer.name, layer.kind, layer.label()) for i, layer in enumerate(model.layers)], None)
+    return _graph(
+        model.analysis, [(i, layer.name, layer.kind, layer.label()) for i, layer in enumerate(model.layers)], None
+    )
 
 
 _MARK = {"fillcolor": SELECTED_FILL, "color": SELECTED_LINE, "penwidth": "2.5"}
@@ -138,8 +165,11 @@ def _graph(analysis, rows, selected, shown=None) -> graphviz.Digraph:
     fail_at = len(rows) if issue is None else issue.layer_index
     reports = analysis.layers
     graph = _new_graph()
-    graph.node("input", _html(f"<b>Input</b> {_small('shape=' + html_text(format_shape(analysis.input_shape[1:])))}"),
-               **{"fillcolor": IO_FILL, **(_MARK if selected == "input" else {})})
+    graph.node(
+        "input",
+        _html(f"<b>Input</b> {_small('shape=' + html_text(format_shape(analysis.input_shape[1:])))}"),
+        **{"fillcolor": IO_FILL, **(_MARK if selected == "input" else {})},
+    )
     prev, shape, hidden = "input", analysis.input_shape, []
     for i, (layer_id, name, kind, settings) in enumerate(rows):
         if shown is not None and i not in shown:
@@ -148,7 +178,9 @@ def _graph(analysis, rows, selected, shown=None) -> graphviz.Digraph:
         if hidden:
             prev, shape, hidden = *_more(graph, prev, shape, hidden, rows, reports, fail_at, selected), []
         node = f"L{int(layer_id)}"
-        head = f"<b>{html_text(_short(name))}</b><br/>{html_text(kind)}" + (f" · {html_text(settings)}" if settings else "")
+        head = f"<b>{html_text(_short(name))}</b><br/>{html_text(kind)}" + (
+            f" · {html_text(settings)}" if settings else ""
+        )
         report = reports[i] if i < len(reports) else None
         mark = _MARK if layer_id == selected else {}
         if i < fail_at:
@@ -158,11 +190,19 @@ def _graph(analysis, rows, selected, shown=None) -> graphviz.Digraph:
             _edge(graph, prev, node, shape)
         elif i == fail_at:
             note = _small(html_text(_issue_note(issue)), ERROR_INK)
-            graph.node(node, _html(f"{head}<br/>{note}"), fillcolor=ERROR_FILL, color=ERROR_INK, penwidth="2.5",
-                       tooltip=attribute_text(issue.message))
+            graph.node(
+                node,
+                _html(f"{head}<br/>{note}"),
+                fillcolor=ERROR_FILL,
+                color=ERROR_INK,
+                penwidth="2.5",
+                tooltip=attribute_text(issue.message),
+            )
             _edge(graph, prev, node, shape, color=ERROR_INK)
         else:  # after the failure nothing is known: greyed, dashed, no shapes
-            graph.node(node, _html(head), **{"style": "rounded,dashed", "color": GREY_LINE, "fontcolor": GREY_INK, **mark})
+            graph.node(
+                node, _html(head), **{"style": "rounded,dashed", "color": GREY_LINE, "fontcolor": GREY_INK, **mark}
+            )
             _edge(graph, prev, node, None, **_GREY)
         prev = node
         shape = report.output_shape if report else None
@@ -212,12 +252,18 @@ def render(graph: graphviz.Digraph, fmt: str, *options: str) -> bytes:
             "Install it with `apt-get install graphviz` (Debian/Ubuntu) or `brew install graphviz` (macOS)."
         )
     try:
-        done = subprocess.run([exe, f"-T{fmt}", *options], input=graph.source.encode("utf-8"), capture_output=True,
-                              timeout=RENDER_TIMEOUT_S)
+        done = subprocess.run(
+            [exe, f"-T{fmt}", *options],
+            input=graph.source.encode("utf-8"),
+            capture_output=True,
+            timeout=RENDER_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         raise GraphvizError(f"Graphviz took longer than {RENDER_TIMEOUT_S} s to draw this graph") from None
     if done.returncode != 0 or not done.stdout:
-        raise GraphvizError(f"Graphviz could not draw this graph: {done.stderr.decode('utf-8', 'replace').strip()[:300]}")
+        raise GraphvizError(
+            f"Graphviz could not draw this graph: {done.stderr.decode('utf-8', 'replace').strip()[:300]}"
+        )
     return done.stdout
 
 

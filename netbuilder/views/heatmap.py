@@ -53,7 +53,9 @@ def colors(matrix: np.ndarray, scale: float | None = None) -> np.ndarray:
     return rgb
 
 
-def image(matrix: np.ndarray, max_rows: int = 64, max_cols: int = 256, width: int = 480, scale: float | None = None) -> np.ndarray:
+def image(
+    matrix: np.ndarray, max_rows: int = 64, max_cols: int = 256, width: int = 480, scale: float | None = None
+) -> np.ndarray:
     """An RGB picture of `matrix` (cut to max_rows × max_cols), each value a square block of pixels."""
     part = np.asarray(matrix)[:max_rows, :max_cols]
     cell = max(2, min(24, width // max(1, part.shape[1])))
@@ -67,8 +69,9 @@ GAP_RGB = (60, 60, 60)
 MAX_CELL = 24  # pixels per value at most: an 8×8 digit and its 6×6 feature maps are big enough to read strokes in
 
 
-def feature_maps(sample: np.ndarray, channels_first: bool = False, scale: float | None = None, width: int = 960,
-                 per_row: int = 8) -> np.ndarray:
+def feature_maps(
+    sample: np.ndarray, channels_first: bool = False, scale: float | None = None, width: int = 960, per_row: int = 8
+) -> np.ndarray:
     """An RGB picture of an image-shaped sample ((rows, columns, channels), or (channels, rows, columns) with
     channels_first): one tile per channel, left to right in rows of `per_row`, dark lines between them (at most MAX_MAPS
     channels, each cut to MAP_CELLS × MAP_CELLS)."""

@@ -41,9 +41,17 @@ MAX_POINTS = 400  # points of one series a chart draws: the page re-sends its ch
 def lines_chart(xs: list, series: dict[str, list], x_title: str, y_title: str) -> dict:
     """A Vega-Lite line chart of one or more series over `xs`, each point marked, with its own y axis title; a long
     series is drawn at MAX_POINTS evenly spaced points, its first and last among them."""
-    keep = sorted(set(np.linspace(0, len(xs) - 1, MAX_POINTS).round().astype(int).tolist())) if len(xs) > MAX_POINTS else range(len(xs))
-    values = [{x_title: xs[i], "series": name, y_title: ys[i]} for name, ys in series.items() for i in keep
-              if ys[i] is not None and np.isfinite(ys[i])]
+    keep = (
+        sorted(set(np.linspace(0, len(xs) - 1, MAX_POINTS).round().astype(int).tolist()))
+        if len(xs) > MAX_POINTS
+        else range(len(xs))
+    )
+    values = [
+        {x_title: xs[i], "series": name, y_title: ys[i]}
+        for name, ys in series.items()
+        for i in keep
+        if ys[i] is not None and np.isfinite(ys[i])
+    ]
     legend = {"orient": "top", "title": None} if len(series) > 1 else None  # one series: its axis title names it
     return {
         "data": {"values": values},

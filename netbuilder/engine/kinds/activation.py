@@ -12,12 +12,12 @@ from ..shapes import format_shape
 from .common import activation_step_cost, torch_activation
 from .dense import glu_problem
 
-_KERAS_GLU = '''# Keras's Activation reports glu's output shape unchanged, though glu halves the last axis;
+_KERAS_GLU = """# Keras's Activation reports glu's output shape unchanged, though glu halves the last axis;
 # this subclass reports the true shape, so layers after it are built for the right size.
 class GluActivation(keras.layers.Activation):
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], input_shape[-1] // 2)
-'''
+"""
 
 
 @register
@@ -47,7 +47,10 @@ class Activation(Layer):
 
     def suggest_fixes(self, shape, problem, context) -> list:
         if len(shape) < 2:
-            return [context.insert("Flatten", {}, f"insert Flatten before {context.name}"), context.input_shape_fix((2,))]
+            return [
+                context.insert("Flatten", {}, f"insert Flatten before {context.name}"),
+                context.input_shape_fix((2,)),
+            ]
         return [context.upstream_fix(shape[-1] + 1), context.input_shape_fix((*shape[1:-1], shape[-1] + 1))]
 
     def compute_output_shape(self, shape):

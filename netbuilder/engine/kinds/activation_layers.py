@@ -98,7 +98,11 @@ class SharedAxes(Setting):
         if _is_int(value):
             value = (value,)
         what = f"empty (no sharing), or axes from {self.low} to {self.high} such as 1, 2"
-        if not isinstance(value, (tuple, list)) or len(value) > 6 or not all(_is_int(v) and self.low <= v <= self.high for v in value):
+        if (
+            not isinstance(value, (tuple, list))
+            or len(value) > 6
+            or not all(_is_int(v) and self.low <= v <= self.high for v in value)
+        ):
             self.fail(value, what)
         return tuple(int(v) for v in value)
 
@@ -131,9 +135,17 @@ class ReLU(_ElementwiseLayer):
     """max(x, 0), optionally capped at max_value, with a slope below a threshold: Keras's ReLU layer."""
 
     settings = (
-        Number("max_value", None, "The largest value the layer returns (empty: no cap). 6 gives ReLU6.", low=0.0, optional=True),
+        Number(
+            "max_value",
+            None,
+            "The largest value the layer returns (empty: no cap). 6 gives ReLU6.",
+            low=0.0,
+            optional=True,
+        ),
         Number("negative_slope", 0.0, "Slope below the threshold (0: values there become 0).", low=0.0),
-        Number("threshold", 0.0, "Values at or below it are damped: they become negative_slope × (x − threshold).", low=0.0),
+        Number(
+            "threshold", 0.0, "Values at or below it are damped: they become negative_slope × (x − threshold).", low=0.0
+        ),
     )
     description = "max(x, 0), with an optional cap (max_value), slope below zero and threshold."
 
@@ -170,7 +182,9 @@ class ReLU(_ElementwiseLayer):
         if self.max_value is not None:
             np.minimum(y, np.array(self.max_value, x.dtype), out=y)  # Keras clips to [0, max_value]: y ≥ 0 already
         if self.negative_slope != 0:
-            damped = np.subtract(t, x) if self.threshold != 0 else np.negative(x)  # Keras's `-x + threshold`, the same bits
+            damped = (
+                np.subtract(t, x) if self.threshold != 0 else np.negative(x)
+            )  # Keras's `-x + threshold`, the same bits
             np.maximum(damped, zero, out=damped)
             damped *= slope
             y -= damped
@@ -277,8 +291,10 @@ class LeakyReLU(_ElementwiseLayer):
         return f"slope {_fmt(self.negative_slope)}"
 
     def explain_shape(self, shape, output_shape) -> str:
-        return (f"Every value on its own: max(x, {_fmt(self.negative_slope)} × x), so negative values keep a small slope. "
-                f"The shape {format_shape(shape)} is unchanged.")
+        return (
+            f"Every value on its own: max(x, {_fmt(self.negative_slope)} × x), so negative values keep a small slope. "
+            f"The shape {format_shape(shape)} is unchanged."
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
         if self.negative_slope <= 1:
@@ -291,6 +307,7 @@ class LeakyReLU(_ElementwiseLayer):
 @register
 class Softmax(_ElementwiseLayer):
     """exp(x − max) / Σ exp(x − max) along one axis: each slice along it becomes probabilities summing to 1."""
+
     train_call_microseconds = 30  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     settings = (SoftmaxAxis("axis", -1, "The axis whose values become probabilities (-1: the last)."),)
@@ -333,7 +350,9 @@ class Softmax(_ElementwiseLayer):
 
     def cost(self, shape, output_shape) -> Cost:
         n = math.prod(shape[1:])
-        return Cost(elementwise=activations.COST["softmax"].ops * n, scratch=2 * (n // shape[self._resolved(shape)]) + 1)
+        return Cost(
+            elementwise=activations.COST["softmax"].ops * n, scratch=2 * (n // shape[self._resolved(shape)]) + 1
+        )
 
     def call(self, x):
         # Keras's formula, in place on one buffer: x − max, exp, then ÷ the sum (the same bits as Keras's)
@@ -356,9 +375,11 @@ class Softmax(_ElementwiseLayer):
     def explain_shape(self, shape, output_shape) -> str:
         axis = self._resolved(shape)
         where = "the last axis" if axis == len(shape) - 1 else f"axis {axis}"
-        return (f"Along {where} ({shape[axis]:,} values), exp(x − max) is divided by its sum, so each of the "
-                f"{math.prod(d for i, d in enumerate(shape[1:], 1) if i != axis):,} slices per sample sums to 1. "
-                f"The shape {format_shape(shape)} is unchanged.")
+        return (
+            f"Along {where} ({shape[axis]:,} values), exp(x − max) is divided by its sum, so each of the "
+            f"{math.prod(d for i, d in enumerate(shape[1:], 1) if i != axis):,} slices per sample sums to 1. "
+            f"The shape {format_shape(shape)} is unchanged."
+        )
 
     def keras_code(self) -> CodePart:
         return CodePart(f"keras.layers.Softmax(axis={self.axis!r}, name={self.name!r})")
@@ -371,6 +392,7 @@ class Softmax(_ElementwiseLayer):
 @register
 class ELU(_ElementwiseLayer):
     """x for x ≥ 0, alpha·(exp(x) − 1) below: a smooth negative side that saturates at −alpha."""
+
     keras_config_order = ("name", "alpha")
 
     settings = (Number("alpha", 1.0, "Scale of the negative side: it approaches −alpha."),)
@@ -402,8 +424,10 @@ class ELU(_ElementwiseLayer):
         return "" if self.alpha == 1 else f"alpha {_fmt(self.alpha)}"
 
     def explain_shape(self, shape, output_shape) -> str:
-        return (f"Every value on its own: x if x ≥ 0, else {_fmt(self.alpha)} × (exp(x) − 1). "
-                f"The shape {format_shape(shape)} is unchanged.")
+        return (
+            f"Every value on its own: x if x ≥ 0, else {_fmt(self.alpha)} × (exp(x) − 1). "
+            f"The shape {format_shape(shape)} is unchanged."
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
         return [CodePart(f"nn.ELU(alpha={self.alpha!r})")]
@@ -425,11 +449,26 @@ _TORCH_PRELU = '''class ElementwisePReLU(nn.Module):
 @register
 class PReLU(_ElementwiseLayer):
     """max(x, 0) + alpha·min(x, 0) with a learned alpha per element (shared along `shared_axes`)."""
-    keras_config_order = ("name", "trainable", "dtype", "alpha_initializer", "alpha_regularizer", "alpha_constraint", "shared_axes")
 
-    settings = (Init("alpha_initializer", "zeros", "How the slopes start (zeros: as relu until training)."),
-                SharedAxes("shared_axes", None, "Axes along which one slope is shared (e.g. 1, 2 for one per channel "
-                                                "of an image); empty: one slope per element."))
+    keras_config_order = (
+        "name",
+        "trainable",
+        "dtype",
+        "alpha_initializer",
+        "alpha_regularizer",
+        "alpha_constraint",
+        "shared_axes",
+    )
+
+    settings = (
+        Init("alpha_initializer", "zeros", "How the slopes start (zeros: as relu until training)."),
+        SharedAxes(
+            "shared_axes",
+            None,
+            "Axes along which one slope is shared (e.g. 1, 2 for one per channel "
+            "of an image); empty: one slope per element.",
+        ),
+    )
     description = "Like LeakyReLU, but the negative slope is learned: one per element, or shared along some axes."
     builds_at_init = False
     keras_extra_config = {
@@ -438,10 +477,14 @@ class PReLU(_ElementwiseLayer):
     }
 
     def __init__(self, *args, **kwargs):
-        if len(args) > 1:  # Keras's positional arguments: alpha_initializer, alpha_regularizer, alpha_constraint, shared_axes
-            raise LayerConfigError("PReLU takes alpha_initializer positionally and shared_axes by name "
-                                   "(PReLU(shared_axes=[1, 2])): Keras's second and third positional arguments are "
-                                   "alpha_regularizer and alpha_constraint")
+        if (
+            len(args) > 1
+        ):  # Keras's positional arguments: alpha_initializer, alpha_regularizer, alpha_constraint, shared_axes
+            raise LayerConfigError(
+                "PReLU takes alpha_initializer positionally and shared_axes by name "
+                "(PReLU(shared_axes=[1, 2])): Keras's second and third positional arguments are "
+                "alpha_regularizer and alpha_constraint"
+            )
         super().__init__(*args, **kwargs)
 
     def _alpha_shape(self, shape) -> tuple[int, ...] | None:
@@ -463,8 +506,10 @@ class PReLU(_ElementwiseLayer):
         return InputSpec(ndim=len(self.built_shape), axes=fixed)
 
     def axis_explanation(self, shape, axis: int, size: int, name: str) -> str:
-        return (f"{name} learned one slope per position along axis {axis} ({size} of them); an input with "
-                f"{shape[axis]} there has no slope for some positions.")
+        return (
+            f"{name} learned one slope per position along axis {axis} ({size} of them); an input with "
+            f"{shape[axis]} there has no slope for some positions."
+        )
 
     def check_shape(self, shape, name: str) -> Problem | None:
         alpha = self._alpha_shape(shape)
@@ -494,9 +539,18 @@ class PReLU(_ElementwiseLayer):
     def suggest_fixes(self, shape, problem, context) -> list:
         alpha = self._alpha_shape(shape)
         if alpha is not None and self.alpha_initializer.rank_problem(alpha):
-            return [context.set_setting("alpha_initializer", self.settings[0].default,
-                                        description=f"start the slopes of {context.name} at zeros (Keras's default)")]
-        fixes = [context.set_setting("shared_axes", None, description=f"share no axes (one slope per element of {context.name})")]
+            return [
+                context.set_setting(
+                    "alpha_initializer",
+                    self.settings[0].default,
+                    description=f"start the slopes of {context.name} at zeros (Keras's default)",
+                )
+            ]
+        fixes = [
+            context.set_setting(
+                "shared_axes", None, description=f"share no axes (one slope per element of {context.name})"
+            )
+        ]
         kept = tuple(i for i in self.shared_axes or () if -(len(shape) - 1) <= i - 1 < len(shape) - 1)
         if kept:
             fixes.append(context.set_setting("shared_axes", kept))
@@ -543,19 +597,29 @@ class PReLU(_ElementwiseLayer):
         if self.built_shape is not None:
             alpha = self._alpha_shape(self.built_shape)
             if alpha is not None:
-                return f"{math.prod(alpha):,} slopes" + (f", shared on {', '.join(map(str, self.shared_axes))}" if self.shared_axes else "")
+                return f"{math.prod(alpha):,} slopes" + (
+                    f", shared on {', '.join(map(str, self.shared_axes))}" if self.shared_axes else ""
+                )
         return "per element" if not self.shared_axes else f"shared on {', '.join(map(str, self.shared_axes))}"
 
     def explain_shape(self, shape, output_shape) -> str:
         alpha = self._alpha_shape(shape)
-        text = (f"Every value on its own: x if x > 0, else alpha × x, with alpha learned: shape {format_shape(alpha)} "
-                f"({math.prod(alpha):,} slopes)")
+        text = (
+            f"Every value on its own: x if x > 0, else alpha × x, with alpha learned: shape {format_shape(alpha)} "
+            f"({math.prod(alpha):,} slopes)"
+        )
         if self.shared_axes:
-            text += f", size 1 along the shared axes {', '.join(map(str, self.shared_axes))} so one slope serves them all"
+            text += (
+                f", size 1 along the shared axes {', '.join(map(str, self.shared_axes))} so one slope serves them all"
+            )
         return text + f". The shape {format_shape(shape)} is unchanged."
 
     def keras_code(self) -> CodePart:
-        init = "" if self.alpha_initializer == self.settings[0].default else f"alpha_initializer={self.alpha_initializer!r}, "
+        init = (
+            ""
+            if self.alpha_initializer == self.settings[0].default
+            else f"alpha_initializer={self.alpha_initializer!r}, "
+        )
         shared = "" if self.shared_axes is None else f"shared_axes={list(self.shared_axes)}, "
         return CodePart(f"keras.layers.PReLU({init}{shared}name={self.name!r})")
 

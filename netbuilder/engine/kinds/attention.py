@@ -40,9 +40,11 @@ ROLES = ("query", "value", "key")  # Keras's call's tensors, in its positional o
 _OFF = ("query_mask", "value_mask", "key_mask", "attention_mask")  # masks: None only
 _FLAGS = ("return_attention_scores", "use_causal_mask")  # False only
 _PROJECT = "abc,cde->abde"  # Keras's EinsumDense equation of a projection of a rank-3 input
-_SEQUENTIAL = ("Layers added to a Sequential model can only have a single required positional argument, the input tensor. "
-               "Layer MultiHeadAttention has multiple required positional arguments: [<Parameter \"query\">, "
-               "<Parameter \"value\">]")
+_SEQUENTIAL = (
+    "Layers added to a Sequential model can only have a single required positional argument, the input tensor. "
+    'Layer MultiHeadAttention has multiple required positional arguments: [<Parameter "query">, '
+    '<Parameter "value">]'
+)
 _GATE_SIGMOID = activations.ACTIVATIONS["sigmoid"]
 _SOFTMAX_OPS = 18  # softmax's operations per value (activations.COST["softmax"])
 
@@ -86,11 +88,16 @@ class OutputShape(Setting):
     widget = "text"
 
     def check(self, value):
-        if value is None or (not isinstance(value, str) and not value and (_is_int(value) or isinstance(value, (tuple, list)))):
+        if value is None or (
+            not isinstance(value, str) and not value and (_is_int(value) or isinstance(value, (tuple, list)))
+        ):
             return None
         sizes = (value,) if _is_int(value) else value
-        if not isinstance(sizes, (tuple, list)) or not 1 <= len(sizes) <= 3 or \
-                not all(_is_int(s) and 1 <= s <= MAX_UNITS for s in sizes):
+        if (
+            not isinstance(sizes, (tuple, list))
+            or not 1 <= len(sizes) <= 3
+            or not all(_is_int(s) and 1 <= s <= MAX_UNITS for s in sizes)
+        ):
             self.fail(value, f"None, an integer from 1 to {MAX_UNITS:,}, or up to 3 of them")
         return tuple(int(s) for s in sizes)
 
@@ -119,7 +126,9 @@ class AttentionAxes(Setting):
             return None
         axes = (value,) if _is_int(value) else value
         if not isinstance(axes, (tuple, list)) or isinstance(value, str):
-            raise LayerConfigError(f"`attention_axes` must be an int, list, or tuple.Received: attention_axes={_short(value)}")
+            raise LayerConfigError(
+                f"`attention_axes` must be an int, list, or tuple.Received: attention_axes={_short(value)}"
+            )
         if not 1 <= len(axes) <= 4 or not all(_is_int(a) and -5 <= a <= 5 for a in axes):
             self.fail(value, "None, or axes from -5 to 5 (one or a list of them)")
         return tuple(int(a) for a in axes)
@@ -191,8 +200,10 @@ class Operands(NamedTuple):
 def call_roles(args: tuple, kwargs: dict) -> dict:
     """The tensors of a call of MultiHeadAttention by role, checked: what Keras's call takes, masks off."""
     if len(args) > 3:
-        raise LayerConfigError(f"MultiHeadAttention takes query, value and key as positional arguments (at most 3); "
-                               f"received {len(args)}. Masks are not supported in netbuilder")
+        raise LayerConfigError(
+            f"MultiHeadAttention takes query, value and key as positional arguments (at most 3); "
+            f"received {len(args)}. Masks are not supported in netbuilder"
+        )
     roles = dict(zip(ROLES, args))
     for name, value in kwargs.items():
         if name in ROLES:
@@ -201,25 +212,38 @@ def call_roles(args: tuple, kwargs: dict) -> dict:
             roles[name] = value
         elif name in _OFF:
             if value is not None:
-                raise LayerConfigError(f"MultiHeadAttention in netbuilder takes no masks: {name} must be None (attention "
-                                       "runs over every position of the query and the key)")
+                raise LayerConfigError(
+                    f"MultiHeadAttention in netbuilder takes no masks: {name} must be None (attention "
+                    "runs over every position of the query and the key)"
+                )
         elif name in _FLAGS:
             if value is not False:
-                raise LayerConfigError(f"MultiHeadAttention in netbuilder takes {name}=False only (received {_short(value)}): "
-                                       + ("it returns the attention output alone" if name == _FLAGS[0] else
-                                          "causal masks are not supported"))
+                raise LayerConfigError(
+                    f"MultiHeadAttention in netbuilder takes {name}=False only (received {_short(value)}): "
+                    + (
+                        "it returns the attention output alone"
+                        if name == _FLAGS[0]
+                        else "causal masks are not supported"
+                    )
+                )
         elif name != "training":
-            raise LayerConfigError(f"MultiHeadAttention.call() got an unexpected keyword argument {name!r}; it takes "
-                                   "query, value, key and training (masks off)")
+            raise LayerConfigError(
+                f"MultiHeadAttention.call() got an unexpected keyword argument {name!r}; it takes "
+                "query, value, key and training (masks off)"
+            )
     if roles.get("key") is None:
         roles.pop("key", None)
     missing = [r for r in ROLES[:2] if r not in roles]
     if missing:
-        raise LayerConfigError(f"missing a required argument: {missing[0]!r}. MultiHeadAttention is called on a query and a "
-                               "value (and a key), such as MultiHeadAttention(2, 16)(query, value) or (x, x) for self-attention")
+        raise LayerConfigError(
+            f"missing a required argument: {missing[0]!r}. MultiHeadAttention is called on a query and a "
+            "value (and a key), such as MultiHeadAttention(2, 16)(query, value) or (x, x) for self-attention"
+        )
     if not all(isinstance(t, KerasTensor) for t in roles.values()):
-        raise LayerConfigError("MultiHeadAttention is called on tensors made by Input(...) and layers (query, value, key); "
-                               "to compute numbers, build a model and call model.predict(x)")
+        raise LayerConfigError(
+            "MultiHeadAttention is called on tensors made by Input(...) and layers (query, value, key); "
+            "to compute numbers, build a model and call model.predict(x)"
+        )
     return roles
 
 
@@ -237,7 +261,7 @@ def _resolved(axes: tuple) -> tuple:
 
 def _proj_equation(bound: int, outputs: int) -> str:
     """Keras's _build_proj_equation for a rank-3 input's two free axes: `abcd,cde->abe` for the output projection."""
-    free, kernel = "ab", "cdefgh"[:bound + outputs]
+    free, kernel = "ab", "cdefgh"[: bound + outputs]
     return f"{free}{kernel[:bound]},{kernel}->{free}{kernel[bound:]}"
 
 
@@ -250,7 +274,11 @@ def _softmax_in_place(x: np.ndarray) -> np.ndarray:
 
 def _project_back(x: np.ndarray, kernel: np.ndarray, dz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A projection's (∂input, ∂kernel, ∂bias) from ∂output (batch, steps, heads, size)."""
-    return (np.tensordot(dz, kernel, axes=([2, 3], [1, 2])), np.tensordot(x, dz, axes=([0, 1], [0, 1])), dz.sum(axis=(0, 1)))
+    return (
+        np.tensordot(dz, kernel, axes=([2, 3], [1, 2])),
+        np.tensordot(x, dz, axes=([0, 1], [0, 1])),
+        dz.sum(axis=(0, 1)),
+    )
 
 
 _TORCH_MHA = '''class KerasMultiHeadAttention(nn.Module):
@@ -293,15 +321,32 @@ class MultiHeadAttention(Layer):
     """Keras's multi-head attention of a query sequence over a key/value sequence (masks off)."""
 
     settings = (
-        Int("num_heads", 2, "How many attention heads: each attends with its own projections.", required=True, high=MAX_UNITS),
-        Int("key_dim", 16, "Size of each head's query and key (the dot products are scaled by 1/√key_dim).", required=True,
-            high=MAX_UNITS),
+        Int(
+            "num_heads",
+            2,
+            "How many attention heads: each attends with its own projections.",
+            required=True,
+            high=MAX_UNITS,
+        ),
+        Int(
+            "key_dim",
+            16,
+            "Size of each head's query and key (the dot products are scaled by 1/√key_dim).",
+            required=True,
+            high=MAX_UNITS,
+        ),
         OptionalSize("value_dim", None, "Size of each head's value (None: key_dim)."),
         Float("dropout", 0.0, "Fraction of attention weights zeroed in training (nothing changes at inference)."),
         Bool("use_bias", True, "Add a learned bias in each projection."),
         OutputShape("output_shape", None, "Sizes of the output's last axes (None: the query's features)."),
-        AttentionAxes("attention_axes", None, "Axes attention runs over (None: the steps axis, the only one netbuilder has)."),
-        Init("kernel_initializer", "glorot_uniform", "How the projections' kernels start (fans as EinsumDense counts them)."),
+        AttentionAxes(
+            "attention_axes", None, "Axes attention runs over (None: the steps axis, the only one netbuilder has)."
+        ),
+        Init(
+            "kernel_initializer",
+            "glorot_uniform",
+            "How the projections' kernels start (fans as EinsumDense counts them).",
+        ),
         Init("bias_initializer", "zeros", "How the projections' biases start.", ndim=1),
         Bool("use_gate", False, "Multiply the heads' results by a sigmoid gate projected from the query."),
         NoneOnly("sliding_window", None, "Keras's banded mask (netbuilder: None only).", why="a mask"),
@@ -312,12 +357,35 @@ class MultiHeadAttention(Layer):
     takes_list = True  # called on several tensors: call and backward see each (a call's tensors, not a list argument)
     separate_arguments = True  # its tensors are separate arguments, `mha(query, value)`: code writes the call as made
     call_argument = "query"
-    keras_extra_config = {"kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
-                          "kernel_constraint": None, "bias_constraint": None}
-    keras_config_order = ("name", "trainable", "dtype", "num_heads", "key_dim", "value_dim", "dropout", "use_bias", "use_gate",
-                          "output_shape", "attention_axes", "sliding_window", "kernel_initializer", "bias_initializer",
-                          "kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-                          "bias_constraint", "seed")
+    keras_extra_config = {
+        "kernel_regularizer": None,
+        "bias_regularizer": None,
+        "activity_regularizer": None,
+        "kernel_constraint": None,
+        "bias_constraint": None,
+    }
+    keras_config_order = (
+        "name",
+        "trainable",
+        "dtype",
+        "num_heads",
+        "key_dim",
+        "value_dim",
+        "dropout",
+        "use_bias",
+        "use_gate",
+        "output_shape",
+        "attention_axes",
+        "sliding_window",
+        "kernel_initializer",
+        "bias_initializer",
+        "kernel_regularizer",
+        "bias_regularizer",
+        "activity_regularizer",
+        "kernel_constraint",
+        "bias_constraint",
+        "seed",
+    )
     # forward_train and backward of a step whatever the batch: some 40 NumPy calls (measured at batch 1: 170-230 µs)
     train_call_microseconds = 240
 
@@ -355,11 +423,14 @@ class MultiHeadAttention(Layer):
     # --- shapes ---------------------------------------------------------------------------------
     def input_problem(self, shapes, name: str) -> Problem | None:
         if not isinstance(shapes, list):
-            return Problem("a query and a value (the functional API)",
-                           f"Layer {name!r} (MultiHeadAttention) is called on a query and a value, such as "
-                           f"MultiHeadAttention(...)(x, x); in a chain it receives one tensor, {format_shape(shapes)}.",
-                           "Attention relates two sequences (or a sequence to itself): it needs a model whose layers can "
-                           "take more than the one before them (Keras's functional API).", _SEQUENTIAL)
+            return Problem(
+                "a query and a value (the functional API)",
+                f"Layer {name!r} (MultiHeadAttention) is called on a query and a value, such as "
+                f"MultiHeadAttention(...)(x, x); in a chain it receives one tensor, {format_shape(shapes)}.",
+                "Attention relates two sequences (or a sequence to itself): it needs a model whose layers can "
+                "take more than the one before them (Keras's functional API).",
+                _SEQUENTIAL,
+            )
         return self.check_shape(shapes, name)
 
     def check_shape(self, shapes, name: str) -> Problem | None:
@@ -367,35 +438,43 @@ class MultiHeadAttention(Layer):
         ranks = [r for r, s in where.items() if len(s) != 3]
         if ranks:
             given = ", ".join(f"{r} {format_shape(where[r])}" for r in where)
-            return Problem("query, value and key of 3 axes (batch, steps, features)",
-                           f"Layer {name!r} (MultiHeadAttention) takes (batch, steps, features) tensors; it received {given}.",
-                           "netbuilder computes attention over one steps axis: the query's positions attend to the value's. "
-                           "Reshape an image to (steps, features) first, e.g. Reshape((h * w, channels)).")
+            return Problem(
+                "query, value and key of 3 axes (batch, steps, features)",
+                f"Layer {name!r} (MultiHeadAttention) takes (batch, steps, features) tensors; it received {given}.",
+                "netbuilder computes attention over one steps axis: the query's positions attend to the value's. "
+                "Reshape an image to (steps, features) first, e.g. Reshape((h * w, channels)).",
+            )
         key = where.get("key", where["value"])
         if key[1] != where["value"][1]:
-            return Problem("a key with as many steps as the value",
-                           f"Layer {name!r} (MultiHeadAttention) pairs each key step with a value step, but the value "
-                           f"{format_shape(where['value'])} and the key {format_shape(key)} have different steps.",
-                           "Attention weighs the value at each step by how well the query matches the key at that step, "
-                           "so the key and the value need the same steps (their features may differ).",
-                           "All dimensions of `value` and `key`, except the last one, must be equal. Received: "
-                           f"value_shape={format_shape(where['value'])} and key_shape={format_shape(key)}")
+            return Problem(
+                "a key with as many steps as the value",
+                f"Layer {name!r} (MultiHeadAttention) pairs each key step with a value step, but the value "
+                f"{format_shape(where['value'])} and the key {format_shape(key)} have different steps.",
+                "Attention weighs the value at each step by how well the query matches the key at that step, "
+                "so the key and the value need the same steps (their features may differ).",
+                "All dimensions of `value` and `key`, except the last one, must be equal. Received: "
+                f"value_shape={format_shape(where['value'])} and key_shape={format_shape(key)}",
+            )
         if self.attention_axes is not None and _resolved(self.attention_axes) != (1,):
-            return Problem("attention_axes None (the steps axis)",
-                           f"Layer {name!r} (MultiHeadAttention) has attention_axes={self.attention_axes}; netbuilder "
-                           "computes attention over the steps axis only (None, 1 or -2).",
-                           "The projected query is (batch, steps, heads, size): attention runs over its steps axis, which "
-                           "Keras counts as 1 (a negative axis a as 3 + a).")
+            return Problem(
+                "attention_axes None (the steps axis)",
+                f"Layer {name!r} (MultiHeadAttention) has attention_axes={self.attention_axes}; netbuilder "
+                "computes attention over the steps axis only (None, 1 or -2).",
+                "The projected query is (batch, steps, heads, size): attention runs over its steps axis, which "
+                "Keras counts as 1 (a negative axis a as 3 + a).",
+            )
         if self.built_shape is not None and isinstance(self.built_shape, list):
             built = dict(zip(ROLES, self.built_shape))
             for role in ROLES:
                 want, got = built.get(role, built["value"])[-1], where.get(role, where["value"])[-1]
                 if want != got:
-                    return Problem(f"a {role} with {want:,} features",
-                                   f"Layer {name!r} (MultiHeadAttention) was built for a {role} of {want:,} features, but "
-                                   f"this call's {role} has {got:,}.",
-                                   f"Its {role} projection's kernel has {want:,} rows, one per feature: every call of a "
-                                   "shared layer needs the sizes it was built for.")
+                    return Problem(
+                        f"a {role} with {want:,} features",
+                        f"Layer {name!r} (MultiHeadAttention) was built for a {role} of {want:,} features, but "
+                        f"this call's {role} has {got:,}.",
+                        f"Its {role} projection's kernel has {want:,} rows, one per feature: every call of a "
+                        "shared layer needs the sizes it was built for.",
+                    )
         return None
 
     def compute_output_shape(self, shapes):
@@ -412,15 +491,25 @@ class MultiHeadAttention(Layer):
         query, value, key = self._dims(shapes)
         n, h, hv = self.num_heads, self.key_dim, self.head_value_dim
         out = self.output_sizes or (query,)
-        parts = [("query", query, h), ("key", key, h), *([("gate", query, hv)] if self.use_gate else []), ("value", value, hv)]
+        parts = [
+            ("query", query, h),
+            ("key", key, h),
+            *([("gate", query, hv)] if self.use_gate else []),
+            ("value", value, hv),
+        ]
         specs = []
         for name, features, size in parts:
             kernel = EinsumKernel(self.kernel_initializer, (features, n * size))
             specs.append(WeightSpec(f"{name}/kernel", (features, n, size), kernel))
             if self.use_bias:
                 specs.append(WeightSpec(f"{name}/bias", (n, size), self.bias_initializer))
-        specs.append(WeightSpec("attention_output/kernel", (n, hv, *out),
-                                EinsumKernel(self.kernel_initializer, (n * hv, math.prod(out)))))
+        specs.append(
+            WeightSpec(
+                "attention_output/kernel",
+                (n, hv, *out),
+                EinsumKernel(self.kernel_initializer, (n * hv, math.prod(out))),
+            )
+        )
         if self.use_bias:
             specs.append(WeightSpec("attention_output/bias", tuple(out), self.bias_initializer))
         return specs
@@ -448,10 +537,16 @@ class MultiHeadAttention(Layer):
         dropped = 2 * scores + -(-scores // 4) if self.dropout else 0  # the dropped probabilities and their mask
         kept = q + k + v + scores + dropped + heads + 2 * gate
         inputs = t * dq + s * dv + (s * dk if len(shapes) > 2 else 0)
-        return Cost(mult_adds=mult_adds, elementwise=elementwise, scratch=scratch, large_at=scores,
-                    overhead=45 * MICROSECOND, train_kept=kept,  # call: some 12 NumPy calls (measured 35-44 µs)
-                    train_scratch=3 * scores + 3 * heads + q + k + v + gate + inputs,
-                    train_elementwise=scores * 6 + 6 * gate)
+        return Cost(
+            mult_adds=mult_adds,
+            elementwise=elementwise,
+            scratch=scratch,
+            large_at=scores,
+            overhead=45 * MICROSECOND,
+            train_kept=kept,  # call: some 12 NumPy calls (measured 35-44 µs)
+            train_scratch=3 * scores + 3 * heads + q + k + v + gate + inputs,
+            train_elementwise=scores * 6 + 6 * gate,
+        )
 
     # --- numbers --------------------------------------------------------------------------------
     def _weights_by_name(self) -> dict:
@@ -520,8 +615,10 @@ class MultiHeadAttention(Layer):
         kernel = weights["attention_output/kernel"]
         out_axes = kernel.ndim - 2
         mixed = heads if gate is None else heads * gate
-        grads = {"attention_output/kernel": np.tensordot(mixed, dy, axes=([0, 1], [0, 1])),
-                 "attention_output/bias": dy.sum(axis=(0, 1))}
+        grads = {
+            "attention_output/kernel": np.tensordot(mixed, dy, axes=([0, 1], [0, 1])),
+            "attention_output/bias": dy.sum(axis=(0, 1)),
+        }
         dmixed = np.tensordot(dy, kernel, axes=(list(range(2, 2 + out_axes)), list(range(2, 2 + out_axes))))
         dquery = 0
         if gate is not None:
@@ -569,16 +666,22 @@ class MultiHeadAttention(Layer):
     def explain_shape(self, shapes, output_shape) -> str:
         query, value = shapes[0], shapes[1]
         n, h, hv = self.num_heads, self.key_dim, self.head_value_dim
-        return (f"Each of the {n} heads projects the query {format_shape(query)} and the key to {h} numbers a step and the "
-                f"value {format_shape(value)} to {hv}; every query step ({query[1]:,}) takes a softmax-weighted mix of the "
-                f"{value[1]:,} value steps (weights from query·key / √{h}); the heads' {n}×{hv} numbers a step are projected "
-                f"→ {format_shape(output_shape)}.")
+        return (
+            f"Each of the {n} heads projects the query {format_shape(query)} and the key to {h} numbers a step and the "
+            f"value {format_shape(value)} to {hv}; every query step ({query[1]:,}) takes a softmax-weighted mix of the "
+            f"{value[1]:,} value steps (weights from query·key / √{h}); the heads' {n}×{hv} numbers a step are projected "
+            f"→ {format_shape(output_shape)}."
+        )
 
     def torch_code(self, shapes) -> list[CodePart]:
         query, value, key = self._dims(shapes)
         out = self.output_sizes or (query,)
-        code = (f"KerasMultiHeadAttention({self.num_heads}, {self.key_dim}, {self.head_value_dim}, {query}, {value}, {key}, "
-                f"{tuple(out)!r}, use_bias={self.use_bias}, use_gate={self.use_gate})")
-        weights = {spec.name.replace("attention_output", "output").replace("/", "_"): w
-                   for spec, w in zip(self.weight_specs(self.built_shape), self._weights)}
+        code = (
+            f"KerasMultiHeadAttention({self.num_heads}, {self.key_dim}, {self.head_value_dim}, {query}, {value}, {key}, "
+            f"{tuple(out)!r}, use_bias={self.use_bias}, use_gate={self.use_gate})"
+        )
+        weights = {
+            spec.name.replace("attention_output", "output").replace("/", "_"): w
+            for spec, w in zip(self.weight_specs(self.built_shape), self._weights)
+        }
         return [CodePart(code, {"KerasMultiHeadAttention": _TORCH_MHA}, weights)]

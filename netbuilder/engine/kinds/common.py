@@ -38,18 +38,18 @@ _TORCH_MODULES = {
 
 # Activations torch has no module for: a function in the script, wrapped by KerasFunction.
 _TORCH_FUNCTIONS = {
-    "exponential": '''def exponential(x):
+    "exponential": """def exponential(x):
     return torch.exp(x)
-''',
-    "sparse_plus": '''def sparse_plus(x):
+""",
+    "sparse_plus": """def sparse_plus(x):
     return torch.where(x <= -1, torch.zeros_like(x), torch.where(x < 1, 0.25 * (x + 1) ** 2, x))
-''',
-    "sparse_sigmoid": '''def sparse_sigmoid(x):
+""",
+    "sparse_sigmoid": """def sparse_sigmoid(x):
     return torch.where(x <= -1, torch.zeros_like(x), torch.where(x >= 1, torch.ones_like(x), 0.5 * (x + 1)))
-''',
-    "squareplus": '''def squareplus(x, b=4.0):
+""",
+    "squareplus": """def squareplus(x, b=4.0):
     return (x + torch.sqrt(x * x + b)) / 2
-''',
+""",
     "sparsemax": '''def sparsemax(x):
     """Keras's sparsemax on the last axis, computed in float64 as Keras's NumPy backend does."""
     z = x.double()
@@ -84,15 +84,22 @@ _TORCH_CLASSES = {
 def activation_step_cost(name: str, elements: int) -> Cost:
     """The cost of applying activation `name` to `elements` values of one sample (as a new tensor)."""
     cost = activations.COST[name]
-    return Cost(elementwise=cost.ops * elements, scratch=int(cost.scratch * elements),
-                scratch_large=int(cost.scratch_large * elements), large_at=elements,
-                capped_scratch=int(cost.chunked * elements), scratch_cap=int(cost.chunked * activations.CHUNK))
+    return Cost(
+        elementwise=cost.ops * elements,
+        scratch=int(cost.scratch * elements),
+        scratch_large=int(cost.scratch_large * elements),
+        large_at=elements,
+        capped_scratch=int(cost.chunked * elements),
+        scratch_cap=int(cost.chunked * activations.CHUNK),
+    )
 
 
 def torch_activation(name: str) -> CodePart:
     """The torch module computing Keras's activation `name` (canonical), with any helper it needs."""
     if name in _TORCH_FUNCTIONS:
-        return CodePart(f"KerasFunction({name})", {"KerasFunction": _TORCH_CLASSES["KerasFunction"], name: _TORCH_FUNCTIONS[name]})
+        return CodePart(
+            f"KerasFunction({name})", {"KerasFunction": _TORCH_CLASSES["KerasFunction"], name: _TORCH_FUNCTIONS[name]}
+        )
     return CodePart(_TORCH_MODULES[name])
 
 
@@ -115,6 +122,11 @@ def return_sequences_fixes(shape, context) -> list:
     j = return_sequences_source(context) if len(shape) == 2 else None
     if j is None:
         return []
-    return [context.set_setting("return_sequences", True, j,
-                                f"set return_sequences=True on {context.names[j]}, so it passes on every step's output, "
-                                "not only the last")]
+    return [
+        context.set_setting(
+            "return_sequences",
+            True,
+            j,
+            f"set return_sequences=True on {context.names[j]}, so it passes on every step's output, not only the last",
+        )
+    ]

@@ -24,8 +24,24 @@ from ..limits import MAX_UNITS
 from ..settings import ActivationName, Bool, DataFormat, Init, Int, Ints
 from ..shapes import format_shape, times
 from .common import activation_step_cost, return_sequences_fixes, torch_activation
-from .windows import (Padding, axis_arithmetic, channel_axis, cropped, offset_slices, out_size, padded, pads, span,
-                      spatial_axes, symmetric, torch_layout, torch_pad_order, tuple_text, window_problem, windows_view)
+from .windows import (
+    Padding,
+    axis_arithmetic,
+    channel_axis,
+    cropped,
+    offset_slices,
+    out_size,
+    padded,
+    pads,
+    span,
+    spatial_axes,
+    symmetric,
+    torch_layout,
+    torch_pad_order,
+    tuple_text,
+    window_problem,
+    windows_view,
+)
 
 _ZERO = np.array(0.0, np.float32)
 _IN_PLACE = ("linear", "relu")  # applied to the matmul's own buffer: no second tensor
@@ -76,13 +92,17 @@ class ConvActivation(ActivationName):
 
 class _Conv(Layer):
     """The convolution of `rank` spatial axes; Conv1D and Conv2D fix the rank."""
+
     train_call_microseconds = 60  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     rank = 2
     group = "Convolution"
     keras_extra_config = {
-        "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
-        "kernel_constraint": None, "bias_constraint": None,
+        "kernel_regularizer": None,
+        "bias_regularizer": None,
+        "activity_regularizer": None,
+        "kernel_constraint": None,
+        "bias_constraint": None,
     }
 
     def validate(self) -> None:
@@ -116,8 +136,14 @@ class _Conv(Layer):
 
     def _geometry(self, dims):
         """Per spatial axis: (before, after) padding and output size."""
-        pad = [pads(n, k, s, self.padding, d) for n, k, s, d in zip(dims, self.kernel_size, self.strides, self.dilation_rate)]
-        out = [out_size(n, k, s, self.padding, d) for n, k, s, d in zip(dims, self.kernel_size, self.strides, self.dilation_rate)]
+        pad = [
+            pads(n, k, s, self.padding, d)
+            for n, k, s, d in zip(dims, self.kernel_size, self.strides, self.dilation_rate)
+        ]
+        out = [
+            out_size(n, k, s, self.padding, d)
+            for n, k, s, d in zip(dims, self.kernel_size, self.strides, self.dilation_rate)
+        ]
         return pad, out
 
     def _kernel_shape(self, shape) -> tuple:
@@ -170,12 +196,25 @@ class _Conv(Layer):
                 f"{self._kernel_shape(shape)} and input of shape {format_shape(shape)}.",
             )
         dims, _ = self._split(shape)
-        if self.padding == "valid" and any(n < span(k, d) for n, k, d in zip(dims, self.kernel_size, self.dilation_rate)):
-            keras = ("Computed output size would be zero or negative. Received "
-                     f"`inputs shape={format_shape(shape)}`, `kernel shape={self._kernel_shape(shape)}`, "
-                     f"`dilation_rate=[{' '.join(map(str, self.dilation_rate))}]`, `strides={self.strides}`, `padding=valid`.")
-            return window_problem(name, self.kind, shape, dims, self.kernel_size, self.dilation_rate, self.strides, keras,
-                                  _AXIS_NAMES[self.rank])
+        if self.padding == "valid" and any(
+            n < span(k, d) for n, k, d in zip(dims, self.kernel_size, self.dilation_rate)
+        ):
+            keras = (
+                "Computed output size would be zero or negative. Received "
+                f"`inputs shape={format_shape(shape)}`, `kernel shape={self._kernel_shape(shape)}`, "
+                f"`dilation_rate=[{' '.join(map(str, self.dilation_rate))}]`, `strides={self.strides}`, `padding=valid`."
+            )
+            return window_problem(
+                name,
+                self.kind,
+                shape,
+                dims,
+                self.kernel_size,
+                self.dilation_rate,
+                self.strides,
+                keras,
+                _AXIS_NAMES[self.rank],
+            )
         return None
 
     def compute_output_shape(self, shape):
@@ -189,11 +228,15 @@ class _Conv(Layer):
         layout = ", ".join(self.input_spec().axis_names[1:])
         what = "a sequence" if self.rank == 1 else "an image"
         mixes = "all channels" if self._groups == 1 else f"the channels of each of its {self._groups} groups"
-        text = (f"{self.kind} slides its kernel along {' and '.join(_AXIS_NAMES[self.rank])} and mixes {mixes} at each "
-                f"position, so each sample must be {what} with a channels axis: ({layout}).")
+        text = (
+            f"{self.kind} slides its kernel along {' and '.join(_AXIS_NAMES[self.rank])} and mixes {mixes} at each "
+            f"position, so each sample must be {what} with a channels axis: ({layout})."
+        )
         if len(shape) == self.rank + 1:
-            text += (f" {format_shape(shape)} has no channels axis; one channel (a grayscale image, a single "
-                     "measurement per step) is a channels axis of size 1.")
+            text += (
+                f" {format_shape(shape)} has no channels axis; one channel (a grayscale image, a single "
+                "measurement per step) is a channels axis of size 1."
+            )
         elif len(shape) > self.rank + 2:
             text += f" {format_shape(shape)} has {len(shape) - self.rank - 2} axis too many."
         return text
@@ -203,8 +246,10 @@ class _Conv(Layer):
 
     def axis_explanation(self, shape, axis: int, size: int, name: str) -> str:
         groups = f" ({size} channels in {self._groups} groups)" if self._groups > 1 else ""
-        return (f"{name} was built for {size} input channels: its kernel is "
-                f"{times((*self.kernel_size, size // self._groups, self.filters))}{groups}. Here the channels axis has {shape[axis]}.")
+        return (
+            f"{name} was built for {size} input channels: its kernel is "
+            f"{times((*self.kernel_size, size // self._groups, self.filters))}{groups}. Here the channels axis has {shape[axis]}."
+        )
 
     def _target_shape(self, shape) -> tuple | None:
         """A per-sample shape of the right rank made from `shape` by a Reshape, or None."""
@@ -218,7 +263,7 @@ class _Conv(Layer):
         if len(shape) > self.rank + 2:  # merge the surplus spatial axes into the last one
             keep = self.rank - 1
             if first:
-                return (per[0], *per[1:1 + keep], math.prod(per[1 + keep:]))
+                return (per[0], *per[1 : 1 + keep], math.prod(per[1 + keep :]))
             return (*per[:keep], math.prod(per[keep:-1]), per[-1])
         return None
 
@@ -228,11 +273,18 @@ class _Conv(Layer):
             fixes += return_sequences_fixes(shape, context) if self.rank == 1 else []
             target = self._target_shape(shape)
             if target is not None:
-                why = ("add a channels axis of size 1" if len(shape) == self.rank + 1 else
-                       f"read the {shape[1]:,} values as a {target[0]}×{target[1]} image" if len(shape) == 2 else
-                       "merge the extra axes")
-                fixes.append(context.insert("Reshape", {"target_shape": target},
-                                            f"insert Reshape({target}) before {name}: {why}"))
+                why = (
+                    "add a channels axis of size 1"
+                    if len(shape) == self.rank + 1
+                    else f"read the {shape[1]:,} values as a {target[0]}×{target[1]} image"
+                    if len(shape) == 2
+                    else "merge the extra axes"
+                )
+                fixes.append(
+                    context.insert(
+                        "Reshape", {"target_shape": target}, f"insert Reshape({target}) before {name}: {why}"
+                    )
+                )
                 fixes.append(context.input_shape_fix(target))
             return fixes
         dims, channels = self._split(shape)
@@ -246,11 +298,20 @@ class _Conv(Layer):
             fixes.append(context.input_shape_fix(tuple(per)))
             fixes.append(context.unbuild(f"rebuild {name} for the {channels:,} channels it receives"))
             return fixes
-        fixes.append(context.set_setting("padding", "same", description=f"set padding of {name} to 'same' (pad the input so the kernel fits)"))
+        fixes.append(
+            context.set_setting(
+                "padding", "same", description=f"set padding of {name} to 'same' (pad the input so the kernel fits)"
+            )
+        )
         smaller = tuple(min(k, (n - 1) // d + 1) for n, k, d in zip(dims, self.kernel_size, self.dilation_rate))
         if smaller != self.kernel_size:
-            fixes.append(context.set_setting("kernel_size", smaller,
-                                             description=f"set kernel_size of {name} to {tuple_text(smaller)} (it fits the input)"))
+            fixes.append(
+                context.set_setting(
+                    "kernel_size",
+                    smaller,
+                    description=f"set kernel_size of {name} to {tuple_text(smaller)} (it fits the input)",
+                )
+            )
         if max(self.dilation_rate) > 1:
             fixes.append(context.set_setting("dilation_rate", (1,) * self.rank))
         return fixes
@@ -291,13 +352,18 @@ class _Conv(Layer):
         pad, out = self._geometry(dims)
         padded_size = math.prod(n + lo + hi for n, (lo, hi) in zip(dims, pad)) * channels if any(map(any, pad)) else 0
         positions, window = math.prod(out), math.prod(self.kernel_size)
-        return padded_size, 0 if self._input_is_patches(pad) else positions * window * channels, positions * self.filters
+        return (
+            padded_size,
+            0 if self._input_is_patches(pad) else positions * window * channels,
+            positions * self.filters,
+        )
 
     def _input_is_patches(self, pad) -> bool:
         """A 1×1 kernel moving one cell at a time over an unpadded input: the input itself is the patch matrix (not
         when grouped: the group-major patches are always a copy)."""
-        return (math.prod(self.kernel_size) == 1 and max(self.strides) == 1 and not any(map(any, pad))
-                and self._groups == 1)
+        return (
+            math.prod(self.kernel_size) == 1 and max(self.strides) == 1 and not any(map(any, pad)) and self._groups == 1
+        )
 
     def cost(self, shape, output_shape) -> Cost:
         if self._groups > 1:
@@ -315,18 +381,24 @@ class _Conv(Layer):
             elementwise=padded_size + patches + (out if self.use_bias else 0) + activation.elementwise,
             early_scratch=max(padded_size + patches, patches + out) - out,
             scratch=out + activation.scratch if separate else 0,
-            scratch_large=out + activation.scratch_large if separate else 0, large_at=out,
-            capped_scratch=activation.capped_scratch if separate else 0, scratch_cap=activation.scratch_cap,
+            scratch_large=out + activation.scratch_large if separate else 0,
+            large_at=out,
+            capped_scratch=activation.capped_scratch if separate else 0,
+            scratch_cap=activation.scratch_cap,
             train_overhead=math.prod(self.kernel_size) * _TRAIN_CELL_MICROSECONDS * MICROSECOND,
             # Training. Work: backward builds the patches again and adds their gradient back cell by kernel cell into
             # strided slices of the padded input's gradient, then crops it; an activation is applied again out of
             # place, and its gradient taken. Memory: forward_train keeps the pre-activation z beside y; backward makes
             # z's gradient (and the activation gradient's temporary), the patches again (and the padded input), their
             # gradient and the padded input's gradient (channels_first: tensordot copies the patches once more).
-            train_elementwise=3 * padded_size + patches + self._train_patch_ops(shape) * every_patch
+            train_elementwise=3 * padded_size
+            + patches
+            + self._train_patch_ops(shape) * every_patch
             + (0 if linear else activation.elementwise + _TRAIN_GRADIENT_OPS * out),
             train_kept=0 if linear else out,
-            train_scratch=(0 if linear else 2 * out) + 2 * padded_size + patches
+            train_scratch=(0 if linear else 2 * out)
+            + 2 * padded_size
+            + patches
             + every_patch * (2 if self.data_format == "channels_first" else 1),
         )
 
@@ -348,16 +420,23 @@ class _Conv(Layer):
             # beside the output: building patches (padded input + patches), then the matmul writing into the output
             early_scratch=max(padded_size + patches, patches + out) - out,
             scratch=out + activation.scratch if separate else 0,
-            scratch_large=out + activation.scratch_large if separate else 0, large_at=out,
-            capped_scratch=activation.capped_scratch if separate else 0, scratch_cap=activation.scratch_cap,
+            scratch_large=out + activation.scratch_large if separate else 0,
+            large_at=out,
+            capped_scratch=activation.capped_scratch if separate else 0,
+            scratch_cap=activation.scratch_cap,
             overhead=calls,
             train_overhead=window * _TRAIN_CELL_MICROSECONDS * MICROSECOND + 3 * calls,
             # Training: as `cost` says, with backward's batched matmuls for the kernel's and the patches' gradients;
             # channels_first sums the kernel's gradient over the batch from one per sample (a kernel a sample).
-            train_elementwise=3 * padded_size + copy + 2 * patches + self._train_patch_ops(shape) * patches
+            train_elementwise=3 * padded_size
+            + copy
+            + 2 * patches
+            + self._train_patch_ops(shape) * patches
             + (0 if linear else activation.elementwise + _TRAIN_GRADIENT_OPS * out),
             train_kept=0 if linear else out,
-            train_scratch=(0 if linear else 2 * out) + 2 * padded_size + 2 * patches
+            train_scratch=(0 if linear else 2 * out)
+            + 2 * padded_size
+            + 2 * patches
             + (kernel if self.data_format == "channels_first" else 0),
         )
 
@@ -410,7 +489,7 @@ class _Conv(Layer):
             patches = np.empty((g, n * positions, depth), x.dtype)
         else:  # (N, *window, C, *out) → (G, N, *window, C/G, *out)
             at = 1 + self.rank
-            split = np.moveaxis(view.reshape(*view.shape[:at], g, -1, *view.shape[at + 1:]), at, 0)
+            split = np.moveaxis(view.reshape(*view.shape[:at], g, -1, *view.shape[at + 1 :]), at, 0)
             patches = np.empty((g, n, depth, positions), x.dtype)
         np.copyto(patches.reshape(split.shape), split)
         return (pad, out), patches
@@ -523,7 +602,9 @@ class _Conv(Layer):
         dz = activations.gradient(self.activation, z, y, dy)
         if self._groups > 1:
             dx, dkernel = self._grouped_backward(x, dz)
-            bias = dz.sum(axis=tuple(range(dz.ndim - 1)) if self.data_format == "channels_last" else (0, *range(2, dz.ndim)))
+            bias = dz.sum(
+                axis=tuple(range(dz.ndim - 1)) if self.data_format == "channels_last" else (0, *range(2, dz.ndim))
+            )
             return dx, [dkernel] + ([bias] if self.use_bias else [])
         (pad, out), patches = self._patches(x)
         matrix = self.kernel.reshape(-1, self.filters)
@@ -573,30 +654,46 @@ class _Conv(Layer):
         dims, channels = self._split(shape)
         pad, _ = self._geometry(dims)
         lines = []
-        for axis, n, k, s, d, (lo, hi) in zip(_AXIS_NAMES[self.rank], dims, self.kernel_size, self.strides, self.dilation_rate, pad):
+        for axis, n, k, s, d, (lo, hi) in zip(
+            _AXIS_NAMES[self.rank], dims, self.kernel_size, self.strides, self.dilation_rate, pad
+        ):
             line = f"{axis}: {axis_arithmetic(n, k, s, self.padding, d)}"
             if d > 1:
                 line += f" (dilation {d} spreads the {k}-cell kernel over {span(k, d)})"
             if lo or hi:
                 line += f", padded {lo} before and {hi} after"
             lines.append(line)
-        rule = {"valid": "padding='valid' keeps only positions where the kernel fits",
-                "same": "padding='same' pads so there are ceil(n/stride) positions (an odd extra cell goes at the end)",
-                "causal": "padding='causal' pads only the start, so no output sees a later step"}[self.padding]
+        rule = {
+            "valid": "padding='valid' keeps only positions where the kernel fits",
+            "same": "padding='same' pads so there are ceil(n/stride) positions (an odd extra cell goes at the end)",
+            "causal": "padding='causal' pads only the start, so no output sees a later step",
+        }[self.padding]
         window = times(self.kernel_size) if self.rank > 1 else f"{self.kernel_size[0]}-step"
         filters = "The 1 filter weighs" if self.filters == 1 else f"Each of the {self.filters:,} filters weighs"
         inputs = "the 1 input channel" if channels == 1 else f"all {channels:,} input channels"
         if self._groups > 1:
             g = self._groups
-            filters = (f"groups={g} splits the {channels:,} input channels and the {self.filters:,} filters into {g} groups: "
-                       "each filter weighs")
+            filters = (
+                f"groups={g} splits the {channels:,} input channels and the {self.filters:,} filters into {g} groups: "
+                "each filter weighs"
+            )
             inputs = f"only the {channels // g:,} input channel{'s' if channels // g > 1 else ''} of its group"
-        return f"{'; '.join(lines)}. {rule}. {filters} a {window} window across {inputs} → {format_shape(output_shape)}."
+        return (
+            f"{'; '.join(lines)}. {rule}. {filters} a {window} window across {inputs} → {format_shape(output_shape)}."
+        )
 
     def keras_code(self) -> CodePart:
         args = [f"{self.filters}", f"kernel_size={self.kernel_size}"]
-        for setting in ("strides", "padding", "dilation_rate", "groups", "activation", "use_bias", "kernel_initializer",
-                        "bias_initializer"):
+        for setting in (
+            "strides",
+            "padding",
+            "dilation_rate",
+            "groups",
+            "activation",
+            "use_bias",
+            "kernel_initializer",
+            "bias_initializer",
+        ):
             spec = next(s for s in self.settings if s.name == setting)
             if self.values[setting] != spec.default:
                 args.append(f"{setting}={self.values[setting]!r}")
@@ -609,7 +706,9 @@ class _Conv(Layer):
         nd = f"{self.rank}d"
         parts = []
         padding = tuple(lo for lo, _ in pad)
-        if not symmetric(pad):  # torch pads both sides alike; Keras puts the odd cell at the end (causal: all at the start)
+        if not symmetric(
+            pad
+        ):  # torch pads both sides alike; Keras puts the odd cell at the end (causal: all at the start)
             parts.append(CodePart(f"nn.ZeroPad{nd}({torch_pad_order(pad)})"))
             padding = (0,) * self.rank
         groups = f", groups={self._groups}" if self._groups > 1 else ""
@@ -617,11 +716,13 @@ class _Conv(Layer):
         weights = {"weight": np.ascontiguousarray(np.moveaxis(self.kernel, (-1, -2), (0, 1)))}
         if self.bias is not None:
             weights["bias"] = self.bias
-        parts.append(CodePart(
-            f"nn.Conv{nd}({channels}, {self.filters}, kernel_size={tuple_text(self.kernel_size)}, stride={tuple_text(self.strides)}, "
-            f"padding={tuple_text(padding)}, dilation={tuple_text(self.dilation_rate)}{groups}, bias={self.use_bias})",
-            weights=weights,
-        ))
+        parts.append(
+            CodePart(
+                f"nn.Conv{nd}({channels}, {self.filters}, kernel_size={tuple_text(self.kernel_size)}, stride={tuple_text(self.strides)}, "
+                f"padding={tuple_text(padding)}, dilation={tuple_text(self.dilation_rate)}{groups}, bias={self.use_bias})",
+                weights=weights,
+            )
+        )
         parts = torch_layout(parts, self.data_format)
         return parts + ([torch_activation(self.activation)] if self.activation != "linear" else [])
 
@@ -631,18 +732,42 @@ def _conv_settings(rank: int) -> tuple:
     ones = (1,) * rank
     return (
         Int("filters", 32, "Number of kernels: the size of the output's channels axis.", required=True, high=MAX_UNITS),
-        Ints("kernel_size", (3,) * rank, f"Size of the sliding window ({' × '.join(_AXIS_NAMES[rank])}).", required=True, length=rank),
+        Ints(
+            "kernel_size",
+            (3,) * rank,
+            f"Size of the sliding window ({' × '.join(_AXIS_NAMES[rank])}).",
+            required=True,
+            length=rank,
+        ),
         Ints("strides", ones, "How far the window moves between outputs; 2 halves the size.", length=rank),
-        Padding("padding", "valid", "valid: only positions where the kernel fits; same: pad so ceil(n/stride) positions"
-                + ("; causal: pad the start only." if rank == 1 else "."), choices=pad_choices),
-        DataFormat("data_format", "channels_last", "Where the channels axis is: last (Keras's default) or right after the batch."),
+        Padding(
+            "padding",
+            "valid",
+            "valid: only positions where the kernel fits; same: pad so ceil(n/stride) positions"
+            + ("; causal: pad the start only." if rank == 1 else "."),
+            choices=pad_choices,
+        ),
+        DataFormat(
+            "data_format",
+            "channels_last",
+            "Where the channels axis is: last (Keras's default) or right after the batch.",
+        ),
         Ints("dilation_rate", ones, "Spacing between kernel cells (only with strides 1).", length=rank),
-        Groups("groups", 1, "Split the channels and filters into this many groups, each convolved on its own (1: an "
-               "ordinary convolution; the number of channels: one kernel a channel, a depthwise convolution).", high=MAX_UNITS),
+        Groups(
+            "groups",
+            1,
+            "Split the channels and filters into this many groups, each convolved on its own (1: an "
+            "ordinary convolution; the number of channels: one kernel a channel, a depthwise convolution).",
+            high=MAX_UNITS,
+        ),
         ConvActivation("activation", "linear", "Applied to every output value."),
         Bool("use_bias", True, "Add one learned number per filter."),
-        Init("kernel_initializer", "glorot_uniform", "How the kernel's weights start (drawn from the model's seed).",
-             ndim=rank + 2),
+        Init(
+            "kernel_initializer",
+            "glorot_uniform",
+            "How the kernel's weights start (drawn from the model's seed).",
+            ndim=rank + 2,
+        ),
         Init("bias_initializer", "zeros", "How the biases start.", ndim=1),
     )
 

@@ -24,8 +24,15 @@ class CustomScaleLayer(_Merge):
 
     keras_module = KERAS_MODULE
     keras_registered_name = "CustomScaleLayer"
-    settings = (Number("scale", 0.1, "What the second tensor (the residual branch) is multiplied by before it is added "
-                                     "to the first (the shortcut).", required=True),)
+    settings = (
+        Number(
+            "scale",
+            0.1,
+            "What the second tensor (the residual branch) is multiplied by before it is added "
+            "to the first (the shortcut).",
+            required=True,
+        ),
+    )
     description = "The first tensor plus the second times `scale` (InceptionResNetV2's scaled residual sum)."
     verb = "add"
     least = most = 2
@@ -34,11 +41,13 @@ class CustomScaleLayer(_Merge):
     def check_shape(self, shapes, name: str) -> Problem | None:
         problem = super().check_shape(shapes, name)
         if problem is None and len(shapes[0]) != len(shapes[1]):  # NumPy's alignment, not a merge's: same ranks only
-            return Problem("two tensors with the same number of axes",
-                           f"Layer {name!r} (CustomScaleLayer) adds {format_shape(shapes[0])} and {format_shape(shapes[1])}, "
-                           "which have different numbers of axes.",
-                           "CustomScaleLayer adds its two inputs value by value, the shortcut and the residual branch of "
-                           "one block: they have the same shape.")
+            return Problem(
+                "two tensors with the same number of axes",
+                f"Layer {name!r} (CustomScaleLayer) adds {format_shape(shapes[0])} and {format_shape(shapes[1])}, "
+                "which have different numbers of axes.",
+                "CustomScaleLayer adds its two inputs value by value, the shortcut and the residual branch of "
+                "one block: they have the same shape.",
+            )
         return problem
 
     def call(self, xs):
@@ -50,9 +59,10 @@ class CustomScaleLayer(_Merge):
         return [_unbroadcast(dy, a.shape), _unbroadcast(dy * np.float32(self.scale), b.shape)]
 
     def keras_code(self) -> CodePart:
-        return CodePart(f"CustomScaleLayer(scale={self.scale!r}, name={self.name!r})",
-                        {"CustomScaleLayer": f"from {KERAS_MODULE} import CustomScaleLayer\n"})
+        return CodePart(
+            f"CustomScaleLayer(scale={self.scale!r}, name={self.name!r})",
+            {"CustomScaleLayer": f"from {KERAS_MODULE} import CustomScaleLayer\n"},
+        )
 
     def torch_code(self, shapes) -> list[CodePart]:
         return [CodePart(f"{{0}} + {{1}} * {self.scale!r}")]
-

@@ -16,12 +16,12 @@ from .common import activation_step_cost, torch_activation
 _ZERO = np.array(0.0, np.float32)
 _IN_PLACE = ("linear", "relu")  # applied to the matmul's own buffer: no second tensor
 
-_KERAS_GLU = '''# Keras's Dense reports glu's output shape unchanged, though glu halves the last axis;
+_KERAS_GLU = """# Keras's Dense reports glu's output shape unchanged, though glu halves the last axis;
 # this subclass reports the true shape, so layers after it are built for the right size.
 class GluDense(keras.layers.Dense):
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units // 2)
-'''
+"""
 
 
 @register
@@ -29,15 +29,29 @@ class Dense(Layer):
     """`activation(x @ kernel + bias)` on the last axis; kernel (input_dim, units)."""
 
     settings = (
-        Int("units", 16, "Size of the output's last axis: one output per unit at every position.", required=True, high=MAX_UNITS),
+        Int(
+            "units",
+            16,
+            "Size of the output's last axis: one output per unit at every position.",
+            required=True,
+            high=MAX_UNITS,
+        ),
         ActivationName("activation", "linear", "Applied to every output value (glu halves the units)."),
         Bool("use_bias", True, "Add one learned number per unit."),
-        Init("kernel_initializer", "glorot_uniform", "How the kernel's weights start (drawn from the model's seed).", ndim=2),
+        Init(
+            "kernel_initializer",
+            "glorot_uniform",
+            "How the kernel's weights start (drawn from the model's seed).",
+            ndim=2,
+        ),
         Init("bias_initializer", "zeros", "How the biases start.", ndim=1),
     )
     description = "A weighted sum of the last axis, one kernel reused at every other position."
     keras_extra_config = {
-        "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None, "bias_constraint": None,
+        "kernel_regularizer": None,
+        "bias_regularizer": None,
+        "kernel_constraint": None,
+        "bias_constraint": None,
         "quantization_config": None,
     }
     output_axis_setting = "units"
@@ -70,27 +84,43 @@ class Dense(Layer):
         return (*shape[:-1], self.output_units)
 
     def rank_explanation(self, shape, name: str) -> str:
-        return ("Each sample here is a single number with no feature axis, and Dense multiplies the last axis "
-                "by its kernel. Give each sample a feature axis of size 1.")
+        return (
+            "Each sample here is a single number with no feature axis, and Dense multiplies the last axis "
+            "by its kernel. Give each sample a feature axis of size 1."
+        )
 
     def axis_explanation(self, shape, axis: int, size: int, name: str) -> str:
-        text = (f"{name} was built for {size} input features: its kernel is {size}×{self.units}. "
-                f"Dense reads only the last axis, and here that axis has {shape[-1]}.")
+        text = (
+            f"{name} was built for {size} input features: its kernel is {size}×{self.units}. "
+            f"Dense reads only the last axis, and here that axis has {shape[-1]}."
+        )
         if len(shape) > 2:
-            text += (f" The leading axes ({' × '.join(map(str, shape[1:-1]))}) are not folded in: Dense applies the same "
-                     f"kernel at each position. Flatten first would give (None, {math.prod(shape[1:])}).")
+            text += (
+                f" The leading axes ({' × '.join(map(str, shape[1:-1]))}) are not folded in: Dense applies the same "
+                f"kernel at each position. Flatten first would give (None, {math.prod(shape[1:])})."
+            )
         return text
 
     def suggest_fixes(self, shape, problem, context) -> list:
         fixes, name = [], context.name
         if len(shape) < 2:
-            fixes.append(context.insert("Flatten", {}, f"insert Flatten before {name} (it turns {format_shape(shape)} into (None, 1))"))
+            fixes.append(
+                context.insert(
+                    "Flatten", {}, f"insert Flatten before {name} (it turns {format_shape(shape)} into (None, 1))"
+                )
+            )
             fixes.append(context.input_shape_fix((self.input_dim or 1,)))
         elif self.activation == "glu" and self.units % 2:
             fixes.append(context.set_setting("units", self.units + 1))
         elif self.input_dim is not None:
             if len(shape) > 2 and math.prod(shape[1:]) == self.input_dim:
-                fixes.append(context.insert("Flatten", {}, f"insert Flatten before {name} (it turns {format_shape(shape)} into (None, {self.input_dim}))"))
+                fixes.append(
+                    context.insert(
+                        "Flatten",
+                        {},
+                        f"insert Flatten before {name} (it turns {format_shape(shape)} into (None, {self.input_dim}))",
+                    )
+                )
             fixes.append(context.upstream_fix(self.input_dim))
             fixes.append(context.input_shape_fix((*shape[1:-1], self.input_dim)))
             fixes.append(context.unbuild(f"rebuild {name} for the {shape[-1]:,} features it receives"))
@@ -115,8 +145,10 @@ class Dense(Layer):
             mult_adds=pre * shape[-1],
             elementwise=(pre if self.use_bias else 0) + activation.elementwise,
             scratch=0 if in_place else pre + activation.scratch,
-            scratch_large=0 if in_place else pre + activation.scratch_large, large_at=pre,
-            capped_scratch=activation.capped_scratch, scratch_cap=activation.scratch_cap,
+            scratch_large=0 if in_place else pre + activation.scratch_large,
+            large_at=pre,
+            capped_scratch=activation.capped_scratch,
+            scratch_cap=activation.scratch_cap,
         )
 
     # --- numbers --------------------------------------------------------------------------------
@@ -171,20 +203,30 @@ class Dense(Layer):
     def explain_shape(self, shape, output_shape) -> str:
         per_sample = shape[1:]
         if len(per_sample) == 1:
-            return (f"Fully connected: each of the {self.units:,} units weighs all {shape[-1]:,} inputs "
-                    f"({shape[-1]:,}×{self.units:,} kernel) → {format_shape(output_shape)}.")
-        return (f"Only the last axis ({shape[-1]:,}) is multiplied by the {shape[-1]:,}×{self.units:,} kernel; the "
-                f"{times(per_sample[:-1])} leading positions each reuse it → {format_shape(output_shape)}.")
+            return (
+                f"Fully connected: each of the {self.units:,} units weighs all {shape[-1]:,} inputs "
+                f"({shape[-1]:,}×{self.units:,} kernel) → {format_shape(output_shape)}."
+            )
+        return (
+            f"Only the last axis ({shape[-1]:,}) is multiplied by the {shape[-1]:,}×{self.units:,} kernel; the "
+            f"{times(per_sample[:-1])} leading positions each reuse it → {format_shape(output_shape)}."
+        )
 
     def keras_code(self) -> CodePart:
         # initializers other than Keras's defaults are written too (the script sets the weights, but a model made from
         # it and trained afresh starts as this one was declared)
-        extra = "".join(f", {s.name}={self.values[s.name]!r}" for s in self.settings[3:] if self.values[s.name] != s.default)
+        extra = "".join(
+            f", {s.name}={self.values[s.name]!r}" for s in self.settings[3:] if self.values[s.name] != s.default
+        )
         if self.activation != "glu":
-            return CodePart(f"keras.layers.Dense({self.units}, activation={self.activation!r}, use_bias={self.use_bias}{extra}, "
-                            f"name={self.name!r})")
-        return CodePart(f"GluDense({self.units}, activation='glu', use_bias={self.use_bias}{extra}, name={self.name!r})",
-                        {"GluDense": _KERAS_GLU})
+            return CodePart(
+                f"keras.layers.Dense({self.units}, activation={self.activation!r}, use_bias={self.use_bias}{extra}, "
+                f"name={self.name!r})"
+            )
+        return CodePart(
+            f"GluDense({self.units}, activation='glu', use_bias={self.use_bias}{extra}, name={self.name!r})",
+            {"GluDense": _KERAS_GLU},
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
         weights = {"weight": self.kernel.T} | ({"bias": self.bias} if self.bias is not None else {})

@@ -30,8 +30,20 @@ from ..settings import Bool, DataFormat, Init, Int, Ints
 from ..shapes import format_shape, times
 from .common import activation_step_cost, torch_activation
 from .convolution import _AXIS_NAMES, ConvActivation, _Conv
-from .windows import (Padding, axis_arithmetic, channel_axis, cropped, offset_slices, span, spatial_axes, symmetric,
-                      tap_slices, torch_layout, torch_pad_order, tuple_text)
+from .windows import (
+    Padding,
+    axis_arithmetic,
+    channel_axis,
+    cropped,
+    offset_slices,
+    span,
+    spatial_axes,
+    symmetric,
+    tap_slices,
+    torch_layout,
+    torch_pad_order,
+    tuple_text,
+)
 
 _ZERO = np.array(0.0, np.float32)
 _IN_PLACE = ("linear", "relu")  # applied to the output's own buffer: no second tensor
@@ -46,7 +58,9 @@ _CELL_MICROSECONDS = 5
 # float32 elements NumPy's ufunc loop buffers (8,192 a operand, 3 operands) when a cell's strided slices do not fold into
 # one run: tracemalloc saw up to 96 KiB a call, whatever the batch
 _UFUNC_BUFFERS = 3 * 8_192
-_COPY_RUN_OPS = 3  # copying the windows into patches: 1 + 3 / C operations' time a value (channels_last; see _depth_plan)
+_COPY_RUN_OPS = (
+    3  # copying the windows into patches: 1 + 3 / C operations' time a value (channels_last; see _depth_plan)
+)
 # backward's patch gradient, made fresh by a matmul of few channels: operations' time a value (timeit: 1.3 ns a value
 # at 1 channel and 21,632 positions × 3×3, far less in cache; the einsum's path makes one product per multiplier)
 _GRADIENT_PATCH_OPS = 1
@@ -99,8 +113,15 @@ def keras_only_config(keras_only: dict) -> dict:
 def initializer_settings(*weights: str, rank: int) -> tuple:
     """The Init settings of a convolution's weights (bias last), in Keras's order with Keras's defaults; `rank` is the
     number of spatial axes (a kernel has rank + 2 axes)."""
-    out = [Init(f"{w}_initializer", "glorot_uniform", f"How the {w} kernel's weights start (drawn from the model's seed).",
-                ndim=rank + 2) for w in weights[:-1]]
+    out = [
+        Init(
+            f"{w}_initializer",
+            "glorot_uniform",
+            f"How the {w} kernel's weights start (drawn from the model's seed).",
+            ndim=rank + 2,
+        )
+        for w in weights[:-1]
+    ]
     return (*out, Init(f"{weights[-1]}_initializer", "zeros", "How the biases start.", ndim=1))
 
 
@@ -129,7 +150,8 @@ class KerasDefaults(Layer):
         if value is not default:
             raise LayerConfigError(
                 f"netbuilder's {cls.kind} supports {argument} only at its default ({default!r}); received "
-                f"{str(value)[:60]!r}: it acts only in training, which netbuilder does as Keras does without it")
+                f"{str(value)[:60]!r}: it acts only in training, which netbuilder does as Keras does without it"
+            )
 
     @classmethod
     def settings_from_config(cls, config: dict) -> dict:
@@ -139,12 +161,14 @@ class KerasDefaults(Layer):
         return super().settings_from_config(config)
 
 
-
 def conv_keras_code(layer: Layer) -> CodePart:
     """The Keras constructor call: required and non-default settings, data_format always (Keras's default follows the
     user's keras.json)."""
-    args = [f"{s.name}={layer.values[s.name]!r}" for s in layer.settings
-            if s.name != "data_format" and (s.required or layer.values[s.name] != s.default)]
+    args = [
+        f"{s.name}={layer.values[s.name]!r}"
+        for s in layer.settings
+        if s.name != "data_format" and (s.required or layer.values[s.name] != s.default)
+    ]
     args.append(f"data_format={layer.values['data_format']!r}")
     return CodePart(f"keras.layers.{layer.kind}({', '.join(args)}, name={layer.name!r})")
 
@@ -153,11 +177,15 @@ def rank_text(layer, shape, action: str) -> str:
     """Why a convolution of `layer.rank` spatial axes needs rank + 2 axes, and what `shape` lacks or has too many."""
     layout = ", ".join(layer.input_spec().axis_names[1:])
     what = "a sequence" if layer.rank == 1 else "an image"
-    text = (f"{layer.kind} {action} along {' and '.join(_AXIS_NAMES[layer.rank])}, so each sample must be {what} with "
-            f"a channels axis: ({layout}).")
+    text = (
+        f"{layer.kind} {action} along {' and '.join(_AXIS_NAMES[layer.rank])}, so each sample must be {what} with "
+        f"a channels axis: ({layout})."
+    )
     if len(shape) == layer.rank + 1:
-        text += (f" {format_shape(shape)} has no channels axis; one channel (a grayscale image, a single measurement "
-                 "per step) is a channels axis of size 1.")
+        text += (
+            f" {format_shape(shape)} has no channels axis; one channel (a grayscale image, a single measurement "
+            "per step) is a channels axis of size 1."
+        )
     elif len(shape) > layer.rank + 2:
         text += f" {format_shape(shape)} has {len(shape) - layer.rank - 2} axis too many."
     return text
@@ -188,6 +216,7 @@ def conv_label(layer, word: str) -> str:
 # --- the kinds -------------------------------------------------------------------------------------------------------
 class _Depthwise(KerasDefaults, _Conv):
     """What DepthwiseConv2D and SeparableConv1D/2D share: the per-channel convolution, its shapes, costs and gradient."""
+
     keras_config_order = ("name", "trainable", "dtype", "depth_multiplier")
 
     # forward_train and backward of a step whatever the batch, beyond the loops counted in train_overhead (timeit, best
@@ -226,9 +255,11 @@ class _Depthwise(KerasDefaults, _Conv):
         return rank_text(self, shape, "slides one small kernel over each channel on its own")
 
     def axis_explanation(self, shape, axis: int, size: int, name: str) -> str:
-        return (f"{name} was built for {size} input channels: its depthwise kernel is "
-                f"{times((*self.kernel_size, size, self.depth_multiplier))}, one kernel per channel. "
-                f"Here the channels axis has {shape[axis]}.")
+        return (
+            f"{name} was built for {size} input channels: its depthwise kernel is "
+            f"{times((*self.kernel_size, size, self.depth_multiplier))}, one kernel per channel. "
+            f"Here the channels axis has {shape[axis]}."
+        )
 
     # --- cost --------------------------------------------------------------------------------------------------------
     def _depth_plan(self, shape) -> dict:
@@ -237,7 +268,9 @@ class _Depthwise(KerasDefaults, _Conv):
         pad, out = self._geometry(dims)
         positions, window, m = math.prod(out), math.prod(self.kernel_size), self.depth_multiplier
         padded_size = math.prod(n + lo + hi for n, (lo, hi) in zip(dims, pad)) * channels if any(map(any, pad)) else 0
-        patches = 0 if self._input_is_patches(pad) else positions * window * channels  # 0: the input is the patch matrix
+        patches = (
+            0 if self._input_is_patches(pad) else positions * window * channels
+        )  # 0: the input is the patch matrix
         products = positions * window * channels * m
         expands = _expands(channels, m, window)
         # the block-diagonal matmul does C times the products at BLAS's speed: the surplus counted as elementwise time;
@@ -251,13 +284,23 @@ class _Depthwise(KerasDefaults, _Conv):
         # copying the windows reads runs of C values (channels_last): one or two channels make it slow (timeit, best of
         # 9, 32 × 28 × 28 × C, 3×3: 1.6 ns a value at C = 1, 0.8 at 2, 0.2-0.4 from 4 on; channels_first 0.2-0.4)
         copy = patches * (1 + (_COPY_RUN_OPS // channels if self.data_format == "channels_last" else 0))
-        return {"padded": padded_size, "patches": patches, "every_patch": every_patch, "depth": positions * channels * m,
-                "products": products, "slow": slow, "taps": _TAP_OPS * products, "positions": positions,
-                "window": window, "channels": channels,
-                "stack": 0 if expands or m == 1 else positions * channels * m,  # the einsum's per-multiplier results
-                "backward_patches": copies * every_patch, "copy": copy,
-                # the patches' gradient: one matmul's fresh result, or one product per multiplier added up
-                "gradient_ops": _GRADIENT_PATCH_OPS if expands else 2 * m}
+        return {
+            "padded": padded_size,
+            "patches": patches,
+            "every_patch": every_patch,
+            "depth": positions * channels * m,
+            "products": products,
+            "slow": slow,
+            "taps": _TAP_OPS * products,
+            "positions": positions,
+            "window": window,
+            "channels": channels,
+            "stack": 0 if expands or m == 1 else positions * channels * m,  # the einsum's per-multiplier results
+            "backward_patches": copies * every_patch,
+            "copy": copy,
+            # the patches' gradient: one matmul's fresh result, or one product per multiplier added up
+            "gradient_ops": _GRADIENT_PATCH_OPS if expands else 2 * m,
+        }
 
     def cost(self, shape, output_shape) -> Cost:
         plan = self._depth_plan(shape)
@@ -275,7 +318,8 @@ class _Depthwise(KerasDefaults, _Conv):
             # products; NumPy's ufunc buffers, capped), a separable layer's pointwise matmul (the depthwise result),
             # an activation that is not applied in place (z beside y, and its temporaries)
             scratch=max(2 * depth - out, inter, out + activation.scratch if separate else 0),
-            scratch_large=max(2 * depth - out, inter, out + activation.scratch_large if separate else 0), large_at=out,
+            scratch_large=max(2 * depth - out, inter, out + activation.scratch_large if separate else 0),
+            large_at=out,
             capped_scratch=max(2 * depth, activation.capped_scratch if separate else 0),
             scratch_cap=max(_UFUNC_BUFFERS, activation.scratch_cap if separate else 0),
             overhead=plan["window"] * _CELL_MICROSECONDS * MICROSECOND,
@@ -286,8 +330,14 @@ class _Depthwise(KerasDefaults, _Conv):
             # the kernel's gradient and the patches' gradient (each about the forward products' work); an activation
             # is applied again, its gradient taken. Memory: forward_train keeps the pre-activation z (and a separable layer its depthwise result);
             # backward makes z's gradient, the patches again, their gradient and the padded input's gradient.
-            train_elementwise=3 * padded_size + plan["copy"] + plan["slow"] + 2 * plan["stack"] + 2 * inter
-            + math.ceil((plan["gradient_ops"] + strided_add_ops(plan["channels"], self.data_format)) * plan["every_patch"])
+            train_elementwise=3 * padded_size
+            + plan["copy"]
+            + plan["slow"]
+            + 2 * plan["stack"]
+            + 2 * inter
+            + math.ceil(
+                (plan["gradient_ops"] + strided_add_ops(plan["channels"], self.data_format)) * plan["every_patch"]
+            )
             + (0 if linear else activation.elementwise + _TRAIN_GRADIENT_OPS * out),
             train_kept=inter + (0 if linear else out),
             train_scratch=(0 if linear else 2 * out) + 2 * padded_size + patches + plan["backward_patches"] + inter,
@@ -340,8 +390,11 @@ class _Depthwise(KerasDefaults, _Conv):
             block = _block_diagonal(kernel.reshape(window, channels, m))
             z = np.matmul(patches, block) if last else np.matmul(block.T, patches)
         else:
-            z = _per_channel(patches.reshape((-1, window, channels) if last else (n, window, channels, -1)),
-                             kernel.reshape(window, channels, m), last)
+            z = _per_channel(
+                patches.reshape((-1, window, channels) if last else (n, window, channels, -1)),
+                kernel.reshape(window, channels, m),
+                last,
+            )
         del patches
         return z.reshape((n, *out, channels * m) if last else (n, channels * m, *out))
 
@@ -404,15 +457,23 @@ class _Depthwise(KerasDefaults, _Conv):
 
     def _scatter(self, dpatches: np.ndarray, x: np.ndarray, pad, out) -> np.ndarray:
         """The input's gradient from the patches' gradient: each kernel cell's slab added into its strided slice."""
-        n, channels, axes = x.shape[0], x.shape[channel_axis(self.data_format)], spatial_axes(self.rank, self.data_format)
+        n, channels, axes = (
+            x.shape[0],
+            x.shape[channel_axis(self.data_format)],
+            spatial_axes(self.rank, self.data_format),
+        )
         last = self.data_format == "channels_last"
-        dpatches = dpatches.reshape((n, *out, *self.kernel_size, channels) if last else (n, *self.kernel_size, channels, *out))
+        dpatches = dpatches.reshape(
+            (n, *out, *self.kernel_size, channels) if last else (n, *self.kernel_size, channels, *out)
+        )
         shape = list(x.shape)
         for a, (lo, hi) in zip(axes, pad):
             shape[a] += lo + hi
         dxp = np.zeros(shape, dpatches.dtype)
         for offset, index in offset_slices(x.ndim, axes, out, self.kernel_size, self.strides, self.dilation_rate):
-            dxp[index] += dpatches[(slice(None),) * (1 + self.rank) + offset] if last else dpatches[(slice(None), *offset)]
+            dxp[index] += (
+                dpatches[(slice(None),) * (1 + self.rank) + offset] if last else dpatches[(slice(None), *offset)]
+            )
         return cropped(dxp, axes, pad)
 
     def backward(self, cache, dy):
@@ -425,8 +486,9 @@ class _Depthwise(KerasDefaults, _Conv):
     def _axis_lines(self, dims) -> list[str]:
         pad, _ = self._geometry(dims)
         lines = []
-        for axis, n, k, s, d, (lo, hi) in zip(_AXIS_NAMES[self.rank], dims, self.kernel_size, self.strides,
-                                               self.dilation_rate, pad):
+        for axis, n, k, s, d, (lo, hi) in zip(
+            _AXIS_NAMES[self.rank], dims, self.kernel_size, self.strides, self.dilation_rate, pad
+        ):
             line = f"{axis}: {axis_arithmetic(n, k, s, self.padding, d)}"
             if d > 1:
                 line += f" (dilation {d} spreads the {k}-cell kernel over {span(k, d)})"
@@ -436,8 +498,10 @@ class _Depthwise(KerasDefaults, _Conv):
         return lines
 
     def _rule(self) -> str:
-        return {"valid": "padding='valid' keeps only positions where the kernel fits",
-                "same": "padding='same' pads so there are ceil(n/stride) positions (an odd extra cell goes at the end)"}[self.padding]
+        return {
+            "valid": "padding='valid' keeps only positions where the kernel fits",
+            "same": "padding='same' pads so there are ceil(n/stride) positions (an odd extra cell goes at the end)",
+        }[self.padding]
 
     keras_code = conv_keras_code
 
@@ -456,10 +520,14 @@ class _Depthwise(KerasDefaults, _Conv):
         bias = not self.separable and self.use_bias
         if bias:
             weights["bias"] = self._bias()
-        parts.append(CodePart(
-            f"nn.Conv{nd}({channels}, {channels * self.depth_multiplier}, kernel_size={tuple_text(self.kernel_size)}, "
-            f"stride={tuple_text(self.strides)}, padding={tuple_text(padding)}, dilation={tuple_text(self.dilation_rate)}, "
-            f"groups={channels}, bias={bias})", weights=weights))
+        parts.append(
+            CodePart(
+                f"nn.Conv{nd}({channels}, {channels * self.depth_multiplier}, kernel_size={tuple_text(self.kernel_size)}, "
+                f"stride={tuple_text(self.strides)}, padding={tuple_text(padding)}, dilation={tuple_text(self.dilation_rate)}, "
+                f"groups={channels}, bias={bias})",
+                weights=weights,
+            )
+        )
         return parts
 
 
@@ -496,14 +564,20 @@ class ValidOrSame(Padding):
         if isinstance(value, str) and value.lower() == "causal":
             raise LayerConfigError(
                 "padding 'causal' exists only for Conv1D (it pads the start of a sequence so no output sees later "
-                "steps); Keras's depthwise, separable and transposed convolutions take 'valid' or 'same'. Received: causal")
+                "steps); Keras's depthwise, separable and transposed convolutions take 'valid' or 'same'. Received: causal"
+            )
         return super().check(value)
 
 
-_PADDING = ValidOrSame("padding", "valid", "valid: only positions where the kernel fits; same: pad so ceil(n/stride) "
-                       "positions.", choices=("valid", "same"))
-_DEPTH_MULTIPLIER = Int("depth_multiplier", 1, "Kernels per input channel: the output has channels × this many channels.",
-                        high=MAX_UNITS)
+_PADDING = ValidOrSame(
+    "padding",
+    "valid",
+    "valid: only positions where the kernel fits; same: pad so ceil(n/stride) positions.",
+    choices=("valid", "same"),
+)
+_DEPTH_MULTIPLIER = Int(
+    "depth_multiplier", 1, "Kernels per input channel: the output has channels × this many channels.", high=MAX_UNITS
+)
 _DEPTHWISE_ONLY = keras_only_arguments("depthwise", "bias")
 _SEPARABLE_ONLY = keras_only_arguments("depthwise", "pointwise", "bias")
 
@@ -518,7 +592,11 @@ class DepthwiseConv2D(_Depthwise):
         Ints("strides", (1, 1), "How far the window moves between outputs; 2 halves the size.", length=2),
         _PADDING,
         _DEPTH_MULTIPLIER,
-        DataFormat("data_format", "channels_last", "Where the channels axis is: last (Keras's default) or right after the batch."),
+        DataFormat(
+            "data_format",
+            "channels_last",
+            "Where the channels axis is: last (Keras's default) or right after the batch.",
+        ),
         Ints("dilation_rate", (1, 1), "Spacing between kernel cells.", length=2),
         ConvActivation("activation", "linear", "Applied to every output value."),
         Bool("use_bias", True, "Add one learned number per output channel."),
@@ -526,21 +604,29 @@ class DepthwiseConv2D(_Depthwise):
     )
     keras_only = _DEPTHWISE_ONLY
     keras_extra_config = keras_only_config(_DEPTHWISE_ONLY)
-    description = "One kernel per channel slid over an image, channels not mixed, e.g. (None, 28, 28, 8) → (None, 26, 26, 8)."
+    description = (
+        "One kernel per channel slid over an image, channels not mixed, e.g. (None, 28, 28, 8) → (None, 26, 26, 8)."
+    )
 
     output_axis_setting = None  # the output's channels are the input's times depth_multiplier: no setting sizes them
 
     def weight_specs(self, shape) -> list[WeightSpec]:
         channels = self._split(shape)[1]
         specs = [WeightSpec("kernel", (*self.kernel_size, channels, self.depth_multiplier), self.depthwise_initializer)]
-        return specs + ([WeightSpec("bias", (channels * self.depth_multiplier,), self.bias_initializer)] if self.use_bias else [])
+        return specs + (
+            [WeightSpec("bias", (channels * self.depth_multiplier,), self.bias_initializer)] if self.use_bias else []
+        )
 
     def formula(self, shape) -> str:
         """`3×3×8×1 + 8 = 80`."""
         channels = self._split(shape)[1]
         product = times((*self.kernel_size, channels, self.depth_multiplier))
         total = sum(self.count_params_for(shape))
-        return f"{product} + {channels * self.depth_multiplier:,} = {total:,}" if self.use_bias else f"{product} = {total:,}"
+        return (
+            f"{product} + {channels * self.depth_multiplier:,} = {total:,}"
+            if self.use_bias
+            else f"{product} = {total:,}"
+        )
 
     def call(self, x):
         z = self._linear(x)
@@ -558,9 +644,11 @@ class DepthwiseConv2D(_Depthwise):
         m = self.depth_multiplier
         per = "its own kernel" if m == 1 else f"its own {m} kernels"
         out = channels * m
-        return (f"{'; '.join(self._axis_lines(dims))}. {self._rule()}. Each of the {channels:,} input channel(s) is slid "
-                f"over by {per}, channels never mixed: {channels:,} × {m} = {out:,} output channels → "
-                f"{format_shape(output_shape)}.")
+        return (
+            f"{'; '.join(self._axis_lines(dims))}. {self._rule()}. Each of the {channels:,} input channel(s) is slid "
+            f"over by {per}, channels never mixed: {channels:,} × {m} = {out:,} output channels → "
+            f"{format_shape(output_shape)}."
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
         parts = torch_layout(self._depthwise_torch(shape), self.data_format)
@@ -584,8 +672,10 @@ class _Separable(_Depthwise):
     def weight_specs(self, shape) -> list[WeightSpec]:
         channels = self._split(shape)[1]
         m = self.depth_multiplier
-        specs = [WeightSpec("depthwise_kernel", (*self.kernel_size, channels, m), self.depthwise_initializer),
-                 WeightSpec("pointwise_kernel", (*(1,) * self.rank, channels * m, self.filters), self.pointwise_initializer)]
+        specs = [
+            WeightSpec("depthwise_kernel", (*self.kernel_size, channels, m), self.depthwise_initializer),
+            WeightSpec("pointwise_kernel", (*(1,) * self.rank, channels * m, self.filters), self.pointwise_initializer),
+        ]
         return specs + ([WeightSpec("bias", (self.filters,), self.bias_initializer)] if self.use_bias else [])
 
     def formula(self, shape) -> str:
@@ -606,7 +696,9 @@ class _Separable(_Depthwise):
         if self.data_format == "channels_last":
             z = np.matmul(d, point)
         else:
-            z = np.matmul(point.T, d.reshape(d.shape[0], d.shape[1], -1)).reshape(d.shape[0], self.filters, *d.shape[2:])
+            z = np.matmul(point.T, d.reshape(d.shape[0], d.shape[1], -1)).reshape(
+                d.shape[0], self.filters, *d.shape[2:]
+            )
         return self._finish(z), d
 
     def call(self, x):
@@ -646,10 +738,12 @@ class _Separable(_Depthwise):
     def explain_shape(self, shape, output_shape) -> str:
         dims, channels = self._split(shape)
         m = self.depth_multiplier
-        return (f"{'; '.join(self._axis_lines(dims))}. {self._rule()}. First each of the {channels:,} input channel(s) "
-                f"is slid over by its own {'kernel' if m == 1 else f'{m} kernels'} ({channels:,} × {m} = {channels * m:,} "
-                f"channels, never mixed); then a 1×1 convolution mixes those {channels * m:,} channels into "
-                f"{self.filters:,} filters → {format_shape(output_shape)}.")
+        return (
+            f"{'; '.join(self._axis_lines(dims))}. {self._rule()}. First each of the {channels:,} input channel(s) "
+            f"is slid over by its own {'kernel' if m == 1 else f'{m} kernels'} ({channels:,} × {m} = {channels * m:,} "
+            f"channels, never mixed); then a 1×1 convolution mixes those {channels * m:,} channels into "
+            f"{self.filters:,} filters → {format_shape(output_shape)}."
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
         channels = self._split(shape)[1] * self.depth_multiplier
@@ -657,8 +751,9 @@ class _Separable(_Depthwise):
         weights = {"weight": np.ascontiguousarray(point.T.reshape(self.filters, channels, *(1,) * self.rank))}
         if self.use_bias:
             weights["bias"] = self._bias()
-        pointwise = CodePart(f"nn.Conv{self.rank}d({channels}, {self.filters}, kernel_size=1, bias={self.use_bias})",
-                             weights=weights)
+        pointwise = CodePart(
+            f"nn.Conv{self.rank}d({channels}, {self.filters}, kernel_size=1, bias={self.use_bias})", weights=weights
+        )
         parts = torch_layout([*self._depthwise_torch(shape), pointwise], self.data_format)
         return parts + ([torch_activation(self.activation)] if self.activation != "linear" else [])
 
@@ -666,12 +761,27 @@ class _Separable(_Depthwise):
 def _separable_settings(rank: int) -> tuple:
     ones = (1,) * rank
     return (
-        Int("filters", 32, "Number of pointwise kernels: the size of the output's channels axis.", required=True, high=MAX_UNITS),
-        Ints("kernel_size", (3,) * rank, f"Size of the sliding window ({' × '.join(_AXIS_NAMES[rank])}).", required=True,
-             length=rank),
+        Int(
+            "filters",
+            32,
+            "Number of pointwise kernels: the size of the output's channels axis.",
+            required=True,
+            high=MAX_UNITS,
+        ),
+        Ints(
+            "kernel_size",
+            (3,) * rank,
+            f"Size of the sliding window ({' × '.join(_AXIS_NAMES[rank])}).",
+            required=True,
+            length=rank,
+        ),
         Ints("strides", ones, "How far the window moves between outputs; 2 halves the size.", length=rank),
         _PADDING,
-        DataFormat("data_format", "channels_last", "Where the channels axis is: last (Keras's default) or right after the batch."),
+        DataFormat(
+            "data_format",
+            "channels_last",
+            "Where the channels axis is: last (Keras's default) or right after the batch.",
+        ),
         Ints("dilation_rate", ones, "Spacing between kernel cells.", length=rank),
         _DEPTH_MULTIPLIER,
         ConvActivation("activation", "linear", "Applied to every output value."),
@@ -686,8 +796,9 @@ class SeparableConv1D(_Separable):
 
     rank = 1
     settings = _separable_settings(1)
-    description = ("A kernel per channel slid along a sequence, then the channels mixed, e.g. (None, 100, 8) → "
-                   "(None, 98, 32).")
+    description = (
+        "A kernel per channel slid along a sequence, then the channels mixed, e.g. (None, 100, 8) → (None, 98, 32)."
+    )
 
 
 @register
@@ -696,5 +807,7 @@ class SeparableConv2D(_Separable):
 
     rank = 2
     settings = _separable_settings(2)
-    description = ("A kernel per channel slid over an image, then the channels mixed: a cheap Conv2D, e.g. "
-                   "(None, 28, 28, 8) → (None, 26, 26, 32).")
+    description = (
+        "A kernel per channel slid over an image, then the channels mixed: a cheap Conv2D, e.g. "
+        "(None, 28, 28, 8) → (None, 26, 26, 32)."
+    )

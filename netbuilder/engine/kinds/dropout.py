@@ -26,20 +26,30 @@ class NoiseShape(Setting):
         if value is None:
             return None
         if isinstance(value, str) or not isinstance(value, (tuple, list)):
-            raise LayerConfigError("Invalid value received for argument `noise_shape`. Expected a tuple or list of integers. "
-                                   f"Received: noise_shape={_short(value)}")
+            raise LayerConfigError(
+                "Invalid value received for argument `noise_shape`. Expected a tuple or list of integers. "
+                f"Received: noise_shape={_short(value)}"
+            )
         if len(value) > MAX_INPUT_RANK + 1:
-            raise LayerConfigError(f"noise_shape has at most {MAX_INPUT_RANK + 1} entries (the batch axis and up to "
-                                   f"{MAX_INPUT_RANK} more); received {_short(value)}")
+            raise LayerConfigError(
+                f"noise_shape has at most {MAX_INPUT_RANK + 1} entries (the batch axis and up to "
+                f"{MAX_INPUT_RANK} more); received {_short(value)}"
+            )
         for i, dim in enumerate(value):
             if dim is not None and not _is_int(dim):
-                raise LayerConfigError("Invalid value received for argument `noise_shape`. Expected all elements to be "
-                                       f"integers or None. Received element at index {i}: {_short(dim)}")
+                raise LayerConfigError(
+                    "Invalid value received for argument `noise_shape`. Expected all elements to be "
+                    f"integers or None. Received element at index {i}: {_short(dim)}"
+                )
             if dim is not None and dim <= 0:
-                raise LayerConfigError("Invalid value received for argument `noise_shape`. Expected all dimensions to be "
-                                       f"positive integers or None. Received negative or zero value at index {i}: {dim}")
+                raise LayerConfigError(
+                    "Invalid value received for argument `noise_shape`. Expected all dimensions to be "
+                    f"positive integers or None. Received negative or zero value at index {i}: {dim}"
+                )
             if dim is not None and dim > _MAX_NOISE_DIM:  # netbuilder's bound: a size no tensor here can have
-                raise LimitError(f"noise_shape sizes are at most {_MAX_NOISE_DIM:,}; received {_short(dim)} at index {i}")
+                raise LimitError(
+                    f"noise_shape sizes are at most {_MAX_NOISE_DIM:,}; received {_short(dim)} at index {i}"
+                )
         return tuple(None if d is None else int(d) for d in value)
 
     def format_text(self, value) -> str:
@@ -55,7 +65,9 @@ class NoiseShape(Setting):
         try:
             return self.check(tuple(None if p.lower() in ("none", "null") else int(p) for p in parts))
         except ValueError:
-            raise LayerConfigError(f"noise_shape must be integers or None separated by commas; received {_short(text)}") from None
+            raise LayerConfigError(
+                f"noise_shape must be integers or None separated by commas; received {_short(text)}"
+            ) from None
 
     @property
     def allowed(self) -> str:
@@ -92,6 +104,7 @@ class OptionalSeed(Setting):
 @register
 class Dropout(Layer):
     """Identity at inference; training zeroes each value with probability `rate` and scales the rest by 1/(1 − rate)."""
+
     keras_config_order = ("name", "trainable", "dtype", "rate", "seed")
     train_call_microseconds = 15  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
@@ -99,11 +112,15 @@ class Dropout(Layer):
 
     settings = (
         Float("rate", 0.5, "The fraction of values zeroed in training (nothing changes at inference).", required=True),
-        NoiseShape("noise_shape", None, "The shape of the mask (None: one draw per value); a 1 shares a draw along that axis."),
+        NoiseShape(
+            "noise_shape", None, "The shape of the mask (None: one draw per value); a 1 shares a draw along that axis."
+        ),
         OptionalSeed("seed", None, "Keras's seed for its masks; netbuilder's training draws them from the model seed."),
     )
     group = "Core"
-    description = "Randomly zeroes a fraction of the values in training only; at inference it passes everything through."
+    description = (
+        "Randomly zeroes a fraction of the values in training only; at inference it passes everything through."
+    )
     keeps_shape = True
     builds_at_init = True
 
@@ -118,9 +135,13 @@ class Dropout(Layer):
         # each value a broadcast mask multiplies)
         try:
             mask = math.prod(self.mask_shape((1, *shape[1:]))[1:])
-        except LayerConfigError:  # a noise_shape that cannot broadcast runs at inference, as in Keras; training refuses it
+        except (
+            LayerConfigError
+        ):  # a noise_shape that cannot broadcast runs at inference, as in Keras; training refuses it
             mask = n
-        return Cost(output_is_view=True, train_kept=n + -(-n // 4), train_scratch=2 * n, train_elementwise=16 * mask + 4 * n)
+        return Cost(
+            output_is_view=True, train_kept=n + -(-n // 4), train_scratch=2 * n, train_elementwise=16 * mask + 4 * n
+        )
 
     def call(self, x):
         return x
@@ -130,14 +151,18 @@ class Dropout(Layer):
         if self.noise_shape is None:
             return tuple(shape)
         if len(self.noise_shape) > len(shape):
-            raise LayerConfigError(f"Dropout's noise_shape {self.noise_shape} has more axes than its input {format_shape(shape)}")
+            raise LayerConfigError(
+                f"Dropout's noise_shape {self.noise_shape} has more axes than its input {format_shape(shape)}"
+            )
         mask = tuple(shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
         try:
             if np.broadcast_shapes(mask, tuple(shape)) != tuple(shape):
                 raise ValueError
         except ValueError:
-            raise LayerConfigError(f"Dropout's noise_shape {self.noise_shape} gives masks of shape {mask}, which do not "
-                                   f"broadcast to its input {format_shape(shape)}: each size must be 1 or the input's") from None
+            raise LayerConfigError(
+                f"Dropout's noise_shape {self.noise_shape} gives masks of shape {mask}, which do not "
+                f"broadcast to its input {format_shape(shape)}: each size must be 1 or the input's"
+            ) from None
         return mask
 
     def forward_train(self, x, rng):
@@ -163,9 +188,13 @@ class Dropout(Layer):
     def explain_shape(self, shape, output_shape) -> str:
         if self.rate == 0:
             return f"rate 0: Dropout changes nothing, in training or not; {format_shape(shape)} passes through."
-        scale = "" if self.rate == 1 else f", the others multiplied by 1/(1 − {self.rate:g}) = {1 / (1 - self.rate):.4g}"
-        return (f"At inference (predict) every value passes through unchanged: {format_shape(shape)} → {format_shape(output_shape)}. "
-                f"In training each value is zeroed with probability {self.rate:g}{scale}, so the expected sum stays the same.")
+        scale = (
+            "" if self.rate == 1 else f", the others multiplied by 1/(1 − {self.rate:g}) = {1 / (1 - self.rate):.4g}"
+        )
+        return (
+            f"At inference (predict) every value passes through unchanged: {format_shape(shape)} → {format_shape(output_shape)}. "
+            f"In training each value is zeroed with probability {self.rate:g}{scale}, so the expected sum stays the same."
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
         return [CodePart(f"nn.Dropout(p={self.rate!r})")]  # the script calls model.eval(): the identity, as predict

@@ -30,15 +30,35 @@ _TORCH_EMBEDDING = '''class KerasEmbedding(nn.Embedding):
 @register
 class Embedding(Layer):
     """Row `i` of the (input_dim, output_dim) table for each index `i`; the output gains a last axis of output_dim."""
+
     train_call_microseconds = 15  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     settings = (
-        Int("input_dim", 1000, "How many different indices (words, tokens) there are: the table's rows, indices 0 to input_dim − 1.",
-            required=True),
-        Int("output_dim", 64, "The length of each learned vector: the size of the output's new last axis.", required=True, high=MAX_UNITS),
-        Init("embeddings_initializer", "uniform", "How the table starts (Keras's \"uniform\": RandomUniform from -0.05 to "
-             "0.05, drawn from the model's seed).", ndim=2),
-        Bool("mask_zero", False, "Keras can treat index 0 as padding and mask it downstream; netbuilder has no masks, so it must stay off."),
+        Int(
+            "input_dim",
+            1000,
+            "How many different indices (words, tokens) there are: the table's rows, indices 0 to input_dim − 1.",
+            required=True,
+        ),
+        Int(
+            "output_dim",
+            64,
+            "The length of each learned vector: the size of the output's new last axis.",
+            required=True,
+            high=MAX_UNITS,
+        ),
+        Init(
+            "embeddings_initializer",
+            "uniform",
+            'How the table starts (Keras\'s "uniform": RandomUniform from -0.05 to '
+            "0.05, drawn from the model's seed).",
+            ndim=2,
+        ),
+        Bool(
+            "mask_zero",
+            False,
+            "Keras can treat index 0 as padding and mask it downstream; netbuilder has no masks, so it must stay off.",
+        ),
     )
     group = "Core"
     description = "Looks up a learned vector for each integer index, e.g. (None, 100) → (None, 100, 64)."
@@ -51,14 +71,20 @@ class Embedding(Layer):
         if not problem.expected.startswith("whole-number"):
             return []
         before = next(j for j in range(context.index - 1, -1, -1) if not context.layers[j].keeps_values)
-        return [Fix("remove_layer", f"remove {context.names[before]}, so {context.name} receives the ids themselves", before)]
+        return [
+            Fix(
+                "remove_layer", f"remove {context.names[before]}, so {context.name} receives the ids themselves", before
+            )
+        ]
 
     def __init__(self, *args, input_length=None, **kwargs):
         # Keras takes input_dim, output_dim and embeddings_initializer positionally before embeddings_regularizer;
         # input_length is Keras 2's argument, which Keras 3 accepts and ignores (with a deprecation warning)
         if len(args) > 3:
-            raise LayerConfigError("Embedding takes input_dim, output_dim and embeddings_initializer positionally; pass "
-                                   "other settings by name")
+            raise LayerConfigError(
+                "Embedding takes input_dim, output_dim and embeddings_initializer positionally; pass "
+                "other settings by name"
+            )
         super().__init__(*args, **kwargs)
 
     def validate(self) -> None:
@@ -85,7 +111,11 @@ class Embedding(Layer):
         # a lookup copies rows (no multiply-adds); checking the indices reads the input a few times, and the
         # int64 indices (2 float32 elements each) are alive while the output is filled
         # training's gradient of the table is a scatter-add of every output row (np.add.at: ~18 operations a value)
-        return Cost(elementwise=n * self.output_dim + 5 * n, scratch=2 * n + (n + 3) // 4, train_elementwise=20 * n * self.output_dim)
+        return Cost(
+            elementwise=n * self.output_dim + 5 * n,
+            scratch=2 * n + (n + 3) // 4,
+            train_elementwise=20 * n * self.output_dim,
+        )
 
     # --- numbers --------------------------------------------------------------------------------
     def indices(self, x: np.ndarray) -> np.ndarray:
@@ -114,18 +144,26 @@ class Embedding(Layer):
         if not np.isfinite(value):
             why = "that is not the number of any row."
         elif fractional.flat[first]:
-            why = (f"Embedding was given floats: {shown} is not a whole number, so it names no row (Keras's NumPy backend "
-                   f"would quietly cut it down to {int(value)}). An Embedding takes integer ids such as word numbers — put it "
-                   "first, on the raw ids, not after a Dense or on scaled data.")
+            why = (
+                f"Embedding was given floats: {shown} is not a whole number, so it names no row (Keras's NumPy backend "
+                f"would quietly cut it down to {int(value)}). An Embedding takes integer ids such as word numbers — put it "
+                "first, on the raw ids, not after a Dense or on scaled data."
+            )
         elif value >= self.input_dim:
-            why = (f"the table has {self.input_dim:,} rows (input_dim={self.input_dim}), so there is no row {shown}. "
-                   f"Raise input_dim to at least {shown + 1:,}, or map rare ids to one 'unknown' id below {self.input_dim:,}.")
+            why = (
+                f"the table has {self.input_dim:,} rows (input_dim={self.input_dim}), so there is no row {shown}. "
+                f"Raise input_dim to at least {shown + 1:,}, or map rare ids to one 'unknown' id below {self.input_dim:,}."
+            )
         else:
-            why = (f"there is no row {shown} (Keras's NumPy backend would quietly read negative indices from the end "
-                   "of the table).")
-        raise InputDataError(f"Embedding {self.name or 'embedding'!r} looks up one row of its {self.input_dim:,}×{self.output_dim:,} "
-                             f"table per input value, so its inputs must be whole numbers from 0 to {self.input_dim - 1:,}; "
-                             f"it received {shown} at {at}: {why}")
+            why = (
+                f"there is no row {shown} (Keras's NumPy backend would quietly read negative indices from the end "
+                "of the table)."
+            )
+        raise InputDataError(
+            f"Embedding {self.name or 'embedding'!r} looks up one row of its {self.input_dim:,}×{self.output_dim:,} "
+            f"table per input value, so its inputs must be whole numbers from 0 to {self.input_dim - 1:,}; "
+            f"it received {shown} at {at}: {why}"
+        )
 
     def call(self, x):
         return np.take(self._weights[0], self.indices(x), axis=0)
@@ -148,12 +186,16 @@ class Embedding(Layer):
     def explain_shape(self, shape, output_shape) -> str:
         table = f"the {self.input_dim:,}×{self.output_dim:,} table"
         if len(shape) == 1:
-            return (f"Each sample is one index, replaced by its row of {table}: "
-                    f"{format_shape(shape)} → {format_shape(output_shape)}.")
+            return (
+                f"Each sample is one index, replaced by its row of {table}: "
+                f"{format_shape(shape)} → {format_shape(output_shape)}."
+            )
         count = math.prod(shape[1:])
         many = f"{times(shape[1:])} = {count:,}" if len(shape) > 2 else f"{count:,}"
-        return (f"Each of the {many} indices of a sample is replaced by its row of {table}, "
-                f"a new last axis of {self.output_dim:,}: {format_shape(shape)} → {format_shape(output_shape)}.")
+        return (
+            f"Each of the {many} indices of a sample is replaced by its row of {table}, "
+            f"a new last axis of {self.output_dim:,}: {format_shape(shape)} → {format_shape(output_shape)}."
+        )
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -162,5 +204,10 @@ class Embedding(Layer):
         return {**config, **extra, "mask_zero": mask_zero, "quantization_config": None}
 
     def torch_code(self, shape) -> list[CodePart]:
-        return [CodePart(f"KerasEmbedding({self.input_dim}, {self.output_dim})", {"KerasEmbedding": _TORCH_EMBEDDING},
-                         {"weight": self._weights[0]})]
+        return [
+            CodePart(
+                f"KerasEmbedding({self.input_dim}, {self.output_dim})",
+                {"KerasEmbedding": _TORCH_EMBEDDING},
+                {"weight": self._weights[0]},
+            )
+        ]

@@ -30,7 +30,11 @@ class Flatten(Layer):
 
     keeps_values = True  # its output holds its input's values: indices stay indices
 
-    settings = (DataFormat("data_format", "channels_last", "channels_first: the channels axis (axis 1) is moved last before joining."),)
+    settings = (
+        DataFormat(
+            "data_format", "channels_last", "channels_first: the channels axis (axis 1) is moved last before joining."
+        ),
+    )
     group = "Reshaping"
     description = "Joins every axis but the batch into one, e.g. (None, 7, 7, 64) → (None, 3136)."
 
@@ -66,9 +70,11 @@ class Flatten(Layer):
             return "One number per sample gets a feature axis of size 1: (None,) → (None, 1)."
         text = f"{times(dims)} = {output_shape[1]:,} values per sample, joined in order: {format_shape(shape)} → {format_shape(output_shape)}."
         if self.data_format == "channels_first" and len(dims) > 1:
-            text += (f" With channels_first, axis 1 (size {dims[0]:,}) holds the channels: it is moved to the end "
-                     "before joining, so the values of one position across all channels come together, "
-                     "as with channels_last.")
+            text += (
+                f" With channels_first, axis 1 (size {dims[0]:,}) holds the channels: it is moved to the end "
+                "before joining, so the values of one position across all channels come together, "
+                "as with channels_last."
+            )
         return text
 
     def keras_code(self) -> CodePart:
@@ -78,5 +84,8 @@ class Flatten(Layer):
         if len(shape) == 1:
             return [CodePart("FeatureAxis()", {"FeatureAxis": _FEATURE_AXIS})]
         if self.data_format == "channels_first" and len(shape) > 2:
-            return [CodePart("ChannelsFirstToLast()", {"ChannelsFirstToLast": _CHANNELS_FIRST_TO_LAST}), CodePart("nn.Flatten()")]
+            return [
+                CodePart("ChannelsFirstToLast()", {"ChannelsFirstToLast": _CHANNELS_FIRST_TO_LAST}),
+                CodePart("nn.Flatten()"),
+            ]
         return [CodePart("nn.Flatten()")]

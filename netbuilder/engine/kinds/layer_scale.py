@@ -22,9 +22,9 @@ from .activation_layers import Number
 KERAS_MODULE = "keras.src.applications.convnext"
 _BROADCAST_BUFFER = 16_384  # float32 elements NumPy's ufunc loop buffers when one channel is spread over several  # where Keras's JSON says the class lives
 
-_KERAS_IMPORT = f'''# ConvNeXt's LayerScale, as Keras's own JSON names it (keras.applications does not export it under keras.layers)
+_KERAS_IMPORT = f"""# ConvNeXt's LayerScale, as Keras's own JSON names it (keras.applications does not export it under keras.layers)
 from {KERAS_MODULE} import LayerScale
-'''
+"""
 
 _TORCH_LAYER_SCALE = '''class KerasLayerScale(nn.Module):
     """ConvNeXt's LayerScale (keras.applications.convnext): x * gamma, one learned factor per channel (the last axis)."""
@@ -44,13 +44,25 @@ class LayerScale(Layer):
 
     keras_module = KERAS_MODULE  # what Keras writes as the JSON entry's module and registered_name
     keras_registered_name = "LayerScale"
-    train_call_microseconds = 12  # forward_train and backward of a step whatever the batch (measured at batch 1: 11-12 µs)
+    train_call_microseconds = (
+        12  # forward_train and backward of a step whatever the batch (measured at batch 1: 11-12 µs)
+    )
 
     settings = (
-        Number("init_values", 1e-6, "What every factor starts at (ConvNeXt: 1e-6, so each block starts close to "
-               "passing its input on unchanged).", required=True),
-        Int("projection_dim", 16, "How many factors: the size of the input's last axis (its channels).", required=True,
-            high=MAX_UNITS),
+        Number(
+            "init_values",
+            1e-6,
+            "What every factor starts at (ConvNeXt: 1e-6, so each block starts close to "
+            "passing its input on unchanged).",
+            required=True,
+        ),
+        Int(
+            "projection_dim",
+            16,
+            "How many factors: the size of the input's last axis (its channels).",
+            required=True,
+            high=MAX_UNITS,
+        ),
     )
     group = "Normalisation"
     description = "Multiplies each channel by its own learned factor, starting small (ConvNeXt's LayerScale)."
@@ -59,8 +71,10 @@ class LayerScale(Layer):
         try:
             Constant(self.init_values)  # within ±1e30, as every initializer's number: gamma stays finite in float32
         except LayerConfigError:
-            raise LayerConfigError(f"init_values must be a number from -1e30 to 1e30 (gamma starts there, in float32); "
-                                   f"received {self.init_values:g}") from None
+            raise LayerConfigError(
+                f"init_values must be a number from -1e30 to 1e30 (gamma starts there, in float32); "
+                f"received {self.init_values:g}"
+            ) from None
 
     # --- shapes ---------------------------------------------------------------------------------
     def check_shape(self, shape, name: str) -> Problem | None:
@@ -87,13 +101,23 @@ class LayerScale(Layer):
 
     def suggest_fixes(self, shape, problem, context) -> list:
         if len(shape) < 2:
-            return [context.set_setting("projection_dim", 1, description=f"set projection_dim of {context.name} to 1 (one "
-                                        "factor for every value)"),
-                    context.input_shape_fix((*shape[1:], self.projection_dim))]
-        return [context.set_setting("projection_dim", shape[-1], description=f"set projection_dim of {context.name} to "
-                                    f"{shape[-1]:,} (the channels it receives)"),
-                context.upstream_fix(self.projection_dim),
-                context.input_shape_fix((*shape[1:-1], self.projection_dim))]
+            return [
+                context.set_setting(
+                    "projection_dim",
+                    1,
+                    description=f"set projection_dim of {context.name} to 1 (one factor for every value)",
+                ),
+                context.input_shape_fix((*shape[1:], self.projection_dim)),
+            ]
+        return [
+            context.set_setting(
+                "projection_dim",
+                shape[-1],
+                description=f"set projection_dim of {context.name} to {shape[-1]:,} (the channels it receives)",
+            ),
+            context.upstream_fix(self.projection_dim),
+            context.input_shape_fix((*shape[1:-1], self.projection_dim)),
+        ]
 
     def compute_output_shape(self, shape):
         """The input's shape, its last axis broadcast with gamma's (projection_dim, a single channel spread over them)."""
@@ -115,7 +139,13 @@ class LayerScale(Layer):
         if len(shape) >= 2 and shape[-1] == 1 and self.projection_dim > 1:
             # one channel spread over projection_dim: NumPy's broadcasting loop buffers up to 64 KiB on the way, and
             # backward's dy·gamma is a full-size temporary before its sum over the channels
-            return Cost(elementwise=n, train_elementwise=2 * n, train_scratch=2 * n, capped_scratch=n, scratch_cap=_BROADCAST_BUFFER)
+            return Cost(
+                elementwise=n,
+                train_elementwise=2 * n,
+                train_scratch=2 * n,
+                capped_scratch=n,
+                scratch_cap=_BROADCAST_BUFFER,
+            )
         return Cost(elementwise=n, train_elementwise=n, train_scratch=n)
 
     # --- numbers --------------------------------------------------------------------------------
@@ -145,16 +175,20 @@ class LayerScale(Layer):
         if d == 1:
             how = f"every value is multiplied by one learned factor (gamma, starting at {self.init_values:g})"
         elif len(shape) >= 2 and shape[-1] == 1:
-            how = (f"the single channel is multiplied by each of {d} learned factors (gamma, starting at "
-                   f"{self.init_values:g}), so the last axis grows from 1 to {d}")
+            how = (
+                f"the single channel is multiplied by each of {d} learned factors (gamma, starting at "
+                f"{self.init_values:g}), so the last axis grows from 1 to {d}"
+            )
         else:
-            how = (f"each of the {d} channels on the last axis is multiplied by its own learned factor (gamma, starting at "
-                   f"{self.init_values:g})")
+            how = (
+                f"each of the {d} channels on the last axis is multiplied by its own learned factor (gamma, starting at "
+                f"{self.init_values:g})"
+            )
         return f"{how[0].upper()}{how[1:]}: {format_shape(shape)} → {format_shape(output_shape)}."
 
     def keras_code(self) -> CodePart:
         code = super().keras_code()
-        return CodePart(code.code[len("keras.layers."):], {"LayerScale": _KERAS_IMPORT})
+        return CodePart(code.code[len("keras.layers.") :], {"LayerScale": _KERAS_IMPORT})
 
     def torch_code(self, shape) -> list[CodePart]:
         code = f"KerasLayerScale({self.projection_dim}, init_values={self.init_values!r})"

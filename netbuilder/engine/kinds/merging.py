@@ -19,6 +19,7 @@ from ..layer import KINDS, CodePart, Cost, Layer, Problem, register
 from ..settings import Axis, Bool, Setting, _is_int
 from ..shapes import format_shape
 
+
 def _broadcast(shapes: list) -> tuple | None:
     """Keras's elementwise output shape (per sample, right-aligned, 1 stretches), or None when two sizes clash."""
     out: list = []
@@ -75,9 +76,16 @@ def projection_fixes(merge: Layer, tensors: list, shapes: list, name: str, targe
             out = projection.compute_output_shape(shapes[k])
             if merge.input_problem([out if j == k else s for j, s in enumerate(shapes)], name) is None:
                 source = tensor.history.layer.name
-                fixes.append(Fix("project_input", f"put {_call_text(kind, settings)} on input {k + 1} of {name!r}"
-                                 + (f" (from {source!r})" if source else "")
-                                 + f": {format_shape(shapes[k])} → {format_shape(out)}", None, (k, kind, settings)))
+                fixes.append(
+                    Fix(
+                        "project_input",
+                        f"put {_call_text(kind, settings)} on input {k + 1} of {name!r}"
+                        + (f" (from {source!r})" if source else "")
+                        + f": {format_shape(shapes[k])} → {format_shape(out)}",
+                        None,
+                        (k, kind, settings),
+                    )
+                )
     return fixes
 
 
@@ -93,10 +101,14 @@ class _Merge(Layer):
         count = len(shapes)
         if count < self.least or (self.most is not None and count > self.most):
             wanted = f"exactly {self.most}" if self.most == self.least else f"at least {self.least}"
-            return Problem(f"{wanted} inputs", f"Layer {name!r} ({self.kind}) takes {wanted} inputs; it received {count}.",
-                           f"{self.kind} {self.verb}s {'two tensors, the first minus the second' if self.most == 2 else 'tensors'}.",
-                           f"A `{self.kind}` layer should be called on exactly {self.most} inputs. Received: input_shape={list(shapes)}"
-                           if self.most == 2 else "")
+            return Problem(
+                f"{wanted} inputs",
+                f"Layer {name!r} ({self.kind}) takes {wanted} inputs; it received {count}.",
+                f"{self.kind} {self.verb}s {'two tensors, the first minus the second' if self.most == 2 else 'tensors'}.",
+                f"A `{self.kind}` layer should be called on exactly {self.most} inputs. Received: input_shape={list(shapes)}"
+                if self.most == 2
+                else "",
+            )
         for k in range(1, count):
             if _broadcast(shapes[: k + 1]) is None:
                 first, second = _broadcast(shapes[:k]), shapes[k]
@@ -153,7 +165,9 @@ class _Merge(Layer):
     def explain_shape(self, shapes, output_shape) -> str:
         given = " and ".join(format_shape(s) for s in shapes)
         same = all(tuple(s) == tuple(output_shape) for s in shapes)
-        how = "equal shapes, value by value" if same else "shapes broadcast (an axis of size 1 stretched to the other's)"
+        how = (
+            "equal shapes, value by value" if same else "shapes broadcast (an axis of size 1 stretched to the other's)"
+        )
         return f"{self.kind} needs {how}: {given} → {format_shape(output_shape)}."
 
     def keras_code(self) -> CodePart:
@@ -171,7 +185,9 @@ class _Merge(Layer):
 class Add(_Merge):
     """The sum of its inputs, value by value: a residual connection's `x + f(x)`."""
 
-    description = "Adds tensors value by value: [(None, 28, 28, 64), (None, 28, 28, 64)] → (None, 28, 28, 64); a skip connection."
+    description = (
+        "Adds tensors value by value: [(None, 28, 28, 64), (None, 28, 28, 64)] → (None, 28, 28, 64); a skip connection."
+    )
     verb = "add"
 
     def combine(self, a, b):
@@ -203,7 +219,9 @@ class Subtract(_Merge):
 class Multiply(_Merge):
     """The product of its inputs, value by value (a gate: x · sigmoid(g))."""
 
-    description = "Multiplies tensors value by value, e.g. a feature map by its channel attention (squeeze-and-excitation)."
+    description = (
+        "Multiplies tensors value by value, e.g. a feature map by its channel attention (squeeze-and-excitation)."
+    )
     verb = "multiply"
 
     def combine(self, a, b):
@@ -252,7 +270,9 @@ class _Extreme(_Merge):
         out = self.call(xs)
         wins = [np.broadcast_to(x, out.shape) == out for x in xs]
         count = np.sum(wins, axis=0, dtype=np.float32)
-        return [_unbroadcast(np.where(w, dy / count, np.float32(0)).astype(np.float32), x.shape) for w, x in zip(wins, xs)]
+        return [
+            _unbroadcast(np.where(w, dy / count, np.float32(0)).astype(np.float32), x.shape) for w, x in zip(wins, xs)
+        ]
 
 
 @register
@@ -291,25 +311,34 @@ class Concatenate(Layer):
     keeps_values = True
     group = "Merging"
     settings = (Axis("axis", -1, "The axis to join along (−1: the last, the channels of an image)."),)
-    description = "Joins tensors along one axis: (None, 28, 28, 64) and (None, 28, 28, 32) on axis −1 → (None, 28, 28, 96)."
+    description = (
+        "Joins tensors along one axis: (None, 28, 28, 64) and (None, 28, 28, 32) on axis −1 → (None, 28, 28, 96)."
+    )
 
     def check_shape(self, shapes, name: str) -> Problem | None:
-        keras = ("A `Concatenate` layer requires inputs with matching shapes except for the concatenation axis. "
-                 f"Received: input_shape={[tuple(s) for s in shapes]}")
+        keras = (
+            "A `Concatenate` layer requires inputs with matching shapes except for the concatenation axis. "
+            f"Received: input_shape={[tuple(s) for s in shapes]}"
+        )
         ranks = {len(s) for s in shapes}
         if len(ranks) > 1:
-            return Problem("inputs with the same number of axes",
-                           f"Layer {name!r} (Concatenate) cannot join {' and '.join(map(format_shape, shapes))}: they have "
-                           f"{' and '.join(str(len(s)) for s in shapes)} axes.",
-                           "Concatenate lays tensors side by side along one axis, so they need the same number of axes; a "
-                           "Reshape or Flatten can align them first.", keras)
+            return Problem(
+                "inputs with the same number of axes",
+                f"Layer {name!r} (Concatenate) cannot join {' and '.join(map(format_shape, shapes))}: they have "
+                f"{' and '.join(str(len(s)) for s in shapes)} axes.",
+                "Concatenate lays tensors side by side along one axis, so they need the same number of axes; a "
+                "Reshape or Flatten can align them first.",
+                keras,
+            )
         rank = ranks.pop()
         if not -rank <= self.axis < rank or self.axis % rank == 0:
-            return Problem(f"an axis from 1 to {rank - 1}",
-                           f"Layer {name!r} (Concatenate) joins along axis {self.axis}, which its inputs "
-                           f"{' and '.join(map(format_shape, shapes))} do not have (the batch axis 0 cannot be joined).",
-                           f"Tensors of {rank} axes (the batch axis included) have axes 1 to {rank - 1} (or −1 to −{rank - 1}).",
-                           keras)
+            return Problem(
+                f"an axis from 1 to {rank - 1}",
+                f"Layer {name!r} (Concatenate) joins along axis {self.axis}, which its inputs "
+                f"{' and '.join(map(format_shape, shapes))} do not have (the batch axis 0 cannot be joined).",
+                f"Tensors of {rank} axes (the batch axis included) have axes 1 to {rank - 1} (or −1 to −{rank - 1}).",
+                keras,
+            )
         axis = self.axis % rank
         for k in range(1, rank):
             sizes = [s[k] for s in shapes]
@@ -320,7 +349,8 @@ class Concatenate(Layer):
                     f"{self.axis}: axis {k - rank} has sizes {' and '.join(map(str, sizes))}.",
                     "Concatenate stacks the inputs along one axis; on every other axis they must line up exactly. "
                     f"The axis they differ on ({k - rank}) may be the one to join on: Concatenate(axis={k - rank}).",
-                    keras)
+                    keras,
+                )
         return None
 
     def suggest_fixes(self, shapes, problem, context) -> list:
@@ -329,7 +359,9 @@ class Concatenate(Layer):
         rank = len(shapes[0])
         differs = [k for k in range(1, rank) if len({s[k] for s in shapes}) > 1]
         if len({len(s) for s in shapes}) == 1 and len(differs) == 1:
-            return [context.set_setting("axis", differs[0] - rank, description=f"concatenate on axis {differs[0] - rank}")]
+            return [
+                context.set_setting("axis", differs[0] - rank, description=f"concatenate on axis {differs[0] - rank}")
+            ]
         return []
 
     def call_fixes(self, tensors, shapes, name) -> list[Fix]:
@@ -337,13 +369,17 @@ class Concatenate(Layer):
         channels (the last axis), each tried."""
         if len({len(s) for s in shapes}) > 1:
             return []
-        fixes = [Fix("set_setting", f"concatenate on axis {axis}", None, ("axis", axis))
-                 for axis in range(1 - len(shapes[0]), 0) if axis != self.axis
-                 and Concatenate(axis=axis).input_problem(shapes, name) is None]
+        fixes = [
+            Fix("set_setting", f"concatenate on axis {axis}", None, ("axis", axis))
+            for axis in range(1 - len(shapes[0]), 0)
+            if axis != self.axis and Concatenate(axis=axis).input_problem(shapes, name) is None
+        ]
         targets = []
         for k, shape in enumerate(shapes):
             others = {s[1:-1] for j, s in enumerate(shapes) if j != k}
-            targets.append((None, *others.pop(), shape[-1]) if len(others) == 1 and self.axis in (-1, len(shape) - 1) else None)
+            targets.append(
+                (None, *others.pop(), shape[-1]) if len(others) == 1 and self.axis in (-1, len(shape) - 1) else None
+            )
         return fixes + projection_fixes(self, tensors, shapes, name, targets)
 
     def compute_output_shape(self, shapes):
@@ -374,8 +410,10 @@ class Concatenate(Layer):
     def explain_shape(self, shapes, output_shape) -> str:
         axis = self.axis % len(output_shape)
         sizes = " + ".join(f"{s[axis]:,}" for s in shapes)
-        return (f"Concatenate lays its inputs side by side on axis {self.axis}: {sizes} = {output_shape[axis]:,}; every other "
-                f"axis is equal: {' and '.join(map(format_shape, shapes))} → {format_shape(output_shape)}.")
+        return (
+            f"Concatenate lays its inputs side by side on axis {self.axis}: {sizes} = {output_shape[axis]:,}; every other "
+            f"axis is equal: {' and '.join(map(format_shape, shapes))} → {format_shape(output_shape)}."
+        )
 
 
 @dataclass(frozen=True)
@@ -414,9 +452,13 @@ class Dot(Layer):
 
     takes_list = True
     group = "Merging"
-    settings = (DotAxes("axes", -1, "The axis summed over: one for both inputs, or one for each.", required=True),
-                Bool("normalize", False, "L2-normalise each input along its axis first: the output is then cosine similarity."))
-    description = "Dot products of two tensors along an axis of each: (None, 4, 3) and (None, 4, 3) with axes=2 → (None, 4, 4)."
+    settings = (
+        DotAxes("axes", -1, "The axis summed over: one for both inputs, or one for each.", required=True),
+        Bool("normalize", False, "L2-normalise each input along its axis first: the output is then cosine similarity."),
+    )
+    description = (
+        "Dot products of two tensors along an axis of each: (None, 4, 3) and (None, 4, 3) with axes=2 → (None, 4, 4)."
+    )
 
     def _axes(self, shapes) -> tuple[int, int]:
         pair = (self.axes, self.axes) if _is_int(self.axes) else self.axes
@@ -424,20 +466,30 @@ class Dot(Layer):
 
     def check_shape(self, shapes, name: str) -> Problem | None:
         if len(shapes) != 2:
-            return Problem("exactly 2 inputs", f"Layer {name!r} (Dot) takes exactly 2 inputs; it received {len(shapes)}.",
-                           "Dot multiplies two tensors and sums along one axis of each.",
-                           f"A `Dot` layer should be called on a list of 2 inputs. Received: input_shape={list(shapes)}")
+            return Problem(
+                "exactly 2 inputs",
+                f"Layer {name!r} (Dot) takes exactly 2 inputs; it received {len(shapes)}.",
+                "Dot multiplies two tensors and sums along one axis of each.",
+                f"A `Dot` layer should be called on a list of 2 inputs. Received: input_shape={list(shapes)}",
+            )
         a, b = shapes
         if len(a) < 2 or len(b) < 2:
-            return Problem("inputs with an axis besides the batch", f"Layer {name!r} (Dot) cannot multiply "
-                           f"{format_shape(a)} and {format_shape(b)}: each needs an axis besides the batch.",
-                           "Dot sums over one axis of each input, sample by sample.",
-                           f"Cannot do batch_dot on inputs with rank < 2. Received inputs with shapes {a} and {b}.")
+            return Problem(
+                "inputs with an axis besides the batch",
+                f"Layer {name!r} (Dot) cannot multiply "
+                f"{format_shape(a)} and {format_shape(b)}: each needs an axis besides the batch.",
+                "Dot sums over one axis of each input, sample by sample.",
+                f"Cannot do batch_dot on inputs with rank < 2. Received inputs with shapes {a} and {b}.",
+            )
         axes = self._axes(shapes)
         if any(not 0 < axis < len(s) for axis, s in zip(axes, shapes)):
-            return Problem("axes its inputs have", f"Layer {name!r} (Dot) sums over axes {self.axes}, which "
-                           f"{format_shape(a)} and {format_shape(b)} do not both have.",
-                           "Each input must have the axis Dot sums over (the batch axis 0 excepted).", "")
+            return Problem(
+                "axes its inputs have",
+                f"Layer {name!r} (Dot) sums over axes {self.axes}, which "
+                f"{format_shape(a)} and {format_shape(b)} do not both have.",
+                "Each input must have the axis Dot sums over (the batch axis 0 excepted).",
+                "",
+            )
         if a[axes[0]] != b[axes[1]]:
             return Problem(
                 f"equal sizes on axes {axes[0]} and {axes[1]}",
@@ -445,7 +497,8 @@ class Dot(Layer):
                 f"has {a[axes[0]]} values and axis {axes[1]} of the second {b[axes[1]]}.",
                 "A dot product pairs each value of one axis with a value of the other, so both axes need the same size.",
                 f"Incompatible input shapes: axis values {a[axes[0]]} (at axis {axes[0]}) != {b[axes[1]]} (at axis "
-                f"{axes[1]}). Full input shapes: {a}, {b}")
+                f"{axes[1]}). Full input shapes: {a}, {b}",
+            )
         return None
 
     def compute_output_shape(self, shapes):
@@ -462,7 +515,11 @@ class Dot(Layer):
         inputs = math.prod(a[1:]) + math.prod(b[1:])
         norm = 4 * inputs if self.normalize else 0
         # the transposed (and, past rank 3, reshaped) copies of both inputs live beside the product
-        return Cost(mult_adds=math.prod(output_shape[1:]) * a[axes[0]], elementwise=norm, scratch=inputs * (2 if self.normalize else 1))
+        return Cost(
+            mult_adds=math.prod(output_shape[1:]) * a[axes[0]],
+            elementwise=norm,
+            scratch=inputs * (2 if self.normalize else 1),
+        )
 
     def _prepared(self, xs):
         axes = self._axes([x.shape for x in xs])
@@ -490,8 +547,10 @@ class Dot(Layer):
 
     def explain_shape(self, shapes, output_shape) -> str:
         a0, a1 = self._axes(shapes)
-        return (f"Dot multiplies axis {a0} of {format_shape(shapes[0])} by axis {a1} of {format_shape(shapes[1])} "
-                f"({shapes[0][a0]:,} pairs summed) for each sample; what remains of both is kept: → {format_shape(output_shape)}.")
+        return (
+            f"Dot multiplies axis {a0} of {format_shape(shapes[0])} by axis {a1} of {format_shape(shapes[1])} "
+            f"({shapes[0][a0]:,} pairs summed) for each sample; what remains of both is kept: → {format_shape(output_shape)}."
+        )
 
     def keras_code(self) -> CodePart:
         extra = ", normalize=True" if self.normalize else ""
@@ -577,8 +636,10 @@ def _torch_terms(shapes) -> list[str]:
     """`{k}` for each input, with `[:, None, …]` where it has fewer axes than the widest (Keras's expand_dims at axis 1
     until the ranks match; torch's broadcasting would align the batch axis with another)."""
     rank = max(len(s) for s in shapes)
-    return [f"{{{k}}}" + (f"[:, {', '.join(['None'] * (rank - len(s)))}]" if len(s) < rank else "")
-            for k, s in enumerate(shapes)]
+    return [
+        f"{{{k}}}" + (f"[:, {', '.join(['None'] * (rank - len(s)))}]" if len(s) < rank else "")
+        for k, s in enumerate(shapes)
+    ]
 
 
 def _nested(function: str, terms: list[str]) -> str:
@@ -620,7 +681,8 @@ def _functional(kind: type[Layer]):
 
 
 add, subtract, multiply, average, maximum, minimum, concatenate = (
-    _functional(k) for k in (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate))
+    _functional(k) for k in (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)
+)
 
 
 def dot(inputs, axes=-1, **kwargs):

@@ -17,8 +17,10 @@ from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, regis
 from ..settings import Axes, Axis, Bool, Float, Init, rank_refusal
 from ..shapes import format_shape, times
 
-_BATCH_AXIS_KERAS = ("Shapes used to initialize variables must be fully-defined (no `None` dimensions). "
-                     "Received: shape={shape} for variable path='sequential/{name}/{weight}'")
+_BATCH_AXIS_KERAS = (
+    "Shapes used to initialize variables must be fully-defined (no `None` dimensions). "
+    "Received: shape={shape} for variable path='sequential/{name}/{weight}'"
+)
 
 _TORCH_BATCH_NORM = '''class KerasBatchNormalization(nn.Module):
     """Keras's BatchNormalization at inference, on any axis and in Keras's layout:
@@ -94,7 +96,11 @@ def _batch_axis(axis: int, shape, name: str, kind: str, keras: str) -> Problem:
         f"Layer {name!r} ({kind}) would normalise axis {axis}, which is the batch axis of {format_shape(shape)}.",
         f"{kind} keeps one learned number per position of the normalised axis, and the batch axis has no fixed size "
         f"(None). Features usually sit on the last axis, axis -1"
-        + (" — but this input has no axis besides the batch: give each sample a feature axis of size 1." if len(shape) < 2 else "."),
+        + (
+            " — but this input has no axis besides the batch: give each sample a feature axis of size 1."
+            if len(shape) < 2
+            else "."
+        ),
         keras,
     )
 
@@ -103,34 +109,59 @@ def _batch_axis(axis: int, shape, name: str, kind: str, keras: str) -> Problem:
 @register
 class BatchNormalization(Layer):
     """`γ·(x − mean)/√(var + ε) + β` per feature on `axis`: batch statistics in training, moving ones at inference."""
+
     train_call_microseconds = 70  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     settings = (
-        Axis("axis", -1, "The features axis: each of its positions gets its own statistics, γ and β (-1 is the last axis)."),
-        Float("momentum", 0.99, "How slowly the moving mean and variance follow the batches in training: moving·momentum + batch·(1 − momentum)."),
+        Axis(
+            "axis",
+            -1,
+            "The features axis: each of its positions gets its own statistics, γ and β (-1 is the last axis).",
+        ),
+        Float(
+            "momentum",
+            0.99,
+            "How slowly the moving mean and variance follow the batches in training: moving·momentum + batch·(1 − momentum).",
+        ),
         Float("epsilon", 0.001, "Added to the variance so it is never divided by zero.", low=0.0, low_open=True),
         Bool("center", True, "Add a learned offset β (beta)."),
         Bool("scale", True, "Multiply by a learned scale γ (gamma)."),
         Init("beta_initializer", "zeros", "How the offsets β start.", ndim=1),
         Init("gamma_initializer", "ones", "How the scales γ start.", ndim=1),
-        Init("moving_mean_initializer", "zeros", "How the moving mean starts (what inference uses before training).", ndim=1),
-        Init("moving_variance_initializer", "ones", "How the moving variance starts (what inference uses before training).",
-             ndim=1),
+        Init(
+            "moving_mean_initializer",
+            "zeros",
+            "How the moving mean starts (what inference uses before training).",
+            ndim=1,
+        ),
+        Init(
+            "moving_variance_initializer",
+            "ones",
+            "How the moving variance starts (what inference uses before training).",
+            ndim=1,
+        ),
     )
     group = "Normalisation"
     description = "Normalises each feature with batch statistics in training and learned moving averages at inference."
     keras_extra_config = {
-        "beta_regularizer": None, "gamma_regularizer": None,
-        "beta_constraint": None, "gamma_constraint": None, "synchronized": False, "renorm": False,
-        "renorm_clipping": None, "renorm_momentum": 0.99,
+        "beta_regularizer": None,
+        "gamma_regularizer": None,
+        "beta_constraint": None,
+        "gamma_constraint": None,
+        "synchronized": False,
+        "renorm": False,
+        "renorm_clipping": None,
+        "renorm_momentum": 0.99,
     }
     keeps_shape = True
 
     @classmethod
     def settings_from_config(cls, config: dict) -> dict:
         if config.get("renorm"):
-            raise LayerConfigError(f"BatchNormalization {str(config.get('name'))[:40]!r} uses renorm=True (batch renormalization), "
-                                   "which netbuilder does not support; it trains differently")
+            raise LayerConfigError(
+                f"BatchNormalization {str(config.get('name'))[:40]!r} uses renorm=True (batch renormalization), "
+                "which netbuilder does not support; it trains differently"
+            )
         return super().settings_from_config(config)
 
     def _axis_index(self, ndim: int) -> int | None:
@@ -153,25 +184,39 @@ class BatchNormalization(Layer):
             return _bad_axis(self.axis, shape, name, self.kind)
         if self.axis % ndim == 0:
             first = self._names()[0]
-            return _batch_axis(self.axis, shape, name, self.kind, _BATCH_AXIS_KERAS.format(shape="(None,)", name=name, weight=first))
+            return _batch_axis(
+                self.axis, shape, name, self.kind, _BATCH_AXIS_KERAS.format(shape="(None,)", name=name, weight=first)
+            )
         return None
 
     def rank_explanation(self, shape, name: str) -> str:
-        return (f"{name} was built for inputs with {len(self.built_shape)} axes (its statistics belong to axis {self.axis} "
-                f"of that shape); this input has {len(shape)}.")
+        return (
+            f"{name} was built for inputs with {len(self.built_shape)} axes (its statistics belong to axis {self.axis} "
+            f"of that shape); this input has {len(shape)}."
+        )
 
     def axis_explanation(self, shape, axis: int, size: int, name: str) -> str:
-        return (f"{name} was built for {size:,} features on axis {axis}: its gamma, beta, moving mean and moving variance "
-                f"have {size:,} entries each. Here that axis has {shape[axis]:,}.")
+        return (
+            f"{name} was built for {size:,} features on axis {axis}: its gamma, beta, moving mean and moving variance "
+            f"have {size:,} entries each. Here that axis has {shape[axis]:,}."
+        )
 
     def suggest_fixes(self, shape, problem, context) -> list:
         name, ndim = context.name, len(shape)
         if ndim < 2:
-            return [context.insert("Flatten", {}, f"insert Flatten before {name} (it turns {format_shape(shape)} into (None, 1))"),
-                    context.input_shape_fix((1,))]
+            return [
+                context.insert(
+                    "Flatten", {}, f"insert Flatten before {name} (it turns {format_shape(shape)} into (None, 1))"
+                ),
+                context.input_shape_fix((1,)),
+            ]
         fixes = []
         if self._axis_index(ndim) is None:
-            fixes.append(context.set_setting("axis", -1, description=f"set axis of {name} to -1 (the last axis, size {shape[-1]:,})"))
+            fixes.append(
+                context.set_setting(
+                    "axis", -1, description=f"set axis of {name} to -1 (the last axis, size {shape[-1]:,})"
+                )
+            )
         elif self.built_shape is not None:
             size = self.built_shape[self.axis] if self._axis_index(len(self.built_shape)) is not None else None
             if size is not None and self._axis_index(ndim) == ndim - 1:
@@ -183,11 +228,16 @@ class BatchNormalization(Layer):
 
     # --- weights --------------------------------------------------------------------------------
     def _names(self) -> list[str]:
-        return (["gamma"] if self.scale else []) + (["beta"] if self.center else []) + ["moving_mean", "moving_variance"]
+        return (
+            (["gamma"] if self.scale else []) + (["beta"] if self.center else []) + ["moving_mean", "moving_variance"]
+        )
 
     def weight_specs(self, shape) -> list[WeightSpec]:
         size = (shape[self.axis],)
-        return [WeightSpec(n, size, self.values[f"{n}_initializer"], trainable=not n.startswith("moving")) for n in self._names()]
+        return [
+            WeightSpec(n, size, self.values[f"{n}_initializer"], trainable=not n.startswith("moving"))
+            for n in self._names()
+        ]
 
     def formula(self, shape) -> str:
         """`4×64 = 256 (128 trainable)`: gamma, beta, moving mean and variance, one each per feature."""
@@ -198,7 +248,9 @@ class BatchNormalization(Layer):
         # x·inv, then + res in place: besides the output, one feature-sized buffer holds inv, then res. It does
         # not grow with the batch, so counting it per sample overstates it; the features are at most all the values
         # training: the batch's mean and variance, the normalised input and backward's sums (~12 operations a value)
-        return Cost(elementwise=2 * math.prod(shape[1:]), scratch=shape[self.axis], train_elementwise=12 * math.prod(shape[1:]))
+        return Cost(
+            elementwise=2 * math.prod(shape[1:]), scratch=shape[self.axis], train_elementwise=12 * math.prod(shape[1:])
+        )
 
     # --- numbers --------------------------------------------------------------------------------
     def _normalise(self, x, mean, variance):
@@ -236,9 +288,16 @@ class BatchNormalization(Layer):
         for stat, batch in (("moving_mean", mean), ("moving_variance", variance)):
             i = names.index(stat)
             old = self._weights[i]
-            self._weights[i] = (old.astype(x.dtype, copy=False) * self.momentum + batch * (1.0 - self.momentum)).astype(old.dtype)
+            self._weights[i] = (old.astype(x.dtype, copy=False) * self.momentum + batch * (1.0 - self.momentum)).astype(
+                old.dtype
+            )
         y = self._normalise(x, mean, variance)
-        return y, (x, axes, self._broadcast(mean, x.ndim), self._broadcast(1.0 / np.sqrt(variance + self.epsilon), x.ndim))
+        return y, (
+            x,
+            axes,
+            self._broadcast(mean, x.ndim),
+            self._broadcast(1.0 / np.sqrt(variance + self.epsilon), x.ndim),
+        )
 
     def backward(self, cache, dy):
         x, axes, mean, istd = cache
@@ -251,7 +310,9 @@ class BatchNormalization(Layer):
             dxhat = dy * self._broadcast(gamma.astype(x.dtype, copy=False), x.ndim)
         if self.center:
             grads.append(np.sum(dy, axis=axes))
-        dx = istd * (dxhat - np.mean(dxhat, axis=axes, keepdims=True) - xhat * np.mean(dxhat * xhat, axis=axes, keepdims=True))
+        dx = istd * (
+            dxhat - np.mean(dxhat, axis=axes, keepdims=True) - xhat * np.mean(dxhat * xhat, axis=axes, keepdims=True)
+        )
         return dx, grads
 
     # --- description ----------------------------------------------------------------------------
@@ -269,14 +330,18 @@ class BatchNormalization(Layer):
         size = shape[self.axis]
         others = [d for i, d in enumerate(shape[1:], 1) if i != self.axis % len(shape)]
         over = "the batch" + (f" and the {times(others)} positions" if others else "")
-        return (f"Each of the {size:,} features on axis {self.axis} is normalised on its own: in training with the mean and "
-                f"variance over {over}, at inference with the moving averages learned then — "
-                f"(x − mean)/√(variance + {self.epsilon:g})·γ + β. The shape {format_shape(shape)} is unchanged.")
+        return (
+            f"Each of the {size:,} features on axis {self.axis} is normalised on its own: in training with the mean and "
+            f"variance over {over}, at inference with the moving averages learned then — "
+            f"(x − mean)/√(variance + {self.epsilon:g})·γ + β. The shape {format_shape(shape)} is unchanged."
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
         # torch's BatchNorm1d/2d want the features on axis 1 (channels first); Keras's are usually last
-        code = (f"KerasBatchNormalization({shape[self.axis]}, axis={self.axis}, epsilon={self.epsilon!r}, "
-                f"scale={self.scale}, center={self.center})")
+        code = (
+            f"KerasBatchNormalization({shape[self.axis]}, axis={self.axis}, epsilon={self.epsilon!r}, "
+            f"scale={self.scale}, center={self.center})"
+        )
         return [CodePart(code, {"KerasBatchNormalization": _TORCH_BATCH_NORM}, dict(zip(self._names(), self._weights)))]
 
 
@@ -309,6 +374,7 @@ class NormAxes(Axes):
 @register
 class LayerNormalization(Layer):
     """Each sample normalised over `axis` by its own mean and variance, then `·γ + β` (shapes of those axes)."""
+
     keras_config_order = ("name", "trainable", "dtype", "axis", "epsilon", "center", "scale", "rms_scaling")
     train_call_microseconds = 80  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
@@ -319,19 +385,28 @@ class LayerNormalization(Layer):
         Bool("scale", True, "Multiply by a learned scale γ (gamma)."),
         Init("beta_initializer", "zeros", "How the offsets β start."),
         Init("gamma_initializer", "ones", "How the scales γ start."),
-        Bool("rms_scaling", False, "Deprecated in Keras: divide by the standard deviation without centering, then ·γ (no β)."),
+        Bool(
+            "rms_scaling",
+            False,
+            "Deprecated in Keras: divide by the standard deviation without centering, then ·γ (no β).",
+        ),
     )
     group = "Normalisation"
     description = "Normalises each sample on its own over the last axis (or given axes), then scales and shifts."
     keras_extra_config = {
-        "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None, "gamma_constraint": None,
+        "beta_regularizer": None,
+        "gamma_regularizer": None,
+        "beta_constraint": None,
+        "gamma_constraint": None,
     }
     keeps_shape = True
 
     def __init__(self, *args, **kwargs):
         if len(args) > 6:  # Keras takes rms_scaling by keyword only; its seventh positional is beta_regularizer
-            raise LayerConfigError("LayerNormalization takes axis, epsilon, center, scale, beta_initializer and "
-                                   "gamma_initializer positionally; pass rms_scaling=... by name")
+            raise LayerConfigError(
+                "LayerNormalization takes axis, epsilon, center, scale, beta_initializer and "
+                "gamma_initializer positionally; pass rms_scaling=... by name"
+            )
         super().__init__(*args, **kwargs)
 
     def validate(self) -> None:
@@ -380,8 +455,9 @@ class LayerNormalization(Layer):
                     f"Layer {name!r} (LayerNormalization) was built for sizes {want} on axes {self.axes}, "
                     f"but received {format_shape(shape)} (sizes {got}).",
                     f"Its {' and '.join(self._names())} hold one number per position of the normalised axes, {times(want)} of them; this "
-                    "input has a different number there." if fits else
-                    f"It was built for {format_shape(built)}, where axis {self.axis} is not a feature axis; rebuild it for this input.",
+                    "input has a different number there."
+                    if fits
+                    else f"It was built for {format_shape(built)}, where axis {self.axis} is not a feature axis; rebuild it for this input.",
                     self._mismatch_keras(want, shape),
                 )
         return None
@@ -400,12 +476,22 @@ class LayerNormalization(Layer):
     def suggest_fixes(self, shape, problem, context) -> list:
         name, ndim = context.name, len(shape)
         if ndim < 2:
-            return [context.insert("Flatten", {}, f"insert Flatten before {name} (it turns {format_shape(shape)} into (None, 1))"),
-                    context.input_shape_fix((1,))]
-        fixes = [context.set_setting("axis", -1, description=f"set axis of {name} to -1 (the last axis, size {shape[-1]:,})")]
+            return [
+                context.insert(
+                    "Flatten", {}, f"insert Flatten before {name} (it turns {format_shape(shape)} into (None, 1))"
+                ),
+                context.input_shape_fix((1,)),
+            ]
+        fixes = [
+            context.set_setting("axis", -1, description=f"set axis of {name} to -1 (the last axis, size {shape[-1]:,})")
+        ]
         if self.built_shape is not None:
             if self.axes == (-1,) or self.axes == (ndim - 1,):
-                size = self.built_shape[self.axes[0]] if -len(self.built_shape) <= self.axes[0] < len(self.built_shape) else None
+                size = (
+                    self.built_shape[self.axes[0]]
+                    if -len(self.built_shape) <= self.axes[0] < len(self.built_shape)
+                    else None
+                )
                 if size:
                     fixes += [context.upstream_fix(size), context.input_shape_fix((*shape[1:-1], size))]
             fixes.append(context.unbuild(f"rebuild {name} for the input {format_shape(shape)} it receives"))
@@ -451,7 +537,9 @@ class LayerNormalization(Layer):
         """gamma and beta (or None) reshaped onto the normalised axes exactly as Keras does (a reshape, not a transpose)."""
         w = dict(zip(self._names(), self._weights))
         shape = self._broadcast_shape(x.ndim, x.shape)
-        return [None if w.get(n) is None else w[n].astype(x.dtype, copy=False).reshape(shape) for n in ("gamma", "beta")]
+        return [
+            None if w.get(n) is None else w[n].astype(x.dtype, copy=False).reshape(shape) for n in ("gamma", "beta")
+        ]
 
     def call(self, x):
         gamma, beta = self._params(x)
@@ -487,12 +575,16 @@ class LayerNormalization(Layer):
         dyg = dy if gamma is None else dy * gamma
         grads = []
         if self.rms_scaling:
-            dx = istd * dyg - istd ** 3 * centred / count * np.sum(dyg * x, axis=self.axes, keepdims=True)
+            dx = istd * dyg - istd**3 * centred / count * np.sum(dyg * x, axis=self.axes, keepdims=True)
             if gamma is not None:
                 grads.append(np.sum(dy * x * istd, axis=others).reshape(wshape))
             return dx, grads
         xhat = centred * istd
-        dx = istd * (dyg - np.mean(dyg, axis=self.axes, keepdims=True) - xhat * np.mean(dyg * xhat, axis=self.axes, keepdims=True))
+        dx = istd * (
+            dyg
+            - np.mean(dyg, axis=self.axes, keepdims=True)
+            - xhat * np.mean(dyg * xhat, axis=self.axes, keepdims=True)
+        )
         if gamma is not None:
             grads.append(np.sum(dy * xhat, axis=others).reshape(wshape))
         if self.center:
@@ -516,13 +608,20 @@ class LayerNormalization(Layer):
     def explain_shape(self, shape, output_shape) -> str:
         dims = self._weight_shape(shape)
         where = f"axis {self.axis}" if isinstance(self.axis, int) else f"axes {', '.join(map(str, self.axis))}"
-        how = ("divided by the standard deviation of those values (rms_scaling: no centering), then ·γ" if self.rms_scaling
-               else "shifted by their mean and divided by their standard deviation, then ·γ + β")
+        how = (
+            "divided by the standard deviation of those values (rms_scaling: no centering), then ·γ"
+            if self.rms_scaling
+            else "shifted by their mean and divided by their standard deviation, then ·γ + β"
+        )
         count = f"{times(dims)} = {math.prod(dims):,}" if len(dims) > 1 else f"{dims[0]:,}"
-        return (f"Each sample is normalised on its own over {where} ({count} values at a time): "
-                f"{how}. The shape {format_shape(shape)} is unchanged.")
+        return (
+            f"Each sample is normalised on its own over {where} ({count} values at a time): "
+            f"{how}. The shape {format_shape(shape)} is unchanged."
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
-        code = (f"KerasLayerNormalization({self._weight_shape(shape)!r}, axes={self.axes!r}, epsilon={self.epsilon!r}, "
-                f"scale={self.scale}, center={self.center}, rms_scaling={self.rms_scaling})")
+        code = (
+            f"KerasLayerNormalization({self._weight_shape(shape)!r}, axes={self.axes!r}, epsilon={self.epsilon!r}, "
+            f"scale={self.scale}, center={self.center}, rms_scaling={self.rms_scaling})"
+        )
         return [CodePart(code, {"KerasLayerNormalization": _TORCH_LAYER_NORM}, dict(zip(self._names(), self._weights)))]

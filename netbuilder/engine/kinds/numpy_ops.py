@@ -27,7 +27,11 @@ def _operator(cls):
 
 
 def _number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
 
 
 def _broadcast(shapes: list) -> tuple | None:
@@ -66,25 +70,35 @@ class NumpyOperation(Layer):
 
     def __call__(self, *args, **kwargs):
         if self._inbound_nodes:
-            raise LayerConfigError(f"operation {self.name or self.kind!r} is already called: Keras makes one operation per use")
+            raise LayerConfigError(
+                f"operation {self.name or self.kind!r} is already called: Keras makes one operation per use"
+            )
         return super().__call__(*args, **kwargs)
 
     def call_shape(self, args: tuple, kwargs: dict):
         """The arguments' shapes (a number's is ()): two, at least one a tensor."""
-        if kwargs or len(args) != 2 or not all(isinstance(a, KerasTensor) or _number(a) for a in args) or \
-                not any(isinstance(a, KerasTensor) for a in args):
-            raise LayerConfigError(f"keras.ops.{self.function} takes two arguments, tensors or finite numbers, at least one "
-                                   f"a tensor; received {len(args)} positional and {len(kwargs)} keyword arguments")
+        if (
+            kwargs
+            or len(args) != 2
+            or not all(isinstance(a, KerasTensor) or _number(a) for a in args)
+            or not any(isinstance(a, KerasTensor) for a in args)
+        ):
+            raise LayerConfigError(
+                f"keras.ops.{self.function} takes two arguments, tensors or finite numbers, at least one "
+                f"a tensor; received {len(args)} positional and {len(kwargs)} keyword arguments"
+            )
         return [a.shape if isinstance(a, KerasTensor) else () for a in args]
 
     def input_problem(self, shapes, name: str) -> Problem | None:
         if _broadcast(shapes) is not None:
             return None
         first, second = (format_shape(s) if s else "a number" for s in shapes)
-        return Problem("shapes that are equal axis by axis from the last, or 1 where they differ",
-                       f"Operation {name!r} ({self.kind}) cannot {self.function} {first} and {second}.",
-                       "keras.ops broadcast as NumPy does: shapes are lined up from the last axis, the batch axis included, "
-                       "and an axis of size 1 is stretched to the other's size.")
+        return Problem(
+            "shapes that are equal axis by axis from the last, or 1 where they differ",
+            f"Operation {name!r} ({self.kind}) cannot {self.function} {first} and {second}.",
+            "keras.ops broadcast as NumPy does: shapes are lined up from the last axis, the batch axis included, "
+            "and an axis of size 1 is stretched to the other's size.",
+        )
 
     def compute_output_shape(self, shapes):
         return _broadcast(shapes)

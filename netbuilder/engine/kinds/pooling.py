@@ -15,8 +15,21 @@ from ..layer import MICROSECOND, CodePart, Cost, InputSpec, Layer, Problem, regi
 from ..settings import Bool, Choice, DataFormat, Ints, OptionalInts
 from ..shapes import format_shape, times
 from .common import return_sequences_fixes
-from .windows import (axis_arithmetic, channel_axis, cropped, offset_slices, out_size, padded, pads, spatial_axes,
-                      symmetric, torch_layout, torch_pad_order, tuple_text, window_problem)
+from .windows import (
+    axis_arithmetic,
+    channel_axis,
+    cropped,
+    offset_slices,
+    out_size,
+    padded,
+    pads,
+    spatial_axes,
+    symmetric,
+    torch_layout,
+    torch_pad_order,
+    tuple_text,
+    window_problem,
+)
 
 _AXIS_NAMES = {1: ("steps",), 2: ("height", "width")}
 # Microseconds per cell of the window, whatever the batch: one strided view and one NumPy call (in training, the
@@ -62,7 +75,7 @@ def _reshape_target(rank: int, data_format: str, shape) -> tuple | None:
     if len(shape) > rank + 2:
         keep = rank - 1
         if first:
-            return (per[0], *per[1:1 + keep], math.prod(per[1 + keep:]))
+            return (per[0], *per[1 : 1 + keep], math.prod(per[1 + keep :]))
         return (*per[:keep], math.prod(per[keep:-1]), per[-1])
     return None
 
@@ -73,8 +86,11 @@ def _rank_fixes(layer, shape, context) -> list:
     if target is None:
         return first
     why = "add a channels axis of size 1" if len(shape) == layer.rank + 1 else "merge the extra axes into one"
-    return [*first, context.insert("Reshape", {"target_shape": target}, f"insert Reshape({target}) before {context.name}: {why}"),
-            context.input_shape_fix(target)]
+    return [
+        *first,
+        context.insert("Reshape", {"target_shape": target}, f"insert Reshape({target}) before {context.name}: {why}"),
+        context.input_shape_fix(target),
+    ]
 
 
 def _rank_text(layer, shape, what: str) -> str:
@@ -83,8 +99,10 @@ def _rank_text(layer, shape, what: str) -> str:
     if len(shape) == layer.rank + 1:
         text += f" {format_shape(shape)} has no channels axis; a single channel is a channels axis of size 1."
     elif len(shape) > layer.rank + 2 and layer.kind.startswith("Global"):
-        text += (f" {format_shape(shape)} has more spatial axes; merging them into one (a Reshape) pools over "
-                 "exactly the same cells.")
+        text += (
+            f" {format_shape(shape)} has more spatial axes; merging them into one (a Reshape) pools over "
+            "exactly the same cells."
+        )
     return text
 
 
@@ -95,6 +113,7 @@ def _axis_names(rank: int, data_format: str) -> tuple[str, ...]:
 
 class _Pool(Layer):
     """Max or average pooling over windows of `rank` spatial axes."""
+
     keras_config_order = ("name", "trainable", "dtype", "pool_size", "padding")
     train_call_microseconds = 35  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
@@ -126,11 +145,22 @@ class _Pool(Layer):
         dims, _ = self._split(shape)
         if self.padding == "valid" and any(n < k for n, k in zip(dims, self.pool_size)):
             shown = "[" + " ".join(map(str, shape)) + "]"  # Keras prints the shape as a NumPy array
-            keras = ("Computed output size would be zero or negative. Received: "
-                     f"`inputs.shape={shown}`, `pool_size=[{' '.join(map(str, self.pool_size))}]`, "
-                     f"`strides={self.pool_strides}`, `padding=valid`.")
-            return window_problem(name, self.kind, shape, dims, self.pool_size, (1,) * self.rank, self.pool_strides, keras,
-                                  _AXIS_NAMES[self.rank])
+            keras = (
+                "Computed output size would be zero or negative. Received: "
+                f"`inputs.shape={shown}`, `pool_size=[{' '.join(map(str, self.pool_size))}]`, "
+                f"`strides={self.pool_strides}`, `padding=valid`."
+            )
+            return window_problem(
+                name,
+                self.kind,
+                shape,
+                dims,
+                self.pool_size,
+                (1,) * self.rank,
+                self.pool_strides,
+                keras,
+                _AXIS_NAMES[self.rank],
+            )
         return None
 
     def compute_output_shape(self, shape):
@@ -146,9 +176,19 @@ class _Pool(Layer):
             return _rank_fixes(self, shape, context)
         dims, _ = self._split(shape)
         name = context.name
-        fixes = [context.set_setting("padding", "same", description=f"set padding of {name} to 'same' (pad the input so the window fits)")]
+        fixes = [
+            context.set_setting(
+                "padding", "same", description=f"set padding of {name} to 'same' (pad the input so the window fits)"
+            )
+        ]
         smaller = tuple(min(k, n) for n, k in zip(dims, self.pool_size))
-        fixes.append(context.set_setting("pool_size", smaller, description=f"set pool_size of {name} to {tuple_text(smaller)} (it fits the input)"))
+        fixes.append(
+            context.set_setting(
+                "pool_size",
+                smaller,
+                description=f"set pool_size of {name} to {tuple_text(smaller)} (it fits the input)",
+            )
+        )
         return fixes
 
     # --- cost and numbers -----------------------------------------------------------------------
@@ -165,10 +205,14 @@ class _Pool(Layer):
         # already taken, multiplies and adds the gradient and marks the taken ones (six NumPy calls, about 3
         # operations' time measured); average adds its share; the padded input is made and read again.
         per_cell = 3 if self.mode == "max" else 1
-        return Cost(elementwise=padded_size + outputs * cells + divide, scratch=padded_size,
-                    overhead=cells * _CELL_MICROSECONDS * MICROSECOND, train_overhead=cells * _TRAIN_CELL_MICROSECONDS * MICROSECOND,
-                    train_scratch=2 * padded_size + 3 * outputs,
-                    train_elementwise=3 * padded_size + outputs * cells * per_cell)
+        return Cost(
+            elementwise=padded_size + outputs * cells + divide,
+            scratch=padded_size,
+            overhead=cells * _CELL_MICROSECONDS * MICROSECOND,
+            train_overhead=cells * _TRAIN_CELL_MICROSECONDS * MICROSECOND,
+            train_scratch=2 * padded_size + 3 * outputs,
+            train_elementwise=3 * padded_size + outputs * cells * per_cell,
+        )
 
     def _counts(self, pad, out, dims, dtype) -> np.ndarray:
         """How many real cells each `same` window holds, shaped to divide the output (cached per geometry)."""
@@ -255,8 +299,10 @@ class _Pool(Layer):
             lines.append(line)
         what = "maximum" if self.mode == "max" else "mean"
         size = times(self.pool_size) if self.rank > 1 else f"{self.pool_size[0]}-step"
-        text = (f"{'; '.join(lines)}. Each {size} window (moving {times(self.pool_strides)}) becomes its "
-                f"{what}, separately for each of the {channels:,} channels → {format_shape(output_shape)}.")
+        text = (
+            f"{'; '.join(lines)}. Each {size} window (moving {times(self.pool_strides)}) becomes its "
+            f"{what}, separately for each of the {channels:,} channels → {format_shape(output_shape)}."
+        )
         if self.mode == "average" and self.padding == "same" and any(map(any, pad)):
             text += " Windows that reach into the padding average only their real cells."
         return text
@@ -276,24 +322,51 @@ class _Pool(Layer):
             if symmetric(pad):  # torch pads with -inf, as Keras does
                 parts = [CodePart(f"nn.MaxPool{nd}({k}, stride={s}, padding={tuple_text(lo for lo, _ in pad)})")]
             else:
-                parts = [CodePart(f"nn.ConstantPad{nd}({torch_pad_order(pad)}, float('-inf'))"), CodePart(f"nn.MaxPool{nd}({k}, stride={s})")]
+                parts = [
+                    CodePart(f"nn.ConstantPad{nd}({torch_pad_order(pad)}, float('-inf'))"),
+                    CodePart(f"nn.MaxPool{nd}({k}, stride={s})"),
+                ]
         elif not any(map(any, pad)):
             parts = [CodePart(f"nn.AvgPool{nd}({k}, stride={s})")]
         elif symmetric(pad):  # count_include_pad=False: divide by the real cells, as Keras does
-            parts = [CodePart(f"nn.AvgPool{nd}({k}, stride={s}, padding={tuple_text(lo for lo, _ in pad)}, count_include_pad=False)")]
+            parts = [
+                CodePart(
+                    f"nn.AvgPool{nd}({k}, stride={s}, padding={tuple_text(lo for lo, _ in pad)}, count_include_pad=False)"
+                )
+            ]
         else:
-            parts = [CodePart(f"KerasAvgPoolSame({tuple(self.pool_size)}, {tuple(self.pool_strides)}, {torch_pad_order(pad)})",
-                              {"KerasAvgPoolSame": _AVG_POOL_SAME})]
+            parts = [
+                CodePart(
+                    f"KerasAvgPoolSame({tuple(self.pool_size)}, {tuple(self.pool_strides)}, {torch_pad_order(pad)})",
+                    {"KerasAvgPoolSame": _AVG_POOL_SAME},
+                )
+            ]
         return torch_layout(parts, self.data_format)
 
 
 def _pool_settings(rank: int, required: bool) -> tuple:
     return (
-        Ints("pool_size", (2,) * rank, f"Window size ({' × '.join(_AXIS_NAMES[rank])}); 2 halves each axis.", required=required, length=rank),
-        OptionalInts("strides", None, "How far the window moves; empty means the pool size (windows side by side).", length=rank),
-        Choice("padding", "valid", "valid: only windows inside the input; same: pad so there are ceil(n/stride) windows.",
-               choices=("valid", "same")),
-        DataFormat("data_format", "channels_last", "Where the channels axis is: last (Keras's default) or right after the batch."),
+        Ints(
+            "pool_size",
+            (2,) * rank,
+            f"Window size ({' × '.join(_AXIS_NAMES[rank])}); 2 halves each axis.",
+            required=required,
+            length=rank,
+        ),
+        OptionalInts(
+            "strides", None, "How far the window moves; empty means the pool size (windows side by side).", length=rank
+        ),
+        Choice(
+            "padding",
+            "valid",
+            "valid: only windows inside the input; same: pad so there are ceil(n/stride) windows.",
+            choices=("valid", "same"),
+        ),
+        DataFormat(
+            "data_format",
+            "channels_last",
+            "Where the channels axis is: last (Keras's default) or right after the batch.",
+        ),
     )
 
 
@@ -336,6 +409,7 @@ class AveragePooling2D(_Pool):
 # --- global pooling --------------------------------------------------------------------------------
 class _GlobalPool(Layer):
     """The max or mean over every spatial position, per channel."""
+
     train_call_microseconds = 35  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     rank = 2
@@ -343,7 +417,11 @@ class _GlobalPool(Layer):
     group = "Pooling"
     builds_at_init = True
     settings = (
-        DataFormat("data_format", "channels_last", "Where the channels axis is: last (Keras's default) or right after the batch."),
+        DataFormat(
+            "data_format",
+            "channels_last",
+            "Where the channels axis is: last (Keras's default) or right after the batch.",
+        ),
         Bool("keepdims", False, "Keep the spatial axes with size 1 instead of dropping them."),
     )
 
@@ -356,7 +434,11 @@ class _GlobalPool(Layer):
     def compute_output_shape(self, shape):
         channels = shape[channel_axis(self.data_format)]
         if self.keepdims:
-            return (shape[0], *(1,) * self.rank, channels) if self.data_format == "channels_last" else (shape[0], channels, *(1,) * self.rank)
+            return (
+                (shape[0], *(1,) * self.rank, channels)
+                if self.data_format == "channels_last"
+                else (shape[0], channels, *(1,) * self.rank)
+            )
         return (shape[0], channels)
 
     def rank_explanation(self, shape, name: str) -> str:
@@ -371,8 +453,11 @@ class _GlobalPool(Layer):
         backward = 3 * inputs // 2 + 2 * outputs if self.mode == "max" else outputs
         # backward, max: the maximum again, compare with it, as floats, count, share, multiply (about 12 operations' time
         # measured); average: one broadcast copy
-        return Cost(elementwise=inputs + (outputs if self.mode == "average" else 0), train_scratch=backward,
-                    train_elementwise=12 * inputs if self.mode == "max" else 2 * inputs)
+        return Cost(
+            elementwise=inputs + (outputs if self.mode == "average" else 0),
+            train_scratch=backward,
+            train_elementwise=12 * inputs if self.mode == "max" else 2 * inputs,
+        )
 
     def call(self, x: np.ndarray) -> np.ndarray:
         if self.mode == "max":
@@ -399,14 +484,22 @@ class _GlobalPool(Layer):
         channels = shape[channel_axis(self.data_format)]
         dims = [shape[a] for a in self._axes()]
         what = "maximum" if self.mode == "max" else "mean"
-        return (f"The {what} over all {times(dims)} positions, one number for each of the {channels:,} channels"
-                f"{' (the spatial axes kept with size 1)' if self.keepdims else ''} → {format_shape(output_shape)}.")
+        return (
+            f"The {what} over all {times(dims)} positions, one number for each of the {channels:,} channels"
+            f"{' (the spatial axes kept with size 1)' if self.keepdims else ''} → {format_shape(output_shape)}."
+        )
 
     def keras_code(self) -> CodePart:
-        return CodePart(f"keras.layers.{self.kind}(data_format={self.data_format!r}, keepdims={self.keepdims}, name={self.name!r})")
+        return CodePart(
+            f"keras.layers.{self.kind}(data_format={self.data_format!r}, keepdims={self.keepdims}, name={self.name!r})"
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
-        return [CodePart(f"KerasGlobalPool({self.mode!r}, {self._axes()}, {self.keepdims})", {"KerasGlobalPool": _GLOBAL_POOL})]
+        return [
+            CodePart(
+                f"KerasGlobalPool({self.mode!r}, {self._axes()}, {self.keepdims})", {"KerasGlobalPool": _GLOBAL_POOL}
+            )
+        ]
 
 
 @register

@@ -25,7 +25,19 @@ from ..shapes import format_shape, times
 EPSILON = 1e-7  # keras.backend.epsilon(): the smallest standard deviation Normalization divides by
 MAX_VALUES = MAX_UNITS  # numbers in one setting (a scale per channel, a mean per position of the kept axes)
 _MAX_TEXT = 200_000  # characters of a setting's editor text
-_ARRAY_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+_ARRAY_DTYPES = (
+    "float16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+)
 
 
 # --- settings ---------------------------------------------------------------------------------------------
@@ -83,7 +95,9 @@ class Values(Setting):
                 number = math.inf
             if not math.isfinite(number) or number < self.low:
                 self.fail(value, self.allowed)
-            return (int(value) if isinstance(value, (int, np.integer)) else number), ()  # Keras writes an int back as one
+            return (
+                int(value) if isinstance(value, (int, np.integer)) else number
+            ), ()  # Keras writes an int back as one
         if not isinstance(value, (list, tuple)):
             self.fail(value, self.allowed)
         if depth == self.max_rank:
@@ -181,7 +195,11 @@ class NormalizationAxis(Setting):
             return None
         if _is_int(value):
             value = (value,)
-        if not isinstance(value, (tuple, list)) or len(value) > 5 or not all(_is_int(v) and self.low <= v <= self.high for v in value):
+        if (
+            not isinstance(value, (tuple, list))
+            or len(value) > 5
+            or not all(_is_int(v) and self.low <= v <= self.high for v in value)
+        ):
             self.fail(value, self.allowed)
         if len(set(value)) != len(value):
             self.fail(value, "different axes (each at most once)")
@@ -242,10 +260,19 @@ class Rescaling(Layer):
     train_call_microseconds = 8  # forward_train and backward of a step whatever the batch (measured at batch 1: 4-7 µs)
 
     settings = (
-        Values("scale", 1.0 / 255.0, "Every value is multiplied by this (1/255 takes pixels 0-255 to 0-1); a list gives "
-               "one factor per position of the last axis.", required=True),
-        Values("offset", 0.0, "Then this is added (-1 with scale 1/127.5 takes pixels to -1..1); a list gives one per "
-               "position of the last axis."),
+        Values(
+            "scale",
+            1.0 / 255.0,
+            "Every value is multiplied by this (1/255 takes pixels 0-255 to 0-1); a list gives "
+            "one factor per position of the last axis.",
+            required=True,
+        ),
+        Values(
+            "offset",
+            0.0,
+            "Then this is added (-1 with scale 1/127.5 takes pixels to -1..1); a list gives one per "
+            "position of the last axis.",
+        ),
     )
     group = "Preprocessing"
     description = "Multiplies every value by a fixed scale and adds an offset, e.g. pixels 0-255 to 0-1."
@@ -253,7 +280,11 @@ class Rescaling(Layer):
 
     def _lengths(self) -> list[tuple[str, int]]:
         """(setting, length) of scale and offset when they are lists of more than one number."""
-        return [(name, len(v)) for name, v in (("scale", self.scale), ("offset", self.offset)) if isinstance(v, tuple) and len(v) > 1]
+        return [
+            (name, len(v))
+            for name, v in (("scale", self.scale), ("offset", self.offset))
+            if isinstance(v, tuple) and len(v) > 1
+        ]
 
     # --- shapes ---------------------------------------------------------------------------------
     def check_shape(self, shape, name: str) -> Problem | None:
@@ -276,9 +307,12 @@ class Rescaling(Layer):
                 f"input {format_shape(shape)} has {shape[-1]:,} there.",
                 f"Each of the {length} values of {setting} applies to one position of the last axis (a colour channel, "
                 f"a feature), so that axis must have {length} positions. "
-                + ("Keras would spread the single position into all of them, making an output it does not report "
-                   "(its shape says the input's); netbuilder refuses that." if grows else
-                   f"{shape[-1]:,} positions cannot be matched with {length} values."),
+                + (
+                    "Keras would spread the single position into all of them, making an output it does not report "
+                    "(its shape says the input's); netbuilder refuses that."
+                    if grows
+                    else f"{shape[-1]:,} positions cannot be matched with {length} values."
+                ),
                 "" if grows else "operands could not be broadcast together with shapes",
             )
         return None
@@ -292,8 +326,13 @@ class Rescaling(Layer):
                 fixes.append(context.input_shape_fix((*shape[1:], length)))
             value = getattr(self, setting)
             if len(set(value)) == 1:
-                fixes.append(context.set_setting(setting, value[0], description=f"set {setting} of {context.name} to the one "
-                                                 f"number {value[0]:g} its list repeats"))
+                fixes.append(
+                    context.set_setting(
+                        setting,
+                        value[0],
+                        description=f"set {setting} of {context.name} to the one number {value[0]:g} its list repeats",
+                    )
+                )
         return fixes
 
     # --- numbers --------------------------------------------------------------------------------
@@ -321,22 +360,24 @@ class Rescaling(Layer):
     def explain_shape(self, shape, output_shape) -> str:
         per = [f"{name} one per position of the last axis ({n})" for name, n in self._lengths()]
         how = f" ({'; '.join(per)})" if per else ""
-        return (f"Every value becomes x·{_short_values(self.scale)} + {_short_values(self.offset)}{how}, the same in training "
-                f"and at inference; nothing is learned. The shape {format_shape(shape)} is unchanged.")
+        return (
+            f"Every value becomes x·{_short_values(self.scale)} + {_short_values(self.offset)}{how}, the same in training "
+            f"and at inference; nothing is learned. The shape {format_shape(shape)} is unchanged."
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
         return [CodePart(f"KerasRescaling({self.scale!r}, {self.offset!r})", {"KerasRescaling": _TORCH_RESCALING})]
 
 
 # --- Normalization --------------------------------------------------------------------------------------------
-_KERAS_NORMALIZATION = '''# keras.layers.Normalization reads its mean and variance weights only when it is built, adapted or loaded from a
+_KERAS_NORMALIZATION = """# keras.layers.Normalization reads its mean and variance weights only when it is built, adapted or loaded from a
 # weights file: after model.set_weights alone it goes on computing with the ones from before (Keras 3.15).
 # This subclass reads them at every call, so the weights set below are the ones used.
 class NormalizationWithWeights(keras.layers.Normalization):
     def call(self, inputs):
         self.finalize_state()
         return super().call(inputs)
-'''
+"""
 
 _TORCH_NORMALIZATION = '''class KerasNormalization(nn.Module):
     """Keras's Normalization: (x - mean) / max(sqrt(variance), 1e-7), or mean + x * max(sqrt(variance), 1e-7) with
@@ -359,17 +400,36 @@ _TORCH_NORMALIZATION = '''class KerasNormalization(nn.Module):
 @register
 class Normalization(Layer):
     """`(x − mean) / max(√variance, 1e-7)` per position of the kept axes; mean and variance given, or weights."""
+
     keras_config_order = ("name", "trainable", "dtype", "axis", "invert")
 
-    train_call_microseconds = 15  # forward_train and backward of a step whatever the batch (measured at batch 1: 7-14 µs)
+    train_call_microseconds = (
+        15  # forward_train and backward of a step whatever the batch (measured at batch 1: 7-14 µs)
+    )
 
     settings = (
-        NormalizationAxis("axis", -1, "The axis (or axes) that keep their own mean and variance per position; -1 is the "
-                          "last axis, empty (None) one mean and variance for all values."),
-        Values("mean", None, "The mean(s) subtracted, lined up with the kept axes from the right; empty: a weight "
-               "(set it, or read it from Keras with its JSON and weights).", max_rank=4, optional=True),
-        Values("variance", None, "The variance(s): values are divided by their square root; given together with mean.",
-               max_rank=4, optional=True, low=0.0),
+        NormalizationAxis(
+            "axis",
+            -1,
+            "The axis (or axes) that keep their own mean and variance per position; -1 is the "
+            "last axis, empty (None) one mean and variance for all values.",
+        ),
+        Values(
+            "mean",
+            None,
+            "The mean(s) subtracted, lined up with the kept axes from the right; empty: a weight "
+            "(set it, or read it from Keras with its JSON and weights).",
+            max_rank=4,
+            optional=True,
+        ),
+        Values(
+            "variance",
+            None,
+            "The variance(s): values are divided by their square root; given together with mean.",
+            max_rank=4,
+            optional=True,
+            low=0.0,
+        ),
         Bool("invert", False, "Undo a normalisation instead: mean + x·√variance."),
     )
     group = "Preprocessing"
@@ -378,17 +438,23 @@ class Normalization(Layer):
 
     def validate(self) -> None:
         if (self.mean is None) != (self.variance is None):
-            raise LayerConfigError("When setting values directly, both `mean` and `variance` must be set. "
-                                   f"Received: mean={_short(self.mean)} and variance={_short(self.variance)}")
+            raise LayerConfigError(
+                "When setting values directly, both `mean` and `variance` must be set. "
+                f"Received: mean={_short(self.mean)} and variance={_short(self.variance)}"
+            )
         if self.mean is None:
             return
         mean_shape, variance_shape = _shape_of(self.mean), _shape_of(self.variance)
         if mean_shape != variance_shape:
-            raise LayerConfigError("When setting values directly, `mean` and `variance` must have the same shape. "
-                                   f"Received: mean shape {mean_shape} and variance shape {variance_shape}")
+            raise LayerConfigError(
+                "When setting values directly, `mean` and `variance` must have the same shape. "
+                f"Received: mean shape {mean_shape} and variance shape {variance_shape}"
+            )
         if len(mean_shape) > len(self.axes):
-            raise LayerConfigError(f"The rank of `mean` must be less than or equal to the number of axes ({len(self.axes)}). "
-                                   f"Received: mean shape {mean_shape} for axis {self.axes}")
+            raise LayerConfigError(
+                f"The rank of `mean` must be less than or equal to the number of axes ({len(self.axes)}). "
+                f"Received: mean shape {mean_shape} for axis {self.axes}"
+            )
 
     @property
     def axes(self) -> tuple[int, ...]:
@@ -438,8 +504,12 @@ class Normalization(Layer):
                 f"Layer {name!r} (Normalization) would keep axis {self.axis}, the batch axis of {format_shape(shape)}.",
                 "Normalization keeps one mean and variance per position of its axes, and the batch axis has no fixed size "
                 "(None). Features usually sit on the last axis, -1"
-                + (" — but this input has no axis besides the batch: give each sample a feature axis of size 1, or use "
-                   "axis=None (one mean and variance for all values)." if ndim < 2 else "."),
+                + (
+                    " — but this input has no axis besides the batch: give each sample a feature axis of size 1, or use "
+                    "axis=None (one mean and variance for all values)."
+                    if ndim < 2
+                    else "."
+                ),
                 f"All `axis` values to be kept must have a known shape. Received axis={axes}, "
                 f"inputs.shape={format_shape(shape)}, with unknown axis at index 0",
             )
@@ -450,8 +520,9 @@ class Normalization(Layer):
                 f"Layer {name!r} (Normalization) names the same axis twice: axis={self.axis} on {format_shape(shape)}.",
                 f"On an input with {ndim} axes, {' and '.join(str(a) for a in axes if kept.count(a % ndim) > 1)} are the same "
                 "axis (negative axes count from the end). Name each axis once.",
-                "" if not self.from_weights else
-                f"cannot reshape array of size {math.prod(shape[d] for d in kept)} into shape {_numpy_shape(broadcast)}",
+                ""
+                if not self.from_weights
+                else f"cannot reshape array of size {math.prod(shape[d] for d in kept)} into shape {_numpy_shape(broadcast)}",
             )
         return None
 
@@ -460,9 +531,12 @@ class Normalization(Layer):
         if built is not None:
             problem = self._axes_problem(built, name, built=True)
             if problem is not None:
-                return Problem(problem.expected, problem.message,
-                               problem.explanation + " Its weights were made for that shape: rebuild it for this input.",
-                               problem.keras_message)
+                return Problem(
+                    problem.expected,
+                    problem.message,
+                    problem.explanation + " Its weights were made for that shape: rebuild it for this input.",
+                    problem.keras_message,
+                )
         problem = self._axes_problem(shape, name)
         if problem is not None:
             return problem
@@ -489,8 +563,8 @@ class Normalization(Layer):
                 return Problem(
                     f"sizes {tuple(e for e, t in zip(expanded, target) if e != 1)} on the kept axes",
                     f"Layer {name!r} (Normalization) has a mean and variance of shape {sizes}, lined up with its kept axes "
-                    f"{tuple(kept[-len(sizes):])}, but its input {format_shape(shape)} has sizes "
-                    f"{tuple(shape[a] for a in kept[-len(sizes):])} there.",
+                    f"{tuple(kept[-len(sizes) :])}, but its input {format_shape(shape)} has sizes "
+                    f"{tuple(shape[a] for a in kept[-len(sizes) :])} there.",
                     "A list of means gives one mean per position of a kept axis, matched from the last axis backwards, so "
                     "each list's length must be that axis's size (or 1, shared by all its positions).",
                     "operands could not be broadcast together with remapped shapes [original->remapped]: "
@@ -502,12 +576,24 @@ class Normalization(Layer):
         name, ndim = context.name, len(shape)
         fixes = []
         if ndim < 2:
-            fixes.append(context.insert("Flatten", {}, f"insert Flatten before {name} (it turns {format_shape(shape)} into (None, 1))"))
+            fixes.append(
+                context.insert(
+                    "Flatten", {}, f"insert Flatten before {name} (it turns {format_shape(shape)} into (None, 1))"
+                )
+            )
             fixes.append(context.input_shape_fix((1,)))
         elif self.axis != -1:
-            fixes.append(context.set_setting("axis", -1, description=f"set axis of {name} to -1 (the last axis, size {shape[-1]:,})"))
+            fixes.append(
+                context.set_setting(
+                    "axis", -1, description=f"set axis of {name} to -1 (the last axis, size {shape[-1]:,})"
+                )
+            )
         if self.axis is not None and (self.from_weights or not _shape_of(self.mean)):
-            fixes.append(context.set_setting("axis", None, description=f"set axis of {name} to None (one mean and variance for all values)"))
+            fixes.append(
+                context.set_setting(
+                    "axis", None, description=f"set axis of {name} to None (one mean and variance for all values)"
+                )
+            )
         built = self.built_shape if self.from_weights else None
         wanted = None
         if built is not None and self._axes_problem(built, name) is None and len(built) == ndim:
@@ -527,16 +613,21 @@ class Normalization(Layer):
     def _weight_shape(self, shape) -> tuple[int, ...]:
         ndim = len(shape)
         if any(not -ndim <= a < ndim for a in self.axes) or any(a % ndim == 0 for a in self.axes):
-            raise LayerConfigError(f"Normalization with axis={self.axis} cannot keep statistics for inputs of shape "
-                                   f"{format_shape(shape)}: the axis does not exist there or is the batch axis")
+            raise LayerConfigError(
+                f"Normalization with axis={self.axis} cannot keep statistics for inputs of shape "
+                f"{format_shape(shape)}: the axis does not exist there or is the batch axis"
+            )
         return tuple(shape[a] for a in self._kept(ndim))
 
     def weight_specs(self, shape) -> list[WeightSpec]:
         if not self.from_weights:
             return []
         size = self._weight_shape(shape)
-        return [WeightSpec("mean", size, zeros, trainable=False), WeightSpec("variance", size, ones, trainable=False),
-                WeightSpec("count", (), zeros, trainable=False)]  # Keras's count is an int32 (kept for old files); here float32
+        return [
+            WeightSpec("mean", size, zeros, trainable=False),
+            WeightSpec("variance", size, ones, trainable=False),
+            WeightSpec("count", (), zeros, trainable=False),
+        ]  # Keras's count is an int32 (kept for old files); here float32
 
     def formula(self, shape) -> str:
         """`2×3 + 1 = 7 (none trainable)`: a mean and a variance per kept position, and Keras's count."""
@@ -608,12 +699,19 @@ class Normalization(Layer):
     def explain_shape(self, shape, output_shape) -> str:
         kept = self._kept(len(shape))
         sizes = tuple(shape[a] for a in kept)
-        per = (f"one mean and variance per position of {self._where()} ({times(sizes)} of them)" if sizes
-               else "one mean and variance for all values together")
-        source = "weights (set, or read from Keras; training leaves them as they are)" if self.from_weights else "settings"
+        per = (
+            f"one mean and variance per position of {self._where()} ({times(sizes)} of them)"
+            if sizes
+            else "one mean and variance for all values together"
+        )
+        source = (
+            "weights (set, or read from Keras; training leaves them as they are)" if self.from_weights else "settings"
+        )
         how = "mean + x·√variance (invert)" if self.invert else "(x − mean)/√variance"
-        return (f"Every value becomes {how}, with {per}, from its {source}; a standard deviation below 1e-7 counts as 1e-7. "
-                f"The shape {format_shape(shape)} is unchanged.")
+        return (
+            f"Every value becomes {how}, with {per}, from its {source}; a standard deviation below 1e-7 counts as 1e-7. "
+            f"The shape {format_shape(shape)} is unchanged."
+        )
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -624,8 +722,10 @@ class Normalization(Layer):
         code = super().keras_code()
         if not self.from_weights:
             return code
-        return CodePart("NormalizationWithWeights" + code.code[len("keras.layers.Normalization"):],
-                        {"NormalizationWithWeights": _KERAS_NORMALIZATION})
+        return CodePart(
+            "NormalizationWithWeights" + code.code[len("keras.layers.Normalization") :],
+            {"NormalizationWithWeights": _KERAS_NORMALIZATION},
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
         if self.from_weights:

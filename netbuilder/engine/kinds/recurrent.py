@@ -71,10 +71,16 @@ def _is_default(argument: str, value) -> bool:
 def _check_keras_only(kind: str, argument: str, value) -> None:
     if not _is_default(argument, value):
         default = _keras_only_defaults(kind)[argument]
-        why = _WHY.get(argument, "it acts only in training, which netbuilder does as Keras does without it"
-                       if argument.endswith(("regularizer", "constraint")) else "")
-        raise LayerConfigError(f"netbuilder's {kind} supports {argument} only at its default ({default!r}); "
-                               f"received {str(value)[:60]!r}: {why}")
+        why = _WHY.get(
+            argument,
+            "it acts only in training, which netbuilder does as Keras does without it"
+            if argument.endswith(("regularizer", "constraint"))
+            else "",
+        )
+        raise LayerConfigError(
+            f"netbuilder's {kind} supports {argument} only at its default ({default!r}); "
+            f"received {str(value)[:60]!r}: {why}"
+        )
 
 
 # --- activations applied in place --------------------------------------------------------------------------
@@ -103,7 +109,7 @@ def _activate(name: str, view: np.ndarray) -> None:
         parts = view.reshape(-1, view.shape[-1]) if name in _AXIS_WISE else view.reshape(-1)
         step = max(1, _CHUNK // view.shape[-1]) if name in _AXIS_WISE else _CHUNK
         for start in range(0, len(parts), step):
-            part = parts[start:start + step]
+            part = parts[start : start + step]
             part[...] = fn(part)
 
 
@@ -156,15 +162,15 @@ _TORCH_LOOP_BASE = '''class KerasRecurrentLoop(nn.Module):
 '''
 
 _TORCH_LOOPS = {
-    "SimpleRNN": '''class KerasSimpleRNNLoop(KerasRecurrentLoop):
+    "SimpleRNN": """class KerasSimpleRNNLoop(KerasRecurrentLoop):
     def step(self, x, h):
         z = x @ self.kernel
         if self.bias is not None:
             z = z + self.bias
         h = self.activation(z + h @ self.recurrent_kernel)
         return h, h
-''',
-    "LSTM": '''class KerasLSTMLoop(KerasRecurrentLoop):
+""",
+    "LSTM": """class KerasLSTMLoop(KerasRecurrentLoop):
     def initial_state(self, batch, x):
         return x.new_zeros(batch, self.units), x.new_zeros(batch, self.units)
 
@@ -178,8 +184,8 @@ _TORCH_LOOPS = {
         c = f * c + i * g
         h = o * act(c)
         return h, (h, c)
-''',
-    "GRU": '''class KerasGRULoop(KerasRecurrentLoop):
+""",
+    "GRU": """class KerasGRULoop(KerasRecurrentLoop):
     def __init__(self, *args, reset_after=True, **kwargs):
         super().__init__(*args, **kwargs)
         self.reset_after = reset_after
@@ -204,23 +210,52 @@ _TORCH_LOOPS = {
         hh = act(xz[:, 2 * u:] + recurrent_h)
         h = z * h + (1 - z) * hh
         return h, h
-''',
+""",
 }
 
 
 class _Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share: shapes, weights' layout, settings handling, fixes, code."""
+
     keras_config_order = (  # RNN's own keys, then the cell's
-        "name", "trainable", "dtype", "return_sequences", "return_state", "go_backwards", "stateful", "unroll",
-        "zero_output_for_mask", "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
-        "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer", "recurrent_regularizer",
-        "bias_regularizer", "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint",
-        "dropout", "recurrent_dropout", "reset_after", "seed")
+        "name",
+        "trainable",
+        "dtype",
+        "return_sequences",
+        "return_state",
+        "go_backwards",
+        "stateful",
+        "unroll",
+        "zero_output_for_mask",
+        "units",
+        "activation",
+        "recurrent_activation",
+        "use_bias",
+        "kernel_initializer",
+        "recurrent_initializer",
+        "bias_initializer",
+        "unit_forget_bias",
+        "kernel_regularizer",
+        "recurrent_regularizer",
+        "bias_regularizer",
+        "activity_regularizer",
+        "kernel_constraint",
+        "recurrent_constraint",
+        "bias_constraint",
+        "dropout",
+        "recurrent_dropout",
+        "reset_after",
+        "seed",
+    )
 
     gates: ClassVar[int] = 1
     call_argument = "sequences"  # Keras's RNN.call(sequences, initial_state=None, mask=None, training=False)
-    step_microseconds: ClassVar[int] = 2  # one step of the loop (SimpleRNN's) at 1 unit and 1 sample, linear activations
-    train_loop_factor: ClassVar[int] = 4  # a training step's loop (forward_train, backward) against predict's (measured 3-4)
+    step_microseconds: ClassVar[int] = (
+        2  # one step of the loop (SimpleRNN's) at 1 unit and 1 sample, linear activations
+    )
+    train_loop_factor: ClassVar[int] = (
+        4  # a training step's loop (forward_train, backward) against predict's (measured 3-4)
+    )
     keras_args: ClassVar[tuple[str, ...]] = ()  # Keras's constructor arguments in positional order
     group = "Recurrent"
     output_axis_setting = "units"
@@ -228,7 +263,9 @@ class _Recurrent(Layer):
 
     def __init__(self, *args, name=None, input_shape=None, **kwargs):
         if len(args) > len(self.keras_args):
-            raise LayerConfigError(f"{self.kind} takes at most {len(self.keras_args)} positional arguments; received {len(args)}")
+            raise LayerConfigError(
+                f"{self.kind} takes at most {len(self.keras_args)} positional arguments; received {len(args)}"
+            )
         given = dict(zip(self.keras_args, args))
         for key, value in kwargs.items():
             if key in given:
@@ -251,8 +288,10 @@ class _Recurrent(Layer):
             if self.values.get(setting) == "glu":
                 # Deliberately not Keras: glu halves the units, so the gates no longer fit the state (Keras
                 # runs it only when units=2, by broadcasting a half-size gate).
-                raise LayerConfigError(f"{self.kind} cannot use glu as {setting}: glu halves the units, so the "
-                                       "gates would no longer match the state; choose another activation")
+                raise LayerConfigError(
+                    f"{self.kind} cannot use glu as {setting}: glu halves the units, so the "
+                    "gates would no longer match the state; choose another activation"
+                )
 
     @property
     def input_dim(self) -> int | None:
@@ -278,11 +317,15 @@ class _Recurrent(Layer):
         return (shape[0], shape[1], self.units) if self.return_sequences else (shape[0], self.units)
 
     def rank_explanation(self, shape, name: str) -> str:
-        text = (f"{self.kind} reads a sequence: each sample must be (steps, features), so with the batch the input has "
-                f"3 axes; {format_shape(shape)} has {len(shape)}.")
+        text = (
+            f"{self.kind} reads a sequence: each sample must be (steps, features), so with the batch the input has "
+            f"3 axes; {format_shape(shape)} has {len(shape)}."
+        )
         if len(shape) == 2:
-            text += (" A common cause is a recurrent layer before it with return_sequences=False, which passes on only "
-                     "its last step; or a vector that should be read as a sequence of single numbers.")
+            text += (
+                " A common cause is a recurrent layer before it with return_sequences=False, which passes on only "
+                "its last step; or a vector that should be read as a sequence of single numbers."
+            )
         elif len(shape) > 3:
             text += " Join the axes after the first into one feature axis to read the first axis as the steps."
         return text
@@ -296,19 +339,34 @@ class _Recurrent(Layer):
                 reports = getattr(context, "reports", ())
                 if j < len(reports):  # or repeat its summary once per step: an encoder-decoder
                     steps = reports[j].input_shape[1]
-                    fixes.append(context.insert("RepeatVector", {"n": steps},
-                                                f"insert RepeatVector({steps}) before {name}: repeat {context.names[j]}'s last "
-                                                f"output for {steps:,} steps (an encoder-decoder)"))
+                    fixes.append(
+                        context.insert(
+                            "RepeatVector",
+                            {"n": steps},
+                            f"insert RepeatVector({steps}) before {name}: repeat {context.names[j]}'s last "
+                            f"output for {steps:,} steps (an encoder-decoder)",
+                        )
+                    )
             else:
                 n = shape[1]
-                fixes.append(context.insert("Reshape", {"target_shape": (n, 1)},
-                                            f"insert Reshape(({n}, 1)) before {name}: read the {n:,} values as {n:,} steps of 1 feature"))
+                fixes.append(
+                    context.insert(
+                        "Reshape",
+                        {"target_shape": (n, 1)},
+                        f"insert Reshape(({n}, 1)) before {name}: read the {n:,} values as {n:,} steps of 1 feature",
+                    )
+                )
                 fixes.append(context.input_shape_fix((n, 1)))
         elif len(shape) > 3:
             target = (shape[1], math.prod(shape[2:]))
-            fixes.append(context.insert("Reshape", {"target_shape": target},
-                                        f"insert Reshape({target}) before {name}: {shape[1]:,} steps of {times(shape[2:])} = "
-                                        f"{target[1]:,} features"))
+            fixes.append(
+                context.insert(
+                    "Reshape",
+                    {"target_shape": target},
+                    f"insert Reshape({target}) before {name}: {shape[1]:,} steps of {times(shape[2:])} = "
+                    f"{target[1]:,} features",
+                )
+            )
         elif self.input_dim is not None and len(shape) == 3:
             fixes.append(context.upstream_fix(self.input_dim))
             fixes.append(context.input_shape_fix((shape[1], self.input_dim)))
@@ -321,8 +379,10 @@ class _Recurrent(Layer):
 
     def weight_specs(self, shape) -> list[WeightSpec]:
         g = self.gates * self.units
-        specs = [WeightSpec("kernel", (shape[-1], g), self.kernel_initializer),
-                 WeightSpec("recurrent_kernel", (self.units, g), self.recurrent_initializer)]
+        specs = [
+            WeightSpec("kernel", (shape[-1], g), self.kernel_initializer),
+            WeightSpec("recurrent_kernel", (self.units, g), self.recurrent_initializer),
+        ]
         return specs + ([self.bias_spec()] if self.use_bias else [])
 
     def formula(self, shape) -> str:
@@ -356,7 +416,9 @@ class _Recurrent(Layer):
             return self._run(x, None)
 
     def forward_train(self, x: np.ndarray, rng: np.random.Generator):
-        if why := self.untrainable():  # the model refuses before a run (ModelCost.check_training); a layer on its own too
+        if (
+            why := self.untrainable()
+        ):  # the model refuses before a run (ModelCost.check_training); a layer on its own too
             raise LayerConfigError(f"Layer {self.name!r} ({self.kind}) {why}.")
         cache: dict = {"x": x}
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
@@ -408,7 +470,11 @@ class _Recurrent(Layer):
         return per_sample, cap
 
     def _act_ops(self, name: str, elements: int) -> int:
-        return _IN_PLACE_OPS[name] * elements if name in _IN_PLACE_OPS else activation_step_cost(name, elements).elementwise
+        return (
+            _IN_PLACE_OPS[name] * elements
+            if name in _IN_PLACE_OPS
+            else activation_step_cost(name, elements).elementwise
+        )
 
     def _calls_per_sample(self, name: str, n: int) -> float:
         """`_activate` calls per step and sample beyond the first (an activation not in place takes _CHUNK values a call)."""
@@ -422,16 +488,22 @@ class _Recurrent(Layer):
         buffers, ops, calls = self._step_cost()
         per_sample, cap = self._act_extra(calls)
         step = self.step_microseconds + sum(activations.COST[name].call_microseconds for name, _ in calls)
-        more_calls = sum(activations.COST[name].call_microseconds * self._calls_per_sample(name, k) for name, k in calls)
+        more_calls = sum(
+            activations.COST[name].call_microseconds * self._calls_per_sample(name, k) for name, k in calls
+        )
         return Cost(
             mult_adds=steps * (n + self.units) * g,
-            elementwise=steps * ops + (g * steps if self.use_bias and self.kind != "LSTM" else 0)
+            elementwise=steps * ops
+            + (g * steps if self.use_bias and self.kind != "LSTM" else 0)
             + math.ceil(steps * more_calls * MICROSECOND / ELEMENTWISE_WEIGHT),
             # the projection of every step, the step's buffers, and the state h beside a sequence output
             scratch=steps * g + buffers + (self.units if self.return_sequences else 0),
-            capped_scratch=per_sample, scratch_cap=cap,
-            overhead=steps * step * MICROSECOND, train_overhead=self.train_loop_factor * steps * step * MICROSECOND,
-            train_kept=steps * self.kept_per_step, train_scratch=steps * self.backward_per_step + steps * n + 16 * g,
+            capped_scratch=per_sample,
+            scratch_cap=cap,
+            overhead=steps * step * MICROSECOND,
+            train_overhead=self.train_loop_factor * steps * step * MICROSECOND,
+            train_kept=steps * self.kept_per_step,
+            train_scratch=steps * self.backward_per_step + steps * n + 16 * g,
             untrainable=self.untrainable(),
         )
 
@@ -440,9 +512,11 @@ class _Recurrent(Layer):
         rates = [f"{name}={self.values[name]:g}" for name in ("dropout", "recurrent_dropout") if self.values[name] > 0]
         if not rates:
             return ""
-        return (f"has {' and '.join(rates)}: netbuilder runs a recurrent layer's own dropout only at inference, where it "
-                f"does nothing, and cannot train with it; set {' and '.join(r.split('=')[0] for r in rates)} to 0 "
-                "(a Dropout layer before it drops its inputs in training)")
+        return (
+            f"has {' and '.join(rates)}: netbuilder runs a recurrent layer's own dropout only at inference, where it "
+            f"does nothing, and cannot train with it; set {' and '.join(r.split('=')[0] for r in rates)} to 0 "
+            "(a Dropout layer before it drops its inputs in training)"
+        )
 
     @property
     def kept_per_step(self) -> int:
@@ -476,16 +550,22 @@ class _Recurrent(Layer):
     def explain_shape(self, shape, output_shape) -> str:
         steps, n, u = shape[1], shape[2], self.units
         order = "from the last to the first" if self.go_backwards else "one at a time"
-        text = (f"{self.kind} reads the {steps:,} steps {order} ({n:,} features each), carrying {self.state_words} of "
-                f"{u:,} numbers from step to step; each step outputs {u:,} numbers. ")
+        text = (
+            f"{self.kind} reads the {steps:,} steps {order} ({n:,} features each), carrying {self.state_words} of "
+            f"{u:,} numbers from step to step; each step outputs {u:,} numbers. "
+        )
         if self.return_sequences:
-            text += (f"return_sequences=True keeps every step's output: {steps:,} steps × {u:,} → {format_shape(output_shape)}, "
-                     "the (steps, features) shape another recurrent layer reads.")
+            text += (
+                f"return_sequences=True keeps every step's output: {steps:,} steps × {u:,} → {format_shape(output_shape)}, "
+                "the (steps, features) shape another recurrent layer reads."
+            )
             if self.go_backwards:
                 text += " With go_backwards the outputs come in reading order: the last input step's output first."
         else:
-            text += (f"return_sequences=False keeps only the last step's output → {format_shape(output_shape)}; "
-                     f"return_sequences=True would keep all of them, {format_shape((None, steps, u))}.")
+            text += (
+                f"return_sequences=False keeps only the last step's output → {format_shape(output_shape)}; "
+                f"return_sequences=True would keep all of them, {format_shape((None, steps, u))}."
+            )
         return text
 
     # --- code -------------------------------------------------------------------------------------------
@@ -499,11 +579,20 @@ class _Recurrent(Layer):
         flags = f"return_sequences={self.return_sequences}, go_backwards={self.go_backwards}"
         if standard is not None:
             module, weights = standard
-            return [CodePart(f"KerasRNN({module}, {flags})", {"KerasRNN": _TORCH_WRAPPER},
-                             {f"rnn.{k}": v for k, v in weights.items()})]
+            return [
+                CodePart(
+                    f"KerasRNN({module}, {flags})",
+                    {"KerasRNN": _TORCH_WRAPPER},
+                    {f"rnn.{k}": v for k, v in weights.items()},
+                )
+            ]
         helpers = {"KerasRecurrentLoop": _TORCH_LOOP_BASE}
-        args = [f"features={n}", f"units={self.units}", f"gates={self.gates}",
-                f"bias_shape={self.bias_spec().shape if self.use_bias else None}"]
+        args = [
+            f"features={n}",
+            f"units={self.units}",
+            f"gates={self.gates}",
+            f"bias_shape={self.bias_spec().shape if self.use_bias else None}",
+        ]
         for setting in ("activation", "recurrent_activation"):
             if setting in self.values:
                 part = torch_activation(self.values[setting])
@@ -521,16 +610,33 @@ class _Recurrent(Layer):
         return [CodePart(code, helpers, weights)]
 
 
-_UNITS = Int("units", 32, "Size of each step's output and of the state carried between steps.", required=True, high=MAX_UNITS)
-_ACTIVATION = ActivationName("activation", "tanh", "Applied to the candidate state and to the output (tanh by default).")
-_RECURRENT_ACTIVATION = ActivationName("recurrent_activation", "sigmoid", "Applied to the gates (sigmoid by default: values in 0..1).")
+_UNITS = Int(
+    "units", 32, "Size of each step's output and of the state carried between steps.", required=True, high=MAX_UNITS
+)
+_ACTIVATION = ActivationName(
+    "activation", "tanh", "Applied to the candidate state and to the output (tanh by default)."
+)
+_RECURRENT_ACTIVATION = ActivationName(
+    "recurrent_activation", "sigmoid", "Applied to the gates (sigmoid by default: values in 0..1)."
+)
 _USE_BIAS = Bool("use_bias", True, "Add learned biases to the gates.")
-_RETURN_SEQUENCES = Bool("return_sequences", False, "Output every step (steps, units) instead of only the last step (units).")
+_RETURN_SEQUENCES = Bool(
+    "return_sequences", False, "Output every step (steps, units) instead of only the last step (units)."
+)
 _GO_BACKWARDS = Bool("go_backwards", False, "Read the steps from last to first; outputs come in that reading order.")
 _INITIALIZERS = (
-    Init("kernel_initializer", "glorot_uniform", "How the input kernel's weights start (drawn from the model's seed).", ndim=2),
-    Init("recurrent_initializer", "orthogonal", "How the recurrent kernel's weights start (Keras's default: orthogonal).",
-         ndim=2),
+    Init(
+        "kernel_initializer",
+        "glorot_uniform",
+        "How the input kernel's weights start (drawn from the model's seed).",
+        ndim=2,
+    ),
+    Init(
+        "recurrent_initializer",
+        "orthogonal",
+        "How the recurrent kernel's weights start (Keras's default: orthogonal).",
+        ndim=2,
+    ),
     Init("bias_initializer", "zeros", "How the biases start.", ndim=1),
 )
 
@@ -547,32 +653,77 @@ class _Rate(Float):
 # Keras arguments that change nothing at inference: kept in the config, the JSON and the exported code; a model
 # with dropout is refused training (netbuilder's recurrent steps have no dropout masks)
 _DROPOUT, _RECURRENT_DROPOUT, _UNROLL = (
-    _Rate("dropout", 0.0, "Fraction of the inputs dropped in training (Keras); nothing at inference. netbuilder does not "
-                          "train it: put a Dropout layer before this one instead."),
-    _Rate("recurrent_dropout", 0.0, "Fraction of the state dropped in training (Keras); nothing at inference. netbuilder "
-                                    "does not train it."),
+    _Rate(
+        "dropout",
+        0.0,
+        "Fraction of the inputs dropped in training (Keras); nothing at inference. netbuilder does not "
+        "train it: put a Dropout layer before this one instead.",
+    ),
+    _Rate(
+        "recurrent_dropout",
+        0.0,
+        "Fraction of the state dropped in training (Keras); nothing at inference. netbuilder does not train it.",
+    ),
     Bool("unroll", False, "Keras unrolls the loop over steps (faster for short sequences there); the same numbers."),
 )
 _COMMON_CONFIG = {
-    "return_state": False, "stateful": False, "zero_output_for_mask": False,
-    "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
-    "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+    "return_state": False,
+    "stateful": False,
+    "zero_output_for_mask": False,
+    "kernel_regularizer": None,
+    "recurrent_regularizer": None,
+    "bias_regularizer": None,
+    "activity_regularizer": None,
+    "kernel_constraint": None,
+    "recurrent_constraint": None,
+    "bias_constraint": None,
 }
-_REGULARIZING = ("kernel_initializer", "recurrent_initializer", "bias_initializer", "kernel_regularizer",
-                 "recurrent_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-                 "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout")
+_REGULARIZING = (
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "activity_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+)
 
 
 @register
 class SimpleRNN(_Recurrent):
     """h_t = activation(x_t·kernel + bias + h_(t-1)·recurrent_kernel)."""
+
     train_call_microseconds = 30  # forward_train and backward of a step whatever the batch (measured at batch 1)
     train_loop_factor = 5  # its step is so short that backward's calls weigh more (measured 4-5 times predict's)
 
-    settings = (_UNITS, _ACTIVATION, _USE_BIAS, *_INITIALIZERS, _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES, _GO_BACKWARDS,
-                _UNROLL)
-    keras_args = ("units", "activation", "use_bias", *_REGULARIZING, "return_sequences", "return_state",
-                  "go_backwards", "stateful", "unroll", "seed")
+    settings = (
+        _UNITS,
+        _ACTIVATION,
+        _USE_BIAS,
+        *_INITIALIZERS,
+        _DROPOUT,
+        _RECURRENT_DROPOUT,
+        _RETURN_SEQUENCES,
+        _GO_BACKWARDS,
+        _UNROLL,
+    )
+    keras_args = (
+        "units",
+        "activation",
+        "use_bias",
+        *_REGULARIZING,
+        "return_sequences",
+        "return_state",
+        "go_backwards",
+        "stateful",
+        "unroll",
+        "seed",
+    )
     description = "Reads a sequence step by step: each output is activation(x·W + h·U + b) of the step before's output."
     keras_extra_config = _COMMON_CONFIG
 
@@ -647,17 +798,49 @@ class ForgetBias(Initializer):
 @register
 class LSTM(_Recurrent):
     """Long short-term memory: gates i, f, o and candidate c (columns in that Keras order: i, f, c, o)."""
+
     train_call_microseconds = 55  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     gates = 4
     step_microseconds = 8
-    settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS, *_INITIALIZERS,
-                Bool("unit_forget_bias", True, "Start the forget gate's bias at ones (Keras's default), not at bias_initializer's."),
-                _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES, _GO_BACKWARDS, _UNROLL)
-    keras_args = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer",
-                  "bias_initializer", "unit_forget_bias", *_REGULARIZING[3:], "seed", "return_sequences", "return_state",
-                  "go_backwards", "stateful", "unroll", "use_cudnn")
-    description = "Long short-term memory: gated cells read a (steps, features) sequence; the last output or every step's."
+    settings = (
+        _UNITS,
+        _ACTIVATION,
+        _RECURRENT_ACTIVATION,
+        _USE_BIAS,
+        *_INITIALIZERS,
+        Bool(
+            "unit_forget_bias",
+            True,
+            "Start the forget gate's bias at ones (Keras's default), not at bias_initializer's.",
+        ),
+        _DROPOUT,
+        _RECURRENT_DROPOUT,
+        _RETURN_SEQUENCES,
+        _GO_BACKWARDS,
+        _UNROLL,
+    )
+    keras_args = (
+        "units",
+        "activation",
+        "recurrent_activation",
+        "use_bias",
+        "kernel_initializer",
+        "recurrent_initializer",
+        "bias_initializer",
+        "unit_forget_bias",
+        *_REGULARIZING[3:],
+        "seed",
+        "return_sequences",
+        "return_state",
+        "go_backwards",
+        "stateful",
+        "unroll",
+        "use_cudnn",
+    )
+    description = (
+        "Long short-term memory: gated cells read a (steps, features) sequence; the last output or every step's."
+    )
     keras_extra_config = {**_COMMON_CONFIG, "seed": None}
     state_words = "a memory cell and an output state"
 
@@ -670,7 +853,12 @@ class LSTM(_Recurrent):
     def _step_cost(self) -> tuple[int, int, list]:
         u, g = self.units, 4 * self.units
         buffers = 2 * g + 2 * u + (g if self.use_bias else 0)  # h·U, the gates, c, act(c), the bias per row
-        ops = g * (2 + self.use_bias) + 3 * self._act_ops(self.recurrent_activation, u) + 2 * self._act_ops(self.activation, u) + 5 * u
+        ops = (
+            g * (2 + self.use_bias)
+            + 3 * self._act_ops(self.recurrent_activation, u)
+            + 2 * self._act_ops(self.activation, u)
+            + 5 * u
+        )
         rec, act = self.recurrent_activation, self.activation
         return buffers, ops, [(rec, 3 * u), (act, u), (act, u)]  # act(candidate) and act(c)
 
@@ -727,9 +915,13 @@ class LSTM(_Recurrent):
             i, f, o, g = post[k]
             a = cache["a"][k]
             dc = dc + activations.gradient(act, cache["c"][k], a, dh * o)
-            di, df, do = (activations.gradient(rec_name, pre[k][j], post[k][j], dj)
-                          for j, dj in enumerate((dc * g, dc * cache["c_prev"][k], dh * a)))
-            dz[k] = np.concatenate([di, df, activations.gradient(act, pre[k][3], g, dc * i), do], axis=-1)  # Keras's i, f, c, o
+            di, df, do = (
+                activations.gradient(rec_name, pre[k][j], post[k][j], dj)
+                for j, dj in enumerate((dc * g, dc * cache["c_prev"][k], dh * a))
+            )
+            dz[k] = np.concatenate(
+                [di, df, activations.gradient(act, pre[k][3], g, dc * i), do], axis=-1
+            )  # Keras's i, f, c, o
             dh = dz[k] @ rec.T
             dc = dc * f
         drec = cache["h_prev"].reshape(-1, u).T @ dz.reshape(-1, 4 * u)
@@ -749,16 +941,44 @@ class LSTM(_Recurrent):
 @register
 class GRU(_Recurrent):
     """Gated recurrent unit: update gate z, reset gate r, candidate h (Keras's column order z, r, h)."""
+
     train_call_microseconds = 60  # forward_train and backward of a step whatever the batch (measured at batch 1)
 
     gates = 3
-    settings = (_UNITS, _ACTIVATION, _RECURRENT_ACTIVATION, _USE_BIAS, *_INITIALIZERS[:2],
-                Init("bias_initializer", "zeros", "How the biases start (two rows with reset_after).", ndim=None),
-                _DROPOUT, _RECURRENT_DROPOUT, _RETURN_SEQUENCES, _GO_BACKWARDS, _UNROLL,
-                Bool("reset_after", True, "Apply the reset gate after the recurrent matmul (Keras 3 and cuDNN's way; "
-                                          "two bias rows) instead of before it."))
-    keras_args = ("units", "activation", "recurrent_activation", "use_bias", *_REGULARIZING, "seed", "return_sequences",
-                  "return_state", "go_backwards", "stateful", "unroll", "reset_after", "use_cudnn")
+    settings = (
+        _UNITS,
+        _ACTIVATION,
+        _RECURRENT_ACTIVATION,
+        _USE_BIAS,
+        *_INITIALIZERS[:2],
+        Init("bias_initializer", "zeros", "How the biases start (two rows with reset_after).", ndim=None),
+        _DROPOUT,
+        _RECURRENT_DROPOUT,
+        _RETURN_SEQUENCES,
+        _GO_BACKWARDS,
+        _UNROLL,
+        Bool(
+            "reset_after",
+            True,
+            "Apply the reset gate after the recurrent matmul (Keras 3 and cuDNN's way; "
+            "two bias rows) instead of before it.",
+        ),
+    )
+    keras_args = (
+        "units",
+        "activation",
+        "recurrent_activation",
+        "use_bias",
+        *_REGULARIZING,
+        "seed",
+        "return_sequences",
+        "return_state",
+        "go_backwards",
+        "stateful",
+        "unroll",
+        "reset_after",
+        "use_cudnn",
+    )
     description = "Gated recurrent unit: like LSTM with two gates and no separate memory cell, so fewer parameters."
     keras_extra_config = {**_COMMON_CONFIG, "seed": None}
 
@@ -775,7 +995,9 @@ class GRU(_Recurrent):
     def bias_term(self) -> str:
         return f"2×{self.units:,}" if self.reset_after else f"{self.units:,}"
 
-    kept_per_step = property(lambda self: 8 * self.units)  # h before, z and r before and after, m or r·h, hh before and after
+    kept_per_step = property(
+        lambda self: 8 * self.units
+    )  # h before, z and r before and after, m or r·h, hh before and after
     backward_per_step = property(lambda self: (9 if self.reset_after else 8) * self.units)  # ∂(x·W) twice and ∂(h·U)
 
     def label(self) -> str:
@@ -790,8 +1012,12 @@ class GRU(_Recurrent):
         width = 3 * u if self.reset_after else 2 * u
         # h·U and its sum with x·W, z and r, hh, z·h, one more; the recurrent bias per row
         buffers = 2 * width + 2 * u + 3 * u + (width if self.use_bias and self.reset_after else 0)
-        ops = width * (2 + (self.use_bias and self.reset_after)) + 2 * self._act_ops(self.recurrent_activation, u) + 9 * u \
+        ops = (
+            width * (2 + (self.use_bias and self.reset_after))
+            + 2 * self._act_ops(self.recurrent_activation, u)
+            + 9 * u
             + self._act_ops(self.activation, u)
+        )
         rec, act = self.recurrent_activation, self.activation
         return buffers, ops, [(rec, 2 * u), (act, u)]
 
@@ -804,7 +1030,9 @@ class GRU(_Recurrent):
         out, h = self._output(x, dt)
         width = (3 if self.reset_after else 2) * u
         m, s = np.empty((b, width), dt), np.empty((b, width), dt)
-        rows_bias = None if rec_bias is None else np.broadcast_to(rec_bias, m.shape).copy()  # a same-shape add is the fast one
+        rows_bias = (
+            None if rec_bias is None else np.broadcast_to(rec_bias, m.shape).copy()
+        )  # a same-shape add is the fast one
         zr = np.empty((2, b, u), dt)  # gate-major, so each gate is contiguous
         hh, zh, v = np.empty((b, u), dt), np.empty((b, u), dt), np.empty((b, u), dt)
         z, r = zr
@@ -817,22 +1045,22 @@ class GRU(_Recurrent):
                     np.add(m, rows_bias, out=m)
                 np.add(xw[t], m, out=s)  # x_z + m_z and x_r + m_r (the third block is not used)
             else:
-                np.matmul(h, rec[:, :2 * u], out=m)
-                np.copyto(s, xw[t][:, :2 * u])
+                np.matmul(h, rec[:, : 2 * u], out=m)
+                np.copyto(s, xw[t][:, : 2 * u])
                 np.add(s, m, out=s)
             np.copyto(zr, s.reshape(b, -1, u)[:, :2].transpose(1, 0, 2))
             self._store(cache, "pre", k, zr, steps)
             _activate(self.recurrent_activation, zr)
             self._store(cache, "post", k, zr, steps)
             if self.reset_after:  # x_h + r·(h·U_h + b_h)
-                np.copyto(v, m[:, 2 * u:])
+                np.copyto(v, m[:, 2 * u :])
                 self._store(cache, "m", k, v, steps)
                 np.multiply(r, v, out=hh)
             else:  # x_h + (r·h)·U_h
                 np.multiply(r, h, out=v)
                 self._store(cache, "rh", k, v, steps)
-                np.matmul(v, rec[:, 2 * u:], out=hh)
-            np.copyto(v, xw[t][:, 2 * u:])
+                np.matmul(v, rec[:, 2 * u :], out=hh)
+            np.copyto(v, xw[t][:, 2 * u :])
             np.add(v, hh, out=hh)
             self._store(cache, "p", k, hh, steps)
             _activate(self.activation, hh)
@@ -862,14 +1090,19 @@ class GRU(_Recurrent):
             if self.reset_after:
                 dr, dm_h = dp * cache["m"][k], dp * r
             else:
-                drh = dp @ rec[:, 2 * u:].T
-                drec[:, 2 * u:] += cache["rh"][k].T @ dp
+                drh = dp @ rec[:, 2 * u :].T
+                drec[:, 2 * u :] += cache["rh"][k].T @ dp
                 dr = drh * h_prev
-            ds = np.concatenate([activations.gradient(rec_name, pre[k][0], z, dh * (h_prev - hh)),
-                                 activations.gradient(rec_name, pre[k][1], r, dr)], axis=-1)
+            ds = np.concatenate(
+                [
+                    activations.gradient(rec_name, pre[k][0], z, dh * (h_prev - hh)),
+                    activations.gradient(rec_name, pre[k][1], r, dr),
+                ],
+                axis=-1,
+            )
             dxw[k] = np.concatenate([ds, dp], axis=-1)
             dm[k] = np.concatenate([ds, dm_h], axis=-1) if self.reset_after else ds
-            dh = dh * z + dm[k] @ rec[:, :dm.shape[-1]].T + (0 if self.reset_after else drh * r)
+            dh = dh * z + dm[k] @ rec[:, : dm.shape[-1]].T + (0 if self.reset_after else drh * r)
         width = dm.shape[-1]
         drec[:, :width] += cache["h_prev"].reshape(-1, u).T @ dm.reshape(-1, width)
         dx, dkernel, dbias = self._finish_backward(cache, dxw, kernel)
@@ -882,7 +1115,7 @@ class GRU(_Recurrent):
         if (self.activation, self.recurrent_activation) != ("tanh", "sigmoid") or not self.reset_after:
             return None
         u = self.units
-        order = np.r_[u:2 * u, 0:u, 2 * u:3 * u]  # torch's gates r, z, n from Keras's z, r, h
+        order = np.r_[u : 2 * u, 0:u, 2 * u : 3 * u]  # torch's gates r, z, n from Keras's z, r, h
         weights = {"weight_ih_l0": self._weights[0][:, order].T, "weight_hh_l0": self._weights[1][:, order].T}
         if self.use_bias:  # torch's b_hn sits inside r·(W_hn·h + b_hn), as Keras's recurrent bias does
             weights.update(bias_ih_l0=self._weights[2][0, order], bias_hh_l0=self._weights[2][1, order])

@@ -31,13 +31,20 @@ class TargetShape(IntList):
             self.fail(value, f"a tuple of up to {self.max_length} integers such as (28, 28, 1) or (-1, 8)")
         value = tuple(int(v) for v in value)
         if any(v < -1 for v in value):
-            raise LayerConfigError("Each dimension in `target_shape` must be a non-negative integer, or `-1` for a single "
-                                   f"unknown dimension. Received: target_shape={value}.")
+            raise LayerConfigError(
+                "Each dimension in `target_shape` must be a non-negative integer, or `-1` for a single "
+                f"unknown dimension. Received: target_shape={value}."
+            )
         if value.count(-1) > 1:
-            raise LayerConfigError(f"There must be at most one unknown dimension (-1) in `target_shape`. Received: target_shape={value}.")
+            raise LayerConfigError(
+                f"There must be at most one unknown dimension (-1) in `target_shape`. Received: target_shape={value}."
+            )
         if len(value) > self.max_length:
             # Deliberately not Keras: netbuilder's tensors have at most MAX_INPUT_RANK axes besides the batch.
-            self.fail(value, f"at most {self.max_length} sizes (netbuilder's tensors have at most {self.max_length} axes per sample)")
+            self.fail(
+                value,
+                f"at most {self.max_length} sizes (netbuilder's tensors have at most {self.max_length} axes per sample)",
+            )
         if max(value, default=0) > self.high:
             self.fail(value, f"sizes of at most {self.high:,}")
         return value
@@ -57,10 +64,15 @@ class PermuteDims(IntList):
             self.fail(value, "a tuple of axis numbers such as (2, 1)")
         value = tuple(int(v) for v in value)
         if sorted(value) != list(range(1, len(value) + 1)):
-            raise LayerConfigError("Invalid permutation argument `dims` for Permute Layer. The set of indices in `dims` must "
-                                   f"be consecutive and start from 1. Received dims={value}")
+            raise LayerConfigError(
+                "Invalid permutation argument `dims` for Permute Layer. The set of indices in `dims` must "
+                f"be consecutive and start from 1. Received dims={value}"
+            )
         if len(value) > self.max_length:
-            self.fail(value, f"at most {self.max_length} axes (netbuilder's tensors have at most {self.max_length} axes per sample)")
+            self.fail(
+                value,
+                f"at most {self.max_length} axes (netbuilder's tensors have at most {self.max_length} axes per sample)",
+            )
         return value
 
 
@@ -112,7 +124,8 @@ class Pair2D(Setting):
         if not isinstance(value, (tuple, list)):
             raise LayerConfigError(
                 f"`{self.name}` should be either an int, a tuple of 2 ints (symmetric_height, symmetric_width), or a "
-                f"tuple of 2 tuples of 2 ints ((top, bottom), (left, right)). Received: {self.name}={_short(value)}.")
+                f"tuple of 2 tuples of 2 ints ((top, bottom), (left, right)). Received: {self.name}={_short(value)}."
+            )
         if len(value) != 2:
             raise LayerConfigError(f"`{self.name}` should have two elements. Received: {self.name}={_short(value)}.")
         return _pair(value[0], f"1st entry of {self.name}"), _pair(value[1], f"2nd entry of {self.name}")
@@ -152,17 +165,23 @@ class Interpolation(Choice):
         name = value.lower() if isinstance(value, str) else value
         if name in ("bicubic", "lanczos3", "lanczos5"):
             # Deliberately not Keras: these kernels are not reproduced here (nor by torch's Upsample), so refused.
-            raise LayerConfigError(f"netbuilder computes UpSampling2D with interpolation 'nearest' or 'bilinear' only; "
-                                   f"{name!r} (which Keras also has) is not supported")
+            raise LayerConfigError(
+                f"netbuilder computes UpSampling2D with interpolation 'nearest' or 'bilinear' only; "
+                f"{name!r} (which Keras also has) is not supported"
+            )
         if name not in self.choices:
-            raise LayerConfigError("Invalid value for argument `interpolation`. Expected of one ('bilinear', 'nearest', "
-                                   f"'lanczos3', 'lanczos5', 'bicubic'). Received: interpolation={_short(value)}")
+            raise LayerConfigError(
+                "Invalid value for argument `interpolation`. Expected of one ('bilinear', 'nearest', "
+                f"'lanczos3', 'lanczos5', 'bicubic'). Received: interpolation={_short(value)}"
+            )
         return name
 
 
 # --- shared helpers ------------------------------------------------------------------------------------
 def _reshape_fix(context, target: tuple, why: str):
-    return context.insert("Reshape", {"target_shape": tuple(target)}, f"insert Reshape({tuple(target)}) before {context.name}: {why}")
+    return context.insert(
+        "Reshape", {"target_shape": tuple(target)}, f"insert Reshape({tuple(target)}) before {context.name}: {why}"
+    )
 
 
 def _square(n: int) -> int | None:
@@ -199,8 +218,10 @@ class _Spatial(Layer):
 
     def rank_explanation(self, shape, name: str) -> str:
         what = "a sequence: steps, each with features" if self.rank == 3 else "images: height, width and channels"
-        return (f"{self.kind} works on {what}, so it needs {self.rank} axes ({', '.join(self.axis_names())}); "
-                f"{format_shape(shape)} has {len(shape)}.")
+        return (
+            f"{self.kind} works on {what}, so it needs {self.rank} axes ({', '.join(self.axis_names())}); "
+            f"{format_shape(shape)} has {len(shape)}."
+        )
 
     def rank_fixes(self, shape, context) -> list:
         """Reshape inserts that give the input the rank this layer needs, keeping every value."""
@@ -211,13 +232,21 @@ class _Spatial(Layer):
         if self.rank == 4 and len(dims) == 1 and _square(dims[0]):
             side = _square(dims[0])
             target = (1, side, side) if first else (side, side, 1)
-            return [_reshape_fix(context, target, f"lay the {dims[0]:,} values out as a {side}×{side} image with one channel")]
+            return [
+                _reshape_fix(
+                    context, target, f"lay the {dims[0]:,} values out as a {side}×{side} image with one channel"
+                )
+            ]
         if self.rank == 3 and len(dims) == 1:
             target = (1, dims[0]) if first else (dims[0], 1)
             return [_reshape_fix(context, target, f"make the {dims[0]:,} values {dims[0]:,} steps of one feature")]
         if self.rank == 3 and len(dims) > 2:
             target = (dims[0], math.prod(dims[1:]))
-            return [_reshape_fix(context, target, f"join the last axes: {dims[0]:,} steps of {math.prod(dims[1:]):,} features")]
+            return [
+                _reshape_fix(
+                    context, target, f"join the last axes: {dims[0]:,} steps of {math.prod(dims[1:]):,} features"
+                )
+            ]
         return []
 
     def suggest_fixes(self, shape, problem, context) -> list:
@@ -236,8 +265,17 @@ class Reshape(Layer):
 
     keeps_values = True  # its output holds its input's values: indices stay indices
 
-    settings = (TargetShape("target_shape", (-1,), "The shape of each sample afterwards (no batch axis); one -1 is inferred.",
-                            required=True, min_length=0, max_length=MAX_INPUT_RANK, high=_BIG),)
+    settings = (
+        TargetShape(
+            "target_shape",
+            (-1,),
+            "The shape of each sample afterwards (no batch axis); one -1 is inferred.",
+            required=True,
+            min_length=0,
+            max_length=MAX_INPUT_RANK,
+            high=_BIG,
+        ),
+    )
     group = "Reshaping"
     description = "Rearranges each sample's values into another shape, e.g. (784,) → (28, 28, 1); one -1 is inferred."
     builds_at_init = True
@@ -295,11 +333,15 @@ class Reshape(Layer):
         name = context.name
 
         def propose(new, why):
-            fixes.append(context.set_setting("target_shape", tuple(new), description=f"set target_shape of {name} to {tuple(new)} ({why})"))
+            fixes.append(
+                context.set_setting(
+                    "target_shape", tuple(new), description=f"set target_shape of {name} to {tuple(new)} ({why})"
+                )
+            )
 
         if -1 not in target:
             for i in reversed(range(len(target))):  # the -1 form, last axis first (the usual channel or feature axis)
-                new = target[:i] + (-1,) + target[i + 1:]
+                new = target[:i] + (-1,) + target[i + 1 :]
                 known = math.prod(v for v in new if v != -1)
                 if known and total % known == 0:
                     propose(new, f"the -1 becomes {total // known:,}")
@@ -313,7 +355,7 @@ class Reshape(Layer):
                     continue
                 divisors = [d for d in range(1, total // rest + 1) if (total // rest) % d == 0]
                 for d in sorted(divisors, key=lambda d: (abs(d - target[i]), d))[:2]:
-                    new = target[:i] + (d,) + target[i + 1:]
+                    new = target[:i] + (d,) + target[i + 1 :]
                     propose(new, f"{d:,} divides the {total:,} values; the -1 becomes {total // (rest * d):,}")
                 break
         if len(shape) > 1 and -1 not in target:
@@ -342,8 +384,10 @@ class Reshape(Layer):
             return f"{have}, all in one axis → {format_shape(out)}, in the same order."
         if -1 in self.target_shape:
             known = [v for v in self.target_shape if v != -1]
-            return (f"{have}; the -1 becomes {total:,} / {times(known) or '1'} = {total // max(1, math.prod(known)):,} "
-                    f"→ {format_shape(out)}, same values in the same order.")
+            return (
+                f"{have}; the -1 becomes {total:,} / {times(known) or '1'} = {total // max(1, math.prod(known)):,} "
+                f"→ {format_shape(out)}, same values in the same order."
+            )
         return f"{have} → {format_shape(out)}, same values in the same order."
 
     def torch_code(self, shape) -> list[CodePart]:
@@ -353,8 +397,10 @@ class Reshape(Layer):
 def _count_message(dims, target, divisible: bool) -> str:
     """Keras's words when a Reshape's target does not hold the input's values."""
     if divisible:
-        return ("The total size of the tensor must be unchanged, however, the input size cannot by divided by the specified "
-                f"dimensions in target_shape. Received: input_shape={tuple(dims)}, target_shape={target}")
+        return (
+            "The total size of the tensor must be unchanged, however, the input size cannot by divided by the specified "
+            f"dimensions in target_shape. Received: input_shape={tuple(dims)}, target_shape={target}"
+        )
     return f"The total size of the tensor must be unchanged. Received: input_shape={tuple(dims)}, target_shape={target}"
 
 
@@ -387,8 +433,18 @@ class Permute(Layer):
 
     keeps_values = True  # its output holds its input's values: indices stay indices
 
-    settings = (PermuteDims("dims", (2, 1), "The new order of the axes, counted from 1 (the batch axis stays first).",
-                            required=True, min_length=0, max_length=MAX_INPUT_RANK, low=1, high=MAX_INPUT_RANK),)
+    settings = (
+        PermuteDims(
+            "dims",
+            (2, 1),
+            "The new order of the axes, counted from 1 (the batch axis stays first).",
+            required=True,
+            min_length=0,
+            max_length=MAX_INPUT_RANK,
+            low=1,
+            high=MAX_INPUT_RANK,
+        ),
+    )
     group = "Reshaping"
     description = "Reorders the axes: Permute((2, 1)) turns (None, 10, 64) into (None, 64, 10)."
 
@@ -396,8 +452,10 @@ class Permute(Layer):
         return InputSpec(ndim=len(self.dims) + 1)
 
     def rank_explanation(self, shape, name: str) -> str:
-        return (f"dims {self.dims} reorders {len(self.dims)} axes, so the input needs exactly {len(self.dims)} axes after the batch "
-                f"axis; {format_shape(shape)} has {len(shape) - 1}. dims must list every axis once.")
+        return (
+            f"dims {self.dims} reorders {len(self.dims)} axes, so the input needs exactly {len(self.dims)} axes after the batch "
+            f"axis; {format_shape(shape)} has {len(shape) - 1}. dims must list every axis once."
+        )
 
     def suggest_fixes(self, shape, problem, context) -> list:
         n = len(shape) - 1
@@ -405,9 +463,14 @@ class Permute(Layer):
             return []
         options = [(tuple(range(n, 0, -1)), "the axes in reverse order")]
         if n >= 3:
-            options += [((n, *range(1, n)), "the last axis first (channels_last → channels_first)"),
-                        ((*range(2, n + 1), 1), "the first axis last (channels_first → channels_last)")]
-        return [context.set_setting("dims", dims, description=f"set dims of {context.name} to {dims} ({why})") for dims, why in options]
+            options += [
+                ((n, *range(1, n)), "the last axis first (channels_last → channels_first)"),
+                ((*range(2, n + 1), 1), "the first axis last (channels_first → channels_last)"),
+            ]
+        return [
+            context.set_setting("dims", dims, description=f"set dims of {context.name} to {dims} ({why})")
+            for dims, why in options
+        ]
 
     def compute_output_shape(self, shape):
         return (shape[0], *(shape[d] for d in self.dims))
@@ -458,7 +521,9 @@ class RepeatVector(Layer):
 
     keeps_values = True  # its output holds its input's values: indices stay indices
 
-    settings = (Int("n", 2, "How many times the vector is repeated (a new axis of this size).", required=True, high=_BIG),)
+    settings = (
+        Int("n", 2, "How many times the vector is repeated (a new axis of this size).", required=True, high=_BIG),
+    )
     group = "Reshaping"
     description = "Repeats a vector n times: (None, 32) → (None, n, 32), to feed an encoding to every decoder step."
 
@@ -466,11 +531,17 @@ class RepeatVector(Layer):
         return InputSpec(ndim=2, axis_names=("batch", "features"))
 
     def rank_explanation(self, shape, name: str) -> str:
-        return (f"RepeatVector repeats one vector per sample, so it needs (batch, features); {format_shape(shape)} has "
-                f"{len(shape)} axes. Flatten first turns any sample into one vector.")
+        return (
+            f"RepeatVector repeats one vector per sample, so it needs (batch, features); {format_shape(shape)} has "
+            f"{len(shape)} axes. Flatten first turns any sample into one vector."
+        )
 
     def suggest_fixes(self, shape, problem, context) -> list:
-        return [context.insert("Flatten", {}, f"insert Flatten before {context.name} (it gives (None, {math.prod(shape[1:]):,}))")]
+        return [
+            context.insert(
+                "Flatten", {}, f"insert Flatten before {context.name} (it gives (None, {math.prod(shape[1:]):,}))"
+            )
+        ]
 
     def compute_output_shape(self, shape):
         return (shape[0], self.n, shape[1])
@@ -490,7 +561,9 @@ class RepeatVector(Layer):
         return f"×{self.n:,}"
 
     def explain_shape(self, shape, output_shape) -> str:
-        return f"The {shape[1]:,} features are repeated {self.n:,} times along a new axis → {format_shape(output_shape)}."
+        return (
+            f"The {shape[1]:,} features are repeated {self.n:,} times along a new axis → {format_shape(output_shape)}."
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
         return [CodePart(f"RepeatVector({self.n})", {"RepeatVector": _TORCH_REPEAT_VECTOR})]
@@ -519,16 +592,26 @@ class _Padding(_Spatial):
             return x
         shape = self.compute_output_shape(x.shape)
         out = np.zeros(shape, dtype=x.dtype)
-        out[_slices(shape, self.spatial_axes(), [(a, a + x.shape[i]) for i, (a, _) in zip(self.spatial_axes(), self.pairs())])] = x
+        out[
+            _slices(
+                shape,
+                self.spatial_axes(),
+                [(a, a + x.shape[i]) for i, (a, _) in zip(self.spatial_axes(), self.pairs())],
+            )
+        ] = x
         return out
 
     def backward(self, cache, dy):
         axes = self.spatial_axes()
-        return np.ascontiguousarray(dy[_slices(dy.shape, axes, [(a, a + cache.shape[i]) for i, (a, _) in zip(axes, self.pairs())])]), []
+        return np.ascontiguousarray(
+            dy[_slices(dy.shape, axes, [(a, a + cache.shape[i]) for i, (a, _) in zip(axes, self.pairs())])]
+        ), []
 
     def explain_shape(self, shape, output_shape) -> str:
-        parts = [f"{self.axis_names()[axis]} {shape[axis]:,} + {a:,} + {b:,} = {output_shape[axis]:,}"
-                 for axis, (a, b) in zip(self.spatial_axes(), self.pairs())]
+        parts = [
+            f"{self.axis_names()[axis]} {shape[axis]:,} + {a:,} + {b:,} = {output_shape[axis]:,}"
+            for axis, (a, b) in zip(self.spatial_axes(), self.pairs())
+        ]
         return "; ".join(parts) + f" (zeros added at both ends) → {format_shape(output_shape)}."
 
     def label(self) -> str:
@@ -547,15 +630,25 @@ class _Padding(_Spatial):
 
 @register
 class ZeroPadding1D(_Padding):
-    settings = (Pair("padding", (1, 1), "Zeros added at the start and the end of the steps axis (one number: both)."),
-                DataFormat("data_format", "channels_last", "channels_first: the steps axis is the last one (batch, channels, steps)."))
+    settings = (
+        Pair("padding", (1, 1), "Zeros added at the start and the end of the steps axis (one number: both)."),
+        DataFormat(
+            "data_format", "channels_last", "channels_first: the steps axis is the last one (batch, channels, steps)."
+        ),
+    )
     description = "Adds zeros at the start and end of a sequence, e.g. (None, 10, 8) → (None, 12, 8)."
 
 
 @register
 class ZeroPadding2D(_Padding):
-    settings = (Pair2D("padding", ((1, 1), (1, 1)), "Zero rows and columns added: one number, (height, width), or ((top, bottom), (left, right))."),
-                DataFormat("data_format", "channels_last", "channels_first: (batch, channels, height, width)."))
+    settings = (
+        Pair2D(
+            "padding",
+            ((1, 1), (1, 1)),
+            "Zero rows and columns added: one number, (height, width), or ((top, bottom), (left, right)).",
+        ),
+        DataFormat("data_format", "channels_last", "channels_first: (batch, channels, height, width)."),
+    )
     rank = 4
     description = "Adds a border of zeros around each image, e.g. (None, 28, 28, 1) → (None, 30, 30, 1)."
 
@@ -577,11 +670,15 @@ class _Cropping(_Spatial):
         axis, a, b = bad[0]
         word = self.axis_names()[axis]
         if self.rank == 3:
-            keras = ("`cropping` parameter of `Cropping1D` layer must be smaller than the input length. "
-                     f"Received: input_shape={tuple(shape)}, cropping={self.cropping}")
+            keras = (
+                "`cropping` parameter of `Cropping1D` layer must be smaller than the input length. "
+                f"Received: input_shape={tuple(shape)}, cropping={self.cropping}"
+            )
         else:
-            keras = ("Values in `cropping` argument should be smaller than the corresponding spatial dimension of the input. "
-                     f"Received: input_shape={tuple(shape)}, cropping={self.cropping}")
+            keras = (
+                "Values in `cropping` argument should be smaller than the corresponding spatial dimension of the input. "
+                f"Received: input_shape={tuple(shape)}, cropping={self.cropping}"
+            )
         left = shape[axis] - a - b
         return Problem(
             f"a {word} axis longer than {a + b:,} (what is cropped from it)",
@@ -601,7 +698,11 @@ class _Cropping(_Spatial):
             a2 = min(a, keep)
             new.append((a2, min(b, keep - a2)))
         value = new[0] if self.rank == 3 else tuple(new)
-        return [context.set_setting("cropping", value, description=f"set cropping of {context.name} to {value} (at least one remains)")]
+        return [
+            context.set_setting(
+                "cropping", value, description=f"set cropping of {context.name} to {value} (at least one remains)"
+            )
+        ]
 
     def compute_output_shape(self, shape):
         out = list(shape)
@@ -626,8 +727,10 @@ class _Cropping(_Spatial):
         return dx, []
 
     def explain_shape(self, shape, output_shape) -> str:
-        parts = [f"{self.axis_names()[axis]} {shape[axis]:,} − {a:,} − {b:,} = {output_shape[axis]:,}"
-                 for axis, (a, b) in zip(self.spatial_axes(), self.pairs())]
+        parts = [
+            f"{self.axis_names()[axis]} {shape[axis]:,} − {a:,} − {b:,} = {output_shape[axis]:,}"
+            for axis, (a, b) in zip(self.spatial_axes(), self.pairs())
+        ]
         return "; ".join(parts) + f" (values removed at both ends) → {format_shape(output_shape)}."
 
     def label(self) -> str:
@@ -660,8 +763,14 @@ class Cropping1D(_Cropping):
 
 @register
 class Cropping2D(_Cropping):
-    settings = (Pair2D("cropping", ((0, 0), (0, 0)), "Rows and columns removed: one number, (height, width), or ((top, bottom), (left, right))."),
-                DataFormat("data_format", "channels_last", "channels_first: (batch, channels, height, width)."))
+    settings = (
+        Pair2D(
+            "cropping",
+            ((0, 0), (0, 0)),
+            "Rows and columns removed: one number, (height, width), or ((top, bottom), (left, right)).",
+        ),
+        DataFormat("data_format", "channels_last", "channels_first: (batch, channels, height, width)."),
+    )
     rank = 4
     description = "Removes rows and columns at the edges of each image, e.g. (None, 32, 32, 3) → (None, 28, 28, 3)."
 
@@ -713,7 +822,7 @@ def _interpolate_axis(x, axis: int, taps, backward_to: int | None = None):
         np.add.at(matrix, (first, columns), w0)
         np.add.at(matrix, (second, columns), w1)
         return np.moveaxis(np.tensordot(x, matrix, axes=([axis], [1])), -1, axis)
-    trailing = x.shape[axis + 1:]
+    trailing = x.shape[axis + 1 :]
     out = np.take(x, first, axis=axis)
     out *= _weights_along(w0, trailing, x.dtype)
     other = np.take(x, second, axis=axis)
@@ -739,7 +848,9 @@ class _UpSampling(_Spatial):
     """Each step (or pixel) repeated `size` times along its spatial axes."""
 
     @property
-    def train_call_microseconds(self) -> int:  # forward_train and backward of a step whatever the batch (measured at batch 1)
+    def train_call_microseconds(
+        self,
+    ) -> int:  # forward_train and backward of a step whatever the batch (measured at batch 1)
         return 100 if self.bilinear() else 15
 
     def sizes(self) -> tuple[int, ...]:
@@ -758,7 +869,9 @@ class _UpSampling(_Spatial):
         out = math.prod(output_shape[1:])
         if all(s == 1 for s in self.sizes()):
             return Cost(output_is_view=True)
-        if not self.bilinear():  # one broadcast copy; training sums each block back (a strided sum: ~16 operations a value)
+        if (
+            not self.bilinear()
+        ):  # one broadcast copy; training sums each block back (a strided sum: ~16 operations a value)
             return Cost(elementwise=out, train_elementwise=16 * out)
         # per scaled axis: two gathers, two products and a sum on that step's output; the second gather's buffer
         # lives beside the output, and (both axes scaled) so does the first axis's result
@@ -791,7 +904,9 @@ class _UpSampling(_Spatial):
         if self.bilinear():
             for axis, s in reversed(list(zip(axes, sizes))):
                 if s > 1:
-                    dy = _interpolate_axis(dy, axis, _bilinear_taps(cache.shape[axis], s), backward_to=cache.shape[axis])
+                    dy = _interpolate_axis(
+                        dy, axis, _bilinear_taps(cache.shape[axis], s), backward_to=cache.shape[axis]
+                    )
             return np.ascontiguousarray(dy), []
         split = list(cache.shape)
         for axis, s in sorted(zip(axes, sizes), reverse=True):
@@ -806,10 +921,19 @@ class _UpSampling(_Spatial):
         return text
 
     def explain_shape(self, shape, output_shape) -> str:
-        parts = [f"{self.axis_names()[axis]} {shape[axis]:,}×{s:,} = {output_shape[axis]:,}"
-                 for axis, s in zip(self.spatial_axes(), self.sizes())]
-        how = ("each new value is interpolated between its two nearest neighbours" if self.bilinear()
-               else (f"each pixel becomes a {times(self.sizes())} block" if self.rank == 4 else f"each step is repeated {self.size:,} times"))
+        parts = [
+            f"{self.axis_names()[axis]} {shape[axis]:,}×{s:,} = {output_shape[axis]:,}"
+            for axis, s in zip(self.spatial_axes(), self.sizes())
+        ]
+        how = (
+            "each new value is interpolated between its two nearest neighbours"
+            if self.bilinear()
+            else (
+                f"each pixel becomes a {times(self.sizes())} block"
+                if self.rank == 4
+                else f"each step is repeated {self.size:,} times"
+            )
+        )
         return f"{'; '.join(parts)}: {how} → {format_shape(output_shape)}."
 
     def torch_code(self, shape) -> list[CodePart]:
@@ -817,7 +941,9 @@ class _UpSampling(_Spatial):
             pairs = ", ".join(repr((axis, s)) for axis, s in zip(self.spatial_axes(), self.sizes()) if s > 1)
             return [CodePart(f"RepeatAxes({pairs})", {"RepeatAxes": _TORCH_REPEAT_AXES})]
         # torch's bilinear Upsample (align_corners=False) samples as Keras does; it wants channels first
-        upsample = CodePart(f'nn.Upsample(scale_factor={tuple(float(s) for s in self.sizes())!r}, mode="bilinear", align_corners=False)')
+        upsample = CodePart(
+            f'nn.Upsample(scale_factor={tuple(float(s) for s in self.sizes())!r}, mode="bilinear", align_corners=False)'
+        )
         if self.data_format == "channels_first":
             return [upsample]
         permute = {"KerasPermute": _TORCH_PERMUTE}
@@ -832,8 +958,12 @@ class UpSampling1D(_UpSampling):
 
 @register
 class UpSampling2D(_UpSampling):
-    settings = (Ints("size", (2, 2), "How many times each row and each column is repeated: (height, width).", low=1, high=_BIG),
-                DataFormat("data_format", "channels_last", "channels_first: (batch, channels, height, width)."),
-                Interpolation("interpolation", "nearest", "nearest repeats pixels; bilinear interpolates between neighbours."))
+    settings = (
+        Ints("size", (2, 2), "How many times each row and each column is repeated: (height, width).", low=1, high=_BIG),
+        DataFormat("data_format", "channels_last", "channels_first: (batch, channels, height, width)."),
+        Interpolation("interpolation", "nearest", "nearest repeats pixels; bilinear interpolates between neighbours."),
+    )
     rank = 4
-    description = "Enlarges each image by repeating (or interpolating) pixels, e.g. (None, 14, 14, 8) → (None, 28, 28, 8)."
+    description = (
+        "Enlarges each image by repeating (or interpolating) pixels, e.g. (None, 14, 14, 8) → (None, 28, 28, 8)."
+    )

@@ -29,8 +29,17 @@ from ..settings import Bool, DataFormat, Int, Ints, OptionalInts
 from ..shapes import format_shape, times
 from .common import activation_step_cost, torch_activation
 from .convolution import _AXIS_NAMES, ConvActivation, _Conv
-from .depthwise import (KerasDefaults, ValidOrSame, conv_keras_code, conv_label, initializer_settings, keras_only_arguments,
-                        keras_only_config, rank_text, strided_add_ops)
+from .depthwise import (
+    KerasDefaults,
+    ValidOrSame,
+    conv_keras_code,
+    conv_label,
+    initializer_settings,
+    keras_only_arguments,
+    keras_only_config,
+    rank_text,
+    strided_add_ops,
+)
 from .windows import channel_axis, cropped, padded, span, spatial_axes, torch_layout, tuple_text, windows_view
 
 _ZERO = np.array(0.0, np.float32)
@@ -56,7 +65,9 @@ def transpose_axis(n: int, size: int, stride: int, padding: str, output_padding:
     return (n - 1) * stride + 2 + lo + hi - width, width - 1 - lo, width - 1 - hi
 
 
-def transpose_arithmetic(n: int, size: int, stride: int, padding: str, output_padding: int | None, dilation: int = 1) -> str:
+def transpose_arithmetic(
+    n: int, size: int, stride: int, padding: str, output_padding: int | None, dilation: int = 1
+) -> str:
     """`(14 − 1)×2 + 3 = 29`, `14×2 = 28`, … for one axis (Keras's output-size rules written out)."""
     out, width = transpose_axis(n, size, stride, padding, output_padding, dilation)[0], span(size, dilation)
     if padding == "same":
@@ -75,8 +86,10 @@ class OutputPadding(OptionalInts):
 
     def check(self, value):
         if value is not None and not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value < 0:
-            raise LayerConfigError(f"The `output_padding` argument must be a tuple of {self.length} integers. Received "
-                                   f"output_padding={value}, including values {{{value}}} that do not satisfy `value >= 0`")
+            raise LayerConfigError(
+                f"The `output_padding` argument must be a tuple of {self.length} integers. Received "
+                f"output_padding={value}, including values {{{value}}} that do not satisfy `value >= 0`"
+            )
         return super().check(value)
 
 
@@ -96,15 +109,18 @@ class _Transpose(KerasDefaults, _Conv):
                     raise LayerConfigError(
                         f"`output_padding` must be strictly less than `strides` for all dimensions. At dimension {i}, "
                         f"`output_padding` is {o} but `strides` is {s}. Received: output_padding={self.output_padding}, "
-                        f"strides={self.strides}")
+                        f"strides={self.strides}"
+                    )
         super().validate()  # Keras's: strides > 1 and dilation > 1 not together
 
     # --- shapes ------------------------------------------------------------------------------------------------------
     def _axes(self, dims) -> list[tuple[int, int, int]]:
         """Per spatial axis: (output length, crop at the start, crop at the end)."""
         pads = self.output_padding or (None,) * self.rank
-        return [transpose_axis(n, k, s, self.padding, o, d)
-                for n, k, s, o, d in zip(dims, self.kernel_size, self.strides, pads, self.dilation_rate)]
+        return [
+            transpose_axis(n, k, s, self.padding, o, d)
+            for n, k, s, o, d in zip(dims, self.kernel_size, self.strides, pads, self.dilation_rate)
+        ]
 
     def _kernel_shape(self, shape) -> tuple:
         return (*self.kernel_size, self.filters, shape[channel_axis(self.data_format)])
@@ -127,8 +143,14 @@ class _Transpose(KerasDefaults, _Conv):
         if empty:
             i = empty[0]
             axis = _AXIS_NAMES[self.rank][i]
-            arithmetic = transpose_arithmetic(dims[i], self.kernel_size[i], self.strides[i], self.padding,
-                                              (self.output_padding or (None,) * self.rank)[i], self.dilation_rate[i])
+            arithmetic = transpose_arithmetic(
+                dims[i],
+                self.kernel_size[i],
+                self.strides[i],
+                self.padding,
+                (self.output_padding or (None,) * self.rank)[i],
+                self.dilation_rate[i],
+            )
             return Problem(
                 f"an output at least 1 long along {axis}",
                 f"Layer {name!r} ({self.kind}) would give an empty output for {format_shape(shape)}, along {axis}: {arithmetic}.",
@@ -143,16 +165,26 @@ class _Transpose(KerasDefaults, _Conv):
         return rank_text(self, shape, "spreads each input position's channels over a window of the output")
 
     def axis_explanation(self, shape, axis: int, size: int, name: str) -> str:
-        return (f"{name} was built for {size} input channels: its kernel is {times((*self.kernel_size, self.filters, size))}. "
-                f"Here the channels axis has {shape[axis]}.")
+        return (
+            f"{name} was built for {size} input channels: its kernel is {times((*self.kernel_size, self.filters, size))}. "
+            f"Here the channels axis has {shape[axis]}."
+        )
 
     def suggest_fixes(self, shape, problem, context) -> list:
         channels = self._split(shape)[1] if len(shape) == self.rank + 2 else None
-        if len(shape) != self.rank + 2 or (self.built_shape is not None and channels != self._split(self.built_shape)[1]):
-            return super().suggest_fixes(shape, problem, context)  # Conv's: a channels axis, the channels it was built for
+        if len(shape) != self.rank + 2 or (
+            self.built_shape is not None and channels != self._split(self.built_shape)[1]
+        ):
+            return super().suggest_fixes(
+                shape, problem, context
+            )  # Conv's: a channels axis, the channels it was built for
         name = context.name
-        return [context.set_setting("output_padding", None, description=f"unset output_padding of {name} (output n×stride)"),
-                context.set_setting("padding", "valid", description=f"set padding of {name} to 'valid'")]
+        return [
+            context.set_setting(
+                "output_padding", None, description=f"unset output_padding of {name} (output n×stride)"
+            ),
+            context.set_setting("padding", "valid", description=f"set padding of {name} to 'valid'"),
+        ]
 
     # --- weights -----------------------------------------------------------------------------------------------------
     def weight_specs(self, shape) -> list[WeightSpec]:
@@ -172,8 +204,12 @@ class _Transpose(KerasDefaults, _Conv):
         out = math.prod(output_shape[1:])
         columns = positions * window * self.filters  # the matmul's result: every input position's windows
         slabs = self._slab_values(dims)  # what the loop adds into the output
-        full = math.prod((n - 1) * s + span(k, d) for n, k, s, d in zip(dims, self.kernel_size, self.strides,
-                                                                           self.dilation_rate)) * self.filters
+        full = (
+            math.prod(
+                (n - 1) * s + span(k, d) for n, k, s, d in zip(dims, self.kernel_size, self.strides, self.dilation_rate)
+            )
+            * self.filters
+        )
         linear = self.activation == "linear"
         activation = activation_step_cost(self.activation, out)
         separate = self.activation not in _IN_PLACE
@@ -181,7 +217,9 @@ class _Transpose(KerasDefaults, _Conv):
         slab = positions * self.filters  # the largest slab: every input position's values of one kernel cell
         return Cost(
             mult_adds=positions * channels * window * self.filters,
-            elementwise=out + math.ceil(strided_add_ops(self.filters, self.data_format) * slabs) + (out if self.use_bias else 0)
+            elementwise=out
+            + math.ceil(strided_add_ops(self.filters, self.data_format) * slabs)
+            + (out if self.use_bias else 0)
             + activation.elementwise,
             # beside the output: the matmul's result while the slabs are added, with the buffers NumPy's strided add
             # takes (three of up to 8,192 values, whatever the batch); then an activation not applied in place. The
@@ -189,8 +227,10 @@ class _Transpose(KerasDefaults, _Conv):
             # with the slabs, per sample.
             early_scratch=columns + (3 * slab if chunked else 0),
             scratch=out + activation.scratch if chunked else max(columns, out + activation.scratch if separate else 0),
-            scratch_large=out + activation.scratch_large if chunked else max(
-                columns, out + activation.scratch_large if separate else 0), large_at=out,
+            scratch_large=out + activation.scratch_large
+            if chunked
+            else max(columns, out + activation.scratch_large if separate else 0),
+            large_at=out,
             capped_scratch=activation.capped_scratch if chunked else 3 * slab,
             scratch_cap=activation.scratch_cap if chunked else _ADD_BUFFERS,
             overhead=window * _CELL_MICROSECONDS * MICROSECOND,
@@ -201,15 +241,21 @@ class _Transpose(KerasDefaults, _Conv):
             # gradient's temporary), the padded gradient and the patch matrix (channels_first: tensordot copies it).
             train_elementwise=full + columns + (0 if linear else activation.elementwise + _TRAIN_GRADIENT_OPS * out),
             train_kept=0 if linear else out,
-            train_scratch=(0 if linear else 2 * out) + full + columns * (2 if self.data_format == "channels_first" else 1),
+            train_scratch=(0 if linear else 2 * out)
+            + full
+            + columns * (2 if self.data_format == "channels_first" else 1),
         )
 
     def _slab_values(self, dims) -> int:
         """Values the forward loop adds into the output, over every kernel cell (inputs whose cells are cropped skip):
         per axis the inputs each cell reaches, summed, multiplied over the axes (a cell's slab is their product)."""
         total = self.filters
-        for n, k, s, d, (length, crop, _) in zip(dims, self.kernel_size, self.strides, self.dilation_rate, self._axes(dims)):
-            total *= sum(max(0, last - first + 1) for first, last in (_reach(n, j, s, d, length, crop) for j in range(k)))
+        for n, k, s, d, (length, crop, _) in zip(
+            dims, self.kernel_size, self.strides, self.dilation_rate, self._axes(dims)
+        ):
+            total *= sum(
+                max(0, last - first + 1) for first, last in (_reach(n, j, s, d, length, crop) for j in range(k))
+            )
         return total
 
     # --- numbers -----------------------------------------------------------------------------------------------------
@@ -227,8 +273,9 @@ class _Transpose(KerasDefaults, _Conv):
         geometry = self._axes(dims)
         out_dims = [length for length, _, _ in geometry]
         z = np.zeros((n, *out_dims, f) if last else (n, f, *out_dims), columns.dtype)
-        for offset, out_index, in_index in _cells(x.ndim, axes, dims, self.kernel_size, self.strides, self.dilation_rate,
-                                                  geometry):
+        for offset, out_index, in_index in _cells(
+            x.ndim, axes, dims, self.kernel_size, self.strides, self.dilation_rate, geometry
+        ):
             slab = columns[(slice(None),) * (1 + self.rank) + offset] if last else columns[(slice(None), *offset)]
             z[out_index] += slab[in_index]
         del columns
@@ -247,16 +294,18 @@ class _Transpose(KerasDefaults, _Conv):
         last = self.data_format == "channels_last"
         # the output's gradient back on the full result's cells: crop what lies past it, pad the cropped cells with 0
         keep, pad = [], []
-        for a, size, k, s, d, (length, crop, _) in zip(axes, dims, self.kernel_size, self.strides, self.dilation_rate,
-                                                        self._axes(dims)):
+        for a, size, k, s, d, (length, crop, _) in zip(
+            axes, dims, self.kernel_size, self.strides, self.dilation_rate, self._axes(dims)
+        ):
             full = (size - 1) * s + span(k, d)
             kept = min(length, full - crop)
             keep.append((0, length - kept))
             pad.append((crop, full - crop - kept))
         dfull = padded(cropped(dz, axes, keep), axes, pad)
         view = windows_view(dfull, axes, dims, self.kernel_size, self.strides, self.dilation_rate)
-        patches = np.empty((n * math.prod(dims), matrix.shape[0]) if last else (n, matrix.shape[0], math.prod(dims)),
-                           dz.dtype)
+        patches = np.empty(
+            (n * math.prod(dims), matrix.shape[0]) if last else (n, matrix.shape[0], math.prod(dims)), dz.dtype
+        )
         np.copyto(patches.reshape(view.shape), view)
         del dfull, view
         if last:
@@ -293,22 +342,29 @@ class _Transpose(KerasDefaults, _Conv):
         dims, channels = self._split(shape)
         pads = self.output_padding or (None,) * self.rank
         lines = []
-        for axis, n, k, s, o, d in zip(_AXIS_NAMES[self.rank], dims, self.kernel_size, self.strides, pads, self.dilation_rate):
+        for axis, n, k, s, o, d in zip(
+            _AXIS_NAMES[self.rank], dims, self.kernel_size, self.strides, pads, self.dilation_rate
+        ):
             line = f"{axis}: {transpose_arithmetic(n, k, s, self.padding, o, d)}"
             if d > 1:
                 line += f" (dilation {d} spreads the {k}-cell kernel over {span(k, d)})"
             lines.append(line)
-        rule = ("padding='valid' keeps every output cell an input reaches ((n − 1)×stride + kernel; a stride longer than "
-                "the kernel leaves gaps up to stride cells)" if self.padding == "valid" else
-                "padding='same' makes the output stride times the input (the inverse of a 'same' convolution's ceil(n/stride))")
+        rule = (
+            "padding='valid' keeps every output cell an input reaches ((n − 1)×stride + kernel; a stride longer than "
+            "the kernel leaves gaps up to stride cells)"
+            if self.padding == "valid"
+            else "padding='same' makes the output stride times the input (the inverse of a 'same' convolution's ceil(n/stride))"
+        )
         if self.output_padding is not None:
             rule += "; output_padding sets how many extra cells end each axis"
         inputs = "The 1 input channel" if channels == 1 else f"Each of the {channels:,} input channels"
-        return (f"{'; '.join(lines)}. {rule}. Each input position spreads its channels through a "
-                f"{times(self.kernel_size) if self.rank > 1 else f'{self.kernel_size[0]}-step'} window of the output, "
-                f"stride {times(self.strides) if self.rank > 1 else self.strides[0]} apart, overlapping windows adding up; "
-                f"{inputs[0].lower() + inputs[1:]} reach {'the 1 filter' if self.filters == 1 else f'all {self.filters:,} filters'} "
-                f"→ {format_shape(output_shape)}.")
+        return (
+            f"{'; '.join(lines)}. {rule}. Each input position spreads its channels through a "
+            f"{times(self.kernel_size) if self.rank > 1 else f'{self.kernel_size[0]}-step'} window of the output, "
+            f"stride {times(self.strides) if self.rank > 1 else self.strides[0]} apart, overlapping windows adding up; "
+            f"{inputs[0].lower() + inputs[1:]} reach {'the 1 filter' if self.filters == 1 else f'all {self.filters:,} filters'} "
+            f"→ {format_shape(output_shape)}."
+        )
 
     keras_code = conv_keras_code
 
@@ -325,10 +381,14 @@ class _Transpose(KerasDefaults, _Conv):
         weights = {"weight": np.ascontiguousarray(np.moveaxis(self._weights[0], (-1, -2), (0, 1)))}
         if self.use_bias:
             weights["bias"] = self._weights[1]
-        parts = [CodePart(
-            f"nn.ConvTranspose{nd}({channels}, {self.filters}, kernel_size={tuple_text(self.kernel_size)}, "
-            f"stride={tuple_text(self.strides)}, padding={tuple_text(padding)}, output_padding={tuple_text(extra)}, "
-            f"dilation={tuple_text(self.dilation_rate)}, bias={self.use_bias})", weights=weights)]
+        parts = [
+            CodePart(
+                f"nn.ConvTranspose{nd}({channels}, {self.filters}, kernel_size={tuple_text(self.kernel_size)}, "
+                f"stride={tuple_text(self.strides)}, padding={tuple_text(padding)}, output_padding={tuple_text(extra)}, "
+                f"dilation={tuple_text(self.dilation_rate)}, bias={self.use_bias})",
+                weights=weights,
+            )
+        ]
         if any(crop):  # Keras crops one more cell at the end than at the start: a negative pad crops in torch
             parts.append(CodePart(f"nn.ZeroPad{nd}({tuple(v for c in reversed(crop) for v in (0, -c))})"))
         parts = torch_layout(parts, self.data_format)
@@ -362,14 +422,34 @@ def _transpose_settings(rank: int) -> tuple:
     ones = (1,) * rank
     return (
         Int("filters", 32, "Number of kernels: the size of the output's channels axis.", required=True, high=MAX_UNITS),
-        Ints("kernel_size", (3,) * rank, f"Size of the window each input position spreads over "
-             f"({' × '.join(_AXIS_NAMES[rank])}).", required=True, length=rank),
-        Ints("strides", ones, "How far apart the windows of neighbouring inputs start; 2 doubles the size.", length=rank),
-        ValidOrSame("padding", "valid", "valid: every cell an input reaches ((n − 1)×stride + kernel); same: n×stride.",
-                    choices=("valid", "same")),
-        OutputPadding("output_padding", None, "Extra cells at the end of each axis (each below its stride); empty: "
-                      "Keras's rule.", length=rank, low=0),
-        DataFormat("data_format", "channels_last", "Where the channels axis is: last (Keras's default) or right after the batch."),
+        Ints(
+            "kernel_size",
+            (3,) * rank,
+            f"Size of the window each input position spreads over ({' × '.join(_AXIS_NAMES[rank])}).",
+            required=True,
+            length=rank,
+        ),
+        Ints(
+            "strides", ones, "How far apart the windows of neighbouring inputs start; 2 doubles the size.", length=rank
+        ),
+        ValidOrSame(
+            "padding",
+            "valid",
+            "valid: every cell an input reaches ((n − 1)×stride + kernel); same: n×stride.",
+            choices=("valid", "same"),
+        ),
+        OutputPadding(
+            "output_padding",
+            None,
+            "Extra cells at the end of each axis (each below its stride); empty: Keras's rule.",
+            length=rank,
+            low=0,
+        ),
+        DataFormat(
+            "data_format",
+            "channels_last",
+            "Where the channels axis is: last (Keras's default) or right after the batch.",
+        ),
         Ints("dilation_rate", ones, "Spacing between kernel cells (only with strides 1).", length=rank),
         ConvActivation("activation", "linear", "Applied to every output value."),
         Bool("use_bias", True, "Add one learned number per filter."),
@@ -383,7 +463,9 @@ class Conv1DTranspose(_Transpose):
 
     rank = 1
     settings = _transpose_settings(1)
-    description = "Learned upsampling of a sequence: each step spreads over a window, e.g. (None, 25, 8) → (None, 50, 4)."
+    description = (
+        "Learned upsampling of a sequence: each step spreads over a window, e.g. (None, 25, 8) → (None, 50, 4)."
+    )
 
 
 @register
@@ -392,5 +474,6 @@ class Conv2DTranspose(_Transpose):
 
     rank = 2
     settings = _transpose_settings(2)
-    description = ("Learned upsampling of an image: each pixel spreads over a window, e.g. (None, 7, 7, 32) → "
-                   "(None, 14, 14, 16).")
+    description = (
+        "Learned upsampling of an image: each pixel spreads over a window, e.g. (None, 7, 7, 32) → (None, 14, 14, 16)."
+    )

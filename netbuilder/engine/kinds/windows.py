@@ -27,10 +27,14 @@ class Padding(Choice):
         text = value.lower() if isinstance(value, str) else value
         if text not in self.choices:
             if text == "causal":
-                raise LayerConfigError("padding 'causal' exists only for 1D layers (Conv1D): it pads the start of a "
-                                       "sequence so no output sees later steps. Use 'valid' or 'same' here.")
+                raise LayerConfigError(
+                    "padding 'causal' exists only for 1D layers (Conv1D): it pads the start of a "
+                    "sequence so no output sees later steps. Use 'valid' or 'same' here."
+                )
             allowed = "{" + ", ".join(repr(c) for c in sorted(self.choices)) + "}"
-            raise LayerConfigError(f"The `padding` argument must be a list/tuple or one of {allowed}. Received: {str(value)[:40]}")
+            raise LayerConfigError(
+                f"The `padding` argument must be a list/tuple or one of {allowed}. Received: {str(value)[:40]}"
+            )
         return text
 
 
@@ -77,7 +81,9 @@ def channel_axis(data_format: str) -> int:
     return -1 if data_format == "channels_last" else 1
 
 
-def window_problem(name: str, kind: str, shape, dims, window, dilation, strides, keras_message: str, axis_names) -> Problem:
+def window_problem(
+    name: str, kind: str, shape, dims, window, dilation, strides, keras_message: str, axis_names
+) -> Problem:
     """A window (kernel or pool) longer than its input under `valid` padding."""
     spans = [span(k, d) for k, d in zip(window, dilation)]
     bad = [i for i, (n, w) in enumerate(zip(dims, spans)) if n < w]
@@ -184,8 +190,11 @@ def torch_layout(parts: list[CodePart], data_format: str) -> list[CodePart]:
     """`parts` (written for torch's channels_first) wrapped in permutes when the Keras layer is channels_last."""
     if data_format == "channels_first":
         return parts
-    return [CodePart("ChannelsLastToFirst()", {"ChannelsLastToFirst": TO_CHANNELS_FIRST}), *parts,
-            CodePart("ChannelsFirstToLast()", {"ChannelsFirstToLast": TO_CHANNELS_LAST})]
+    return [
+        CodePart("ChannelsLastToFirst()", {"ChannelsLastToFirst": TO_CHANNELS_FIRST}),
+        *parts,
+        CodePart("ChannelsFirstToLast()", {"ChannelsFirstToLast": TO_CHANNELS_LAST}),
+    ]
 
 
 def torch_pad_order(pad_pairs) -> tuple[int, ...]:
@@ -201,4 +210,3 @@ def tuple_text(values) -> str:
     """`(3, 3)`, and `3` for a single value (torch takes an int for 1D)."""
     values = tuple(values)
     return str(values[0]) if len(values) == 1 else str(values)
-

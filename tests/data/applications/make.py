@@ -47,16 +47,39 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 ARCHITECTURES = [
-    "VGG16", "VGG19",
-    "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
-    "InceptionV3", "InceptionResNetV2", "Xception",
-    "MobileNet", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large",
-    "DenseNet121", "DenseNet169", "DenseNet201",
-    "NASNetMobile", "NASNetLarge",
+    "VGG16",
+    "VGG19",
+    "ResNet50",
+    "ResNet101",
+    "ResNet152",
+    "ResNet50V2",
+    "ResNet101V2",
+    "ResNet152V2",
+    "InceptionV3",
+    "InceptionResNetV2",
+    "Xception",
+    "MobileNet",
+    "MobileNetV2",
+    "MobileNetV3Small",
+    "MobileNetV3Large",
+    "DenseNet121",
+    "DenseNet169",
+    "DenseNet201",
+    "NASNetMobile",
+    "NASNetLarge",
     *[f"EfficientNetB{i}" for i in range(8)],
-    "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3",
-    "EfficientNetV2S", "EfficientNetV2M", "EfficientNetV2L",
-    "ConvNeXtTiny", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge",
+    "EfficientNetV2B0",
+    "EfficientNetV2B1",
+    "EfficientNetV2B2",
+    "EfficientNetV2B3",
+    "EfficientNetV2S",
+    "EfficientNetV2M",
+    "EfficientNetV2L",
+    "ConvNeXtTiny",
+    "ConvNeXtSmall",
+    "ConvNeXtBase",
+    "ConvNeXtLarge",
+    "ConvNeXtXLarge",
 ]
 
 # Also recorded at their published size: Keras builds MobileNetV3 with input (None, None, 3) unless told otherwise.
@@ -83,6 +106,7 @@ PROBE_MAX_ELEMENTS = 8192  # numbers a sample in one probe's output
 
 
 # ---------------------------------------------------------------- facts from the JSON text
+
 
 def json_depth(text: str) -> int:
     """The maximum nesting of [ and { outside strings."""
@@ -147,8 +171,10 @@ def class_list(objects) -> list:
     for obj in objects:
         key = (obj["class_name"], obj.get("module"), obj.get("registered_name"))
         seen[key] = seen.get(key, 0) + 1
-    return [{"class_name": c, "module": m, "registered_name": r, "count": n}
-            for (c, m, r), n in sorted(seen.items(), key=lambda kv: tuple(str(x) for x in kv[0]))]
+    return [
+        {"class_name": c, "module": m, "registered_name": r, "count": n}
+        for (c, m, r), n in sorted(seen.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
+    ]
 
 
 def gz_write(path: Path, text: str) -> None:
@@ -156,6 +182,7 @@ def gz_write(path: Path, text: str) -> None:
 
 
 # ---------------------------------------------------------------- one model, in a child process
+
 
 def capture_summary(model, line_length=None) -> str:
     captured = []
@@ -170,8 +197,11 @@ def model_facts(model, text: str) -> dict:
     config = json.loads(text)
     layers = list(layer_entries(config))
     live = {layer.name: layer for layer in model.layers}
-    nested = sorted(e["config"]["name"] for e in layers
-                    if isinstance(live.get(e["config"]["name"]), keras.Model) or "layers" in e["config"])
+    nested = sorted(
+        e["config"]["name"]
+        for e in layers
+        if isinstance(live.get(e["config"]["name"]), keras.Model) or "layers" in e["config"]
+    )
     shared_json = sorted(e["config"]["name"] for e in layers if len(e.get("inbound_nodes", [])) > 1)
     shared_live = sorted(layer.name for layer in model.layers if len(layer._inbound_nodes) > 1)
     assert shared_json == shared_live, (shared_json, shared_live)
@@ -205,8 +235,12 @@ def summary_facts(model, name: str, out: Path, write_text: bool) -> dict:
     text = capture_summary(model, line_length=width)
     assert text == default, "summary(line_length=default) differs from summary()"
     lines = len(text.splitlines())
-    facts = {"summary_line_length": width, "summary_lines": lines, "summary_chars": len(text),
-             "summary_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+    facts = {
+        "summary_line_length": width,
+        "summary_lines": lines,
+        "summary_chars": len(text),
+        "summary_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    }
     if write_text:  # the parent keeps it only while summary_lines <= SUMMARY_TEXT_MAX_LINES (see prune)
         gz_write(out / f"{name}.summary.txt.gz", text)
     return facts
@@ -214,8 +248,11 @@ def summary_facts(model, name: str, out: Path, write_text: bool) -> dict:
 
 def initializer_of(layer, variable):
     """The initializer object a layer gave one of its variables, when the layer keeps it as an attribute."""
-    names = {"kernel": ["kernel_initializer", "depthwise_initializer"], "depthwise_kernel": ["depthwise_initializer"],
-             "pointwise_kernel": ["pointwise_initializer"]}.get(variable.name, [f"{variable.name}_initializer"])
+    names = {
+        "kernel": ["kernel_initializer", "depthwise_initializer"],
+        "depthwise_kernel": ["depthwise_initializer"],
+        "pointwise_kernel": ["pointwise_initializer"],
+    }.get(variable.name, [f"{variable.name}_initializer"])
     for attr in names:
         if getattr(layer, attr, None) is not None:
             return getattr(layer, attr)
@@ -233,18 +270,26 @@ def weight_facts(model) -> list:
         for variable in layer.weights:
             value = np.asarray(variable.numpy())
             init = initializer_of(layer, variable)
-            entry = {"layer": layer.name, "path": variable.path, "name": variable.name, "shape": list(value.shape),
-                     "dtype": str(value.dtype), "trainable": bool(variable.trainable),
-                     "sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(),
-                     "initializer": keras.saving.serialize_keras_object(init) if init is not None else None,
-                     "seed": None, "how": None}
+            entry = {
+                "layer": layer.name,
+                "path": variable.path,
+                "name": variable.name,
+                "shape": list(value.shape),
+                "dtype": str(value.dtype),
+                "trainable": bool(variable.trainable),
+                "sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(),
+                "initializer": keras.saving.serialize_keras_object(init) if init is not None else None,
+                "seed": None,
+                "how": None,
+            }
             if isinstance(init, RandomInitializer):
                 assert isinstance(init.seed, int), (variable.path, init.seed)
                 redrawn = np.asarray(init(tuple(value.shape), dtype=str(value.dtype)))
                 assert np.array_equal(redrawn, value), f"{variable.path}: redrawing with seed {init.seed} differs"
                 entry.update(seed=int(init.seed), how="initializer(seed)")
-            elif init is not None and np.array_equal(np.asarray(init(tuple(value.shape), dtype=str(value.dtype))),
-                                                     value):
+            elif init is not None and np.array_equal(
+                np.asarray(init(tuple(value.shape), dtype=str(value.dtype))), value
+            ):
                 entry["how"] = "initializer"
             elif value.size and np.all(value == value.flat[0]):
                 entry.update(how="constant", constant=float(value.flat[0]))
@@ -268,8 +313,12 @@ def probe_layers(model, count=PROBES, max_elements=PROBE_MAX_ELEMENTS) -> list:
         while i < len(layers) - 2:
             layer = layers[i]
             shape = getattr(layer.output, "shape", None)
-            if (shape is not None and layer not in chosen and None not in shape[1:]
-                    and _math.prod(shape[1:]) <= max_elements):
+            if (
+                shape is not None
+                and layer not in chosen
+                and None not in shape[1:]
+                and _math.prod(shape[1:]) <= max_elements
+            ):
                 chosen.append(layer)
                 break
             i += 1
@@ -319,20 +368,33 @@ def run_one(name: str, out: Path) -> dict:
         weights = weight_facts(model)
         with open(out / f"{arch}.small.npz", "wb") as handle:
             np.savez_compressed(
-                handle, json=np.array(text), image=image, x=x, y=y, features=features,
-                features_layer=np.array(penultimate.name), weights_json=np.array(json.dumps(weights, sort_keys=True)),
+                handle,
+                json=np.array(text),
+                image=image,
+                x=x,
+                y=y,
+                features=features,
+                features_layer=np.array(penultimate.name),
+                weights_json=np.array(json.dumps(weights, sort_keys=True)),
                 probe_layers=np.array([layer.name for layer in probed]),
                 **{f"probe_{i}": probe for i, probe in enumerate(probes)},
                 preprocess=np.array(f"keras.applications.{module}.preprocess_input"),
-                keras_version=np.array(keras.__version__))
+                keras_version=np.array(keras.__version__),
+            )
         hows = {}
         for w in weights:
             hows[w["how"]] = hows.get(w["how"], 0) + 1
-        facts.update(npz_file=f"{arch}.small.npz", weights_how=hows, preprocess=f"keras.applications.{module}",
-                     x_range=[float(x.min()), float(x.max())], y_sum=float(y.astype("float64").sum()),
-                     features_layer=penultimate.name, features_absmax=float(np.abs(features).max()),
-                     probe_layers=[layer.name for layer in probed],
-                     probe_absmax=[float(np.abs(probe).max()) for probe in probes])
+        facts.update(
+            npz_file=f"{arch}.small.npz",
+            weights_how=hows,
+            preprocess=f"keras.applications.{module}",
+            x_range=[float(x.min()), float(x.max())],
+            y_sum=float(y.astype("float64").sum()),
+            features_layer=penultimate.name,
+            features_absmax=float(np.abs(features).max()),
+            probe_layers=[layer.name for layer in probed],
+            probe_absmax=[float(np.abs(probe).max()) for probe in probes],
+        )
     facts["_seconds"] = {"build": round(built, 2), "total": round(time.perf_counter() - start, 2)}
     return facts
 
@@ -375,8 +437,14 @@ def check(out: Path) -> None:
                 [variable] = [v for v in model.get_layer(entry["layer"]).weights if v.path == entry["path"]]
                 variable.assign(value)
             names = [str(n) for n in data["probe_layers"]]
-            inner = keras.Model(model.inputs, [model.output, model.get_layer(str(data["features_layer"])).output,
-                                               *(model.get_layer(n).output for n in names)])
+            inner = keras.Model(
+                model.inputs,
+                [
+                    model.output,
+                    model.get_layer(str(data["features_layer"])).output,
+                    *(model.get_layer(n).output for n in names),
+                ],
+            )
             got = [np.asarray(a) for a in inner.predict(data["x"], verbose=0)]
             want = [data["y"], data["features"], *(data[f"probe_{i}"] for i in range(len(names)))]
             same = all(np.array_equal(g, w) for g, w in zip(got, want))
@@ -398,20 +466,32 @@ def check(out: Path) -> None:
 
 # ---------------------------------------------------------------- the parent: one child per model
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(HERE), help="directory to write into (default: this one)")
-    parser.add_argument("--summary-max-lines", type=int, default=SUMMARY_TEXT_MAX_LINES,
-                        help="keep <Name>.summary.txt.gz only for summaries this short (default %(default)s)")
-    parser.add_argument("--prune", action="store_true",
-                        help="build nothing: only drop the summary texts longer than --summary-max-lines")
-    parser.add_argument("--check", action="store_true",
-                        help="build nothing new: read every file back into Keras and compare with the manifest "
-                             "(run it with COLUMNS=200 too)")
-    parser.add_argument("--table", action="store_true",
-                        help="build nothing: print README.md's tables from the manifest")
+    parser.add_argument(
+        "--summary-max-lines",
+        type=int,
+        default=SUMMARY_TEXT_MAX_LINES,
+        help="keep <Name>.summary.txt.gz only for summaries this short (default %(default)s)",
+    )
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="build nothing: only drop the summary texts longer than --summary-max-lines",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="build nothing new: read every file back into Keras and compare with the manifest "
+        "(run it with COLUMNS=200 too)",
+    )
+    parser.add_argument(
+        "--table", action="store_true", help="build nothing: print README.md's tables from the manifest"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     if args.check:
@@ -435,19 +515,23 @@ def main() -> None:
     env = {**os.environ, "KERAS_BACKEND": "numpy", "COLUMNS": COLUMNS, "PYTHONHASHSEED": "0"}
     for name in names:
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, __file__, "--one", name, "--out", str(out)], env=env,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--one", name, "--out", str(out)], env=env, capture_output=True, text=True
+        )
         lines = [line for line in proc.stdout.splitlines() if line.startswith("FACTS ")]
         if proc.returncode or not lines:
             facts = {"error": f"the child process failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"}
         else:
-            facts = json.loads(lines[-1][len("FACTS "):])
+            facts = json.loads(lines[-1][len("FACTS ") :])
         seconds = facts.pop("_seconds", None)
         manifest[name] = facts
         prune(manifest, out, args.summary_max_lines)
         manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        print(f"{name:20s} {time.perf_counter() - start:7.1f} s wall, Keras {seconds}, "
-              f"{facts.get('layers')} layers, {facts.get('params')} params, {facts.get('error', '')}", flush=True)
+        print(
+            f"{name:20s} {time.perf_counter() - start:7.1f} s wall, Keras {seconds}, "
+            f"{facts.get('layers')} layers, {facts.get('params')} params, {facts.get('error', '')}",
+            flush=True,
+        )
     if args.prune:
         prune(manifest, out, args.summary_max_lines)
         manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -455,9 +539,11 @@ def main() -> None:
 
 def tables(manifest: dict) -> str:
     """README.md's tables: one row per architecture, then every layer class and the architectures using it."""
-    rows = ["| model | input | output | layers | ops / JSON entries | params | trainable | non-trainable | "
-            "JSON chars | depth | summary lines (width) | classes beyond keras.layers |",
-            "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+    rows = [
+        "| model | input | output | layers | ops / JSON entries | params | trainable | non-trainable | "
+        "JSON chars | depth | summary lines (width) | classes beyond keras.layers |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
     users = {}
     order = [*ARCHITECTURES, *VARIANTS, *(f"{a}.small" for a in SMALL)]
     for name in sorted(manifest, key=order.index):
@@ -465,14 +551,18 @@ def tables(manifest: dict) -> str:
         if "error" in f:
             rows.append(f"| {name} | failed: {f['error'][:200]} |" + " |" * 10)
             continue
-        beyond = [f"{c['class_name']} ({c['module']}) ×{c['count']}" for c in f["class_names"]
-                  if c["module"] != "keras.layers"]
+        beyond = [
+            f"{c['class_name']} ({c['module']}) ×{c['count']}"
+            for c in f["class_names"]
+            if c["module"] != "keras.layers"
+        ]
         text = " +text" if "summary_file" in f else ""
         rows.append(
             f"| {name} | {'×'.join(map(str, f['input_shape']))} | {tuple(f['output_shape'])} | {f['layers']} | "
             f"{f['operations']} / {f['json_layers_nested']} | {f['params']:,} | {f['trainable']:,} | "
             f"{f['non_trainable']:,} | {f['json_chars']:,} | {f['json_depth']} | "
-            f"{f['summary_lines']:,} ({f['summary_line_length']}){text} | {', '.join(beyond) or '—'} |")
+            f"{f['summary_lines']:,} ({f['summary_line_length']}){text} | {', '.join(beyond) or '—'} |"
+        )
         if name in ARCHITECTURES:
             for c in f["class_names"]:
                 users.setdefault((c["class_name"], c["module"], c["registered_name"]), []).append(name)

@@ -8,7 +8,7 @@ import numpy as np
 from collections.abc import Callable
 
 from .analysis import Analysis, analyze, analyze_graph, budget_issue, layer_names
-from .budget import FLOAT32, current
+from .budget import FLOAT32, UNBOUNDED, current
 from .fitting import Trainable, numbers, refuse
 from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, ShapeIssue, issue_error
 from .graph import Graph, Input, InputLayer, call_inputs  # noqa: F401 (Input: the functional API's, with Model below)
@@ -458,8 +458,8 @@ class Functional(Trainable, ModelLayer):
         self._start_model(name, "functional")
         self.graph = Graph(inputs, outputs)
         self.seed = resolve_seed(seed)
-        self._analysis = analyze_graph(self.graph)
-        if (issue := self._analysis.issue or budget_issue(self._analysis)) is not None:
+        self._analysis: Analysis | None = None  # made when first asked for (a summary, a run), unless a budget needs it
+        if current() != UNBOUNDED and (issue := budget_issue(self.analysis)) is not None:
             raise issue_error(issue)
         self._calls = [node for node in self.graph.nodes if not node.is_input]
         for i, layer in enumerate(self._weighted()):
@@ -500,14 +500,16 @@ class Functional(Trainable, ModelLayer):
     @property
     def analysis(self) -> Analysis:
         """Each call's shapes, parameters, formula and cost, in the order the calls run."""
+        if self._analysis is None:
+            self._analysis = analyze_graph(self.graph)
         return self._analysis
 
     @property
     def cost(self):
-        return self._analysis.cost
+        return self.analysis.cost
 
     def count_params(self) -> int:
-        return self._analysis.total_params
+        return self.analysis.total_params
 
     def get_layer(self, name: str) -> Layer:
         for layer in self.layers:

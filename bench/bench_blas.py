@@ -206,7 +206,8 @@ def main():
     s = summary(times, rates)
     notes = [
         f"BLAS: {blas.api} at {blas.library} (default {before} threads); "
-        f"the step passed the engine's budget checks (work per run ≤ {MAX_WORK / 1e9:.0f} G); {args.rounds} rounds × {args.per_round} steps per configuration",
+        f"the step passed the engine's budget checks (work per run ≤ {MAX_WORK / 1e9:.0f} G); "
+        f"{args.rounds} rounds × {args.per_round} steps per configuration",
         *table(s),
     ]
     emit(args, "blas", figures_from(s), {}, notes)

@@ -63,11 +63,13 @@ INIT_SCRIPT = """
     }
   };
   const observer = new MutationObserver(seen);
-  document.addEventListener('DOMContentLoaded', () => { observer.observe(document.body, {childList: true, subtree: true}); seen(); });
+  document.addEventListener('DOMContentLoaded', () => { \
+observer.observe(document.body, {childList: true, subtree: true}); seen(); });
 })();
 """ % {"graph": GRAPH}
 
-# Arm a watcher: it records t0 now and t1 at the first frame after `done` (graph shows the change, page idle) + one frame.
+# Arm a watcher: it records t0 now and t1 at the first frame after `done` (graph shows the change, page idle) + one
+# frame.
 ARM = """
 (cond) => {
   const bench = {t0: performance.now(), t1: null, firstSent: null};
@@ -343,13 +345,15 @@ def main():
                 ),
             ]
     notes.append(
-        f"{args.trials} fresh page loads per app, size and viewport; per load {units_clicks} unit edits and {add_clicks} Add "
+        f"{args.trials} fresh page loads per app, size and viewport; per load {units_clicks} unit edits and "
+        f"{add_clicks} Add "
         f"(baseline: {units_clicks} redraws); medians. The share link is Input (8,) → N × Dense(16); "
         "Add puts a Dense(16) after the selected (first) layer"
     )
     notes.append(
         "server part of a click = the same click sent by a websocket client to the same server (rerun + transfer, "
-        "no drawing); the rest of click → settled is the browser's (deltas, React, Graphviz layout and transition, paint)"
+        "no drawing); the rest of click → settled is the browser's (deltas, React, Graphviz layout and transition, "
+        "paint)"
     )
     if extra:
         notes.append("server options (what-if run): " + " ".join(extra))

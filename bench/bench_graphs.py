@@ -9,10 +9,11 @@ The Keras JSONs are `tests/data/applications/<Name>.json.gz` (Keras 3.15's own `
 (b) `nb.model_from_json` of ResNet50 against Keras's `keras.models.model_from_json` (NumPy backend, same process):
     Keras builds every variable (25.6 M weights); ours draws weights at first use, which the bench checks (tracemalloc
     peak of model_from_json against the weights' bytes). Target ≥ 20× faster.
-(c) predict of ResNet50 and MobileNetV2 at 224×224, batch 1, against PyTorch CPU running the same network with the
-    same weights: our own PyTorch export (`views.export.pytorch_code`, weights handed over as arrays instead of literals)
-    under `torch.inference_mode()`, outputs checked allclose first; at 1 thread (as the app runs) and at NumPy's default
-    BLAS threads, `torch.set_num_threads` equal to ours each time. Targets: ResNet50 ≤ 1.5×, MobileNetV2 ≤ 2.5× PyTorch.
+(c) predict of ResNet50 and MobileNetV2 at 224×224, batch 1, against PyTorch CPU running the same network with
+    the same weights: our own PyTorch export (`views.export.pytorch_code`, weights handed over as arrays instead of
+    literals) under `torch.inference_mode()`, outputs checked allclose first; at 1 thread (as the app runs) and at
+    NumPy's default BLAS threads, `torch.set_num_threads` equal to ours each time. Targets: ResNet50 ≤ 1.5×,
+    MobileNetV2 ≤ 2.5× PyTorch.
 (d) tracemalloc peak of predict (same two models, 224 px, batch 1, weights drawn before) against the floor: weights +
     the largest set of tensors that must be alive at once (a tensor lives from the call that makes it until its last
     reader has run; the input and the model's outputs to the end), derived here from the graph of calls. Target ≤ 1.2×
@@ -156,9 +157,11 @@ def analysis_case() -> tuple[list[dict], dict, list[str]]:
     for i, name in enumerate(SIZES):
         n, a = curve["layers"][i], curve["analysis_summary"][i]
         print(
-            f"  {name:12s} {n:5d} layers: analysis+summary {a * 1e3:7.1f} ms ({a / n * 1e6:5.1f} µs/layer; analyze_graph "
-            f"{curve['analysis'][i] * 1e3:.1f} ms, of which graph_flow {curve['graph_flow'][i] * 1e3:.1f} ms); "
-            f"JSON → graph + analysis {curve['graph_only'][i] * 1e3:7.1f} ms; model_from_json {curve['from_json'][i] * 1e3:7.1f} ms"
+            f"  {name:12s} {n:5d} layers: analysis+summary {a * 1e3:7.1f} ms ({a / n * 1e6:5.1f} µs/layer; "
+            f"analyze_graph {curve['analysis'][i] * 1e3:.1f} ms, of which graph_flow "
+            f"{curve['graph_flow'][i] * 1e3:.1f} ms); "
+            f"JSON → graph + analysis {curve['graph_only'][i] * 1e3:7.1f} ms; "
+            f"model_from_json {curve['from_json'][i] * 1e3:7.1f} ms"
         )
     del models
 
@@ -212,7 +215,8 @@ def analysis_case() -> tuple[list[dict], dict, list[str]]:
     notes = [
         "analysis + summary by size: "
         + "; ".join(
-            f"{name} {n} layers {a * 1e3:.1f} ms ({a / n * 1e6:.1f} µs/layer; analyze_graph {an * 1e3:.1f} ms, of which graph_flow "
+            f"{name} {n} layers {a * 1e3:.1f} ms ({a / n * 1e6:.1f} µs/layer; analyze_graph {an * 1e3:.1f} ms, "
+            "of which graph_flow "
             f"{gf * 1e3:.1f} ms = {gf / n * 1e6:.1f} µs/layer; summary the rest), model_from_json {j * 1e3:.0f} ms, "
             f"JSON → graph + analysis {g * 1e3:.1f} ms"
             for name, n, a, an, gf, j, g in zip(
@@ -253,7 +257,8 @@ def from_json_case() -> tuple[list[dict], list[str]]:
     )
     ours, theirs = t["ours"]["median"], t["keras"]["median"]
     what = (
-        f"ours draws no weights (lazy: {ours_alloc / 2**20:.1f} MiB allocated at most, weights {weights / 2**20:.0f} MiB), "
+        f"ours draws no weights (lazy: {ours_alloc / 2**20:.1f} MiB allocated at most, "
+        f"weights {weights / 2**20:.0f} MiB), "
         if lazy
         else f"ours allocates {ours_alloc / 2**20:.0f} MiB (weights {weights / 2**20:.0f} MiB drawn eagerly), "
     )
@@ -313,8 +318,8 @@ def torch_module(model):
 
 
 def predict_case() -> tuple[list[dict], list[str]]:
-    """At 1 thread (what the app sets: ui/state.py calls set_blas_threads(1)) and at NumPy's default BLAS threads, torch's
-    thread count equal to ours each time."""
+    """At 1 thread (what the app sets: ui/state.py calls set_blas_threads(1)) and at NumPy's default BLAS threads,
+    torch's thread count equal to ours each time."""
     import torch
 
     default = blas_thread_count() or os.cpu_count()
@@ -355,7 +360,8 @@ def predict_case() -> tuple[list[dict], list[str]]:
                     "s",
                     f"≤ {target}×",
                     ours <= target * theirs,
-                    note=f"min ours {t['ours']['min'] * 1e3:.0f} ms, torch {t['torch']['min'] * 1e3:.0f} ms; max |Δ| {np.abs(got - ref).max():.1e}",
+                    note=f"min ours {t['ours']['min'] * 1e3:.0f} ms, torch {t['torch']['min'] * 1e3:.0f} ms; "
+                    f"max |Δ| {np.abs(got - ref).max():.1e}",
                 )
             )
         set_blas_threads(default)
@@ -464,7 +470,8 @@ def memory_case() -> tuple[list[dict], list[str]]:
             engine_alive = max(a + o for a, o in zip(flow.alive, outs)) * 4 * BATCH
             notes.append(
                 f"{name}: the floor's live tensors {alive / 2**20:.2f} MiB (input included) vs the engine's own "
-                f"analysis.flow {engine_alive / 2**20:.2f} MiB (alive while a call runs + its output, input not counted)"
+                f"analysis.flow {engine_alive / 2**20:.2f} MiB "
+                "(alive while a call runs + its output, input not counted)"
             )
         worst = sorted(range(len(per_call)), key=lambda i: per_call[i][1] - per_call[i][0], reverse=True)[:3]
         notes.append(

@@ -435,7 +435,8 @@ def main():
                 closed_at = worst["closed_at"]
                 print(
                     f"  load: {len(loaded['records'])} light clicks, "
-                    f"{sum(len(r['actions']) - 1 for r in worst['results'] if r['actions'])} worst-case clicks after the opens; tabs closed"
+                    f"{sum(len(r['actions']) - 1 for r in worst['results'] if r['actions'])} "
+                    "worst-case clicks after the opens; tabs closed"
                 )
                 settle_until = closed_at + ttl + 5.0
                 while time.time() < settle_until:
@@ -511,9 +512,11 @@ def main():
     if alerts:
         notes.append("messages the worst-case visitors saw: " + " | ".join(alerts)[:600])
     notes.append(
-        f"light click → settled: idle (1 visitor) p50 {s_idle['p50'] * 1e3:.0f} / p95 {s_idle['p95'] * 1e3:.0f} ms (n={s_idle['n']}); "
+        f"light click → settled: idle (1 visitor) p50 {s_idle['p50'] * 1e3:.0f} / "
+        f"p95 {s_idle['p95'] * 1e3:.0f} ms (n={s_idle['n']}); "
         f"{args.light} light only p50 {s_only['p50'] * 1e3:.0f} / p95 {s_only['p95'] * 1e3:.0f} ms (n={s_only['n']}); "
-        f"under load p50 {s_load['p50'] * 1e3:.0f} / p95 {s_load['p95'] * 1e3:.0f} / max {s_load['max'] * 1e3:.0f} ms (n={s_load['n']})"
+        f"under load p50 {s_load['p50'] * 1e3:.0f} / p95 {s_load['p95'] * 1e3:.0f} / "
+        f"max {s_load['max'] * 1e3:.0f} ms (n={s_load['n']})"
     )
     notes.append(
         f"health under load: n={h_load['n']}, p50 {h_load['p50'] * 1e3:.0f} ms, p99 {h_load['p99'] * 1e3:.0f} ms, "

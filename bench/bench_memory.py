@@ -101,8 +101,8 @@ def main():
             "B",
             "≤ the run budget (+ 64 KiB of Python objects)",
             p_budget_tensors <= MAX_FORWARD_BYTES + PYTHON_OBJECTS,
-            note=f"keeps {kept} of {LAYERS} layer outputs ({kept * act / 2**20:.0f} MiB) + the model's output; the layers past "
-            "them still run while the kept ones are held",
+            note=f"keeps {kept} of {LAYERS} layer outputs ({kept * act / 2**20:.0f} MiB) + the model's output; "
+            "the layers past them still run while the kept ones are held",
         ),
         figure(
             "memory.hand",

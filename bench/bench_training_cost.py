@@ -122,7 +122,8 @@ def kind_ratios(batch: int) -> dict:
     return ratios
 
 
-BUILD = r"""
+BUILD = (
+    r"""
 import json, sys, time
 import numpy as np
 import netbuilder as nb
@@ -138,8 +139,10 @@ model = nb.Sequential([nb.Input((1, 1)), layer], seed=0)
 seconds = time.perf_counter() - start
 peak = status("VmHWM:") - before
 cost = model.cost
-print(json.dumps({"work": cost.build_work, "bytes": cost.build_bytes + cost.weight_bytes, "seconds": seconds, "peak": peak}))
+print(json.dumps({"work": cost.build_work, "bytes": cost.build_bytes + cost.weight_bytes,"""
+    r""" "seconds": seconds, "peak": peak}))
 """
+)
 
 
 def build_ratios() -> dict:

@@ -1,4 +1,5 @@
-"""Keras's losses, as `from keras.losses import BinaryCrossentropy` reads: `from netbuilder.losses import BinaryCrossentropy`."""
+"""Keras's losses, as `from keras.losses import BinaryCrossentropy` reads: `from netbuilder.losses import
+BinaryCrossentropy`."""
 
 from .engine.training import (
     BinaryCrossentropy,

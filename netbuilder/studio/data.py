@@ -80,7 +80,8 @@ class ParsedInput(NamedTuple):
 
 
 class CsvData(NamedTuple):
-    """Training data from a CSV file: x (samples, *input_shape) and y (samples, targets) as float32, and what was read."""
+    """Training data from a CSV file: x (samples, *input_shape) and y (samples, targets) as float32, and what was
+    read."""
 
     x: np.ndarray
     y: np.ndarray
@@ -227,7 +228,8 @@ def _to_array(value, infinities: int) -> np.ndarray:
     overflow = np.isinf(array) & np.isfinite(wide)
     if overflow.any():
         raise InputDataError(
-            f"{wide[overflow][0]:.8g} is outside float32's range (at most ±{FLOAT32_MAX:.8g}); write Infinity for infinity"
+            f"{wide[overflow][0]:.8g} is outside float32's range (at most ±{FLOAT32_MAX:.8g}); "
+            "write Infinity for infinity"
         )
     return array
 
@@ -269,7 +271,8 @@ def parse_array(text: str, input_shape) -> ParsedInput:
 
 
 def parse_numbers(text: str) -> np.ndarray:
-    """Any nested list of numbers (NumPy's print format too) as float32, for training targets; bounded like input text."""
+    """Any nested list of numbers (NumPy's print format too) as float32, for training targets; bounded like input
+    text."""
     _check_text(text)
     return _to_array(*_load(text))
 
@@ -467,7 +470,10 @@ def _why_not(text: str, where: str, comma: bool) -> str:
             "with the same decimal mark"
         )
     if not comma and _NUMBER[True].fullmatch(text):
-        return f"{where}: {_shown(text)} is not a number: with ',' between values, the decimal mark is '.' (or separate values with ';')"
+        return (
+            f"{where}: {_shown(text)} is not a number: with ',' between values, the decimal mark is '.' "
+            "(or separate values with ';')"
+        )
     return f"{where}: {_shown(text)} is not a number (only the first row may hold column names)"
 
 

@@ -128,8 +128,8 @@ PRESETS: dict[str, Preset] = {
             (2,), (_dense(0, 8, activation="tanh"), _dense(1, 8, activation="tanh"), _dense(2, 1, activation="sigmoid"))
         ),
         "[[0.5, 0.5], [-0.5, 0.5]]",
-        "No straight line separates XOR, so the hidden tanh layers must bend the boundary: open Train and watch it form "
-        "(binary cross-entropy, Adam).",
+        "No straight line separates XOR, so the hidden tanh layers must bend the boundary: open Train and watch it "
+        "form (binary cross-entropy, Adam).",
         training=Settings("binary_crossentropy", "adam", 0.03, 60, 32, data="xor"),
     ),
     "train-spirals": Preset(
@@ -173,7 +173,8 @@ PRESETS: dict[str, Preset] = {
         ),
         "random:1",
         "The convnet of Keras's MNIST example: 3×3 convolutions shrink 28 to 26 and 11, pooling halves 26 to 13 and 11 "
-        "to 5, and Flatten turns the (5, 5, 64) feature map into 1,600 values for Dense(10): output (None, 10), 34,826 parameters.",
+        "to 5, and Flatten turns the (5, 5, 64) feature map into 1,600 values for Dense(10): output (None, 10), "
+        "34,826 parameters.",
     ),
     "text-classifier": Preset(
         "Text model: Embedding → Conv1D → pooling",
@@ -218,7 +219,8 @@ PRESETS: dict[str, Preset] = {
         ),
         "random:3",
         "BatchNormalization keeps 4 numbers per feature: gamma and beta are trained, the moving mean and variance "
-        "are not — 128 of its 256 parameters are non-trainable; Dropout passes everything through at inference: (None, 3).",
+        "are not — 128 of its 256 parameters are non-trainable; Dropout passes everything through at inference: "
+        "(None, 3).",
     ),
     "broken-conv-on-28x28": Preset(
         "Repair: Conv2D on a (28, 28) image",
@@ -253,7 +255,8 @@ PRESETS: dict[str, Preset] = {
         ),
         "random:6",
         "The first LSTM returns its state at every step, (30, 32), so the second can read the whole sequence; the "
-        "second returns only its last state, (16,), for Dense: (None, 1). LSTM parameters: 4×(in×units + units×units + units).",
+        "second returns only its last state, (16,), for Dense: (None, 1). "
+        "LSTM parameters: 4×(in×units + units×units + units).",
     ),
     "broken-lstm-after-lstm": Preset(
         "Repair: LSTM after LSTM, no return_sequences",

@@ -95,7 +95,8 @@ def forward(
     note = ""
     if dropped:
         note = (
-            f"{len(dropped)} tensor(s) after {titles[len(tensors) - len(dropped) - 2]} are not kept: together they would "
+            f"{len(dropped)} tensor(s) after {titles[len(tensors) - len(dropped) - 2]} are not kept: "
+            "together they would "
             f"exceed the {readable_bytes(current().run_bytes)} memory budget of a run. The output is still computed; "
             "a smaller batch shows them all."
         )

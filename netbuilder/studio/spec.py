@@ -173,7 +173,8 @@ class Weights:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Input shape (batch axis excluded), layers in order, the weight seed, and trained weights (None: from the seed)."""
+    """Input shape (batch axis excluded), layers in order, the weight seed, and trained weights (None: from the
+    seed)."""
 
     input_shape: tuple[int, ...] = (3, 2)
     layers: tuple[LayerSpec, ...] = ()
@@ -195,8 +196,9 @@ class ModelSpec:
         return self.analysis.names
 
     def validate(self) -> ModelSpec:
-        """Raise a NetbuilderError if a setting is invalid or a bound or the current budget is exceeded (shape mismatches
-        are allowed): the app edits under the public budgets, so a model it holds can always be built and run."""
+        """Raise a NetbuilderError if a setting is invalid or a bound or the current budget is exceeded (shape
+        mismatches are allowed): the app edits under the public budgets, so a model it holds can always be built and
+        run."""
         check_input_shape(self.input_shape)
         if over(
             elements := math.prod(self.input_shape), bound := current().data_elements
@@ -280,7 +282,8 @@ class ModelSpec:
         return self.new_ids(1)[0]
 
     def new_ids(self, count: int) -> list[int]:
-        """`count` ids no layer has: after the largest, or (a link may hold ids up to MAX_LAYER_ID - 1) the smallest free ones."""
+        """`count` ids no layer has: after the largest, or (a link may hold ids up to MAX_LAYER_ID - 1) the smallest
+        free ones."""
         taken = {layer.id for layer in self.layers}
         first = max(taken, default=-1) + 1
         if first + count <= MAX_LAYER_ID:

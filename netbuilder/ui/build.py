@@ -213,12 +213,14 @@ def layer_panel(spec: ModelSpec, i: int) -> None:
                 widgets.setting_widget(layer.id, setting, values[setting.name])
     if layer.built_for is not None:
         st.caption(
-            f"Built for input {format_shape((None, *layer.built_for))} (from imported JSON): its weights have that size."
+            f"Built for input {format_shape((None, *layer.built_for))} (from imported JSON): "
+            "its weights have that size."
         )
 
 
 def _layer_shapes(spec: ModelSpec, i: int) -> str:
-    """`(None, 28, 28, 1)` → `(None, 26, 26, 8)`, as the analysis computed them for layer i (its own, not an example)."""
+    """`(None, 28, 28, 1)` → `(None, 26, 26, 8)`, as the analysis computed them for layer i (its own, not an
+    example)."""
     reports = spec.analysis.layers
     if i >= len(reports):
         return "not reached (a layer before it does not fit)"
@@ -292,7 +294,8 @@ def input_panel(spec: ModelSpec) -> None:
     batch = result.array
     if result.batch_added:
         st.info(
-            f"One sample of shape {format_shape(batch.shape[1:])} was given; a batch axis was added: {format_shape(batch.shape)}."
+            f"One sample of shape {format_shape(batch.shape[1:])} was given; "
+            f"a batch axis was added: {format_shape(batch.shape)}."
         )
     else:
         st.caption(f"A batch of {len(batch)}: shape {format_shape(batch.shape)}.")

@@ -22,7 +22,8 @@ def page(spec: ModelSpec) -> None:
             st.markdown(issue.explanation)
             continue
         st.markdown(
-            f"#### {i + 1}. {report.name} · {report.kind}: {format_shape(report.input_shape)} → {format_shape(report.output_shape)}"
+            f"#### {i + 1}. {report.name} · {report.kind}: "
+            f"{format_shape(report.input_shape)} → {format_shape(report.output_shape)}"
         )
         text = layer.layer.explain_shape(report.input_shape, report.output_shape)
         if text:

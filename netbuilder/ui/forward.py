@@ -28,7 +28,8 @@ def page(spec: ModelSpec) -> None:
     parsed = state.current_input()
     if isinstance(parsed, state.InputProblem):
         st.warning(
-            f"The input data has a problem: {state.plain(parsed.message)} Fix it under Input in the Build page's layer list."
+            f"The input data has a problem: {state.plain(parsed.message)} "
+            "Fix it under Input in the Build page's layer list."
         )
         return
     run = forward(spec, parsed.array, checkpoint=state.checkpoint, waiting=state.waiting)

@@ -129,7 +129,8 @@ def guard(part: str) -> Iterator[None]:
 
 
 def public_budget() -> AbstractContextManager:
-    """The block's work answers to the public budgets, as every visitor's work does (the deployment's, engine/budget.py)."""
+    """The block's work answers to the public budgets, as every visitor's work does (the deployment's,
+    engine/budget.py)."""
     return using(public())
 
 
@@ -449,7 +450,8 @@ def on_paste(mode: str) -> None:
 def waiting() -> None:
     """Called once when a large run waits for another visitor's: say so where the run's output will appear."""
     st.caption(
-        "Waiting for another visitor's large run to finish: one large run at a time keeps the server quick for everyone."
+        "Waiting for another visitor's large run to finish: "
+        "one large run at a time keeps the server quick for everyone."
     )
 
 

@@ -87,7 +87,8 @@ def toolbar() -> None:
                 key="seed",
                 step=1,
                 on_change=state.on_seed,
-                help=f"0 to {MAX_SEED:,}; the same seed gives the same weights on every machine (as Keras's seeded initializers).",
+                help=f"0 to {MAX_SEED:,}; the same seed gives the same weights on every machine "
+                "(as Keras's seeded initializers).",
             )
             st.button("New random weights", icon=":material/casino:", key="random_seed", on_click=state.on_random_seed)
         with st.popover("Share", icon=":material/link:"):

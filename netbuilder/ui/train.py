@@ -209,7 +209,8 @@ def settings_panel(advice: Advice | None) -> None:
             key="train_from_logits",
             on_change=_set,
             args=("from_logits",),
-            help="Keras's from_logits=True: the last layer gives raw scores (no sigmoid or softmax) and the loss applies it.",
+            help="Keras's from_logits=True: the last layer gives raw scores (no sigmoid or softmax) "
+            "and the loss applies it.",
         )
     elif settings.loss == "huber":
         a.number_input(

@@ -130,7 +130,8 @@ def keras_code(model, checkpoint: Callable[[], None] | None = None) -> str:
         return _functional_keras_code(model, checkpoint)
     if not model.layers:
         raise LayerConfigError(
-            "Keras cannot run a Sequential model without layers (it fails when called); add a layer before exporting to Keras"
+            "Keras cannot run a Sequential model without layers (it fails when called); "
+            "add a layer before exporting to Keras"
         )
     check_export(model)
     input_shape = tuple(model.input_shape[1:])
@@ -498,7 +499,8 @@ def _parameter_paths(attribute: str, parts: list) -> list[tuple[str, str, np.nda
 
 def _load_lines(attribute: str, parts: list, checkpoint) -> list[str]:
     return [
-        f"    model.{path}.{param}.copy_(torch.tensor({array_literal(array, '    ', checkpoint)}, dtype=torch.float32))\n"
+        f"    model.{path}.{param}.copy_(torch.tensor({array_literal(array, '    ', checkpoint)}, "
+        "dtype=torch.float32))\n"
         for path, param, array in _parameter_paths(attribute, parts)
     ]
 

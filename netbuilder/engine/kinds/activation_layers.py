@@ -1,4 +1,5 @@
-"""The activation layers with settings of their own: ReLU, LeakyReLU, Softmax, ELU and PReLU (which learns its slopes)."""
+"""The activation layers with settings of their own: ReLU, LeakyReLU, Softmax, ELU and PReLU (which learns its
+slopes)."""
 
 from __future__ import annotations
 
@@ -337,7 +338,8 @@ class Softmax(_ElementwiseLayer):
         if axis == 0:
             return Problem(
                 "an axis other than the batch axis",
-                f"Layer {name!r} (Softmax) normalises along axis {self._axis}, which is the batch axis of {format_shape(shape)}.",
+                f"Layer {name!r} (Softmax) normalises along axis {self._axis}, which is the batch axis of "
+                f"{format_shape(shape)}.",
                 "Axis 0 counts samples. Normalising across it makes each sample's output depend on which other "
                 "samples share its batch (Keras runs it on batches of 32), so netbuilder refuses it. Pick an axis "
                 "of the sample itself, usually -1.",
@@ -530,7 +532,8 @@ class PReLU(_ElementwiseLayer):
         bad = next(i for i in self.shared_axes if not -(len(shape) - 1) <= i - 1 < len(shape) - 1)
         return Problem(
             f"an input with an axis {bad}",
-            f"Layer {name!r} (PReLU) shares its slopes along axis {bad}, but its input {format_shape(shape)} has no such axis.",
+            f"Layer {name!r} (PReLU) shares its slopes along axis {bad}, but its input {format_shape(shape)} has no "
+            "such axis.",
             f"shared_axes names axes of the input (1 is the first after the batch); {format_shape(shape)} has "
             f"{len(shape) - 1} axes besides the batch.",
             "list assignment index out of range",

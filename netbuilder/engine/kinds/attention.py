@@ -117,7 +117,8 @@ class OutputShape(Setting):
 @dataclass(frozen=True)
 class AttentionAxes(Setting):
     """None (the sequence axes), or axes of the projected query (batch, steps, heads, size) an int or a list of them,
-    as Keras takes them; netbuilder computes attention over the steps axis only (1, or -2: Keras resolves a < 0 as 3 + a)."""
+    as Keras takes them; netbuilder computes attention over the steps axis only (1, or -2: Keras resolves a < 0
+    as 3 + a)."""
 
     widget = "text"
 
@@ -290,7 +291,8 @@ _TORCH_MHA = '''class KerasMultiHeadAttention(nn.Module):
         super().__init__()
         self.scale = 1.0 / float(key_dim) ** 0.5
         self.use_gate, self.output_sizes = use_gate, tuple(output_shape)
-        shapes = {"query": (query_features, key_dim), "key": (key_features, key_dim), "value": (value_features, value_dim)}
+        shapes = {"query": (query_features, key_dim), "key": (key_features, key_dim), \
+"value": (value_features, value_dim)}
         if use_gate:
             shapes["gate"] = (query_features, value_dim)
         for name, (features, size) in shapes.items():
@@ -669,16 +671,16 @@ class MultiHeadAttention(Layer):
         return (
             f"Each of the {n} heads projects the query {format_shape(query)} and the key to {h} numbers a step and the "
             f"value {format_shape(value)} to {hv}; every query step ({query[1]:,}) takes a softmax-weighted mix of the "
-            f"{value[1]:,} value steps (weights from query·key / √{h}); the heads' {n}×{hv} numbers a step are projected "
-            f"→ {format_shape(output_shape)}."
+            f"{value[1]:,} value steps (weights from query·key / √{h}); the heads' {n}×{hv} numbers a step are "
+            f"projected → {format_shape(output_shape)}."
         )
 
     def torch_code(self, shapes) -> list[CodePart]:
         query, value, key = self._dims(shapes)
         out = self.output_sizes or (query,)
         code = (
-            f"KerasMultiHeadAttention({self.num_heads}, {self.key_dim}, {self.head_value_dim}, {query}, {value}, {key}, "
-            f"{tuple(out)!r}, use_bias={self.use_bias}, use_gate={self.use_gate})"
+            f"KerasMultiHeadAttention({self.num_heads}, {self.key_dim}, {self.head_value_dim}, {query}, {value}, "
+            f"{key}, {tuple(out)!r}, use_bias={self.use_bias}, use_gate={self.use_gate})"
         )
         weights = {
             spec.name.replace("attention_output", "output").replace("/", "_"): w

@@ -51,8 +51,8 @@ _AXIS_NAMES = {1: ("steps",), 2: ("height", "width")}
 # step at batch 1, issue 17's calibration: up to 9 µs a cell with the patches' other calls)
 _TRAIN_CELL_MICROSECONDS = 6
 # ... and per value of the patch matrix, the strided add reads and writes memory far apart: about 4 + 64 / channels
-# elementwise operations' time (timeit, best of 15 on one core: Conv2D 3×3 and 5×5, Conv1D 7, channels_first, batches 32-64;
-# a training step of each is then 0.4-0.9 s per 40 G counted, predict 0.55-0.75)
+# elementwise operations' time (timeit, best of 15 on one core: Conv2D 3×3 and 5×5, Conv1D 7, channels_first,
+# batches 32-64; a training step of each is then 0.4-0.9 s per 40 G counted, predict 0.55-0.75)
 _TRAIN_PATCH_OPS, _TRAIN_RUN_OPS = 4, 64
 _TRAIN_GRADIENT_OPS = 6  # an activation's gradient per output value (relu's: 5 ms for 64 × 26 × 26 × 32 values)
 # a grouped convolution's batched matmul calls BLAS once per group: microseconds per group and matmul whatever the batch
@@ -73,7 +73,8 @@ class Groups(Int):
 
 
 class ConvActivation(ActivationName):
-    """An activation name, glu excepted: glu halves the channels, and Keras's Conv layers report the wrong shape for it."""
+    """An activation name, glu excepted: glu halves the channels, and Keras's Conv layers report the wrong shape for
+    it."""
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -202,7 +203,8 @@ class _Conv(Layer):
             keras = (
                 "Computed output size would be zero or negative. Received "
                 f"`inputs shape={format_shape(shape)}`, `kernel shape={self._kernel_shape(shape)}`, "
-                f"`dilation_rate=[{' '.join(map(str, self.dilation_rate))}]`, `strides={self.strides}`, `padding=valid`."
+                f"`dilation_rate=[{' '.join(map(str, self.dilation_rate))}]`, `strides={self.strides}`, "
+                "`padding=valid`."
             )
             return window_problem(
                 name,
@@ -248,7 +250,8 @@ class _Conv(Layer):
         groups = f" ({size} channels in {self._groups} groups)" if self._groups > 1 else ""
         return (
             f"{name} was built for {size} input channels: its kernel is "
-            f"{times((*self.kernel_size, size // self._groups, self.filters))}{groups}. Here the channels axis has {shape[axis]}."
+            f"{times((*self.kernel_size, size // self._groups, self.filters))}{groups}. Here the channels axis has "
+            f"{shape[axis]}."
         )
 
     def _target_shape(self, shape) -> tuple | None:
@@ -461,7 +464,8 @@ class _Conv(Layer):
         return activations.ACTIVATIONS[self.activation]
 
     def _patches(self, x: np.ndarray):
-        """(padded input's geometry, patch matrix): channels_last (N·positions, window·C), channels_first (N, window·C, positions)."""
+        """(padded input's geometry, patch matrix): channels_last (N·positions, window·C), channels_first (N, window·C,
+        positions)."""
         axes = spatial_axes(self.rank, self.data_format)
         pad, out = self._geometry([x.shape[a] for a in axes])
         n, depth = x.shape[0], math.prod(self.kernel_size) * x.shape[channel_axis(self.data_format)]
@@ -712,14 +716,16 @@ class _Conv(Layer):
             parts.append(CodePart(f"nn.ZeroPad{nd}({torch_pad_order(pad)})"))
             padding = (0,) * self.rank
         groups = f", groups={self._groups}" if self._groups > 1 else ""
-        # torch keeps a conv kernel as (filters, channels / groups, *window); Keras as (*window, channels / groups, filters)
+        # torch keeps a conv kernel as (filters, channels / groups, *window); Keras as (*window, channels / groups,
+        # filters)
         weights = {"weight": np.ascontiguousarray(np.moveaxis(self.kernel, (-1, -2), (0, 1)))}
         if self.bias is not None:
             weights["bias"] = self.bias
         parts.append(
             CodePart(
-                f"nn.Conv{nd}({channels}, {self.filters}, kernel_size={tuple_text(self.kernel_size)}, stride={tuple_text(self.strides)}, "
-                f"padding={tuple_text(padding)}, dilation={tuple_text(self.dilation_rate)}{groups}, bias={self.use_bias})",
+                f"nn.Conv{nd}({channels}, {self.filters}, kernel_size={tuple_text(self.kernel_size)}, "
+                f"stride={tuple_text(self.strides)}, padding={tuple_text(padding)}, "
+                f"dilation={tuple_text(self.dilation_rate)}{groups}, bias={self.use_bias})",
                 weights=weights,
             )
         )

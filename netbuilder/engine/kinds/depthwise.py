@@ -8,11 +8,11 @@ Predict loops over the kernel's cells: each cell's strided slice of the input (p
 zeros) times that cell's weights, into one output-sized temporary, added into the result. It allocates the result and
 that temporary only, never a padded input or a patch matrix (9 times the input for a 3×3 kernel).
 
-Training (forward_train) copies every window once into a patch matrix, as Conv1D/Conv2D do (their `_patches`), as backward needs it:
-with few channels (C ≤ 8) one BLAS matmul by a block-diagonal kernel (every channel's kernel on the diagonal: C
-times the products, but BLAS's speed), with more channels an einsum summing each channel's window against its own
-kernel (one call per depth multiplier). The backward pass builds the patches again and adds their gradient back
-cell by kernel cell (Conv's loop over kernel cells, counted in the cost).
+Training (forward_train) copies every window once into a patch matrix, as Conv1D/Conv2D do (their `_patches`), as
+backward needs it: with few channels (C ≤ 8) one BLAS matmul by a block-diagonal kernel (every channel's kernel on
+the diagonal: C times the products, but BLAS's speed), with more channels an einsum summing each channel's window
+against its own kernel (one call per depth multiplier). The backward pass builds the patches again and adds their
+gradient back cell by kernel cell (Conv's loop over kernel cells, counted in the cost).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ _TAP_OPS = 2
 # that loop's NumPy calls, microseconds per kernel cell whatever the batch (timeit, best of 2,000 at batch 1 on 3 × 3 to
 # 5 × 5 inputs: 5-7 µs a cell more than the einsum's one call, on a loaded machine)
 _CELL_MICROSECONDS = 5
-# float32 elements NumPy's ufunc loop buffers (8,192 a operand, 3 operands) when a cell's strided slices do not fold into
-# one run: tracemalloc saw up to 96 KiB a call, whatever the batch
+# float32 elements NumPy's ufunc loop buffers (8,192 a operand, 3 operands) when a cell's strided slices do not fold
+# into one run: tracemalloc saw up to 96 KiB a call, whatever the batch
 _UFUNC_BUFFERS = 3 * 8_192
 _COPY_RUN_OPS = (
     3  # copying the windows into patches: 1 + 3 / C operations' time a value (channels_last; see _depth_plan)
@@ -215,7 +215,8 @@ def conv_label(layer, word: str) -> str:
 
 # --- the kinds -------------------------------------------------------------------------------------------------------
 class _Depthwise(KerasDefaults, _Conv):
-    """What DepthwiseConv2D and SeparableConv1D/2D share: the per-channel convolution, its shapes, costs and gradient."""
+    """What DepthwiseConv2D and SeparableConv1D/2D share: the per-channel convolution, its shapes, costs and
+    gradient."""
 
     keras_config_order = ("name", "trainable", "dtype", "depth_multiplier")
 
@@ -328,8 +329,9 @@ class _Depthwise(KerasDefaults, _Conv):
             # counted in train_scratch's patches). Work: backward builds the patches again and adds their gradient
             # back cell by kernel cell into strided slices of the padded input's gradient (Conv's loop), and computes
             # the kernel's gradient and the patches' gradient (each about the forward products' work); an activation
-            # is applied again, its gradient taken. Memory: forward_train keeps the pre-activation z (and a separable layer its depthwise result);
-            # backward makes z's gradient, the patches again, their gradient and the padded input's gradient.
+            # is applied again, its gradient taken. Memory: forward_train keeps the pre-activation z (and a separable
+            # layer its depthwise result); backward makes z's gradient, the patches again, their gradient and the
+            # padded input's gradient.
             train_elementwise=3 * padded_size
             + plan["copy"]
             + plan["slow"]
@@ -522,8 +524,9 @@ class _Depthwise(KerasDefaults, _Conv):
             weights["bias"] = self._bias()
         parts.append(
             CodePart(
-                f"nn.Conv{nd}({channels}, {channels * self.depth_multiplier}, kernel_size={tuple_text(self.kernel_size)}, "
-                f"stride={tuple_text(self.strides)}, padding={tuple_text(padding)}, dilation={tuple_text(self.dilation_rate)}, "
+                f"nn.Conv{nd}({channels}, {channels * self.depth_multiplier}, "
+                f"kernel_size={tuple_text(self.kernel_size)}, stride={tuple_text(self.strides)}, "
+                f"padding={tuple_text(padding)}, dilation={tuple_text(self.dilation_rate)}, "
                 f"groups={channels}, bias={bias})",
                 weights=weights,
             )
@@ -564,7 +567,8 @@ class ValidOrSame(Padding):
         if isinstance(value, str) and value.lower() == "causal":
             raise LayerConfigError(
                 "padding 'causal' exists only for Conv1D (it pads the start of a sequence so no output sees later "
-                "steps); Keras's depthwise, separable and transposed convolutions take 'valid' or 'same'. Received: causal"
+                "steps); Keras's depthwise, separable and transposed convolutions take 'valid' or 'same'. "
+                "Received: causal"
             )
         return super().check(value)
 

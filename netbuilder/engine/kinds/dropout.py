@@ -1,4 +1,5 @@
-"""Dropout: the identity at inference; in training each value is zeroed with probability `rate`, the rest scaled by 1/(1 − rate)."""
+"""Dropout: the identity at inference; in training each value is zeroed with probability `rate`, the rest scaled by
+1/(1 − rate)."""
 
 from __future__ import annotations
 
@@ -192,8 +193,9 @@ class Dropout(Layer):
             "" if self.rate == 1 else f", the others multiplied by 1/(1 − {self.rate:g}) = {1 / (1 - self.rate):.4g}"
         )
         return (
-            f"At inference (predict) every value passes through unchanged: {format_shape(shape)} → {format_shape(output_shape)}. "
-            f"In training each value is zeroed with probability {self.rate:g}{scale}, so the expected sum stays the same."
+            f"At inference (predict) every value passes through unchanged: {format_shape(shape)} → "
+            f"{format_shape(output_shape)}. In training each value is zeroed with probability {self.rate:g}{scale}, "
+            "so the expected sum stays the same."
         )
 
     def torch_code(self, shape) -> list[CodePart]:

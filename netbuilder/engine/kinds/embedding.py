@@ -90,8 +90,8 @@ class Embedding(Layer):
     def validate(self) -> None:
         if self.mask_zero:
             raise LayerConfigError(
-                "Embedding(mask_zero=True) is not supported: netbuilder passes no masks between layers, so index 0 would "
-                "not be skipped downstream as it is in Keras. Use mask_zero=False."
+                "Embedding(mask_zero=True) is not supported: netbuilder passes no masks between layers, so index 0 "
+                "would not be skipped downstream as it is in Keras. Use mask_zero=False."
             )
 
     # --- shapes ---------------------------------------------------------------------------------
@@ -146,13 +146,14 @@ class Embedding(Layer):
         elif fractional.flat[first]:
             why = (
                 f"Embedding was given floats: {shown} is not a whole number, so it names no row (Keras's NumPy backend "
-                f"would quietly cut it down to {int(value)}). An Embedding takes integer ids such as word numbers — put it "
-                "first, on the raw ids, not after a Dense or on scaled data."
+                f"would quietly cut it down to {int(value)}). An Embedding takes integer ids such as word numbers — "
+                "put it first, on the raw ids, not after a Dense or on scaled data."
             )
         elif value >= self.input_dim:
             why = (
                 f"the table has {self.input_dim:,} rows (input_dim={self.input_dim}), so there is no row {shown}. "
-                f"Raise input_dim to at least {shown + 1:,}, or map rare ids to one 'unknown' id below {self.input_dim:,}."
+                f"Raise input_dim to at least {shown + 1:,}, or map rare ids to one 'unknown' id below "
+                f"{self.input_dim:,}."
             )
         else:
             why = (

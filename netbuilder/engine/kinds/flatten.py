@@ -68,7 +68,10 @@ class Flatten(Layer):
         dims = shape[1:]
         if not dims:
             return "One number per sample gets a feature axis of size 1: (None,) → (None, 1)."
-        text = f"{times(dims)} = {output_shape[1]:,} values per sample, joined in order: {format_shape(shape)} → {format_shape(output_shape)}."
+        text = (
+            f"{times(dims)} = {output_shape[1]:,} values per sample, joined in order: {format_shape(shape)} → "
+            f"{format_shape(output_shape)}."
+        )
         if self.data_format == "channels_first" and len(dims) > 1:
             text += (
                 f" With channels_first, axis 1 (size {dims[0]:,}) holds the channels: it is moved to the end "

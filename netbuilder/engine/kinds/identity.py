@@ -32,7 +32,10 @@ class Identity(Layer):
         return dy, []
 
     def explain_shape(self, shape, output_shape) -> str:
-        return f"Identity passes its input on as it is, in training and at inference: {format_shape(shape)} stays {format_shape(output_shape)}."
+        return (
+            f"Identity passes its input on as it is, in training and at inference: {format_shape(shape)} stays "
+            f"{format_shape(output_shape)}."
+        )
 
     def torch_code(self, shape) -> list[CodePart]:
         return [CodePart("nn.Identity()")]

@@ -19,15 +19,18 @@ from ..settings import Int
 from ..shapes import format_shape
 from .activation_layers import Number
 
-KERAS_MODULE = "keras.src.applications.convnext"
-_BROADCAST_BUFFER = 16_384  # float32 elements NumPy's ufunc loop buffers when one channel is spread over several  # where Keras's JSON says the class lives
+KERAS_MODULE = "keras.src.applications.convnext"  # where Keras's JSON says the class lives
+# float32 elements NumPy's ufunc loop buffers when one channel is spread over several
+_BROADCAST_BUFFER = 16_384
 
-_KERAS_IMPORT = f"""# ConvNeXt's LayerScale, as Keras's own JSON names it (keras.applications does not export it under keras.layers)
+_KERAS_IMPORT = f"""# ConvNeXt's LayerScale, as Keras's own JSON names it (keras.applications does not export it \
+under keras.layers)
 from {KERAS_MODULE} import LayerScale
 """
 
 _TORCH_LAYER_SCALE = '''class KerasLayerScale(nn.Module):
-    """ConvNeXt's LayerScale (keras.applications.convnext): x * gamma, one learned factor per channel (the last axis)."""
+    """ConvNeXt's LayerScale (keras.applications.convnext): x * gamma, one learned factor per channel (the last \
+axis)."""
 
     def __init__(self, projection_dim, init_values=1e-6):
         super().__init__()
@@ -82,17 +85,17 @@ class LayerScale(Layer):
         if len(shape) < 2 and d != 1:
             return Problem(
                 f"a last axis of size {d} (the batch axis and one more)",
-                f"Layer {name!r} (LayerScale) scales {d} channels, but its input {format_shape(shape)} has no axis besides "
-                "the batch.",
-                f"LayerScale multiplies the last axis by its {d} factors, one per channel; here the only axis is the batch, "
-                "whose size changes from run to run.",
+                f"Layer {name!r} (LayerScale) scales {d} channels, but its input {format_shape(shape)} has no axis "
+                "besides the batch.",
+                f"LayerScale multiplies the last axis by its {d} factors, one per channel; here the only axis is the "
+                "batch, whose size changes from run to run.",
                 f"Could not automatically infer the output shape / dtype of '{name}' (of type LayerScale)",
             )
         if len(shape) >= 2 and shape[-1] not in (d, 1) and d != 1:
             return Problem(
                 f"last axis of size {d}",
-                f"Layer {name!r} (LayerScale) scales {d} channels, but its input {format_shape(shape)} has {shape[-1]:,} "
-                "on the last axis.",
+                f"Layer {name!r} (LayerScale) scales {d} channels, but its input {format_shape(shape)} has "
+                f"{shape[-1]:,} on the last axis.",
                 f"LayerScale holds one factor per channel (projection_dim = {d}) and multiplies the last axis by them "
                 f"position by position, so that axis needs {d} positions.",
                 f"Could not automatically infer the output shape / dtype of '{name}' (of type LayerScale)",
@@ -120,7 +123,8 @@ class LayerScale(Layer):
         ]
 
     def compute_output_shape(self, shape):
-        """The input's shape, its last axis broadcast with gamma's (projection_dim, a single channel spread over them)."""
+        """The input's shape, its last axis broadcast with gamma's (projection_dim, a single channel spread over
+        them)."""
         if len(shape) < 2:
             return tuple(shape)
         return (*shape[:-1], max(shape[-1], self.projection_dim))
@@ -181,8 +185,8 @@ class LayerScale(Layer):
             )
         else:
             how = (
-                f"each of the {d} channels on the last axis is multiplied by its own learned factor (gamma, starting at "
-                f"{self.init_values:g})"
+                f"each of the {d} channels on the last axis is multiplied by its own learned factor (gamma, starting "
+                f"at {self.init_values:g})"
             )
         return f"{how[0].upper()}{how[1:]}: {format_shape(shape)} → {format_shape(output_shape)}."
 

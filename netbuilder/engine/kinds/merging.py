@@ -104,8 +104,10 @@ class _Merge(Layer):
             return Problem(
                 f"{wanted} inputs",
                 f"Layer {name!r} ({self.kind}) takes {wanted} inputs; it received {count}.",
-                f"{self.kind} {self.verb}s {'two tensors, the first minus the second' if self.most == 2 else 'tensors'}.",
-                f"A `{self.kind}` layer should be called on exactly {self.most} inputs. Received: input_shape={list(shapes)}"
+                f"{self.kind} {self.verb}s "
+                f"{'two tensors, the first minus the second' if self.most == 2 else 'tensors'}.",
+                f"A `{self.kind}` layer should be called on exactly {self.most} inputs. "
+                f"Received: input_shape={list(shapes)}"
                 if self.most == 2
                 else "",
             )
@@ -114,11 +116,11 @@ class _Merge(Layer):
                 first, second = _broadcast(shapes[:k]), shapes[k]
                 return Problem(
                     "shapes that are equal, axis by axis from the last, or 1 where they differ",
-                    f"Layer {name!r} ({self.kind}) cannot {self.verb} {format_shape(first)} and {format_shape(second)}: "
-                    f"{_clash(first, second)}.",
-                    f"{self.kind} works value by value, so the shapes must match axis by axis, counted from the last; an "
-                    "axis of size 1 is stretched to the other's size (broadcasting). In a residual block this usually "
-                    "means the shortcut needs a projection (a 1×1 Conv2D or a Dense to the main path's size).",
+                    f"Layer {name!r} ({self.kind}) cannot {self.verb} {format_shape(first)} and "
+                    f"{format_shape(second)}: {_clash(first, second)}.",
+                    f"{self.kind} works value by value, so the shapes must match axis by axis, counted from the last; "
+                    "an axis of size 1 is stretched to the other's size (broadcasting). In a residual block this "
+                    "usually means the shortcut needs a projection (a 1×1 Conv2D or a Dense to the main path's size).",
                     f"Inputs have incompatible shapes. Received shapes {tuple(first[1:])} and {tuple(second[1:])}",
                 )
         return None
@@ -133,7 +135,8 @@ class _Merge(Layer):
 
     def cost(self, shapes, output_shape) -> Cost:
         out = math.prod(output_shape[1:])
-        # each input after the first: one operation on the output's size (the first makes a new array, the rest in place)
+        # each input after the first: one operation on the output's size (the first makes a new array, the rest in
+        # place)
         return Cost(elementwise=max(1, len(shapes) - 1) * out + self.extra_ops * out)
 
     extra_ops = 0
@@ -411,8 +414,8 @@ class Concatenate(Layer):
         axis = self.axis % len(output_shape)
         sizes = " + ".join(f"{s[axis]:,}" for s in shapes)
         return (
-            f"Concatenate lays its inputs side by side on axis {self.axis}: {sizes} = {output_shape[axis]:,}; every other "
-            f"axis is equal: {' and '.join(map(format_shape, shapes))} → {format_shape(output_shape)}."
+            f"Concatenate lays its inputs side by side on axis {self.axis}: {sizes} = {output_shape[axis]:,}; every "
+            f"other axis is equal: {' and '.join(map(format_shape, shapes))} → {format_shape(output_shape)}."
         )
 
 
@@ -493,9 +496,10 @@ class Dot(Layer):
         if a[axes[0]] != b[axes[1]]:
             return Problem(
                 f"equal sizes on axes {axes[0]} and {axes[1]}",
-                f"Layer {name!r} (Dot) cannot multiply {format_shape(a)} and {format_shape(b)}: axis {axes[0]} of the first "
-                f"has {a[axes[0]]} values and axis {axes[1]} of the second {b[axes[1]]}.",
-                "A dot product pairs each value of one axis with a value of the other, so both axes need the same size.",
+                f"Layer {name!r} (Dot) cannot multiply {format_shape(a)} and {format_shape(b)}: axis {axes[0]} of the "
+                f"first has {a[axes[0]]} values and axis {axes[1]} of the second {b[axes[1]]}.",
+                "A dot product pairs each value of one axis with a value of the other, so both axes need the same "
+                "size.",
                 f"Incompatible input shapes: axis values {a[axes[0]]} (at axis {axes[0]}) != {b[axes[1]]} (at axis "
                 f"{axes[1]}). Full input shapes: {a}, {b}",
             )
@@ -549,7 +553,8 @@ class Dot(Layer):
         a0, a1 = self._axes(shapes)
         return (
             f"Dot multiplies axis {a0} of {format_shape(shapes[0])} by axis {a1} of {format_shape(shapes[1])} "
-            f"({shapes[0][a0]:,} pairs summed) for each sample; what remains of both is kept: → {format_shape(output_shape)}."
+            f"({shapes[0][a0]:,} pairs summed) for each sample; what remains of both is kept: → "
+            f"{format_shape(output_shape)}."
         )
 
     def keras_code(self) -> CodePart:

@@ -49,7 +49,8 @@ _TORCH_BATCH_NORM = '''class KerasBatchNormalization(nn.Module):
 
 _TORCH_LAYER_NORM = '''class KerasLayerNormalization(nn.Module):
     """Keras's LayerNormalization in Keras's own arithmetic (the two-pass variance mean((x - mean)²), as its
-    JAX, TensorFlow and Torch backends compute it), over any axes; gamma and beta are reshaped onto the axes as Keras does."""
+    JAX, TensorFlow and Torch backends compute it), over any axes; gamma and beta are reshaped onto the axes as \
+Keras does."""
 
     def __init__(self, shape, axes=(-1,), epsilon=1e-3, scale=True, center=True, rms_scaling=False):
         super().__init__()
@@ -121,7 +122,8 @@ class BatchNormalization(Layer):
         Float(
             "momentum",
             0.99,
-            "How slowly the moving mean and variance follow the batches in training: moving·momentum + batch·(1 − momentum).",
+            "How slowly the moving mean and variance follow the batches in training: moving·momentum + "
+            "batch·(1 − momentum).",
         ),
         Float("epsilon", 0.001, "Added to the variance so it is never divided by zero.", low=0.0, low_open=True),
         Bool("center", True, "Add a learned offset β (beta)."),
@@ -331,8 +333,8 @@ class BatchNormalization(Layer):
         others = [d for i, d in enumerate(shape[1:], 1) if i != self.axis % len(shape)]
         over = "the batch" + (f" and the {times(others)} positions" if others else "")
         return (
-            f"Each of the {size:,} features on axis {self.axis} is normalised on its own: in training with the mean and "
-            f"variance over {over}, at inference with the moving averages learned then — "
+            f"Each of the {size:,} features on axis {self.axis} is normalised on its own: in training with the mean "
+            f"and variance over {over}, at inference with the moving averages learned then — "
             f"(x − mean)/√(variance + {self.epsilon:g})·γ + β. The shape {format_shape(shape)} is unchanged."
         )
 
@@ -438,8 +440,10 @@ class LayerNormalization(Layer):
         if len(set(resolved)) != len(resolved):
             return Problem(
                 "different axes",
-                f"Layer {name!r} (LayerNormalization) names the same axis twice: axis={self.axis} on {format_shape(shape)}.",
-                f"On an input with {ndim} axes, {' and '.join(str(a) for a in self.axes if resolved.count(a % ndim) > 1)} "
+                f"Layer {name!r} (LayerNormalization) names the same axis twice: axis={self.axis} on "
+                f"{format_shape(shape)}.",
+                f"On an input with {ndim} axes, "
+                f"{' and '.join(str(a) for a in self.axes if resolved.count(a % ndim) > 1)} "
                 "are the same axis (negative axes count from the end).",
                 "duplicate value in 'axis'",
             )
@@ -454,10 +458,11 @@ class LayerNormalization(Layer):
                     f"sizes {want} on axes {self.axes}",
                     f"Layer {name!r} (LayerNormalization) was built for sizes {want} on axes {self.axes}, "
                     f"but received {format_shape(shape)} (sizes {got}).",
-                    f"Its {' and '.join(self._names())} hold one number per position of the normalised axes, {times(want)} of them; this "
-                    "input has a different number there."
+                    f"Its {' and '.join(self._names())} hold one number per position of the normalised axes, "
+                    f"{times(want)} of them; this input has a different number there."
                     if fits
-                    else f"It was built for {format_shape(built)}, where axis {self.axis} is not a feature axis; rebuild it for this input.",
+                    else f"It was built for {format_shape(built)}, where axis {self.axis} is not a feature axis; "
+                    "rebuild it for this input.",
                     self._mismatch_keras(want, shape),
                 )
         return None
@@ -534,7 +539,8 @@ class LayerNormalization(Layer):
         return out
 
     def _params(self, x):
-        """gamma and beta (or None) reshaped onto the normalised axes exactly as Keras does (a reshape, not a transpose)."""
+        """gamma and beta (or None) reshaped onto the normalised axes exactly as Keras does (a reshape, not a
+        transpose)."""
         w = dict(zip(self._names(), self._weights))
         shape = self._broadcast_shape(x.ndim, x.shape)
         return [

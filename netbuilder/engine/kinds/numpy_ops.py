@@ -52,7 +52,8 @@ def _broadcast(shapes: list) -> tuple | None:
 
 
 def _reduced(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """The gradient of an argument of array `shape` broadcast to `grad`'s shape: summed over what was added or stretched."""
+    """The gradient of an argument of array `shape` broadcast to `grad`'s shape: summed over what was added or
+    stretched."""
     grad = grad.sum(axis=tuple(range(grad.ndim - len(shape)))) if grad.ndim > len(shape) else grad
     stretched = tuple(k for k, d in enumerate(shape) if d == 1 and grad.shape[k] != 1)
     return grad.sum(axis=stretched, keepdims=True) if stretched else grad

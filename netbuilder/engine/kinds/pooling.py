@@ -1,4 +1,5 @@
-"""Pooling: the maximum or the mean of each window of each channel (MaxPooling, AveragePooling), or of the whole map (Global*).
+"""Pooling: the maximum or the mean of each window of each channel (MaxPooling, AveragePooling), or of the whole map
+(Global*).
 
 Windows are visited by offset, not by position: for each cell of the window, one strided view of every
 window's cell at that offset is folded into the output (np.maximum or np.add in place), so the work is
@@ -68,7 +69,8 @@ _GLOBAL_POOL = '''class KerasGlobalPool(nn.Module):
 
 
 def _reshape_target(rank: int, data_format: str, shape) -> tuple | None:
-    """A per-sample shape with `rank` spatial axes made from `shape` by a Reshape (channels axis added or extra axes merged)."""
+    """A per-sample shape with `rank` spatial axes made from `shape` by a Reshape (channels axis added or extra axes
+    merged)."""
     per, first = tuple(shape[1:]), data_format == "channels_first"
     if len(shape) == rank + 1:
         return (1, *per) if first else (*per, 1)
@@ -95,7 +97,10 @@ def _rank_fixes(layer, shape, context) -> list:
 
 def _rank_text(layer, shape, what: str) -> str:
     names = ", ".join(layer.input_spec().axis_names[1:])
-    text = f"{layer.kind} takes {what} of each channel, so each sample must be ({names}): exactly {layer.rank + 2} axes with the batch."
+    text = (
+        f"{layer.kind} takes {what} of each channel, so each sample must be ({names}): exactly {layer.rank + 2} axes "
+        "with the batch."
+    )
     if len(shape) == layer.rank + 1:
         text += f" {format_shape(shape)} has no channels axis; a single channel is a channels axis of size 1."
     elif len(shape) > layer.rank + 2 and layer.kind.startswith("Global"):
@@ -331,7 +336,8 @@ class _Pool(Layer):
         elif symmetric(pad):  # count_include_pad=False: divide by the real cells, as Keras does
             parts = [
                 CodePart(
-                    f"nn.AvgPool{nd}({k}, stride={s}, padding={tuple_text(lo for lo, _ in pad)}, count_include_pad=False)"
+                    f"nn.AvgPool{nd}({k}, stride={s}, padding={tuple_text(lo for lo, _ in pad)}, "
+                    "count_include_pad=False)"
                 )
             ]
         else:
@@ -449,10 +455,11 @@ class _GlobalPool(Layer):
 
     def cost(self, shape, output_shape) -> Cost:
         inputs, outputs = math.prod(shape[1:]), math.prod(output_shape[1:])
-        # backward, max: where the maximum is (a mask, and its float copy), the counts and the gradient's share; average: the share
+        # backward, max: where the maximum is (a mask, and its float copy), the counts and the gradient's share;
+        # average: the share
         backward = 3 * inputs // 2 + 2 * outputs if self.mode == "max" else outputs
-        # backward, max: the maximum again, compare with it, as floats, count, share, multiply (about 12 operations' time
-        # measured); average: one broadcast copy
+        # backward, max: the maximum again, compare with it, as floats, count, share, multiply (about 12 operations'
+        # time measured); average: one broadcast copy
         return Cost(
             elementwise=inputs + (outputs if self.mode == "average" else 0),
             train_scratch=backward,

@@ -53,8 +53,9 @@ def _shape_of(value) -> tuple[int, ...]:
 @dataclass(frozen=True)
 class Values(Setting):
     """A number, or numbers in lists nested at most `max_rank` deep (rectangular), as Keras's Rescaling scale and
-    Normalization mean take them. Numbers are kept as given (an int stays an int, as Keras writes it back), lists as tuples; NumPy arrays are read as their lists,
-    and Keras's JSON of an array ({"class_name": "__tensor__" or "__numpy__", "config": {"value", "dtype"}}) too."""
+    Normalization mean take them. Numbers are kept as given (an int stays an int, as Keras writes it back), lists as
+    tuples; NumPy arrays are read as their lists, and Keras's JSON of an array ({"class_name": "__tensor__" or
+    "__numpy__", "config": {"value", "dtype"}}) too."""
 
     max_rank: int = 1
     optional: bool = False  # None allowed
@@ -188,7 +189,10 @@ class NormalizationAxis(Setting):
 
     @property
     def allowed(self) -> str:
-        return f"an axis from {self.low} to {self.high}, several such axes (each once), or empty (None: all values together)"
+        return (
+            f"an axis from {self.low} to {self.high}, several such axes (each once), or empty (None: all values "
+            "together)"
+        )
 
     def check(self, value):
         if value is None:
@@ -292,10 +296,11 @@ class Rescaling(Layer):
             if len(shape) < 2:
                 return Problem(
                     f"a last axis of size {length} (the batch axis and one more)",
-                    f"Layer {name!r} (Rescaling) has {length} values of {setting}, one per position of the last axis, but its "
-                    f"input {format_shape(shape)} has no axis besides the batch.",
-                    f"A list of {setting} values lines up with the input's last axis; here the only axis is the batch, whose "
-                    "size changes from run to run, so the values would be matched to samples instead of features.",
+                    f"Layer {name!r} (Rescaling) has {length} values of {setting}, one per position of the last axis, "
+                    f"but its input {format_shape(shape)} has no axis besides the batch.",
+                    f"A list of {setting} values lines up with the input's last axis; here the only axis is the batch, "
+                    "whose size changes from run to run, so the values would be matched to samples instead of "
+                    "features.",
                     "operands could not be broadcast together with shapes",
                 )
             if shape[-1] == length:
@@ -303,8 +308,8 @@ class Rescaling(Layer):
             grows = shape[-1] == 1
             return Problem(
                 f"last axis of size {length}",
-                f"Layer {name!r} (Rescaling) has {length} values of {setting}, one per position of the last axis, but its "
-                f"input {format_shape(shape)} has {shape[-1]:,} there.",
+                f"Layer {name!r} (Rescaling) has {length} values of {setting}, one per position of the last axis, "
+                f"but its input {format_shape(shape)} has {shape[-1]:,} there.",
                 f"Each of the {length} values of {setting} applies to one position of the last axis (a colour channel, "
                 f"a feature), so that axis must have {length} positions. "
                 + (
@@ -337,8 +342,8 @@ class Rescaling(Layer):
 
     # --- numbers --------------------------------------------------------------------------------
     def cost(self, shape, output_shape) -> Cost:
-        # x·scale is the output's buffer; + offset in place. Backward: dy·scale, the input's gradient. Beside them, scale
-        # and offset as float32 arrays, whatever the batch
+        # x·scale is the output's buffer; + offset in place. Backward: dy·scale, the input's gradient. Beside them,
+        # scale and offset as float32 arrays, whatever the batch
         values = _count(self.scale) + _count(self.offset)
         return Cost(elementwise=2 * math.prod(shape[1:]), capped_scratch=values, scratch_cap=values, train_scratch=0)
 
@@ -361,8 +366,8 @@ class Rescaling(Layer):
         per = [f"{name} one per position of the last axis ({n})" for name, n in self._lengths()]
         how = f" ({'; '.join(per)})" if per else ""
         return (
-            f"Every value becomes x·{_short_values(self.scale)} + {_short_values(self.offset)}{how}, the same in training "
-            f"and at inference; nothing is learned. The shape {format_shape(shape)} is unchanged."
+            f"Every value becomes x·{_short_values(self.scale)} + {_short_values(self.offset)}{how}, the same in "
+            f"training and at inference; nothing is learned. The shape {format_shape(shape)} is unchanged."
         )
 
     def torch_code(self, shape) -> list[CodePart]:
@@ -370,7 +375,8 @@ class Rescaling(Layer):
 
 
 # --- Normalization --------------------------------------------------------------------------------------------
-_KERAS_NORMALIZATION = """# keras.layers.Normalization reads its mean and variance weights only when it is built, adapted or loaded from a
+_KERAS_NORMALIZATION = """# keras.layers.Normalization reads its mean and variance weights only when it is built, \
+adapted or loaded from a
 # weights file: after model.set_weights alone it goes on computing with the ones from before (Keras 3.15).
 # This subclass reads them at every call, so the weights set below are the ones used.
 class NormalizationWithWeights(keras.layers.Normalization):
@@ -490,10 +496,11 @@ class Normalization(Layer):
         if any(not -ndim <= a < ndim for a in axes):
             return Problem(
                 f"axes from {-ndim} to {ndim - 1}",
-                f"Layer {name!r} (Normalization) keeps axis {self.axis}, but {'it was built for' if built else 'its input'} "
+                f"Layer {name!r} (Normalization) keeps axis {self.axis}, "
+                f"but {'it was built for' if built else 'its input'} "
                 f"{format_shape(shape)} has only {ndim} axes ({-ndim} to {ndim - 1}, the batch axis included).",
-                "axis counts the input's axes, the batch axis included: 0 is the batch and -1 the last. Each kept axis gets "
-                "its own mean and variance per position; this one does not exist here.",
+                "axis counts the input's axes, the batch axis included: 0 is the batch and -1 the last. Each kept axis "
+                "gets its own mean and variance per position; this one does not exist here.",
                 "All `axis` values must be in the range [-ndim, ndim). "
                 f"Received inputs with ndim={ndim}, while axis={axes}",
             )
@@ -502,11 +509,11 @@ class Normalization(Layer):
             return Problem(
                 "an axis other than the batch axis",
                 f"Layer {name!r} (Normalization) would keep axis {self.axis}, the batch axis of {format_shape(shape)}.",
-                "Normalization keeps one mean and variance per position of its axes, and the batch axis has no fixed size "
-                "(None). Features usually sit on the last axis, -1"
+                "Normalization keeps one mean and variance per position of its axes, and the batch axis has no fixed "
+                "size (None). Features usually sit on the last axis, -1"
                 + (
-                    " — but this input has no axis besides the batch: give each sample a feature axis of size 1, or use "
-                    "axis=None (one mean and variance for all values)."
+                    " — but this input has no axis besides the batch: give each sample a feature axis of size 1, or "
+                    "use axis=None (one mean and variance for all values)."
                     if ndim < 2
                     else "."
                 ),
@@ -518,11 +525,12 @@ class Normalization(Layer):
             return Problem(
                 "different axes",
                 f"Layer {name!r} (Normalization) names the same axis twice: axis={self.axis} on {format_shape(shape)}.",
-                f"On an input with {ndim} axes, {' and '.join(str(a) for a in axes if kept.count(a % ndim) > 1)} are the same "
-                "axis (negative axes count from the end). Name each axis once.",
+                f"On an input with {ndim} axes, {' and '.join(str(a) for a in axes if kept.count(a % ndim) > 1)} are "
+                "the same axis (negative axes count from the end). Name each axis once.",
                 ""
                 if not self.from_weights
-                else f"cannot reshape array of size {math.prod(shape[d] for d in kept)} into shape {_numpy_shape(broadcast)}",
+                else f"cannot reshape array of size {math.prod(shape[d] for d in kept)} into shape "
+                f"{_numpy_shape(broadcast)}",
             )
         return None
 
@@ -547,10 +555,11 @@ class Normalization(Layer):
                 grows = len(shape) == len(built) and all(shape[a] in (1, built[a]) for a in kept)
                 return Problem(
                     f"{len(built)} axes, sizes {want} on axes {kept}",
-                    f"Layer {name!r} (Normalization) was built for {format_shape(built)} (its mean and variance have shape "
-                    f"{want}), but received {format_shape(shape)}.",
-                    f"Its mean and variance weights hold one number per position of the kept axes, {times(want) or 1} of "
-                    "them, made for the input it was built for; this input has a different number of axes or positions there.",
+                    f"Layer {name!r} (Normalization) was built for {format_shape(built)} (its mean and variance have "
+                    f"shape {want}), but received {format_shape(shape)}.",
+                    f"Its mean and variance weights hold one number per position of the kept axes, {times(want) or 1} "
+                    "of them, made for the input it was built for; this input has a different number of axes or "
+                    "positions there.",
                     "" if grows else "operands could not be broadcast together with shapes",
                 )
             return None
@@ -562,11 +571,11 @@ class Normalization(Layer):
                 sizes = _shape_of(self.mean)
                 return Problem(
                     f"sizes {tuple(e for e, t in zip(expanded, target) if e != 1)} on the kept axes",
-                    f"Layer {name!r} (Normalization) has a mean and variance of shape {sizes}, lined up with its kept axes "
-                    f"{tuple(kept[-len(sizes) :])}, but its input {format_shape(shape)} has sizes "
+                    f"Layer {name!r} (Normalization) has a mean and variance of shape {sizes}, lined up with its kept "
+                    f"axes {tuple(kept[-len(sizes) :])}, but its input {format_shape(shape)} has sizes "
                     f"{tuple(shape[a] for a in kept[-len(sizes) :])} there.",
-                    "A list of means gives one mean per position of a kept axis, matched from the last axis backwards, so "
-                    "each list's length must be that axis's size (or 1, shared by all its positions).",
+                    "A list of means gives one mean per position of a kept axis, matched from the last axis backwards, "
+                    "so each list's length must be that axis's size (or 1, shared by all its positions).",
                     "operands could not be broadcast together with remapped shapes [original->remapped]: "
                     f"{_numpy_shape(expanded)}  and requested shape {_numpy_shape(target)}",
                 )
@@ -709,8 +718,8 @@ class Normalization(Layer):
         )
         how = "mean + x·√variance (invert)" if self.invert else "(x − mean)/√variance"
         return (
-            f"Every value becomes {how}, with {per}, from its {source}; a standard deviation below 1e-7 counts as 1e-7. "
-            f"The shape {format_shape(shape)} is unchanged."
+            f"Every value becomes {how}, with {per}, from its {source}; a standard deviation below 1e-7 counts as "
+            f"1e-7. The shape {format_shape(shape)} is unchanged."
         )
 
     def get_config(self) -> dict:

@@ -32,7 +32,8 @@ _CHUNK = 2048  # values per call of an activation not applied in place: its temp
 # The time our loop takes per step whatever the batch, which the arithmetic does not count: microseconds of one
 # step at 1 unit and 1 sample with linear activations (each kind's `step_microseconds`), plus each `_activate`
 # call's (activations.COST[name].call_microseconds). Measured on the 2-core server with timeit (the best of 30
-# repeats of 300 steps, predict; a training step's forward_train and backward took 3-4 times as long: train_loop_factor).
+# repeats of 300 steps, predict; a training step's forward_train and backward took 3-4 times as long:
+# train_loop_factor).
 # One 1,000,000-step GRU(1) is 12 s.
 
 
@@ -306,11 +307,13 @@ class _Recurrent(Layer):
             return None
         return Problem(
             f"last axis of size {self.input_dim}",
-            f"Layer {name!r} ({self.kind}) was built for {self.input_dim:,} features per step, but received {format_shape(shape)}.",
-            f"{name}'s kernel is {self.input_dim:,}×{self.gates * self.units:,}: every step's {self.input_dim:,} features "
-            f"are multiplied by it, and here each step has {shape[-1]:,}.",
-            f"Exception encountered when calling {self.kind}Cell.call().\nmatmul: Input operand 1 has a mismatch in its "
-            f"core dimension 0, with gufunc signature (n?,k),(k,m?)->(n?,m?) (size {self.input_dim} is different from {shape[-1]})",
+            f"Layer {name!r} ({self.kind}) was built for {self.input_dim:,} features per step, but received "
+            f"{format_shape(shape)}.",
+            f"{name}'s kernel is {self.input_dim:,}×{self.gates * self.units:,}: every step's {self.input_dim:,} "
+            f"features are multiplied by it, and here each step has {shape[-1]:,}.",
+            f"Exception encountered when calling {self.kind}Cell.call().\nmatmul: Input operand 1 has a mismatch in "
+            "its core dimension 0, with gufunc signature (n?,k),(k,m?)->(n?,m?) "
+            f"(size {self.input_dim} is different from {shape[-1]})",
         )
 
     def compute_output_shape(self, shape):
@@ -441,7 +444,8 @@ class _Recurrent(Layer):
             cache[key][k] = value
 
     def _finish_backward(self, cache, dz_in, kernel):
-        """dx, ∂kernel and the input-side bias gradient from the per-step gradients (processing order) of x·kernel + bias."""
+        """dx, ∂kernel and the input-side bias gradient from the per-step gradients (processing order)
+        of x·kernel + bias."""
         x = cache["x"]
         b, t, n = x.shape
         dxw = np.empty_like(dz_in)
@@ -459,7 +463,8 @@ class _Recurrent(Layer):
     # --- cost -------------------------------------------------------------------------------------------
     def _act_extra(self, calls) -> tuple[int, int]:
         """(temporaries per sample, their bound in all) of the (activation, values per sample) calls not done in
-        place: result and scratch of each value, for at most _CHUNK values at a time (a whole row for softmax-like ones)."""
+        place: result and scratch of each value, for at most _CHUNK values at a time (a whole row for softmax-like
+        ones)."""
         per_sample = cap = 0
         for name, n in calls:
             if name not in _IN_PLACE:
@@ -477,7 +482,8 @@ class _Recurrent(Layer):
         )
 
     def _calls_per_sample(self, name: str, n: int) -> float:
-        """`_activate` calls per step and sample beyond the first (an activation not in place takes _CHUNK values a call)."""
+        """`_activate` calls per step and sample beyond the first (an activation not in place takes _CHUNK values a
+        call)."""
         if name in _IN_PLACE:
             return 0
         return n / self.units / max(1, _CHUNK // self.units) if name in _AXIS_WISE else n / _CHUNK
@@ -556,8 +562,8 @@ class _Recurrent(Layer):
         )
         if self.return_sequences:
             text += (
-                f"return_sequences=True keeps every step's output: {steps:,} steps × {u:,} → {format_shape(output_shape)}, "
-                "the (steps, features) shape another recurrent layer reads."
+                f"return_sequences=True keeps every step's output: {steps:,} steps × {u:,} → "
+                f"{format_shape(output_shape)}, the (steps, features) shape another recurrent layer reads."
             )
             if self.go_backwards:
                 text += " With go_backwards the outputs come in reading order: the last input step's output first."

@@ -43,7 +43,8 @@ class TargetShape(IntList):
             # Deliberately not Keras: netbuilder's tensors have at most MAX_INPUT_RANK axes besides the batch.
             self.fail(
                 value,
-                f"at most {self.max_length} sizes (netbuilder's tensors have at most {self.max_length} axes per sample)",
+                f"at most {self.max_length} sizes (netbuilder's tensors have at most {self.max_length} axes per "
+                "sample)",
             )
         if max(value, default=0) > self.high:
             self.fail(value, f"sizes of at most {self.high:,}")
@@ -114,7 +115,8 @@ class Pair(Setting):
 
 @dataclass(frozen=True)
 class Pair2D(Setting):
-    """((top, bottom), (left, right)); an int means all four, each entry an int or a pair (ZeroPadding2D, Cropping2D)."""
+    """((top, bottom), (left, right)); an int means all four, each entry an int or a pair (ZeroPadding2D,
+    Cropping2D)."""
 
     def check(self, value):
         if _is_int(value):
@@ -301,29 +303,29 @@ class Reshape(Layer):
             if known == 0:
                 return Problem(
                     "no size 0 in target_shape",
-                    f"Layer {name!r} (Reshape) cannot fill {format_shape(target)} with the {total:,} values of {format_shape(shape)}: "
-                    "an axis of size 0 holds no values.",
-                    f"Reshape only rearranges values; each sample has {have} of them, and with a size of 0 no -1 can make the "
-                    "count come out. Every size must be at least 1.",
+                    f"Layer {name!r} (Reshape) cannot fill {format_shape(target)} with the {total:,} values of "
+                    f"{format_shape(shape)}: an axis of size 0 holds no values.",
+                    f"Reshape only rearranges values; each sample has {have} of them, and with a size of 0 no -1 can "
+                    "make the count come out. Every size must be at least 1.",
                     _count_message(dims, target, divisible=True),
                 )
             return Problem(
                 f"a number of values divisible by {known:,}",
-                f"Layer {name!r} (Reshape) cannot fill {format_shape(target)} with the {total:,} values of {format_shape(shape)}: "
-                f"{total:,} is not divisible by {known:,}.",
-                f"Reshape only rearranges values; each sample has {have} of them. The -1 stands for whatever size makes the "
-                f"count come out, so the other sizes ({times(fixed)}{f' = {known:,}' if len(fixed) > 1 else ''}) must divide "
-                f"{total:,} exactly.",
+                f"Layer {name!r} (Reshape) cannot fill {format_shape(target)} with the {total:,} values of "
+                f"{format_shape(shape)}: {total:,} is not divisible by {known:,}.",
+                f"Reshape only rearranges values; each sample has {have} of them. The -1 stands for whatever size "
+                "makes the count come out, so the other sizes "
+                f"({times(fixed)}{f' = {known:,}' if len(fixed) > 1 else ''}) must divide {total:,} exactly.",
                 _count_message(dims, target, divisible=True),
             )
         want = math.prod(target)
         return Problem(
             f"{want:,} values per sample",
-            f"Layer {name!r} (Reshape) needs {want:,} values per sample for {format_shape(target)}, but {format_shape(shape)} "
-            f"has {total:,}.",
+            f"Layer {name!r} (Reshape) needs {want:,} values per sample for {format_shape(target)}, but "
+            f"{format_shape(shape)} has {total:,}.",
             f"Reshape only rearranges values, it never adds or drops any: each sample has {have} values, and "
-            f"{format_shape(target)} holds {times(target) + ' = ' if len(target) > 1 else ''}{want:,}. Write -1 for one size "
-            "to let Reshape work it out.",
+            f"{format_shape(target)} holds {times(target) + ' = ' if len(target) > 1 else ''}{want:,}. Write -1 for "
+            "one size to let Reshape work it out.",
             _count_message(dims, target, divisible=False),
         )
 
@@ -398,8 +400,8 @@ def _count_message(dims, target, divisible: bool) -> str:
     """Keras's words when a Reshape's target does not hold the input's values."""
     if divisible:
         return (
-            "The total size of the tensor must be unchanged, however, the input size cannot by divided by the specified "
-            f"dimensions in target_shape. Received: input_shape={tuple(dims)}, target_shape={target}"
+            "The total size of the tensor must be unchanged, however, the input size cannot by divided by the "
+            f"specified dimensions in target_shape. Received: input_shape={tuple(dims)}, target_shape={target}"
         )
     return f"The total size of the tensor must be unchanged. Received: input_shape={tuple(dims)}, target_shape={target}"
 
@@ -453,8 +455,8 @@ class Permute(Layer):
 
     def rank_explanation(self, shape, name: str) -> str:
         return (
-            f"dims {self.dims} reorders {len(self.dims)} axes, so the input needs exactly {len(self.dims)} axes after the batch "
-            f"axis; {format_shape(shape)} has {len(shape) - 1}. dims must list every axis once."
+            f"dims {self.dims} reorders {len(self.dims)} axes, so the input needs exactly {len(self.dims)} axes after "
+            f"the batch axis; {format_shape(shape)} has {len(shape) - 1}. dims must list every axis once."
         )
 
     def suggest_fixes(self, shape, problem, context) -> list:
@@ -676,16 +678,17 @@ class _Cropping(_Spatial):
             )
         else:
             keras = (
-                "Values in `cropping` argument should be smaller than the corresponding spatial dimension of the input. "
-                f"Received: input_shape={tuple(shape)}, cropping={self.cropping}"
+                "Values in `cropping` argument should be smaller than the corresponding spatial dimension of the "
+                f"input. Received: input_shape={tuple(shape)}, cropping={self.cropping}"
             )
         left = shape[axis] - a - b
         return Problem(
             f"a {word} axis longer than {a + b:,} (what is cropped from it)",
-            f"Layer {name!r} ({self.kind}) crops {a:,} + {b:,} = {a + b:,} from the {word} axis of {format_shape(shape)}, "
-            f"which has only {shape[axis]:,}.",
-            f"Cropping removes {a:,} at the start and {b:,} at the end of the {word} axis; {shape[axis]:,} − {a:,} − {b:,} = "
-            f"{'−' if left < 0 else ''}{abs(left):,} would remain, and at least 1 must.",
+            f"Layer {name!r} ({self.kind}) crops {a:,} + {b:,} = {a + b:,} from the {word} axis of "
+            f"{format_shape(shape)}, which has only {shape[axis]:,}.",
+            f"Cropping removes {a:,} at the start and {b:,} at the end of the {word} axis; "
+            f"{shape[axis]:,} − {a:,} − {b:,} = {'−' if left < 0 else ''}{abs(left):,} would remain, "
+            "and at least 1 must.",
             keras,
         )
 
@@ -796,7 +799,8 @@ def _bilinear_taps(m: int, s: int):
 
     The weights are Keras's bit for bit: its NumPy backend builds a triangle-kernel matrix in float64 (half-pixel
     centres, each column divided by its sum, so an edge output takes its one neighbour whole) and casts it to float32.
-    Upsampling, a column has at most two nonzero entries, at floor(sample) and the next; they are computed here alone."""
+    Upsampling, a column has at most two nonzero entries, at floor(sample) and the next; they are computed here
+    alone."""
     n = m * s
     inv = 1.0 / (n / m)
     sample = (np.arange(n, dtype=np.float64) + 0.5) * inv - 0.0 * inv - 0.5
@@ -814,7 +818,8 @@ def _bilinear_taps(m: int, s: int):
 
 
 def _interpolate_axis(x, axis: int, taps, backward_to: int | None = None):
-    """Along `axis`: out[j] = w0[j]·x[i0[j]] + w1[j]·x[i1[j]]; with `backward_to` (the input's length), that map's transpose."""
+    """Along `axis`: out[j] = w0[j]·x[i0[j]] + w1[j]·x[i1[j]]; with `backward_to` (the input's length), that map's
+    transpose."""
     first, second, w0, w1 = taps
     if backward_to is not None:  # a dense transpose: for training, exactness and simplicity matter more than speed
         columns = np.arange(len(first))

@@ -108,8 +108,8 @@ class _Transpose(KerasDefaults, _Conv):
                 if o >= s:
                     raise LayerConfigError(
                         f"`output_padding` must be strictly less than `strides` for all dimensions. At dimension {i}, "
-                        f"`output_padding` is {o} but `strides` is {s}. Received: output_padding={self.output_padding}, "
-                        f"strides={self.strides}"
+                        f"`output_padding` is {o} but `strides` is {s}. Received: "
+                        f"output_padding={self.output_padding}, strides={self.strides}"
                     )
         super().validate()  # Keras's: strides > 1 and dilation > 1 not together
 
@@ -153,7 +153,8 @@ class _Transpose(KerasDefaults, _Conv):
             )
             return Problem(
                 f"an output at least 1 long along {axis}",
-                f"Layer {name!r} ({self.kind}) would give an empty output for {format_shape(shape)}, along {axis}: {arithmetic}.",
+                f"Layer {name!r} ({self.kind}) would give an empty output for {format_shape(shape)}, along {axis}: "
+                f"{arithmetic}.",
                 f"With padding='same' and an output_padding, Keras's output is (n − 1)×stride + (kernel mod 2) + "
                 f"output_padding long: a {self.kernel_size[i]}-cell kernel (an even span) with output_padding 0 on an "
                 f"axis of 1 gives nothing at all (Keras returns an empty tensor). Leave output_padding unset "
@@ -166,8 +167,8 @@ class _Transpose(KerasDefaults, _Conv):
 
     def axis_explanation(self, shape, axis: int, size: int, name: str) -> str:
         return (
-            f"{name} was built for {size} input channels: its kernel is {times((*self.kernel_size, self.filters, size))}. "
-            f"Here the channels axis has {shape[axis]}."
+            f"{name} was built for {size} input channels: its kernel is "
+            f"{times((*self.kernel_size, self.filters, size))}. Here the channels axis has {shape[axis]}."
         )
 
     def suggest_fixes(self, shape, problem, context) -> list:
@@ -353,7 +354,8 @@ class _Transpose(KerasDefaults, _Conv):
             "padding='valid' keeps every output cell an input reaches ((n − 1)×stride + kernel; a stride longer than "
             "the kernel leaves gaps up to stride cells)"
             if self.padding == "valid"
-            else "padding='same' makes the output stride times the input (the inverse of a 'same' convolution's ceil(n/stride))"
+            else "padding='same' makes the output stride times the input (the inverse of a 'same' convolution's "
+            "ceil(n/stride))"
         )
         if self.output_padding is not None:
             rule += "; output_padding sets how many extra cells end each axis"
@@ -362,7 +364,8 @@ class _Transpose(KerasDefaults, _Conv):
             f"{'; '.join(lines)}. {rule}. Each input position spreads its channels through a "
             f"{times(self.kernel_size) if self.rank > 1 else f'{self.kernel_size[0]}-step'} window of the output, "
             f"stride {times(self.strides) if self.rank > 1 else self.strides[0]} apart, overlapping windows adding up; "
-            f"{inputs[0].lower() + inputs[1:]} reach {'the 1 filter' if self.filters == 1 else f'all {self.filters:,} filters'} "
+            f"{inputs[0].lower() + inputs[1:]} reach "
+            f"{'the 1 filter' if self.filters == 1 else f'all {self.filters:,} filters'} "
             f"→ {format_shape(output_shape)}."
         )
 
@@ -377,14 +380,16 @@ class _Transpose(KerasDefaults, _Conv):
             padding.append(start)
             extra.append(max(0, start - end))
             crop.append(max(0, end - start))
-        # torch keeps a transposed conv's kernel as (input channels, filters, *window); Keras as (*window, filters, channels)
+        # torch keeps a transposed conv's kernel as (input channels, filters, *window); Keras as (*window, filters,
+        # channels)
         weights = {"weight": np.ascontiguousarray(np.moveaxis(self._weights[0], (-1, -2), (0, 1)))}
         if self.use_bias:
             weights["bias"] = self._weights[1]
         parts = [
             CodePart(
                 f"nn.ConvTranspose{nd}({channels}, {self.filters}, kernel_size={tuple_text(self.kernel_size)}, "
-                f"stride={tuple_text(self.strides)}, padding={tuple_text(padding)}, output_padding={tuple_text(extra)}, "
+                f"stride={tuple_text(self.strides)}, padding={tuple_text(padding)}, "
+                f"output_padding={tuple_text(extra)}, "
                 f"dilation={tuple_text(self.dilation_rate)}, bias={self.use_bias})",
                 weights=weights,
             )

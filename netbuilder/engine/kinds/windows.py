@@ -92,10 +92,12 @@ def window_problem(
     spread = f" (dilation {dilation[i]} spreads its {window[i]} cells over {spans[i]})" if dilation[i] > 1 else ""
     return Problem(
         f"spatial axes at least {' × '.join(map(str, spans))} long",
-        f"Layer {name!r} ({kind}) has a {'×'.join(map(str, window))} {what}, larger than its input {format_shape(shape)}.",
-        f"With padding='valid' the {what} only takes positions where it fits entirely inside the input. Along {axis_names[i]} "
-        f"the input is {dims[i]} long but the {what} covers {spans[i]} cells{spread}: floor(({dims[i]} − {spans[i]})/{strides[i]}) + 1 "
-        f"= {(dims[i] - spans[i]) // strides[i] + 1}: no position at all. padding='same' pads the input so every position has an output; "
+        f"Layer {name!r} ({kind}) has a {'×'.join(map(str, window))} {what}, larger than its input "
+        f"{format_shape(shape)}.",
+        f"With padding='valid' the {what} only takes positions where it fits entirely inside the input. "
+        f"Along {axis_names[i]} the input is {dims[i]} long but the {what} covers {spans[i]} cells{spread}: "
+        f"floor(({dims[i]} − {spans[i]})/{strides[i]}) + 1 = {(dims[i] - spans[i]) // strides[i] + 1}: no position "
+        "at all. padding='same' pads the input so every position has an output; "
         f"a smaller {what} fits as it is.",
         keras_message,
     )

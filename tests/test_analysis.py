@@ -1,4 +1,5 @@
-"""netbuilder.analyze: per-layer shapes, params and cost, structured ShapeIssues instead of exceptions, and fixes that work."""
+"""netbuilder.analyze: per-layer shapes, params and cost, structured ShapeIssues instead of exceptions, and fixes that
+work."""
 
 import math
 import tracemalloc
@@ -102,7 +103,8 @@ def test_mismatch_without_upstream_dense_suggests_input_shape():
 
 
 def test_mismatch_after_flatten_has_no_units_fix():
-    """Dense(3) → Flatten gives 6 features; no units of `dense` give 7, so only rebuilding (or removing) dense_1 works."""
+    """Dense(3) → Flatten gives 6 features; no units of `dense` give 7, so only rebuilding (or removing) dense_1
+    works."""
     a = nb.analyze([nb.Dense(3), nb.Flatten(), built_dense(4, 7)], (2, 2))
     assert a.issue.layer_index == 2 and fix_actions(a.issue) == [("unbuild", 2, None), remove(2)]
 
@@ -253,7 +255,8 @@ def test_names_cover_every_layer_also_past_the_failing_one():
 
 # --- every suggested fix works (issue 10) -----------------------------------------------------------------
 def spec_of(input_shape, *layers):
-    """A spec from (kind, settings) pairs; a Dense's settings may hold built_for, the per-sample shape it was built for."""
+    """A spec from (kind, settings) pairs; a Dense's settings may hold built_for, the per-sample shape it was built
+    for."""
     made = []
     for i, (kind, settings_) in enumerate(layers):
         settings_ = dict(settings_)

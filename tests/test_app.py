@@ -233,7 +233,8 @@ def test_the_forward_page_draws_an_images_channels_as_tiles_in_its_layout():
     assert (
         "One 26×26 picture per channel (the last axis), channel 0 first, left to right; 32 of 40 channels." in captions
     )
-    # channels_first: (None, 4, 24, 38) is 4 channels of 24×38; after Flatten and Reshape the layout is channels_last again
+    # channels_first: (None, 4, 24, 38) is 4 channels of 24×38; after Flatten and Reshape the layout is channels_last
+    # again
     assert "One 24×38 picture per channel (the first axis, channels_first), channel 0 first, left to right." in captions
     assert (
         "One 4×24 picture per channel (the last axis), channel 0 first, left to right; 32 of 38 channels." in captions

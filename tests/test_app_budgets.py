@@ -155,8 +155,14 @@ def test_a_failing_page_part_is_caught_there_and_the_rest_of_the_page_works():
     at = AppTest.from_function(script).run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        "The graph could not be shown: it needs more memory than this server can give. The model was kept; Undo and every other part still work.",
-        "The summary could not be shown: something went wrong. The model was kept; Undo and every other part still work.",
+        (
+            "The graph could not be shown: it needs more memory than this server can give. "
+            "The model was kept; Undo and every other part still work."
+        ),
+        (
+            "The summary could not be shown: something went wrong. "
+            "The model was kept; Undo and every other part still work."
+        ),
     ]
     assert at.button(key="undo")  # drawn after both failures
     assert "no room" not in str(at) and "KeyError" not in str(at)  # nothing about the error reaches the visitor

@@ -501,7 +501,8 @@ def test_import_names_unsupported_layers_and_keeps_the_model():
         '{"class_name": "Functional", "config": {}}',
         '{"class_name": "Sequential", "config": {"layers": "no"}}',
         '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"units": 4}}]}}',
-        '{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 3]}},'
+        '{"class_name": "Sequential", "config": {"layers": ['
+        '{"class_name": "InputLayer", "config": {"batch_shape": [null, 3]}},'
         ' {"class_name": "Dense", "config": {"units": 1000000}}]}}',
         "[" * 100_000,
         "\x00\x01",  # (a lone surrogate cannot even reach the app: AppTest's protobuf refuses it)

@@ -163,7 +163,8 @@ def _run_of(input_size: int, units: int) -> TrainingRun:
 
 
 def test_a_run_keeps_its_own_copies_of_the_weights():
-    """The model trained, `before` and the trained spec each hold their own arrays (the memory the run is counted for)."""
+    """The model trained, `before` and the trained spec each hold their own arrays (the memory the run is counted
+    for)."""
     training = _run_of(2, 8)
     start = [w.copy() for w in training.before]
     training.piece()
@@ -302,8 +303,8 @@ def test_a_loss_that_does_not_fit_the_labels_is_said_beside_loss_with_the_loss_t
     at = on_train_page("train-digits")
     run(at.selectbox(key="train_loss").set_value("mean_squared_error"))
     assert (
-        "The loss does not fit the data: mean_squared_error needs a target of the output's shape (10,) per sample; these "
-        "targets have shape () per sample (the model's output is (None, 10))."
+        "The loss does not fit the data: mean_squared_error needs a target of the output's shape (10,) per sample; "
+        "these targets have shape () per sample (the model's output is (None, 10))."
     ) in texts(at)
     assert at.button(key="train_start").disabled and at.button(key="train_stop").disabled
     assert at.button(key="advice_loss").label == "Use sparse_categorical_crossentropy"

@@ -206,7 +206,8 @@ def test_importing_the_engine_studio_and_views_loads_no_streamlit():
 
 
 def test_the_code_is_clean_under_ruff():
-    """pyflakes's and pycodestyle's errors and warnings (ruff's E, F and W), everywhere; long lines are not held (E501)."""
+    """pyflakes's and pycodestyle's errors and warnings (ruff's E, F and W), everywhere; long lines are not held
+    (E501)."""
     done = subprocess.run(
         [
             sys.executable,

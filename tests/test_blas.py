@@ -94,7 +94,8 @@ def test_a_library_without_blas_symbols_gives_none(libraries):
 
 
 def test_the_finder_falls_through_to_the_next_library(blas):
-    """As on Windows, where the core extension's handle does not reach its dependencies: the vendored file is tried next."""
+    """As on Windows, where the core extension's handle does not reach its dependencies: the vendored file is tried
+    next."""
     found = find_blas([NO_BLAS, blas.library])
     assert found is not None and found.library == blas.library and found.api == blas.api
 
@@ -105,7 +106,11 @@ def test_works_without_threadpoolctl_in_a_fresh_process():
         import sys
         sys.modules["threadpoolctl"] = None  # importing it now fails
         from netbuilder.engine.blas import blas_threads, set_blas_threads
-        print(set_blas_threads(1), blas_threads(), "threadpoolctl" in sys.modules and sys.modules["threadpoolctl"] is not None)
+        print(
+            set_blas_threads(1),
+            blas_threads(),
+            "threadpoolctl" in sys.modules and sys.modules["threadpoolctl"] is not None,
+        )
     """)
     done = subprocess.run(
         [sys.executable, "-c", code],

@@ -215,7 +215,8 @@ def test_predict_peak_is_honest_on_random_models_of_every_kind(index):
 @pytest.mark.parametrize("index", range(len(WINDOWS)))
 def test_predict_peak_is_honest_on_random_conv_and_pooling_models(index):
     """Issue 9's audit: Conv1D(16, 9) on (100000, 8) was said to need 35.2 MB and allocated 6.4 MB (one sample's
-    overlapping windows reshape into a view; two samples' into a copy). Every window kind, random geometry, 1 and 3 samples."""
+    overlapping windows reshape into a view; two samples' into a copy). Every window kind, random geometry, 1 and 3
+    samples."""
     model = WINDOWS[index]
     for batch in (1, 3):
         check_cost(model, sample(model, batch, 1.0, index))
@@ -232,7 +233,8 @@ def test_conv1d_peak_of_the_audit_is_honest():
 @pytest.mark.parametrize("elements", [10_000, 100_000, 1_000_000])
 @pytest.mark.parametrize("activation", nb.ACTIVATION_NAMES)
 def test_predict_peak_is_honest_for_every_activation(activation, elements):
-    """activations.COST says it was measured on 10k to 4M elements; here it is measured again, alone and after a Dense."""
+    """activations.COST says it was measured on 10k to 4M elements; here it is measured again, alone and after a
+    Dense."""
     for layer in (nb.Activation(activation), nb.Dense(100, activation=activation)):
         model = nb.Sequential([nb.Input((100,)), layer])
         check_cost(model, sample(model, elements // 100, 1.0, 0))
@@ -253,7 +255,8 @@ def owner(array: np.ndarray) -> np.ndarray:
 
 
 def kept_bytes(tensors) -> int:
-    """Bytes of the distinct buffers the kept outputs hold (a view, e.g. Flatten's, holds its base), the input's not counted."""
+    """Bytes of the distinct buffers the kept outputs hold (a view, e.g. Flatten's, holds its base), the input's not
+    counted."""
     input_owner = owner(tensors[0])
     owners = {id(owner(t)): owner(t) for t in tensors[1:] if t is not None}
     return sum(o.nbytes for key, o in owners.items() if o is not input_owner)
@@ -552,8 +555,8 @@ def step_work(microseconds: int, steps: int) -> int:
 
 @pytest.mark.parametrize("kind, microseconds", [("SimpleRNN", 2 + 1), ("LSTM", 8 + 2 + 1 + 1), ("GRU", 9 + 2 + 1)])
 def test_recurrent_steps_are_counted_whatever_the_batch(kind, microseconds):
-    """One step: the loop (2, 8, 9 µs) and each activation call (sigmoid 2, tanh 1): 1,000 steps cost the same for any batch.
-    A training step's loop takes 4 times predict's (SimpleRNN's short step 5: backward's calls weigh more)."""
+    """One step: the loop (2, 8, 9 µs) and each activation call (sigmoid 2, tanh 1): 1,000 steps cost the same for any
+    batch. A training step's loop takes 4 times predict's (SimpleRNN's short step 5: backward's calls weigh more)."""
     cost = nb.analyze([getattr(nb, kind)(1)], (1000, 1)).cost
     assert cost.overhead == step_work(microseconds, 1000)
     assert cost.train_overhead == (5 if kind == "SimpleRNN" else 4) * cost.overhead
@@ -598,7 +601,8 @@ def test_fifty_recurrent_layers_over_the_budget_are_refused_before_any_weight_ex
 
 
 def test_the_batch_that_fits_leaves_room_for_the_loops():
-    """A 1,024-cell pooling window over 1,024 steps: 82 M of loops, then 25,625 a sample (1,024 cells and the divide)."""
+    """A 1,024-cell pooling window over 1,024 steps: 82 M of loops, then 25,625 a sample (1,024 cells and the
+    divide)."""
     cost = nb.analyze([nb.AveragePooling1D(1024)], (1024, 1)).cost
     assert cost.overhead == 1024 * 2 * MICROSECOND and cost.work == 25 * (1024 + 1)
     assert cost.max_batch() == (MAX_WORK - cost.overhead) // cost.work == 1_557_778
@@ -635,7 +639,8 @@ def mse_sgd():
 
 
 def test_a_training_step_answers_to_the_budget_of_one_run():
-    """One training step runs without a pause: about 3 forward passes, and a convolution's backward loops over its kernel."""
+    """One training step runs without a pause: about 3 forward passes, and a convolution's backward loops over its
+    kernel."""
     cost = nb.analyze([nb.GRU(1)], (50_000, 1)).cost  # predict 24 G; a training step 96 G
     step = mse_sgd()
     assert cost.train_overhead == 4 * cost.overhead
@@ -651,8 +656,8 @@ def test_a_training_step_answers_to_the_budget_of_one_run():
 
 
 def test_a_training_run_counts_its_steps_loops():
-    """GRU(1) over 5,000 steps: each training step's loops are 4 × 5,000 × 12 µs, 9.6 G, whatever the batch: 200
-    samples one at a time are 1,920 G, over the 1,000 G of a training run; in batches of 32, 7 steps (67.2 G an epoch)."""
+    """GRU(1) over 5,000 steps: each training step's loops are 4 × 5,000 × 12 µs, 9.6 G, whatever the batch: 200 samples
+    one at a time are 1,920 G, over the 1,000 G of a training run; in batches of 32, 7 steps (67.2 G an epoch)."""
     cost = nb.analyze([nb.GRU(1)], (5000, 1)).cost
     assert cost.train_overhead == 4 * step_work(12, 5000) == 9_600_000_000
     with pytest.raises(
@@ -727,7 +732,8 @@ def test_a_model_whose_training_copies_are_over_the_memory_budget_is_refused_bef
     )
     assert peak < TINY
     model.compile(optimizer="sgd", loss="mse")
-    # the output kept, then at the backward pass its gradient, the input's gradient and two temporaries: 5 outputs' worth
+    # the output kept, then at the backward pass its gradient, the input's gradient and two temporaries:
+    # 5 outputs' worth
     assert model.cost.training_bytes(32, 0) == 8 * 1700 * 1700 * 4 + 5 * 4 * 32 * 1700 + 2 * 4 * 32 * (1700 + 1700)
     model.fit(x, x)
 

@@ -1,5 +1,5 @@
-"""netbuilder.studio.data: input text (JSON or NumPy's print format) → float32 batch, fills, text that reads back exactly,
-and CSV training data."""
+"""netbuilder.studio.data: input text (JSON or NumPy's print format) → float32 batch, fills, text that reads back
+exactly, and CSV training data."""
 
 import numpy as np
 import pytest
@@ -152,7 +152,8 @@ def test_empty_and_oversized_batches():
 
 def test_ragged_lists():
     assert error("[[1, 2], [3]]", (2,)) == (
-        "rows have different lengths (the lists at depth 2 differ): every list at one depth must be as long as the others"
+        "rows have different lengths (the lists at depth 2 differ): "
+        "every list at one depth must be as long as the others"
     )
     assert "rows have different lengths" in error("[1, [2]]", (2,))
 
@@ -396,9 +397,9 @@ def test_csv_decimal_commas_with_semicolons():
     assert_read(parse_csv("1,5;2,5\n", ()), [1.5], [[2.5]])  # two numbers, not four
     data = parse_csv("1,5;2,5\n-3,25;4\n,5;1e3\n", ())
     assert_read(data, [1.5, -3.25, 0.5], [[2.5], [4], [1000]])
-    assert (
-        data.note
-        == "Read 3 rows × 2 columns with ';' between values and ',' as the decimal mark: 1 input value and 1 target per row."
+    assert data.note == (
+        "Read 3 rows × 2 columns with ';' between values and ',' as the decimal mark: "
+        "1 input value and 1 target per row."
     )
     data = parse_csv("1.5;2\n3;4\n", ())  # ';' with '.' decimals
     assert_read(data, [1.5, 3], [[2], [4]])
@@ -418,8 +419,8 @@ def test_csv_mixed_decimal_marks_and_commas_in_comma_files_are_refused():
 
 def test_csv_ambiguous_separators_are_refused():
     assert csv_error("1;2\t3\n") == (
-        "the first row has both ';' and tabs between its cells: separate values with one of ',', ';' or a tab, the same in "
-        "every row (with ';' or a tab, ',' may be the decimal mark: 1,5;2,5)"
+        "the first row has both ';' and tabs between its cells: separate values with one of ',', ';' or a tab, "
+        "the same in every row (with ';' or a tab, ',' may be the decimal mark: 1,5;2,5)"
     )
     assert (
         csv_error("1,2\n3;4\n")
@@ -546,7 +547,8 @@ def test_csv_size_and_column_bounds():
 
 def test_csv_must_be_utf8_text():
     assert csv_error(b"x,y\n1,2\n\xe9t\xe9,3\n") == (
-        "the CSV file must be UTF-8 text, and byte 0xE9 on line 3 is not UTF-8: save the file as UTF-8 (in Excel, “CSV UTF-8”)"
+        "the CSV file must be UTF-8 text, and byte 0xE9 on line 3 is not UTF-8: "
+        "save the file as UTF-8 (in Excel, “CSV UTF-8”)"
     )
     assert_read(parse_csv("é,ü\n1,2".encode(), ()), [1], [[2]])  # UTF-8 column names are fine
     assert csv_error(123) == "a CSV file must be bytes or text; received int"

@@ -171,7 +171,9 @@ CELLS_SHOWN = """grid => {
     }
     return [...grid.querySelectorAll('.nb-c')].flatMap(cell => {
         const b = cell.getBoundingClientRect(), text = cell.querySelector('span');
-        const cut = clippers.filter(c => { const r = c.getBoundingClientRect(); return b.left < r.left - 0.5 || b.right > r.right + 0.5; });
+        const cut = clippers.filter(c => {
+            const r = c.getBoundingClientRect(); return b.left < r.left - 0.5 || b.right > r.right + 0.5;
+        });
         const bad = text.scrollWidth > text.clientWidth || b.left < main.left || b.right > main.right || cut.length;
         return bad ? [[text.textContent, b.left, b.right, cut.map(c => c.className.slice(0, 40))]] : [];
     });
@@ -254,7 +256,10 @@ def test_at_30_layers_the_selected_layer_is_on_screen_highlighted_beside_its_set
     app.assert_no_exception()
 
 
-ON_SCREEN_FONT = "t => [t.textContent, parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a, getComputedStyle(t).fontWeight]"
+ON_SCREEN_FONT = (
+    "t => [t.textContent, parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a, "
+    "getComputedStyle(t).fontWeight]"
+)
 # Each line of a node (its texts with one baseline) and how far its middle is from the node's middle, in px.
 LINE_OFFSETS = """g => {
     const shape = g.querySelector('path, polygon').getBoundingClientRect(), lines = {};
@@ -316,7 +321,8 @@ def test_pasted_layers_are_confirmed_beside_the_paste_box(new_page, viewport):
 # Whether a text box shows all of its value: the value's width in the box's font against the room inside it.
 VALUE_FITS = """e => { const cs = getComputedStyle(e), c = document.createElement('canvas').getContext('2d');
     c.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
-    return c.measureText(e.value).width <= e.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight); }"""
+    return c.measureText(e.value).width <=
+        e.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight); }"""
 
 
 @pytest.mark.e2e

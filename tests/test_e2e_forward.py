@@ -28,7 +28,8 @@ MAPS_PX = (8 * 6 * 19 + 7 * GAP, 6 * 19)  # eight 6×6 maps in one row, 19 px a 
 # The picture's box against the main area and every ancestor that clips or scrolls: a picture cut by any of them
 # (even with no scrollbar shown) is found, and its drawn size against its own.
 PICTURE_SHOWN = """img => {
-    const b = img.getBoundingClientRect(), main = document.querySelector('[data-testid="stMain"]').getBoundingClientRect();
+    const b = img.getBoundingClientRect(),
+        main = document.querySelector('[data-testid="stMain"]').getBoundingClientRect();
     const cut = [];
     for (let e = img.parentElement; e && e.getAttribute('data-testid') !== 'stMain'; e = e.parentElement) {
         const cs = getComputedStyle(e), r = e.getBoundingClientRect();

@@ -185,7 +185,8 @@ def test_sentences_with_broken_models():
 def test_sentence_for_unrelated_models_compares_totals():
     other = ModelSpec((3, 2), (LayerSpec.make(0, "Flatten"), LayerSpec.make(1, "Dense", units=2)))
     assert difference_sentence(seed_spec(), other) == (
-        "Compared with the first model, output (None, 2) instead of (None, 4), and 14 instead of 244 parameters in total."
+        "Compared with the first model, output (None, 2) instead of (None, 4), "
+        "and 14 instead of 244 parameters in total."
     )
 
 

@@ -381,7 +381,7 @@ def test_weights_after_training_are_the_ones_exported():
     check_model(ours, [rand(4, 4, seed=3), rand(4, 3, 2, seed=4)])
 
 
-# --- names -------------------------------------------------------------------------------------------------------------
+# --- names ------------------------------------------------------------------------------------------------------------
 def test_torch_module_names_cover_nn_module_s_own():
     assert {n for n in dir(nn.Module) if not n.startswith("_")} | set(
         vars(nn.Module())

@@ -73,8 +73,9 @@ def nested_models():
 
 
 def attention():
-    """MultiHeadAttention: self-attention on a Dense's output (the query's and the value's gradients summed into it), then
-    cross-attention with a key of its own, a gate and an output_shape (the query's, the value's and the key's gradients)."""
+    """MultiHeadAttention: self-attention on a Dense's output (the query's and the value's gradients summed into it),
+    then cross-attention with a key of its own, a gate and an output_shape (the query's, the value's and the key's
+    gradients)."""
     a, b = nb.Input((4, 3), name="a"), nb.Input((5, 2), name="b")
     h = nb.Dense(6, activation="tanh")(a)
     s = nb.MultiHeadAttention(2, 3, name="self_attention")(h, h)

@@ -206,8 +206,8 @@ def jax_vjps(jobs: list[dict]) -> list[dict]:
 
 
 def compare_with_jax(layers_and_inputs, rtol=1e-5, atol=1e-7):
-    """Each (built layer, x) pair's backward against JAX's autodiff of the same Keras layer with the same weights
-    (the tolerance allows for Keras-on-JAX's tanh, which runs in float32; a wrong side of a kink is off by 0.1 or more)."""
+    """Each (built layer, x) pair's backward against JAX's autodiff of the same Keras layer with the same weights (the
+    tolerance allows for Keras-on-JAX's tanh, which runs in float32; a wrong side of a kink is off by 0.1 or more)."""
     jobs, ours = [], []
     for (kind, settings), layer, x in layers_and_inputs:
         layer._weights = [w.astype(np.float64) for w in layer.weights]

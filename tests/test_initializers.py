@@ -1,5 +1,5 @@
-"""netbuilder.initializers: layer seeds, seed checks, Glorot-uniform kernels (bounds, determinism), the registry's text and
-configs, fans, and what drawing costs."""
+"""netbuilder.initializers: layer seeds, seed checks, Glorot-uniform kernels (bounds, determinism), the registry's text
+and configs, fans, and what drawing costs."""
 
 import math
 

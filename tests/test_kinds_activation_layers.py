@@ -28,7 +28,10 @@ from netbuilder.engine.layer import kind_class
 from netbuilder.studio.models import built
 
 INF = "non-finite numbers: a JSON config cannot carry them (Python writes Infinity, which is not JSON)"
-BATCH_AXIS = "a softmax across the batch axis makes a sample's output depend on the others in its batch (Keras predicts in batches of 32)"
+BATCH_AXIS = (
+    "a softmax across the batch axis makes a sample's output depend on the others in its batch "
+    "(Keras predicts in batches of 32)"
+)
 BOOL = "a bool is not a number here (Keras compares True < 0 and takes it as 1)"
 
 CASES = [

@@ -1,8 +1,8 @@
-"""MultiHeadAttention against real Keras 3.15 (NumPy backend): functional models calling it as Keras does (cross-attention,
-self-attention `mha(x, x)`, a key of its own, by position or keyword), then output shape, parameters, weights' order,
-outputs on the same weights (bit for bit), weights drawn from the same seed, summary text, refusals, JSON both ways,
-the Keras constructor and the PyTorch module run on our weights, gradients against finite differences, and the cost
-model's predict peak against what predict allocates."""
+"""MultiHeadAttention against real Keras 3.15 (NumPy backend): functional models calling it as Keras does
+(cross-attention, self-attention `mha(x, x)`, a key of its own, by position or keyword), then output shape, parameters,
+weights' order, outputs on the same weights (bit for bit), weights drawn from the same seed, summary text, refusals,
+JSON both ways, the Keras constructor and the PyTorch module run on our weights, gradients against finite differences,
+and the cost model's predict peak against what predict allocates."""
 
 from __future__ import annotations
 

@@ -749,7 +749,8 @@ def test_depthwise_groups_run_as_one_batched_matmul(monkeypatch):
 
 
 def random_layer(rng, shape):
-    """A random layer that usually fits `shape` (a per-sample shape), mixing convolutions with Dense/Flatten/Activation."""
+    """A random layer that usually fits `shape` (a per-sample shape), mixing convolutions with
+    Dense/Flatten/Activation."""
     rank = len(shape)
     choice = rng.choice(["conv", "dense", "flatten", "activation"], p=[0.55, 0.15, 0.15, 0.15])
     if choice == "conv" and rank in (2, 3):

@@ -36,7 +36,8 @@ GLU = "Keras reports the un-halved shape for glu; use an Activation('glu') layer
 REGULARIZER = "netbuilder trains without regularizers and constraints: other values than None are refused by name"
 
 CASES = [
-    # DepthwiseConv2D: shapes, strides, padding, dilation, depth_multiplier, both layouts, odd sizes, few and many channels
+    # DepthwiseConv2D: shapes, strides, padding, dilation, depth_multiplier, both layouts, odd sizes, few and many
+    # channels
     Case("DepthwiseConv2D", {"kernel_size": 3}, (9, 9, 3), DEPTHWISE),
     Case("DepthwiseConv2D", {"kernel_size": 3, "depth_multiplier": 2}, (9, 8, 3), DEPTHWISE),
     Case("DepthwiseConv2D", {"kernel_size": (3, 2), "strides": 2, "padding": "same"}, (11, 10, 2), DEPTHWISE),
@@ -343,7 +344,8 @@ def test_depthwise_cost_covers_padding_multipliers_and_activations(kind, setting
     ],
 )
 def test_predict_s_loop_over_cells_equals_training_s_patches(kind, settings, shape):
-    """Predict (a loop over kernel cells, padding skipped) and forward_train (the patch matrix) give the same numbers."""
+    """Predict (a loop over kernel cells, padding skipped) and forward_train (the patch matrix) give the same
+    numbers."""
     layer = built_layer(kind, settings, shape)
     layer._weights = [w.astype(np.float64) for w in layer.weights]
     x = np.random.default_rng(2).normal(size=(3, *shape))
@@ -416,8 +418,8 @@ TRAIN_MEMORY_CASES = [
     "name, shape, layers, batch", TRAIN_MEMORY_CASES, ids=lambda v: v if isinstance(v, str) else ""
 )
 def test_a_training_steps_memory_is_what_each_kind_declares(name, shape, layers, batch):
-    """As tests/test_cost.py holds every kind: a step's peak (caches, the loss's gradient, the gradients flowing back and
-    the weights' gradients) is at least what tracemalloc measures, and at most half as much again (plus 64 KB)."""
+    """As tests/test_cost.py holds every kind: a step's peak (caches, the loss's gradient, the gradients flowing back
+    and the weights' gradients) is at least what tracemalloc measures, and at most half as much again (plus 64 KB)."""
     model = nb.Sequential([nb.Input(shape), *layers()], seed=0)
     model.compile(optimizer="sgd", loss="mse")
     rng = np.random.default_rng(0)
@@ -460,7 +462,8 @@ def test_work_counts_the_products_and_the_loops_over_kernel_cells():
 
 # --- problems and fixes --------------------------------------------------------------------------------------------
 def keras_refusal(kind, settings, input_shape) -> str:
-    """Keras's message refusing its layer `kind` on `input_shape`, the layer made in a fresh session (its name as ours)."""
+    """Keras's message refusing its layer `kind` on `input_shape`, the layer made in a fresh session (its name as
+    ours)."""
     keras.backend.clear_session(free_memory=False)
     return keras_error([getattr(keras.layers, kind)(**settings)], input_shape)
 
@@ -787,9 +790,9 @@ def test_keras_code_names_every_setting_that_is_not_a_default():
         "data_format='channels_last', name='d')"
     )
     code = nb.SeparableConv1D(8, 3, activation="relu", name="s").keras_code().code
-    assert (
-        code
-        == "keras.layers.SeparableConv1D(filters=8, kernel_size=(3,), activation='relu', data_format='channels_last', name='s')"
+    assert code == (
+        "keras.layers.SeparableConv1D(filters=8, kernel_size=(3,), activation='relu', "
+        "data_format='channels_last', name='s')"
     )
 
 

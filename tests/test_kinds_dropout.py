@@ -1,4 +1,5 @@
-"""Dropout against real Keras (tests/kind_harness.py): the identity at inference, Keras's masks and scaling in training."""
+"""Dropout against real Keras (tests/kind_harness.py): the identity at inference, Keras's masks and scaling in
+training."""
 
 import keras
 import numpy as np
@@ -86,7 +87,8 @@ def _seed_rng(seed: int) -> np.random.Generator:
     ],
 )
 def test_training_masks_are_keras_masks(rate, noise_shape, shape):
-    """With the generator Keras draws from a seed, our training output is Keras's, bit for bit (layer and backend op)."""
+    """With the generator Keras draws from a seed, our training output is Keras's, bit for bit (layer and backend
+    op)."""
     x = (np.random.default_rng(1).normal(size=shape) * 2).astype(np.float32)
     layer = Dropout(rate, noise_shape=noise_shape)
     ours, _ = layer.forward_train(x, _seed_rng(5))

@@ -359,7 +359,8 @@ def test_cost_holds_what_predict_allocates(case):
 
 
 def test_training_equals_keras_on_jax():
-    """Embedding's scatter-add gradient in a real fit (repeated ids in a batch): losses and the table as Keras trains them."""
+    """Embedding's scatter-add gradient in a real fit (repeated ids in a batch): losses and the table as Keras trains
+    them."""
     from training_oracle import run_jobs
 
     model = nb.Sequential(

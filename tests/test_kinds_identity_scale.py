@@ -1,5 +1,6 @@
-"""Identity and ConvNeXt's LayerScale through the kind harness (tests/kind_harness.py) against real Keras 3.15, the entry
-keras.applications' ConvNeXtTiny writes for LayerScale, and training against Keras on JAX (with Normalization as weights)."""
+"""Identity and ConvNeXt's LayerScale through the kind harness (tests/kind_harness.py) against real Keras 3.15, the
+entry keras.applications' ConvNeXtTiny writes for LayerScale, and training against Keras on JAX (with Normalization as
+weights)."""
 
 import json
 import warnings
@@ -81,8 +82,9 @@ CASES = [
 
 @pytest.fixture
 def keras_layers_has_layer_scale(monkeypatch):
-    """The harness makes Keras's layer as keras.layers.<kind>: LayerScale is ConvNeXt's class, which Keras does not export
-    there. (This also lets Keras read a "keras.layers" LayerScale entry; test_keras_reads_our_json reads ours without it.)"""
+    """The harness makes Keras's layer as keras.layers.<kind>: LayerScale is ConvNeXt's class, which Keras does not
+    export there. (This also lets Keras read a "keras.layers" LayerScale entry; test_keras_reads_our_json reads ours
+    without it.)"""
     monkeypatch.setattr(keras.layers, "LayerScale", KerasLayerScale, raising=False)
 
 
@@ -457,7 +459,8 @@ TRAIN_MEMORY = [
 
 @pytest.mark.parametrize("name,shape,layers,batch", TRAIN_MEMORY, ids=[c[0] for c in TRAIN_MEMORY])
 def test_a_training_steps_memory_is_what_each_kind_declares(name, shape, layers, batch):
-    """As tests/test_cost.py checks every kind: a step's measured peak is within what the cost model says and half again."""
+    """As tests/test_cost.py checks every kind: a step's measured peak is within what the cost model says and half
+    again."""
     model = nb.Sequential([nb.Input(shape), *layers()], seed=0)
     model.compile(optimizer="sgd", loss="mse")
     rng = np.random.default_rng(0)
@@ -490,9 +493,10 @@ def _stem(normalization):
 
 
 TRAINING = {
-    # name: (input shape, layers, loss, optimizer (ours, Keras's), batch size, epochs, Normalization's weights (or None))
-    # Normalization as weights set off Keras's 0 and 1: Keras would not use weights set with set_weights, so Keras trains
-    # the same computation with them as its mean and variance settings; ours must leave the weights as they were
+    # name: (input shape, layers, loss, optimizer (ours, Keras's), batch size, epochs, Normalization's weights
+    # (or None))
+    # Normalization as weights set off Keras's 0 and 1: Keras would not use weights set with set_weights, so Keras
+    # trains the same computation with them as its mean and variance settings; ours must leave the weights as they were
     "norm-weights-layerscale-sgd": (
         (4, 3),
         lambda norm: [*_stem(norm), nb.Dense(6), nb.LayerScale(0.5, 6), nb.Flatten(), nb.Dense(1)],

@@ -113,10 +113,12 @@ CASES = [
     ),
     Case(LN, {"gamma_initializer": "identity"}, (4,)),  # a 1-axis gamma: refused by both
 ]
-# LayerNormalization's variance is two-pass, mean((x − mean)²), as Keras's JAX, TensorFlow and Torch backends compute it;
-# Keras's NumPy backend (the oracle here) computes mean(x²) − mean(x)², which loses digits away from zero, so against it
-# LN agrees to its rounding, not in every bit. test_layer_norm_predict_is_keras_on_jax holds LN to Keras on JAX.
-# On the centred inputs here the gap is up to 6e-5 on short axes, and ours is the closer to the exact answer (by up to 10×).
+# LayerNormalization's variance is two-pass, mean((x − mean)²), as Keras's JAX, TensorFlow and Torch backends compute
+# it; Keras's NumPy backend (the oracle here) computes mean(x²) − mean(x)², which loses digits away from zero, so
+# against it LN agrees to its rounding, not in every bit. test_layer_norm_predict_is_keras_on_jax holds LN to Keras on
+# JAX.
+# On the centred inputs here the gap is up to 6e-5 on short axes, and ours is the closer to the exact answer
+# (by up to 10×).
 ONE_PASS_SLACK = 1e-4
 CASES = [replace(c, rtol=ONE_PASS_SLACK, atol=ONE_PASS_SLACK) if c.kind == LN else c for c in CASES]
 
@@ -234,8 +236,9 @@ TRAIN_CASES = [
 
 @pytest.mark.parametrize("case", TRAIN_CASES, ids=[c.id for c in TRAIN_CASES])
 def test_batch_norm_training_step_is_keras(case):
-    """Keras's `layer(x, training=True)`: output from the batch's statistics, moving statistics updated — twice in a row.
-    The batch variance is two-pass as on Keras's JAX backend (its NumPy backend's one-pass differs in the last bits)."""
+    """Keras's `layer(x, training=True)`: output from the batch's statistics, moving statistics updated — twice in a
+    row. The batch variance is two-pass as on Keras's JAX backend (its NumPy backend's one-pass differs in the last
+    bits)."""
     ours, theirs = ours_model(case), keras_model(case)
     weights = _perturbed(ours, np.random.default_rng(3))
     ours.set_weights(weights)
@@ -354,7 +357,8 @@ def snake(kind):
 
 
 def test_built_batch_norm_mismatch_offers_upstream_fix():
-    """A BatchNormalization built for 4 features (as from Keras JSON) after a Dense of 5 units: resize the Dense, or rebuild."""
+    """A BatchNormalization built for 4 features (as from Keras JSON) after a Dense of 5 units: resize the Dense, or
+    rebuild."""
     bn = nb.BatchNormalization()
     bn.built_shape = (None, 4)
     issue = nb.analyze([nb.Dense(5), bn], (3,)).issue
@@ -782,9 +786,10 @@ def layer_norm_on_jax():
 
 @pytest.mark.parametrize("i", range(len(LN_ON_JAX)), ids=[f"{c.id}~{m:g}" for c, m, _ in LN_ON_JAX])
 def test_layer_norm_predict_is_keras_on_jax(layer_norm_on_jax, i):
-    """Equal within 1e-5 on centred inputs. Near 3000 float32 holds the inputs to 2.4e-4 only, so no two float32 backends
-    agree there to 1e-5: ours is then about as close to the exact answer as Keras on JAX is (within 4×: XLA fuses Keras's
-    x·inv + res into one rounding where NumPy rounds twice), where the one-pass variance gives NaN or misses by 1e-1."""
+    """Equal within 1e-5 on centred inputs. Near 3000 float32 holds the inputs to 2.4e-4 only, so no two float32
+    backends agree there to 1e-5: ours is then about as close to the exact answer as Keras on JAX is (within 4×: XLA
+    fuses Keras's x·inv + res into one rounding where NumPy rounds twice), where the one-pass variance gives NaN or
+    misses by 1e-1."""
     ours, theirs = layer_norm_on_jax
     case, mean, _ = LN_ON_JAX[i]
     if mean < 10:

@@ -185,8 +185,8 @@ def _perturbed(model, rng, tiny=False):
 
 @pytest.mark.parametrize("case", BIT_CASES, ids=[c.id for c in BIT_CASES])
 def test_inference_is_bit_for_bit_keras(case, keras_normalization_reads_weights):
-    """Keras's order of operations (scale and offset rounded to float32, then x·scale + offset; (x − mean) / max(√var, ε)),
-    so equal bits, a standard deviation below ε included."""
+    """Keras's order of operations (scale and offset rounded to float32, then x·scale + offset;
+    (x − mean) / max(√var, ε)), so equal bits, a standard deviation below ε included."""
     ours, theirs = ours_model(case), keras_model(case)
     weights = _perturbed(ours, np.random.default_rng(1), tiny=True)
     ours.set_weights(weights)
@@ -684,8 +684,8 @@ EXPORT_MODELS = [
 
 @pytest.mark.parametrize("i", range(len(EXPORT_MODELS)))
 def test_exported_scripts_compute_our_outputs(i):
-    """Weights off their zeros and ones; the Keras script's NormalizationWithWeights uses them although plain Keras would
-    not after set_weights (no monkeypatch here)."""
+    """Weights off their zeros and ones; the Keras script's NormalizationWithWeights uses them although plain Keras
+    would not after set_weights (no monkeypatch here)."""
     shape, layers = EXPORT_MODELS[i]
     model = nb.Sequential([nb.Input(shape), *layers()], seed=4)
     model.set_weights(_perturbed(model, np.random.default_rng(8)))
@@ -760,7 +760,8 @@ TRAIN_MEMORY = [
 
 @pytest.mark.parametrize("name,shape,layers,batch", TRAIN_MEMORY, ids=[c[0] for c in TRAIN_MEMORY])
 def test_a_training_steps_memory_is_what_each_kind_declares(name, shape, layers, batch):
-    """As tests/test_cost.py checks every kind: a step's measured peak is within what the cost model says and half again."""
+    """As tests/test_cost.py checks every kind: a step's measured peak is within what the cost model says and half
+    again."""
     model = nb.Sequential([nb.Input(shape), *layers()], seed=0)
     model.compile(optimizer="sgd", loss="mse")
     rng = np.random.default_rng(0)

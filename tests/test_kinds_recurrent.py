@@ -698,7 +698,8 @@ def test_explain_label_and_description():
 
 
 def test_training_equals_keras_on_jax():
-    """Backpropagation through time in a real fit: per-epoch losses and final weights as Keras (JAX backend) trains them."""
+    """Backpropagation through time in a real fit: per-epoch losses and final weights as Keras (JAX backend) trains
+    them."""
     from training_oracle import run_jobs
 
     rng = np.random.default_rng(3)

@@ -1,4 +1,5 @@
-"""Reshape, Permute, RepeatVector, ZeroPadding1D/2D, Cropping1D/2D, UpSampling1D/2D against real Keras (tests/kind_harness.py)."""
+"""Reshape, Permute, RepeatVector, ZeroPadding1D/2D, Cropping1D/2D, UpSampling1D/2D against real Keras
+(tests/kind_harness.py)."""
 
 import math
 import warnings
@@ -179,7 +180,8 @@ def test_shape_refusals_carry_keras_message(case):
 
 @pytest.mark.parametrize("case", [c for c in CASES if not c.keras_accepts_we_reject], ids=lambda c: c.id)
 def test_constructor_refusals_match_keras(case):
-    """A setting Keras refuses when the layer is made is refused when ours is made (Keras's wording where it has one)."""
+    """A setting Keras refuses when the layer is made is refused when ours is made (Keras's wording where it has
+    one)."""
     try:
         getattr(keras.layers, case.kind)(**case.settings)
         keras_error = None
@@ -222,7 +224,8 @@ def test_reshaping_gradients(case):
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=lambda c: c.id)
 def test_outputs_are_contiguous_and_views_are_declared(case):
-    """Every output is C-contiguous (so a Reshape or Flatten after it is a view), and shares memory exactly when declared."""
+    """Every output is C-contiguous (so a Reshape or Flatten after it is a view), and shares memory exactly when
+    declared."""
     model = ours_model(case)
     x = sample(case, 4)
     y = model.predict(x)

@@ -316,8 +316,8 @@ TRAIN_MEMORY_CASES = [
     "name, shape, layers, batch", TRAIN_MEMORY_CASES, ids=lambda v: v if isinstance(v, str) else ""
 )
 def test_a_training_steps_memory_is_what_each_kind_declares(name, shape, layers, batch):
-    """As tests/test_cost.py holds every kind: a step's peak (caches, the loss's gradient, the gradients flowing back and
-    the weights' gradients) is at least what tracemalloc measures, and at most half as much again (plus 64 KB)."""
+    """As tests/test_cost.py holds every kind: a step's peak (caches, the loss's gradient, the gradients flowing back
+    and the weights' gradients) is at least what tracemalloc measures, and at most half as much again (plus 64 KB)."""
     model = nb.Sequential([nb.Input(shape), *layers()], seed=0)
     model.compile(optimizer="sgd", loss="mse")
     rng = np.random.default_rng(0)
@@ -337,8 +337,8 @@ def test_a_training_steps_memory_is_what_each_kind_declares(name, shape, layers,
 def test_work_counts_the_matmul_the_slabs_and_the_loop_over_kernel_cells():
     """By hand, Conv2DTranspose(8, 3, strides=2, padding='same') on (7, 7, 16): 7 × 7 positions × 16 channels × 9 cells
     × 8 filters multiply-adds; the output (14 × 14 × 8) zeroed and its bias added; the slabs added cell by cell (with
-    'same' at stride 2 Keras keeps the first 14 of the full 15 cells of each axis: a cell at offset 0 or 1 reaches all
-    7 inputs, at offset 2 inputs 0..5), each value at 2 + 20 // 8 = 4 operations' time; 9 cells × 5 µs of loop a call."""
+    'same' at stride 2 Keras keeps the first 14 of the full 15 cells of each axis: a cell at offset 0 or 1 reaches all 7
+    inputs, at offset 2 inputs 0..5), each value at 2 + 20 // 8 = 4 operations' time; 9 cells × 5 µs of loop a call."""
     cost = analyze([nb.Conv2DTranspose(8, 3, strides=2, padding="same")], (7, 7, 16)).cost
     out = 14 * 14 * 8
     slabs = sum(a * b for a in (7, 7, 6) for b in (7, 7, 6)) * 8
@@ -351,7 +351,8 @@ def test_work_counts_the_matmul_the_slabs_and_the_loop_over_kernel_cells():
 
 # --- problems and fixes --------------------------------------------------------------------------------------------
 def keras_refusal(kind, settings, input_shape) -> str:
-    """Keras's message refusing its layer `kind` on `input_shape`, the layer made in a fresh session (its name as ours)."""
+    """Keras's message refusing its layer `kind` on `input_shape`, the layer made in a fresh session (its name as
+    ours)."""
     keras.backend.clear_session(free_memory=False)
     return keras_error([getattr(keras.layers, kind)(**settings)], input_shape)
 

@@ -169,7 +169,8 @@ def test_oversized_text_is_refused_before_parsing(monkeypatch):
 
     monkeypatch.setattr(ast, "parse", no_parse)  # the length is checked before any parsing
     assert refused("Dense(2)\n" * (MAX_PASTE_CHARS // 9 + 1)) == (
-        f"a pasted layer list is at most {MAX_PASTE_CHARS:,} characters; this one has {9 * (MAX_PASTE_CHARS // 9 + 1):,}"
+        f"a pasted layer list is at most {MAX_PASTE_CHARS:,} characters; "
+        f"this one has {9 * (MAX_PASTE_CHARS // 9 + 1):,}"
     )
 
 

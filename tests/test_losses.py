@@ -66,7 +66,8 @@ def test_keras_classes_with_their_defaults_are_the_named_losses():
     [
         (
             lambda: MeanSquaredError(from_logits=True),
-            r"MeanSquaredError\(from_logits=...\) is not an argument of MeanSquaredError; netbuilder's MeanSquaredError takes no arguments",
+            r"MeanSquaredError\(from_logits=...\) is not an argument of MeanSquaredError; "
+            r"netbuilder's MeanSquaredError takes no arguments",
         ),
         (lambda: Loss("mse", from_logits=True), "mean_squared_error has no from_logits in Keras"),
         (lambda: Loss("huber", from_logits=True), "huber has no from_logits in Keras"),
@@ -228,7 +229,8 @@ def test_binary_crossentropy_clipping_edges_pass_no_gradient():
 
 
 def test_categorical_crossentropy_clipping_edges():
-    """A class probability below ε is clipped (no gradient through that log), yet the row's sum still moves the others."""
+    """A class probability below ε is clipped (no gradient through that log), yet the row's sum still moves the
+    others."""
     t = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     p = np.array(
         [[1e-9, 0.6, 0.4], [1e-9, 0.3, 0.7], [0.5, 0.5, 1e-10]]

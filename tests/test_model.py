@@ -1,4 +1,5 @@
-"""netbuilder.Sequential / Input / Model: building, names, limits and budgets, predict and forward on hand-set weights."""
+"""netbuilder.Sequential / Input / Model: building, names, limits and budgets, predict and forward on hand-set
+weights."""
 
 import numpy as np
 import pytest

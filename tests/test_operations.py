@@ -1,6 +1,7 @@
 """keras.ops on tensors (keras.src.ops.numpy Add and Multiply: calls of the graph that are not layers) and
 InceptionResNetV2's CustomScaleLayer, against real Keras 3: shapes, refusals, the summary character for character,
-model.layers, outputs with the same weights, and JSON both ways. Training through both is in test_functional_training."""
+model.layers, outputs with the same weights, and JSON both ways. Training through both is in
+test_functional_training."""
 
 import json
 import re

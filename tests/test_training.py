@@ -368,8 +368,8 @@ def _dropout_model():
 
 
 def test_the_random_stream_goes_on_across_fit_calls():
-    """Keras's SeedGenerator lives with the model: fit(epochs=1) three times shuffles and drops out as fit(epochs=3) does,
-    not the first epoch's order and masks three times over."""
+    """Keras's SeedGenerator lives with the model: fit(epochs=1) three times shuffles and drops out as fit(epochs=3)
+    does, not the first epoch's order and masks three times over."""
     x, y = data("regression", 30, (6,))
     whole = _dropout_model()
     expected = whole.fit(x, y, batch_size=8, epochs=3).history["loss"]
@@ -479,7 +479,8 @@ def test_optimizer_arguments_netbuilder_does_not_implement_are_refused_by_name(m
     with pytest.raises(
         nb.LayerConfigError,
         match=r"\((amsgrad|weight_decay|clip\w+|global_clipnorm|use_ema|gradient_accumulation_steps|"
-        r"loss_scale_factor)=.*not supported by netbuilder \(it computes what Keras's default .*\); netbuilder's \w+ takes learning_rate",
+        r"loss_scale_factor)=.*not supported by netbuilder \(it computes what Keras's default .*\); "
+        r"netbuilder's \w+ takes learning_rate",
     ):
         make()
 

@@ -40,7 +40,8 @@ X = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
         ),
         (
             [0, 1.5, 2, 1, 0, 1],
-            "class labels must be whole numbers from 0 to 2 (the model has 3 outputs); 1 are not whole numbers (e.g. 1.5)",
+            "class labels must be whole numbers from 0 to 2 (the model has 3 outputs); "
+            "1 are not whole numbers (e.g. 1.5)",
         ),
         (
             [0, np.nan, 2, np.nan, 0, 1],
@@ -64,20 +65,20 @@ def test_sparse_labels_are_checked_before_a_step(labels, message):
         (
             "mean_squared_error",
             np.arange(6, dtype=np.float32),
-            "mean_squared_error needs a target of the output's shape (3,) per sample; these targets have shape () per sample "
-            "(the model's output is (None, 3))",
+            "mean_squared_error needs a target of the output's shape (3,) per sample; "
+            "these targets have shape () per sample (the model's output is (None, 3))",
         ),
         (
             "categorical_crossentropy",
             np.zeros((6, 4), np.float32),
-            "categorical_crossentropy needs a target of the output's shape (3,) per sample; these targets have shape (4,) per "
-            "sample (the model's output is (None, 3))",
+            "categorical_crossentropy needs a target of the output's shape (3,) per sample; "
+            "these targets have shape (4,) per sample (the model's output is (None, 3))",
         ),
         (
             "sparse_categorical_crossentropy",
             np.zeros((6, 2), np.float32),
-            "sparse_categorical_crossentropy needs one class label per sample (a whole number from 0 to 2); these targets have "
-            "shape (2,) per sample (the model's output is (None, 3))",
+            "sparse_categorical_crossentropy needs one class label per sample (a whole number from 0 to 2); "
+            "these targets have shape (2,) per sample (the model's output is (None, 3))",
         ),
     ],
 )
@@ -99,7 +100,8 @@ def test_non_finite_inputs_and_targets_are_refused_before_a_step():
 
 
 def test_sparse_cross_entropy_makes_one_hot_rows_for_the_batch_only():
-    """The gradient of 4 labels over 20,000 classes: one row per label (320 KB), not a 20,000 × 20,000 table (1.6 GB)."""
+    """The gradient of 4 labels over 20,000 classes: one row per label (320 KB), not a 20,000 × 20,000
+    table (1.6 GB)."""
     loss = Loss("sparse_categorical_crossentropy")
     p = np.full((4, 20_000), 1 / 20_000, np.float32)
     tracemalloc.start()

@@ -1,4 +1,5 @@
-"""Shape inference that never raises and never allocates: per-layer shapes, params and cost, and the first problem explained.
+"""Shape inference that never raises and never allocates: per-layer shapes, params and cost, and the first problem
+explained.
 
 `analyze` reads only the layers' settings (and the shape a layer was built for); no weight is made, and no budget
 applies: it is arithmetic on shapes. A problem becomes a `ShapeIssue` with fixes, and every fix offered has been
@@ -417,8 +418,7 @@ class FixContext:
         for j in range(self.index - 1, -1, -1):
             layer = self.layers[j]
             if layer.output_axis_setting:
-                value = layer.setting_for_last_axis(size) if hasattr(layer, "setting_for_last_axis") else size
-                return self.set_setting(layer.output_axis_setting, value, j)
+                return self.set_setting(layer.output_axis_setting, layer.setting_for_last_axis(size), j)
             scale = self._scale(j)
             if scale is None:
                 return None

@@ -17,9 +17,8 @@ from dataclasses import dataclass, fields
 from functools import cache
 
 FLOAT32 = 4
-WORK_PER_SECOND = (
-    40_000_000_000  # work units (multiply-adds, weighted elementwise operations) in a second of this server
-)
+# work units (multiply-adds, weighted elementwise operations) in a second of this server
+WORK_PER_SECOND = 40_000_000_000
 MICROSECOND = WORK_PER_SECOND // 1_000_000  # (measured: bench/bench_training_cost.py)
 
 
@@ -66,8 +65,9 @@ def using(budget: Budget) -> Iterator[Budget]:
 
 
 def from_environment(environ: Mapping[str, str]) -> Budget:
-    """PUBLIC_DEFAULTS with each budget a deployment sets in `environ` (a positive whole number, or `none` for no bound);
-    a malformed value is a ValueError naming the variable, so a misconfigured server stops before serving anyone."""
+    """PUBLIC_DEFAULTS with each budget a deployment sets in `environ` (a positive whole number, or `none` for no
+    bound); a malformed value is a ValueError naming the variable, so a misconfigured server stops before serving
+    anyone."""
     values = {}
     for name, variable in PUBLIC_ENVIRONMENT.items():
         raw = environ.get(variable)

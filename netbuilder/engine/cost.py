@@ -21,14 +21,12 @@ STEP_FIXED = (
     "weight), whatever the batch"
 )
 FEWER_LOOPS = "use fewer time steps (a shorter sequence), smaller pooling windows, or fewer of these layers"
-LOSS_TEMPORARIES = (
-    4  # the loss's gradient and its temporaries, in outputs' sizes (measured: mse 3, the cross-entropies 2-3,
-)
-#                       sparse labels 4 with their one-hot rows)
-UPDATE_SCRATCH = (
-    5  # temporaries of an optimizer's update of one weight, in its sizes (measured: SGD 2, Adam 3, RMSprop and
-)
-#                    Adagrad 4), and the copy that keeps it finite when the update would not (a run that halts on divergence)
+# the loss's gradient and its temporaries, in outputs' sizes (measured: mse 3, the cross-entropies 2-3,
+# sparse labels 4 with their one-hot rows)
+LOSS_TEMPORARIES = 4
+# temporaries of an optimizer's update of one weight, in its sizes (measured: SGD 2, Adam 3, RMSprop and
+# Adagrad 4), and the copy that keeps it finite when the update would not (a run that halts on divergence)
+UPDATE_SCRATCH = 5
 
 
 @dataclass(frozen=True)
@@ -81,9 +79,8 @@ class ModelCost:
     costs: tuple[Cost, ...]  # each layer's own cost (its scratch)
     overhead: int = 0  # work of one predict whatever the batch (Python loops over steps or window cells)
     train_overhead: int = 0  # the same for one training step
-    train_elementwise: int = (
-        0  # elementwise operations of one sample a training step does beyond the forward's, repeated (train_work)
-    )
+    # elementwise operations of one sample a training step does beyond the forward's, repeated (train_work)
+    train_elementwise: int = 0
     input_elements: int = 0  # elements per sample of the model's input and output (a training batch holds both)
     output_elements: int = 0
     largest_trainable: int = 0  # trainable parameters of the layer with most (an optimizer update's temporaries)
@@ -97,9 +94,8 @@ class ModelCost:
     untrainable: str = ""  # the first layer netbuilder cannot train, and why ("" when every layer can be trained)
     build_work: int = 0  # drawing every initial weight
     build_bytes: int = 0  # the temporaries of drawing the largest one (they go before the next is drawn)
-    train_fixed: int = (
-        0  # work of a training step's layer calls whatever the batch (beside their loops, train_overhead)
-    )
+    # work of a training step's layer calls whatever the batch (beside their loops, train_overhead)
+    train_fixed: int = 0
     trainable_arrays: int = 0  # trainable weight arrays: an optimizer update has a fixed time for each
 
     @classmethod
@@ -160,7 +156,8 @@ class ModelCost:
 
     @property
     def work(self) -> int:
-        """One sample's work in multiply-add equivalents (what the work budget bounds, times the batch, plus the overhead)."""
+        """One sample's work in multiply-add equivalents (what the work budget bounds, times the batch, plus the
+        overhead)."""
         return self.mult_adds + ELEMENTWISE_WEIGHT * self.elementwise
 
     def run_work(self, batch: int) -> int:
@@ -205,7 +202,8 @@ class ModelCost:
         return f", {readable_count(overhead)} of it {what}" if 2 * overhead >= work else ""
 
     def predict_bytes(self, batch: int = 1) -> int:
-        """Peak bytes of the tensors `predict` holds at once for `batch` samples (weights and the caller's input not counted)."""
+        """Peak bytes of the tensors `predict` holds at once for `batch` samples (weights and the caller's input not
+        counted)."""
         return FLOAT32 * max(
             (
                 batch * (inp + out) + self._scratch(i, batch)
@@ -252,8 +250,8 @@ class ModelCost:
         memory = self.predict_bytes(batch) if budget.run_bytes is not None else 0
         if over(memory, budget.run_bytes):
             raise LimitError(
-                f"a forward pass of {batch:,} samples needs {readable_bytes(memory)} at once; the memory budget per run is "
-                f"{readable_bytes(budget.run_bytes)}: use at most {self.max_batch():,} samples"
+                f"a forward pass of {batch:,} samples needs {readable_bytes(memory)} at once; the memory budget per "
+                f"run is {readable_bytes(budget.run_bytes)}: use at most {self.max_batch():,} samples"
             )
         work = self.run_work(batch)
         if over(work, budget.work):
@@ -307,8 +305,8 @@ class ModelCost:
         memory = self.training_bytes(batch, slots) if budget.run_bytes is not None else 0
         if over(memory, budget.run_bytes):
             raise LimitError(
-                f"a training step on batches of {batch:,} needs about {readable_bytes(memory)}; the memory budget per run "
-                f"is {readable_bytes(budget.run_bytes)}: use a smaller batch size or a smaller model"
+                f"a training step on batches of {batch:,} needs about {readable_bytes(memory)}; the memory budget "
+                f"per run is {readable_bytes(budget.run_bytes)}: use a smaller batch size or a smaller model"
                 + (
                     f", or an optimizer that keeps less (this one keeps {slots} more copies of the weights; SGD "
                     "without momentum none)"
@@ -332,7 +330,8 @@ class ModelCost:
             most = budget.train_work // max(1, epoch)
             fewer = "on fewer samples" + (", or in larger batches" if fixed * steps * 2 >= epoch else "")
             raise LimitError(
-                f"training {samples:,} samples for {epochs:,} epochs is about {readable_count(work)} multiply-adds of work"
+                f"training {samples:,} samples for {epochs:,} epochs is about {readable_count(work)} "
+                "multiply-adds of work"
                 f"{self._loops(fixed * steps * epochs, work, STEP_FIXED)}; the budget per training run is "
                 f"{readable_count(budget.train_work)}: "
                 + (f"train at most {most:,} epochs, or {fewer}" if most else f"train {fewer}")
@@ -345,15 +344,15 @@ class ModelCost:
         budget = current()
         if budget.run_bytes is not None and over(self.predict_bytes(1), budget.run_bytes):
             return (
-                f"one sample's forward pass would need {readable_bytes(self.predict_bytes(1))} at once; the memory budget "
-                f"per run is {readable_bytes(budget.run_bytes)}"
+                f"one sample's forward pass would need {readable_bytes(self.predict_bytes(1))} at once; the memory "
+                f"budget per run is {readable_bytes(budget.run_bytes)}"
             )
         work = self.run_work(1)
         if over(work, budget.work):
             loops = self._loops(self.overhead, work)
             return (
-                f"one sample's forward pass would be {readable_count(work)} multiply-adds of work{loops}; the budget per "
-                f"run is {readable_count(budget.work)}" + (f": {FEWER_LOOPS}" if loops else "")
+                f"one sample's forward pass would be {readable_count(work)} multiply-adds of work{loops}; the budget "
+                f"per run is {readable_count(budget.work)}" + (f": {FEWER_LOOPS}" if loops else "")
             )
         return None
 
@@ -361,6 +360,7 @@ class ModelCost:
         """torchinfo-style totals: `Forward pass: 1.2 M mult-adds per sample · peak memory 3.4 MB`."""
         return (
             f"Forward pass: {readable_count(self.mult_adds)} mult-adds per sample · peak memory "
-            f"{readable_bytes(self.predict_bytes(batch))} (keeping every tensor: {readable_bytes(self.forward_bytes(batch))}) · "
+            f"{readable_bytes(self.predict_bytes(batch))} "
+            f"(keeping every tensor: {readable_bytes(self.forward_bytes(batch))}) · "
             f"weights {readable_bytes(self.weight_bytes)}"
         )

@@ -142,6 +142,8 @@ def _refuse_kept(model) -> None:
 class Trainable:
     """compile, fit, evaluate, train_on_batch and trainer, over the data hooks a model class defines."""
 
+    compiled: Compiled | None = None  # set by compile
+
     def compile(
         self,
         optimizer="rmsprop",
@@ -189,7 +191,7 @@ class Trainable:
             self.cost.check_run(batch)  # raises the LimitError that names the budget
 
     def _require_compiled(self) -> Compiled:
-        if getattr(self, "compiled", None) is None:
+        if self.compiled is None:
             raise LayerConfigError("You must call `compile()` with a loss before training or evaluating the model.")
         return self.compiled
 
@@ -314,7 +316,8 @@ class Trainable:
         **unknown,
     ) -> training.History:
         """Keras's fit: `epochs` passes over (x, y) in batches (of 32 when batch_size is None); returns a History with
-        per-epoch loss and metrics. Keras arguments netbuilder does not honour are refused unless left at their defaults."""
+        per-epoch loss and metrics. Keras arguments netbuilder does not honour are refused unless left at their
+        defaults."""
         refuse(
             "fit",
             unknown,

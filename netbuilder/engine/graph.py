@@ -69,7 +69,8 @@ def Input(
 
 
 class Graph:
-    """The calls from `inputs` to `outputs` (structures of KerasTensors: one, a list, or a dict), as Keras orders them."""
+    """The calls from `inputs` to `outputs` (structures of KerasTensors: one, a list, or a dict), as Keras orders
+    them."""
 
     def __init__(self, inputs, outputs):
         self.input_structure, self.output_structure = inputs, outputs
@@ -174,7 +175,8 @@ def _with_nested(layers: list[Layer]) -> list[Layer]:
 
 
 def _leaves(structure) -> list:
-    """Every leaf of a nest of lists, tuples and dicts (to tell a structure of tensors from one holding other things)."""
+    """Every leaf of a nest of lists, tuples and dicts (to tell a structure of tensors from one holding other
+    things)."""
     found, stack = [], [structure]
     while stack:
         item = stack.pop()

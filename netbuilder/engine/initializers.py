@@ -12,10 +12,11 @@ seeded s from the integer seed 1000·s + i (`layer_seed`; past the thousandth la
 Keras initializer given that seed draws it. A
 `seed` written in a Keras initializer's config is accepted and ignored: it is read, not kept, and written back as null.
 
-Initializers are immutable and compared by value (frozen dataclasses), so layer settings can hold them. `get_initializer`
-reads what Keras's `keras.initializers.get` reads: a name with every alias Keras has ("he_normal", "HeNormal", "uniform",
-"zero", ...), a config dict (`{"module": "keras.initializers", "class_name": "HeNormal", "config": {"seed": null}, ...}`
-or the short `{"class_name": ..., "config": ...}`), an Initializer, or a Keras initializer object.
+Initializers are immutable and compared by value (frozen dataclasses), so layer settings can hold them.
+`get_initializer` reads what Keras's `keras.initializers.get` reads: a name with every alias Keras has ("he_normal",
+"HeNormal", "uniform", "zero", ...), a config dict
+(`{"module": "keras.initializers", "class_name": "HeNormal", "config": {"seed": null}, ...}` or the short
+`{"class_name": ..., "config": ...}`), an Initializer, or a Keras initializer object.
 
 Deliberately not Keras: numbers must be finite and within ±1e30 (every drawn weight stays finite in float32); what Keras
 only fails on when it builds the weight is refused when the initializer is made (a negative stddev, minval > maxval, a
@@ -102,7 +103,8 @@ def _uniform(shape, seed: int, low: float, high: float) -> np.ndarray:
 
 
 def _normal(shape, seed: int, mean: float, stddev: float) -> np.ndarray:
-    """keras.random.normal: default_rng([seed, 0]).normal(mean, stddev, shape) in float64, cast to float32 (in chunks)."""
+    """keras.random.normal: default_rng([seed, 0]).normal(mean, stddev, shape) in float64, cast to float32 (in
+    chunks)."""
     rng, out = _rng(seed), np.empty(math.prod(shape), np.float32)
     for start in range(0, out.size, DRAW_CHUNK):
         out[start : start + DRAW_CHUNK] = rng.normal(loc=mean, scale=stddev, size=min(DRAW_CHUNK, out.size - start))
@@ -143,6 +145,7 @@ class Initializer:
 
     keras_name: ClassVar[str] = ""
     seeded: ClassVar[bool] = False  # a Keras RandomInitializer: its config has a seed (written null)
+    scales_by_fans: ClassVar[bool] = False  # VarianceScaling and its named forms: the draw depends on the fans
 
     def __call__(self, shape: tuple[int, ...], seed: int | None = None, dtype=None) -> np.ndarray:
         """The weight of `shape` drawn from `seed` (float32). Keras can call it too, as it calls any initializer
@@ -368,6 +371,7 @@ class _Scaling(Initializer):
     """What VarianceScaling and its named forms (Glorot, He, Lecun) draw: a variance scaled by the weight's fans."""
 
     seeded = True
+    scales_by_fans = True
 
     def variance(self) -> tuple[float, str, str]:
         """(scale, mode, distribution)."""
@@ -501,7 +505,8 @@ class Orthogonal(Initializer):
         mult_adds = (
             2 * m * k * k - 2 * k**3 // 3
         )  # Householder QR of an m × k matrix (geqrf); orgqr about the same again
-        # LAPACK's calls and workspace whatever the size: up to 20 ms and 8 MB (measured at 512 × 512) beyond what scales
+        # LAPACK's calls and workspace whatever the size: up to 20 ms and 8 MB (measured at 512 × 512) beyond what
+        # scales
         return 4 * mult_adds + 4_000 * m * k + 20_000_000 * WORK_PER_NANOSECOND, 40 * m * k + 8 * 2**20
 
     def fits_rank(self, ndim):
@@ -626,7 +631,8 @@ def _class_named(name: str, what: str) -> type[Initializer]:
 
 
 def _from_config(data: dict, what: str) -> Initializer:
-    """An Initializer from Keras's serialized form (full or short); unknown config keys are refused, as Keras refuses them."""
+    """An Initializer from Keras's serialized form (full or short); unknown config keys are refused, as Keras refuses
+    them."""
     name, config = data.get("class_name"), data.get("config")
     if not isinstance(name, str):
         raise LayerConfigError(f'{what}: a config dict needs a class_name such as "HeNormal"; received {_short(data)}')

@@ -88,9 +88,8 @@ class WeightSpec:
 ELEMENTWISE_WEIGHT = 25  # one elementwise NumPy operation costs about as much time as 25 BLAS multiply-adds
 TRAIN_FACTOR = 3  # a training step (forward, then backward at about twice its cost) is about 3 forward passes of work
 TRAIN_ELEMENTWISE_FACTOR = 2  # an elementwise operation's gradient costs about what the operation did (measured 1-1.5)
-ACTIVATION_TRAIN_CALLS = (
-    4  # a training step calls a layer's activation about this often (forward, derivative, temporaries)
-)
+# a training step calls a layer's activation about this often (forward, derivative, temporaries)
+ACTIVATION_TRAIN_CALLS = 4
 
 
 @dataclass(frozen=True)
@@ -100,13 +99,11 @@ class Cost:
     mult_adds: int = 0  # multiply-adds (a matmul of (n, k) by (k, m) is n·k·m)
     elementwise: int = 0  # other operations per sample, weighted by their relative cost (an add is 1)
     scratch: int = 0  # float32 elements of temporaries alive beside the input and output at the peak of `call`
-    scratch_large: int | None = (
-        None  # the same when a run's tensors are large (NumPy then reuses temporaries); None: same
-    )
+    # the same when a run's tensors are large (NumPy then reuses temporaries); None: same
+    scratch_large: int | None = None
     large_at: int = 0  # elements per sample of the tensor whose size (times the batch) decides "large"
-    capped_scratch: int = (
-        0  # more temporaries per sample, but never more than `scratch_cap` in all (work done in steps)
-    )
+    # more temporaries per sample, but never more than `scratch_cap` in all (work done in steps)
+    capped_scratch: int = 0
     scratch_cap: int = 0
     early_scratch: int = 0  # temporaries of an earlier phase of `call`, freed before the others exist (a patch matrix)
     output_is_view: bool = False  # the output shares the input's memory (a reshape): it allocates nothing
@@ -209,28 +206,25 @@ class Layer:
     group: ClassVar[str] = "Core"  # where the Add-layer choice lists it
     description: ClassVar[str] = ""  # one line for the Add-layer choice
     keras_extra_config: ClassVar[dict] = {}  # constant config keys Keras writes (initializers, regularizers...)
-    keras_kept: dict = {}  # keras_extra_config keys a Keras JSON set (a regularizer, a constraint): written back as read
+    # keras_extra_config keys a Keras JSON set (a regularizer, a constraint): written back as read
+    keras_kept: dict = {}
     keras_config_order: ClassVar[tuple[str, ...]] = ()  # config keys in the order Keras writes them (others follow)
-    keras_module: ClassVar[str] = (
-        "keras.layers"  # where Keras's JSON says the class lives (keras.applications registers some)
-    )
+    # where Keras's JSON says the class lives (keras.applications registers some)
+    keras_module: ClassVar[str] = "keras.layers"
     keras_registered_name: ClassVar[str | None] = None
     output_axis_setting: ClassVar[str | None] = None  # the setting that sizes the output's last axis (units, filters)
     keeps_shape: ClassVar[bool] = False  # output shape always equals input shape (activations, dropout)
     builds_at_init: ClassVar[bool] = False  # Keras writes no build_config for it (Activation is built when made)
     takes_list: ClassVar[bool] = False  # called on a list of tensors (a merge): shapes and `call` get lists
-    separate_arguments: ClassVar[bool] = (
-        False  # with takes_list: the tensors are separate arguments, `mha(query, value)`
-    )
+    # with takes_list: the tensors are separate arguments, `mha(query, value)`
+    separate_arguments: ClassVar[bool] = False
     is_layer: ClassVar[bool] = True  # False: an operation (keras.ops), a call of the graph but not in model.layers
     is_model: ClassVar[bool] = False  # a whole model used as a layer (Keras nests them: ConvNeXt's stem)
-    keras_first_node: ClassVar[int] = (
-        0  # the node index Keras's JSON gives its first call (a Functional's own graph is 0)
-    )
+    # the node index Keras's JSON gives its first call (a Functional's own graph is 0)
+    keras_first_node: ClassVar[int] = 0
     call_argument: ClassVar[str] = "inputs"  # the name of Keras's call's first argument (a call may pass it by keyword)
-    keeps_values: ClassVar[bool] = (
-        False  # its output holds its input's values (rearranged, or zeros added): integers stay integers
-    )
+    # its output holds its input's values (rearranged, or zeros added): integers stay integers
+    keeps_values: ClassVar[bool] = False
     # Microseconds of one training step's forward_train and backward whatever the batch (their NumPy calls; measured at
     # batch 1 on the 2-core server and rounded up; an activation setting's calls are added in full_cost).
     train_call_microseconds: ClassVar[int] = 15
@@ -282,7 +276,8 @@ class Layer:
         """Checks across settings (e.g. strides > 1 with dilation > 1); raise LayerConfigError."""
 
     def record_shapes(self, input_shape: Shape, output_shape: Shape) -> None:
-        """The shapes of the layer's (first) call in the model that built it (Keras's layer.input_shape, output_shape)."""
+        """The shapes of the layer's (first) call in the model that built it (Keras's layer.input_shape,
+        output_shape)."""
         self.input_shape, self.output_shape = input_shape, output_shape
 
     def __call__(self, *args, **kwargs):
@@ -387,7 +382,8 @@ class Layer:
                 f"{self.kind}()([a, b]); in a chain it receives one, {format_shape(shape)}.",
                 f"{self.kind} combines several tensors (a skip connection, two branches): it needs a model "
                 "whose layers can take more than the one before them (Keras's functional API).",
-                f"A merge layer should be called on a list of inputs. Received: input_shape={shape} (not a list of shapes)",
+                f"A merge layer should be called on a list of inputs. Received: input_shape={shape} "
+                "(not a list of shapes)",
             )
         ndim = len(shape)
         prefix = f"Input 0 with name 'None' of layer '{name}' is incompatible with the layer"
@@ -421,14 +417,17 @@ class Layer:
                     f"Layer {name!r} ({self.kind}) expects an input whose {where} has size {size}, but received shape "
                     f"{format_shape(shape)}.",
                     self.axis_explanation(shape, axis, size, name),
-                    f"{prefix}: expected axis {axis} of input shape to have value {size}, but received input with shape "
-                    f"{format_shape(shape)}",
+                    f"{prefix}: expected axis {axis} of input shape to have value {size}, but received input with "
+                    f"shape {format_shape(shape)}",
                 )
         return self.check_shape(shape, name)
 
     def rank_explanation(self, shape: Shape, name: str) -> str:
         """Why this kind needs the number of axes its InputSpec says, for a learner."""
-        return f"{self.kind} works on tensors of a certain number of axes; this one has {len(shape)} (the batch axis included)."
+        return (
+            f"{self.kind} works on tensors of a certain number of axes; this one has {len(shape)} "
+            "(the batch axis included)."
+        )
 
     def axis_explanation(self, shape: Shape, axis: int, size: int, name: str) -> str:
         """Why an axis must have the size the layer's weights were made for, for a learner."""
@@ -440,6 +439,10 @@ class Layer:
     def suggest_fixes(self, shape: Shape, problem: Problem, context) -> list:
         """Fixes this kind knows for `problem` (each is checked before it is offered)."""
         return []
+
+    def setting_for_last_axis(self, size: int) -> int:
+        """The value of `output_axis_setting` that makes the output's last axis `size` (Dense's glu doubles it)."""
+        return size
 
     # --- weights ---------------------------------------------------------------------------------
     def weight_specs(self, shape: Shape) -> list[WeightSpec]:
@@ -532,23 +535,24 @@ class Layer:
         specs = self.weight_specs(self.built_shape)
         if len(weights) != len(specs):
             raise LayerConfigError(
-                f"You called `set_weights(weights)` on layer {self.name!r} with a weight list of length {len(weights)}, "
-                f"but the layer was expecting {len(specs)} weights."
+                f"You called `set_weights(weights)` on layer {self.name!r} with a weight list of length "
+                f"{len(weights)}, but the layer was expecting {len(specs)} weights."
             )
         arrays = []
         for spec, w in zip(specs, weights):
             w = np.asarray(w)
             if w.shape != spec.shape:
                 raise LayerConfigError(
-                    f"Layer {self.name} weight shape {spec.shape} is not compatible with provided weight shape {w.shape}."
+                    f"Layer {self.name} weight shape {spec.shape} is not compatible with provided weight shape "
+                    f"{w.shape}."
                 )
             arrays.append(np.array(w, dtype=np.float32))
         self._weights = arrays
 
     # --- numbers ---------------------------------------------------------------------------------
     def call_arguments(self, node: Node, arrays: list[np.ndarray]):
-        """What `call` takes at one of its calls, given the arrays of the call's tensors (in `node.inputs` order): the one
-        array, or (a layer that takes a list) the list."""
+        """What `call` takes at one of its calls, given the arrays of the call's tensors (in `node.inputs` order): the
+        one array, or (a layer that takes a list) the list."""
         return arrays if self.takes_list else arrays[0]
 
     def call(self, x: np.ndarray) -> np.ndarray:

@@ -5,18 +5,16 @@ where the app runs a visitor's work. The README's limits table lists both.
 """
 
 MAX_LAYERS = 1200  # layers in one model (the Input not counted): NASNetLarge has 1,041, EfficientNetV2L 1,031
-MAX_EDITOR_LAYERS = (
-    200  # layers of a model in the app's editor: each is a row of widgets, and a share link must hold them
-)
+# layers of a model in the app's editor: each is a row of widgets, and a share link must hold them
+MAX_EDITOR_LAYERS = 200
 MAX_UNITS = 65_536  # units of one Dense (and filters, embedding sizes, recurrent units)
 MAX_INPUT_RANK = 4  # axes of one sample (the batch axis not counted)
 MAX_SAMPLE_ELEMENTS = 2**31  # elements of one sample of any tensor (8 GB of float32): a shape past it is a typing slip
 MAX_TENSOR_ELEMENTS = 64 * 2**20  # elements of one array of data the app parses or makes (typed input, random, a CSV)
 MAX_SEED = 999_999  # model seeds are 0..MAX_SEED; layer i draws with initializers.layer_seed(seed, i), below 2**32
 MAX_JSON_CHARS = 2_000_000  # characters of a Keras JSON document we parse
-MAX_JSON_DEPTH = (
-    64  # nesting of a Keras JSON document (checked before json.loads); Keras writes 7 to 16 (models 3 deep)
-)
+# nesting of a Keras JSON document (checked before json.loads); Keras writes 7 to 16 (models 3 deep)
+MAX_JSON_DEPTH = 64
 MAX_NAME_CHARS = 64  # characters of a layer or model name
 MAX_INPUT_TEXT_CHARS = 2_000_000  # characters of forward-pass input text we parse (checked before parsing)
 MAX_BATCH = 1024  # samples in one forward-pass input

@@ -115,7 +115,8 @@ class ModelLayer(Layer):
         raise LayerConfigError(f"model {self.name!r}, a {self.kind} inside another, cannot be written as code yet")
 
     def full_cost(self, shape, output_shape) -> Cost:
-        """Its layers' work summed; its memory, that of running it on its own beside its input and output (an upper bound)."""
+        """Its layers' work summed; its memory, that of running it on its own beside its input and output (an upper
+        bound)."""
         c = self.cost
         return Cost(
             mult_adds=c.mult_adds,
@@ -304,7 +305,8 @@ class Sequential(Trainable, ModelLayer):
 
     @property
     def cost(self):
-        """Parameters, weight bytes, mult-adds and forward-pass memory, from shapes (netbuilder.engine.cost.ModelCost)."""
+        """Parameters, weight bytes, mult-adds and forward-pass memory, from shapes
+        (netbuilder.engine.cost.ModelCost)."""
         return self._require_built("cost").cost
 
     # --- weights ------------------------------------------------------------------------------
@@ -378,7 +380,8 @@ class Sequential(Trainable, ModelLayer):
         checkpoint: Callable[[], None] | None = None,
     ) -> np.ndarray:
         """The model's output for `x` (float32); batch_size and verbose are accepted as in Keras (they change nothing).
-        `checkpoint` (netbuilder's own) is called before each layer, as in forward: a caller stops a long run by raising there."""
+        `checkpoint` (netbuilder's own) is called before each layer, as in forward: a caller stops a long run by raising
+        there."""
         if steps is not None or callbacks:
             refuse("predict", {}, steps=steps, callbacks=callbacks or None)
         if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim and x.shape[1:] == self._input:
@@ -564,8 +567,9 @@ class Functional(Trainable, ModelLayer):
             arr = numbers(value, f"input {name!r}")
             if arr.ndim < 1 or arr.shape[1:] != tensor.shape[1:]:
                 raise IncompatibleShapeError(
-                    f"Input {name!r} of model {self.name!r} expects shape {format_shape(tensor.shape[1:])} per sample, received "
-                    f"{format_shape(arr.shape[1:] if arr.ndim else ())} (full input shape {format_shape(arr.shape)})."
+                    f"Input {name!r} of model {self.name!r} expects shape {format_shape(tensor.shape[1:])} per sample, "
+                    f"received {format_shape(arr.shape[1:] if arr.ndim else ())} "
+                    f"(full input shape {format_shape(arr.shape)})."
                 )
             arrays.append(arr.astype(np.float32, copy=False))
         if len({len(a) for a in arrays}) > 1:
@@ -626,8 +630,8 @@ class Functional(Trainable, ModelLayer):
 
     # --- training (fitting.Trainable drives it) ----------------------------------------------------
     def _outputs(self) -> list[tuple[str, tuple]]:
-        """Each output's name and shape: Keras names them by their layers, or by their keys when they were given as a dict
-        (its losses, metrics and targets then go by those keys)."""
+        """Each output's name and shape: Keras names them by their layers, or by their keys when they were given as a
+        dict (its losses, metrics and targets then go by those keys)."""
         structure = self.graph.output_structure
         if isinstance(structure, dict) and all(isinstance(v, KerasTensor) for v in structure.values()):
             return [(key, structure[key].shape) for key in sorted(structure)]
@@ -717,8 +721,9 @@ class Functional(Trainable, ModelLayer):
         (print_fn or print)(text if print_fn else text.rstrip("\n"))
 
     def summary_rows(self) -> tuple[bool, list[tuple[str, ...]]]:
-        """Keras's rows, one per operation (each layer of model.layers, and each keras.ops call): its last call's output shape, its parameters, and (unless the
-        graph is a chain) the tensors each of its calls took, `name[node][tensor]`."""
+        """Keras's rows, one per operation (each layer of model.layers, and each keras.ops call): its last call's output
+        shape, its parameters, and (unless the graph is a chain) the tensors each of its calls took,
+        `name[node][tensor]`."""
         chain = _sequential_like(self.graph)
         rows, shapes = [], {}  # shapes repeat: each written once
         for layer in self.graph.layers:
@@ -738,8 +743,8 @@ class Functional(Trainable, ModelLayer):
 
 def model_from_json(text, seed=None, custom_objects=None):
     """A model from Keras 3 JSON (`model.to_json()`) of the kinds netbuilder has: a Sequential, or a Functional model of
-    any graph, models inside it too. Layers keep the shapes they were built for, as in Keras, so an inconsistent document
-    fails the same way; weights are drawn from `seed` (JSON has none)."""
+    any graph, models inside it too. Layers keep the shapes they were built for, as in Keras, so an inconsistent
+    document fails the same way; weights are drawn from `seed` (JSON has none)."""
     return _from_document(read_json(text), resolve_seed(seed))
 
 
@@ -789,7 +794,8 @@ def _connected_to(calls: list) -> str:
 
 
 def _sequential_like(graph: Graph) -> bool:
-    """Keras's test for its 3-column summary: one call at each depth, none taking two tensors, each layer called once."""
+    """Keras's test for its 3-column summary: one call at each depth, none taking two tensors, each layer called
+    once."""
     by_depth: dict[int, list] = {}
     for node in graph.nodes:
         by_depth.setdefault(graph.depth[id(node)], []).append(node)
@@ -804,8 +810,8 @@ def _set_weights(owner: str, layers: list[Layer], weights) -> None:
     expected = sum(len(layer.weights) for layer in layers)
     if len(weights) != expected:
         raise LayerConfigError(
-            f"You called `set_weights(weights)` on layer {owner!r} with a weight list of length {len(weights)}, but the "
-            f"layer was expecting {expected} weights."
+            f"You called `set_weights(weights)` on layer {owner!r} with a weight list of length {len(weights)}, but "
+            f"the layer was expecting {expected} weights."
         )
     for layer in layers:
         n = len(layer.weights)

@@ -11,7 +11,8 @@ import numpy as np
 from .arguments import refuse_unhonoured
 from .errors import LayerConfigError
 
-# Arguments every Keras optimizer takes that netbuilder does not implement, with Keras's defaults (`name` changes nothing)
+# Arguments every Keras optimizer takes that netbuilder does not implement, with Keras's defaults (`name` changes
+# nothing)
 NOT_IMPLEMENTED = {
     "weight_decay": None,
     "clipnorm": None,
@@ -82,7 +83,8 @@ class Optimizer:
 
     def apply(self, weights: list[np.ndarray], grads: list[np.ndarray], keep_finite: bool = False) -> int | None:
         """Update `weights` in place from `grads`, one step. With `keep_finite`, the first weight the update would make
-        NaN or infinite keeps its value, no weight after it is updated, and its index is returned (None: all updated)."""
+        NaN or infinite keeps its value, no weight after it is updated, and its index is returned (None: all
+        updated)."""
         lr = np.float32(self.learning_rate)
         for k, (w, g, slots) in enumerate(zip(weights, grads, self.slots)):
             before = w.copy() if keep_finite else None  # one array at a time: counted in the update's temporaries

@@ -182,8 +182,8 @@ def _refuse_models(entries: list, nested, why: str) -> None:
     models = [e for e in entries if e.get("class_name") in _MODEL_CLASSES]
     if models and nested is None:
         _fail(
-            f"layer {str(models[0]['config'].get('name'))[:40]!r} is a whole {models[0]['class_name']} model inside this "
-            f"one (a nested model); {why}: put its layers in line instead"
+            f"layer {str(models[0]['config'].get('name'))[:40]!r} is a whole {models[0]['class_name']} model inside "
+            f"this one (a nested model); {why}: put its layers in line instead"
         )
 
 
@@ -403,7 +403,8 @@ def _call_arguments(node_data: dict, made: dict) -> tuple[list, dict] | None:
 
 
 def _tensors_of(value, made: dict):
-    """A model's inputs or outputs from input_layers/output_layers: one [name, node, tensor], a list or a dict of them."""
+    """A model's inputs or outputs from input_layers/output_layers: one [name, node, tensor], a list or a dict of
+    them."""
     if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
         tensor = _tensor(value, made, first=True)
         if tensor is None:
@@ -414,7 +415,8 @@ def _tensors_of(value, made: dict):
     if isinstance(value, list) and value:
         return [_tensors_of(v, made) for v in value]
     _fail(
-        f"input_layers and output_layers must name tensors as [layer name, node index, tensor index]; found {str(value)[:60]}"
+        "input_layers and output_layers must name tensors as [layer name, node index, tensor index]; "
+        f"found {str(value)[:60]}"
     )
 
 

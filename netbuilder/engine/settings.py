@@ -47,7 +47,8 @@ class Setting:
         raise NotImplementedError
 
     def checked_default(self):
-        """check(default), kept after the first time when it is immutable (hashable), so no two layers share a mutable one."""
+        """check(default), kept after the first time when it is immutable (hashable), so no two layers share a mutable
+        one."""
         if "_checked_default" in self.__dict__:
             return self.__dict__["_checked_default"]
         value = self.check(self.default)
@@ -400,7 +401,8 @@ class Init(Setting):
 
 
 def rank_refusal(name: str, initializer: Initializer, ndim: int) -> str:
-    """Why `initializer`, given as `name`, cannot draw a weight of `ndim` axes (Keras fails when it builds the weight)."""
+    """Why `initializer`, given as `name`, cannot draw a weight of `ndim` axes (Keras fails when it builds the
+    weight)."""
     need = "exactly 2 axes (a matrix)" if initializer.keras_name == "Identity" else "at least 2 axes"
     return (
         f"{name}: {initializer.keras_name} draws only weights of {need}, and this weight has {ndim}; Keras fails when "

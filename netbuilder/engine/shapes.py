@@ -47,11 +47,13 @@ def check_input_shape(shape) -> tuple[int, ...]:
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
             raise LayerConfigError(
-                f"input shape {str(dims)[:80]} must hold positive integers (the batch axis is left out); received {str(d)[:20]}"
+                f"input shape {str(dims)[:80]} must hold positive integers (the batch axis is left out); "
+                f"received {str(d)[:20]}"
             )
     dims = tuple(int(d) for d in dims)
     if math.prod(dims) > MAX_SAMPLE_ELEMENTS:
         raise LimitError(
-            f"input shape {dims} has {math.prod(dims):,} elements per sample; at most {MAX_SAMPLE_ELEMENTS:,} are allowed"
+            f"input shape {dims} has {math.prod(dims):,} elements per sample; "
+            f"at most {MAX_SAMPLE_ELEMENTS:,} are allowed"
         )
     return dims

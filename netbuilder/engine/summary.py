@@ -110,7 +110,8 @@ _WIDTH_STARTS = [start for start, _, _ in _WIDTH_RANGES]  # bisected
 _NARROW_TO_WIDE = frozenset(chr(c) for a, b in _ranges(_WIDE_WITH_VS16) for c in range(a, b + 1))
 _ZWJ, _VS16 = "\u200d", "\ufe0f"  # zero width joiner; variation selector 16 (emoji presentation)
 # characters known to take one column each (printable ASCII and Latin-1, dashes and the ellipsis, box drawing): text
-# of them only is as wide as it is long and cut by slicing (a summary's lines for ASCII names); any other goes the long way
+# of them only is as wide as it is long and cut by slicing (a summary's lines for ASCII names); any other goes the
+# long way
 _ONE_COLUMN = re.compile("[ -~\xa0-\u02ff\u2010-\u2027\u2500-\u257f]*")
 
 

@@ -29,7 +29,8 @@ class KerasTensor:
 
     @property
     def history(self) -> History:
-        """Keras's _keras_history: (layer, node index within the layer's calls, tensor index within the call's outputs)."""
+        """Keras's _keras_history: (layer, node index within the layer's calls, tensor index within the call's
+        outputs)."""
         return History(self.node.layer, self.node.layer._inbound_nodes.index(self.node), self.index)
 
     @property

@@ -66,7 +66,8 @@ CROSSENTROPIES = (
 
 @dataclass(frozen=True)
 class Loss:
-    """A Keras loss by any of Keras's names ("mse", "huber", ...): per-sample values, and ∂(mean loss)/∂y_pred for a batch.
+    """A Keras loss by any of Keras's names ("mse", "huber", ...): per-sample values, and ∂(mean loss)/∂y_pred for a
+    batch.
 
     `from_logits` only for the cross-entropies and `delta` only for huber, as Keras has them; both checked here, so a
     loss that cannot be computed never reaches a training step."""
@@ -353,7 +354,8 @@ def step_cost(loss: Loss, metrics: list[str], optimizer) -> StepCost:
 
 # --- metrics ------------------------------------------------------------------------------------------------
 def metric_values(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """Keras's per-sample values of metric `name`; "accuracy" picks binary, sparse or categorical by shapes, as Keras does."""
+    """Keras's per-sample values of metric `name`; "accuracy" picks binary, sparse or categorical by shapes, as Keras
+    does."""
     if name in ("accuracy", "acc"):
         binary = y_pred.shape[-1] == 1
         sparse = y_true.ndim < y_pred.ndim or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1)
@@ -494,9 +496,9 @@ class Trainer:
 
     def _diverged(self, what: str, value: str):
         raise TrainingError(
-            f"training diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: the {what} became {value}, so training "
-            "stopped before that step's update took effect (a smaller learning rate, or inputs scaled to about −1 to 1, "
-            "usually helps)"
+            f"training diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: the {what} became {value}, so "
+            "training stopped before that step's update took effect (a smaller learning rate, or inputs scaled to "
+            "about −1 to 1, usually helps)"
         )
 
     def _end_epoch(self) -> None:

@@ -31,9 +31,8 @@ DEFAULT_RATES = {
 SOURCES = (*datasets.DATASETS, "typed", "csv")  # where training data comes from
 PIECE_SECONDS = 0.25  # training per piece; the page redraws between pieces
 GRID = 64  # points per side of the decision-boundary picture
-CURVE_POINTS = (
-    400  # points of the batch-by-batch loss curve, whatever the run's length (the page sends them every piece)
-)
+# points of the batch-by-batch loss curve, whatever the run's length (the page sends them every piece)
+CURVE_POINTS = 400
 MAX_EPOCHS, MAX_BATCH_SIZE = 10_000, 4096
 
 

@@ -340,9 +340,8 @@ def finish(run: TrainingRun, rerun: bool = True) -> None:
     """A run is over: its trained weights become the current model (undoable), once, if it took a step. From the live
     part, the whole page then runs again, so the buttons, the graph, the outputs and Undo follow."""
     ss.training_committed = True
-    ss.training_result = (
-        None  # until the trained weights are the model's, the run's results belong to its untrained model
-    )
+    # until the trained weights are the model's, the run's results belong to its untrained model
+    ss.training_result = None
     if run.model.optimizer.iterations:
         keep(run)
     if rerun:

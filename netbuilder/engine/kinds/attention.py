@@ -179,7 +179,7 @@ class EinsumKernel(Initializer):
     fans: tuple = ()
 
     def draw(self, shape, seed):
-        if callable(getattr(self.base, "variance", None)):
+        if self.base.scales_by_fans:
             return self.base(self.fans, seed).reshape(shape)
         return self.base(shape, seed)
 

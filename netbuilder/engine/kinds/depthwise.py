@@ -58,9 +58,8 @@ _CELL_MICROSECONDS = 5
 # float32 elements NumPy's ufunc loop buffers (8,192 a operand, 3 operands) when a cell's strided slices do not fold
 # into one run: tracemalloc saw up to 96 KiB a call, whatever the batch
 _UFUNC_BUFFERS = 3 * 8_192
-_COPY_RUN_OPS = (
-    3  # copying the windows into patches: 1 + 3 / C operations' time a value (channels_last; see _depth_plan)
-)
+# copying the windows into patches: 1 + 3 / C operations' time a value (channels_last; see _depth_plan)
+_COPY_RUN_OPS = 3
 # backward's patch gradient, made fresh by a matmul of few channels: operations' time a value (timeit: 1.3 ns a value
 # at 1 channel and 21,632 positions × 3×3, far less in cache; the einsum's path makes one product per multiplier)
 _GRADIENT_PATCH_OPS = 1

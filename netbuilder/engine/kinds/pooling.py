@@ -126,6 +126,7 @@ class _Pool(Layer):
     mode = "max"
     group = "Pooling"
     builds_at_init = True  # no weights: Keras writes no build_config
+    _count_cache: tuple | None = None  # (geometry, counts) of the last `same` average pooling, set per layer
 
     @property
     def pool_strides(self) -> tuple[int, ...]:
@@ -222,7 +223,7 @@ class _Pool(Layer):
     def _counts(self, pad, out, dims, dtype) -> np.ndarray:
         """How many real cells each `same` window holds, shaped to divide the output (cached per geometry)."""
         key = (tuple(dims), np.dtype(dtype).str)
-        cached = getattr(self, "_count_cache", None)
+        cached = self._count_cache
         if cached is not None and cached[0] == key:
             return cached[1]
         counts = np.ones((), np.int64)

@@ -409,9 +409,8 @@ class Normalization(Layer):
 
     keras_config_order = ("name", "trainable", "dtype", "axis", "invert")
 
-    train_call_microseconds = (
-        15  # forward_train and backward of a step whatever the batch (measured at batch 1: 7-14 µs)
-    )
+    # forward_train and backward of a step whatever the batch (measured at batch 1: 7-14 µs)
+    train_call_microseconds = 15
 
     settings = (
         NormalizationAxis(

@@ -218,6 +218,8 @@ _TORCH_LOOPS = {
 class _Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share: shapes, weights' layout, settings handling, fixes, code."""
 
+    recurrent_activation = "sigmoid"  # LSTM's and GRU's gates have the setting; SimpleRNN has no gates
+
     keras_config_order = (  # RNN's own keys, then the cell's
         "name",
         "trainable",
@@ -251,12 +253,10 @@ class _Recurrent(Layer):
 
     gates: ClassVar[int] = 1
     call_argument = "sequences"  # Keras's RNN.call(sequences, initial_state=None, mask=None, training=False)
-    step_microseconds: ClassVar[int] = (
-        2  # one step of the loop (SimpleRNN's) at 1 unit and 1 sample, linear activations
-    )
-    train_loop_factor: ClassVar[int] = (
-        4  # a training step's loop (forward_train, backward) against predict's (measured 3-4)
-    )
+    # one step of the loop (SimpleRNN's) at 1 unit and 1 sample, linear activations
+    step_microseconds: ClassVar[int] = 2
+    # a training step's loop (forward_train, backward) against predict's (measured 3-4)
+    train_loop_factor: ClassVar[int] = 4
     keras_args: ClassVar[tuple[str, ...]] = ()  # Keras's constructor arguments in positional order
     group = "Recurrent"
     output_axis_setting = "units"
@@ -339,7 +339,7 @@ class _Recurrent(Layer):
             j = return_sequences_source(context)
             if j is not None:
                 fixes += return_sequences_fixes(shape, context)
-                reports = getattr(context, "reports", ())
+                reports = context.reports
                 if j < len(reports):  # or repeat its summary once per step: an encoder-decoder
                     steps = reports[j].input_shape[1]
                     fixes.append(
@@ -541,7 +541,7 @@ class _Recurrent(Layer):
         parts = [f"{self.units:,} units"]
         if self.activation != "tanh":
             parts.append(self.activation)
-        if getattr(self, "recurrent_activation", "sigmoid") != "sigmoid":
+        if self.recurrent_activation != "sigmoid":
             parts.append(f"recurrent {self.recurrent_activation}")
         if self.return_sequences:
             parts.append("sequences")

@@ -204,14 +204,15 @@ class _Spatial(Layer):
 
     rank = 3  # full rank, batch included
     group = "Reshaping"
+    data_format = "channels_last"  # a kind with the setting has its own value
 
     def spatial_axes(self) -> tuple[int, ...]:
-        first = 2 if getattr(self, "data_format", "channels_last") == "channels_first" else 1
+        first = 2 if self.data_format == "channels_first" else 1
         return tuple(range(first, first + self.rank - 2))
 
     def axis_names(self) -> tuple[str, ...]:
         space = ("steps",) if self.rank == 3 else ("height", "width")
-        if getattr(self, "data_format", "channels_last") == "channels_first":
+        if self.data_format == "channels_first":
             return ("batch", "channels", *space)
         return ("batch", *space, "features" if self.rank == 3 else "channels")
 
@@ -738,7 +739,7 @@ class _Cropping(_Spatial):
 
     def label(self) -> str:
         text = "crop " + "; ".join(f"{a}, {b}" for a, b in self.pairs())
-        return text + (" channels_first" if getattr(self, "data_format", "") == "channels_first" else "")
+        return text + (" channels_first" if self.data_format == "channels_first" else "")
 
     def torch_code(self, shape) -> list[CodePart]:
         bounds = dict(zip(self.spatial_axes(), self.bounds(shape)))
@@ -852,10 +853,11 @@ def _weights_along(w, trailing, dtype):
 class _UpSampling(_Spatial):
     """Each step (or pixel) repeated `size` times along its spatial axes."""
 
+    interpolation = "nearest"  # UpSampling2D's setting; UpSampling1D only repeats
+
     @property
-    def train_call_microseconds(
-        self,
-    ) -> int:  # forward_train and backward of a step whatever the batch (measured at batch 1)
+    def train_call_microseconds(self) -> int:
+        """forward_train and backward of a step whatever the batch (measured at batch 1)."""
         return 100 if self.bilinear() else 15
 
     def sizes(self) -> tuple[int, ...]:
@@ -868,7 +870,7 @@ class _UpSampling(_Spatial):
         return tuple(out)
 
     def bilinear(self) -> bool:
-        return getattr(self, "interpolation", "nearest") == "bilinear"
+        return self.interpolation == "bilinear"
 
     def cost(self, shape, output_shape) -> Cost:
         out = math.prod(output_shape[1:])

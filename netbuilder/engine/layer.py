@@ -25,7 +25,7 @@ from .initializers import Initializer
 from .settings import Setting
 from .shapes import Shape, check_input_shape, format_shape
 from .tensors import KerasTensor, Node, call_tensors
-from .budget import MICROSECOND, build_problem, weights_problem
+from .budget import MICROSECOND, UNBOUNDED, build_problem, current, weights_problem
 from .limits import MAX_NAME_CHARS
 
 _NAME_RE = re.compile(r"[^\x00-\x1f\x7f/]+")
@@ -490,7 +490,9 @@ class Layer:
             return
         built_shape = self.built_shape or tuple(shape)
         specs = self.weight_specs(built_shape)
-        why = weights_problem(sum(math.prod(spec.shape) for spec in specs)) or build_problem(*_draw_totals(specs))
+        why = current() != UNBOUNDED and (  # with no budget (a library's default), no cost to work out
+            weights_problem(sum(math.prod(spec.shape) for spec in specs)) or build_problem(*_draw_totals(specs))
+        )
         if why:
             raise LimitError(f"Layer {self.name or snake_case(self.kind)!r} ({self.kind}) exceeds a limit: {why}.")
         self.built_shape = built_shape

@@ -1,6 +1,7 @@
 """netbuilder.engine.serialization: to_json structure, model_from_json round trips (Sequential and Functional
 chains, Keras as the oracle) and clear errors."""
 
+import gc
 import json
 import re
 import time
@@ -356,6 +357,8 @@ def test_real_keras_json_nests_well_within_the_bound():
         ("[[[1]]]", 2, True),
         ('{"a": {"b": [1]}}', 2, True),
         ('["[[[[", "{{{{"]', 1, False),  # brackets inside strings don't count
+        ('["é[[日本[", {"ü": [1]}]', 2, True),  # characters of several bytes never read as brackets or quotes
+        ('["é[[日本[", {"ü": [1]}]', 3, False),
         ('["\\"[[[", 1]', 1, False),  # an escaped quote does not end a string
         ('["\\\\", [[1]]]', 2, True),  # an escaped backslash does
         ('[[["' + "[" * 1000, 2, True),  # deep before a string that never ends
@@ -400,3 +403,20 @@ def test_regularizers_and_constraints_are_kept_in_json_and_refused_for_training(
     assert chain.to_json() == text  # Keras's base Layer writes a set activity_regularizer right after dtype
     with pytest.raises(nb.LayerConfigError, match="activity_regularizer"):
         chain.compile("sgd", "mse")
+
+
+@pytest.mark.parametrize("collector_on", [True, False])
+def test_reading_leaves_the_garbage_collector_as_it_found_it(collector_on):
+    """model_from_json pauses the cyclic collector while it reads (its objects all stay alive), and gives it back as
+    it was, after a model and after a refusal alike."""
+    text = nb.Sequential([nb.Input((3,)), nb.Dense(2)]).to_json()
+    was = gc.isenabled()
+    (gc.enable if collector_on else gc.disable)()
+    try:
+        nb.model_from_json(text)
+        assert gc.isenabled() is collector_on
+        with pytest.raises(nb.InputDataError):
+            nb.model_from_json("{")
+        assert gc.isenabled() is collector_on
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -383,3 +383,8 @@ def test_anything_but_a_literal_list_after_star_is_refused(text, kind):
     assert refused("Dense(2)\n" + text) == (
         f'line 2: after * in {kind}(...) only a literal list or tuple can be read, such as *[64, "relu"].'
     )
+
+
+def test_a_pasted_lambda_is_refused_saying_its_code_is_never_run():
+    message = refused('Dense(4)\nlayers.Lambda(lambda x: __import__("os").system("id"))\n')
+    assert message.startswith("line 2: a Lambda layer holds Python code") and "never runs" in message

@@ -4,8 +4,10 @@ chains, Keras as the oracle) and clear errors."""
 import gc
 import json
 import re
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -234,10 +236,10 @@ INPUT = {"class_name": "InputLayer", "config": {"batch_shape": [None, 3]}}
                     INPUT,
                     {"class_name": "Dropout", "config": {"name": "drop", "rate": 0.5}},
                     {"class_name": "Conv7D", "config": {"name": "conv"}},
-                    {"class_name": "Lambda", "config": {"name": "fn"}},
+                    {"class_name": "Conv9D", "config": {"name": "conv9"}},
                 ]
             ),
-            r"unsupported layers: conv \(Conv7D\), fn \(Lambda\)\. netbuilder supports .*Dense",
+            r"unsupported layers: conv \(Conv7D\), conv9 \(Conv9D\)\. netbuilder supports .*Dense",
         ),
         ("[" * 100_000 + "]" * 100_000, "it is nested more than 64 levels deep"),
         (" " * 2_000_001, "at most 2,000,000"),
@@ -420,3 +422,21 @@ def test_reading_leaves_the_garbage_collector_as_it_found_it(collector_on):
         assert gc.isenabled() is collector_on
     finally:
         (gc.enable if was else gc.disable)()
+
+
+LAMBDA_RAN = Path(tempfile.gettempdir()) / "netbuilder-lambda-ran"  # a global: Keras serialises no closure
+
+
+def test_a_lambda_layer_is_refused_by_name_and_its_code_never_run():
+    """Keras writes a Lambda's function into its JSON as bytecode; reading that JSON says why it is refused, and the
+    function (which would write a file) has not run."""
+    inputs = keras.Input((3,))
+    outputs = keras.layers.Lambda(lambda x: (LAMBDA_RAN.write_text("ran"), x)[1], name="fn")(
+        keras.layers.Dense(2)(inputs)
+    )
+    text = keras.Model(inputs, outputs).to_json()
+    assert LAMBDA_RAN.exists() and "fn" in text  # Keras ran it once, to build the model
+    LAMBDA_RAN.unlink()
+    with pytest.raises(nb.InputDataError, match="layer 'fn': a Lambda layer holds Python code .* never runs"):
+        nb.model_from_json(text)
+    assert not LAMBDA_RAN.exists()

@@ -158,9 +158,13 @@ GROUPS = (
     "Activations",
 )
 KINDS: dict[str, type[Layer]] = {}  # Keras class name → kind; the registry JSON, links and the editor read
-OPERATIONS: dict[
-    tuple[str, str], type[Layer]
-] = {}  # (Keras module, class name) → operation: a call that is not a layer
+# (Keras module, class name) → operation: a call that is not a layer
+OPERATIONS: dict[tuple[str, str], type[Layer]] = {}
+# Keras classes refused on purpose, and why: what reading a JSON or a pasted list says of them
+REFUSED_KINDS = {
+    "Lambda": "a Lambda layer holds Python code (Keras's JSON carries it as bytecode), which netbuilder never runs; "
+    "write what it computes with layers netbuilder has (Activation, Rescaling, Reshape, the merges, ...)",
+}
 
 
 def register(cls: type[Layer]) -> type[Layer]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import InputDataError, NetbuilderError
 from .graph import InputLayer
-from .layer import DTYPE_POLICY, KINDS, OPERATIONS, Layer
+from .layer import DTYPE_POLICY, KINDS, OPERATIONS, REFUSED_KINDS, Layer
 from .limits import MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_LAYERS
 from .shapes import check_input_shape
 from .tensors import KerasTensor
@@ -341,6 +341,9 @@ def _entries(config: dict) -> list[dict]:
 def _supported(entries: list[dict], nested, why: str) -> list[dict]:
     """The entries, each of a kind netbuilder has (models refused, saying `why`, when there is no `nested`)."""
     _refuse_models(entries, nested, why)
+    for e in entries:
+        if e.get("class_name") in REFUSED_KINDS:
+            _fail(f"layer {str(e['config'].get('name', '?'))[:40]!r}: {REFUSED_KINDS[e['class_name']]}")
     unsupported = [
         f"{e['config'].get('name', '?')} ({e.get('class_name')})"
         for e in entries

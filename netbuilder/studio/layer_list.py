@@ -12,7 +12,7 @@ import textwrap
 from dataclasses import dataclass
 
 from ..engine.errors import LayerConfigError, NetbuilderError
-from ..engine.layer import KINDS
+from ..engine.layer import KINDS, REFUSED_KINDS
 from ..engine.limits import MAX_EDITOR_LAYERS
 from ..engine.shapes import check_input_shape
 from ..engine.settings import Init
@@ -151,6 +151,8 @@ def parse_layers(text) -> PastedLayers:
         if kind == "Input":
             input_shape = _input_shape(call) or input_shape
             continue
+        if kind in REFUSED_KINDS:
+            raise LayerConfigError(f"line {call.lineno}: {REFUSED_KINDS[kind]}")
         if kind not in KINDS:
             raise LayerConfigError(
                 f"line {call.lineno}: {kind} is not a layer kind netbuilder has; its kinds are {', '.join(KINDS)}"

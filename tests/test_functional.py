@@ -1,7 +1,7 @@
 """Keras's functional API in the engine, against real Keras 3.15 (NumPy backend): random graphs built the same way in
 both — several inputs and outputs, branches, merges of every kind, shared layers — then their layer order and names,
-summary text, shapes, parameters, weights' order, outputs (our weights copied into Keras) and JSON both ways.
-Expected values are Keras's."""
+summary text, shapes, parameters, weights' order, outputs (our weights copied into Keras) and JSON both ways; random
+merges of shapes that agree, broadcast or clash, refused where Keras refuses. Expected values are Keras's."""
 
 from __future__ import annotations
 
@@ -255,6 +255,62 @@ def test_elementwise_merges_broadcast_as_keras(shapes, expected):
         assert ours.shape == tuple(theirs.shape) == expected
         got = nb.Model(ins, ours).predict(x)
         np.testing.assert_allclose(got, keras.Model(keras_ins, theirs).predict(x, verbose=0), rtol=1e-6, err_msg=kind)
+
+
+def merge_case(r: random.Random) -> tuple[str, dict, list[tuple]]:
+    """A random merge call: a kind, its settings, and 2 or 3 input shapes that often agree and often do not."""
+    kind = r.choice([*MERGES, "Concatenate", "Dot"])
+    rank = r.randint(1, 3)
+    first = tuple(r.randint(1, 4) for _ in range(rank))
+    count = 2 if kind in ("Subtract", "Dot") else r.randint(2, 3)
+    shapes = [first]
+    for _ in range(count - 1):  # the first shape with an axis changed, dropped or set to 1, or kept
+        shape = list(first)
+        change = r.random()
+        if change < 0.3:
+            shape[r.randrange(rank)] = r.randint(1, 4)
+        elif change < 0.45 and rank > 1:
+            shape.pop(0)
+        elif change < 0.6:
+            shape[r.randrange(rank)] = 1
+        shapes.append(tuple(shape))
+    settings = {}
+    if kind == "Concatenate":
+        settings = {"axis": r.choice([-1, 1, rank, -rank])}
+    elif kind == "Dot":
+        settings = {"axes": r.choice([1, rank, -1, [1, rank]])}
+    return kind, settings, shapes
+
+
+def outcome(make) -> tuple | str:
+    """The output shape a call makes, or "refused"."""
+    try:
+        return tuple(make().shape)
+    except Exception:  # Keras raises ValueError and others; ours raise NetbuilderError (checked below)
+        return "refused"
+
+
+@pytest.mark.parametrize("index", range(120))
+def test_a_random_merge_is_refused_or_shaped_as_keras_does(index):
+    """Shapes that agree, broadcast or do not, on every merge kind: Keras's outcome, and ours is a NetbuilderError
+    whenever it refuses."""
+    kind, settings, shapes = merge_case(random.Random(index))
+    theirs = outcome(lambda: getattr(keras.layers, kind)(**settings)([keras.Input(s) for s in shapes]))
+    try:
+        ours = tuple(getattr(nb, kind)(**settings)([nb.Input(s) for s in shapes]).shape)
+    except nb.NetbuilderError:
+        ours = "refused"
+    assert ours == theirs, (kind, settings, shapes)
+
+
+def test_random_merges_cover_both_outcomes():
+    cases = [merge_case(random.Random(index)) for index in range(120)]
+    results = [
+        outcome(lambda: getattr(keras.layers, kind)(**settings)([keras.Input(s) for s in shapes]))
+        for kind, settings, shapes in cases
+    ]
+    assert 20 <= sum(r == "refused" for r in results) <= 100
+    assert {kind for kind, _, _ in cases} == {*MERGES, "Concatenate", "Dot"}
 
 
 def test_a_missing_input_and_a_repeated_name_are_refused():

@@ -425,6 +425,12 @@ def test_paste_a_keras_layer_list_replaces_the_model_in_one_round_trip():
     ]
     assert model(at).layers[0].values["kernel_initializer"].keras_name == "HeNormal"  # an initializer is a setting
     assert "Left out (netbuilder has no such setting): Dense: kernel_regularizer." in texts(at)
+    assert "No Input line: the input shape (3, 2) was kept (an Input(shape=...) line sets it)." in texts(at)
+    at.text_area(key="paste_text").input("Input(shape=(4,))\nDense(2)")
+    run(at.button(key="paste_replace").click())
+    assert model(at).input_shape == (4,) and "No Input line" not in texts(at)
+    at.text_area(key="paste_text").input("Dense(3)\nDense(3)\nDense(3)")
+    run(at.button(key="paste_replace").click())
     at.text_area(key="paste_text").input("Dense(__import__('os').getpid())")
     run(at.button(key="paste_append").click())
     assert len(model(at).layers) == 3 and "must be a plain value" in texts(at)
@@ -523,7 +529,7 @@ def test_a_big_tensor_writes_a_bounded_number_of_numbers():
 
 def test_pasted_layers_are_confirmed_beside_the_paste_box():
     at = open_app()
-    at.text_area(key="paste_text").input("\n".join("Dense(16)" for _ in range(30)))
+    at.text_area(key="paste_text").input("\n".join(["Input((3, 2))", *["Dense(16)"] * 30]))
     run(at.button(key="paste_replace").click())
     paste_box = lambda: next(e for e in at.expander if e.label == "Paste layers written as Keras code")  # noqa: E731
     assert [shown(s.value) for s in paste_box().success] == ["Replaced the layers with 30 layer(s)."]

@@ -1,6 +1,7 @@
 """studio.layer_list.parse_layers: Keras-style layer lists read with `ast` and literals only, never evaluated."""
 
 import ast
+import re
 import sys
 
 import pytest
@@ -193,8 +194,27 @@ def test_empty_or_not_text(text):
 def test_malformed_text(text, line):
     message = refused(text)
     assert message.startswith("this is not Python code that Keras layers are written in")
-    if line is not None:
-        assert f"(line {line})" in message
+    if line is not None:  # the line, the column where Python has one, and Python's own words
+        assert re.search(rf"\(line {line}(, column \d+)?: [^)]", message), message
+
+
+def test_a_missing_bracket_says_where_and_what_python_says():
+    message = refused('Dense(4)\nDense(8, activation="relu"\nFlatten()\n')
+    assert "(line 2, column 6: '(' was never closed)" in message
+
+
+@pytest.mark.parametrize(
+    "text, meant",
+    [('Dense(10, activaton="relu")', "activation"), ("Conv2D(8, 3, strides=2, paddin='same')", "padding")],
+)
+def test_a_misspelled_argument_is_refused_with_the_setting_meant(text, meant):
+    """Keras refuses an argument it does not have; leaving it out would drop the setting meant without a word."""
+    assert refused(text).endswith(f"did you mean {meant}?")
+
+
+def test_keras_arguments_netbuilder_has_no_setting_for_are_still_left_out_and_named():
+    pasted = parse_layers("Dense(4, kernel_regularizer='l2', bias_constraint=None, trainable=False, dtype='float32')")
+    assert pasted.ignored == ("Dense: kernel_regularizer", "Dense: bias_constraint", "Dense: trainable", "Dense: dtype")
 
 
 def test_no_layers_names_the_kinds():
@@ -272,11 +292,20 @@ def test_layers_are_found_in_code_nested_deeper_than_python_recurses():
     [
         (
             "Dense(units=" + "[" * 5000 + "1" + "]" * 5000 + ")",
-            "(line 1); it nests brackets or operations deeper than Python can read.",
+            "too many nested parentheses); it nests brackets or operations deeper than Python can read.",
         ),
-        ("Dense(" * 2000 + ")" * 2000, "(line 1); it nests brackets or operations deeper than Python can read."),
-        ("(" * 10_000 + ")" * 10_000, "(line 1); it nests brackets or operations deeper than Python can read."),
-        ("[" * 10_000 + "]" * 10_000, "(line 1); it nests brackets or operations deeper than Python can read."),
+        (
+            "Dense(" * 2000 + ")" * 2000,
+            "too many nested parentheses); it nests brackets or operations deeper than Python can read.",
+        ),
+        (
+            "(" * 10_000 + ")" * 10_000,
+            "too many nested parentheses); it nests brackets or operations deeper than Python can read.",
+        ),
+        (
+            "[" * 10_000 + "]" * 10_000,
+            "too many nested parentheses); it nests brackets or operations deeper than Python can read.",
+        ),
         (
             "Dense(" + "+".join(["1"] * 5000) + ")",
             "",

@@ -8,6 +8,7 @@ Keyword arguments a kind has no setting for (initializers, names...) are left ou
 from __future__ import annotations
 
 import ast
+import difflib
 import textwrap
 from dataclasses import dataclass
 
@@ -59,6 +60,8 @@ def _setting_value(node: ast.expr, setting, what: str):
 
 
 _NOT_LAYERS = {"Sequential", "Model"}  # calls that hold layers rather than being one
+# arguments every Keras layer takes beside its own (base Layer's), which netbuilder leaves out
+_KERAS_LAYER_ARGUMENTS = ("trainable", "dtype", "autocast", "input_dim", "batch_size", "activity_regularizer")
 
 
 def _layer_calls(tree) -> list[ast.Call]:
@@ -121,6 +124,15 @@ def _input_shape(call: ast.Call) -> tuple[int, ...] | None:
     return None
 
 
+def _refuse_misspelled(name: str, kind: str, declared: dict, line: int) -> None:
+    """A LayerConfigError when `name` is not one of Keras's arguments for `kind` but close to one of its settings
+    (`activaton`): Keras refuses it, and leaving it out would quietly drop the setting meant."""
+    known = [*declared, *KINDS[kind].keras_extra_config, *_KERAS_LAYER_ARGUMENTS]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+    if close and close[0] in declared:
+        raise LayerConfigError(f"line {line}: {kind} has no argument {name[:40]!r}; did you mean {close[0]}?")
+
+
 def _too_deep(error: Exception) -> str:
     """What to add when Python's parser gave up on depth, which its own error does not say in words ("" otherwise)."""
     deep = isinstance(error, (MemoryError, RecursionError)) or (
@@ -140,7 +152,9 @@ def parse_layers(text) -> PastedLayers:
     try:
         tree = ast.parse(textwrap.dedent(text))
     except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
-        where = f" (line {e.lineno})" if isinstance(e, SyntaxError) and e.lineno else ""
+        where = ""
+        if isinstance(e, SyntaxError) and e.lineno:  # Python's own words and place: "'(' was never closed"
+            where = f" (line {e.lineno}" + (f", column {e.offset}" if e.offset else "") + f": {e.msg})"
         raise LayerConfigError(
             f"this is not Python code that Keras layers are written in{where}{_too_deep(e)}"
         ) from None
@@ -176,6 +190,7 @@ def parse_layers(text) -> PastedLayers:
             elif name == "input_shape" and not layers:
                 input_shape = check_input_shape(_literal(value, "input_shape"))
             elif name != "name":
+                _refuse_misspelled(name, kind, declared, call.lineno)
                 ignored.append(f"{kind}: {name}")
         try:
             layers.append(LayerSpec.make(len(layers), kind, **settings))

@@ -150,7 +150,8 @@ def editor(spec: ModelSpec) -> None:
             "One layer per line, as in Keras",
             key="paste_text",
             height=140,
-            placeholder='Conv2D(32, 3, activation="relu")\nMaxPooling2D(2)\nFlatten()\nDense(10, activation="softmax")',
+            placeholder='Input(shape=(28, 28, 1))\nConv2D(32, 3, activation="relu")\nMaxPooling2D(2)\nFlatten()\n'
+            'Dense(10, activation="softmax")',
             help='Dense(64, activation="relu"), model.add(...), keras.layers.X(...) or a whole Sequential([...]); '
             "Input(shape=...) sets the input shape. Only plain values are read, never run.",
         )

@@ -439,11 +439,17 @@ def on_paste(mode: str) -> None:
         skipped = (
             f" Left out (netbuilder has no such setting): {plain(', '.join(pasted.ignored))}." if pasted.ignored else ""
         )
+        kept = (
+            f" No Input line: the input shape {format_shape(spec().input_shape)} was kept (an Input(shape=...) line "
+            "sets it)."
+            if mode == "replace" and pasted.input_shape is None
+            else ""
+        )
         notify(
             "paste",
             "success",
             f"{'Replaced the layers with' if mode == 'replace' else 'Appended'} "
-            f"{len(pasted.layers)} layer(s).{skipped}",
+            f"{len(pasted.layers)} layer(s).{kept}{skipped}",
         )
 
 

@@ -687,7 +687,7 @@ def test_explain_label_and_description():
     seq = nb.GRU(8, return_sequences=True, go_backwards=True)
     text = seq.explain_shape((None, 5, 2), (None, 5, 8))
     assert "return_sequences=True" in text and "(None, 5, 8)" in text and "last input step's output first" in text
-    assert lstm.label() == "64 units"
+    assert lstm.label() == "64 units" and nb.SimpleRNN(1).label() == "1 unit"
     assert seq.label() == "8 units, sequences, backwards"
     assert (
         nb.GRU(4, reset_after=False, activation="relu", use_bias=False).label()

@@ -83,6 +83,9 @@ def test_layer_spec_label():
     assert LayerSpec.make(0, "Dense", units=1000, activation="relu", use_bias=False, built_for=(48,)).label() == (
         "1,000 units, relu, no bias, built for 48 inputs"
     )
+    assert LayerSpec.make(0, "Dense", units=1, activation="sigmoid", built_for=(1,)).label() == (
+        "1 unit, sigmoid, built for 1 input"
+    )
     assert LayerSpec.make(0, "Flatten").label() == "channels_last"
     assert new_layer("Activation", 0).label() == "relu"
     with pytest.raises(nb.LayerConfigError, match="unknown layer kind 'Teleport'"):

@@ -27,6 +27,11 @@ def summary_shape(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 unit`, `16 units`: a count and its noun, plural but for one."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def times(dims) -> str:
     """`3×3`, `28×28×1`: sizes joined by a multiplication sign."""
     return "×".join(f"{d:,}" for d in dims)

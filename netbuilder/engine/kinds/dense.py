@@ -10,7 +10,7 @@ from .. import activations
 from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
 from ..settings import ActivationName, Bool, Init, Int
-from ..shapes import format_shape, times
+from ..shapes import counted, format_shape, times
 from .common import activation_step_cost, torch_activation
 
 _ZERO = np.array(0.0, np.float32)
@@ -191,13 +191,13 @@ class Dense(Layer):
 
     # --- description ----------------------------------------------------------------------------
     def label(self) -> str:
-        parts = [f"{self.units:,} units"]
+        parts = [counted(self.units, "unit")]
         if self.activation != "linear":
             parts.append(self.activation)
         if not self.use_bias:
             parts.append("no bias")
         if self.input_dim is not None:
-            parts.append(f"built for {self.input_dim:,} inputs")
+            parts.append(f"built for {counted(self.input_dim, 'input')}")
         return ", ".join(parts)
 
     def explain_shape(self, shape, output_shape) -> str:

@@ -21,7 +21,7 @@ from ..initializers import Initializer, ones
 from ..layer import ELEMENTWISE_WEIGHT, MICROSECOND, CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
 from ..settings import ActivationName, Bool, Float, Init, Int, rank_refusal
-from ..shapes import format_shape, times
+from ..shapes import counted, format_shape, times
 from .common import activation_step_cost, return_sequences_fixes, return_sequences_source, torch_activation
 
 _IN_PLACE = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid")  # applied in place, with Keras's exact formula
@@ -538,7 +538,7 @@ class _Recurrent(Layer):
 
     # --- description ------------------------------------------------------------------------------------
     def label(self) -> str:
-        parts = [f"{self.units:,} units"]
+        parts = [counted(self.units, "unit")]
         if self.activation != "tanh":
             parts.append(self.activation)
         if self.recurrent_activation != "sigmoid":

@@ -190,6 +190,9 @@ def test_fix_for_the_built_for_48_preset_inserts_the_flatten():
     at = load_preset(open_app(), "broken-built-for-48")
     assert "expects an input whose last axis has size 48" in texts(at)
     assert "Keras 3 says" in texts(at)
+    # the summary agrees with itself: its totals are its rows' sums, and it says the model stops at dense_1
+    assert at.table[-1].value["Param #"].tolist() == ["48", "0", "196"]
+    assert "Total params: 244" in texts(at) and "up to 'dense_1', where the model stops" in texts(at)
     run(at.button(key="fix_0").click())
     assert [layer.kind for layer in model(at).layers] == ["Dense", "Activation", "Flatten", "Dense"]
     assert model(at).layers[3].built_for == (48,)  # it kept its size: Flatten gives it the 48 it was built for
@@ -463,7 +466,7 @@ def test_import_a_real_keras_model_json():
     keras_shapes = [format_shape(layer.output.shape) for layer in km.layers]
     assert [format_shape(r.output_shape) for r in spec.analysis.layers] == keras_shapes
     assert edge_labels(dot(at)) == ["(None, 3, 2)", *keras_shapes]
-    assert at.table[-1].value["Param #"].tolist() == [layer.count_params() for layer in km.layers]
+    assert at.table[-1].value["Param #"].tolist() == [f"{layer.count_params():,}" for layer in km.layers]
     assert "Imported a model with 5 layers" in texts(at)
     assert input_text(at) == data.format_array(data.fill("range", (3, 2)))
     # editable like any other model, and undo brings back the one before the import

@@ -4,7 +4,6 @@ views.table.summary_frame: the same rows with input shapes, formulas and mult-ad
 import functools
 
 import keras
-import numpy as np
 import pytest
 import rich.cells
 from hypothesis import given, settings
@@ -12,7 +11,8 @@ from hypothesis import strategies as st
 
 import netbuilder as nb
 from netbuilder.engine.shapes import summary_shape
-from netbuilder.engine.summary import cell_width, readable_size, summary_text
+from netbuilder.engine.summary import cell_width, param_totals, readable_size, summary_text
+from netbuilder.studio.presets import PRESETS
 from netbuilder.views.table import summary_frame
 
 # Keras 3.15.1's output for the seed model, non-TTY (line length 80 - 4 = 76), copied from the reference.
@@ -129,7 +129,7 @@ def test_summary_frame_columns_and_rows():
         "dense_1 (Dense)",
     ]
     assert frame["Output Shape"].tolist() == ["(None, 3, 16)", "(None, 3, 16)", "(None, 48)", "(None, 4)"]
-    assert frame["Param #"].tolist() == [48, 0, 0, 196] and np.issubdtype(frame["Param #"].dtype, np.integer)
+    assert frame["Param #"].tolist() == ["48", "0", "0", "196"]  # printed as Keras prints them: 13,530
     assert frame["Input Shape"].tolist() == ["(None, 3, 2)", "(None, 3, 16)", "(None, 3, 16)", "(None, 48)"]
     assert frame["Formula"].tolist() == ["2×16 + 16 = 48", "", "", "48×4 + 4 = 196"]
     # one sample: 3 positions × 2 inputs × 16 units, then 48 inputs × 4 units; relu and Flatten multiply nothing
@@ -142,6 +142,17 @@ def test_summary_frame_of_a_model_that_does_not_fit_stops_at_the_failing_layer()
     assert frame["Layer (type)"].tolist() == ["dense (Dense)", "activation (Activation)"]
     assert frame["Output Shape"].tolist() == ["(None, 3)", "—"]
     assert frame["Mult-adds"].tolist() == ["6", "—"]
+
+
+def test_the_totals_agree_with_the_rows_of_a_model_that_does_not_fit_and_large_counts_have_commas():
+    """The "Dense built for 48" puzzle: its rows are 48, 0 and dense_1's own 48×4 + 4 = 196 (known from the shape
+    it was built for), so the total is 244, not the 48 of the layers before it."""
+    analysis = PRESETS["broken-built-for-48"].spec.analysis
+    frame = summary_frame(analysis)
+    assert analysis.issue is not None and frame["Param #"].tolist() == ["48", "0", "196"]
+    assert param_totals(analysis) == [("Total params", 244), ("Trainable params", 244), ("Non-trainable params", 0)]
+    wide = summary_frame(nb.analyze([nb.Dense(13_530 // 11 - 1)], (10,)))  # 10×1,229 + 1,229 = 13,519
+    assert wide["Param #"].tolist() == ["13,519"]
 
 
 # --- wide characters: Keras (through rich) pads and cuts by display width, not by character count ------------

@@ -333,10 +333,8 @@ def summary_text(model, line_length=None) -> str:
 
 
 def param_totals(analysis) -> list[tuple[str, int]]:
-    """Keras's three totals under the table: total, trainable, non-trainable parameters."""
-    cost = analysis.cost
-    return [
-        ("Total params", cost.params),
-        ("Trainable params", cost.trainable_params),
-        ("Non-trainable params", cost.non_trainable_params),
-    ]
+    """Keras's three totals under the table: total, trainable, non-trainable parameters, summed over its rows (of a
+    model that does not fit, the rows up to the failing layer, whose own weights are counted as its row shows)."""
+    total = sum(report.params for report in analysis.layers)
+    trainable = sum(report.trainable for report in analysis.layers)
+    return [("Total params", total), ("Trainable params", trainable), ("Non-trainable params", total - trainable)]

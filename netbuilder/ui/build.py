@@ -314,6 +314,11 @@ def summary(spec: ModelSpec) -> None:
     st.table(summary_frame(analysis), hide_index=True)  # plain HTML: light to draw, every cell readable
     totals = " · ".join(f"{label}: {n:,} ({readable_size(n)})" for label, n in param_totals(analysis))
     st.markdown(f"**{totals}**")
+    if analysis.issue is not None:
+        st.caption(
+            f"The totals count the rows above, up to {analysis.issue.layer_name!r}, where the model stops: it cannot "
+            "be built until that is fixed."
+        )
     cost = analysis.cost
     parsed = state.current_input()
     batch = len(parsed.array) if isinstance(parsed, data.ParsedInput) else 1

@@ -19,7 +19,7 @@ def summary_frame(analysis) -> pd.DataFrame:
         {
             "Layer (type)": f"{report.name} ({report.kind})",
             "Output Shape": format_shape(report.output_shape) if report.output_shape else "—",
-            "Param #": report.params,
+            "Param #": f"{report.params:,}",  # as Keras's summary and the graph print it
             "Input Shape": format_shape(report.input_shape),
             "Formula": report.formula,
             "Mult-adds": readable_count(report.cost.mult_adds) if report.cost else "—",

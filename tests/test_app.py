@@ -597,3 +597,13 @@ def test_the_forward_page_draws_big_tensors_within_the_run_budget_and_a_small_di
     assert peak <= budget + DISPLAY_ALLOWANCE, (peak / 2**20, budget / 2**20)
     tab = at.tabs[FORWARD]
     assert len(tab.get("image")) >= 3 and number_grids(tab)[0].size <= 512  # pictures and numbers, bounded
+
+
+def test_an_empty_pooling_stride_says_what_empty_means():
+    at = open_app()
+    at.text_area(key="paste_text").input("Input((8, 8, 1))\nMaxPooling2D(2)")
+    run(at.button(key="paste_replace").click())
+    select(at, 0)
+    strides = at.text_input(key=f"strides_{layer_id(at, 0)}")
+    assert strides.value == "" and strides.placeholder == "= pool_size"
+    assert at.text_input(key=f"pool_size_{layer_id(at, 0)}").placeholder == ""

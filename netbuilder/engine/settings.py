@@ -74,6 +74,11 @@ class Setting:
         """The value as an editor's text field shows it."""
         return str(value)
 
+    @property
+    def placeholder(self) -> str:
+        """What an editor's empty text field shows (what empty means), or ""."""
+        return ""
+
     def parse_text(self, text: str):
         """A checked value from an editor's text field."""
         return self.check(text)
@@ -232,6 +237,12 @@ class Ints(Setting):
 @dataclass(frozen=True)
 class OptionalInts(Ints):
     """Ints, or None meaning "the same as another setting" (Keras's pooling strides)."""
+
+    same_as: str = ""  # the setting that None stands for
+
+    @property
+    def placeholder(self) -> str:
+        return f"= {self.same_as}" if self.same_as else ""
 
     def check(self, value):
         return None if value is None else super().check(value)

@@ -42,7 +42,7 @@ def setting_widget(layer_id: int, setting: Setting, value) -> None:
     elif setting.widget == "select":
         st.selectbox(setting.name, setting.choices, **kwargs)
     else:
-        st.text_input(setting.name, **kwargs)
+        st.text_input(setting.name, placeholder=setting.placeholder or None, **kwargs)
 
 
 def sample_of(tensor: np.ndarray, key: str) -> tuple[np.ndarray, int]:

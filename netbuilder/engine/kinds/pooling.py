@@ -361,7 +361,11 @@ def _pool_settings(rank: int, required: bool) -> tuple:
             length=rank,
         ),
         OptionalInts(
-            "strides", None, "How far the window moves; empty means the pool size (windows side by side).", length=rank
+            "strides",
+            None,
+            "How far the window moves; empty means the pool size (windows side by side).",
+            length=rank,
+            same_as="pool_size",
         ),
         Choice(
             "padding",

@@ -159,6 +159,7 @@ def test_add_layers_after_the_selected_one_at_the_end_and_many_at_once():
     at.number_input(key="add_count").set_value(30)
     run(at.button(key="add").click())  # 30 layers in one round trip
     assert len(model(at).layers) == 36 and at.radio(key="selected").value == layer_id(at, 30)
+    assert at.number_input(key="add_count").value == 1  # the count was for that Add; the next adds one again
     run(at.toggle(key="graph_whole").set_value(True))  # the whole model, not the window around the selected layer
     assert len(edge_labels(dot(at))) == 37
 
@@ -256,6 +257,7 @@ def test_delete_move_duplicate_and_clear():
     run(at.button(key=f"duplicate_{layer_id(at, 0)}").click())
     assert [layer.kind for layer in model(at).layers] == ["Dense"] * 4 + ["Activation", "Dense"]
     assert len({layer.id for layer in model(at).layers}) == 6
+    assert at.number_input(key="duplicate_count").value == 1
     run(at.button(key="clear").click())
     assert model(at).layers == ()
     assert edge_labels(dot(at)) == ["(None, 3, 2)"]

@@ -327,6 +327,7 @@ def on_add() -> None:
     if commit(lambda s: s.add(kind, position, count=count), f"add {count} {kind} layer(s)", "editor"):
         new = [layer.id for layer in spec().layers if layer.id not in before]
         select(new[-1])
+        ss.add_count = 1  # a count is for one Add: the next one starts from one layer again
 
 
 @callback("editor")
@@ -337,7 +338,8 @@ def on_move(layer_id: int, delta: int) -> None:
 @callback("editor")
 def on_duplicate(layer_id: int) -> None:
     count = ss.get("duplicate_count", 1)
-    commit(lambda s: s.duplicate(layer_id, count), f"duplicate the layer {count} time(s)", "editor")
+    if commit(lambda s: s.duplicate(layer_id, count), f"duplicate the layer {count} time(s)", "editor"):
+        ss.duplicate_count = 1  # as Add's count
 
 
 @callback("editor")

@@ -200,6 +200,26 @@ def test_fix_for_the_built_for_48_preset_inserts_the_flatten():
     assert not at.error
 
 
+def successes(at) -> list[str]:
+    return [shown(s.value) for s in at.success]
+
+
+def test_a_puzzle_repaired_by_hand_says_solved_once_and_loading_a_model_never_does():
+    at = load_preset(open_app(), "broken-built-for-48")
+    dense_1 = model(at).layers[2].id
+    run(at.radio(key="selected").set_value(dense_1))
+    run(at.button(key=f"delete_{dense_1}").click())  # by hand: without the Dense built for 48, the rest builds
+    assert model(at).analysis.issue is None
+    (solved,) = [s for s in successes(at) if s.startswith("Solved")]
+    assert solved == "Solved: **Repair: a Dense built for 48 inputs** builds now: every shape fits, as Keras builds it."
+    at.selectbox(key="add_kind").set_value("Activation")
+    run(at.button(key="add").click())
+    assert not any(s.startswith("Solved") for s in successes(at))  # once
+    at = load_preset(at, "broken-built-for-48")
+    load_preset(at, "flatten-first")  # a model that fits, loaded: nothing was solved
+    assert not any(s.startswith("Solved") for s in successes(at))
+
+
 # --- Presets ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", list(presets.PRESETS))
 def test_every_preset_loads_through_the_widgets(name):

@@ -87,14 +87,20 @@ def clear_notices() -> None:
     ss.notices = []
 
 
-def commit(change: Callable[[ModelSpec], ModelSpec], what: str, area: str) -> bool:
-    """The one edit path: apply `change`, keep the result for undo, or explain and keep the model."""
+def commit(change: Callable[[ModelSpec], ModelSpec], what: str, area: str, loads: bool = False) -> bool:
+    """The one edit path: apply `change`, keep the result for undo, or explain and keep the model. An edit that
+    makes a loaded puzzle build says it is solved; one that `loads` another model leaves the puzzle."""
     try:
         new = change(spec())
     except NetbuilderError as e:
         notify(area, "error", f"Could not {plain(what)}: {plain(sentence(str(e)))} The model was kept as it was.")
         return False
     ss.history.push(new)
+    if loads:
+        ss.puzzle = None
+    elif ss.get("puzzle") and new.layers and new.analysis.issue is None:  # the loaded puzzle builds now: once
+        notify(area, "success", f"Solved: **{plain(ss.puzzle)}** builds now: every shape fits, as Keras builds it.")
+        ss.puzzle = None
     return True
 
 
@@ -381,13 +387,14 @@ def on_history(step: str) -> None:
 @callback("toolbar")
 def load_preset(name: str) -> None:
     preset = presets.PRESETS[name]
-    if commit(lambda s: preset.spec, f"load the preset {preset.title!r}", "toolbar"):
+    if commit(lambda s: preset.spec, f"load the preset {preset.title!r}", "toolbar", loads=True):
         ss.input_data = preset.input_text
         keep_selection_valid()
         if preset.training is not None:  # a preset to train: its data and settings wait on the Train page
             ss.train_settings = preset.training
             ss.pop("training", None)
         notify("toolbar", "info", f"Loaded **{plain(preset.title)}**. {plain(preset.lesson)}")
+        ss.puzzle = preset.title if preset.broken else None  # a repair to do: commit says when it is solved
 
 
 @callback("toolbar")
@@ -410,7 +417,7 @@ def on_import() -> None:
             "import", "error", "Paste a Keras model JSON (the text of `model.to_json()`) or upload a .json file first."
         )
         return
-    if commit(lambda s: spec_from_keras_json(text, seed=s.seed), "import the Keras JSON", "import"):
+    if commit(lambda s: spec_from_keras_json(text, seed=s.seed), "import the Keras JSON", "import", loads=True):
         ss.input_data = data.fill_text("range", spec().input_shape)
         keep_selection_valid()
         notify(

@@ -171,7 +171,9 @@ def on_input_shape(shape: tuple) -> None:
 
 @state.callback("advice")
 def on_load_model(model: ModelSpec, loss: str) -> None:
-    if state.commit(lambda s: replace(model, seed=s.seed).validate(), "load an MLP for this data", "advice"):
+    if state.commit(
+        lambda s: replace(model, seed=s.seed).validate(), "load an MLP for this data", "advice", loads=True
+    ):
         _change(loss=loss, from_logits=False)
         state.keep_selection_valid()
         state.fit_input("advice")

@@ -65,16 +65,19 @@ def forward_output(at) -> np.ndarray:
     return number_grids(page(at, FORWARD))[0]
 
 
-def test_the_preset_box_names_no_model_until_one_is_chosen():
+def test_choosing_a_preset_loads_it_with_no_other_click():
     at = open_app()
-    assert at.selectbox(key="preset_name").value is None and at.button(key="load_preset").disabled
+    assert at.selectbox(key="preset_name").value is None  # the seed model is no preset
     at = load_preset(at, "flatten-first")
-    assert at.selectbox(key="preset_name").value == "flatten-first" and not at.button(key="load_preset").disabled
+    assert model(at) == presets.PRESETS["flatten-first"].spec and "Loaded **Flatten first**" in texts(at)
+    at = load_preset(at, "mnist-convnet")
+    assert model(at) == presets.PRESETS["mnist-convnet"].spec
+    run(at.button(key="undo").click())
+    assert model(at) == presets.PRESETS["flatten-first"].spec
 
 
 def load_preset(at, name: str):
-    run(at.selectbox(key="preset_name").set_value(name))  # choosing a preset enables Load
-    return run(at.button(key="load_preset").click())
+    return run(at.selectbox(key="preset_name").set_value(name))  # choosing a preset loads it
 
 
 def fix_buttons(at) -> list:

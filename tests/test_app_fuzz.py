@@ -300,10 +300,11 @@ def act_import(at, m, rng):
 def act_preset(at, m, rng):
     name = rng.choice(list(presets.PRESETS))
     preset = presets.PRESETS[name]
+    if at.selectbox(key="preset_name").value == name:  # loaded and unedited: choosing it again changes nothing
+        return at
     if m.commit(lambda s: preset.spec):
         m.text = preset.input_text
-    at.selectbox(key="preset_name").set_value(name).run()  # choosing a preset enables Load
-    return at.button(key="load_preset").click()
+    return at.selectbox(key="preset_name").set_value(name)  # choosing a preset loads it
 
 
 def act_fix(at, m, rng):

@@ -22,8 +22,7 @@ MAX_PIECES = 400  # each run of the page trains one piece (about a quarter of a 
 
 
 def load(at, name: str):
-    run(at.selectbox(key="preset_name").set_value(name))  # choosing a preset enables Load
-    return run(at.button(key="load_preset").click())
+    return run(at.selectbox(key="preset_name").set_value(name))  # choosing a preset loads it
 
 
 def on_train_page(name: str):

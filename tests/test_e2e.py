@@ -485,7 +485,6 @@ def test_train_the_xor_preset_in_the_browser_and_stop_another_run(new_page):
     xor = presets.PRESETS["train-xor"]
     app = new_page(link(xor.spec, xor.input_text))
     app.choose("preset_name", xor.title)
-    app.click("load_preset")
     app.open_tab("Train")
     app.click("train_start")
     done = app.page.get_by_text(re.compile(r"Training finished: 60 epoch"))
@@ -497,7 +496,6 @@ def test_train_the_xor_preset_in_the_browser_and_stop_another_run(new_page):
 
     spirals = presets.PRESETS["train-spirals"]
     app.choose("preset_name", spirals.title)
-    app.click("load_preset")
     app.set_number("train_epochs", 5000)  # far longer than the test: it is stopped mid-run
     app.page.locator(".st-key-train_start button").first.click()  # no waiting for the run: it goes on in pieces
     expect(app.page.get_by_text(re.compile(r"^Epoch [0-9]+ of 5000"))).to_be_visible()

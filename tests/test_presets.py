@@ -48,6 +48,20 @@ def test_names_titles_and_order():
     assert len({p.title for p in PRESETS.values()}) == len(PRESETS)
 
 
+def test_the_menu_groups_lessons_puzzles_real_models_and_models_to_train():
+    """The menu's order: each group together, in this order (a 22-title list a newcomer can scan)."""
+
+    def group(preset) -> int:
+        if preset.training is not None:
+            return 3
+        if preset.broken or preset.title.startswith("Puzzle"):
+            return 1
+        return 2 if any(layer.kind not in ("Dense", "Flatten", "Activation") for layer in preset.spec.layers) else 0
+
+    groups = [group(p) for p in PRESETS.values()]
+    assert groups == sorted(groups) and set(groups) == {0, 1, 2, 3}
+
+
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_preset_is_valid_and_its_input_fits_the_input_shape(name):
     preset = PRESETS[name]

@@ -49,6 +49,7 @@ def _spec(input_shape, *layers) -> ModelSpec:
 
 ARTICLE_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"  # the seed article's x, one (3, 2) sample
 
+# in the menu's order: lessons, puzzles to repair, real models, models to train
 PRESETS: dict[str, Preset] = {
     "flatten-after-dense": Preset(
         "Flatten after Dense",
@@ -122,42 +123,39 @@ PRESETS: dict[str, Preset] = {
         "work: make the units even.",
         broken=True,
     ),
-    "train-xor": Preset(
-        "Train: XOR",
-        ModelSpec(
-            (2,), (_dense(0, 8, activation="tanh"), _dense(1, 8, activation="tanh"), _dense(2, 1, activation="sigmoid"))
+    "broken-conv-on-28x28": Preset(
+        "Repair: Conv2D on a (28, 28) image",
+        _spec(
+            (28, 28),
+            ("Conv2D", {"filters": 8, "kernel_size": 3, "activation": "relu"}),
+            ("Flatten", {}),
+            ("Dense", {"units": 10}),
         ),
-        "[[0.5, 0.5], [-0.5, 0.5]]",
-        "No straight line separates XOR, so the hidden tanh layers must bend the boundary: open Train and watch it "
-        "form (binary cross-entropy, Adam).",
-        training=Settings("binary_crossentropy", "adam", 0.03, 60, 32, data="xor"),
+        "random:4",
+        "Conv2D needs a channels axis: (rows, columns, channels). A grey image (28, 28) has none yet — add one with "
+        "Reshape((28, 28, 1)).",
+        broken=True,
     ),
-    "train-spirals": Preset(
-        "Train: two spirals",
-        ModelSpec(
-            (2,),
-            (_dense(0, 16, activation="tanh"), _dense(1, 16, activation="tanh"), _dense(2, 1, activation="sigmoid")),
+    "broken-lstm-after-lstm": Preset(
+        "Repair: LSTM after LSTM, no return_sequences",
+        _spec((30, 8), ("LSTM", {"units": 32}), ("LSTM", {"units": 16}), ("Dense", {"units": 1})),
+        "random:7",
+        "An LSTM reads a sequence (steps, features), but the first one returns only its last state, (None, 32). "
+        "Set return_sequences=True on it so it passes on all 30 steps.",
+        broken=True,
+    ),
+    "puzzle-dense-on-feature-map": Preset(
+        "Puzzle: Dense on a feature map, then Flatten",
+        _spec(
+            (8, 8, 1),
+            ("Conv2D", {"filters": 4, "kernel_size": 3}),
+            ("Dense", {"units": 10, "activation": "softmax"}),
+            ("Flatten", {}),
         ),
-        "[[0.2, -0.1]]",
-        "Two spiral arms: the hardest of the toy sets. 16 + 16 tanh units learn it in a few hundred epochs.",
-        training=Settings("binary_crossentropy", "adam", 0.02, 300, 16, data="spirals"),
-    ),
-    "train-sine": Preset(
-        "Train: fit a noisy sine",
-        ModelSpec((1,), (_dense(0, 16, activation="tanh"), _dense(1, 1))),
-        "[[0.5], [1.5]]",
-        "Regression: one input, one output, mean squared error. The curve is redrawn as training goes.",
-        training=Settings("mean_squared_error", "adam", 0.02, 100, 16, data="sine"),
-    ),
-    "train-digits": Preset(
-        "Train: handwritten digits (8×8)",
-        ModelSpec((8, 8, 1), (_flatten(0), _dense(1, 32, activation="relu"), _dense(2, 10, activation="softmax"))),
-        _range_text((1, 8, 8, 1)),
-        "1,797 real 8×8 digits: Flatten makes each a row of 64 pixels for a small MLP; sparse categorical "
-        "cross-entropy learns the 10 classes.",
-        training=Settings(
-            "sparse_categorical_crossentropy", "adam", 0.005, 15, 32, validation_split=0.2, data="digits"
-        ),
+        "random:5",
+        "It runs, but look at the shapes: Dense on the (6, 6, 4) feature map gives (6, 6, 10) — a softmax at each of "
+        "the 36 positions, not one per image — and Flatten then makes (None, 360). Move the Flatten before the Dense "
+        "to get (None, 10).",
     ),
     "mnist-convnet": Preset(
         "MNIST convnet (Keras example)",
@@ -222,32 +220,6 @@ PRESETS: dict[str, Preset] = {
         "are not — 128 of its 256 parameters are non-trainable; Dropout passes everything through at inference: "
         "(None, 3).",
     ),
-    "broken-conv-on-28x28": Preset(
-        "Repair: Conv2D on a (28, 28) image",
-        _spec(
-            (28, 28),
-            ("Conv2D", {"filters": 8, "kernel_size": 3, "activation": "relu"}),
-            ("Flatten", {}),
-            ("Dense", {"units": 10}),
-        ),
-        "random:4",
-        "Conv2D needs a channels axis: (rows, columns, channels). A grey image (28, 28) has none yet — add one with "
-        "Reshape((28, 28, 1)).",
-        broken=True,
-    ),
-    "puzzle-dense-on-feature-map": Preset(
-        "Puzzle: Dense on a feature map, then Flatten",
-        _spec(
-            (8, 8, 1),
-            ("Conv2D", {"filters": 4, "kernel_size": 3}),
-            ("Dense", {"units": 10, "activation": "softmax"}),
-            ("Flatten", {}),
-        ),
-        "random:5",
-        "It runs, but look at the shapes: Dense on the (6, 6, 4) feature map gives (6, 6, 10) — a softmax at each of "
-        "the 36 positions, not one per image — and Flatten then makes (None, 360). Move the Flatten before the Dense "
-        "to get (None, 10).",
-    ),
     "lstm-sequence": Preset(
         "LSTM sequence model",
         _spec(
@@ -258,12 +230,41 @@ PRESETS: dict[str, Preset] = {
         "second returns only its last state, (16,), for Dense: (None, 1). "
         "LSTM parameters: 4×(in×units + units×units + units).",
     ),
-    "broken-lstm-after-lstm": Preset(
-        "Repair: LSTM after LSTM, no return_sequences",
-        _spec((30, 8), ("LSTM", {"units": 32}), ("LSTM", {"units": 16}), ("Dense", {"units": 1})),
-        "random:7",
-        "An LSTM reads a sequence (steps, features), but the first one returns only its last state, (None, 32). "
-        "Set return_sequences=True on it so it passes on all 30 steps.",
-        broken=True,
+    "train-xor": Preset(
+        "Train: XOR",
+        ModelSpec(
+            (2,), (_dense(0, 8, activation="tanh"), _dense(1, 8, activation="tanh"), _dense(2, 1, activation="sigmoid"))
+        ),
+        "[[0.5, 0.5], [-0.5, 0.5]]",
+        "No straight line separates XOR, so the hidden tanh layers must bend the boundary: open Train and watch it "
+        "form (binary cross-entropy, Adam).",
+        training=Settings("binary_crossentropy", "adam", 0.03, 60, 32, data="xor"),
+    ),
+    "train-spirals": Preset(
+        "Train: two spirals",
+        ModelSpec(
+            (2,),
+            (_dense(0, 16, activation="tanh"), _dense(1, 16, activation="tanh"), _dense(2, 1, activation="sigmoid")),
+        ),
+        "[[0.2, -0.1]]",
+        "Two spiral arms: the hardest of the toy sets. 16 + 16 tanh units learn it in a few hundred epochs.",
+        training=Settings("binary_crossentropy", "adam", 0.02, 300, 16, data="spirals"),
+    ),
+    "train-sine": Preset(
+        "Train: fit a noisy sine",
+        ModelSpec((1,), (_dense(0, 16, activation="tanh"), _dense(1, 1))),
+        "[[0.5], [1.5]]",
+        "Regression: one input, one output, mean squared error. The curve is redrawn as training goes.",
+        training=Settings("mean_squared_error", "adam", 0.02, 100, 16, data="sine"),
+    ),
+    "train-digits": Preset(
+        "Train: handwritten digits (8×8)",
+        ModelSpec((8, 8, 1), (_flatten(0), _dense(1, 32, activation="relu"), _dense(2, 10, activation="softmax"))),
+        _range_text((1, 8, 8, 1)),
+        "1,797 real 8×8 digits: Flatten makes each a row of 64 pixels for a small MLP; sparse categorical "
+        "cross-entropy learns the 10 classes.",
+        training=Settings(
+            "sparse_categorical_crossentropy", "adam", 0.005, 15, 32, validation_split=0.2, data="digits"
+        ),
     ),
 }

@@ -62,23 +62,20 @@ def toolbar() -> None:
             disabled=not ss.history.can_redo,
             key="redo",
         )
-        # no preset chosen at first: the box names a model only once one is chosen, not beside a different one
+        # choosing a preset loads it (never set from code: a value the browser has not seen yet could come back
+        # from it as a fresh choice, and load the preset again in the middle of a training run)
         st.selectbox(
             "Preset",
             list(presets.PRESETS),
             key="preset_name",
             format_func=lambda name: presets.PRESETS[name].title,
             index=None,
-            placeholder="Choose a preset model…",
+            placeholder="Load a preset model…",
             label_visibility="collapsed",
             width=PRESET_WIDTH,
-        )
-        st.button(
-            "Load",
-            key="load_preset",
-            on_click=state.on_preset,
-            disabled=ss.get("preset_name") is None,
-            help="Load the chosen preset (Undo brings your model back)",
+            on_change=state.on_preset,
+            help="Lessons, puzzles to repair, real models, models to train: choosing one loads it (Undo brings your "
+            "model back)",
         )
         with st.popover("Seed", icon=":material/casino:"):
             ss.seed = state.spec().seed

@@ -260,6 +260,16 @@ ON_SCREEN_FONT = (
     "t => [t.textContent, parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a, "
     "getComputedStyle(t).fontWeight]"
 )
+# Every edge's and node's text as drawn on screen, read at one moment once the drawing's scale has held for 5 frames
+# (the page may still be settling its width, which scales the graph, on a loaded machine)
+SETTLED_FONTS = (
+    "async svg => { const scale = () => svg.getScreenCTM().a; let last = scale(), same = 0;"
+    " while (same < 5) { await new Promise(r => requestAnimationFrame(r)); const now = scale();"
+    " same = now === last ? same + 1 : 0; last = now; }"
+    " const font = " + ON_SCREEN_FONT + ";"
+    " return [[...svg.querySelectorAll('g.edge text')].map(font), [...svg.querySelectorAll('g.node text')].map(font)];"
+    " }"
+)
 # Each line of a node (its texts with one baseline) and how far its middle is from the node's middle, in px.
 LINE_OFFSETS = """g => {
     const shape = g.querySelector('path, polygon').getBoundingClientRect(), lines = {};
@@ -277,9 +287,7 @@ LINE_OFFSETS = """g => {
 def test_graph_text_is_readable_centred_and_the_shapes_are_its_clearest_text(new_page, viewport):
     app = new_page(viewport=viewport)
     expect_edges(app, SEED_EDGES)
-    edges = [app.edges.nth(i).evaluate(ON_SCREEN_FONT) for i in range(app.edges.count())]
-    texts = app.page.locator('[data-testid="stGraphVizChart"] svg g.node text')
-    nodes = [texts.nth(i).evaluate(ON_SCREEN_FONT) for i in range(texts.count())]
+    edges, nodes = app.page.locator('[data-testid="stGraphVizChart"] svg').evaluate(SETTLED_FONTS)
     assert min(px for _, px, _ in nodes) >= 13, nodes  # st.graphviz_chart alone draws them at 9.6 px
     assert min(px for _, px, _ in edges) > max(px for _, px, _ in nodes), (edges, nodes)
     assert {weight for _, _, weight in edges} == {"700"}  # and in bold

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from .cost import Flow, ModelCost
 from .errors import Fix, LayerConfigError, ShapeIssue
-from .graph import call_inputs
 from .layer import Cost, Layer, Problem, kind_class, snake_case
 from .limits import MAX_LAYERS, MAX_SAMPLE_ELEMENTS
 from .shapes import Shape, check_input_shape, format_shape
@@ -181,7 +180,7 @@ def analyze_graph(graph) -> Analysis:
         cost = layer.full_cost(shape, out)
         if id(layer) in seen:  # a shared layer: its weights are drawn, counted and updated once
             trainable = frozen = 0
-            formula, cost = "", replace(cost, build_work=0, build_bytes=0, trainable_arrays=0)
+            formula, cost = "", cost.updated(build_work=0, build_bytes=0, trainable_arrays=0)
         else:
             trainable, frozen = layer.count_params_for(layer.built_shape)
             formula = layer.formula(layer.built_shape)
@@ -195,7 +194,7 @@ def graph_flow(graph, calls, reports) -> Flow:
     """Which tensors are alive while each call runs (elements per sample, its own output not counted), from the graph:
     a tensor lives from the call that makes it to the last call that reads it (a model output to the end); a view
     (a reshape) shares its input's memory, so its input lives as long as it does; the caller's inputs are not ours."""
-    taken = [call_inputs(node) for node in calls]  # each call's tensors
+    taken = [node.inputs for node in calls]  # each call's tensors
     owner: dict[int, int | None] = {id(t): None for t in graph.inputs}  # tensor → the call whose memory it is
     last_use: dict[int, int] = {}  # call → the last call reading its memory
     read_last: dict[int, int] = {}  # tensor → its last reader

@@ -144,21 +144,10 @@ class Graph:
             return False
         previous = self.inputs[0]
         for node in calls:
-            if call_inputs(node) != [previous]:
+            if node.inputs != [previous]:
                 return False
             previous = node.outputs[0]
         return previous is self.outputs[0]
-
-
-def call_inputs(node: Node) -> list[KerasTensor]:
-    """`node.inputs`, without flattening the arguments of the usual calls: on one tensor, or on one list of them."""
-    if len(node.args) == 1 and not node.kwargs:
-        given = node.args[0]
-        if isinstance(given, KerasTensor):
-            return [given]
-        if isinstance(given, (list, tuple)) and all(isinstance(t, KerasTensor) for t in given):
-            return list(given)
-    return node.inputs
 
 
 def _with_nested(layers: list[Layer]) -> list[Layer]:
@@ -212,7 +201,7 @@ def _walk_back(outputs: list[KerasTensor]) -> tuple[list[Node], dict[int, int]]:
             first_seen.setdefault(id(node.layer), len(first_seen))
             in_progress.add(id(node))
             stack.append((node, True))
-            for tensor in reversed(call_inputs(node)):  # the first input is walked first
+            for tensor in reversed(node.inputs):  # the first input is walked first
                 if id(tensor.node) not in finished:
                     stack.append((tensor.node, False))
     return order, first_seen
@@ -226,6 +215,6 @@ def _depths(nodes: list[Node]) -> dict[int, int]:
         d = max(depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
         layer_depth[id(node.layer)] = d
         depth[id(node)] = d
-        for tensor in call_inputs(node):
+        for tensor in node.inputs:
             depth[id(tensor.node)] = max(depth.get(id(tensor.node), 0), d + 1)
     return depth

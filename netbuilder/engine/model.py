@@ -12,7 +12,7 @@ from .analysis import Analysis, analyze, analyze_graph, budget_issue, layer_name
 from .budget import FLOAT32, UNBOUNDED, current
 from .fitting import Trainable, numbers, refuse
 from .errors import IncompatibleShapeError, InputDataError, LayerConfigError, ShapeIssue, issue_error
-from .graph import Graph, Input, InputLayer, call_inputs  # noqa: F401 (Input: the functional API's, with Model below)
+from .graph import Graph, Input, InputLayer  # noqa: F401 (Input: the functional API's, with Model below)
 from .initializers import layer_seed, resolve_seed
 from .layer import CodePart, Cost, Layer, Problem
 from .serialization import (
@@ -794,7 +794,7 @@ def _unwrap(value):
 def _reads(graph: Graph, calls) -> dict[int, int]:
     """How many times each tensor is read (by calls, and once more for each model output: outputs are never let go)."""
     reads: dict[int, int] = {}
-    for t in [*(t for node in calls for t in call_inputs(node)), *graph.outputs, *graph.outputs]:
+    for t in [*(t for node in calls for t in node.inputs), *graph.outputs, *graph.outputs]:
         reads[id(t)] = reads.get(id(t), 0) + 1
     return reads
 
@@ -803,7 +803,7 @@ def _connected_to(calls: list) -> str:
     """Keras's "Connected to" cell: each tensor the calls took, as `name[node index][tensor index]`; "-" for none."""
     taken = []
     for node in calls:
-        for t in call_inputs(node):
+        for t in node.inputs:
             made_by = t.node.layer
             taken.append(f"{made_by.name}[{made_by._inbound_nodes.index(t.node)}][{t.index}]")
     return ", ".join(taken) or "-"
@@ -815,7 +815,7 @@ def _sequential_like(graph: Graph) -> bool:
     by_depth: dict[int, list] = {}
     for node in graph.nodes:
         by_depth.setdefault(graph.depth[id(node)], []).append(node)
-    if any(len(nodes) > 1 or len(call_inputs(nodes[0])) > 1 for nodes in by_depth.values()):
+    if any(len(nodes) > 1 or len(nodes[0].inputs) > 1 for nodes in by_depth.values()):
         return False
     return all(len(graph.calls(layer)) <= 1 for layer in graph.layers)
 

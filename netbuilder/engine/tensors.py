@@ -99,7 +99,7 @@ def call_tensors(args: tuple, kwargs: dict) -> list[KerasTensor]:
         only = args[0]
         if isinstance(only, KerasTensor):
             return [only]
-        if type(only) is list and all(isinstance(t, KerasTensor) for t in only):
+        if isinstance(only, (list, tuple)) and all(isinstance(t, KerasTensor) for t in only):
             return list(only)
     return flatten((args, kwargs))
 

@@ -212,6 +212,10 @@ def test_a_misspelled_argument_is_refused_with_the_setting_meant(text, meant):
     assert refused(text).endswith(f"did you mean {meant}?")
 
 
+def test_a_huge_unknown_argument_is_named_in_a_few_words():
+    assert parse_layers("Dense(4, " + "a" * 19_000 + "=1)").ignored == ("Dense: " + "a" * 40,)
+
+
 def test_keras_arguments_netbuilder_has_no_setting_for_are_still_left_out_and_named():
     pasted = parse_layers("Dense(4, kernel_regularizer='l2', bias_constraint=None, trainable=False, dtype='float32')")
     assert pasted.ignored == ("Dense: kernel_regularizer", "Dense: bias_constraint", "Dense: trainable", "Dense: dtype")

@@ -191,7 +191,7 @@ def parse_layers(text) -> PastedLayers:
                 input_shape = check_input_shape(_literal(value, "input_shape"))
             elif name != "name":
                 _refuse_misspelled(name, kind, declared, call.lineno)
-                ignored.append(f"{kind}: {name}")
+                ignored.append(f"{kind}: {name[:40]}")  # a name as long as the paste is named, not repeated
         try:
             layers.append(LayerSpec.make(len(layers), kind, **settings))
         except NetbuilderError as e:

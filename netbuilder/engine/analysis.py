@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from .cost import Flow, ModelCost
-from .errors import Fix, LayerConfigError, ShapeIssue
+from .errors import Fix, IncompatibleShapeError, LayerConfigError, NetbuilderError, ShapeIssue
+from .graph import Graph, Input, InputLayer, connect
 from .layer import Cost, Layer, Problem, kind_class, snake_case
 from .limits import MAX_LAYERS, MAX_SAMPLE_ELEMENTS
 from .shapes import Shape, check_input_shape, format_shape
@@ -46,6 +47,8 @@ class Analysis:
     issue: ShapeIssue | None
     names: tuple[str, ...] = ()  # every layer's Keras name, also past the failing layer
     flow: Flow | None = None  # a graph's tensors alive at each call (None: a chain, each call reading the one before)
+    run_order: tuple[int, ...] | None = None  # a graph listed in another order: the positions in the order they run
+    keras_order: tuple[int, ...] | None = None  # ... and in Keras's model.layers order (summary, weights)
 
     @property
     def ok(self) -> bool:
@@ -61,10 +64,16 @@ class Analysis:
     def total_params(self) -> int:
         return sum(r.params for r in self.layers)
 
+    @property
+    def run_reports(self) -> list[LayerReport]:
+        """The reports of the layers that fit, in the order they run (the order of `flow`)."""
+        ordered = self.layers if self.run_order is None else [self.layers[k] for k in self.run_order]
+        return [r for r in ordered if r.cost is not None]
+
     @cached_property
     def cost(self) -> ModelCost:
         """Parameters, bytes, work and memory of the layers that fit."""
-        return ModelCost.of([r for r in self.layers if r.cost is not None], self.flow)
+        return ModelCost.of(self.run_reports, self.flow)
 
 
 def layer_names(layers: list[Layer]) -> tuple[str, ...]:
@@ -168,6 +177,79 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
     return Analysis(full_input, tuple(reports), None, names)
 
 
+def analyze_calls(layers: list[Layer], input_shape: tuple, sources: list[tuple[int, ...]]) -> Analysis:
+    """A graph given as a list: unbuilt layers in an order that runs, each with the positions of the layers whose
+    outputs it takes (-1: the model input). Each is called on symbolic tensors as Keras calls it, until the first call
+    that does not fit (its issue carries the call's own fixes, each tried on shapes); every layer no other takes is an
+    output. Reports are in list order; `run_order` and `keras_order` give Keras's orders. Never raises for shapes."""
+    names = layer_names(layers)
+    full_input = (None, *input_shape)
+    x = Input(input_shape)
+    made: list = []
+    reports: list[LayerReport] = []
+    for i, (layer, name, source) in enumerate(zip(layers, names, sources)):
+        layer.name = name
+        given = [x if k < 0 else made[k] for k in source]
+        problem = _reals_problem(layer, name, _made_reals(layers, sources, i), names)
+        try:
+            if problem is not None:
+                raise IncompatibleShapeError(problem.message, _problem_issue(i, name, layer, given[0].shape, problem))
+            y = connect(layer, given)
+            shape = layer.call_shape(*_call_of(y))
+            out = y.shape
+            if math.prod(out[1:]) > MAX_SAMPLE_ELEMENTS:
+                why = (
+                    f"its output {format_shape(out)} would hold {math.prod(out[1:]):,} values per sample; at most "
+                    f"{MAX_SAMPLE_ELEMENTS:,} are allowed"
+                )
+                raise IncompatibleShapeError(why, _limit_issue([layer], 0, (name,), shape, why, input_shape, False, 1))
+        except NetbuilderError as e:
+            issue = e.issue or _problem_issue(i, name, layer, [t.shape for t in given], None, str(e))
+            fixes = tuple(replace(fix, layer_index=i) for fix in issue.fixes)  # a call's fixes are of this layer
+            issue = replace(issue, layer_index=i, layer_name=name, fixes=fixes)
+            trainable, frozen, formula = _built_weights(layer)
+            reports.append(
+                LayerReport(i, name, layer.kind, issue.received, None, trainable + frozen, trainable, formula)
+            )
+            return Analysis(full_input, tuple(reports), issue, names)
+        made.append(y)
+        trainable, frozen = layer.count_params_for(layer.built_shape)
+        cost = layer.full_cost(shape, out)
+        formula = layer.formula(layer.built_shape)
+        reports.append(LayerReport(i, name, layer.kind, shape, out, trainable + frozen, trainable, formula, cost))
+    if not layers:
+        return Analysis(full_input, (), None, names)
+    taken = {k for source in sources for k in source}
+    ends = [made[k] for k in range(len(layers)) if k not in taken]
+    graph = Graph(x, ends[0] if len(ends) == 1 else ends)
+    at = {id(layer): k for k, layer in enumerate(layers)}
+    run_order = tuple(at[id(node.layer)] for node in graph.nodes if not node.is_input)
+    keras_order = tuple(at[id(layer)] for layer in graph.layers if not isinstance(layer, InputLayer))
+    calls = [layers[k]._inbound_nodes[0] for k in run_order]
+    flow = graph_flow(graph, calls, [reports[k] for k in run_order])
+    return Analysis(full_input, tuple(reports), None, names, flow, run_order, keras_order)
+
+
+def _call_of(tensor) -> tuple[tuple, dict]:
+    return tensor.node.args, tensor.node.kwargs
+
+
+def _made_reals(layers: list[Layer], sources, i: int) -> int | None:
+    """The nearest layer before `i`, following first inputs, that computes real numbers (None: the input's values)."""
+    k = sources[i][0] if sources[i] else -1
+    while k >= 0 and layers[k].keeps_values:
+        k = sources[k][0] if sources[k] else -1
+    return k if k >= 0 else None
+
+
+def _problem_issue(i: int, name: str, layer: Layer, shape, problem: Problem | None, message: str = "") -> ShapeIssue:
+    if problem is None:
+        return ShapeIssue(i, name, layer.kind, "tensors this layer can take", shape, message, "")
+    return ShapeIssue(
+        i, name, layer.kind, problem.expected, shape, problem.message, problem.explanation, (), problem.keras_message
+    )
+
+
 def analyze_graph(graph) -> Analysis:
     """A functional model's calls in the order they run: each call's shapes (known since the call was made), its
     layer's parameters and formula at its first call (a shared layer's weights count once), its cost at every call,
@@ -240,7 +322,7 @@ def graph_flow(graph, calls, reports) -> Flow:
 def budget_issue(analysis: Analysis) -> ShapeIssue | None:
     """Where the layers that fit cross the current budget (engine/budget.py) — building their weights or running one
     sample — as an issue at the first layer over it; None within it (always, with no budget)."""
-    reports = [r for r in analysis.layers if r.cost is not None]
+    reports = analysis.run_reports
 
     def problem(count: int) -> str | None:
         flow = analysis.flow.cut(count) if analysis.flow is not None else None
@@ -257,7 +339,7 @@ def budget_issue(analysis: Analysis) -> ShapeIssue | None:
             high = mid
     report = reports[low]
     return ShapeIssue(
-        low,
+        report.index,
         report.name,
         report.kind,
         "a model within netbuilder's limits and budgets",

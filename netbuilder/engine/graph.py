@@ -68,6 +68,18 @@ def Input(
     return InputLayer(shape, check_name(name)).output
 
 
+def connect(layer: Layer, tensors: list[KerasTensor]) -> KerasTensor:
+    """`layer` called on `tensors` as a list of layers with inputs describes it: a merge on the list, attention on
+    separate arguments (one tensor attends to itself, `mha(x, x)`), any other kind on its one tensor."""
+    if layer.separate_arguments:
+        return layer(*(tensors * 2 if len(tensors) == 1 else tensors))
+    if layer.takes_list:
+        return layer(list(tensors))
+    if len(tensors) != 1:
+        raise LayerConfigError(f"{layer.kind} takes one tensor; it was given {len(tensors)}")
+    return layer(tensors[0])
+
+
 class Graph:
     """The calls from `inputs` to `outputs` (structures of KerasTensors: one, a list, or a dict), as Keras orders
     them."""

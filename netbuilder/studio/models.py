@@ -14,7 +14,8 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 from ..engine.budget import PUBLIC_DEFAULTS
-from ..engine.model import Input, Sequential
+from ..engine.graph import connect
+from ..engine.model import Functional, Input, Model, Sequential
 from .spec import ModelSpec
 
 CACHE_BYTES = 4 * PUBLIC_DEFAULTS.weight_bytes  # weights kept for recently shown models, all sessions together
@@ -22,7 +23,7 @@ HEAVY_BYTES = 8 * 2**20  # work that allocates more than this (weights, a run's 
 HEAVY_WORK = 2_000_000_000  # ... or does more than this much work waits for the one heavy slot
 WAIT_POLL_SECONDS = 0.1  # how often a visitor waiting for the slot checks whether to stop waiting
 
-_cache: OrderedDict[str, tuple[Sequential, int]] = OrderedDict()
+_cache: OrderedDict[str, tuple[Sequential | Functional, int]] = OrderedDict()
 _cached_bytes = 0
 _lock = threading.Lock()
 _heavy = threading.RLock()  # one heavy job at a time in the whole server: light page runs and health checks stay quick
@@ -58,16 +59,18 @@ def heavy_slot(
 def content_key(spec: ModelSpec) -> str:
     """Equal for specs that make the same model (layer ids do not change weights)."""
     data = spec.to_dict()
-    for layer in data["layers"]:
+    for layer, source in zip(data["layers"], spec.sources):
         layer.pop("id")
+        if "inputs" in layer:
+            layer["inputs"] = list(source)  # by position: ids differ between equal models
     data["weights"] = spec.weights.digest if spec.weights is not None else None
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def built(
     spec: ModelSpec, checkpoint: Callable[[], None] | None = None, waiting: Callable[[], None] | None = None
-) -> Sequential:
-    """The Sequential of `spec` with weights from its seed; raises if the layers do not fit (`checkpoint` and
+) -> Sequential | Functional:
+    """The model of `spec` with weights from its seed; raises if the layers do not fit (`checkpoint` and
     `waiting` as for heavy_slot, when its weights are heavy)."""
     global _cached_bytes
     key = content_key(spec)
@@ -88,9 +91,18 @@ def built(
     return model
 
 
-def fresh(spec: ModelSpec) -> Sequential:
-    """A new Sequential of `spec` of its own (to train, or change): the seed's weights, or its trained ones."""
-    model = Sequential([Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)
+def fresh(spec: ModelSpec) -> Sequential | Functional:
+    """A new model of `spec` of its own (to train, or change): a Sequential for a chain, else a Functional whose
+    outputs are the layers no other takes; the seed's weights, or its trained ones."""
+    if spec.is_graph:
+        x = Input(spec.input_shape)
+        made: list = []
+        for layer, source in zip(spec.layer_objects(), spec.sources):
+            made.append(connect(layer, [x if k < 0 else made[k] for k in source]))
+        outputs = [made[k] for k in spec.output_positions]
+        model = Model(x, outputs[0] if len(outputs) == 1 else outputs, seed=spec.seed)
+    else:
+        model = Sequential([Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)
     if spec.weights is not None:
         model.set_weights(spec.weights.arrays)
     return model

@@ -4,6 +4,10 @@ A ModelSpec is immutable; every edit returns a new one, so undo is keeping old o
 weights: `analysis` reads shapes only, and `studio.models.built(spec)` makes the weights from the
 seed when a model is shown. Layers carry stable ids for widget keys. A LayerSpec is generic — its
 kind's settings, checked by the kind's own declarations — so no kind is spelled out here.
+
+A model is a graph written as a list: each layer takes the output of the layer before it (a chain, Keras's
+Sequential), unless it names its `inputs` (layer ids, INPUT_ID for the model's input), which must come before it in
+the list. Every layer no other layer takes is an output of the model (Keras's functional API).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..engine.analysis import Analysis, analyze, budget_issue
+from ..engine.analysis import Analysis, analyze, analyze_calls, budget_issue
 from ..engine.budget import current, over
 from ..engine.errors import Fix, LayerConfigError, LimitError, issue_error
 from ..engine.initializers import check_seed
@@ -24,6 +28,8 @@ from ..engine.limits import MAX_EDITOR_LAYERS
 from ..engine.shapes import check_input_shape, format_shape
 
 MAX_LAYER_ID = 10**6
+INPUT_ID = -1  # in a layer's `inputs`: the model's input
+MAX_INPUTS = 64  # tensors one layer may take (a Concatenate of many branches)
 
 
 @dataclass(frozen=True)
@@ -35,12 +41,22 @@ class LayerSpec:
     kind: str
     settings: tuple[tuple[str, object], ...] = ()  # (name, canonical value) in the kind's declared order
     built_for: tuple[int, ...] | None = None
+    inputs: tuple[int, ...] | None = (
+        None  # the ids of the layers it takes (INPUT_ID: the model's); None: the one before
+    )
 
     @classmethod
-    def make(cls, layer_id: int, kind: str, /, built_for=None, **settings) -> LayerSpec:
+    def make(cls, layer_id: int, kind: str, /, built_for=None, inputs=None, **settings) -> LayerSpec:
         """A checked layer: `settings` over the kind's defaults, every value in canonical form."""
-        if isinstance(layer_id, bool) or not isinstance(layer_id, int) or not 0 <= layer_id < MAX_LAYER_ID:
+        if not _is_id(layer_id):
             raise LayerConfigError(f"layer id must be an integer from 0 to {MAX_LAYER_ID - 1}")
+        if inputs is not None:
+            inputs = tuple(inputs) if isinstance(inputs, (list, tuple)) else ()
+            if not 1 <= len(inputs) <= MAX_INPUTS or not all(k == INPUT_ID or _is_id(k) for k in inputs):
+                raise LayerConfigError(
+                    f"a layer's inputs are 1 to {MAX_INPUTS} layer ids (integers from 0 to {MAX_LAYER_ID - 1}), or "
+                    f"{INPUT_ID} for the model's input"
+                )
         declared = kind_class(kind).settings
         unknown = set(settings) - {s.name for s in declared}
         if unknown:
@@ -53,7 +69,7 @@ class LayerSpec:
         if built_for is not None:
             built_for = check_input_shape(built_for)
             layer.built_shape = (None, *built_for)
-        spec = cls(layer_id, kind, tuple(layer.values.items()), built_for)
+        spec = cls(layer_id, kind, tuple(layer.values.items()), built_for, inputs)
         spec.__dict__["layer"] = layer  # the layer it was checked as, kept (an immutable spec describes it for good)
         return spec
 
@@ -69,13 +85,13 @@ class LayerSpec:
         raise AttributeError(name)
 
     def with_settings(self, **changes) -> LayerSpec:
-        reserved = set(changes) & {"id", "layer_id", "kind", "built_for"}
+        reserved = set(changes) & {"id", "layer_id", "kind", "built_for", "inputs"}
         if reserved:
             raise LayerConfigError(
                 f"{', '.join(sorted(reserved))} is not a setting of a layer (a kind's settings are "
                 f"{', '.join(s.name for s in kind_class(self.kind).settings) or 'none'})"
             )
-        return LayerSpec.make(self.id, self.kind, self.built_for, **{**self.values, **changes})
+        return LayerSpec.make(self.id, self.kind, self.built_for, self.inputs, **{**self.values, **changes})
 
     @cached_property
     def layer(self) -> Layer:
@@ -103,7 +119,7 @@ class LayerSpec:
 
     # --- plain data (share links) ---------------------------------------------------------------
     def to_dict(self) -> dict:
-        """id, kind, the settings that differ from the kind's defaults, and built_for when set."""
+        """id, kind, the settings that differ from the kind's defaults, and built_for and inputs when set."""
         out = {"id": self.id, "kind": self.kind}
         for setting in kind_class(self.kind).settings:
             value = self.values[setting.name]
@@ -111,6 +127,8 @@ class LayerSpec:
                 out[setting.name] = setting.to_json(value)
         if self.built_for is not None:
             out["built_for"] = list(self.built_for)
+        if self.inputs is not None:
+            out["inputs"] = list(self.inputs)
         return out
 
     @classmethod
@@ -119,7 +137,7 @@ class LayerSpec:
             raise LayerConfigError("each layer needs an id and a kind")
         cls_ = kind_class(data["kind"])
         declared = {s.name: s for s in cls_.settings}
-        rest = {k: v for k, v in data.items() if k not in ("id", "kind", "built_for")}
+        rest = {k: v for k, v in data.items() if k not in ("id", "kind", "built_for", "inputs")}
         unknown = set(rest) - set(declared)
         if unknown:
             raise LayerConfigError(f"{data['kind']} has no setting(s) {', '.join(sorted(map(str, unknown)))[:80]}")
@@ -127,7 +145,14 @@ class LayerSpec:
         built = data.get("built_for")
         if built is not None and not isinstance(built, list):
             raise LayerConfigError("built_for must be a list of positive integers")
-        return cls.make(data["id"], data["kind"], built, **settings)
+        inputs = data.get("inputs")
+        if inputs is not None and not isinstance(inputs, list):
+            raise LayerConfigError("a layer's inputs must be a list of layer ids")
+        return cls.make(data["id"], data["kind"], built, inputs, **settings)
+
+
+def _is_id(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and 0 <= value < MAX_LAYER_ID
 
 
 def new_layer(kind: str, layer_id: int) -> LayerSpec:
@@ -189,7 +214,53 @@ class ModelSpec:
     @cached_property
     def analysis(self) -> Analysis:
         """Shapes, params, cost and the first problem; never raises for a spec that passed validate()."""
+        if self.is_graph:
+            return analyze_calls(self.layer_objects(), self.input_shape, self.sources)
         return analyze([layer.layer for layer in self.layers], self.input_shape, MAX_EDITOR_LAYERS)
+
+    # --- the graph ------------------------------------------------------------------------------
+    @property
+    def is_graph(self) -> bool:
+        """Whether some layer takes another tensor than the one before it (Keras's functional API, not Sequential)."""
+        return any(layer.inputs is not None for layer in self.layers)
+
+    @cached_property
+    def sources(self) -> list[tuple[int, ...]]:
+        """For each layer, the positions of the layers it takes (-1: the model's input); LayerConfigError for an
+        input that is not before it in the list, or a count its kind does not take."""
+        at = {layer.id: i for i, layer in enumerate(self.layers)}
+        found = []
+        for i, layer in enumerate(self.layers):
+            if layer.inputs is None:
+                found.append((i - 1,))
+                continue
+            source = tuple(-1 if k == INPUT_ID else at.get(k, len(self.layers)) for k in layer.inputs)
+            late = [k for k in source if k >= i]
+            if late:
+                what = f"layer {late[0] + 1}" if late[0] < len(self.layers) else "a layer this model does not have"
+                raise LayerConfigError(
+                    f"layer {i + 1} ({layer.kind}) takes the output of {what}; a layer can only take the input or "
+                    "the output of a layer before it in the list"
+                )
+            cls = kind_class(layer.kind)
+            most = 3 if cls.separate_arguments else MAX_INPUTS if cls.takes_list else 1
+            if len(source) > most:
+                raise LayerConfigError(
+                    f"layer {i + 1} ({layer.kind}) takes at most {most} tensor{'s' if most > 1 else ''}; it was given "
+                    f"{len(source)} (merge layers such as Add or Concatenate take several)"
+                )
+            found.append(source)
+        return found
+
+    @property
+    def output_positions(self) -> list[int]:
+        """The layers no other layer takes, in list order: the model's outputs."""
+        taken = {k for source in self.sources for k in source}
+        return [i for i in range(len(self.layers)) if i not in taken]
+
+    def input_ids(self, i: int) -> tuple[int, ...]:
+        """The ids of what layer `i` takes (INPUT_ID: the model's input)."""
+        return tuple(INPUT_ID if k < 0 else self.layers[k].id for k in self.sources[i])
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -215,10 +286,15 @@ class ModelSpec:
         ids = [layer.id for layer in self.layers]
         if len(set(ids)) != len(ids):
             raise LayerConfigError("layer ids must be unique")
+        self.sources  # every layer's inputs come before it, as many as its kind takes
         for layer in (layer for layer in self.layers if not layer.checked):  # a spec may be built by hand
-            canonical = LayerSpec.make(layer.id, layer.kind, layer.built_for, **layer.values)
+            canonical = LayerSpec.make(layer.id, layer.kind, layer.built_for, layer.inputs, **layer.values)
             # compared as plain data: after a live code update, a session holds objects of the old class
-            if (canonical.settings, canonical.built_for) != (layer.settings, layer.built_for):
+            if (canonical.settings, canonical.built_for, canonical.inputs) != (
+                layer.settings,
+                layer.built_for,
+                layer.inputs,
+            ):
                 raise LayerConfigError(f"layer {layer.id} holds a setting that is not in its canonical form")
         issue = self.analysis.issue
         if issue is not None and issue.category == "limit":
@@ -235,10 +311,13 @@ class ModelSpec:
         """The shapes of the model's weights in get_weights order, from shapes alone (None when it does not fit)."""
         if not self.analysis.ok:
             return None
+        order = self.analysis.keras_order or range(len(self.layers))  # a graph's weights go in Keras's layer order
         return [
             w.shape
-            for layer, report in zip((spec.layer for spec in self.layers), self.analysis.layers)
-            for w in layer.weight_specs(layer.built_shape or report.input_shape)
+            for k in order
+            for w in self.layers[k].layer.weight_specs(
+                self.layers[k].layer.built_shape or self.analysis.layers[k].input_shape
+            )
         ]
 
     def with_weights(self, arrays) -> ModelSpec:
@@ -275,7 +354,10 @@ class ModelSpec:
 
     # --- edits: each returns a new, validated spec ----------------------------------------------
     def _with(self, **changes) -> ModelSpec:
-        """An edited spec; trained weights belong to the model as it was, so an edit starts from the seed's again."""
+        """An edited spec; trained weights belong to the model as it was, so an edit starts from the seed's again.
+        A layer whose inputs name just the layer before it takes it as a chain does (inputs None)."""
+        if "layers" in changes:
+            changes["layers"] = _as_chain_where_it_is(changes["layers"])
         return replace(self, weights=None, **changes).validate()
 
     def next_id(self) -> int:
@@ -306,7 +388,15 @@ class ModelSpec:
         return self._with(layers=tuple(layers))
 
     def remove(self, layer_id: int) -> ModelSpec:
-        return self._with(layers=tuple(layer for layer in self.layers if layer.id != layer_id))
+        """The model without a layer; what took its output takes what it took (its first input)."""
+        i = self.index_of(layer_id)
+        taken = self.input_ids(i)[0]
+        layers = list(self.layers)
+        if i + 1 < len(layers) and layers[i + 1].inputs is None and self.layers[i].inputs is not None:
+            layers[i + 1] = replace(layers[i + 1], inputs=(layer_id,))  # it took the removed one: rewired below
+        layers = [_rewired(layer, layer_id, (taken,)) for layer in layers]
+        del layers[i]
+        return self._with(layers=tuple(layers))
 
     def move(self, layer_id: int, delta: int) -> ModelSpec:
         layers = list(self.layers)
@@ -320,7 +410,7 @@ class ModelSpec:
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_EDITOR_LAYERS:
             raise LayerConfigError(f"count must be an integer from 1 to {MAX_EDITOR_LAYERS}")
         i = self.index_of(layer_id)
-        copies = [replace(self.layers[i], id=new) for new in self.new_ids(count)]
+        copies = [replace(self.layers[i], id=new, inputs=None) for new in self.new_ids(count)]
         return self._with(layers=self.layers[: i + 1] + tuple(copies) + self.layers[i + 1 :])
 
     def update(self, layer_id: int, /, **changes) -> ModelSpec:
@@ -330,8 +420,82 @@ class ModelSpec:
         return self._with(layers=self.layers[:i] + (layer,) + self.layers[i + 1 :])
 
     def replace_layers(self, layers) -> ModelSpec:
-        """All layers at once (a pasted list); ids are given afresh."""
-        return self._with(layers=tuple(replace(layer, id=k) for k, layer in enumerate(layers)))
+        """All layers at once (a pasted list); ids are given afresh (inputs follow them)."""
+        new = {layer.id: k for k, layer in enumerate(layers)}
+        new[INPUT_ID] = INPUT_ID
+        return self._with(
+            layers=tuple(
+                replace(
+                    layer,
+                    id=k,
+                    inputs=None if layer.inputs is None else tuple(new.get(i, MAX_LAYER_ID) for i in layer.inputs),
+                )
+                for k, layer in enumerate(layers)
+            )
+        )
+
+    def set_inputs(self, layer_id: int, inputs) -> ModelSpec:
+        """What one layer takes: ids of layers before it (INPUT_ID: the model's input)."""
+        i = self.index_of(layer_id)
+        layer = LayerSpec.make(
+            layer_id, self.layers[i].kind, self.layers[i].built_for, tuple(inputs), **self.layers[i].values
+        )
+        return self._with(layers=self.layers[:i] + (layer,) + self.layers[i + 1 :])
+
+    def branch(self, layer_id: int, kind: str, **settings) -> ModelSpec:
+        """A new `kind` layer at the end taking the output of `layer_id` (INPUT_ID: the input): a second path."""
+        return self._with(layers=self.layers + (LayerSpec.make(self.next_id(), kind, inputs=(layer_id,), **settings),))
+
+    def merge(self, layer_ids, kind: str = "Add", **settings) -> ModelSpec:
+        """A new merge layer at the end taking the outputs of `layer_ids`."""
+        return self._with(
+            layers=self.layers + (LayerSpec.make(self.next_id(), kind, inputs=tuple(layer_ids), **settings),)
+        )
+
+    def residual(self, layer_id: int, width: int | None = None, downsample: bool = False) -> ModelSpec:
+        """A residual block after `layer_id` (INPUT_ID: the input): two layers (3×3 convolutions on images, Dense
+        otherwise) added to a shortcut — projected by a 1×1 Conv2D or a Dense when the width or the stride changes
+        the shape — then relu; what took `layer_id`'s output takes the block's."""
+        at = -1 if layer_id == INPUT_ID else self.index_of(layer_id)
+        shape = (
+            self.input_shape
+            if at < 0
+            else self.analysis.layers[at].output_shape
+            if at < len(self.analysis.layers)
+            else None
+        )
+        if shape is None:
+            raise LayerConfigError("a residual block goes after a layer whose output shape is known (one that fits)")
+        shape = tuple(shape[1:]) if at >= 0 else tuple(shape)
+        images = len(shape) == 3
+        width = shape[-1] if width is None else width
+        strides = 2 if downsample and images else 1
+        a, b, projection, add, relu = self.new_ids(5)
+        if images:
+            block = [
+                LayerSpec.make(
+                    a, "Conv2D", filters=width, kernel_size=3, strides=strides, padding="same", activation="relu"
+                ),
+                LayerSpec.make(b, "Conv2D", filters=width, kernel_size=3, padding="same"),
+            ]
+            project = LayerSpec.make(
+                projection, "Conv2D", inputs=(layer_id,), filters=width, kernel_size=1, strides=strides
+            )
+        else:
+            block = [
+                LayerSpec.make(a, "Dense", units=width, activation="relu"),
+                LayerSpec.make(b, "Dense", units=width),
+            ]
+            project = LayerSpec.make(projection, "Dense", inputs=(layer_id,), units=width)
+        needs_projection = width != shape[-1] or strides != 1
+        shortcut = projection if needs_projection else layer_id
+        block = [replace(block[0], inputs=(layer_id,)), block[1], *([project] if needs_projection else [])]
+        block += [
+            LayerSpec.make(add, "Add", inputs=(b, shortcut)),
+            LayerSpec.make(relu, "Activation", activation="relu"),
+        ]
+        after = [_rewired(layer, layer_id, (relu,)) for layer in self.layers[at + 1 :]]
+        return self._with(layers=self.layers[: at + 1] + tuple(block) + tuple(after))
 
     def clear(self) -> ModelSpec:
         return self._with(layers=())
@@ -358,7 +522,31 @@ class ModelSpec:
             return self.with_input_shape(fix.value)
         if fix.action == "remove_layer":
             return self.remove(self.layers[fix.layer_index].id)
+        if fix.action == "project_input":  # a layer between one input of a merge and the merge
+            k, kind, settings = fix.value
+            i = fix.layer_index
+            inputs = list(self.input_ids(i))
+            new = LayerSpec.make(self.next_id(), kind, inputs=(inputs[k],), **settings)
+            inputs[k] = new.id
+            merge = replace(self.layers[i], inputs=tuple(inputs))
+            return self._with(layers=self.layers[:i] + (new, merge) + self.layers[i + 1 :])
         raise LayerConfigError(f"unknown fix {str(fix.action)[:40]!r}")
+
+
+def _rewired(layer: LayerSpec, old: int, new: tuple[int, ...]) -> LayerSpec:
+    """`layer` taking `new` where it took `old`."""
+    if layer.inputs is None or old not in layer.inputs:
+        return layer
+    return replace(layer, inputs=tuple(i for k in layer.inputs for i in (new if k == old else (k,))))
+
+
+def _as_chain_where_it_is(layers) -> tuple[LayerSpec, ...]:
+    """Each layer whose inputs are just the one before it (the input, for the first) as a chain layer."""
+    out = []
+    for i, layer in enumerate(layers):
+        before = layers[i - 1].id if i else INPUT_ID
+        out.append(replace(layer, inputs=None) if layer.inputs == (before,) else layer)
+    return tuple(out)
 
 
 def seed_spec() -> ModelSpec:

@@ -1,0 +1,186 @@
+"""Graphs in the editor's ModelSpec (layers that name their inputs), against real Keras 3.15 (NumPy backend).
+
+Graphs are made by the editor's own edits — branch, merge, residual block, a merge's fix — and the same graph is built
+in Keras from the spec's structure (each layer's kind, settings and inputs); Keras then gives the shapes, parameters,
+weights' order and outputs (our weights copied in by name), and refuses the merges ours refuses."""
+
+from __future__ import annotations
+
+import random
+
+import keras
+import numpy as np
+import pytest
+
+from netbuilder.engine.errors import LayerConfigError
+from netbuilder.studio import models
+from netbuilder.studio.share import decode, encode
+from netbuilder.studio.spec import INPUT_ID, LayerSpec, ModelSpec, seed_spec
+
+
+def keras_model(spec: ModelSpec):
+    """`spec` built in Keras from its kinds, settings and inputs (every layer no other takes is an output); or the
+    exception Keras raises at the first call that does not fit."""
+    keras.utils.clear_session()  # names counted from a fresh session, as ours are
+    x = keras.Input(spec.input_shape)
+    made = []
+    for layer, source in zip(spec.layers, spec.sources):
+        config = layer.layer.get_config()
+        config.pop("name", None)
+        klayer = getattr(keras.layers, layer.kind).from_config(config)
+        given = [x if k < 0 else made[k] for k in source]
+        if layer.kind == "MultiHeadAttention":
+            made.append(klayer(*(given * 2 if len(given) == 1 else given)))
+        elif klayer.__class__.__name__ in ("Add", "Concatenate", "Subtract", "Multiply", "Average", "Maximum"):
+            made.append(klayer(given))
+        else:
+            made.append(klayer(given[0]))
+    outputs = [made[k] for k in spec.output_positions]
+    return keras.Model(x, outputs[0] if len(outputs) == 1 else outputs)
+
+
+def conv_spec() -> ModelSpec:
+    return ModelSpec((8, 8, 3), (LayerSpec.make(0, "Conv2D", filters=4, kernel_size=3, padding="same"),)).validate()
+
+
+def agrees_with_keras(spec: ModelSpec) -> None:
+    """Shapes, parameters, weights' order and predict equal Keras's (our seed's weights copied into Keras)."""
+    ours = models.fresh(spec)
+    theirs = keras_model(spec)
+    analysis = spec.analysis
+    assert analysis.ok
+    assert [tuple(r.output_shape) for r in analysis.layers] == [
+        tuple(theirs.get_layer(name).output.shape) for name in analysis.names
+    ]
+    assert [r.params for r in analysis.layers] == [theirs.get_layer(n).count_params() for n in analysis.names]
+    assert spec.weight_shapes() == [w.shape for w in theirs.get_weights()]  # Keras's layer order, not the list's
+    assert [w.shape for w in ours.get_weights()] == spec.weight_shapes()
+    for layer in theirs.layers[1:]:
+        layer.set_weights(ours.get_layer(layer.name).get_weights())
+    x = np.random.default_rng(0).normal(size=(3, *spec.input_shape)).astype("float32")
+    want = theirs.predict(x, verbose=0)
+    got = ours.predict(x)
+    for a, b in zip(want if isinstance(want, list) else [want], got if isinstance(got, list) else [got]):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+
+
+def test_a_residual_block_on_images_projects_its_shortcut_when_it_downsamples_as_keras_computes_it():
+    spec = conv_spec().residual(0, width=8, downsample=True)
+    kinds = [(layer.kind, layer.label()) for layer in spec.layers]
+    assert kinds[3] == ("Conv2D", "8 1×1 stride 2×2 valid")  # the projection
+    assert spec.layers[4].inputs == (2, 3) and spec.is_graph
+    agrees_with_keras(spec)
+
+
+def test_a_residual_block_keeps_its_shortcut_plain_when_the_shape_does_not_change():
+    spec = ModelSpec((6,), (LayerSpec.make(0, "Dense", units=5),)).validate().residual(0)
+    assert [layer.kind for layer in spec.layers] == ["Dense", "Dense", "Dense", "Add", "Activation"]
+    assert spec.layers[3].inputs == (2, 0)
+    agrees_with_keras(spec)
+
+
+def test_a_residual_block_wraps_what_comes_after_it():
+    spec = seed_spec().residual(0)  # after Dense(16): what took dense's output takes the block's
+    kinds = [layer.kind for layer in spec.layers]
+    assert kinds == ["Dense", "Dense", "Dense", "Add", "Activation", "Activation", "Flatten", "Dense"]
+    agrees_with_keras(spec)
+
+
+def test_a_branch_left_open_is_a_second_output_as_in_keras():
+    spec = seed_spec().branch(1, "Dense", units=3)
+    assert spec.output_positions == [3, 4]
+    agrees_with_keras(spec)
+    assert len(models.fresh(spec).outputs) == 2
+
+
+def test_a_merge_of_clashing_shapes_is_the_issue_keras_raises_and_each_fix_offered_works():
+    spec = conv_spec().merge([0, INPUT_ID], "Add")
+    issue = spec.analysis.issue
+    assert issue.layer_index == 1 and "(None, 8, 8, 4) and (None, 8, 8, 3)" in issue.message
+    with pytest.raises(ValueError, match="incompatible shapes"):
+        keras_model(spec)
+    assert issue.fixes
+    for fix in issue.fixes:
+        fixed = spec.apply_fix(fix)
+        agrees_with_keras(fixed)
+
+
+def test_concatenate_adds_its_inputs_sizes_on_its_axis():
+    spec = conv_spec().merge([0, INPUT_ID], "Concatenate")
+    assert spec.analysis.layers[1].output_shape == (None, 8, 8, 7)
+    agrees_with_keras(spec)
+    wrong = conv_spec().branch(0, "MaxPooling2D").merge([0, 1], "Concatenate")
+    assert wrong.analysis.issue is not None
+    with pytest.raises(ValueError):
+        keras_model(wrong)
+
+
+def test_random_graphs_made_by_the_editors_edits_agree_with_keras():
+    r = random.Random(19)
+    for _ in range(12):
+        spec = ModelSpec((6,), (LayerSpec.make(0, "Dense", units=4),)).validate()
+        for _ in range(r.randint(2, 6)):
+            ids = [INPUT_ID, *(layer.id for layer in spec.layers)]
+            pick = r.random()
+            try:
+                if pick < 0.3:
+                    spec = spec.branch(r.choice(ids), "Dense", units=r.choice([4, 6, 3]), activation="tanh")
+                elif pick < 0.6:
+                    spec = spec.merge(r.sample(ids, 2), r.choice(["Add", "Concatenate", "Multiply", "Maximum"]))
+                elif pick < 0.8:
+                    spec = spec.residual(r.choice(ids[1:]), width=r.choice([None, 5]))
+                else:
+                    spec = spec.add("Dense", units=4)
+            except LayerConfigError:
+                continue
+            if not spec.analysis.ok:
+                with pytest.raises(ValueError):
+                    keras_model(spec)
+                spec = spec.apply_fix(spec.analysis.issue.fixes[0]) if spec.analysis.issue.fixes else spec
+        if spec.analysis.ok:
+            agrees_with_keras(spec)
+
+
+def test_removing_a_layer_rewires_what_took_it_to_what_it_took():
+    spec = seed_spec().residual(0)
+    block_add = next(layer for layer in spec.layers if layer.kind == "Add")
+    out = spec.remove(block_add.id)
+    relu = out.layers[out.index_of(block_add.id + 1)]
+    assert relu.inputs is None and out.sources[out.index_of(relu.id)] == (out.index_of(block_add.inputs[0]),)
+    back = spec
+    for layer_id in (7, 8, 5, 4):  # the block, piece by piece: the chain it was
+        back = back.remove(layer_id)
+    assert not back.is_graph and [layer.kind for layer in back.layers] == [layer.kind for layer in seed_spec().layers]
+
+
+def test_a_layer_can_only_take_what_comes_before_it_and_as_many_tensors_as_its_kind_takes():
+    spec = seed_spec()
+    with pytest.raises(LayerConfigError, match="before it in the list"):
+        spec.set_inputs(1, [3])
+    with pytest.raises(LayerConfigError, match="at most 1 tensor"):
+        spec.set_inputs(3, [0, 1])
+    with pytest.raises(LayerConfigError, match="inputs are 1 to"):
+        spec.set_inputs(3, [])
+    assert spec.set_inputs(3, [2]).is_graph is False  # the layer before it: still a chain
+
+
+def test_a_graph_goes_through_a_share_link_and_a_link_without_inputs_is_the_chain_it_was():
+    spec = conv_spec().residual(0, width=8, downsample=True)
+    assert decode(encode(spec)).spec == spec
+    assert ModelSpec.from_dict(seed_spec().to_dict()).is_graph is False
+
+
+def test_equal_graphs_with_other_ids_share_one_built_model_and_swapped_inputs_do_not():
+    spec = conv_spec().merge([0, INPUT_ID], "Concatenate")
+    swapped = spec.set_inputs(spec.layers[1].id, [INPUT_ID, 0])
+    assert models.content_key(spec) != models.content_key(swapped)
+    renumbered = ModelSpec.from_dict(
+        {
+            **spec.to_dict(),
+            "layers": [
+                {"id": 7, "kind": "Conv2D", "filters": 4, "kernel_size": [3, 3], "padding": "same"},
+                {"id": 2, "kind": "Concatenate", "inputs": [7, -1]},
+            ],
+        }
+    )
+    assert models.content_key(renumbered) == models.content_key(spec)

@@ -367,3 +367,51 @@ def test_every_text_size_of_the_graph_has_a_browser_rule_and_shapes_are_the_larg
     for pt in sizes:
         assert f'text[font-size="{pt:.2f}"] {{font-size: {pt:g}px;}}' in graph.BROWSER_CSS
     assert graph.FONT == "Courier" and '"Source Code Pro", monospace' in graph.BROWSER_CSS  # both 0.6 em a character
+
+
+# --- graphs (layers that name their inputs) ---------------------------------------------------------------------------
+def residual_spec() -> ModelSpec:
+    conv = LayerSpec.make(0, "Conv2D", filters=4, kernel_size=3, padding="same")
+    return ModelSpec((8, 8, 3), (conv,)).validate().residual(0, width=8, downsample=True)
+
+
+@needs_dot
+def test_a_graph_draws_an_edge_from_each_tensor_a_layer_takes_with_its_shape_and_an_output_per_open_end():
+    spec = residual_spec().branch(0, "Flatten")
+    nodes, _ = drawn(graph.dataflow(spec))
+    labels = {(tail, head): label for tail, head, label in edge_shapes(graph.dataflow(spec))}
+    assert labels[("L2", "L4")] == labels[("L3", "L4")] == "(None, 4, 4, 8)"  # the two shapes meeting at the Add
+    assert labels[("L0", "L3")] == labels[("L0", "L1")] == labels[("L0", "L6")] == "(None, 8, 8, 4)"
+    assert labels[("L5", "output0")] == "(None, 4, 4, 8)" and labels[("L6", "output1")] == "(None, 256)"
+    assert "Output 1" in nodes["output0"]["label"] and "Output 2" in nodes["output1"]["label"]
+
+
+@needs_dot
+def test_a_merge_that_does_not_fit_is_red_with_both_of_its_shapes_and_what_follows_is_grey():
+    spec = residual_spec()
+    bad = ModelSpec((8, 8, 3), spec.layers[:1]).validate().merge([0, -1], "Add").add("Dense", units=3)
+    nodes, _ = drawn(graph.dataflow(bad))
+    assert nodes["L1"]["fillcolor"] == graph.ERROR_FILL and "needs shapes that are equal" in nodes["L1"]["label"]
+    labels = {(tail, head): label for tail, head, label in edge_shapes(graph.dataflow(bad))}
+    assert labels[("L0", "L1")] == "(None, 8, 8, 4)" and labels[("input", "L1")] == "(None, 8, 8, 3)"
+    assert labels[("L1", "L2")] is None and nodes["output"]["style"] == "rounded,dashed"
+
+
+@needs_dot
+def test_a_long_graph_draws_the_neighbourhood_of_the_selected_layer_joined_to_the_rest_by_its_shapes():
+    spec = residual_spec()
+    for _ in range(5):
+        spec = spec.residual(spec.layers[-1].id)
+    assert len(spec.layers) > graph.WINDOW_FROM
+    selected = spec.layers[12].id
+    nodes, _ = drawn(graph.dataflow(spec, selected=selected, window=True))
+    assert nodes[f"L{selected}"]["fillcolor"] == graph.SELECTED_FILL
+    assert {"more_before", "more_after", "input", "output"} <= set(nodes)
+    assert len([n for n in nodes if n.startswith("L")]) < len(spec.layers)
+    hidden = len(spec.layers) - len([n for n in nodes if n.startswith("L")])
+    counts = [int(re.search(r"(\d+) layers", nodes[n]["label"]).group(1)) for n in ("more_before", "more_after")]
+    assert sum(counts) == hidden
+    labels = edge_shapes(graph.dataflow(spec, selected=selected, window=True))
+    assert ("input", "more_before", "(None, 8, 8, 3)") in labels  # the input joins what is not drawn
+    assert all(label is not None for _, _, label in labels)  # every edge that crosses keeps its shape
+    assert svg_counts(graph.dataflow(spec, selected=selected, window=True))[0] == len(nodes)

@@ -116,8 +116,9 @@ def _new_graph() -> graphviz.Digraph:
     )
 
 
-def _edge(graph, tail: str, head: str, shape=None, **attrs) -> None:
-    """An edge, labelled in bold with the tensor shape it carries when that is known."""
+def _edge(graph, tail: str, head: str, shape=None, look: dict | None = None, **attrs) -> None:
+    """An edge, labelled in bold with the tensor shape it carries when that is known (`look`: more attributes)."""
+    attrs.update(look or {})
     label = _html(f"<b>{html_text(format_shape(shape))}</b>") if shape is not None else None
     graph.edge(tail, head, label=label, **attrs)
 
@@ -133,6 +134,8 @@ def dataflow(spec, selected=None, window: bool = False) -> graphviz.Digraph:
     selected one (and the failing one); each run of the others is one node, the shapes on its edges kept."""
     analysis = spec.analysis
     rows = [(layer.id, name, layer.kind, layer.label()) for layer, name in zip(spec.layers, analysis.names)]
+    if spec.is_graph:
+        return _dag(spec, rows, selected, window)
     shown = None
     if window and len(rows) > WINDOW_FROM:
         ids = [layer.id for layer in spec.layers]
@@ -145,6 +148,73 @@ def dataflow(spec, selected=None, window: bool = False) -> graphviz.Digraph:
         shown |= {0} if 1 in shown else set()
         shown |= {len(rows) - 1} if len(rows) - 2 in shown else set()
     return _graph(analysis, rows, selected, shown)
+
+
+def _dag(spec, rows, selected, window: bool) -> graphviz.Digraph:
+    """A graph: every layer a node, an edge from each tensor it takes carrying that tensor's shape (a merge's inputs
+    side by side), an Output node under each layer no other takes. With `window`, past WINDOW_FROM layers only the
+    layers within WINDOW_AROUND steps of the selected one (and the failing one) are drawn; the others are two dashed
+    nodes, the layers before and after, joined by the edges (and shapes) that cross to them."""
+    analysis, sources = spec.analysis, spec.sources
+    issue, reports = analysis.issue, analysis.layers
+    fail_at = len(rows) if issue is None else issue.layer_index
+    shown = set(range(len(rows)))
+    at = next((i for i, row in enumerate(rows) if row[0] == selected), -1)
+    if window and len(rows) > WINDOW_FROM:
+        shown = _neighbourhood(sources, at, WINDOW_AROUND) | ({fail_at} if issue else set())
+    graph = _new_graph()
+    graph.node(
+        "input",
+        _html(f"<b>Input</b> {_small('shape=' + html_text(format_shape(analysis.input_shape[1:])))}"),
+        **{"fillcolor": IO_FILL, **(_MARK if selected == "input" else {})},
+    )
+    hidden = [i for i in range(len(rows)) if i not in shown]
+    for where, part in (("before", [i for i in hidden if i < at]), ("after", [i for i in hidden if i > at])):
+        if part:
+            names = ", ".join(rows[i][1] for i in part)
+            label = f"<b>{len(part)} layers {where}</b><br/>{_small('not drawn: pick a layer there to see it')}"
+            graph.node(f"more_{where}", _html(label), style="rounded,dashed", tooltip=attribute_text(names[:300]))
+    for i in sorted(shown):
+        node = _layer_node(graph, i, rows[i], reports, fail_at, issue, selected)
+        for k in sources[i]:
+            tail = (
+                "input" if k < 0 else f"L{int(rows[k][0])}" if k in shown else f"more_{'before' if k < at else 'after'}"
+            )
+            shape = analysis.input_shape if k < 0 else reports[k].output_shape if k < len(reports) else None
+            _edge(graph, tail, node, *_edge_look(i, fail_at, shape))
+    for k in [-1, *sorted(shown)]:  # the input or a shown layer's output taken by a layer not drawn
+        takers = [i for i in hidden if k in sources[i]]
+        if takers:
+            tail = "input" if k < 0 else f"L{int(rows[k][0])}"
+            shape = analysis.input_shape if k < 0 else reports[k].output_shape if k < fail_at else None
+            _edge(graph, tail, f"more_{'before' if takers[0] < at else 'after'}", shape)
+    outputs = spec.output_positions
+    for n, k in enumerate(outputs):
+        node = f"output{n}" if len(outputs) > 1 else "output"
+        title = f"Output {n + 1}" if len(outputs) > 1 else "Output"
+        tail = f"L{int(rows[k][0])}" if k in shown else "more_after"
+        if issue is None:
+            shape = reports[k].output_shape
+            graph.node(node, _html(f"<b>{title}</b> {_small(html_text(format_shape(shape)))}"), fillcolor=IO_FILL)
+            _edge(graph, tail, node, shape)
+        else:
+            graph.node(node, _html(f"<b>{title}</b>"), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK)
+            _edge(graph, tail, node, None, _GREY)
+    return graph
+
+
+def _neighbourhood(sources, at: int, steps: int) -> set[int]:
+    """The positions within `steps` edges of position `at` (-1: the input), either way along the edges."""
+    near: dict[int, set[int]] = {}
+    for i, source in enumerate(sources):
+        for k in source:
+            near.setdefault(i, set()).add(k)
+            near.setdefault(k, set()).add(i)
+    found, edge = {at}, {at}
+    for _ in range(steps):
+        edge = {j for k in edge for j in near.get(k, ())} - found
+        found |= edge
+    return found - {-1}
 
 
 def sequential_graph(model) -> graphviz.Digraph:
@@ -177,35 +247,10 @@ def _graph(analysis, rows, selected, shown=None) -> graphviz.Digraph:
             continue
         if hidden:
             prev, shape, hidden = *_more(graph, prev, shape, hidden, rows, reports, fail_at, selected), []
-        node = f"L{int(layer_id)}"
-        head = f"<b>{html_text(_short(name))}</b><br/>{html_text(kind)}" + (
-            f" · {html_text(settings)}" if settings else ""
-        )
-        report = reports[i] if i < len(reports) else None
-        mark = _MARK if layer_id == selected else {}
-        if i < fail_at:
-            params = "<br/>" + _small(f"{report.params:,} params") if report and report.params else ""
-            tooltip = f"{report.formula} params" if report and report.formula else f"{name} ({kind})"
-            graph.node(node, _html(head + params), tooltip=attribute_text(tooltip), **mark)
-            _edge(graph, prev, node, shape)
-        elif i == fail_at:
-            note = _small(html_text(_issue_note(issue)), ERROR_INK)
-            graph.node(
-                node,
-                _html(f"{head}<br/>{note}"),
-                fillcolor=ERROR_FILL,
-                color=ERROR_INK,
-                penwidth="2.5",
-                tooltip=attribute_text(issue.message),
-            )
-            _edge(graph, prev, node, shape, color=ERROR_INK)
-        else:  # after the failure nothing is known: greyed, dashed, no shapes
-            graph.node(
-                node, _html(head), **{"style": "rounded,dashed", "color": GREY_LINE, "fontcolor": GREY_INK, **mark}
-            )
-            _edge(graph, prev, node, None, **_GREY)
+        node = _layer_node(graph, i, rows[i], reports, fail_at, issue, selected)
+        _edge(graph, prev, node, *_edge_look(i, fail_at, shape))
         prev = node
-        shape = report.output_shape if report else None
+        shape = reports[i].output_shape if i < len(reports) else None
     if hidden:
         prev, shape = _more(graph, prev, shape, hidden, rows, reports, fail_at, selected)
     if issue is None:
@@ -215,6 +260,43 @@ def _graph(analysis, rows, selected, shown=None) -> graphviz.Digraph:
         graph.node("output", _html("<b>Output</b>"), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK)
         _edge(graph, prev, "output", None, **_GREY)
     return graph
+
+
+def _layer_node(graph, i: int, row, reports, fail_at: int, issue, selected) -> str:
+    """The node of the layer at position `i` (row: id, name, kind, label): its params when it fits, red with what it
+    needs when it fails, greyed after the failure; its id."""
+    layer_id, name, kind, settings = row
+    node = f"L{int(layer_id)}"
+    head = f"<b>{html_text(_short(name))}</b><br/>{html_text(kind)}" + (f" · {html_text(settings)}" if settings else "")
+    report = reports[i] if i < len(reports) else None
+    mark = _MARK if layer_id == selected else {}
+    if i < fail_at:
+        params = "<br/>" + _small(f"{report.params:,} params") if report and report.params else ""
+        tooltip = f"{report.formula} params" if report and report.formula else f"{name} ({kind})"
+        graph.node(node, _html(head + params), tooltip=attribute_text(tooltip), **mark)
+    elif i == fail_at:
+        note = _small(html_text(_issue_note(issue)), ERROR_INK)
+        graph.node(
+            node,
+            _html(f"{head}<br/>{note}"),
+            fillcolor=ERROR_FILL,
+            color=ERROR_INK,
+            penwidth="2.5",
+            tooltip=attribute_text(issue.message),
+        )
+    else:  # after the failure nothing is known: greyed, dashed, no shapes
+        graph.node(node, _html(head), **{"style": "rounded,dashed", "color": GREY_LINE, "fontcolor": GREY_INK, **mark})
+    return node
+
+
+def _edge_look(i: int, fail_at: int, shape) -> tuple:
+    """The shape and look of an edge into the layer at position `i`: plain, red into the failing layer, grey and
+    without a shape after it."""
+    if i < fail_at:
+        return shape, None
+    if i == fail_at:
+        return shape, {"color": ERROR_INK}
+    return None, _GREY
 
 
 def _more(graph, prev: str, shape, hidden: list[int], rows, reports, fail_at: int, selected):

@@ -15,7 +15,7 @@ import pytest
 
 from netbuilder import format_shape
 from netbuilder.studio import data, explain, presets, share
-from netbuilder.studio.models import built
+from netbuilder.studio.models import built, main_output
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 from netbuilder.views import export, graph
 from netbuilder.views.graph import ERROR_FILL
@@ -44,11 +44,26 @@ SEED_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"
 
 
 def analysis_edges(spec: ModelSpec) -> list[str]:
-    """The shapes the graph's edges must carry: the input, then each layer's output up to a failing layer."""
+    """The shapes the graph's edges must carry: the input, then each layer's output up to a failing layer; of a graph,
+    each tensor a layer takes (up to the failing layer), then what each output carries."""
     analysis = spec.analysis
-    return [format_shape(analysis.input_shape)] + [
-        format_shape(r.output_shape) for r in analysis.layers if r.output_shape
-    ]
+    if not spec.is_graph:
+        return [format_shape(analysis.input_shape)] + [
+            format_shape(r.output_shape) for r in analysis.layers if r.output_shape
+        ]
+    fail = analysis.issue.layer_index if analysis.issue else len(spec.layers)
+    shape = lambda k: analysis.input_shape if k < 0 else analysis.layers[k].output_shape  # noqa: E731
+    taken = [format_shape(shape(k)) for i, source in enumerate(spec.sources[: fail + 1]) for k in source]
+    return taken + (
+        [format_shape(analysis.layers[k].output_shape) for k in spec.output_positions] if analysis.ok else []
+    )
+
+
+def edge_count(spec: ModelSpec) -> int:
+    """The graph's edges, drawn whole: one into each layer per tensor it takes, one into each output."""
+    if not spec.is_graph:
+        return len(spec.layers) + 1
+    return sum(len(source) for source in spec.sources) + len(spec.output_positions)
 
 
 def input_text(at) -> str:
@@ -85,8 +100,11 @@ def fix_buttons(at) -> list:
 
 
 def expected_table(sample: np.ndarray) -> np.ndarray:
-    """What number_table writes for one sample, flat: last axis as columns, everything else as rows, cut to 64 × 64."""
-    return np.atleast_2d(sample.reshape(-1, sample.shape[-1]) if sample.ndim > 1 else sample)[:64, :64].ravel()
+    """What number_table writes for one sample, flat: last axis as columns, everything else as rows, cut to 64 × 64
+    and to the rows that fit in 512 numbers."""
+    matrix = np.atleast_2d(sample.reshape(-1, sample.shape[-1]) if sample.ndim > 1 else sample)
+    columns = min(matrix.shape[1], 64)
+    return matrix[: max(1, min(64, 512 // columns)), :columns].ravel()
 
 
 def check_compare_tab(at) -> list:
@@ -243,7 +261,8 @@ def test_every_preset_loads_through_the_widgets(name):
     else:
         assert not at.error and not fix_buttons(at) and ERROR_FILL not in dot(at)
         x = data.parse_array(preset.input_text, spec.input_shape).array
-        np.testing.assert_array_equal(forward_output(at), expected_table(built(spec).predict(x)[0]))
+        shown_output = main_output(built(spec), x)  # of two outputs, the last layer's
+        np.testing.assert_array_equal(forward_output(at), expected_table(shown_output[0]))
 
 
 def test_add_positions_reach_past_a_failing_layer():

@@ -17,6 +17,7 @@ import random
 import pytest
 
 from netbuilder import NetbuilderError
+from netbuilder.engine.budget import public, using
 from netbuilder.engine.layer import KINDS, kind_class
 from netbuilder.studio import data, presets
 from netbuilder.studio.history import History
@@ -25,7 +26,7 @@ from netbuilder.studio.models import built
 from netbuilder.studio.spec import ModelSpec, seed_spec
 from netbuilder.views import export
 from test_app import dot, edge_labels, model, open_app, run, select
-from test_app_features import SEED_INPUT, analysis_edges, fix_buttons, input_text
+from test_app_features import SEED_INPUT, analysis_edges, edge_count, fix_buttons, input_text
 
 SEQUENCES = int(os.environ.get("NETBUILDER_APP_FUZZ_SEQUENCES", "16"))
 STEPS = int(os.environ.get("NETBUILDER_APP_FUZZ_STEPS", "15"))
@@ -107,7 +108,8 @@ class Mirror:
 
     def commit(self, change) -> bool:
         try:
-            new = change(self.spec)
+            with using(public()):  # as the app's callbacks edit: under the public budgets
+                new = change(self.spec)
         except NetbuilderError:
             return False  # the app explains and keeps the last good model
         self.history.push(new)
@@ -151,6 +153,8 @@ def act_setting(at, m, rng):
         return act_add(at, m, rng)
     i = rng.randrange(len(m.spec.layers))
     layer = m.spec.layers[i]
+    if not kind_class(layer.kind).settings:  # a merge such as Add has none
+        return act_layer_button(at, m, rng)
     at = select(at, i)
     setting = rng.choice(kind_class(layer.kind).settings)
     key = f"{setting.name}_{layer.id}"
@@ -198,6 +202,44 @@ def act_layer_button(at, m, rng):
         at.number_input(key="duplicate_count").set_value(count)
     m.commit(change)
     return at.button(key=f"{what}_{lid}").click()
+
+
+def act_graph(at, m, rng):
+    """Branch, merge or a residual block from a random layer (or the input), or change what a layer takes."""
+    layers = m.spec.layers
+    if not layers or len(layers) > 6:  # a block adds 5 layers: the graph stays whole (no window) for the edge checks
+        return act_clear(at, m, rng) if layers else act_add(at, m, rng)
+    i = rng.randrange(len(layers))
+    lid = layers[i].id
+    at = select(at, i)
+    what = rng.choice(["branch", "merge", "residual", "takes"])
+    if what == "branch":
+        kind = rng.choice(["Dense", "Flatten", "Activation", "Conv2D"])
+        at.selectbox(key="add_kind").set_value(kind)
+        m.commit(lambda s: s.branch(lid, kind))
+        return at.button(key="branch").click()
+    if what == "merge":
+        other = rng.choice([-1, *(layer.id for layer in layers if layer.id != lid)])
+        kind = rng.choice(["Add", "Concatenate", "Multiply", "Subtract", "Dot"])
+        at.selectbox(key="merge_with").set_value(other)
+        at.selectbox(key="merge_kind").set_value(kind)
+        m.commit(lambda s: s.merge([lid, other], kind))
+        return at.button(key="merge").click()
+    if what == "residual":
+        width, stride = rng.choice([None, 4, 16]), rng.random() < 0.3
+        at.number_input(key="residual_width").set_value(width)
+        at.checkbox(key="residual_stride").set_value(stride)
+        m.commit(lambda s: s.residual(lid, width, stride))
+        return at.button(key="residual").click()
+    before = [-1, *(layer.id for layer in layers[:i])]
+    if kind_class(layers[i].kind).takes_list:  # a merge: any tensors before it, possibly none (refused with a message)
+        chosen = rng.sample(before, rng.randint(0, min(3, len(before))))
+        if chosen:
+            m.commit(lambda s: s.set_inputs(lid, chosen))
+        return at.multiselect(key=f"takes_{lid}").set_value(chosen)
+    chosen = rng.choice(before)
+    m.commit(lambda s: s.set_inputs(lid, [chosen]))
+    return at.selectbox(key=f"takes_{lid}").set_value(chosen)
 
 
 def act_clear(at, m, rng):
@@ -335,6 +377,8 @@ ACTIONS = [
     act_import,
     act_preset,
     act_fix,
+    act_graph,
+    act_graph,
 ]
 
 
@@ -347,7 +391,7 @@ def check(at, m: Mirror, where: str):
     assert at.button(key="undo").disabled == (not m.history.can_undo), where
     assert at.button(key="redo").disabled == (not m.history.can_redo), where
     source = dot(at)
-    assert source.count("->") == len(spec.layers) + 1, where
+    assert source.count("->") == edge_count(spec), where
     assert edge_labels(source) == analysis_edges(spec), where
     assert at.number_input(key="seed").value == spec.seed, where
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..engine.analysis import Analysis, LayerReport
 from ..engine.errors import NetbuilderError
 from ..engine.shapes import format_shape
-from .models import built
+from .models import built, main_output
 from .spec import LayerSpec, ModelSpec, new_layer
 
 CURRENT, WITHOUT_FLATTEN, FLATTEN_FIRST = "current", "without Flatten", "Flatten first"
@@ -34,7 +34,10 @@ def _valid(spec: ModelSpec, layers) -> ModelSpec | None:
 
 
 def variants(spec: ModelSpec) -> dict[str, ModelSpec]:
-    """The model, then without its Flatten layers and with one Flatten first, where those differ and are valid."""
+    """The model, then without its Flatten layers and with one Flatten first, where those differ and are valid (a
+    chain's: in a graph, where a Flatten would move to has no one answer)."""
+    if spec.is_graph:
+        return {CURRENT: spec}
     flattens = [layer for layer in spec.layers if layer.kind == "Flatten"]
     rest = [layer for layer in spec.layers if layer.kind != "Flatten"]
     # move the learner's own Flatten (keeping its data_format) rather than invent one
@@ -72,7 +75,7 @@ def compare(specs: dict[str, ModelSpec], x: np.ndarray | None) -> list[Compariso
             error = analysis.issue.message
         elif x is not None:
             try:
-                output = built(spec).predict(x)
+                output = main_output(built(spec), x)
             except NetbuilderError as e:  # x does not match this model's input, or is too large
                 error = str(e)
         rows.append(

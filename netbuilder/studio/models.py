@@ -108,6 +108,12 @@ def fresh(spec: ModelSpec) -> Sequential | Functional:
     return model
 
 
+def main_output(model, x, checkpoint: Callable[[], None] | None = None):
+    """What predict gives for `x`: of a graph with several open ends (outputs), the last layer's, the one shown."""
+    y = model.predict(x, checkpoint=checkpoint)
+    return y[-1] if isinstance(y, list) else y
+
+
 def cached_bytes() -> int:
     """Weight bytes the cache holds now."""
     return _cached_bytes

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..engine.budget import current, readable_bytes
 from ..engine.errors import NetbuilderError
-from .models import built, heavy_slot
+from .models import built, heavy_slot, main_output
 from .spec import ModelSpec
 
 
@@ -69,7 +69,7 @@ def output(
     try:
         model = built(part, checkpoint, waiting)
         with heavy_slot(cost.predict_bytes(len(x)), cost.run_work(len(x)), checkpoint, waiting):
-            return Output(model.predict(x, checkpoint=checkpoint), part is spec)
+            return Output(main_output(model, x, checkpoint), part is spec)
     except NetbuilderError as e:
         return NoRun(str(e))
 
@@ -90,13 +90,15 @@ def forward(
             tensors = model.forward(x, checkpoint=checkpoint)  # keeps what the current budget allows
     except NetbuilderError as e:
         return NoRun(str(e))
+    if part.analysis.run_order is not None:  # a graph runs in Keras's order: shown in the list's
+        ran = tensors[1:]
+        tensors = [tensors[0], *(ran[part.analysis.run_order.index(k)] for k in range(len(ran)))]
     titles = ["Input"] + [f"{r.name} ({r.kind})" for r in part.analysis.layers]
     dropped = [title for title, t in zip(titles, tensors) if t is None]
     note = ""
     if dropped:
         note = (
-            f"{len(dropped)} tensor(s) after {titles[len(tensors) - len(dropped) - 2]} are not kept: "
-            "together they would "
+            f"{len(dropped)} tensor(s), from {dropped[0]} on, are not kept: together they would "
             f"exceed the {readable_bytes(current().run_bytes)} memory budget of a run. The output is still computed; "
             "a smaller batch shows them all."
         )

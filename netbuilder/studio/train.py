@@ -174,6 +174,14 @@ def advise(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) ->
             model=made,
             model_loss=made_loss,
         )
+    if len(ends := spec.output_positions) > 1:
+        names = ", ".join(spec.analysis.names[k] for k in ends)
+        return Advice(
+            f"the model has {len(ends)} outputs ({names}): the Train page trains a model with one output. Merge the "
+            "open ends, or delete the ones you do not want",
+            model=made,
+            model_loss=made_loss,
+        )
     output_shape = spec.analysis.output_shape
     try:
         settings.compiled_loss().check_targets(y, output_shape)

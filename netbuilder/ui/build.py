@@ -15,7 +15,7 @@ from ..engine.layer import kind_class
 from ..engine.shapes import format_shape
 from ..engine.summary import param_totals, readable_size
 from ..studio import data, datasets, run
-from ..studio.spec import ModelSpec, kinds_by_group
+from ..studio.spec import INPUT_ID, ModelSpec, kinds_by_group
 from ..views.graph import BROWSER_CSS, WINDOW_FROM, dataflow
 from ..views.table import summary_frame
 from . import forward, state, widgets
@@ -205,6 +205,7 @@ def layer_panel(spec: ModelSpec, i: int) -> None:
         st.button(
             "Delete", icon=":material/delete:", key=f"delete_{layer.id}", on_click=state.on_delete, args=(layer.id,)
         )
+    connections(spec, i)
     settings = kind_class(layer.kind).settings
     values = layer.values
     for start in range(0, len(settings), 3):
@@ -217,6 +218,104 @@ def layer_panel(spec: ModelSpec, i: int) -> None:
             f"Built for input {format_shape((None, *layer.built_for))} (from imported JSON): "
             "its weights have that size."
         )
+
+
+def _tensor(spec: ModelSpec, option: int) -> str:
+    """A tensor a layer can take, by what makes it: `Input (None, 8, 8, 3)`, `2. conv2d → (None, 8, 8, 4)`."""
+    analysis = spec.analysis
+    if option == INPUT_ID:
+        return f"Input {format_shape(analysis.input_shape)}"
+    i = spec.index_of(option)
+    shape = analysis.layers[i].output_shape if i < len(analysis.layers) else None
+    return f"{i + 1}. {analysis.names[i]}" + (f" → {format_shape(shape)}" if shape is not None else "")
+
+
+def connections(spec: ModelSpec, i: int) -> None:
+    """What layer `i` takes (one tensor, or several for a merge), and the graph actions from it."""
+    layer = spec.layers[i]
+    before = [INPUT_ID, *(other.id for other in spec.layers[:i])]
+    key = widgets.layer_key(layer.id, "takes")
+    cls = kind_class(layer.kind)
+    taken = spec.input_ids(i)
+    with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key=f"connections_{layer.id}"):
+        if cls.takes_list:
+            ss[key] = list(taken)
+            st.multiselect(
+                "Takes",
+                before,
+                key=key,
+                format_func=lambda option: _tensor(spec, option),
+                on_change=state.on_inputs,
+                args=(layer.id, key),
+                help=f"The tensors {layer.kind} combines, in order; any tensor made before it in the list.",
+            )
+        else:
+            ss[key] = taken[0]
+            st.selectbox(
+                "Takes",
+                before,
+                key=key,
+                format_func=lambda option: _tensor(spec, option),
+                on_change=state.on_inputs,
+                args=(layer.id, key),
+                help="The tensor this layer computes on: the layer before it (a chain), or any other made before it.",
+            )
+    graph_actions(spec, layer.id)
+
+
+MERGE_KINDS = kinds_by_group()["Merging"]
+
+
+def graph_actions(spec: ModelSpec, layer_id: int) -> None:
+    """Branch from, merge with, or wrap in a residual block the selected layer's output (or the input)."""
+    others = [INPUT_ID, *(layer.id for layer in spec.layers)]
+    others.remove(layer_id)
+    if ss.get("merge_with") not in others:  # the choice of an earlier model (undo, a preset): a tensor of this one
+        ss.merge_with = others[0]
+    with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key="graph_actions"):
+        st.button(
+            "Branch",
+            icon=":material/call_split:",
+            key="branch",
+            on_click=state.on_branch,
+            args=(layer_id,),
+            help="A new layer (the kind chosen under Add a layer) taking this output: a second path, an open end "
+            "that is another output of the model until it is merged.",
+        )
+        st.selectbox(
+            "Merge with", others, key="merge_with", width=220, format_func=lambda option: _tensor(spec, option)
+        )
+        st.selectbox("as", MERGE_KINDS, key="merge_kind", width=140)
+        st.button(
+            "Merge",
+            icon=":material/call_merge:",
+            key="merge",
+            on_click=state.on_merge,
+            args=(layer_id,),
+            help="A merge layer at the end taking this output and the one chosen: Add needs equal shapes, "
+            "Concatenate joins them on the last axis.",
+        )
+        st.button(
+            "Residual block",
+            icon=":material/line_start_arrow:",
+            key="residual",
+            on_click=state.on_residual,
+            args=(layer_id,),
+            help="Two layers (3×3 Conv2D on images, Dense otherwise) added to this output, then relu; what took "
+            "this output takes the block's. `width` and `stride 2` change the shape: the shortcut then gets a "
+            "projection (a 1×1 Conv2D or a Dense).",
+        )
+        st.number_input(
+            "width",
+            min_value=1,
+            max_value=4096,
+            value=None,
+            key="residual_width",
+            width=100,
+            placeholder="same",
+            help="Units or filters of the block (empty: the same as this output)",
+        )
+        st.checkbox("stride 2", key="residual_stride", help="Halve height and width (images only)")
 
 
 def _layer_shapes(spec: ModelSpec, i: int) -> str:
@@ -287,6 +386,8 @@ def input_panel(spec: ModelSpec) -> None:
                 help=f"Fill with a sample of {datasets.TITLES[source]} (each click the next one), shaped "
                 f"{format_shape(spec.input_shape)}",
             )
+    if spec.layers:  # branching from the input of an empty model would be adding its first layer
+        graph_actions(spec, INPUT_ID)
     state.show_notices("input")
     result = state.current_input()
     if isinstance(result, state.InputProblem):
@@ -311,7 +412,11 @@ def input_panel(spec: ModelSpec) -> None:
 def summary(spec: ModelSpec) -> None:
     analysis = spec.analysis
     st.subheader("Summary")
-    st.table(summary_frame(analysis), hide_index=True)  # plain HTML: light to draw, every cell readable
+    connected = None
+    if spec.is_graph:  # Keras's functional summary names what each layer takes
+        names = ("input_layer", *analysis.names)
+        connected = [", ".join(names[k + 1] for k in source) for source in spec.sources]
+    st.table(summary_frame(analysis, connected), hide_index=True)  # plain HTML: light to draw, every cell readable
     totals = " · ".join(f"{label}: {n:,} ({readable_size(n)})" for label, n in param_totals(analysis))
     st.markdown(f"**{totals}**")
     if analysis.issue is not None:

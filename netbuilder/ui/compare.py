@@ -40,5 +40,7 @@ def page(spec: ModelSpec) -> None:
                 st.warning(state.plain(row.error))
             if row.difference:
                 st.markdown(row.difference)
-    if len(rows) == 1:
+    if spec.is_graph:
+        st.info("The variants with and without Flatten are made for chains of layers; this model is a graph.")
+    elif len(rows) == 1:
         st.info("This model has no Flatten to remove or move. Add one, or load the preset “Flatten after Dense”.")

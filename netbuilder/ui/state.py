@@ -329,11 +329,51 @@ def on_add() -> None:
         if ss.get("add_where", "after the selected layer") == "at the end"
         else (0 if ss.selection == INPUT else (None if index is None else index + 1))
     )
-    before = {layer.id for layer in spec().layers}
-    if commit(lambda s: s.add(kind, position, count=count), f"add {count} {kind} layer(s)", "editor"):
-        new = [layer.id for layer in spec().layers if layer.id not in before]
-        select(new[-1])
+    if commit_adding(lambda s: s.add(kind, position, count=count), f"add {count} {kind} layer(s)"):
         ss.add_count = 1  # a count is for one Add: the next one starts from one layer again
+
+
+@callback("editor")
+def on_inputs(layer_id: int, key: str) -> None:
+    """A layer's "Takes" widget changed: one tensor, or a merge's list."""
+    chosen = ss[key]
+    inputs = list(chosen) if isinstance(chosen, list) else [chosen]
+    if not inputs:
+        notify("editor", "error", "A layer takes at least one tensor. The model was kept as it was.")
+        return
+    commit(lambda s: s.set_inputs(layer_id, inputs), "change what the layer takes", "editor")
+
+
+def commit_adding(change: Callable[[ModelSpec], ModelSpec], what: str) -> bool:
+    """`commit` an edit that adds layers in the editor, and select the last layer it made."""
+    before = {layer.id for layer in spec().layers}
+    if not commit(change, what, "editor"):
+        return False
+    new = [layer.id for layer in spec().layers if layer.id not in before]
+    if new:
+        select(new[-1])
+    return True
+
+
+@callback("editor")
+def on_branch(layer_id: int) -> None:
+    kind = ss.get("add_kind") or "Dense"
+    commit_adding(lambda s: s.branch(layer_id, kind), f"branch a {kind} layer")
+
+
+@callback("editor")
+def on_merge(layer_id: int) -> None:
+    other, kind = ss.get("merge_with"), ss.get("merge_kind") or "Add"
+    if other is None:
+        notify("editor", "error", "Choose what to merge with first. The model was kept as it was.")
+        return
+    commit_adding(lambda s: s.merge([layer_id, other], kind), f"merge with {kind}")
+
+
+@callback("editor")
+def on_residual(layer_id: int) -> None:
+    width, stride = ss.get("residual_width"), ss.get("residual_stride", False)
+    commit_adding(lambda s: s.residual(layer_id, width, stride), "add a residual block")
 
 
 @callback("editor")

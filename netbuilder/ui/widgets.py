@@ -24,10 +24,15 @@ GRID_CSS = (
 )
 
 
+def layer_key(layer_id: int, name: str) -> str:
+    """The key of a layer's widget `name` (a setting, or what it takes): from its stable id, the same on every run."""
+    return f"{name}_{layer_id}"
+
+
 def setting_widget(layer_id: int, setting: Setting, value) -> None:
     """The editor widget a setting declares, keyed by the layer's stable id; the model is the truth, so a
     refused edit snaps back to the model's value."""
-    key = f"{setting.name}_{layer_id}"
+    key = layer_key(layer_id, setting.name)
     st.session_state[key] = setting.format_text(value) if setting.widget == "text" else value
     help_text = " ".join(
         part for part in (setting.help, f"Allowed: {setting.allowed}." if setting.allowed else "") if part

@@ -10,8 +10,9 @@ from ..engine.shapes import format_shape
 COLUMNS = ["Layer (type)", "Output Shape", "Param #", "Input Shape", "Formula", "Mult-adds"]
 
 
-def summary_frame(analysis) -> pd.DataFrame:
-    """Keras's three columns plus Input Shape, the parameter formula and mult-adds per sample, one row per layer.
+def summary_frame(analysis, connected: list[str] | None = None) -> pd.DataFrame:
+    """Keras's three columns plus Input Shape, the parameter formula and mult-adds per sample, one row per layer;
+    for a graph, Keras's "Connected to" (what each layer takes, given as `connected`) after Param #.
 
     A model that does not fit still gets its rows up to the failing layer, whose output is "—".
     """
@@ -20,10 +21,17 @@ def summary_frame(analysis) -> pd.DataFrame:
             "Layer (type)": f"{report.name} ({report.kind})",
             "Output Shape": format_shape(report.output_shape) if report.output_shape else "—",
             "Param #": f"{report.params:,}",  # as Keras's summary and the graph print it
-            "Input Shape": format_shape(report.input_shape),
+            **({"Connected to": connected[report.index]} if connected else {}),
+            "Input Shape": _shapes(report.input_shape),
             "Formula": report.formula,
             "Mult-adds": readable_count(report.cost.mult_adds) if report.cost else "—",
         }
         for report in analysis.layers
     ]
-    return pd.DataFrame(rows, columns=COLUMNS)
+    columns = COLUMNS if not connected else [*COLUMNS[:3], "Connected to", *COLUMNS[3:]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _shapes(shape) -> str:
+    """One tensor's shape, or a merge's shapes side by side."""
+    return ", ".join(map(format_shape, shape)) if isinstance(shape, list) else format_shape(shape)

@@ -1,0 +1,177 @@
+"""Graphs on the page through AppTest: a residual block, a branch and a merge built by widgets, what a layer takes
+chosen from the tensors before it, a merge that does not fit and its fix, and every page on a graph (Forward's tensors
+in the list's order, Compare, Train, Export, a share link). Numbers are checked against the engine's Functional, which
+test_graph_spec checks against Keras."""
+
+import numpy as np
+
+from netbuilder.studio import share
+from netbuilder.studio.models import built
+from netbuilder.studio.spec import INPUT_ID, LayerSpec, ModelSpec, seed_spec
+from netbuilder.views.graph import ERROR_FILL
+from test_app import (
+    COMPARE,
+    EXPORT,
+    FORWARD,
+    TRAIN,
+    dot,
+    edge_labels,
+    model,
+    open_app,
+    page,
+    run,
+    select,
+    shown,
+    texts,
+)
+from test_app_train import load, train_to_the_end
+
+
+def test_a_residual_block_by_one_click_draws_its_shortcut_and_the_summary_says_what_each_layer_takes():
+    at = select(open_app(), 0)  # dense (Dense(16)) on (3, 2)
+    at = run(at.button(key="residual").click())
+    spec = model(at)
+    assert [layer.kind for layer in spec.layers][:5] == ["Dense", "Dense", "Dense", "Add", "Activation"]
+    add = spec.layers[3]
+    assert add.inputs == (spec.layers[2].id, spec.layers[0].id)
+    source = dot(at)
+    assert f"L{spec.layers[0].id} -> L{add.id}" in source and f"L{spec.layers[2].id} -> L{add.id}" in source
+    assert edge_labels(source).count("(None, 3, 16)") >= 6
+    (table,) = [t for t in at.table]
+    frame = table.value
+    assert "Connected to" in frame.columns
+    assert frame.loc[frame["Layer (type)"] == "add (Add)", "Connected to"].item() == "dense_2, dense"
+    assert frame.loc[frame["Layer (type)"] == "add (Add)", "Input Shape"].item() == "(None, 3, 16), (None, 3, 16)"
+    assert at.session_state["selection"] == spec.layers[4].id  # the block's last layer, ready to go on from
+
+
+def test_a_block_that_widens_and_halves_gets_a_projected_shortcut():
+    at = open_app()
+    conv = LayerSpec.make(0, "Conv2D", filters=4, kernel_size=3, padding="same")
+    at.session_state["history"].push(ModelSpec((8, 8, 3), (conv,)).validate())
+    at = select(run(at), 0)
+    at.number_input(key="residual_width").set_value(8)
+    at.checkbox(key="residual_stride").check()
+    at = run(at.button(key="residual").click())
+    spec = model(at)
+    projection = next(layer for layer in spec.layers if layer.inputs == (0,))
+    assert projection.kind == "Conv2D" and projection.label() == "8 1×1 stride 2×2 valid"
+    assert spec.analysis.ok and spec.analysis.output_shape == (None, 4, 4, 8)
+
+
+def test_branch_then_merge_by_widgets_makes_two_outputs_then_one():
+    at = select(open_app(), 0)
+    at.selectbox(key="add_kind").set_value("Dense")
+    at = run(at.button(key="branch").click())  # a Dense(?) taking dense's output, at the end
+    spec = model(at)
+    assert spec.is_graph and len(spec.output_positions) == 2
+    assert "Output 1" in dot(at) and "Output 2" in dot(at)
+    branch_id = spec.layers[-1].id
+    assert at.session_state["selection"] == branch_id
+    at = select(at, 3)  # the last layer of the main path: Dense(4) → (None, 4)
+    at.selectbox(key="merge_with").set_value(branch_id)
+    at.selectbox(key="merge_kind").set_value("Concatenate")
+    at = run(at.button(key="merge").click())
+    spec = model(at)
+    assert spec.output_positions == [len(spec.layers) - 1]
+    issue = spec.analysis.issue  # (None, 4) and the branch's (None, 3, units): Keras cannot concatenate them
+    assert issue is not None and issue.kind == "Concatenate"
+    assert ERROR_FILL in dot(at)
+    assert "Concatenate" in texts(at)
+
+
+def test_what_a_layer_takes_is_chosen_from_the_tensors_before_it():
+    at = select(open_app(), 3)  # Dense(4) after Flatten
+    spec = model(at)
+    key = f"takes_{spec.layers[3].id}"
+    assert at.selectbox(key=key).options == [
+        "Input (None, 3, 2)",
+        "1. dense → (None, 3, 16)",
+        "2. activation → (None, 3, 16)",
+        "3. flatten → (None, 48)",
+    ]
+    at = run(at.selectbox(key=key).set_value(INPUT_ID))  # Dense(4) on the input itself: (None, 3, 4)
+    spec = model(at)
+    assert spec.layers[3].inputs == (INPUT_ID,)
+    assert spec.analysis.layers[3].output_shape == (None, 3, 4)
+    assert len(spec.output_positions) == 2  # flatten's output is now an open end too
+
+
+def test_a_merge_that_does_not_fit_offers_a_projection_that_fixes_it_and_says_it_fits():
+    at = select(open_app(), 0)  # dense: (None, 3, 16); merge it with the input (None, 3, 2)
+    at.selectbox(key="merge_with").set_value(INPUT_ID)
+    at.selectbox(key="merge_kind").set_value("Add")
+    at = run(at.button(key="merge").click())
+    issue = model(at).analysis.issue
+    assert issue.kind == "Add" and "(None, 3, 16) and (None, 3, 2)" in issue.message
+    assert "(None, 3, 16) and (None, 3, 2)" in texts(at)
+    fixes = [b for b in at.button if b.key and b.key.startswith("fix_")]
+    assert fixes and "Dense(units=" in fixes[0].label
+    at = run(fixes[0].click())
+    assert model(at).analysis.issue is None or model(at).analysis.issue.kind != "Add"
+    assert "Done: put Dense" in texts(at)
+
+
+def test_the_forward_page_shows_every_tensor_of_a_graph_in_the_lists_order_as_the_model_computes_them():
+    at = open_app()
+    spec = seed_spec().branch(INPUT_ID, "Dense", units=3).branch(4, "Dense", units=2)
+    assert spec.analysis.run_order != tuple(range(len(spec.layers)))  # Keras runs it in another order than listed
+    at.session_state["history"].push(spec)
+    tab = page(run(at), FORWARD)
+    titles = [shown(m.value) for m in tab.markdown if m.value.startswith("**") and "` · sample 0 from" in m.value]
+    names = ["Input", *(f"{name} ({layer.kind})" for name, layer in zip(spec.analysis.names, spec.layers))]
+    assert [t.split("**")[1] for t in titles] == names
+    x = np.array([[[1, 2], [3, 4], [5, 6]]], dtype=np.float32)
+    functional = built(spec)
+    ran = [node.layer.name for node in functional.graph.nodes if not node.is_input]
+    tensors = dict(zip(["input_layer", *ran], functional.forward(x)))
+    for title, name in zip(titles[1:], spec.analysis.names):
+        t = tensors[name]
+        assert f"`{tuple(t.shape)}` · sample 0 from {t[0].min():.4g} to {t[0].max():.4g}" in title
+
+
+def test_compare_export_and_a_share_link_work_on_a_graph():
+    at = select(open_app(), 0)
+    at = run(at.button(key="residual").click())
+    spec = model(at)
+    page(at, COMPARE)
+    assert "made for chains of layers; this model is a graph" in texts(at)
+    page(at, EXPORT)
+    code = "\n".join(c.value for c in at.code)
+    assert "keras.layers.Add(name='add')([x3, x1])" in code and "keras.Model(" in code
+    token = at.session_state["share_token"]
+    again = open_app({share.PARAM: token})
+    assert model(again).layers == spec.layers and model(again).is_graph
+
+
+def test_a_graph_trains_on_the_train_page_and_keeps_its_trained_weights_in_keras_order():
+    at = load(open_app(), "train-xor")
+    at = select(at, 0)
+    at = run(at.button(key="residual").click())
+    graph_spec = model(at)
+    assert graph_spec.is_graph
+    page(at, TRAIN)
+    at = train_to_the_end(at)
+    trained = model(at)
+    assert trained.trained and trained.layers == graph_spec.layers
+    assert [a.shape for a in trained.weights.arrays] == graph_spec.weight_shapes()
+    history = at.session_state["training"].run.history.history
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_a_model_with_two_open_ends_is_not_trained_and_the_page_says_why():
+    at = load(open_app(), "train-xor")
+    at = select(at, 0)
+    at.selectbox(key="add_kind").set_value("Dense")
+    at = run(at.button(key="branch").click())
+    page(at, TRAIN)
+    assert "the model has 2 outputs (dense_2, dense_3): the Train page trains a model with one output" in texts(at)
+    assert at.button(key="train_start").disabled
+
+
+def test_the_graph_actions_appear_from_the_input_only_when_there_is_a_layer_to_branch_beside():
+    at = run(open_app().button(key="clear").click())
+    at = select(at, "input")
+    assert not [b for b in at.button if b.key == "branch"] and "could not be shown" not in texts(at)
+    at = select(run(open_app()), "input")
+    assert [b for b in at.button if b.key == "residual"]

@@ -1,8 +1,8 @@
 """Graphs in the editor's ModelSpec (layers that name their inputs), against real Keras 3.15 (NumPy backend).
 
 Graphs are made by the editor's own edits — branch, merge, residual block, a merge's fix — and the same graph is built
-in Keras from the spec's structure (each layer's kind, settings and inputs); Keras then gives the shapes, parameters,
-weights' order and outputs (our weights copied in by name), and refuses the merges ours refuses."""
+in Keras from the spec's structure (spec_oracle: each layer's kind, settings and inputs); Keras then gives the shapes,
+parameters, weights' order and outputs (our weights copied in by name), and refuses the merges ours refuses."""
 
 from __future__ import annotations
 
@@ -14,29 +14,10 @@ import pytest
 
 from netbuilder.engine.errors import LayerConfigError
 from netbuilder.studio import models
+from netbuilder.studio.keras_import import spec_from_keras_json
 from netbuilder.studio.share import decode, encode
 from netbuilder.studio.spec import INPUT_ID, LayerSpec, ModelSpec, seed_spec
-
-
-def keras_model(spec: ModelSpec):
-    """`spec` built in Keras from its kinds, settings and inputs (every layer no other takes is an output); or the
-    exception Keras raises at the first call that does not fit."""
-    keras.utils.clear_session()  # names counted from a fresh session, as ours are
-    x = keras.Input(spec.input_shape)
-    made = []
-    for layer, source in zip(spec.layers, spec.sources):
-        config = layer.layer.get_config()
-        config.pop("name", None)
-        klayer = getattr(keras.layers, layer.kind).from_config(config)
-        given = [x if k < 0 else made[k] for k in source]
-        if layer.kind == "MultiHeadAttention":
-            made.append(klayer(*(given * 2 if len(given) == 1 else given)))
-        elif klayer.__class__.__name__ in ("Add", "Concatenate", "Subtract", "Multiply", "Average", "Maximum"):
-            made.append(klayer(given))
-        else:
-            made.append(klayer(given[0]))
-    outputs = [made[k] for k in spec.output_positions]
-    return keras.Model(x, outputs[0] if len(outputs) == 1 else outputs)
+from spec_oracle import keras_model
 
 
 def conv_spec() -> ModelSpec:
@@ -184,3 +165,30 @@ def test_equal_graphs_with_other_ids_share_one_built_model_and_swapped_inputs_do
         }
     )
     assert models.content_key(renumbered) == models.content_key(spec)
+
+
+def inception_module():
+    """GoogLeNet's module on a small image: four branches concatenated on the channels."""
+    keras.utils.clear_session()
+    x = keras.Input((8, 8, 3))
+    a = keras.layers.Conv2D(4, 1, activation="relu")(x)
+    b = keras.layers.Conv2D(6, 3, padding="same", activation="relu")(keras.layers.Conv2D(3, 1, activation="relu")(x))
+    c = keras.layers.Conv2D(2, 5, padding="same", activation="relu")(keras.layers.Conv2D(2, 1, activation="relu")(x))
+    d = keras.layers.Conv2D(2, 1, activation="relu")(keras.layers.MaxPooling2D(3, 1, padding="same")(x))
+    y = keras.layers.Concatenate()([a, b, c, d])
+    return keras.Model(x, keras.layers.Dense(5)(keras.layers.GlobalAveragePooling2D()(y)))
+
+
+def test_a_keras_graph_read_from_its_json_is_the_editors_and_computes_what_keras_computes():
+    theirs = inception_module()
+    spec = spec_from_keras_json(theirs.to_json())
+    assert spec.is_graph and spec.analysis.ok
+    concat = spec.layers[spec.analysis.names.index("concatenate")]
+    assert len(concat.inputs) == 4 and spec.analysis.layers[spec.layers.index(concat)].output_shape == (None, 8, 8, 14)
+    assert spec.weight_shapes() == [w.shape for w in theirs.get_weights()]
+    ours = models.fresh(spec)
+    assert [type(layer).__name__ for layer in theirs.layers] == [layer.kind for layer in ours.layers]  # Keras's order
+    for mine, layer in zip(ours.layers[1:], theirs.layers[1:]):
+        layer.set_weights(mine.get_weights())
+    x = np.random.default_rng(1).normal(size=(2, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-5)

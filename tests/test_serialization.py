@@ -165,20 +165,26 @@ def _shared_layer():
 @pytest.mark.parametrize(
     "build, match",
     [
-        (_two_branches, "layer 'add' takes several inputs (a branch)"),
-        (_two_outputs, "several outputs"),
-        (_two_inputs, "several inputs"),
-        (_shared_layer, "layer 'dense' is used several times (a shared layer: one set of weights at 2 places)"),
+        (_two_inputs, "this Functional model has 2 inputs"),
+        (_shared_layer, "layer 'dense' is used several times (a shared layer: one set of weights at several places)"),
     ],
-    ids=["branches", "two-outputs", "two-inputs", "shared-layer"],
+    ids=["two-inputs", "shared-layer"],
 )
-def test_functional_graphs_are_read_and_the_editors_import_refuses_them_clearly(build, match):
+def test_functional_graphs_are_read_and_the_editors_import_refuses_what_it_cannot_hold_clearly(build, match):
     text = _functional(build)
     assert nb.model_from_json(text).count_params() == keras.models.model_from_json(text).count_params()
-    with pytest.raises(
-        nb.InputDataError, match=re.escape(match) + ".*netbuilder's editor reads a single chain of layers"
-    ):
+    with pytest.raises(nb.InputDataError, match=re.escape(match) + ".*netbuilder's editor holds one input and layers"):
         spec_from_keras_json(text)
+
+
+@pytest.mark.parametrize("build", [_two_branches, _two_outputs], ids=["branches", "two-outputs"])
+def test_the_editor_imports_a_functional_graph_with_each_layer_taking_what_its_call_took(build):
+    text = _functional(build)
+    spec = spec_from_keras_json(text)
+    theirs = keras.models.model_from_json(text)
+    assert spec.is_graph and spec.analysis.total_params == theirs.count_params()
+    assert [layer.inputs for layer in spec.layers][:2] == [None, (-1,)]  # both Dense take the input
+    assert len(spec.output_positions) == len(theirs.outputs)
 
 
 def test_without_input_layer_or_build_shape_loads_unbuilt():

@@ -184,7 +184,7 @@ def analyze_calls(layers: list[Layer], input_shape: tuple, sources: list[tuple[i
     output. Reports are in list order; `run_order` and `keras_order` give Keras's orders. Never raises for shapes."""
     names = layer_names(layers)
     full_input = (None, *input_shape)
-    x = Input(input_shape)
+    x = Input(input_shape, name="input_layer")  # Keras names the one input so; fixes say "(from 'input_layer')"
     made: list = []
     reports: list[LayerReport] = []
     for i, (layer, name, source) in enumerate(zip(layers, names, sources)):

@@ -1,19 +1,31 @@
-"""A Keras 3 model JSON (`model.to_json()`) as an editable ModelSpec."""
+"""A Keras 3 model JSON (`model.to_json()`) as an editable ModelSpec: a Sequential's chain, or a Functional's graph."""
 
 from __future__ import annotations
 
-from ..engine.errors import LayerConfigError
-from ..engine.serialization import layers_from_json
-from .spec import LayerSpec, ModelSpec
+import re
+from collections import Counter
+
+from ..engine.errors import InputDataError, LayerConfigError
+from ..engine.graph import Graph
+from ..engine.layer import KINDS, snake_case
+from ..engine.serialization import chain_document, functional_from_json, read_json
+from .spec import INPUT_ID, LayerSpec, ModelSpec
+
+AUTOMATIC = {"input_layer", *(snake_case(kind) for kind in KINDS)}  # the prefixes of Keras's own names
+EDITOR = "netbuilder's editor holds one input and layers each called once (netbuilder.model_from_json reads it whole)"
 
 
 def spec_from_keras_json(text, seed: int = 0) -> ModelSpec:
     """Read the JSON with the engine's bounded parser; layers keep their settings (and the shape they were
     built for), weights come from `seed`. Nothing is built before the spec's budgets are checked.
 
-    Layer names are not kept: the app names layers as Keras does in a fresh session.
+    A Functional's layers keep their names (a block's prefix, `conv2_block1_`, says where they belong); a
+    Sequential's are named as Keras names them in a fresh session.
     """
-    document = layers_from_json(text)
+    doc = read_json(text)
+    if isinstance(doc, dict) and doc.get("class_name") in ("Functional", "Model"):
+        return _graph_spec(doc, seed)
+    document = chain_document(doc)
     input_shape, layers = document.input_shape, document.layers
     if input_shape is None:
         raise LayerConfigError(
@@ -25,3 +37,52 @@ def spec_from_keras_json(text, seed: int = 0) -> ModelSpec:
         for i, layer in enumerate(layers)
     )
     return ModelSpec(input_shape=input_shape, layers=specs, seed=seed).validate()
+
+
+def _graph_spec(doc: dict, seed: int) -> ModelSpec:
+    """A Functional model's calls as a list in the order Keras runs them, each layer taking what its call took; its
+    outputs must be the layers no other takes (the editor's outputs)."""
+    _, inputs, outputs = functional_from_json(doc)  # rebuilt as Keras rebuilds it: a call that does not fit fails here
+    graph = Graph(inputs, outputs)
+    if len(graph.inputs) != 1:
+        _refuse(f"this Functional model has {len(graph.inputs)} inputs")
+    calls = [node for node in graph.nodes if not node.is_input]
+    for node in calls:
+        if not node.layer.is_layer:
+            _refuse(f"{node.layer.name!r} is an operation ({node.layer.kind}), not a layer")
+    shared = [name for name, n in Counter(node.layer.name for node in calls).items() if n > 1]
+    if shared:
+        _refuse(
+            f"layer {shared[0][:40]!r} is used several times (a shared layer: one set of weights at several places)"
+        )
+    made = {id(graph.inputs[0]): INPUT_ID} | {id(node.outputs[0]): k for k, node in enumerate(calls)}
+    layers = [
+        LayerSpec.make(
+            k,
+            node.layer.kind,
+            None,
+            tuple(made[id(t)] for t in node.inputs),
+            _kept(node.layer.name),
+            **node.layer.values,
+        )
+        for k, node in enumerate(calls)
+    ]
+    taken = {k for layer in layers for k in layer.inputs}
+    for tensor in graph.outputs:
+        if made[id(tensor)] in taken:
+            _refuse(
+                f"its output {tensor.node.layer.name!r} is also taken by another layer (the editor's outputs are "
+                "the layers no other takes)"
+            )
+    return ModelSpec(tuple(graph.inputs[0].shape[1:]), (), seed).replace_layers(layers)
+
+
+def _kept(name: str) -> str | None:
+    """A name of the layer's own (`conv2_block1_1_conv`), or None for one Keras made up (`dense_3`): those are made
+    again as the editor's layers are, so a layer added later never takes a name already used."""
+    base = re.fullmatch(r"(.+?)(_\d+)?", name).group(1)
+    return None if base in AUTOMATIC else name
+
+
+def _refuse(why: str):
+    raise InputDataError(f"Cannot read this Keras JSON: {why}; {EDITOR}")

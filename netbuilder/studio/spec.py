@@ -23,7 +23,7 @@ from ..engine.analysis import Analysis, analyze, analyze_calls, budget_issue
 from ..engine.budget import current, over
 from ..engine.errors import Fix, LayerConfigError, LimitError, issue_error
 from ..engine.initializers import check_seed
-from ..engine.layer import GROUPS, KINDS, Layer, kind_class
+from ..engine.layer import GROUPS, KINDS, Layer, check_name, kind_class
 from ..engine.limits import MAX_EDITOR_LAYERS
 from ..engine.shapes import check_input_shape, format_shape
 
@@ -41,12 +41,11 @@ class LayerSpec:
     kind: str
     settings: tuple[tuple[str, object], ...] = ()  # (name, canonical value) in the kind's declared order
     built_for: tuple[int, ...] | None = None
-    inputs: tuple[int, ...] | None = (
-        None  # the ids of the layers it takes (INPUT_ID: the model's); None: the one before
-    )
+    inputs: tuple[int, ...] | None = None  # ids of the layers it takes (INPUT_ID: the model's); None: the one before
+    name: str | None = None  # its Keras name when given (an imported model's); None: named as Keras names it
 
     @classmethod
-    def make(cls, layer_id: int, kind: str, /, built_for=None, inputs=None, **settings) -> LayerSpec:
+    def make(cls, layer_id: int, kind: str, /, built_for=None, inputs=None, name=None, **settings) -> LayerSpec:
         """A checked layer: `settings` over the kind's defaults, every value in canonical form."""
         if not _is_id(layer_id):
             raise LayerConfigError(f"layer id must be an integer from 0 to {MAX_LAYER_ID - 1}")
@@ -65,11 +64,11 @@ class LayerSpec:
                 f"{', '.join(s.name for s in declared) or 'none'}"
             )
         # each setting checked once, by its declaration (a required one starts at the kind's example), then across them
-        layer = kind_class(kind)(**{s.name: settings.get(s.name, s.default) for s in declared})
+        layer = kind_class(kind)(**{s.name: settings.get(s.name, s.default) for s in declared}, name=check_name(name))
         if built_for is not None:
             built_for = check_input_shape(built_for)
             layer.built_shape = (None, *built_for)
-        spec = cls(layer_id, kind, tuple(layer.values.items()), built_for, inputs)
+        spec = cls(layer_id, kind, tuple(layer.values.items()), built_for, inputs, name)
         spec.__dict__["layer"] = layer  # the layer it was checked as, kept (an immutable spec describes it for good)
         return spec
 
@@ -85,13 +84,13 @@ class LayerSpec:
         raise AttributeError(name)
 
     def with_settings(self, **changes) -> LayerSpec:
-        reserved = set(changes) & {"id", "layer_id", "kind", "built_for", "inputs"}
+        reserved = set(changes) & {"id", "layer_id", "kind", "built_for", "inputs", "name"}
         if reserved:
             raise LayerConfigError(
                 f"{', '.join(sorted(reserved))} is not a setting of a layer (a kind's settings are "
                 f"{', '.join(s.name for s in kind_class(self.kind).settings) or 'none'})"
             )
-        return LayerSpec.make(self.id, self.kind, self.built_for, self.inputs, **{**self.values, **changes})
+        return LayerSpec.make(self.id, self.kind, self.built_for, self.inputs, self.name, **{**self.values, **changes})
 
     @cached_property
     def layer(self) -> Layer:
@@ -105,7 +104,7 @@ class LayerSpec:
 
     def to_layer(self) -> Layer:
         """A new unbuilt engine layer (weights are made only when a model is built)."""
-        layer = kind_class(self.kind)(**self.values)
+        layer = kind_class(self.kind)(**self.values, name=self.name)
         if self.built_for is not None:
             layer.built_shape = (None, *self.built_for)
         return layer
@@ -119,7 +118,7 @@ class LayerSpec:
 
     # --- plain data (share links) ---------------------------------------------------------------
     def to_dict(self) -> dict:
-        """id, kind, the settings that differ from the kind's defaults, and built_for and inputs when set."""
+        """id, kind, the settings that differ from the kind's defaults, and built_for, inputs and name when set."""
         out = {"id": self.id, "kind": self.kind}
         for setting in kind_class(self.kind).settings:
             value = self.values[setting.name]
@@ -129,6 +128,8 @@ class LayerSpec:
             out["built_for"] = list(self.built_for)
         if self.inputs is not None:
             out["inputs"] = list(self.inputs)
+        if self.name is not None:
+            out["name"] = self.name
         return out
 
     @classmethod
@@ -137,7 +138,7 @@ class LayerSpec:
             raise LayerConfigError("each layer needs an id and a kind")
         cls_ = kind_class(data["kind"])
         declared = {s.name: s for s in cls_.settings}
-        rest = {k: v for k, v in data.items() if k not in ("id", "kind", "built_for", "inputs")}
+        rest = {k: v for k, v in data.items() if k not in ("id", "kind", "built_for", "inputs", "name")}
         unknown = set(rest) - set(declared)
         if unknown:
             raise LayerConfigError(f"{data['kind']} has no setting(s) {', '.join(sorted(map(str, unknown)))[:80]}")
@@ -148,7 +149,7 @@ class LayerSpec:
         inputs = data.get("inputs")
         if inputs is not None and not isinstance(inputs, list):
             raise LayerConfigError("a layer's inputs must be a list of layer ids")
-        return cls.make(data["id"], data["kind"], built, inputs, **settings)
+        return cls.make(data["id"], data["kind"], built, inputs, data.get("name"), **settings)
 
 
 def _is_id(value) -> bool:
@@ -288,12 +289,13 @@ class ModelSpec:
             raise LayerConfigError("layer ids must be unique")
         self.sources  # every layer's inputs come before it, as many as its kind takes
         for layer in (layer for layer in self.layers if not layer.checked):  # a spec may be built by hand
-            canonical = LayerSpec.make(layer.id, layer.kind, layer.built_for, layer.inputs, **layer.values)
+            canonical = LayerSpec.make(layer.id, layer.kind, layer.built_for, layer.inputs, layer.name, **layer.values)
             # compared as plain data: after a live code update, a session holds objects of the old class
-            if (canonical.settings, canonical.built_for, canonical.inputs) != (
+            if (canonical.settings, canonical.built_for, canonical.inputs, canonical.name) != (
                 layer.settings,
                 layer.built_for,
                 layer.inputs,
+                layer.name,
             ):
                 raise LayerConfigError(f"layer {layer.id} holds a setting that is not in its canonical form")
         issue = self.analysis.issue
@@ -410,7 +412,7 @@ class ModelSpec:
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_EDITOR_LAYERS:
             raise LayerConfigError(f"count must be an integer from 1 to {MAX_EDITOR_LAYERS}")
         i = self.index_of(layer_id)
-        copies = [replace(self.layers[i], id=new, inputs=None) for new in self.new_ids(count)]
+        copies = [replace(self.layers[i], id=new, inputs=None, name=None) for new in self.new_ids(count)]
         return self._with(layers=self.layers[: i + 1] + tuple(copies) + self.layers[i + 1 :])
 
     def update(self, layer_id: int, /, **changes) -> ModelSpec:
@@ -437,9 +439,8 @@ class ModelSpec:
     def set_inputs(self, layer_id: int, inputs) -> ModelSpec:
         """What one layer takes: ids of layers before it (INPUT_ID: the model's input)."""
         i = self.index_of(layer_id)
-        layer = LayerSpec.make(
-            layer_id, self.layers[i].kind, self.layers[i].built_for, tuple(inputs), **self.layers[i].values
-        )
+        old = self.layers[i]
+        layer = LayerSpec.make(layer_id, old.kind, old.built_for, tuple(inputs), old.name, **old.values)
         return self._with(layers=self.layers[:i] + (layer,) + self.layers[i + 1 :])
 
     def branch(self, layer_id: int, kind: str, **settings) -> ModelSpec:

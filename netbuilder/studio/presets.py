@@ -47,6 +47,19 @@ def _spec(input_shape, *layers) -> ModelSpec:
     )
 
 
+def _graph(input_shape, *layers) -> ModelSpec:
+    """A graph from (kind, settings, inputs) triples, ids 0, 1, ...; inputs are ids (-1: the input), None: the one
+    before."""
+    return ModelSpec(
+        tuple(input_shape),
+        tuple(LayerSpec.make(i, kind, inputs=inputs, **settings) for i, (kind, settings, inputs) in enumerate(layers)),
+    ).validate()
+
+
+def _conv(filters: int, kernel: int, **kw) -> dict:
+    return {"filters": filters, "kernel_size": kernel, "padding": "same", **kw}
+
+
 ARTICLE_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"  # the seed article's x, one (3, 2) sample
 
 # in the menu's order: lessons, puzzles to repair, real models, models to train
@@ -157,6 +170,40 @@ PRESETS: dict[str, Preset] = {
         "the 36 positions, not one per image — and Flatten then makes (None, 360). Move the Flatten before the Dense "
         "to get (None, 10).",
     ),
+    "broken-add-channels": Preset(
+        "Repair: Add of 8 channels and 3",
+        _graph((16, 16, 3), ("Conv2D", _conv(8, 3, activation="relu"), None), ("Add", {}, (0, -1))),
+        "random:7",
+        "Add works value by value, so both tensors need the same shape: the convolution gives 8 channels, the "
+        "input has 3. A 1×1 projection on the shortcut (a Dense or Conv2D to 8 channels) makes them meet.",
+        broken=True,
+    ),
+    "broken-shortcut-stride": Preset(
+        "Repair: a shortcut without its projection",
+        _graph(
+            (16, 16, 8),
+            ("Conv2D", _conv(8, 3, strides=2, activation="relu"), None),
+            ("Conv2D", _conv(8, 3), None),
+            ("Add", {}, (1, -1)),
+        ),
+        "random:8",
+        "The first convolution has stride 2, so the main path is (8, 8, 8) while the shortcut still carries the "
+        "input's (16, 16, 8). ResNet puts a 1×1 Conv2D with stride 2 on the shortcut.",
+        broken=True,
+    ),
+    "broken-concatenate-axis": Preset(
+        "Repair: Concatenate on the wrong axis",
+        _graph(
+            (16, 16, 3),
+            ("Conv2D", _conv(8, 3), None),
+            ("Conv2D", _conv(4, 3), (-1,)),
+            ("Concatenate", {"axis": 1}, (0, 1)),
+        ),
+        "random:9",
+        "Concatenate joins along one axis and needs every other axis equal: on axis 1 (the rows) the channels, 8 "
+        "and 4, differ. Joined on the channels (axis -1), 8 + 4 = 12.",
+        broken=True,
+    ),
     "mnist-convnet": Preset(
         "MNIST convnet (Keras example)",
         _spec(
@@ -229,6 +276,78 @@ PRESETS: dict[str, Preset] = {
         "The first LSTM returns its state at every step, (30, 32), so the second can read the whole sequence; the "
         "second returns only its last state, (16,), for Dense: (None, 1). "
         "LSTM parameters: 4×(in×units + units×units + units).",
+    ),
+    "residual-block": Preset(
+        "Graph: a residual block",
+        ModelSpec((16, 16, 8))
+        .residual(-1, width=16, downsample=True)
+        .add("GlobalAveragePooling2D")
+        .add("Dense", units=10, activation="softmax"),
+        "random:10",
+        "A residual block adds its input back to what its two convolutions compute. Here they halve the size and "
+        "double the channels, so the shortcut needs a 1×1 Conv2D with stride 2 to (8, 8, 16) before the Add; pooling "
+        "and Dense give (None, 10).",
+    ),
+    "inception-module": Preset(
+        "Graph: an Inception module",
+        _graph(
+            (16, 16, 8),
+            ("Conv2D", _conv(8, 1, activation="relu"), None),
+            ("Conv2D", _conv(4, 1, activation="relu"), (-1,)),
+            ("Conv2D", _conv(8, 3, activation="relu"), None),
+            ("Conv2D", _conv(2, 1, activation="relu"), (-1,)),
+            ("Conv2D", _conv(4, 5, activation="relu"), None),
+            ("MaxPooling2D", {"pool_size": 3, "strides": 1, "padding": "same"}, (-1,)),
+            ("Conv2D", _conv(4, 1, activation="relu"), None),
+            ("Concatenate", {}, (0, 2, 4, 6)),
+        ),
+        "random:11",
+        "Four branches read the same input at once (1×1, 3×3, 5×5 and pooling), each keeping 16×16 with "
+        "padding='same'; Concatenate stacks their channels: 8 + 8 + 4 + 4 = 24.",
+    ),
+    "small-unet": Preset(
+        "Graph: a small U-Net",
+        _graph(
+            (16, 16, 1),
+            ("Conv2D", _conv(8, 3, activation="relu"), None),
+            ("MaxPooling2D", {"pool_size": 2}, None),
+            ("Conv2D", _conv(16, 3, activation="relu"), None),
+            ("Conv2DTranspose", {"filters": 8, "kernel_size": 2, "strides": 2}, None),
+            ("Concatenate", {}, (3, 0)),
+            ("Conv2D", _conv(1, 1, activation="sigmoid"), None),
+        ),
+        "random:12",
+        "The encoder halves 16×16 to 8×8; Conv2DTranspose doubles it back, and Concatenate joins it with the "
+        "encoder's own 16×16 features (the skip): 8 + 8 = 16 channels, for a per-pixel output.",
+    ),
+    "transformer-encoder": Preset(
+        "Graph: a transformer encoder block",
+        _graph(
+            (20, 64),
+            ("MultiHeadAttention", {"num_heads": 4, "key_dim": 16}, (-1,)),
+            ("Add", {}, (-1, 0)),
+            ("LayerNormalization", {}, None),
+            ("Dense", {"units": 128, "activation": "relu"}, None),
+            ("Dense", {"units": 64}, None),
+            ("Add", {}, (2, 4)),
+            ("LayerNormalization", {}, None),
+        ),
+        "random:13",
+        "Self-attention: each of the 20 positions attends to all 20 with 4 heads of 16 dimensions, back to 64 "
+        "values; Add keeps the input (the residual) and LayerNormalization rescales each position. The "
+        "feed-forward Dense layers act on the last axis, at each position.",
+    ),
+    "two-outputs": Preset(
+        "Graph: one trunk, two outputs",
+        _graph(
+            (8,),
+            ("Dense", {"units": 16, "activation": "relu"}, None),
+            ("Dense", {"units": 3, "activation": "softmax"}, None),
+            ("Dense", {"units": 1}, (0,)),
+        ),
+        "random:14",
+        "Both heads read the trunk's 16 values: a 3-class softmax and one number. A layer no other layer takes "
+        "is an output, so this model has two: (None, 3) and (None, 1).",
     ),
     "train-xor": Preset(
         "Train: XOR",

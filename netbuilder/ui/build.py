@@ -272,7 +272,8 @@ def graph_actions(spec: ModelSpec, layer_id: int) -> None:
     others.remove(layer_id)
     if ss.get("merge_with") not in others:  # the choice of an earlier model (undo, a preset): a tensor of this one
         ss.merge_with = others[0]
-    with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key="graph_actions"):
+    row = dict(horizontal=True, gap="small", vertical_alignment="bottom")
+    with st.container(key="graph_branch", **row):  # each row narrow enough for a phone's width
         st.button(
             "Branch",
             icon=":material/call_split:",
@@ -281,19 +282,6 @@ def graph_actions(spec: ModelSpec, layer_id: int) -> None:
             args=(layer_id,),
             help="A new layer (the kind chosen under Add a layer) taking this output: a second path, an open end "
             "that is another output of the model until it is merged.",
-        )
-        st.selectbox(
-            "Merge with", others, key="merge_with", width=220, format_func=lambda option: _tensor(spec, option)
-        )
-        st.selectbox("as", MERGE_KINDS, key="merge_kind", width=140)
-        st.button(
-            "Merge",
-            icon=":material/call_merge:",
-            key="merge",
-            on_click=state.on_merge,
-            args=(layer_id,),
-            help="A merge layer at the end taking this output and the one chosen: Add needs equal shapes, "
-            "Concatenate joins them on the last axis.",
         )
         st.button(
             "Residual block",
@@ -313,9 +301,23 @@ def graph_actions(spec: ModelSpec, layer_id: int) -> None:
             key="residual_width",
             width=100,
             placeholder="same",
-            help="Units or filters of the block (empty: the same as this output)",
+            help="Units or filters of the residual block (empty: the same as this output)",
         )
-        st.checkbox("stride 2", key="residual_stride", help="Halve height and width (images only)")
+        st.checkbox("stride 2", key="residual_stride", help="The residual block halves height and width (images)")
+    with st.container(key="graph_merge", **row):
+        st.selectbox(
+            "Merge with", others, key="merge_with", width=200, format_func=lambda option: _tensor(spec, option)
+        )
+        st.selectbox("as", MERGE_KINDS, key="merge_kind", width=130)
+        st.button(
+            "Merge",
+            icon=":material/call_merge:",
+            key="merge",
+            on_click=state.on_merge,
+            args=(layer_id,),
+            help="A merge layer at the end taking this output and the one chosen: Add needs equal shapes, "
+            "Concatenate joins them on the last axis.",
+        )
 
 
 def _layer_shapes(spec: ModelSpec, i: int) -> str:

@@ -1,0 +1,75 @@
+"""Graphs in a real browser (Debian's Chromium, a real `streamlit run`), at desktop and phone widths: a residual block
+built by the widgets drawn with both shapes meeting at its Add, a merge that does not fit drawn red and repaired by its
+fix button, and a share link of a graph that opens the same graph in another browser."""
+
+from __future__ import annotations
+
+import pytest
+
+from e2e_support import AppPage
+from netbuilder.studio.presets import PRESETS
+from netbuilder.studio.spec import seed_spec
+from netbuilder.views.graph import ERROR_FILL
+from test_e2e import ARTIFACTS, DESKTOP, PHONE, browser, expect_share_link, link, new_page, server  # noqa: F401
+
+SEED_IDS = [layer.id for layer in seed_spec().layers]
+
+
+def node(app: AppPage, name: str):
+    return app.nodes.filter(has_text=name)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_residual_block_built_by_the_widgets_is_drawn_with_both_shapes_meeting_at_its_add(new_page, viewport):  # noqa: F811 — the fixture
+    from playwright.sync_api import expect
+
+    app = new_page(viewport=viewport)  # the first layer, dense, is selected
+    app.act(lambda: app.page.get_by_role("button", name="Residual block").click())
+    expect(node(app, "add")).to_have_count(1)
+    into_add = app.page.locator('[data-testid="stGraphVizChart"] svg g.edge').filter(
+        has=app.page.locator("title", has_text="->L")
+    )
+    expect(app.edges.filter(has_text="(None, 3, 16)")).to_have_count(7)  # dense's output to 3 layers, and on
+    titles = app.page.locator('[data-testid="stGraphVizChart"] svg g.edge title').all_text_contents()
+    add_id = [t for t in titles if t.startswith("L") and "->" in t]
+    assert sum(1 for t in add_id if t.endswith("->L7")) == 2  # two tensors meet at the Add (L7: the block's add)
+    assert into_add.count() > 0
+    expect(app.page.get_by_text("Connected to")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    app.page.screenshot(path=str(ARTIFACTS / f"residual-block-{viewport['width']}.png"), full_page=True)
+    app.assert_no_exception()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_merge_that_does_not_fit_is_red_said_in_words_and_its_fix_button_repairs_it(new_page, viewport):  # noqa: F811 — the fixture
+    from playwright.sync_api import expect
+
+    app = new_page(viewport=viewport)
+    app.choose("preset_name", PRESETS["broken-shortcut-stride"].title)  # a puzzle, chosen from the menu
+    failing = node(app, "add")
+    expect(failing.locator("path, polygon").first).to_have_attribute("fill", ERROR_FILL)
+    message = "Layer 'add' (Add) cannot add (None, 8, 8, 8) and (None, 16, 16, 8)"
+    expect(app.page.get_by_text(message)).to_be_visible()
+    fix = app.page.get_by_role("button", name="Fix: put Conv2D(filters=8, kernel_size=1, strides=(2, 2))", exact=False)
+    app.act(lambda: fix.click())
+    expect(app.page.get_by_text(message)).to_have_count(0)
+    expect(node(app, "add").locator("path, polygon").first).not_to_have_attribute("fill", ERROR_FILL)
+    expect(app.page.get_by_text("Solved")).to_be_visible()
+    app.assert_no_exception()
+
+
+@pytest.mark.e2e
+def test_a_share_link_of_a_graph_opens_the_same_graph_in_another_browser(new_page):  # noqa: F811 — the fixture
+    from playwright.sync_api import expect
+
+    preset = PRESETS["inception-module"]
+    app = new_page(link(preset.spec, preset.input_text))
+    expect(node(app, "concatenate")).to_have_count(1)
+    expect(app.edges.filter(has_text="(None, 16, 16, 24)")).to_have_count(1)  # 8 + 8 + 4 + 4 channels, to the output
+    url = expect_share_link(app, preset.spec, preset.input_text)
+    other = new_page(url, viewport=PHONE)
+    expect(node(other, "concatenate")).to_have_count(1)
+    assert other.edges.all_text_contents() == app.edges.all_text_contents()
+    other.assert_no_exception()

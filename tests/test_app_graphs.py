@@ -11,6 +11,7 @@ from netbuilder.studio.spec import INPUT_ID, LayerSpec, ModelSpec, seed_spec
 from netbuilder.views.graph import ERROR_FILL
 from test_app import (
     COMPARE,
+    EXPLAIN,
     EXPORT,
     FORWARD,
     TRAIN,
@@ -175,3 +176,49 @@ def test_the_graph_actions_appear_from_the_input_only_when_there_is_a_layer_to_b
     assert not [b for b in at.button if b.key == "branch"] and "could not be shown" not in texts(at)
     at = select(run(open_app()), "input")
     assert [b for b in at.button if b.key == "residual"]
+
+
+FUNCTIONAL = """from keras import layers
+inputs = keras.Input(shape=(8, 8, 3))
+x = layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+shortcut = x
+x = layers.Conv2D(16, 3, padding="same")(x)
+x = layers.add([x, shortcut])
+outputs = layers.Dense(10)(layers.GlobalAveragePooling2D()(x))
+model = keras.Model(inputs, outputs)
+model.summary()"""
+
+
+def test_pasted_functional_code_replaces_the_model_with_its_graph_and_names_what_it_did_not_read():
+    at = open_app()
+    at.text_area(key="paste_text").input(FUNCTIONAL)
+    at = run(at.button(key="paste_replace").click())
+    spec = model(at)
+    assert spec.is_graph and spec.input_shape == (8, 8, 3)
+    assert [layer.kind for layer in spec.layers] == ["Conv2D", "Conv2D", "Add", "GlobalAveragePooling2D", "Dense"]
+    assert spec.layers[2].inputs == (1, 0) and spec.analysis.output_shape == (None, 10)
+    said = texts(at)
+    assert "Replaced the layers with 5 layer(s) (a graph: see its arrows)." in said
+    assert "Not part of the model, so not read: line 9 (model.summary())." in said
+
+
+def test_pasted_functional_code_appends_after_the_last_layer():
+    at = open_app()  # the seed model ends in Dense(4): (None, 4)
+    code = "x = keras.Input((4,))\na = layers.Dense(4)(x)\nb = layers.Dense(4, activation='relu')(x)\n"
+    code += "y = layers.add([a, b])"
+    at.text_area(key="paste_text").input(code)
+    at = run(at.button(key="paste_append").click())
+    spec = model(at)
+    last = spec.layers[3].id  # the seed's Dense(4)
+    assert [layer.inputs for layer in spec.layers[4:]] == [None, (last,), (spec.layers[4].id, spec.layers[5].id)]
+    assert spec.analysis.ok and spec.analysis.output_shape == (None, 4)
+
+
+def test_the_explain_page_says_what_each_merge_needs_and_makes():
+    at = load(open_app(), "inception-module")
+    page(at, EXPLAIN)
+    said = texts(at)
+    assert "Concatenate lays its inputs side by side on axis -1: 8 + 8 + 4 + 4 = 24" in said
+    at = load(at, "transformer-encoder")
+    page(at, EXPLAIN)
+    assert "Add needs equal shapes, value by value: (None, 20, 64) and (None, 20, 64) → (None, 20, 64)." in texts(at)

@@ -153,7 +153,8 @@ def editor(spec: ModelSpec) -> None:
             placeholder='Input(shape=(28, 28, 1))\nConv2D(32, 3, activation="relu")\nMaxPooling2D(2)\nFlatten()\n'
             'Dense(10, activation="softmax")',
             help='Dense(64, activation="relu"), model.add(...), keras.layers.X(...) or a whole Sequential([...]); '
-            "Input(shape=...) sets the input shape. Only plain values are read, never run.",
+            "Input(shape=...) sets the input shape. Functional code makes a graph: x = Conv2D(64, 3)(x), "
+            "x = add([x, shortcut]), keras.Model(inputs, outputs). Only plain values are read, never run.",
         )
         with st.container(horizontal=True, gap="small"):
             st.button("Replace all layers", key="paste_replace", on_click=state.on_paste, args=("replace",))

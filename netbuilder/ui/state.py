@@ -477,7 +477,8 @@ def on_paste(mode: str) -> None:
         return
 
     def change(s: ModelSpec) -> ModelSpec:
-        layers = pasted.layers if mode == "replace" else (*s.layers, *pasted.layers)
+        last = s.layers[-1].id if s.layers else None
+        layers = pasted.layers if mode == "replace" else (*s.layers, *pasted.after(last, s.next_id()))
         if pasted.input_shape is not None and mode == "replace":
             s = ModelSpec(pasted.input_shape, s.layers, s.seed)
         return s.replace_layers(layers)
@@ -494,11 +495,13 @@ def on_paste(mode: str) -> None:
             if mode == "replace" and pasted.input_shape is None
             else ""
         )
+        unread = f" Not part of the model, so not read: {plain('; '.join(pasted.unread))}." if pasted.unread else ""
+        shape = " (a graph: see its arrows)" if spec().is_graph else ""
         notify(
             "paste",
             "success",
             f"{'Replaced the layers with' if mode == 'replace' else 'Appended'} "
-            f"{len(pasted.layers)} layer(s).{kept}{skipped}",
+            f"{len(pasted.layers)} layer(s){shape}.{kept}{skipped}{unread}",
         )
 
 

@@ -685,9 +685,9 @@ def _functional(kind: type[Layer]):
     return merge
 
 
-add, subtract, multiply, average, maximum, minimum, concatenate = (
-    _functional(k) for k in (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)
-)
+_FORMS = (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)
+add, subtract, multiply, average, maximum, minimum, concatenate = (_functional(k) for k in _FORMS)
+FUNCTIONAL_FORMS = {k.__name__.lower(): k.__name__ for k in (*_FORMS, Dot)}  # keras.layers.add → Add, ..., dot → Dot
 
 
 def dot(inputs, axes=-1, **kwargs):

@@ -308,6 +308,9 @@ def act_paste(at, m, rng):
             "Dense(os.system('x'))",
             "not python(",
             "Reshape((-1,))",
+            "x = keras.Input((6,))\na = layers.Dense(6)(x)\ny = layers.add([a, x])",
+            "x = keras.Input((6,))\ny = layers.concatenate([layers.Dense(2)(x), x])\nkeras.Model(x, y)",
+            "x = keras.Input((6,))\ny = layers.add(x)",
         ]
     )
     mode = rng.choice(["replace", "append"])
@@ -320,7 +323,8 @@ def act_paste(at, m, rng):
     if pasted is not None:
 
         def change(s):
-            layers = pasted.layers if mode == "replace" else (*s.layers, *pasted.layers)
+            last = s.layers[-1].id if s.layers else None
+            layers = pasted.layers if mode == "replace" else (*s.layers, *pasted.after(last, s.next_id()))
             if pasted.input_shape is not None and mode == "replace":
                 s = ModelSpec(pasted.input_shape, s.layers, s.seed)
             return s.replace_layers(layers)

@@ -9,8 +9,8 @@ import pytest
 from e2e_support import AppPage
 from netbuilder.studio.presets import PRESETS
 from netbuilder.studio.spec import seed_spec
-from netbuilder.views.graph import ERROR_FILL
-from test_e2e import ARTIFACTS, DESKTOP, PHONE, browser, expect_share_link, link, new_page, server  # noqa: F401
+from netbuilder.views.graph import ERROR_FILL, SELECTED_FILL
+from test_e2e import ARTIFACTS, DESKTOP, PHONE, browser, chain, expect_share_link, link, new_page, server  # noqa: F401
 
 SEED_IDS = [layer.id for layer in seed_spec().layers]
 
@@ -73,3 +73,39 @@ def test_a_share_link_of_a_graph_opens_the_same_graph_in_another_browser(new_pag
     expect(node(other, "concatenate")).to_have_count(1)
     assert other.edges.all_text_contents() == app.edges.all_text_contents()
     other.assert_no_exception()
+
+
+SELECTED = f'path[fill="{SELECTED_FILL}"], polygon[fill="{SELECTED_FILL}"]'
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_clicking_a_node_selects_its_layer_with_a_pointer_cursor(new_page, viewport):  # noqa: F811 — the fixture
+    from playwright.sync_api import expect
+
+    app = new_page(viewport=viewport)
+    flatten = node(app, "flatten")
+    assert flatten.evaluate("g => getComputedStyle(g).cursor") == "pointer"
+    app.act(lambda: flatten.click())
+    expect(node(app, "flatten").locator(SELECTED)).to_have_count(1)
+    expect(app.widget("selected_panel")).to_contain_text("flatten · Flatten")
+    expect(app.widget("selected").locator("input:checked")).to_have_count(1)
+    app.act(lambda: node(app, "Input").click())
+    expect(app.widget("selected_panel")).to_contain_text("Input shape (per sample)")
+    app.assert_no_exception()
+
+
+@pytest.mark.e2e
+def test_clicking_a_fold_of_a_long_graph_moves_the_window_and_a_forged_click_changes_nothing(new_page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    app = new_page(link(chain(30)))  # dense is selected: the window is its neighbourhood, 25 layers folded below
+    fold = app.nodes.filter(has_text="layers below")
+    expect(fold).to_have_count(1)
+    app.act(lambda: fold.click())  # selects the first layer folded: the window moves down to it
+    expect(app.widget("selected_panel")).to_contain_text("dense_3")
+    expect(node(app, "dense_3").locator(SELECTED)).to_have_count(1)
+    for forged in ("999999", "../input", "<b>x</b>", "1e3"):  # what a visitor could send from the browser's console
+        app.act(lambda: app.page.evaluate(f"window.netbuilderPick('picked', {forged!r})"))
+        expect(app.widget("selected_panel")).to_contain_text("dense_3")
+    app.assert_no_exception()

@@ -16,7 +16,7 @@ from ..engine.shapes import format_shape
 from ..engine.summary import param_totals, readable_size
 from ..studio import data, datasets, run
 from ..studio.spec import INPUT_ID, ModelSpec, kinds_by_group
-from ..views.graph import BROWSER_CSS, WINDOW_FROM, dataflow
+from ..views.graph import BROWSER_CSS, PICK, WINDOW_FROM, dataflow
 from ..views.table import summary_frame
 from . import forward, state, widgets
 from .state import INPUT, ss
@@ -44,8 +44,25 @@ def page(spec: ModelSpec) -> None:
         summary(spec)
 
 
+# Clicking a node of the graph selects its layer: one listener on the page reads the clicked node's id (views.graph's
+# `pick_7`) and sends it to Python as a trigger value, whichever drawing of the graph is on screen.
+CLICK_JS = """
+export default function(component) {
+    window.netbuilderPick = component.setTriggerValue;
+    if (window.netbuilderPickListening) return;
+    window.netbuilderPickListening = true;
+    document.addEventListener("click", (event) => {
+        const node = event.target.closest && event.target.closest('[data-testid="stGraphVizChart"] g.node');
+        if (node && node.id.startsWith("%s")) window.netbuilderPick("picked", node.id.slice(%d));
+    });
+}
+""" % (PICK, len(PICK))
+node_clicks = st.components.v2.component("netbuilder_node_clicks", js=CLICK_JS)
+
+
 def graph(spec: ModelSpec) -> None:
     st.html(f"<style>{BROWSER_CSS}</style>")  # the graph's text at the sizes it was laid out for (no space taken)
+    node_clicks(key="graph_pick", on_picked_change=state.on_graph_pick, height=0)
     long = len(spec.layers) > WINDOW_FROM
     whole = long and ss.get("graph_whole", False)  # the toggle under the graph, read before it is drawn
     chart = dataflow(spec, selected=ss.selection, window=not whole)
@@ -206,7 +223,6 @@ def layer_panel(spec: ModelSpec, i: int) -> None:
         st.button(
             "Delete", icon=":material/delete:", key=f"delete_{layer.id}", on_click=state.on_delete, args=(layer.id,)
         )
-    connections(spec, i)
     settings = kind_class(layer.kind).settings
     values = layer.values
     for start in range(0, len(settings), 3):
@@ -214,6 +230,7 @@ def layer_panel(spec: ModelSpec, i: int) -> None:
         for column, setting in zip(st.columns(len(row)), row):
             with column:
                 widgets.setting_widget(layer.id, setting, values[setting.name])
+    connections(spec, i)  # after its settings, which a refused edit's message above must keep in view
     if layer.built_for is not None:
         st.caption(
             f"Built for input {format_shape((None, *layer.built_for))} (from imported JSON): "

@@ -252,6 +252,15 @@ def on_select() -> None:
     ss.selection = ss.selected
 
 
+@callback("editor")
+def on_graph_pick() -> None:
+    """A node of the graph was clicked (its id sent by the page, so checked like any visitor's value): select it."""
+    picked = str((ss.get("graph_pick") or {}).get("picked"))
+    ids = {str(layer.id): layer.id for layer in spec().layers}
+    if picked == INPUT or picked in ids:
+        select(INPUT if picked == INPUT else ids[picked])
+
+
 @callback("input")
 def on_input_text() -> None:
     """The input box (key "input_text") changed: it becomes the model's input data."""

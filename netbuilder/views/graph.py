@@ -34,8 +34,13 @@ _BACKSLASH_LOOKALIKE = "\u2216"
 FONT = "Courier"
 EDGE_PT, NODE_PT, SMALL_PT = 12, 11, 10  # ×4/3 on screen: shapes 16 px in bold, node text 14.7 px and 13.3 px
 # st.graphviz_chart's own CSS sets every SVG text to its body font at 9.6 px; this puts back the sizes laid out here.
+# A node's SVG id says what clicking it selects (`pick_7`: layer 7, `pick_input`): the page turns a click into a choice.
+PICK = "pick_"
 BROWSER_CSS = "".join(
-    ['[data-testid="stGraphVizChart"] svg text {font-family: "Source Code Pro", monospace;}']
+    [
+        '[data-testid="stGraphVizChart"] svg text {font-family: "Source Code Pro", monospace;}',
+        f'[data-testid="stGraphVizChart"] g.node[id^="{PICK}"] {{cursor: pointer;}}',
+    ]
     + [
         f'[data-testid="stGraphVizChart"] svg text[font-size="{pt}.00"] {{font-size: {pt}px;}}'
         for pt in (EDGE_PT, NODE_PT, SMALL_PT)
@@ -163,17 +168,22 @@ def _dag(spec, rows, selected, window: bool) -> graphviz.Digraph:
     if window and len(rows) > WINDOW_FROM:
         shown = _neighbourhood(sources, at, WINDOW_AROUND) | ({fail_at} if issue else set())
     graph = _new_graph()
-    graph.node(
-        "input",
-        _html(f"<b>Input</b> {_small('shape=' + html_text(format_shape(analysis.input_shape[1:])))}"),
-        **{"fillcolor": IO_FILL, **(_MARK if selected == "input" else {})},
-    )
+    _input_node(graph, analysis, selected)
     hidden = [i for i in range(len(rows)) if i not in shown]
     for where, part in (("before", [i for i in hidden if i < at]), ("after", [i for i in hidden if i > at])):
         if part:
             names = ", ".join(rows[i][1] for i in part)
             label = f"<b>{len(part)} layers {where}</b><br/>{_small('not drawn: pick a layer there to see it')}"
-            graph.node(f"more_{where}", _html(label), style="rounded,dashed", tooltip=attribute_text(names[:300]))
+            nearest = rows[part[-1] if where == "before" else part[0]][
+                0
+            ]  # a click selects the layer next to the window
+            graph.node(
+                f"more_{where}",
+                _html(label),
+                style="rounded,dashed",
+                tooltip=attribute_text(names[:300]),
+                id=_pick(nearest),
+            )
     for i in sorted(shown):
         node = _layer_node(graph, i, rows[i], reports, fail_at, issue, selected)
         for k in sources[i]:
@@ -193,12 +203,16 @@ def _dag(spec, rows, selected, window: bool) -> graphviz.Digraph:
         node = f"output{n}" if len(outputs) > 1 else "output"
         title = f"Output {n + 1}" if len(outputs) > 1 else "Output"
         tail = f"L{int(rows[k][0])}" if k in shown else "more_after"
+        pick = _pick(rows[k][0])
         if issue is None:
             shape = reports[k].output_shape
-            graph.node(node, _html(f"<b>{title}</b> {_small(html_text(format_shape(shape)))}"), fillcolor=IO_FILL)
+            label = _html(f"<b>{title}</b> {_small(html_text(format_shape(shape)))}")
+            graph.node(node, label, fillcolor=IO_FILL, id=pick)
             _edge(graph, tail, node, shape)
         else:
-            graph.node(node, _html(f"<b>{title}</b>"), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK)
+            graph.node(
+                node, _html(f"<b>{title}</b>"), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK, id=pick
+            )
             _edge(graph, tail, node, None, _GREY)
     return graph
 
@@ -235,11 +249,7 @@ def _graph(analysis, rows, selected, shown=None) -> graphviz.Digraph:
     fail_at = len(rows) if issue is None else issue.layer_index
     reports = analysis.layers
     graph = _new_graph()
-    graph.node(
-        "input",
-        _html(f"<b>Input</b> {_small('shape=' + html_text(format_shape(analysis.input_shape[1:])))}"),
-        **{"fillcolor": IO_FILL, **(_MARK if selected == "input" else {})},
-    )
+    _input_node(graph, analysis, selected)
     prev, shape, hidden = "input", analysis.input_shape, []
     for i, (layer_id, name, kind, settings) in enumerate(rows):
         if shown is not None and i not in shown:
@@ -253,11 +263,16 @@ def _graph(analysis, rows, selected, shown=None) -> graphviz.Digraph:
         shape = reports[i].output_shape if i < len(reports) else None
     if hidden:
         prev, shape = _more(graph, prev, shape, hidden, rows, reports, fail_at, selected)
+    pick = _pick(rows[-1][0] if rows else "input")  # the output: its last layer
     if issue is None:
-        graph.node("output", _html(f"<b>Output</b> {_small(html_text(format_shape(shape)))}"), fillcolor=IO_FILL)
+        graph.node(
+            "output", _html(f"<b>Output</b> {_small(html_text(format_shape(shape)))}"), fillcolor=IO_FILL, id=pick
+        )
         _edge(graph, prev, "output", shape)
     else:
-        graph.node("output", _html("<b>Output</b>"), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK)
+        graph.node(
+            "output", _html("<b>Output</b>"), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK, id=pick
+        )
         _edge(graph, prev, "output", None, **_GREY)
     return graph
 
@@ -273,7 +288,7 @@ def _layer_node(graph, i: int, row, reports, fail_at: int, issue, selected) -> s
     if i < fail_at:
         params = "<br/>" + _small(f"{report.params:,} params") if report and report.params else ""
         tooltip = f"{report.formula} params" if report and report.formula else f"{name} ({kind})"
-        graph.node(node, _html(head + params), tooltip=attribute_text(tooltip), **mark)
+        graph.node(node, _html(head + params), tooltip=attribute_text(tooltip), id=_pick(layer_id), **mark)
     elif i == fail_at:
         note = _small(html_text(_issue_note(issue)), ERROR_INK)
         graph.node(
@@ -283,10 +298,25 @@ def _layer_node(graph, i: int, row, reports, fail_at: int, issue, selected) -> s
             color=ERROR_INK,
             penwidth="2.5",
             tooltip=attribute_text(issue.message),
+            id=_pick(layer_id),
         )
     else:  # after the failure nothing is known: greyed, dashed, no shapes
-        graph.node(node, _html(head), **{"style": "rounded,dashed", "color": GREY_LINE, "fontcolor": GREY_INK, **mark})
+        look = {"style": "rounded,dashed", "color": GREY_LINE, "fontcolor": GREY_INK, **mark}
+        graph.node(node, _html(head), id=_pick(layer_id), **look)
     return node
+
+
+def _pick(target) -> str:
+    """The SVG id of a node whose click selects `target` (a layer id, or "input")."""
+    return f"{PICK}{target if target == 'input' else int(target)}"
+
+
+def _input_node(graph, analysis, selected) -> None:
+    graph.node(
+        "input",
+        _html(f"<b>Input</b> {_small('shape=' + html_text(format_shape(analysis.input_shape[1:])))}"),
+        **{"fillcolor": IO_FILL, "id": _pick("input"), **(_MARK if selected == "input" else {})},
+    )
 
 
 def _edge_look(i: int, fail_at: int, shape) -> tuple:
@@ -309,7 +339,10 @@ def _more(graph, prev: str, shape, hidden: list[int], rows, reports, fail_at: in
     label = f"<b>{len(hidden)} layers {where}</b><br/>{_small(f'{first + 1} to {last + 1} in the list')}"
     known = last < fail_at  # past the failure nothing is known: greyed, no shapes
     look = {"fillcolor": "white"} if known else {"color": GREY_LINE, "fontcolor": GREY_INK}
-    graph.node(node, _html(label), style="rounded,dashed", tooltip=attribute_text(names[:300]), **look)
+    nearest = rows[last if where == "above" else first][0]  # a click selects the layer next to the window
+    graph.node(
+        node, _html(label), style="rounded,dashed", tooltip=attribute_text(names[:300]), id=_pick(nearest), **look
+    )
     if not known:
         _edge(graph, prev, node, None, **_GREY)
         return node, None

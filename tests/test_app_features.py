@@ -18,7 +18,7 @@ from netbuilder.studio import data, explain, presets, share
 from netbuilder.studio.models import built, main_output
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 from netbuilder.views import export, graph
-from netbuilder.views.graph import ERROR_FILL
+from netbuilder.views.graph import ERROR_FILL, WINDOW_FROM
 from conftest import ROOT
 from test_app import (
     BUILD,
@@ -249,7 +249,8 @@ def test_every_preset_loads_through_the_widgets(name):
     spec = model(at)
     assert spec == preset.spec
     assert input_text(at) == preset.input_text
-    assert edge_labels(dot(at)) == analysis_edges(spec)
+    if len(spec.layers) <= WINDOW_FROM:  # drawn whole (a longer one is a window: test_graph checks those)
+        assert edge_labels(dot(at)) == analysis_edges(spec)
     assert f"Loaded **{preset.title}**" in texts(at)
     issue = spec.analysis.issue
     assert (issue is not None) == preset.broken

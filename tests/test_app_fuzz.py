@@ -25,6 +25,7 @@ from netbuilder.studio.keras_import import spec_from_keras_json
 from netbuilder.studio.models import built
 from netbuilder.studio.spec import ModelSpec, seed_spec
 from netbuilder.views import export
+from netbuilder.views.graph import WINDOW_FROM
 from test_app import dot, edge_labels, model, open_app, run, select
 from test_app_features import SEED_INPUT, analysis_edges, edge_count, fix_buttons, input_text
 
@@ -395,8 +396,9 @@ def check(at, m: Mirror, where: str):
     assert at.button(key="undo").disabled == (not m.history.can_undo), where
     assert at.button(key="redo").disabled == (not m.history.can_redo), where
     source = dot(at)
-    assert source.count("->") == edge_count(spec), where
-    assert edge_labels(source) == analysis_edges(spec), where
+    if len(spec.layers) <= WINDOW_FROM:  # drawn whole (a loaded application is a window: test_graph checks those)
+        assert source.count("->") == edge_count(spec), where
+        assert edge_labels(source) == analysis_edges(spec), where
     assert at.number_input(key="seed").value == spec.seed, where
 
 

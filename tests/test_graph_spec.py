@@ -192,3 +192,11 @@ def test_a_keras_graph_read_from_its_json_is_the_editors_and_computes_what_keras
         layer.set_weights(mine.get_weights())
     x = np.random.default_rng(1).normal(size=(2, 8, 8, 3)).astype("float32")
     np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_imported_names_are_keras_own_and_a_layer_added_beside_them_takes_a_free_name():
+    spec = spec_from_keras_json(inception_module().to_json())
+    assert "dense" in spec.analysis.names and "concatenate" in spec.analysis.names  # as model_from_json names them
+    grown = spec.add("Dense", units=3).add("Concatenate")  # automatic names dense, concatenate are taken
+    names = grown.analysis.names
+    assert len(set(names)) == len(names) and names[-2:] == ("dense_1", "concatenate_1")

@@ -15,6 +15,7 @@ from netbuilder.studio.spec import seed_spec
 from spec_oracle import keras_model
 
 FITTING = [name for name, p in PRESETS.items() if not p.broken]
+APPLICATIONS = {"keras-mobilenet": "MobileNet", "keras-mobilenetv2": "MobileNetV2"}  # checked against Keras's own
 BROKEN = [name for name, p in PRESETS.items() if p.broken]
 
 
@@ -107,7 +108,7 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("name", FITTING)
+@pytest.mark.parametrize("name", [name for name in FITTING if name not in APPLICATIONS])
 def test_hand_computed_shapes_and_params(name):
     analysis = PRESETS[name].spec.analysis
     shape, total, per_layer = EXPECTED[name]
@@ -193,3 +194,18 @@ def test_the_classic_48_message():
         2,
         ("Flatten", {}),
     )
+
+
+@pytest.mark.parametrize("name", APPLICATIONS)
+def test_the_keras_applications_presets_are_keras_own_architectures_at_their_size(name):
+    preset = PRESETS[name]
+    spec = preset.spec
+    keras.backend.clear_session(free_memory=False)
+    theirs = getattr(keras.applications, APPLICATIONS[name])(input_shape=spec.input_shape, weights=None)
+    analysis = spec.analysis
+    assert analysis.ok and analysis.total_params == theirs.count_params()
+    assert analysis.output_shape == theirs.output_shape
+    shapes = {layer.name: layer.output.shape for layer in theirs.layers[1:]}
+    assert {name: report.output_shape for name, report in zip(analysis.names, analysis.layers)} == shapes
+    assert spec.weight_shapes() == [w.shape for w in theirs.get_weights()]
+    assert "no pretrained" in preset.lesson

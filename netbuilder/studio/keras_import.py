@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from ..engine.errors import InputDataError, LayerConfigError
 from ..engine.graph import Graph
-from ..engine.layer import KINDS, snake_case
 from ..engine.serialization import chain_document, functional_from_json, read_json
 from .spec import INPUT_ID, LayerSpec, ModelSpec
 
-AUTOMATIC = {"input_layer", *(snake_case(kind) for kind in KINDS)}  # the prefixes of Keras's own names
 EDITOR = "netbuilder's editor holds one input and layers each called once (netbuilder.model_from_json reads it whole)"
 
 
@@ -19,8 +16,8 @@ def spec_from_keras_json(text, seed: int = 0) -> ModelSpec:
     """Read the JSON with the engine's bounded parser; layers keep their settings (and the shape they were
     built for), weights come from `seed`. Nothing is built before the spec's budgets are checked.
 
-    A Functional's layers keep their names (a block's prefix, `conv2_block1_`, says where they belong); a
-    Sequential's are named as Keras names them in a fresh session.
+    A Functional's layers keep their names, as Keras's model_from_json keeps them (a block's prefix, `conv2_block1_`,
+    says where a layer belongs); a Sequential's are named as Keras names them in a fresh session.
     """
     doc = read_json(text)
     if isinstance(doc, dict) and doc.get("class_name") in ("Functional", "Model"):
@@ -62,7 +59,7 @@ def _graph_spec(doc: dict, seed: int) -> ModelSpec:
             node.layer.kind,
             None,
             tuple(made[id(t)] for t in node.inputs),
-            _kept(node.layer.name),
+            node.layer.name,
             **node.layer.values,
         )
         for k, node in enumerate(calls)
@@ -75,13 +72,6 @@ def _graph_spec(doc: dict, seed: int) -> ModelSpec:
                 "the layers no other takes)"
             )
     return ModelSpec(tuple(graph.inputs[0].shape[1:]), (), seed).replace_layers(layers)
-
-
-def _kept(name: str) -> str | None:
-    """A name of the layer's own (`conv2_block1_1_conv`), or None for one Keras made up (`dense_3`): those are made
-    again as the editor's layers are, so a layer added later never takes a name already used."""
-    base = re.fullmatch(r"(.+?)(_\d+)?", name).group(1)
-    return None if base in AUTOMATIC else name
 
 
 def _refuse(why: str):

@@ -1,14 +1,20 @@
-"""Ready-made models a learner can load: the seed article's examples, and broken ones to repair."""
+"""Ready-made models a learner can load: the seed article's examples, broken ones to repair, graphs, two of
+keras.applications (those within the editor's layers and the public budgets), and models to train."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from .keras_import import spec_from_keras_json
 from .spec import LayerSpec, ModelSpec, seed_spec
 from .train import Settings
+
+DATA = Path(__file__).with_name("data")
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,12 @@ def _graph(input_shape, *layers) -> ModelSpec:
 
 def _conv(filters: int, kernel: int, **kw) -> dict:
     return {"filters": filters, "kernel_size": kernel, "padding": "same", **kw}
+
+
+def _application(name: str, size: int) -> ModelSpec:
+    """A keras.applications architecture from the JSON Keras wrote (studio/data), at a size×size×3 input."""
+    text = gzip.decompress((DATA / f"{name}.json.gz").read_bytes()).decode()
+    return spec_from_keras_json(text).with_input_shape((size, size, 3))
 
 
 ARTICLE_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"  # the seed article's x, one (3, 2) sample
@@ -348,6 +360,22 @@ PRESETS: dict[str, Preset] = {
         "random:14",
         "Both heads read the trunk's 16 values: a 3-class softmax and one number. A layer no other layer takes "
         "is an output, so this model has two: (None, 3) and (None, 1).",
+    ),
+    "keras-mobilenet": Preset(
+        "keras.applications.MobileNet (96×96, untrained)",
+        _application("MobileNet", 96),
+        "random:15",
+        "MobileNet as Keras writes it, at 96×96: depthwise 3×3 then pointwise 1×1 convolutions, output "
+        "(None, 1000). The weights are drawn from the seed as Keras initialises them: no pretrained (ImageNet) "
+        "weights here.",
+    ),
+    "keras-mobilenetv2": Preset(
+        "keras.applications.MobileNetV2 (96×96, untrained)",
+        _application("MobileNetV2", 96),
+        "random:16",
+        "MobileNetV2 as Keras writes it, at 96×96: inverted residual blocks (an expansion, a depthwise convolution "
+        "and a projection, with an Add where the shape is kept), output (None, 1000). The weights are drawn from the "
+        "seed as Keras initialises them: no pretrained (ImageNet) weights here.",
     ),
     "train-xor": Preset(
         "Train: XOR",

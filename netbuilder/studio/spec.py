@@ -23,7 +23,7 @@ from ..engine.analysis import Analysis, analyze, analyze_calls, budget_issue
 from ..engine.budget import current, over
 from ..engine.errors import Fix, LayerConfigError, LimitError, issue_error
 from ..engine.initializers import check_seed
-from ..engine.layer import GROUPS, KINDS, Layer, check_name, kind_class
+from ..engine.layer import GROUPS, KINDS, Layer, check_name, kind_class, snake_case
 from ..engine.limits import MAX_EDITOR_LAYERS
 from ..engine.shapes import check_input_shape, format_shape
 
@@ -359,7 +359,7 @@ class ModelSpec:
         """An edited spec; trained weights belong to the model as it was, so an edit starts from the seed's again.
         A layer whose inputs name just the layer before it takes it as a chain does (inputs None)."""
         if "layers" in changes:
-            changes["layers"] = _as_chain_where_it_is(changes["layers"])
+            changes["layers"] = _named_apart(_as_chain_where_it_is(changes["layers"]))
         return replace(self, weights=None, **changes).validate()
 
     def next_id(self) -> int:
@@ -539,6 +539,28 @@ def _rewired(layer: LayerSpec, old: int, new: tuple[int, ...]) -> LayerSpec:
     if layer.inputs is None or old not in layer.inputs:
         return layer
     return replace(layer, inputs=tuple(i for k in layer.inputs for i in (new if k == old else (k,))))
+
+
+def _named_apart(layers: tuple[LayerSpec, ...]) -> tuple[LayerSpec, ...]:
+    """The layers, each one whose automatic name (dense, dense_1, ... as Keras counts them) is a name kept from an
+    imported model given the next free one of its own: adding a Dense beside an imported `dense` is not refused."""
+    taken = {layer.name for layer in layers if layer.name is not None}
+    if not taken:
+        return layers
+    counters: dict[str, int] = {}
+    out = []
+    for layer in layers:
+        if layer.name is None:
+            prefix = snake_case(layer.kind)
+            n = counters[prefix] = counters.get(prefix, -1) + 1
+            if (prefix if n == 0 else f"{prefix}_{n}") in taken:
+                n = max(n, 1)
+                while f"{prefix}_{n}" in taken:
+                    n += 1
+                layer = replace(layer, name=f"{prefix}_{n}")
+                taken.add(layer.name)
+        out.append(layer)
+    return tuple(out)
 
 
 def _as_chain_where_it_is(layers) -> tuple[LayerSpec, ...]:

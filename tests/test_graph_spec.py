@@ -200,3 +200,11 @@ def test_imported_names_are_keras_own_and_a_layer_added_beside_them_takes_a_free
     grown = spec.add("Dense", units=3).add("Concatenate")  # automatic names dense, concatenate are taken
     names = grown.analysis.names
     assert len(set(names)) == len(names) and names[-2:] == ("dense_1", "concatenate_1")
+
+
+def test_a_residual_block_is_refused_in_words_where_there_is_no_shape_or_no_feature_axis():
+    with pytest.raises(LayerConfigError, match="needs a feature axis"):
+        ModelSpec((), (LayerSpec.make(0, "Flatten"),)).validate().residual(INPUT_ID)
+    broken = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=4, built_for=(48,)),))
+    with pytest.raises(LayerConfigError, match="whose output shape is known"):
+        broken.residual(0)

@@ -362,7 +362,7 @@ PRESETS: dict[str, Preset] = {
         "is an output, so this model has two: (None, 3) and (None, 1).",
     ),
     "keras-mobilenet": Preset(
-        "keras.applications.MobileNet (96×96, untrained)",
+        "Keras MobileNet at 96×96, untrained",
         _application("MobileNet", 96),
         "random:15",
         "MobileNet as Keras writes it, at 96×96: depthwise 3×3 then pointwise 1×1 convolutions, output "
@@ -370,7 +370,7 @@ PRESETS: dict[str, Preset] = {
         "weights here.",
     ),
     "keras-mobilenetv2": Preset(
-        "keras.applications.MobileNetV2 (96×96, untrained)",
+        "Keras MobileNetV2 at 96×96, untrained",
         _application("MobileNetV2", 96),
         "random:16",
         "MobileNetV2 as Keras writes it, at 96×96: inverted residual blocks (an expansion, a depthwise convolution "

@@ -458,16 +458,12 @@ class ModelSpec:
         otherwise) added to a shortcut — projected by a 1×1 Conv2D or a Dense when the width or the stride changes
         the shape — then relu; what took `layer_id`'s output takes the block's."""
         at = -1 if layer_id == INPUT_ID else self.index_of(layer_id)
-        shape = (
-            self.input_shape
-            if at < 0
-            else self.analysis.layers[at].output_shape
-            if at < len(self.analysis.layers)
-            else None
-        )
-        if shape is None:
+        reports = self.analysis.layers
+        if at >= 0 and (at >= len(reports) or reports[at].output_shape is None):
             raise LayerConfigError("a residual block goes after a layer whose output shape is known (one that fits)")
-        shape = tuple(shape[1:]) if at >= 0 else tuple(shape)
+        shape = self.input_shape if at < 0 else reports[at].output_shape[1:]  # per sample
+        if not shape:
+            raise LayerConfigError("a residual block needs a feature axis to add on; one number per sample has none")
         images = len(shape) == 3
         width = shape[-1] if width is None else width
         strides = 2 if downsample and images else 1
@@ -490,8 +486,8 @@ class ModelSpec:
             project = LayerSpec.make(projection, "Dense", inputs=(layer_id,), units=width)
         needs_projection = width != shape[-1] or strides != 1
         shortcut = projection if needs_projection else layer_id
-        block = [replace(block[0], inputs=(layer_id,)), block[1], *([project] if needs_projection else [])]
         block += [
+            *([project] if needs_projection else []),
             LayerSpec.make(add, "Add", inputs=(b, shortcut)),
             LayerSpec.make(relu, "Activation", activation="relu"),
         ]

@@ -25,7 +25,9 @@ def test_a_residual_block_built_by_the_widgets_is_drawn_with_both_shapes_meeting
     from playwright.sync_api import expect
 
     app = new_page(viewport=viewport)  # the first layer, dense, is selected
-    app.act(lambda: app.page.get_by_role("button", name="Residual block").click())
+    app.page.get_by_role("button", name="Branch, merge, residual block").click()  # a popover: opening it runs nothing
+    body = app.page.get_by_test_id("stPopoverBody")
+    app.act(lambda: body.get_by_role("button", name="Residual block").click())
     expect(node(app, "add")).to_have_count(1)
     into_add = app.page.locator('[data-testid="stGraphVizChart"] svg g.edge').filter(
         has=app.page.locator("title", has_text="->L")

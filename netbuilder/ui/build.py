@@ -285,7 +285,13 @@ MERGE_KINDS = kinds_by_group()["Merging"]
 
 
 def graph_actions(spec: ModelSpec, layer_id: int) -> None:
-    """Branch from, merge with, or wrap in a residual block the selected layer's output (or the input)."""
+    """Branch from, merge with, or wrap in a residual block the selected layer's output (or the input), in a popover:
+    its widgets are drawn only when it is opened, so a click elsewhere on the page stays as quick as without them."""
+    with st.popover("Branch, merge, residual block", icon=":material/account_tree:", key="graph_actions"):
+        _graph_action_widgets(spec, layer_id)
+
+
+def _graph_action_widgets(spec: ModelSpec, layer_id: int) -> None:
     others = [INPUT_ID, *(layer.id for layer in spec.layers)]
     others.remove(layer_id)
     if ss.get("merge_with") not in others:  # the choice of an earlier model (undo, a preset): a tensor of this one

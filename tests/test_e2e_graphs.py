@@ -111,3 +111,19 @@ def test_clicking_a_fold_of_a_long_graph_moves_the_window_and_a_forged_click_cha
         app.act(lambda: app.page.evaluate(f"window.netbuilderPick('picked', {forged!r})"))
         expect(app.widget("selected_panel")).to_contain_text("dense_3")
     app.assert_no_exception()
+
+
+@pytest.mark.e2e
+def test_a_keras_application_opens_folded_into_its_blocks_and_a_click_opens_one(new_page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    app = new_page()
+    app.choose("preset_name", PRESETS["keras-mobilenetv2"].title)
+    expect(app.page.get_by_text("no pretrained (ImageNet) weights", exact=False)).to_be_visible()  # said on loading
+    expect(app.nodes.filter(has_text="9 layers")).to_have_count(14)  # 16 blocks folded; two of them hold 8 layers
+    box = app.nodes.filter(has_text="block_5").filter(has_text="layers")
+    assert box.evaluate("g => getComputedStyle(g).cursor") == "pointer"
+    app.act(lambda: box.click())
+    expect(app.widget("selected_panel")).to_contain_text("block_5_expand")
+    expect(node(app, "block_5_depthwise_BN")).to_have_count(1)  # the block is open, its layers drawn
+    app.assert_no_exception()

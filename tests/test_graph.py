@@ -415,3 +415,30 @@ def test_a_long_graph_draws_the_neighbourhood_of_the_selected_layer_joined_to_th
     assert ("input", "more_before", "(None, 8, 8, 3)") in labels  # the input joins what is not drawn
     assert all(label is not None for _, _, label in labels)  # every edge that crosses keeps its shape
     assert svg_counts(graph.dataflow(spec, selected=selected, window=True))[0] == len(nodes)
+
+
+@needs_dot
+def test_a_long_graph_with_keras_block_names_folds_each_block_but_the_selected_ones_into_a_box():
+    from netbuilder.studio.presets import PRESETS
+
+    spec = PRESETS["keras-mobilenetv2"].spec  # 155 layers, named as Keras names them: block_1_expand, ...
+    names = spec.analysis.names
+    selected = spec.layers[names.index("block_3_depthwise")].id
+    g = graph.dataflow(spec, selected=selected, window=True)
+    nodes, _ = drawn(g)
+    boxes = {n: a for n, a in nodes.items() if n.startswith("B")}
+    assert len(nodes) < 60 and len(boxes) == 15  # block_1 … block_16 but the open block_3
+    assert all(a["style"] == "rounded,dashed" for a in boxes.values())
+    assert "block_1" in boxes[f"B{spec.layers[names.index('block_1_expand')].id}"]["label"]
+    assert f"L{selected}" in nodes and f"L{spec.layers[names.index('block_3_project_BN')].id}" in nodes  # open
+    folded = sum(int(re.search(r"(\d+) layers", a["label"]).group(1)) for a in boxes.values())
+    assert folded + len([n for n in nodes if n.startswith("L")]) == len(spec.layers)
+    labels = edge_shapes(g)
+    assert all(label is not None for _, _, label in labels)  # every edge, into and out of a box, keeps its shape
+    assert (
+        "B" + str(spec.layers[names.index("block_15_expand")].id),
+        "B" + str(spec.layers[names.index("block_16_expand")].id),
+        "(None, 3, 3, 160)",
+    ) in labels
+    assert graph.block_of("conv2_block1_1_conv") == "conv2_block1" and graph.block_of("block1a_dwconv") == "block1a"
+    assert graph.block_of("dense_3") is None

@@ -157,26 +157,95 @@ def dataflow(spec, selected=None, window: bool = False) -> graphviz.Digraph:
 
 def _dag(spec, rows, selected, window: bool) -> graphviz.Digraph:
     """A graph: every layer a node, an edge from each tensor it takes carrying that tensor's shape (a merge's inputs
-    side by side), an Output node under each layer no other takes. With `window`, past WINDOW_FROM layers only the
-    layers within WINDOW_AROUND steps of the selected one (and the failing one) are drawn; the others are two dashed
-    nodes, the layers before and after, joined by the edges (and shapes) that cross to them."""
+    side by side), an Output node under each layer no other takes. With `window`, past WINDOW_FROM layers: layers
+    named in Keras's blocks (`conv2_block1_…`, `block_3_…`) fold into one box per block, all but the selected
+    layer's (and the failing one's); without such names, only the layers within WINDOW_AROUND steps of the selected
+    one (and the failing one) are drawn, the others two nodes, before and after. Edges between folded nodes keep
+    their shapes; a click on a fold selects a layer in it, which opens it."""
     analysis, sources = spec.analysis, spec.sources
     issue, reports = analysis.issue, analysis.layers
     fail_at = len(rows) if issue is None else issue.layer_index
-    shown = set(range(len(rows)))
     at = next((i for i, row in enumerate(rows) if row[0] == selected), -1)
-    if window and len(rows) > WINDOW_FROM:
-        shown = _neighbourhood(sources, at, WINDOW_AROUND) | ({fail_at} if issue else set())
     graph = _new_graph()
     _input_node(graph, analysis, selected)
-    hidden = [i for i in range(len(rows)) if i not in shown]
+    node_of: dict[int, str] = {-1: "input"}  # each position's node (its own, or the fold it is in)
+    if window and len(rows) > WINDOW_FROM:
+        blocks = [block_of(row[1]) for row in rows]
+        if any(blocks):
+            node_of |= _fold_blocks(
+                graph, rows, reports, blocks, {blocks[at] if at >= 0 else None, blocks[fail_at] if issue else None}
+            )
+        else:
+            shown = _neighbourhood(sources, at, WINDOW_AROUND) | ({fail_at} if issue else set())
+            node_of |= _fold_around(graph, rows, [i for i in range(len(rows)) if i not in shown], at)
+    for i in range(len(rows)):
+        if i not in node_of:
+            node_of[i] = _layer_node(graph, i, rows[i], reports, fail_at, issue, selected)
+    drawn = set()  # one edge per pair of nodes and shape: a fold's inner edges and repeats are not drawn
+    for i, source in enumerate(sources):
+        for k in source:
+            shape = analysis.input_shape if k < 0 else reports[k].output_shape if k < len(reports) else None
+            shape, look = _edge_look(i, fail_at, shape)
+            edge = (node_of[k], node_of[i], shape)
+            if edge[0] != edge[1] and edge not in drawn:
+                drawn.add(edge)
+                _edge(graph, *edge, look)
+    outputs = spec.output_positions
+    for n, k in enumerate(outputs):
+        node = f"output{n}" if len(outputs) > 1 else "output"
+        title = f"Output {n + 1}" if len(outputs) > 1 else "Output"
+        pick = _pick(rows[k][0])
+        if issue is None:
+            shape = reports[k].output_shape
+            label = _html(f"<b>{title}</b> {_small(html_text(format_shape(shape)))}")
+            graph.node(node, label, fillcolor=IO_FILL, id=pick)
+            _edge(graph, node_of[k], node, shape)
+        else:
+            graph.node(
+                node, _html(f"<b>{title}</b>"), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK, id=pick
+            )
+            _edge(graph, node_of[k], node, None, _GREY)
+    return graph
+
+
+_BLOCK = re.compile(r"(.*?block_?\d+[a-z]?)(?:_|$)")  # Keras's block prefixes: conv2_block1, block_3, block1a
+
+
+def block_of(name: str) -> str | None:
+    """The Keras block a layer's name puts it in (`conv2_block1_1_conv` → `conv2_block1`), or None."""
+    match = _BLOCK.match(name)
+    return match.group(1) if match else None
+
+
+def _fold_blocks(graph, rows, reports, blocks, opened: set) -> dict[int, str]:
+    """One dashed box per block not in `opened`, with its layers and parameters; {position: its box}."""
+    members: dict[str, list[int]] = {}
+    for i, block in enumerate(blocks):
+        if block is not None and block not in opened:
+            members.setdefault(block, []).append(i)
+    node_of = {}
+    for block, part in members.items():
+        node = f"B{int(rows[part[0]][0])}"
+        params = sum(reports[i].params for i in part if i < len(reports))
+        label = f"<b>{html_text(_short(block))}</b><br/>{_small(f'{len(part)} layers · {params:,} params')}"
+        names = ", ".join(rows[i][1] for i in part)
+        graph.node(
+            node, _html(label), style="rounded,dashed", tooltip=attribute_text(names[:300]), id=_pick(rows[part[0]][0])
+        )
+        node_of |= {i: node for i in part}
+    return node_of
+
+
+def _fold_around(graph, rows, hidden: list[int], at: int) -> dict[int, str]:
+    """The layers not drawn as two dashed nodes, before and after position `at`; {position: its node}."""
+    node_of = {}
     for where, part in (("before", [i for i in hidden if i < at]), ("after", [i for i in hidden if i > at])):
         if part:
-            names = ", ".join(rows[i][1] for i in part)
             label = f"<b>{len(part)} layers {where}</b><br/>{_small('not drawn: pick a layer there to see it')}"
             nearest = rows[part[-1] if where == "before" else part[0]][
                 0
             ]  # a click selects the layer next to the window
+            names = ", ".join(rows[i][1] for i in part)
             graph.node(
                 f"more_{where}",
                 _html(label),
@@ -184,37 +253,8 @@ def _dag(spec, rows, selected, window: bool) -> graphviz.Digraph:
                 tooltip=attribute_text(names[:300]),
                 id=_pick(nearest),
             )
-    for i in sorted(shown):
-        node = _layer_node(graph, i, rows[i], reports, fail_at, issue, selected)
-        for k in sources[i]:
-            tail = (
-                "input" if k < 0 else f"L{int(rows[k][0])}" if k in shown else f"more_{'before' if k < at else 'after'}"
-            )
-            shape = analysis.input_shape if k < 0 else reports[k].output_shape if k < len(reports) else None
-            _edge(graph, tail, node, *_edge_look(i, fail_at, shape))
-    for k in [-1, *sorted(shown)]:  # the input or a shown layer's output taken by a layer not drawn
-        takers = [i for i in hidden if k in sources[i]]
-        if takers:
-            tail = "input" if k < 0 else f"L{int(rows[k][0])}"
-            shape = analysis.input_shape if k < 0 else reports[k].output_shape if k < fail_at else None
-            _edge(graph, tail, f"more_{'before' if takers[0] < at else 'after'}", shape)
-    outputs = spec.output_positions
-    for n, k in enumerate(outputs):
-        node = f"output{n}" if len(outputs) > 1 else "output"
-        title = f"Output {n + 1}" if len(outputs) > 1 else "Output"
-        tail = f"L{int(rows[k][0])}" if k in shown else "more_after"
-        pick = _pick(rows[k][0])
-        if issue is None:
-            shape = reports[k].output_shape
-            label = _html(f"<b>{title}</b> {_small(html_text(format_shape(shape)))}")
-            graph.node(node, label, fillcolor=IO_FILL, id=pick)
-            _edge(graph, tail, node, shape)
-        else:
-            graph.node(
-                node, _html(f"<b>{title}</b>"), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK, id=pick
-            )
-            _edge(graph, tail, node, None, _GREY)
-    return graph
+            node_of |= {i: f"more_{where}" for i in part}
+    return node_of
 
 
 def _neighbourhood(sources, at: int, steps: int) -> set[int]:

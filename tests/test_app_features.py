@@ -53,17 +53,19 @@ def analysis_edges(spec: ModelSpec) -> list[str]:
         ]
     fail = analysis.issue.layer_index if analysis.issue else len(spec.layers)
     shape = lambda k: analysis.input_shape if k < 0 else analysis.layers[k].output_shape  # noqa: E731
-    taken = [format_shape(shape(k)) for i, source in enumerate(spec.sources[: fail + 1]) for k in source]
+    # a tensor taken twice by one layer (attention on itself: mha(x, x)) is one edge
+    taken = [format_shape(shape(k)) for source in spec.sources[: fail + 1] for k in dict.fromkeys(source)]
     return taken + (
         [format_shape(analysis.layers[k].output_shape) for k in spec.output_positions] if analysis.ok else []
     )
 
 
 def edge_count(spec: ModelSpec) -> int:
-    """The graph's edges, drawn whole: one into each layer per tensor it takes, one into each output."""
+    """The graph's edges, drawn whole: one into each layer per tensor it takes (once, if it takes it twice), one into
+    each output."""
     if not spec.is_graph:
         return len(spec.layers) + 1
-    return sum(len(source) for source in spec.sources) + len(spec.output_positions)
+    return sum(len(set(source)) for source in spec.sources) + len(spec.output_positions)
 
 
 def input_text(at) -> str:

@@ -442,3 +442,9 @@ def test_a_long_graph_with_keras_block_names_folds_each_block_but_the_selected_o
     ) in labels
     assert graph.block_of("conv2_block1_1_conv") == "conv2_block1" and graph.block_of("block1a_dwconv") == "block1a"
     assert graph.block_of("dense_3") is None
+
+
+def test_a_tensor_a_layer_takes_twice_is_one_edge():
+    attention = LayerSpec.make(0, "MultiHeadAttention", inputs=(-1, -1), num_heads=2, key_dim=4)  # mha(x, x)
+    spec = ModelSpec((5, 8), (attention,)).validate()
+    assert graph.dataflow(spec).source.count("input -> L0") == 1

@@ -195,9 +195,6 @@ def _layer(call: ast.Call, index: int, ignored: list, first: bool, inputs=None) 
         raise type(e)(f"line {call.lineno}, {kind}: {e}") from None
 
 
-MERGE_FUNCTIONS = FUNCTIONAL_FORMS  # Keras's functional forms of the merges: keras.layers.add([x, y]) is Add()([x, y])
-
-
 def _is_functional(tree) -> bool:
     """Whether the code names its Input (`inputs = keras.Input(...)`) or calls layers on tensors (`Dense(3)(x)`,
     `dense(x)` after `dense = Dense(3)`, `add([x, y])`): Keras's functional API."""
@@ -214,7 +211,7 @@ def _is_functional(tree) -> bool:
             if isinstance(node.func, ast.Call) and _name(node.func.func) in KINDS:
                 return True
             merge = (
-                _name(node.func) in MERGE_FUNCTIONS and node.args and isinstance(node.args[0], (ast.List, ast.Tuple))
+                _name(node.func) in FUNCTIONAL_FORMS and node.args and isinstance(node.args[0], (ast.List, ast.Tuple))
             )
             if merge or (isinstance(node.func, ast.Name) and node.func.id in made):  # not model.add(Dense(3))
                 return True
@@ -276,11 +273,11 @@ class _Graph:
                 f"line {line}: layer {name[:40]} is called a second time (a shared layer: one set of weights at two "
                 "places); netbuilder's editor calls each layer once"
             )
-        if name in MERGE_FUNCTIONS:
+        if name in FUNCTIONAL_FORMS:
             if len(node.args) != 1:
                 raise LayerConfigError(f"line {line}: {name}(...) takes one list of tensors, such as {name}([a, b])")
             inputs = self.tensor_list(node.args[0], line)
-            constructor = ast.Call(func=ast.Name(MERGE_FUNCTIONS[name]), args=[], keywords=node.keywords)
+            constructor = ast.Call(func=ast.Name(FUNCTIONAL_FORMS[name]), args=[], keywords=node.keywords)
             return self.add(ast.copy_location(constructor, node), inputs)
         raise LayerConfigError(
             f"line {line}: {ast.unparse(node.func)[:40]}(...) does not make a tensor netbuilder reads"

@@ -298,24 +298,22 @@ def _graph_action_widgets(spec: ModelSpec, layer_id: int) -> None:
         ss.merge_with = others[0]
     row = dict(horizontal=True, gap="small", vertical_alignment="bottom")
     with st.container(key="graph_branch", **row):  # each row narrow enough for a phone's width
-        st.button(
+        _action(
             "Branch",
-            icon=":material/call_split:",
-            key="branch",
-            on_click=state.on_branch,
-            args=(layer_id,),
-            help="A new layer (the kind chosen under Add a layer) taking this output: a second path, an open end "
-            "that is another output of the model until it is merged.",
+            "call_split",
+            state.on_branch,
+            layer_id,
+            "A new layer (the kind chosen under Add a layer) taking this output: a second path, an open end that is "
+            "another output of the model until it is merged.",
         )
-        st.button(
+        _action(
             "Residual block",
-            icon=":material/line_start_arrow:",
-            key="residual",
-            on_click=state.on_residual,
-            args=(layer_id,),
-            help="Two layers (3×3 Conv2D on images, Dense otherwise) added to this output, then relu; what took "
-            "this output takes the block's. `width` and `stride 2` change the shape: the shortcut then gets a "
-            "projection (a 1×1 Conv2D or a Dense).",
+            "line_start_arrow",
+            state.on_residual,
+            layer_id,
+            "Two layers (3×3 Conv2D on images, Dense otherwise) added to this output, then relu; what took this "
+            "output takes the block's. `width` and `stride 2` change the shape: the shortcut then gets a projection "
+            "(a 1×1 Conv2D or a Dense).",
         )
         st.number_input(
             "width",
@@ -333,15 +331,20 @@ def _graph_action_widgets(spec: ModelSpec, layer_id: int) -> None:
             "Merge with", others, key="merge_with", width=200, format_func=lambda option: _tensor(spec, option)
         )
         st.selectbox("as", MERGE_KINDS, key="merge_kind", width=130)
-        st.button(
+        _action(
             "Merge",
-            icon=":material/call_merge:",
-            key="merge",
-            on_click=state.on_merge,
-            args=(layer_id,),
-            help="A merge layer at the end taking this output and the one chosen: Add needs equal shapes, "
-            "Concatenate joins them on the last axis.",
+            "call_merge",
+            state.on_merge,
+            layer_id,
+            "A merge layer at the end taking this output and the one chosen: Add needs equal shapes, Concatenate "
+            "joins them on the last axis.",
         )
+
+
+def _action(label: str, icon: str, callback, layer_id: int, help_text: str) -> None:
+    """A graph action's button, keyed by its own name (`Residual block` → `residual`): one popover holds each."""
+    key = label.split()[0].lower()
+    st.button(label, icon=f":material/{icon}:", key=key, on_click=callback, args=(layer_id,), help=help_text)
 
 
 def _layer_shapes(spec: ModelSpec, i: int) -> str:

@@ -192,19 +192,16 @@ def _dag(spec, rows, selected, window: bool) -> graphviz.Digraph:
                 _edge(graph, *edge, look)
     outputs = spec.output_positions
     for n, k in enumerate(outputs):
-        node = f"output{n}" if len(outputs) > 1 else "output"
-        title = f"Output {n + 1}" if len(outputs) > 1 else "Output"
-        pick = _pick(rows[k][0])
-        if issue is None:
-            shape = reports[k].output_shape
-            label = _html(f"<b>{title}</b> {_small(html_text(format_shape(shape)))}")
-            graph.node(node, label, fillcolor=IO_FILL, id=pick)
-            _edge(graph, node_of[k], node, shape)
-        else:
-            graph.node(
-                node, _html(f"<b>{title}</b>"), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK, id=pick
-            )
-            _edge(graph, node_of[k], node, None, _GREY)
+        several = len(outputs) > 1
+        shape = reports[k].output_shape if issue is None else None
+        _output_node(
+            graph,
+            node_of[k],
+            f"output{n}" if several else "output",
+            f"Output {n + 1}" if several else "Output",
+            shape,
+            rows[k][0],
+        )
     return graph
 
 
@@ -303,18 +300,21 @@ def _graph(analysis, rows, selected, shown=None) -> graphviz.Digraph:
         shape = reports[i].output_shape if i < len(reports) else None
     if hidden:
         prev, shape = _more(graph, prev, shape, hidden, rows, reports, fail_at, selected)
-    pick = _pick(rows[-1][0] if rows else "input")  # the output: its last layer
-    if issue is None:
-        graph.node(
-            "output", _html(f"<b>Output</b> {_small(html_text(format_shape(shape)))}"), fillcolor=IO_FILL, id=pick
-        )
-        _edge(graph, prev, "output", shape)
-    else:
-        graph.node(
-            "output", _html("<b>Output</b>"), style="rounded,dashed", color=GREY_LINE, fontcolor=GREY_INK, id=pick
-        )
-        _edge(graph, prev, "output", None, **_GREY)
+    _output_node(graph, prev, "output", "Output", shape if issue is None else None, rows[-1][0] if rows else "input")
     return graph
+
+
+def _output_node(graph, tail: str, node: str, title: str, shape, target) -> None:
+    """An output and its edge from `tail`, with the `shape` it carries (None: unknown past a failure, greyed); a
+    click selects `target`, the layer it comes from."""
+    if shape is not None:
+        label = _html(f"<b>{title}</b> {_small(html_text(format_shape(shape)))}")
+        graph.node(node, label, fillcolor=IO_FILL, id=_pick(target))
+        _edge(graph, tail, node, shape)
+    else:
+        look = {"style": "rounded,dashed", "color": GREY_LINE, "fontcolor": GREY_INK}
+        graph.node(node, _html(f"<b>{title}</b>"), id=_pick(target), **look)
+        _edge(graph, tail, node, None, _GREY)
 
 
 def _layer_node(graph, i: int, row, reports, fail_at: int, issue, selected) -> str:

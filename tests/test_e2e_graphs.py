@@ -10,7 +10,18 @@ from e2e_support import AppPage
 from netbuilder.studio.presets import PRESETS
 from netbuilder.studio.spec import seed_spec
 from netbuilder.views.graph import ERROR_FILL, SELECTED_FILL
-from test_e2e import ARTIFACTS, DESKTOP, PHONE, browser, chain, expect_share_link, link, new_page, server  # noqa: F401
+from test_e2e import (  # noqa: F401 — the fixtures
+    ARTIFACTS,
+    DESKTOP,
+    PHONE,
+    SETTLED_FONTS,
+    browser,
+    chain,
+    expect_share_link,
+    link,
+    new_page,
+    server,
+)
 
 SEED_IDS = [layer.id for layer in seed_spec().layers]
 
@@ -126,4 +137,19 @@ def test_a_keras_application_opens_folded_into_its_blocks_and_a_click_opens_one(
     app.act(lambda: box.click())
     expect(app.widget("selected_panel")).to_contain_text("block_5_expand")
     expect(node(app, "block_5_depthwise_BN")).to_have_count(1)  # the block is open, its layers drawn
+    app.assert_no_exception()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_wide_graph_keeps_its_text_readable(new_page, viewport):  # noqa: F811 — the fixture
+    """Four branches side by side: the page gives the graph its whole width (a phone scrolls it sideways) rather
+    than shrinking its shapes to a few pixels."""
+    from playwright.sync_api import expect
+
+    preset = PRESETS["inception-module"]
+    app = new_page(link(preset.spec, preset.input_text), viewport=viewport)
+    expect(node(app, "concatenate")).to_have_count(1)
+    edges, nodes = app.page.locator('[data-testid="stGraphVizChart"] svg').evaluate(SETTLED_FONTS)
+    assert min(px for _, px, _ in edges) >= 14 and min(px for _, px, _ in nodes) >= 12, (edges, nodes)
     app.assert_no_exception()

@@ -208,3 +208,9 @@ def test_a_residual_block_is_refused_in_words_where_there_is_no_shape_or_no_feat
     broken = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=4, built_for=(48,)),))
     with pytest.raises(LayerConfigError, match="whose output shape is known"):
         broken.residual(0)
+
+
+def test_breadth_counts_the_layers_side_by_side():
+    assert seed_spec().breadth == 1 and ModelSpec((3,)).breadth == 0
+    assert conv_spec().residual(0, width=8, downsample=True).breadth == 2  # the first convolution and the shortcut
+    assert conv_spec().branch(0, "Flatten").branch(0, "Flatten").branch(0, "Flatten").breadth == 3  # 3 from conv2d

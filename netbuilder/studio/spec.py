@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -258,6 +259,15 @@ class ModelSpec:
         """The layers no other layer takes, in list order: the model's outputs."""
         taken = {k for source in self.sources for k in source}
         return [i for i in range(len(self.layers)) if i not in taken]
+
+    @property
+    def breadth(self) -> int:
+        """The most layers side by side: at one distance (the longest path) from the input; 1 for a chain."""
+        depth = {-1: 0}
+        for i, source in enumerate(self.sources):
+            depth[i] = 1 + max(depth[k] for k in source)
+        del depth[-1]
+        return max(Counter(depth.values()).values(), default=0)
 
     def input_ids(self, i: int) -> tuple[int, ...]:
         """The ids of what layer `i` takes (INPUT_ID: the model's input)."""

@@ -28,11 +28,19 @@ LIST_ROWS, LIST_HEIGHT = (
 )  # a longer layer list scrolls in a box this high (px): the settings stay near the graph
 
 
+WIDE_FROM = 3  # layers side by side (an Inception module's 4 branches): the graph takes the page's width
+
+
 def page(spec: ModelSpec) -> None:
-    graph_side, editor_side = st.columns([2, 3], gap="medium")
-    with graph_side:
+    wide = spec.breadth >= WIDE_FROM  # in a third of the page its shapes would be a few pixels high
+    if wide:
         with state.guard("graph"):
             graph(spec)
+    graph_side, editor_side = st.columns([2, 3], gap="medium")
+    with graph_side:
+        if not wide:
+            with state.guard("graph"):
+                graph(spec)
         with state.guard("problem"):
             issue_panel(spec)
         with state.guard("output"):

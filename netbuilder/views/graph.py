@@ -40,6 +40,10 @@ BROWSER_CSS = "".join(
     [
         '[data-testid="stGraphVizChart"] svg text {font-family: "Source Code Pro", monospace;}',
         f'[data-testid="stGraphVizChart"] g.node[id^="{PICK}"] {{cursor: pointer;}}',
+        # on a phone a graph wider than the screen keeps its size and scrolls sideways: shrunk to fit, a residual
+        # block's shapes were 8 px high (on a desktop the page gives a wide graph its whole width: ui/build.py)
+        '[data-testid="stGraphVizChart"] {overflow-x: auto;}',
+        '@media (max-width: 640px) {[data-testid="stGraphVizChart"] svg {max-width: none;}}',
     ]
     + [
         f'[data-testid="stGraphVizChart"] svg text[font-size="{pt}.00"] {{font-size: {pt}px;}}'

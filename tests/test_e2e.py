@@ -500,7 +500,7 @@ def test_train_the_xor_preset_in_the_browser_and_stop_another_run(new_page):
     caption = app.page.get_by_text(re.compile(r"^loss [0-9.e-]+ · accuracy")).first
     accuracy = float(re.search(r"accuracy ([0-9.]+)", caption.inner_text()).group(1))
     assert accuracy >= 0.95
-    expect(app.page.get_by_text("Decision boundary", exact=False)).to_be_visible()
+    expect(app.page.get_by_text("Decision boundary", exact=True)).to_be_visible()
 
     spirals = presets.PRESETS["train-spirals"]
     app.choose("preset_name", spirals.title)
@@ -534,7 +534,7 @@ def test_a_newcomer_on_the_train_page_gets_a_model_for_the_data_trains_it_and_up
     app.act(lambda: app.widget("advice_model").locator("button:visible").click())
     app.act(lambda: app.widget("train_start").locator("button:visible").click())
     expect(app.page.get_by_text(re.compile(r"Training finished: 100 epoch"))).to_be_visible(timeout=60_000)
-    expect(app.page.get_by_text("Decision boundary", exact=False)).to_be_visible()
+    expect(app.page.get_by_text("Decision boundary", exact=True)).to_be_visible()
     expect(app.page.get_by_test_id("stVegaLiteChart")).to_have_count(3)
     app.choose("train_source_widget", "a CSV file")
     csv = tmp_path / "data.csv"

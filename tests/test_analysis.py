@@ -405,11 +405,11 @@ def test_remove_that_would_exceed_the_weight_budget_is_not_offered():
     check_every_fix_works(spec)
 
 
-def test_insert_that_would_make_201_layers_is_not_offered():
-    layers = (LayerSpec.make(0, "Dense", units=2), *(LayerSpec.make(i, "Activation") for i in range(1, 200)))
+def test_insert_that_would_make_1201_layers_is_not_offered():
+    layers = (LayerSpec.make(0, "Dense", units=2), *(LayerSpec.make(i, "Activation") for i in range(1, 1200)))
     spec = ModelSpec((), layers).validate()
     issue = spec.analysis.issue
-    assert issue.layer_index == 0 and len(spec.layers) == 200
+    assert issue.layer_index == 0 and len(spec.layers) == 1200
     assert "insert_layer" not in [f.action for f in issue.fixes]
     assert ("set_input_shape", None, (1,)) in fix_actions(issue)
     check_every_fix_works(spec)

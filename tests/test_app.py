@@ -71,7 +71,12 @@ def texts(at: AppTest) -> str:
 def select(at: AppTest, layer) -> AppTest:
     """Pick a layer (by position) or "input" in the layer list."""
     value = "input" if layer == "input" else model(at).layers[layer].id
-    return run(at.radio(key="selected").set_value(value))
+    return run(layer_list(at).set_value(value))
+
+
+def layer_list(at: AppTest):
+    """The layer list: a radio, or past ui.build.RADIO_MOST entries a box to search by name."""
+    return next(widget for widget in [*at.radio, *at.selectbox] if widget.key == "selected")
 
 
 def layer_id(at: AppTest, index: int) -> int:

@@ -403,7 +403,7 @@ HOSTILE = {
     "kind is an entity URL": _token(_layers_doc([{"id": 0, "kind": "https&colon;//evil.example/login"}])),
     "kind is an e-mail": _token(_layers_doc([{"id": 0, "kind": "admin@evil.example"}])),
     "5000 layers": _token(_layers_doc([{"id": i, "kind": "Flatten"} for i in range(5000)])),
-    "201 layers": _token(_layers_doc([{"id": i, "kind": "Activation"} for i in range(201)])),
+    "1201 layers": _token(_layers_doc([{"id": i, "kind": "Activation"} for i in range(1201)])),
     "not JSON": _token(b"\xff\xfe not json"),
     "no model": _token(b'{"input": "[1]"}'),
     "input not text": _token(json.dumps({"model": seed_spec().to_dict(), "input": [1, 2]}).encode()),

@@ -32,6 +32,8 @@ from netbuilder.engine.budget import PUBLIC_DEFAULTS
 from netbuilder.engine.optimizers import SGD
 from netbuilder.engine.training import Loss, step_cost
 from netbuilder.studio import share
+from netbuilder.studio.models import built
+from netbuilder.studio.run import output
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 from netbuilder.studio.train import Settings, TrainingRun
 
@@ -441,9 +443,10 @@ def link(model: dict, version: str = "2") -> str:
     return version + "." + base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode()
 
 
-def test_share_link_of_huge_built_dense_layers_is_refused_before_any_weight_exists():
-    """Issue 9: a short link of 4 Dense built for 65,536 inputs with 4,096 units (it used to allocate 6.3 GB).
-    Its first layer alone is 65,536 × 4,096 + 4,096 = 268,439,552 parameters: over the weight budget."""
+def test_share_link_of_huge_built_dense_layers_opens_as_shapes_and_its_run_is_refused_before_any_weight_exists():
+    """Issue 9: a short link of 4 Dense built for 65,536 inputs with 4,096 units (it used to allocate 6.3 GB). Its
+    shapes are arithmetic, so the link opens; each layer alone is 65,536 × 4,096 + 4,096 = 268,439,552 parameters,
+    over the weight budget, so building or running it is refused, and neither allocates a weight."""
     token = link(
         {
             "input_shape": [65_536],
@@ -452,30 +455,21 @@ def test_share_link_of_huge_built_dense_layers_is_refused_before_any_weight_exis
         }
     )
     assert len(token) < 300
-    result, peak = traced_peak(share.decode, token)
+    shared, peak = traced_peak(share.decode, token)
+    assert peak < TINY and len(shared.spec.layers) == 4
+    result, peak = traced_peak(output, shared.spec, np.ones((1, 65_536), np.float32))
+    assert "its weights would take 1.0 GB (268,439,552 parameters); the budget is 64.0 MB" in result.reason
     assert peak < TINY
-    assert isinstance(result, nb.LimitError), f"decoded to a spec instead of a refusal: {result!r}"
-    assert "268,439,552 parameters" in str(result) and "64.0 MB" in str(result)
 
 
-def test_share_link_of_one_huge_dense_is_refused_before_any_weight_exists():
-    token = link(
-        {
-            "input_shape": [65_536],
-            "seed": 0,
-            "layers": [{"id": 0, "kind": "Dense", "units": 4096, "built_for": [65_536]}],
-        }
-    )
-    result, peak = traced_peak(share.decode, token)
-    assert isinstance(result, nb.LimitError), result
-    assert "268,439,552 parameters" in str(result) and peak < TINY
-
-
-def test_spec_edit_over_the_weight_budget_is_refused():
-    spec = ModelSpec((65_536,), (), 0)
-    result, peak = traced_peak(lambda: spec.add("Dense", units=4096))
-    assert isinstance(result, nb.LimitError) and "the budget is 64.0 MB" in str(result)
-    assert peak < TINY
+def test_spec_edit_over_the_weight_budget_is_held_and_its_output_refused_before_any_weight_exists():
+    spec, peak = traced_peak(lambda: ModelSpec((65_536,), (), 0).add("Dense", units=4096))
+    assert peak < TINY and spec.analysis.cost.budget_problem().startswith("its weights would take 1.0 GB")
+    result, peak = traced_peak(output, spec, np.ones((1, 65_536), np.float32))
+    assert result.reason.startswith("this model is too large to run on this server: its weights would take 1.0 GB")
+    assert "the budget is 64.0 MB" in result.reason and peak < TINY
+    result, peak = traced_peak(built, spec)
+    assert isinstance(result, nb.LimitError) and "the budget is 64.0 MB" in str(result) and peak < TINY
 
 
 # --- budgets: one run -----------------------------------------------------------------------------------------------

@@ -54,11 +54,15 @@ def test_several_flattens_collapse_to_one_first():
 
 
 @pytest.mark.usefixtures("public_budget")  # the app compares under its public budgets
-def test_a_variant_over_the_limits_is_left_out():
-    # Dense(10000) on (100, 100): 100·10000 + 10000 params; Flatten first would need 10000·10000 weights,
-    # far over the weight budget (16,777,216)
+def test_a_variant_over_the_budgets_is_compared_by_its_shapes_and_not_run():
+    # Dense(10000) on (100, 100): 100·10000 + 10000 params; Flatten first would need 10000·10000 + 10000 weights,
+    # far over the weight budget (16,777,216): its shapes and parameters are the lesson
     spec = ModelSpec((100, 100), (LayerSpec.make(0, "Dense", units=10_000),)).validate()
-    assert list(variants(spec)) == ["current"]
+    rows = compare(variants(spec), np.ones((1, 100, 100), np.float32))
+    assert [row.name for row in rows] == ["current", FLATTEN_FIRST]
+    assert rows[0].output.shape == (1, 100, 10_000) and rows[0].error is None
+    assert rows[1].total_params == 100_010_000 and rows[1].output is None
+    assert rows[1].error.startswith("too large to run on this server: its weights would take 381.5 MB")
 
 
 def test_a_variant_with_a_shape_issue_is_kept():

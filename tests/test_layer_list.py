@@ -8,7 +8,7 @@ import pytest
 
 from netbuilder import LayerConfigError, LimitError, NetbuilderError
 from netbuilder.engine.initializers import Constant, RandomUniform
-from netbuilder.engine.limits import MAX_EDITOR_LAYERS
+from netbuilder.engine.limits import MAX_LAYERS
 from netbuilder.studio.layer_list import MAX_PASTE_CHARS, PastedLayers, parse_layers
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 
@@ -252,8 +252,8 @@ def test_bad_settings_name_the_line_and_the_setting(text, error, message):
 
 
 def test_more_layers_than_a_model_holds():
-    assert refused("Dense(2)\n" * (MAX_EDITOR_LAYERS + 1)) == f"a model holds at most {MAX_EDITOR_LAYERS} layers"
-    assert len(parse_layers("Dense(2)\n" * MAX_EDITOR_LAYERS).layers) == MAX_EDITOR_LAYERS
+    assert refused("Dense(2)\n" * (MAX_LAYERS + 1)) == f"a model holds at most {MAX_LAYERS} layers"
+    assert len(parse_layers("Dense(2)\n" * MAX_LAYERS).layers) == MAX_LAYERS
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from netbuilder import LayerConfigError, LimitError, NetbuilderError
-from netbuilder.engine.limits import MAX_EDITOR_LAYERS, MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_SHARED_INPUT_CHARS
+from netbuilder.engine.limits import MAX_LAYERS, MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_SHARED_INPUT_CHARS
 from netbuilder.studio import data
 from netbuilder.studio.models import built
 from netbuilder.studio.share import PARAM, ShareLinkError, _token, decode, encode, input_fits, link, share_url
@@ -67,13 +67,15 @@ def test_long_input_text_is_left_out():
     assert decode(encode(seed_spec(), text))[:2] == (seed_spec(), None)
 
 
-def test_largest_model_still_fits_in_a_link():
-    spec = ModelSpec(
-        input_shape=(8,),
-        layers=tuple(LayerSpec.make(i * 4999, "Dense", units=1 + (i * 7919) % 97) for i in range(MAX_EDITOR_LAYERS)),
-    )
-    token = encode(spec.validate(), "[" + ", ".join(["-0.37"] * 399) + "]")
-    assert len(token) <= MAX_LINK_CHARS and decode(token)[0] == spec
+def test_a_model_of_200_layers_fits_in_a_link_and_a_larger_one_says_its_size():
+    def dense_chain(count, id_step):
+        layers = tuple(LayerSpec.make(i * id_step, "Dense", units=1 + (i * 7919) % 97) for i in range(count))
+        return ModelSpec(input_shape=(8,), layers=layers).validate()
+
+    token = encode(dense_chain(200, 4999), "[" + ", ".join(["-0.37"] * 399) + "]")  # far-apart ids: the longest
+    assert len(token) <= MAX_LINK_CHARS and decode(token)[0] == dense_chain(200, 4999)
+    with pytest.raises(ShareLinkError, match=r"this model makes a [\d,]+-character link; at most 8,000 are allowed"):
+        encode(dense_chain(MAX_LAYERS, 829), None)
 
 
 def test_encode_refuses_an_invalid_spec():
@@ -148,8 +150,8 @@ def test_invalid_models_are_rejected_by_the_spec():
     assert fails(model(layers=[{"id": 0, "kind": "Dense", "units": 10**12}]), LimitError) == (
         "units must be an integer from 1 to 65,536; received 1000000000000"
     )
-    many = [{"id": i, "kind": "Flatten"} for i in range(MAX_EDITOR_LAYERS + 1)]
-    assert fails(model(layers=many), LimitError) == "a model holds at most 200 layers; this one has 201"
+    many = [{"id": i, "kind": "Flatten"} for i in range(MAX_LAYERS + 1)]
+    assert fails(model(layers=many), LimitError) == "a model holds at most 1200 layers; this one has 1,201"
     # 5000 layers are stopped earlier, by the size bounds, before any JSON is parsed
     assert (
         fails(model(layers=[{"id": 0, "kind": "Flatten"}] * 5000))

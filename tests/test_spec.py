@@ -131,8 +131,8 @@ def test_add_several_with_settings():
         for layer in spec.layers
     )
     assert kinds(spec.add("Flatten", 1, count=2)) == ["Dense", "Flatten", "Flatten", "Dense", "Dense"]
-    for count in (0, -1, 201, True, 2.0):
-        with pytest.raises(nb.LayerConfigError, match="count must be an integer from 1 to 200"):
+    for count in (0, -1, 1201, True, 2.0):
+        with pytest.raises(nb.LayerConfigError, match="count must be an integer from 1 to 1200"):
             spec.add("Dense", count=count)
     with pytest.raises(nb.LayerConfigError, match="units must be an integer"):
         spec.add("Dense", units=0)
@@ -160,11 +160,11 @@ def test_duplicate_several_copies_right_after_the_layer():
     assert [layer.id for layer in dup.layers] == [0, 4, 5, 6, 1, 2, 3]
     assert all(layer.units == 8 for layer in dup.layers[:4])
     assert dup.names[:4] == ("dense", "dense_1", "dense_2", "dense_3")
-    for count in (0, 201, True):
-        with pytest.raises(nb.LayerConfigError, match="count must be an integer from 1 to 200"):
+    for count in (0, 1201, True):
+        with pytest.raises(nb.LayerConfigError, match="count must be an integer from 1 to 1200"):
             seed_spec().duplicate(0, count=count)
-    full = ModelSpec(layers=tuple(new_layer("Activation", i) for i in range(150)))
-    with pytest.raises(nb.LimitError, match="at most 200 layers; this one would have 210"):
+    full = ModelSpec(layers=tuple(new_layer("Activation", i) for i in range(1150)))
+    with pytest.raises(nb.LimitError, match="at most 1200 layers; this one would have 1210"):
         full.duplicate(0, count=60)
 
 
@@ -251,12 +251,14 @@ def test_shape_mismatch_is_allowed_but_building_raises():
 
 
 @pytest.mark.usefixtures("public_budget")
-def test_limits_are_errors():
-    spec = ModelSpec(input_shape=(1000,))
+def test_limits_are_errors_and_budgets_are_for_runs():
+    spec = ModelSpec(input_shape=(1000,)).add("Dense").update(0, units=60_000)  # 60,060,000 parameters: shapes only
+    assert spec.analysis.total_params == 60_060_000
+    assert "the budget is 64.0 MB (16,777,216 parameters)" in spec.analysis.cost.budget_problem()
     with pytest.raises(nb.LimitError, match=r"the budget is 64\.0 MB \(16,777,216 parameters\)"):
-        spec.add("Dense").update(0, units=60_000)  # 60,060,000 parameters
-    with pytest.raises(nb.LimitError, match="at most 200 layers"):
-        ModelSpec(layers=tuple(new_layer("Activation", i) for i in range(201))).validate()
+        built(spec)
+    with pytest.raises(nb.LimitError, match="at most 1200 layers"):
+        ModelSpec(layers=tuple(new_layer("Activation", i) for i in range(1201))).validate()
 
 
 # --- fixes -------------------------------------------------------------------------------------------
@@ -382,7 +384,7 @@ def test_to_dict_from_dict_round_trip():
         {"seed": "x"},
         {"seed": 10**7},
         {"other": 1},
-        {"layers": [{"id": i, "kind": "Flatten"} for i in range(201)]},
+        {"layers": [{"id": i, "kind": "Flatten"} for i in range(1201)]},
     ],
 )
 def test_from_dict_rejects_garbage(data):

@@ -4,9 +4,9 @@ What a run may allocate and do is a budget instead (engine/budget.py): none in t
 where the app runs a visitor's work. The README's limits table lists both.
 """
 
-MAX_LAYERS = 1200  # layers in one model (the Input not counted): NASNetLarge has 1,041, EfficientNetV2L 1,031
-# layers of a model in the app's editor: each is a row of widgets, and a share link must hold them
-MAX_EDITOR_LAYERS = 200
+# layers in one model (the Input not counted), in the engine and the app's editor: NASNetLarge has 1,041,
+# EfficientNetV2L 1,031 (shapes are arithmetic, and the editor draws the selected layer's widgets only)
+MAX_LAYERS = 1200
 MAX_UNITS = 65_536  # units of one Dense (and filters, embedding sizes, recurrent units)
 MAX_INPUT_RANK = 4  # axes of one sample (the batch axis not counted)
 MAX_SAMPLE_ELEMENTS = 2**31  # elements of one sample of any tensor (8 GB of float32): a shape past it is a typing slip

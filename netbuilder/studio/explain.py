@@ -30,7 +30,7 @@ def _valid(spec: ModelSpec, layers) -> ModelSpec | None:
     try:
         return replace(spec, layers=tuple(layers)).validate()
     except NetbuilderError:
-        return None  # e.g. Flatten first would exceed the parameter limit
+        return None  # e.g. Flatten first would exceed a structural bound
 
 
 def variants(spec: ModelSpec) -> dict[str, ModelSpec]:
@@ -73,6 +73,8 @@ def compare(specs: dict[str, ModelSpec], x: np.ndarray | None) -> list[Compariso
         output, error = None, None
         if not analysis.ok:
             error = analysis.issue.message
+        elif (too_large := analysis.cost.budget_problem()) is not None:  # its shapes and params are still compared
+            error = f"too large to run on this server: {too_large}"
         elif x is not None:
             try:
                 output = main_output(built(spec), x)

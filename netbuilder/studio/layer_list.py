@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from ..engine.errors import LayerConfigError, NetbuilderError
 from ..engine.kinds.merging import FUNCTIONAL_FORMS
 from ..engine.layer import KINDS, REFUSED_KINDS
-from ..engine.limits import MAX_EDITOR_LAYERS
+from ..engine.limits import MAX_LAYERS
 from ..engine.shapes import check_input_shape
 from ..engine.settings import Init
 from .spec import INPUT_ID, LayerSpec
@@ -168,8 +168,8 @@ def _layer(call: ast.Call, index: int, ignored: list, first: bool, inputs=None) 
         raise LayerConfigError(
             f"line {call.lineno}: {kind} is not a layer kind netbuilder has; its kinds are {', '.join(KINDS)}"
         )
-    if index >= MAX_EDITOR_LAYERS:
-        raise LayerConfigError(f"a model holds at most {MAX_EDITOR_LAYERS} layers")
+    if index >= MAX_LAYERS:
+        raise LayerConfigError(f"a model holds at most {MAX_LAYERS} layers")
     declared = {s.name: s for s in KINDS[kind].settings}
     args, keywords = _arguments(call, kind)
     if len(args) > len(declared):

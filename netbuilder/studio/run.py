@@ -46,6 +46,12 @@ class NoRun:
     reason: str
 
 
+def _too_large(part: ModelSpec) -> NoRun | None:
+    """The whole model's reason to refuse a run (not the first layer's past a budget, as building it would say)."""
+    why = part.analysis.cost.budget_problem()
+    return None if why is None else NoRun(f"this model is too large to run on this server: {why}")
+
+
 def runnable_part(spec: ModelSpec) -> ModelSpec:
     """`spec` itself, or its layers before the first failing one (which run as they are)."""
     issue = spec.analysis.issue
@@ -66,6 +72,8 @@ def output(
     and another visitor's heavy run holds the server's slot (see models.heavy_slot)."""
     part = runnable_part(spec)
     cost = part.analysis.cost
+    if (refused := _too_large(part)) is not None:
+        return refused
     try:
         model = built(part, checkpoint, waiting)
         with heavy_slot(cost.predict_bytes(len(x)), cost.run_work(len(x)), checkpoint, waiting):
@@ -84,6 +92,8 @@ def forward(
     as for `output`)."""
     part = runnable_part(spec)
     cost = part.analysis.cost
+    if (refused := _too_large(part)) is not None:
+        return refused
     try:
         model = built(part, checkpoint, waiting)
         with heavy_slot(cost.forward_bytes(len(x)), cost.run_work(len(x)), checkpoint, waiting):

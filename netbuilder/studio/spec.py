@@ -20,12 +20,12 @@ from functools import cached_property
 
 import numpy as np
 
-from ..engine.analysis import Analysis, analyze, analyze_calls, budget_issue
+from ..engine.analysis import Analysis, analyze, analyze_calls
 from ..engine.budget import current, over
 from ..engine.errors import Fix, LayerConfigError, LimitError, issue_error
 from ..engine.initializers import check_seed
 from ..engine.layer import GROUPS, KINDS, Layer, check_name, kind_class, snake_case
-from ..engine.limits import MAX_EDITOR_LAYERS
+from ..engine.limits import MAX_LAYERS
 from ..engine.shapes import check_input_shape, format_shape
 
 MAX_LAYER_ID = 10**6
@@ -218,7 +218,7 @@ class ModelSpec:
         """Shapes, params, cost and the first problem; never raises for a spec that passed validate()."""
         if self.is_graph:
             return analyze_calls(self.layer_objects(), self.input_shape, self.sources)
-        return analyze([layer.layer for layer in self.layers], self.input_shape, MAX_EDITOR_LAYERS)
+        return analyze([layer.layer for layer in self.layers], self.input_shape, MAX_LAYERS)
 
     # --- the graph ------------------------------------------------------------------------------
     @property
@@ -278,9 +278,10 @@ class ModelSpec:
         return self.analysis.names
 
     def validate(self) -> ModelSpec:
-        """Raise a NetbuilderError if a setting is invalid or a bound or the current budget is exceeded (shape
-        mismatches are allowed): the app edits under the public budgets, so a model it holds can always be built and
-        run."""
+        """Raise a NetbuilderError if a setting is invalid or a structural bound is exceeded (shape mismatches are
+        allowed). The run budgets are not checked: shapes are arithmetic, so the editor holds ResNet152 as it holds
+        a 3-layer MLP; building or running a model over the current budget is refused by the engine before anything
+        is allocated (ModelCost.budget_problem says why beforehand)."""
         check_input_shape(self.input_shape)
         if over(
             elements := math.prod(self.input_shape), bound := current().data_elements
@@ -290,10 +291,8 @@ class ModelSpec:
                 f"{bound:,} are allowed"
             )
         check_seed(self.seed)
-        if len(self.layers) > MAX_EDITOR_LAYERS:
-            raise LimitError(
-                f"a model holds at most {MAX_EDITOR_LAYERS} layers; this one would have {len(self.layers)}"
-            )
+        if len(self.layers) > MAX_LAYERS:
+            raise LimitError(f"a model holds at most {MAX_LAYERS} layers; this one would have {len(self.layers)}")
         ids = [layer.id for layer in self.layers]
         if len(set(ids)) != len(ids):
             raise LayerConfigError("layer ids must be unique")
@@ -311,8 +310,6 @@ class ModelSpec:
         issue = self.analysis.issue
         if issue is not None and issue.category == "limit":
             raise issue_error(issue)
-        if (crossing := budget_issue(self.analysis)) is not None:
-            raise issue_error(crossing)
         if self.weights is not None:
             shapes = self.weight_shapes()
             if shapes is None or [a.shape for a in self.weights.arrays] != shapes:
@@ -356,8 +353,8 @@ class ModelSpec:
         raw_layers = data.get("layers", [])
         if not isinstance(raw_layers, list):
             raise LayerConfigError("layers must be a list")
-        if len(raw_layers) > MAX_EDITOR_LAYERS:
-            raise LimitError(f"a model holds at most {MAX_EDITOR_LAYERS} layers; this one has {len(raw_layers):,}")
+        if len(raw_layers) > MAX_LAYERS:
+            raise LimitError(f"a model holds at most {MAX_LAYERS} layers; this one has {len(raw_layers):,}")
         shape = data.get("input_shape", [])
         if not isinstance(shape, list):
             raise LayerConfigError("input_shape must be a list of positive integers")
@@ -392,8 +389,8 @@ class ModelSpec:
 
     def add(self, kind: str, index: int | None = None, count: int = 1, **settings) -> ModelSpec:
         """Insert `count` new `kind` layers at `index` (None: at the end)."""
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_EDITOR_LAYERS:
-            raise LayerConfigError(f"count must be an integer from 1 to {MAX_EDITOR_LAYERS}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LAYERS:
+            raise LayerConfigError(f"count must be an integer from 1 to {MAX_LAYERS}")
         layers = list(self.layers)
         index = len(layers) if index is None else max(0, min(int(index), len(layers)))
         layers[index:index] = [LayerSpec.make(i, kind, **settings) for i in self.new_ids(count)]
@@ -419,8 +416,8 @@ class ModelSpec:
 
     def duplicate(self, layer_id: int, count: int = 1) -> ModelSpec:
         """`count` copies of a layer right after it."""
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_EDITOR_LAYERS:
-            raise LayerConfigError(f"count must be an integer from 1 to {MAX_EDITOR_LAYERS}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LAYERS:
+            raise LayerConfigError(f"count must be an integer from 1 to {MAX_LAYERS}")
         i = self.index_of(layer_id)
         copies = [replace(self.layers[i], id=new, inputs=None, name=None) for new in self.new_ids(count)]
         return self._with(layers=self.layers[: i + 1] + tuple(copies) + self.layers[i + 1 :])

@@ -26,6 +26,7 @@ LIST_ROWS, LIST_HEIGHT = (
     10,
     240,
 )  # a longer layer list scrolls in a box this high (px): the settings stay near the graph
+RADIO_MOST = 100  # options of the layer list drawn as a radio; a longer one is a searchable box
 
 
 WIDE_FROM = 3  # layers side by side (an Inception module's 4 branches): the graph takes the page's width
@@ -92,6 +93,11 @@ def graph(spec: ModelSpec) -> None:
 def issue_panel(spec: ModelSpec) -> None:
     issue = spec.analysis.issue
     state.show_notices("fix")
+    if (too_large := spec.analysis.cost.budget_problem()) is not None:
+        st.warning(
+            f"Too large to run on this server: {too_large}. Its shapes, graph, summary and Keras JSON are all here; "
+            "its output, the Forward page, training and code with weights need a model within the budgets."
+        )
     if issue is None:
         return
     st.error(issue.message)
@@ -111,6 +117,8 @@ def issue_panel(spec: ModelSpec) -> None:
 
 
 def output(spec: ModelSpec) -> None:
+    if spec.analysis.cost.budget_problem() is not None:  # said above (issue_panel)
+        return
     parsed = state.current_input()
     if isinstance(parsed, state.InputProblem):
         st.caption("Output: the input data has a problem (see Input in the layer list).")
@@ -154,15 +162,24 @@ def editor(spec: ModelSpec) -> None:
     options = [INPUT, *(layer.id for layer in spec.layers)]
     state.keep_selection_valid()
     ss.selected = ss.selection
-    with st.container(height=LIST_HEIGHT if len(options) > LIST_ROWS else "content", border=False, key="layer_list"):
-        st.radio(
-            "Layers",
-            options,
-            key="selected",
-            format_func=lambda option: _entry(spec, option),
-            on_change=state.on_select,
-            help="Pick a layer to edit it; the graph highlights it.",
-        )
+    choose = dict(
+        key="selected",
+        format_func=lambda option: _entry(spec, option),
+        on_change=state.on_select,
+        help="Pick a layer to edit it; the graph highlights it (a click on a node picks it too).",
+    )
+    if len(options) > RADIO_MOST:  # a real model's hundreds of layers: one box to search by name
+        st.selectbox("Layers (type a name to find one)", options, **choose)
+    else:
+        with st.container(
+            height=LIST_HEIGHT if len(options) > LIST_ROWS else "content", border=False, key="layer_list"
+        ):
+            st.radio("Layers", options, **choose)
+    _selected_panel(spec)
+
+
+def _selected_panel(spec: ModelSpec) -> None:
+    """The selected layer's (or the input's) settings, then adding, pasting and clearing."""
     with st.container(border=True, key="selected_panel"):
         state.show_notices("editor")  # above the settings: a refused edit's reason stays beside the widget
         if ss.selection == INPUT:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from ..engine.errors import NetbuilderError
-from ..studio.models import built, heavy_slot
+from ..engine.budget import UNBOUNDED, using
+from ..studio.models import built, fresh, heavy_slot
 from ..studio.spec import ModelSpec
 from ..views import export, graph
 from . import state
@@ -19,14 +20,22 @@ def page(spec: ModelSpec) -> None:
         st.warning("Fix the model first (see the Build page): code and JSON need a model that fits together.")
         st.download_button("Graph (DOT)", chart.source, "netbuilder.dot", key="dl_dot")
         return
-    keras_model = built(spec)
-    st.markdown("Code that rebuilds this model **with its current weights**, its Keras JSON, and the graph.")
-    formats = {
-        "Keras code": ("netbuilder_keras.py", export.keras_code),
-        "PyTorch code": ("netbuilder_torch.py", export.pytorch_code),
-        "Keras JSON": ("model.json", lambda m, checkpoint=None: export.keras_json(m)),
-    }
-    choice = st.segmented_control("Show", list(formats), key="export_format", default="Keras code")
+    formats = {"Keras JSON": ("model.json", lambda m, checkpoint=None: export.keras_json(m))}
+    if (too_large := spec.analysis.cost.budget_problem()) is None:
+        keras_model = built(spec)
+        st.markdown("Code that rebuilds this model **with its current weights**, its Keras JSON, and the graph.")
+        formats = {
+            "Keras code": ("netbuilder_keras.py", export.keras_code),
+            "PyTorch code": ("netbuilder_torch.py", export.pytorch_code),
+            **formats,
+        }
+    else:
+        with using(
+            UNBOUNDED
+        ):  # a model object of its own, never run: its JSON is written from settings, drawing nothing
+            keras_model = fresh(spec)
+        st.warning(f"Code with its weights needs a model within the budgets: {state.plain(too_large)}. Its Keras JSON:")
+    choice = st.segmented_control("Show", list(formats), key="export_format", default=next(iter(formats)))
     if choice is None:
         return
     file_name, make = formats[choice]

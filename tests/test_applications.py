@@ -1,4 +1,5 @@
-"""Every keras.applications architecture as Keras 3.15.1 wrote it (tests/data/applications, recorded by make.py there):
+"""Every keras.applications architecture as Keras 3.15.1 wrote it (tests/data/applications, recorded by make.py there;
+the JSON in netbuilder/studio/data/applications):
 read by model_from_json with Keras's parameters, layers, output shape, summary text and JSON; and the small models
 predicting what Keras predicted, on weights redrawn from the seeds Keras drew them with."""
 
@@ -13,6 +14,7 @@ import pytest
 import netbuilder as nb
 from netbuilder.engine.initializers import get_initializer
 from netbuilder.engine.summary import param_totals, summary_text
+from netbuilder.studio.presets import application_json
 
 DATA = Path(__file__).parent / "data" / "applications"
 MANIFEST = json.loads((DATA / "manifest.json").read_text())
@@ -21,10 +23,6 @@ ARCHITECTURES = sorted(
 )
 FREE_SIZE = sorted(name for name, entry in MANIFEST.items() if "json_file" in entry and None in entry["input_shape"])
 SMALL = sorted(name for name, entry in MANIFEST.items() if "npz_file" in entry)
-
-
-def keras_json(name: str) -> str:
-    return gzip.decompress((DATA / MANIFEST[name]["json_file"]).read_bytes()).decode()
 
 
 def difference(ours: str, theirs: str) -> str | None:
@@ -53,7 +51,7 @@ def leaves(model) -> list:
 
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_an_architecture_reads_as_keras_built_it(name, wide_terminal):
-    facts, text = MANIFEST[name], keras_json(name)
+    facts, text = MANIFEST[name], application_json(name)
     model = nb.model_from_json(text)
     assert model.name == facts["model_name"]
     assert [tuple(model.input_shape[1:]), model.output_shape] == [
@@ -79,7 +77,7 @@ def test_an_architecture_reads_as_keras_built_it(name, wide_terminal):
 @pytest.mark.parametrize("name", FREE_SIZE)
 def test_an_input_of_free_size_is_refused_with_what_to_do(name):
     with pytest.raises(nb.NetbuilderError, match=r"unknown \(null\) dimension"):
-        nb.model_from_json(keras_json(name))
+        nb.model_from_json(application_json(name))
     assert MANIFEST[f"{name}.224"]["params"] == MANIFEST[name]["params"]  # the published size reads (above)
 
 

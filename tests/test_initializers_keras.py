@@ -3,7 +3,6 @@ seed, every name and alias Keras takes, configs both ways, the editor's text, ev
 initializer, Keras JSON with them read and written back, the keras.applications models that use them, and what drawing
 costs in memory (a fresh process's own peak)."""
 
-import gzip
 import json
 import math
 import subprocess
@@ -22,9 +21,9 @@ from netbuilder.engine.initializers import get_initializer
 from netbuilder.engine.layer import KINDS, kind_class
 from netbuilder.engine.serialization import _layer_from
 from netbuilder.engine.settings import Init
+from netbuilder.studio.presets import application_json
 
 ROOT = Path(__file__).resolve().parents[1]
-APPLICATIONS = ROOT / "tests" / "data" / "applications"
 MAX_LAYER_SEED = nb.layer_seed(999_999, 199)
 SEEDS = (0, 7, 3001, MAX_LAYER_SEED)
 
@@ -666,8 +665,7 @@ def test_keras_json_with_other_initializers_is_read_and_written_back_identically
 
 
 def _layer_entries(name):
-    with gzip.open(APPLICATIONS / f"{name}.json.gz", "rt", encoding="utf-8") as f:
-        return json.load(f)["config"]["layers"]
+    return json.loads(application_json(name))["config"]["layers"]
 
 
 @pytest.mark.parametrize("name", ["EfficientNetB0", "NASNetMobile", "EfficientNetV2B0"])

@@ -1,6 +1,7 @@
 """studio.presets: hand-computed shapes and params, Keras as the oracle, broken ones repaired by their first fix."""
 
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -10,13 +11,18 @@ from netbuilder.engine.shapes import format_shape
 from netbuilder.studio.explain import variants
 from netbuilder.studio.models import built
 from netbuilder.studio import data
-from netbuilder.studio.presets import PRESETS, Preset
+from netbuilder.engine.errors import InputDataError
+from netbuilder.engine.summary import param_totals
+from netbuilder.studio.keras_import import spec_from_keras_json
+from netbuilder.studio.presets import ARCHITECTURE_KEYS, MENU, PRESETS, Preset, application_json, preset, title
 from netbuilder.studio.spec import seed_spec
 from spec_oracle import keras_model
 
 FITTING = [name for name, p in PRESETS.items() if not p.broken]
 APPLICATIONS = {"keras-mobilenet": "MobileNet", "keras-mobilenetv2": "MobileNetV2"}  # checked against Keras's own
 BROKEN = [name for name, p in PRESETS.items() if p.broken]
+# Keras's own facts about every keras.applications architecture, recorded by tests/data/applications/make.py
+KERAS_FACTS = json.loads((Path(__file__).parent / "data" / "applications" / "manifest.json").read_text())
 
 
 def x_of(preset: Preset) -> np.ndarray:
@@ -209,3 +215,43 @@ def test_the_keras_applications_presets_are_keras_own_architectures_at_their_siz
     assert {name: report.output_shape for name, report in zip(analysis.names, analysis.layers)} == shapes
     assert spec.weight_shapes() == [w.shape for w in theirs.get_weights()]
     assert "no pretrained" in preset.lesson
+
+
+@pytest.mark.parametrize("key", ARCHITECTURE_KEYS)
+def test_every_architecture_opens_in_the_editor_with_keras_numbers(key):
+    """Layers, parameters (trainable and not), input and output as Keras 3.15.1 counted them at the published
+    input; the layer names are Keras's own (a block's prefix folds the graph)."""
+    facts, chosen = KERAS_FACTS[ARCHITECTURE_KEYS[key]], preset(key)
+    spec, analysis = chosen.spec, chosen.spec.analysis
+    assert analysis.ok and len(spec.layers) + 1 == facts["layers"]
+    assert dict(param_totals(analysis)) == {
+        "Total params": facts["params"],
+        "Trainable params": facts["trainable"],
+        "Non-trainable params": facts["non_trainable"],
+    }
+    assert [list(spec.input_shape), list(analysis.output_shape)] == [facts["input_shape"], facts["output_shape"]]
+    names = [
+        layer["config"]["name"] for layer in json.loads(application_json(ARCHITECTURE_KEYS[key]))["config"]["layers"]
+    ]
+    assert list(analysis.names) == names[1:]
+    assert f"{facts['params']:,} parameters" in chosen.lesson and "no pretrained" in chosen.lesson
+    assert chosen.title == title(key) and preset(key) is chosen  # read once, then kept
+
+
+def test_the_menu_holds_every_keras_application_and_says_why_the_others_are_not_there():
+    """Every architecture Keras has is in the menu, but ConvNeXt (Sequential models inside it) and MobileNetV3
+    (keras.ops calls), which the editor refuses by name (netbuilder.model_from_json reads them:
+    tests/test_applications.py)."""
+    recorded = {name for name, facts in KERAS_FACTS.items() if "json_file" in facts and "." not in name}
+    in_menu = set(ARCHITECTURE_KEYS.values()) | {"MobileNet", "MobileNetV2"}
+    refused = recorded - in_menu
+    assert len(recorded) == 40 and refused == {f"ConvNeXt{s}" for s in ("Tiny", "Small", "Base", "Large", "XLarge")} | {
+        "MobileNetV3Small",
+        "MobileNetV3Large",
+    }
+    for name in sorted(refused):
+        text = application_json(f"{name}.224" if name.startswith("MobileNetV3") else name)
+        with pytest.raises(InputDataError, match="a whole Sequential model inside|is an operation"):
+            spec_from_keras_json(text)
+    assert len(MENU) == len(set(MENU)) == len(PRESETS) + len(ARCHITECTURE_KEYS)
+    assert MENU.index("keras-mobilenetv2") + 1 == MENU.index("keras-vgg16") and MENU[-1] == list(PRESETS)[-1]

@@ -1,20 +1,23 @@
-"""Ready-made models a learner can load: the seed article's examples, broken ones to repair, graphs, two of
-keras.applications (those within the editor's layers and the public budgets), and models to train."""
+"""Ready-made models a learner can load: the seed article's examples, broken ones to repair, graphs, the
+keras.applications architectures the editor holds, and models to train."""
 
 from __future__ import annotations
 
 import gzip
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from ..engine.shapes import format_shape
 from .keras_import import spec_from_keras_json
 from .spec import LayerSpec, ModelSpec, seed_spec
 from .train import Settings
 
 DATA = Path(__file__).with_name("data")
+NO_PRETRAINED = "The weights are drawn from the seed as Keras initialises them: no pretrained (ImageNet) weights here."
 
 
 @dataclass(frozen=True)
@@ -66,10 +69,15 @@ def _conv(filters: int, kernel: int, **kw) -> dict:
     return {"filters": filters, "kernel_size": kernel, "padding": "same", **kw}
 
 
+def application_json(name: str) -> str:
+    """`keras.applications.<name>(weights=None).to_json()` as Keras 3.15.1 wrote it, at its published input
+    (studio/data/applications; tests/data/applications/make.py records them)."""
+    return gzip.decompress((DATA / "applications" / f"{name}.json.gz").read_bytes()).decode()
+
+
 def _application(name: str, size: int) -> ModelSpec:
-    """A keras.applications architecture from the JSON Keras wrote (studio/data), at a size×size×3 input."""
-    text = gzip.decompress((DATA / f"{name}.json.gz").read_bytes()).decode()
-    return spec_from_keras_json(text).with_input_shape((size, size, 3))
+    """A keras.applications architecture at a size×size×3 input."""
+    return spec_from_keras_json(application_json(name)).with_input_shape((size, size, 3))
 
 
 ARTICLE_INPUT = "[[[1, 2], [3, 4], [5, 6]]]"  # the seed article's x, one (3, 2) sample
@@ -366,16 +374,14 @@ PRESETS: dict[str, Preset] = {
         _application("MobileNet", 96),
         "random:15",
         "MobileNet as Keras writes it, at 96×96: depthwise 3×3 then pointwise 1×1 convolutions, output "
-        "(None, 1000). The weights are drawn from the seed as Keras initialises them: no pretrained (ImageNet) "
-        "weights here.",
+        f"(None, 1000). {NO_PRETRAINED}",
     ),
     "keras-mobilenetv2": Preset(
         "Keras MobileNetV2 at 96×96, untrained",
         _application("MobileNetV2", 96),
         "random:16",
         "MobileNetV2 as Keras writes it, at 96×96: inverted residual blocks (an expansion, a depthwise convolution "
-        "and a projection, with an Add where the shape is kept), output (None, 1000). The weights are drawn from the "
-        "seed as Keras initialises them: no pretrained (ImageNet) weights here.",
+        f"and a projection, with an Add where the shape is kept), output (None, 1000). {NO_PRETRAINED}",
     ),
     "train-xor": Preset(
         "Train: XOR",
@@ -415,3 +421,41 @@ PRESETS: dict[str, Preset] = {
         ),
     ),
 }
+
+# Every other keras.applications architecture the editor holds, at its published input (its summary's numbers): loaded
+# when chosen. ConvNeXt (Sequential models inside) and MobileNetV3 (keras.ops calls) are not layer lists the editor
+# holds; netbuilder.model_from_json reads them.
+ARCHITECTURES = (
+    *("VGG16", "VGG19", "Xception", "InceptionV3", "InceptionResNetV2"),
+    *("ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2"),
+    *("DenseNet121", "DenseNet169", "DenseNet201", "NASNetMobile", "NASNetLarge"),
+    *(f"EfficientNetB{k}" for k in range(8)),
+    *(f"EfficientNetV2{size}" for size in ("B0", "B1", "B2", "B3", "S", "M", "L")),
+)
+ARCHITECTURE_KEYS = {f"keras-{name.lower()}": name for name in ARCHITECTURES}
+_NAMED = list(PRESETS)
+_REAL_END = _NAMED.index("keras-mobilenetv2") + 1  # listed with the real models, before the models to train
+MENU = [*_NAMED[:_REAL_END], *ARCHITECTURE_KEYS, *_NAMED[_REAL_END:]]
+
+
+def title(key: str) -> str:
+    """A menu entry's title, without loading an architecture."""
+    if key in ARCHITECTURE_KEYS:
+        return f"Keras {ARCHITECTURE_KEYS[key]}, untrained"
+    return PRESETS[key].title
+
+
+@cache
+def preset(key: str) -> Preset:
+    """The preset of a menu entry (KeyError for any other key); an architecture is read from its JSON once."""
+    if key not in ARCHITECTURE_KEYS:
+        return PRESETS[key]
+    name = ARCHITECTURE_KEYS[key]
+    spec = spec_from_keras_json(application_json(name))
+    analysis = spec.analysis
+    lesson = (
+        f"keras.applications.{name} as Keras writes it: an Input and {len(spec.layers):,} layers, "
+        f"{analysis.total_params:,} parameters, input {format_shape((None, *spec.input_shape))}, "
+        f"output {format_shape(analysis.output_shape)}. {NO_PRETRAINED}"
+    )
+    return Preset(title(key), spec, "random:17", lesson)

@@ -435,7 +435,7 @@ def on_history(step: str) -> None:
 
 @callback("toolbar")
 def load_preset(name: str) -> None:
-    preset = presets.PRESETS[name]
+    preset = presets.preset(name)
     if commit(lambda s: preset.spec, f"load the preset {preset.title!r}", "toolbar", loads=True):
         ss.input_data = preset.input_text
         keep_selection_valid()

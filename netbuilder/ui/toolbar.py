@@ -66,9 +66,9 @@ def toolbar() -> None:
         # from it as a fresh choice, and load the preset again in the middle of a training run)
         st.selectbox(
             "Preset",
-            list(presets.PRESETS),
+            presets.MENU,
             key="preset_name",
-            format_func=lambda name: presets.PRESETS[name].title,
+            format_func=presets.title,
             index=None,
             placeholder="Load a preset model…",
             label_visibility="collapsed",

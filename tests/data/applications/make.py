@@ -12,7 +12,8 @@ deterministic: running it again on the same Keras writes the same bytes (gzip wi
 
 What it writes into this directory (README.md says more):
 
-  <Name>.json.gz          model.to_json() exactly, UTF-8, gzip level 9;
+  <Name>.json.gz          model.to_json() exactly, UTF-8, gzip level 9, in netbuilder/studio/data/applications (the
+                          presets load them from there);
   <Name>.summary.txt.gz   the text Keras's model.summary(line_length=L, print_fn=...) hands to print_fn, L being
                           Keras's own default for that model (88 for a model it prints sequential-like, 108 for one
                           it prints with "Connected to"), kept for the summaries of at most SUMMARY_TEXT_MAX_LINES
@@ -45,6 +46,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# the architectures' JSON ships with netbuilder (its real-model presets): the one copy, which the tests read too
+JSON_DIR = HERE.parents[2] / "netbuilder" / "studio" / "data" / "applications"
 
 ARCHITECTURES = [
     "VGG16",
@@ -353,7 +356,7 @@ def run_one(name: str, out: Path) -> dict:
     facts = model_facts(model, text)
     facts.update(summary_facts(model, name, out, write_text=not small))
     if not small:
-        gz_write(out / f"{name}.json.gz", text)
+        gz_write(JSON_DIR / f"{name}.json.gz", text)
         facts["json_file"] = f"{name}.json.gz"
     else:
         shape, module = SMALL[arch]
@@ -451,7 +454,7 @@ def check(out: Path) -> None:
             assert all(np.allclose(g, w, rtol=1e-5, atol=0) for g, w in zip(got, want)), f"{name}: outputs differ"
             note = f"y, features, probes {'bit for bit' if same else 'within rtol 1e-5'}"
         else:
-            with gzip.open(out / facts["json_file"], "rt", encoding="utf-8") as handle:
+            with gzip.open(JSON_DIR / facts["json_file"], "rt", encoding="utf-8") as handle:
                 text = handle.read()
             assert len(text) == facts["json_chars"] and json_depth(text) == facts["json_depth"]
             model = keras.models.model_from_json(text)

@@ -157,20 +157,16 @@ def test_empty_model_joins_input_to_output():
 
 @needs_dot
 def test_over_the_layer_limit_draws_every_layer_without_shapes():
-    g = graph.dataflow(chain(500))
+    g = graph.dataflow(chain(1300))
     nodes, _ = drawn(g)
-    assert len(nodes) == 502
+    assert len(nodes) == 1302
+    # the first layer beyond the limit is the failing one
+    assert nodes["L1200"]["fillcolor"] == graph.ERROR_FILL and nodes["L1199"].get("fillcolor") != graph.ERROR_FILL
     assert [label for _, _, label in edge_shapes(g)][:2] == ["(None, 8)", None]
     assert sum(node.get("fillcolor") == graph.ERROR_FILL for node in nodes.values()) == 1
-    assert "at most 200 layers; this one has 500" in next(
+    assert "at most 1200 layers; this one has 1300" in next(
         n["tooltip"] for n in nodes.values() if n.get("fillcolor") == graph.ERROR_FILL
     )
-
-
-@needs_dot
-def test_the_first_layer_beyond_the_layer_limit_is_the_failing_one():
-    nodes, _ = drawn(graph.dataflow(chain(500)))
-    assert nodes["L200"]["fillcolor"] == graph.ERROR_FILL and nodes["L199"].get("fillcolor") != graph.ERROR_FILL
 
 
 @needs_dot
@@ -442,6 +438,92 @@ def test_a_long_graph_with_keras_block_names_folds_each_block_but_the_selected_o
     ) in labels
     assert graph.block_of("conv2_block1_1_conv") == "conv2_block1" and graph.block_of("block1a_dwconv") == "block1a"
     assert graph.block_of("dense_3") is None
+
+
+def test_stages_and_runs_of_blocks_fold_past_a_dozen_boxes():
+    assert [graph.stage_of(b) for b in ("conv4_block12", "block2b", "block_13", "block35")] == [
+        "conv4",
+        "block2",
+        None,
+        None,
+    ]
+    blocks = [None, *(f"conv2_block{k}" for k in range(1, 4)), *(f"conv3_block{k}" for k in range(1, 13)), None]
+    assert graph.fold_groups(blocks, {None}) == [None, *["conv2"] * 3, *["conv3"] * 12, None]  # 15 boxes: stages
+    opened = graph.fold_groups(blocks, {"conv3_block6"})
+    assert opened == [
+        None,
+        *["conv2"] * 3,
+        "conv3_block1 … conv3_block3",
+        *["conv3_block1 … conv3_block3"] * 2,
+        "conv3_block4",
+        "conv3_block5",
+        None,  # the opened block: its layers are drawn
+        "conv3_block7",
+        "conv3_block8",
+        *["conv3_block9 … conv3_block12"] * 4,
+        None,
+    ]
+    assert graph.fold_groups(blocks[:8], {None}) == blocks[:8]  # 7 boxes: each block its own
+
+
+def resnet152_drawing(selected_name: str | None):
+    from netbuilder.studio.presets import preset
+
+    spec = preset("keras-resnet152").spec
+    names = spec.analysis.names
+    selected = spec.layers[names.index(selected_name)].id if selected_name else "input"
+    g = graph.dataflow(spec, selected=selected, window=True)
+    nodes, _ = drawn(g)
+    boxes = {re.search(r"<b>([^<]*)</b>", a["label"]).group(1): a["label"] for n, a in nodes.items() if n[0] == "B"}
+    layers = [n for n in nodes if n.startswith("L")]
+    folded = sum(int(re.search(r"(\d+) layers", label).group(1)) for label in boxes.values())
+    assert folded + len(layers) == len(spec.layers) == 516  # every layer drawn or in one box
+    assert all(
+        label is not None for _, _, label in edge_shapes(g)
+    )  # every edge, into and out of a box, keeps its shape
+    assert svg_counts(g)[0] == len(nodes)
+    return boxes, layers
+
+
+@needs_dot
+def test_resnet152_reads_on_one_screen_as_its_stem_four_stages_and_its_head():
+    boxes, layers = resnet152_drawing(None)
+    assert {name: re.search(r"(\d+) blocks", label).group(1) for name, label in boxes.items()} == {
+        "conv2": "3",
+        "conv3": "8",
+        "conv4": "36",
+        "conv5": "3",
+    }
+    assert len(layers) == 8  # conv1_pad, conv1_conv, conv1_bn, conv1_relu, pool1_pad, pool1_pool, avg_pool, predictions
+
+
+@needs_dot
+def test_a_layer_deep_in_a_stage_opens_its_block_and_the_blocks_beside_it_and_folds_the_rest_into_runs():
+    boxes, layers = resnet152_drawing("conv4_block20_2_conv")
+    assert set(boxes) == {
+        "conv2",
+        "conv3",
+        "conv4_block1 … conv4_block17",
+        *(f"conv4_block{k}" for k in (18, 19, 21, 22)),
+        "conv4_block23 … conv4_block36",
+        "conv5",
+    }
+    # 10 layers a block; conv4_block1 has 2 more, its projected shortcut's 1×1 convolution and normalization
+    assert "17 blocks · 172 layers" in boxes["conv4_block1 … conv4_block17"]
+    assert len(layers) == 8 + 10  # the stem and head, and conv4_block20's 10 layers
+
+
+@needs_dot
+def test_layers_keras_named_by_themselves_fold_with_the_block_that_takes_them():
+    """InceptionResNetV2's branches are conv2d_N, batch_normalization_N, activation_N; only each block's merge, its
+    1×1 convolution and its scale are named block35_1_…: the branches fold into the block too."""
+    from netbuilder.studio.presets import preset
+
+    spec = preset("keras-inceptionresnetv2").spec
+    nodes, _ = drawn(graph.dataflow(spec, selected="input", window=True))
+    assert len(spec.layers) == 781 and len(nodes) < 200
+    boxes = [a["label"] for n, a in nodes.items() if n[0] == "B"]
+    assert any("block35" in label and "10 blocks" not in label for label in boxes)
 
 
 def test_a_tensor_a_layer_takes_twice_is_one_edge():

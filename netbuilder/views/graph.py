@@ -16,6 +16,7 @@ import subprocess
 import graphviz
 
 from ..engine.errors import NetbuilderError
+from ..engine.layer import snake_case
 from ..engine.shapes import format_shape
 
 RENDER_TIMEOUT_S = 30
@@ -174,7 +175,7 @@ def _dag(spec, rows, selected, window: bool) -> graphviz.Digraph:
     _input_node(graph, analysis, selected)
     node_of: dict[int, str] = {-1: "input"}  # each position's node (its own, or the fold it is in)
     if window and len(rows) > WINDOW_FROM:
-        blocks = [block_of(row[1]) for row in rows]
+        blocks = _adopted([block_of(row[1]) for row in rows], rows, sources)
         if any(blocks):
             node_of |= _fold_blocks(
                 graph, rows, reports, blocks, {blocks[at] if at >= 0 else None, blocks[fail_at] if issue else None}
@@ -210,6 +211,8 @@ def _dag(spec, rows, selected, window: bool) -> graphviz.Digraph:
 
 
 _BLOCK = re.compile(r"(.*?block_?\d+[a-z]?)(?:_|$)")  # Keras's block prefixes: conv2_block1, block_3, block1a
+_STAGE = re.compile(r"(.+)_block\d+|(block\d+)[a-z]")  # a stage of blocks: conv4_block12 → conv4, block2b → block2
+MOST_BOXES = 12  # block boxes past which whole stages fold too: ResNet152's 50 blocks become conv2 … conv5
 
 
 def block_of(name: str) -> str | None:
@@ -218,20 +221,77 @@ def block_of(name: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _adopted(blocks: list[str | None], rows, sources) -> list[str | None]:
+    """`blocks`, with each layer named as Keras names one by itself (`conv2d_10`) in the block of the first layer
+    that takes it, when that one is in a block: Inception-ResNet's branches fold with their block's named merge."""
+    first_taker: dict[int, int] = {}
+    for i, source in enumerate(sources):
+        for k in source:
+            first_taker.setdefault(k, i)
+    blocks = list(blocks)
+    for i in reversed(range(len(rows))):  # a taker comes later in the list: its block is settled first
+        _, name, kind, _ = rows[i]
+        automatic = re.fullmatch(re.escape(snake_case(kind)) + r"(_\d+)?", name)
+        if blocks[i] is None and automatic and i in first_taker:
+            blocks[i] = blocks[first_taker[i]]
+    return blocks
+
+
+def stage_of(block: str) -> str | None:
+    """The stage a Keras block is in (`conv4_block12` → `conv4`, `block2b` → `block2`), or None (`block_13`)."""
+    match = _STAGE.fullmatch(block)
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def fold_groups(blocks: list[str | None], opened: set) -> list[str | None]:
+    """The box each position folds into (None: drawn itself): its block's, but in the `opened` blocks. Past
+    MOST_BOXES boxes, its stage's, but in the stages of the opened blocks; there, the blocks more than WINDOW_AROUND
+    blocks from an opened one fold into runs (`conv4_block1 … conv4_block17`)."""
+    groups = [None if block is None or block in opened else block for block in blocks]
+    if len(set(groups) - {None}) <= MOST_BOXES:
+        return groups
+    open_stages = {stage_of(block) for block in opened if block} - {None}
+    in_stage: dict[str, list[str]] = {}
+    for block in dict.fromkeys(block for block in blocks if block and stage_of(block) in open_stages):
+        in_stage.setdefault(stage_of(block), []).append(block)
+    run_of = {}
+    for names in in_stage.values():
+        near = {
+            k + d for k, name in enumerate(names) if name in opened for d in range(-WINDOW_AROUND, WINDOW_AROUND + 1)
+        }
+        runs = [[]]
+        for k, name in enumerate(names):
+            runs[-1].append(name) if k not in near else runs.append([])
+        run_of |= {name: f"{run[0]} … {run[-1]}" if len(run) > 1 else run[0] for run in runs for name in run}
+    return [
+        group
+        if group is None
+        else run_of.get(group, group)
+        if stage_of(group) in open_stages
+        else stage_of(group) or group
+        for group in groups
+    ]
+
+
 def _fold_blocks(graph, rows, reports, blocks, opened: set) -> dict[int, str]:
-    """One dashed box per block not in `opened`, with its layers and parameters; {position: its box}."""
+    """One dashed box per fold (`fold_groups`), with its blocks, layers and parameters; {position: its box}."""
     members: dict[str, list[int]] = {}
-    for i, block in enumerate(blocks):
-        if block is not None and block not in opened:
-            members.setdefault(block, []).append(i)
+    for i, group in enumerate(fold_groups(blocks, opened)):
+        if group is not None:
+            members.setdefault(group, []).append(i)
     node_of = {}
-    for block, part in members.items():
+    for group, part in members.items():
         node = f"B{int(rows[part[0]][0])}"
         params = sum(reports[i].params for i in part if i < len(reports))
-        label = f"<b>{html_text(_short(block))}</b><br/>{_small(f'{len(part)} layers · {params:,} params')}"
-        names = ", ".join(rows[i][1] for i in part)
+        inner = list(dict.fromkeys(blocks[i] for i in part))
+        count = (f"{len(inner)} blocks · " if len(inner) > 1 else "") + f"{len(part)} layers · {params:,} params"
+        names = ", ".join(inner if len(inner) > 1 else [rows[i][1] for i in part])
         graph.node(
-            node, _html(label), style="rounded,dashed", tooltip=attribute_text(names[:300]), id=_pick(rows[part[0]][0])
+            node,
+            _html(f"<b>{html_text(_short(group))}</b><br/>{_small(count)}"),
+            style="rounded,dashed",
+            tooltip=attribute_text(names[:300]),
+            id=_pick(rows[part[0]][0]),
         )
         node_of |= {i: node for i in part}
     return node_of

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from e2e_support import AppPage
-from netbuilder.studio.presets import PRESETS
+from netbuilder.studio.presets import PRESETS, title
 from netbuilder.studio.spec import seed_spec
 from netbuilder.views.graph import ERROR_FILL, SELECTED_FILL
 from test_e2e import (  # noqa: F401 — the fixtures
@@ -137,6 +137,30 @@ def test_a_keras_application_opens_folded_into_its_blocks_and_a_click_opens_one(
     app.act(lambda: box.click())
     expect(app.widget("selected_panel")).to_contain_text("block_5_expand")
     expect(node(app, "block_5_depthwise_BN")).to_have_count(1)  # the block is open, its layers drawn
+    app.assert_no_exception()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_resnet50_opens_by_name_as_four_stages_and_a_click_opens_a_stage_then_a_block(new_page, viewport):  # noqa: F811
+    """ResNet50 is over the weight budget: it opens as its shapes, says why it does not run, and reads as its stem,
+    four stages and its head; a stage opens into its blocks, a block into its layers."""
+    from playwright.sync_api import expect
+
+    app = new_page(viewport=viewport)
+    app.choose("preset_name", title("keras-resnet50"))
+    expect(app.page.get_by_text("Too large to run on this server", exact=False)).to_be_visible()
+    expect(app.page.get_by_text("Total params: 25,636,712", exact=False)).to_be_visible()  # Keras's own count
+    for stage, blocks in (("conv2", 3), ("conv3", 4), ("conv4", 6), ("conv5", 3)):
+        expect(app.nodes.filter(has_text=f"{blocks} blocks").filter(has_text=stage)).to_have_count(1)
+    app.act(lambda: app.nodes.filter(has_text="conv4").filter(has_text="6 blocks").click())
+    expect(app.widget("selected_panel")).to_contain_text("conv4_block1_1_conv")
+    expect(node(app, "conv4_block1_0_conv")).to_have_count(1)  # its first block is open, the others are boxes
+    box = app.nodes.filter(has_text="conv4_block3").filter(has_text="layers")
+    app.act(lambda: box.click())
+    expect(app.widget("selected_panel")).to_contain_text("conv4_block3_1_conv")
+    expect(node(app, "conv4_block3_2_conv")).to_have_count(1)
+    app.page.screenshot(path=str(ARTIFACTS / f"resnet50-{viewport['width']}.png"), full_page=True)
     app.assert_no_exception()
 
 

@@ -544,3 +544,27 @@ def test_a_newcomer_on_the_train_page_gets_a_model_for_the_data_trains_it_and_up
         app.page.get_by_text(re.compile(r"Read 2 rows × 3 columns with ';' between values and ',' as the decimal mark"))
     ).to_be_visible()
     app.assert_no_exception()
+
+
+@pytest.mark.e2e
+def test_on_a_phone_help_icons_and_checkboxes_are_24_px_targets_and_a_focused_field_is_not_red(new_page):
+    """New users read Streamlit's red focus border as an error, and 16 px help icons are small for a finger."""
+    from playwright.sync_api import expect
+
+    app = new_page(viewport=PHONE)
+    expect(app.page.get_by_label("Help for units")).to_be_visible()  # the selected layer's settings are drawn
+    sizes = app.page.evaluate(
+        """() => {
+        const targets = '[data-testid="stTooltipIcon"] button, [data-testid="stCheckbox"] label';
+        const shown = [...document.querySelectorAll(targets)].map(e => e.getBoundingClientRect())
+            .filter(b => b.width > 0);
+        return shown.map(b => [b.width, b.height]);
+    }"""
+    )
+    assert len(sizes) >= 5 and all(w >= 24 and h >= 24 for w, h in sizes), sizes
+    field = app.page.locator('input[type="number"]').first
+    field.focus()
+    border = field.evaluate("e => getComputedStyle(e.parentElement).borderColor")
+    red, green, blue = (int(v) for v in re.findall(r"\d+", border)[:3])
+    assert blue > red, f"the focused field's border is {border}"
+    app.assert_no_exception()

@@ -14,7 +14,17 @@ PUZZLE = "broken-built-for-48"  # the first-open suggestion: a model to repair
 PRESET_WIDTH = 380  # px: the longest preset title whole (on a phone the box takes the column, which also holds it)
 
 
+# On a phone each help icon and checkbox is a target of at least 24 × 24 px (WCAG 2.5.8): a 16 px icon centred in
+# padding that its margin gives back to the layout, a checkbox's label 24 px high
+PAGE_CSS = (
+    '@media (max-width: 640px) {[data-testid="stTooltipIcon"] button '
+    "{box-sizing: content-box; padding: 4px; margin: -4px;} "
+    '[data-testid="stCheckbox"] label {min-height: 24px;}}'
+)
+
+
 def header() -> None:
+    st.html(f"<style>{PAGE_CSS}</style>")  # takes no room on the page
     st.markdown("## netbuilder")
     st.markdown(
         "Every tensor shape, parameter and number **exactly as Keras 3 computes them**. "

@@ -221,4 +221,8 @@ def test_the_explain_page_says_what_each_merge_needs_and_makes():
     assert "Concatenate lays its inputs side by side on axis -1: 8 + 8 + 4 + 4 = 24" in said
     at = load(at, "transformer-encoder")
     page(at, EXPLAIN)
-    assert "Add needs equal shapes, value by value: (None, 20, 64) and (None, 20, 64) → (None, 20, 64)." in texts(at)
+    said = texts(at)
+    assert "Add needs equal shapes, value by value: (None, 20, 64) and (None, 20, 64) → (None, 20, 64)." in said
+    # attention head by head: 4 heads of 16 on 20 steps of 64
+    assert "query, projected to 4 heads of 16: `(None, 20, 4, 16)`" in said
+    assert "a softmax over the 20 key steps: `(None, 4, 20, 20)`" in said

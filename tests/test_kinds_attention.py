@@ -529,3 +529,21 @@ def test_the_app_offers_it_and_explains_why_a_chain_cannot_hold_it():
     assert not at.exception, [e.message for e in at.exception]
     assert at.session_state.history.present.layers[-1].values["output_shape"] == (4, 2)
     assert at.session_state.history.present.layers[-1].values["value_dim"] == 5
+
+
+@pytest.mark.parametrize("settings,shapes,form", CASES, ids=IDS)
+def test_the_explain_pages_steps_are_the_tensors_keras_computes_head_by_head(settings, shapes, form):
+    """Keras's call, step by step on its own sublayers: the projections, the scores, the mix (gated), the output."""
+    query = np.zeros((2, *shapes[0]), np.float32)
+    value = np.zeros((2, *shapes[1]), np.float32) if len(shapes) > 1 else query
+    key = np.zeros((2, *shapes[2]), np.float32) if len(shapes) > 2 else value
+    mha = keras.layers.MultiHeadAttention(**settings)
+    output = mha(query, value, key)
+    projected = mha._query_dense(query), mha._key_dense(key), mha._value_dense(value)
+    mix, scores = mha._compute_attention(*projected, return_attention_scores=True)
+    theirs = [*projected, scores, mix, *([mix] if settings.get("use_gate") else []), output]
+    given = [(None, *a.shape[1:]) for a in (query, value, key)[: max(len(shapes), 2)]]
+    ours = nb.MultiHeadAttention(**settings)
+    steps = ours.explain_steps(given, ours.compute_output_shape(given))
+    assert [shape for _, shape in steps] == [(None, *a.shape[1:]) for a in theirs]
+    assert "scores" in steps[3][0] and f"√{settings['key_dim']}" in steps[3][0]

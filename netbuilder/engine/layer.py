@@ -587,6 +587,10 @@ class Layer:
         """The shape arithmetic written out for a learner ("" when the shape simply passes through)."""
         return ""
 
+    def explain_steps(self, shape: Shape, output_shape: Shape) -> list[tuple[str, Shape]]:
+        """The tensors a call makes on the way, each with what it is (none for a layer of one step)."""
+        return []
+
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": True, "dtype": DTYPE_POLICY}
         if "activity_regularizer" in self.keras_kept:  # Keras's base Layer writes one that is set right after dtype

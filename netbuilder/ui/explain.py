@@ -28,6 +28,9 @@ def page(spec: ModelSpec) -> None:
         text = layer.layer.explain_shape(report.input_shape, report.output_shape)
         if text:
             st.markdown(state.plain(text))
+        steps = layer.layer.explain_steps(report.input_shape, report.output_shape)
+        if steps:
+            st.markdown("\n".join(f"- {state.plain(what)}: `{format_shape(shape)}`" for what, shape in steps))
         if report.formula:
             st.caption(f"Parameters: {report.formula}")
         last_axis = explain.last_axis_explanation(spec, i)

@@ -675,6 +675,25 @@ class MultiHeadAttention(Layer):
             f"projected → {format_shape(output_shape)}."
         )
 
+    def explain_steps(self, shapes, output_shape) -> list[tuple[str, tuple]]:
+        """Head by head, as Keras's call computes them: the projections, the scores, the mix, the output."""
+        query, value = shapes[0], shapes[1]
+        key = shapes[2] if len(shapes) > 2 else value
+        n, h, hv = self.num_heads, self.key_dim, self.head_value_dim
+        steps = [
+            (f"query, projected to {n} heads of {h}", (*query[:-1], n, h)),
+            (f"key, projected to {n} heads of {h}", (*key[:-1], n, h)),
+            (f"value, projected to {n} heads of {hv}", (*value[:-1], n, hv)),
+            (
+                f"scores: each head's query · key / √{h}, a softmax over the {value[1]:,} key steps",
+                (query[0], n, *query[1:-1], *key[1:-1]),
+            ),
+            ("each query step's mix of the values, per head", (*query[:-1], n, hv)),
+        ]
+        if self.use_gate:
+            steps.append(("the mix times a sigmoid gate of the query, per head", (*query[:-1], n, hv)))
+        return [*steps, (f"the {n}×{hv} numbers a step, projected", output_shape)]
+
     def torch_code(self, shapes) -> list[CodePart]:
         query, value, key = self._dims(shapes)
         out = self.output_sizes or (query,)

@@ -1,6 +1,7 @@
 """Big functional graphs (keras.applications JSONs): reading, analysis + summary, predict speed and peak memory.
 
-The Keras JSONs are `tests/data/applications/<Name>.json.gz` (Keras 3.15's own `model.to_json()`, no weights).
+The Keras JSONs are `netbuilder/studio/data/applications/<Name>.json.gz` (Keras 3.15's own `model.to_json()`, no
+weights).
 (a) analysis + summary for MobileNet (91 layers), ResNet50 (177), DenseNet121 (429), NASNetMobile (771) and
     NASNetLarge (1,041) on a model already read: `analyze_graph(model.graph)` (every call's shapes, parameters, cost
     and the tensors alive at each call, `graph_flow`) + `model.summary(print_fn=...)` (Keras's table, character for
@@ -29,14 +30,13 @@ import os
 os.environ["KERAS_BACKEND"] = "numpy"  # before anything imports keras
 
 import gc
-import gzip
 import math
 import statistics
 import tracemalloc
 
 import numpy as np
 
-from _common import ROOT, blas_threads, cli, compare, emit, figure, timer
+from _common import blas_threads, cli, compare, emit, figure, timer
 
 import netbuilder as nb
 from netbuilder.engine.analysis import analyze_graph, graph_flow
@@ -44,16 +44,12 @@ from netbuilder.engine.blas import blas_threads as blas_thread_count, set_blas_t
 from netbuilder.engine.graph import Graph
 from netbuilder.engine.serialization import functional_from_json, json_too_deep, read_json
 from netbuilder.engine.limits import MAX_JSON_DEPTH
+from netbuilder.studio.presets import application_json
 
-APPS = ROOT / "tests" / "data" / "applications"
 SIZES = ("MobileNet", "ResNet50", "DenseNet121", "NASNetMobile", "NASNetLarge")
 PREDICT = (("ResNet50", 1.5), ("MobileNetV2", 2.5))
 MEMORY = ("ResNet50", "MobileNetV2")
 BATCH, PIXELS = 1, 224
-
-
-def keras_json(name: str) -> str:
-    return gzip.decompress((APPS / f"{name}.json.gz").read_bytes()).decode("utf-8")
 
 
 def graph_only(text: str):
@@ -119,7 +115,7 @@ def fmt_stages(name: str, st: dict) -> str:
 # --- (a) analysis + summary ---------------------------------------------------------------------
 def analysis_case() -> tuple[list[dict], dict, list[str]]:
     """Every size sampled interleaved with the others (one compare per measured step), so load hits them alike."""
-    texts = {name: keras_json(name) for name in SIZES}
+    texts = {name: application_json(name) for name in SIZES}
     models = {name: nb.model_from_json(text) for name, text in texts.items()}  # weights are not drawn: cheap to hold
     sink: list[str] = []
 
@@ -230,7 +226,7 @@ def analysis_case() -> tuple[list[dict], dict, list[str]]:
             )
         )
     ]
-    text = keras_json("NASNetLarge")
+    text = application_json("NASNetLarge")
     notes.append(fmt_stages("NASNetLarge", stages(text, repeat=3)))
     return figures, curve, notes
 
@@ -239,7 +235,7 @@ def analysis_case() -> tuple[list[dict], dict, list[str]]:
 def from_json_case() -> tuple[list[dict], list[str]]:
     import keras
 
-    text = keras_json("ResNet50")
+    text = application_json("ResNet50")
     ours_model = nb.model_from_json(text)
     theirs_model = keras.models.model_from_json(text)
     assert ours_model.count_params() == theirs_model.count_params()
@@ -325,7 +321,7 @@ def predict_case() -> tuple[list[dict], list[str]]:
     default = blas_thread_count() or os.cpu_count()
     figures, notes = [], []
     for name, target in PREDICT:
-        model = nb.model_from_json(keras_json(name))
+        model = nb.model_from_json(application_json(name))
         draw_weights(model)  # before exporting and timing: weights are drawn at first use
         tnet = torch_module(model)
         x = np.random.default_rng(4).standard_normal((BATCH, PIXELS, PIXELS, 3)).astype(np.float32)
@@ -437,7 +433,7 @@ def traced_predict(model, x) -> tuple[int, int, list[tuple[int, int]]]:
 def memory_case() -> tuple[list[dict], list[str]]:
     figures, notes = [], []
     for name in MEMORY:
-        model = nb.model_from_json(keras_json(name))
+        model = nb.model_from_json(application_json(name))
         x = np.random.default_rng(5).standard_normal((BATCH, PIXELS, PIXELS, 3)).astype(np.float32)
         weights = draw_weights(model)  # held before the run, as a model that has predicted once holds them
         alive, at, at_name = live_floor(model, BATCH)

@@ -37,6 +37,7 @@ SCRIPTS = (
     "blas",
     "app",
     "browser",
+    "svg",
     "load",
 )  # import first: the quietest machine
 

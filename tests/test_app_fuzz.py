@@ -183,6 +183,24 @@ def act_setting(at, m, rng):
     return element.set_value(widget_value)
 
 
+NAMES = ["encoder_1", "encoder_2", "head", "", "  ", "a/b", "<b>x</b>", "💥", "x" * 64, "dense", "conv2_block1_1_conv"]
+
+
+def act_rename(at, m, rng):
+    """A layer's Name field: a fresh name, another layer's, blank, or one Keras refuses."""
+    if not m.spec.layers:
+        return act_add(at, m, rng)
+    i = rng.randrange(len(m.spec.layers))
+    layer = m.spec.layers[i]
+    at = select(at, i)
+    element = at.text_input(key=f"name_{layer.id}")
+    name = rng.choice(NAMES + [rng.choice(m.spec.names)])
+    if name == element.value:
+        return at  # an unchanged widget fires no callback
+    m.commit(lambda s: s.rename(layer.id, name))
+    return element.input(name)
+
+
 def act_layer_button(at, m, rng):
     layers = m.spec.layers
     if not layers:
@@ -384,6 +402,7 @@ ACTIONS = [
     act_fix,
     act_graph,
     act_graph,
+    act_rename,
 ]
 
 

@@ -8,6 +8,7 @@ import numpy as np
 from netbuilder.studio import share
 from netbuilder.studio.models import built
 from netbuilder.studio.spec import INPUT_ID, LayerSpec, ModelSpec, seed_spec
+from netbuilder.ui.widgets import layer_key
 from netbuilder.views.graph import ERROR_FILL
 from test_app import (
     COMPARE,
@@ -226,3 +227,17 @@ def test_the_explain_page_says_what_each_merge_needs_and_makes():
     # attention head by head: 4 heads of 16 on 20 steps of 64
     assert "query, projected to 4 heads of 16: `(None, 20, 4, 16)`" in said
     assert "a softmax over the 20 key steps: `(None, 4, 20, 20)`" in said
+
+
+def test_a_layer_is_renamed_in_its_name_field_and_a_name_another_layer_has_is_refused_beside_it():
+    at = open_app()
+    first, last = (layer.id for layer in (model(at).layers[0], model(at).layers[-1]))
+    select(at, 0)
+    run(at.text_input(key=layer_key(first, "name")).input("encoder_dense"))
+    assert model(at).names == ("encoder_dense", "activation", "flatten", "dense")  # Keras counts the unnamed only
+    assert "encoder_dense (Dense)" in list(at.table[-1].value["Layer (type)"])
+    select(at, 3)
+    assert at.text_input(key=layer_key(last, "name")).placeholder == "dense"  # its automatic name
+    run(at.text_input(key=layer_key(last, "name")).input("encoder_dense"))
+    assert model(at).names[3] == "dense" and at.text_input(key=layer_key(last, "name")).value == ""
+    assert "layer 1 is already named 'encoder_dense'" in texts(at)

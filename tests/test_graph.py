@@ -2,6 +2,7 @@
 and real `dot` renders. What the graph means is read back through Graphviz itself (`dot -Tjson0`)."""
 
 import json
+from dataclasses import replace
 import re
 
 import graphviz
@@ -423,7 +424,8 @@ def test_a_long_graph_with_keras_block_names_folds_each_block_but_the_selected_o
     g = graph.dataflow(spec, selected=selected, window=True)
     nodes, _ = drawn(g)
     boxes = {n: a for n, a in nodes.items() if n.startswith("B")}
-    assert len(nodes) < 60 and len(boxes) == 15  # block_1 … block_16 but the open block_3
+    # block_1 … block_16 but the open block_3, and two groups of names: expanded_conv_… (5) and Conv_1, Conv_1_bn
+    assert len(nodes) < 60 and len(boxes) == 17
     assert all(a["style"] == "rounded,dashed" for a in boxes.values())
     assert "block_1" in boxes[f"B{spec.layers[names.index('block_1_expand')].id}"]["label"]
     assert f"L{selected}" in nodes and f"L{spec.layers[names.index('block_3_project_BN')].id}" in nodes  # open
@@ -488,19 +490,24 @@ def resnet152_drawing(selected_name: str | None):
 @needs_dot
 def test_resnet152_reads_on_one_screen_as_its_stem_four_stages_and_its_head():
     boxes, layers = resnet152_drawing(None)
-    assert {name: re.search(r"(\d+) blocks", label).group(1) for name, label in boxes.items()} == {
-        "conv2": "3",
-        "conv3": "8",
-        "conv4": "36",
-        "conv5": "3",
+    counts = {name: re.search(r"((\d+) blocks · )?(\d+) layers", label).group(2, 3) for name, label in boxes.items()}
+    assert counts == {
+        "conv1": (None, "4"),  # the stem's conv1_pad, conv1_conv, conv1_bn, conv1_relu: a group of names
+        "pool1": (None, "2"),
+        "conv2": ("3", "32"),
+        "conv3": ("8", "82"),
+        "conv4": ("36", "362"),
+        "conv5": ("3", "32"),
     }
-    assert len(layers) == 8  # conv1_pad, conv1_conv, conv1_bn, conv1_relu, pool1_pad, pool1_pool, avg_pool, predictions
+    assert len(layers) == 2  # avg_pool and predictions
 
 
 @needs_dot
 def test_a_layer_deep_in_a_stage_opens_its_block_and_the_blocks_beside_it_and_folds_the_rest_into_runs():
     boxes, layers = resnet152_drawing("conv4_block20_2_conv")
     assert set(boxes) == {
+        "conv1",
+        "pool1",
         "conv2",
         "conv3",
         "conv4_block1 … conv4_block17",
@@ -510,7 +517,7 @@ def test_a_layer_deep_in_a_stage_opens_its_block_and_the_blocks_beside_it_and_fo
     }
     # 10 layers a block; conv4_block1 has 2 more, its projected shortcut's 1×1 convolution and normalization
     assert "17 blocks · 172 layers" in boxes["conv4_block1 … conv4_block17"]
-    assert len(layers) == 8 + 10  # the stem and head, and conv4_block20's 10 layers
+    assert len(layers) == 2 + 10  # the head, and conv4_block20's 10 layers
 
 
 @needs_dot
@@ -524,6 +531,29 @@ def test_layers_keras_named_by_themselves_fold_with_the_block_that_takes_them():
     assert len(spec.layers) == 781 and len(nodes) < 200
     boxes = [a["label"] for n, a in nodes.items() if n[0] == "B"]
     assert any("block35" in label and "10 blocks" not in label for label in boxes)
+
+
+@needs_dot
+def test_layers_a_user_names_with_one_first_word_fold_into_a_box_of_that_word():
+    names = [*(f"encoder_{k}" for k in range(5)), None, None, *(f"decoder_{k}" for k in range(5)), None, None]
+    layers = tuple(
+        LayerSpec.make(i, "Dense", units=8, name=name) if i % 2 == 0 else LayerSpec.make(i, "Activation", name=name)
+        for i, name in enumerate(names)
+    )
+    spec = ModelSpec((8,), layers).validate()
+    g = graph.dataflow(spec, selected=8, window=True)  # decoder_1: its group is open
+    nodes, _ = drawn(g)
+    assert "<b>encoder</b>" in nodes["B0"]["label"] and "5 layers" in nodes["B0"]["label"]
+    assert {f"L{i}" for i in range(5, 14)} <= set(nodes) and not [n for n in nodes if n.startswith("B") and n != "B0"]
+    assert all(label is not None for _, _, label in edge_shapes(g))
+    nodes, _ = drawn(graph.dataflow(spec, selected=0, window=True))
+    # the two layers named as Keras names them by itself fold with the group that takes them
+    assert "<b>decoder</b>" in nodes["B5"]["label"] and "7 layers" in nodes["B5"]["label"] and "L0" in nodes
+    spread = ModelSpec(
+        (8,), tuple(replace(layer, name=n) for layer, n in zip(layers, [f"{w}_{k}" for k in range(7) for w in "ab"]))
+    ).validate()
+    nodes, _ = drawn(graph.dataflow(spread, selected=0, window=True))  # names that interleave are no group
+    assert not [n for n in nodes if n.startswith("B")] and any(n.startswith("more") for n in nodes)
 
 
 def test_a_tensor_a_layer_takes_twice_is_one_edge():

@@ -214,3 +214,26 @@ def test_breadth_counts_the_layers_side_by_side():
     assert seed_spec().breadth == 1 and ModelSpec((3,)).breadth == 0
     assert conv_spec().residual(0, width=8, downsample=True).breadth == 2  # the first convolution and the shortcut
     assert conv_spec().branch(0, "Flatten").branch(0, "Flatten").branch(0, "Flatten").breadth == 3  # 3 from conv2d
+
+
+def test_a_renamed_layer_keeps_its_name_and_the_others_are_named_as_keras_names_them():
+    """Keras names only the layers given no name, counting those: a Dense renamed leaves `dense` to the next one."""
+    spec = seed_spec().rename(0, " encoder_dense ").rename(2, "encoder_flat")
+    assert (
+        spec.names
+        == tuple(layer.name for layer in keras_model(spec).layers)
+        == (
+            "encoder_dense",
+            "activation",
+            "encoder_flat",
+            "dense",
+        )
+    )
+    assert ModelSpec.from_dict(spec.to_dict()) == spec  # kept in links and undo
+    assert spec.rename(0, "").names[0] == "dense" and spec.rename(0, None).layers[0].name is None
+    with pytest.raises(LayerConfigError, match="layer 4 is already named 'dense'"):
+        spec.rename(1, "dense")
+    with pytest.raises(LayerConfigError, match="without '/'"):
+        spec.rename(1, "a/b")  # Keras refuses a '/' in a name too
+    with pytest.raises(ValueError, match="cannot contain character `/`"):
+        keras.layers.Dense(2, name="a/b")

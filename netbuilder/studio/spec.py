@@ -428,6 +428,20 @@ class ModelSpec:
         layer = self.layers[i].with_settings(**changes)
         return self._with(layers=self.layers[:i] + (layer,) + self.layers[i + 1 :])
 
+    def rename(self, layer_id: int, name: str | None) -> ModelSpec:
+        """Give a layer a Keras name of its own (None or blank: named as Keras names it); a name another layer has is
+        refused, as Keras refuses it."""
+        i = self.index_of(layer_id)
+        name = name.strip() or None if isinstance(name, str) else name
+        clash = [k for k, other in enumerate(self.names) if other == name and k != i]
+        if clash:
+            raise LayerConfigError(
+                f"layer {clash[0] + 1} is already named {name!r}; Keras needs a name for each layer of its own"
+            )
+        old = self.layers[i]
+        layer = LayerSpec.make(old.id, old.kind, old.built_for, old.inputs, name, **old.values)
+        return self._with(layers=self.layers[:i] + (layer,) + self.layers[i + 1 :])
+
     def replace_layers(self, layers) -> ModelSpec:
         """All layers at once (a pasted list); ids are given afresh (inputs follow them)."""
         new = {layer.id: k for k, layer in enumerate(layers)}

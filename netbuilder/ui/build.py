@@ -12,6 +12,7 @@ import streamlit as st
 
 from ..engine.budget import current, readable_bytes
 from ..engine.layer import kind_class
+from ..engine.limits import MAX_NAME_CHARS
 from ..engine.shapes import format_shape
 from ..engine.summary import param_totals, readable_size
 from ..studio import data, datasets, run
@@ -274,13 +275,26 @@ def _tensor(spec: ModelSpec, option: int) -> str:
 
 
 def connections(spec: ModelSpec, i: int) -> None:
-    """What layer `i` takes (one tensor, or several for a merge), and the graph actions from it."""
+    """Layer `i`'s name, what it takes (one tensor, or several for a merge), and the graph actions from it."""
     layer = spec.layers[i]
     before = [INPUT_ID, *(other.id for other in spec.layers[:i])]
     key = widgets.layer_key(layer.id, "takes")
     cls = kind_class(layer.kind)
     taken = spec.input_ids(i)
     with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key=f"connections_{layer.id}"):
+        name_key = widgets.layer_key(layer.id, "name")
+        ss[name_key] = layer.name or ""
+        st.text_input(
+            "Name",
+            key=name_key,
+            max_chars=MAX_NAME_CHARS,
+            placeholder=spec.analysis.names[i],
+            on_change=state.on_rename,
+            args=(layer.id, name_key),
+            width=220,
+            help="Keras's name= for this layer (blank: named as Keras names it). Past 12 layers the graph folds layers "
+            "whose names share a first word (encoder_conv, encoder_pool → encoder), as it folds Keras's blocks.",
+        )
         if cls.takes_list:
             ss[key] = list(taken)
             st.multiselect(

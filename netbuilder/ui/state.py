@@ -353,6 +353,11 @@ def on_inputs(layer_id: int, key: str) -> None:
     commit(lambda s: s.set_inputs(layer_id, inputs), "change what the layer takes", "editor")
 
 
+@callback("editor")
+def on_rename(layer_id: int, key: str) -> None:
+    commit(lambda s: s.rename(layer_id, ss[key]), f"rename the layer to {str(ss[key])[:30]!r}", "editor")
+
+
 def commit_adding(change: Callable[[ModelSpec], ModelSpec], what: str) -> bool:
     """`commit` an edit that adds layers in the editor, and select the last layer it made."""
     before = {layer.id for layer in spec().layers}

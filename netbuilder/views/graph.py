@@ -144,7 +144,7 @@ def dataflow(spec, selected=None, window: bool = False) -> graphviz.Digraph:
     selected one (and the failing one); each run of the others is one node, the shapes on its edges kept."""
     analysis = spec.analysis
     rows = [(layer.id, name, layer.kind, layer.label()) for layer, name in zip(spec.layers, analysis.names)]
-    if spec.is_graph:
+    if spec.is_graph or (window and len(rows) > WINDOW_FROM and any(_named_groups(rows))):  # folds by names
         return _dag(spec, rows, selected, window)
     shown = None
     if window and len(rows) > WINDOW_FROM:
@@ -163,9 +163,10 @@ def dataflow(spec, selected=None, window: bool = False) -> graphviz.Digraph:
 def _dag(spec, rows, selected, window: bool) -> graphviz.Digraph:
     """A graph: every layer a node, an edge from each tensor it takes carrying that tensor's shape (a merge's inputs
     side by side), an Output node under each layer no other takes. With `window`, past WINDOW_FROM layers: layers
-    named in Keras's blocks (`conv2_block1_…`, `block_3_…`) fold into one box per block, all but the selected
-    layer's (and the failing one's); without such names, only the layers within WINDOW_AROUND steps of the selected
-    one (and the failing one) are drawn, the others two nodes, before and after. Edges between folded nodes keep
+    named in Keras's blocks (`conv2_block1_…`, `block_3_…`) or in a group of names (`encoder_…`) fold into one box
+    per block, all but the selected layer's (and the failing one's); when such names leave most layers out, only
+    the layers within WINDOW_AROUND steps of the selected one (and the failing one) are drawn, the others two nodes,
+    before and after. Edges between folded nodes keep
     their shapes; a click on a fold selects a layer in it, which opens it."""
     analysis, sources = spec.analysis, spec.sources
     issue, reports = analysis.issue, analysis.layers
@@ -175,8 +176,8 @@ def _dag(spec, rows, selected, window: bool) -> graphviz.Digraph:
     _input_node(graph, analysis, selected)
     node_of: dict[int, str] = {-1: "input"}  # each position's node (its own, or the fold it is in)
     if window and len(rows) > WINDOW_FROM:
-        blocks = _adopted([block_of(row[1]) for row in rows], rows, sources)
-        if any(blocks):
+        blocks = _adopted(_named_groups(rows), rows, sources)
+        if 2 * sum(block is not None for block in blocks) >= len(rows):  # blocks fold most of it: NASNet's do not
             node_of |= _fold_blocks(
                 graph, rows, reports, blocks, {blocks[at] if at >= 0 else None, blocks[fail_at] if issue else None}
             )
@@ -221,6 +222,23 @@ def block_of(name: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _automatic(name: str, kind: str) -> bool:
+    """Whether `name` is one Keras gives a layer by itself (`conv2d`, `conv2d_10`)."""
+    return re.fullmatch(re.escape(snake_case(kind)) + r"(_\d+)?", name) is not None
+
+
+def _named_groups(rows) -> list[str | None]:
+    """Each layer's fold: its Keras block (`conv2_block1`), else the first word of a name it was given, when the
+    layers named with that word are two or more, one after another in the list (a user's `encoder_conv`,
+    `encoder_pool`; ResNet's stem `conv1_pad` … `conv1_relu`; not NASNet's `normal_…`, spread over every cell)."""
+    words = [None if _automatic(name, kind) or "_" not in name else name.split("_")[0] for _, name, kind, _ in rows]
+    at: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        at.setdefault(word, []).append(i)
+    together = {word for word, where in at.items() if word and 1 < len(where) == where[-1] - where[0] + 1}
+    return [block_of(row[1]) or (word if word in together else None) for row, word in zip(rows, words)]
+
+
 def _adopted(blocks: list[str | None], rows, sources) -> list[str | None]:
     """`blocks`, with each layer named as Keras names one by itself (`conv2d_10`) in the block of the first layer
     that takes it, when that one is in a block: Inception-ResNet's branches fold with their block's named merge."""
@@ -231,8 +249,7 @@ def _adopted(blocks: list[str | None], rows, sources) -> list[str | None]:
     blocks = list(blocks)
     for i in reversed(range(len(rows))):  # a taker comes later in the list: its block is settled first
         _, name, kind, _ = rows[i]
-        automatic = re.fullmatch(re.escape(snake_case(kind)) + r"(_\d+)?", name)
-        if blocks[i] is None and automatic and i in first_taker:
+        if blocks[i] is None and _automatic(name, kind) and i in first_taker:
             blocks[i] = blocks[first_taker[i]]
     return blocks
 

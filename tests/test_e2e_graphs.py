@@ -176,4 +176,13 @@ def test_a_wide_graph_keeps_its_text_readable(new_page, viewport):  # noqa: F811
     expect(node(app, "concatenate")).to_have_count(1)
     edges, nodes = app.page.locator('[data-testid="stGraphVizChart"] svg').evaluate(SETTLED_FONTS)
     assert min(px for _, px, _ in edges) >= 14 and min(px for _, px, _ in nodes) >= 12, (edges, nodes)
+    if viewport == PHONE:  # wider than the screen: each drawing scrolls its selected node into the middle
+        for entry in ("7. conv2d_5", "6. max_pooling2d", "1. conv2d "):
+            app.pick_layer(entry)
+            name = entry.split(". ")[1].strip()
+            selected = app.nodes.filter(has_text=name).filter(has=app.page.locator(f'[fill="{SELECTED_FILL}"]'))
+            expect(selected).to_have_count(1)
+            app.page.wait_for_timeout(100)  # the scroll follows the drawing by a frame
+            box = selected.bounding_box()
+            assert 0 <= box["x"] and box["x"] + box["width"] <= viewport["width"], (entry, box)
     app.assert_no_exception()

@@ -17,7 +17,7 @@ from ..engine.shapes import format_shape
 from ..engine.summary import param_totals, readable_size
 from ..studio import data, datasets, run
 from ..studio.spec import INPUT_ID, ModelSpec, kinds_by_group
-from ..views.graph import BROWSER_CSS, PICK, WINDOW_FROM, dataflow
+from ..views.graph import BROWSER_CSS, PICK, SELECTED_FILL, WINDOW_FROM, dataflow
 from ..views.table import summary_frame
 from . import forward, state, widgets
 from .state import INPUT, ss
@@ -55,7 +55,8 @@ def page(spec: ModelSpec) -> None:
 
 
 # Clicking a node of the graph selects its layer: one listener on the page reads the clicked node's id (views.graph's
-# `pick_7`) and sends it to Python as a trigger value, whichever drawing of the graph is on screen.
+# `pick_7`) and sends it to Python as a trigger value, whichever drawing of the graph is on screen. A graph wider than
+# its box (a phone) scrolls so that the selected node is in the middle each time it is drawn anew, not at the left.
 CLICK_JS = """
 export default function(component) {
     window.netbuilderPick = component.setTriggerValue;
@@ -63,10 +64,24 @@ export default function(component) {
     window.netbuilderPickListening = true;
     document.addEventListener("click", (event) => {
         const node = event.target.closest && event.target.closest('[data-testid="stGraphVizChart"] g.node');
-        if (node && node.id.startsWith("%s")) window.netbuilderPick("picked", node.id.slice(%d));
+        if (node && node.id.startsWith("%(pick)s")) window.netbuilderPick("picked", node.id.slice(%(cut)d));
     });
+    const centre = (chart) => {
+        const svg = chart.querySelector("svg");
+        if (!svg || svg === chart.netbuilderDrawn || !svg.querySelector("g.node")) return;
+        chart.netbuilderDrawn = svg;
+        requestAnimationFrame(() => {
+            if (chart.scrollWidth <= chart.clientWidth) return;
+            const picked = svg.querySelector('g.node [fill="%(fill)s"]');
+            const box = (picked ? picked.closest("g.node") : svg).getBoundingClientRect();
+            const frame = chart.getBoundingClientRect();
+            chart.scrollLeft += box.left + box.width / 2 - (frame.left + frame.width / 2);
+        });
+    };
+    new MutationObserver(() => document.querySelectorAll('[data-testid="stGraphVizChart"]').forEach(centre))
+        .observe(document.body, {childList: true, subtree: true});
 }
-""" % (PICK, len(PICK))
+""" % {"pick": PICK, "cut": len(PICK), "fill": SELECTED_FILL}
 node_clicks = st.components.v2.component("netbuilder_node_clicks", js=CLICK_JS)
 
 

@@ -45,7 +45,7 @@ TARGETS = {5: (1.3, 1.5), 50: (2.0, 2.5)}  # layers: (first graph, click → set
 GRAPH = '[data-testid="stGraphVizChart"] svg'
 TIMEOUT_MS = 60_000
 
-INIT_SCRIPT = """
+INIT_TEMPLATE = """
 (() => {
   window.__firstGraph = null;
   window.__sent = [];
@@ -66,11 +66,11 @@ INIT_SCRIPT = """
   document.addEventListener('DOMContentLoaded', () => { \
 observer.observe(document.body, {childList: true, subtree: true}); seen(); });
 })();
-""" % {"graph": GRAPH}
+"""
 
 # Arm a watcher: it records t0 now and t1 at the first frame after `done` (graph shows the change, page idle) + one
 # frame.
-ARM = """
+ARM_TEMPLATE = """
 (cond) => {
   const bench = {t0: performance.now(), t1: null, firstSent: null};
   window.__bench = bench;
@@ -98,13 +98,21 @@ ARM = """
   };
   requestAnimationFrame(loop);
 }
-""" % {"graph": GRAPH}
+"""
 
-IDLE = """() => {
+IDLE_TEMPLATE = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   return app && app.getAttribute('data-test-script-state') === 'notRunning'
     && !document.querySelector('[data-testid="stStatusWidget"]') && document.querySelector('%(graph)s g.node') !== null;
-}""" % {"graph": GRAPH}
+}"""
+
+
+def page_scripts(graph: str) -> tuple[str, str, str]:
+    """The init script, the click watcher and the idle test, for a page whose graph is the SVG at `graph`."""
+    return tuple(template % {"graph": graph} for template in (INIT_TEMPLATE, ARM_TEMPLATE, IDLE_TEMPLATE))
+
+
+INIT_SCRIPT, ARM, IDLE = page_scripts(GRAPH)
 
 
 def share_query(n: int) -> str:
@@ -115,10 +123,10 @@ def share_query(n: int) -> str:
     return "?model=" + share.encode(spec)
 
 
-def timed(page, cond: dict, act) -> dict:
+def timed(page, cond: dict, act, arm: str = ARM) -> dict:
     """Arm the watcher, do `act()`, wait until the page settled; seconds in the page's clock: total, and
     input = from the click to the rerun request leaving the page (the rest is the server's and the browser's)."""
-    page.evaluate(ARM, cond)
+    page.evaluate(arm, cond)
     act()
     page.wait_for_function("() => window.__bench.t1 !== null", timeout=TIMEOUT_MS, polling=50)
     b = page.evaluate("() => window.__bench")
@@ -142,15 +150,16 @@ def server_runs(port: int, query: str | None, n: int | None, repeat: int = 5) ->
         s.close()
 
 
-def visit(browser, url: str, viewport: dict, clicks) -> dict:
+def visit(browser, url: str, viewport: dict, clicks, scripts=(INIT_SCRIPT, ARM, IDLE)) -> dict:
     """One fresh context: navigate, wait for the page to settle, then the clicks; every time measured."""
+    init, arm, idle = scripts
     context = browser.new_context(viewport=viewport)
-    context.add_init_script(INIT_SCRIPT)
+    context.add_init_script(init)
     try:
         page = context.new_page()
         page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
         page.wait_for_function("() => window.__firstGraph !== null", timeout=TIMEOUT_MS, polling=50)
-        page.wait_for_function(IDLE, timeout=TIMEOUT_MS, polling=50)
+        page.wait_for_function(idle, timeout=TIMEOUT_MS, polling=50)
         first = page.evaluate("() => window.__firstGraph") / 1e3
         settled_nav = page.evaluate("() => performance.now()") / 1e3
         if page.locator('[data-testid="stException"]').count():
@@ -159,7 +168,7 @@ def visit(browser, url: str, viewport: dict, clicks) -> dict:
             )
         out = {"first_graph": first, "nav_settled": settled_nav, "clicks": {}}
         for name, cond, act in clicks(page):
-            out["clicks"].setdefault(name, []).append(timed(page, cond, act))
+            out["clicks"].setdefault(name, []).append(timed(page, cond, act, arm))
         return out
     finally:
         context.close()

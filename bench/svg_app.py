@@ -1,7 +1,8 @@
 """bench_svg.py's app: one preset's graph as the Build page draws it, laid out in the browser (st.graphviz_chart,
 Graphviz in WebAssembly) or as SVG that `dot` rendered on the server (cached by the DOT text), and a Redraw
-button that selects the next layer (a changed graph). The graph's name says which drawing is on screen."""
+button that selects the next layer (a changed graph). The graph's label says which drawing is on screen."""
 
+import hashlib
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -37,9 +38,12 @@ def redraw() -> None:
 st.button("Redraw", key="redraw", on_click=redraw)
 draw = st.session_state.draws
 chart = dataflow(spec, selected=spec.layers[(1 + 7 * draw) % len(spec.layers)].id, window=True)
-chart.name = f"draw{draw}"
+chart.attr(label=f"draw {draw}")  # the text that says which drawing is on screen
 st.html(f"<style>{BROWSER_CSS}</style>")
-if st.query_params.get("mode", "browser") == "browser":
-    st.graphviz_chart(chart, width="content")
-else:
-    show_svg(data=server_svg(chart.source), key="svg")
+# a key of its own per drawing, as the Build page gives it: the browser draws a changed graph afresh, not animated
+drawing = hashlib.blake2s(chart.source.encode(), digest_size=6).hexdigest()
+with st.container(key=f"graph_{drawing}"):  # either drawing in it: bench_svg.py waits for the SVG in it
+    if st.query_params.get("mode", "browser") == "browser":
+        st.graphviz_chart(chart, width="content")
+    else:
+        show_svg(data=server_svg(chart.source), key="svg")

@@ -241,3 +241,14 @@ def test_a_layer_is_renamed_in_its_name_field_and_a_name_another_layer_has_is_re
     run(at.text_input(key=layer_key(last, "name")).input("encoder_dense"))
     assert model(at).names[3] == "dense" and at.text_input(key=layer_key(last, "name")).value == ""
     assert "layer 1 is already named 'encoder_dense'" in texts(at)
+
+
+def test_an_unedited_preset_too_large_for_a_link_is_shared_by_its_name_and_an_edit_says_why_there_is_no_link():
+    at = load(open_app(), "keras-nasnetlarge")
+    token = at.query_params["model"]
+    assert share.decode(token).preset == "keras-nasnetlarge" and len(token) < 100
+    opened = open_app({"model": token})  # a second visitor opens the link
+    assert model(opened) == model(at) and "could not be opened" not in texts(opened)
+    select(at, len(model(at).layers) - 1)  # from the box to search by name: 1,040 layers
+    run(at.button(key=f"delete_{model(at).layers[-1].id}").click())  # edited: no longer the preset
+    assert "model" not in at.query_params and "too large for a link" in at.session_state["share_problem"]

@@ -13,7 +13,17 @@ from netbuilder import LayerConfigError, LimitError, NetbuilderError
 from netbuilder.engine.limits import MAX_LAYERS, MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_SHARED_INPUT_CHARS
 from netbuilder.studio import data
 from netbuilder.studio.models import built
-from netbuilder.studio.share import PARAM, ShareLinkError, _token, decode, encode, input_fits, link, share_url
+from netbuilder.studio.share import (
+    PARAM,
+    ShareLinkError,
+    _token,
+    decode,
+    encode,
+    input_fits,
+    link,
+    preset_link,
+    share_url,
+)
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 
 LINKS_V1 = json.loads((Path(__file__).parent / "data" / "links_v1.json").read_text())
@@ -133,7 +143,10 @@ def test_brackets_inside_strings_do_not_count_as_nesting():
 
 
 def test_wrong_document_shapes():
-    message = 'share link must hold {"model": ..., "input": ..., "weights": ..., "train": ..., "typed": ...} only'
+    message = (
+        'share link must hold {"model": ..., "input": ..., "weights": ..., "train": ..., "typed": ...} only, '
+        'or {"preset": ...}'
+    )
     for doc in ([], {}, {"model": {}, "extra": 1}, "model", 5):
         assert fails(pack(json.dumps(doc).encode())) == message
     assert fails(pack(b'{"model": {}, "input": 5}')) == "share link input must be text of at most 2,000 characters"
@@ -307,3 +320,20 @@ def test_version_1_input_dim_becomes_built_for():
             decode(
                 pack(json.dumps({"model": {"layers": [{"id": 0, "kind": "Dense", "input_dim": bad}]}}).encode(), "1")
             )
+
+
+def test_an_unedited_preset_too_large_for_a_link_goes_by_its_name_and_only_a_known_name_opens():
+    from netbuilder.studio.presets import preset
+
+    nasnet = preset("keras-nasnetlarge").spec  # 1,040 layers: 118,874 bytes of JSON
+    with pytest.raises(ShareLinkError, match="too large for a link"):
+        encode(nasnet)
+    token = preset_link("keras-nasnetlarge")
+    assert len(token) < 100
+    shared = decode(token)
+    assert shared.spec == nasnet and shared.preset == "keras-nasnetlarge" and shared.input_text == "random:17"
+    for name in ("keras-resnet9000", "../../etc/passwd", 7, None, ["keras-vgg16"]):
+        with pytest.raises(ShareLinkError, match="names no preset netbuilder has"):
+            decode(_token({"preset": name}))
+    with pytest.raises(ShareLinkError, match="only"):
+        decode(_token({"preset": "keras-vgg16", "input": "[1]"}))

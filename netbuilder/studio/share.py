@@ -5,7 +5,8 @@ is {"model": spec.to_dict()} plus "input" when input text is given and at most
 MAX_SHARED_INPUT_CHARS long (longer text is left out: check `input_fits` to tell the user).
 A trained model's weights ride along as "weights" (base64 of float32) when the link stays short enough, and the
 Train page's choices as "train" (the settings that differ from its defaults) and "typed" ([x text, y text], when
-the data is typed and short).
+the data is typed and short). A preset too large for a link of its own (ResNet152's 516 layers) goes by its name,
+{"preset": key}, as long as it is unedited.
 Version 1 tokens (before layer kinds declared their own settings) are still read: the same JSON,
 where a Dense built for n inputs said `"input_dim": n` instead of `"built_for": [n]`.
 Decoding trusts nothing: every bound is checked before the work it protects.
@@ -26,6 +27,7 @@ import numpy as np
 from ..engine.errors import NetbuilderError
 from ..engine.limits import MAX_LINK_CHARS, MAX_LINK_JSON_BYTES, MAX_LINK_JSON_DEPTH, MAX_SHARED_INPUT_CHARS
 from ..engine.serialization import json_too_deep
+from . import presets
 from .spec import ModelSpec
 from .train import Settings
 
@@ -46,6 +48,7 @@ class Shared(NamedTuple):
     input_text: str | None = None
     training: Settings | None = None
     typed: tuple[str, str] | None = None
+    preset: str | None = None  # the preset it names, for a link by name
 
 
 def input_fits(input_text: str | None) -> bool:
@@ -90,6 +93,13 @@ def link(
     return _token(doc), False
 
 
+def preset_link(key: str) -> str:
+    """The token of an unedited preset by its name (presets.MENU)."""
+    if key not in presets.MENU:
+        raise ShareLinkError(f"no preset is named {str(key)[:40]!r}")
+    return _token({"preset": key})
+
+
 def _token(doc: dict) -> str:
     # sort_keys and fixed separators: equal specs give byte-equal JSON, so equal tokens.
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
@@ -131,13 +141,19 @@ def decode(token: str) -> Shared:
         doc = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError cannot happen after json_too_deep; kept as a backstop
         raise ShareLinkError("share link is damaged: it is not valid JSON") from None
+    if isinstance(doc, dict) and set(doc) == {"preset"}:
+        if not isinstance(doc["preset"], str) or doc["preset"] not in presets.MENU:
+            raise ShareLinkError(f"share link names no preset netbuilder has ({str(doc['preset'])[:40]!r})")
+        chosen = presets.preset(doc["preset"])
+        return Shared(chosen.spec, chosen.input_text, preset=doc["preset"])
     if (
         not isinstance(doc, dict)
         or "model" not in doc
         or not set(doc) <= {"model", "input", "weights", "train", "typed"}
     ):
         raise ShareLinkError(
-            'share link must hold {"model": ..., "input": ..., "weights": ..., "train": ..., "typed": ...} only'
+            'share link must hold {"model": ..., "input": ..., "weights": ..., "train": ..., "typed": ...} only, '
+            'or {"preset": ...}'
         )
     input_text = doc.get("input")
     if input_text is not None and not (isinstance(input_text, str) and len(input_text) <= MAX_SHARED_INPUT_CHARS):

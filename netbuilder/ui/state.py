@@ -200,6 +200,7 @@ def init_state() -> None:
                 ss.train_settings = shared.training
             if shared.typed is not None:
                 ss.train_x_text, ss.train_y_text = shared.typed
+            ss.loaded_preset = shared.preset
     ss.history = History(
         start, size_of=lambda s: s.weights.nbytes if s.weights is not None else 0, max_bytes=public().weight_bytes
     )  # trained weights held for undo stay within one model's budget
@@ -222,6 +223,9 @@ def sync_link() -> None:
             token, ss.share_has_weights = share.link(spec(), None, training)
         except NetbuilderError as e:
             token, ss.share_has_weights, ss.share_problem = None, False, sentence(str(e))
+            loaded = ss.get("loaded_preset")
+            if loaded is not None and spec() == presets.preset(loaded).spec:  # unedited: it goes by its name
+                token, ss.share_problem = share.preset_link(loaded), None
     if token is None:
         st.query_params.pop(share.PARAM, None)
     elif st.query_params.get(share.PARAM) != token:
@@ -448,6 +452,7 @@ def load_preset(name: str) -> None:
             ss.train_settings = preset.training
             ss.pop("training", None)
         notify("toolbar", "info", f"Loaded **{plain(preset.title)}**. {plain(preset.lesson)}")
+        ss.loaded_preset = name
         ss.puzzle = preset.title if preset.broken else None  # a repair to do: commit says when it is solved
 
 

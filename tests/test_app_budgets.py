@@ -75,6 +75,10 @@ def test_a_23_kb_keras_json_of_200_wide_dense_layers_opens_as_shapes_and_nothing
     assert len(model(at).layers) == 200 and model(at).analysis.total_params == 200 * (65536 * 65536 + 65536)
     assert "(859,006,566,400 parameters); the budget is 64.0 MB" in too_large(at)
     assert peak < 60 * MB
+    _, peak = peak_bytes(lambda: page(at, EXPORT))  # its Keras JSON, written from settings
+    assert "Code with its weights needs a model within the budgets" in texts(at)
+    (code,) = [code for code in at.code if code.language == "json"]
+    assert '"class_name": "Sequential"' in code.value[:100] and peak < 60 * MB
 
 
 def test_a_model_whose_one_sample_is_over_the_memory_or_work_budget_is_not_run_and_the_page_says_why():

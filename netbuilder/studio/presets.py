@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -445,9 +445,9 @@ def title(key: str) -> str:
     return PRESETS[key].title
 
 
-@cache
+@lru_cache(maxsize=8)  # the architectures last chosen, for every visitor: all 31 would hold 37 MB
 def preset(key: str) -> Preset:
-    """The preset of a menu entry (KeyError for any other key); an architecture is read from its JSON once."""
+    """The preset of a menu entry (KeyError for any other key); an architecture is read from its JSON when chosen."""
     if key not in ARCHITECTURE_KEYS:
         return PRESETS[key]
     name = ARCHITECTURE_KEYS[key]

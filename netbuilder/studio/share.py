@@ -5,7 +5,7 @@ is {"model": spec.to_dict()} plus "input" when input text is given and at most
 MAX_SHARED_INPUT_CHARS long (longer text is left out: check `input_fits` to tell the user).
 A trained model's weights ride along as "weights" (base64 of float32) when the link stays short enough, and the
 Train page's choices as "train" (the settings that differ from its defaults) and "typed" ([x text, y text], when
-the data is typed and short). A preset too large for a link of its own (ResNet152's 516 layers) goes by its name,
+the data is typed and short). A preset too large for a link of its own (NASNetLarge's 1,040 layers) goes by its name,
 {"preset": key}, as long as it is unedited.
 Version 1 tokens (before layer kinds declared their own settings) are still read: the same JSON,
 where a Dense built for n inputs said `"input_dim": n` instead of `"built_for": [n]`.

@@ -30,9 +30,8 @@ def page(spec: ModelSpec) -> None:
             **formats,
         }
     else:
-        with using(
-            UNBOUNDED
-        ):  # a model object of its own, never run: its JSON is written from settings, drawing nothing
+        # a model object of its own, never run or cached: its JSON is written from settings, drawing no weight
+        with using(UNBOUNDED):
             keras_model = fresh(spec)
         st.warning(f"Code with its weights needs a model within the budgets: {state.plain(too_large)}. Its Keras JSON:")
     choice = st.segmented_control("Show", list(formats), key="export_format", default=next(iter(formats)))

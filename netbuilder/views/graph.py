@@ -278,16 +278,18 @@ def fold_groups(blocks: list[str | None], opened: set) -> list[str | None]:
         }
         runs = [[]]
         for k, name in enumerate(names):
-            runs[-1].append(name) if k not in near else runs.append([])
+            if k in near:
+                runs.append([])
+            else:
+                runs[-1].append(name)
         run_of |= {name: f"{run[0]} … {run[-1]}" if len(run) > 1 else run[0] for run in runs for name in run}
-    return [
-        group
-        if group is None
-        else run_of.get(group, group)
-        if stage_of(group) in open_stages
-        else stage_of(group) or group
-        for group in groups
-    ]
+
+    def fold(group: str | None) -> str | None:
+        if group is None or stage_of(group) in open_stages:
+            return run_of.get(group, group)
+        return stage_of(group) or group
+
+    return [fold(group) for group in groups]
 
 
 def _fold_blocks(graph, rows, reports, blocks, opened: set) -> dict[int, str]:

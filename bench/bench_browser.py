@@ -42,6 +42,9 @@ from netbuilder.views import graph  # the window sizes the graph is drawn with
 SIZES = (1, 5, 30, 50)
 VIEWPORTS = {"1440×900": {"width": 1440, "height": 900}, "390×844": {"width": 390, "height": 844}}
 TARGETS = {5: (1.3, 1.5), 50: (2.0, 2.5)}  # layers: (first graph, click → settled) as × the baseline
+# real models by preset, each opened by its share link: (the stage box clicked open, its blocks, first graph target,
+# opening the stage target) as × the baseline; None: no target
+REAL = {"keras-resnet50": ("conv4", 6, 2.5, 2.0), "keras-resnet152": ("conv4", 36, 3.0, None)}
 GRAPH = '[data-testid="stGraphVizChart"] svg'
 TIMEOUT_MS = 60_000
 
@@ -121,6 +124,22 @@ def share_query(n: int) -> str:
 
     spec = ModelSpec((8,), tuple(LayerSpec.make(i, "Dense", units=16) for i in range(n)), 0)
     return "?model=" + share.encode(spec)
+
+
+def real_query(key: str) -> str:
+    from netbuilder.studio import presets, share
+
+    return "?model=" + share.encode(presets.preset(key).spec)
+
+
+def block_clicks(stage: str, blocks: int):
+    """Open a stage's box (its first block opens with it): settled when the block's first layer is drawn."""
+
+    def clicks(page):
+        box = page.locator(f"{GRAPH} g.node").filter(has_text=stage).filter(has_text=f"{blocks} blocks")
+        yield "block", {"text": f"{stage}_block1_1_conv"}, lambda: box.click()
+
+    return clicks
 
 
 def timed(page, cond: dict, act, arm: str = ARM) -> dict:
@@ -225,7 +244,7 @@ def main():
     from playwright.sync_api import sync_playwright
 
     units_clicks, add_clicks = 2, 1
-    targets = [("baseline", None)] + [(f"{n} layers", n) for n in args.sizes]
+    targets = [("baseline", None)] + [(f"{n} layers", n) for n in args.sizes] + [(key, key) for key in REAL]
     results = {vp: {name: [] for name, _ in targets} for vp in VIEWPORTS}
     notes, errors = [], []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
@@ -233,7 +252,7 @@ def main():
         base = Server(ROOT / "bench" / "baseline_app.py", Path(tmp) / "baseline.log", extra).start()
         browser = launch_chromium(pw)
         try:
-            queries = {n: share_query(n) for _, n in targets if n is not None}
+            queries = {n: real_query(n) if n in REAL else share_query(n) for _, n in targets if n is not None}
             # warm both servers (imports, first-run caches) and Chromium; not counted
             visit(browser, base.url, VIEWPORTS["1440×900"], baseline_clicks(1))
             visit(browser, app.url + queries[args.sizes[0]], VIEWPORTS["1440×900"], app_clicks(args.sizes[0], 1, 0))
@@ -244,6 +263,8 @@ def main():
                         try:
                             if n is None:
                                 r = visit(browser, base.url, viewport, baseline_clicks(units_clicks))
+                            elif n in REAL:
+                                r = visit(browser, app.url + queries[n], viewport, block_clicks(*REAL[n][:2]))
                             else:
                                 r = visit(
                                     browser, app.url + queries[n], viewport, app_clicks(n, units_clicks, add_clicks)
@@ -265,7 +286,7 @@ def main():
                         )
             # the server's part of the same clicks, same servers, no browser
             server = {None: server_runs(base.port, None, None)}
-            for _, n in targets[1:]:
+            for n in args.sizes:
                 server[n] = server_runs(app.port, queries[n][1:], n)
             print(
                 "  server part (websocket client): "
@@ -353,6 +374,32 @@ def main():
                     note=f"server part {ms(row['add_server'])}",
                 ),
             ]
+        for key, (stage, blocks, t_first, t_block) in REAL.items():
+            first, block = stat(vp, key, "first_graph"), stat(vp, key, "block")
+            figures.append(
+                figure(
+                    f"browser.first.{key}.{vp}",
+                    f"navigation → first graph SVG, {key} (folded), {vp}",
+                    first,
+                    b_first,
+                    "one-chart app",
+                    "s",
+                    f"≤ {t_first}× baseline",
+                    None if first is None or b_first is None else first <= t_first * b_first,
+                )
+            )
+            figures.append(
+                figure(
+                    f"browser.block.{key}.{vp}",
+                    f"open {stage} ({blocks} blocks), click → settled, {key}, {vp}",
+                    block,
+                    b_redraw,
+                    "one-chart app's redraw",
+                    "s",
+                    f"≤ {t_block}× baseline" if t_block else "none",
+                    None if t_block is None or block is None or b_redraw is None else block <= t_block * b_redraw,
+                )
+            )
     notes.append(
         f"{args.trials} fresh page loads per app, size and viewport; per load {units_clicks} unit edits and "
         f"{add_clicks} Add "

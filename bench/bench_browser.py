@@ -126,6 +126,13 @@ def share_query(n: int) -> str:
     return "?model=" + share.encode(spec)
 
 
+def versus(id_: str, what: str, ours, baseline, target: float | None, note: str = "") -> dict:
+    """A time against the one-chart app's (its first graph, or its redraw): at most `target` × it (None: no target)."""
+    met = None if target is None or ours is None or baseline is None else ours <= target * baseline
+    name = "one-chart app" if "first graph" in what else "one-chart app's redraw"
+    return figure(id_, what, ours, baseline, name, "s", f"≤ {target}× baseline" if target else "none", met, note=note)
+
+
 def real_query(key: str) -> str:
     from netbuilder.studio import presets, share
 
@@ -341,65 +348,48 @@ def main():
                 continue
             t_first, t_click = TARGETS[n]
             figures += [
-                figure(
+                versus(
                     f"browser.first.{n}.{vp}",
                     f"navigation → first graph SVG, {n} layers, {vp}",
                     first,
                     b_first,
-                    "one-chart app",
-                    "s",
-                    f"≤ {t_first}× baseline",
-                    None if first is None or b_first is None else first <= t_first * b_first,
+                    t_first,
                 ),
-                figure(
+                versus(
                     f"browser.units.{n}.{vp}",
                     f"change units, click → settled, {n} layers, {vp}",
                     units,
                     b_redraw,
-                    "one-chart app's redraw",
-                    "s",
-                    f"≤ {t_click}× baseline",
-                    None if units is None or b_redraw is None else units <= t_click * b_redraw,
+                    t_click,
                     note=f"server part {ms(row['units_server'])}; baseline's {ms(server[None]['redraw'])}",
                 ),
-                figure(
+                versus(
                     f"browser.add.{n}.{vp}",
                     f"Add layer, click → settled, {n} layers, {vp}",
                     add,
                     b_redraw,
-                    "one-chart app's redraw",
-                    "s",
-                    f"≤ {t_click}× baseline",
-                    None if add is None or b_redraw is None else add <= t_click * b_redraw,
+                    t_click,
                     note=f"server part {ms(row['add_server'])}",
                 ),
             ]
         for key, (stage, blocks, t_first, t_block) in REAL.items():
             first, block = stat(vp, key, "first_graph"), stat(vp, key, "block")
-            figures.append(
-                figure(
+            figures += [
+                versus(
                     f"browser.first.{key}.{vp}",
                     f"navigation → first graph SVG, {key} (folded), {vp}",
                     first,
                     b_first,
-                    "one-chart app",
-                    "s",
-                    f"≤ {t_first}× baseline",
-                    None if first is None or b_first is None else first <= t_first * b_first,
-                )
-            )
-            figures.append(
-                figure(
+                    t_first,
+                ),
+                versus(
                     f"browser.block.{key}.{vp}",
                     f"open {stage} ({blocks} blocks), click → settled, {key}, {vp}",
                     block,
                     b_redraw,
-                    "one-chart app's redraw",
-                    "s",
-                    f"≤ {t_block}× baseline" if t_block else "none",
-                    None if t_block is None or block is None or b_redraw is None else block <= t_block * b_redraw,
-                )
-            )
+                    t_block,
+                ),
+            ]
     notes.append(
         f"{args.trials} fresh page loads per app, size and viewport; per load {units_clicks} unit edits and "
         f"{add_clicks} Add "

@@ -62,7 +62,7 @@ def test_a_variant_over_the_budgets_is_compared_by_its_shapes_and_not_run():
     assert [row.name for row in rows] == ["current", FLATTEN_FIRST]
     assert rows[0].output.shape == (1, 100, 10_000) and rows[0].error is None
     assert rows[1].total_params == 100_010_000 and rows[1].output is None
-    assert rows[1].error.startswith("too large to run on this server: its weights would take 381.5 MB")
+    assert rows[1].error.startswith("this model is too large to run on this server: its weights would take 381.5 MB")
 
 
 def test_a_variant_with_a_shape_issue_is_kept():

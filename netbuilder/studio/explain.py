@@ -15,6 +15,7 @@ from ..engine.analysis import Analysis, LayerReport
 from ..engine.errors import NetbuilderError
 from ..engine.shapes import format_shape
 from .models import built, main_output
+from .run import too_large
 from .spec import LayerSpec, ModelSpec, new_layer
 
 CURRENT, WITHOUT_FLATTEN, FLATTEN_FIRST = "current", "without Flatten", "Flatten first"
@@ -73,8 +74,8 @@ def compare(specs: dict[str, ModelSpec], x: np.ndarray | None) -> list[Compariso
         output, error = None, None
         if not analysis.ok:
             error = analysis.issue.message
-        elif (too_large := analysis.cost.budget_problem()) is not None:  # its shapes and params are still compared
-            error = f"too large to run on this server: {too_large}"
+        elif (refused := too_large(spec)) is not None:  # its shapes and params are still compared
+            error = refused.reason
         elif x is not None:
             try:
                 output = main_output(built(spec), x)

@@ -46,7 +46,7 @@ class NoRun:
     reason: str
 
 
-def _too_large(part: ModelSpec) -> NoRun | None:
+def too_large(part: ModelSpec) -> NoRun | None:
     """The whole model's reason to refuse a run (not the first layer's past a budget, as building it would say)."""
     why = part.analysis.cost.budget_problem()
     return None if why is None else NoRun(f"this model is too large to run on this server: {why}")
@@ -72,7 +72,7 @@ def output(
     and another visitor's heavy run holds the server's slot (see models.heavy_slot)."""
     part = runnable_part(spec)
     cost = part.analysis.cost
-    if (refused := _too_large(part)) is not None:
+    if (refused := too_large(part)) is not None:
         return refused
     try:
         model = built(part, checkpoint, waiting)
@@ -92,7 +92,7 @@ def forward(
     as for `output`)."""
     part = runnable_part(spec)
     cost = part.analysis.cost
-    if (refused := _too_large(part)) is not None:
+    if (refused := too_large(part)) is not None:
         return refused
     try:
         model = built(part, checkpoint, waiting)

@@ -310,28 +310,21 @@ def connections(spec: ModelSpec, i: int) -> None:
             help="Keras's name= for this layer (blank: named as Keras names it). Past 12 layers the graph folds layers "
             "whose names share a first word (encoder_conv, encoder_pool → encoder), as it folds Keras's blocks.",
         )
-        if cls.takes_list:
-            ss[key] = list(taken)
-            st.multiselect(
-                "Takes",
-                before,
-                key=key,
-                format_func=lambda option: _tensor(spec, option),
-                on_change=state.on_inputs,
-                args=(layer.id, key),
-                help=f"The tensors {layer.kind} combines, in order; any tensor made before it in the list.",
-            )
+        if cls.takes_list:  # a merge: its tensors, in order
+            pick, ss[key] = st.multiselect, list(taken)
+            what = f"The tensors {layer.kind} combines, in order; any tensor made before it in the list."
         else:
-            ss[key] = taken[0]
-            st.selectbox(
-                "Takes",
-                before,
-                key=key,
-                format_func=lambda option: _tensor(spec, option),
-                on_change=state.on_inputs,
-                args=(layer.id, key),
-                help="The tensor this layer computes on: the layer before it (a chain), or any other made before it.",
-            )
+            pick, ss[key] = st.selectbox, taken[0]
+            what = "The tensor this layer computes on: the layer before it (a chain), or any other made before it."
+        pick(
+            "Takes",
+            before,
+            key=key,
+            format_func=lambda option: _tensor(spec, option),
+            on_change=state.on_inputs,
+            args=(layer.id, key),
+            help=what,
+        )
     graph_actions(spec, layer.id)
 
 

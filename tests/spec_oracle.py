@@ -23,14 +23,14 @@ def keras_model(spec):
         layers.append(keras_layer)
     if not spec.is_graph:
         return keras.Sequential([keras.Input(spec.input_shape), *layers])
-    x = keras.Input(spec.input_shape)
+    xs = [keras.Input(shape) for shape in spec.input_shapes]  # input k is -1 - k in the sources
     made = []
     for keras_layer, layer, source in zip(layers, spec.layers, spec.sources):
-        given = [x if k < 0 else made[k] for k in source]
+        given = [xs[-1 - k] if k < 0 else made[k] for k in source]
         cls = kind_class(layer.kind)
         if cls.separate_arguments:
             made.append(keras_layer(*(given * 2 if len(given) == 1 else given)))
         else:
             made.append(keras_layer(given if cls.takes_list else given[0]))
     outputs = [made[k] for k in spec.output_positions]
-    return keras.Model(x, outputs[0] if len(outputs) == 1 else outputs)
+    return keras.Model(xs[0] if len(xs) == 1 else xs, outputs[0] if len(outputs) == 1 else outputs)

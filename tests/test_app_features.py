@@ -16,6 +16,7 @@ import pytest
 from netbuilder import format_shape
 from netbuilder.studio import data, explain, presets, share
 from netbuilder.studio.models import built, main_output
+from netbuilder.studio.run import fed
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 from netbuilder.views import export, graph
 from netbuilder.views.graph import ERROR_FILL, WINDOW_FROM
@@ -52,7 +53,7 @@ def analysis_edges(spec: ModelSpec) -> list[str]:
             format_shape(r.output_shape) for r in analysis.layers if r.output_shape
         ]
     fail = analysis.issue.layer_index if analysis.issue else len(spec.layers)
-    shape = lambda k: analysis.input_shape if k < 0 else analysis.layers[k].output_shape  # noqa: E731
+    shape = lambda k: (None, *spec.input_shapes[-1 - k]) if k < 0 else analysis.layers[k].output_shape  # noqa: E731
     # a tensor taken twice by one layer (attention on itself: mha(x, x)) is one edge
     taken = [format_shape(shape(k)) for source in spec.sources[: fail + 1] for k in dict.fromkeys(source)]
     return taken + (
@@ -264,7 +265,7 @@ def test_every_preset_loads_through_the_widgets(name):
     else:
         assert not at.error and not fix_buttons(at) and ERROR_FILL not in dot(at)
         x = data.parse_array(preset.input_text, spec.input_shape).array
-        shown_output = main_output(built(spec), x)  # of two outputs, the last layer's
+        shown_output = main_output(built(spec), fed(spec, x))  # of two outputs, the last layer's
         np.testing.assert_array_equal(forward_output(at), expected_table(shown_output[0]))
 
 

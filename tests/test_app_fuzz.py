@@ -238,7 +238,7 @@ def act_graph(at, m, rng):
         m.commit(lambda s: s.branch(lid, kind))
         return at.button(key="branch").click()
     if what == "merge":
-        other = rng.choice([-1, *(layer.id for layer in layers if layer.id != lid)])
+        other = rng.choice([k for k in m.spec.takeable(len(layers)) if k != lid])
         kind = rng.choice(["Add", "Concatenate", "Multiply", "Subtract", "Dot"])
         at.selectbox(key="merge_with").set_value(other)
         at.selectbox(key="merge_kind").set_value(kind)
@@ -250,7 +250,7 @@ def act_graph(at, m, rng):
         at.checkbox(key="residual_stride").set_value(stride)
         m.commit(lambda s: s.residual(lid, width, stride))
         return at.button(key="residual").click()
-    before = [-1, *(layer.id for layer in layers[:i])]
+    before = m.spec.takeable(i)
     if kind_class(layers[i].kind).takes_list:  # a merge: any tensors before it, possibly none (refused with a message)
         chosen = rng.sample(before, rng.randint(0, min(3, len(before))))
         if chosen:
@@ -287,6 +287,25 @@ def act_input_shape(at, m, rng):
     if m.commit(lambda s: s.with_input_shape(data.parse_shape(text))):
         m.fit()
     return at.text_input(key="input_shape_text").set_value(text)
+
+
+def act_inputs(at, m, rng):
+    """Add an input, reshape a further one (sometimes with a bad shape), or remove one."""
+    at = select(at, "input")
+    more = len(m.spec.more_inputs)
+    what = rng.choice(["add", "shape", "remove"] if more else ["add"])
+    if what == "add":
+        m.commit(lambda s: s.add_input(s.input_shape))
+        return at.button(key="add_input").click()
+    k = rng.randint(1, more)
+    if what == "remove":
+        m.commit(lambda s: s.remove_input(k))
+        return at.button(key=f"remove_input_{k}").click()
+    text = rng.choice(SHAPES)
+    if text == at.text_input(key=f"input_shape_text_{k}").value:
+        return at
+    m.commit(lambda s: s.with_input_shape(data.parse_shape(text), k))
+    return at.text_input(key=f"input_shape_text_{k}").set_value(text)
 
 
 def act_seed(at, m, rng):
@@ -330,6 +349,7 @@ def act_paste(at, m, rng):
             "x = keras.Input((6,))\na = layers.Dense(6)(x)\ny = layers.add([a, x])",
             "x = keras.Input((6,))\ny = layers.concatenate([layers.Dense(2)(x), x])\nkeras.Model(x, y)",
             "x = keras.Input((6,))\ny = layers.add(x)",
+            "a = keras.Input((6,))\nb = keras.Input((2,))\ny = layers.concatenate([a, layers.Dense(6)(b)])",
         ]
     )
     mode = rng.choice(["replace", "append"])
@@ -344,8 +364,9 @@ def act_paste(at, m, rng):
         def change(s):
             last = s.layers[-1].id if s.layers else None
             layers = pasted.layers if mode == "replace" else (*s.layers, *pasted.after(last, s.next_id()))
-            if pasted.input_shape is not None and mode == "replace":
-                s = ModelSpec(pasted.input_shape, s.layers, s.seed)
+            if mode == "replace":
+                shape = s.input_shape if pasted.input_shape is None else pasted.input_shape
+                s = ModelSpec(shape, s.layers, s.seed, more_inputs=pasted.more_inputs)
             return s.replace_layers(layers)
 
         if m.commit(change):
@@ -393,6 +414,7 @@ ACTIONS = [
     act_undo_redo,
     act_undo_redo,
     act_input_shape,
+    act_inputs,
     act_seed,
     act_random_seed,
     act_input_text,

@@ -11,6 +11,7 @@ from netbuilder.studio.spec import INPUT_ID, LayerSpec, ModelSpec, seed_spec
 from netbuilder.ui.widgets import layer_key
 from netbuilder.views.graph import ERROR_FILL
 from test_app import (
+    BUILD,
     COMPARE,
     EXPLAIN,
     EXPORT,
@@ -161,14 +162,25 @@ def test_a_graph_trains_on_the_train_page_and_keeps_its_trained_weights_in_keras
     assert history["loss"][-1] < history["loss"][0]
 
 
-def test_a_model_with_two_open_ends_is_not_trained_and_the_page_says_why():
+def test_a_model_with_two_outputs_trains_each_on_the_targets_and_one_that_does_not_fit_them_is_named():
     at = load(open_app(), "train-xor")
-    at = select(at, 0)
+    at = select(at, 1)
     at.selectbox(key="add_kind").set_value("Dense")
-    at = run(at.button(key="branch").click())
+    at = run(at.button(key="branch").click())  # Dense(?) on dense_1: units as the kind's default
+    head = model(at).layers[-1].id
+    at = run(at.number_input(key=layer_key(head, "units")).set_value(1))
+    at = run(at.selectbox(key=layer_key(head, "activation")).set_value("sigmoid"))
     page(at, TRAIN)
-    assert "the model has 2 outputs (dense_2, dense_3): the Train page trains a model with one output" in texts(at)
-    assert at.button(key="train_start").disabled
+    assert "Every output (dense_2, dense_3) learns the same targets; the loss is the sum of theirs" in texts(at)
+    at = train_to_the_end(at)
+    history = at.session_state["training"].run.history.history
+    assert {"loss", "dense_2_loss", "dense_3_loss", "dense_2_accuracy", "dense_3_accuracy"} <= set(history)
+    assert history["loss"][-1] < history["loss"][0] and model(at).trained
+    page(at, BUILD)
+    at = select(at, 2)
+    at = run(at.number_input(key=layer_key(2, "units")).set_value(3))  # the first head: 3 values, one target each
+    page(at, TRAIN)
+    assert "output 'dense_2' does not fit them" in texts(at) and at.button(key="train_start").disabled
 
 
 def test_the_graph_actions_appear_from_the_input_only_when_there_is_a_layer_to_branch_beside():
@@ -252,3 +264,71 @@ def test_an_unedited_preset_too_large_for_a_link_is_shared_by_its_name_and_an_ed
     select(at, len(model(at).layers) - 1)  # from the box to search by name: 1,040 layers
     run(at.button(key=f"delete_{model(at).layers[-1].id}").click())  # edited: no longer the preset
     assert "model" not in at.query_params and "too large for a link" in at.session_state["share_problem"]
+
+
+def test_a_second_input_is_added_shaped_taken_by_a_layer_and_removed_by_widgets():
+    at = select(open_app(), "input")
+    at = run(at.button(key="add_input").click())
+    spec = model(at)
+    assert spec.input_shapes == ((3, 2), (3, 2)) and spec.is_graph
+    assert "Input 2 is taken by no layer yet" in texts(at) and "Input 2" in dot(at)
+    at = run(at.text_input(key="input_shape_text_1").set_value("4"))
+    assert model(at).input_shapes == ((3, 2), (4,))
+    at = run(at.text_input(key="input_shape_text_1").set_value("4, x"))  # refused: the model is kept
+    assert model(at).input_shapes == ((3, 2), (4,)) and at.text_input(key="input_shape_text_1").value == "4"
+    at = run(at.selectbox(key="input_from").set_value(-2))  # the actions below now start from the second input
+    at.selectbox(key="add_kind").set_value("Dense")
+    at = run(at.button(key="branch").click())  # a Dense on the second input: a second open end
+    spec = model(at)
+    assert spec.layers[-1].inputs == (-2,) and "input_1 -> L4" in dot(at) and "(None, 4)" in edge_labels(dot(at))
+    (table,) = at.table
+    frame = table.value
+    assert frame.loc[frame["Layer (type)"] == "dense_2 (Dense)", "Connected to"].item() == "input_layer_1"
+    at = select(at, 0)
+    at.selectbox(key=layer_key(0, "takes")).set_value(-2)  # the first Dense now reads the second input
+    at = run(at)
+    assert model(at).layers[0].inputs == (-2,) and model(at).analysis.layers[0].input_shape == (None, 4)
+    at = select(at, "input")
+    at = run(at.button(key="remove_input_1").click())
+    spec = model(at)
+    assert spec.input_shapes == ((3, 2),) and spec.layers[0].inputs is None and spec.layers[-1].inputs == (-1,)
+
+
+def test_a_model_of_two_inputs_trains_on_the_train_page_with_each_samples_values_split_between_them():
+    at = load(open_app(), "train-xor")  # samples of 2 values: one for each input
+    layers = (
+        LayerSpec.make(0, "Dense", units=8, activation="tanh"),
+        LayerSpec.make(1, "Dense", units=8, activation="tanh", inputs=(-2,)),
+        LayerSpec.make(2, "Concatenate", inputs=(0, 1)),
+        LayerSpec.make(3, "Dense", units=8, activation="tanh"),
+        LayerSpec.make(4, "Dense", units=1, activation="sigmoid"),
+    )
+    at.session_state["history"].push(ModelSpec((1,), layers, more_inputs=((1,),)).validate())
+    page(run(at), TRAIN)
+    assert "Each sample's values fill input 1 (1), then input 2 (1)." in texts(at)
+    at = train_to_the_end(at)
+    history = at.session_state["training"].run.history.history
+    assert history["loss"][-1] < history["loss"][0] and history["accuracy"][-1] > 0.8 and model(at).trained
+
+
+def test_every_page_works_on_a_model_of_two_inputs():
+    at = load(open_app(), "two-inputs")
+    spec = model(at)
+    tab = page(at, FORWARD)
+    titles = [shown(m.value) for m in tab.markdown if "` · sample 0 from" in m.value]
+    assert [t.split("**")[1] for t in titles[:3]] == ["input_layer (Input)", "input_layer_1 (Input)", "conv2d (Conv2D)"]
+    second = np.round(np.random.default_rng(1).standard_normal(3), 2).astype(np.float32)  # as the page says: seed 1
+    assert f"`(1, 3)` · sample 0 from {second.min():.4g} to {second.max():.4g}" in titles[1]
+    assert "each other input k random normal values of its shape, drawn from seed k" in texts(tab)
+    page(at, BUILD)
+    at = select(at, "input")
+    assert "the output and the forward pass give each other input k random normal values" in texts(at)
+    assert "Inputs · (None, 8, 8, 1), (None, 3)" in [shown(o) for o in at.radio(key="selected").options]
+    page(at, TRAIN)
+    assert "the data's samples have 2 values each, but the model's 2 inputs take 64 + 3 = 67" in texts(at)
+    assert at.button(key="train_start").disabled
+    page(at, EXPORT)
+    code = "\n".join(c.value for c in at.code)
+    assert code.count("keras.Input(") == 2
+    again = open_app({share.PARAM: at.session_state["share_token"]})
+    assert model(again) == spec

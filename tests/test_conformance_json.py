@@ -278,11 +278,15 @@ def test_keras_functional_graphs_are_read_as_keras_reads_them(make):
     expected, mine = predict_any(theirs, x), ours.predict(feed)
     for a, b in zip(mine if isinstance(mine, list) else [mine], expected if isinstance(expected, list) else [expected]):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
-    if make is branch_add:  # the editor holds it: each layer taking what its call took
+    if make in (branch_add, two_dict_inputs):  # the editor holds them: each layer taking what its call took
         spec = spec_from_keras_json(theirs.to_json())
-        assert spec.analysis.total_params == theirs.count_params() and spec.analysis.output_shape == (None, 3)
+        assert spec.analysis.total_params == theirs.count_params()
+        assert spec.analysis.output_shape == tuple(theirs.output.shape)
+        assert spec.input_shapes == tuple(tuple(t.shape[1:]) for t in keras.tree.flatten(theirs.input))
         return
-    with pytest.raises(nb.InputDataError, match="netbuilder's editor holds one input and layers each called once"):
+    with pytest.raises(
+        nb.InputDataError, match="netbuilder's editor holds up to 16 inputs and layers each called once"
+    ):
         spec_from_keras_json(theirs.to_json())
 
 

@@ -11,6 +11,9 @@ import pytest
 
 import netbuilder as nb
 from netbuilder.optimizers import SGD, Adam, RMSprop
+from netbuilder.studio.models import fresh
+from netbuilder.studio.spec import LayerSpec, ModelSpec
+from netbuilder.studio.train import Settings, compile_for, inputs_of, targets_of
 from training_oracle import run_jobs
 
 RTOL = 1e-3
@@ -221,3 +224,48 @@ def test_a_graph_trains_within_its_budgets_and_says_what_targets_it_needs():
     model.compile(optimizer="sgd", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"})
     history = model.fit(xs, {"reg": ys[0], "cls": ys[1]}, epochs=1)
     assert list(history.history) == ["loss", "reg_loss", "cls_loss"]
+
+
+def test_the_train_pages_run_of_two_inputs_and_two_outputs_equals_keras_on_jax():
+    """The Train page's way with several inputs and outputs: each sample's values fill the inputs in order, every
+    output learns the same targets with the one loss (summed), and each output gets the page's metrics. The same
+    compile and fit (shuffle=False) in Keras on JAX gives the same History and weights."""
+    layers = (
+        LayerSpec.make(0, "Dense", units=4, activation="tanh"),
+        LayerSpec.make(1, "Dense", units=4, activation="tanh", inputs=(-2,)),
+        LayerSpec.make(2, "Concatenate", inputs=(0, 1)),
+        LayerSpec.make(3, "Dense", units=1, activation="sigmoid"),
+        LayerSpec.make(4, "Dense", units=1, activation="sigmoid", inputs=(2,)),  # an auxiliary head
+    )
+    spec = ModelSpec((1,), layers, seed=3, more_inputs=((1,),)).validate()
+    settings = Settings(loss="binary_crossentropy", optimizer="adam", learning_rate=0.05, epochs=3, batch_size=8)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 2)).astype(np.float32)
+    y = (x[:, :1] * x[:, 1:] > 0).astype(np.float32)
+    model = fresh(spec)
+    start = model.get_weights()
+    compile_for(model, spec, settings)
+    xs, ys = inputs_of(spec, x), targets_of(spec, y)
+    np.testing.assert_array_equal(xs[1], x[:, 1:])
+    history = model.fit(xs, ys, batch_size=8, epochs=3, shuffle=False).history
+    (theirs,) = run_jobs(
+        [
+            {
+                "model_json": model.to_json(),
+                "weights": start,
+                "x": xs,
+                "y": ys,
+                "optimizer": ("Adam", {"learning_rate": 0.05}),
+                "loss": "binary_crossentropy",
+                "loss_weights": None,
+                "metrics": [settings.metrics] * 2,
+                "batch_size": 8,
+                "epochs": 3,
+            }
+        ]
+    )
+    assert set(history) == set(theirs["history"])  # loss, each output's loss and accuracy
+    for key, values in theirs["history"].items():
+        np.testing.assert_allclose(history[key], values, rtol=RTOL, atol=1e-6, err_msg=key)
+    for mine, keras_w in zip(model.get_weights(), theirs["weights"], strict=True):
+        np.testing.assert_allclose(mine, keras_w, rtol=RTOL, atol=1e-5)

@@ -16,7 +16,7 @@ from netbuilder.engine.errors import LayerConfigError
 from netbuilder.studio import models
 from netbuilder.studio.keras_import import spec_from_keras_json
 from netbuilder.studio.share import decode, encode
-from netbuilder.studio.spec import INPUT_ID, LayerSpec, ModelSpec, seed_spec
+from netbuilder.studio.spec import INPUT_ID, LayerSpec, ModelSpec, input_id, seed_spec
 from spec_oracle import keras_model
 
 
@@ -38,7 +38,9 @@ def agrees_with_keras(spec: ModelSpec) -> None:
     assert [w.shape for w in ours.get_weights()] == spec.weight_shapes()
     for layer in theirs.layers[1:]:
         layer.set_weights(ours.get_layer(layer.name).get_weights())
-    x = np.random.default_rng(0).normal(size=(3, *spec.input_shape)).astype("float32")
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=(3, *shape)).astype("float32") for shape in spec.input_shapes]
+    x = x[0] if len(x) == 1 else x
     want = theirs.predict(x, verbose=0)
     got = ours.predict(x)
     for a, b in zip(want if isinstance(want, list) else [want], got if isinstance(got, list) else [got]):
@@ -237,3 +239,77 @@ def test_a_renamed_layer_keeps_its_name_and_the_others_are_named_as_keras_names_
         spec.rename(1, "a/b")  # Keras refuses a '/' in a name too
     with pytest.raises(ValueError, match="cannot contain character `/`"):
         keras.layers.Dense(2, name="a/b")
+
+
+def two_input_spec() -> ModelSpec:
+    """An image and three numbers about it, made by the editor's edits: add an input, branch from it, concatenate."""
+    spec = ModelSpec((8, 8, 1)).add("Conv2D", filters=4, kernel_size=3).add("Flatten").add_input((8, 8, 1))
+    spec = spec.with_input_shape((3,), 1).branch(input_id(1), "Dense", units=8, activation="relu")
+    spec = spec.merge([1, 2], "Concatenate").add("Dense", units=5)
+    return spec
+
+
+def test_a_model_of_two_inputs_made_by_edits_is_keras_own():
+    spec = two_input_spec()
+    assert spec.input_shapes == ((8, 8, 1), (3,)) and spec.layers[2].inputs == (input_id(1),)
+    assert spec.analysis.total_params == 40 + 32 + 765  # conv 3·3·4+4, dense 3·8+8, dense_1 (144+8)·5+5
+    agrees_with_keras(spec)
+    assert [layer.name for layer in keras_model(spec).layers][:3] == ["input_layer", "conv2d", "input_layer_1"]
+    assert [layer.name for layer in models.fresh(spec).layers][:3] == ["input_layer", "conv2d", "input_layer_1"]
+
+
+def test_an_input_no_layer_takes_is_kept_as_keras_keeps_it():
+    spec = seed_spec().add_input((5,))
+    assert spec.is_graph and spec.output_positions == [3]
+    agrees_with_keras(spec)
+    assert len(models.fresh(spec).inputs) == 2
+
+
+def test_removing_an_input_gives_what_took_it_the_first_input_and_moves_the_later_ones_up():
+    spec = two_input_spec().add_input((2,))
+    spec = spec.branch(input_id(2), "Dense", units=1)
+    out = spec.remove_input(1)
+    assert out.input_shapes == ((8, 8, 1), (2,))
+    assert out.layers[2].inputs == (INPUT_ID,) and out.layers[-1].inputs == (input_id(1),)
+    with pytest.raises(LayerConfigError, match="no input 1 to remove"):
+        spec.remove_input(0)
+
+
+def test_a_layer_cannot_take_an_input_the_model_does_not_have():
+    with pytest.raises(LayerConfigError, match="takes input_layer_1, but the model has 1 input"):
+        seed_spec().set_inputs(0, [input_id(1)])
+    with pytest.raises(LayerConfigError, match="for the model's inputs"):
+        LayerSpec.make(0, "Dense", inputs=(input_id(16),))
+
+
+def test_a_model_of_two_inputs_goes_through_a_share_link_and_keras_json():
+    spec = two_input_spec()
+    assert decode(encode(spec)).spec == spec
+    assert "more_inputs" not in seed_spec().to_dict()  # a one-input model's link is as it always was
+    theirs = keras_model(spec)
+    back = spec_from_keras_json(theirs.to_json())
+    assert back.input_shapes == spec.input_shapes and back.analysis.total_params == spec.analysis.total_params
+    agrees_with_keras(back)
+
+
+def test_random_graphs_of_several_inputs_made_by_edits_agree_with_keras():
+    r = random.Random(21)
+    for _ in range(8):
+        spec = ModelSpec((6,), (LayerSpec.make(0, "Dense", units=4),)).validate()
+        for _ in range(r.randint(1, 3)):
+            spec = spec.add_input((r.choice([4, 6]),))
+        for _ in range(r.randint(2, 6)):
+            ids = spec.takeable(len(spec.layers))
+            try:
+                if r.random() < 0.5:
+                    spec = spec.branch(r.choice(ids), "Dense", units=r.choice([4, 6]), activation="tanh")
+                else:
+                    spec = spec.merge(r.sample(ids, 2), r.choice(["Add", "Concatenate", "Maximum"]))
+            except LayerConfigError:
+                continue
+            if not spec.analysis.ok:
+                with pytest.raises(ValueError):
+                    keras_model(spec)
+                spec = spec.apply_fix(spec.analysis.issue.fixes[0]) if spec.analysis.issue.fixes else spec
+        if spec.analysis.ok:
+            agrees_with_keras(spec)

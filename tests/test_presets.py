@@ -10,6 +10,7 @@ import pytest
 from netbuilder.engine.shapes import format_shape
 from netbuilder.studio.explain import variants
 from netbuilder.studio.models import built
+from netbuilder.studio.run import fed
 from netbuilder.studio import data
 from netbuilder.engine.errors import InputDataError
 from netbuilder.engine.summary import param_totals
@@ -111,6 +112,8 @@ EXPECTED = {
     "transformer-encoder": ((None, 20, 64), 33_472, [16_640, 0, 128, 8_320, 8_256, 0, 128]),
     # 8·16+16; 16·3+3; 16·1+1 (the model's last output is the second head's)
     "two-outputs": ((None, 1), 212, [144, 51, 17]),
+    # 3·3·1·4+4; the second input's 3·8+8; (144 + 8)·3+3
+    "two-inputs": ((None, 3), 531, [40, 0, 32, 0, 459]),
 }
 
 
@@ -154,7 +157,8 @@ def test_fitting_presets_and_their_variants_match_keras(name):
         keras_names = [layer.name for layer in km.layers if not isinstance(layer, keras.layers.InputLayer)]
         assert sorted(keras_names) == sorted(r.name for r in analysis.layers), label
         km.set_weights(model.get_weights())
-        theirs, ours = km.predict(x, verbose=0), model.predict(x)
+        feed = fed(spec, x)  # a model of several inputs gets each further input's random batch
+        theirs, ours = km.predict(feed, verbose=0), model.predict(feed)
         for a, b in zip(theirs if isinstance(theirs, list) else [theirs], ours if isinstance(ours, list) else [ours]):
             if {layer.kind for layer in spec.layers} - {"Dense", "Flatten", "Activation"}:  # convolutions, recurrences
                 # sum their products in another order (XLA, BLAS), so the last bit may differ

@@ -162,19 +162,19 @@ def _shared_layer():
     return keras.Model(inputs, dense(dense(inputs)))
 
 
-@pytest.mark.parametrize(
-    "build, match",
-    [
-        (_two_inputs, "this Functional model has 2 inputs"),
-        (_shared_layer, "layer 'dense' is used several times (a shared layer: one set of weights at several places)"),
-    ],
-    ids=["two-inputs", "shared-layer"],
-)
-def test_functional_graphs_are_read_and_the_editors_import_refuses_what_it_cannot_hold_clearly(build, match):
-    text = _functional(build)
+def test_functional_graphs_are_read_and_the_editors_import_refuses_what_it_cannot_hold_clearly():
+    text = _functional(_shared_layer)
     assert nb.model_from_json(text).count_params() == keras.models.model_from_json(text).count_params()
-    with pytest.raises(nb.InputDataError, match=re.escape(match) + ".*netbuilder's editor holds one input and layers"):
+    match = "layer 'dense' is used several times (a shared layer: one set of weights at several places)"
+    with pytest.raises(nb.InputDataError, match=re.escape(match) + ".*netbuilder's editor holds up to 16 inputs and"):
         spec_from_keras_json(text)
+
+
+def test_the_editor_imports_a_functional_model_of_two_inputs_each_taken_where_its_call_took_it():
+    text = _functional(_two_inputs)
+    spec = spec_from_keras_json(text)
+    assert spec.input_shapes == ((3,), (3,)) and spec.layers[0].inputs == (-1, -2)
+    assert spec.analysis.output_shape == keras.models.model_from_json(text).output_shape
 
 
 @pytest.mark.parametrize("build", [_two_branches, _two_outputs], ids=["branches", "two-outputs"])

@@ -16,6 +16,9 @@ import netbuilder as nb
 from netbuilder.engine.errors import InputDataError, TrainingError
 from netbuilder.engine.training import Loss
 from netbuilder.optimizers import SGD
+from netbuilder.studio.data import parse_csv
+from netbuilder.studio.spec import LayerSpec, ModelSpec
+from netbuilder.studio.train import inputs_of, sample_shape
 
 
 def classifier(classes: int = 3, loss: str = "sparse_categorical_crossentropy"):
@@ -161,3 +164,14 @@ def test_a_step_does_not_touch_every_sample():
     finally:
         tracemalloc.stop()
     assert peak < 16 * 1024, peak
+
+
+def test_a_csv_row_fills_the_inputs_of_a_model_in_order_then_gives_its_target():
+    layers = (LayerSpec.make(0, "Dense", units=2), LayerSpec.make(1, "Concatenate", inputs=(0, -2)))
+    spec = ModelSpec((2, 2), layers, more_inputs=((3,),)).validate()
+    assert sample_shape(spec) == (7,)
+    read = parse_csv("1,2,3,4,5,6,7,0\n8,9,10,11,12,13,14,1\n", sample_shape(spec))
+    first, second = inputs_of(spec, read.x)
+    np.testing.assert_array_equal(first, [[[1, 2], [3, 4]], [[8, 9], [10, 11]]])
+    np.testing.assert_array_equal(second, [[5, 6, 7], [12, 13, 14]])
+    np.testing.assert_array_equal(read.y.ravel(), [0, 1])

@@ -17,7 +17,7 @@ from functools import cached_property
 
 from .cost import Flow, ModelCost
 from .errors import Fix, IncompatibleShapeError, LayerConfigError, NetbuilderError, ShapeIssue
-from .graph import Graph, Input, InputLayer, connect
+from .graph import Graph, Input, InputLayer, connect, input_name
 from .layer import Cost, Layer, Problem, kind_class, snake_case
 from .limits import MAX_LAYERS, MAX_SAMPLE_ELEMENTS
 from .shapes import Shape, check_input_shape, format_shape
@@ -177,19 +177,22 @@ def _walk(layers: list[Layer], input_shape: tuple, names: tuple, with_fixes: boo
     return Analysis(full_input, tuple(reports), None, names)
 
 
-def analyze_calls(layers: list[Layer], input_shape: tuple, sources: list[tuple[int, ...]]) -> Analysis:
+def analyze_calls(layers: list[Layer], input_shapes, sources: list[tuple[int, ...]]) -> Analysis:
     """A graph given as a list: unbuilt layers in an order that runs, each with the positions of the layers whose
-    outputs it takes (-1: the model input). Each is called on symbolic tensors as Keras calls it, until the first call
-    that does not fit (its issue carries the call's own fixes, each tried on shapes); every layer no other takes is an
-    output. Reports are in list order; `run_order` and `keras_order` give Keras's orders. Never raises for shapes."""
+    outputs it takes (-1 - k: the model's input k, of `input_shapes`). Each is called on symbolic tensors as Keras calls
+    it, until the first call that does not fit (its issue carries the call's own fixes, each tried on shapes); every
+    layer no other takes is an output. Reports are in list order; `run_order` and `keras_order` give Keras's orders.
+    Never raises for shapes."""
     names = layer_names(layers)
+    input_shape = input_shapes[0]
     full_input = (None, *input_shape)
-    x = Input(input_shape, name="input_layer")  # Keras names the one input so; fixes say "(from 'input_layer')"
+    # Keras names the inputs so in a fresh session; fixes say "(from 'input_layer')"
+    xs = [Input(shape, name=input_name(k)) for k, shape in enumerate(input_shapes)]
     made: list = []
     reports: list[LayerReport] = []
     for i, (layer, name, source) in enumerate(zip(layers, names, sources)):
         layer.name = name
-        given = [x if k < 0 else made[k] for k in source]
+        given = [xs[-1 - k] if k < 0 else made[k] for k in source]
         problem = _reals_problem(layer, name, _made_reals(layers, sources, i), names)
         try:
             if problem is not None:
@@ -221,7 +224,7 @@ def analyze_calls(layers: list[Layer], input_shape: tuple, sources: list[tuple[i
         return Analysis(full_input, (), None, names)
     taken = {k for source in sources for k in source}
     ends = [made[k] for k in range(len(layers)) if k not in taken]
-    graph = Graph(x, ends[0] if len(ends) == 1 else ends)
+    graph = Graph(xs[0] if len(xs) == 1 else xs, ends[0] if len(ends) == 1 else ends)
     at = {id(layer): k for k, layer in enumerate(layers)}
     run_order = tuple(at[id(node.layer)] for node in graph.nodes if not node.is_input)
     keras_order = tuple(at[id(layer)] for layer in graph.layers if not isinstance(layer, InputLayer))

@@ -68,6 +68,11 @@ def Input(
     return InputLayer(shape, check_name(name)).output
 
 
+def input_name(k: int) -> str:
+    """A model's input k as Keras names it in a fresh session: input_layer, input_layer_1, ..."""
+    return "input_layer" if k == 0 else f"input_layer_{k}"
+
+
 def connect(layer: Layer, tensors: list[KerasTensor]) -> KerasTensor:
     """`layer` called on `tensors` as a list of layers with inputs describes it: a merge on the list, attention on
     separate arguments (one tensor attends to itself, `mha(x, x)`), any other kind on its one tensor."""

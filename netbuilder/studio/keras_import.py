@@ -7,9 +7,12 @@ from collections import Counter
 from ..engine.errors import InputDataError, LayerConfigError
 from ..engine.graph import Graph
 from ..engine.serialization import chain_document, functional_from_json, read_json
-from .spec import INPUT_ID, LayerSpec, ModelSpec
+from .spec import MAX_MODEL_INPUTS, LayerSpec, ModelSpec, input_id
 
-EDITOR = "netbuilder's editor holds one input and layers each called once (netbuilder.model_from_json reads it whole)"
+EDITOR = (
+    f"netbuilder's editor holds up to {MAX_MODEL_INPUTS} inputs and layers each called once "
+    "(netbuilder.model_from_json reads it whole)"
+)
 
 
 def spec_from_keras_json(text, seed: int = 0) -> ModelSpec:
@@ -41,7 +44,7 @@ def _graph_spec(doc: dict, seed: int) -> ModelSpec:
     outputs must be the layers no other takes (the editor's outputs)."""
     _, inputs, outputs = functional_from_json(doc)  # rebuilt as Keras rebuilds it: a call that does not fit fails here
     graph = Graph(inputs, outputs)
-    if len(graph.inputs) != 1:
+    if len(graph.inputs) > MAX_MODEL_INPUTS:
         _refuse(f"this Functional model has {len(graph.inputs)} inputs")
     calls = [node for node in graph.nodes if not node.is_input]
     for node in calls:
@@ -52,7 +55,7 @@ def _graph_spec(doc: dict, seed: int) -> ModelSpec:
         _refuse(
             f"layer {shared[0][:40]!r} is used several times (a shared layer: one set of weights at several places)"
         )
-    made = {id(graph.inputs[0]): INPUT_ID} | {id(node.outputs[0]): k for k, node in enumerate(calls)}
+    made = {id(t): input_id(k) for k, t in enumerate(graph.inputs)} | {id(n.outputs[0]): k for k, n in enumerate(calls)}
     layers = [
         LayerSpec.make(
             k,
@@ -71,7 +74,8 @@ def _graph_spec(doc: dict, seed: int) -> ModelSpec:
                 f"its output {tensor.node.layer.name!r} is also taken by another layer (the editor's outputs are "
                 "the layers no other takes)"
             )
-    return ModelSpec(tuple(graph.inputs[0].shape[1:]), (), seed).replace_layers(layers)
+    first, *more = (tuple(t.shape[1:]) for t in graph.inputs)
+    return ModelSpec(first, (), seed, more_inputs=tuple(more)).replace_layers(layers)
 
 
 def _refuse(why: str):

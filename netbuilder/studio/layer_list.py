@@ -20,20 +20,23 @@ from ..engine.layer import KINDS, REFUSED_KINDS
 from ..engine.limits import MAX_LAYERS
 from ..engine.shapes import check_input_shape
 from ..engine.settings import Init
-from .spec import INPUT_ID, LayerSpec
+from .spec import INPUT_ID, MAX_MODEL_INPUTS, LayerSpec, input_id
 
 MAX_PASTE_CHARS = 20_000
 
 
 @dataclass(frozen=True)
 class PastedLayers:
-    layers: tuple[LayerSpec, ...]  # ids 0, 1, ...; a graph's layers name their inputs (INPUT_ID: the input)
+    layers: tuple[LayerSpec, ...]  # ids 0, 1, ...; a graph's layers name their inputs (input_id(k): input k)
     input_shape: tuple[int, ...] | None  # from Input(shape=...) or input_shape= on the first layer
     ignored: tuple[str, ...]  # "Dense: kernel_initializer", ...
     unread: tuple[str, ...] = ()  # functional code's statements and layers that are not part of the model
+    more_inputs: tuple[tuple[int, ...], ...] = ()  # functional code's second Input and on
 
     def after(self, last_id: int | None, first_id: int) -> tuple[LayerSpec, ...]:
         """The layers to append after the layer `last_id` (None: none, they take the input): ids from `first_id`."""
+        if self.more_inputs:
+            raise LayerConfigError("code with several Inputs is a model of its own: replace the layers with it")
         moved = {k: first_id + k for k in range(len(self.layers))}
         moved[INPUT_ID] = INPUT_ID if last_id is None else last_id
         return tuple(
@@ -229,7 +232,7 @@ class _Graph:
         self.layers: list[LayerSpec] = []
         self.lines: list[int] = []  # the line each layer was made on
         self.ignored: list[str] = []
-        self.input_shape = None
+        self.input_shapes: list[tuple[int, ...]] = []
         self.outputs: list[int] | None = None
 
     def tensor_list(self, node: ast.expr, line: int) -> list[int]:
@@ -310,12 +313,13 @@ class _Graph:
         if not isinstance(target, ast.Name):
             return False
         if name == "Input" and not isinstance(value.func, ast.Call):
-            if self.input_shape is not None:
-                raise LayerConfigError(f"line {value.lineno}: a second Input; netbuilder's editor holds one input")
-            self.input_shape = _input_shape(value)
-            if self.input_shape is None:
+            if len(self.input_shapes) == MAX_MODEL_INPUTS:
+                raise LayerConfigError(f"line {value.lineno}: netbuilder's editor holds {MAX_MODEL_INPUTS} inputs")
+            shape = _input_shape(value)
+            if shape is None:
                 raise LayerConfigError(f"line {value.lineno}: Input needs its shape, such as Input(shape=(28, 28, 1))")
-            self.tensors[target.id] = INPUT_ID
+            self.tensors[target.id] = input_id(len(self.input_shapes))
+            self.input_shapes.append(shape)
             return True
         if name in KINDS:
             self.made[target.id] = value  # a layer made now, called later
@@ -332,7 +336,7 @@ def _functional(tree) -> PastedLayers:
             continue  # `from keras import layers` is how the code begins, not a part of the model
         if not graph.statement(statement):
             unread.append(f"line {statement.lineno} ({ast.unparse(statement)[:40]})")
-    if graph.input_shape is None:
+    if not graph.input_shapes:
         raise LayerConfigError("functional code needs its Input, such as inputs = keras.Input(shape=(28, 28, 1))")
     if not graph.layers:
         raise LayerConfigError("no layer is called on the input; write them as Keras does, e.g. x = Dense(64)(inputs)")
@@ -347,18 +351,19 @@ def _functional(tree) -> PastedLayers:
             stack.extend(i for i in layers[k].inputs if i >= 0)
     left_out = [f"{layers[k].kind} (line {graph.lines[k]})" for k in range(len(layers)) if k not in needed]
     kept = {k: n for n, k in enumerate(sorted(needed))}
-    kept[INPUT_ID] = INPUT_ID
+    kept |= {input_id(k): input_id(k) for k in range(len(graph.input_shapes))}
     final = tuple(
         replace(layers[k], id=kept[k], inputs=tuple(kept[i] for i in layers[k].inputs)) for k in sorted(needed)
     )
     taken = {i for layer in final for i in layer.inputs}
-    if any(kept.get(k, INPUT_ID) in taken for k in outputs):
+    if any(kept.get(k, k) in taken for k in outputs):
         raise LayerConfigError(
             "an output of keras.Model is also taken by another layer; in netbuilder's editor the "
             "outputs are the layers no other layer takes"
         )
     notes = unread + ([f"not on the way to the outputs: {', '.join(left_out)}"] if left_out else [])
-    return PastedLayers(final, graph.input_shape, tuple(graph.ignored), tuple(notes))
+    first, *more = graph.input_shapes
+    return PastedLayers(final, first, tuple(graph.ignored), tuple(notes), tuple(more))
 
 
 def parse_layers(text) -> PastedLayers:

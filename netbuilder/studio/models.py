@@ -95,12 +95,12 @@ def fresh(spec: ModelSpec) -> Sequential | Functional:
     """A new model of `spec` of its own (to train, or change): a Sequential for a chain, else a Functional whose
     outputs are the layers no other takes; the seed's weights, or its trained ones."""
     if spec.is_graph:
-        x = Input(spec.input_shape)
+        xs = [Input(shape) for shape in spec.input_shapes]
         made: list = []
         for layer, source in zip(spec.layer_objects(), spec.sources):
-            made.append(connect(layer, [x if k < 0 else made[k] for k in source]))
-        outputs = [made[k] for k in spec.output_positions]
-        model = Model(x, outputs[0] if len(outputs) == 1 else outputs, seed=spec.seed)
+            made.append(connect(layer, [xs[-1 - k] if k < 0 else made[k] for k in source]))
+        outputs = [made[k] for k in spec.output_positions] or xs  # a model of inputs alone gives them back
+        model = Model(xs[0] if len(xs) == 1 else xs, outputs[0] if len(outputs) == 1 else outputs, seed=spec.seed)
     else:
         model = Sequential([Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed)
     if spec.weights is not None:

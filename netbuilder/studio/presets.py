@@ -56,12 +56,13 @@ def _spec(input_shape, *layers) -> ModelSpec:
     )
 
 
-def _graph(input_shape, *layers) -> ModelSpec:
-    """A graph from (kind, settings, inputs) triples, ids 0, 1, ...; inputs are ids (-1: the input), None: the one
+def _graph(input_shape, *layers, more_inputs=()) -> ModelSpec:
+    """A graph from (kind, settings, inputs) triples, ids 0, 1, ...; inputs are ids (-1 - k: input k), None: the one
     before."""
     return ModelSpec(
         tuple(input_shape),
         tuple(LayerSpec.make(i, kind, inputs=inputs, **settings) for i, (kind, settings, inputs) in enumerate(layers)),
+        more_inputs=more_inputs,
     ).validate()
 
 
@@ -368,6 +369,22 @@ PRESETS: dict[str, Preset] = {
         "random:14",
         "Both heads read the trunk's 16 values: a 3-class softmax and one number. A layer no other layer takes "
         "is an output, so this model has two: (None, 3) and (None, 1).",
+    ),
+    "two-inputs": Preset(
+        "Graph: two inputs, an image and three numbers",
+        _graph(
+            (8, 8, 1),
+            ("Conv2D", {"filters": 4, "kernel_size": 3, "activation": "relu"}, None),
+            ("Flatten", {}, None),
+            ("Dense", {"units": 8, "activation": "relu"}, (-2,)),
+            ("Concatenate", {}, (1, 2)),
+            ("Dense", {"units": 3, "activation": "softmax"}, None),
+            more_inputs=((3,),),
+        ),
+        "random:16",
+        "Each input has its own path (Keras's input_layer and input_layer_1): the image's 6×6×4 feature map "
+        "flattened to 144 values, the numbers through Dense(8); Concatenate joins 144 + 8 = 152 for the output "
+        "(None, 3).",
     ),
     "keras-mobilenet": Preset(
         "Keras MobileNet at 96×96, untrained",

@@ -13,6 +13,8 @@ import numpy as np
 
 from ..engine.budget import current, readable_bytes
 from ..engine.errors import NetbuilderError
+from ..engine.graph import input_name
+from .data import fill
 from .models import built, heavy_slot, main_output
 from .spec import ModelSpec
 
@@ -57,7 +59,21 @@ def runnable_part(spec: ModelSpec) -> ModelSpec:
     issue = spec.analysis.issue
     if issue is None:
         return spec
-    return ModelSpec(spec.input_shape, spec.layers[: issue.layer_index], spec.seed)
+    return ModelSpec(spec.input_shape, spec.layers[: issue.layer_index], spec.seed, more_inputs=spec.more_inputs)
+
+
+FED = (
+    "Input 1 takes the input data; the output and the forward pass give each other input k random normal values "
+    "of its shape, drawn from seed k."
+)
+
+
+def fed(spec: ModelSpec, x: np.ndarray):
+    """What the model is given for the first input's batch `x`: `x` itself, or, for a model of several inputs, `x` and
+    for each further input k a random normal batch of its shape drawn from seed k (FED says so on the page)."""
+    if not spec.more_inputs:
+        return x
+    return [x, *(fill("random", shape, len(x), seed=k) for k, shape in enumerate(spec.more_inputs, 1))]
 
 
 def output(
@@ -77,7 +93,7 @@ def output(
     try:
         model = built(part, checkpoint, waiting)
         with heavy_slot(cost.predict_bytes(len(x)), cost.run_work(len(x)), checkpoint, waiting):
-            return Output(main_output(model, x, checkpoint), part is spec)
+            return Output(main_output(model, fed(part, x), checkpoint), part is spec)
     except NetbuilderError as e:
         return NoRun(str(e))
 
@@ -97,13 +113,15 @@ def forward(
     try:
         model = built(part, checkpoint, waiting)
         with heavy_slot(cost.forward_bytes(len(x)), cost.run_work(len(x)), checkpoint, waiting):
-            tensors = model.forward(x, checkpoint=checkpoint)  # keeps what the current budget allows
+            tensors = model.forward(fed(part, x), checkpoint=checkpoint)  # keeps what the current budget allows
     except NetbuilderError as e:
         return NoRun(str(e))
+    inputs = len(part.input_shapes)
     if part.analysis.run_order is not None:  # a graph runs in Keras's order: shown in the list's
-        ran = tensors[1:]
-        tensors = [tensors[0], *(ran[part.analysis.run_order.index(k)] for k in range(len(ran)))]
-    titles = ["Input"] + [f"{r.name} ({r.kind})" for r in part.analysis.layers]
+        ran = tensors[inputs:]
+        tensors = [*tensors[:inputs], *(ran[part.analysis.run_order.index(k)] for k in range(len(ran)))]
+    titles = ["Input"] if inputs == 1 else [f"{input_name(k)} (Input)" for k in range(inputs)]
+    titles += [f"{r.name} ({r.kind})" for r in part.analysis.layers]
     dropped = [title for title, t in zip(titles, tensors) if t is None]
     note = ""
     if dropped:

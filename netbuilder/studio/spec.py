@@ -6,8 +6,9 @@ seed when a model is shown. Layers carry stable ids for widget keys. A LayerSpec
 kind's settings, checked by the kind's own declarations — so no kind is spelled out here.
 
 A model is a graph written as a list: each layer takes the output of the layer before it (a chain, Keras's
-Sequential), unless it names its `inputs` (layer ids, INPUT_ID for the model's input), which must come before it in
-the list. Every layer no other layer takes is an output of the model (Keras's functional API).
+Sequential), unless it names its `inputs` (layer ids, or `input_id(k)` for the model's input k: INPUT_ID for the
+first), which must come before it in the list. Every layer no other layer takes is an output of the model (Keras's
+functional API); a model may have several inputs (Keras's input_layer, input_layer_1, ...).
 """
 
 from __future__ import annotations
@@ -23,14 +24,21 @@ import numpy as np
 from ..engine.analysis import Analysis, analyze, analyze_calls
 from ..engine.budget import current, over
 from ..engine.errors import Fix, LayerConfigError, LimitError, issue_error
+from ..engine.graph import input_name
 from ..engine.initializers import check_seed
 from ..engine.layer import GROUPS, KINDS, Layer, check_name, kind_class, snake_case
 from ..engine.limits import MAX_LAYERS
 from ..engine.shapes import check_input_shape, format_shape
 
 MAX_LAYER_ID = 10**6
-INPUT_ID = -1  # in a layer's `inputs`: the model's input
+INPUT_ID = -1  # in a layer's `inputs`: the model's (first) input; input k is input_id(k)
 MAX_INPUTS = 64  # tensors one layer may take (a Concatenate of many branches)
+MAX_MODEL_INPUTS = 16  # Input layers of one model
+
+
+def input_id(k: int) -> int:
+    """The id a layer's `inputs` names the model's input `k` by (0: INPUT_ID); its position in `sources` too."""
+    return -1 - k
 
 
 @dataclass(frozen=True)
@@ -52,10 +60,10 @@ class LayerSpec:
             raise LayerConfigError(f"layer id must be an integer from 0 to {MAX_LAYER_ID - 1}")
         if inputs is not None:
             inputs = tuple(inputs) if isinstance(inputs, (list, tuple)) else ()
-            if not 1 <= len(inputs) <= MAX_INPUTS or not all(k == INPUT_ID or _is_id(k) for k in inputs):
+            if not 1 <= len(inputs) <= MAX_INPUTS or not all(_is_input(k) or _is_id(k) for k in inputs):
                 raise LayerConfigError(
                     f"a layer's inputs are 1 to {MAX_INPUTS} layer ids (integers from 0 to {MAX_LAYER_ID - 1}), or "
-                    f"{INPUT_ID} for the model's input"
+                    f"{INPUT_ID} to {input_id(MAX_MODEL_INPUTS - 1)} for the model's inputs"
                 )
         declared = kind_class(kind).settings
         unknown = set(settings) - {s.name for s in declared}
@@ -157,6 +165,10 @@ def _is_id(value) -> bool:
     return not isinstance(value, bool) and isinstance(value, int) and 0 <= value < MAX_LAYER_ID
 
 
+def _is_input(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and input_id(MAX_MODEL_INPUTS - 1) <= value < 0
+
+
 def new_layer(kind: str, layer_id: int) -> LayerSpec:
     """A layer of `kind` with its declared defaults (what a learner would pick first)."""
     return LayerSpec.make(layer_id, kind)
@@ -200,13 +212,19 @@ class Weights:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Input shape (batch axis excluded), layers in order, the weight seed, and trained weights (None: from the
-    seed)."""
+    """Input shape (batch axis excluded), layers in order, the weight seed, trained weights (None: from the seed),
+    and the shapes of the model's further inputs (input_layer_1, ...), if it has several."""
 
     input_shape: tuple[int, ...] = (3, 2)
     layers: tuple[LayerSpec, ...] = ()
     seed: int = 0
     weights: Weights | None = None
+    more_inputs: tuple[tuple[int, ...], ...] = ()
+
+    @property
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """Every input's shape per sample, in order (input_id(k) takes input k)."""
+        return (self.input_shape, *self.more_inputs)
 
     # --- shapes, from settings alone ------------------------------------------------------------
     def layer_objects(self) -> list[Layer]:
@@ -217,26 +235,33 @@ class ModelSpec:
     def analysis(self) -> Analysis:
         """Shapes, params, cost and the first problem; never raises for a spec that passed validate()."""
         if self.is_graph:
-            return analyze_calls(self.layer_objects(), self.input_shape, self.sources)
+            return analyze_calls(self.layer_objects(), self.input_shapes, self.sources)
         return analyze([layer.layer for layer in self.layers], self.input_shape, MAX_LAYERS)
 
     # --- the graph ------------------------------------------------------------------------------
     @property
     def is_graph(self) -> bool:
-        """Whether some layer takes another tensor than the one before it (Keras's functional API, not Sequential)."""
-        return any(layer.inputs is not None for layer in self.layers)
+        """Whether some layer takes another tensor than the one before it, or there are several inputs (Keras's
+        functional API, not Sequential)."""
+        return bool(self.more_inputs) or any(layer.inputs is not None for layer in self.layers)
 
     @cached_property
     def sources(self) -> list[tuple[int, ...]]:
-        """For each layer, the positions of the layers it takes (-1: the model's input); LayerConfigError for an
-        input that is not before it in the list, or a count its kind does not take."""
+        """For each layer, the positions of the layers it takes (input_id(k): the model's input k); LayerConfigError
+        for an input that is not before it in the list, or a count its kind does not take."""
         at = {layer.id: i for i, layer in enumerate(self.layers)}
         found = []
         for i, layer in enumerate(self.layers):
             if layer.inputs is None:
                 found.append((i - 1,))
                 continue
-            source = tuple(-1 if k == INPUT_ID else at.get(k, len(self.layers)) for k in layer.inputs)
+            missing = [k for k in layer.inputs if k < 0 and -1 - k >= len(self.input_shapes)]
+            if missing:
+                raise LayerConfigError(
+                    f"layer {i + 1} ({layer.kind}) takes {input_name(-1 - missing[0])}, but the model has "
+                    f"{len(self.input_shapes)} input{'s' if len(self.input_shapes) > 1 else ''}"
+                )
+            source = tuple(k if k < 0 else at.get(k, len(self.layers)) for k in layer.inputs)
             late = [k for k in source if k >= i]
             if late:
                 what = f"layer {late[0] + 1}" if late[0] < len(self.layers) else "a layer this model does not have"
@@ -262,16 +287,19 @@ class ModelSpec:
 
     @property
     def breadth(self) -> int:
-        """The most layers side by side: at one distance (the longest path) from the input; 1 for a chain."""
-        depth = {-1: 0}
+        """The most layers side by side: at one distance (the longest path) from the inputs; 1 for a chain."""
+        depth = dict.fromkeys(range(-len(self.input_shapes), 0), 0)
         for i, source in enumerate(self.sources):
             depth[i] = 1 + max(depth[k] for k in source)
-        del depth[-1]
-        return max(Counter(depth.values()).values(), default=0)
+        return max(Counter(d for i, d in depth.items() if i >= 0).values(), default=0)
+
+    def takeable(self, i: int) -> list[int]:
+        """The ids of the tensors a layer at position `i` may take: every input, then the layers before it."""
+        return [*map(input_id, range(len(self.input_shapes))), *(layer.id for layer in self.layers[:i])]
 
     def input_ids(self, i: int) -> tuple[int, ...]:
-        """The ids of what layer `i` takes (INPUT_ID: the model's input)."""
-        return tuple(INPUT_ID if k < 0 else self.layers[k].id for k in self.sources[i])
+        """The ids of what layer `i` takes (input_id(k): the model's input k)."""
+        return tuple(k if k < 0 else self.layers[k].id for k in self.sources[i])
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -282,14 +310,15 @@ class ModelSpec:
         allowed). The run budgets are not checked: shapes are arithmetic, so the editor holds ResNet152 as it holds
         a 3-layer MLP; building or running a model over the current budget is refused by the engine before anything
         is allocated (ModelCost.budget_problem says why beforehand)."""
-        check_input_shape(self.input_shape)
-        if over(
-            elements := math.prod(self.input_shape), bound := current().data_elements
-        ):  # its data could never be made
-            raise LimitError(
-                f"input shape {format_shape(self.input_shape)} has {elements:,} elements per sample; at most "
-                f"{bound:,} are allowed"
-            )
+        if len(self.input_shapes) > MAX_MODEL_INPUTS:
+            raise LimitError(f"a model has at most {MAX_MODEL_INPUTS} inputs; this one has {len(self.input_shapes)}")
+        for shape in self.input_shapes:
+            check_input_shape(shape)
+            if over(elements := math.prod(shape), bound := current().data_elements):  # its data could never be made
+                raise LimitError(
+                    f"input shape {format_shape(shape)} has {elements:,} elements per sample; at most "
+                    f"{bound:,} are allowed"
+                )
         check_seed(self.seed)
         if len(self.layers) > MAX_LAYERS:
             raise LimitError(f"a model holds at most {MAX_LAYERS} layers; this one would have {len(self.layers)}")
@@ -339,8 +368,11 @@ class ModelSpec:
 
     # --- plain data (share links, undo history) -------------------------------------------------
     def to_dict(self) -> dict:
+        """Plain data; `more_inputs` only when there are several inputs (a one-input model reads as it always did)."""
+        more = {"more_inputs": [list(shape) for shape in self.more_inputs]} if self.more_inputs else {}
         return {
             "input_shape": list(self.input_shape),
+            **more,
             "seed": self.seed,
             "layers": [layer.to_dict() for layer in self.layers],
         }
@@ -348,8 +380,8 @@ class ModelSpec:
     @classmethod
     def from_dict(cls, data) -> ModelSpec:
         """A validated spec from plain data (e.g. a decoded share link); NetbuilderError otherwise."""
-        if not isinstance(data, dict) or not set(data) <= {"input_shape", "seed", "layers"}:
-            raise LayerConfigError("a model must be an object with input_shape, seed and layers")
+        if not isinstance(data, dict) or not set(data) <= {"input_shape", "more_inputs", "seed", "layers"}:
+            raise LayerConfigError("a model must be an object with input_shape, seed and layers (and more_inputs)")
         raw_layers = data.get("layers", [])
         if not isinstance(raw_layers, list):
             raise LayerConfigError("layers must be a list")
@@ -358,8 +390,16 @@ class ModelSpec:
         shape = data.get("input_shape", [])
         if not isinstance(shape, list):
             raise LayerConfigError("input_shape must be a list of positive integers")
+        more = data.get("more_inputs", [])
+        if not isinstance(more, list) or len(more) >= MAX_MODEL_INPUTS or not all(isinstance(m, list) for m in more):
+            raise LayerConfigError(f"more_inputs must be a list of at most {MAX_MODEL_INPUTS - 1} input shapes")
         layers = tuple(LayerSpec.from_dict(raw) for raw in raw_layers)
-        return cls(input_shape=check_input_shape(shape), layers=layers, seed=check_seed(data.get("seed", 0))).validate()
+        return cls(
+            input_shape=check_input_shape(shape),
+            layers=layers,
+            seed=check_seed(data.get("seed", 0)),
+            more_inputs=tuple(check_input_shape(m) for m in more),
+        ).validate()
 
     # --- edits: each returns a new, validated spec ----------------------------------------------
     def _with(self, **changes) -> ModelSpec:
@@ -444,8 +484,9 @@ class ModelSpec:
 
     def replace_layers(self, layers) -> ModelSpec:
         """All layers at once (a pasted list); ids are given afresh (inputs follow them)."""
-        new = {layer.id: k for k, layer in enumerate(layers)}
-        new[INPUT_ID] = INPUT_ID
+        new = {layer.id: k for k, layer in enumerate(layers)} | {
+            input_id(k): input_id(k) for k in range(MAX_MODEL_INPUTS)
+        }
         return self._with(
             layers=tuple(
                 replace(
@@ -458,14 +499,14 @@ class ModelSpec:
         )
 
     def set_inputs(self, layer_id: int, inputs) -> ModelSpec:
-        """What one layer takes: ids of layers before it (INPUT_ID: the model's input)."""
+        """What one layer takes: ids of layers before it (input_id(k): the model's input k)."""
         i = self.index_of(layer_id)
         old = self.layers[i]
         layer = LayerSpec.make(layer_id, old.kind, old.built_for, tuple(inputs), old.name, **old.values)
         return self._with(layers=self.layers[:i] + (layer,) + self.layers[i + 1 :])
 
     def branch(self, layer_id: int, kind: str, **settings) -> ModelSpec:
-        """A new `kind` layer at the end taking the output of `layer_id` (INPUT_ID: the input): a second path."""
+        """A new `kind` layer at the end taking the output of `layer_id` (input_id(k): input k): a second path."""
         return self._with(layers=self.layers + (LayerSpec.make(self.next_id(), kind, inputs=(layer_id,), **settings),))
 
     def merge(self, layer_ids, kind: str = "Add", **settings) -> ModelSpec:
@@ -475,14 +516,14 @@ class ModelSpec:
         )
 
     def residual(self, layer_id: int, width: int | None = None, downsample: bool = False) -> ModelSpec:
-        """A residual block after `layer_id` (INPUT_ID: the input): two layers (3×3 convolutions on images, Dense
+        """A residual block after `layer_id` (input_id(k): input k): two layers (3×3 convolutions on images, Dense
         otherwise) added to a shortcut — projected by a 1×1 Conv2D or a Dense when the width or the stride changes
         the shape — then relu; what took `layer_id`'s output takes the block's."""
-        at = -1 if layer_id == INPUT_ID else self.index_of(layer_id)
+        at = -1 if layer_id < 0 else self.index_of(layer_id)
         reports = self.analysis.layers
         if at >= 0 and (at >= len(reports) or reports[at].output_shape is None):
             raise LayerConfigError("a residual block goes after a layer whose output shape is known (one that fits)")
-        shape = self.input_shape if at < 0 else reports[at].output_shape[1:]  # per sample
+        shape = self.input_shapes[-1 - layer_id] if at < 0 else reports[at].output_shape[1:]  # per sample
         if not shape:
             raise LayerConfigError("a residual block needs a feature axis to add on; one number per sample has none")
         images = len(shape) == 3
@@ -518,8 +559,32 @@ class ModelSpec:
     def clear(self) -> ModelSpec:
         return self._with(layers=())
 
-    def with_input_shape(self, shape) -> ModelSpec:
-        return self._with(input_shape=check_input_shape(shape))
+    def with_input_shape(self, shape, k: int = 0) -> ModelSpec:
+        """Input `k` of shape `shape`."""
+        shape = check_input_shape(shape)
+        if k == 0:
+            return self._with(input_shape=shape)
+        more = list(self.more_inputs)
+        more[k - 1] = shape
+        return self._with(more_inputs=tuple(more))
+
+    def add_input(self, shape) -> ModelSpec:
+        """One more model input (Keras's input_layer_1, ...), taken by no layer yet: Keras keeps such an input."""
+        return self._with(more_inputs=(*self.more_inputs, check_input_shape(shape)))
+
+    def remove_input(self, k: int) -> ModelSpec:
+        """The model without its input `k` (not the first); what took it takes the first input, later inputs move up."""
+        if not 1 <= k < len(self.input_shapes):
+            raise LayerConfigError(f"there is no input {k + 1} to remove (the first input stays)")
+
+        def moved(i: int) -> int:
+            return INPUT_ID if i == input_id(k) else i + 1 if i < input_id(k) else i
+
+        layers = tuple(
+            layer if layer.inputs is None else replace(layer, inputs=tuple(moved(i) for i in layer.inputs))
+            for layer in self.layers
+        )
+        return self._with(layers=layers, more_inputs=self.more_inputs[: k - 1] + self.more_inputs[k:])
 
     def with_seed(self, seed) -> ModelSpec:
         return self._with(seed=check_seed(seed))

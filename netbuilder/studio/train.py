@@ -158,13 +158,69 @@ def model_for(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[ModelSpec, s
     return spec.validate(), loss
 
 
+def sample_shape(spec: ModelSpec) -> tuple[int, ...]:
+    """The shape a data sample has for this model: its input's, or for several inputs all their values in a row."""
+    return spec.input_shape if not spec.more_inputs else (sum(math.prod(shape) for shape in spec.input_shapes),)
+
+
+def inputs_of(spec: ModelSpec, x: np.ndarray):
+    """The data's samples as the model takes them: as they are for one input; for several, each sample's values in
+    order fill input 1, then input 2, ... (advise says so when their sizes differ)."""
+    if not spec.more_inputs:
+        return x
+    flat, at, out = x.reshape(len(x), -1), 0, []
+    for shape in spec.input_shapes:
+        size = math.prod(shape)
+        out.append(flat[:, at : at + size].reshape(len(x), *shape))
+        at += size
+    return out
+
+
+def targets_of(spec: ModelSpec, y: np.ndarray):
+    """The targets as the model's outputs take them: the same targets for every output (Keras's fit(x, [y, y]), each
+    output's loss added), as auxiliary heads and deep supervision train."""
+    outputs = len(spec.output_positions)
+    return y if outputs == 1 else [y] * outputs
+
+
+def feeding(spec: ModelSpec) -> str:
+    """How the data reaches a model of several inputs or outputs, in words ("" for one of each)."""
+    words = []
+    if spec.more_inputs:
+        sizes = ", then ".join(f"input {k + 1} ({math.prod(shape):,})" for k, shape in enumerate(spec.input_shapes))
+        words.append(f"Each sample's values fill {sizes}.")
+    if len(ends := spec.output_positions) > 1:
+        names = ", ".join(spec.analysis.names[k] for k in ends)
+        words.append(
+            f"Every output ({names}) learns the same targets; the loss is the sum of theirs, as Keras adds them."
+        )
+    return " ".join(words)
+
+
+def compile_for(model, spec: ModelSpec, settings: Settings) -> None:
+    """Keras's compile with the page's settings: one loss for every output, and of several outputs the metrics of
+    each (Keras takes them as a list per output)."""
+    outputs = len(spec.output_positions)
+    optimizer = OPTIMIZERS[settings.optimizer](learning_rate=settings.learning_rate)
+    metrics = settings.metrics if outputs == 1 else [settings.metrics] * outputs
+    model.compile(optimizer=optimizer, loss=settings.compiled_loss(), metrics=metrics)
+
+
 def advise(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) -> Advice | None:
     """What keeps this data from training this model with this loss, said before training, with the ways out;
     None when it fits. The model must fit together (its own problems are the Build page's)."""
     suggestion = model_for(x, y, spec.seed)
     made, made_loss = suggestion if suggestion else (None, None)
     sample = tuple(x.shape[1:])
-    if sample != spec.input_shape:
+    sizes = [math.prod(shape) for shape in spec.input_shapes]
+    if spec.more_inputs and math.prod(sample) != sum(sizes):
+        return Advice(
+            f"the data's samples have {math.prod(sample):,} values each, but the model's {len(sizes)} inputs take "
+            f"{' + '.join(f'{n:,}' for n in sizes)} = {sum(sizes):,} (each sample's values fill the inputs in order)",
+            model=made,
+            model_loss=made_loss,
+        )
+    if not spec.more_inputs and sample != spec.input_shape:
         reshaped = spec.with_input_shape(sample) if sample else None
         fits = reshaped is not None and reshaped.analysis.ok and _fits(settings, y, reshaped.analysis.output_shape)
         return Advice(
@@ -174,16 +230,17 @@ def advise(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) ->
             model=made,
             model_loss=made_loss,
         )
-    if len(ends := spec.output_positions) > 1:
-        names = ", ".join(spec.analysis.names[k] for k in ends)
-        return Advice(
-            f"the model has {len(ends)} outputs ({names}): the Train page trains a model with one output. Merge the "
-            "open ends, or delete the ones you do not want",
-            model=made,
-            model_loss=made_loss,
-        )
-    output_shape = spec.analysis.output_shape
+    ends = spec.output_positions
+    output_shape = spec.analysis.layers[ends[-1]].output_shape if ends else spec.analysis.output_shape
     try:
+        for k in ends[:-1]:  # every output learns the same targets: each must fit them
+            try:
+                settings.compiled_loss().check_targets(y, spec.analysis.layers[k].output_shape)
+            except InputDataError as e:
+                raise InputDataError(
+                    f"every output learns the same targets, and output {spec.analysis.names[k]!r} does not fit them: "
+                    f"{e}"
+                ) from None
         settings.compiled_loss().check_targets(y, output_shape)
         if settings.loss == "binary_crossentropy" and y.size and (y.min() < 0 or y.max() > 1):
             raise InputDataError(
@@ -279,11 +336,10 @@ class TrainingRun:
             2 * cost.weight_bytes + cost.build_bytes, cost.build_work
         ):  # the seed's weights, then a trained copy
             model = fresh(spec)
-        optimizer = OPTIMIZERS[settings.optimizer](learning_rate=settings.learning_rate)
-        model.compile(optimizer=optimizer, loss=settings.compiled_loss(), metrics=settings.metrics)
+        compile_for(model, spec, settings)
         run = model.trainer(
-            x,
-            y,
+            inputs_of(spec, x),
+            targets_of(spec, y),
             batch_size=settings.batch_size,
             epochs=settings.epochs,
             validation_split=settings.validation_split,
@@ -327,8 +383,9 @@ class TrainingRun:
             return self.spec.with_weights([w for layer in self.model.layers for w in layer.weights])
 
     def boundary(self) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
-        """For a model with 2 inputs and one output: its prediction on a GRID × GRID square around the data."""
-        if self.spec.input_shape != (2,) or self.model.output_shape[-1] != 1:
+        """For a model of one input of 2 values and one output: its prediction on a GRID × GRID square around the
+        data."""
+        if not self._one_to_one((2,)):
             return None
         low, high = self.x.min(axis=0), self.x.max(axis=0)
         pad = (high - low) * 0.1 + 1e-3
@@ -340,14 +397,20 @@ class TrainingRun:
             out = 1 / (1 + np.exp(-out))
         return out, (float(x0), float(x1), float(y0), float(y1))
 
+    def _one_to_one(self, sample: tuple) -> bool:
+        """Whether the model takes one input of `sample`'s shape and gives one output of one value."""
+        one_output = len(self.spec.output_positions) == 1
+        return one_output and self.spec.input_shapes == (sample,) and self.spec.analysis.output_shape[1:] == (1,)
+
     def _predict(self, x: np.ndarray) -> np.ndarray:
         cost = self.spec.analysis.cost
         with heavy_slot(cost.predict_bytes(len(x)), cost.run_work(len(x))):
             return self.model.predict(x)
 
     def curve_of_model(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """For a model with 1 input and 1 output: its prediction along the data's range (a regression curve)."""
-        if self.spec.input_shape != (1,) or self.model.output_shape[-1] != 1:
+        """For a model of one input of 1 value and one output: its prediction along the data's range (a regression
+        curve)."""
+        if not self._one_to_one((1,)):
             return None
         xs = np.linspace(float(self.x.min()), float(self.x.max()), 200, dtype=np.float32)[:, None]
         return xs[:, 0], self._predict(xs)[:, 0]

@@ -16,7 +16,8 @@ from ..engine.limits import MAX_NAME_CHARS
 from ..engine.shapes import format_shape
 from ..engine.summary import param_totals, readable_size
 from ..studio import data, datasets, run
-from ..studio.spec import INPUT_ID, ModelSpec, kinds_by_group
+from ..engine.graph import input_name
+from ..studio.spec import INPUT_ID, MAX_MODEL_INPUTS, ModelSpec, input_id, kinds_by_group
 from ..views.graph import BROWSER_CSS, PICK, SELECTED_FILL, WINDOW_FROM, dataflow
 from ..views.table import summary_frame
 from . import forward, state, widgets
@@ -153,6 +154,7 @@ def output(spec: ModelSpec) -> None:
         return
     # an image (and its channels): a picture, as on the Forward page; its numbers (up to 512) one click away
     layers_run = len(spec.layers) if result.complete else spec.analysis.issue.layer_index
+    layers_run += len(spec.input_shapes) - 1  # the layouts list every input first
     span, scale = widgets.picture_range(sample, None)
     st.caption(f"Sample {k} {span}.")
     widgets.sample_picture(sample, scale, widgets.channels_first(spec)[layers_run])
@@ -164,7 +166,8 @@ def output(spec: ModelSpec) -> None:
 def _entry(spec: ModelSpec, option) -> str:
     analysis = spec.analysis
     if option == INPUT:
-        return f"Input · {format_shape(analysis.input_shape)}"
+        shapes = ", ".join(format_shape((None, *shape)) for shape in spec.input_shapes)
+        return f"Input{'s' if spec.more_inputs else ''} · {shapes}"
     i = spec.index_of(option)
     layer, name = spec.layers[i], analysis.names[i]
     label = layer.label()
@@ -282,8 +285,8 @@ def layer_panel(spec: ModelSpec, i: int) -> None:
 def _tensor(spec: ModelSpec, option: int) -> str:
     """A tensor a layer can take, by what makes it: `Input (None, 8, 8, 3)`, `2. conv2d → (None, 8, 8, 4)`."""
     analysis = spec.analysis
-    if option == INPUT_ID:
-        return f"Input {format_shape(analysis.input_shape)}"
+    if option < 0:
+        return _input_title(spec, -1 - option)
     i = spec.index_of(option)
     shape = analysis.layers[i].output_shape if i < len(analysis.layers) else None
     return f"{i + 1}. {analysis.names[i]}" + (f" → {format_shape(shape)}" if shape is not None else "")
@@ -292,7 +295,7 @@ def _tensor(spec: ModelSpec, option: int) -> str:
 def connections(spec: ModelSpec, i: int) -> None:
     """Layer `i`'s name, what it takes (one tensor, or several for a merge), and the graph actions from it."""
     layer = spec.layers[i]
-    before = [INPUT_ID, *(other.id for other in spec.layers[:i])]
+    before = spec.takeable(i)
     key = widgets.layer_key(layer.id, "takes")
     cls = kind_class(layer.kind)
     taken = spec.input_ids(i)
@@ -339,7 +342,7 @@ def graph_actions(spec: ModelSpec, layer_id: int) -> None:
 
 
 def _graph_action_widgets(spec: ModelSpec, layer_id: int) -> None:
-    others = [INPUT_ID, *(layer.id for layer in spec.layers)]
+    others = spec.takeable(len(spec.layers))
     others.remove(layer_id)
     if ss.get("merge_with") not in others:  # the choice of an earlier model (undo, a preset): a tensor of this one
         ss.merge_with = others[0]
@@ -421,16 +424,52 @@ def add_panel(spec: ModelSpec) -> None:
     st.caption(f"{kind}: {kind_class(kind).description}")  # the whole description, wrapped, not cut in the box
 
 
+def _input_title(spec: ModelSpec, k: int) -> str:
+    """Input k as the Takes box and the graph call it: `Input (None, 3, 2)`, or `Input 2 (input_layer_1) (None, 4)`."""
+    shape = format_shape((None, *spec.input_shapes[k]))
+    return f"Input {shape}" if not spec.more_inputs else f"Input {k + 1} ({input_name(k)}) {shape}"
+
+
 def input_panel(spec: ModelSpec) -> None:
-    """The model input: its shape and the data of the forward pass, with what is wrong right below."""
-    ss.input_shape_text = ", ".join(str(d) for d in spec.input_shape)
-    st.text_input(
-        "Input shape (per sample)",
-        key="input_shape_text",
-        on_change=state.on_input_shape,
-        help="Up to 4 positive integers separated by commas; empty for one number per sample. "
-        "The batch axis is added in front and shown as None.",
+    """The model's inputs: their shapes, and the data of the forward pass, with what is wrong right below."""
+    several = bool(spec.more_inputs)
+    for k, shape in enumerate(spec.input_shapes):
+        key = state.input_shape_key(k)
+        ss[key] = ", ".join(str(d) for d in shape)
+        with st.container(horizontal=True, gap="small", vertical_alignment="bottom", key=f"input_row_{k}"):
+            st.text_input(
+                f"Input {k + 1} shape (per sample)" if several else "Input shape (per sample)",
+                key=key,
+                on_change=state.on_input_shape,
+                args=(k,),
+                help="Up to 4 positive integers separated by commas; empty for one number per sample. "
+                "The batch axis is added in front and shown as None.",
+            )
+            if k:
+                st.button(
+                    "Remove",
+                    key=f"remove_input_{k}",
+                    on_click=state.on_remove_input,
+                    args=(k,),
+                    icon=":material/delete:",
+                )
+    unused = [k for k in range(1, len(spec.input_shapes)) if not any(input_id(k) in s for s in spec.sources)]
+    if unused:
+        st.caption(
+            f"{', '.join(f'Input {k + 1}' for k in unused)} is taken by no layer yet (Keras keeps such an input): "
+            "pick it in a layer's Takes box, or branch from it below."
+        )
+    st.button(
+        "Add an input",
+        key="add_input",
+        icon=":material/input:",
+        on_click=state.on_add_input,
+        disabled=len(spec.input_shapes) >= MAX_MODEL_INPUTS,
+        help="Another Input (Keras's input_layer_1, ...), of the first input's shape: a model of several inputs, "
+        "such as an image and a few numbers about it. A layer takes it when it is picked in its Takes box.",
     )
+    if several:
+        st.caption(run.FED)
     ss.input_text = ss.input_data
     st.text_area(
         "Input data",
@@ -462,7 +501,17 @@ def input_panel(spec: ModelSpec) -> None:
                 help=f"Fill with a sample of {datasets.TITLES[source]} (each click the next one), shaped "
                 f"{format_shape(spec.input_shape)}",
             )
-    if spec.layers:  # branching from the input of an empty model would be adding its first layer
+    if several:  # the graph actions start from the input chosen here
+        if ss.get("input_from") not in spec.takeable(0):
+            ss.input_from = INPUT_ID
+        st.selectbox(
+            "Branch or merge from",
+            spec.takeable(0),
+            key="input_from",
+            format_func=lambda option: _input_title(spec, -1 - option),
+        )
+        graph_actions(spec, ss.input_from)
+    elif spec.layers:  # branching from the input of an empty model would be adding its first layer
         graph_actions(spec, INPUT_ID)
     state.show_notices("input")
     result = state.current_input()
@@ -490,8 +539,9 @@ def summary(spec: ModelSpec) -> None:
     st.subheader("Summary")
     connected = None
     if spec.is_graph:  # Keras's functional summary names what each layer takes
-        names = ("input_layer", *analysis.names)
-        connected = [", ".join(names[k + 1] for k in source) for source in spec.sources]
+        connected = [
+            ", ".join(input_name(-1 - k) if k < 0 else analysis.names[k] for k in source) for source in spec.sources
+        ]
     st.table(summary_frame(analysis, connected), hide_index=True)  # plain HTML: light to draw, every cell readable
     totals = " · ".join(f"{label}: {n:,} ({readable_size(n)})" for label, n in param_totals(analysis))
     st.markdown(f"**{totals}**")

@@ -12,7 +12,7 @@ import streamlit as st
 from ..engine.shapes import format_shape
 from ..studio import data, datasets, share
 from ..studio.models import built
-from ..studio.run import ForwardRun, forward, runnable_part
+from ..studio.run import FED, ForwardRun, forward, runnable_part
 from ..studio.spec import ModelSpec
 from ..views import heatmap
 from . import state, widgets
@@ -41,6 +41,8 @@ def page(spec: ModelSpec) -> None:
         st.warning(f"The model stops at {issue.layer_name}: {state.plain(issue.message)} Below: the tensors up to it.")
     if run.note:
         st.info(run.note)
+    if spec.more_inputs:
+        st.caption(FED)
     layouts = widgets.channels_first(spec)
     kept = [(title, t, first) for title, t, first in zip(run.titles, run.tensors, layouts) if t is not None]
     _, sample = widgets.sample_of(run.output, "forward_sample")

@@ -261,8 +261,8 @@ def on_graph_pick() -> None:
     """A node of the graph was clicked (its id sent by the page, so checked like any visitor's value): select it."""
     picked = str((ss.get("graph_pick") or {}).get("picked"))
     ids = {str(layer.id): layer.id for layer in spec().layers}
-    if picked == INPUT or picked in ids:
-        select(INPUT if picked == INPUT else ids[picked])
+    if picked.startswith(INPUT) or picked in ids:  # "input", or "input_1" ... of a model of several inputs
+        select(INPUT if picked.startswith(INPUT) else ids[picked])
 
 
 @callback("input")
@@ -316,11 +316,28 @@ def on_setting(layer_id: int, setting, key: str) -> None:
     commit(lambda s: s.update(layer_id, **{setting.name: value}), f"set {setting.name} to {str(raw)[:30]}", "editor")
 
 
+def input_shape_key(k: int) -> str:
+    """The key of input k's shape text (the first input's is the one it has always been)."""
+    return "input_shape_text" if k == 0 else f"input_shape_text_{k}"
+
+
 @callback("input")
-def on_input_shape() -> None:
-    text = ss.input_shape_text
-    if commit(lambda s: s.with_input_shape(data.parse_shape(text)), f"set the input shape to {text[:30]!r}", "input"):
-        fit_input("input")
+def on_input_shape(k: int = 0) -> None:
+    """Input k's shape text changed."""
+    text = ss[input_shape_key(k)]
+    what = f"set the input shape to {text[:30]!r}" if k == 0 else f"set input {k + 1}'s shape to {text[:30]!r}"
+    if commit(lambda s: s.with_input_shape(data.parse_shape(text), k), what, "input") and k == 0:
+        fit_input("input")  # the input data feeds the first input
+
+
+@callback("input")
+def on_add_input() -> None:
+    commit(lambda s: s.add_input(s.input_shape), "add an input", "input")
+
+
+@callback("input")
+def on_remove_input(k: int) -> None:
+    commit(lambda s: s.remove_input(k), f"remove input {k + 1}", "input")
 
 
 @callback("toolbar")
@@ -498,8 +515,9 @@ def on_paste(mode: str) -> None:
     def change(s: ModelSpec) -> ModelSpec:
         last = s.layers[-1].id if s.layers else None
         layers = pasted.layers if mode == "replace" else (*s.layers, *pasted.after(last, s.next_id()))
-        if pasted.input_shape is not None and mode == "replace":
-            s = ModelSpec(pasted.input_shape, s.layers, s.seed)
+        if mode == "replace":  # its own inputs, or the first one kept
+            shape = s.input_shape if pasted.input_shape is None else pasted.input_shape
+            s = ModelSpec(shape, s.layers, s.seed, more_inputs=pasted.more_inputs)
         return s.replace_layers(layers)
 
     if commit(change, f"{mode} the layers", "paste"):

@@ -29,6 +29,8 @@ from ..studio.train import (
     Settings,
     TrainingRun,
     advise,
+    feeding,
+    sample_shape,
 )
 from ..views.plots import boundary_image, curve_chart, lines_chart
 from . import state
@@ -78,6 +80,8 @@ def page(spec: ModelSpec) -> None:
         advice = advise(spec, _settings(), *loaded) if loaded is not None and spec.analysis.ok and spec.layers else None
         if advice is not None and advice.loss is None:
             advice_panel(advice)  # the data does not fit the model: said under the data
+        elif spec.analysis.ok and (how := feeding(spec)):
+            st.caption(how)
         settings_panel(
             advice if advice is not None and advice.loss is not None else None
         )  # another loss fits: beside Loss
@@ -120,7 +124,7 @@ def data_panel(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
         )
         if upload is None:
             return None
-        read = data.parse_csv(upload.getvalue(), spec.input_shape)
+        read = data.parse_csv(upload.getvalue(), sample_shape(spec))
         st.caption(read.note)
         return read.x, read.y
     except NetbuilderError as e:
@@ -395,18 +399,16 @@ def show(run: TrainingRun) -> None:
     picture(run)
     if history:
         epochs = list(range(1, len(history["loss"]) + 1))
-        metric = run.settings.metrics[0]
+        metric = run.settings.metrics[0]  # of several outputs, each output's (Keras's dense_1_accuracy ...)
         st.markdown("**Per epoch**, as Keras's History reports it")
         left, right = st.columns(2)
         left.vega_lite_chart(
-            spec=lines_chart(epochs, {k: history[k] for k in ("loss", "val_loss") if k in history}, "epoch", "loss"),
+            spec=lines_chart(epochs, {k: v for k, v in history.items() if k.endswith("loss")}, "epoch", "loss"),
             width="stretch",
             height=CHART_HEIGHT,
         )
         right.vega_lite_chart(
-            spec=lines_chart(
-                epochs, {k: history[k] for k in (metric, f"val_{metric}") if k in history}, "epoch", metric
-            ),
+            spec=lines_chart(epochs, {k: v for k, v in history.items() if k.endswith(metric)}, "epoch", metric),
             width="stretch",
             height=CHART_HEIGHT,
         )

@@ -125,7 +125,7 @@ def channels_first(spec: ModelSpec) -> list[bool]:
     a layer that changes the rank starts again from channels_last (Flatten, Reshape)."""
     formats = [layer.values.get("data_format") for layer in spec.layers]
     first = next((f for f in formats if f), "channels_last") == "channels_first"
-    layouts = [first]
+    layouts = [first] * len(spec.input_shapes)  # each input as the first
     for fmt, report in zip(formats, spec.analysis.layers):
         if report.output_shape is None or len(report.output_shape) != len(report.input_shape):
             first = False

@@ -173,8 +173,9 @@ def _dag(spec, rows, selected, window: bool) -> graphviz.Digraph:
     fail_at = len(rows) if issue is None else issue.layer_index
     at = next((i for i, row in enumerate(rows) if row[0] == selected), -1)
     graph = _new_graph()
-    _input_node(graph, analysis, selected)
-    node_of: dict[int, str] = {-1: "input"}  # each position's node (its own, or the fold it is in)
+    node_of: dict[int, str] = {}  # each position's node (its own, or the fold it is in); input k at -1 - k
+    for k, shape in enumerate(spec.input_shapes):
+        node_of[-1 - k] = _input_node(graph, shape, selected, k, len(spec.input_shapes))
     if window and len(rows) > WINDOW_FROM:
         blocks = _adopted(_named_groups(rows), rows, sources)
         if 2 * sum(block is not None for block in blocks) >= len(rows):  # blocks fold most of it: NASNet's do not
@@ -190,7 +191,9 @@ def _dag(spec, rows, selected, window: bool) -> graphviz.Digraph:
     drawn = set()  # one edge per pair of nodes and shape: a fold's inner edges and repeats are not drawn
     for i, source in enumerate(sources):
         for k in source:
-            shape = analysis.input_shape if k < 0 else reports[k].output_shape if k < len(reports) else None
+            shape = (
+                (None, *spec.input_shapes[-1 - k]) if k < 0 else reports[k].output_shape if k < len(reports) else None
+            )
             shape, look = _edge_look(i, fail_at, shape)
             edge = (node_of[k], node_of[i], shape)
             if edge[0] != edge[1] and edge not in drawn:
@@ -338,7 +341,7 @@ def _fold_around(graph, rows, hidden: list[int], at: int) -> dict[int, str]:
 
 
 def _neighbourhood(sources, at: int, steps: int) -> set[int]:
-    """The positions within `steps` edges of position `at` (-1: the input), either way along the edges."""
+    """The layer positions within `steps` edges of position `at` (-1 - k: input k), either way along the edges."""
     near: dict[int, set[int]] = {}
     for i, source in enumerate(sources):
         for k in source:
@@ -348,7 +351,7 @@ def _neighbourhood(sources, at: int, steps: int) -> set[int]:
     for _ in range(steps):
         edge = {j for k in edge for j in near.get(k, ())} - found
         found |= edge
-    return found - {-1}
+    return {k for k in found if k >= 0}
 
 
 def sequential_graph(model) -> graphviz.Digraph:
@@ -369,8 +372,7 @@ def _graph(analysis, rows, selected, shown=None) -> graphviz.Digraph:
     fail_at = len(rows) if issue is None else issue.layer_index
     reports = analysis.layers
     graph = _new_graph()
-    _input_node(graph, analysis, selected)
-    prev, shape, hidden = "input", analysis.input_shape, []
+    prev, shape, hidden = _input_node(graph, analysis.input_shape[1:], selected), analysis.input_shape, []
     for i, (layer_id, name, kind, settings) in enumerate(rows):
         if shown is not None and i not in shown:
             hidden.append(i)
@@ -430,16 +432,21 @@ def _layer_node(graph, i: int, row, reports, fail_at: int, issue, selected) -> s
 
 
 def _pick(target) -> str:
-    """The SVG id of a node whose click selects `target` (a layer id, or "input")."""
-    return f"{PICK}{target if target == 'input' else int(target)}"
+    """The SVG id of a node whose click selects `target` (a layer id, or "input", "input_1", ... for the inputs)."""
+    return f"{PICK}{target if str(target).startswith('input') else int(target)}"
 
 
-def _input_node(graph, analysis, selected) -> None:
+def _input_node(graph, shape, selected, k: int = 0, count: int = 1) -> str:
+    """The model's input `k` (of `count`) with its per-sample `shape`; its node's name. A click selects the inputs'
+    panel."""
+    node = "input" if k == 0 else f"input_{k}"
+    title = "Input" if count == 1 else f"Input {k + 1}"
     graph.node(
-        "input",
-        _html(f"<b>Input</b> {_small('shape=' + html_text(format_shape(analysis.input_shape[1:])))}"),
-        **{"fillcolor": IO_FILL, "id": _pick("input"), **(_MARK if selected == "input" else {})},
+        node,
+        _html(f"<b>{title}</b> {_small('shape=' + html_text(format_shape(shape)))}"),
+        **{"fillcolor": IO_FILL, "id": _pick(node), **(_MARK if selected == "input" else {})},
     )
+    return node
 
 
 def _edge_look(i: int, fail_at: int, shape) -> tuple:

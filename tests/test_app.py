@@ -1,4 +1,7 @@
-"""The app through Streamlit's AppTest: widgets in, shapes, graph, summary and numbers out."""
+"""The app through Streamlit's AppTest: widgets in, shapes, graph, summary and numbers out.
+
+No AppTest module imports Keras: in the same process it makes every AppTest run about 4× slower (measured on the
+app fuzz: 13 s against 47 s). Keras checks the engine in the other test modules."""
 
 import json
 import re
@@ -167,6 +170,46 @@ def test_add_layers_after_the_selected_one_at_the_end_and_many_at_once():
     assert at.number_input(key="add_count").value == 1  # the count was for that Add; the next adds one again
     run(at.toggle(key="graph_whole").set_value(True))  # the whole model, not the window around the selected layer
     assert len(edge_labels(dot(at))) == 37
+
+
+def test_the_keras_mnist_convnet_is_built_by_widgets_in_15_clicks_and_3_typed_values():
+    """Keras's MNIST example, Conv2D(32, 3, relu), MaxPooling2D(2), Conv2D(64, 3, relu), MaxPooling2D(2), Flatten,
+    Dropout(0.5), Dense(10, softmax), one click per layer with the quick-add row, each setting where its layer is."""
+    at = run(open_app().button(key="clear").click())  # 1
+    at = run(select(at, "input").text_input(key="input_shape_text").set_value("28, 28, 1"))  # 2, typed 1
+    clicks = 2
+
+    def add(kind: str, **settings):
+        nonlocal at, clicks
+        at, clicks = run(at.button(key=f"quick_{kind}").click()), clicks + 1
+        layer = model(at).layers[-1].id
+        for name, value in settings.items():  # a number typed, or a choice: two clicks (open, pick)
+            widget = (
+                at.selectbox(key=f"{name}_{layer}")
+                if isinstance(value, str)
+                else at.number_input(key=f"{name}_{layer}")
+            )
+            at, clicks = run(widget.set_value(value)), clicks + (2 if isinstance(value, str) else 0)
+
+    add("Conv2D", activation="relu")
+    add("MaxPooling2D")
+    add("Conv2D", filters=64, activation="relu")  # typed 2
+    add("MaxPooling2D")
+    add("Flatten")
+    add("Dropout")
+    add("Dense", units=10, activation="softmax")  # typed 3
+    assert clicks == 15
+    spec = model(at)  # Keras's figure for this model, by hand: 3·3·1·32+32; 3·3·32·64+64; 5·5·64·10+10
+    assert spec.analysis.total_params == 320 + 18_496 + 16_010 and spec.analysis.output_shape == (None, 10)
+    assert [layer.label() for layer in spec.layers] == [
+        "32 3×3 valid relu",
+        "2×2 valid",
+        "64 3×3 valid relu",
+        "2×2 valid",
+        "channels_last",
+        "rate 0.5",
+        "10 units, softmax",
+    ]
 
 
 def test_past_12_layers_the_graph_is_a_window_around_the_selected_layer():

@@ -148,6 +148,16 @@ def act_add(at, m, rng):
     return at.button(key="add").click()
 
 
+def act_quick_add(at, m, rng):
+    """One click of the quick-add row: one layer after the selected one (the first, with the input selected)."""
+    kind = rng.choice(["Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Activation"])
+    selection = at.session_state["selection"]
+    ids = [layer.id for layer in m.spec.layers]
+    index = 0 if selection == "input" else (ids.index(selection) + 1 if selection in ids else None)
+    m.commit(lambda s: s.add(kind, index))
+    return at.button(key=f"quick_{kind}").click()
+
+
 def act_setting(at, m, rng):
     """Any setting of any layer, through the widget its declaration generates, with good and bad values."""
     if not m.spec.layers:
@@ -406,6 +416,7 @@ def act_fix(at, m, rng):
 
 ACTIONS = [
     act_add,
+    act_quick_add,
     act_setting,
     act_setting,
     act_setting,
@@ -451,7 +462,7 @@ def test_random_widget_actions_never_break_the_page_or_lose_the_model(sequence):
     done = []
     for step in range(STEPS):
         action = rng.choice(ACTIONS)
-        if action in (act_add, act_layer_button, act_paste) and len(m.spec.layers) >= MAX_FUZZ_LAYERS:
+        if action in (act_add, act_quick_add, act_layer_button, act_paste) and len(m.spec.layers) >= MAX_FUZZ_LAYERS:
             action = act_clear if rng.random() < 0.3 else act_undo_redo
         done.append(action.__name__)
         at = run(action(at, m, rng))

@@ -17,7 +17,7 @@ from ..engine.shapes import format_shape
 from ..engine.summary import param_totals, readable_size
 from ..studio import data, datasets, run
 from ..engine.graph import input_name
-from ..studio.spec import INPUT_ID, MAX_MODEL_INPUTS, ModelSpec, input_id, kinds_by_group
+from ..studio.spec import INPUT_ID, MAX_MODEL_INPUTS, ModelSpec, input_id, kinds_by_group, new_layer
 from ..views.graph import BROWSER_CSS, PICK, SELECTED_FILL, WINDOW_FROM, dataflow
 from ..views.table import summary_frame
 from . import forward, state, widgets
@@ -332,6 +332,7 @@ def connections(spec: ModelSpec, i: int) -> None:
 
 
 MERGE_KINDS = kinds_by_group()["Merging"]
+QUICK_KINDS = ("Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Activation")  # the kinds most models chain
 
 
 def graph_actions(spec: ModelSpec, layer_id: int) -> None:
@@ -422,6 +423,17 @@ def add_panel(spec: ModelSpec) -> None:
         st.button("Add", icon=":material/add:", key="add", on_click=state.on_add, type="primary")
     kind = ss.get("add_kind") or kinds[0]
     st.caption(f"{kind}: {kind_class(kind).description}")  # the whole description, wrapped, not cut in the box
+    with st.container(horizontal=True, gap="small", vertical_alignment="center", key="quick_add"):
+        st.caption("One click:")
+        for quick in QUICK_KINDS:  # a convnet or an MLP layer by layer, without opening the Add box each time
+            st.button(
+                quick,
+                key=f"quick_{quick}",
+                on_click=state.on_add,
+                args=(quick,),
+                type="tertiary",
+                help=f"Add {quick}({new_layer(quick, 0).label()}) after the selected layer; change its settings there",
+            )
 
 
 def _input_title(spec: ModelSpec, k: int) -> str:

@@ -351,15 +351,17 @@ def on_random_seed() -> None:
 
 
 @callback("editor")
-def on_add() -> None:
-    kind, count = ss.add_kind, ss.get("add_count", 1)
+def on_add(quick: str | None = None) -> None:
+    """Add: the kind, count and place chosen in the Add row; or one layer of the kind `quick` (a quick-add button)
+    after the selected layer, as a chain is built layer by layer."""
+    kind, count = (ss.add_kind, ss.get("add_count", 1)) if quick is None else (quick, 1)
     index = selected_index()
     position = (
         None
-        if ss.get("add_where", "after the selected layer") == "at the end"
+        if quick is None and ss.get("add_where", "after the selected layer") == "at the end"
         else (0 if ss.selection == INPUT else (None if index is None else index + 1))
     )
-    if commit_adding(lambda s: s.add(kind, position, count=count), f"add {count} {kind} layer(s)"):
+    if commit_adding(lambda s: s.add(kind, position, count=count), f"add {count} {kind} layer(s)") and quick is None:
         ss.add_count = 1  # a count is for one Add: the next one starts from one layer again
 
 

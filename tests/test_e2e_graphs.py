@@ -186,3 +186,30 @@ def test_a_wide_graph_keeps_its_text_readable(new_page, viewport):  # noqa: F811
             box = selected.bounding_box()
             assert 0 <= box["x"] and box["x"] + box["width"] <= viewport["width"], (entry, box)
     app.assert_no_exception()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_second_input_added_by_its_button_is_drawn_and_a_branch_from_it_carries_its_shape(new_page, viewport):  # noqa: F811 — the fixture
+    from playwright.sync_api import expect
+
+    app = new_page(viewport=viewport)
+    app.act(lambda: node(app, "Input").click())  # the inputs' panel
+    app.act(lambda: app.widget("add_input").get_by_role("button").click())
+    expect(node(app, "Input 2")).to_have_count(1)
+    expect(app.page.get_by_text("Input 2 is taken by no layer yet")).to_be_visible()
+    shape = app.widget("input_shape_text_1").locator("input")
+    app.act(lambda: (shape.fill("5"), shape.press("Enter")))
+    expect(node(app, "Input 2")).to_contain_text("shape=(5,)")
+    app.choose("input_from", "Input 2 (input_layer_1) (None, 5)")  # the graph actions start from this input
+    app.page.get_by_role("button", name="Branch, merge, residual block").click()
+    body = app.page.get_by_test_id("stPopoverBody")
+    app.act(lambda: body.get_by_role("button", name="Branch").click())  # the Add box's kind, Dense, on input 2
+    expect(app.edges.filter(has_text="(None, 5)")).to_have_count(1)
+    expect(node(app, "Output 2")).to_have_count(1)  # an open end: a second output
+    ARTIFACTS.mkdir(exist_ok=True)
+    app.page.keyboard.press("Escape")  # the popover closed, the graph in view
+    app.page.locator('[data-testid="stGraphVizChart"]').screenshot(
+        path=str(ARTIFACTS / f"two-inputs-{viewport['width']}.png")
+    )
+    app.assert_no_exception()

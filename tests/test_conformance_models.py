@@ -392,3 +392,24 @@ def test_random_models_cover_both_outcomes():
         outcomes["rejected" if isinstance(ours, Exception) else "ok"] += 1
         outcomes["glu"] += any(_is_glu(s) for s in specs)
     assert outcomes["ok"] > 150 and outcomes["rejected"] > 20 and outcomes["glu"] > 10
+
+
+def test_get_layer_finds_a_layer_by_name_in_a_sequential_and_a_functional_as_keras_does():
+    def sequential(Sequential, Input, Model, Dense):
+        return Sequential([Input((3,)), Dense(2), Dense(1)])
+
+    def functional(Sequential, Input, Model, Dense):
+        x = Input((3,))
+        hidden = Dense(2)(x)
+        return Model(x, Dense(1)(hidden))
+
+    for make in (sequential, functional):
+        keras.backend.clear_session(free_memory=False)  # names as a fresh session gives them, as ours
+        theirs = make(keras.Sequential, keras.Input, keras.Model, keras.layers.Dense)
+        ours = make(nb.Sequential, nb.Input, nb.Model, nb.Dense)
+        assert ours.get_layer("dense_1").get_config()["units"] == theirs.get_layer("dense_1").get_config()["units"]
+        with pytest.raises(ValueError) as keras_error:
+            theirs.get_layer("nope")
+        with pytest.raises(nb.LayerConfigError) as our_error:
+            ours.get_layer("nope")
+        assert str(our_error.value) == str(keras_error.value)

@@ -71,6 +71,15 @@ class ModelLayer(Layer):
         """Its own layers (and Inputs), whose automatic names a model it is part of counts with its own (as Keras)."""
         raise NotImplementedError
 
+    def get_layer(self, name: str) -> Layer:
+        """The layer called `name`, as Keras's Model.get_layer finds it (in a Sequential as in a Functional)."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise LayerConfigError(
+            f"No such layer: {str(name)[:64]}. Existing layers are: {[layer.name for layer in self.layers]}."
+        )
+
     def input_problem(self, shape, name: str) -> Problem | None:
         shapes = self._layer_shapes()
         if shapes is None:
@@ -514,14 +523,6 @@ class Functional(Trainable, ModelLayer):
 
     def count_params(self) -> int:
         return self.analysis.total_params
-
-    def get_layer(self, name: str) -> Layer:
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise LayerConfigError(
-            f"No such layer: {str(name)[:64]}. Existing layers are: {[layer.name for layer in self.layers]}."
-        )
 
     # --- weights ------------------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:

@@ -424,16 +424,25 @@ def add_panel(spec: ModelSpec) -> None:
     kind = ss.get("add_kind") or kinds[0]
     st.caption(f"{kind}: {kind_class(kind).description}")  # the whole description, wrapped, not cut in the box
     with st.container(horizontal=True, gap="small", vertical_alignment="center", key="quick_add"):
-        st.caption("One click:")
-        for quick in QUICK_KINDS:  # a convnet or an MLP layer by layer, without opening the Add box each time
-            st.button(
-                quick,
-                key=f"quick_{quick}",
-                on_click=state.on_add,
-                args=(quick,),
-                type="tertiary",
-                help=f"Add {quick}({new_layer(quick, 0).label()}) after the selected layer; change its settings there",
-            )
+        # a convnet or an MLP layer by layer, without opening the Add box each time
+        _button_row(
+            "One click:",
+            QUICK_KINDS,
+            "quick",
+            state.on_add,
+            lambda quick: (
+                f"Add {quick}({new_layer(quick, 0).label()}) after the selected layer; change its settings there"
+            ),
+        )
+
+
+def _button_row(caption: str, choices, key: str, on_click, help_of) -> None:
+    """A caption, then a small button per choice (keyed `key_choice`) that calls `on_click(choice)`."""
+    st.caption(caption)
+    for choice in choices:
+        st.button(
+            choice, key=f"{key}_{choice}", on_click=on_click, args=(choice,), type="tertiary", help=help_of(choice)
+        )
 
 
 def _input_title(spec: ModelSpec, k: int) -> str:
@@ -493,16 +502,13 @@ def input_panel(spec: ModelSpec) -> None:
         "input shape (how a large input is written).",
     )
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        st.caption("Fill:")
-        for kind in data.FILLS:
-            st.button(
-                kind,
-                key=f"fill_{kind}",
-                on_click=state.on_fill,
-                args=(kind,),
-                type="tertiary",
-                help=f"Fill with {kind} for shape {format_shape(spec.input_shape)}",
-            )
+        _button_row(
+            "Fill:",
+            data.FILLS,
+            "fill",
+            state.on_fill,
+            lambda kind: f"Fill with {kind} for shape {format_shape(spec.input_shape)}",
+        )
         source = forward.next_source(spec)
         if source is not None:  # a real sample, e.g. a handwritten digit (the Forward pass page picks any)
             st.button(

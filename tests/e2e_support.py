@@ -68,8 +68,8 @@ def free_port() -> int:
 class Server:
     """`streamlit run app.py` on a free loopback port, in its own process group."""
 
-    def __init__(self, root: Path, log_path: Path):
-        self.root, self.log_path = root, log_path
+    def __init__(self, root: Path, log_path: Path, env: dict[str, str] | None = None):
+        self.root, self.log_path, self.env = root, log_path, env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.proc: subprocess.Popen | None = None
@@ -95,7 +95,7 @@ class Server:
             "--server.fileWatcherType",
             "none",
         ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}  # a deployment's settings, for some tests
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 cmd,
@@ -139,6 +139,19 @@ class Server:
                 return
             except subprocess.TimeoutExpired:
                 continue
+
+    def worker_pids(self) -> list[int]:
+        """The server's worker processes (studio.workers), read from /proc: its children running `serve`."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except (OSError, ValueError):
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid and b"workers import serve" in command:
+                found.append(int(entry.name))
+        return sorted(found)
 
     def log(self, tail: int = 6000) -> str:
         try:

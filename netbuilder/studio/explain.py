@@ -14,8 +14,8 @@ import numpy as np
 from ..engine.analysis import Analysis, LayerReport
 from ..engine.errors import NetbuilderError
 from ..engine.shapes import format_shape
-from .models import built, main_output
-from .run import too_large
+from .run import Output, too_large
+from .run import output as run_output  # the page's run: a heavy one in a worker
 from .spec import LayerSpec, ModelSpec, new_layer
 
 CURRENT, WITHOUT_FLATTEN, FLATTEN_FIRST = "current", "without Flatten", "Flatten first"
@@ -76,11 +76,9 @@ def compare(specs: dict[str, ModelSpec], x: np.ndarray | None) -> list[Compariso
             error = analysis.issue.message
         elif (refused := too_large(spec)) is not None:  # its shapes and params are still compared
             error = refused.reason
-        elif x is not None:
-            try:
-                output = main_output(built(spec), x)
-            except NetbuilderError as e:  # x does not match this model's input, or is too large
-                error = str(e)
+        elif x is not None:  # a heavy one in a worker; x may not match this model's input, or be too large
+            result = run_output(spec, x)
+            output, error = (result.array, None) if isinstance(result, Output) else (None, result.reason)
         rows.append(
             ComparisonRow(
                 name,

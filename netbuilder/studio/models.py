@@ -29,6 +29,11 @@ _lock = threading.Lock()
 _heavy = threading.RLock()  # one heavy job at a time in the whole server: light page runs and health checks stay quick
 
 
+def is_heavy(nbytes: int, work: int) -> bool:
+    """Whether work that allocates `nbytes` and does `work` is heavy: it waits for the heavy slot, or a worker."""
+    return nbytes > HEAVY_BYTES or work > HEAVY_WORK
+
+
 @contextmanager
 def heavy_slot(
     nbytes: int = 0,
@@ -41,7 +46,7 @@ def heavy_slot(
     The block holds the slot for one run only (the budgets bound a run to about a second). A heavy block that
     finds the slot taken calls `waiting` once (the page says it waits for another visitor's run) and calls
     `checkpoint` while it waits, so a visitor who leaves or starts another run stops waiting."""
-    if nbytes <= HEAVY_BYTES and work <= HEAVY_WORK:
+    if not is_heavy(nbytes, work):
         yield
         return
     if not _heavy.acquire(blocking=False):

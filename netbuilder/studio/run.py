@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.budget import current, readable_bytes
+from ..engine.budget import current, readable_bytes, using
 from ..engine.errors import NetbuilderError
 from ..engine.graph import input_name
+from . import workers
 from .data import fill
-from .models import built, heavy_slot, main_output
+from .models import built, is_heavy, main_output
 from .spec import ModelSpec
 
 
@@ -80,40 +81,72 @@ def output(
     spec: ModelSpec,
     x: np.ndarray,
     checkpoint: Callable[[], None] | None = None,
-    waiting: Callable[[], None] | None = None,
+    waiting: Callable[..., None] | None = None,
+    visitor: object = None,
 ) -> Output | NoRun:
     """What `predict` gives for `x` (it keeps no tensor but the one it works on), within the run budgets.
 
-    `checkpoint` is called between layers (raising there stops the run); `waiting`, once, if the run is heavy
-    and another visitor's heavy run holds the server's slot (see models.heavy_slot)."""
+    A heavy run (its weights and tensors or its work past models.is_heavy, known from shapes) runs in a worker
+    process (studio.workers), after the runs queued before it and one at a time for `visitor`; a light one here.
+    `checkpoint` is called while it waits or runs (raising there stops it); `waiting(ahead)` when it waits."""
     part = runnable_part(spec)
-    cost = part.analysis.cost
     if (refused := too_large(part)) is not None:
         return refused
-    try:
-        model = built(part, checkpoint, waiting)
-        with heavy_slot(cost.predict_bytes(len(x)), cost.run_work(len(x)), checkpoint, waiting):
-            return Output(main_output(model, fed(part, x), checkpoint), part is spec)
-    except NetbuilderError as e:
-        return NoRun(str(e))
+    cost = part.analysis.cost
+    if is_heavy(
+        cost.weight_bytes + cost.build_bytes + cost.predict_bytes(len(x)), cost.build_work + cost.run_work(len(x))
+    ):
+        return _in_worker(_output, part, x, part is spec, checkpoint, waiting, visitor)
+    return _output(part, x, part is spec, checkpoint)
 
 
 def forward(
     spec: ModelSpec,
     x: np.ndarray,
     checkpoint: Callable[[], None] | None = None,
-    waiting: Callable[[], None] | None = None,
+    waiting: Callable[..., None] | None = None,
+    visitor: object = None,
 ) -> ForwardRun | NoRun:
-    """Every tensor of `spec` on `x`, as far as the model fits, within the run budgets (`checkpoint` and `waiting`
-    as for `output`)."""
+    """Every tensor of `spec` on `x`, as far as the model fits, within the run budgets (a heavy run in a worker;
+    `checkpoint`, `waiting` and `visitor` as for `output`)."""
     part = runnable_part(spec)
-    cost = part.analysis.cost
     if (refused := too_large(part)) is not None:
         return refused
+    cost = part.analysis.cost
+    if is_heavy(
+        cost.weight_bytes + cost.build_bytes + cost.forward_bytes(len(x)), cost.build_work + cost.run_work(len(x))
+    ):
+        return _in_worker(_forward, part, x, part is spec, checkpoint, waiting, visitor)
+    return _forward(part, x, part is spec, checkpoint)
+
+
+def _in_worker(run, part: ModelSpec, x, complete: bool, checkpoint, waiting, visitor):
+    """`run(part, x, complete)` in a worker process, under this caller's budgets; a failed worker's words as NoRun."""
+    weights = part.weights.arrays if part.weights is not None else None
+    job = (run, part.to_dict(), weights, x, complete, current())
     try:
-        model = built(part, checkpoint, waiting)
-        with heavy_slot(cost.forward_bytes(len(x)), cost.run_work(len(x)), checkpoint, waiting):
-            tensors = model.forward(fed(part, x), checkpoint=checkpoint)  # keeps what the current budget allows
+        return workers.pool().run(_job, job, object() if visitor is None else visitor, checkpoint, waiting)
+    except NetbuilderError as e:  # the worker failed, or a newer run of this visitor replaced this one
+        return NoRun(str(e))
+
+
+def _job(run, data: dict, weights, x, complete: bool, budget):
+    """In a worker: the spec again from its plain data (and trained weights), run under the caller's budget."""
+    with using(budget):
+        part = ModelSpec.from_dict(data)
+        return run(part if weights is None else part.with_weights(weights), x, complete)
+
+
+def _output(part: ModelSpec, x: np.ndarray, complete: bool, checkpoint=None) -> Output | NoRun:
+    try:
+        return Output(main_output(built(part, checkpoint), fed(part, x), checkpoint), complete)
+    except NetbuilderError as e:
+        return NoRun(str(e))
+
+
+def _forward(part: ModelSpec, x: np.ndarray, complete: bool, checkpoint=None) -> ForwardRun | NoRun:
+    try:
+        tensors = built(part, checkpoint).forward(fed(part, x), checkpoint=checkpoint)  # kept as the budget allows
     except NetbuilderError as e:
         return NoRun(str(e))
     inputs = len(part.input_shapes)
@@ -130,4 +163,4 @@ def forward(
             f"exceed the {readable_bytes(current().run_bytes)} memory budget of a run. The output is still computed; "
             "a smaller batch shows them all."
         )
-    return ForwardRun(tensors, titles, part is spec, note)
+    return ForwardRun(tensors, titles, complete, note)

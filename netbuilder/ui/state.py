@@ -23,6 +23,9 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from ..engine.blas import set_blas_threads
 from ..engine.errors import NetbuilderError
@@ -544,12 +547,23 @@ def on_paste(mode: str) -> None:
         )
 
 
-def waiting() -> None:
-    """Called once when a large run waits for another visitor's: say so where the run's output will appear."""
-    st.caption(
-        "Waiting for another visitor's large run to finish: "
-        "one large run at a time keeps the server quick for everyone."
-    )
+def waiting(ahead: int | None = None) -> None:
+    """Called when a large run waits (for the heavy slot, or with `ahead` runs queued before it for a worker): say so
+    where the run's output will appear."""
+    if ahead is None:
+        st.caption(
+            "Waiting for another visitor's large run to finish: "
+            "one large run at a time keeps the server quick for everyone."
+        )
+    else:
+        queued = "yours is next" if ahead == 0 else f"{ahead} run{'s' if ahead > 1 else ''} queued before yours"
+        st.caption(f"Waiting for a free worker for this large run: {queued}.")
+
+
+def visitor() -> str | None:
+    """This visitor's session id: a heavy run in a worker replaces the visitor's own older one."""
+    ctx = get_script_run_ctx()
+    return None if ctx is None else ctx.session_id
 
 
 def checkpoint() -> None:
@@ -558,12 +572,6 @@ def checkpoint() -> None:
     Touching session state lets Streamlit raise its stop or rerun signal here; a visitor who closed
     the tab is gone from the runtime's active sessions."""
     "history" in ss  # noqa: B015 — a session-state access is Streamlit's yield point
-    try:
-        from streamlit.runtime import Runtime
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-        from streamlit.runtime.scriptrunner_utils.exceptions import StopException
-    except ImportError:  # a Streamlit without these internals: the session-state yield point still works
-        return
     ctx = get_script_run_ctx()
     if ctx is not None and Runtime.exists() and not Runtime.instance().is_active_session(ctx.session_id):
         raise StopException()

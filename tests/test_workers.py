@@ -1,0 +1,179 @@
+"""The worker pool (studio.workers) with real processes: results come back as computed here, a killed or crashed
+worker or one out of memory or time gives words and is replaced, jobs wait first come first served and say how many
+are ahead, a visitor's newer job replaces its older one, and visitors' results never mix. The jobs are the standard
+library's own functions, which every worker can import."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from netbuilder.engine.budget import public, using
+from netbuilder.engine.errors import LimitError
+from netbuilder.studio import run, workers
+from netbuilder.studio.spec import LayerSpec, ModelSpec
+from netbuilder.studio.workers import Cancelled, Pool, PoolConfig, WorkerFailed, config_from_environment
+
+
+@pytest.fixture
+def pool():
+    made = Pool(PoolConfig(workers=1, memory_bytes=1_000_000_000, seconds=20))
+    yield made
+    made.close()
+
+
+def in_thread(fn, *args, **kwargs):
+    """Start fn in a thread; a function that joins it and gives its result or raises its exception."""
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as e:  # noqa: BLE001 — handed to the test
+            box["error"] = e
+
+    thread = threading.Thread(target=target)
+    thread.start()
+
+    def result():
+        thread.join(timeout=30)
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return result
+
+
+def test_a_job_gives_what_its_function_returns_and_a_crash_is_said_in_words(pool):
+    assert pool.run(pow, (2, 10), visitor=1) == 1024
+    with pytest.raises(WorkerFailed, match="the run failed in its worker: ValueError: invalid literal"):
+        pool.run(int, ("x",), visitor=1)
+    assert pool.run(pow, (3, 3), visitor=1) == 27  # the same worker goes on
+
+
+def test_a_worker_killed_mid_run_gives_a_message_and_is_replaced(pool):
+    pool.start()
+    (pid,) = pool.pids()
+    result = in_thread(pool.run, time.sleep, (10,), visitor=1)
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(WorkerFailed, match="the worker process running it stopped"):
+        result()
+    assert pool.pids() != [pid] and pool.run(pow, (2, 5), visitor=2) == 32
+
+
+def test_a_run_over_the_workers_memory_is_stopped_with_words(pool):
+    with pytest.raises(WorkerFailed, match="needed more memory than a worker's 954 MiB"):
+        pool.run(bytearray, (2_000_000_000,), visitor=1)
+    assert pool.run(pow, (2, 2), visitor=1) == 4
+
+
+def test_a_run_past_its_time_limit_is_stopped_and_its_worker_replaced():
+    pool = Pool(PoolConfig(workers=1, memory_bytes=1_000_000_000, seconds=1))
+    try:
+        pool.start()
+        (pid,) = pool.pids()
+        start = time.monotonic()
+        with pytest.raises(WorkerFailed, match="took longer than 1 s, this server's limit for one run"):
+            pool.run(time.sleep, (30,), visitor=1)
+        assert time.monotonic() - start < 5 and pool.pids() != [pid]
+        assert pool.run(pow, (2, 3), visitor=1) == 8
+    finally:
+        pool.close()
+
+
+def test_a_checkpoint_that_raises_cancels_a_running_job_and_its_worker_is_replaced(pool):
+    pool.start()
+    (pid,) = pool.pids()
+    deadline = time.monotonic() + 0.5
+
+    def checkpoint():
+        if time.monotonic() > deadline:
+            raise KeyboardInterrupt("the visitor left")
+
+    with pytest.raises(KeyboardInterrupt):
+        pool.run(time.sleep, (30,), visitor=1, checkpoint=checkpoint)
+    assert pool.pids() != [pid] and pool.run(pow, (2, 4), visitor=1) == 16
+
+
+def test_jobs_wait_first_come_first_served_and_are_told_how_many_are_ahead(pool):
+    done, told = [], {"b": [], "c": []}
+
+    def job(name, seconds, delay):
+        time.sleep(delay)
+        pool.run(time.sleep, (seconds,), visitor=name, waiting=told.get(name, []).append)
+        done.append(name)
+
+    results = [in_thread(job, "a", 1.0, 0), in_thread(job, "b", 0.1, 0.3), in_thread(job, "c", 0.1, 0.6)]
+    for result in results:
+        result()
+    assert done == ["a", "b", "c"]
+    assert told["b"] == [0] and told["c"] == [1, 0]  # c waited behind b, then was next
+
+
+def test_a_queued_job_whose_checkpoint_raises_leaves_the_queue_and_the_next_one_moves_up(pool):
+    told = []
+    running = in_thread(pool.run, time.sleep, (1.5,), visitor="a")
+    time.sleep(0.3)
+    deadline = time.monotonic() + 0.3
+
+    def leave():
+        if time.monotonic() > deadline:
+            raise KeyboardInterrupt("the visitor closed the tab")
+
+    queued = in_thread(pool.run, pow, (2, 1), visitor="b", checkpoint=leave)
+    time.sleep(0.1)
+    after = in_thread(pool.run, pow, (2, 2), visitor="c", waiting=told.append)
+    with pytest.raises(KeyboardInterrupt):
+        queued()
+    running()
+    assert after() == 4 and told == [1, 0]  # behind b, then next once b left
+
+
+def test_a_visitors_newer_job_replaces_its_older_one(pool):
+    older = in_thread(pool.run, time.sleep, (10,), visitor="v")
+    time.sleep(0.5)
+    assert pool.run(pow, (2, 6), visitor="v") == 64
+    with pytest.raises(Cancelled, match="a newer run of yours replaced this one"):
+        older()
+
+
+def test_two_visitors_results_never_mix():
+    pool = Pool(PoolConfig(workers=2, memory_bytes=1_000_000_000, seconds=20))
+    try:
+        results = {k: in_thread(lambda k=k: [pool.run(pow, (k, n), visitor=k) for n in range(20)]) for k in (2, 3)}
+        assert results[2]() == [2**n for n in range(20)] and results[3]() == [3**n for n in range(20)]
+    finally:
+        pool.close()
+
+
+def test_a_heavy_forward_pass_runs_in_a_worker_and_gives_what_it_gives_here():
+    spec = ModelSpec((4096,), (LayerSpec.make(0, "Dense", units=2000, activation="tanh"),), 3)
+    x = np.random.default_rng(0).normal(size=(4, 4096)).astype(np.float32)
+    with using(public()):
+        assert run.is_heavy(spec.analysis.cost.weight_bytes, 0)  # 32 MB of weights: past the in-process bound
+        shown = run.output(spec, x)
+        here = run._output(spec, x, True)
+        np.testing.assert_array_equal(shown.array, here.array)
+        tensors = run.forward(spec, x).tensors
+        np.testing.assert_array_equal(tensors[-1], here.array)
+    assert workers.pool().pids()
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"NETBUILDER_WORKERS": "0"}, "NETBUILDER_WORKERS (worker processes for heavy runs) must be a positive"),
+        ({"NETBUILDER_WORKER_SECONDS": "ten"}, "NETBUILDER_WORKER_SECONDS (time limit of one run in a worker"),
+    ],
+)
+def test_the_pool_is_configured_by_the_environment_and_a_bad_value_is_named(environ, message):
+    assert config_from_environment({}) == PoolConfig()
+    assert config_from_environment({"NETBUILDER_WORKERS": "4"}).workers == 4
+    with pytest.raises(LimitError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        config_from_environment(environ)

@@ -16,8 +16,10 @@ import pytest
 from netbuilder.engine.budget import public, using
 from netbuilder.engine.errors import LimitError
 from netbuilder.studio import run, workers
+from netbuilder.studio.models import built
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 from netbuilder.studio.workers import Cancelled, Pool, PoolConfig, WorkerFailed, config_from_environment
+from netbuilder.views import export
 
 
 @pytest.fixture
@@ -177,3 +179,10 @@ def test_the_pool_is_configured_by_the_environment_and_a_bad_value_is_named(envi
     assert config_from_environment({"NETBUILDER_WORKERS": "4"}).workers == 4
     with pytest.raises(LimitError, match=message.replace("(", r"\(").replace(")", r"\)")):
         config_from_environment(environ)
+
+
+def test_a_long_export_is_written_in_a_worker_as_it_is_written_here():
+    spec = ModelSpec((1024,), (LayerSpec.make(0, "Dense", units=520),), 5)  # 533,000 weights: about 8.5 M characters
+    assert run.is_heavy(export.CHARS_PER_WEIGHT * spec.analysis.total_params, 0)
+    with using(public()):
+        assert run.in_worker(export.spec_text, spec, ("Keras code",)) == export.keras_code(built(spec))

@@ -120,21 +120,34 @@ def forward(
     return _forward(part, x, part is spec, checkpoint)
 
 
-def _in_worker(run, part: ModelSpec, x, complete: bool, checkpoint, waiting, visitor):
-    """`run(part, x, complete)` in a worker process, under this caller's budgets; a failed worker's words as NoRun."""
-    weights = part.weights.arrays if part.weights is not None else None
-    job = (run, part.to_dict(), weights, x, complete, current())
-    try:
-        return workers.pool().run(_job, job, object() if visitor is None else visitor, checkpoint, waiting)
-    except NetbuilderError as e:  # the worker failed, or a newer run of this visitor replaced this one
-        return NoRun(str(e))
+def in_worker(
+    fn: Callable,
+    spec: ModelSpec,
+    args: tuple = (),
+    checkpoint: Callable[[], None] | None = None,
+    waiting: Callable[..., None] | None = None,
+    visitor: object = None,
+):
+    """`fn(spec, *args)` in a worker process (studio.workers), under this caller's budgets: its result, or a
+    NetbuilderError saying why not (the worker failed, or a newer run of this visitor replaced this one)."""
+    weights = spec.weights.arrays if spec.weights is not None else None
+    job = (fn, spec.to_dict(), weights, args, current())
+    return workers.pool().run(_job, job, object() if visitor is None else visitor, checkpoint, waiting)
 
 
-def _job(run, data: dict, weights, x, complete: bool, budget):
-    """In a worker: the spec again from its plain data (and trained weights), run under the caller's budget."""
+def _job(fn, data: dict, weights, args: tuple, budget):
+    """In a worker: the spec again from its plain data (and trained weights), `fn` on it under the caller's budget."""
     with using(budget):
-        part = ModelSpec.from_dict(data)
-        return run(part if weights is None else part.with_weights(weights), x, complete)
+        spec = ModelSpec.from_dict(data)
+        return fn(spec if weights is None else spec.with_weights(weights), *args)
+
+
+def _in_worker(run, part: ModelSpec, x, complete: bool, checkpoint, waiting, visitor):
+    """`run(part, x, complete)` in a worker; a failed worker's words as NoRun."""
+    try:
+        return in_worker(run, part, (x, complete), checkpoint, waiting, visitor)
+    except NetbuilderError as e:
+        return NoRun(str(e))
 
 
 def _output(part: ModelSpec, x: np.ndarray, complete: bool, checkpoint=None) -> Output | NoRun:

@@ -6,12 +6,15 @@ import streamlit as st
 
 from ..engine.errors import NetbuilderError
 from ..engine.budget import UNBOUNDED, using
-from ..studio.models import built, fresh, heavy_slot
+from ..studio import run
+from ..studio.models import built, fresh, heavy_slot, is_heavy
 from ..studio.spec import ModelSpec
 from ..views import export, graph
 from . import state
 
 PREVIEW_CHARS = 6_000  # code shown on the page; the download has all of it
+JSON = "Keras JSON"
+FILE_NAMES = {"Keras code": "netbuilder_keras.py", "PyTorch code": "netbuilder_torch.py", JSON: "model.json"}
 
 
 def page(spec: ModelSpec) -> None:
@@ -20,31 +23,29 @@ def page(spec: ModelSpec) -> None:
         st.warning("Fix the model first (see the Build page): code and JSON need a model that fits together.")
         st.download_button("Graph (DOT)", chart.source, "netbuilder.dot", key="dl_dot")
         return
-    formats = {"Keras JSON": ("model.json", lambda m, checkpoint=None: export.keras_json(m))}
-    if (too_large := spec.analysis.cost.budget_problem()) is None:
-        keras_model = built(spec)
+    runnable = (too_large := spec.analysis.cost.budget_problem()) is None
+    if runnable:
         st.markdown("Code that rebuilds this model **with its current weights**, its Keras JSON, and the graph.")
-        formats = {
-            "Keras code": ("netbuilder_keras.py", export.keras_code),
-            "PyTorch code": ("netbuilder_torch.py", export.pytorch_code),
-            **formats,
-        }
     else:
-        # a model object of its own, never run or cached: its JSON is written from settings, drawing no weight
-        with using(UNBOUNDED):
-            keras_model = fresh(spec)
         st.warning(f"Code with its weights needs a model within the budgets: {state.plain(too_large)}. Its Keras JSON:")
-    choice = st.segmented_control("Show", list(formats), key="export_format", default=next(iter(formats)))
+    choices = [*export.MAKERS, JSON] if runnable else [JSON]
+    choice = st.segmented_control("Show", choices, key="export_format", default=choices[0])
     if choice is None:
         return
-    file_name, make = formats[choice]
+    chars = export.CHARS_PER_WEIGHT * spec.analysis.total_params
     try:
-        with heavy_slot(export.CHARS_PER_WEIGHT * keras_model.count_params()):
-            text = make(keras_model, checkpoint=state.checkpoint)
+        if choice == JSON:
+            text = export.keras_json(_model(spec, runnable))
+        elif is_heavy(chars, 0):  # a long text: written in a worker process
+            text = run.in_worker(export.spec_text, spec, (choice,), state.checkpoint, state.waiting, state.visitor())
+        else:
+            with heavy_slot(chars):
+                text = export.MAKERS[choice](built(spec), checkpoint=state.checkpoint)
     except NetbuilderError as e:
         st.warning(f"{choice}: {state.plain(e)}")
         text = None
     if text is not None:
+        file_name = FILE_NAMES[choice]
         st.download_button(f"Download {file_name}", text, file_name, key="dl_code", icon=":material/download:")
         st.code(
             text[:PREVIEW_CHARS] + ("\n# … (the download has the rest)" if len(text) > PREVIEW_CHARS else ""),
@@ -62,3 +63,12 @@ def page(spec: ModelSpec) -> None:
                 "SVG and PNG need Graphviz's `dot` on the server: `apt-get install graphviz` "
                 "(or `brew install graphviz`). The DOT file renders anywhere Graphviz runs."
             )
+
+
+def _model(spec: ModelSpec, runnable: bool):
+    """The model to write: the shown one (with its weights), or for a model over the budgets one of its own, never run
+    or cached, whose JSON is written from settings, drawing no weight."""
+    if runnable:
+        return built(spec)
+    with using(UNBOUNDED):
+        return fresh(spec)

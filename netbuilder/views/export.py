@@ -29,6 +29,8 @@ from ..engine.budget import current, over, readable_bytes
 from ..engine.errors import LayerConfigError, LimitError
 from ..engine.model import Functional
 from ..engine.shapes import format_batch_shape
+from ..studio.models import built
+from ..studio.spec import ModelSpec
 
 CHARS_PER_WEIGHT = 16  # at most: a float32's shortest literal (≤ 15 characters, `-1.2345678e-05`) and ", "
 _HEADER_CHARS = 20_000  # code besides the weights, generously
@@ -519,6 +521,15 @@ def _tie_lines(attribute: str, parts: list, first: str, first_parts: list, layer
 
 
 # --- other formats ----------------------------------------------------------------------------
+def spec_text(spec: ModelSpec, name: str) -> str:
+    """The file `name` (a key of MAKERS) of `spec`'s model with its weights: what a worker process writes for the
+    Export page when the text is large."""
+    return MAKERS[name](built(spec))
+
+
 def keras_json(model) -> str:
     """The architecture as Keras 3 JSON (keras.models.model_from_json reads it; weights are not part of it)."""
     return json.dumps(json.loads(model.to_json()), indent=2)
+
+
+MAKERS = {"Keras code": keras_code, "PyTorch code": pytorch_code}  # the code with weights, by the Export page's names

@@ -186,3 +186,17 @@ def test_a_long_export_is_written_in_a_worker_as_it_is_written_here():
     assert run.is_heavy(export.CHARS_PER_WEIGHT * spec.analysis.total_params, 0)
     with using(public()):
         assert run.in_worker(export.spec_text, spec, ("Keras code",)) == export.keras_code(built(spec))
+
+
+def test_the_weights_cache_drops_the_oldest_models_down_to_a_new_bound_as_a_worker_sets_it():
+    from netbuilder.studio import models
+
+    specs = [ModelSpec((256,), (LayerSpec.make(0, "Dense", units=256),), seed) for seed in range(3)]  # 257 KB each
+    try:
+        for spec in specs:
+            models.built(spec)
+        newest = models.built(specs[-1])
+        models.bound_cache(300_000)  # a worker's bound: one model's weights
+        assert models.cached_bytes() <= 300_000 and models.built(specs[-1]) is newest  # the newest one kept
+    finally:
+        models.bound_cache(models.CACHE_BYTES)

@@ -25,6 +25,7 @@ WAIT_POLL_SECONDS = 0.1  # how often a visitor waiting for the slot checks wheth
 
 _cache: OrderedDict[str, tuple[Sequential | Functional, int]] = OrderedDict()
 _cached_bytes = 0
+_cache_bound = CACHE_BYTES
 _lock = threading.Lock()
 _heavy = threading.RLock()  # one heavy job at a time in the whole server: light page runs and health checks stay quick
 
@@ -87,13 +88,27 @@ def built(
         model = fresh(spec)
     size = model.cost.weight_bytes
     with _lock:
-        if key not in _cache and size <= CACHE_BYTES:
+        if key not in _cache and size <= _cache_bound:
             _cache[key] = (model, size)
             _cached_bytes += size
-            while _cached_bytes > CACHE_BYTES:
-                _, (_, dropped) = _cache.popitem(last=False)
-                _cached_bytes -= dropped
+            _evict()
     return model
+
+
+def bound_cache(nbytes: int) -> None:
+    """Keep at most `nbytes` of weights from now on (a worker process keeps about one model's, not the server's)."""
+    global _cache_bound
+    with _lock:
+        _cache_bound = nbytes
+        _evict()
+
+
+def _evict() -> None:
+    """The least recently shown models dropped until the cache is within its bound (the lock held)."""
+    global _cached_bytes
+    while _cached_bytes > _cache_bound:
+        _, (_, dropped) = _cache.popitem(last=False)
+        _cached_bytes -= dropped
 
 
 def fresh(spec: ModelSpec) -> Sequential | Functional:

@@ -16,7 +16,7 @@ from ..engine.errors import NetbuilderError
 from ..engine.graph import input_name
 from . import workers
 from .data import fill
-from .models import built, is_heavy, main_output
+from .models import bound_cache, built, is_heavy, main_output
 from .spec import ModelSpec
 
 
@@ -136,7 +136,9 @@ def in_worker(
 
 
 def _job(fn, data: dict, weights, args: tuple, budget):
-    """In a worker: the spec again from its plain data (and trained weights), `fn` on it under the caller's budget."""
+    """In a worker: the spec again from its plain data (and trained weights), `fn` on it under the caller's budget.
+    A worker keeps one model's weights at most between jobs: a visitor's next click often asks for the same."""
+    bound_cache(budget.weight_bytes or 0)
     with using(budget):
         spec = ModelSpec.from_dict(data)
         return fn(spec if weights is None else spec.with_weights(weights), *args)

@@ -89,15 +89,7 @@ def output(
     A heavy run (its weights and tensors or its work past models.is_heavy, known from shapes) runs in a worker
     process (studio.workers), after the runs queued before it and one at a time for `visitor`; a light one here.
     `checkpoint` is called while it waits or runs (raising there stops it); `waiting(ahead)` when it waits."""
-    part = runnable_part(spec)
-    if (refused := too_large(part)) is not None:
-        return refused
-    cost = part.analysis.cost
-    if is_heavy(
-        cost.weight_bytes + cost.build_bytes + cost.predict_bytes(len(x)), cost.build_work + cost.run_work(len(x))
-    ):
-        return _in_worker(_output, part, x, part is spec, checkpoint, waiting, visitor)
-    return _output(part, x, part is spec, checkpoint)
+    return _run(_output, spec, x, lambda cost: cost.predict_bytes(len(x)), checkpoint, waiting, visitor)
 
 
 def forward(
@@ -109,15 +101,23 @@ def forward(
 ) -> ForwardRun | NoRun:
     """Every tensor of `spec` on `x`, as far as the model fits, within the run budgets (a heavy run in a worker;
     `checkpoint`, `waiting` and `visitor` as for `output`)."""
+    return _run(_forward, spec, x, lambda cost: cost.forward_bytes(len(x)), checkpoint, waiting, visitor)
+
+
+def _run(run, spec: ModelSpec, x, tensor_bytes, checkpoint, waiting, visitor):
+    """`run(part, x, complete)` on the part of `spec` that fits: here, or when heavy in a worker (a failed worker's
+    words as NoRun)."""
     part = runnable_part(spec)
     if (refused := too_large(part)) is not None:
         return refused
     cost = part.analysis.cost
-    if is_heavy(
-        cost.weight_bytes + cost.build_bytes + cost.forward_bytes(len(x)), cost.build_work + cost.run_work(len(x))
-    ):
-        return _in_worker(_forward, part, x, part is spec, checkpoint, waiting, visitor)
-    return _forward(part, x, part is spec, checkpoint)
+    nbytes = cost.weight_bytes + cost.build_bytes + tensor_bytes(cost)
+    if not is_heavy(nbytes, cost.build_work + cost.run_work(len(x))):
+        return run(part, x, part is spec, checkpoint)
+    try:
+        return in_worker(run, part, (x, part is spec), checkpoint, waiting, visitor)
+    except NetbuilderError as e:
+        return NoRun(str(e))
 
 
 def in_worker(
@@ -142,14 +142,6 @@ def _job(fn, data: dict, weights, args: tuple, budget):
     with using(budget):
         spec = ModelSpec.from_dict(data)
         return fn(spec if weights is None else spec.with_weights(weights), *args)
-
-
-def _in_worker(run, part: ModelSpec, x, complete: bool, checkpoint, waiting, visitor):
-    """`run(part, x, complete)` in a worker; a failed worker's words as NoRun."""
-    try:
-        return in_worker(run, part, (x, complete), checkpoint, waiting, visitor)
-    except NetbuilderError as e:
-        return NoRun(str(e))
 
 
 def _output(part: ModelSpec, x: np.ndarray, complete: bool, checkpoint=None) -> Output | NoRun:

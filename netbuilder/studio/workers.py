@@ -32,15 +32,17 @@ from ..engine.errors import LimitError, NetbuilderError
 
 ROOT = Path(__file__).resolve().parents[2]  # where the netbuilder package is, for the workers' imports
 POLL_SECONDS = 0.05  # how often a waiting or running job checks its checkpoint, its worker and its time
-ENVIRONMENT = {  # variable → (field, default, what it is)
-    "NETBUILDER_WORKERS": ("workers", 2, "worker processes for heavy runs"),
-    "NETBUILDER_WORKER_MEMORY": ("memory_bytes", 1_500_000_000, "address space of each worker (RLIMIT_AS), bytes"),
-    "NETBUILDER_WORKER_SECONDS": ("seconds", 60, "time limit of one run in a worker, seconds"),
+ENVIRONMENT = {  # variable → (PoolConfig's field, what it is)
+    "NETBUILDER_WORKERS": ("workers", "worker processes for heavy runs"),
+    "NETBUILDER_WORKER_MEMORY": ("memory_bytes", "address space of each worker (RLIMIT_AS), bytes"),
+    "NETBUILDER_WORKER_SECONDS": ("seconds", "time limit of one run in a worker, seconds"),
 }
 
 
 @dataclass(frozen=True)
 class PoolConfig:
+    """The pool a deployment sets (ENVIRONMENT); the defaults fit a 2.5 GB box of 2 cores."""
+
     workers: int = 2
     memory_bytes: int = 1_500_000_000
     seconds: int = 60
@@ -50,7 +52,7 @@ def config_from_environment(environ: Mapping[str, str]) -> PoolConfig:
     """The defaults, with each value a deployment sets in `environ` (a positive whole number); a malformed one
     raises LimitError naming its variable (the server stops at start, as for the budgets)."""
     values = {}
-    for variable, (name, _, what) in ENVIRONMENT.items():
+    for variable, (name, what) in ENVIRONMENT.items():
         raw = environ.get(variable)
         if raw is None:
             continue

@@ -11,12 +11,12 @@ import hashlib
 import streamlit as st
 
 from ..engine.budget import current, readable_bytes
+from ..engine.graph import input_name
 from ..engine.layer import kind_class
 from ..engine.limits import MAX_NAME_CHARS
 from ..engine.shapes import format_shape
 from ..engine.summary import param_totals, readable_size
 from ..studio import data, datasets, run
-from ..engine.graph import input_name
 from ..studio.spec import INPUT_ID, MAX_MODEL_INPUTS, ModelSpec, input_id, kinds_by_group, new_layer
 from ..views.graph import BROWSER_CSS, PICK, SELECTED_FILL, WINDOW_FROM, dataflow
 from ..views.table import summary_frame
@@ -451,8 +451,8 @@ def _input_title(spec: ModelSpec, k: int) -> str:
     return f"Input {shape}" if not spec.more_inputs else f"Input {k + 1} ({input_name(k)}) {shape}"
 
 
-def input_panel(spec: ModelSpec) -> None:
-    """The model's inputs: their shapes, and the data of the forward pass, with what is wrong right below."""
+def input_shapes(spec: ModelSpec) -> None:
+    """Each input's shape (a further one with its Remove button), which ones no layer takes, and Add an input."""
     several = bool(spec.more_inputs)
     for k, shape in enumerate(spec.input_shapes):
         key = state.input_shape_key(k)
@@ -474,11 +474,12 @@ def input_panel(spec: ModelSpec) -> None:
                     args=(k,),
                     icon=":material/delete:",
                 )
-    unused = [k for k in range(1, len(spec.input_shapes)) if not any(input_id(k) in s for s in spec.sources)]
+    taken = {k for source in spec.sources for k in source}
+    unused = [f"Input {k + 1}" for k in range(1, len(spec.input_shapes)) if input_id(k) not in taken]
     if unused:
         st.caption(
-            f"{', '.join(f'Input {k + 1}' for k in unused)} is taken by no layer yet (Keras keeps such an input): "
-            "pick it in a layer's Takes box, or branch from it below."
+            f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} taken by no layer yet (Keras keeps such an "
+            "input): pick it in a layer's Takes box, or branch from it below."
         )
     st.button(
         "Add an input",
@@ -489,6 +490,12 @@ def input_panel(spec: ModelSpec) -> None:
         help="Another Input (Keras's input_layer_1, ...), of the first input's shape: a model of several inputs, "
         "such as an image and a few numbers about it. A layer takes it when it is picked in its Takes box.",
     )
+
+
+def input_panel(spec: ModelSpec) -> None:
+    """The model's inputs: their shapes, and the data of the forward pass, with what is wrong right below."""
+    several = bool(spec.more_inputs)
+    input_shapes(spec)
     if several:
         st.caption(run.FED)
     ss.input_text = ss.input_data

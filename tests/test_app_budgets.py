@@ -378,3 +378,15 @@ def test_a_share_link_that_fails_unexpectedly_opens_the_default_model_with_a_mes
         "The shared link could not be opened (it needs more memory than this server can give)" in shown(w.value)
         for w in at.warning
     )
+
+
+def test_a_waiting_run_says_so_in_one_line_rewritten_as_the_runs_ahead_of_it_go():
+    def script():
+        from netbuilder.ui.state import Waiting
+
+        say = Waiting()
+        for ahead in (2, 1, 0):  # as the pool calls it while the runs before it finish
+            say(ahead)
+
+    at = AppTest.from_function(script).run()
+    assert [c.value for c in at.caption] == ["Waiting for a free worker for this large run: yours is next."]

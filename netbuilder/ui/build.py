@@ -140,7 +140,9 @@ def output(spec: ModelSpec) -> None:
     if isinstance(parsed, state.InputProblem):
         st.caption("Output: the input data has a problem (see Input in the layer list).")
         return
-    result = run.output(spec, parsed.array, checkpoint=state.checkpoint, waiting=state.waiting, visitor=state.visitor())
+    result = run.output(
+        spec, parsed.array, checkpoint=state.checkpoint, waiting=state.Waiting(), visitor=state.visitor()
+    )
     if isinstance(result, run.NoRun):
         st.warning(f"No output: {state.plain(state.sentence(result.reason))}")
         return

@@ -37,7 +37,7 @@ def page(spec: ModelSpec) -> None:
         if choice == JSON:
             text = export.keras_json(_model(spec, runnable))
         elif is_heavy(chars, 0):  # a long text: written in a worker process
-            text = run.in_worker(export.spec_text, spec, (choice,), state.checkpoint, state.waiting, state.visitor())
+            text = run.in_worker(export.spec_text, spec, (choice,), state.checkpoint, state.Waiting(), state.visitor())
         else:
             with heavy_slot(chars):
                 text = export.MAKERS[choice](built(spec), checkpoint=state.checkpoint)

@@ -547,17 +547,24 @@ def on_paste(mode: str) -> None:
         )
 
 
-def waiting(ahead: int | None = None) -> None:
-    """Called when a large run waits (for the heavy slot, or with `ahead` runs queued before it for a worker): say so
-    where the run's output will appear."""
-    if ahead is None:
-        st.caption(
-            "Waiting for another visitor's large run to finish: "
-            "one large run at a time keeps the server quick for everyone."
-        )
-    else:
-        queued = "yours is next" if ahead == 0 else f"{ahead} run{'s' if ahead > 1 else ''} queued before yours"
-        st.caption(f"Waiting for a free worker for this large run: {queued}.")
+class Waiting:
+    """Says, where a large run's output will appear, that the run waits: for the heavy slot, or with `ahead` runs
+    queued before it for a worker. One line, rewritten as the count goes down (it appears only when it waits)."""
+
+    def __init__(self):
+        self._line = None
+
+    def __call__(self, ahead: int | None = None) -> None:
+        if self._line is None:
+            self._line = st.empty()
+        if ahead is None:
+            self._line.caption(
+                "Waiting for another visitor's large run to finish: "
+                "one large run at a time keeps the server quick for everyone."
+            )
+        else:
+            queued = "yours is next" if ahead == 0 else f"{ahead} run{'s' if ahead > 1 else ''} queued before yours"
+            self._line.caption(f"Waiting for a free worker for this large run: {queued}.")
 
 
 def visitor() -> str | None:

@@ -327,7 +327,7 @@ def live() -> None:
         ss.training_committed = True  # nothing to keep: the weights belong to a model that is no longer current
     if not run.done:
         try:
-            run.piece(checkpoint=state.checkpoint, waiting=state.waiting)
+            run.piece(checkpoint=state.checkpoint, waiting=state.Waiting())
         except Exception:  # noqa: BLE001 — the page's boundary: a run that fails stops, and says so
             logging.getLogger("netbuilder").exception("training step failed")
             run.fail("something went wrong in a training step")

@@ -369,18 +369,8 @@ def act_paste(at, m, rng):
         pasted = parse_layers(text)
     except NetbuilderError:
         pasted = None
-    if pasted is not None:
-
-        def change(s):
-            last = s.layers[-1].id if s.layers else None
-            layers = pasted.layers if mode == "replace" else (*s.layers, *pasted.after(last, s.next_id()))
-            if mode == "replace":
-                shape = s.input_shape if pasted.input_shape is None else pasted.input_shape
-                s = ModelSpec(shape, s.layers, s.seed, more_inputs=pasted.more_inputs)
-            return s.replace_layers(layers)
-
-        if m.commit(change):
-            m.fit()
+    if pasted is not None and m.commit(lambda s: pasted.onto(s, mode)):
+        m.fit()
     at.text_area(key="paste_text").input(text)
     return at.button(key=f"paste_{mode}").click()
 

@@ -133,3 +133,16 @@ def test_pasted_functional_code_is_never_run(tmp_path):
     pasted = parse_layers(code)
     assert not marker.exists() and len(pasted.layers) == 1
     assert any("open(" in note for note in pasted.unread)
+
+
+def test_pasted_layers_replace_a_models_layers_and_inputs_or_append_after_its_last_layer():
+    two = ModelSpec((8, 8, 1), (), 0, more_inputs=((3,),)).validate()
+    plain = parse_layers("Dense(4)\nDense(2)")
+    kept = plain.onto(two, "replace")  # no Input line: the first input's shape kept, the others gone with the layers
+    assert kept.input_shapes == ((8, 8, 1),) and [layer.kind for layer in kept.layers] == ["Dense", "Dense"]
+    appended = plain.onto(kept, "append")
+    assert len(appended.layers) == 4 and not appended.is_graph
+    both = parse_layers(TWO_INPUTS)
+    assert both.onto(kept, "replace").input_shapes == ((8, 8, 1), (3,))
+    with pytest.raises(LayerConfigError, match="code with several Inputs is a model of its own"):
+        both.onto(kept, "append")

@@ -20,7 +20,7 @@ from ..engine.layer import KINDS, REFUSED_KINDS
 from ..engine.limits import MAX_LAYERS
 from ..engine.shapes import check_input_shape
 from ..engine.settings import Init
-from .spec import INPUT_ID, MAX_MODEL_INPUTS, LayerSpec, input_id
+from .spec import INPUT_ID, MAX_MODEL_INPUTS, LayerSpec, ModelSpec, input_id
 
 MAX_PASTE_CHARS = 20_000
 
@@ -32,6 +32,15 @@ class PastedLayers:
     ignored: tuple[str, ...]  # "Dense: kernel_initializer", ...
     unread: tuple[str, ...] = ()  # functional code's statements and layers that are not part of the model
     more_inputs: tuple[tuple[int, ...], ...] = ()  # functional code's second Input and on
+
+    def onto(self, spec: ModelSpec, mode: str) -> ModelSpec:
+        """`spec` with these layers: "replace" its layers and inputs (with these inputs, or its first input's shape
+        when no Input line gave one), or "append" them after its last layer."""
+        if mode == "append":
+            last = spec.layers[-1].id if spec.layers else None
+            return spec.replace_layers((*spec.layers, *self.after(last, spec.next_id())))
+        shape = spec.input_shape if self.input_shape is None else self.input_shape
+        return ModelSpec(shape, (), spec.seed, more_inputs=self.more_inputs).replace_layers(self.layers)
 
     def after(self, last_id: int | None, first_id: int) -> tuple[LayerSpec, ...]:
         """The layers to append after the layer `last_id` (None: none, they take the input): ids from `first_id`."""

@@ -517,15 +517,7 @@ def on_paste(mode: str) -> None:
         notify("paste", "error", f"Could not read the layers: {plain(sentence(str(e)))} The model was kept as it was.")
         return
 
-    def change(s: ModelSpec) -> ModelSpec:
-        last = s.layers[-1].id if s.layers else None
-        layers = pasted.layers if mode == "replace" else (*s.layers, *pasted.after(last, s.next_id()))
-        if mode == "replace":  # its own inputs, or the first one kept
-            shape = s.input_shape if pasted.input_shape is None else pasted.input_shape
-            s = ModelSpec(shape, s.layers, s.seed, more_inputs=pasted.more_inputs)
-        return s.replace_layers(layers)
-
-    if commit(change, f"{mode} the layers", "paste"):
+    if commit(lambda s: pasted.onto(s, mode), f"{mode} the layers", "paste"):
         fit_input("paste")
         keep_selection_valid()
         skipped = (

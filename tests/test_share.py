@@ -178,6 +178,18 @@ def test_invalid_models_are_rejected_by_the_spec():
     assert fails(model(input_shape=[10**9]), LimitError) == (
         "input shape (1000000000,) has 1,000,000,000 elements per sample; at most 67,108,864 are allowed"
     )
+    # several inputs: each shape checked, at most 16 inputs, a layer can take only an input the model has
+    assert fails(model(input_shape=[3], more_inputs=[[10**9]]), LimitError) == (
+        "input shape (1000000000,) has 1,000,000,000 elements per sample; at most 67,108,864 are allowed"
+    )
+    assert "more_inputs must be a list of at most 15 input shapes" in fails(
+        model(input_shape=[3], more_inputs=[[2]] * 16), LayerConfigError
+    )
+    assert "more_inputs must be a list" in fails(model(input_shape=[3], more_inputs={"a": 1}), LayerConfigError)
+    assert "takes input_layer_2, but the model has 2 inputs" in fails(
+        model(input_shape=[3], more_inputs=[[2]], layers=[{"id": 0, "kind": "Dense", "inputs": [-3]}]),
+        LayerConfigError,
+    )
 
 
 def test_a_crash_inside_from_dict_still_becomes_a_share_link_error(monkeypatch):

@@ -35,10 +35,10 @@ def _seconds(work: int) -> float:
 
 def app_run(spec, settings, x, y) -> tuple[float, float]:
     """(predicted s, measured s) of a whole training run as the Train page makes it."""
-    from netbuilder.studio.train import TrainingRun
+    from netbuilder.studio.train import TrainingRun, check
 
+    predicted = _seconds(check(spec, settings, x, y))  # the run's whole work, as the cost model counts it beforehand
     run = TrainingRun.start(spec, settings, x, y)
-    predicted = _seconds(run.heavy[1])  # the run's whole work, as the cost model counts it before it starts
     start = time.perf_counter()
     while not run.done:
         run.piece()

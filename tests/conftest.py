@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,3 +27,14 @@ def public_budget():
 
     with using(PUBLIC_DEFAULTS):
         yield PUBLIC_DEFAULTS
+
+
+def eventually(condition, seconds: float = 10) -> bool:
+    """Whether `condition()` holds within `seconds` (for what another thread finishes after a call returns, such as
+    the worker pool replacing a cancelled run's worker)."""
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True

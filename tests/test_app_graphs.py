@@ -158,7 +158,7 @@ def test_a_graph_trains_on_the_train_page_and_keeps_its_trained_weights_in_keras
     trained = model(at)
     assert trained.trained and trained.layers == graph_spec.layers
     assert [a.shape for a in trained.weights.arrays] == graph_spec.weight_shapes()
-    history = at.session_state["training"].run.history.history
+    history = at.session_state["training"].progress.history
     assert history["loss"][-1] < history["loss"][0]
 
 
@@ -173,7 +173,7 @@ def test_a_model_with_two_outputs_trains_each_on_the_targets_and_one_that_does_n
     page(at, TRAIN)
     assert "Every output (dense_2, dense_3) learns the same targets; the loss is the sum of theirs" in texts(at)
     at = train_to_the_end(at)
-    history = at.session_state["training"].run.history.history
+    history = at.session_state["training"].progress.history
     assert {"loss", "dense_2_loss", "dense_3_loss", "dense_2_accuracy", "dense_3_accuracy"} <= set(history)
     assert history["loss"][-1] < history["loss"][0] and model(at).trained
     page(at, BUILD)
@@ -307,7 +307,7 @@ def test_a_model_of_two_inputs_trains_on_the_train_page_with_each_samples_values
     page(run(at), TRAIN)
     assert "Each sample's values fill input 1 (1), then input 2 (1)." in texts(at)
     at = train_to_the_end(at)
-    history = at.session_state["training"].run.history.history
+    history = at.session_state["training"].progress.history
     assert history["loss"][-1] < history["loss"][0] and history["accuracy"][-1] > 0.8 and model(at).trained
 
 

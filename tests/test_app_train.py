@@ -1,24 +1,28 @@
 """The Train page through AppTest: train the XOR preset, stop a run and keep its progress, undo a training,
 carry trained weights in a share link and in exported Keras code, and every refusal said clearly."""
 
-import contextlib
 import json
-import threading
+import os
+import signal
+import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
 from kind_harness import run_keras_code
 from netbuilder.engine.training import Loss
-from netbuilder.studio import datasets, models, share
+from netbuilder.engine.budget import public, using
+from netbuilder.studio import datasets, share, workers
 from netbuilder.studio.models import built
+from netbuilder.studio.run import packed
 from netbuilder.studio.spec import LayerSpec, ModelSpec
-from netbuilder.studio.train import LossCurve, Settings, TrainingRun
+from netbuilder.studio.train import LossCurve, Settings, Training, TrainingRun, _train
+from netbuilder.studio.workers import Recorder
 from test_app import TRAIN, model, open_app, page, run, select, texts
 
-MAX_PIECES = 400  # each run of the page trains one piece (about a quarter of a second)
+RUN_SECONDS = 120  # a run trains in a worker meanwhile; the page is drawn again until it has ended
 
 
 def load(at, name: str):
@@ -33,9 +37,17 @@ def on_train_page(name: str):
 
 def train_to_the_end(at):
     run(at.button(key="train_start").click())
-    for _ in range(MAX_PIECES):
+    return until_ended(at)
+
+
+def until_ended(at):
+    """The page drawn again, as its live part is while a run trains in its worker, until the run has ended and the
+    page has taken what it learned."""
+    end = time.monotonic() + RUN_SECONDS
+    while time.monotonic() < end:
         if at.session_state["training"].done and at.session_state["training_committed"]:
             return at
+        at.session_state["training"].job.wait(0.2)
         run(at)
     raise AssertionError("training did not finish")
 
@@ -48,7 +60,7 @@ def test_train_the_xor_preset_to_95_percent_and_undo_it():
         and at.number_input(key="train_epochs").value == 60
     )
     at = train_to_the_end(at)
-    history = at.session_state["training"].run.history.history
+    history = at.session_state["training"].progress.history
     assert history["accuracy"][-1] >= 0.95
     trained = model(at)
     assert trained.trained and trained.layers == untrained.layers
@@ -64,18 +76,22 @@ def test_train_the_xor_preset_to_95_percent_and_undo_it():
 
 def test_stop_mid_run_keeps_what_was_learned():
     at = on_train_page("train-spirals")  # 300 epochs: far more than one piece
+    run(at.number_input(key="train_batch_size").set_value(1))  # 300 × 600 steps: minutes, unless stopped
     run(at.button(key="train_start").click())
-    run(at)  # a second piece
-    run(at.button(key="train_stop").click())
     training = at.session_state["training"]
-    assert training.stopped and 0 < training.run.epoch < 300
+    while training.progress is None or not training.progress.complete:
+        training.job.wait(0.1)
+    run(at.button(key="train_stop").click())
+    assert training.stopping and at.button(key="train_stop").disabled  # asked once: it ends after its batch
+    at = until_ended(at)
+    progress = training.progress
+    assert progress.stopped and not progress.failure and 0 < progress.complete < 300
     # the epoch being trained when Stop came, counted from 1 as the progress line counts it, and the epochs complete
     assert (
-        f"Training stopped during epoch {training.run.epoch + 1} of 300, after {training.run.epoch} complete epoch(s)"
+        f"Training stopped during epoch {progress.complete + 1} of 300, after {progress.complete} complete epoch(s)"
         in texts(at)
     )
-    assert model(at).trained
-    np.testing.assert_array_equal(built(model(at)).get_weights()[0], training.model.get_weights()[0])
+    assert model(at).trained and model(at) == training.trained_spec()
 
 
 def test_a_trained_model_travels_in_its_link_and_its_exported_code():
@@ -137,119 +153,85 @@ def test_from_logits_for_the_cross_entropies_and_delta_for_huber_with_keras_defa
     assert at.checkbox(key="train_from_logits").value is False and not shows(at, "number_input", "train_delta")
     run(at.checkbox(key="train_from_logits").check())
     run(at.button(key="train_start").click())
-    assert at.session_state["training"].model.loss == Loss("binary_crossentropy", from_logits=True)
-    if not at.button(key="train_stop").disabled:
-        run(at.button(key="train_stop").click())
+    assert at.session_state["training"].settings.compiled_loss() == Loss("binary_crossentropy", from_logits=True)
+    until_ended(at)
     run(at.selectbox(key="train_loss").set_value("huber"))
     assert not shows(at, "checkbox", "train_from_logits") and at.number_input(key="train_delta").value == 1.0
     run(at.number_input(key="train_delta").set_value(0.25))
     run(at.button(key="train_start").click())
-    assert at.session_state["training"].model.loss == Loss(
+    assert at.session_state["training"].settings.compiled_loss() == Loss(
         "huber", delta=0.25
     )  # from_logits set before is not passed on
     run(at.selectbox(key="train_loss").set_value("mean_squared_error"))
     assert not shows(at, "checkbox", "train_from_logits") and not shows(at, "number_input", "train_delta")
 
 
-def _run_of(input_size: int, units: int) -> TrainingRun:
+def _small_run() -> tuple:
     spec = ModelSpec(
-        (input_size,),
-        (LayerSpec.make(0, "Dense", units=units, activation="tanh"), LayerSpec.make(1, "Dense", units=1)),
+        (2,),
+        (LayerSpec.make(0, "Dense", units=8, activation="tanh"), LayerSpec.make(1, "Dense", units=1)),
         seed=3,
     ).validate()
-    x = np.random.default_rng(0).normal(size=(16, input_size)).astype(np.float32)
-    return TrainingRun.start(spec, Settings("mean_squared_error", "sgd", 0.01, batch_size=8), x, np.tanh(x[:, :1]))
+    x = np.random.default_rng(0).normal(size=(16, 2)).astype(np.float32)
+    return spec, Settings("mean_squared_error", "sgd", 0.01, epochs=5, batch_size=8), x, np.tanh(x[:, :1])
+
+
+def test_a_run_in_a_worker_learns_what_the_same_run_learns_here_and_reports_as_it_goes():
+    spec, settings, x, y = _small_run()
+    with using(public()):
+        training = Training.start(spec, settings, x, y, visitor="a visitor")
+        here = TrainingRun.start(spec, settings, x, y)
+    assert training.job.wait(60) and training.progress.done and training.progress.steps == 10
+    while not here.done:
+        here.piece()
+    for learned, expected in zip(training.trained_spec().weights.arrays, here.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(learned, expected)
+    assert training.progress.history == here.progress().history
 
 
 def test_a_run_keeps_its_own_copies_of_the_weights():
-    """The model trained, `before` and the trained spec each hold their own arrays (the memory the run is counted
-    for)."""
-    training = _run_of(2, 8)
-    start = [w.copy() for w in training.before]
-    training.piece()
-    trained = training.trained_spec()
-    now = [w for layer in training.model.layers for w in layer.weights]
-    for first, before, current, kept in zip(start, training.before, now, trained.weights.arrays, strict=True):
+    """The model trained, `before` and the weights sent back each hold their own arrays (the memory the run is
+    counted for), and the shared weights cache is not trained."""
+    spec, settings, x, y = _small_run()
+    with using(public()):
+        progress, learned = _train(Recorder(), *packed(spec), settings, x, y, public())
+        seed = built(spec).get_weights()
+        here = TrainingRun.start(spec, settings, x, y)
+    here.piece()
+    now = [w for layer in here.model.layers for w in layer.weights]
+    for first, before, current in zip(seed, here.before, now, strict=True):
         np.testing.assert_array_equal(before, first)  # training changed the model's arrays in place, not these
-        assert not np.array_equal(current, before) and np.array_equal(kept, current)
-        assert not np.shares_memory(before, current) and not np.shares_memory(kept, current)
-    cached = built(training.spec).get_weights()
-    for first, seed in zip(start, cached):
-        np.testing.assert_array_equal(first, seed)  # the shared weights cache was not trained
+        assert not np.array_equal(current, before) and not np.shares_memory(before, current)
+    assert progress.done and all(not np.array_equal(a, b) for a, b in zip(learned, seed))
+    for first, again in zip(seed, built(spec).get_weights()):
+        np.testing.assert_array_equal(first, again)  # the shared weights cache was not trained
 
 
-def _slot_taken_while_training(training: TrainingRun) -> bool:
-    taken = []
+def test_a_stopped_job_ends_after_its_piece_with_what_it_learned_and_a_broken_step_stops_once(monkeypatch):
+    spec, settings, x, y = _small_run()
+    settings = replace(settings, epochs=10_000, batch_size=1)
+    with using(public()):
+        progress, learned = _train(Recorder(stop_after=2), *packed(spec), settings, x, y, public())
+    assert progress.stopped and not progress.failure and learned is not None and 0 < progress.steps < 160_000
+    calls = []
 
-    def try_slot():
-        got = models._heavy.acquire(blocking=False)
-        taken.append(not got)
-        if got:
-            models._heavy.release()
+    def broken(self, x, y, rng):
+        calls.append(1)
+        raise RuntimeError("a fault no one foresaw")
 
-    def checkpoint():  # called between batches: another thread asks for the heavy slot meanwhile
-        if not taken:
-            other = threading.Thread(target=try_slot)
-            other.start()
-            other.join()
-
-    training.piece(seconds=0.01, checkpoint=checkpoint)
-    return taken[0]
-
-
-def test_a_big_run_trains_in_the_servers_heavy_slot_and_a_small_one_does_not():
-    big = _run_of(1024, 2048)  # 2.1 M weights, 8 MiB each copy
-    assert big.heavy[0] > models.HEAVY_BYTES
-    assert _slot_taken_while_training(big)
-    assert not _slot_taken_while_training(_run_of(2, 8))
+    monkeypatch.setattr("netbuilder.engine.model.Sequential._gradients", broken)
+    with using(public()):
+        progress, learned = _train(Recorder(), *packed(spec), settings, x, y, public())
+    assert calls == [1] and progress.failure == "something went wrong in a training step" and learned is None
 
 
-@contextlib.contextmanager
-def another_visitor_holds_the_slot(seconds: float = 10):
-    """Another visitor's large run holds the server's heavy slot until the block ends (or `seconds` pass)."""
-    held, release = threading.Event(), threading.Event()
-
-    def other_visitor():
-        with models.heavy_slot(models.HEAVY_BYTES + 1):
-            held.set()
-            release.wait(seconds)
-
-    other = threading.Thread(target=other_visitor)
-    other.start()
-    held.wait(10)
-    try:
-        yield
-    finally:
-        release.set()
-        other.join()
-
-
-def test_a_big_runs_piece_waits_for_the_slot_and_a_visitor_who_leaves_stops_waiting():
-    big = _run_of(1024, 2048)
-    told = []
-
-    class Left(Exception):
-        pass
-
-    def leave():
-        raise Left
-
-    with another_visitor_holds_the_slot(), pytest.raises(Left):
-        big.piece(checkpoint=leave, waiting=lambda: told.append(1))
-    assert told == [1] and big.run.batch == 0  # it said it waits, and trained nothing
-
-
-def test_the_train_page_says_when_a_large_run_waits_for_another_visitors():
-    at = load(open_app(), "train-digits")
-    select(at, 1)
-    run(at.number_input(key=f"units_{model(at).layers[1].id}").set_value(4096))  # a run of about 20 G mult-adds: heavy
-    page(at, TRAIN)
-    with another_visitor_holds_the_slot(seconds=1.0):  # the other run ends a second later
-        run(at.button(key="train_start").click())
-    assert (
-        "Waiting for another visitor's large run to finish" in texts(at)
-        and at.session_state["training"].run.batch + at.session_state["training"].run.epoch > 0
-    )
+def test_the_train_page_says_how_many_runs_wait_before_its_own():
+    pool = workers.pool()
+    busy = [pool.submit(time.sleep, (3,), visitor=f"another visitor {k}") for k in range(pool.config.workers + 1)]
+    at = on_train_page("train-xor")
+    run(at.button(key="train_start").click())
+    assert "Waiting for a free worker for this training run: 1 run queued before yours." in texts(at)
+    assert until_ended(at) and model(at).trained and all(job.wait(10) for job in busy)
 
 
 def test_a_recurrent_layers_own_dropout_is_kept_for_inference_and_refused_training_by_name():
@@ -316,7 +298,7 @@ def test_a_loss_that_does_not_fit_the_labels_is_said_beside_loss_with_the_loss_t
     assert "The loss does not fit the data: binary_crossentropy needs a target of the output's shape (10,)" in texts(at)
 
 
-def test_a_run_that_diverges_stops_says_why_and_keeps_finite_weights():
+def test_a_run_that_diverges_stops_says_why_and_keeps_no_weights_that_are_not_finite():
     at = open_app()
     page(at, TRAIN)
     run(at.selectbox(key="train_source_widget").set_value("typed"))
@@ -325,34 +307,30 @@ def test_a_run_that_diverges_stops_says_why_and_keeps_finite_weights():
     run(at.button(key="advice_model").click())  # an MLP with one linear output, trained with mean_squared_error
     run(at.selectbox(key="train_optimizer").set_value("sgd"))
     run(at.number_input(key="train_learning_rate").set_value(10.0))
-    run(at.button(key="train_start").click())
-    for _ in range(20):
-        if at.session_state["training"].done:
-            break
-        run(at)
+    at = train_to_the_end(at)
     training = at.session_state["training"]
-    assert training.failure.startswith("training diverged at epoch 1, batch 1: the loss became inf")
+    assert training.progress.failure.startswith("training diverged at epoch 1, batch 1: the loss became inf")
     assert "Training stopped: training diverged at epoch 1, batch 1" in texts(at)
     assert not at.button(key="train_start").disabled and at.button(key="train_stop").disabled  # nothing is left stuck
-    assert all(np.all(np.isfinite(w)) for w in training.model.get_weights())
-    assert not model(at).trained  # no step took effect: nothing to keep
+    assert training.trained_spec() is None and not model(at).trained  # no step took effect: nothing to keep
 
 
-def test_an_unexpected_error_in_a_step_stops_the_run_once_instead_of_retrying(monkeypatch):
-    at = on_train_page("train-xor")
-    calls = []
-
-    def broken(self, x, y, rng):
-        calls.append(1)
-        raise RuntimeError("a fault no one foresaw")
-
-    monkeypatch.setattr("netbuilder.engine.model.Sequential._gradients", broken)
+def test_a_worker_that_dies_mid_run_is_said_and_the_model_is_kept():
+    at = on_train_page("train-spirals")
+    untrained = model(at)
+    run(at.number_input(key="train_batch_size").set_value(1))
     run(at.button(key="train_start").click())
-    for _ in range(3):
-        run(at)
-    assert calls == [1] and at.session_state["training"].failure == "something went wrong in a training step"
-    assert "Training stopped: something went wrong in a training step." in texts(at)
-    assert not at.button(key="train_start").disabled and at.button(key="train_stop").disabled
+    training = at.session_state["training"]
+    while training.progress is None:
+        training.job.wait(0.1)
+    pool = workers.pool()
+    for pid in pool.pids():  # whichever worker runs it
+        os.kill(pid, signal.SIGKILL)
+    at = until_ended(at)
+    assert "Training stopped: the worker process running it stopped (out of memory, killed, or a crash)" in texts(at)
+    assert model(at) == untrained and not at.button(key="train_start").disabled
+    at = train_to_the_end(run(at.number_input(key="train_epochs").set_value(2)))
+    assert model(at).trained  # the pool replaced its workers
 
 
 def test_a_link_and_a_reload_keep_the_training_settings():

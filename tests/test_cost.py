@@ -28,14 +28,16 @@ from kind_harness import check_cost
 from netbuilder.engine.cost import FLOAT32, MICROSECOND, readable_bytes
 from netbuilder.engine.layer import snake_case
 from netbuilder.engine.analysis import budget_issue
-from netbuilder.engine.budget import PUBLIC_DEFAULTS
+from netbuilder.engine.budget import PUBLIC_DEFAULTS, current
 from netbuilder.engine.optimizers import SGD
 from netbuilder.engine.training import Loss, step_cost
 from netbuilder.studio import share
 from netbuilder.studio.models import built
 from netbuilder.studio.run import output
 from netbuilder.studio.spec import LayerSpec, ModelSpec
-from netbuilder.studio.train import Settings, TrainingRun
+from netbuilder.studio.run import packed
+from netbuilder.studio.train import Settings, _train
+from netbuilder.studio.workers import Recorder
 
 pytestmark = pytest.mark.usefixtures("public_budget")
 MAX_WEIGHT_BYTES, MAX_FORWARD_BYTES, MAX_WORK = (
@@ -670,11 +672,8 @@ def train_page_peak(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.nd
     """Peak bytes of a training run as the Train page makes one: a fresh model, the weights from before, the run
     to its end, the trained copy (tracemalloc; a first run warms NumPy's and the optimizer's own caches)."""
 
-    def train():
-        run = TrainingRun.start(spec, settings, x, y)
-        while not run.done:
-            run.piece()
-        return run.trained_spec()
+    def train():  # in this process, as a worker runs it
+        return _train(Recorder(), *packed(spec), settings, x, y, current())
 
     train()
     return traced_peak(train)[1]

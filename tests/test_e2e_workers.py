@@ -1,11 +1,13 @@
 """Heavy runs in worker processes, in a real `streamlit run` server driven by Debian's Chromium: a worker killed
 mid-run says so and the next run works, a second visitor waits and is told so and each gets its own output, a closed
-tab cancels its running run, and a run over a worker's memory cap says so. The servers are set up as a deployment
+tab cancels its running run, a run over a worker's memory cap says so, and training runs in a worker, where Stop
+keeps what it learned and a closed tab cancels it. The servers are set up as a deployment
 would be, by environment variables: one worker, and no work budget so that a run lasts long enough to be caught."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -16,7 +18,7 @@ from e2e_support import AppPage, Server
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 from test_e2e import browser, link, new_page  # noqa: F401 — the fixtures
 
-ONE_SLOW_WORKER = {"NETBUILDER_WORKERS": "1", "NETBUILDER_MAX_WORK": "none"}
+ONE_SLOW_WORKER = {"NETBUILDER_WORKERS": "1", "NETBUILDER_MAX_WORK": "none", "NETBUILDER_MAX_TRAIN_WORK": "none"}
 # (1024, 1024) → Dense(1024) → 30 × gelu: a few seconds of one worker's time here, and heavy (past 2 G of work)
 SLOW = ModelSpec(
     (1024, 1024),
@@ -132,3 +134,31 @@ def test_a_run_over_a_workers_memory_cap_says_so(browser, tmp_path_factory):  # 
         context.close()
     finally:
         server.stop()
+
+
+@pytest.mark.e2e
+def test_training_runs_in_a_worker_stop_keeps_what_it_learned_and_a_closed_tab_cancels_it(new_page, server):  # noqa: F811
+    from playwright.sync_api import expect
+
+    from netbuilder.studio import presets
+
+    spirals = presets.PRESETS["train-spirals"]
+    app = new_page(link(spirals.spec))
+    app.choose("preset_name", spirals.title)
+    app.open_tab("Train")
+    app.set_number("train_epochs", 5000)
+    app.set_number("train_batch_size", 1)  # minutes of training, unless stopped
+    app.page.locator(".st-key-train_start button").first.click()
+    pid = busy_worker(server)  # the server's own process does not train
+    expect(app.page.get_by_text(re.compile(r"^Epoch [0-9]+ of 5000"))).to_be_visible()
+    app.page.locator(".st-key-train_stop button:not([disabled])").click()
+    stopped = app.page.get_by_text(re.compile(r"Training stopped during epoch \d+ of 5000, after \d+ complete epoch"))
+    expect(stopped).to_be_visible(timeout=30_000)
+    assert pid in server.worker_pids()  # a stop lets the run end and send its weights: its worker goes on
+    app.page.locator(".st-key-train_start button").first.click()
+    pid = busy_worker(server)
+    app.page.context.close()
+    deadline = time.monotonic() + 15
+    while pid in server.worker_pids() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pid not in server.worker_pids(), f"the training run was not cancelled; log:\n{server.log()}"

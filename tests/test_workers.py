@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 
+from conftest import eventually
 from netbuilder.engine.budget import public, using
 from netbuilder.engine.errors import LimitError
 from netbuilder.studio import run, workers
@@ -100,7 +101,7 @@ def test_a_checkpoint_that_raises_cancels_a_running_job_and_its_worker_is_replac
 
     with pytest.raises(KeyboardInterrupt):
         pool.run(time.sleep, (30,), visitor=1, checkpoint=checkpoint)
-    assert pool.pids() != [pid] and pool.run(pow, (2, 4), visitor=1) == 16
+    assert eventually(lambda: pool.pids() != [pid]) and pool.run(pow, (2, 4), visitor=1) == 16
 
 
 def test_jobs_wait_first_come_first_served_and_are_told_how_many_are_ahead(pool):

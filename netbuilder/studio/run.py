@@ -130,18 +130,27 @@ def in_worker(
 ):
     """`fn(spec, *args)` in a worker process (studio.workers), under this caller's budgets: its result, or a
     NetbuilderError saying why not (the worker failed, or a newer run of this visitor replaced this one)."""
-    weights = spec.weights.arrays if spec.weights is not None else None
-    job = (fn, spec.to_dict(), weights, args, current())
+    job = (fn, *packed(spec), args, current())
     return workers.pool().run(_job, job, object() if visitor is None else visitor, checkpoint, waiting)
 
 
+def packed(spec: ModelSpec) -> tuple:
+    """`spec` as a worker is sent it: its plain data, and its trained weights (None for the seed's)."""
+    return spec.to_dict(), spec.weights.arrays if spec.weights is not None else None
+
+
+def unpacked(data: dict, weights) -> ModelSpec:
+    """In a worker: the spec `packed` sent."""
+    spec = ModelSpec.from_dict(data)
+    return spec if weights is None else spec.with_weights(weights)
+
+
 def _job(fn, data: dict, weights, args: tuple, budget):
-    """In a worker: the spec again from its plain data (and trained weights), `fn` on it under the caller's budget.
-    A worker keeps one model's weights at most between jobs: a visitor's next click often asks for the same."""
+    """In a worker: `fn` on the spec sent, under the caller's budget. A worker keeps one model's weights at most
+    between jobs: a visitor's next click often asks for the same."""
     bound_cache(budget.weight_bytes or 0)
     with using(budget):
-        spec = ModelSpec.from_dict(data)
-        return fn(spec if weights is None else spec.with_weights(weights), *args)
+        return fn(unpacked(data, weights), *args)
 
 
 def _output(part: ModelSpec, x: np.ndarray, complete: bool, checkpoint=None) -> Output | NoRun:

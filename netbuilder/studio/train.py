@@ -1,27 +1,33 @@
-"""A training run of the model being edited, as the app drives it: settings, data, advice, and pieces of work.
+"""A training run of the model being edited, as the app drives it: settings, data, advice, and the run itself.
 
-The engine trains (engine/model.py's `trainer`); this keeps what the page needs between pieces: the
-model being trained (a copy: the spec's own weights never change), its run, the loss curve (bounded,
-whatever the run's length), and what the weights were before. Each piece trains for a bounded time,
-so other visitors are not kept waiting, and a stopped run keeps what it has learned so far. A run that
-fails (data the loss cannot take, a loss that stops being a finite number) stops with its reason and
-keeps the last weights that gave finite numbers.
+The engine trains (engine/model.py's `trainer`). Every run trains in a worker process (studio.workers), so no
+visitor's training holds the server's Python lock: `_train` drives it there piece by piece, on a copy of the model
+(the spec's own weights never change), and reports after each piece what the page shows (Progress: the History, a
+bounded loss curve, the picture, the weights' change). `Training` is the page's handle on it. What refuses a run
+(`check`) is said before it is queued, from shapes. A stopped run keeps what it learned so far; a run that fails
+(data the loss cannot take, a loss that stops being a finite number) stops with its reason and keeps the last
+weights that gave finite numbers.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
+from ..engine.budget import current, using
 from ..engine.errors import InputDataError, LayerConfigError, NetbuilderError
+from ..engine.fitting import compiled
 from ..engine.optimizers import OPTIMIZERS
 from ..engine.shapes import format_shape
 from ..engine.training import CROSSENTROPIES, Loss
-from . import datasets
-from .models import fresh, heavy_slot
+from . import datasets, workers
+from .models import fresh
+from .run import packed, unpacked
 from .spec import LayerSpec, ModelSpec
 
 LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", *CROSSENTROPIES)
@@ -197,13 +203,40 @@ def feeding(spec: ModelSpec) -> str:
     return " ".join(words)
 
 
-def compile_for(model, spec: ModelSpec, settings: Settings) -> None:
-    """Keras's compile with the page's settings: one loss for every output, and of several outputs the metrics of
-    each (Keras takes them as a list per output)."""
+def compile_arguments(spec: ModelSpec, settings: Settings) -> tuple:
+    """Keras's compile arguments for the page's settings (optimizer, loss, metrics): one loss for every output, and of
+    several outputs the metrics of each (Keras takes them as a list per output)."""
     outputs = len(spec.output_positions)
     optimizer = OPTIMIZERS[settings.optimizer](learning_rate=settings.learning_rate)
-    metrics = settings.metrics if outputs == 1 else [settings.metrics] * outputs
-    model.compile(optimizer=optimizer, loss=settings.compiled_loss(), metrics=metrics)
+    return optimizer, settings.compiled_loss(), settings.metrics if outputs == 1 else [settings.metrics] * outputs
+
+
+def compile_for(model, spec: ModelSpec, settings: Settings) -> None:
+    """Keras's compile of `model` with the page's settings."""
+    optimizer, loss, metrics = compile_arguments(spec, settings)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+
+
+def check(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) -> int:
+    """What refuses a run, said before it starts and from shapes alone (nothing is built): the settings, the model,
+    the data (`advise`), and the budgets of the run's memory and work. The run's whole work, as the budget counts
+    it."""
+    settings.check()
+    if not spec.analysis.ok:
+        raise LayerConfigError("the model does not fit together yet, so it cannot be trained (see the Build page)")
+    if not spec.layers:
+        raise LayerConfigError("add a layer first: a model without layers has nothing to train")
+    advice = advise(spec, settings, x, y)
+    if advice is not None:
+        raise InputDataError(advice.problem)
+    trained = int(len(x) * (1 - settings.validation_split))  # Keras keeps the last samples for validation
+    if trained == 0:
+        raise InputDataError("there are no samples left to train on")
+    optimizer, loss, metrics = compile_arguments(spec, settings)
+    step = compiled(loss, None, metrics, [spec.analysis.names[k] for k in spec.output_positions]).step_cost(optimizer)
+    batch, cost = min(settings.batch_size, trained), spec.analysis.cost
+    cost.check_training(len(x), settings.epochs, batch, step)
+    return cost.training_work(len(x), settings.epochs, batch, step)
 
 
 def advise(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) -> Advice | None:
@@ -296,14 +329,31 @@ class LossCurve:
         return len(self.means) + (1 if self._count else 0)
 
 
+@dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value
+class Progress:
+    """What the page shows of a run, as its worker last reported it (sent after every piece, so small)."""
+
+    epochs: int = 0
+    epoch: int = 0  # the epoch being trained (or the last one), counted from 1
+    complete: int = 0  # epochs complete
+    fraction: float = 0.0  # of the run's batches
+    done: bool = False  # it reached its end, or stopped
+    stopped: bool = False  # it stopped before its last epoch
+    failure: str = ""  # why it stopped on its own before its last epoch ("" when it did not)
+    history: dict = field(default_factory=dict)  # Keras's History.history so far
+    curve: tuple = ((), (), 1)  # the batch-by-batch loss: (first batches, mean losses, batches per point)
+    picture: tuple | None = None  # ("boundary", probabilities, extent) or ("curve", xs, ys), for small inputs
+    weights: tuple = ()  # per weight: (name, shape, mean |w| before, mean |w| now, largest change)
+    steps: int = 0  # updates taken: a run that took none has nothing to keep
+
+
 @dataclass
 class TrainingRun:
-    """One run of fit on the model of `spec`, advanced piece by piece.
+    """One run of fit on the model of `spec`, advanced piece by piece, in a worker (`_train` drives it).
 
     Memory (what cost.training_bytes counts), besides the run's tensors and the optimizer's state: the model trained
     (its own copy of every weight, P parameters: 4·P bytes), `before` (a second copy, 4·P, for the weights-before-and-
-    after table), and at the end the trained spec's copy (4·P, which undo then keeps). Pieces of a big run take the
-    server's heavy slot."""
+    after table), and at the end the trained weights sent back (4·P, which the spec then keeps)."""
 
     spec: ModelSpec
     settings: Settings
@@ -315,27 +365,12 @@ class TrainingRun:
     curve: LossCurve = field(default_factory=LossCurve)  # the loss batch by batch, bounded
     stopped: bool = False
     failure: str = ""  # why the run stopped on its own before its last epoch ("" when it did not)
-    heavy: tuple = (
-        0,
-        0,
-    )  # (bytes, work) that heavy_slot weighs: the run's memory (weight copies included), its whole work
 
     @classmethod
     def start(cls, spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) -> TrainingRun:
-        """A new run; the data, settings and budgets are checked here, before any training."""
-        settings.check()
-        if not spec.analysis.ok:
-            raise LayerConfigError("the model does not fit together yet, so it cannot be trained (see the Build page)")
-        if not spec.layers:
-            raise LayerConfigError("add a layer first: a model without layers has nothing to train")
-        advice = advise(spec, settings, x, y)
-        if advice is not None:
-            raise InputDataError(advice.problem)
-        cost = spec.analysis.cost
-        with heavy_slot(
-            2 * cost.weight_bytes + cost.build_bytes, cost.build_work
-        ):  # the seed's weights, then a trained copy
-            model = fresh(spec)
+        """A new run; the data, settings and budgets are checked first (`check`), before any training."""
+        check(spec, settings, x, y)
+        model = fresh(spec)
         compile_for(model, spec, settings)
         run = model.trainer(
             inputs_of(spec, x),
@@ -345,72 +380,177 @@ class TrainingRun:
             validation_split=settings.validation_split,
             halt_on_divergence=True,
         )
-        batch, step = min(settings.batch_size, run.samples), model.step_cost()
-        heavy = (cost.training_bytes(batch, step.slots), cost.training_work(len(x), settings.epochs, batch, step))
-        with heavy_slot(cost.weight_bytes):
-            before = model.get_weights()  # copies: training changes the model's arrays in place
-        return cls(spec, settings, x, y, model, run, before, heavy=heavy)
+        return cls(spec, settings, x, y, model, run, model.get_weights())  # copies: training changes them in place
 
     @property
     def done(self) -> bool:
         return self.run.done or self.stopped
 
-    @property
-    def epoch(self) -> int:
-        """The epoch being trained (or the last one), counted from 1."""
-        return min(self.run.epoch + 1, self.settings.epochs)
-
-    def piece(self, seconds: float = PIECE_SECONDS, checkpoint=None, waiting=None) -> None:
-        """Train for about `seconds` (whole batches), recording each batch's loss; a piece of a heavy run waits for the
-        server's heavy slot (`checkpoint` and `waiting` as for heavy_slot). A step the engine refuses stops the run."""
-        with heavy_slot(*self.heavy, checkpoint=checkpoint, waiting=waiting):
-            end = time.perf_counter() + seconds
-            while not self.done and time.perf_counter() < end:
-                try:
-                    self.run.run(max_batches=1, checkpoint=checkpoint)
-                except NetbuilderError as e:
-                    self.fail(str(e))
-                    return
-                self.curve.add(self.run.last_loss)
+    def piece(self, seconds: float = PIECE_SECONDS) -> None:
+        """Train for about `seconds` (whole batches), recording each batch's loss. A step the engine refuses stops
+        the run."""
+        end = time.perf_counter() + seconds
+        while not self.done and time.perf_counter() < end:
+            try:
+                self.run.run(max_batches=1)
+            except NetbuilderError as e:
+                self.fail(str(e))
+                return
+            self.curve.add(self.run.last_loss)
 
     def fail(self, why: str) -> None:
         """Stop the run for good, saying why (the weights keep what the steps before learned)."""
         self.failure, self.stopped = why, True
 
-    def trained_spec(self) -> ModelSpec:
-        """The spec with the weights learned so far (what becomes the current model); the spec copies them once."""
-        with heavy_slot(self.spec.analysis.cost.weight_bytes):
-            return self.spec.with_weights([w for layer in self.model.layers for w in layer.weights])
+    def progress(self) -> Progress:
+        run = self.run
+        return Progress(
+            epochs=self.settings.epochs,
+            epoch=min(run.epoch + 1, self.settings.epochs),
+            complete=run.epoch,
+            fraction=run.progress,
+            done=self.done,
+            stopped=self.stopped and not run.done,
+            failure=self.failure,
+            history={key: list(values) for key, values in run.history.history.items()},
+            curve=(*self.curve.points(), self.curve.width),
+            picture=self.picture(),
+            weights=self.weights_change(),
+            steps=int(self.model.optimizer.iterations),
+        )
 
-    def boundary(self) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
-        """For a model of one input of 2 values and one output: its prediction on a GRID × GRID square around the
-        data."""
-        if not self._one_to_one((2,)):
-            return None
-        low, high = self.x.min(axis=0), self.x.max(axis=0)
-        pad = (high - low) * 0.1 + 1e-3
-        (x0, y0), (x1, y1) = low - pad, high + pad
-        gx, gy = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y1, y0, GRID))
-        grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
-        out = self._predict(grid).reshape(GRID, GRID)
-        if self.settings.compiled_loss().from_logits:  # logits drawn as the probabilities they stand for
-            out = 1 / (1 + np.exp(-out))
-        return out, (float(x0), float(x1), float(y0), float(y1))
+    def weights_change(self) -> tuple:
+        rows, k = [], 0
+        for layer in self.model.layers:
+            for weight_spec, after in zip(layer.weight_specs(layer.built_shape), layer.weights):
+                before = self.before[k]
+                k += 1
+                change = float(np.max(np.abs(after - before))) if after.size else 0.0
+                rows.append(
+                    (f"{layer.name}.{weight_spec.name}", after.shape, _mean_abs(before), _mean_abs(after), change)
+                )
+        return tuple(rows)
+
+    def picture(self) -> tuple | None:
+        """For a model of one input of 2 values and one output of one: its prediction on a GRID × GRID square around
+        the data (a decision boundary); of one input of 1 value: its prediction along the data's range (a curve)."""
+        if self._one_to_one((2,)):
+            low, high = self.x.min(axis=0), self.x.max(axis=0)
+            pad = (high - low) * 0.1 + 1e-3
+            (x0, y0), (x1, y1) = low - pad, high + pad
+            gx, gy = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y1, y0, GRID))
+            grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+            out = self.model.predict(grid).reshape(GRID, GRID)
+            if self.settings.compiled_loss().from_logits:  # logits drawn as the probabilities they stand for
+                out = 1 / (1 + np.exp(-out))
+            return "boundary", out, (float(x0), float(x1), float(y0), float(y1))
+        if self._one_to_one((1,)):
+            xs = np.linspace(float(self.x.min()), float(self.x.max()), 200, dtype=np.float32)[:, None]
+            return "curve", xs[:, 0], self.model.predict(xs)[:, 0]
+        return None
 
     def _one_to_one(self, sample: tuple) -> bool:
         """Whether the model takes one input of `sample`'s shape and gives one output of one value."""
         one_output = len(self.spec.output_positions) == 1
         return one_output and self.spec.input_shapes == (sample,) and self.spec.analysis.output_shape[1:] == (1,)
 
-    def _predict(self, x: np.ndarray) -> np.ndarray:
-        cost = self.spec.analysis.cost
-        with heavy_slot(cost.predict_bytes(len(x)), cost.run_work(len(x))):
-            return self.model.predict(x)
 
-    def curve_of_model(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """For a model of one input of 1 value and one output: its prediction along the data's range (a regression
-        curve)."""
-        if not self._one_to_one((1,)):
+def _mean_abs(w: np.ndarray) -> float:
+    return float(np.mean(np.abs(w))) if w.size else 0.0
+
+
+def _train(channel, data: dict, weights, settings: Settings, x: np.ndarray, y: np.ndarray, budget):
+    """In a worker: a run from its start to its end, under the caller's budget, its progress reported after each
+    piece. Asked to stop, it stops there. Its last progress, and the trained weights when it took a step."""
+    with using(budget):
+        try:
+            run = TrainingRun.start(unpacked(data, weights), settings, x, y)
+        except NetbuilderError as e:
+            return Progress(epochs=settings.epochs, done=True, failure=str(e)), None
+        while not run.done:
+            try:
+                run.piece()
+            except Exception:  # noqa: BLE001 — a bug of ours in a step: the run stops and keeps what it learned
+                logging.getLogger("netbuilder").exception("training step failed")
+                run.fail("something went wrong in a training step")
+            if channel.stop_asked():
+                run.stopped = True
+            if not run.done:
+                channel.report(run.progress())
+        learned = run.model.get_weights() if run.model.optimizer.iterations else None
+        return run.progress(), learned
+
+
+STOPPED = "you stopped it"  # a Stop of the visitor's own: its run ends without a reason to show
+
+
+@dataclass(eq=False)
+class Training:
+    """A run in a worker, as the page follows it: what it trains, and its job (studio.workers)."""
+
+    spec: ModelSpec
+    settings: Settings
+    x: np.ndarray
+    y: np.ndarray
+    job: workers.Job
+
+    @classmethod
+    def start(
+        cls,
+        spec: ModelSpec,
+        settings: Settings,
+        x: np.ndarray,
+        y: np.ndarray,
+        visitor: object = None,
+        alive: Callable[[], bool] | None = None,
+        pool: workers.Pool | None = None,
+    ) -> Training:
+        """A run of `spec` submitted to a worker (the server's pool, unless `pool`), after the runs queued before it;
+        what refuses it (`check`) raises here, before it is queued. `visitor`'s older run is stopped; `alive()`
+        False (the visitor left) cancels it."""
+        check(spec, settings, x, y)
+        args = (*packed(spec), settings, x, y, current())
+        job = (pool or workers.pool()).submit(
+            _train, args, object() if visitor is None else visitor, streaming=True, alive=alive
+        )
+        return cls(spec, settings, x, y, job)
+
+    @property
+    def done(self) -> bool:
+        return self.job.done
+
+    @property
+    def stopping(self) -> bool:
+        return bool(self.job.stop_reason or self.job.cancelled)
+
+    def stop(self) -> None:
+        """End the run after its current batch: it keeps what it learned (a waiting run just goes)."""
+        self.job.stop(STOPPED)
+
+    def cancel(self, why: str) -> None:
+        """End the run now, keeping nothing (`why` is what the page then says)."""
+        self.job.cancel(why)
+
+    @property
+    def progress(self) -> Progress | None:
+        """The run as last reported (None before its first piece); at its end, the last of it, with why it ended
+        early if it did not end of itself."""
+        if not self.job.done:
+            return self.job.progress
+        try:
+            last, _ = self.job.result()
+        except NetbuilderError as e:
+            last = self.job.progress or Progress(epochs=self.settings.epochs)
+            return replace(last, done=True, stopped=True, failure=str(e))
+        reason = self.job.stop_reason
+        if last.stopped and not last.failure and reason and reason != STOPPED:
+            return replace(last, failure=reason)
+        return last
+
+    def trained_spec(self) -> ModelSpec | None:
+        """The spec with the weights the run learned (what becomes the current model); None when it learned none."""
+        try:
+            _, learned = self.job.result()
+        except NetbuilderError:
             return None
-        xs = np.linspace(float(self.x.min()), float(self.x.max()), 200, dtype=np.float32)[:, None]
-        return xs[:, 0], self._predict(xs)[:, 0]
+        return None if learned is None else self.spec.with_weights(learned)

@@ -4,16 +4,20 @@ A bounded pool of processes, each a fresh interpreter (not forked from the threa
 server's main module as multiprocessing's spawn would), each capping its own address space
 (RLIMIT_AS) and running one job at a time: a top-level function and its arguments, sent and returned by pickle
 between our own processes (a visitor's text never is: it was parsed into arrays and specs before). Jobs wait first
-come, first served, one per visitor: a visitor's new job cancels the one it had waiting or running. A job past its
-time limit, or whose worker dies (out of memory, killed, a crash in NumPy), raises WorkerFailed with words for the
-visitor, and its worker is replaced; nothing of another visitor's job is touched.
+come, first served, one per visitor: a visitor's new job stops the one it had waiting or running. A job past its
+time limit, or whose worker dies (out of memory, killed, a crash in NumPy), fails with words for the visitor, and its
+worker is replaced; nothing of another visitor's job is touched.
 
-The caller's `checkpoint` is called while the job waits or runs (raising there cancels it, killing its worker if it
-runs), and `waiting(ahead)` each time the number of jobs queued ahead of it changes.
+A job is followed by a thread of the server's (Job): `Pool.run` waits for one, calling the caller's `checkpoint`
+(raising there cancels the job, killing its worker if it runs) and `waiting(ahead)` as the jobs queued before it
+go. A streaming job, such as a training run, is not waited for: the page reads its progress while it runs, and a
+stop (Stop, a newer job of the visitor's, the time limit) lets it end as at its end, so what it did comes back;
+a visitor who leaves cancels it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import resource
@@ -25,13 +29,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..engine.errors import LimitError, NetbuilderError
 
 ROOT = Path(__file__).resolve().parents[2]  # where the netbuilder package is, for the workers' imports
 POLL_SECONDS = 0.05  # how often a waiting or running job checks its checkpoint, its worker and its time
+STOP_GRACE_SECONDS = 10  # how long a streaming job asked to stop may take to end before its worker is killed
+STOP = None  # what the server sends a streaming job to ask it to stop
+REPLACED = "a newer run of yours replaced this one"
 ENVIRONMENT = {  # variable → (PoolConfig's field, what it is)
     "NETBUILDER_WORKERS": ("workers", "worker processes for heavy runs"),
     "NETBUILDER_WORKER_MEMORY": ("memory_bytes", "address space of each worker (RLIMIT_AS), bytes"),
@@ -105,22 +112,60 @@ def ready(sock: socket.socket, seconds: float) -> bool:
 
 def serve(fd: int, memory_bytes: int, warm: tuple[str, ...]) -> None:
     """A worker's life: cap its memory, import what jobs need, then run each job sent on the socket `fd` until the
-    server closes it."""
+    server closes it. A streaming job is given a Channel first, to report progress and hear a request to stop."""
     conn = socket.socket(fileno=fd)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     for module in warm:
         __import__(module)
     while True:
         try:
-            fn, args = receive(conn)
+            message = receive(conn)
         except (EOFError, OSError):  # the server is gone: so is its worker
             return
+        if message is STOP:  # a stop that crossed its job's end on the way: nothing left to stop
+            continue
+        fn, args, streaming = message
         try:
-            send(conn, ("ok", fn(*args)))
+            send(conn, ("ok", fn(Channel(conn), *args) if streaming else fn(*args)))
         except MemoryError:
             send(conn, ("memory", None))
         except Exception as e:  # noqa: BLE001 — said to the visitor by the server, the worker stays
             send(conn, ("crash", f"{type(e).__name__}: {e}"[:300]))
+
+
+class Channel:
+    """A streaming job's end of its worker's socket: it reports progress, and hears when the server asks it to stop
+    (it then ends as it would at its end, so what it did so far comes back)."""
+
+    def __init__(self, conn: socket.socket):
+        self._conn = conn
+        self._stop = False
+
+    def report(self, value) -> None:
+        send(self._conn, ("progress", value))
+
+    def stop_asked(self) -> bool:
+        if not self._stop and ready(self._conn, 0):
+            try:
+                receive(self._conn)  # the one thing the server sends during a job
+            except (EOFError, OSError):  # the server is gone: nobody waits for the rest
+                pass
+            self._stop = True
+        return self._stop
+
+
+class Recorder:
+    """A streaming job's channel in this process (benchmarks, tests): it keeps the count of reports and the last
+    one, and asks the job to stop once it has made `stop_after` reports."""
+
+    def __init__(self, stop_after: int | None = None):
+        self.reports, self.last, self.stop_after = 0, None, stop_after
+
+    def report(self, value) -> None:
+        self.reports, self.last = self.reports + 1, value
+
+    def stop_asked(self) -> bool:
+        return self.stop_after is not None and self.reports >= self.stop_after
 
 
 class _Worker:
@@ -141,13 +186,58 @@ class _Worker:
 
 
 @dataclass(eq=False)
-class _Ticket:
+class Job:
+    """A job of the pool, followed from any thread: while it waits, how many jobs are queued before it; while it
+    runs, the last progress it reported (a streaming job); at its end, its result or why there is none."""
+
     visitor: object
-    cancelled: bool = False
+    streaming: bool = False
+    alive: Callable[[], bool] | None = None  # False once nobody waits for the job (its visitor left): it is cancelled
+    ahead: int | None = None  # jobs queued before it, while it waits
+    progress: object = None  # what a streaming job reported last
+    stop_reason: str = ""  # why it was asked to end early ("" when it was not)
+    cancelled: str = ""  # why it was cancelled: it ends at once, with nothing back
+    _outcome: tuple = ()
+    _ended: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def done(self) -> bool:
+        return self._ended.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Whether it has ended, waiting up to `seconds` for it."""
+        return self._ended.wait(seconds)
+
+    def result(self):
+        """What its function returned; raises why there is nothing (WorkerFailed, Cancelled)."""
+        kind, value = self._outcome
+        if kind == "error":
+            raise value
+        return value
+
+    def stop(self, reason: str) -> None:
+        """End it early: a streaming job that runs is asked to stop, and ends as at its end (what it did comes back);
+        any other job is cancelled."""
+        self.stop_reason = self.stop_reason or reason
+
+    def cancel(self, reason: str) -> None:
+        """End it now, with nothing back (a running job's worker is killed and replaced)."""
+        self.cancelled = self.cancelled or reason
+
+    def why_end_now(self) -> str:
+        """Why it must end at once with nothing back ("" while it may go on): it was cancelled, its visitor left, or it
+        was asked to stop and cannot end early of itself (it does not stream)."""
+        if self.alive is not None and not self.cancelled and not self.alive():
+            self.cancel("its visitor left")
+        return self.cancelled or ("" if self.streaming else self.stop_reason)
+
+    def _end(self, kind: str, value) -> None:
+        self._outcome = (kind, value)
+        self._ended.set()
 
 
 class Pool:
-    """`config.workers` worker processes, started on the first job (and a dead one's replacement at once)."""
+    """`config.workers` worker processes, started with the server (and a dead one's replacement at once)."""
 
     def __init__(self, config: PoolConfig, warm: tuple[str, ...] = ()):
         self.config = config
@@ -155,8 +245,8 @@ class Pool:
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
-        self._queue: deque[_Ticket] = deque()
-        self._latest: dict[object, _Ticket] = {}
+        self._queue: deque[Job] = deque()
+        self._latest: dict[object, Job] = {}
         self._started = False
 
     def start(self) -> None:
@@ -173,6 +263,27 @@ class Pool:
         with self._cond:
             return [w.process.pid for w in (*self._idle, *self._busy)]
 
+    def submit(
+        self,
+        fn: Callable,
+        args: tuple,
+        visitor: object,
+        streaming: bool = False,
+        alive: Callable[[], bool] | None = None,
+    ) -> Job:
+        """`fn(*args)` in a worker (`fn(channel, *args)` when `streaming`), after the jobs queued before it, followed
+        by a thread of its own; the visitor's older job, if any, is stopped (Job.stop)."""
+        self.start()
+        job = Job(visitor, streaming, alive)
+        with self._cond:
+            if (old := self._latest.get(visitor)) is not None:
+                old.stop(REPLACED)  # one job per visitor: the newer one is what the visitor asked for
+            self._latest[visitor] = job
+            self._queue.append(job)
+            self._cond.notify_all()
+        threading.Thread(target=self._follow, args=(job, fn, args), daemon=True, name="netbuilder-job").start()
+        return job
+
     def run(
         self,
         fn: Callable,
@@ -181,62 +292,81 @@ class Pool:
         checkpoint: Callable[[], None] | None = None,
         waiting: Callable[[int], None] | None = None,
     ):
-        """`fn(*args)` in a worker, after the jobs queued before it; its result, or WorkerFailed."""
-        self.start()
-        ticket = _Ticket(visitor)
-        with self._cond:
-            if (old := self._latest.get(visitor)) is not None:
-                old.cancelled = True  # one job per visitor: the newer one is what the visitor asked for
-            self._latest[visitor] = ticket
-            self._queue.append(ticket)
-            self._cond.notify_all()
+        """`fn(*args)` in a worker, waited for here: its result, or WorkerFailed or Cancelled. `checkpoint` is called
+        meanwhile (raising there cancels the job), `waiting(ahead)` when the jobs queued before it change."""
+        job = self.submit(fn, args, visitor)
+        said = None
         try:
-            worker = self._turn(ticket, checkpoint, waiting)
-            return self._run_on(worker, ticket, fn, args, checkpoint)
+            while not job.wait(POLL_SECONDS):
+                if waiting is not None and job.ahead is not None and job.ahead != said:
+                    said = job.ahead
+                    waiting(said)
+                if checkpoint is not None:
+                    checkpoint()
+        except BaseException:
+            job.cancel("its visitor left")
+            raise
+        return job.result()
+
+    def _follow(self, job: Job, fn: Callable, args: tuple) -> None:
+        """A job's life, in its own thread: its turn, its run, its end (an error of ours said as a failed run)."""
+        try:
+            worker = self._turn(job)
+            job._end("ok", self._run_on(worker, job, fn, args))
+        except NetbuilderError as e:
+            job._end("error", e)
+        except Exception:  # noqa: BLE001 — never leave a visitor waiting for a job that cannot end
+            logging.getLogger("netbuilder").exception("a worker job failed in the server")
+            job._end("error", WorkerFailed("the run could not be handed to a worker"))
         finally:
             with self._cond:
-                if ticket in self._queue:
-                    self._queue.remove(ticket)
-                if self._latest.get(visitor) is ticket:
-                    del self._latest[visitor]
+                if job in self._queue:
+                    self._queue.remove(job)
+                if self._latest.get(job.visitor) is job:
+                    del self._latest[job.visitor]
                 self._cond.notify_all()
 
-    def _turn(self, ticket: _Ticket, checkpoint, waiting) -> _Worker:
-        """Wait until `ticket` is first in the queue and a worker is idle; that worker, now busy."""
-        said = None
+    def _turn(self, job: Job) -> _Worker:
+        """Wait until `job` is first in the queue and a worker is idle; that worker, now busy."""
         while True:
             with self._cond:
-                if ticket.cancelled:
-                    raise Cancelled("a newer run of yours replaced this one")
-                ahead = self._queue.index(ticket)
+                if why := job.why_end_now() or job.stop_reason:  # waiting, even a streaming job has nothing to give
+                    raise Cancelled(why)
+                ahead = self._queue.index(job)
                 if ahead == 0 and self._idle:
                     self._queue.popleft()
+                    job.ahead = None
                     worker = self._idle.pop()
                     self._busy.add(worker)
                     return worker
+                job.ahead = ahead
                 self._cond.wait(timeout=POLL_SECONDS)
-            if waiting is not None and ahead != said:
-                said = ahead
-                waiting(ahead)
-            if checkpoint is not None:
-                checkpoint()
 
-    def _run_on(self, worker: _Worker, ticket: _Ticket, fn, args, checkpoint):
-        deadline = time.monotonic() + self.config.seconds
-        healthy = False
+    def _run_on(self, worker: _Worker, job: Job, fn, args):
+        """The job on `worker`: its progress kept as it comes, a stop passed on, its time limit kept; its result."""
+        limit = time.monotonic() + self.config.seconds
+        healthy = asked = False
         try:
-            self._talk(worker, send, (fn, args))
-            while not ready(worker.conn, POLL_SECONDS):
-                if time.monotonic() > deadline:
+            self._talk(worker, send, (fn, args, job.streaming))
+            while True:
+                if ready(worker.conn, POLL_SECONDS):
+                    kind, value = self._talk(worker, receive)
+                    if kind != "progress":
+                        break
+                    job.progress = value
+                over = time.monotonic() - limit
+                if over > 0 and (not job.streaming or over > STOP_GRACE_SECONDS):
                     raise WorkerFailed(
                         f"the run took longer than {self.config.seconds:,} s, this server's limit for one run, "
                         "and was stopped"
                     )
-                if ticket.cancelled:
-                    raise Cancelled("a newer run of yours replaced this one")
-                if checkpoint is not None:
-                    checkpoint()
-            kind, value = self._talk(worker, receive)
+                if over > 0:
+                    job.stop(f"it reached this server's limit of {self.config.seconds:,} s for one run")
+                if why := job.why_end_now():
+                    raise Cancelled(why)
+                if job.stop_reason and not asked:
+                    self._talk(worker, send, STOP)
+                    asked = True
             healthy = True
         finally:
             self._release(worker, healthy)
@@ -284,5 +414,5 @@ def pool() -> Pool:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = Pool(config_from_environment(os.environ), warm=("netbuilder.studio.run",))
+            _pool = Pool(config_from_environment(os.environ), warm=("netbuilder.studio.train",))
         return _pool

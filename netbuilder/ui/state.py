@@ -32,7 +32,7 @@ from ..engine.errors import NetbuilderError
 from ..engine.budget import public, using
 from ..engine.limits import MAX_SEED
 from ..engine.shapes import format_shape
-from ..studio import data, presets, share
+from ..studio import data, presets, share, workers
 from ..studio.history import History
 from ..studio.keras_import import spec_from_keras_json
 from ..studio.layer_list import parse_layers
@@ -175,9 +175,11 @@ def callback(area: str):
 
 # --- the session ----------------------------------------------------------------------------------
 def init_state() -> None:
-    """First run of a session: the shared model from `?model=`, else the seed article's model."""
+    """First run of a session: the shared model from `?model=`, else the seed article's model. The server's first
+    session starts the worker pool, so that no visitor's first heavy run waits for workers to start."""
     if "history" in ss:
         return
+    workers.pool().start()
     start, text = seed_spec(), presets.ARTICLE_INPUT
     token = st.query_params.get(share.PARAM)
     if token:
@@ -543,8 +545,9 @@ class Waiting:
     """Says, where a large run's output will appear, that the run waits: for the heavy slot, or with `ahead` runs
     queued before it for a worker. One line, rewritten as the count goes down (it appears only when it waits)."""
 
-    def __init__(self):
+    def __init__(self, what: str = "large run"):
         self._line = None
+        self._what = what
 
     def __call__(self, ahead: int | None = None) -> None:
         if self._line is None:
@@ -556,13 +559,22 @@ class Waiting:
             )
         else:
             queued = "yours is next" if ahead == 0 else f"{ahead} run{'s' if ahead > 1 else ''} queued before yours"
-            self._line.caption(f"Waiting for a free worker for this large run: {queued}.")
+            self._line.caption(f"Waiting for a free worker for this {self._what}: {queued}.")
 
 
 def visitor() -> str | None:
     """This visitor's session id: a heavy run in a worker replaces the visitor's own older one."""
     ctx = get_script_run_ctx()
     return None if ctx is None else ctx.session_id
+
+
+def still_here() -> Callable[[], bool]:
+    """A test, which any thread may call, of whether this visitor's session is still open (a closed tab's is not)."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():  # no server (AppTest): the session lasts as long as the test
+        return lambda: True
+    runtime, session = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session)
 
 
 def checkpoint() -> None:

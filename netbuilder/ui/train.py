@@ -1,14 +1,13 @@
 """The Train page: data, Keras's compile/fit settings, and training watched live, exactly as Keras trains.
 
-A run goes on in pieces inside a fragment that reruns itself while training, so the page stays live,
-other visitors are not kept waiting, and Stop keeps what was learned so far. The trained model
-becomes the current model (one Undo away from the untrained one); what the page shows of a run
-belongs to the model it trained, and is hidden when another model is current.
+A run trains in a worker process (studio.train, studio.workers); a fragment that reruns itself while it trains
+draws what the worker last reported, so the page stays live and no visitor's training holds up another's page.
+Stop keeps what was learned so far. The trained model becomes the current model (one Undo away from the untrained
+one); what the page shows of a run belongs to the model it trained, and is hidden when another model is current.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
 import numpy as np
@@ -26,8 +25,9 @@ from ..studio.train import (
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
     Advice,
+    Progress,
     Settings,
-    TrainingRun,
+    Training,
     advise,
     feeding,
     sample_shape,
@@ -288,7 +288,9 @@ def start_stop(spec: ModelSpec, loaded) -> None:
             on_click=on_train,
             args=(loaded,),
         )
-        st.button("Stop", icon=":material/stop:", key="train_stop", disabled=not _running(), on_click=on_stop)
+        running = _running()
+        stoppable = running and not ss.training.stopping
+        st.button("Stop", icon=":material/stop:", key="train_stop", disabled=not stoppable, on_click=on_stop)
     state.show_notices("train")
 
 
@@ -296,7 +298,7 @@ def start_stop(spec: ModelSpec, loaded) -> None:
 def on_train(loaded) -> None:
     x, y = loaded
     try:
-        ss.training = TrainingRun.start(state.spec(), _settings(), x, y)
+        ss.training = Training.start(state.spec(), _settings(), x, y, visitor=state.visitor(), alive=state.still_here())
         ss.training_committed = False
     except NetbuilderError as e:
         state.notify("train", "error", f"Could not train: {state.plain(state.sentence(str(e)))}")
@@ -304,17 +306,16 @@ def on_train(loaded) -> None:
 
 @state.callback("train")
 def on_stop() -> None:
-    """Stop now, and keep what was learned before the page is drawn (a callback runs first): one run, not two."""
+    """Ask the run to stop after its batch: it sends back what it learned, which the live part then keeps."""
     run = ss.get("training")
-    if run is not None and not run.done:
-        run.stopped = True
-        finish(run, rerun=False)
+    if run is not None:
+        run.stop()
 
 
 # --- the live part -------------------------------------------------------------------------------------
 @state.visitor_work
 def live() -> None:
-    run: TrainingRun | None = ss.get("training")
+    run: Training | None = ss.get("training")
     if run is None:
         st.info(
             "Pick data and settings, then Train. The loss curve, the metric and (for 2 inputs) the decision "
@@ -323,14 +324,8 @@ def live() -> None:
         return
     current = state.spec()
     if not run.done and run.spec != current:
-        run.fail("the model changed while it trained, so its weights were not kept")
+        run.cancel("the model changed while it trained, so its weights were not kept")
         ss.training_committed = True  # nothing to keep: the weights belong to a model that is no longer current
-    if not run.done:
-        try:
-            run.piece(checkpoint=state.checkpoint, waiting=state.Waiting())
-        except Exception:  # noqa: BLE001 — the page's boundary: a run that fails stops, and says so
-            logging.getLogger("netbuilder").exception("training step failed")
-            run.fail("something went wrong in a training step")
     if run.done and not ss.get("training_committed"):
         finish(run)
     if current != (run.spec if not run.done or ss.get("training_result") is None else ss.training_result):
@@ -339,64 +334,72 @@ def live() -> None:
             "(Undo or Redo brings that version back). Train again to see this one learn."
         )
         return
-    show(run)
+    if run.job.ahead is not None:
+        state.Waiting("training run")(run.job.ahead)
+    progress = run.progress
+    if progress is not None:
+        show(run, progress)
+    elif not run.done:
+        st.caption("Starting the run in a worker…")
 
 
-def finish(run: TrainingRun, rerun: bool = True) -> None:
-    """A run is over: its trained weights become the current model (undoable), once, if it took a step. From the live
-    part, the whole page then runs again, so the buttons, the graph, the outputs and Undo follow."""
+def finish(run: Training) -> None:
+    """A run is over: its trained weights become the current model (undoable), once, if it took a step. The whole
+    page then runs again, so the buttons, the graph, the outputs and Undo follow."""
     ss.training_committed = True
     # until the trained weights are the model's, the run's results belong to its untrained model
     ss.training_result = None
-    if run.model.optimizer.iterations:
-        keep(run)
-    if rerun:
-        st.rerun()
+    keep(run)
+    st.rerun()
 
 
-def keep(run: TrainingRun) -> None:
+def keep(run: Training) -> None:
     """The run's weights as the current model, and what happened said under Train."""
     try:
         trained = run.trained_spec()
     except NetbuilderError as e:
         state.notify("train", "error", f"The trained weights could not be kept: {state.plain(state.sentence(str(e)))}")
         return
-    if not state.commit(lambda s: trained, "keep the trained weights", "train"):
+    if trained is None or not state.commit(lambda s: trained, "keep the trained weights", "train"):
         return
     ss.training_result = trained
-    epochs = run.settings.epochs
-    if run.failure:
-        how = f"The weights learned before it stopped (epoch {run.epoch} of {epochs}) are now the model's"
-    elif run.stopped and not run.run.done:
+    progress = run.progress
+    epochs = progress.epochs
+    if progress.failure:
+        how = f"The weights learned before it stopped (epoch {progress.epoch} of {epochs}) are now the model's"
+    elif progress.stopped:
         how = (
-            f"Training stopped during epoch {run.epoch} of {epochs}, after {run.run.epoch} complete epoch(s); the "
-            "weights learned so far are now the model's"
+            f"Training stopped during epoch {progress.epoch} of {epochs}, after {progress.complete} complete "
+            "epoch(s); the weights learned so far are now the model's"
         )
     else:
         how = f"Training finished: {epochs} epoch(s); the trained weights are now the model's"
     state.notify("train", "success", f"{how} (Undo brings the untrained ones back).")
 
 
-def progress_text(run: TrainingRun) -> str:
-    epochs, complete = run.settings.epochs, run.run.epoch
-    if run.failure:
-        return f"Epoch {run.epoch} of {epochs} — stopped: {run.failure}"
-    if run.stopped and not run.run.done:
-        return f"Epoch {run.epoch} of {epochs} — stopped ({complete} complete)"
-    return f"Epoch {run.epoch} of {epochs}" + (" — done" if run.done else "")
+def progress_text(run: Training, progress: Progress) -> str:
+    where = f"Epoch {progress.epoch} of {progress.epochs}"
+    if progress.failure:
+        return f"{where} — stopped: {progress.failure}"
+    if progress.stopped:
+        return f"{where} — stopped ({progress.complete} complete)"
+    if progress.done:
+        return f"{where} — done"
+    return f"{where} — stopping…" if run.stopping else where
 
 
-def show(run: TrainingRun) -> None:
-    history = run.run.history.history
-    st.progress(run.run.progress, text=state.plain(progress_text(run)))
-    if run.failure:
-        st.error(f"Training stopped: {state.plain(state.sentence(run.failure))}")
+def show(run: Training, progress: Progress) -> None:
+    history = progress.history
+    st.progress(progress.fraction, text=state.plain(progress_text(run, progress)))
+    if progress.failure:
+        st.error(f"Training stopped: {state.plain(state.sentence(progress.failure))}")
     if history:
         st.caption(
             " · ".join(f"{key} {values[-1]:.4g}" for key, values in history.items())
             + f" (epoch {len(history['loss'])})"
         )
-    picture(run)
+    with state.guard("training picture"):
+        picture(run, progress.picture)
     if history:
         epochs = list(range(1, len(history["loss"]) + 1))
         metric = run.settings.metrics[0]  # of several outputs, each output's (Keras's dense_1_accuracy ...)
@@ -412,51 +415,32 @@ def show(run: TrainingRun) -> None:
             width="stretch",
             height=CHART_HEIGHT,
         )
-    if len(run.curve):
-        xs, ys = run.curve.points()
-        per = f" (each point the mean of {run.curve.width} batches)" if run.curve.width > 1 else ""
+    xs, ys, width = progress.curve
+    if len(xs):
+        per = f" (each point the mean of {width} batches)" if width > 1 else ""
         st.markdown(f"**Loss, batch by batch** (each before its update){per}")
-        st.vega_lite_chart(spec=curve_chart(xs, ys), width="stretch", height=CHART_HEIGHT)
-    with state.guard("weights before and after"):
-        weights_change(run)
-
-
-def picture(run: TrainingRun) -> None:
-    with state.guard("training picture"):
-        field = run.boundary()
-        if field is not None:
-            probabilities, extent = field
-            st.markdown(
-                "**Decision boundary**: the model's output over the plane (blue 0, white 0.5, red 1); each sample a "
-                "dark dot of its class (red 1, blue 0)"
-            )
-            st.image(boundary_image(probabilities, extent, run.x, run.y), width=384)
-            return
-        curve = run.curve_of_model()
-        if curve is not None:
-            xs, ys = curve
-            st.markdown("**The model's curve** over the data")
-            points = pd.DataFrame({"x": run.x[:, 0], "data": run.y.reshape(len(run.x), -1)[:, 0]}).sort_values("x")
-            line = pd.DataFrame({"x": xs, "model": ys})
-            st.line_chart(pd.merge(points, line, on="x", how="outer").set_index("x"), height=200)
-
-
-def weights_change(run: TrainingRun) -> None:
-    layers = [layer for layer in run.model.layers if layer.weights]
-    rows, k = [], 0
-    for layer in layers:
-        for weight_spec, after in zip(layer.weight_specs(layer.built_shape), layer.weights):
-            before = run.before[k]
-            k += 1
-            rows.append(
-                {
-                    "weight": f"{layer.name}.{weight_spec.name}",
-                    "shape": format_shape(after.shape),
-                    "mean |w| before": float(np.mean(np.abs(before))),
-                    "mean |w| now": float(np.mean(np.abs(after))),
-                    "largest change": float(np.max(np.abs(after - before))) if after.size else 0.0,
-                }
-            )
-    if rows:
+        st.vega_lite_chart(spec=curve_chart(list(xs), list(ys)), width="stretch", height=CHART_HEIGHT)
+    if progress.weights:
         st.markdown("**Weights before and after**")
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        columns = ("weight", "shape", "mean |w| before", "mean |w| now", "largest change")
+        rows = [(name, format_shape(shape), *numbers) for name, shape, *numbers in progress.weights]
+        st.dataframe(pd.DataFrame(rows, columns=columns), hide_index=True, width="stretch")
+
+
+def picture(run: Training, drawn: tuple | None) -> None:
+    """The model's decision boundary over the data (2 input values), or its curve (1)."""
+    if drawn is None:
+        return
+    if drawn[0] == "boundary":
+        _, probabilities, extent = drawn
+        st.markdown(
+            "**Decision boundary**: the model's output over the plane (blue 0, white 0.5, red 1); each sample a "
+            "dark dot of its class (red 1, blue 0)"
+        )
+        st.image(boundary_image(probabilities, extent, run.x, run.y), width=384)
+        return
+    _, xs, ys = drawn
+    st.markdown("**The model's curve** over the data")
+    points = pd.DataFrame({"x": run.x[:, 0], "data": run.y.reshape(len(run.x), -1)[:, 0]}).sort_values("x")
+    line = pd.DataFrame({"x": xs, "model": ys})
+    st.line_chart(pd.merge(points, line, on="x", how="outer").set_index("x"), height=200)

@@ -465,7 +465,7 @@ def test_paste_a_keras_layer_list_replaces_the_model_in_one_round_trip():
     at = open_app()
     at.text_area(key="paste_text").input(
         "model.add(Dense(8, activation='relu', kernel_initializer='he_normal', "
-        "kernel_regularizer=L2(0.01)))\nmodel.add(Flatten())\nmodel.add(Dense(3, activation='softmax'))"
+        "kernel_constraint=MaxNorm(2)))\nmodel.add(Flatten())\nmodel.add(Dense(3, activation='softmax'))"
     )
     run(at.button(key="paste_replace").click())
     assert [(layer.kind, layer.values.get("units")) for layer in model(at).layers] == [
@@ -474,7 +474,7 @@ def test_paste_a_keras_layer_list_replaces_the_model_in_one_round_trip():
         ("Dense", 3),
     ]
     assert model(at).layers[0].values["kernel_initializer"].keras_name == "HeNormal"  # an initializer is a setting
-    assert "Left out (netbuilder has no such setting): Dense: kernel_regularizer." in texts(at)
+    assert "Left out (netbuilder has no such setting): Dense: kernel_constraint." in texts(at)
     assert "No Input line: the input shape (3, 2) was kept (an Input(shape=...) line sets it)." in texts(at)
     at.text_area(key="paste_text").input("Input(shape=(4,))\nDense(2)")
     run(at.button(key="paste_replace").click())

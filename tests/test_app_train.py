@@ -15,7 +15,7 @@ from kind_harness import run_keras_code
 from netbuilder.engine.training import Loss
 from netbuilder.engine.budget import public, using
 from netbuilder.studio import datasets, share, workers
-from netbuilder.studio.models import built
+from netbuilder.studio.models import built, fresh
 from netbuilder.studio.run import packed
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 from netbuilder.studio.train import LossCurve, Settings, Training, TrainingRun, _train
@@ -388,3 +388,34 @@ def test_the_loss_curve_stays_within_its_points_however_long_the_run():
     assert xs[0] == 1 and ys[0] == (1 + 128) / 2  # the mean of the first 128 batches
     assert xs[-1] == 897 and ys[-1] == (897 + 1000) / 2  # the batches since the last full point
     assert sum(y * min(curve.width, 1000 - x + 1) for x, y in zip(xs, ys)) == sum(range(1, 1001))  # nothing lost
+
+
+def test_an_imported_model_s_constraint_is_shown_kept_and_training_refuses_it_by_name():
+    """A Keras JSON whose last Dense has a kernel_constraint (netbuilder does not apply constraints): the editor says
+    it is kept, not applied; the Train page refuses to train rather than train without it. Its first Dense's
+    kernel_regularizer is a setting the page trains with."""
+    layers = (
+        LayerSpec.make(0, "Dense", units=4, activation="tanh", kernel_regularizer="l2"),
+        LayerSpec.make(1, "Dense", units=1, activation="sigmoid"),
+    )
+    doc = json.loads(fresh(ModelSpec((2,), layers)).to_json())
+    doc["config"]["layers"][2]["config"]["kernel_constraint"] = {
+        "module": "keras.constraints",
+        "class_name": "MaxNorm",
+        "config": {"max_value": 2.0, "axis": 0},
+        "registered_name": None,
+    }
+    at = on_train_page("train-xor")
+    at.text_area(key="import_text").input(json.dumps(doc))
+    run(at.button(key="import").click())
+    assert model(at).layers[0].kernel_regularizer is not None and model(at).layers[1].kept
+    page(at, 0)
+    select(at, 1)
+    assert "Kept from the imported JSON but not applied here: kernel_constraint" in texts(at)
+    page(at, TRAIN)
+    run(at.button(key="train_start").click())
+    assert (
+        "Could not train: the Keras JSON this model came from sets arguments netbuilder keeps but does not apply"
+        in (texts(at))
+    )
+    assert "training" not in at.session_state

@@ -9,6 +9,7 @@ import pytest
 from netbuilder import LayerConfigError, LimitError, NetbuilderError
 from netbuilder.engine.initializers import Constant, RandomUniform
 from netbuilder.engine.limits import MAX_LAYERS
+from netbuilder.engine.regularizers import L1, L1L2, L2
 from netbuilder.studio.layer_list import MAX_PASTE_CHARS, PastedLayers, parse_layers
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 
@@ -80,9 +81,9 @@ def test_input_shape_forms(text, shape):
 def test_keywords_without_a_setting_are_reported_not_kept():
     pasted = parse_layers(
         'Dense(8, kernel_initializer="he_normal", name="hidden")\n'
-        "Conv2D(4, 3, kernel_regularizer=None)\nDense(2, input_shape=(3,))"
+        "Conv2D(4, 3, kernel_constraint=None)\nDense(2, input_shape=(3,))"
     )
-    assert pasted.ignored == ("Conv2D: kernel_regularizer", "Dense: input_shape")
+    assert pasted.ignored == ("Conv2D: kernel_constraint", "Dense: input_shape")
     assert pasted.layers[0] == LayerSpec.make(
         0, "Dense", units=8, kernel_initializer="he_normal"
     )  # names: Keras's rule
@@ -218,7 +219,18 @@ def test_a_huge_unknown_argument_is_named_in_a_few_words():
 
 def test_keras_arguments_netbuilder_has_no_setting_for_are_still_left_out_and_named():
     pasted = parse_layers("Dense(4, kernel_regularizer='l2', bias_constraint=None, trainable=False, dtype='float32')")
-    assert pasted.ignored == ("Dense: kernel_regularizer", "Dense: bias_constraint", "Dense: trainable", "Dense: dtype")
+    assert pasted.ignored == ("Dense: bias_constraint", "Dense: trainable", "Dense: dtype")
+    assert pasted.layers[0].kernel_regularizer == L2()  # a setting: kept, and training adds its penalty
+
+
+def test_regularizers_are_read_as_keras_writes_them_never_run():
+    pasted = parse_layers(
+        "Dense(4, kernel_regularizer=keras.regularizers.L2(0.1), bias_regularizer=regularizers.l1(l1=0.5))\n"
+        "Conv2D(2, 3, kernel_regularizer=L1L2(l1=0.01, l2=0.02))"
+    )
+    assert (pasted.layers[0].kernel_regularizer, pasted.layers[0].bias_regularizer) == (L2(0.1), L1(0.5))
+    assert pasted.layers[1].kernel_regularizer == L1L2(0.01, 0.02) and not pasted.ignored
+    assert "must be a Keras regularizer" in refused("Dense(4, kernel_regularizer=L2(open('x')))")
 
 
 def test_no_layers_names_the_kinds():
@@ -239,9 +251,9 @@ def test_no_layers_names_the_kinds():
         ("Dense(True)", LayerConfigError, "line 1, Dense: units must be an integer from 1 to 65,536; received True"),
         ("Dense(2, use_bias=1)", LayerConfigError, "line 1, Dense: use_bias must be true or false; received 1"),
         (
-            "Dense(2, 'relu', True, 'zeros', 'zeros', 4)",
+            "Dense(2, 'relu', True, 'zeros', 'zeros', None, None, 4)",
             LayerConfigError,
-            "Dense takes at most 5 positional arguments (line 1)",
+            "Dense takes at most 7 positional arguments (line 1)",
         ),
         ("Flatten('channels_first', 2)", LayerConfigError, "Flatten takes at most 1 positional arguments (line 1)"),
         ("Input(shape=(0,))\nDense(2)", LayerConfigError, "input shape (0,) must hold positive integers"),
@@ -286,9 +298,9 @@ def test_layers_are_found_in_code_nested_deeper_than_python_recurses():
     # Python's parser builds trees 3 times deeper than the recursion limit (1,000; 3,000 once Keras is imported)
     deep = "+".join(["a"] * (sys.getrecursionlimit() + 500))
     assert refused(f"x = {deep}").startswith("no layers found")  # was a RecursionError
-    pasted = parse_layers(f"y = Dense(2) + {deep} + Dense(3, kernel_regularizer=L2(Conv2D(1)))\nDropout(0.5)")
+    pasted = parse_layers(f"y = Dense(2) + {deep} + Dense(3, kernel_constraint=MaxNorm(Conv2D(1)))\nDropout(0.5)")
     assert kinds(pasted) == ["Dense", "Dense", "Dropout"]  # the first is the deepest node, and still first
-    assert pasted.ignored == ("Dense: kernel_regularizer",)  # the calls inside a layer's arguments are no layers
+    assert pasted.ignored == ("Dense: kernel_constraint",)  # the calls inside a layer's arguments are no layers
 
 
 @pytest.mark.parametrize(

@@ -394,16 +394,17 @@ def test_settings_from_python_data_nested_deep_are_refused_without_recursion():
 
 
 def test_regularizers_and_constraints_are_kept_in_json_and_refused_for_training():
-    """Keras's JSON with a regularizer or a constraint reads with Keras's shapes and JSON text; training, which they
-    change in Keras, is refused by name rather than run without them."""
+    """Keras's JSON with a regularizer netbuilder does not apply (a normalization's, an activity regularizer) or a
+    constraint reads with Keras's shapes and JSON text; training, which they change in Keras, is refused by name
+    rather than run without them (Dense's and the convolutions' regularizers are applied: test_regularizers.py)."""
     inputs = keras.Input((4,))
-    hidden = keras.layers.Dense(3, kernel_regularizer=keras.regularizers.L2(0.01), name="hidden")(inputs)
+    hidden = keras.layers.BatchNormalization(gamma_regularizer=keras.regularizers.L2(0.01), name="hidden")(inputs)
     outputs = keras.layers.Dense(2, bias_constraint=keras.constraints.NonNeg(), name="out")(hidden)
     text = keras.Model(inputs, outputs).to_json()
     model = nb.model_from_json(text)
-    assert model.to_json() == text and model.count_params() == 4 * 3 + 3 + 3 * 2 + 2
+    assert model.to_json() == text and model.count_params() == 4 * 4 + 4 * 2 + 2
     with pytest.raises(
-        nb.LayerConfigError, match=r"regularizers or constraints.*\(hidden: kernel_regularizer, out: bias_constraint\)"
+        nb.LayerConfigError, match=r"regularizers or constraints.*\(hidden: gamma_regularizer, out: bias_constraint\)"
     ):
         model.compile("sgd", "mse")
     text = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activity_regularizer="l2")]).to_json()
@@ -411,6 +412,15 @@ def test_regularizers_and_constraints_are_kept_in_json_and_refused_for_training(
     assert chain.to_json() == text  # Keras's base Layer writes a set activity_regularizer right after dtype
     with pytest.raises(nb.LayerConfigError, match="activity_regularizer"):
         chain.compile("sgd", "mse")
+
+
+def test_keras_s_default_values_of_arguments_netbuilder_keeps_are_no_reason_to_refuse_training():
+    """BatchNormalization's JSON writes renorm=False, synchronized=False: Keras's defaults, which change nothing (they
+    were kept, and every BatchNormalization read from Keras JSON was refused training)."""
+    text = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(), keras.layers.Dense(1)]).to_json()
+    model = nb.model_from_json(text)
+    assert model.layers[0].keras_kept == {} and model.to_json() == text
+    model.compile("sgd", "mse")
 
 
 @pytest.mark.parametrize("collector_on", [True, False])

@@ -40,6 +40,8 @@ def test_layer_spec_make_fills_defaults_in_declared_order():
         "use_bias": True,
         "kernel_initializer": GlorotUniform(),
         "bias_initializer": Zeros(),
+        "kernel_regularizer": None,
+        "bias_regularizer": None,
     }  # Keras's order and defaults
     assert layer.settings == tuple(defaults.items())
     assert (layer.units, layer.activation, layer.use_bias, layer.built_for) == (8, "linear", True, None)
@@ -127,6 +129,8 @@ def test_add_several_with_settings():
             "use_bias": True,
             "kernel_initializer": GlorotUniform(),
             "bias_initializer": Zeros(),
+            "kernel_regularizer": None,
+            "bias_regularizer": None,
         }
         for layer in spec.layers
     )

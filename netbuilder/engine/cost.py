@@ -92,6 +92,7 @@ class ModelCost:
     ] = ()  # elements per sample of each layer's inputs (their gradients, made by its backward)
     pending: tuple[int, ...] = ()  # a graph's gradients waiting at each call's backward for earlier calls (a fan-out's)
     untrainable: str = ""  # the first layer netbuilder cannot train, and why ("" when every layer can be trained)
+    penalty_bytes: int = 0  # temporaries of the largest regularizer's penalty and gradient in a training step
     build_work: int = 0  # drawing every initial weight
     build_bytes: int = 0  # the temporaries of drawing the largest one (they go before the next is drawn)
     # work of a training step's layer calls whatever the batch (beside their loops, train_overhead)
@@ -135,6 +136,7 @@ class ModelCost:
             ),
             build_work=sum(c.build_work for c in costs),
             build_bytes=max((c.build_bytes for c in costs), default=0),
+            penalty_bytes=max((c.penalty_bytes for c in costs), default=0),
             train_fixed=sum(c.train_fixed for c in costs),
             trainable_arrays=sum(c.trainable_arrays for c in costs),
         )
@@ -292,6 +294,7 @@ class ModelCost:
             + 2 * FLOAT32 * batch * (self.input_elements + self.output_elements)
             + 2 * self.weight_bytes
             + FLOAT32 * (trainable * (1 + optimizer_slots) + UPDATE_SCRATCH * self.largest_trainable)
+            + self.penalty_bytes
         )
         end = 3 * self.weight_bytes + FLOAT32 * trainable * optimizer_slots
         return max(step, end)

@@ -366,16 +366,32 @@ class Trainable:
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
+    def penalised(self, loss: float, weights: list[np.ndarray], grads: list[np.ndarray] | None = None) -> float:
+        """`loss` with the penalty of every weight regularizer added, as Keras adds them to the loss it reports (not to
+        an output's own); with `grads` (the gradients of `weights`), each penalty's gradient added to its weight's."""
+        weighs = {id(w): regularizer for layer in _leaves(self) for w, regularizer in layer.regularized()}
+        if not weighs:
+            return loss
+        terms = [np.float32(loss)]
+        for k, w in enumerate(weights):
+            regularizer = weighs.get(id(w))
+            if regularizer is not None:
+                terms.append(regularizer.penalty(w))
+                if grads is not None:
+                    grads[k] = grads[k] + regularizer.gradient(w)
+        return float(np.sum(terms, dtype=np.float32))
+
     def evaluate_arrays(self, xs: list, ys: list, batch_size: int) -> dict:
         """The History's keys and their values on (xs, ys) in inference mode, batch by batch."""
         spec = self.compiled
         samples = len(xs[0])
         self._check_run(min(batch_size, samples))
         means = {key: training.Mean() for key in spec.keys()}
+        weights = self._trainable_weights()
         for start, stop in training.batches(samples, batch_size):
             preds = self._inference([a[start:stop] for a in xs])
             total, _, values = spec.evaluate([a[start:stop] for a in ys], preds, gradients=False)
-            means["loss"].add(total, weight=stop - start)
+            means["loss"].add(self.penalised(total, weights), weight=stop - start)
             for key, value in values.items():  # an output's loss is the batch's mean; a metric, per sample
                 means[key].add(value, weight=stop - start) if np.ndim(value) == 0 else means[key].add(value)
         return {key: mean.result for key, mean in means.items()}

@@ -27,7 +27,6 @@ glorot_uniform even for a bias) and STFT (a spectrogram's kernel); Identity writ
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
@@ -38,6 +37,8 @@ import numpy as np
 
 from .errors import LayerConfigError
 from .limits import MAX_LAYERS, MAX_SEED
+from .literals import NotACall, call_arguments, split_call
+from .literals import short as _short
 
 
 def layer_seed(model_seed: int, index: int) -> int:
@@ -216,14 +217,6 @@ def _number(cls: str, name: str, value, low: float = -_BOUND, high: float = _BOU
         within = f"a positive number up to {high:g}" if positive else f"a finite number from {low:g} to {high:g}"
         raise LayerConfigError(f"{cls}'s {name} must be {within}; received {_short(value)}")
     return value
-
-
-def _short(value, n: int = 60) -> str:
-    try:
-        text = repr(value)
-    except RecursionError:
-        return "a value nested too deeply to show"
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 # --- constants --------------------------------------------------------------------------------------------------------
@@ -684,21 +677,16 @@ def from_text(text, what: str = "an initializer") -> Initializer:
         except (ValueError, RecursionError):
             raise LayerConfigError(f"{what}: {_short(text)} is not a valid JSON config") from None
         return get_initializer(data, what)
-    text = re.sub(r"^(?:(?:tf\.)?keras\.)?initializers\.", "", text)
-    match = re.fullmatch(r"([A-Za-z_]\w*)\s*(\((.*)\))?", text, re.DOTALL)
-    if match is None:
-        raise LayerConfigError(f"{what} must be {ACCEPTED}; received {_short(text)}")
-    name, call = match.group(1), match.group(2)
+    try:
+        name, call = split_call(text, "initializers")
+    except NotACall:
+        raise LayerConfigError(f"{what} must be {ACCEPTED}; received {_short(text)}") from None
     if call is None:
         return get_initializer(name, what)
     cls = _class_named(name, what)
     try:
-        node = ast.parse(f"f{call}", mode="eval").body
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "f"):
-            raise SyntaxError
-        positional = [ast.literal_eval(a) for a in node.args]
-        keywords = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
-    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        positional, keywords = call_arguments(call)
+    except NotACall:
         raise LayerConfigError(
             f"{what}: the arguments of {name} must be plain values, such as "
             f"{cls.keras_name}({', '.join(f'{a}=…' for a in _POSITIONAL[cls.keras_name][:2])}); "

@@ -22,7 +22,8 @@ import numpy as np
 from . import activations
 from .errors import Fix, IncompatibleShapeError, LayerConfigError, LimitError, ShapeIssue
 from .initializers import Initializer
-from .settings import Setting
+from .regularizers import Regularizer
+from .settings import Regularize, Setting
 from .shapes import Shape, check_input_shape, format_shape
 from .tensors import KerasTensor, Node, call_tensors
 from .budget import MICROSECOND, UNBOUNDED, build_problem, current, weights_problem
@@ -121,6 +122,7 @@ class Cost:
     train_kept: int = 0
     train_scratch: int | None = None
     untrainable: str = ""  # why netbuilder cannot train this layer as configured ("" when it can): refused before a run
+    penalty_bytes: int = 0  # temporaries of its largest regularizer's penalty and gradient in a training step
     # What every layer adds (Layer.full_cost fills these from its weights and its kind's measured call time): the work
     # and the temporaries' bytes of drawing its weights (the largest initializer's), a training step's fixed work (its
     # forward_train and backward calls whatever the batch), and how many trainable arrays the optimizer updates.
@@ -480,12 +482,24 @@ class Layer:
         calls = self.train_call_microseconds + (
             ACTIVATION_TRAIN_CALLS * activations.COST[activation].call_microseconds if activation else 0
         )
+        penalties = self._penalty_costs(specs)
         return self.cost(shape, output_shape).updated(
             build_work=work,
             build_bytes=nbytes,
-            train_fixed=calls * MICROSECOND,
+            train_fixed=calls * MICROSECOND + sum(step for step, _ in penalties),
+            penalty_bytes=max((nbytes for _, nbytes in penalties), default=0),
             trainable_arrays=sum(spec.trainable for spec in specs),
         )
+
+    def _penalty_costs(self, specs: list[WeightSpec]) -> list[tuple[int, int]]:
+        """(work, bytes of temporaries) of each regularizer's penalty and gradient in a training step."""
+        shapes = {spec.name: spec.shape for spec in specs}
+        costs = []
+        for setting in self._regularizer_settings():
+            if setting.weight in shapes:
+                mult_adds, elementwise, temporaries = self.values[setting.name].cost(shapes[setting.weight])
+                costs.append((mult_adds + ELEMENTWISE_WEIGHT * elementwise, 4 * temporaries))
+        return costs
 
     def build(self, shape: Shape, seed: int) -> None:
         """Make the weights for input `shape` (for the shape it was built for, if it has one); a LimitError,
@@ -522,6 +536,17 @@ class Layer:
         """A weight by its Keras name ("kernel", "bias", "moving_mean"...)."""
         specs = self.weight_specs(self.built_shape)
         return self._weights[[s.name for s in specs].index(name)]
+
+    def regularized(self) -> list[tuple[np.ndarray, Regularizer]]:
+        """Each weight a regularizer setting weighs, with that regularizer (training adds its penalty to the loss)."""
+        return [
+            (self.weight(setting.weight), self.values[setting.name])
+            for setting in self._regularizer_settings()
+            if self.has_weight(setting.weight)
+        ]
+
+    def _regularizer_settings(self) -> list[Regularize]:
+        return [s for s in self.settings if isinstance(s, Regularize) and self.values[s.name] is not None]
 
     def has_weight(self, name: str) -> bool:
         return self.built_shape is not None and name in [s.name for s in self.weight_specs(self.built_shape)]
@@ -614,8 +639,9 @@ class Layer:
         """The layer a Keras config describes: its settings, its name, and what Keras set beyond them that netbuilder
         does not compute (regularizers, constraints: kept for JSON, refused for training)."""
         layer = cls(**cls.settings_from_config(config), name=config.get("name"))
-        kept = [*cls.keras_extra_config, "activity_regularizer"]
-        layer.keras_kept = {key: config[key] for key in kept if config.get(key) is not None}
+        defaults = {"activity_regularizer": None, **cls.keras_extra_config}
+        # what differs from Keras's default (BatchNormalization's renorm=False is no change)
+        layer.keras_kept = {key: config[key] for key in defaults if config.get(key, defaults[key]) != defaults[key]}
         return layer
 
     @classmethod

@@ -16,6 +16,9 @@ from .activations import ACTIVATIONS, canonical_name
 from .errors import LayerConfigError, LimitError
 from .initializers import NAMES as INITIALIZER_NAMES
 from .initializers import Initializer, from_text, get_initializer
+from .regularizers import ACCEPTED as REGULARIZERS_ACCEPTED
+from .regularizers import from_text as regularizer_from_text
+from .regularizers import get as get_regularizer
 
 
 def _is_int(value) -> bool:
@@ -41,6 +44,8 @@ class Setting:
     help: str = ""
     required: bool = False  # Keras has no default for it (Dense's units): the constructor must be given it
     widget = "text"  # how an editor shows it: "number", "float", "checkbox", "select" or "text"
+    # a Keras object that code writes as a call (HeNormal(), L2(0.01)), read from that call's text: what it must be
+    written_as_call = ""
 
     def check(self, value):
         """`value` in canonical form, or a LayerConfigError naming the setting and what is allowed."""
@@ -372,6 +377,7 @@ class Init(Setting):
     2 axes, Orthogonal at least 2) is refused when the layer is made, as Keras fails when it builds the weight."""
 
     ndim: int | None = None
+    written_as_call = "a Keras initializer such as he_normal or HeNormal()"
 
     def __post_init__(self):
         object.__setattr__(self, "default", get_initializer(self.default, self.name))
@@ -409,6 +415,64 @@ class Init(Setting):
             'VarianceScaling(scale=2.0, mode="fan_out", distribution="truncated_normal"), Orthogonal(gain=1.0), '
             "Identity(gain=1.0)"
         )
+
+
+@dataclass(frozen=True)
+class Regularize(Setting):
+    """A Keras regularizer argument (kernel_regularizer, bias_regularizer): None, or the Regularizer (immutable,
+    compared by value) whose penalty training adds for the weight it names. Written in JSON as Keras serializes it;
+    an editor shows and takes it as text (`L2(l2=0.01)`; empty for none). `ndim` is the rank of that weight when the
+    kind fixes it: a regularizer that cannot weigh it (OrthogonalRegularizer needs a matrix) is refused when the layer
+    is made, as Keras fails when it first computes the loss."""
+
+    default: object = None
+    ndim: int | None = None
+    written_as_call = "a Keras regularizer such as l2 or L2(0.01)"
+
+    @property
+    def weight(self) -> str:
+        """The weight it weighs: its name without `_regularizer` (kernel_regularizer: kernel)."""
+        return self.name.removesuffix("_regularizer")
+
+    def check(self, value):
+        regularizer = get_regularizer(value, self.name)
+        if regularizer is not None and self.ndim is not None and (why := regularizer.rank_problem(self.ndim)):
+            raise LayerConfigError(f"{self.name}: {why}; Keras fails when it first computes the loss")
+        return regularizer
+
+    def to_json(self, value):
+        return None if value is None else value.to_keras()
+
+    def from_json(self, data):
+        return self.check(data)
+
+    def format_text(self, value) -> str:
+        return "" if value is None else value.text()
+
+    @property
+    def placeholder(self) -> str:
+        return "none"
+
+    def parse_text(self, text: str):
+        return self.check(regularizer_from_text(text, self.name))
+
+    @property
+    def allowed(self) -> str:
+        return REGULARIZERS_ACCEPTED
+
+
+def kernel_and_bias_regularizers(kernel_ndim: int) -> tuple[Regularize, Regularize]:
+    """kernel_regularizer and bias_regularizer, as Dense and the convolutions take them."""
+    return (
+        Regularize(
+            "kernel_regularizer",
+            None,
+            "A penalty on the kernel that training adds to the loss, such as L2(0.01) (Keras's L1, L2, L1L2, "
+            "OrthogonalRegularizer); empty: none.",
+            ndim=kernel_ndim,
+        ),
+        Regularize("bias_regularizer", None, "A penalty on the biases that training adds to the loss.", ndim=1),
+    )
 
 
 def rank_refusal(name: str, initializer: Initializer, ndim: int) -> str:

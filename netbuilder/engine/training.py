@@ -469,6 +469,7 @@ class Trainer:
             index = self._order[start:stop]
             xs, ys = [a[index] for a in self.xs], [a[index] for a in self.ys]
             loss, values, weights, grads = self.model._gradients(xs, ys, self.rng)
+            loss = self.model.penalised(loss, weights, grads)
             if self.halt_on_divergence:
                 self._check_finite(loss, grads)
             overflowed = self.model.optimizer.apply(weights, grads, keep_finite=self.halt_on_divergence)

@@ -17,7 +17,8 @@ EDITOR = (
 
 def spec_from_keras_json(text, seed: int = 0) -> ModelSpec:
     """Read the JSON with the engine's bounded parser; layers keep their settings (and the shape they were
-    built for), weights come from `seed`. Nothing is built before the spec's budgets are checked.
+    built for), and the Keras arguments netbuilder keeps without applying them (a constraint: training then refuses
+    them by name); weights come from `seed`. Nothing is built before the spec's budgets are checked.
 
     A Functional's layers keep their names, as Keras's model_from_json keeps them (a block's prefix, `conv2_block1_`,
     says where a layer belongs); a Sequential's are named as Keras names them in a fresh session.
@@ -33,7 +34,13 @@ def spec_from_keras_json(text, seed: int = 0) -> ModelSpec:
             "build the Keras model on an input before calling to_json()"
         )
     specs = tuple(
-        LayerSpec.make(i, layer.kind, layer.built_shape[1:] if layer.built_shape is not None else None, **layer.values)
+        LayerSpec.make(
+            i,
+            layer.kind,
+            layer.built_shape[1:] if layer.built_shape is not None else None,
+            kept=layer.keras_kept,
+            **layer.values,
+        )
         for i, layer in enumerate(layers)
     )
     return ModelSpec(input_shape=input_shape, layers=specs, seed=seed).validate()
@@ -63,6 +70,7 @@ def _graph_spec(doc: dict, seed: int) -> ModelSpec:
             None,
             tuple(made[id(t)] for t in node.inputs),
             node.layer.name,
+            node.layer.keras_kept,
             **node.layer.values,
         )
         for k, node in enumerate(calls)

@@ -19,7 +19,6 @@ from ..engine.kinds.merging import FUNCTIONAL_FORMS
 from ..engine.layer import KINDS, REFUSED_KINDS
 from ..engine.limits import MAX_LAYERS
 from ..engine.shapes import check_input_shape
-from ..engine.settings import Init
 from .spec import INPUT_ID, MAX_MODEL_INPUTS, LayerSpec, ModelSpec, input_id
 
 MAX_PASTE_CHARS = 20_000
@@ -77,13 +76,13 @@ def _literal(node: ast.expr, what: str):
 
 
 def _setting_value(node: ast.expr, setting, what: str):
-    """A setting's value as written: a literal, or (an initializer) Keras's call such as keras.initializers.HeNormal(),
-    read as the setting reads its text (literals only, never run)."""
-    if isinstance(setting, Init) and not isinstance(node, ast.Constant):
+    """A setting's value as written: a literal, or (an initializer, a regularizer) Keras's call such as
+    keras.initializers.HeNormal(), read as the setting reads its text (literals only, never run)."""
+    if setting.written_as_call and not isinstance(node, ast.Constant):
         try:
             text = ast.unparse(node)
         except (ValueError, MemoryError, RecursionError):
-            raise LayerConfigError(f"{what} must be a Keras initializer such as he_normal or HeNormal()") from None
+            raise LayerConfigError(f"{what} must be {setting.written_as_call}") from None
         return setting.parse_text(text)
     return _literal(node, what)
 

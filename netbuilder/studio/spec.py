@@ -14,6 +14,7 @@ functional API); a model may have several inputs (Keras's input_layer, input_lay
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -34,6 +35,7 @@ MAX_LAYER_ID = 10**6
 INPUT_ID = -1  # in a layer's `inputs`: the model's (first) input; input k is input_id(k)
 MAX_INPUTS = 64  # tensors one layer may take (a Concatenate of many branches)
 MAX_MODEL_INPUTS = 16  # Input layers of one model
+MAX_KEPT_CHARS = 2_000  # JSON of the Keras arguments one layer keeps without applying them
 
 
 def input_id(k: int) -> int:
@@ -52,9 +54,14 @@ class LayerSpec:
     built_for: tuple[int, ...] | None = None
     inputs: tuple[int, ...] | None = None  # ids of the layers it takes (INPUT_ID: the model's); None: the one before
     name: str | None = None  # its Keras name when given (an imported model's); None: named as Keras names it
+    # Keras arguments an imported JSON set that netbuilder keeps without applying them (a constraint, a regularizer it
+    # does not apply): (key, its value as JSON text), written back in JSON; training refuses them by name
+    kept: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def make(cls, layer_id: int, kind: str, /, built_for=None, inputs=None, name=None, **settings) -> LayerSpec:
+    def make(
+        cls, layer_id: int, kind: str, /, built_for=None, inputs=None, name=None, kept=(), **settings
+    ) -> LayerSpec:
         """A checked layer: `settings` over the kind's defaults, every value in canonical form."""
         if not _is_id(layer_id):
             raise LayerConfigError(f"layer id must be an integer from 0 to {MAX_LAYER_ID - 1}")
@@ -77,9 +84,19 @@ class LayerSpec:
         if built_for is not None:
             built_for = check_input_shape(built_for)
             layer.built_shape = (None, *built_for)
-        spec = cls(layer_id, kind, tuple(layer.values.items()), built_for, inputs, name)
+        kept = _checked_kept(kind, kept)
+        layer.keras_kept = {key: json.loads(text) for key, text in kept}
+        spec = cls(layer_id, kind, tuple(layer.values.items()), built_for, inputs, name, kept)
         spec.__dict__["layer"] = layer  # the layer it was checked as, kept (an immutable spec describes it for good)
         return spec
+
+    def remade(self, **changes) -> LayerSpec:
+        """This layer made (and checked) again with `changes` to its id (`layer_id`), inputs, name or settings."""
+        fields = {"layer_id": self.id, "built_for": self.built_for, "inputs": self.inputs, "name": self.name}
+        settings = dict(self.values)
+        for key, value in changes.items():
+            (fields if key in fields else settings)[key] = value
+        return LayerSpec.make(fields.pop("layer_id"), self.kind, **fields, kept=self.kept, **settings)
 
     @property
     def values(self) -> dict:
@@ -93,13 +110,13 @@ class LayerSpec:
         raise AttributeError(name)
 
     def with_settings(self, **changes) -> LayerSpec:
-        reserved = set(changes) & {"id", "layer_id", "kind", "built_for", "inputs", "name"}
+        reserved = set(changes) & {"id", "layer_id", "kind", "built_for", "inputs", "name", "kept"}
         if reserved:
             raise LayerConfigError(
                 f"{', '.join(sorted(reserved))} is not a setting of a layer (a kind's settings are "
                 f"{', '.join(s.name for s in kind_class(self.kind).settings) or 'none'})"
             )
-        return LayerSpec.make(self.id, self.kind, self.built_for, self.inputs, self.name, **{**self.values, **changes})
+        return self.remade(**changes)
 
     @cached_property
     def layer(self) -> Layer:
@@ -116,6 +133,7 @@ class LayerSpec:
         layer = kind_class(self.kind)(**self.values, name=self.name)
         if self.built_for is not None:
             layer.built_shape = (None, *self.built_for)
+        layer.keras_kept = {key: json.loads(text) for key, text in self.kept}
         return layer
 
     def label(self) -> str:
@@ -139,6 +157,8 @@ class LayerSpec:
             out["inputs"] = list(self.inputs)
         if self.name is not None:
             out["name"] = self.name
+        if self.kept:
+            out["keras_kept"] = {key: json.loads(text) for key, text in self.kept}
         return out
 
     @classmethod
@@ -147,7 +167,7 @@ class LayerSpec:
             raise LayerConfigError("each layer needs an id and a kind")
         cls_ = kind_class(data["kind"])
         declared = {s.name: s for s in cls_.settings}
-        rest = {k: v for k, v in data.items() if k not in ("id", "kind", "built_for", "inputs", "name")}
+        rest = {k: v for k, v in data.items() if k not in ("id", "kind", "built_for", "inputs", "name", "keras_kept")}
         unknown = set(rest) - set(declared)
         if unknown:
             raise LayerConfigError(f"{data['kind']} has no setting(s) {', '.join(sorted(map(str, unknown)))[:80]}")
@@ -158,7 +178,29 @@ class LayerSpec:
         inputs = data.get("inputs")
         if inputs is not None and not isinstance(inputs, list):
             raise LayerConfigError("a layer's inputs must be a list of layer ids")
-        return cls.make(data["id"], data["kind"], built, inputs, data.get("name"), **settings)
+        return cls.make(
+            data["id"], data["kind"], built, inputs, data.get("name"), data.get("keras_kept", ()), **settings
+        )
+
+
+def _checked_kept(kind: str, kept) -> tuple[tuple[str, str], ...]:
+    """Keras arguments kept without being applied, checked as a visitor's data (a share link holds them): keys Keras's
+    config of `kind` has, each value plain JSON, all of them at most MAX_KEPT_CHARS of text."""
+    if not kept:
+        return ()
+    if not isinstance(kept, (dict, tuple)):
+        raise LayerConfigError("keras_kept must be an object of Keras arguments")
+    allowed = {"activity_regularizer", *kind_class(kind).keras_extra_config}
+    items = kept.items() if isinstance(kept, dict) else kept
+    out = []
+    for key, value in items:
+        if key not in allowed:
+            raise LayerConfigError(f"{kind} has no Keras argument {str(key)[:40]!r} to keep")
+        text = value if isinstance(kept, tuple) and isinstance(value, str) else json.dumps(value, sort_keys=True)
+        out.append((key, text))
+    if sum(len(text) for _, text in out) > MAX_KEPT_CHARS:
+        raise LayerConfigError(f"a layer's kept Keras arguments are at most {MAX_KEPT_CHARS:,} characters of JSON")
+    return tuple(out)
 
 
 def _is_id(value) -> bool:
@@ -327,7 +369,7 @@ class ModelSpec:
             raise LayerConfigError("layer ids must be unique")
         self.sources  # every layer's inputs come before it, as many as its kind takes
         for layer in (layer for layer in self.layers if not layer.checked):  # a spec may be built by hand
-            canonical = LayerSpec.make(layer.id, layer.kind, layer.built_for, layer.inputs, layer.name, **layer.values)
+            canonical = layer.remade()
             # compared as plain data: after a live code update, a session holds objects of the old class
             if (canonical.settings, canonical.built_for, canonical.inputs, canonical.name) != (
                 layer.settings,
@@ -479,7 +521,7 @@ class ModelSpec:
                 f"layer {clash[0] + 1} is already named {name!r}; Keras needs a name for each layer of its own"
             )
         old = self.layers[i]
-        layer = LayerSpec.make(old.id, old.kind, old.built_for, old.inputs, name, **old.values)
+        layer = old.remade(name=name)
         return self._with(layers=self.layers[:i] + (layer,) + self.layers[i + 1 :])
 
     def replace_layers(self, layers) -> ModelSpec:
@@ -502,7 +544,7 @@ class ModelSpec:
         """What one layer takes: ids of layers before it (input_id(k): the model's input k)."""
         i = self.index_of(layer_id)
         old = self.layers[i]
-        layer = LayerSpec.make(layer_id, old.kind, old.built_for, tuple(inputs), old.name, **old.values)
+        layer = old.remade(inputs=tuple(inputs))
         return self._with(layers=self.layers[:i] + (layer,) + self.layers[i + 1 :])
 
     def branch(self, layer_id: int, kind: str, **settings) -> ModelSpec:

@@ -226,6 +226,13 @@ def check(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) -> 
         raise LayerConfigError("the model does not fit together yet, so it cannot be trained (see the Build page)")
     if not spec.layers:
         raise LayerConfigError("add a layer first: a model without layers has nothing to train")
+    kept = [f"{name}: {key}" for name, layer in zip(spec.analysis.names, spec.layers) for key, _ in layer.kept]
+    if kept:
+        raise LayerConfigError(
+            f"the Keras JSON this model came from sets arguments netbuilder keeps but does not apply in training "
+            f"({', '.join(kept[:5])}{', …' if len(kept) > 5 else ''}), so training here would differ from Keras's; "
+            "import the JSON without them to train here"
+        )
     advice = advise(spec, settings, x, y)
     if advice is not None:
         raise InputDataError(advice.problem)

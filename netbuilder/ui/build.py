@@ -282,6 +282,11 @@ def layer_panel(spec: ModelSpec, i: int) -> None:
             f"Built for input {format_shape((None, *layer.built_for))} (from imported JSON): "
             "its weights have that size."
         )
+    if layer.kept:
+        st.caption(
+            f"Kept from the imported JSON but not applied here: {state.plain(', '.join(key for key, _ in layer.kept))} "
+            "(written back in exported JSON; training refuses them by name, as it would differ from Keras's)."
+        )
 
 
 def _tensor(spec: ModelSpec, option: int) -> str:

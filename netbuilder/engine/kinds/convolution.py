@@ -21,7 +21,7 @@ from .. import activations
 from ..errors import LayerConfigError
 from ..layer import MICROSECOND, CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
-from ..settings import ActivationName, Bool, DataFormat, Init, Int, Ints
+from ..settings import ActivationName, Bool, DataFormat, Init, Int, Ints, kernel_and_bias_regularizers
 from ..shapes import format_shape, times
 from .common import activation_step_cost, return_sequences_fixes, torch_activation
 from .windows import (
@@ -99,8 +99,6 @@ class _Conv(Layer):
     rank = 2
     group = "Convolution"
     keras_extra_config = {
-        "kernel_regularizer": None,
-        "bias_regularizer": None,
         "activity_regularizer": None,
         "kernel_constraint": None,
         "bias_constraint": None,
@@ -775,6 +773,7 @@ def _conv_settings(rank: int) -> tuple:
             ndim=rank + 2,
         ),
         Init("bias_initializer", "zeros", "How the biases start.", ndim=1),
+        *kernel_and_bias_regularizers(rank + 2),
     )
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from .. import activations
 from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
 from ..limits import MAX_UNITS
-from ..settings import ActivationName, Bool, Init, Int
+from ..settings import ActivationName, Bool, Init, Int, kernel_and_bias_regularizers
 from ..shapes import counted, format_shape, times
 from .common import activation_step_cost, torch_activation
 
@@ -45,11 +45,10 @@ class Dense(Layer):
             ndim=2,
         ),
         Init("bias_initializer", "zeros", "How the biases start.", ndim=1),
+        *kernel_and_bias_regularizers(2),
     )
     description = "A weighted sum of the last axis, one kernel reused at every other position."
     keras_extra_config = {
-        "kernel_regularizer": None,
-        "bias_regularizer": None,
         "kernel_constraint": None,
         "bias_constraint": None,
         "quantization_config": None,

@@ -679,7 +679,7 @@ def train_page_peak(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.nd
     return traced_peak(train)[1]
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad", "adamw", "adamax", "nadam"])
 @pytest.mark.parametrize(
     "layers",
     [

@@ -14,7 +14,7 @@ import pytest
 import netbuilder as nb
 from netbuilder.engine.kinds import dense  # noqa: F401
 from netbuilder.losses import BinaryCrossentropy, CategoricalCrossentropy, Huber, SparseCategoricalCrossentropy
-from netbuilder.optimizers import SGD, Adagrad, Adam, RMSprop
+from netbuilder.optimizers import SGD, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 from training_oracle import run_jobs
 
@@ -62,6 +62,20 @@ OPTIMIZERS = {
         Adagrad(0.1, initial_accumulator_value=0.5, epsilon=1e-4),
         ("Adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.5, "epsilon": 1e-4}),
     ),
+    # issue 21: the rest of Adam's family, weight decay and the three clippings
+    "adam-amsgrad": (Adam(0.01, amsgrad=True), ("Adam", {"learning_rate": 0.01, "amsgrad": True})),
+    "adamw": (AdamW(0.01, weight_decay=0.1), ("AdamW", {"learning_rate": 0.01, "weight_decay": 0.1})),
+    "adamax": (Adamax(0.02, beta_2=0.99), ("Adamax", {"learning_rate": 0.02, "beta_2": 0.99})),
+    "nadam": (Nadam(0.01), ("Nadam", {"learning_rate": 0.01})),
+    "sgd-clipnorm-decay": (
+        SGD(0.05, momentum=0.5, clipnorm=0.5, weight_decay=0.01),
+        ("SGD", {"learning_rate": 0.05, "momentum": 0.5, "clipnorm": 0.5, "weight_decay": 0.01}),
+    ),
+    "adam-global-clipnorm": (
+        Adam(0.01, global_clipnorm=0.3),
+        ("Adam", {"learning_rate": 0.01, "global_clipnorm": 0.3}),
+    ),
+    "rmsprop-clipvalue": (RMSprop(0.01, clipvalue=0.05), ("RMSprop", {"learning_rate": 0.01, "clipvalue": 0.05})),
 }
 
 
@@ -76,6 +90,13 @@ def MLP(head, out):  # noqa: N802 — read as a model's name in the table below
 
 CASES = {
     # name: (spec, data kind, loss, metrics, optimizer, batch size, epochs, validation split)
+    "mse-adam-amsgrad": (MLP("linear", 1), "regression", "mse", ["mae"], "adam-amsgrad", 8, 4, 0.0),
+    "bce-adamw": (MLP("sigmoid", 1), "binary", "binary_crossentropy", ["accuracy"], "adamw", 8, 4, 0.25),
+    "sparse-cce-adamax": (MLP("softmax", 3), "sparse", "sparse_categorical_crossentropy", [], "adamax", 9, 3, 0.0),
+    "cce-nadam": (MLP("softmax", 3), "onehot", "categorical_crossentropy", ["accuracy"], "nadam", 10, 4, 0.0),
+    "mse-sgd-clipnorm-decay": (MLP("linear", 1), "regression", "mse", [], "sgd-clipnorm-decay", 8, 3, 0.0),
+    "huber-adam-global-clipnorm": (MLP("linear", 1), "regression", "huber", [], "adam-global-clipnorm", 7, 3, 0.0),
+    "bce-rmsprop-clipvalue": (MLP("sigmoid", 1), "binary", "binary_crossentropy", [], "rmsprop-clipvalue", 8, 3, 0.0),
     "mse-sgd": (MLP("linear", 1), "regression", "mse", ["mae"], "sgd", 16, 4, 0.0),
     "mae-adam-partial-batch": (MLP("linear", 1), "regression", "mean_absolute_error", ["mse"], "adam", 7, 3, 0.0),
     "huber-rmsprop": (MLP("linear", 1), "regression", "huber", [], "rmsprop-momentum", 10, 3, 0.2),
@@ -465,11 +486,6 @@ def test_keras_defaults_are_accepted_and_batch_size_none_is_32():
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: Adam(amsgrad=True),
-        lambda: Adam(0.01, weight_decay=0.1),
-        lambda: SGD(clipnorm=1.0),
-        lambda: SGD(clipvalue=0.5),
-        lambda: RMSprop(global_clipnorm=1.0),
         lambda: Adagrad(use_ema=True),
         lambda: Adam(gradient_accumulation_steps=2),
         lambda: RMSprop(loss_scale_factor=2.0),
@@ -478,7 +494,7 @@ def test_keras_defaults_are_accepted_and_batch_size_none_is_32():
 def test_optimizer_arguments_netbuilder_does_not_implement_are_refused_by_name(make):
     with pytest.raises(
         nb.LayerConfigError,
-        match=r"\((amsgrad|weight_decay|clip\w+|global_clipnorm|use_ema|gradient_accumulation_steps|"
+        match=r"\((use_ema|gradient_accumulation_steps|"
         r"loss_scale_factor)=.*not supported by netbuilder \(it computes what Keras's default .*\); "
         r"netbuilder's \w+ takes learning_rate",
     ):
@@ -488,10 +504,15 @@ def test_optimizer_arguments_netbuilder_does_not_implement_are_refused_by_name(m
 def test_optimizers_take_keras_defaults_and_refuse_unknown_or_wrong_values():
     assert Adam(amsgrad=False, weight_decay=None, clipnorm=None, use_ema=False, name="my_adam") == Adam()
     with pytest.raises(
-        nb.LayerConfigError, match="is not an argument of SGD; netbuilder's SGD takes learning_rate, momentum, nesterov"
+        nb.LayerConfigError,
+        match="is not an argument of SGD; netbuilder's SGD takes learning_rate, momentum, nesterov, weight_decay, clip",
     ):
         SGD(decay=0.1)
     with pytest.raises(nb.LayerConfigError, match=r"learning_rate=...\) must be a number of at least 0"):
         Adam(learning_rate=lambda step: 0.1)  # a schedule
     with pytest.raises(nb.LayerConfigError, match=r"centered=...\) must be True or False"):
         RMSprop(centered="yes")
+    with pytest.raises(nb.LayerConfigError, match="only one of clipnorm, clipvalue and global_clipnorm can be set"):
+        SGD(clipnorm=1.0, clipvalue=0.5)
+    with pytest.raises(nb.LayerConfigError, match=r"AdamW\(weight_decay=...\) must be a number"):
+        AdamW(weight_decay=None)

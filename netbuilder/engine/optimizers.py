@@ -14,16 +14,13 @@ from .errors import LayerConfigError
 # Arguments every Keras optimizer takes that netbuilder does not implement, with Keras's defaults (`name` changes
 # nothing)
 NOT_IMPLEMENTED = {
-    "weight_decay": None,
-    "clipnorm": None,
-    "clipvalue": None,
-    "global_clipnorm": None,
     "use_ema": False,
     "ema_momentum": 0.99,
     "ema_overwrite_frequency": None,
     "loss_scale_factor": None,
     "gradient_accumulation_steps": None,
 }
+CLIPS = ("clipnorm", "clipvalue", "global_clipnorm")  # Keras takes one of them at most
 
 
 def keras_arguments(**not_implemented):
@@ -31,7 +28,8 @@ def keras_arguments(**not_implemented):
     refused by name unless left at their defaults, and so are unknown ones (not a bare TypeError)."""
 
     def wrap(cls):
-        init, own = cls.__init__, [f.name for f in fields(cls) if f.init]
+        init = cls.__init__
+        own = [f.name for kw_only in (False, True) for f in fields(cls) if f.init and f.kw_only == kw_only]
         defaults = {**NOT_IMPLEMENTED, **not_implemented}
 
         @functools.wraps(init)
@@ -49,9 +47,15 @@ def keras_arguments(**not_implemented):
 
 @dataclass
 class Optimizer:
-    """Base: Keras's defaults and update formulas, one state slot list per trainable weight."""
+    """Base: Keras's defaults and update formulas, one state slot list per trainable weight. A step, in Keras's order:
+    the gradients clipped (`clipnorm` each, `global_clipnorm` all together, or `clipvalue`), each weight decayed
+    (`w -= w · weight_decay · lr`), then updated."""
 
     learning_rate: float = 0.001
+    weight_decay: float | None = field(default=None, kw_only=True)
+    clipnorm: float | None = field(default=None, kw_only=True)
+    clipvalue: float | None = field(default=None, kw_only=True)
+    global_clipnorm: float | None = field(default=None, kw_only=True)
     iterations: int = field(default=0, init=False)  # steps taken (Adam's bias correction counts them)
     slots: list = field(default_factory=list, init=False, repr=False)
 
@@ -65,6 +69,8 @@ class Optimizer:
                     raise LayerConfigError(
                         f"{type(self).__name__}({f.name}=...) must be True or False; received {str(value)[:20]}"
                     )
+            elif value is None and f.default is None:
+                continue
             elif (
                 isinstance(value, (bool, np.bool_))
                 or not isinstance(value, (int, float, np.integer, np.floating))
@@ -74,6 +80,10 @@ class Optimizer:
                 raise LayerConfigError(
                     f"{type(self).__name__}({f.name}=...) must be a number of at least 0; received {str(value)[:20]}"
                 )
+        if sum(getattr(self, clip) is not None for clip in CLIPS) > 1:
+            raise LayerConfigError(
+                f"{type(self).__name__}: only one of clipnorm, clipvalue and global_clipnorm can be set, as in Keras"
+            )
 
     def build(self, weights: list[np.ndarray]) -> None:
         self.slots = [self._new_slots(w) for w in weights]
@@ -86,27 +96,63 @@ class Optimizer:
         NaN or infinite keeps its value, no weight after it is updated, and its index is returned (None: all
         updated)."""
         lr = np.float32(self.learning_rate)
+        scale = self._global_scale(grads)
+        self._begin_step()
         for k, (w, g, slots) in enumerate(zip(weights, grads, self.slots)):
             before = w.copy() if keep_finite else None  # one array at a time: counted in the update's temporaries
-            self._update(w, g.astype(np.float32), slots, lr)
+            g = self._clipped(g.astype(np.float32), scale)
+            if self.weight_decay is not None:  # before the update, from the rate of this step (Keras's order)
+                w -= w * np.float32(self.weight_decay) * lr
+            self._update(w, g, slots, lr)
             if keep_finite and not np.all(np.isfinite(w)):
                 w[...] = before
                 return k
         self.iterations += 1
         return None
 
+    def _begin_step(self) -> None:
+        """What a step changes once, before its updates (Nadam's momentum product)."""
+
+    def _global_scale(self, grads: list[np.ndarray]) -> np.float32 | None:
+        """With `global_clipnorm`, the factor every gradient is multiplied by (NaN for a norm that is not finite, as
+        Keras's); None otherwise."""
+        if not self.global_clipnorm:
+            return None
+        limit = np.float32(self.global_clipnorm)
+        norm = np.sqrt(np.sum([np.sum(np.square(g), dtype=np.float32) for g in grads], dtype=np.float32))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return limit * np.minimum(1 / norm, 1 / limit) + (norm - norm)
+
+    def _clipped(self, g: np.ndarray, scale: np.float32 | None) -> np.ndarray:
+        """A gradient as Keras clips it: to `clipnorm`, by the global `scale`, or each value to ±`clipvalue` (a new
+        array: one at a time, as the update's temporaries are counted)."""
+        if self.clipnorm:
+            limit = np.float32(self.clipnorm)
+            return g * limit / np.maximum(np.sqrt(np.sum(np.square(g), dtype=np.float32)), limit)
+        if scale is not None:
+            return g * scale
+        if self.clipvalue:
+            return np.clip(g, -np.float32(self.clipvalue), np.float32(self.clipvalue))
+        return g
+
     def slot_count(self) -> int:
         """How many arrays of a weight's size this optimizer keeps (for the memory budget)."""
         return len(self._new_slots(np.zeros(1, np.float32)))
 
     def update_cost(self) -> tuple[int, int]:
-        """(elementwise operations per trainable value, microseconds per weight array whatever its size) of one update,
-        for the work budget: measured on the server (4 M values; 10 values) and rounded up by half. An optimizer that
+        """(elementwise operations per trainable value, microseconds per weight array whatever its size) of one step's
+        update, for the work budget, clipping and weight decay included."""
+        operations, microseconds = self._update_cost()
+        extra = (4 if any(getattr(self, clip) for clip in CLIPS) else 0) + (3 if self.weight_decay else 0)
+        return operations + extra, microseconds + (4 if extra else 0)
+
+    def _update_cost(self) -> tuple[int, int]:
+        """The update's own: measured on the server (4 M values; 10 values) and rounded up by half. An optimizer that
         does not say is counted generously."""
         return 32, 20
 
     def get_config(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k not in ("slots", "iterations")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
 
 
 @keras_arguments()
@@ -120,7 +166,7 @@ class SGD(Optimizer):
     def _new_slots(self, w):
         return [np.zeros_like(w)] if self.momentum else []
 
-    def update_cost(self):
+    def _update_cost(self):
         return (8, 8) if self.momentum else (6, 8)  # measured 5.0 and 3.5 operations, 5 µs
 
     def _update(self, w, g, slots, lr):
@@ -133,29 +179,120 @@ class SGD(Optimizer):
         w += (m * mu - g * lr) if self.nesterov else m
 
 
-@keras_arguments(amsgrad=False)
+@keras_arguments()
 @dataclass
 class Adam(Optimizer):
     learning_rate: float = 0.001
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-7
+    amsgrad: bool = False
     name = "adam"
 
     def _new_slots(self, w):
-        return [np.zeros_like(w), np.zeros_like(w)]
+        return [np.zeros_like(w) for _ in range(3 if self.amsgrad else 2)]
 
-    def update_cost(self):
-        return 18, 20  # measured 11.4 operations, 13 µs
+    def _update_cost(self):
+        return (22 if self.amsgrad else 18), 20  # measured 11.4 operations, 13 µs (amsgrad: one maximum more)
 
     def _update(self, w, g, slots, lr):
-        m, v = slots
+        m, v = slots[:2]
         step = np.float32(self.iterations + 1)
         b1, b2 = np.float32(self.beta_1), np.float32(self.beta_2)
         alpha = lr * np.sqrt(1 - b2**step) / (1 - b1**step)
         m += (g - m) * (1 - b1)
         v += (np.square(g) - v) * (1 - b2)
+        if self.amsgrad:  # the largest second moment so far
+            v_hat = slots[2]
+            np.maximum(v_hat, v, out=v_hat)
+            v = v_hat
         w -= (m * alpha) / (np.sqrt(v) + np.float32(self.epsilon))
+
+
+@keras_arguments()
+@dataclass
+class AdamW(Adam):
+    """Adam with weight decay (0.004 unless given): Keras's AdamW is exactly that."""
+
+    weight_decay: float | None = field(default=0.004, kw_only=True)
+    name = "adamw"
+
+    def __post_init__(self):
+        if self.weight_decay is None:
+            raise LayerConfigError("AdamW(weight_decay=...) must be a number, as Keras requires; received None")
+        super().__post_init__()
+
+
+@keras_arguments()
+@dataclass
+class Adamax(Optimizer):
+    """Adam with the infinity norm: `u = max(β₂·u, |g|)`."""
+
+    learning_rate: float = 0.001
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    name = "adamax"
+
+    def _new_slots(self, w):
+        return [np.zeros_like(w), np.zeros_like(w)]
+
+    def _update_cost(self):
+        return 15, 20
+
+    def _update(self, w, g, slots, lr):
+        m, u = slots
+        b1 = np.float32(self.beta_1)
+        power = b1 ** np.float32(self.iterations + 1)
+        m += (g - m) * (1 - b1)
+        np.maximum(np.float32(self.beta_2) * u, np.abs(g), out=u)
+        w -= (lr * m) / ((1 - power) * (u + np.float32(self.epsilon)))
+
+
+@keras_arguments()
+@dataclass
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum and Keras's momentum schedule `μ_t = β₁ (1 − ½ · 0.96^t)`."""
+
+    learning_rate: float = 0.001
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    u_product: float = field(default=1.0, init=False, repr=False)  # the product of the μ so far, kept across steps
+    name = "nadam"
+
+    def _new_slots(self, w):
+        return [np.zeros_like(w), np.zeros_like(w)]
+
+    def _update_cost(self):
+        return 24, 25
+
+    def _begin_step(self):
+        step = np.float32(self.iterations + 1)
+        self.u_product = np.float32(self.u_product) * np.float32(self.beta_1) * (1 - 0.5 * np.float32(0.96) ** step)
+
+    def _update(self, w, g, slots, lr):
+        m, v = slots
+        b1, b2 = np.float32(self.beta_1), np.float32(self.beta_2)
+        step, decay = np.float32(self.iterations + 1), np.float32(0.96)
+        u_t = b1 * (np.float32(1) - np.float32(0.5) * decay**step)
+        u_t_1 = b1 * (np.float32(1) - np.float32(0.5) * decay ** (step + 1))
+        u_product_t = np.float32(self.u_product)
+        u_product_t_1 = u_product_t * u_t_1
+        m += (g - m) * (1 - b1)
+        v += (np.square(g) - v) * (1 - b2)
+        # in place, the same operations in the same order: two temporaries of the weight's size at most
+        step_size = u_t_1 * m
+        step_size /= 1 - u_product_t_1
+        term = (1 - u_t) * g
+        term /= 1 - u_product_t
+        step_size += term  # m̂
+        np.divide(v, 1 - b2**step, out=term)  # v̂
+        np.sqrt(term, out=term)
+        term += np.float32(self.epsilon)
+        step_size *= lr
+        step_size /= term
+        w -= step_size
 
 
 @keras_arguments()
@@ -175,7 +312,7 @@ class RMSprop(Optimizer):
             + ([np.zeros_like(w)] if self.centered else [])
         )
 
-    def update_cost(self):  # measured 13.5 operations and 6 µs; centered with momentum 21.3 and 14 µs
+    def _update_cost(self):  # measured 13.5 operations and 6 µs; centered with momentum 21.3 and 14 µs
         return 20 + (8 if self.centered else 0) + (4 if self.momentum > 0 else 0), 10 + (
             6 if self.centered or self.momentum else 0
         )
@@ -210,7 +347,7 @@ class Adagrad(Optimizer):
     def _new_slots(self, w):
         return [np.full_like(w, self.initial_accumulator_value)]
 
-    def update_cost(self):
+    def _update_cost(self):
         return 17, 12  # measured 11.1 operations, 8 µs
 
     def _update(self, w, g, slots, lr):
@@ -219,7 +356,15 @@ class Adagrad(Optimizer):
         w -= (lr * g) / np.sqrt(accumulator + np.float32(self.epsilon))
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
+OPTIMIZERS = {
+    "sgd": SGD,
+    "adam": Adam,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+    "adamw": AdamW,
+    "adamax": Adamax,
+    "nadam": Nadam,
+}
 
 
 def get_optimizer(identifier) -> Optimizer:

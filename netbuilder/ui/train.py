@@ -204,8 +204,10 @@ def settings_panel(advice: Advice | None) -> None:
         key="train_optimizer",
         on_change=_set,
         args=("optimizer",),
-        help="How each step changes the weights from their gradients. Keras's default learning rates: 0.01 for sgd, "
-        "0.001 for the others.",
+        help="How each step changes the weights from their gradients. adamw is adam that also shrinks every weight "
+        "a little each step (weight decay 0.004); adamax is adam with the largest recent gradient in place of the "
+        "average square; nadam is adam with Nesterov momentum. Keras's default learning rates: 0.01 for sgd, 0.001 "
+        "for the others.",
     )
     if advice is not None:
         advice_panel(advice)  # the loss does not fit the data: said beside Loss

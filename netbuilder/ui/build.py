@@ -273,7 +273,7 @@ def layer_panel(spec: ModelSpec, i: int) -> None:
     values = layer.values
     for start in range(0, len(settings), 3):
         row = settings[start : start + 3]
-        for column, setting in zip(st.columns(len(row)), row):
+        for column, setting in zip(st.columns(3), row):  # three to a row: a last one alone keeps its width
             with column:
                 widgets.setting_widget(layer.id, setting, values[setting.name])
     connections(spec, i)  # after its settings, which a refused edit's message above must keep in view

@@ -24,6 +24,7 @@ from kind_harness import (
     spec_of,
 )
 from netbuilder.engine.initializers import Ones, Zeros
+from netbuilder.engine.regularizers import L2
 from netbuilder.engine.layer import kind_class
 from netbuilder.optimizers import SGD, Adam
 
@@ -396,7 +397,8 @@ def test_settings_are_checked_like_keras():
     with pytest.raises(nb.LayerConfigError, match="beta_initializer must be a Keras initializer"):
         nb.LayerNormalization(-1, 1e-3, True, True, True)  # Keras's fifth positional is beta_initializer
     with pytest.raises(nb.LayerConfigError, match="pass rms_scaling=... by name"):
-        nb.LayerNormalization(-1, 1e-3, True, True, "zeros", "ones", None)  # the seventh is beta_regularizer
+        nb.LayerNormalization(-1, 1e-3, True, True, "zeros", "ones", None, None, None)  # the ninth: beta_constraint
+    assert nb.LayerNormalization(-1, 1e-3, True, True, "zeros", "ones", "l2").beta_regularizer == L2()
     assert nb.LayerNormalization(-1, 1e-3, True, True, "ones", "zeros").beta_initializer == Ones()
     assert nb.LayerNormalization(axis=[2, 1]).axis == (1, 2)  # sorted, as Keras sorts when it builds
     assert nb.LayerNormalization(axis=[-1]).axis == -1
@@ -410,6 +412,8 @@ def test_settings_are_checked_like_keras():
         "gamma_initializer": Ones(),
         "moving_mean_initializer": Zeros(),
         "moving_variance_initializer": Ones(),
+        "beta_regularizer": None,
+        "gamma_regularizer": None,
     }
 
 

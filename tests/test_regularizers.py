@@ -1,4 +1,5 @@
-"""Weight regularizers (kernel_regularizer, bias_regularizer on Dense and the convolutions), against Keras: each
+"""Weight regularizers (kernel_regularizer, bias_regularizer on Dense and the convolutions, gamma_regularizer and
+beta_regularizer on the normalisations), against Keras: each
 penalty equals Keras's own, each gradient its finite differences, and training with them equals Keras on JAX step for
 step (History with val_loss, weights, evaluate) — a zero bias under L1 included, where JAX's derivative of |x| is 1.
 Their JSON is Keras's text, their exported code builds the same model in Keras, an editor reads them as text, and a
@@ -82,6 +83,16 @@ CASES = {
         [
             nb.Dense(8, activation="relu", kernel_regularizer=nb.regularizers.OrthogonalRegularizer(0.5)),
             nb.Dense(3, kernel_regularizer=nb.regularizers.OrthogonalRegularizer(0.2, mode="columns")),
+            nb.Dense(1),
+        ],
+    ),
+    "normalisations' gamma and beta": (
+        (6,),
+        [
+            nb.Dense(8, activation="relu"),
+            nb.BatchNormalization(gamma_regularizer=nb.regularizers.L2(0.3), beta_regularizer="l1"),
+            nb.Dense(4),
+            nb.LayerNormalization(gamma_regularizer=nb.regularizers.L1L2(0.05, 0.1)),
             nb.Dense(1),
         ],
     ),
@@ -203,6 +214,9 @@ def test_an_editor_refuses_what_is_not_a_regularizer_and_says_what_is(text, mess
 
 
 def test_a_regularizer_that_cannot_weigh_the_weight_is_refused_when_the_layer_is_made():
+    with pytest.raises(LayerConfigError, match="gamma_regularizer: OrthogonalRegularizer weighs matrices only"):
+        nb.LayerNormalization(gamma_regularizer=nb.regularizers.OrthogonalRegularizer())  # one axis: a vector
+    assert nb.LayerNormalization(axis=(1, 2), gamma_regularizer="orthogonal_regularizer").gamma_regularizer
     with pytest.raises(LayerConfigError, match="bias_regularizer: OrthogonalRegularizer weighs matrices only"):
         nb.Dense(3, bias_regularizer=nb.regularizers.OrthogonalRegularizer())
     with pytest.raises(LayerConfigError, match="kernel_regularizer: OrthogonalRegularizer weighs matrices only"):

@@ -394,17 +394,17 @@ def test_settings_from_python_data_nested_deep_are_refused_without_recursion():
 
 
 def test_regularizers_and_constraints_are_kept_in_json_and_refused_for_training():
-    """Keras's JSON with a regularizer netbuilder does not apply (a normalization's, an activity regularizer) or a
+    """Keras's JSON with a regularizer netbuilder does not apply (an activity regularizer, a recurrent layer's) or a
     constraint reads with Keras's shapes and JSON text; training, which they change in Keras, is refused by name
     rather than run without them (Dense's and the convolutions' regularizers are applied: test_regularizers.py)."""
     inputs = keras.Input((4,))
-    hidden = keras.layers.BatchNormalization(gamma_regularizer=keras.regularizers.L2(0.01), name="hidden")(inputs)
+    hidden = keras.layers.BatchNormalization(gamma_constraint=keras.constraints.NonNeg(), name="hidden")(inputs)
     outputs = keras.layers.Dense(2, bias_constraint=keras.constraints.NonNeg(), name="out")(hidden)
     text = keras.Model(inputs, outputs).to_json()
     model = nb.model_from_json(text)
     assert model.to_json() == text and model.count_params() == 4 * 4 + 4 * 2 + 2
     with pytest.raises(
-        nb.LayerConfigError, match=r"regularizers or constraints.*\(hidden: gamma_regularizer, out: bias_constraint\)"
+        nb.LayerConfigError, match=r"regularizers or constraints.*\(hidden: gamma_constraint, out: bias_constraint\)"
     ):
         model.compile("sgd", "mse")
     text = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activity_regularizer="l2")]).to_json()

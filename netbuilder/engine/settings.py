@@ -475,6 +475,14 @@ def kernel_and_bias_regularizers(kernel_ndim: int) -> tuple[Regularize, Regulari
     )
 
 
+def beta_and_gamma_regularizers(ndim: int | None) -> tuple[Regularize, Regularize]:
+    """beta_regularizer and gamma_regularizer, as the normalisations take them (Keras's order)."""
+    return (
+        Regularize("beta_regularizer", None, "A penalty on the offsets β that training adds to the loss.", ndim=ndim),
+        Regularize("gamma_regularizer", None, "A penalty on the scales γ that training adds to the loss.", ndim=ndim),
+    )
+
+
 def rank_refusal(name: str, initializer: Initializer, ndim: int) -> str:
     """Why `initializer`, given as `name`, cannot draw a weight of `ndim` axes (Keras fails when it builds the
     weight)."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import LayerConfigError
 from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
-from ..settings import Axes, Axis, Bool, Float, Init, rank_refusal
+from ..settings import Axes, Axis, Bool, Float, Init, beta_and_gamma_regularizers, rank_refusal
 from ..shapes import format_shape, times
 
 _BATCH_AXIS_KERAS = (
@@ -142,12 +142,11 @@ class BatchNormalization(Layer):
             "How the moving variance starts (what inference uses before training).",
             ndim=1,
         ),
+        *beta_and_gamma_regularizers(1),
     )
     group = "Normalisation"
     description = "Normalises each feature with batch statistics in training and learned moving averages at inference."
     keras_extra_config = {
-        "beta_regularizer": None,
-        "gamma_regularizer": None,
         "beta_constraint": None,
         "gamma_constraint": None,
         "synchronized": False,
@@ -387,6 +386,7 @@ class LayerNormalization(Layer):
         Bool("scale", True, "Multiply by a learned scale γ (gamma)."),
         Init("beta_initializer", "zeros", "How the offsets β start."),
         Init("gamma_initializer", "ones", "How the scales γ start."),
+        *beta_and_gamma_regularizers(None),  # γ and β have one axis per normalised axis: checked in validate
         Bool(
             "rms_scaling",
             False,
@@ -396,18 +396,16 @@ class LayerNormalization(Layer):
     group = "Normalisation"
     description = "Normalises each sample on its own over the last axis (or given axes), then scales and shifts."
     keras_extra_config = {
-        "beta_regularizer": None,
-        "gamma_regularizer": None,
         "beta_constraint": None,
         "gamma_constraint": None,
     }
     keeps_shape = True
 
     def __init__(self, *args, **kwargs):
-        if len(args) > 6:  # Keras takes rms_scaling by keyword only; its seventh positional is beta_regularizer
+        if len(args) > 8:  # Keras takes rms_scaling by keyword only; its ninth positional is beta_constraint
             raise LayerConfigError(
-                "LayerNormalization takes axis, epsilon, center, scale, beta_initializer and "
-                "gamma_initializer positionally; pass rms_scaling=... by name"
+                "LayerNormalization takes axis, epsilon, center, scale, beta_initializer, gamma_initializer, "
+                "beta_regularizer and gamma_regularizer positionally; pass rms_scaling=... by name"
             )
         super().__init__(*args, **kwargs)
 
@@ -415,6 +413,10 @@ class LayerNormalization(Layer):
         for name in ("beta_initializer", "gamma_initializer"):  # gamma and beta have one axis per normalised axis
             if not self.values[name].fits_rank(len(self.axes)):
                 raise LayerConfigError(rank_refusal(name, self.values[name], len(self.axes)))
+        for name in ("beta_regularizer", "gamma_regularizer"):
+            regularizer = self.values[name]
+            if regularizer is not None and (why := regularizer.rank_problem(len(self.axes))):
+                raise LayerConfigError(f"{name}: {why}; Keras fails when it first computes the loss")
 
     @property
     def axes(self) -> tuple[int, ...]:

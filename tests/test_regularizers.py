@@ -231,6 +231,13 @@ def test_a_training_step_s_cost_counts_the_penalties():
     assert weighed.penalty_bytes >= 4 * 512 * 512 and plain.penalty_bytes == 0
 
 
+def _nested(depth: int) -> list:
+    value = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def _keras_json_with_a_constraint() -> str:
     return keras.Sequential(
         [
@@ -265,6 +272,7 @@ def test_the_editor_keeps_what_netbuilder_does_not_apply_writes_it_back_and_trai
         ({"units": 3}, "Dense has no Keras argument 'units' to keep"),
         ({"kernel_constraint": "x" * 3000}, "at most 2,000 characters of JSON"),
         ([1, 2], "keras_kept must be an object of Keras arguments"),
+        ({"kernel_constraint": _nested(100_000)}, "kept kernel_constraint must be plain JSON, nested a few levels"),
     ],
 )
 def test_a_share_link_s_kept_arguments_are_checked_as_a_visitor_s_data(kept, message):

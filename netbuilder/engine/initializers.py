@@ -38,6 +38,7 @@ import numpy as np
 from .errors import LayerConfigError
 from .limits import MAX_LAYERS, MAX_SEED
 from .literals import NotACall, call_arguments, split_call
+from .literals import literal as _literal
 from .literals import short as _short
 
 
@@ -202,10 +203,6 @@ class Initializer:
     def rank_problem(self, shape: tuple[int, ...]) -> str | None:
         """Keras's message when it cannot draw a weight of `shape`'s rank, else None."""
         return None
-
-
-def _literal(value) -> str:
-    return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
 def _number(cls: str, name: str, value, low: float = -_BOUND, high: float = _BOUND, positive: bool = False) -> float:

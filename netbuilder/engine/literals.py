@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 
 _CALL = re.compile(r"([A-Za-z_]\w*)\s*(\((.*)\))?", re.DOTALL)
@@ -40,3 +41,9 @@ def short(value, n: int = 60) -> str:
     except RecursionError:
         return "a value nested too deeply to show"
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def literal(value) -> str:
+    """A Python literal of an argument's value, as generated code and an editor's text write it (text in double
+    quotes)."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import LayerConfigError
 from .literals import NotACall, call_arguments, split_call
+from .literals import literal as _literal
 from .literals import short as _short
 
 EPSILON = np.float32(1e-7)  # Keras's backend.epsilon(): the normalisation's bound on 1/‖row‖
@@ -259,7 +260,3 @@ def _made(cls: type[Regularizer], config: dict, what: str) -> Regularizer:
             )
         values[name] = float(value)
     return cls(**values)
-
-
-def _literal(value) -> str:
-    return json.dumps(value) if isinstance(value, str) else repr(value)

@@ -436,8 +436,8 @@ class Regularize(Setting):
 
     def check(self, value):
         regularizer = get_regularizer(value, self.name)
-        if regularizer is not None and self.ndim is not None and (why := regularizer.rank_problem(self.ndim)):
-            raise LayerConfigError(f"{self.name}: {why}; Keras fails when it first computes the loss")
+        if self.ndim is not None:
+            check_regularizer_rank(self.name, regularizer, self.ndim)
         return regularizer
 
     def to_json(self, value):
@@ -459,6 +459,13 @@ class Regularize(Setting):
     @property
     def allowed(self) -> str:
         return REGULARIZERS_ACCEPTED
+
+
+def check_regularizer_rank(name: str, regularizer, ndim: int) -> None:
+    """LayerConfigError when the regularizer `name` holds cannot weigh a weight of `ndim` axes (Keras fails when it
+    first computes the loss)."""
+    if regularizer is not None and (why := regularizer.rank_problem(ndim)):
+        raise LayerConfigError(f"{name}: {why}; Keras fails when it first computes the loss")
 
 
 def kernel_and_bias_regularizers(kernel_ndim: int) -> tuple[Regularize, Regularize]:

@@ -131,7 +131,7 @@ def in_worker(
     """`fn(spec, *args)` in a worker process (studio.workers), under this caller's budgets: its result, or a
     NetbuilderError saying why not (the worker failed, or a newer run of this visitor replaced this one)."""
     job = (fn, *packed(spec), args, current())
-    return workers.pool().run(_job, job, object() if visitor is None else visitor, checkpoint, waiting)
+    return workers.pool().run(_job, job, visitor, checkpoint, waiting)
 
 
 def packed(spec: ModelSpec) -> tuple:

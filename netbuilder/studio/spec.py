@@ -196,7 +196,12 @@ def _checked_kept(kind: str, kept) -> tuple[tuple[str, str], ...]:
     for key, value in items:
         if key not in allowed:
             raise LayerConfigError(f"{kind} has no Keras argument {str(key)[:40]!r} to keep")
-        text = value if isinstance(kept, tuple) and isinstance(value, str) else json.dumps(value, sort_keys=True)
+        try:
+            text = value if isinstance(kept, tuple) and isinstance(value, str) else json.dumps(value, sort_keys=True)
+        except (TypeError, ValueError, RecursionError):
+            raise LayerConfigError(
+                f"{kind}'s kept {str(key)[:40]} must be plain JSON, nested a few levels at most"
+            ) from None
         out.append((key, text))
     if sum(len(text) for _, text in out) > MAX_KEPT_CHARS:
         raise LayerConfigError(f"a layer's kept Keras arguments are at most {MAX_KEPT_CHARS:,} characters of JSON")

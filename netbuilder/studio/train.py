@@ -517,9 +517,7 @@ class Training:
         False (the visitor left) cancels it."""
         check(spec, settings, x, y)
         args = (*packed(spec), settings, x, y, current())
-        job = (pool or workers.pool()).submit(
-            _train, args, object() if visitor is None else visitor, streaming=True, alive=alive
-        )
+        job = (pool or workers.pool()).submit(_train, args, visitor, streaming=True, alive=alive)
         return cls(spec, settings, x, y, job)
 
     @property

@@ -272,9 +272,10 @@ class Pool:
         alive: Callable[[], bool] | None = None,
     ) -> Job:
         """`fn(*args)` in a worker (`fn(channel, *args)` when `streaming`), after the jobs queued before it, followed
-        by a thread of its own; the visitor's older job, if any, is stopped (Job.stop)."""
+        by a thread of its own; the visitor's older job, if any, is stopped (Job.stop). A job of no visitor (None) is a
+        visitor of its own."""
         self.start()
-        job = Job(visitor, streaming, alive)
+        job = Job(object() if visitor is None else visitor, streaming, alive)
         with self._cond:
             if (old := self._latest.get(visitor)) is not None:
                 old.stop(REPLACED)  # one job per visitor: the newer one is what the visitor asked for

@@ -583,6 +583,5 @@ def checkpoint() -> None:
     Touching session state lets Streamlit raise its stop or rerun signal here; a visitor who closed
     the tab is gone from the runtime's active sessions."""
     "history" in ss  # noqa: B015 — a session-state access is Streamlit's yield point
-    ctx = get_script_run_ctx()
-    if ctx is not None and Runtime.exists() and not Runtime.instance().is_active_session(ctx.session_id):
+    if not still_here()():
         raise StopException()

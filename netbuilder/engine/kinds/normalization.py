@@ -14,7 +14,16 @@ import numpy as np
 
 from ..errors import LayerConfigError
 from ..layer import CodePart, Cost, InputSpec, Layer, Problem, WeightSpec, register
-from ..settings import Axes, Axis, Bool, Float, Init, beta_and_gamma_regularizers, rank_refusal
+from ..settings import (
+    Axes,
+    Axis,
+    Bool,
+    Float,
+    Init,
+    beta_and_gamma_regularizers,
+    check_regularizer_rank,
+    rank_refusal,
+)
 from ..shapes import format_shape, times
 
 _BATCH_AXIS_KERAS = (
@@ -414,9 +423,7 @@ class LayerNormalization(Layer):
             if not self.values[name].fits_rank(len(self.axes)):
                 raise LayerConfigError(rank_refusal(name, self.values[name], len(self.axes)))
         for name in ("beta_regularizer", "gamma_regularizer"):
-            regularizer = self.values[name]
-            if regularizer is not None and (why := regularizer.rank_problem(len(self.axes))):
-                raise LayerConfigError(f"{name}: {why}; Keras fails when it first computes the loss")
+            check_regularizer_rank(name, self.values[name], len(self.axes))
 
     @property
     def axes(self) -> tuple[int, ...]:

@@ -419,3 +419,25 @@ def test_an_imported_model_s_constraint_is_shown_kept_and_training_refuses_it_by
         in (texts(at))
     )
     assert "training" not in at.session_state
+
+
+def test_a_run_past_its_time_limit_or_replaced_by_a_newer_run_ends_after_its_batch_and_keeps_what_it_learned():
+    spec, settings, x, y = _small_run()
+    settings = replace(settings, epochs=10_000, batch_size=1)  # minutes of training, unless stopped
+    pool = workers.Pool(workers.PoolConfig(workers=1, seconds=1))
+    try:
+        with using(public()):
+            slow = Training.start(spec, settings, x, y, visitor="a visitor", pool=pool)
+            assert slow.job.wait(30)
+            assert slow.progress.failure == "it reached this server's limit of 1 s for one run"
+            assert slow.progress.stopped and slow.trained_spec().trained
+            pool.config = workers.PoolConfig(workers=1, seconds=60)
+            older = Training.start(spec, settings, x, y, visitor="a visitor", pool=pool)
+            while older.progress is None:
+                older.job.wait(0.1)
+            newer = Training.start(spec, replace(settings, epochs=1), x, y, visitor="a visitor", pool=pool)
+            assert older.job.wait(30) and newer.job.wait(30)
+        assert older.progress.failure == "a newer run of yours replaced this one" and older.trained_spec().trained
+        assert newer.progress.done and not newer.progress.failure and newer.trained_spec().trained
+    finally:
+        pool.close()

@@ -301,3 +301,15 @@ def test_build_writes_other_outputs_as_numbers(pictures):
     np.testing.assert_array_equal(
         output_values(at), built(seed_spec()).predict(np.array([[[1, 2], [3, 4], [5, 6]]], np.float32))[0]
     )
+
+
+def test_the_weights_show_their_shape_and_a_bounded_corner_of_their_numbers():
+    spec = ModelSpec((300,), (LayerSpec.make(0, "Dense", units=100),), 2)
+    at = open_app({"model": share.encode(spec, "zeros")})
+    page(at, FORWARD)
+    assert "dense (Dense): kernel (300, 100), bias (100,)" in [e.label for e in at.expander]
+    assert "Showing 8 × 64 of 300 × 100 numbers." in texts(at)
+    kernel, bias = built(spec).layers[0].weights
+    *_, kernel_numbers, bias_numbers = number_grids(at)
+    np.testing.assert_array_equal(kernel_numbers, kernel[:8, :64].ravel())
+    np.testing.assert_array_equal(bias_numbers, bias[:64])

@@ -168,6 +168,29 @@ def test_a_heavy_forward_pass_runs_in_a_worker_and_gives_what_it_gives_here():
     assert workers.pool().pids()
 
 
+def test_a_heavy_models_weights_are_made_in_a_worker_and_only_their_drawn_corners_come_back():
+    from netbuilder.studio import models
+
+    spec = ModelSpec((4096,), (LayerSpec.make(0, "Dense", units=2000),), 4)  # 32 MB of weights
+    with using(public()):
+        assert run.is_heavy(spec.analysis.cost.weight_bytes, 0)
+        (layer,) = run.shown_weights(spec, (64, 256))
+    assert models.content_key(spec) not in models._cache  # not made here
+    kernel, bias = built(spec).layers[0].weights
+    assert (layer.name, layer.kind) == ("dense", "Dense")
+    assert [(w.name, w.shape, w.trainable) for w in layer.weights] == [
+        ("kernel", (4096, 2000), True),
+        ("bias", (2000,), True),
+    ]
+    np.testing.assert_array_equal(layer.weights[0].corner, kernel[:64, :256])
+    np.testing.assert_array_equal(layer.weights[1].corner, bias[None, :256])
+    small = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=4),), 4)
+    assert not run.is_heavy(small.analysis.cost.weight_bytes, 0)
+    (here,) = run.shown_weights(small, (64, 256))  # light: made here
+    assert models.content_key(small) in models._cache
+    np.testing.assert_array_equal(here.weights[0].corner, built(small).layers[0].weights[0])
+
+
 @pytest.mark.parametrize(
     "environ, message",
     [

@@ -42,6 +42,26 @@ class Output:
     complete: bool
 
 
+@dataclass(frozen=True, eq=False)
+class ShownWeight:
+    """A weight as the Forward page shows it: its name, shape, whether it trains, and only its top-left corner (one
+    row per position of the leading axes, one column per feature of the last, cut to what is drawn)."""
+
+    name: str
+    shape: tuple[int, ...]
+    trainable: bool
+    corner: np.ndarray
+
+
+@dataclass(frozen=True)
+class ShownLayer:
+    """A layer's weights as the Forward page shows them."""
+
+    name: str
+    kind: str
+    weights: tuple[ShownWeight, ...]
+
+
 @dataclass(frozen=True)
 class NoRun:
     """Why there is no forward pass to show."""
@@ -120,6 +140,26 @@ def _run(run, spec: ModelSpec, x, tensor_bytes, checkpoint, waiting, visitor):
         return NoRun(str(e))
 
 
+def shown_weights(
+    spec: ModelSpec,
+    corner: tuple[int, int],
+    checkpoint: Callable[[], None] | None = None,
+    waiting: Callable[..., None] | None = None,
+    visitor: object = None,
+) -> list[ShownLayer] | NoRun:
+    """Each weighted layer of `spec` (a model that fits) with the `corner` (rows, columns) of each weight that the page
+    draws: made here for light weights, in a worker when making them is heavy, so only the corners reach the server."""
+    if (refused := too_large(spec)) is not None:
+        return refused
+    cost = spec.analysis.cost
+    if not is_heavy(cost.weight_bytes + cost.build_bytes, cost.build_work):
+        return _shown_weights(spec, corner)
+    try:
+        return in_worker(_shown_weights, spec, (corner,), checkpoint, waiting, visitor)
+    except NetbuilderError as e:
+        return NoRun(str(e))
+
+
 def in_worker(
     fn: Callable,
     spec: ModelSpec,
@@ -180,3 +220,20 @@ def _forward(part: ModelSpec, x: np.ndarray, complete: bool, checkpoint=None) ->
             "a smaller batch shows them all."
         )
     return ForwardRun(tensors, titles, complete, note)
+
+
+def _shown_weights(spec: ModelSpec, corner: tuple[int, int]) -> list[ShownLayer]:
+    rows, columns = corner
+    shown = []
+    for layer in (layer for layer in built(spec).layers if layer.weights):
+        weights = tuple(
+            ShownWeight(
+                s.name,
+                tuple(w.shape),
+                s.trainable,
+                w.reshape(-1, w.shape[-1] if w.ndim else 1)[:rows, :columns].copy(),  # as heatmap.as_matrix lays it out
+            )
+            for s, w in zip(layer.weight_specs(layer.built_shape), layer.weights)
+        )
+        shown.append(ShownLayer(layer.name, layer.kind, weights))
+    return shown

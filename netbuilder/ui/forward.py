@@ -11,8 +11,7 @@ import streamlit as st
 
 from ..engine.shapes import format_shape
 from ..studio import data, datasets, share
-from ..studio.models import built
-from ..studio.run import FED, ForwardRun, forward, runnable_part
+from ..studio.run import FED, ForwardRun, NoRun, forward, runnable_part, shown_weights
 from ..studio.spec import ModelSpec
 from ..views import heatmap
 from . import state, widgets
@@ -273,20 +272,22 @@ def dataset_row(spec: ModelSpec) -> None:
 
 
 def weights(spec: ModelSpec) -> None:
-    layers = [layer for layer in built(spec).layers if layer.weights]
+    corner = (heatmap.MAX_ROWS, heatmap.MAX_COLUMNS)
+    layers = shown_weights(spec, corner, checkpoint=state.checkpoint, waiting=state.Waiting(), visitor=state.visitor())
+    if isinstance(layers, NoRun):
+        st.warning(f"No weights to show: {state.plain(state.sentence(layers.reason))}")
+        return
     if not layers:
         return
     st.subheader(f"Weights (seed {spec.seed})")
     for layer in layers:
-        specs = layer.weight_specs(layer.built_shape)
         with st.expander(
-            f"{layer.name} ({layer.kind}): " + ", ".join(f"{s.name} {format_shape(s.shape)}" for s in specs)
+            f"{layer.name} ({layer.kind}): " + ", ".join(f"{w.name} {format_shape(w.shape)}" for w in layer.weights)
         ):
-            for weight_spec, w in zip(specs, layer.weights):
+            for weight in layer.weights:
                 st.markdown(
-                    f"**{weight_spec.name}** `{format_shape(w.shape)}`"
-                    + ("" if weight_spec.trainable else " · not trainable")
+                    f"**{weight.name}** `{format_shape(weight.shape)}`"
+                    + ("" if weight.trainable else " · not trainable")
                 )
-                matrix = w.reshape(-1, w.shape[-1]) if w.ndim > 1 else w[None, :]
-                st.image(heatmap.image(matrix), clamp=True)
-                widgets.number_table(np.asarray(w))
+                st.image(heatmap.image(weight.corner), clamp=True)
+                widgets.number_table(weight.corner, shape=weight.shape)

@@ -66,16 +66,18 @@ def sample_of(tensor: np.ndarray, key: str) -> tuple[np.ndarray, int]:
     return tensor[int(sample)], int(sample)
 
 
-def number_table(sample: np.ndarray, scale: float | None = None) -> None:
+def number_table(sample: np.ndarray, scale: float | None = None, shape: tuple[int, ...] | None = None) -> None:
     """One sample's numbers as an HTML grid that wraps to its column's width (no hidden sideways scrolling):
     each number in a cell with its index, colored like its heatmap, sign and exponent shown (every digit on
     hover), NaN as nan. A sample with leading axes gets a line per position (`[0, 1, :]`), or, when its last
-    axis is short, one grid indexed in full; at most HEAT_CELLS each way and MAX_NUMBERS in all are written."""
+    axis is short, one grid indexed in full; at most HEAT_CELLS each way and MAX_NUMBERS in all are written.
+    With `shape`, `sample` is the top-left corner (as heatmap.as_matrix lays it out) of an array of that shape."""
+    shape = np.shape(sample) if shape is None else shape
     full = heatmap.as_matrix(sample)  # a view: nothing is copied
     columns = min(full.shape[1], HEAT_CELLS)
     matrix = full[: max(1, min(full.shape[0], HEAT_CELLS, MAX_NUMBERS // columns)), :columns]
     pale = 255 - (255 - heatmap.colors(matrix, scale).astype(int)) // 2  # half strength keeps the numbers readable
-    leading = np.shape(sample)[:-1]
+    leading = shape[:-1]
     lines = [GRID_CSS]
     cells = []
     for r, (row, tints) in enumerate(zip(matrix, pale)):
@@ -91,10 +93,9 @@ def number_table(sample: np.ndarray, scale: float | None = None) -> None:
     if cells:
         lines.append(f'<div class="nb-grid">{"".join(cells)}</div>')
     st.html("".join(lines))
-    if full.shape != matrix.shape:
-        st.caption(
-            f"Showing {matrix.shape[0]:,} × {matrix.shape[1]:,} of {full.shape[0]:,} × {full.shape[1]:,} numbers."
-        )
+    whole = heatmap.matrix_shape(shape)
+    if whole != matrix.shape:
+        st.caption(f"Showing {matrix.shape[0]:,} × {matrix.shape[1]:,} of {whole[0]:,} × {whole[1]:,} numbers.")
 
 
 def _cell(value, tint, index) -> str:

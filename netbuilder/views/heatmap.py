@@ -10,12 +10,15 @@ import numpy as np
 NAN_RGB = (160, 160, 160)  # grey: NaN is no value at all
 
 
+def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(rows, columns) of as_matrix for an array of `shape`."""
+    return (math.prod(shape[:-1]), shape[-1]) if shape else (1, 1)
+
+
 def as_matrix(sample: np.ndarray) -> np.ndarray:
     """One sample as a 2-D array: one row per position of the leading axes, one column per feature."""
     sample = np.asarray(sample)
-    if sample.ndim == 0:
-        return sample.reshape(1, 1)
-    return sample.reshape(math.prod(sample.shape[:-1]), sample.shape[-1])
+    return sample.reshape(matrix_shape(sample.shape))
 
 
 CHUNK = 1 << 18  # values read at a time for a range: temporaries stay ~2 MB whatever the tensor's size
@@ -53,8 +56,15 @@ def colors(matrix: np.ndarray, scale: float | None = None) -> np.ndarray:
     return rgb
 
 
+MAX_ROWS, MAX_COLUMNS = 64, 256  # of a matrix drawn as a picture: more are cut
+
+
 def image(
-    matrix: np.ndarray, max_rows: int = 64, max_cols: int = 256, width: int = 480, scale: float | None = None
+    matrix: np.ndarray,
+    max_rows: int = MAX_ROWS,
+    max_cols: int = MAX_COLUMNS,
+    width: int = 480,
+    scale: float | None = None,
 ) -> np.ndarray:
     """An RGB picture of `matrix` (cut to max_rows × max_cols), each value a square block of pixels."""
     part = np.asarray(matrix)[:max_rows, :max_cols]

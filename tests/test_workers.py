@@ -191,6 +191,28 @@ def test_a_heavy_models_weights_are_made_in_a_worker_and_only_their_drawn_corner
     np.testing.assert_array_equal(here.weights[0].corner, built(small).layers[0].weights[0])
 
 
+def test_a_large_fill_word_input_is_made_by_the_worker_that_runs_it_not_by_the_server():
+    import tracemalloc
+
+    from netbuilder.studio import data
+
+    spec = ModelSpec((4096, 1024), (LayerSpec.make(0, "GlobalAveragePooling1D"),), 0)
+    parsed = data.parse_array("random:7", spec.input_shape)  # 16 MB of input
+    assert isinstance(parsed.batch, data.Fill) and parsed.batch.shape == (1, 4096, 1024)
+    with using(public()):
+        assert not run.is_heavy(spec.analysis.cost.forward_bytes(1), 0)  # heavy for making its input alone
+        tracemalloc.start()
+        try:
+            shown = run.output(spec, parsed.batch)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 2**20  # the output's 4 kB and the messages: never the 16 MB input
+    x = data.fill("random", spec.input_shape, seed=7)
+    np.testing.assert_array_equal(parsed.array, x)
+    np.testing.assert_allclose(shown.array, x.mean(axis=1), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "environ, message",
     [

@@ -23,6 +23,7 @@ import io
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -71,12 +72,47 @@ _NOT_A_NUMBER = {
 _NON_FINITE = re.compile(r"[+-]?(?:nan|inf(?:inity)?)", re.IGNORECASE)
 
 
-class ParsedInput(NamedTuple):
-    """A batch as float32, whether a batch axis was added to a single sample, and how many values are NaN or ±inf."""
+@dataclass(frozen=True)
+class Fill:
+    """A batch of one sample written as a fill word (`random:3`): a recipe made where it is used, so a large input is
+    made by the worker that runs it and never held by the server."""
 
-    array: np.ndarray
+    kind: str
+    input_shape: tuple[int, ...]
+    seed: int = 0
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (1, *self.input_shape)
+
+    def __len__(self) -> int:
+        return 1
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * math.prod(self.shape)
+
+    def make(self) -> np.ndarray:
+        return fill(self.kind, self.input_shape, seed=self.seed)
+
+
+def batch_of(x: np.ndarray | Fill) -> np.ndarray:
+    """The array of a batch given as one or as a Fill."""
+    return x.make() if isinstance(x, Fill) else x
+
+
+class ParsedInput(NamedTuple):
+    """A batch as float32 (or the Fill that makes it), whether a batch axis was added to a single sample, and how many
+    values are NaN or ±inf."""
+
+    batch: np.ndarray | Fill
     batch_added: bool
     non_finite: int = 0
+
+    @property
+    def array(self) -> np.ndarray:
+        """The batch as an array (a fill made now: pass `batch` on to a run instead)."""
+        return batch_of(self.batch)
 
 
 class CsvData(NamedTuple):
@@ -249,11 +285,12 @@ def parse_array(text: str, input_shape) -> ParsedInput:
     """A float32 batch for a model with per-sample `input_shape`; one sample gets a batch axis added.
 
     Besides numbers, the text may be a fill word for one sample of the model's shape: `zeros`,
-    `range`, `random` or `random:SEED` (how a large input is written).
+    `range`, `random` or `random:SEED` (how a large input is written), kept as its Fill.
     """
     want = check_input_shape(input_shape)  # the model's shape: a bad one is the caller's bug, not the data's
     if isinstance(text, str) and (word := _FILL_WORD.fullmatch(text[:40])) and len(text) <= 40:
-        return ParsedInput(fill(word.group(1) or "random", want, seed=int(word.group(2) or 0)), False)
+        check_batch(1, want)
+        return ParsedInput(Fill(word.group(1) or "random", want, int(word.group(2) or 0)), False)
     _check_text(text)
     array = _to_array(*_load(text))
     if array.shape == want:

@@ -14,6 +14,7 @@ import numpy as np
 from ..engine.analysis import Analysis, LayerReport
 from ..engine.errors import NetbuilderError
 from ..engine.shapes import format_shape
+from .data import Fill
 from .run import Output, too_large
 from .run import output as run_output  # the page's run: a heavy one in a worker
 from .spec import LayerSpec, ModelSpec, new_layer
@@ -65,7 +66,7 @@ class ComparisonRow:
     difference: str  # difference_sentence(first model, this one); "" for the first row
 
 
-def compare(specs: dict[str, ModelSpec], x: np.ndarray | None) -> list[ComparisonRow]:
+def compare(specs: dict[str, ModelSpec], x: np.ndarray | Fill | None) -> list[ComparisonRow]:
     """Each model's shapes, params and output on `x`, with how it differs from the first model."""
     rows = []
     base = next(iter(specs.values()), None)

@@ -15,7 +15,7 @@ from ..engine.budget import current, readable_bytes, using
 from ..engine.errors import NetbuilderError
 from ..engine.graph import input_name
 from . import workers
-from .data import fill
+from .data import Fill, batch_of, fill
 from .models import bound_cache, built, is_heavy, main_output
 from .spec import ModelSpec
 
@@ -99,12 +99,13 @@ def fed(spec: ModelSpec, x: np.ndarray):
 
 def output(
     spec: ModelSpec,
-    x: np.ndarray,
+    x: np.ndarray | Fill,
     checkpoint: Callable[[], None] | None = None,
     waiting: Callable[..., None] | None = None,
     visitor: object = None,
 ) -> Output | NoRun:
-    """What `predict` gives for `x` (it keeps no tensor but the one it works on), within the run budgets.
+    """What `predict` gives for the batch `x` (it keeps no tensor but the one it works on), within the run budgets; a
+    Fill is made where the run runs.
 
     A heavy run (its weights and tensors or its work past models.is_heavy, known from shapes) runs in a worker
     process (studio.workers), after the runs queued before it and one at a time for `visitor`; a light one here.
@@ -114,7 +115,7 @@ def output(
 
 def forward(
     spec: ModelSpec,
-    x: np.ndarray,
+    x: np.ndarray | Fill,
     checkpoint: Callable[[], None] | None = None,
     waiting: Callable[..., None] | None = None,
     visitor: object = None,
@@ -131,7 +132,8 @@ def _run(run, spec: ModelSpec, x, tensor_bytes, checkpoint, waiting, visitor):
     if (refused := too_large(part)) is not None:
         return refused
     cost = part.analysis.cost
-    nbytes = cost.weight_bytes + cost.build_bytes + tensor_bytes(cost)
+    made = x.nbytes if isinstance(x, Fill) else 0  # a fill is made by the run; an array is here already
+    nbytes = cost.weight_bytes + cost.build_bytes + tensor_bytes(cost) + made
     if not is_heavy(nbytes, cost.build_work + cost.run_work(len(x))):
         return run(part, x, part is spec, checkpoint)
     try:
@@ -193,16 +195,18 @@ def _job(fn, data: dict, weights, args: tuple, budget):
         return fn(unpacked(data, weights), *args)
 
 
-def _output(part: ModelSpec, x: np.ndarray, complete: bool, checkpoint=None) -> Output | NoRun:
+def _output(part: ModelSpec, x: np.ndarray | Fill, complete: bool, checkpoint=None) -> Output | NoRun:
     try:
-        return Output(main_output(built(part, checkpoint), fed(part, x), checkpoint), complete)
+        return Output(main_output(built(part, checkpoint), fed(part, batch_of(x)), checkpoint), complete)
     except NetbuilderError as e:
         return NoRun(str(e))
 
 
-def _forward(part: ModelSpec, x: np.ndarray, complete: bool, checkpoint=None) -> ForwardRun | NoRun:
+def _forward(part: ModelSpec, x: np.ndarray | Fill, complete: bool, checkpoint=None) -> ForwardRun | NoRun:
     try:
-        tensors = built(part, checkpoint).forward(fed(part, x), checkpoint=checkpoint)  # kept as the budget allows
+        tensors = built(part, checkpoint).forward(
+            fed(part, batch_of(x)), checkpoint=checkpoint
+        )  # kept as the budget allows
     except NetbuilderError as e:
         return NoRun(str(e))
     inputs = len(part.input_shapes)

@@ -141,7 +141,7 @@ def output(spec: ModelSpec) -> None:
         st.caption("Output: the input data has a problem (see Input in the layer list).")
         return
     result = run.output(
-        spec, parsed.array, checkpoint=state.checkpoint, waiting=state.Waiting(), visitor=state.visitor()
+        spec, parsed.batch, checkpoint=state.checkpoint, waiting=state.Waiting(), visitor=state.visitor()
     )
     if isinstance(result, run.NoRun):
         st.warning(f"No output: {state.plain(state.sentence(result.reason))}")
@@ -550,7 +550,7 @@ def input_panel(spec: ModelSpec) -> None:
     if isinstance(result, state.InputProblem):
         st.error(f"Input data: {state.plain(result.message)}")
         return
-    batch = result.array
+    batch = result.batch  # its shape: a large fill is made where it runs
     if result.batch_added:
         st.info(
             f"One sample of shape {format_shape(batch.shape[1:])} was given; "
@@ -584,7 +584,7 @@ def summary(spec: ModelSpec) -> None:
         )
     cost = analysis.cost
     parsed = state.current_input()
-    batch = len(parsed.array) if isinstance(parsed, data.ParsedInput) else 1
+    batch = len(parsed.batch) if isinstance(parsed, data.ParsedInput) else 1
     budget = current()
     bounds = [
         f"{what} ≤ {readable_bytes(n)}"

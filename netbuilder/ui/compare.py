@@ -18,10 +18,8 @@ def page(spec: ModelSpec) -> None:
     parsed = state.current_input()
     if isinstance(parsed, state.InputProblem):
         st.warning("The input data has a problem (see Input in the Build page's layer list); showing shapes only.")
-    batch = None if isinstance(parsed, state.InputProblem) else parsed.array
-    sample = (
-        0 if batch is None else widgets.sample_of(batch, "compare_sample")[1]
-    )  # one sample of the batch, as elsewhere
+    batch = None if isinstance(parsed, state.InputProblem) else parsed.batch
+    sample = 0 if batch is None else widgets.sample_index(len(batch), "compare_sample")  # as elsewhere
     rows = explain.compare(explain.variants(spec), batch)
     for column, row in zip(st.columns(len(rows)), rows):
         with column:

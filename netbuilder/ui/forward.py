@@ -31,7 +31,7 @@ def page(spec: ModelSpec) -> None:
             "Fix it under Input in the Build page's layer list."
         )
         return
-    run = forward(spec, parsed.array, checkpoint=state.checkpoint, waiting=state.Waiting(), visitor=state.visitor())
+    run = forward(spec, parsed.batch, checkpoint=state.checkpoint, waiting=state.Waiting(), visitor=state.visitor())
     if not isinstance(run, ForwardRun):
         st.warning(f"No forward pass: {state.plain(state.sentence(run.reason))}")
         return

@@ -52,18 +52,24 @@ def setting_widget(layer_id: int, setting: Setting, value) -> None:
 
 def sample_of(tensor: np.ndarray, key: str) -> tuple[np.ndarray, int]:
     """One sample of a batch, chosen with a number input when the batch has more than one."""
-    if len(tensor) > 1:
-        sample = st.number_input(
-            f"Sample (0 to {len(tensor) - 1})",
+    sample = sample_index(len(tensor), key)
+    return tensor[sample], sample
+
+
+def sample_index(samples: int, key: str) -> int:
+    """Which of a batch's `samples` to show: chosen with a number input when there is more than one."""
+    if samples <= 1:
+        return 0
+    return int(
+        st.number_input(
+            f"Sample (0 to {samples - 1})",
             min_value=0,
-            max_value=len(tensor) - 1,
+            max_value=samples - 1,
             step=1,
             key=key,
             help="Which sample of the batch the numbers and pictures show.",
         )
-    else:
-        sample = 0
-    return tensor[int(sample)], int(sample)
+    )
 
 
 def number_table(sample: np.ndarray, scale: float | None = None, shape: tuple[int, ...] | None = None) -> None:

@@ -21,6 +21,7 @@ from conftest import eventually
 from netbuilder.engine.budget import PUBLIC_DEFAULTS
 from netbuilder.studio import models, share
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
+from netbuilder.views.heatmap import CUT
 from test_app import EXPORT, model, open_app, page, run, select, shown, texts
 
 MB = 2**20
@@ -242,9 +243,9 @@ def test_a_heavy_output_runs_in_a_worker_beside_the_servers_heavy_slot_and_stops
     holding.wait(5)
     try:
         said = []
-        shown = runs.output(spec, x, waiting=said.append)
+        shown = runs.output(spec, x, 0, CUT, waiting=said.append)
         assert isinstance(shown, runs.Output) and not said  # computed while the slot was held: no waiting
-        np.testing.assert_array_equal(shown.array, models.built(spec).predict(x))
+        np.testing.assert_array_equal(shown.shown.matrix, models.built(spec).predict(x))
         before = workers.pool().pids()
         start = time.monotonic()
 
@@ -253,7 +254,7 @@ def test_a_heavy_output_runs_in_a_worker_beside_the_servers_heavy_slot_and_stops
                 raise TimeoutError("the visitor left")
 
         with pytest.raises(TimeoutError):
-            runs.output(spec, x, checkpoint=left)
+            runs.output(spec, x, 0, CUT, checkpoint=left)
         assert eventually(lambda: workers.pool().pids() != before)  # the stopped run's worker was replaced
     finally:
         release.set()
@@ -267,15 +268,15 @@ def test_the_build_pages_output_can_be_stopped_between_layers():
     spec = ModelSpec((4,), tuple(LayerSpec.make(i, "Dense", units=4) for i in range(3)), 0)
     x = np.zeros((2, 4), np.float32)
     calls = []
-    assert isinstance(runs.output(spec, x, checkpoint=lambda: calls.append("output")), runs.Output)
-    assert isinstance(runs.forward(spec, x, checkpoint=lambda: calls.append("forward")), runs.ForwardRun)
+    assert isinstance(runs.output(spec, x, 0, CUT, checkpoint=lambda: calls.append("output")), runs.Output)
+    assert isinstance(runs.forward(spec, x, 0, CUT, checkpoint=lambda: calls.append("forward")), runs.ForwardRun)
     assert calls == ["output"] * 3 + ["forward"] * 3
 
     def stop():
         raise TimeoutError("the visitor left")
 
     try:
-        runs.output(spec, x, checkpoint=stop)
+        runs.output(spec, x, 0, CUT, checkpoint=stop)
         raise AssertionError("the run went on")
     except TimeoutError:
         pass

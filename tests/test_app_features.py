@@ -18,7 +18,7 @@ from netbuilder.studio import data, explain, presets, share
 from netbuilder.studio.models import built, main_output
 from netbuilder.studio.run import fed
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
-from netbuilder.views import export, graph
+from netbuilder.views import export, graph, heatmap
 from netbuilder.views.graph import ERROR_FILL, WINDOW_FROM
 from conftest import ROOT
 from test_app import (
@@ -116,7 +116,7 @@ def check_compare_tab(at) -> list:
     spec = model(at)
     variants = explain.variants(spec)
     x = data.parse_array(input_text(at), spec.input_shape).array
-    rows = explain.compare(variants, x)
+    rows = explain.compare(variants, x, 0, heatmap.CUT)
     titles = [m.value for m in tab.markdown if m.value.startswith("**")]
     assert titles == [f"**{name}**" for name in variants]
     metrics = [m.value for m in tab.metric]

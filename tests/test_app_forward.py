@@ -15,6 +15,7 @@ from conftest import ROOT
 from netbuilder.studio import data, datasets, share
 from netbuilder.studio.models import built
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
+from netbuilder.studio.samples import as_matrix
 from netbuilder.views import heatmap
 from test_app import BUILD, FORWARD, model, number_grids, open_app, output_values, page, run, select, shown, texts
 
@@ -73,7 +74,7 @@ def drawn_as(sample: np.ndarray, scale: float, channels_first: bool = False) -> 
     """The picture of one sample on `scale`, as the pages lay it out (heatmap's own layout tests check the layout)."""
     if sample.ndim == 3:
         return heatmap.feature_maps(sample, channels_first, scale)
-    return heatmap.image(heatmap.as_matrix(sample), scale=scale)
+    return heatmap.image(as_matrix(sample), scale=scale)
 
 
 # --- input from a data set ----------------------------------------------------------------------------
@@ -313,3 +314,11 @@ def test_the_weights_show_their_shape_and_a_bounded_corner_of_their_numbers():
     *_, kernel_numbers, bias_numbers = number_grids(at)
     np.testing.assert_array_equal(kernel_numbers, kernel[:8, :64].ravel())
     np.testing.assert_array_equal(bias_numbers, bias[:64])
+
+
+def test_what_a_run_hands_back_of_a_sample_holds_all_that_the_pages_draw_of_it():
+    from netbuilder.ui import widgets
+
+    assert widgets.HEAT_CELLS <= min(heatmap.CUT.rows, heatmap.CUT.columns)  # number tables
+    assert (heatmap.MAX_ROWS, heatmap.MAX_COLUMNS) == (heatmap.CUT.rows, heatmap.CUT.columns)  # flat pictures
+    assert max(heatmap.MAP_CELLS, heatmap.MAX_MAPS) <= heatmap.CUT.cells  # an image's tiles

@@ -12,6 +12,8 @@ from netbuilder.studio.explain import (
     variants,
 )
 from netbuilder.studio.models import built
+from netbuilder.studio.samples import as_matrix
+from netbuilder.views.heatmap import CUT
 from netbuilder.studio.presets import PRESETS
 from netbuilder.studio.spec import LayerSpec, ModelSpec, seed_spec
 
@@ -58,7 +60,7 @@ def test_a_variant_over_the_budgets_is_compared_by_its_shapes_and_not_run():
     # Dense(10000) on (100, 100): 100·10000 + 10000 params; Flatten first would need 10000·10000 + 10000 weights,
     # far over the weight budget (16,777,216): its shapes and parameters are the lesson
     spec = ModelSpec((100, 100), (LayerSpec.make(0, "Dense", units=10_000),)).validate()
-    rows = compare(variants(spec), np.ones((1, 100, 100), np.float32))
+    rows = compare(variants(spec), np.ones((1, 100, 100), np.float32), 0, CUT)
     assert [row.name for row in rows] == ["current", FLATTEN_FIRST]
     assert rows[0].output.shape == (1, 100, 10_000) and rows[0].error is None
     assert rows[1].total_params == 100_010_000 and rows[1].output is None
@@ -80,7 +82,7 @@ def test_variants_do_not_share_the_current_models_cache():
 
 # --- compare ----------------------------------------------------------------------------------
 def test_compare_the_seed_with_its_variants():
-    rows = compare(variants(seed_spec()), X)
+    rows = compare(variants(seed_spec()), X, 0, CUT)
     assert [r.name for r in rows] == ["current", WITHOUT_FLATTEN, FLATTEN_FIRST]
     assert [r.output_shape for r in rows] == [(None, 4), (None, 3, 4), (None, 4)]
     assert [r.total_params for r in rows] == [244, 116, 180]  # 48+196, 48+68, 112+68
@@ -88,22 +90,22 @@ def test_compare_the_seed_with_its_variants():
     assert [r.error for r in rows] == [None, None, None]
     assert [[rep.output_shape for rep in r.layers] for r in rows][1] == [(None, 3, 16), (None, 3, 16), (None, 3, 4)]
     for r in rows:
-        np.testing.assert_array_equal(r.output, built(r.spec).predict(X))
+        np.testing.assert_array_equal(r.output.matrix, as_matrix(built(r.spec).predict(X)[0]))
     assert rows[0].difference == ""
     assert rows[1].difference == difference_sentence(seed_spec(), rows[1].spec)
 
 
 def test_without_flatten_dense_1_is_the_same_kernel_on_each_row():
-    row = compare(variants(seed_spec()), X)[1]
+    row = compare(variants(seed_spec()), X, 0, CUT)[1]
     model = built(row.spec)
     k1, b1, k2, b2 = model.get_weights()
     hidden = np.maximum(X @ k1 + b1, 0)
-    np.testing.assert_allclose(row.output[0], hidden[0] @ k2 + b2, rtol=1e-6)  # row by row, one (16, 4) kernel
+    np.testing.assert_allclose(row.output.matrix, hidden[0] @ k2 + b2, rtol=1e-6)  # row by row, one (16, 4) kernel
 
 
 def test_compare_reports_issues_and_mismatched_input():
     broken = PRESETS["broken-built-for-48"].spec
-    rows = compare({"broken": broken, "seed": seed_spec()}, np.zeros((1, 2, 3)))
+    rows = compare({"broken": broken, "seed": seed_spec()}, np.zeros((1, 2, 3)), 0, CUT)
     assert rows[0].output is None and rows[0].output_shape is None and rows[0].total_params is None
     assert rows[0].error == broken.analysis.issue.message
     assert rows[1].output is None and "(3, 2)" in rows[1].error and "(2, 3)" in rows[1].error
@@ -111,7 +113,7 @@ def test_compare_reports_issues_and_mismatched_input():
 
 
 def test_compare_without_input_gives_shapes_only():
-    rows = compare(variants(seed_spec()), None)
+    rows = compare(variants(seed_spec()), None, 0, CUT)
     assert all(r.output is None and r.error is None for r in rows)
 
 
@@ -235,7 +237,7 @@ def test_last_axis_explanation_second_dense_and_glu():
 @pytest.mark.parametrize("name", PRESETS)
 def test_explain_handles_every_preset(name):
     spec = PRESETS[name].spec
-    rows = compare(variants(spec), None)
+    rows = compare(variants(spec), None, 0, CUT)
     assert rows[0].name == "current"
     for i in range(len(spec.layers)):
         last_axis_explanation(spec, i)

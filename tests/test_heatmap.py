@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from netbuilder.views.heatmap import NAN_RGB, as_matrix, colors, image, legend, magnitude
+from netbuilder.studio.samples import as_matrix
+from netbuilder.views.heatmap import NAN_RGB, colors, image, legend, magnitude
 
 
 def test_a_sample_becomes_positions_by_features():
@@ -64,7 +65,7 @@ def test_image_blocks_and_cuts():
 def test_the_finite_range_of_a_big_tensor_is_read_in_chunks():
     import tracemalloc
 
-    from netbuilder.views.heatmap import CHUNK, finite_range
+    from netbuilder.studio.samples import CHUNK, finite_range
 
     assert finite_range(np.array([np.nan, -np.inf, 2.0, -1.5, np.inf])) == (-1.5, 2.0)
     assert finite_range(np.array([np.nan])) is None and finite_range(np.zeros(0)) is None

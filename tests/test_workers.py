@@ -21,6 +21,7 @@ from netbuilder.studio.models import built
 from netbuilder.studio.spec import LayerSpec, ModelSpec
 from netbuilder.studio.workers import Cancelled, Pool, PoolConfig, WorkerFailed, config_from_environment
 from netbuilder.views import export
+from netbuilder.views.heatmap import CUT
 
 
 @pytest.fixture
@@ -160,11 +161,13 @@ def test_a_heavy_forward_pass_runs_in_a_worker_and_gives_what_it_gives_here():
     x = np.random.default_rng(0).normal(size=(4, 4096)).astype(np.float32)
     with using(public()):
         assert run.is_heavy(spec.analysis.cost.weight_bytes, 0)  # 32 MB of weights: past the in-process bound
-        shown = run.output(spec, x)
-        here = run._output(spec, x, True)
-        np.testing.assert_array_equal(shown.array, here.array)
-        tensors = run.forward(spec, x).tensors
-        np.testing.assert_array_equal(tensors[-1], here.array)
+        shown = run.output(spec, x, 3, CUT).shown
+        here = built(spec).predict(x)
+        assert shown.shape == (4, 2000)
+        np.testing.assert_array_equal(shown.matrix, here[3:4, : CUT.columns])
+        np.testing.assert_array_equal(shown.finite, (here[3].min(), here[3].max()))
+        last = run.forward(spec, x, 3, CUT).tensors[-1]
+        np.testing.assert_array_equal(last.matrix, shown.matrix)
     assert workers.pool().pids()
 
 
@@ -174,7 +177,7 @@ def test_a_heavy_models_weights_are_made_in_a_worker_and_only_their_drawn_corner
     spec = ModelSpec((4096,), (LayerSpec.make(0, "Dense", units=2000),), 4)  # 32 MB of weights
     with using(public()):
         assert run.is_heavy(spec.analysis.cost.weight_bytes, 0)
-        (layer,) = run.shown_weights(spec, (64, 256))
+        (layer,) = run.shown_weights(spec, CUT)
     assert models.content_key(spec) not in models._cache  # not made here
     kernel, bias = built(spec).layers[0].weights
     assert (layer.name, layer.kind) == ("dense", "Dense")
@@ -182,35 +185,38 @@ def test_a_heavy_models_weights_are_made_in_a_worker_and_only_their_drawn_corner
         ("kernel", (4096, 2000), True),
         ("bias", (2000,), True),
     ]
-    np.testing.assert_array_equal(layer.weights[0].corner, kernel[:64, :256])
-    np.testing.assert_array_equal(layer.weights[1].corner, bias[None, :256])
+    np.testing.assert_array_equal(layer.weights[0].matrix, kernel[:64, :256])
+    np.testing.assert_array_equal(layer.weights[1].matrix, bias[None, :256])
     small = ModelSpec((3, 2), (LayerSpec.make(0, "Dense", units=4),), 4)
     assert not run.is_heavy(small.analysis.cost.weight_bytes, 0)
-    (here,) = run.shown_weights(small, (64, 256))  # light: made here
+    (here,) = run.shown_weights(small, CUT)  # light: made here
     assert models.content_key(small) in models._cache
-    np.testing.assert_array_equal(here.weights[0].corner, built(small).layers[0].weights[0])
+    np.testing.assert_array_equal(here.weights[0].matrix, built(small).layers[0].weights[0])
 
 
-def test_a_large_fill_word_input_is_made_by_the_worker_that_runs_it_not_by_the_server():
+def test_a_large_input_and_its_tensors_stay_in_the_worker_and_only_what_is_drawn_comes_back():
     import tracemalloc
 
     from netbuilder.studio import data
 
-    spec = ModelSpec((4096, 1024), (LayerSpec.make(0, "GlobalAveragePooling1D"),), 0)
-    parsed = data.parse_array("random:7", spec.input_shape)  # 16 MB of input
+    spec = ModelSpec((4096, 1024), (LayerSpec.make(0, "Activation", activation="relu"),), 0)
+    parsed = data.parse_array("random:7", spec.input_shape)  # 16 MB of input, and 16 MB of output
     assert isinstance(parsed.batch, data.Fill) and parsed.batch.shape == (1, 4096, 1024)
     with using(public()):
-        assert not run.is_heavy(spec.analysis.cost.forward_bytes(1), 0)  # heavy for making its input alone
         tracemalloc.start()
         try:
-            shown = run.output(spec, parsed.batch)
+            ran = run.forward(spec, parsed.batch, 0, CUT)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-    assert peak < 2**20  # the output's 4 kB and the messages: never the 16 MB input
+    assert peak < 2**20  # what is drawn of two tensors and the messages: neither 16 MB tensor
     x = data.fill("random", spec.input_shape, seed=7)
     np.testing.assert_array_equal(parsed.array, x)
-    np.testing.assert_allclose(shown.array, x.mean(axis=1), rtol=1e-5, atol=1e-6)
+    given, output = ran.tensors
+    assert given.shape == output.shape == (1, 4096, 1024)
+    np.testing.assert_array_equal(given.matrix, x[0, : CUT.rows, : CUT.columns])
+    np.testing.assert_array_equal(output.matrix, np.maximum(x[0, : CUT.rows, : CUT.columns], 0))
+    assert output.finite == (0.0, float(x.max()))  # of the whole sample, not only what is drawn
 
 
 @pytest.mark.parametrize(

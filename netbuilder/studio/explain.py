@@ -17,6 +17,7 @@ from ..engine.shapes import format_shape
 from .data import Fill
 from .run import Output, too_large
 from .run import output as run_output  # the page's run: a heavy one in a worker
+from .samples import Cut, Shown
 from .spec import LayerSpec, ModelSpec, new_layer
 
 CURRENT, WITHOUT_FLATTEN, FLATTEN_FIRST = "current", "without Flatten", "Flatten first"
@@ -61,13 +62,14 @@ class ComparisonRow:
     output_shape: tuple | None  # None when the model does not fit
     total_params: int | None  # None when the model does not fit (later layers are not built)
     layers: tuple[LayerReport, ...]  # per-layer shapes and params, up to a failing layer
-    output: np.ndarray | None  # the model's prediction for x
+    output: Shown | None  # the model's prediction for x, as the page draws the sample shown
     error: str | None  # why there is no output: the model's issue, or x does not match its input
     difference: str  # difference_sentence(first model, this one); "" for the first row
 
 
-def compare(specs: dict[str, ModelSpec], x: np.ndarray | Fill | None) -> list[ComparisonRow]:
-    """Each model's shapes, params and output on `x`, with how it differs from the first model."""
+def compare(specs: dict[str, ModelSpec], x: np.ndarray | Fill | None, sample: int, cut: Cut) -> list[ComparisonRow]:
+    """Each model's shapes, params and output on `x` (as `cut` of its sample `sample`), with how it differs from the
+    first model."""
     rows = []
     base = next(iter(specs.values()), None)
     for name, spec in specs.items():
@@ -78,8 +80,8 @@ def compare(specs: dict[str, ModelSpec], x: np.ndarray | Fill | None) -> list[Co
         elif (refused := too_large(spec)) is not None:  # its shapes and params are still compared
             error = refused.reason
         elif x is not None:  # a heavy one in a worker; x may not match this model's input, or be too large
-            result = run_output(spec, x)
-            output, error = (result.array, None) if isinstance(result, Output) else (None, result.reason)
+            result = run_output(spec, x, sample, cut)
+            output, error = (result.shown, None) if isinstance(result, Output) else (None, result.reason)
         rows.append(
             ComparisonRow(
                 name,

@@ -2,6 +2,7 @@
 
 A model that does not fit still runs up to its failing layer; a run over a budget is refused
 before anything is allocated; tensors beyond the memory budget are not kept (and the run says so).
+A run hands back what the page draws of the sample shown (studio.samples), not its tensors.
 """
 
 from __future__ import annotations
@@ -17,40 +18,39 @@ from ..engine.graph import input_name
 from . import workers
 from .data import Fill, batch_of, fill
 from .models import bound_cache, built, is_heavy, main_output
+from .samples import Cut, Shown, as_matrix, shown
 from .spec import ModelSpec
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value
 class ForwardRun:
-    """The input and each layer's output (None where not kept), titled, and what to say about them."""
+    """The input and each layer's output (None where not kept), as the page draws the sample shown, titled, and what
+    to say about them."""
 
-    tensors: list  # the input first; np.ndarray or None
+    tensors: list  # the input first; Shown or None
     titles: list[str]  # "Input", "dense (Dense)", ...
     complete: bool  # False: the model stops at a failing layer, and these are the layers before it
     note: str = ""  # e.g. which tensors were not kept within the memory budget
 
-    @property
-    def output(self) -> np.ndarray:
-        return self.tensors[-1]
-
 
 @dataclass(frozen=True, eq=False)
 class Output:
-    """The model's output for a batch (or, for a model that does not fit, of the layers before the failing one)."""
+    """The model's output for a batch (or, for a model that does not fit, of the layers before the failing one), as
+    the page draws the sample shown."""
 
-    array: np.ndarray
+    shown: Shown
     complete: bool
 
 
 @dataclass(frozen=True, eq=False)
 class ShownWeight:
-    """A weight as the Forward page shows it: its name, shape, whether it trains, and only its top-left corner (one
-    row per position of the leading axes, one column per feature of the last, cut to what is drawn)."""
+    """A weight as the Forward page shows it: its name, shape, whether it trains, and its matrix (one row per position
+    of the leading axes, one column per feature of the last) cut to what is drawn."""
 
     name: str
     shape: tuple[int, ...]
     trainable: bool
-    corner: np.ndarray
+    matrix: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -100,34 +100,38 @@ def fed(spec: ModelSpec, x: np.ndarray):
 def output(
     spec: ModelSpec,
     x: np.ndarray | Fill,
+    sample: int,
+    cut: Cut,
     checkpoint: Callable[[], None] | None = None,
     waiting: Callable[..., None] | None = None,
     visitor: object = None,
 ) -> Output | NoRun:
-    """What `predict` gives for the batch `x` (it keeps no tensor but the one it works on), within the run budgets; a
-    Fill is made where the run runs.
+    """What `predict` gives for the batch `x` (it keeps no tensor but the one it works on), within the run budgets, as
+    `cut` of its sample `sample`; a Fill is made where the run runs.
 
     A heavy run (its weights and tensors or its work past models.is_heavy, known from shapes) runs in a worker
     process (studio.workers), after the runs queued before it and one at a time for `visitor`; a light one here.
     `checkpoint` is called while it waits or runs (raising there stops it); `waiting(ahead)` when it waits."""
-    return _run(_output, spec, x, lambda cost: cost.predict_bytes(len(x)), checkpoint, waiting, visitor)
+    return _run(_output, spec, x, (sample, cut), lambda cost: cost.predict_bytes(len(x)), checkpoint, waiting, visitor)
 
 
 def forward(
     spec: ModelSpec,
     x: np.ndarray | Fill,
+    sample: int,
+    cut: Cut,
     checkpoint: Callable[[], None] | None = None,
     waiting: Callable[..., None] | None = None,
     visitor: object = None,
 ) -> ForwardRun | NoRun:
-    """Every tensor of `spec` on `x`, as far as the model fits, within the run budgets (a heavy run in a worker;
-    `checkpoint`, `waiting` and `visitor` as for `output`)."""
-    return _run(_forward, spec, x, lambda cost: cost.forward_bytes(len(x)), checkpoint, waiting, visitor)
+    """Every tensor of `spec` on `x`, as far as the model fits, within the run budgets, as `cut` of sample `sample`
+    (a heavy run in a worker; `checkpoint`, `waiting` and `visitor` as for `output`)."""
+    return _run(_forward, spec, x, (sample, cut), lambda cost: cost.forward_bytes(len(x)), checkpoint, waiting, visitor)
 
 
-def _run(run, spec: ModelSpec, x, tensor_bytes, checkpoint, waiting, visitor):
-    """`run(part, x, complete)` on the part of `spec` that fits: here, or when heavy in a worker (a failed worker's
-    words as NoRun)."""
+def _run(run, spec: ModelSpec, x, shown_as: tuple, tensor_bytes, checkpoint, waiting, visitor):
+    """`run(part, x, complete, *shown_as)` on the part of `spec` that fits: here, or when heavy in a worker (a failed
+    worker's words as NoRun)."""
     part = runnable_part(spec)
     if (refused := too_large(part)) is not None:
         return refused
@@ -135,29 +139,29 @@ def _run(run, spec: ModelSpec, x, tensor_bytes, checkpoint, waiting, visitor):
     made = x.nbytes if isinstance(x, Fill) else 0  # a fill is made by the run; an array is here already
     nbytes = cost.weight_bytes + cost.build_bytes + tensor_bytes(cost) + made
     if not is_heavy(nbytes, cost.build_work + cost.run_work(len(x))):
-        return run(part, x, part is spec, checkpoint)
+        return run(part, x, part is spec, *shown_as, checkpoint)
     try:
-        return in_worker(run, part, (x, part is spec), checkpoint, waiting, visitor)
+        return in_worker(run, part, (x, part is spec, *shown_as), checkpoint, waiting, visitor)
     except NetbuilderError as e:
         return NoRun(str(e))
 
 
 def shown_weights(
     spec: ModelSpec,
-    corner: tuple[int, int],
+    cut: Cut,
     checkpoint: Callable[[], None] | None = None,
     waiting: Callable[..., None] | None = None,
     visitor: object = None,
 ) -> list[ShownLayer] | NoRun:
-    """Each weighted layer of `spec` (a model that fits) with the `corner` (rows, columns) of each weight that the page
-    draws: made here for light weights, in a worker when making them is heavy, so only the corners reach the server."""
+    """Each weighted layer of `spec` (a model that fits) with its weights as `cut` (rows and columns of their matrix):
+    made here for light weights, in a worker when making them is heavy, so only what is drawn reaches the server."""
     if (refused := too_large(spec)) is not None:
         return refused
     cost = spec.analysis.cost
     if not is_heavy(cost.weight_bytes + cost.build_bytes, cost.build_work):
-        return _shown_weights(spec, corner)
+        return _shown_weights(spec, cut)
     try:
-        return in_worker(_shown_weights, spec, (corner,), checkpoint, waiting, visitor)
+        return in_worker(_shown_weights, spec, (cut,), checkpoint, waiting, visitor)
     except NetbuilderError as e:
         return NoRun(str(e))
 
@@ -195,14 +199,15 @@ def _job(fn, data: dict, weights, args: tuple, budget):
         return fn(unpacked(data, weights), *args)
 
 
-def _output(part: ModelSpec, x: np.ndarray | Fill, complete: bool, checkpoint=None) -> Output | NoRun:
+def _output(part: ModelSpec, x: np.ndarray | Fill, complete: bool, sample: int, cut: Cut, checkpoint=None):
     try:
-        return Output(main_output(built(part, checkpoint), fed(part, batch_of(x)), checkpoint), complete)
+        y = main_output(built(part, checkpoint), fed(part, batch_of(x)), checkpoint)
+        return Output(shown(y, sample, cut), complete)
     except NetbuilderError as e:
         return NoRun(str(e))
 
 
-def _forward(part: ModelSpec, x: np.ndarray | Fill, complete: bool, checkpoint=None) -> ForwardRun | NoRun:
+def _forward(part: ModelSpec, x: np.ndarray | Fill, complete: bool, sample: int, cut: Cut, checkpoint=None):
     try:
         tensors = built(part, checkpoint).forward(
             fed(part, batch_of(x)), checkpoint=checkpoint
@@ -223,21 +228,15 @@ def _forward(part: ModelSpec, x: np.ndarray | Fill, complete: bool, checkpoint=N
             f"exceed the {readable_bytes(current().run_bytes)} memory budget of a run. The output is still computed; "
             "a smaller batch shows them all."
         )
-    return ForwardRun(tensors, titles, complete, note)
+    return ForwardRun([None if t is None else shown(t, sample, cut) for t in tensors], titles, complete, note)
 
 
-def _shown_weights(spec: ModelSpec, corner: tuple[int, int]) -> list[ShownLayer]:
-    rows, columns = corner
-    shown = []
+def _shown_weights(spec: ModelSpec, cut: Cut) -> list[ShownLayer]:
+    layers = []
     for layer in (layer for layer in built(spec).layers if layer.weights):
         weights = tuple(
-            ShownWeight(
-                s.name,
-                tuple(w.shape),
-                s.trainable,
-                w.reshape(-1, w.shape[-1] if w.ndim else 1)[:rows, :columns].copy(),  # as heatmap.as_matrix lays it out
-            )
+            ShownWeight(s.name, tuple(w.shape), s.trainable, as_matrix(w)[: cut.rows, : cut.columns].copy())
             for s, w in zip(layer.weight_specs(layer.built_shape), layer.weights)
         )
-        shown.append(ShownLayer(layer.name, layer.kind, weights))
-    return shown
+        layers.append(ShownLayer(layer.name, layer.kind, weights))
+    return layers

@@ -18,6 +18,7 @@ from ..engine.shapes import format_shape
 from ..engine.summary import param_totals, readable_size
 from ..studio import data, datasets, run
 from ..studio.spec import INPUT_ID, MAX_MODEL_INPUTS, ModelSpec, input_id, kinds_by_group, new_layer
+from ..views import heatmap
 from ..views.graph import BROWSER_CSS, PICK, SELECTED_FILL, WINDOW_FROM, dataflow
 from ..views.table import summary_frame
 from . import forward, state, widgets
@@ -140,28 +141,36 @@ def output(spec: ModelSpec) -> None:
     if isinstance(parsed, state.InputProblem):
         st.caption("Output: the input data has a problem (see Input in the layer list).")
         return
+    head = st.empty()  # the output's title and shape, above the sample chosen before the run
+    k = widgets.sample_index(len(parsed.batch), "output_sample")
     result = run.output(
-        spec, parsed.batch, checkpoint=state.checkpoint, waiting=state.Waiting(), visitor=state.visitor()
+        spec,
+        parsed.batch,
+        k,
+        heatmap.CUT,
+        checkpoint=state.checkpoint,
+        waiting=state.Waiting(),
+        visitor=state.visitor(),
     )
     if isinstance(result, run.NoRun):
-        st.warning(f"No output: {state.plain(state.sentence(result.reason))}")
+        head.warning(f"No output: {state.plain(state.sentence(result.reason))}")
         return
     label = (
         "Output for your input" if result.complete else f"Output of the layers before {spec.analysis.issue.layer_name}"
     )
-    st.markdown(f"**{label}** — shape `{format_shape(result.array.shape)}`")
-    sample, k = widgets.sample_of(result.array, "output_sample")
-    if sample.ndim != 3:
-        widgets.number_table(sample)
+    shown = result.shown
+    head.markdown(f"**{label}** — shape `{format_shape(shown.shape)}`")
+    if shown.image is None:
+        widgets.sample_numbers(shown)
         return
     # an image (and its channels): a picture, as on the Forward page; its numbers (up to 512) one click away
     layers_run = len(spec.layers) if result.complete else spec.analysis.issue.layer_index
     layers_run += len(spec.input_shapes) - 1  # the layouts list every input first
-    span, scale = widgets.picture_range(sample, None)
+    span, scale = widgets.picture_range(shown.finite, None)
     st.caption(f"Sample {k} {span}.")
-    widgets.sample_picture(sample, scale, widgets.channels_first(spec)[layers_run])
+    widgets.sample_picture(shown, scale, widgets.channels_first(spec)[layers_run])
     with st.expander(f"Numbers of sample {k}"):
-        widgets.number_table(sample)
+        widgets.sample_numbers(shown)
 
 
 # --- the editor --------------------------------------------------------------------------------------

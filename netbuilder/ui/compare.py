@@ -7,6 +7,7 @@ import streamlit as st
 from ..engine.shapes import format_shape
 from ..studio import explain
 from ..studio.spec import ModelSpec
+from ..views import heatmap
 from . import state, widgets
 
 
@@ -20,7 +21,7 @@ def page(spec: ModelSpec) -> None:
         st.warning("The input data has a problem (see Input in the Build page's layer list); showing shapes only.")
     batch = None if isinstance(parsed, state.InputProblem) else parsed.batch
     sample = 0 if batch is None else widgets.sample_index(len(batch), "compare_sample")  # as elsewhere
-    rows = explain.compare(explain.variants(spec), batch)
+    rows = explain.compare(explain.variants(spec), batch, sample, heatmap.CUT)
     for column, row in zip(st.columns(len(rows)), rows):
         with column:
             st.markdown(f"**{row.name}**")
@@ -33,7 +34,7 @@ def page(spec: ModelSpec) -> None:
             st.metric("Output shape", format_shape(row.output_shape) if row.output_shape else "does not fit")
             st.metric("Parameters", f"{row.total_params:,}" if row.total_params is not None else "—")
             if row.output is not None:
-                widgets.number_table(row.output[sample])
+                widgets.sample_numbers(row.output)
             elif row.error:
                 st.warning(state.plain(row.error))
             if row.difference:

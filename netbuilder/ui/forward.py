@@ -31,7 +31,16 @@ def page(spec: ModelSpec) -> None:
             "Fix it under Input in the Build page's layer list."
         )
         return
-    run = forward(spec, parsed.batch, checkpoint=state.checkpoint, waiting=state.Waiting(), visitor=state.visitor())
+    sample = widgets.sample_index(len(parsed.batch), "forward_sample")
+    run = forward(
+        spec,
+        parsed.batch,
+        sample,
+        heatmap.CUT,
+        checkpoint=state.checkpoint,
+        waiting=state.Waiting(),
+        visitor=state.visitor(),
+    )
     if not isinstance(run, ForwardRun):
         st.warning(f"No forward pass: {state.plain(state.sentence(run.reason))}")
         return
@@ -44,7 +53,6 @@ def page(spec: ModelSpec) -> None:
         st.caption(FED)
     layouts = widgets.channels_first(spec)
     kept = [(title, t, first) for title, t, first in zip(run.titles, run.tensors, layouts) if t is not None]
-    _, sample = widgets.sample_of(run.output, "forward_sample")
     ss.own_scales = ss.get("own_scales_kept", False)  # the toggle as the visitor left it, also after another page
     own = ss.own_scales
     known = _held_samples(spec)
@@ -60,7 +68,7 @@ def page(spec: ModelSpec) -> None:
         "Numbers of", range(len(kept)), format_func=lambda i: titles[i], key="tensor_numbers", index=len(kept) - 1
     )
     st.markdown(f"**{state.plain(titles[chosen])}** — `{format_shape(kept[chosen][1].shape)}`, sample {sample}")
-    widgets.number_table(kept[chosen][1][sample])
+    widgets.sample_numbers(kept[chosen][1])
     st.subheader("Every tensor, input to output")
     st.toggle(
         "Each picture on its own scale",
@@ -70,7 +78,7 @@ def page(spec: ModelSpec) -> None:
         "full color, so a feature map of small values shows its pattern (strokes, edges) instead of white.",
     )
     state.show_notices("scales")
-    scale = None if own else heatmap.magnitude(*(t[sample] for _, t, _ in kept))
+    scale = None if own else max(shown.magnitude for _, shown, _ in kept)
     widgets.heatmap_legend(scale)
     for title, tensor, first in kept:
         widgets.tensor_picture(title, tensor, sample, scale, first)
@@ -272,8 +280,9 @@ def dataset_row(spec: ModelSpec) -> None:
 
 
 def weights(spec: ModelSpec) -> None:
-    corner = (heatmap.MAX_ROWS, heatmap.MAX_COLUMNS)
-    layers = shown_weights(spec, corner, checkpoint=state.checkpoint, waiting=state.Waiting(), visitor=state.visitor())
+    layers = shown_weights(
+        spec, heatmap.CUT, checkpoint=state.checkpoint, waiting=state.Waiting(), visitor=state.visitor()
+    )
     if isinstance(layers, NoRun):
         st.warning(f"No weights to show: {state.plain(state.sentence(layers.reason))}")
         return
@@ -289,5 +298,5 @@ def weights(spec: ModelSpec) -> None:
                     f"**{weight.name}** `{format_shape(weight.shape)}`"
                     + ("" if weight.trainable else " · not trainable")
                 )
-                st.image(heatmap.image(weight.corner), clamp=True)
-                widgets.number_table(weight.corner, shape=weight.shape)
+                st.image(heatmap.image(weight.matrix), clamp=True)
+                widgets.number_table(weight.matrix, shape=weight.shape)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from ..engine.settings import Setting
 from ..engine.shapes import format_shape
+from ..studio.samples import Shown, as_matrix, matrix_shape
 from ..studio.spec import ModelSpec
 from ..views import heatmap
 from . import state
@@ -50,12 +51,6 @@ def setting_widget(layer_id: int, setting: Setting, value) -> None:
         st.text_input(setting.name, placeholder=setting.placeholder or None, **kwargs)
 
 
-def sample_of(tensor: np.ndarray, key: str) -> tuple[np.ndarray, int]:
-    """One sample of a batch, chosen with a number input when the batch has more than one."""
-    sample = sample_index(len(tensor), key)
-    return tensor[sample], sample
-
-
 def sample_index(samples: int, key: str) -> int:
     """Which of a batch's `samples` to show: chosen with a number input when there is more than one."""
     if samples <= 1:
@@ -77,9 +72,9 @@ def number_table(sample: np.ndarray, scale: float | None = None, shape: tuple[in
     each number in a cell with its index, colored like its heatmap, sign and exponent shown (every digit on
     hover), NaN as nan. A sample with leading axes gets a line per position (`[0, 1, :]`), or, when its last
     axis is short, one grid indexed in full; at most HEAT_CELLS each way and MAX_NUMBERS in all are written.
-    With `shape`, `sample` is the top-left corner (as heatmap.as_matrix lays it out) of an array of that shape."""
+    With `shape`, `sample` is the top-left corner (as samples.as_matrix lays it out) of an array of that shape."""
     shape = np.shape(sample) if shape is None else shape
-    full = heatmap.as_matrix(sample)  # a view: nothing is copied
+    full = as_matrix(sample)  # a view: nothing is copied
     columns = min(full.shape[1], HEAT_CELLS)
     matrix = full[: max(1, min(full.shape[0], HEAT_CELLS, MAX_NUMBERS // columns)), :columns]
     pale = 255 - (255 - heatmap.colors(matrix, scale).astype(int)) // 2  # half strength keeps the numbers readable
@@ -99,7 +94,7 @@ def number_table(sample: np.ndarray, scale: float | None = None, shape: tuple[in
     if cells:
         lines.append(f'<div class="nb-grid">{"".join(cells)}</div>')
     st.html("".join(lines))
-    whole = heatmap.matrix_shape(shape)
+    whole = matrix_shape(shape)
     if whole != matrix.shape:
         st.caption(f"Showing {matrix.shape[0]:,} × {matrix.shape[1]:,} of {whole[0]:,} × {whole[1]:,} numbers.")
 
@@ -142,35 +137,37 @@ def channels_first(spec: ModelSpec) -> list[bool]:
     return layouts
 
 
-def picture_range(values: np.ndarray, scale: float | None) -> tuple[str, float]:
-    """A sample's range in words and the scale to draw it on: `scale`, or with None its own (its largest finite
-    |value| in full color), which the words then give too."""
-    finite = heatmap.finite_range(values)
+def picture_range(finite: tuple[float, float] | None, scale: float | None) -> tuple[str, float]:
+    """A sample's range (`finite`: its smallest and largest finite value) in words and the scale to draw it on:
+    `scale`, or with None its own (its largest finite |value| in full color), which the words then give too."""
     span = f"from {finite[0]:.4g} to {finite[1]:.4g}" if finite else "no finite values"
     if scale is not None:
         return span, scale
-    own = max(-finite[0], finite[1]) if finite else 0.0  # from the range just read: no second pass over a big tensor
+    own = max(-finite[0], finite[1]) if finite else 0.0
     return f"{span} · colors on its own scale ±{own:.3g}", own
 
 
-def tensor_picture(
-    title: str, tensor: np.ndarray, sample: int, scale: float | None, channels_first: bool = False
-) -> None:
+def tensor_picture(title: str, shown: Shown, sample: int, scale: float | None, channels_first: bool = False) -> None:
     """A tensor's shape, one sample's range and its picture (on `scale`, or with None on its own)."""
-    values = tensor[sample]
-    span, scale = picture_range(values, scale)
-    st.markdown(f"**{state.plain(title)}** — `{format_shape(tensor.shape)}` · sample {sample} {span}")
-    sample_picture(values, scale, channels_first)
+    span, scale = picture_range(shown.finite, scale)
+    st.markdown(f"**{state.plain(title)}** — `{format_shape(shown.shape)}` · sample {sample} {span}")
+    sample_picture(shown, scale, channels_first)
 
 
-def sample_picture(values: np.ndarray, scale: float, channels_first: bool = False) -> None:
+def sample_numbers(shown: Shown, scale: float | None = None) -> None:
+    """The numbers of the sample shown (number_table of its matrix)."""
+    number_table(shown.matrix, scale, shape=shown.sample_shape)
+
+
+def sample_picture(shown: Shown, scale: float, channels_first: bool = False) -> None:
     """One sample as a picture: an image's channels as tiles, anything else one row per position and one column
     per feature."""
-    if values.ndim != 3:
-        st.image(heatmap.image(heatmap.as_matrix(values), scale=scale), clamp=True)
+    if shown.image is None:
+        st.image(heatmap.image(shown.matrix, scale=scale), clamp=True)
         return
-    channels, rows, columns = values.shape if channels_first else np.moveaxis(values, -1, 0).shape
-    st.image(heatmap.feature_maps(values, channels_first, scale), clamp=True)
+    shape = shown.sample_shape
+    channels, rows, columns = shape if channels_first else (shape[2], shape[0], shape[1])
+    st.image(heatmap.feature_maps(shown.image, channels_first, scale), clamp=True)
     axis = "the first axis, channels_first" if channels_first else "the last axis"
     notes = [f"One {rows}×{columns} picture per channel ({axis}), channel 0 first, left to right"]
     if channels > heatmap.MAX_MAPS:

@@ -3,37 +3,11 @@ white (0), red (> 0)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from ..studio.samples import Cut, finite_range
+
 NAN_RGB = (160, 160, 160)  # grey: NaN is no value at all
-
-
-def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int]:
-    """(rows, columns) of as_matrix for an array of `shape`."""
-    return (math.prod(shape[:-1]), shape[-1]) if shape else (1, 1)
-
-
-def as_matrix(sample: np.ndarray) -> np.ndarray:
-    """One sample as a 2-D array: one row per position of the leading axes, one column per feature."""
-    sample = np.asarray(sample)
-    return sample.reshape(matrix_shape(sample.shape))
-
-
-CHUNK = 1 << 18  # values read at a time for a range: temporaries stay ~2 MB whatever the tensor's size
-
-
-def finite_range(array) -> tuple[float, float] | None:
-    """The smallest and largest finite value of `array` (None when none is finite), read in chunks."""
-    flat = np.asarray(array).reshape(-1)  # a view for the contiguous tensors of a run
-    low, high = np.inf, -np.inf
-    for start in range(0, flat.size, CHUNK):
-        part = flat[start : start + CHUNK].astype(np.float64)
-        part = part[np.isfinite(part)]
-        if part.size:
-            low, high = min(low, float(part.min())), max(high, float(part.max()))
-    return (low, high) if low <= high else None
 
 
 def magnitude(*arrays) -> float:
@@ -74,6 +48,7 @@ def image(
 
 MAX_MAPS = 32  # channels drawn of one image-shaped sample
 MAP_CELLS = 64  # rows and columns drawn of each channel
+CUT = Cut(MAX_ROWS, MAX_COLUMNS, max(MAP_CELLS, MAX_MAPS))  # what a run hands back of a sample: all that is drawn of it
 GAP = 2  # pixels between tiles, dark: white and pale grey are values (0, NaN)
 GAP_RGB = (60, 60, 60)
 MAX_CELL = 24  # pixels per value at most: an 8×8 digit and its 6×6 feature maps are big enough to read strokes in

@@ -441,3 +441,18 @@ def test_a_run_past_its_time_limit_or_replaced_by_a_newer_run_ends_after_its_bat
         assert newer.progress.done and not newer.progress.failure and newer.trained_spec().trained
     finally:
         pool.close()
+
+
+def test_the_inside_of_the_network_is_drawn_while_it_learns_and_replayed_epoch_by_epoch_after():
+    at = on_train_page("train-xor")
+    at = train_to_the_end(at)
+    snapshots = at.session_state["training"].progress.inside
+    assert [s.epoch for s in snapshots][:3] == [0, 1, 2] and snapshots[-1].epoch == 60
+    (chart,) = at.get("graphviz_chart")
+    assert "∇" in chart.proto.spec and "dense_1" in chart.proto.spec  # gradient norms on the edges
+    (slider,) = [s for s in at.select_slider if s.key.startswith("inside_epoch")]
+    assert slider.value == 60 and "Epoch 60." in texts(at)
+    run(slider.set_value(0))
+    assert "Epoch 0." in texts(at)
+    (chart,) = at.get("graphviz_chart")
+    assert "∇" not in chart.proto.spec  # before training: no step, no gradient

@@ -299,9 +299,10 @@ class ModelCost:
         end = 3 * self.weight_bytes + FLOAT32 * trainable * optimizer_slots
         return max(step, end)
 
-    def check_training(self, samples: int, epochs: int, batch: int, step: StepCost) -> None:
-        """LimitError naming the budget a training run would exceed, before it starts; first, a LayerConfigError
-        naming a layer netbuilder cannot train as it is configured."""
+    def check_training(self, samples: int, epochs: int, batch: int, step: StepCost, extra: int = 0) -> None:
+        """LimitError naming the budget a training run would exceed, before it starts (`extra`: work the caller's run
+        does besides training); first, a LayerConfigError naming a layer netbuilder cannot train as it is
+        configured."""
         if self.untrainable:
             raise LayerConfigError(f"This model cannot be trained in netbuilder: {self.untrainable}.")
         slots, budget = step.slots, current()
@@ -326,7 +327,7 @@ class ModelCost:
                 f"{self._loops(fixed, one, STEP_FIXED)}; the budget per run is {readable_count(budget.work)}: "
                 + (f"use a batch size of at most {most:,}" if most else FEWER_LOOPS)
             )
-        work = self.training_work(samples, epochs, batch, step)
+        work = self.training_work(samples, epochs, batch, step) + extra
         if over(work, budget.train_work):
             steps = math.ceil(samples / batch)
             epoch = work // epochs

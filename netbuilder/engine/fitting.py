@@ -240,9 +240,11 @@ class Trainable:
         shuffle=True,
         validation_batch_size=None,
         halt_on_divergence=False,
+        watch_gradients=False,
     ) -> training.Trainer:
         """A training run that can go on in pieces (what `fit` runs to its end); the data and budgets are checked first.
-        With `halt_on_divergence`, a loss or gradient that stops being finite ends the run before its update."""
+        With `halt_on_divergence`, a loss or gradient that stops being finite ends the run before its update; with
+        `watch_gradients`, the trainer keeps each step's gradient norms."""
         spec = self._require_compiled()
         xs = self._feed(x)
         ys = self._targets(y, len(xs[0]))
@@ -293,6 +295,7 @@ class Trainable:
             self._rng,
             validation_batch_size,
             halt_on_divergence,
+            watch_gradients,
         )
 
     def fit(

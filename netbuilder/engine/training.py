@@ -433,6 +433,7 @@ class Trainer:
         rng: np.random.Generator,
         validation_batch_size=None,
         halt_on_divergence=False,
+        watch_gradients=False,
     ):
         self.model, self.xs, self.ys = model, xs, ys
         self.samples = len(xs[0])
@@ -443,6 +444,8 @@ class Trainer:
         self.history = History({"epochs": epochs, "steps": steps(self.samples, batch_size)})
         self.epoch, self.batch = 0, 0
         self.last_loss = None  # the loss of the batch trained last (before its update)
+        self.watch_gradients = watch_gradients  # keep each step's gradient norms (the app shows them)
+        self.gradient_norms: list[float] = []  # of the step trained last, one per trainable weight: √Σg²
         self._order = None
         self._new_epoch()
 
@@ -470,6 +473,8 @@ class Trainer:
             xs, ys = [a[index] for a in self.xs], [a[index] for a in self.ys]
             loss, values, weights, grads = self.model._gradients(xs, ys, self.rng)
             loss = self.model.penalised(loss, weights, grads)
+            if self.watch_gradients:  # the gradients the update uses, before it (np.vdot: no temporary)
+                self.gradient_norms = [math.sqrt(float(np.vdot(g.ravel(), g.ravel()))) for g in grads]
             if self.halt_on_divergence:
                 self._check_finite(loss, grads)
             overflowed = self.model.optimizer.apply(weights, grads, keep_finite=self.halt_on_divergence)

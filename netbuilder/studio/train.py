@@ -26,6 +26,7 @@ from ..engine.optimizers import OPTIMIZERS
 from ..engine.shapes import format_shape
 from ..engine.training import CROSSENTROPIES, Loss
 from . import datasets, workers
+from .inside import NORM_OPERATIONS, Watch, probe_samples, watch_work
 from .models import fresh
 from .run import packed, unpacked
 from .spec import LayerSpec, ModelSpec
@@ -241,9 +242,11 @@ def check(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) -> 
         raise InputDataError("there are no samples left to train on")
     optimizer, loss, metrics = compile_arguments(spec, settings)
     step = compiled(loss, None, metrics, [spec.analysis.names[k] for k in spec.output_positions]).step_cost(optimizer)
+    step = replace(step, update_operations=step.update_operations + NORM_OPERATIONS)  # the watch's gradient norms
     batch, cost = min(settings.batch_size, trained), spec.analysis.cost
-    cost.check_training(len(x), settings.epochs, batch, step)
-    return cost.training_work(len(x), settings.epochs, batch, step)
+    watching = watch_work(cost, settings.epochs, len(spec.layers), probe_samples(batch))
+    cost.check_training(len(x), settings.epochs, batch, step, watching)
+    return cost.training_work(len(x), settings.epochs, batch, step) + watching
 
 
 def advise(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) -> Advice | None:
@@ -352,6 +355,7 @@ class Progress:
     picture: tuple | None = None  # ("boundary", probabilities, extent) or ("curve", xs, ys), for small inputs
     weights: tuple = ()  # per weight: (name, shape, mean |w| before, mean |w| now, largest change)
     steps: int = 0  # updates taken: a run that took none has nothing to keep
+    inside: tuple = ()  # studio.inside Snapshots of the epochs kept so far: gradient norms, histograms
 
 
 @dataclass
@@ -370,6 +374,7 @@ class TrainingRun:
     run: object = None
     before: list = field(default_factory=list)  # copies of the weights at the start
     curve: LossCurve = field(default_factory=LossCurve)  # the loss batch by batch, bounded
+    inside: Watch | None = None  # gradient norms and histograms, epoch by epoch
     stopped: bool = False
     failure: str = ""  # why the run stopped on its own before its last epoch ("" when it did not)
 
@@ -386,8 +391,12 @@ class TrainingRun:
             epochs=settings.epochs,
             validation_split=settings.validation_split,
             halt_on_divergence=True,
+            watch_gradients=True,
         )
-        return cls(spec, settings, x, y, model, run, model.get_weights())  # copies: training changes them in place
+        inside = Watch.start(spec, model, _listed(inputs_of(spec, x)), settings.epochs, settings.batch_size)
+        return cls(
+            spec, settings, x, y, model, run, model.get_weights(), inside=inside
+        )  # copies: training changes them
 
     @property
     def done(self) -> bool:
@@ -398,12 +407,16 @@ class TrainingRun:
         the run."""
         end = time.perf_counter() + seconds
         while not self.done and time.perf_counter() < end:
+            epoch = self.run.epoch
             try:
                 self.run.run(max_batches=1)
             except NetbuilderError as e:
                 self.fail(str(e))
                 return
             self.curve.add(self.run.last_loss)
+            self.inside.step(self.run.gradient_norms)
+            if self.run.epoch > epoch:
+                self.inside.epoch_end(self.run.epoch)
 
     def fail(self, why: str) -> None:
         """Stop the run for good, saying why (the weights keep what the steps before learned)."""
@@ -424,6 +437,7 @@ class TrainingRun:
             picture=self.picture(),
             weights=self.weights_change(),
             steps=int(self.model.optimizer.iterations),
+            inside=tuple(self.inside.snapshots),
         )
 
     def weights_change(self) -> tuple:
@@ -460,6 +474,10 @@ class TrainingRun:
         """Whether the model takes one input of `sample`'s shape and gives one output of one value."""
         one_output = len(self.spec.output_positions) == 1
         return one_output and self.spec.input_shapes == (sample,) and self.spec.analysis.output_shape[1:] == (1,)
+
+
+def _listed(xs) -> list:
+    return xs if isinstance(xs, list) else [xs]
 
 
 def _mean_abs(w: np.ndarray) -> float:

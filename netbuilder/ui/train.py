@@ -32,6 +32,7 @@ from ..studio.train import (
     feeding,
     sample_shape,
 )
+from ..views.graph import MOST_LEARNING_LAYERS, learning_graph
 from ..views.plots import boundary_image, curve_chart, lines_chart
 from . import state
 from .state import ss
@@ -427,6 +428,46 @@ def show(run: Training, progress: Progress) -> None:
         columns = ("weight", "shape", "mean |w| before", "mean |w| now", "largest change")
         rows = [(name, format_shape(shape), *numbers) for name, shape, *numbers in progress.weights]
         st.dataframe(pd.DataFrame(rows, columns=columns), hide_index=True, width="stretch")
+    if progress.inside:
+        with state.guard("inside the network"):
+            inside(run.spec, progress)
+
+
+def inside(spec: ModelSpec, progress: Progress) -> None:
+    """The network at one epoch: each layer's gradient norm and the spread of its outputs and weights, the latest
+    while it trains and any epoch kept after."""
+    snapshots = progress.inside
+    st.markdown("**Inside the network**, epoch by epoch")
+    snapshot = snapshots[-1]
+    if progress.done and len(snapshots) > 1:
+        epochs = [s.epoch for s in snapshots]
+        chosen = st.select_slider(
+            "Epoch",
+            epochs,
+            value=epochs[-1],
+            key=f"inside_epoch_{len(epochs)}_{epochs[-1]}",  # a run with other epochs kept has a slider of its own
+            help="Replay the run: the network as it was at the end of each epoch kept (0: before training).",
+        )
+        snapshot = snapshots[epochs.index(chosen)]
+    st.caption(
+        f"Epoch {snapshot.epoch}. Each layer's colour and the edge into it: its gradient, the mean over the epoch's "
+        "steps of the norm of ∂loss/∂(its weights), on a log scale from the smallest (pale) to the largest (orange) "
+        f"— gradients that shrink layer by layer toward the input vanish. out: how its outputs spread on the first "
+        f"{snapshot.samples} training samples; w: how its weights spread (each from its smallest to its largest value)."
+    )
+    if len(spec.layers) <= MOST_LEARNING_LAYERS:
+        st.graphviz_chart(learning_graph(spec, snapshot), width="content")
+        return
+    rows = [
+        (name, layer.kind, inside.gradient_norm, *_span(inside.activations), *_span(inside.weights))
+        for name, layer, inside in zip(spec.analysis.names, spec.layers, snapshot.layers)
+    ]
+    columns = ("layer", "kind", "gradient norm", "out from", "out to", "w from", "w to")
+    st.dataframe(pd.DataFrame(rows, columns=columns), hide_index=True, width="stretch")
+
+
+def _span(histogram) -> tuple:
+    return (None, None) if histogram is None else (histogram.low, histogram.high)
 
 
 def picture(run: Training, drawn: tuple | None) -> None:

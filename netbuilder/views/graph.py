@@ -9,6 +9,7 @@ ids are the layers' stable ids (`L7`), never their names.
 from __future__ import annotations
 
 import html
+import math
 import re
 import shutil
 import subprocess
@@ -478,6 +479,63 @@ def _more(graph, prev: str, shape, hidden: list[int], rows, reports, fail_at: in
         return node, None
     _edge(graph, prev, node, shape)
     return node, reports[last].output_shape if last < len(reports) else None
+
+
+# --- a network as it learns -----------------------------------------------------------------------
+MOST_LEARNING_LAYERS = 60  # a model with more layers shows the inside of its training as a table (ui/train.py)
+COLD, HOT = (248, 250, 252), (234, 88, 12)  # fills from the smallest gradient norm of a snapshot to the largest
+
+
+def _spread(values: list[float]) -> tuple[float, float]:
+    """The log10 range of the positive `values` (a range of one value widened to one decade)."""
+    logs = [math.log10(v) for v in values if v > 0]
+    if not logs:
+        return 0.0, 1.0
+    low, high = min(logs), max(logs)
+    return (low, high) if high > low else (low - 1, high)
+
+
+def _heat(norm: float | None, spread: tuple[float, float]) -> float:
+    """Where a gradient norm sits on the snapshot's log scale, 0 (smallest) to 1 (largest); 0 for none."""
+    if not norm or norm <= 0:
+        return 0.0
+    low, high = spread
+    return min(1.0, max(0.0, (math.log10(norm) - low) / (high - low)))
+
+
+def _histogram_line(title: str, histogram) -> str:
+    if histogram is None:
+        return ""
+    span = f"{histogram.low:.2g} … {histogram.high:.2g}"
+    return "<br/>" + _small(html_text(f"{title} {histogram.bars()} {span}"))
+
+
+def learning_graph(spec, snapshot) -> graphviz.Digraph:
+    """`spec` as it was at one epoch of a training run (`snapshot`, studio.inside): each layer's node filled by its
+    gradient norm on the snapshot's log scale (pale: smallest, orange: largest) with its activations' and weights'
+    histograms, and each edge into a layer carrying that layer's gradient norm (thicker: larger)."""
+    graph = _new_graph()
+    spread = _spread([layer.gradient_norm or 0 for layer in snapshot.layers])
+    names = spec.analysis.names
+    for k, histogram in enumerate(snapshot.inputs):
+        title = "Input" if len(snapshot.inputs) == 1 else f"Input {k + 1}"
+        node = "input" if k == 0 else f"input_{k}"
+        graph.node(node, _html(f"<b>{title}</b>" + _histogram_line("x", histogram)), fillcolor=IO_FILL)
+    for i, (layer, inside) in enumerate(zip(spec.layers, snapshot.layers)):
+        heat = _heat(inside.gradient_norm, spread)
+        fill = "#%02x%02x%02x" % tuple(round(c + (h - c) * heat) for c, h in zip(COLD, HOT))
+        label = f"<b>{html_text(_short(names[i]))}</b><br/>{html_text(layer.kind)}"
+        label += _histogram_line("out", inside.activations) + _histogram_line("w", inside.weights)
+        graph.node(f"L{int(layer.id)}", _html(label), fillcolor=fill)
+        norm = "" if inside.gradient_norm is None else f"∇ {inside.gradient_norm:.2e}"
+        for k in spec.sources[i]:
+            tail = ("input" if k == -1 else f"input_{-1 - k}") if k < 0 else f"L{int(spec.layers[k].id)}"
+            graph.edge(tail, f"L{int(layer.id)}", label=norm, penwidth=f"{0.8 + 3.2 * heat:.2f}")
+    for n, k in enumerate(spec.output_positions):
+        node = f"output{n}"
+        graph.node(node, _html("<b>Output</b>"), fillcolor=IO_FILL)
+        graph.edge(f"L{int(spec.layers[k].id)}", node)
+    return graph
 
 
 # --- rendering with the real `dot` --------------------------------------------------------------

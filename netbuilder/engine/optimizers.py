@@ -10,17 +10,21 @@ import numpy as np
 
 from .arguments import refuse_unhonoured
 from .errors import LayerConfigError
+from .schedules import LearningRateSchedule, deserialize, serialize
 
 # Arguments every Keras optimizer takes that netbuilder does not implement, with Keras's defaults (`name` changes
 # nothing)
-NOT_IMPLEMENTED = {
-    "use_ema": False,
-    "ema_momentum": 0.99,
-    "ema_overwrite_frequency": None,
-    "loss_scale_factor": None,
-    "gradient_accumulation_steps": None,
-}
+NOT_IMPLEMENTED = {"loss_scale_factor": None}
 CLIPS = ("clipnorm", "clipvalue", "global_clipnorm")  # Keras takes one of them at most
+# Keras's fit ends by overwriting the trainable weights with their moving averages (use_ema=True): until netbuilder's
+# fit calls `finalize_variable_values` there, the moving averages' arguments are refused as unimplemented ones
+FIT_FINALIZES_EMA = False
+EMA_ARGUMENTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None}
+
+
+def number(default, *, low=0, integer=False, kw_only=False):
+    """A numeric argument: a finite number of at least `low` (None: any), a whole one with `integer`."""
+    return field(default=default, kw_only=kw_only, metadata={"low": low, "integer": integer})
 
 
 def keras_arguments(**not_implemented):
@@ -34,9 +38,11 @@ def keras_arguments(**not_implemented):
 
         @functools.wraps(init)
         def __init__(self, *args, **kwargs):
-            keras_only = {key: kwargs.pop(key) for key in [k for k in kwargs if k not in own]}
+            held = {} if FIT_FINALIZES_EMA else EMA_ARGUMENTS  # read when called: a test can allow them
+            keras_only = {key: kwargs.pop(key) for key in [k for k in kwargs if k not in own or k in held]}
             keras_only.pop("name", None)  # a name changes nothing
-            refuse_unhonoured(cls.__name__, keras_only, defaults, ", ".join(own))
+            takes = ", ".join(name for name in own if name not in held)
+            refuse_unhonoured(cls.__name__, keras_only, {**defaults, **held}, takes)
             init(self, *args, **kwargs)
 
         cls.__init__ = __init__
@@ -48,16 +54,23 @@ def keras_arguments(**not_implemented):
 @dataclass
 class Optimizer:
     """Base: Keras's defaults and update formulas, one state slot list per trainable weight. A step, in Keras's order:
-    the gradients clipped (`clipnorm` each, `global_clipnorm` all together, or `clipvalue`), each weight decayed
-    (`w -= w · weight_decay · lr`), then updated."""
+    the gradients added up (with `gradient_accumulation_steps`), clipped (`clipnorm` each, `global_clipnorm` all
+    together, or `clipvalue`), each weight decayed (`w -= w · weight_decay · lr`), updated, and then averaged (with
+    `use_ema`). `learning_rate` is a number or a schedule of the steps taken (schedules.py)."""
 
-    learning_rate: float = 0.001
-    weight_decay: float | None = field(default=None, kw_only=True)
-    clipnorm: float | None = field(default=None, kw_only=True)
-    clipvalue: float | None = field(default=None, kw_only=True)
-    global_clipnorm: float | None = field(default=None, kw_only=True)
-    iterations: int = field(default=0, init=False)  # steps taken (Adam's bias correction counts them)
-    slots: list = field(default_factory=list, init=False, repr=False)
+    learning_rate: float | LearningRateSchedule = 0.001
+    weight_decay: float | None = number(None, kw_only=True)
+    clipnorm: float | None = number(None, kw_only=True)
+    clipvalue: float | None = number(None, kw_only=True)
+    global_clipnorm: float | None = number(None, kw_only=True)
+    use_ema: bool = field(default=False, kw_only=True)
+    ema_momentum: float = number(0.99, kw_only=True)
+    ema_overwrite_frequency: int | None = number(None, low=1, integer=True, kw_only=True)
+    gradient_accumulation_steps: int | None = number(None, low=2, integer=True, kw_only=True)
+    _iterations: int = field(default=0, init=False, repr=False)  # Keras's: every step, accumulating or not
+    slots: list = field(default_factory=list, init=False, repr=False, compare=False)
+    averages: list = field(default_factory=list, init=False, repr=False, compare=False)  # use_ema's
+    accumulators: list = field(default_factory=list, init=False, repr=False, compare=False)  # the gradients' sums
 
     name = "optimizer"
 
@@ -66,36 +79,59 @@ class Optimizer:
             value = getattr(self, f.name)
             if isinstance(f.default, bool):
                 if not isinstance(value, (bool, np.bool_)):
-                    raise LayerConfigError(
-                        f"{type(self).__name__}({f.name}=...) must be True or False; received {str(value)[:20]}"
-                    )
-            elif value is None and f.default is None:
-                continue
-            elif (
-                isinstance(value, (bool, np.bool_))
-                or not isinstance(value, (int, float, np.integer, np.floating))
-                or not math.isfinite(value)
-                or value < 0
-            ):  # a learning-rate schedule is one of these
-                raise LayerConfigError(
-                    f"{type(self).__name__}({f.name}=...) must be a number of at least 0; received {str(value)[:20]}"
-                )
+                    raise LayerConfigError(f"{self._what(f.name)} must be True or False; received {_shown(value)}")
+            elif not (value is None and f.default is None):
+                if not (f.name == "learning_rate" and isinstance(value, LearningRateSchedule)):
+                    self._check_number(f, value)
         if sum(getattr(self, clip) is not None for clip in CLIPS) > 1:
             raise LayerConfigError(
                 f"{type(self).__name__}: only one of clipnorm, clipvalue and global_clipnorm can be set, as in Keras"
             )
+        if self.use_ema and self.ema_momentum > 1:
+            raise LayerConfigError(f"`ema_momentum` must be in the range [0, 1]. Received: {self.ema_momentum}")
+
+    def _what(self, name: str) -> str:
+        return f"{type(self).__name__}({name}=...)"
+
+    def _check_number(self, f, value) -> None:
+        """A finite number of at least the field's `low` (a whole one if it says `integer`), or a LayerConfigError."""
+        low, integer = f.metadata.get("low", 0), f.metadata.get("integer", False)
+        kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+        valid = not isinstance(value, (bool, np.bool_)) and isinstance(value, kind) and math.isfinite(value)
+        if not valid or (low is not None and value < low):
+            what = ("a whole number" if integer else "a number") + ("" if low is None else f" of at least {low}")
+            schedule = " or a learning-rate schedule (netbuilder.optimizers.schedules)" * (f.name == "learning_rate")
+            raise LayerConfigError(f"{self._what(f.name)} must be {what}{schedule}; received {_shown(value)}")
+
+    @property
+    def iterations(self) -> int:
+        """Keras's: the updates made (with `gradient_accumulation_steps` k, the steps taken over k, floored)."""
+        k = self.gradient_accumulation_steps
+        return self._iterations // k if k else self._iterations
 
     def build(self, weights: list[np.ndarray]) -> None:
         self.slots = [self._new_slots(w) for w in weights]
+        self.averages = [np.zeros_like(w) for w in weights] if self.use_ema else []
+        self.accumulators = [np.zeros_like(w) for w in weights] if self.gradient_accumulation_steps else []
 
     def _new_slots(self, w: np.ndarray) -> list[np.ndarray]:
         return []
+
+    def current_learning_rate(self) -> np.float32:
+        """The rate of the coming step: the schedule's at the steps taken so far (the first step's is schedule(0))."""
+        rate = self.learning_rate
+        return np.float32(rate(self._iterations) if isinstance(rate, LearningRateSchedule) else rate)
 
     def apply(self, weights: list[np.ndarray], grads: list[np.ndarray], keep_finite: bool = False) -> int | None:
         """Update `weights` in place from `grads`, one step. With `keep_finite`, the first weight the update would make
         NaN or infinite keeps its value, no weight after it is updated, and its index is returned (None: all
         updated)."""
-        lr = np.float32(self.learning_rate)
+        lr = self.current_learning_rate()  # weight decay's and the update's, as Keras's
+        if self.gradient_accumulation_steps:
+            grads = self._accumulated(grads)
+            if grads is None:  # a step that only adds its gradients up
+                self._end_step(weights)
+                return None
         scale = self._global_scale(grads)
         self._begin_step()
         for k, (w, g, slots) in enumerate(zip(weights, grads, self.slots)):
@@ -107,11 +143,42 @@ class Optimizer:
             if keep_finite and not np.all(np.isfinite(w)):
                 w[...] = before
                 return k
-        self.iterations += 1
+        for accumulator in self.accumulators:
+            accumulator[...] = 0
+        self._end_step(weights)
         return None
+
+    def _accumulated(self, grads: list[np.ndarray]) -> list[np.ndarray] | None:
+        """Keras's gradient accumulation: the gradients added to the sums kept; every k-th step, the sums' mean (in
+        place: they are zeroed after the update), None on the others."""
+        for accumulator, g in zip(self.accumulators, grads):
+            accumulator += g
+        k = self.gradient_accumulation_steps
+        if (self._iterations + 1) % k:
+            return None
+        for accumulator in self.accumulators:
+            accumulator /= np.float32(k)
+        return self.accumulators
 
     def _begin_step(self) -> None:
         """What a step changes once, before its updates (Nadam's momentum product)."""
+
+    def _end_step(self, weights: list[np.ndarray]) -> None:
+        """After the updates, as Keras: the moving averages (momentum 0 on the first update, so the first average is
+        the weights), the weights overwritten by them every `ema_overwrite_frequency` updates, a step more counted."""
+        if self.use_ema:
+            momentum = np.float32(self.ema_momentum) if self.iterations else np.float32(0)
+            for w, average in zip(weights, self.averages):
+                average[...] = momentum * average + (1 - momentum) * w
+            frequency = self.ema_overwrite_frequency
+            if frequency and (self.iterations + 1) % frequency == 0:
+                self.finalize_variable_values(weights)
+        self._iterations += 1
+
+    def finalize_variable_values(self, weights: list[np.ndarray]) -> None:
+        """Keras's: with `use_ema`, the weights overwritten by their moving averages (what Keras's fit does last)."""
+        for w, average in zip(weights, self.averages):
+            w[...] = average
 
     def _global_scale(self, grads: list[np.ndarray]) -> np.float32 | None:
         """With `global_clipnorm`, the factor every gradient is multiplied by (NaN for a norm that is not finite, as
@@ -135,24 +202,56 @@ class Optimizer:
             return np.clip(g, -np.float32(self.clipvalue), np.float32(self.clipvalue))
         return g
 
-    def slot_count(self) -> int:
-        """How many arrays of a weight's size this optimizer keeps (for the memory budget)."""
+    def slot_count(self, shapes: list[tuple] | None = None) -> float:
+        """Float32 values this optimizer keeps per trainable value, for the memory budget (`trainable × (1 + this)`):
+        exactly for trainable weights of `shapes`, and without them the most any shapes need. A whole number of weight
+        copies for every optimizer but Adafactor, whose factored moments are smaller than the weights."""
+        return self._slot_count(shapes) + self.use_ema + bool(self.gradient_accumulation_steps)
+
+    def _slot_count(self, shapes: list[tuple] | None) -> float:
         return len(self._new_slots(np.zeros(1, np.float32)))
 
     def update_cost(self) -> tuple[int, int]:
         """(elementwise operations per trainable value, microseconds per weight array whatever its size) of one step's
-        update, for the work budget, clipping and weight decay included."""
+        update, for the work budget: clipping, weight decay, accumulation and moving averages included."""
         operations, microseconds = self._update_cost()
-        extra = (4 if any(getattr(self, clip) for clip in CLIPS) else 0) + (3 if self.weight_decay else 0)
-        return operations + extra, microseconds + (4 if extra else 0)
+        extras = (
+            (4, 4) if any(getattr(self, clip) for clip in CLIPS) else (0, 0),
+            (3, 4) if self.weight_decay else (0, 0),
+            (3, 2) if self.gradient_accumulation_steps else (0, 0),  # measured 0.7 operations a step, 0 µs
+            (8, 6) if self.use_ema else (0, 0),  # measured 3.7 operations, 2 µs
+        )
+        return operations + sum(o for o, _ in extras), microseconds + sum(m for _, m in extras)
 
     def _update_cost(self) -> tuple[int, int]:
         """The update's own: measured on the server (4 M values; 10 values) and rounded up by half. An optimizer that
-        does not say is counted generously."""
+        does not say is counted generously. Those measured elsewhere (Adadelta and after) are scaled to the server by
+        the existing ones (× 2.1 operations, × 3 µs: this machine's measure of Adam was 8.0 and 7 µs)."""
         return 32, 20
 
+    def step_microseconds(self) -> int:
+        """A step's own microseconds whatever its weights: a learning-rate schedule's few scalar operations (measured
+        1 to 6 µs, CosineDecayRestarts the most)."""
+        return 20 if isinstance(self.learning_rate, LearningRateSchedule) else 0
+
     def get_config(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        """Keras's arguments as given; a schedule as Keras serializes it."""
+        config = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        if isinstance(self.learning_rate, LearningRateSchedule):
+            config["learning_rate"] = serialize(self.learning_rate)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> Optimizer:
+        """Keras's: the optimizer a config makes, a serialized schedule included."""
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = deserialize(config["learning_rate"])
+        return cls(**config)
+
+
+def _shown(value) -> str:
+    return str(value)[:20]
 
 
 @keras_arguments()
@@ -209,8 +308,8 @@ class Adam(_Moments):
         step = np.float32(self.iterations + 1)
         b1, b2 = np.float32(self.beta_1), np.float32(self.beta_2)
         alpha = lr * np.sqrt(1 - b2**step) / (1 - b1**step)
-        m += (g - m) * (1 - b1)
-        v += (np.square(g) - v) * (1 - b2)
+        m += (g - m) * np.float32(1 - self.beta_1)  # 1 − β in Python's double, as Keras writes it
+        v += (np.square(g) - v) * np.float32(1 - self.beta_2)
         if self.amsgrad:  # the largest second moment so far
             v_hat = slots[2]
             np.maximum(v_hat, v, out=v_hat)
@@ -246,7 +345,7 @@ class Adamax(_Moments):
         m, u = slots
         b1 = np.float32(self.beta_1)
         power = b1 ** np.float32(self.iterations + 1)
-        m += (g - m) * (1 - b1)
+        m += (g - m) * np.float32(1 - self.beta_1)  # 1 − β in Python's double, as Keras writes it
         np.maximum(np.float32(self.beta_2) * u, np.abs(g), out=u)
         w -= (lr * m) / ((1 - power) * (u + np.float32(self.epsilon)))
 
@@ -314,11 +413,11 @@ class RMSprop(Optimizer):
 
     def _update(self, w, g, slots, lr):
         velocity = slots[0]
-        rho = np.float32(self.rho)
-        velocity[...] = rho * velocity + (1 - rho) * np.square(g)
+        rho, rest = np.float32(self.rho), np.float32(1 - self.rho)  # 1 − ρ in Python's double, as Keras writes it
+        velocity[...] = rho * velocity + rest * np.square(g)
         if self.centered:
             average = slots[-1]
-            average[...] = rho * average + (1 - rho) * g
+            average[...] = rho * average + rest * g
             denominator = velocity - np.square(average) + np.float32(self.epsilon)
         else:
             denominator = velocity + np.float32(self.epsilon)
@@ -351,6 +450,7 @@ class Adagrad(Optimizer):
         w -= (lr * g) / np.sqrt(accumulator + np.float32(self.epsilon))
 
 
+# by Keras's lowercase name (keras.optimizers.get's): what the Train page offers and get_optimizer takes
 OPTIMIZERS = {
     "sgd": SGD,
     "adam": Adam,
@@ -362,10 +462,30 @@ OPTIMIZERS = {
 }
 
 
+# Keras's optimizers netbuilder does not have, or not by name, and why (get_optimizer says so)
+REFUSED = {
+    "lossscaleoptimizer": "it wraps another optimizer, scales the loss before the gradients are taken (for float16 "
+    "training) and skips the steps whose scaled gradients overflow; netbuilder's fit takes the loss's gradients "
+    "unscaled",
+    "multioptimizer": "it picks an optimizer per weight by the weight's path, and netbuilder's optimizers update "
+    "every trainable weight alike",
+    "muon": "its Newton-Schulz orthogonalisation of each 2-D gradient and its choice of AdamW by the weight's path "
+    "are not implemented",
+}
+
+
 def get_optimizer(identifier) -> Optimizer:
-    """An optimizer by Keras name (any case: "SGD", "adam") with Keras's defaults, or an Optimizer itself (copied)."""
+    """An optimizer by Keras name (any case: "SGD", "adam") with Keras's defaults, by Keras's serialized form
+    ({"class_name": "Adam", "config": {...}}), or an Optimizer itself (copied)."""
     if isinstance(identifier, Optimizer):
-        return type(identifier)(**identifier.get_config())
-    if not isinstance(identifier, str) or identifier.lower() not in OPTIMIZERS:
-        raise LayerConfigError(f"unknown optimizer {str(identifier)[:40]!r}; netbuilder has {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[identifier.lower()]()
+        return type(identifier).from_config(identifier.get_config())
+    config = {}
+    if isinstance(identifier, dict) and isinstance(identifier.get("config", {}), dict):
+        identifier, config = identifier.get("class_name"), identifier.get("config", {})
+    name = identifier.lower() if isinstance(identifier, str) else None
+    if name in REFUSED:
+        raise LayerConfigError(f"optimizer {identifier!r} is not supported by netbuilder: {REFUSED[name]}")
+    if name not in OPTIMIZERS:
+        known = ", ".join(k for k in OPTIMIZERS if k not in REFUSED)
+        raise LayerConfigError(f"unknown optimizer {str(identifier)[:40]!r}; netbuilder has {known}")
+    return OPTIMIZERS[name].from_config(config)

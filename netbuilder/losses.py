@@ -1,24 +1,56 @@
 """Keras's losses, as `from keras.losses import BinaryCrossentropy` reads: `from netbuilder.losses import
-BinaryCrossentropy`."""
+BinaryCrossentropy` — every loss class keras.losses exports, and `get` by Keras's names."""
 
-from .engine.training import (
+from .engine.losses import (
     BinaryCrossentropy,
+    BinaryFocalCrossentropy,
+    CTC,
     CategoricalCrossentropy,
+    CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy,
+    CategoricalHinge,
+    Circle,
+    CosineSimilarity,
+    Dice,
+    Hinge,
     Huber,
+    KLDivergence,
+    LogCosh,
     Loss,
     MeanAbsoluteError,
+    MeanAbsolutePercentageError,
     MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
     SparseCategoricalCrossentropy,
+    SquaredHinge,
+    Tversky,
 )
-from .engine.training import get_loss as get
+from .engine.losses import get_loss as get
 
 __all__ = [
     "BinaryCrossentropy",
+    "BinaryFocalCrossentropy",
+    "CTC",
     "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy",
+    "CategoricalGeneralizedCrossEntropy",
+    "CategoricalHinge",
+    "Circle",
+    "CosineSimilarity",
+    "Dice",
+    "Hinge",
     "Huber",
+    "KLDivergence",
+    "LogCosh",
     "Loss",
     "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
     "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Poisson",
     "SparseCategoricalCrossentropy",
+    "SquaredHinge",
+    "Tversky",
     "get",
 ]

@@ -13,289 +13,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arguments import refuse_unhonoured
 from .cost import StepCost
-from .errors import InputDataError, LayerConfigError, TrainingError
-from .shapes import format_shape
-
-EPSILON = np.float32(1e-7)  # keras.backend.epsilon()
-
-
-# --- shapes, as Keras lines up targets and predictions ---------------------------------------------------
-def same_rank(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keras's squeeze_or_expand_to_same_rank: a trailing axis of size 1 is added or removed."""
-    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
-        y_pred = y_pred[..., None] if y_pred.ndim == 1 else y_pred
-        y_true = y_true if y_pred.ndim == y_true.ndim else y_true[..., 0]
-    elif y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
-        if y_true.ndim == 1:
-            y_true = y_true[..., None]
-        else:
-            y_pred = y_pred[..., 0]
-    return y_true, y_pred
-
-
-# --- losses -------------------------------------------------------------------------------------------------
-# Keras's names for the losses netbuilder has (keras.losses.get): function names, class names, and its short aliases
-LOSS_NAMES = {
-    "mean_squared_error": "mean_squared_error",
-    "MeanSquaredError": "mean_squared_error",
-    "mse": "mean_squared_error",
-    "MSE": "mean_squared_error",
-    "mean_absolute_error": "mean_absolute_error",
-    "MeanAbsoluteError": "mean_absolute_error",
-    "mae": "mean_absolute_error",
-    "MAE": "mean_absolute_error",
-    "huber": "huber",
-    "Huber": "huber",
-    "binary_crossentropy": "binary_crossentropy",
-    "BinaryCrossentropy": "binary_crossentropy",
-    "bce": "binary_crossentropy",
-    "BCE": "binary_crossentropy",
-    "categorical_crossentropy": "categorical_crossentropy",
-    "CategoricalCrossentropy": "categorical_crossentropy",
-    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
-    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
-}
-CROSSENTROPIES = (
-    "binary_crossentropy",
-    "categorical_crossentropy",
-    "sparse_categorical_crossentropy",
-)  # take from_logits
-
-
-@dataclass(frozen=True)
-class Loss:
-    """A Keras loss by any of Keras's names ("mse", "huber", ...): per-sample values, and ∂(mean loss)/∂y_pred for a
-    batch.
-
-    `from_logits` only for the cross-entropies and `delta` only for huber, as Keras has them; both checked here, so a
-    loss that cannot be computed never reaches a training step."""
-
-    name: str
-    from_logits: bool = False
-    delta: float = 1.0  # huber
-
-    def __post_init__(self):
-        name = LOSS_NAMES.get(self.name) if isinstance(self.name, str) else None
-        if name is None:
-            raise LayerConfigError(
-                f"unknown loss {str(self.name)[:40]!r}; netbuilder trains with mean_squared_error (mse), "
-                "mean_absolute_error (mae), huber, binary_crossentropy (bce), categorical_crossentropy and "
-                "sparse_categorical_crossentropy, or the classes of netbuilder.losses"
-            )
-        object.__setattr__(self, "name", name)  # Keras's function name, whichever alias was given
-        if not isinstance(self.from_logits, (bool, np.bool_)):
-            raise LayerConfigError(f"from_logits must be True or False; received {str(self.from_logits)[:20]}")
-        if self.from_logits and name not in CROSSENTROPIES:
-            raise LayerConfigError(f"{name} has no from_logits in Keras: only the cross-entropies take logits")
-        delta = self.delta
-        if (
-            isinstance(delta, (bool, np.bool_))
-            or not isinstance(delta, (int, float, np.number))
-            or not 0 < delta < math.inf
-        ):
-            raise LayerConfigError(f"huber's delta must be a number above 0; received {str(delta)[:20]}")
-        if delta != 1.0 and name != "huber":
-            raise LayerConfigError(f"{name} has no delta in Keras: only huber has one")
-
-    def prepare(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.name == "sparse_categorical_crossentropy":
-            if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-                y_true = y_true[..., 0]
-            if y_true.shape != y_pred.shape[:-1]:
-                raise InputDataError(
-                    "Arguments `target` and `output` must have the same shape up until the last dimension: "
-                    f"target.shape={y_true.shape}, output.shape={y_pred.shape}"
-                )
-            return y_true, y_pred
-        if self.name in ("binary_crossentropy", "categorical_crossentropy"):
-            if self.name == "binary_crossentropy":
-                y_true, y_pred = same_rank(y_true, y_pred)
-            if y_true.shape != y_pred.shape:
-                raise InputDataError(
-                    f"Arguments `target` and `output` must have the same shape. Received: "
-                    f"target.shape={y_true.shape}, output.shape={y_pred.shape}"
-                )
-            return y_true, y_pred
-        y_true, y_pred = same_rank(y_true, y_pred)
-        if y_true.shape != y_pred.shape:
-            raise InputDataError(f"targets of shape {y_true.shape} do not match predictions of shape {y_pred.shape}")
-        return y_true, y_pred
-
-    def check_targets(self, y_true: np.ndarray, output_shape: tuple) -> None:
-        """InputDataError when targets cannot train a model with `output_shape` under this loss, said before a step:
-        a shape the loss refuses, a class label out of range, a value that is not a finite number."""
-        sparse = self.name == "sparse_categorical_crossentropy"
-        if y_true.size and not sparse and not np.all(np.isfinite(y_true)):
-            bad = np.count_nonzero(~np.isfinite(y_true))
-            raise InputDataError(f"the targets hold {bad:,} NaN or infinite value(s); training needs finite numbers")
-        per_sample = tuple(output_shape[1:])
-        try:
-            self.prepare(y_true[:1], np.zeros((1, *per_sample), np.float32))
-        except InputDataError:
-            want = (
-                f"one class label per sample (a whole number from 0 to {per_sample[-1] - 1})"
-                if sparse
-                else f"a target of the output's shape {format_shape(per_sample)} per sample"
-            )
-            raise InputDataError(
-                f"{self.name} needs {want}; these targets have shape {format_shape(y_true.shape[1:])} per "
-                f"sample (the model's output is {format_shape(output_shape)})"
-            ) from None
-        if sparse:
-            check_labels(y_true, per_sample[-1])
-
-    def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        """Keras's loss function before reduction: one value per position of y_pred.shape[:-1]."""
-        t, p = self.prepare(y_true, y_pred)
-        return self._values(t, p)[0]
-
-    def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
-        """The batch loss (sum over batch size) and its gradient with respect to y_pred (shape of y_pred)."""
-        t, p = self.prepare(y_true, y_pred)
-        per, grad = self._values(t, p)
-        count = np.float32(max(per.size, 1))
-        return float(np.sum(per, dtype=np.float32) / count), (grad / count).astype(np.float32).reshape(y_pred.shape)
-
-    def _values(self, t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(per-position loss, ∂ sum(per-position loss)/∂p)."""
-        n = np.float32(p.shape[-1]) if p.ndim else np.float32(1)
-        name = self.name
-        if name == "mean_squared_error":
-            e = t - p
-            return np.mean(np.square(e), axis=-1), -2 * e / n
-        if name == "mean_absolute_error":
-            e = t - p
-            return np.mean(np.abs(e), axis=-1), -np.sign(e) / n
-        if name == "huber":
-            e = p - t
-            a = np.abs(e)
-            d = np.float32(self.delta)
-            inside = a <= d
-            values = np.where(inside, np.float32(0.5) * np.square(e), d * a - np.float32(0.5) * np.square(d))
-            return np.mean(values, axis=-1), np.where(inside, e, d * np.sign(e)) / n
-        if name == "binary_crossentropy":
-            if self.from_logits:
-                s = 1 / (1 + np.exp(-p))
-                values = -t * _log_sigmoid(p) - (1 - t) * _log_sigmoid(-p)
-                return np.mean(values, axis=-1), (s - t) / n
-            o = np.clip(p, EPSILON, 1 - EPSILON)
-            values = -(t * np.log(o) + (1 - t) * np.log(1 - o))
-            inside = (p >= EPSILON) & (p <= 1 - EPSILON)
-            return np.mean(values, axis=-1), np.where(inside, -(t / o) + (1 - t) / (1 - o), 0) / n
-        if name in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
-            if name == "sparse_categorical_crossentropy":
-                t = _one_hot(t, p.shape[-1])
-            if self.from_logits:
-                m = np.max(p, axis=-1, keepdims=True)
-                shifted = p - m
-                lse = np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-                log_prob = shifted - lse
-                soft = np.exp(log_prob)
-                return -np.sum(t * log_prob, axis=-1), soft * np.sum(t, axis=-1, keepdims=True) - t
-            total = np.sum(p, axis=-1, keepdims=True)
-            q = p / total
-            c = np.clip(q, EPSILON, 1 - EPSILON)
-            g = np.where((q >= EPSILON) & (q <= 1 - EPSILON), -t / c, 0)  # ∂/∂q of -Σ t log clip(q)
-            return -np.sum(t * np.log(c), axis=-1), (g - np.sum(g * q, axis=-1, keepdims=True)) / total
-        raise LayerConfigError(f"unknown loss {name!r}")
-
-
-def _log_sigmoid(x: np.ndarray) -> np.ndarray:
-    return -np.logaddexp(np.float32(0), -x)
-
-
-def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
-    """Keras's one_hot of integer labels: one float32 row of `classes` per label, written in place (a table of
-    classes × classes, as np.eye would make, grows with the square of the classes)."""
-    check_labels(labels, classes)
-    out = np.zeros((*labels.shape, classes), np.float32)
-    np.put_along_axis(out, labels.astype(np.int64)[..., None], np.float32(1), axis=-1)
-    return out
-
-
-def check_labels(labels: np.ndarray, classes: int) -> None:
-    """Class labels must be whole numbers from 0 to classes − 1 (Keras casts 2.5 to 2 and gives a label out of range a
-    row of zeros, silently; a learner's data is better told)."""
-    if not labels.size:
-        return
-    problems = []
-    if not np.all(np.isfinite(labels)):
-        problems.append(f"{np.count_nonzero(~np.isfinite(labels)):,} are NaN or infinite")
-    elif np.any(labels != np.round(labels)):
-        problems.append(
-            f"{np.count_nonzero(labels != np.round(labels)):,} are not whole numbers (e.g. "
-            f"{labels[labels != np.round(labels)].flat[0]:g})"
-        )
-    elif labels.min() < 0 or labels.max() >= classes:
-        problems.append(f"they run from {labels.min():g} to {labels.max():g}")
-    if problems:
-        raise InputDataError(
-            f"class labels must be whole numbers from 0 to {classes - 1} (the model has {classes:,} "
-            f"outputs); {problems[0]}"
-        )
-
-
-def _keras_arguments(cls: str, given: dict, takes: str, **defaults) -> None:
-    """Refuse Keras loss arguments netbuilder does not implement unless at their defaults, and unknown ones (`name`,
-    and `dtype` float32, change nothing)."""
-    given = {k: v for k, v in given.items() if k != "name" and not (k == "dtype" and v in ("float32", np.float32))}
-    refuse_unhonoured(cls, given, {"reduction": "sum_over_batch_size", "dtype": None, **defaults}, takes)
-
-
-class MeanSquaredError(Loss):
-    """keras.losses.MeanSquaredError(): mean((y_true − y_pred)²) over the last axis."""
-
-    def __init__(self, **keras_arguments):
-        _keras_arguments("MeanSquaredError", keras_arguments, "no arguments")
-        super().__init__("mean_squared_error")
-
-
-class MeanAbsoluteError(Loss):
-    """keras.losses.MeanAbsoluteError(): mean(|y_true − y_pred|) over the last axis."""
-
-    def __init__(self, **keras_arguments):
-        _keras_arguments("MeanAbsoluteError", keras_arguments, "no arguments")
-        super().__init__("mean_absolute_error")
-
-
-class Huber(Loss):
-    """keras.losses.Huber(delta=1.0): quadratic within delta of the target, linear beyond."""
-
-    def __init__(self, delta=1.0, **keras_arguments):
-        _keras_arguments("Huber", keras_arguments, "delta")
-        super().__init__("huber", delta=delta)
-
-
-class BinaryCrossentropy(Loss):
-    """keras.losses.BinaryCrossentropy(from_logits=False): probabilities, or logits with from_logits=True."""
-
-    def __init__(self, from_logits=False, **keras_arguments):
-        _keras_arguments("BinaryCrossentropy", keras_arguments, "from_logits", label_smoothing=0.0, axis=-1)
-        super().__init__("binary_crossentropy", from_logits=from_logits)
-
-
-class CategoricalCrossentropy(Loss):
-    """keras.losses.CategoricalCrossentropy(from_logits=False): one-hot targets."""
-
-    def __init__(self, from_logits=False, **keras_arguments):
-        _keras_arguments("CategoricalCrossentropy", keras_arguments, "from_logits", label_smoothing=0.0, axis=-1)
-        super().__init__("categorical_crossentropy", from_logits=from_logits)
-
-
-class SparseCategoricalCrossentropy(Loss):
-    """keras.losses.SparseCategoricalCrossentropy(from_logits=False): integer class targets."""
-
-    def __init__(self, from_logits=False, **keras_arguments):
-        _keras_arguments("SparseCategoricalCrossentropy", keras_arguments, "from_logits", ignore_class=None, axis=-1)
-        super().__init__("sparse_categorical_crossentropy", from_logits=from_logits)
-
-
-def get_loss(identifier) -> Loss:
-    """A loss by any of Keras's names (`"mse"`, `"BinaryCrossentropy"`, ...) or a Loss itself."""
-    return identifier if isinstance(identifier, Loss) else Loss(identifier)
-
+from .errors import LayerConfigError, TrainingError
+from .losses import (  # noqa: F401 (re-exported: the losses were defined here, and are still imported from here)
+    CROSSENTROPIES,
+    EPSILON,
+    LOGITS_COSTS,
+    LOSS_COSTS,
+    LOSS_NAMES,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Huber,
+    Loss,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SparseCategoricalCrossentropy,
+    check_labels,
+    get_loss,
+    same_rank,
+)
 
 METRIC_LOSSES = {
     "mse": "mean_squared_error",
@@ -308,22 +44,9 @@ METRIC_LOSSES = {
 
 
 # --- what a step costs beyond the layers ------------------------------------------------------------------------
-# Measured on the server (one BLAS thread) and rounded up by half: each loss's value and gradient, and each metric's
-# values, as (operations per output value, on (256, 1000) outputs; microseconds of its NumPy calls whatever the batch,
-# on (1, 1) and (1, 10) outputs). With logits, binary cross-entropy's two log-sigmoids are the expensive part.
-LOSS_COSTS = {
-    "mean_squared_error": (3, 25),
-    "mean_absolute_error": (4, 25),
-    "huber": (8, 40),
-    "binary_crossentropy": (9, 45),
-    "categorical_crossentropy": (8, 50),
-    "sparse_categorical_crossentropy": (9, 55),
-}
-LOGITS_COSTS = {
-    "binary_crossentropy": (70, 40),
-    "categorical_crossentropy": (7, 45),
-    "sparse_categorical_crossentropy": (8, 50),
-}
+# Measured on the server (one BLAS thread) and rounded up by half: each loss's value and gradient (LOSS_COSTS and
+# LOGITS_COSTS, declared with each loss in engine/losses.py), and each metric's values, as (operations per output
+# value, on (256, 1000) outputs; microseconds of its NumPy calls whatever the batch, on (1, 1) and (1, 10) outputs).
 METRIC_COSTS = {
     "accuracy": (1, 25),
     "acc": (1, 25),

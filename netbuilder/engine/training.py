@@ -1,8 +1,8 @@
-"""Training as Keras 3 trains: losses with their gradients, metrics, and the epoch bookkeeping (optimizers.py updates).
+"""Training as Keras 3 trains: what a step costs, metrics, and the epoch bookkeeping (losses.py holds the losses and
+their gradients, re-exported here where they used to be; optimizers.py the updates).
 
-Every formula is Keras's own expression (keras/src/losses, keras/src/optimizers, the JAX backend's nn
-functions), and each gradient is what automatic differentiation of that expression gives — clipping
-included (a clipped probability passes no gradient). The model's `fit` (engine/model.py) drives these.
+Every formula is Keras's own expression (keras/src/losses, keras/src/metrics), and each gradient is what automatic
+differentiation of that expression gives. The model's `fit` (engine/model.py) drives these.
 """
 
 from __future__ import annotations

@@ -118,12 +118,6 @@ def test_keras_refuses_the_schedules_it_validates_and_computes_integer_rates_in_
     assert KERAS_SCHEDULES.CosineDecay(1, 10)(5) != KERAS_SCHEDULES.CosineDecay(1.0, 10)(5)
 
 
-@pytest.fixture
-def ema_in_fit(monkeypatch):
-    """use_ema=True accepted, as it will be once fit overwrites the weights with their averages at its end."""
-    monkeypatch.setattr(engine_optimizers, "FIT_FINALIZES_EMA", True)
-
-
 # --- optimizers: arguments -------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "make,message",
@@ -137,8 +131,6 @@ def ema_in_fit(monkeypatch):
         (lambda: SGD(learning_rate=lambda: 0.1), r"learning_rate=...\) must be a number .* or a learning-rate sched"),
         (lambda: Adam(gradient_accumulation_steps=1), r"gradient_accumulation_steps=...\) must be a whole number of"),
         (lambda: Adam(gradient_accumulation_steps=2.5), r"gradient_accumulation_steps=...\) must be a whole number"),
-        (lambda: Adam(ema_momentum=0.5), r"Adam\(ema_momentum=0.5\) is not supported by netbuilder \(it computes"),
-        (lambda: Adam(use_ema=True), r"Adam\(use_ema=True\) is not supported by netbuilder \(it computes what"),
         (lambda: Adafactor(relative_step=1), r"relative_step=...\) must be True or False"),
         (lambda: ScheduleFreeAdamW(warmup_steps=1.5), r"warmup_steps=...\) must be a whole number"),
         (lambda: Lamb(loss_scale_factor=128.0), r"Lamb\(loss_scale_factor=128.0\) is not supported by netbuilder"),
@@ -164,7 +156,6 @@ def test_refused_arguments_and_bad_values_say_what_is_wrong(make, message):
         make()
 
 
-@pytest.mark.usefixtures("ema_in_fit")
 def test_the_moving_averages_arguments_are_checked_once_fit_overwrites_the_weights():
     with pytest.raises(
         nb.LayerConfigError, match=r"ema_overwrite_frequency=...\) must be a whole number of at least 1"
@@ -293,7 +284,6 @@ def _keras_config(config: dict) -> dict:
     return config
 
 
-@pytest.mark.usefixtures("ema_in_fit")
 @pytest.mark.parametrize("case", list(STEP_CASES))
 def test_each_step_equals_keras_s_optimizer(case):
     name, config = STEP_CASES[case]
@@ -514,8 +504,6 @@ def _ours(head, kind, loss, metrics, optimizer, batch, epochs, split):
     )
     x, y = _case_data(spec, kind)
     history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, validation_split=split)
-    if model.optimizer.use_ema:  # what Keras's fit does at its end, and netbuilder's fit not yet
-        model.optimizer.finalize_variable_values(model._trainable_weights())
     run = {
         "spec": spec,
         "start": start,
@@ -534,9 +522,7 @@ def _ours(head, kind, loss, metrics, optimizer, batch, epochs, split):
 
 @pytest.fixture(scope="module")
 def keras_fits():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine_optimizers, "FIT_FINALIZES_EMA", True)
-        ours = {name: _ours(*case) for name, case in FIT_CASES.items()}
+    ours = {name: _ours(*case) for name, case in FIT_CASES.items()}
     jobs = []
     for name, (head, kind, loss, metrics, (cls, config), batch, epochs, split) in FIT_CASES.items():
         run = ours[name]

@@ -342,7 +342,11 @@ class Trainable:
             shuffle,
             validation_batch_size,
         )
-        run.run()
+        try:
+            run.run()
+        finally:  # Keras's fit, even when a step raised: with use_ema, the weights become their moving averages
+            if run.epochs > 0:
+                self.optimizer.finalize_variable_values(self._trainable_weights())
         return run.history
 
     def evaluate(

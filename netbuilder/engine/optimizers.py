@@ -16,10 +16,6 @@ from .schedules import LearningRateSchedule, deserialize, serialize
 # nothing)
 NOT_IMPLEMENTED = {"loss_scale_factor": None}
 CLIPS = ("clipnorm", "clipvalue", "global_clipnorm")  # Keras takes one of them at most
-# Keras's fit ends by overwriting the trainable weights with their moving averages (use_ema=True): until netbuilder's
-# fit calls `finalize_variable_values` there, the moving averages' arguments are refused as unimplemented ones
-FIT_FINALIZES_EMA = False
-EMA_ARGUMENTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None}
 
 
 def number(default, *, low=0, integer=False, kw_only=False):
@@ -38,11 +34,9 @@ def keras_arguments(**not_implemented):
 
         @functools.wraps(init)
         def __init__(self, *args, **kwargs):
-            held = {} if FIT_FINALIZES_EMA else EMA_ARGUMENTS  # read when called: a test can allow them
-            keras_only = {key: kwargs.pop(key) for key in [k for k in kwargs if k not in own or k in held]}
+            keras_only = {key: kwargs.pop(key) for key in [k for k in kwargs if k not in own]}
             keras_only.pop("name", None)  # a name changes nothing
-            takes = ", ".join(name for name in own if name not in held)
-            refuse_unhonoured(cls.__name__, keras_only, {**defaults, **held}, takes)
+            refuse_unhonoured(cls.__name__, keras_only, defaults, ", ".join(own))
             init(self, *args, **kwargs)
 
         cls.__init__ = __init__

@@ -70,9 +70,10 @@ def graph(root: Path) -> dict[str, set[str]]:
 
 
 def facade(module: str) -> bool:
-    """The package root and modules beside it (`netbuilder.optimizers`): Keras-style names for the engine's API."""
+    """The package root and the packages beside the levels (`netbuilder.optimizers`, `netbuilder.optimizers.schedules`):
+    Keras-style names for the engine's API."""
     parts = module.split(".")
-    return parts[0] == "netbuilder" and (len(parts) == 1 or (len(parts) == 2 and parts[1] not in LEVELS))
+    return parts[0] == "netbuilder" and (len(parts) == 1 or parts[1] not in LEVELS)
 
 
 def level_of(module: str) -> int | None:

@@ -637,6 +637,13 @@ def test_ignore_class_averages_over_the_labels_kept():
         (Loss("ctc"), [[1.0, 3.0]], (None, 5, 3), "labels from 1 to 2"),
         (Loss("ctc"), [[1.0, 1.0, 2.0]], (None, 3, 3), "a label needs 4, and the model's output has 3"),
         (
+            nb_losses.Dice(axis=(1, 2)),
+            [[1.0, 0.0]],
+            (None, 2),
+            r"dice's axis=\(1, 2\) is not an axis of predictions of rank 2",
+        ),
+        (nb_losses.CosineSimilarity(axis=-3), [[1.0, 0.0]], (None, 2), "is not an axis of predictions of rank 2"),
+        (
             nb_losses.CategoricalFocalCrossentropy(alpha=[0.5, 0.5]),
             [[0.0, 1.0, 0.0]],
             (None, 3),

@@ -533,6 +533,14 @@ def _nonzero_targets(loss, y: np.ndarray, output_shape: tuple) -> None:
         )
 
 
+def _focal_targets(loss, y: np.ndarray, output_shape: tuple) -> None:
+    _range(0, 1, "targets from 0 to 1 (one-hot rows or probabilities)")(loss, y, output_shape)
+    if isinstance(loss.alpha, tuple) and len(loss.alpha) != output_shape[-1]:
+        raise InputDataError(
+            f"{loss.name}'s alpha holds {len(loss.alpha)} class weights, and the model has {output_shape[-1]} classes"
+        )
+
+
 def _sparse_targets(loss, y: np.ndarray, output_shape: tuple) -> None:
     labels = y if loss.ignore_class is None else y[y != loss.ignore_class]
     check_labels(labels, output_shape[-1])
@@ -708,7 +716,7 @@ KINDS = {
             defaults={"alpha": 0.25, "gamma": 2.0, "from_logits": False, "label_smoothing": 0.0, "axis": -1},
             unhonoured=("axis",),
             checks={"alpha": lambda kind, value: _class_weights(value)},
-            targets=_range(0, 1, "targets from 0 to 1 (one-hot rows or probabilities)"),
+            targets=_focal_targets,
             logits_cost=(67, 122),
         ),
         Kind(
@@ -867,6 +875,13 @@ def _listed(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
+def _who_has(key: str) -> str:
+    if key == "from_logits":
+        return "only the cross-entropies take logits"
+    having = [k.function for k in KINDS.values() if key in k.defaults]
+    return f"only {_listed(having)} {'has' if len(having) == 1 else 'have'} one" if having else "no loss has one"
+
+
 def _settled(kind: Kind, given: Mapping) -> dict:
     """The loss's arguments: `given` checked, Keras's defaults for the rest."""
     arguments = {
@@ -880,38 +895,26 @@ def _settled(kind: Kind, given: Mapping) -> dict:
         if key not in arguments:
             if _neutral(key, value):
                 continue
-            having = [k.function for k in KINDS.values() if key in k.defaults]
-            why = (
-                "only the cross-entropies take logits"
-                if key == "from_logits"
-                else (
-                    f"only {_listed(having)} {'has' if len(having) == 1 else 'have'} one"
-                    if having
-                    else "no loss has one"
-                )
-            )
-            raise LayerConfigError(f"{kind.function} has no {key} in Keras: {why}")
+            raise LayerConfigError(f"{kind.function} has no {key} in Keras: {_who_has(key)}")
         {**ARGUMENT_CHECKS, **kind.checks}[key](kind, value)
         arguments[key] = _frozen(value)
     return arguments
 
 
+# names Keras users may try that keras.losses.get does not know, and what netbuilder offers instead
+UNKNOWN_HINTS = {
+    "crossentropy": " (Keras's compile picks binary, categorical or sparse categorical cross-entropy for it by the "
+    "targets' shapes; netbuilder asks for one by name)",
+    "categoricalgeneralizedcrossentropy": " (keras.losses.get does not know it by name either: use the class "
+    "netbuilder.losses.CategoricalGeneralizedCrossEntropy)",
+}
+UNKNOWN_HINTS["ce"] = UNKNOWN_HINTS["crossentropy"]
+UNKNOWN_HINTS["categorical_generalized_cross_entropy"] = UNKNOWN_HINTS["categoricalgeneralizedcrossentropy"]
+
+
 def _unknown(name) -> LayerConfigError:
     names = [f"{k}{f' ({k_.aliases[0]})' if k_.aliases else ''}" for k, k_ in KINDS.items() if k_.by_name]
-    hint = ""
-    if isinstance(name, str) and name.lower() in ("crossentropy", "ce"):
-        hint = (
-            " (Keras's compile picks binary, categorical or sparse categorical cross-entropy for it by the targets' "
-            "shapes; netbuilder asks for one by name)"
-        )
-    elif isinstance(name, str) and name in (
-        "CategoricalGeneralizedCrossEntropy",
-        "categorical_generalized_cross_entropy",
-    ):
-        hint = (
-            " (keras.losses.get does not know it by name either: use the class "
-            "netbuilder.losses.CategoricalGeneralizedCrossEntropy)"
-        )
+    hint = UNKNOWN_HINTS.get(name.lower(), "") if isinstance(name, str) else ""
     return LayerConfigError(
         f"unknown loss {str(name)[:40]!r}{hint}; netbuilder trains with {', '.join(names)}, by these names, their "
         "Keras class names, or the classes of netbuilder.losses"
@@ -964,8 +967,15 @@ class Loss:
     def prepare(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Targets and predictions lined up as Keras lines them up; InputDataError when they cannot be."""
         t, p = SHAPES[self.kind.shape][0](y_true, y_pred)
+        self._check_axis(p.ndim)
         floating = np.issubdtype(p.dtype, np.floating) and self.kind.shape == "same"
         return (t.astype(p.dtype, copy=False) if floating else t), p  # Keras casts y_true to y_pred's dtype
+
+    def _check_axis(self, ndim: int) -> None:
+        """cosine_similarity's, Dice's and Tversky's axis must be one of the predictions' (batch axis included)."""
+        axis = self.arguments.get("axis")
+        if axis is not None and not all(-ndim <= a < ndim for a in np.atleast_1d(axis).tolist()):
+            raise InputDataError(f"{self.name}'s axis={axis} is not an axis of predictions of rank {ndim}")
 
     def check_targets(self, y_true: np.ndarray, output_shape: tuple) -> None:
         """InputDataError when targets cannot train a model with `output_shape` under this loss, said before a step:
@@ -984,13 +994,9 @@ class Loss:
                 f"{self.name} needs {want(per_sample)}; these targets have shape {format_shape(y_true.shape[1:])} per "
                 f"sample (the model's output is {format_shape(output_shape)})"
             ) from None
+        self._check_axis(len(output_shape))
         if self.kind.targets is not None:
             self.kind.targets(self, y_true, per_sample)
-        alpha = self.arguments.get("alpha")
-        if isinstance(alpha, tuple) and len(alpha) != per_sample[-1]:
-            raise InputDataError(
-                f"{self.name}'s alpha holds {len(alpha)} class weights, and the model has {per_sample[-1]} classes"
-            )
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         """Keras's loss function before reduction: one value per position (of y_pred.shape[:-1] for most losses)."""

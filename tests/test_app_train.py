@@ -14,6 +14,7 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from kind_harness import run_keras_code
 from netbuilder.engine.training import Loss
 from netbuilder.engine.budget import public, using
+from netbuilder.engine.errors import NetbuilderError
 from netbuilder.studio import datasets, share, workers
 from netbuilder.studio.models import built, fresh
 from netbuilder.studio.run import packed
@@ -456,3 +457,60 @@ def test_the_inside_of_the_network_is_drawn_while_it_learns_and_replayed_epoch_b
     assert "Epoch 0." in texts(at)
     (chart,) = at.get("graphviz_chart")
     assert "∇" not in chart.proto.spec  # before training: no step, no gradient
+
+
+def test_the_optimizer_and_loss_options_train_as_keras_objects_made_by_hand_and_travel_in_a_link():
+    """Momentum, Nesterov, weight decay, a clip, a schedule and a loss's own argument set with the page's widgets
+    train as the same run made here with Keras-style objects written out by hand."""
+    from netbuilder.losses import BinaryFocalCrossentropy
+    from netbuilder.optimizers import SGD
+    from netbuilder.optimizers.schedules import ExponentialDecay
+
+    at = on_train_page("train-xor")
+    run(at.selectbox(key="train_loss").set_value("binary_focal_crossentropy"))
+    run(at.number_input(key="train_loss_gamma").set_value(1.0))
+    run(at.selectbox(key="train_optimizer").set_value("sgd"))
+    run(at.number_input(key="train_learning_rate").set_value(0.5))
+    run(at.number_input(key="train_momentum").set_value(0.9))
+    run(at.checkbox(key="train_nesterov").check())
+    run(at.number_input(key="train_weight_decay").set_value(0.001))
+    run(at.selectbox(key="train_clip").set_value("clipnorm"))
+    run(at.number_input(key="train_clip_at").set_value(0.5))
+    run(at.selectbox(key="train_schedule").set_value("ExponentialDecay"))
+    run(at.number_input(key="train_decay_steps").set_value(20))
+    run(at.number_input(key="train_decay_rate").set_value(0.8))
+    run(at.number_input(key="train_epochs").set_value(3))
+    untrained = model(at)
+    at = train_to_the_end(at)
+    settings = at.session_state["train_settings"]
+    schedule = ExponentialDecay(0.5, 20, 0.8)
+    optimizer = SGD(schedule, momentum=0.9, nesterov=True, weight_decay=0.001, clipnorm=0.5)
+    by_hand = fresh(untrained)
+    by_hand.compile(optimizer=optimizer, loss=BinaryFocalCrossentropy(gamma=1.0), metrics=["accuracy"])
+    xor = datasets.get("xor", seed=untrained.seed)
+    with using(public()):
+        expected = by_hand.fit(xor.x, xor.y, batch_size=settings.batch_size, epochs=3).history
+    assert at.session_state["training"].progress.history == expected
+    for learned, weights in zip(model(at).weights.arrays, by_hand.get_weights(), strict=True):
+        np.testing.assert_array_equal(learned, weights)
+    reopened = open_app({"model": at.query_params["model"]})
+    assert reopened.session_state["train_settings"] == settings  # every option travels in the link
+
+
+def test_a_link_s_training_options_out_of_their_bounds_are_refused_with_words():
+    assert Settings.from_dict({"loss_options": [["gamma", 2.0]]}).loss_options == (("gamma", 2.0),)
+    bad = {
+        "loss_options": [["gamma", "x"]],
+        "schedule": "Warm",
+        "clip": "clipall",
+        "momentum": -1,
+        "decay_steps": 2.5,
+        "clip_at": 0,
+        "nesterov": "yes",
+    }
+    for key, value in bad.items():
+        try:
+            Settings.from_dict({key: value})
+            raise AssertionError(f"{key}={value!r} was accepted")
+        except NetbuilderError as e:
+            assert key.split("_")[0] in str(e) or "loss options" in str(e), str(e)

@@ -22,19 +22,44 @@ import numpy as np
 from ..engine.budget import current, using
 from ..engine.errors import InputDataError, LayerConfigError, NetbuilderError
 from ..engine.fitting import compiled
+from ..engine.losses import KINDS
 from ..engine.optimizers import OPTIMIZERS
+from ..engine.schedules import CosineDecay, ExponentialDecay, InverseTimeDecay
 from ..engine.shapes import format_shape
-from ..engine.training import CROSSENTROPIES, Loss
+from ..engine.training import Loss
 from . import datasets, workers
 from .inside import NORM_OPERATIONS, Watch, probe_samples, watch_work
 from .models import fresh
 from .run import packed, unpacked
 from .spec import LayerSpec, ModelSpec
 
-LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", *CROSSENTROPIES)
+# every Keras loss by its function name, but those whose targets are not one per output (CTC's label sequences,
+# Circle's labels of embeddings): the page trains every output on the same targets
+LOSSES = tuple(name for name in KINDS if name not in ("circle", "ctc"))
+CLASSIFYING = ("crossentropy", "cross_entropy", "hinge")  # losses of classes: accuracy is their metric
 DEFAULT_RATES = {
     name: cls().learning_rate for name, cls in OPTIMIZERS.items()
 }  # Keras's defaults: sgd 0.01, others 0.001
+DEFAULT_DECAYS = {name: cls().weight_decay or 0.0 for name, cls in OPTIMIZERS.items()}  # adamw's 0.004, others none
+CLIPS = ("none", "clipnorm", "clipvalue", "global_clipnorm")
+SCHEDULES = {  # the learning-rate schedules the page offers, made from its fields
+    "constant": None,
+    "ExponentialDecay": lambda s: ExponentialDecay(s.learning_rate, s.decay_steps, s.decay_rate),
+    "InverseTimeDecay": lambda s: InverseTimeDecay(s.learning_rate, s.decay_steps, s.decay_rate),
+    "CosineDecay": lambda s: CosineDecay(s.learning_rate, s.decay_steps, alpha=s.alpha),
+}
+MOMENTUM = ("sgd", "rmsprop")  # the optimizers with a momentum
+RANGES = {  # the optimizer fields' bounds: checked here, and the bounds of their widgets
+    "momentum": (0.0, 1.0),
+    "weight_decay": (0.0, 1.0),
+    "clip_at": (1e-6, 1e6),
+    "decay_steps": (1, 10_000_000),
+    "decay_rate": (1e-6, 1e3),
+    "alpha": (0.0, 1.0),
+}
+# a loss's own arguments the page offers beside its own fields (from_logits, delta): numbers and switches
+LOSS_OPTION_TYPES = (bool, int, float)
+NOT_OFFERED = ("from_logits", "delta", "axis", "reduction", "ignore_class", "mask_token")
 SOURCES = (*datasets.DATASETS, "typed", "csv")  # where training data comes from
 PIECE_SECONDS = 0.25  # training per piece; the page redraws between pieces
 GRID = 64  # points per side of the decision-boundary picture
@@ -54,17 +79,43 @@ class Settings:
     epochs: int = 100
     batch_size: int = 32
     validation_split: float = 0.0
-    from_logits: bool = False  # the cross-entropies only (kept, unused, while another loss is chosen)
+    from_logits: bool = False  # the losses that take logits only (kept, unused, while another loss is chosen)
     delta: float = 1.0  # huber only
     data: str = "xor"  # a data set of studio.datasets, "typed" or "csv"
+    loss_options: tuple = ()  # (argument, value) of the loss's other arguments changed from Keras's defaults
+    momentum: float = 0.0  # sgd and rmsprop
+    nesterov: bool = False  # sgd
+    weight_decay: float = 0.0  # 0: none
+    clip: str = "none"  # one of CLIPS
+    clip_at: float = 1.0  # the clip's norm or value
+    schedule: str = "constant"  # one of SCHEDULES
+    decay_steps: int = 100  # steps over which the schedule decays
+    decay_rate: float = 0.5  # ExponentialDecay's and InverseTimeDecay's
+    alpha: float = 0.0  # CosineDecay's last rate, as a fraction of the first
 
     def compiled_loss(self) -> Loss:
-        """The loss compile gets, with from_logits and delta where Keras has them."""
+        """The loss compile gets, with from_logits, delta and its other arguments where Keras has them."""
+        defaults = KINDS[self.loss].defaults if self.loss in KINDS else {}
         return Loss(
             self.loss,
-            from_logits=self.from_logits and self.loss in CROSSENTROPIES,
-            delta=self.delta if self.loss == "huber" else 1.0,
+            from_logits=self.from_logits and "from_logits" in defaults,
+            delta=self.delta if "delta" in defaults else 1.0,
+            **{key: value for key, value in self.loss_options if key in defaults},
         )
+
+    def compiled_optimizer(self):
+        """The optimizer compile gets: the chosen one at the rate (or its schedule), with its page settings."""
+        make = SCHEDULES.get(self.schedule)
+        settings = {"learning_rate": make(self) if make else self.learning_rate}
+        if self.optimizer in MOMENTUM:
+            settings["momentum"] = self.momentum
+        if self.optimizer == "sgd":
+            settings["nesterov"] = self.nesterov
+        if self.weight_decay or self.optimizer == "adamw":
+            settings["weight_decay"] = self.weight_decay
+        if self.clip != "none":
+            settings[self.clip] = self.clip_at
+        return OPTIMIZERS[self.optimizer](**settings)
 
     def check(self) -> Settings:
         if self.loss not in LOSSES:
@@ -84,12 +135,24 @@ class Settings:
             raise LayerConfigError("validation split must be from 0 (no validation) to below 1")
         if not isinstance(self.from_logits, bool):
             raise LayerConfigError("from_logits must be true or false")
-        self.compiled_loss()  # huber's delta checked as Keras's loss takes it
+        for name, (low, high) in RANGES.items():
+            value, whole = getattr(self, name), isinstance(low, int)
+            kinds = (int,) if whole else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds) or not (low <= value <= high):
+                raise LayerConfigError(f"{name} must be {'a whole' if whole else 'a'} number from {low:g} to {high:g}")
+        if not isinstance(self.nesterov, bool):
+            raise LayerConfigError("nesterov must be true or false")
+        if self.clip not in CLIPS or self.schedule not in SCHEDULES:
+            raise LayerConfigError(f"clip must be one of {', '.join(CLIPS)} and schedule one of {', '.join(SCHEDULES)}")
+        if not (isinstance(self.loss_options, tuple) and all(_option(o) for o in self.loss_options)):
+            raise LayerConfigError("loss options must be pairs of an argument name and a number or true/false")
+        self.compiled_loss()  # the loss's arguments checked as Keras's loss takes them
+        self.compiled_optimizer()  # and the optimizer's, schedule included
         return self
 
     @property
     def metrics(self) -> list[str]:
-        return ["accuracy"] if "crossentropy" in self.loss else ["mae"]
+        return ["accuracy"] if any(word in self.loss for word in CLASSIFYING) else ["mae"]
 
     # --- plain data (share links) ----------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -102,7 +165,26 @@ class Settings:
         names = {f.name for f in fields(cls)}
         if not isinstance(data, dict) or not set(data) <= names:
             raise LayerConfigError(f"training settings must be an object with some of {', '.join(sorted(names))}")
+        options = data.get("loss_options", ())
+        if isinstance(options, list):  # JSON has no tuples
+            data = {**data, "loss_options": tuple(tuple(o) if isinstance(o, list) else o for o in options)}
         return cls(**data).check()
+
+
+def loss_options(loss: str) -> dict:
+    """The arguments of `loss` the page offers as fields of their own, with Keras's defaults."""
+    defaults = KINDS[loss].defaults if loss in KINDS else {}
+    return {k: v for k, v in defaults.items() if k not in NOT_OFFERED and type(v) in LOSS_OPTION_TYPES}
+
+
+def _option(option) -> bool:
+    return (
+        isinstance(option, tuple)
+        and len(option) == 2
+        and isinstance(option[0], str)
+        and len(option[0]) <= 40
+        and type(option[1]) in LOSS_OPTION_TYPES
+    )
 
 
 # --- advice: what does not fit between data, model and loss, and the one-click ways out -----------------------
@@ -208,8 +290,8 @@ def compile_arguments(spec: ModelSpec, settings: Settings) -> tuple:
     """Keras's compile arguments for the page's settings (optimizer, loss, metrics): one loss for every output, and of
     several outputs the metrics of each (Keras takes them as a list per output)."""
     outputs = len(spec.output_positions)
-    optimizer = OPTIMIZERS[settings.optimizer](learning_rate=settings.learning_rate)
-    return optimizer, settings.compiled_loss(), settings.metrics if outputs == 1 else [settings.metrics] * outputs
+    metrics = settings.metrics if outputs == 1 else [settings.metrics] * outputs
+    return settings.compiled_optimizer(), settings.compiled_loss(), metrics
 
 
 def compile_for(model, spec: ModelSpec, settings: Settings) -> None:

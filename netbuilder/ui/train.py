@@ -15,13 +15,18 @@ import pandas as pd
 import streamlit as st
 
 from ..engine.errors import NetbuilderError
+from ..engine.losses import LOGITS_LOSSES
 from ..engine.shapes import format_shape
 from ..studio import data, datasets
 from ..studio.spec import ModelSpec
 from ..studio.train import (
-    CROSSENTROPIES,
+    CLIPS,
+    DEFAULT_DECAYS,
     DEFAULT_RATES,
     LOSSES,
+    MOMENTUM,
+    RANGES,
+    SCHEDULES,
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
     Advice,
@@ -30,6 +35,7 @@ from ..studio.train import (
     Training,
     advise,
     feeding,
+    loss_options,
     sample_shape,
 )
 from ..views.graph import MOST_LEARNING_LAYERS, learning_graph
@@ -39,7 +45,35 @@ from .state import ss
 
 SOURCES = {**datasets.TITLES, "typed": "x and y, typed or pasted", "csv": "a CSV file"}
 CHART_HEIGHT = 200  # px of each training chart
-FIELDS = ("loss", "optimizer", "learning_rate", "epochs", "batch_size", "validation_split", "from_logits", "delta")
+FIELDS = (
+    "loss",
+    "optimizer",
+    "learning_rate",
+    "epochs",
+    "batch_size",
+    "validation_split",
+    "from_logits",
+    "delta",
+    "momentum",
+    "nesterov",
+    "weight_decay",
+    "clip",
+    "clip_at",
+    "schedule",
+    "decay_steps",
+    "decay_rate",
+    "alpha",
+)
+LOSS_HELP = {  # a line on each loss option the page offers (studio.train.loss_options)
+    "label_smoothing": "Keras's label_smoothing: targets pulled toward uniform by this much (0.1: 1 → 0.9, "
+    "0 → 0.1/classes), so the model is not pushed to extreme scores.",
+    "alpha": "The focal losses' and Tversky's alpha: how much the positive class (Tversky: false positives) weighs.",
+    "gamma": "The focal losses' gamma: how much easy, well-classified samples are down-weighted (0: cross-entropy).",
+    "apply_class_balancing": "Weigh the positive class by alpha and the negative by 1 − alpha.",
+    "beta": "Tversky's beta: how much false negatives weigh (alpha = beta = 0.5 is Dice).",
+    "q": "The generalized cross-entropy's q: from 0 (cross-entropy) to 1 (mean absolute error), robust to noisy "
+    "labels.",
+}
 
 
 def _settings() -> Settings:
@@ -55,9 +89,17 @@ def _set(field: str) -> None:
     """A settings widget changed: keep the value apart from the widget (the page may not draw it next time)."""
     value = ss[f"train_{field}"]
     changes = {field: value}
-    if field == "optimizer":  # each optimizer starts at Keras's own default rate
+    if field == "optimizer":  # each optimizer starts at Keras's own default rate and weight decay
         changes["learning_rate"] = DEFAULT_RATES[value]
+        changes["weight_decay"] = DEFAULT_DECAYS[value]
     _change(**changes)
+
+
+@state.callback("train")
+def _set_loss_option(name: str) -> None:
+    options = dict(_settings().loss_options)
+    options[name] = ss[f"train_loss_{name}"]
+    _change(loss_options=tuple(sorted(options.items())))
 
 
 @state.callback("train")
@@ -206,13 +248,15 @@ def settings_panel(advice: Advice | None) -> None:
         on_change=_set,
         args=("optimizer",),
         help="How each step changes the weights from their gradients. adamw is adam that also shrinks every weight "
-        "a little each step (weight decay 0.004); adamax is adam with the largest recent gradient in place of the "
-        "average square; nadam is adam with Nesterov momentum. Keras's default learning rates: 0.01 for sgd, 0.001 "
-        "for the others.",
+        "a little each step (weight decay 0.004); adamax uses the largest recent gradient in place of the average "
+        "square; nadam adds Nesterov momentum; lion moves each weight by the sign of its momentum; adadelta, "
+        "adagrad and ftrl adapt each weight's rate to its past gradients; adafactor keeps only row and column "
+        "averages; schedulefreeadamw needs no schedule. Keras's default learning rates: 0.01 for sgd, 0.0025 for "
+        "schedulefreeadamw, 0.001 for the others.",
     )
     if advice is not None:
         advice_panel(advice)  # the loss does not fit the data: said beside Loss
-    if settings.loss in CROSSENTROPIES:
+    if settings.loss in LOGITS_LOSSES:
         a.checkbox(
             "From logits",
             key="train_from_logits",
@@ -233,6 +277,7 @@ def settings_panel(advice: Advice | None) -> None:
             args=("delta",),
             help="Keras's Huber(delta=1.0): squared error within delta, linear beyond.",
         )
+    loss_option_fields(settings)
     a, b, c, d = st.columns(4)
     a.number_input(
         "Learning rate",
@@ -278,6 +323,122 @@ def settings_panel(advice: Advice | None) -> None:
         args=("validation_split",),
         help="The fraction of samples, taken from the end, kept out of training to measure the model on.",
     )
+    with st.expander("Optimizer: momentum, weight decay, clipping, learning-rate schedule"):
+        optimizer_fields(settings)
+
+
+def loss_option_fields(settings: Settings) -> None:
+    """The chosen loss's other arguments (Keras's defaults until changed), two to a row."""
+    offered = loss_options(settings.loss)
+    given = dict(settings.loss_options)
+    for row in range(0, len(offered), 2):
+        for column, (name, default) in zip(st.columns(2), list(offered.items())[row : row + 2]):
+            key = f"train_loss_{name}"
+            ss[key] = given.get(name, default)
+            common = dict(key=key, on_change=_set_loss_option, args=(name,), help=LOSS_HELP.get(name))
+            if isinstance(default, bool):
+                column.checkbox(name, **common)
+            else:
+                column.number_input(name, min_value=0.0, max_value=1e3, format="%g", step=0.05, **common)
+
+
+def optimizer_fields(settings: Settings) -> None:
+    """What Keras's optimizers take beside their rate: momentum (sgd, rmsprop), weight decay, one clipping, and a
+    learning-rate schedule."""
+    number = dict(format="%g", on_change=_set)
+    a, b, c = st.columns(3)
+    if settings.optimizer in MOMENTUM:
+        a.number_input(
+            "Momentum",
+            key="train_momentum",
+            min_value=RANGES["momentum"][0],
+            max_value=RANGES["momentum"][1],
+            step=0.1,
+            args=("momentum",),
+            help="Keras's momentum: each step goes on in the direction of the steps before (0.9 is common).",
+            **number,
+        )
+    if settings.optimizer == "sgd":
+        b.checkbox(
+            "Nesterov",
+            key="train_nesterov",
+            on_change=_set,
+            args=("nesterov",),
+            help="Keras's nesterov=True: the gradient is taken a momentum step ahead.",
+        )
+    c.number_input(
+        "Weight decay",
+        key="train_weight_decay",
+        min_value=RANGES["weight_decay"][0],
+        max_value=RANGES["weight_decay"][1],
+        step=0.001,
+        args=("weight_decay",),
+        help="Keras's weight_decay: every step first shrinks each weight by weight_decay × learning rate (0: none; "
+        "adamw's default 0.004).",
+        **number,
+    )
+    a, b = st.columns(2)
+    a.selectbox(
+        "Gradient clipping",
+        CLIPS,
+        key="train_clip",
+        on_change=_set,
+        args=("clip",),
+        help="clipnorm: each weight's gradient scaled down to a norm of at most the value; global_clipnorm: all of "
+        "them together; clipvalue: each gradient value cut to ± the value.",
+    )
+    if settings.clip != "none":
+        b.number_input(
+            "Clip at",
+            key="train_clip_at",
+            min_value=RANGES["clip_at"][0],
+            max_value=RANGES["clip_at"][1],
+            step=0.1,
+            args=("clip_at",),
+            **number,
+        )
+    a, b, c = st.columns(3)
+    a.selectbox(
+        "Learning-rate schedule",
+        list(SCHEDULES),
+        key="train_schedule",
+        on_change=_set,
+        args=("schedule",),
+        help="Keras's schedules, counted in steps from the learning rate: ExponentialDecay multiplies it by "
+        "decay_rate every decay_steps; InverseTimeDecay divides it by 1 + decay_rate × step / decay_steps; "
+        "CosineDecay lowers it along a half cosine to alpha × the rate at decay_steps.",
+    )
+    if settings.schedule == "constant":
+        return
+    b.number_input(
+        "Decay steps",
+        key="train_decay_steps",
+        min_value=RANGES["decay_steps"][0],
+        max_value=RANGES["decay_steps"][1],
+        step=10,
+        args=("decay_steps",),
+        **number,
+    )
+    if settings.schedule == "CosineDecay":
+        c.number_input(
+            "Alpha",
+            key="train_alpha",
+            min_value=RANGES["alpha"][0],
+            max_value=RANGES["alpha"][1],
+            step=0.05,
+            args=("alpha",),
+            **number,
+        )
+    else:
+        c.number_input(
+            "Decay rate",
+            key="train_decay_rate",
+            min_value=RANGES["decay_rate"][0],
+            max_value=RANGES["decay_rate"][1],
+            step=0.05,
+            args=("decay_rate",),
+            **number,
+        )
 
 
 def start_stop(spec: ModelSpec, loaded) -> None:

@@ -142,3 +142,24 @@ def test_a_runs_snapshots_are_counted_in_its_work_before_it_starts():
 
 if __name__ == "__main__":
     _keras_side(Path(sys.argv[1]))
+
+
+def test_the_graph_colours_each_layer_by_its_gradient_on_a_log_scale_of_at_least_two_decades():
+    from netbuilder.studio.inside import LayerInside, Snapshot
+    from netbuilder.views.graph import COLD, HOT, learning_graph
+
+    def fills(*norms):
+        layers = tuple(LayerInside(norm, None, None) for norm in norms)
+        dot = learning_graph(SIGMOID_CHAIN, Snapshot(1, 4, (None,), layers + layers[-1:] * (6 - len(layers)))).source
+        return [dot.split(f"L{k} [")[1].split("fillcolor=")[1][:9].strip('"') for k in range(len(norms))]
+
+    cold, hot = "#%02x%02x%02x" % COLD, "#%02x%02x%02x" % HOT
+    vanishing = fills(1e-5, 1e-3, 1e-1)
+    assert vanishing[0] == cold and vanishing[-1] == hot and vanishing[1] not in (cold, hot)
+    assert fills(0.10, 0.12)[0] != cold  # within a decade of the largest: far from the palest
+    assert (
+        "∇ 1.00e-05"
+        in learning_graph(
+            SIGMOID_CHAIN, Snapshot(1, 4, (None,), tuple(LayerInside(1e-5, None, None) for _ in range(6)))
+        ).source
+    )

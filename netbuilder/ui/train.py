@@ -38,7 +38,7 @@ from ..studio.train import (
     loss_options,
     sample_shape,
 )
-from ..views.graph import MOST_LEARNING_LAYERS, learning_graph
+from ..views.graph import BROWSER_CSS, MOST_LEARNING_LAYERS, learning_graph
 from ..views.plots import boundary_image, curve_chart, lines_chart
 from . import state
 from .state import ss
@@ -342,42 +342,66 @@ def loss_option_fields(settings: Settings) -> None:
                 column.number_input(name, min_value=0.0, max_value=1e3, format="%g", step=0.05, **common)
 
 
+NUMBER_FIELDS = {  # the optimizer group's numbers: label, step and a line of help (their bounds: studio.train.RANGES)
+    "momentum": (
+        "Momentum",
+        0.1,
+        "Keras's momentum: each step goes on in the direction of the steps before (0.9 is common).",
+    ),
+    "weight_decay": (
+        "Weight decay",
+        0.001,
+        "Keras's weight_decay: every step first shrinks each weight by "
+        "weight_decay × learning rate (0: none; adamw's default 0.004).",
+    ),
+    "clip_at": ("Clip at", 0.1, "The largest norm (clipnorm, global_clipnorm) or value (clipvalue) a gradient keeps."),
+    "decay_steps": (
+        "Decay steps",
+        10,
+        "Keras's decay_steps: the steps over which the rate decays (by decay rate, or to alpha).",
+    ),
+    "decay_rate": (
+        "Decay rate",
+        0.05,
+        "Keras's decay_rate: ExponentialDecay's factor every decay_steps; "
+        "InverseTimeDecay's rate × step / decay_steps.",
+    ),
+    "alpha": ("Alpha", 0.05, "CosineDecay's alpha: its last rate as a fraction of the first."),
+}
+
+
+def _number(column, name: str) -> None:
+    label, step, help_text = NUMBER_FIELDS[name]
+    low, high = RANGES[name]
+    column.number_input(
+        label,
+        key=f"train_{name}",
+        min_value=low,
+        max_value=high,
+        step=step,
+        format="%g",
+        on_change=_set,
+        args=(name,),
+        help=help_text,
+    )
+
+
 def optimizer_fields(settings: Settings) -> None:
     """What Keras's optimizers take beside their rate: momentum (sgd, rmsprop), weight decay, one clipping, and a
-    learning-rate schedule."""
-    number = dict(format="%g", on_change=_set)
-    a, b, c = st.columns(3)
-    if settings.optimizer in MOMENTUM:
-        a.number_input(
-            "Momentum",
-            key="train_momentum",
-            min_value=RANGES["momentum"][0],
-            max_value=RANGES["momentum"][1],
-            step=0.1,
-            args=("momentum",),
-            help="Keras's momentum: each step goes on in the direction of the steps before (0.9 is common).",
-            **number,
-        )
+    learning-rate schedule; three to a row, left to right."""
+    columns = st.columns(3)
+    numbers = [*(["momentum"] if settings.optimizer in MOMENTUM else []), "weight_decay"]
+    for column, name in zip(columns, numbers):
+        _number(column, name)
     if settings.optimizer == "sgd":
-        b.checkbox(
+        columns[len(numbers)].checkbox(
             "Nesterov",
             key="train_nesterov",
             on_change=_set,
             args=("nesterov",),
             help="Keras's nesterov=True: the gradient is taken a momentum step ahead.",
         )
-    c.number_input(
-        "Weight decay",
-        key="train_weight_decay",
-        min_value=RANGES["weight_decay"][0],
-        max_value=RANGES["weight_decay"][1],
-        step=0.001,
-        args=("weight_decay",),
-        help="Keras's weight_decay: every step first shrinks each weight by weight_decay × learning rate (0: none; "
-        "adamw's default 0.004).",
-        **number,
-    )
-    a, b = st.columns(2)
+    a, b, _ = st.columns(3)
     a.selectbox(
         "Gradient clipping",
         CLIPS,
@@ -388,57 +412,21 @@ def optimizer_fields(settings: Settings) -> None:
         "them together; clipvalue: each gradient value cut to ± the value.",
     )
     if settings.clip != "none":
-        b.number_input(
-            "Clip at",
-            key="train_clip_at",
-            min_value=RANGES["clip_at"][0],
-            max_value=RANGES["clip_at"][1],
-            step=0.1,
-            args=("clip_at",),
-            **number,
-        )
+        _number(b, "clip_at")
     a, b, c = st.columns(3)
     a.selectbox(
-        "Learning-rate schedule",
+        "Schedule",
         list(SCHEDULES),
         key="train_schedule",
         on_change=_set,
         args=("schedule",),
-        help="Keras's schedules, counted in steps from the learning rate: ExponentialDecay multiplies it by "
-        "decay_rate every decay_steps; InverseTimeDecay divides it by 1 + decay_rate × step / decay_steps; "
+        help="Keras's learning-rate schedules, counted in steps from the learning rate: ExponentialDecay multiplies "
+        "it by decay_rate every decay_steps; InverseTimeDecay divides it by 1 + decay_rate × step / decay_steps; "
         "CosineDecay lowers it along a half cosine to alpha × the rate at decay_steps.",
     )
-    if settings.schedule == "constant":
-        return
-    b.number_input(
-        "Decay steps",
-        key="train_decay_steps",
-        min_value=RANGES["decay_steps"][0],
-        max_value=RANGES["decay_steps"][1],
-        step=10,
-        args=("decay_steps",),
-        **number,
-    )
-    if settings.schedule == "CosineDecay":
-        c.number_input(
-            "Alpha",
-            key="train_alpha",
-            min_value=RANGES["alpha"][0],
-            max_value=RANGES["alpha"][1],
-            step=0.05,
-            args=("alpha",),
-            **number,
-        )
-    else:
-        c.number_input(
-            "Decay rate",
-            key="train_decay_rate",
-            min_value=RANGES["decay_rate"][0],
-            max_value=RANGES["decay_rate"][1],
-            step=0.05,
-            args=("decay_rate",),
-            **number,
-        )
+    if settings.schedule != "constant":
+        _number(b, "decay_steps")
+        _number(c, "alpha" if settings.schedule == "CosineDecay" else "decay_rate")
 
 
 def start_stop(spec: ModelSpec, loaded) -> None:
@@ -617,6 +605,7 @@ def inside(spec: ModelSpec, progress: Progress) -> None:
         f"{snapshot.samples} training samples; w: how its weights spread (each from its smallest to its largest value)."
     )
     if len(spec.layers) <= MOST_LEARNING_LAYERS:
+        st.html(f"<style>{BROWSER_CSS}</style>")  # the graph's text at the sizes it was laid out for
         st.graphviz_chart(learning_graph(spec, snapshot), width="content")
         return
     rows = [

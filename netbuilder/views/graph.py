@@ -486,13 +486,16 @@ MOST_LEARNING_LAYERS = 60  # a model with more layers shows the inside of its tr
 COLD, HOT = (248, 250, 252), (234, 88, 12)  # fills from the smallest gradient norm of a snapshot to the largest
 
 
+LEAST_DECADES = 2  # decades below the largest norm the colours span at least: near-equal norms look alike
+
+
 def _spread(values: list[float]) -> tuple[float, float]:
-    """The log10 range of the positive `values` (a range of one value widened to one decade)."""
+    """The log10 range of the positive `values`, at least LEAST_DECADES wide."""
     logs = [math.log10(v) for v in values if v > 0]
     if not logs:
         return 0.0, 1.0
-    low, high = min(logs), max(logs)
-    return (low, high) if high > low else (low - 1, high)
+    high = max(logs)
+    return min(min(logs), high - LEAST_DECADES), high
 
 
 def _heat(norm: float | None, spread: tuple[float, float]) -> float:

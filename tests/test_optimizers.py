@@ -29,7 +29,14 @@ from netbuilder.optimizers import (
     get_optimizer,
     schedules,
 )
-from test_training import MLP, RTOL, _case_data, _keras_loss, spec_model_json
+from test_training import (
+    MLP,
+    _case_data,
+    _keras_loss,
+    assert_fit_equals,
+    assert_train_on_batch_equals,
+    spec_model_json,
+)
 from training_oracle import run_jobs
 
 KERAS_SCHEDULES = keras.optimizers.schedules
@@ -548,20 +555,7 @@ def keras_fits():
 def test_fit_evaluate_and_train_on_batch_equal_keras_on_jax(keras_fits, name):
     theirs, ours = keras_fits
     run, expected = ours[name], theirs[name]
-    assert set(run["history"]) == set(expected["history"])
-    for key, values in expected["history"].items():
-        np.testing.assert_allclose(run["history"][key], values, rtol=RTOL, atol=1e-6, err_msg=key)
-    for mine, keras_w in zip(run["weights"], expected["weights"], strict=True):
-        np.testing.assert_allclose(mine, keras_w, rtol=RTOL, atol=1e-5)
-    assert set(run["evaluate"]) == set(expected["evaluate"])
-    for key, value in expected["evaluate"].items():
-        np.testing.assert_allclose(run["evaluate"][key], value, rtol=RTOL, atol=1e-6, err_msg=key)
+    assert_fit_equals(run, expected)
     assert ("train_on_batch" in run) == ("train_on_batch" in expected)
-    if "train_on_batch" not in run:
-        return
-    assert type(run["train_on_batch"]) is type(expected["train_on_batch"])
-    np.testing.assert_allclose(run["train_on_batch"], expected["train_on_batch"], rtol=RTOL, atol=1e-6)
-    for key, value in expected["train_on_batch_dict"].items():
-        np.testing.assert_allclose(run["train_on_batch_dict"][key], value, rtol=RTOL, atol=1e-6, err_msg=key)
-    for mine, keras_w in zip(run["batch_weights"], expected["batch_weights"], strict=True):
-        np.testing.assert_allclose(mine, keras_w, rtol=RTOL, atol=1e-5)
+    if "train_on_batch" in run:
+        assert_train_on_batch_equals(run, expected)

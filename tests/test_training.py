@@ -279,10 +279,8 @@ def spec_model_json(spec) -> str:
     return nb.Sequential([nb.Input(spec.input_shape), *spec.layer_objects()], seed=spec.seed).to_json()
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_training_equals_keras_on_jax(keras_results, name):
-    theirs, ours = keras_results
-    run, expected = ours[name], theirs[name]
+def assert_fit_equals(run: dict, expected: dict) -> None:
+    """Our fit's History, final weights and evaluate equal Keras's (the oracle's run of the same job)."""
     assert set(run["history"]) == set(expected["history"])
     for key, values in expected["history"].items():
         np.testing.assert_allclose(run["history"][key], values, rtol=RTOL, atol=1e-6, err_msg=key)
@@ -293,11 +291,9 @@ def test_training_equals_keras_on_jax(keras_results, name):
         np.testing.assert_allclose(run["evaluate"][key], value, rtol=RTOL, atol=1e-6, err_msg=key)
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_train_on_batch_returns_keras_s_values(keras_results, name):
-    """What Keras returns, value and kind: a float without metrics, [loss, *metrics] with them, or a dict."""
-    theirs, ours = keras_results
-    run, expected = ours[name], theirs[name]
+def assert_train_on_batch_equals(run: dict, expected: dict) -> None:
+    """What Keras's train_on_batch returns, value and kind (a float without metrics, [loss, *metrics] with them, or a
+    dict), and the weights after it."""
     assert type(run["train_on_batch"]) is type(expected["train_on_batch"])  # float, or list
     np.testing.assert_allclose(run["train_on_batch"], expected["train_on_batch"], rtol=RTOL, atol=1e-6)
     assert set(run["train_on_batch_dict"]) == set(expected["train_on_batch_dict"])
@@ -305,6 +301,18 @@ def test_train_on_batch_returns_keras_s_values(keras_results, name):
         np.testing.assert_allclose(run["train_on_batch_dict"][key], value, rtol=RTOL, atol=1e-6, err_msg=key)
     for mine, keras_w in zip(run["batch_weights"], expected["batch_weights"], strict=True):
         np.testing.assert_allclose(mine, keras_w, rtol=RTOL, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_training_equals_keras_on_jax(keras_results, name):
+    theirs, ours = keras_results
+    assert_fit_equals(ours[name], theirs[name])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_train_on_batch_returns_keras_s_values(keras_results, name):
+    theirs, ours = keras_results
+    assert_train_on_batch_equals(ours[name], theirs[name])
 
 
 def test_fit_is_reproducible_from_the_model_seed_and_shuffles():

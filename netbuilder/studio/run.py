@@ -138,10 +138,17 @@ def _run(run, spec: ModelSpec, x, shown_as: tuple, tensor_bytes, checkpoint, wai
     cost = part.analysis.cost
     made = x.nbytes if isinstance(x, Fill) else 0  # a fill is made by the run; an array is here already
     nbytes = cost.weight_bytes + cost.build_bytes + tensor_bytes(cost) + made
-    if not is_heavy(nbytes, cost.build_work + cost.run_work(len(x))):
-        return run(part, x, part is spec, *shown_as, checkpoint)
+    work = cost.build_work + cost.run_work(len(x))
+    return _placed(run, part, (x, part is spec, *shown_as), nbytes, work, checkpoint, waiting, visitor)
+
+
+def _placed(fn, spec: ModelSpec, args: tuple, nbytes: int, work: int, checkpoint, waiting, visitor):
+    """`fn(spec, *args)` here when it is light (with `checkpoint`), else in a worker (a failed worker's words as
+    NoRun)."""
+    if not is_heavy(nbytes, work):
+        return fn(spec, *args, checkpoint=checkpoint)
     try:
-        return in_worker(run, part, (x, part is spec, *shown_as), checkpoint, waiting, visitor)
+        return in_worker(fn, spec, args, checkpoint, waiting, visitor)
     except NetbuilderError as e:
         return NoRun(str(e))
 
@@ -158,12 +165,8 @@ def shown_weights(
     if (refused := too_large(spec)) is not None:
         return refused
     cost = spec.analysis.cost
-    if not is_heavy(cost.weight_bytes + cost.build_bytes, cost.build_work):
-        return _shown_weights(spec, cut)
-    try:
-        return in_worker(_shown_weights, spec, (cut,), checkpoint, waiting, visitor)
-    except NetbuilderError as e:
-        return NoRun(str(e))
+    nbytes, work = cost.weight_bytes + cost.build_bytes, cost.build_work
+    return _placed(_shown_weights, spec, (cut,), nbytes, work, checkpoint, waiting, visitor)
 
 
 def in_worker(
@@ -231,9 +234,9 @@ def _forward(part: ModelSpec, x: np.ndarray | Fill, complete: bool, sample: int,
     return ForwardRun([None if t is None else shown(t, sample, cut) for t in tensors], titles, complete, note)
 
 
-def _shown_weights(spec: ModelSpec, cut: Cut) -> list[ShownLayer]:
+def _shown_weights(spec: ModelSpec, cut: Cut, checkpoint=None) -> list[ShownLayer]:
     layers = []
-    for layer in (layer for layer in built(spec).layers if layer.weights):
+    for layer in (layer for layer in built(spec, checkpoint).layers if layer.weights):
         weights = tuple(
             ShownWeight(s.name, tuple(w.shape), s.trainable, as_matrix(w)[: cut.rows, : cut.columns].copy())
             for s, w in zip(layer.weight_specs(layer.built_shape), layer.weights)

@@ -128,7 +128,7 @@ def test_forward_pass_values_equal_the_engine():
     at = open_app()
     expected = built(seed_spec()).forward(SEED_X)
     tab = page(at, FORWARD)
-    assert len(tab.get("image")) == 1 + len(expected) + 4  # the legend, a heatmap per tensor, and each weight
+    assert len(tab.get("image")) == 1 + len(expected) + 1 + 4  # the legend, a heatmap per tensor, saliency, weights
     for i, tensor in enumerate(expected):  # every tensor's numbers, picked one by one
         run(at.selectbox(key="tensor_numbers").set_value(i))
         np.testing.assert_array_equal(number_grids(page(at, FORWARD))[0], tensor[0].ravel())

@@ -322,3 +322,20 @@ def test_what_a_run_hands_back_of_a_sample_holds_all_that_the_pages_draw_of_it()
     assert widgets.HEAT_CELLS <= min(heatmap.CUT.rows, heatmap.CUT.columns)  # number tables
     assert (heatmap.MAX_ROWS, heatmap.MAX_COLUMNS) == (heatmap.CUT.rows, heatmap.CUT.columns)  # flat pictures
     assert max(heatmap.MAP_CELLS, heatmap.MAX_MAPS) <= heatmap.CUT.cells  # an image's tiles
+
+
+def test_the_saliency_of_a_digit_starts_at_the_class_predicted_and_follows_the_unit_chosen():
+    from netbuilder.studio.run import saliency
+
+    at = open_app({"model": share.encode(CONVNET, "zeros")})
+    page(at, FORWARD)
+    run(at.selectbox(key="input_dataset").set_value("digits"))
+    run(at.number_input(key="dataset_start").set_value(7))
+    predicted = int(np.argmax(built(CONVNET).predict(DIGITS[7:8])[0]))
+    (unit,) = [n for n in at.number_input if n.key.startswith("saliency_unit")]
+    assert unit.value == predicted
+    assert f"∂ output[{predicted}] / ∂ input for sample 0" in texts(at)
+    run(unit.set_value((predicted + 1) % 10))
+    expected = saliency(CONVNET, DIGITS[7:8], 0, (predicted + 1) % 10, heatmap.CUT)
+    assert f"∂ output[{(predicted + 1) % 10}] / ∂ input" in texts(at)
+    assert f"from {expected.finite[0]:.4g} to {expected.finite[1]:.4g}" in texts(at)

@@ -7,6 +7,7 @@ A run hands back what the page draws of the sample shown (studio.samples), not i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from ..engine.errors import NetbuilderError
 from ..engine.graph import input_name
 from . import workers
 from .data import Fill, batch_of, fill
-from .models import bound_cache, built, is_heavy, main_output
+from .models import bound_cache, built, fresh, is_heavy, main_output
 from .samples import Cut, Shown, as_matrix, shown
 from .spec import ModelSpec
 
@@ -167,6 +168,56 @@ def shown_weights(
     cost = spec.analysis.cost
     nbytes, work = cost.weight_bytes + cost.build_bytes, cost.build_work
     return _placed(_shown_weights, spec, (cut,), nbytes, work, checkpoint, waiting, visitor)
+
+
+# layers that only act in training, and the setting that makes them the identity inference is (their gradient is then
+# inference's); BatchNormalization's training step uses the batch's statistics, which one sample's gradient cannot
+TRAINING_ONLY = {"Dropout": "rate", "MultiHeadAttention": "dropout"}
+BATCH_STATISTICS = ("BatchNormalization",)
+
+
+def saliency(
+    spec: ModelSpec,
+    x: np.ndarray | Fill,
+    sample: int,
+    unit: int,
+    cut: Cut,
+    checkpoint: Callable[[], None] | None = None,
+    waiting: Callable[..., None] | None = None,
+    visitor: object = None,
+) -> Shown | NoRun:
+    """∂ output[unit] / ∂ input for sample `sample` of `x`, in inference mode, as `cut`: which input values move the
+    chosen output unit (of the output flattened per sample), for a model of one input and one output that fits."""
+    if spec.more_inputs or len(spec.output_positions) != 1 or not spec.analysis.ok:
+        return NoRun("saliency needs a model of one input and one output that fits together")
+    if any(layer.kind in BATCH_STATISTICS for layer in spec.layers):
+        return NoRun(
+            "saliency is not computed for a model with BatchNormalization: its training step, whose backward pass it "
+            "would use, normalises with the batch's statistics, not the moving ones inference uses"
+        )
+    units = math.prod(spec.analysis.output_shape[1:])
+    if not 0 <= unit < units:
+        return NoRun(f"the output has units 0 to {units - 1}; received {unit}")
+    if (refused := too_large(spec)) is not None:
+        return refused
+    cost = spec.analysis.cost
+    nbytes = 2 * cost.weight_bytes + cost.build_bytes + cost.backprop_bytes(1)  # its own copy of the weights
+    work = cost.build_work + 3 * cost.run_work(1)
+    return _placed(_saliency, spec, (x, sample, unit, cut), nbytes, work, checkpoint, waiting, visitor)
+
+
+def _saliency(spec: ModelSpec, x: np.ndarray | Fill, sample: int, unit: int, cut: Cut, checkpoint=None):
+    for layer in spec.layers:  # the layers that act only in training, as inference has them
+        if layer.kind in TRAINING_ONLY and layer.values.get(TRAINING_ONLY[layer.kind]):
+            spec = spec.update(layer.id, **{TRAINING_ONLY[layer.kind]: 0.0})
+    try:
+        model = fresh(spec)  # its own: nothing shown or cached is touched
+        y, cache = model.forward_train(batch_of(x)[sample : sample + 1], np.random.default_rng(0))
+        dy = np.zeros_like(y)
+        dy.reshape(1, -1)[0, unit] = 1
+        return shown(model.backward(cache, dy)[0], 0, cut)
+    except NetbuilderError as e:  # a layer netbuilder cannot train as it is set (a recurrent layer's own dropout)
+        return NoRun(str(e))
 
 
 def in_worker(

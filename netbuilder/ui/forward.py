@@ -11,7 +11,8 @@ import streamlit as st
 
 from ..engine.shapes import format_shape
 from ..studio import data, datasets, share
-from ..studio.run import FED, ForwardRun, NoRun, forward, runnable_part, shown_weights
+from ..studio.run import FED, ForwardRun, NoRun, forward, runnable_part, saliency, shown_weights
+from ..studio.samples import Shown
 from ..studio.spec import ModelSpec
 from ..views import heatmap
 from . import state, widgets
@@ -82,8 +83,48 @@ def page(spec: ModelSpec) -> None:
     widgets.heatmap_legend(scale)
     for title, tensor, first in kept:
         widgets.tensor_picture(title, tensor, sample, scale, first)
+    if run.complete and not spec.more_inputs and len(spec.output_positions) == 1:
+        with state.guard("saliency"):
+            saliency_panel(spec, parsed.batch, sample, run.tensors[-1], layouts[0])
     with state.guard("weights"):
         weights(runnable_part(spec))
+
+
+def saliency_panel(spec: ModelSpec, batch, sample: int, output: Shown, channels_first: bool) -> None:
+    """Which input values move a chosen output unit: its gradient with respect to the sample, drawn as the input is."""
+    st.subheader("Saliency: which inputs move an output")
+    units = math.prod(output.sample_shape)
+    predicted = int(np.argmax(output.matrix.reshape(-1))) if units <= output.matrix.size else 0
+    unit = st.number_input(
+        f"Output unit (0 to {units - 1})",
+        min_value=0,
+        max_value=units - 1,
+        value=predicted,
+        step=1,
+        key=f"saliency_unit_{units}_{predicted}",  # another prediction (a new digit) starts again from it
+        help="Which unit of the output (flattened per sample) to explain; it starts at the largest one (the class "
+        "predicted, for a classifier).",
+    )
+    gradient = saliency(
+        spec,
+        batch,
+        sample,
+        int(unit),
+        heatmap.CUT,
+        checkpoint=state.checkpoint,
+        waiting=state.Waiting(),
+        visitor=state.visitor(),
+    )
+    if isinstance(gradient, NoRun):
+        st.caption(f"No saliency: {state.plain(state.sentence(gradient.reason))}")
+        return
+    span, scale = widgets.picture_range(gradient.finite, gradient.magnitude)
+    st.caption(
+        f"∂ output[{int(unit)}] / ∂ input for sample {sample}, in inference mode (Dropout does nothing), {span}, "
+        f"full color at ±{scale:.3g}: red inputs raise the output as they grow, blue ones lower it, white ones do "
+        "not move it."
+    )
+    widgets.sample_picture(gradient, scale, channels_first)
 
 
 @state.callback("scales")

@@ -252,3 +252,9 @@ def test_the_weights_cache_drops_the_oldest_models_down_to_a_new_bound_as_a_work
         assert models.cached_bytes() <= 300_000 and models.built(specs[-1]) is newest  # the newest one kept
     finally:
         models.bound_cache(models.CACHE_BYTES)
+
+
+def test_a_worker_runs_below_the_servers_priority(pool):
+    """Heavy runs yield the cores to the server's page runs and health checks."""
+    niceness = pool.run(os.getpriority, (os.PRIO_PROCESS, 0), "a visitor")
+    assert niceness == min(19, os.getpriority(os.PRIO_PROCESS, 0) + workers.WORKER_NICENESS)  # 19: the lowest

@@ -39,6 +39,9 @@ POLL_SECONDS = 0.05  # how often a waiting or running job checks its checkpoint,
 STOP_GRACE_SECONDS = 10  # how long a streaming job asked to stop may take to end before its worker is killed
 STOP = None  # what the server sends a streaming job to ask it to stop
 REPLACED = "a newer run of yours replaced this one"
+# workers run at a lower priority than the server: a page's light work, and the health check a host restarts the app
+# by, are served first when heavy runs take every core
+WORKER_NICENESS = 10
 ENVIRONMENT = {  # variable → (PoolConfig's field, what it is)
     "NETBUILDER_WORKERS": ("workers", "worker processes for heavy runs"),
     "NETBUILDER_WORKER_MEMORY": ("memory_bytes", "address space of each worker (RLIMIT_AS), bytes"),
@@ -115,6 +118,7 @@ def serve(fd: int, memory_bytes: int, warm: tuple[str, ...]) -> None:
     server closes it. A streaming job is given a Channel first, to report progress and hear a request to stop."""
     conn = socket.socket(fileno=fd)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    os.nice(WORKER_NICENESS)
     for module in warm:
         __import__(module)
     while True:

@@ -570,3 +570,20 @@ def test_csv_words_and_other_text_are_not_numbers():
 def test_csv_bad_input_shape_is_the_callers_error():
     with pytest.raises(LayerConfigError):
         parse_csv("1,2", (0,))
+
+
+def test_a_random_fill_is_the_seeds_stream_as_before_drawn_without_float64_temporaries_of_its_size():
+    import tracemalloc
+
+    shape = (3, 100_003)  # several chunks, the last one partial
+    np.testing.assert_array_equal(
+        fill("random", shape, seed=4)[0],
+        np.round(np.random.default_rng(4).standard_normal(shape), 2).astype(np.float32),
+    )  # what links written as `random:4` have always stood for
+    tracemalloc.start()
+    try:
+        made = fill("random", (4_000_000,), seed=1)  # 16 MB of float32; drawn in one go it took 64 MB of float64
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert made.nbytes == 16_000_000 and peak < made.nbytes + 4 * 2**20

@@ -272,6 +272,7 @@ def _to_array(value, infinities: int) -> np.ndarray:
 
 _FILL_WORD = re.compile(r"\s*(?:(zeros|range)|random(?::(\d{1,6}))?)\s*")
 MAX_WRITTEN_ELEMENTS = 10_000  # a fill larger than this is written as its word (`range`), not as numbers
+FILL_CHUNK = 1 << 16  # values of a random fill drawn at a time
 
 
 def fill_text(kind: str, input_shape, seed: int = 0) -> str:
@@ -555,8 +556,13 @@ def fill(kind: str, input_shape, batch: int = 1, seed: int = 0) -> np.ndarray:
     if kind == "random":
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise InputDataError(f"seed must be a non-negative integer; received {str(seed)[:40]}")
-        # Two decimals keep the text readable; the values are still spread like real inputs.
-        return np.round(np.random.default_rng(int(seed)).standard_normal(shape), 2).astype(np.float32)
+        # Two decimals keep the text readable; the values are still spread like real inputs. Drawn a chunk at a time
+        # (the same stream as in one go): a 256 MB input needs no 1 GB of float64 temporaries
+        rng, out = np.random.default_rng(int(seed)), np.empty(shape, np.float32)
+        flat = out.reshape(-1)
+        for start in range(0, flat.size, FILL_CHUNK):
+            flat[start : start + FILL_CHUNK] = np.round(rng.standard_normal(min(FILL_CHUNK, flat.size - start)), 2)
+        return out
     if kind == "zeros":
         return np.zeros(shape, dtype=np.float32)
     if kind == "range":

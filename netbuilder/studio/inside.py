@@ -112,7 +112,7 @@ class Watch:
     probe: list  # the probe samples of each model input
     owners: list[int]  # for each trainable weight, the list position of the layer it belongs to
     weighted: list[tuple[int, object]]  # each layer with weights, and its list position
-    order: list[int] | None  # forward's layer outputs in list order (a graph runs in another)
+    spec: object  # the ModelSpec watched: its list's order
     keep: set[int]  # the epochs kept
     count: int  # layers in the list
     snapshots: list[Snapshot] = field(default_factory=list)
@@ -128,10 +128,9 @@ class Watch:
         for layer in (layer for layer in model.layers if layer.weights):
             weighted.append((position[layer.name], layer))
             owners += [position[layer.name] for s in layer.weight_specs(layer.built_shape) if s.trainable]
-        order = list(spec.analysis.run_order) if spec.analysis.run_order is not None else None
         probe = [x[: probe_samples(batch)] for x in xs]
         count = len(spec.layers)
-        watch = cls(model, probe, owners, weighted, order, set(kept_epochs(epochs, count)), count)
+        watch = cls(model, probe, owners, weighted, spec, set(kept_epochs(epochs, count)), count)
         watch.epoch_end(0)
         return watch
 
@@ -151,9 +150,7 @@ class Watch:
 
     def _snapshot(self, epoch: int) -> Snapshot:
         tensors = self.model.forward(self.probe if len(self.probe) > 1 else self.probe[0])
-        inputs, outputs = tensors[: len(self.probe)], tensors[len(self.probe) :]
-        if self.order is not None:
-            outputs = [outputs[self.order.index(k)] for k in range(len(outputs))]
+        inputs, outputs = tensors[: len(self.probe)], self.spec.in_list_order(tensors[len(self.probe) :])
         weights = {k: histogram_of_all(layer.weights) for k, layer in self.weighted}
         trained = set(self.owners)
         layers = tuple(

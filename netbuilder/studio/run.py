@@ -269,9 +269,7 @@ def _forward(part: ModelSpec, x: np.ndarray | Fill, complete: bool, sample: int,
     except NetbuilderError as e:
         return NoRun(str(e))
     inputs = len(part.input_shapes)
-    if part.analysis.run_order is not None:  # a graph runs in Keras's order: shown in the list's
-        ran = tensors[inputs:]
-        tensors = [*tensors[:inputs], *(ran[part.analysis.run_order.index(k)] for k in range(len(ran)))]
+    tensors = [*tensors[:inputs], *part.in_list_order(tensors[inputs:])]  # a graph ran in Keras's order
     titles = ["Input"] if inputs == 1 else [f"{input_name(k)} (Input)" for k in range(inputs)]
     titles += [f"{r.name} ({r.kind})" for r in part.analysis.layers]
     dropped = [title for title, t in zip(titles, tensors) if t is None]

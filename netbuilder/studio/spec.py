@@ -285,6 +285,11 @@ class ModelSpec:
             return analyze_calls(self.layer_objects(), self.input_shapes, self.sources)
         return analyze([layer.layer for layer in self.layers], self.input_shape, MAX_LAYERS)
 
+    def in_list_order(self, outputs: list) -> list:
+        """The layers' outputs of a forward pass (a graph runs in Keras's order) in the list's order."""
+        order = self.analysis.run_order
+        return list(outputs) if order is None else [outputs[order.index(k)] for k in range(len(outputs))]
+
     # --- the graph ------------------------------------------------------------------------------
     @property
     def is_graph(self) -> bool:

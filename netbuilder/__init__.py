@@ -5,7 +5,7 @@ specs, history, links, presets, input data, explanations) ← `views` (graph, ta
 export) ← `ui` (the Streamlit pages). This module re-exports the engine's public API.
 """
 
-from . import losses, optimizers, regularizers
+from . import callbacks, losses, optimizers, regularizers
 from .engine import activations, budget, initializers, kinds, limits
 from .engine.activations import ACTIVATION_NAMES
 from .engine.analysis import Analysis, LayerReport, analyze
@@ -51,6 +51,7 @@ __all__ = [
     "analyze",
     "average",
     "budget",
+    "callbacks",
     "concatenate",
     "dot",
     "format_shape",

@@ -38,6 +38,7 @@ from netbuilder.studio.spec import LayerSpec, ModelSpec
 from netbuilder.studio.run import packed
 from netbuilder.studio.train import Settings, _train
 from netbuilder.studio.workers import Recorder
+from netbuilder.views.heatmap import CUT
 
 pytestmark = pytest.mark.usefixtures("public_budget")
 MAX_WEIGHT_BYTES, MAX_FORWARD_BYTES, MAX_WORK = (
@@ -459,7 +460,7 @@ def test_share_link_of_huge_built_dense_layers_opens_as_shapes_and_its_run_is_re
     assert len(token) < 300
     shared, peak = traced_peak(share.decode, token)
     assert peak < TINY and len(shared.spec.layers) == 4
-    result, peak = traced_peak(output, shared.spec, np.ones((1, 65_536), np.float32))
+    result, peak = traced_peak(output, shared.spec, np.ones((1, 65_536), np.float32), 0, CUT)
     assert "its weights would take 1.0 GB (268,439,552 parameters); the budget is 64.0 MB" in result.reason
     assert peak < TINY
 
@@ -467,7 +468,7 @@ def test_share_link_of_huge_built_dense_layers_opens_as_shapes_and_its_run_is_re
 def test_spec_edit_over_the_weight_budget_is_held_and_its_output_refused_before_any_weight_exists():
     spec, peak = traced_peak(lambda: ModelSpec((65_536,), (), 0).add("Dense", units=4096))
     assert peak < TINY and spec.analysis.cost.budget_problem().startswith("its weights would take 1.0 GB")
-    result, peak = traced_peak(output, spec, np.ones((1, 65_536), np.float32))
+    result, peak = traced_peak(output, spec, np.ones((1, 65_536), np.float32), 0, CUT)
     assert result.reason.startswith("this model is too large to run on this server: its weights would take 1.0 GB")
     assert "the budget is 64.0 MB" in result.reason and peak < TINY
     result, peak = traced_peak(built, spec)

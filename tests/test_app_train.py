@@ -514,3 +514,30 @@ def test_a_link_s_training_options_out_of_their_bounds_are_refused_with_words():
             raise AssertionError(f"{key}={value!r} was accepted")
         except NetbuilderError as e:
             assert key.split("_")[0] in str(e) or "loss options" in str(e), str(e)
+
+
+def test_stop_early_stops_when_the_validation_loss_no_longer_improves_and_keeps_the_best_epochs_weights():
+    from netbuilder.callbacks import EarlyStopping
+
+    at = on_train_page("train-xor")
+    run(at.number_input(key="train_validation_split").set_value(0.25))
+    run(at.number_input(key="train_epochs").set_value(400))
+    run(at.checkbox(key="train_early_stopping").check())
+    run(at.number_input(key="train_patience").set_value(3))
+    untrained = model(at)
+    at = train_to_the_end(at)
+    progress = at.session_state["training"].progress
+    assert progress.stopped_early and progress.complete < 400 and len(progress.history["loss"]) == progress.complete
+    assert f"Training stopped early after epoch {progress.complete} of 400" in texts(at)
+    settings = at.session_state["train_settings"]
+    by_hand = fresh(untrained)
+    by_hand.compile(optimizer=settings.compiled_optimizer(), loss=settings.compiled_loss(), metrics=["accuracy"])
+    xor = datasets.get("xor", seed=untrained.seed)
+    stop = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+    with using(public()):
+        expected = by_hand.fit(
+            xor.x, xor.y, batch_size=settings.batch_size, epochs=400, validation_split=0.25, callbacks=[stop]
+        ).history
+    assert progress.history == expected
+    for learned, weights in zip(model(at).weights.arrays, by_hand.get_weights(), strict=True):
+        np.testing.assert_array_equal(learned, weights)  # the best epoch's, restored

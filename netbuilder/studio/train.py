@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 
 from ..engine.budget import current, using
+from ..engine.callbacks import EarlyStopping
 from ..engine.errors import InputDataError, LayerConfigError, NetbuilderError
 from ..engine.fitting import compiled
 from ..engine.losses import KINDS
@@ -56,6 +57,7 @@ RANGES = {  # the optimizer fields' bounds: checked here, and the bounds of thei
     "decay_steps": (1, 10_000_000),
     "decay_rate": (1e-6, 1e3),
     "alpha": (0.0, 1.0),
+    "patience": (0, 10_000),
 }
 # a loss's own arguments the page offers beside its own fields (from_logits, delta): numbers and switches
 LOSS_OPTION_TYPES = (bool, int, float)
@@ -92,6 +94,8 @@ class Settings:
     decay_steps: int = 100  # steps over which the schedule decays
     decay_rate: float = 0.5  # ExponentialDecay's and InverseTimeDecay's
     alpha: float = 0.0  # CosineDecay's last rate, as a fraction of the first
+    early_stopping: bool = False  # Keras's EarlyStopping on the validation loss (the loss without validation)
+    patience: int = 5  # epochs without improvement before it stops
 
     def compiled_loss(self) -> Loss:
         """The loss compile gets, with from_logits, delta and its other arguments where Keras has them."""
@@ -102,6 +106,14 @@ class Settings:
             delta=self.delta if "delta" in defaults else 1.0,
             **{key: value for key, value in self.loss_options if key in defaults},
         )
+
+    def callbacks(self) -> list:
+        """fit's callbacks: EarlyStopping on the validation loss (the loss when nothing is kept for validation), the
+        best epoch's weights restored at the end."""
+        if not self.early_stopping:
+            return []
+        monitor = "val_loss" if self.validation_split else "loss"
+        return [EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)]
 
     def compiled_optimizer(self):
         """The optimizer compile gets: the chosen one at the rate (or its schedule), with its page settings."""
@@ -140,8 +152,8 @@ class Settings:
             kinds = (int,) if whole else (int, float)
             if isinstance(value, bool) or not isinstance(value, kinds) or not (low <= value <= high):
                 raise LayerConfigError(f"{name} must be {'a whole' if whole else 'a'} number from {low:g} to {high:g}")
-        if not isinstance(self.nesterov, bool):
-            raise LayerConfigError("nesterov must be true or false")
+        if not isinstance(self.nesterov, bool) or not isinstance(self.early_stopping, bool):
+            raise LayerConfigError("nesterov and early_stopping must be true or false")
         if self.clip not in CLIPS or self.schedule not in SCHEDULES:
             raise LayerConfigError(f"clip must be one of {', '.join(CLIPS)} and schedule one of {', '.join(SCHEDULES)}")
         if not (isinstance(self.loss_options, tuple) and all(_option(o) for o in self.loss_options)):
@@ -325,6 +337,8 @@ def check(spec: ModelSpec, settings: Settings, x: np.ndarray, y: np.ndarray) -> 
     optimizer, loss, metrics = compile_arguments(spec, settings)
     step = compiled(loss, None, metrics, [spec.analysis.names[k] for k in spec.output_positions]).step_cost(optimizer)
     step = replace(step, update_operations=step.update_operations + NORM_OPERATIONS)  # the watch's gradient norms
+    if settings.early_stopping:  # restore_best_weights keeps a copy of the weights, counted as one more slot
+        step = replace(step, slots=step.slots + 1)
     batch, cost = min(settings.batch_size, trained), spec.analysis.cost
     watching = watch_work(cost, settings.epochs, len(spec.layers), probe_samples(batch))
     cost.check_training(len(x), settings.epochs, batch, step, watching)
@@ -430,6 +444,7 @@ class Progress:
     complete: int = 0  # epochs complete
     fraction: float = 0.0  # of the run's batches
     done: bool = False  # it reached its end, or stopped
+    stopped_early: bool = False  # EarlyStopping ended it before its last epoch (the best epoch's weights kept)
     stopped: bool = False  # it stopped before its last epoch
     failure: str = ""  # why it stopped on its own before its last epoch ("" when it did not)
     history: dict = field(default_factory=dict)  # Keras's History.history so far
@@ -474,6 +489,8 @@ class TrainingRun:
             validation_split=settings.validation_split,
             halt_on_divergence=True,
             watch_gradients=True,
+            callbacks=settings.callbacks(),
+            verbose=0,
         )
         inside = Watch.start(spec, model, _listed(inputs_of(spec, x)), settings.epochs, settings.batch_size)
         return cls(
@@ -508,10 +525,11 @@ class TrainingRun:
         run = self.run
         return Progress(
             epochs=self.settings.epochs,
-            epoch=min(run.epoch + 1, self.settings.epochs),
+            epoch=run.epoch if run.done else min(run.epoch + 1, self.settings.epochs),
             complete=run.epoch,
             fraction=run.progress,
             done=self.done,
+            stopped_early=run.stopped_early,
             stopped=self.stopped and not run.done,
             failure=self.failure,
             history={key: list(values) for key, values in run.history.history.items()},

@@ -63,6 +63,8 @@ FIELDS = (
     "decay_steps",
     "decay_rate",
     "alpha",
+    "early_stopping",
+    "patience",
 )
 LOSS_HELP = {  # a line on each loss option the page offers (studio.train.loss_options)
     "label_smoothing": "Keras's label_smoothing: targets pulled toward uniform by this much (0.1: 1 → 0.9, "
@@ -323,6 +325,17 @@ def settings_panel(advice: Advice | None) -> None:
         args=("validation_split",),
         help="The fraction of samples, taken from the end, kept out of training to measure the model on.",
     )
+    a, b, _ = st.columns(3)
+    a.checkbox(
+        "Stop early",
+        key="train_early_stopping",
+        on_change=_set,
+        args=("early_stopping",),
+        help="Keras's EarlyStopping(restore_best_weights=True) on the validation loss (on the loss when Validation is "
+        "0): training stops once it has not improved for `patience` epochs, and the best epoch's weights are kept.",
+    )
+    if settings.early_stopping:
+        _number(b, "patience")
     with st.expander("Optimizer: momentum, weight decay, clipping, learning-rate schedule"):
         optimizer_fields(settings)
 
@@ -367,6 +380,7 @@ NUMBER_FIELDS = {  # the optimizer group's numbers: label, step and a line of he
         "InverseTimeDecay's rate × step / decay_steps.",
     ),
     "alpha": ("Alpha", 0.05, "CosineDecay's alpha: its last rate as a fraction of the first."),
+    "patience": ("Patience", 1, "Keras's patience: epochs without a better loss before training stops."),
 }
 
 
@@ -524,6 +538,11 @@ def keep(run: Training) -> None:
             f"Training stopped during epoch {progress.epoch} of {epochs}, after {progress.complete} complete "
             "epoch(s); the weights learned so far are now the model's"
         )
+    elif progress.stopped_early:
+        how = (
+            f"Training stopped early after epoch {progress.complete} of {epochs}, the loss no longer improving; the "
+            "best epoch's weights are now the model's"
+        )
     else:
         how = f"Training finished: {epochs} epoch(s); the trained weights are now the model's"
     state.notify("train", "success", f"{how} (Undo brings the untrained ones back).")
@@ -535,6 +554,8 @@ def progress_text(run: Training, progress: Progress) -> str:
         return f"{where} — stopped: {progress.failure}"
     if progress.stopped:
         return f"{where} — stopped ({progress.complete} complete)"
+    if progress.stopped_early:
+        return f"{where} — stopped early: the loss no longer improved (the best epoch's weights kept)"
     if progress.done:
         return f"{where} — done"
     return f"{where} — stopping…" if run.stopping else where

@@ -216,7 +216,7 @@ def test_a_stopped_job_ends_after_its_piece_with_what_it_learned_and_a_broken_st
     assert progress.stopped and not progress.failure and learned is not None and 0 < progress.steps < 80_000
     calls = []
 
-    def broken(self, x, y, rng):
+    def broken(self, x, y, rng, sample_weights=None):
         calls.append(1)
         raise RuntimeError("a fault no one foresaw")
 

@@ -1,13 +1,13 @@
 """Keras's compile, fit, evaluate and train_on_batch, for any model with one or several inputs and outputs.
 
-A model gives its data and its gradients (`_feed`, `_outputs`, `_gradients`, `_inference`, `_trainable_weights`);
-this turns Keras's arguments into a `Compiled` description — a loss and a weight per output, metrics and weighted
-metrics per output, the names Keras logs them under — and drives the training run (engine/training.py's Trainer,
-which calls the callbacks of engine/callbacks.py). As in Keras: one loss given for several outputs is each output's;
-an epoch's loss is the weighted sum of the outputs' losses, each output's own loss is logged unweighted as
-`<output>_loss`, and its metrics as `<output>_<metric>`. Sample weights (sample_weight, or class_weight turned into
-them) weigh each output's loss (Σ wᵢ lᵢ over the batch's size with the default reduction) and its weighted metrics
-(Σ wᵢ mᵢ / Σ wᵢ); its other metrics ignore them.
+A model gives its data and its gradients (`_feed`, `_outputs`, `_keyed_outputs`, `_gradients`, `_inference`,
+`_trainable_weights`); this turns Keras's arguments into a `Compiled` description — a loss and a weight per output,
+metrics and weighted metrics per output, the names Keras logs them under — and drives the training run
+(engine/training.py's Trainer, which calls the callbacks of engine/callbacks.py). As in Keras: one loss given for
+several outputs is each output's; an epoch's loss is the weighted sum of the outputs' losses, each output's own loss
+is logged unweighted as `<output>_loss`, and its metrics as `<output>_<metric>`. Sample weights (sample_weight, or
+class_weight turned into them) weigh each output's loss (Σ wᵢ lᵢ over the batch's size with the default reduction) and
+its weighted metrics (Σ wᵢ mᵢ / Σ wᵢ); its other metrics ignore them.
 """
 
 from __future__ import annotations
@@ -77,11 +77,13 @@ class Compiled:
             return None
         return "up" if name in training.RISING else "down"
 
-    def evaluate(self, ys: list[np.ndarray], preds: list[np.ndarray], gradients: bool) -> tuple[float, list, dict]:
+    def evaluate(
+        self, ys: list[np.ndarray], preds: list[np.ndarray], gradients: bool, sample_weights: list | None = None
+    ) -> tuple[float, list, dict]:
         """(the weighted sum of the outputs' losses, each output's gradient scaled by its weight (when asked), and for
         each output's own loss and every metric, keyed as the History is: its values and their weights in the epoch's
-        mean). The batch's sample weights come with `ys` (a training.Targets), if any."""
-        sample_weights = getattr(ys, "sample_weights", None) or [None] * len(self.names)
+        mean). `sample_weights`: the batch's, one array per output (or None), if any."""
+        sample_weights = sample_weights or [None] * len(self.names)
         total, grads, values = 0.0, [], {}
         for name, loss, weight, y, p, sw in zip(self.names, self.losses, self.weights, ys, preds, sample_weights):
             value, grad = training.loss_and_gradient(loss, y, p, sw)
@@ -260,10 +262,6 @@ class Trainable:
             bounds[budget] = self.cost.max_batch()
         if bounds[budget] is not None and batch > bounds[budget]:
             self.cost.check_run(batch)  # raises the LimitError that names the budget
-
-    def _keyed_outputs(self) -> bool:
-        """Whether the model's outputs were given as a dict (a Functional's graph says; a Sequential's never are)."""
-        return isinstance(getattr(getattr(self, "graph", None), "output_structure", None), dict)
 
     def _require_compiled(self) -> Compiled:
         if self.compiled is None:
@@ -573,8 +571,8 @@ class Trainable:
         for step, (start, stop) in enumerate(training.batches(samples, batch_size)):
             callbacks.on_test_batch_begin(step)
             preds = self._inference([a[start:stop] for a in xs])
-            targets = training.Targets([a[start:stop] for a in ys], training.rows(sample_weights, slice(start, stop)))
-            total, _, values = spec.evaluate(targets, preds, gradients=False)
+            targets, weighs = [a[start:stop] for a in ys], training.rows(sample_weights, slice(start, stop))
+            total, _, values = spec.evaluate(targets, preds, gradients=False, sample_weights=weighs)
             training.accumulate(means, self.penalised(total, weights), values, stop - start)
             callbacks.on_test_batch_end(step, training.results(means))
         logs = training.results(means)

@@ -415,14 +415,20 @@ class Sequential(Trainable, ModelLayer):
     def _outputs(self) -> list[tuple[str, tuple]]:
         return [(self._layers[-1].name if self._layers else self.name, self.output_shape)]
 
+    def _keyed_outputs(self) -> bool:
+        return False
+
     def _inference(self, xs: list) -> list[np.ndarray]:
         return [self.predict(xs[0])]
 
-    def _gradients(self, xs: list, ys: list, rng: np.random.Generator) -> tuple[float, dict, list, list]:
-        """One batch forward in training mode, the loss and its gradient, and backward: (loss, the logged values, the
-        trainable weights, their gradients); the optimizer's update is the trainer's next step."""
+    def _gradients(
+        self, xs: list, ys: list, rng: np.random.Generator, sample_weights: list | None = None
+    ) -> tuple[float, dict, list, list]:
+        """One batch forward in training mode, the loss (its samples weighed by `sample_weights`) and its gradient, and
+        backward: (loss, the logged values, the trainable weights, their gradients); the optimizer's update is the
+        trainer's next step."""
         out, caches = self.forward_train(xs[0], rng)
-        loss, (grad,), values = self.compiled.evaluate(ys, [out], gradients=True)
+        loss, (grad,), values = self.compiled.evaluate(ys, [out], gradients=True, sample_weights=sample_weights)
         _, grads = self.backward(caches, grad)
         return loss, values, self._trainable_weights(), grads
 
@@ -639,16 +645,23 @@ class Functional(Trainable, ModelLayer):
             return [(key, structure[key].shape) for key in sorted(structure)]
         return [(t.node.layer.name, t.shape) for t in self.graph.outputs]
 
+    def _keyed_outputs(self) -> bool:
+        """Whether the outputs were given as a dict (Keras then takes targets, losses and weights by their keys)."""
+        return isinstance(self.graph.output_structure, dict)
+
     def _inference(self, xs: list) -> list[np.ndarray]:
         values, _ = self._run(xs)
         return [values[id(t)] for t in self.graph.outputs]
 
-    def _gradients(self, xs: list, ys: list, rng: np.random.Generator) -> tuple[float, dict, list, list]:
-        """One batch through every call in training mode, the losses and their gradients at the outputs, then every
-        call's backward in reverse. (loss, the logged values, the trainable weights, their gradients)."""
+    def _gradients(
+        self, xs: list, ys: list, rng: np.random.Generator, sample_weights: list | None = None
+    ) -> tuple[float, dict, list, list]:
+        """One batch through every call in training mode, the losses (samples weighed by `sample_weights`) and their
+        gradients at the outputs, then every call's backward in reverse. (loss, the logged values, the trainable
+        weights, their gradients)."""
         state = self._train_forward(xs, rng)
         preds = [state[0][id(t)] for t in self.graph.outputs]
-        loss, out_grads, logged = self.compiled.evaluate(ys, preds, gradients=True)
+        loss, out_grads, logged = self.compiled.evaluate(ys, preds, gradients=True, sample_weights=sample_weights)
         _, grads = self._train_backward(state, out_grads, inputs=False)
         return loss, logged, self._trainable_weights(), grads
 

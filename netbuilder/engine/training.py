@@ -180,15 +180,6 @@ def steps(samples: int, batch_size: int) -> int:
 
 
 # --- sample weights -------------------------------------------------------------------------------------------
-class Targets(list):
-    """A batch's targets, one array per output, and their sample weights (one array per output, or None): models hand
-    their targets to Compiled.evaluate as they are, so the weights travel with them."""
-
-    def __init__(self, arrays, sample_weights=None):
-        super().__init__(arrays)
-        self.sample_weights = sample_weights
-
-
 def rows(arrays: list | None, index) -> list | None:
     """Each array's rows at `index` (a slice or indices); None stays None."""
     return None if arrays is None else [a[index] for a in arrays]
@@ -386,8 +377,8 @@ class Trainer:
         start = self.batch * self.batch_size
         stop = min(start + self.batch_size, self.samples)
         index = self._order[start:stop]
-        xs, ys = [a[index] for a in self.xs], Targets([a[index] for a in self.ys], rows(self.sample_weights, index))
-        loss, values, weights, grads = self.model._gradients(xs, ys, self.rng)
+        xs, ys = [a[index] for a in self.xs], [a[index] for a in self.ys]
+        loss, values, weights, grads = self.model._gradients(xs, ys, self.rng, rows(self.sample_weights, index))
         loss = self.model.penalised(loss, weights, grads)
         if self.watch_gradients:  # the gradients the update uses, before it (np.vdot: no temporary)
             self.gradient_norms = [math.sqrt(float(np.vdot(g.ravel(), g.ravel()))) for g in grads]

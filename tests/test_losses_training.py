@@ -16,7 +16,7 @@ import netbuilder.losses as nb_losses
 from netbuilder.engine.kinds import dense  # noqa: F401
 from netbuilder.optimizers import SGD, Adam, RMSprop
 from netbuilder.studio.spec import LayerSpec, ModelSpec
-from test_training import assert_fit_equals, assert_train_on_batch_equals
+from test_training import assert_fit_equals, assert_train_on_batch_equals, results
 from training_oracle import run_jobs
 
 RTOL = 1e-3
@@ -200,19 +200,7 @@ def _ours(spec, kind, loss, metrics, optimizer, batch, epochs):
     model.compile(optimizer=OPTIMIZERS[optimizer][0](), loss=getattr(nb_losses, cls)(**config), metrics=metrics)
     x, y = _data(spec, kind)
     history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False)
-    run = {
-        "start": start,
-        "json": model.to_json(),
-        "x": x,
-        "y": y,
-        "history": history.history,
-        "weights": model.get_weights(),
-        "evaluate": model.evaluate(x, y, batch_size=batch, return_dict=True),
-    }
-    run["train_on_batch"] = model.train_on_batch(x[:8], y[:8])
-    run["train_on_batch_dict"] = model.train_on_batch(x[:8], y[:8], return_dict=True)
-    run["batch_weights"] = model.get_weights()
-    return run
+    return {"json": model.to_json(), **results(model, start, x, y, history, batch, on_batch=8)}
 
 
 @pytest.fixture(scope="module")

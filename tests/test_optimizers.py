@@ -35,6 +35,7 @@ from test_training import (
     _keras_loss,
     assert_fit_equals,
     assert_train_on_batch_equals,
+    results,
     spec_model_json,
 )
 from training_oracle import run_jobs
@@ -511,20 +512,8 @@ def _ours(head, kind, loss, metrics, optimizer, batch, epochs, split):
     )
     x, y = _case_data(spec, kind)
     history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, validation_split=split)
-    run = {
-        "spec": spec,
-        "start": start,
-        "x": x,
-        "y": y,
-        "history": history.history,
-        "weights": model.get_weights(),
-        "evaluate": model.evaluate(x, y, batch_size=batch, return_dict=True),
-    }
-    if not model.optimizer.use_ema:  # Keras on JAX fails there (see FIT_CASES)
-        run["train_on_batch"] = model.train_on_batch(x[:6], y[:6])
-        run["train_on_batch_dict"] = model.train_on_batch(x[:6], y[:6], return_dict=True)
-        run["batch_weights"] = model.get_weights()
-    return run
+    on_batch = None if model.optimizer.use_ema else 6  # Keras on JAX fails at train_on_batch after EMA (FIT_CASES)
+    return {"spec": spec, **results(model, start, x, y, history, batch, on_batch)}
 
 
 @pytest.fixture(scope="module")

@@ -233,18 +233,25 @@ def _ours(spec, kind, loss, metrics, optimizer, batch, epochs, split):
         validation_split=0.0 if validation else split,
         validation_data=validation,
     )
+    return {"validation": validation, **results(model, start, x, y, history, batch)}
+
+
+def results(model, start: list, x, y, history, batch: int, on_batch: int | None = 6) -> dict:
+    """Our run as the oracle records Keras's: the starting weights and data, the History, the weights after fit and
+    evaluate; then (unless `on_batch` is None) train_on_batch twice on the first `on_batch` samples, plain then
+    return_dict=True, and the weights after both."""
     run = {
         "start": start,
         "x": x,
         "y": y,
-        "validation": validation,
         "history": history.history,
         "weights": model.get_weights(),
         "evaluate": model.evaluate(x, y, batch_size=batch, return_dict=True),
     }
-    run["train_on_batch"] = model.train_on_batch(x[:6], y[:6])
-    run["train_on_batch_dict"] = model.train_on_batch(x[:6], y[:6], return_dict=True)
-    run["batch_weights"] = model.get_weights()
+    if on_batch is not None:
+        run["train_on_batch"] = model.train_on_batch(x[:on_batch], y[:on_batch])
+        run["train_on_batch_dict"] = model.train_on_batch(x[:on_batch], y[:on_batch], return_dict=True)
+        run["batch_weights"] = model.get_weights()
     return run
 
 

@@ -99,7 +99,7 @@ class Settings:
 
     def compiled_loss(self) -> Loss:
         """The loss compile gets, with from_logits, delta and its other arguments where Keras has them."""
-        defaults = KINDS[self.loss].defaults if self.loss in KINDS else {}
+        defaults = _keras_defaults(self.loss)
         return Loss(
             self.loss,
             from_logits=self.from_logits and "from_logits" in defaults,
@@ -185,8 +185,12 @@ class Settings:
 
 def loss_options(loss: str) -> dict:
     """The arguments of `loss` the page offers as fields of their own, with Keras's defaults."""
-    defaults = KINDS[loss].defaults if loss in KINDS else {}
-    return {k: v for k, v in defaults.items() if k not in NOT_OFFERED and type(v) in LOSS_OPTION_TYPES}
+    return {k: v for k, v in _keras_defaults(loss).items() if k not in NOT_OFFERED and type(v) in LOSS_OPTION_TYPES}
+
+
+def _keras_defaults(loss: str) -> dict:
+    """Keras's arguments of `loss` and their defaults (none for a name the page does not know: check() says so)."""
+    return KINDS[loss].defaults if loss in KINDS else {}
 
 
 def _option(option) -> bool:

@@ -166,7 +166,7 @@ def output(spec: ModelSpec) -> None:
     # an image (and its channels): a picture, as on the Forward page; its numbers (up to 512) one click away
     layers_run = len(spec.layers) if result.complete else spec.analysis.issue.layer_index
     layers_run += len(spec.input_shapes) - 1  # the layouts list every input first
-    span, scale = widgets.picture_range(shown.finite, None)
+    span, scale = widgets.picture_range(shown, None)
     st.caption(f"Sample {k} {span}.")
     widgets.sample_picture(shown, scale, widgets.channels_first(spec)[layers_run])
     with st.expander(f"Numbers of sample {k}"):

@@ -118,7 +118,7 @@ def saliency_panel(spec: ModelSpec, batch, sample: int, output: Shown, channels_
     if isinstance(gradient, NoRun):
         st.caption(f"No saliency: {state.plain(state.sentence(gradient.reason))}")
         return
-    span, scale = widgets.picture_range(gradient.finite, gradient.magnitude)
+    span, scale = widgets.picture_range(gradient, gradient.magnitude)
     st.caption(
         f"∂ output[{int(unit)}] / ∂ input for sample {sample}, in inference mode (Dropout does nothing), {span}, "
         f"full color at ±{scale:.3g}: red inputs raise the output as they grow, blue ones lower it, white ones do "

@@ -137,19 +137,19 @@ def channels_first(spec: ModelSpec) -> list[bool]:
     return layouts
 
 
-def picture_range(finite: tuple[float, float] | None, scale: float | None) -> tuple[str, float]:
-    """A sample's range (`finite`: its smallest and largest finite value) in words and the scale to draw it on:
-    `scale`, or with None its own (its largest finite |value| in full color), which the words then give too."""
+def picture_range(shown: Shown, scale: float | None) -> tuple[str, float]:
+    """A sample's range in words and the scale to draw it on: `scale`, or with None its own (its largest finite
+    |value| in full color), which the words then give too."""
+    finite = shown.finite
     span = f"from {finite[0]:.4g} to {finite[1]:.4g}" if finite else "no finite values"
     if scale is not None:
         return span, scale
-    own = max(-finite[0], finite[1]) if finite else 0.0
-    return f"{span} · colors on its own scale ±{own:.3g}", own
+    return f"{span} · colors on its own scale ±{shown.magnitude:.3g}", shown.magnitude
 
 
 def tensor_picture(title: str, shown: Shown, sample: int, scale: float | None, channels_first: bool = False) -> None:
     """A tensor's shape, one sample's range and its picture (on `scale`, or with None on its own)."""
-    span, scale = picture_range(shown.finite, scale)
+    span, scale = picture_range(shown, scale)
     st.markdown(f"**{state.plain(title)}** — `{format_shape(shown.shape)}` · sample {sample} {span}")
     sample_picture(shown, scale, channels_first)
 
